@@ -1,0 +1,74 @@
+/**
+ * Shared helpers for benchmarks. Every benchmark prints one JSON object per line on stdout,
+ * `{"bench", "metric", "value", "unit", ...}` (ARCHITECTURE.md), and a human summary on stderr.
+ */
+import os from 'node:os';
+
+/** One result line. Extra fields (p50, runs, machine notes) are welcome. */
+export interface BenchResult {
+  bench: string;
+  metric: string;
+  value: number;
+  unit: string;
+  [extra: string]: unknown;
+}
+
+/** Print one result as a JSON line on stdout. */
+export function emit(result: BenchResult): void {
+  process.stdout.write(JSON.stringify(result) + '\n');
+}
+
+/** Human-readable line on stderr. */
+export function say(text: string): void {
+  process.stderr.write(text + '\n');
+}
+
+/** A short description of the machine, written next to every figure in docs/bench.md. */
+export function machine(): string {
+  const cpus = os.cpus();
+  return `${cpus.length} x ${cpus[0]?.model ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+}
+
+/** Median of a list of numbers (the list is sorted in place). */
+export function median(values: number[]): number {
+  return quantile(values, 0.5);
+}
+
+/** Quantile q in [0,1] by nearest rank; sorts `values` in place. */
+export function quantile(values: number[], q: number): number {
+  if (values.length === 0) return NaN;
+  values.sort((a, b) => a - b);
+  const i = Math.min(values.length - 1, Math.max(0, Math.ceil(q * values.length) - 1));
+  return values[i]!;
+}
+
+/**
+ * Run `fn` repeatedly for about `ms` milliseconds, in `rounds` rounds, and return the median rate
+ * (operations per second) over the rounds. `fn(n)` must perform n operations.
+ */
+export function rate(fn: (n: number) => void, opts: { ms?: number; rounds?: number } = {}): { median: number; rounds: number[] } {
+  const ms = opts.ms ?? 1000;
+  const roundsN = opts.rounds ?? 5;
+  // Warm up and size a batch to about 10 ms.
+  let batch = 1;
+  for (;;) {
+    const t0 = process.hrtime.bigint();
+    fn(batch);
+    const dt = Number(process.hrtime.bigint() - t0) / 1e6;
+    if (dt > 10) break;
+    batch *= 2;
+  }
+  const rounds: number[] = [];
+  for (let r = 0; r < roundsN; r++) {
+    let ops = 0;
+    const t0 = process.hrtime.bigint();
+    let dt = 0;
+    while (dt < ms / roundsN) {
+      fn(batch);
+      ops += batch;
+      dt = Number(process.hrtime.bigint() - t0) / 1e6;
+    }
+    rounds.push((ops * 1000) / dt);
+  }
+  return { median: median([...rounds]), rounds };
+}

@@ -1,0 +1,3 @@
+/** Helpers shared by tests of every layer (real peers, free ports). Not used in production code. */
+export { requirePeer, which } from './peers.ts';
+export type { PeerTest } from './peers.ts';
