@@ -53,7 +53,7 @@ export default tseslint.config(
   {
     // Only engine/config reads the environment (CONVENTIONS.md 11).
     files: ['engine/**/*.ts', 'media/**/*.ts', 'crm-adapter/**/*.ts'],
-    ignores: ['engine/config/**', 'engine/cli/**', '**/*.test.ts', '**/examples/**'],
+    ignores: ['engine/config/**', 'engine/cli/**', 'engine/testing/**', '**/*.test.ts', '**/examples/**'],
     rules: {
       'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Only engine/config reads process.env.' }],
     },

@@ -8,7 +8,13 @@
  *
  * Header names are stored in their canonical long form ("Via", "Call-ID", ...); compact forms
  * ("v", "i", ...) are expanded by the parser and by {@link Headers}.
+ *
+ * Header values, reason phrases and display names are byte strings: one char per octet (latin1),
+ * so that UTF-8 received on the wire is written back unchanged. Use {@link toByteString} /
+ * {@link fromByteString} to convert to and from ordinary (Unicode) text.
  */
+import { SipHeaders, canonicalName } from './headers.ts';
+import { formatUri, parseUri } from './uri.ts';
 
 /** A URI parameter or header parameter value: `null` for a flag parameter such as `;lr`. */
 export type ParamValue = string | null;
@@ -161,4 +167,144 @@ export interface Headers {
   readonly recordRoute: NameAddr[];
   /** Parsed Authorization / Proxy-Authorization / WWW-Authenticate / Proxy-Authenticate. */
   auth(name: 'Authorization' | 'Proxy-Authorization' | 'WWW-Authenticate' | 'Proxy-Authenticate'): AuthHeader[];
+}
+
+// ---- builders ------------------------------------------------------------------------------
+
+/** Ordinary text to a byte string (its UTF-8 octets, one char each) for a header value. */
+export function toByteString(text: string): string {
+  return Buffer.from(text, 'utf8').toString('latin1');
+}
+
+/** A byte string (header value, reason phrase) read as UTF-8 text. */
+export function fromByteString(bytes: string): string {
+  return Buffer.from(bytes, 'latin1').toString('utf8');
+}
+
+/** What {@link createRequest} needs. */
+export interface RequestInit {
+  method: string;
+  /** Request-URI, parsed or as text. */
+  uri: SipUri | string;
+  /** Header fields in order (From, To, Call-ID, CSeq, Max-Forwards, Via...). Names are canonicalised. */
+  headers?: HeaderField[];
+  body?: Buffer;
+  /** Adds a Content-Type field when there is none. */
+  contentType?: string;
+}
+
+const EMPTY_BODY = Buffer.alloc(0);
+
+/** Copy fields with canonical names, dropping Content-Length (the builder writes the right one). */
+function canonicalFields(fields: readonly HeaderField[] | undefined, into: HeaderField[]): void {
+  if (fields === undefined) return;
+  for (const f of fields) {
+    const name = canonicalName(f.name);
+    if (name !== 'Content-Length') into.push({ name, value: f.value });
+  }
+}
+
+function finishFields(fields: HeaderField[], body: Buffer, contentType: string | undefined): void {
+  if (contentType !== undefined && body.length > 0 && !fields.some((f) => f.name === 'Content-Type')) {
+    fields.push({ name: 'Content-Type', value: contentType });
+  }
+  fields.push({ name: 'Content-Length', value: String(body.length) });
+}
+
+/**
+ * Build a request. The fields are taken in order with canonical names; Content-Length is set to
+ * the body length. Throws TypeError when `uri` is text that is not a URI (a programming error).
+ */
+export function createRequest(init: RequestInit): SipRequest {
+  let uri: SipUri;
+  let uriText: string;
+  if (typeof init.uri === 'string') {
+    const u = parseUri(init.uri);
+    if (u === undefined) throw new TypeError(`not a URI: ${init.uri}`);
+    uri = u;
+    uriText = init.uri;
+  } else {
+    uri = init.uri;
+    uriText = formatUri(init.uri);
+  }
+  const body = init.body ?? EMPTY_BODY;
+  const fields: HeaderField[] = [];
+  canonicalFields(init.headers, fields);
+  finishFields(fields, body, init.contentType);
+  return { headers: new SipHeaders(fields), body, kind: 'request', method: init.method, uriText, uri, version: 'SIP/2.0' };
+}
+
+/** Options of {@link createResponse}. */
+export interface ResponseOptions {
+  /** To tag to add when the request's To has none (the UAS's dialog tag, RFC 3261 §8.2.6.2). */
+  toTag?: string;
+  /** Extra fields after the copied ones (Contact, Allow, Supported...). */
+  headers?: HeaderField[];
+  body?: Buffer;
+  /** Content-Type of `body`. */
+  contentType?: string;
+}
+
+/**
+ * Build a response to `request` per RFC 3261 §8.2.6: every Via in order, From, To (with `toTag`
+ * added when given and the To has no tag yet), Call-ID and CSeq copied; Timestamp copied into a
+ * 100 (§8.2.6.1); then `opts.headers`, Content-Type and Content-Length.
+ */
+export function createResponse(request: SipRequest, status: number, reason?: string, opts?: ResponseOptions): SipResponse {
+  const fields: HeaderField[] = [];
+  let hasTag = true;
+  for (const f of request.headers.fields) {
+    switch (f.name) {
+      case 'Via': case 'From': case 'Call-ID': case 'CSeq':
+        fields.push({ name: f.name, value: f.value });
+        break;
+      case 'To':
+        if (opts?.toTag !== undefined) {
+          hasTag = request.headers.to.params.has('tag');
+          fields.push({ name: 'To', value: hasTag ? f.value : f.value + ';tag=' + opts.toTag });
+        } else {
+          fields.push({ name: 'To', value: f.value });
+        }
+        break;
+      case 'Timestamp':
+        if (status === 100) fields.push({ name: f.name, value: f.value });
+        break;
+      default:
+        break;
+    }
+  }
+  const body = opts?.body ?? EMPTY_BODY;
+  canonicalFields(opts?.headers, fields);
+  finishFields(fields, body, opts?.contentType);
+  return { headers: new SipHeaders(fields), body, kind: 'response', status, reason: reason ?? reasonPhrase(status), version: 'SIP/2.0' };
+}
+
+/** Reason phrases of RFC 3261 §21 and the extensions in common use. */
+const PHRASES: Readonly<Record<number, string>> = {
+  100: 'Trying', 180: 'Ringing', 181: 'Call Is Being Forwarded', 182: 'Queued', 183: 'Session Progress',
+  199: 'Early Dialog Terminated',
+  200: 'OK', 202: 'Accepted', 204: 'No Notification',
+  300: 'Multiple Choices', 301: 'Moved Permanently', 302: 'Moved Temporarily', 305: 'Use Proxy', 380: 'Alternative Service',
+  400: 'Bad Request', 401: 'Unauthorized', 402: 'Payment Required', 403: 'Forbidden', 404: 'Not Found',
+  405: 'Method Not Allowed', 406: 'Not Acceptable', 407: 'Proxy Authentication Required', 408: 'Request Timeout',
+  410: 'Gone', 412: 'Conditional Request Failed', 413: 'Request Entity Too Large', 414: 'Request-URI Too Long',
+  415: 'Unsupported Media Type', 416: 'Unsupported URI Scheme', 417: 'Unknown Resource-Priority', 420: 'Bad Extension',
+  421: 'Extension Required', 422: 'Session Interval Too Small', 423: 'Interval Too Brief',
+  428: 'Use Identity Header', 429: 'Provide Referrer Identity', 430: 'Flow Failed', 433: 'Anonymity Disallowed',
+  436: 'Bad Identity Info', 437: 'Unsupported Credential', 438: 'Invalid Identity Header',
+  439: 'First Hop Lacks Outbound Support', 440: 'Max-Breadth Exceeded', 469: 'Bad Info Package',
+  470: 'Consent Needed', 480: 'Temporarily Unavailable', 481: 'Call/Transaction Does Not Exist', 482: 'Loop Detected',
+  483: 'Too Many Hops', 484: 'Address Incomplete', 485: 'Ambiguous', 486: 'Busy Here', 487: 'Request Terminated',
+  488: 'Not Acceptable Here', 489: 'Bad Event', 491: 'Request Pending', 493: 'Undecipherable',
+  494: 'Security Agreement Required',
+  500: 'Server Internal Error', 501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Unavailable',
+  504: 'Server Time-out', 505: 'Version Not Supported', 513: 'Message Too Large', 555: 'Push Notification Service Not Supported',
+  580: 'Precondition Failure',
+  600: 'Busy Everywhere', 603: 'Decline', 604: 'Does Not Exist Anywhere', 606: 'Not Acceptable',
+  607: 'Unwanted', 608: 'Rejected',
+};
+
+/** The standard reason phrase of a status code; for an unknown code, that of its class (`x00`). */
+export function reasonPhrase(status: number): string {
+  return PHRASES[status] ?? PHRASES[Math.floor(status / 100) * 100] ?? 'Unknown';
 }

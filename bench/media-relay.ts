@@ -1,0 +1,82 @@
+/**
+ * `npm run bench -- media-relay [--calls 200,400,600,800,1000] [--seconds 60] [--workers 2]`:
+ * N bridged calls through the media workers. The C generator (`bench/rtpload.c`) sends 50
+ * packets/s into both legs of every call (2·N·50 packets/s in, as many out) and receives what
+ * onair relays; loss and added jitter (latency minus the stream's minimum latency, kernel receive
+ * timestamps) come from it. N is stepped up until a step loses packets.
+ * Metrics: `relay_calls_zero_loss` (largest N without loss or failed sends) and
+ * `relay_jitter_p99_ms` at that N.
+ */
+import { MediaPool } from '../media/index.ts';
+import { emit, say, machine } from './lib.ts';
+import { startRtpload } from './media-rtpload.ts';
+
+const BENCH = 'media-relay';
+
+function arg(args: string[], name: string, dflt: string): string {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : dflt;
+}
+
+export async function main(args: string[]): Promise<void> {
+  const steps = arg(args, 'calls', '200,400,600,800,1000').split(',').map(Number);
+  const seconds = Number(arg(args, 'seconds', '60'));
+  const workers = Number(arg(args, 'workers', '2'));
+  const keepGoing = args.includes('--all');
+  say(`${BENCH}: ${machine()}; steps ${steps.join(',')} calls, ${seconds} s each, ${workers} workers`);
+  let bestN = 0;
+  let bestJitter = NaN;
+  for (const n of steps) {
+    const gen = await startRtpload('relay', seconds);
+    const pool = await MediaPool.start({ workers, bindAddress: '127.0.0.1', portMin: 40000, portMax: 40000 + 8 * n + 64 * workers });
+    let zeroLoss = false;
+    try {
+      const pairs: [number, number][] = [];
+      for (let i = 0; i < n; i += 50) {
+        const batch = await Promise.all(Array.from({ length: Math.min(50, n - i) }, async () => {
+          const a = await pool.allocate();
+          if (!a.ok) throw new Error(a.reason);
+          const b = await pool.allocate({ near: a.value.leg });
+          if (!b.ok) throw new Error(b.reason);
+          for (const leg of [a.value.leg, b.value.leg]) {
+            const r = await pool.setRemote(leg, { address: '127.0.0.1', port: gen.port, latch: false });
+            if (!r.ok) throw new Error(r.reason);
+          }
+          const br = await pool.bridge(a.value.leg, b.value.leg);
+          if (!br.ok) throw new Error(br.reason);
+          return [a.value.port, b.value.port] as [number, number];
+        }));
+        pairs.push(...batch);
+      }
+      await pool.stats(true);
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      gen.proc.stdin.end(`CALLS ${n}\n${pairs.map(([a, b]) => `${a} ${b}`).join('\n')}\n`);
+      const r = await gen.result;
+      const cpuPct = ((process.cpuUsage(cpu0).user + process.cpuUsage(cpu0).system) / 1000 / (performance.now() - t0)) * 100;
+      const stats = await pool.stats();
+      const sendErrors = stats.reduce((s, w) => s + w.sendErrors, 0);
+      const dropped = stats.reduce((s, w) => s + w.dropped, 0);
+      zeroLoss = r['lost'] === 0 && r['send_errors'] === 0 && sendErrors === 0 && (r['sent'] ?? 0) > 0;
+      if (zeroLoss && n > bestN) {
+        bestN = n;
+        bestJitter = r['jitter_p99_ms']!;
+      }
+      emit({
+        bench: BENCH, metric: 'relay_step', value: n, unit: 'calls', zero_loss: zeroLoss, packets_per_s_each_way: Math.round((r['sent'] ?? 0) / seconds),
+        sent: r['sent'], received: r['received'], lost: r['lost'], calls_without_loss: r['calls_without_loss'],
+        jitter_p50_ms: r['jitter_p50_ms'], jitter_p99_ms: r['jitter_p99_ms'], jitter_max_ms: r['jitter_max_ms'],
+        onair_send_errors: sendErrors, onair_dropped: dropped, process_cpu_pct: Math.round(cpuPct), seconds, workers,
+      });
+      say(`${n} calls (${Math.round((r['sent'] ?? 0) / seconds)} pkt/s in): lost ${r['lost']} of ${r['sent']}, ` +
+        `added jitter p50 ${r['jitter_p50_ms']} p99 ${r['jitter_p99_ms']} max ${r['jitter_max_ms']} ms, ` +
+        `${sendErrors} failed sends, CPU ${Math.round(cpuPct)}% (all threads) → ${zeroLoss ? 'zero loss' : 'LOSS'}`);
+    } finally {
+      await pool.close();
+      gen.proc.kill();
+    }
+    if (!zeroLoss && !keepGoing) break;
+  }
+  emit({ bench: BENCH, metric: 'relay_calls_zero_loss', value: bestN, unit: 'calls', target: 800, seconds, workers, machine: machine() });
+  emit({ bench: BENCH, metric: 'relay_jitter_p99_ms', value: bestJitter, unit: 'ms', at_calls: bestN, target: 3 });
+}

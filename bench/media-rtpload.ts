@@ -1,0 +1,67 @@
+/**
+ * The C load generator/sink of the media benchmarks (`bench/rtpload.c`), compiled on first use into
+ * `bench/bin/rtpload`. `npm run bench -- media-rtpload` only builds it and prints its path; the
+ * helpers are used by `media-hold` and `media-relay`.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcessByStdio } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { say } from './lib.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const source = path.join(here, 'rtpload.c');
+const binary = path.join(here, 'bin', 'rtpload');
+
+/** Path of the compiled load generator, building it (gcc -O2) when missing or older than its source. */
+export function rtploadBinary(): string {
+  if (!existsSync(binary) || statSync(binary).mtimeMs < statSync(source).mtimeMs) {
+    mkdirSync(path.dirname(binary), { recursive: true });
+    const r = spawnSync('gcc', ['-O2', '-Wall', '-o', binary, source], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`gcc failed building ${binary}: ${r.stderr || r.error?.message}`);
+    say(`built ${binary}`);
+  }
+  return binary;
+}
+
+/** A running rtpload: its UDP port, stdin (relay mode reads the leg ports) and its JSON result. */
+export interface Rtpload {
+  port: number;
+  proc: ChildProcessByStdio<Writable, Readable, null>;
+  result: Promise<Record<string, number>>;
+}
+
+/** Start `rtpload MODE SECONDS`; resolves once it printed its port. */
+export function startRtpload(mode: 'sink' | 'relay', seconds: number): Promise<Rtpload> {
+  const proc = spawn(rtploadBinary(), [mode, String(seconds)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    let resolved = false;
+    let finish: (r: Record<string, number>) => void = () => {};
+    let fail: (e: Error) => void = () => {};
+    const result = new Promise<Record<string, number>>((res, rej) => {
+      finish = res;
+      fail = rej;
+    });
+    proc.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /^PORT (\d+)\n/.exec(out);
+      if (m && !resolved) {
+        resolved = true;
+        resolve({ port: Number(m[1]), proc, result });
+      }
+    });
+    proc.on('exit', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line !== undefined) finish(JSON.parse(line) as Record<string, number>);
+      else fail(new Error(`rtpload ${mode} exited ${code} without a result`));
+      if (!resolved) reject(new Error(`rtpload ${mode} exited ${code} before binding`));
+    });
+  });
+}
+
+export async function main(): Promise<void> {
+  say(rtploadBinary());
+}

@@ -1,0 +1,256 @@
+/**
+ * The CRM adapter contract, version 1: what a TV-shopping company implements so that onair can
+ * look up its callers and hand it call events and call records (CDRs).
+ *
+ * ```
+ *            lookupCaller (deadline, on the call's path)
+ *   engine ─────────────────────────────────────────────▶ CrmAdapter ──▶ the company's CRM
+ *      │                                                     ▲
+ *      │ append (one SQLite transaction)                     │ callEvent / deliverCdr
+ *      ▼                                                     │ (at least once, in order per call)
+ *   outbox table ──▶ OutboxDispatcher (retries, backoff) ────┘
+ * ```
+ *
+ * Rules every adapter follows:
+ * - `lookupCaller` must answer within `ctx.deadlineMs`; the engine does not wait longer and
+ *   treats a late, failed or rejected look-up as an unknown caller (see {@link unknownCaller}).
+ *   A call is never blocked by the CRM.
+ * - `callEvent` and `deliverCdr` are called from the durable outbox. They may throw or reject:
+ *   the outbox retries with exponential backoff and, after the configured number of attempts,
+ *   keeps the item as a dead letter. Throw a {@link CrmDeliveryError} with `permanent: true` to
+ *   dead-letter at once (a payload the CRM will never accept).
+ * - Delivery is at least once: the same item can arrive twice (after a crash or a timeout that
+ *   hid a success). {@link DeliveryInfo.deliveryId} is stable across retries: use it to deduplicate.
+ * - Items of one call arrive in the order the engine produced them, one at a time; items of
+ *   different calls may be delivered concurrently.
+ *
+ * Timestamps are milliseconds since the Unix epoch (UTC) throughout, as JSON numbers.
+ */
+
+/** The version of this contract. An adapter declares the version it was written against. */
+export const CONTRACT_VERSION = 1;
+/** Type of {@link CONTRACT_VERSION}. */
+export type ContractVersion = typeof CONTRACT_VERSION;
+
+/** Context of a caller look-up. */
+export interface LookupContext {
+  /** The dialled number (Request-URI user part) the call came in on. */
+  dialled: string;
+  /**
+   * Time budget in milliseconds from the moment `lookupCaller` is called. After it the engine
+   * goes on with an unknown caller and ignores the answer.
+   */
+  deadlineMs: number;
+  /** Aborted when the budget runs out; pass it to `fetch` or your driver to stop the work. */
+  signal: AbortSignal;
+  /** The engine's call id (for the CRM's logs). */
+  callId: string;
+}
+
+/** What the CRM knows about a caller. Every field is always present (stable object shape). */
+export interface CallerInfo {
+  /** False when the CRM does not know the number: every other field then has its default. */
+  known: boolean;
+  /** The CRM's customer id, or null. */
+  customerId: string | null;
+  /** Display name for the agent's screen, or null. */
+  name: string | null;
+  /** 0 = not a VIP; higher levels are served first (the ACD maps the level to a priority). */
+  vipLevel: number;
+  /** Reject the call before any media (the engine answers 603 or 486, configurable). */
+  blacklisted: boolean;
+  /** How many times the number was flagged (for the agent's screen and the CRM's own policy). */
+  strikes: number;
+  /** Agent id (extension) the caller should reach if that agent is free, or null. */
+  preferredAgent: string | null;
+  /** BCP 47 language tag for prompts and skills-based routing (`de`, `fr-CH`), or null. */
+  language: string | null;
+  /** The customer's credit is low: the agent sees a warning, routing may differ. */
+  lowCredit: boolean;
+  /** Free-form fields shown to the agent with the offer (screen pop). */
+  screenPop: Record<string, string>;
+}
+
+/** The answer for a number the CRM does not know, or when the look-up failed or was late. */
+export function unknownCaller(): CallerInfo {
+  return {
+    known: false, customerId: null, name: null, vipLevel: 0, blacklisted: false, strikes: 0,
+    preferredAgent: null, language: null, lowCredit: false, screenPop: {},
+  };
+}
+
+/** Names of the call events, in the order they usually happen. */
+export type CallEventType = 'queued' | 'offered' | 'answered' | 'abandoned' | 'ended' | 'callback_created';
+
+/** Fields every call event carries. */
+export interface CallEventBase {
+  type: CallEventType;
+  callId: string;
+  /** When it happened (epoch ms). */
+  at: number;
+  /** Caller number (from P-Asserted-Identity or From). */
+  caller: string;
+  /** Dialled number. */
+  dialled: string;
+  /** The CRM's customer id when the look-up found one. */
+  customerId: string | null;
+  /** Queue the call is in or was last in, or null before queueing. */
+  queue: string | null;
+}
+
+/** The caller entered a queue. */
+export interface QueuedEvent extends CallEventBase {
+  type: 'queued';
+  queue: string;
+  /** 1-based position at entry. */
+  position: number;
+  /** Priority the ACD used (VIP level mapped), 0 = normal. */
+  priority: number;
+}
+
+/** The call is ringing an agent's phone. A call can be offered several times (ring-no-answer). */
+export interface OfferedEvent extends CallEventBase {
+  type: 'offered';
+  queue: string;
+  agent: string;
+  /** 1 for the first offer of this call, 2 after one ring-no-answer, ... */
+  attempt: number;
+}
+
+/** The agent answered: caller and agent are talking. */
+export interface AnsweredEvent extends CallEventBase {
+  type: 'answered';
+  queue: string;
+  agent: string;
+  /** Milliseconds from arrival to answer. */
+  waitMs: number;
+}
+
+/** Where a caller was when they hung up before reaching an agent. */
+export type AbandonStage = 'ivr' | 'queue' | 'ringing';
+
+/** The caller hung up before reaching an agent. */
+export interface AbandonedEvent extends CallEventBase {
+  type: 'abandoned';
+  stage: AbandonStage;
+  /** Milliseconds from arrival to hang-up. */
+  waitMs: number;
+}
+
+/** Who released a call. */
+export type ReleasedBy = 'caller' | 'agent' | 'system';
+
+/** The call is over (both legs released). Follows `answered`, `abandoned` or a rejection. */
+export interface EndedEvent extends CallEventBase {
+  type: 'ended';
+  agent: string | null;
+  releasedBy: ReleasedBy;
+}
+
+/** A callback task was created or an open one was updated for this caller. */
+export interface CallbackCreatedEvent extends CallEventBase {
+  type: 'callback_created';
+  callbackId: number;
+  /** Arrival of the first abandoned call of this task (kept when the caller abandons again). */
+  firstArrivalAt: number;
+  /** How many calls of this number the task covers (1 for a new task). */
+  abandons: number;
+}
+
+/** Every call event, discriminated by `type`. */
+export type CallEvent = QueuedEvent | OfferedEvent | AnsweredEvent | AbandonedEvent | EndedEvent | CallbackCreatedEvent;
+
+/**
+ * How a call ended:
+ * - `answered` — an agent talked to the caller;
+ * - `abandoned_queue` — the caller hung up while queued or while an agent's phone rang;
+ * - `abandoned_ivr` — the caller hung up in the IVR, before any queue;
+ * - `rejected_blacklist` — rejected before media because the CRM blacklisted the number;
+ * - `rejected_capacity` — rejected with 503 because the engine was over capacity;
+ * - `callback_requested` — the caller chose a callback in the IVR;
+ * - `failed` — the engine could not complete the call (error, or a restart after a crash).
+ */
+export type CdrOutcome =
+  | 'answered' | 'abandoned_queue' | 'abandoned_ivr' | 'rejected_blacklist' | 'rejected_capacity'
+  | 'callback_requested' | 'failed';
+
+/**
+ * The final call record. Timestamps that did not happen are null. Durations are derived:
+ * `waitMs = (answeredAt ?? endedAt) - arrivedAt`, `talkMs = answeredAt ? endedAt - answeredAt : 0`,
+ * `wrapUpMs = wrapUpEndAt ? wrapUpEndAt - endedAt : 0`.
+ */
+export interface Cdr {
+  contractVersion: ContractVersion;
+  callId: string;
+  caller: string;
+  dialled: string;
+  /** TV programme the dialled number belongs to, or null. */
+  programme: string | null;
+  /** The airing (broadcast slot) of the programme, or null. */
+  airing: string | null;
+  /** Last queue, or null when the call never reached one. */
+  queue: string | null;
+  /** Agent who answered, or null. */
+  agent: string | null;
+  customerId: string | null;
+  outcome: CdrOutcome;
+  arrivedAt: number;
+  ivrExitAt: number | null;
+  queuedAt: number | null;
+  /** First offer to an agent. */
+  offeredAt: number | null;
+  answeredAt: number | null;
+  endedAt: number;
+  /** End of the agent's wrap-up time, or null. */
+  wrapUpEndAt: number | null;
+  waitMs: number;
+  talkMs: number;
+  wrapUpMs: number;
+  /** How many times the call was offered to agents. */
+  offers: number;
+  releasedBy: ReleasedBy;
+  /** The callback task this call created or joined, or null. */
+  callbackId: number | null;
+}
+
+/** Delivery metadata passed with each outbox delivery. */
+export interface DeliveryInfo {
+  /** Unique per outbox item and stable across retries: the idempotency key. */
+  deliveryId: string;
+  /** 1 for the first attempt. */
+  attempt: number;
+}
+
+/** The interface a CRM integration implements. */
+export interface CrmAdapter {
+  /** Contract version the adapter implements. */
+  readonly contractVersion: ContractVersion;
+  /** Short name for logs and metrics (`sqlite`, `webhook`, `acme-rest`). */
+  readonly name: string;
+  /** Prepare (open connections, create tables). Called once before any other method. */
+  init(): Promise<void>;
+  /** Look up a caller. Must not block the call: see {@link LookupContext.deadlineMs}. */
+  lookupCaller(number: string, ctx: LookupContext): Promise<CallerInfo>;
+  /** Take one call event. Throw or reject to have it retried. */
+  callEvent(event: CallEvent, delivery: DeliveryInfo): Promise<void>;
+  /** Take the final call record. Throw or reject to have it retried. */
+  deliverCdr(cdr: Cdr, delivery: DeliveryInfo): Promise<void>;
+  /** Release resources. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * A delivery failure with a stable code. `permanent: true` tells the outbox not to retry (the
+ * item becomes a dead letter at once); anything else thrown is retried. The outbox looks only at
+ * the `permanent` property, so any error object with `permanent: true` has the same effect.
+ */
+export class CrmDeliveryError extends Error {
+  readonly code = 'CRM_ERR_DELIVERY';
+  readonly permanent: boolean;
+  constructor(message: string, permanent: boolean) {
+    super(message);
+    this.name = 'CrmDeliveryError';
+    this.permanent = permanent;
+  }
+}
+

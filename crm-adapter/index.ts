@@ -1,0 +1,19 @@
+/**
+ * crm-adapter — the contract a CRM integration implements (version 1) and the two adapters that
+ * ship: the built-in SQLite CRM (the default) and the HTTP webhook adapter.
+ */
+export {
+  CONTRACT_VERSION, unknownCaller, CrmDeliveryError,
+  type ContractVersion, type LookupContext, type CallerInfo, type CallEventType, type CallEventBase,
+  type QueuedEvent, type OfferedEvent, type AnsweredEvent, type AbandonStage, type AbandonedEvent, type ReleasedBy,
+  type EndedEvent, type CallbackCreatedEvent, type CallEvent, type CdrOutcome, type Cdr, type DeliveryInfo,
+  type CrmAdapter,
+} from './contract.ts';
+export {
+  SqliteCrmAdapter, DEMO_CUSTOMERS,
+  type Customer, type SqliteCrmOptions, type StoredCdr, type CdrFilter,
+} from './sqlite-adapter.ts';
+export {
+  WebhookCrmAdapter, signWebhookBody, verifyWebhook, SIGNATURE_HEADER, TIMESTAMP_HEADER, DELIVERY_HEADER,
+  type WebhookCrmOptions, type WebhookVerification,
+} from './webhook-adapter.ts';

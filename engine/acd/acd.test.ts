@@ -1,0 +1,533 @@
+import t from 'tap';
+import { Acd, AcdError, estimateWait } from './index.ts';
+import type { AcdConfig, QueueConfig } from './index.ts';
+import { Scenario } from './testkit.ts';
+
+const q = (id: string, extra: Partial<QueueConfig> = {}): QueueConfig => ({ id, ringTimeoutMs: 0, ...extra });
+
+/** Agents a1..aN with the given skills map. */
+function agents(n: number, skills: Record<string, number>, prefix = 'a'): { id: string; skills: Record<string, number> }[] {
+  return Array.from({ length: n }, (_, i) => ({ id: `${prefix}${i + 1}`, skills }));
+}
+
+t.test('routing basics', async (t) => {
+  t.test('an arriving call goes to an idle agent at once', async (t) => {
+    const s = new Scenario({ queues: [q('sales')], agents: agents(1, { sales: 1 }) });
+    s.login('a1').call('c1', 'sales');
+    t.same(s.offers(), ['c1:a1']);
+    t.equal(s.acd.inspectAgent('a1')?.state, 'reserved');
+    t.equal(s.acd.inspectCall('c1')?.state, 'offered');
+  });
+
+  t.test('with no agent the call waits; an agent logging in takes it', async (t) => {
+    const s = new Scenario({ queues: [q('sales')], agents: agents(1, { sales: 1 }) });
+    s.call('c1', 'sales');
+    t.same(s.offers(), []);
+    t.equal(s.acd.snapshot(s.now).queues[0]?.waiting, 1);
+    s.at(5).login('a1');
+    t.same(s.offers(), ['c1:a1']);
+    t.equal(s.acd.snapshot(s.now).queues[0]?.waiting, 0);
+  });
+
+  t.test('an agent without the skill is never offered the call', async (t) => {
+    const s = new Scenario({ queues: [q('sales'), q('support')], agents: [{ id: 'a1', skills: { support: 5 } }] });
+    s.login('a1').call('c1', 'sales');
+    t.same(s.offers(), []);
+  });
+
+  t.test('minimum level is enforced', async (t) => {
+    const s = new Scenario({ queues: [q('sales', { minLevel: 5 })], agents: [{ id: 'lo', skills: { sales: 4 } }, { id: 'hi', skills: { sales: 5 } }] });
+    s.login('lo').call('c1', 'sales');
+    t.same(s.offers(), []);
+    s.login('hi');
+    t.same(s.offers(), ['c1:hi']);
+  });
+
+  t.test('FIFO within equal priority; higher priority first', async (t) => {
+    const s = new Scenario({ queues: [q('sales')], agents: agents(1, { sales: 1 }) });
+    s.call('c1', 'sales').at(1).call('c2', 'sales').at(2).call('vip', 'sales', { priority: 5 }).at(3).call('c3', 'sales');
+    s.login('a1');
+    const order: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const o = s.offers()[0]!;
+      const callId = o.split(':')[0]!;
+      order.push(callId);
+      s.serve(callId);
+    }
+    t.same(order, ['vip', 'c1', 'c2', 'c3']);
+  });
+
+  t.test('VIP priority holds across queues for a multi-skilled agent', async (t) => {
+    const s = new Scenario({ queues: [q('a'), q('b')], agents: [{ id: 'x', skills: { a: 1, b: 1 } }] });
+    s.call('old', 'a').at(100).call('vip', 'b', { priority: 1 }).at(200).login('x');
+    t.same(s.offers(), ['vip:x']);
+  });
+});
+
+t.test('strategies', async (t) => {
+  const twoIdle = (strategy: string, extra: Partial<AcdConfig> = {}) =>
+    new Scenario({ queues: [q('s', { strategy })], agents: agents(3, { s: 1 }), ...extra });
+
+  t.test('longestIdle picks the agent idle the longest', async (t) => {
+    const s = twoIdle('longestIdle');
+    s.login('a2').at(10).login('a1').at(20).login('a3').at(30).call('c1', 's');
+    t.same(s.offers(), ['c1:a2']);
+  });
+
+  t.test('leastCalls picks the agent with fewest calls', async (t) => {
+    const s = twoIdle('leastCalls');
+    s.login('a1', 'a2', 'a3');
+    s.call('c1', 's');
+    t.equal(s.agentOf('c1'), 'a1', 'ties by longest idle, then roster order');
+    s.at(10).serve('c1').call('c2', 's');
+    t.equal(s.agentOf('c2'), 'a2', 'a1 is now the longest... no: it has one call');
+    s.at(20).serve('c2').call('c3', 's');
+    t.equal(s.agentOf('c3'), 'a3');
+    s.at(30).serve('c3').call('c4', 's');
+    t.equal(s.agentOf('c4'), 'a1', 'all have one call; a1 idle the longest');
+  });
+
+  t.test('leastTalkTime picks the agent with the least talk time', async (t) => {
+    const s = twoIdle('leastTalkTime');
+    s.login('a1', 'a2', 'a3');
+    s.call('c1', 's').answer('c1').at(100).end('c1'); // a1 talked 100
+    s.call('c2', 's').answer('c2').at(110).end('c2'); // a2 talked 10
+    s.call('c3', 's').answer('c3').at(1110).end('c3'); // a3 talked 1000
+    s.call('c4', 's');
+    t.same(s.offers(), ['c4:a2']);
+  });
+
+  t.test('skillLevel picks the most proficient agent', async (t) => {
+    const s = new Scenario({
+      queues: [q('s', { strategy: 'skillLevel' })],
+      agents: [{ id: 'junior', skills: { s: 2 } }, { id: 'senior', skills: { s: 9 } }, { id: 'mid', skills: { s: 5 } }],
+    });
+    s.login('junior', 'senior', 'mid').call('c1', 's').call('c2', 's').call('c3', 's');
+    t.same(s.log.filter((e) => e.type === 'offer').map((e) => e.type === 'offer' && e.agentId), ['senior', 'mid', 'junior']);
+  });
+
+  t.test('roundRobin walks the agents in turn', async (t) => {
+    const s = twoIdle('roundRobin');
+    s.login('a1', 'a2', 'a3');
+    const got: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      s.at(i * 10).call(`c${i}`, 's');
+      const agent = s.agentOf(`c${i}`)!;
+      got.push(agent);
+      // a fast agent becomes idle again at once; longest-idle would pick it again, round robin does not
+      s.serve(`c${i}`);
+    }
+    t.same(got, ['a1', 'a2', 'a3', 'a1', 'a2', 'a3']);
+  });
+
+  t.test('a plugged strategy is a comparator', async (t) => {
+    const s = new Scenario({
+      queues: [q('s', { strategy: 'lastIdPlease' })],
+      agents: agents(3, { s: 1 }),
+      strategies: { lastIdPlease: (a, b) => (a.agent.id < b.agent.id ? 1 : a.agent.id > b.agent.id ? -1 : 0) },
+    });
+    s.login('a1', 'a2', 'a3').call('c1', 's');
+    t.same(s.offers(), ['c1:a3']);
+  });
+
+  t.test('preferred agent first, any agent after the fallback timeout', async (t) => {
+    const s = new Scenario({ queues: [q('s', { preferredAgentTimeoutMs: 1000 })], agents: agents(2, { s: 1 }) });
+    s.login('a1', 'a2').status('a2', 'notReady', 'lunch');
+    s.call('c1', 's', { preferredAgentId: 'a2' });
+    t.same(s.offers(), [], 'a1 is idle but the call waits for a2');
+    t.equal(s.acd.inspectCall('c1')?.preferredOnly, true);
+    s.at(999);
+    t.same(s.offers(), []);
+    s.at(1000);
+    t.same(s.offers(), ['c1:a1'], 'fallback at the timeout');
+  });
+
+  t.test('preferred agent who becomes available within the timeout gets the call', async (t) => {
+    const s = new Scenario({ queues: [q('s', { preferredAgentTimeoutMs: 1000 })], agents: agents(2, { s: 1 }) });
+    s.login('a2').status('a2', 'notReady').login('a1').call('x', 's');
+    t.same(s.offers(), ['x:a1']);
+    s.call('c1', 's', { preferredAgentId: 'a2' });
+    t.same(s.offers(), []);
+    s.at(500).status('a2', 'available');
+    t.same(s.offers(), ['c1:a2']);
+  });
+
+  t.test('a logged-out preferred agent is not waited for', async (t) => {
+    const s = new Scenario({ queues: [q('s', { preferredAgentTimeoutMs: 1000 })], agents: agents(2, { s: 1 }) });
+    s.login('a1').call('c1', 's', { preferredAgentId: 'a2' });
+    t.same(s.offers(), ['c1:a1']);
+  });
+
+  t.test('the preferred agent logging out releases the call at once', async (t) => {
+    const s = new Scenario({ queues: [q('s', { preferredAgentTimeoutMs: 10_000 })], agents: agents(2, { s: 1 }) });
+    s.login('a2').status('a2', 'notReady').call('c1', 's', { preferredAgentId: 'a2' }).login('a1');
+    t.same(s.offers(), []);
+    s.at(10).logout('a2');
+    t.same(s.offers(), ['c1:a1']);
+  });
+});
+
+t.test('expansion / overflow rules', async (t) => {
+  t.test('adds a skill group after a wait (which bullseye cannot)', async (t) => {
+    const s = new Scenario({
+      queues: [q('tv', { expansion: [{ afterMs: 30_000, add: [{ skill: 'backoffice', minLevel: 1 }] }] }), q('backoffice')],
+      agents: [{ id: 'b1', skills: { backoffice: 3 } }],
+    });
+    s.login('b1').call('c1', 'tv');
+    t.same(s.offers(), []);
+    t.equal(s.acd.nextDeadline(), 30_000);
+    s.at(29_999);
+    t.same(s.offers(), []);
+    s.at(30_000);
+    t.same(s.offers(), ['c1:b1']);
+  });
+
+  t.test('lowers the required level over time', async (t) => {
+    const s = new Scenario({
+      queues: [q('fr', { minLevel: 8, expansion: [{ afterMs: 10_000, add: [{ skill: 'fr', minLevel: 3 }] }, { afterMs: 20_000, add: [{ skill: 'fr', minLevel: 1 }] }] })],
+      agents: [{ id: 'l2', skills: { fr: 2 } }, { id: 'l5', skills: { fr: 5 } }],
+    });
+    s.login('l2', 'l5').call('c1', 'fr').call('c2', 'fr');
+    t.same(s.offers(), []);
+    s.at(10_000);
+    t.same(s.offers(), ['c1:l5']);
+    t.equal(s.acd.inspectCall('c2')?.step, 1);
+    s.at(20_000);
+    t.same(s.offers(), ['c2:l2']);
+  });
+
+  t.test('a waiting call becomes visible to agents of the added group when they free up', async (t) => {
+    const s = new Scenario({
+      queues: [q('tv', { expansion: [{ afterMs: 1000, add: [{ skill: 'o', minLevel: 1 }] }] }), q('o')],
+      agents: [{ id: 'b1', skills: { o: 1 } }],
+    });
+    s.login('b1').call('own', 'o');
+    t.same(s.offers(), ['own:b1']);
+    s.call('c1', 'tv');
+    s.at(2000).serve('own');
+    t.same(s.offers(), ['c1:b1']);
+  });
+
+  t.test('queue-length rule applies to arrivals while the queue is long', async (t) => {
+    const s = new Scenario({
+      queues: [q('tv', { expansion: [{ queueLengthAtLeast: 2, add: [{ skill: 'o', minLevel: 1 }] }] }), q('o')],
+      agents: [{ id: 'b1', skills: { o: 1 } }],
+    });
+    s.login('b1').status('b1', 'notReady').call('c1', 'tv').call('c2', 'tv').call('c3', 'tv');
+    t.same([1, 2, 3].map((i) => s.acd.inspectCall(`c${i}`)?.step), [0, 0, 1]);
+    s.status('b1', 'available');
+    t.same(s.offers(), ['c3:b1'], 'only the third arrival reached the overflow group');
+  });
+
+  t.test('multi-skilled agent takes the longest weighted wait across its queues', async (t) => {
+    const s = new Scenario({ queues: [q('a', { weight: 1 }), q('b', { weight: 3 })], agents: [{ id: 'x', skills: { a: 1, b: 1 } }] });
+    s.call('a1', 'a').at(1000).call('b1', 'b').at(1400).login('x');
+    // a1 waited 1400 (x1), b1 waited 400 (x3 = 1200): a1 first
+    t.same(s.offers(), ['a1:x']);
+    s.serve('a1').call('a2', 'a').at(1600).serve('b1');
+    const s2 = new Scenario({ queues: [q('a', { weight: 1 }), q('b', { weight: 3 })], agents: [{ id: 'x', skills: { a: 1, b: 1 } }] });
+    s2.call('a1', 'a').at(1000).call('b1', 'b').at(1600).login('x');
+    // a1 1600 vs b1 600*3 = 1800: b1 first
+    t.same(s2.offers(), ['b1:x']);
+  });
+});
+
+t.test('life cycle', async (t) => {
+  t.test('answer → talk → end → wrap-up for exactly wrapUpMs → idle → next call', async (t) => {
+    const s = new Scenario({ queues: [q('s', { wrapUpMs: 5000 })], agents: agents(1, { s: 1 }) });
+    s.login('a1').call('c1', 's').call('c2', 's').at(100).answer('c1');
+    t.equal(s.acd.inspectAgent('a1')?.state, 'onCall');
+    s.at(1000).end('c1');
+    t.same(s.effects('ended').map((e) => e.outcome), ['completed']);
+    t.equal(s.acd.inspectAgent('a1')?.state, 'wrapUp');
+    s.at(5999);
+    t.equal(s.acd.inspectAgent('a1')?.state, 'wrapUp', 'wrap-up does not end early');
+    t.same(s.offers(), []);
+    s.at(6000);
+    t.same(s.offers(), ['c2:a1']);
+  });
+
+  t.test('ring-no-answer (core timer): agent not ready, call back to the head', async (t) => {
+    const s = new Scenario({ queues: [q('s', { ringTimeoutMs: 15_000 })], agents: agents(2, { s: 1 }) });
+    s.login('a1').call('c1', 's').at(1).call('c2', 's').at(2).call('c3', 's');
+    t.same(s.offers(), []);
+    s.at(15_000);
+    t.same(s.effects('cancelOffer').map((e) => `${e.callId}:${e.reason}`), ['c1:ringTimeout']);
+    const a1 = s.acd.inspectAgent('a1')!;
+    t.equal(a1.status, 'notReady');
+    t.equal(a1.reason, 'ringNoAnswer');
+    t.equal(s.acd.inspectCall('c1')?.returnedToHead, true);
+    s.login('a2');
+    t.same(s.offers(), ['c1:a2'], 'c1 is still first');
+  });
+
+  t.test('a returned call goes ahead of older calls of its priority', async (t) => {
+    const s = new Scenario({ queues: [q('s'), q('t')], agents: [{ id: 'x', skills: { s: 1, t: 1 } }, { id: 'y', skills: { t: 1 } }, { id: 'z', skills: { t: 1 } }] });
+    s.login('x').call('old', 's');
+    t.same(s.offers(), ['old:x']);
+    s.at(10).serve('old').call('s1', 's').at(20).call('s2', 's');
+    s.noAnswer('s1');
+    t.equal(s.acd.inspectAgent('x')?.reason, 'ringNoAnswer');
+    s.at(30).call('s0', 's', { arrivalTime: 0 }); // an older caller arrives (transferred from elsewhere)
+    s.status('x', 'available');
+    t.same(s.offers(), ['s1:x'], 'returned call first despite an older arrival');
+  });
+
+  t.test('reject: agent not ready with reason, call back to the head', async (t) => {
+    const s = new Scenario({ queues: [q('s')], agents: agents(2, { s: 1 }) });
+    s.login('a1').call('c1', 's').reject('c1');
+    t.equal(s.acd.inspectAgent('a1')?.reason, 'rejected');
+    t.equal(s.acd.inspectAgent('a1')?.status, 'notReady');
+    t.equal(s.acd.inspectCall('c1')?.state, 'waiting');
+    s.login('a2');
+    t.same(s.offers(), ['c1:a2']);
+  });
+
+  t.test('abandon while waiting and while ringing', async (t) => {
+    const s = new Scenario({ queues: [q('s')], agents: agents(1, { s: 1 }) });
+    s.call('w', 's').hangup('w');
+    t.same(s.effects('ended').map((e) => `${e.callId}:${e.outcome}`), ['w:abandoned']);
+    s.login('a1').call('r', 's').call('next', 's').hangup('r');
+    t.same(s.effects('cancelOffer').map((e) => e.reason), ['abandoned']);
+    t.same(s.offers(), ['next:a1'], 'the agent is not stuck reserved: it gets the next call');
+    t.equal(s.acd.snapshot(s.now).queues[0]?.abandoned, 2);
+  });
+
+  t.test('transfer of a waiting, a ringing and a talking call', async (t) => {
+    const s = new Scenario({ queues: [q('a', { wrapUpMs: 100 }), q('b')], agents: [{ id: 'x', skills: { a: 1 } }, { id: 'y', skills: { b: 1 } }] });
+    s.call('w', 'a', { arrivalTime: -50 }).transfer('w', 'b');
+    t.equal(s.acd.inspectCall('w')?.queueId, 'b');
+    t.equal(s.acd.inspectCall('w')?.arrivalTime, -50, 'arrival time kept');
+    s.login('y');
+    t.same(s.offers(), ['w:y']);
+    s.login('x').call('r', 'a').transfer('r', 'b');
+    t.same(s.effects('cancelOffer').map((e) => `${e.callId}:${e.reason}`), ['r:transfer']);
+    t.equal(s.acd.inspectAgent('x')?.state, 'idle');
+    s.call('talk', 'a').answer('talk').transfer('talk', 'b');
+    t.equal(s.acd.inspectAgent('x')?.state, 'wrapUp');
+    t.equal(s.acd.inspectCall('talk')?.state, 'waiting');
+  });
+
+  t.test('not-ready during a call takes effect after wrap-up', async (t) => {
+    const s = new Scenario({ queues: [q('s', { wrapUpMs: 1000 })], agents: agents(1, { s: 1 }) });
+    s.login('a1').call('c1', 's').answer('c1').status('a1', 'notReady', 'break');
+    t.equal(s.acd.inspectAgent('a1')?.status, 'available');
+    t.equal(s.acd.inspectAgent('a1')?.pendingStatus, 'notReady');
+    s.call('c2', 's').at(10).end('c1');
+    t.equal(s.acd.inspectAgent('a1')?.state, 'wrapUp');
+    s.at(1010);
+    const a = s.acd.inspectAgent('a1')!;
+    t.same([a.state, a.status, a.reason], ['idle', 'notReady', 'break']);
+    t.same(s.offers(), [], 'c2 not offered to a not-ready agent');
+  });
+
+  t.test('not-ready while ringing withdraws the offer', async (t) => {
+    const s = new Scenario({ queues: [q('s')], agents: agents(2, { s: 1 }) });
+    s.login('a1').call('c1', 's').status('a1', 'notReady', 'break');
+    t.same(s.effects('cancelOffer').map((e) => e.reason), ['agentStatus']);
+    s.login('a2');
+    t.same(s.offers(), ['c1:a2']);
+  });
+
+  t.test('logout during a call is applied after wrap-up', async (t) => {
+    const s = new Scenario({ queues: [q('s', { wrapUpMs: 10 })], agents: agents(1, { s: 1 }) });
+    s.login('a1').call('c1', 's').answer('c1').logout('a1').end('c1').at(10);
+    t.equal(s.acd.inspectAgent('a1')?.status, 'loggedOut');
+    t.equal(s.acd.snapshot(s.now).agentsByStatus.loggedOut, 1);
+  });
+});
+
+t.test('callbacks', async (t) => {
+  const cfg = (extra: Partial<QueueConfig> = {}): AcdConfig => ({ queues: [q('s', { abandonToCallback: true, ...extra })], agents: agents(2, { s: 1 }) });
+
+  t.test('an abandoned caller becomes a callback with the original arrival time and place', async (t) => {
+    const s = new Scenario(cfg());
+    s.at(0).call('c1', 's').at(10).call('c2', 's').at(20).hangup('c1');
+    const created = s.effects('callbackCreated');
+    t.equal(created.length, 1);
+    t.equal(created[0]!.arrivalTime, 0);
+    t.equal(created[0]!.fromCallId, 'c1');
+    const cbId = created[0]!.callId;
+    t.equal(s.acd.inspectCall(cbId)?.arrivalTime, 0);
+    t.equal(s.acd.inspectCall(cbId)?.kind, 'callback');
+    // no live caller left of its priority ahead once c2 is served: the callback is next
+    s.login('a1');
+    t.same(s.offers(), ['c2:a1'], 'the live caller goes first (share 0)');
+    s.serve('c2');
+    t.same(s.offers(), [`${cbId}:a1`]);
+  });
+
+  t.test('callbacks are deduplicated by caller number and keep the earliest arrival', async (t) => {
+    const s = new Scenario(cfg());
+    s.at(100).call('c1', 's', { callerNumber: '+33' }).at(150).hangup('c1');
+    s.at(200).call('c2', 's', { callerNumber: '+33' }).at(250).hangup('c2');
+    t.same(s.effects('callbackCreated'), [], 'no second task for the same number');
+    s.callback('web', 's', '+33', 50);
+    t.same(s.effects('ended').map((e) => `${e.callId}:${e.outcome}`), ['web:merged']);
+    t.equal(s.acd.inspectCall('c1:callback')?.arrivalTime, 50, 'earlier arrival adopted');
+    t.equal(s.acd.snapshot(s.now).queues[0]?.callbacksWaiting, 1);
+  });
+
+  t.test('callback is offered only when no live caller of equal or higher priority waits', async (t) => {
+    const s = new Scenario(cfg());
+    s.callback('cb', 's', '+1', 0).at(100).call('live', 's').call('vipcb', 's', { priority: 0 });
+    s.callback('hi', 's', '+2', 50, 3);
+    s.login('a1');
+    t.same(s.offers(), ['hi:a1'], 'a higher-priority callback beats a live caller');
+    s.serve('hi');
+    t.same(s.offers(), ['live:a1'], 'then the live caller, though the callback is older');
+  });
+
+  t.test('a callback share lets callbacks through while live callers wait', async (t) => {
+    const s = new Scenario(cfg({ callbackShare: 0.5 }));
+    s.callback('cb1', 's', '+1', 0).callback('cb2', 's', '+2', 1);
+    for (let i = 0; i < 4; i++) s.at(10 + i).call(`l${i}`, 's');
+    s.login('a1');
+    const order: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const id = s.offers()[0]!.split(':')[0]!;
+      order.push(id);
+      s.serve(id);
+    }
+    t.same(order, ['l0', 'l1', 'cb1', 'l2', 'l3', 'cb2']);
+  });
+
+  t.test('a live answer for the same number satisfies the waiting callback', async (t) => {
+    const s = new Scenario(cfg());
+    s.callback('cb', 's', '+7', 0).call('live', 's', { callerNumber: '+7' }).login('a1');
+    t.same(s.offers(), ['live:a1']);
+    s.answer('live');
+    t.same(s.effects('ended').map((e) => `${e.callId}:${e.outcome}`), ['cb:satisfied']);
+  });
+
+  t.test('a caller who accepts a callback leaves and keeps the place', async (t) => {
+    const s = new Scenario({ queues: [q('s')], agents: agents(1, { s: 1 }) });
+    s.at(5).call('c1', 's').acceptCallback('c1');
+    t.same(s.effects('ended').map((e) => `${e.callId}:${e.outcome}`), ['c1:callback']);
+    t.equal(s.effects('callbackCreated')[0]?.arrivalTime, 5);
+  });
+});
+
+t.test('admission control, limits and announcements', async (t) => {
+  t.test('EWT above the threshold offers a callback, or overflows', async (t) => {
+    const s = new Scenario({
+      queues: [
+        q('s', { initialHandleTimeMs: 60_000, admission: { callbackAboveMs: 50_000, overflowAboveMs: 100_000, overflowQueueId: 'o' } }),
+        q('o'),
+      ],
+      agents: agents(1, { s: 1 }),
+    });
+    s.login('a1').call('c0', 's');
+    t.same(s.offers(), ['c0:a1']);
+    s.call('c1', 's'); // position 1, 1 busy agent: 0.5 * 60 s = 30 s
+    t.same(s.effects('callbackOffer'), []);
+    s.call('c2', 's'); // position 2: 90 s
+    t.same(s.effects('callbackOffer').map((e) => [e.callId, e.ewtMs]), [['c2', 90_000]]);
+    s.call('c3', 's'); // position 3: 150 s → overflow
+    t.same(s.effects('overflowed').map((e) => [e.callId, e.toQueueId, e.reason]), [['c3', 'o', 'ewt']]);
+    t.equal(s.acd.inspectCall('c3')?.queueId, 'o');
+  });
+
+  t.test('a full queue overflows or refuses', async (t) => {
+    const s = new Scenario({ queues: [q('s', { maxLength: 1, fullOverflowQueueId: 'o' }), q('o', { maxLength: 1 })] });
+    s.call('c1', 's').call('c2', 's').call('c3', 's');
+    t.same(s.effects('overflowed', true).map((e) => `${e.callId}>${e.toQueueId}`), ['c2>o', 'c3>o']);
+    t.same(s.effects('ended').map((e) => `${e.callId}:${e.outcome}:${e.queueId}`), ['c3:rejected:o']);
+  });
+
+  t.test('max wait moves the call on or ends it', async (t) => {
+    const s = new Scenario({ queues: [q('s', { maxWaitMs: 1000, maxWaitQueueId: 'vm' }), q('vm', { maxWaitMs: 500 })] });
+    s.call('c1', 's').at(1000);
+    t.same(s.effects('overflowed').map((e) => e.reason), ['maxWait']);
+    s.at(1499);
+    t.same(s.effects('ended'), []);
+    s.at(1500);
+    t.same(s.effects('ended').map((e) => e.outcome), ['maxWait']);
+  });
+
+  t.test('announcements give position and EWT periodically', async (t) => {
+    const s = new Scenario({ queues: [q('s', { announcePeriodMs: 30_000, initialHandleTimeMs: 120_000 })], agents: agents(2, { s: 1 }) });
+    s.login('a1', 'a2').call('b1', 's').call('b2', 's');
+    s.at(1000).call('c1', 's').at(2000).call('vip', 's', { priority: 9 }).at(3000).call('c2', 's');
+    s.at(33_000);
+    const ann = s.effects('announce').map((e) => [e.callId, e.position, e.ewtMs]);
+    // 2 staffed, none idle, AHT 120 s: ewt(p) = (p - 0.5) * 60 s
+    t.same(ann, [['c1', 2, 90_000], ['vip', 1, 30_000], ['c2', 3, 150_000]]);
+    s.at(63_000);
+    t.equal(s.effects('announce').length, 3, 'again one period later');
+  });
+
+  t.test('estimatedWait follows the formula and the handle-time average', async (t) => {
+    t.equal(estimateWait(1, 0, 0, 1000), Infinity);
+    t.equal(estimateWait(1, 2, 1, 1000), 0);
+    t.equal(estimateWait(3, 2, 0, 1000), 1250);
+    const s = new Scenario({ queues: [q('s', { initialHandleTimeMs: 100_000, wrapUpMs: 0 })], agents: agents(1, { s: 1 }), handleTimeAlpha: 0.5 });
+    t.equal(s.acd.estimatedWait('s', 0), Infinity, 'nobody staffed');
+    s.login('a1');
+    t.equal(s.acd.estimatedWait('s', 0), 0, 'an idle agent');
+    s.call('c1', 's').answer('c1').at(20_000).end('c1').call('c2', 's').answer('c2').call('c3', 's');
+    // AHT = 100 + 0.5 * (20 - 100) = 60 s; next caller is 2nd: 1.5 * 60 s
+    t.equal(s.acd.snapshot(s.now).queues[0]?.handleTimeMs, 60_000);
+    t.equal(s.acd.estimatedWait('s', s.now), 90_000);
+  });
+
+  t.test('snapshot: counts, oldest wait, service level', async (t) => {
+    const s = new Scenario({ queues: [q('s', { serviceLevelMs: 10_000, abandonToCallback: true })], agents: agents(3, { s: 1 }) });
+    s.call('c1', 's').at(5000).call('c2', 's').call('c3', 's').login('a1');
+    s.answer('c1').at(20_000).login('a2').answer('c2').hangup('c3');
+    const snap = s.acd.snapshot(30_000);
+    const qs = snap.queues[0]!;
+    t.same([qs.waiting, qs.callbacksWaiting, qs.answered, qs.answeredInServiceLevel, qs.abandoned], [0, 1, 2, 1, 1]);
+    t.equal(qs.oldestWaitMs, 25_000, 'the callback kept c3 arrival at 5 s');
+    t.equal(qs.serviceLevel, 1 / 3);
+    t.same(snap.agentsByState, { idle: 1, reserved: 0, onCall: 2, wrapUp: 0 });
+    t.same(snap.agentsByStatus, { loggedOut: 1, available: 2, notReady: 0 });
+  });
+});
+
+t.test('errors', async (t) => {
+  t.test('run-time inputs return error effects with stable codes and change nothing', async (t) => {
+    const acd = new Acd({ queues: [q('s')], agents: agents(1, { s: 1 }) });
+    const code = (e: ReturnType<Acd['enqueue']>): string | undefined => (e[0]?.type === 'error' ? e[0].code : undefined);
+    t.equal(code(acd.enqueue({ id: 'c', queueId: 'nope', callerNumber: '1' }, 0)), 'ACD_ERR_UNKNOWN_QUEUE');
+    t.equal(code(acd.agentLoggedIn('nobody', 0)), 'ACD_ERR_UNKNOWN_AGENT');
+    t.equal(code(acd.offerAnswered('ghost', 0)), 'ACD_ERR_UNKNOWN_CALL');
+    acd.enqueue({ id: 'c', queueId: 's', callerNumber: '1' }, 0);
+    t.equal(code(acd.enqueue({ id: 'c', queueId: 's', callerNumber: '1' }, 0)), 'ACD_ERR_DUPLICATE_CALL');
+    t.equal(code(acd.offerAnswered('c', 0)), 'ACD_ERR_INVALID_STATE', 'answer of a call not offered');
+    t.equal(code(acd.transfer('c', 'nope', 0)), 'ACD_ERR_UNKNOWN_QUEUE');
+    t.equal(code(acd.addAgent({ id: 'a1', skills: {} })), 'ACD_ERR_DUPLICATE_AGENT');
+    t.equal(acd.inspectCall('c')?.state, 'waiting');
+    acd.abandon('c', 1);
+    t.equal(code(acd.offerAnswered('c', 2)), 'ACD_ERR_UNKNOWN_CALL', 'answer after hang-up: a race, not a crash');
+  });
+
+  t.test('a bad configuration throws AcdError ACD_ERR_INVALID_CONFIG', async (t) => {
+    const bad: AcdConfig[] = [
+      { queues: [q('s'), q('s')] },
+      { queues: [q('s', { strategy: 'nope' })] },
+      { queues: [q('s', { fullOverflowQueueId: 'x' })] },
+      { queues: [q('s', { wrapUpMs: -1 })] },
+      { queues: [q('s', { expansion: [{ add: [] }] })] },
+      { queues: [q('s')], agents: [{ id: 'a', skills: {} }, { id: 'a', skills: {} }] },
+      { queues: [q('s')], strategies: { longestIdle: () => 0 } },
+    ];
+    for (const cfg of bad) {
+      let caught: unknown = null;
+      try {
+        new Acd(cfg);
+      } catch (e) {
+        caught = e;
+      }
+      t.ok(caught instanceof AcdError && caught.code === 'ACD_ERR_INVALID_CONFIG', String(caught));
+    }
+  });
+
+  t.test('agents added at run time join the pools they qualify for', async (t) => {
+    const acd = new Acd({ queues: [q('s')] });
+    acd.enqueue({ id: 'c', queueId: 's', callerNumber: '1' }, 0);
+    t.same(acd.addAgent({ id: 'late', skills: { s: 1 } }), []);
+    const e = acd.agentLoggedIn('late', 1);
+    t.ok(e.some((x) => x.type === 'offer' && x.callId === 'c' && x.agentId === 'late'));
+  });
+});

@@ -1,0 +1,960 @@
+/**
+ * The ACD core: a pure, deterministic state machine. Every input carries `now` and returns the
+ * effects the runtime must carry out, in order. No clock, no timers, no I/O: time-based rules sit in
+ * one timer heap that `tick(now)` drains, and `nextDeadline()` tells the runtime when to call it.
+ */
+import { IndexedHeap } from './heap.ts';
+import { TimerQueue } from './timers.ts';
+import { estimateWait, ewma } from './ewt.ts';
+import { builtinStrategies, isBuiltinStrategy } from './strategy.ts';
+import { Agent, Call, CallNode, Lane, Member, Pool, Queue, timerBefore } from './model.ts';
+import type { LaneHeap, Step, TimerNode } from './model.ts';
+import { AcdError } from './types.ts';
+import type {
+  AcdConfig, AcdEffect, AcdErrorCode, AcdSnapshot, AgentConfig, AgentState, AgentStatus, AgentView,
+  CallbackInput, CallInput, CallKind, CallOutcome, CallView, CancelReason, Millis, QueueConfig,
+  QueueSnapshot, StrategyComparator,
+} from './types.ts';
+
+/**
+ * Subtracted from the rank of a call sent back after a ring-no-answer or reject, which puts it ahead
+ * of every call of its priority that never left (about 31 years of milliseconds).
+ */
+const HEAD_BOOST = 1e12;
+
+/**
+ * The ACD core. Build it once from an {@link AcdConfig}; then feed it events.
+ *
+ * Error policy: the constructor throws {@link AcdError} on a bad configuration. Every other method
+ * never throws: an unknown id or an event that does not fit the current state (a race, such as an
+ * answer arriving after the caller hung up) returns a single `error` effect and changes nothing.
+ *
+ * Each method returns a fresh effects array that the caller owns.
+ */
+export class Acd {
+  private readonly queues = new Map<string, Queue>();
+  private readonly queueList: Queue[] = [];
+  private readonly pools = new Map<string, Pool>();
+  private readonly agents = new Map<string, Agent>();
+  private readonly calls = new Map<string, Call>();
+  /** Waiting or active callback tasks by caller number (deduplication). */
+  private readonly callbacksByNumber = new Map<string, Call>();
+  private readonly timers = new TimerQueue<TimerNode>();
+  /** Timers due at one instant, popped together and put in order (reused). */
+  private readonly batch: TimerNode[] = [];
+  private readonly strategies: Map<string, StrategyComparator>;
+  private readonly handleTimeAlpha: number;
+  private readonly byState: Record<AgentState, number> = { idle: 0, reserved: 0, onCall: 0, wrapUp: 0 };
+  private readonly byStatus: Record<AgentStatus, number> = { loggedOut: 0, available: 0, notReady: 0 };
+  private callSeq = 0;
+  private offerSeq = 0;
+  private timerSeq = 0;
+  private agentOrder = 0;
+  private out: AcdEffect[] = [];
+
+  /** @throws AcdError `ACD_ERR_INVALID_CONFIG` on duplicate ids, unknown references or bad numbers. */
+  constructor(config: AcdConfig) {
+    this.strategies = new Map(Object.entries(builtinStrategies));
+    for (const [name, fn] of Object.entries(config.strategies ?? {})) {
+      if (isBuiltinStrategy(name)) invalid(`strategy '${name}' shadows a built-in`);
+      if (typeof fn !== 'function') invalid(`strategy '${name}' is not a function`);
+      this.strategies.set(name, fn);
+    }
+    this.handleTimeAlpha = config.handleTimeAlpha ?? 0.1;
+    if (!(this.handleTimeAlpha > 0 && this.handleTimeAlpha <= 1)) invalid('handleTimeAlpha must be in (0, 1]');
+    for (const qc of config.queues) this.buildQueue(qc);
+    for (const qc of config.queues) this.linkQueue(qc);
+    for (const ac of config.agents ?? []) {
+      const err = this.createAgent(ac);
+      if (err !== null) invalid(err);
+    }
+  }
+
+  // ---------------------------------------------------------------- calls
+
+  /**
+   * A new caller enters `call.queueId`. Effects: `offer` if an eligible agent is idle; otherwise the
+   * call waits (and may get `overflowed`, `callbackOffer`, or `ended: rejected` when the queue is full).
+   */
+  enqueue(call: CallInput, now: Millis): AcdEffect[] {
+    this.out = [];
+    const queue = this.queues.get(call.queueId);
+    if (queue === undefined) return this.fail('ACD_ERR_UNKNOWN_QUEUE', `unknown queue '${call.queueId}'`);
+    if (this.calls.has(call.id)) return this.fail('ACD_ERR_DUPLICATE_CALL', `call '${call.id}' already in the core`);
+    const c = this.newCall(call, 'call', call.arrivalTime ?? now, queue);
+    this.admit(c, queue, now, true, 0);
+    return this.out;
+  }
+
+  /** The agent answered the offer: the call is talking, the agent on call. */
+  offerAnswered(callId: string, now: Millis): AcdEffect[] {
+    this.out = [];
+    const call = this.calls.get(callId);
+    if (call === undefined) return this.unknownCall(callId);
+    if (call.state !== 'offered' || call.agent === null) return this.badState(call, 'offerAnswered');
+    const agent = call.agent;
+    const queue = call.queue;
+    call.state = 'talking';
+    call.answeredAt = now;
+    if (call.kind === 'call') {
+      queue.answered++;
+      if (now - call.enteredAt <= queue.serviceLevelMs) queue.answeredInServiceLevel++;
+      // The caller got through live: a pending callback for the same number is moot.
+      const cb = this.callbacksByNumber.get(call.callerNumber);
+      if (cb !== undefined && cb.state === 'waiting') {
+        this.leaveWaiting(cb);
+        this.end(cb, 'satisfied');
+      }
+    }
+    this.timers.remove(agent.timer);
+    this.setState(agent, 'onCall');
+    this.emitAgent(agent);
+    return this.out;
+  }
+
+  /** The agent declined the offer: the agent goes not-ready ('rejected'), the call back to the head. */
+  offerRejected(callId: string, now: Millis): AcdEffect[] {
+    return this.offerFailed(callId, now, 'rejected');
+  }
+
+  /** Nobody answered the offer (ring-no-answer reported by the runtime): as {@link offerRejected}, reason 'ringNoAnswer'. */
+  offerTimedOut(callId: string, now: Millis): AcdEffect[] {
+    return this.offerFailed(callId, now, 'ringNoAnswer');
+  }
+
+  /**
+   * The caller hung up before being answered (waiting or ringing). Ends as 'abandoned'; with the
+   * queue's `abandonToCallback`, a callback task takes its place and arrival time. For a callback
+   * task this cancels it.
+   */
+  abandon(callId: string, now: Millis): AcdEffect[] {
+    this.out = [];
+    const call = this.calls.get(callId);
+    if (call === undefined) return this.unknownCall(callId);
+    if (call.state === 'talking') return this.badState(call, 'abandon');
+    this.dropUnanswered(call, now, 'abandoned');
+    return this.out;
+  }
+
+  /**
+   * A waiting live caller accepted the callback offered by admission control and hangs up: the call
+   * ends as 'callback' and a callback task keeps its place and arrival time.
+   */
+  acceptCallback(callId: string, now: Millis): AcdEffect[] {
+    this.out = [];
+    const call = this.calls.get(callId);
+    if (call === undefined) return this.unknownCall(callId);
+    if (call.kind !== 'call' || call.state === 'talking') return this.badState(call, 'acceptCallback');
+    this.dropUnanswered(call, now, 'callback');
+    return this.out;
+  }
+
+  /**
+   * Move a call to another queue, keeping its arrival time. Waiting: it changes queue. Ringing: the
+   * offer is cancelled and the agent is free again. Talking (agent transfers the caller): the agent
+   * goes to wrap-up and the caller waits in the new queue.
+   */
+  transfer(callId: string, queueId: string, now: Millis): AcdEffect[] {
+    this.out = [];
+    const call = this.calls.get(callId);
+    if (call === undefined) return this.unknownCall(callId);
+    const target = this.queues.get(queueId);
+    if (target === undefined) return this.fail('ACD_ERR_UNKNOWN_QUEUE', `unknown queue '${queueId}'`);
+    let freed: Agent | null = null;
+    let talked: Agent | null = null;
+    const from = call.queue;
+    if (call.state === 'waiting') this.leaveWaiting(call);
+    else if (call.state === 'offered') freed = this.withdrawOffer(call, 'transfer');
+    else talked = this.finishTalk(call, now);
+    call.rank = call.arrivalTime;
+    call.returned = false;
+    call.preferred = null;
+    this.admit(call, target, now, false, 0);
+    if (freed !== null) this.becomeIdle(freed, now);
+    if (talked !== null) this.startWrapUp(talked, from, now);
+    return this.out;
+  }
+
+  /**
+   * The call is over. Talking: 'completed', the agent goes to wrap-up (then idle, via tick).
+   * Waiting or ringing: treated as {@link abandon}, since the caller is gone either way.
+   */
+  callEnded(callId: string, now: Millis): AcdEffect[] {
+    this.out = [];
+    const call = this.calls.get(callId);
+    if (call === undefined) return this.unknownCall(callId);
+    if (call.state !== 'talking') {
+      this.dropUnanswered(call, now, 'abandoned');
+      return this.out;
+    }
+    const agent = this.finishTalk(call, now);
+    this.end(call, 'completed');
+    this.startWrapUp(agent, call.queue, now);
+    return this.out;
+  }
+
+  /**
+   * Add a callback task (web form, crash recovery...). It keeps `arrivalTime` and is deduplicated by
+   * caller number: if a task for the number exists, this one ends as 'merged' and the existing task
+   * keeps the earlier of the two arrival times.
+   */
+  addCallback(task: CallbackInput, now: Millis): AcdEffect[] {
+    this.out = [];
+    const queue = this.queues.get(task.queueId);
+    if (queue === undefined) return this.fail('ACD_ERR_UNKNOWN_QUEUE', `unknown queue '${task.queueId}'`);
+    if (this.calls.has(task.id)) return this.fail('ACD_ERR_DUPLICATE_CALL', `call '${task.id}' already in the core`);
+    const existing = this.callbacksByNumber.get(task.callerNumber);
+    if (existing !== undefined) {
+      this.mergeInto(existing, task.arrivalTime);
+      this.out.push({ type: 'ended', callId: task.id, queueId: queue.id, kind: 'callback', outcome: 'merged' });
+      return this.out;
+    }
+    const c = this.newCall(task, 'callback', task.arrivalTime, queue);
+    this.startCallback(c, queue, now, null);
+    return this.out;
+  }
+
+  // ---------------------------------------------------------------- agents
+
+  /** Add an agent at run time (logged out). Error effect on a duplicate id or bad skills. */
+  addAgent(agent: AgentConfig): AcdEffect[] {
+    this.out = [];
+    const err = this.createAgent(agent);
+    if (err !== null) return this.fail(this.agents.has(agent.id) ? 'ACD_ERR_DUPLICATE_AGENT' : 'ACD_ERR_INVALID_CONFIG', err);
+    return this.out;
+  }
+
+  /**
+   * The agent chooses a status. Applies at once when idle; while ringing, a status other than
+   * 'available' withdraws the offer (the call goes back to the head); on a call or in wrap-up it is
+   * kept pending and applied when wrap-up ends.
+   */
+  setAgentStatus(agentId: string, status: AgentStatus, reason: string | null, now: Millis): AcdEffect[] {
+    this.out = [];
+    const agent = this.agents.get(agentId);
+    if (agent === undefined) return this.fail('ACD_ERR_UNKNOWN_AGENT', `unknown agent '${agentId}'`);
+    if (agent.state === 'onCall' || agent.state === 'wrapUp') {
+      agent.pendingStatus = status;
+      agent.pendingReason = reason;
+      return this.out;
+    }
+    if (agent.state === 'reserved') {
+      if (status === 'available') {
+        agent.pendingStatus = null;
+        return this.out;
+      }
+      const call = agent.call!;
+      this.withdrawOffer(call, 'agentStatus');
+      this.applyStatus(agent, status, reason, now);
+      this.emitAgent(agent);
+      this.sendBackToHead(call, now);
+      return this.out;
+    }
+    const wasAvailable = agent.status === 'available';
+    this.applyStatus(agent, status, reason, now);
+    this.emitAgent(agent);
+    if (status === 'available' && !wasAvailable) this.agentFree(agent, now);
+    return this.out;
+  }
+
+  /** Shorthand for `setAgentStatus(agentId, 'available', null, now)`. */
+  agentLoggedIn(agentId: string, now: Millis): AcdEffect[] {
+    return this.setAgentStatus(agentId, 'available', null, now);
+  }
+
+  /** Shorthand for `setAgentStatus(agentId, 'loggedOut', null, now)`; during a call, after wrap-up. */
+  agentLoggedOut(agentId: string, now: Millis): AcdEffect[] {
+    return this.setAgentStatus(agentId, 'loggedOut', null, now);
+  }
+
+  // ---------------------------------------------------------------- time
+
+  /**
+   * Run every time-based rule due at or before `now`: ring timeouts, wrap-up ends, expansion steps,
+   * preferred-agent fallbacks, max wait, announcements. Cost: O(k log n) for k due timers.
+   */
+  tick(now: Millis): AcdEffect[] {
+    this.out = [];
+    const batch = this.batch;
+    for (;;) {
+      const due = this.timers.peekDue();
+      if (due > now) break;
+      batch.length = 0;
+      while (this.timers.peekDue() === due) batch.push(this.timers.pop()!);
+      if (batch.length > 1) batch.sort(timerOrder);
+      for (let i = 0; i < batch.length; i++) {
+        const t = batch[i]!;
+        // Re-armed by an earlier handler of this batch: it fires at its new time instead.
+        if (t.heapIndex >= 0) continue;
+        if (t.agent !== null) this.agentTimer(t.agent, now);
+        else if (t.call !== null) this.callTimer(t.call, now);
+      }
+    }
+    batch.length = 0;
+    return this.out;
+  }
+
+  /** The earliest time `tick` has work to do, or null when no timer is pending. */
+  nextDeadline(): Millis | null {
+    const due = this.timers.peekDue();
+    return due === Infinity ? null : due;
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  /**
+   * Estimated wait of a new normal caller in `queueId` (see docs/acd.md); Infinity when nobody is
+   * staffed; NaN for an unknown queue.
+   */
+  estimatedWait(queueId: string, now: Millis): number {
+    void now;
+    const queue = this.queues.get(queueId);
+    return queue === undefined ? NaN : this.ewtFor(queue, queue.waiting.size + 1);
+  }
+
+  /** Figures for the API and metrics, O(queues + pools). */
+  snapshot(now: Millis): AcdSnapshot {
+    const queues: QueueSnapshot[] = [];
+    for (const q of this.queueList) {
+      const oldest = q.oldest.peek();
+      const closed = q.answered + q.abandoned;
+      queues.push({
+        queueId: q.id,
+        waiting: q.liveWaiting,
+        callbacksWaiting: q.callbacksWaiting,
+        oldestWaitMs: oldest === undefined ? 0 : Math.max(0, now - oldest.call.arrivalTime),
+        ewtMs: this.ewtFor(q, q.waiting.size + 1),
+        staffed: q.primary.staffed,
+        idle: q.primary.idle.size,
+        answered: q.answered,
+        answeredInServiceLevel: q.answeredInServiceLevel,
+        abandoned: q.abandoned,
+        serviceLevel: closed === 0 ? 1 : q.answeredInServiceLevel / closed,
+        handleTimeMs: q.handleTimeMs,
+      });
+    }
+    return { at: now, queues, agentsByState: { ...this.byState }, agentsByStatus: { ...this.byStatus } };
+  }
+
+  /** A view of one call in the core (waiting, ringing or talking), or undefined. */
+  inspectCall(callId: string): CallView | undefined {
+    const c = this.calls.get(callId);
+    if (c === undefined) return undefined;
+    return {
+      id: c.id, kind: c.kind, queueId: c.queue.id, state: c.state, priority: c.priority,
+      arrivalTime: c.arrivalTime, enteredAt: c.enteredAt, step: c.step, preferredOnly: c.preferredOnly,
+      preferredAgentId: c.preferred?.id ?? null, returnedToHead: c.returned, agentId: c.agent?.id ?? null,
+      callerNumber: c.callerNumber, dialledNumber: c.dialledNumber,
+    };
+  }
+
+  /** A view of one agent, or undefined. */
+  inspectAgent(agentId: string): AgentView | undefined {
+    const a = this.agents.get(agentId);
+    if (a === undefined) return undefined;
+    return {
+      id: a.id, status: a.status, pendingStatus: a.pendingStatus, reason: a.reason, state: a.state,
+      callId: a.call?.id ?? null, skills: a.skills, callsHandled: a.callsHandled, talkTimeMs: a.talkTimeMs,
+      idleSince: a.idleSince,
+    };
+  }
+
+  /** Number of calls and callback tasks in the core (waiting, ringing, talking). */
+  get size(): number {
+    return this.calls.size;
+  }
+
+  // ================================================================ internals: configuration
+
+  private buildQueue(qc: QueueConfig): void {
+    if (this.queues.has(qc.id)) invalid(`duplicate queue '${qc.id}'`);
+    const strategyName = qc.strategy ?? 'longestIdle';
+    const strategy = this.strategies.get(strategyName);
+    if (strategy === undefined) invalid(`queue '${qc.id}': unknown strategy '${strategyName}'`);
+    const num = (v: number | undefined, d: number, name: string): number => {
+      const x = v ?? d;
+      if (!(x >= 0)) invalid(`queue '${qc.id}': ${name} must be >= 0`);
+      return x;
+    };
+    const q = new Queue(qc.id, strategy, {
+      serviceLevelMs: num(qc.serviceLevelMs, 20_000, 'serviceLevelMs'),
+      maxLength: num(qc.maxLength, Infinity, 'maxLength'),
+      maxWaitMs: num(qc.maxWaitMs, Infinity, 'maxWaitMs'),
+      wrapUpMs: num(qc.wrapUpMs, 0, 'wrapUpMs'),
+      ringTimeoutMs: num(qc.ringTimeoutMs, 20_000, 'ringTimeoutMs'),
+      announcePeriodMs: num(qc.announcePeriodMs, 0, 'announcePeriodMs'),
+      preferredAgentTimeoutMs: num(qc.preferredAgentTimeoutMs, 0, 'preferredAgentTimeoutMs'),
+      weight: num(qc.weight, 1, 'weight'),
+      abandonToCallback: qc.abandonToCallback ?? false,
+      callbackShare: Math.min(1, num(qc.callbackShare, 0, 'callbackShare')),
+      callbackAboveMs: num(qc.admission?.callbackAboveMs, Infinity, 'admission.callbackAboveMs'),
+      overflowAboveMs: num(qc.admission?.overflowAboveMs, Infinity, 'admission.overflowAboveMs'),
+      handleTimeMs: num(qc.initialHandleTimeMs, 180_000, 'initialHandleTimeMs'),
+    });
+    const lanes = new Map<Pool, Lane>();
+    const pools: Pool[] = [];
+    const addTarget = (skill: string, minLevel: number): void => {
+      if (typeof skill !== 'string' || !(minLevel >= 0)) invalid(`queue '${qc.id}': bad skill target`);
+      const pool = this.pool(skill, minLevel, strategyName, strategy);
+      if (lanes.has(pool)) return;
+      const lane = new Lane(q, pool);
+      lanes.set(pool, lane);
+      pool.lanes.push(lane);
+      pools.push(pool);
+    };
+    addTarget(qc.skill ?? qc.id, qc.minLevel ?? 1);
+    q.steps.push({ afterMs: 0, queueLengthAtLeast: 0, pools: [...pools], lanes: pools.map((p) => lanes.get(p)!) });
+    for (const step of qc.expansion ?? []) {
+      if (step.afterMs === undefined && step.queueLengthAtLeast === undefined) {
+        invalid(`queue '${qc.id}': an expansion step needs afterMs or queueLengthAtLeast`);
+      }
+      for (const t of step.add) addTarget(t.skill, t.minLevel);
+      q.steps.push({
+        afterMs: num(step.afterMs, Infinity, 'expansion.afterMs'),
+        queueLengthAtLeast: num(step.queueLengthAtLeast, Infinity, 'expansion.queueLengthAtLeast'),
+        pools: [...pools],
+        lanes: pools.map((p) => lanes.get(p)!),
+      });
+    }
+    this.queues.set(q.id, q);
+    this.queueList.push(q);
+  }
+
+  private linkQueue(qc: QueueConfig): void {
+    const q = this.queues.get(qc.id)!;
+    const ref = (id: string | undefined, what: string): Queue | null => {
+      if (id === undefined) return null;
+      const target = this.queues.get(id);
+      if (target === undefined) invalid(`queue '${qc.id}': ${what} '${id}' is not a queue`);
+      if (target === q) invalid(`queue '${qc.id}': ${what} points to itself`);
+      return target;
+    };
+    q.fullOverflow = ref(qc.fullOverflowQueueId, 'fullOverflowQueueId');
+    q.maxWaitQueue = ref(qc.maxWaitQueueId, 'maxWaitQueueId');
+    q.admissionOverflow = ref(qc.admission?.overflowQueueId, 'admission.overflowQueueId');
+  }
+
+  private pool(skill: string, minLevel: number, strategyName: string, strategy: StrategyComparator): Pool {
+    const key = `${skill}\u0000${minLevel}\u0000${strategyName}`;
+    let pool = this.pools.get(key);
+    if (pool === undefined) {
+      pool = new Pool(skill, minLevel, strategy);
+      this.pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  private createAgent(ac: AgentConfig): string | null {
+    if (this.agents.has(ac.id)) return `duplicate agent '${ac.id}'`;
+    for (const [skill, level] of Object.entries(ac.skills)) {
+      if (!(typeof level === 'number' && level >= 0)) return `agent '${ac.id}': bad level for skill '${skill}'`;
+    }
+    const agent = new Agent(ac.id, this.agentOrder++, { ...ac.skills });
+    for (const pool of this.pools.values()) {
+      const level = agent.skills[pool.skill];
+      if (level === undefined || level < pool.minLevel) continue;
+      const m = new Member(pool, agent, level);
+      agent.members.push(m);
+      pool.members.push(m);
+      for (const lane of pool.lanes) agent.lanes.push(lane);
+    }
+    this.agents.set(agent.id, agent);
+    this.byState.idle++;
+    this.byStatus.loggedOut++;
+    return null;
+  }
+
+  // ================================================================ internals: calls
+
+  private newCall(input: CallInput, kind: CallKind, arrivalTime: Millis, queue: Queue): Call {
+    const c = new Call(input.id, kind, input.callerNumber, input.dialledNumber ?? '', input.priority ?? 0,
+      arrivalTime, ++this.callSeq, queue);
+    if (input.preferredAgentId !== undefined) c.preferred = this.agents.get(input.preferredAgentId) ?? null;
+    this.calls.set(c.id, c);
+    return c;
+  }
+
+  /**
+   * Put a call (new or transferred) into `queue`, following full-queue and admission overflow (live
+   * calls only).
+   * `hops` stops overflow chains that loop (A full → B full → A).
+   */
+  private admit(call: Call, queue: Queue, now: Millis, admission: boolean, hops: number): void {
+    if (hops > this.queueList.length) {
+      this.end(call, 'rejected');
+      return;
+    }
+    // Callback tasks were accepted already: no length limit, no admission control.
+    if (call.kind === 'call' && queue.liveWaiting >= queue.maxLength) {
+      if (queue.fullOverflow !== null) {
+        this.out.push({ type: 'overflowed', callId: call.id, fromQueueId: queue.id, toQueueId: queue.fullOverflow.id, reason: 'queueFull' });
+        this.admit(call, queue.fullOverflow, now, admission, hops + 1);
+      } else {
+        call.queue = queue;
+        this.end(call, 'rejected');
+      }
+      return;
+    }
+    if (admission && call.kind === 'call' && (queue.overflowAboveMs !== Infinity || queue.callbackAboveMs !== Infinity)) {
+      const ewt = this.ewtFor(queue, queue.waiting.size + 1);
+      if (ewt > queue.overflowAboveMs && queue.admissionOverflow !== null) {
+        this.out.push({ type: 'overflowed', callId: call.id, fromQueueId: queue.id, toQueueId: queue.admissionOverflow.id, reason: 'ewt' });
+        this.admit(call, queue.admissionOverflow, now, admission, hops + 1);
+        return;
+      }
+      if (ewt > queue.callbackAboveMs) this.out.push({ type: 'callbackOffer', callId: call.id, queueId: queue.id, ewtMs: ewt });
+    }
+    this.enter(call, queue, now, queue.waiting.size);
+  }
+
+  /** Set a call waiting in `queue` from `now`: entry step, timers, then try to route it. */
+  private enter(call: Call, queue: Queue, now: Millis, lengthAtEntry: number): void {
+    call.queue = queue;
+    call.enteredAt = now;
+    call.state = 'waiting';
+    call.agent = null;
+    let step = 0;
+    for (let k = 1; k < queue.steps.length; k++) {
+      const s = queue.steps[k]!;
+      if (s.afterMs <= 0 || lengthAtEntry >= s.queueLengthAtLeast) step = k;
+    }
+    call.step = step;
+    call.laneCount = 0;
+    call.nextStepAt = this.nextStepTime(call);
+    call.maxWaitAt = call.kind === 'call' ? now + queue.maxWaitMs : Infinity;
+    call.nextAnnounceAt = call.kind === 'call' && queue.announcePeriodMs > 0 ? now + queue.announcePeriodMs : Infinity;
+    const pref = call.preferred;
+    const base = queue.primary;
+    // The preferred agent must serve the queue: a caller's last agent who lacks the skill is no help.
+    call.preferredOnly = pref !== null && pref.status !== 'loggedOut' && queue.preferredAgentTimeoutMs > 0 &&
+      (pref.skills[base.skill] ?? -1) >= base.minLevel;
+    call.preferredUntil = call.preferredOnly ? now + queue.preferredAgentTimeoutMs : Infinity;
+    this.joinWaiting(call);
+    this.route(call, now);
+    if (call.state === 'waiting') this.schedule(call);
+  }
+
+  private nextStepTime(call: Call): Millis {
+    const steps = call.queue.steps;
+    let next = Infinity;
+    for (let k = call.step + 1; k < steps.length; k++) next = Math.min(next, steps[k]!.afterMs);
+    return call.enteredAt + next;
+  }
+
+  private joinWaiting(call: Call): void {
+    const q = call.queue;
+    q.waiting.insert(call.queueNode);
+    q.oldest.push(call.queueNode);
+    if (call.kind === 'call') q.liveWaiting++;
+    else q.callbacksWaiting++;
+  }
+
+  /** Take a waiting call out of every waiting structure (queue, lanes, preferred, timer). */
+  private leaveWaiting(call: Call): void {
+    const q = call.queue;
+    q.waiting.remove(call.queueNode);
+    q.oldest.remove(call.queueNode);
+    if (call.kind === 'call') q.liveWaiting--;
+    else q.callbacksWaiting--;
+    for (let i = 0; i < call.laneCount; i++) {
+      const node = call.laneNodes[i]!;
+      const lane = node.lane!;
+      (call.kind === 'call' ? lane.live : lane.callbacks).remove(node);
+      node.lane = null;
+    }
+    call.laneCount = 0;
+    if (call.preferredNode !== null) call.preferred?.preferredCalls?.remove(call.preferredNode);
+    this.timers.remove(call.timer);
+  }
+
+  /** Join the lanes of the call's current step from `call.laneCount` on. */
+  private joinLanes(call: Call): void {
+    const lanes = call.queue.steps[call.step]!.lanes;
+    for (let i = call.laneCount; i < lanes.length; i++) {
+      let node = call.laneNodes[i];
+      if (node === undefined) {
+        node = new CallNode(call);
+        call.laneNodes.push(node);
+      }
+      const lane = lanes[i]!;
+      node.lane = lane;
+      (call.kind === 'call' ? lane.live : lane.callbacks).push(node);
+    }
+    call.laneCount = lanes.length;
+  }
+
+  /**
+   * A waiting call looks for an idle agent: its preferred agent alone during the preferred phase,
+   * otherwise the best idle head among the pools of its step (from pool `fromPool` on, since earlier
+   * pools were already found empty). If none, it waits in the lanes.
+   */
+  private route(call: Call, now: Millis, fromPool = 0): void {
+    if (call.preferredOnly) {
+      const agent = call.preferred!;
+      if (agent.state === 'idle' && agent.status === 'available') {
+        this.offer(call, agent, now);
+        return;
+      }
+      let heap = agent.preferredCalls;
+      if (heap === null) heap = agent.preferredCalls = new IndexedHeap<CallNode>((a, b) => a.call.seq < b.call.seq);
+      const node = call.preferredNode ?? (call.preferredNode = new CallNode(call));
+      if (!heap.has(node)) heap.push(node);
+      return;
+    }
+    const pools = call.queue.steps[call.step]!.pools;
+    const cmp = call.queue.strategy;
+    let best: Member | undefined;
+    for (let i = fromPool; i < pools.length; i++) {
+      const m = pools[i]!.idle.peek();
+      if (m === undefined) continue;
+      if (best === undefined) {
+        best = m;
+        continue;
+      }
+      const c = cmp(m, best);
+      if (c < 0 || (c === 0 && m.agent.order < best.agent.order)) best = m;
+    }
+    if (best !== undefined) this.offer(call, best.agent, now);
+    else this.joinLanes(call);
+  }
+
+  private offer(call: Call, agent: Agent, now: Millis): void {
+    if (call.state === 'waiting') this.leaveWaiting(call);
+    this.leaveIdle(agent);
+    const q = call.queue;
+    call.state = 'offered';
+    call.agent = agent;
+    call.preferredOnly = false;
+    agent.call = call;
+    agent.lastOfferSeq = ++this.offerSeq;
+    if (call.kind === 'call') q.callbackCredit = Math.min(1, q.callbackCredit + q.callbackShare);
+    else q.callbackCredit = Math.max(0, q.callbackCredit - 1);
+    this.setState(agent, 'reserved');
+    if (q.ringTimeoutMs > 0) this.setTimer(agent.timer, now + q.ringTimeoutMs);
+    this.out.push({ type: 'offer', callId: call.id, agentId: agent.id, queueId: q.id, kind: call.kind, ringTimeoutMs: q.ringTimeoutMs });
+    this.emitAgent(agent);
+  }
+
+  /** Cancel the offer of `call` (ringing); the agent is left idle with its status unchanged. Returns it. */
+  private withdrawOffer(call: Call, reason: CancelReason): Agent {
+    const agent = call.agent!;
+    this.timers.remove(agent.timer);
+    agent.call = null;
+    call.agent = null;
+    this.setState(agent, 'idle');
+    this.out.push({ type: 'cancelOffer', callId: call.id, agentId: agent.id, reason });
+    return agent;
+  }
+
+  private offerFailed(callId: string, now: Millis, reason: 'rejected' | 'ringNoAnswer'): AcdEffect[] {
+    this.out = [];
+    const call = this.calls.get(callId);
+    if (call === undefined) return this.unknownCall(callId);
+    if (call.state !== 'offered') return this.badState(call, reason === 'rejected' ? 'offerRejected' : 'offerTimedOut');
+    this.failOffer(call, now, reason);
+    return this.out;
+  }
+
+  /** Ring-no-answer or reject: the agent goes not-ready, the call back to the head of its queue. */
+  private failOffer(call: Call, now: Millis, reason: string): void {
+    const agent = call.agent!;
+    this.timers.remove(agent.timer);
+    agent.call = null;
+    call.agent = null;
+    this.setState(agent, 'idle');
+    this.applyStatus(agent, 'notReady', reason, now);
+    this.emitAgent(agent);
+    this.sendBackToHead(call, now);
+  }
+
+  /** A call whose offer failed waits again, ahead of its priority peers; the preferred phase ends. */
+  private sendBackToHead(call: Call, now: Millis): void {
+    call.state = 'waiting';
+    call.returned = true;
+    call.rank = call.arrivalTime - HEAD_BOOST;
+    call.preferredOnly = false;
+    call.laneCount = 0;
+    this.joinWaiting(call);
+    this.route(call, now);
+    if (call.state === 'waiting') this.schedule(call);
+  }
+
+  /** Leave a call that was never answered: abandon, or accept a callback. */
+  private dropUnanswered(call: Call, now: Millis, outcome: 'abandoned' | 'callback'): void {
+    let freed: Agent | null = null;
+    if (call.state === 'waiting') this.leaveWaiting(call);
+    else freed = this.withdrawOffer(call, 'abandoned');
+    if (call.kind === 'call') {
+      if (outcome === 'abandoned') call.queue.abandoned++;
+      this.end(call, outcome);
+      if (outcome === 'callback' || call.queue.abandonToCallback) this.callbackFrom(call, now);
+    } else {
+      this.end(call, 'abandoned');
+    }
+    if (freed !== null) this.becomeIdle(freed, now);
+  }
+
+  /** Turn a departed live caller into a callback task with the same arrival time and priority. */
+  private callbackFrom(call: Call, now: Millis): void {
+    const existing = this.callbacksByNumber.get(call.callerNumber);
+    if (existing !== undefined) {
+      this.mergeInto(existing, call.arrivalTime);
+      return;
+    }
+    let id = `${call.id}:callback`;
+    while (this.calls.has(id)) id += '+';
+    const cb = new Call(id, 'callback', call.callerNumber, call.dialledNumber, call.priority, call.arrivalTime,
+      call.seq, call.queue);
+    this.calls.set(id, cb);
+    this.startCallback(cb, call.queue, now, call.id);
+  }
+
+  private startCallback(cb: Call, queue: Queue, now: Millis, fromCallId: string | null): void {
+    this.callbacksByNumber.set(cb.callerNumber, cb);
+    this.out.push({ type: 'callbackCreated', callId: cb.id, queueId: queue.id, callerNumber: cb.callerNumber, arrivalTime: cb.arrivalTime, fromCallId });
+    this.enter(cb, queue, now, queue.waiting.size);
+  }
+
+  /** Deduplication: the surviving task keeps the earliest arrival (and so the earliest place). */
+  private mergeInto(existing: Call, arrivalTime: Millis): void {
+    if (arrivalTime >= existing.arrivalTime) return;
+    const waiting = existing.state === 'waiting';
+    // The ranked set needs the old key to find the entry: out first, then re-key, then back in.
+    if (waiting) existing.queue.waiting.remove(existing.queueNode);
+    existing.arrivalTime = arrivalTime;
+    if (!existing.returned) existing.rank = arrivalTime;
+    if (!waiting) return;
+    existing.queue.waiting.insert(existing.queueNode);
+    existing.queue.oldest.update(existing.queueNode);
+    for (let i = 0; i < existing.laneCount; i++) existing.laneNodes[i]!.lane!.callbacks.update(existing.laneNodes[i]!);
+  }
+
+  /** The talk part of a call is over for its agent: statistics; returns the agent, due for wrap-up. */
+  private finishTalk(call: Call, now: Millis): Agent {
+    const agent = call.agent!;
+    const q = call.queue;
+    const talk = Math.max(0, now - call.answeredAt);
+    agent.talkTimeMs += talk;
+    agent.callsHandled++;
+    agent.call = null;
+    call.agent = null;
+    q.handleTimeMs = ewma(q.handleTimeMs, talk + q.wrapUpMs, this.handleTimeAlpha);
+    return agent;
+  }
+
+  /** Wrap-up after a call of queue `q`; with no wrap-up time the agent is idle at once. */
+  private startWrapUp(agent: Agent, q: Queue, now: Millis): void {
+    if (q.wrapUpMs > 0) {
+      this.setState(agent, 'wrapUp');
+      this.setTimer(agent.timer, now + q.wrapUpMs);
+      this.emitAgent(agent);
+    } else {
+      this.endWrapUp(agent, now);
+    }
+  }
+
+  private end(call: Call, outcome: CallOutcome): void {
+    call.state = 'ended';
+    this.calls.delete(call.id);
+    if (call.kind === 'callback' && this.callbacksByNumber.get(call.callerNumber) === call) {
+      this.callbacksByNumber.delete(call.callerNumber);
+    }
+    this.out.push({ type: 'ended', callId: call.id, queueId: call.queue.id, kind: call.kind, outcome });
+  }
+
+  // ================================================================ internals: agents
+
+  private setState(agent: Agent, state: AgentState): void {
+    this.byState[agent.state]--;
+    this.byState[state]++;
+    agent.state = state;
+  }
+
+  /** Change the effective status, keeping pool staffing and idle heaps in step. */
+  private applyStatus(agent: Agent, status: AgentStatus, reason: string | null, now: Millis): void {
+    agent.pendingStatus = null;
+    agent.pendingReason = null;
+    agent.reason = reason;
+    if (status === agent.status) return;
+    const wasAvailable = agent.status === 'available';
+    this.byStatus[agent.status]--;
+    this.byStatus[status]++;
+    agent.status = status;
+    if (wasAvailable) {
+      this.leaveIdle(agent);
+      for (const m of agent.members) m.pool.staffed--;
+    } else if (status === 'available') {
+      for (const m of agent.members) m.pool.staffed++;
+      agent.idleSince = now;
+    }
+    if (status === 'loggedOut') this.releasePreferred(agent, now);
+  }
+
+  /** A logged-out agent can no longer be waited for: its preferred calls fall back at once. */
+  private releasePreferred(agent: Agent, now: Millis): void {
+    const heap = agent.preferredCalls;
+    if (heap === null) return;
+    for (let node = heap.pop(); node !== undefined; node = heap.pop()) {
+      const call = node.call;
+      call.preferredOnly = false;
+      this.route(call, now);
+      if (call.state === 'waiting') this.schedule(call);
+    }
+  }
+
+  private leaveIdle(agent: Agent): void {
+    for (const m of agent.members) m.pool.idle.remove(m);
+  }
+
+  /** The agent became idle (after wrap-up, a cancelled offer...): take a call if available. */
+  private becomeIdle(agent: Agent, now: Millis): void {
+    if (agent.state !== 'idle') this.setState(agent, 'idle');
+    agent.idleSince = now;
+    this.emitAgent(agent);
+    if (agent.status === 'available') this.agentFree(agent, now);
+  }
+
+  private endWrapUp(agent: Agent, now: Millis): void {
+    if (agent.pendingStatus !== null) this.applyStatus(agent, agent.pendingStatus, agent.pendingReason, now);
+    this.becomeIdle(agent, now);
+  }
+
+  /**
+   * An available agent is idle: offer it the best call it may take, else put it in its pools' idle
+   * heaps. Preferred calls first; then across lane heads, priority first, then waiting time times
+   * the queue weight. Callback tasks go only when no live caller of equal or higher priority is
+   * eligible, unless the callback's queue has its share due.
+   */
+  private agentFree(agent: Agent, now: Millis): void {
+    const preferred = agent.preferredCalls?.peek();
+    if (preferred !== undefined) {
+      this.offer(preferred.call, agent, now);
+      return;
+    }
+    let live: LaneHeap | null = null;
+    let cb: LaneHeap | null = null;
+    const lanes = agent.lanes;
+    for (let i = 0; i < lanes.length; i++) {
+      const lane = lanes[i]!;
+      const l = lane.live;
+      if (l.head !== null && (live === null || ahead(l, live, now))) live = l;
+      const c = lane.callbacks;
+      if (c.head !== null && (cb === null || ahead(c, cb, now))) cb = c;
+    }
+    let pick = live;
+    if (cb !== null) {
+      if (live === null || cb.priority > live.priority) pick = cb;
+      else if (cb.priority === live.priority && cb.queue.callbackCredit >= 1 && ahead(cb, live, now)) pick = cb;
+    }
+    if (pick !== null) {
+      this.offer(pick.head!, agent, now);
+      return;
+    }
+    for (const m of agent.members) m.pool.idle.push(m);
+  }
+
+  // ================================================================ internals: time
+
+  private setTimer(t: TimerNode, due: Millis): void {
+    t.seq = ++this.timerSeq;
+    this.timers.set(t, due, t.seq);
+  }
+
+  /** (Re)arm the call's single timer at its earliest pending rule. */
+  private schedule(call: Call): void {
+    let due = Math.min(call.nextStepAt, call.maxWaitAt, call.nextAnnounceAt);
+    if (call.preferredOnly) due = Math.min(due, call.preferredUntil);
+    if (due === Infinity) this.timers.remove(call.timer);
+    else this.setTimer(call.timer, due);
+  }
+
+  private agentTimer(agent: Agent, now: Millis): void {
+    if (agent.state === 'reserved') {
+      const call = agent.call!;
+      this.out.push({ type: 'cancelOffer', callId: call.id, agentId: agent.id, reason: 'ringTimeout' });
+      this.failOffer(call, now, 'ringNoAnswer');
+    } else if (agent.state === 'wrapUp') {
+      this.endWrapUp(agent, now);
+    }
+  }
+
+  private callTimer(call: Call, now: Millis): void {
+    if (call.state !== 'waiting') return;
+    const q = call.queue;
+    if (call.maxWaitAt <= now) {
+      this.leaveWaiting(call);
+      if (q.maxWaitQueue !== null) {
+        this.out.push({ type: 'overflowed', callId: call.id, fromQueueId: q.id, toQueueId: q.maxWaitQueue.id, reason: 'maxWait' });
+        this.admit(call, q.maxWaitQueue, now, false, 0);
+      } else {
+        this.end(call, 'maxWait');
+      }
+      return;
+    }
+    if (call.preferredOnly && call.preferredUntil <= now) {
+      call.preferred!.preferredCalls!.remove(call.preferredNode!);
+      call.preferredOnly = false;
+      this.route(call, now);
+      if (call.state !== 'waiting') return;
+    }
+    if (call.nextStepAt <= now) {
+      const waited = now - call.enteredAt;
+      const steps = q.steps;
+      const fromPool = steps[call.step]!.pools.length;
+      for (let k = call.step + 1; k < steps.length; k++) if (steps[k]!.afterMs <= waited) call.step = k;
+      call.nextStepAt = this.nextStepTime(call);
+      // Pools of the earlier steps had no idle agent, or the call would not be waiting.
+      if (!call.preferredOnly) this.route(call, now, fromPool);
+      if (call.state !== 'waiting') return;
+    }
+    if (call.nextAnnounceAt <= now) {
+      const position = q.waiting.rankOf(call.queueNode) + 1;
+      this.out.push({ type: 'announce', callId: call.id, queueId: q.id, position, ewtMs: this.ewtFor(q, position) });
+      const period = q.announcePeriodMs;
+      call.nextAnnounceAt += Math.max(1, Math.ceil((now - call.nextAnnounceAt + 1) / period)) * period;
+    }
+    this.schedule(call);
+  }
+
+  private ewtFor(q: Queue, position: number): number {
+    const p = q.primary;
+    return estimateWait(position, p.staffed, p.idle.size, q.handleTimeMs);
+  }
+
+  // ================================================================ internals: effects
+
+  private emitAgent(agent: Agent): void {
+    this.out.push({ type: 'agentStateChanged', agentId: agent.id, state: agent.state, status: agent.status, reason: agent.reason });
+  }
+
+  private fail(code: AcdErrorCode, message: string): AcdEffect[] {
+    this.out.push({ type: 'error', code, message });
+    return this.out;
+  }
+
+  private unknownCall(callId: string): AcdEffect[] {
+    return this.fail('ACD_ERR_UNKNOWN_CALL', `unknown call '${callId}'`);
+  }
+
+  private badState(call: Call, input: string): AcdEffect[] {
+    return this.fail('ACD_ERR_INVALID_STATE', `${input}: call '${call.id}' is ${call.state}`);
+  }
+}
+
+const timerOrder = (a: TimerNode, b: TimerNode): number => (timerBefore(a, b) ? -1 : 1);
+
+/** Across lane heads: priority, then weighted wait (arrival-based), then rank, then sequence. */
+function ahead(a: LaneHeap, b: LaneHeap, now: Millis): boolean {
+  if (a.priority !== b.priority) return a.priority > b.priority;
+  if (a.queue !== b.queue) {
+    const wa = a.queue.weight * (now - a.arrival);
+    const wb = b.queue.weight * (now - b.arrival);
+    if (wa !== wb) return wa > wb;
+  }
+  if (a.rank !== b.rank) return a.rank < b.rank;
+  return a.seq < b.seq;
+}
+
+function invalid(message: string): never {
+  throw new AcdError('ACD_ERR_INVALID_CONFIG', message);
+}

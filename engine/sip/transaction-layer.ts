@@ -1,0 +1,355 @@
+/**
+ * The transaction layer (RFC 3261 §17): owns every client and server transaction, matches inbound
+ * messages to them (§17.1.3, §17.2.3, with RFC 2543 matching for branches without the magic
+ * cookie), handles CANCEL (§9), answers 503 above a transaction limit, and hands the TU what is
+ * left: new requests, CANCELs of INVITEs, ACKs for 2xx.
+ *
+ * ```
+ *   transport.onMessage(inbound)
+ *     request  ─ stampVia ─┬─ ACK    → IST (non-2xx ACK) | TU.onAckFor2xx
+ *                          ├─ CANCEL → own NIST: 200 + TU.onCancel(IST) | 481
+ *                          ├─ match  → retransmission → IST/NIST resend last response
+ *                          └─ new    → IST/NIST + TU.onRequest | 503 above the limit
+ *     response ─ branch + CSeq method → ICT/NICT → ClientTransactionUser.onResponse
+ * ```
+ */
+import type { Clock, Endpoint, Inbound, TimerValues, TransportSender } from './contracts.ts';
+import { systemClock } from './contracts.ts';
+import type { HeaderField, SipRequest, SipResponse } from './message.ts';
+import { createResponse } from './message.ts';
+import { isRfc3261Branch } from './branch.ts';
+import {
+  resolveTimers, responseDestination, stampVia,
+  type BaseTransaction, type ResolvedTimers, type ServerFailure, type TransactionContext,
+} from './transaction.ts';
+import {
+  InviteClientTransaction, NonInviteClientTransaction,
+  type CancelSender, type ClientTransaction, type ClientTransactionUser,
+} from './transaction-client.ts';
+import {
+  InviteServerTransaction, NonInviteServerTransaction, SuccessResponseRetransmitter,
+  type ServerTransaction, type ServerTransactionOwner,
+} from './transaction-server.ts';
+
+/** The one consumer of what the layer does not handle itself (CONVENTIONS.md 10). */
+export interface TransactionUser {
+  /**
+   * A new request (not ACK, not a CANCEL) with its server transaction. The TU must answer with
+   * `tx.respond(...)`; an IST sends 100 Trying by itself after 200 ms.
+   */
+  onRequest(tx: ServerTransaction, request: SipRequest, inbound: Inbound): void;
+  /**
+   * An ACK that matched no INVITE transaction in Completed: the ACK for a 2xx (§17.2.3, §13.3.1.4).
+   * `stoppedRetransmission` is true when it matched a 2xx the layer's retransmitter was resending.
+   */
+  onAckFor2xx(ack: SipRequest, inbound: Inbound, stoppedRetransmission: boolean): void;
+  /**
+   * A CANCEL matched an INVITE server transaction that has not sent a final response; the CANCEL
+   * was already answered 200 (§9.2). The TU should answer the INVITE with 487.
+   */
+  onCancel(invite: InviteServerTransaction, cancel: SipRequest, inbound: Inbound): void;
+  /** A server transaction ended without a normal exchange: timer H (no ACK), no TU answer, transport error. */
+  onServerFailure(tx: ServerTransaction, reason: ServerFailure): void;
+  /** A response that matched no client transaction (e.g. a 2xx retransmission after timer M). */
+  onStrayResponse?(response: SipResponse, inbound: Inbound): void;
+}
+
+/** Options of a {@link TransactionLayer}. */
+export interface TransactionLayerOptions {
+  timers?: Partial<TimerValues>;
+  /** Most server transactions alive at once; a new request above it gets 503. Default 10 000. */
+  maxServerTransactions?: number;
+  /**
+   * Most server transactions from one source address (CONVENTIONS.md 5), so that one peer cannot
+   * take the whole budget. Default 1 000.
+   */
+  maxServerTransactionsPerSource?: number;
+  /** Retry-After (seconds) of that 503. Default 5. */
+  retryAfter?: number;
+  clock?: Clock;
+}
+
+/** A 2xx to INVITE whose ACK never came (§13.3.1.4): the TU should send BYE. */
+export interface NoAckUser {
+  onNoAck(response: SipResponse): void;
+}
+
+const NO_OP_USER: ClientTransactionUser = {
+  onResponse() {},
+  onTimeout() {},
+  onTransportError() {},
+};
+
+/** Key of a client transaction: branch and CSeq method (§17.1.3; CANCEL shares the INVITE's branch). */
+function clientKey(branch: string, method: string): string {
+  return `${branch}\u0000${method}`;
+}
+
+/**
+ * Key of a server transaction for `method` (ACK looks for its INVITE, CANCEL for itself or its
+ * INVITE). RFC 3261 peers: branch, sent-by and method (§17.2.3). RFC 2543 peers: Request-URI, From
+ * tag, Call-ID, CSeq number and method, and the top Via; the To tag is checked after lookup,
+ * because the ACK carries the tag of our response, not that of the INVITE.
+ */
+function serverKey(request: SipRequest, method: string): string | undefined {
+  const h = request.headers;
+  const via = h.via[0];
+  if (!via) return undefined;
+  const sentBy = via.port === undefined ? via.host : `${via.host}:${via.port}`;
+  if (isRfc3261Branch(via.branch)) return `${via.branch}\u0000${sentBy}\u0000${method}`;
+  const fromTag = h.from.params.get('tag') ?? '';
+  return `2543\u0000${request.uriText}\u0000${fromTag}\u0000${h.callId}\u0000${h.cseq.seq}\u0000${method}\u0000${via.transport}\u0000${sentBy}\u0000${via.branch ?? ''}`;
+}
+
+function toTagOf(message: SipRequest | SipResponse | undefined): string {
+  return message?.headers.to.params.get('tag') ?? '';
+}
+
+/**
+ * Owns the transactions of one SIP stack. Implements the transport's delegate (`onMessage`) and
+ * send-failure observer (`sendFailed`).
+ */
+export class TransactionLayer implements TransactionContext, ServerTransactionOwner, CancelSender {
+  readonly clock: Clock;
+  readonly transport: TransportSender;
+  readonly timers: ResolvedTimers;
+  /** Retransmits 2xx responses to INVITE until their ACK (§13.3.1.4); stray ACKs stop it. */
+  readonly successes: SuccessResponseRetransmitter;
+  private readonly user: TransactionUser;
+  private readonly clients = new Map<string, ClientTransaction>();
+  private readonly servers = new Map<string, ServerTransaction>();
+  private readonly maxServers: number;
+  private readonly maxPerSource: number;
+  /** Live server transactions per source address. */
+  private readonly perSource = new Map<string, number>();
+  private readonly retryAfter: string;
+  private closed = false;
+
+  constructor(transport: TransportSender, user: TransactionUser, opts: TransactionLayerOptions = {}) {
+    this.transport = transport;
+    this.user = user;
+    this.clock = opts.clock ?? systemClock;
+    this.timers = resolveTimers(opts.timers);
+    this.maxServers = opts.maxServerTransactions ?? 10_000;
+    this.maxPerSource = opts.maxServerTransactionsPerSource ?? 1_000;
+    this.retryAfter = String(opts.retryAfter ?? 5);
+    this.successes = new SuccessResponseRetransmitter(this.clock, transport, this.timers);
+  }
+
+  /** Client transactions alive. */
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  /** Server transactions alive. */
+  get serverCount(): number {
+    return this.servers.size;
+  }
+
+  /** Source addresses with live server transactions (for leak checks and metrics). */
+  get sourceCount(): number {
+    return this.perSource.size;
+  }
+
+  /**
+   * Start a client transaction: INVITE gets an ICT, anything else but ACK a NICT (§17.1). The
+   * request's top Via must carry an RFC 3261 branch (see `newBranch`). Throws on programmer
+   * errors (ACK, missing branch, duplicate branch).
+   */
+  sendRequest(request: SipRequest, destination: Endpoint, user: ClientTransactionUser): ClientTransaction {
+    const branch = request.headers.via[0]?.branch;
+    if (!isRfc3261Branch(branch)) throw new TypeError('SIP_ERR_NO_BRANCH: top Via needs a z9hG4bK branch');
+    if (request.method === 'ACK') throw new TypeError('SIP_ERR_ACK_NOT_A_TRANSACTION: send ACK for 2xx through the transport');
+    const key = clientKey(branch, request.method);
+    if (this.clients.has(key)) throw new TypeError(`SIP_ERR_DUPLICATE_BRANCH: ${branch} ${request.method}`);
+    if (request.method === 'INVITE') {
+      const tx = new InviteClientTransaction(this, this, request, key, destination, user);
+      this.clients.set(key, tx);
+      tx.start();
+      return tx;
+    }
+    const tx = new NonInviteClientTransaction(this, request, key, destination, user);
+    this.clients.set(key, tx);
+    tx.start();
+    return tx;
+  }
+
+  /**
+   * Cancel an INVITE (§9.1): the CANCEL goes out now if a provisional arrived, or as soon as one
+   * does. `headers` are added to the CANCEL (e.g. Reason, RFC 3326). False when the INVITE already
+   * has a final response.
+   */
+  cancel(ict: InviteClientTransaction, headers: HeaderField[] = []): boolean {
+    return ict.cancel(headers);
+  }
+
+  /** @internal Called by an ICT once its CANCEL may go out. */
+  sendCancel(ict: InviteClientTransaction, headers: HeaderField[]): void {
+    const cancel = ict.buildCancel(headers);
+    const key = clientKey(ict.branch ?? '', 'CANCEL');
+    if (this.clients.has(key)) return;
+    const tx = new NonInviteClientTransaction(this, cancel, key, ict.destination, NO_OP_USER);
+    this.clients.set(key, tx);
+    tx.start();
+  }
+
+  /** Start retransmitting a 2xx an IST sent (§13.3.1.4), to where the IST sends its responses. */
+  retransmitSuccess(ist: InviteServerTransaction, response: SipResponse, user: NoAckUser): void {
+    this.successes.start(response, ist.destination, user);
+  }
+
+  /** Transport delegate: every parsed inbound message. */
+  onMessage(inbound: Inbound): void {
+    if (this.closed) return;
+    const message = inbound.message;
+    if (message.kind === 'response') {
+      this.receiveResponse(message, inbound);
+      return;
+    }
+    // §18.2.1: stamp the Via before anything copies it into a response.
+    stampVia(message, inbound.source);
+    if (message.method === 'ACK') this.receiveAck(message, inbound);
+    else if (message.method === 'CANCEL') this.receiveCancel(message, inbound);
+    else this.receiveRequest(message, inbound);
+  }
+
+  /**
+   * Transport observer: a send to `to` failed. Every transaction sending there ends with a
+   * transport error (§17.1.4, §17.2.4). Rare, so a scan is fine.
+   */
+  sendFailed(to: Endpoint): void {
+    const hit = (d: Endpoint): boolean =>
+      d.transport === to.transport && d.address === to.address && d.port === to.port &&
+      (to.connectionId === undefined || d.connectionId === undefined || d.connectionId === to.connectionId);
+    const failed: BaseTransaction[] = [];
+    for (const tx of this.clients.values()) if (hit(tx.destination)) failed.push(tx);
+    for (const tx of this.servers.values()) if (hit(tx.destination)) failed.push(tx);
+    for (const tx of failed) tx.transportError();
+  }
+
+  /** Stop every timer and forget every transaction without telling anyone (shutdown). Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const all: BaseTransaction[] = [...this.clients.values(), ...this.servers.values()];
+    for (const tx of all) tx.terminate();
+    this.successes.close();
+  }
+
+  /** @internal TransactionContext: a transaction reached Terminated. */
+  removed(tx: BaseTransaction): void {
+    if (tx.kind === 'ict' || tx.kind === 'nict') {
+      if (this.clients.get(tx.key) === tx) this.clients.delete(tx.key);
+      return;
+    }
+    if (this.servers.get(tx.key) !== tx) return;
+    this.servers.delete(tx.key);
+    const source = (tx as ServerTransaction).inbound.source.address;
+    const n = this.perSource.get(source) ?? 0;
+    if (n <= 1) this.perSource.delete(source);
+    else this.perSource.set(source, n - 1);
+  }
+
+  /** @internal ServerTransactionOwner. */
+  serverFailed(tx: ServerTransaction, reason: ServerFailure): void {
+    this.user.onServerFailure(tx, reason);
+  }
+
+  /** @internal ServerTransactionOwner: an ACK matched an IST in Accepted (RFC 2543 matching). */
+  ackForAccepted(_tx: InviteServerTransaction, ack: SipRequest, inbound: Inbound): void {
+    this.user.onAckFor2xx(ack, inbound, this.successes.ack(ack));
+  }
+
+  private receiveResponse(response: SipResponse, inbound: Inbound): void {
+    const branch = response.headers.via[0]?.branch;
+    const tx = branch === undefined ? undefined : this.clients.get(clientKey(branch, response.headers.cseq.method));
+    if (tx) tx.receive(response, inbound);
+    else this.user.onStrayResponse?.(response, inbound);
+  }
+
+  /** The server transaction under `key`, after the RFC 2543 To-tag check. */
+  private findServer(request: SipRequest, key: string | undefined): ServerTransaction | undefined {
+    if (key === undefined) return undefined;
+    const tx = this.servers.get(key);
+    if (!tx || isRfc3261Branch(request.headers.via[0]?.branch)) return tx;
+    // §17.2.3 (RFC 2543): an ACK's To tag is the one of our response; others match the request's.
+    const wanted = request.method === 'ACK' ? toTagOf(tx.lastFinal) : toTagOf(tx.request);
+    return toTagOf(request) === wanted ? tx : undefined;
+  }
+
+  private receiveRequest(request: SipRequest, inbound: Inbound): void {
+    const key = serverKey(request, request.method);
+    if (key === undefined) return;
+    const existing = this.findServer(request, key);
+    if (existing) {
+      existing.receiveRetransmission();
+      return;
+    }
+    if (this.servers.has(key)) return; // RFC 2543 key taken by another To tag: not ours to guess
+    if (this.overloaded(inbound)) {
+      this.rejectOverload(request, inbound);
+      return;
+    }
+    const destination = responseDestination(request, inbound);
+    const tx = request.method === 'INVITE'
+      ? new InviteServerTransaction(this, this, inbound, key, destination)
+      : new NonInviteServerTransaction(this, this, inbound, key, destination);
+    this.admit(key, tx);
+    this.user.onRequest(tx, request, inbound);
+  }
+
+  private receiveAck(ack: SipRequest, inbound: Inbound): void {
+    const tx = this.findServer(ack, serverKey(ack, 'INVITE'));
+    if (tx && tx.kind === 'ist') {
+      tx.receiveAck(ack, inbound);
+      return;
+    }
+    // §17.2.3: no INVITE transaction for it, so it is the ACK for a 2xx: the TU's.
+    this.user.onAckFor2xx(ack, inbound, this.successes.ack(ack));
+  }
+
+  private receiveCancel(cancel: SipRequest, inbound: Inbound): void {
+    const key = serverKey(cancel, 'CANCEL');
+    if (key === undefined) return;
+    const own = this.findServer(cancel, key);
+    if (own) {
+      own.receiveRetransmission();
+      return;
+    }
+    // §9.2: the CANCEL matches the INVITE it cancels by the INVITE's own matching rules.
+    const invite = this.findServer(cancel, serverKey(cancel, 'INVITE'));
+    const ist = invite && invite.kind === 'ist' ? invite : undefined;
+    // A CANCEL for a live INVITE is let in above the limit: it frees what it cancels.
+    if (!ist && this.overloaded(inbound)) {
+      this.rejectOverload(cancel, inbound);
+      return;
+    }
+    const tx = new NonInviteServerTransaction(this, this, inbound, key, responseDestination(cancel, inbound));
+    this.admit(key, tx);
+    if (!ist) {
+      // §9.2: no matching transaction → 481.
+      tx.respond(createResponse(cancel, 481));
+      return;
+    }
+    // §9.2: the UAS answers the CANCEL itself; the 200 carries the To tag of the INVITE's responses.
+    const toTag = ist.toTag;
+    tx.respond(createResponse(cancel, 200, undefined, toTag === undefined ? {} : { toTag }));
+    if (ist.state === 'proceeding') this.user.onCancel(ist, cancel, inbound);
+  }
+
+  private overloaded(inbound: Inbound): boolean {
+    return this.servers.size >= this.maxServers || (this.perSource.get(inbound.source.address) ?? 0) >= this.maxPerSource;
+  }
+
+  private admit(key: string, tx: ServerTransaction): void {
+    this.servers.set(key, tx);
+    const source = tx.inbound.source.address;
+    this.perSource.set(source, (this.perSource.get(source) ?? 0) + 1);
+  }
+
+  /** 503 with Retry-After, sent statelessly so that an overload creates no state (CONVENTIONS.md 5). */
+  private rejectOverload(request: SipRequest, inbound: Inbound): void {
+    const response = createResponse(request, 503, undefined, { headers: [{ name: 'Retry-After', value: this.retryAfter }] });
+    this.transport.send(response, responseDestination(request, inbound));
+  }
+}

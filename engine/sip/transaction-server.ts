@@ -1,0 +1,317 @@
+/**
+ * Server transactions (RFC 3261 §17.2): INVITE (IST, §17.2.1, with RFC 6026's Accepted state) and
+ * non-INVITE (NIST, §17.2.2), plus the UAS core's 2xx retransmission (§13.3.1.4).
+ *
+ * ```
+ *  IST       INVITE received; 100 Trying after 200 ms unless the TU answered
+ *   Proceeding --2xx--> Accepted --L (64*T1)--> Terminated      (2xx retransmitted by the TU core)
+ *       |  300-699: G=T1 (UDP), H=64*T1
+ *       +------------> Completed --ACK--> Confirmed --I (T4 UDP, 0 TCP)--> Terminated
+ *                        G: resend, G=min(2G,T2); H: Terminated, "no ACK" to the TU
+ *
+ *  NIST      request received
+ *   Trying --1xx--> Proceeding --final--> Completed --J (64*T1 UDP, 0 TCP)--> Terminated
+ *   retransmissions: Trying drops, Proceeding resends the last 1xx, Completed the final
+ * ```
+ */
+import type { Clock, Endpoint, Inbound, TimerHandle, TransportSender } from './contracts.ts';
+import type { SipRequest, SipResponse } from './message.ts';
+import { createResponse } from './message.ts';
+import { BaseTransaction, type ResolvedTimers, type ServerFailure, type TransactionContext, type TransactionState } from './transaction.ts';
+
+/** Either server machine. */
+export type ServerTransaction = InviteServerTransaction | NonInviteServerTransaction;
+
+/**
+ * What server transactions report upward besides the request itself.
+ * @internal
+ */
+export interface ServerTransactionOwner {
+  /** Timer H fired (no ACK), the NIST guard fired, or the transport failed. */
+  serverFailed(tx: ServerTransaction, reason: ServerFailure): void;
+  /** An ACK matched an IST in Accepted (RFC 2543 matching): it belongs to the 2xx, i.e. the TU. */
+  ackForAccepted(tx: InviteServerTransaction, ack: SipRequest, inbound: Inbound): void;
+}
+
+/** State shared by both server machines: the inbound request and the responses sent so far. */
+abstract class ServerBase extends BaseTransaction {
+  /** Arrival of the request (source, connection, local address). */
+  readonly inbound: Inbound;
+  protected readonly owner: ServerTransactionOwner;
+  /** Most recent provisional response sent, resent on request retransmissions. */
+  lastProvisional: SipResponse | undefined = undefined;
+  /** Final response sent, if any. */
+  lastFinal: SipResponse | undefined = undefined;
+
+  protected constructor(ctx: TransactionContext, owner: ServerTransactionOwner, inbound: Inbound, key: string, destination: Endpoint, initial: TransactionState) {
+    super(ctx, inbound.message as SipRequest, key, destination, initial);
+    this.inbound = inbound;
+    this.owner = owner;
+  }
+
+  /** To tag of the last response sent (the tag the TU chose), or undefined. */
+  get toTag(): string | undefined {
+    return (this.lastFinal ?? this.lastProvisional)?.headers.to.params.get('tag') ?? undefined;
+  }
+
+  /** This transaction as the public union (each subclass is one member). */
+  protected abstract self(): ServerTransaction;
+
+  transportError(): void {
+    if (this.state === 'terminated') return;
+    // §17.2.4: inform the TU of the failure and end the transaction.
+    this.terminate();
+    this.owner.serverFailed(this.self(), 'transport-error');
+  }
+}
+
+/** INVITE server transaction (RFC 3261 §17.2.1, RFC 6026 §7.1). */
+export class InviteServerTransaction extends ServerBase {
+  readonly kind = 'ist' as const;
+  declare state: Extract<TransactionState, 'proceeding' | 'completed' | 'confirmed' | 'accepted' | 'terminated'>;
+
+  constructor(ctx: TransactionContext, owner: ServerTransactionOwner, inbound: Inbound, key: string, destination: Endpoint) {
+    super(ctx, owner, inbound, key, destination, 'proceeding');
+    // §17.2.1: 100 Trying unless the TU sends something within 200 ms.
+    this.startRetransmit(ctx.timers.trying);
+  }
+
+  protected self(): ServerTransaction {
+    return this;
+  }
+
+  /**
+   * Send a response from the TU. Returns false (and sends nothing) when the state does not allow
+   * it, e.g. a second final response.
+   */
+  respond(response: SipResponse): boolean {
+    const status = response.status;
+    if (this.state === 'proceeding') {
+      this.stopRetransmit(); // the 100 Trying timer
+      if (status < 200) {
+        this.lastProvisional = response;
+        this.send(response);
+      } else if (status < 300) {
+        // RFC 6026 §7.1: 2xx → Accepted with timer L; the TU core retransmits the 2xx.
+        this.lastFinal = response;
+        this.state = 'accepted';
+        this.send(response);
+        this.startLifetime(this.ctx.timers.T64);
+      } else {
+        // §17.2.1: 300-699 → Completed; G (UDP) retransmits, H waits for the ACK.
+        this.lastFinal = response;
+        this.state = 'completed';
+        this.send(response);
+        if (!this.reliable) this.startRetransmit(this.ctx.timers.T1);
+        this.startLifetime(this.ctx.timers.T64);
+      }
+      return true;
+    }
+    if (this.state === 'accepted' && status >= 200 && status < 300) {
+      // RFC 6026 §7.1: 2xx retransmissions from the TU pass through in Accepted.
+      this.send(response);
+      return true;
+    }
+    return false;
+  }
+
+  /** A retransmission of the INVITE (same transaction). */
+  receiveRetransmission(): void {
+    if (this.state === 'proceeding') {
+      // §17.2.1: resend the most recent provisional response.
+      if (this.lastProvisional) this.send(this.lastProvisional);
+    } else if (this.state === 'completed' && this.lastFinal) {
+      // §17.2.1: resend the final response.
+      this.send(this.lastFinal);
+    }
+    // Accepted (RFC 6026 §7.1) and Confirmed absorb it.
+  }
+
+  /** An ACK matched to this transaction. */
+  receiveAck(ack: SipRequest, inbound: Inbound): void {
+    if (this.state === 'completed') {
+      // §17.2.1: ACK → Confirmed; G stops, I absorbs ACK retransmissions.
+      this.state = 'confirmed';
+      this.stopRetransmit();
+      this.startLifetime(this.reliable ? 0 : this.ctx.timers.T4);
+    } else if (this.state === 'accepted') {
+      this.owner.ackForAccepted(this, ack, inbound);
+    }
+  }
+
+  protected onRetransmitTimer(): void {
+    if (this.state === 'proceeding') {
+      // §17.2.1: the TU was silent for 200 ms.
+      const trying = createResponse(this.request, 100);
+      this.lastProvisional = trying;
+      this.send(trying);
+    } else if (this.state === 'completed' && this.lastFinal) {
+      // §17.2.1 timer G.
+      this.send(this.lastFinal);
+      this.startRetransmit(Math.min(this.interval * 2, this.ctx.timers.T2));
+    }
+  }
+
+  protected onLifetimeTimer(): void {
+    const state = this.state;
+    this.terminate();
+    // §17.2.1 timer H: no ACK came; I and L end quietly.
+    if (state === 'completed') this.owner.serverFailed(this, 'timeout');
+  }
+}
+
+/** Non-INVITE server transaction (RFC 3261 §17.2.2). */
+export class NonInviteServerTransaction extends ServerBase {
+  readonly kind = 'nist' as const;
+  declare state: Extract<TransactionState, 'trying' | 'proceeding' | 'completed' | 'terminated'>;
+
+  constructor(ctx: TransactionContext, owner: ServerTransactionOwner, inbound: Inbound, key: string, destination: Endpoint) {
+    super(ctx, owner, inbound, key, destination, 'trying');
+    // Not in the RFC: a TU that never answers must not pin the transaction forever. After 64*T1
+    // the client's timer F has fired, so nobody waits for an answer any more.
+    this.startLifetime(ctx.timers.T64);
+  }
+
+  protected self(): ServerTransaction {
+    return this;
+  }
+
+  /** Send a response from the TU; false when the state does not allow it. */
+  respond(response: SipResponse): boolean {
+    if (this.state === 'completed' || this.state === 'terminated') return false;
+    if (response.status < 200) {
+      // §17.2.2: Trying → Proceeding on a provisional.
+      this.state = 'proceeding';
+      this.lastProvisional = response;
+      this.send(response);
+      return true;
+    }
+    // §17.2.2: final → Completed with timer J (0 on reliable transports).
+    this.state = 'completed';
+    this.lastFinal = response;
+    this.send(response);
+    this.startLifetime(this.reliable ? 0 : this.ctx.timers.T64);
+    return true;
+  }
+
+  /** A retransmission of the request. */
+  receiveRetransmission(): void {
+    // §17.2.2: Trying discards; Proceeding resends the last provisional; Completed the final.
+    if (this.state === 'proceeding' && this.lastProvisional) this.send(this.lastProvisional);
+    else if (this.state === 'completed' && this.lastFinal) this.send(this.lastFinal);
+  }
+
+  protected onRetransmitTimer(): void {
+    // The NIST never retransmits on its own.
+  }
+
+  protected onLifetimeTimer(): void {
+    const state = this.state;
+    this.terminate();
+    if (state !== 'completed') this.owner.serverFailed(this, 'timeout');
+  }
+}
+
+/** Told when a 2xx to INVITE got no ACK within 64*T1 (§13.3.1.4): the TU should send BYE. */
+export interface SuccessRetransmitUser {
+  onNoAck(response: SipResponse): void;
+}
+
+interface PendingSuccess {
+  key: string;
+  response: SipResponse;
+  to: Endpoint;
+  user: SuccessRetransmitUser;
+  deadline: number;
+  interval: number;
+  timer: TimerHandle;
+  fire: () => void;
+}
+
+/** Call-ID, CSeq number and both tags: what ties an ACK to the 2xx it acknowledges. */
+function successKey(callId: string, seq: number, fromTag: string, toTag: string): string {
+  return `${callId}\u0000${seq}\u0000${fromTag}\u0000${toTag}`;
+}
+
+function tagOf(params: Map<string, string | null>): string {
+  return params.get('tag') ?? '';
+}
+
+/**
+ * The UAS core's retransmission of a 2xx to INVITE (RFC 3261 §13.3.1.4): resend at T1, 2*T1, ...
+ * capped at T2, on every transport (a proxy downstream may be on UDP), until the ACK arrives
+ * (matched by Call-ID, CSeq number and the dialog's tags) or 64*T1 passes, then report "no ACK".
+ *
+ * The first transmission is the IST's; this only retransmits.
+ */
+export class SuccessResponseRetransmitter {
+  private readonly pending = new Map<string, PendingSuccess>();
+  private readonly clock: Clock;
+  private readonly transport: TransportSender;
+  private readonly timers: ResolvedTimers;
+
+  constructor(clock: Clock, transport: TransportSender, timers: ResolvedTimers) {
+    this.clock = clock;
+    this.transport = transport;
+    this.timers = timers;
+  }
+
+  /** Start retransmitting `response` (already sent once) to `to`. A second start for the same 2xx replaces the first. */
+  start(response: SipResponse, to: Endpoint, user: SuccessRetransmitUser): void {
+    const h = response.headers;
+    const key = successKey(h.callId, h.cseq.seq, tagOf(h.from.params), tagOf(h.to.params));
+    this.stopKey(key);
+    const entry: PendingSuccess = {
+      key, response, to, user,
+      deadline: this.clock.now() + this.timers.T64,
+      interval: this.timers.T1,
+      timer: undefined,
+      fire: () => this.fired(entry),
+    };
+    entry.timer = this.clock.setTimer(entry.interval, entry.fire);
+    this.pending.set(key, entry);
+  }
+
+  /** Feed an ACK; returns true when it acknowledged a 2xx being retransmitted (which then stops). */
+  ack(ack: SipRequest): boolean {
+    const h = ack.headers;
+    return this.stopKey(successKey(h.callId, h.cseq.seq, tagOf(h.from.params), tagOf(h.to.params)));
+  }
+
+  /** Stop retransmitting a 2xx without waiting for its ACK (e.g. the call was torn down). */
+  stop(response: SipResponse): boolean {
+    const h = response.headers;
+    return this.stopKey(successKey(h.callId, h.cseq.seq, tagOf(h.from.params), tagOf(h.to.params)));
+  }
+
+  /** 2xx responses still waiting for their ACK. */
+  get size(): number {
+    return this.pending.size;
+  }
+
+  /** Stop everything (shutdown). Idempotent. */
+  close(): void {
+    for (const entry of this.pending.values()) this.clock.clearTimer(entry.timer);
+    this.pending.clear();
+  }
+
+  private stopKey(key: string): boolean {
+    const entry = this.pending.get(key);
+    if (!entry) return false;
+    this.clock.clearTimer(entry.timer);
+    this.pending.delete(key);
+    return true;
+  }
+
+  private fired(entry: PendingSuccess): void {
+    const left = entry.deadline - this.clock.now();
+    if (left <= 0) {
+      this.pending.delete(entry.key);
+      entry.user.onNoAck(entry.response);
+      return;
+    }
+    this.transport.send(entry.response, entry.to);
+    entry.interval = Math.min(entry.interval * 2, this.timers.T2);
+    entry.timer = this.clock.setTimer(Math.min(entry.interval, left), entry.fire);
+  }
+}

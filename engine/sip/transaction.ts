@@ -1,0 +1,247 @@
+/**
+ * What the four transaction state machines of RFC 3261 §17 share: timer values, the context a
+ * transaction runs in, the base class with its two timer slots, and the RFC 3261 §18.2 rules for
+ * where a response goes (Via `received`/`rport`, RFC 3581).
+ *
+ * ```
+ *   TU (dialogs, UA core)      onRequest / onCancel / onAckFor2xx      ClientTransactionUser
+ *            ^                                                          onResponse/onTimeout
+ *            |                                                                   ^
+ *   TransactionLayer ---- ICT / NICT (client)  ---- IST / NIST (server) ---------+
+ *            |  matching §17.1.3 / §17.2.3, CANCEL §9, limits
+ *            v
+ *   TransportSender.send(message, endpoint)
+ * ```
+ */
+import type { Clock, Endpoint, Inbound, TimerHandle, TimerValues, TransportName, TransportSender } from './contracts.ts';
+import type { SipMessage, SipRequest, Via } from './message.ts';
+import { formatParams } from './uri.ts';
+
+/** States of every machine in one union; each class narrows it (RFC 3261 figures 5-8, RFC 6026). */
+export type TransactionState =
+  | 'calling' | 'trying' | 'proceeding' | 'completed' | 'confirmed' | 'accepted' | 'terminated';
+
+/** Which of the four machines: INVITE/non-INVITE, client/server. */
+export type TransactionKind = 'ict' | 'nict' | 'ist' | 'nist';
+
+/** Every timer value a transaction uses, in ms, resolved once from {@link TimerValues}. */
+export interface ResolvedTimers {
+  T1: number;
+  T2: number;
+  T4: number;
+  /** 64*T1: timers B, F, H, J (unreliable), L, M and the CANCEL give-up of §9.1. */
+  T64: number;
+  /** Timer D for unreliable transports (RFC 3261 table 4: at least 32 s). */
+  D: number;
+  /** §17.2.1: send 100 Trying when the TU has not answered an INVITE within this time. */
+  trying: number;
+  /** Give up (CANCEL) an INVITE that got a provisional but no final response for this long. */
+  inviteProvisional: number;
+}
+
+/** Fill in the derived timers. */
+export function resolveTimers(values: Partial<TimerValues> = {}): ResolvedTimers {
+  const T1 = values.T1 ?? 500;
+  return {
+    T1,
+    T2: values.T2 ?? 4000,
+    T4: values.T4 ?? 5000,
+    T64: 64 * T1,
+    D: Math.max(32_000, 64 * T1),
+    trying: 200,
+    inviteProvisional: values.inviteProvisionalTimeout ?? 180_000,
+  };
+}
+
+/** Why a server transaction ended without the TU's help. */
+export type ServerFailure = 'timeout' | 'transport-error';
+
+/**
+ * What a transaction needs from the layer that owns it. The layer implements it; tests may too.
+ * @internal
+ */
+export interface TransactionContext {
+  readonly clock: Clock;
+  readonly transport: TransportSender;
+  readonly timers: ResolvedTimers;
+  /** Remove a transaction that reached Terminated from the maps. */
+  removed(tx: BaseTransaction): void;
+}
+
+/**
+ * Common part of the four machines: identity, state and two timer slots. At most two timers run at
+ * once in any RFC state (A+B, E+F, G+H; the rest run alone), so two fields replace a timer list:
+ * `retransmit` holds A, E, G or the 100 Trying timer, `lifetime` holds B, D, F, H, I, J, K, L, M.
+ */
+export abstract class BaseTransaction {
+  abstract readonly kind: TransactionKind;
+  state: TransactionState;
+  /** The request that created the transaction. */
+  readonly request: SipRequest;
+  /** Map key in the layer (see `clientKey` / `serverKey`). */
+  readonly key: string;
+  /** Where requests (client) or responses (server) of this transaction go. */
+  readonly destination: Endpoint;
+  /** True over TCP/TLS: no retransmissions, zero wait states. */
+  readonly reliable: boolean;
+  protected readonly ctx: TransactionContext;
+  protected retransmitTimer: TimerHandle | undefined = undefined;
+  protected lifetimeTimer: TimerHandle | undefined = undefined;
+  /** Current retransmission interval of A, E or G. */
+  protected interval = 0;
+  private readonly fireRetransmit = (): void => {
+    this.retransmitTimer = undefined;
+    this.onRetransmitTimer();
+  };
+  private readonly fireLifetime = (): void => {
+    this.lifetimeTimer = undefined;
+    this.onLifetimeTimer();
+  };
+
+  protected constructor(ctx: TransactionContext, request: SipRequest, key: string, destination: Endpoint, initial: TransactionState) {
+    this.ctx = ctx;
+    this.request = request;
+    this.key = key;
+    this.destination = destination;
+    this.reliable = ctx.transport.isReliable(destination.transport);
+    this.state = initial;
+  }
+
+  /** Method of the request that created the transaction. */
+  get method(): string {
+    return this.request.method;
+  }
+
+  /** Top Via branch of the request (may lack the magic cookie on RFC 2543 server transactions). */
+  get branch(): string | undefined {
+    return this.request.headers.via[0]?.branch;
+  }
+
+  /** The transport failed to deliver a message of this transaction (RFC 3261 §17.1.4, §17.2.4). */
+  abstract transportError(): void;
+
+  protected abstract onRetransmitTimer(): void;
+  protected abstract onLifetimeTimer(): void;
+
+  protected startRetransmit(ms: number): void {
+    this.stopRetransmit();
+    this.interval = ms;
+    this.retransmitTimer = this.ctx.clock.setTimer(ms, this.fireRetransmit);
+  }
+
+  protected stopRetransmit(): void {
+    if (this.retransmitTimer !== undefined) {
+      this.ctx.clock.clearTimer(this.retransmitTimer);
+      this.retransmitTimer = undefined;
+    }
+  }
+
+  /** Start the state's lifetime timer; a zero wait (reliable transports) terminates at once. */
+  protected startLifetime(ms: number): void {
+    this.stopLifetime();
+    if (ms <= 0) {
+      this.terminate();
+      return;
+    }
+    this.lifetimeTimer = this.ctx.clock.setTimer(ms, this.fireLifetime);
+  }
+
+  protected stopLifetime(): void {
+    if (this.lifetimeTimer !== undefined) {
+      this.ctx.clock.clearTimer(this.lifetimeTimer);
+      this.lifetimeTimer = undefined;
+    }
+  }
+
+  /** Enter Terminated: stop every timer and leave the layer's maps. Idempotent. */
+  terminate(): void {
+    if (this.state === 'terminated') return;
+    this.state = 'terminated';
+    this.stopRetransmit();
+    this.stopLifetime();
+    this.ctx.removed(this);
+  }
+
+  protected send(message: SipMessage): void {
+    this.ctx.transport.send(message, this.destination);
+  }
+}
+
+const DEFAULT_PORT = 5060;
+const DEFAULT_TLS_PORT = 5061;
+
+function transportOf(via: Via, fallback: TransportName): TransportName {
+  const t = via.transport;
+  return t === 'UDP' || t === 'TCP' || t === 'TLS' ? t : fallback;
+}
+
+function stripBrackets(host: string): string {
+  return host.length > 1 && host.charCodeAt(0) === 0x5b && host.charCodeAt(host.length - 1) === 0x5d ? host.slice(1, -1) : host;
+}
+
+/**
+ * Where a response goes, from its top Via (RFC 3261 §18.2.2, RFC 3581 §4):
+ *
+ * 1. over TCP/TLS, the connection the request came in on, while it is open;
+ * 2. `maddr` if present, with the sent-by port (or the default);
+ * 3. `received` with `rport` if it has a value, else the sent-by port;
+ * 4. the sent-by host and port, the port defaulting to 5060 (5061 for TLS).
+ *
+ * `inbound` is the request's arrival, used for the connection and for a Via transport we do not
+ * speak (WS, SCTP).
+ */
+export function responseDestination(message: SipMessage, inbound: Inbound): Endpoint {
+  const via = message.headers.via[0];
+  const source = inbound.source;
+  if (!via) return source;
+  const transport = transportOf(via, source.transport);
+  if (transport !== 'UDP' && source.connectionId !== undefined && source.transport === transport) {
+    return source;
+  }
+  const defaultPort = transport === 'TLS' ? DEFAULT_TLS_PORT : DEFAULT_PORT;
+  const sentByPort = via.port ?? defaultPort;
+  const maddr = via.params.get('maddr');
+  if (maddr) return { transport, address: stripBrackets(maddr), port: sentByPort };
+  const received = via.params.get('received');
+  const rport = via.params.get('rport');
+  const rportNumber = rport ? Number(rport) : NaN;
+  const port = rportNumber > 0 && rportNumber < 65536 ? rportNumber : sentByPort;
+  if (received) return { transport, address: stripBrackets(received), port };
+  return { transport, address: stripBrackets(via.host), port };
+}
+
+/** `SIP/2.0/UDP host:port;params` of one Via value. */
+export function formatVia(via: Via): string {
+  const port = via.port === undefined ? '' : `:${via.port}`;
+  return `${via.protocol}/${via.transport} ${via.host}${port}${formatParams(via.params)}`;
+}
+
+/**
+ * Stamp the top Via of a received request (RFC 3261 §18.2.1, RFC 3581 §4): add `received` when the
+ * sent-by host is not the packet's source address, and, when the client asked with a bare `rport`,
+ * fill it with the source port and always add `received`. Returns true when the Via changed.
+ *
+ * ```
+ *   Via: SIP/2.0/UDP 10.0.0.7:5060;rport;branch=z9hG4bK77      (from 203.0.113.9:40123)
+ *   Via: SIP/2.0/UDP 10.0.0.7:5060;rport=40123;branch=z9hG4bK77;received=203.0.113.9
+ * ```
+ */
+export function stampVia(request: SipRequest, source: Endpoint): boolean {
+  const vias = request.headers.via;
+  const top = vias[0];
+  if (!top) return false;
+  const rport = top.params.get('rport');
+  const wantsRport = rport === null || rport === '';
+  // Fast path first: the common case is a sent-by that is already the literal source address.
+  const differs = top.host !== source.address &&
+    stripBrackets(top.host).toLowerCase() !== source.address.toLowerCase();
+  if (!wantsRport && !differs) return false;
+  const params = new Map(top.params);
+  if (wantsRport) params.set('rport', String(source.port));
+  params.set('received', source.address);
+  const stamped: Via = { ...top, params };
+  const values = request.headers.getAll('Via');
+  values[0] = formatVia(stamped);
+  request.headers.set('Via', values.join(', '));
+  return true;
+}

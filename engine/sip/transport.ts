@@ -1,0 +1,413 @@
+/**
+ * SIP transports (RFC 3261 §18): UDP, TCP and TLS over IPv4 and IPv6.
+ *
+ * One `TransportLayer` owns every listening socket and every stream connection. Inbound bytes are
+ * parsed here (datagrams whole, streams through a {@link StreamFramer}); a request that cannot be
+ * parsed is answered statelessly with the status the parser chose (400, 413, 505) and never reaches
+ * the layers above. Malformed responses are dropped (RFC 3261 §18.1.2).
+ *
+ * Stream connections are reused in both directions: a response goes back on the connection its
+ * request came in on (§18.2.2), and a request to an address we already have a connection with uses
+ * it (RFC 5923-style reuse, which carriers and phones behind NAT rely on).
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import tls from 'node:tls';
+import { readFileSync } from 'node:fs';
+import type { Endpoint, Inbound, TransportName, TransportSender } from './contracts.ts';
+import type { HeaderField, SipMessage } from './message.ts';
+import { parse } from './parser.ts';
+import { serialize } from './serializer.ts';
+import { StreamFramer } from './framer.ts';
+
+/** Where to listen. Port 0 picks a free port (see the endpoint `listen` resolves to). */
+export interface ListenSpec {
+  transport: TransportName;
+  /** IP literal: `127.0.0.1`, `0.0.0.0`, `::1`, `::`. */
+  address: string;
+  port: number;
+  /** Certificate files for TLS (PEM). */
+  tls?: { cert: string; key: string; ca?: string | undefined } | undefined;
+}
+
+/** Hard limits on untrusted input (CONVENTIONS.md 5). */
+export interface TransportLimits {
+  /** Largest message accepted, in bytes (datagram or framed stream message). */
+  maxMessageBytes: number;
+  /** Largest unframed backlog a stream connection may hold before it is closed. */
+  maxConnectionBuffer: number;
+  /** Most concurrent stream connections (inbound and outbound together). */
+  maxConnections: number;
+  /** A stream connection idle this long (ms) is closed. */
+  idleTimeoutMs: number;
+  /** Most header fields in one message. */
+  maxHeaders: number;
+}
+
+export const defaultTransportLimits: TransportLimits = {
+  maxMessageBytes: 65535,
+  maxConnectionBuffer: 256 * 1024,
+  maxConnections: 10000,
+  idleTimeoutMs: 10 * 60_000,
+  maxHeaders: 100,
+};
+
+/** The one consumer of inbound messages (the transaction layer). */
+export interface TransportDelegate {
+  onMessage(inbound: Inbound): void;
+}
+
+/** Observers for metrics and logs; a throwing observer never breaks the transport. */
+export interface TransportObserver {
+  received?(message: SipMessage, source: Endpoint): void;
+  sent?(message: SipMessage, to: Endpoint): void;
+  /** A message that could not be parsed; `answered` is the status sent back, if any. */
+  rejected?(code: string, reason: string, source: Endpoint, answered: number | undefined): void;
+  /** A send that failed (no route, connection refused, socket closed). */
+  sendFailed?(to: Endpoint, error: Error): void;
+}
+
+interface StreamConn {
+  id: number;
+  transport: 'TCP' | 'TLS';
+  socket: net.Socket;
+  framer: StreamFramer;
+  remote: Endpoint;
+  local: Endpoint;
+  key: string;
+  /** Bytes queued before an outbound connection is established. */
+  pending: Buffer[] | undefined;
+}
+
+interface UdpListener {
+  socket: dgram.Socket;
+  local: Endpoint;
+  family: 4 | 6;
+}
+
+interface StreamListener {
+  server: net.Server;
+  local: Endpoint;
+  family: 4 | 6;
+  tlsOptions: tls.TlsOptions | undefined;
+}
+
+const familyOf = (address: string): 4 | 6 => (net.isIPv6(address) ? 6 : 4);
+const keyOf = (transport: TransportName, address: string, port: number): string => `${transport}|${address}|${port}`;
+/** Node reports IPv4-mapped peers of dual-stack sockets as ::ffff:a.b.c.d; SIP wants a.b.c.d. */
+const plainAddress = (a: string | undefined): string => (a && a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a ?? '');
+
+/**
+ * All SIP sockets of one process. Implements {@link TransportSender} for the transaction layer.
+ */
+export class TransportLayer implements TransportSender {
+  readonly limits: TransportLimits;
+  private readonly udp: UdpListener[] = [];
+  private readonly streamListeners: StreamListener[] = [];
+  private readonly conns = new Map<number, StreamConn>();
+  private readonly connsByKey = new Map<string, StreamConn>();
+  private nextConnId = 1;
+  private closed = false;
+  private delegate: TransportDelegate | undefined;
+  private readonly observers: TransportObserver[] = [];
+  private tlsClientOptions: tls.ConnectionOptions = {};
+
+  constructor(opts: { limits?: Partial<TransportLimits>; delegate?: TransportDelegate } = {}) {
+    this.limits = { ...defaultTransportLimits, ...opts.limits };
+    this.delegate = opts.delegate;
+  }
+
+  /** Set the one consumer of inbound messages. */
+  setDelegate(delegate: TransportDelegate): void {
+    this.delegate = delegate;
+  }
+
+  /** Add an observer (metrics, logs). */
+  observe(observer: TransportObserver): void {
+    this.observers.push(observer);
+  }
+
+  /** Options for outbound TLS connections (CA bundle, SNI, client certificate). */
+  setTlsClientOptions(options: tls.ConnectionOptions): void {
+    this.tlsClientOptions = options;
+  }
+
+  /** Open a listening socket; resolves to the bound endpoint (with the real port when 0 was asked). */
+  async listen(spec: ListenSpec): Promise<Endpoint> {
+    const family = familyOf(spec.address);
+    if (spec.transport === 'UDP') {
+      const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6 });
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind(spec.port, spec.address, () => {
+          socket.off('error', reject);
+          resolve();
+        });
+      });
+      const local: Endpoint = { transport: 'UDP', address: spec.address, port: socket.address().port };
+      // Large kernel buffers absorb the bursts of a surge while the event loop is busy.
+      try {
+        socket.setRecvBufferSize(4 * 1024 * 1024);
+        socket.setSendBufferSize(4 * 1024 * 1024);
+      } catch {
+        // Not permitted on every system; the defaults still work.
+      }
+      socket.on('message', (buf, rinfo) => this.onDatagram(buf, rinfo, local));
+      socket.on('error', () => {
+        // UDP send errors surface per send; a socket-level error here must not crash the process.
+      });
+      this.udp.push({ socket, local, family });
+      return local;
+    }
+    let tlsOptions: tls.TlsOptions | undefined;
+    if (spec.transport === 'TLS') {
+      if (!spec.tls) throw new Error('SIP_ERR_CONFIG: TLS listener needs tls.cert and tls.key');
+      tlsOptions = {
+        cert: readFileSync(spec.tls.cert),
+        key: readFileSync(spec.tls.key),
+        ...(spec.tls.ca ? { ca: readFileSync(spec.tls.ca) } : {}),
+      };
+    }
+    const server = tlsOptions
+      ? tls.createServer(tlsOptions, (s) => this.adopt(s, 'TLS', local))
+      : net.createServer((s) => this.adopt(s, 'TCP', local));
+    server.maxConnections = this.limits.maxConnections;
+    const local: Endpoint = { transport: spec.transport, address: spec.address, port: 0 };
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ port: spec.port, host: spec.address, ipv6Only: family === 6 }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    local.port = (server.address() as net.AddressInfo).port;
+    server.on('error', () => {
+      // Accept errors (EMFILE) must not crash the process; the server keeps listening.
+    });
+    this.streamListeners.push({ server, local, family, tlsOptions });
+    return local;
+  }
+
+  /** The bound endpoints, in the order they were opened. */
+  endpoints(): Endpoint[] {
+    return [...this.udp.map((u) => u.local), ...this.streamListeners.map((l) => l.local)];
+  }
+
+  /**
+   * The local endpoint to put in Via/Contact for messages sent over `transport` to `address`
+   * (same IP family). Undefined when there is no such listener.
+   */
+  localFor(transport: TransportName, address?: string): Endpoint | undefined {
+    const family = address ? familyOf(address) : 4;
+    const list: { local: Endpoint; family: 4 | 6 }[] = transport === 'UDP'
+      ? this.udp
+      : this.streamListeners.filter((l) => l.local.transport === transport);
+    return (list.find((l) => l.family === family) ?? list[0])?.local;
+  }
+
+  isReliable(transport: TransportName): boolean {
+    return transport !== 'UDP';
+  }
+
+  /** Number of open stream connections (for metrics and leak tests). */
+  get connectionCount(): number {
+    return this.conns.size;
+  }
+
+  send(message: SipMessage, to: Endpoint): void {
+    if (this.closed) return;
+    let bytes: Buffer;
+    try {
+      bytes = serialize(message);
+    } catch (err) {
+      this.report((o) => o.sendFailed?.(to, err as Error));
+      return;
+    }
+    if (this.sendBytes(bytes, to)) this.report((o) => o.sent?.(message, to));
+  }
+
+  /** Send raw bytes (used for stateless answers and keep-alives). Returns false if no route. */
+  sendBytes(bytes: Buffer, to: Endpoint): boolean {
+    if (to.transport === 'UDP') {
+      const family = familyOf(to.address);
+      const l = this.udp.find((u) => u.family === family);
+      if (!l) {
+        this.report((o) => o.sendFailed?.(to, new Error(`SIP_ERR_NO_ROUTE: no UDP IPv${family} listener`)));
+        return false;
+      }
+      l.socket.send(bytes, to.port, to.address, (err) => {
+        if (err) this.report((o) => o.sendFailed?.(to, err));
+      });
+      return true;
+    }
+    let conn = to.connectionId !== undefined ? this.conns.get(to.connectionId) : undefined;
+    conn ??= this.connsByKey.get(keyOf(to.transport, to.address, to.port));
+    conn ??= this.connect(to);
+    if (!conn) return false;
+    if (conn.pending) conn.pending.push(bytes);
+    else conn.socket.write(bytes);
+    return true;
+  }
+
+  /** Close every socket and connection. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const c of this.conns.values()) c.socket.destroy();
+    this.conns.clear();
+    this.connsByKey.clear();
+    await Promise.all([
+      ...this.udp.map((u) => new Promise<void>((r) => u.socket.close(() => r()))),
+      ...this.streamListeners.map((l) => new Promise<void>((r) => l.server.close(() => r()))),
+    ]);
+  }
+
+  private report(fn: (o: TransportObserver) => void): void {
+    for (const o of this.observers) {
+      try {
+        fn(o);
+      } catch {
+        // An observer's bug must not break SIP (CONVENTIONS.md 10).
+      }
+    }
+  }
+
+  private onDatagram(buf: Buffer, rinfo: dgram.RemoteInfo, local: Endpoint): void {
+    const source: Endpoint = { transport: 'UDP', address: plainAddress(rinfo.address), port: rinfo.port };
+    // RFC 5626 §4.4.1 keep-alive (CRLF) over UDP: nothing to parse.
+    if (buf.length <= 4 && (buf[0] === 0x0d || buf[0] === 0x0a)) return;
+    if (buf.length > this.limits.maxMessageBytes) {
+      this.rejectUnparsed('SIP_ERR_TOO_LARGE', `datagram of ${buf.length} bytes`, undefined, [], source);
+      return;
+    }
+    const r = parse(buf, { maxMessageBytes: this.limits.maxMessageBytes, maxHeaders: this.limits.maxHeaders });
+    if (r.ok) this.deliver(r.message, source, local);
+    else this.rejectUnparsed(r.code, r.reason, r.isRequest ? r.status : undefined, r.fields, source);
+  }
+
+  private deliver(message: SipMessage, source: Endpoint, local: Endpoint): void {
+    this.report((o) => o.received?.(message, source));
+    this.delegate?.onMessage({ message, source, local });
+  }
+
+  /**
+   * Answer an unparseable request statelessly (RFC 3261 §8.2: a response needs Via, From, To,
+   * Call-ID and CSeq; without a Via there is nowhere to send it, so nothing is sent).
+   */
+  private rejectUnparsed(code: string, reason: string, status: number | undefined, fields: HeaderField[], source: Endpoint): void {
+    let answered: number | undefined;
+    if (status !== undefined && fields.some((f) => f.name === 'Via')) {
+      const lines = [`SIP/2.0 ${status} ${statusText(status)}`];
+      for (const f of fields) {
+        if (f.name === 'Via' || f.name === 'From' || f.name === 'To' || f.name === 'Call-ID' || f.name === 'CSeq') {
+          lines.push(`${f.name}: ${f.value.replace(/[\r\n]/g, ' ')}`);
+        }
+      }
+      lines.push('Warning: 399 onair "' + reason.replace(/["\\\r\n]/g, "'").slice(0, 200) + '"');
+      lines.push('Content-Length: 0', '', '');
+      if (this.sendBytes(Buffer.from(lines.join('\r\n'), 'latin1'), source)) answered = status;
+    }
+    this.report((o) => o.rejected?.(code, reason, source, answered));
+  }
+
+  private adopt(socket: net.Socket, transport: 'TCP' | 'TLS', local: Endpoint): StreamConn | undefined {
+    if (this.closed || this.conns.size >= this.limits.maxConnections) {
+      socket.destroy();
+      return undefined;
+    }
+    const remote: Endpoint = {
+      transport,
+      address: plainAddress(socket.remoteAddress),
+      port: socket.remotePort ?? 0,
+      connectionId: this.nextConnId++,
+    };
+    return this.register(socket, transport, remote, local, undefined);
+  }
+
+  private register(socket: net.Socket, transport: 'TCP' | 'TLS', remote: Endpoint, local: Endpoint, pending: Buffer[] | undefined): StreamConn {
+    const conn: StreamConn = {
+      id: remote.connectionId!,
+      transport,
+      socket,
+      framer: new StreamFramer({
+        maxBuffer: this.limits.maxConnectionBuffer,
+        maxMessageBytes: this.limits.maxMessageBytes,
+        maxHeaders: this.limits.maxHeaders,
+      }),
+      remote,
+      local,
+      key: keyOf(transport, remote.address, remote.port),
+      pending,
+    };
+    this.conns.set(conn.id, conn);
+    this.connsByKey.set(conn.key, conn);
+    socket.setNoDelay(true);
+    socket.setTimeout(this.limits.idleTimeoutMs, () => socket.destroy());
+    socket.on('data', (chunk: Buffer) => this.onStreamData(conn, chunk));
+    socket.on('error', (err) => {
+      if (conn.pending) this.report((o) => o.sendFailed?.(conn.remote, err));
+    });
+    socket.on('close', () => this.forget(conn));
+    return conn;
+  }
+
+  private forget(conn: StreamConn): void {
+    this.conns.delete(conn.id);
+    if (this.connsByKey.get(conn.key) === conn) this.connsByKey.delete(conn.key);
+  }
+
+  private connect(to: Endpoint): StreamConn | undefined {
+    if (this.conns.size >= this.limits.maxConnections) {
+      this.report((o) => o.sendFailed?.(to, new Error('SIP_ERR_TOO_MANY_CONNECTIONS')));
+      return undefined;
+    }
+    const transport = to.transport as 'TCP' | 'TLS';
+    const local = this.localFor(transport, to.address) ?? { transport, address: '0.0.0.0', port: 0 };
+    const socket = transport === 'TLS'
+      ? tls.connect({ ...this.tlsClientOptions, host: to.address, port: to.port, servername: net.isIP(to.address) ? undefined : to.address })
+      : net.connect({ host: to.address, port: to.port });
+    const remote: Endpoint = { transport, address: to.address, port: to.port, connectionId: this.nextConnId++ };
+    const conn = this.register(socket, transport, remote, local, []);
+    socket.once(transport === 'TLS' ? 'secureConnect' : 'connect', () => {
+      const queued = conn.pending ?? [];
+      conn.pending = undefined;
+      for (const b of queued) socket.write(b);
+    });
+    return conn;
+  }
+
+  private onStreamData(conn: StreamConn, chunk: Buffer): void {
+    const events = conn.framer.push(chunk);
+    for (const ev of events) {
+      if (ev.type === 'keepalive') {
+        // RFC 5626 §3.5.1: answer a double-CRLF ping with a single CRLF pong.
+        conn.socket.write('\r\n');
+      } else if (ev.type === 'message') {
+        const r = ev.result;
+        if (r.ok) this.deliver(r.message, conn.remote, conn.local);
+        else this.rejectUnparsed(r.code, r.reason, r.isRequest ? r.status : undefined, r.fields, conn.remote);
+      } else {
+        // Framing lost (buffer limit, no Content-Length): the stream cannot be resynchronised.
+        this.rejectUnparsed(ev.code, ev.reason, ev.status, ev.fields ?? [], conn.remote);
+        conn.socket.end();
+        conn.socket.destroySoon?.();
+        this.forget(conn);
+        return;
+      }
+    }
+  }
+}
+
+/** Reason phrases for the statuses the transport answers by itself. */
+function statusText(status: number): string {
+  switch (status) {
+    case 400: return 'Bad Request';
+    case 413: return 'Request Entity Too Large';
+    case 414: return 'Request-URI Too Long';
+    case 416: return 'Unsupported URI Scheme';
+    case 503: return 'Service Unavailable';
+    case 505: return 'Version Not Supported';
+    case 513: return 'Message Too Large';
+    default: return 'Error';
+  }
+}

@@ -1,0 +1,24 @@
+/**
+ * engine/store — what must survive a crash: the durable CRM outbox, callback tasks and the
+ * journal of calls in progress, on one SQLite database (WAL) by default. The interfaces in
+ * `types.ts` are what the rest of the engine uses, so that a PostgreSQL store can be added.
+ */
+export type {
+  StoreErrorCode, StoreResult, OutboxKind, OutboxStatus, OutboxItem, OutboxPayload, RetryPolicy, FailureOutcome,
+  OutboxBacklog, OutboxStore, CallbackStatus, CallbackReason, CallbackInput, CallbackTask, CallbackFilter,
+  CallbackStore, JournalState, ArrivalInfo, JournalEntry, RecoveryOptions, RecoveryReport, CallJournal, CallEnd, Store,
+} from './types.ts';
+export {
+  openDatabase, migrate, SqliteWriter, DEFAULT_DATABASE_PATH,
+  type SqliteDatabase, type SqliteStatement, type DatabaseOptions, type Synchronous, type Migration,
+} from './sqlite.ts';
+export { DEFAULT_RETRY_POLICY, backoffDelay } from './retry.ts';
+export { SqliteOutbox, type SqliteOutboxOptions } from './outbox.ts';
+export { SqliteCallbacks } from './callbacks.ts';
+export { SqliteJournal } from './journal.ts';
+export { SqliteStore, openStore, type SqliteStoreOptions } from './store.ts';
+export {
+  OutboxDispatcher, systemClock,
+  type Clock, type TimerHandle, type OutboxDispatcherOptions, type DeliveryReport, type PassResult, type DrainResult,
+} from './dispatcher.ts';
+export { FakeClock, sampleCdr, sampleEvent } from './testing.ts';

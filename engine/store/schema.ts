@@ -1,0 +1,87 @@
+/**
+ * Schema of the engine store (component `store` in `schema_migrations`).
+ *
+ * Outbox: one row per item; `outbox_lanes` has one row per call with pending items and the time
+ * its head may next be tried. Picking due work reads the small lanes index instead of scanning a
+ * backlog that can reach millions of rows during a CRM outage.
+ */
+import type { Migration } from './sqlite.ts';
+
+/** Migrations of the engine store, in order. */
+export const STORE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'outbox, callbacks, call journal',
+    sql: `
+CREATE TABLE outbox (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  call_id TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('event', 'cdr')),
+  payload TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'dead')),
+  created_at INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  last_error TEXT
+);
+CREATE INDEX outbox_pending_by_call ON outbox (call_id, id) WHERE status = 'pending';
+CREATE INDEX outbox_dead ON outbox (id) WHERE status = 'dead';
+
+CREATE TABLE outbox_lanes (
+  call_id TEXT PRIMARY KEY,
+  next_attempt_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX outbox_lanes_due ON outbox_lanes (next_attempt_at);
+
+CREATE TABLE callbacks (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  caller TEXT NOT NULL,
+  queue TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'claimed', 'done', 'cancelled')),
+  arrived_at INTEGER NOT NULL,
+  last_arrival_at INTEGER NOT NULL,
+  abandons INTEGER NOT NULL DEFAULT 1,
+  first_call_id TEXT NOT NULL,
+  last_call_id TEXT NOT NULL,
+  dialled TEXT,
+  programme TEXT,
+  customer_id TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  claimed_by TEXT,
+  claimed_at INTEGER,
+  dial_attempts INTEGER NOT NULL DEFAULT 0,
+  closed_at INTEGER,
+  note TEXT
+);
+-- One open task per number: the dedup rule, enforced by the database.
+CREATE UNIQUE INDEX callbacks_active_caller ON callbacks (caller) WHERE status IN ('open', 'claimed');
+CREATE INDEX callbacks_by_status ON callbacks (status, arrived_at, id);
+
+CREATE TABLE call_journal (
+  call_id TEXT PRIMARY KEY,
+  state TEXT NOT NULL,
+  caller TEXT NOT NULL,
+  dialled TEXT NOT NULL,
+  programme TEXT,
+  airing TEXT,
+  customer_id TEXT,
+  queue TEXT,
+  agent TEXT,
+  arrived_at INTEGER NOT NULL,
+  ivr_exit_at INTEGER,
+  queued_at INTEGER,
+  offered_at INTEGER,
+  answered_at INTEGER,
+  offers INTEGER NOT NULL DEFAULT 0,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE store_meta (
+  key TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+`,
+  },
+];

@@ -1,0 +1,139 @@
+/** The SQLite store: one database file, the three repositories and the cross-table operations. */
+import type { CallbackCreatedEvent, Cdr, EndedEvent } from '../../crm-adapter/index.ts';
+import { migrate, openDatabase, SqliteWriter, type DatabaseOptions, type SqliteDatabase } from './sqlite.ts';
+import { STORE_MIGRATIONS } from './schema.ts';
+import { SqliteOutbox, type SqliteOutboxOptions } from './outbox.ts';
+import { SqliteCallbacks } from './callbacks.ts';
+import { SqliteJournal } from './journal.ts';
+import type {
+  CallbackTask, CallEnd, JournalEntry, RecoveryOptions, RecoveryReport, Store,
+} from './types.ts';
+
+/** Options of {@link openStore}. */
+export interface SqliteStoreOptions extends DatabaseOptions, SqliteOutboxOptions {
+  /** Time stamped on applied migrations. Default Date.now(). */
+  now?: number;
+  /** Commit the writes of one event-loop turn together (see SqliteWriter). Default true. */
+  groupCommit?: boolean;
+}
+
+/** {@link Store} on one SQLite database. */
+export class SqliteStore implements Store {
+  /** The open database, for components that keep their own tables in the same file (the built-in CRM). */
+  readonly db: SqliteDatabase;
+  readonly outbox: SqliteOutbox;
+  readonly callbacks: SqliteCallbacks;
+  readonly journal: SqliteJournal;
+  readonly writer: SqliteWriter;
+  #closed = false;
+
+  constructor(db: SqliteDatabase, options: SqliteOutboxOptions & { groupCommit?: boolean } = {}) {
+    this.db = db;
+    this.writer = new SqliteWriter(db, options.groupCommit ?? true);
+    this.outbox = new SqliteOutbox(db, this.writer, options);
+    this.callbacks = new SqliteCallbacks(db, this.writer);
+    this.journal = new SqliteJournal(db, this.writer);
+  }
+
+  finishCall(end: CallEnd, now: number): Promise<{ callback: CallbackTask | null }> {
+    return this.writer.write(() => this.db.transaction(() => {
+      const { cdr } = end;
+      this.journal.removeSync(cdr.callId);
+      const callback = end.callback === null ? null : this.callbacks.createSync(end.callback, now).task;
+      for (const ev of end.events) this.outbox.appendSync(cdr.callId, 'event', ev, now);
+      if (callback !== null) this.outbox.appendSync(cdr.callId, 'event', callbackEvent(callback, cdr, now), now);
+      this.outbox.appendSync(cdr.callId, 'cdr', callback === null ? cdr : { ...cdr, callbackId: callback.id }, now);
+      return { callback };
+    })());
+  }
+
+  recoverAfterCrash(now: number, options: RecoveryOptions): Promise<RecoveryReport> {
+    return this.writer.write(() => this.db.transaction((): RecoveryReport => {
+      const entries = this.journal.listSync();
+      // The engine died after its last heartbeat and after the last journal write, and before now.
+      let diedAt = this.journal.lastHeartbeat() ?? 0;
+      for (const e of entries) diedAt = Math.max(diedAt, e.updatedAt);
+      diedAt = Math.min(diedAt, now);
+      const callbacks: CallbackTask[] = [];
+      const cdrs: string[] = [];
+      for (const e of entries) {
+        let callback: CallbackTask | null = null;
+        if (e.state !== 'answered') {
+          callback = this.callbacks.createSync({
+            caller: e.caller, queue: e.queue ?? options.fallbackQueue, arrivedAt: e.arrivedAt, callId: e.callId,
+            reason: 'engine_restart', dialled: e.dialled, programme: e.programme, customerId: e.customerId,
+          }, now).task;
+          callbacks.push(callback);
+        }
+        const cdr = recoveredCdr(e, Math.max(diedAt, e.updatedAt), callback?.id ?? null);
+        this.outbox.appendSync(e.callId, 'event', endedEvent(cdr), now);
+        if (callback !== null) this.outbox.appendSync(e.callId, 'event', callbackEvent(callback, cdr, now), now);
+        this.outbox.appendSync(e.callId, 'cdr', cdr, now);
+        this.journal.removeSync(e.callId);
+        cdrs.push(e.callId);
+      }
+      // A caller who waited in several calls has one task: report each task once, as it is now.
+      const unique = new Map(callbacks.map((c) => [c.id, c]));
+      for (const id of unique.keys()) unique.set(id, this.callbacks.getSync(id)!);
+      return { diedAt, callbacks: [...unique.values()], cdrs };
+    })());
+  }
+
+  /**
+   * Run `fn` in one transaction of its own: every store write it makes (synchronous underneath)
+   * commits together when `fn` returns, without waiting for the group commit. For bulk work
+   * (imports, benchmarks); the engine relies on the group commit instead. `fn` must not await.
+   */
+  batch<R>(fn: () => R): R {
+    this.writer.flush();
+    return this.db.transaction(fn)();
+  }
+
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.writer.flush();
+      this.db.close();
+    }
+    return Promise.resolve();
+  }
+}
+
+/** Open (create, migrate) the SQLite store. Defaults: `./var/onair.db`, WAL, synchronous=NORMAL. */
+export function openStore(options: SqliteStoreOptions = {}): SqliteStore {
+  const db = openDatabase(options);
+  try {
+    migrate(db, 'store', STORE_MIGRATIONS, options.now ?? Date.now());
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return new SqliteStore(db, options);
+}
+
+function recoveredCdr(e: JournalEntry, endedAt: number, callbackId: number | null): Cdr {
+  return {
+    contractVersion: 1, callId: e.callId, caller: e.caller, dialled: e.dialled, programme: e.programme,
+    airing: e.airing, queue: e.queue, agent: e.state === 'answered' ? e.agent : null, customerId: e.customerId,
+    outcome: 'failed', arrivedAt: e.arrivedAt, ivrExitAt: e.ivrExitAt, queuedAt: e.queuedAt, offeredAt: e.offeredAt,
+    answeredAt: e.answeredAt, endedAt, wrapUpEndAt: null,
+    waitMs: (e.answeredAt ?? endedAt) - e.arrivedAt,
+    talkMs: e.answeredAt === null ? 0 : endedAt - e.answeredAt,
+    wrapUpMs: 0, offers: e.offers, releasedBy: 'system', callbackId,
+  };
+}
+
+function endedEvent(cdr: Cdr): EndedEvent {
+  return {
+    type: 'ended', callId: cdr.callId, at: cdr.endedAt, caller: cdr.caller, dialled: cdr.dialled,
+    customerId: cdr.customerId, queue: cdr.queue, agent: cdr.agent, releasedBy: 'system',
+  };
+}
+
+function callbackEvent(task: CallbackTask, cdr: Cdr, now: number): CallbackCreatedEvent {
+  return {
+    type: 'callback_created', callId: cdr.callId, at: now, caller: cdr.caller, dialled: cdr.dialled,
+    customerId: cdr.customerId, queue: task.queue, callbackId: task.id, firstArrivalAt: task.arrivedAt,
+    abandons: task.abandons,
+  };
+}

@@ -1,0 +1,289 @@
+/**
+ * The storage interfaces of the engine: the durable outbox, callback tasks and the journal of
+ * calls in progress. The SQLite implementation is the default; a PostgreSQL one can implement the
+ * same interfaces later, which is why every method returns a promise even though better-sqlite3
+ * is synchronous (a resolved promise costs far less than the write behind it).
+ *
+ * Methods take `now` (epoch ms) instead of reading a clock, so that tests and crash recovery
+ * control time. When a returned promise resolves, the write is committed (durable as configured).
+ */
+import type { CallEvent, Cdr } from '../../crm-adapter/index.ts';
+
+/** Stable error codes of the store. */
+export type StoreErrorCode = 'STORE_ERR_NOT_FOUND' | 'STORE_ERR_INVALID_STATE';
+
+/** Result of an operation that can be refused by the current state (not a programmer error). */
+export type StoreResult<T> = { ok: true; value: T } | { ok: false; code: StoreErrorCode; reason: string };
+
+// ---------------------------------------------------------------------------------------------
+// Outbox
+
+/** What an outbox item carries. */
+export type OutboxKind = 'event' | 'cdr';
+
+/** `pending` items are delivered; `dead` letters stay in the table until requeued. */
+export type OutboxStatus = 'pending' | 'dead';
+
+/** Fields common to every outbox item. */
+interface OutboxItemBase {
+  /** Increasing id: the order of items of one call. */
+  id: number;
+  callId: string;
+  status: OutboxStatus;
+  createdAt: number;
+  /** Delivery attempts made so far. */
+  attempts: number;
+  /** Earliest time of the next attempt. */
+  nextAttemptAt: number;
+  lastError: string | null;
+}
+
+/** An item in the outbox, its payload typed by kind. */
+export type OutboxItem =
+  | (OutboxItemBase & { kind: 'event'; payload: CallEvent })
+  | (OutboxItemBase & { kind: 'cdr'; payload: Cdr });
+
+/** The payload type of a kind. */
+export type OutboxPayload<K extends OutboxKind> = K extends 'event' ? CallEvent : Cdr;
+
+/** Retry schedule: exponential backoff with jitter, capped, and a dead-letter threshold. */
+export interface RetryPolicy {
+  /** Delay after the first failure. Default 1000 ms. */
+  baseDelayMs: number;
+  /** Cap of the delay. Default 300 000 ms (5 minutes). */
+  maxDelayMs: number;
+  /** Multiplier per failure. Default 2. */
+  factor: number;
+  /** Fraction of the delay removed at random (0 = none, 0.5 = up to half). Default 0.2. */
+  jitter: number;
+  /** An item becomes a dead letter after this many failed attempts. Default 20. */
+  maxAttempts: number;
+}
+
+/** Outcome of recording a failed delivery. */
+export interface FailureOutcome {
+  /** True when the item became a dead letter. */
+  dead: boolean;
+  /** When it will be tried again, or null when dead. */
+  nextAttemptAt: number | null;
+}
+
+/** Counts for metrics. */
+export interface OutboxBacklog {
+  /** Items waiting to be delivered. */
+  pending: number;
+  /** Dead letters. */
+  dead: number;
+  /** Calls with pending items (delivery lanes). */
+  calls: number;
+}
+
+/**
+ * The durable outbox: at-least-once delivery in order per call.
+ *
+ * Each call is a lane. Only the oldest pending item of a lane (its head) is ever handed out, so
+ * a failing item of call X holds back the later items of X and nothing else. A dead letter
+ * leaves the lane (otherwise the call would be stuck forever); the items after it go on.
+ */
+export interface OutboxStore {
+  /** Append an item in its own transaction; resolves with its id once committed ("accepted"). */
+  append<K extends OutboxKind>(callId: string, kind: K, payload: OutboxPayload<K>, now: number): Promise<number>;
+  /**
+   * Heads of the lanes due at `now`, oldest first, at most `limit`, skipping the calls in
+   * `exclude` (lanes already being delivered).
+   */
+  due(now: number, limit: number, exclude?: ReadonlySet<string>): Promise<OutboxItem[]>;
+  /** The item was delivered: remove it and let its lane go on. */
+  ack(id: number, now: number): Promise<void>;
+  /**
+   * The delivery failed: count the attempt, keep the error, schedule the retry by the policy,
+   * or make it a dead letter (after `maxAttempts`, or at once when `permanent`).
+   */
+  fail(id: number, now: number, error: string, permanent: boolean): Promise<FailureOutcome>;
+  /** Earliest `nextAttemptAt` of any lane, or null when nothing is pending. */
+  nextDueAt(): Promise<number | null>;
+  backlog(): Promise<OutboxBacklog>;
+  /** Items of one call (pending and dead), in order. */
+  listCall(callId: string): Promise<OutboxItem[]>;
+  /** Dead letters, oldest first. They are never deleted by the engine. */
+  deadLetters(limit: number, offset: number): Promise<OutboxItem[]>;
+  /** Put a dead letter back in line with a fresh attempt count. False when `id` is not dead. */
+  requeue(id: number, now: number): Promise<boolean>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Callback tasks
+
+/** `open` waits for the dialer, `claimed` is being dialled, `done` and `cancelled` are final. */
+export type CallbackStatus = 'open' | 'claimed' | 'done' | 'cancelled';
+
+/** Why a callback task exists. */
+export type CallbackReason = 'abandoned_queue' | 'abandoned_ivr' | 'requested' | 'engine_restart';
+
+/** What the engine knows when a caller becomes a callback. */
+export interface CallbackInput {
+  caller: string;
+  queue: string;
+  /** Arrival of the call (not the time of the hang-up). */
+  arrivedAt: number;
+  callId: string;
+  reason: CallbackReason;
+  dialled: string | null;
+  programme: string | null;
+  customerId: string | null;
+}
+
+/** A callback task. */
+export interface CallbackTask {
+  id: number;
+  caller: string;
+  /** Queue of the first call; kept when the caller abandons again. */
+  queue: string;
+  reason: CallbackReason;
+  status: CallbackStatus;
+  /** Arrival of the first call: the caller's place in line. Never moves later. */
+  arrivedAt: number;
+  /** Arrival of the latest call merged into this task. */
+  lastArrivalAt: number;
+  /** Calls of this number merged into the task (1 when new). */
+  abandons: number;
+  firstCallId: string;
+  lastCallId: string;
+  dialled: string | null;
+  programme: string | null;
+  customerId: string | null;
+  createdAt: number;
+  updatedAt: number;
+  claimedBy: string | null;
+  claimedAt: number | null;
+  /** Times the dialer released the task without completing it. */
+  dialAttempts: number;
+  closedAt: number | null;
+  /** Free text given at complete/cancel/release. */
+  note: string | null;
+}
+
+/** Filter for listing callback tasks. */
+export interface CallbackFilter {
+  status?: CallbackStatus | readonly CallbackStatus[];
+  queue?: string;
+  /** Default 100. */
+  limit?: number;
+  offset?: number;
+}
+
+/** Callback tasks: one open task per caller number. */
+export interface CallbackStore {
+  /**
+   * Create a task, or merge into the open (or claimed) task of the same number: the merged task
+   * keeps its original arrival time and queue, and its `abandons` counter goes up.
+   */
+  create(input: CallbackInput, now: number): Promise<{ task: CallbackTask; created: boolean }>;
+  get(id: number): Promise<CallbackTask | null>;
+  /** Ordered by original arrival (the callback order), then id. */
+  list(filter?: CallbackFilter): Promise<CallbackTask[]>;
+  count(filter?: Omit<CallbackFilter, 'limit' | 'offset'>): Promise<number>;
+  /** open → claimed by `by` (a dialer or agent id). */
+  claim(id: number, by: string, now: number): Promise<StoreResult<CallbackTask>>;
+  /** Claim the oldest open task (of `queue` when given); null when none. */
+  claimNext(by: string, now: number, queue?: string): Promise<CallbackTask | null>;
+  /** claimed → open (not reached; try later); counts a dial attempt. */
+  release(id: number, now: number, note?: string): Promise<StoreResult<CallbackTask>>;
+  /** claimed → done. */
+  complete(id: number, now: number, note?: string): Promise<StoreResult<CallbackTask>>;
+  /** open or claimed → cancelled. */
+  cancel(id: number, now: number, note?: string): Promise<StoreResult<CallbackTask>>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Journal of calls in progress
+
+/** Last recorded stage of a call in progress. */
+export type JournalState = 'arrived' | 'ivr_exited' | 'queued' | 'offered' | 'answered';
+
+/** What is known of a call when it arrives. */
+export interface ArrivalInfo {
+  caller: string;
+  dialled: string;
+  programme: string | null;
+  airing: string | null;
+  customerId: string | null;
+  /** Queue the dialled number leads to, if known before the IVR (used if the engine dies in the IVR). */
+  queue: string | null;
+}
+
+/** One call in progress. */
+export interface JournalEntry extends ArrivalInfo {
+  callId: string;
+  state: JournalState;
+  agent: string | null;
+  arrivedAt: number;
+  ivrExitAt: number | null;
+  queuedAt: number | null;
+  offeredAt: number | null;
+  answeredAt: number | null;
+  offers: number;
+  updatedAt: number;
+}
+
+/** Options of crash recovery. */
+export interface RecoveryOptions {
+  /** Queue for a callback of a caller who died in the IVR with no queue known. */
+  fallbackQueue: string;
+}
+
+/** What crash recovery did. */
+export interface RecoveryReport {
+  /** Best estimate of when the engine died (last heartbeat or last journal write). */
+  diedAt: number;
+  /** Callers who were waiting: one callback each (merged by number). */
+  callbacks: CallbackTask[];
+  /** Call ids whose CDR (`failed`) was appended to the outbox. */
+  cdrs: string[];
+}
+
+/**
+ * Calls in progress, so that a restarted engine can turn every caller who was waiting into a
+ * callback. One row per call; each method is one small transaction on a prepared statement.
+ * Unknown call ids are ignored by the stage methods (the call already ended).
+ */
+export interface CallJournal {
+  arrived(callId: string, info: ArrivalInfo, at: number): Promise<void>;
+  ivrExited(callId: string, at: number): Promise<void>;
+  queued(callId: string, queue: string, at: number): Promise<void>;
+  offered(callId: string, agent: string, at: number): Promise<void>;
+  answered(callId: string, agent: string, at: number): Promise<void>;
+  get(callId: string): Promise<JournalEntry | null>;
+  list(): Promise<JournalEntry[]>;
+  /** Record that the engine is alive (once a second): the estimate of the crash time. */
+  heartbeat(now: number): Promise<void>;
+}
+
+/** What the engine hands over when a call is over. */
+export interface CallEnd {
+  cdr: Cdr;
+  /** Events to deliver before the CDR (e.g. `abandoned`, `ended`). */
+  events: CallEvent[];
+  /** Set when the caller becomes (or joins) a callback task. */
+  callback: CallbackInput | null;
+}
+
+/** The whole store: repositories plus the operations that must span them atomically. */
+export interface Store {
+  readonly outbox: OutboxStore;
+  readonly callbacks: CallbackStore;
+  readonly journal: CallJournal;
+  /**
+   * In one transaction: remove the call from the journal, create/merge its callback task, append
+   * its events, a `callback_created` event and the CDR (its `callbackId` filled in).
+   */
+  finishCall(end: CallEnd, now: number): Promise<{ callback: CallbackTask | null }>;
+  /**
+   * After an unclean stop: every journal call that had not been answered becomes a callback task
+   * and gets a `failed` CDR; answered calls (cut off by the crash) get a `failed` CDR. The journal
+   * is then empty. Safe to run on every start (a clean stop leaves the journal empty).
+   */
+  recoverAfterCrash(now: number, options: RecoveryOptions): Promise<RecoveryReport>;
+  /** Close the database. Idempotent. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,17 @@
+/**
+ * The public door of the media layer for the engine: the main-thread `MediaPool` (media runs on
+ * worker threads), the types of its commands and events, SDP offer/answer, and the prompt names
+ * the call flows use. Nothing else in `media/` is meant for the engine.
+ */
+export { MediaPool } from './worker/index.ts';
+export type {
+  MediaDelegate, MediaPoolOptions, AllocatedLeg, LegId, LegOptions, LegRemote, MediaDirection, MediaResult,
+  MediaResults, MediaErrorCode, MediaEvent, WorkerStats, LegStats, LatenessStats,
+} from './worker/index.ts';
+export type { Playlist, PlaylistItem } from './player/index.ts';
+export { parseSdp, negotiate, createOffer, acceptAnswer } from './sdp/index.ts';
+export type {
+  LocalMedia, RemoteMedia, SdpErrorCode, SdpFailure, NegotiateResult, AcceptResult, SessionDescription, Direction,
+} from './sdp/index.ts';
+export type { G711 } from './codec/index.ts';
+export { defaultPromptDir, HOLD_MUSIC, numberReadout } from './prompts/index.ts';

@@ -1,0 +1,245 @@
+/**
+ * The pacing clock: one per media worker, it sends the next 20 ms frame of every playing stream.
+ */
+import { performance } from 'node:perf_hooks';
+
+/**
+ * A stream the clock paces. The clock calls {@link PacedStream.pace} once per frame that is due
+ * and {@link PacedStream.skip} for frames it had to drop after a stall. Implementations keep
+ * `clockSlot`/`clockIndex` untouched: they are the clock's bookkeeping (O(1) removal).
+ */
+export interface PacedStream {
+  /** Send one frame. `dueMs` is when it should have gone out, for lateness accounting. */
+  pace(dueMs: number): void;
+  /** Frames that were due but will never be sent (the clock stalled): advance media and time. */
+  skip(frames: number): void;
+  /** Bookkeeping of the clock; -1 when not attached. */
+  clockSlot: number;
+  /** Bookkeeping of the clock; -1 when not attached. */
+  clockIndex: number;
+}
+
+/** Options of a {@link PacingClock}. */
+export interface PacingClockOptions {
+  /** Frame period in ms. Default 20 (G.711 ptime 20). */
+  periodMs?: number;
+  /**
+   * Phases per period. Streams are spread over the phases so each wake-up sends a share of
+   * them: less lateness for the last stream of a batch and smoother output. Default 10 (2 ms).
+   */
+  slots?: number;
+  /** Frames a stream may send back to back after a stall before the rest are skipped. Default 3. */
+  maxBurst?: number;
+  /** Busy-wait at most this long before a deadline instead of sleeping past it. Default 0. */
+  spinMs?: number;
+  /** Monotonic time source in ms (tests inject a fake one). Default `performance.now`. */
+  now?: () => number;
+}
+
+/** Lateness histogram resolution: 0.05 ms buckets up to 100 ms, one overflow bucket. */
+const BUCKET_MS = 0.05;
+const BUCKETS = 2001;
+
+/**
+ * Send lateness (actual send time − scheduled time) in a fixed histogram: recording costs one
+ * array increment, quantiles cost a scan of 2,001 buckets at read time.
+ */
+export class LatenessHistogram {
+  /** Frames recorded. */
+  count = 0;
+  /** Largest lateness seen, ms. */
+  maxMs = 0;
+  private readonly buckets = new Uint32Array(BUCKETS);
+
+  /** Record one frame `lateMs` late (negative = early, counted as 0). */
+  record(lateMs: number): void {
+    let i = lateMs > 0 ? Math.floor(lateMs / BUCKET_MS) : 0;
+    if (i >= BUCKETS) i = BUCKETS - 1;
+    this.buckets[i]!++;
+    this.count++;
+    if (lateMs > this.maxMs) this.maxMs = lateMs;
+  }
+
+  /** Lateness at quantile q (0..1), ms, as the upper edge of its bucket; 0 when empty. */
+  quantile(q: number): number {
+    if (this.count === 0) return 0;
+    const rank = Math.max(1, Math.ceil(q * this.count));
+    let seen = 0;
+    for (let i = 0; i < BUCKETS; i++) {
+      seen += this.buckets[i]!;
+      if (seen >= rank) return i === BUCKETS - 1 ? this.maxMs : (i + 1) * BUCKET_MS;
+    }
+    return this.maxMs;
+  }
+
+  /** Forget everything (e.g. after a warm-up). */
+  reset(): void {
+    this.buckets.fill(0);
+    this.count = 0;
+    this.maxMs = 0;
+  }
+}
+
+/**
+ * One clock for all streams of a worker, on an absolute schedule so errors never accumulate:
+ *
+ * ```
+ *  period k:  |s0 |s1 |s2 | ... |s9 |   phase due = start + k·20 ms + s·2 ms
+ *              ^ streams of slot 0 send their frame k
+ *  wake-up:   sleep (setTimeout) until ~1 ms before the next due phase, optionally spin the rest
+ *  stall:     a slot L periods behind sends min(L, maxBurst) frames per stream, skips the others
+ * ```
+ *
+ * Streams are assigned to the emptiest slot when added. The clock runs only while it has streams.
+ */
+export class PacingClock {
+  /** Lateness of every frame sent (from the due time of its phase to the moment it is paced). */
+  readonly lateness = new LatenessHistogram();
+  /** Frames skipped after stalls. */
+  skipped = 0;
+  /** Wake-ups that found nothing due yet (timer fired early). */
+  earlyWakeups = 0;
+  readonly periodMs: number;
+  readonly slotCount: number;
+  private readonly slotMs: number;
+  private readonly maxBurst: number;
+  private readonly spinMs: number;
+  private readonly now: () => number;
+  private readonly slots: PacedStream[][];
+  private size = 0;
+  private startMs = 0;
+  /** Next phase to run, counted from `startMs` (phase p is due at start + p·slotMs). */
+  private phase = 0;
+  private timer: NodeJS.Timeout | undefined = undefined;
+  private running = false;
+  private readonly wakeBound: () => void;
+
+  constructor(opts: PacingClockOptions = {}) {
+    this.periodMs = opts.periodMs ?? 20;
+    this.slotCount = Math.max(1, Math.floor(opts.slots ?? 10));
+    this.slotMs = this.periodMs / this.slotCount;
+    this.maxBurst = Math.max(1, opts.maxBurst ?? 3);
+    // Never spin across a whole phase: that would turn the clock into a busy loop.
+    this.spinMs = Math.min(Math.max(0, opts.spinMs ?? 0), this.slotMs / 2);
+    this.now = opts.now ?? performance.now.bind(performance);
+    this.slots = [];
+    for (let s = 0; s < this.slotCount; s++) this.slots.push([]);
+    this.wakeBound = this.wake.bind(this);
+  }
+
+  /** Number of streams attached. */
+  get streams(): number {
+    return this.size;
+  }
+
+  /** Attach a stream: its first frame goes out at its slot's next phase. */
+  add(stream: PacedStream): void {
+    if (stream.clockSlot >= 0) return;
+    let best = 0;
+    for (let s = 1; s < this.slotCount; s++) if (this.slots[s]!.length < this.slots[best]!.length) best = s;
+    const slot = this.slots[best]!;
+    stream.clockSlot = best;
+    stream.clockIndex = slot.length;
+    slot.push(stream);
+    this.size++;
+    if (!this.running) this.start();
+  }
+
+  /** Detach a stream (O(1): the last stream of its slot takes its place). Idempotent. */
+  remove(stream: PacedStream): void {
+    const s = stream.clockSlot;
+    if (s < 0) return;
+    const slot = this.slots[s]!;
+    const last = slot.pop()!;
+    if (last !== stream) {
+      slot[stream.clockIndex] = last;
+      last.clockIndex = stream.clockIndex;
+    }
+    stream.clockSlot = -1;
+    stream.clockIndex = -1;
+    this.size--;
+  }
+
+  /**
+   * Run every phase due at `nowMs` (the timer loop calls this; tests call it with a fake time).
+   * Returns the due time of the next phase.
+   */
+  poll(nowMs: number): number {
+    let due = this.startMs + this.phase * this.slotMs;
+    if (nowMs - due >= this.periodMs) {
+      // Stalled for at least a whole period: every slot owes `behind` frames. Send a bounded
+      // burst, skip the rest, and restart the schedule at the first phase still in the future.
+      const behind = Math.floor((nowMs - due) / this.periodMs);
+      const burst = behind < this.maxBurst ? behind : this.maxBurst;
+      for (let i = 0; i < this.slotCount; i++) {
+        const s = (this.phase + i) % this.slotCount;
+        const slot = this.slots[s]!;
+        const phaseDue = due + i * this.slotMs;
+        for (let j = slot.length - 1; j >= 0; j--) {
+          const st = slot[j];
+          if (st === undefined) continue;
+          for (let b = 0; b < burst; b++) {
+            st.pace(phaseDue + b * this.periodMs);
+            this.lateness.record(this.now() - (phaseDue + b * this.periodMs));
+          }
+          if (behind > burst) st.skip(behind - burst);
+        }
+        if (behind > burst) this.skipped += (behind - burst) * slot.length;
+      }
+      this.phase += behind * this.slotCount;
+      due = this.startMs + this.phase * this.slotMs;
+    }
+    while (due <= nowMs) {
+      const slot = this.slots[this.phase % this.slotCount]!;
+      // Iterate backwards: a stream that ends during pace() removes itself, moving the last
+      // stream (already paced) into its index.
+      for (let j = slot.length - 1; j >= 0; j--) {
+        const st = slot[j];
+        if (st === undefined) continue;
+        st.pace(due);
+        this.lateness.record(this.now() - due);
+      }
+      this.phase++;
+      due = this.startMs + this.phase * this.slotMs;
+    }
+    return due;
+  }
+
+  /** Stop the timer loop (streams stay attached; `add` restarts it). Idempotent. */
+  stop(): void {
+    this.running = false;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private start(): void {
+    this.running = true;
+    this.startMs = this.now();
+    this.phase = 0;
+    // Not synchronously: add() must not send from inside the caller's command handling.
+    this.timer = setTimeout(this.wakeBound, 0);
+  }
+
+  private wake(): void {
+    this.timer = undefined;
+    if (!this.running) return;
+    if (this.size === 0) {
+      this.running = false;
+      return;
+    }
+    let due = this.startMs + this.phase * this.slotMs;
+    let now = this.now();
+    if (due > now + this.spinMs) this.earlyWakeups++;
+    // Run what is due; a deadline inside the spin window is waited for here (busy), not slept.
+    while (due <= now + this.spinMs) {
+      while (now < due) now = this.now();
+      due = this.poll(now);
+      now = this.now();
+    }
+    // setTimeout has 1 ms granularity and does not fire before its delay by its own clock (which
+    // is stale by up to one loop iteration): aim at the deadline minus the spin window, rounded
+    // up, so the wake-up lands inside the window (spin) or late by under ~1 ms (spin 0).
+    const wait = due - now - this.spinMs;
+    this.timer = setTimeout(this.wakeBound, wait > 1 ? Math.ceil(wait) : 1);
+  }
+}

@@ -1,0 +1,313 @@
+/**
+ * The media worker itself, independent of `worker_threads`: the pool runs it inside a Worker in
+ * production and in the calling thread for unit tests (same code, no structured clone).
+ */
+import dgram from 'node:dgram';
+import type { Socket } from 'node:dgram';
+import { performance } from 'node:perf_hooks';
+import { RtpView, PortAllocator } from '../rtp/index.ts';
+import type { DtmfDigit } from '../dtmf/index.ts';
+import { PacingClock, compilePlaylist } from '../player/index.ts';
+import type { Playback, PlaybackDelegate, PlaybackEnd, Playlist, PromptSource } from '../player/index.ts';
+import { RelayDirection, WavRecorder } from '../bridge/index.ts';
+import { Leg } from './leg.ts';
+import type { LegHost } from './leg.ts';
+import type {
+  LegId, LegOptions, MediaCommand, MediaErrorCode, MediaEvent, MediaResult, LegRemote, WorkerConfig, WorkerStats,
+} from './protocol.ts';
+
+const BIND_ATTEMPTS = 8;
+
+/** The one consumer of a core's events (the worker entry posts them; tests collect them). */
+export type EventSink = (event: MediaEvent) => void;
+
+/**
+ * Owns the sockets, legs, pacing clock and prompt source of one worker and executes commands.
+ * Commands return results (never throw for bad input); events go to the sink.
+ */
+export class MediaWorkerCore implements LegHost, PlaybackDelegate {
+  readonly view = new RtpView();
+  readonly sendView = new RtpView();
+  packetsIn = 0;
+  packetsOut = 0;
+  dropped = 0;
+  sendErrors = 0;
+  readonly clock: PacingClock;
+  readonly onSent: (err: Error | null) => void;
+  private readonly legs = new Map<LegId, Leg>();
+  private readonly byPlayback = new Map<Playback, Leg>();
+  private readonly ports: PortAllocator;
+  private readonly bindAddress: string;
+  private readonly advertiseAddress: string;
+  private housekeeper: NodeJS.Timeout | undefined;
+  private statsTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(private readonly config: WorkerConfig, private readonly prompts: PromptSource | undefined, private readonly emit: EventSink) {
+    this.clock = new PacingClock(config.clock);
+    this.ports = new PortAllocator(config.portMin, config.portMax);
+    this.bindAddress = config.bindAddress ?? '0.0.0.0';
+    this.advertiseAddress = config.advertiseAddress ?? (this.bindAddress === '0.0.0.0' ? '127.0.0.1' : this.bindAddress);
+    this.onSent = (err: Error | null): void => {
+      if (err) this.sendErrors++;
+    };
+    this.housekeeper = setInterval(() => this.housekeeping(), config.housekeepingMs ?? 250);
+    this.housekeeper.unref();
+    const every = config.statsIntervalMs ?? 0;
+    if (every > 0) {
+      this.statsTimer = setInterval(() => this.emit({ event: 'stats', stats: this.stats(false) }), every);
+      this.statsTimer.unref();
+    }
+  }
+
+  /** Number of live legs (tests check for leaks). */
+  get legCount(): number {
+    return this.legs.size;
+  }
+
+  /** Execute one command. */
+  async handle(cmd: MediaCommand): Promise<MediaResult<unknown>> {
+    if (this.closed && cmd.op !== 'shutdown') return err('MEDIA_ERR_WORKER', 'worker is shut down');
+    switch (cmd.op) {
+      case 'allocate':
+        return this.allocate(cmd.leg, cmd.options);
+      case 'setRemote':
+        return this.withLeg(cmd.leg, (leg) => this.setRemote(leg, cmd.remote));
+      case 'play':
+        return this.withLeg(cmd.leg, (leg) => this.play(leg, cmd.playlist, cmd.playId));
+      case 'stop':
+        return this.withLeg(cmd.leg, (leg) => {
+          leg.playback.stop();
+          return ok(null);
+        });
+      case 'bridge':
+        return this.bridge(cmd.a, cmd.b);
+      case 'unbridge':
+        return this.withLeg(cmd.leg, (leg) => this.unbridge(leg, cmd.then, cmd.playId ?? 0));
+      case 'recordStart':
+        return this.withLeg(cmd.leg, (leg) => {
+          if (leg.recorder !== undefined) return err('MEDIA_ERR_STATE', `leg ${leg.id} is already recording`);
+          leg.recorder = new WavRecorder(cmd.file, performance.now());
+          return ok(null);
+        });
+      case 'recordStop': {
+        const leg = this.legs.get(cmd.leg);
+        if (leg === undefined) return unknownLeg(cmd.leg);
+        const rec = leg.recorder;
+        if (rec === undefined) return err('MEDIA_ERR_STATE', `leg ${leg.id} is not recording`);
+        leg.recorder = undefined;
+        const r = await rec.stop();
+        return r.ok ? ok({ file: r.file, durationMs: r.durationMs, bytes: r.bytes, lateDrops: r.lateDrops }) : r;
+      }
+      case 'release':
+        return this.release(cmd.leg);
+      case 'legStats':
+        return this.withLeg(cmd.leg, (leg) => {
+          const rx = leg.rxStats();
+          return ok({ sent: leg.out.packets, received: rx.packets, expected: rx.expected, lost: rx.lost, reordered: rx.reordered, duplicates: rx.duplicates });
+        });
+      case 'stats':
+        return ok(this.stats(cmd.reset === true));
+      case 'shutdown':
+        await this.close();
+        return ok(null);
+      default:
+        return err('MEDIA_ERR_BAD_COMMAND', `unknown command ${JSON.stringify(cmd)}`);
+    }
+  }
+
+  /** Release every leg, stop timers. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.housekeeper);
+    clearInterval(this.statsTimer);
+    this.housekeeper = undefined;
+    this.statsTimer = undefined;
+    const ids = [...this.legs.keys()];
+    for (const id of ids) await this.release(id);
+    this.clock.stop();
+  }
+
+  /** Counters; `reset` clears the lateness histogram after reading (benchmark warm-up). */
+  stats(reset: boolean): WorkerStats {
+    let playing = 0;
+    let bridges = 0;
+    let recordings = 0;
+    for (const leg of this.legs.values()) {
+      if (leg.playback.active) playing++;
+      if (leg.relay !== undefined) bridges++;
+      if (leg.recorder !== undefined) recordings++;
+    }
+    const h = this.clock.lateness;
+    const s: WorkerStats = {
+      worker: this.config.index,
+      legs: this.legs.size,
+      playing,
+      bridges: bridges / 2,
+      recordings,
+      packetsIn: this.packetsIn,
+      packetsOut: this.packetsOut,
+      sendErrors: this.sendErrors,
+      dropped: this.dropped,
+      skippedFrames: this.clock.skipped,
+      lateness: { count: h.count, p50Ms: h.quantile(0.5), p99Ms: h.quantile(0.99), maxMs: h.maxMs },
+    };
+    if (reset) {
+      h.reset();
+      this.clock.skipped = 0;
+    }
+    return s;
+  }
+
+  // LegHost
+  dtmf(leg: Leg, d: DtmfDigit): void {
+    this.emit({ event: 'dtmf', leg: leg.id, digit: d.digit, startMs: d.startMs, durationMs: d.durationMs, source: d.source });
+  }
+
+  // PlaybackDelegate
+  playbackDone(playback: Playback, playId: number, reason: PlaybackEnd): void {
+    const leg = this.byPlayback.get(playback);
+    if (leg !== undefined && playId !== 0) this.emit({ event: 'playbackDone', leg: leg.id, playId, reason });
+  }
+
+  private async allocate(id: LegId, options: LegOptions): Promise<MediaResult<unknown>> {
+    if (this.legs.has(id)) return err('MEDIA_ERR_LEG_EXISTS', `leg ${id} exists`);
+    for (let attempt = 0; attempt < BIND_ATTEMPTS; attempt++) {
+      const port = this.ports.allocate();
+      if (port === undefined) return err('MEDIA_ERR_NO_PORT', `RTP port range ${this.config.portMin}-${this.config.portMax} exhausted`);
+      const socket = await bind(port, this.bindAddress);
+      if (socket === undefined) {
+        // Taken by another process: leave it out of rotation for now, try the next one.
+        this.ports.release(port);
+        continue;
+      }
+      if (this.closed) {
+        socket.close();
+        this.ports.release(port);
+        return err('MEDIA_ERR_WORKER', 'worker is shut down');
+      }
+      const leg = new Leg(id, port, socket, this, this.clock, this, options);
+      this.legs.set(id, leg);
+      this.byPlayback.set(leg.playback, leg);
+      return ok({ port, address: this.advertiseAddress });
+    }
+    return err('MEDIA_ERR_NO_PORT', `no bindable RTP port after ${BIND_ATTEMPTS} attempts`);
+  }
+
+  private setRemote(leg: Leg, remote: LegRemote): MediaResult<unknown> {
+    if (typeof remote.address !== 'string' || !(remote.port > 0 && remote.port < 65536)) {
+      return err('MEDIA_ERR_BAD_COMMAND', `bad remote ${remote.address}:${remote.port}`);
+    }
+    leg.setRemote(remote, performance.now());
+    const partner = leg.partner;
+    if (partner !== undefined) {
+      // Codecs may have changed: both directions re-learn their tables and payload types.
+      leg.relay!.configure(leg, partner);
+      partner.relay!.configure(partner, leg);
+    }
+    return ok(null);
+  }
+
+  private play(leg: Leg, playlist: Playlist, playId: number): MediaResult<unknown> {
+    if (leg.partner !== undefined) return err('MEDIA_ERR_STATE', `leg ${leg.id} is bridged; unbridge first`);
+    if (this.prompts === undefined && playlist.items.some((i) => i.kind !== 'silence')) {
+      return err('MEDIA_ERR_PLAYLIST', 'this worker has no prompt directory');
+    }
+    const c = compilePlaylist(playlist, leg.codec, this.prompts ?? NO_PROMPTS);
+    if (!c.ok) return c;
+    leg.playback.start(c.playlist, playId);
+    return ok({ playId });
+  }
+
+  private bridge(a: LegId, b: LegId): MediaResult<unknown> {
+    const la = this.legs.get(a);
+    const lb = this.legs.get(b);
+    if (la === undefined || lb === undefined) {
+      if (!a.startsWith(`${this.config.index}.`) || !b.startsWith(`${this.config.index}.`)) {
+        return err('MEDIA_ERR_WORKER', `legs ${a} and ${b} live on different workers`);
+      }
+      return unknownLeg(la === undefined ? a : b);
+    }
+    if (la === lb) return err('MEDIA_ERR_STATE', 'cannot bridge a leg to itself');
+    if (la.partner !== undefined || lb.partner !== undefined) return err('MEDIA_ERR_STATE', 'a leg is already bridged');
+    la.playback.stop();
+    lb.playback.stop();
+    la.partner = lb;
+    lb.partner = la;
+    la.relay = new RelayDirection(lb.out, la, lb);
+    lb.relay = new RelayDirection(la.out, lb, la);
+    return ok({ transcoding: la.relay.transcoding });
+  }
+
+  private unbridge(leg: Leg, then: Playlist | undefined, playId: number): MediaResult<unknown> {
+    const partner = leg.partner;
+    if (partner === undefined) return err('MEDIA_ERR_STATE', `leg ${leg.id} is not bridged`);
+    leg.partner = undefined;
+    leg.relay = undefined;
+    partner.partner = undefined;
+    partner.relay = undefined;
+    if (then !== undefined) return this.play(leg, then, playId);
+    return ok(null);
+  }
+
+  private async release(id: LegId): Promise<MediaResult<unknown>> {
+    const leg = this.legs.get(id);
+    if (leg === undefined) return unknownLeg(id);
+    if (leg.partner !== undefined) this.unbridge(leg, undefined, 0);
+    this.legs.delete(id);
+    leg.close();
+    this.byPlayback.delete(leg.playback);
+    this.ports.release(leg.port);
+    const rec = leg.recorder;
+    leg.recorder = undefined;
+    if (rec !== undefined) await rec.stop();
+    return ok(null);
+  }
+
+  private withLeg(id: LegId, fn: (leg: Leg) => MediaResult<unknown>): MediaResult<unknown> {
+    const leg = this.legs.get(id);
+    return leg === undefined ? unknownLeg(id) : fn(leg);
+  }
+
+  private housekeeping(): void {
+    const now = performance.now();
+    for (const leg of this.legs.values()) {
+      const silent = leg.housekeeping(now);
+      if (silent >= 0) this.emit({ event: 'rtpTimeout', leg: leg.id, silentMs: Math.round(silent) });
+    }
+  }
+}
+
+const NO_PROMPTS: PromptSource = { get: () => undefined };
+
+function bind(port: number, address: string): Promise<Socket | undefined> {
+  return new Promise((resolve) => {
+    const socket = dgram.createSocket({ type: address.includes(':') ? 'udp6' : 'udp4' });
+    const onError = (): void => {
+      socket.close();
+      resolve(undefined);
+    };
+    socket.once('error', onError);
+    socket.bind(port, address, () => {
+      socket.off('error', onError);
+      // ICMP errors surface as 'error' events on connected sockets; counted via send callbacks.
+      socket.on('error', ignore);
+      resolve(socket);
+    });
+  });
+}
+
+function ignore(): void {}
+
+function ok<T>(value: T): MediaResult<T> {
+  return { ok: true, value };
+}
+
+function err(code: MediaErrorCode, reason: string): MediaResult<never> {
+  return { ok: false, code, reason };
+}
+
+function unknownLeg(id: LegId): MediaResult<never> {
+  return err('MEDIA_ERR_UNKNOWN_LEG', `no leg ${id} on this worker`);
+}

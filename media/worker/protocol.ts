@@ -1,0 +1,192 @@
+/**
+ * The typed command/event protocol between the main thread and a media worker. Everything here is
+ * structured-clone data (it crosses `postMessage`).
+ *
+ * ```
+ *  main ──{ id, cmd: { op: 'allocate' | 'setRemote' | 'play' | ... } }──▶ worker
+ *  main ◀──{ id, ok: true, result } | { id, ok: false, code, reason }───── worker   (one per command)
+ *  main ◀──{ event: 'dtmf' | 'playbackDone' | 'rtpTimeout' | 'stats' }──── worker   (unsolicited)
+ * ```
+ */
+import type { G711 } from '../codec/index.ts';
+import type { Playlist } from '../player/index.ts';
+import type { PacingClockOptions } from '../player/index.ts';
+
+/** Leg handle, unique in a pool: `"<worker>.<n>"`. */
+export type LegId = string;
+
+/**
+ * Direction of onair's side of the stream (RFC 3264 §6.1), as `negotiate()` of media/sdp reports
+ * it: `sendrecv` normal, `recvonly` do not send, `sendonly` send only, `inactive` neither.
+ */
+export type MediaDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+
+/** Per-leg media settings, fixed at allocation (codec details may change with `setRemote`). */
+export interface LegOptions {
+  /** Codec of the leg. Default PCMU. */
+  codec?: G711;
+  /** Audio payload type. Default the codec's static type (0 / 8). */
+  payloadType?: number;
+  /** telephone-event payload type; -1 = none negotiated. Default 101. */
+  dtmfPayloadType?: number;
+  /** Run the in-band Goertzel detector on the audio (E1 gateways without RFC 4733). Default false. */
+  inbandDtmf?: boolean;
+  /** Silence that raises `rtpTimeout` while the remote sends; 0 disables. Default 30000 ms. */
+  rtpTimeoutMs?: number;
+  /** Silence that raises `rtpTimeout` while the remote is on hold; 0 disables. Default 0. */
+  holdTimeoutMs?: number;
+}
+
+/**
+ * The remote media of a leg. The `remote` of media/sdp's `negotiate()`/`acceptAnswer()` fits as
+ * is (extra fields such as `ptime` are ignored: the player always sends 20 ms frames).
+ */
+export interface LegRemote {
+  address: string;
+  port: number;
+  codec?: G711;
+  payloadType?: number;
+  dtmfPayloadType?: number;
+  /** onair's direction: `recvonly`/`inactive` = send nothing. Default sendrecv. */
+  direction?: MediaDirection;
+  /** The peer holds the call (sends nothing by right): RTP timeout uses `holdTimeoutMs`. */
+  hold?: boolean;
+  /**
+   * Symmetric RTP: send to where the remote's packets come from once the first one arrives
+   * (NAT). Default true. Once latched the socket is connected to that source, so packets from
+   * elsewhere are dropped by the kernel until the next `setRemote`.
+   */
+  latch?: boolean;
+}
+
+/** A command to a worker. */
+export type MediaCommand =
+  | { op: 'allocate'; leg: LegId; options: LegOptions }
+  | { op: 'setRemote'; leg: LegId; remote: LegRemote }
+  | { op: 'play'; leg: LegId; playlist: Playlist; playId: number }
+  | { op: 'stop'; leg: LegId }
+  | { op: 'bridge'; a: LegId; b: LegId }
+  | { op: 'unbridge'; leg: LegId; then?: Playlist; playId?: number }
+  | { op: 'recordStart'; leg: LegId; file: string }
+  | { op: 'recordStop'; leg: LegId }
+  | { op: 'release'; leg: LegId }
+  | { op: 'legStats'; leg: LegId }
+  | { op: 'stats'; reset?: boolean }
+  | { op: 'shutdown' };
+
+/** Operation names. */
+export type MediaOp = MediaCommand['op'];
+
+/** Result value of each operation. */
+export interface MediaResults {
+  allocate: { port: number; address: string };
+  setRemote: null;
+  play: { playId: number };
+  stop: null;
+  bridge: { transcoding: boolean };
+  unbridge: null | { playId: number };
+  recordStart: null;
+  recordStop: { file: string; durationMs: number; bytes: number; lateDrops: number };
+  release: null;
+  legStats: LegStats;
+  stats: WorkerStats;
+  shutdown: null;
+}
+
+/** Stable error codes of media commands. */
+export type MediaErrorCode =
+  | 'MEDIA_ERR_NO_PORT' // port range exhausted or every bind failed
+  | 'MEDIA_ERR_UNKNOWN_LEG'
+  | 'MEDIA_ERR_LEG_EXISTS'
+  | 'MEDIA_ERR_PLAYLIST' // unknown prompt, bad item
+  | 'MEDIA_ERR_STATE' // e.g. play on a bridged leg, bridge of a bridged leg
+  | 'MEDIA_ERR_WORKER' // legs on different workers, worker died, pool closed
+  | 'MEDIA_ERR_RECORD'
+  | 'MEDIA_ERR_BAD_COMMAND';
+
+/** Outcome of a command. */
+export type MediaResult<T> = { ok: true; value: T } | { ok: false; code: MediaErrorCode; reason: string };
+
+/** Send lateness of the pacing clock, ms. */
+export interface LatenessStats {
+  count: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+/** Counters of one leg: what it sent, and the quality of what it receives from the remote. */
+export interface LegStats {
+  /** Packets sent (player and relay). */
+  sent: number;
+  /** Receive side, for the current remote SSRC (reset when it changes). */
+  received: number;
+  /** Packets the sequence numbers say were sent to us (highest − first + 1). */
+  expected: number;
+  lost: number;
+  /** Packets older than the newest one seen when they arrived. */
+  reordered: number;
+  duplicates: number;
+}
+
+/** Counters of one worker. */
+export interface WorkerStats {
+  worker: number;
+  legs: number;
+  playing: number;
+  bridges: number;
+  recordings: number;
+  packetsIn: number;
+  packetsOut: number;
+  /** Sends that the OS refused (the callback reported an error). */
+  sendErrors: number;
+  /** Datagrams that were not RTP, were RTCP, or came from a non-latched source. */
+  dropped: number;
+  /** Frames the clock skipped after stalls. */
+  skippedFrames: number;
+  lateness: LatenessStats;
+}
+
+/** Unsolicited events from a worker. */
+export type MediaEvent =
+  | { event: 'dtmf'; leg: LegId; digit: string; startMs: number; durationMs: number; source: 'rfc4733' | 'inband' }
+  | { event: 'playbackDone'; leg: LegId; playId: number; reason: 'finished' | 'stopped' }
+  | { event: 'rtpTimeout'; leg: LegId; silentMs: number }
+  | { event: 'stats'; stats: WorkerStats };
+
+/** main → worker. */
+export interface WorkerRequest {
+  id: number;
+  cmd: MediaCommand;
+}
+
+/** worker → main: a reply (has `id`) or an event. */
+export type WorkerMessage =
+  | ({ id: number } & MediaResult<unknown>)
+  | MediaEvent;
+
+/** Configuration of one worker (sent as `workerData`). */
+export interface WorkerConfig {
+  /** Worker index in the pool (prefix of its leg ids). */
+  index: number;
+  /** This worker's share of the RTP port range. */
+  portMin: number;
+  portMax: number;
+  /** Address the RTP sockets bind to. Default 0.0.0.0. */
+  bindAddress?: string;
+  /** Address put in SDP for this worker's legs. Default: the bind address, or 127.0.0.1. */
+  advertiseAddress?: string;
+  /** Prompt directory for the worker's prompt cache (absent = no prompts, silence only). */
+  promptDir?: string;
+  /** Pacing clock tuning. */
+  clock?: Omit<PacingClockOptions, 'now'>;
+  /** Send a `stats` event this often; 0 = only on request. Default 0. */
+  statsIntervalMs?: number;
+  /** Housekeeping period (RTP timeouts, lost DTMF ends). Default 250 ms. */
+  housekeepingMs?: number;
+  /**
+   * Scheduling priority (nice value, -20..19) of the worker thread; on Linux it applies to the
+   * thread alone. Negative values need CAP_SYS_NICE; refused = left unchanged. Default unchanged.
+   */
+  priority?: number;
+}

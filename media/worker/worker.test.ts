@@ -1,0 +1,225 @@
+import t from 'tap';
+import type { Test } from 'tap';
+import dgram from 'node:dgram';
+import type { Socket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { MediaPool } from './index.ts';
+import type { MediaDelegate, MediaPoolOptions } from './index.ts';
+import { RtpView, writeRtpHeader } from '../rtp/index.ts';
+import { encodeRfc4733 } from '../dtmf/index.ts';
+import { ULAW_TO_ALAW, encodeLinear } from '../codec/index.ts';
+import { defaultPromptDir, HOLD_MUSIC } from '../prompts/index.ts';
+
+/** A random even port range of 200 ports in the dynamic range, to live next to parallel tests. */
+function range(): { portMin: number; portMax: number } {
+  const base = 30000 + 2 * Math.floor(Math.random() * 14000);
+  return { portMin: base, portMax: base + 199 };
+}
+
+async function peer(t: Test): Promise<{ sock: Socket; port: number; got: Buffer[] }> {
+  const sock = dgram.createSocket('udp4');
+  const got: Buffer[] = [];
+  sock.on('message', (m) => got.push(m));
+  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+  t.teardown(() => sock.close());
+  return { sock, port: sock.address().port, got };
+}
+
+async function startPool(t: Test, opts: MediaPoolOptions): Promise<MediaPool> {
+  const pool = await MediaPool.start({ bindAddress: '127.0.0.1', ...range(), ...opts });
+  t.teardown(() => pool.close());
+  return pool;
+}
+
+function until(cond: () => boolean, ms = 3000): Promise<boolean> {
+  const end = Date.now() + ms;
+  return new Promise((resolve) => {
+    const check = (): void => {
+      if (cond()) resolve(true);
+      else if (Date.now() > end) resolve(false);
+      else setTimeout(check, 10);
+    };
+    check();
+  });
+}
+
+function send(sock: Socket, port: number, buf: Buffer): Promise<void> {
+  return new Promise((r) => sock.send(buf, port, '127.0.0.1', () => r()));
+}
+
+/** A DTMF key press as RFC 4733 packets: start (marker), updates, three end reports. */
+async function pressKey(sock: Socket, port: number, digit: string, seq0: number, ts: number): Promise<number> {
+  let seq = seq0;
+  for (let i = 0; i < 8; i++) {
+    const b = Buffer.alloc(16);
+    const end = i >= 5;
+    writeRtpHeader(b, 0, 101, seq++, ts, 0xdeadbeef, i === 0);
+    encodeRfc4733(b, 12, digit, end, 10, Math.min(i + 1, 5) * 160);
+    await send(sock, port, b);
+  }
+  return seq;
+}
+
+for (const inThread of [true, false]) {
+  const mode = inThread ? 'in-thread' : 'worker_threads';
+
+  t.test(`${mode}: allocate, play to a peer, DTMF back, release frees the port`, async (t) => {
+    const events: string[] = [];
+    const delegate: MediaDelegate = {
+      dtmf: (leg, digit, info) => events.push(`dtmf ${leg} ${digit} ${info.source}`),
+      playbackDone: (leg, id, why) => events.push(`done ${leg} ${id} ${why}`),
+    };
+    const pool = await startPool(t, { workers: 2, inThread, delegate, promptDir: defaultPromptDir() });
+    t.equal(pool.workers, 2);
+    const a = await pool.allocate();
+    const b = await pool.allocate();
+    if (!a.ok || !b.ok) throw new Error('allocate failed');
+    t.equal(a.value.port % 2, 0, 'even RTP port');
+    t.not(pool.workerOf(a.value.leg), pool.workerOf(b.value.leg), 'spread over workers');
+    const p = await peer(t);
+    t.ok((await pool.setRemote(a.value.leg, { address: '127.0.0.1', port: p.port, latch: false })).ok);
+    const play = await pool.play(a.value.leg, { items: [{ kind: 'silence', ms: 100 }] });
+    t.ok(play.ok);
+    const playId = play.ok ? play.value.playId : -1;
+    t.ok(await until(() => events.includes(`done ${a.value.leg} ${playId} finished`)), 'playbackDone');
+    await until(() => p.got.length >= 5, 500);
+    t.equal(p.got.length, 5, '100 ms = five 20 ms packets');
+    const v = new RtpView();
+    const seqs = p.got.map((m) => (v.reset(m, m.length), v.sequence));
+    for (let i = 1; i < seqs.length; i++) t.equal((seqs[i]! - seqs[i - 1]!) & 0xffff, 1);
+    t.ok(p.got.every((m) => m.length === 172 && m[12] === 0xff), 'µ-law silence frames');
+
+    await pressKey(p.sock, a.value.port, '7', 1, 8000);
+    t.ok(await until(() => events.includes(`dtmf ${a.value.leg} 7 rfc4733`)), 'RFC 4733 digit reported');
+    t.equal(events.filter((e) => e.startsWith('dtmf')).length, 1, 'reported once despite three end packets');
+
+    const bad = await pool.play(a.value.leg, { items: [{ kind: 'prompt', name: 'no/such/prompt' }] });
+    t.equal(bad.ok, false);
+    if (!bad.ok) t.equal(bad.code, 'MEDIA_ERR_PLAYLIST');
+    const unknown = await pool.setRemote('9.9', { address: '127.0.0.1', port: 1 });
+    t.equal(unknown.ok, false);
+
+    const port = a.value.port;
+    t.ok((await pool.release(a.value.leg)).ok);
+    t.equal((await pool.release(a.value.leg)).ok, false, 'second release: unknown leg');
+    // The port is free again: another socket can bind it.
+    const s = dgram.createSocket('udp4');
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.bind(port, '127.0.0.1', () => resolve());
+    });
+    s.close();
+    const stats = await pool.stats();
+    t.equal(stats.reduce((n, s) => n + s.legs, 0), 1);
+    t.ok(stats.every((s) => s.sendErrors === 0));
+  });
+
+  t.test(`${mode}: bridge with transcoding, continuity, recording, unbridge to hold`, async (t) => {
+    const done: number[] = [];
+    const pool = await startPool(t, { workers: 1, inThread, promptDir: defaultPromptDir(), delegate: { playbackDone: (_l, id) => done.push(id) } });
+    const caller = await pool.allocate({ codec: 'PCMU' });
+    if (!caller.ok) throw new Error(caller.reason);
+    const agent = await pool.allocate({ codec: 'PCMA', near: caller.value.leg });
+    if (!agent.ok) throw new Error(agent.reason);
+    const pc = await peer(t);
+    const pa = await peer(t);
+    // Latching: the remote's SDP says port 9 but its packets come from pc/pa: we answer there.
+    t.ok((await pool.setRemote(caller.value.leg, { address: '127.0.0.1', port: 9 })).ok);
+    t.ok((await pool.setRemote(agent.value.leg, { address: '127.0.0.1', port: 9, codec: 'PCMA' })).ok);
+    const hold = await pool.play(caller.value.leg, { items: [{ kind: 'prompt', name: HOLD_MUSIC }], loop: true });
+    t.ok(hold.ok, 'hold music');
+    const dir = t.testdir({});
+    const wav = path.join(dir, 'rec.wav');
+    t.ok((await pool.recordStart(caller.value.leg, wav)).ok);
+    // The caller speaks first (this latches the caller leg) and hears hold music.
+    const tone = new Int16Array(160).map((_, i) => Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / 8000)));
+    const ulaw = Buffer.alloc(160);
+    encodeLinear(tone, ulaw, 0, 'PCMU');
+    let callerSeq = 100;
+    const callerPacket = (): Buffer => {
+      const b = Buffer.alloc(172);
+      writeRtpHeader(b, 0, 0, callerSeq, callerSeq * 160, 0x1111, false);
+      callerSeq++;
+      ulaw.copy(b, 12);
+      return b;
+    };
+    for (let i = 0; i < 5; i++) await send(pc.sock, caller.value.port, callerPacket());
+    t.ok(await until(() => pc.got.length >= 10), 'hold music reaches the latched caller');
+    // Agent latches too (one packet), then bridge.
+    const agentFirst = Buffer.alloc(172, 0xd5);
+    writeRtpHeader(agentFirst, 0, 8, 1, 1, 0x2222, false);
+    await send(pa.sock, agent.value.port, agentFirst);
+    await until(() => false, 50);
+    const br = await pool.bridge(caller.value.leg, agent.value.leg);
+    t.ok(br.ok && br.value.transcoding, 'bridged, transcoding µ-law↔A-law');
+    const before = pc.got.length;
+    const agentGotBefore = pa.got.length;
+    for (let i = 0; i < 10; i++) await send(pc.sock, caller.value.port, callerPacket());
+    for (let i = 0; i < 10; i++) {
+      const b = Buffer.alloc(172, 0x2a);
+      writeRtpHeader(b, 0, 8, 50 + i, 7777 + i * 160, 0x2222, false);
+      await send(pa.sock, agent.value.port, b);
+    }
+    t.ok(await until(() => pa.got.length >= agentGotBefore + 10), 'caller audio reaches the agent');
+    const v = new RtpView();
+    const toAgent = pa.got.slice(agentGotBefore);
+    t.ok(toAgent.every((m) => v.reset(m, m.length) && v.payloadType === 8), 'A-law PT to the agent');
+    v.reset(toAgent[0]!, toAgent[0]!.length);
+    t.equal(toAgent[0]![12], ULAW_TO_ALAW[ulaw[0]!], 'payload transcoded by table');
+    t.ok(await until(() => pc.got.length >= before + 10), 'agent audio reaches the caller');
+    const un = await pool.unbridge(caller.value.leg, { items: [{ kind: 'prompt', name: HOLD_MUSIC }], loop: true });
+    t.ok(un.ok, 'back to hold');
+    const afterUnbridge = pc.got.length;
+    t.ok(await until(() => pc.got.length >= afterUnbridge + 5));
+    // Everything the caller heard is one stream: one SSRC, sequence +1 with no gaps.
+    const heard = pc.got.map((m) => (v.reset(m, m.length), { seq: v.sequence, ssrc: v.ssrc, marker: v.marker, pt: v.payloadType }));
+    t.equal(new Set(heard.map((h) => h.ssrc)).size, 1, 'one SSRC across hold → agent → hold');
+    let gaps = 0;
+    for (let i = 1; i < heard.length; i++) if (((heard[i]!.seq - heard[i - 1]!.seq) & 0xffff) !== 1) gaps++;
+    t.equal(gaps, 0, 'sequence continuous across source switches');
+    t.ok(heard.every((h) => h.pt === 0), 'caller always gets PCMU');
+    // The very first hold packet went to the SDP address (port 9), before the caller latched.
+    t.ok(heard.filter((h) => h.marker).length >= 2, 'marker at each switch (agent, hold again)');
+    const rec = await pool.recordStop(caller.value.leg);
+    t.ok(rec.ok, JSON.stringify(rec));
+    const data = readFileSync(wav);
+    t.equal(data.toString('latin1', 0, 4), 'RIFF');
+    t.equal(data.readUInt16LE(22), 2, 'stereo');
+    t.equal(data.readUInt32LE(40) + 44, data.length, 'data size matches the file');
+    let leftEnergy = 0;
+    for (let off = 44; off + 4 <= data.length; off += 4) leftEnergy += Math.abs(data.readInt16LE(off));
+    t.ok(leftEnergy > 0, 'caller voice on the left channel');
+    t.ok((await pool.release(caller.value.leg)).ok);
+    t.ok((await pool.release(agent.value.leg)).ok);
+    const stats = await pool.stats();
+    t.same(stats.map((s) => s.legs), [0], 'no legs left');
+  });
+}
+
+t.test('bridge across workers is refused with a clear code', async (t) => {
+  const pool = await startPool(t, { workers: 2, inThread: true });
+  const a = await pool.allocate();
+  const b = await pool.allocate();
+  if (!a.ok || !b.ok) throw new Error('allocate');
+  const r = await pool.bridge(a.value.leg, b.value.leg);
+  t.equal(r.ok, false);
+  if (!r.ok) t.equal(r.code, 'MEDIA_ERR_WORKER');
+});
+
+t.test('port range exhaustion is a result; close releases everything', async (t) => {
+  const base = 30000 + 2 * Math.floor(Math.random() * 14000);
+  const pool = await MediaPool.start({ workers: 1, inThread: true, bindAddress: '127.0.0.1', portMin: base, portMax: base + 7 });
+  t.teardown(() => pool.close());
+  const legs = [];
+  for (let i = 0; i < 4; i++) legs.push(await pool.allocate());
+  t.ok(legs.every((l) => l.ok), 'four even ports in 8');
+  const fifth = await pool.allocate();
+  t.equal(fifth.ok, false);
+  if (!fifth.ok) t.equal(fifth.code, 'MEDIA_ERR_NO_PORT');
+  await pool.close();
+  await pool.close();
+  const again = await MediaPool.start({ workers: 1, inThread: true, bindAddress: '127.0.0.1', portMin: base, portMax: base + 7 });
+  t.teardown(() => again.close());
+  for (let i = 0; i < 4; i++) t.ok((await again.allocate()).ok, 'ports bindable again after close');
+});
