@@ -31,6 +31,7 @@ function worst(stats: WorkerStats[]): { p50: number; p99: number; max: number; f
   };
 }
 
+/** Runs the hold-audio steps (arguments in the file comment) and prints the JSON metrics. */
 export async function main(args: string[]): Promise<void> {
   const steps = arg(args, 'streams', '500,1000,2000,3000').split(',').map(Number);
   const seconds = Number(arg(args, 'seconds', '10'));

@@ -18,6 +18,7 @@ function arg(args: string[], name: string, dflt: string): string {
   return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : dflt;
 }
 
+/** Runs the relay steps (arguments in the file comment) and prints the JSON metrics. */
 export async function main(args: string[]): Promise<void> {
   const steps = arg(args, 'calls', '200,400,600,800,1000').split(',').map(Number);
   const seconds = Number(arg(args, 'seconds', '60'));

@@ -62,6 +62,7 @@ export function startRtpload(mode: 'sink' | 'relay', seconds: number): Promise<R
   });
 }
 
+/** Builds the load generator if needed and prints its path on stderr. */
 export async function main(): Promise<void> {
   say(rtploadBinary());
 }

@@ -24,7 +24,6 @@ const SDP = [
   'a=rtpmap:8 PCMA/8000',
   'a=rtpmap:101 telephone-event/8000',
   'a=fmtp:101 0-15',
-  'a=ptime:20',
   'a=sendrecv',
   '',
 ].join('\r\n');
@@ -32,16 +31,16 @@ const SDP = [
 /** A carrier INVITE as a TV-shopping hotline receives it from an SBC. */
 export const INVITE = Buffer.from([
   'INVITE sip:+4980012345678@onair.example.net:5060;user=phone SIP/2.0',
-  'Via: SIP/2.0/UDP 198.51.100.10:5060;branch=z9hG4bK-524287-1---7a1c8e5f0b2d4c1e;rport',
+  'Via: SIP/2.0/UDP 198.51.100.10:5060;branch=z9hG4bK-7a1c8e5f0b2d4c1e;rport',
   'Record-Route: <sip:198.51.100.10;lr;ftag=as4f7c2e1b>',
   'Max-Forwards: 69',
   'From: "+49891234567" <sip:+49891234567@carrier.example.com;user=phone>;tag=as4f7c2e1b',
   'To: <sip:+4980012345678@onair.example.net;user=phone>',
-  'Call-ID: 6f1e0c1a2b3c4d5e6f708192a3b4c5d6@198.51.100.10',
+  'Call-ID: 6f1e0c1a2b3c4d5e@198.51.100.10',
   'CSeq: 102 INVITE',
   'Contact: <sip:+49891234567@198.51.100.10:5060;transport=udp>',
   'P-Asserted-Identity: <sip:+49891234567@carrier.example.com;user=phone>',
-  'Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE, INFO, REFER, NOTIFY',
+  'Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE, INFO',
   'Supported: timer, 100rel, replaces',
   'Session-Expires: 1800;refresher=uac',
   'Content-Type: application/sdp',

@@ -158,6 +158,13 @@ t.test('strategies', async (t) => {
     t.same(s.offers(), ['c1:a1']);
   });
 
+  t.test('a preferred agent without the queue skill is not waited for', async (t) => {
+    const s = new Scenario({ queues: [q('s', { preferredAgentTimeoutMs: 1000 })], agents: [{ id: 'a1', skills: { s: 1 } }, { id: 'other', skills: { x: 9 } }] });
+    s.login('other', 'a1').call('c1', 's', { preferredAgentId: 'other' });
+    t.same(s.offers(), ['c1:a1']);
+    t.equal(s.acd.inspectCall('c1')?.preferredOnly, false);
+  });
+
   t.test('the preferred agent logging out releases the call at once', async (t) => {
     const s = new Scenario({ queues: [q('s', { preferredAgentTimeoutMs: 10_000 })], agents: agents(2, { s: 1 }) });
     s.login('a2').status('a2', 'notReady').call('c1', 's', { preferredAgentId: 'a2' }).login('a1');
@@ -433,6 +440,13 @@ t.test('admission control, limits and announcements', async (t) => {
     s.call('c1', 's').call('c2', 's').call('c3', 's');
     t.same(s.effects('overflowed', true).map((e) => `${e.callId}>${e.toQueueId}`), ['c2>o', 'c3>o']);
     t.same(s.effects('ended').map((e) => `${e.callId}:${e.outcome}:${e.queueId}`), ['c3:rejected:o']);
+  });
+
+  t.test('callback tasks are not refused by a full queue', async (t) => {
+    const s = new Scenario({ queues: [q('s', { maxLength: 1 })] });
+    s.call('c1', 's').callback('cb', 's', '+9', 0);
+    t.same(s.effects('callbackCreated').map((e) => e.callId), ['cb']);
+    t.equal(s.acd.snapshot(s.now).queues[0]?.callbacksWaiting, 1);
   });
 
   t.test('max wait moves the call on or ends it', async (t) => {

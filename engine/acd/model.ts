@@ -222,11 +222,13 @@ export class LaneHeap {
     this.queue = queue;
   }
 
+  /** Add an entry (a node in no heap). */
   push(node: CallNode): void {
     this.heap.push(node);
     if (node.heapIndex === 0) this.refresh();
   }
 
+  /** Remove an entry if it is here. */
   remove(node: CallNode): void {
     const wasHead = node.heapIndex === 0;
     if (this.heap.remove(node) && wasHead) this.refresh();

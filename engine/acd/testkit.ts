@@ -60,42 +60,52 @@ export class Scenario {
     return this;
   }
 
+  /** The agent logs out (after wrap-up when on a call). */
   logout(agentId: string): this {
     return this.record(this.acd.agentLoggedOut(agentId, this.now));
   }
 
+  /** The agent chooses a status. */
   status(agentId: string, status: 'available' | 'notReady' | 'loggedOut', reason: string | null = null): this {
     return this.record(this.acd.setAgentStatus(agentId, status, reason, this.now));
   }
 
+  /** The agent ringing with `callId` answers. */
   answer(callId: string): this {
     return this.record(this.acd.offerAnswered(callId, this.now));
   }
 
+  /** The agent ringing with `callId` declines. */
   reject(callId: string): this {
     return this.record(this.acd.offerRejected(callId, this.now));
   }
 
+  /** The runtime reports ring-no-answer for `callId`. */
   noAnswer(callId: string): this {
     return this.record(this.acd.offerTimedOut(callId, this.now));
   }
 
+  /** The caller hangs up before being answered. */
   hangup(callId: string): this {
     return this.record(this.acd.abandon(callId, this.now));
   }
 
+  /** The call ends (BYE from either side). */
   end(callId: string): this {
     return this.record(this.acd.callEnded(callId, this.now));
   }
 
+  /** Move `callId` to another queue. */
   transfer(callId: string, queueId: string): this {
     return this.record(this.acd.transfer(callId, queueId, this.now));
   }
 
+  /** Add a callback task with an original arrival time. */
   callback(id: string, queueId: string, callerNumber: string, arrivalTime: Millis, priority = 0): this {
     return this.record(this.acd.addCallback({ id, queueId, callerNumber, arrivalTime, priority }, this.now));
   }
 
+  /** A waiting caller accepts a callback. */
   acceptCallback(callId: string): this {
     return this.record(this.acd.acceptCallback(callId, this.now));
   }

@@ -3,7 +3,7 @@
  * parsers for Via, CSeq and credentials, and {@link SipHeaders}, the ordered field list with
  * cached parsed views that every {@link SipMessage} carries.
  */
-import type { AuthHeader, CSeq, HeaderField, Headers, NameAddr, Params, SipMessage, Via } from './message.ts';
+import type { AuthHeader, CSeq, HeaderField, Headers, NameAddr, Params, Via } from './message.ts';
 import {
   formatParams, hostEndIndex, lowerSlice, parseHostAt, parseNameAddr, parseNameAddrListInto, parseParamsAt,
   quotedEnd, skipWs, tokenEnd, unquote,
@@ -53,8 +53,14 @@ const LIST_HEADERS = new Set<string>([
 const BY_LOWER = new Map<string, string>();
 for (const n of KNOWN_NAMES) BY_LOWER.set(n.toLowerCase(), n);
 
-/** Lower-cased name octets of the known names, indexed by (length, lower-cased first octet). */
-const BY_LENGTH_FIRST: ({ bytes: Uint8Array; name: string }[] | undefined)[] = [];
+/** Longest known name: longer names are not looked up. */
+const MAX_KNOWN = Math.max(...KNOWN_NAMES.map((n) => n.length));
+/**
+ * Lower-cased name octets of the known names, indexed by (length << 8 | lower-cased first octet).
+ * Allocated dense: a sparse array with large indices would be a slow dictionary.
+ */
+const BY_LENGTH_FIRST: ({ bytes: Uint8Array; name: string }[] | undefined)[] =
+  new Array<{ bytes: Uint8Array; name: string }[] | undefined>((MAX_KNOWN + 1) << 8).fill(undefined);
 for (const n of KNOWN_NAMES) {
   const bytes = Buffer.from(n.toLowerCase(), 'latin1');
   (BY_LENGTH_FIRST[(n.length << 8) | bytes[0]!] ??= []).push({ bytes, name: n });
@@ -67,9 +73,6 @@ for (const [k, v] of Object.entries(COMPACT)) {
 /** ASCII lower-case of every octet. */
 const LOWER = new Uint8Array(256);
 for (let c = 0; c < 256; c++) LOWER[c] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
-/** Longest known name: longer names are not looked up. */
-const MAX_KNOWN = Math.max(...KNOWN_NAMES.map((n) => n.length));
-
 /**
  * The canonical name of the header name at buf[start, end) when it is a known name or compact
  * form, else undefined (the caller keeps the name as received). Candidates are found by length
@@ -612,9 +615,4 @@ export class SipHeaders implements Headers {
     }
     return list;
   }
-}
-
-/** The {@link SipHeaders} of a message (every message made by this module carries one). */
-export function headersOf(msg: SipMessage): SipHeaders {
-  return msg.headers as SipHeaders;
 }

@@ -110,7 +110,7 @@ export interface SipRequest extends SipMessageBase {
   readonly kind: 'request';
   /** Upper-case as received (methods are case-sensitive, RFC 3261 §7.1). */
   method: string;
-  /** Request-URI as text, exactly as received. */
+  /** Request-URI as text, exactly as received. This is what the serializer writes: change it together with `uri`. */
   uriText: string;
   /** Parsed Request-URI. */
   uri: SipUri;
@@ -143,7 +143,11 @@ export interface Headers {
   readonly fields: readonly HeaderField[];
   /** First raw value of a header (name in any case, long or compact form). */
   get(name: string): string | undefined;
-  /** Every raw value of a header, comma-separated lists split into their elements. */
+  /**
+   * Every raw value of a header; for headers defined as comma lists (Via, Contact, Route,
+   * Supported, Require, Accept, Allow...) each field is split into its elements. Others (Date,
+   * Subject, credentials, unknown headers) are returned whole.
+   */
   getAll(name: string): string[];
   has(name: string): boolean;
   /** Replace every field of that name by one field. */

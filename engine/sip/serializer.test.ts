@@ -73,6 +73,16 @@ t.test('createResponse per RFC 3261 §8.2.6', (t) => {
   t.end();
 });
 
+t.test('CR and LF in values never reach the wire', (t) => {
+  const r = invite();
+  r.headers.set('Subject', 'hi\r\nVia: SIP/2.0/UDP evil;branch=z9hG4bKx');
+  const back = parse(serialize(r));
+  if (!back.ok) throw new Error(back.reason);
+  t.equal(back.message.headers.via.length, 2, 'no injected Via');
+  t.equal(back.message.headers.get('Subject'), 'hi  Via: SIP/2.0/UDP evil;branch=z9hG4bKx');
+  t.end();
+});
+
 t.test('reason phrases', (t) => {
   t.equal(reasonPhrase(200), 'OK');
   t.equal(reasonPhrase(481), 'Call/Transaction Does Not Exist');

@@ -17,9 +17,16 @@ import type { SipMessage } from './message.ts';
 
 const CONTENT_LENGTH = 'Content-Length';
 
-/** Copy a byte string into `out` at `o`; returns the offset after it. */
+/**
+ * Copy a byte string into `out` at `o`; returns the offset after it. CR and LF become SP: a value
+ * can never start a new header line on the wire (a bare CR kept from a received value, or a
+ * careless `headers.set`, would otherwise inject fields into what we send on).
+ */
 function put(out: Buffer, o: number, s: string): number {
-  for (let i = 0; i < s.length; i++) out[o++] = s.charCodeAt(i);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    out[o++] = c === 0x0d || c === 0x0a ? 0x20 : c;
+  }
   return o;
 }
 
@@ -39,8 +46,8 @@ function startLine(msg: SipMessage): string {
 
 /**
  * Serialize a message. Content-Length is always written and always matches the body; any other
- * Content-Length field is dropped. Folded or multi-line values are never produced (a value is
- * written as stored: it must not contain CR or LF).
+ * Content-Length field is dropped. Values are written as stored (byte strings, see message.ts),
+ * except that CR and LF are written as SP: no folded or injected lines.
  */
 export function serialize(msg: SipMessage): Buffer {
   const start = startLine(msg);

@@ -57,11 +57,16 @@ export interface TransactionUser {
 /** Options of a {@link TransactionLayer}. */
 export interface TransactionLayerOptions {
   timers?: Partial<TimerValues>;
-  /** Most server transactions alive at once; a new request above it gets 503. Default 10 000. */
+  /**
+   * Most server transactions alive at once; a new request above it gets 503. Completed ones live
+   * on for timers J/L (64*T1 = 32 s on UDP), so at 3,000 calls/s about 200,000 are alive: the
+   * default 250 000 is a memory bound (a few hundred bytes each), not a rate limit.
+   */
   maxServerTransactions?: number;
   /**
    * Most server transactions from one source address (CONVENTIONS.md 5), so that one peer cannot
-   * take the whole budget. Default 1 000.
+   * take the whole budget. A carrier trunk sends everything from one address, so the default
+   * (100 000) only stops a runaway source; lower it for deployments with many small peers.
    */
   maxServerTransactionsPerSource?: number;
   /** Retry-After (seconds) of that 503. Default 5. */
@@ -130,8 +135,8 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
     this.user = user;
     this.clock = opts.clock ?? systemClock;
     this.timers = resolveTimers(opts.timers);
-    this.maxServers = opts.maxServerTransactions ?? 10_000;
-    this.maxPerSource = opts.maxServerTransactionsPerSource ?? 1_000;
+    this.maxServers = opts.maxServerTransactions ?? 250_000;
+    this.maxPerSource = opts.maxServerTransactionsPerSource ?? 100_000;
     this.retryAfter = String(opts.retryAfter ?? 5);
     this.successes = new SuccessResponseRetransmitter(this.clock, transport, this.timers);
   }

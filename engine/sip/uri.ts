@@ -278,10 +278,15 @@ export function parseHostAt(b: Uint8Array, s: string, i: number, end: number): s
     return '[' + inner.toLowerCase() + ']';
   }
   let j = i;
-  while (j < end && (CHARS[b[j]!]! & C_HOST) !== 0) j++;
+  let upper = false;
+  for (; j < end; j++) {
+    const c = b[j]!;
+    if ((CHARS[c]! & C_HOST) === 0) break;
+    if (c >= 0x41 && c <= 0x5a) upper = true;
+  }
   if (j === i) return undefined;
   hostEndIndex = j;
-  return lowerSlice(b, s, i, j);
+  return upper ? s.slice(i, j).toLowerCase() : s.slice(i, j);
 }
 /** Where the host read by the last {@link parseHostAt} call ended. */
 export let hostEndIndex = 0;
@@ -525,8 +530,8 @@ export function parseNameAddrAt(b: Uint8Array, s: string, i: number, end: number
   let uri: SipUri | undefined;
   c = b[i]!;
   if (c === 0x3c) {
-    const gt = findByte(b, 0x3e, i, end);
-    if (gt < 0) return undefined;
+    const gt = s.indexOf('>', i);
+    if (gt < 0 || gt >= end) return undefined;
     uri = parseUriAt(b, s, i + 1, gt);
     i = gt + 1;
   } else {

@@ -27,7 +27,7 @@ export function which(cmd: string): string | undefined {
 }
 
 /** True when the peer is installed; otherwise skips (or fails under CI) and returns false. */
-export function requirePeer(t: PeerTest, cmd: 'sipp' | 'baresip' | 'kamailio' | 'gcc' | 'sox' | 'espeak-ng'): boolean {
+export function requirePeer(t: PeerTest, cmd: 'sipp' | 'baresip' | 'kamailio' | 'gcc' | 'sox' | 'espeak-ng' | 'openssl'): boolean {
   if (which(cmd)) return true;
   const msg = `PEER MISSING: ${cmd} is not installed (Debian: ${cmd === 'sipp' ? 'sip-tester' : cmd})`;
   if (process.env['ONAIR_REQUIRE_PEERS'] === '1') t.fail(msg);

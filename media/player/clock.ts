@@ -87,7 +87,8 @@ export class LatenessHistogram {
  *  period k:  |s0 |s1 |s2 | ... |s9 |   phase due = start + k·20 ms + s·2 ms
  *              ^ streams of slot 0 send their frame k
  *  wake-up:   sleep (setTimeout) until ~1 ms before the next due phase, optionally spin the rest
- *  stall:     a slot L periods behind sends min(L, maxBurst) frames per stream, skips the others
+ *  stall:     L frames owed: skip the L−b oldest, send the newest b (b = maxBurst at most once a
+ *             second, else 1), so overload degrades to dropping frames instead of bursting
  * ```
  *
  * Streams are assigned to the emptiest slot when added. The clock runs only while it has streams.
@@ -110,6 +111,7 @@ export class PacingClock {
   private startMs = 0;
   /** Next phase to run, counted from `startMs` (phase p is due at start + p·slotMs). */
   private phase = 0;
+  private lastCatchUpMs = -Infinity;
   private timer: NodeJS.Timeout | undefined = undefined;
   private running = false;
   private readonly wakeBound: () => void;
@@ -165,44 +167,58 @@ export class PacingClock {
    * Returns the due time of the next phase.
    */
   poll(nowMs: number): number {
-    let due = this.startMs + this.phase * this.slotMs;
-    if (nowMs - due >= this.periodMs) {
-      // Stalled for at least a whole period: every slot owes `behind` frames. Send a bounded
-      // burst, skip the rest, and restart the schedule at the first phase still in the future.
-      const behind = Math.floor((nowMs - due) / this.periodMs);
-      const burst = behind < this.maxBurst ? behind : this.maxBurst;
-      for (let i = 0; i < this.slotCount; i++) {
-        const s = (this.phase + i) % this.slotCount;
-        const slot = this.slots[s]!;
-        const phaseDue = due + i * this.slotMs;
+    const lastDue = Math.floor((nowMs - this.startMs) / this.slotMs);
+    if (lastDue - this.phase >= this.slotCount) this.catchUp(nowMs, lastDue);
+    else {
+      while (this.phase <= lastDue) {
+        const due = this.startMs + this.phase * this.slotMs;
+        const slot = this.slots[this.phase % this.slotCount]!;
+        // Iterate backwards: a stream that ends during pace() removes itself, moving the last
+        // stream (already paced) into its index.
         for (let j = slot.length - 1; j >= 0; j--) {
           const st = slot[j];
           if (st === undefined) continue;
-          for (let b = 0; b < burst; b++) {
-            st.pace(phaseDue + b * this.periodMs);
-            this.lateness.record(this.now() - (phaseDue + b * this.periodMs));
-          }
-          if (behind > burst) st.skip(behind - burst);
+          st.pace(due);
+          this.lateness.record(this.now() - due);
         }
-        if (behind > burst) this.skipped += (behind - burst) * slot.length;
+        this.phase++;
       }
-      this.phase += behind * this.slotCount;
-      due = this.startMs + this.phase * this.slotMs;
     }
-    while (due <= nowMs) {
-      const slot = this.slots[this.phase % this.slotCount]!;
-      // Iterate backwards: a stream that ends during pace() removes itself, moving the last
-      // stream (already paced) into its index.
+    return this.startMs + this.phase * this.slotMs;
+  }
+
+  /**
+   * More than a period of phases is due (the thread stalled: GC, preemption, overload). Each
+   * stream skips its older owed frames and sends the newest `burst` ones back to back (a receiver
+   * can still use those). The burst is granted once per second at most: under sustained overload
+   * a burst would itself make the clock late again and feed on itself, so then streams send only
+   * their newest frame per wake-up and the rest is skipped.
+   */
+  private catchUp(nowMs: number, lastDue: number): void {
+    const burst = nowMs - this.lastCatchUpMs >= 1000 ? this.maxBurst : 1;
+    this.lastCatchUpMs = nowMs;
+    const first = this.phase;
+    const n = this.slotCount;
+    for (let s = 0; s < n; s++) {
+      // Phases q in [first, lastDue] with q ≡ s (mod n), and the newest of them.
+      const owed = Math.floor((lastDue - s) / n) - Math.floor((first - 1 - s) / n);
+      if (owed <= 0) continue;
+      const newest = lastDue - ((((lastDue - s) % n) + n) % n);
+      const send = owed < burst ? owed : burst;
+      const slot = this.slots[s]!;
       for (let j = slot.length - 1; j >= 0; j--) {
         const st = slot[j];
         if (st === undefined) continue;
-        st.pace(due);
-        this.lateness.record(this.now() - due);
+        if (owed > send) st.skip(owed - send);
+        for (let b = send - 1; b >= 0; b--) {
+          const due = this.startMs + (newest - b * n) * this.slotMs;
+          st.pace(due);
+          this.lateness.record(this.now() - due);
+        }
       }
-      this.phase++;
-      due = this.startMs + this.phase * this.slotMs;
+      this.skipped += (owed - send) * slot.length;
     }
-    return due;
+    this.phase = lastDue + 1;
   }
 
   /** Stop the timer loop (streams stay attached; `add` restarts it). Idempotent. */

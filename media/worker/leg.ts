@@ -27,6 +27,8 @@ export interface LegHost {
 }
 
 /**
+ * A leg: everything about one RTP endpoint of a call, on one worker.
+ *
  * ```
  *  socket ──message──▶ RtpView ─┬─ RFC 4733 / Goertzel ──▶ dtmf event
  *                               ├─ recorder channel 0

@@ -84,7 +84,9 @@ for (const inThread of [true, false]) {
     const playId = play.ok ? play.value.playId : -1;
     t.ok(await until(() => events.includes(`done ${a.value.leg} ${playId} finished`)), 'playbackDone');
     await until(() => p.got.length >= 5, 500);
-    t.equal(p.got.length, 5, '100 ms = five 20 ms packets');
+    // A loaded machine may stall the clock long enough that frames are skipped, never repeated.
+    const skipped = (await pool.stats()).reduce((n, s) => n + s.skippedFrames, 0);
+    t.equal(p.got.length + skipped, 5, '100 ms = five 20 ms frames, sent or skipped');
     const v = new RtpView();
     const seqs = p.got.map((m) => (v.reset(m, m.length), v.sequence));
     for (let i = 1; i < seqs.length; i++) t.equal((seqs[i]! - seqs[i - 1]!) & 0xffff, 1);

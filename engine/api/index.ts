@@ -1,0 +1,21 @@
+/**
+ * engine/api — the HTTP API (REST + WebSocket CTI events) and the Prometheus metrics of the
+ * engine. The only door of the folder; see README.md here for routes and metric names.
+ */
+export { startApi, EVENTS_PATH, type ApiOptions, type ApiServer } from './server.ts';
+export {
+  Metrics, createMetrics, SIP_METHOD_LABELS, SIP_STATUS_LABELS, WIRE_AGENT_STATE, WIRE_AGENT_STATUS,
+  type Direction, type CrmLookupResult, type WaitOutcome, type MetricSources, type MetricsOptions, type QueueTotals,
+} from './metrics.ts';
+export { EventHub, type EventHubOptions, type EventSocket } from './events.ts';
+export { TokenAuth } from './auth.ts';
+export {
+  ACD_AGENT_STATUS, agentJson, queueViews, wireEvent, eventAgent,
+  type WireCtiEvent, type HelloMessage, type QueueUpdateMessage, type EventMessage,
+} from './views.ts';
+export type {
+  HealthInfo, QueueInfo, AgentInfo, CallPhase, CallSummary, StatusRefusal, StatusChangeResult, CdrQuery, Unsubscribe,
+  CtiEventSource, ApiDeps, AgentStateEvent, CallQueuedEvent, CallOfferedEvent, CallAnsweredEvent, CallEndedEvent,
+  CallbackCreatedEvent, CtiEvent, WireAgentStatus, WireAgentState, HealthView, QueueView, AgentJson, Page, ApiErrorCode,
+  ApiErrorBody,
+} from './types.ts';

@@ -1,0 +1,419 @@
+/**
+ * Prometheus metrics of the engine. One {@link Metrics} object per engine holds its own prom-client
+ * `Registry` (never the global one, so tests and several engines in one process do not collide).
+ *
+ * Two kinds of figures:
+ * - **counted** by the engine through typed helpers (`sipMessage`, `queueEntered`, ...). The busiest
+ *   ones (SIP messages, media packets, per-queue tallies) are plain numbers in preallocated arrays or
+ *   maps, turned into prom-client samples only at scrape time: a labelled `Counter#inc` hashes its
+ *   label object on every call (about 1.4 µs measured), an array cell costs about 40 ns.
+ * - **computed at scrape time** from {@link MetricSources} (ACD snapshot, transactions alive, calls
+ *   by phase, outbox backlog): nothing to keep in sync, nothing on the hot path (CONVENTIONS.md 14).
+ *
+ * Naming follows Prometheus conventions: `onair_` prefix, base units (`_seconds`), counters end in
+ * `_total`, label values are bounded (SIP methods outside the known set count as `other`).
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { AcdSnapshot, AgentState, AgentStatus, QueueSnapshot } from '../acd/index.ts';
+import type { ParseErrorCode } from '../sip/index.ts';
+import type { OutboxBacklog } from '../store/index.ts';
+import type { CdrOutcome } from '../../crm-adapter/index.ts';
+import type { CallPhase, WireAgentState, WireAgentStatus } from './types.ts';
+
+/** Direction of a SIP message or media packet, seen from the engine. */
+export type Direction = 'in' | 'out';
+
+/** How a CRM look-up ended: `timeout` and `error` also count as failures. */
+export type CrmLookupResult = 'ok' | 'timeout' | 'error';
+
+/** Outcome of a wait in a queue, for the wait-time histogram. */
+export type WaitOutcome = 'answered' | 'abandoned';
+
+/** Providers read at scrape time. Any may be missing (the metric then has no samples). */
+export interface MetricSources {
+  /** Transactions alive in the SIP transaction layer. */
+  transactions?: () => { client: number; server: number };
+  /** Calls in progress by phase. */
+  calls?: () => Partial<Record<CallPhase, number>>;
+  /** The ACD snapshot now. */
+  acd?: () => AcdSnapshot;
+  /** Outbox backlog (the store answers with a promise). */
+  outbox?: () => OutboxBacklog | Promise<OutboxBacklog>;
+  /** Connected WebSocket event clients (set by the API server). */
+  eventClients?: () => number;
+}
+
+/** Options of {@link createMetrics}. */
+export interface MetricsOptions {
+  /** prom-client's process and Node.js metrics (CPU, RSS, event-loop delay, GC), prefixed `onair_`. Default true. */
+  defaultMetrics?: boolean;
+  sources?: MetricSources;
+}
+
+/** Per-queue counts kept by the engine (the ACD counts answers and abandons itself). */
+export interface QueueTotals {
+  /** Calls that entered the queue. */
+  entered: number;
+  /** Refused at entry (queue full, nowhere to overflow). */
+  rejected: number;
+  /** Callers captured as callback tasks from this queue. */
+  callbacks: number;
+}
+
+/** SIP methods counted by name; anything else is `other` so a hostile peer cannot grow the label set. */
+export const SIP_METHOD_LABELS = [
+  'INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'PRACK', 'UPDATE', 'INFO', 'SUBSCRIBE', 'NOTIFY',
+  'REFER', 'MESSAGE', 'PUBLISH', 'other',
+] as const;
+
+/** `status` label of `onair_sip_messages_total`: `request`, or the response class. */
+export const SIP_STATUS_LABELS = ['request', '1xx', '2xx', '3xx', '4xx', '5xx', '6xx'] as const;
+
+const DIRECTIONS: readonly Direction[] = ['in', 'out'];
+const METHOD_INDEX = new Map<string, number>(SIP_METHOD_LABELS.map((m, i) => [m, i]));
+const OTHER_METHOD = SIP_METHOD_LABELS.length - 1;
+const SIP_CELLS = DIRECTIONS.length * SIP_METHOD_LABELS.length * SIP_STATUS_LABELS.length;
+
+/** Routing decisions take microseconds: buckets from 1 µs to 10 ms. */
+const DECISION_BUCKETS = [1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 1e-2];
+/** INVITE to first media: the target is 20 ms p99. */
+const FIRST_MEDIA_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+/** Waiting callers: seconds to many minutes. */
+const WAIT_BUCKETS = [1, 5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200];
+/** CRM look-ups run against a deadline of tens to hundreds of ms. */
+const CRM_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+/** ACD status and state names on the wire and in labels. */
+export const WIRE_AGENT_STATUS: Readonly<Record<AgentStatus, WireAgentStatus>> = {
+  available: 'available', notReady: 'not_ready', loggedOut: 'logged_out',
+};
+/** See {@link WIRE_AGENT_STATUS}. */
+export const WIRE_AGENT_STATE: Readonly<Record<AgentState, WireAgentState>> = {
+  idle: 'idle', reserved: 'reserved', onCall: 'on_call', wrapUp: 'wrap_up',
+};
+
+/**
+ * The engine's metrics. Create with {@link createMetrics}; attach the scrape-time providers with
+ * {@link Metrics.setSources} once the parts they read exist. Helpers take durations in
+ * milliseconds (the engine's clock unit) and export seconds.
+ */
+export class Metrics {
+  /** The registry `/metrics` renders. */
+  readonly registry: Registry;
+  private sources: MetricSources;
+  /** [direction][method][status] flattened; see {@link Metrics.sipMessage}. */
+  private readonly sipCells = new Float64Array(SIP_CELLS);
+  private readonly parseRejects = new Map<string, number>();
+  private readonly queueTallies = new Map<string, QueueTotals>();
+  private readonly outcomes = new Map<string, number>();
+  private readonly crmFailures = new Map<string, number>();
+  /** received, sent, lost */
+  private readonly media = new Float64Array(3);
+  private droppedClients = 0;
+  private readonly decision: Histogram;
+  private readonly firstMediaHistogram: Histogram;
+  private readonly wait: Histogram<'queue' | 'outcome'>;
+  private readonly crm: Histogram;
+
+  constructor(options: MetricsOptions = {}) {
+    this.registry = new Registry();
+    this.sources = { ...options.sources };
+    const registers = [this.registry];
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'onair_' });
+    const self = this;
+
+    // ---- SIP
+    new Counter({
+      name: 'onair_sip_messages_total', help: 'SIP messages by direction, method and status class (request for requests).',
+      labelNames: ['direction', 'method', 'status'], registers,
+      collect() {
+        this.reset();
+        const cells = self.sipCells;
+        for (let i = 0; i < cells.length; i++) {
+          const v = cells[i]!;
+          if (v === 0) continue;
+          const s = i % SIP_STATUS_LABELS.length;
+          const m = ((i - s) / SIP_STATUS_LABELS.length) % SIP_METHOD_LABELS.length;
+          const d = Math.floor(i / (SIP_STATUS_LABELS.length * SIP_METHOD_LABELS.length));
+          this.inc({ direction: DIRECTIONS[d]!, method: SIP_METHOD_LABELS[m]!, status: SIP_STATUS_LABELS[s]! }, v);
+        }
+      },
+    });
+    mapCounter(registers, 'onair_sip_parse_rejects_total', 'SIP messages refused by the parser, by error code.', 'code', this.parseRejects);
+    new Gauge({
+      name: 'onair_sip_transactions', help: 'SIP transactions alive, by side.', labelNames: ['side'], registers,
+      collect() {
+        this.reset();
+        const t = self.sources.transactions?.();
+        if (t === undefined) return;
+        this.set({ side: 'client' }, t.client);
+        this.set({ side: 'server' }, t.server);
+      },
+    });
+
+    // ---- calls
+    new Gauge({
+      name: 'onair_calls', help: 'Calls in progress by phase.', labelNames: ['phase'], registers,
+      collect() {
+        this.reset();
+        const byPhase = self.sources.calls?.();
+        if (byPhase === undefined) return;
+        for (const phase of CALL_PHASES) this.set({ phase }, byPhase[phase] ?? 0);
+      },
+    });
+    mapCounter(registers, 'onair_calls_ended_total', 'Calls ended, by CDR outcome.', 'outcome', this.outcomes);
+    this.firstMediaHistogram = new Histogram({
+      name: 'onair_first_media_seconds', help: 'From a carrier INVITE to the first media sent to the caller.',
+      buckets: FIRST_MEDIA_BUCKETS, registers,
+    });
+
+    // ---- queues: live figures from the ACD snapshot
+    const perQueue = (name: string, help: string, value: (q: QueueSnapshot) => number): void => {
+      new Gauge({
+        name, help, labelNames: ['queue'], registers,
+        collect() {
+          this.reset();
+          const snap = self.sources.acd?.();
+          if (snap !== undefined) for (const q of snap.queues) this.set({ queue: q.queueId }, value(q));
+        },
+      });
+    };
+    perQueue('onair_queue_waiting', 'Live callers waiting in the queue (not ringing).', (q) => q.waiting);
+    perQueue('onair_queue_callbacks_waiting', 'Callback tasks waiting in the queue.', (q) => q.callbacksWaiting);
+    perQueue('onair_queue_oldest_wait_seconds', 'Wait of the longest-waiting entry, 0 when empty.', (q) => q.oldestWaitMs / 1000);
+    perQueue('onair_queue_ewt_seconds', 'Estimated wait of a new caller (+Inf when nobody is staffed).', (q) => q.ewtMs / 1000);
+    perQueue('onair_queue_agents_staffed', 'Available agents with the queue skill, whatever their state.', (q) => q.staffed);
+    perQueue('onair_queue_agents_idle', 'Available agents with the queue skill who are idle.', (q) => q.idle);
+    perQueue('onair_queue_service_level_ratio', 'Answered within the target over answered plus abandoned.', (q) => q.serviceLevel);
+    perQueue('onair_queue_handle_time_seconds', 'Average handle time (talk plus wrap-up), EWMA.', (q) => q.handleTimeMs / 1000);
+
+    // ---- queues: counters. Answers and abandons are counted by the ACD itself.
+    const perQueueTotal = (name: string, help: string, value: (q: QueueSnapshot) => number): void => {
+      new Counter({
+        name, help, labelNames: ['queue'], registers,
+        collect() {
+          this.reset();
+          const snap = self.sources.acd?.();
+          if (snap !== undefined) for (const q of snap.queues) this.inc({ queue: q.queueId }, value(q));
+        },
+      });
+    };
+    perQueueTotal('onair_queue_answered_total', 'Calls of the queue answered by an agent.', (q) => q.answered);
+    perQueueTotal('onair_queue_answered_in_service_level_total', 'Calls answered within the service-level target.', (q) => q.answeredInServiceLevel);
+    perQueueTotal('onair_queue_abandoned_total', 'Callers who hung up while waiting in the queue.', (q) => q.abandoned);
+    const tally = (name: string, help: string, field: keyof QueueTotals): void => {
+      new Counter({
+        name, help, labelNames: ['queue'], registers,
+        collect() {
+          this.reset();
+          for (const [queue, t] of self.queueTallies) this.inc({ queue }, t[field]);
+        },
+      });
+    };
+    tally('onair_queue_offered_total', 'Calls that entered the queue.', 'entered');
+    tally('onair_queue_rejected_total', 'Calls refused at entry (queue full, nowhere to overflow).', 'rejected');
+    tally('onair_queue_callbacks_captured_total', 'Callers turned into callback tasks from the queue.', 'callbacks');
+    this.wait = new Histogram({
+      name: 'onair_queue_wait_seconds', help: 'Time from entering the queue to an answer or a hang-up.',
+      labelNames: ['queue', 'outcome'], buckets: WAIT_BUCKETS, registers,
+    });
+
+    // ---- agents
+    new Gauge({
+      name: 'onair_agents_state', help: 'Agents by system state.', labelNames: ['state'], registers,
+      collect() {
+        this.reset();
+        const snap = self.sources.acd?.();
+        if (snap === undefined) return;
+        for (const s of Object.keys(WIRE_AGENT_STATE) as AgentState[]) this.set({ state: WIRE_AGENT_STATE[s] }, snap.agentsByState[s]);
+      },
+    });
+    new Gauge({
+      name: 'onair_agents_status', help: 'Agents by agent-chosen status.', labelNames: ['status'], registers,
+      collect() {
+        this.reset();
+        const snap = self.sources.acd?.();
+        if (snap === undefined) return;
+        for (const s of Object.keys(WIRE_AGENT_STATUS) as AgentStatus[]) this.set({ status: WIRE_AGENT_STATUS[s] }, snap.agentsByStatus[s]);
+      },
+    });
+
+    // ---- ACD
+    this.decision = new Histogram({
+      name: 'onair_acd_decision_seconds', help: 'Time the ACD core takes for one input (routing decision).',
+      buckets: DECISION_BUCKETS, registers,
+    });
+
+    // ---- media
+    const mediaCounter = (name: string, help: string, index: number): void => {
+      new Counter({
+        name, help, registers,
+        collect() {
+          this.reset();
+          this.inc(self.media[index]!);
+        },
+      });
+    };
+    mediaCounter('onair_media_packets_received_total', 'RTP packets received on all legs.', 0);
+    mediaCounter('onair_media_packets_sent_total', 'RTP packets sent on all legs.', 1);
+    mediaCounter('onair_media_packets_lost_total', 'RTP packets lost (sequence gaps) on received streams.', 2);
+
+    // ---- CRM and outbox
+    this.crm = new Histogram({
+      name: 'onair_crm_lookup_seconds', help: 'Caller look-ups in the CRM, whatever their result.',
+      buckets: CRM_BUCKETS, registers,
+    });
+    mapCounter(registers, 'onair_crm_lookup_failures_total', 'CRM look-ups that timed out or failed.', 'reason', this.crmFailures);
+    new Gauge({
+      name: 'onair_outbox_items', help: 'Items in the durable CRM outbox, by status.', labelNames: ['status'], registers,
+      async collect() {
+        this.reset();
+        const source = self.sources.outbox;
+        if (source === undefined) return;
+        const b = await source();
+        this.set({ status: 'pending' }, b.pending);
+        this.set({ status: 'dead' }, b.dead);
+      },
+    });
+
+    // ---- API
+    new Gauge({
+      name: 'onair_api_event_clients', help: 'Connected WebSocket event clients.', registers,
+      collect() {
+        this.set(self.sources.eventClients?.() ?? 0);
+      },
+    });
+    new Counter({
+      name: 'onair_api_event_clients_dropped_total', help: 'Event clients disconnected for reading too slowly.', registers,
+      collect() {
+        this.reset();
+        this.inc(self.droppedClients);
+      },
+    });
+  }
+
+  /** Add or replace scrape-time providers. */
+  setSources(sources: MetricSources): void {
+    this.sources = { ...this.sources, ...sources };
+  }
+
+  /**
+   * Count one SIP message. `status` is the response code, or undefined for a request; the method
+   * of a response is its CSeq method. Hot path: one map look-up and one array increment.
+   */
+  sipMessage(direction: Direction, method: string, status?: number): void {
+    const m = METHOD_INDEX.get(method) ?? OTHER_METHOD;
+    let s = 0;
+    if (status !== undefined) {
+      s = (status / 100) | 0;
+      if (s < 1 || s > 6) return; // the parser never lets such a status through
+    }
+    const d = direction === 'in' ? 0 : 1;
+    this.sipCells[(d * SIP_METHOD_LABELS.length + m) * SIP_STATUS_LABELS.length + s]! += 1;
+  }
+
+  /** Count a message the SIP parser refused. */
+  sipParseReject(code: ParseErrorCode): void {
+    bump(this.parseRejects, code, 1);
+  }
+
+  /** A call entered `queue` (counted as offered to the queue). */
+  queueEntered(queue: string): void {
+    this.tallyOf(queue).entered++;
+  }
+
+  /** A call was refused at the entry of `queue`. */
+  queueRejected(queue: string): void {
+    this.tallyOf(queue).rejected++;
+  }
+
+  /** A caller of `queue` became (or joined) a callback task. */
+  callbackCaptured(queue: string): void {
+    this.tallyOf(queue).callbacks++;
+  }
+
+  /** A wait in `queue` ended with an answer or a hang-up after `ms`. */
+  queueWait(queue: string, outcome: WaitOutcome, ms: number): void {
+    this.wait.observe({ queue, outcome }, ms / 1000);
+  }
+
+  /** Counts kept by the engine for `queue` (zeros for a queue never seen). */
+  queueTotals(queue: string): QueueTotals {
+    const t = this.queueTallies.get(queue);
+    return t === undefined ? { entered: 0, rejected: 0, callbacks: 0 } : { ...t };
+  }
+
+  /** One ACD input took `ms` (fractional: the engine measures with `performance.now()`). */
+  acdDecision(ms: number): void {
+    this.decision.observe(ms / 1000);
+  }
+
+  /** A carrier INVITE got its first media after `ms`. */
+  firstMedia(ms: number): void {
+    this.firstMediaHistogram.observe(ms / 1000);
+  }
+
+  /** Add media worker stats (deltas since the last report). */
+  mediaPackets(received: number, sent: number, lost: number): void {
+    this.media[0]! += received;
+    this.media[1]! += sent;
+    this.media[2]! += lost;
+  }
+
+  /** A CRM look-up ended after `ms`. */
+  crmLookup(ms: number, result: CrmLookupResult): void {
+    this.crm.observe(ms / 1000);
+    if (result !== 'ok') bump(this.crmFailures, result, 1);
+  }
+
+  /** A call ended with this CDR outcome. */
+  callEnded(outcome: CdrOutcome): void {
+    bump(this.outcomes, outcome, 1);
+  }
+
+  /** An event client was dropped for reading too slowly. */
+  eventClientDropped(): void {
+    this.droppedClients++;
+  }
+
+  /** The Prometheus text exposition of every metric. */
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** Content type of {@link Metrics.render}. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  private tallyOf(queue: string): QueueTotals {
+    let t = this.queueTallies.get(queue);
+    if (t === undefined) {
+      t = { entered: 0, rejected: 0, callbacks: 0 };
+      this.queueTallies.set(queue, t);
+    }
+    return t;
+  }
+}
+
+const CALL_PHASES: readonly CallPhase[] = ['lookup', 'ivr', 'queued', 'ringing', 'talking'];
+
+/** A one-label counter whose values live in `counts`, exported at scrape time. */
+function mapCounter(registers: Registry[], name: string, help: string, label: string, counts: Map<string, number>): void {
+  new Counter({
+    name, help, labelNames: [label], registers,
+    collect() {
+      this.reset();
+      for (const [value, n] of counts) this.inc({ [label]: value }, n);
+    },
+  });
+}
+
+function bump(counts: Map<string, number>, key: string, n: number): void {
+  counts.set(key, (counts.get(key) ?? 0) + n);
+}
+
+/** Create the engine's metrics with their own registry. */
+export function createMetrics(options: MetricsOptions = {}): Metrics {
+  return new Metrics(options);
+}

@@ -1,0 +1,283 @@
+/**
+ * The HTTP API: health, Prometheus metrics, REST views of queues, agents, calls, callbacks and
+ * CDRs, agent status changes, and the WebSocket event stream. See README.md in this folder for
+ * the route table.
+ *
+ * Every error answer is `{"error":{"code","message"}}` with a stable `API_ERR_*` code (or the
+ * engine's own code for a refused status change). Input is validated with zod before it reaches
+ * the engine; unknown query parameters are refused so that a typo is not a silent no-op.
+ */
+import fastify, { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify';
+import websocket from '@fastify/websocket';
+import { z } from 'zod';
+import type { CallbackFilter, CallbackStatus } from '../store/index.ts';
+import type { CdrOutcome } from '../../crm-adapter/index.ts';
+import { TokenAuth } from './auth.ts';
+import { EventHub, type EventHubOptions, type EventSocket } from './events.ts';
+import type { ApiDeps, ApiErrorBody, ApiErrorCode, HealthView, Page } from './types.ts';
+import { ACD_AGENT_STATUS, agentJson, queueViews } from './views.ts';
+
+/** Options of {@link startApi}. */
+export interface ApiOptions {
+  /** Address to listen on, e.g. `127.0.0.1`. */
+  address: string;
+  /** Port; 0 picks a free one (read it back from the result). */
+  port: number;
+  /** Accepted bearer tokens; empty = no authentication (allow that on loopback only). */
+  tokens: readonly string[];
+  /** Paths served without a token, exact match, e.g. `['/healthz', '/metrics']`. */
+  openPaths: readonly string[];
+  /** Event stream limits and periods. */
+  events?: EventHubOptions;
+  /** Logger for server errors (a pino logger). Requests are not logged: the event URL may carry a token. */
+  logger?: FastifyBaseLogger;
+}
+
+/** A running API server. */
+export interface ApiServer {
+  /** Address bound. */
+  readonly address: string;
+  /** Port bound (the real one when 0 was asked). */
+  readonly port: number;
+  /** Connected event clients. */
+  readonly eventClients: number;
+  /** Close every event connection (1001), stop listening, finish requests in flight. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Path of the WebSocket event stream; the only route that takes `?token=` (browsers cannot set headers on it). */
+export const EVENTS_PATH = '/api/v1/events';
+
+const CALLBACK_STATUSES = ['open', 'claimed', 'done', 'cancelled'] as const satisfies readonly CallbackStatus[];
+const CDR_OUTCOMES = [
+  'answered', 'abandoned_queue', 'abandoned_ivr', 'rejected_blacklist', 'rejected_capacity', 'callback_requested', 'failed',
+] as const satisfies readonly CdrOutcome[];
+// Fails to compile when the contract gains an outcome this list lacks.
+const allOutcomesListed: Exclude<CdrOutcome, (typeof CDR_OUTCOMES)[number]> extends never ? true : false = true;
+void allOutcomesListed;
+
+/** Ids in paths and filters: extensions, queue names. Bounded so they cannot bloat logs or look-ups. */
+const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9._@+-]+$/, 'letters, digits and . _ @ + - only');
+const paging = {
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  offset: z.coerce.number().int().min(0).max(1_000_000_000).default(0),
+};
+const idParams = z.strictObject({ id });
+const noQuery = z.strictObject({});
+const statusBody = z.strictObject({
+  status: z.enum(['available', 'not_ready', 'logged_out']),
+  reason: z.string().min(1).max(64).optional(),
+});
+const callbacksQuery = z.strictObject({
+  status: z.string().transform((s, ctx) => {
+    const list = s.split(',');
+    for (const v of list) {
+      if (!(CALLBACK_STATUSES as readonly string[]).includes(v)) {
+        ctx.addIssue({ code: 'custom', message: `expected ${CALLBACK_STATUSES.join(', ')} (comma-separated)` });
+        return z.NEVER;
+      }
+    }
+    return list as CallbackStatus[];
+  }).optional(),
+  queue: id.optional(),
+  ...paging,
+});
+/** `since`: epoch milliseconds, or an ISO 8601 date-time. */
+const since = z.union([
+  z.string().regex(/^\d{1,15}$/).transform(Number),
+  z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
+]);
+const cdrsQuery = z.strictObject({ since: since.optional(), outcome: z.enum(CDR_OUTCOMES).optional(), queue: id.optional(), ...paging });
+const eventsQuery = z.strictObject({ agent: id.optional(), token: z.string().optional() });
+
+/** A refused request, turned into a JSON error by the error handler. */
+class ApiError extends Error {
+  constructor(readonly statusCode: number, readonly code: ApiErrorCode | string, message: string) {
+    super(message);
+  }
+}
+
+function parse<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
+  const r = schema.safeParse(value ?? {});
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  const path = issue === undefined || issue.path.length === 0 ? where : `${where}.${issue.path.join('.')}`;
+  throw new ApiError(400, 'API_ERR_VALIDATION', `${path}: ${issue?.message ?? 'invalid'}`);
+}
+
+function errorBody(code: ApiErrorCode | string, message: string): ApiErrorBody {
+  return { error: { code, message } };
+}
+
+/** Fetch `limit + 1` items to learn whether another page exists without counting. */
+function page<T>(items: T[], limit: number, offset: number): Page<T> {
+  const hasMore = items.length > limit;
+  if (hasMore) items.length = limit;
+  return { items, limit, offset, hasMore };
+}
+
+/** Start the API on `opts.address:opts.port`. Resolves once listening. */
+export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServer> {
+  const auth = new TokenAuth(opts.tokens, opts.openPaths);
+  const views = () => queueViews(deps.acdSnapshot(), deps.queues(), deps.agents(), (q) => deps.metrics.queueTotals(q));
+  const hub = new EventHub(views, deps.metrics, opts.events);
+  const app = fastify({
+    ...(opts.logger === undefined ? { logger: false } : { loggerInstance: opts.logger }),
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 16 * 1024,
+  });
+
+  await app.register(websocket, { options: { maxPayload: 4096 } });
+
+  app.addHook('onRequest', async (req, reply) => {
+    const q = req.url.indexOf('?');
+    const path = q < 0 ? req.url : req.url.slice(0, q);
+    if (auth.isOpen(path)) return;
+    const queryToken = path === EVENTS_PATH ? (req.query as { token?: unknown }).token : undefined;
+    if (auth.accepts(req.headers.authorization, typeof queryToken === 'string' ? queryToken : undefined)) return;
+    await reply.code(401).header('www-authenticate', 'Bearer').send(errorBody('API_ERR_UNAUTHORIZED', 'missing or unknown bearer token'));
+  });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
+    if (err instanceof ApiError) return reply.code(err.statusCode).send(errorBody(err.code, err.message));
+    const status = err.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      // fastify's own refusals: malformed JSON, wrong content type, body too large.
+      return reply.code(status).send(errorBody('API_ERR_VALIDATION', err.message));
+    }
+    req.log.error({ err }, 'api request failed');
+    return reply.code(500).send(errorBody('API_ERR_INTERNAL', 'internal error'));
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send(errorBody('API_ERR_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
+  });
+
+  app.get('/healthz', async (req, reply) => {
+    parse(noQuery, req.query, 'query');
+    const h = deps.health();
+    const body: HealthView = {
+      status: h.draining ? 'draining' : 'ok',
+      uptimeMs: Date.now() - h.startedAt,
+      calls: h.calls,
+      version: h.version,
+      eventClients: hub.size,
+    };
+    return reply.code(h.draining ? 503 : 200).send(body);
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    const text = await deps.metrics.render();
+    return reply.type(deps.metrics.contentType).send(text);
+  });
+
+  app.get('/api/v1/queues', async (req) => {
+    parse(noQuery, req.query, 'query');
+    return { items: views() };
+  });
+
+  app.get('/api/v1/queues/:id', async (req) => {
+    const p = parse(idParams, req.params, 'params');
+    const q = views().find((v) => v.id === p.id);
+    if (q === undefined) throw new ApiError(404, 'API_ERR_NOT_FOUND', `no queue ${p.id}`);
+    return q;
+  });
+
+  app.get('/api/v1/agents', async (req) => {
+    parse(noQuery, req.query, 'query');
+    return { items: deps.agents().map(agentJson) };
+  });
+
+  app.get('/api/v1/agents/:id', async (req) => {
+    const p = parse(idParams, req.params, 'params');
+    const a = deps.agent(p.id);
+    if (a === undefined) throw new ApiError(404, 'API_ERR_NOT_FOUND', `no agent ${p.id}`);
+    return agentJson(a);
+  });
+
+  app.post('/api/v1/agents/:id/status', async (req) => {
+    const p = parse(idParams, req.params, 'params');
+    const b = parse(statusBody, req.body, 'body');
+    const r = await deps.setAgentStatus(p.id, ACD_AGENT_STATUS[b.status], b.reason ?? null);
+    if (!r.ok) throw new ApiError(r.refusal === 'not_found' ? 404 : 409, r.code, r.message);
+    return agentJson(r.agent);
+  });
+
+  app.get('/api/v1/calls', async (req) => {
+    parse(noQuery, req.query, 'query');
+    return { items: deps.calls() };
+  });
+
+  app.get('/api/v1/callbacks', async (req) => {
+    const q = parse(callbacksQuery, req.query, 'query');
+    const filter: Omit<CallbackFilter, 'limit' | 'offset'> = {};
+    if (q.status !== undefined) filter.status = q.status;
+    if (q.queue !== undefined) filter.queue = q.queue;
+    const [items, total] = await Promise.all([
+      deps.callbacks.list({ ...filter, limit: q.limit + 1, offset: q.offset }),
+      deps.callbacks.count(filter),
+    ]);
+    return { ...page(items, q.limit, q.offset), total };
+  });
+
+  app.get('/api/v1/cdrs', async (req) => {
+    const q = parse(cdrsQuery, req.query, 'query');
+    if (deps.cdrs === undefined) throw new ApiError(501, 'API_ERR_NOT_IMPLEMENTED', 'the configured CRM adapter keeps no CDRs');
+    const items = await deps.cdrs({ ...q, limit: q.limit + 1 });
+    return page(items, q.limit, q.offset);
+  });
+
+  app.route({
+    method: 'GET',
+    url: EVENTS_PATH,
+    preValidation: async (req: FastifyRequest, reply: FastifyReply) => {
+      const q = parse(eventsQuery, req.query, 'query');
+      if (q.agent !== undefined && deps.agent(q.agent) === undefined) {
+        await reply.code(404).send(errorBody('API_ERR_NOT_FOUND', `no agent ${q.agent}`));
+      }
+    },
+    handler: async (_req, reply) => reply.code(426).header('upgrade', 'websocket')
+      .send(errorBody('API_ERR_VALIDATION', 'this route speaks WebSocket only')),
+    wsHandler: (socket: EventSocket, req) => {
+      const agent = (req.query as { agent?: string }).agent;
+      hub.add(socket, agent ?? null);
+    },
+  });
+
+  const unsubscribe = deps.events.subscribe((event) => {
+    // A throwing listener must not break the engine's emitter (CONVENTIONS.md 10).
+    try {
+      hub.publish(event);
+    } catch (err) {
+      app.log.error({ err, type: event.type }, 'event fan-out failed');
+    }
+  });
+  deps.metrics.setSources({ eventClients: () => hub.size });
+
+  try {
+    await app.listen({ host: opts.address, port: opts.port });
+  } catch (err) {
+    unsubscribe();
+    hub.close();
+    await app.close();
+    throw err;
+  }
+  const bound = app.server.address();
+  const port = typeof bound === 'object' && bound !== null ? bound.port : opts.port;
+
+  let closing: Promise<void> | null = null;
+  return {
+    address: opts.address,
+    port,
+    get eventClients() {
+      return hub.size;
+    },
+    close() {
+      closing ??= (async () => {
+        unsubscribe();
+        hub.close();
+        await app.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,213 @@
+/**
+ * Test support for the API: a fake engine behind {@link ApiDeps} (the API is one layer; its tests
+ * do not need SIP or media) and a small WebSocket client. Not exported from the folder's index.
+ */
+import { createRequire } from 'node:module';
+import type { AcdSnapshot, AgentStatus } from '../acd/index.ts';
+import type { CallbackFilter, CallbackTask } from '../store/index.ts';
+import type { Cdr } from '../../crm-adapter/index.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import type { AgentInfo, ApiDeps, CallSummary, CdrQuery, CtiEvent, HealthInfo, QueueInfo, StatusChangeResult } from './types.ts';
+
+/** A fake engine: plain mutable state behind the {@link ApiDeps} methods. */
+export class FakeEngine implements ApiDeps {
+  readonly metrics: Metrics;
+  healthInfo: HealthInfo = { draining: false, startedAt: Date.now() - 5000, calls: 2, version: '0.1.0-test' };
+  snapshot: AcdSnapshot;
+  queueInfo: QueueInfo[] = [
+    { id: 'orders', skill: 'orders', minLevel: 1, serviceLevelMs: 20_000 },
+    { id: 'vip', skill: 'vip', minLevel: 5, serviceLevelMs: 10_000 },
+  ];
+  agentMap = new Map<string, AgentInfo>();
+  callList: CallSummary[] = [];
+  callbackList: CallbackTask[] = [];
+  cdrList: Cdr[] | null = [];
+  /** Every filter the API passed, newest last. */
+  readonly cdrQueries: CdrQuery[] = [];
+  readonly callbackFilters: CallbackFilter[] = [];
+  private readonly listeners = new Set<(e: CtiEvent) => void>();
+
+  constructor(metrics: Metrics = createMetrics({ defaultMetrics: false })) {
+    this.metrics = metrics;
+    this.snapshot = {
+      at: 1000,
+      queues: [
+        { queueId: 'orders', waiting: 3, callbacksWaiting: 1, oldestWaitMs: 42_000, ewtMs: 30_500.4, staffed: 2, idle: 0,
+          answered: 10, answeredInServiceLevel: 8, abandoned: 2, serviceLevel: 8 / 12, handleTimeMs: 180_000 },
+        { queueId: 'vip', waiting: 0, callbacksWaiting: 0, oldestWaitMs: 0, ewtMs: Infinity, staffed: 0, idle: 0,
+          answered: 0, answeredInServiceLevel: 0, abandoned: 0, serviceLevel: 1, handleTimeMs: 180_000 },
+      ],
+      agentsByState: { idle: 1, reserved: 0, onCall: 1, wrapUp: 0 },
+      agentsByStatus: { available: 2, notReady: 0, loggedOut: 1 },
+    };
+    for (const a of [
+      agent('1001', { orders: 3 }, 'available', 'onCall', 'c-1'),
+      agent('1002', { orders: 3, vip: 5 }, 'available', 'idle', null),
+      agent('1003', { orders: 1, vip: 2 }, 'loggedOut', 'idle', null),
+    ]) this.agentMap.set(a.id, a);
+    this.callList = [{
+      callId: 'c-1', phase: 'talking', caller: '+41791234567', dialled: '100', programme: 'morning-show', customerId: 'cust-7',
+      queue: 'orders', agent: '1001', priority: 0, arrivedAt: 1_700_000_000_000, queuedAt: 1_700_000_001_000,
+      answeredAt: 1_700_000_020_000,
+    }];
+  }
+
+  health(): HealthInfo {
+    return this.healthInfo;
+  }
+
+  acdSnapshot(): AcdSnapshot {
+    return this.snapshot;
+  }
+
+  queues(): readonly QueueInfo[] {
+    return this.queueInfo;
+  }
+
+  agents(): readonly AgentInfo[] {
+    return [...this.agentMap.values()];
+  }
+
+  agent(id: string): AgentInfo | undefined {
+    return this.agentMap.get(id);
+  }
+
+  setAgentStatus(id: string, status: AgentStatus, reason: string | null): StatusChangeResult {
+    const a = this.agentMap.get(id);
+    if (a === undefined) return { ok: false, refusal: 'not_found', code: 'ACD_ERR_UNKNOWN_AGENT', message: `unknown agent ${id}` };
+    if (status === 'available' && !a.registered) {
+      return { ok: false, refusal: 'conflict', code: 'AGENT_NOT_REGISTERED', message: `agent ${id} has no registered phone` };
+    }
+    const next = { ...a, status, reason };
+    this.agentMap.set(id, next);
+    return { ok: true, agent: next };
+  }
+
+  calls(): readonly CallSummary[] {
+    return this.callList;
+  }
+
+  readonly callbacks = {
+    list: async (filter: CallbackFilter): Promise<CallbackTask[]> => {
+      this.callbackFilters.push(filter);
+      const all = this.filterCallbacks(filter);
+      return all.slice(filter.offset ?? 0, (filter.offset ?? 0) + (filter.limit ?? 100));
+    },
+    count: async (filter: Omit<CallbackFilter, 'limit' | 'offset'>): Promise<number> => this.filterCallbacks(filter).length,
+  };
+
+  get cdrs(): ((q: CdrQuery) => Promise<Cdr[]>) | undefined {
+    const list = this.cdrList;
+    if (list === null) return undefined;
+    return async (q: CdrQuery) => {
+      this.cdrQueries.push(q);
+      return list
+        .filter((c) => (q.since === undefined || c.arrivedAt >= q.since) && (q.outcome === undefined || c.outcome === q.outcome)
+          && (q.queue === undefined || c.queue === q.queue))
+        .slice(q.offset, q.offset + q.limit);
+    };
+  }
+
+  readonly events = {
+    subscribe: (listener: (e: CtiEvent) => void) => {
+      this.listeners.add(listener);
+      return () => { this.listeners.delete(listener); };
+    },
+  };
+
+  /** Publish an event to the API's listener(s), as the engine would. */
+  emit(event: CtiEvent): void {
+    for (const l of this.listeners) l(event);
+  }
+
+  /** Listeners subscribed now (the API subscribes once and unsubscribes on close). */
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+
+  private filterCallbacks(filter: Omit<CallbackFilter, 'limit' | 'offset'>): CallbackTask[] {
+    const statuses = filter.status === undefined ? null : ([] as string[]).concat(filter.status);
+    return this.callbackList.filter((t) => (statuses === null || statuses.includes(t.status))
+      && (filter.queue === undefined || t.queue === filter.queue));
+  }
+}
+
+function agent(id: string, skills: Record<string, number>, status: AgentStatus, state: AgentInfo['state'], callId: string | null): AgentInfo {
+  return {
+    id, name: `Agent ${id}`, registered: status !== 'loggedOut', status, pendingStatus: null, reason: null, state, callId, skills,
+    callsHandled: 4, talkTimeMs: 600_000, idleSince: 0,
+  };
+}
+
+/** A callback task with every field set; `over` replaces some. */
+export function callbackTask(over: Partial<CallbackTask>): CallbackTask {
+  return {
+    id: 1, caller: '+41790000001', queue: 'orders', reason: 'abandoned_queue', status: 'open', arrivedAt: 1_700_000_000_000,
+    lastArrivalAt: 1_700_000_000_000, abandons: 1, firstCallId: 'c-9', lastCallId: 'c-9', dialled: '100', programme: null,
+    customerId: null, createdAt: 1_700_000_000_500, updatedAt: 1_700_000_000_500, claimedBy: null, claimedAt: null,
+    dialAttempts: 0, closedAt: null, note: null, ...over,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// WebSocket client (the `ws` package arrives with @fastify/websocket; its types are not installed)
+
+/** The part of a `ws` client the tests use. */
+export interface WsClient {
+  readonly readyState: number;
+  on(event: 'message', listener: (data: Buffer) => void): void;
+  on(event: 'open' | 'close', listener: () => void): void;
+  on(event: 'error', listener: (err: Error) => void): void;
+  on(event: 'unexpected-response', listener: (req: unknown, res: { statusCode: number }) => void): void;
+  close(): void;
+  terminate(): void;
+}
+
+type WsConstructor = new (url: string, options?: { headers?: Record<string, string> }) => WsClient;
+const require = createRequire(import.meta.url);
+const WebSocketClient = (require('ws') as { WebSocket: WsConstructor }).WebSocket;
+
+/** A connected event client that records every message. */
+export interface EventClient {
+  readonly messages: Array<{ type: string; [k: string]: unknown }>;
+  /** Resolves with the first message (already received or to come) after index `from` matching `pred`. */
+  waitFor(pred: (m: { type: string; [k: string]: unknown }) => boolean, from?: number): Promise<{ type: string; [k: string]: unknown }>;
+  /** Resolves when the server closed the connection. */
+  closed: Promise<void>;
+  close(): void;
+}
+
+/** Connect; rejects with the HTTP status when the server refuses the upgrade. */
+export function connectEvents(url: string, headers: Record<string, string> = {}): Promise<EventClient> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocketClient(url, { headers });
+    const messages: Array<{ type: string; [k: string]: unknown }> = [];
+    const waiters: Array<() => void> = [];
+    let onClosed!: () => void;
+    const closed = new Promise<void>((r) => { onClosed = r; });
+    ws.on('message', (data) => {
+      messages.push(JSON.parse(data.toString('utf8')) as { type: string });
+      for (const w of waiters.splice(0)) w();
+    });
+    ws.on('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+    ws.on('error', (err) => reject(err));
+    ws.on('close', () => onClosed());
+    ws.on('open', () => resolve({
+      messages,
+      closed,
+      close: () => ws.close(),
+      waitFor(pred, from = 0) {
+        return new Promise((res, rej) => {
+          const check = (): void => {
+            const m = messages.slice(from).find(pred);
+            if (m !== undefined) return res(m);
+            if (ws.readyState > 1) return rej(new Error('connection closed'));
+            waiters.push(check);
+          };
+          check();
+          void closed.then(() => waiters.length > 0 && check());
+        });
+      },
+    }));
+  });
+}

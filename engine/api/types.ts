@@ -1,0 +1,298 @@
+/**
+ * The contract between the engine and its HTTP API: what the API asks of the engine (`ApiDeps`),
+ * the events the engine publishes for CTI clients (`CtiEvent`), and the JSON views the API returns.
+ *
+ * JSON conventions (every body the API writes): keys are camelCase, durations carry their unit in
+ * the key (`oldestWaitMs`), timestamps are epoch milliseconds, and enumerated values are snake_case
+ * strings (`not_ready`, `on_call`, `abandoned_queue`) as in the CDR and callback records.
+ */
+import type { AcdSnapshot, AgentState, AgentStatus, AgentView } from '../acd/index.ts';
+import type { CallbackFilter, CallbackTask } from '../store/index.ts';
+import type { CallerInfo, Cdr, CdrOutcome, ReleasedBy } from '../../crm-adapter/index.ts';
+import type { Metrics } from './metrics.ts';
+
+// ---------------------------------------------------------------------------------------------
+// What the engine provides
+
+/** Engine health, read on every `GET /healthz`. */
+export interface HealthInfo {
+  /** True once SIGTERM arrived: no new calls are taken, `/healthz` answers 503. */
+  draining: boolean;
+  /** Engine start, epoch ms (the API derives `uptimeMs` from it). */
+  startedAt: number;
+  /** Calls in progress (every phase). */
+  calls: number;
+  /** Engine version string, e.g. the package version. */
+  version: string;
+}
+
+/** Configured facts about a queue that the ACD snapshot does not carry. */
+export interface QueueInfo {
+  id: string;
+  /** Skill an agent needs for this queue (defaults to the id in the ACD config). */
+  skill: string;
+  /** Lowest level of `skill` that serves the queue. */
+  minLevel: number;
+  /** Service-level target in ms (answered within it counts as in service level). */
+  serviceLevelMs: number;
+}
+
+/**
+ * An agent as the engine knows it: the ACD's view plus what the registrar knows. An agent whose
+ * phone is not registered is never offered a call, whatever its status.
+ */
+export interface AgentInfo extends AgentView {
+  /** Display name from the config, or null. */
+  name: string | null;
+  /** At least one registered contact. */
+  registered: boolean;
+}
+
+/** Phase of a call in progress, as call control sees it. */
+export type CallPhase = 'lookup' | 'ivr' | 'queued' | 'ringing' | 'talking';
+
+/** One call in progress, for `GET /api/v1/calls`. */
+export interface CallSummary {
+  callId: string;
+  phase: CallPhase;
+  caller: string;
+  dialled: string;
+  programme: string | null;
+  customerId: string | null;
+  /** Queue the call is in or was last in, or null before queueing. */
+  queue: string | null;
+  /** Agent ringing or talking, or null. */
+  agent: string | null;
+  /** Priority used by the ACD (VIP level mapped), 0 = normal. */
+  priority: number;
+  arrivedAt: number;
+  queuedAt: number | null;
+  answeredAt: number | null;
+}
+
+/** Why a status change was refused: `not_found` answers 404, `conflict` answers 409. */
+export type StatusRefusal = 'not_found' | 'conflict';
+
+/** Result of {@link ApiDeps.setAgentStatus}. `code` is a stable engine code, e.g. `ACD_ERR_UNKNOWN_AGENT`. */
+export type StatusChangeResult =
+  | { ok: true; agent: AgentInfo }
+  | { ok: false; refusal: StatusRefusal; code: string; message: string };
+
+/** Filter of `GET /api/v1/cdrs`, the shape of the SQLite CRM's `CdrFilter`. */
+export interface CdrQuery {
+  /** Only calls that arrived at or after this time (epoch ms). */
+  since?: number;
+  outcome?: CdrOutcome;
+  queue?: string;
+  limit: number;
+  offset: number;
+}
+
+/** Unsubscribes a listener. Idempotent. */
+export type Unsubscribe = () => void;
+
+/** Where CTI events come from. The API subscribes once at start and unsubscribes on close. */
+export interface CtiEventSource {
+  subscribe(listener: (event: CtiEvent) => void): Unsubscribe;
+}
+
+/**
+ * Everything the API needs from the engine. Read methods are called per request (the data is
+ * small: O(queues + agents + calls)); nothing here is called on the SIP or media hot path.
+ */
+export interface ApiDeps {
+  health(): HealthInfo;
+  /** ACD snapshot now (the engine passes its monotonic clock to `acd.snapshot`). */
+  acdSnapshot(): AcdSnapshot;
+  /** Queues as configured, in config order. */
+  queues(): readonly QueueInfo[];
+  /** Every configured agent, in roster order. */
+  agents(): readonly AgentInfo[];
+  /** One agent, or undefined when unknown. */
+  agent(id: string): AgentInfo | undefined;
+  /** Change the agent-chosen status (a status asked for during a call applies after wrap-up). */
+  setAgentStatus(id: string, status: AgentStatus, reason: string | null): StatusChangeResult | Promise<StatusChangeResult>;
+  /** Calls in progress. */
+  calls(): readonly CallSummary[];
+  /** Callback tasks: pass `store.callbacks` as it is. */
+  callbacks: {
+    list(filter: CallbackFilter): Promise<CallbackTask[]>;
+    count(filter: Omit<CallbackFilter, 'limit' | 'offset'>): Promise<number>;
+  };
+  /**
+   * Stored CDRs, newest arrival first; absent when the CRM adapter keeps none (the webhook
+   * adapter), in which case `GET /api/v1/cdrs` answers 501.
+   */
+  cdrs?: (query: CdrQuery) => Cdr[] | Promise<Cdr[]>;
+  events: CtiEventSource;
+  metrics: Metrics;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events the engine publishes
+
+/** An agent's status or state changed (from the ACD's `agentStateChanged` effect). */
+export interface AgentStateEvent {
+  type: 'agent.state';
+  at: number;
+  agentId: string;
+  status: AgentStatus;
+  state: AgentState;
+  reason: string | null;
+}
+
+/** A caller entered a queue. */
+export interface CallQueuedEvent {
+  type: 'call.queued';
+  at: number;
+  callId: string;
+  queue: string;
+  caller: string;
+  dialled: string;
+  /** 1-based position at entry. */
+  position: number;
+  priority: number;
+}
+
+/** An agent's phone is ringing: carries the looked-up customer for the screen pop. */
+export interface CallOfferedEvent {
+  type: 'call.offered';
+  at: number;
+  callId: string;
+  agentId: string;
+  queue: string;
+  caller: string;
+  dialled: string;
+  programme: string | null;
+  /** 1 for the first offer of the call, 2 after one ring-no-answer, ... */
+  attempt: number;
+  customer: CallerInfo;
+}
+
+/** The agent answered. */
+export interface CallAnsweredEvent {
+  type: 'call.answered';
+  at: number;
+  callId: string;
+  agentId: string;
+  queue: string;
+  waitMs: number;
+}
+
+/** The call is over. */
+export interface CallEndedEvent {
+  type: 'call.ended';
+  at: number;
+  callId: string;
+  agentId: string | null;
+  queue: string | null;
+  outcome: CdrOutcome;
+  releasedBy: ReleasedBy;
+}
+
+/** A caller became (or joined) a callback task. */
+export interface CallbackCreatedEvent {
+  type: 'callback.created';
+  at: number;
+  callbackId: number;
+  callId: string;
+  caller: string;
+  queue: string;
+}
+
+/** Events the engine publishes to CTI clients, discriminated by `type`. `at` is epoch ms. */
+export type CtiEvent =
+  | AgentStateEvent | CallQueuedEvent | CallOfferedEvent | CallAnsweredEvent | CallEndedEvent | CallbackCreatedEvent;
+
+// ---------------------------------------------------------------------------------------------
+// JSON views the API writes
+
+/** Agent status on the wire. */
+export type WireAgentStatus = 'available' | 'not_ready' | 'logged_out';
+
+/** Agent state on the wire. */
+export type WireAgentState = 'idle' | 'reserved' | 'on_call' | 'wrap_up';
+
+/** `GET /healthz`. */
+export interface HealthView {
+  status: 'ok' | 'draining';
+  uptimeMs: number;
+  calls: number;
+  version: string;
+  /** Connected WebSocket event clients. */
+  eventClients: number;
+}
+
+/** One queue in `GET /api/v1/queues`. */
+export interface QueueView {
+  id: string;
+  /** Live callers waiting (not ringing). */
+  waiting: number;
+  callbacksWaiting: number;
+  oldestWaitMs: number;
+  /** Estimated wait of a new caller; null when no agent is staffed (it would be infinite). */
+  ewtMs: number | null;
+  serviceLevelMs: number;
+  /** answeredInServiceLevel / (answered + abandoned); 1 when nothing happened yet. */
+  serviceLevel: number;
+  handleTimeMs: number;
+  agents: {
+    /** Available agents with the queue's skill, whatever their state. */
+    staffed: number;
+    idle: number;
+    /** Logged-in agents with the skill, by state (agents in several queues count in each). */
+    byState: Record<WireAgentState, number>;
+    /** Agents with the skill, by status. */
+    byStatus: Record<WireAgentStatus, number>;
+  };
+  /** Since engine start. */
+  totals: {
+    /** Calls that entered the queue. */
+    offered: number;
+    answered: number;
+    answeredInServiceLevel: number;
+    abandoned: number;
+    /** Refused at entry (queue full, nowhere to overflow). */
+    rejected: number;
+    /** Callers who became callback tasks from this queue. */
+    callbacks: number;
+  };
+}
+
+/** One agent in `GET /api/v1/agents`. */
+export interface AgentJson {
+  id: string;
+  name: string | null;
+  registered: boolean;
+  status: WireAgentStatus;
+  /** Status asked for during a call, applied after wrap-up. */
+  pendingStatus: WireAgentStatus | null;
+  reason: string | null;
+  state: WireAgentState;
+  callId: string | null;
+  skills: Readonly<Record<string, number>>;
+  callsHandled: number;
+  talkTimeMs: number;
+}
+
+/** A page of a listing. `hasMore` says whether a next page (offset + limit) has items. */
+export interface Page<T> {
+  items: T[];
+  limit: number;
+  offset: number;
+  hasMore: boolean;
+}
+
+/** Stable codes of API errors. */
+export type ApiErrorCode =
+  | 'API_ERR_UNAUTHORIZED'
+  | 'API_ERR_VALIDATION'
+  | 'API_ERR_NOT_FOUND'
+  | 'API_ERR_CONFLICT'
+  | 'API_ERR_NOT_IMPLEMENTED'
+  | 'API_ERR_INTERNAL';
+
+/** Body of every error answer: `{"error":{"code","message"}}`. */
+export interface ApiErrorBody {
+  error: { code: ApiErrorCode | string; message: string };
+}

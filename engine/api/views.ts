@@ -1,0 +1,132 @@
+/**
+ * Pure mapping from engine data to the JSON the API writes: no I/O, no clock (the caller passes
+ * what it read), so every view is tested without a server.
+ */
+import type { AcdSnapshot, AgentStatus, QueueSnapshot } from '../acd/index.ts';
+import { WIRE_AGENT_STATE, WIRE_AGENT_STATUS, type QueueTotals } from './metrics.ts';
+import type {
+  AgentInfo, AgentJson, CtiEvent, QueueInfo, QueueView, WireAgentState, WireAgentStatus,
+} from './types.ts';
+
+/** Agent status from the wire (`not_ready`) to the ACD (`notReady`). */
+export const ACD_AGENT_STATUS: Readonly<Record<WireAgentStatus, AgentStatus>> = {
+  available: 'available', not_ready: 'notReady', logged_out: 'loggedOut',
+};
+
+/** One agent as JSON. */
+export function agentJson(a: AgentInfo): AgentJson {
+  return {
+    id: a.id,
+    name: a.name,
+    registered: a.registered,
+    status: WIRE_AGENT_STATUS[a.status],
+    pendingStatus: a.pendingStatus === null ? null : WIRE_AGENT_STATUS[a.pendingStatus],
+    reason: a.reason,
+    state: WIRE_AGENT_STATE[a.state],
+    callId: a.callId,
+    skills: a.skills,
+    callsHandled: a.callsHandled,
+    talkTimeMs: a.talkTimeMs,
+  };
+}
+
+function zeroStates(): Record<WireAgentState, number> {
+  return { idle: 0, reserved: 0, on_call: 0, wrap_up: 0 };
+}
+
+function zeroStatuses(): Record<WireAgentStatus, number> {
+  return { available: 0, not_ready: 0, logged_out: 0 };
+}
+
+/**
+ * Queue views: the ACD snapshot joined with the configured skill (to count agents per queue by
+ * state and status) and the engine's own tallies. O(queues × agents), per request only.
+ */
+export function queueViews(
+  snapshot: AcdSnapshot,
+  queues: readonly QueueInfo[],
+  agents: readonly AgentInfo[],
+  totals: (queue: string) => QueueTotals,
+): QueueView[] {
+  const info = new Map(queues.map((q) => [q.id, q]));
+  return snapshot.queues.map((q) => queueView(q, info.get(q.queueId), agents, totals(q.queueId)));
+}
+
+function queueView(q: QueueSnapshot, info: QueueInfo | undefined, agents: readonly AgentInfo[], t: QueueTotals): QueueView {
+  const byState = zeroStates();
+  const byStatus = zeroStatuses();
+  if (info !== undefined) {
+    for (const a of agents) {
+      if ((a.skills[info.skill] ?? 0) < info.minLevel) continue;
+      byStatus[WIRE_AGENT_STATUS[a.status]]++;
+      if (a.status !== 'loggedOut') byState[WIRE_AGENT_STATE[a.state]]++;
+    }
+  }
+  return {
+    id: q.queueId,
+    waiting: q.waiting,
+    callbacksWaiting: q.callbacksWaiting,
+    oldestWaitMs: q.oldestWaitMs,
+    // JSON has no Infinity: an unstaffed queue has no estimate.
+    ewtMs: Number.isFinite(q.ewtMs) ? Math.round(q.ewtMs) : null,
+    serviceLevelMs: info?.serviceLevelMs ?? 0,
+    serviceLevel: q.serviceLevel,
+    handleTimeMs: Math.round(q.handleTimeMs),
+    agents: { staffed: q.staffed, idle: q.idle, byState, byStatus },
+    totals: {
+      offered: t.entered,
+      answered: q.answered,
+      answeredInServiceLevel: q.answeredInServiceLevel,
+      abandoned: q.abandoned,
+      rejected: t.rejected,
+      callbacks: t.callbacks,
+    },
+  };
+}
+
+/** A CTI event on the wire: the same object, with agent status and state in wire words. */
+export type WireCtiEvent =
+  | Exclude<CtiEvent, { type: 'agent.state' }>
+  | (Omit<Extract<CtiEvent, { type: 'agent.state' }>, 'status' | 'state'> & { status: WireAgentStatus; state: WireAgentState });
+
+/** First message on every event connection. */
+export interface HelloMessage {
+  type: 'hello';
+  at: number;
+  /** The agent filter of this connection, or null. */
+  agent: string | null;
+}
+
+/** A queue's figures changed (sent at most once per update period per queue). */
+export interface QueueUpdateMessage {
+  type: 'queue.update';
+  at: number;
+  queue: QueueView;
+}
+
+/** Every message a WebSocket event client receives, discriminated by `type`. */
+export type EventMessage = HelloMessage | QueueUpdateMessage | WireCtiEvent;
+
+/** Map an engine event to its wire form. */
+export function wireEvent(e: CtiEvent): WireCtiEvent {
+  if (e.type !== 'agent.state') return e;
+  return { ...e, status: WIRE_AGENT_STATUS[e.status], state: WIRE_AGENT_STATE[e.state] };
+}
+
+/**
+ * The agent an event concerns, or null. A connection filtered on an agent receives the events
+ * of that agent and queue updates, never another agent's offers or calls nobody answered yet
+ * (they carry customer data the agent has no need to see).
+ */
+export function eventAgent(e: CtiEvent): string | null {
+  switch (e.type) {
+    case 'agent.state':
+    case 'call.offered':
+    case 'call.answered':
+    case 'call.ended':
+      return e.agentId;
+    case 'call.queued':
+    case 'callback.created':
+      return null;
+  }
+}

@@ -1,0 +1,865 @@
+/**
+ * Call control: the B2BUA that joins a carrier's call, the IVR, the ACD's decisions and an agent's
+ * phone (ARCHITECTURE.md, "One inbound call"). The only place that knows SIP dialogs, media legs
+ * and ACD effects at once.
+ *
+ * ```
+ *  INVITE ─▶ capacity ─▶ trunk ─▶ CRM look-up ─▶ blacklist? ─▶ media leg + SDP ─▶ 183/200
+ *         ─▶ IVR flow ─▶ acd.enqueue ─▶ hold audio + announcements
+ *  offer  ─▶ INVITE agent (leg near the caller's) ─▶ 200 ─▶ bridge ─▶ acd.offerAnswered
+ *  BYE either side ─▶ BYE the other ─▶ acd.callEnded ─▶ CDR through the durable outbox
+ *  caller leaves before an agent ─▶ callback task (deduplicated by number)
+ * ```
+ *
+ * Every ACD input goes through {@link CallController.apply}, which runs the effects and keeps one
+ * timer at the ACD's next deadline.
+ */
+import type { Logger } from 'pino';
+import type { Acd, AcdEffect } from '../acd/index.ts';
+import type {
+  Dialog, DialogDelegate, IncomingInvite, IncomingRequest, OutgoingInvite, SipResponse, UserAgent,
+} from '../sip/index.ts';
+import type { MediaPool, Playlist, PlaylistItem, RemoteMedia, LegId, G711 } from '../../media/index.ts';
+import { negotiate, createOffer, acceptAnswer, HOLD_MUSIC } from '../../media/index.ts';
+import type { Store, CallbackInput } from '../store/index.ts';
+import type { CallerInfo, CallEvent, Cdr, CdrOutcome, ReleasedBy } from '../../crm-adapter/index.ts';
+import { CONTRACT_VERSION, unknownCaller } from '../../crm-adapter/index.ts';
+import type {
+  AgentDirectory, CallControlEvent, CallerLookup, CallsSettings, Flow, MenuAction, NumberRoute, TrunkAdmission, TrunkGate,
+} from './types.ts';
+
+/** Where a call is in its life. */
+export type CallPhase = 'setup' | 'ivr' | 'queued' | 'offering' | 'talking' | 'ended';
+
+/** A call in progress (exposed read-only for the API). */
+export interface CallRecord {
+  readonly id: string;
+  phase: CallPhase;
+  readonly caller: string;
+  readonly dialled: string;
+  readonly trunk: string;
+  customer: CallerInfo;
+  route: NumberRoute;
+  queue: string | null;
+  agentId: string | null;
+  priority: number;
+  lang: 'en' | 'zh';
+  readonly arrivedAt: number;
+  ivrExitAt: number | null;
+  queuedAt: number | null;
+  offeredAt: number | null;
+  answeredAt: number | null;
+  offers: number;
+}
+
+interface Call extends CallRecord {
+  invite: IncomingInvite;
+  admission: TrunkAdmission;
+  /** The caller's dialog once we answered (200). */
+  callerDialog: Dialog | undefined;
+  /** Answered with 200 (not just 183). */
+  callerAnswered: boolean;
+  callerLeg: LegId | undefined;
+  callerCodec: G711;
+  /** Our SDP to the caller (sent in 183 and 200). */
+  localSdp: Buffer | undefined;
+  agentLeg: LegId | undefined;
+  agentInvite: OutgoingInvite | undefined;
+  agentDialog: Dialog | undefined;
+  /** Generation of the current offer, so late answers of a cancelled offer are recognised. */
+  offerSeq: number;
+  /** Current playback id (playbackDone of older ones is ignored). */
+  playId: number;
+  /** Waiting for playbackDone of `playId` to run this. */
+  afterPlay: (() => void) | undefined;
+  ivr: IvrState | undefined;
+  /** Digit handler while queued (callback offer). */
+  queueDigits: ((digit: string) => void) | undefined;
+  answerTimer: NodeJS.Timeout | undefined;
+  events: CallEvent[];
+  ended: boolean;
+}
+
+interface IvrState {
+  flow: Flow;
+  step: number;
+  /** Attempts left in the current menu. */
+  retries: number;
+  timer: NodeJS.Timeout | undefined;
+  digits: ((digit: string) => void) | undefined;
+}
+
+/** What the controller needs. */
+export interface CallControllerDeps {
+  ua: UserAgent;
+  acd: Acd;
+  media: MediaPool;
+  store: Store;
+  lookup: CallerLookup;
+  trunks: TrunkGate;
+  agents: AgentDirectory;
+  settings: CallsSettings;
+  log: Logger;
+  /** Observers: API events, metrics. A throwing observer is logged and ignored. */
+  observe?: (event: CallControlEvent) => void;
+  /** Epoch milliseconds (injected for tests). */
+  now?: () => number;
+}
+
+/** The B2BUA. */
+export class CallController {
+  private readonly d: CallControllerDeps;
+  private readonly calls = new Map<string, Call>();
+  private readonly byLeg = new Map<LegId, Call>();
+  private nextCallNumber = 1;
+  private acdTimer: NodeJS.Timeout | undefined;
+  private acdTimerAt = Infinity;
+  private draining = false;
+  private readonly now: () => number;
+  /** Resolves when the last call ends during a drain. */
+  private drained: (() => void) | undefined;
+
+  constructor(deps: CallControllerDeps) {
+    this.d = deps;
+    this.now = deps.now ?? (() => Date.now());
+    deps.media.delegate = {
+      dtmf: (leg, digit) => this.onDigit(leg, digit),
+      playbackDone: (leg, playId) => this.onPlaybackDone(leg, playId),
+      rtpTimeout: (leg) => this.onRtpTimeout(leg),
+      workerExit: (_w, legs) => { for (const leg of legs) this.onRtpTimeout(leg); },
+    };
+  }
+
+  /** Calls in progress. */
+  get size(): number {
+    return this.calls.size;
+  }
+
+  /** Calls in progress, for the API. */
+  list(): CallRecord[] {
+    return [...this.calls.values()].map((c) => ({
+      id: c.id, phase: c.phase, caller: c.caller, dialled: c.dialled, trunk: c.trunk, customer: c.customer, route: c.route,
+      queue: c.queue, agentId: c.agentId, priority: c.priority, lang: c.lang, arrivedAt: c.arrivedAt, ivrExitAt: c.ivrExitAt,
+      queuedAt: c.queuedAt, offeredAt: c.offeredAt, answeredAt: c.answeredAt, offers: c.offers,
+    }));
+  }
+
+  /** Feed an ACD input's effects (registrar and API use this for agent changes). */
+  apply(effects: AcdEffect[]): void {
+    for (const e of effects) {
+      try {
+        this.effect(e);
+      } catch (err) {
+        this.d.log.error({ err, effect: e }, 'ACD effect failed');
+      }
+    }
+    this.scheduleAcd();
+  }
+
+  /**
+   * Stop taking calls (503) and resolve when every call has ended or `deadlineMs` passed; calls
+   * still up at the deadline are hung up (callers waiting become callback tasks).
+   */
+  async drain(deadlineMs: number): Promise<void> {
+    this.draining = true;
+    if (this.calls.size > 0) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, deadlineMs);
+        this.drained = () => { clearTimeout(t); resolve(); };
+      });
+    }
+    for (const call of [...this.calls.values()]) this.hangUpEverything(call, 'system');
+    if (this.acdTimer) clearTimeout(this.acdTimer);
+  }
+
+  // ---- inbound ------------------------------------------------------------------------------
+
+  /** A new INVITE outside a dialog. */
+  onInvite(invite: IncomingInvite): void {
+    const user = invite.request.uri.user;
+    const feature = this.d.settings.featureCodes[decodeURIComponent(user)];
+    if (feature) {
+      this.featureCode(invite, feature);
+      return;
+    }
+    if (this.draining || this.calls.size >= this.d.settings.maxCalls) {
+      invite.reject(503, { headers: [{ name: 'Retry-After', value: String(this.d.settings.retryAfterSeconds) }] });
+      this.emit({ type: 'call.rejected', callId: '', caller: invite.request.headers.from.uri.user, reason: 'capacity', status: 503, at: this.now() });
+      return;
+    }
+    const admission = this.d.trunks.admit(invite);
+    if (!admission) return;
+    const now = this.now();
+    const route = this.d.settings.numbers[admission.dialled] ?? this.d.settings.defaultRoute;
+    const call: Call = {
+      id: `c${now.toString(36)}-${(this.nextCallNumber++).toString(36)}`,
+      phase: 'setup', caller: admission.caller, dialled: admission.dialled, trunk: admission.trunkId,
+      customer: unknownCaller(), route, queue: null, agentId: null, priority: 0, lang: this.d.settings.language,
+      arrivedAt: now, ivrExitAt: null, queuedAt: null, offeredAt: null, answeredAt: null, offers: 0,
+      invite, admission, callerDialog: undefined, callerAnswered: false, callerLeg: undefined, callerCodec: 'PCMU',
+      localSdp: undefined, agentLeg: undefined, agentInvite: undefined, agentDialog: undefined, offerSeq: 0, playId: -1,
+      afterPlay: undefined, ivr: undefined, queueDigits: undefined, answerTimer: undefined, events: [], ended: false,
+    };
+    this.calls.set(call.id, call);
+    invite.onCancel = () => this.callerLeft(call, 'caller');
+    this.emit({ type: 'call.arrived', callId: call.id, caller: call.caller, dialled: call.dialled, trunk: call.trunk, at: now });
+    void this.d.store.journal.arrived(call.id, {
+      caller: call.caller, dialled: call.dialled, programme: route.programme, airing: route.airing, customerId: null, queue: null,
+    }, now).catch((err: unknown) => this.d.log.error({ err, callId: call.id }, 'journal write failed'));
+    void this.setup(call).catch((err: unknown) => {
+      this.d.log.error({ err, callId: call.id }, 'call setup failed');
+      this.fail(call, 500);
+    });
+  }
+
+  private async setup(call: Call): Promise<void> {
+    const s = this.d.settings;
+    call.customer = await this.d.lookup.lookup(call.caller, call.dialled, s.lookupDeadlineMs, call.id);
+    if (call.ended) return;
+    if (call.customer.language === 'zh' || call.customer.language === 'en') call.lang = call.customer.language;
+    call.priority = call.customer.vipLevel;
+    if (call.customer.blacklisted && s.blacklistAction !== 'announce') {
+      // Rejected before any media (PRODUCT.md 6): the toll-free line costs nothing more.
+      const status = s.blacklistAction === 'reject-486' ? 486 : 603;
+      call.invite.reject(status);
+      this.emit({ type: 'call.rejected', callId: call.id, caller: call.caller, reason: 'blacklist', status, at: this.now() });
+      this.finish(call, 'rejected_blacklist', 'system', null);
+      return;
+    }
+    // Media: a leg, the caller's offer, our answer.
+    const offer = call.invite.request.body.toString('latin1');
+    if (offer.length === 0) {
+      // A late offer (INVITE without SDP) is not supported by carriers we serve; say so clearly.
+      call.invite.reject(488, { reason: 'SDP Offer Required' });
+      this.finish(call, 'failed', 'system', null);
+      return;
+    }
+    const leg = await this.d.media.allocate({ inbandDtmf: call.admission.inbandDtmf, rtpTimeoutMs: s.rtpTimeoutMs });
+    if (!leg.ok) {
+      call.invite.reject(503, { headers: [{ name: 'Retry-After', value: String(s.retryAfterSeconds) }] });
+      this.emit({ type: 'call.rejected', callId: call.id, caller: call.caller, reason: 'media', status: 503, at: this.now() });
+      this.finish(call, 'failed', 'system', null);
+      return;
+    }
+    call.callerLeg = leg.value.leg;
+    this.byLeg.set(leg.value.leg, call);
+    if (call.ended) {
+      this.releaseLegs(call);
+      return;
+    }
+    const neg = negotiate(offer, { address: leg.value.address, port: leg.value.port, codecs: call.admission.codecs, dtmf: true });
+    if (!neg.ok) {
+      call.invite.reject(488, { reason: neg.reason.slice(0, 80) });
+      this.emit({ type: 'call.rejected', callId: call.id, caller: call.caller, reason: 'media', status: 488, at: this.now() });
+      this.finish(call, 'failed', 'system', null);
+      return;
+    }
+    call.callerCodec = neg.remote.codec;
+    call.localSdp = Buffer.from(neg.answer, 'latin1');
+    await this.d.media.setRemote(call.callerLeg, toLegRemote(neg.remote));
+    if (call.ended) return;
+    if (call.admission.earlyMedia) {
+      call.invite.progress(183, { body: call.localSdp, contentType: 'application/sdp' });
+      call.answerTimer = setTimeout(() => this.answerCaller(call), Math.max(0, call.admission.answerAfterMs));
+    } else {
+      this.answerCaller(call);
+    }
+    if (call.ended) return;
+    call.phase = 'ivr';
+    this.startFlow(call, call.route.flow);
+  }
+
+  /** Answer the caller (200 with our SDP); from then on the call has a dialog. */
+  private answerCaller(call: Call): void {
+    if (call.callerAnswered || call.ended) return;
+    if (call.answerTimer) clearTimeout(call.answerTimer);
+    call.answerTimer = undefined;
+    const dialog = call.invite.accept({ body: call.localSdp!, contentType: 'application/sdp', delegate: this.callerDelegate(call) });
+    if (!dialog) return;
+    call.callerDialog = dialog;
+    call.callerAnswered = true;
+  }
+
+  private callerDelegate(call: Call): DialogDelegate {
+    return {
+      onBye: () => this.callerLeft(call, 'caller'),
+      onTerminated: () => this.callerLeft(call, 'system'),
+      onReinvite: (_dialog, req) => this.reinvite(call, 'caller', req),
+    };
+  }
+
+  // ---- IVR ------------------------------------------------------------------------------------
+
+  private startFlow(call: Call, flowId: string): void {
+    const flow = this.d.settings.flows[flowId];
+    if (!flow) {
+      this.d.log.error({ callId: call.id, flow: flowId }, 'unknown flow; queueing to the default queue');
+      this.enqueue(call, this.d.settings.defaultCallbackQueue);
+      return;
+    }
+    call.ivr = { flow, step: -1, retries: 0, timer: undefined, digits: undefined };
+    this.nextStep(call);
+  }
+
+  private nextStep(call: Call): void {
+    const ivr = call.ivr;
+    if (!ivr || call.ended) return;
+    ivr.step++;
+    const step = ivr.flow.steps[ivr.step];
+    if (!step) {
+      this.hangUpCaller(call, 'system', 'abandoned_ivr');
+      return;
+    }
+    switch (step.type) {
+      case 'play':
+        this.play(call, this.prompts(call, step.prompts), () => this.nextStep(call));
+        return;
+      case 'menu':
+        ivr.retries = step.retries;
+        this.menu(call, step);
+        return;
+      case 'queue':
+        this.enqueue(call, step.queue);
+        return;
+      case 'callback':
+        this.requestCallback(call, step.queue, step.prompts);
+        return;
+      case 'hangup':
+        this.play(call, this.prompts(call, step.prompts), () => this.hangUpCaller(call, 'system', 'abandoned_ivr'));
+        return;
+    }
+  }
+
+  private menu(call: Call, step: Extract<Flow['steps'][number], { type: 'menu' }>): void {
+    const ivr = call.ivr!;
+    const choose = (action: MenuAction): void => {
+      if (ivr.timer) clearTimeout(ivr.timer);
+      ivr.timer = undefined;
+      ivr.digits = undefined;
+      this.menuAction(call, action);
+    };
+    const retry = (): void => {
+      if (ivr.timer) clearTimeout(ivr.timer);
+      ivr.timer = undefined;
+      if (ivr.retries-- <= 0) {
+        choose(step.fallback);
+        return;
+      }
+      this.play(call, this.prompts(call, step.invalidPrompts), () => this.menu(call, step));
+    };
+    ivr.digits = (digit) => {
+      const action = step.options[digit];
+      if (action) choose(action);
+      else retry();
+    };
+    this.play(call, this.prompts(call, step.prompts), () => {
+      // The prompt ended without a choice: wait for one.
+      ivr.timer = setTimeout(retry, step.timeoutMs);
+    });
+  }
+
+  private menuAction(call: Call, action: MenuAction): void {
+    switch (action.type) {
+      case 'queue': this.enqueue(call, action.queue); return;
+      case 'callback': this.requestCallback(call, action.queue, ['callback-confirmed', 'goodbye']); return;
+      case 'flow': this.startFlow(call, action.flow); return;
+      case 'hangup': this.hangUpCaller(call, 'system', 'abandoned_ivr'); return;
+    }
+  }
+
+  /** The caller asked to be called back: record the task, confirm, hang up. */
+  private requestCallback(call: Call, queue: string, prompts: string[]): void {
+    call.queue ??= queue;
+    if (call.phase === 'queued' || call.phase === 'offering') this.apply(this.d.acd.abandon(call.id, this.now()));
+    call.phase = 'ivr';
+    call.ivrExitAt ??= this.now();
+    this.play(call, this.prompts(call, prompts), () => this.hangUpCaller(call, 'system', 'callback_requested'));
+  }
+
+  // ---- queue ----------------------------------------------------------------------------------
+
+  private enqueue(call: Call, queue: string): void {
+    const now = this.now();
+    if (call.ivr?.timer) clearTimeout(call.ivr.timer);
+    call.ivr = undefined;
+    call.ivrExitAt ??= now;
+    call.queue = queue;
+    call.queuedAt = now;
+    call.phase = 'queued';
+    this.play(call, { items: [{ kind: 'prompt', name: `${call.lang}/in-queue` }, { kind: 'prompt', name: HOLD_MUSIC }], loop: true, loopFrom: 1 });
+    void this.d.store.journal.queued(call.id, queue, now).catch((err: unknown) => this.d.log.error({ err }, 'journal write failed'));
+    this.record(call, { type: 'queued', queue, position: 0, priority: call.priority });
+    this.emit({ type: 'call.queued', callId: call.id, queue, priority: call.priority, at: now });
+    this.apply(this.d.acd.enqueue({
+      id: call.id, queueId: queue, callerNumber: call.caller, dialledNumber: call.dialled, priority: call.priority,
+      arrivalTime: call.arrivedAt, ...(call.customer.preferredAgent ? { preferredAgentId: call.customer.preferredAgent } : {}),
+    }, now));
+  }
+
+  // ---- ACD effects ------------------------------------------------------------------------------
+
+  private effect(e: AcdEffect): void {
+    switch (e.type) {
+      case 'offer': this.offer(e.callId, e.agentId, e.queueId); return;
+      case 'cancelOffer': this.cancelOffer(e.callId); return;
+      case 'announce': this.announce(e.callId, e.position, e.ewtMs); return;
+      case 'overflowed': {
+        const call = this.calls.get(e.callId);
+        if (call) call.queue = e.toQueueId;
+        return;
+      }
+      case 'callbackOffer': this.offerCallback(e.callId, e.queueId); return;
+      case 'agentStateChanged':
+        this.emit({ type: 'agent.state', agentId: e.agentId, state: e.state, status: e.status, reason: e.reason, at: this.now() });
+        return;
+      case 'ended': {
+        const call = this.calls.get(e.callId);
+        // The ACD gave up on a live caller (queue full, max wait without overflow): capture it.
+        if (call && (e.outcome === 'rejected' || e.outcome === 'maxWait') && !call.ended) {
+          call.phase = 'ivr';
+          this.play(call, this.prompts(call, ['all-agents-busy', 'callback-confirmed', 'goodbye']),
+            () => this.hangUpCaller(call, 'system', 'abandoned_queue'));
+        }
+        return;
+      }
+      case 'callbackCreated':
+        // Callback tasks are kept in the durable store by this layer, not in the ACD (engine.ts
+        // configures queues with abandonToCallback off), so nothing to do.
+        return;
+      case 'error':
+        this.d.log.error({ code: e.code }, e.message);
+        return;
+    }
+  }
+
+  private offer(callId: string, agentId: string, queueId: string): void {
+    const call = this.calls.get(callId);
+    if (!call || call.ended || !call.callerLeg) {
+      this.apply(this.d.acd.offerRejected(callId, this.now()));
+      return;
+    }
+    const contact = this.d.agents.contacts(agentId)[0];
+    if (!contact) {
+      this.d.log.warn({ callId, agentId }, 'offered agent has no registered phone');
+      this.apply(this.d.acd.offerRejected(callId, this.now()));
+      return;
+    }
+    const now = this.now();
+    call.phase = 'offering';
+    call.agentId = agentId;
+    call.offeredAt ??= now;
+    call.offers++;
+    const seq = ++call.offerSeq;
+    void this.d.store.journal.offered(call.id, agentId, now).catch((err: unknown) => this.d.log.error({ err }, 'journal write failed'));
+    this.record(call, { type: 'offered', queue: queueId, agent: agentId, attempt: call.offers });
+    this.emit({ type: 'call.offered', callId, queue: queueId, agentId, caller: call.caller, customer: call.customer, at: now });
+    void this.ringAgent(call, seq, agentId, contact).catch((err: unknown) => {
+      this.d.log.error({ err, callId, agentId }, 'offer failed');
+      if (call.offerSeq === seq && !call.ended) this.apply(this.d.acd.offerRejected(callId, this.now()));
+    });
+  }
+
+  private async ringAgent(call: Call, seq: number, agentId: string, contact: ReturnType<AgentDirectory['contacts']>[number]): Promise<void> {
+    const leg = await this.d.media.allocate({ near: call.callerLeg!, codec: call.callerCodec, rtpTimeoutMs: this.d.settings.rtpTimeoutMs });
+    if (!leg.ok) throw new Error(`${leg.code}: ${leg.reason}`);
+    if (call.offerSeq !== seq || call.ended) {
+      void this.d.media.release(leg.value.leg);
+      return;
+    }
+    call.agentLeg = leg.value.leg;
+    this.byLeg.set(leg.value.leg, call);
+    const local = { address: leg.value.address, port: leg.value.port, codecs: [call.callerCodec, call.callerCodec === 'PCMU' ? 'PCMA' : 'PCMU'] as G711[], dtmf: true };
+    const display = (call.customer.name ?? call.caller).replace(/["\\\r\n]/g, '');
+    call.agentInvite = this.d.ua.invite({
+      target: contact.uri,
+      destination: contact.source,
+      from: `"${display}" <sip:${encodeURIComponent(call.caller) || 'anonymous'}@onair.invalid>`,
+      to: `<sip:${agentId}@onair.invalid>`,
+      body: Buffer.from(createOffer(local), 'latin1'),
+      contentType: 'application/sdp',
+      headers: [
+        { name: 'X-Onair-Call-ID', value: call.id },
+        { name: 'X-Onair-Queue', value: call.queue ?? '' },
+        ...(call.customer.customerId ? [{ name: 'X-Onair-Customer', value: call.customer.customerId }] : []),
+        ...(call.customer.blacklisted ? [{ name: 'X-Onair-Flag', value: 'blacklisted' }] : []),
+        ...(call.customer.lowCredit ? [{ name: 'X-Onair-Flag', value: 'low-credit' }] : []),
+      ],
+      dialogDelegate: {
+        onBye: () => this.agentLeft(call),
+        onTerminated: () => this.agentLeft(call),
+        onReinvite: (_d, req) => this.reinvite(call, 'agent', req),
+      },
+      delegate: {
+        onAccept: (dialog, response) => this.agentAnswered(call, seq, dialog, response, local),
+        onReject: () => this.agentDeclined(call, seq),
+        onFailure: () => this.agentDeclined(call, seq),
+      },
+    });
+  }
+
+  private agentAnswered(call: Call, seq: number, dialog: Dialog, response: SipResponse, local: Parameters<typeof createOffer>[0]): void {
+    if (call.offerSeq !== seq || call.ended) {
+      // Answered after the offer was withdrawn (race with CANCEL): hang up the agent.
+      void this.d.ua.bye(dialog);
+      return;
+    }
+    const now = this.now();
+    call.agentDialog = dialog;
+    call.agentInvite = undefined;
+    const answer = acceptAnswer(response.body.toString('latin1'), local);
+    if (!answer.ok) {
+      this.d.log.warn({ callId: call.id, reason: answer.reason }, 'agent SDP answer unusable');
+      void this.d.ua.bye(dialog);
+      call.agentDialog = undefined;
+      this.agentDeclined(call, seq);
+      return;
+    }
+    call.phase = 'talking';
+    call.answeredAt = now;
+    call.queueDigits = undefined;
+    this.answerCaller(call);
+    const callerLeg = call.callerLeg!;
+    const agentLeg = call.agentLeg!;
+    void this.d.media.setRemote(agentLeg, toLegRemote(answer.remote))
+      .then(() => this.d.media.bridge(callerLeg, agentLeg))
+      .then((r) => { if (!r.ok) this.d.log.error({ callId: call.id, code: r.code }, 'bridge failed'); });
+    void this.d.store.journal.answered(call.id, call.agentId!, now).catch((err: unknown) => this.d.log.error({ err }, 'journal write failed'));
+    this.record(call, { type: 'answered', queue: call.queue!, agent: call.agentId!, waitMs: now - call.arrivedAt });
+    this.emit({ type: 'call.answered', callId: call.id, queue: call.queue!, agentId: call.agentId!, waitMs: now - call.arrivedAt, at: now });
+    this.apply(this.d.acd.offerAnswered(call.id, now));
+  }
+
+  private agentDeclined(call: Call, seq: number): void {
+    if (call.offerSeq !== seq || call.ended || call.phase !== 'offering') return;
+    call.agentInvite = undefined;
+    this.releaseAgentLeg(call);
+    call.phase = 'queued';
+    call.agentId = null;
+    this.apply(this.d.acd.offerRejected(call.id, this.now()));
+  }
+
+  /** The ACD withdrew an offer (ring timeout, caller gone, agent status): stop the agent's phone. */
+  private cancelOffer(callId: string): void {
+    const call = this.calls.get(callId);
+    if (!call) return;
+    call.offerSeq++;
+    call.agentInvite?.cancel();
+    call.agentInvite = undefined;
+    this.releaseAgentLeg(call);
+    call.agentId = null;
+    if (!call.ended && call.phase === 'offering') call.phase = 'queued';
+  }
+
+  private announce(callId: string, position: number, ewtMs: number): void {
+    const call = this.calls.get(callId);
+    if (!call || call.phase !== 'queued') return;
+    const minutes = Math.max(1, Math.round(ewtMs / 60_000));
+    const items: PlaylistItem[] = [
+      { kind: 'prompt', name: `${call.lang}/you-are-number` },
+      { kind: 'number', value: position, lang: call.lang },
+      { kind: 'silence', ms: 200 },
+      { kind: 'prompt', name: `${call.lang}/estimated-wait` },
+      { kind: 'number', value: minutes, lang: call.lang },
+      { kind: 'prompt', name: `${call.lang}/minutes` },
+      { kind: 'silence', ms: 300 },
+      { kind: 'prompt', name: HOLD_MUSIC },
+    ];
+    this.play(call, { items, loop: true, loopFrom: items.length - 1 });
+  }
+
+  /** Admission control: waiting would be long; offer "press 1 for a callback" and keep the place. */
+  private offerCallback(callId: string, queueId: string): void {
+    const call = this.calls.get(callId);
+    if (!call || call.phase !== 'queued') return;
+    call.queueDigits = (digit) => {
+      if (digit !== '1') return;
+      call.queueDigits = undefined;
+      this.requestCallback(call, queueId, ['callback-confirmed', 'goodbye']);
+    };
+    this.play(call, {
+      items: [{ kind: 'prompt', name: `${call.lang}/callback-offer` }, { kind: 'silence', ms: 300 }, { kind: 'prompt', name: HOLD_MUSIC }],
+      loop: true, loopFrom: 2,
+    });
+  }
+
+  // ---- media events ------------------------------------------------------------------------
+
+  private onDigit(leg: LegId, digit: string): void {
+    const call = this.byLeg.get(leg);
+    if (!call || leg !== call.callerLeg) return;
+    if (call.ivr?.digits) call.ivr.digits(digit);
+    else if (call.queueDigits) call.queueDigits(digit);
+  }
+
+  private onPlaybackDone(leg: LegId, playId: number): void {
+    const call = this.byLeg.get(leg);
+    if (!call || leg !== call.callerLeg || playId !== call.playId) return;
+    const next = call.afterPlay;
+    call.afterPlay = undefined;
+    next?.();
+  }
+
+  private onRtpTimeout(leg: LegId): void {
+    const call = this.byLeg.get(leg);
+    if (!call || call.ended) return;
+    this.d.log.warn({ callId: call.id, leg }, 'RTP timeout: tearing the call down');
+    if (leg === call.agentLeg && call.phase === 'talking') this.agentLeft(call);
+    else this.callerLeft(call, 'system');
+  }
+
+  private play(call: Call, playlist: Playlist, then?: () => void): void {
+    if (!call.callerLeg || call.ended) return;
+    call.afterPlay = undefined;
+    const leg = call.callerLeg;
+    void this.d.media.play(leg, playlist).then((r) => {
+      if (!r.ok) {
+        this.d.log.error({ callId: call.id, code: r.code, reason: r.reason }, 'playback failed');
+        then?.();
+        return;
+      }
+      call.playId = r.value.playId;
+      call.afterPlay = then;
+    });
+  }
+
+  private prompts(call: Call, names: readonly string[]): Playlist {
+    return { items: names.map((n) => ({ kind: 'prompt' as const, name: n.includes('/') ? n : `${call.lang}/${n}` })) };
+  }
+
+  // ---- the end of a call ------------------------------------------------------------------------
+
+  /** The caller hung up, cancelled, or its media died. */
+  private callerLeft(call: Call, by: ReleasedBy): void {
+    if (call.ended) return;
+    const now = this.now();
+    switch (call.phase) {
+      case 'setup':
+      case 'ivr':
+        this.record(call, { type: 'abandoned', stage: 'ivr', waitMs: now - call.arrivedAt });
+        this.emit({ type: 'call.abandoned', callId: call.id, stage: 'ivr', waitMs: now - call.arrivedAt, at: now });
+        this.endCaller(call);
+        this.finish(call, 'abandoned_ivr', by, 'abandoned_ivr');
+        return;
+      case 'queued':
+      case 'offering': {
+        const stage = call.phase === 'offering' ? 'ringing' : 'queue';
+        this.record(call, { type: 'abandoned', stage, waitMs: now - call.arrivedAt });
+        this.emit({ type: 'call.abandoned', callId: call.id, stage, waitMs: now - call.arrivedAt, at: now });
+        this.apply(this.d.acd.abandon(call.id, now));
+        this.endCaller(call);
+        this.finish(call, 'abandoned_queue', by, 'abandoned_queue');
+        return;
+      }
+      case 'talking':
+        if (call.agentDialog) void this.d.ua.bye(call.agentDialog);
+        this.endCaller(call);
+        this.apply(this.d.acd.callEnded(call.id, now));
+        this.finish(call, 'answered', by, null);
+        return;
+      case 'ended':
+        return;
+    }
+  }
+
+  /** The agent hung up (or its media died) during the conversation. */
+  private agentLeft(call: Call): void {
+    if (call.ended) return;
+    if (call.phase !== 'talking') return;
+    if (call.callerDialog) void this.d.ua.bye(call.callerDialog);
+    this.apply(this.d.acd.callEnded(call.id, this.now()));
+    this.finish(call, 'answered', 'agent', null);
+  }
+
+  /** We end the call from our side with `outcome` (IVR end, callback confirmed, queue gave up). */
+  private hangUpCaller(call: Call, by: ReleasedBy, outcome: CdrOutcome): void {
+    if (call.ended) return;
+    if (call.phase === 'queued' || call.phase === 'offering') this.apply(this.d.acd.abandon(call.id, this.now()));
+    this.endCaller(call);
+    // A caller we sent away still gets called back; one whose IVR simply ended was served there.
+    const reason = outcome === 'callback_requested' ? 'requested' : outcome === 'abandoned_queue' ? 'abandoned_queue' : null;
+    this.finish(call, outcome, by, reason);
+  }
+
+  /** Release the caller's side: BYE if answered, else a final response to the INVITE. */
+  private endCaller(call: Call): void {
+    if (call.callerDialog && call.callerDialog.state !== 'terminated') void this.d.ua.bye(call.callerDialog);
+    else if (!call.invite.answered) call.invite.reject(call.phase === 'setup' || call.phase === 'ivr' ? 487 : 480);
+  }
+
+  private hangUpEverything(call: Call, by: ReleasedBy): void {
+    if (call.ended) return;
+    if (call.phase === 'talking') {
+      if (call.agentDialog) void this.d.ua.bye(call.agentDialog);
+      this.endCaller(call);
+      this.apply(this.d.acd.callEnded(call.id, this.now()));
+      this.finish(call, 'answered', by, null);
+      return;
+    }
+    call.agentInvite?.cancel();
+    if (call.phase === 'queued' || call.phase === 'offering') this.apply(this.d.acd.abandon(call.id, this.now()));
+    this.endCaller(call);
+    this.finish(call, 'failed', by, call.phase === 'setup' ? null : 'abandoned_queue');
+  }
+
+  private fail(call: Call, status: number): void {
+    if (call.ended) return;
+    if (!call.invite.answered) call.invite.reject(status);
+    else if (call.callerDialog) void this.d.ua.bye(call.callerDialog);
+    if (call.phase === 'queued' || call.phase === 'offering') this.apply(this.d.acd.abandon(call.id, this.now()));
+    this.finish(call, 'failed', 'system', null);
+  }
+
+  /**
+   * The call is over: free media, write the CDR, the last events and (when the caller left before
+   * an agent) the callback task in one durable transaction.
+   */
+  private finish(call: Call, outcome: CdrOutcome, by: ReleasedBy, callback: CallbackInput['reason'] | null): void {
+    if (call.ended) return;
+    call.ended = true;
+    const phase = call.phase;
+    call.phase = 'ended';
+    if (call.answerTimer) clearTimeout(call.answerTimer);
+    if (call.ivr?.timer) clearTimeout(call.ivr.timer);
+    call.agentInvite?.cancel();
+    this.releaseLegs(call);
+    this.calls.delete(call.id);
+    const now = this.now();
+    const wrapUp = outcome === 'answered' && call.queue ? this.d.settings.wrapUpMs[call.queue] ?? 0 : 0;
+    const cdr: Cdr = {
+      contractVersion: CONTRACT_VERSION, callId: call.id, caller: call.caller, dialled: call.dialled,
+      programme: call.route.programme, airing: call.route.airing, queue: call.queue, agent: outcome === 'answered' ? call.agentId : null,
+      customerId: call.customer.customerId, outcome, arrivedAt: call.arrivedAt, ivrExitAt: call.ivrExitAt, queuedAt: call.queuedAt,
+      offeredAt: call.offeredAt, answeredAt: call.answeredAt, endedAt: now, wrapUpEndAt: wrapUp > 0 ? now + wrapUp : null,
+      waitMs: (call.answeredAt ?? now) - call.arrivedAt, talkMs: call.answeredAt ? now - call.answeredAt : 0, wrapUpMs: wrapUp,
+      offers: call.offers, releasedBy: by, callbackId: null,
+    };
+    this.record(call, { type: 'ended', agent: cdr.agent, releasedBy: by });
+    // Only a caller who entered the system and left before an agent is a callback (not a blacklisted one).
+    const wantsCallback = callback !== null && phase !== 'talking' && call.caller.length > 0;
+    void this.d.store.finishCall({
+      cdr,
+      events: call.events,
+      callback: wantsCallback ? {
+        caller: call.caller, queue: call.queue ?? this.d.settings.defaultCallbackQueue, arrivedAt: call.arrivedAt, callId: call.id,
+        reason: callback, dialled: call.dialled, programme: call.route.programme, customerId: call.customer.customerId,
+      } : null,
+    }, now).then((r) => {
+      if (r.callback) this.emit({ type: 'callback.created', callId: call.id, callbackId: r.callback.id, caller: call.caller, queue: r.callback.queue, at: now });
+    }).catch((err: unknown) => this.d.log.error({ err, callId: call.id }, 'CDR write failed'));
+    this.emit({ type: 'call.ended', callId: call.id, outcome, releasedBy: by, at: now });
+    if (this.draining && this.calls.size === 0) this.drained?.();
+  }
+
+  private releaseLegs(call: Call): void {
+    if (call.callerLeg) {
+      this.byLeg.delete(call.callerLeg);
+      void this.d.media.release(call.callerLeg);
+      call.callerLeg = undefined;
+    }
+    this.releaseAgentLeg(call);
+  }
+
+  private releaseAgentLeg(call: Call): void {
+    if (!call.agentLeg) return;
+    this.byLeg.delete(call.agentLeg);
+    void this.d.media.release(call.agentLeg);
+    call.agentLeg = undefined;
+  }
+
+  /** A call event for the CRM: stored with the call's CDR (in order per call). */
+  private record(call: Call, e: Record<string, unknown> & { type: CallEvent['type'] }): void {
+    call.events.push({
+      callId: call.id, at: this.now(), caller: call.caller, dialled: call.dialled, customerId: call.customer.customerId,
+      queue: call.queue, ...e,
+    } as CallEvent);
+  }
+
+  // ---- re-INVITE (hold / unhold) ------------------------------------------------------------------
+
+  /** A re-INVITE from either side: follow the new media, answer with the same leg's SDP. */
+  private reinvite(call: Call, side: 'caller' | 'agent', req: IncomingRequest): void {
+    const leg = side === 'caller' ? call.callerLeg : call.agentLeg;
+    const offer = req.request.body.toString('latin1');
+    if (!leg || offer.length === 0) {
+      req.respond(200, call.localSdp && side === 'caller' ? { body: call.localSdp, contentType: 'application/sdp' } : {});
+      return;
+    }
+    const sdp = side === 'caller' ? call.localSdp : undefined;
+    const local = sdpAddress(sdp) ?? { address: '127.0.0.1', port: 0 };
+    const neg = negotiate(offer, { address: local.address, port: local.port, codecs: [call.callerCodec], dtmf: true });
+    if (!neg.ok) {
+      req.respond(488);
+      return;
+    }
+    void this.d.media.setRemote(leg, toLegRemote(neg.remote));
+    req.respond(200, { body: Buffer.from(neg.answer, 'latin1'), contentType: 'application/sdp' });
+  }
+
+  // ---- agents' feature codes ------------------------------------------------------------------
+
+  private featureCode(invite: IncomingInvite, action: 'ready' | 'notReady' | 'logout' | 'login'): void {
+    const ext = invite.request.headers.from.uri.user;
+    const agentId = this.d.agents.agentByExtension(ext);
+    if (!agentId) {
+      invite.reject(403, { reason: 'Not An Agent' });
+      return;
+    }
+    const now = this.now();
+    try {
+      const effects = action === 'ready' ? this.d.acd.setAgentStatus(agentId, 'available', null, now)
+        : action === 'notReady' ? this.d.acd.setAgentStatus(agentId, 'notReady', 'feature-code', now)
+          : action === 'login' ? this.d.acd.agentLoggedIn(agentId, now)
+            : this.d.acd.agentLoggedOut(agentId, now);
+      this.apply(effects);
+    } catch (err) {
+      invite.reject(409, { reason: 'Not Possible Now' });
+      this.d.log.warn({ err, agentId, action }, 'feature code refused');
+      return;
+    }
+    // The phone shows the reason phrase; no media is needed to confirm a state change.
+    const phrase = { ready: 'Agent Ready', notReady: 'Agent Not Ready', logout: 'Agent Logged Out', login: 'Agent Logged In' }[action];
+    invite.reject(480, { reason: phrase });
+  }
+
+  // ---- ACD timer -------------------------------------------------------------------------------
+
+  /** One timer at the ACD's next deadline (ring timeouts, wrap-up ends, overflow steps, announcements). */
+  private scheduleAcd(): void {
+    const next = this.d.acd.nextDeadline();
+    if (next === null) return;
+    if (this.acdTimer && next >= this.acdTimerAt) return;
+    if (this.acdTimer) clearTimeout(this.acdTimer);
+    this.acdTimerAt = next;
+    this.acdTimer = setTimeout(() => {
+      this.acdTimer = undefined;
+      this.acdTimerAt = Infinity;
+      this.apply(this.d.acd.tick(this.now()));
+    }, Math.max(0, next - this.now()));
+  }
+
+  private emit(event: CallControlEvent): void {
+    if (!this.d.observe) return;
+    try {
+      this.d.observe(event);
+    } catch (err) {
+      this.d.log.error({ err }, 'call event observer failed');
+    }
+  }
+}
+
+/** The media layer's remote description from SDP negotiation. */
+function toLegRemote(r: RemoteMedia): { address: string; port: number; codec: G711; payloadType: number; dtmfPayloadType: number; direction: RemoteMedia['direction']; hold: boolean } {
+  return {
+    address: r.address, port: r.port, codec: r.codec, payloadType: r.payloadType,
+    dtmfPayloadType: r.dtmfPayloadType ?? -1, direction: r.direction, hold: r.hold,
+  };
+}
+
+/** Address and port of our own SDP (to answer a re-INVITE with the same media). */
+function sdpAddress(sdp: Buffer | undefined): { address: string; port: number } | undefined {
+  if (!sdp) return undefined;
+  const text = sdp.toString('latin1');
+  const c = /c=IN IP[46] (\S+)/.exec(text);
+  const m = /m=audio (\d+)/.exec(text);
+  return c && m ? { address: c[1]!, port: Number(m[1]) } : undefined;
+}

@@ -1,0 +1,232 @@
+/**
+ * The `onair` command: argument parsing, configuration check, logger, engine start, and the
+ * signal-driven graceful stop. Everything the process touches (output, environment, signals, exit,
+ * the engine itself) comes in through {@link CliIo}, so the whole command runs in a test.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import type { DestinationStream, Logger } from 'pino';
+import { ENV_OVERRIDES, loadConfig } from '../config/index.ts';
+import type { Config, LoadResult } from '../config/index.ts';
+
+/** What `startEngine` returns: the running engine. */
+export interface EngineHandle {
+  /** Stop taking calls, drain up to `shutdown.drainSeconds`, flush, close. */
+  stop(reason?: string): Promise<void>;
+}
+
+/** The signature of `startEngine` in engine/engine.ts. */
+export type StartEngine = (config: Config, opts?: { log?: Logger }) => Promise<EngineHandle>;
+
+/** Signals the command stops on. */
+export type StopSignal = 'SIGTERM' | 'SIGINT';
+
+/** The outside world of the command. {@link processIo} is the real one. */
+export interface CliIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  env: Readonly<Record<string, string | undefined>>;
+  onSignal(signal: StopSignal, listener: () => void): void;
+  offSignal(signal: StopSignal, listener: () => void): void;
+  /** Leave at once (a second signal while draining). */
+  exit(code: number): void;
+  /** Where the engine's logs go; default stdout. */
+  logDestination?: DestinationStream;
+  /** The engine; default: `startEngine` of engine/engine.ts, imported when needed. */
+  startEngine?: StartEngine;
+}
+
+/** Exit codes: 0 success, 1 the engine failed, 2 bad configuration or usage. */
+export const EXIT = { ok: 0, failure: 1, badConfig: 2 } as const;
+
+/** The package's version, from the nearest package.json named onair (source tree or dist/). */
+export function version(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const file = path.join(dir, 'package.json');
+    if (existsSync(file)) {
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'onair' && typeof pkg.version === 'string') return pkg.version;
+    }
+    dir = path.dirname(dir);
+  }
+  return 'unknown';
+}
+
+/** The `--help` text. */
+export function helpText(): string {
+  const env = ENV_OVERRIDES.map((e) => `  ${e.name.padEnd(18)}${e.field.padEnd(20)}${e.doc}`).join('\n');
+  return `onair ${version()} — SIP/RTP ACD engine for TV-shopping call centers
+
+Usage:
+  onair                        start with the embedded demo configuration
+                               (SIP 127.0.0.1:5060 udp+tcp, HTTP 127.0.0.1:8080, SQLite ./var/onair.db)
+  onair --config FILE          start with FILE (.yaml, .yml or .json)
+  onair --check-config FILE    validate FILE: prints OK and the warnings, or every error
+  onair --help                 this text
+  onair --version              the version
+
+Options:
+  -c, --config FILE
+      --check-config FILE
+  -h, --help
+  -v, --version
+
+Environment (overrides the file or the demo):
+${env}
+
+Signals: SIGTERM or SIGINT stops taking calls, lets calls in progress finish for up to
+shutdown.drainSeconds, flushes the CRM outbox and exits 0; a second signal exits at once.
+
+Exit codes: 0 ok, 1 the engine failed to start or stop, 2 bad configuration or usage.
+Configuration reference: docs/configuration.md
+`;
+}
+
+type Command =
+  | { kind: 'help' }
+  | { kind: 'version' }
+  | { kind: 'check'; file: string }
+  | { kind: 'start'; file: string | undefined }
+  | { kind: 'usage'; message: string };
+
+/** Parse the arguments; never throws. */
+export function parseCommand(argv: readonly string[]): Command {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        config: { type: 'string', short: 'c' },
+        'check-config': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    return { kind: 'usage', message: (err as Error).message };
+  }
+  if (values.help === true) return { kind: 'help' };
+  if (values.version === true) return { kind: 'version' };
+  const check = values['check-config'];
+  if (check !== undefined) {
+    if (values.config !== undefined) return { kind: 'usage', message: 'use either --config or --check-config' };
+    return { kind: 'check', file: check };
+  }
+  return { kind: 'start', file: values.config };
+}
+
+function printErrors(io: CliIo, source: string, result: Extract<LoadResult, { ok: false }>): void {
+  const n = result.errors.length;
+  io.stderr(`${source}: invalid configuration (${n} problem${n === 1 ? '' : 's'}):\n${result.errors.map((e) => `  - ${e}\n`).join('')}`);
+}
+
+async function importEngine(): Promise<StartEngine> {
+  // A computed specifier: engine/engine.ts is written by another hand and may not exist yet; run
+  // from dist/ it is engine.js (tsc rewrites only literal specifiers).
+  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+  const mod = (await import(new URL(`../engine${ext}`, import.meta.url).href)) as { startEngine?: unknown };
+  if (typeof mod.startEngine !== 'function') throw new Error('engine/engine: no startEngine export');
+  return mod.startEngine as StartEngine;
+}
+
+/** Start the engine, then wait for SIGTERM/SIGINT and stop it. Resolves to the exit code. */
+async function serve(io: CliIo, config: Readonly<Config>, log: Logger): Promise<number> {
+  let handle: EngineHandle;
+  try {
+    const startEngine = io.startEngine ?? (await importEngine());
+    handle = await startEngine(config, { log });
+  } catch (err) {
+    log.fatal({ err }, 'engine failed to start');
+    return EXIT.failure;
+  }
+  log.info('engine started; SIGTERM or SIGINT stops it');
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: StopSignal): void => {
+      if (stopping) {
+        log.warn({ signal }, 'second signal: exiting without waiting for the drain');
+        io.exit(signal === 'SIGINT' ? 130 : 143);
+        return;
+      }
+      stopping = true;
+      log.info({ signal, drainSeconds: config.shutdown.drainSeconds }, 'stopping: no new calls, draining calls in progress');
+      handle.stop(signal).then(
+        () => {
+          log.info('stopped');
+          done(EXIT.ok);
+        },
+        (err: unknown) => {
+          log.error({ err }, 'engine failed to stop cleanly');
+          done(EXIT.failure);
+        },
+      );
+    };
+    const term = (): void => onSignal('SIGTERM');
+    const int = (): void => onSignal('SIGINT');
+    const done = (code: number): void => {
+      io.offSignal('SIGTERM', term);
+      io.offSignal('SIGINT', int);
+      resolve(code);
+    };
+    io.onSignal('SIGTERM', term);
+    io.onSignal('SIGINT', int);
+  });
+}
+
+/** Run the `onair` command with `argv` (without node and the script). Resolves to the exit code. */
+export async function run(argv: readonly string[], io: CliIo): Promise<number> {
+  const cmd = parseCommand(argv);
+  switch (cmd.kind) {
+    case 'help':
+      io.stdout(helpText());
+      return EXIT.ok;
+    case 'version':
+      io.stdout(`${version()}\n`);
+      return EXIT.ok;
+    case 'usage':
+      io.stderr(`onair: ${cmd.message}\nTry 'onair --help'.\n`);
+      return EXIT.badConfig;
+    case 'check': {
+      const result = loadConfig(cmd.file, { env: io.env });
+      if (!result.ok) {
+        printErrors(io, cmd.file, result);
+        return EXIT.badConfig;
+      }
+      io.stdout(`${cmd.file}: OK${result.warnings.length > 0 ? ` (${result.warnings.length} warning${result.warnings.length === 1 ? '' : 's'})` : ''}\n`);
+      for (const o of result.overrides) io.stdout(`  override: ${o}\n`);
+      for (const w of result.warnings) io.stdout(`  warning: ${w}\n`);
+      return EXIT.ok;
+    }
+    case 'start': {
+      const source = cmd.file ?? 'embedded demo configuration';
+      const result = loadConfig(cmd.file, { env: io.env });
+      if (!result.ok) {
+        printErrors(io, source, result);
+        return EXIT.badConfig;
+      }
+      const log = pino({ name: 'onair', level: result.config.log.level }, io.logDestination ?? pino.destination(1));
+      log.info({ config: source, version: version() }, 'configuration loaded');
+      for (const o of result.overrides) log.info(`environment override: ${o}`);
+      for (const w of result.warnings) log.warn(w);
+      return serve(io, result.config, log);
+    }
+  }
+}
+
+/** The real process: stdout/stderr, `process.env`, process signals and `process.exit`. */
+export function processIo(): CliIo {
+  return {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    env: process.env,
+    onSignal: (signal, listener) => process.on(signal, listener),
+    offSignal: (signal, listener) => process.off(signal, listener),
+    exit: (code) => process.exit(code),
+  };
+}

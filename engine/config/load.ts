@@ -1,0 +1,220 @@
+/**
+ * Reading the configuration: a YAML or JSON file (or the embedded demo), environment overrides,
+ * schema validation, cross-field checks, then a deep freeze. The only place in the engine that
+ * reads `process.env` (CONVENTIONS.md 11). Failures are results that name the field and the
+ * problem, never exceptions: a bad file is an operator's mistake, not a programmer's.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import type { Document } from 'yaml';
+import type { z } from 'zod';
+import { checkConfig } from './check.ts';
+import { demoConfig } from './demo.ts';
+import { configSchema, logLevelSchema, portSchema } from './schema.ts';
+import type { Config } from './schema.ts';
+
+/** Outcome of {@link loadConfig} / {@link parseConfig}. */
+export type LoadResult =
+  | {
+    ok: true;
+    config: Readonly<Config>;
+    /** Things an operator must hear about (logged at warn by the CLI). */
+    warnings: string[];
+    /** Environment overrides applied, as `ONAIR_X → field = value` (logged at info). */
+    overrides: string[];
+  }
+  | { ok: false; errors: string[] };
+
+/** Where values outside the file come from; `process.env` unless a test passes its own. */
+export interface LoadOptions {
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * Environment variables that override the file, applied after defaults and before the checks.
+ * Each entry: the variable, the field it sets, and how.
+ */
+export const ENV_OVERRIDES = [
+  { name: 'ONAIR_HTTP_PORT', field: 'http.port', doc: 'HTTP API port.' },
+  { name: 'ONAIR_SIP_PORT', field: 'sip.listen[].port', doc: 'Port of every udp and tcp listen entry (tls entries keep theirs).' },
+  { name: 'ONAIR_DB_PATH', field: 'database.path', doc: 'SQLite database file (only with database.kind sqlite).' },
+  { name: 'ONAIR_LOG_LEVEL', field: 'log.level', doc: 'Log level.' },
+] as const;
+
+/** Any JSON/YAML path segment as zod reports it. */
+type PathKey = PropertyKey;
+
+/** `queues[1].strategy`, `flows.main[0].menu.options["1"]`. */
+export function formatPath(segments: readonly PathKey[]): string {
+  let out = '';
+  for (const s of segments) {
+    if (typeof s === 'number') out += `[${s}]`;
+    else {
+      const k = String(s);
+      out += /^[A-Za-z_][A-Za-z0-9_]*$/.test(k) ? (out === '' ? k : `.${k}`) : `["${k}"]`;
+    }
+  }
+  return out === '' ? '(top level)' : out;
+}
+
+/** zod's message without its generic prefix, in the words of a configuration reference. */
+function describeIssue(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.input === undefined ? `required (${issue.expected})` : `expected ${issue.expected}, got ${typeName(issue.input)}`;
+    case 'invalid_value':
+      return issue.values.length === 1 ? `expected ${JSON.stringify(issue.values[0])}` : `expected one of ${issue.values.map(String).join(', ')}`;
+    case 'invalid_key':
+      return issue.issues[0] === undefined ? 'invalid key' : describeIssue(issue.issues[0]);
+    case 'invalid_union':
+      if ('options' in issue && Array.isArray(issue.options)) return `expected one of ${issue.options.map(String).join(', ')}`;
+      return issue.message;
+    default:
+      return issue.message.replace(/^(Invalid input|Invalid option|Invalid string|Too small|Too big): /, '');
+  }
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+/** One line per problem; unknown keys get one line each so every typo is named. */
+function formatIssues(issues: readonly z.core.$ZodIssue[], where: (p: readonly PathKey[]) => string): string[] {
+  const out: string[] = [];
+  for (const issue of issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const k of issue.keys) out.push(`${where([...issue.path, k])}: unknown field`);
+    } else {
+      // A refinement on an object reports at the object; invalid_key names the key after the path.
+      out.push(`${where(issue.path)}: ${describeIssue(issue)}`);
+    }
+  }
+  return out;
+}
+
+/** Deep-freeze plain data so no layer can change the configuration after start. */
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Integer text only: `Number('')` is 0 and `Number('1e3')` 1000, neither a port anyone wrote. */
+function envInt(text: string): number {
+  return /^\d{1,5}$/.test(text) ? Number(text) : NaN;
+}
+
+function applyEnv(config: Config, env: Readonly<Record<string, string | undefined>>, errors: string[], applied: string[]): void {
+  const get = (name: string): string | undefined => {
+    const v = env[name];
+    return v === undefined || v === '' ? undefined : v;
+  };
+  const bad = (name: string, field: string, result: { success: false; error: z.ZodError }): void => {
+    const issue = result.error.issues[0];
+    errors.push(`${name} (${field}): ${issue === undefined ? 'invalid' : describeIssue(issue)}`);
+  };
+
+  const httpPort = get('ONAIR_HTTP_PORT');
+  if (httpPort !== undefined) {
+    const p = portSchema.safeParse(envInt(httpPort));
+    if (p.success) {
+      config.http.port = p.data;
+      applied.push(`ONAIR_HTTP_PORT → http.port = ${p.data}`);
+    } else bad('ONAIR_HTTP_PORT', 'http.port', p);
+  }
+  const sipPort = get('ONAIR_SIP_PORT');
+  if (sipPort !== undefined) {
+    const p = portSchema.safeParse(envInt(sipPort));
+    if (p.success) {
+      for (const l of config.sip.listen) if (l.transport !== 'tls') l.port = p.data;
+      applied.push(`ONAIR_SIP_PORT → sip.listen[].port = ${p.data} (udp, tcp)`);
+    } else bad('ONAIR_SIP_PORT', 'sip.listen[].port', p);
+  }
+  const dbPath = get('ONAIR_DB_PATH');
+  if (dbPath !== undefined) {
+    if (config.database.kind !== 'sqlite') errors.push(`ONAIR_DB_PATH (database.path): database.kind is ${config.database.kind}, not sqlite`);
+    else {
+      config.database.path = dbPath;
+      applied.push(`ONAIR_DB_PATH → database.path = ${dbPath}`);
+    }
+  }
+  const level = get('ONAIR_LOG_LEVEL');
+  if (level !== undefined) {
+    const p = logLevelSchema.safeParse(level);
+    if (p.success) {
+      config.log.level = p.data;
+      applied.push(`ONAIR_LOG_LEVEL → log.level = ${p.data}`);
+    } else bad('ONAIR_LOG_LEVEL', 'log.level', p);
+  }
+}
+
+/**
+ * Validate a configuration object (as read from a file, or built in code): schema, environment
+ * overrides, cross-field checks, deep freeze. `describePath` lets the file reader add line numbers.
+ */
+export function parseConfig(
+  input: unknown,
+  opts: LoadOptions & { describePath?: (path: readonly PathKey[]) => string } = {},
+): LoadResult {
+  const parsed = configSchema.safeParse(input);
+  if (!parsed.success) return { ok: false, errors: formatIssues(parsed.error.issues, opts.describePath ?? formatPath) };
+  const config = parsed.data;
+  const errors: string[] = [];
+  const overrides: string[] = [];
+  applyEnv(config, opts.env ?? process.env, errors, overrides);
+  if (errors.length > 0) return { ok: false, errors };
+  const report = checkConfig(config, {
+    promptExists: (rel) => existsSync(path.join(config.media.promptsDir, `${rel}.wav`)),
+  });
+  if (report.errors.length > 0) return { ok: false, errors: report.errors };
+  return { ok: true, config: deepFreeze(config), warnings: report.warnings, overrides };
+}
+
+/** Adds ` (line N)` to a field path when the YAML document has a node there. */
+function yamlLines(doc: Document, lines: LineCounter): (p: readonly PathKey[]) => string {
+  return (p) => {
+    const node = doc.getIn(p.map((s) => (typeof s === 'symbol' ? String(s) : s)), true) as { range?: [number, number, number] } | undefined;
+    const at = node?.range?.[0];
+    return at === undefined ? formatPath(p) : `${formatPath(p)} (line ${lines.linePos(at).line})`;
+  };
+}
+
+/**
+ * Load the configuration from `file` (`.yaml`, `.yml` or `.json`), or the embedded demo when no
+ * file is given. Environment overrides (see {@link ENV_OVERRIDES}) apply in both cases.
+ */
+export function loadConfig(file?: string, opts: LoadOptions = {}): LoadResult {
+  if (file === undefined) return parseConfig(demoConfig(), opts);
+  const ext = path.extname(file).toLowerCase();
+  if (ext !== '.yaml' && ext !== '.yml' && ext !== '.json') {
+    return { ok: false, errors: [`${file}: unknown file type '${ext}'; use .yaml, .yml or .json`] };
+  }
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    return { ok: false, errors: [`${file}: cannot read: ${(err as Error).message}`] };
+  }
+  if (text.trim() === '') return { ok: false, errors: [`${file}: the file is empty`] };
+  if (ext === '.json') {
+    let input: unknown;
+    try {
+      input = JSON.parse(text);
+    } catch (err) {
+      return { ok: false, errors: [`${file}: not valid JSON: ${(err as Error).message}`] };
+    }
+    return parseConfig(input, opts);
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    return { ok: false, errors: doc.errors.map((e) => `${file}: not valid YAML: ${e.message.split('\n')[0]}`) };
+  }
+  return parseConfig(doc.toJS({ maxAliasCount: 100 }), { ...opts, describePath: yamlLines(doc, lines) });
+}

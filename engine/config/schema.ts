@@ -1,0 +1,412 @@
+/**
+ * The one schema of the engine's configuration (CONVENTIONS.md 11): every field has a default (or is
+ * an identity that cannot have one, such as an agent's extension) and a one-line description, which
+ * `doc.ts` turns into docs/configuration.md. Structure and value ranges are checked here; checks that
+ * span fields (references, uniqueness, prompt files) live in `check.ts`.
+ */
+import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import { defaultPromptDir } from '../../media/index.ts';
+
+// ------------------------------------------------------------------ building blocks
+
+/** True for `a.b.c.d`, `a.b.c.d/n`, an IPv6 literal, or an IPv6 literal with `/n`. */
+export function isCidr(text: string): boolean {
+  const slash = text.indexOf('/');
+  const ip = slash < 0 ? text : text.slice(0, slash);
+  const family = isIP(ip);
+  if (family === 0) return false;
+  if (slash < 0) return true;
+  const bits = text.slice(slash + 1);
+  if (!/^\d{1,3}$/.test(bits)) return false;
+  return Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+/** Loopback addresses: 127.0.0.0/8 and ::1 (the only places an unauthenticated API may listen). */
+export function isLoopback(address: string): boolean {
+  return address === '::1' || address === 'localhost' || (isIP(address) === 4 && address.startsWith('127.'));
+}
+
+const ipAddress = z.string().refine((s) => isIP(s) !== 0, { message: 'expected an IPv4 or IPv6 address literal' });
+const cidr = z.string().refine(isCidr, { message: 'expected an IPv4 or IPv6 address or CIDR (10.0.0.0/8, 2001:db8::/32)' });
+/** 0 lets the system choose a free port (tests); the bound port is logged. */
+const port = z.number().int().min(0).max(65535);
+const positiveInt = z.number().int().min(1);
+const nonNegativeInt = z.number().int().min(0);
+/** ACD durations: null means "unlimited" where the ACD's default is unlimited. */
+const nullableMs = nonNegativeInt.nullable();
+/** YAML reads `id: 1001` as a number; identities are text, so numbers are taken as their digits. */
+const asText = (v: unknown): unknown => (typeof v === 'number' ? String(v) : v);
+const idPattern = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'expected an id: letters, digits, _ . - (not first)');
+const id = z.preprocess(asText, idPattern);
+/**
+ * A prompt reference. A bare name (`welcome`) is played in the caller's language
+ * (`<promptsDir>/<lang>/welcome.wav`); a name with a slash (`hold/music`, `en/welcome`) is a fixed file.
+ */
+const promptName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_/-]*$/, 'expected a prompt name such as welcome or hold/music');
+const dialString = z.preprocess(asText, z.string().regex(/^[0-9*#]{1,16}$/, 'expected 1-16 of 0-9 * #'));
+
+/** Log levels of pino, `silent` included. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** The pino levels a configuration may choose. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
+/** Log level (also used for the `ONAIR_LOG_LEVEL` override). */
+export const logLevelSchema = z.enum(LOG_LEVELS);
+/** A TCP/UDP port, 0 = any free port (also used for the `ONAIR_*_PORT` overrides). */
+export const portSchema = port;
+
+/** The ACD's built-in strategies, spelled as in `engine/acd` (docs/acd.md). */
+export const STRATEGIES = ['longestIdle', 'leastCalls', 'leastTalkTime', 'skillLevel', 'roundRobin'] as const;
+
+// ------------------------------------------------------------------ sip
+
+const tlsFiles = z.strictObject({
+  cert: z.string().min(1).describe('PEM certificate chain file.'),
+  key: z.string().min(1).describe('PEM private key file.'),
+  ca: z.string().min(1).nullable().default(null).describe('PEM CA bundle for client certificates; null = none.'),
+});
+
+const listenEntry = z.strictObject({
+  transport: z.enum(['udp', 'tcp', 'tls']).describe('Transport of this socket.'),
+  address: ipAddress.describe('IP literal to bind (0.0.0.0 or :: for every interface).'),
+  port: port.default(5060).describe('Port to bind; 0 = any free port.'),
+  tls: tlsFiles.nullable().default(null).describe('Certificate files; required when transport is tls.'),
+}).refine((l) => l.transport !== 'tls' || l.tls !== null, { message: 'transport tls needs tls: { cert, key }', path: ['tls'] });
+
+const sipSection = z.strictObject({
+  listen: z.array(listenEntry).min(1).default([
+    { transport: 'udp', address: '127.0.0.1', port: 5060, tls: null },
+    { transport: 'tcp', address: '127.0.0.1', port: 5060, tls: null },
+  ]).describe('Sockets the SIP stack listens on.'),
+  timers: z.strictObject({
+    T1: positiveInt.default(500).describe('RFC 3261 T1, round-trip estimate (ms).'),
+    T2: positiveInt.default(4000).describe('RFC 3261 T2, longest retransmit interval (ms).'),
+    T4: positiveInt.default(5000).describe('RFC 3261 T4, longest time a message lives in the network (ms).'),
+  }).prefault({}).describe('RFC 3261 §17 timer bases.'),
+  limits: z.strictObject({
+    maxMessageBytes: z.number().int().min(1024).max(65535).default(65535).describe('Largest SIP message accepted (bytes).'),
+    maxHeaders: positiveInt.default(100).describe('Most header fields in one message.'),
+    maxHeaderBytes: z.number().int().min(256).default(8192).describe('Longest header field including folded lines (bytes).'),
+    maxConnectionBuffer: z.number().int().min(65536).default(262144).describe('Unframed bytes a TCP/TLS connection may hold before it is closed.'),
+    maxConnections: positiveInt.default(10000).describe('Most concurrent TCP/TLS connections.'),
+    connectionIdleSeconds: positiveInt.default(600).describe('A TCP/TLS connection idle this long is closed (s).'),
+    maxServerTransactions: positiveInt.default(10000).describe('Most server transactions alive; above it new requests get 503.'),
+    maxServerTransactionsPerSource: positiveInt.default(1000).describe('Most server transactions from one source address.'),
+  }).prefault({}).describe('Hard limits on untrusted input (CONVENTIONS.md 5).'),
+  maxCalls: positiveInt.default(1000).describe('Calls in progress above which a new INVITE gets 503 with Retry-After.'),
+  retryAfterSeconds: positiveInt.default(5).describe('Retry-After of those 503 answers (s).'),
+  product: z.string().min(1).default('onair').describe('User-Agent / Server header value.'),
+}).prefault({}).describe('SIP transports, timers and limits.');
+
+// ------------------------------------------------------------------ http
+
+const httpSection = z.strictObject({
+  address: ipAddress.default('127.0.0.1').describe('IP literal the HTTP API binds.'),
+  port: port.default(8080).describe('HTTP port; 0 = any free port.'),
+  auth: z.strictObject({
+    tokens: z.array(z.string().min(1)).default([]).describe('Bearer tokens accepted; empty = API open, allowed only on a loopback address.'),
+    openPaths: z.array(z.string().startsWith('/')).default(['/healthz', '/metrics']).describe('Paths served without a token.'),
+  }).prefault({}).describe('Token authentication of the API.'),
+}).prefault({}).describe('HTTP API, WebSocket events and /metrics.');
+
+// ------------------------------------------------------------------ media
+
+const mediaSection = z.strictObject({
+  rtpPortMin: z.number().int().min(1024).max(65534).default(20000).describe('First RTP port (even).'),
+  rtpPortMax: z.number().int().min(1025).max(65535).default(29999).describe('Last port of the range (odd: the range holds whole RTP/RTCP pairs).'),
+  workers: positiveInt.default(() => availableParallelism())
+    .describe('Media worker threads; default: the number of CPU cores.').meta({ docDefault: 'CPU cores' }),
+  bindAddress: ipAddress.default('0.0.0.0').describe('IP literal RTP sockets bind to.'),
+  address: ipAddress.nullable().default(null).describe('Address written in SDP; null = the bind address (127.0.0.1 for 0.0.0.0).'),
+  promptsDir: z.string().min(1).nullable().default(null).transform((dir) => path.resolve(dir ?? defaultPromptDir()))
+    .describe('Prompt directory (<dir>/<lang>/<name>.wav); null = the shipped set. Resolved to an absolute path.'),
+  language: z.string().min(1).default('en').describe('Language of prompts for callers whose language the CRM does not know.'),
+  languages: z.array(z.string().min(1)).min(1).default(['en', 'zh']).describe('Languages callers may hear; every localised prompt must exist in each.'),
+  rtpTimeoutSeconds: nonNegativeInt.default(30).describe('A call whose leg receives no RTP this long is hung up (s); 0 = never.'),
+  inbandDtmf: z.boolean().default(false).describe('Detect DTMF tones in the audio as well as RFC 4733 events.'),
+}).prefault({}).describe('RTP, media workers and prompts.');
+
+// ------------------------------------------------------------------ database and CRM
+
+const databaseSection = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('sqlite').describe('Embedded SQLite in WAL mode.'),
+    path: z.string().min(1).default('./var/onair.db').describe('Database file (its folder is created).'),
+    synchronous: z.enum(['normal', 'full']).default('normal').describe('normal survives a process crash; full also a power loss.'),
+  }),
+  z.strictObject({
+    kind: z.literal('postgres').describe('PostgreSQL (not available yet: the engine refuses to start).'),
+    url: z.string().startsWith('postgres').describe('Connection URL, postgres://user:pass@host/db.'),
+  }),
+]).prefault({ kind: 'sqlite' }).describe('Where the outbox, callbacks and call journal are kept.');
+
+const crmCommon = {
+  lookupDeadlineMs: positiveInt.default(300).describe('A caller look-up slower than this is treated as an unknown caller (ms).'),
+  lookupCacheSeconds: nonNegativeInt.default(60).describe('How long a look-up result is reused for the same number; 0 = no cache (s).'),
+  blacklistAction: z.enum(['reject-603', 'reject-486', 'announce']).default('reject-603')
+    .describe('What a blacklisted caller gets: 603 Decline, 486 Busy Here, or the goodbye prompt then hang-up.'),
+  vipPriorityPerLevel: nonNegativeInt.default(10).describe('ACD priority per CRM VIP level (priority = level × this).'),
+};
+
+const crmSection = z.discriminatedUnion('adapter', [
+  z.strictObject({
+    adapter: z.literal('sqlite').describe('The built-in CRM in the engine database.'),
+    strikeThreshold: positiveInt.default(3).describe('Strikes after which a number is blacklisted.'),
+    seedDemo: z.boolean().default(false).describe('Insert the demo customers at start.'),
+    ...crmCommon,
+  }),
+  z.strictObject({
+    adapter: z.literal('webhook').describe('JSON POSTs to your CRM, HMAC-signed.'),
+    url: z.url({ protocol: /^https?$/ }).describe('Where events and CDRs are POSTed.'),
+    lookupUrl: z.url({ protocol: /^https?$/ }).nullable().default(null).describe('Where look-ups are POSTed; null = every caller unknown.'),
+    secret: z.string().min(1).describe('Shared secret of the HMAC-SHA256 signature.'),
+    timeoutMs: positiveInt.default(5000).describe('Timeout of one event or CDR POST (ms).'),
+    lookupTimeoutMs: positiveInt.default(1000).describe('Timeout of one look-up POST (ms).'),
+    ...crmCommon,
+  }),
+]).prefault({ adapter: 'sqlite' }).describe('The CRM adapter: caller look-up, events and CDRs.');
+
+// ------------------------------------------------------------------ trunks, agents, registrar
+
+const trunk = z.strictObject({
+  id: id.describe('Trunk id (in logs, metrics and CDRs).'),
+  name: z.string().nullable().default(null).describe('Display name; null = the id.'),
+  allow: z.array(cidr).min(1).describe('Source addresses admitted (CIDR, IPv4 or IPv6).'),
+  auth: z.strictObject({
+    username: z.string().min(1).describe('Digest user name.'),
+    password: z.string().min(1).describe('Digest password.'),
+    realm: z.string().min(1).default('onair').describe('Digest realm.'),
+  }).nullable().default(null).describe('Digest credentials the carrier must present; null = address ACL only.'),
+  earlyMedia: z.boolean().default(false).describe('Queue in early media (183) instead of answering at once (200).'),
+  answerAfterSeconds: positiveInt.default(45).describe("With earlyMedia, answer after this long, before the carrier's early-media limit (s)."),
+  callerFrom: z.enum(['pai', 'from']).default('pai').describe('Caller number from P-Asserted-Identity (falling back to From) or From.'),
+  dialledFrom: z.enum(['ruri', 'to']).default('ruri').describe('Dialled number from the Request-URI or the To header.'),
+  codecs: z.array(z.enum(['PCMU', 'PCMA'])).min(1).default(['PCMU', 'PCMA']).describe('Codecs offered/accepted, in preference order.'),
+  inbandDtmf: z.boolean().nullable().default(null).describe('In-band DTMF detection for this trunk; null = media.inbandDtmf.'),
+});
+
+const agent = z.strictObject({
+  id: id.describe('Agent id (ACD, API, CDRs).'),
+  extension: z.preprocess(asText, z.string().regex(/^[0-9]{2,10}$/, 'expected 2-10 digits')).describe('SIP user the phone registers as (sip:<extension>@...).'),
+  password: z.preprocess(asText, z.string().min(1)).describe('Digest password of the phone.'),
+  name: z.string().nullable().default(null).describe('Display name; null = the id.'),
+  skills: z.record(idPattern, z.number().int().min(1).max(100)).default({}).describe('Skill → level (1..100, higher is better).'),
+  autoReadyOnRegister: z.boolean().default(false).describe('Log in as available when the phone registers.'),
+  maxRegistrations: z.number().int().min(1).max(10).default(3).describe('Most contacts the phone may register.'),
+});
+
+const registrarSection = z.strictObject({
+  realm: z.string().min(1).default('onair').describe('Digest realm of agent phones.'),
+  minExpires: positiveInt.default(60).describe('Shorter registrations get 423 Interval Too Brief (s).'),
+  maxExpires: positiveInt.default(3600).describe('Longer registrations are cut to this (s).'),
+  defaultExpires: positiveInt.default(3600).describe('Expiry when the phone asks none (s).'),
+}).prefault({}).describe('Registrar of agent phones.');
+
+// ------------------------------------------------------------------ queues (ACD QueueConfig)
+
+const skillTarget = z.strictObject({
+  skill: id.describe('Skill name.'),
+  minLevel: z.number().int().min(0).max(100).default(1).describe('Lowest level that qualifies.'),
+});
+
+const expansionStep = z.strictObject({
+  afterMs: nonNegativeInt.nullable().default(null).describe('Reached after waiting this long (ms); null = not by time.'),
+  queueLengthAtLeast: positiveInt.nullable().default(null).describe('Reached on arrival when this many already wait; null = not by length.'),
+  add: z.array(skillTarget).min(1).describe('Skill targets added at this step (cumulative).'),
+}).refine((s) => s.afterMs !== null || s.queueLengthAtLeast !== null, { message: 'an expansion step needs afterMs or queueLengthAtLeast' });
+
+const queue = z.strictObject({
+  id: id.describe('Queue id.'),
+  name: z.string().nullable().default(null).describe('Display name; null = the id.'),
+  skill: id.nullable().default(null).describe('Skill agents need; null = the queue id.'),
+  minLevel: z.number().int().min(0).max(100).default(1).describe('Lowest level of the skill that serves this queue.'),
+  strategy: z.enum(STRATEGIES).default('longestIdle').describe('How the agent is chosen (docs/acd.md).'),
+  serviceLevelMs: nonNegativeInt.default(20000).describe('Answered within this wait counts as in service level (ms).'),
+  maxLength: nonNegativeInt.nullable().default(null).describe('Most callers waiting; null = unlimited.'),
+  fullOverflowQueueId: id.nullable().default(null).describe('Queue for callers arriving when full; null = refuse them.'),
+  maxWaitMs: nullableMs.default(null).describe('Longest wait before leaving the queue (ms); null = unlimited.'),
+  maxWaitQueueId: id.nullable().default(null).describe('Queue for callers who waited maxWaitMs; null = end the call.'),
+  wrapUpMs: nonNegativeInt.default(0).describe("Agent's wrap-up after each call (ms)."),
+  ringTimeoutMs: nonNegativeInt.default(20000).describe('Ring-no-answer timeout of an offer (ms); 0 = never.'),
+  announcePeriodMs: nonNegativeInt.default(0).describe('Period of position / wait announcements (ms); 0 = none.'),
+  announcePosition: z.boolean().default(true).describe('Announcements say the position in the queue.'),
+  announceWait: z.boolean().default(true).describe('Announcements say the estimated wait.'),
+  holdMusic: promptName.default('hold/music').describe('Prompt looped while waiting.'),
+  preferredAgentTimeoutMs: nonNegativeInt.default(0).describe('How long a call waits for its preferred agent alone (ms).'),
+  weight: z.number().positive().default(1).describe("Weight of this queue's wait when an agent serves several queues."),
+  expansion: z.array(expansionStep).default([]).describe('Overflow / expansion steps, in order.'),
+  abandonToCallback: z.boolean().default(true).describe('A caller who hangs up while waiting becomes a callback task.'),
+  callbackShare: z.number().min(0).max(1).default(0).describe("Share of offers callbacks may take while live callers wait (0..1)."),
+  admission: z.strictObject({
+    callbackAboveMs: nullableMs.default(null).describe('Offer a callback above this estimated wait (ms); null = never.'),
+    overflowAboveMs: nullableMs.default(null).describe('Send to overflowQueueId above this estimated wait (ms); null = never.'),
+    overflowQueueId: id.nullable().default(null).describe('Target of overflowAboveMs.'),
+  }).prefault({}).describe('Admission control on the estimated wait of a new caller.'),
+  initialHandleTimeMs: positiveInt.default(180000).describe('Handle-time estimate before any call was handled (ms).'),
+});
+
+// ------------------------------------------------------------------ flows and numbers
+
+/**
+ * The input form of a flow step: an object with exactly one key, the step's kind. The output form
+ * ({@link FlowStep}) is discriminated on `type` so the flow runner can switch on it.
+ */
+const queueTarget = z.union([
+  id,
+  z.strictObject({
+    id: id.describe('Queue id.'),
+    vipQueue: id.nullable().default(null).describe('Queue for callers with a VIP level; null = the same queue.'),
+  }),
+], { error: 'expected a queue id, or { id, vipQueue }' });
+
+const callbackTarget = z.union([
+  id,
+  z.strictObject({
+    queue: id.describe('Queue whose agents will call back.'),
+    prompt: promptName.nullable().default('callback-confirmed').describe('Confirmation played before hanging up; null = none.'),
+  }),
+], { error: 'expected a queue id, or { queue, prompt }' });
+
+const hangupTarget = z.strictObject({
+  prompt: promptName.nullable().default(null).describe('Played before hanging up; null = none.'),
+}).nullable();
+
+const STEP_KINDS = ['play', 'menu', 'queue', 'callback', 'hangup', 'goto'] as const;
+const ACTION_KINDS = ['queue', 'callback', 'hangup', 'goto'] as const;
+
+/** A terminal step: where a call goes (a menu option, or the last step of a flow). */
+export type FlowAction =
+  | { type: 'queue'; queue: string; vipQueue: string | null }
+  | { type: 'callback'; queue: string; prompt: string | null }
+  | { type: 'hangup'; prompt: string | null }
+  | { type: 'goto'; flow: string };
+
+/** A DTMF menu, as resolved. */
+export interface FlowMenu {
+  type: 'menu';
+  prompt: string;
+  options: Record<string, FlowAction>;
+  timeoutSeconds: number;
+  retries: number;
+  invalidPrompt: string | null;
+}
+
+/** One step of an IVR flow, as resolved. `play` and `menu` continue with the next step. */
+export type FlowStep = { type: 'play'; prompts: string[] } | FlowMenu | FlowAction;
+
+/** Steps whose kind ends a flow: nothing after them runs. */
+export function isTerminal(step: FlowStep): step is FlowAction {
+  return step.type !== 'play' && step.type !== 'menu';
+}
+
+type StepInput = {
+  play?: string | string[]; menu?: MenuInput; queue?: z.output<typeof queueTarget>;
+  callback?: z.output<typeof callbackTarget>; hangup?: { prompt: string | null } | null; goto?: string;
+};
+type MenuInput = z.output<typeof menuSchema>;
+
+/** Exactly one present key among `kinds`; the message lists them. */
+function oneKindOf(kinds: readonly string[]) {
+  return (v: Record<string, unknown>, ctx: z.RefinementCtx): void => {
+    const present = Object.keys(v).filter((k) => v[k] !== undefined);
+    if (present.length !== 1) {
+      ctx.addIssue({ code: 'custom', message: `a step has exactly one of ${kinds.join(', ')}${present.length > 1 ? ` (found ${present.join(', ')})` : ''}` });
+    }
+  };
+}
+
+function toAction(v: StepInput): FlowAction {
+  if (v.queue !== undefined) {
+    return typeof v.queue === 'string' ? { type: 'queue', queue: v.queue, vipQueue: null } : { type: 'queue', queue: v.queue.id, vipQueue: v.queue.vipQueue };
+  }
+  if (v.callback !== undefined) {
+    return typeof v.callback === 'string'
+      ? { type: 'callback', queue: v.callback, prompt: 'callback-confirmed' }
+      : { type: 'callback', queue: v.callback.queue, prompt: v.callback.prompt };
+  }
+  if (v.goto !== undefined) return { type: 'goto', flow: v.goto };
+  return { type: 'hangup', prompt: v.hangup?.prompt ?? null };
+}
+
+const actionFields = {
+  queue: queueTarget.optional().describe('Enqueue the caller (ends the flow).'),
+  callback: callbackTarget.optional().describe('Create a callback task, confirm, hang up (ends the flow).'),
+  hangup: hangupTarget.optional().describe('Hang up, after an optional prompt (ends the flow).'),
+  goto: id.optional().describe('Continue in another flow (ends this one).'),
+};
+
+const actionSchema = z.strictObject(actionFields).superRefine(oneKindOf(ACTION_KINDS)).transform(toAction);
+
+const menuSchema = z.strictObject({
+  prompt: promptName.default('menu').describe('Prompt that lists the choices.'),
+  options: z.record(z.string().regex(/^[0-9*#]$/, 'expected one DTMF digit 0-9 * #'), actionSchema)
+    .refine((o) => Object.keys(o).length > 0, { message: 'a menu needs at least one option' })
+    .describe('Digit → action (queue, callback, hangup or goto).'),
+  timeoutSeconds: positiveInt.default(5).describe('Wait for a digit after the prompt (s).'),
+  retries: nonNegativeInt.default(2).describe('Times the menu is repeated after a timeout or an invalid digit.'),
+  invalidPrompt: promptName.nullable().default('invalid-choice').describe('Played after an invalid digit; null = none.'),
+});
+
+const stepSchema = z.strictObject({
+  play: z.union([promptName, z.array(promptName).min(1)]).optional().describe('Play prompts in order, then continue.'),
+  menu: menuSchema.optional().describe('DTMF menu; when retries run out the flow continues with the next step.'),
+  ...actionFields,
+}).superRefine(oneKindOf(STEP_KINDS)).transform((v): FlowStep => {
+  if (v.play !== undefined) return { type: 'play', prompts: typeof v.play === 'string' ? [v.play] : v.play };
+  if (v.menu !== undefined) return { type: 'menu', ...v.menu };
+  return toAction(v);
+});
+
+const numberRoute = z.strictObject({
+  flow: id.describe('IVR flow the call runs.'),
+  programme: z.string().nullable().default(null).describe('TV programme recorded in the CDR; null = none.'),
+  airing: z.string().nullable().default(null).describe('Airing (broadcast slot) recorded in the CDR; null = none.'),
+});
+
+// ------------------------------------------------------------------ the whole configuration
+
+/** The engine configuration schema. Parse with {@link loadConfig} (which adds cross-field checks). */
+export const configSchema = z.strictObject({
+  sip: sipSection,
+  http: httpSection,
+  media: mediaSection,
+  database: databaseSection,
+  crm: crmSection,
+  trunks: z.array(trunk).default([]).describe('Carrier trunks INVITEs are admitted from.'),
+  agents: z.array(agent).default([]).describe('Agents and their phones.'),
+  registrar: registrarSection,
+  queues: z.array(queue).default([]).describe('Queues (skill groups) of the ACD.'),
+  flows: z.record(idPattern, z.array(stepSchema).min(1)).default({}).describe('IVR flows by id: steps run in order.'),
+  numbers: z.record(z.union([z.string().regex(/^[0-9*#+]{1,32}$/), z.literal('default')], { error: 'expected a dialled number (digits, * # +) or default' }), numberRoute).default({})
+    .describe('Dialled number → flow and programme; the key default catches other numbers.'),
+  callbacks: z.strictObject({
+    defaultQueue: id.nullable().default(null).describe('Queue of the callback task of a caller who hangs up in the IVR; null = the first queue.'),
+  }).prefault({}).describe('Callback tasks.'),
+  featureCodes: z.strictObject({
+    login: dialString.default('*60').describe('Dialled by an agent: log in, not ready yet.'),
+    ready: dialString.default('*61').describe('Dialled by an agent: log in and become available.'),
+    notReady: dialString.default('*62').describe('Dialled by an agent: not ready (no offers).'),
+    logout: dialString.default('*63').describe('Dialled by an agent: log out.'),
+  }).prefault({}).describe('Codes agents dial from their phones.'),
+  shutdown: z.strictObject({
+    drainSeconds: nonNegativeInt.default(30).describe('On SIGTERM, calls in progress may finish for this long (s).'),
+  }).prefault({}).describe('Graceful stop.'),
+  log: z.strictObject({
+    level: logLevelSchema.default('info').describe('pino log level.'),
+  }).prefault({}).describe('Logging.'),
+});
+
+/** The configuration as written (every field with a default optional). */
+export type ConfigInput = z.input<typeof configSchema>;
+/** The validated configuration, every default filled in. {@link loadConfig} returns it frozen. */
+export type Config = z.output<typeof configSchema>;
+/** One queue as configured. */
+export type QueueSettings = Config['queues'][number];
+/** One agent as configured. */
+export type AgentSettings = Config['agents'][number];
+/** One trunk as configured. */
+export type TrunkSettings = Config['trunks'][number];
+/** One SIP listen socket as configured. */
+export type ListenSettings = Config['sip']['listen'][number];

@@ -1,0 +1,238 @@
+/**
+ * The registrar through the real SIP stack on loopback: REGISTER written as SIP text on a UDP
+ * socket (full control of Call-ID, CSeq, Contact, Authorization), answered by a Registrar mounted
+ * on a UserAgent. Time is a fake clock, so expiry and nonce ageing are exact.
+ */
+import t, { type Test } from 'tap';
+import { RawPhone, contactExpires, startRegistrar, type RegistrarRig } from './testkit.ts';
+import type { RegistrarOptions } from './registrar.ts';
+
+async function rig(t: Test, opts: Partial<RegistrarOptions> = {}): Promise<{ r: RegistrarRig; phone: RawPhone }> {
+  const r = await startRegistrar(opts);
+  const phone = await RawPhone.open(r.udp);
+  t.teardown(async () => {
+    phone.close();
+    await r.close();
+  });
+  return { r, phone };
+}
+
+t.test('challenge, then 200 with the binding; the source endpoint is remembered', async (t) => {
+  const { r, phone } = await rig(t);
+  const first = await phone.send({ user: '1001', callId: 'c1', cseq: 1, contacts: [phone.contact('1001')] });
+  t.equal(first.status, 401, 'unauthenticated REGISTER is challenged');
+  const challenges = first.headers.auth('WWW-Authenticate');
+  t.same(challenges.map((c) => c.params.get('algorithm')), ['MD5'], 'MD5 by default (interop)');
+  t.equal(challenges[0]?.params.get('realm'), 'onair');
+  t.equal(r.registered.length, 0, 'nothing registered by a challenge');
+
+  t.same(first.headers.auth('WWW-Authenticate').length, 1);
+  const ok = await phone.send({ user: '1001', callId: 'c1', cseq: 2, contacts: [phone.contact('1001')], authorization: phone.authorization(first, '1001', 'demo1001') });
+  t.equal(ok.status, 200);
+  t.same([...contactExpires(ok)], [[`sip:1001@127.0.0.1:${phone.port}`, '3600']], 'default expiry granted and listed');
+  t.ok(ok.headers.get('Date'), 'Date header');
+  t.equal(r.registered.length, 1, 'onRegistered once');
+  t.equal(r.registered[0]?.agentId, 'a1001');
+  const b = r.registrar.bindingFor('1001');
+  t.ok(b, 'bindingFor finds it');
+  t.same(b?.source, { transport: 'UDP', address: '127.0.0.1', port: phone.port }, 'source endpoint is where the REGISTER came from');
+  t.equal(b?.uri.port, phone.port);
+  t.equal(b?.userAgent, 'raw-phone');
+  t.equal(r.registrar.isRegistered('a1001'), true);
+  t.equal(r.registrar.isRegistered('a1002'), false);
+  t.equal(r.registrar.agentOf('1001'), 'a1001');
+});
+
+t.test('wrong password: 401 then 403, nothing bound, failure logged', async (t) => {
+  const { r, phone } = await rig(t);
+  const res = await phone.register({ user: '1001', callId: 'w1', cseq: 1, contacts: [phone.contact('1001')], password: 'nope' });
+  t.equal(res.status, 403);
+  t.equal(r.registrar.bindingCount, 0);
+  t.equal(r.registered.length, 0);
+  t.equal(r.registrar.stats.authFailures, 1);
+  t.ok(r.logs.some((l) => l.level === 'warn' && (l.obj as { code?: string }).code === 'SIP_ERR_AUTH_RESPONSE'), 'failure logged with its code');
+});
+
+t.test('unknown user is 403; authenticated user registering another AOR is 403', async (t) => {
+  const { r, phone } = await rig(t);
+  const unknown = await phone.register({ user: '9999', callId: 'u1', cseq: 1, contacts: [phone.contact('9999')], password: 'demo9999' });
+  t.equal(unknown.status, 403, 'unknown user');
+  // Authenticates as 1002 but asks to bind 1001's AOR.
+  const challenge = await phone.send({ user: '1001', callId: 'u2', cseq: 1, contacts: [phone.contact('1001')] });
+  const res = await phone.send({ user: '1001', callId: 'u2', cseq: 2, contacts: [phone.contact('1001')], authorization: phone.authorization(challenge, '1002', 'demo1002') });
+  t.equal(res.status, 403, 'AOR of another agent');
+  t.equal(r.registrar.bindingCount, 0);
+});
+
+t.test('stale nonce: 401 stale=true, then the fresh nonce works', async (t) => {
+  const { r, phone } = await rig(t, { digest: { nonceTtlMs: 30_000 } });
+  const first = await phone.send({ user: '1001', callId: 's1', cseq: 1, contacts: [phone.contact('1001')] });
+  const auth = phone.authorization(first, '1001', 'demo1001');
+  r.clock.advance(31_000);
+  const stale = await phone.send({ user: '1001', callId: 's1', cseq: 2, contacts: [phone.contact('1001')], authorization: auth });
+  t.equal(stale.status, 401, 'expired nonce is challenged again');
+  t.equal(stale.headers.auth('WWW-Authenticate')[0]?.params.get('stale'), 'true', 'with stale=true');
+  t.equal(r.registrar.stats.authFailures, 0, 'a stale nonce is not a failed authentication');
+  const ok = await phone.send({ user: '1001', callId: 's1', cseq: 3, contacts: [phone.contact('1001')], authorization: phone.authorization(stale, '1001', 'demo1001') });
+  t.equal(ok.status, 200);
+});
+
+t.test('423 below Min-Expires; longer than maxExpires is shortened', async (t) => {
+  const { r, phone } = await rig(t, { minExpires: 60, maxExpires: 600 });
+  const brief = await phone.register({ user: '1001', callId: 'e1', cseq: 1, contacts: [phone.contact('1001', ';expires=30')] });
+  t.equal(brief.status, 423);
+  t.equal(brief.headers.get('Min-Expires'), '60');
+  t.equal(r.registrar.bindingCount, 0);
+  const viaHeader = await phone.register({ user: '1001', callId: 'e2', cseq: 1, contacts: [phone.contact('1001')], expires: 59 });
+  t.equal(viaHeader.status, 423, 'Expires header below the minimum too');
+  const long = await phone.register({ user: '1001', callId: 'e3', cseq: 1, contacts: [phone.contact('1001')], expires: 7200 });
+  t.equal(long.status, 200);
+  t.same([...contactExpires(long).values()], ['600'], 'granted maxExpires');
+  const param = await phone.register({ user: '1001', callId: 'e3', cseq: 3, contacts: [phone.contact('1001', ';expires=120')], expires: 500 });
+  t.same([...contactExpires(param).values()], ['120'], 'Contact expires param wins over the Expires header');
+});
+
+t.test('expiry on the clock: the binding ends at its time and the agent is unregistered', async (t) => {
+  const { r, phone } = await rig(t);
+  const ok = await phone.register({ user: '1001', callId: 'x1', cseq: 1, contacts: [phone.contact('1001')], expires: 60 });
+  t.equal(ok.status, 200);
+  t.equal(r.clock.pending, 1, 'one expiry timer');
+  r.clock.advance(59_999);
+  t.equal(r.registrar.isRegistered('a1001'), true, 'still registered just before');
+  t.same(r.unregistered, []);
+  r.clock.advance(1);
+  t.same(r.unregistered, [{ agentId: 'a1001', reason: 'expired' }]);
+  t.same(r.registrar.lookup('a1001'), []);
+  t.equal(r.registrar.bindingFor('1001'), undefined);
+  t.equal(r.registrar.stats.expired, 1);
+  t.equal(r.clock.pending, 0, 'no timer left');
+});
+
+t.test('a refresh extends the binding and is not a new registration', async (t) => {
+  const { r, phone } = await rig(t);
+  await phone.register({ user: '1001', callId: 'f1', cseq: 1, contacts: [phone.contact('1001')], expires: 60 });
+  r.clock.advance(50_000);
+  const auth = phone.authorization(await phone.send({ user: '1001', callId: 'f1', cseq: 3, contacts: [phone.contact('1001')], expires: 60 }), '1001', 'demo1001');
+  const refresh = await phone.send({ user: '1001', callId: 'f1', cseq: 4, contacts: [phone.contact('1001')], expires: 60, authorization: auth });
+  t.equal(refresh.status, 200);
+  r.clock.advance(20_000); // 70 s after the first REGISTER, 20 s after the refresh
+  t.equal(r.registrar.isRegistered('a1001'), true, 'refreshed binding outlives the first expiry');
+  t.equal(r.registered.length, 1, 'onRegistered only for the new binding');
+  t.same(r.unregistered, []);
+  r.clock.advance(40_000);
+  t.same(r.unregistered, [{ agentId: 'a1001', reason: 'expired' }], 'ends 60 s after the refresh');
+});
+
+t.test('unregister with expires=0 and with *', async (t) => {
+  const { r, phone } = await rig(t);
+  await phone.register({ user: '1001', callId: 'r1', cseq: 1, contacts: [phone.contact('1001')] });
+  const gone = await phone.register({ user: '1001', callId: 'r1', cseq: 3, contacts: [phone.contact('1001')], expires: 0 });
+  t.equal(gone.status, 200);
+  t.equal(gone.headers.contact.length, 0, 'no binding listed');
+  t.same(r.unregistered, [{ agentId: 'a1001', reason: 'removed' }]);
+
+  const two = await phone.register({ user: '1002', callId: 'r2', cseq: 1, contacts: [phone.contact('1002', ';q=0.5'), '<sip:1002@127.0.0.1:7777>'] });
+  t.equal(two.headers.contact.length, 2);
+  const badStar = await phone.register({ user: '1002', callId: 'r3', cseq: 1, contacts: ['*'], expires: 60 });
+  t.equal(badStar.status, 400, '* needs Expires: 0');
+  const starPlus = await phone.register({ user: '1002', callId: 'r3', cseq: 3, contacts: ['*', phone.contact('1002')], expires: 0 });
+  t.equal(starPlus.status, 400, '* must be alone');
+  t.equal(r.registrar.lookup('a1002').length, 2, 'invalid requests changed nothing');
+  const star = await phone.register({ user: '1002', callId: 'r4', cseq: 1, contacts: ['*'], expires: 0 });
+  t.equal(star.status, 200);
+  t.same(r.registrar.lookup('a1002'), []);
+  t.same(r.unregistered[1], { agentId: 'a1002', reason: 'removed' }, 'one event for the agent');
+  t.equal(r.unregistered.length, 2);
+});
+
+t.test('Call-ID/CSeq ordering (§10.3 step 7)', async (t) => {
+  const { r, phone } = await rig(t);
+  await phone.register({ user: '1001', callId: 'o1', cseq: 10, contacts: [phone.contact('1001')], expires: 600 });
+  const before = r.registrar.lookup('a1001')[0]!;
+  t.equal(before.cseq, 11);
+  const challenge = await phone.send({ user: '1001', callId: 'o1', cseq: 5, contacts: [phone.contact('1001')], expires: 0 });
+  const old = await phone.send({ user: '1001', callId: 'o1', cseq: 6, contacts: [phone.contact('1001')], expires: 0, authorization: phone.authorization(challenge, '1001', 'demo1001') });
+  t.equal(old.status, 500, 'same Call-ID, lower CSeq: rejected');
+  t.equal(r.registrar.isRegistered('a1001'), true, 'and ignored');
+  const challenge2 = await phone.send({ user: '1001', callId: 'o1', cseq: 7, contacts: ['*'], expires: 0 });
+  const starOld = await phone.send({ user: '1001', callId: 'o1', cseq: 8, contacts: ['*'], expires: 0, authorization: phone.authorization(challenge2, '1001', 'demo1001') });
+  t.equal(starOld.status, 500, '* obeys the order too');
+  // A phone that rebooted uses a new Call-ID: any CSeq goes.
+  const reboot = await phone.register({ user: '1001', callId: 'o2', cseq: 1, contacts: [phone.contact('1001')], expires: 120 });
+  t.equal(reboot.status, 200);
+  const after = r.registrar.lookup('a1001');
+  t.equal(after.length, 1, 'same contact, one binding');
+  t.equal(after[0]?.callId, 'o2');
+  t.equal(r.registrar.remaining(after[0]!), 120);
+});
+
+t.test('several contacts: ordered by q then recency; the contact limit evicts the oldest', async (t) => {
+  const { r, phone } = await rig(t, { maxContactsPerAgent: 3 });
+  const res = await phone.register({ user: '1001', callId: 'm1', cseq: 1, contacts: ['<sip:1001@127.0.0.1:6001>;q=0.5', '<sip:1001@127.0.0.1:6002>;q=0.9'] });
+  t.equal(res.status, 200);
+  t.same(r.registrar.lookup('a1001').map((b) => [b.uri.port, b.q]), [[6002, 0.9], [6001, 0.5]], 'best q first');
+  r.clock.advance(1000);
+  await phone.register({ user: '1001', callId: 'm2', cseq: 1, contacts: ['<sip:1001@127.0.0.1:6003>;q=0.9'] });
+  t.same(r.registrar.lookup('a1001').map((b) => b.uri.port), [6003, 6002, 6001], 'equal q: most recent first');
+  t.equal(r.registered.length, 3);
+
+  const tooMany = await phone.register({ user: '1001', callId: 'm3', cseq: 1, contacts: ['<sip:1001@127.0.0.1:7001>', '<sip:1001@127.0.0.1:7002>', '<sip:1001@127.0.0.1:7003>', '<sip:1001@127.0.0.1:7004>'] });
+  t.equal(tooMany.status, 403, 'more contacts in one request than allowed');
+  t.equal(r.registrar.lookup('a1001').length, 3, 'unchanged');
+
+  r.clock.advance(1000);
+  const fourth = await phone.register({ user: '1001', callId: 'm4', cseq: 1, contacts: ['<sip:1001@127.0.0.1:6004>'] });
+  t.equal(fourth.status, 200);
+  t.same(r.registrar.lookup('a1001').map((b) => b.uri.port).sort(), [6003, 6004, 6002].sort(), 'a binding of the oldest refresh made room');
+  t.equal(fourth.headers.contact.length, 3, '200 lists every current binding');
+  t.equal(r.unregistered.length, 0, 'the agent never lost presence');
+});
+
+t.test('a REGISTER without Contact is a query', async (t) => {
+  const { phone } = await rig(t);
+  await phone.register({ user: '1001', callId: 'q1', cseq: 1, contacts: [phone.contact('1001')], expires: 300 });
+  const q = await phone.register({ user: '1001', callId: 'q2', cseq: 1 });
+  t.equal(q.status, 200);
+  t.same([...contactExpires(q).values()], ['300']);
+});
+
+t.test('a flood of bad passwords: the source is blocked with 503, without digest work, then released', async (t) => {
+  const { r, phone } = await rig(t, { authFailures: { maxFailures: 3, windowMs: 60_000, blockMs: 120_000 } });
+  const statuses: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    const res = await phone.register({ user: '1001', callId: `b${i}`, cseq: 1, contacts: [phone.contact('1001')], password: `guess${i}` });
+    statuses.push(res.status);
+  }
+  t.same(statuses, [403, 403, 403, 403, 503, 503], 'three tolerated, the fourth blocks, then 503');
+  t.equal(r.registrar.stats.authFailures, 4);
+  t.equal(r.registrar.stats.refused, 2);
+  const blocked = await phone.send({ user: '1001', callId: 'b9', cseq: 1, contacts: [phone.contact('1001')] });
+  t.equal(blocked.status, 503, 'even the first request of a new attempt');
+  t.equal(blocked.headers.get('Retry-After'), '120');
+  t.equal(blocked.headers.auth('WWW-Authenticate').length, 0, 'no challenge computed');
+  const challengedBefore = r.registrar.stats.challenged;
+  const right = await phone.send({ user: '1001', callId: 'b10', cseq: 1, contacts: [phone.contact('1001')] });
+  t.equal(right.status, 503);
+  t.equal(r.registrar.stats.challenged, challengedBefore, 'no nonce made for a blocked source');
+  t.ok(r.logs.some((l) => l.msg.includes('source blocked')), 'the block is logged');
+  t.equal(r.logs.filter((l) => l.level === 'warn').length, 5, 'four failures and one block logged; refusals are not');
+  r.clock.advance(120_000);
+  const again = await phone.register({ user: '1001', callId: 'b11', cseq: 1, contacts: [phone.contact('1001')] });
+  t.equal(again.status, 200, 'released after the block');
+});
+
+t.test('other methods get 405; a throwing delegate does not stop the 200', async (t) => {
+  const { r, phone } = await rig(t);
+  r.registrar.setDelegate({ onRegistered: () => { throw new Error('consumer bug'); }, onUnregistered: () => {} });
+  const res = await phone.register({ user: '1001', callId: 'd1', cseq: 1, contacts: [phone.contact('1001')] });
+  t.equal(res.status, 200);
+  t.ok(r.logs.some((l) => l.level === 'error'), 'the throw is logged');
+  const opts = await r.ua.request({ method: 'MESSAGE', target: `sip:1001@127.0.0.1:${r.udp.port}` }).catch(() => 'error');
+  t.equal(typeof opts === 'string' ? opts : opts.status, 405);
+});
+
+t.test('bad options are programmer errors', async (t) => {
+  const { Registrar } = await import('./registrar.ts');
+  t.throws(() => new Registrar({ realm: 'r', agents: [{ id: 'a', extension: '1', password: 'p' }, { id: 'b', extension: '1', password: 'p' }] }), /twice/);
+  t.throws(() => new Registrar({ realm: 'r', agents: [], minExpires: 100, maxExpires: 50 }), RangeError);
+});

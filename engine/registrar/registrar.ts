@@ -1,0 +1,570 @@
+/**
+ * The registrar of agents' phones (RFC 3261 §10.3): REGISTER with digest authentication, bindings
+ * with expiry, several contacts per agent, unregistration, and presence events for the layer that
+ * ties a registered phone to an agent the ACD may offer calls to.
+ *
+ * ```
+ *  phone                                   Registrar
+ *    | REGISTER (no credentials)             |
+ *    |-------------------------------------->|  source blocked? ─▶ 503 Retry-After (no hashing)
+ *    | 401 WWW-Authenticate (MD5)            |
+ *    |<--------------------------------------|
+ *    | REGISTER Authorization: Digest ...    |  wrong password / unknown user ─▶ 403 (counted per source)
+ *    |-------------------------------------->|  expired nonce ─▶ 401 stale=true
+ *    |                                       |  user ≠ To AOR user ─▶ 403
+ *    |                                       |  expires < minExpires ─▶ 423 Min-Expires
+ *    |                                       |  same Call-ID, CSeq not higher ─▶ 500
+ *    | 200 Contact: <a>;expires=N, <b>;...   |  every current binding with its remaining time
+ *    |<--------------------------------------|
+ * ```
+ *
+ * A binding remembers the transport address the REGISTER came from (with its TCP/TLS connection):
+ * phones behind NAT are reached there, not at the private address in their Contact.
+ */
+import {
+  DigestChallenger, formatNameAddr, systemClock, unescapeUri, uriEquals,
+  type Clock, type DigestAlgorithm, type Endpoint, type HeaderField, type IncomingRequest, type NameAddr, type Params,
+  type SipUri, type TimerHandle,
+} from '../sip/index.ts';
+import { FailureLimiter, type FailureLimiterOptions } from './limiter.ts';
+
+/** An agent allowed to register: digest user name is the extension. */
+export interface RegistrarAgent {
+  /** Agent id as the ACD knows it. */
+  id: string;
+  /** The AOR user (`sip:<extension>@…`) and the digest user name. */
+  extension: string;
+  password: string;
+}
+
+/** A pino-compatible logger (a pino child logger fits). */
+export interface RegistrarLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/** Options of a {@link Registrar}. */
+export interface RegistrarOptions {
+  /** Digest realm. */
+  realm: string;
+  agents: readonly RegistrarAgent[];
+  /** Shortest registration accepted, in seconds (423 below it). Default 60. */
+  minExpires?: number;
+  /** Longest registration granted, in seconds (longer requests are shortened). Default 3600. */
+  maxExpires?: number;
+  /** Registration time when the request gives none, in seconds. Default 3600. */
+  defaultExpires?: number;
+  /** Most bindings per agent; a new one evicts the least recently refreshed (then lowest q). Default 3. */
+  maxContactsPerAgent?: number;
+  /** Time and timers (bindings expire on it, and nonces age on it). Default: the system clock. */
+  clock?: Clock;
+  /**
+   * Digest settings: nonce key (random per process by default), nonce lifetime, algorithms offered
+   * in order. Default `['MD5']`: sipp answers only the first challenge and knows only MD5, and
+   * baresip 1.x (libre) refuses a whole 401 when any of its challenges is not MD5. Offer
+   * `['SHA-256', 'MD5']` where every phone copes with several challenges.
+   */
+  digest?: { secret?: Buffer; nonceTtlMs?: number; algorithms?: DigestAlgorithm[] };
+  /** Limit on failed authentications per source address. */
+  authFailures?: FailureLimiterOptions;
+  logger?: RegistrarLogger;
+}
+
+/** One registered contact of an agent. */
+export interface Binding {
+  readonly agentId: string;
+  readonly extension: string;
+  /** The Contact as registered, with its header parameters but without `expires`. */
+  readonly contact: NameAddr;
+  /** `contact.uri`: the Request-URI of INVITEs to this phone. */
+  readonly uri: SipUri;
+  /** Where the REGISTER came from: INVITEs go here (NAT, connection reuse). */
+  readonly source: Endpoint;
+  /** Our address it arrived on. */
+  readonly local: Endpoint;
+  /** Preference 0..1 from the Contact `q` parameter (1 when absent). */
+  readonly q: number;
+  readonly callId: string;
+  readonly cseq: number;
+  /** Clock time (ms) at which the binding ends unless refreshed. */
+  readonly expiresAt: number;
+  /** Clock time (ms) the binding was created. */
+  readonly registeredAt: number;
+  /** Clock time (ms) of the last REGISTER that refreshed it. */
+  readonly refreshedAt: number;
+  /** The phone's User-Agent header, for logs and the API. */
+  readonly userAgent: string | undefined;
+}
+
+/** Why an agent lost its last binding. */
+export type UnregisterReason = 'expired' | 'removed';
+
+/** The one consumer of registration events (the calls layer). */
+export interface RegistrarDelegate {
+  /** A new binding (a new contact; not a refresh of a known one). The agent may already have others. */
+  onRegistered(agentId: string, binding: Binding): void;
+  /** The agent's last binding is gone: it must not be offered calls. */
+  onUnregistered(agentId: string, reason: UnregisterReason): void;
+}
+
+/** Counters for metrics. */
+export interface RegistrarStats {
+  /** 200 answers to REGISTER. */
+  accepted: number;
+  /** 401 challenges sent. */
+  challenged: number;
+  /** Failed authentications (403). */
+  authFailures: number;
+  /** Requests refused unread from blocked sources (503). */
+  refused: number;
+  /** Bindings that ran out. */
+  expired: number;
+}
+
+class BindingRecord implements Binding {
+  contact: NameAddr;
+  uri: SipUri;
+  source: Endpoint;
+  local: Endpoint;
+  q: number;
+  callId: string;
+  cseq: number;
+  expiresAt: number;
+  registeredAt: number;
+  refreshedAt: number;
+  userAgent: string | undefined;
+
+  constructor(readonly agentId: string, readonly extension: string, c: Change, req: IncomingRequest, now: number) {
+    this.contact = c.contact;
+    this.uri = c.contact.uri;
+    this.source = c.source;
+    this.local = { ...req.inbound.local };
+    this.q = c.q;
+    this.callId = req.request.headers.callId;
+    this.cseq = req.request.headers.cseq.seq;
+    this.expiresAt = now + c.expires * 1000;
+    this.registeredAt = now;
+    this.refreshedAt = now;
+    this.userAgent = req.request.headers.get('User-Agent');
+  }
+}
+
+class AgentEntry {
+  /** Best first: q descending, then most recently refreshed. */
+  bindings: BindingRecord[] = [];
+  constructor(readonly id: string, readonly extension: string, readonly password: string) {}
+}
+
+/** One Contact of a REGISTER, checked and ready to apply. */
+interface Change {
+  contact: NameAddr;
+  existing: BindingRecord | undefined;
+  /** Granted seconds; 0 removes. */
+  expires: number;
+  q: number;
+  source: Endpoint;
+}
+
+type Plan = { ok: true; changes: Change[]; removeAll: boolean } | { ok: false; status: number; reason: string; headers: HeaderField[] };
+
+const NO_HEADERS: HeaderField[] = [];
+const SILENT: RegistrarLogger = { info() {}, warn() {}, error() {} };
+const NO_DELEGATE: RegistrarDelegate = { onRegistered() {}, onUnregistered() {} };
+/** Largest delta-seconds we read (RFC 3261 §20.19: 2^32-1). */
+const MAX_DELTA = 0xffffffff;
+
+/**
+ * The registrar. Mount it on a {@link UserAgent}'s request delegate for REGISTER:
+ *
+ * ```ts
+ * const registrar = new Registrar({ realm: 'onair', agents });
+ * registrar.setDelegate({ onRegistered: (id) => acd.login(id), onUnregistered: (id) => acd.logout(id) });
+ * ua.setDelegate({ onRequest: (r) => r.request.method === 'REGISTER' ? registrar.handle(r) : other(r) });
+ * const target = registrar.bindingFor('1001'); // → INVITE target.uri via target.source
+ * ```
+ */
+export class Registrar {
+  readonly realm: string;
+  readonly minExpires: number;
+  readonly maxExpires: number;
+  readonly defaultExpires: number;
+  readonly maxContactsPerAgent: number;
+  readonly stats: RegistrarStats = { accepted: 0, challenged: 0, authFailures: 0, refused: 0, expired: 0 };
+  private readonly clock: Clock;
+  private readonly challenger: DigestChallenger;
+  private readonly limiter: FailureLimiter;
+  private readonly log: RegistrarLogger;
+  private readonly byId = new Map<string, AgentEntry>();
+  private readonly byExtension = new Map<string, AgentEntry>();
+  private delegate: RegistrarDelegate = NO_DELEGATE;
+  private timer: TimerHandle | undefined = undefined;
+  /** Due time of `timer`; Infinity when none is set. */
+  private timerAt = Infinity;
+  private closed = false;
+
+  constructor(opts: RegistrarOptions) {
+    this.realm = opts.realm;
+    this.minExpires = opts.minExpires ?? 60;
+    this.maxExpires = opts.maxExpires ?? 3600;
+    this.defaultExpires = Math.min(opts.defaultExpires ?? 3600, this.maxExpires);
+    this.maxContactsPerAgent = opts.maxContactsPerAgent ?? 3;
+    if (!(this.minExpires >= 1 && this.maxExpires >= this.minExpires && this.defaultExpires >= this.minExpires)) {
+      throw new RangeError('Registrar: 1 <= minExpires <= defaultExpires <= maxExpires is required');
+    }
+    if (!(this.maxContactsPerAgent >= 1)) throw new RangeError('Registrar: maxContactsPerAgent must be at least 1');
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.logger ?? SILENT;
+    this.challenger = new DigestChallenger({
+      realm: opts.realm, clock: this.clock,
+      ...(opts.digest?.secret ? { secret: opts.digest.secret } : {}),
+      ...(opts.digest?.nonceTtlMs !== undefined ? { nonceTtlMs: opts.digest.nonceTtlMs } : {}),
+      algorithms: opts.digest?.algorithms ?? ['MD5'],
+    });
+    this.limiter = new FailureLimiter(opts.authFailures ?? {}, this.clock);
+    for (const a of opts.agents) {
+      if (this.byId.has(a.id)) throw new RangeError(`Registrar: agent id ${a.id} appears twice`);
+      if (this.byExtension.has(a.extension)) throw new RangeError(`Registrar: extension ${a.extension} appears twice`);
+      const entry = new AgentEntry(a.id, a.extension, a.password);
+      this.byId.set(a.id, entry);
+      this.byExtension.set(a.extension, entry);
+    }
+  }
+
+  /** Set the one consumer of registration events. */
+  setDelegate(delegate: RegistrarDelegate): void {
+    this.delegate = delegate;
+  }
+
+  /**
+   * Answer a request outside a dialog. REGISTER is processed per RFC 3261 §10.3; any other
+   * method gets 405 with `Allow: REGISTER`.
+   */
+  handle(req: IncomingRequest): void {
+    const request = req.request;
+    if (request.method !== 'REGISTER') {
+      req.respond(405, { headers: [{ name: 'Allow', value: 'REGISTER' }] });
+      return;
+    }
+    const address = req.inbound.source.address;
+    const wait = this.limiter.retryAfterMs(address);
+    if (wait > 0) {
+      // No digest work for a source that is guessing passwords: a look-up and an answer.
+      this.stats.refused++;
+      req.respond(503, { reason: 'Too Many Failed Authentications', headers: [{ name: 'Retry-After', value: String(Math.ceil(wait / 1000)) }] });
+      return;
+    }
+    // §10.3 step 3: authenticate.
+    const agent = this.authenticate(req);
+    if (agent === undefined) return;
+    // §10.3 steps 4–5: the authenticated user may only bind its own address-of-record.
+    const aorUser = unescapeUri(request.headers.to.uri.user);
+    if (aorUser !== agent.extension) {
+      this.log.warn({ source: address, user: agent.extension, aor: aorUser }, 'REGISTER for another address-of-record');
+      req.respond(403, { reason: 'Not Allowed To Register This AOR' });
+      return;
+    }
+    // §10.3 steps 6–7: check every Contact before changing anything.
+    const plan = this.plan(req, agent);
+    if (!plan.ok) {
+      req.respond(plan.status, { reason: plan.reason, headers: plan.headers });
+      return;
+    }
+    const had = agent.bindings.length;
+    const added = this.apply(agent, plan, req);
+    this.stats.accepted++;
+    req.respond(200, { headers: this.contactHeaders(agent) });
+    for (const b of added) this.emitRegistered(agent.id, b);
+    if (had > 0 && agent.bindings.length === 0) this.emitUnregistered(agent.id, 'removed');
+  }
+
+  /** Current bindings of an agent, best first (q, then most recent). A copy. */
+  lookup(agentId: string): Binding[] {
+    const agent = this.byId.get(agentId);
+    if (agent === undefined) return [];
+    const now = this.clock.now();
+    const out: Binding[] = [];
+    for (const b of agent.bindings) if (b.expiresAt > now) out.push(b);
+    return out;
+  }
+
+  /** The best current binding of the agent with this extension, or undefined. */
+  bindingFor(extension: string): Binding | undefined {
+    const agent = this.byExtension.get(extension);
+    if (agent === undefined) return undefined;
+    const now = this.clock.now();
+    for (const b of agent.bindings) if (b.expiresAt > now) return b;
+    return undefined;
+  }
+
+  /** True when the agent has at least one current binding. */
+  isRegistered(agentId: string): boolean {
+    const b = this.byId.get(agentId)?.bindings[0];
+    return b !== undefined && b.expiresAt > this.clock.now();
+  }
+
+  /** The agent id of an extension, or undefined. */
+  agentOf(extension: string): string | undefined {
+    return this.byExtension.get(extension)?.id;
+  }
+
+  /** Seconds a binding has left (rounded up), 0 when it has ended. */
+  remaining(binding: Binding): number {
+    return Math.max(0, Math.ceil((binding.expiresAt - this.clock.now()) / 1000));
+  }
+
+  /** Bindings held now, across all agents. */
+  get bindingCount(): number {
+    let n = 0;
+    for (const a of this.byId.values()) n += a.bindings.length;
+    return n;
+  }
+
+  /** Stop the expiry timer. Bindings are kept but no longer expire. Idempotent. */
+  close(): void {
+    this.closed = true;
+    if (this.timer !== undefined) this.clock.clearTimer(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+  }
+
+  // ---- authentication ----------------------------------------------------------------------
+
+  /** The authenticated agent, or undefined after answering 401/403. */
+  private authenticate(req: IncomingRequest): AgentEntry | undefined {
+    const request = req.request;
+    const creds = this.challenger.select(request.headers.auth('Authorization'));
+    if (creds === undefined) {
+      this.challenge(req, false);
+      return undefined;
+    }
+    const agent = this.byExtension.get(creds.username);
+    if (agent === undefined) {
+      this.authFailed(req, creds.username, 'SIP_ERR_AUTH_UNKNOWN_USER');
+      return undefined;
+    }
+    const verdict = this.challenger.verify(request, creds, { password: agent.password });
+    if (verdict.ok) return agent;
+    // A nonce from before a restart is no proof of a bad password: challenge again, uncounted.
+    if (verdict.stale || verdict.code === 'SIP_ERR_AUTH_NONCE') {
+      this.challenge(req, verdict.stale);
+      return undefined;
+    }
+    this.authFailed(req, creds.username, verdict.code);
+    return undefined;
+  }
+
+  private challenge(req: IncomingRequest, stale: boolean): void {
+    this.stats.challenged++;
+    const headers: HeaderField[] = [];
+    for (const value of this.challenger.challenges(stale)) headers.push({ name: 'WWW-Authenticate', value });
+    req.respond(401, { headers });
+  }
+
+  private authFailed(req: IncomingRequest, user: string, code: string): void {
+    const source = req.inbound.source;
+    this.stats.authFailures++;
+    const outcome = this.limiter.fail(source.address);
+    this.log.warn({ source: source.address, port: source.port, transport: source.transport, user, code }, 'REGISTER authentication failed');
+    if (outcome === 'blocked') {
+      this.log.warn({ source: source.address, failures: this.limiter.maxFailures + 1, windowMs: this.limiter.windowMs, blockMs: this.limiter.blockMs },
+        'too many failed authentications: source blocked');
+    }
+    req.respond(403);
+  }
+
+  // ---- bindings ----------------------------------------------------------------------------
+
+  /** §10.3 steps 6–7 as a plan: nothing changes unless every Contact is acceptable. */
+  private plan(req: IncomingRequest, agent: AgentEntry): Plan {
+    const h = req.request.headers;
+    const contacts = h.contact;
+    const headerExpires = parseDelta(h.get('Expires'));
+    const callId = h.callId;
+    const cseq = h.cseq.seq;
+    const source: Endpoint = { ...req.inbound.source };
+    if (contacts.some(isWildcard)) {
+      if (contacts.length !== 1 || headerExpires !== 0) return fail(400, 'Invalid Wildcard Contact');
+      for (const b of agent.bindings) if (b.callId === callId && cseq <= b.cseq) return fail(500, 'CSeq Out of Order');
+      return { ok: true, changes: [], removeAll: true };
+    }
+    const changes: Change[] = [];
+    for (const c of contacts) {
+      if (c.uri.scheme !== 'sip' && c.uri.scheme !== 'sips') return fail(400, 'Contact Must Be A SIP URI');
+      let expires = parseDelta(c.params.get('expires')) ?? headerExpires ?? this.defaultExpires;
+      if (expires !== 0 && expires < this.minExpires) {
+        return { ok: false, status: 423, reason: 'Interval Too Brief', headers: [{ name: 'Min-Expires', value: String(this.minExpires) }] };
+      }
+      if (expires > this.maxExpires) expires = this.maxExpires;
+      const existing = agent.bindings.find((b) => uriEquals(b.uri, c.uri));
+      if (existing !== undefined && existing.callId === callId && cseq <= existing.cseq) return fail(500, 'CSeq Out of Order');
+      // The same contact twice in one request: the last one counts.
+      const dup = changes.findIndex((ch) => uriEquals(ch.contact.uri, c.uri));
+      if (dup >= 0) changes.splice(dup, 1);
+      changes.push({ contact: withoutExpires(c), existing, expires, q: parseQ(c.params.get('q')), source });
+    }
+    // Older bindings may be evicted to make room, but one request cannot ask for more than the limit.
+    let active = 0;
+    for (const c of changes) if (c.expires > 0) active++;
+    if (active > this.maxContactsPerAgent) return fail(403, 'Too Many Contacts');
+    return { ok: true, changes, removeAll: false };
+  }
+
+  /** Apply a checked plan; returns the new bindings. */
+  private apply(agent: AgentEntry, plan: Plan & { ok: true }, req: IncomingRequest): BindingRecord[] {
+    const now = this.clock.now();
+    const added: BindingRecord[] = [];
+    if (plan.removeAll) {
+      agent.bindings.length = 0;
+      return added;
+    }
+    const touched = new Set<BindingRecord>();
+    for (const c of plan.changes) {
+      const b = c.existing;
+      if (b === undefined) {
+        if (c.expires === 0) continue;
+        const fresh = new BindingRecord(agent.id, agent.extension, c, req, now);
+        agent.bindings.push(fresh);
+        added.push(fresh);
+        touched.add(fresh);
+        this.armExpiry(fresh.expiresAt);
+      } else if (c.expires === 0) {
+        agent.bindings.splice(agent.bindings.indexOf(b), 1);
+      } else {
+        b.contact = c.contact;
+        b.uri = c.contact.uri;
+        b.source = c.source;
+        b.local = { ...req.inbound.local };
+        b.q = c.q;
+        b.callId = req.request.headers.callId;
+        b.cseq = req.request.headers.cseq.seq;
+        b.expiresAt = now + c.expires * 1000;
+        b.refreshedAt = now;
+        b.userAgent = req.request.headers.get('User-Agent');
+        touched.add(b);
+        this.armExpiry(b.expiresAt);
+      }
+    }
+    // Over the limit: the bindings refreshed longest ago make room (a rebooted phone's old port).
+    while (agent.bindings.length > this.maxContactsPerAgent) {
+      let oldest: BindingRecord | undefined;
+      for (const b of agent.bindings) {
+        if (touched.has(b)) continue;
+        // Oldest refresh first; among equals, the least preferred.
+        if (oldest === undefined || b.refreshedAt < oldest.refreshedAt || (b.refreshedAt === oldest.refreshedAt && b.q < oldest.q)) oldest = b;
+      }
+      if (oldest === undefined) break;
+      agent.bindings.splice(agent.bindings.indexOf(oldest), 1);
+      this.log.info({ agent: agent.id, contact: formatNameAddr(oldest.contact) }, 'binding evicted: contact limit');
+    }
+    agent.bindings.sort(bestFirst);
+    return added;
+  }
+
+  /** One Contact field per binding with its remaining seconds (§10.3 step 8). */
+  private contactHeaders(agent: AgentEntry): HeaderField[] {
+    const out: HeaderField[] = [];
+    for (const b of agent.bindings) {
+      const params: Params = new Map(b.contact.params);
+      params.set('expires', String(this.remaining(b)));
+      out.push({ name: 'Contact', value: formatNameAddr({ displayName: b.contact.displayName, uri: b.uri, params }) });
+    }
+    out.push({ name: 'Date', value: new Date().toUTCString() });
+    return out;
+  }
+
+  /** Make sure the timer fires no later than `at`. One timer serves every binding. */
+  private armExpiry(at: number): void {
+    if (this.closed || at >= this.timerAt) return;
+    if (this.timer !== undefined) this.clock.clearTimer(this.timer);
+    this.timerAt = at;
+    this.timer = this.clock.setTimer(Math.max(0, at - this.clock.now()), () => this.sweep());
+  }
+
+  /** Drop ended bindings and re-arm for the next one. */
+  private sweep(): void {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const now = this.clock.now();
+    let next = Infinity;
+    for (const agent of this.byId.values()) {
+      const list = agent.bindings;
+      if (list.length === 0) continue;
+      let kept = 0;
+      for (let i = 0; i < list.length; i++) {
+        const b = list[i]!;
+        if (b.expiresAt <= now) {
+          this.stats.expired++;
+          continue;
+        }
+        if (b.expiresAt < next) next = b.expiresAt;
+        list[kept++] = b;
+      }
+      if (kept === list.length) continue;
+      list.length = kept;
+      if (kept === 0) {
+        this.log.info({ agent: agent.id }, 'registration expired');
+        this.emitUnregistered(agent.id, 'expired');
+      }
+    }
+    if (next < Infinity) this.armExpiry(next);
+  }
+
+  // A consumer that throws must not leave a REGISTER half done or stop the expiry timer.
+  private emitRegistered(agentId: string, binding: Binding): void {
+    try {
+      this.delegate.onRegistered(agentId, binding);
+    } catch (err) {
+      this.log.error({ err, agent: agentId }, 'onRegistered threw');
+    }
+  }
+
+  private emitUnregistered(agentId: string, reason: UnregisterReason): void {
+    try {
+      this.delegate.onUnregistered(agentId, reason);
+    } catch (err) {
+      this.log.error({ err, agent: agentId }, 'onUnregistered threw');
+    }
+  }
+}
+
+function fail(status: number, reason: string): Plan {
+  return { ok: false, status, reason, headers: NO_HEADERS };
+}
+
+/** `Contact: *` parses as a URI with no scheme and host `*`. */
+function isWildcard(c: NameAddr): boolean {
+  return c.uri.host === '*' && c.uri.scheme === '';
+}
+
+/** delta-seconds (RFC 3261 §20.19, §20.10); undefined when absent or malformed (then the default applies). */
+function parseDelta(text: string | null | undefined): number | undefined {
+  if (text === undefined || text === null) return undefined;
+  const s = text.trim();
+  if (s.length === 0) return undefined;
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const d = s.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return undefined;
+    if (n < MAX_DELTA) n = n * 10 + d;
+  }
+  return Math.min(n, MAX_DELTA);
+}
+
+/** qvalue (RFC 3261 §20.10): 0 to 1; absent or malformed counts as 1. */
+function parseQ(text: string | null | undefined): number {
+  if (text === undefined || text === null) return 1;
+  const q = Number(text);
+  return Number.isFinite(q) && q >= 0 && q <= 1 ? q : 1;
+}
+
+function withoutExpires(c: NameAddr): NameAddr {
+  if (!c.params.has('expires')) return c;
+  const params: Params = new Map(c.params);
+  params.delete('expires');
+  return { displayName: c.displayName, uri: c.uri, params };
+}
+
+function bestFirst(a: BindingRecord, b: BindingRecord): number {
+  return b.q - a.q || b.refreshedAt - a.refreshedAt;
+}
