@@ -42,6 +42,10 @@ export async function main(args: string[]): Promise<void> {
   say(`${BENCH}: ${machine()}; steps ${steps.join(',')} streams, ${seconds} s each, ${workers} workers, ${slots} slots, spin ${spinMs} ms, worker nice ${priority ?? 'unchanged'}`);
   let bestN = 0;
   let bestP99 = NaN;
+  // When no step meets the target, the lateness reported is the one at the target step (or the
+  // largest step run below it), so the metric always says something.
+  let fallbackN = 0;
+  let fallbackP99 = NaN;
   for (const n of steps) {
     const sink = await startRtpload('sink', 3600);
     const pool = await MediaPool.start({
@@ -75,6 +79,10 @@ export async function main(args: string[]): Promise<void> {
         bestN = n;
         bestP99 = w.p99;
       }
+      if (n <= 2000 && n >= fallbackN) {
+        fallbackN = n;
+        fallbackP99 = w.p99;
+      }
       emit({
         bench: BENCH, metric: 'hold_step', value: n, unit: 'streams', ok, lateness_p50_ms: w.p50, lateness_p99_ms: w.p99,
         lateness_max_ms: w.max, frames: w.frames, send_errors: w.sendErrors, skipped_frames: w.skipped,
@@ -90,5 +98,9 @@ export async function main(args: string[]): Promise<void> {
     }
   }
   emit({ bench: BENCH, metric: 'hold_streams_ok', value: bestN, unit: 'streams', target: 2000, seconds, workers, machine: machine() });
-  emit({ bench: BENCH, metric: 'hold_lateness_p99_ms', value: bestP99, unit: 'ms', at_streams: bestN, target: 2 });
+  const met = bestN > 0;
+  emit({
+    bench: BENCH, metric: 'hold_lateness_p99_ms', value: met ? bestP99 : fallbackP99, unit: 'ms',
+    at_streams: met ? bestN : fallbackN, target_met: met, target: 2,
+  });
 }

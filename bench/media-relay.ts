@@ -27,6 +27,7 @@ export async function main(args: string[]): Promise<void> {
   say(`${BENCH}: ${machine()}; steps ${steps.join(',')} calls, ${seconds} s each, ${workers} workers`);
   let bestN = 0;
   let bestJitter = NaN;
+  let firstJitter = NaN;
   for (const n of steps) {
     const gen = await startRtpload('relay', seconds);
     const pool = await MediaPool.start({ workers, bindAddress: '127.0.0.1', portMin: 40000, portMax: 40000 + 8 * n + 64 * workers });
@@ -59,6 +60,7 @@ export async function main(args: string[]): Promise<void> {
       const sendErrors = stats.reduce((s, w) => s + w.sendErrors, 0);
       const dropped = stats.reduce((s, w) => s + w.dropped, 0);
       zeroLoss = r['lost'] === 0 && r['send_errors'] === 0 && sendErrors === 0 && (r['sent'] ?? 0) > 0;
+      if (Number.isNaN(firstJitter)) firstJitter = r['jitter_p99_ms']!;
       if (zeroLoss && n > bestN) {
         bestN = n;
         bestJitter = r['jitter_p99_ms']!;
@@ -79,5 +81,6 @@ export async function main(args: string[]): Promise<void> {
     if (!zeroLoss && !keepGoing) break;
   }
   emit({ bench: BENCH, metric: 'relay_calls_zero_loss', value: bestN, unit: 'calls', target: 800, seconds, workers, machine: machine() });
-  emit({ bench: BENCH, metric: 'relay_jitter_p99_ms', value: bestJitter, unit: 'ms', at_calls: bestN, target: 3 });
+  // No zero-loss step: the jitter of the first step still says something.
+  emit({ bench: BENCH, metric: 'relay_jitter_p99_ms', value: bestN > 0 ? bestJitter : firstJitter, unit: 'ms', at_calls: bestN > 0 ? bestN : steps[0], target: 3 });
 }

@@ -9,9 +9,7 @@ import dgram from 'node:dgram';
 import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-// eslint-disable-next-line no-restricted-imports -- test-only helper shared by every layer (lead's request)
 import { requirePeer } from '../engine/testing/index.ts';
-// eslint-disable-next-line no-restricted-imports -- see above
 import type { PeerTest } from '../engine/testing/index.ts';
 import { MediaPool, negotiate, defaultPromptDir } from './index.ts';
 import type { LegId } from './index.ts';

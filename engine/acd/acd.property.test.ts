@@ -182,6 +182,15 @@ class Harness {
       if (holders.has(a.callId)) this.fail(`${a.callId} held by ${holders.get(a.callId)} and a${i}`);
       holders.set(a.callId, `a${i}`);
     }
+    // Snapshot figures kept incrementally must match a recount.
+    for (const qs of this.acd.snapshot(this.now).queues) {
+      const mine = waiting.filter((c) => c.queueId === qs.queueId);
+      const oldest = mine.length === 0 ? 0 : Math.max(0, this.now - Math.min(...mine.map((c) => c.arrivalTime)));
+      const live = mine.filter((c) => c.kind === 'call').length;
+      if (qs.oldestWaitMs !== oldest || qs.waiting !== live || qs.callbacksWaiting !== mine.length - live) {
+        this.fail(`snapshot of ${qs.queueId}: ${JSON.stringify(qs)} vs oldest ${oldest}, live ${live}, all ${mine.length}`);
+      }
+    }
     for (const c of calls) {
       if (this.arrival.get(c.id) !== c.arrivalTime) this.fail(`${c.id} arrival ${c.arrivalTime}, expected ${this.arrival.get(c.id)}`);
       if ((c.state === 'offered' || c.state === 'talking') && this.assigned.get(c.id) !== c.agentId) this.fail(`${c.id} with ${c.agentId}, model ${this.assigned.get(c.id)}`);
@@ -344,4 +353,28 @@ t.test('invariants hold after every event of random sequences', async (t) => {
     { numRuns: Number(process.env.ACD_PROPERTY_RUNS ?? 300), seed: process.env.ACD_SEED ? Number(process.env.ACD_SEED) : undefined },
   );
   t.ok(runs > 0, `${runs} random sequences checked`);
+});
+
+t.test('the core is deterministic: the same inputs give the same effects', async (t) => {
+  fc.assert(
+    fc.property(agentsArb, fc.array(evArb, { minLength: 1, maxLength: 80, size: 'max' }), (skills, events) => {
+      const logs: string[] = [];
+      for (let round = 0; round < 2; round++) {
+        const h = new Harness(skills);
+        const log: AcdEffect[] = [];
+        const run = h.run.bind(h);
+        h.run = (fn, after) => run(() => {
+          const effects = fn();
+          log.push(...effects);
+          return effects;
+        }, after);
+        for (let i = 0; i < 6; i++) h.run(() => h.acd.agentLoggedIn(`a${i}`, 0));
+        for (const ev of events) h.step(ev);
+        logs.push(JSON.stringify(log));
+      }
+      return logs[0] === logs[1];
+    }),
+    { numRuns: 50 },
+  );
+  t.pass('two runs of each sequence matched');
 });

@@ -7,8 +7,8 @@ import { IndexedHeap } from './heap.ts';
 import { TimerQueue } from './timers.ts';
 import { estimateWait, ewma } from './ewt.ts';
 import { builtinStrategies, isBuiltinStrategy } from './strategy.ts';
-import { Agent, Call, CallNode, Lane, Member, Pool, Queue, timerBefore } from './model.ts';
-import type { LaneHeap, Step, TimerNode } from './model.ts';
+import { Agent, Call, CallNode, Lane, Member, memberBefore, Pool, Queue, timerBefore } from './model.ts';
+import type { LaneHeap, TimerNode } from './model.ts';
 import { AcdError } from './types.ts';
 import type {
   AcdConfig, AcdEffect, AcdErrorCode, AcdSnapshot, AgentConfig, AgentState, AgentStatus, AgentView,
@@ -43,6 +43,7 @@ export class Acd {
   /** Timers due at one instant, popped together and put in order (reused). */
   private readonly batch: TimerNode[] = [];
   private readonly strategies: Map<string, StrategyComparator>;
+  private readonly memberOrders = new Map<string, (a: Member, b: Member) => boolean>();
   private readonly handleTimeAlpha: number;
   private readonly byState: Record<AgentState, number> = { idle: 0, reserved: 0, onCall: 0, wrapUp: 0 };
   private readonly byStatus: Record<AgentStatus, number> = { loggedOut: 0, available: 0, notReady: 0 };
@@ -316,13 +317,13 @@ export class Acd {
   snapshot(now: Millis): AcdSnapshot {
     const queues: QueueSnapshot[] = [];
     for (const q of this.queueList) {
-      const oldest = q.oldest.peek();
+      const oldest = q.waiting.minArrival();
       const closed = q.answered + q.abandoned;
       queues.push({
         queueId: q.id,
         waiting: q.liveWaiting,
         callbacksWaiting: q.callbacksWaiting,
-        oldestWaitMs: oldest === undefined ? 0 : Math.max(0, now - oldest.call.arrivalTime),
+        oldestWaitMs: oldest === Infinity ? 0 : Math.max(0, now - oldest),
         ewtMs: this.ewtFor(q, q.waiting.size + 1),
         staffed: q.primary.staffed,
         idle: q.primary.idle.size,
@@ -438,7 +439,9 @@ export class Acd {
     const key = `${skill}\u0000${minLevel}\u0000${strategyName}`;
     let pool = this.pools.get(key);
     if (pool === undefined) {
-      pool = new Pool(skill, minLevel, strategy);
+      let before = this.memberOrders.get(strategyName);
+      if (before === undefined) this.memberOrders.set(strategyName, (before = memberBefore(strategy)));
+      pool = new Pool(skill, minLevel, before);
       this.pools.set(key, pool);
     }
     return pool;
@@ -543,8 +546,8 @@ export class Acd {
 
   private joinWaiting(call: Call): void {
     const q = call.queue;
+    call.queueNode.load();
     q.waiting.insert(call.queueNode);
-    q.oldest.push(call.queueNode);
     if (call.kind === 'call') q.liveWaiting++;
     else q.callbacksWaiting++;
   }
@@ -553,7 +556,6 @@ export class Acd {
   private leaveWaiting(call: Call): void {
     const q = call.queue;
     q.waiting.remove(call.queueNode);
-    q.oldest.remove(call.queueNode);
     if (call.kind === 'call') q.liveWaiting--;
     else q.callbacksWaiting--;
     for (let i = 0; i < call.laneCount; i++) {
@@ -578,6 +580,7 @@ export class Acd {
       }
       const lane = lanes[i]!;
       node.lane = lane;
+      node.load();
       (call.kind === 'call' ? lane.live : lane.callbacks).push(node);
     }
     call.laneCount = lanes.length;
@@ -596,7 +599,7 @@ export class Acd {
         return;
       }
       let heap = agent.preferredCalls;
-      if (heap === null) heap = agent.preferredCalls = new IndexedHeap<CallNode>((a, b) => a.call.seq < b.call.seq);
+      if (heap === null) heap = agent.preferredCalls = new IndexedHeap<CallNode>(arrivedFirst);
       const node = call.preferredNode ?? (call.preferredNode = new CallNode(call));
       if (!heap.has(node)) heap.push(node);
       return;
@@ -724,9 +727,13 @@ export class Acd {
     existing.arrivalTime = arrivalTime;
     if (!existing.returned) existing.rank = arrivalTime;
     if (!waiting) return;
+    existing.queueNode.load();
     existing.queue.waiting.insert(existing.queueNode);
-    existing.queue.oldest.update(existing.queueNode);
-    for (let i = 0; i < existing.laneCount; i++) existing.laneNodes[i]!.lane!.callbacks.update(existing.laneNodes[i]!);
+    for (let i = 0; i < existing.laneCount; i++) {
+      const node = existing.laneNodes[i]!;
+      node.load();
+      node.lane!.callbacks.update(node);
+    }
   }
 
   /** The talk part of a call is over for its agent: statistics; returns the agent, due for wrap-up. */
@@ -940,6 +947,9 @@ export class Acd {
     return this.fail('ACD_ERR_INVALID_STATE', `${input}: call '${call.id}' is ${call.state}`);
   }
 }
+
+/** Preferred-agent heaps: first come, first served (one shared function, see `memberBefore`). */
+const arrivedFirst = (a: CallNode, b: CallNode): boolean => a.call.seq < b.call.seq;
 
 const timerOrder = (a: TimerNode, b: TimerNode): number => (timerBefore(a, b) ? -1 : 1);
 

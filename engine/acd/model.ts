@@ -4,8 +4,8 @@
  *
  * ```
  *  Queue q ──steps[k].lanes──▶ Lane(q, pool) ◀──pool.lanes── Pool(skill, minLevel, strategy)
- *    │ waiting: ranked set (treap) by (priority, rank, seq)       │ idle: heap of Members by strategy
- *    │ oldest:  heap of all entries by (arrival, seq)             │ members: one Member per agent
+ *    │ waiting: treap by (priority, rank, seq)                    │ idle: heap of Members by strategy
+ *    │   with subtree sizes (positions) and min arrival (oldest)  │ members: one Member per agent
  *    ▼                         Lane.live / Lane.callbacks: heaps of CallNodes by (priority, rank, seq)
  *  Call ── laneNodes[i] ──▶ the lanes of steps[step] of its queue
  *  Agent ── members ──▶ pools it qualifies for; lanes = all lanes of those pools
@@ -19,48 +19,63 @@ import { RankedSet, treapWeight } from './ranked.ts';
 import type { RankedNode } from './ranked.ts';
 import type { AgentState, AgentStatus, CallKind, CallState, Millis, StrategyComparator } from './types.ts';
 
-/** One slot of a call in one heap. `lane` is set for lane nodes only. */
-export class CallNode implements HeapNode {
-  heapIndex = -1;
-  lane: Lane | null = null;
+/**
+ * The order keys of a call, copied into each of its heap and tree nodes when the node is inserted:
+ * comparisons then read the node they already hold instead of following node → call, which halves
+ * the memory loads of every sift and descent. A call's keys only change while it is out of every
+ * structure (or, for a merge, between a removal and a re-insertion), so the copies cannot go stale.
+ */
+export class Keyed {
+  priority = 0;
+  rank = 0;
   readonly call: Call;
   constructor(call: Call) {
     this.call = call;
   }
+
+  /** Copy the call's current keys; call before inserting the node anywhere. */
+  load(): void {
+    const c = this.call;
+    this.priority = c.priority;
+    this.rank = c.rank;
+  }
 }
 
-/**
- * A call's entry in its queue: a node of the ranked set (queue order, positions) and of the heap by
- * arrival (oldest wait) at once, which saves an object per waiting call.
- */
-export class QueueEntry implements RankedNode, HeapNode {
+/** One slot of a call in one heap. `lane` is set for lane nodes only. */
+export class CallNode extends Keyed implements HeapNode {
   heapIndex = -1;
+  lane: Lane | null = null;
+}
+
+/** A call's entry in its queue's ranked set (queue order, positions, oldest arrival). */
+export class QueueEntry extends Keyed implements RankedNode {
+  arrival = 0;
+  minArrival = 0;
   left: RankedNode | null = null;
   right: RankedNode | null = null;
   size = 0;
   readonly weight: number;
-  readonly call: Call;
   constructor(call: Call) {
-    this.call = call;
+    super(call);
     this.weight = treapWeight(call.seq);
+  }
+
+  override load(): void {
+    super.load();
+    this.arrival = this.call.arrivalTime;
   }
 }
 
-/** Priority first (higher wins), then rank (earlier wins), then arrival sequence. */
-export function callBefore(a: { readonly call: Call }, b: { readonly call: Call }): boolean {
-  const x = a.call;
-  const y = b.call;
+/**
+ * Priority first (higher wins), then rank (earlier wins), on loaded keys; then the call's immutable
+ * arrival sequence (ties are rare, so that one load through the call is left).
+ */
+export function callBefore(x: Keyed, y: Keyed): boolean {
   if (x.priority !== y.priority) return x.priority > y.priority;
   if (x.rank !== y.rank) return x.rank < y.rank;
-  return x.seq < y.seq;
+  return x.call.seq < y.call.seq;
 }
 
-/** Earliest original arrival first, for the "oldest wait" figure. */
-function arrivalBefore(a: QueueEntry, b: QueueEntry): boolean {
-  const x = a.call;
-  const y = b.call;
-  return x.arrivalTime !== y.arrivalTime ? x.arrivalTime < y.arrivalTime : x.seq < y.seq;
-}
 
 /** A timer entry in the core's single timer queue; exactly one of `call` / `agent` is set. */
 export class TimerNode implements HeapNode {
@@ -193,14 +208,24 @@ export class Pool {
   /** Members whose status is 'available', whatever their state. */
   staffed = 0;
 
-  constructor(skill: string, minLevel: number, compare: StrategyComparator) {
+  /** `before` comes from {@link memberBefore}, one function per strategy shared by its pools. */
+  constructor(skill: string, minLevel: number, before: (a: Member, b: Member) => boolean) {
     this.skill = skill;
     this.minLevel = minLevel;
-    this.idle = new IndexedHeap<Member>((a, b) => {
-      const c = compare(a, b);
-      return c !== 0 ? c < 0 : a.agent.order < b.agent.order;
-    });
+    this.idle = new IndexedHeap<Member>(before);
   }
+}
+
+/**
+ * Heap order of idle members for a strategy: the comparator, then roster order. Built once per
+ * strategy and shared by all its pools, so the heap's comparison call site sees a handful of
+ * functions rather than one closure per pool (which would keep V8 from inlining it).
+ */
+export function memberBefore(compare: StrategyComparator): (a: Member, b: Member) => boolean {
+  return (a, b) => {
+    const c = compare(a, b);
+    return c !== 0 ? c < 0 : a.agent.order < b.agent.order;
+  };
 }
 
 /**
@@ -241,12 +266,16 @@ export class LaneHeap {
   }
 
   private refresh(): void {
-    const call = this.heap.peek()?.call ?? null;
+    const node = this.heap.peek();
+    if (node === undefined) {
+      this.head = null;
+      return;
+    }
+    const call = node.call;
     this.head = call;
-    if (call === null) return;
-    this.priority = call.priority;
+    this.priority = node.priority;
     this.arrival = call.arrivalTime;
-    this.rank = call.rank;
+    this.rank = node.rank;
     this.seq = call.seq;
   }
 }
@@ -294,7 +323,6 @@ export class Queue {
   maxWaitQueue: Queue | null = null;
   admissionOverflow: Queue | null = null;
   readonly waiting = new RankedSet<QueueEntry>(callBefore);
-  readonly oldest = new IndexedHeap<QueueEntry>(arrivalBefore);
   liveWaiting = 0;
   callbacksWaiting = 0;
   handleTimeMs: number;

@@ -7,22 +7,23 @@ class Node implements RankedNode {
   left: RankedNode | null = null;
   right: RankedNode | null = null;
   size = 0;
+  minArrival = 0;
   readonly weight: number;
-  constructor(readonly key: number, readonly id: number) {
+  constructor(readonly key: number, readonly id: number, public arrival: number) {
     this.weight = treapWeight(id);
   }
 }
 const before = (a: Node, b: Node): boolean => (a.key !== b.key ? a.key < b.key : a.id < b.id);
 const order = (a: Node, b: Node): number => (before(a, b) ? -1 : 1);
 
-t.test('RankedSet keeps order and ranks under random inserts and removes', async (t) => {
-  fc.assert(fc.property(fc.array(fc.tuple(fc.boolean(), fc.integer({ min: -30, max: 30 }), fc.nat()), { maxLength: 300, size: 'max' }), (ops) => {
+t.test('RankedSet keeps order, ranks and the minimum arrival under random inserts and removes', async (t) => {
+  fc.assert(fc.property(fc.array(fc.tuple(fc.boolean(), fc.integer({ min: -30, max: 30 }), fc.nat(), fc.integer({ min: 0, max: 1000 })), { maxLength: 300, size: 'max' }), (ops) => {
     const set = new RankedSet<Node>(before);
     const live: Node[] = [];
     let id = 0;
-    for (const [add, key, pick] of ops) {
+    for (const [add, key, pick, arrival] of ops) {
       if (add || live.length === 0) {
-        const n = new Node(key, id++);
+        const n = new Node(key, id++, arrival);
         set.insert(n);
         live.push(n);
       } else {
@@ -32,6 +33,7 @@ t.test('RankedSet keeps order and ranks under random inserts and removes', async
       }
       live.sort(order);
       if (set.size !== live.length) return false;
+      if (set.minArrival() !== Math.min(...live.map((n) => n.arrival))) return false;
       const probe = live[pick % Math.max(1, live.length)];
       if (probe !== undefined && set.rankOf(probe) !== live.indexOf(probe)) return false;
     }
@@ -44,7 +46,7 @@ t.test('RankedSet keeps order and ranks under random inserts and removes', async
 
 t.test('a sequential insert stays shallow (treap balance)', async (t) => {
   const set = new RankedSet<Node>(before);
-  const nodes = Array.from({ length: 20_000 }, (_, i) => new Node(i, i));
+  const nodes = Array.from({ length: 20_000 }, (_, i) => new Node(i, i, i));
   for (const n of nodes) set.insert(n);
   let maxDepth = 0;
   const depth = (n: RankedNode | null, d: number): void => {

@@ -2,6 +2,8 @@
  * Order-statistics set: a treap whose nodes carry their subtree size, so that "how many entries come
  * before this one" costs O(log n). It holds each queue's waiting entries in queue order, which makes a
  * caller's announced position as cheap as any other decision instead of a walk over the callers ahead.
+ * Nodes also carry the smallest `arrival` of their subtree, so the oldest entry's arrival is read at
+ * the root without a second structure ordered by arrival.
  */
 
 /** A node of a {@link RankedSet}; one set at a time. Fields are owned by the set. */
@@ -12,6 +14,10 @@ export interface RankedNode {
   size: number;
   /** Heap priority of the treap (smaller nearer the root); fixed for the node's life. */
   readonly weight: number;
+  /** Arrival time of this entry; fixed while in a set. */
+  arrival: number;
+  /** Smallest `arrival` in this subtree; owned by the set. */
+  minArrival: number;
 }
 
 /**
@@ -29,6 +35,13 @@ export function treapWeight(seq: number): number {
 }
 
 const sizeOf = (n: RankedNode | null): number => (n === null ? 0 : n.size);
+const minOf = (n: RankedNode | null): number => (n === null ? Infinity : n.minArrival);
+
+/** Recompute size and minimum arrival of `t` from its children. */
+function fix(t: RankedNode): void {
+  t.size = sizeOf(t.left) + sizeOf(t.right) + 1;
+  t.minArrival = Math.min(t.arrival, minOf(t.left), minOf(t.right));
+}
 
 /**
  * Ordered by `before`, which must be a strict total order on the nodes' keys. A node's key must not
@@ -47,6 +60,11 @@ export class RankedSet<T extends RankedNode> {
     return sizeOf(this.root);
   }
 
+  /** Smallest arrival among the nodes; Infinity when empty. O(1). */
+  minArrival(): number {
+    return minOf(this.root);
+  }
+
   /** True when `node` is in some set (the runtime never shares nodes between sets). */
   has(node: T): boolean {
     return node.size > 0;
@@ -57,6 +75,7 @@ export class RankedSet<T extends RankedNode> {
     node.left = null;
     node.right = null;
     node.size = 1;
+    node.minArrival = node.arrival;
     this.root = this.ins(this.root, node);
   }
 
@@ -98,6 +117,7 @@ export class RankedSet<T extends RankedNode> {
   private ins(t: RankedNode | null, node: T): RankedNode {
     if (t === null) return node;
     t.size++;
+    if (node.arrival < t.minArrival) t.minArrival = node.arrival;
     if (this.before(node, t as T)) {
       const l = this.ins(t.left, node);
       t.left = l;
@@ -113,9 +133,9 @@ export class RankedSet<T extends RankedNode> {
   private del(t: RankedNode | null, node: T): RankedNode | null {
     if (t === null) return null;
     if (t === node) return merge(t.left, t.right);
-    t.size--;
     if (this.before(node, t as T)) t.left = this.del(t.left, node);
     else t.right = this.del(t.right, node);
+    fix(t);
     return t;
   }
 }
@@ -124,8 +144,8 @@ function rotateRight(t: RankedNode): RankedNode {
   const l = t.left!;
   t.left = l.right;
   l.right = t;
-  l.size = t.size;
-  t.size = sizeOf(t.left) + sizeOf(t.right) + 1;
+  fix(t);
+  fix(l);
   return l;
 }
 
@@ -133,8 +153,8 @@ function rotateLeft(t: RankedNode): RankedNode {
   const r = t.right!;
   t.right = r.left;
   r.left = t;
-  r.size = t.size;
-  t.size = sizeOf(t.left) + sizeOf(t.right) + 1;
+  fix(t);
+  fix(r);
   return r;
 }
 
@@ -143,11 +163,11 @@ function merge(a: RankedNode | null, b: RankedNode | null): RankedNode | null {
   if (a === null) return b;
   if (b === null) return a;
   if (a.weight < b.weight) {
-    a.size += b.size;
     a.right = merge(a.right, b);
+    fix(a);
     return a;
   }
-  b.size += a.size;
   b.left = merge(a, b.left);
+  fix(b);
   return b;
 }

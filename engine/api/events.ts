@@ -38,6 +38,8 @@ export interface EventHubOptions {
   queueUpdateMs?: number;
   /** Ping period; a client that did not answer the previous ping is dropped. 0 = none. Default 30 000 ms. */
   pingIntervalMs?: number;
+  /** Most connected clients; the server refuses more (each may hold `maxBufferedBytes`). Default 500. */
+  maxClients?: number;
   /** Wall clock for `at` fields (epoch ms). Default `Date.now`. */
   now?: () => number;
 }
@@ -58,6 +60,7 @@ export class EventHub {
   private readonly maxBufferedBytes: number;
   private readonly queueUpdateMs: number;
   private readonly pingIntervalMs: number;
+  private readonly maxClients: number;
   private readonly now: () => number;
   /** Last JSON sent per queue id, to send only what changed. */
   private readonly lastQueueJson = new Map<string, string>();
@@ -73,12 +76,18 @@ export class EventHub {
     this.maxBufferedBytes = options.maxBufferedBytes ?? 1 << 20;
     this.queueUpdateMs = options.queueUpdateMs ?? 1000;
     this.pingIntervalMs = options.pingIntervalMs ?? 30_000;
+    this.maxClients = options.maxClients ?? 500;
     this.now = options.now ?? Date.now;
   }
 
   /** Connected clients. */
   get size(): number {
     return this.clients.size;
+  }
+
+  /** True when no more clients are taken (checked before the WebSocket upgrade). */
+  get full(): boolean {
+    return this.clients.size >= this.maxClients;
   }
 
   /**

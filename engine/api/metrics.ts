@@ -119,97 +119,75 @@ export class Metrics {
     this.registry = new Registry();
     this.sources = { ...options.sources };
     const registers = [this.registry];
-    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'onair_' });
-    const self = this;
+    if (options.defaultMetrics ?? true) {
+      collectDefaultMetrics({ register: this.registry, prefix: 'onair_' });
+      // prom-client names a few gauges `*_total` (active handles, requests, resources); a `_total`
+      // that can go down breaks `rate()` and our naming rule, so they are left out. (`type` is
+      // declared a numeric enum but holds the type name at run time.)
+      for (const m of this.registry.getMetricsAsArray()) {
+        if (String(m.type) !== 'counter' && m.name.endsWith('_total')) this.registry.removeSingleMetric(m.name);
+      }
+    }
+    const scraped = (kind: 'counter' | 'gauge', name: string, help: string, labelNames: string[], fill: (emit: Emit) => void | Promise<void>): void =>
+      scrapedMetric(registers, kind, name, help, labelNames, fill);
+    const sources = (): MetricSources => this.sources;
+    const snapshot = (): AcdSnapshot | undefined => this.sources.acd?.();
 
     // ---- SIP
-    new Counter({
-      name: 'onair_sip_messages_total', help: 'SIP messages by direction, method and status class (request for requests).',
-      labelNames: ['direction', 'method', 'status'], registers,
-      collect() {
-        this.reset();
-        const cells = self.sipCells;
-        for (let i = 0; i < cells.length; i++) {
-          const v = cells[i]!;
+    const sipCells = this.sipCells;
+    scraped('counter', 'onair_sip_messages_total', 'SIP messages by direction, method and status class (request for requests).',
+      ['direction', 'method', 'status'], (emit) => {
+        for (let i = 0; i < sipCells.length; i++) {
+          const v = sipCells[i]!;
           if (v === 0) continue;
           const s = i % SIP_STATUS_LABELS.length;
           const m = ((i - s) / SIP_STATUS_LABELS.length) % SIP_METHOD_LABELS.length;
           const d = Math.floor(i / (SIP_STATUS_LABELS.length * SIP_METHOD_LABELS.length));
-          this.inc({ direction: DIRECTIONS[d]!, method: SIP_METHOD_LABELS[m]!, status: SIP_STATUS_LABELS[s]! }, v);
+          emit({ direction: DIRECTIONS[d]!, method: SIP_METHOD_LABELS[m]!, status: SIP_STATUS_LABELS[s]! }, v);
         }
-      },
-    });
-    mapCounter(registers, 'onair_sip_parse_rejects_total', 'SIP messages refused by the parser, by error code.', 'code', this.parseRejects);
-    new Gauge({
-      name: 'onair_sip_transactions', help: 'SIP transactions alive, by side.', labelNames: ['side'], registers,
-      collect() {
-        this.reset();
-        const t = self.sources.transactions?.();
-        if (t === undefined) return;
-        this.set({ side: 'client' }, t.client);
-        this.set({ side: 'server' }, t.server);
-      },
+      });
+    const fromMap = (name: string, help: string, label: string, counts: Map<string, number>): void =>
+      scraped('counter', name, help, [label], (emit) => { for (const [value, n] of counts) emit({ [label]: value }, n); });
+    fromMap('onair_sip_parse_rejects_total', 'SIP messages refused by the parser, by error code.', 'code', this.parseRejects);
+    scraped('gauge', 'onair_sip_transactions', 'SIP transactions alive, by side.', ['side'], (emit) => {
+      const t = sources().transactions?.();
+      if (t === undefined) return;
+      emit({ side: 'client' }, t.client);
+      emit({ side: 'server' }, t.server);
     });
 
     // ---- calls
-    new Gauge({
-      name: 'onair_calls', help: 'Calls in progress by phase.', labelNames: ['phase'], registers,
-      collect() {
-        this.reset();
-        const byPhase = self.sources.calls?.();
-        if (byPhase === undefined) return;
-        for (const phase of CALL_PHASES) this.set({ phase }, byPhase[phase] ?? 0);
-      },
+    scraped('gauge', 'onair_calls', 'Calls in progress by phase.', ['phase'], (emit) => {
+      const byPhase = sources().calls?.();
+      if (byPhase !== undefined) for (const phase of CALL_PHASES) emit({ phase }, byPhase[phase] ?? 0);
     });
-    mapCounter(registers, 'onair_calls_ended_total', 'Calls ended, by CDR outcome.', 'outcome', this.outcomes);
+    fromMap('onair_calls_ended_total', 'Calls ended, by CDR outcome.', 'outcome', this.outcomes);
     this.firstMediaHistogram = new Histogram({
       name: 'onair_first_media_seconds', help: 'From a carrier INVITE to the first media sent to the caller.',
       buckets: FIRST_MEDIA_BUCKETS, registers,
     });
 
-    // ---- queues: live figures from the ACD snapshot
-    const perQueue = (name: string, help: string, value: (q: QueueSnapshot) => number): void => {
-      new Gauge({
-        name, help, labelNames: ['queue'], registers,
-        collect() {
-          this.reset();
-          const snap = self.sources.acd?.();
-          if (snap !== undefined) for (const q of snap.queues) this.set({ queue: q.queueId }, value(q));
-        },
+    // ---- queues: figures of the ACD snapshot. Answers and abandons are counted by the ACD itself.
+    const perQueue = (kind: 'counter' | 'gauge', name: string, help: string, value: (q: QueueSnapshot) => number): void =>
+      scraped(kind, name, help, ['queue'], (emit) => {
+        for (const q of snapshot()?.queues ?? []) emit({ queue: q.queueId }, value(q));
       });
-    };
-    perQueue('onair_queue_waiting', 'Live callers waiting in the queue (not ringing).', (q) => q.waiting);
-    perQueue('onair_queue_callbacks_waiting', 'Callback tasks waiting in the queue.', (q) => q.callbacksWaiting);
-    perQueue('onair_queue_oldest_wait_seconds', 'Wait of the longest-waiting entry, 0 when empty.', (q) => q.oldestWaitMs / 1000);
-    perQueue('onair_queue_ewt_seconds', 'Estimated wait of a new caller (+Inf when nobody is staffed).', (q) => q.ewtMs / 1000);
-    perQueue('onair_queue_agents_staffed', 'Available agents with the queue skill, whatever their state.', (q) => q.staffed);
-    perQueue('onair_queue_agents_idle', 'Available agents with the queue skill who are idle.', (q) => q.idle);
-    perQueue('onair_queue_service_level_ratio', 'Answered within the target over answered plus abandoned.', (q) => q.serviceLevel);
-    perQueue('onair_queue_handle_time_seconds', 'Average handle time (talk plus wrap-up), EWMA.', (q) => q.handleTimeMs / 1000);
+    perQueue('gauge', 'onair_queue_waiting', 'Live callers waiting in the queue (not ringing).', (q) => q.waiting);
+    perQueue('gauge', 'onair_queue_callbacks_waiting', 'Callback tasks waiting in the queue.', (q) => q.callbacksWaiting);
+    perQueue('gauge', 'onair_queue_oldest_wait_seconds', 'Wait of the longest-waiting entry, 0 when empty.', (q) => q.oldestWaitMs / 1000);
+    perQueue('gauge', 'onair_queue_ewt_seconds', 'Estimated wait of a new caller (+Inf when nobody is staffed).', (q) => q.ewtMs / 1000);
+    perQueue('gauge', 'onair_queue_agents_staffed', 'Available agents with the queue skill, whatever their state.', (q) => q.staffed);
+    perQueue('gauge', 'onair_queue_agents_idle', 'Available agents with the queue skill who are idle.', (q) => q.idle);
+    perQueue('gauge', 'onair_queue_service_level_ratio', 'Answered within the target over answered plus abandoned.', (q) => q.serviceLevel);
+    perQueue('gauge', 'onair_queue_handle_time_seconds', 'Average handle time (talk plus wrap-up), EWMA.', (q) => q.handleTimeMs / 1000);
+    perQueue('counter', 'onair_queue_answered_total', 'Calls of the queue answered by an agent.', (q) => q.answered);
+    perQueue('counter', 'onair_queue_answered_in_service_level_total', 'Calls answered within the service-level target.', (q) => q.answeredInServiceLevel);
+    perQueue('counter', 'onair_queue_abandoned_total', 'Callers who hung up while waiting in the queue.', (q) => q.abandoned);
 
-    // ---- queues: counters. Answers and abandons are counted by the ACD itself.
-    const perQueueTotal = (name: string, help: string, value: (q: QueueSnapshot) => number): void => {
-      new Counter({
-        name, help, labelNames: ['queue'], registers,
-        collect() {
-          this.reset();
-          const snap = self.sources.acd?.();
-          if (snap !== undefined) for (const q of snap.queues) this.inc({ queue: q.queueId }, value(q));
-        },
-      });
-    };
-    perQueueTotal('onair_queue_answered_total', 'Calls of the queue answered by an agent.', (q) => q.answered);
-    perQueueTotal('onair_queue_answered_in_service_level_total', 'Calls answered within the service-level target.', (q) => q.answeredInServiceLevel);
-    perQueueTotal('onair_queue_abandoned_total', 'Callers who hung up while waiting in the queue.', (q) => q.abandoned);
-    const tally = (name: string, help: string, field: keyof QueueTotals): void => {
-      new Counter({
-        name, help, labelNames: ['queue'], registers,
-        collect() {
-          this.reset();
-          for (const [queue, t] of self.queueTallies) this.inc({ queue }, t[field]);
-        },
-      });
-    };
+    // ---- queues: counted by the engine
+    const tallies = this.queueTallies;
+    const tally = (name: string, help: string, field: keyof QueueTotals): void =>
+      scraped('counter', name, help, ['queue'], (emit) => { for (const [queue, t] of tallies) emit({ queue }, t[field]); });
     tally('onair_queue_offered_total', 'Calls that entered the queue.', 'entered');
     tally('onair_queue_rejected_total', 'Calls refused at entry (queue full, nowhere to overflow).', 'rejected');
     tally('onair_queue_callbacks_captured_total', 'Callers turned into callback tasks from the queue.', 'callbacks');
@@ -219,23 +197,15 @@ export class Metrics {
     });
 
     // ---- agents
-    new Gauge({
-      name: 'onair_agents_state', help: 'Agents by system state.', labelNames: ['state'], registers,
-      collect() {
-        this.reset();
-        const snap = self.sources.acd?.();
-        if (snap === undefined) return;
-        for (const s of Object.keys(WIRE_AGENT_STATE) as AgentState[]) this.set({ state: WIRE_AGENT_STATE[s] }, snap.agentsByState[s]);
-      },
+    scraped('gauge', 'onair_agents_state', 'Agents by system state.', ['state'], (emit) => {
+      const snap = snapshot();
+      if (snap === undefined) return;
+      for (const s of Object.keys(WIRE_AGENT_STATE) as AgentState[]) emit({ state: WIRE_AGENT_STATE[s] }, snap.agentsByState[s]);
     });
-    new Gauge({
-      name: 'onair_agents_status', help: 'Agents by agent-chosen status.', labelNames: ['status'], registers,
-      collect() {
-        this.reset();
-        const snap = self.sources.acd?.();
-        if (snap === undefined) return;
-        for (const s of Object.keys(WIRE_AGENT_STATUS) as AgentStatus[]) this.set({ status: WIRE_AGENT_STATUS[s] }, snap.agentsByStatus[s]);
-      },
+    scraped('gauge', 'onair_agents_status', 'Agents by agent-chosen status.', ['status'], (emit) => {
+      const snap = snapshot();
+      if (snap === undefined) return;
+      for (const s of Object.keys(WIRE_AGENT_STATUS) as AgentStatus[]) emit({ status: WIRE_AGENT_STATUS[s] }, snap.agentsByStatus[s]);
     });
 
     // ---- ACD
@@ -245,15 +215,9 @@ export class Metrics {
     });
 
     // ---- media
-    const mediaCounter = (name: string, help: string, index: number): void => {
-      new Counter({
-        name, help, registers,
-        collect() {
-          this.reset();
-          this.inc(self.media[index]!);
-        },
-      });
-    };
+    const media = this.media;
+    const mediaCounter = (name: string, help: string, index: number): void =>
+      scraped('counter', name, help, [], (emit) => emit({}, media[index]!));
     mediaCounter('onair_media_packets_received_total', 'RTP packets received on all legs.', 0);
     mediaCounter('onair_media_packets_sent_total', 'RTP packets sent on all legs.', 1);
     mediaCounter('onair_media_packets_lost_total', 'RTP packets lost (sequence gaps) on received streams.', 2);
@@ -263,33 +227,20 @@ export class Metrics {
       name: 'onair_crm_lookup_seconds', help: 'Caller look-ups in the CRM, whatever their result.',
       buckets: CRM_BUCKETS, registers,
     });
-    mapCounter(registers, 'onair_crm_lookup_failures_total', 'CRM look-ups that timed out or failed.', 'reason', this.crmFailures);
-    new Gauge({
-      name: 'onair_outbox_items', help: 'Items in the durable CRM outbox, by status.', labelNames: ['status'], registers,
-      async collect() {
-        this.reset();
-        const source = self.sources.outbox;
-        if (source === undefined) return;
-        const b = await source();
-        this.set({ status: 'pending' }, b.pending);
-        this.set({ status: 'dead' }, b.dead);
-      },
+    fromMap('onair_crm_lookup_failures_total', 'CRM look-ups that timed out or failed.', 'reason', this.crmFailures);
+    scraped('gauge', 'onair_outbox_items', 'Items in the durable CRM outbox, by status.', ['status'], async (emit) => {
+      const source = sources().outbox;
+      if (source === undefined) return;
+      const b = await source();
+      emit({ status: 'pending' }, b.pending);
+      emit({ status: 'dead' }, b.dead);
     });
 
     // ---- API
-    new Gauge({
-      name: 'onair_api_event_clients', help: 'Connected WebSocket event clients.', registers,
-      collect() {
-        this.set(self.sources.eventClients?.() ?? 0);
-      },
-    });
-    new Counter({
-      name: 'onair_api_event_clients_dropped_total', help: 'Event clients disconnected for reading too slowly.', registers,
-      collect() {
-        this.reset();
-        this.inc(self.droppedClients);
-      },
-    });
+    scraped('gauge', 'onair_api_event_clients', 'Connected WebSocket event clients.', [],
+      (emit) => emit({}, sources().eventClients?.() ?? 0));
+    scraped('counter', 'onair_api_event_clients_dropped_total', 'Event clients disconnected for reading too slowly.', [],
+      (emit) => emit({}, this.droppedClients));
   }
 
   /** Add or replace scrape-time providers. */
@@ -398,15 +349,22 @@ export class Metrics {
 
 const CALL_PHASES: readonly CallPhase[] = ['lookup', 'ivr', 'queued', 'ringing', 'talking'];
 
-/** A one-label counter whose values live in `counts`, exported at scrape time. */
-function mapCounter(registers: Registry[], name: string, help: string, label: string, counts: Map<string, number>): void {
-  new Counter({
-    name, help, labelNames: [label], registers,
-    collect() {
-      this.reset();
-      for (const [value, n] of counts) this.inc({ [label]: value }, n);
-    },
-  });
+/** Hands one sample to a scrape-time metric. */
+type Emit = (labels: Record<string, string>, value: number) => void;
+
+/**
+ * A counter or gauge whose samples are produced at scrape time by `fill`: the series are cleared
+ * first, so a label that is gone (a queue removed) disappears instead of freezing.
+ */
+function scrapedMetric(
+  registers: Registry[], kind: 'counter' | 'gauge', name: string, help: string, labelNames: string[],
+  fill: (emit: Emit) => void | Promise<void>,
+): void {
+  if (kind === 'gauge') {
+    new Gauge({ name, help, labelNames, registers, collect() { this.reset(); return fill((l, v) => this.set(l, v)); } });
+  } else {
+    new Counter({ name, help, labelNames, registers, collect() { this.reset(); return fill((l, v) => this.inc(l, v)); } });
+  }
 }
 
 function bump(counts: Map<string, number>, key: string, n: number): void {

@@ -112,8 +112,7 @@ function errorBody(code: ApiErrorCode | string, message: string): ApiErrorBody {
 /** Fetch `limit + 1` items to learn whether another page exists without counting. */
 function page<T>(items: T[], limit: number, offset: number): Page<T> {
   const hasMore = items.length > limit;
-  if (hasMore) items.length = limit;
-  return { items, limit, offset, hasMore };
+  return { items: hasMore ? items.slice(0, limit) : items, limit, offset, hasMore };
 }
 
 /** Start the API on `opts.address:opts.port`. Resolves once listening. */
@@ -231,6 +230,10 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
     url: EVENTS_PATH,
     preValidation: async (req: FastifyRequest, reply: FastifyReply) => {
       const q = parse(eventsQuery, req.query, 'query');
+      if (hub.full) {
+        await reply.code(503).header('retry-after', '5').send(errorBody('API_ERR_UNAVAILABLE', 'too many event clients'));
+        return;
+      }
       if (q.agent !== undefined && deps.agent(q.agent) === undefined) {
         await reply.code(404).send(errorBody('API_ERR_NOT_FOUND', `no agent ${q.agent}`));
       }

@@ -21,7 +21,7 @@ export class FakeEngine implements ApiDeps {
   agentMap = new Map<string, AgentInfo>();
   callList: CallSummary[] = [];
   callbackList: CallbackTask[] = [];
-  cdrList: Cdr[] | null = [];
+  cdrList: Cdr[] = [];
   /** Every filter the API passed, newest last. */
   readonly cdrQueries: CdrQuery[] = [];
   readonly callbackFilters: CallbackFilter[] = [];
@@ -87,7 +87,8 @@ export class FakeEngine implements ApiDeps {
     return this.callList;
   }
 
-  readonly callbacks = {
+  /** The fake callback store; tests may put the real one here. */
+  callbacks: ApiDeps['callbacks'] = {
     list: async (filter: CallbackFilter): Promise<CallbackTask[]> => {
       this.callbackFilters.push(filter);
       const all = this.filterCallbacks(filter);
@@ -96,17 +97,14 @@ export class FakeEngine implements ApiDeps {
     count: async (filter: Omit<CallbackFilter, 'limit' | 'offset'>): Promise<number> => this.filterCallbacks(filter).length,
   };
 
-  get cdrs(): ((q: CdrQuery) => Promise<Cdr[]>) | undefined {
-    const list = this.cdrList;
-    if (list === null) return undefined;
-    return async (q: CdrQuery) => {
-      this.cdrQueries.push(q);
-      return list
-        .filter((c) => (q.since === undefined || c.arrivedAt >= q.since) && (q.outcome === undefined || c.outcome === q.outcome)
-          && (q.queue === undefined || c.queue === q.queue))
-        .slice(q.offset, q.offset + q.limit);
-    };
-  }
+  /** The fake CDR store over `cdrList`; undefined plays an adapter that keeps no CDRs. */
+  cdrs: ApiDeps['cdrs'] = async (q: CdrQuery): Promise<Cdr[]> => {
+    this.cdrQueries.push(q);
+    return this.cdrList
+      .filter((c) => (q.since === undefined || c.arrivedAt >= q.since) && (q.outcome === undefined || c.outcome === q.outcome)
+        && (q.queue === undefined || c.queue === q.queue))
+      .slice(q.offset, q.offset + q.limit);
+  };
 
   readonly events = {
     subscribe: (listener: (e: CtiEvent) => void) => {

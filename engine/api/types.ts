@@ -290,6 +290,7 @@ export type ApiErrorCode =
   | 'API_ERR_NOT_FOUND'
   | 'API_ERR_CONFLICT'
   | 'API_ERR_NOT_IMPLEMENTED'
+  | 'API_ERR_UNAVAILABLE'
   | 'API_ERR_INTERNAL';
 
 /** Body of every error answer: `{"error":{"code","message"}}`. */

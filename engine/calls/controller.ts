@@ -319,13 +319,16 @@ export class CallController {
         this.menu(call, step);
         return;
       case 'queue':
-        this.enqueue(call, step.queue);
+        this.enqueue(call, call.priority > 0 && step.vipQueue ? step.vipQueue : step.queue);
         return;
       case 'callback':
         this.requestCallback(call, step.queue, step.prompts);
         return;
       case 'hangup':
         this.play(call, this.prompts(call, step.prompts), () => this.hangUpCaller(call, 'system', 'abandoned_ivr'));
+        return;
+      case 'goto':
+        this.startFlow(call, step.flow);
         return;
     }
   }
@@ -342,7 +345,8 @@ export class CallController {
       if (ivr.timer) clearTimeout(ivr.timer);
       ivr.timer = undefined;
       if (ivr.retries-- <= 0) {
-        choose(step.fallback);
+        ivr.digits = undefined;
+        this.nextStep(call);
         return;
       }
       this.play(call, this.prompts(call, step.invalidPrompts), () => this.menu(call, step));
@@ -360,8 +364,8 @@ export class CallController {
 
   private menuAction(call: Call, action: MenuAction): void {
     switch (action.type) {
-      case 'queue': this.enqueue(call, action.queue); return;
-      case 'callback': this.requestCallback(call, action.queue, ['callback-confirmed', 'goodbye']); return;
+      case 'queue': this.enqueue(call, call.priority > 0 && action.vipQueue ? action.vipQueue : action.queue); return;
+      case 'callback': this.requestCallback(call, action.queue, action.prompts); return;
       case 'flow': this.startFlow(call, action.flow); return;
       case 'hangup': this.hangUpCaller(call, 'system', 'abandoned_ivr'); return;
     }

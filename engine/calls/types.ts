@@ -14,20 +14,19 @@ export type FlowStep =
     /** Digit → what it does. */
     options: Record<string, MenuAction>;
     timeoutMs: number;
-    /** Further attempts after a timeout or an invalid digit. */
+    /** Further attempts after a timeout or an invalid digit; then the flow goes on with the next step. */
     retries: number;
     invalidPrompts: string[];
-    /** What happens when the retries are used up. */
-    fallback: MenuAction;
   }
-  | { type: 'queue'; queue: string }
+  | { type: 'queue'; queue: string; vipQueue: string | null }
   | { type: 'callback'; queue: string; prompts: string[] }
-  | { type: 'hangup'; prompts: string[] };
+  | { type: 'hangup'; prompts: string[] }
+  | { type: 'goto'; flow: string };
 
 /** The action of a menu choice. */
 export type MenuAction =
-  | { type: 'queue'; queue: string }
-  | { type: 'callback'; queue: string }
+  | { type: 'queue'; queue: string; vipQueue: string | null }
+  | { type: 'callback'; queue: string; prompts: string[] }
   | { type: 'flow'; flow: string }
   | { type: 'hangup' };
 

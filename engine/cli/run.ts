@@ -127,12 +127,9 @@ function printErrors(io: CliIo, source: string, result: Extract<LoadResult, { ok
 }
 
 async function importEngine(): Promise<StartEngine> {
-  // A computed specifier: engine/engine.ts is written by another hand and may not exist yet; run
-  // from dist/ it is engine.js (tsc rewrites only literal specifiers).
-  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-  const mod = (await import(new URL(`../engine${ext}`, import.meta.url).href)) as { startEngine?: unknown };
-  if (typeof mod.startEngine !== 'function') throw new Error('engine/engine: no startEngine export');
-  return mod.startEngine as StartEngine;
+  // Loaded lazily so that --help and --check-config start fast.
+  const mod = await import('../engine.ts');
+  return mod.startEngine;
 }
 
 /** Start the engine, then wait for SIGTERM/SIGINT and stop it. Resolves to the exit code. */
@@ -213,7 +210,11 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
       const log = pino({ name: 'onair', level: result.config.log.level }, io.logDestination ?? pino.destination(1));
       log.info({ config: source, version: version() }, 'configuration loaded');
       for (const o of result.overrides) log.info(`environment override: ${o}`);
-      for (const w of result.warnings) log.warn(w);
+      for (const w of result.warnings) {
+        log.warn(w);
+        // Whatever the log level or destination, an operator starting the engine by hand sees these.
+        if (w.startsWith('SECURITY')) io.stderr(`onair: warning: ${w}\n`);
+      }
       return serve(io, result.config, log);
     }
   }

@@ -6,12 +6,12 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
+import { LineCounter, parseDocument, visit } from 'yaml';
 import type { Document } from 'yaml';
 import type { z } from 'zod';
 import { checkConfig } from './check.ts';
 import { demoConfig } from './demo.ts';
-import { configSchema, logLevelSchema, portSchema } from './schema.ts';
+import { configSchema, LOG_LEVELS, logLevelSchema, portSchema } from './schema.ts';
 import type { Config } from './schema.ts';
 
 /** Outcome of {@link loadConfig} / {@link parseConfig}. */
@@ -62,7 +62,7 @@ export function formatPath(segments: readonly PathKey[]): string {
 function describeIssue(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
     case 'invalid_type':
-      return issue.input === undefined ? `required (${issue.expected})` : `expected ${issue.expected}, got ${typeName(issue.input)}`;
+      return issue.input === undefined ? `required (${words(issue.expected)})` : `expected ${words(issue.expected)}, got ${typeName(issue.input)}`;
     case 'invalid_value':
       return issue.values.length === 1 ? `expected ${JSON.stringify(issue.values[0])}` : `expected one of ${issue.values.map(String).join(', ')}`;
     case 'invalid_key':
@@ -73,6 +73,11 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     default:
       return issue.message.replace(/^(Invalid input|Invalid option|Invalid string|Too small|Too big): /, '');
   }
+}
+
+/** The YAML words for JSON types. */
+function words(expected: string): string {
+  return expected === 'object' ? 'a mapping' : expected === 'array' ? 'a list' : expected;
 }
 
 function typeName(v: unknown): string {
@@ -105,9 +110,12 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/** Integer text only: `Number('')` is 0 and `Number('1e3')` 1000, neither a port anyone wrote. */
-function envInt(text: string): number {
-  return /^\d{1,5}$/.test(text) ? Number(text) : NaN;
+/** A port from the environment: digits only (`Number('1e3')` is 1000, not a port anyone wrote). */
+function envPort(name: string, field: string, text: string, errors: string[]): number | undefined {
+  const p = /^\d{1,5}$/.test(text) ? portSchema.safeParse(Number(text)) : undefined;
+  if (p?.success === true) return p.data;
+  errors.push(`${name} (${field}): expected a port number 0..65535, got ${JSON.stringify(text)}`);
+  return undefined;
 }
 
 function applyEnv(config: Config, env: Readonly<Record<string, string | undefined>>, errors: string[], applied: string[]): void {
@@ -115,26 +123,18 @@ function applyEnv(config: Config, env: Readonly<Record<string, string | undefine
     const v = env[name];
     return v === undefined || v === '' ? undefined : v;
   };
-  const bad = (name: string, field: string, result: { success: false; error: z.ZodError }): void => {
-    const issue = result.error.issues[0];
-    errors.push(`${name} (${field}): ${issue === undefined ? 'invalid' : describeIssue(issue)}`);
-  };
 
-  const httpPort = get('ONAIR_HTTP_PORT');
+  const httpText = get('ONAIR_HTTP_PORT');
+  const httpPort = httpText === undefined ? undefined : envPort('ONAIR_HTTP_PORT', 'http.port', httpText, errors);
   if (httpPort !== undefined) {
-    const p = portSchema.safeParse(envInt(httpPort));
-    if (p.success) {
-      config.http.port = p.data;
-      applied.push(`ONAIR_HTTP_PORT → http.port = ${p.data}`);
-    } else bad('ONAIR_HTTP_PORT', 'http.port', p);
+    config.http.port = httpPort;
+    applied.push(`ONAIR_HTTP_PORT → http.port = ${httpPort}`);
   }
-  const sipPort = get('ONAIR_SIP_PORT');
+  const sipText = get('ONAIR_SIP_PORT');
+  const sipPort = sipText === undefined ? undefined : envPort('ONAIR_SIP_PORT', 'sip.listen[].port', sipText, errors);
   if (sipPort !== undefined) {
-    const p = portSchema.safeParse(envInt(sipPort));
-    if (p.success) {
-      for (const l of config.sip.listen) if (l.transport !== 'tls') l.port = p.data;
-      applied.push(`ONAIR_SIP_PORT → sip.listen[].port = ${p.data} (udp, tcp)`);
-    } else bad('ONAIR_SIP_PORT', 'sip.listen[].port', p);
+    for (const l of config.sip.listen) if (l.transport !== 'tls') l.port = sipPort;
+    applied.push(`ONAIR_SIP_PORT → sip.listen[].port = ${sipPort} (udp, tcp)`);
   }
   const dbPath = get('ONAIR_DB_PATH');
   if (dbPath !== undefined) {
@@ -150,7 +150,7 @@ function applyEnv(config: Config, env: Readonly<Record<string, string | undefine
     if (p.success) {
       config.log.level = p.data;
       applied.push(`ONAIR_LOG_LEVEL → log.level = ${p.data}`);
-    } else bad('ONAIR_LOG_LEVEL', 'log.level', p);
+    } else errors.push(`ONAIR_LOG_LEVEL (log.level): expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`);
   }
 }
 
@@ -162,9 +162,11 @@ export function parseConfig(
   input: unknown,
   opts: LoadOptions & { describePath?: (path: readonly PathKey[]) => string } = {},
 ): LoadResult {
-  const parsed = configSchema.safeParse(input);
+  const parsed = configSchema.safeParse(input, { reportInput: true });
   if (!parsed.success) return { ok: false, errors: formatIssues(parsed.error.issues, opts.describePath ?? formatPath) };
-  const config = parsed.data;
+  // zod hands out its default values by reference: without the copy, the overrides below and the
+  // freeze would reach into the schema's defaults and every later parse.
+  const config = structuredClone(parsed.data);
   const errors: string[] = [];
   const overrides: string[] = [];
   applyEnv(config, opts.env ?? process.env, errors, overrides);
@@ -183,6 +185,19 @@ function yamlLines(doc: Document, lines: LineCounter): (p: readonly PathKey[]) =
     const at = node?.range?.[0];
     return at === undefined ? formatPath(p) : `${formatPath(p)} (line ${lines.linePos(at).line})`;
   };
+}
+
+/**
+ * YAML reads `0800123456` as the integer 800123456 and `+4930` as 4930: a dialled number or an
+ * extension would silently lose its leading 0 or +. Integers written that way (and hex/octal) keep
+ * their text; a numeric field then reports a type error instead of taking a surprising value.
+ */
+function keepNumberText(doc: Document): void {
+  visit(doc, {
+    Scalar(_, node) {
+      if (typeof node.value === 'number' && node.source !== undefined && /^(\+|0\d|0[xo])/i.test(node.source)) node.value = node.source;
+    },
+  });
 }
 
 /**
@@ -216,5 +231,6 @@ export function loadConfig(file?: string, opts: LoadOptions = {}): LoadResult {
   if (doc.errors.length > 0) {
     return { ok: false, errors: doc.errors.map((e) => `${file}: not valid YAML: ${e.message.split('\n')[0]}`) };
   }
+  keepNumberText(doc);
   return parseConfig(doc.toJS({ maxAliasCount: 100 }), { ...opts, describePath: yamlLines(doc, lines) });
 }

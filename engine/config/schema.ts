@@ -9,19 +9,22 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { defaultPromptDir } from '../../media/index.ts';
+import { CidrError, CidrMatcher } from '../trunks/index.ts';
 
 // ------------------------------------------------------------------ building blocks
 
-/** True for `a.b.c.d`, `a.b.c.d/n`, an IPv6 literal, or an IPv6 literal with `/n`. */
+/**
+ * True for an address or CIDR the trunk ACL accepts (`10.0.0.0/8`, `2001:db8::/32`, `::1`): checked
+ * with the trunks' own parser, so what the configuration accepts is exactly what the ACL can match.
+ */
 export function isCidr(text: string): boolean {
-  const slash = text.indexOf('/');
-  const ip = slash < 0 ? text : text.slice(0, slash);
-  const family = isIP(ip);
-  if (family === 0) return false;
-  if (slash < 0) return true;
-  const bits = text.slice(slash + 1);
-  if (!/^\d{1,3}$/.test(bits)) return false;
-  return Number(bits) <= (family === 4 ? 32 : 128);
+  try {
+    new CidrMatcher([{ cidr: text, value: true }]);
+    return true;
+  } catch (err) {
+    if (err instanceof CidrError) return false;
+    throw err;
+  }
 }
 
 /** Loopback addresses: 127.0.0.0/8 and ::1 (the only places an unauthenticated API may listen). */
@@ -249,10 +252,12 @@ const queue = z.strictObject({
 
 // ------------------------------------------------------------------ flows and numbers
 
-/**
- * The input form of a flow step: an object with exactly one key, the step's kind. The output form
- * ({@link FlowStep}) is discriminated on `type` so the flow runner can switch on it.
- */
+/** Confirmation of a callback request, when the flow names none. */
+const CALLBACK_CONFIRMED = 'callback-confirmed';
+
+// A step is written as a mapping with exactly one key, its kind (`- play: welcome`); it is parsed
+// into a FlowStep discriminated on `type`, so the flow runner can switch on it. A bare string is
+// the short form of the targets below.
 const queueTarget = z.union([
   id,
   z.strictObject({
@@ -265,7 +270,7 @@ const callbackTarget = z.union([
   id,
   z.strictObject({
     queue: id.describe('Queue whose agents will call back.'),
-    prompt: promptName.nullable().default('callback-confirmed').describe('Confirmation played before hanging up; null = none.'),
+    prompt: promptName.nullable().default(CALLBACK_CONFIRMED).describe('Confirmation played before hanging up; null = none.'),
   }),
 ], { error: 'expected a queue id, or { queue, prompt }' });
 
@@ -311,7 +316,8 @@ type MenuInput = z.output<typeof menuSchema>;
 function oneKindOf(kinds: readonly string[]) {
   return (v: Record<string, unknown>, ctx: z.RefinementCtx): void => {
     const present = Object.keys(v).filter((k) => v[k] !== undefined);
-    if (present.length !== 1) {
+    // An unknown or malformed key is already reported; "exactly one" would only repeat it.
+    if (present.length !== 1 && ctx.issues.length === 0) {
       ctx.addIssue({ code: 'custom', message: `a step has exactly one of ${kinds.join(', ')}${present.length > 1 ? ` (found ${present.join(', ')})` : ''}` });
     }
   };
@@ -323,7 +329,7 @@ function toAction(v: StepInput): FlowAction {
   }
   if (v.callback !== undefined) {
     return typeof v.callback === 'string'
-      ? { type: 'callback', queue: v.callback, prompt: 'callback-confirmed' }
+      ? { type: 'callback', queue: v.callback, prompt: CALLBACK_CONFIRMED }
       : { type: 'callback', queue: v.callback.queue, prompt: v.callback.prompt };
   }
   if (v.goto !== undefined) return { type: 'goto', flow: v.goto };
@@ -378,7 +384,7 @@ export const configSchema = z.strictObject({
   agents: z.array(agent).default([]).describe('Agents and their phones.'),
   registrar: registrarSection,
   queues: z.array(queue).default([]).describe('Queues (skill groups) of the ACD.'),
-  flows: z.record(idPattern, z.array(stepSchema).min(1)).default({}).describe('IVR flows by id: steps run in order.'),
+  flows: z.record(idPattern, z.array(stepSchema).min(1).describe('Steps of one flow, run in order.')).default({}).describe('IVR flows by id: steps run in order.'),
   numbers: z.record(z.union([z.string().regex(/^[0-9*#+]{1,32}$/), z.literal('default')], { error: 'expected a dialled number (digits, * # +) or default' }), numberRoute).default({})
     .describe('Dialled number → flow and programme; the key default catches other numbers.'),
   callbacks: z.strictObject({

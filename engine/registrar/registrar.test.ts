@@ -188,6 +188,20 @@ t.test('several contacts: ordered by q then recency; the contact limit evicts th
   t.equal(r.unregistered.length, 0, 'the agent never lost presence');
 });
 
+t.test('a per-agent contact limit overrides the default', async (t) => {
+  const { r, phone } = await rig(t, {
+    maxContactsPerAgent: 3,
+    agents: [{ id: 'solo', extension: '1001', password: 'demo1001', maxContacts: 1 }, { id: 'many', extension: '1002', password: 'demo1002' }],
+  });
+  await phone.register({ user: '1001', callId: 'p1', cseq: 1, contacts: ['<sip:1001@127.0.0.1:6001>'] });
+  await phone.register({ user: '1001', callId: 'p2', cseq: 1, contacts: ['<sip:1001@127.0.0.1:6002>'] });
+  t.same(r.registrar.lookup('solo').map((b) => b.uri.port), [6002], 'the newer phone replaced the older');
+  const two = await phone.register({ user: '1001', callId: 'p3', cseq: 1, contacts: ['<sip:1001@127.0.0.1:6003>', '<sip:1001@127.0.0.1:6004>'] });
+  t.equal(two.status, 403);
+  await phone.register({ user: '1002', callId: 'p4', cseq: 1, contacts: ['<sip:1002@127.0.0.1:6001>', '<sip:1002@127.0.0.1:6002>'] });
+  t.equal(r.registrar.lookup('many').length, 2, 'others keep the default');
+});
+
 t.test('a REGISTER without Contact is a query', async (t) => {
   const { phone } = await rig(t);
   await phone.register({ user: '1001', callId: 'q1', cseq: 1, contacts: [phone.contact('1001')], expires: 300 });

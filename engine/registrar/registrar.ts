@@ -35,6 +35,8 @@ export interface RegistrarAgent {
   /** The AOR user (`sip:<extension>@…`) and the digest user name. */
   extension: string;
   password: string;
+  /** Most bindings for this agent; default the registrar's `maxContactsPerAgent`. */
+  maxContacts?: number | undefined;
 }
 
 /** A pino-compatible logger (a pino child logger fits). */
@@ -55,7 +57,10 @@ export interface RegistrarOptions {
   maxExpires?: number;
   /** Registration time when the request gives none, in seconds. Default 3600. */
   defaultExpires?: number;
-  /** Most bindings per agent; a new one evicts the least recently refreshed (then lowest q). Default 3. */
+  /**
+   * Most bindings per agent unless the agent sets its own; a new one evicts the least recently
+   * refreshed (then lowest q). Default 3.
+   */
   maxContactsPerAgent?: number;
   /** Time and timers (bindings expire on it, and nonces age on it). Default: the system clock. */
   clock?: Clock;
@@ -153,7 +158,7 @@ class BindingRecord implements Binding {
 class AgentEntry {
   /** Best first: q descending, then most recently refreshed. */
   bindings: BindingRecord[] = [];
-  constructor(readonly id: string, readonly extension: string, readonly password: string) {}
+  constructor(readonly id: string, readonly extension: string, readonly password: string, readonly maxContacts: number) {}
 }
 
 /** One Contact of a REGISTER, checked and ready to apply. */
@@ -225,7 +230,9 @@ export class Registrar {
     for (const a of opts.agents) {
       if (this.byId.has(a.id)) throw new RangeError(`Registrar: agent id ${a.id} appears twice`);
       if (this.byExtension.has(a.extension)) throw new RangeError(`Registrar: extension ${a.extension} appears twice`);
-      const entry = new AgentEntry(a.id, a.extension, a.password);
+      const max = a.maxContacts ?? this.maxContactsPerAgent;
+      if (!(max >= 1)) throw new RangeError(`Registrar: agent ${a.id} maxContacts must be at least 1`);
+      const entry = new AgentEntry(a.id, a.extension, a.password, max);
       this.byId.set(a.id, entry);
       this.byExtension.set(a.extension, entry);
     }
@@ -264,6 +271,8 @@ export class Registrar {
       req.respond(403, { reason: 'Not Allowed To Register This AOR' });
       return;
     }
+    // A late timer must not let an ended binding count in the checks below.
+    if (this.timerAt <= this.clock.now()) this.sweep();
     // §10.3 steps 6–7: check every Contact before changing anything.
     const plan = this.plan(req, agent);
     if (!plan.ok) {
@@ -278,7 +287,10 @@ export class Registrar {
     if (had > 0 && agent.bindings.length === 0) this.emitUnregistered(agent.id, 'removed');
   }
 
-  /** Current bindings of an agent, best first (q, then most recent). A copy. */
+  /**
+   * Current bindings of an agent, best first (q, then most recent). A new array; its elements are
+   * the live records, updated in place by refreshes (read them, do not keep them).
+   */
   lookup(agentId: string): Binding[] {
     const agent = this.byId.get(agentId);
     if (agent === undefined) return [];
@@ -299,8 +311,11 @@ export class Registrar {
 
   /** True when the agent has at least one current binding. */
   isRegistered(agentId: string): boolean {
-    const b = this.byId.get(agentId)?.bindings[0];
-    return b !== undefined && b.expiresAt > this.clock.now();
+    const agent = this.byId.get(agentId);
+    if (agent === undefined) return false;
+    const now = this.clock.now();
+    for (const b of agent.bindings) if (b.expiresAt > now) return true;
+    return false;
   }
 
   /** The agent id of an extension, or undefined. */
@@ -406,7 +421,7 @@ export class Registrar {
     // Older bindings may be evicted to make room, but one request cannot ask for more than the limit.
     let active = 0;
     for (const c of changes) if (c.expires > 0) active++;
-    if (active > this.maxContactsPerAgent) return fail(403, 'Too Many Contacts');
+    if (active > agent.maxContacts) return fail(403, 'Too Many Contacts');
     return { ok: true, changes, removeAll: false };
   }
 
@@ -446,7 +461,7 @@ export class Registrar {
       }
     }
     // Over the limit: the bindings refreshed longest ago make room (a rebooted phone's old port).
-    while (agent.bindings.length > this.maxContactsPerAgent) {
+    while (agent.bindings.length > agent.maxContacts) {
       let oldest: BindingRecord | undefined;
       for (const b of agent.bindings) {
         if (touched.has(b)) continue;

@@ -7,12 +7,12 @@ export type {
   SipMessage, SipRequest, SipResponse, SipUri, NameAddr, Via, CSeq, AuthHeader, HeaderField, Headers,
   Params, ParamValue,
 } from './message.ts';
-export { createRequest, createResponse, reasonPhrase } from './message.ts';
+export { createRequest, createResponse, reasonPhrase, toByteString, fromByteString } from './message.ts';
 export type { RequestInit, ResponseOptions } from './message.ts';
 export { parse } from './parser.ts';
 export type { ParseResult, ParseOptions, ParseErrorCode, ParseFailure } from './parser.ts';
 export { serialize } from './serializer.ts';
-export { parseUri, formatUri, uriEquals, parseNameAddr, formatNameAddr, unescapeUri } from './uri.ts';
+export { parseUri, formatUri, uriEquals, parseNameAddr, parseNameAddrListInto, formatNameAddr, formatParams, unescapeUri } from './uri.ts';
 export { StreamFramer } from './framer.ts';
 export type { FramerEvent, StreamFramerOptions } from './framer.ts';
 export type { Endpoint, Inbound, TransportName, TransportSender, Clock, TimerHandle, TimerValues } from './contracts.ts';
@@ -23,7 +23,8 @@ export { TransactionLayer } from './transaction-layer.ts';
 export type { TransactionUser, TransactionLayerOptions } from './transaction-layer.ts';
 export type { ClientTransaction, ClientTransactionUser, InviteClientTransaction, NonInviteClientTransaction } from './transaction-client.ts';
 export type { ServerTransaction, InviteServerTransaction, NonInviteServerTransaction } from './transaction-server.ts';
-export { responseDestination, stampVia, formatVia } from './transaction.ts';
+export { responseDestination, stampVia } from './transaction.ts';
+export { formatVia, canonicalName, SipHeaders, MissingHeaderError } from './headers.ts';
 export type { TransactionState } from './transaction.ts';
 export { newBranch, newTag, newCallId, isRfc3261Branch } from './branch.ts';
 export { Dialog, dialogKey } from './dialog.ts';

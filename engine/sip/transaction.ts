@@ -15,7 +15,7 @@
  */
 import type { Clock, Endpoint, Inbound, TimerHandle, TimerValues, TransportName, TransportSender } from './contracts.ts';
 import type { SipMessage, SipRequest, Via } from './message.ts';
-import { formatParams } from './uri.ts';
+import { formatVia } from './headers.ts';
 
 /** States of every machine in one union; each class narrows it (RFC 3261 figures 5-8, RFC 6026). */
 export type TransactionState =
@@ -210,11 +210,6 @@ export function responseDestination(message: SipMessage, inbound: Inbound): Endp
   return { transport, address: stripBrackets(via.host), port };
 }
 
-/** `SIP/2.0/UDP host:port;params` of one Via value. */
-export function formatVia(via: Via): string {
-  const port = via.port === undefined ? '' : `:${via.port}`;
-  return `${via.protocol}/${via.transport} ${via.host}${port}${formatParams(via.params)}`;
-}
 
 /**
  * Stamp the top Via of a received request (RFC 3261 §18.2.1, RFC 3581 §4): add `received` when the

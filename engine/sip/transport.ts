@@ -16,6 +16,7 @@ import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import type { Endpoint, Inbound, TransportName, TransportSender } from './contracts.ts';
 import type { HeaderField, SipMessage } from './message.ts';
+import { reasonPhrase } from './message.ts';
 import { parse } from './parser.ts';
 import { serialize } from './serializer.ts';
 import { StreamFramer } from './framer.ts';
@@ -297,7 +298,7 @@ export class TransportLayer implements TransportSender {
   private rejectUnparsed(code: string, reason: string, status: number | undefined, fields: HeaderField[], source: Endpoint): void {
     let answered: number | undefined;
     if (status !== undefined && fields.some((f) => f.name === 'Via')) {
-      const lines = [`SIP/2.0 ${status} ${statusText(status)}`];
+      const lines = [`SIP/2.0 ${status} ${reasonPhrase(status)}`];
       for (const f of fields) {
         if (f.name === 'Via' || f.name === 'From' || f.name === 'To' || f.name === 'Call-ID' || f.name === 'CSeq') {
           lines.push(`${f.name}: ${f.value.replace(/[\r\n]/g, ' ')}`);
@@ -395,19 +396,5 @@ export class TransportLayer implements TransportSender {
         return;
       }
     }
-  }
-}
-
-/** Reason phrases for the statuses the transport answers by itself. */
-function statusText(status: number): string {
-  switch (status) {
-    case 400: return 'Bad Request';
-    case 413: return 'Request Entity Too Large';
-    case 414: return 'Request-URI Too Long';
-    case 416: return 'Unsupported URI Scheme';
-    case 503: return 'Service Unavailable';
-    case 505: return 'Version Not Supported';
-    case 513: return 'Message Too Large';
-    default: return 'Error';
   }
 }

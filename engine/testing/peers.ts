@@ -9,9 +9,7 @@ import { spawnSync } from 'node:child_process';
 /** Tap's test object, reduced to what we use (keeps this file free of a tap import). */
 export interface PeerTest {
   // tap's own signatures take optional extras; any arguments are accepted here.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   skip(...args: any[]): unknown;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   fail(...args: any[]): unknown;
 }
 

@@ -48,7 +48,7 @@ export class Leg implements RtpSink, RelayEndpoint {
   /** Remote to send to (SDP address, then the latched source); undefined before `setRemote`. */
   remote: LatchingPeer | undefined = undefined;
   latch = true;
-  /** We may send (remote direction sendrecv/recvonly). */
+  /** We may send: our direction is sendrecv/sendonly and the remote address is not a hold address. */
   sending = true;
   /** Bridge partner and the relay for packets received here, going to the partner. */
   partner: Leg | undefined = undefined;
@@ -93,6 +93,9 @@ export class Leg implements RtpSink, RelayEndpoint {
   /** Apply the negotiated remote media (first answer or re-INVITE). */
   setRemote(r: LegRemote, nowMs: number): void {
     if (r.codec !== undefined && r.codec !== this.codec) {
+      // The playing playlist was compiled in the old codec: stop it (playbackDone 'stopped'),
+      // the call layer plays again in the new one.
+      this.playback.stop();
       this.codec = r.codec;
       this.payloadType = r.payloadType ?? staticPayloadType(r.codec);
     } else if (r.payloadType !== undefined) this.payloadType = r.payloadType;

@@ -225,3 +225,37 @@ t.test('port range exhaustion is a result; close releases everything', async (t)
   t.teardown(() => again.close());
   for (let i = 0; i < 4; i++) t.ok((await again.allocate()).ok, 'ports bindable again after close');
 });
+
+t.test('in-band DTMF per leg, and RTP timeout once per silence', async (t) => {
+  const events: string[] = [];
+  const pool = await startPool(t, {
+    workers: 1, inThread: true,
+    delegate: {
+      dtmf: (leg, digit, info) => events.push(`dtmf ${leg} ${digit} ${info.source}`),
+      rtpTimeout: (leg) => events.push(`timeout ${leg}`),
+    },
+  });
+  const a = await pool.allocate({ codec: 'PCMU', inbandDtmf: true, rtpTimeoutMs: 300 });
+  if (!a.ok) throw new Error(a.reason);
+  const leg = a.value.leg;
+  const p = await peer(t);
+  t.ok((await pool.setRemote(leg, { address: '127.0.0.1', port: p.port })).ok);
+  // Digit 5 = 770 Hz + 1336 Hz for 100 ms, then 100 ms of silence (G.711 µ-law, 20 ms packets).
+  const samples = new Int16Array(160);
+  const frame = Buffer.alloc(172);
+  for (let f = 0; f < 10; f++) {
+    for (let i = 0; i < 160; i++) {
+      const n = f * 160 + i;
+      const s = f < 5 ? 6000 * (Math.sin((2 * Math.PI * 770 * n) / 8000) + Math.sin((2 * Math.PI * 1336 * n) / 8000)) : 0;
+      samples[i] = Math.round(s);
+    }
+    writeRtpHeader(frame, 0, 0, 1000 + f, 160 * f, 0xabc, f === 0);
+    encodeLinear(samples, frame, 12, 'PCMU');
+    await send(p.sock, a.value.port, frame);
+  }
+  t.ok(await until(() => events.includes(`dtmf ${leg} 5 inband`)), 'tone detected in-band');
+  t.ok(await until(() => events.includes(`timeout ${leg}`), 2000), 'rtpTimeout after 300 ms of silence');
+  await until(() => false, 400);
+  t.equal(events.filter((e) => e.startsWith('timeout')).length, 1, 'reported once per silence');
+  t.equal(events.filter((e) => e.startsWith('dtmf')).length, 1, 'one digit');
+});

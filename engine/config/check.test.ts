@@ -1,0 +1,159 @@
+import t from 'tap';
+import { checkConfig, configSchema, parseConfig } from './index.ts';
+import type { ConfigInput } from './index.ts';
+
+/** A small valid configuration; each test breaks one thing. */
+function base(): Record<string, any> {
+  return {
+    trunks: [{ id: 'carrier', allow: ['127.0.0.1/32'] }],
+    agents: [
+      { id: 'a1', extension: '2001', password: 'secret-1', skills: { orders: 50 } },
+      { id: 'a2', extension: '2002', password: 'secret-2', skills: { service: 50 } },
+    ],
+    queues: [{ id: 'orders' }, { id: 'service' }],
+    flows: {
+      main: [
+        { play: 'welcome' },
+        { menu: { options: { 1: { queue: 'orders' }, 2: { queue: 'service' } } } },
+        { queue: 'orders' },
+      ],
+    },
+    numbers: { default: { flow: 'main' } },
+  };
+}
+
+function errorsOf(input: ConfigInput): string[] {
+  const r = parseConfig(input, { env: {} });
+  return r.ok ? [] : r.errors;
+}
+
+function warningsOf(input: ConfigInput): string[] {
+  const r = parseConfig(input, { env: {} });
+  return r.ok ? r.warnings : [`unexpected errors: ${r.errors.join('; ')}`];
+}
+
+t.test('the base configuration is clean', async (t) => {
+  t.same(errorsOf(base()), []);
+  t.same(warningsOf(base()), []);
+});
+
+/** [what, mutation, expected error (exact)] */
+const cases: Array<[string, (c: Record<string, any>) => void, string]> = [
+  ['duplicate socket', (c) => { c.sip = { listen: [{ transport: 'udp', address: '127.0.0.1' }, { transport: 'udp', address: '127.0.0.1' }] }; },
+    "sip.listen[1]: duplicate socket 'udp 127.0.0.1:5060' (also sip.listen[0])"],
+  ['T1 above T2', (c) => { c.sip = { timers: { T1: 5000, T2: 4000 } }; }, 'sip.timers.T1: 5000 is above T2 (4000)'],
+  ['header above message', (c) => { c.sip = { limits: { maxMessageBytes: 4096, maxHeaderBytes: 8192 } }; },
+    'sip.limits.maxHeaderBytes: 8192 is above maxMessageBytes (4096)'],
+  ['open API on a public address', (c) => { c.http = { address: '0.0.0.0' }; },
+    'http.auth.tokens: empty while http.address 0.0.0.0 is not loopback; an open API is allowed only on 127.0.0.1 or ::1'],
+  ['odd RTP min', (c) => { c.media = { rtpPortMin: 20001 }; }, 'media.rtpPortMin: 20001 must be even (RTP on even ports, RTCP on the next)'],
+  ['even RTP max', (c) => { c.media = { rtpPortMax: 29998 }; }, 'media.rtpPortMax: 29998 must be odd (the range holds whole RTP/RTCP pairs)'],
+  ['RTP max below min', (c) => { c.media = { rtpPortMin: 30000, rtpPortMax: 20001 }; }, 'media.rtpPortMax: 20001 must be above rtpPortMin (30000)'],
+  ['RTP range too small', (c) => { c.media = { rtpPortMin: 20000, rtpPortMax: 20005, workers: 2 }; },
+    'media.rtpPortMax: range 20000-20005 is too small for 2 workers (4 ports each at least)'],
+  ['SIP port in the RTP range', (c) => { c.sip = { listen: [{ transport: 'udp', address: '127.0.0.1', port: 20000 }] }; },
+    'sip.listen[0].port: 20000 lies in the RTP range 20000-29999'],
+  ['language not listed', (c) => { c.media = { language: 'fr' }; }, "media.language: 'fr' is not in media.languages (en, zh)"],
+  ['duplicate trunk', (c) => { c.trunks.push({ id: 'carrier', allow: ['::1'] }); }, "trunks[1].id: duplicate trunk id 'carrier' (also trunks[0].id)"],
+  ['codec twice', (c) => { c.trunks[0].codecs = ['PCMU', 'PCMU']; }, 'trunks[0].codecs: a codec is listed twice'],
+  ['duplicate agent id', (c) => { c.agents[1].id = 'a1'; }, "agents[1].id: duplicate agent id 'a1' (also agents[0].id)"],
+  ['duplicate extension', (c) => { c.agents[1].extension = '2001'; }, "agents[1].extension: duplicate extension '2001' (also agents[0].extension)"],
+  ['unknown skill', (c) => { c.agents[0].skills.sales = 10; }, "agents[0].skills.sales: no queue uses skill 'sales' (queues: orders, service)"],
+  ['expiries out of order', (c) => { c.registrar = { minExpires: 600, maxExpires: 300, defaultExpires: 400 }; },
+    'registrar.minExpires: 600 is above maxExpires (300)'],
+  ['default expiry outside', (c) => { c.registrar = { minExpires: 60, maxExpires: 300, defaultExpires: 3600 }; },
+    'registrar.defaultExpires: 3600 is outside minExpires..maxExpires (60..300)'],
+  ['duplicate queue', (c) => { c.queues.push({ id: 'orders' }); }, "queues[2].id: duplicate queue id 'orders' (also queues[0].id)"],
+  ['unknown overflow queue', (c) => { c.queues[0].maxWaitQueueId = 'nowhere'; c.queues[0].maxWaitMs = 1000; },
+    "queues[0].maxWaitQueueId: 'nowhere' is not a queue"],
+  ['overflow to itself', (c) => { c.queues[0].fullOverflowQueueId = 'orders'; c.queues[0].maxLength = 5; },
+    'queues[0].fullOverflowQueueId: points to the queue itself'],
+  ['admission half set', (c) => { c.queues[0].admission = { overflowAboveMs: 1000 }; },
+    'queues[0].admission: overflowAboveMs and overflowQueueId go together'],
+  ['unknown callback queue', (c) => { c.callbacks = { defaultQueue: 'nope' }; }, "callbacks.defaultQueue: 'nope' is not a queue"],
+  ['flow without an end', (c) => { c.flows.main.pop(); }, 'flows.main: the last step must be queue, callback, hangup or goto'],
+  ['step after the end', (c) => { c.flows.main.push({ play: 'goodbye' }); }, 'flows.main[3]: unreachable, step 2 (queue) ends the flow'],
+  ['flow to an unknown queue', (c) => { c.flows.main[2] = { queue: 'sales' }; }, "flows.main[2].queue: 'sales' is not a queue"],
+  ['menu to an unknown queue', (c) => { c.flows.main[1].menu.options[3] = { callback: 'sales' }; },
+    `flows.main[1].menu.options["3"]: 'sales' is not a queue`],
+  ['unknown vip queue', (c) => { c.flows.main[2] = { queue: { id: 'orders', vipQueue: 'gold' } }; }, "flows.main[2].queue: 'gold' is not a queue"],
+  ['goto an unknown flow', (c) => { c.flows.main[2] = { goto: 'other' }; }, "flows.main[2].goto: 'other' is not a flow"],
+  ['goto loop', (c) => { c.flows.a = [{ play: 'welcome' }, { goto: 'b' }]; c.flows.b = [{ goto: 'a' }]; c.numbers['1'] = { flow: 'a' }; },
+    'flows.a: goto loop a → b → a with no menu to leave it'],
+  ['missing prompt', (c) => { c.flows.main[0] = { play: 'no-such-prompt' }; },
+    "flows.main[0].play[0]: prompt 'no-such-prompt' not found (en/no-such-prompt.wav, zh/no-such-prompt.wav in the prompts directory)"],
+  ['missing fixed prompt', (c) => { c.flows.main[1].menu.invalidPrompt = 'fr/invalid-choice'; },
+    "flows.main[1].menu.invalidPrompt: prompt 'fr/invalid-choice' not found (fr/invalid-choice.wav in the prompts directory)"],
+  ['missing hold music', (c) => { c.queues[0].holdMusic = 'hold/jazz'; },
+    "queues[0].holdMusic: prompt 'hold/jazz' not found (hold/jazz.wav in the prompts directory)"],
+  ['missing prompt in another language', (c) => { c.media = { languages: ['en', 'zh', 'de'] }; },
+    "flows.main[0].play[0]: prompt 'welcome' not found (de/welcome.wav in the prompts directory)"],
+  ['number to an unknown flow', (c) => { c.numbers['100'] = { flow: 'nope' }; }, `numbers["100"].flow: 'nope' is not a flow`],
+  ['feature codes clash', (c) => { c.featureCodes = { ready: '*62' }; }, "featureCodes.notReady: duplicate feature code '*62' (also featureCodes.ready)"],
+];
+
+for (const [what, mutate, expected] of cases) {
+  t.test(`error: ${what}`, async (t) => {
+    const c = base();
+    mutate(c);
+    const errors = errorsOf(c);
+    t.ok(errors.includes(expected), `"${expected}" in ${JSON.stringify(errors)}`);
+  });
+}
+
+t.test('warnings', async (t) => {
+  const demoOnPublic = base();
+  demoOnPublic.sip = { listen: [{ transport: 'udp', address: '0.0.0.0' }] };
+  demoOnPublic.media = { address: '192.0.2.1' };
+  demoOnPublic.agents[0].password = 'demo2001';
+  t.same(warningsOf(demoOnPublic), [
+    'SECURITY: agents 2001 use the demo password demo<extension> while SIP listens on 0.0.0.0: anyone who can reach it ' +
+    'can register as these agents and take calls. Set real passwords.',
+  ]);
+  const demoOnLoopback = base();
+  demoOnLoopback.agents[0].password = 'demo2001';
+  t.same(warningsOf(demoOnLoopback), [], 'demo passwords on loopback are fine');
+
+  const postgres = base();
+  postgres.database = { kind: 'postgres', url: 'postgres://u:p@db/onair' };
+  t.match(warningsOf(postgres), [/^database\.kind: postgres is accepted by the schema but not available yet/]);
+
+  const webhook = base();
+  webhook.crm = { adapter: 'webhook', url: 'http://crm.example.com/hook', secret: 'short' };
+  t.match(warningsOf(webhook), [/^crm\.url: plain http to crm\.example\.com/, /^crm\.secret: shorter than 16/]);
+
+  const loopbackHook = base();
+  loopbackHook.crm = { adapter: 'webhook', url: 'http://127.0.0.1:9000/hook', secret: '0123456789abcdef' };
+  t.same(warningsOf(loopbackHook), []);
+
+  const openTrunk = base();
+  openTrunk.trunks[0].allow = ['0.0.0.0/0'];
+  t.match(warningsOf(openTrunk), [/^trunks\[0\]\.allow: admits every address without digest auth/]);
+
+  const unused = base();
+  unused.flows.spare = [{ hangup: null }];
+  unused.queues.push({ id: 'vip' });
+  delete unused.numbers.default;
+  unused.numbers['100'] = { flow: 'main' };
+  t.same(warningsOf(unused), [
+    "queues[2]: no agent has skill 'vip' at level 1 or more; callers wait for expansion steps only",
+    'numbers.default: absent; calls to numbers not listed are refused (404)',
+    'flows.spare: not used by any number or goto',
+    "queues[2]: 'vip' is not reached by any flow or overflow",
+  ]);
+
+  const small = base();
+  small.media = { rtpPortMin: 20000, rtpPortMax: 20099, workers: 1 };
+  small.sip = { maxCalls: 100 };
+  t.same(warningsOf(small), ['media: RTP range 20000-20099 holds 50 RTP/RTCP pairs, fewer than 2 per call at sip.maxCalls=100']);
+
+  t.match(warningsOf({}), ['trunks: none configured; no carrier call will be admitted', 'agents: none configured; no call can be answered', 'queues: none configured']);
+});
+
+t.test('checkConfig is pure: prompts come from the injected lookup', async (t) => {
+  const config = configSchema.parse(base());
+  const asked: string[] = [];
+  const report = checkConfig(config, { promptExists: (rel) => { asked.push(rel); return rel !== 'zh/menu'; } });
+  t.same(report.errors, ["flows.main[1].menu.prompt: prompt 'menu' not found (zh/menu.wav in the prompts directory)"]);
+  t.ok(asked.includes('en/welcome') && asked.includes('hold/music') && asked.includes('zh/invalid-choice'));
+});

@@ -1,0 +1,248 @@
+/**
+ * Trunks through the real SIP stack on loopback: a "carrier" UserAgent sends INVITEs and OPTIONS
+ * to an "engine" UserAgent whose delegate asks the TrunkTable. IPv4 (127.0.0.1) and IPv6 (::1).
+ * The stale-nonce case hands parsed INVITEs to the table directly, on a fake clock.
+ */
+import t, { type Test } from 'tap';
+import { TransportLayer, UserAgent, answerChallenge, parse, type HeaderField, type IncomingInvite, type SipResponse } from '../sip/index.ts';
+import { FakeClock } from '../sip/testing/fake-clock.ts';
+import { TrunkTable, type Admission, type TrunkOptions, type TrunkTableOptions } from './trunks.ts';
+
+interface Engine {
+  trunks: TrunkTable;
+  admissions: Admission[];
+  port: number;
+  logs: { obj: object; msg: string }[];
+}
+
+interface Carrier {
+  ua: UserAgent;
+  /** INVITE to the engine; resolves with the final status the carrier saw. */
+  call(o: { ruser?: string; from?: string; to?: string; headers?: HeaderField[]; credentials?: { username: string; password: string } }): Promise<SipResponse | string>;
+}
+
+/** The engine side: one UA whose INVITEs and OPTIONS go to a TrunkTable. Admitted calls get 480. */
+async function engine(t: Test, address: string, list: TrunkOptions[], opts: Omit<TrunkTableOptions, 'logger'> = {}): Promise<Engine> {
+  const logs: Engine['logs'] = [];
+  const trunks = new TrunkTable(list, { ...opts, logger: { warn: (obj, msg) => logs.push({ obj, msg }) } });
+  const admissions: Admission[] = [];
+  const transport = new TransportLayer();
+  const local = await transport.listen({ transport: 'UDP', address, port: 0 });
+  const ua = new UserAgent(transport);
+  ua.setDelegate({
+    onInvite: (inv) => {
+      const a = trunks.admitInvite(inv);
+      admissions.push(a);
+      if (a.ok) inv.reject(480); // the calls layer would answer; the test only needs a final answer
+    },
+    onRequest: (req) => {
+      if (req.request.method === 'OPTIONS') trunks.answerOptions(req);
+      else req.respond(405);
+    },
+  });
+  t.teardown(async () => {
+    ua.close();
+    await transport.close();
+  });
+  return { trunks, admissions, port: local.port, logs };
+}
+
+async function carrier(t: Test, address: string, target: Engine): Promise<Carrier> {
+  const transport = new TransportLayer();
+  await transport.listen({ transport: 'UDP', address, port: 0 });
+  const ua = new UserAgent(transport, { contactUser: 'gw' });
+  t.teardown(async () => {
+    ua.close();
+    await transport.close();
+  });
+  const host = address.includes(':') ? `[${address}]` : address;
+  return {
+    ua,
+    call: (o) => new Promise((resolve) => {
+      ua.invite({
+        target: `sip:${o.ruser === undefined ? '' : `${o.ruser}@`}${host}:${target.port}`,
+        ...(o.from !== undefined ? { from: o.from } : {}),
+        ...(o.to !== undefined ? { to: o.to } : {}),
+        ...(o.headers !== undefined ? { headers: o.headers } : {}),
+        ...(o.credentials !== undefined ? { credentials: o.credentials } : {}),
+        delegate: {
+          onAccept: () => resolve('accepted'),
+          onReject: (r) => resolve(r),
+          onFailure: (f) => resolve(f),
+        },
+      });
+    }),
+  };
+}
+
+const status = (r: SipResponse | string): number | string => (typeof r === 'string' ? r : r.status);
+
+const loopTrunk: TrunkOptions = { id: 'loop', name: 'Loopback carrier', allow: ['127.0.0.0/8'], callerFrom: 'pai', dialledFrom: 'ruri' };
+
+t.test('IPv4 ACL admits the trunk; caller from PAI, dialled from the Request-URI', async (t) => {
+  const e = await engine(t, '127.0.0.1', [loopTrunk, { ...loopTrunk, id: 'other', allow: ['198.51.100.0/24'] }]);
+  const c = await carrier(t, '127.0.0.1', e);
+  const r = await c.call({
+    ruser: '0800-100', from: '"Gateway" <sip:gw@127.0.0.1>', to: '<sip:999@127.0.0.1>',
+    headers: [{ name: 'P-Asserted-Identity', value: '"Jane" <sip:+49-30-5550@carrier.example;user=phone>' }],
+  });
+  t.equal(status(r), 480, 'the admitted call reached the (test) calls layer');
+  const a = e.admissions[0];
+  t.ok(a?.ok);
+  if (!a?.ok) return;
+  t.equal(a.trunk.id, 'loop');
+  t.equal(a.caller, '+49305550');
+  t.equal(a.display, 'Jane');
+  t.equal(a.dialled, '0800100');
+  t.equal(a.trunk.media, 'answer', 'default media mode');
+  t.equal(a.trunk.authenticated, false);
+  t.equal(e.trunks.stats.admitted, 1);
+});
+
+t.test('callerFrom: from and dialledFrom: to', async (t) => {
+  const e = await engine(t, '127.0.0.1', [{ ...loopTrunk, callerFrom: 'from', dialledFrom: 'to', media: 'early', earlyMediaLimitMs: 30_000 }]);
+  const c = await carrier(t, '127.0.0.1', e);
+  await c.call({
+    ruser: 'trunkgroup', from: '<sip:+33-1-234@127.0.0.1>', to: '<sip:200@127.0.0.1>',
+    headers: [{ name: 'P-Asserted-Identity', value: '<sip:+49999@carrier.example>' }],
+  });
+  const a = e.admissions[0];
+  t.ok(a?.ok);
+  if (!a?.ok) return;
+  t.equal(a.caller, '+331234', 'From, PAI ignored');
+  t.equal(a.display, undefined);
+  t.equal(a.dialled, '200', 'To user, not the Request-URI');
+  t.equal(a.trunk.media, 'early');
+  t.equal(a.trunk.earlyMediaLimitMs, 30_000);
+});
+
+t.test('an unknown source gets 403 and is logged once', async (t) => {
+  const e = await engine(t, '127.0.0.1', [{ ...loopTrunk, allow: ['10.0.0.0/8', '2001:db8::/32'] }]);
+  const c = await carrier(t, '127.0.0.1', e);
+  t.equal(status(await c.call({ ruser: '100' })), 403);
+  t.equal(status(await c.call({ ruser: '100' })), 403);
+  t.same(e.admissions.map((a) => !a.ok && a.reason), ['unknown-source', 'unknown-source']);
+  t.equal(e.logs.length, 1, 'one log line per source, not per packet');
+  t.equal(e.trunks.stats.unknownSource, 2);
+});
+
+t.test('IPv6: a trunk admitted by ::1/128, another by v4 only', async (t) => {
+  const e = await engine(t, '::1', [
+    { ...loopTrunk, id: 'v4', allow: ['127.0.0.1'] },
+    { ...loopTrunk, id: 'v6', allow: ['::1/128'] },
+  ]);
+  const c = await carrier(t, '::1', e);
+  await c.call({ ruser: '+4930100', from: '<sip:+4930999@[::1]>' });
+  const a = e.admissions[0];
+  t.ok(a?.ok);
+  if (!a?.ok) return;
+  t.equal(a.trunk.id, 'v6');
+  t.equal(a.dialled, '+4930100');
+  t.equal(a.caller, '+4930999', 'no PAI: From');
+  t.equal(e.trunks.classify('127.0.0.1')?.id, 'v4');
+  t.equal(e.trunks.classify('::ffff:127.0.0.1')?.id, 'v4', 'mapped address classified as v4');
+  t.equal(e.trunks.classify('::2'), undefined);
+});
+
+t.test('no dialled number: 484', async (t) => {
+  const e = await engine(t, '127.0.0.1', [loopTrunk]);
+  const c = await carrier(t, '127.0.0.1', e);
+  t.equal(status(await c.call({})), 484, 'Request-URI without a user');
+  t.equal(status(await c.call({ ruser: 'service' })), 484, 'a user part that is not a number');
+  t.equal(e.trunks.stats.noDialledNumber, 2);
+});
+
+t.test('trunk digest: 407 challenge, verified retry, wrong password 403, no credentials 407', async (t) => {
+  const auth = { username: 'carrier1', password: 's3cret', realm: 'trunks.onair' };
+  const e = await engine(t, '127.0.0.1', [{ ...loopTrunk, auth }]);
+  const c = await carrier(t, '127.0.0.1', e);
+  t.equal(status(await c.call({ ruser: '100', credentials: { username: 'carrier1', password: 's3cret' } })), 480, 'admitted after the challenge');
+  t.same(e.admissions.map((a) => (a.ok ? 'ok' : a.reason)), ['challenged', 'ok']);
+  const first = e.admissions[0];
+  t.equal(first && !first.ok ? first.status : 0, 407);
+
+  const wrong = await c.call({ ruser: '100', credentials: { username: 'carrier1', password: 'guess' } });
+  t.equal(status(wrong), 403, 'wrong password');
+  const otherUser = await c.call({ ruser: '100', credentials: { username: 'carrier2', password: 's3cret' } });
+  t.equal(status(otherUser), 403, 'another user name');
+  t.equal(e.trunks.stats.authFailures, 2);
+  t.ok(e.logs.some((l) => (l.obj as { code?: string }).code === 'SIP_ERR_AUTH_RESPONSE'), 'failure logged with its code');
+
+  const none = await c.call({ ruser: '100' });
+  t.equal(status(none), 407, 'without credentials the carrier sees the challenge');
+  const challenge = typeof none === 'string' ? undefined : none.headers.auth('Proxy-Authenticate')[0];
+  t.equal(challenge?.params.get('realm'), 'trunks.onair');
+  t.equal(challenge?.params.get('algorithm'), 'MD5');
+});
+
+t.test('trunk digest with 401 (WWW-Authenticate)', async (t) => {
+  const auth = { username: 'carrier1', password: 's3cret', realm: 'trunks.onair' };
+  const e = await engine(t, '127.0.0.1', [{ ...loopTrunk, auth, challengeStatus: 401 }]);
+  const c = await carrier(t, '127.0.0.1', e);
+  const none = await c.call({ ruser: '100' });
+  t.equal(status(none), 401);
+  t.equal(typeof none === 'string' ? 0 : none.headers.auth('WWW-Authenticate').length, 1);
+  t.equal(status(await c.call({ ruser: '100', credentials: { username: 'carrier1', password: 's3cret' } })), 480);
+});
+
+t.test('OPTIONS: 200 with Allow/Accept/Supported from a trunk, 403 from others', async (t) => {
+  const e = await engine(t, '127.0.0.1', [loopTrunk]);
+  const c = await carrier(t, '127.0.0.1', e);
+  const r = await c.ua.request({ method: 'OPTIONS', target: `sip:127.0.0.1:${e.port}` });
+  t.equal(status(r), 200);
+  if (typeof r !== 'string') {
+    t.match(r.headers.get('Allow') ?? '', /INVITE/);
+    t.equal(r.headers.get('Accept'), 'application/sdp');
+    t.ok(r.headers.has('Supported'));
+  }
+  const closed = await engine(t, '127.0.0.1', [{ ...loopTrunk, allow: ['192.0.2.0/24'] }]);
+  const r2 = await c.ua.request({ method: 'OPTIONS', target: `sip:127.0.0.1:${closed.port}` });
+  t.equal(status(r2), 403);
+});
+
+t.test('configuration errors', async (t) => {
+  t.throws(() => new TrunkTable([{ ...loopTrunk, allow: ['10.0.0.0/40'] }]), { code: 'TRUNK_ERR_CIDR' });
+  t.throws(() => new TrunkTable([loopTrunk, loopTrunk]), /twice/);
+  const table = new TrunkTable([loopTrunk, { ...loopTrunk, id: 'b', name: 'B', allow: [] }]);
+  t.same(table.trunks.map((x) => x.id), ['loop', 'b']);
+  t.equal(table.get('b')?.name, 'B');
+  t.equal(table.classify('127.0.0.2')?.id, 'loop');
+});
+
+t.test('trunk digest: an expired nonce is challenged again with stale=true, not counted as a failure', async (t) => {
+  const clock = new FakeClock(5_000);
+  const auth = { username: 'carrier1', password: 's3cret', realm: 'trunks.onair' };
+  const table = new TrunkTable([{ ...loopTrunk, auth }], { clock, nonceTtlMs: 10_000 });
+  const answers: { status: number; headers: HeaderField[] }[] = [];
+  const invite = (authorization?: string): IncomingInvite => {
+    const text = [
+      'INVITE sip:100@127.0.0.1 SIP/2.0', 'Via: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bK-st', 'Max-Forwards: 70',
+      'From: <sip:+4930555@127.0.0.1>;tag=c', 'To: <sip:100@127.0.0.1>', 'Call-ID: stale-1', 'CSeq: 1 INVITE',
+      'Contact: <sip:gw@127.0.0.1:5080>', ...(authorization ? [`Proxy-Authorization: ${authorization}`] : []), 'Content-Length: 0', '', '',
+    ].join('\r\n');
+    const parsed = parse(Buffer.from(text, 'latin1'));
+    if (!parsed.ok || parsed.message.kind !== 'request') throw new Error('bad fixture');
+    const request = parsed.message;
+    return {
+      request,
+      inbound: { message: request, source: { transport: 'UDP', address: '127.0.0.1', port: 5080 }, local: { transport: 'UDP', address: '127.0.0.1', port: 5060 } },
+      reject: (status: number, opts: { headers?: HeaderField[] } = {}) => {
+        answers.push({ status, headers: opts.headers ?? [] });
+        return true;
+      },
+    } as unknown as IncomingInvite;
+  };
+  t.equal(table.admitInvite(invite()).ok, false);
+  const challenge = answers[0]?.headers[0]?.value ?? '';
+  const answer = answerChallenge(challenge, { username: 'carrier1', password: 's3cret', method: 'INVITE', uri: 'sip:100@127.0.0.1' }, 1);
+  if (!answer.ok) throw new Error(answer.reason);
+  clock.advance(10_001);
+  const stale = table.admitInvite(invite(answer.header));
+  t.same(stale.ok ? 'ok' : [stale.status, stale.reason], [407, 'challenged']);
+  t.match(answers[1]?.headers[0]?.value ?? '', /stale=true/);
+  t.equal(table.stats.authFailures, 0);
+  const fresh = answerChallenge(answers[1]?.headers[0]?.value ?? '', { username: 'carrier1', password: 's3cret', method: 'INVITE', uri: 'sip:100@127.0.0.1' }, 1);
+  if (!fresh.ok) throw new Error(fresh.reason);
+  const ok = table.admitInvite(invite(fresh.header));
+  t.equal(ok.ok, true, 'the fresh nonce is accepted');
+});
