@@ -8,7 +8,7 @@ import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { LRUCache } from 'lru-cache';
 import { Acd, type AcdEffect, type AgentStatus } from './acd/index.ts';
-import { TransportLayer, UserAgent, type IncomingRequest, type SipMessage, type Endpoint } from './sip/index.ts';
+import { TransportLayer, UserAgent, resolveUri, type IncomingRequest, type SipMessage, type SipUri, type Endpoint } from './sip/index.ts';
 import { MediaPool } from '../media/index.ts';
 import { openStore, OutboxDispatcher, type SqliteStore } from './store/index.ts';
 import { SqliteCrmAdapter, WebhookCrmAdapter, unknownCaller, type CrmAdapter, type CallerInfo } from '../crm-adapter/index.ts';
@@ -176,7 +176,7 @@ export async function startEngine(config: Config, opts: { log?: Logger } = {}): 
         },
       },
       agents: {
-        contacts: (agentId) => registrar.lookup(agentId).map((b) => ({ uri: b.uri, source: b.source })),
+        contacts: (agentId) => registrar.lookup(agentId).map((b) => ({ uri: b.uri, source: agentTarget(b) })),
         agentByExtension: (ext) => registrar.agentOf(ext),
       },
       observe: (e) => onCallEvent(e),
@@ -317,6 +317,17 @@ export async function startEngine(config: Config, opts: { log?: Logger } = {}): 
     await undo();
     throw err;
   }
+}
+
+/**
+ * Where to send an agent's INVITE. Over TCP/TLS: the connection the REGISTER came on. Over UDP: the
+ * Contact when its host is the address the REGISTER came from (the phone is not behind NAT, and
+ * may use another port for calls than for registering), else the REGISTER's source (NAT).
+ */
+function agentTarget(b: { uri: SipUri; source: Endpoint }): Endpoint {
+  if (b.source.transport !== 'UDP') return b.source;
+  const contact = resolveUri(b.uri);
+  return contact.transport === 'UDP' && contact.address === b.source.address ? contact : b.source;
 }
 
 /** The API's name for a call phase. */

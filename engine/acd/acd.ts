@@ -810,6 +810,9 @@ export class Acd {
   }
 
   private leaveIdle(agent: Agent): void {
+    // Most offers go to an agent who just freed up and never entered the idle heaps: skip the walk.
+    if (!agent.inIdleHeaps) return;
+    agent.inIdleHeaps = false;
     for (const m of agent.members) m.pool.idle.remove(m);
   }
 
@@ -857,6 +860,7 @@ export class Acd {
       this.offer(pick.head!, agent, now);
       return;
     }
+    agent.inIdleHeaps = true;
     for (const m of agent.members) m.pool.idle.push(m);
   }
 

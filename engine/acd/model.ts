@@ -183,6 +183,8 @@ export class Agent {
   callsHandled = 0;
   talkTimeMs = 0;
   lastOfferSeq = 0;
+  /** True while the agent's members sit in their pools' idle heaps. */
+  inIdleHeaps = false;
   /** Calls waiting for this agent alone (preferred-agent phase); created on first use. */
   preferredCalls: IndexedHeap<CallNode> | null = null;
   readonly timer: TimerNode;

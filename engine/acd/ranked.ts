@@ -135,7 +135,9 @@ export class RankedSet<T extends RankedNode> {
     if (t === node) return merge(t.left, t.right);
     if (this.before(node, t as T)) t.left = this.del(t.left, node);
     else t.right = this.del(t.right, node);
-    fix(t);
+    t.size--;
+    // The subtree minimum can only have changed if the removed node held it.
+    if (node.arrival === t.minArrival) t.minArrival = Math.min(t.arrival, minOf(t.left), minOf(t.right));
     return t;
   }
 }

@@ -193,7 +193,7 @@ export class AcdError extends Error {
  *
  * - `offer`: ring `agentId` with `callId`; the core times the ring itself (`ringTimeoutMs`, via tick).
  * - `cancelOffer`: stop ringing.
- * - `announce`: tell a waiting caller their position (1 = next; capped) and estimated wait.
+ * - `announce`: tell a waiting caller their exact position (1 = next) and estimated wait.
  * - `overflowed`: the call now waits in `toQueueId`.
  * - `callbackOffer`: admission control suggests offering the caller a callback (`acceptCallback`).
  * - `callbackCreated`: a callback task now waits (it keeps `arrivalTime` of the original caller).
