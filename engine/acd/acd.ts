@@ -4,7 +4,7 @@
  * one timer heap that `tick(now)` drains, and `nextDeadline()` tells the runtime when to call it.
  */
 import { IndexedHeap } from './heap.ts';
-import { TimerQueue } from './timers.ts';
+import { KeyHeap } from './keyheap.ts';
 import { estimateWait, ewma } from './ewt.ts';
 import { builtinStrategies, isBuiltinStrategy } from './strategy.ts';
 import { Agent, Call, CallNode, Lane, Member, memberBefore, Pool, Queue, timerBefore } from './model.ts';
@@ -39,7 +39,8 @@ export class Acd {
   private readonly calls = new Map<string, Call>();
   /** Waiting or active callback tasks by caller number (deduplication). */
   private readonly callbacksByNumber = new Map<string, Call>();
-  private readonly timers = new TimerQueue<TimerNode>();
+  /** One timer per call and per agent, keyed (due, arming sequence). */
+  private readonly timers = new KeyHeap<TimerNode>(1024);
   /** Timers due at one instant, popped together and put in order (reused). */
   private readonly batch: TimerNode[] = [];
   private readonly strategies: Map<string, StrategyComparator>;
@@ -278,10 +279,10 @@ export class Acd {
     this.out = [];
     const batch = this.batch;
     for (;;) {
-      const due = this.timers.peekDue();
+      const due = this.timers.peekKey1();
       if (due > now) break;
       batch.length = 0;
-      while (this.timers.peekDue() === due) batch.push(this.timers.pop()!);
+      while (this.timers.peekKey1() === due) batch.push(this.timers.pop()!);
       if (batch.length > 1) batch.sort(timerOrder);
       for (let i = 0; i < batch.length; i++) {
         const t = batch[i]!;
@@ -297,7 +298,7 @@ export class Acd {
 
   /** The earliest time `tick` has work to do, or null when no timer is pending. */
   nextDeadline(): Millis | null {
-    const due = this.timers.peekDue();
+    const due = this.timers.peekKey1();
     return due === Infinity ? null : due;
   }
 
@@ -580,7 +581,6 @@ export class Acd {
       }
       const lane = lanes[i]!;
       node.lane = lane;
-      node.load();
       (call.kind === 'call' ? lane.live : lane.callbacks).push(node);
     }
     call.laneCount = lanes.length;
@@ -731,7 +731,6 @@ export class Acd {
     existing.queue.waiting.insert(existing.queueNode);
     for (let i = 0; i < existing.laneCount; i++) {
       const node = existing.laneNodes[i]!;
-      node.load();
       node.lane!.callbacks.update(node);
     }
   }
@@ -868,7 +867,7 @@ export class Acd {
 
   private setTimer(t: TimerNode, due: Millis): void {
     t.seq = ++this.timerSeq;
-    this.timers.set(t, due, t.seq);
+    this.timers.set(t, due, t.seq, 0);
   }
 
   /** (Re)arm the call's single timer at its earliest pending rule. */

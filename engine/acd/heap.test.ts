@@ -1,7 +1,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { IndexedHeap } from './heap.ts';
-import { TimerQueue } from './timers.ts';
+import { KeyHeap } from './keyheap.ts';
 
 interface Item { heapIndex: number; key: number; id: number }
 
@@ -49,40 +49,40 @@ t.test('remove of a node from another heap is refused', async (t) => {
   t.equal(a.size, 1);
 });
 
-t.test('TimerQueue pops by (due, seq) under random arm / re-arm / disarm', async (t) => {
-  fc.assert(fc.property(fc.array(fc.tuple(fc.nat(3), fc.integer({ min: 0, max: 40 }), fc.nat()), { maxLength: 300, size: 'max' }), (ops) => {
-    const q = new TimerQueue<{ heapIndex: number; id: number }>();
+t.test('KeyHeap pops by (k1, k2, k3) under random set / re-key / remove', async (t) => {
+  fc.assert(fc.property(fc.array(fc.tuple(fc.nat(3), fc.integer({ min: 0, max: 20 }), fc.integer({ min: -3, max: 3 }), fc.nat()), { maxLength: 300, size: 'max' }), (ops) => {
+    const q = new KeyHeap<{ heapIndex: number; id: number }>(2);
     const nodes = Array.from({ length: 12 }, (_, id) => ({ heapIndex: -1, id }));
-    const armed = new Map<number, [number, number]>();
+    const keyed = new Map<number, [number, number, number]>();
     let seq = 0;
+    const lt = (a: [number, number, number], b: [number, number, number]): boolean =>
+      a[0] !== b[0] ? a[0] < b[0] : a[1] !== b[1] ? a[1] < b[1] : a[2] < b[2];
     const first = (): number | undefined => {
       let best: number | undefined;
-      for (const [id, [d, s]] of armed) {
-        const b = best === undefined ? undefined : armed.get(best)!;
-        if (b === undefined || d < b[0] || (d === b[0] && s < b[1])) best = id;
-      }
+      for (const [id, k] of keyed) if (best === undefined || lt(k, keyed.get(best)!)) best = id;
       return best;
     };
-    for (const [op, due, pick] of ops) {
+    for (const [op, k1, k2, pick] of ops) {
       const node = nodes[pick % nodes.length]!;
       if (op <= 1) {
-        q.set(node, due, ++seq);
-        armed.set(node.id, [due, seq]);
+        const k: [number, number, number] = [k1, k2, ++seq];
+        q.set(node, ...k);
+        keyed.set(node.id, k);
       } else if (op === 2) {
         q.remove(node);
-        armed.delete(node.id);
+        keyed.delete(node.id);
         if (q.has(node)) return false;
       } else {
         const want = first();
         const got = q.pop();
         if (got?.id !== want) return false;
-        if (want !== undefined) armed.delete(want);
+        if (want !== undefined) keyed.delete(want);
       }
-      if (q.size !== armed.size) return false;
+      if (q.size !== keyed.size) return false;
       const f = first();
-      if (q.peekDue() !== (f === undefined ? Infinity : armed.get(f)![0])) return false;
+      if (q.peekKey1() !== (f === undefined ? Infinity : keyed.get(f)![0])) return false;
     }
     return true;
   }), { numRuns: 300 });
-  t.pass('timer order kept');
+  t.pass('key order kept');
 });

@@ -39,16 +39,6 @@ export class KeyHeap<T extends HeapNode> {
     return this.nodes.length === 0 ? Infinity : this.k1[0]!;
   }
 
-  /** The keys of the first node (undefined results when empty). */
-  headKey2(): number {
-    return this.k2[0]!;
-  }
-
-  /** Third key of the first node. */
-  headKey3(): number {
-    return this.k3[0]!;
-  }
-
   /** True when `node` is in this heap. */
   has(node: T): boolean {
     const i = node.heapIndex;

@@ -15,65 +15,58 @@
  */
 import { IndexedHeap } from './heap.ts';
 import type { HeapNode } from './heap.ts';
+import { KeyHeap } from './keyheap.ts';
 import { RankedSet, treapWeight } from './ranked.ts';
 import type { RankedNode } from './ranked.ts';
 import type { AgentState, AgentStatus, CallKind, CallState, Millis, StrategyComparator } from './types.ts';
 
-/**
- * The order keys of a call, copied into each of its heap and tree nodes when the node is inserted:
- * comparisons then read the node they already hold instead of following node → call, which halves
- * the memory loads of every sift and descent. A call's keys only change while it is out of every
- * structure (or, for a merge, between a removal and a re-insertion), so the copies cannot go stale.
- */
-export class Keyed {
-  priority = 0;
-  rank = 0;
+/** One slot of a call in one heap. `lane` is set for lane nodes only. */
+export class CallNode implements HeapNode {
+  heapIndex = -1;
+  lane: Lane | null = null;
   readonly call: Call;
   constructor(call: Call) {
     this.call = call;
   }
-
-  /** Copy the call's current keys; call before inserting the node anywhere. */
-  load(): void {
-    const c = this.call;
-    this.priority = c.priority;
-    this.rank = c.rank;
-  }
 }
 
-/** One slot of a call in one heap. `lane` is set for lane nodes only. */
-export class CallNode extends Keyed implements HeapNode {
-  heapIndex = -1;
-  lane: Lane | null = null;
-}
-
-/** A call's entry in its queue's ranked set (queue order, positions, oldest arrival). */
-export class QueueEntry extends Keyed implements RankedNode {
+/**
+ * A call's entry in its queue's ranked set (queue order, positions, oldest arrival). It carries a
+ * copy of the call's order keys, loaded before each insertion, so a descent compares the node in
+ * hand instead of following node → call at every level. A call's keys only change while it is out
+ * of the set (a merge removes, re-keys, re-inserts), so the copy cannot go stale.
+ */
+export class QueueEntry implements RankedNode {
+  priority = 0;
+  rank = 0;
+  seq = 0;
   arrival = 0;
+  readonly call: Call;
   minArrival = 0;
   left: RankedNode | null = null;
   right: RankedNode | null = null;
   size = 0;
   readonly weight: number;
   constructor(call: Call) {
-    super(call);
+    this.call = call;
     this.weight = treapWeight(call.seq);
   }
 
-  override load(): void {
-    super.load();
-    this.arrival = this.call.arrivalTime;
+  /** Copy the call's current keys; call before inserting the entry. */
+  load(): void {
+    const c = this.call;
+    this.priority = c.priority;
+    this.rank = c.rank;
+    this.seq = c.seq;
+    this.arrival = c.arrivalTime;
   }
 }
 
-/**
- * Priority first (higher wins), then rank (earlier wins), on loaded keys; then the call's immutable
- * arrival sequence (ties are rare, so that one load through the call is left).
- */
-export function callBefore(x: Keyed, y: Keyed): boolean {
+/** Queue order: priority first (higher wins), then rank (earlier wins), then arrival sequence. */
+export function entryBefore(x: QueueEntry, y: QueueEntry): boolean {
   if (x.priority !== y.priority) return x.priority > y.priority;
   if (x.rank !== y.rank) return x.rank < y.rank;
-  return x.call.seq < y.call.seq;
+  return x.seq < y.seq;
 }
 
 
@@ -231,13 +224,14 @@ export function memberBefore(compare: StrategyComparator): (a: Member, b: Member
 }
 
 /**
- * A heap of lane entries that keeps a copy of its head's keys. An agent that frees up compares the
- * heads of a few dozen lanes; reading the keys here, instead of through node → call, saves two
- * dependent memory loads per lane on the hottest path of the core.
+ * The entries of one lane in queue order (keys −priority, rank, seq in a {@link KeyHeap}), with a
+ * copy of the head's keys: an agent that frees up compares the heads of a few dozen lanes, and
+ * reading them here, instead of through heap → node → call, saves dependent memory loads per lane on
+ * the hottest path of the core.
  */
 export class LaneHeap {
   readonly queue: Queue;
-  private readonly heap = new IndexedHeap<CallNode>(callBefore);
+  private readonly heap = new KeyHeap<CallNode>(8);
   /** The head call, null when empty; the fields below copy its keys. */
   head: Call | null = null;
   priority = 0;
@@ -249,9 +243,10 @@ export class LaneHeap {
     this.queue = queue;
   }
 
-  /** Add an entry (a node in no heap). */
+  /** Add an entry (a node in no heap), keyed by its call's current keys. */
   push(node: CallNode): void {
-    this.heap.push(node);
+    const c = node.call;
+    this.heap.set(node, -c.priority, c.rank, c.seq);
     if (node.heapIndex === 0) this.refresh();
   }
 
@@ -261,9 +256,10 @@ export class LaneHeap {
     if (this.heap.remove(node) && wasHead) this.refresh();
   }
 
-  /** Restore order after the node's call changed keys. */
+  /** Re-key an entry after its call's keys changed. */
   update(node: CallNode): void {
-    this.heap.update(node);
+    const c = node.call;
+    this.heap.set(node, -c.priority, c.rank, c.seq);
     this.refresh();
   }
 
@@ -275,9 +271,9 @@ export class LaneHeap {
     }
     const call = node.call;
     this.head = call;
-    this.priority = node.priority;
+    this.priority = call.priority;
     this.arrival = call.arrivalTime;
-    this.rank = node.rank;
+    this.rank = call.rank;
     this.seq = call.seq;
   }
 }
@@ -324,7 +320,7 @@ export class Queue {
   fullOverflow: Queue | null = null;
   maxWaitQueue: Queue | null = null;
   admissionOverflow: Queue | null = null;
-  readonly waiting = new RankedSet<QueueEntry>(callBefore);
+  readonly waiting = new RankedSet<QueueEntry>(entryBefore);
   liveWaiting = 0;
   callbacksWaiting = 0;
   handleTimeMs: number;

@@ -37,10 +37,15 @@ export function treapWeight(seq: number): number {
 const sizeOf = (n: RankedNode | null): number => (n === null ? 0 : n.size);
 const minOf = (n: RankedNode | null): number => (n === null ? Infinity : n.minArrival);
 
+/** Recompute the minimum arrival of `t` from its children. */
+function fixMin(t: RankedNode): void {
+  t.minArrival = Math.min(t.arrival, minOf(t.left), minOf(t.right));
+}
+
 /** Recompute size and minimum arrival of `t` from its children. */
 function fix(t: RankedNode): void {
   t.size = sizeOf(t.left) + sizeOf(t.right) + 1;
-  t.minArrival = Math.min(t.arrival, minOf(t.left), minOf(t.right));
+  fixMin(t);
 }
 
 /**
@@ -137,7 +142,7 @@ export class RankedSet<T extends RankedNode> {
     else t.right = this.del(t.right, node);
     t.size--;
     // The subtree minimum can only have changed if the removed node held it.
-    if (node.arrival === t.minArrival) t.minArrival = Math.min(t.arrival, minOf(t.left), minOf(t.right));
+    if (node.arrival === t.minArrival) fixMin(t);
     return t;
   }
 }

@@ -19,7 +19,7 @@ import type { Acd, AcdEffect } from '../acd/index.ts';
 import type {
   Dialog, DialogDelegate, IncomingInvite, IncomingRequest, OutgoingInvite, SipResponse, UserAgent,
 } from '../sip/index.ts';
-import type { MediaPool, Playlist, PlaylistItem, RemoteMedia, LegId, G711 } from '../../media/index.ts';
+import type { MediaPool, Playlist, PlaylistItem, RemoteMedia, LegId, G711, LegStats } from '../../media/index.ts';
 import { negotiate, createOffer, acceptAnswer, HOLD_MUSIC } from '../../media/index.ts';
 import type { Store, CallbackInput } from '../store/index.ts';
 import type { CallerInfo, CallEvent, Cdr, CdrOutcome, ReleasedBy } from '../../crm-adapter/index.ts';
@@ -89,6 +89,14 @@ interface IvrState {
   digits: ((digit: string) => void) | undefined;
 }
 
+/** RTP counters of a call's legs (see {@link CallController.mediaStats}). */
+export interface CallMediaStats {
+  /** The carrier side: hold audio and relayed agent audio sent, caller audio received. */
+  caller: LegStats | null;
+  /** The agent's phone side: relayed caller audio sent, agent audio received. */
+  agent: LegStats | null;
+}
+
 /** What the controller needs. */
 export interface CallControllerDeps {
   ua: UserAgent;
@@ -144,6 +152,23 @@ export class CallController {
     }));
   }
 
+  /**
+   * RTP counters of a call's two legs (`null` for a leg it does not have, e.g. before an offer), or
+   * undefined when no such call is in progress. Legs are released when the call ends, so read
+   * this while it is up.
+   */
+  async mediaStats(callId: string): Promise<CallMediaStats | undefined> {
+    const call = this.calls.get(callId);
+    if (!call) return undefined;
+    const read = async (leg: LegId | undefined): Promise<LegStats | null> => {
+      if (leg === undefined) return null;
+      const r = await this.d.media.legStats(leg);
+      return r.ok ? r.value : null;
+    };
+    const [caller, agent] = await Promise.all([read(call.callerLeg), read(call.agentLeg)]);
+    return { caller, agent };
+  }
+
   /** Feed an ACD input's effects (registrar and API use this for agent changes). */
   apply(effects: AcdEffect[]): void {
     for (const e of effects) {
@@ -182,15 +207,15 @@ export class CallController {
       this.featureCode(invite, feature);
       return;
     }
-    if (this.draining || this.calls.size >= this.d.settings.maxCalls) {
-      invite.reject(503, { headers: [{ name: 'Retry-After', value: String(this.d.settings.retryAfterSeconds) }] });
-      this.emit({ type: 'call.rejected', callId: '', caller: invite.request.headers.from.uri.user, reason: 'capacity', status: 503, at: this.now() });
-      return;
-    }
     const admission = this.d.trunks.admit(invite);
     if (!admission) return;
     const now = this.now();
     const route = this.d.settings.numbers[admission.dialled] ?? this.d.settings.defaultRoute;
+    if (this.draining || this.calls.size >= this.d.settings.maxCalls) {
+      invite.reject(503, { headers: [{ name: 'Retry-After', value: String(this.d.settings.retryAfterSeconds) }] });
+      this.rejectedForCapacity(admission, route, now);
+      return;
+    }
     const call: Call = {
       id: `c${now.toString(36)}-${(this.nextCallNumber++).toString(36)}`,
       phase: 'setup', caller: admission.caller, dialled: admission.dialled, trunk: admission.trunkId,
@@ -210,6 +235,28 @@ export class CallController {
       this.d.log.error({ err, callId: call.id }, 'call setup failed');
       this.fail(call, 500);
     });
+  }
+
+  /**
+   * A caller we could not take (over capacity, or draining) still must not be lost: record a CDR
+   * and, when the number is known, a callback task.
+   */
+  private rejectedForCapacity(admission: TrunkAdmission, route: NumberRoute, now: number): void {
+    const callId = `c${now.toString(36)}-${(this.nextCallNumber++).toString(36)}`;
+    this.emit({ type: 'call.rejected', callId, caller: admission.caller, reason: 'capacity', status: 503, at: now });
+    const cdr: Cdr = {
+      contractVersion: CONTRACT_VERSION, callId, caller: admission.caller, dialled: admission.dialled,
+      programme: route.programme, airing: route.airing, queue: null, agent: null, customerId: null, outcome: 'rejected_capacity',
+      arrivedAt: now, ivrExitAt: null, queuedAt: null, offeredAt: null, answeredAt: null, endedAt: now, wrapUpEndAt: null,
+      waitMs: 0, talkMs: 0, wrapUpMs: 0, offers: 0, releasedBy: 'system', callbackId: null,
+    };
+    const callback: CallbackInput | null = admission.caller === '' ? null : {
+      caller: admission.caller, queue: this.d.settings.defaultCallbackQueue, arrivedAt: now, callId, reason: 'rejected_capacity',
+      dialled: admission.dialled, programme: route.programme, customerId: null,
+    };
+    void this.d.store.finishCall({ cdr, events: [], callback }, now).then((r) => {
+      if (r.callback) this.emit({ type: 'callback.created', callId, callbackId: r.callback.id, caller: admission.caller, queue: r.callback.queue, at: now });
+    }).catch((err: unknown) => this.d.log.error({ err, callId }, 'CDR write failed'));
   }
 
   private async setup(call: Call): Promise<void> {

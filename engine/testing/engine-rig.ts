@@ -37,7 +37,7 @@ export interface EngineRig {
 }
 
 /** Deep-ish merge of config overrides onto the demo (top-level sections merged one level). */
-function merge(base: ConfigInput, over: Partial<ConfigInput>): ConfigInput {
+export function mergeConfig(base: ConfigInput, over: Partial<ConfigInput>): ConfigInput {
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(over)) {
     const b = (base as Record<string, unknown>)[k];
@@ -55,7 +55,7 @@ export async function startEngineRig(overrides: Partial<ConfigInput> = {}, opts:
   const dbPath = path.join(dir, 'onair.db');
   const base = demoConfig();
   const portMin = 20000 + 2 * Math.floor(Math.random() * 10000);
-  const input = merge(base, {
+  const input = mergeConfig(base, {
     sip: { listen: [{ transport: 'udp', address: '127.0.0.1', port: 0 }, { transport: 'tcp', address: '127.0.0.1', port: 0 }] },
     http: { port: 0 },
     database: { kind: 'sqlite', path: dbPath },
@@ -87,7 +87,7 @@ export interface SippAgents {
  * Register demo agents `extensions` (password demo<ext>) with sipp and start one sipp that
  * answers their calls after `ringMs`. Resolves once every agent is registered.
  */
-export async function startSippAgents(rig: EngineRig, extensions: string[], ringMs: number, maxCalls = 100000): Promise<SippAgents> {
+export async function startSippAgents(rig: Pick<EngineRig, 'sipPort'>, extensions: string[], ringMs: number, maxCalls = 100000): Promise<SippAgents> {
   const port = await freeUdpPort();
   const mediaPort = await freeUdpPort();
   const answer = startSipp({
@@ -107,7 +107,7 @@ export async function startSippAgents(rig: EngineRig, extensions: string[], ring
 }
 
 /** Write a callers injection file (one number per line) and return its path. */
-export function callersFile(rig: EngineRig, numbers: string[], name = 'callers.csv'): string {
+export function callersFile(rig: Pick<EngineRig, 'dir'>, numbers: string[], name = 'callers.csv'): string {
   const file = path.join(rig.dir, name);
   writeFileSync(file, `SEQUENTIAL\n${numbers.join('\n')}\n`);
   return file;

@@ -1,0 +1,117 @@
+/**
+ * The engine as a child process, the way operators run it (`onair --config FILE`): a generated
+ * JSON configuration on free loopback ports and a database in a folder of the caller's choosing, so
+ * a test can `kill -9` it and start another on the same database, and a benchmark can measure it
+ * (CPU, RSS, `--cpu-prof`) apart from the load generators.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { demoConfig, type ConfigInput } from '../config/index.ts';
+import { freeUdpPort, mergeConfig } from './engine-rig.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** A TCP port that was free a moment ago. */
+export async function freeTcpPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** Options of {@link spawnEngine}. */
+export interface EngineProcessOptions {
+  /** Folder of the config file and the database (`onair.db`); reuse it to restart on the same data. */
+  dir: string;
+  /** Replace top-level sections of the demo configuration (merged one level deep). */
+  overrides?: Partial<ConfigInput>;
+  /** Extra node options before the script (e.g. `--cpu-prof`, `--cpu-prof-dir=…`). */
+  nodeArgs?: string[];
+  /** How long to wait for `/healthz` (ms). Default 20000. */
+  startTimeoutMs?: number;
+}
+
+/** A running engine process. */
+export interface EngineProcess {
+  child: ChildProcess;
+  pid: number;
+  sipPort: number;
+  httpPort: number;
+  dbPath: string;
+  /** Log output so far (bounded), for failure messages. */
+  output(): string;
+  /** GET a JSON document of the HTTP API. */
+  get<T = unknown>(urlPath: string): Promise<T>;
+  /** Send SIGTERM (graceful drain) or SIGKILL; resolves with the exit code or signal. */
+  stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<number | NodeJS.Signals | null>;
+}
+
+/** CPU time (user + system, ms) and resident memory (bytes) of a process, from /proc. */
+export function processUsage(pid: number): { cpuMs: number; rssBytes: number } {
+  // /proc/PID/stat: fields after the ")" of the command; utime and stime are fields 14 and 15.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(f[11]) + Number(f[12]);
+  const rssPages = Number(f[21]);
+  // Linux: USER_HZ is 100 and pages are 4 KiB on the machines we run on.
+  return { cpuMs: ticks * 10, rssBytes: rssPages * 4096 };
+}
+
+/**
+ * Write `dir/onair.json` (the demo with free ports, UDP SIP only, `overrides` on top) and start
+ * `node --import tsx engine/cli/main.ts --config dir/onair.json`. Resolves once `/healthz` answers.
+ */
+export async function spawnEngine(o: EngineProcessOptions): Promise<EngineProcess> {
+  const sipPort = await freeUdpPort();
+  const httpPort = await freeTcpPort();
+  const dbPath = path.join(o.dir, 'onair.db');
+  const portMin = 20000 + 2 * Math.floor(Math.random() * 10000);
+  const config = mergeConfig(demoConfig(), {
+    sip: { listen: [{ transport: 'udp', address: '127.0.0.1', port: sipPort }] },
+    http: { port: httpPort },
+    database: { kind: 'sqlite', path: dbPath },
+    media: { bindAddress: '127.0.0.1', workers: 1, rtpPortMin: portMin, rtpPortMax: portMin + 9999, rtpTimeoutSeconds: 0 },
+    log: { level: 'warn' },
+  } as Partial<ConfigInput>);
+  const input = o.overrides ? mergeConfig(config, o.overrides) : config;
+  const file = path.join(o.dir, 'onair.json');
+  writeFileSync(file, JSON.stringify(input, null, 2));
+  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), '--import', 'tsx', 'engine/cli/main.ts', '--config', file], {
+    cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const keep = (d: Buffer): void => { if (output.length < 100_000) output += d.toString(); };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<number | NodeJS.Signals | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));
+  const base = `http://127.0.0.1:${httpPort}`;
+  const get = async <T>(urlPath: string): Promise<T> => {
+    const res = await fetch(base + urlPath);
+    if (!res.ok) throw new Error(`GET ${urlPath}: ${res.status} ${await res.text()}`);
+    return (urlPath === '/metrics' ? await res.text() : await res.json()) as T;
+  };
+  const stop = async (signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<number | NodeJS.Signals | null> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    return exited;
+  };
+  const deadline = Date.now() + (o.startTimeoutMs ?? 20_000);
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`engine exited at start:\n${output}`);
+    try {
+      await get('/healthz');
+      break;
+    } catch {
+      if (Date.now() > deadline) {
+        await stop('SIGKILL');
+        throw new Error(`engine did not start within ${o.startTimeoutMs ?? 20_000} ms:\n${output}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return { child, pid: child.pid!, sipPort, httpPort, dbPath, output: () => output, get, stop };
+}
