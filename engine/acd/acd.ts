@@ -553,7 +553,12 @@ export class Acd {
     else q.callbacksWaiting++;
   }
 
-  /** Take a waiting call out of every waiting structure (queue, lanes, preferred, timer). */
+  /**
+   * Take a waiting call out of every waiting structure (queue, lanes, preferred heap). Its timer is
+   * left armed: a call that is offered keeps it until it fires (`callTimer` ignores a call that is not
+   * waiting) or the call ends or waits again (re-armed in place). That keeps a timer-heap removal off
+   * the offer path, the busiest decision; `end` disarms it so an ended call is not kept alive.
+   */
   private leaveWaiting(call: Call): void {
     const q = call.queue;
     q.waiting.remove(call.queueNode);
@@ -567,7 +572,6 @@ export class Acd {
     }
     call.laneCount = 0;
     if (call.preferredNode !== null) call.preferred?.preferredCalls?.remove(call.preferredNode);
-    this.timers.remove(call.timer);
   }
 
   /** Join the lanes of the call's current step from `call.laneCount` on. */
@@ -761,6 +765,7 @@ export class Acd {
 
   private end(call: Call, outcome: CallOutcome): void {
     call.state = 'ended';
+    this.timers.remove(call.timer);
     this.calls.delete(call.id);
     if (call.kind === 'callback' && this.callbacksByNumber.get(call.callerNumber) === call) {
       this.callbacksByNumber.delete(call.callerNumber);

@@ -5,5 +5,3 @@ export { startSipp, runSipp } from './sipp.ts';
 export type { SippOptions, SippResult, SippRun } from './sipp.ts';
 export { startBaresip, toneWav } from './baresip.ts';
 export type { Baresip, BaresipOptions } from './baresip.ts';
-export { spawnEngine, freeTcpPort, processUsage } from './engine-process.ts';
-export type { EngineProcess, EngineProcessOptions } from './engine-process.ts';
