@@ -207,6 +207,9 @@ export async function startEngine(config: Config, opts: { log?: Logger } = {}): 
         case 'agent.state':
           publish({ type: 'agent.state', at: e.at, agentId: e.agentId, status: e.status as AgentStatus, state: e.state as Extract<CtiEvent, { type: 'agent.state' }>['state'], reason: e.reason });
           return;
+        case 'offer.sent':
+          metrics.offerLatency(e.latencyMs);
+          return;
         case 'media.firstPacket':
           metrics.firstMedia(e.latencyMs);
           return;

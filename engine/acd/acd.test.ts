@@ -226,6 +226,14 @@ t.test('expansion / overflow rules', async (t) => {
     t.same(s.offers(), ['c3:b1'], 'only the third arrival reached the overflow group');
   });
 
+  t.test('across queues, a call sent back to the head of its queue comes first', async (t) => {
+    const s = new Scenario({ queues: [q('a'), q('b', { weight: 5 })], agents: [{ id: 'x', skills: { a: 1 } }, { id: 'y', skills: { a: 1, b: 1 } }] });
+    s.call('old', 'b').at(1000).login('x').call('late', 'a');
+    t.same(s.offers(), ['late:x']);
+    s.noAnswer('late').at(2000).login('y');
+    t.same(s.offers(), ['late:y'], 'the returned call beats an older, heavier-weighted call of another queue');
+  });
+
   t.test('multi-skilled agent takes the longest weighted wait across its queues', async (t) => {
     const s = new Scenario({ queues: [q('a', { weight: 1 }), q('b', { weight: 3 })], agents: [{ id: 'x', skills: { a: 1, b: 1 } }] });
     s.call('a1', 'a').at(1000).call('b1', 'b').at(1400).login('x');

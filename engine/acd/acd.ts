@@ -296,7 +296,10 @@ export class Acd {
     return this.out;
   }
 
-  /** The earliest time `tick` has work to do, or null when no timer is pending. */
+  /**
+   * The earliest time `tick` may have work to do, or null when no timer is pending. Arm one runtime
+   * timer for it. A call that was offered keeps its timer armed, so a tick can find nothing to do.
+   */
   nextDeadline(): Millis | null {
     const due = this.timers.peekKey1();
     return due === Infinity ? null : due;
@@ -405,7 +408,11 @@ export class Acd {
       pools.push(pool);
     };
     addTarget(qc.skill ?? qc.id, qc.minLevel ?? 1);
-    q.steps.push({ afterMs: 0, queueLengthAtLeast: 0, pools: [...pools], lanes: pools.map((p) => lanes.get(p)!) });
+    const resolved = (): { pools: Pool[]; lanes: Lane[] } => {
+      const kept = pools.filter((p) => !pools.some((o) => o.skill === p.skill && o.strategyName === p.strategyName && o.minLevel < p.minLevel));
+      return { pools: kept, lanes: kept.map((p) => lanes.get(p)!) };
+    };
+    q.steps.push({ afterMs: 0, queueLengthAtLeast: 0, ...resolved() });
     for (const step of qc.expansion ?? []) {
       if (step.afterMs === undefined && step.queueLengthAtLeast === undefined) {
         invalid(`queue '${qc.id}': an expansion step needs afterMs or queueLengthAtLeast`);
@@ -414,8 +421,7 @@ export class Acd {
       q.steps.push({
         afterMs: num(step.afterMs, Infinity, 'expansion.afterMs'),
         queueLengthAtLeast: num(step.queueLengthAtLeast, Infinity, 'expansion.queueLengthAtLeast'),
-        pools: [...pools],
-        lanes: pools.map((p) => lanes.get(p)!),
+        ...resolved(),
       });
     }
     this.queues.set(q.id, q);
@@ -442,7 +448,7 @@ export class Acd {
     if (pool === undefined) {
       let before = this.memberOrders.get(strategyName);
       if (before === undefined) this.memberOrders.set(strategyName, (before = memberBefore(strategy)));
-      pool = new Pool(skill, minLevel, before);
+      pool = new Pool(skill, minLevel, strategyName, before);
       this.pools.set(key, pool);
     }
     return pool;
@@ -574,28 +580,47 @@ export class Acd {
     if (call.preferredNode !== null) call.preferred?.preferredCalls?.remove(call.preferredNode);
   }
 
-  /** Join the lanes of the call's current step from `call.laneCount` on. */
-  private joinLanes(call: Call): void {
+  /**
+   * Make the call sit in exactly the lanes of its current step: leave those the step no longer lists
+   * (a dominated pool), join the new ones. Lists hold a handful of lanes, so plain scans.
+   */
+  private syncLanes(call: Call): void {
     const lanes = call.queue.steps[call.step]!.lanes;
-    for (let i = call.laneCount; i < lanes.length; i++) {
-      let node = call.laneNodes[i];
+    const nodes = call.laneNodes;
+    let kept = 0;
+    for (let i = 0; i < call.laneCount; i++) {
+      const node = nodes[i]!;
+      const lane = node.lane!;
+      if (lanes.includes(lane)) {
+        nodes[i] = nodes[kept]!;
+        nodes[kept++] = node;
+      } else {
+        (call.kind === 'call' ? lane.live : lane.callbacks).remove(node);
+        node.lane = null;
+      }
+    }
+    call.laneCount = kept;
+    for (let j = 0; j < lanes.length; j++) {
+      const lane = lanes[j]!;
+      let joined = false;
+      for (let i = 0; i < kept; i++) if (nodes[i]!.lane === lane) joined = true;
+      if (joined) continue;
+      let node = nodes[call.laneCount];
       if (node === undefined) {
         node = new CallNode(call);
-        call.laneNodes.push(node);
+        nodes.push(node);
       }
-      const lane = lanes[i]!;
       node.lane = lane;
       (call.kind === 'call' ? lane.live : lane.callbacks).push(node);
+      call.laneCount++;
     }
-    call.laneCount = lanes.length;
   }
 
   /**
    * A waiting call looks for an idle agent: its preferred agent alone during the preferred phase,
-   * otherwise the best idle head among the pools of its step (from pool `fromPool` on, since earlier
-   * pools were already found empty). If none, it waits in the lanes.
+   * otherwise the best idle head among the pools of its step. If none, it waits in the lanes.
    */
-  private route(call: Call, now: Millis, fromPool = 0): void {
+  private route(call: Call, now: Millis): void {
     if (call.preferredOnly) {
       const agent = call.preferred!;
       if (agent.state === 'idle' && agent.status === 'available') {
@@ -611,7 +636,7 @@ export class Acd {
     const pools = call.queue.steps[call.step]!.pools;
     const cmp = call.queue.strategy;
     let best: Member | undefined;
-    for (let i = fromPool; i < pools.length; i++) {
+    for (let i = 0; i < pools.length; i++) {
       const m = pools[i]!.idle.peek();
       if (m === undefined) continue;
       if (best === undefined) {
@@ -622,7 +647,7 @@ export class Acd {
       if (c < 0 || (c === 0 && m.agent.order < best.agent.order)) best = m;
     }
     if (best !== undefined) this.offer(call, best.agent, now);
-    else this.joinLanes(call);
+    else this.syncLanes(call);
   }
 
   private offer(call: Call, agent: Agent, now: Millis): void {
@@ -915,11 +940,9 @@ export class Acd {
     if (call.nextStepAt <= now) {
       const waited = now - call.enteredAt;
       const steps = q.steps;
-      const fromPool = steps[call.step]!.pools.length;
       for (let k = call.step + 1; k < steps.length; k++) if (steps[k]!.afterMs <= waited) call.step = k;
       call.nextStepAt = this.nextStepTime(call);
-      // Pools of the earlier steps had no idle agent, or the call would not be waiting.
-      if (!call.preferredOnly) this.route(call, now, fromPool);
+      if (!call.preferredOnly) this.route(call, now);
       if (call.state !== 'waiting') return;
     }
     if (call.nextAnnounceAt <= now) {
@@ -961,9 +984,15 @@ const arrivedFirst = (a: CallNode, b: CallNode): boolean => a.call.seq < b.call.
 
 const timerOrder = (a: TimerNode, b: TimerNode): number => (timerBefore(a, b) ? -1 : 1);
 
-/** Across lane heads: priority, then weighted wait (arrival-based), then rank, then sequence. */
+/**
+ * Across lane heads: priority, then calls sent back to the head of their queue, then waiting time
+ * times the queue weight, then rank, then sequence. Within one queue this is exactly the lane order
+ * (same weight: longer wait = earlier rank), which makes it a total order over all heads, so the best
+ * head does not depend on the order the lanes are visited in.
+ */
 function ahead(a: LaneHeap, b: LaneHeap, now: Millis): boolean {
   if (a.priority !== b.priority) return a.priority > b.priority;
+  if (a.returned !== b.returned) return a.returned;
   if (a.queue !== b.queue) {
     const wa = a.queue.weight * (now - a.arrival);
     const wb = b.queue.weight * (now - b.arrival);

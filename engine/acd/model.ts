@@ -203,10 +203,13 @@ export class Pool {
   /** Members whose status is 'available', whatever their state. */
   staffed = 0;
 
+  readonly strategyName: string;
+
   /** `before` comes from {@link memberBefore}, one function per strategy shared by its pools. */
-  constructor(skill: string, minLevel: number, before: (a: Member, b: Member) => boolean) {
+  constructor(skill: string, minLevel: number, strategyName: string, before: (a: Member, b: Member) => boolean) {
     this.skill = skill;
     this.minLevel = minLevel;
+    this.strategyName = strategyName;
     this.idle = new IndexedHeap<Member>(before);
   }
 }
@@ -235,6 +238,7 @@ export class LaneHeap {
   /** The head call, null when empty; the fields below copy its keys. */
   head: Call | null = null;
   priority = 0;
+  returned = false;
   arrival = 0;
   rank = 0;
   seq = 0;
@@ -272,6 +276,7 @@ export class LaneHeap {
     const call = node.call;
     this.head = call;
     this.priority = call.priority;
+    this.returned = call.returned;
     this.arrival = call.arrivalTime;
     this.rank = call.rank;
     this.seq = call.seq;
@@ -292,7 +297,12 @@ export class Lane {
   }
 }
 
-/** An expansion step, resolved: cumulative pools and lanes (prefix-stable across steps). */
+/**
+ * An expansion step, resolved: the pools (and the queue's lanes for them) a call at this step is
+ * eligible for, cumulative over the earlier steps but without dominated pools: a pool of the same
+ * skill and strategy at a higher level is a subset of the lower-level one, so listing both would only
+ * make a call sit in, and be removed from, one more lane.
+ */
 export interface Step {
   afterMs: number;
   queueLengthAtLeast: number;

@@ -78,6 +78,8 @@ const SIP_CELLS = DIRECTIONS.length * SIP_METHOD_LABELS.length * SIP_STATUS_LABE
 const DECISION_BUCKETS = [1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 1e-2];
 /** INVITE to first media: the target is 20 ms p99. */
 const FIRST_MEDIA_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+/** A free agent to the INVITE of its offer: the target is milliseconds. */
+const OFFER_BUCKETS = [0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1];
 /** Waiting callers: seconds to many minutes. */
 const WAIT_BUCKETS = [1, 5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200];
 /** CRM look-ups run against a deadline of tens to hundreds of ms. */
@@ -112,6 +114,7 @@ export class Metrics {
   private droppedClients = 0;
   private readonly decision: Histogram;
   private readonly firstMediaHistogram: Histogram;
+  private readonly offerHistogram: Histogram;
   private readonly wait: Histogram<'queue' | 'outcome'>;
   private readonly crm: Histogram;
 
@@ -214,6 +217,12 @@ export class Metrics {
       buckets: DECISION_BUCKETS, registers,
     });
 
+    this.offerHistogram = new Histogram({
+      name: 'onair_offer_latency_seconds',
+      help: 'From a waiting call and an idle agent being matchable (the later of queue entry and agent idle) to the INVITE sent to the agent.',
+      buckets: OFFER_BUCKETS, registers,
+    });
+
     // ---- media
     const media = this.media;
     const mediaCounter = (name: string, help: string, index: number): void =>
@@ -302,6 +311,11 @@ export class Metrics {
   /** A carrier INVITE got its first media after `ms`. */
   firstMedia(ms: number): void {
     this.firstMediaHistogram.observe(ms / 1000);
+  }
+
+  /** An offer's INVITE left `ms` after its call and agent could be matched. */
+  offerLatency(ms: number): void {
+    this.offerHistogram.observe(ms / 1000);
   }
 
   /** Add media worker stats (deltas since the last report). */

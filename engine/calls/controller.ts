@@ -283,6 +283,8 @@ export class CallController {
     }
     const leg = await this.d.media.allocate({ inbandDtmf: call.admission.inbandDtmf, rtpTimeoutMs: s.rtpTimeoutMs });
     if (!leg.ok) {
+      // The caller only sees a 503: the reason must be in the log.
+      this.d.log.error({ callId: call.id, code: leg.code, reason: leg.reason }, 'no media leg for the caller');
       call.invite.reject(503, { headers: [{ name: 'Retry-After', value: String(s.retryAfterSeconds) }] });
       this.emit({ type: 'call.rejected', callId: call.id, caller: call.caller, reason: 'media', status: 503, at: this.now() });
       this.finish(call, 'failed', 'system', null);
@@ -501,16 +503,17 @@ export class CallController {
     call.offeredAt ??= now;
     call.offers++;
     const seq = ++call.offerSeq;
+    const freeAt = Math.max(call.queuedAt ?? now, this.d.acd.inspectAgent(agentId)?.idleSince ?? now);
     void this.d.store.journal.offered(call.id, agentId, now).catch((err: unknown) => this.d.log.error({ err }, 'journal write failed'));
     this.record(call, { type: 'offered', queue: queueId, agent: agentId, attempt: call.offers });
     this.emit({ type: 'call.offered', callId, queue: queueId, agentId, caller: call.caller, customer: call.customer, at: now });
-    void this.ringAgent(call, seq, agentId, contact).catch((err: unknown) => {
+    void this.ringAgent(call, seq, agentId, contact, freeAt).catch((err: unknown) => {
       this.d.log.error({ err, callId, agentId }, 'offer failed');
       if (call.offerSeq === seq && !call.ended) this.apply(this.d.acd.offerRejected(callId, this.now()));
     });
   }
 
-  private async ringAgent(call: Call, seq: number, agentId: string, contact: ReturnType<AgentDirectory['contacts']>[number]): Promise<void> {
+  private async ringAgent(call: Call, seq: number, agentId: string, contact: ReturnType<AgentDirectory['contacts']>[number], freeAt: number): Promise<void> {
     const leg = await this.d.media.allocate({ near: call.callerLeg!, codec: call.callerCodec, rtpTimeoutMs: this.d.settings.rtpTimeoutMs });
     if (!leg.ok) throw new Error(`${leg.code}: ${leg.reason}`);
     if (call.offerSeq !== seq || call.ended) {
@@ -546,6 +549,8 @@ export class CallController {
         onFailure: () => this.agentDeclined(call, seq),
       },
     });
+    const sentAt = this.now();
+    this.emit({ type: 'offer.sent', callId: call.id, agentId, latencyMs: sentAt - freeAt, at: sentAt });
   }
 
   private agentAnswered(call: Call, seq: number, dialog: Dialog, response: SipResponse, local: Parameters<typeof createOffer>[0]): void {

@@ -117,6 +117,12 @@ export type CallControlEvent =
   | { type: 'call.rejected'; callId: string; caller: string; reason: 'blacklist' | 'capacity' | 'media' | 'error'; status: number; at: number }
   | { type: 'call.queued'; callId: string; queue: string; priority: number; at: number }
   | { type: 'call.offered'; callId: string; queue: string; agentId: string; caller: string; customer: CallerInfo; at: number }
+  /**
+   * The INVITE of an offer left for the agent's phone. `latencyMs`: from the moment the call and
+   * the agent could be matched (the later of the call entering its queue and the agent becoming
+   * idle) to that INVITE — the ACD decision, the timer that ran it, and the agent leg's allocation.
+   */
+  | { type: 'offer.sent'; callId: string; agentId: string; latencyMs: number; at: number }
   | { type: 'call.answered'; callId: string; queue: string; agentId: string; waitMs: number; at: number }
   | { type: 'call.abandoned'; callId: string; stage: 'ivr' | 'queue' | 'ringing'; waitMs: number; at: number }
   | { type: 'call.ended'; callId: string; outcome: string; releasedBy: 'caller' | 'agent' | 'system'; at: number }

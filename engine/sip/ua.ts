@@ -109,7 +109,7 @@ interface DialogEntry {
 
 /** An INVITE outside a dialog. Answer with `progress`, `accept` or `reject`. */
 export class IncomingInvite extends IncomingRequest {
-  /** Called when the caller cancels before we answered; the UA answers the INVITE 487 after it. */
+  /** Called when the caller cancels before we answered, after the UA answered the INVITE 487. */
   onCancel: (() => void) | undefined = undefined;
   private early: Dialog | undefined = undefined;
 
@@ -311,8 +311,11 @@ export class UserAgent implements TransactionUser {
       invite.respond(createResponse(invite.request, 487, undefined, { toTag: newTag() }));
       return;
     }
-    pending.onCancel?.();
+    // §9.2: the INVITE is answered 487 before the layer above hears of the CANCEL, so its clean-up
+    // (which may try to reject the INVITE, e.g. 480 for a caller who left a queue) cannot answer
+    // it with anything else.
     if (!pending.answered) pending.respond(487);
+    pending.onCancel?.();
   }
 
   onServerFailure(tx: ServerTransaction): void {

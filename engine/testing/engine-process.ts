@@ -70,7 +70,8 @@ export async function spawnEngine(o: EngineProcessOptions): Promise<EngineProces
   const sipPort = await freeUdpPort();
   const httpPort = await freeTcpPort();
   const dbPath = path.join(o.dir, 'onair.db');
-  const portMin = 20000 + 2 * Math.floor(Math.random() * 10000);
+  // Below the kernel's ephemeral range (32768+), where the free SIP and HTTP ports come from.
+  const portMin = 10000 + 2 * Math.floor(Math.random() * 5000);
   const config = mergeConfig(demoConfig(), {
     sip: { listen: [{ transport: 'udp', address: '127.0.0.1', port: sipPort }] },
     http: { port: httpPort },

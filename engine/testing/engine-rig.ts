@@ -2,7 +2,7 @@
  * An engine on loopback for end-to-end tests and benchmarks: the demo configuration with free
  * ports, a database in a temporary folder, and sipp agents (register + answer) around it.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import dgram from 'node:dgram';
@@ -11,7 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { startEngine, type Engine } from '../engine.ts';
 import { demoConfig, parseConfig, type ConfigInput } from '../config/index.ts';
-import { runSipp, startSipp, type SippRun } from './sipp.ts';
+import { runSipp, startSipp, type SippOptions, type SippResult, type SippRun } from './sipp.ts';
+import type { Cdr } from '../../crm-adapter/index.ts';
+import type { CallbackTask } from '../store/index.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** sipp scenarios shared by tests and benchmarks. */
@@ -47,21 +49,26 @@ export function mergeConfig(base: ConfigInput, over: Partial<ConfigInput>): Conf
 }
 
 /**
- * Start the demo engine on free ports. `overrides` replace top-level sections (merged one level
- * deep); `dir` reuses a folder (and so the database) of an earlier rig.
+ * Start the demo engine on free ports. `overrides` are merged one level deep onto the test
+ * settings (so `sip: { maxCalls: 2 }` keeps the free-port listeners; arrays such as `queues`
+ * are replaced whole); `dir` reuses a folder (and so the database) of an earlier rig. Calls
+ * still up when the rig closes are hung up after a short drain.
  */
 export async function startEngineRig(overrides: Partial<ConfigInput> = {}, opts: { dir?: string; quiet?: boolean } = {}): Promise<EngineRig> {
   const dir = opts.dir ?? mkdtempSync(path.join(tmpdir(), 'onair-e2e-'));
   const dbPath = path.join(dir, 'onair.db');
   const base = demoConfig();
-  const portMin = 20000 + 2 * Math.floor(Math.random() * 10000);
-  const input = mergeConfig(base, {
+  // A small random block in 30000-32767: below the kernel's ephemeral ports (32768+, where sipp
+  // and port-0 sockets land) and away from the blocks the benchmarks fill (10000-29999, 40000+);
+  // a leg whose port is taken anyway tries the next ones.
+  const portMin = 30000 + 2 * Math.floor(Math.random() * 1200);
+  const input = mergeConfig(mergeConfig(base, {
     sip: { listen: [{ transport: 'udp', address: '127.0.0.1', port: 0 }, { transport: 'tcp', address: '127.0.0.1', port: 0 }] },
     http: { port: 0 },
     database: { kind: 'sqlite', path: dbPath },
-    media: { bindAddress: '127.0.0.1', workers: 1, rtpPortMin: portMin, rtpPortMax: portMin + 1999, rtpTimeoutSeconds: 0 },
-    ...overrides,
-  } as Partial<ConfigInput>);
+    media: { bindAddress: '127.0.0.1', workers: 1, rtpPortMin: portMin, rtpPortMax: portMin + 199, rtpTimeoutSeconds: 0 },
+    shutdown: { drainSeconds: 2 },
+  } as Partial<ConfigInput>), overrides);
   const loaded = parseConfig(input, { env: {} });
   if (!loaded.ok) throw new Error(`test config invalid:\n${loaded.errors.join('\n')}`);
   const log = pino({ level: opts.quiet === false ? 'info' : 'warn' });
@@ -83,27 +90,197 @@ export interface SippAgents {
   close(): void;
 }
 
+/** Options of {@link startSippAgents}. */
+export interface SippAgentOptions {
+  /** Scenario file in {@link SCENARIOS} the phones run (default `agent-answer.xml`). */
+  scenario?: string;
+  /** Bound of the answering sipp in seconds (default 3600: it is killed by `close()`). */
+  timeoutSec?: number;
+}
+
 /**
  * Register demo agents `extensions` (password demo<ext>) with sipp and start one sipp that
- * answers their calls after `ringMs`. Resolves once every agent is registered.
+ * answers their calls after `ringMs`. Resolves once every agent is registered. With `maxCalls`
+ * bounded the answering sipp exits by itself after that many calls, so its counts can be read
+ * from `answer.done`.
  */
-export async function startSippAgents(rig: Pick<EngineRig, 'sipPort'>, extensions: string[], ringMs: number, maxCalls = 100000): Promise<SippAgents> {
+export async function startSippAgents(
+  rig: Pick<EngineRig, 'sipPort'>, extensions: string[], ringMs: number, maxCalls = 100000, opts: SippAgentOptions = {},
+): Promise<SippAgents> {
   const port = await freeUdpPort();
   const mediaPort = await freeUdpPort();
   const answer = startSipp({
-    scenario: path.join(SCENARIOS, 'agent-answer.xml'), transport: 'u1', localPort: port, calls: maxCalls, timeoutSec: 3600,
-    args: ['-d', String(ringMs), '-key', 'media_port', String(mediaPort)],
+    scenario: path.join(SCENARIOS, opts.scenario ?? 'agent-answer.xml'), transport: 'u1', localPort: port, calls: maxCalls,
+    timeoutSec: opts.timeoutSec ?? 3600, args: ['-d', String(ringMs), '-key', 'media_port', String(mediaPort)],
   });
-  const regs = await Promise.all(extensions.map((ext) => runSipp({
-    scenario: path.join(SCENARIOS, 'agent-register.xml'), target: `127.0.0.1:${rig.sipPort}`, transport: 'u1',
-    calls: 1, timeoutSec: 20, args: ['-s', ext, '-au', ext, '-ap', `demo${ext}`, '-key', 'agent_port', String(port)],
-  })));
-  const ok = regs.filter((r) => r.successful === 1).length;
-  if (ok !== extensions.length) {
+  try {
+    await registerSippAgents(rig, extensions, port);
+  } catch (err) {
     answer.kill();
-    throw new Error(`agents did not register: ${ok}/${extensions.length} (${regs.find((r) => r.successful !== 1)?.stderr.slice(0, 300)})`);
+    throw err;
   }
   return { port, answer, close: () => answer.kill() };
+}
+
+/**
+ * REGISTER demo agents `extensions` (digest, password demo<ext>) with a Contact on `agentPort`,
+ * in order (the demo agents log in as available on registration, so the order is their idle
+ * order). Throws when one is not registered.
+ */
+export async function registerSippAgents(rig: Pick<EngineRig, 'sipPort'>, extensions: string[], agentPort: number): Promise<void> {
+  for (const ext of extensions) {
+    const r = await runSipp({
+      scenario: path.join(SCENARIOS, 'agent-register.xml'), target: `127.0.0.1:${rig.sipPort}`, transport: 'u1',
+      calls: 1, timeoutSec: 20, args: ['-s', ext, '-au', ext, '-ap', `demo${ext}`, '-key', 'agent_port', String(agentPort)],
+    });
+    if (r.successful !== 1) throw new Error(`agent ${ext} did not register (${r.stderr.slice(0, 300)})`);
+  }
+}
+
+/**
+ * The sipp processes of one test: each is killed on `close()` (put it in t.teardown), and
+ * `running` says how many are still alive (a test ends with none).
+ */
+export class SippGroup {
+  readonly runs: SippRun[] = [];
+
+  /** Start sipp and keep it in the group. */
+  start(o: SippOptions): SippRun {
+    return this.add(startSipp(o));
+  }
+
+  /** Run sipp to completion (killed on `close()` if the test ends first). */
+  run(o: SippOptions): Promise<SippResult> {
+    return this.start(o).done;
+  }
+
+  /** Keep a sipp started elsewhere (the agents' answering sipp). */
+  add(run: SippRun): SippRun {
+    this.runs.push(run);
+    return run;
+  }
+
+  /** sipp processes that have not exited. */
+  get running(): number {
+    return this.runs.filter((r) => r.process.exitCode === null && r.process.signalCode === null).length;
+  }
+
+  /** Kill every sipp still running and wait until each has exited. */
+  async close(): Promise<void> {
+    for (const r of this.runs) r.kill();
+    await Promise.all(this.runs.map((r) => r.done));
+  }
+}
+
+/** What {@link startE2e} needs of a tap test (keeps this file free of a tap import). */
+export interface TeardownTest {
+  teardown(fn: () => Promise<void> | void): void;
+}
+
+/** A test's engine and its sipp peers. */
+export interface E2e {
+  rig: EngineRig;
+  sipps: SippGroup;
+}
+
+/**
+ * A rig (see {@link startEngineRig}) and a sipp group for one test, cleaned up when the test
+ * ends however it ends: the peers are stopped first, then the engine (in one teardown, so the
+ * order does not depend on the order tap runs teardowns in).
+ */
+export async function startE2e(t: TeardownTest, overrides: Partial<ConfigInput> = {}): Promise<E2e> {
+  const rig = await startEngineRig(overrides);
+  const sipps = new SippGroup();
+  t.teardown(async () => {
+    await sipps.close();
+    await rig.close();
+  });
+  return { rig, sipps };
+}
+
+/** Resolve `p`, or reject after `ms` naming `what` (keeps every wait of a test bounded). */
+export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms); });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Poll `probe` every 50 ms until it returns a value other than undefined/false; reject after
+ * `ms` with `what` (and the last value seen, for the failure message).
+ */
+export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() >= end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** An answer of the engine's HTTP API. */
+export interface ApiAnswer<T> {
+  status: number;
+  body: T;
+}
+
+/** Call the engine's HTTP API (the test config has no token: the API is open on loopback). */
+export async function api<T = unknown>(rig: EngineRig, method: 'GET' | 'POST', urlPath: string, body?: unknown): Promise<ApiAnswer<T>> {
+  const res = await fetch(`http://127.0.0.1:${rig.httpPort}${urlPath}`, {
+    method,
+    ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+  });
+  return { status: res.status, body: (await res.json()) as T };
+}
+
+/** The CDRs delivered to the built-in CRM so far (`GET /api/v1/cdrs`), newest arrival first. */
+export async function listCdrs(rig: EngineRig): Promise<Cdr[]> {
+  const r = await api<{ items: Cdr[] }>(rig, 'GET', '/api/v1/cdrs?limit=1000');
+  if (r.status !== 200) throw new Error(`GET /api/v1/cdrs: ${r.status}`);
+  return r.body.items;
+}
+
+/**
+ * Wait until `count` CDRs have reached the CRM (they go through the durable outbox,
+ * asynchronously) and return them, oldest arrival first.
+ */
+export async function waitForCdrs(rig: EngineRig, count: number, ms = 10_000): Promise<Cdr[]> {
+  const cdrs = await waitFor(`${count} CDRs`, async () => {
+    const list = await listCdrs(rig);
+    return list.length >= count ? list : undefined;
+  }, ms);
+  return cdrs.sort((a, b) => a.arrivedAt - b.arrivedAt);
+}
+
+/** Open callback tasks (`GET /api/v1/callbacks`), in callback order. */
+export async function listCallbacks(rig: EngineRig): Promise<CallbackTask[]> {
+  const r = await api<{ items: CallbackTask[] }>(rig, 'GET', '/api/v1/callbacks?limit=1000');
+  if (r.status !== 200) throw new Error(`GET /api/v1/callbacks: ${r.status}`);
+  return r.body.items;
+}
+
+/**
+ * `caller-dtmf.xml` for another digit (sipp reads the pcap when it loads the scenario, so the
+ * file name cannot be a keyword): a copy in the rig's folder playing `dtmf_2833_<digit>.pcap`.
+ */
+export function dtmfCallerScenario(rig: EngineRig, digit: string): string {
+  const pcap = `dtmf_2833_${digit === '*' ? 'star' : digit === '#' ? 'pound' : digit}.pcap`;
+  const file = path.join(rig.dir, `caller-dtmf-${pcap}.xml`);
+  writeFileSync(file, readFileSync(path.join(SCENARIOS, 'caller-dtmf.xml'), 'latin1').replace('dtmf_2833_1.pcap', pcap), 'latin1');
+  return file;
+}
+
+/**
+ * The demo queues with `change` applied to each (e.g. a short ring timeout): config overrides
+ * replace the whole `queues` array.
+ */
+export function demoQueues(change: Partial<NonNullable<ConfigInput['queues']>[number]>): NonNullable<ConfigInput['queues']> {
+  return (demoConfig().queues ?? []).map((q) => ({ ...q, ...change }));
 }
 
 /** Write a callers injection file (one number per line) and return its path. */

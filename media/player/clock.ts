@@ -134,11 +134,28 @@ export class PacingClock {
     return this.size;
   }
 
-  /** Attach a stream: its first frame goes out at its slot's next phase. */
+  /**
+   * Attach a stream: its first frame goes out at its slot's next phase. The slot is the soonest
+   * one among those within a small margin of the least loaded: a caller's first media waits for
+   * this phase (INVITE to first packet is a target of its own), while the margin keeps the slots
+   * balanced — arrivals are spread in time, so the soonest slot keeps moving.
+   */
   add(stream: PacedStream): void {
     if (stream.clockSlot >= 0) return;
-    let best = 0;
-    for (let s = 1; s < this.slotCount; s++) if (this.slots[s]!.length < this.slots[best]!.length) best = s;
+    const n = this.slotCount;
+    let min = this.slots[0]!.length;
+    for (let s = 1; s < n; s++) if (this.slots[s]!.length < min) min = this.slots[s]!.length;
+    const limit = min + Math.max(1, Math.ceil(this.size / n / 10));
+    // A stopped clock restarts at phase 0 (start()).
+    const next = this.running ? this.phase : 0;
+    let best = next % n;
+    for (let k = 0; k < n; k++) {
+      const s = (next + k) % n;
+      if (this.slots[s]!.length <= limit) {
+        best = s;
+        break;
+      }
+    }
     const slot = this.slots[best]!;
     stream.clockSlot = best;
     stream.clockIndex = slot.length;

@@ -22,6 +22,33 @@ class CountingStream implements PacedStream {
   }
 }
 
+t.test('a stream added to a running clock starts at the soonest phase, within a balance margin', (t) => {
+  const time = fakeTime();
+  const clock = new PacingClock({ now: time.now, slots: 4 });
+  const base = Array.from({ length: 8 }, () => new CountingStream());
+  for (const s of base) clock.add(s);
+  // Phases 0 and 1 (0 ms and 5 ms) have run: phase 2 (slot 2, at 10 ms) is next.
+  time.set(6);
+  clock.poll(6);
+  const late = new CountingStream();
+  clock.add(late);
+  t.equal(late.clockSlot, 2, 'the slot of the next phase, not slot 0');
+  time.set(10);
+  clock.poll(10);
+  t.same(late.paced, [10], 'first frame 4 ms after it was added, not up to a period later');
+  // Phase 2 has run: phase 3 is next. A crowd added at once fills the soonest slots up to the
+  // margin (one over the least loaded here), then moves on.
+  const again = new CountingStream();
+  clock.add(again);
+  t.equal(again.clockSlot, 3, 'slot 2 just ran: slot 3 is the soonest');
+  const crowd = Array.from({ length: 4 }, () => new CountingStream());
+  for (const s of crowd) clock.add(s);
+  const counts = [0, 1, 2, 3].map((slot) => [...base, late, again, ...crowd].filter((s) => s.clockSlot === slot).length);
+  t.ok(Math.max(...counts) - Math.min(...counts) <= 2, `slots stay balanced: ${counts.join(', ')}`);
+  clock.stop();
+  t.end();
+});
+
 t.test('clock paces every stream once per period, spread over slots', (t) => {
   const time = fakeTime();
   const clock = new PacingClock({ now: time.now, slots: 4 });

@@ -1,0 +1,320 @@
+/**
+ * `npm run bench -- engine-calls [--rates 50,100,200,300,400] [--seconds 20] [--talk 2000]
+ *  [--ring 50] [--agents N] [--workers 2] [--keep-going] [--cpu-prof DIR]`: the whole engine under
+ * carrier load. The engine runs in its own process (`onair --config FILE`, generated config: number
+ * 300 queues straight to "orders" with hold audio, `--workers` media workers, wrap-up 0); one sipp
+ * answers for `--agents` agents (registered with digest by a second sipp) after `--ring` ms; a sipp
+ * caller steps through the rates, each caller staying `--talk` ms after the engine answered.
+ *
+ * ```
+ *  sipp caller ──SIP──▶ relay (this process: stamps each INVITE) ──▶ engine ◀──SIP──▶ sipp agents
+ *       SDP m= port P_i ─────────── RTP: hold audio ────────────────────┘
+ *  this process listens on every P_i: first RTP packet on P_i − INVITE stamp = first media
+ * ```
+ * Per step: calls failed (sipp failures + calls the engine did not end as answered), first media
+ * p50/p99 (at the caller), offer latency p99 (engine histogram `onair_offer_latency_seconds`:
+ * agent free → INVITE to the agent), engine CPU (% of one core) and peak RSS from /proc. Metrics:
+ * `max_cps_zero_fail`, and at that rate `first_media_p99_ms`, `offer_p99_ms`, `engine_cpu_percent`,
+ * `engine_rss_mb`. `--cpu-prof DIR` runs the engine under `node --cpu-prof` (profile written on exit).
+ */
+import dgram from 'node:dgram';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { emit, say, machine, quantile } from './lib.ts';
+import { runSipp, startSipp, type SippRun } from '../engine/testing/sipp.ts';
+import { SCENARIOS, freeUdpPort } from '../engine/testing/engine-rig.ts';
+import { spawnEngine, processUsage, type EngineProcess } from '../engine/testing/engine-process.ts';
+import type { ConfigInput } from '../engine/config/index.ts';
+
+const BENCH = 'engine-calls';
+const FIRST_EXT = 20001;
+
+function arg(args: string[], name: string, dflt: string): string {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : dflt;
+}
+
+/** The engine's configuration for the load: many agents on one queue, no IVR beyond the queue. */
+function benchConfig(agents: number, workers: number): Partial<ConfigInput> {
+  const list: NonNullable<ConfigInput['agents']> = [];
+  for (let i = 0; i < agents; i++) {
+    const ext = String(FIRST_EXT + i);
+    list.push({ id: ext, extension: ext, password: `bench${ext}`, skills: { orders: 80 }, autoReadyOnRegister: true });
+  }
+  return {
+    sip: { maxCalls: 50_000 },
+    agents: list,
+    // The demo's flows stay in the config (sections merge one level deep), so its queues stay too.
+    queues: [
+      { id: 'orders', name: 'Orders', minLevel: 50, strategy: 'longestIdle', wrapUpMs: 0, ringTimeoutMs: 15000, announcePeriodMs: 30000 },
+      { id: 'service', name: 'Customer service' },
+      { id: 'vip', name: 'VIP customers' },
+    ],
+    flows: { bench: [{ queue: { id: 'orders' } }] },
+    numbers: { 300: { flow: 'bench', programme: 'bench' }, default: { flow: 'bench' } },
+    crm: { adapter: 'sqlite', seedDemo: false },
+    media: { bindAddress: '127.0.0.1', workers, rtpPortMin: 10000, rtpPortMax: 29999, rtpTimeoutSeconds: 0 },
+  };
+}
+
+/** Counters and histogram buckets read from the engine's /metrics text. */
+interface Scrape {
+  answered: number;
+  /** `le` (seconds) → cumulative count of onair_offer_latency_seconds. */
+  offer: Map<number, number>;
+}
+
+function scrape(text: string): Scrape {
+  const out: Scrape = { answered: 0, offer: new Map() };
+  for (const line of text.split('\n')) {
+    if (line.startsWith('onair_calls_ended_total{outcome="answered"}')) out.answered = Number(line.slice(line.lastIndexOf(' ') + 1));
+    else if (line.startsWith('onair_offer_latency_seconds_bucket{')) {
+      const le = /le="([^"]+)"/.exec(line)?.[1];
+      if (le !== undefined) out.offer.set(le === '+Inf' ? Infinity : Number(le), Number(line.slice(line.lastIndexOf(' ') + 1)));
+    }
+  }
+  return out;
+}
+
+/** Quantile of a histogram delta, interpolated within its bucket (as Prometheus `histogram_quantile`). */
+function histogramQuantile(before: Map<number, number>, after: Map<number, number>, q: number): number {
+  const les = [...after.keys()].sort((a, b) => a - b);
+  const counts = les.map((le) => (after.get(le) ?? 0) - (before.get(le) ?? 0));
+  const total = counts[counts.length - 1] ?? 0;
+  if (total === 0) return NaN;
+  const rank = q * total;
+  let prevLe = 0;
+  let prevCount = 0;
+  for (let i = 0; i < les.length; i++) {
+    const le = les[i]!;
+    const c = counts[i]!;
+    if (c >= rank) {
+      if (le === Infinity) return prevLe;
+      return prevLe + ((le - prevLe) * (rank - prevCount)) / Math.max(1, c - prevCount);
+    }
+    prevLe = le;
+    prevCount = c;
+  }
+  return prevLe;
+}
+
+/**
+ * The callers' media ports: one socket per port, armed when the INVITE naming it passes the relay.
+ * A port is reused every `size / rate` seconds; packets of the call that used it before (same SSRC
+ * as its first packet then) are ignored.
+ */
+class FirstMediaProbe {
+  readonly ports: number[] = [];
+  readonly latencies: number[] = [];
+  private readonly sockets: dgram.Socket[] = [];
+  private readonly index = new Map<number, number>();
+  private armedAt: Float64Array = new Float64Array(0);
+  private lastSsrc: Int32Array = new Int32Array(0);
+  /** Calls whose INVITE was seen and whose first packet has not come yet. */
+  pending = 0;
+
+  async open(n: number): Promise<void> {
+    this.armedAt = new Float64Array(n).fill(-1);
+    this.lastSsrc = new Int32Array(n).fill(0);
+    for (let i = 0; i < n; i++) {
+      const s = dgram.createSocket('udp4');
+      await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+      const port = (s.address() as AddressInfo).port;
+      const slot = i;
+      s.on('message', (msg) => this.packet(slot, msg));
+      this.sockets.push(s);
+      this.ports.push(port);
+      this.index.set(port, i);
+    }
+  }
+
+  arm(port: number, at: number): void {
+    const i = this.index.get(port);
+    if (i === undefined) return;
+    if (this.armedAt[i]! < 0) this.pending++;
+    this.armedAt[i] = at;
+  }
+
+  private packet(slot: number, msg: Buffer): void {
+    const at = performance.now();
+    const armed = this.armedAt[slot]!;
+    if (armed < 0 || msg.length < 12 || (msg[0]! & 0xc0) !== 0x80) return;
+    const ssrc = msg.readInt32BE(8);
+    if (ssrc === this.lastSsrc[slot]) return;
+    this.lastSsrc[slot] = ssrc;
+    this.armedAt[slot] = -1;
+    this.pending--;
+    this.latencies.push(at - armed);
+  }
+
+  close(): void {
+    for (const s of this.sockets) s.close();
+  }
+}
+
+/**
+ * A UDP relay between the sipp caller and the engine that stamps each INVITE with the time it
+ * passed, keyed by the media port of its SDP.
+ */
+async function startRelay(engine: { port: number }, probe: FirstMediaProbe): Promise<{ port: number; close(): void }> {
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  let caller: { address: string; port: number } | undefined;
+  const M = Buffer.from('m=audio ');
+  s.on('message', (msg, from) => {
+    if (from.port === engine.port) {
+      if (caller) s.send(msg, caller.port, caller.address);
+      return;
+    }
+    caller = { address: from.address, port: from.port };
+    // "INVITE " (a retransmission re-arms: the engine answers it the same way).
+    if (msg[0] === 0x49 && msg[1] === 0x4e && msg[2] === 0x56) {
+      const m = msg.indexOf(M);
+      if (m >= 0) {
+        let port = 0;
+        for (let i = m + M.length; i < msg.length && msg[i]! >= 0x30 && msg[i]! <= 0x39; i++) port = port * 10 + msg[i]! - 0x30;
+        probe.arm(port, performance.now());
+      }
+    }
+    s.send(msg, engine.port, '127.0.0.1');
+  });
+  return { port: (s.address() as AddressInfo).port, close: () => s.close() };
+}
+
+interface StepResult {
+  rate: number;
+  calls: number;
+  sippFailed: number;
+  answered: number;
+  failed: number;
+  firstMedia: { n: number; p50: number; p90: number; p99: number; max: number };
+  offerP99Ms: number;
+  cpuPercent: number;
+  rssMb: number;
+}
+
+/** Runs the rate steps (arguments in the file comment) and prints the JSON metrics. */
+export async function main(args: string[]): Promise<void> {
+  const rates = arg(args, 'rates', '50,100,200,300,400').split(',').map(Number);
+  const seconds = Number(arg(args, 'seconds', '20'));
+  const talkMs = Number(arg(args, 'talk', '2000'));
+  const ringMs = Number(arg(args, 'ring', '50'));
+  const workers = Number(arg(args, 'workers', '2'));
+  const maxRate = Math.max(...rates);
+  // Agents busy at once: rate × (talk + ring), with a margin for setup and the ACD's choice.
+  const agents = Number(arg(args, 'agents', String(Math.ceil((maxRate * (talkMs + ringMs + 500)) / 1000 * 1.3))));
+  const keepGoing = args.includes('--keep-going');
+  const cpuProf = args.includes('--cpu-prof') ? path.resolve(arg(args, 'cpu-prof', 'var/profiles')) : undefined;
+  say(`${BENCH}: ${machine()}; rates ${rates.join(',')} cps, ${seconds} s each, talk ${talkMs} ms, ring ${ringMs} ms, ${agents} agents, ${workers} media workers${cpuProf ? `, cpu profile to ${cpuProf}` : ''}`);
+
+  const dir = mkdtempSync(path.join(tmpdir(), 'onair-bench-calls-'));
+  const probe = new FirstMediaProbe();
+  let engine: EngineProcess | undefined;
+  let answerer: SippRun | undefined;
+  let relay: { port: number; close(): void } | undefined;
+  const results: StepResult[] = [];
+  try {
+    engine = await spawnEngine({
+      dir, overrides: benchConfig(agents, workers), startTimeoutMs: 60_000,
+      ...(cpuProf ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`] } : {}),
+    });
+    const e = engine;
+    say(`engine pid ${e.pid}: SIP udp 127.0.0.1:${e.sipPort}, HTTP ${e.httpPort}`);
+
+    // Agents: one answering sipp, every agent's Contact pointing at it.
+    const agentPort = await freeUdpPort();
+    const agentMedia = await freeUdpPort();
+    answerer = startSipp({
+      scenario: path.join(SCENARIOS, 'agent-answer.xml'), transport: 'u1', localPort: agentPort, calls: 10_000_000, timeoutSec: 36_000,
+      args: ['-d', String(ringMs), '-key', 'media_port', String(agentMedia)],
+    });
+    const agentsFile = path.join(dir, 'agents.csv');
+    writeFileSync(agentsFile, `SEQUENTIAL\n${Array.from({ length: agents }, (_, i) => `${FIRST_EXT + i};[authentication username=${FIRST_EXT + i} password=bench${FIRST_EXT + i}]`).join('\n')}\n`);
+    const reg = await runSipp({
+      scenario: path.join(SCENARIOS, 'agents-register.xml'), target: `127.0.0.1:${e.sipPort}`, transport: 'u1',
+      calls: agents, rate: 500, limit: 200, timeoutSec: 120, args: ['-inf', agentsFile, '-key', 'agent_port', String(agentPort)],
+    });
+    if (reg.successful !== agents) throw new Error(`agents registered: ${reg.successful}/${agents}\n${reg.stderr.slice(0, 500)}`);
+    say(`${agents} agents registered with digest`);
+
+    // Callers' media ports: enough that a port is reused only after its call is long over.
+    await probe.open(Math.max(512, Math.ceil(maxRate * (talkMs / 1000 + 4))));
+    relay = await startRelay({ port: e.sipPort }, probe);
+
+    let n = 0;
+    for (const rate of rates) {
+      const calls = rate * seconds;
+      const file = path.join(dir, `calls-${rate}.csv`);
+      const lines: string[] = [];
+      for (let i = 0; i < calls; i++) lines.push(`+4930${String(rate).padStart(3, '0')}${String(i).padStart(6, '0')};${probe.ports[n++ % probe.ports.length]}`);
+      writeFileSync(file, `SEQUENTIAL\n${lines.join('\n')}\n`);
+      probe.latencies.length = 0;
+      probe.pending = 0;
+
+      const before = scrape(await e.get<string>('/metrics'));
+      const u0 = processUsage(e.pid);
+      const t0 = performance.now();
+      let rss = u0.rssBytes;
+      const sampler = setInterval(() => { rss = Math.max(rss, processUsage(e.pid).rssBytes); }, 500);
+      const r = await runSipp({
+        scenario: path.join(SCENARIOS, 'caller-bench.xml'), target: `127.0.0.1:${relay.port}`, transport: 'u1',
+        calls, rate, limit: Math.ceil(rate * (talkMs / 1000 + 5)), timeoutSec: seconds + talkMs / 1000 + 60,
+        args: ['-s', '300', '-inf', file, '-d', String(talkMs)],
+      });
+      const u1 = processUsage(e.pid);
+      const wallMs = performance.now() - t0;
+      clearInterval(sampler);
+      // Let the last CDRs and counters settle.
+      for (let i = 0; i < 100; i++) {
+        const h = await e.get<{ calls?: number }>('/healthz');
+        if ((h.calls ?? 0) === 0) break;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      const after = scrape(await e.get<string>('/metrics'));
+      const answered = after.answered - before.answered;
+      const lat = [...probe.latencies];
+      const step: StepResult = {
+        rate, calls, sippFailed: r.failed, answered,
+        failed: Math.max(r.failed, calls - answered),
+        firstMedia: { n: lat.length, p50: quantile(lat, 0.5), p90: quantile(lat, 0.9), p99: quantile(lat, 0.99), max: lat.length ? lat[lat.length - 1]! : NaN },
+        offerP99Ms: histogramQuantile(before.offer, after.offer, 0.99) * 1000,
+        cpuPercent: ((u1.cpuMs - u0.cpuMs) / wallMs) * 100,
+        rssMb: rss / 2 ** 20,
+      };
+      results.push(step);
+      say(`  ${rate} cps: ${calls} calls, sipp ok ${r.successful} failed ${r.failed}, answered by agents ${answered}, ` +
+        `first media p50 ${step.firstMedia.p50.toFixed(2)} p90 ${step.firstMedia.p90.toFixed(2)} p99 ${step.firstMedia.p99.toFixed(2)} max ${step.firstMedia.max.toFixed(1)} ms (${lat.length} calls), ` +
+        `offer p99 ${step.offerP99Ms.toFixed(2)} ms, engine CPU ${step.cpuPercent.toFixed(0)} %, RSS ${step.rssMb.toFixed(0)} MB`);
+      emit({
+        bench: BENCH, metric: 'step', value: rate, unit: 'calls/s', calls, failed: step.failed, sippFailed: r.failed, answered,
+        first_media_p50_ms: round(step.firstMedia.p50), first_media_p90_ms: round(step.firstMedia.p90), first_media_p99_ms: round(step.firstMedia.p99), first_media_n: lat.length,
+        offer_p99_ms: round(step.offerP99Ms), engine_cpu_percent: round(step.cpuPercent), engine_rss_mb: round(step.rssMb),
+      });
+      if (step.failed > 0 && !keepGoing) break;
+    }
+  } finally {
+    relay?.close();
+    probe.close();
+    answerer?.kill();
+    if (engine) {
+      const code = await engine.stop('SIGTERM');
+      if (code !== 0) say(`engine exit: ${String(code)}\n${engine.output().slice(-2000)}`);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const ok = results.filter((s) => s.failed === 0);
+  const best = ok.reduce<StepResult | undefined>((b, s) => (b === undefined || s.rate > b.rate ? s : b), undefined);
+  const extra = { talk_ms: talkMs, ring_ms: ringMs, agents, workers, seconds, machine: machine() };
+  emit({ bench: BENCH, metric: 'max_cps_zero_fail', value: best?.rate ?? 0, unit: 'calls/s', ...extra });
+  emit({ bench: BENCH, metric: 'first_media_p99_ms', value: round(best?.firstMedia.p99 ?? NaN), unit: 'ms', rate: best?.rate ?? 0 });
+  emit({ bench: BENCH, metric: 'offer_p99_ms', value: round(best?.offerP99Ms ?? NaN), unit: 'ms', rate: best?.rate ?? 0 });
+  emit({ bench: BENCH, metric: 'engine_cpu_percent', value: round(best?.cpuPercent ?? NaN), unit: '%', rate: best?.rate ?? 0 });
+  emit({ bench: BENCH, metric: 'engine_rss_mb', value: round(best?.rssMb ?? NaN), unit: 'MB', rate: best?.rate ?? 0 });
+  say(`${BENCH}: highest rate with zero failed calls ${best?.rate ?? 0} cps`);
+}
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}

@@ -1,0 +1,139 @@
+/**
+ * The engine configuration a surge runs against, generated from the profile: the engine's own
+ * defaults everywhere except where a surge on loopback needs otherwise (each such field says why).
+ *
+ * ```
+ *  carrier trunk (127.0.0.1, early media) ─▶ number 500 ─▶ flow "surge":
+ *    menu (barge-in) ┬ digit ─▶ orders (VIP: vip) | service | callback in orders
+ *                    └ no digit ─▶ the profile's no-digit choice
+ *  agents 3001.. in the profile's skill groups; queues orders, service, vip
+ * ```
+ */
+import type { Profile } from './profile.ts';
+import { meanSeconds } from './profile.ts';
+import type { Caller } from './schedule.ts';
+
+/** The dialled number callers call. */
+export const SURGE_NUMBER = '500';
+
+/** One simulated agent: its phone's credentials. */
+export interface SurgeAgent {
+  id: string;
+  password: string;
+}
+
+/** Agents of a run: extensions 3001, 3002, ... */
+export function surgeAgents(count: number): SurgeAgent[] {
+  return Array.from({ length: count }, (_, i) => {
+    const id = String(3001 + i);
+    return { id, password: `surge${id}` };
+  });
+}
+
+/** Where the generated engine listens and keeps its data. */
+export interface EngineEndpoints {
+  sipPort: number;
+  httpPort: number;
+  dbPath: string;
+  rtpPortMin: number;
+  rtpPortMax: number;
+}
+
+/** Skills of agent i of `count` by the profile's group shares (largest remainder, in order). */
+export function agentSkills(profile: Profile, count: number): Record<string, number>[] {
+  const out: Record<string, number>[] = [];
+  let acc = 0;
+  for (const g of profile.agents.groups) {
+    acc += g.share;
+    const until = Math.round(acc * count);
+    while (out.length < until) out.push({ ...g.skills });
+  }
+  const last = profile.agents.groups[profile.agents.groups.length - 1]!;
+  while (out.length < count) out.push({ ...last.skills });
+  return out;
+}
+
+/** Milliseconds of replay time for `seconds` of broadcast time. */
+function replayMs(profile: Profile, seconds: number): number {
+  return Math.round((seconds * 1000) / profile.compression);
+}
+
+/** The engine configuration (the shape of `onair --config FILE`, JSON). */
+export function engineConfig(profile: Profile, agentCount: number, at: EngineEndpoints, airing: string): Record<string, unknown> {
+  const skills = agentSkills(profile, agentCount);
+  const agents = surgeAgents(agentCount).map((a, i) => ({
+    id: a.id, extension: a.id, password: a.password, name: `Surge agent ${a.id}`, skills: skills[i]!, autoReadyOnRegister: true,
+  }));
+  const action = (a: Profile['ivr']['menu'][number]['action']): unknown =>
+    a === 'orders' ? { queue: { id: 'orders', vipQueue: 'vip' } } : a === 'service' ? { queue: 'service' } : { callback: 'orders' };
+  const options: Record<string, unknown> = {};
+  for (const c of profile.ivr.menu) if (c.digit !== null) options[c.digit] = action(c.action);
+  const noDigit = profile.ivr.menu.find((c) => c.digit === null)?.action ?? 'orders';
+  const queueCommon = {
+    wrapUpMs: replayMs(profile, meanSeconds(profile.agents.wrapUp)),
+    ringTimeoutMs: replayMs(profile, profile.agents.ringTimeoutSeconds),
+    serviceLevelMs: replayMs(profile, profile.serviceLevel.seconds),
+  };
+  return {
+    sip: {
+      listen: [{ transport: 'udp', address: '127.0.0.1', port: at.sipPort }],
+      // Every waiting caller is a call in progress; a TV surge holds thousands at once.
+      maxCalls: 20000,
+      limits: {
+        // A caller in early media keeps its INVITE server transaction open until an agent answers,
+        // and the whole carrier is one source address: the per-source cap must cover the surge.
+        maxServerTransactions: 50000,
+        maxServerTransactionsPerSource: 50000,
+      },
+    },
+    http: { address: '127.0.0.1', port: at.httpPort },
+    database: { kind: 'sqlite', path: at.dbPath },
+    media: {
+      bindAddress: '127.0.0.1', rtpPortMin: at.rtpPortMin, rtpPortMax: at.rtpPortMax,
+      // sipp callers and agents send no RTP; the engine must not hang them up for silence.
+      rtpTimeoutSeconds: 0,
+    },
+    crm: { adapter: 'sqlite', seedDemo: false },
+    trunks: [{
+      id: 'carrier', name: 'Surge carrier (sipp)', allow: ['127.0.0.1/32'],
+      // Queue in early media and answer when an agent does: the caller's 200 OK marks service.
+      earlyMedia: true, answerAfterSeconds: 86400,
+    }],
+    agents,
+    queues: [
+      { id: 'orders', name: 'Orders', strategy: 'longestIdle', ...queueCommon },
+      { id: 'service', name: 'Customer service', strategy: 'longestIdle', ...queueCommon },
+      { id: 'vip', name: 'VIP customers', strategy: 'longestIdle', ...queueCommon, expansion: [{ afterMs: replayMs(profile, 15), add: [{ skill: 'orders', minLevel: 1 }] }] },
+    ],
+    flows: {
+      surge: [
+        {
+          menu: {
+            prompt: 'menu', options,
+            timeoutSeconds: Math.max(1, Math.round(profile.ivr.menuTimeoutSeconds / profile.compression)),
+            retries: 0, invalidPrompt: null,
+          },
+        },
+        action(noDigit),
+      ],
+    },
+    numbers: {
+      [SURGE_NUMBER]: { flow: 'surge', programme: profile.name, airing },
+      default: { flow: 'surge' },
+    },
+    log: { level: 'warn' },
+    shutdown: { drainSeconds: 1 },
+  };
+}
+
+/** CRM customers for the VIP and blacklisted callers of a run (the SQLite CRM's customer rows). */
+export function crmCustomers(callers: readonly Caller[]): {
+  number: string; customerId: string; name: string; vipLevel: number; blacklisted: boolean; strikes: number;
+  preferredAgent: null; language: null; lowCredit: boolean; screenPop: null;
+}[] {
+  return callers.filter((c) => c.kind !== 'regular').map((c) => ({
+    number: c.number, customerId: `SURGE-${c.number.slice(-7)}`, name: c.kind === 'vip' ? 'Surge VIP' : 'Surge blocked',
+    vipLevel: c.kind === 'vip' ? 1 : 0, blacklisted: c.kind === 'blacklisted', strikes: 0,
+    preferredAgent: null, language: null, lowCredit: false, screenPop: null,
+  }));
+}

@@ -1,0 +1,147 @@
+/**
+ * The processes of a surge: the engine under test (a child `onair --config`, so that its CPU and
+ * memory are its own) and sipp instances steered through their UDP control sockets. Everything
+ * binds to loopback; every process is killed by `close()`, also after a failure.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, readFileSync, existsSync } from 'node:fs';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** A port that was free on 127.0.0.1 a moment ago (UDP and TCP both checked). */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const udp = dgram.createSocket('udp4');
+    await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
+    const port = udp.address().port;
+    const tcpFree = await new Promise<boolean>((resolve) => {
+      const s = net.createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+    await new Promise<void>((r) => udp.close(() => r()));
+    if (tcpFree) return port;
+  }
+}
+
+/** A child process that is ended with SIGKILL if it has not exited; idempotent. */
+function killer(child: ChildProcess): () => void {
+  return () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+}
+
+/** Resolves when the child exits (at once if it already has). */
+function exited(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+/** The engine as a child process. */
+export interface EngineProcess {
+  pid: number;
+  baseUrl: string;
+  /** SIGTERM (graceful drain), then SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Start `onair --config FILE` (from the source tree, through tsx) and wait for `/healthz`.
+ * `cpuProfDir` adds `--cpu-prof` (the profile is written when the engine stops). Output goes to
+ * `logFile`.
+ */
+export async function startEngineProcess(o: { configFile: string; httpPort: number; logFile: string; cpuProfDir?: string | undefined }): Promise<EngineProcess> {
+  const args = ['--import', 'tsx'];
+  if (o.cpuProfDir) args.push('--cpu-prof', '--cpu-prof-dir', o.cpuProfDir);
+  args.push(path.join(ROOT, 'engine/cli/main.ts'), '--config', o.configFile);
+  const log = createWriteStream(o.logFile);
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.pipe(log);
+  child.stderr.pipe(log);
+  const kill = killer(child);
+  const baseUrl = `http://127.0.0.1:${o.httpPort}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) {
+      throw new Error(`engine exited with ${child.exitCode} before it was healthy; log:\n${tail(o.logFile)}`);
+    }
+    try {
+      const r = await fetch(`${baseUrl}/healthz`);
+      if (r.ok) break;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) {
+      kill();
+      throw new Error(`engine not healthy after 30 s; log:\n${tail(o.logFile)}`);
+    }
+    await sleep(100);
+  }
+  return {
+    pid: child.pid!,
+    baseUrl,
+    stop: async (graceMs = 15_000) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const t = setTimeout(kill, graceMs);
+      await exited(child);
+      clearTimeout(t);
+    },
+  };
+}
+
+function tail(file: string): string {
+  return existsSync(file) ? readFileSync(file, 'utf8').slice(-2000) : '(no log)';
+}
+
+/** Sleep `ms`. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** A running sipp with a control socket. */
+export interface Sipp {
+  pid: number;
+  controlPort: number;
+  /** Send a control command (`cset rate 150`, `q`). */
+  command(text: string): Promise<void>;
+  /** Resolves with the exit code when sipp exits. */
+  done: Promise<number | null>;
+  /** SIGKILL if still running. */
+  kill(): void;
+  /** Everything sipp wrote on stderr (the last 100 kB). */
+  stderr(): string;
+}
+
+/**
+ * Start sipp with `args` plus its control port (`-cp`), no keyboard, errors to stderr. Bounded by
+ * the caller's `-timeout`; killed by {@link Sipp.kill}.
+ */
+export async function startSipp(args: string[], o: { cwd: string; logFile: string }): Promise<Sipp> {
+  const controlPort = await freePort();
+  const child = spawn('sipp', [...args, '-cp', String(controlPort), '-nostdin'], { cwd: o.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = createWriteStream(o.logFile);
+  child.stdout.pipe(log);
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => {
+    err = (err + d.toString()).slice(-100_000);
+  });
+  const control = dgram.createSocket('udp4');
+  const done = exited(child).then((code) => {
+    control.close();
+    return code;
+  });
+  return {
+    pid: child.pid!,
+    controlPort,
+    command: (text) => new Promise<void>((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      control.send(text, controlPort, '127.0.0.1', () => resolve());
+    }),
+    done,
+    kill: killer(child),
+    stderr: () => err,
+  };
+}

@@ -1,0 +1,447 @@
+/**
+ * One surge run, end to end:
+ *
+ * ```
+ *  profile ─▶ callers (seeded) ─▶ engine config + CRM rows ─▶ onair (child process)
+ *           ─▶ sipp agents: REGISTER (one sipp per phone), one sipp answers every phone
+ *           ─▶ sipp callers, rate set every second through the control socket (the schedule)
+ *  every second: /metrics + sipp counters ─▶ a Sample; the supervisor makes ring-no-answer agents
+ *           ready again
+ *  after the curve: callers finish (bounded) ─▶ CDRs + callbacks from the API ─▶ join by number
+ * ```
+ *
+ * Bounded in time (every sipp has `-timeout`, the drain has a deadline) and cleaned up in
+ * `finally`: every process started is killed, even when a step throws.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SqliteCrmAdapter } from '../../crm-adapter/index.ts';
+import type { Profile } from './profile.ts';
+import { drawCallers, expectedCalls, injectionFile, rateSchedule, sippPause, type Caller } from './schedule.ts';
+import { crmCustomers, engineConfig, surgeAgents, SURGE_NUMBER } from './engine-config.ts';
+import { freePort, sleep, startEngineProcess, startSipp, type EngineProcess, type Sipp } from './processes.ts';
+import { countEnding, histogramQuantile, parsePrometheus, readSippCounts, snapshot, type EngineSnapshot } from './sampler.ts';
+
+const SCENARIO_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'scenarios');
+/** sipp's Debian RFC 2833 digit captures. */
+export const PCAP_DIR = '/usr/share/sip-tester';
+/** Patience countdown step of the caller scenario (replay ms). */
+const TICK_MS = 200;
+
+/** Options of one run. */
+export interface RunOptions {
+  profile: Profile;
+  /** Folder for everything the run writes (configs, sipp files, engine log). */
+  dir: string;
+  /** Agents (default: the profile's). */
+  agents?: number | undefined;
+  /** Seed of the callers. */
+  seed?: number | undefined;
+  /** Target an engine already running (its SIP `host:port` and HTTP base URL) instead of starting one. */
+  target?: { sip: string; http: string } | undefined;
+  /** Profile the engine's CPU (`--cpu-prof`) into this folder. */
+  cpuProfDir?: string | undefined;
+  /** Longest wait for callers to finish after the curve (ms). */
+  drainMs?: number | undefined;
+  /** Progress lines (stderr). */
+  log?: ((line: string) => void) | undefined;
+}
+
+/** One second of the run. */
+export interface Sample {
+  /** Seconds since the callers started (replay time). */
+  t: number;
+  /** Rate sipp was told for this second (calls/s). */
+  scheduledRate: number;
+  /** INVITEs sipp sent in this second. */
+  offered: number;
+  answered: number;
+  abandoned: number;
+  captured: number;
+  rejected: number;
+  waiting: number;
+  inIvr: number;
+  inProgress: number;
+  agentsBusy: number;
+  agentsIdle: number;
+  agentsNotReady: number;
+  oldestWaitS: number;
+  /** Engine CPU in cores over the second (1.0 = one core). */
+  cpuCores: number;
+  rssMiB: number;
+  eventLoopP99Ms: number;
+}
+
+/** Every caller's fate, from the engine's records. */
+export type Fate = 'served' | 'captured' | 'rejected' | 'lost';
+
+/** What the run measured. */
+export interface RunResult {
+  profile: Profile;
+  agents: number;
+  seed: number;
+  samples: Sample[];
+  /** Callers sipp dialled. */
+  offered: number;
+  expected: number;
+  fates: Record<Fate, number>;
+  /** Numbers of lost callers (at most 50). */
+  lostNumbers: string[];
+  /** CDR outcome counts. */
+  outcomes: Record<string, number>;
+  abandoned: number;
+  captured: number;
+  peakWaiting: number;
+  peakInProgress: number;
+  peakOfferedPerSecond: number;
+  serviceLevel: number;
+  answeredWithinSl: number;
+  avgWaitS: number;
+  maxWaitS: number;
+  /** From the engine's histograms (seconds); NaN when the engine recorded none. */
+  firstMediaP99S: number;
+  routingP99S: number;
+  /** INVITE → 183 with SDP, as the callers saw it (sipp), p99 (seconds). */
+  earlyMediaP99S: number;
+  peakCpuCores: number;
+  avgCpuCores: number;
+  peakRssMiB: number;
+  peakEventLoopP99Ms: number;
+  /** sipp's view: INVITEs, 200s (answered), CANCELs (abandoned), final errors. */
+  sipp: Record<string, number>;
+  replaySeconds: number;
+  wallSeconds: number;
+  machine: string;
+}
+
+interface Cdr {
+  caller: string;
+  outcome: string;
+  queue: string | null;
+  waitMs: number;
+  answeredAt: number | null;
+  arrivedAt: number;
+}
+
+/** Fill a scenario template's `{{name}}` fields. Every field must be given. */
+export function fillTemplate(template: string, values: Record<string, string>): string {
+  return template.replace(/\{\{(\w+)\}\}/g, (_, k: string) => {
+    const v = values[k];
+    if (v === undefined) throw new Error(`scenario template field {{${k}}} has no value`);
+    return v;
+  });
+}
+
+/** Fetch JSON from the engine's API. */
+async function getJson<T>(base: string, p: string): Promise<T> {
+  const r = await fetch(`${base}${p}`);
+  if (!r.ok) throw new Error(`GET ${p}: HTTP ${r.status}`);
+  return await r.json() as T;
+}
+
+/** Every page of a paged API list. */
+async function allPages<T>(base: string, p: string): Promise<T[]> {
+  const out: T[] = [];
+  for (let offset = 0; ; offset += 1000) {
+    const page = await getJson<{ items: T[]; hasMore: boolean }>(base, `${p}${p.includes('?') ? '&' : '?'}limit=1000&offset=${offset}`);
+    out.push(...page.items);
+    if (!page.hasMore) return out;
+  }
+}
+
+/**
+ * Each dialled caller's fate: served (an answered CDR), captured (a callback task, or a
+ * callback-requested CDR), rejected (blacklisted: refused on purpose), else lost.
+ */
+export function classify(dialled: readonly Caller[], cdrs: readonly Cdr[], callbackNumbers: ReadonlySet<string>): { fates: Record<Fate, number>; lost: string[] } {
+  const byNumber = new Map<string, Cdr[]>();
+  for (const c of cdrs) {
+    const list = byNumber.get(c.caller);
+    if (list) list.push(c);
+    else byNumber.set(c.caller, [c]);
+  }
+  const fates: Record<Fate, number> = { served: 0, captured: 0, rejected: 0, lost: 0 };
+  const lost: string[] = [];
+  for (const caller of dialled) {
+    const mine = byNumber.get(caller.number) ?? [];
+    let fate: Fate;
+    if (mine.some((c) => c.outcome === 'answered')) fate = 'served';
+    else if (callbackNumbers.has(caller.number) || mine.some((c) => c.outcome === 'callback_requested')) fate = 'captured';
+    else if (mine.some((c) => c.outcome === 'rejected_blacklist')) fate = 'rejected';
+    else fate = 'lost';
+    fates[fate]++;
+    if (fate === 'lost') lost.push(caller.number);
+  }
+  return { fates, lost };
+}
+
+/** Run one surge (see the file comment). */
+export async function runSurge(o: RunOptions): Promise<RunResult> {
+  const started = Date.now();
+  const log = o.log ?? (() => {});
+  const profile = o.profile;
+  const agentCount = o.agents ?? profile.agents.count;
+  const seed = o.seed ?? 1;
+  const dir = o.dir;
+  mkdirSync(dir, { recursive: true });
+  const schedule = rateSchedule(profile);
+  const expected = expectedCalls(profile);
+  // Room for Poisson-free sipp pacing overshoot: sipp stops at the file's length (-m).
+  const callers = drawCallers(profile, Math.ceil(expected * 1.05) + 20, seed);
+  writeFileSync(path.join(dir, 'callers.csv'), injectionFile(callers));
+  const callbackDigits = new Set(profile.ivr.menu.filter((m) => m.action === 'callback').map((m) => m.digit));
+  const maxPatienceMs = Math.max(...callers.filter((c) => !callbackDigits.has(c.digit)).map((c) => c.patienceMs));
+
+  const cleanups: (() => Promise<void> | void)[] = [];
+  let engine: EngineProcess | undefined;
+  try {
+    // ---- the engine --------------------------------------------------------------------------
+    let sipTarget: string;
+    let http: string;
+    if (o.target) {
+      sipTarget = o.target.sip;
+      http = o.target.http;
+      log(`targeting the engine at sip ${sipTarget}, http ${http} (its own config: agents ${surgeAgents(1)[0]!.id}.. must exist)`);
+    } else {
+      const sipPort = await freePort();
+      const httpPort = await freePort();
+      const rtpPortMin = 20000 + 2 * Math.floor(Math.random() * 5000);
+      const dbPath = path.join(dir, 'onair.db');
+      const config = engineConfig(profile, agentCount, { sipPort, httpPort, dbPath, rtpPortMin, rtpPortMax: rtpPortMin + 19999 }, `surge-${seed}`);
+      writeFileSync(path.join(dir, 'engine.json'), JSON.stringify(config, null, 2));
+      // VIP and blacklisted callers are CRM customers before the first call.
+      const crm = new SqliteCrmAdapter({ path: dbPath });
+      await crm.init();
+      crm.upsertCustomers(crmCustomers(callers));
+      await crm.close();
+      engine = await startEngineProcess({ configFile: path.join(dir, 'engine.json'), httpPort, logFile: path.join(dir, 'engine.log'), cpuProfDir: o.cpuProfDir });
+      const e = engine;
+      cleanups.push(() => e.stop());
+      sipTarget = `127.0.0.1:${sipPort}`;
+      http = engine.baseUrl;
+      log(`engine pid ${engine.pid}: sip ${sipTarget}, http ${http}`);
+    }
+
+    // ---- agents --------------------------------------------------------------------------------
+    const c = profile.compression;
+    const bound = Math.ceil(schedule.length + (o.drainMs ?? 120_000) / 1000 + 120);
+    const agentPort = await freePort();
+    writeFileSync(path.join(dir, 'agent.xml'), fillTemplate(readFileSync(path.join(SCENARIO_DIR, 'agent.xml'), 'utf8'), {
+      ringNoAnswer: String(profile.agents.ringNoAnswerShare),
+      answerDelay: sippPause(profile.agents.answerDelay, c),
+      talk: sippPause(profile.agents.talk, c),
+    }));
+    const agentSipp = await startSipp([
+      '-sf', 'agent.xml', '-t', 'u1', '-i', '127.0.0.1', '-p', String(agentPort), '-mp', String(await freePort()),
+      '-timeout', `${bound}s`, '-l', '100000', '-max_recv_loops', '10000', '-trace_counts', '-fd', '1',
+    ], { cwd: dir, logFile: path.join(dir, 'sipp-agents.log') });
+    cleanups.push(() => agentSipp.kill());
+    const agents = surgeAgents(agentCount);
+    const registerOne = async (a: (typeof agents)[number]): Promise<boolean> => {
+      const reg = await startSipp([
+        '-sf', path.join(SCENARIO_DIR, 'register.xml'), sipTarget, '-t', 'u1', '-i', '127.0.0.1', '-p', '0',
+        '-s', a.id, '-au', a.id, '-ap', a.password, '-key', 'agent_port', String(agentPort), '-m', '1', '-timeout', '20s', '-timeout_error',
+      ], { cwd: dir, logFile: '/dev/null' });
+      cleanups.push(() => reg.kill());
+      return (await reg.done) === 0;
+    };
+    let registered = 0;
+    for (let i = 0; i < agents.length; i += 25) {
+      const ok = await Promise.all(agents.slice(i, i + 25).map(registerOne));
+      registered += ok.filter(Boolean).length;
+    }
+    if (registered !== agentCount) throw new Error(`only ${registered} of ${agentCount} agents registered`);
+    log(`${registered} agents registered`);
+
+    // ---- callers ---------------------------------------------------------------------------------
+    writeFileSync(path.join(dir, 'caller.xml'), fillTemplate(readFileSync(path.join(SCENARIO_DIR, 'caller.xml'), 'utf8'), {
+      pcaps: PCAP_DIR, tick: String(TICK_MS),
+    }));
+    const first = schedule[0]?.rate ?? 0;
+    const callerSipp: Sipp = await startSipp([
+      '-sf', 'caller.xml', sipTarget, '-s', SURGE_NUMBER, '-t', 'u1', '-i', '127.0.0.1', '-p', '0', '-mp', String(await freePort()),
+      '-inf', 'callers.csv', '-m', String(callers.length), '-r', first.toFixed(3), '-rp', '1000', '-l', '100000',
+      '-timeout', `${bound}s`, '-trace_counts', '-trace_rtt', '-rtt_freq', '1', '-fd', '1', '-max_recv_loops', '10000', '-max_sched_loops', '10000',
+    ], { cwd: dir, logFile: path.join(dir, 'sipp-callers.log') });
+    cleanups.push(() => callerSipp.kill());
+    const countsFile = path.join(dir, `caller_${callerSipp.pid}_counts.csv`);
+    log(`callers: ${callers.length} drawn, ${Math.round(expected)} expected over ${schedule.length} s`);
+
+    // ---- the replay: rate changes, samples, supervisor --------------------------------------------
+    const samples: Sample[] = [];
+    const t0 = Date.now();
+    let prev: EngineSnapshot | undefined;
+    let prevInvites = 0;
+    let prevAt = t0;
+    const notReadySince = new Map<string, number>();
+    const readyAgainMs = (profile.agents.readyAgainSeconds * 1000) / c;
+    let quietSince = 0;
+    const drainMs = o.drainMs ?? Math.min(180_000, maxPatienceMs + 30_000);
+    let engineSeries = parsePrometheus('');
+    for (let s = 0; ; s++) {
+      const step = schedule[s];
+      if (step) await callerSipp.command(`cset rate ${step.rate.toFixed(3)}`);
+      else if (s === schedule.length) {
+        // The curve is over: no new callers, let those in progress finish.
+        await callerSipp.command('cset rate 0');
+        log(`curve over at ${s} s; waiting for callers in progress (up to ${Math.round(drainMs / 1000)} s)`);
+      }
+      const wake = t0 + (s + 1) * 1000;
+      await sleep(Math.max(0, wake - Date.now()));
+      const now = Date.now();
+      engineSeries = parsePrometheus(await (await fetch(`${http}/metrics`)).text());
+      const snap = snapshot(engineSeries);
+      const invites = readSippCounts(countsFile)['1_INVITE_Sent'] ?? prevInvites;
+      const dt = (now - prevAt) / 1000;
+      const busy = (snap.agentsByState['on_call'] ?? 0) + (snap.agentsByState['reserved'] ?? 0) + (snap.agentsByState['wrap_up'] ?? 0);
+      samples.push({
+        t: s + 1,
+        scheduledRate: step?.rate ?? 0,
+        offered: invites - prevInvites,
+        answered: snap.answered - (prev?.answered ?? 0),
+        abandoned: snap.abandoned - (prev?.abandoned ?? 0),
+        captured: snap.captured - (prev?.captured ?? 0),
+        rejected: snap.rejected - (prev?.rejected ?? 0),
+        waiting: snap.waiting,
+        inIvr: snap.inIvr,
+        inProgress: snap.inProgress,
+        agentsBusy: busy,
+        agentsIdle: snap.agentsByState['idle'] ?? 0,
+        agentsNotReady: snap.agentsByStatus['not_ready'] ?? 0,
+        oldestWaitS: snap.oldestWaitS,
+        cpuCores: prev ? (snap.cpuSeconds - prev.cpuSeconds) / dt : 0,
+        rssMiB: snap.rssBytes / 2 ** 20,
+        eventLoopP99Ms: snap.eventLoopP99S * 1000,
+      });
+      prev = snap;
+      prevInvites = invites;
+      prevAt = now;
+      if ((s + 1) % 10 === 0) {
+        const x = samples[samples.length - 1]!;
+        log(`t=${x.t}s rate ${x.scheduledRate.toFixed(0)}/s offered ${x.offered} waiting ${x.waiting} ivr ${x.inIvr} busy ${x.agentsBusy} cpu ${x.cpuCores.toFixed(2)} el99 ${x.eventLoopP99Ms.toFixed(1)}ms`);
+      }
+      // Supervisor: an agent set not-ready by a ring-no-answer is made ready again, as a team
+      // lead would, after readyAgainSeconds.
+      if ((snap.agentsByStatus['not_ready'] ?? 0) > 0 || notReadySince.size > 0) await supervise(http, notReadySince, now, readyAgainMs);
+      if (s >= schedule.length) {
+        const idle = snap.inProgress === 0;
+        if (idle && quietSince === 0) quietSince = now;
+        if (idle && now - quietSince >= 2000) break;
+        if (now - t0 - schedule.length * 1000 > drainMs) {
+          log(`drain deadline: ${snap.inProgress} calls still in progress`);
+          break;
+        }
+      }
+    }
+    await callerSipp.command('q');
+    await Promise.race([callerSipp.done, sleep(5000)]);
+    callerSipp.kill();
+    const sippCounts = readSippCounts(countsFile);
+    const rtts = readRtt(dir, callerSipp.pid);
+
+    // ---- the records ------------------------------------------------------------------------------
+    // CDRs reach the CRM through the durable outbox: wait until it is empty (bounded).
+    for (let i = 0; i < 100; i++) {
+      const snap = snapshot(parsePrometheus(await (await fetch(`${http}/metrics`)).text()));
+      if (snap.outboxPending === 0 && snap.inProgress === 0) break;
+      await sleep(200);
+    }
+    const finalSeries = parsePrometheus(await (await fetch(`${http}/metrics`)).text());
+    const finalSnap = snapshot(finalSeries);
+    const cdrs = await allPages<Cdr>(http, '/api/v1/cdrs');
+    const callbacks = await allPages<{ caller: string }>(http, '/api/v1/callbacks');
+    const offered = sippCounts['1_INVITE_Sent'] ?? 0;
+    const dialled = callers.slice(0, offered);
+    const { fates, lost } = classify(dialled, cdrs, new Set(callbacks.map((cb) => cb.caller)));
+    const outcomes: Record<string, number> = {};
+    for (const cdr of cdrs) outcomes[cdr.outcome] = (outcomes[cdr.outcome] ?? 0) + 1;
+    const answeredCdrs = cdrs.filter((x) => x.outcome === 'answered');
+    const slMs = (profile.serviceLevel.seconds * 1000) / c;
+    const within = answeredCdrs.filter((x) => x.waitMs <= slMs).length;
+    const waits = cdrs.filter((x) => x.outcome !== 'rejected_blacklist').map((x) => x.waitMs);
+    const cpu = samples.map((x) => x.cpuCores);
+    const result: RunResult = {
+      profile, agents: agentCount, seed, samples, offered, expected,
+      fates, lostNumbers: lost.slice(0, 50), outcomes,
+      abandoned: (outcomes['abandoned_ivr'] ?? 0) + (outcomes['abandoned_queue'] ?? 0),
+      captured: callbacks.length + (outcomes['callback_requested'] ?? 0) - countRequestedWithTask(cdrs, callbacks),
+      peakWaiting: Math.max(0, ...samples.map((x) => x.waiting)),
+      peakInProgress: Math.max(0, ...samples.map((x) => x.inProgress)),
+      peakOfferedPerSecond: Math.max(0, ...samples.map((x) => x.offered)),
+      serviceLevel: answeredCdrs.length > 0 ? within / answeredCdrs.length : NaN,
+      answeredWithinSl: within,
+      avgWaitS: answeredCdrs.length > 0 ? answeredCdrs.reduce((a, x) => a + x.waitMs, 0) / answeredCdrs.length / 1000 : 0,
+      maxWaitS: waits.length > 0 ? Math.max(...waits) / 1000 : 0,
+      firstMediaP99S: histogramQuantile(finalSeries, 'onair_first_media_seconds', 0.99),
+      routingP99S: histogramQuantile(finalSeries, 'onair_offer_latency_seconds', 0.99),
+      earlyMediaP99S: quantileOf(rtts, 0.99),
+      peakCpuCores: Math.max(0, ...cpu),
+      avgCpuCores: cpu.length > 1 ? cpu.slice(1).reduce((a, b) => a + b, 0) / (cpu.length - 1) : 0,
+      peakRssMiB: Math.max(0, ...samples.map((x) => x.rssMiB)),
+      peakEventLoopP99Ms: Math.max(0, ...samples.map((x) => x.eventLoopP99Ms)),
+      sipp: {
+        invites: offered,
+        answered: countEnding(sippCounts, '_200_Recv') - countEnding(sippCounts, '_CANCEL_Sent'),
+        cancels: countEnding(sippCounts, '_CANCEL_Sent'),
+        rejected503: countEnding(sippCounts, '_503_Recv'),
+        rejected603: countEnding(sippCounts, '_603_Recv'),
+        retransmissions: countEnding(sippCounts, '_Retrans'),
+        timeouts: countEnding(sippCounts, '_Timeout') - countEnding(sippCounts, 'Pause_Timeout'),
+      },
+      replaySeconds: schedule.length,
+      wallSeconds: (Date.now() - started) / 1000,
+      machine: '',
+    };
+    void finalSnap;
+    return result;
+  } finally {
+    for (const c of cleanups.reverse()) {
+      try { await c(); } catch { /* best effort: keep cleaning */ }
+    }
+  }
+}
+
+/** Callback-requested CDRs that also have a task (not to count a caller twice). */
+function countRequestedWithTask(cdrs: readonly Cdr[], callbacks: readonly { caller: string }[]): number {
+  const tasks = new Set(callbacks.map((c) => c.caller));
+  return cdrs.filter((c) => c.outcome === 'callback_requested' && tasks.has(c.caller)).length;
+}
+
+/** Response times of sipp's `-trace_rtt` file (seconds). */
+function readRtt(dir: string, pid: number): number[] {
+  try {
+    const lines = readFileSync(path.join(dir, `caller_${pid}_rtt.csv`), 'utf8').trim().split('\n').slice(1);
+    // date_ms;response_time_ms;rtd_no
+    return lines.map((l) => Number(l.split(';')[1]) / 1000).filter((x) => Number.isFinite(x));
+  } catch {
+    return [];
+  }
+}
+
+function quantileOf(xs: number[], q: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
+}
+
+/** Make agents that a ring-no-answer set not-ready available again after `afterMs`. */
+async function supervise(http: string, since: Map<string, number>, now: number, afterMs: number): Promise<void> {
+  const list = await getJson<{ items: { id: string; status: string; reason: string | null; registered: boolean }[] }>(http, '/api/v1/agents');
+  const seen = new Set<string>();
+  for (const a of list.items) {
+    if (a.status !== 'not_ready' || !a.registered) continue;
+    seen.add(a.id);
+    const from = since.get(a.id);
+    if (from === undefined) {
+      since.set(a.id, now);
+    } else if (now - from >= afterMs) {
+      const r = await fetch(`${http}/api/v1/agents/${a.id}/status`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status: 'available' }),
+      });
+      await r.arrayBuffer();
+      since.delete(a.id);
+    }
+  }
+  for (const id of since.keys()) if (!seen.has(id)) since.delete(id);
+}
