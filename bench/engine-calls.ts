@@ -292,6 +292,7 @@ export async function main(args: string[]): Promise<void> {
         first_media_p50_ms: round(step.firstMedia.p50), first_media_p90_ms: round(step.firstMedia.p90), first_media_p99_ms: round(step.firstMedia.p99), first_media_n: lat.length,
         offer_p99_ms: round(step.offerP99Ms), engine_cpu_percent: round(step.cpuPercent), engine_rss_mb: round(step.rssMb),
       });
+      if (r.failed > 0) say(`    sipp: ${r.stderr.split('\n').filter((l) => l.includes('Aborting') || l.includes('unexpected') || l.includes('timeout')).slice(0, 3).join('\n    ').slice(0, 600)}`);
       if (step.failed > 0 && !keepGoing) break;
     }
   } finally {
@@ -304,8 +305,13 @@ export async function main(args: string[]): Promise<void> {
     }
     rmSync(dir, { recursive: true, force: true });
   }
-  const ok = results.filter((s) => s.failed === 0);
-  const best = ok.reduce<StepResult | undefined>((b, s) => (b === undefined || s.rate > b.rate ? s : b), undefined);
+  // The highest rate below which every step was clean (with --keep-going a later clean step does
+  // not count past a failed one).
+  let best: StepResult | undefined;
+  for (const s of [...results].sort((a, b) => a.rate - b.rate)) {
+    if (s.failed > 0) break;
+    best = s;
+  }
   const extra = { talk_ms: talkMs, ring_ms: ringMs, agents, workers, seconds, machine: machine() };
   emit({ bench: BENCH, metric: 'max_cps_zero_fail', value: best?.rate ?? 0, unit: 'calls/s', ...extra });
   emit({ bench: BENCH, metric: 'first_media_p99_ms', value: round(best?.firstMedia.p99 ?? NaN), unit: 'ms', rate: best?.rate ?? 0 });

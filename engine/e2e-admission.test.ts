@@ -5,6 +5,7 @@
  * becomes a callback task.
  */
 import t from 'tap';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { requirePeer } from './testing/index.ts';
 import {
@@ -44,11 +45,13 @@ t.test('over sip.maxCalls a caller gets 503 with Retry-After, and is kept as a c
   });
   await waitFor('two calls in progress', () => rig.engine.calls.size === 2, 5000);
   const late = '+4930700000003';
+  const sippLog = path.join(rig.dir, 'busy.log');
   const r = await sipps.run({
     scenario: path.join(SCENARIOS, 'caller-busy.xml'), target: `127.0.0.1:${rig.sipPort}`, transport: 'u1',
-    calls: 1, timeoutSec: 15, args: ['-s', '100', '-inf', callersFile(rig, [late], 'late.csv')],
+    calls: 1, timeoutSec: 15, args: ['-s', '100', '-inf', callersFile(rig, [late], 'late.csv'), '-trace_logs', '-log_file', sippLog],
   });
   t.equal(r.successful, 1, `503 with a Retry-After header (stderr: ${r.stderr.slice(0, 300)})`);
+  t.match(readFileSync(sippLog, 'latin1'), /503 Retry-After: 7\b/, 'Retry-After is sip.retryAfterSeconds');
   const held = await within(holding.done, 20_000, 'the holding callers');
   t.equal(held.successful, holders.length, 'the callers inside were not disturbed');
   const cdrs = await waitForCdrs(rig, 3);

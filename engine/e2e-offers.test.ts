@@ -83,7 +83,7 @@ t.test('ring-no-answer: the agent is set not ready and the next agent answers', 
   t.match(cdr, { outcome: 'answered', caller, agent: '1002', queue: 'orders', offers: 2 }, 'answered by 1002 after two offers');
   const first = await api<AgentJson>(rig, 'GET', '/api/v1/agents/1001');
   t.equal(first.status, 200);
-  t.match(first.body, { status: 'not_ready', state: 'idle', callsHandled: 0 }, 'the agent who did not answer is not ready');
+  t.match(first.body, { status: 'not_ready', reason: 'ringNoAnswer', state: 'idle', callsHandled: 0 }, 'the agent who did not answer is not ready');
   const second = await api<AgentJson>(rig, 'GET', '/api/v1/agents/1002');
   t.match(second.body, { status: 'available', callsHandled: 1 }, 'the agent who answered stays available');
   t.equal(rig.engine.calls.size, 0, 'no call left in progress');

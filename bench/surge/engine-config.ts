@@ -12,6 +12,7 @@
 import type { Profile } from './profile.ts';
 import { meanSeconds } from './profile.ts';
 import type { Caller } from './schedule.ts';
+import type { Customer } from '../../crm-adapter/index.ts';
 
 /** The dialled number callers call. */
 export const SURGE_NUMBER = '500';
@@ -127,13 +128,10 @@ export function engineConfig(profile: Profile, agentCount: number, at: EngineEnd
 }
 
 /** CRM customers for the VIP and blacklisted callers of a run (the SQLite CRM's customer rows). */
-export function crmCustomers(callers: readonly Caller[]): {
-  number: string; customerId: string; name: string; vipLevel: number; blacklisted: boolean; strikes: number;
-  preferredAgent: null; language: null; lowCredit: boolean; screenPop: null;
-}[] {
+export function crmCustomers(callers: readonly Caller[]): Customer[] {
   return callers.filter((c) => c.kind !== 'regular').map((c) => ({
     number: c.number, customerId: `SURGE-${c.number.slice(-7)}`, name: c.kind === 'vip' ? 'Surge VIP' : 'Surge blocked',
     vipLevel: c.kind === 'vip' ? 1 : 0, blacklisted: c.kind === 'blacklisted', strikes: 0,
-    preferredAgent: null, language: null, lowCredit: false, screenPop: null,
+    preferredAgent: null, language: null, lowCredit: false, screenPop: {},
   }));
 }

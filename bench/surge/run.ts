@@ -18,7 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SqliteCrmAdapter } from '../../crm-adapter/index.ts';
 import type { Profile } from './profile.ts';
-import { drawCallers, expectedCalls, injectionFile, rateSchedule, sippPause, type Caller } from './schedule.ts';
+import { drawCallers, expectedCalls, injectionFile, rateCommand, rateSchedule, sippPause, wholeCallsSchedule, type Caller } from './schedule.ts';
 import { crmCustomers, engineConfig, surgeAgents, SURGE_NUMBER } from './engine-config.ts';
 import { freePort, sleep, startEngineProcess, startSipp, type EngineProcess, type Sipp } from './processes.ts';
 import { countEnding, histogramQuantile, parsePrometheus, readSippCounts, snapshot, type EngineSnapshot } from './sampler.ts';
@@ -185,7 +185,7 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
   const seed = o.seed ?? 1;
   const dir = o.dir;
   mkdirSync(dir, { recursive: true });
-  const schedule = rateSchedule(profile);
+  const schedule = wholeCallsSchedule(rateSchedule(profile));
   const expected = expectedCalls(profile);
   // Room for Poisson-free sipp pacing overshoot: sipp stops at the file's length (-m).
   const callers = drawCallers(profile, Math.ceil(expected * 1.05) + 20, seed);
@@ -261,7 +261,7 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
     const first = schedule[0]?.rate ?? 0;
     const callerSipp: Sipp = await startSipp([
       '-sf', 'caller.xml', sipTarget, '-s', SURGE_NUMBER, '-t', 'u1', '-i', '127.0.0.1', '-p', '0', '-mp', String(await freePort()),
-      '-inf', 'callers.csv', '-m', String(callers.length), '-r', first.toFixed(3), '-rp', '1000', '-l', '100000',
+      '-inf', 'callers.csv', '-m', String(callers.length), '-r', String(first), '-rp', '1000', '-l', '100000',
       '-timeout', `${bound}s`, '-trace_counts', '-trace_rtt', '-rtt_freq', '1', '-fd', '1', '-max_recv_loops', '10000', '-max_sched_loops', '10000',
     ], { cwd: dir, logFile: path.join(dir, 'sipp-callers.log') });
     cleanups.push(() => callerSipp.kill());
@@ -281,10 +281,10 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
     let engineSeries = parsePrometheus('');
     for (let s = 0; ; s++) {
       const step = schedule[s];
-      if (step) await callerSipp.command(`cset rate ${step.rate.toFixed(3)}`);
+      if (step) await callerSipp.command(rateCommand(step.rate));
       else if (s === schedule.length) {
         // The curve is over: no new callers, let those in progress finish.
-        await callerSipp.command('cset rate 0');
+        await callerSipp.command(rateCommand(0));
         log(`curve over at ${s} s; waiting for callers in progress (up to ${Math.round(drainMs / 1000)} s)`);
       }
       const wake = t0 + (s + 1) * 1000;

@@ -60,6 +60,32 @@ export function rateSchedule(profile: Profile): RateStep[] {
   return steps;
 }
 
+/**
+ * The schedule as whole calls per second, the fractions carried from second to second so that the
+ * total equals the curve's integral (rounded). sipp restarts its pacing at every rate change and
+ * drops a fractional rate's remainder, so it is told whole numbers.
+ */
+export function wholeCallsSchedule(steps: readonly RateStep[]): RateStep[] {
+  let acc = 0;
+  let sent = 0;
+  return steps.map((s) => {
+    acc += s.rate;
+    const n = Math.round(acc) - sent;
+    sent += n;
+    return { atMs: s.atMs, rate: n };
+  });
+}
+
+/** The control-socket command that sets sipp's rate (calls per `-rp 1000`, i.e. per second). */
+export function rateCommand(callsPerSecond: number): string {
+  return `cset rate ${callsPerSecond}`;
+}
+
+/** Every rate command of a replay, one per second, in order: what sipp is told. */
+export function rateCommands(profile: Profile): string[] {
+  return wholeCallsSchedule(rateSchedule(profile)).map((s) => rateCommand(s.rate));
+}
+
 /** Length of the replay in milliseconds. */
 export function replayMs(profile: Profile): number {
   return rateSchedule(profile).length * 1000;

@@ -23,6 +23,7 @@ import type { MediaPool, Playlist, PlaylistItem, RemoteMedia, LegId, G711, LegSt
 import { negotiate, createOffer, acceptAnswer, HOLD_MUSIC } from '../../media/index.ts';
 import type { Store, CallbackInput } from '../store/index.ts';
 import type { CallerInfo, CallEvent, Cdr, CdrOutcome, ReleasedBy } from '../../crm-adapter/index.ts';
+import { formatNameAddr } from '../sip/index.ts';
 import { CONTRACT_VERSION, unknownCaller } from '../../crm-adapter/index.ts';
 import type {
   AgentDirectory, CallControlEvent, CallerLookup, CallsSettings, Flow, MenuAction, NumberRoute, TrunkAdmission, TrunkGate,
@@ -64,6 +65,8 @@ interface Call extends CallRecord {
   /** Our SDP to the caller (sent in 183 and 200). */
   localSdp: Buffer | undefined;
   agentLeg: LegId | undefined;
+  /** The agent leg's media as offered to the phone (a re-INVITE from the phone is answered with it). */
+  agentLocal: Parameters<typeof createOffer>[0] | undefined;
   agentInvite: OutgoingInvite | undefined;
   agentDialog: Dialog | undefined;
   /** Generation of the current offer, so late answers of a cancelled offer are recognised. */
@@ -222,7 +225,7 @@ export class CallController {
       customer: unknownCaller(), route, queue: null, agentId: null, priority: 0, lang: this.d.settings.language,
       arrivedAt: now, ivrExitAt: null, queuedAt: null, offeredAt: null, answeredAt: null, offers: 0,
       invite, admission, callerDialog: undefined, callerAnswered: false, callerLeg: undefined, callerCodec: 'PCMU',
-      localSdp: undefined, agentLeg: undefined, agentInvite: undefined, agentDialog: undefined, offerSeq: 0, playId: -1,
+      localSdp: undefined, agentLeg: undefined, agentLocal: undefined, agentInvite: undefined, agentDialog: undefined, offerSeq: 0, playId: -1,
       afterPlay: undefined, ivr: undefined, queueDigits: undefined, answerTimer: undefined, events: [], ended: false,
     };
     this.calls.set(call.id, call);
@@ -333,7 +336,7 @@ export class CallController {
     return {
       onBye: () => this.callerLeft(call, 'caller'),
       onTerminated: () => this.callerLeft(call, 'system'),
-      onReinvite: (_dialog, req) => this.reinvite(call, 'caller', req),
+      onReinvite: (dialog, req) => this.reinvite(call, 'caller', dialog, req),
     };
   }
 
@@ -523,6 +526,7 @@ export class CallController {
     call.agentLeg = leg.value.leg;
     this.byLeg.set(leg.value.leg, call);
     const local = { address: leg.value.address, port: leg.value.port, codecs: [call.callerCodec, call.callerCodec === 'PCMU' ? 'PCMA' : 'PCMU'] as G711[], dtmf: true };
+    call.agentLocal = local;
     const display = (call.customer.name ?? call.caller).replace(/["\\\r\n]/g, '');
     call.agentInvite = this.d.ua.invite({
       target: contact.uri,
@@ -541,7 +545,7 @@ export class CallController {
       dialogDelegate: {
         onBye: () => this.agentLeft(call),
         onTerminated: () => this.agentLeft(call),
-        onReinvite: (_d, req) => this.reinvite(call, 'agent', req),
+        onReinvite: (d, req) => this.reinvite(call, 'agent', d, req),
       },
       delegate: {
         onAccept: (dialog, response) => this.agentAnswered(call, seq, dialog, response, local),
@@ -833,22 +837,28 @@ export class CallController {
   // ---- re-INVITE (hold / unhold) ------------------------------------------------------------------
 
   /** A re-INVITE from either side: follow the new media, answer with the same leg's SDP. */
-  private reinvite(call: Call, side: 'caller' | 'agent', req: IncomingRequest): void {
+  private reinvite(call: Call, side: 'caller' | 'agent', dialog: Dialog, req: IncomingRequest): void {
     const leg = side === 'caller' ? call.callerLeg : call.agentLeg;
+    // Each side is answered with its own leg's address: an agent's phone answered with port 0 (it
+    // has no SDP of ours in `localSdp`) would drop the audio after a hold (RFC 3264 §6).
+    const callerLocal = sdpAddress(call.localSdp);
+    const local = side === 'agent' ? call.agentLocal : callerLocal && { ...callerLocal, codecs: [call.callerCodec], dtmf: true };
+    // RFC 3261 §13.3.1.4: a 2xx to an INVITE carries a Contact (the target stays ours).
+    const headers = [{ name: 'Contact', value: formatNameAddr(dialog.localContact) }];
     const offer = req.request.body.toString('latin1');
-    if (!leg || offer.length === 0) {
-      req.respond(200, call.localSdp && side === 'caller' ? { body: call.localSdp, contentType: 'application/sdp' } : {});
+    if (!leg || !local || offer.length === 0) {
+      // No offer in the re-INVITE: the 2xx must carry one (RFC 3264 §5); this leg's media, unchanged.
+      const sdp = side === 'caller' ? call.localSdp : local && Buffer.from(createOffer(local), 'latin1');
+      req.respond(200, { headers, ...(sdp ? { body: sdp, contentType: 'application/sdp' } : {}) });
       return;
     }
-    const sdp = side === 'caller' ? call.localSdp : undefined;
-    const local = sdpAddress(sdp) ?? { address: '127.0.0.1', port: 0 };
-    const neg = negotiate(offer, { address: local.address, port: local.port, codecs: [call.callerCodec], dtmf: true });
+    const neg = negotiate(offer, local);
     if (!neg.ok) {
       req.respond(488);
       return;
     }
     void this.d.media.setRemote(leg, toLegRemote(neg.remote));
-    req.respond(200, { body: Buffer.from(neg.answer, 'latin1'), contentType: 'application/sdp' });
+    req.respond(200, { headers, body: Buffer.from(neg.answer, 'latin1'), contentType: 'application/sdp' });
   }
 
   // ---- agents' feature codes ------------------------------------------------------------------

@@ -124,17 +124,16 @@ export async function startSippAgents(
 
 /**
  * REGISTER demo agents `extensions` (digest, password demo<ext>) with a Contact on `agentPort`,
- * in order (the demo agents log in as available on registration, so the order is their idle
- * order). Throws when one is not registered.
+ * all at once (register in separate calls when the agents' idle order matters: the demo agents
+ * become available when they register). Throws when one is not registered.
  */
 export async function registerSippAgents(rig: Pick<EngineRig, 'sipPort'>, extensions: string[], agentPort: number): Promise<void> {
-  for (const ext of extensions) {
-    const r = await runSipp({
-      scenario: path.join(SCENARIOS, 'agent-register.xml'), target: `127.0.0.1:${rig.sipPort}`, transport: 'u1',
-      calls: 1, timeoutSec: 20, args: ['-s', ext, '-au', ext, '-ap', `demo${ext}`, '-key', 'agent_port', String(agentPort)],
-    });
-    if (r.successful !== 1) throw new Error(`agent ${ext} did not register (${r.stderr.slice(0, 300)})`);
-  }
+  const regs = await Promise.all(extensions.map((ext) => runSipp({
+    scenario: path.join(SCENARIOS, 'agent-register.xml'), target: `127.0.0.1:${rig.sipPort}`, transport: 'u1',
+    calls: 1, timeoutSec: 20, args: ['-s', ext, '-au', ext, '-ap', `demo${ext}`, '-key', 'agent_port', String(agentPort)],
+  })));
+  const failed = regs.findIndex((r) => r.successful !== 1);
+  if (failed >= 0) throw new Error(`agent ${extensions[failed]} did not register (${regs[failed]?.stderr.slice(0, 300)})`);
 }
 
 /**
