@@ -64,30 +64,38 @@ t.test('over sip.maxCalls a caller gets 503 with Retry-After, and is kept as a c
   t.equal(sipps.running, 0, 'no sipp left running');
 });
 
-t.test('a CANCEL while the agent rings cancels the agent INVITE and leaves a callback task', async (t) => {
+t.test('a CANCEL while the agent rings cancels the agent INVITE; cancelling callers become callback tasks', async (t) => {
   if (!requirePeer(t, 'sipp')) return;
   // Early media: the caller has no 200 yet, so giving up is a CANCEL (an answered caller sends BYE).
   const { rig, sipps } = await startE2e(t, { trunks: [{ id: 'local', allow: ['127.0.0.1/32'], earlyMedia: true }] });
   const agent = await startSippAgents(rig, ['1001'], 0, 1, { scenario: 'agent-noanswer.xml', timeoutSec: 30 });
   sipps.add(agent.answer);
-  const caller = '+4930710000001';
-  const r = await sipps.run({
+  const ringing = '+4930710000001';
+  const inIvr = '+4930710000002';
+  const cancel = (number: string, afterMs: number) => sipps.run({
     scenario: path.join(SCENARIOS, 'caller-cancel.xml'), target: `127.0.0.1:${rig.sipPort}`, transport: 'u1',
-    // Welcome (2.3 s), queue, offer: the phone rings well before 4.5 s (ring timeout 15 s).
-    calls: 1, timeoutSec: 20, args: ['-s', '100', '-d', '4500', '-inf', callersFile(rig, [caller])],
+    calls: 1, timeoutSec: 20, args: ['-s', '100', '-d', String(afterMs), '-inf', callersFile(rig, [number], `${number}.csv`)],
   });
-  t.equal(r.successful, 1, `caller: 183, CANCEL → 200 and 487 (stderr: ${r.stderr.slice(0, 300)})`);
+  // Welcome (2.3 s), queue, offer: the phone rings well before 4.5 s (ring timeout 15 s). The
+  // other caller gives up during the welcome.
+  const [r, early] = await Promise.all([cancel(ringing, 4500), cancel(inIvr, 1000)]);
+  t.equal(r?.successful, 1, `caller: 183, CANCEL → 200 and 487 (stderr: ${r?.stderr.slice(0, 300)})`);
+  t.equal(early?.successful, 1, `caller cancelling in the IVR: 200 and 487 too (stderr: ${early?.stderr.slice(0, 300)})`);
   const phone = await within(agent.answer.done, 10_000, 'the agent phone');
   t.equal(phone.successful, 1, `the agent phone rang and got a CANCEL, answered 200 + 487 (stderr: ${phone.stderr.slice(0, 300)})`);
-  const [cdr] = await waitForCdrs(rig, 1);
-  t.match(cdr, { outcome: 'abandoned_queue', caller, queue: 'orders', agent: null, answeredAt: null, offers: 1, releasedBy: 'caller' },
+  const cdrs = await waitForCdrs(rig, 2);
+  const cdr = cdrs.find((c) => c.caller === ringing);
+  t.match(cdr, { outcome: 'abandoned_queue', queue: 'orders', agent: null, answeredAt: null, offers: 1, releasedBy: 'caller' },
     'CDR: abandoned while ringing, after one offer');
   t.ok(cdr?.offeredAt, 'the offer time is recorded');
-  const callbacks = await waitFor('the callback task', async () => {
+  t.match(cdrs.find((c) => c.caller === inIvr), { outcome: 'abandoned_ivr', queuedAt: null, offers: 0, releasedBy: 'caller' }, 'CDR: abandoned in the IVR');
+  const callbacks = await waitFor('the callback tasks', async () => {
     const list = await listCallbacks(rig);
-    return list.length > 0 ? list : undefined;
+    return list.length >= 2 ? list : undefined;
   });
-  t.match(callbacks, [{ caller, queue: 'orders', reason: 'abandoned_queue', abandons: 1, firstCallId: cdr?.callId }], 'one callback task');
+  t.match(callbacks.find((c) => c.caller === ringing), { queue: 'orders', reason: 'abandoned_queue', abandons: 1, firstCallId: cdr?.callId },
+    'a callback task for the caller who hung up on the ringing agent');
+  t.match(callbacks.find((c) => c.caller === inIvr), { reason: 'abandoned_ivr', abandons: 1 }, 'and one for the caller who gave up in the IVR');
   const agentView = await waitFor('agent 1001 idle again', () => {
     const a = rig.engine.acd.inspectAgent('1001');
     return a?.state === 'idle' ? a : undefined;

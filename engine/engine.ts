@@ -210,6 +210,9 @@ export async function startEngine(config: Config, opts: { log?: Logger } = {}): 
         case 'offer.sent':
           metrics.offerLatency(e.latencyMs);
           return;
+        case 'acd.decision':
+          metrics.acdDecision(e.latencyMs);
+          return;
         case 'media.firstPacket':
           metrics.firstMedia(e.latencyMs);
           return;

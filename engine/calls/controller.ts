@@ -81,6 +81,8 @@ interface Call extends CallRecord {
   answerTimer: NodeJS.Timeout | undefined;
   events: CallEvent[];
   ended: boolean;
+  /** The first playback to the caller started (for the first-media latency). */
+  mediaStarted: boolean;
 }
 
 interface IvrState {
@@ -184,6 +186,14 @@ export class CallController {
     this.scheduleAcd();
   }
 
+  /** Run one ACD input, time it (routing latency), and apply its effects. */
+  private decide(input: () => AcdEffect[]): void {
+    const t0 = performance.now();
+    const effects = input();
+    this.emit({ type: 'acd.decision', latencyMs: performance.now() - t0 });
+    this.apply(effects);
+  }
+
   /**
    * Stop taking calls (503) and resolve when every call has ended or `deadlineMs` passed; calls
    * still up at the deadline are hung up (callers waiting become callback tasks).
@@ -226,7 +236,7 @@ export class CallController {
       arrivedAt: now, ivrExitAt: null, queuedAt: null, offeredAt: null, answeredAt: null, offers: 0,
       invite, admission, callerDialog: undefined, callerAnswered: false, callerLeg: undefined, callerCodec: 'PCMU',
       localSdp: undefined, agentLeg: undefined, agentLocal: undefined, agentInvite: undefined, agentDialog: undefined, offerSeq: 0, playId: -1,
-      afterPlay: undefined, ivr: undefined, queueDigits: undefined, answerTimer: undefined, events: [], ended: false,
+      afterPlay: undefined, ivr: undefined, queueDigits: undefined, answerTimer: undefined, events: [], ended: false, mediaStarted: false,
     };
     this.calls.set(call.id, call);
     invite.onCancel = () => this.callerLeft(call, 'caller');
@@ -426,7 +436,7 @@ export class CallController {
   /** The caller asked to be called back: record the task, confirm, hang up. */
   private requestCallback(call: Call, queue: string, prompts: string[]): void {
     call.queue ??= queue;
-    if (call.phase === 'queued' || call.phase === 'offering') this.apply(this.d.acd.abandon(call.id, this.now()));
+    if (call.phase === 'queued' || call.phase === 'offering') this.decide(() => this.d.acd.abandon(call.id, this.now()));
     call.phase = 'ivr';
     call.ivrExitAt ??= this.now();
     this.play(call, this.prompts(call, prompts), () => this.hangUpCaller(call, 'system', 'callback_requested'));
@@ -446,7 +456,7 @@ export class CallController {
     void this.d.store.journal.queued(call.id, queue, now).catch((err: unknown) => this.d.log.error({ err }, 'journal write failed'));
     this.record(call, { type: 'queued', queue, position: 0, priority: call.priority });
     this.emit({ type: 'call.queued', callId: call.id, queue, priority: call.priority, at: now });
-    this.apply(this.d.acd.enqueue({
+    this.decide(() => this.d.acd.enqueue({
       id: call.id, queueId: queue, callerNumber: call.caller, dialledNumber: call.dialled, priority: call.priority,
       arrivalTime: call.arrivedAt, ...(call.customer.preferredAgent ? { preferredAgentId: call.customer.preferredAgent } : {}),
     }, now));
@@ -491,13 +501,13 @@ export class CallController {
   private offer(callId: string, agentId: string, queueId: string): void {
     const call = this.calls.get(callId);
     if (!call || call.ended || !call.callerLeg) {
-      this.apply(this.d.acd.offerRejected(callId, this.now()));
+      this.decide(() => this.d.acd.offerRejected(callId, this.now()));
       return;
     }
     const contact = this.d.agents.contacts(agentId)[0];
     if (!contact) {
       this.d.log.warn({ callId, agentId }, 'offered agent has no registered phone');
-      this.apply(this.d.acd.offerRejected(callId, this.now()));
+      this.decide(() => this.d.acd.offerRejected(callId, this.now()));
       return;
     }
     const now = this.now();
@@ -512,7 +522,7 @@ export class CallController {
     this.emit({ type: 'call.offered', callId, queue: queueId, agentId, caller: call.caller, customer: call.customer, at: now });
     void this.ringAgent(call, seq, agentId, contact, freeAt).catch((err: unknown) => {
       this.d.log.error({ err, callId, agentId }, 'offer failed');
-      if (call.offerSeq === seq && !call.ended) this.apply(this.d.acd.offerRejected(callId, this.now()));
+      if (call.offerSeq === seq && !call.ended) this.decide(() => this.d.acd.offerRejected(callId, this.now()));
     });
   }
 
@@ -586,7 +596,7 @@ export class CallController {
     void this.d.store.journal.answered(call.id, call.agentId!, now).catch((err: unknown) => this.d.log.error({ err }, 'journal write failed'));
     this.record(call, { type: 'answered', queue: call.queue!, agent: call.agentId!, waitMs: now - call.arrivedAt });
     this.emit({ type: 'call.answered', callId: call.id, queue: call.queue!, agentId: call.agentId!, waitMs: now - call.arrivedAt, at: now });
-    this.apply(this.d.acd.offerAnswered(call.id, now));
+    this.decide(() => this.d.acd.offerAnswered(call.id, now));
   }
 
   private agentDeclined(call: Call, seq: number): void {
@@ -595,7 +605,7 @@ export class CallController {
     this.releaseAgentLeg(call);
     call.phase = 'queued';
     call.agentId = null;
-    this.apply(this.d.acd.offerRejected(call.id, this.now()));
+    this.decide(() => this.d.acd.offerRejected(call.id, this.now()));
   }
 
   /** The ACD withdrew an offer (ring timeout, caller gone, agent status): stop the agent's phone. */
@@ -679,6 +689,10 @@ export class CallController {
       }
       call.playId = r.value.playId;
       call.afterPlay = then;
+      if (!call.mediaStarted) {
+        call.mediaStarted = true;
+        this.emit({ type: 'media.firstPacket', callId: call.id, latencyMs: this.now() - call.arrivedAt });
+      }
     });
   }
 
@@ -705,7 +719,7 @@ export class CallController {
         const stage = call.phase === 'offering' ? 'ringing' : 'queue';
         this.record(call, { type: 'abandoned', stage, waitMs: now - call.arrivedAt });
         this.emit({ type: 'call.abandoned', callId: call.id, stage, waitMs: now - call.arrivedAt, at: now });
-        this.apply(this.d.acd.abandon(call.id, now));
+        this.decide(() => this.d.acd.abandon(call.id, now));
         this.endCaller(call);
         this.finish(call, 'abandoned_queue', by, 'abandoned_queue');
         return;
@@ -713,7 +727,7 @@ export class CallController {
       case 'talking':
         if (call.agentDialog) void this.d.ua.bye(call.agentDialog);
         this.endCaller(call);
-        this.apply(this.d.acd.callEnded(call.id, now));
+        this.decide(() => this.d.acd.callEnded(call.id, now));
         this.finish(call, 'answered', by, null);
         return;
       case 'ended':
@@ -726,14 +740,14 @@ export class CallController {
     if (call.ended) return;
     if (call.phase !== 'talking') return;
     if (call.callerDialog) void this.d.ua.bye(call.callerDialog);
-    this.apply(this.d.acd.callEnded(call.id, this.now()));
+    this.decide(() => this.d.acd.callEnded(call.id, this.now()));
     this.finish(call, 'answered', 'agent', null);
   }
 
   /** We end the call from our side with `outcome` (IVR end, callback confirmed, queue gave up). */
   private hangUpCaller(call: Call, by: ReleasedBy, outcome: CdrOutcome): void {
     if (call.ended) return;
-    if (call.phase === 'queued' || call.phase === 'offering') this.apply(this.d.acd.abandon(call.id, this.now()));
+    if (call.phase === 'queued' || call.phase === 'offering') this.decide(() => this.d.acd.abandon(call.id, this.now()));
     this.endCaller(call);
     // A caller we sent away still gets called back; one whose IVR simply ended was served there.
     const reason = outcome === 'callback_requested' ? 'requested' : outcome === 'abandoned_queue' ? 'abandoned_queue' : null;
@@ -751,12 +765,12 @@ export class CallController {
     if (call.phase === 'talking') {
       if (call.agentDialog) void this.d.ua.bye(call.agentDialog);
       this.endCaller(call);
-      this.apply(this.d.acd.callEnded(call.id, this.now()));
+      this.decide(() => this.d.acd.callEnded(call.id, this.now()));
       this.finish(call, 'answered', by, null);
       return;
     }
     call.agentInvite?.cancel();
-    if (call.phase === 'queued' || call.phase === 'offering') this.apply(this.d.acd.abandon(call.id, this.now()));
+    if (call.phase === 'queued' || call.phase === 'offering') this.decide(() => this.d.acd.abandon(call.id, this.now()));
     this.endCaller(call);
     this.finish(call, 'failed', by, call.phase === 'setup' ? null : 'abandoned_queue');
   }
@@ -765,7 +779,7 @@ export class CallController {
     if (call.ended) return;
     if (!call.invite.answered) call.invite.reject(status);
     else if (call.callerDialog) void this.d.ua.bye(call.callerDialog);
-    if (call.phase === 'queued' || call.phase === 'offering') this.apply(this.d.acd.abandon(call.id, this.now()));
+    if (call.phase === 'queued' || call.phase === 'offering') this.decide(() => this.d.acd.abandon(call.id, this.now()));
     this.finish(call, 'failed', 'system', null);
   }
 
@@ -899,7 +913,7 @@ export class CallController {
     this.acdTimer = setTimeout(() => {
       this.acdTimer = undefined;
       this.acdTimerAt = Infinity;
-      this.apply(this.d.acd.tick(this.now()));
+      this.decide(() => this.d.acd.tick(this.now()));
     }, Math.max(0, next - this.now()));
   }
 

@@ -128,4 +128,7 @@ export type CallControlEvent =
   | { type: 'call.ended'; callId: string; outcome: string; releasedBy: 'caller' | 'agent' | 'system'; at: number }
   | { type: 'callback.created'; callId: string; callbackId: number; caller: string; queue: string; at: number }
   | { type: 'agent.state'; agentId: string; state: string; status: string; reason: string | null; at: number }
-  | { type: 'media.firstPacket'; callId: string; latencyMs: number };
+  /** The caller's first playback was accepted by its media worker (first packet within one 20 ms tick). */
+  | { type: 'media.firstPacket'; callId: string; latencyMs: number }
+  /** One ACD input processed (routing decision latency). */
+  | { type: 'acd.decision'; latencyMs: number };
