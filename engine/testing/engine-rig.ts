@@ -111,7 +111,7 @@ export async function startSippAgents(
   const mediaPort = await freeUdpPort();
   const answer = startSipp({
     scenario: path.join(SCENARIOS, opts.scenario ?? 'agent-answer.xml'), transport: 'u1', localPort: port, calls: maxCalls,
-    timeoutSec: opts.timeoutSec ?? 3600, args: ['-d', String(ringMs), '-key', 'media_port', String(mediaPort)],
+    timeoutSec: opts.timeoutSec ?? 3600, args: ['-d', String(ringMs), '-mp', String(mediaPort)],
   });
   try {
     await registerSippAgents(rig, extensions, port);
