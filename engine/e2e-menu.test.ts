@@ -40,3 +40,20 @@ t.test('DTMF menu choices route to the right queue or to a callback', async (t) 
   t.equal(rig.engine.calls.size, 0, 'no call left in progress');
   t.equal(sipps.running, 0, 'no sipp left running');
 });
+
+t.test('a digit pressed during the greeting is kept and answers the menu (type-ahead)', async (t) => {
+  if (!requirePeer(t, 'sipp')) return;
+  const { rig, sipps } = await startE2e(t);
+  const caller = '+4930740000009';
+  // Pressed 0.8 s in, while the 2.3 s welcome still plays; no agent is registered, so the caller
+  // waits in the chosen queue until it hangs up (9 s) and the CDR tells which queue that was.
+  const r = await within(sipps.run({
+    scenario: dtmfCallerScenario(rig, '2'), target: `127.0.0.1:${rig.sipPort}`, transport: 'u1', calls: 1, timeoutSec: 30,
+    args: ['-s', '200', '-d', '800', '-inf', callersFile(rig, [caller], 'typeahead.csv')],
+  }), 40_000, 'the type-ahead caller');
+  t.equal(r.successful, 1, `caller completed (stderr: ${r.stderr.slice(0, 300)})`);
+  const [cdr] = await waitForCdrs(rig, 1);
+  t.match(cdr, { caller, queue: 'service', outcome: 'abandoned_queue' }, 'the early 2 chose service');
+  t.ok(cdr!.ivrExitAt !== null && cdr!.ivrExitAt - cdr!.arrivedAt < 3500, 'without waiting for the menu prompt');
+  t.equal(rig.engine.calls.size, 0, 'no call left in progress');
+});

@@ -92,7 +92,12 @@ interface IvrState {
   retries: number;
   timer: NodeJS.Timeout | undefined;
   digits: ((digit: string) => void) | undefined;
+  /** Digits pressed before a menu listened (type-ahead during a greeting), oldest first. */
+  typeAhead: string[];
 }
+
+/** Most digits kept for type-ahead: a caller who knows the menu presses one or two. */
+const TYPE_AHEAD_MAX = 4;
 
 /** RTP counters of a call's legs (see {@link CallController.mediaStats}). */
 export interface CallMediaStats {
@@ -359,7 +364,7 @@ export class CallController {
       this.enqueue(call, this.d.settings.defaultCallbackQueue);
       return;
     }
-    call.ivr = { flow, step: -1, retries: 0, timer: undefined, digits: undefined };
+    call.ivr = { flow, step: -1, retries: 0, timer: undefined, digits: undefined, typeAhead: call.ivr?.typeAhead ?? [] };
     this.nextStep(call);
   }
 
@@ -418,6 +423,12 @@ export class CallController {
       if (action) choose(action);
       else retry();
     };
+    // A caller who knows the menu may have pressed during the greeting: act on it at once.
+    const early = ivr.typeAhead.shift();
+    if (early !== undefined) {
+      ivr.digits(early);
+      return;
+    }
     this.play(call, this.prompts(call, step.prompts), () => {
       // The prompt ended without a choice: wait for one.
       ivr.timer = setTimeout(retry, step.timeoutMs);
@@ -658,6 +669,7 @@ export class CallController {
     const call = this.byLeg.get(leg);
     if (!call || leg !== call.callerLeg) return;
     if (call.ivr?.digits) call.ivr.digits(digit);
+    else if (call.ivr && call.ivr.typeAhead.length < TYPE_AHEAD_MAX) call.ivr.typeAhead.push(digit);
     else if (call.queueDigits) call.queueDigits(digit);
   }
 
