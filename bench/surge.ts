@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- surge [--profile NAME|FILE] [--agents N] [--seed N] [--out DIR]
- *  [--target SIP_HOST:PORT,HTTP_URL] [--cpu-prof] [--staffing [--min N] [--max N]]`
+ *  [--target SIP_HOST:PORT,HTTP_URL] [--cpu-prof] [--keep] [--staffing [--min N] [--max N]]`
  *
  * Replays a broadcast (a profile of bench/surge/profiles/) against the engine with sipp callers and
  * sipp agents, and proves that no caller is lost. Prints one JSON line per metric (offered,
@@ -69,7 +69,8 @@ export async function main(args: string[]): Promise<void> {
     say(`report: ${files.join(', ')}`);
     if (result.fates.lost > 0) process.exitCode = 1;
   } finally {
-    // Keep the work folder only when it holds the report or a CPU profile nobody copied.
-    if (out) rmSync(work, { recursive: true, force: true });
+    // The work folder (engine log, database, sipp files) is kept with --keep or when it holds the report.
+    if (out && !args.includes('--keep')) rmSync(work, { recursive: true, force: true });
+    else say(`run files: ${work}`);
   }
 }

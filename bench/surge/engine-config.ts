@@ -14,6 +14,9 @@ import { meanSeconds } from './profile.ts';
 import type { Caller } from './schedule.ts';
 import type { Customer } from '../../crm-adapter/index.ts';
 
+/** Calls in progress the generated engine accepts (above: 503, which the surge counts as lost). */
+export const SURGE_MAX_CALLS = 7500;
+
 /** The dialled number callers call. */
 export const SURGE_NUMBER = '500';
 
@@ -78,8 +81,9 @@ export function engineConfig(profile: Profile, agentCount: number, at: EngineEnd
   return {
     sip: {
       listen: [{ transport: 'udp', address: '127.0.0.1', port: at.sipPort }],
-      // Every waiting caller is a call in progress; a TV surge holds thousands at once.
-      maxCalls: 20000,
+      // Every waiting caller is a call in progress; a TV surge holds thousands at once (the RTP
+      // range given must hold two legs per call).
+      maxCalls: SURGE_MAX_CALLS,
       limits: {
         // A caller in early media keeps its INVITE server transaction open until an agent answers,
         // and the whole carrier is one source address: the per-source cap must cover the surge.

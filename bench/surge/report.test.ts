@@ -103,6 +103,7 @@ t.test('every caller gets a fate; lost is what is neither served, captured nor r
   ], new Set(['b']));
   t.same(r.fates, { served: 1, captured: 2, rejected: 1, lost: 2 });
   t.same(r.lost, ['e', 'f'], 'a failed call without a task, and a caller without any record');
+  t.same(r.lostBy, { failed: 1, 'no CDR': 1 }, 'lost callers by what the engine recorded');
 });
 
 t.test('templates: every field filled, a missing one is an error', async (t) => {
@@ -119,7 +120,7 @@ t.test('report: metric lines, markdown and a chart from a run result', async (t)
   }));
   const r: RunResult = {
     profile: hs.profile, agents: 10, seed: 1, samples, offered: 200, expected: 198, fates: { served: 150, captured: 45, rejected: 5, lost: 0 },
-    lostNumbers: [], outcomes: { answered: 150, abandoned_queue: 40 }, abandoned: 40, captured: 45, peakWaiting: 39, peakInProgress: 44,
+    lostNumbers: [], lostBy: {}, outcomes: { answered: 150, abandoned_queue: 40 }, abandoned: 40, captured: 45, peakWaiting: 39, peakInProgress: 44,
     peakOfferedPerSecond: 5, serviceLevel: 0.75, answeredWithinSl: 112, avgWaitS: 2, maxWaitS: 9, firstMediaP99S: NaN, routingP99S: 0.01,
     earlyMediaP99S: 0.02, peakCpuCores: 0.2, avgCpuCores: 0.1, peakRssMiB: 200, peakEventLoopP99Ms: 11, sipp: { invites: 200 },
     replaySeconds: 30, wallSeconds: 45, machine: 'test',

@@ -21,7 +21,7 @@ export function metricLines(r: RunResult): BenchResult[] {
     line('abandoned', r.abandoned, 'calls'),
     line('captured', r.fates.captured, 'calls', { callbackTasksAndRequests: r.captured }),
     line('rejected', r.fates.rejected, 'calls', { reason: 'blacklisted' }),
-    line('lost', r.fates.lost, 'calls', { sample: r.lostNumbers.slice(0, 5) }),
+    line('lost', r.fates.lost, 'calls', { by: r.lostBy, sample: r.lostNumbers.slice(0, 5) }),
     line('peak_offered', r.peakOfferedPerSecond, 'calls/s'),
     line('peak_waiting', r.peakWaiting, 'calls'),
     line('peak_in_progress', r.peakInProgress, 'calls'),

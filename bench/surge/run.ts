@@ -88,6 +88,8 @@ export interface RunResult {
   fates: Record<Fate, number>;
   /** Numbers of lost callers (at most 50). */
   lostNumbers: string[];
+  /** Lost callers by what the engine recorded for them (a CDR outcome, or `no CDR`). */
+  lostBy: Record<string, number>;
   /** CDR outcome counts. */
   outcomes: Record<string, number>;
   abandoned: number;
@@ -154,7 +156,7 @@ async function allPages<T>(base: string, p: string): Promise<T[]> {
  * Each dialled caller's fate: served (an answered CDR), captured (a callback task, or a
  * callback-requested CDR), rejected (blacklisted: refused on purpose), else lost.
  */
-export function classify(dialled: readonly Caller[], cdrs: readonly Cdr[], callbackNumbers: ReadonlySet<string>): { fates: Record<Fate, number>; lost: string[] } {
+export function classify(dialled: readonly Caller[], cdrs: readonly Cdr[], callbackNumbers: ReadonlySet<string>): { fates: Record<Fate, number>; lost: string[]; lostBy: Record<string, number> } {
   const byNumber = new Map<string, Cdr[]>();
   for (const c of cdrs) {
     const list = byNumber.get(c.caller);
@@ -163,6 +165,7 @@ export function classify(dialled: readonly Caller[], cdrs: readonly Cdr[], callb
   }
   const fates: Record<Fate, number> = { served: 0, captured: 0, rejected: 0, lost: 0 };
   const lost: string[] = [];
+  const lostBy: Record<string, number> = {};
   for (const caller of dialled) {
     const mine = byNumber.get(caller.number) ?? [];
     let fate: Fate;
@@ -171,9 +174,13 @@ export function classify(dialled: readonly Caller[], cdrs: readonly Cdr[], callb
     else if (mine.some((c) => c.outcome === 'rejected_blacklist')) fate = 'rejected';
     else fate = 'lost';
     fates[fate]++;
-    if (fate === 'lost') lost.push(caller.number);
+    if (fate === 'lost') {
+      lost.push(caller.number);
+      const why = mine.length > 0 ? mine.map((c) => c.outcome).join('+') : 'no CDR';
+      lostBy[why] = (lostBy[why] ?? 0) + 1;
+    }
   }
-  return { fates, lost };
+  return { fates, lost, lostBy };
 }
 
 /** Run one surge (see the file comment). */
@@ -206,9 +213,10 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
     } else {
       const sipPort = await freePort();
       const httpPort = await freePort();
-      const rtpPortMin = 20000 + 2 * Math.floor(Math.random() * 5000);
+      // 30,000 ports = 15,000 RTP/RTCP pairs: two legs for each of engineConfig's 7,500 calls.
+      const rtpPortMin = 20000 + 2 * Math.floor(Math.random() * 2500);
       const dbPath = path.join(dir, 'onair.db');
-      const config = engineConfig(profile, agentCount, { sipPort, httpPort, dbPath, rtpPortMin, rtpPortMax: rtpPortMin + 19999 }, `surge-${seed}`);
+      const config = engineConfig(profile, agentCount, { sipPort, httpPort, dbPath, rtpPortMin, rtpPortMax: rtpPortMin + 29999 }, `surge-${seed}`);
       writeFileSync(path.join(dir, 'engine.json'), JSON.stringify(config, null, 2));
       // VIP and blacklisted callers are CRM customers before the first call.
       const crm = new SqliteCrmAdapter({ path: dbPath });
@@ -353,7 +361,7 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
     const callbacks = await allPages<{ caller: string }>(http, '/api/v1/callbacks');
     const offered = sippCounts['1_INVITE_Sent'] ?? 0;
     const dialled = callers.slice(0, offered);
-    const { fates, lost } = classify(dialled, cdrs, new Set(callbacks.map((cb) => cb.caller)));
+    const { fates, lost, lostBy } = classify(dialled, cdrs, new Set(callbacks.map((cb) => cb.caller)));
     const outcomes: Record<string, number> = {};
     for (const cdr of cdrs) outcomes[cdr.outcome] = (outcomes[cdr.outcome] ?? 0) + 1;
     const answeredCdrs = cdrs.filter((x) => x.outcome === 'answered');
@@ -363,7 +371,7 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
     const cpu = samples.map((x) => x.cpuCores);
     const result: RunResult = {
       profile, agents: agentCount, seed, samples, offered, expected,
-      fates, lostNumbers: lost.slice(0, 50), outcomes,
+      fates, lostNumbers: lost.slice(0, 50), lostBy, outcomes,
       abandoned: (outcomes['abandoned_ivr'] ?? 0) + (outcomes['abandoned_queue'] ?? 0),
       captured: callbacks.length + (outcomes['callback_requested'] ?? 0) - countRequestedWithTask(cdrs, callbacks),
       peakWaiting: Math.max(0, ...samples.map((x) => x.waiting)),

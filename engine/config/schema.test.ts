@@ -12,7 +12,7 @@ t.test('an empty document gets every default', async (t) => {
   ]);
   t.same(c.sip.timers, { T1: 500, T2: 4000, T4: 5000 });
   t.equal(c.sip.limits.maxMessageBytes, 65535);
-  t.equal(c.sip.limits.maxServerTransactionsPerSource, 100000);
+  t.equal(c.sip.limits.maxServerTransactionsPerSource, 20000);
   t.equal(c.sip.maxCalls, 1000);
   t.equal(c.sip.retryAfterSeconds, 5);
   t.same(c.http, { address: '127.0.0.1', port: 8080, auth: { tokens: [], openPaths: ['/healthz', '/metrics'] } });

@@ -58,15 +58,15 @@ export interface TransactionUser {
 export interface TransactionLayerOptions {
   timers?: Partial<TimerValues>;
   /**
-   * Most server transactions alive at once; a new request above it gets 503. Completed ones live
-   * on for timers J/L (64*T1 = 32 s on UDP), so at 3,000 calls/s about 200,000 are alive: the
-   * default 250 000 is a memory bound (a few hundred bytes each), not a rate limit.
+   * Most server transactions waiting for the TU's final response; a new request above it gets 503.
+   * Answered transactions that only absorb retransmissions (timers J and L, 32 s on UDP) are not
+   * counted: they are bounded by the call rate, not by a peer's behaviour. Default 50 000.
    */
   maxServerTransactions?: number;
   /**
-   * Most server transactions from one source address (CONVENTIONS.md 5), so that one peer cannot
-   * take the whole budget. A carrier trunk sends everything from one address, so the default
-   * (100 000) only stops a runaway source; lower it for deployments with many small peers.
+   * Most unanswered server transactions from one source address (CONVENTIONS.md 5), so that one
+   * peer cannot take the whole budget. A carrier trunk sends everything from one address, and
+   * callers waiting in early media keep their INVITE unanswered: default 20 000.
    */
   maxServerTransactionsPerSource?: number;
   /** Retry-After (seconds) of that 503. Default 5. */
@@ -84,6 +84,12 @@ const NO_OP_USER: ClientTransactionUser = {
   onTimeout() {},
   onTransportError() {},
 };
+
+/**
+ * Memory guard: server transactions alive, answered ones included (a few KB each). At 3,000
+ * calls/s about 200,000 are retained for timers J/L.
+ */
+const MAX_RETAINED_SERVERS = 1_000_000;
 
 /** Key of a client transaction: branch and CSeq method (§17.1.3; CANCEL shares the INVITE's branch). */
 function clientKey(branch: string, method: string): string {
@@ -125,8 +131,10 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
   private readonly servers = new Map<string, ServerTransaction>();
   private readonly maxServers: number;
   private readonly maxPerSource: number;
-  /** Live server transactions per source address. */
+  /** Server transactions not yet answered, per source address. */
   private readonly perSource = new Map<string, number>();
+  /** Server transactions not yet answered (what the limits count). */
+  private active = 0;
   private readonly retryAfter: string;
   private closed = false;
 
@@ -135,8 +143,8 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
     this.user = user;
     this.clock = opts.clock ?? systemClock;
     this.timers = resolveTimers(opts.timers);
-    this.maxServers = opts.maxServerTransactions ?? 250_000;
-    this.maxPerSource = opts.maxServerTransactionsPerSource ?? 100_000;
+    this.maxServers = opts.maxServerTransactions ?? 50_000;
+    this.maxPerSource = opts.maxServerTransactionsPerSource ?? 20_000;
     this.retryAfter = String(opts.retryAfter ?? 5);
     this.successes = new SuccessResponseRetransmitter(this.clock, transport, this.timers);
   }
@@ -151,7 +159,12 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
     return this.servers.size;
   }
 
-  /** Source addresses with live server transactions (for leak checks and metrics). */
+  /** Server transactions waiting for the TU's final response. */
+  get activeServerCount(): number {
+    return this.active;
+  }
+
+  /** Source addresses with unanswered server transactions (for leak checks and metrics). */
   get sourceCount(): number {
     return this.perSource.size;
   }
@@ -249,7 +262,20 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
     }
     if (this.servers.get(tx.key) !== tx) return;
     this.servers.delete(tx.key);
-    const source = (tx as ServerTransaction).inbound.source.address;
+    this.release(tx as ServerTransaction);
+  }
+
+  /** @internal ServerTransactionOwner: a final response went out; the limits stop counting it. */
+  answered(tx: ServerTransaction): void {
+    this.release(tx);
+  }
+
+  /** Stop counting a server transaction against the limits (once). */
+  private release(tx: ServerTransaction): void {
+    if (!tx.counted) return;
+    tx.counted = false;
+    this.active--;
+    const source = tx.inbound.source.address;
     const n = this.perSource.get(source) ?? 0;
     if (n <= 1) this.perSource.delete(source);
     else this.perSource.set(source, n - 1);
@@ -343,11 +369,14 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
   }
 
   private overloaded(inbound: Inbound): boolean {
-    return this.servers.size >= this.maxServers || (this.perSource.get(inbound.source.address) ?? 0) >= this.maxPerSource;
+    return this.active >= this.maxServers || this.servers.size >= MAX_RETAINED_SERVERS ||
+      (this.perSource.get(inbound.source.address) ?? 0) >= this.maxPerSource;
   }
 
   private admit(key: string, tx: ServerTransaction): void {
     this.servers.set(key, tx);
+    tx.counted = true;
+    this.active++;
     const source = tx.inbound.source.address;
     this.perSource.set(source, (this.perSource.get(source) ?? 0) + 1);
   }

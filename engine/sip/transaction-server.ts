@@ -29,6 +29,8 @@ export type ServerTransaction = InviteServerTransaction | NonInviteServerTransac
 export interface ServerTransactionOwner {
   /** Timer H fired (no ACK), the NIST guard fired, or the transport failed. */
   serverFailed(tx: ServerTransaction, reason: ServerFailure): void;
+  /** The TU sent the first final response: the transaction no longer counts against the limits. */
+  answered(tx: ServerTransaction): void;
   /** An ACK matched an IST in Accepted (RFC 2543 matching): it belongs to the 2xx, i.e. the TU. */
   ackForAccepted(tx: InviteServerTransaction, ack: SipRequest, inbound: Inbound): void;
 }
@@ -42,6 +44,8 @@ abstract class ServerBase extends BaseTransaction {
   lastProvisional: SipResponse | undefined = undefined;
   /** Final response sent, if any. */
   lastFinal: SipResponse | undefined = undefined;
+  /** @internal Counted against the transaction layer's limits (admitted, not yet answered). */
+  counted = false;
 
   protected constructor(ctx: TransactionContext, owner: ServerTransactionOwner, inbound: Inbound, key: string, destination: Endpoint, initial: TransactionState) {
     super(ctx, inbound.message as SipRequest, key, destination, initial);
@@ -97,6 +101,7 @@ export class InviteServerTransaction extends ServerBase {
         this.state = 'accepted';
         this.send(response);
         this.startLifetime(this.ctx.timers.T64);
+        this.owner.answered(this);
       } else {
         // §17.2.1: 300-699 → Completed; G (UDP) retransmits, H waits for the ACK.
         this.lastFinal = response;
@@ -104,6 +109,7 @@ export class InviteServerTransaction extends ServerBase {
         this.send(response);
         if (!this.reliable) this.startRetransmit(this.ctx.timers.T1);
         this.startLifetime(this.ctx.timers.T64);
+        this.owner.answered(this);
       }
       return true;
     }
@@ -191,6 +197,7 @@ export class NonInviteServerTransaction extends ServerBase {
     this.lastFinal = response;
     this.send(response);
     this.startLifetime(this.reliable ? 0 : this.ctx.timers.T64);
+    this.owner.answered(this);
     return true;
   }
 
