@@ -296,7 +296,7 @@ export class CallController {
     if (offer.length === 0) {
       // A late offer (INVITE without SDP) is not supported by carriers we serve; say so clearly.
       call.invite.reject(488, { reason: 'SDP Offer Required' });
-      this.finish(call, 'failed', 'system', null);
+      this.finish(call, 'failed', 'system', 'failed');
       return;
     }
     const leg = await this.d.media.allocate({ inbandDtmf: call.admission.inbandDtmf, rtpTimeoutMs: s.rtpTimeoutMs });
@@ -305,7 +305,9 @@ export class CallController {
       this.d.log.error({ callId: call.id, code: leg.code, reason: leg.reason }, 'no media leg for the caller');
       call.invite.reject(503, { headers: [{ name: 'Retry-After', value: String(s.retryAfterSeconds) }] });
       this.emit({ type: 'call.rejected', callId: call.id, caller: call.caller, reason: 'media', status: 503, at: this.now() });
-      this.finish(call, 'failed', 'system', null);
+      // We know the number and failed them, not the other way round: a callback task keeps the
+      // caller (the surge bench lost 111 callers here when RTP ports of the range were taken).
+      this.finish(call, 'failed', 'system', 'rejected_capacity');
       return;
     }
     call.callerLeg = leg.value.leg;
@@ -318,7 +320,7 @@ export class CallController {
     if (!neg.ok) {
       call.invite.reject(488, { reason: neg.reason.slice(0, 80) });
       this.emit({ type: 'call.rejected', callId: call.id, caller: call.caller, reason: 'media', status: 488, at: this.now() });
-      this.finish(call, 'failed', 'system', null);
+      this.finish(call, 'failed', 'system', 'failed');
       return;
     }
     call.callerCodec = neg.remote.codec;
@@ -784,7 +786,8 @@ export class CallController {
     call.agentInvite?.cancel();
     if (call.phase === 'queued' || call.phase === 'offering') this.decide(() => this.d.acd.abandon(call.id, this.now()));
     this.endCaller(call);
-    this.finish(call, 'failed', by, call.phase === 'setup' ? null : 'abandoned_queue');
+    // The engine is stopping under the caller: keep the number (the caller did not give up).
+    this.finish(call, 'failed', by, 'rejected_capacity');
   }
 
   private fail(call: Call, status: number): void {
@@ -792,7 +795,8 @@ export class CallController {
     if (!call.invite.answered) call.invite.reject(status);
     else if (call.callerDialog) void this.d.ua.bye(call.callerDialog);
     if (call.phase === 'queued' || call.phase === 'offering') this.decide(() => this.d.acd.abandon(call.id, this.now()));
-    this.finish(call, 'failed', 'system', null);
+    // Our failure, not the caller's choice: the number is kept for a callback.
+    this.finish(call, 'failed', 'system', 'failed');
   }
 
   /**

@@ -118,7 +118,7 @@ export interface OutboxStore {
 export type CallbackStatus = 'open' | 'claimed' | 'done' | 'cancelled';
 
 /** Why a callback task exists. */
-export type CallbackReason = 'abandoned_queue' | 'abandoned_ivr' | 'requested' | 'engine_restart' | 'rejected_capacity';
+export type CallbackReason = 'abandoned_queue' | 'abandoned_ivr' | 'requested' | 'engine_restart' | 'rejected_capacity' | 'failed';
 
 /** What the engine knows when a caller becomes a callback. */
 export interface CallbackInput {
