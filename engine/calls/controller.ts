@@ -16,6 +16,7 @@
  */
 import type { Logger } from 'pino';
 import type { Acd, AcdEffect } from '../acd/index.ts';
+import { toByteString } from '../sip/index.ts';
 import type {
   Dialog, DialogDelegate, IncomingInvite, IncomingRequest, OutgoingInvite, SipResponse, UserAgent,
 } from '../sip/index.ts';
@@ -550,7 +551,8 @@ export class CallController {
     this.byLeg.set(leg.value.leg, call);
     const local = { address: leg.value.address, port: leg.value.port, codecs: [call.callerCodec, call.callerCodec === 'PCMU' ? 'PCMA' : 'PCMU'] as G711[], dtmf: true };
     call.agentLocal = local;
-    const display = (call.customer.name ?? call.caller).replace(/["\\\r\n]/g, '');
+    // Header values are byte strings: a CRM name in Chinese must go out as its UTF-8 bytes.
+    const display = toByteString((call.customer.name ?? call.caller).replace(/["\\\r\n]/g, ''));
     call.agentInvite = this.d.ua.invite({
       target: contact.uri,
       destination: contact.source,
