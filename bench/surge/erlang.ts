@@ -5,7 +5,7 @@
  */
 import type { Profile } from './profile.ts';
 import { meanSeconds } from './profile.ts';
-import { rateAt } from './schedule.ts';
+import { callsBetween } from './schedule.ts';
 
 /** Probability that a caller waits: C(N, A), A = offered load in erlangs. 1 when N <= A. */
 export function erlangC(agents: number, load: number): number {
@@ -51,26 +51,37 @@ export interface ErlangEstimate {
   programmeAgents: number;
 }
 
+/** Planning interval: a minute, or a tenth of a programme shorter than ten minutes. */
+export function defaultInterval(profile: Profile): number {
+  return Math.min(1, profile.durationMinutes / 10);
+}
+
+/** Mean arrival rate (calls/s) over the interval starting at minute `m`. */
+function intervalRate(profile: Profile, m: number, minutes: number): number {
+  const end = Math.min(profile.durationMinutes, m + minutes);
+  return callsBetween(profile, m, end) / ((end - m) * 60);
+}
+
 /** Call-weighted Erlang C service level of the whole programme with `agents` (intervals of `minutes`). */
-export function programmeServiceLevel(profile: Profile, agents: number, minutes = 1): number {
+export function programmeServiceLevel(profile: Profile, agents: number, minutes = defaultInterval(profile)): number {
   const aht = handleTime(profile);
   let calls = 0;
   let within = 0;
   for (let m = 0; m < profile.durationMinutes; m += minutes) {
-    const rate = rateAt(profile, m + minutes / 2);
-    calls += rate;
-    within += rate * serviceLevel(agents, rate, aht, profile.serviceLevel.seconds);
+    const rate = intervalRate(profile, m, minutes);
+    calls += rate * minutes;
+    within += rate * minutes * serviceLevel(agents, rate, aht, profile.serviceLevel.seconds);
   }
   return calls > 0 ? within / calls : 1;
 }
 
 /** Erlang C staffing of a profile, per `minutes` interval and for the whole programme. */
-export function erlangEstimate(profile: Profile, minutes = 1): ErlangEstimate {
+export function erlangEstimate(profile: Profile, minutes = defaultInterval(profile)): ErlangEstimate {
   const aht = handleTime(profile);
   const { seconds, target } = profile.serviceLevel;
   const perInterval: ErlangEstimate['perInterval'] = [];
   for (let m = 0; m < profile.durationMinutes; m += minutes) {
-    const rate = rateAt(profile, m + minutes / 2);
+    const rate = intervalRate(profile, m, minutes);
     perInterval.push({ minute: m, rate, agents: agentsFor(rate, aht, seconds, target) });
   }
   const peakAgents = Math.max(0, ...perInterval.map((p) => p.agents));

@@ -214,7 +214,9 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
       const sipPort = await freePort();
       const httpPort = await freePort();
       // 30,000 ports = 15,000 RTP/RTCP pairs: two legs for each of engineConfig's 7,500 calls.
-      const rtpPortMin = 20000 + 2 * Math.floor(Math.random() * 2500);
+      // Below Linux's ephemeral range (32768-60999), where free ports and sipp's sockets land.
+      const rtpPortMin = 2000;
+      if (sipPort < 32000 || httpPort < 32000) throw new Error(`free ports ${sipPort}/${httpPort} fall in the RTP range 2000-31999`);
       const dbPath = path.join(dir, 'onair.db');
       const config = engineConfig(profile, agentCount, { sipPort, httpPort, dbPath, rtpPortMin, rtpPortMax: rtpPortMin + 29999 }, `surge-${seed}`);
       writeFileSync(path.join(dir, 'engine.json'), JSON.stringify(config, null, 2));
@@ -277,6 +279,8 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
     log(`callers: ${callers.length} drawn, ${Math.round(expected)} expected over ${schedule.length} s`);
 
     // ---- the replay: rate changes, samples, supervisor --------------------------------------------
+    const cumulative: number[] = [];
+    for (const step of schedule) cumulative.push((cumulative[cumulative.length - 1] ?? 0) + step.rate);
     const samples: Sample[] = [];
     const t0 = Date.now();
     let prev: EngineSnapshot | undefined;
@@ -289,7 +293,9 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
     let engineSeries = parsePrometheus('');
     for (let s = 0; ; s++) {
       const step = schedule[s];
-      if (step) await callerSipp.command(rateCommand(step.rate));
+      // Closed loop: sipp restarts its pacing at each rate change and falls a call or so behind
+      // per change; telling it what the curve still owes (cumulative) keeps the total on the curve.
+      if (step) await callerSipp.command(rateCommand(Math.max(0, cumulative[s]! - prevInvites)));
       else if (s === schedule.length) {
         // The curve is over: no new callers, let those in progress finish.
         await callerSipp.command(rateCommand(0));
@@ -390,7 +396,8 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
       peakEventLoopP99Ms: Math.max(0, ...samples.map((x) => x.eventLoopP99Ms)),
       sipp: {
         invites: offered,
-        answered: countEnding(sippCounts, '_200_Recv') - countEnding(sippCounts, '_CANCEL_Sent'),
+        // A served caller is the one the engine BYEs (after the agent's BYE).
+        answered: countEnding(sippCounts, '_BYE_Recv'),
         cancels: countEnding(sippCounts, '_CANCEL_Sent'),
         rejected503: countEnding(sippCounts, '_503_Recv'),
         rejected603: countEnding(sippCounts, '_603_Recv'),

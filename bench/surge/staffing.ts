@@ -90,8 +90,10 @@ Target: ${(p.serviceLevel.target * 100).toFixed(0)} % of answered calls within $
 - Erlang C, staffing the worst ${e.intervalMinutes}-minute interval: **${e.peakAgents}**
 - Handle time used by Erlang C: ${e.aht.toFixed(1)} s (answer delay + talk + wrap-up means)
 
-Erlang C assumes callers never hang up; in the surge they do (patience), which frees agents for
-those who stay, so the measured staff is expected to be at or below the Erlang C figure.
+Erlang C assumes steady Poisson traffic within each interval, exponential handle times and callers
+who never hang up. The surge differs on each count: callers abandon (fewer agents needed), the
+curve moves inside an interval and handle times are log-normal with ring-no-answers (more agents
+needed). The gap between the two figures is what the replay adds to the formula.
 
 | agents | service level | abandoned | lost |
 |---|---|---|---|
