@@ -1,6 +1,7 @@
 /** The SQLite store: one database file, the three repositories and the cross-table operations. */
 import type { CallbackCreatedEvent, Cdr, EndedEvent } from '../../crm-adapter/index.ts';
-import { migrate, openDatabase, SqliteWriter, type DatabaseOptions, type SqliteDatabase } from './sqlite.ts';
+import { migrate, openDatabase, SqliteWriter, DEFAULT_DATABASE_PATH, type DatabaseOptions, type SqliteDatabase } from './sqlite.ts';
+import { startCheckpointer, type Checkpointer } from './checkpointer.ts';
 import { STORE_MIGRATIONS } from './schema.ts';
 import { SqliteOutbox, type SqliteOutboxOptions } from './outbox.ts';
 import { SqliteCallbacks } from './callbacks.ts';
@@ -15,6 +16,11 @@ export interface SqliteStoreOptions extends DatabaseOptions, SqliteOutboxOptions
   now?: number;
   /** Commit the writes of one event-loop turn together (see SqliteWriter). Default true. */
   groupCommit?: boolean;
+  /**
+   * Run WAL checkpoints on a worker thread instead of inside commits on this thread (see
+   * checkpointer.ts). Default true for database files; ignored for `:memory:`.
+   */
+  backgroundCheckpoint?: boolean;
 }
 
 /** {@link Store} on one SQLite database. */
@@ -26,6 +32,7 @@ export class SqliteStore implements Store {
   readonly journal: SqliteJournal;
   readonly writer: SqliteWriter;
   #closed = false;
+  #checkpointer: Checkpointer | undefined;
 
   constructor(db: SqliteDatabase, options: SqliteOutboxOptions & { groupCommit?: boolean } = {}) {
     this.db = db;
@@ -89,13 +96,18 @@ export class SqliteStore implements Store {
     return this.db.transaction(fn)();
   }
 
-  close(): Promise<void> {
-    if (!this.#closed) {
-      this.#closed = true;
-      this.writer.flush();
-      this.db.close();
-    }
-    return Promise.resolve();
+  /** @internal Set by {@link openStore}. */
+  useCheckpointer(checkpointer: Checkpointer): void {
+    this.#checkpointer = checkpointer;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.writer.flush();
+    await this.#checkpointer?.stop();
+    // Closing the last connection checkpoints what is left.
+    this.db.close();
   }
 }
 
@@ -108,7 +120,10 @@ export function openStore(options: SqliteStoreOptions = {}): SqliteStore {
     db.close();
     throw err;
   }
-  return new SqliteStore(db, options);
+  const store = new SqliteStore(db, options);
+  const file = options.path ?? DEFAULT_DATABASE_PATH;
+  if (file !== ':memory:' && options.backgroundCheckpoint !== false) store.useCheckpointer(startCheckpointer(db, file));
+  return store;
 }
 
 function recoveredCdr(e: JournalEntry, endedAt: number, callbackId: number | null): Cdr {
