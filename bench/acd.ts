@@ -16,24 +16,12 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Acd } from '../engine/acd/index.ts';
 import type { AcdConfig, AcdEffect, AgentStatus, QueueConfig } from '../engine/acd/index.ts';
-import { emit, machine, median, say } from './lib.ts';
+import { emit, machine, median, say, seededRandom } from './lib.ts';
 
 const SKILLS = 50;
 const AGENTS = 2000;
 const WAITING = 10_000;
 const STRATEGIES = ['longestIdle', 'skillLevel', 'leastCalls', 'roundRobin', 'leastTalkTime'];
-
-/** Small fast seeded PRNG (mulberry32) so runs are reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function config(rand: () => number): AcdConfig {
   const queues: QueueConfig[] = [];
@@ -190,7 +178,7 @@ function elapsed(clock: Clock, fn: () => void): number {
 }
 
 function runOnce(seed: number, events: number, gc: () => void, verbose: boolean, clock: Clock): RunResult {
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   // ---- all agents busy, then 10,000 more callers who must wait.
   const acd = new Acd(config(rand));
   const world = new World();

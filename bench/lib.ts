@@ -72,3 +72,15 @@ export function rate(fn: (n: number) => void, opts: { ms?: number; rounds?: numb
   }
   return { median: median([...rounds]), rounds };
 }
+
+/** A deterministic pseudo-random source in [0, 1) (mulberry32), so runs are reproducible. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

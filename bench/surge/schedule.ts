@@ -9,6 +9,9 @@
  * ```
  */
 import { meanSeconds, type Distribution, type Profile } from './profile.ts';
+import { seededRandom } from '../lib.ts';
+
+export { seededRandom };
 
 /** Offered calls per second of broadcast time at `minute` (linear between the profile's points). */
 export function rateAt(profile: Profile, minute: number): number {
@@ -94,18 +97,6 @@ export function replayMs(profile: Profile): number {
 /** Expected callers over the whole programme. */
 export function expectedCalls(profile: Profile): number {
   return callsBetween(profile, 0, profile.durationMinutes);
-}
-
-/** A deterministic pseudo-random source in [0, 1) (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** One draw of `d`, in seconds of broadcast time. */
