@@ -9,10 +9,8 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import dgram from 'node:dgram';
-import type { AddressInfo } from 'node:net';
 import { emit, say, machine } from './lib.ts';
-import { runSipp, which } from '../engine/testing/index.ts';
+import { freeUdpPort, runSipp, which } from '../engine/testing/index.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -21,13 +19,6 @@ function arg(args: string[], name: string, dflt: number): number {
   return i >= 0 ? Number(args[i + 1]) : dflt;
 }
 
-async function freePort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  const p = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
 export async function main(args: string[]): Promise<void> {
   if (!which('sipp')) throw new Error('sipp is not installed (Debian: sip-tester)');
@@ -35,7 +26,7 @@ export async function main(args: string[]): Promise<void> {
   const start = arg(args, '--start', 500);
   const step = arg(args, '--step', 500);
   const max = arg(args, '--max', 6000);
-  const port = await freePort();
+  const port = await freeUdpPort();
   const built = path.join(root, 'dist/examples/uas.js');
   const cmd = existsSync(built) ? [built] : ['--import', 'tsx', path.join(root, 'examples/uas.ts')];
   const uas = spawn(process.execPath, [...cmd, '--port', String(port)], { stdio: ['ignore', 'ignore', 'inherit'] });

@@ -9,7 +9,7 @@ import dgram from 'node:dgram';
 import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { requirePeer } from '../engine/testing/index.ts';
+import { freeUdpPort as freePort, requirePeer } from '../engine/testing/index.ts';
 import type { PeerTest } from '../engine/testing/index.ts';
 import { MediaPool, negotiate, defaultPromptDir } from './index.ts';
 import type { LegId } from './index.ts';
@@ -22,14 +22,6 @@ function peerTest(t: Test): PeerTest {
   return t as unknown as PeerTest;
 }
 
-/** A free UDP port on loopback (bound and released: sipp binds it right after). */
-async function freePort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 function portRange(): { portMin: number; portMax: number } {
   const base = 30000 + 2 * Math.floor(Math.random() * 14000);

@@ -128,19 +128,26 @@ export interface RegistrarStats {
 }
 
 class BindingRecord implements Binding {
-  contact: NameAddr;
-  uri: SipUri;
-  source: Endpoint;
-  local: Endpoint;
-  q: number;
-  callId: string;
-  cseq: number;
-  expiresAt: number;
+  // Assigned by refresh(), which the constructor calls (one place sets a binding from a REGISTER).
+  contact!: NameAddr;
+  uri!: SipUri;
+  source!: Endpoint;
+  local!: Endpoint;
+  q!: number;
+  callId!: string;
+  cseq!: number;
+  expiresAt!: number;
   registeredAt: number;
-  refreshedAt: number;
+  refreshedAt!: number;
   userAgent: string | undefined;
 
   constructor(readonly agentId: string, readonly extension: string, c: Change, req: IncomingRequest, now: number) {
+    this.registeredAt = now;
+    this.refresh(c, req, now);
+  }
+
+  /** Take the contact, source and expiry of a (re-)REGISTER. */
+  refresh(c: Change, req: IncomingRequest, now: number): void {
     this.contact = c.contact;
     this.uri = c.contact.uri;
     this.source = c.source;
@@ -149,7 +156,6 @@ class BindingRecord implements Binding {
     this.callId = req.request.headers.callId;
     this.cseq = req.request.headers.cseq.seq;
     this.expiresAt = now + c.expires * 1000;
-    this.registeredAt = now;
     this.refreshedAt = now;
     this.userAgent = req.request.headers.get('User-Agent');
   }
@@ -446,16 +452,7 @@ export class Registrar {
       } else if (c.expires === 0) {
         agent.bindings.splice(agent.bindings.indexOf(b), 1);
       } else {
-        b.contact = c.contact;
-        b.uri = c.contact.uri;
-        b.source = c.source;
-        b.local = { ...req.inbound.local };
-        b.q = c.q;
-        b.callId = req.request.headers.callId;
-        b.cseq = req.request.headers.cseq.seq;
-        b.expiresAt = now + c.expires * 1000;
-        b.refreshedAt = now;
-        b.userAgent = req.request.headers.get('User-Agent');
+        b.refresh(c, req, now);
         touched.add(b);
         this.armExpiry(b.expiresAt);
       }

@@ -10,7 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startExampleUas } from '../../examples/uas.ts';
-import { requirePeer, startSipp, runSipp } from '../testing/index.ts';
+import { freeUdpPort, requirePeer, startSipp, runSipp } from '../testing/index.ts';
 import { TransportLayer, UserAgent, parse, type SipResponse } from './index.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -178,11 +178,3 @@ t.test('a flood of mutated torture messages never crashes or wedges the UAS', as
   t.equal(uas.transport.connectionCount, 0, 'the flooding TCP connection is gone');
 });
 
-/** A UDP port that was free a moment ago (sipp needs a number, not port 0). */
-async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}

@@ -6,8 +6,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { demoConfig, type ConfigInput } from '../config/index.ts';
@@ -15,14 +13,9 @@ import { freeUdpPort, mergeConfig } from './engine-rig.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** A TCP port that was free a moment ago. */
-export async function freeTcpPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+import { freeTcpPort } from './ports.ts';
+
+export { freeTcpPort };
 
 /** Options of {@link spawnEngine}. */
 export interface EngineProcessOptions {

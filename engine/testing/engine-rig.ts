@@ -5,8 +5,6 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import dgram from 'node:dgram';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { startEngine, type Engine } from '../engine.ts';
@@ -19,14 +17,9 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /** sipp scenarios shared by tests and benchmarks. */
 export const SCENARIOS = path.resolve(here, '../testdata');
 
-/** A UDP port that was free a moment ago (for peers that need a number). */
-export async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+import { freeUdpPort } from './ports.ts';
+
+export { freeUdpPort };
 
 /** A running test engine. */
 export interface EngineRig {

@@ -5,3 +5,4 @@ export { startSipp, runSipp } from './sipp.ts';
 export type { SippOptions, SippResult, SippRun } from './sipp.ts';
 export { startBaresip, toneWav } from './baresip.ts';
 export type { Baresip, BaresipOptions } from './baresip.ts';
+export { freeUdpPort, freeTcpPort } from './ports.ts';
