@@ -152,7 +152,7 @@ export async function startEngine(config: Config, opts: { log?: Logger } = {}): 
               return unknownCaller();
             }
             metrics.crmLookup(performance.now() - t0, 'ok');
-            const info = { ...r, vipLevel: r.vipLevel * config.crm.vipPriorityPerLevel > 0 ? r.vipLevel : 0 };
+            const info = r;
             if (config.crm.lookupCacheSeconds > 0) lookupCache.set(number, info);
             return info;
           } catch (err) {
@@ -399,5 +399,6 @@ function callsSettings(config: Config): CallsSettings {
     language: config.media.language === 'zh' ? 'zh' : 'en',
     lookupDeadlineMs: config.crm.lookupDeadlineMs, blacklistAction: config.crm.blacklistAction, wrapUpMs,
     featureCodes: codes, rtpTimeoutMs: config.media.rtpTimeoutSeconds * 1000,
+    vipPriority: config.crm.vipPriorityPerLevel > 0,
   };
 }

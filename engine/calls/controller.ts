@@ -283,7 +283,8 @@ export class CallController {
     call.customer = await this.d.lookup.lookup(call.caller, call.dialled, s.lookupDeadlineMs, call.id);
     if (call.ended) return;
     if (call.customer.language === 'zh' || call.customer.language === 'en') call.lang = call.customer.language;
-    call.priority = call.customer.vipLevel;
+    // The screen pop keeps the CRM's VIP level either way; only the queue priority is switched.
+    call.priority = s.vipPriority ? call.customer.vipLevel : 0;
     if (call.customer.blacklisted && s.blacklistAction !== 'announce') {
       // Rejected before any media (PRODUCT.md 6): the toll-free line costs nothing more.
       const status = s.blacklistAction === 'reject-486' ? 486 : 603;

@@ -67,6 +67,8 @@ export interface CallsSettings {
   featureCodes: Readonly<Record<string, 'ready' | 'notReady' | 'logout' | 'login'>>;
   /** RTP silence after which a call is torn down (0 = never). */
   rtpTimeoutMs: number;
+  /** VIP callers (CRM VIP level > 0) get their level as ACD priority; off: everyone is equal. */
+  vipPriority: boolean;
 }
 
 /** A carrier call admitted by a trunk. */

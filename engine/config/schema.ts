@@ -150,7 +150,7 @@ const crmCommon = {
   lookupCacheSeconds: nonNegativeInt.default(60).describe('How long a look-up result is reused for the same number; 0 = no cache (s).'),
   blacklistAction: z.enum(['reject-603', 'reject-486', 'announce']).default('reject-603')
     .describe('What a blacklisted caller gets: 603 Decline, 486 Busy Here, or the goodbye prompt then hang-up.'),
-  vipPriorityPerLevel: nonNegativeInt.default(10).describe('ACD priority per CRM VIP level (priority = level × this).'),
+  vipPriorityPerLevel: nonNegativeInt.default(10).describe('0 turns VIP priority off; any other value gives a caller its CRM VIP level as ACD priority (only the order of priorities matters).'),
 };
 
 const crmSection = z.discriminatedUnion('adapter', [

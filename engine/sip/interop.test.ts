@@ -16,6 +16,18 @@ import { TransportLayer, UserAgent, parse, type SipResponse } from './index.ts';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const corpusDir = path.resolve(root, '../shared/corpus/sip');
 
+/** A user agent on a free UDP port, closed at the end of the test. */
+async function udpUac(t: { teardown(fn: () => unknown): void }): Promise<UserAgent> {
+  const transport = new TransportLayer();
+  await transport.listen({ transport: 'UDP', address: '127.0.0.1', port: 0 });
+  const ua = new UserAgent(transport);
+  t.teardown(async () => {
+    ua.close();
+    await transport.close();
+  });
+  return ua;
+}
+
 t.test('sipp uac → example UAS over UDP: zero failed calls', async (t) => {
   if (!requirePeer(t, 'sipp')) return;
   const uas = await startExampleUas({ port: 0 });
@@ -49,13 +61,7 @@ t.test('stack as UAC → sipp uas: calls set up and torn down', async (t) => {
   const calls = 20;
   const sipp = startSipp({ scenario: 'uas', transport: 'u1', localPort: port, calls, timeoutSec: 30 });
   t.teardown(() => sipp.kill());
-  const transport = new TransportLayer();
-  await transport.listen({ transport: 'UDP', address: '127.0.0.1', port: 0 });
-  const ua = new UserAgent(transport);
-  t.teardown(async () => {
-    ua.close();
-    await transport.close();
-  });
+  const ua = await udpUac(t);
   await new Promise((r) => setTimeout(r, 300)); // let sipp bind
   const sdp = Buffer.from('v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40002 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n');
   const outcomes: string[] = [];
@@ -85,13 +91,7 @@ t.test('stack as UAC → sipp uas: calls set up and torn down', async (t) => {
 t.test('CANCEL during ringing gets 487 and the CANCEL 200 (stack to stack, UDP)', async (t) => {
   const uas = await startExampleUas({ port: 0, ringMs: 2000 });
   t.teardown(() => uas.close());
-  const transport = new TransportLayer();
-  await transport.listen({ transport: 'UDP', address: '127.0.0.1', port: 0 });
-  const ua = new UserAgent(transport);
-  t.teardown(async () => {
-    ua.close();
-    await transport.close();
-  });
+  const ua = await udpUac(t);
   const statuses: number[] = [];
   const final = await new Promise<SipResponse | string>((resolve) => {
     const inv = ua.invite({
