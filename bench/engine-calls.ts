@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- engine-calls [--rates 50,100,200,300,400] [--seconds 20] [--talk 2000]
- *  [--ring 50] [--agents N] [--workers 2] [--keep-going] [--cpu-prof DIR]`: the whole engine under
+ *  [--ring 50] [--agents N] [--workers 2] [--keep-going] [--cpu-prof DIR] [--node-args "..."]`: the whole engine under
  * carrier load. The engine runs in its own process (`onair --config FILE`, generated config: number
  * 300 queues straight to "orders" with hold audio, `--workers` media workers, wrap-up 0); one sipp
  * answers for `--agents` agents (registered with digest by a second sipp) after `--ring` ms; a sipp
@@ -15,7 +15,8 @@
  * p50/p99 (at the caller), offer latency p99 (engine histogram `onair_offer_latency_seconds`:
  * agent free → INVITE to the agent), engine CPU (% of one core) and peak RSS from /proc. Metrics:
  * `max_cps_zero_fail`, and at that rate `first_media_p99_ms`, `offer_p99_ms`, `engine_cpu_percent`,
- * `engine_rss_mb`. `--cpu-prof DIR` runs the engine under `node --cpu-prof` (profile written on exit).
+ * `engine_rss_mb`. `--cpu-prof DIR` runs the engine under `node --cpu-prof` (profile written on exit);
+ * `--node-args` passes more Node flags to the engine (e.g. `--heapsnapshot-signal=SIGUSR2`).
  */
 import dgram from 'node:dgram';
 import type { AddressInfo } from 'node:net';
@@ -218,7 +219,7 @@ export async function main(args: string[]): Promise<void> {
   try {
     engine = await spawnEngine({
       dir, overrides: benchConfig(agents, workers), startTimeoutMs: 60_000,
-      ...(cpuProf ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`] } : {}),
+      nodeArgs: [...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`] : []), ...arg(args, 'node-args', '').split(' ').filter(Boolean)],
     });
     const e = engine;
     say(`engine pid ${e.pid}: SIP udp 127.0.0.1:${e.sipPort}, HTTP ${e.httpPort}`);

@@ -31,8 +31,14 @@ export interface Inbound {
 
 /** What the transaction layer needs from the transports. */
 export interface TransportSender {
-  /** Send a message. Never throws: a failed send is reported to the transport's observers. */
-  send(message: SipMessage, to: Endpoint): void;
+  /**
+   * Send a message. Never throws: a failed send is reported to the transport's observers. Returns
+   * the serialized bytes (for a later {@link sendBytes} retransmission), or undefined when the
+   * message could not be serialized.
+   */
+  send(message: SipMessage, to: Endpoint): Buffer | undefined;
+  /** Send bytes already serialized by {@link send} again (a retransmission). */
+  sendBytes(bytes: Buffer, to: Endpoint): boolean;
   /** True for TCP/TLS: no retransmission timers A, E, G; timers K, I, J are zero. */
   isReliable(transport: TransportName): boolean;
 }

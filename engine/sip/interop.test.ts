@@ -55,6 +55,19 @@ t.test('sipp uac → example UAS over TCP: zero failed calls', async (t) => {
   t.equal(uas.ua.dialogCount, 0, 'no dialog left');
 });
 
+t.test('sipp uac → example UAS answering after ringing: no INVITE kept once answered', async (t) => {
+  if (!requirePeer(t, 'sipp')) return;
+  // Answering later than the INVITE's arrival is how the engine answers (after routing); the UA
+  // must forget each INVITE when its final response goes out, not only when answered at once.
+  const uas = await startExampleUas({ port: 0, ringMs: 20 });
+  t.teardown(() => uas.close());
+  const r = await runSipp({ scenario: 'uac', target: `127.0.0.1:${uas.udp.port}`, transport: 'u1', calls: 100, rate: 100, timeoutSec: 30 });
+  t.equal(r.successful, 100, `every call successful (stderr: ${r.stderr.slice(0, 300)})`);
+  t.equal(uas.stats.answered, 100);
+  t.equal(uas.ua.pendingInviteCount, 0, 'no answered INVITE retained');
+  t.equal(uas.ua.dialogCount, 0, 'no dialog left');
+});
+
 t.test('stack as UAC → sipp uas: calls set up and torn down', async (t) => {
   if (!requirePeer(t, 'sipp')) return;
   const port = await freeUdpPort();
@@ -111,6 +124,7 @@ t.test('CANCEL during ringing gets 487 and the CANCEL 200 (stack to stack, UDP)'
   t.equal(typeof final === 'string' ? final : final.status, 487, 'INVITE answered 487 Request Terminated');
   t.equal(uas.stats.cancelled, 1, 'UAS saw the cancel');
   t.equal(uas.stats.answered, 0, 'and never answered');
+  t.equal(uas.ua.pendingInviteCount, 0, 'the cancelled INVITE is not retained');
 });
 
 t.test('a flood of mutated torture messages never crashes or wedges the UAS', async (t) => {

@@ -61,6 +61,8 @@ export class InviteClientTransaction extends BaseTransaction {
   readonly kind = 'ict' as const;
   declare state: Extract<TransactionState, 'calling' | 'proceeding' | 'completed' | 'accepted' | 'terminated'>;
   user: ClientTransactionUser;
+  /** The INVITE. */
+  readonly request: SipRequest;
   /** The ACK we built for a non-2xx final, resent on each retransmission of that final. */
   private ack: SipRequest | undefined = undefined;
   /** `pending`: the TU asked to cancel before any provisional; `sent`: the CANCEL went out. */
@@ -70,6 +72,7 @@ export class InviteClientTransaction extends BaseTransaction {
 
   constructor(ctx: TransactionContext, canceller: CancelSender, request: SipRequest, key: string, destination: Endpoint, user: ClientTransactionUser) {
     super(ctx, request, key, destination, 'calling');
+    this.request = request;
     this.user = user;
     this.canceller = canceller;
   }
@@ -201,9 +204,12 @@ export class NonInviteClientTransaction extends BaseTransaction {
   readonly kind = 'nict' as const;
   declare state: Extract<TransactionState, 'trying' | 'proceeding' | 'completed' | 'terminated'>;
   user: ClientTransactionUser;
+  /** The request. */
+  readonly request: SipRequest;
 
   constructor(ctx: TransactionContext, request: SipRequest, key: string, destination: Endpoint, user: ClientTransactionUser) {
     super(ctx, request, key, destination, 'trying');
+    this.request = request;
     this.user = user;
   }
 

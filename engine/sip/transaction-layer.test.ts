@@ -249,7 +249,7 @@ t.test('per-source limit: one peer cannot take the whole budget', async (t) => {
   h.receive(peerRequest({ method: 'OPTIONS', branch: 'z9hG4bK3' }));
   h.receive(peerRequest({ method: 'OPTIONS', branch: 'z9hG4bK4', sentBy: '192.0.2.77:5060' }), other);
   t.equal(h.transport.responses(503).length, 1);
-  t.same(h.of('request').map((e) => e.tx.inbound.source.address), ['192.0.2.10', '192.0.2.10', '192.0.2.77']);
+  t.same(h.of('request').map((e) => e.tx.source.address), ['192.0.2.10', '192.0.2.10', '192.0.2.77']);
   t.equal(h.layer.sourceCount, 2);
   const first = h.of('request')[0]!;
   first.tx.respond(createResponse(first.request, 200));

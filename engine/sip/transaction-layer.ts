@@ -275,7 +275,7 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
     if (!tx.counted) return;
     tx.counted = false;
     this.active--;
-    const source = tx.inbound.source.address;
+    const source = tx.source.address;
     const n = this.perSource.get(source) ?? 0;
     if (n <= 1) this.perSource.delete(source);
     else this.perSource.set(source, n - 1);
@@ -304,7 +304,7 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
     const tx = this.servers.get(key);
     if (!tx || isRfc3261Branch(request.headers.via[0]?.branch)) return tx;
     // §17.2.3 (RFC 2543): an ACK's To tag is the one of our response; others match the request's.
-    const wanted = request.method === 'ACK' ? toTagOf(tx.lastFinal) : toTagOf(tx.request);
+    const wanted = request.method === 'ACK' ? tx.toTag ?? '' : tx.requestToTag;
     return toTagOf(request) === wanted ? tx : undefined;
   }
 
@@ -377,7 +377,7 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
     this.servers.set(key, tx);
     tx.counted = true;
     this.active++;
-    const source = tx.inbound.source.address;
+    const source = tx.source.address;
     this.perSource.set(source, (this.perSource.get(source) ?? 0) + 1);
   }
 

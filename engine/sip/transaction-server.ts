@@ -19,6 +19,16 @@ import type { SipRequest, SipResponse } from './message.ts';
 import { createResponse } from './message.ts';
 import { BaseTransaction, type ResolvedTimers, type ServerFailure, type TransactionContext, type TransactionState } from './transaction.ts';
 
+/**
+ * A copy outside Node's shared 8 KB allocation pool: a small slice kept for 32 s would pin the
+ * whole pool slab it came from, and with it the garbage of everything else allocated there.
+ */
+function unpooled(bytes: Buffer): Buffer {
+  const copy = Buffer.allocUnsafeSlow(bytes.length);
+  bytes.copy(copy);
+  return copy;
+}
+
 /** Either server machine. */
 export type ServerTransaction = InviteServerTransaction | NonInviteServerTransaction;
 
@@ -35,31 +45,74 @@ export interface ServerTransactionOwner {
   ackForAccepted(tx: InviteServerTransaction, ack: SipRequest, inbound: Inbound): void;
 }
 
-/** State shared by both server machines: the inbound request and the responses sent so far. */
+/**
+ * State shared by both server machines. A transaction answered with a final response lives on
+ * (IST 32 s in Accepted, NIST 32 s in Completed over UDP) only to absorb or answer retransmissions,
+ * so from then on it keeps the serialized response and a few strings, not the parsed request and
+ * response objects: at 1,000 calls/s that is tens of thousands of transactions (about 17 KB less
+ * heap per answered INVITE + BYE pair, and far less garbage-collector work).
+ */
 abstract class ServerBase extends BaseTransaction {
-  /** Arrival of the request (source, connection, local address). */
-  readonly inbound: Inbound;
+  /** Where the request came from (the limits count per source address). */
+  readonly source: Endpoint;
   protected readonly owner: ServerTransactionOwner;
-  /** Most recent provisional response sent, resent on request retransmissions. */
-  lastProvisional: SipResponse | undefined = undefined;
-  /** Final response sent, if any. */
-  lastFinal: SipResponse | undefined = undefined;
+  /** The request, until the final response; undefined afterwards (see above). */
+  request: SipRequest | undefined;
+  /** To tag of the request itself (RFC 2543 matching of requests other than ACK). */
+  readonly requestToTag: string;
+  /** To tag of the responses sent (the one the TU chose), or undefined before the first. */
+  toTag: string | undefined = undefined;
+  /** Status of the final response sent, 0 before it. */
+  finalStatus = 0;
+  /** Bytes of the response resent on request retransmissions (last provisional, then a non-2xx final over UDP). */
+  protected resend: Buffer | undefined = undefined;
   /** @internal Counted against the transaction layer's limits (admitted, not yet answered). */
   counted = false;
 
   protected constructor(ctx: TransactionContext, owner: ServerTransactionOwner, inbound: Inbound, key: string, destination: Endpoint, initial: TransactionState) {
-    super(ctx, inbound.message as SipRequest, key, destination, initial);
-    this.inbound = inbound;
+    const request = inbound.message as SipRequest;
+    super(ctx, request, key, destination, initial);
+    this.source = inbound.source;
     this.owner = owner;
+    this.request = request;
+    this.requestToTag = request.headers.to.params.get('tag') ?? '';
   }
 
-  /** To tag of the last response sent (the tag the TU chose), or undefined. */
-  get toTag(): string | undefined {
-    return (this.lastFinal ?? this.lastProvisional)?.headers.to.params.get('tag') ?? undefined;
+  /** True once a final response went out. */
+  get answered(): boolean {
+    return this.finalStatus !== 0;
   }
 
   /** This transaction as the public union (each subclass is one member). */
   protected abstract self(): ServerTransaction;
+
+  /** Send a provisional response and keep its bytes for request retransmissions. */
+  protected sendProvisional(response: SipResponse): void {
+    this.noteTag(response);
+    this.resend = this.send(response);
+  }
+
+  /**
+   * Send the final response, then let go of the parsed messages. `keep`: the transaction resends
+   * it on request retransmissions (not an IST's 2xx: that is the TU core's job, §13.3.1.4).
+   */
+  protected sendFinal(response: SipResponse, keep: boolean): void {
+    this.noteTag(response);
+    this.finalStatus = response.status;
+    const bytes = this.send(response);
+    this.resend = keep && bytes ? unpooled(bytes) : undefined;
+    this.request = undefined;
+  }
+
+  private noteTag(response: SipResponse): void {
+    const tag = response.headers.to.params.get('tag');
+    if (tag) this.toTag = tag;
+  }
+
+  /** Resend the kept response bytes, if any. */
+  protected resendLast(): void {
+    if (this.resend) this.ctx.transport.sendBytes(this.resend, this.destination);
+  }
 
   transportError(): void {
     if (this.state === 'terminated') return;
@@ -93,20 +146,17 @@ export class InviteServerTransaction extends ServerBase {
     if (this.state === 'proceeding') {
       this.stopRetransmit(); // the 100 Trying timer
       if (status < 200) {
-        this.lastProvisional = response;
-        this.send(response);
+        this.sendProvisional(response);
       } else if (status < 300) {
         // RFC 6026 §7.1: 2xx → Accepted with timer L; the TU core retransmits the 2xx.
-        this.lastFinal = response;
         this.state = 'accepted';
-        this.send(response);
+        this.sendFinal(response, false);
         this.startLifetime(this.ctx.timers.T64);
         this.owner.answered(this);
       } else {
         // §17.2.1: 300-699 → Completed; G (UDP) retransmits, H waits for the ACK.
-        this.lastFinal = response;
         this.state = 'completed';
-        this.send(response);
+        this.sendFinal(response, true);
         if (!this.reliable) this.startRetransmit(this.ctx.timers.T1);
         this.startLifetime(this.ctx.timers.T64);
         this.owner.answered(this);
@@ -123,13 +173,8 @@ export class InviteServerTransaction extends ServerBase {
 
   /** A retransmission of the INVITE (same transaction). */
   receiveRetransmission(): void {
-    if (this.state === 'proceeding') {
-      // §17.2.1: resend the most recent provisional response.
-      if (this.lastProvisional) this.send(this.lastProvisional);
-    } else if (this.state === 'completed' && this.lastFinal) {
-      // §17.2.1: resend the final response.
-      this.send(this.lastFinal);
-    }
+    // §17.2.1: Proceeding resends the most recent provisional response, Completed the final.
+    if (this.state === 'proceeding' || this.state === 'completed') this.resendLast();
     // Accepted (RFC 6026 §7.1) and Confirmed absorb it.
   }
 
@@ -148,12 +193,10 @@ export class InviteServerTransaction extends ServerBase {
   protected onRetransmitTimer(): void {
     if (this.state === 'proceeding') {
       // §17.2.1: the TU was silent for 200 ms.
-      const trying = createResponse(this.request, 100);
-      this.lastProvisional = trying;
-      this.send(trying);
-    } else if (this.state === 'completed' && this.lastFinal) {
+      if (this.request) this.sendProvisional(createResponse(this.request, 100));
+    } else if (this.state === 'completed') {
       // §17.2.1 timer G.
-      this.send(this.lastFinal);
+      this.resendLast();
       this.startRetransmit(Math.min(this.interval * 2, this.ctx.timers.T2));
     }
   }
@@ -188,14 +231,12 @@ export class NonInviteServerTransaction extends ServerBase {
     if (response.status < 200) {
       // §17.2.2: Trying → Proceeding on a provisional.
       this.state = 'proceeding';
-      this.lastProvisional = response;
-      this.send(response);
+      this.sendProvisional(response);
       return true;
     }
     // §17.2.2: final → Completed with timer J (0 on reliable transports).
     this.state = 'completed';
-    this.lastFinal = response;
-    this.send(response);
+    this.sendFinal(response, true);
     this.startLifetime(this.reliable ? 0 : this.ctx.timers.T64);
     this.owner.answered(this);
     return true;
@@ -204,8 +245,7 @@ export class NonInviteServerTransaction extends ServerBase {
   /** A retransmission of the request. */
   receiveRetransmission(): void {
     // §17.2.2: Trying discards; Proceeding resends the last provisional; Completed the final.
-    if (this.state === 'proceeding' && this.lastProvisional) this.send(this.lastProvisional);
-    else if (this.state === 'completed' && this.lastFinal) this.send(this.lastFinal);
+    if (this.state === 'proceeding' || this.state === 'completed') this.resendLast();
   }
 
   protected onRetransmitTimer(): void {

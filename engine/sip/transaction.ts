@@ -76,8 +76,10 @@ export interface TransactionContext {
 export abstract class BaseTransaction {
   abstract readonly kind: TransactionKind;
   state: TransactionState;
-  /** The request that created the transaction. */
-  readonly request: SipRequest;
+  /** Method of the request that created the transaction. */
+  readonly method: string;
+  /** Top Via branch of the request (may lack the magic cookie on RFC 2543 server transactions). */
+  readonly branch: string | undefined;
   /** Map key in the layer (see `clientKey` / `serverKey`). */
   readonly key: string;
   /** Where requests (client) or responses (server) of this transaction go. */
@@ -100,21 +102,12 @@ export abstract class BaseTransaction {
 
   protected constructor(ctx: TransactionContext, request: SipRequest, key: string, destination: Endpoint, initial: TransactionState) {
     this.ctx = ctx;
-    this.request = request;
+    this.method = request.method;
+    this.branch = request.headers.via[0]?.branch;
     this.key = key;
     this.destination = destination;
     this.reliable = ctx.transport.isReliable(destination.transport);
     this.state = initial;
-  }
-
-  /** Method of the request that created the transaction. */
-  get method(): string {
-    return this.request.method;
-  }
-
-  /** Top Via branch of the request (may lack the magic cookie on RFC 2543 server transactions). */
-  get branch(): string | undefined {
-    return this.request.headers.via[0]?.branch;
   }
 
   /** The transport failed to deliver a message of this transaction (RFC 3261 §17.1.4, §17.2.4). */
@@ -162,8 +155,9 @@ export abstract class BaseTransaction {
     this.ctx.removed(this);
   }
 
-  protected send(message: SipMessage): void {
-    this.ctx.transport.send(message, this.destination);
+  /** Send to this transaction's destination; returns the bytes sent (see {@link TransportSender.send}). */
+  protected send(message: SipMessage): Buffer | undefined {
+    return this.ctx.transport.send(message, this.destination);
   }
 }
 

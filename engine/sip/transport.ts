@@ -215,20 +215,22 @@ export class TransportLayer implements TransportSender {
     return this.conns.size;
   }
 
-  send(message: SipMessage, to: Endpoint): void {
-    if (this.closed) return;
+  send(message: SipMessage, to: Endpoint): Buffer | undefined {
+    if (this.closed) return undefined;
     let bytes: Buffer;
     try {
       bytes = serialize(message);
     } catch (err) {
       this.report((o) => o.sendFailed?.(to, err as Error));
-      return;
+      return undefined;
     }
     if (this.sendBytes(bytes, to)) this.report((o) => o.sent?.(message, to));
+    return bytes;
   }
 
-  /** Send raw bytes (used for stateless answers and keep-alives). Returns false if no route. */
+  /** Send raw bytes (retransmissions, stateless answers, keep-alives). Returns false if no route. */
   sendBytes(bytes: Buffer, to: Endpoint): boolean {
+    if (this.closed) return false;
     if (to.transport === 'UDP') {
       const family = familyOf(to.address);
       const l = this.udp.find((u) => u.family === family);

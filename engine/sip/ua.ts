@@ -25,7 +25,7 @@ import { checkRequest, defaultCapabilities, type UaCapabilities } from './ua-che
 import type { TransportLayer } from './transport.ts';
 import { TransactionLayer, type TransactionLayerOptions, type TransactionUser } from './transaction-layer.ts';
 import type { InviteServerTransaction, ServerTransaction } from './transaction-server.ts';
-import type { ClientTransaction, InviteClientTransaction } from './transaction-client.ts';
+import type { ClientTransaction, ClientTransactionUser, InviteClientTransaction } from './transaction-client.ts';
 import type { ServerFailure } from './transaction.ts';
 import { answerChallenge } from './digest.ts';
 
@@ -69,14 +69,23 @@ export class IncomingRequest {
 
   /** True once a final response has been sent. */
   get answered(): boolean {
-    return this.tx.lastFinal !== undefined;
+    return this.tx.answered;
   }
 
-  /** Send a response (final or provisional). Returns false when the transaction no longer allows it. */
+  /**
+   * Send a response (final or provisional). Returns false when the transaction no longer allows it.
+   * A 2xx to an INVITE is retransmitted until its ACK (§13.3.1.4), whenever the TU sends it.
+   */
   respond(status: number, opts: RespondOptions = {}): boolean {
     const response = this.ua.buildResponse(this.request, status, this.toTag, opts);
-    return this.tx.respond(response);
+    if (!this.tx.respond(response)) return false;
+    if (status >= 200) this.finalSent();
+    if (this.tx.kind === 'ist' && status >= 200 && status < 300) this.ua.transactions.retransmitSuccess(this.tx, response, this.ua);
+    return true;
   }
+
+  /** A final response went out (subclasses let go of their bookkeeping). */
+  protected finalSent(): void {}
 }
 
 /** Events of one dialog; each has a default so a layer may implement only what it needs. */
@@ -91,6 +100,13 @@ export interface DialogDelegate {
   onRequest?(dialog: Dialog, request: IncomingRequest): void;
   /** The dialog ended for a reason other than a BYE from the peer (no ACK, session expired, transport). */
   onTerminated?(dialog: Dialog, reason: 'no-ack' | 'session-expired' | 'transport' | 'local'): void;
+}
+
+/** A dialog created by a 2xx to our INVITE, its ACK and where the ACK went. */
+interface AcceptedDialog {
+  dialog: Dialog;
+  ack: SipRequest;
+  target: Endpoint;
 }
 
 /** State the UA keeps per dialog beside the pure {@link Dialog}. */
@@ -149,8 +165,13 @@ export class IncomingInvite extends IncomingRequest {
     dialog.state = 'confirmed';
     this.ua.addDialog(dialog, opts.delegate ?? {}, this.inbound, opts.body);
     if (!this.tx.respond(response)) return undefined;
+    this.finalSent();
     this.ua.transactions.retransmitSuccess(this.tx, response, this.ua);
     return dialog;
+  }
+
+  protected override finalSent(): void {
+    this.ua.inviteAnswered(this.tx);
   }
 
   /** Answer with a failure (486 Busy, 480, 503 with Retry-After, 603 Decline...). */
@@ -258,6 +279,16 @@ export class UserAgent implements TransactionUser {
     return this.dialogs.size;
   }
 
+  /** INVITEs outside a dialog not answered yet (for leak checks and metrics). */
+  get pendingInviteCount(): number {
+    return this.pendingInvites.size;
+  }
+
+  /** @internal An INVITE outside a dialog got its final response: a CANCEL can no longer reach it. */
+  inviteAnswered(tx: InviteServerTransaction): void {
+    this.pendingInvites.delete(tx);
+  }
+
   /** Stop timers and transactions. The transport is closed by its owner. Idempotent. */
   close(): void {
     for (const e of this.dialogs.values()) if (e.timer !== undefined) this.clock.clearTimer(e.timer);
@@ -287,7 +318,6 @@ export class UserAgent implements TransactionUser {
       }
       this.pendingInvites.set(tx, invite);
       this.delegate.onInvite(invite);
-      if (invite.answered) this.pendingInvites.delete(tx);
       return;
     }
     const incoming = new IncomingRequest(this, tx, request, inbound);
@@ -308,7 +338,7 @@ export class UserAgent implements TransactionUser {
     this.pendingInvites.delete(invite);
     if (!pending) {
       // Nobody holds the INVITE: answer it ourselves (§9.2).
-      invite.respond(createResponse(invite.request, 487, undefined, { toTag: newTag() }));
+      if (invite.request) invite.respond(createResponse(invite.request, 487, undefined, { toTag: newTag() }));
       return;
     }
     // §9.2: the INVITE is answered 487 before the layer above hears of the CANCEL, so its clean-up
@@ -424,14 +454,17 @@ export class UserAgent implements TransactionUser {
     const contact = parseContact(request);
     const send = (req: SipRequest): void => {
       const tx = this.transactions.sendRequest(req, destination, {
-        onResponse: (_tx, response) => {
+        onResponse: (ict, response) => {
           if (response.status < 200) {
             if (!early && response.headers.to.params.get('tag')) early = Dialog.asUac(req, response, contact) ?? undefined;
             o.delegate.onProgress?.(response, early);
             return;
           }
           if (response.status < 300) {
-            this.acceptedByPeer(req, response, destination, contact, o);
+            const first = this.acceptedByPeer(req, response, destination, contact, o);
+            // RFC 6026: the transaction lives on 32 s for 2xx retransmissions; from now on it
+            // needs only the ACK, not the caller's delegate and everything the call holds.
+            if (first) ict.user = this.acceptedUser(req, first, contact, destination);
             return;
           }
           if ((response.status === 401 || response.status === 407) && o.credentials && authTries++ < 2 && !cancelled) {
@@ -538,31 +571,69 @@ export class UserAgent implements TransactionUser {
   }
 
   /** A 2xx to our INVITE: confirm the dialog, ACK it (§13.2.2.4); a second 2xx from a fork gets ACK + BYE. */
-  private acceptedByPeer(request: SipRequest, response: SipResponse, destination: Endpoint, contact: NameAddr, o: InviteOptions): void {
+  /**
+   * A 2xx to our INVITE: the first creates the dialog (returned with its ACK), a retransmission is
+   * acknowledged again, a 2xx from another fork is acknowledged and hung up (§13.2.2.4).
+   */
+  private acceptedByPeer(request: SipRequest, response: SipResponse, destination: Endpoint, contact: NameAddr, o: InviteOptions): AcceptedDialog | undefined {
     const h = response.headers;
     const key = dialogKey(h.callId, h.from.params.get('tag') ?? '', h.to.params.get('tag') ?? '');
     const known = this.dialogs.get(key);
     if (known) {
       if (known.ack) this.transport.send(known.ack, known.destination);
-      return;
+      return undefined;
     }
-    const dialog = Dialog.asUac(request, response, contact);
-    if (!dialog) return;
-    const target = dialog.routeSet[0] ? resolveUri(dialog.nextHop(), destination) : resolveUri(dialog.remoteTarget, destination);
-    const entry: DialogEntry = { dialog, delegate: o.dialogDelegate ?? {}, localSdp: o.body, timer: undefined, destination: target, ack: undefined };
-    const ack = dialog.createRequest('ACK', { cseq: request.headers.cseq.seq });
-    this.addVia(ack, target);
-    entry.ack = ack;
-    this.transport.send(ack, target);
+    const acked = this.acknowledge(request, response, contact, destination);
+    if (!acked) return undefined;
+    const { dialog, ack, target } = acked;
     if (this.uacCallIds.has(dialog.callId)) {
-      // §13.2.2.4: a second 2xx from another fork; we keep the first dialog and hang this one up.
-      void this.sendInDialog(dialog, 'BYE');
-      dialog.state = 'terminated';
-      return;
+      this.hangUpFork(dialog);
+      return undefined;
     }
-    this.dialogs.set(key, entry);
+    this.dialogs.set(key, { dialog, delegate: o.dialogDelegate ?? {}, localSdp: o.body, timer: undefined, destination: target, ack });
     this.uacCallIds.add(dialog.callId);
     o.delegate.onAccept(dialog, response);
+    return acked;
+  }
+
+  /** Build the dialog of a 2xx and send its ACK (§13.2.2.4). */
+  private acknowledge(request: SipRequest, response: SipResponse, contact: NameAddr, destination: Endpoint): AcceptedDialog | undefined {
+    const dialog = Dialog.asUac(request, response, contact);
+    if (!dialog) return undefined;
+    const target = dialog.routeSet[0] ? resolveUri(dialog.nextHop(), destination) : resolveUri(dialog.remoteTarget, destination);
+    const ack = dialog.createRequest('ACK', { cseq: request.headers.cseq.seq });
+    this.addVia(ack, target);
+    this.transport.send(ack, target);
+    return { dialog, ack, target };
+  }
+
+  /** §13.2.2.4: a 2xx from a fork other than the one we kept; acknowledged, then hung up. */
+  private hangUpFork(dialog: Dialog): void {
+    void this.sendInDialog(dialog, 'BYE');
+    dialog.state = 'terminated';
+  }
+
+  /**
+   * What an INVITE transaction in Accepted needs once its dialog exists: resend the same ACK for
+   * retransmissions of that 2xx — also after the call ended, when the dialog is gone, so that a
+   * late retransmission never looks like a new answer — and acknowledge and hang up other forks.
+   */
+  private acceptedUser(request: SipRequest, first: AcceptedDialog, contact: NameAddr, destination: Endpoint): ClientTransactionUser {
+    const firstTag = first.dialog.remoteTag;
+    const { ack, target } = first;
+    return {
+      onResponse: (_tx, response) => {
+        if (response.status < 200 || response.status >= 300) return;
+        if ((response.headers.to.params.get('tag') ?? '') === firstTag) {
+          this.transport.send(ack, target);
+          return;
+        }
+        const fork = this.acknowledge(request, response, contact, destination);
+        if (fork) this.hangUpFork(fork.dialog);
+      },
+      onTimeout: () => {},
+      onTransportError: () => {},
+    };
   }
 
   /** Build the Authorization for a 401/407 and a new request with the next CSeq and a new branch. */
@@ -645,7 +716,6 @@ export class UserAgent implements TransactionUser {
         this.armSessionTimer(entry);
         if (delegate.onReinvite) delegate.onReinvite(dialog, incoming);
         else this.answerRefresh(entry, incoming);
-        if (tx.kind === 'ist' && tx.lastFinal && tx.lastFinal.status < 300) this.transactions.retransmitSuccess(tx, tx.lastFinal, this);
         return;
       default:
         if (delegate.onRequest) delegate.onRequest(dialog, incoming);

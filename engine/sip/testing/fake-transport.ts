@@ -4,6 +4,8 @@
  */
 import type { Clock, Endpoint, TransportName, TransportSender } from '../contracts.ts';
 import type { SipMessage, SipRequest, SipResponse } from '../message.ts';
+import { parse } from '../parser.ts';
+import { serialize } from '../serializer.ts';
 
 /** One recorded send. */
 export interface SentMessage {
@@ -32,8 +34,17 @@ export class FakeTransport implements TransportSender {
     this.reliable = new Set(opts.reliable ?? ['TCP', 'TLS']);
   }
 
-  send(message: SipMessage, to: Endpoint): void {
+  send(message: SipMessage, to: Endpoint): Buffer {
     this.sent.push({ message, to, at: this.clock ? this.clock.now() : NaN });
+    return serialize(message);
+  }
+
+  /** Records the retransmitted bytes parsed back into a message, so tests see them like any send. */
+  sendBytes(bytes: Buffer, to: Endpoint): boolean {
+    const parsed = parse(bytes);
+    if (!parsed.ok) throw new Error(`FakeTransport: retransmitted bytes do not parse: ${parsed.code}`);
+    this.sent.push({ message: parsed.message, to, at: this.clock ? this.clock.now() : NaN });
+    return true;
   }
 
   isReliable(transport: TransportName): boolean {

@@ -1,0 +1,99 @@
+/**
+ * The UserAgent's UAC side against a scripted peer on a real UDP socket: 2xx retransmissions and
+ * forked 2xx responses (RFC 3261 §13.2.2.4), before and after the call ended.
+ */
+import t from 'tap';
+import dgram from 'node:dgram';
+import { TransportLayer, UserAgent, createResponse, parse, serialize, type Dialog, type SipRequest } from './index.ts';
+
+/** A UDP peer that records what it receives and answers by hand. */
+async function peer(t: { teardown(fn: () => unknown): void }) {
+  const sock = dgram.createSocket('udp4');
+  const inbox: SipRequest[] = [];
+  let waiting: (() => void) | undefined;
+  sock.on('message', (buf) => {
+    const r = parse(buf);
+    if (r.ok && r.message.kind === 'request') {
+      inbox.push(r.message);
+      waiting?.();
+    }
+  });
+  await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', () => resolve()));
+  t.teardown(() => sock.close());
+  const port = sock.address().port;
+  return {
+    port,
+    inbox,
+    /** Wait until `n` requests of `method` arrived (or 2 s passed). */
+    async waitFor(method: string, n: number): Promise<SipRequest[]> {
+      const deadline = Date.now() + 2000;
+      for (;;) {
+        const got = inbox.filter((m) => m.method === method);
+        if (got.length >= n || Date.now() > deadline) return got;
+        await new Promise<void>((resolve) => {
+          waiting = resolve;
+          setTimeout(resolve, 50);
+        });
+      }
+    },
+    /** Answer `request` with `status` and To tag `tag`, sent to the UA at `uaPort`. */
+    answer(request: SipRequest, status: number, tag: string, uaPort: number): void {
+      const res = createResponse(request, status, undefined, { toTag: tag, headers: [{ name: 'Contact', value: `<sip:agent@127.0.0.1:${port}>` }] });
+      sock.send(serialize(res), uaPort, '127.0.0.1');
+    },
+  };
+}
+
+t.test('UAC: a 2xx retransmitted after the hang-up is acknowledged, not taken for a new answer; another fork is hung up', async (t) => {
+  const transport = new TransportLayer();
+  const local = await transport.listen({ transport: 'UDP', address: '127.0.0.1', port: 0 });
+  const ua = new UserAgent(transport);
+  t.teardown(async () => {
+    ua.close();
+    await transport.close();
+  });
+  const p = await peer(t);
+  let accepted = 0;
+  let dialog: Dialog | undefined;
+  ua.invite({
+    target: `sip:agent@127.0.0.1:${p.port}`,
+    delegate: {
+      onAccept: (d) => {
+        accepted++;
+        dialog = d;
+      },
+      onReject: () => {},
+      onFailure: () => {},
+    },
+  });
+  const [invite] = await p.waitFor('INVITE', 1);
+  t.ok(invite, 'INVITE arrived');
+  if (!invite) return;
+
+  p.answer(invite, 200, 'fork-a', local.port);
+  t.equal((await p.waitFor('ACK', 1)).length, 1, 'first 2xx acknowledged');
+  t.equal(accepted, 1, 'the call was answered once');
+  t.equal(ua.dialogCount, 1);
+
+  // The caller hangs up; the dialog is gone.
+  if (dialog) void ua.bye(dialog);
+  const [bye] = await p.waitFor('BYE', 1);
+  if (bye) p.answer(bye, 200, 'fork-a', local.port);
+  t.equal(ua.dialogCount, 0, 'dialog ended');
+
+  // A late retransmission of the same 2xx (its ACK was lost): ACK again, no new call.
+  p.answer(invite, 200, 'fork-a', local.port);
+  const acks = await p.waitFor('ACK', 2);
+  t.equal(acks.length, 2, 'the retransmitted 2xx is acknowledged again');
+  t.equal(acks[1]?.headers.to.params.get('tag'), 'fork-a');
+  t.equal(accepted, 1, 'and not reported as a second answer');
+  t.equal(ua.dialogCount, 0, 'no dialog re-created');
+
+  // A 2xx from another fork: acknowledged and hung up (§13.2.2.4).
+  p.answer(invite, 200, 'fork-b', local.port);
+  const acksB = (await p.waitFor('ACK', 3)).filter((a) => a.headers.to.params.get('tag') === 'fork-b');
+  t.equal(acksB.length, 1, 'the other fork is acknowledged');
+  const byes = (await p.waitFor('BYE', 2)).filter((b) => b.headers.to.params.get('tag') === 'fork-b');
+  t.equal(byes.length, 1, 'and hung up');
+  t.equal(accepted, 1, 'never a second answer');
+});
