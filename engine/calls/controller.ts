@@ -326,7 +326,7 @@ export class CallController {
       return;
     }
     call.callerCodec = neg.remote.codec;
-    call.localSdp = Buffer.from(neg.answer, 'latin1');
+    call.localSdp = sdpBody(neg.answer);
     await this.d.media.setRemote(call.callerLeg, toLegRemote(neg.remote));
     if (call.ended) return;
     if (call.admission.earlyMedia) {
@@ -559,7 +559,7 @@ export class CallController {
       destination: contact.source,
       from: `"${display}" <sip:${encodeURIComponent(call.caller) || 'anonymous'}@onair.invalid>`,
       to: `<sip:${agentId}@onair.invalid>`,
-      body: Buffer.from(createOffer(local), 'latin1'),
+      body: sdpBody(createOffer(local)),
       contentType: 'application/sdp',
       headers: [
         { name: 'X-Onair-Call-ID', value: call.id },
@@ -881,7 +881,7 @@ export class CallController {
     const offer = req.request.body.toString('latin1');
     if (!leg || !local || offer.length === 0) {
       // No offer in the re-INVITE: the 2xx must carry one (RFC 3264 §5); this leg's media, unchanged.
-      const sdp = side === 'caller' ? call.localSdp : local && Buffer.from(createOffer(local), 'latin1');
+      const sdp = side === 'caller' ? call.localSdp : local && sdpBody(createOffer(local));
       req.respond(200, { headers, ...(sdp ? { body: sdp, contentType: 'application/sdp' } : {}) });
       return;
     }
@@ -891,7 +891,7 @@ export class CallController {
       return;
     }
     void this.d.media.setRemote(leg, toLegRemote(neg.remote));
-    req.respond(200, { headers, body: Buffer.from(neg.answer, 'latin1'), contentType: 'application/sdp' });
+    req.respond(200, { headers, body: sdpBody(neg.answer), contentType: 'application/sdp' });
   }
 
   // ---- agents' feature codes ------------------------------------------------------------------
@@ -961,4 +961,15 @@ function sdpAddress(sdp: Buffer | undefined): { address: string; port: number } 
   const c = /c=IN IP[46] (\S+)/.exec(text);
   const m = /m=audio (\d+)/.exec(text);
   return c && m ? { address: c[1]!, port: Number(m[1]) } : undefined;
+}
+
+/**
+ * An SDP body in its own allocation. `Buffer.from` takes small buffers from Node's shared 8 KB
+ * pool, and a body kept for the whole call (and 32 s more by the INVITE transaction) would pin
+ * the whole slab with everything else allocated in it.
+ */
+function sdpBody(text: string): Buffer {
+  const body = Buffer.allocUnsafeSlow(Buffer.byteLength(text, 'latin1'));
+  body.write(text, 'latin1');
+  return body;
 }
