@@ -94,7 +94,7 @@ export async function main(args: string[]): Promise<void> {
         void store.outbox.append(id, 'cdr', sampleCdr(id), 0);
       });
     }
-    const crm = new SqliteCrmAdapter({ db: store.db });
+    const crm = new SqliteCrmAdapter({ db: store.db, writer: store.writer });
     await crm.init();
     const dispatcher = new OutboxDispatcher({ outbox: store.outbox, adapter: crm, clock: new FakeClock(0), concurrency: 64 });
     const t0 = process.hrtime.bigint();

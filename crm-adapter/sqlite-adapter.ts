@@ -12,7 +12,7 @@
  * CDRs by call id (a redelivered CDR replaces the stored one).
  */
 import {
-  migrate, openDatabase, type Migration, type SqliteDatabase, type SqliteStatement, type Synchronous,
+  migrate, openDatabase, type Migration, type SqliteDatabase, type SqliteStatement, type SqliteWriter, type Synchronous,
 } from '../engine/store/index.ts';
 import { CONTRACT_VERSION, unknownCaller, type CallerInfo, type CallEvent, type Cdr, type CdrOutcome, type CrmAdapter, type DeliveryInfo, type LookupContext } from './contract.ts';
 
@@ -30,6 +30,11 @@ export interface Customer extends Omit<CallerInfo, 'known'> {
 export interface SqliteCrmOptions {
   /** Use this open database (the engine store's `db`); it is not closed by `close()`. */
   db?: SqliteDatabase;
+  /**
+   * With `db`: the store's writer, so that deliveries commit together with the writes of the same
+   * event-loop turn (the outbox acks among them) instead of one commit per delivered item.
+   */
+  writer?: SqliteWriter;
   /** Otherwise open this file (default `./var/onair.db`) or `:memory:`. */
   path?: string;
   synchronous?: Synchronous;
@@ -157,6 +162,7 @@ export class SqliteCrmAdapter implements CrmAdapter {
   readonly strikeThreshold: number;
   readonly #options: SqliteCrmOptions;
   readonly #now: () => number;
+  readonly #writer: SqliteWriter | undefined;
   #db: SqliteDatabase | undefined;
   #own = false;
   #st: Statements | undefined;
@@ -165,6 +171,8 @@ export class SqliteCrmAdapter implements CrmAdapter {
     this.#options = options;
     this.strikeThreshold = options.strikeThreshold ?? 3;
     this.#now = options.now ?? Date.now;
+    if (options.writer && !options.db) throw new TypeError('SqliteCrmAdapter: `writer` is the store\'s, so `db` must be the store\'s too');
+    this.#writer = options.writer;
   }
 
   init(): Promise<void> {
@@ -222,18 +230,23 @@ export class SqliteCrmAdapter implements CrmAdapter {
   }
 
   callEvent(event: CallEvent, delivery: DeliveryInfo): Promise<void> {
-    try {
+    return this.#write(() => {
       this.#statements().event.run(delivery.deliveryId, event.callId, event.type, event.at, JSON.stringify(event), this.#now());
-      return Promise.resolve();
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    });
   }
 
   deliverCdr(cdr: Cdr, delivery: DeliveryInfo): Promise<void> {
-    try {
+    return this.#write(() => {
       this.#statements().cdr.run(cdr.callId, cdr.arrivedAt, cdr.caller, cdr.queue, cdr.agent, cdr.outcome, JSON.stringify(cdr),
         delivery.deliveryId, this.#now());
+    });
+  }
+
+  /** A delivery write: in the store's per-turn group commit when sharing its writer, else committed now. */
+  #write(fn: () => void): Promise<void> {
+    if (this.#writer) return this.#writer.write(fn);
+    try {
+      fn();
       return Promise.resolve();
     } catch (err) {
       return Promise.reject(err);

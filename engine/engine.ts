@@ -51,7 +51,7 @@ export async function startEngine(config: Config, opts: { log?: Logger } = {}): 
     const store = openStore({ path: config.database.path, synchronous: config.database.synchronous });
     cleanups.push(() => store.close());
     const crm: CrmAdapter = config.crm.adapter === 'sqlite'
-      ? new SqliteCrmAdapter({ db: store.db, strikeThreshold: config.crm.strikeThreshold, seedDemo: config.crm.seedDemo })
+      ? new SqliteCrmAdapter({ db: store.db, writer: store.writer, strikeThreshold: config.crm.strikeThreshold, seedDemo: config.crm.seedDemo })
       : new WebhookCrmAdapter({ url: config.crm.url, lookupUrl: config.crm.lookupUrl, secret: config.crm.secret, timeoutMs: config.crm.timeoutMs, lookupTimeoutMs: config.crm.lookupTimeoutMs });
     await crm.init();
     cleanups.push(() => crm.close());

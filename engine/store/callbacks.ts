@@ -1,5 +1,5 @@
 /** Callback tasks on SQLite (table `callbacks`). */
-import { settle, SqliteWriter, type SqliteDatabase, type SqliteStatement } from './sqlite.ts';
+import { settle, SqliteWriter, transact, type SqliteDatabase, type SqliteStatement } from './sqlite.ts';
 import type {
   CallbackFilter, CallbackInput, CallbackReason, CallbackStatus, CallbackStore, CallbackTask, StoreResult,
 } from './types.ts';
@@ -100,7 +100,7 @@ export class SqliteCallbacks implements CallbackStore {
   }
 
   create(input: CallbackInput, now: number): Promise<{ task: CallbackTask; created: boolean }> {
-    return this.#writer.write(() => this.#db.transaction(() => this.createSync(input, now))());
+    return this.#writer.write(() => transact(this.#db, () => this.createSync(input, now)));
   }
 
   get(id: number): Promise<CallbackTask | null> {
@@ -133,12 +133,12 @@ export class SqliteCallbacks implements CallbackStore {
   }
 
   claimNext(by: string, now: number, queue?: string): Promise<CallbackTask | null> {
-    return this.#writer.write(() => this.#db.transaction(() => {
+    return this.#writer.write(() => transact(this.#db, () => {
       const next = queue === undefined ? this.#oldestOpen.get() : this.#oldestOpenInQueue.get(queue);
       if (next === undefined) return null;
       const r = this.#move(this.#claim, next.id, { by, now });
       return r.ok ? r.value : null;
-    })());
+    }));
   }
 
   release(id: number, now: number, note?: string): Promise<StoreResult<CallbackTask>> {
@@ -154,12 +154,12 @@ export class SqliteCallbacks implements CallbackStore {
   }
 
   #move(t: Transition, id: number, params: Record<string, unknown>): StoreResult<CallbackTask> {
-    return this.#db.transaction((): StoreResult<CallbackTask> => {
+    return transact(this.#db, (): StoreResult<CallbackTask> => {
       if (t.stmt.run({ ...params, id }).changes === 1) return { ok: true, value: toTask(this.#get.get(id)!) };
       const r = this.#get.get(id);
       if (r === undefined) return { ok: false, code: 'STORE_ERR_NOT_FOUND', reason: `no callback task ${id}` };
       return { ok: false, code: 'STORE_ERR_INVALID_STATE', reason: `callback task ${id} is ${r.status}, expected ${t.from.join(' or ')}` };
-    })();
+    });
   }
 
   #where(filter: Omit<CallbackFilter, 'limit' | 'offset'>): { where: string; params: unknown[] } {

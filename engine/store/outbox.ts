@@ -2,7 +2,7 @@
  * The outbox on SQLite. Each public method is one transaction over prepared statements; the
  * `*Sync` variants run inside a caller's transaction (see `SqliteStore.finishCall`).
  */
-import { settle, SqliteWriter, type SqliteDatabase, type SqliteStatement } from './sqlite.ts';
+import { settle, SqliteWriter, transact, type SqliteDatabase, type SqliteStatement } from './sqlite.ts';
 import type {
   FailureOutcome, OutboxBacklog, OutboxItem, OutboxKind, OutboxPayload, OutboxStore, RetryPolicy,
 } from './types.ts';
@@ -179,6 +179,6 @@ export class SqliteOutbox implements OutboxStore {
   }
 
   #tx<R>(fn: () => R): R {
-    return this.#db.transaction(fn)();
+    return transact(this.#db, fn);
   }
 }

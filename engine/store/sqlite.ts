@@ -107,13 +107,29 @@ export function migrate(db: SqliteDatabase, component: string, migrations: reado
   const applied: number[] = [];
   for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
     if (m.version <= current) continue;
-    db.transaction(() => {
+    transact(db, () => {
       db.exec(m.sql);
       record.run(component, m.version, m.name, now);
-    })();
+    });
     applied.push(m.version);
   }
   return applied;
+}
+
+const runners = new WeakMap<SqliteDatabase, (fn: () => unknown) => unknown>();
+
+/**
+ * Run `fn` in a transaction (a savepoint when one is open already; rolled back if it throws).
+ * `db.transaction(fn)` builds a new wrapper function on every call, which cost more than the
+ * statements of a small write; one wrapper per database that runs any callback does not.
+ */
+export function transact<R>(db: SqliteDatabase, fn: () => R): R {
+  let run = runners.get(db);
+  if (run === undefined) {
+    run = db.transaction((f: () => unknown) => f());
+    runners.set(db, run);
+  }
+  return run(fn) as R;
 }
 
 /**

@@ -1,6 +1,6 @@
 /** The SQLite store: one database file, the three repositories and the cross-table operations. */
 import type { CallbackCreatedEvent, Cdr, EndedEvent } from '../../crm-adapter/index.ts';
-import { migrate, openDatabase, SqliteWriter, DEFAULT_DATABASE_PATH, type DatabaseOptions, type SqliteDatabase } from './sqlite.ts';
+import { migrate, openDatabase, SqliteWriter, transact, DEFAULT_DATABASE_PATH, type DatabaseOptions, type SqliteDatabase } from './sqlite.ts';
 import { startCheckpointer, type Checkpointer } from './checkpointer.ts';
 import { STORE_MIGRATIONS } from './schema.ts';
 import { SqliteOutbox, type SqliteOutboxOptions } from './outbox.ts';
@@ -43,7 +43,7 @@ export class SqliteStore implements Store {
   }
 
   finishCall(end: CallEnd, now: number): Promise<{ callback: CallbackTask | null }> {
-    return this.writer.write(() => this.db.transaction(() => {
+    return this.writer.write(() => transact(this.db, () => {
       const { cdr } = end;
       this.journal.removeSync(cdr.callId);
       const callback = end.callback === null ? null : this.callbacks.createSync(end.callback, now).task;
@@ -51,11 +51,11 @@ export class SqliteStore implements Store {
       if (callback !== null) this.outbox.appendSync(cdr.callId, 'event', callbackEvent(callback, cdr, now), now);
       this.outbox.appendSync(cdr.callId, 'cdr', callback === null ? cdr : { ...cdr, callbackId: callback.id }, now);
       return { callback };
-    })());
+    }));
   }
 
   recoverAfterCrash(now: number, options: RecoveryOptions): Promise<RecoveryReport> {
-    return this.writer.write(() => this.db.transaction((): RecoveryReport => {
+    return this.writer.write(() => transact(this.db, (): RecoveryReport => {
       const entries = this.journal.listSync();
       // The engine died after its last heartbeat and after the last journal write, and before now.
       let diedAt = this.journal.lastHeartbeat() ?? 0;
@@ -83,7 +83,7 @@ export class SqliteStore implements Store {
       const unique = new Map(callbacks.map((c) => [c.id, c]));
       for (const id of unique.keys()) unique.set(id, this.callbacks.getSync(id)!);
       return { diedAt, callbacks: [...unique.values()], cdrs };
-    })());
+    }));
   }
 
   /**
@@ -93,7 +93,7 @@ export class SqliteStore implements Store {
    */
   batch<R>(fn: () => R): R {
     this.writer.flush();
-    return this.db.transaction(fn)();
+    return transact(this.db, fn);
   }
 
   /** @internal Set by {@link openStore}. */
