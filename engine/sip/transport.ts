@@ -93,7 +93,8 @@ interface StreamListener {
   tlsOptions: tls.TlsOptions | undefined;
 }
 
-const familyOf = (address: string): 4 | 6 => (net.isIPv6(address) ? 6 : 4);
+/** Address family of an IP literal: a colon means IPv6 (cheaper than net.isIPv6's regex on every send). */
+const familyOf = (address: string): 4 | 6 => (address.includes(':') ? 6 : 4);
 const keyOf = (transport: TransportName, address: string, port: number): string => `${transport}|${address}|${port}`;
 /** Node reports IPv4-mapped peers of dual-stack sockets as ::ffff:a.b.c.d; SIP wants a.b.c.d. */
 const plainAddress = (a: string | undefined): string => (a && a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a ?? '');
