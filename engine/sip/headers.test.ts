@@ -27,6 +27,16 @@ t.test('canonical capitalisation', (t) => {
   const buf = Buffer.from('xxMaX-fOrWaRdSyy');
   t.equal(knownNameAt(buf, 2, 14), 'Max-Forwards');
   t.equal(knownNameAt(buf, 2, 13), undefined);
+  // Every known name in its canonical case, lower case, upper case; one octet off is unknown.
+  for (const name of ['Accept', 'Call-ID', 'Call-Info', 'Contact', 'Content-Length', 'Content-Type', 'CSeq', 'From', 'To', 'Via',
+    'Record-Route', 'P-Asserted-Identity', 'WWW-Authenticate', 'Session-Expires', 'Supported']) {
+    for (const spelt of [name, name.toLowerCase(), name.toUpperCase()]) t.equal(knownNameAt(Buffer.from(spelt), 0, spelt.length), name, spelt);
+    const last = name.charCodeAt(name.length - 1);
+    const off = name.slice(0, -1) + String.fromCharCode(last === 0x2d ? 0x0d : last + 1);
+    t.equal(knownNameAt(Buffer.from(off, 'latin1'), 0, off.length), undefined, JSON.stringify(off));
+    const cr = name.replace('-', '\r');
+    if (cr !== name) t.equal(knownNameAt(Buffer.from(cr, 'latin1'), 0, cr.length), undefined, 'CR is not a dash');
+  }
   t.end();
 });
 

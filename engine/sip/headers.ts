@@ -56,14 +56,29 @@ for (const n of KNOWN_NAMES) BY_LOWER.set(n.toLowerCase(), n);
 /** Longest known name: longer names are not looked up. */
 const MAX_KNOWN = Math.max(...KNOWN_NAMES.map((n) => n.length));
 /**
- * Lower-cased name octets of the known names, indexed by (length << 8 | lower-cased first octet).
- * Allocated dense: a sparse array with large indices would be a slow dictionary.
+ * The known names' lower-cased octets, one after another in NAME_OCTETS (candidate k at
+ * NAME_AT[k]). SLOT[(length << 8) | lower-cased first octet] is the first candidate of that
+ * length and first octet plus one (0: none), NEXT[k] the next one: flat typed arrays, so that the
+ * lookup loads no object (it runs for every header line).
  */
-const BY_LENGTH_FIRST: ({ bytes: Uint8Array; name: string }[] | undefined)[] =
-  new Array<{ bytes: Uint8Array; name: string }[] | undefined>((MAX_KNOWN + 1) << 8).fill(undefined);
-for (const n of KNOWN_NAMES) {
-  const bytes = Buffer.from(n.toLowerCase(), 'latin1');
-  (BY_LENGTH_FIRST[(n.length << 8) | bytes[0]!] ??= []).push({ bytes, name: n });
+const NAME_OCTETS = new Uint8Array(KNOWN_NAMES.reduce((n, name) => n + name.length, 0));
+/** The same names in their canonical case, at the same offsets. */
+const CANONICAL_OCTETS = new Uint8Array(NAME_OCTETS.length);
+const NAME_AT = new Uint16Array(KNOWN_NAMES.length);
+const NEXT = new Uint8Array(KNOWN_NAMES.length + 1);
+const SLOT = new Uint8Array((MAX_KNOWN + 1) << 8);
+{
+  let at = 0;
+  KNOWN_NAMES.forEach((name, k) => {
+    const bytes = Buffer.from(name.toLowerCase(), 'latin1');
+    NAME_OCTETS.set(bytes, at);
+    CANONICAL_OCTETS.set(Buffer.from(name, 'latin1'), at);
+    NAME_AT[k] = at;
+    at += bytes.length;
+    const slot = (name.length << 8) | bytes[0]!;
+    NEXT[k + 1] = SLOT[slot]!;
+    SLOT[slot] = k + 1;
+  });
 }
 const COMPACT_BY_BYTE: (string | undefined)[] = new Array<string | undefined>(256).fill(undefined);
 for (const [k, v] of Object.entries(COMPACT)) {
@@ -83,13 +98,14 @@ export function knownNameAt(buf: Uint8Array, start: number, end: number): string
   const n = end - start;
   if (n === 1) return COMPACT_BY_BYTE[buf[start]!];
   if (n > MAX_KNOWN || n < 1) return undefined;
-  const cands = BY_LENGTH_FIRST[(n << 8) | LOWER[buf[start]!]!];
-  if (cands === undefined) return undefined;
-  outer: for (let k = 0; k < cands.length; k++) {
-    const cand = cands[k]!;
-    const b = cand.bytes;
-    for (let j = 1; j < n; j++) if (LOWER[buf[start + j]!] !== b[j]) continue outer;
-    return cand.name;
+  outer: for (let k = SLOT[(n << 8) | LOWER[buf[start]!]!]!; k !== 0; k = NEXT[k]!) {
+    const at = NAME_AT[k - 1]! - start;
+    // Names mostly arrive in their canonical case: one compare per octet, the table only if not.
+    for (let j = start + 1; j < end; j++) {
+      const c = buf[j]!;
+      if (c !== CANONICAL_OCTETS[at + j] && LOWER[c] !== NAME_OCTETS[at + j]) continue outer;
+    }
+    return KNOWN_NAMES[k - 1];
   }
   return undefined;
 }

@@ -18,7 +18,11 @@ import { formatUri, parseUri } from './uri.ts';
 
 /** A URI parameter or header parameter value: `null` for a flag parameter such as `;lr`. */
 export type ParamValue = string | null;
-/** Ordered parameters; keys are lower-case (parameter names are case-insensitive, RFC 3261 §19.1.4). */
+/**
+ * Ordered parameters; keys are lower-case (parameter names are case-insensitive, RFC 3261 §19.1.4).
+ * In a parsed message, URI parameters, URI headers and the parameters of Contact / Route /
+ * Record-Route values are `LazyMap`s (uri.ts): Maps filled on first use.
+ */
 export type Params = Map<string, ParamValue>;
 
 /**

@@ -181,3 +181,32 @@ t.test('values are byte-faithful (UTF-8 kept as its octets)', (t) => {
   t.equal(fromByteString(m.headers.to.displayName!), 'Jürgen Müller');
   t.end();
 });
+
+t.test('a message without an end of its header section fails the same way at any size', (t) => {
+  // Messages up to 4 KiB are decoded whole and their end found by the header loop; longer ones are
+  // searched first. Both must give the answer the search gives, before any error of a header line.
+  const pad = 'X-Pad: ' + 'p'.repeat(5000);
+  for (const extra of [[], [pad]]) {
+    const size = extra.length === 0 ? 'short' : 'long';
+    const noEnd = Buffer.from([...HEAD, ...extra, 'Content-Length: 0', ''].join('\r\n'), 'latin1');
+    fails(t, noEnd, 'SIP_ERR_PARSE', 400);
+    fails(t, noEnd, 'SIP_ERR_INCOMPLETE', undefined, { stream: true });
+    const badLineNoEnd = Buffer.from([...HEAD, ...extra, 'not a header line', ' continued', ''].join('\r\n'), 'latin1');
+    t.match(fails(t, badLineNoEnd, 'SIP_ERR_PARSE', 400).reason, /no empty line/, `${size}: the missing end is reported, not the bad line`);
+    fails(t, badLineNoEnd, 'SIP_ERR_INCOMPLETE', undefined, { stream: true });
+    const many = Buffer.from([...HEAD, ...extra, ...Array.from({ length: 20 }, (_, i) => `X-H${i}: v`)].join('\r\n'), 'latin1');
+    fails(t, many, 'SIP_ERR_INCOMPLETE', undefined, { stream: true, maxHeaders: 15 });
+    fails(t, Buffer.from([...HEAD, ...extra, 'Subject: cut'].join('\r\n'), 'latin1'), 'SIP_ERR_INCOMPLETE', undefined, { stream: true });
+    fails(t, Buffer.from([...HEAD, ...extra, 'not a header line'].join('\r\n') + '\r\n\r\n', 'latin1'), 'SIP_ERR_PARSE', 400);
+    // Bare LF line ends, and a body after the empty line.
+    const lf = msg(extra, 'v=0\n', { eol: '\n' });
+    const m = ok(t, parse(lf));
+    t.equal(m.body.toString('latin1'), 'v=0\n', `${size}: bare LF`);
+    t.equal(m.headers.get('Content-Length'), '4');
+  }
+  const big = ok(t, parse(msg([], 'b'.repeat(6000))));
+  const small = ok(t, parse(msg([], 'b')));
+  t.same(big.headers.fields.slice(0, -1), small.headers.fields.slice(0, -1), 'a long body changes nothing before it');
+  t.equal(big.body.length, 6000);
+  t.end();
+});

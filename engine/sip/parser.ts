@@ -12,9 +12,11 @@
  *  v=0 ...                                         body: Content-Length octets
  * ```
  *
- * How it works: the end of the header section is found with a native `indexOf` on the Buffer;
- * the header section (only) is then decoded once as latin1, so that string offsets are octet
- * offsets. All scanning reads octets from the Buffer (a typed-array read is about three times
+ * How it works: a message of up to 4 KiB (every datagram in practice) is decoded once as latin1,
+ * whole, and the header loop finds the empty line that ends the header section as it goes; a
+ * longer one (a stream buffer holding more) is searched for that line with a native `indexOf` on
+ * the Buffer first, so that only its header section is decoded. String offsets are octet offsets
+ * either way. All scanning reads octets from the Buffer (a typed-array read is about three times
  * cheaper than `charCodeAt`); strings are only sliced from the decoded text for results (V8 makes
  * long substrings slices, not copies), instead of one decoding call per value. Header names are
  * matched as octets against the known-name table, numbers are read digit by digit, and the hot
@@ -127,6 +129,27 @@ function headerSectionEnd(buf: Buffer, pos: number): number {
   return b < 0 ? -1 : b + 2;
 }
 
+/**
+ * Messages up to this many octets are decoded whole, with no search for the end of the header
+ * section first: decoding a body of a few hundred octets costs less than that native search.
+ */
+const DECODE_WHOLE = 4096;
+
+/**
+ * The failure of a message whose header section has no end (or one beyond `maxMessage`), else
+ * undefined: checked first for a long message, and on an error path of a message decoded whole,
+ * so that both report the same thing.
+ */
+function sectionFailure(buf: Buffer, pos: number, maxMessage: number, stream: boolean, isRequest: boolean): ParseFailure | undefined {
+  const hdrEnd = headerSectionEnd(buf, pos);
+  if (hdrEnd >= 0 && hdrEnd - pos <= maxMessage) return undefined;
+  if (buf.length - pos > maxMessage) {
+    return failure('SIP_ERR_TOO_LARGE', `header section longer than ${maxMessage} bytes`, isRequest ? 513 : undefined, isRequest, undefined, undefined, undefined);
+  }
+  return stream ? failure('SIP_ERR_INCOMPLETE', 'header section not complete', undefined, isRequest, undefined, undefined, undefined)
+    : failure('SIP_ERR_PARSE', 'no empty line after the header section', 400, isRequest, undefined, undefined, undefined);
+}
+
 /** The value s[vs, ve) with each line break and the whitespace after it replaced by one SP. */
 function unfold(s: string, vs: number, ve: number): string {
   let out = '';
@@ -173,7 +196,8 @@ function isSipVersion(b: Buffer, i: number, e: number): boolean {
 
 /** Index after a run of token octets at b[i, end). */
 function tokenRun(b: Buffer, i: number, end: number): number {
-  while (i < end && (CHARS[b[i]!]! & C_TOKEN) !== 0) i++;
+  const T = CHARS;
+  while (i < end && (T[b[i]!]! & C_TOKEN) !== 0) i++;
   return i;
 }
 
@@ -215,19 +239,22 @@ export function parse(buf: Buffer, opts?: ParseOptions): ParseResult {
     return stream ? failure('SIP_ERR_INCOMPLETE', 'no data', undefined, isRequest, undefined, undefined, undefined)
       : failure('SIP_ERR_PARSE', 'empty message', undefined, false, undefined, undefined, undefined);
   }
-  let hdrEnd = headerSectionEnd(buf, pos);
-  if (hdrEnd < 0 || hdrEnd - pos > maxMessage) {
-    if (len - pos > maxMessage) {
-      return failure('SIP_ERR_TOO_LARGE', `header section longer than ${maxMessage} bytes`, tooLarge, isRequest, undefined, undefined, undefined);
-    }
-    return stream ? failure('SIP_ERR_INCOMPLETE', 'header section not complete', undefined, isRequest, undefined, undefined, undefined)
-      : failure('SIP_ERR_PARSE', 'no empty line after the header section', 400, isRequest, undefined, undefined, undefined);
+  // A message of up to DECODE_WHOLE octets is decoded whole and the header loop finds the empty
+  // line itself; a longer one (a stream buffer holding more) is searched first so that only its
+  // header section is decoded. Either way a message without an empty line fails as below, before
+  // any error of its header lines (sectionFailure).
+  const whole = len - pos <= DECODE_WHOLE && len - pos <= maxMessage;
+  let hdrEnd = len;
+  if (!whole) {
+    hdrEnd = headerSectionEnd(buf, pos);
+    if (hdrEnd < 0 || hdrEnd - pos > maxMessage) return sectionFailure(buf, pos, maxMessage, stream, isRequest)!;
   }
   // Decoded from 0 so that text offsets are buffer offsets.
   const text = (buf as Buffer & LatinSlicer).latin1Slice(0, hdrEnd);
 
   // ---- start line ----
   const sl = text.indexOf('\n', pos);
+  if (sl < 0) return sectionFailure(buf, pos, maxMessage, stream, isRequest)!;
   let sle = sl > pos && buf[sl - 1] === CR ? sl - 1 : sl;
   if (sle - pos > maxField) defer('SIP_ERR_HEADER_TOO_LONG', 'start line too long', 400);
   let method = '';
@@ -239,7 +266,8 @@ export function parse(buf: Buffer, opts?: ParseOptions): ParseResult {
     // Trailing whitespace is tolerated (RFC 4475 §3.1.2.10 allows either answer).
     while (sle > pos && (buf[sle - 1] === 0x20 || buf[sle - 1] === 0x09)) sle--;
     const m = tokenRun(buf, pos, sle);
-    const vsp = text.lastIndexOf(' ', sle - 1);
+    // The version is the last word: ` SIP/2.0` is checked in place, anything else searched for.
+    const vsp = sle - 8 > pos && buf[sle - 8] === 0x20 && isSip20(buf, sle - 7) ? sle - 8 : text.lastIndexOf(' ', sle - 1);
     if (m === pos || buf[m] !== 0x20 || vsp <= m) {
       defer('SIP_ERR_PARSE', 'malformed request line', 400);
     } else {
@@ -290,21 +318,25 @@ export function parse(buf: Buffer, opts?: ParseOptions): ParseResult {
       break;
     }
     if (c === 0x20 || c === 0x09) {
-      return failure('SIP_ERR_PARSE', 'continuation line without a header', 400, isRequest, fields, undefined, undefined);
+      return (whole ? sectionFailure(buf, pos, maxMessage, stream, isRequest) : undefined)
+        ?? failure('SIP_ERR_PARSE', 'continuation line without a header', 400, isRequest, fields, undefined, undefined);
     }
     let e = text.indexOf('\n', i);
     let folded = false;
     for (;;) {
+      if (e < 0) return sectionFailure(buf, pos, maxMessage, stream, isRequest)!;
       const n = buf[e + 1];
       if (n !== 0x20 && n !== 0x09) break;
       folded = true;
       e = text.indexOf('\n', e + 1);
     }
     if (e - i > maxField) {
-      return failure('SIP_ERR_HEADER_TOO_LONG', `header field longer than ${maxField} bytes`, 400, isRequest, fields, undefined, undefined);
+      return (whole ? sectionFailure(buf, pos, maxMessage, stream, isRequest) : undefined)
+        ?? failure('SIP_ERR_HEADER_TOO_LONG', `header field longer than ${maxField} bytes`, 400, isRequest, fields, undefined, undefined);
     }
     if (fields.length >= maxHeaders) {
-      return failure('SIP_ERR_TOO_MANY_HEADERS', `more than ${maxHeaders} header fields`, 400, isRequest, fields, undefined, undefined);
+      return (whole ? sectionFailure(buf, pos, maxMessage, stream, isRequest) : undefined)
+        ?? failure('SIP_ERR_TOO_MANY_HEADERS', `more than ${maxHeaders} header fields`, 400, isRequest, fields, undefined, undefined);
     }
     // name SWS ":" — a known name implies token octets, so only an unknown one is checked.
     const colon = text.indexOf(':', i);
@@ -313,7 +345,8 @@ export function parse(buf: Buffer, opts?: ParseOptions): ParseResult {
     let name = colon < 0 || colon > e || ne === i ? undefined : knownNameAt(buf, i, ne);
     if (name === undefined) {
       if (colon < 0 || colon > e || ne === i || tokenRun(buf, i, ne) !== ne) {
-        return failure('SIP_ERR_PARSE', 'malformed header line', 400, isRequest, fields, undefined, undefined);
+        return (whole ? sectionFailure(buf, pos, maxMessage, stream, isRequest) : undefined)
+          ?? failure('SIP_ERR_PARSE', 'malformed header line', 400, isRequest, fields, undefined, undefined);
       }
       name = text.slice(i, ne);
     }

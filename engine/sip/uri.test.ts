@@ -128,3 +128,46 @@ t.test('formatNameAddr round-trips', (t) => {
   t.equal(formatNameAddr(parseNameAddr('sip:a@b;tag=t')!), '<sip:a@b>;tag=t', 'the URI always goes in <>');
   t.end();
 });
+
+t.test('parsed parameters are built on first use and behave as a Map', (t) => {
+  const u = parseUri('sip:a@b;Transport=TCP;lr;x=1;x=2?h=v&k=w')!;
+  t.ok(u.params instanceof Map, 'instanceof Map');
+  t.equal(Object.prototype.toString.call(u.params), '[object Map]');
+  t.equal(u.params.size, 3, 'a repeated name keeps one entry');
+  t.same([...u.params], [['transport', 'TCP'], ['lr', null], ['x', '2']], 'as Map#set would leave them');
+  t.same([...u.params.keys()], ['transport', 'lr', 'x']);
+  t.same([...u.params.values()], ['TCP', null, '2']);
+  t.same([...new Map(u.params)], [...u.params.entries()], 'new Map(params) copies it');
+  const seen: [string, string | null][] = [];
+  u.params.forEach((v, k, m) => {
+    seen.push([k, v]);
+    t.equal(m, u.params, 'forEach passes the map itself');
+  });
+  t.same(seen, [['transport', 'TCP'], ['lr', null], ['x', '2']]);
+  t.same([...u.headers], [['h', 'v'], ['k', 'w']]);
+
+  // Written before it was ever read: the parsed entries are still there.
+  const w = parseUri('sip:a@b;lr;maddr=x')!;
+  t.equal(w.params.set('received', '192.0.2.1'), w.params, 'set returns the map');
+  t.same([...w.params], [['lr', null], ['maddr', 'x'], ['received', '192.0.2.1']]);
+  t.equal(w.params.delete('lr'), true);
+  t.equal(w.params.has('lr'), false);
+  t.equal(w.params.get('maddr'), 'x');
+  w.params.clear();
+  t.equal(w.params.size, 0);
+  const empty = parseUri('sip:b')!;
+  t.equal(empty.headers.size, 0);
+  empty.headers.set('subject', 'x');
+  t.equal(formatUri(empty), 'sip:b?subject=x', 'URI headers written to are formatted');
+  t.end();
+});
+
+t.test('Contact list parameters (built on first use) equal those parsed at once', (t) => {
+  const text = '"A" <sip:a@x;transport=tcp>;expires=60;q=0.5;+sip.instance="<urn:x>", <sip:b@y>;Expires=0';
+  const out: NameAddr[] = [];
+  t.ok(parseNameAddrListInto(text, out));
+  const eager = [parseNameAddr('"A" <sip:a@x;transport=tcp>;expires=60;q=0.5;+sip.instance="<urn:x>"')!, parseNameAddr('<sip:b@y>;Expires=0')!];
+  t.same(out.map((n) => [[...n.params], [...n.uri.params]]), eager.map((n) => [[...n.params], [...n.uri.params]]));
+  t.equal(out[0]!.params.get('+sip.instance'), '"<urn:x>"', 'quoted value kept with its quotes');
+  t.end();
+});
