@@ -1,7 +1,8 @@
 /**
  * `npm run bench -- media-hold [--streams 500,1000,2000,3000] [--seconds 10] [--workers 2]
- *  [--slots 10] [--spin 0]`: hold audio for N concurrent 20 ms streams (the shipped hold-music
- * loop, PCMU) from the media workers to the C sink (`bench/rtpload.c`), N stepped up.
+ *  [--slots 10] [--sleep 1] [--spin 0] [--interleave 1] [--priority NICE]`: hold audio for N
+ * concurrent 20 ms streams (the shipped hold-music loop, PCMU) from the media workers to the C sink
+ * (`bench/rtpload.c`), N stepped up.
  * Per step: send lateness of the pacing clock (p50/p99/max over all frames after a 1 s warm-up,
  * worst worker), failed sends, frames skipped, and what the sink saw (loss, inter-arrival).
  * Metrics: `hold_streams_ok` = largest N with lateness p99 <= 2 ms, no failed send, no loss;
@@ -38,8 +39,12 @@ export async function main(args: string[]): Promise<void> {
   const workers = Number(arg(args, 'workers', '2'));
   const slots = Number(arg(args, 'slots', '10'));
   const spinMs = Number(arg(args, 'spin', '0'));
+  // Default 1 = the worker's own default; `--sleep 0` for the plain 1 ms timer.
+  const sleepMs = Number(arg(args, 'sleep', '1'));
+  // Default 1: worker clocks wake up in turn (the pool's default); 0 = unaligned.
+  const interleave = arg(args, 'interleave', '1') !== '0';
   const priority = args.includes('--priority') ? Number(arg(args, 'priority', '0')) : undefined;
-  say(`${BENCH}: ${machine()}; steps ${steps.join(',')} streams, ${seconds} s each, ${workers} workers, ${slots} slots, spin ${spinMs} ms, worker nice ${priority ?? 'unchanged'}`);
+  say(`${BENCH}: ${machine()}; steps ${steps.join(',')} streams, ${seconds} s each, ${workers} workers, ${slots} slots, sleep ${sleepMs} ms, spin ${spinMs} ms, interleave ${interleave}, worker nice ${priority ?? 'unchanged'}`);
   let bestN = 0;
   let bestP99 = NaN;
   // When no step meets the target, the lateness reported is the one at the target step (or the
@@ -50,7 +55,7 @@ export async function main(args: string[]): Promise<void> {
     const sink = await startRtpload('sink', 3600);
     const pool = await MediaPool.start({
       workers, bindAddress: '127.0.0.1', portMin: 40000, portMax: 40000 + 4 * n + 64 * workers,
-      promptDir: defaultPromptDir(), clock: { slots, spinMs }, ...(priority !== undefined && { priority }),
+      promptDir: defaultPromptDir(), clock: { slots, sleepMs, spinMs, ...(!interleave && { phase: -1 }) }, ...(priority !== undefined && { priority }),
     });
     try {
       for (let i = 0; i < n; i += 100) {
@@ -87,7 +92,7 @@ export async function main(args: string[]): Promise<void> {
         bench: BENCH, metric: 'hold_step', value: n, unit: 'streams', ok, lateness_p50_ms: w.p50, lateness_p99_ms: w.p99,
         lateness_max_ms: w.max, frames: w.frames, send_errors: w.sendErrors, skipped_frames: w.skipped,
         sink_packets: s['packets'], sink_lost: s['lost'], sink_interarrival_dev_p99_ms: s['interarrival_dev_p99_ms'],
-        process_cpu_pct: Math.round(cpuPct), seconds, workers, slots, spin_ms: spinMs, priority: priority ?? 0,
+        process_cpu_pct: Math.round(cpuPct), seconds, workers, slots, sleep_ms: sleepMs, spin_ms: spinMs, interleave, priority: priority ?? 0,
       });
       say(`${n} streams: lateness p50 ${w.p50.toFixed(2)} p99 ${w.p99.toFixed(2)} max ${w.max.toFixed(1)} ms, ` +
         `${w.sendErrors} failed sends, ${w.skipped} skipped, sink ${s['packets']} pkts lost ${s['lost']}, ` +

@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- media-relay [--calls 200,400,600,800,1000] [--seconds 60] [--workers 2]`:
+ * `npm run bench -- media-relay [--calls 200,400,600,800,1000] [--seconds 60] [--workers 2]
+ *  [--priority NICE]`:
  * N bridged calls through the media workers. The C generator (`bench/rtpload.c`) sends 50
  * packets/s into both legs of every call (2·N·50 packets/s in, as many out) and receives what
  * onair relays; loss and added jitter (latency minus the stream's minimum latency, kernel receive
@@ -24,13 +25,16 @@ export async function main(args: string[]): Promise<void> {
   const seconds = Number(arg(args, 'seconds', '60'));
   const workers = Number(arg(args, 'workers', '2'));
   const keepGoing = args.includes('--all');
-  say(`${BENCH}: ${machine()}; steps ${steps.join(',')} calls, ${seconds} s each, ${workers} workers`);
+  const priority = args.includes('--priority') ? Number(arg(args, 'priority', '0')) : undefined;
+  say(`${BENCH}: ${machine()}; steps ${steps.join(',')} calls, ${seconds} s each, ${workers} workers, worker nice ${priority ?? 'unchanged'}`);
   let bestN = 0;
   let bestJitter = NaN;
   let firstJitter = NaN;
   for (const n of steps) {
     const gen = await startRtpload('relay', seconds);
-    const pool = await MediaPool.start({ workers, bindAddress: '127.0.0.1', portMin: 40000, portMax: 40000 + 8 * n + 64 * workers });
+    const pool = await MediaPool.start({
+      workers, bindAddress: '127.0.0.1', portMin: 40000, portMax: 40000 + 8 * n + 64 * workers, ...(priority !== undefined && { priority }),
+    });
     let zeroLoss = false;
     try {
       const pairs: [number, number][] = [];
@@ -69,7 +73,7 @@ export async function main(args: string[]): Promise<void> {
         bench: BENCH, metric: 'relay_step', value: n, unit: 'calls', zero_loss: zeroLoss, packets_per_s_each_way: Math.round((r['sent'] ?? 0) / seconds),
         sent: r['sent'], received: r['received'], lost: r['lost'], calls_without_loss: r['calls_without_loss'],
         jitter_p50_ms: r['jitter_p50_ms'], jitter_p99_ms: r['jitter_p99_ms'], jitter_max_ms: r['jitter_max_ms'],
-        onair_send_errors: sendErrors, onair_dropped: dropped, process_cpu_pct: Math.round(cpuPct), seconds, workers,
+        onair_send_errors: sendErrors, onair_dropped: dropped, process_cpu_pct: Math.round(cpuPct), seconds, workers, priority: priority ?? 0,
       });
       say(`${n} calls (${Math.round((r['sent'] ?? 0) / seconds)} pkt/s in): lost ${r['lost']} of ${r['sent']}, ` +
         `added jitter p50 ${r['jitter_p50_ms']} p99 ${r['jitter_p99_ms']} max ${r['jitter_max_ms']} ms, ` +

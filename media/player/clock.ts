@@ -30,8 +30,24 @@ export interface PacingClockOptions {
   slots?: number;
   /** Frames a stream may send back to back after a stall before the rest are skipped. Default 3. */
   maxBurst?: number;
-  /** Busy-wait at most this long before a deadline instead of sleeping past it. Default 0. */
+  /**
+   * Sleep the thread (`Atomics.wait`: no CPU, ~0.1 ms precision) at most this long before a
+   * deadline instead of letting the 1 ms `setTimeout` overshoot it. The event loop is held while
+   * sleeping: packets waiting to be relayed sit in the kernel for at most this long. Default 0.
+   */
+  sleepMs?: number;
+  /** Busy-wait at most this long before a deadline (after any sleep). Default 0. */
   spinMs?: number;
+  /**
+   * Where this clock's phases fall inside a slot, as a fraction (0..1) of it, on a time line that
+   * every thread of the process shares (`originMs + now()`). Clocks of different workers given
+   * 0, 1/n, 2/n… wake up in turn instead of at random offsets, so their batches seldom compete for
+   * the same cores. Default (or outside 0..1): unaligned, phases start when the first stream is
+   * added.
+   */
+  phase?: number;
+  /** `now()` = 0 on the shared time line, ms. Default `performance.timeOrigin`. */
+  originMs?: number;
   /** Monotonic time source in ms (tests inject a fake one). Default `performance.now`. */
   now?: () => number;
 }
@@ -86,7 +102,8 @@ export class LatenessHistogram {
  * ```
  *  period k:  |s0 |s1 |s2 | ... |s9 |   phase due = start + k·20 ms + s·2 ms
  *              ^ streams of slot 0 send their frame k
- *  wake-up:   sleep (setTimeout) until ~1 ms before the next due phase, optionally spin the rest
+ *  wake-up:   setTimeout until ~1 ms before the next due phase, then optionally Atomics.wait
+ *             (sleepMs) and busy-wait (spinMs) the rest, so the 1 ms timer grain is not lateness
  *  stall:     L frames owed: skip the L−b oldest, send the newest b (b = maxBurst at most once a
  *             second, else 1), so overload degrades to dropping frames instead of bursting
  * ```
@@ -105,7 +122,13 @@ export class PacingClock {
   private readonly slotMs: number;
   private readonly maxBurst: number;
   private readonly spinMs: number;
+  private readonly sleepMs: number;
+  /** What `Atomics.wait` waits on: nothing ever notifies it, it only times out. */
+  private readonly sleeper = new Int32Array(new SharedArrayBuffer(4));
   private readonly now: () => number;
+  /** Phase offset inside a slot, ms on the shared time line; -1 = unaligned. */
+  private readonly alignMs: number;
+  private readonly originMs: number;
   private readonly slots: PacedStream[][];
   private size = 0;
   private startMs = 0;
@@ -121,9 +144,13 @@ export class PacingClock {
     this.slotCount = Math.max(1, Math.floor(opts.slots ?? 10));
     this.slotMs = this.periodMs / this.slotCount;
     this.maxBurst = Math.max(1, opts.maxBurst ?? 3);
-    // Never spin across a whole phase: that would turn the clock into a busy loop.
+    // Never hold the thread across a whole phase: the loop must still run between phases.
     this.spinMs = Math.min(Math.max(0, opts.spinMs ?? 0), this.slotMs / 2);
+    this.sleepMs = Math.min(Math.max(0, opts.sleepMs ?? 0), this.slotMs / 2 - this.spinMs);
     this.now = opts.now ?? performance.now.bind(performance);
+    const phase = opts.phase;
+    this.alignMs = phase !== undefined && phase >= 0 && phase < 1 ? phase * this.slotMs : -1;
+    this.originMs = opts.originMs ?? performance.timeOrigin;
     this.slots = [];
     for (let s = 0; s < this.slotCount; s++) this.slots.push([]);
     this.wakeBound = this.wake.bind(this);
@@ -247,7 +274,13 @@ export class PacingClock {
 
   private start(): void {
     this.running = true;
-    this.startMs = this.now();
+    let start = this.now();
+    if (this.alignMs >= 0) {
+      // Move the start forward (less than a slot) onto this clock's place in the shared grid.
+      const past = (((this.originMs + start - this.alignMs) % this.slotMs) + this.slotMs) % this.slotMs;
+      if (past > 0) start += this.slotMs - past;
+    }
+    this.startMs = start;
     this.phase = 0;
     // Not synchronously: add() must not send from inside the caller's command handling.
     this.timer = setTimeout(this.wakeBound, 0);
@@ -260,19 +293,25 @@ export class PacingClock {
       this.running = false;
       return;
     }
+    const hold = this.sleepMs + this.spinMs;
     let due = this.startMs + this.phase * this.slotMs;
     let now = this.now();
-    if (due > now + this.spinMs) this.earlyWakeups++;
-    // Run what is due; a deadline inside the spin window is waited for here (busy), not slept.
-    while (due <= now + this.spinMs) {
+    if (due > now + hold) this.earlyWakeups++;
+    // Run what is due; a deadline inside the hold window is waited for here (asleep, then busy),
+    // not left to the timer.
+    while (due <= now + hold) {
+      if (now < due - this.spinMs && this.sleepMs > 0) {
+        Atomics.wait(this.sleeper, 0, 0, due - this.spinMs - now);
+        now = this.now();
+      }
       while (now < due) now = this.now();
       due = this.poll(now);
       now = this.now();
     }
     // setTimeout has 1 ms granularity and does not fire before its delay by its own clock (which
-    // is stale by up to one loop iteration): aim at the deadline minus the spin window, rounded
-    // up, so the wake-up lands inside the window (spin) or late by under ~1 ms (spin 0).
-    const wait = due - now - this.spinMs;
+    // is stale by up to one loop iteration): aim at the deadline minus the hold window, rounded
+    // up, so the wake-up lands inside the window (sleep/spin) or late by under ~1 ms (none).
+    const wait = due - now - hold;
     this.timer = setTimeout(this.wakeBound, wait > 1 ? Math.ceil(wait) : 1);
   }
 }

@@ -28,6 +28,12 @@ export interface PlaybackDelegate {
 /** Packet buffers per leg: a send may still be queued in libuv when the next frame is built. */
 const RING = 4;
 const EMPTY: Segment[] = [];
+const SILENCE_PCMU = new Uint8Array(FRAME_SAMPLES).fill(silenceByte('PCMU'));
+const SILENCE_PCMA = new Uint8Array(FRAME_SAMPLES).fill(silenceByte('PCMA'));
+
+function silenceFrame(codec: G711): Uint8Array {
+  return codec === 'PCMU' ? SILENCE_PCMU : SILENCE_PCMA;
+}
 
 /**
  * The player of one leg. Built once per leg with its packet buffers; each `start()` replaces what
@@ -57,6 +63,7 @@ export class Playback implements PacedStream {
   /** Timestamp advance owed by skipped frames, in samples. */
   private skippedSamples = 0;
   private silence: number;
+  private silenceFrame: Uint8Array;
 
   constructor(
     private readonly clock: PacingClock,
@@ -70,11 +77,13 @@ export class Playback implements PacedStream {
     this.bufs = [];
     for (let i = 0; i < RING; i++) this.bufs.push(Buffer.alloc(RTP_HEADER_SIZE + FRAME_SAMPLES));
     this.silence = silenceByte(codec);
+    this.silenceFrame = silenceFrame(codec);
   }
 
   /** Change the codec (after a re-INVITE); takes effect for the next playlist compiled. */
   setCodec(codec: G711, payloadType: number): void {
     this.silence = silenceByte(codec);
+    this.silenceFrame = silenceFrame(codec);
     this.payloadType = payloadType;
   }
 
@@ -116,9 +125,16 @@ export class Playback implements PacedStream {
     this.bufIndex = (this.bufIndex + 1) % RING;
     writeRtpHeader(buf, 0, this.payloadType, seq, ts, out.ssrc, marker);
     const seg = this.segments[this.segIndex]!;
+    const views = seg.views;
     const data = seg.data;
-    if (data === undefined) buf.fill(this.silence, RTP_HEADER_SIZE);
-    else {
+    // TypedArray#set of a prebuilt view is a plain memcpy; Buffer#copy/fill validate their
+    // arguments and copy/fill allocates a view per call.
+    if (data === undefined) buf.set(this.silenceFrame, RTP_HEADER_SIZE);
+    else if (views !== undefined) {
+      const view = views[this.frameIndex]!;
+      buf.set(view, RTP_HEADER_SIZE);
+      if (view.length < FRAME_SAMPLES) buf.fill(this.silence, RTP_HEADER_SIZE + view.length);
+    } else {
       const off = this.frameIndex * FRAME_SAMPLES;
       const n = data.length - off < FRAME_SAMPLES ? data.length - off : FRAME_SAMPLES;
       data.copy(buf, RTP_HEADER_SIZE, off, off + n);

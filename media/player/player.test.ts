@@ -242,3 +242,45 @@ t.test('skipped frames advance the timestamp but not the sequence', (t) => {
   t.equal(jump, 10 * 160, 'timestamp follows the wall clock across the skip');
   t.end();
 });
+
+t.test('sleepMs: the clock sleeps up to the deadline in the thread and never sends a frame early', async (t) => {
+  const clock = new PacingClock({ slots: 2, periodMs: 4, sleepMs: 1 });
+  const sent: { due: number; at: number }[] = [];
+  const stream: PacedStream = {
+    clockSlot: -1,
+    clockIndex: -1,
+    pace(dueMs: number): void {
+      sent.push({ due: dueMs, at: performance.now() });
+    },
+    skip(): void {},
+  };
+  clock.add(stream);
+  t.teardown(() => clock.stop());
+  await new Promise((r) => setTimeout(r, 60));
+  clock.stop();
+  t.ok(sent.length >= 3, `frames were paced (${sent.length})`);
+  t.ok(sent.every((s) => s.at >= s.due), 'no frame before its due time');
+  t.ok(sent.every((s) => (s.due - sent[0]!.due) % 4 === 0), 'frames on the absolute schedule of the period');
+});
+
+t.test('phase: the clock starts on its place in the shared slot grid', (t) => {
+  const time = fakeTime();
+  // Slots of 2 ms; phase 0.5 puts this clock's phases at 1, 3, 5… ms of the shared time line.
+  const clock = new PacingClock({ now: time.now, slots: 2, periodMs: 4, phase: 0.5, originMs: 100 });
+  time.set(-97.5); // 2.5 ms on the shared line
+  const a = new CountingStream();
+  clock.add(a);
+  clock.stop(); // drive by poll() only
+  t.equal(clock.poll(-97.1), -97, 'nothing due before the aligned start; the first phase is at 3 ms');
+  clock.poll(-97);
+  clock.poll(-93);
+  t.equal(a.clockSlot, 0);
+  t.same(a.paced, [-97, -93], 'slot 0 at 3 ms on the shared line, then every period');
+  const unaligned = new PacingClock({ now: time.now, slots: 2, periodMs: 4 });
+  const c = new CountingStream();
+  unaligned.add(c);
+  unaligned.stop();
+  unaligned.poll(-97.5);
+  t.same(c.paced, [-97.5], 'without phase the clock starts at once');
+  t.end();
+});

@@ -42,11 +42,34 @@ export interface PromptSource {
 
 /**
  * A compiled segment: `frames` frames of `data` (undefined = silence). The last frame of a prompt
- * whose length is not a multiple of the frame size is padded with silence.
+ * whose length is not a multiple of the frame size is padded with silence. `views` holds one view
+ * per frame of `data` (shared by every playlist using the same prompt), so the player copies a
+ * frame without creating anything per packet.
  */
 export interface Segment {
   data: Buffer | undefined;
   frames: number;
+  views?: readonly Uint8Array[];
+}
+
+/** Frame views per prompt buffer: built on the first compile, shared by every leg after. */
+const viewCache = new WeakMap<Buffer, Map<number, readonly Uint8Array[]>>();
+
+/** `data` cut into views of `frameBytes` (the last one may be shorter), cached per buffer. */
+function frameViews(data: Buffer, frameBytes: number): readonly Uint8Array[] {
+  let bySize = viewCache.get(data);
+  if (bySize === undefined) {
+    bySize = new Map();
+    viewCache.set(data, bySize);
+  }
+  let views = bySize.get(frameBytes);
+  if (views === undefined) {
+    const v: Uint8Array[] = [];
+    for (let off = 0; off < data.length; off += frameBytes) v.push(data.subarray(off, Math.min(off + frameBytes, data.length)));
+    views = v;
+    bySize.set(frameBytes, views);
+  }
+  return views;
 }
 
 /** A playlist ready to play in one codec. */
@@ -95,7 +118,7 @@ export function compilePlaylist(list: Playlist, codec: G711, source: PromptSourc
       if (p === undefined) return bad(`unknown prompt '${name}'`);
       const data = codec === 'PCMU' ? p.pcmu : p.pcma;
       const n = Math.ceil(data.length / frameBytes);
-      if (n > 0) segments.push({ data, frames: n });
+      if (n > 0) segments.push({ data, frames: n, views: frameViews(data, frameBytes) });
       frames += n;
     }
   }

@@ -227,8 +227,15 @@ export function writeRtpHeader(
   buf[offset + 1] = (marker ? 0x80 : 0) | (pt & 0x7f);
   buf[offset + 2] = (seq >>> 8) & 0xff;
   buf[offset + 3] = seq & 0xff;
-  buf.writeUInt32BE(ts >>> 0, offset + 4);
-  buf.writeUInt32BE(ssrc >>> 0, offset + 8);
+  // Byte stores, not writeUInt32BE: no range validation on the per-packet path.
+  buf[offset + 4] = ts >>> 24;
+  buf[offset + 5] = (ts >>> 16) & 0xff;
+  buf[offset + 6] = (ts >>> 8) & 0xff;
+  buf[offset + 7] = ts & 0xff;
+  buf[offset + 8] = ssrc >>> 24;
+  buf[offset + 9] = (ssrc >>> 16) & 0xff;
+  buf[offset + 10] = (ssrc >>> 8) & 0xff;
+  buf[offset + 11] = ssrc & 0xff;
   return RTP_HEADER_SIZE;
 }
 

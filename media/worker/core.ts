@@ -17,6 +17,8 @@ import type {
 } from './protocol.ts';
 
 const BIND_ATTEMPTS = 8;
+/** Default `sleepMs` of a worker's pacing clock (see the constructor). */
+const DEFAULT_SLEEP_MS = 1;
 
 /** The one consumer of a core's events (the worker entry posts them; tests collect them). */
 export type EventSink = (event: MediaEvent) => void;
@@ -44,7 +46,10 @@ export class MediaWorkerCore implements LegHost, PlaybackDelegate {
   private closed = false;
 
   constructor(private readonly config: WorkerConfig, private readonly prompts: PromptSource | undefined, private readonly emit: EventSink) {
-    this.clock = new PacingClock(config.clock);
+    // A worker is a thread of its own: sleeping up to 1 ms before a phase in the thread, instead of
+    // letting the 1 ms timer overshoot it, halves hold-audio lateness (docs/bench.md, issue 4) and
+    // delays packets relayed by this worker by at most that much.
+    this.clock = new PacingClock({ sleepMs: DEFAULT_SLEEP_MS, ...config.clock });
     this.ports = new PortAllocator(config.portMin, config.portMax);
     this.bindAddress = config.bindAddress ?? '0.0.0.0';
     this.advertiseAddress = config.advertiseAddress ?? (this.bindAddress === '0.0.0.0' ? '127.0.0.1' : this.bindAddress);

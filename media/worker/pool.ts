@@ -37,7 +37,7 @@ export interface MediaPoolOptions {
   promptDir?: string;
   /** Run the workers' code in this thread, without `worker_threads` (unit tests). Default false. */
   inThread?: boolean;
-  /** Pacing clock tuning (numbers only: it crosses to the worker). */
+  /** Pacing clock tuning (numbers only: it crosses to the worker). Default: `sleepMs: 1`, the rest the clock's. */
   clock?: Omit<PacingClockOptions, 'now'>;
   /** Periodic `stats` events, ms; 0 = off. Default 0. */
   statsIntervalMs?: number;
@@ -105,7 +105,8 @@ export class MediaPool {
         ...(opts.bindAddress !== undefined && { bindAddress: opts.bindAddress }),
         ...(opts.advertiseAddress !== undefined && { advertiseAddress: opts.advertiseAddress }),
         ...(opts.promptDir !== undefined && { promptDir: opts.promptDir }),
-        ...(opts.clock !== undefined && { clock: opts.clock }),
+        // Workers wake up in turn (phase i/n of each slot), not at random offsets to each other.
+        clock: { phase: i / n, ...opts.clock },
         ...(opts.statsIntervalMs !== undefined && { statsIntervalMs: opts.statsIntervalMs }),
         ...(opts.priority !== undefined && { priority: opts.priority }),
       };

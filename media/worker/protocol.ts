@@ -178,7 +178,7 @@ export interface WorkerConfig {
   advertiseAddress?: string;
   /** Prompt directory for the worker's prompt cache (absent = no prompts, silence only). */
   promptDir?: string;
-  /** Pacing clock tuning. */
+  /** Pacing clock tuning. Default: the clock's defaults with `sleepMs: 1`. */
   clock?: Omit<PacingClockOptions, 'now'>;
   /** Send a `stats` event this often; 0 = only on request. Default 0. */
   statsIntervalMs?: number;
