@@ -24,7 +24,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { emit, say, machine, quantile } from './lib.ts';
+import { emit, say, machine, quantile, SIPP_LOAD_BUFFERS } from './lib.ts';
 import { runSipp, startSipp, type SippRun } from '../engine/testing/sipp.ts';
 import { SCENARIOS, freeUdpPort } from '../engine/testing/engine-rig.ts';
 import { spawnEngine, processUsage, type EngineProcess } from '../engine/testing/engine-process.ts';
@@ -246,7 +246,7 @@ export async function main(args: string[]): Promise<void> {
     const agentMedia = await freeUdpPort();
     answerer = startSipp({
       scenario: path.join(SCENARIOS, 'agent-answer.xml'), transport: 'u1', localPort: agentPort, calls: 10_000_000, timeoutSec: 36_000,
-      args: ['-d', String(ringMs), '-key', 'media_port', String(agentMedia)],
+      args: ['-d', String(ringMs), '-key', 'media_port', String(agentMedia), ...SIPP_LOAD_BUFFERS],
     });
     const agentsFile = path.join(dir, 'agents.csv');
     writeFileSync(agentsFile, `SEQUENTIAL\n${Array.from({ length: agents }, (_, i) => `${FIRST_EXT + i};[authentication username=${FIRST_EXT + i} password=bench${FIRST_EXT + i}]`).join('\n')}\n`);
@@ -279,7 +279,7 @@ export async function main(args: string[]): Promise<void> {
       const r = await runSipp({
         scenario: path.join(SCENARIOS, 'caller-bench.xml'), target: `127.0.0.1:${relay.port}`, transport: 'u1',
         calls, rate, limit: Math.ceil(rate * (talkMs / 1000 + 5)), timeoutSec: seconds + talkMs / 1000 + 60,
-        args: ['-s', '300', '-inf', file, '-d', String(talkMs)],
+        args: ['-s', '300', '-inf', file, '-d', String(talkMs), ...SIPP_LOAD_BUFFERS],
       });
       const u1 = processUsage(e.pid);
       const wallMs = performance.now() - t0;

@@ -84,3 +84,11 @@ export function seededRandom(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/**
+ * sipp's socket buffers for load runs. sipp's default (`-buff_size` 65535) holds only ~30 small
+ * datagrams; any burst from the system under test (after a 20-30 ms GC pause, say) overflows it,
+ * and sipp then counts its own retransmissions of requests whose answers the kernel dropped on
+ * sipp's side. A carrier's SBC has far larger buffers; 4 MiB is within this machine's rmem_max.
+ */
+export const SIPP_LOAD_BUFFERS: readonly string[] = ['-buff_size', String(4 * 1024 * 1024)];

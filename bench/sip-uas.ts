@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { emit, say, machine } from './lib.ts';
+import { emit, say, machine, SIPP_LOAD_BUFFERS } from './lib.ts';
 import { freeUdpPort, runSipp, which } from '../engine/testing/index.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -40,7 +40,7 @@ export async function main(args: string[]): Promise<void> {
       const calls = rate * seconds;
       const r = await runSipp({
         scenario: 'uac', target: `127.0.0.1:${port}`, transport: 'u1', rate, calls, limit: rate * 4,
-        timeoutSec: seconds + 30, args: ['-rate_increase', '0'],
+        timeoutSec: seconds + 30, args: ['-rate_increase', '0', ...SIPP_LOAD_BUFFERS],
       });
       runs.push({ rate, successful: r.successful, failed: r.failed, retransmissions: r.retransmissions });
       say(`sip-uas: ${rate} cps for ${seconds} s: ${r.successful} ok, ${r.failed} failed, ${r.retransmissions} retransmissions`);
