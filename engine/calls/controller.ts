@@ -327,8 +327,13 @@ export class CallController {
     }
     call.callerCodec = neg.remote.codec;
     call.localSdp = sdpBody(neg.answer);
-    await this.d.media.setRemote(call.callerLeg, toLegRemote(neg.remote));
-    if (call.ended) return;
+    // Not awaited: the worker takes a leg's commands in order, so the prompt or hold audio started
+    // below goes to this remote; waiting for the reply would add a worker and a main-thread turn
+    // to every caller's time to first audio.
+    const legId = call.callerLeg;
+    void this.d.media.setRemote(legId, toLegRemote(neg.remote)).then((r) => {
+      if (!r.ok) this.d.log.error({ callId: call.id, code: r.code, reason: r.reason }, 'caller media remote not set');
+    });
     if (call.admission.earlyMedia) {
       call.invite.progress(183, { body: call.localSdp, contentType: 'application/sdp' });
       call.answerTimer = setTimeout(() => this.answerCaller(call), Math.max(0, call.admission.answerAfterMs));
