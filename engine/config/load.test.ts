@@ -120,7 +120,7 @@ t.test('environment overrides', async (t) => {
   if (!r.ok) return;
   t.equal(r.config.http.port, 9090);
   t.same(r.config.sip.listen.map((l) => l.port), [5080, 5061], 'tls keeps its port');
-  t.same(r.config.database, { kind: 'sqlite', path: '/tmp/x.db', synchronous: 'normal' });
+  t.same(r.config.database, { kind: 'sqlite', path: '/tmp/x.db', synchronous: 'normal', commitWindowMs: 5 });
   t.equal(r.config.log.level, 'debug');
   t.same(r.overrides, [
     'ONAIR_HTTP_PORT → http.port = 9090',
@@ -156,7 +156,7 @@ t.test('the demo configuration validates and builds an ACD', async (t) => {
   const c = r.config;
   t.same(c.sip.listen.map((l) => `${l.transport}:${l.address}:${l.port}`), ['udp:127.0.0.1:5060', 'tcp:127.0.0.1:5060']);
   t.same([c.http.address, c.http.port], ['127.0.0.1', 8080]);
-  t.same(c.database, { kind: 'sqlite', path: './var/onair.db', synchronous: 'normal' });
+  t.same(c.database, { kind: 'sqlite', path: './var/onair.db', synchronous: 'normal', commitWindowMs: 5 });
   t.same(c.trunks.map((x) => [x.id, x.allow]), [['local', ['127.0.0.1/32', '::1/128']]]);
   t.same(c.queues.map((q) => q.id), ['orders', 'service', 'vip']);
   t.same(c.agents.map((a) => a.extension), ['1001', '1002', '1003', '1004', '1005', '1006', '1007', '1008', '1009', '1010']);

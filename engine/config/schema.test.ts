@@ -20,7 +20,7 @@ t.test('an empty document gets every default', async (t) => {
   t.equal(c.media.promptsDir, path.resolve(defaultPromptDir()), 'prompts default to the shipped set');
   t.equal(c.media.rtpPortMin, 20000);
   t.equal(c.media.rtpPortMax, 29999);
-  t.same(c.database, { kind: 'sqlite', path: './var/onair.db', synchronous: 'normal' });
+  t.same(c.database, { kind: 'sqlite', path: './var/onair.db', synchronous: 'normal', commitWindowMs: 5 });
   t.same(c.crm, {
     adapter: 'sqlite', strikeThreshold: 3, seedDemo: false, lookupDeadlineMs: 300, lookupCacheSeconds: 60,
     blacklistAction: 'reject-603', vipPriorityPerLevel: 10,

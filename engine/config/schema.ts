@@ -138,6 +138,7 @@ const databaseSection = z.discriminatedUnion('kind', [
     kind: z.literal('sqlite').describe('Embedded SQLite in WAL mode.'),
     path: z.string().min(1).default('./var/onair.db').describe('Database file (its folder is created).'),
     synchronous: z.enum(['normal', 'full']).default('normal').describe('normal survives a process crash; full also a power loss.'),
+    commitWindowMs: nonNegativeInt.max(50).default(5).describe('Writes are committed together at most this long after the first of them; 0 = at the end of each event-loop turn. A write counts as stored (CDR accepted, callback kept) only once committed (ms).'),
   }),
   z.strictObject({
     kind: z.literal('postgres').describe('PostgreSQL (not available yet: the engine refuses to start).'),

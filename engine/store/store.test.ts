@@ -235,6 +235,28 @@ t.test('without group commit each write is committed when it returns', async (t)
   t.same(reader.prepare('SELECT call_id FROM outbox').all(), [{ call_id: 'u1' }]);
 });
 
+t.test('with a commit window the group spans event-loop turns and commits once', async (t) => {
+  const dir = t.testdir({});
+  const file = path.join(dir, 'onair.db');
+  // A window far longer than a turn; the test commits it by hand instead of waiting for it.
+  const store = openStore({ path: file, commitWindowMs: 10_000 });
+  t.teardown(() => store.close());
+  const reader = openDatabase({ path: file });
+  t.teardown(() => reader.close());
+  const count = (): number => (reader.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n;
+  let settled = 0;
+  void store.outbox.append('w1', 'event', sampleEvent('w1'), T0).then(() => settled++);
+  await new Promise((r) => setImmediate(r));
+  void store.outbox.append('w2', 'event', sampleEvent('w2'), T0).then(() => settled++);
+  await new Promise((r) => setImmediate(r));
+  t.equal(count(), 0, 'nothing committed after two turns');
+  t.equal(settled, 0, 'and no write reported as stored');
+  store.writer.flush();
+  await new Promise((r) => setImmediate(r));
+  t.equal(count(), 2, 'both writes in one commit');
+  t.equal(settled, 2);
+});
+
 t.test('close() commits an open group', async (t) => {
   const dir = t.testdir({});
   const file = path.join(dir, 'onair.db');

@@ -17,6 +17,12 @@ export interface SqliteStoreOptions extends DatabaseOptions, SqliteOutboxOptions
   /** Commit the writes of one event-loop turn together (see SqliteWriter). Default true. */
   groupCommit?: boolean;
   /**
+   * With group commit: commit at most this long after the first write of a group instead of at
+   * the end of its event-loop turn. Fewer, larger commits write each hot page (outbox, journal,
+   * their indexes) to the WAL once per window rather than once per turn. Default 0.
+   */
+  commitWindowMs?: number;
+  /**
    * Run WAL checkpoints on a worker thread instead of inside commits on this thread (see
    * checkpointer.ts). Default true for database files; ignored for `:memory:`.
    */
@@ -34,9 +40,9 @@ export class SqliteStore implements Store {
   #closed = false;
   #checkpointer: Checkpointer | undefined;
 
-  constructor(db: SqliteDatabase, options: SqliteOutboxOptions & { groupCommit?: boolean } = {}) {
+  constructor(db: SqliteDatabase, options: SqliteOutboxOptions & { groupCommit?: boolean; commitWindowMs?: number } = {}) {
     this.db = db;
-    this.writer = new SqliteWriter(db, options.groupCommit ?? true);
+    this.writer = new SqliteWriter(db, options.groupCommit ?? true, options.commitWindowMs ?? 0);
     this.outbox = new SqliteOutbox(db, this.writer, options);
     this.callbacks = new SqliteCallbacks(db, this.writer);
     this.journal = new SqliteJournal(db, this.writer);
