@@ -170,6 +170,7 @@ export class SqliteWriter {
   readonly #flush = (): void => this.flush();
 
   readonly #windowMs: number;
+  #timer: ReturnType<typeof setTimeout> | undefined = undefined;
 
   constructor(db: SqliteDatabase, grouped: boolean, windowMs = 0) {
     this.#db = db;
@@ -188,7 +189,8 @@ export class SqliteWriter {
     if (!this.#open) {
       this.#begin.run();
       this.#open = true;
-      if (this.#windowMs > 0) setTimeout(this.#flush, this.#windowMs).unref(); // close() flushes too
+      // Not unref()ed: a process awaiting only this commit (start-up recovery) must not exit first.
+      if (this.#windowMs > 0) this.#timer = setTimeout(this.#flush, this.#windowMs);
       else setImmediate(this.#flush);
     }
     let result: R;
@@ -206,6 +208,8 @@ export class SqliteWriter {
 
   /** Commit the open group now (also done at setImmediate, and before close). */
   flush(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
     if (!this.#open) return;
     this.#open = false;
     const pending = this.#pending;
@@ -221,6 +225,8 @@ export class SqliteWriter {
   }
 
   #fail(err: unknown): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
     this.#open = false;
     const pending = this.#pending;
     this.#pending = [];
