@@ -330,11 +330,7 @@ export async function main(args: string[]): Promise<void> {
   }
   // The highest rate below which every step was clean (with --keep-going a later clean step does
   // not count past a failed one).
-  let best: StepResult | undefined;
-  for (const s of [...results].sort((a, b) => a.rate - b.rate)) {
-    if (s.failed > 0) break;
-    best = s;
-  }
+  const best = highestPassing(results, (s) => s.failed === 0);
   const extra = { talk_ms: talkMs, ring_ms: ringMs, agents, workers, seconds, machine: machine() };
   emit({ bench: BENCH, metric: 'max_cps_zero_fail', value: best?.rate ?? 0, unit: 'calls/s', ...extra });
   emit({ bench: BENCH, metric: 'first_media_p99_ms', value: round(best?.firstMedia.p99 ?? NaN), unit: 'ms', rate: best?.rate ?? 0 });
@@ -343,16 +339,22 @@ export async function main(args: string[]): Promise<void> {
   emit({ bench: BENCH, metric: 'engine_rss_mb', value: round(best?.rssMb ?? NaN), unit: 'MB', rate: best?.rate ?? 0 });
   // The issue's target pairs the rate with the latency: the highest clean rate whose p99 first
   // media also meets it (below the first step that missed either).
-  let bestOnTime: StepResult | undefined;
-  for (const s of [...results].sort((a, b) => a.rate - b.rate)) {
-    if (s.failed > 0 || !(s.firstMedia.p99 <= FIRST_MEDIA_TARGET_MS)) break;
-    bestOnTime = s;
-  }
+  const bestOnTime = highestPassing(results, (s) => s.failed === 0 && s.firstMedia.p99 <= FIRST_MEDIA_TARGET_MS);
   emit({
     bench: BENCH, metric: 'max_cps_first_media_on_target', value: bestOnTime?.rate ?? 0, unit: 'calls/s',
     first_media_p99_ms: round(bestOnTime?.firstMedia.p99 ?? NaN), target_ms: FIRST_MEDIA_TARGET_MS,
   });
   say(`${BENCH}: highest rate with zero failed calls ${best?.rate ?? 0} cps`);
+}
+
+/** The highest-rate step of the run of passing steps from the lowest rate up (stops at the first miss). */
+function highestPassing(results: readonly StepResult[], passes: (s: StepResult) => boolean): StepResult | undefined {
+  let best: StepResult | undefined;
+  for (const s of [...results].sort((a, b) => a.rate - b.rate)) {
+    if (!passes(s)) break;
+    best = s;
+  }
+  return best;
 }
 
 function round(x: number): number {

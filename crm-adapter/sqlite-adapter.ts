@@ -12,7 +12,7 @@
  * CDRs by call id (a redelivered CDR replaces the stored one).
  */
 import {
-  migrate, openDatabase, type Migration, type SqliteDatabase, type SqliteStatement, type SqliteWriter, type Synchronous,
+  migrate, openDatabase, settle, type Migration, type SqliteDatabase, type SqliteStatement, type SqliteWriter, type Synchronous,
 } from '../engine/store/index.ts';
 import { CONTRACT_VERSION, unknownCaller, type CallerInfo, type CallEvent, type Cdr, type CdrOutcome, type CrmAdapter, type DeliveryInfo, type LookupContext } from './contract.ts';
 
@@ -244,13 +244,7 @@ export class SqliteCrmAdapter implements CrmAdapter {
 
   /** A delivery write: in the store's per-turn group commit when sharing its writer, else committed now. */
   #write(fn: () => void): Promise<void> {
-    if (this.#writer) return this.#writer.write(fn);
-    try {
-      fn();
-      return Promise.resolve();
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    return this.#writer ? this.#writer.write(fn) : settle(fn);
   }
 
   /** Insert or replace customers. */

@@ -9,7 +9,7 @@ export type {
   CallbackStore, JournalState, ArrivalInfo, JournalEntry, RecoveryOptions, RecoveryReport, CallJournal, CallEnd, Store,
 } from './types.ts';
 export {
-  openDatabase, migrate, SqliteWriter, DEFAULT_DATABASE_PATH,
+  openDatabase, migrate, settle, SqliteWriter, DEFAULT_DATABASE_PATH,
   type SqliteDatabase, type SqliteStatement, type DatabaseOptions, type Synchronous, type Migration,
 } from './sqlite.ts';
 export { DEFAULT_RETRY_POLICY, backoffDelay } from './retry.ts';

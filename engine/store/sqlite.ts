@@ -144,6 +144,9 @@ export function settle<R>(fn: () => R): Promise<R> {
   }
 }
 
+/** A grouped write waiting for its commit. */
+type PendingWrite = { resolve: () => void; reject: (err: unknown) => void };
+
 /**
  * Runs the store's writes, one by one or grouped per event-loop turn ("group commit").
  *
@@ -165,7 +168,7 @@ export class SqliteWriter {
   readonly #db: SqliteDatabase;
   readonly #begin: SqliteStatement;
   readonly #commit: SqliteStatement;
-  #pending: { resolve: () => void; reject: (err: unknown) => void }[] = [];
+  #pending: PendingWrite[] = [];
   #open = false;
   readonly #flush = (): void => this.flush();
 
@@ -206,14 +209,10 @@ export class SqliteWriter {
     });
   }
 
-  /** Commit the open group now (also done at setImmediate, and before close). */
+  /** Commit the open group now (also done at setImmediate or the window's end, and before close). */
   flush(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
     if (!this.#open) return;
-    this.#open = false;
-    const pending = this.#pending;
-    this.#pending = [];
+    const pending = this.#takeGroup();
     try {
       this.#commit.run();
     } catch (err) {
@@ -225,11 +224,16 @@ export class SqliteWriter {
   }
 
   #fail(err: unknown): void {
+    for (const p of this.#takeGroup()) p.reject(err);
+  }
+
+  /** Close the open group (its window timer, if any, with it) and hand back its writes to settle. */
+  #takeGroup(): PendingWrite[] {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#open = false;
     const pending = this.#pending;
     this.#pending = [];
-    for (const p of pending) p.reject(err);
+    return pending;
   }
 }
