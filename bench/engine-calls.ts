@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- engine-calls [--rates 50,100,200,300,400] [--seconds 20] [--talk 2000]
- *  [--ring 50] [--agents N] [--workers 2] [--keep-going] [--cpu-prof DIR] [--node-args "..."]`: the whole engine under
+ *  [--ring 50] [--agents N] [--workers 2] [--spare-legs N] [--keep-going] [--cpu-prof DIR] [--node-args "..."]`: the whole engine under
  * carrier load. The engine runs in its own process (`onair --config FILE`, generated config: number
  * 300 queues straight to "orders" with hold audio, `--workers` media workers, wrap-up 0); one sipp
  * answers for `--agents` agents (registered with digest by a second sipp) after `--ring` ms; a sipp
@@ -17,7 +17,8 @@
  * `max_cps_zero_fail`, and at that rate `first_media_p99_ms`, `offer_p99_ms`, `engine_cpu_percent`,
  * `engine_rss_mb`, and `max_cps_first_media_on_target` (the highest clean rate whose p99 first media
  * is also within the 20 ms target). `--cpu-prof DIR` runs the engine under `node --cpu-prof` (profile written on exit);
- * `--node-args` passes more Node flags to the engine (e.g. `--heapsnapshot-signal=SIGUSR2`).
+ * `--node-args` passes more Node flags to the engine (e.g. `--heapsnapshot-signal=SIGUSR2`), after
+ * its own (`ENGINE_NODE_FLAGS`); `--spare-legs N` sets `media.spareLegs` (default: the engine's).
  */
 import dgram from 'node:dgram';
 import type { AddressInfo } from 'node:net';
@@ -41,7 +42,7 @@ function arg(args: string[], name: string, dflt: string): string {
 }
 
 /** The engine's configuration for the load: many agents on one queue, no IVR beyond the queue. */
-function benchConfig(agents: number, workers: number): Partial<ConfigInput> {
+function benchConfig(agents: number, workers: number, spareLegs: number | undefined): Partial<ConfigInput> {
   const list: NonNullable<ConfigInput['agents']> = [];
   for (let i = 0; i < agents; i++) {
     const ext = String(FIRST_EXT + i);
@@ -59,7 +60,7 @@ function benchConfig(agents: number, workers: number): Partial<ConfigInput> {
     flows: { bench: [{ queue: { id: 'orders' } }] },
     numbers: { 300: { flow: 'bench', programme: 'bench' }, default: { flow: 'bench' } },
     crm: { adapter: 'sqlite', seedDemo: false },
-    media: { bindAddress: '127.0.0.1', workers, rtpPortMin: 10000, rtpPortMax: 29999, rtpTimeoutSeconds: 0 },
+    media: { bindAddress: '127.0.0.1', workers, rtpPortMin: 10000, rtpPortMax: 29999, rtpTimeoutSeconds: 0, ...(spareLegs !== undefined && { spareLegs }) },
   };
 }
 
@@ -220,6 +221,7 @@ export async function main(args: string[]): Promise<void> {
   const talkMs = Number(arg(args, 'talk', '2000'));
   const ringMs = Number(arg(args, 'ring', '50'));
   const workers = Number(arg(args, 'workers', '2'));
+  const spareLegs = args.includes('--spare-legs') ? Number(arg(args, 'spare-legs', '0')) : undefined;
   const maxRate = Math.max(...rates);
   // Agents busy at once: rate × (talk + ring), with a margin for setup and the ACD's choice.
   const agents = Number(arg(args, 'agents', String(Math.ceil((maxRate * (talkMs + ringMs + 500)) / 1000 * 1.3))));
@@ -235,7 +237,7 @@ export async function main(args: string[]): Promise<void> {
   const results: StepResult[] = [];
   try {
     engine = await spawnEngine({
-      dir, overrides: benchConfig(agents, workers), startTimeoutMs: 60_000,
+      dir, overrides: benchConfig(agents, workers, spareLegs), startTimeoutMs: 60_000,
       nodeArgs: [...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`] : []), ...arg(args, 'node-args', '').split(' ').filter(Boolean)],
     });
     const e = engine;

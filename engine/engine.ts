@@ -75,6 +75,7 @@ export async function startEngine(config: Config, opts: { log?: Logger } = {}): 
       bindAddress: config.media.bindAddress,
       ...(config.media.address ? { advertiseAddress: config.media.address } : {}),
       promptDir: config.media.promptsDir,
+      spareLegs: config.media.spareLegs,
     });
     cleanups.push(() => media.close());
 

@@ -3,7 +3,8 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { EXIT, parseCommand, run, version } from './index.ts';
+import { readFileSync } from 'node:fs';
+import { ENGINE_NODE_FLAGS, EXIT, hasEngineNodeFlags, parseCommand, run, version } from './index.ts';
 import type { CliIo, EngineHandle, StopSignal } from './index.ts';
 import type { Config } from '../config/index.ts';
 
@@ -16,6 +17,19 @@ function onair(args: string[], env: Record<string, string> = {}): { code: number
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
+
+t.test('the engine\'s node flags are on every way it starts', async (t) => {
+  const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  const shebang = readFileSync(path.join(root, 'engine/cli/main.ts'), 'utf8').split('\n')[0]!;
+  t.match(shebang, /^#!\/usr\/bin\/env -S node /, 'the bin passes flags (env -S)');
+  for (const f of ENGINE_NODE_FLAGS) {
+    t.ok(pkg.scripts.start!.split(' ').includes(f), `npm start passes ${f}`);
+    t.ok(shebang.split(' ').includes(f), `the onair executable passes ${f}`);
+  }
+  t.ok(hasEngineNodeFlags([...ENGINE_NODE_FLAGS], ''));
+  t.ok(hasEngineNodeFlags([], ` ${ENGINE_NODE_FLAGS.join(' ')} --enable-source-maps`), 'from NODE_OPTIONS');
+  t.notOk(hasEngineNodeFlags(['--enable-source-maps'], ''));
+});
 
 t.test('executable: --help, --version, usage errors', async (t) => {
   const help = onair(['--help']);

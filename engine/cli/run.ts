@@ -126,6 +126,21 @@ function printErrors(io: CliIo, source: string, result: Extract<LoadResult, { ok
   io.stderr(`${source}: invalid configuration (${n} problem${n === 1 ? '' : 's'}):\n${result.errors.map((e) => `  - ${e}\n`).join('')}`);
 }
 
+/**
+ * V8 flags the engine runs with (`npm start`, the `onair` executable's `#!` line, the test and
+ * bench harness; a test keeps them in step). A 2 MB young-generation semi-space keeps each
+ * scavenge short: every call's state outlives a scavenge, so a scavenge copies what the calls of
+ * its interval allocated, and Node's default 16 MB made 10-20 ms pauses at 300 calls/s — the
+ * largest part of the first-media p99 (docs/bench.md, issue 5).
+ */
+export const ENGINE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
+
+/** True when this process was started with {@link ENGINE_NODE_FLAGS} (on the command line or NODE_OPTIONS). */
+export function hasEngineNodeFlags(execArgv: readonly string[] = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? ''): boolean {
+  const given = [...execArgv, ...nodeOptions.split(/\s+/)];
+  return ENGINE_NODE_FLAGS.every((f) => given.includes(f));
+}
+
 async function importEngine(): Promise<StartEngine> {
   // Loaded lazily so that --help and --check-config start fast.
   const mod = await import('../engine.ts');
@@ -143,6 +158,9 @@ async function serve(io: CliIo, config: Readonly<Config>, log: Logger): Promise<
     return EXIT.failure;
   }
   log.info('engine started; SIGTERM or SIGINT stops it');
+  if (!hasEngineNodeFlags()) {
+    log.warn({ flags: ENGINE_NODE_FLAGS.join(' ') }, 'node runs without the engine\'s flags: longer GC pauses delay calls under load (docs/operations.md)');
+  }
   return new Promise<number>((resolve) => {
     let stopping = false;
     const onSignal = (signal: StopSignal): void => {

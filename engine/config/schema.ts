@@ -129,6 +129,8 @@ const mediaSection = z.strictObject({
   languages: z.array(z.string().min(1)).min(1).default(['en', 'zh']).describe('Languages callers may hear; every localised prompt must exist in each.'),
   rtpTimeoutSeconds: nonNegativeInt.default(30).describe('A call whose leg receives no RTP this long is hung up (s); 0 = never.'),
   inbandDtmf: z.boolean().default(false).describe('Detect DTMF tones in the audio as well as RFC 4733 events.'),
+  spareLegs: nonNegativeInt.max(1000).default(32)
+    .describe("RTP sockets each worker keeps bound ahead of demand, so a new call's media port is known without waiting for the worker; 0 = bind per call."),
 }).prefault({}).describe('RTP, media workers and prompts.');
 
 // ------------------------------------------------------------------ database and CRM

@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { demoConfig, type ConfigInput } from '../config/index.ts';
+import { ENGINE_NODE_FLAGS } from '../cli/index.ts';
 import { freeUdpPort, mergeConfig } from './engine-rig.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -23,7 +24,7 @@ export interface EngineProcessOptions {
   dir: string;
   /** Replace top-level sections of the demo configuration (merged one level deep). */
   overrides?: Partial<ConfigInput>;
-  /** Extra node options before the script (e.g. `--cpu-prof`, `--cpu-prof-dir=…`). */
+  /** Extra node options before the script (e.g. `--cpu-prof`, `--cpu-prof-dir=…`), after the engine's own flags. */
   nodeArgs?: string[];
   /** How long to wait for `/healthz` (ms). Default 20000. */
   startTimeoutMs?: number;
@@ -75,7 +76,7 @@ export async function spawnEngine(o: EngineProcessOptions): Promise<EngineProces
   const input = o.overrides ? mergeConfig(config, o.overrides) : config;
   const file = path.join(o.dir, 'onair.json');
   writeFileSync(file, JSON.stringify(input, null, 2));
-  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), '--import', 'tsx', 'engine/cli/main.ts', '--config', file], {
+  const child = spawn(process.execPath, [...ENGINE_NODE_FLAGS, ...(o.nodeArgs ?? []), '--import', 'tsx', 'engine/cli/main.ts', '--config', file], {
     cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

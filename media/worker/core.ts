@@ -37,6 +37,8 @@ export class MediaWorkerCore implements LegHost, PlaybackDelegate {
   readonly clock: PacingClock;
   readonly onSent: (err: Error | null) => void;
   private readonly legs = new Map<LegId, Leg>();
+  /** Sockets bound ahead of demand, by the leg id they will have once claimed. */
+  private readonly spares = new Map<LegId, { port: number; socket: Socket }>();
   private readonly byPlayback = new Map<Playback, Leg>();
   private readonly ports: PortAllocator;
   private readonly bindAddress: string;
@@ -76,6 +78,10 @@ export class MediaWorkerCore implements LegHost, PlaybackDelegate {
     switch (cmd.op) {
       case 'allocate':
         return this.allocate(cmd.leg, cmd.options);
+      case 'prebind':
+        return this.prebind(cmd.legs);
+      case 'claim':
+        return this.claim(cmd.leg, cmd.options);
       case 'setRemote':
         return this.withLeg(cmd.leg, (leg) => this.setRemote(leg, cmd.remote));
       case 'play':
@@ -129,7 +135,7 @@ export class MediaWorkerCore implements LegHost, PlaybackDelegate {
     clearInterval(this.statsTimer);
     this.housekeeper = undefined;
     this.statsTimer = undefined;
-    const ids = [...this.legs.keys()];
+    const ids = [...this.legs.keys(), ...this.spares.keys()];
     for (const id of ids) await this.release(id);
     this.clock.stop();
   }
@@ -148,6 +154,7 @@ export class MediaWorkerCore implements LegHost, PlaybackDelegate {
     const s: WorkerStats = {
       worker: this.config.index,
       legs: this.legs.size,
+      spares: this.spares.size,
       playing,
       bridges: bridges / 2,
       recordings,
@@ -177,7 +184,42 @@ export class MediaWorkerCore implements LegHost, PlaybackDelegate {
   }
 
   private async allocate(id: LegId, options: LegOptions): Promise<MediaResult<unknown>> {
-    if (this.legs.has(id)) return err('MEDIA_ERR_LEG_EXISTS', `leg ${id} exists`);
+    if (this.legs.has(id) || this.spares.has(id)) return err('MEDIA_ERR_LEG_EXISTS', `leg ${id} exists`);
+    const b = await this.bindSocket();
+    if (!b.ok) return b;
+    this.addLeg(id, b.value.port, b.value.socket, options);
+    return ok({ port: b.value.port, address: this.advertiseAddress });
+  }
+
+  private async prebind(ids: LegId[]): Promise<MediaResult<unknown>> {
+    const bound: { leg: LegId; port: number }[] = [];
+    for (const id of ids) {
+      if (this.legs.has(id) || this.spares.has(id)) return err('MEDIA_ERR_LEG_EXISTS', `leg ${id} exists`);
+      const b = await this.bindSocket();
+      if (!b.ok) return ok({ address: this.advertiseAddress, bound, error: b.reason });
+      this.spares.set(id, b.value);
+      bound.push({ leg: id, port: b.value.port });
+    }
+    return ok({ address: this.advertiseAddress, bound });
+  }
+
+  /** Synchronous on purpose: the leg's next commands (setRemote, play) are right behind it. */
+  private claim(id: LegId, options: LegOptions): MediaResult<unknown> {
+    const spare = this.spares.get(id);
+    if (spare === undefined) return this.legs.has(id) ? err('MEDIA_ERR_LEG_EXISTS', `leg ${id} is claimed`) : unknownLeg(id);
+    this.spares.delete(id);
+    this.addLeg(id, spare.port, spare.socket, options);
+    return ok(null);
+  }
+
+  private addLeg(id: LegId, port: number, socket: Socket, options: LegOptions): void {
+    const leg = new Leg(id, port, socket, this, this.clock, this, options);
+    this.legs.set(id, leg);
+    this.byPlayback.set(leg.playback, leg);
+  }
+
+  /** A socket on the next free even port of this worker's range. */
+  private async bindSocket(): Promise<MediaResult<{ port: number; socket: Socket }>> {
     for (let attempt = 0; attempt < BIND_ATTEMPTS; attempt++) {
       const port = this.ports.allocate();
       if (port === undefined) return err('MEDIA_ERR_NO_PORT', `RTP port range ${this.config.portMin}-${this.config.portMax} exhausted`);
@@ -192,10 +234,7 @@ export class MediaWorkerCore implements LegHost, PlaybackDelegate {
         this.ports.release(port);
         return err('MEDIA_ERR_WORKER', 'worker is shut down');
       }
-      const leg = new Leg(id, port, socket, this, this.clock, this, options);
-      this.legs.set(id, leg);
-      this.byPlayback.set(leg.playback, leg);
-      return ok({ port, address: this.advertiseAddress });
+      return ok({ port, socket });
     }
     return err('MEDIA_ERR_NO_PORT', `no bindable RTP port after ${BIND_ATTEMPTS} attempts`);
   }
@@ -258,7 +297,14 @@ export class MediaWorkerCore implements LegHost, PlaybackDelegate {
 
   private async release(id: LegId): Promise<MediaResult<unknown>> {
     const leg = this.legs.get(id);
-    if (leg === undefined) return unknownLeg(id);
+    if (leg === undefined) {
+      const spare = this.spares.get(id);
+      if (spare === undefined) return unknownLeg(id);
+      this.spares.delete(id);
+      spare.socket.close();
+      this.ports.release(spare.port);
+      return ok(null);
+    }
     if (leg.partner !== undefined) this.unbridge(leg, undefined, 0);
     this.legs.delete(id);
     leg.close();

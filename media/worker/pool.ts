@@ -43,6 +43,12 @@ export interface MediaPoolOptions {
   statsIntervalMs?: number;
   /** Nice value of the worker threads (e.g. -10 so the pacing clock preempts the rest). */
   priority?: number;
+  /**
+   * RTP sockets each worker keeps bound ahead of demand. `allocate()` then answers from the main
+   * thread at once (the port for the SDP is known) instead of waiting for a worker round trip.
+   * Default 0.
+   */
+  spareLegs?: number;
   delegate?: MediaDelegate;
 }
 
@@ -80,6 +86,13 @@ export class MediaPool {
   private readonly legCounts: number[] = [];
   private readonly legWorker = new Map<LegId, number>();
   private readonly pending = new Map<number, Pending>();
+  /** Per worker: bound, unclaimed legs; prebinds in flight; refill stopped after a failure. */
+  private readonly spares: AllocatedLeg[][] = [];
+  private readonly refilling: number[] = [];
+  private readonly refillBlocked: boolean[] = [];
+  /** Allocations waiting for a prebind in flight (a burst emptied the spares). */
+  private readonly waiters: ((spare: AllocatedLeg | undefined) => void)[][] = [];
+  private spareTarget = 0;
   private nextId = 1;
   private nextLeg = 1;
   private nextPlay = 1;
@@ -112,7 +125,13 @@ export class MediaPool {
       };
       pool.channels.push(opts.inThread === true ? pool.inThread(config) : await pool.thread(config));
       pool.legCounts.push(0);
+      pool.spares.push([]);
+      pool.refilling.push(0);
+      pool.refillBlocked.push(false);
+      pool.waiters.push([]);
     }
+    pool.spareTarget = Math.max(0, opts.spareLegs ?? 0);
+    await Promise.all(pool.channels.map((_, w) => pool.refill(w)));
     return pool;
   }
 
@@ -137,8 +156,22 @@ export class MediaPool {
       w = 0;
       for (let i = 1; i < this.legCounts.length; i++) if (this.legCounts[i]! < this.legCounts[w]!) w = i;
     }
-    const leg = `${w}.${this.nextLeg++}`;
     const { near: _near, ...legOptions } = options;
+    let spare = this.spares[w]!.pop();
+    // A burst took every spare: the prebinds in flight hold the free ports, so wait for one.
+    if (spare === undefined && this.refilling[w]! > this.waiters[w]!.length) {
+      spare = await new Promise<AllocatedLeg | undefined>((resolve) => this.waiters[w]!.push(resolve));
+    }
+    if (spare !== undefined) {
+      this.legWorker.set(spare.leg, w);
+      this.legCounts[w]!++;
+      // Not awaited: the worker takes commands in order, so the leg's next commands follow the
+      // claim; it fails only if the worker is gone, and then so do they.
+      void this.send(w, { op: 'claim', leg: spare.leg, options: legOptions });
+      void this.refill(w);
+      return { ok: true, value: spare };
+    }
+    const leg = `${w}.${this.nextLeg++}`;
     this.legWorker.set(leg, w);
     this.legCounts[w]!++;
     const r = await this.send(w, { op: 'allocate', leg, options: legOptions });
@@ -191,9 +224,20 @@ export class MediaPool {
 
   /** Release a leg: stops everything, closes its socket, frees its port. */
   async release(leg: LegId): Promise<MediaResult<null>> {
+    const w = this.workerOf(leg);
     const r = await this.toLeg(leg, { op: 'release', leg });
     this.forget(leg);
+    if (w >= 0 && r.ok) {
+      // A port is free again: spares may be bound again.
+      this.refillBlocked[w] = false;
+      void this.refill(w);
+    }
     return r;
+  }
+
+  /** Spare legs ready on a worker (for tests and stats). */
+  spareCount(w: number): number {
+    return this.spares[w]?.length ?? 0;
   }
 
   /** Send counter and receive quality (loss, reordering) of one leg. */
@@ -218,6 +262,7 @@ export class MediaPool {
     for (const p of this.pending.values()) p.resolve({ ok: false, code: 'MEDIA_ERR_WORKER', reason: 'pool closed' });
     this.pending.clear();
     this.legWorker.clear();
+    for (const list of this.spares) list.length = 0;
   }
 
   private toLeg<K extends MediaCommand['op']>(leg: LegId, cmd: MediaCommand & { op: K }): Promise<MediaResult<MediaResults[K]>> {
@@ -232,6 +277,35 @@ export class MediaPool {
     return new Promise((resolve) => {
       this.pending.set(id, { worker: w, resolve: resolve as Pending['resolve'] });
       this.channels[w]!.post(id, cmd);
+    });
+  }
+
+  /**
+   * Bind spares on worker `w` once they fall to half the target, in one command for the missing
+   * ones (one message per many calls); resolves when that command is done.
+   */
+  private refill(w: number): Promise<void> {
+    const have = this.spares[w]!.length + this.refilling[w]!;
+    if (have * 2 > this.spareTarget || this.closed || this.refillBlocked[w]) return Promise.resolve();
+    const legs: LegId[] = [];
+    for (let i = have; i < this.spareTarget; i++) legs.push(`${w}.${this.nextLeg++}`);
+    if (legs.length === 0) return Promise.resolve();
+    this.refilling[w]! += legs.length;
+    return this.send(w, { op: 'prebind', legs }).then((r) => {
+      this.refilling[w]! -= legs.length;
+      const bound = r.ok && !this.closed ? r.value.bound : [];
+      for (const b of bound) {
+        const spare = { leg: b.leg, address: r.ok ? r.value.address : '', port: b.port };
+        const waiter = this.waiters[w]!.shift();
+        if (waiter !== undefined) waiter(spare);
+        else this.spares[w]!.push(spare);
+      }
+      if (bound.length < legs.length) {
+        // Range exhausted or worker gone: allocate() binds on demand (and reports the error);
+        // refilling waits for a release instead of retrying on every call.
+        this.refillBlocked[w] = true;
+        for (const waiter of this.waiters[w]!.splice(0)) waiter(undefined);
+      }
     });
   }
 
@@ -318,6 +392,9 @@ export class MediaPool {
         this.pending.delete(id);
         p.resolve({ ok: false, code: 'MEDIA_ERR_WORKER', reason: `media worker ${config.index} died: ${failure || `exit code ${code}`}` });
       }
+      // Spares died with the worker; nothing must claim them.
+      this.spares[config.index] = [];
+      this.refillBlocked[config.index] = true;
       const legs = [...this.legWorker].filter(([, w]) => w === config.index).map(([leg]) => leg);
       for (const leg of legs) this.forget(leg);
       this.delegate?.workerExit?.(config.index, legs, failure || `exit code ${code}`);

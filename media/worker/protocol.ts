@@ -62,6 +62,10 @@ export interface LegRemote {
 /** A command to a worker. */
 export type MediaCommand =
   | { op: 'allocate'; leg: LegId; options: LegOptions }
+  /** Bind sockets ahead of demand and keep them as spares under these leg ids (no listener, no state). */
+  | { op: 'prebind'; legs: LegId[] }
+  /** Turn spare `leg` into a leg with these options (no socket work: it is already bound). */
+  | { op: 'claim'; leg: LegId; options: LegOptions }
   | { op: 'setRemote'; leg: LegId; remote: LegRemote }
   | { op: 'play'; leg: LegId; playlist: Playlist; playId: number }
   | { op: 'stop'; leg: LegId }
@@ -80,6 +84,9 @@ export type MediaOp = MediaCommand['op'];
 /** Result value of each operation. */
 export interface MediaResults {
   allocate: { port: number; address: string };
+  /** The spares bound, in order; fewer than asked when ports ran out (`error` says why). */
+  prebind: { address: string; bound: { leg: LegId; port: number }[]; error?: string };
+  claim: null;
   setRemote: null;
   play: { playId: number };
   stop: null;
@@ -133,6 +140,8 @@ export interface LegStats {
 export interface WorkerStats {
   worker: number;
   legs: number;
+  /** Sockets bound ahead of demand (`prebind`), not yet claimed. */
+  spares: number;
   playing: number;
   bridges: number;
   recordings: number;

@@ -117,6 +117,49 @@ for (const inThread of [true, false]) {
     t.ok(stats.every((s) => s.sendErrors === 0));
   });
 
+  t.test(`${mode}: spare legs: allocate answers at once, the claimed leg plays, spares refill`, async (t) => {
+    const pool = await startPool(t, { workers: 1, inThread, spareLegs: 3 });
+    t.equal(pool.spareCount(0), 3, 'bound ahead of demand at start');
+    let s = await pool.stats();
+    t.match(s[0], { legs: 0, spares: 3 });
+    // No round trip: the result is there before any worker reply can be.
+    let settled = false;
+    const pending = pool.allocate({ codec: 'PCMA' }).then((r) => ((settled = true), r));
+    await Promise.resolve();
+    await Promise.resolve();
+    t.ok(settled, 'allocate resolved within the same turn');
+    const a = await pending;
+    if (!a.ok) throw new Error(a.reason);
+    t.equal(a.value.port % 2, 0, 'even RTP port');
+    // Commands sent right away reach the claimed leg, with the options of the allocation.
+    const p = await peer(t);
+    void pool.setRemote(a.value.leg, { address: '127.0.0.1', port: p.port, latch: false });
+    t.ok((await pool.play(a.value.leg, { items: [{ kind: 'silence', ms: 60 }] })).ok);
+    t.ok(await until(() => p.got.length >= 2), 'claimed leg sends');
+    t.ok(p.got.every((m) => (m[1]! & 0x7f) === 8 && m[12] === 0xd5), 'A-law (PT 8) silence: the claim carried the options');
+    const b = await pool.allocate({ near: a.value.leg });
+    if (!b.ok) throw new Error(b.reason);
+    t.equal(pool.workerOf(b.value.leg), pool.workerOf(a.value.leg));
+    t.ok((await pool.bridge(a.value.leg, b.value.leg)).ok, 'spare legs bridge like any other');
+    t.ok(await until(() => pool.spareCount(0) === 3), 'refilled');
+    s = await pool.stats();
+    t.match(s[0], { legs: 2, spares: 3 });
+    const ports = new Set([a.value.port, b.value.port]);
+    t.equal(ports.size, 2, 'distinct ports');
+    t.ok((await pool.release(a.value.leg)).ok);
+    t.ok((await pool.release(b.value.leg)).ok);
+    await pool.close();
+    // Closing releases the spares' ports too.
+    for (const port of ports) {
+      const sock = dgram.createSocket('udp4');
+      await new Promise<void>((resolve, reject) => {
+        sock.once('error', reject);
+        sock.bind(port, '127.0.0.1', () => resolve());
+      });
+      sock.close();
+    }
+  });
+
   t.test(`${mode}: bridge with transcoding, continuity, recording, unbridge to hold`, async (t) => {
     const done: number[] = [];
     const pool = await startPool(t, { workers: 1, inThread, promptDir: defaultPromptDir(), delegate: { playbackDone: (_l, id) => done.push(id) } });
@@ -224,6 +267,25 @@ t.test('port range exhaustion is a result; close releases everything', async (t)
   const again = await MediaPool.start({ workers: 1, inThread: true, bindAddress: '127.0.0.1', portMin: base, portMax: base + 7 });
   t.teardown(() => again.close());
   for (let i = 0; i < 4; i++) t.ok((await again.allocate()).ok, 'ports bindable again after close');
+});
+
+t.test('spare legs share the port range: exhaustion, then a release lets them refill', async (t) => {
+  const base = 30000 + 2 * Math.floor(Math.random() * 14000);
+  const pool = await MediaPool.start({ workers: 1, inThread: true, bindAddress: '127.0.0.1', portMin: base, portMax: base + 7, spareLegs: 2 });
+  t.teardown(() => pool.close());
+  const legs = [];
+  for (let i = 0; i < 4; i++) legs.push(await pool.allocate());
+  t.ok(legs.every((l) => l.ok), 'four even ports in 8, spares or not');
+  const fifth = await pool.allocate();
+  t.equal(fifth.ok, false);
+  if (!fifth.ok) t.equal(fifth.code, 'MEDIA_ERR_NO_PORT');
+  t.equal(pool.spareCount(0), 0);
+  const first = legs[0]!;
+  if (!first.ok) throw new Error('allocate');
+  t.ok((await pool.release(first.value.leg)).ok);
+  t.ok(await until(() => pool.spareCount(0) === 1), 'the freed port is bound as a spare again');
+  t.ok((await pool.allocate()).ok);
+  t.equal((await pool.allocate()).ok, false, 'and the range is full again');
 });
 
 t.test('in-band DTMF per leg, and RTP timeout once per silence', async (t) => {
