@@ -17,7 +17,7 @@
 import type { Clock, Endpoint, Inbound, TimerHandle, TransportSender } from './contracts.ts';
 import type { SipRequest, SipResponse } from './message.ts';
 import { createResponse } from './message.ts';
-import { BaseTransaction, type ResolvedTimers, type ServerFailure, type TransactionContext, type TransactionState } from './transaction.ts';
+import { BaseTransaction, own, type ResolvedTimers, type ServerFailure, type TransactionContext, type TransactionState } from './transaction.ts';
 
 /**
  * A copy outside Node's shared 8 KB allocation pool: a small slice kept for 32 s would pin the
@@ -75,7 +75,7 @@ abstract class ServerBase extends BaseTransaction {
     this.source = inbound.source;
     this.owner = owner;
     this.request = request;
-    this.requestToTag = request.headers.to.params.get('tag') ?? '';
+    this.requestToTag = own(request.headers.to.params.get('tag') ?? '');
   }
 
   /** True once a final response went out. */
@@ -106,7 +106,7 @@ abstract class ServerBase extends BaseTransaction {
 
   private noteTag(response: SipResponse): void {
     const tag = response.headers.to.params.get('tag');
-    if (tag) this.toTag = tag;
+    if (tag && tag !== this.toTag) this.toTag = own(tag);
   }
 
   /** Resend the kept response bytes, if any. */

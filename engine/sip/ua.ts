@@ -26,7 +26,7 @@ import type { TransportLayer } from './transport.ts';
 import { TransactionLayer, type TransactionLayerOptions, type TransactionUser } from './transaction-layer.ts';
 import type { InviteServerTransaction, ServerTransaction } from './transaction-server.ts';
 import type { ClientTransaction, ClientTransactionUser, InviteClientTransaction } from './transaction-client.ts';
-import type { ServerFailure } from './transaction.ts';
+import { own, type ServerFailure } from './transaction.ts';
 import { answerChallenge } from './digest.ts';
 
 /** Smallest session interval we accept (RFC 4028 §4: Min-SE default 90 s). */
@@ -619,7 +619,8 @@ export class UserAgent implements TransactionUser {
    * late retransmission never looks like a new answer — and acknowledge and hang up other forks.
    */
   private acceptedUser(request: SipRequest, first: AcceptedDialog, contact: NameAddr, destination: Endpoint): ClientTransactionUser {
-    const firstTag = first.dialog.remoteTag;
+    // Kept for 32 s (timer M): not a slice of the whole 2xx header text.
+    const firstTag = own(first.dialog.remoteTag);
     const { ack, target } = first;
     return {
       onResponse: (_tx, response) => {
