@@ -611,8 +611,10 @@ export class CallController {
     this.answerCaller(call);
     const callerLeg = call.callerLeg!;
     const agentLeg = call.agentLeg!;
+    // Both at once: the worker takes a leg's commands in order, so the bridge uses this remote.
     void this.d.media.setRemote(agentLeg, toLegRemote(answer.remote))
-      .then(() => this.d.media.bridge(callerLeg, agentLeg))
+      .then((r) => { if (!r.ok) this.d.log.error({ callId: call.id, code: r.code, reason: r.reason }, 'agent media remote not set'); });
+    void this.d.media.bridge(callerLeg, agentLeg)
       .then((r) => { if (!r.ok) this.d.log.error({ callId: call.id, code: r.code }, 'bridge failed'); });
     void this.d.store.journal.answered(call.id, call.agentId!, now).catch((err: unknown) => this.d.log.error({ err }, 'journal write failed'));
     this.record(call, { type: 'answered', queue: call.queue!, agent: call.agentId!, waitMs: now - call.arrivedAt });
