@@ -40,6 +40,19 @@ t.test('canonical capitalisation', (t) => {
   t.end();
 });
 
+t.test('known names: the four-octet comparison and the octet-by-octet one near the end of a buffer agree', (t) => {
+  for (const name of ['To', 'Via', 'From', 'CSeq', 'Allow', 'Call-ID', 'Contact', 'Require', 'Max-Forwards', 'Content-Length',
+    'Session-Expires', 'WWW-Authenticate', 'P-Asserted-Identity', 'P-Access-Network-Info']) {
+    for (const spelt of [name, name.toLowerCase(), name.toUpperCase(), name.replace('-', '_'), name.slice(0, -1) + '\r']) {
+      const expected = spelt.toLowerCase() === name.toLowerCase() ? name : undefined;
+      // With octets after the name the comparison reads whole words; at the end of the buffer, single octets.
+      t.equal(knownNameAt(Buffer.from(spelt + ': x', 'latin1'), 0, spelt.length), expected, `${JSON.stringify(spelt)} in a line`);
+      t.equal(knownNameAt(Buffer.from(spelt, 'latin1'), 0, spelt.length), expected, `${JSON.stringify(spelt)} at the end`);
+    }
+  }
+  t.end();
+});
+
 t.test('get, getAll, has, set, append, remove', (t) => {
   const h = new SipHeaders([
     { name: 'Via', value: 'SIP/2.0/UDP a;branch=z9hG4bK1' },

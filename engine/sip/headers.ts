@@ -16,20 +16,39 @@ function octets(s: string): Buffer {
 
 // ---- names ----------------------------------------------------------------------------------
 
-/** Header names known to this stack, in their canonical capitalisation. */
+/**
+ * Header names known to this stack, in their canonical capitalisation. The first nine are the
+ * headers the parser reads itself, at the indices of the `NAME_*` constants below (it switches on
+ * the index); the rest are in alphabetical order.
+ */
 const KNOWN_NAMES = [
+  'Via', 'From', 'To', 'Call-ID', 'CSeq', 'Content-Length', 'Max-Forwards', 'Contact', 'Content-Type',
   'Accept', 'Accept-Contact', 'Accept-Encoding', 'Accept-Language', 'Alert-Info', 'Allow', 'Allow-Events',
-  'Authentication-Info', 'Authorization', 'Call-ID', 'Call-Info', 'Contact', 'Content-Disposition',
-  'Content-Encoding', 'Content-Language', 'Content-Length', 'Content-Type', 'CSeq', 'Date', 'Diversion',
-  'Error-Info', 'Event', 'Expires', 'From', 'History-Info', 'Identity', 'Identity-Info', 'In-Reply-To',
-  'Max-Forwards', 'MIME-Version', 'Min-Expires', 'Min-SE', 'Organization', 'P-Asserted-Identity',
+  'Authentication-Info', 'Authorization', 'Call-Info', 'Content-Disposition',
+  'Content-Encoding', 'Content-Language', 'Date', 'Diversion',
+  'Error-Info', 'Event', 'Expires', 'History-Info', 'Identity', 'Identity-Info', 'In-Reply-To',
+  'MIME-Version', 'Min-Expires', 'Min-SE', 'Organization', 'P-Asserted-Identity',
   'P-Preferred-Identity', 'P-Charging-Vector', 'P-Access-Network-Info', 'Path', 'Priority', 'Privacy',
   'Proxy-Authenticate', 'Proxy-Authorization', 'Proxy-Require', 'RAck', 'Reason', 'Record-Route', 'Refer-To',
   'Referred-By', 'Reject-Contact', 'Remote-Party-ID', 'Replaces', 'Reply-To', 'Request-Disposition', 'Require',
   'Retry-After', 'Route', 'RSeq', 'Security-Client', 'Security-Server', 'Security-Verify', 'Server',
   'Service-Route', 'Session-Expires', 'SIP-ETag', 'SIP-If-Match', 'Subject', 'Subscription-State', 'Supported',
-  'Timestamp', 'To', 'Unsupported', 'User-Agent', 'Via', 'Warning', 'WWW-Authenticate',
+  'Timestamp', 'Unsupported', 'User-Agent', 'Warning', 'WWW-Authenticate',
 ] as const;
+
+/** Indices in the known-name table ({@link knownNameIdAt}) of the headers the parser reads. */
+export const NAME_VIA = 0, NAME_FROM = 1, NAME_TO = 2, NAME_CALL_ID = 3, NAME_CSEQ = 4, NAME_CONTENT_LENGTH = 5,
+  NAME_MAX_FORWARDS = 6, NAME_CONTACT = 7, NAME_CONTENT_TYPE = 8;
+// The parser switches on these numbers: a reordered table must fail at load, not misparse.
+for (const [id, name] of [[NAME_VIA, 'Via'], [NAME_FROM, 'From'], [NAME_TO, 'To'], [NAME_CALL_ID, 'Call-ID'], [NAME_CSEQ, 'CSeq'],
+  [NAME_CONTENT_LENGTH, 'Content-Length'], [NAME_MAX_FORWARDS, 'Max-Forwards'], [NAME_CONTACT, 'Contact'], [NAME_CONTENT_TYPE, 'Content-Type']] as const) {
+  if (KNOWN_NAMES[id] !== name) throw new Error(`headers.ts: KNOWN_NAMES[${id}] must be ${name}`);
+}
+
+/** The canonical name of known-name index `id` (from {@link knownNameIdAt}). */
+export function knownName(id: number): string {
+  return KNOWN_NAMES[id]!;
+}
 
 /**
  * Compact forms: RFC 3261 §7.3.3 (i m e l c f s k t v), RFC 3515 (r), RFC 3892 (b), RFC 4028
@@ -56,58 +75,147 @@ for (const n of KNOWN_NAMES) BY_LOWER.set(n.toLowerCase(), n);
 /** Longest known name: longer names are not looked up. */
 const MAX_KNOWN = Math.max(...KNOWN_NAMES.map((n) => n.length));
 /**
- * The known names' lower-cased octets, one after another in NAME_OCTETS (candidate k at
- * NAME_AT[k]). SLOT[(length << 8) | lower-cased first octet] is the first candidate of that
- * length and first octet plus one (0: none), NEXT[k] the next one: flat typed arrays, so that the
- * lookup loads no object (it runs for every header line).
+ * Each known name as little-endian 32-bit words, a (word, mask) pair per four octets, candidate k's
+ * first pair at WORD_AT[k]: the word holds the lower-cased octets, the mask 0xdf for a letter
+ * (either case matches), 0xff for any other octet and 0 past the end of the name. Four octets per
+ * step cost fewer instructions than an octet-by-octet loop: V8 checks the array and reloads its
+ * data pointer for each read in a loop iteration, but once for reads next to each other.
+ * SLOT[(length << 8) | lower-cased first octet] is the first candidate of that length and first
+ * octet plus one (0: none), NEXT[k] the next one: flat typed arrays, so that the lookup loads no
+ * object (it runs for every header line).
  */
-const NAME_OCTETS = new Uint8Array(KNOWN_NAMES.reduce((n, name) => n + name.length, 0));
-/** The same names in their canonical case, at the same offsets. */
-const CANONICAL_OCTETS = new Uint8Array(NAME_OCTETS.length);
-const NAME_AT = new Uint16Array(KNOWN_NAMES.length);
+const NAME_WORDS = new Int32Array(KNOWN_NAMES.reduce((n, name) => n + 2 * Math.ceil(name.length / 4), 0));
+const WORD_AT = new Uint16Array(KNOWN_NAMES.length);
 const NEXT = new Uint8Array(KNOWN_NAMES.length + 1);
 const SLOT = new Uint8Array((MAX_KNOWN + 1) << 8);
 {
   let at = 0;
   KNOWN_NAMES.forEach((name, k) => {
-    const bytes = Buffer.from(name.toLowerCase(), 'latin1');
-    NAME_OCTETS.set(bytes, at);
-    CANONICAL_OCTETS.set(Buffer.from(name, 'latin1'), at);
-    NAME_AT[k] = at;
-    at += bytes.length;
-    const slot = (name.length << 8) | bytes[0]!;
+    const lower = name.toLowerCase();
+    WORD_AT[k] = at;
+    for (let j = 0; j < name.length; j += 4, at += 2) {
+      let word = 0;
+      let mask = 0;
+      for (let b = 0; b < 4 && j + b < name.length; b++) {
+        const c = lower.charCodeAt(j + b);
+        word |= c << (8 * b);
+        mask |= (c >= 0x61 && c <= 0x7a ? 0xdf : 0xff) << (8 * b);
+      }
+      NAME_WORDS[at] = word;
+      NAME_WORDS[at + 1] = mask;
+    }
+    const slot = (name.length << 8) | lower.charCodeAt(0);
     NEXT[k + 1] = SLOT[slot]!;
     SLOT[slot] = k + 1;
   });
 }
-const COMPACT_BY_BYTE: (string | undefined)[] = new Array<string | undefined>(256).fill(undefined);
+/** Known-name index of each compact form (both cases), -1 for other octets. */
+const COMPACT_ID = new Int8Array(256).fill(-1);
 for (const [k, v] of Object.entries(COMPACT)) {
-  COMPACT_BY_BYTE[k.charCodeAt(0)] = v;
-  COMPACT_BY_BYTE[k.toUpperCase().charCodeAt(0)] = v;
+  const id = KNOWN_NAMES.indexOf(v as (typeof KNOWN_NAMES)[number]);
+  COMPACT_ID[k.charCodeAt(0)] = id;
+  COMPACT_ID[k.toUpperCase().charCodeAt(0)] = id;
 }
 /** ASCII lower-case of every octet. */
 const LOWER = new Uint8Array(256);
 for (let c = 0; c < 256; c++) LOWER[c] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+
+/**
+ * The known-name index ({@link knownName}) of the header name at buf[start, end) when it is a
+ * known name or compact form (any case), else -1 (the caller keeps the name as received).
+ * Candidates are found by length and first octet, then compared four octets at a time: no string
+ * is built.
+ */
+export function knownNameIdAt(buf: Uint8Array, start: number, end: number): number {
+  const n = end - start;
+  if (n === 1) return COMPACT_ID[buf[start]!]!;
+  if (n > MAX_KNOWN || n < 1) return -1;
+  // The last word may read up to three octets past the name (masked out): only inside `buf`.
+  const wordEnd = start + ((n + 3) & ~3);
+  const W = NAME_WORDS;
+  outer: for (let k = SLOT[(n << 8) | LOWER[buf[start]!]!]!; k !== 0; k = NEXT[k]!) {
+    let w = WORD_AT[k - 1]!;
+    if (wordEnd <= buf.length) {
+      for (let j = start; j < end; j += 4, w += 2) {
+        const x = buf[j]! | (buf[j + 1]! << 8) | (buf[j + 2]! << 16) | (buf[j + 3]! << 24);
+        if (((x ^ W[w]!) & W[w + 1]!) !== 0) continue outer;
+      }
+    } else {
+      for (let j = start; j < end; j++) {
+        const shift = 8 * ((j - start) & 3);
+        const word = W[w + 2 * ((j - start) >> 2)]!;
+        const mask = W[w + 1 + 2 * ((j - start) >> 2)]!;
+        if (((buf[j]! ^ (word >> shift)) & (mask >> shift) & 0xff) !== 0) continue outer;
+      }
+    }
+    return k - 1;
+  }
+  return -1;
+}
+
+/**
+ * Frequent header names, most frequent first: {@link hotNameIdAt} tries their lengths (and then the
+ * compact form) for each first octet.
+ */
+const HOT_NAMES = [
+  'Via', 'From', 'To', 'Call-ID', 'CSeq', 'Contact', 'Content-Length', 'Content-Type', 'Max-Forwards',
+  'Record-Route', 'Route', 'Allow', 'Supported', 'Require', 'Session-Expires', 'User-Agent', 'Server', 'Expires',
+  'Event', 'Subscription-State', 'Authorization', 'WWW-Authenticate', 'Proxy-Authorization', 'Proxy-Authenticate',
+  'P-Asserted-Identity', 'Accept', 'Min-SE', 'RSeq', 'RAck', 'Reason', 'Privacy', 'Date', 'Timestamp', 'Warning',
+  'Unsupported', 'Allow-Events', 'Content-Disposition', 'Diversion', 'Remote-Party-ID', 'Refer-To',
+] as const;
+/** Name lengths to try per lower-cased first octet, 0-terminated: PROBES slots per octet. */
+const PROBES = 6;
+const PROBE_LEN = new Uint8Array(256 * PROBES);
+for (const name of HOT_NAMES) {
+  const at = name.toLowerCase().charCodeAt(0) * PROBES;
+  for (let p = at; p < at + PROBES - 2; p++) {
+    if (PROBE_LEN[p] === name.length) break;
+    if (PROBE_LEN[p] === 0) {
+      PROBE_LEN[p] = name.length;
+      break;
+    }
+  }
+}
+for (const k of Object.keys(COMPACT)) {
+  const at = k.charCodeAt(0) * PROBES;
+  let p = at;
+  while (PROBE_LEN[p] !== 0) p++;
+  PROBE_LEN[p] = 1;
+}
+
+/** Where the name found by the last successful {@link hotNameIdAt} call ends (at its `:`). */
+export let hotNameEnd = 0;
+
+/**
+ * The known-name index of a frequent header name (or compact form) at buf[start...] followed
+ * directly by `:` before `limit`, the usual `Name: value`, else -1 (then the caller searches for
+ * the colon and calls {@link knownNameIdAt}). The lengths of the frequent names with that first
+ * octet are tried in turn: a few octet reads instead of a search. Sets {@link hotNameEnd}.
+ */
+export function hotNameIdAt(buf: Uint8Array, start: number, limit: number): number {
+  const at = LOWER[buf[start]!]! * PROBES;
+  for (let p = at; ; p++) {
+    const n = PROBE_LEN[p]!;
+    if (n === 0) return -1;
+    const colon = start + n;
+    if (colon < limit && buf[colon] === 0x3a) {
+      const id = knownNameIdAt(buf, start, colon);
+      if (id >= 0) {
+        hotNameEnd = colon;
+        return id;
+      }
+    }
+  }
+}
+
 /**
  * The canonical name of the header name at buf[start, end) when it is a known name or compact
- * form, else undefined (the caller keeps the name as received). Candidates are found by length
- * and first octet, then compared octet by octet lower-cased through a table: no string is built
- * for a known name.
+ * form, else undefined (see {@link knownNameIdAt}).
  */
 export function knownNameAt(buf: Uint8Array, start: number, end: number): string | undefined {
-  const n = end - start;
-  if (n === 1) return COMPACT_BY_BYTE[buf[start]!];
-  if (n > MAX_KNOWN || n < 1) return undefined;
-  outer: for (let k = SLOT[(n << 8) | LOWER[buf[start]!]!]!; k !== 0; k = NEXT[k]!) {
-    const at = NAME_AT[k - 1]! - start;
-    // Names mostly arrive in their canonical case: one compare per octet, the table only if not.
-    for (let j = start + 1; j < end; j++) {
-      const c = buf[j]!;
-      if (c !== CANONICAL_OCTETS[at + j] && LOWER[c] !== NAME_OCTETS[at + j]) continue outer;
-    }
-    return KNOWN_NAMES[k - 1];
-  }
-  return undefined;
+  const id = knownNameIdAt(buf, start, end);
+  return id < 0 ? undefined : KNOWN_NAMES[id];
 }
 
 /**
@@ -377,6 +485,9 @@ export class MissingHeaderError extends Error {
   }
 }
 
+/** The placeholder of a list view not computed yet (never returned). */
+const NO_VALUES: never[] = Object.freeze([]) as never[];
+
 // One bit per cached view: set when the view field holds the parsed value.
 const V_VIA = 1, V_FROM = 2, V_TO = 4, V_CALLID = 8, V_CSEQ = 16, V_CL = 32, V_MF = 64, V_CONTACT = 128,
   V_ROUTE = 256, V_RR = 512, V_AUTH = 1024;
@@ -411,23 +522,38 @@ type AuthName = 'Authorization' | 'Proxy-Authorization' | 'WWW-Authenticate' | '
  * malformed one) reading that view throws {@link MissingHeaderError}: a programming error.
  */
 export class SipHeaders implements Headers {
-  readonly fields: HeaderField[];
-  private valid = 0;
-  private _via: Via[] = [];
-  private _from: NameAddr | undefined = undefined;
-  private _to: NameAddr | undefined = undefined;
-  private _callId = '';
-  private _cseq: CSeq | undefined = undefined;
-  private _contentLength: number | undefined = undefined;
-  private _maxForwards: number | undefined = undefined;
-  private _contact: NameAddr[] = [];
-  private _route: NameAddr[] = [];
-  private _recordRoute: NameAddr[] = [];
-  private _auth: Map<string, AuthHeader[]> | undefined = undefined;
+  // Fields are assigned in the constructor, not by initializers: one shape either way, but V8 runs
+  // initializers as a separate function that the parser's call to `new` did not inline.
+  declare readonly fields: HeaderField[];
+  declare private valid: number;
+  declare private _via: Via[];
+  declare private _from: NameAddr | undefined;
+  declare private _to: NameAddr | undefined;
+  declare private _callId: string;
+  declare private _cseq: CSeq | undefined;
+  declare private _contentLength: number | undefined;
+  declare private _maxForwards: number | undefined;
+  declare private _contact: NameAddr[];
+  declare private _route: NameAddr[];
+  declare private _recordRoute: NameAddr[];
+  declare private _auth: Map<string, AuthHeader[]> | undefined;
 
   /** Fields are taken as given (names should be canonical; see {@link canonicalName}). */
   constructor(fields: HeaderField[] = []) {
     this.fields = fields;
+    this.valid = 0;
+    // A view is only read once its bit in `valid` is set: until then, one shared empty list.
+    this._via = NO_VALUES;
+    this._from = undefined;
+    this._to = undefined;
+    this._callId = '';
+    this._cseq = undefined;
+    this._contentLength = undefined;
+    this._maxForwards = undefined;
+    this._contact = NO_VALUES;
+    this._route = NO_VALUES;
+    this._recordRoute = NO_VALUES;
+    this._auth = undefined;
   }
 
   /**

@@ -76,6 +76,30 @@ t.test('line handling', (t) => {
   t.end();
 });
 
+t.test('header names: the frequent-name shortcut and the colon search agree', (t) => {
+  const m = ok(t, parse(msg([
+    'Via : SIP/2.0/UDP p2.example.com;branch=z9hG4bK2', // SWS before the colon: found by the search
+    'cALL-iNFO: <http://example.com/x>', // known, not frequent, odd case
+    'SUPPORTED: timer', // frequent, upper case
+    'Vib: 1', // first octet and length of a frequent name, unknown
+    'Tox: 2', // no length fits: the search finds the colon
+    'Subject: a:b', // known, not frequent; a colon in the value
+    'S: compact', // compact form in upper case
+    'Refer-To\t: <sip:c@d>',
+    'P-Asserted-Identity: <sip:+4930123@example.com>',
+    'X-Via: 3',
+  ])));
+  t.same(m.headers.fields.slice(HEAD.length - 1).map((f) => [f.name, f.value]), [
+    ['Via', 'SIP/2.0/UDP p2.example.com;branch=z9hG4bK2'], ['Call-Info', '<http://example.com/x>'], ['Supported', 'timer'],
+    ['Vib', '1'], ['Tox', '2'], ['Subject', 'a:b'], ['Subject', 'compact'], ['Refer-To', '<sip:c@d>'],
+    ['P-Asserted-Identity', '<sip:+4930123@example.com>'], ['X-Via', '3'], ['Content-Length', '0'],
+  ]);
+  t.equal(m.headers.via.length, 2, 'both Via fields parsed');
+  t.equal(m.headers.via[1]!.branch, 'z9hG4bK2');
+  fails(t, msg(['V\ria: x']), 'SIP_ERR_PARSE', 400);
+  t.end();
+});
+
 t.test('responses', (t) => {
   const res = (start: string, extra: string[] = []): Buffer =>
     msg(extra, '', { head: [start, ...HEAD.slice(1).filter((l) => !l.startsWith('Max-Forwards'))] });

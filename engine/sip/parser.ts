@@ -28,8 +28,11 @@
  * Via/From/To/Call-ID/CSeq fields read so far so the transport can build that answer.
  */
 import type { CSeq, HeaderField, NameAddr, SipMessage, SipRequest, SipResponse, SipUri, Via } from './message.ts';
-import { SipHeaders, knownNameAt, parseCSeqAt, parseDecimalAt, parseViaAt } from './headers.ts';
-import { CHARS, C_TOKEN, parseNameAddrListAt, parseSingleNameAddrAt, parseUriAt } from './uri.ts';
+import {
+  NAME_CALL_ID, NAME_CONTACT, NAME_CONTENT_LENGTH, NAME_CONTENT_TYPE, NAME_CSEQ, NAME_FROM, NAME_MAX_FORWARDS, NAME_TO, NAME_VIA,
+  SipHeaders, hotNameEnd, hotNameIdAt, knownName, knownNameIdAt, parseCSeqAt, parseDecimalAt, parseViaAt,
+} from './headers.ts';
+import { parseNameAddrListAt, parseSingleNameAddrAt, parseUriAt, tokenEnd } from './uri.ts';
 
 /** Stable error codes of a failed parse. */
 export type ParseErrorCode =
@@ -98,6 +101,10 @@ const CR = 0x0d;
 const LF = 0x0a;
 const LF_CRLF = Buffer.from('\n\r\n', 'latin1');
 const LF_LF = Buffer.from('\n\n', 'latin1');
+// Known-name indices of the headers read here, as module-private constants: V8 compiles those
+// into the header loop's switch as numbers, an imported binding as a cell to load for each case.
+const VIA = NAME_VIA, FROM = NAME_FROM, TO = NAME_TO, CALL_ID = NAME_CALL_ID, CSEQ = NAME_CSEQ,
+  CONTENT_LENGTH = NAME_CONTENT_LENGTH, MAX_FORWARDS = NAME_MAX_FORWARDS, CONTACT = NAME_CONTACT, CONTENT_TYPE = NAME_CONTENT_TYPE;
 /** Content-Length and CSeq numbers must stay below 2**31 (RFC 3261 §8.1.1.5, §20.14). */
 const INT31_MAX = 2 ** 31 - 1;
 
@@ -194,13 +201,6 @@ function isSipVersion(b: Buffer, i: number, e: number): boolean {
   return dots === 1 && digits > 0;
 }
 
-/** Index after a run of token octets at b[i, end). */
-function tokenRun(b: Buffer, i: number, end: number): number {
-  const T = CHARS;
-  while (i < end && (T[b[i]!]! & C_TOKEN) !== 0) i++;
-  return i;
-}
-
 // The first error found while reading the message; reported once the framing is known, so that a
 // stream can skip a bad message and a 4xx can carry the fields that follow the bad line. Parsing
 // is synchronous, so module state is safe and allocates nothing.
@@ -265,7 +265,7 @@ export function parse(buf: Buffer, opts?: ParseOptions): ParseResult {
   if (isRequest) {
     // Trailing whitespace is tolerated (RFC 4475 §3.1.2.10 allows either answer).
     while (sle > pos && (buf[sle - 1] === 0x20 || buf[sle - 1] === 0x09)) sle--;
-    const m = tokenRun(buf, pos, sle);
+    const m = tokenEnd(buf, pos, sle);
     // The version is the last word: ` SIP/2.0` is checked in place, anything else searched for.
     const vsp = sle - 8 > pos && buf[sle - 8] === 0x20 && isSip20(buf, sle - 7) ? sle - 8 : text.lastIndexOf(' ', sle - 1);
     if (m === pos || buf[m] !== 0x20 || vsp <= m) {
@@ -338,13 +338,22 @@ export function parse(buf: Buffer, opts?: ParseOptions): ParseResult {
       return (whole ? sectionFailure(buf, pos, maxMessage, stream, isRequest) : undefined)
         ?? failure('SIP_ERR_TOO_MANY_HEADERS', `more than ${maxHeaders} header fields`, 400, isRequest, fields, undefined, undefined);
     }
-    // name SWS ":" — a known name implies token octets, so only an unknown one is checked.
-    const colon = text.indexOf(':', i);
+    // name SWS ":" — a known name implies token octets, so only an unknown one is checked. A
+    // frequent name directly followed by ":" is found without searching for the colon.
+    let id = hotNameIdAt(buf, i, e);
+    let colon = hotNameEnd;
     let ne = colon;
-    while (ne > i && (buf[ne - 1] === 0x20 || buf[ne - 1] === 0x09)) ne--;
-    let name = colon < 0 || colon > e || ne === i ? undefined : knownNameAt(buf, i, ne);
-    if (name === undefined) {
-      if (colon < 0 || colon > e || ne === i || tokenRun(buf, i, ne) !== ne) {
+    if (id < 0) {
+      colon = text.indexOf(':', i);
+      ne = colon;
+      while (ne > i && (buf[ne - 1] === 0x20 || buf[ne - 1] === 0x09)) ne--;
+      id = colon < 0 || colon > e || ne === i ? -1 : knownNameIdAt(buf, i, ne);
+    }
+    let name: string;
+    if (id >= 0) {
+      name = knownName(id);
+    } else {
+      if (colon < 0 || colon > e || ne === i || tokenEnd(buf, i, ne) !== ne) {
         return (whole ? sectionFailure(buf, pos, maxMessage, stream, isRequest) : undefined)
           ?? failure('SIP_ERR_PARSE', 'malformed header line', 400, isRequest, fields, undefined, undefined);
       }
@@ -352,6 +361,9 @@ export function parse(buf: Buffer, opts?: ParseOptions): ParseResult {
     }
     let vs = colon + 1;
     let ve = e;
+    // The usual `: value CRLF` first, without a loop; then any other whitespace.
+    if (buf[vs] === 0x20) vs++;
+    if (ve > vs && buf[ve - 1] === CR) ve--;
     while (vs < ve && isLws(buf[vs]!)) vs++;
     while (ve > vs && isLws(buf[ve - 1]!)) ve--;
     // The value's octets and text: the datagram itself, or a re-encoded unfolded copy.
@@ -370,41 +382,41 @@ export function parse(buf: Buffer, opts?: ParseOptions): ParseResult {
     fields.push({ name, value });
     i = e + 1;
 
-    switch (name) {
-      case 'Via':
+    switch (id) {
+      case VIA:
         if (!parseViaAt(vb, vt, vs, ve, via)) defer('SIP_ERR_PARSE', 'malformed Via', 400);
         break;
-      case 'From':
+      case FROM:
         nFrom++;
         from = parseSingleNameAddrAt(vb, vt, vs, ve);
         if (from === undefined) defer('SIP_ERR_PARSE', 'malformed From', 400);
         break;
-      case 'To':
+      case TO:
         nTo++;
         to = parseSingleNameAddrAt(vb, vt, vs, ve);
         if (to === undefined) defer('SIP_ERR_PARSE', 'malformed To', 400);
         break;
-      case 'Call-ID':
+      case CALL_ID:
         nCallId++;
         callId = value;
         if (!isCallIdAt(vb, vs, ve)) defer('SIP_ERR_PARSE', 'malformed Call-ID', 400);
         break;
-      case 'CSeq':
+      case CSEQ:
         nCSeq++;
         cseqB = vb; cseqS = vt; cseqI = vs; cseqE = ve;
         break;
-      case 'Content-Length':
+      case CONTENT_LENGTH:
         nCl++;
         clB = vb; clS = value; clI = vs; clE = ve;
         break;
-      case 'Max-Forwards':
+      case MAX_FORWARDS:
         nMf++;
         mfB = vb; mfI = vs; mfE = ve;
         break;
-      case 'Contact':
+      case CONTACT:
         if (!parseNameAddrListAt(vb, vt, vs, ve, contact)) defer('SIP_ERR_PARSE', 'malformed Contact', 400);
         break;
-      case 'Content-Type':
+      case CONTENT_TYPE:
         nCt++;
         break;
       default:

@@ -33,13 +33,18 @@ const C_PVALUE_END = 16;
 const C_SCHEME = 32;
 /** ASCII letter. */
 const C_ALPHA = 64;
+/** Octets that the URI scans stop at: `@ : ; ? = &` (one test per octet for the rest). */
+const C_URI_DELIM = 128;
 
 /**
  * Character-class table indexed by octet. Scanning loops read it through a local constant
  * (`const T = CHARS`): about 15% less time per octet than reading the module binding in the loop
- * (Node 20, measured on a URI scan).
+ * (Node 20, measured on a URI scan). It is not exported: optimized code reloads an exported
+ * binding from its cell and checks the table's map and length at every read, while it compiles a
+ * module-private constant in as the table's address. That is about a fifth of the cost of each
+ * scanned octet (callgrind, Node 20).
  */
-export const CHARS = new Uint8Array(256);
+const CHARS = new Uint8Array(256);
 (function fillCharClasses(): void {
   for (let c = 0; c < 256; c++) {
     let f = 0;
@@ -47,6 +52,7 @@ export const CHARS = new Uint8Array(256);
     const alpha = (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
     const digit = c >= 0x30 && c <= 0x39;
     if (alpha) f |= C_ALPHA;
+    if ('@:;?=&'.includes(ch)) f |= C_URI_DELIM;
     if (alpha || digit) f |= C_TOKEN | C_HOST | C_SCHEME;
     if ('-.!%*_+`\'~'.includes(ch)) f |= C_TOKEN;
     if ('-._'.includes(ch)) f |= C_HOST;
@@ -232,9 +238,11 @@ function uriParamsAt(b: Uint8Array, s: string, i: number, end: number, into: Par
     let eq = -1;
     for (; j < end; j++) {
       const c = b[j]!;
+      const f = T[c]!;
+      if ((f & (C_URI_BAD | C_URI_DELIM)) === 0) continue;
       if (c === 0x3b || c === 0x3f) break;
       if (c === 0x3d && eq < 0) eq = j;
-      if ((T[c]! & C_URI_BAD) !== 0) return -1;
+      if ((f & C_URI_BAD) !== 0) return -1;
     }
     const nameEnd = eq < 0 ? j : eq;
     if (nameEnd === i + 1) return -1;
@@ -447,13 +455,15 @@ export function parseUriAt(b: Uint8Array, s: string, start: number, end: number)
     let colon = -1;
     for (let j = p; j < end; j++) {
       const c = b[j]!;
+      const f = T[c]!;
+      if ((f & (C_URI_BAD | C_URI_DELIM)) === 0) continue;
       if (c === 0x40) {
         at = j;
         break;
       }
       if (c === 0x3a) {
         if (colon < 0) colon = j;
-      } else if ((T[c]! & C_URI_BAD) !== 0) {
+      } else if ((f & C_URI_BAD) !== 0) {
         return undefined;
       }
     }
