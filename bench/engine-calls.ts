@@ -69,6 +69,8 @@ interface Scrape {
   answered: number;
   /** `le` (seconds) → cumulative count of onair_offer_latency_seconds. */
   offer: Map<number, number>;
+  /** The same for onair_first_media_seconds (the engine's own view: INVITE in → playback started). */
+  firstMedia: Map<number, number>;
   /** Event-loop delay p99 and max since the previous scrape (prom-client resets it per scrape), ms. */
   loopLagP99Ms: number;
   loopLagMaxMs: number;
@@ -77,19 +79,22 @@ interface Scrape {
 }
 
 function scrape(text: string): Scrape {
-  const out: Scrape = { answered: 0, offer: new Map(), loopLagP99Ms: NaN, loopLagMaxMs: NaN, gcSeconds: 0 };
+  const out: Scrape = { answered: 0, offer: new Map(), firstMedia: new Map(), loopLagP99Ms: NaN, loopLagMaxMs: NaN, gcSeconds: 0 };
   const value = (line: string): number => Number(line.slice(line.lastIndexOf(' ') + 1));
   for (const line of text.split('\n')) {
     if (line.startsWith('onair_calls_ended_total{outcome="answered"}')) out.answered = value(line);
     else if (line.startsWith('onair_nodejs_eventloop_lag_p99_seconds')) out.loopLagP99Ms = value(line) * 1000;
     else if (line.startsWith('onair_nodejs_eventloop_lag_max_seconds')) out.loopLagMaxMs = value(line) * 1000;
     else if (line.startsWith('onair_nodejs_gc_duration_seconds_sum')) out.gcSeconds += value(line);
-    else if (line.startsWith('onair_offer_latency_seconds_bucket{')) {
-      const le = /le="([^"]+)"/.exec(line)?.[1];
-      if (le !== undefined) out.offer.set(le === '+Inf' ? Infinity : Number(le), Number(line.slice(line.lastIndexOf(' ') + 1)));
-    }
+    else if (line.startsWith('onair_offer_latency_seconds_bucket{')) bucket(out.offer, line);
+    else if (line.startsWith('onair_first_media_seconds_bucket{')) bucket(out.firstMedia, line);
   }
   return out;
+}
+
+function bucket(into: Map<number, number>, line: string): void {
+  const le = /le="([^"]+)"/.exec(line)?.[1];
+  if (le !== undefined) into.set(le === '+Inf' ? Infinity : Number(le), Number(line.slice(line.lastIndexOf(' ') + 1)));
 }
 
 /** Quantile of a histogram delta, interpolated within its bucket (as Prometheus `histogram_quantile`). */
@@ -205,6 +210,8 @@ interface StepResult {
   failed: number;
   firstMedia: { n: number; p50: number; p90: number; p99: number; max: number };
   offerP99Ms: number;
+  /** p99 of the engine's own first-media histogram (INVITE in → playback started, after the worker's reply). */
+  engineFirstMediaP99Ms: number;
   cpuPercent: number;
   rssMb: number;
   /** Main-thread event-loop delay over the step (10 ms sampling resolution), ms. */
@@ -300,6 +307,7 @@ export async function main(args: string[]): Promise<void> {
         failed: Math.max(r.failed, calls - answered),
         firstMedia: { n: lat.length, p50: quantile(lat, 0.5), p90: quantile(lat, 0.9), p99: quantile(lat, 0.99), max: lat.length ? lat[lat.length - 1]! : NaN },
         offerP99Ms: histogramQuantile(before.offer, after.offer, 0.99) * 1000,
+        engineFirstMediaP99Ms: histogramQuantile(before.firstMedia, after.firstMedia, 0.99) * 1000,
         cpuPercent: ((u1.cpuMs - u0.cpuMs) / wallMs) * 100,
         rssMb: rss / 2 ** 20,
         loopLagP99Ms: after.loopLagP99Ms,
@@ -309,12 +317,12 @@ export async function main(args: string[]): Promise<void> {
       results.push(step);
       say(`  ${rate} cps: ${calls} calls, sipp ok ${r.successful} failed ${r.failed}, answered by agents ${answered}, ` +
         `first media p50 ${step.firstMedia.p50.toFixed(2)} p90 ${step.firstMedia.p90.toFixed(2)} p99 ${step.firstMedia.p99.toFixed(2)} max ${step.firstMedia.max.toFixed(1)} ms (${lat.length} calls), ` +
-        `offer p99 ${step.offerP99Ms.toFixed(2)} ms, engine CPU ${step.cpuPercent.toFixed(0)} %, RSS ${step.rssMb.toFixed(0)} MB, ` +
+        `engine-side p99 ${step.engineFirstMediaP99Ms.toFixed(1)} ms, offer p99 ${step.offerP99Ms.toFixed(2)} ms, engine CPU ${step.cpuPercent.toFixed(0)} %, RSS ${step.rssMb.toFixed(0)} MB, ` +
         `main-thread event-loop delay p99 ${step.loopLagP99Ms.toFixed(1)} max ${step.loopLagMaxMs.toFixed(1)} ms, GC ${step.gcPercent.toFixed(1)} % of wall time`);
       emit({
         bench: BENCH, metric: 'step', value: rate, unit: 'calls/s', calls, failed: step.failed, sippFailed: r.failed, answered,
         first_media_p50_ms: round(step.firstMedia.p50), first_media_p90_ms: round(step.firstMedia.p90), first_media_p99_ms: round(step.firstMedia.p99), first_media_n: lat.length,
-        offer_p99_ms: round(step.offerP99Ms), engine_cpu_percent: round(step.cpuPercent), engine_rss_mb: round(step.rssMb),
+        engine_first_media_p99_ms: round(step.engineFirstMediaP99Ms), offer_p99_ms: round(step.offerP99Ms), engine_cpu_percent: round(step.cpuPercent), engine_rss_mb: round(step.rssMb),
         loop_lag_p99_ms: round(step.loopLagP99Ms), loop_lag_max_ms: round(step.loopLagMaxMs), gc_percent: round(step.gcPercent),
       });
       if (r.failed > 0) say(`    sipp: ${r.stderr.split('\n').filter((l) => l.includes('Aborting') || l.includes('unexpected') || l.includes('timeout')).slice(0, 3).join('\n    ').slice(0, 600)}`);

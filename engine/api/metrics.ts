@@ -77,7 +77,7 @@ const SIP_CELLS = DIRECTIONS.length * SIP_METHOD_LABELS.length * SIP_STATUS_LABE
 /** Routing decisions take microseconds: buckets from 1 µs to 10 ms. */
 const DECISION_BUCKETS = [1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 1e-2];
 /** INVITE to first media: the target is 20 ms p99. */
-const FIRST_MEDIA_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+const FIRST_MEDIA_BUCKETS = [0.001, 0.002, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 /** A free agent to the INVITE of its offer: the target is milliseconds. */
 const OFFER_BUCKETS = [0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1];
 /** Waiting callers: seconds to many minutes. */
