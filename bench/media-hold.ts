@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- media-hold [--streams 500,1000,2000,3000] [--seconds 10] [--workers 2]
- *  [--slots 10] [--sleep 1] [--spin 0] [--interleave 1] [--priority NICE]`: hold audio for N
+ *  [--slots 20] [--sleep 1] [--spin 0] [--interleave 1] [--priority NICE]`: hold audio for N
  * concurrent 20 ms streams (the shipped hold-music loop, PCMU) from the media workers to the C sink
  * (`bench/rtpload.c`), N stepped up.
  * Per step: send lateness of the pacing clock (p50/p99/max over all frames after a 1 s warm-up,
@@ -37,7 +37,7 @@ export async function main(args: string[]): Promise<void> {
   const steps = arg(args, 'streams', '500,1000,2000,3000').split(',').map(Number);
   const seconds = Number(arg(args, 'seconds', '10'));
   const workers = Number(arg(args, 'workers', '2'));
-  const slots = Number(arg(args, 'slots', '10'));
+  const slots = Number(arg(args, 'slots', '20'));
   const spinMs = Number(arg(args, 'spin', '0'));
   // Default 1 = the worker's own default; `--sleep 0` for the plain 1 ms timer.
   const sleepMs = Number(arg(args, 'sleep', '1'));

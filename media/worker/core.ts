@@ -48,9 +48,10 @@ export class MediaWorkerCore implements LegHost, PlaybackDelegate {
   private closed = false;
 
   constructor(private readonly config: WorkerConfig, private readonly prompts: PromptSource | undefined, private readonly emit: EventSink) {
-    // A worker is a thread of its own: sleeping up to 1 ms before a phase in the thread, instead of
-    // letting the 1 ms timer overshoot it, halves hold-audio lateness (docs/bench.md, issue 4) and
-    // delays packets relayed by this worker by at most that much.
+    // A worker is a thread of its own: sleeping before a phase in the thread (up to 1 ms, capped at
+    // half a slot: 0.5 ms with the default 20 slots), instead of letting the 1 ms timer overshoot
+    // it, halves hold-audio lateness (docs/bench.md, issue 4) and delays packets relayed by this
+    // worker by at most that much.
     this.clock = new PacingClock({ sleepMs: DEFAULT_SLEEP_MS, ...config.clock });
     this.ports = new PortAllocator(config.portMin, config.portMax);
     this.bindAddress = config.bindAddress ?? '0.0.0.0';
