@@ -25,6 +25,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { emit, say, machine, quantile, SIPP_LOAD_BUFFERS } from './lib.ts';
 import { runSipp, startSipp, type SippRun } from '../engine/testing/sipp.ts';
 import { SCENARIOS, freeUdpPort } from '../engine/testing/engine-rig.ts';
@@ -212,6 +213,8 @@ interface StepResult {
   offerP99Ms: number;
   /** p99 of the engine's own first-media histogram (INVITE in → playback started, after the worker's reply). */
   engineFirstMediaP99Ms: number;
+  /** Longest event-loop delay of this process (the probe) during the step, ms. */
+  probeLagMaxMs: number;
   cpuPercent: number;
   rssMb: number;
   /** Main-thread event-loop delay over the step (10 ms sampling resolution), ms. */
@@ -281,6 +284,9 @@ export async function main(args: string[]): Promise<void> {
       probe.pending = 0;
 
       const before = scrape(await e.get<string>('/metrics'));
+      // This process stamps INVITEs and RTP arrivals in JS: its own stalls would count as the engine's.
+      const probeLag = monitorEventLoopDelay({ resolution: 1 });
+      probeLag.enable();
       const u0 = processUsage(e.pid);
       const t0 = performance.now();
       let rss = u0.rssBytes;
@@ -292,6 +298,7 @@ export async function main(args: string[]): Promise<void> {
       });
       const u1 = processUsage(e.pid);
       const wallMs = performance.now() - t0;
+      probeLag.disable();
       clearInterval(sampler);
       // Let the last CDRs and counters settle.
       for (let i = 0; i < 100; i++) {
@@ -308,6 +315,7 @@ export async function main(args: string[]): Promise<void> {
         firstMedia: { n: lat.length, p50: quantile(lat, 0.5), p90: quantile(lat, 0.9), p99: quantile(lat, 0.99), max: lat.length ? lat[lat.length - 1]! : NaN },
         offerP99Ms: histogramQuantile(before.offer, after.offer, 0.99) * 1000,
         engineFirstMediaP99Ms: histogramQuantile(before.firstMedia, after.firstMedia, 0.99) * 1000,
+        probeLagMaxMs: probeLag.max / 1e6,
         cpuPercent: ((u1.cpuMs - u0.cpuMs) / wallMs) * 100,
         rssMb: rss / 2 ** 20,
         loopLagP99Ms: after.loopLagP99Ms,
@@ -322,7 +330,7 @@ export async function main(args: string[]): Promise<void> {
       emit({
         bench: BENCH, metric: 'step', value: rate, unit: 'calls/s', calls, failed: step.failed, sippFailed: r.failed, answered,
         first_media_p50_ms: round(step.firstMedia.p50), first_media_p90_ms: round(step.firstMedia.p90), first_media_p99_ms: round(step.firstMedia.p99), first_media_n: lat.length,
-        engine_first_media_p99_ms: round(step.engineFirstMediaP99Ms), offer_p99_ms: round(step.offerP99Ms), engine_cpu_percent: round(step.cpuPercent), engine_rss_mb: round(step.rssMb),
+        engine_first_media_p99_ms: round(step.engineFirstMediaP99Ms), probe_loop_lag_max_ms: round(step.probeLagMaxMs), offer_p99_ms: round(step.offerP99Ms), engine_cpu_percent: round(step.cpuPercent), engine_rss_mb: round(step.rssMb),
         loop_lag_p99_ms: round(step.loopLagP99Ms), loop_lag_max_ms: round(step.loopLagMaxMs), gc_percent: round(step.gcPercent),
       });
       if (r.failed > 0) say(`    sipp: ${r.stderr.split('\n').filter((l) => l.includes('Aborting') || l.includes('unexpected') || l.includes('timeout')).slice(0, 3).join('\n    ').slice(0, 600)}`);
