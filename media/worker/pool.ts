@@ -84,6 +84,8 @@ export class MediaPool {
   delegate: MediaDelegate | undefined;
   private readonly channels: Channel[] = [];
   private readonly legCounts: number[] = [];
+  /** False once a worker thread has exited: it is never picked again and its commands fail at once. */
+  private readonly alive: boolean[] = [];
   private readonly legWorker = new Map<LegId, number>();
   private readonly pending = new Map<number, Pending>();
   /** Per worker: bound, unclaimed legs; prebinds in flight; refill stopped after a failure. */
@@ -125,6 +127,7 @@ export class MediaPool {
       };
       pool.channels.push(opts.inThread === true ? pool.inThread(config) : await pool.thread(config));
       pool.legCounts.push(0);
+      pool.alive.push(true);
       pool.spares.push([]);
       pool.refilling.push(0);
       pool.refillBlocked.push(false);
@@ -153,8 +156,11 @@ export class MediaPool {
     let w = options.near !== undefined ? this.workerOf(options.near) : -1;
     if (options.near !== undefined && w < 0) return { ok: false, code: 'MEDIA_ERR_UNKNOWN_LEG', reason: `no leg ${options.near}` };
     if (w < 0) {
-      w = 0;
-      for (let i = 1; i < this.legCounts.length; i++) if (this.legCounts[i]! < this.legCounts[w]!) w = i;
+      // A dead worker has no legs left, so "least loaded" must skip it.
+      for (let i = 0; i < this.legCounts.length; i++) {
+        if (this.alive[i] && (w < 0 || this.legCounts[i]! < this.legCounts[w]!)) w = i;
+      }
+      if (w < 0) return { ok: false, code: 'MEDIA_ERR_WORKER', reason: 'no media worker is running' };
     }
     const { near: _near, ...legOptions } = options;
     let spare = this.spares[w]!.pop();
@@ -273,6 +279,7 @@ export class MediaPool {
 
   private send<K extends MediaCommand['op']>(w: number, cmd: MediaCommand & { op: K }): Promise<MediaResult<MediaResults[K]>> {
     if (this.closed) return Promise.resolve({ ok: false, code: 'MEDIA_ERR_WORKER', reason: 'pool closed' });
+    if (!this.alive[w]) return Promise.resolve({ ok: false, code: 'MEDIA_ERR_WORKER', reason: `media worker ${w} is gone` });
     const id = this.nextId++;
     return new Promise((resolve) => {
       this.pending.set(id, { worker: w, resolve: resolve as Pending['resolve'] });
@@ -386,6 +393,7 @@ export class MediaPool {
     });
     worker.on('exit', (code) => {
       exited = true;
+      this.alive[config.index] = false;
       if (this.closed) return;
       for (const [id, p] of this.pending) {
         if (p.worker !== config.index) continue;

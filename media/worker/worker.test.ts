@@ -269,6 +269,31 @@ t.test('port range exhaustion is a result; close releases everything', async (t)
   for (let i = 0; i < 4; i++) t.ok((await again.allocate()).ok, 'ports bindable again after close');
 });
 
+t.test('a media worker that dies: its legs are reported, new legs go to the others, never to it', async (t) => {
+  const gone: string[] = [];
+  const pool = await startPool(t, { workers: 2, spareLegs: 2, delegate: { workerExit: (w, legs) => gone.push(`${w}:${legs.join(',')}`) } });
+  const a = await pool.allocate();
+  if (!a.ok) throw new Error(a.reason);
+  const dead = pool.workerOf(a.value.leg);
+  // Kill the thread the way a crash would end it (the pool did not ask for it).
+  const channels = (pool as unknown as { channels: { terminate(): Promise<void> }[] }).channels;
+  await channels[dead]!.terminate();
+  t.ok(await until(() => gone.length === 1), 'workerExit reported');
+  t.equal(gone[0], `${dead}:${a.value.leg}`, 'with its legs');
+  for (let i = 0; i < 4; i++) {
+    const r = await pool.allocate();
+    t.ok(r.ok, 'allocate still answers');
+    if (r.ok) t.equal(pool.workerOf(r.value.leg), 1 - dead, 'on the live worker');
+  }
+  const stale = await pool.setRemote(a.value.leg, { address: '127.0.0.1', port: 9 });
+  t.equal(stale.ok, false, "the dead worker's leg is unknown");
+  await channels[1 - dead]!.terminate();
+  t.ok(await until(() => gone.length === 2));
+  const none = await pool.allocate();
+  t.equal(none.ok, false, 'no worker left: a clear error, not a hang');
+  if (!none.ok) t.equal(none.code, 'MEDIA_ERR_WORKER');
+});
+
 t.test('spare legs share the port range: exhaustion, then a release lets them refill', async (t) => {
   const base = 30000 + 2 * Math.floor(Math.random() * 14000);
   const pool = await MediaPool.start({ workers: 1, inThread: true, bindAddress: '127.0.0.1', portMin: base, portMax: base + 7, spareLegs: 2 });
