@@ -301,8 +301,9 @@ export class MediaPool {
     return this.send(w, { op: 'prebind', legs }).then((r) => {
       this.refilling[w]! -= legs.length;
       const bound = r.ok && !this.closed ? r.value.bound : [];
+      const address = r.ok ? r.value.address : '';
       for (const b of bound) {
-        const spare = { leg: b.leg, address: r.ok ? r.value.address : '', port: b.port };
+        const spare = { leg: b.leg, address, port: b.port };
         const waiter = this.waiters[w]!.shift();
         if (waiter !== undefined) waiter(spare);
         else this.spares[w]!.push(spare);
