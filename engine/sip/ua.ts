@@ -619,7 +619,7 @@ export class UserAgent implements TransactionUser {
    * late retransmission never looks like a new answer — and acknowledge and hang up other forks.
    */
   private acceptedUser(request: SipRequest, first: AcceptedDialog, contact: NameAddr, destination: Endpoint): ClientTransactionUser {
-    // Kept for 32 s (timer M): not a slice of the whole 2xx header text.
+    // Kept for 32 s (timer M): not a slice of the 2xx's To header.
     const firstTag = own(first.dialog.remoteTag);
     const { ack, target } = first;
     return {
