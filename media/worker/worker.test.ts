@@ -5,7 +5,7 @@ import type { Socket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { MediaPool } from './index.ts';
-import type { MediaDelegate, MediaPoolOptions } from './index.ts';
+import type { AllocatedLeg, MediaDelegate, MediaPoolOptions } from './index.ts';
 import { RtpView, writeRtpHeader } from '../rtp/index.ts';
 import { encodeRfc4733 } from '../dtmf/index.ts';
 import { ULAW_TO_ALAW, encodeLinear } from '../codec/index.ts';
@@ -42,6 +42,33 @@ function until(cond: () => boolean, ms = 3000): Promise<boolean> {
     };
     check();
   });
+}
+
+/** Resolves once a socket could bind `port` on 127.0.0.1 (closed again): nothing holds the port. */
+async function bindable(port: number): Promise<void> {
+  const sock = dgram.createSocket('udp4');
+  await new Promise<void>((resolve, reject) => {
+    sock.once('error', reject);
+    sock.bind(port, '127.0.0.1', () => resolve());
+  });
+  sock.close();
+}
+
+/** An in-thread pool on 8 ports (4 legs) with all four allocated and a fifth refused for want of a port. */
+async function fullTinyPool(t: Test, spareLegs: number): Promise<{ pool: MediaPool; base: number; legs: AllocatedLeg[] }> {
+  const base = 30000 + 2 * Math.floor(Math.random() * 14000);
+  const pool = await MediaPool.start({ workers: 1, inThread: true, bindAddress: '127.0.0.1', portMin: base, portMax: base + 7, spareLegs });
+  t.teardown(() => pool.close());
+  const legs: AllocatedLeg[] = [];
+  for (let i = 0; i < 4; i++) {
+    const r = await pool.allocate();
+    t.ok(r.ok, `leg ${i + 1} of four even ports in 8`);
+    if (r.ok) legs.push(r.value);
+  }
+  const fifth = await pool.allocate();
+  t.equal(fifth.ok, false);
+  if (!fifth.ok) t.equal(fifth.code, 'MEDIA_ERR_NO_PORT');
+  return { pool, base, legs };
 }
 
 function send(sock: Socket, port: number, buf: Buffer): Promise<void> {
@@ -106,12 +133,7 @@ for (const inThread of [true, false]) {
     t.ok((await pool.release(a.value.leg)).ok);
     t.equal((await pool.release(a.value.leg)).ok, false, 'second release: unknown leg');
     // The port is free again: another socket can bind it.
-    const s = dgram.createSocket('udp4');
-    await new Promise<void>((resolve, reject) => {
-      s.once('error', reject);
-      s.bind(port, '127.0.0.1', () => resolve());
-    });
-    s.close();
+    await bindable(port);
     const stats = await pool.stats();
     t.equal(stats.reduce((n, s) => n + s.legs, 0), 1);
     t.ok(stats.every((s) => s.sendErrors === 0));
@@ -150,14 +172,7 @@ for (const inThread of [true, false]) {
     t.ok((await pool.release(b.value.leg)).ok);
     await pool.close();
     // Closing releases the spares' ports too.
-    for (const port of ports) {
-      const sock = dgram.createSocket('udp4');
-      await new Promise<void>((resolve, reject) => {
-        sock.once('error', reject);
-        sock.bind(port, '127.0.0.1', () => resolve());
-      });
-      sock.close();
-    }
+    for (const port of ports) await bindable(port);
   });
 
   t.test(`${mode}: bridge with transcoding, continuity, recording, unbridge to hold`, async (t) => {
@@ -253,15 +268,7 @@ t.test('bridge across workers is refused with a clear code', async (t) => {
 });
 
 t.test('port range exhaustion is a result; close releases everything', async (t) => {
-  const base = 30000 + 2 * Math.floor(Math.random() * 14000);
-  const pool = await MediaPool.start({ workers: 1, inThread: true, bindAddress: '127.0.0.1', portMin: base, portMax: base + 7 });
-  t.teardown(() => pool.close());
-  const legs = [];
-  for (let i = 0; i < 4; i++) legs.push(await pool.allocate());
-  t.ok(legs.every((l) => l.ok), 'four even ports in 8');
-  const fifth = await pool.allocate();
-  t.equal(fifth.ok, false);
-  if (!fifth.ok) t.equal(fifth.code, 'MEDIA_ERR_NO_PORT');
+  const { pool, base } = await fullTinyPool(t, 0);
   await pool.close();
   await pool.close();
   const again = await MediaPool.start({ workers: 1, inThread: true, bindAddress: '127.0.0.1', portMin: base, portMax: base + 7 });
@@ -295,19 +302,9 @@ t.test('a media worker that dies: its legs are reported, new legs go to the othe
 });
 
 t.test('spare legs share the port range: exhaustion, then a release lets them refill', async (t) => {
-  const base = 30000 + 2 * Math.floor(Math.random() * 14000);
-  const pool = await MediaPool.start({ workers: 1, inThread: true, bindAddress: '127.0.0.1', portMin: base, portMax: base + 7, spareLegs: 2 });
-  t.teardown(() => pool.close());
-  const legs = [];
-  for (let i = 0; i < 4; i++) legs.push(await pool.allocate());
-  t.ok(legs.every((l) => l.ok), 'four even ports in 8, spares or not');
-  const fifth = await pool.allocate();
-  t.equal(fifth.ok, false);
-  if (!fifth.ok) t.equal(fifth.code, 'MEDIA_ERR_NO_PORT');
+  const { pool, legs } = await fullTinyPool(t, 2);
   t.equal(pool.spareCount(0), 0);
-  const first = legs[0]!;
-  if (!first.ok) throw new Error('allocate');
-  t.ok((await pool.release(first.value.leg)).ok);
+  t.ok((await pool.release(legs[0]!.leg)).ok);
   t.ok(await until(() => pool.spareCount(0) === 1), 'the freed port is bound as a spare again');
   t.ok((await pool.allocate()).ok);
   t.equal((await pool.allocate()).ok, false, 'and the range is full again');
