@@ -360,6 +360,74 @@ export function formatVia(v: Via): string {
   return v.protocol + '/' + v.transport + ' ' + v.host + (v.port === undefined ? '' : ':' + v.port) + formatParams(v.params);
 }
 
+/**
+ * True when a Via sent-by is one a response can be sent to (RFC 3261 §25.1, §18.2.2): a port, if
+ * given, in 1..65535 (the grammar allows `0`, which no socket can be sent to), and a host that is a
+ * bracketed IPv6 reference (checked by the parser), a dotted IPv4 address of four octets 0-255, or
+ * a hostname whose labels are alphanumeric with inner hyphens. (RFC 3261's toplabel starts with a
+ * letter; RFC 1123 let labels start with a digit and devices do, so only an all-digit name must be
+ * an IPv4 address.) Checked on the top Via of every request at the edge, before a transaction
+ * exists.
+ */
+export function isValidSentBy(via: Pick<Via, 'host' | 'port'>): boolean {
+  const port = via.port;
+  if (port !== undefined && (port < 1 || port > 65535)) return false;
+  return isHostSyntax(via.host);
+}
+
+/** `host` of RFC 3261 §25.1: `[IPv6]` (the parser validated it), IPv4address or hostname. */
+export function isHostSyntax(host: string): boolean {
+  const n = host.length;
+  if (n === 0 || n > 255) return false;
+  if (host.charCodeAt(0) === 0x5b) return n > 2 && host.charCodeAt(n - 1) === 0x5d;
+  // Only digits and dots: must be an IPv4 address (a hostname's top label starts with a letter).
+  let allNumeric = true;
+  for (let i = 0; i < n; i++) {
+    const c = host.charCodeAt(i);
+    if (c !== 0x2e && (c < 0x30 || c > 0x39)) { allNumeric = false; break; }
+  }
+  return allNumeric ? isIPv4Syntax(host) : isHostnameSyntax(host);
+}
+
+/** Four decimal octets 0-255, no empty parts, no leading zeros beyond one digit. */
+function isIPv4Syntax(host: string): boolean {
+  let parts = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= host.length; i++) {
+    const c = i < host.length ? host.charCodeAt(i) : 0x2e;
+    if (c === 0x2e) {
+      if (digits === 0 || value > 255 || ++parts > 4) return false;
+      value = 0;
+      digits = 0;
+      continue;
+    }
+    if (digits > 0 && value === 0) return false; // leading zero ("01")
+    value = value * 10 + (c - 0x30);
+    digits++;
+    if (digits > 3) return false;
+  }
+  return parts === 4;
+}
+
+/** hostname = *( domainlabel "." ) toplabel [ "." ]; labels alphanumeric, inner hyphens (RFC 1123). */
+function isHostnameSyntax(host: string): boolean {
+  const n = host.charCodeAt(host.length - 1) === 0x2e ? host.length - 1 : host.length;
+  if (n === 0) return false;
+  let labelStart = 0;
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? host.charCodeAt(i) : 0x2e;
+    if (c === 0x2e) {
+      if (i === labelStart || host.charCodeAt(i - 1) === 0x2d) return false; // empty label, trailing hyphen
+      labelStart = i + 1;
+      continue;
+    }
+    const alnum = (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a);
+    if (!alnum && (c !== 0x2d || i === labelStart)) return false;
+  }
+  return true;
+}
+
 /** {@link parseViaAt} over a whole string. */
 export function parseViaInto(value: string, out: Via[]): boolean {
   return parseViaAt(octets(value), value, 0, value.length, out);

@@ -24,7 +24,9 @@ export type { TransactionUser, TransactionLayerOptions } from './transaction-lay
 export type { ClientTransaction, ClientTransactionUser, InviteClientTransaction, NonInviteClientTransaction } from './transaction-client.ts';
 export type { ServerTransaction, InviteServerTransaction, NonInviteServerTransaction } from './transaction-server.ts';
 export { responseDestination, stampVia } from './transaction.ts';
-export { formatVia, canonicalName, SipHeaders, MissingHeaderError } from './headers.ts';
+export { formatVia, canonicalName, SipHeaders, MissingHeaderError, isValidSentBy, isHostSyntax } from './headers.ts';
+export { SIP_DROP_REASONS, LogRateLimit, firstLine, isSendable, sendError } from './errors.ts';
+export type { SipDropReason, SipSendErrorCode, SipLogger } from './errors.ts';
 export type { TransactionState } from './transaction.ts';
 export { newBranch, newTag, newCallId, isRfc3261Branch } from './branch.ts';
 export { Dialog, dialogKey } from './dialog.ts';

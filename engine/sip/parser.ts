@@ -30,7 +30,7 @@
 import type { CSeq, HeaderField, NameAddr, SipMessage, SipRequest, SipResponse, SipUri, Via } from './message.ts';
 import {
   NAME_CALL_ID, NAME_CONTACT, NAME_CONTENT_LENGTH, NAME_CONTENT_TYPE, NAME_CSEQ, NAME_FROM, NAME_MAX_FORWARDS, NAME_TO, NAME_VIA,
-  SipHeaders, hotNameEnd, hotNameIdAt, knownName, knownNameIdAt, parseCSeqAt, parseDecimalAt, parseViaAt,
+  SipHeaders, hotNameEnd, hotNameIdAt, isValidSentBy, knownName, knownNameIdAt, parseCSeqAt, parseDecimalAt, parseViaAt,
 } from './headers.ts';
 import { parseNameAddrListAt, parseSingleNameAddrAt, parseUriAt, tokenEnd } from './uri.ts';
 
@@ -43,7 +43,9 @@ export type ParseErrorCode =
   | 'SIP_ERR_VERSION'
   | 'SIP_ERR_MISSING_HEADER'
   | 'SIP_ERR_CONTENT_LENGTH'
-  | 'SIP_ERR_INCOMPLETE';
+  | 'SIP_ERR_INCOMPLETE'
+  /** The top Via of a request names no place a response could go (port 0, a malformed host). */
+  | 'SIP_ERR_BAD_VIA';
 
 /** Limits and framing mode. */
 export interface ParseOptions {
@@ -466,6 +468,9 @@ export function parse(buf: Buffer, opts?: ParseOptions): ParseResult {
         if (n < 0) defer('SIP_ERR_PARSE', 'bad Max-Forwards', 400);
         else maxForwards = n;
       }
+      // §18.2.2: the response goes to the sent-by port when there is no rport; a port of 0 made
+      // dgram.send throw (one datagram took the engine down, issue 11).
+      if (isRequest && !isValidSentBy(via[0]!)) defer('SIP_ERR_BAD_VIA', 'top Via sent-by is not a valid host and port', 400);
       if (!isRequest && opts?.endpoint !== false && via.length > 1) {
         defer('SIP_ERR_PARSE', 'response with more than one Via at a user agent (RFC 3261 §8.1.3.3)', undefined);
       }

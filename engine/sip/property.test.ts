@@ -21,7 +21,8 @@ const str = (alphabet: string, min = 1, max = 12): fc.Arbitrary<string> =>
 
 const token = str(ALNUM + "-.!%*_+`'~");
 const lowerToken = str(LOWER + '-._');
-const hostname = fc.array(str(LOWER, 1, 8), { minLength: 1, maxLength: 4 }).map((l) => l.join('.'));
+// A name of digits and dots only is an IPv4 address or nothing (RFC 3261 §25.1; the parser refuses it in a top Via).
+const hostname = fc.array(str(LOWER, 1, 8), { minLength: 1, maxLength: 4 }).map((l) => l.join('.')).filter((h) => !/^[0-9.]+$/.test(h));
 const ipv4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((a) => a.join('.'));
 const ipv6 = fc.ipV6().map((a) => `[${a.toLowerCase()}]`);
 const host = fc.oneof(hostname, ipv4, ipv6);

@@ -20,6 +20,7 @@ import { reasonPhrase } from './message.ts';
 import { parse } from './parser.ts';
 import { serialize } from './serializer.ts';
 import { StreamFramer } from './framer.ts';
+import { LogRateLimit, firstLine, isSendable, sendError, type SipDropReason, type SipLogger } from './errors.ts';
 
 /** Where to listen. Port 0 picks a free port (see the endpoint `listen` resolves to). */
 export interface ListenSpec {
@@ -66,6 +67,11 @@ export interface TransportObserver {
   rejected?(code: string, reason: string, source: Endpoint, answered: number | undefined): void;
   /** A send that failed (no route, connection refused, socket closed). */
   sendFailed?(to: Endpoint, error: Error): void;
+  /**
+   * A message dropped without the normal exchange (see {@link SipDropReason}); `peer` is where it
+   * came from (inbound) or was going to (outbound).
+   */
+  dropped?(reason: SipDropReason, peer: Endpoint): void;
 }
 
 interface StreamConn {
@@ -113,10 +119,14 @@ export class TransportLayer implements TransportSender {
   private delegate: TransportDelegate | undefined;
   private readonly observers: TransportObserver[] = [];
   private tlsClientOptions: tls.ConnectionOptions = {};
+  private readonly log: SipLogger | undefined;
+  private readonly logLimit: LogRateLimit;
 
-  constructor(opts: { limits?: Partial<TransportLimits>; delegate?: TransportDelegate } = {}) {
+  constructor(opts: { limits?: Partial<TransportLimits>; delegate?: TransportDelegate; logger?: SipLogger } = {}) {
     this.limits = { ...defaultTransportLimits, ...opts.limits };
     this.delegate = opts.delegate;
+    this.log = opts.logger;
+    this.logLimit = new LogRateLimit(() => performance.now());
   }
 
   /** Set the one consumer of inbound messages. */
@@ -154,7 +164,15 @@ export class TransportLayer implements TransportSender {
       } catch {
         // Not permitted on every system; the defaults still work.
       }
-      socket.on('message', (buf, rinfo) => this.onDatagram(buf, rinfo, local));
+      socket.on('message', (buf, rinfo) => {
+        // The last guard between a socket and the process (issue 11): whatever a datagram does
+        // to the code above, it costs that datagram only.
+        try {
+          this.onDatagram(buf, rinfo, local);
+        } catch (err) {
+          this.drop('dispatch_error', { transport: 'UDP', address: plainAddress(rinfo.address), port: rinfo.port }, undefined, err);
+        }
+      });
       socket.on('error', () => {
         // UDP send errors surface per send; a socket-level error here must not crash the process.
       });
@@ -229,14 +247,34 @@ export class TransportLayer implements TransportSender {
     return bytes;
   }
 
-  /** Send raw bytes (retransmissions, stateless answers, keep-alives). Returns false if no route. */
+  /**
+   * Send raw bytes (retransmissions, stateless answers, keep-alives). Returns false if no route.
+   * Never throws (contracts.ts): a destination no socket can take (port 0, a port above 65535, no
+   * address) is dropped and reported as `SIP_ERR_BAD_DESTINATION`, a socket that refuses the send
+   * as `SIP_ERR_SEND`.
+   */
   sendBytes(bytes: Buffer, to: Endpoint): boolean {
     if (this.closed) return false;
+    if (!isSendable(to)) {
+      this.drop('bad_destination', to, undefined, undefined);
+      this.report((o) => o.sendFailed?.(to, sendError('SIP_ERR_BAD_DESTINATION', `${to.transport} ${to.address}:${to.port}`)));
+      return false;
+    }
+    try {
+      return this.sendChecked(bytes, to);
+    } catch (err) {
+      this.drop('send_error', to, undefined, err);
+      this.report((o) => o.sendFailed?.(to, sendError('SIP_ERR_SEND', (err as Error).message)));
+      return false;
+    }
+  }
+
+  private sendChecked(bytes: Buffer, to: Endpoint): boolean {
     if (to.transport === 'UDP') {
       const family = familyOf(to.address);
       const l = this.udp.find((u) => u.family === family);
       if (!l) {
-        this.report((o) => o.sendFailed?.(to, new Error(`SIP_ERR_NO_ROUTE: no UDP IPv${family} listener`)));
+        this.report((o) => o.sendFailed?.(to, sendError('SIP_ERR_NO_ROUTE', `no UDP IPv${family} listener`)));
         return false;
       }
       l.socket.send(bytes, to.port, to.address, (err) => {
@@ -291,7 +329,29 @@ export class TransportLayer implements TransportSender {
 
   private deliver(message: SipMessage, source: Endpoint, local: Endpoint): void {
     this.report((o) => o.received?.(message, source));
-    this.delegate?.onMessage({ message, source, local });
+    try {
+      this.delegate?.onMessage({ message, source, local });
+    } catch (err) {
+      // transport → transaction layer → UA → delegate run in this one call: an exception anywhere
+      // in it is a bug, and it costs this message, not the process (issue 11).
+      this.drop('dispatch_error', source, message, err);
+    }
+  }
+
+  /** Count a dropped message and log it (rate-limited; the first line only, never the body). */
+  private drop(reason: SipDropReason, peer: Endpoint, message: SipMessage | undefined, err: unknown): void {
+    this.report((o) => o.dropped?.(reason, peer));
+    if (this.log === undefined) return;
+    const held = this.logLimit.take();
+    if (held === undefined) return;
+    const fields = {
+      reason, peer: `${peer.transport.toLowerCase()}:${peer.address}:${peer.port}`,
+      ...(message ? { firstLine: firstLine(message) } : {}),
+      ...(err !== undefined ? { err } : {}),
+      ...(held > 0 ? { suppressed: held } : {}),
+    };
+    if (reason === 'dispatch_error') this.log.error(fields, 'SIP message dropped: handling it threw; the engine keeps running');
+    else this.log.warn(fields, 'SIP message dropped');
   }
 
   /**
@@ -300,7 +360,10 @@ export class TransportLayer implements TransportSender {
    */
   private rejectUnparsed(code: string, reason: string, status: number | undefined, fields: HeaderField[], source: Endpoint): void {
     let answered: number | undefined;
-    if (status !== undefined && fields.some((f) => f.name === 'Via')) {
+    if (status !== undefined && !isSendable(source)) {
+      // RFC 3261 §18.2.2 leaves nowhere to answer: the source port is 0 (a forged datagram).
+      this.drop('unanswerable', source, undefined, undefined);
+    } else if (status !== undefined && fields.some((f) => f.name === 'Via')) {
       const lines = [`SIP/2.0 ${status} ${reasonPhrase(status)}`];
       for (const f of fields) {
         if (f.name === 'Via' || f.name === 'From' || f.name === 'To' || f.name === 'Call-ID' || f.name === 'CSeq') {
@@ -347,7 +410,13 @@ export class TransportLayer implements TransportSender {
     this.connsByKey.set(conn.key, conn);
     socket.setNoDelay(true);
     socket.setTimeout(this.limits.idleTimeoutMs, () => socket.destroy());
-    socket.on('data', (chunk: Buffer) => this.onStreamData(conn, chunk));
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        this.onStreamData(conn, chunk);
+      } catch (err) {
+        this.drop('dispatch_error', conn.remote, undefined, err);
+      }
+    });
     socket.on('error', (err) => {
       if (conn.pending) this.report((o) => o.sendFailed?.(conn.remote, err));
     });
