@@ -8,7 +8,7 @@ import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { LRUCache } from 'lru-cache';
 import { Acd, type AcdEffect, type AgentStatus } from './acd/index.ts';
-import { TransportLayer, UserAgent, resolveUri, type IncomingRequest, type SipMessage, type SipUri, type Endpoint } from './sip/index.ts';
+import { SourceAdmission, TransportLayer, UserAgent, resolveUri, type IncomingRequest, type SipMessage, type SipUri, type Endpoint } from './sip/index.ts';
 import { MediaPool } from '../media/index.ts';
 import { openStore, OutboxDispatcher, type SqliteStore } from './store/index.ts';
 import { SqliteCrmAdapter, WebhookCrmAdapter, unknownCaller, type CrmAdapter, type CallerInfo } from '../crm-adapter/index.ts';
@@ -35,7 +35,7 @@ export interface Engine {
 const VERSION = '0.1.0';
 
 /** Start the engine on a validated configuration. */
-export async function startEngine(config: Config, opts: { log?: Logger } = {}): Promise<Engine> {
+export async function startEngine(config: Config, opts: { log?: Logger; faults?: () => { uncaughtException: number; unhandledRejection: number } } = {}): Promise<Engine> {
   const log = opts.log ?? pino({ level: config.log.level });
   const startedAt = Date.now();
   const cleanups: (() => Promise<void> | void)[] = [];
@@ -92,12 +92,24 @@ export async function startEngine(config: Config, opts: { log?: Logger } = {}): 
         maxMessageBytes: lim.maxMessageBytes, maxHeaders: lim.maxHeaders, maxConnectionBuffer: lim.maxConnectionBuffer,
         maxConnections: lim.maxConnections, idleTimeoutMs: lim.connectionIdleSeconds * 1000,
       },
+      logger: log.child({ module: 'sip' }),
     });
     cleanups.push(() => transport.close());
+    const adm = config.sip.admission;
+    const admission = adm.enabled ? new SourceAdmission({
+      now: () => performance.now(), exempt: adm.exempt, logger: log.child({ module: 'sip-admission' }),
+      limits: {
+        requestsPerSecond: adm.requestsPerSecond, requestBurst: adm.requestBurst, invitesPerSecond: adm.invitesPerSecond,
+        inviteBurst: adm.inviteBurst, registersPerSecond: adm.registersPerSecond, registerBurst: adm.registerBurst,
+        blockAfterDrops: adm.blockAfterDrops, blockWindowMs: adm.blockWindowSeconds * 1000, blockMs: adm.blockSeconds * 1000,
+        blockTrunkSources: adm.blockTrunkSources, maxSources: adm.maxSources, maxBlockedSources: adm.maxBlockedSources,
+      },
+    }) : undefined;
     const ua = new UserAgent(transport, {
       timers: config.sip.timers, product: config.sip.product,
       maxServerTransactions: lim.maxServerTransactions, maxServerTransactionsPerSource: lim.maxServerTransactionsPerSource,
       retryAfter: config.sip.retryAfterSeconds,
+      ...(admission ? { admission } : {}),
     });
     cleanups.push(() => ua.close());
     const sipEndpoints: Endpoint[] = [];
@@ -106,6 +118,7 @@ export async function startEngine(config: Config, opts: { log?: Logger } = {}): 
       received: (m) => countSip(metrics, 'in', m),
       sent: (m) => countSip(metrics, 'out', m),
       rejected: (code) => metrics.sipParseReject(code as Parameters<typeof metrics.sipParseReject>[0]),
+      dropped: (reason) => metrics.sipDropped(reason),
     });
 
     // ---- registrar and trunks ---------------------------------------------------------------
@@ -261,6 +274,8 @@ export async function startEngine(config: Config, opts: { log?: Logger } = {}): 
       },
       acd: () => acd.snapshot(Date.now()),
       outbox: () => store.outbox.backlog(),
+      ...(admission ? { sipAdmission: () => ({ dropped: admission.droppedCounts(), blockedSources: admission.blockedCount() }) } : {}),
+      ...(opts.faults ? { processFaults: opts.faults } : {}),
     });
     const agentInfo = (id: string): AgentInfo | undefined => {
       const v = acd.inspectAgent(id);

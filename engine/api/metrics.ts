@@ -15,7 +15,8 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AcdSnapshot, AgentState, AgentStatus, QueueSnapshot } from '../acd/index.ts';
-import type { ParseErrorCode } from '../sip/index.ts';
+import type { AdmissionDropKind, ParseErrorCode, SipDropReason } from '../sip/index.ts';
+import { ADMISSION_DROP_KINDS, SIP_DROP_REASONS } from '../sip/index.ts';
 import type { OutboxBacklog } from '../store/index.ts';
 import type { CdrOutcome } from '../../crm-adapter/index.ts';
 import type { CallPhase, WireAgentState, WireAgentStatus } from './types.ts';
@@ -41,6 +42,10 @@ export interface MetricSources {
   outbox?: () => OutboxBacklog | Promise<OutboxBacklog>;
   /** Connected WebSocket event clients (set by the API server). */
   eventClients?: () => number;
+  /** Per-source SIP admission: drops by the limit that refused them, sources blocked now. */
+  sipAdmission?: () => { dropped: Readonly<Record<AdmissionDropKind, number>>; blockedSources: number };
+  /** Exceptions and rejections nothing handled, which the process policy logged and survived. */
+  processFaults?: () => { uncaughtException: number; unhandledRejection: number };
 }
 
 /** Options of {@link createMetrics}. */
@@ -106,6 +111,8 @@ export class Metrics {
   /** [direction][method][status] flattened; see {@link Metrics.sipMessage}. */
   private readonly sipCells = new Float64Array(SIP_CELLS);
   private readonly parseRejects = new Map<string, number>();
+  /** By {@link SIP_DROP_REASONS} index. */
+  private readonly sipDrops = new Float64Array(SIP_DROP_REASONS.length);
   private readonly queueTallies = new Map<string, QueueTotals>();
   private readonly outcomes = new Map<string, number>();
   private readonly crmFailures = new Map<string, number>();
@@ -152,6 +159,25 @@ export class Metrics {
     const fromMap = (name: string, help: string, label: string, counts: Map<string, number>): void =>
       scraped('counter', name, help, [label], (emit) => { for (const [value, n] of counts) emit({ [label]: value }, n); });
     fromMap('onair_sip_parse_rejects_total', 'SIP messages refused by the parser, by error code.', 'code', this.parseRejects);
+    const sipDrops = this.sipDrops;
+    scraped('counter', 'onair_sip_dropped_total', 'SIP messages dropped without the normal exchange, by reason (docs/operations.md, Limits and admission).',
+      ['reason'], (emit) => { for (let i = 0; i < SIP_DROP_REASONS.length; i++) emit({ reason: SIP_DROP_REASONS[i]! }, sipDrops[i]!); });
+    scraped('counter', 'onair_sip_admission_dropped_total', 'SIP requests dropped silently by per-source admission, by the limit that refused them.',
+      ['kind'], (emit) => {
+        const a = sources().sipAdmission?.();
+        if (a !== undefined) for (const kind of ADMISSION_DROP_KINDS) emit({ kind }, a.dropped[kind]);
+      });
+    scraped('gauge', 'onair_sip_admission_blocked_sources', 'Source addresses blocked now by per-source admission.', [], (emit) => {
+      const a = sources().sipAdmission?.();
+      if (a !== undefined) emit({}, a.blockedSources);
+    });
+    scraped('counter', 'onair_process_faults_total', 'Exceptions and promise rejections nothing handled; logged, and the engine kept running.',
+      ['kind'], (emit) => {
+        const f = sources().processFaults?.();
+        if (f === undefined) return;
+        emit({ kind: 'uncaught_exception' }, f.uncaughtException);
+        emit({ kind: 'unhandled_rejection' }, f.unhandledRejection);
+      });
     scraped('gauge', 'onair_sip_transactions', 'SIP transactions alive, by side.', ['side'], (emit) => {
       const t = sources().transactions?.();
       if (t === undefined) return;
@@ -270,6 +296,12 @@ export class Metrics {
     }
     const d = direction === 'in' ? 0 : 1;
     this.sipCells[(d * SIP_METHOD_LABELS.length + m) * SIP_STATUS_LABELS.length + s]! += 1;
+  }
+
+  /** Count a SIP message dropped by the stack (transport observer `dropped`). */
+  sipDropped(reason: SipDropReason): void {
+    const i = SIP_DROP_REASONS.indexOf(reason);
+    if (i >= 0) this.sipDrops[i]! += 1;
   }
 
   /** Count a message the SIP parser refused. */

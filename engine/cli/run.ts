@@ -11,6 +11,7 @@ import { pino } from 'pino';
 import type { DestinationStream, Logger } from 'pino';
 import { ENV_OVERRIDES, loadConfig } from '../config/index.ts';
 import type { Config, LoadResult } from '../config/index.ts';
+import { LogRateLimit } from '../sip/index.ts';
 
 /** What `startEngine` returns: the running engine. */
 export interface EngineHandle {
@@ -18,8 +19,17 @@ export interface EngineHandle {
   stop(reason?: string): Promise<void>;
 }
 
-/** The signature of `startEngine` in engine/engine.ts. */
-export type StartEngine = (config: Config, opts?: { log?: Logger }) => Promise<EngineHandle>;
+/** The signature of `startEngine` in engine/engine.ts; `faults` feeds `onair_process_faults_total`. */
+export type StartEngine = (config: Config, opts?: { log?: Logger; faults?: () => Readonly<FaultCounts> }) => Promise<EngineHandle>;
+
+/** What reached the process with nothing to handle it. */
+export type ProcessFaultKind = 'uncaughtException' | 'unhandledRejection';
+
+/** Faults the policy survived since start, by kind. */
+export interface FaultCounts {
+  uncaughtException: number;
+  unhandledRejection: number;
+}
 
 /** Signals the command stops on. */
 export type StopSignal = 'SIGTERM' | 'SIGINT';
@@ -37,6 +47,38 @@ export interface CliIo {
   logDestination?: DestinationStream;
   /** The engine; default: `startEngine` of engine/engine.ts, imported when needed. */
   startEngine?: StartEngine;
+  /**
+   * Hear of exceptions and rejections nothing handled (the process's `uncaughtException` and
+   * `unhandledRejection`); returns the function that stops listening. Without it no policy is
+   * installed and Node's default (exit) applies.
+   */
+  onFault?(listener: (kind: ProcessFaultKind, err: unknown) => void): () => void;
+}
+
+/**
+ * The running engine's answer to an exception nothing caught (issue 11: never one bad packet → an
+ * outage): log it (rate-limited: a fault repeated per packet must not flood the log; held-back
+ * lines are counted in the next one), count it, keep serving. Every inbound SIP message is guarded
+ * where it enters (engine/sip transport), so what reaches this is a bug elsewhere — a timer, a
+ * promise — and losing that one piece of work beats dropping every call in progress. An operator
+ * sees it as `onair_process_faults_total` and in the log at level error.
+ */
+export function faultPolicy(log: Logger, now: () => number = () => performance.now()): {
+  counts: Readonly<FaultCounts>;
+  handle(kind: ProcessFaultKind, err: unknown): void;
+} {
+  const counts: FaultCounts = { uncaughtException: 0, unhandledRejection: 0 };
+  const limit = new LogRateLimit(now);
+  return {
+    counts,
+    handle(kind, err) {
+      counts[kind]++;
+      const held = limit.take();
+      if (held === undefined) return;
+      log.error({ err, kind, total: counts[kind], ...(held > 0 ? { suppressed: held } : {}) },
+        `${kind === 'uncaughtException' ? 'uncaught exception' : 'unhandled promise rejection'}: logged and counted; the engine keeps running`);
+    },
+  };
 }
 
 /** Exit codes: 0 success, 1 the engine failed, 2 bad configuration or usage. */
@@ -150,13 +192,16 @@ async function importEngine(): Promise<StartEngine> {
 /** Start the engine, then wait for SIGTERM/SIGINT and stop it. Resolves to the exit code. */
 async function serve(io: CliIo, config: Readonly<Config>, log: Logger): Promise<number> {
   let handle: EngineHandle;
+  const policy = faultPolicy(log);
   try {
     const startEngine = io.startEngine ?? (await importEngine());
-    handle = await startEngine(config, { log });
+    handle = await startEngine(config, { log, faults: () => policy.counts });
   } catch (err) {
     log.fatal({ err }, 'engine failed to start');
     return EXIT.failure;
   }
+  // Only once the engine runs: a fault while starting must still fail the start.
+  const stopListening = io.onFault?.((kind, err) => policy.handle(kind, err));
   log.info('engine started; SIGTERM or SIGINT stops it');
   if (!hasEngineNodeFlags()) {
     log.warn({ flags: ENGINE_NODE_FLAGS.join(' ') }, 'node runs without the engine\'s flags: longer GC pauses delay calls under load (docs/operations.md)');
@@ -185,6 +230,7 @@ async function serve(io: CliIo, config: Readonly<Config>, log: Logger): Promise<
     const term = (): void => onSignal('SIGTERM');
     const int = (): void => onSignal('SIGINT');
     const done = (code: number): void => {
+      stopListening?.();
       io.offSignal('SIGTERM', term);
       io.offSignal('SIGINT', int);
       resolve(code);
@@ -247,5 +293,15 @@ export function processIo(): CliIo {
     onSignal: (signal, listener) => process.on(signal, listener),
     offSignal: (signal, listener) => process.off(signal, listener),
     exit: (code) => process.exit(code),
+    onFault: (listener) => {
+      const uncaught = (err: unknown): void => listener('uncaughtException', err);
+      const rejected = (reason: unknown): void => listener('unhandledRejection', reason);
+      process.on('uncaughtException', uncaught);
+      process.on('unhandledRejection', rejected);
+      return () => {
+        process.off('uncaughtException', uncaught);
+        process.off('unhandledRejection', rejected);
+      };
+    },
   };
 }

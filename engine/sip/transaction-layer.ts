@@ -18,6 +18,7 @@ import { systemClock } from './contracts.ts';
 import type { HeaderField, SipRequest, SipResponse } from './message.ts';
 import { createResponse } from './message.ts';
 import { isRfc3261Branch } from './branch.ts';
+import type { AdmissionVerdict } from './admission.ts';
 import {
   resolveTimers, responseDestination, stampVia,
   type BaseTransaction, type ResolvedTimers, type ServerFailure, type TransactionContext,
@@ -52,6 +53,17 @@ export interface TransactionUser {
   onServerFailure(tx: ServerTransaction, reason: ServerFailure): void;
   /** A response that matched no client transaction (e.g. a 2xx retransmission after timer M). */
   onStrayResponse?(response: SipResponse, inbound: Inbound): void;
+  /**
+   * True when `request` (it has a To tag) belongs to a dialog the TU has established: such a
+   * request is never charged to source admission, so a live call's BYE passes while its source
+   * floods INVITEs.
+   */
+  isEstablished?(request: SipRequest): boolean;
+}
+
+/** Source admission as the layer uses it (see {@link SourceAdmission} in admission.ts). */
+export interface AdmissionPort {
+  admit(address: string, method: string): AdmissionVerdict;
 }
 
 /** Options of a {@link TransactionLayer}. */
@@ -72,6 +84,11 @@ export interface TransactionLayerOptions {
   /** Retry-After (seconds) of that 503. Default 5. */
   retryAfter?: number;
   clock?: Clock;
+  /**
+   * Per-source admission, asked before a server transaction is created (after retransmission
+   * matching, before the Via is stamped): a request it refuses is dropped without an answer.
+   */
+  admission?: AdmissionPort;
 }
 
 /** A 2xx to INVITE whose ACK never came (§13.3.1.4): the TU should send BYE. */
@@ -136,6 +153,7 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
   /** Server transactions not yet answered (what the limits count). */
   private active = 0;
   private readonly retryAfter: string;
+  private readonly admission: AdmissionPort | undefined;
   private closed = false;
 
   constructor(transport: TransportSender, user: TransactionUser, opts: TransactionLayerOptions = {}) {
@@ -146,6 +164,7 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
     this.maxServers = opts.maxServerTransactions ?? 50_000;
     this.maxPerSource = opts.maxServerTransactionsPerSource ?? 20_000;
     this.retryAfter = String(opts.retryAfter ?? 5);
+    this.admission = opts.admission;
     this.successes = new SuccessResponseRetransmitter(this.clock, transport, this.timers);
   }
 
@@ -224,10 +243,12 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
       this.receiveResponse(message, inbound);
       return;
     }
-    // §18.2.1: stamp the Via before anything copies it into a response.
-    stampVia(message, inbound.source);
-    if (message.method === 'ACK') this.receiveAck(message, inbound);
-    else if (message.method === 'CANCEL') this.receiveCancel(message, inbound);
+    // §18.2.1: the Via is stamped before anything copies it into a response — for requests that
+    // may create a transaction, after admission, so that a dropped request costs no copy.
+    if (message.method === 'ACK') {
+      stampVia(message, inbound.source);
+      this.receiveAck(message, inbound);
+    } else if (message.method === 'CANCEL') this.receiveCancel(message, inbound);
     else this.receiveRequest(message, inbound);
   }
 
@@ -317,6 +338,8 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
       return;
     }
     if (this.servers.has(key)) return; // RFC 2543 key taken by another To tag: not ours to guess
+    if (!this.admitted(request, inbound)) return;
+    stampVia(request, inbound.source);
     if (this.overloaded(inbound)) {
       this.rejectOverload(request, inbound);
       return;
@@ -350,6 +373,9 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
     // §9.2: the CANCEL matches the INVITE it cancels by the INVITE's own matching rules.
     const invite = this.findServer(cancel, serverKey(cancel, 'INVITE'));
     const ist = invite && invite.kind === 'ist' ? invite : undefined;
+    // A CANCEL of a live INVITE frees what it cancels: never charged. Any other costs a 481.
+    if (!ist && !this.admitted(cancel, inbound)) return;
+    stampVia(cancel, inbound.source);
     // A CANCEL for a live INVITE is let in above the limit: it frees what it cancels.
     if (!ist && this.overloaded(inbound)) {
       this.rejectOverload(cancel, inbound);
@@ -366,6 +392,13 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
     const toTag = ist.toTag;
     tx.respond(createResponse(cancel, 200, undefined, toTag === undefined ? {} : { toTag }));
     if (ist.state === 'proceeding') this.user.onCancel(ist, cancel, inbound);
+  }
+
+  /** Source admission for a request that would create a server transaction (issue 11). */
+  private admitted(request: SipRequest, inbound: Inbound): boolean {
+    if (this.admission === undefined) return true;
+    if (request.headers.to.params.get('tag') && this.user.isEstablished?.(request) === true) return true;
+    return this.admission.admit(inbound.source.address, request.method) === 'admit';
   }
 
   private overloaded(inbound: Inbound): boolean {

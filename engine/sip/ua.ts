@@ -348,6 +348,12 @@ export class UserAgent implements TransactionUser {
     pending.onCancel?.();
   }
 
+  /** TransactionUser: a request of a dialog we hold (confirmed or early on our side). */
+  isEstablished(request: SipRequest): boolean {
+    const h = request.headers;
+    return this.dialogs.has(dialogKey(h.callId, h.to.params.get('tag') ?? '', h.from.params.get('tag') ?? ''));
+  }
+
   onServerFailure(tx: ServerTransaction): void {
     if (tx.kind === 'ist') this.pendingInvites.delete(tx);
   }
