@@ -114,3 +114,25 @@ t.test('isValidSentBy: ports 1..65535, hostnames, IPv4 and bracketed IPv6', asyn
     t.notOk(isValidSentBy({ host, port }), `${host}:${String(port)} is not`);
   }
 });
+
+t.test('on loopback: a response goes to the packet source, never to a Via maddr or a received the client wrote', async (t) => {
+  const s = await server(t);
+  const peer = await rawPeer(t);
+  // Decoys on the addresses the Via names, on the peer's own port: whatever reaches them went where
+  // the Via told, not where the packet came from.
+  const decoys: string[] = [];
+  for (const address of ['127.0.0.4', '127.0.0.5']) {
+    const d = dgram.createSocket('udp4');
+    d.on('message', (b) => decoys.push(`${address}: ${b.toString('latin1', 0, 20)}`));
+    await new Promise<void>((r) => d.bind(peer.port, address, () => r()));
+    t.teardown(() => d.close());
+  }
+  peer.send(options(`SIP/2.0/UDP 127.0.0.1:${peer.port};maddr=127.0.0.4;branch=z9hG4bKmaddr`, 'maddr'), s.end.port);
+  peer.send(options(`SIP/2.0/UDP 127.0.0.1:${peer.port};received=127.0.0.5;branch=z9hG4bKrecv`, 'received'), s.end.port);
+  t.equal((await peer.reply('maddr'))?.status, 200, 'maddr ignored: the 200 came back to the source');
+  const r = await peer.reply('received');
+  t.equal(r?.status, 200, 'a received the client wrote is ignored: the 200 came back to the source');
+  t.match(r?.headers.get('Via') ?? '', /received=127\.0\.0\.1/, 'and the echoed Via carries the real source');
+  await new Promise((res) => setTimeout(res, 50));
+  t.same(decoys, [], 'nothing reached the addresses the Via named');
+});

@@ -181,10 +181,11 @@ t.test('Via stamping: received and rport (RFC 3261 §18.2.1, RFC 3581)', async (
   t.equal(r4.headers.via[0]!.params.has('rport'), false);
   t.same(responseDestination(r4, arrival(r4)), { transport: 'UDP', address: '192.0.2.10', port: 5070 }, 'received + sent-by port');
 
+  const v6: Endpoint = { transport: 'UDP', address: '2001:db8::5', port: 5099 };
   const r5 = peerRequest({ sentBy: '[2001:db8::5]', rport: true });
-  stampVia(r5, { transport: 'UDP', address: '2001:db8::5', port: 5099 });
+  stampVia(r5, v6);
   t.equal(r5.headers.via[0]!.params.get('rport'), '5099');
-  t.same(responseDestination(r5, arrival(r5)), { transport: 'UDP', address: '2001:db8::5', port: 5099 });
+  t.same(responseDestination(r5, arrival(r5, v6)), { transport: 'UDP', address: '2001:db8::5', port: 5099 });
 
   // Only the top Via changes; the rest stays in order.
   const r6 = peerRequest({ sentBy: '10.0.0.7', rport: true, extra: ['Via: SIP/2.0/UDP proxy.example;branch=z9hG4bKp2'] });
@@ -203,18 +204,31 @@ t.test('Via stamping: received and rport (RFC 3261 §18.2.1, RFC 3581)', async (
   t.ok(h.idle);
 });
 
-t.test('responseDestination: connection, maddr, received, default ports (§18.2.2)', async (t) => {
+t.test('responseDestination: connection, then the packet source; maddr and a written received ignored (§18.2.2)', async (t) => {
   const tcp = peerRequest({ transport: 'TCP', sentBy: '192.0.2.10:5060' });
   t.same(responseDestination(tcp, arrival(tcp, PEER_TCP)), PEER_TCP, 'the connection first');
   const tcpNoConn = { ...PEER_TCP, connectionId: undefined };
   t.same(responseDestination(tcp, arrival(tcp, tcpNoConn)), { transport: 'TCP', address: '192.0.2.10', port: 5060 });
+  // Issue 11: maddr would aim our answer at a multicast group, a received the client wrote at any
+  // third party; the answer goes to where the packet came from.
   const maddr = peerRequest({ sentBy: '192.0.2.10:5080', extra: [] });
   maddr.headers.set('Via', 'SIP/2.0/UDP 192.0.2.10:5080;maddr=239.255.255.1;branch=z9hG4bKm;received=192.0.2.11');
-  t.same(responseDestination(maddr, arrival(maddr)), { transport: 'UDP', address: '239.255.255.1', port: 5080 });
+  t.same(responseDestination(maddr, arrival(maddr)), { transport: 'UDP', address: '192.0.2.10', port: 5080 }, 'maddr and a written received ignored');
+  const victim = peerRequest({ sentBy: '198.51.100.66:5060' });
+  victim.headers.set('Via', 'SIP/2.0/UDP 198.51.100.66:5060;received=198.51.100.66;rport=5060;branch=z9hG4bKv');
+  const from: Endpoint = { transport: 'UDP', address: '203.0.113.9', port: 40123 };
+  t.same(responseDestination(victim, arrival(victim, from)), from, 'a sent-by, received and rport naming a victim: the answer goes to the source');
+  t.ok(stampVia(victim, from), 'the forged values are replaced');
+  t.equal(victim.headers.via[0]!.params.get('received'), '203.0.113.9');
+  t.equal(victim.headers.via[0]!.params.get('rport'), '40123');
+  const written = peerRequest({ sentBy: '192.0.2.10:5060' });
+  written.headers.set('Via', 'SIP/2.0/UDP 192.0.2.10:5060;received=192.0.2.99;branch=z9hG4bKw');
+  t.ok(stampVia(written, PEER_UDP), 'a received the client wrote is replaced even when its sent-by is its source');
+  t.equal(written.headers.via[0]!.params.get('received'), '192.0.2.10');
   const tls = peerRequest({ transport: 'TLS' as never, sentBy: 'phone.example' });
   tls.headers.set('Via', 'SIP/2.0/TLS phone.example;branch=z9hG4bKt');
   t.same(responseDestination(tls, arrival(tls, { transport: 'TLS', address: '192.0.2.10', port: 40000 })),
-    { transport: 'TLS', address: 'phone.example', port: 5061 }, 'no connection id: sent-by with 5061');
+    { transport: 'TLS', address: '192.0.2.10', port: 5061 }, 'no connection id: the source address (no DNS) with 5061');
   const ws = peerRequest();
   ws.headers.set('Via', 'SIP/2.0/WS df7jal23ls0d.invalid;branch=z9hG4bKw;received=192.0.2.10');
   t.same(responseDestination(ws, arrival(ws, PEER_TCP)), PEER_TCP, 'a transport we do not speak falls back to the arrival');

@@ -1,15 +1,16 @@
 /**
  * The transaction layer (RFC 3261 §17): owns every client and server transaction, matches inbound
  * messages to them (§17.1.3, §17.2.3, with RFC 2543 matching for branches without the magic
- * cookie), handles CANCEL (§9), answers 503 above a transaction limit, and hands the TU what is
- * left: new requests, CANCELs of INVITEs, ACKs for 2xx.
+ * cookie), handles CANCEL (§9), asks per-source admission before a new server transaction exists
+ * (admission.ts), answers 503 above a transaction limit, and hands the TU what is left: new
+ * requests, CANCELs of INVITEs, ACKs for 2xx.
  *
  * ```
  *   transport.onMessage(inbound)
- *     request  ─ stampVia ─┬─ ACK    → IST (non-2xx ACK) | TU.onAckFor2xx
- *                          ├─ CANCEL → own NIST: 200 + TU.onCancel(IST) | 481
- *                          ├─ match  → retransmission → IST/NIST resend last response
- *                          └─ new    → IST/NIST + TU.onRequest | 503 above the limit
+ *     request  ─┬─ ACK    → stampVia → IST (non-2xx ACK) | TU.onAckFor2xx
+ *               ├─ CANCEL → own NIST: 200 + TU.onCancel(IST) | admission → 481
+ *               ├─ match  → retransmission → IST/NIST resend last response
+ *               └─ new    → admission (drop silently) → stampVia → IST/NIST + TU.onRequest | 503 above the limit
  *     response ─ branch + CSeq method → ICT/NICT → ClientTransactionUser.onResponse
  * ```
  */

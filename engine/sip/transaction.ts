@@ -1,7 +1,7 @@
 /**
  * What the four transaction state machines of RFC 3261 §17 share: timer values, the context a
  * transaction runs in, the base class with its two timer slots, and the RFC 3261 §18.2 rules for
- * where a response goes (Via `received`/`rport`, RFC 3581).
+ * where a response goes (the packet source, `rport`: RFC 3581).
  *
  * ```
  *   TU (dialogs, UA core)      onRequest / onCancel / onAckFor2xx      ClientTransactionUser
@@ -186,15 +186,20 @@ function stripBrackets(host: string): string {
 }
 
 /**
- * Where a response goes, from its top Via (RFC 3261 §18.2.2, RFC 3581 §4):
+ * Where a response goes (RFC 3261 §18.2.2, RFC 3581 §4), from the request's arrival and its top
+ * Via:
  *
  * 1. over TCP/TLS, the connection the request came in on, while it is open;
- * 2. `maddr` if present, with the sent-by port (or the default);
- * 3. `received` with `rport` if it has a value, else the sent-by port;
- * 4. the sent-by host and port, the port defaulting to 5060 (5061 for TLS).
+ * 2. over UDP with `rport` in the Via, the address and port the request came from;
+ * 3. otherwise the address the request came from, with the sent-by port (default 5060, 5061
+ *    for TLS).
  *
- * `inbound` is the request's arrival, used for the connection and for a Via transport we do not
- * speak (WS, SCTP).
+ * The address is always the packet's source: §18.2.2 sends to `received`, which §18.2.1 sets to
+ * the source whenever the sent-by differs from it, and when it does not differ the sent-by IS the
+ * source. So the Via's host, a `received` the client wrote itself and `maddr` are never used: a
+ * forged datagram cannot aim our answer at a third party or at a multicast group (onair speaks
+ * no multicast), and a name in the sent-by needs no DNS. `inbound` also gives the transport for a
+ * Via transport we do not speak (WS, SCTP).
  */
 export function responseDestination(message: SipMessage, inbound: Inbound): Endpoint {
   const via = message.headers.via[0];
@@ -204,23 +209,17 @@ export function responseDestination(message: SipMessage, inbound: Inbound): Endp
   if (transport !== 'UDP' && source.connectionId !== undefined && source.transport === transport) {
     return source;
   }
-  const defaultPort = transport === 'TLS' ? DEFAULT_TLS_PORT : DEFAULT_PORT;
-  const sentByPort = via.port ?? defaultPort;
-  const maddr = via.params.get('maddr');
-  if (maddr) return { transport, address: stripBrackets(maddr), port: sentByPort };
-  const received = via.params.get('received');
-  const rport = via.params.get('rport');
-  const rportNumber = rport ? Number(rport) : NaN;
-  const port = rportNumber > 0 && rportNumber < 65536 ? rportNumber : sentByPort;
-  if (received) return { transport, address: stripBrackets(received), port };
-  return { transport, address: stripBrackets(via.host), port };
+  if (transport === 'UDP' && source.transport === 'UDP' && via.params.has('rport')) {
+    return { transport, address: source.address, port: source.port };
+  }
+  return { transport, address: source.address, port: via.port ?? (transport === 'TLS' ? DEFAULT_TLS_PORT : DEFAULT_PORT) };
 }
-
 
 /**
  * Stamp the top Via of a received request (RFC 3261 §18.2.1, RFC 3581 §4): add `received` when the
- * sent-by host is not the packet's source address, and, when the client asked with a bare `rport`,
- * fill it with the source port and always add `received`. Returns true when the Via changed.
+ * sent-by host is not the packet's source address, and, when the client asked with `rport`, fill
+ * it with the source port and always add `received`; a `received` or `rport` value the client
+ * wrote is replaced by the real one. Returns true when the Via changed.
  *
  * ```
  *   Via: SIP/2.0/UDP 10.0.0.7:5060;rport;branch=z9hG4bK77      (from 203.0.113.9:40123)
@@ -232,11 +231,17 @@ export function stampVia(request: SipRequest, source: Endpoint): boolean {
   const top = vias[0];
   if (!top) return false;
   const rport = top.params.get('rport');
-  const wantsRport = rport === null || rport === '';
+  // A bare `rport` asks for the source port (RFC 3581 §4); a value the client wrote itself is
+  // replaced by the real one (the response goes to the real one anyway).
+  const wantsRport = rport !== undefined && rport !== String(source.port);
   // Fast path first: the common case is a sent-by that is already the literal source address.
   const differs = top.host !== source.address &&
     stripBrackets(top.host).toLowerCase() !== source.address.toLowerCase();
-  if (!wantsRport && !differs) return false;
+  // A `received` is ours to write: one the client wrote that is not its source is replaced, so
+  // that nobody reading the Via later (logs, the echo in our response) takes it for the truth.
+  const received = top.params.get('received');
+  const forged = received !== undefined && received !== source.address;
+  if (!wantsRport && !differs && !forged) return false;
   const params = new Map(top.params);
   if (wantsRport) params.set('rport', String(source.port));
   params.set('received', source.address);
