@@ -91,6 +91,7 @@ export async function startEngine(config: Config, opts: { log?: Logger; faults?:
       limits: {
         maxMessageBytes: lim.maxMessageBytes, maxHeaders: lim.maxHeaders, maxConnectionBuffer: lim.maxConnectionBuffer,
         maxConnections: lim.maxConnections, idleTimeoutMs: lim.connectionIdleSeconds * 1000,
+        maxConnectionsPerSource: lim.maxConnectionsPerSource, firstMessageTimeoutMs: lim.firstMessageTimeoutSeconds * 1000,
       },
       logger: log.child({ module: 'sip' }),
     });
@@ -119,6 +120,7 @@ export async function startEngine(config: Config, opts: { log?: Logger; faults?:
       sent: (m) => countSip(metrics, 'out', m),
       rejected: (code) => metrics.sipParseReject(code as Parameters<typeof metrics.sipParseReject>[0]),
       dropped: (reason) => metrics.sipDropped(reason),
+      connectionRefused: (reason) => metrics.sipConnectionRefused(reason),
     });
 
     // ---- registrar and trunks ---------------------------------------------------------------

@@ -15,8 +15,8 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AcdSnapshot, AgentState, AgentStatus, QueueSnapshot } from '../acd/index.ts';
-import type { AdmissionDropKind, ParseErrorCode, SipDropReason } from '../sip/index.ts';
-import { ADMISSION_DROP_KINDS, SIP_DROP_REASONS } from '../sip/index.ts';
+import type { AdmissionDropKind, ConnectionRefusal, ParseErrorCode, SipDropReason } from '../sip/index.ts';
+import { ADMISSION_DROP_KINDS, CONNECTION_REFUSALS, SIP_DROP_REASONS } from '../sip/index.ts';
 import type { OutboxBacklog } from '../store/index.ts';
 import type { CdrOutcome } from '../../crm-adapter/index.ts';
 import type { CallPhase, WireAgentState, WireAgentStatus } from './types.ts';
@@ -113,6 +113,8 @@ export class Metrics {
   private readonly parseRejects = new Map<string, number>();
   /** By {@link SIP_DROP_REASONS} index. */
   private readonly sipDrops = new Float64Array(SIP_DROP_REASONS.length);
+  /** By {@link CONNECTION_REFUSALS} index. */
+  private readonly connRefusals = new Float64Array(CONNECTION_REFUSALS.length);
   private readonly queueTallies = new Map<string, QueueTotals>();
   private readonly outcomes = new Map<string, number>();
   private readonly crmFailures = new Map<string, number>();
@@ -162,6 +164,9 @@ export class Metrics {
     const sipDrops = this.sipDrops;
     scraped('counter', 'onair_sip_dropped_total', 'SIP messages dropped without the normal exchange, by reason (docs/operations.md, Limits and admission).',
       ['reason'], (emit) => { for (let i = 0; i < SIP_DROP_REASONS.length; i++) emit({ reason: SIP_DROP_REASONS[i]! }, sipDrops[i]!); });
+    const connRefusals = this.connRefusals;
+    scraped('counter', 'onair_sip_connections_refused_total', 'Inbound TCP/TLS connections closed by a limit: over the per-source cap, or no first message (TLS handshake) in time.',
+      ['reason'], (emit) => { for (let i = 0; i < CONNECTION_REFUSALS.length; i++) emit({ reason: CONNECTION_REFUSALS[i]! }, connRefusals[i]!); });
     scraped('counter', 'onair_sip_admission_dropped_total', 'SIP requests dropped silently by per-source admission, by the limit that refused them.',
       ['kind'], (emit) => {
         const a = sources().sipAdmission?.();
@@ -302,6 +307,12 @@ export class Metrics {
   sipDropped(reason: SipDropReason): void {
     const i = SIP_DROP_REASONS.indexOf(reason);
     if (i >= 0) this.sipDrops[i]! += 1;
+  }
+
+  /** Count an inbound stream connection closed by a limit (transport observer `connectionRefused`). */
+  sipConnectionRefused(reason: ConnectionRefusal): void {
+    const i = CONNECTION_REFUSALS.indexOf(reason);
+    if (i >= 0) this.connRefusals[i]! += 1;
   }
 
   /** Count a message the SIP parser refused. */

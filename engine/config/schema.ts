@@ -95,6 +95,8 @@ const sipSection = z.strictObject({
     maxConnectionBuffer: z.number().int().min(65536).default(262144).describe('Unframed bytes a TCP/TLS connection may hold before it is closed.'),
     maxConnections: positiveInt.default(10000).describe('Most concurrent TCP/TLS connections.'),
     connectionIdleSeconds: positiveInt.default(600).describe('A TCP/TLS connection idle this long is closed (s).'),
+    maxConnectionsPerSource: positiveInt.default(100).describe('Most concurrent inbound TCP/TLS connections from one source address; more are closed at accept.'),
+    firstMessageTimeoutSeconds: positiveInt.default(10).describe('An inbound TCP/TLS connection that has not completed its first SIP message (or TLS handshake) within this time is closed (s; slowloris).'),
     maxServerTransactions: positiveInt.default(50000).describe('Most server transactions waiting for a final response; above it new requests get 503 (answered ones absorbing retransmissions are not counted).'),
     maxServerTransactionsPerSource: positiveInt.default(20000).describe('Most unanswered server transactions from one source address (a carrier trunk sends everything from one; early-media callers keep theirs open).'),
   }).prefault({}).describe('Hard limits on untrusted input (CONVENTIONS.md 5).'),

@@ -9,6 +9,13 @@
  * Stream connections are reused in both directions: a response goes back on the connection its
  * request came in on (§18.2.2), and a request to an address we already have a connection with uses
  * it (RFC 5923-style reuse, which carriers and phones behind NAT rely on).
+ *
+ * Nothing a peer sends can throw out of here (issue 11): every socket handler and the delegate
+ * call are guarded (a throw drops that one message, `dispatch_error`), and a send to a
+ * destination no socket takes is dropped and reported instead of throwing. Inbound stream
+ * connections are capped per source address at accept and must complete a first message (TLS:
+ * the handshake, then a first message) within `firstMessageTimeoutMs`, so a slowloris peer holds
+ * nothing.
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -42,6 +49,14 @@ export interface TransportLimits {
   maxConnections: number;
   /** A stream connection idle this long (ms) is closed. */
   idleTimeoutMs: number;
+  /** Most concurrent inbound stream connections from one source address; more are closed at accept. */
+  maxConnectionsPerSource: number;
+  /**
+   * An inbound stream connection that has not completed its first SIP message this long (ms) after
+   * it was accepted (TLS: after its handshake, which gets as long) is closed: a slowloris peer
+   * trickling bytes never goes idle, so the idle timeout alone would hold it.
+   */
+  firstMessageTimeoutMs: number;
   /** Most header fields in one message. */
   maxHeaders: number;
 }
@@ -51,8 +66,16 @@ export const defaultTransportLimits: TransportLimits = {
   maxConnectionBuffer: 256 * 1024,
   maxConnections: 10000,
   idleTimeoutMs: 10 * 60_000,
+  maxConnectionsPerSource: 100,
+  firstMessageTimeoutMs: 10_000,
   maxHeaders: 100,
 };
+
+/** Why the transport closed an inbound stream connection it had accepted (label of `onair_sip_connections_refused_total`). */
+export type ConnectionRefusal = 'per_source_limit' | 'first_message_timeout';
+
+/** Every {@link ConnectionRefusal}, for metrics. */
+export const CONNECTION_REFUSALS: readonly ConnectionRefusal[] = ['per_source_limit', 'first_message_timeout'];
 
 /** The one consumer of inbound messages (the transaction layer). */
 export interface TransportDelegate {
@@ -72,6 +95,8 @@ export interface TransportObserver {
    * came from (inbound) or was going to (outbound).
    */
   dropped?(reason: SipDropReason, peer: Endpoint): void;
+  /** An inbound stream connection closed by a limit (see {@link ConnectionRefusal}). */
+  connectionRefused?(reason: ConnectionRefusal, peer: Endpoint): void;
 }
 
 interface StreamConn {
@@ -84,6 +109,8 @@ interface StreamConn {
   key: string;
   /** Bytes queued before an outbound connection is established. */
   pending: Buffer[] | undefined;
+  /** Inbound: closes the connection unless its first message completes in time; cleared then. */
+  firstMessageTimer: NodeJS.Timeout | undefined;
 }
 
 interface UdpListener {
@@ -114,6 +141,8 @@ export class TransportLayer implements TransportSender {
   private readonly streamListeners: StreamListener[] = [];
   private readonly conns = new Map<number, StreamConn>();
   private readonly connsByKey = new Map<string, StreamConn>();
+  /** Open inbound stream sockets per source address (TLS: from TCP accept, before the handshake). */
+  private readonly inboundPerSource = new Map<string, number>();
   private nextConnId = 1;
   private closed = false;
   private delegate: TransportDelegate | undefined;
@@ -186,11 +215,27 @@ export class TransportLayer implements TransportSender {
         cert: readFileSync(spec.tls.cert),
         key: readFileSync(spec.tls.key),
         ...(spec.tls.ca ? { ca: readFileSync(spec.tls.ca) } : {}),
+        // A handshake that never finishes holds a socket like a message that never does.
+        handshakeTimeout: this.limits.firstMessageTimeoutMs,
       };
     }
     const server = tlsOptions
       ? tls.createServer(tlsOptions, (s) => this.adopt(s, 'TLS', local))
-      : net.createServer((s) => this.adopt(s, 'TCP', local));
+      : net.createServer();
+    if (tlsOptions) {
+      // Node emits a failed or timed-out handshake here and leaves the socket open (measured: a
+      // silent client stays connected past handshakeTimeout): close it.
+      server.on('tlsClientError', (err: Error & { code?: string }, s: tls.TLSSocket) => {
+        s.destroy();
+        if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') {
+          this.refuse('first_message_timeout', { transport: 'TLS', address: plainAddress(s.remoteAddress), port: s.remotePort ?? 0 });
+        }
+      });
+    }
+    // Every accepted TCP socket (under TLS: before its handshake) counts against its source.
+    server.on('connection', (raw: net.Socket) => {
+      if (this.acceptFrom(raw, spec.transport as 'TCP' | 'TLS') && !tlsOptions) this.adopt(raw, 'TCP', local);
+    });
     server.maxConnections = this.limits.maxConnections;
     const local: Endpoint = { transport: spec.transport, address: spec.address, port: 0 };
     await new Promise<void>((resolve, reject) => {
@@ -377,6 +422,36 @@ export class TransportLayer implements TransportSender {
     this.report((o) => o.rejected?.(code, reason, source, answered));
   }
 
+  /**
+   * Count an accepted socket against its source address; false (and the socket destroyed) above
+   * `maxConnectionsPerSource`, so one peer cannot hold thousands of sockets (slowloris).
+   */
+  private acceptFrom(raw: net.Socket, transport: 'TCP' | 'TLS'): boolean {
+    const address = plainAddress(raw.remoteAddress);
+    const n = this.inboundPerSource.get(address) ?? 0;
+    if (n >= this.limits.maxConnectionsPerSource) {
+      raw.destroy();
+      this.refuse('per_source_limit', { transport, address, port: raw.remotePort ?? 0 });
+      return false;
+    }
+    this.inboundPerSource.set(address, n + 1);
+    raw.once('close', () => {
+      const left = (this.inboundPerSource.get(address) ?? 1) - 1;
+      if (left <= 0) this.inboundPerSource.delete(address);
+      else this.inboundPerSource.set(address, left);
+    });
+    return true;
+  }
+
+  private refuse(reason: ConnectionRefusal, peer: Endpoint): void {
+    this.report((o) => o.connectionRefused?.(reason, peer));
+    if (this.log === undefined) return;
+    const held = this.logLimit.take();
+    if (held === undefined) return;
+    this.log.warn({ reason, peer: `${peer.transport.toLowerCase()}:${peer.address}:${peer.port}`, ...(held > 0 ? { suppressed: held } : {}) },
+      'SIP connection closed by a limit');
+  }
+
   private adopt(socket: net.Socket, transport: 'TCP' | 'TLS', local: Endpoint): StreamConn | undefined {
     if (this.closed || this.conns.size >= this.limits.maxConnections) {
       socket.destroy();
@@ -388,7 +463,15 @@ export class TransportLayer implements TransportSender {
       port: socket.remotePort ?? 0,
       connectionId: this.nextConnId++,
     };
-    return this.register(socket, transport, remote, local, undefined);
+    const conn = this.register(socket, transport, remote, local, undefined);
+    // One timer per connection (not per source), cleared by the first complete message.
+    conn.firstMessageTimer = setTimeout(() => {
+      conn.firstMessageTimer = undefined;
+      socket.destroy();
+      this.refuse('first_message_timeout', remote);
+    }, this.limits.firstMessageTimeoutMs);
+    conn.firstMessageTimer.unref();
+    return conn;
   }
 
   private register(socket: net.Socket, transport: 'TCP' | 'TLS', remote: Endpoint, local: Endpoint, pending: Buffer[] | undefined): StreamConn {
@@ -405,6 +488,7 @@ export class TransportLayer implements TransportSender {
       local,
       key: keyOf(transport, remote.address, remote.port),
       pending,
+      firstMessageTimer: undefined,
     };
     this.conns.set(conn.id, conn);
     this.connsByKey.set(conn.key, conn);
@@ -425,6 +509,10 @@ export class TransportLayer implements TransportSender {
   }
 
   private forget(conn: StreamConn): void {
+    if (conn.firstMessageTimer !== undefined) {
+      clearTimeout(conn.firstMessageTimer);
+      conn.firstMessageTimer = undefined;
+    }
     this.conns.delete(conn.id);
     if (this.connsByKey.get(conn.key) === conn) this.connsByKey.delete(conn.key);
   }
@@ -456,6 +544,10 @@ export class TransportLayer implements TransportSender {
         // RFC 5626 §3.5.1: answer a double-CRLF ping with a single CRLF pong.
         conn.socket.write('\r\n');
       } else if (ev.type === 'message') {
+        if (conn.firstMessageTimer !== undefined) {
+          clearTimeout(conn.firstMessageTimer);
+          conn.firstMessageTimer = undefined;
+        }
         const r = ev.result;
         if (r.ok) this.deliver(r.message, conn.remote, conn.local);
         else this.rejectUnparsed(r.code, r.reason, r.isRequest ? r.status : undefined, r.fields, conn.remote);
