@@ -5,12 +5,8 @@
  */
 import t from 'tap';
 import net from 'node:net';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { TransportLayer, UserAgent, type ConnectionRefusal } from './index.ts';
-import { requirePeer } from '../testing/index.ts';
+import { selfSignedCert } from './testing/tls-cert.ts';
 
 const OPTIONS = (port: number, callId: string): string =>
   `OPTIONS sip:a@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:${port};branch=z9hG4bK${callId}\r\nMax-Forwards: 70\r\n` +
@@ -93,13 +89,9 @@ t.test('slowloris: a connection trickling a message that never completes is clos
 });
 
 t.test('TLS: a connection that never completes its handshake is closed', async (t) => {
-  if (!requirePeer(t, 'openssl')) return;
-  const dir = mkdtempSync(path.join(tmpdir(), 'onair-tls-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const cert = path.join(dir, 'cert.pem');
-  const key = path.join(dir, 'key.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
-  const s = await server(t, 'TLS', { limits: { firstMessageTimeoutMs: 300, maxConnectionsPerSource: 2 } }, { cert, key });
+  const files = selfSignedCert(t);
+  if (!files) return;
+  const s = await server(t, 'TLS', { limits: { firstMessageTimeoutMs: 300, maxConnectionsPerSource: 2 } }, files);
   const raw = [await connect(s.end.port, '127.0.0.1'), await connect(s.end.port, '127.0.0.1'), await connect(s.end.port, '127.0.0.1')];
   for (const c of raw) c.on('error', () => {});
   t.teardown(() => { for (const c of raw) c.destroy(); });

@@ -6,12 +6,8 @@
 import t from 'tap';
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { TransportLayer, UserAgent, parse, type SipResponse, type TransportName } from './index.ts';
-import { requirePeer } from '../testing/index.ts';
+import { selfSignedCert } from './testing/tls-cert.ts';
 
 async function pair(transport: TransportName, address: string, tls?: { cert: string; key: string }) {
   const server = new TransportLayer();
@@ -49,13 +45,9 @@ for (const [transport, address] of [['UDP', '127.0.0.1'], ['UDP', '::1'], ['TCP'
 }
 
 t.test('OPTIONS over TLS with a self-signed certificate', async (t) => {
-  if (!requirePeer(t, 'openssl')) return;
-  const dir = mkdtempSync(path.join(tmpdir(), 'onair-tls-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const cert = path.join(dir, 'cert.pem');
-  const key = path.join(dir, 'key.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
-  const p = await pair('TLS', '127.0.0.1', { cert, key });
+  const files = selfSignedCert(t);
+  if (!files) return;
+  const p = await pair('TLS', '127.0.0.1', files);
   t.teardown(p.close);
   const r = await p.clientUa.request({ method: 'OPTIONS', target: `sips:x@127.0.0.1:${p.sEnd.port}` });
   t.equal((r as SipResponse).status, 200, 'answered 200 over TLS');
