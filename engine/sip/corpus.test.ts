@@ -1,5 +1,5 @@
-// RFC 4475 / RFC 5118 torture messages: every file gives the outcome of
-// ../shared/corpus/sip/README.md, and the fields of those that parse are read correctly.
+// RFC 4475 / RFC 5118 torture messages (fixtures in testdata/corpus, sources in its README): every
+// file gives the outcome the README's table lists, and the fields of those that parse are read correctly.
 import t from 'tap';
 import type { Test } from 'tap';
 import { parse } from './parser.ts';

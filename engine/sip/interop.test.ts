@@ -8,13 +8,11 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startExampleUas } from '../../examples/uas.ts';
 import { freeUdpPort, requirePeer, startSipp, runSipp } from '../testing/index.ts';
 import { TransportLayer, UserAgent, parse, type SipResponse } from './index.ts';
+import { corpusDir } from './message-testing.ts';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const corpusDir = path.resolve(root, '../shared/corpus/sip');
 
 /** A user agent on a free UDP port, closed at the end of the test. */
 async function udpUac(t: { teardown(fn: () => unknown): void }): Promise<UserAgent> {

@@ -1,7 +1,7 @@
 /**
- * Test support for the message layer (not exported by the package): the shared SIP torture
- * corpora and plain-data snapshots of messages, so that two messages can be compared
- * structurally with `t.same`.
+ * Test support for the message layer (not exported by the package): the SIP torture corpora
+ * (engine/sip/testdata/corpus) and plain-data snapshots of messages, so that two messages can be
+ * compared structurally with `t.same`.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -10,8 +10,8 @@ import type { SipMessage } from './message.ts';
 
 /** The project root (two levels above this file). */
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-/** The shared corpora, read in place (never copied into the project). */
-export const corpusDir = path.resolve(projectRoot, '../shared/corpus/sip');
+/** The RFC 4475 and RFC 5118 torture corpora, fixtures of this repository (testdata/corpus/README.md). */
+export const corpusDir = path.resolve(projectRoot, 'engine/sip/testdata/corpus');
 
 /** One corpus message. */
 export interface CorpusFile {

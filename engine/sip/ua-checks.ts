@@ -19,10 +19,14 @@ export interface UaCapabilities {
   uriSchemes: readonly string[];
 }
 
-/** A UAS for calls: INVITE sessions, registration, OPTIONS pings, in-dialog requests. */
+/**
+ * A UAS for calls: INVITE sessions, registration, OPTIONS pings, in-dialog requests. REFER is not
+ * offered (nor RFC 4488 `norefersub`): an in-dialog REFER is declined 603 until transfer by REFER
+ * exists, and advertising it in Allow made phones try it (issue 12).
+ */
 export const defaultCapabilities: UaCapabilities = {
-  methods: ['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'INFO', 'UPDATE', 'REFER', 'NOTIFY', 'PRACK', 'MESSAGE'],
-  extensions: ['timer', 'replaces', 'norefersub'],
+  methods: ['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'INFO', 'UPDATE', 'NOTIFY', 'PRACK', 'MESSAGE'],
+  extensions: ['timer', 'replaces'],
   contentTypes: ['application/sdp', 'application/dtmf-relay', 'application/dtmf', 'message/sipfrag', 'text/plain'],
   uriSchemes: ['sip', 'sips', 'tel'],
 };

@@ -97,3 +97,23 @@ t.test('UAC: a 2xx retransmitted after the hang-up is acknowledged, not taken fo
   t.equal(byes.length, 1, 'and hung up');
   t.equal(accepted, 1, 'never a second answer');
 });
+
+t.test('REFER is not advertised (issue 12): Allow and Supported leave it out, a REFER outside a dialog is 405', async (t) => {
+  const server = new TransportLayer();
+  const end = await server.listen({ transport: 'UDP', address: '127.0.0.1', port: 0 });
+  const serverUa = new UserAgent(server);
+  const client = new TransportLayer();
+  await client.listen({ transport: 'UDP', address: '127.0.0.1', port: 0 });
+  const clientUa = new UserAgent(client);
+  t.teardown(async () => { serverUa.close(); clientUa.close(); await server.close(); await client.close(); });
+  const target = `sip:x@127.0.0.1:${end.port}`;
+  const options = await clientUa.request({ method: 'OPTIONS', target });
+  t.equal(typeof options === 'string' ? options : options.status, 200);
+  const allow = typeof options === 'string' ? '' : options.headers.get('Allow') ?? '';
+  t.match(allow, /INVITE/, 'Allow is there');
+  t.notMatch(allow, /REFER/, 'without REFER');
+  t.notMatch(typeof options === 'string' ? '' : options.headers.get('Supported') ?? '', /norefersub/, 'nor norefersub in Supported');
+  const refer = await clientUa.request({ method: 'REFER', target, headers: [{ name: 'Refer-To', value: '<sip:y@127.0.0.1>' }] });
+  t.equal(typeof refer === 'string' ? refer : refer.status, 405, 'REFER outside a dialog: 405 Method Not Allowed');
+  t.notMatch(typeof refer === 'string' ? '' : refer.headers.get('Allow') ?? '', /REFER/, 'its Allow leaves REFER out too');
+});
