@@ -113,6 +113,7 @@ export async function startEngine(config: Config, opts: { log?: Logger } = {}): 
       realm: config.registrar.realm,
       agents: config.agents.map((a) => ({ id: a.id, extension: a.extension, password: a.password, maxContacts: a.maxRegistrations })),
       minExpires: config.registrar.minExpires, maxExpires: config.registrar.maxExpires, defaultExpires: config.registrar.defaultExpires,
+      digest: { nonceTtlMs: config.registrar.nonceTtlSeconds * 1000, allowNoQop: config.registrar.allowNoQop },
       logger: log.child({ module: 'registrar' }),
     });
     cleanups.push(() => registrar.close());

@@ -208,6 +208,8 @@ const registrarSection = z.strictObject({
   minExpires: positiveInt.default(60).describe('Shorter registrations get 423 Interval Too Brief (s).'),
   maxExpires: positiveInt.default(3600).describe('Longer registrations are cut to this (s).'),
   defaultExpires: positiveInt.default(3600).describe('Expiry when the phone asks none (s).'),
+  nonceTtlSeconds: positiveInt.default(300).describe('Lifetime of a digest nonce; an older one gets 401 stale=true (s).'),
+  allowNoQop: z.boolean().default(false).describe('Accept RFC 2069 digest answers without qop=auth (old phones), each nonce once; off: refused with 403.'),
 }).prefault({}).describe('Registrar of agent phones.');
 
 // ------------------------------------------------------------------ queues (ACD QueueConfig)

@@ -250,3 +250,86 @@ t.test('bad options are programmer errors', async (t) => {
   t.throws(() => new Registrar({ realm: 'r', agents: [{ id: 'a', extension: '1', password: 'p' }, { id: 'b', extension: '1', password: 'p' }] }), /twice/);
   t.throws(() => new Registrar({ realm: 'r', agents: [], minExpires: 100, maxExpires: 50 }), RangeError);
 });
+
+// ---- replayed credentials (issue 11) -------------------------------------------------------
+
+/** Register `phone` as 1001 and return the Authorization it used (its nonce, nc 1). */
+async function registerCaptured(phone: RawPhone, callId: string, how: { noQop?: boolean } = {}): Promise<string> {
+  const first = await phone.send({ user: '1001', callId, cseq: 1, contacts: [phone.contact('1001')] });
+  const authorization = phone.authorization(first, '1001', 'demo1001', how);
+  const ok = await phone.send({ user: '1001', callId, cseq: 2, contacts: [phone.contact('1001')], authorization });
+  if (ok.status !== 200) throw new Error(`registration answered ${ok.status}`);
+  return authorization;
+}
+
+t.test('a captured REGISTER replayed from other addresses is challenged again; the binding stays', async (t) => {
+  // allowNoQop on: the worst case, an RFC 2069 answer has no nonce count to catch a replay.
+  const { r, phone } = await rig(t, { digest: { allowNoQop: true } });
+  const captured = await registerCaptured(phone, 'cap1', { noQop: true });
+  const before = r.registrar.bindingFor('1001');
+  t.equal(before?.source.port, phone.port);
+  const statuses: (string | number | undefined)[] = [];
+  for (let i = 2; i <= 6; i++) {
+    const attacker = await RawPhone.open(r.udp, `127.0.0.${i}`);
+    t.teardown(() => attacker.close());
+    const res = await attacker.send({ user: '1001', callId: 'cap1', cseq: 10 + i, contacts: [attacker.contact('1001')], authorization: captured });
+    statuses.push(res.status, res.headers.auth('WWW-Authenticate')[0]?.params.get('stale'));
+  }
+  t.same(statuses, [401, 'true', 401, 'true', 401, 'true', 401, 'true', 401, 'true'], '5 of 5 replays challenged again (stale=true), none accepted');
+  const after = r.registrar.lookup('a1001');
+  t.equal(after.length, 1, 'no binding added');
+  t.same(after[0]?.source, { transport: 'UDP', address: '127.0.0.1', port: phone.port }, 'the binding still points at the phone');
+  t.equal(after[0]?.cseq, 2, 'and was not refreshed');
+  t.equal(r.registrar.stats.replays, 5);
+  t.equal(r.registrar.stats.authFailures, 0, 'a replay is not a password guess (no lockout of the victim)');
+  t.equal(r.registered.length, 1);
+});
+
+t.test('qop=auth credentials replayed from another address are challenged again too', async (t) => {
+  const { r, phone } = await rig(t);
+  const first = await phone.send({ user: '1001', callId: 'cap2', cseq: 1, contacts: [phone.contact('1001')] });
+  // A request captured before it reached the registrar: its nc was never used.
+  const unused = phone.authorization(first, '1001', 'demo1001', { nc: 1 });
+  const attacker = await RawPhone.open(r.udp, '127.0.0.7');
+  t.teardown(() => attacker.close());
+  const res = await attacker.send({ user: '1001', callId: 'cap2', cseq: 5, contacts: [attacker.contact('1001')], authorization: unused });
+  t.equal(res.status, 401);
+  t.equal(res.headers.auth('WWW-Authenticate')[0]?.params.get('stale'), 'true');
+  t.equal(r.registrar.bindingCount, 0);
+  const own = await phone.send({ user: '1001', callId: 'cap2', cseq: 6, contacts: [phone.contact('1001')], authorization: unused });
+  t.equal(own.status, 200, 'the phone it was issued to still uses it');
+});
+
+t.test('replay from the same address: a reused or lower nc is refused', async (t) => {
+  const { r, phone } = await rig(t);
+  const first = await phone.send({ user: '1001', callId: 'nc1', cseq: 1, contacts: [phone.contact('1001')] });
+  const at = (nc: number) => phone.authorization(first, '1001', 'demo1001', { nc });
+  t.equal((await phone.send({ user: '1001', callId: 'nc1', cseq: 2, contacts: [phone.contact('1001')], authorization: at(1) })).status, 200);
+  // A refresh on the same nonce with nc 3; nc 2 was captured and held back.
+  const held = at(2);
+  t.equal((await phone.send({ user: '1001', callId: 'nc1', cseq: 4, contacts: [phone.contact('1001')], expires: 600, authorization: at(3) })).status, 200);
+  const late = await phone.send({ user: '1001', callId: 'nc1', cseq: 5, contacts: ['<sip:1001@127.0.0.1:6666>'], authorization: held });
+  t.equal(late.status, 401, 'nc below the last accepted one');
+  t.equal(late.headers.auth('WWW-Authenticate')[0]?.params.get('stale'), 'true');
+  const again = await phone.send({ user: '1001', callId: 'nc1', cseq: 6, contacts: ['<sip:1001@127.0.0.1:6666>'], authorization: at(3) });
+  t.equal(again.status, 401, 'the same nc again');
+  t.same(r.registrar.lookup('a1001').map((b) => [b.uri.port, b.cseq]), [[phone.port, 4]], 'no binding moved or added');
+  t.equal(r.registrar.stats.replays, 2);
+});
+
+t.test('RFC 2069 (no qop) is refused by default; allowed, each nonce serves once', async (t) => {
+  const { r, phone } = await rig(t);
+  const first = await phone.send({ user: '1001', callId: 'nq1', cseq: 1, contacts: [phone.contact('1001')] });
+  t.equal(first.headers.auth('WWW-Authenticate')[0]?.params.get('qop'), 'auth', 'qop=auth offered');
+  const res = await phone.send({ user: '1001', callId: 'nq1', cseq: 2, contacts: [phone.contact('1001')], authorization: phone.authorization(first, '1001', 'demo1001', { noQop: true }) });
+  t.equal(res.status, 403, 'an answer without qop is refused');
+  t.equal(r.registrar.bindingCount, 0);
+  t.ok(r.logs.some((l) => (l.obj as { code?: string }).code === 'SIP_ERR_AUTH_QOP'), 'logged with SIP_ERR_AUTH_QOP');
+
+  const lenient = await rig(t, { digest: { allowNoQop: true } });
+  const captured = await registerCaptured(lenient.phone, 'nq2', { noQop: true });
+  const replay = await lenient.phone.send({ user: '1001', callId: 'nq2', cseq: 3, contacts: ['<sip:1001@127.0.0.1:6666>'], authorization: captured });
+  t.equal(replay.status, 401, 'the same no-qop answer again, same address: challenged');
+  t.equal(replay.headers.auth('WWW-Authenticate')[0]?.params.get('stale'), 'true');
+  t.same(lenient.r.registrar.lookup('a1001').map((b) => b.uri.port), [lenient.phone.port]);
+});

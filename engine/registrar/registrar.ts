@@ -68,9 +68,11 @@ export interface RegistrarOptions {
    * Digest settings: nonce key (random per process by default), nonce lifetime, algorithms offered
    * in order. Default `['MD5']`: sipp answers only the first challenge and knows only MD5, and
    * baresip 1.x (libre) refuses a whole 401 when any of its challenges is not MD5. Offer
-   * `['SHA-256', 'MD5']` where every phone copes with several challenges.
+   * `['SHA-256', 'MD5']` where every phone copes with several challenges. `allowNoQop` (default
+   * false) accepts RFC 2069 answers without qop=auth, each nonce once, for phones that know nothing
+   * else. Nonces are always bound to the source address they were sent to.
    */
-  digest?: { secret?: Buffer; nonceTtlMs?: number; algorithms?: DigestAlgorithm[] };
+  digest?: { secret?: Buffer; nonceTtlMs?: number; algorithms?: DigestAlgorithm[]; allowNoQop?: boolean };
   /** Limit on failed authentications per source address. */
   authFailures?: FailureLimiterOptions;
   logger?: RegistrarLogger;
@@ -123,6 +125,11 @@ export interface RegistrarStats {
   authFailures: number;
   /** Requests refused unread from blocked sources (503). */
   refused: number;
+  /**
+   * Correct credentials refused as replays: a nonce issued to another source address, or a nonce
+   * count not above the last one (answered with a fresh challenge, stale=true).
+   */
+  replays: number;
   /** Bindings that ran out. */
   expired: number;
 }
@@ -201,7 +208,7 @@ export class Registrar {
   readonly maxExpires: number;
   readonly defaultExpires: number;
   readonly maxContactsPerAgent: number;
-  readonly stats: RegistrarStats = { accepted: 0, challenged: 0, authFailures: 0, refused: 0, expired: 0 };
+  readonly stats: RegistrarStats = { accepted: 0, challenged: 0, authFailures: 0, refused: 0, replays: 0, expired: 0 };
   private readonly clock: Clock;
   private readonly challenger: DigestChallenger;
   private readonly limiter: FailureLimiter;
@@ -231,6 +238,7 @@ export class Registrar {
       ...(opts.digest?.secret ? { secret: opts.digest.secret } : {}),
       ...(opts.digest?.nonceTtlMs !== undefined ? { nonceTtlMs: opts.digest.nonceTtlMs } : {}),
       algorithms: opts.digest?.algorithms ?? ['MD5'],
+      allowNoQop: opts.digest?.allowNoQop ?? false,
     });
     this.limiter = new FailureLimiter(opts.authFailures ?? {}, this.clock);
     for (const a of opts.agents) {
@@ -364,10 +372,14 @@ export class Registrar {
       this.authFailed(req, creds.username, 'SIP_ERR_AUTH_UNKNOWN_USER');
       return undefined;
     }
-    const verdict = this.challenger.verify(request, creds, { password: agent.password });
+    // The nonce is bound to the address it was sent to (not the port: NAT and TCP reconnects
+    // change ports), so a captured Authorization replayed from elsewhere never verifies.
+    const verdict = this.challenger.verify(request, creds, { password: agent.password }, req.inbound.source.address);
     if (verdict.ok) return agent;
     // A nonce from before a restart is no proof of a bad password: challenge again, uncounted.
+    // So are replays (another source, an nc used already): stale=true, a fresh nonce, no binding.
     if (verdict.stale || verdict.code === 'SIP_ERR_AUTH_NONCE') {
+      if (verdict.code === 'SIP_ERR_AUTH_NONCE_SOURCE' || verdict.code === 'SIP_ERR_AUTH_REPLAY') this.stats.replays++;
       this.challenge(req, verdict.stale);
       return undefined;
     }
@@ -378,7 +390,7 @@ export class Registrar {
   private challenge(req: IncomingRequest, stale: boolean): void {
     this.stats.challenged++;
     const headers: HeaderField[] = [];
-    for (const value of this.challenger.challenges(stale)) headers.push({ name: 'WWW-Authenticate', value });
+    for (const value of this.challenger.challenges(stale, req.inbound.source.address)) headers.push({ name: 'WWW-Authenticate', value });
     req.respond(401, { headers });
   }
 

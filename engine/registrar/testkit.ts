@@ -76,9 +76,19 @@ export interface RawRegister {
   authorization?: string;
 }
 
+/** How {@link RawPhone.authorization} answers a challenge. */
+export interface RawAnswer {
+  /** Nonce count (default 1). */
+  nc?: number;
+  /** Answer the RFC 2069 way (no qop, nc or cnonce), as an old phone does. */
+  noQop?: boolean;
+}
+
 /** A phone made of a UDP socket and SIP text. */
 export class RawPhone {
   readonly port: number;
+  /** The loopback address it sends from (127.0.0.1 unless opened elsewhere: 127.0.0.0/8 is all loopback). */
+  readonly address: string;
   private readonly socket: dgram.Socket;
   private readonly waiting = new Map<string, (r: SipResponse) => void>();
   private readonly registrar: Endpoint;
@@ -87,6 +97,7 @@ export class RawPhone {
     this.socket = socket;
     this.registrar = registrar;
     this.port = socket.address().port;
+    this.address = socket.address().address;
     socket.on('message', (buf) => {
       const r = parse(buf);
       if (!r.ok || r.message.kind !== 'response' || r.message.status < 200) return;
@@ -97,10 +108,10 @@ export class RawPhone {
     });
   }
 
-  /** Bind a socket on 127.0.0.1 (free port) that talks to `registrar`. */
-  static async open(registrar: Endpoint): Promise<RawPhone> {
+  /** Bind a socket on `address` (a loopback address, default 127.0.0.1; free port) that talks to `registrar`. */
+  static async open(registrar: Endpoint, address = '127.0.0.1'): Promise<RawPhone> {
     const socket = dgram.createSocket('udp4');
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => socket.bind(0, address, resolve));
     return new RawPhone(socket, registrar);
   }
 
@@ -113,7 +124,7 @@ export class RawPhone {
   send(r: RawRegister): Promise<SipResponse> {
     const lines = [
       `REGISTER ${this.requestUri} SIP/2.0`,
-      `Via: SIP/2.0/UDP 127.0.0.1:${this.port};branch=${newBranch()};rport`,
+      `Via: SIP/2.0/UDP ${this.address}:${this.port};branch=${newBranch()};rport`,
       'Max-Forwards: 70',
       `From: <sip:${r.user}@127.0.0.1>;tag=raw${r.callId.length}`,
       `To: <sip:${r.user}@127.0.0.1>`,
@@ -141,10 +152,15 @@ export class RawPhone {
   }
 
   /** The Authorization value answering the first challenge of a 401. */
-  authorization(challenge: SipResponse, username: string, password: string): string {
-    const c = challenge.headers.auth('WWW-Authenticate')[0];
+  authorization(challenge: SipResponse, username: string, password: string, how: RawAnswer = {}): string {
+    let c = challenge.headers.auth('WWW-Authenticate')[0];
     if (c === undefined) throw new Error(`no challenge in ${challenge.status}`);
-    const a = answerChallenge(c, { username, password, method: 'REGISTER', uri: this.requestUri }, 1);
+    if (how.noQop === true) {
+      const params = new Map(c.params);
+      params.delete('qop');
+      c = { scheme: c.scheme, params };
+    }
+    const a = answerChallenge(c, { username, password, method: 'REGISTER', uri: this.requestUri }, how.nc ?? 1);
     if (!a.ok) throw new Error(a.reason);
     return a.header;
   }
@@ -160,9 +176,9 @@ export class RawPhone {
     return this.send({ ...r, cseq: r.cseq + 1, authorization });
   }
 
-  /** A Contact URI on this phone's port. */
+  /** A Contact URI on this phone's address and port. */
   contact(user: string, params = ''): string {
-    return `<sip:${user}@127.0.0.1:${this.port}>${params}`;
+    return `<sip:${user}@${this.address}:${this.port}>${params}`;
   }
 
   close(): void {

@@ -140,6 +140,9 @@ export class TrunkTable {
         realm: o.auth.realm,
         clock: opts.clock ?? systemClock,
         algorithms: opts.algorithms ?? ['MD5'],
+        // Carriers' SBCs that answer the RFC 2069 way keep working (each nonce then serves one
+        // INVITE); a replay from elsewhere is already stopped by the source ACL above.
+        allowNoQop: true,
         ...(opts.digestSecret ? { secret: opts.digestSecret } : {}),
         ...(opts.nonceTtlMs !== undefined ? { nonceTtlMs: opts.nonceTtlMs } : {}),
       });
