@@ -114,6 +114,15 @@ export async function startEngine(config: Config, opts: { log?: Logger } = {}): 
       agents: config.agents.map((a) => ({ id: a.id, extension: a.extension, password: a.password, maxContacts: a.maxRegistrations })),
       minExpires: config.registrar.minExpires, maxExpires: config.registrar.maxExpires, defaultExpires: config.registrar.defaultExpires,
       digest: { nonceTtlMs: config.registrar.nonceTtlSeconds * 1000, allowNoQop: config.registrar.allowNoQop },
+      authFailures: {
+        maxFailures: config.registrar.sourceBlock.maxFailures, windowMs: config.registrar.sourceBlock.windowSeconds * 1000,
+        blockMs: config.registrar.sourceBlock.blockSeconds * 1000,
+      },
+      accountLockout: {
+        maxFailures: config.registrar.accountLockout.maxFailures, windowMs: config.registrar.accountLockout.windowSeconds * 1000,
+        blockMs: config.registrar.accountLockout.lockSeconds * 1000,
+      },
+      refusalIntervalMs: config.registrar.refusalIntervalMs,
       logger: log.child({ module: 'registrar' }),
     });
     cleanups.push(() => registrar.close());
@@ -262,6 +271,7 @@ export async function startEngine(config: Config, opts: { log?: Logger } = {}): 
       },
       acd: () => acd.snapshot(Date.now()),
       outbox: () => store.outbox.backlog(),
+      registrar: () => registrar.stats,
     });
     const agentInfo = (id: string): AgentInfo | undefined => {
       const v = acd.inspectAgent(id);

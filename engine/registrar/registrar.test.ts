@@ -216,21 +216,24 @@ t.test('a flood of bad passwords: the source is blocked with 503, without digest
   for (let i = 0; i < 6; i++) {
     const res = await phone.register({ user: '1001', callId: `b${i}`, cseq: 1, contacts: [phone.contact('1001')], password: `guess${i}` });
     statuses.push(res.status);
+    // One refusal a second is answered (see the refusal limit test below).
+    r.clock.advance(1000);
   }
   t.same(statuses, [403, 403, 403, 403, 503, 503], 'three tolerated, the fourth blocks, then 503');
   t.equal(r.registrar.stats.authFailures, 4);
   t.equal(r.registrar.stats.refused, 2);
   const blocked = await phone.send({ user: '1001', callId: 'b9', cseq: 1, contacts: [phone.contact('1001')] });
   t.equal(blocked.status, 503, 'even the first request of a new attempt');
-  t.equal(blocked.headers.get('Retry-After'), '120');
+  t.equal(blocked.headers.get('Retry-After'), '117', 'the rest of the block (3 s of it gone)');
   t.equal(blocked.headers.auth('WWW-Authenticate').length, 0, 'no challenge computed');
   const challengedBefore = r.registrar.stats.challenged;
+  r.clock.advance(1000);
   const right = await phone.send({ user: '1001', callId: 'b10', cseq: 1, contacts: [phone.contact('1001')] });
   t.equal(right.status, 503);
   t.equal(r.registrar.stats.challenged, challengedBefore, 'no nonce made for a blocked source');
   t.ok(r.logs.some((l) => l.msg.includes('source blocked')), 'the block is logged');
   t.equal(r.logs.filter((l) => l.level === 'warn').length, 5, 'four failures and one block logged; refusals are not');
-  r.clock.advance(120_000);
+  r.clock.advance(120_000 - 4000); // the block began 4 s ago
   const again = await phone.register({ user: '1001', callId: 'b11', cseq: 1, contacts: [phone.contact('1001')] });
   t.equal(again.status, 200, 'released after the block');
 });
@@ -332,4 +335,80 @@ t.test('RFC 2069 (no qop) is refused by default; allowed, each nonce serves once
   t.equal(replay.status, 401, 'the same no-qop answer again, same address: challenged');
   t.equal(replay.headers.auth('WWW-Authenticate')[0]?.params.get('stale'), 'true');
   t.same(lenient.r.registrar.lookup('a1001').map((b) => b.uri.port), [lenient.phone.port]);
+});
+
+// ---- per-account lockout (issue 11) --------------------------------------------------------
+
+/** Phones on distinct loopback addresses, closed at teardown. */
+async function phonesAt(t: Test, r: RegistrarRig, addresses: string[]): Promise<RawPhone[]> {
+  const out: RawPhone[] = [];
+  for (const a of addresses) {
+    const p = await RawPhone.open(r.udp, a);
+    t.teardown(() => p.close());
+    out.push(p);
+  }
+  return out;
+}
+
+t.test('guesses spread over 4 addresses lock the account: the right password from a fifth is refused', async (t) => {
+  // Defaults: 20 failures per source, 10 per account (the 11th locks for 15 min). Every refusal answered here.
+  const { r } = await rig(t, { refusalIntervalMs: 0 });
+  const guessers = await phonesAt(t, r, ['127.0.0.11', '127.0.0.12', '127.0.0.13', '127.0.0.14']);
+  const statuses = new Map<number, number>();
+  for (let i = 0; i < 76; i++) {
+    const p = guessers[i % 4]!;
+    const res = await p.register({ user: '1001', callId: `g${i}`, cseq: 1, contacts: [p.contact('1001')], password: `guess${i}` });
+    statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+  }
+  t.same([...statuses], [[403, 11], [503, 65]], '19 guesses per source (under its limit); the 11th failure locks the account');
+  t.equal(r.registrar.stats.authFailures, 11, 'locked: no digest work for the rest');
+  const [fifth] = await phonesAt(t, r, ['127.0.0.15']);
+  const right = await fifth!.register({ user: '1001', callId: 'g-right', cseq: 1, contacts: [fifth!.contact('1001')] });
+  t.equal(right.status, 503, 'the right password is refused while locked');
+  t.equal(right.headers.get('Retry-After'), '900');
+  t.equal(r.registrar.bindingCount, 0);
+  const other = await fifth!.register({ user: '1002', callId: 'g-other', cseq: 1, contacts: [fifth!.contact('1002')] });
+  t.equal(other.status, 200, 'other accounts are not affected');
+  t.equal(r.registrar.stats.accountLockouts, 1);
+  const lines = r.logs.filter((l) => l.msg.includes('account locked'));
+  t.equal(lines.length, 1, 'one log line when the account locks');
+  t.match(lines[0]?.obj, { agent: 'a1001', user: '1001', failures: 11, blockMs: 900_000 });
+  r.clock.advance(900_000);
+  const later = await fifth!.register({ user: '1001', callId: 'g-later', cseq: 1, contacts: [fifth!.contact('1001')] });
+  t.equal(later.status, 200, 'unlocked after the lock duration');
+});
+
+t.test('account lockout settings; the registered phone keeps refreshing from its own address', async (t) => {
+  const { r, phone } = await rig(t, { refusalIntervalMs: 0, accountLockout: { maxFailures: 2, windowMs: 60_000, blockMs: 30_000 } });
+  t.equal((await phone.register({ user: '1001', callId: 'h1', cseq: 1, contacts: [phone.contact('1001')], expires: 600 })).status, 200);
+  const [guesser] = await phonesAt(t, r, ['127.0.0.21']);
+  const seen: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    seen.push((await guesser!.register({ user: '1001', callId: `h-g${i}`, cseq: 1, contacts: [guesser!.contact('1001')], password: 'x' })).status);
+  }
+  t.same(seen, [403, 403, 403, 503], 'the third failure locks');
+  const fromGuesser = await guesser!.register({ user: '1001', callId: 'h-right', cseq: 1, contacts: [guesser!.contact('1001')] });
+  t.equal(fromGuesser.status, 503, 'right password from elsewhere: refused');
+  const refresh = await phone.register({ user: '1001', callId: 'h1', cseq: 3, contacts: [phone.contact('1001')], expires: 600 });
+  t.equal(refresh.status, 200, 'the phone at its bound address is not locked out by the attack');
+  t.same(r.registrar.lookup('a1001').map((b) => b.source.port), [phone.port]);
+  r.clock.advance(30_000);
+  t.equal((await guesser!.register({ user: '1001', callId: 'h-after', cseq: 1, contacts: [guesser!.contact('1001')] })).status, 200, 'lock over');
+});
+
+t.test('refusals are limited: one answered per second per source, the rest dropped unanswered', async (t) => {
+  const { r, phone } = await rig(t, { authFailures: { maxFailures: 0, windowMs: 60_000, blockMs: 60_000 } });
+  t.equal((await phone.register({ user: '1001', callId: 'l1', cseq: 1, contacts: [phone.contact('1001')], password: 'x' })).status, 403, 'blocks');
+  t.equal((await phone.send({ user: '1001', callId: 'l2', cseq: 1 })).status, 503, 'first refusal answered');
+  let answered = false;
+  const dropped = phone.send({ user: '1001', callId: 'l3', cseq: 1 }).then(() => { answered = true; }, () => {});
+  // A request from another source is answered after l3 was read (one socket, in order).
+  const [other] = await phonesAt(t, r, ['127.0.0.31']);
+  t.equal((await other!.send({ user: '1001', callId: 'l4', cseq: 1 })).status, 401);
+  r.clock.advance(1000);
+  t.equal((await phone.send({ user: '1001', callId: 'l5', cseq: 1 })).status, 503, 'answered again a second later');
+  t.equal(answered, false, 'the refusal in between got no answer');
+  t.equal(r.registrar.stats.refused, 3);
+  t.equal(r.registrar.stats.dropped, 1);
+  await dropped;
 });

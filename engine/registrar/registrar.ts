@@ -26,7 +26,7 @@ import {
   type Clock, type DigestAlgorithm, type Endpoint, type HeaderField, type IncomingRequest, type NameAddr, type Params,
   type SipUri, type TimerHandle,
 } from '../sip/index.ts';
-import { FailureLimiter, type FailureLimiterOptions } from './limiter.ts';
+import { FailureLimiter, RefusalLimiter, type FailureLimiterOptions } from './limiter.ts';
 
 /** An agent allowed to register: digest user name is the extension. */
 export interface RegistrarAgent {
@@ -75,6 +75,19 @@ export interface RegistrarOptions {
   digest?: { secret?: Buffer; nonceTtlMs?: number; algorithms?: DigestAlgorithm[]; allowNoQop?: boolean };
   /** Limit on failed authentications per source address. */
   authFailures?: FailureLimiterOptions;
+  /**
+   * Limit on failed authentications per account (agent), whatever their source: guesses spread
+   * over many addresses lock the account. While locked, its credentials are refused unread (503
+   * Retry-After), right password included, except from the source address of one of its live
+   * bindings (the phone already registered keeps refreshing; its failures still count). Default
+   * `maxFailures` 10 within 10 min (the 11th locks) for 15 min. One record per agent at most.
+   */
+  accountLockout?: Omit<FailureLimiterOptions, 'maxSources'>;
+  /**
+   * Least time between two refusals (503) answered to one source address while it is blocked or
+   * names a locked account, in ms; the others are dropped unanswered. Default 1000.
+   */
+  refusalIntervalMs?: number;
   logger?: RegistrarLogger;
 }
 
@@ -123,8 +136,14 @@ export interface RegistrarStats {
   challenged: number;
   /** Failed authentications (403). */
   authFailures: number;
-  /** Requests refused unread from blocked sources (503). */
+  /** Requests refused unread: blocked sources and locked accounts (503, or dropped). */
   refused: number;
+  /** Of `refused`, those dropped unanswered (refusal rate limit). */
+  dropped: number;
+  /** Times an account was locked. */
+  accountLockouts: number;
+  /** Times a source address was blocked. */
+  sourceBlocks: number;
   /**
    * Correct credentials refused as replays: a nonce issued to another source address, or a nonce
    * count not above the last one (answered with a fresh challenge, stale=true).
@@ -208,10 +227,14 @@ export class Registrar {
   readonly maxExpires: number;
   readonly defaultExpires: number;
   readonly maxContactsPerAgent: number;
-  readonly stats: RegistrarStats = { accepted: 0, challenged: 0, authFailures: 0, refused: 0, replays: 0, expired: 0 };
+  readonly stats: RegistrarStats = {
+    accepted: 0, challenged: 0, authFailures: 0, refused: 0, dropped: 0, accountLockouts: 0, sourceBlocks: 0, replays: 0, expired: 0,
+  };
   private readonly clock: Clock;
   private readonly challenger: DigestChallenger;
   private readonly limiter: FailureLimiter;
+  private readonly accounts: FailureLimiter;
+  private readonly refusals: RefusalLimiter;
   private readonly log: RegistrarLogger;
   private readonly byId = new Map<string, AgentEntry>();
   private readonly byExtension = new Map<string, AgentEntry>();
@@ -241,6 +264,10 @@ export class Registrar {
       allowNoQop: opts.digest?.allowNoQop ?? false,
     });
     this.limiter = new FailureLimiter(opts.authFailures ?? {}, this.clock);
+    this.accounts = new FailureLimiter({
+      maxFailures: 10, windowMs: 600_000, blockMs: 900_000, ...opts.accountLockout, maxSources: Math.max(1, opts.agents.length),
+    }, this.clock);
+    this.refusals = new RefusalLimiter(opts.refusalIntervalMs ?? 1000, this.clock);
     for (const a of opts.agents) {
       if (this.byId.has(a.id)) throw new RangeError(`Registrar: agent id ${a.id} appears twice`);
       if (this.byExtension.has(a.extension)) throw new RangeError(`Registrar: extension ${a.extension} appears twice`);
@@ -270,9 +297,8 @@ export class Registrar {
     const address = req.inbound.source.address;
     const wait = this.limiter.retryAfterMs(address);
     if (wait > 0) {
-      // No digest work for a source that is guessing passwords: a look-up and an answer.
-      this.stats.refused++;
-      req.respond(503, { reason: 'Too Many Failed Authentications', headers: [{ name: 'Retry-After', value: String(Math.ceil(wait / 1000)) }] });
+      // No digest work for a source that is guessing passwords: a look-up and (now and then) an answer.
+      this.refuse(req, wait);
       return;
     }
     // §10.3 step 3: authenticate.
@@ -369,7 +395,13 @@ export class Registrar {
     }
     const agent = this.byExtension.get(creds.username);
     if (agent === undefined) {
-      this.authFailed(req, creds.username, 'SIP_ERR_AUTH_UNKNOWN_USER');
+      this.authFailed(req, undefined, creds.username, 'SIP_ERR_AUTH_UNKNOWN_USER');
+      return undefined;
+    }
+    const locked = this.accounts.retryAfterMs(agent.id);
+    if (locked > 0 && !this.isBoundAddress(agent, req.inbound.source.address)) {
+      // Refused unread, whatever the password: guesses spread over many sources stop here.
+      this.refuse(req, locked);
       return undefined;
     }
     // The nonce is bound to the address it was sent to (not the port: NAT and TCP reconnects
@@ -383,8 +415,25 @@ export class Registrar {
       this.challenge(req, verdict.stale);
       return undefined;
     }
-    this.authFailed(req, creds.username, verdict.code);
+    this.authFailed(req, agent, creds.username, verdict.code);
     return undefined;
+  }
+
+  /** True when `address` is the source of one of the agent's live bindings. */
+  private isBoundAddress(agent: AgentEntry, address: string): boolean {
+    const now = this.clock.now();
+    for (const b of agent.bindings) if (b.expiresAt > now && b.source.address === address) return true;
+    return false;
+  }
+
+  /** 503 Retry-After to a blocked source or a locked account, at most once per interval per source. */
+  private refuse(req: IncomingRequest, waitMs: number): void {
+    this.stats.refused++;
+    if (!this.refusals.allow(req.inbound.source.address)) {
+      this.stats.dropped++;
+      return;
+    }
+    req.respond(503, { reason: 'Too Many Failed Authentications', headers: [{ name: 'Retry-After', value: String(Math.ceil(waitMs / 1000)) }] });
   }
 
   private challenge(req: IncomingRequest, stale: boolean): void {
@@ -394,14 +443,21 @@ export class Registrar {
     req.respond(401, { headers });
   }
 
-  private authFailed(req: IncomingRequest, user: string, code: string): void {
+  /** A failed authentication: counted per source, and per account when the user is an agent. */
+  private authFailed(req: IncomingRequest, agent: AgentEntry | undefined, user: string, code: string): void {
     const source = req.inbound.source;
     this.stats.authFailures++;
     const outcome = this.limiter.fail(source.address);
     this.log.warn({ source: source.address, port: source.port, transport: source.transport, user, code }, 'REGISTER authentication failed');
     if (outcome === 'blocked') {
+      this.stats.sourceBlocks++;
       this.log.warn({ source: source.address, failures: this.limiter.maxFailures + 1, windowMs: this.limiter.windowMs, blockMs: this.limiter.blockMs },
         'too many failed authentications: source blocked');
+    }
+    if (agent !== undefined && this.accounts.fail(agent.id) === 'blocked') {
+      this.stats.accountLockouts++;
+      this.log.warn({ agent: agent.id, user, source: source.address, failures: this.accounts.maxFailures + 1, windowMs: this.accounts.windowMs, blockMs: this.accounts.blockMs },
+        'too many failed authentications: account locked');
     }
     req.respond(403);
   }
