@@ -412,3 +412,22 @@ t.test('refusals are limited: one answered per second per source, the rest dropp
   t.equal(r.registrar.stats.dropped, 1);
   await dropped;
 });
+
+t.test('isContactSource: true only for the transport, address and port of a live binding (C3)', async (t) => {
+  const { r, phone } = await rig(t);
+  const udp = { transport: 'UDP' as const, address: '127.0.0.1', port: phone.port };
+  t.equal(r.registrar.isContactSource('a1001', udp), false, 'nothing registered yet');
+  t.equal((await phone.register({ user: '1001', callId: 'cs1', cseq: 1, contacts: [phone.contact('1001')], expires: 60 })).status, 200);
+  t.equal(r.registrar.isContactSource('a1001', udp), true, 'the phone');
+  t.equal(r.registrar.isContactSource('a1001', { ...udp, port: phone.port + 1 }), false, 'another port');
+  t.equal(r.registrar.isContactSource('a1001', { ...udp, address: '127.0.0.2' }), false, 'another address');
+  t.equal(r.registrar.isContactSource('a1001', { ...udp, transport: 'TCP' }), false, 'another transport');
+  t.equal(r.registrar.isContactSource('a1002', udp), false, 'another agent');
+  t.equal(r.registrar.isContactSource('nobody', udp), false, 'unknown agent');
+  // A Contact naming another host does not make that host a source.
+  t.equal((await phone.register({ user: '1002', callId: 'cs2', cseq: 1, contacts: ['<sip:1002@127.0.0.9:5060>'] })).status, 200);
+  t.equal(r.registrar.isContactSource('a1002', { transport: 'UDP', address: '127.0.0.9', port: 5060 }), false, 'the Contact is not the source');
+  t.equal(r.registrar.isContactSource('a1002', udp), true);
+  r.clock.advance(60_000);
+  t.equal(r.registrar.isContactSource('a1001', udp), false, 'expired');
+});

@@ -358,6 +358,22 @@ export class Registrar {
     return false;
   }
 
+  /**
+   * True when `source` (transport, address and port) is where one of the agent's live bindings
+   * registered from: a request from there comes from the agent's authenticated phone (contract
+   * C3; feature codes use it). Connection ids are not compared: a TCP phone may reconnect from the
+   * same port, and what was authenticated is the address.
+   */
+  isContactSource(agentId: string, source: Endpoint): boolean {
+    const agent = this.byId.get(agentId);
+    if (agent === undefined) return false;
+    const now = this.clock.now();
+    for (const b of agent.bindings) {
+      if (b.expiresAt > now && b.source.port === source.port && b.source.address === source.address && b.source.transport === source.transport) return true;
+    }
+    return false;
+  }
+
   /** The agent id of an extension, or undefined. */
   agentOf(extension: string): string | undefined {
     return this.byExtension.get(extension)?.id;
