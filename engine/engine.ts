@@ -130,6 +130,7 @@ export async function startEngine(config: Config, opts: { log?: Logger } = {}): 
       id: t.id, name: t.name ?? t.id, allow: t.allow, callerFrom: t.callerFrom, dialledFrom: t.dialledFrom,
       media: t.earlyMedia ? 'early' as const : 'answer' as const, earlyMediaLimitMs: t.answerAfterSeconds * 1000,
       ...(t.auth ? { auth: t.auth } : {}),
+      ...(t.maxCallsPerSecond !== null ? { maxCallsPerSecond: t.maxCallsPerSecond } : {}),
     })), { logger: log.child({ module: 'trunks' }) });
     const trunkSettings = new Map(config.trunks.map((t) => [t.id, t]));
 

@@ -191,6 +191,7 @@ const trunk = z.strictObject({
   dialledFrom: z.enum(['ruri', 'to']).default('ruri').describe('Dialled number from the Request-URI or the To header.'),
   codecs: z.array(z.enum(['PCMU', 'PCMA'])).min(1).default(['PCMU', 'PCMA']).describe('Codecs offered/accepted, in preference order.'),
   inbandDtmf: z.boolean().nullable().default(null).describe('In-band DTMF detection for this trunk; null = media.inbandDtmf.'),
+  maxCallsPerSecond: z.number().positive().nullable().default(null).describe("The carrier's contracted calls per second: INVITE ceiling of the trunk's source addresses; null = the SIP admission default."),
 });
 
 const agent = z.strictObject({

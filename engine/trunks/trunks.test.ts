@@ -246,3 +246,23 @@ t.test('trunk digest: an expired nonce is challenged again with stale=true, not 
   const ok = table.admitInvite(invite(fresh.header));
   t.equal(ok.ok, true, 'the fresh nonce is accepted');
 });
+
+t.test('ceilingFor: the contracted cps of the longest-prefix trunk (C6)', async (t) => {
+  const table = new TrunkTable([
+    { ...loopTrunk, id: 'wide', name: 'Wide', allow: ['10.0.0.0/8', '2001:db8::/32'], maxCallsPerSecond: 100 },
+    { ...loopTrunk, id: 'narrow', name: 'Narrow', allow: ['10.1.0.0/16'], maxCallsPerSecond: 5 },
+    { ...loopTrunk, id: 'free', name: 'No ceiling', allow: ['10.2.0.0/16', '2001:db8:1::/48'] },
+  ]);
+  t.same(table.ceilingFor('10.1.2.3'), { invitesPerSecond: 5 }, 'the more specific trunk wins');
+  t.same(table.ceilingFor('10.9.9.9'), { invitesPerSecond: 100 });
+  t.equal(table.ceilingFor('10.2.0.1'), undefined, 'a more specific trunk without a ceiling does not inherit the wider one');
+  t.same(table.ceilingFor('2001:db8:2::1'), { invitesPerSecond: 100 }, 'IPv6');
+  t.equal(table.ceilingFor('2001:db8:1::1'), undefined);
+  t.same(table.ceilingFor('::ffff:10.1.0.1'), { invitesPerSecond: 5 }, 'IPv4-mapped');
+  t.equal(table.ceilingFor('192.0.2.1'), undefined, 'no trunk');
+  t.equal(table.ceilingFor('not an address'), undefined);
+  t.equal(table.ceilingFor('10.1.2.3'), table.ceilingFor('10.1.200.3'), 'one frozen object per trunk, nothing allocated per call');
+  t.equal(table.get('narrow')?.maxCallsPerSecond, 5);
+  t.equal(table.get('free')?.maxCallsPerSecond, null);
+  t.throws(() => new TrunkTable([{ ...loopTrunk, maxCallsPerSecond: 0 }]), RangeError);
+});

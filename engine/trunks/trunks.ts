@@ -51,6 +51,8 @@ export interface TrunkOptions {
   earlyMediaLimitMs?: number | undefined;
   /** Challenge status: 407 Proxy-Authenticate (default, what carriers expect) or 401. */
   challengeStatus?: 401 | 407 | undefined;
+  /** The carrier's contracted calls per second: the INVITE ceiling of its sources. Undefined: none of its own. */
+  maxCallsPerSecond?: number | undefined;
 }
 
 /** A trunk as the calls layer sees it (no secrets). */
@@ -64,6 +66,13 @@ export interface Trunk {
   readonly earlyMediaLimitMs: number;
   /** True when its INVITEs are digest-authenticated. */
   readonly authenticated: boolean;
+  /** Contracted calls per second (INVITE ceiling of its sources); null when it has none. */
+  readonly maxCallsPerSecond: number | null;
+}
+
+/** The INVITE rate ceiling of a source address (contract C6, for the SIP admission limiter). */
+export interface SourceCeiling {
+  invitesPerSecond: number;
 }
 
 /** Why an INVITE was not admitted (each answered by `admitInvite` itself). */
@@ -106,6 +115,8 @@ interface TrunkEntry {
   auth: TrunkAuth | undefined;
   challenger: DigestChallenger | undefined;
   challengeStatus: 401 | 407;
+  /** Made once, so that `ceilingFor` allocates nothing per packet. */
+  ceiling: SourceCeiling | undefined;
 }
 
 const SILENT: TrunkLogger = { warn() {} };
@@ -132,10 +143,14 @@ export class TrunkTable {
     const rules: { cidr: string; value: TrunkEntry }[] = [];
     for (const o of trunks) {
       if (this.byId.has(o.id)) throw new RangeError(`trunk id ${o.id} appears twice`);
+      const cps = o.maxCallsPerSecond;
+      if (cps !== undefined && !(cps > 0 && Number.isFinite(cps))) throw new RangeError(`trunk ${o.id}: maxCallsPerSecond must be a positive number`);
       const trunk: Trunk = Object.freeze({
         id: o.id, name: o.name, allow: Object.freeze([...o.allow]), callerFrom: o.callerFrom, dialledFrom: o.dialledFrom,
         media: o.media ?? 'answer', earlyMediaLimitMs: o.earlyMediaLimitMs ?? 60_000, authenticated: o.auth !== undefined,
+        maxCallsPerSecond: cps ?? null,
       });
+      const ceiling = cps === undefined ? undefined : Object.freeze({ invitesPerSecond: cps });
       const challenger = o.auth === undefined ? undefined : new DigestChallenger({
         realm: o.auth.realm,
         clock: opts.clock ?? systemClock,
@@ -146,7 +161,7 @@ export class TrunkTable {
         ...(opts.digestSecret ? { secret: opts.digestSecret } : {}),
         ...(opts.nonceTtlMs !== undefined ? { nonceTtlMs: opts.nonceTtlMs } : {}),
       });
-      const entry: TrunkEntry = { trunk, auth: o.auth, challenger, challengeStatus: o.challengeStatus ?? 407 };
+      const entry: TrunkEntry = { trunk, auth: o.auth, challenger, challengeStatus: o.challengeStatus ?? 407, ceiling };
       this.byId.set(o.id, entry);
       for (const cidr of o.allow) rules.push({ cidr, value: entry });
     }
@@ -166,6 +181,16 @@ export class TrunkTable {
   /** The trunk whose ACL holds this source address (longest prefix wins), or undefined. */
   classify(address: string): Trunk | undefined {
     return this.acl.match(address)?.trunk;
+  }
+
+  /**
+   * The INVITE ceiling of a source address (contract C6): the `maxCallsPerSecond` of the trunk
+   * whose ACL holds it by the longest prefix, or undefined when no trunk holds it or that trunk
+   * has none. A more specific trunk without a ceiling does not inherit a wider trunk's: the
+   * address belongs to the more specific trunk only. One look-up, no allocation (hot path).
+   */
+  ceilingFor(address: string): SourceCeiling | undefined {
+    return this.acl.match(address)?.ceiling;
   }
 
   /**
