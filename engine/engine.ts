@@ -247,6 +247,8 @@ export async function startEngine(config: Config, opts: { log?: Logger } = {}): 
         calls.apply(acd.agentLoggedOut(agentId, Date.now()));
       },
     });
+    // Persisted registrations (C4) come back before REGISTERs are handled, through the delegate above.
+    await registrar.restore();
     ua.setDelegate({
       onInvite: (invite) => calls.onInvite(invite),
       onRequest: (req: IncomingRequest) => {

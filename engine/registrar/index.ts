@@ -6,7 +6,7 @@
  */
 export { Registrar } from './registrar.ts';
 export type {
-  Binding, RegistrarAgent, RegistrarDelegate, RegistrarLogger, RegistrarOptions, RegistrarStats, UnregisterReason,
+  Binding, BindingStore, PersistedBinding, RegistrarAgent, RegistrarDelegate, RegistrarLogger, RegistrarOptions, RegistrarStats, UnregisterReason,
 } from './registrar.ts';
 export { FailureLimiter, RefusalLimiter } from './limiter.ts';
 export type { FailureLimiterOptions, FailureOutcome } from './limiter.ts';

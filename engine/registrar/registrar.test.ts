@@ -4,7 +4,7 @@
  * on a UserAgent. Time is a fake clock, so expiry and nonce ageing are exact.
  */
 import t, { type Test } from 'tap';
-import { RawPhone, contactExpires, startRegistrar, type RegistrarRig } from './testkit.ts';
+import { MapBindingStore, RawPhone, contactExpires, startRegistrar, type RegistrarRig } from './testkit.ts';
 import type { RegistrarOptions } from './registrar.ts';
 
 async function rig(t: Test, opts: Partial<RegistrarOptions> = {}): Promise<{ r: RegistrarRig; phone: RawPhone }> {
@@ -430,4 +430,77 @@ t.test('isContactSource: true only for the transport, address and port of a live
   t.equal(r.registrar.isContactSource('a1002', udp), true);
   r.clock.advance(60_000);
   t.equal(r.registrar.isContactSource('a1001', udp), false, 'expired');
+});
+
+// ---- persisted registrations (contract C4) -------------------------------------------------
+
+t.test('every change is written to the binding store', async (t) => {
+  const store = new MapBindingStore();
+  const { r, phone } = await rig(t, { bindings: store });
+  const instance = '"<urn:uuid:00000000-0000-1000-8000-00a0c91e6bf6>"';
+  await phone.register({ user: '1001', callId: 'p1', cseq: 1, contacts: [phone.contact('1001', `;+sip.instance=${instance}`)], expires: 60 });
+  const key = MapBindingStore.key('a1001', `sip:1001@127.0.0.1:${phone.port}`);
+  t.same(store.rows.get(key), {
+    agentId: 'a1001', contact: `sip:1001@127.0.0.1:${phone.port}`, source: { transport: 'UDP', address: '127.0.0.1', port: phone.port },
+    expiresAt: 1_000_000 + 60_000, callId: 'p1', cseq: 2, instanceId: '<urn:uuid:00000000-0000-1000-8000-00a0c91e6bf6>', registeredAt: 1_000_000,
+  }, 'a new binding is upserted with its source, Call-ID, CSeq and instance');
+  r.clock.advance(10_000);
+  await phone.register({ user: '1001', callId: 'p1', cseq: 3, contacts: [phone.contact('1001')], expires: 120 });
+  t.match(store.rows.get(key), { cseq: 4, expiresAt: 1_010_000 + 120_000, registeredAt: 1_000_000 }, 'a refresh is upserted');
+  await phone.register({ user: '1001', callId: 'p1', cseq: 5, contacts: [phone.contact('1001')], expires: 0 });
+  t.equal(store.rows.size, 0, 'an unregistration removes it');
+  await phone.register({ user: '1002', callId: 'p2', cseq: 1, contacts: [phone.contact('1002')], expires: 60 });
+  t.equal(store.rows.size, 1);
+  r.clock.advance(60_000);
+  t.equal(store.rows.size, 0, 'an expiry removes it');
+  await phone.register({ user: '1003', callId: 'p3', cseq: 1, contacts: ['<sip:1003@127.0.0.1:6001>', '<sip:1003@127.0.0.1:6002>'] });
+  await phone.register({ user: '1003', callId: 'p3', cseq: 3, contacts: ['*'], expires: 0 });
+  t.equal(store.rows.size, 0, '* removes every one');
+});
+
+t.test('restore at start: current bindings come back, expired and unknown ones are dropped', async (t) => {
+  const store = new MapBindingStore();
+  const first = await rig(t, { bindings: store });
+  await first.phone.register({ user: '1001', callId: 'rs1', cseq: 1, contacts: [first.phone.contact('1001')], expires: 600 });
+  await first.phone.register({ user: '1002', callId: 'rs2', cseq: 1, contacts: [first.phone.contact('1002')], expires: 60 });
+  void store.upsert({
+    agentId: 'gone', contact: 'sip:9999@127.0.0.1:5060', source: { transport: 'UDP', address: '127.0.0.1', port: 5060 },
+    expiresAt: 9_000_000, callId: 'x', cseq: 1, instanceId: null, registeredAt: 1_000_000,
+  });
+  t.equal(store.rows.size, 3);
+  // The engine stops, and starts again 2 minutes later: 1002's binding ended meanwhile.
+  const r = await startRegistrar({ bindings: store }, 1_000_000 + 120_000);
+  t.teardown(() => r.close());
+  t.equal(r.registrar.bindingCount, 0, 'nothing before restore()');
+  t.equal(await r.registrar.restore(), 1, 'one binding restored');
+  t.same(r.registered.map((e) => e.agentId), ['a1001'], 'onRegistered for the restored agent');
+  const b = r.registrar.bindingFor('1001');
+  t.same(b?.source, { transport: 'UDP', address: '127.0.0.1', port: first.phone.port });
+  t.equal(r.registrar.remaining(b!), 480, 'its remaining time carried over');
+  t.equal(r.registrar.isContactSource('a1001', { transport: 'UDP', address: '127.0.0.1', port: first.phone.port }), true);
+  t.equal(r.registrar.isRegistered('a1002'), false, 'the expired binding is dropped');
+  t.same([...store.rows.values()].map((p) => p.agentId), ['a1001'], 'and removed from the store, with the unknown agent\'s');
+  // §10.3 step 7 survives the restart: same Call-ID, old CSeq is refused.
+  const phone = await RawPhone.open(r.udp);
+  t.teardown(() => phone.close());
+  const challenge = await phone.send({ user: '1001', callId: 'rs1', cseq: 1, contacts: [first.phone.contact('1001')] });
+  const old = await phone.send({ user: '1001', callId: 'rs1', cseq: 2, contacts: [first.phone.contact('1001')], authorization: phone.authorization(challenge, '1001', 'demo1001') });
+  t.equal(old.status, 500, 'CSeq not above the stored one');
+  r.clock.advance(480_000);
+  t.same(r.unregistered, [{ agentId: 'a1001', reason: 'expired' }], 'the restored binding expires on time');
+  t.equal(store.rows.size, 0);
+});
+
+t.test('a failing binding store is logged; the registrar keeps working', async (t) => {
+  const store = new MapBindingStore();
+  store.failing = true;
+  const { r, phone } = await rig(t, { bindings: store });
+  t.equal(await r.registrar.restore(), 0, 'a failed load starts empty');
+  t.ok(r.logs.some((l) => l.level === 'error' && l.msg.includes('loading persisted registrations failed')));
+  const ok = await phone.register({ user: '1001', callId: 'fs1', cseq: 1, contacts: [phone.contact('1001')] });
+  t.equal(ok.status, 200, 'registration still answered');
+  t.equal(r.registrar.isRegistered('a1001'), true);
+  await new Promise((resolve) => setImmediate(resolve));
+  t.ok(r.logs.some((l) => l.level === 'error' && l.msg === 'persisting a registration failed'), 'the failed write is logged');
+  t.equal(store.writes, 1);
 });

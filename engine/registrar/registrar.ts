@@ -22,7 +22,7 @@
  * phones behind NAT are reached there, not at the private address in their Contact.
  */
 import {
-  DigestChallenger, formatNameAddr, systemClock, unescapeUri, uriEquals,
+  DigestChallenger, formatNameAddr, formatUri, parseUri, systemClock, unescapeUri, uriEquals,
   type Clock, type DigestAlgorithm, type Endpoint, type HeaderField, type IncomingRequest, type NameAddr, type Params,
   type SipUri, type TimerHandle,
 } from '../sip/index.ts';
@@ -37,6 +37,36 @@ export interface RegistrarAgent {
   password: string;
   /** Most bindings for this agent; default the registrar's `maxContactsPerAgent`. */
   maxContacts?: number | undefined;
+}
+
+/**
+ * One binding as stored (contract C4): enough to reach the phone and to keep RFC 3261 §10.3 step 7
+ * ordering across a restart. `contact` is the Contact URI text; with `agentId` it is the key.
+ */
+export interface PersistedBinding {
+  agentId: string;
+  /** Contact URI text (`sip:1001@192.0.2.7:5060`), without the name-addr's header parameters. */
+  contact: string;
+  source: { transport: 'UDP' | 'TCP' | 'TLS'; address: string; port: number };
+  /** Wall-clock ms at which the binding ends. */
+  expiresAt: number;
+  callId: string;
+  cseq: number;
+  /** The Contact's `+sip.instance` (RFC 5626 §4.1) without its quotes, or null. */
+  instanceId: string | null;
+  registeredAt: number;
+}
+
+/**
+ * Where bindings survive a restart (contract C4). The registrar calls `upsert` after every new or
+ * refreshed binding and `remove` when one ends (unregistered, evicted, expired), without waiting:
+ * a failed write is logged and the registrar goes on from memory. `load` is read once by
+ * {@link Registrar.restore}; the registrar drops what has expired itself.
+ */
+export interface BindingStore {
+  load(now: number): Promise<PersistedBinding[]>;
+  upsert(b: PersistedBinding): Promise<void>;
+  remove(agentId: string, contact: string): Promise<void>;
 }
 
 /** A pino-compatible logger (a pino child logger fits). */
@@ -88,6 +118,13 @@ export interface RegistrarOptions {
    * names a locked account, in ms; the others are dropped unanswered. Default 1000.
    */
   refusalIntervalMs?: number;
+  /** Persisted bindings: written on every change, read by {@link Registrar.restore}. Default none. */
+  bindings?: BindingStore;
+  /**
+   * Wall-clock ms for the stored times (`clock` may be monotonic and restart at 0 with the
+   * process, so stored times are converted through the offset between the two). Default Date.now.
+   */
+  wallClock?: () => number;
   logger?: RegistrarLogger;
 }
 
@@ -101,8 +138,8 @@ export interface Binding {
   readonly uri: SipUri;
   /** Where the REGISTER came from: INVITEs go here (NAT, connection reuse). */
   readonly source: Endpoint;
-  /** Our address it arrived on. */
-  readonly local: Endpoint;
+  /** Our address it arrived on; null for a binding restored from the store. */
+  readonly local: Endpoint | null;
   /** Preference 0..1 from the Contact `q` parameter (1 when absent). */
   readonly q: number;
   readonly callId: string;
@@ -158,7 +195,7 @@ class BindingRecord implements Binding {
   contact!: NameAddr;
   uri!: SipUri;
   source!: Endpoint;
-  local!: Endpoint;
+  local!: Endpoint | null;
   q!: number;
   callId!: string;
   cseq!: number;
@@ -167,9 +204,33 @@ class BindingRecord implements Binding {
   refreshedAt!: number;
   userAgent: string | undefined;
 
-  constructor(readonly agentId: string, readonly extension: string, c: Change, req: IncomingRequest, now: number) {
-    this.registeredAt = now;
-    this.refresh(c, req, now);
+  constructor(readonly agentId: string, readonly extension: string, registeredAt: number) {
+    this.registeredAt = registeredAt;
+  }
+
+  /** Take a stored binding (times already on our clock; after a restart: no local address, q 1, no User-Agent). */
+  restore(p: PersistedBinding, contact: NameAddr, now: number): void {
+    this.contact = contact;
+    this.uri = contact.uri;
+    this.source = { transport: p.source.transport, address: p.source.address, port: p.source.port };
+    this.local = null;
+    this.q = 1;
+    this.callId = p.callId;
+    this.cseq = p.cseq;
+    this.expiresAt = p.expiresAt;
+    this.refreshedAt = now;
+    this.userAgent = undefined;
+  }
+
+  /** The stored form (contract C4); `toWall` turns our clock's times into wall-clock ms. */
+  persisted(toWall: number): PersistedBinding {
+    const instance = this.contact.params.get('+sip.instance');
+    return {
+      agentId: this.agentId, contact: formatUri(this.uri),
+      source: { transport: this.source.transport, address: this.source.address, port: this.source.port },
+      expiresAt: this.expiresAt + toWall, callId: this.callId, cseq: this.cseq,
+      instanceId: typeof instance === 'string' ? unquote(instance) : null, registeredAt: this.registeredAt + toWall,
+    };
   }
 
   /** Take the contact, source and expiry of a (re-)REGISTER. */
@@ -236,6 +297,8 @@ export class Registrar {
   private readonly accounts: FailureLimiter;
   private readonly refusals: RefusalLimiter;
   private readonly log: RegistrarLogger;
+  private readonly store: BindingStore | undefined;
+  private readonly wallClock: () => number;
   private readonly byId = new Map<string, AgentEntry>();
   private readonly byExtension = new Map<string, AgentEntry>();
   private delegate: RegistrarDelegate = NO_DELEGATE;
@@ -256,6 +319,8 @@ export class Registrar {
     if (!(this.maxContactsPerAgent >= 1)) throw new RangeError('Registrar: maxContactsPerAgent must be at least 1');
     this.clock = opts.clock ?? systemClock;
     this.log = opts.logger ?? SILENT;
+    this.store = opts.bindings;
+    this.wallClock = opts.wallClock ?? Date.now;
     this.challenger = new DigestChallenger({
       realm: opts.realm, clock: this.clock,
       ...(opts.digest?.secret ? { secret: opts.digest.secret } : {}),
@@ -277,6 +342,59 @@ export class Registrar {
       this.byId.set(a.id, entry);
       this.byExtension.set(a.extension, entry);
     }
+  }
+
+  /**
+   * Load the persisted bindings (contract C4) and take those still current, of agents that still
+   * exist; the others are removed from the store. Each restored agent gets `onRegistered`, so set
+   * the delegate first. A failed load is logged and the registrar starts empty. Returns how many
+   * bindings were restored. Call once at start, before REGISTERs are handled.
+   */
+  async restore(): Promise<number> {
+    const store = this.store;
+    if (store === undefined) return 0;
+    let rows: PersistedBinding[];
+    try {
+      rows = await store.load(this.wallClock());
+    } catch (err) {
+      this.log.error({ err }, 'loading persisted registrations failed: starting without them');
+      return 0;
+    }
+    const now = this.clock.now();
+    const fromWall = now - this.wallClock();
+    const added: BindingRecord[] = [];
+    let dropped = 0;
+    for (const stored of rows) {
+      const p = { ...stored, expiresAt: stored.expiresAt + fromWall, registeredAt: stored.registeredAt + fromWall };
+      const agent = this.byId.get(p.agentId);
+      const uri = parseUri(p.contact);
+      if (agent === undefined || uri === undefined || !(p.expiresAt > now) || agent.bindings.some((b) => uriEquals(b.uri, uri))) {
+        dropped++;
+        this.persist(() => store.remove(p.agentId, p.contact), p.agentId);
+        continue;
+      }
+      const params: Params = new Map();
+      if (p.instanceId !== null) params.set('+sip.instance', `"${p.instanceId}"`);
+      const b = new BindingRecord(agent.id, agent.extension, p.registeredAt);
+      b.restore(p, { displayName: undefined, uri, params }, now);
+      agent.bindings.push(b);
+      added.push(b);
+      this.armExpiry(b.expiresAt);
+    }
+    for (const agent of this.byId.values()) {
+      agent.bindings.sort(bestFirst);
+      // The contact limit may have been lowered since they were stored.
+      while (agent.bindings.length > agent.maxContacts) {
+        const gone = agent.bindings.pop()!;
+        const i = added.indexOf(gone);
+        if (i >= 0) added.splice(i, 1);
+        dropped++;
+        this.persistRemove(gone);
+      }
+    }
+    this.log.info({ restored: added.length, dropped }, 'persisted registrations restored');
+    for (const b of added) this.emitRegistered(b.agentId, b);
+    return added.length;
   }
 
   /** Set the one consumer of registration events. */
@@ -520,6 +638,7 @@ export class Registrar {
     const now = this.clock.now();
     const added: BindingRecord[] = [];
     if (plan.removeAll) {
+      for (const b of agent.bindings) this.persistRemove(b);
       agent.bindings.length = 0;
       return added;
     }
@@ -528,15 +647,19 @@ export class Registrar {
       const b = c.existing;
       if (b === undefined) {
         if (c.expires === 0) continue;
-        const fresh = new BindingRecord(agent.id, agent.extension, c, req, now);
+        const fresh = new BindingRecord(agent.id, agent.extension, now);
+        fresh.refresh(c, req, now);
+        this.persistUpsert(fresh);
         agent.bindings.push(fresh);
         added.push(fresh);
         touched.add(fresh);
         this.armExpiry(fresh.expiresAt);
       } else if (c.expires === 0) {
         agent.bindings.splice(agent.bindings.indexOf(b), 1);
+        this.persistRemove(b);
       } else {
         b.refresh(c, req, now);
+        this.persistUpsert(b);
         touched.add(b);
         this.armExpiry(b.expiresAt);
       }
@@ -551,6 +674,7 @@ export class Registrar {
       }
       if (oldest === undefined) break;
       agent.bindings.splice(agent.bindings.indexOf(oldest), 1);
+      this.persistRemove(oldest);
       this.log.info({ agent: agent.id, contact: formatNameAddr(oldest.contact) }, 'binding evicted: contact limit');
     }
     agent.bindings.sort(bestFirst);
@@ -591,6 +715,7 @@ export class Registrar {
         const b = list[i]!;
         if (b.expiresAt <= now) {
           this.stats.expired++;
+          this.persistRemove(b);
           continue;
         }
         if (b.expiresAt < next) next = b.expiresAt;
@@ -604,6 +729,27 @@ export class Registrar {
       }
     }
     if (next < Infinity) this.armExpiry(next);
+  }
+
+  // ---- persistence (contract C4): never awaited, a failed write is logged, memory stays the truth.
+
+  private persistUpsert(b: BindingRecord): void {
+    const store = this.store;
+    if (store !== undefined) this.persist(() => store.upsert(b.persisted(this.wallClock() - this.clock.now())), b.agentId);
+  }
+
+  private persistRemove(b: BindingRecord): void {
+    const store = this.store;
+    if (store !== undefined) this.persist(() => store.remove(b.agentId, formatUri(b.uri)), b.agentId);
+  }
+
+  private persist(write: () => Promise<void>, agentId: string): void {
+    const failed = (err: unknown): void => this.log.error({ err, agent: agentId }, 'persisting a registration failed');
+    try {
+      write().catch(failed);
+    } catch (err) {
+      failed(err);
+    }
   }
 
   // A consumer that throws must not leave a REGISTER half done or stop the expiry timer.
@@ -659,6 +805,11 @@ function withoutExpires(c: NameAddr): NameAddr {
   const params: Params = new Map(c.params);
   params.delete('expires');
   return { displayName: c.displayName, uri: c.uri, params };
+}
+
+/** A quoted-string's content (`"<urn:uuid:…>"` → `<urn:uuid:…>`); other text as it is. */
+function unquote(text: string): string {
+  return text.length >= 2 && text.charCodeAt(0) === 0x22 && text.charCodeAt(text.length - 1) === 0x22 ? text.slice(1, -1) : text;
 }
 
 function bestFirst(a: BindingRecord, b: BindingRecord): number {

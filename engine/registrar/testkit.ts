@@ -8,7 +8,9 @@ import { FakeClock } from '../sip/testing/fake-clock.ts';
 import {
   TransportLayer, UserAgent, answerChallenge, newBranch, parse, type Endpoint, type SipResponse,
 } from '../sip/index.ts';
-import { Registrar, type Binding, type RegistrarOptions, type RegistrarLogger, type UnregisterReason } from './registrar.ts';
+import {
+  Registrar, type Binding, type BindingStore, type PersistedBinding, type RegistrarOptions, type RegistrarLogger, type UnregisterReason,
+} from './registrar.ts';
 
 /** Demo agents 1001–1003 with passwords `demo<ext>`. */
 export const demoAgents = [
@@ -16,6 +18,40 @@ export const demoAgents = [
   { id: 'a1002', extension: '1002', password: 'demo1002' },
   { id: 'a1003', extension: '1003', password: 'demo1003' },
 ];
+
+/**
+ * A {@link BindingStore} in a Map keyed by agent and Contact URI, as the SQLite one keys its rows.
+ * `load` returns every row, expired or not, so a test sees the registrar drop what has ended.
+ * `failing` makes every call reject (a broken disk).
+ */
+export class MapBindingStore implements BindingStore {
+  readonly rows = new Map<string, PersistedBinding>();
+  failing = false;
+  writes = 0;
+
+  static key(agentId: string, contact: string): string {
+    return `${agentId}\n${contact}`;
+  }
+
+  load(): Promise<PersistedBinding[]> {
+    if (this.failing) return Promise.reject(new Error('disk gone'));
+    return Promise.resolve([...this.rows.values()].map((b) => structuredClone(b)));
+  }
+
+  upsert(b: PersistedBinding): Promise<void> {
+    this.writes++;
+    if (this.failing) return Promise.reject(new Error('disk gone'));
+    this.rows.set(MapBindingStore.key(b.agentId, b.contact), structuredClone(b));
+    return Promise.resolve();
+  }
+
+  remove(agentId: string, contact: string): Promise<void> {
+    this.writes++;
+    if (this.failing) return Promise.reject(new Error('disk gone'));
+    this.rows.delete(MapBindingStore.key(agentId, contact));
+    return Promise.resolve();
+  }
+}
 
 /** A registrar on a loopback stack, with its events and logs recorded. */
 export interface RegistrarRig {
@@ -31,16 +67,17 @@ export interface RegistrarRig {
   close(): Promise<void>;
 }
 
-/** Start a registrar (fake clock) on 127.0.0.1 UDP and TCP, free ports. */
-export async function startRegistrar(opts: Partial<RegistrarOptions> = {}): Promise<RegistrarRig> {
-  const clock = new FakeClock(1_000_000);
+/** Start a registrar (fake clock at `startAt` ms) on 127.0.0.1 UDP and TCP, free ports. */
+export async function startRegistrar(opts: Partial<RegistrarOptions> = {}, startAt = 1_000_000): Promise<RegistrarRig> {
+  const clock = new FakeClock(startAt);
   const logs: RegistrarRig['logs'] = [];
   const logger: RegistrarLogger = {
     info: (obj, msg) => logs.push({ level: 'info', obj, msg }),
     warn: (obj, msg) => logs.push({ level: 'warn', obj, msg }),
     error: (obj, msg) => logs.push({ level: 'error', obj, msg }),
   };
-  const registrar = new Registrar({ realm: 'onair', agents: demoAgents, clock, logger, ...opts });
+  // Stored times follow the fake clock too, so expiry across a "restart" is exact.
+  const registrar = new Registrar({ realm: 'onair', agents: demoAgents, clock, logger, wallClock: () => clock.now(), ...opts });
   const registered: RegistrarRig['registered'] = [];
   const unregistered: RegistrarRig['unregistered'] = [];
   registrar.setDelegate({
