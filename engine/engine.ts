@@ -247,13 +247,14 @@ export async function startEngine(config: Config, opts: { log?: Logger } = {}): 
         calls.apply(acd.agentLoggedOut(agentId, Date.now()));
       },
     });
+    const optionsContext = { get draining() { return draining; }, isAgentSource: (s: Endpoint) => registrar.isBindingSource(s) };
     // Persisted registrations (C4) come back before REGISTERs are handled, through the delegate above.
     await registrar.restore();
     ua.setDelegate({
       onInvite: (invite) => calls.onInvite(invite),
       onRequest: (req: IncomingRequest) => {
         if (req.request.method === 'REGISTER') registrar.handle(req);
-        else if (req.request.method === 'OPTIONS') req.respond(200, { headers: ua.standardHeaders() });
+        else if (req.request.method === 'OPTIONS') trunks.answerOptions(req, optionsContext);
         else req.respond(405, { headers: ua.standardHeaders() });
       },
     });

@@ -504,3 +504,23 @@ t.test('a failing binding store is logged; the registrar keeps working', async (
   t.ok(r.logs.some((l) => l.level === 'error' && l.msg === 'persisting a registration failed'), 'the failed write is logged');
   t.equal(store.writes, 1);
 });
+
+t.test('isBindingSource follows bindings as they begin, move and end', async (t) => {
+  const { r, phone } = await rig(t);
+  const src = { transport: 'UDP' as const, address: '127.0.0.1', port: phone.port };
+  t.equal(r.registrar.isBindingSource(src), false);
+  await phone.register({ user: '1001', callId: 'bs1', cseq: 1, contacts: [phone.contact('1001')], expires: 60 });
+  await phone.register({ user: '1002', callId: 'bs2', cseq: 1, contacts: [phone.contact('1002')], expires: 600 });
+  t.equal(r.registrar.isBindingSource(src), true);
+  t.equal(r.registrar.isBindingSource({ ...src, port: src.port + 1 }), false);
+  await phone.register({ user: '1002', callId: 'bs2', cseq: 3, contacts: [phone.contact('1002')], expires: 0 });
+  t.equal(r.registrar.isBindingSource(src), true, 'still 1001 from there');
+  // 1001 refreshes its binding from another socket: the binding moves there.
+  const moved = await RawPhone.open(r.udp);
+  t.teardown(() => moved.close());
+  await moved.register({ user: '1001', callId: 'bs1', cseq: 3, contacts: [phone.contact('1001')], expires: 60 });
+  t.equal(r.registrar.isBindingSource(src), false, 'moved away');
+  t.equal(r.registrar.isBindingSource({ ...src, port: moved.port }), true);
+  r.clock.advance(60_000);
+  t.equal(r.registrar.isBindingSource({ ...src, port: moved.port }), false, 'expired');
+});

@@ -203,6 +203,8 @@ class BindingRecord implements Binding {
   registeredAt: number;
   refreshedAt!: number;
   userAgent: string | undefined;
+  /** Key of `source` in the registrar's source index while the binding is in it. */
+  sourceKey: string | undefined = undefined;
 
   constructor(readonly agentId: string, readonly extension: string, registeredAt: number) {
     this.registeredAt = registeredAt;
@@ -300,6 +302,8 @@ export class Registrar {
   private readonly store: BindingStore | undefined;
   private readonly wallClock: () => number;
   private readonly byId = new Map<string, AgentEntry>();
+  /** Binding sources (transport, address, port) → how many bindings registered from there. */
+  private readonly sources = new Map<string, number>();
   private readonly byExtension = new Map<string, AgentEntry>();
   private delegate: RegistrarDelegate = NO_DELEGATE;
   private timer: TimerHandle | undefined = undefined;
@@ -377,6 +381,7 @@ export class Registrar {
       if (p.instanceId !== null) params.set('+sip.instance', `"${p.instanceId}"`);
       const b = new BindingRecord(agent.id, agent.extension, p.registeredAt);
       b.restore(p, { displayName: undefined, uri, params }, now);
+      this.index(b);
       agent.bindings.push(b);
       added.push(b);
       this.armExpiry(b.expiresAt);
@@ -389,7 +394,7 @@ export class Registrar {
         const i = added.indexOf(gone);
         if (i >= 0) added.splice(i, 1);
         dropped++;
-        this.persistRemove(gone);
+        this.ended(gone);
       }
     }
     this.log.info({ restored: added.length, dropped }, 'persisted registrations restored');
@@ -490,6 +495,14 @@ export class Registrar {
       if (b.expiresAt > now && b.source.port === source.port && b.source.address === source.address && b.source.transport === source.transport) return true;
     }
     return false;
+  }
+
+  /**
+   * True when `source` (transport, address and port) is where some agent's binding registered
+   * from: a registered phone (its OPTIONS keep-alives deserve an answer). One map look-up.
+   */
+  isBindingSource(source: Endpoint): boolean {
+    return this.sources.has(sourceKey(source));
   }
 
   /** The agent id of an extension, or undefined. */
@@ -638,7 +651,7 @@ export class Registrar {
     const now = this.clock.now();
     const added: BindingRecord[] = [];
     if (plan.removeAll) {
-      for (const b of agent.bindings) this.persistRemove(b);
+      for (const b of agent.bindings) this.ended(b);
       agent.bindings.length = 0;
       return added;
     }
@@ -649,17 +662,17 @@ export class Registrar {
         if (c.expires === 0) continue;
         const fresh = new BindingRecord(agent.id, agent.extension, now);
         fresh.refresh(c, req, now);
-        this.persistUpsert(fresh);
+        this.changed(fresh);
         agent.bindings.push(fresh);
         added.push(fresh);
         touched.add(fresh);
         this.armExpiry(fresh.expiresAt);
       } else if (c.expires === 0) {
         agent.bindings.splice(agent.bindings.indexOf(b), 1);
-        this.persistRemove(b);
+        this.ended(b);
       } else {
         b.refresh(c, req, now);
-        this.persistUpsert(b);
+        this.changed(b);
         touched.add(b);
         this.armExpiry(b.expiresAt);
       }
@@ -674,7 +687,7 @@ export class Registrar {
       }
       if (oldest === undefined) break;
       agent.bindings.splice(agent.bindings.indexOf(oldest), 1);
-      this.persistRemove(oldest);
+      this.ended(oldest);
       this.log.info({ agent: agent.id, contact: formatNameAddr(oldest.contact) }, 'binding evicted: contact limit');
     }
     agent.bindings.sort(bestFirst);
@@ -715,7 +728,7 @@ export class Registrar {
         const b = list[i]!;
         if (b.expiresAt <= now) {
           this.stats.expired++;
-          this.persistRemove(b);
+          this.ended(b);
           continue;
         }
         if (b.expiresAt < next) next = b.expiresAt;
@@ -731,16 +744,38 @@ export class Registrar {
     if (next < Infinity) this.armExpiry(next);
   }
 
-  // ---- persistence (contract C4): never awaited, a failed write is logged, memory stays the truth.
+  // ---- source index and persistence (contract C4) -------------------------------------------
+  // Every binding that begins or is refreshed passes through changed(), every one that ends through
+  // ended(). Store writes are never awaited: a failed write is logged, memory stays the truth.
 
-  private persistUpsert(b: BindingRecord): void {
+  private changed(b: BindingRecord): void {
+    this.index(b);
     const store = this.store;
     if (store !== undefined) this.persist(() => store.upsert(b.persisted(this.wallClock() - this.clock.now())), b.agentId);
   }
 
-  private persistRemove(b: BindingRecord): void {
+  private ended(b: BindingRecord): void {
+    this.unindex(b);
     const store = this.store;
     if (store !== undefined) this.persist(() => store.remove(b.agentId, formatUri(b.uri)), b.agentId);
+  }
+
+  /** (Re-)enter the binding's current source in the index (a refresh may move it). */
+  private index(b: BindingRecord): void {
+    const key = sourceKey(b.source);
+    if (key === b.sourceKey) return;
+    this.unindex(b);
+    b.sourceKey = key;
+    this.sources.set(key, (this.sources.get(key) ?? 0) + 1);
+  }
+
+  private unindex(b: BindingRecord): void {
+    const key = b.sourceKey;
+    if (key === undefined) return;
+    b.sourceKey = undefined;
+    const n = (this.sources.get(key) ?? 1) - 1;
+    if (n > 0) this.sources.set(key, n);
+    else this.sources.delete(key);
   }
 
   private persist(write: () => Promise<void>, agentId: string): void {
@@ -805,6 +840,11 @@ function withoutExpires(c: NameAddr): NameAddr {
   const params: Params = new Map(c.params);
   params.delete('expires');
   return { displayName: c.displayName, uri: c.uri, params };
+}
+
+/** Index key of a source endpoint (connection ids left out, as in `isContactSource`). */
+function sourceKey(e: Endpoint): string {
+  return `${e.transport} ${e.address} ${e.port}`;
 }
 
 /** A quoted-string's content (`"<urn:uuid:…>"` → `<urn:uuid:…>`); other text as it is. */
