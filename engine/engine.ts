@@ -247,6 +247,7 @@ export async function startEngine(config: Config, opts: { log?: Logger } = {}): 
         calls.apply(acd.agentLoggedOut(agentId, Date.now()));
       },
     });
+    let draining = false;
     const optionsContext = { get draining() { return draining; }, isAgentSource: (s: Endpoint) => registrar.isBindingSource(s) };
     // Persisted registrations (C4) come back before REGISTERs are handled, through the delegate above.
     await registrar.restore();
@@ -265,7 +266,6 @@ export async function startEngine(config: Config, opts: { log?: Logger } = {}): 
     cleanups.push(() => clearInterval(heartbeat));
 
     // ---- API ---------------------------------------------------------------------------------
-    let draining = false;
     metrics.setSources({
       transactions: () => ({ client: ua.transactions.clientCount, server: ua.transactions.serverCount }),
       calls: () => {
