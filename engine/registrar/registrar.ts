@@ -205,6 +205,8 @@ class BindingRecord implements Binding {
   userAgent: string | undefined;
   /** Key of `source` in the registrar's source index while the binding is in it. */
   sourceKey: string | undefined = undefined;
+  /** Contact URI text of its row in the binding store (a refresh may spell an equal URI otherwise). */
+  storedContact: string | undefined = undefined;
 
   constructor(readonly agentId: string, readonly extension: string, registeredAt: number) {
     this.registeredAt = registeredAt;
@@ -372,15 +374,21 @@ export class Registrar {
       const p = { ...stored, expiresAt: stored.expiresAt + fromWall, registeredAt: stored.registeredAt + fromWall };
       const agent = this.byId.get(p.agentId);
       const uri = parseUri(p.contact);
-      if (agent === undefined || uri === undefined || !(p.expiresAt > now) || agent.bindings.some((b) => uriEquals(b.uri, uri))) {
+      if (agent === undefined || uri === undefined || !(p.expiresAt > now)) {
         dropped++;
         this.persist(() => store.remove(p.agentId, p.contact), p.agentId);
+        continue;
+      }
+      // Already bound (a second row of one contact): keep the first; its row is the live one.
+      if (agent.bindings.some((b) => uriEquals(b.uri, uri))) {
+        dropped++;
         continue;
       }
       const params: Params = new Map();
       if (p.instanceId !== null) params.set('+sip.instance', `"${p.instanceId}"`);
       const b = new BindingRecord(agent.id, agent.extension, p.registeredAt);
       b.restore(p, { displayName: undefined, uri, params }, now);
+      b.storedContact = p.contact;
       this.index(b);
       agent.bindings.push(b);
       added.push(b);
@@ -751,13 +759,20 @@ export class Registrar {
   private changed(b: BindingRecord): void {
     this.index(b);
     const store = this.store;
-    if (store !== undefined) this.persist(() => store.upsert(b.persisted(this.wallClock() - this.clock.now())), b.agentId);
+    if (store === undefined) return;
+    const row = b.persisted(this.wallClock() - this.clock.now());
+    const previous = b.storedContact;
+    if (previous !== undefined && previous !== row.contact) this.persist(() => store.remove(b.agentId, previous), b.agentId);
+    b.storedContact = row.contact;
+    this.persist(() => store.upsert(row), b.agentId);
   }
 
   private ended(b: BindingRecord): void {
     this.unindex(b);
     const store = this.store;
-    if (store !== undefined) this.persist(() => store.remove(b.agentId, formatUri(b.uri)), b.agentId);
+    const contact = b.storedContact ?? formatUri(b.uri);
+    b.storedContact = undefined;
+    if (store !== undefined) this.persist(() => store.remove(b.agentId, contact), b.agentId);
   }
 
   /** (Re-)enter the binding's current source in the index (a refresh may move it). */
