@@ -128,6 +128,16 @@ export async function startEngine(config: Config, opts: { log?: Logger; faults?:
       realm: config.registrar.realm,
       agents: config.agents.map((a) => ({ id: a.id, extension: a.extension, password: a.password, maxContacts: a.maxRegistrations })),
       minExpires: config.registrar.minExpires, maxExpires: config.registrar.maxExpires, defaultExpires: config.registrar.defaultExpires,
+      digest: { nonceTtlMs: config.registrar.nonceTtlSeconds * 1000, allowNoQop: config.registrar.allowNoQop },
+      authFailures: {
+        maxFailures: config.registrar.sourceBlock.maxFailures, windowMs: config.registrar.sourceBlock.windowSeconds * 1000,
+        blockMs: config.registrar.sourceBlock.blockSeconds * 1000,
+      },
+      accountLockout: {
+        maxFailures: config.registrar.accountLockout.maxFailures, windowMs: config.registrar.accountLockout.windowSeconds * 1000,
+        blockMs: config.registrar.accountLockout.lockSeconds * 1000,
+      },
+      refusalIntervalMs: config.registrar.refusalIntervalMs,
       logger: log.child({ module: 'registrar' }),
     });
     cleanups.push(() => registrar.close());
@@ -135,6 +145,7 @@ export async function startEngine(config: Config, opts: { log?: Logger; faults?:
       id: t.id, name: t.name ?? t.id, allow: t.allow, callerFrom: t.callerFrom, dialledFrom: t.dialledFrom,
       media: t.earlyMedia ? 'early' as const : 'answer' as const, earlyMediaLimitMs: t.answerAfterSeconds * 1000,
       ...(t.auth ? { auth: t.auth } : {}),
+      ...(t.maxCallsPerSecond !== null ? { maxCallsPerSecond: t.maxCallsPerSecond } : {}),
     })), { logger: log.child({ module: 'trunks' }) });
     const trunkSettings = new Map(config.trunks.map((t) => [t.id, t]));
 
@@ -251,11 +262,15 @@ export async function startEngine(config: Config, opts: { log?: Logger; faults?:
         calls.apply(acd.agentLoggedOut(agentId, Date.now()));
       },
     });
+    let draining = false;
+    const optionsContext = { get draining() { return draining; }, isAgentSource: (s: Endpoint) => registrar.isBindingSource(s) };
+    // Persisted registrations (C4) come back before REGISTERs are handled, through the delegate above.
+    await registrar.restore();
     ua.setDelegate({
       onInvite: (invite) => calls.onInvite(invite),
       onRequest: (req: IncomingRequest) => {
         if (req.request.method === 'REGISTER') registrar.handle(req);
-        else if (req.request.method === 'OPTIONS') req.respond(200, { headers: ua.standardHeaders() });
+        else if (req.request.method === 'OPTIONS') trunks.answerOptions(req, optionsContext);
         else req.respond(405, { headers: ua.standardHeaders() });
       },
     });
@@ -266,7 +281,6 @@ export async function startEngine(config: Config, opts: { log?: Logger; faults?:
     cleanups.push(() => clearInterval(heartbeat));
 
     // ---- API ---------------------------------------------------------------------------------
-    let draining = false;
     metrics.setSources({
       transactions: () => ({ client: ua.transactions.clientCount, server: ua.transactions.serverCount }),
       calls: () => {
@@ -278,6 +292,7 @@ export async function startEngine(config: Config, opts: { log?: Logger; faults?:
       outbox: () => store.outbox.backlog(),
       ...(admission ? { sipAdmission: () => ({ dropped: admission.droppedCounts(), blockedSources: admission.blockedCount() }) } : {}),
       ...(opts.faults ? { processFaults: opts.faults } : {}),
+      registrar: () => registrar.stats,
     });
     const agentInfo = (id: string): AgentInfo | undefined => {
       const v = acd.inspectAgent(id);

@@ -199,3 +199,16 @@ t.test('two metric objects do not share a registry', async (t) => {
   const { samples } = parseExposition(await b.render());
   t.equal(samples.filter((s) => s.name === 'onair_sip_messages_total').length, 0);
 });
+
+t.test('registrar counters are read from its stats at scrape time', async (t) => {
+  const stats = { authFailures: 12, accountLockouts: 1, sourceBlocks: 2, replays: 5, refused: 40 };
+  const metrics = createMetrics({ defaultMetrics: false, sources: { registrar: () => stats } });
+  const { types, samples } = parseExposition(await metrics.render());
+  t.equal(types.get('onair_registrar_account_lockouts_total'), 'counter');
+  t.equal(value(samples, 'onair_registrar_account_lockouts_total'), 1);
+  t.equal(value(samples, 'onair_registrar_source_blocks_total'), 2);
+  t.equal(value(samples, 'onair_registrar_replays_total'), 5);
+  t.equal(value(samples, 'onair_registrar_auth_failures_total'), 12);
+  stats.accountLockouts++;
+  t.equal(value(parseExposition(await metrics.render()).samples, 'onair_registrar_account_lockouts_total'), 2, 'live values');
+});

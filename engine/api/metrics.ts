@@ -46,6 +46,17 @@ export interface MetricSources {
   sipAdmission?: () => { dropped: Readonly<Record<AdmissionDropKind, number>>; blockedSources: number };
   /** Exceptions and rejections nothing handled, which the process policy logged and survived. */
   processFaults?: () => { uncaughtException: number; unhandledRejection: number };
+  /** The registrar's counters (its `stats`). */
+  registrar?: () => RegistrarCounts;
+}
+
+/** Registrar counters read at scrape time (structurally the registrar's `stats`). */
+export interface RegistrarCounts {
+  authFailures: number;
+  accountLockouts: number;
+  sourceBlocks: number;
+  replays: number;
+  refused: number;
 }
 
 /** Options of {@link createMetrics}. */
@@ -275,6 +286,18 @@ export class Metrics {
       emit({ status: 'pending' }, b.pending);
       emit({ status: 'dead' }, b.dead);
     });
+
+    // ---- registrar
+    const registrarCount = (name: string, help: string, field: keyof RegistrarCounts): void =>
+      scraped('counter', name, help, [], (emit) => {
+        const c = sources().registrar?.();
+        if (c !== undefined) emit({}, c[field]);
+      });
+    registrarCount('onair_registrar_auth_failures_total', 'REGISTER authentications that failed (403).', 'authFailures');
+    registrarCount('onair_registrar_account_lockouts_total', 'Agent accounts locked after too many failed authentications.', 'accountLockouts');
+    registrarCount('onair_registrar_source_blocks_total', 'Source addresses blocked after too many failed authentications.', 'sourceBlocks');
+    registrarCount('onair_registrar_replays_total', 'Correct credentials refused as replays (nonce of another source, nc not rising).', 'replays');
+    registrarCount('onair_registrar_refused_total', 'REGISTERs refused unread from blocked sources or for locked accounts.', 'refused');
 
     // ---- API
     scraped('gauge', 'onair_api_event_clients', 'Connected WebSocket event clients.', [],

@@ -25,7 +25,11 @@ t.test('an empty document gets every default', async (t) => {
     adapter: 'sqlite', strikeThreshold: 3, seedDemo: false, lookupDeadlineMs: 300, lookupCacheSeconds: 60,
     blacklistAction: 'reject-603', vipPriorityPerLevel: 10,
   });
-  t.same(c.registrar, { realm: 'onair', minExpires: 60, maxExpires: 3600, defaultExpires: 3600 });
+  t.same(c.registrar, {
+    realm: 'onair', minExpires: 60, maxExpires: 3600, defaultExpires: 3600, nonceTtlSeconds: 300, allowNoQop: false,
+    sourceBlock: { maxFailures: 20, windowSeconds: 60, blockSeconds: 300 },
+    accountLockout: { maxFailures: 10, windowSeconds: 600, lockSeconds: 900 }, refusalIntervalMs: 1000,
+  });
   t.same(c.featureCodes, { login: '*60', ready: '*61', notReady: '*62', logout: '*63' });
   t.same(c.shutdown, { drainSeconds: 30 });
   t.same(c.log, { level: 'info' });
@@ -40,7 +44,7 @@ t.test('list entries get their defaults', async (t) => {
   });
   t.match(c.trunks[0], {
     name: null, auth: null, earlyMedia: false, answerAfterSeconds: 45, callerFrom: 'pai', dialledFrom: 'ruri',
-    codecs: ['PCMU', 'PCMA'], inbandDtmf: null,
+    codecs: ['PCMU', 'PCMA'], inbandDtmf: null, maxCallsPerSecond: null,
   });
   t.match(c.agents[0], { name: null, skills: {}, autoReadyOnRegister: false, maxRegistrations: 3 });
   t.match(c.queues[0], {

@@ -209,6 +209,7 @@ const trunk = z.strictObject({
   dialledFrom: z.enum(['ruri', 'to']).default('ruri').describe('Dialled number from the Request-URI or the To header.'),
   codecs: z.array(z.enum(['PCMU', 'PCMA'])).min(1).default(['PCMU', 'PCMA']).describe('Codecs offered/accepted, in preference order.'),
   inbandDtmf: z.boolean().nullable().default(null).describe('In-band DTMF detection for this trunk; null = media.inbandDtmf.'),
+  maxCallsPerSecond: z.number().positive().nullable().default(null).describe("The carrier's contracted calls per second: INVITE ceiling of the trunk's source addresses; null = the SIP admission default."),
 });
 
 const agent = z.strictObject({
@@ -226,6 +227,19 @@ const registrarSection = z.strictObject({
   minExpires: positiveInt.default(60).describe('Shorter registrations get 423 Interval Too Brief (s).'),
   maxExpires: positiveInt.default(3600).describe('Longer registrations are cut to this (s).'),
   defaultExpires: positiveInt.default(3600).describe('Expiry when the phone asks none (s).'),
+  nonceTtlSeconds: positiveInt.default(300).describe('Lifetime of a digest nonce; an older one gets 401 stale=true (s).'),
+  allowNoQop: z.boolean().default(false).describe('Accept RFC 2069 digest answers without qop=auth (old phones), each nonce once; off: refused with 403.'),
+  sourceBlock: z.strictObject({
+    maxFailures: nonNegativeInt.default(20).describe('Failed authentications tolerated from one source address within the window; the next one blocks it.'),
+    windowSeconds: positiveInt.default(60).describe('Counting window of failures per source (s).'),
+    blockSeconds: nonNegativeInt.default(300).describe('How long a blocked source is refused unread (503) (s).'),
+  }).prefault({}).describe('Per-source limit on failed REGISTER authentications.'),
+  accountLockout: z.strictObject({
+    maxFailures: nonNegativeInt.default(10).describe('Failed authentications of one agent account, from any sources, tolerated within the window; the next one locks it.'),
+    windowSeconds: positiveInt.default(600).describe('Counting window of failures per account (s).'),
+    lockSeconds: nonNegativeInt.default(900).describe("How long a locked account's credentials are refused (503), right password included, except from its registered phone's address (s)."),
+  }).prefault({}).describe('Per-account lockout against guesses spread over many addresses.'),
+  refusalIntervalMs: nonNegativeInt.default(1000).describe('Least time between two refusals (503) answered to one source; the others are dropped unanswered (ms).'),
 }).prefault({}).describe('Registrar of agent phones.');
 
 // ------------------------------------------------------------------ queues (ACD QueueConfig)

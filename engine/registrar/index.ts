@@ -1,11 +1,12 @@
 /**
  * The registrar of agents' phones: REGISTER with digest authentication (RFC 3261 §10.3), bindings
- * with expiry and presence events, and the per-source limit on failed authentications. The only
+ * with expiry and presence events, the per-source and per-account limits on failed
+ * authentications, and the limit on answered refusals. The only
  * door of `engine/registrar`.
  */
 export { Registrar } from './registrar.ts';
 export type {
-  Binding, RegistrarAgent, RegistrarDelegate, RegistrarLogger, RegistrarOptions, RegistrarStats, UnregisterReason,
+  Binding, BindingStore, PersistedBinding, RegistrarAgent, RegistrarDelegate, RegistrarLogger, RegistrarOptions, RegistrarStats, UnregisterReason,
 } from './registrar.ts';
-export { FailureLimiter } from './limiter.ts';
+export { FailureLimiter, RefusalLimiter } from './limiter.ts';
 export type { FailureLimiterOptions, FailureOutcome } from './limiter.ts';

@@ -91,3 +91,36 @@ export class FailureLimiter {
     return this.sources.size;
   }
 }
+
+/**
+ * At most one answered refusal per source address per `intervalMs`. A blocked source or a guesser
+ * naming a locked account gets one 503 now and then, not one per packet: the rest are dropped
+ * unanswered (their server transaction absorbs retransmissions and ends quietly after 64*T1), so a
+ * flood costs a map look-up per packet and sends almost nothing back, even to a spoofed address.
+ */
+export class RefusalLimiter {
+  readonly intervalMs: number;
+  private readonly clock: Pick<Clock, 'now'>;
+  /** Source address → clock time of the last refusal answered. */
+  private readonly answered: LRUCache<string, { at: number }>;
+
+  constructor(intervalMs: number, clock: Pick<Clock, 'now'>, maxSources = 10_000) {
+    if (!(intervalMs >= 0)) throw new RangeError('RefusalLimiter: intervalMs >= 0 is required');
+    this.intervalMs = intervalMs;
+    this.clock = clock;
+    this.answered = new LRUCache({ max: maxSources });
+  }
+
+  /** True when a refusal to this source may be answered now (and counts it); false: drop it. */
+  allow(address: string): boolean {
+    const now = this.clock.now();
+    const r = this.answered.get(address);
+    if (r === undefined) {
+      this.answered.set(address, { at: now });
+      return true;
+    }
+    if (now - r.at < this.intervalMs) return false;
+    r.at = now;
+    return true;
+  }
+}

@@ -22,11 +22,11 @@
  * phones behind NAT are reached there, not at the private address in their Contact.
  */
 import {
-  DigestChallenger, formatNameAddr, systemClock, unescapeUri, uriEquals,
+  DigestChallenger, formatNameAddr, formatUri, parseUri, systemClock, unescapeUri, uriEquals,
   type Clock, type DigestAlgorithm, type Endpoint, type HeaderField, type IncomingRequest, type NameAddr, type Params,
   type SipUri, type TimerHandle,
 } from '../sip/index.ts';
-import { FailureLimiter, type FailureLimiterOptions } from './limiter.ts';
+import { FailureLimiter, RefusalLimiter, type FailureLimiterOptions } from './limiter.ts';
 
 /** An agent allowed to register: digest user name is the extension. */
 export interface RegistrarAgent {
@@ -37,6 +37,36 @@ export interface RegistrarAgent {
   password: string;
   /** Most bindings for this agent; default the registrar's `maxContactsPerAgent`. */
   maxContacts?: number | undefined;
+}
+
+/**
+ * One binding as stored (contract C4): enough to reach the phone and to keep RFC 3261 §10.3 step 7
+ * ordering across a restart. `contact` is the Contact URI text; with `agentId` it is the key.
+ */
+export interface PersistedBinding {
+  agentId: string;
+  /** Contact URI text (`sip:1001@192.0.2.7:5060`), without the name-addr's header parameters. */
+  contact: string;
+  source: { transport: 'UDP' | 'TCP' | 'TLS'; address: string; port: number };
+  /** Wall-clock ms at which the binding ends. */
+  expiresAt: number;
+  callId: string;
+  cseq: number;
+  /** The Contact's `+sip.instance` (RFC 5626 §4.1) without its quotes, or null. */
+  instanceId: string | null;
+  registeredAt: number;
+}
+
+/**
+ * Where bindings survive a restart (contract C4). The registrar calls `upsert` after every new or
+ * refreshed binding and `remove` when one ends (unregistered, evicted, expired), without waiting:
+ * a failed write is logged and the registrar goes on from memory. `load` is read once by
+ * {@link Registrar.restore}; the registrar drops what has expired itself.
+ */
+export interface BindingStore {
+  load(now: number): Promise<PersistedBinding[]>;
+  upsert(b: PersistedBinding): Promise<void>;
+  remove(agentId: string, contact: string): Promise<void>;
 }
 
 /** A pino-compatible logger (a pino child logger fits). */
@@ -68,11 +98,33 @@ export interface RegistrarOptions {
    * Digest settings: nonce key (random per process by default), nonce lifetime, algorithms offered
    * in order. Default `['MD5']`: sipp answers only the first challenge and knows only MD5, and
    * baresip 1.x (libre) refuses a whole 401 when any of its challenges is not MD5. Offer
-   * `['SHA-256', 'MD5']` where every phone copes with several challenges.
+   * `['SHA-256', 'MD5']` where every phone copes with several challenges. `allowNoQop` (default
+   * false) accepts RFC 2069 answers without qop=auth, each nonce once, for phones that know nothing
+   * else. Nonces are always bound to the source address they were sent to.
    */
-  digest?: { secret?: Buffer; nonceTtlMs?: number; algorithms?: DigestAlgorithm[] };
+  digest?: { secret?: Buffer; nonceTtlMs?: number; algorithms?: DigestAlgorithm[]; allowNoQop?: boolean };
   /** Limit on failed authentications per source address. */
   authFailures?: FailureLimiterOptions;
+  /**
+   * Limit on failed authentications per account (agent), whatever their source: guesses spread
+   * over many addresses lock the account. While locked, its credentials are refused unread (503
+   * Retry-After), right password included, except from the source address of one of its live
+   * bindings (the phone already registered keeps refreshing; its failures still count). Default
+   * `maxFailures` 10 within 10 min (the 11th locks) for 15 min. One record per agent at most.
+   */
+  accountLockout?: Omit<FailureLimiterOptions, 'maxSources'>;
+  /**
+   * Least time between two refusals (503) answered to one source address while it is blocked or
+   * names a locked account, in ms; the others are dropped unanswered. Default 1000.
+   */
+  refusalIntervalMs?: number;
+  /** Persisted bindings: written on every change, read by {@link Registrar.restore}. Default none. */
+  bindings?: BindingStore;
+  /**
+   * Wall-clock ms for the stored times (`clock` may be monotonic and restart at 0 with the
+   * process, so stored times are converted through the offset between the two). Default Date.now.
+   */
+  wallClock?: () => number;
   logger?: RegistrarLogger;
 }
 
@@ -86,8 +138,8 @@ export interface Binding {
   readonly uri: SipUri;
   /** Where the REGISTER came from: INVITEs go here (NAT, connection reuse). */
   readonly source: Endpoint;
-  /** Our address it arrived on. */
-  readonly local: Endpoint;
+  /** Our address it arrived on; null for a binding restored from the store. */
+  readonly local: Endpoint | null;
   /** Preference 0..1 from the Contact `q` parameter (1 when absent). */
   readonly q: number;
   readonly callId: string;
@@ -121,8 +173,19 @@ export interface RegistrarStats {
   challenged: number;
   /** Failed authentications (403). */
   authFailures: number;
-  /** Requests refused unread from blocked sources (503). */
+  /** Requests refused unread: blocked sources and locked accounts (503, or dropped). */
   refused: number;
+  /** Of `refused`, those dropped unanswered (refusal rate limit). */
+  dropped: number;
+  /** Times an account was locked. */
+  accountLockouts: number;
+  /** Times a source address was blocked. */
+  sourceBlocks: number;
+  /**
+   * Correct credentials refused as replays: a nonce issued to another source address, or a nonce
+   * count not above the last one (answered with a fresh challenge, stale=true).
+   */
+  replays: number;
   /** Bindings that ran out. */
   expired: number;
 }
@@ -132,7 +195,7 @@ class BindingRecord implements Binding {
   contact!: NameAddr;
   uri!: SipUri;
   source!: Endpoint;
-  local!: Endpoint;
+  local!: Endpoint | null;
   q!: number;
   callId!: string;
   cseq!: number;
@@ -140,10 +203,38 @@ class BindingRecord implements Binding {
   registeredAt: number;
   refreshedAt!: number;
   userAgent: string | undefined;
+  /** Key of `source` in the registrar's source index while the binding is in it. */
+  sourceKey: string | undefined = undefined;
+  /** Contact URI text of its row in the binding store (a refresh may spell an equal URI otherwise). */
+  storedContact: string | undefined = undefined;
 
-  constructor(readonly agentId: string, readonly extension: string, c: Change, req: IncomingRequest, now: number) {
-    this.registeredAt = now;
-    this.refresh(c, req, now);
+  constructor(readonly agentId: string, readonly extension: string, registeredAt: number) {
+    this.registeredAt = registeredAt;
+  }
+
+  /** Take a stored binding (times already on our clock; after a restart: no local address, q 1, no User-Agent). */
+  restore(p: PersistedBinding, contact: NameAddr, now: number): void {
+    this.contact = contact;
+    this.uri = contact.uri;
+    this.source = { transport: p.source.transport, address: p.source.address, port: p.source.port };
+    this.local = null;
+    this.q = 1;
+    this.callId = p.callId;
+    this.cseq = p.cseq;
+    this.expiresAt = p.expiresAt;
+    this.refreshedAt = now;
+    this.userAgent = undefined;
+  }
+
+  /** The stored form (contract C4); `toWall` turns our clock's times into wall-clock ms. */
+  persisted(toWall: number): PersistedBinding {
+    const instance = this.contact.params.get('+sip.instance');
+    return {
+      agentId: this.agentId, contact: formatUri(this.uri),
+      source: { transport: this.source.transport, address: this.source.address, port: this.source.port },
+      expiresAt: this.expiresAt + toWall, callId: this.callId, cseq: this.cseq,
+      instanceId: typeof instance === 'string' ? unquote(instance) : null, registeredAt: this.registeredAt + toWall,
+    };
   }
 
   /** Take the contact, source and expiry of a (re-)REGISTER. */
@@ -201,12 +292,20 @@ export class Registrar {
   readonly maxExpires: number;
   readonly defaultExpires: number;
   readonly maxContactsPerAgent: number;
-  readonly stats: RegistrarStats = { accepted: 0, challenged: 0, authFailures: 0, refused: 0, expired: 0 };
+  readonly stats: RegistrarStats = {
+    accepted: 0, challenged: 0, authFailures: 0, refused: 0, dropped: 0, accountLockouts: 0, sourceBlocks: 0, replays: 0, expired: 0,
+  };
   private readonly clock: Clock;
   private readonly challenger: DigestChallenger;
   private readonly limiter: FailureLimiter;
+  private readonly accounts: FailureLimiter;
+  private readonly refusals: RefusalLimiter;
   private readonly log: RegistrarLogger;
+  private readonly store: BindingStore | undefined;
+  private readonly wallClock: () => number;
   private readonly byId = new Map<string, AgentEntry>();
+  /** Binding sources (transport, address, port) → how many bindings registered from there. */
+  private readonly sources = new Map<string, number>();
   private readonly byExtension = new Map<string, AgentEntry>();
   private delegate: RegistrarDelegate = NO_DELEGATE;
   private timer: TimerHandle | undefined = undefined;
@@ -226,13 +325,20 @@ export class Registrar {
     if (!(this.maxContactsPerAgent >= 1)) throw new RangeError('Registrar: maxContactsPerAgent must be at least 1');
     this.clock = opts.clock ?? systemClock;
     this.log = opts.logger ?? SILENT;
+    this.store = opts.bindings;
+    this.wallClock = opts.wallClock ?? Date.now;
     this.challenger = new DigestChallenger({
       realm: opts.realm, clock: this.clock,
       ...(opts.digest?.secret ? { secret: opts.digest.secret } : {}),
       ...(opts.digest?.nonceTtlMs !== undefined ? { nonceTtlMs: opts.digest.nonceTtlMs } : {}),
       algorithms: opts.digest?.algorithms ?? ['MD5'],
+      allowNoQop: opts.digest?.allowNoQop ?? false,
     });
     this.limiter = new FailureLimiter(opts.authFailures ?? {}, this.clock);
+    this.accounts = new FailureLimiter({
+      maxFailures: 10, windowMs: 600_000, blockMs: 900_000, ...opts.accountLockout, maxSources: Math.max(1, opts.agents.length),
+    }, this.clock);
+    this.refusals = new RefusalLimiter(opts.refusalIntervalMs ?? 1000, this.clock);
     for (const a of opts.agents) {
       if (this.byId.has(a.id)) throw new RangeError(`Registrar: agent id ${a.id} appears twice`);
       if (this.byExtension.has(a.extension)) throw new RangeError(`Registrar: extension ${a.extension} appears twice`);
@@ -242,6 +348,66 @@ export class Registrar {
       this.byId.set(a.id, entry);
       this.byExtension.set(a.extension, entry);
     }
+  }
+
+  /**
+   * Load the persisted bindings (contract C4) and take those still current, of agents that still
+   * exist; the others are removed from the store. Each restored agent gets `onRegistered`, so set
+   * the delegate first. A failed load is logged and the registrar starts empty. Returns how many
+   * bindings were restored. Call once at start, before REGISTERs are handled.
+   */
+  async restore(): Promise<number> {
+    const store = this.store;
+    if (store === undefined) return 0;
+    let rows: PersistedBinding[];
+    try {
+      rows = await store.load(this.wallClock());
+    } catch (err) {
+      this.log.error({ err }, 'loading persisted registrations failed: starting without them');
+      return 0;
+    }
+    const now = this.clock.now();
+    const fromWall = now - this.wallClock();
+    const added: BindingRecord[] = [];
+    let dropped = 0;
+    for (const stored of rows) {
+      const p = { ...stored, expiresAt: stored.expiresAt + fromWall, registeredAt: stored.registeredAt + fromWall };
+      const agent = this.byId.get(p.agentId);
+      const uri = parseUri(p.contact);
+      if (agent === undefined || uri === undefined || !(p.expiresAt > now)) {
+        dropped++;
+        this.persist(() => store.remove(p.agentId, p.contact), p.agentId);
+        continue;
+      }
+      // Already bound (a second row of one contact): keep the first; its row is the live one.
+      if (agent.bindings.some((b) => uriEquals(b.uri, uri))) {
+        dropped++;
+        continue;
+      }
+      const params: Params = new Map();
+      if (p.instanceId !== null) params.set('+sip.instance', `"${p.instanceId}"`);
+      const b = new BindingRecord(agent.id, agent.extension, p.registeredAt);
+      b.restore(p, { displayName: undefined, uri, params }, now);
+      b.storedContact = p.contact;
+      this.index(b);
+      agent.bindings.push(b);
+      added.push(b);
+      this.armExpiry(b.expiresAt);
+    }
+    for (const agent of this.byId.values()) {
+      agent.bindings.sort(bestFirst);
+      // The contact limit may have been lowered since they were stored.
+      while (agent.bindings.length > agent.maxContacts) {
+        const gone = agent.bindings.pop()!;
+        const i = added.indexOf(gone);
+        if (i >= 0) added.splice(i, 1);
+        dropped++;
+        this.ended(gone);
+      }
+    }
+    this.log.info({ restored: added.length, dropped }, 'persisted registrations restored');
+    for (const b of added) this.emitRegistered(b.agentId, b);
+    return added.length;
   }
 
   /** Set the one consumer of registration events. */
@@ -262,9 +428,8 @@ export class Registrar {
     const address = req.inbound.source.address;
     const wait = this.limiter.retryAfterMs(address);
     if (wait > 0) {
-      // No digest work for a source that is guessing passwords: a look-up and an answer.
-      this.stats.refused++;
-      req.respond(503, { reason: 'Too Many Failed Authentications', headers: [{ name: 'Retry-After', value: String(Math.ceil(wait / 1000)) }] });
+      // No digest work for a source that is guessing passwords: a look-up and (now and then) an answer.
+      this.refuse(req, wait);
       return;
     }
     // §10.3 step 3: authenticate.
@@ -324,6 +489,30 @@ export class Registrar {
     return false;
   }
 
+  /**
+   * True when `source` (transport, address and port) is where one of the agent's live bindings
+   * registered from: a request from there comes from the agent's authenticated phone (contract
+   * C3; feature codes use it). Connection ids are not compared: a TCP phone may reconnect from the
+   * same port, and what was authenticated is the address.
+   */
+  isContactSource(agentId: string, source: Endpoint): boolean {
+    const agent = this.byId.get(agentId);
+    if (agent === undefined) return false;
+    const now = this.clock.now();
+    for (const b of agent.bindings) {
+      if (b.expiresAt > now && b.source.port === source.port && b.source.address === source.address && b.source.transport === source.transport) return true;
+    }
+    return false;
+  }
+
+  /**
+   * True when `source` (transport, address and port) is where some agent's binding registered
+   * from: a registered phone (its OPTIONS keep-alives deserve an answer). One map look-up.
+   */
+  isBindingSource(source: Endpoint): boolean {
+    return this.sources.has(sourceKey(source));
+  }
+
   /** The agent id of an extension, or undefined. */
   agentOf(extension: string): string | undefined {
     return this.byExtension.get(extension)?.id;
@@ -361,35 +550,69 @@ export class Registrar {
     }
     const agent = this.byExtension.get(creds.username);
     if (agent === undefined) {
-      this.authFailed(req, creds.username, 'SIP_ERR_AUTH_UNKNOWN_USER');
+      this.authFailed(req, undefined, creds.username, 'SIP_ERR_AUTH_UNKNOWN_USER');
       return undefined;
     }
-    const verdict = this.challenger.verify(request, creds, { password: agent.password });
+    const locked = this.accounts.retryAfterMs(agent.id);
+    if (locked > 0 && !this.isBoundAddress(agent, req.inbound.source.address)) {
+      // Refused unread, whatever the password: guesses spread over many sources stop here.
+      this.refuse(req, locked);
+      return undefined;
+    }
+    // The nonce is bound to the address it was sent to (not the port: NAT and TCP reconnects
+    // change ports), so a captured Authorization replayed from elsewhere never verifies.
+    const verdict = this.challenger.verify(request, creds, { password: agent.password }, req.inbound.source.address);
     if (verdict.ok) return agent;
     // A nonce from before a restart is no proof of a bad password: challenge again, uncounted.
+    // So are replays (another source, an nc used already): stale=true, a fresh nonce, no binding.
     if (verdict.stale || verdict.code === 'SIP_ERR_AUTH_NONCE') {
+      if (verdict.code === 'SIP_ERR_AUTH_NONCE_SOURCE' || verdict.code === 'SIP_ERR_AUTH_REPLAY') this.stats.replays++;
       this.challenge(req, verdict.stale);
       return undefined;
     }
-    this.authFailed(req, creds.username, verdict.code);
+    this.authFailed(req, agent, creds.username, verdict.code);
     return undefined;
+  }
+
+  /** True when `address` is the source of one of the agent's live bindings. */
+  private isBoundAddress(agent: AgentEntry, address: string): boolean {
+    const now = this.clock.now();
+    for (const b of agent.bindings) if (b.expiresAt > now && b.source.address === address) return true;
+    return false;
+  }
+
+  /** 503 Retry-After to a blocked source or a locked account, at most once per interval per source. */
+  private refuse(req: IncomingRequest, waitMs: number): void {
+    this.stats.refused++;
+    if (!this.refusals.allow(req.inbound.source.address)) {
+      this.stats.dropped++;
+      return;
+    }
+    req.respond(503, { reason: 'Too Many Failed Authentications', headers: [{ name: 'Retry-After', value: String(Math.ceil(waitMs / 1000)) }] });
   }
 
   private challenge(req: IncomingRequest, stale: boolean): void {
     this.stats.challenged++;
     const headers: HeaderField[] = [];
-    for (const value of this.challenger.challenges(stale)) headers.push({ name: 'WWW-Authenticate', value });
+    for (const value of this.challenger.challenges(stale, req.inbound.source.address)) headers.push({ name: 'WWW-Authenticate', value });
     req.respond(401, { headers });
   }
 
-  private authFailed(req: IncomingRequest, user: string, code: string): void {
+  /** A failed authentication: counted per source, and per account when the user is an agent. */
+  private authFailed(req: IncomingRequest, agent: AgentEntry | undefined, user: string, code: string): void {
     const source = req.inbound.source;
     this.stats.authFailures++;
     const outcome = this.limiter.fail(source.address);
     this.log.warn({ source: source.address, port: source.port, transport: source.transport, user, code }, 'REGISTER authentication failed');
     if (outcome === 'blocked') {
+      this.stats.sourceBlocks++;
       this.log.warn({ source: source.address, failures: this.limiter.maxFailures + 1, windowMs: this.limiter.windowMs, blockMs: this.limiter.blockMs },
         'too many failed authentications: source blocked');
+    }
+    if (agent !== undefined && this.accounts.fail(agent.id) === 'blocked') {
+      this.stats.accountLockouts++;
+      this.log.warn({ agent: agent.id, user, source: source.address, failures: this.accounts.maxFailures + 1, windowMs: this.accounts.windowMs, blockMs: this.accounts.blockMs },
+        'too many failed authentications: account locked');
     }
     req.respond(403);
   }
@@ -436,6 +659,7 @@ export class Registrar {
     const now = this.clock.now();
     const added: BindingRecord[] = [];
     if (plan.removeAll) {
+      for (const b of agent.bindings) this.ended(b);
       agent.bindings.length = 0;
       return added;
     }
@@ -444,15 +668,19 @@ export class Registrar {
       const b = c.existing;
       if (b === undefined) {
         if (c.expires === 0) continue;
-        const fresh = new BindingRecord(agent.id, agent.extension, c, req, now);
+        const fresh = new BindingRecord(agent.id, agent.extension, now);
+        fresh.refresh(c, req, now);
+        this.changed(fresh);
         agent.bindings.push(fresh);
         added.push(fresh);
         touched.add(fresh);
         this.armExpiry(fresh.expiresAt);
       } else if (c.expires === 0) {
         agent.bindings.splice(agent.bindings.indexOf(b), 1);
+        this.ended(b);
       } else {
         b.refresh(c, req, now);
+        this.changed(b);
         touched.add(b);
         this.armExpiry(b.expiresAt);
       }
@@ -467,6 +695,7 @@ export class Registrar {
       }
       if (oldest === undefined) break;
       agent.bindings.splice(agent.bindings.indexOf(oldest), 1);
+      this.ended(oldest);
       this.log.info({ agent: agent.id, contact: formatNameAddr(oldest.contact) }, 'binding evicted: contact limit');
     }
     agent.bindings.sort(bestFirst);
@@ -507,6 +736,7 @@ export class Registrar {
         const b = list[i]!;
         if (b.expiresAt <= now) {
           this.stats.expired++;
+          this.ended(b);
           continue;
         }
         if (b.expiresAt < next) next = b.expiresAt;
@@ -520,6 +750,56 @@ export class Registrar {
       }
     }
     if (next < Infinity) this.armExpiry(next);
+  }
+
+  // ---- source index and persistence (contract C4) -------------------------------------------
+  // Every binding that begins or is refreshed passes through changed(), every one that ends through
+  // ended(). Store writes are never awaited: a failed write is logged, memory stays the truth.
+
+  private changed(b: BindingRecord): void {
+    this.index(b);
+    const store = this.store;
+    if (store === undefined) return;
+    const row = b.persisted(this.wallClock() - this.clock.now());
+    const previous = b.storedContact;
+    if (previous !== undefined && previous !== row.contact) this.persist(() => store.remove(b.agentId, previous), b.agentId);
+    b.storedContact = row.contact;
+    this.persist(() => store.upsert(row), b.agentId);
+  }
+
+  private ended(b: BindingRecord): void {
+    this.unindex(b);
+    const store = this.store;
+    const contact = b.storedContact ?? formatUri(b.uri);
+    b.storedContact = undefined;
+    if (store !== undefined) this.persist(() => store.remove(b.agentId, contact), b.agentId);
+  }
+
+  /** (Re-)enter the binding's current source in the index (a refresh may move it). */
+  private index(b: BindingRecord): void {
+    const key = sourceKey(b.source);
+    if (key === b.sourceKey) return;
+    this.unindex(b);
+    b.sourceKey = key;
+    this.sources.set(key, (this.sources.get(key) ?? 0) + 1);
+  }
+
+  private unindex(b: BindingRecord): void {
+    const key = b.sourceKey;
+    if (key === undefined) return;
+    b.sourceKey = undefined;
+    const n = (this.sources.get(key) ?? 1) - 1;
+    if (n > 0) this.sources.set(key, n);
+    else this.sources.delete(key);
+  }
+
+  private persist(write: () => Promise<void>, agentId: string): void {
+    const failed = (err: unknown): void => this.log.error({ err, agent: agentId }, 'persisting a registration failed');
+    try {
+      write().catch(failed);
+    } catch (err) {
+      failed(err);
+    }
   }
 
   // A consumer that throws must not leave a REGISTER half done or stop the expiry timer.
@@ -575,6 +855,16 @@ function withoutExpires(c: NameAddr): NameAddr {
   const params: Params = new Map(c.params);
   params.delete('expires');
   return { displayName: c.displayName, uri: c.uri, params };
+}
+
+/** Index key of a source endpoint (connection ids left out, as in `isContactSource`). */
+function sourceKey(e: Endpoint): string {
+  return `${e.transport} ${e.address} ${e.port}`;
+}
+
+/** A quoted-string's content (`"<urn:uuid:…>"` → `<urn:uuid:…>`); other text as it is. */
+function unquote(text: string): string {
+  return text.length >= 2 && text.charCodeAt(0) === 0x22 && text.charCodeAt(text.length - 1) === 0x22 ? text.slice(1, -1) : text;
 }
 
 function bestFirst(a: BindingRecord, b: BindingRecord): number {

@@ -8,7 +8,9 @@ import { FakeClock } from '../sip/testing/fake-clock.ts';
 import {
   TransportLayer, UserAgent, answerChallenge, newBranch, parse, type Endpoint, type SipResponse,
 } from '../sip/index.ts';
-import { Registrar, type Binding, type RegistrarOptions, type RegistrarLogger, type UnregisterReason } from './registrar.ts';
+import {
+  Registrar, type Binding, type BindingStore, type PersistedBinding, type RegistrarOptions, type RegistrarLogger, type UnregisterReason,
+} from './registrar.ts';
 
 /** Demo agents 1001–1003 with passwords `demo<ext>`. */
 export const demoAgents = [
@@ -16,6 +18,40 @@ export const demoAgents = [
   { id: 'a1002', extension: '1002', password: 'demo1002' },
   { id: 'a1003', extension: '1003', password: 'demo1003' },
 ];
+
+/**
+ * A {@link BindingStore} in a Map keyed by agent and Contact URI, as the SQLite one keys its rows.
+ * `load` returns every row, expired or not, so a test sees the registrar drop what has ended.
+ * `failing` makes every call reject (a broken disk).
+ */
+export class MapBindingStore implements BindingStore {
+  readonly rows = new Map<string, PersistedBinding>();
+  failing = false;
+  writes = 0;
+
+  static key(agentId: string, contact: string): string {
+    return `${agentId}\n${contact}`;
+  }
+
+  load(): Promise<PersistedBinding[]> {
+    if (this.failing) return Promise.reject(new Error('disk gone'));
+    return Promise.resolve([...this.rows.values()].map((b) => structuredClone(b)));
+  }
+
+  upsert(b: PersistedBinding): Promise<void> {
+    this.writes++;
+    if (this.failing) return Promise.reject(new Error('disk gone'));
+    this.rows.set(MapBindingStore.key(b.agentId, b.contact), structuredClone(b));
+    return Promise.resolve();
+  }
+
+  remove(agentId: string, contact: string): Promise<void> {
+    this.writes++;
+    if (this.failing) return Promise.reject(new Error('disk gone'));
+    this.rows.delete(MapBindingStore.key(agentId, contact));
+    return Promise.resolve();
+  }
+}
 
 /** A registrar on a loopback stack, with its events and logs recorded. */
 export interface RegistrarRig {
@@ -31,16 +67,17 @@ export interface RegistrarRig {
   close(): Promise<void>;
 }
 
-/** Start a registrar (fake clock) on 127.0.0.1 UDP and TCP, free ports. */
-export async function startRegistrar(opts: Partial<RegistrarOptions> = {}): Promise<RegistrarRig> {
-  const clock = new FakeClock(1_000_000);
+/** Start a registrar (fake clock at `startAt` ms) on 127.0.0.1 UDP and TCP, free ports. */
+export async function startRegistrar(opts: Partial<RegistrarOptions> = {}, startAt = 1_000_000): Promise<RegistrarRig> {
+  const clock = new FakeClock(startAt);
   const logs: RegistrarRig['logs'] = [];
   const logger: RegistrarLogger = {
     info: (obj, msg) => logs.push({ level: 'info', obj, msg }),
     warn: (obj, msg) => logs.push({ level: 'warn', obj, msg }),
     error: (obj, msg) => logs.push({ level: 'error', obj, msg }),
   };
-  const registrar = new Registrar({ realm: 'onair', agents: demoAgents, clock, logger, ...opts });
+  // Stored times follow the fake clock too, so expiry across a "restart" is exact.
+  const registrar = new Registrar({ realm: 'onair', agents: demoAgents, clock, logger, wallClock: () => clock.now(), ...opts });
   const registered: RegistrarRig['registered'] = [];
   const unregistered: RegistrarRig['unregistered'] = [];
   registrar.setDelegate({
@@ -76,9 +113,19 @@ export interface RawRegister {
   authorization?: string;
 }
 
+/** How {@link RawPhone.authorization} answers a challenge. */
+export interface RawAnswer {
+  /** Nonce count (default 1). */
+  nc?: number;
+  /** Answer the RFC 2069 way (no qop, nc or cnonce), as an old phone does. */
+  noQop?: boolean;
+}
+
 /** A phone made of a UDP socket and SIP text. */
 export class RawPhone {
   readonly port: number;
+  /** The loopback address it sends from (127.0.0.1 unless opened elsewhere: 127.0.0.0/8 is all loopback). */
+  readonly address: string;
   private readonly socket: dgram.Socket;
   private readonly waiting = new Map<string, (r: SipResponse) => void>();
   private readonly registrar: Endpoint;
@@ -87,6 +134,7 @@ export class RawPhone {
     this.socket = socket;
     this.registrar = registrar;
     this.port = socket.address().port;
+    this.address = socket.address().address;
     socket.on('message', (buf) => {
       const r = parse(buf);
       if (!r.ok || r.message.kind !== 'response' || r.message.status < 200) return;
@@ -97,10 +145,10 @@ export class RawPhone {
     });
   }
 
-  /** Bind a socket on 127.0.0.1 (free port) that talks to `registrar`. */
-  static async open(registrar: Endpoint): Promise<RawPhone> {
+  /** Bind a socket on `address` (a loopback address, default 127.0.0.1; free port) that talks to `registrar`. */
+  static async open(registrar: Endpoint, address = '127.0.0.1'): Promise<RawPhone> {
     const socket = dgram.createSocket('udp4');
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => socket.bind(0, address, resolve));
     return new RawPhone(socket, registrar);
   }
 
@@ -113,7 +161,7 @@ export class RawPhone {
   send(r: RawRegister): Promise<SipResponse> {
     const lines = [
       `REGISTER ${this.requestUri} SIP/2.0`,
-      `Via: SIP/2.0/UDP 127.0.0.1:${this.port};branch=${newBranch()};rport`,
+      `Via: SIP/2.0/UDP ${this.address}:${this.port};branch=${newBranch()};rport`,
       'Max-Forwards: 70',
       `From: <sip:${r.user}@127.0.0.1>;tag=raw${r.callId.length}`,
       `To: <sip:${r.user}@127.0.0.1>`,
@@ -141,10 +189,15 @@ export class RawPhone {
   }
 
   /** The Authorization value answering the first challenge of a 401. */
-  authorization(challenge: SipResponse, username: string, password: string): string {
-    const c = challenge.headers.auth('WWW-Authenticate')[0];
+  authorization(challenge: SipResponse, username: string, password: string, how: RawAnswer = {}): string {
+    let c = challenge.headers.auth('WWW-Authenticate')[0];
     if (c === undefined) throw new Error(`no challenge in ${challenge.status}`);
-    const a = answerChallenge(c, { username, password, method: 'REGISTER', uri: this.requestUri }, 1);
+    if (how.noQop === true) {
+      const params = new Map(c.params);
+      params.delete('qop');
+      c = { scheme: c.scheme, params };
+    }
+    const a = answerChallenge(c, { username, password, method: 'REGISTER', uri: this.requestUri }, how.nc ?? 1);
     if (!a.ok) throw new Error(a.reason);
     return a.header;
   }
@@ -160,9 +213,9 @@ export class RawPhone {
     return this.send({ ...r, cseq: r.cseq + 1, authorization });
   }
 
-  /** A Contact URI on this phone's port. */
+  /** A Contact URI on this phone's address and port. */
   contact(user: string, params = ''): string {
-    return `<sip:${user}@127.0.0.1:${this.port}>${params}`;
+    return `<sip:${user}@${this.address}:${this.port}>${params}`;
   }
 
   close(): void {

@@ -23,8 +23,17 @@
  *   HA2 = H(method ":" digest-uri)                    auth-int: H(method ":" uri ":" H(body))
  *   response = H(HA1 ":" nonce ":" nc ":" cnonce ":" qop ":" HA2)   no qop: H(HA1 ":" nonce ":" HA2)
  *
- *   nonce = base64url( time(6) | salt(6) | HMAC-SHA-256(secret, time | salt | realm)[0..12) )
+ *   nonce = base64url( time(6) | salt(6) | mark(6) | bound(12) )
+ *     mark  = HMAC-SHA-256(secret, time | salt | realm)[0..6)              "we issued it"
+ *     bound = HMAC-SHA-256(secret, time | salt | realm | 0 | bindTo)[0..12) "to this source"
  * ```
+ *
+ * A nonce can be bound to a string (the registrar binds it to the source address it challenged):
+ * verified with another binding it is refused as `SIP_ERR_AUTH_NONCE_SOURCE` with `stale` set, so
+ * credentials captured on the wire and replayed from elsewhere are only ever challenged again. The
+ * `mark` tells a nonce we issued to someone else from one we never issued (a log code, and only
+ * the former can be "stale"). Within one binding, every use of a nonce must carry a higher nonce
+ * count (nc) than the last one accepted, and an RFC 2069 response (no nc) is accepted once.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
@@ -118,6 +127,7 @@ export type DigestErrorCode =
   | 'SIP_ERR_AUTH_ALGORITHM'
   | 'SIP_ERR_AUTH_QOP'
   | 'SIP_ERR_AUTH_NONCE'
+  | 'SIP_ERR_AUTH_NONCE_SOURCE'
   | 'SIP_ERR_AUTH_STALE'
   | 'SIP_ERR_AUTH_REPLAY'
   | 'SIP_ERR_AUTH_URI'
@@ -164,28 +174,37 @@ export interface DigestChallengerOptions {
   algorithms?: DigestAlgorithm[];
   /** qop values offered. Default `['auth']`. */
   qop?: DigestQop[];
-  /** Accept RFC 2069 credentials (no qop, no nc). Default true (old phones still send them). */
+  /**
+   * Accept RFC 2069 credentials (no qop, no nc), each nonce once only. Default false: without a
+   * nonce count a captured response is valid for the nonce's whole lifetime, so only turn it on
+   * for old phones that cannot do qop=auth.
+   */
   allowNoQop?: boolean;
   /**
-   * How many nonces keep an nc replay window. The least recently used is forgotten first; size it
-   * above the number of nonces in use within one TTL, or a forgotten nonce's nc can be replayed.
+   * How many nonces keep their last nonce count. The least recently used is forgotten first; a
+   * nonce issued no later than a forgotten one and not seen since is then refused as a replay
+   * (stale, so the client simply takes a fresh nonce): forgetting never reopens a replay.
    */
   replayWindowNonces?: number;
   /** Wall or monotonic time in ms; default `Date.now`. */
   clock?: Pick<Clock, 'now'>;
 }
 
-/** Per-nonce record of the nonce counts seen: the highest and a bitmap of the 32 below it. */
-interface NcWindow {
+/** Per-nonce record: the highest nonce count accepted (ONCE after an RFC 2069 use) and the issue time. */
+interface NcRecord {
   max: number;
-  seen: number;
+  issued: number;
 }
 
-const NC_WINDOW = 32;
+/** `max` of a nonce used once without qop: no later use of any kind is accepted. */
+const ONCE = Number.MAX_SAFE_INTEGER;
 const NONCE_TIME_BYTES = 6;
 const NONCE_SALT_BYTES = 6;
+const NONCE_MARK_BYTES = 6;
 const NONCE_MAC_BYTES = 12;
-const NONCE_BYTES = NONCE_TIME_BYTES + NONCE_SALT_BYTES + NONCE_MAC_BYTES;
+const NONCE_HEAD_BYTES = NONCE_TIME_BYTES + NONCE_SALT_BYTES;
+const NONCE_BYTES = NONCE_HEAD_BYTES + NONCE_MARK_BYTES + NONCE_MAC_BYTES;
+const ZERO = Buffer.alloc(1);
 
 /**
  * Server side of digest: stateless nonces, credential checks, challenge values.
@@ -205,8 +224,10 @@ export class DigestChallenger {
   private readonly qop: readonly DigestQop[];
   private readonly allowNoQop: boolean;
   private readonly clock: Pick<Clock, 'now'>;
-  private readonly windows: LRUCache<string, NcWindow>;
+  private readonly windows: LRUCache<string, NcRecord>;
   private readonly realmBytes: Buffer;
+  /** Issue time of the newest nonce whose record was forgotten (LRU); unseen nonces up to it are refused. */
+  private forgottenUpTo = -1;
 
   constructor(opts: DigestChallengerOptions) {
     this.realm = opts.realm;
@@ -214,29 +235,36 @@ export class DigestChallenger {
     this.ttl = opts.nonceTtlMs ?? 300_000;
     this.algorithms = opts.algorithms ?? ['SHA-256', 'MD5'];
     this.qop = opts.qop ?? ['auth'];
-    this.allowNoQop = opts.allowNoQop ?? true;
+    this.allowNoQop = opts.allowNoQop ?? false;
     this.clock = opts.clock ?? { now: Date.now };
-    this.windows = new LRUCache({ max: opts.replayWindowNonces ?? 10_000 });
+    this.windows = new LRUCache({
+      max: opts.replayWindowNonces ?? 10_000,
+      dispose: (r, _nonce, reason) => {
+        if (reason === 'evict' && r.issued > this.forgottenUpTo) this.forgottenUpTo = r.issued;
+      },
+    });
     this.realmBytes = Buffer.from(this.realm, 'utf8');
     if (this.algorithms.length === 0) throw new RangeError('DigestChallenger needs at least one algorithm');
   }
 
-  /** A fresh nonce bound to this realm and the current time. */
-  newNonce(): string {
+  /** A fresh nonce bound to this realm, the current time and `bindTo` (e.g. the source address). */
+  newNonce(bindTo = ''): string {
     const raw = Buffer.allocUnsafe(NONCE_BYTES);
     raw.writeUIntBE(Math.max(0, Math.floor(this.clock.now())), 0, NONCE_TIME_BYTES);
     randomBytes(NONCE_SALT_BYTES).copy(raw, NONCE_TIME_BYTES);
-    this.mac(raw).copy(raw, NONCE_TIME_BYTES + NONCE_SALT_BYTES, 0, NONCE_MAC_BYTES);
+    this.mark(raw).copy(raw, NONCE_HEAD_BYTES, 0, NONCE_MARK_BYTES);
+    this.mac(raw, bindTo).copy(raw, NONCE_HEAD_BYTES + NONCE_MARK_BYTES, 0, NONCE_MAC_BYTES);
     return raw.toString('base64url');
   }
 
   /**
    * WWW-Authenticate / Proxy-Authenticate values, one per algorithm offered (RFC 8760 §2.4), all
-   * with the same nonce. `stale` is set after an expired nonce or replayed nc so that the client
-   * retries without asking its user again (RFC 7616 §3.3).
+   * with the same nonce, bound to `bindTo` (see {@link verify}). `stale` is set after an expired
+   * nonce, a replayed nc or a nonce of another source so that the client retries without asking
+   * its user again (RFC 7616 §3.3).
    */
-  challenges(stale = false): string[] {
-    const nonce = this.newNonce();
+  challenges(stale = false, bindTo = ''): string[] {
+    const nonce = this.newNonce(bindTo);
     const qop = this.qop.length > 0 ? `, qop="${this.qop.join(',')}"` : '';
     const staleParam = stale ? ', stale=true' : '';
     return this.algorithms.map(
@@ -262,8 +290,11 @@ export class DigestChallenger {
    * Check credentials against a request and the user's secret. Order matters: a forged nonce or a
    * wrong response fails outright; only a correct response with an expired nonce or a reused nc is
    * `stale` (RFC 2617 §3.2.1: stale means "the request digest was valid but the nonce was not").
+   * `bindTo` must equal the value the nonce was issued with: a correct response on a nonce issued
+   * to another source is `SIP_ERR_AUTH_NONCE_SOURCE`, stale (a replay, or a phone whose NAT
+   * mapping moved: either way the answer is a fresh challenge, never acceptance).
    */
-  verify(request: DigestRequest, creds: DigestCredentials, secret: DigestSecret): DigestVerdict {
+  verify(request: DigestRequest, creds: DigestCredentials, secret: DigestSecret, bindTo = ''): DigestVerdict {
     if (!creds.username || !creds.nonce || !creds.uri || !creds.response) {
       return fail('SIP_ERR_AUTH_MALFORMED', 'missing username, nonce, uri or response');
     }
@@ -282,7 +313,7 @@ export class DigestChallenger {
       }
       nc = parseInt(creds.nc, 16);
     }
-    const issued = this.nonceTime(creds.nonce);
+    const issued = this.nonceTime(creds.nonce, bindTo);
     if (issued === undefined) return fail('SIP_ERR_AUTH_NONCE', 'nonce not issued by us');
     if (creds.uri !== request.uriText) return fail('SIP_ERR_AUTH_URI', 'digest uri differs from the Request-URI');
 
@@ -293,9 +324,10 @@ export class DigestChallenger {
     });
     if (!sameHex(expected, creds.response)) return fail('SIP_ERR_AUTH_RESPONSE', 'wrong response');
 
+    if (issued < 0) return fail('SIP_ERR_AUTH_NONCE_SOURCE', 'nonce issued to another source', true);
     if (this.clock.now() - issued > this.ttl) return fail('SIP_ERR_AUTH_STALE', 'nonce expired', true);
-    if (qop !== undefined && !this.acceptNc(creds.nonce, nc)) {
-      return fail('SIP_ERR_AUTH_REPLAY', `nc ${creds.nc} already used`, true);
+    if (!this.accept(creds.nonce, issued, qop === undefined ? ONCE : nc)) {
+      return fail('SIP_ERR_AUTH_REPLAY', qop === undefined ? 'nonce already used without qop' : `nc ${creds.nc} not above the last one`, true);
     }
     return { ok: true, username: creds.username };
   }
@@ -322,44 +354,51 @@ export class DigestChallenger {
     return this.windows.size;
   }
 
-  private mac(raw: Buffer): Buffer {
+  /** "We issued it": HMAC over time, salt and realm. */
+  private mark(raw: Buffer): Buffer {
+    return createHmac('sha256', this.secret).update(raw.subarray(0, NONCE_HEAD_BYTES)).update(this.realmBytes).digest();
+  }
+
+  /** "To this binding": HMAC over time, salt, realm and `bindTo`. */
+  private mac(raw: Buffer, bindTo: string): Buffer {
     return createHmac('sha256', this.secret)
-      .update(raw.subarray(0, NONCE_TIME_BYTES + NONCE_SALT_BYTES))
+      .update(raw.subarray(0, NONCE_HEAD_BYTES))
       .update(this.realmBytes)
+      .update(ZERO)
+      .update(bindTo, 'utf8')
       .digest();
   }
 
-  /** Issue time of a nonce we made, or undefined when it is not ours (bad MAC, wrong shape). */
-  private nonceTime(nonce: string): number | undefined {
+  /**
+   * Issue time of a nonce we made for `bindTo`; -1 when we made it for another binding; undefined
+   * when it is not ours (bad mark, wrong shape).
+   */
+  private nonceTime(nonce: string, bindTo: string): number | undefined {
     const raw = Buffer.from(nonce, 'base64url');
     if (raw.length !== NONCE_BYTES || raw.toString('base64url') !== nonce) return undefined;
-    const mac = this.mac(raw).subarray(0, NONCE_MAC_BYTES);
-    if (!timingSafeEqual(mac, raw.subarray(NONCE_TIME_BYTES + NONCE_SALT_BYTES))) return undefined;
+    const mark = this.mark(raw).subarray(0, NONCE_MARK_BYTES);
+    if (!timingSafeEqual(mark, raw.subarray(NONCE_HEAD_BYTES, NONCE_HEAD_BYTES + NONCE_MARK_BYTES))) return undefined;
+    const mac = this.mac(raw, bindTo).subarray(0, NONCE_MAC_BYTES);
+    if (!timingSafeEqual(mac, raw.subarray(NONCE_HEAD_BYTES + NONCE_MARK_BYTES))) return -1;
     return raw.readUIntBE(0, NONCE_TIME_BYTES);
   }
 
   /**
-   * Anti-replay window per nonce (like IPsec's): accept an nc above the highest seen, or one of the
-   * 32 below it not seen yet (parallel requests on one nonce may arrive out of order).
+   * Replay check per nonce: each use must carry an nc above the last accepted one (RFC 7616 §3.4:
+   * the server "MUST" reject a reused nc; strictly rising needs one number per nonce, no window).
+   * `nc` is ONCE for an RFC 2069 use, which closes the nonce. A nonce not seen yet but issued no
+   * later than one the table had to forget may have been used before: refused (stale).
    */
-  private acceptNc(nonce: string, nc: number): boolean {
+  private accept(nonce: string, issued: number, nc: number): boolean {
     if (nc < 1) return false;
-    const w = this.windows.get(nonce);
-    if (!w) {
-      this.windows.set(nonce, { max: nc, seen: 1 });
+    const r = this.windows.get(nonce);
+    if (r === undefined) {
+      if (issued <= this.forgottenUpTo) return false;
+      this.windows.set(nonce, { max: nc, issued });
       return true;
     }
-    if (nc > w.max) {
-      const shift = nc - w.max;
-      w.seen = shift >= NC_WINDOW ? 1 : ((w.seen << shift) | 1) >>> 0;
-      w.max = nc;
-      return true;
-    }
-    const back = w.max - nc;
-    if (back >= NC_WINDOW) return false;
-    const bit = (1 << back) >>> 0;
-    if ((w.seen & bit) !== 0) return false;
-    w.seen = (w.seen | bit) >>> 0;
+    if (nc <= r.max || r.max === ONCE) return false;
+    r.max = nc;
     return true;
   }
 }

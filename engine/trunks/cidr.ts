@@ -11,6 +11,13 @@
  *
  * Rules are compiled once into flat typed arrays, longest prefix first; a look-up parses the
  * address into a preallocated scratch array (no allocation) and compares masked words.
+ *
+ * Why not `node:net` `BlockList`: its `check(address)` answers one boolean for the whole list, never
+ * which rule matched or how long its prefix is, so it cannot pick the trunk with the longest
+ * prefix (a more specific trunk must win over a wider one). Expressing that would take one
+ * BlockList per rule, tried longest prefix first: the same linear scan, with the address string
+ * parsed again in every native call. Measured on 22 rules (20 /16, one /8, one IPv6 /32), same
+ * answers: about 160 µs a look-up that way against about 2 µs here (tsx, 2 shared cores, load 15).
  */
 
 /** A failed parse of a configured CIDR: a configuration error. */

@@ -4,7 +4,7 @@
  */
 export { TrunkTable, optionsHeaders } from './trunks.ts';
 export type {
-  Admission, AdmissionFailure, Trunk, TrunkAuth, TrunkLogger, TrunkMediaMode, TrunkOptions, TrunkStats, TrunkTableOptions,
+  Admission, AdmissionFailure, OptionsContext, OptionsDecision, SourceCeiling, Trunk, TrunkAuth, TrunkLogger, TrunkMediaMode, TrunkOptions, TrunkStats, TrunkTableOptions, UnknownOptionsPolicy,
 } from './trunks.ts';
 export { CidrMatcher, CidrError, isIpAddress, parseAddressInto } from './cidr.ts';
 export { normalizeNumber, numberOfUri, callerOf, dialledOf } from './numbers.ts';

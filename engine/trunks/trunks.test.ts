@@ -36,7 +36,7 @@ async function engine(t: Test, address: string, list: TrunkOptions[], opts: Omit
       if (a.ok) inv.reject(480); // the calls layer would answer; the test only needs a final answer
     },
     onRequest: (req) => {
-      if (req.request.method === 'OPTIONS') trunks.answerOptions(req);
+      if (req.request.method === 'OPTIONS') trunks.answerOptions(req, { draining: false, isAgentSource: () => false });
       else req.respond(405);
     },
   });
@@ -185,7 +185,7 @@ t.test('trunk digest with 401 (WWW-Authenticate)', async (t) => {
   t.equal(status(await c.call({ ruser: '100', credentials: { username: 'carrier1', password: 's3cret' } })), 480);
 });
 
-t.test('OPTIONS: 200 with Allow/Accept/Supported from a trunk, 403 from others', async (t) => {
+t.test('OPTIONS: 200 with Allow/Accept/Supported from a trunk, 403 from others when the policy rejects', async (t) => {
   const e = await engine(t, '127.0.0.1', [loopTrunk]);
   const c = await carrier(t, '127.0.0.1', e);
   const r = await c.ua.request({ method: 'OPTIONS', target: `sip:127.0.0.1:${e.port}` });
@@ -195,9 +195,32 @@ t.test('OPTIONS: 200 with Allow/Accept/Supported from a trunk, 403 from others',
     t.equal(r.headers.get('Accept'), 'application/sdp');
     t.ok(r.headers.has('Supported'));
   }
-  const closed = await engine(t, '127.0.0.1', [{ ...loopTrunk, allow: ['192.0.2.0/24'] }]);
+  const closed = await engine(t, '127.0.0.1', [{ ...loopTrunk, allow: ['192.0.2.0/24'] }], { unknownOptions: 'reject' });
   const r2 = await c.ua.request({ method: 'OPTIONS', target: `sip:127.0.0.1:${closed.port}` });
   t.equal(status(r2), 403);
+  t.equal(closed.trunks.stats.optionsUnknown, 1);
+  t.match(closed.logs, [{ msg: 'OPTIONS from a source no trunk admits' }]);
+});
+
+t.test('decideOptions: trunk 200 (503 draining), agent phone 200, unknown dropped by default', async (t) => {
+  const table = new TrunkTable([{ ...loopTrunk, allow: ['10.1.0.0/16'] }]);
+  const trunk = { transport: 'UDP' as const, address: '10.1.2.3', port: 5060 };
+  const phone = { transport: 'UDP' as const, address: '192.0.2.50', port: 5062 };
+  const stranger = { transport: 'UDP' as const, address: '198.51.100.9', port: 5060 };
+  const ctx = { draining: false, isAgentSource: (s: typeof phone) => s.address === phone.address && s.port === phone.port };
+  t.match(table.decideOptions(trunk, ctx), { action: 'answer', status: 200, trunk: { id: 'loop' } });
+  t.match(table.decideOptions(trunk, { ...ctx, draining: true }), { action: 'answer', status: 503 }, 'draining: carriers route elsewhere');
+  t.same(table.decideOptions(phone, ctx), { action: 'answer', status: 200, trunk: undefined }, 'a registered phone\'s keep-alive');
+  t.same(table.decideOptions({ ...phone, port: 5999 }, ctx), { action: 'drop' }, 'same host, another port: not the phone');
+  t.same(table.decideOptions(stranger, ctx), { action: 'drop' }, 'unknown: no answer by default');
+  t.equal(table.unknownOptions, 'drop');
+  t.same(new TrunkTable([], { unknownOptions: 'reject' }).decideOptions(stranger, ctx), { action: 'reject', status: 403 });
+  // Dropped means nothing is sent.
+  let sent = 0;
+  const req = { inbound: { source: stranger }, respond: () => { sent++; return true; } } as unknown as Parameters<TrunkTable['answerOptions']>[0];
+  t.same(table.answerOptions(req, ctx), { action: 'drop' });
+  t.equal(sent, 0, 'no response at all');
+  t.equal(table.stats.optionsUnknown, 1);
 });
 
 t.test('configuration errors', async (t) => {
@@ -245,4 +268,24 @@ t.test('trunk digest: an expired nonce is challenged again with stale=true, not 
   if (!fresh.ok) throw new Error(fresh.reason);
   const ok = table.admitInvite(invite(fresh.header));
   t.equal(ok.ok, true, 'the fresh nonce is accepted');
+});
+
+t.test('ceilingFor: the contracted cps of the longest-prefix trunk (C6)', async (t) => {
+  const table = new TrunkTable([
+    { ...loopTrunk, id: 'wide', name: 'Wide', allow: ['10.0.0.0/8', '2001:db8::/32'], maxCallsPerSecond: 100 },
+    { ...loopTrunk, id: 'narrow', name: 'Narrow', allow: ['10.1.0.0/16'], maxCallsPerSecond: 5 },
+    { ...loopTrunk, id: 'free', name: 'No ceiling', allow: ['10.2.0.0/16', '2001:db8:1::/48'] },
+  ]);
+  t.same(table.ceilingFor('10.1.2.3'), { invitesPerSecond: 5 }, 'the more specific trunk wins');
+  t.same(table.ceilingFor('10.9.9.9'), { invitesPerSecond: 100 });
+  t.equal(table.ceilingFor('10.2.0.1'), undefined, 'a more specific trunk without a ceiling does not inherit the wider one');
+  t.same(table.ceilingFor('2001:db8:2::1'), { invitesPerSecond: 100 }, 'IPv6');
+  t.equal(table.ceilingFor('2001:db8:1::1'), undefined);
+  t.same(table.ceilingFor('::ffff:10.1.0.1'), { invitesPerSecond: 5 }, 'IPv4-mapped');
+  t.equal(table.ceilingFor('192.0.2.1'), undefined, 'no trunk');
+  t.equal(table.ceilingFor('not an address'), undefined);
+  t.equal(table.ceilingFor('10.1.2.3'), table.ceilingFor('10.1.200.3'), 'one frozen object per trunk, nothing allocated per call');
+  t.equal(table.get('narrow')?.maxCallsPerSecond, 5);
+  t.equal(table.get('free')?.maxCallsPerSecond, null);
+  t.throws(() => new TrunkTable([{ ...loopTrunk, maxCallsPerSecond: 0 }]), RangeError);
 });

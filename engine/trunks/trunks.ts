@@ -14,7 +14,7 @@
  */
 import {
   DigestChallenger, defaultCapabilities, systemClock,
-  type Clock, type DigestAlgorithm, type HeaderField, type IncomingInvite, type IncomingRequest, type UaCapabilities,
+  type Clock, type DigestAlgorithm, type Endpoint, type HeaderField, type IncomingInvite, type IncomingRequest, type UaCapabilities,
 } from '../sip/index.ts';
 import { LRUCache } from 'lru-cache';
 import { CidrMatcher } from './cidr.ts';
@@ -51,6 +51,8 @@ export interface TrunkOptions {
   earlyMediaLimitMs?: number | undefined;
   /** Challenge status: 407 Proxy-Authenticate (default, what carriers expect) or 401. */
   challengeStatus?: 401 | 407 | undefined;
+  /** The carrier's contracted calls per second: the INVITE ceiling of its sources. Undefined: none of its own. */
+  maxCallsPerSecond?: number | undefined;
 }
 
 /** A trunk as the calls layer sees it (no secrets). */
@@ -64,6 +66,13 @@ export interface Trunk {
   readonly earlyMediaLimitMs: number;
   /** True when its INVITEs are digest-authenticated. */
   readonly authenticated: boolean;
+  /** Contracted calls per second (INVITE ceiling of its sources); null when it has none. */
+  readonly maxCallsPerSecond: number | null;
+}
+
+/** The INVITE rate ceiling of a source address (contract C6, for the SIP admission limiter). */
+export interface SourceCeiling {
+  invitesPerSecond: number;
 }
 
 /** Why an INVITE was not admitted (each answered by `admitInvite` itself). */
@@ -73,6 +82,30 @@ export type AdmissionFailure = 'unknown-source' | 'challenged' | 'auth-failed' |
 export type Admission =
   | { ok: true; trunk: Trunk; caller: string; dialled: string; display?: string }
   | { ok: false; status: number; reason: AdmissionFailure; trunk: Trunk | undefined };
+
+/**
+ * OPTIONS from a source that is neither a trunk nor a registered agent phone: `drop` (default) sends
+ * nothing, `reject` answers 403. Dropping is what SBCs do on untrusted interfaces: OPTIONS is the
+ * first probe of SIP scanners (sipvicious svmap, "friendly-scanner"), and any answer, even a 403,
+ * confirms a SIP service at this address and invites the REGISTER and INVITE guessing that follows;
+ * a UDP answer to a spoofed source is also a reflection. A carrier or proxy that must probe us is
+ * configured as a trunk and gets its 200.
+ */
+export type UnknownOptionsPolicy = 'drop' | 'reject';
+
+/** What the engine does with one OPTIONS request ({@link TrunkTable.decideOptions}). */
+export type OptionsDecision =
+  | { action: 'answer'; status: 200 | 503; trunk: Trunk | undefined }
+  | { action: 'reject'; status: 403 }
+  | { action: 'drop' };
+
+/** What an OPTIONS decision needs from outside the trunks. */
+export interface OptionsContext {
+  /** True while the engine drains: trunk probes get 503, so carriers and proxies send calls elsewhere. */
+  draining: boolean;
+  /** True when the source is where a registered agent phone registered from (its keep-alive pings). */
+  isAgentSource(source: Endpoint): boolean;
+}
 
 /** A pino-compatible logger. */
 export interface TrunkLogger {
@@ -89,6 +122,8 @@ export interface TrunkTableOptions {
   nonceTtlMs?: number;
   /** Digest algorithms offered to carriers, in order. Default `['MD5']` (what carriers' SBCs answer). */
   algorithms?: DigestAlgorithm[];
+  /** OPTIONS from unknown sources; default `drop` (see {@link UnknownOptionsPolicy}). */
+  unknownOptions?: UnknownOptionsPolicy;
   logger?: TrunkLogger;
 }
 
@@ -99,6 +134,8 @@ export interface TrunkStats {
   challenged: number;
   authFailures: number;
   noDialledNumber: number;
+  /** OPTIONS from unknown sources, dropped or rejected per policy. */
+  optionsUnknown: number;
 }
 
 interface TrunkEntry {
@@ -106,6 +143,8 @@ interface TrunkEntry {
   auth: TrunkAuth | undefined;
   challenger: DigestChallenger | undefined;
   challengeStatus: 401 | 407;
+  /** Made once, so that `ceilingFor` allocates nothing per packet. */
+  ceiling: SourceCeiling | undefined;
 }
 
 const SILENT: TrunkLogger = { warn() {} };
@@ -119,7 +158,8 @@ const SILENT: TrunkLogger = { warn() {} };
  * ```
  */
 export class TrunkTable {
-  readonly stats: TrunkStats = { admitted: 0, unknownSource: 0, challenged: 0, authFailures: 0, noDialledNumber: 0 };
+  readonly stats: TrunkStats = { admitted: 0, unknownSource: 0, challenged: 0, authFailures: 0, noDialledNumber: 0, optionsUnknown: 0 };
+  readonly unknownOptions: UnknownOptionsPolicy;
   private readonly acl: CidrMatcher<TrunkEntry>;
   private readonly byId = new Map<string, TrunkEntry>();
   private readonly log: TrunkLogger;
@@ -129,21 +169,29 @@ export class TrunkTable {
   /** Throws a RangeError for a malformed CIDR or a duplicate id (configuration errors). */
   constructor(trunks: readonly TrunkOptions[], opts: TrunkTableOptions = {}) {
     this.log = opts.logger ?? SILENT;
+    this.unknownOptions = opts.unknownOptions ?? 'drop';
     const rules: { cidr: string; value: TrunkEntry }[] = [];
     for (const o of trunks) {
       if (this.byId.has(o.id)) throw new RangeError(`trunk id ${o.id} appears twice`);
+      const cps = o.maxCallsPerSecond;
+      if (cps !== undefined && !(cps > 0 && Number.isFinite(cps))) throw new RangeError(`trunk ${o.id}: maxCallsPerSecond must be a positive number`);
       const trunk: Trunk = Object.freeze({
         id: o.id, name: o.name, allow: Object.freeze([...o.allow]), callerFrom: o.callerFrom, dialledFrom: o.dialledFrom,
         media: o.media ?? 'answer', earlyMediaLimitMs: o.earlyMediaLimitMs ?? 60_000, authenticated: o.auth !== undefined,
+        maxCallsPerSecond: cps ?? null,
       });
+      const ceiling = cps === undefined ? undefined : Object.freeze({ invitesPerSecond: cps });
       const challenger = o.auth === undefined ? undefined : new DigestChallenger({
         realm: o.auth.realm,
         clock: opts.clock ?? systemClock,
         algorithms: opts.algorithms ?? ['MD5'],
+        // Carriers' SBCs that answer the RFC 2069 way keep working (each nonce then serves one
+        // INVITE); a replay from elsewhere is already stopped by the source ACL above.
+        allowNoQop: true,
         ...(opts.digestSecret ? { secret: opts.digestSecret } : {}),
         ...(opts.nonceTtlMs !== undefined ? { nonceTtlMs: opts.nonceTtlMs } : {}),
       });
-      const entry: TrunkEntry = { trunk, auth: o.auth, challenger, challengeStatus: o.challengeStatus ?? 407 };
+      const entry: TrunkEntry = { trunk, auth: o.auth, challenger, challengeStatus: o.challengeStatus ?? 407, ceiling };
       this.byId.set(o.id, entry);
       for (const cidr of o.allow) rules.push({ cidr, value: entry });
     }
@@ -163,6 +211,16 @@ export class TrunkTable {
   /** The trunk whose ACL holds this source address (longest prefix wins), or undefined. */
   classify(address: string): Trunk | undefined {
     return this.acl.match(address)?.trunk;
+  }
+
+  /**
+   * The INVITE ceiling of a source address (contract C6): the `maxCallsPerSecond` of the trunk
+   * whose ACL holds it by the longest prefix, or undefined when no trunk holds it or that trunk
+   * has none. A more specific trunk without a ceiling does not inherit a wider trunk's: the
+   * address belongs to the more specific trunk only. One look-up, no allocation (hot path).
+   */
+  ceilingFor(address: string): SourceCeiling | undefined {
+    return this.acl.match(address)?.ceiling;
   }
 
   /**
@@ -202,17 +260,45 @@ export class TrunkTable {
   }
 
   /**
-   * Answer an OPTIONS ping: 200 with Allow, Accept and Supported for a trunk's source (returned),
-   * 403 for anyone else.
+   * The answer to an OPTIONS ping (RFC 3261 §11), by source:
+   *
+   * ```
+   *  trunk source ───────────────▶ 200 (503 while draining: route calls elsewhere)
+   *  registered agent phone ─────▶ 200 (keep-alive; a phone without an answer thinks us down)
+   *  anyone else ────────────────▶ unknownOptions: drop (default, nothing sent) or 403
+   * ```
    */
-  answerOptions(req: IncomingRequest, capabilities: UaCapabilities = defaultCapabilities): Trunk | undefined {
-    const trunk = this.classify(req.inbound.source.address);
-    if (trunk === undefined) {
-      req.respond(403);
-      return undefined;
+  decideOptions(source: Endpoint, ctx: OptionsContext): OptionsDecision {
+    const trunk = this.classify(source.address);
+    if (trunk !== undefined) return ctx.draining ? { action: 'answer', status: 503, trunk } : { action: 'answer', status: 200, trunk };
+    if (ctx.isAgentSource(source)) return { action: 'answer', status: 200, trunk: undefined };
+    return this.unknownOptions === 'reject' ? { action: 'reject', status: 403 } : { action: 'drop' };
+  }
+
+  /**
+   * Answer (or drop) an OPTIONS ping per {@link decideOptions}: a 200 carries Allow, Accept and
+   * Supported. An unknown source is logged once. Returns the decision.
+   */
+  answerOptions(req: IncomingRequest, ctx: OptionsContext, capabilities: UaCapabilities = defaultCapabilities): OptionsDecision {
+    const source = req.inbound.source;
+    const d = this.decideOptions(source, ctx);
+    switch (d.action) {
+      case 'answer':
+        req.respond(d.status, { headers: optionsHeaders(capabilities) });
+        return d;
+      case 'reject':
+        req.respond(403);
+        break;
+      case 'drop':
+        // Unanswered: the server transaction absorbs retransmissions and ends after 64*T1.
+        break;
     }
-    req.respond(200, { headers: optionsHeaders(capabilities) });
-    return trunk;
+    this.stats.optionsUnknown++;
+    if (!this.loggedUnknown.has(source.address)) {
+      this.loggedUnknown.set(source.address, true);
+      this.log.warn({ source: source.address, port: source.port, transport: source.transport, policy: this.unknownOptions }, 'OPTIONS from a source no trunk admits');
+    }
+    return d;
   }
 
   /** Digest check of a trunk's INVITE; undefined when it passes, else the failure (already answered). */
