@@ -1,6 +1,7 @@
 import t from 'tap';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
+import type { CallEvent } from '../../crm-adapter/index.ts';
 import { migrate, openDatabase, openStore, sampleCdr, sampleEvent, type CallbackInput } from './index.ts';
 
 const T0 = Date.UTC(2026, 0, 1, 20, 0, 0);
@@ -143,8 +144,9 @@ t.test('callEvent: each event is durable as it happens, in order, before the CDR
   await store.callEvent(sampleEvent('e1', 1), T0);
   t.same((await store.outbox.listCall('e1')).map((i) => i.kind), ['event'], 'in the outbox before the call ends');
   // Not awaited one by one: the order of the calls is the order of delivery.
-  const offered = { ...sampleEvent('e1', 2), type: 'offered' as const, agent: '1001', attempt: 1 };
-  const ended = { ...sampleEvent('e1', 3), type: 'ended' as const, agent: null, releasedBy: 'caller' as const };
+  const base = { callId: 'e1', caller: '+491', dialled: '200', customerId: null };
+  const offered: CallEvent = { ...base, type: 'offered', at: T0 + 1, queue: 'orders', agent: '1001', attempt: 1 };
+  const ended: CallEvent = { ...base, type: 'ended', at: T0 + 2, queue: 'orders', agent: null, releasedBy: 'caller' };
   void store.callEvent(offered, T0 + 1);
   void store.callEvent(ended, T0 + 2);
   await store.finishCall({ cdr: sampleCdr('e1', { outcome: 'abandoned_queue', agent: null, answeredAt: null }), callback: null }, T0 + 3);
