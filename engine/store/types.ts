@@ -118,7 +118,10 @@ export interface OutboxStore {
 export type CallbackStatus = 'open' | 'claimed' | 'done' | 'cancelled';
 
 /** Why a callback task exists. */
-export type CallbackReason = 'abandoned_queue' | 'abandoned_ivr' | 'requested' | 'engine_restart' | 'rejected_capacity' | 'failed';
+export type CallbackReason =
+  | 'abandoned_queue' | 'abandoned_ivr' | 'requested' | 'engine_restart' | 'rejected_capacity' | 'failed'
+  /** The queue released the caller at its maximum wait (see CdrOutcome `released_max_wait`). */
+  | 'released_max_wait';
 
 /** What the engine knows when a caller becomes a callback. */
 export interface CallbackInput {
