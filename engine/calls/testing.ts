@@ -60,6 +60,9 @@ class Wire {
     this.delegate = d;
   }
   observe(): void {}
+  localFor(): Endpoint {
+    return LOCAL;
+  }
 }
 
 /** A recorded media command. */
@@ -231,6 +234,8 @@ export class CallRig {
       },
       observe: (e) => { if (e.type !== 'acd.decision' && e.type !== 'media.firstPacket') this.events.push(e); },
     });
+    // As engine.ts wires it: new INVITEs to call control.
+    this.ua.setDelegate({ onInvite: (invite) => this.calls.onInvite(invite) });
   }
 
   /** Register an agent's phone and make the agent available. */
@@ -363,9 +368,30 @@ export class CallRig {
 
   private readonly phoneTags = new Map<string, string>();
 
-  /** Let promises and the store's group commit run. */
+  /** Let promises and the store's group commit run; the carrier ACKs each 200 to its INVITEs (as a carrier does). */
   async settle(): Promise<void> {
-    for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+    for (let i = 0; i < 5; i++) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      this.ackCarrier();
+    }
+  }
+
+  private readonly acked = new Set<string>();
+
+  private ackCarrier(): void {
+    for (const s of this.wire.sent) {
+      const m = s.message;
+      if (m.kind !== 'response' || m.status !== 200 || m.headers.cseq.method !== 'INVITE' || s.to.address !== CARRIER.address) continue;
+      if (this.acked.has(m.headers.callId)) continue;
+      this.acked.add(m.headers.callId);
+      const from = m.headers.get('from')!;
+      const to = m.headers.get('to')!;
+      this.deliver([
+        `ACK sip:onair@127.0.0.1:5060 SIP/2.0`,
+        `Via: SIP/2.0/UDP ${CARRIER.address}:${CARRIER.port};branch=z9hG4bK-ack-${this.seq++}`,
+        `From: ${from}`, `To: ${to}`, `Call-ID: ${m.headers.callId}`, 'CSeq: 1 ACK', 'Max-Forwards: 70', 'Content-Length: 0', '', '',
+      ].join('\r\n'), CARRIER);
+    }
   }
 
   /** Advance the fake clock (timers fire: ACD deadlines, menu timeouts, SIP timers), then settle. */
@@ -392,7 +418,10 @@ export class CallRig {
   }
 
   async close(): Promise<void> {
-    await this.calls.drain(0);
+    // drain() waits on the fake clock: let its deadline pass.
+    const drained = this.calls.drain(0);
+    this.clock.advance(0);
+    await drained;
     this.ua.close();
     await this.store.close();
   }
