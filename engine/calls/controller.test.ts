@@ -4,7 +4,8 @@
  * and media events and checks SIP answers, events, outbox items and CDRs.
  */
 import t from 'tap';
-import { CallRig, T0, type RigOptions } from './testing.ts';
+import { CallRig, PHASE_EDGES_SEEN, T0, type RigOptions } from './testing.ts';
+import { CALL_PHASE_NEXT } from './phase.ts';
 import type { Cdr } from '../../crm-adapter/index.ts';
 
 async function rig(tt: { teardown(fn: () => unknown): void }, o: RigOptions = {}): Promise<CallRig> {
@@ -159,7 +160,7 @@ t.test('a whole answered call: events with real values, CRM events as they happe
 
 t.test('the trace costs nothing when debug is off: no phase line is built', async (t) => {
   const lines: string[] = [];
-  const r = await rig(t, { logLines: lines });
+  const r = await rig(t, { logLevel: 'silent', logLines: lines });
   r.agent('a1', '2001', 5070);
   await queuedCall(r);
   t.same(lines, []);
@@ -381,3 +382,58 @@ t.test('drain writes a CDR still waiting for its wrap-up', async (t) => {
   await r.store.close();
 });
 
+
+t.test('a caller who hangs up while a phone rings: abandoned at ringing, the phone is cancelled', async (t) => {
+  const r = await rig(t);
+  r.agent('a1', '2001', 5070);
+  const { sipCallId } = await queuedCall(r);
+  await r.settle();
+  t.equal(r.agentInvites().length, 1);
+  r.phoneRings(r.agentInvites()[0]!, r.phones.get('a1')!);
+  r.inDialog(sipCallId, 'BYE');
+  await r.settle();
+  t.match(r.of('call.abandoned')[0], { stage: 'ringing', queue: 'orders' });
+  t.ok(r.wire.sent.some((s) => s.message.kind === 'request' && s.message.method === 'CANCEL'), 'CANCEL to the phone');
+  t.equal(r.acd.inspectAgent('a1')?.state, 'idle');
+});
+
+t.test('the callback digit while a phone rings: the offer is withdrawn, the caller is closed with a callback', async (t) => {
+  const r = await rig(t, { queues: [{ id: 'orders', admission: { callbackAboveMs: 0 } }] });
+  const { callId, leg } = await queuedCall(r);
+  r.agent('a1', '2001', 5070);
+  await r.settle();
+  t.equal(r.calls.list()[0]?.phase, 'offering');
+  r.phoneRings(r.agentInvites()[0]!, r.phones.get('a1')!);
+  r.media.digit(leg, '3');
+  await r.settle();
+  t.equal(r.calls.list()[0]?.phase, 'closing', 'not sent back to the queue by the ACD\'s withdrawal');
+  t.ok(r.wire.sent.some((s) => s.message.kind === 'request' && s.message.method === 'CANCEL'));
+  r.media.done(leg);
+  await r.settle();
+  t.match(await cdrOf(r, callId), { outcome: 'callback_requested', offers: 1 });
+});
+
+t.test('a callback chosen in the IVR menu', async (t) => {
+  const r = await rig(t);
+  (r.settings.flows as Record<string, unknown>)['main'] = {
+    id: 'main', steps: [{
+      type: 'menu', prompts: ['menu'], timeoutMs: 5000, retries: 0, invalidPrompts: [],
+      options: { '3': { type: 'callback', queue: 'orders', prompts: ['callback-confirmed', 'goodbye'] } },
+    }],
+  };
+  const { callId: sip } = r.invite();
+  await r.settle();
+  const leg = r.callerLeg();
+  r.media.digit(leg, '3');
+  await r.settle();
+  r.media.done(leg);
+  await r.settle();
+  t.match(r.of('call.ended')[0], { outcome: 'callback_requested', queue: 'orders' });
+  t.equal(r.lastStatus(sip), 200);
+});
+
+t.test('every edge of the phase table is one call control takes (seen in the traces of the tests above)', async (t) => {
+  const table = Object.entries(CALL_PHASE_NEXT).flatMap(([from, tos]) => tos.map((to) => `${from}>${to}`));
+  t.same(table.filter((e) => !PHASE_EDGES_SEEN.has(e)), [], 'no edge of the table unused');
+  t.same([...PHASE_EDGES_SEEN].filter((e) => !table.includes(e)), [], 'no change outside the table');
+});

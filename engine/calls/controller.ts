@@ -913,9 +913,10 @@ export class CallController {
       case 'queued':
       case 'offering': {
         this.abandoned(call, call.phase === 'offering' ? 'ringing' : 'queue', now);
-        this.decide(() => this.d.acd.abandon(call.id, now));
         this.endCaller(call);
         this.finish(call, 'abandoned_queue', by, this.queueSettings(call.queue).abandonToCallback ? 'abandoned_queue' : null);
+        // After the end: the ACD's withdrawal of a ringing offer finds the call over, not re-queued.
+        this.decide(() => this.d.acd.abandon(call.id, now));
         return;
       }
       case 'talking':
@@ -973,23 +974,22 @@ export class CallController {
       this.finish(call, 'answered', by, null);
       return;
     }
-    call.agentInvite?.cancel();
-    if (call.phase === 'queued' || call.phase === 'offering') this.decide(() => this.d.acd.abandon(call.id, this.now()));
+    const inAcd = call.phase === 'queued' || call.phase === 'offering';
     this.endCaller(call);
     // The engine is stopping under the caller: keep the number (the caller did not give up).
     this.finish(call, 'failed', by, 'rejected_capacity');
+    if (inAcd) this.decide(() => this.d.acd.abandon(call.id, this.now()));
   }
 
   private fail(call: Call, status: number): void {
     if (isEnded(call)) return;
     if (!call.invite.answered) call.invite.reject(status);
     else if (call.callerDialog) void this.d.ua.bye(call.callerDialog);
-    if ((call.phase === 'queued' || call.phase === 'offering') && this.d.acd.inspectCall(call.id)) {
-      this.decide(() => this.d.acd.abandon(call.id, this.now()));
-    }
-    this.rejected(call, 'error', call.invite.answered && call.callerAnswered ? 0 : status);
+    const inAcd = (call.phase === 'queued' || call.phase === 'offering') && this.d.acd.inspectCall(call.id) !== undefined;
+    this.rejected(call, 'error', call.callerAnswered ? 0 : status);
     // Our failure, not the caller's choice: the number is kept for a callback.
     this.finish(call, 'failed', 'system', 'failed');
+    if (inAcd) this.decide(() => this.d.acd.abandon(call.id, this.now()));
   }
 
   /**

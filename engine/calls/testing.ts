@@ -27,6 +27,9 @@ import { CallController } from './controller.ts';
 import { DEFAULT_QUEUE_CALL_SETTINGS } from './settings.ts';
 import type { AgentDeskPort, CallControlEvent, CallMedia, CallsSettings, DeskAction, TrunkAdmission } from './types.ts';
 
+/** Phase changes (`from>to`) any rig of this process traced. */
+export const PHASE_EDGES_SEEN = new Set<string>();
+
 /** Epoch start of the rig's clock. */
 export const T0 = Date.UTC(2026, 11, 6, 20, 0, 0);
 /** The carrier's signalling address (the trunk admits it). */
@@ -140,8 +143,9 @@ export interface RigOptions {
   earlyMedia?: boolean;
   /** Caller number → what the CRM says. */
   crm?: Record<string, Partial<CallerInfo>>;
+  /** Default debug (phase trace on). */
   logLevel?: 'silent' | 'debug';
-  /** Receives the log lines (JSON) when logLevel is debug. */
+  /** Receives the log lines (JSON) at debug. */
   logLines?: string[];
 }
 
@@ -203,9 +207,17 @@ export class CallRig {
       },
     };
     this.desk = desk;
-    const log = o.logLevel === 'debug'
-      ? pino({ level: 'debug' }, { write: (line: string) => { o.logLines?.push(line); } })
-      : pino({ level: 'silent' });
+    // Debug by default: every phase change is traced, and the edges seen are kept for the test
+    // that checks every edge of the phase table is one call control really takes.
+    const log = o.logLevel === 'silent'
+      ? pino({ level: 'silent' })
+      : pino({ level: 'debug' }, {
+        write: (line: string) => {
+          o.logLines?.push(line);
+          const l = JSON.parse(line) as { msg?: string; from?: string; to?: string };
+          if (l.msg === 'call phase') PHASE_EDGES_SEEN.add(`${l.from}>${l.to}`);
+        },
+      });
     const crm = o.crm ?? {};
     this.calls = new CallController({
       ua: this.ua, acd, media: this.media, store: this.store, log, clock: this.clock, desk,
@@ -331,13 +343,20 @@ export class CallRig {
   phoneAnswers(request: SipRequest, phone: Phone, codec: G711 = 'PCMU'): void {
     const neg = negotiate(request.body.toString('latin1'), { address: phone.source.address, port: 50_000, codecs: [codec], dtmf: true });
     if (!neg.ok) throw new Error(`rig: phone cannot answer: ${neg.reason}`);
-    const toTag = `pt${this.seq++}`;
+    const toTag = this.phoneTags.get(request.headers.callId) ?? `pt${this.seq++}`;
     this.phoneTags.set(request.headers.callId, toTag);
     const res = createResponse(request, 200, undefined, {
       toTag, headers: [{ name: 'Contact', value: `<sip:${phone.extension}@${phone.source.address}:${phone.source.port}>` }],
       body: Buffer.from(neg.answer, 'latin1'), contentType: 'application/sdp',
     });
     this.deliver(res, phone.source);
+  }
+
+  /** The phone rings (180 with its tag): from then on a CANCEL may go out (RFC 3261 §9.1). */
+  phoneRings(request: SipRequest, phone: Phone): void {
+    const toTag = `pt${this.seq++}`;
+    this.phoneTags.set(request.headers.callId, toTag);
+    this.deliver(createResponse(request, 180, undefined, { toTag }), phone.source);
   }
 
   /** The phone rejects the INVITE `request` with `status`. */
