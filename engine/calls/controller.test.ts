@@ -206,6 +206,18 @@ t.test('released at the queue\'s max wait: released_max_wait with a callback, no
   t.match(task, { reason: 'released_max_wait', queue: 'orders' });
 });
 
+t.test('a stop during the closing prompt keeps the decided outcome', async (t) => {
+  const r = new CallRig({ queues: [{ id: 'orders', maxWaitMs: 1000 }] });
+  const { callId } = await queuedCall(r);
+  await r.advance(1000);
+  const drained = r.calls.drain(0);
+  r.clock.advance(0);
+  await drained;
+  t.match(await cdrOf(r, callId), { outcome: 'released_max_wait', releasedBy: 'system' });
+  r.ua.close();
+  await r.store.close();
+});
+
 t.test('hanging up during the closing prompt keeps the decided outcome', async (t) => {
   const r = await rig(t, { queues: [{ id: 'orders', maxWaitMs: 1000 }] });
   const { sipCallId } = await queuedCall(r);

@@ -967,6 +967,12 @@ export class CallController {
 
   private hangUpEverything(call: Call, by: ReleasedBy): void {
     if (isEnded(call)) return;
+    if (call.phase === 'closing') {
+      // Cut short in the last prompt: the outcome was decided before it.
+      this.endCaller(call);
+      this.finish(call, call.closing!.outcome, by, call.closing!.callback);
+      return;
+    }
     if (call.phase === 'talking') {
       if (call.agentDialog) void this.d.ua.bye(call.agentDialog);
       this.endCaller(call);
