@@ -108,7 +108,7 @@ t.test('capacity refusals: every INVITE gets 503; CDRs and callbacks bounded per
   t.equal(r.lastStatus(d.callId), 503);
   t.equal(r.of('call.refusalUnrecorded').length, 2, 'one token per second: the anonymous one is recorded, the next not');
   t.equal(await r.store.callbacks.count(), 1, 'anonymous is no callback');
-  void e;
+  t.equal(r.lastStatus(e.callId), 503, 'over the bound: still its 503');
   const rejected = r.of('call.rejected').map((x) => x.callId);
   const cdrs = (await Promise.all(rejected.map((id) => cdrOf(r, id)))).filter((x) => x !== undefined);
   t.equal(cdrs.length, 3, 'a CDR per recorded refusal');

@@ -14,7 +14,7 @@
 import { pino } from 'pino';
 import { Acd, type AcdConfig } from '../acd/index.ts';
 import {
-  UserAgent, createResponse, parse, serialize,
+  UserAgent, createResponse, parse, parseUri, serialize,
   type Endpoint, type Inbound, type SipMessage, type SipRequest, type SipResponse, type TransportDelegate, type TransportLayer,
 } from '../sip/index.ts';
 import { FakeClock } from '../sip/testing/fake-clock.ts';
@@ -236,7 +236,7 @@ export class CallRig {
       agents: {
         contacts: (id) => {
           const p = this.phones.get(id);
-          return p ? [{ uri: { scheme: 'sip', user: p.extension, host: p.source.address, port: p.source.port, params: new Map(), headers: new Map() } as never, source: p.source }] : [];
+          return p ? [{ uri: parseUri(`sip:${p.extension}@${p.source.address}:${p.source.port}`)!, source: p.source }] : [];
         },
         agentByExtension: (ext) => [...this.phones.values()].find((p) => p.extension === ext)?.agentId,
         isAgentSource: (id, src) => {
