@@ -168,11 +168,14 @@ export type CallEvent = QueuedEvent | OfferedEvent | AnsweredEvent | AbandonedEv
  * - `rejected_blacklist` — rejected before media because the CRM blacklisted the number;
  * - `rejected_capacity` — rejected with 503 because the engine was over capacity;
  * - `callback_requested` — the caller chose a callback in the IVR;
+ * - `released_max_wait` — the queue released the caller at its maximum wait (`maxWaitMs` with no
+ *   `maxWaitQueueId`); the caller did not give up, so this is not an abandon (a callback task keeps
+ *   the number);
  * - `failed` — the engine could not complete the call (error, or a restart after a crash).
  */
 export type CdrOutcome =
   | 'answered' | 'abandoned_queue' | 'abandoned_ivr' | 'rejected_blacklist' | 'rejected_capacity'
-  | 'callback_requested' | 'failed';
+  | 'callback_requested' | 'released_max_wait' | 'failed';
 
 /**
  * The final call record. Timestamps that did not happen are null. Durations are derived:
@@ -182,6 +185,13 @@ export type CdrOutcome =
 export interface Cdr {
   contractVersion: ContractVersion;
   callId: string;
+  /**
+   * The carrier's SIP Call-ID of the inbound INVITE (to match this record with the carrier's own
+   * records and with the engine's log lines), or null for a record not made from an INVITE (crash
+   * recovery). Optional so that records and adapters written before the field stay valid under
+   * contract version 1; the engine always sets it.
+   */
+  sipCallId?: string | null;
   caller: string;
   dialled: string;
   /** TV programme the dialled number belongs to, or null. */
@@ -201,7 +211,11 @@ export interface Cdr {
   offeredAt: number | null;
   answeredAt: number | null;
   endedAt: number;
-  /** End of the agent's wrap-up time, or null. */
+  /**
+   * End of the agent's wrap-up, as it happened (the ACD ended it: timer, or the agent logged out),
+   * or null without wrap-up. The CDR of an answered call is written when the wrap-up ends, so this
+   * is measured, never planned (docs/crm-adapter.md).
+   */
   wrapUpEndAt: number | null;
   waitMs: number;
   talkMs: number;

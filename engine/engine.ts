@@ -14,9 +14,9 @@ import { openStore, OutboxDispatcher, type SqliteStore } from './store/index.ts'
 import { SqliteCrmAdapter, WebhookCrmAdapter, unknownCaller, type CrmAdapter, type CallerInfo } from '../crm-adapter/index.ts';
 import { Registrar } from './registrar/index.ts';
 import { TrunkTable } from './trunks/index.ts';
-import { CallController, type CallControlEvent, type CallsSettings, type Flow, type FlowStep, type MenuAction, type TrunkAdmission } from './calls/index.ts';
+import { CallController, settingsFromConfig, type CallControlEvent, type DeskResult, type TrunkAdmission } from './calls/index.ts';
 import { startApi, createMetrics, type ApiServer, type CtiEvent, type AgentInfo, type CallSummary, type StatusChangeResult } from './api/index.ts';
-import { toAcdConfig, toListenSpecs, type Config, type FlowAction, type FlowStep as ConfigStep } from './config/index.ts';
+import { toAcdConfig, toListenSpecs, type Config } from './config/index.ts';
 
 /** A running engine. */
 export interface Engine {
@@ -161,7 +161,7 @@ export async function startEngine(config: Config, opts: { log?: Logger; faults?:
     const lookupCache = new LRUCache<string, CallerInfo>({ max: 100_000, ttl: Math.max(1, config.crm.lookupCacheSeconds * 1000) });
     const calls: CallController = new CallController({
       ua, acd, media, store, log: log.child({ module: 'calls' }),
-      settings: callsSettings(config),
+      settings: settingsFromConfig(config),
       lookup: {
         lookup: async (number, dialled, deadlineMs, callId) => {
           if (number === '') return unknownCaller();
@@ -205,6 +205,23 @@ export async function startEngine(config: Config, opts: { log?: Logger; faults?:
       agents: {
         contacts: (agentId) => registrar.lookup(agentId).map((b) => ({ uri: b.uri, source: agentTarget(b) })),
         agentByExtension: (ext) => registrar.agentOf(ext),
+        // Contract C3 (until Registrar.isContactSource is merged): a live binding's REGISTER source.
+        isAgentSource: (agentId, src) => registrar.lookup(agentId)
+          .some((b) => b.source.transport === src.transport && b.source.address === src.address && b.source.port === src.port),
+      },
+      // Contract C2 (until engine/desk's AgentDesk is merged): the feature codes' former rules.
+      desk: {
+        request: (agentId, action): DeskResult => {
+          const now = Date.now();
+          try {
+            calls.apply(action === 'ready' ? acd.setAgentStatus(agentId, 'available', null, now)
+              : action === 'notReady' ? acd.setAgentStatus(agentId, 'notReady', 'feature-code', now)
+                : action === 'login' ? acd.agentLoggedIn(agentId, now) : acd.agentLoggedOut(agentId, now));
+            return { ok: true };
+          } catch (err) {
+            return { ok: false, code: (err as { code?: string }).code ?? 'ACD_ERR_INVALID_STATE', message: (err as Error).message };
+          }
+        },
       },
       observe: (e) => onCallEvent(e),
     });
@@ -383,55 +400,4 @@ function apiPhase(phase: string): CallSummary['phase'] {
 function countSip(metrics: ReturnType<typeof createMetrics>, direction: 'in' | 'out', m: SipMessage): void {
   if (m.kind === 'request') metrics.sipMessage(direction, m.method);
   else metrics.sipMessage(direction, m.headers.cseq.method, m.status);
-}
-
-/** Call-control settings from the configuration (the flow language is the config's). */
-function callsSettings(config: Config): CallsSettings {
-  const prompts = (p: string | null | undefined): string[] => (p ? [p] : []);
-  const action = (a: FlowAction): MenuAction => {
-    switch (a.type) {
-      case 'queue': return { type: 'queue', queue: a.queue, vipQueue: a.vipQueue };
-      case 'callback': return { type: 'callback', queue: a.queue, prompts: [...prompts(a.prompt), 'goodbye'] };
-      case 'hangup': return { type: 'hangup' };
-      case 'goto': return { type: 'flow', flow: a.flow };
-    }
-  };
-  const step = (s: ConfigStep): FlowStep => {
-    switch (s.type) {
-      case 'play': return { type: 'play', prompts: [...s.prompts] };
-      case 'menu': return {
-        type: 'menu', prompts: [s.prompt], timeoutMs: s.timeoutSeconds * 1000, retries: s.retries,
-        invalidPrompts: prompts(s.invalidPrompt),
-        options: Object.fromEntries(Object.entries(s.options).map(([d, a]) => [d, action(a)])),
-      };
-      case 'queue': return { type: 'queue', queue: s.queue, vipQueue: s.vipQueue };
-      case 'callback': return { type: 'callback', queue: s.queue, prompts: [...prompts(s.prompt), 'goodbye'] };
-      case 'hangup': return { type: 'hangup', prompts: prompts(s.prompt) };
-      case 'goto': return { type: 'goto', flow: s.flow };
-    }
-  };
-  const flows: Record<string, Flow> = {};
-  for (const [id, steps] of Object.entries(config.flows)) {
-    flows[id] = { id, steps: steps.map(step) };
-  }
-  const numbers: Record<string, CallsSettings['defaultRoute']> = {};
-  for (const [n, r] of Object.entries(config.numbers)) if (n !== 'default') numbers[n] = { flow: r.flow, programme: r.programme, airing: r.airing };
-  const dflt = config.numbers['default'];
-  const firstFlow = Object.keys(config.flows)[0] ?? 'main';
-  const wrapUpMs: Record<string, number> = {};
-  for (const q of config.queues) wrapUpMs[q.id] = q.wrapUpMs;
-  const codes: Record<string, 'ready' | 'notReady' | 'logout' | 'login'> = {};
-  codes[config.featureCodes.ready] = 'ready';
-  codes[config.featureCodes.notReady] = 'notReady';
-  codes[config.featureCodes.logout] = 'logout';
-  codes[config.featureCodes.login] = 'login';
-  return {
-    maxCalls: config.sip.maxCalls, retryAfterSeconds: config.sip.retryAfterSeconds, flows, numbers,
-    defaultRoute: dflt ? { flow: dflt.flow, programme: dflt.programme, airing: dflt.airing } : { flow: firstFlow, programme: null, airing: null },
-    defaultCallbackQueue: config.callbacks.defaultQueue ?? config.queues[0]?.id ?? 'default',
-    language: config.media.language === 'zh' ? 'zh' : 'en',
-    lookupDeadlineMs: config.crm.lookupDeadlineMs, blacklistAction: config.crm.blacklistAction, wrapUpMs,
-    featureCodes: codes, rtpTimeoutMs: config.media.rtpTimeoutSeconds * 1000,
-    vipPriority: config.crm.vipPriorityPerLevel > 0,
-  };
 }

@@ -353,6 +353,16 @@ export class Acd {
     };
   }
 
+  /**
+   * 1-based position of a waiting live call in its queue (1 = next; the order announcements use),
+   * or null when the call is not waiting (ringing, talking, gone) or is a callback task.
+   */
+  positionOf(callId: string): number | null {
+    const c = this.calls.get(callId);
+    if (c === undefined || c.kind !== 'call' || c.state !== 'waiting') return null;
+    return c.queue.waiting.rankOf(c.queueNode) + 1;
+  }
+
   /** A view of one agent, or undefined. */
   inspectAgent(agentId: string): AgentView | undefined {
     const a = this.agents.get(agentId);

@@ -50,7 +50,8 @@ export const EVENTS_PATH = '/api/v1/events';
 
 const CALLBACK_STATUSES = ['open', 'claimed', 'done', 'cancelled'] as const satisfies readonly CallbackStatus[];
 const CDR_OUTCOMES = [
-  'answered', 'abandoned_queue', 'abandoned_ivr', 'rejected_blacklist', 'rejected_capacity', 'callback_requested', 'failed',
+  'answered', 'abandoned_queue', 'abandoned_ivr', 'rejected_blacklist', 'rejected_capacity', 'callback_requested', 'released_max_wait',
+  'failed',
 ] as const satisfies readonly CdrOutcome[];
 // Fails to compile when the contract gains an outcome this list lacks.
 const allOutcomesListed: Exclude<CdrOutcome, (typeof CDR_OUTCOMES)[number]> extends never ? true : false = true;

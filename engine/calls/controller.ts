@@ -7,36 +7,43 @@
  *  INVITE ─▶ capacity ─▶ trunk ─▶ CRM look-up ─▶ blacklist? ─▶ media leg + SDP ─▶ 183/200
  *         ─▶ IVR flow ─▶ acd.enqueue ─▶ hold audio + announcements
  *  offer  ─▶ INVITE agent (leg near the caller's) ─▶ 200 ─▶ bridge ─▶ acd.offerAnswered
- *  BYE either side ─▶ BYE the other ─▶ acd.callEnded ─▶ CDR through the durable outbox
+ *  BYE either side ─▶ BYE the other ─▶ acd.callEnded ─▶ wrap-up ends ─▶ CDR through the outbox
  *  caller leaves before an agent ─▶ callback task (deduplicated by number)
  * ```
  *
+ * A call's phase changes only through {@link transition} (phase.ts: the table of legal moves).
  * Every ACD input goes through {@link CallController.apply}, which runs the effects and keeps one
- * timer at the ACD's next deadline.
+ * timer at the ACD's next deadline. CRM call events go to the durable outbox as they happen
+ * (`Store.callEvent`); the CDR follows when the call and the agent's wrap-up are over.
  */
 import type { Logger } from 'pino';
 import type { Acd, AcdEffect } from '../acd/index.ts';
-import { toByteString } from '../sip/index.ts';
+import { toByteString, unescapeUri, formatNameAddr } from '../sip/index.ts';
 import type {
-  Dialog, DialogDelegate, IncomingInvite, IncomingRequest, OutgoingInvite, SipResponse, UserAgent,
+  Clock, Dialog, DialogDelegate, IncomingInvite, IncomingRequest, OutgoingInvite, SipResponse, TimerHandle,
 } from '../sip/index.ts';
-import type { MediaPool, Playlist, PlaylistItem, RemoteMedia, LegId, G711, LegStats } from '../../media/index.ts';
-import { negotiate, createOffer, acceptAnswer, HOLD_MUSIC } from '../../media/index.ts';
+import type { Playlist, PlaylistItem, RemoteMedia, LegId, G711, LegStats } from '../../media/index.ts';
+import { negotiate, createOffer, acceptAnswer } from '../../media/index.ts';
 import type { Store, CallbackInput } from '../store/index.ts';
 import type { CallerInfo, CallEvent, Cdr, CdrOutcome, ReleasedBy } from '../../crm-adapter/index.ts';
-import { formatNameAddr } from '../sip/index.ts';
 import { CONTRACT_VERSION, unknownCaller } from '../../crm-adapter/index.ts';
 import type {
-  AgentDirectory, CallControlEvent, CallerLookup, CallsSettings, Flow, MenuAction, NumberRoute, TrunkAdmission, TrunkGate,
+  AgentDeskPort, AgentDirectory, CallControlEvent, CallerLookup, CallMedia, CallsSettings, CallUserAgent, DeskAction, Flow,
+  MenuAction, NumberRoute, QueueCallSettings, TrunkAdmission, TrunkGate,
 } from './types.ts';
+import { transition, isEnded, type CallPhase } from './phase.ts';
+import { RefusalRecorder } from './refusals.ts';
+import { parseDtmfInfo } from './dtmf-info.ts';
+import { DEFAULT_QUEUE_CALL_SETTINGS } from './settings.ts';
 
-/** Where a call is in its life. */
-export type CallPhase = 'setup' | 'ivr' | 'queued' | 'offering' | 'talking' | 'ended';
+export type { CallPhase } from './phase.ts';
 
 /** A call in progress (exposed read-only for the API). */
 export interface CallRecord {
   readonly id: string;
-  phase: CallPhase;
+  /** The carrier's SIP Call-ID of the INVITE. */
+  readonly sipCallId: string;
+  readonly phase: CallPhase;
   readonly caller: string;
   readonly dialled: string;
   readonly trunk: string;
@@ -54,7 +61,14 @@ export interface CallRecord {
   offers: number;
 }
 
+/** How the engine is sending a caller away (phase `closing`): decided before the last prompt. */
+interface Closing {
+  outcome: CdrOutcome;
+  callback: CallbackInput['reason'] | null;
+}
+
 interface Call extends CallRecord {
+  phase: CallPhase;
   invite: IncomingInvite;
   admission: TrunkAdmission;
   /** The caller's dialog once we answered (200). */
@@ -79,9 +93,9 @@ interface Call extends CallRecord {
   ivr: IvrState | undefined;
   /** Digit handler while queued (callback offer). */
   queueDigits: ((digit: string) => void) | undefined;
-  answerTimer: NodeJS.Timeout | undefined;
-  events: CallEvent[];
-  ended: boolean;
+  answerTimer: TimerHandle | undefined;
+  /** Set with phase `closing`. */
+  closing: Closing | undefined;
   /** The first playback to the caller started (for the first-media latency). */
   mediaStarted: boolean;
 }
@@ -91,14 +105,36 @@ interface IvrState {
   step: number;
   /** Attempts left in the current menu. */
   retries: number;
-  timer: NodeJS.Timeout | undefined;
+  timer: TimerHandle | undefined;
   digits: ((digit: string) => void) | undefined;
   /** Digits pressed before a menu listened (type-ahead during a greeting), oldest first. */
   typeAhead: string[];
 }
 
+/** An answered call's CDR waiting for the end of its agent's wrap-up (the measured `wrapUpEndAt`). */
+interface PendingCdr {
+  cdr: Cdr;
+}
+
 /** Most digits kept for type-ahead: a caller who knows the menu presses one or two. */
 const TYPE_AHEAD_MAX = 4;
+
+/** The SIP reason phrase confirming a feature code on the agent's phone. */
+const DESK_PHRASE: Readonly<Record<DeskAction, string>> = {
+  ready: 'Agent Ready', notReady: 'Agent Not Ready', logout: 'Agent Logged Out', login: 'Agent Logged In',
+};
+
+/** `own[key]` only for the object's own keys: a dialled `constructor` is not `Object.prototype.constructor`. */
+function own<T>(table: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
+/** Epoch milliseconds and Node timers. */
+const wallClock: Clock = {
+  now: () => Date.now(),
+  setTimer: (ms, fn) => setTimeout(fn, ms),
+  clearTimer: (h) => clearTimeout(h as NodeJS.Timeout),
+};
 
 /** RTP counters of a call's legs (see {@link CallController.mediaStats}). */
 export interface CallMediaStats {
@@ -110,19 +146,21 @@ export interface CallMediaStats {
 
 /** What the controller needs. */
 export interface CallControllerDeps {
-  ua: UserAgent;
+  ua: CallUserAgent;
   acd: Acd;
-  media: MediaPool;
+  media: CallMedia;
   store: Store;
   lookup: CallerLookup;
   trunks: TrunkGate;
   agents: AgentDirectory;
+  /** Agent status changes asked for by feature codes (contract C2). */
+  desk: AgentDeskPort;
   settings: CallsSettings;
   log: Logger;
   /** Observers: API events, metrics. A throwing observer is logged and ignored. */
   observe?: (event: CallControlEvent) => void;
-  /** Epoch milliseconds (injected for tests). */
-  now?: () => number;
+  /** Epoch milliseconds and timers (a fake clock in tests). Default: `Date.now` and Node timers. */
+  clock?: Clock;
 }
 
 /** The B2BUA. */
@@ -130,17 +168,21 @@ export class CallController {
   private readonly d: CallControllerDeps;
   private readonly calls = new Map<string, Call>();
   private readonly byLeg = new Map<LegId, Call>();
+  /** Agent id → the CDR of its last call, until its wrap-up ends. */
+  private readonly wrapUps = new Map<string, PendingCdr>();
+  private readonly refusals: RefusalRecorder;
   private nextCallNumber = 1;
-  private acdTimer: NodeJS.Timeout | undefined;
+  private acdTimer: TimerHandle | undefined;
   private acdTimerAt = Infinity;
   private draining = false;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   /** Resolves when the last call ends during a drain. */
   private drained: (() => void) | undefined;
 
   constructor(deps: CallControllerDeps) {
     this.d = deps;
-    this.now = deps.now ?? (() => Date.now());
+    this.clock = deps.clock ?? wallClock;
+    this.refusals = new RefusalRecorder(deps.settings.refusals);
     deps.media.delegate = {
       dtmf: (leg, digit) => this.onDigit(leg, digit),
       playbackDone: (leg, playId) => this.onPlaybackDone(leg, playId),
@@ -149,17 +191,26 @@ export class CallController {
     };
   }
 
+  private now(): number {
+    return this.clock.now();
+  }
+
   /** Calls in progress. */
   get size(): number {
     return this.calls.size;
   }
 
+  /** Answered calls whose CDR waits for the end of the agent's wrap-up. */
+  get pendingCdrs(): number {
+    return this.wrapUps.size;
+  }
+
   /** Calls in progress, for the API. */
   list(): CallRecord[] {
     return [...this.calls.values()].map((c) => ({
-      id: c.id, phase: c.phase, caller: c.caller, dialled: c.dialled, trunk: c.trunk, customer: c.customer, route: c.route,
-      queue: c.queue, agentId: c.agentId, priority: c.priority, lang: c.lang, arrivedAt: c.arrivedAt, ivrExitAt: c.ivrExitAt,
-      queuedAt: c.queuedAt, offeredAt: c.offeredAt, answeredAt: c.answeredAt, offers: c.offers,
+      id: c.id, sipCallId: c.sipCallId, phase: c.phase, caller: c.caller, dialled: c.dialled, trunk: c.trunk, customer: c.customer,
+      route: c.route, queue: c.queue, agentId: c.agentId, priority: c.priority, lang: c.lang, arrivedAt: c.arrivedAt,
+      ivrExitAt: c.ivrExitAt, queuedAt: c.queuedAt, offeredAt: c.offeredAt, answeredAt: c.answeredAt, offers: c.offers,
     }));
   }
 
@@ -180,7 +231,7 @@ export class CallController {
     return { caller, agent };
   }
 
-  /** Feed an ACD input's effects (registrar and API use this for agent changes). */
+  /** Feed an ACD input's effects (registrar, desk and API use this for agent changes). */
   apply(effects: AcdEffect[]): void {
     for (const e of effects) {
       try {
@@ -194,34 +245,59 @@ export class CallController {
 
   /** Run one ACD input, time it (routing latency), and apply its effects. */
   private decide(input: () => AcdEffect[]): void {
+    this.apply(this.timed(input));
+  }
+
+  private timed(input: () => AcdEffect[]): AcdEffect[] {
     const t0 = performance.now();
     const effects = input();
     this.emit({ type: 'acd.decision', latencyMs: performance.now() - t0 });
-    this.apply(effects);
+    return effects;
   }
 
   /**
    * Stop taking calls (503) and resolve when every call has ended or `deadlineMs` passed; calls
-   * still up at the deadline are hung up (callers waiting become callback tasks).
+   * still up at the deadline are hung up (callers waiting become callback tasks). CDRs waiting for
+   * a wrap-up are written with the wrap-up ended now (the engine stops under it).
    */
   async drain(deadlineMs: number): Promise<void> {
     this.draining = true;
     if (this.calls.size > 0) {
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, deadlineMs);
-        this.drained = () => { clearTimeout(t); resolve(); };
+        const t = this.clock.setTimer(deadlineMs, resolve);
+        this.drained = () => { this.clock.clearTimer(t); resolve(); };
       });
     }
     for (const call of [...this.calls.values()]) this.hangUpEverything(call, 'system');
-    if (this.acdTimer) clearTimeout(this.acdTimer);
+    for (const agentId of [...this.wrapUps.keys()]) this.wrapUpEnded(agentId);
+    if (this.acdTimer !== undefined) this.clock.clearTimer(this.acdTimer);
+  }
+
+  // ---- phases -----------------------------------------------------------------------------------
+
+  /** The one place a call's phase changes (phase.ts), traced at debug level. */
+  private to(call: Call, phase: CallPhase): void {
+    const from = transition(call, phase);
+    if (this.d.log.isLevelEnabled('debug')) {
+      this.d.log.debug({ callId: call.id, sipCallId: call.sipCallId, from, to: phase, queue: call.queue, agentId: call.agentId }, 'call phase');
+    }
+  }
+
+  /** Log context of a call: the engine's id and the carrier's Call-ID. */
+  private ctx(call: Call): { callId: string; sipCallId: string } {
+    return { callId: call.id, sipCallId: call.sipCallId };
+  }
+
+  private queueSettings(queue: string | null): Readonly<QueueCallSettings> {
+    return (queue === null ? undefined : own(this.d.settings.queues, queue)) ?? DEFAULT_QUEUE_CALL_SETTINGS;
   }
 
   // ---- inbound ------------------------------------------------------------------------------
 
   /** A new INVITE outside a dialog. */
   onInvite(invite: IncomingInvite): void {
-    const user = invite.request.uri.user;
-    const feature = this.d.settings.featureCodes[decodeURIComponent(user)];
+    // Escapes decoded the SIP layer's way: a malformed `%zz` stays as written, it cannot throw.
+    const feature = own(this.d.settings.featureCodes, unescapeUri(invite.request.uri.user));
     if (feature) {
       this.featureCode(invite, feature);
       return;
@@ -229,59 +305,67 @@ export class CallController {
     const admission = this.d.trunks.admit(invite);
     if (!admission) return;
     const now = this.now();
-    const route = this.d.settings.numbers[admission.dialled] ?? this.d.settings.defaultRoute;
+    const route = own(this.d.settings.numbers, admission.dialled) ?? this.d.settings.defaultRoute;
     if (this.draining || this.calls.size >= this.d.settings.maxCalls) {
       invite.reject(503, { headers: [{ name: 'Retry-After', value: String(this.d.settings.retryAfterSeconds) }] });
-      this.rejectedForCapacity(admission, route, now);
+      this.rejectedForCapacity(invite, admission, route, now);
       return;
     }
     const call: Call = {
-      id: `c${now.toString(36)}-${(this.nextCallNumber++).toString(36)}`,
+      id: this.newCallId(now), sipCallId: invite.request.headers.callId,
       phase: 'setup', caller: admission.caller, dialled: admission.dialled, trunk: admission.trunkId,
       customer: unknownCaller(), route, queue: null, agentId: null, priority: 0, lang: this.d.settings.language,
       arrivedAt: now, ivrExitAt: null, queuedAt: null, offeredAt: null, answeredAt: null, offers: 0,
       invite, admission, callerDialog: undefined, callerAnswered: false, callerLeg: undefined, callerCodec: 'PCMU',
       localSdp: undefined, agentLeg: undefined, agentLocal: undefined, agentInvite: undefined, agentDialog: undefined, offerSeq: 0, playId: -1,
-      afterPlay: undefined, ivr: undefined, queueDigits: undefined, answerTimer: undefined, events: [], ended: false, mediaStarted: false,
+      afterPlay: undefined, ivr: undefined, queueDigits: undefined, answerTimer: undefined, closing: undefined, mediaStarted: false,
     };
     this.calls.set(call.id, call);
     invite.onCancel = () => this.callerLeft(call, 'caller');
-    this.emit({ type: 'call.arrived', callId: call.id, caller: call.caller, dialled: call.dialled, trunk: call.trunk, at: now });
+    this.emit({ type: 'call.arrived', callId: call.id, caller: call.caller, dialled: call.dialled, trunk: call.trunk, sipCallId: call.sipCallId, at: now });
     void this.d.store.journal.arrived(call.id, {
       caller: call.caller, dialled: call.dialled, programme: route.programme, airing: route.airing, customerId: null, queue: null,
-    }, now).catch((err: unknown) => this.d.log.error({ err, callId: call.id }, 'journal write failed'));
+    }, now).catch((err: unknown) => this.d.log.error({ err, ...this.ctx(call) }, 'journal write failed'));
     void this.setup(call).catch((err: unknown) => {
-      this.d.log.error({ err, callId: call.id }, 'call setup failed');
+      this.d.log.error({ err, ...this.ctx(call) }, 'call setup failed');
       this.fail(call, 500);
     });
   }
 
+  private newCallId(now: number): string {
+    return `c${now.toString(36)}-${(this.nextCallNumber++).toString(36)}`;
+  }
+
   /**
-   * A caller we could not take (over capacity, or draining) still must not be lost: record a CDR
-   * and, when the number is known, a callback task.
+   * A caller we could not take (over capacity, or draining) still must not be lost: a CDR and,
+   * for a plausible number not refused lately, a callback task. Under a flood the trunk's refusal
+   * bucket bounds both; what it did not record is counted (`call.refusalUnrecorded`).
    */
-  private rejectedForCapacity(admission: TrunkAdmission, route: NumberRoute, now: number): void {
-    const callId = `c${now.toString(36)}-${(this.nextCallNumber++).toString(36)}`;
-    this.emit({ type: 'call.rejected', callId, caller: admission.caller, reason: 'capacity', status: 503, at: now });
+  private rejectedForCapacity(invite: IncomingInvite, admission: TrunkAdmission, route: NumberRoute, now: number): void {
+    const callId = this.newCallId(now);
+    this.emit({ type: 'call.rejected', callId, caller: admission.caller, trunk: admission.trunkId, queue: null, reason: 'capacity', status: 503, at: now });
+    const verdict = this.refusals.admit(admission.trunkId, admission.caller, now);
+    if (!verdict.record) {
+      this.emit({ type: 'call.refusalUnrecorded', trunk: admission.trunkId, at: now });
+      return;
+    }
     const cdr: Cdr = {
-      contractVersion: CONTRACT_VERSION, callId, caller: admission.caller, dialled: admission.dialled,
+      contractVersion: CONTRACT_VERSION, callId, sipCallId: invite.request.headers.callId, caller: admission.caller, dialled: admission.dialled,
       programme: route.programme, airing: route.airing, queue: null, agent: null, customerId: null, outcome: 'rejected_capacity',
       arrivedAt: now, ivrExitAt: null, queuedAt: null, offeredAt: null, answeredAt: null, endedAt: now, wrapUpEndAt: null,
       waitMs: 0, talkMs: 0, wrapUpMs: 0, offers: 0, releasedBy: 'system', callbackId: null,
     };
-    const callback: CallbackInput | null = admission.caller === '' ? null : {
+    const callback: CallbackInput | null = verdict.callback ? {
       caller: admission.caller, queue: this.d.settings.defaultCallbackQueue, arrivedAt: now, callId, reason: 'rejected_capacity',
       dialled: admission.dialled, programme: route.programme, customerId: null,
-    };
-    void this.d.store.finishCall({ cdr, events: [], callback }, now).then((r) => {
-      if (r.callback) this.emit({ type: 'callback.created', callId, callbackId: r.callback.id, caller: admission.caller, queue: r.callback.queue, at: now });
-    }).catch((err: unknown) => this.d.log.error({ err, callId }, 'CDR write failed'));
+    } : null;
+    this.writeCdr(cdr, callback, now);
   }
 
   private async setup(call: Call): Promise<void> {
     const s = this.d.settings;
     call.customer = await this.d.lookup.lookup(call.caller, call.dialled, s.lookupDeadlineMs, call.id);
-    if (call.ended) return;
+    if (isEnded(call)) return;
     if (call.customer.language === 'zh' || call.customer.language === 'en') call.lang = call.customer.language;
     // The screen pop keeps the CRM's VIP level either way; only the queue priority is switched.
     call.priority = s.vipPriority ? call.customer.vipLevel : 0;
@@ -289,7 +373,7 @@ export class CallController {
       // Rejected before any media (PRODUCT.md 6): the toll-free line costs nothing more.
       const status = s.blacklistAction === 'reject-486' ? 486 : 603;
       call.invite.reject(status);
-      this.emit({ type: 'call.rejected', callId: call.id, caller: call.caller, reason: 'blacklist', status, at: this.now() });
+      this.rejected(call, 'blacklist', status);
       this.finish(call, 'rejected_blacklist', 'system', null);
       return;
     }
@@ -298,30 +382,32 @@ export class CallController {
     if (offer.length === 0) {
       // A late offer (INVITE without SDP) is not supported by carriers we serve; say so clearly.
       call.invite.reject(488, { reason: 'SDP Offer Required' });
+      this.rejected(call, 'media', 488);
       this.finish(call, 'failed', 'system', 'failed');
       return;
     }
     const leg = await this.d.media.allocate({ inbandDtmf: call.admission.inbandDtmf, rtpTimeoutMs: s.rtpTimeoutMs });
     if (!leg.ok) {
       // The caller only sees a 503: the reason must be in the log.
-      this.d.log.error({ callId: call.id, code: leg.code, reason: leg.reason }, 'no media leg for the caller');
+      this.d.log.error({ ...this.ctx(call), code: leg.code, reason: leg.reason }, 'no media leg for the caller');
+      if (isEnded(call)) return;
       call.invite.reject(503, { headers: [{ name: 'Retry-After', value: String(s.retryAfterSeconds) }] });
-      this.emit({ type: 'call.rejected', callId: call.id, caller: call.caller, reason: 'media', status: 503, at: this.now() });
+      this.rejected(call, 'media', 503);
       // We know the number and failed them, not the other way round: a callback task keeps the
       // caller (the surge bench lost 111 callers here when RTP ports of the range were taken).
       this.finish(call, 'failed', 'system', 'rejected_capacity');
       return;
     }
-    call.callerLeg = leg.value.leg;
-    this.byLeg.set(leg.value.leg, call);
-    if (call.ended) {
-      this.releaseLegs(call);
+    if (isEnded(call)) {
+      void this.d.media.release(leg.value.leg);
       return;
     }
+    call.callerLeg = leg.value.leg;
+    this.byLeg.set(leg.value.leg, call);
     const neg = negotiate(offer, { address: leg.value.address, port: leg.value.port, codecs: call.admission.codecs, dtmf: true });
     if (!neg.ok) {
       call.invite.reject(488, { reason: neg.reason.slice(0, 80) });
-      this.emit({ type: 'call.rejected', callId: call.id, caller: call.caller, reason: 'media', status: 488, at: this.now() });
+      this.rejected(call, 'media', 488);
       this.finish(call, 'failed', 'system', 'failed');
       return;
     }
@@ -332,23 +418,27 @@ export class CallController {
     // to every caller's time to first audio.
     const legId = call.callerLeg;
     void this.d.media.setRemote(legId, toLegRemote(neg.remote)).then((r) => {
-      if (!r.ok) this.d.log.error({ callId: call.id, code: r.code, reason: r.reason }, 'caller media remote not set');
+      if (!r.ok) this.d.log.error({ ...this.ctx(call), code: r.code, reason: r.reason }, 'caller media remote not set');
     });
     if (call.admission.earlyMedia) {
       call.invite.progress(183, { body: call.localSdp, contentType: 'application/sdp' });
-      call.answerTimer = setTimeout(() => this.answerCaller(call), Math.max(0, call.admission.answerAfterMs));
+      call.answerTimer = this.clock.setTimer(Math.max(0, call.admission.answerAfterMs), () => this.answerCaller(call));
     } else {
       this.answerCaller(call);
     }
-    if (call.ended) return;
-    call.phase = 'ivr';
+    if (isEnded(call)) return;
+    this.to(call, 'ivr');
     this.startFlow(call, call.route.flow);
+  }
+
+  private rejected(call: Call, reason: 'blacklist' | 'media' | 'error' | 'queue_full', status: number): void {
+    this.emit({ type: 'call.rejected', callId: call.id, caller: call.caller, trunk: call.trunk, queue: call.queue, reason, status, at: this.now() });
   }
 
   /** Answer the caller (200 with our SDP); from then on the call has a dialog. */
   private answerCaller(call: Call): void {
-    if (call.callerAnswered || call.ended) return;
-    if (call.answerTimer) clearTimeout(call.answerTimer);
+    if (call.callerAnswered || isEnded(call)) return;
+    if (call.answerTimer !== undefined) this.clock.clearTimer(call.answerTimer);
     call.answerTimer = undefined;
     const dialog = call.invite.accept({ body: call.localSdp!, contentType: 'application/sdp', delegate: this.callerDelegate(call) });
     if (!dialog) return;
@@ -361,15 +451,36 @@ export class CallController {
       onBye: () => this.callerLeft(call, 'caller'),
       onTerminated: () => this.callerLeft(call, 'system'),
       onReinvite: (dialog, req) => this.reinvite(call, 'caller', dialog, req),
+      onRequest: (_dialog, req) => this.inDialogRequest(call, req, true),
     };
+  }
+
+  /**
+   * INFO, NOTIFY, REFER... in a dialog. DTMF in INFO (`application/dtmf-relay`, `application/dtmf`)
+   * from the caller feeds the IVR like RFC 4733 events; a malformed DTMF body gets 400. Everything
+   * else gets the UA's defaults (REFER 603: no transfers by the carrier; the rest 200).
+   */
+  private inDialogRequest(call: Call, req: IncomingRequest, fromCaller: boolean): void {
+    const m = req.request.method;
+    if (m === 'INFO') {
+      const r = parseDtmfInfo(req.request.headers.get('content-type'), req.request.body);
+      if (r.kind === 'malformed') {
+        req.respond(400, { reason: 'Bad DTMF Body' });
+        return;
+      }
+      req.respond(200);
+      if (r.kind === 'digit' && fromCaller) this.callerDigit(call, r.digit);
+      return;
+    }
+    req.respond(m === 'REFER' ? 603 : 200);
   }
 
   // ---- IVR ------------------------------------------------------------------------------------
 
   private startFlow(call: Call, flowId: string): void {
-    const flow = this.d.settings.flows[flowId];
+    const flow = own(this.d.settings.flows, flowId);
     if (!flow) {
-      this.d.log.error({ callId: call.id, flow: flowId }, 'unknown flow; queueing to the default queue');
+      this.d.log.error({ ...this.ctx(call), flow: flowId }, 'unknown flow; queueing to the default queue');
       this.enqueue(call, this.d.settings.defaultCallbackQueue);
       return;
     }
@@ -377,9 +488,14 @@ export class CallController {
     this.nextStep(call);
   }
 
+  private clearIvrTimer(ivr: IvrState): void {
+    if (ivr.timer !== undefined) this.clock.clearTimer(ivr.timer);
+    ivr.timer = undefined;
+  }
+
   private nextStep(call: Call): void {
     const ivr = call.ivr;
-    if (!ivr || call.ended) return;
+    if (!ivr || isEnded(call)) return;
     ivr.step++;
     const step = ivr.flow.steps[ivr.step];
     if (!step) {
@@ -412,14 +528,12 @@ export class CallController {
   private menu(call: Call, step: Extract<Flow['steps'][number], { type: 'menu' }>): void {
     const ivr = call.ivr!;
     const choose = (action: MenuAction): void => {
-      if (ivr.timer) clearTimeout(ivr.timer);
-      ivr.timer = undefined;
+      this.clearIvrTimer(ivr);
       ivr.digits = undefined;
       this.menuAction(call, action);
     };
     const retry = (): void => {
-      if (ivr.timer) clearTimeout(ivr.timer);
-      ivr.timer = undefined;
+      this.clearIvrTimer(ivr);
       if (ivr.retries-- <= 0) {
         ivr.digits = undefined;
         this.nextStep(call);
@@ -428,7 +542,7 @@ export class CallController {
       this.play(call, this.prompts(call, step.invalidPrompts), () => this.menu(call, step));
     };
     ivr.digits = (digit) => {
-      const action = step.options[digit];
+      const action = own(step.options, digit);
       if (action) choose(action);
       else retry();
     };
@@ -440,7 +554,7 @@ export class CallController {
     }
     this.play(call, this.prompts(call, step.prompts), () => {
       // The prompt ended without a choice: wait for one.
-      ivr.timer = setTimeout(retry, step.timeoutMs);
+      ivr.timer = this.clock.setTimer(step.timeoutMs, retry);
     });
   }
 
@@ -453,33 +567,69 @@ export class CallController {
     }
   }
 
-  /** The caller asked to be called back: record the task, confirm, hang up. */
+  /** The caller asked to be called back: confirm, hang up, record the task. */
   private requestCallback(call: Call, queue: string, prompts: string[]): void {
     call.queue ??= queue;
-    if (call.phase === 'queued' || call.phase === 'offering') this.decide(() => this.d.acd.abandon(call.id, this.now()));
-    call.phase = 'ivr';
+    this.close(call, { outcome: 'callback_requested', callback: 'requested' }, prompts);
+  }
+
+  /**
+   * Send the caller away with a last prompt: the outcome is decided now (phase `closing`), the
+   * call leaves the ACD, and the caller is released when the prompt ends (or hangs up first).
+   */
+  private close(call: Call, closing: Closing, prompts: readonly string[]): void {
+    if (call.ivr) this.clearIvrTimer(call.ivr);
+    call.ivr = undefined;
+    call.queueDigits = undefined;
+    const wasInAcd = call.phase === 'queued' || call.phase === 'offering';
+    this.to(call, 'closing');
+    call.closing = closing;
     call.ivrExitAt ??= this.now();
-    this.play(call, this.prompts(call, prompts), () => this.hangUpCaller(call, 'system', 'callback_requested'));
+    // After the phase change: the ACD's cancelOffer for a ringing phone no longer re-queues.
+    if (wasInAcd && this.d.acd.inspectCall(call.id)) this.decide(() => this.d.acd.abandon(call.id, this.now()));
+    this.play(call, this.prompts(call, prompts), () => this.hangUpCaller(call, 'system', closing.outcome));
   }
 
   // ---- queue ----------------------------------------------------------------------------------
 
+  private holdMusic(call: Call): PlaylistItem {
+    return { kind: 'prompt', name: this.queueSettings(call.queue).holdMusic };
+  }
+
   private enqueue(call: Call, queue: string): void {
     const now = this.now();
-    if (call.ivr?.timer) clearTimeout(call.ivr.timer);
+    if (call.ivr) this.clearIvrTimer(call.ivr);
     call.ivr = undefined;
     call.ivrExitAt ??= now;
     call.queue = queue;
     call.queuedAt = now;
-    call.phase = 'queued';
-    this.play(call, { items: [{ kind: 'prompt', name: `${call.lang}/in-queue` }, { kind: 'prompt', name: HOLD_MUSIC }], loop: true, loopFrom: 1 });
-    void this.d.store.journal.queued(call.id, queue, now).catch((err: unknown) => this.d.log.error({ err }, 'journal write failed'));
-    this.record(call, { type: 'queued', queue, position: 0, priority: call.priority });
-    this.emit({ type: 'call.queued', callId: call.id, queue, priority: call.priority, at: now });
-    this.decide(() => this.d.acd.enqueue({
+    this.to(call, 'queued');
+    const preferred = call.customer.preferredAgent ? this.d.agents.agentByExtension(call.customer.preferredAgent) : undefined;
+    const effects = this.timed(() => this.d.acd.enqueue({
       id: call.id, queueId: queue, callerNumber: call.caller, dialledNumber: call.dialled, priority: call.priority,
-      arrivalTime: call.arrivedAt, ...(call.customer.preferredAgent ? { preferredAgentId: call.customer.preferredAgent } : {}),
+      arrivalTime: call.arrivedAt, ...(preferred ? { preferredAgentId: preferred } : {}),
     }, now));
+    const view = this.d.acd.inspectCall(call.id);
+    if (view) {
+      // Admission control may have sent it to another queue on entry.
+      call.queue = view.queueId;
+      // Offered at once (an agent was idle): it was next in line.
+      const position = this.d.acd.positionOf(call.id) ?? 1;
+      this.play(call, { items: [{ kind: 'prompt', name: `${call.lang}/in-queue` }, this.holdMusic(call)], loop: true, loopFrom: 1 });
+      void this.d.store.journal.queued(call.id, call.queue, now).catch((err: unknown) => this.d.log.error({ err, ...this.ctx(call) }, 'journal write failed'));
+      this.record(call, { type: 'queued', queue: call.queue, position, priority: call.priority });
+      this.emit({
+        type: 'call.queued', callId: call.id, queue: call.queue, caller: call.caller, dialled: call.dialled, programme: call.route.programme,
+        airing: call.route.airing, position, priority: call.priority, at: now,
+      });
+    }
+    this.apply(effects);
+    // An input the ACD refused (unknown queue) left the call nowhere: fail it rather than hold it forever.
+    const refused = effects.find((e) => e.type === 'error');
+    if (!view && refused && !isEnded(call)) {
+      this.d.log.error({ ...this.ctx(call), queue, code: refused.code }, 'ACD refused the call');
+      this.fail(call, 500);
+    }
   }
 
   // ---- ACD effects ------------------------------------------------------------------------------
@@ -497,20 +647,24 @@ export class CallController {
       case 'callbackOffer': this.offerCallback(e.callId, e.queueId); return;
       case 'agentStateChanged':
         this.emit({ type: 'agent.state', agentId: e.agentId, state: e.state, status: e.status, reason: e.reason, at: this.now() });
+        if (e.state !== 'wrapUp') this.wrapUpEnded(e.agentId);
         return;
       case 'ended': {
         const call = this.calls.get(e.callId);
-        // The ACD gave up on a live caller (queue full, max wait without overflow): capture it.
-        if (call && (e.outcome === 'rejected' || e.outcome === 'maxWait') && !call.ended) {
-          call.phase = 'ivr';
-          this.play(call, this.prompts(call, ['all-agents-busy', 'callback-confirmed', 'goodbye']),
-            () => this.hangUpCaller(call, 'system', 'abandoned_queue'));
+        if (!call || isEnded(call) || call.phase === 'closing') return;
+        // The ACD gave up on a live caller: capture it. Queue full at entry is a refusal; a caller
+        // released at the queue's max wait did not give up (not an abandon).
+        if (e.outcome === 'rejected') {
+          this.rejected(call, 'queue_full', call.callerAnswered ? 0 : 480);
+          this.close(call, { outcome: 'rejected_capacity', callback: 'rejected_capacity' }, ['all-agents-busy', 'callback-confirmed', 'goodbye']);
+        } else if (e.outcome === 'maxWait') {
+          this.close(call, { outcome: 'released_max_wait', callback: 'released_max_wait' }, ['all-agents-busy', 'callback-confirmed', 'goodbye']);
         }
         return;
       }
       case 'callbackCreated':
-        // Callback tasks are kept in the durable store by this layer, not in the ACD (engine.ts
-        // configures queues with abandonToCallback off), so nothing to do.
+        // Callback tasks are kept in the durable store by this layer, not in the ACD (queues run
+        // with the ACD's abandonToCallback off; `QueueCallSettings.abandonToCallback` decides here).
         return;
       case 'error':
         this.d.log.error({ code: e.code }, e.message);
@@ -520,36 +674,39 @@ export class CallController {
 
   private offer(callId: string, agentId: string, queueId: string): void {
     const call = this.calls.get(callId);
-    if (!call || call.ended || !call.callerLeg) {
+    if (!call || call.phase !== 'queued' || !call.callerLeg) {
       this.decide(() => this.d.acd.offerRejected(callId, this.now()));
       return;
     }
     const contact = this.d.agents.contacts(agentId)[0];
     if (!contact) {
-      this.d.log.warn({ callId, agentId }, 'offered agent has no registered phone');
+      this.d.log.warn({ ...this.ctx(call), agentId }, 'offered agent has no registered phone');
       this.decide(() => this.d.acd.offerRejected(callId, this.now()));
       return;
     }
     const now = this.now();
-    call.phase = 'offering';
+    this.to(call, 'offering');
     call.agentId = agentId;
     call.offeredAt ??= now;
     call.offers++;
     const seq = ++call.offerSeq;
     const freeAt = Math.max(call.queuedAt ?? now, this.d.acd.inspectAgent(agentId)?.idleSince ?? now);
-    void this.d.store.journal.offered(call.id, agentId, now).catch((err: unknown) => this.d.log.error({ err }, 'journal write failed'));
+    void this.d.store.journal.offered(call.id, agentId, now).catch((err: unknown) => this.d.log.error({ err, ...this.ctx(call) }, 'journal write failed'));
     this.record(call, { type: 'offered', queue: queueId, agent: agentId, attempt: call.offers });
-    this.emit({ type: 'call.offered', callId, queue: queueId, agentId, caller: call.caller, customer: call.customer, at: now });
+    this.emit({
+      type: 'call.offered', callId, queue: queueId, agentId, caller: call.caller, dialled: call.dialled, programme: call.route.programme,
+      airing: call.route.airing, attempt: call.offers, customer: call.customer, at: now,
+    });
     void this.ringAgent(call, seq, agentId, contact, freeAt).catch((err: unknown) => {
-      this.d.log.error({ err, callId, agentId }, 'offer failed');
-      if (call.offerSeq === seq && !call.ended) this.decide(() => this.d.acd.offerRejected(callId, this.now()));
+      this.d.log.error({ err, ...this.ctx(call), agentId }, 'offer failed');
+      this.agentDeclined(call, seq);
     });
   }
 
   private async ringAgent(call: Call, seq: number, agentId: string, contact: ReturnType<AgentDirectory['contacts']>[number], freeAt: number): Promise<void> {
     const leg = await this.d.media.allocate({ near: call.callerLeg!, codec: call.callerCodec, rtpTimeoutMs: this.d.settings.rtpTimeoutMs });
     if (!leg.ok) throw new Error(`${leg.code}: ${leg.reason}`);
-    if (call.offerSeq !== seq || call.ended) {
+    if (call.offerSeq !== seq || call.phase !== 'offering') {
       void this.d.media.release(leg.value.leg);
       return;
     }
@@ -577,6 +734,7 @@ export class CallController {
         onBye: () => this.agentLeft(call),
         onTerminated: () => this.agentLeft(call),
         onReinvite: (d, req) => this.reinvite(call, 'agent', d, req),
+        onRequest: (_d, req) => this.inDialogRequest(call, req, false),
       },
       delegate: {
         onAccept: (dialog, response) => this.agentAnswered(call, seq, dialog, response, local),
@@ -589,7 +747,7 @@ export class CallController {
   }
 
   private agentAnswered(call: Call, seq: number, dialog: Dialog, response: SipResponse, local: Parameters<typeof createOffer>[0]): void {
-    if (call.offerSeq !== seq || call.ended) {
+    if (call.offerSeq !== seq || call.phase !== 'offering') {
       // Answered after the offer was withdrawn (race with CANCEL): hang up the agent.
       void this.d.ua.bye(dialog);
       return;
@@ -599,13 +757,13 @@ export class CallController {
     call.agentInvite = undefined;
     const answer = acceptAnswer(response.body.toString('latin1'), local);
     if (!answer.ok) {
-      this.d.log.warn({ callId: call.id, reason: answer.reason }, 'agent SDP answer unusable');
+      this.d.log.warn({ ...this.ctx(call), reason: answer.reason }, 'agent SDP answer unusable');
       void this.d.ua.bye(dialog);
       call.agentDialog = undefined;
       this.agentDeclined(call, seq);
       return;
     }
-    call.phase = 'talking';
+    this.to(call, 'talking');
     call.answeredAt = now;
     call.queueDigits = undefined;
     this.answerCaller(call);
@@ -613,20 +771,21 @@ export class CallController {
     const agentLeg = call.agentLeg!;
     // Both at once: the worker takes a leg's commands in order, so the bridge uses this remote.
     void this.d.media.setRemote(agentLeg, toLegRemote(answer.remote))
-      .then((r) => { if (!r.ok) this.d.log.error({ callId: call.id, code: r.code, reason: r.reason }, 'agent media remote not set'); });
+      .then((r) => { if (!r.ok) this.d.log.error({ ...this.ctx(call), code: r.code, reason: r.reason }, 'agent media remote not set'); });
     void this.d.media.bridge(callerLeg, agentLeg)
-      .then((r) => { if (!r.ok) this.d.log.error({ callId: call.id, code: r.code }, 'bridge failed'); });
-    void this.d.store.journal.answered(call.id, call.agentId!, now).catch((err: unknown) => this.d.log.error({ err }, 'journal write failed'));
+      .then((r) => { if (!r.ok) this.d.log.error({ ...this.ctx(call), code: r.code }, 'bridge failed'); });
+    void this.d.store.journal.answered(call.id, call.agentId!, now).catch((err: unknown) => this.d.log.error({ err, ...this.ctx(call) }, 'journal write failed'));
     this.record(call, { type: 'answered', queue: call.queue!, agent: call.agentId!, waitMs: now - call.arrivedAt });
     this.emit({ type: 'call.answered', callId: call.id, queue: call.queue!, agentId: call.agentId!, waitMs: now - call.arrivedAt, at: now });
     this.decide(() => this.d.acd.offerAnswered(call.id, now));
   }
 
+  /** The phone declined, failed, or could not be rung: back to the queue, the ACD decides what next. */
   private agentDeclined(call: Call, seq: number): void {
-    if (call.offerSeq !== seq || call.ended || call.phase !== 'offering') return;
+    if (call.offerSeq !== seq || call.phase !== 'offering') return;
     call.agentInvite = undefined;
     this.releaseAgentLeg(call);
-    call.phase = 'queued';
+    this.to(call, 'queued');
     call.agentId = null;
     this.decide(() => this.d.acd.offerRejected(call.id, this.now()));
   }
@@ -639,38 +798,48 @@ export class CallController {
     call.agentInvite?.cancel();
     call.agentInvite = undefined;
     this.releaseAgentLeg(call);
-    call.agentId = null;
-    if (!call.ended && call.phase === 'offering') call.phase = 'queued';
+    if (call.phase === 'offering') {
+      call.agentId = null;
+      this.to(call, 'queued');
+    }
   }
 
+  /**
+   * A periodic announcement: the position and the estimated wait, each as the queue says; with
+   * nobody staffed there is no estimate (Infinity) and the wait part is left out.
+   */
   private announce(callId: string, position: number, ewtMs: number): void {
     const call = this.calls.get(callId);
     if (!call || call.phase !== 'queued') return;
-    const minutes = Math.max(1, Math.round(ewtMs / 60_000));
-    const items: PlaylistItem[] = [
-      { kind: 'prompt', name: `${call.lang}/you-are-number` },
-      { kind: 'number', value: position, lang: call.lang },
-      { kind: 'silence', ms: 200 },
-      { kind: 'prompt', name: `${call.lang}/estimated-wait` },
-      { kind: 'number', value: minutes, lang: call.lang },
-      { kind: 'prompt', name: `${call.lang}/minutes` },
-      { kind: 'silence', ms: 300 },
-      { kind: 'prompt', name: HOLD_MUSIC },
-    ];
+    const q = this.queueSettings(call.queue);
+    const items: PlaylistItem[] = [];
+    if (q.announcePosition) {
+      items.push({ kind: 'prompt', name: `${call.lang}/you-are-number` }, { kind: 'number', value: position, lang: call.lang }, { kind: 'silence', ms: 200 });
+    }
+    if (q.announceWait && Number.isFinite(ewtMs)) {
+      const minutes = Math.max(1, Math.round(ewtMs / 60_000));
+      items.push(
+        { kind: 'prompt', name: `${call.lang}/estimated-wait` }, { kind: 'number', value: minutes, lang: call.lang },
+        { kind: 'prompt', name: `${call.lang}/minutes` },
+      );
+    }
+    if (items.length === 0) return;
+    items.push({ kind: 'silence', ms: 300 }, this.holdMusic(call));
     this.play(call, { items, loop: true, loopFrom: items.length - 1 });
   }
 
-  /** Admission control: waiting would be long; offer "press 1 for a callback" and keep the place. */
+  /** Admission control: waiting would be long; offer a callback (the queue's digit) and keep the place. */
   private offerCallback(callId: string, queueId: string): void {
     const call = this.calls.get(callId);
     if (!call || call.phase !== 'queued') return;
-    call.queueDigits = (digit) => {
-      if (digit !== '1') return;
+    const digit = this.queueSettings(queueId).callbackDigit;
+    call.queueDigits = (d) => {
+      if (d !== digit) return;
       call.queueDigits = undefined;
       this.requestCallback(call, queueId, ['callback-confirmed', 'goodbye']);
     };
     this.play(call, {
-      items: [{ kind: 'prompt', name: `${call.lang}/callback-offer` }, { kind: 'silence', ms: 300 }, { kind: 'prompt', name: HOLD_MUSIC }],
+      items: [{ kind: 'prompt', name: `${call.lang}/callback-offer` }, { kind: 'silence', ms: 300 }, this.holdMusic(call)],
       loop: true, loopFrom: 2,
     });
   }
@@ -680,6 +849,11 @@ export class CallController {
   private onDigit(leg: LegId, digit: string): void {
     const call = this.byLeg.get(leg);
     if (!call || leg !== call.callerLeg) return;
+    this.callerDigit(call, digit);
+  }
+
+  /** A digit from the caller (RFC 4733, in-band, or SIP INFO). */
+  private callerDigit(call: Call, digit: string): void {
     if (call.ivr?.digits) call.ivr.digits(digit);
     else if (call.ivr && call.ivr.typeAhead.length < TYPE_AHEAD_MAX) call.ivr.typeAhead.push(digit);
     else if (call.queueDigits) call.queueDigits(digit);
@@ -695,19 +869,19 @@ export class CallController {
 
   private onRtpTimeout(leg: LegId): void {
     const call = this.byLeg.get(leg);
-    if (!call || call.ended) return;
-    this.d.log.warn({ callId: call.id, leg }, 'RTP timeout: tearing the call down');
+    if (!call || isEnded(call)) return;
+    this.d.log.warn({ ...this.ctx(call), leg }, 'RTP timeout: tearing the call down');
     if (leg === call.agentLeg && call.phase === 'talking') this.agentLeft(call);
     else this.callerLeft(call, 'system');
   }
 
   private play(call: Call, playlist: Playlist, then?: () => void): void {
-    if (!call.callerLeg || call.ended) return;
+    if (!call.callerLeg || isEnded(call)) return;
     call.afterPlay = undefined;
     const leg = call.callerLeg;
     void this.d.media.play(leg, playlist).then((r) => {
       if (!r.ok) {
-        this.d.log.error({ callId: call.id, code: r.code, reason: r.reason }, 'playback failed');
+        this.d.log.error({ ...this.ctx(call), code: r.code, reason: r.reason }, 'playback failed');
         then?.();
         return;
       }
@@ -728,24 +902,21 @@ export class CallController {
 
   /** The caller hung up, cancelled, or its media died. */
   private callerLeft(call: Call, by: ReleasedBy): void {
-    if (call.ended) return;
     const now = this.now();
     switch (call.phase) {
       case 'setup':
       case 'ivr':
-        this.record(call, { type: 'abandoned', stage: 'ivr', waitMs: now - call.arrivedAt });
-        this.emit({ type: 'call.abandoned', callId: call.id, stage: 'ivr', waitMs: now - call.arrivedAt, at: now });
+        this.abandoned(call, 'ivr', now);
         this.endCaller(call);
         this.finish(call, 'abandoned_ivr', by, 'abandoned_ivr');
         return;
       case 'queued':
       case 'offering': {
-        const stage = call.phase === 'offering' ? 'ringing' : 'queue';
-        this.record(call, { type: 'abandoned', stage, waitMs: now - call.arrivedAt });
-        this.emit({ type: 'call.abandoned', callId: call.id, stage, waitMs: now - call.arrivedAt, at: now });
-        this.decide(() => this.d.acd.abandon(call.id, now));
+        this.abandoned(call, call.phase === 'offering' ? 'ringing' : 'queue', now);
         this.endCaller(call);
-        this.finish(call, 'abandoned_queue', by, 'abandoned_queue');
+        this.finish(call, 'abandoned_queue', by, this.queueSettings(call.queue).abandonToCallback ? 'abandoned_queue' : null);
+        // After the end: the ACD's withdrawal of a ringing offer finds the call over, not re-queued.
+        this.decide(() => this.d.acd.abandon(call.id, now));
         return;
       }
       case 'talking':
@@ -754,28 +925,38 @@ export class CallController {
         this.decide(() => this.d.acd.callEnded(call.id, now));
         this.finish(call, 'answered', by, null);
         return;
+      case 'closing': {
+        // Hung up during the last prompt: the outcome was decided already.
+        const closing = call.closing!;
+        this.endCaller(call);
+        this.finish(call, closing.outcome, by, closing.callback);
+        return;
+      }
       case 'ended':
         return;
     }
   }
 
+  private abandoned(call: Call, stage: 'ivr' | 'queue' | 'ringing', now: number): void {
+    this.record(call, { type: 'abandoned', stage, waitMs: now - call.arrivedAt });
+    this.emit({ type: 'call.abandoned', callId: call.id, queue: call.queue, stage, waitMs: now - call.arrivedAt, at: now });
+  }
+
   /** The agent hung up (or its media died) during the conversation. */
   private agentLeft(call: Call): void {
-    if (call.ended) return;
     if (call.phase !== 'talking') return;
     if (call.callerDialog) void this.d.ua.bye(call.callerDialog);
     this.decide(() => this.d.acd.callEnded(call.id, this.now()));
     this.finish(call, 'answered', 'agent', null);
   }
 
-  /** We end the call from our side with `outcome` (IVR end, callback confirmed, queue gave up). */
+  /** We end the call from our side with `outcome` (IVR end, after a closing prompt). */
   private hangUpCaller(call: Call, by: ReleasedBy, outcome: CdrOutcome): void {
-    if (call.ended) return;
+    if (isEnded(call)) return;
     if (call.phase === 'queued' || call.phase === 'offering') this.decide(() => this.d.acd.abandon(call.id, this.now()));
     this.endCaller(call);
     // A caller we sent away still gets called back; one whose IVR simply ended was served there.
-    const reason = outcome === 'callback_requested' ? 'requested' : outcome === 'abandoned_queue' ? 'abandoned_queue' : null;
-    this.finish(call, outcome, by, reason);
+    this.finish(call, outcome, by, call.closing?.callback ?? null);
   }
 
   /** Release the caller's side: BYE if answered, else a final response to the INVITE. */
@@ -785,7 +966,13 @@ export class CallController {
   }
 
   private hangUpEverything(call: Call, by: ReleasedBy): void {
-    if (call.ended) return;
+    if (isEnded(call)) return;
+    if (call.phase === 'closing') {
+      // Cut short in the last prompt: the outcome was decided before it.
+      this.endCaller(call);
+      this.finish(call, call.closing!.outcome, by, call.closing!.callback);
+      return;
+    }
     if (call.phase === 'talking') {
       if (call.agentDialog) void this.d.ua.bye(call.agentDialog);
       this.endCaller(call);
@@ -793,61 +980,78 @@ export class CallController {
       this.finish(call, 'answered', by, null);
       return;
     }
-    call.agentInvite?.cancel();
-    if (call.phase === 'queued' || call.phase === 'offering') this.decide(() => this.d.acd.abandon(call.id, this.now()));
+    const inAcd = call.phase === 'queued' || call.phase === 'offering';
     this.endCaller(call);
     // The engine is stopping under the caller: keep the number (the caller did not give up).
     this.finish(call, 'failed', by, 'rejected_capacity');
+    if (inAcd) this.decide(() => this.d.acd.abandon(call.id, this.now()));
   }
 
   private fail(call: Call, status: number): void {
-    if (call.ended) return;
+    if (isEnded(call)) return;
     if (!call.invite.answered) call.invite.reject(status);
     else if (call.callerDialog) void this.d.ua.bye(call.callerDialog);
-    if (call.phase === 'queued' || call.phase === 'offering') this.decide(() => this.d.acd.abandon(call.id, this.now()));
+    const inAcd = (call.phase === 'queued' || call.phase === 'offering') && this.d.acd.inspectCall(call.id) !== undefined;
+    this.rejected(call, 'error', call.callerAnswered ? 0 : status);
     // Our failure, not the caller's choice: the number is kept for a callback.
     this.finish(call, 'failed', 'system', 'failed');
+    if (inAcd) this.decide(() => this.d.acd.abandon(call.id, this.now()));
   }
 
   /**
-   * The call is over: free media, write the CDR, the last events and (when the caller left before
-   * an agent) the callback task in one durable transaction.
+   * The call is over: free media, send the `ended` event, and write the CDR (with the callback
+   * task when the caller left before an agent). An answered call's CDR waits until the ACD ends
+   * the agent's wrap-up, so that its `wrapUpEndAt` is the measured end, not the planned one.
    */
   private finish(call: Call, outcome: CdrOutcome, by: ReleasedBy, callback: CallbackInput['reason'] | null): void {
-    if (call.ended) return;
-    call.ended = true;
+    if (isEnded(call)) return;
     const phase = call.phase;
-    call.phase = 'ended';
-    if (call.answerTimer) clearTimeout(call.answerTimer);
-    if (call.ivr?.timer) clearTimeout(call.ivr.timer);
+    this.to(call, 'ended');
+    if (call.answerTimer !== undefined) this.clock.clearTimer(call.answerTimer);
+    if (call.ivr) this.clearIvrTimer(call.ivr);
     call.agentInvite?.cancel();
     this.releaseLegs(call);
     this.calls.delete(call.id);
     const now = this.now();
-    const wrapUp = outcome === 'answered' && call.queue ? this.d.settings.wrapUpMs[call.queue] ?? 0 : 0;
+    const agent = outcome === 'answered' ? call.agentId : null;
+    this.record(call, { type: 'ended', agent, releasedBy: by });
+    this.emit({ type: 'call.ended', callId: call.id, agentId: agent, queue: call.queue, trunk: call.trunk, outcome, releasedBy: by, at: now });
     const cdr: Cdr = {
-      contractVersion: CONTRACT_VERSION, callId: call.id, caller: call.caller, dialled: call.dialled,
-      programme: call.route.programme, airing: call.route.airing, queue: call.queue, agent: outcome === 'answered' ? call.agentId : null,
+      contractVersion: CONTRACT_VERSION, callId: call.id, sipCallId: call.sipCallId, caller: call.caller, dialled: call.dialled,
+      programme: call.route.programme, airing: call.route.airing, queue: call.queue, agent,
       customerId: call.customer.customerId, outcome, arrivedAt: call.arrivedAt, ivrExitAt: call.ivrExitAt, queuedAt: call.queuedAt,
-      offeredAt: call.offeredAt, answeredAt: call.answeredAt, endedAt: now, wrapUpEndAt: wrapUp > 0 ? now + wrapUp : null,
-      waitMs: (call.answeredAt ?? now) - call.arrivedAt, talkMs: call.answeredAt ? now - call.answeredAt : 0, wrapUpMs: wrapUp,
+      offeredAt: call.offeredAt, answeredAt: call.answeredAt, endedAt: now, wrapUpEndAt: null,
+      waitMs: (call.answeredAt ?? now) - call.arrivedAt, talkMs: call.answeredAt !== null ? now - call.answeredAt : 0, wrapUpMs: 0,
       offers: call.offers, releasedBy: by, callbackId: null,
     };
-    this.record(call, { type: 'ended', agent: cdr.agent, releasedBy: by });
-    // Only a caller who entered the system and left before an agent is a callback (not a blacklisted one).
-    const wantsCallback = callback !== null && phase !== 'talking' && call.caller.length > 0;
-    void this.d.store.finishCall({
-      cdr,
-      events: call.events,
-      callback: wantsCallback ? {
+    if (agent !== null && this.d.acd.inspectAgent(agent)?.state === 'wrapUp') {
+      this.wrapUps.set(agent, { cdr });
+    } else {
+      // Only a caller who entered the system and left before an agent is a callback (not a blacklisted one).
+      const wantsCallback = callback !== null && phase !== 'talking' && call.caller.length > 0;
+      this.writeCdr(cdr, wantsCallback ? {
         caller: call.caller, queue: call.queue ?? this.d.settings.defaultCallbackQueue, arrivedAt: call.arrivedAt, callId: call.id,
         reason: callback, dialled: call.dialled, programme: call.route.programme, customerId: call.customer.customerId,
-      } : null,
-    }, now).then((r) => {
-      if (r.callback) this.emit({ type: 'callback.created', callId: call.id, callbackId: r.callback.id, caller: call.caller, queue: r.callback.queue, at: now });
-    }).catch((err: unknown) => this.d.log.error({ err, callId: call.id }, 'CDR write failed'));
-    this.emit({ type: 'call.ended', callId: call.id, outcome, releasedBy: by, at: now });
+      } : null, now);
+    }
     if (this.draining && this.calls.size === 0) this.drained?.();
+  }
+
+  /** The agent's wrap-up is over (the ACD says so): its last call's CDR gets the measured end. */
+  private wrapUpEnded(agentId: string): void {
+    const pending = this.wrapUps.get(agentId);
+    if (!pending) return;
+    this.wrapUps.delete(agentId);
+    const now = this.now();
+    const cdr: Cdr = { ...pending.cdr, wrapUpEndAt: now, wrapUpMs: now - pending.cdr.endedAt };
+    this.writeCdr(cdr, null, now);
+  }
+
+  /** CDR and callback task in one durable transaction (the journal row goes with it). */
+  private writeCdr(cdr: Cdr, callback: CallbackInput | null, now: number): void {
+    void this.d.store.finishCall({ cdr, callback }, now).then((r) => {
+      if (r.callback) this.emit({ type: 'callback.created', callId: cdr.callId, callbackId: r.callback.id, caller: cdr.caller, queue: r.callback.queue, at: now });
+    }).catch((err: unknown) => this.d.log.error({ err, callId: cdr.callId, sipCallId: cdr.sipCallId }, 'CDR write failed'));
   }
 
   private releaseLegs(call: Call): void {
@@ -866,12 +1070,14 @@ export class CallController {
     call.agentLeg = undefined;
   }
 
-  /** A call event for the CRM: stored with the call's CDR (in order per call). */
+  /** A call event for the CRM, into the durable outbox as it happens (in order per call). */
   private record(call: Call, e: Record<string, unknown> & { type: CallEvent['type'] }): void {
-    call.events.push({
-      callId: call.id, at: this.now(), caller: call.caller, dialled: call.dialled, customerId: call.customer.customerId,
+    const now = this.now();
+    const event = {
+      callId: call.id, at: now, caller: call.caller, dialled: call.dialled, customerId: call.customer.customerId,
       queue: call.queue, ...e,
-    } as CallEvent);
+    } as CallEvent;
+    void this.d.store.callEvent(event, now).catch((err: unknown) => this.d.log.error({ err, ...this.ctx(call), event: e.type }, 'call event write failed'));
   }
 
   // ---- re-INVITE (hold / unhold) ------------------------------------------------------------------
@@ -903,28 +1109,26 @@ export class CallController {
 
   // ---- agents' feature codes ------------------------------------------------------------------
 
-  private featureCode(invite: IncomingInvite, action: 'ready' | 'notReady' | 'logout' | 'login'): void {
-    const ext = invite.request.headers.from.uri.user;
+  /**
+   * `*60`-`*63` from an agent's phone. The From user names the extension, but anyone can write a
+   * From: the INVITE must also come from where that agent's phone registered (contract C3), or
+   * it gets 403 and nothing changes. The status rules are the desk's (contract C2).
+   */
+  private featureCode(invite: IncomingInvite, action: DeskAction): void {
+    const ext = unescapeUri(invite.request.headers.from.uri.user);
     const agentId = this.d.agents.agentByExtension(ext);
-    if (!agentId) {
-      invite.reject(403, { reason: 'Not An Agent' });
+    if (!agentId || !this.d.agents.isAgentSource(agentId, invite.inbound.source)) {
+      invite.reject(403, { reason: 'Not An Agent Phone' });
       return;
     }
-    const now = this.now();
-    try {
-      const effects = action === 'ready' ? this.d.acd.setAgentStatus(agentId, 'available', null, now)
-        : action === 'notReady' ? this.d.acd.setAgentStatus(agentId, 'notReady', 'feature-code', now)
-          : action === 'login' ? this.d.acd.agentLoggedIn(agentId, now)
-            : this.d.acd.agentLoggedOut(agentId, now);
-      this.apply(effects);
-    } catch (err) {
+    const r = this.d.desk.request(agentId, action, 'phone');
+    if (!r.ok) {
       invite.reject(409, { reason: 'Not Possible Now' });
-      this.d.log.warn({ err, agentId, action }, 'feature code refused');
+      this.d.log.info({ agentId, action, code: r.code, reason: r.message }, 'feature code refused');
       return;
     }
     // The phone shows the reason phrase; no media is needed to confirm a state change.
-    const phrase = { ready: 'Agent Ready', notReady: 'Agent Not Ready', logout: 'Agent Logged Out', login: 'Agent Logged In' }[action];
-    invite.reject(480, { reason: phrase });
+    invite.reject(480, { reason: DESK_PHRASE[action] });
   }
 
   // ---- ACD timer -------------------------------------------------------------------------------
@@ -933,14 +1137,14 @@ export class CallController {
   private scheduleAcd(): void {
     const next = this.d.acd.nextDeadline();
     if (next === null) return;
-    if (this.acdTimer && next >= this.acdTimerAt) return;
-    if (this.acdTimer) clearTimeout(this.acdTimer);
+    if (this.acdTimer !== undefined && next >= this.acdTimerAt) return;
+    if (this.acdTimer !== undefined) this.clock.clearTimer(this.acdTimer);
     this.acdTimerAt = next;
-    this.acdTimer = setTimeout(() => {
+    this.acdTimer = this.clock.setTimer(Math.max(0, next - this.now()), () => {
       this.acdTimer = undefined;
       this.acdTimerAt = Infinity;
       this.decide(() => this.d.acd.tick(this.now()));
-    }, Math.max(0, next - this.now()));
+    });
   }
 
   private emit(event: CallControlEvent): void {

@@ -1,7 +1,18 @@
 /** Call control: the B2BUA joining carrier calls, the IVR, the ACD and agents' phones. */
 export { CallController } from './controller.ts';
-export type { CallControllerDeps, CallMediaStats, CallPhase, CallRecord } from './controller.ts';
+export type { CallControllerDeps, CallMediaStats, CallRecord } from './controller.ts';
+export { CALL_PHASE_NEXT, transition, isEnded } from './phase.ts';
+export type { CallPhase, Phased } from './phase.ts';
+export { CallsError } from './errors.ts';
+export type { CallsErrorCode } from './errors.ts';
+export { settingsFromConfig, DEFAULT_QUEUE_CALL_SETTINGS } from './settings.ts';
+export { CachedCallerLookup } from './lookup.ts';
+export type { CachedLookupOptions, LookupLogger, LookupObserver, LookupResult } from './lookup.ts';
+export { RefusalRecorder, isPlausibleCaller } from './refusals.ts';
+export type { RefusalVerdict } from './refusals.ts';
+export { parseDtmfInfo, MAX_DTMF_INFO_BYTES } from './dtmf-info.ts';
+export type { DtmfInfoResult } from './dtmf-info.ts';
 export type {
-  AgentContact, AgentDirectory, CallControlEvent, CallerLookup, CallsSettings, Flow, FlowStep, MenuAction, NumberRoute,
-  TrunkAdmission, TrunkGate,
+  AgentContact, AgentDeskPort, AgentDirectory, CallControlEvent, CallerLookup, CallMedia, CallsSettings, CallUserAgent, DeskAction,
+  DeskResult, Flow, FlowStep, MenuAction, NumberRoute, QueueCallSettings, RefusalSettings, RejectReason, TrunkAdmission, TrunkGate,
 } from './types.ts';

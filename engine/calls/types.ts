@@ -2,8 +2,10 @@
  * What call control needs from the rest of the engine, as narrow interfaces, and the settings it
  * runs on. `engine/engine.ts` builds these from the configuration and the real parts.
  */
-import type { Endpoint, IncomingInvite, SipUri } from '../sip/index.ts';
-import type { CallerInfo } from '../../crm-adapter/index.ts';
+import type { Dialog, Endpoint, IncomingInvite, InviteOptions, OutgoingInvite, SipUri } from '../sip/index.ts';
+import type { AgentState, AgentStatus } from '../acd/index.ts';
+import type { CallerInfo, CdrOutcome, ReleasedBy } from '../../crm-adapter/index.ts';
+import type { MediaPool } from '../../media/index.ts';
 
 /** An IVR step. Prompts are names in the prompt set without the language (`welcome`, `menu`). */
 export type FlowStep =
@@ -44,6 +46,35 @@ export interface NumberRoute {
   airing: string | null;
 }
 
+/** What a queue's callers hear and what happens to those who leave it (config `queues[]`). */
+export interface QueueCallSettings {
+  /** Prompt looped while waiting (`hold/music`). */
+  holdMusic: string;
+  /** Announcements say the position in the queue. */
+  announcePosition: boolean;
+  /** Announcements say the estimated wait (skipped when there is no estimate: nobody staffed). */
+  announceWait: boolean;
+  /** A caller who hangs up while waiting (or ringing) becomes a callback task. */
+  abandonToCallback: boolean;
+  /** The digit that accepts the callback offer of admission control (the `callback-offer` prompt says 3). */
+  callbackDigit: string;
+}
+
+/**
+ * Bounds on what a flood of capacity refusals writes (every refused INVITE still gets its 503).
+ * Per trunk, a token bucket: a refusal with a token gets a CDR (and, with a plausible caller
+ * number not seen within `dedupeMs`, a callback task); one without is counted by the
+ * `call.refusalUnrecorded` event so that reports stay honest.
+ */
+export interface RefusalSettings {
+  /** Tokens added per second per trunk. */
+  recordsPerSecond: number;
+  /** Bucket size per trunk (refusals recorded at once after a quiet period). */
+  burst: number;
+  /** A number refused again within this long gets no second callback task (ms). */
+  dedupeMs: number;
+}
+
 /** Settings of call control. */
 export interface CallsSettings {
   /** Most calls in progress; above it a new INVITE gets 503 with Retry-After. */
@@ -61,14 +92,15 @@ export interface CallsSettings {
   lookupDeadlineMs: number;
   /** Blacklisted callers: rejected with 603 or 486 before any media, or let through and flagged. */
   blacklistAction: 'reject-603' | 'reject-486' | 'announce';
-  /** Wrap-up per queue (for the CDR's wrap-up end), ms. */
-  wrapUpMs: Readonly<Record<string, number>>;
+  /** Per queue; a queue missing here gets {@link DEFAULT_QUEUE_CALL_SETTINGS}. */
+  queues: Readonly<Record<string, QueueCallSettings>>;
   /** Feature codes agents dial from their phones. */
-  featureCodes: Readonly<Record<string, 'ready' | 'notReady' | 'logout' | 'login'>>;
+  featureCodes: Readonly<Record<string, DeskAction>>;
   /** RTP silence after which a call is torn down (0 = never). */
   rtpTimeoutMs: number;
   /** VIP callers (CRM VIP level > 0) get their level as ACD priority; off: everyone is equal. */
   vipPriority: boolean;
+  refusals: RefusalSettings;
 }
 
 /** A carrier call admitted by a trunk. */
@@ -93,6 +125,29 @@ export interface TrunkGate {
   admit(invite: IncomingInvite): TrunkAdmission | undefined;
 }
 
+/**
+ * The part of the SIP user agent call control uses (engine/sip's `UserAgent` is one), so that unit
+ * tests can run the real UA over a fake wire.
+ */
+export interface CallUserAgent {
+  invite(options: InviteOptions): OutgoingInvite;
+  bye(dialog: Dialog): Promise<unknown>;
+}
+
+/** The media commands call control uses (media's `MediaPool` is one). */
+export type CallMedia = Pick<MediaPool, 'allocate' | 'setRemote' | 'play' | 'bridge' | 'release' | 'legStats' | 'delegate'>;
+
+/** What an agent asks for from the phone (feature codes) or the API (contract C2). */
+export type DeskAction = 'ready' | 'notReady' | 'logout' | 'login';
+
+/** The answer of the desk: done, or refused with a stable code. */
+export type DeskResult = { ok: true } | { ok: false; code: string; message: string };
+
+/** The one place of agent status rules (engine/desk implements it; contract C2). */
+export interface AgentDeskPort {
+  request(agentId: string, action: DeskAction, origin: 'phone' | 'api'): DeskResult;
+}
+
 /** Where an agent's phone can be reached (engine/registrar). */
 export interface AgentContact {
   uri: SipUri;
@@ -106,6 +161,11 @@ export interface AgentDirectory {
   contacts(agentId: string): AgentContact[];
   /** The agent whose extension this is, or undefined. */
   agentByExtension(extension: string): string | undefined;
+  /**
+   * True when `source` (transport, address, port) is where one of the agent's live registrations
+   * came from (contract C3): a feature code is only taken from the agent's own phone.
+   */
+  isAgentSource(agentId: string, source: Endpoint): boolean;
 }
 
 /** The CRM look-up (crm-adapter), already wrapped with its cache. */
@@ -113,12 +173,31 @@ export interface CallerLookup {
   lookup(number: string, dialled: string, deadlineMs: number, callId: string): Promise<CallerInfo>;
 }
 
-/** Events call control publishes to observers (API WebSocket, metrics, logs). */
+/** Why a call was refused before reaching an agent (`call.rejected`). */
+export type RejectReason = 'blacklist' | 'capacity' | 'media' | 'error' | 'queue_full';
+
+/**
+ * Events call control publishes to observers (API WebSocket, metrics, logs); contract C1. Every
+ * field carries its real value. `at` is epoch ms.
+ */
 export type CallControlEvent =
-  | { type: 'call.arrived'; callId: string; caller: string; dialled: string; trunk: string; at: number }
-  | { type: 'call.rejected'; callId: string; caller: string; reason: 'blacklist' | 'capacity' | 'media' | 'error'; status: number; at: number }
-  | { type: 'call.queued'; callId: string; queue: string; priority: number; at: number }
-  | { type: 'call.offered'; callId: string; queue: string; agentId: string; caller: string; customer: CallerInfo; at: number }
+  /** A carrier INVITE was admitted by a trunk; `sipCallId` is the carrier's Call-ID. */
+  | { type: 'call.arrived'; callId: string; caller: string; dialled: string; trunk: string; sipCallId: string; at: number }
+  /**
+   * The call was refused. `status`: the final SIP response sent to the INVITE, or 0 when the
+   * caller had already been answered (the refusal is a prompt and a BYE: `queue_full`).
+   */
+  | { type: 'call.rejected'; callId: string; caller: string; trunk: string; queue: string | null; reason: RejectReason; status: number; at: number }
+  /** The call entered `queue`; `position` 1-based from the ACD (1 = next). */
+  | {
+    type: 'call.queued'; callId: string; queue: string; caller: string; dialled: string; programme: string | null;
+    airing: string | null; position: number; priority: number; at: number;
+  }
+  /** An agent's phone rings; `attempt` is the how-many-th offer of this call (1-based). */
+  | {
+    type: 'call.offered'; callId: string; queue: string; agentId: string; caller: string; dialled: string;
+    programme: string | null; airing: string | null; attempt: number; customer: CallerInfo; at: number;
+  }
   /**
    * The INVITE of an offer left for the agent's phone. `latencyMs`: from the moment the call and
    * the agent could be matched (the later of the call entering its queue and the agent becoming
@@ -126,10 +205,18 @@ export type CallControlEvent =
    */
   | { type: 'offer.sent'; callId: string; agentId: string; latencyMs: number; at: number }
   | { type: 'call.answered'; callId: string; queue: string; agentId: string; waitMs: number; at: number }
-  | { type: 'call.abandoned'; callId: string; stage: 'ivr' | 'queue' | 'ringing'; waitMs: number; at: number }
-  | { type: 'call.ended'; callId: string; outcome: string; releasedBy: 'caller' | 'agent' | 'system'; at: number }
+  | { type: 'call.abandoned'; callId: string; queue: string | null; stage: 'ivr' | 'queue' | 'ringing'; waitMs: number; at: number }
+  | {
+    type: 'call.ended'; callId: string; agentId: string | null; queue: string | null; trunk: string; outcome: CdrOutcome;
+    releasedBy: ReleasedBy; at: number;
+  }
   | { type: 'callback.created'; callId: string; callbackId: number; caller: string; queue: string; at: number }
-  | { type: 'agent.state'; agentId: string; state: string; status: string; reason: string | null; at: number }
+  | { type: 'agent.state'; agentId: string; state: AgentState; status: AgentStatus; reason: string | null; at: number }
+  /**
+   * A capacity refusal (503 sent) whose CDR and callback were not written because the trunk's
+   * refusal bucket was empty (a flood): count these so refusal reports stay honest.
+   */
+  | { type: 'call.refusalUnrecorded'; trunk: string; at: number }
   /** The caller's first playback was accepted by its media worker (first packet within one 20 ms tick). */
   | { type: 'media.firstPacket'; callId: string; latencyMs: number }
   /** One ACD input processed (routing decision latency). */

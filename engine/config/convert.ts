@@ -32,8 +32,6 @@ function toQueueConfig(q: QueueSettings): QueueConfig {
       ...opt('queueLengthAtLeast', s.queueLengthAtLeast),
       add: s.add.map((t) => ({ skill: t.skill, minLevel: t.minLevel })),
     })),
-    abandonToCallback: q.abandonToCallback,
-    callbackShare: q.callbackShare,
     admission: {
       ...opt('callbackAboveMs', q.admission.callbackAboveMs),
       ...opt('overflowAboveMs', q.admission.overflowAboveMs),

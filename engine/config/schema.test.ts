@@ -50,7 +50,7 @@ t.test('list entries get their defaults', async (t) => {
   t.match(c.queues[0], {
     skill: null, minLevel: 1, strategy: 'longestIdle', serviceLevelMs: 20000, maxLength: null, maxWaitMs: null,
     wrapUpMs: 0, ringTimeoutMs: 20000, announcePeriodMs: 0, holdMusic: 'hold/music', expansion: [],
-    abandonToCallback: true, callbackShare: 0, admission: { callbackAboveMs: null, overflowAboveMs: null, overflowQueueId: null },
+    abandonToCallback: true, admission: { callbackAboveMs: null, overflowAboveMs: null, overflowQueueId: null, callbackDigit: '3' },
   });
 });
 

@@ -276,11 +276,12 @@ const queue = z.strictObject({
   weight: z.number().positive().default(1).describe("Weight of this queue's wait when an agent serves several queues."),
   expansion: z.array(expansionStep).default([]).describe('Overflow / expansion steps, in order.'),
   abandonToCallback: z.boolean().default(true).describe('A caller who hangs up while waiting becomes a callback task.'),
-  callbackShare: z.number().min(0).max(1).default(0).describe("Share of offers callbacks may take while live callers wait (0..1)."),
   admission: z.strictObject({
     callbackAboveMs: nullableMs.default(null).describe('Offer a callback above this estimated wait (ms); null = never.'),
     overflowAboveMs: nullableMs.default(null).describe('Send to overflowQueueId above this estimated wait (ms); null = never.'),
     overflowQueueId: id.nullable().default(null).describe('Target of overflowAboveMs.'),
+    callbackDigit: z.preprocess(asText, z.enum(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '#'])).default('3')
+      .describe('Digit that accepts the callback offer (the default prompt callback-offer says "press 3").'),
   }).prefault({}).describe('Admission control on the estimated wait of a new caller.'),
   initialHandleTimeMs: positiveInt.default(180000).describe('Handle-time estimate before any call was handled (ms).'),
 });
@@ -424,6 +425,11 @@ export const configSchema = z.strictObject({
     .describe('Dialled number → flow and programme; the key default catches other numbers.'),
   callbacks: z.strictObject({
     defaultQueue: id.nullable().default(null).describe('Queue of the callback task of a caller who hangs up in the IVR; null = the first queue.'),
+    capacityRefusals: z.strictObject({
+      recordsPerSecond: z.number().positive().default(5).describe('Capacity refusals (503) per second and trunk that get a CDR and callback; the rest are counted only.'),
+      burst: positiveInt.default(50).describe('Refusals per trunk recorded at once after a quiet period (token bucket size).'),
+      dedupeSeconds: nonNegativeInt.default(600).describe('A number refused again within this long gets no second callback task (s).'),
+    }).prefault({}).describe('Bounds on what a flood of capacity refusals writes (every refused INVITE still gets its 503).'),
   }).prefault({}).describe('Callback tasks.'),
   featureCodes: z.strictObject({
     login: dialString.default('*60').describe('Dialled by an agent: log in, not ready yet.'),

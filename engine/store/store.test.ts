@@ -1,6 +1,7 @@
 import t from 'tap';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
+import type { CallEvent } from '../../crm-adapter/index.ts';
 import { migrate, openDatabase, openStore, sampleCdr, sampleEvent, type CallbackInput } from './index.ts';
 
 const T0 = Date.UTC(2026, 0, 1, 20, 0, 0);
@@ -134,6 +135,24 @@ t.test('journal follows a call; finishCall ends it atomically with events, callb
   const plain = await store.finishCall({ cdr: sampleCdr('k2'), events: [], callback: null }, T0);
   t.equal(plain.callback, null);
   t.equal((await store.outbox.listCall('k2')).length, 1);
+});
+
+t.test('callEvent: each event is durable as it happens, in order, before the CDR of finishCall', async (t) => {
+  const store = openStore({ path: ':memory:' });
+  t.teardown(() => store.close());
+  await store.journal.arrived('e1', { caller: '+491', dialled: '200', programme: null, airing: null, customerId: null, queue: null }, T0);
+  await store.callEvent(sampleEvent('e1', 1), T0);
+  t.same((await store.outbox.listCall('e1')).map((i) => i.kind), ['event'], 'in the outbox before the call ends');
+  // Not awaited one by one: the order of the calls is the order of delivery.
+  const base = { callId: 'e1', caller: '+491', dialled: '200', customerId: null };
+  const offered: CallEvent = { ...base, type: 'offered', at: T0 + 1, queue: 'orders', agent: '1001', attempt: 1 };
+  const ended: CallEvent = { ...base, type: 'ended', at: T0 + 2, queue: 'orders', agent: null, releasedBy: 'caller' };
+  void store.callEvent(offered, T0 + 1);
+  void store.callEvent(ended, T0 + 2);
+  await store.finishCall({ cdr: sampleCdr('e1', { outcome: 'abandoned_queue', agent: null, answeredAt: null }), callback: null }, T0 + 3);
+  const items = await store.outbox.listCall('e1');
+  t.same(items.map((i) => (i.kind === 'event' ? i.payload.type : 'cdr')), ['queued', 'offered', 'ended', 'cdr']);
+  t.ok(items.every((i, k) => k === 0 || i.id > items[k - 1]!.id), 'increasing outbox ids: one lane, in order');
 });
 
 t.test('finishCall is all or nothing', async (t) => {

@@ -1,5 +1,5 @@
 /** The SQLite store: one database file, the three repositories and the cross-table operations. */
-import type { CallbackCreatedEvent, Cdr, EndedEvent } from '../../crm-adapter/index.ts';
+import type { CallbackCreatedEvent, CallEvent, Cdr, EndedEvent } from '../../crm-adapter/index.ts';
 import { migrate, openDatabase, SqliteWriter, transact, DEFAULT_DATABASE_PATH, type DatabaseOptions, type SqliteDatabase } from './sqlite.ts';
 import { startCheckpointer, type Checkpointer } from './checkpointer.ts';
 import { STORE_MIGRATIONS } from './schema.ts';
@@ -48,12 +48,16 @@ export class SqliteStore implements Store {
     this.journal = new SqliteJournal(db, this.writer);
   }
 
+  async callEvent(event: CallEvent, now: number): Promise<void> {
+    await this.outbox.append(event.callId, 'event', event, now);
+  }
+
   finishCall(end: CallEnd, now: number): Promise<{ callback: CallbackTask | null }> {
     return this.writer.write(() => transact(this.db, () => {
       const { cdr } = end;
       this.journal.removeSync(cdr.callId);
       const callback = end.callback === null ? null : this.callbacks.createSync(end.callback, now).task;
-      for (const ev of end.events) this.outbox.appendSync(cdr.callId, 'event', ev, now);
+      for (const ev of end.events ?? []) this.outbox.appendSync(cdr.callId, 'event', ev, now);
       if (callback !== null) this.outbox.appendSync(cdr.callId, 'event', callbackEvent(callback, cdr, now), now);
       this.outbox.appendSync(cdr.callId, 'cdr', callback === null ? cdr : { ...cdr, callbackId: callback.id }, now);
       return { callback };
@@ -134,7 +138,7 @@ export function openStore(options: SqliteStoreOptions = {}): SqliteStore {
 
 function recoveredCdr(e: JournalEntry, endedAt: number, callbackId: number | null): Cdr {
   return {
-    contractVersion: 1, callId: e.callId, caller: e.caller, dialled: e.dialled, programme: e.programme,
+    contractVersion: 1, callId: e.callId, sipCallId: null, caller: e.caller, dialled: e.dialled, programme: e.programme,
     airing: e.airing, queue: e.queue, agent: e.state === 'answered' ? e.agent : null, customerId: e.customerId,
     outcome: 'failed', arrivedAt: e.arrivedAt, ivrExitAt: e.ivrExitAt, queuedAt: e.queuedAt, offeredAt: e.offeredAt,
     answeredAt: e.answeredAt, endedAt, wrapUpEndAt: null,

@@ -118,7 +118,10 @@ export interface OutboxStore {
 export type CallbackStatus = 'open' | 'claimed' | 'done' | 'cancelled';
 
 /** Why a callback task exists. */
-export type CallbackReason = 'abandoned_queue' | 'abandoned_ivr' | 'requested' | 'engine_restart' | 'rejected_capacity' | 'failed';
+export type CallbackReason =
+  | 'abandoned_queue' | 'abandoned_ivr' | 'requested' | 'engine_restart' | 'rejected_capacity' | 'failed'
+  /** The queue released the caller at its maximum wait (see CdrOutcome `released_max_wait`). */
+  | 'released_max_wait';
 
 /** What the engine knows when a caller becomes a callback. */
 export interface CallbackInput {
@@ -262,8 +265,12 @@ export interface CallJournal {
 /** What the engine hands over when a call is over. */
 export interface CallEnd {
   cdr: Cdr;
-  /** Events to deliver before the CDR (e.g. `abandoned`, `ended`). */
-  events: CallEvent[];
+  /**
+   * Events to deliver before the CDR that were not already handed over with
+   * {@link Store.callEvent}. Call control sends every event as it happens and passes none here;
+   * the field stays for bulk writers (benches, imports) that produce a whole call at once.
+   */
+  events?: CallEvent[];
   /** Set when the caller becomes (or joins) a callback task. */
   callback: CallbackInput | null;
 }
@@ -274,8 +281,15 @@ export interface Store {
   readonly callbacks: CallbackStore;
   readonly journal: CallJournal;
   /**
+   * A call event for the CRM, as it happens: appended to the durable outbox at once (resolves when
+   * committed). Events of one call are delivered in the order of these calls, and before the CDR
+   * and `callback_created` of a later {@link finishCall} for the same call (one writer, increasing
+   * outbox ids per lane).
+   */
+  callEvent(event: CallEvent, now: number): Promise<void>;
+  /**
    * In one transaction: remove the call from the journal, create/merge its callback task, append
-   * its events, a `callback_created` event and the CDR (its `callbackId` filled in).
+   * any remaining events, a `callback_created` event and the CDR (its `callbackId` filled in).
    */
   finishCall(end: CallEnd, now: number): Promise<{ callback: CallbackTask | null }>;
   /**

@@ -1,0 +1,67 @@
+/**
+ * Call-control settings from the configuration: policy (which prompt, which digit, what a refusal
+ * writes), so it lives here and is tested here; the composition root only calls it.
+ */
+import type { Config, FlowAction, FlowStep as ConfigStep } from '../config/index.ts';
+import type { CallsSettings, DeskAction, Flow, FlowStep, MenuAction, QueueCallSettings } from './types.ts';
+
+/** What a queue not in the settings gets: the schema's defaults. */
+export const DEFAULT_QUEUE_CALL_SETTINGS: Readonly<QueueCallSettings> = Object.freeze({
+  holdMusic: 'hold/music', announcePosition: true, announceWait: true, abandonToCallback: true, callbackDigit: '3',
+});
+
+/** {@link CallsSettings} of a validated configuration (the flow language is the config's). */
+export function settingsFromConfig(config: Config): CallsSettings {
+  const prompts = (p: string | null | undefined): string[] => (p ? [p] : []);
+  const action = (a: FlowAction): MenuAction => {
+    switch (a.type) {
+      case 'queue': return { type: 'queue', queue: a.queue, vipQueue: a.vipQueue };
+      case 'callback': return { type: 'callback', queue: a.queue, prompts: [...prompts(a.prompt), 'goodbye'] };
+      case 'hangup': return { type: 'hangup' };
+      case 'goto': return { type: 'flow', flow: a.flow };
+    }
+  };
+  const step = (s: ConfigStep): FlowStep => {
+    switch (s.type) {
+      case 'play': return { type: 'play', prompts: [...s.prompts] };
+      case 'menu': return {
+        type: 'menu', prompts: [s.prompt], timeoutMs: s.timeoutSeconds * 1000, retries: s.retries,
+        invalidPrompts: prompts(s.invalidPrompt),
+        options: Object.fromEntries(Object.entries(s.options).map(([d, a]) => [d, action(a)])),
+      };
+      case 'queue': return { type: 'queue', queue: s.queue, vipQueue: s.vipQueue };
+      case 'callback': return { type: 'callback', queue: s.queue, prompts: [...prompts(s.prompt), 'goodbye'] };
+      case 'hangup': return { type: 'hangup', prompts: prompts(s.prompt) };
+      case 'goto': return { type: 'goto', flow: s.flow };
+    }
+  };
+  const flows: Record<string, Flow> = {};
+  for (const [id, steps] of Object.entries(config.flows)) flows[id] = { id, steps: steps.map(step) };
+  const numbers: Record<string, CallsSettings['defaultRoute']> = {};
+  for (const [n, r] of Object.entries(config.numbers)) if (n !== 'default') numbers[n] = { flow: r.flow, programme: r.programme, airing: r.airing };
+  const dflt = config.numbers['default'];
+  const firstFlow = Object.keys(config.flows)[0] ?? 'main';
+  const queues: Record<string, QueueCallSettings> = {};
+  for (const q of config.queues) {
+    queues[q.id] = {
+      holdMusic: q.holdMusic, announcePosition: q.announcePosition, announceWait: q.announceWait,
+      abandonToCallback: q.abandonToCallback, callbackDigit: q.admission.callbackDigit,
+    };
+  }
+  const codes: Record<string, DeskAction> = {};
+  codes[config.featureCodes.ready] = 'ready';
+  codes[config.featureCodes.notReady] = 'notReady';
+  codes[config.featureCodes.logout] = 'logout';
+  codes[config.featureCodes.login] = 'login';
+  const refusals = config.callbacks.capacityRefusals;
+  return {
+    maxCalls: config.sip.maxCalls, retryAfterSeconds: config.sip.retryAfterSeconds, flows, numbers,
+    defaultRoute: dflt ? { flow: dflt.flow, programme: dflt.programme, airing: dflt.airing } : { flow: firstFlow, programme: null, airing: null },
+    defaultCallbackQueue: config.callbacks.defaultQueue ?? config.queues[0]?.id ?? 'default',
+    language: config.media.language === 'zh' ? 'zh' : 'en',
+    lookupDeadlineMs: config.crm.lookupDeadlineMs, blacklistAction: config.crm.blacklistAction, queues,
+    featureCodes: codes, rtpTimeoutMs: config.media.rtpTimeoutSeconds * 1000,
+    vipPriority: config.crm.vipPriorityPerLevel > 0,
+    refusals: { recordsPerSecond: refusals.recordsPerSecond, burst: refusals.burst, dedupeMs: refusals.dedupeSeconds * 1000 },
+  };
+}
