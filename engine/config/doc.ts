@@ -175,7 +175,11 @@ Errors (the engine does not start):
 - flows: the last step must end the flow (\`queue\`, \`callback\`, \`hangup\`, \`goto\`), nothing may
   follow such a step, and \`goto\` chains without a menu may not loop;
 - prompts: every prompt a flow, hold music or announcement uses must exist as a WAV file (bare names
-  in every language of \`media.languages\`);
+  in every language of \`media.languages\`); \`media.promptsDir\` must be a readable directory;
+- files the engine opens at start: the TLS \`cert\`, \`key\` and \`ca\` of every tls socket must be
+  readable, and the certificate and key must load together (the same secure context the transport
+  builds);
+- \`database.kind: postgres\` is refused: the store has only SQLite yet;
 - ports: \`media.rtpPortMin\` even, \`rtpPortMax\` odd and above it, the range large enough for the
   workers, no UDP SIP port inside it; \`sip.timers.T1 ≤ T2\`; registrar expiries in order;
 - \`http.auth.tokens\` empty is allowed only when \`http.address\` is loopback (127.0.0.0/8, ::1):
@@ -184,7 +188,6 @@ Errors (the engine does not start):
 Warnings (printed by \`--check-config\`, logged at start):
 - **demo passwords (\`demo<extension>\`) while SIP listens on a non-loopback address** (anyone who can
   reach the port can register as an agent);
-- \`database.kind: postgres\` (accepted, not available yet: the engine refuses to start with it);
 - a trunk admitting every address without digest auth; a webhook CRM over plain http to another host;
   short tokens and secrets; an RTP range smaller than two pairs per call at \`sip.maxCalls\`;
   \`media.address\` unset with a wildcard bind on a public SIP address;

@@ -143,7 +143,7 @@ const databaseSection = z.discriminatedUnion('kind', [
     commitWindowMs: nonNegativeInt.max(50).default(5).describe('Writes are committed together at most this long after the first of them; 0 = at the end of each event-loop turn. A write counts as stored (CDR accepted, callback kept) only once committed (ms).'),
   }),
   z.strictObject({
-    kind: z.literal('postgres').describe('PostgreSQL (not available yet: the engine refuses to start).'),
+    kind: z.literal('postgres').describe('PostgreSQL (not available yet: the configuration check refuses it).'),
     url: z.string().startsWith('postgres').describe('Connection URL, postgres://user:pass@host/db.'),
   }),
 ]).prefault({ kind: 'sqlite' }).describe('Where the outbox, callbacks and call journal are kept.');
