@@ -2,7 +2,7 @@
  * Cross-field checks of a configuration that passed the schema: uniqueness, references between
  * sections, port ranges, prompt files, and the warnings an operator must see (demo credentials on a
  * public address above all), and the files the engine will open (TLS certificates, the prompt
- * directory, a CRM adapter module), so that a configuration `--check-config` passes also starts.
+ * directory, a CRM adapter module file), so that a configuration `--check-config` passes also starts.
  * Pure apart from the injected file look-ups of {@link CheckOptions}.
  */
 import { isLoopback, isTerminal } from './schema.ts';
@@ -312,6 +312,9 @@ function checkOperations(c: Config, r: CheckReport, opts: CheckOptions): void {
     // The schema keeps the section so a file written for it parses; the store has only SQLite yet.
     r.errors.push('database.kind: postgres is not available yet (the engine has only the SQLite store); use kind: sqlite');
   }
+  // The engine imports it at start; whether it keeps the contract is checked then (importing it
+  // here would run the adapter's code on every check).
+  if (c.crm.adapter === 'module') openable('crm.module', c.crm.module, 'file', r, opts);
   if (c.crm.adapter === 'webhook') {
     const url = new URL(c.crm.url);
     if (url.protocol === 'http:' && !isLoopback(url.hostname.replace(/^\[|\]$/g, ''))) {

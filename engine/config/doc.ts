@@ -151,7 +151,7 @@ onair.yaml: invalid configuration (2 problems):
 Once every field has the right type, the checks across fields run and report the same way
 (\`flows.main[1].queue: 'orderz' is not a queue\`).
 
-Relative paths (\`database.path\`, \`media.promptsDir\`, TLS files) are relative to the working
+Relative paths (\`database.path\`, \`media.promptsDir\`, TLS files, \`crm.module\`) are relative to the working
 directory. Numbers that are identities (\`id: 1001\`, \`extension: 1001\`) may be written unquoted, and
 YAML integers written with a leading 0 or + (\`0800123456\`, \`+4930123\`) keep their text, so dialled
 numbers survive without quotes (a numeric field written that way, \`port: 08080\`, is an error).
@@ -178,7 +178,8 @@ Errors (the engine does not start):
   in every language of \`media.languages\`); \`media.promptsDir\` must be a readable directory;
 - files the engine opens at start: the TLS \`cert\`, \`key\` and \`ca\` of every tls socket must be
   readable, and the certificate and key must load together (the same secure context the transport
-  builds);
+  builds); with \`crm.adapter: module\`, \`crm.module\` must be a readable file (whether it keeps the
+  adapter contract is checked when the engine imports it at start);
 - \`database.kind: postgres\` is refused: the store has only SQLite yet;
 - ports: \`media.rtpPortMin\` even, \`rtpPortMax\` odd and above it, the range large enough for the
   workers, no UDP SIP port inside it; \`sip.timers.T1 ≤ T2\`; registrar expiries in order;

@@ -172,6 +172,12 @@ const crmSection = z.discriminatedUnion('adapter', [
     lookupTimeoutMs: positiveInt.default(1000).describe('Timeout of one look-up POST (ms).'),
     ...crmCommon,
   }),
+  z.strictObject({
+    adapter: z.literal('module').describe('Your own adapter: a JavaScript module implementing the contract (docs/crm-adapter.md).'),
+    module: z.string().min(1).describe('The module file (.js or .mjs; relative to the working directory); its default export is the adapter or a factory taking crm.options.'),
+    options: z.record(z.string(), z.unknown()).default({}).describe("Passed to the module's factory (URLs, tokens: whatever the adapter needs)."),
+    ...crmCommon,
+  }),
 ]).prefault({ adapter: 'sqlite' }).describe('The CRM adapter: caller look-up, events and CDRs.');
 
 // ------------------------------------------------------------------ trunks, agents, registrar
