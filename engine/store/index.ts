@@ -8,10 +8,11 @@ export type {
   OutboxBacklog, OutboxStore, CallbackStatus, CallbackReason, CallbackInput, CallbackTask, CallbackFilter,
   CallbackStore, JournalState, ArrivalInfo, JournalEntry, RecoveryOptions, RecoveryReport, CallJournal, CallEnd, Store,
 } from './types.ts';
+// The plumbing lives in engine/db; re-exported for the store's users (bench, tests) that open one.
 export {
   openDatabase, migrate, settle, SqliteWriter, DEFAULT_DATABASE_PATH,
   type SqliteDatabase, type SqliteStatement, type DatabaseOptions, type Synchronous, type Migration,
-} from './sqlite.ts';
+} from '../db/index.ts';
 export { DEFAULT_RETRY_POLICY, backoffDelay } from './retry.ts';
 export { SqliteOutbox, type SqliteOutboxOptions } from './outbox.ts';
 export { SqliteCallbacks } from './callbacks.ts';
