@@ -1,6 +1,6 @@
 /**
  * engine/store — what must survive a crash: the durable CRM outbox, callback tasks and the
- * journal of calls in progress, on one SQLite database (WAL) by default. The interfaces in
+ * journal of calls in progress, and agent registrations (bindings.ts), on one SQLite database (WAL) by default. The interfaces in
  * `types.ts` are what the rest of the engine uses, so that a PostgreSQL store can be added.
  */
 export type {
@@ -23,3 +23,4 @@ export {
   type Clock, type TimerHandle, type OutboxDispatcherOptions, type DeliveryReport, type PassResult, type DrainResult,
 } from './dispatcher.ts';
 export { FakeClock, sampleCdr, sampleEvent } from './testing.ts';
+export { SqliteBindingStore, BINDING_MIGRATIONS, type StoredBinding, type BindingTransport } from './bindings.ts';
