@@ -238,9 +238,14 @@ numbers:
 
 A complete deployment example: [examples/onair.yaml](examples/onair.yaml).
 
+Editors can check and complete the file with the JSON Schema [config.schema.json](config.schema.json)
+(generated from the same schema; with the YAML language server, start the file with
+\`# yaml-language-server: $schema=<path to>/docs/config.schema.json\`). It checks structure, types,
+ranges and ids as the engine does; rules across fields, addresses and files are \`--check-config\`'s.
+
 ## Reference
 
-Generated from \`engine/config/schema.ts\` by \`node --import tsx engine/config/doc.ts\`.
+Generated from \`engine/config/schema.ts\` by \`npm run docs\` (\`engine/config/doc.ts\`).
 `;
 
 /** The whole of docs/configuration.md. */

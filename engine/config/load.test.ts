@@ -215,7 +215,7 @@ t.test('the example deployment validates without warnings (with its TLS files pr
 
 t.test('docs/configuration.md is the output of doc.ts', async (t) => {
   const committed = readFileSync(path.join(root, 'docs/configuration.md'), 'utf8');
-  t.ok(committed === configurationMarkdown(), 'regenerate with: node --import tsx engine/config/doc.ts > docs/configuration.md');
+  t.ok(committed === configurationMarkdown(), 'regenerate with: npm run docs');
   t.match(committed, /\| `queues\[\]\.strategy` \| `longestIdle`, `leastCalls`/);
 });
 
