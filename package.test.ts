@@ -50,7 +50,8 @@ t.test('npm pack ships dist, docs, prompts and the licence; no sources, tests or
   t.equal(pack.code, 0, pack.err);
   const listed = (JSON.parse(pack.out) as Array<{ files: Array<{ path: string }> }>)[0]?.files.map((f) => f.path) ?? [];
   for (const f of ['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/crm-adapter/contract.d.ts',
-    pkg.bin.onair, 'docs/crm-adapter.md', 'docs/configuration.md', 'media/prompts/en/welcome.wav']) {
+    pkg.bin.onair, 'docs/crm-adapter.md', 'docs/configuration.md', 'docs/config.schema.json', 'media/prompts/en/welcome.wav',
+    'deploy/onair.service', 'deploy/prometheus/alerts.yml', 'deploy/grafana/onair.json']) {
     t.ok(listed.includes(f), `ships ${f}`);
   }
   t.same(listed.filter((f) => f.endsWith('.map') || f.includes('.test.') || (f.endsWith('.ts') && !f.endsWith('.d.ts'))), [],
