@@ -52,6 +52,44 @@ export default tseslint.config(
     },
   },
   {
+    // engine/db is the plumbing below the store and the CRM adapters: it imports neither, nor the engine.
+    files: ['engine/db/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['../*', '!../db', '!../db/**', '../../*'], message: 'engine/db imports nothing from the engine or crm-adapter.' },
+        ],
+      }],
+    },
+  },
+  {
+    // crm-adapter stands on engine/db and its own contract, never on the store (ARCHITECTURE.md):
+    // the store's dispatcher drives the adapters, so an import back would close a circle.
+    files: ['crm-adapter/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['**/engine/store', '**/engine/store/**'], message: 'crm-adapter uses engine/db, not engine/store.' },
+        ],
+      }],
+    },
+  },
+  {
+    // The store knows the CRM contract's types (the outbox carries its events and CDRs) but no
+    // adapter code: crm-adapter's built-in CRM stands on engine/db, below the store.
+    files: ['engine/store/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['**/crm-adapter', '**/crm-adapter/**'], allowTypeImports: true, message: 'engine/store may import only types from crm-adapter.' },
+        ],
+      }],
+    },
+  },
+  {
     // Only engine/config reads the environment (CONVENTIONS.md 11).
     files: ['engine/**/*.ts', 'media/**/*.ts', 'crm-adapter/**/*.ts'],
     ignores: ['engine/config/**', 'engine/cli/**', 'engine/testing/**', '**/*.test.ts', '**/examples/**'],

@@ -1,6 +1,7 @@
 /**
  * crm-adapter — the contract a CRM integration implements (version 1) and the two adapters that
- * ship: the built-in SQLite CRM (the default) and the HTTP webhook adapter.
+ * ship: the built-in SQLite CRM (the default) and the HTTP webhook adapter, and the loader of
+ * third-party adapter modules (`crm.adapter: module`).
  */
 export {
   CONTRACT_VERSION, unknownCaller, CrmDeliveryError,
@@ -17,3 +18,7 @@ export {
   WebhookCrmAdapter, signWebhookBody, verifyWebhook, SIGNATURE_HEADER, TIMESTAMP_HEADER, DELIVERY_HEADER,
   type WebhookCrmOptions, type WebhookVerification,
 } from './webhook-adapter.ts';
+export {
+  loadAdapterModule, contractProblems, CrmModuleError, CRM_MODULE_ERRORS,
+  type CrmModuleErrorCode,
+} from './module.ts';

@@ -13,7 +13,7 @@
  */
 import {
   migrate, openDatabase, settle, type Migration, type SqliteDatabase, type SqliteStatement, type SqliteWriter, type Synchronous,
-} from '../engine/store/index.ts';
+} from '../engine/db/index.ts';
 import { CONTRACT_VERSION, unknownCaller, type CallerInfo, type CallEvent, type Cdr, type CdrOutcome, type CrmAdapter, type DeliveryInfo, type LookupContext } from './contract.ts';
 
 /**

@@ -11,7 +11,7 @@ import { Acd, type AcdEffect, type AgentStatus } from './acd/index.ts';
 import { SourceAdmission, TransportLayer, UserAgent, resolveUri, type IncomingRequest, type SipMessage, type SipUri, type Endpoint } from './sip/index.ts';
 import { MediaPool } from '../media/index.ts';
 import { openStore, OutboxDispatcher, type SqliteStore } from './store/index.ts';
-import { SqliteCrmAdapter, WebhookCrmAdapter, unknownCaller, type CrmAdapter, type CallerInfo } from '../crm-adapter/index.ts';
+import { SqliteCrmAdapter, WebhookCrmAdapter, loadAdapterModule, unknownCaller, type CrmAdapter, type CallerInfo } from '../crm-adapter/index.ts';
 import { Registrar } from './registrar/index.ts';
 import { TrunkTable } from './trunks/index.ts';
 import { CallController, settingsFromConfig, type CallControlEvent, type DeskResult, type TrunkAdmission } from './calls/index.ts';
@@ -52,7 +52,9 @@ export async function startEngine(config: Config, opts: { log?: Logger; faults?:
     cleanups.push(() => store.close());
     const crm: CrmAdapter = config.crm.adapter === 'sqlite'
       ? new SqliteCrmAdapter({ db: store.db, writer: store.writer, strikeThreshold: config.crm.strikeThreshold, seedDemo: config.crm.seedDemo })
-      : new WebhookCrmAdapter({ url: config.crm.url, lookupUrl: config.crm.lookupUrl, secret: config.crm.secret, timeoutMs: config.crm.timeoutMs, lookupTimeoutMs: config.crm.lookupTimeoutMs });
+      : config.crm.adapter === 'module'
+        ? await loadAdapterModule(config.crm.module, process.cwd(), config.crm.options)
+        : new WebhookCrmAdapter({ url: config.crm.url, lookupUrl: config.crm.lookupUrl, secret: config.crm.secret, timeoutMs: config.crm.timeoutMs, lookupTimeoutMs: config.crm.lookupTimeoutMs });
     await crm.init();
     cleanups.push(() => crm.close());
     const firstQueue = config.queues[0]?.id ?? 'default';

@@ -2,7 +2,8 @@
  * engine/api — the HTTP API (REST + WebSocket CTI events) and the Prometheus metrics of the
  * engine. The only door of the folder; see README.md here for routes and metric names.
  */
-export { startApi, EVENTS_PATH, type ApiOptions, type ApiServer } from './server.ts';
+export { startApi, EVENTS_PATH, OPENAPI_PATH, type ApiOptions, type ApiServer } from './server.ts';
+export { OpenApiCollector, openApiPath, type RouteDoc, type RegisteredRoute } from './openapi.ts';
 export {
   Metrics, createMetrics, SIP_METHOD_LABELS, SIP_STATUS_LABELS, WIRE_AGENT_STATE, WIRE_AGENT_STATUS,
   type Direction, type CrmLookupResult, type WaitOutcome, type MetricSources, type MetricsOptions, type QueueTotals,

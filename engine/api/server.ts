@@ -14,6 +14,7 @@ import type { CallbackFilter, CallbackStatus } from '../store/index.ts';
 import type { CdrOutcome } from '../../crm-adapter/index.ts';
 import { TokenAuth } from './auth.ts';
 import { EventHub, type EventHubOptions, type EventSocket } from './events.ts';
+import { OpenApiCollector, type RouteDoc } from './openapi.ts';
 import type { ApiDeps, ApiErrorBody, ApiErrorCode, HealthView, Page } from './types.ts';
 import { ACD_AGENT_STATUS, agentJson, queueViews } from './views.ts';
 
@@ -91,6 +92,30 @@ const since = z.union([
 const cdrsQuery = z.strictObject({ since: since.optional(), outcome: z.enum(CDR_OUTCOMES).optional(), queue: id.optional(), ...paging });
 const eventsQuery = z.strictObject({ agent: id.optional(), token: z.string().optional() });
 
+/** Where the OpenAPI document is served. */
+export const OPENAPI_PATH = '/api/v1/openapi.json';
+
+/** Keeps the route names exact (a typo is a compile error) and each value a RouteDoc. */
+function routeDocs<K extends string>(docs: Record<K, RouteDoc>): Record<K, RouteDoc> {
+  return docs;
+}
+
+/** Each route's `schema`: what openapi.ts describes it with (the zod schemas its handler parses). */
+const ROUTES = routeDocs({
+  health: { summary: 'Health: ok, or draining during a graceful stop', tags: ['operations'], querystring: noQuery, responses: { 200: 'running', 400: 'unknown query parameter', 503: 'draining: stopping, takes no new calls' }, open: true },
+  metrics: { summary: 'Prometheus metrics (text exposition format)', tags: ['operations'], responses: { 200: 'the metrics' }, open: true },
+  openapi: { summary: 'This document (OpenAPI 3.1)', tags: ['operations'], responses: { 200: 'the document' } },
+  queues: { summary: 'Every queue with its waiting callers, agents and totals', tags: ['queues'], querystring: noQuery, responses: { 200: '{ items: QueueView[] }', 400: 'unknown query parameter', 401: 'missing or unknown token' } },
+  queue: { summary: 'One queue', tags: ['queues'], params: idParams, responses: { 200: 'QueueView', 400: 'malformed id', 401: 'missing or unknown token', 404: 'no such queue' } },
+  agents: { summary: 'Every agent with status and state', tags: ['agents'], querystring: noQuery, responses: { 200: '{ items: AgentJson[] }', 400: 'unknown query parameter', 401: 'missing or unknown token' } },
+  agent: { summary: 'One agent', tags: ['agents'], params: idParams, responses: { 200: 'AgentJson', 400: 'malformed id', 401: 'missing or unknown token', 404: 'no such agent' } },
+  agentStatus: { summary: "Change an agent's status (available, not_ready with a reason, logged_out)", tags: ['agents'], params: idParams, body: statusBody, responses: { 200: 'AgentJson after the change', 400: 'invalid body', 401: 'missing or unknown token', 404: 'no such agent', 409: 'refused by the engine (its own code)' } },
+  calls: { summary: 'Calls in progress', tags: ['calls'], querystring: noQuery, responses: { 200: '{ items: CallSummary[] }', 400: 'unknown query parameter', 401: 'missing or unknown token' } },
+  callbacks: { summary: 'Callback tasks, filtered and paged', tags: ['callbacks'], querystring: callbacksQuery, responses: { 200: 'Page<CallbackTask> with total', 400: 'invalid filter', 401: 'missing or unknown token' } },
+  cdrs: { summary: 'Call records kept by the built-in CRM, newest first, filtered and paged', tags: ['calls'], querystring: cdrsQuery, responses: { 200: 'Page<StoredCdr>', 400: 'invalid filter', 401: 'missing or unknown token', 501: 'the configured CRM adapter keeps no CDRs' } },
+  events: { summary: 'CTI events over WebSocket (hello, queue updates, call and agent events)', description: 'Upgrade to WebSocket; `agent` limits the stream to one agent, `token` authenticates browsers that cannot set headers.', tags: ['events'], querystring: eventsQuery, responses: { 101: 'switching to WebSocket', 401: 'missing or unknown token', 404: 'no such agent', 426: 'not a WebSocket upgrade', 503: 'too many event clients' } },
+});
+
 /** A refused request, turned into a JSON error by the error handler. */
 class ApiError extends Error {
   constructor(readonly statusCode: number, readonly code: ApiErrorCode | string, message: string) {
@@ -126,6 +151,10 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 16 * 1024,
   });
+  const openapi = new OpenApiCollector();
+  app.addHook('onRoute', openapi.onRoute);
+  // Route schemas describe (openapi.ts); the handlers validate with zod and answer in the API's words.
+  app.setValidatorCompiler(() => (value) => ({ value }));
 
   await app.register(websocket, { options: { maxPayload: 4096 } });
 
@@ -152,7 +181,7 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
     void reply.code(404).send(errorBody('API_ERR_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
   });
 
-  app.get('/healthz', async (req, reply) => {
+  app.get('/healthz', { schema: ROUTES.health }, async (req, reply) => {
     parse(noQuery, req.query, 'query');
     const h = deps.health();
     const body: HealthView = {
@@ -165,36 +194,38 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
     return reply.code(h.draining ? 503 : 200).send(body);
   });
 
-  app.get('/metrics', async (_req, reply) => {
+  app.get('/metrics', { schema: ROUTES.metrics }, async (_req, reply) => {
     const text = await deps.metrics.render();
     return reply.type(deps.metrics.contentType).send(text);
   });
 
-  app.get('/api/v1/queues', async (req) => {
+  app.get(OPENAPI_PATH, { schema: ROUTES.openapi }, async () => openapi.document({ title: 'onair HTTP API', version: deps.health().version }));
+
+  app.get('/api/v1/queues', { schema: ROUTES.queues }, async (req) => {
     parse(noQuery, req.query, 'query');
     return { items: views() };
   });
 
-  app.get('/api/v1/queues/:id', async (req) => {
+  app.get('/api/v1/queues/:id', { schema: ROUTES.queue }, async (req) => {
     const p = parse(idParams, req.params, 'params');
     const q = views().find((v) => v.id === p.id);
     if (q === undefined) throw new ApiError(404, 'API_ERR_NOT_FOUND', `no queue ${p.id}`);
     return q;
   });
 
-  app.get('/api/v1/agents', async (req) => {
+  app.get('/api/v1/agents', { schema: ROUTES.agents }, async (req) => {
     parse(noQuery, req.query, 'query');
     return { items: deps.agents().map(agentJson) };
   });
 
-  app.get('/api/v1/agents/:id', async (req) => {
+  app.get('/api/v1/agents/:id', { schema: ROUTES.agent }, async (req) => {
     const p = parse(idParams, req.params, 'params');
     const a = deps.agent(p.id);
     if (a === undefined) throw new ApiError(404, 'API_ERR_NOT_FOUND', `no agent ${p.id}`);
     return agentJson(a);
   });
 
-  app.post('/api/v1/agents/:id/status', async (req) => {
+  app.post('/api/v1/agents/:id/status', { schema: ROUTES.agentStatus }, async (req) => {
     const p = parse(idParams, req.params, 'params');
     const b = parse(statusBody, req.body, 'body');
     const r = await deps.setAgentStatus(p.id, ACD_AGENT_STATUS[b.status], b.reason ?? null);
@@ -202,12 +233,12 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
     return agentJson(r.agent);
   });
 
-  app.get('/api/v1/calls', async (req) => {
+  app.get('/api/v1/calls', { schema: ROUTES.calls }, async (req) => {
     parse(noQuery, req.query, 'query');
     return { items: deps.calls() };
   });
 
-  app.get('/api/v1/callbacks', async (req) => {
+  app.get('/api/v1/callbacks', { schema: ROUTES.callbacks }, async (req) => {
     const q = parse(callbacksQuery, req.query, 'query');
     const filter: Omit<CallbackFilter, 'limit' | 'offset'> = {};
     if (q.status !== undefined) filter.status = q.status;
@@ -219,7 +250,7 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
     return { ...page(items, q.limit, q.offset), total };
   });
 
-  app.get('/api/v1/cdrs', async (req) => {
+  app.get('/api/v1/cdrs', { schema: ROUTES.cdrs }, async (req) => {
     const q = parse(cdrsQuery, req.query, 'query');
     if (deps.cdrs === undefined) throw new ApiError(501, 'API_ERR_NOT_IMPLEMENTED', 'the configured CRM adapter keeps no CDRs');
     const items = await deps.cdrs({ ...q, limit: q.limit + 1 });
@@ -229,6 +260,7 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
   app.route({
     method: 'GET',
     url: EVENTS_PATH,
+    schema: ROUTES.events,
     preValidation: async (req: FastifyRequest, reply: FastifyReply) => {
       const q = parse(eventsQuery, req.query, 'query');
       if (hub.full) {

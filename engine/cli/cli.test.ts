@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { ENGINE_NODE_FLAGS, EXIT, hasEngineNodeFlags, parseCommand, run, version } from './index.ts';
 import type { CliIo, EngineHandle, StopSignal } from './index.ts';
 import type { Config } from '../config/index.ts';
+import { exampleDeployment, requirePeer } from '../testing/index.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -46,12 +47,14 @@ t.test('executable: --help, --version, usage errors', async (t) => {
 });
 
 t.test('executable: --check-config', async (t) => {
+  if (!requirePeer(t, 'openssl')) return;
   const dir = t.testdir({
     'bad.yaml': 'queues:\n  - id: orders\n    strategy: fastest\n',
     'refs.json': JSON.stringify({ queues: [{ id: 'orders' }], flows: { main: [{ queue: 'sales' }] } }),
   });
-  const ok = onair(['--check-config', 'docs/examples/onair.yaml']);
-  t.same([ok.code, ok.stdout, ok.stderr], [0, 'docs/examples/onair.yaml: OK\n', '']);
+  const example = exampleDeployment(dir);
+  const ok = onair(['--check-config', example]);
+  t.same([ok.code, ok.stdout, ok.stderr], [0, `${example}: OK\n`, '']);
 
   const bad = onair(['--check-config', path.join(dir, 'bad.yaml')]);
   t.equal(bad.code, 2);
@@ -61,11 +64,11 @@ t.test('executable: --check-config', async (t) => {
   t.equal(refs.code, 2);
   t.match(refs.stderr, /flows\.main\[0\]\.queue: 'sales' is not a queue/);
 
-  const warn = onair(['--check-config', 'docs/examples/onair.yaml'], { ONAIR_HTTP_PORT: '8181' });
+  const warn = onair(['--check-config', example], { ONAIR_HTTP_PORT: '8181' });
   t.equal(warn.code, 0);
   t.match(warn.stdout, /override: ONAIR_HTTP_PORT → http\.port = 8181/);
 
-  const badEnv = onair(['--check-config', 'docs/examples/onair.yaml'], { ONAIR_LOG_LEVEL: 'chatty' });
+  const badEnv = onair(['--check-config', example], { ONAIR_LOG_LEVEL: 'chatty' });
   t.equal(badEnv.code, 2);
   t.match(badEnv.stderr, /ONAIR_LOG_LEVEL \(log\.level\): expected one of/);
 
@@ -193,7 +196,8 @@ t.test('start: warnings are logged; SECURITY ones also on stderr', async (t) => 
 
 t.test('check and start write nothing but their report', async (t) => {
   const { w, io } = fakeWorld();
-  t.equal(await run(['--check-config', path.join(root, 'docs/examples/onair.yaml')], io), EXIT.ok);
+  if (!requirePeer(t, 'openssl')) return;
+  t.equal(await run(['--check-config', exampleDeployment(t.testdir({}))], io), EXIT.ok);
   t.same(w.started, [], 'checking never starts the engine');
   t.match(w.out, /onair\.yaml: OK\n$/);
 });

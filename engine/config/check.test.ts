@@ -89,6 +89,8 @@ const cases: Array<[string, (c: Record<string, any>) => void, string]> = [
   ['missing prompt in another language', (c) => { c.media = { languages: ['en', 'zh', 'de'] }; },
     "flows.main[0].play[0]: prompt 'welcome' not found (de/welcome.wav in the prompts directory)"],
   ['number to an unknown flow', (c) => { c.numbers['100'] = { flow: 'nope' }; }, `numbers["100"].flow: 'nope' is not a flow`],
+  ['postgres (the store has only SQLite)', (c) => { c.database = { kind: 'postgres', url: 'postgres://u:p@db/onair' }; },
+    'database.kind: postgres is not available yet (the engine has only the SQLite store); use kind: sqlite'],
   ['feature codes clash', (c) => { c.featureCodes = { ready: '*62' }; }, "featureCodes.notReady: duplicate feature code '*62' (also featureCodes.ready)"],
 ];
 
@@ -113,10 +115,6 @@ t.test('warnings', async (t) => {
   const demoOnLoopback = base();
   demoOnLoopback.agents[0].password = 'demo2001';
   t.same(warningsOf(demoOnLoopback), [], 'demo passwords on loopback are fine');
-
-  const postgres = base();
-  postgres.database = { kind: 'postgres', url: 'postgres://u:p@db/onair' };
-  t.match(warningsOf(postgres), [/^database\.kind: postgres is accepted by the schema but not available yet/]);
 
   const webhook = base();
   webhook.crm = { adapter: 'webhook', url: 'http://crm.example.com/hook', secret: 'short' };
@@ -153,7 +151,37 @@ t.test('warnings', async (t) => {
 t.test('checkConfig is pure: prompts come from the injected lookup', async (t) => {
   const config = configSchema.parse(base());
   const asked: string[] = [];
-  const report = checkConfig(config, { promptExists: (rel) => { asked.push(rel); return rel !== 'zh/menu'; } });
+  const files: string[] = [];
+  const report = checkConfig(config, {
+    promptExists: (rel) => { asked.push(rel); return rel !== 'zh/menu'; },
+    fileProblem: (file, kind) => { files.push(`${kind} ${file}`); return null; },
+    tlsProblem: () => 'never asked: no tls socket',
+  });
   t.same(report.errors, ["flows.main[1].menu.prompt: prompt 'menu' not found (zh/menu.wav in the prompts directory)"]);
   t.ok(asked.includes('en/welcome') && asked.includes('hold/music') && asked.includes('zh/invalid-choice'));
+  t.same(files, [`directory ${config.media.promptsDir}`], 'the prompt directory is the one file the base opens');
+});
+
+t.test('checkConfig: the files the engine opens come from the injected look-ups', async (t) => {
+  const input = base();
+  input.sip = { listen: [
+    { transport: 'udp', address: '127.0.0.1' },
+    { transport: 'tls', address: '127.0.0.1', port: 5061, tls: { cert: '/etc/onair/cert.pem', key: '/etc/onair/key.pem', ca: '/etc/onair/ca.pem' } },
+    { transport: 'tls', address: '127.0.0.1', port: 5062, tls: { cert: '/ok/cert.pem', key: '/ok/key.pem' } },
+  ] };
+  const config = configSchema.parse(input);
+  const tls: unknown[] = [];
+  const report = checkConfig(config, {
+    promptExists: () => true,
+    fileProblem: (file, kind) => (file.startsWith('/ok/') ? null : file.endsWith('key.pem') ? 'is not readable by this user' : kind === 'directory' ? 'is not a directory' : 'does not exist'),
+    tlsProblem: (files) => { tls.push(files); return 'key does not match'; },
+  });
+  t.same(report.errors, [
+    "sip.listen[1].tls.cert: file '/etc/onair/cert.pem' does not exist",
+    "sip.listen[1].tls.key: file '/etc/onair/key.pem' is not readable by this user",
+    "sip.listen[1].tls.ca: file '/etc/onair/ca.pem' does not exist",
+    'sip.listen[2].tls: key does not match',
+    `media.promptsDir: directory '${config.media.promptsDir}' is not a directory`,
+  ], 'each file named once; no prompt reported missing when the directory is; TLS parsed only when its files open');
+  t.same(tls, [{ cert: '/ok/cert.pem', key: '/ok/key.pem', ca: null }]);
 });

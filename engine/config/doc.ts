@@ -151,7 +151,7 @@ onair.yaml: invalid configuration (2 problems):
 Once every field has the right type, the checks across fields run and report the same way
 (\`flows.main[1].queue: 'orderz' is not a queue\`).
 
-Relative paths (\`database.path\`, \`media.promptsDir\`, TLS files) are relative to the working
+Relative paths (\`database.path\`, \`media.promptsDir\`, TLS files, \`crm.module\`) are relative to the working
 directory. Numbers that are identities (\`id: 1001\`, \`extension: 1001\`) may be written unquoted, and
 YAML integers written with a leading 0 or + (\`0800123456\`, \`+4930123\`) keep their text, so dialled
 numbers survive without quotes (a numeric field written that way, \`port: 08080\`, is an error).
@@ -175,7 +175,12 @@ Errors (the engine does not start):
 - flows: the last step must end the flow (\`queue\`, \`callback\`, \`hangup\`, \`goto\`), nothing may
   follow such a step, and \`goto\` chains without a menu may not loop;
 - prompts: every prompt a flow, hold music or announcement uses must exist as a WAV file (bare names
-  in every language of \`media.languages\`);
+  in every language of \`media.languages\`); \`media.promptsDir\` must be a readable directory;
+- files the engine opens at start: the TLS \`cert\`, \`key\` and \`ca\` of every tls socket must be
+  readable, and the certificate and key must load together (the same secure context the transport
+  builds); with \`crm.adapter: module\`, \`crm.module\` must be a readable file (whether it keeps the
+  adapter contract is checked when the engine imports it at start);
+- \`database.kind: postgres\` is refused: the store has only SQLite yet;
 - ports: \`media.rtpPortMin\` even, \`rtpPortMax\` odd and above it, the range large enough for the
   workers, no UDP SIP port inside it; \`sip.timers.T1 ≤ T2\`; registrar expiries in order;
 - \`http.auth.tokens\` empty is allowed only when \`http.address\` is loopback (127.0.0.0/8, ::1):
@@ -184,7 +189,6 @@ Errors (the engine does not start):
 Warnings (printed by \`--check-config\`, logged at start):
 - **demo passwords (\`demo<extension>\`) while SIP listens on a non-loopback address** (anyone who can
   reach the port can register as an agent);
-- \`database.kind: postgres\` (accepted, not available yet: the engine refuses to start with it);
 - a trunk admitting every address without digest auth; a webhook CRM over plain http to another host;
   short tokens and secrets; an RTP range smaller than two pairs per call at \`sip.maxCalls\`;
   \`media.address\` unset with a wildcard bind on a public SIP address;
@@ -234,9 +238,14 @@ numbers:
 
 A complete deployment example: [examples/onair.yaml](examples/onair.yaml).
 
+Editors can check and complete the file with the JSON Schema [config.schema.json](config.schema.json)
+(generated from the same schema; with the YAML language server, start the file with
+\`# yaml-language-server: $schema=<path to>/docs/config.schema.json\`). It checks structure, types,
+ranges and ids as the engine does; rules across fields, addresses and files are \`--check-config\`'s.
+
 ## Reference
 
-Generated from \`engine/config/schema.ts\` by \`node --import tsx engine/config/doc.ts\`.
+Generated from \`engine/config/schema.ts\` by \`npm run docs\` (\`engine/config/doc.ts\`).
 `;
 
 /** The whole of docs/configuration.md. */

@@ -4,8 +4,9 @@
  * reads `process.env` (CONVENTIONS.md 11). Failures are results that name the field and the
  * problem, never exceptions: a bad file is an operator's mistake, not a programmer's.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { createSecureContext } from 'node:tls';
 import { LineCounter, parseDocument, visit } from 'yaml';
 import type { Document } from 'yaml';
 import type { z } from 'zod';
@@ -173,9 +174,49 @@ export function parseConfig(
   if (errors.length > 0) return { ok: false, errors };
   const report = checkConfig(config, {
     promptExists: (rel) => existsSync(path.join(config.media.promptsDir, `${rel}.wav`)),
+    fileProblem,
+    tlsProblem,
   });
   if (report.errors.length > 0) return { ok: false, errors: report.errors };
   return { ok: true, config: deepFreeze(config), warnings: report.warnings, overrides };
+}
+
+/** The real {@link CheckOptions.fileProblem}: what the engine will meet when it opens `file`. */
+export function fileProblem(file: string, kind: 'file' | 'directory'): string | null {
+  let isDir: boolean;
+  try {
+    isDir = statSync(file).isDirectory();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ENOTDIR' ? 'does not exist' : `cannot be read (${code ?? (err as Error).message})`;
+  }
+  if (kind === 'directory' && !isDir) return 'is not a directory';
+  if (kind === 'file' && isDir) return 'is a directory, not a file';
+  try {
+    // A directory is listed and entered (R + X); a file is read.
+    accessSync(file, kind === 'directory' ? constants.R_OK | constants.X_OK : constants.R_OK);
+  } catch {
+    return 'is not readable by this user';
+  }
+  return null;
+}
+
+/**
+ * The real {@link CheckOptions.tlsProblem}: builds the secure context the TLS transport builds at
+ * start (same files, same call), so a certificate that does not parse or a key that does not
+ * match it is found here rather than by a failed start.
+ */
+export function tlsProblem(files: { cert: string; key: string; ca: string | null }): string | null {
+  try {
+    createSecureContext({
+      cert: readFileSync(files.cert),
+      key: readFileSync(files.key),
+      ...(files.ca !== null ? { ca: readFileSync(files.ca) } : {}),
+    });
+    return null;
+  } catch (err) {
+    return `cannot set up TLS from cert ${files.cert} and key ${files.key}: ${(err as Error).message}`;
+  }
 }
 
 /** Adds ` (line N)` to a field path when the YAML document has a node there. */

@@ -42,14 +42,27 @@ const nonNegativeInt = z.number().int().min(0);
 const nullableMs = nonNegativeInt.nullable();
 /** YAML reads `id: 1001` as a number; identities are text, so numbers are taken as their digits. */
 const asText = (v: unknown): unknown => (typeof v === 'number' ? String(v) : v);
+/**
+ * For each text schema that also takes numbers through `asText`: the JSON Schema of exactly the
+ * numbers whose `String(n)` it accepts (json-schema.ts offers it beside the text form, so the
+ * generated schema takes `id: 1001` as the loader does).
+ */
+export const NUMBERS_AS_TEXT = new Map<z.ZodType, Record<string, unknown>>();
+function numberAsText<T extends z.ZodType>(text: T, numbers: Record<string, unknown>): z.ZodPreprocess<T, unknown> {
+  NUMBERS_AS_TEXT.set(text, numbers);
+  return z.preprocess(asText, text);
+}
 const idPattern = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'expected an id: letters, digits, _ . - (not first)');
-const id = z.preprocess(asText, idPattern);
+// String(n) starts with a digit for n >= 0 and uses only digits, '.', 'e' and '-' below 1e21 ('1e-7');
+// from 1e21 on it has a '+' ('1e+21').
+const id = numberAsText(idPattern, { type: 'number', minimum: 0, exclusiveMaximum: 1e21 });
 /**
  * A prompt reference. A bare name (`welcome`) is played in the caller's language
  * (`<promptsDir>/<lang>/welcome.wav`); a name with a slash (`hold/music`, `en/welcome`) is a fixed file.
  */
 const promptName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_/-]*$/, 'expected a prompt name such as welcome or hold/music');
-const dialString = z.preprocess(asText, z.string().regex(/^[0-9*#]{1,16}$/, 'expected 1-16 of 0-9 * #'));
+// Integers up to 16 digits; 9999999999999999 is not a double (it reads as 1e16, 17 digits).
+const dialString = numberAsText(z.string().regex(/^[0-9*#]{1,16}$/, 'expected 1-16 of 0-9 * #'), { type: 'integer', minimum: 0, maximum: 9999999999999998 });
 
 /** Log levels of pino, `silent` included. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -76,7 +89,9 @@ const listenEntry = z.strictObject({
   address: ipAddress.describe('IP literal to bind (0.0.0.0 or :: for every interface).'),
   port: port.default(5060).describe('Port to bind; 0 = any free port.'),
   tls: tlsFiles.nullable().default(null).describe('Certificate files; required when transport is tls.'),
-}).refine((l) => l.transport !== 'tls' || l.tls !== null, { message: 'transport tls needs tls: { cert, key }', path: ['tls'] });
+}).refine((l) => l.transport !== 'tls' || l.tls !== null, { message: 'transport tls needs tls: { cert, key }', path: ['tls'] })
+  // The same rule for the JSON Schema (json-schema.ts).
+  .meta({ if: { properties: { transport: { const: 'tls' } } }, then: { required: ['tls'], properties: { tls: { type: 'object' } } } });
 
 const sipSection = z.strictObject({
   listen: z.array(listenEntry).min(1).default([
@@ -161,7 +176,7 @@ const databaseSection = z.discriminatedUnion('kind', [
     commitWindowMs: nonNegativeInt.max(50).default(5).describe('Writes are committed together at most this long after the first of them; 0 = at the end of each event-loop turn. A write counts as stored (CDR accepted, callback kept) only once committed (ms).'),
   }),
   z.strictObject({
-    kind: z.literal('postgres').describe('PostgreSQL (not available yet: the engine refuses to start).'),
+    kind: z.literal('postgres').describe('PostgreSQL (not available yet: the configuration check refuses it).'),
     url: z.string().startsWith('postgres').describe('Connection URL, postgres://user:pass@host/db.'),
   }),
 ]).prefault({ kind: 'sqlite' }).describe('Where the outbox, callbacks and call journal are kept.');
@@ -190,6 +205,12 @@ const crmSection = z.discriminatedUnion('adapter', [
     lookupTimeoutMs: positiveInt.default(1000).describe('Timeout of one look-up POST (ms).'),
     ...crmCommon,
   }),
+  z.strictObject({
+    adapter: z.literal('module').describe('Your own adapter: a JavaScript module implementing the contract (docs/crm-adapter.md).'),
+    module: z.string().min(1).describe('The module file (.js or .mjs; relative to the working directory); its default export is the adapter or a factory taking crm.options.'),
+    options: z.record(z.string(), z.unknown()).default({}).describe("Passed to the module's factory (URLs, tokens: whatever the adapter needs)."),
+    ...crmCommon,
+  }),
 ]).prefault({ adapter: 'sqlite' }).describe('The CRM adapter: caller look-up, events and CDRs.');
 
 // ------------------------------------------------------------------ trunks, agents, registrar
@@ -214,8 +235,8 @@ const trunk = z.strictObject({
 
 const agent = z.strictObject({
   id: id.describe('Agent id (ACD, API, CDRs).'),
-  extension: z.preprocess(asText, z.string().regex(/^[0-9]{2,10}$/, 'expected 2-10 digits')).describe('SIP user the phone registers as (sip:<extension>@...).'),
-  password: z.preprocess(asText, z.string().min(1)).describe('Digest password of the phone.'),
+  extension: numberAsText(z.string().regex(/^[0-9]{2,10}$/, 'expected 2-10 digits'), { type: 'integer', minimum: 10, maximum: 9999999999 }).describe('SIP user the phone registers as (sip:<extension>@...).'),
+  password: numberAsText(z.string().min(1), { type: 'number' }).describe('Digest password of the phone.'),
   name: z.string().nullable().default(null).describe('Display name; null = the id.'),
   skills: z.record(idPattern, z.number().int().min(1).max(100)).default({}).describe('Skill → level (1..100, higher is better).'),
   autoReadyOnRegister: z.boolean().default(false).describe('Log in as available when the phone registers.'),
@@ -379,12 +400,14 @@ const actionFields = {
   goto: id.optional().describe('Continue in another flow (ends this one).'),
 };
 
-const actionSchema = z.strictObject(actionFields).superRefine(oneKindOf(ACTION_KINDS)).transform(toAction);
+// The meta keys say "exactly one kind" in the JSON Schema (json-schema.ts); oneKindOf checks it here.
+const EXACTLY_ONE = { minProperties: 1, maxProperties: 1 } as const;
+const actionSchema = z.strictObject(actionFields).meta(EXACTLY_ONE).superRefine(oneKindOf(ACTION_KINDS)).transform(toAction);
 
 const menuSchema = z.strictObject({
   prompt: promptName.default('menu').describe('Prompt that lists the choices.'),
   options: z.record(z.string().regex(/^[0-9*#]$/, 'expected one DTMF digit 0-9 * #'), actionSchema)
-    .refine((o) => Object.keys(o).length > 0, { message: 'a menu needs at least one option' })
+    .refine((o) => Object.keys(o).length > 0, { message: 'a menu needs at least one option' }).meta({ minProperties: 1 })
     .describe('Digit → action (queue, callback, hangup or goto).'),
   timeoutSeconds: positiveInt.default(5).describe('Wait for a digit after the prompt (s).'),
   retries: nonNegativeInt.default(2).describe('Times the menu is repeated after a timeout or an invalid digit.'),
@@ -395,7 +418,7 @@ const stepSchema = z.strictObject({
   play: z.union([promptName, z.array(promptName).min(1)]).optional().describe('Play prompts in order, then continue.'),
   menu: menuSchema.optional().describe('DTMF menu; when retries run out the flow continues with the next step.'),
   ...actionFields,
-}).superRefine(oneKindOf(STEP_KINDS)).transform((v): FlowStep => {
+}).meta(EXACTLY_ONE).superRefine(oneKindOf(STEP_KINDS)).transform((v): FlowStep => {
   if (v.play !== undefined) return { type: 'play', prompts: typeof v.play === 'string' ? [v.play] : v.play };
   if (v.menu !== undefined) return { type: 'menu', ...v.menu };
   return toAction(v);

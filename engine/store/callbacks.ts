@@ -1,5 +1,5 @@
 /** Callback tasks on SQLite (table `callbacks`). */
-import { settle, SqliteWriter, transact, type SqliteDatabase, type SqliteStatement } from './sqlite.ts';
+import { settle, SqliteWriter, transact, type SqliteDatabase, type SqliteStatement } from '../db/index.ts';
 import type {
   CallbackFilter, CallbackInput, CallbackReason, CallbackStatus, CallbackStore, CallbackTask, StoreResult,
 } from './types.ts';

@@ -9,7 +9,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
-import type { SqliteDatabase } from './sqlite.ts';
+import type { SqliteDatabase } from '../db/index.ts';
 
 const require = createRequire(import.meta.url);
 

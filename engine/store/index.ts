@@ -1,6 +1,6 @@
 /**
  * engine/store — what must survive a crash: the durable CRM outbox, callback tasks and the
- * journal of calls in progress, on one SQLite database (WAL) by default. The interfaces in
+ * journal of calls in progress, and agent registrations (bindings.ts), on one SQLite database (WAL) by default. The interfaces in
  * `types.ts` are what the rest of the engine uses, so that a PostgreSQL store can be added.
  */
 export type {
@@ -8,10 +8,11 @@ export type {
   OutboxBacklog, OutboxStore, CallbackStatus, CallbackReason, CallbackInput, CallbackTask, CallbackFilter,
   CallbackStore, JournalState, ArrivalInfo, JournalEntry, RecoveryOptions, RecoveryReport, CallJournal, CallEnd, Store,
 } from './types.ts';
+// The plumbing lives in engine/db; re-exported for the store's users (bench, tests) that open one.
 export {
   openDatabase, migrate, settle, SqliteWriter, DEFAULT_DATABASE_PATH,
   type SqliteDatabase, type SqliteStatement, type DatabaseOptions, type Synchronous, type Migration,
-} from './sqlite.ts';
+} from '../db/index.ts';
 export { DEFAULT_RETRY_POLICY, backoffDelay } from './retry.ts';
 export { SqliteOutbox, type SqliteOutboxOptions } from './outbox.ts';
 export { SqliteCallbacks } from './callbacks.ts';
@@ -22,3 +23,4 @@ export {
   type Clock, type TimerHandle, type OutboxDispatcherOptions, type DeliveryReport, type PassResult, type DrainResult,
 } from './dispatcher.ts';
 export { FakeClock, sampleCdr, sampleEvent } from './testing.ts';
+export { SqliteBindingStore, BINDING_MIGRATIONS, type StoredBinding, type BindingTransport } from './bindings.ts';

@@ -4,7 +4,7 @@
  * is atomic; no BEGIN/COMMIT round needed). The row is removed when the call ends
  * (`SqliteStore.finishCall`) or by crash recovery.
  */
-import { settle, SqliteWriter, type SqliteDatabase, type SqliteStatement } from './sqlite.ts';
+import { settle, SqliteWriter, type SqliteDatabase, type SqliteStatement } from '../db/index.ts';
 import type { ArrivalInfo, CallJournal, JournalEntry, JournalState } from './types.ts';
 
 interface JournalRow {

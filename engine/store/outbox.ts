@@ -2,7 +2,7 @@
  * The outbox on SQLite. Each public method is one transaction over prepared statements; the
  * `*Sync` variants run inside a caller's transaction (see `SqliteStore.finishCall`).
  */
-import { settle, SqliteWriter, transact, type SqliteDatabase, type SqliteStatement } from './sqlite.ts';
+import { settle, SqliteWriter, transact, type SqliteDatabase, type SqliteStatement } from '../db/index.ts';
 import type {
   FailureOutcome, OutboxBacklog, OutboxItem, OutboxKind, OutboxPayload, OutboxStore, RetryPolicy,
 } from './types.ts';

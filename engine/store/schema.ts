@@ -5,7 +5,7 @@
  * its head may next be tried. Picking due work reads the small lanes index instead of scanning a
  * backlog that can reach millions of rows during a CRM outage.
  */
-import type { Migration } from './sqlite.ts';
+import type { Migration } from '../db/index.ts';
 
 /** Migrations of the engine store, in order. */
 export const STORE_MIGRATIONS: readonly Migration[] = [

@@ -31,7 +31,7 @@ t.test('migrate refuses a database newer than the code', async (t) => {
   t.teardown(() => db.close());
   t.same(migrate(db, 'x', [{ version: 1, name: 'a', sql: 'CREATE TABLE a (x)' }, { version: 2, name: 'b', sql: 'CREATE TABLE b (x)' }], T0), [1, 2]);
   t.same(migrate(db, 'x', [{ version: 1, name: 'a', sql: 'CREATE TABLE a (x)' }, { version: 2, name: 'b', sql: 'CREATE TABLE b (x)' }], T0), []);
-  t.throws(() => migrate(db, 'x', [{ version: 1, name: 'a', sql: '' }], T0), /STORE_ERR_SCHEMA/);
+  t.throws(() => migrate(db, 'x', [{ version: 1, name: 'a', sql: '' }], T0), /DB_ERR_SCHEMA/);
   t.throws(() => migrate(db, 'y', [{ version: 1, name: 'bad', sql: 'CREATE TABLE a (x)' }], T0), /already exists/);
   t.same(db.prepare("SELECT count(*) AS n FROM schema_migrations WHERE component = 'y'").get(), { n: 0 }, 'failed step not recorded');
 });

@@ -1,6 +1,6 @@
 /** The SQLite store: one database file, the three repositories and the cross-table operations. */
 import type { CallbackCreatedEvent, CallEvent, Cdr, EndedEvent } from '../../crm-adapter/index.ts';
-import { migrate, openDatabase, SqliteWriter, transact, DEFAULT_DATABASE_PATH, type DatabaseOptions, type SqliteDatabase } from './sqlite.ts';
+import { migrate, openDatabase, SqliteWriter, transact, DEFAULT_DATABASE_PATH, type DatabaseOptions, type SqliteDatabase } from '../db/index.ts';
 import { startCheckpointer, type Checkpointer } from './checkpointer.ts';
 import { STORE_MIGRATIONS } from './schema.ts';
 import { SqliteOutbox, type SqliteOutboxOptions } from './outbox.ts';

@@ -31,12 +31,18 @@ export interface EngineRig {
   close(): Promise<void>;
 }
 
-/** Deep-ish merge of config overrides onto the demo (top-level sections merged one level). */
+/**
+ * Deep-ish merge of config overrides onto the demo (top-level sections merged one level). A
+ * section whose override picks another variant (`crm.adapter`, `database.kind`) replaces it: the
+ * other variant's fields would be unknown fields.
+ */
 export function mergeConfig(base: ConfigInput, over: Partial<ConfigInput>): ConfigInput {
   const out: Record<string, unknown> = { ...base };
+  const otherVariant = (b: Record<string, unknown>, v: Record<string, unknown>): boolean =>
+    ['adapter', 'kind'].some((d) => d in v && d in b && v[d] !== b[d]);
   for (const [k, v] of Object.entries(over)) {
     const b = (base as Record<string, unknown>)[k];
-    out[k] = b && v && typeof b === 'object' && typeof v === 'object' && !Array.isArray(v) ? { ...b, ...v } : v;
+    out[k] = b && v && typeof b === 'object' && typeof v === 'object' && !Array.isArray(v) && !otherVariant(b as Record<string, unknown>, v as Record<string, unknown>) ? { ...b, ...v } : v;
   }
   return out as ConfigInput;
 }

@@ -6,3 +6,4 @@ export type { SippOptions, SippResult, SippRun } from './sipp.ts';
 export { startBaresip, toneWav } from './baresip.ts';
 export type { Baresip, BaresipOptions } from './baresip.ts';
 export { freeUdpPort, freeTcpPort } from './ports.ts';
+export { selfSignedCertificate, exampleDeployment, EXAMPLE_TLS } from './tls.ts';

@@ -24,10 +24,15 @@ export function which(cmd: string): string | undefined {
   return found.get(cmd);
 }
 
+/** Debian packages of the peers whose package is not named after the command. */
+const DEBIAN_PACKAGE: Readonly<Record<string, string>> = { sipp: 'sip-tester', promtool: 'prometheus', 'systemd-analyze': 'systemd' };
+
 /** True when the peer is installed; otherwise skips (or fails under CI) and returns false. */
-export function requirePeer(t: PeerTest, cmd: 'sipp' | 'baresip' | 'kamailio' | 'gcc' | 'sox' | 'espeak-ng' | 'openssl'): boolean {
+export function requirePeer(
+  t: PeerTest, cmd: 'sipp' | 'baresip' | 'kamailio' | 'gcc' | 'sox' | 'espeak-ng' | 'openssl' | 'prometheus' | 'promtool' | 'systemd-analyze',
+): boolean {
   if (which(cmd)) return true;
-  const msg = `PEER MISSING: ${cmd} is not installed (Debian: ${cmd === 'sipp' ? 'sip-tester' : cmd})`;
+  const msg = `PEER MISSING: ${cmd} is not installed (Debian: ${DEBIAN_PACKAGE[cmd] ?? cmd})`;
   if (process.env['ONAIR_REQUIRE_PEERS'] === '1') t.fail(msg);
   else t.skip(msg);
   return false;

@@ -1,5 +1,7 @@
 /**
- * Opening the SQLite database: file location, WAL, the durability setting, schema migrations.
+ * Opening the SQLite database: file location, WAL, the durability setting, schema migrations,
+ * transactions and the group-commit writer. Shared by engine/store and crm-adapter (the built-in
+ * CRM keeps its tables in the engine's file), so it sits below both.
  *
  * Durability trade-off (`synchronous`):
  * - `normal` (default) — WAL with `synchronous=NORMAL`. A transaction is in the WAL file (the OS
@@ -78,6 +80,12 @@ export function openDatabase(options: DatabaseOptions = {}): SqliteDatabase {
   return db;
 }
 
+/** Error codes of the database layer (one registry, CONVENTIONS.md 19). */
+export const DB_ERRORS = {
+  /** The database holds a newer schema than this code knows (a downgrade). */
+  schema: 'DB_ERR_SCHEMA',
+} as const;
+
 /** One schema step. Versions start at 1 and increase by one; a step never changes once shipped. */
 export interface Migration {
   version: number;
@@ -101,7 +109,7 @@ export function migrate(db: SqliteDatabase, component: string, migrations: reado
   const current = row?.v ?? 0;
   const latest = migrations.reduce((m, x) => Math.max(m, x.version), 0);
   if (current > latest) {
-    throw new Error(`STORE_ERR_SCHEMA: ${component} schema is version ${current}, this code knows up to ${latest}`);
+    throw new Error(`${DB_ERRORS.schema}: ${component} schema is version ${current}, this code knows up to ${latest}`);
   }
   const record = db.prepare('INSERT INTO schema_migrations (component, version, name, applied_at) VALUES (?, ?, ?, ?)');
   const applied: number[] = [];
