@@ -30,6 +30,8 @@ export interface EngineProcessOptions {
   startTimeoutMs?: number;
   /** Also listen on SIP over TCP (a free port, `sipTcpPort`); kept when `overrides.sip` has no `listen`. Default false. */
   tcp?: boolean;
+  /** Every chunk of the engine's stdout and stderr as it comes (`output()` keeps only the first 100 kB). */
+  onOutput?: (chunk: Buffer) => void;
 }
 
 /** A running engine process. */
@@ -90,7 +92,10 @@ export async function spawnEngine(o: EngineProcessOptions): Promise<EngineProces
     cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  const keep = (d: Buffer): void => { if (output.length < 100_000) output += d.toString(); };
+  const keep = (d: Buffer): void => {
+    if (output.length < 100_000) output += d.toString();
+    o.onOutput?.(d);
+  };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   const exited = new Promise<number | NodeJS.Signals | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));
