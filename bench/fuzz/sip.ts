@@ -1,6 +1,7 @@
 /**
  * `npm run fuzz -- sip [--count N] [--transport udp|tcp|both] [--seed S] [--rate R] [--sources K]
  * [--max-seconds T] [--config FILE]`: hostile SIP against a real engine process on loopback.
+ * `npm run fuzz -- sip --replay fuzz/crashes/DIR` narrows a saved crash down to its one message.
  *
  * ```
  *  127.0.0.20..27 ──UDP/TCP──▶ onair (spawnEngine, fuzz/engine.json on top of the demo)
@@ -19,7 +20,7 @@
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -98,7 +99,7 @@ function engineOverrides(file: string): { overrides: Partial<ConfigInput>; notes
 interface Sent { n: number; transport: 'UDP' | 'TCP'; source: string; kind: string; bytes: Buffer }
 
 /** The engine under attack, with its own tail of output. */
-interface Victim { e: EngineProcess; dir: string; tail: string[]; rssStart: number; messagesAtStart: number }
+interface Victim { e: EngineProcess; dir: string; tail: string[]; rssStart: number; rssLast: number; messagesAtStart: number }
 
 async function startVictim(overrides: Partial<ConfigInput>, messages: number): Promise<Victim> {
   const dir = mkdtempSync(path.join(tmpdir(), 'onair-fuzz-'));
@@ -109,7 +110,8 @@ async function startVictim(overrides: Partial<ConfigInput>, messages: number): P
   });
   const l = await probeAlive(e);
   if (!l.alive) throw new Error(`engine not alive at start: ${l.detail}`);
-  return { e, dir, tail, rssStart: rssOf(e.pid) ?? 0, messagesAtStart: messages };
+  const rss = rssOf(e.pid) ?? 0;
+  return { e, dir, tail, rssStart: rss, rssLast: rss, messagesAtStart: messages };
 }
 
 /**
@@ -140,9 +142,73 @@ function saveCrash(seed: number, n: number, window: Sent[], output: string): str
   return dir;
 }
 
+/** Send saved messages to a fresh engine, paced, and say whether it died. */
+async function killsEngine(overrides: Partial<ConfigInput>, msgs: Sent[]): Promise<boolean> {
+  const v = await startVictim(overrides, 0);
+  const sock = dgram.createSocket('udp4');
+  await new Promise<void>((r) => sock.bind(0, '127.0.0.20', () => r()));
+  sock.on('error', () => {});
+  const conns: net.Socket[] = [];
+  try {
+    for (let i = 0; i < msgs.length; i++) {
+      const m = msgs[i]!;
+      if (m.transport === 'UDP') sock.send(m.bytes, v.e.sipPort, '127.0.0.1');
+      else {
+        const c = net.connect({ port: v.e.sipTcpPort!, host: '127.0.0.1', localAddress: '127.0.0.20' });
+        c.on('error', () => {});
+        c.write(m.bytes);
+        conns.push(c);
+      }
+      if (i % 20 === 19) await new Promise((r) => setTimeout(r, 10));
+    }
+    // Long enough for answers sent from timers: the 100 Trying of an INVITE (200 ms), the first
+    // retransmissions of a final answer over UDP (Timer G: 500 ms, 1 s, 2 s).
+    await new Promise((r) => setTimeout(r, 4000));
+    return v.e.child.exitCode !== null || v.e.child.signalCode !== null;
+  } finally {
+    for (const c of conns) c.destroy();
+    sock.close();
+    await v.e.stop('SIGKILL');
+    rmSync(v.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * `--replay DIR`: find the message of a saved crash that kills the engine alone, by halving the
+ * saved window against fresh engines; writes it to DIR/culprit.sip.
+ */
+async function replay(dir: string, config: string): Promise<void> {
+  const { overrides } = engineOverrides(config);
+  let msgs: Sent[] = readdirSync(dir).filter((f) => f.endsWith('.sip') && f !== 'culprit.sip').sort().map((f) => {
+    const [n, transport, source] = f.split('-');
+    return { n: Number(n), transport: transport === 'tcp' ? 'TCP' : 'UDP', source: source ?? '', kind: f, bytes: readFileSync(path.join(dir, f)) };
+  });
+  say(`fuzz replay: ${msgs.length} messages from ${dir}`);
+  if (!(await killsEngine(overrides, msgs))) { say('fuzz replay: the saved window does not crash a fresh engine'); return; }
+  while (msgs.length > 1) {
+    const half = Math.ceil(msgs.length / 2);
+    const first = msgs.slice(0, half);
+    const second = msgs.slice(half);
+    if (await killsEngine(overrides, second)) msgs = second;
+    else if (await killsEngine(overrides, first)) msgs = first;
+    else { say(`fuzz replay: it takes messages from both halves (${msgs.length} left); stopping`); break; }
+    say(`  ${msgs.length} left`);
+  }
+  if (msgs.length === 1) {
+    writeFileSync(path.join(dir, 'culprit.sip'), msgs[0]!.bytes);
+    say(`fuzz replay: culprit ${msgs[0]!.kind} (${msgs[0]!.transport}) → ${path.join(dir, 'culprit.sip')}\n${msgs[0]!.bytes.toString('latin1').slice(0, 600)}`);
+  }
+}
+
 export async function main(args: string[]): Promise<void> {
   const [what, ...rest] = args;
-  if (what !== 'sip') throw new Error('usage: npm run fuzz -- sip [--count N] [--transport udp|tcp|both] [--seed S]');
+  if (what !== 'sip') throw new Error('usage: npm run fuzz -- sip [--count N] [--transport udp|tcp|both] [--seed S] | sip --replay DIR');
+  const r = rest.indexOf('--replay');
+  if (r >= 0 && rest[r + 1]) {
+    const c = rest.indexOf('--config');
+    await replay(path.resolve(rest[r + 1]!), c >= 0 && rest[c + 1] ? path.resolve(rest[c + 1]!) : path.join(root, 'fuzz', 'engine.json'));
+    return;
+  }
   const o = options(rest);
   const rng = new Rng(o.seed);
   const corpus = loadCorpus(path.join(root, 'fuzz', 'corpus'));
@@ -203,14 +269,22 @@ export async function main(args: string[]): Promise<void> {
   };
 
   const crashed = (): boolean => victim.e.child.exitCode !== null || victim.e.child.signalCode !== null;
-  const handleCrash = async (): Promise<void> => {
+  // The RSS figure comes from the engine instance that took the most messages (a crash ends one).
+  let longest: { messages: number; rssStart: number; rssEnd: number } = { messages: 0, rssStart: 0, rssEnd: 0 };
+  const retire = (): void => {
+    const messages = sent - victim.messagesAtStart;
+    if (messages >= longest.messages) longest = { messages, rssStart: victim.rssStart, rssEnd: victim.rssLast };
+  };
+  const handleCrash = async (restart: boolean): Promise<void> => {
     crashes++;
+    retire();
     const output = victim.tail.join('');
     const sig = signature(output);
     const known = signatures.get(sig);
     const dir = known?.dir ?? saveCrash(o.seed, sent, window, output);
     signatures.set(sig, { count: (known?.count ?? 0) + 1, dir });
     say(`fuzz: CRASH #${crashes} after ${sent} messages: ${sig}${known ? '' : ` (saved ${path.relative(root, dir)})`}`);
+    if (!restart) return;
     rmSync(victim.dir, { recursive: true, force: true });
     victim = await startVictim(overrides, sent);
     for (let i = 0; i < tcp.length; i++) { tcp[i]?.destroy(); tcp[i] = undefined; }
@@ -250,17 +324,22 @@ export async function main(args: string[]): Promise<void> {
         }
       }
     }
-    if (crashed()) await handleCrash();
+    if (crashed()) await handleCrash(true);
+    else if (sent % (perTick * 100) < perTick) victim.rssLast = rssOf(victim.e.pid) ?? victim.rssLast;
     const wait = 10 - (Date.now() - tickStart);
     await new Promise((r) => setTimeout(r, Math.max(0, wait)));
   }
   // The last messages get their chance to crash it.
   await new Promise((r) => setTimeout(r, 1500));
-  if (crashed()) await handleCrash();
-  const final = await probeAlive(victim.e, 10_000);
-  livenessChecks++;
-  if (!final.alive) livenessMisses++;
-  const rssEnd = rssOf(victim.e.pid) ?? 0;
+  if (crashed()) {
+    await handleCrash(false);
+  } else {
+    const final = await probeAlive(victim.e, 10_000);
+    livenessChecks++;
+    if (!final.alive) livenessMisses++;
+    victim.rssLast = rssOf(victim.e.pid) ?? victim.rssLast;
+    retire();
+  }
   const seconds = (Date.now() - t0) / 1000;
   for (const s of tcp) s?.destroy();
   for (const s of udp) s.close();
@@ -271,15 +350,15 @@ export async function main(args: string[]): Promise<void> {
   emit({ bench: BENCH, metric: 'crashes', value: crashes, unit: 'count', ...common });
   emit({ bench: BENCH, metric: 'unique_crashes', value: signatures.size, unit: 'count', signatures: Object.fromEntries([...signatures].map(([k, v]) => [k, v.count])), ...common });
   emit({ bench: BENCH, metric: 'liveness_misses', value: livenessMisses, unit: 'count', checks: livenessChecks, ...common });
-  const ratio = victim.rssStart > 0 ? rssEnd / victim.rssStart : NaN;
+  const ratio = longest.rssStart > 0 ? longest.rssEnd / longest.rssStart : NaN;
   emit({
-    bench: BENCH, metric: 'rss_growth_ratio', value: Number(ratio.toFixed(3)), unit: 'ratio', rssStartMb: Math.round(victim.rssStart / 2 ** 20),
-    rssEndMb: Math.round(rssEnd / 2 ** 20), messagesSeen: sent - victim.messagesAtStart, ...common,
+    bench: BENCH, metric: 'rss_growth_ratio', value: Number(ratio.toFixed(3)), unit: 'ratio', rssStartMb: Math.round(longest.rssStart / 2 ** 20),
+    rssEndMb: Math.round(longest.rssEnd / 2 ** 20), messagesSeen: longest.messages, ...common,
   });
   emit({ bench: BENCH, metric: 'messages', value: sent, unit: 'count', bytes, kinds: Object.fromEntries(kinds), ...common });
   emit({ bench: BENCH, metric: 'sent_per_second', value: Math.round(sent / seconds), unit: 'msg/s', seconds: Math.round(seconds), ...common });
   say(`fuzz sip: ${sent} messages in ${seconds.toFixed(0)} s (${Math.round(sent / seconds)}/s), ${crashes} crashes (${signatures.size} distinct), ` +
-    `${livenessMisses} liveness misses of ${livenessChecks}, RSS ${Math.round(victim.rssStart / 2 ** 20)} → ${Math.round(rssEnd / 2 ** 20)} MB over the last engine's ${sent - victim.messagesAtStart} messages`);
+    `${livenessMisses} liveness misses of ${livenessChecks}, RSS ${Math.round(longest.rssStart / 2 ** 20)} → ${Math.round(longest.rssEnd / 2 ** 20)} MB over the ${longest.messages} messages of the longest-lived engine`);
   for (const [sig, v] of signatures) say(`  ${v.count}× ${sig}  → ${path.relative(root, v.dir)}`);
   if (!existsSync(path.join(root, 'fuzz', 'crashes'))) say('  no crash saved');
 }
