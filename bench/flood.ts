@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- flood [--rate 50000] [--seconds 30] [--cps 10] [--agents 20] [--talk 3000]`:
+ * `npm run bench -- flood [--rate 50000] [--seconds 30] [--cps 10] [--agents 20] [--talk 3000] [--trunk-cps 20]`:
  * legitimate calls through a flood (issue 11). The engine runs in its own process; a C flooder
  * (`bench/flood.c`, built on first use into bench/bin/flood) sends `--rate` datagrams a second
  * for `--seconds` from 127.0.0.50, the address of a trunk of its own ("flood"): a mix of INVITEs
@@ -25,6 +25,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { cBinary, emit, machine, say, SIPP_LOAD_BUFFERS } from './lib.ts';
 import { FIRST_EXT, benchConfig } from './engine-calls.ts';
+import { fitToSchema } from './fuzz/config.ts';
 import { runSipp, startSipp, type SippRun } from '../engine/testing/sipp.ts';
 import { SCENARIOS, freeUdpPort } from '../engine/testing/engine-rig.ts';
 import { spawnEngine, processUsage, type EngineProcess } from '../engine/testing/engine-process.ts';
@@ -43,15 +44,17 @@ function arg(args: string[], name: string, dflt: number): number {
 
 /**
  * The engine: the engine-calls bench's agents, queue and number 300, with the engine's own call
- * limit (sip.maxCalls) and two trunks, the legitimate carrier's and the flooding one's.
+ * limit (sip.maxCalls) and two trunks, the legitimate carrier's and the flooding one's (with its
+ * contracted calls per second, `--trunk-cps`, where the engine has `trunks[].maxCallsPerSecond`).
  */
-function floodConfig(agents: number): Partial<ConfigInput> {
+function floodConfig(agents: number, trunkCps: number): Partial<ConfigInput> {
   return {
     ...benchConfig(agents, 1, undefined),
     sip: {},
     trunks: [
       { id: 'local', name: 'Legitimate carrier', allow: ['127.0.0.1/32'] },
-      { id: 'flood', name: 'Carrier whose link floods', allow: [`${FLOOD_SOURCE}/32`] },
+      // The flooding carrier's contracted rate (contracts C6); an engine without the setting runs without it.
+      { id: 'flood', name: 'Carrier whose link floods', allow: [`${FLOOD_SOURCE}/32`], maxCallsPerSecond: trunkCps } as NonNullable<ConfigInput['trunks']>[number],
     ],
     log: { level: 'error' },
   };
@@ -122,6 +125,9 @@ export async function main(args: string[]): Promise<void> {
   const cps = arg(args, 'cps', 10);
   const agents = arg(args, 'agents', 20);
   const talkMs = arg(args, 'talk', 3000);
+  const trunkCps = arg(args, 'trunk-cps', 20);
+  const fitted = fitToSchema(floodConfig(agents, trunkCps));
+  for (const n of fitted.notes) say(`${BENCH}: ${n}`);
   const flooder = cBinary('flood');
   say(`${BENCH}: ${machine()}; flood ${rate}/s for ${seconds} s from ${FLOOD_SOURCE}, ${cps} legitimate calls/s to ${agents} agents, talk ${talkMs} ms`);
 
@@ -130,7 +136,7 @@ export async function main(args: string[]): Promise<void> {
   let answerer: SippRun | undefined;
   const media = dgram.createSocket('udp4');
   try {
-    engine = await spawnEngine({ dir, overrides: floodConfig(agents), startTimeoutMs: 60_000 });
+    engine = await spawnEngine({ dir, overrides: fitted.overrides, startTimeoutMs: 60_000 });
     const e = engine;
     const agentPort = await freeUdpPort();
     answerer = startSipp({
@@ -198,7 +204,7 @@ export async function main(args: string[]): Promise<void> {
     } else {
       say(`engine died during the flood:\n${e.output().slice(-1500)}`);
     }
-    const extra = { rate, seconds, cps, agents, talk_ms: talkMs, machine: machine() };
+    const extra = { rate, seconds, cps, agents, talk_ms: talkMs, trunk_cps: fitted.notes.some((n) => n.includes('maxCallsPerSecond')) ? null : trunkCps, machine: machine() };
     const cpu = u1 ? ((u1.cpuMs - u0.cpuMs) / wallMs) * 100 : NaN;
     const rssGrowth = ((u1?.rssBytes ?? rssPeak) - u0.rssBytes) / 2 ** 20;
     emit({ bench: BENCH, metric: 'engine_crashed', value: crashed ? 1 : 0, unit: 'bool', ...extra });

@@ -28,6 +28,7 @@ import { spawnEngine, type EngineProcess } from '../../engine/testing/engine-pro
 import { mergeConfig } from '../../engine/testing/engine-rig.ts';
 import { probeAlive, rssOf } from '../../engine/testing/attack.ts';
 import { demoConfig, parseConfig, type ConfigInput } from '../../engine/config/index.ts';
+import { fitToSchema } from './config.ts';
 import { emit, machine, say } from '../lib.ts';
 import { MUTATIONS, Rng, loadCorpus, loopbackVia, mutate, protosInvite, seedRequest, type Mutation, type Target } from './mutate.ts';
 
@@ -67,32 +68,16 @@ function options(args: string[]): Options {
 }
 
 /**
- * The engine override: `file` on top of the demo. Sections this engine's schema does not know
- * (a newer setting on an older engine) are dropped with a note, so one file serves before and
- * after a fix.
+ * The engine override: `file` on top of the demo, fitted to this engine's schema (see
+ * {@link fitToSchema}), so one file serves before and after a fix.
  */
 function engineOverrides(file: string): { overrides: Partial<ConfigInput>; notes: string[] } {
-  const overrides = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, unknown>>;
-  const notes: string[] = [];
-  for (let round = 0; round < 10; round++) {
-    const r = parseConfig(mergeConfig(demoConfig(), overrides as Partial<ConfigInput>), { env: {} });
-    if (r.ok) {
-      const sip = r.config.sip as Record<string, unknown>;
-      if ('admission' in sip && !('admission' in (overrides['sip'] ?? {}))) {
-        notes.push('this engine has sip.admission: set its limits in the config file, its defaults are in effect');
-      }
-      return { overrides: overrides as Partial<ConfigInput>, notes };
-    }
-    // Drop the first unknown key a strict section names ("sip: Unrecognized key: \"admission\"").
-    const err = r.errors.join('\n');
-    const m = /([a-zA-Z.]+)[^\n]*nrecognized key[^"]*"([^"]+)"/.exec(err);
-    const section = m?.[1]?.split('.')[0];
-    const key = m?.[2];
-    if (!section || !key || !overrides[section] || !(key in overrides[section])) throw new Error(`fuzz config ${file} invalid:\n${err}`);
-    delete overrides[section][key];
-    notes.push(`${section}.${key} is not in this engine's schema: left out`);
+  const fitted = fitToSchema(JSON.parse(readFileSync(file, 'utf8')) as Partial<ConfigInput>);
+  const r = parseConfig(mergeConfig(demoConfig(), fitted.overrides), { env: {} });
+  if (r.ok && 'admission' in (r.config.sip as object) && !('admission' in (fitted.overrides.sip ?? {}))) {
+    fitted.notes.push('this engine has sip.admission: set its limits in the config file, its defaults are in effect');
   }
-  throw new Error(`fuzz config ${file}: too many unknown keys`);
+  return fitted;
 }
 
 /** One sent message, kept for the crash report. */
