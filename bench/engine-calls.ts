@@ -33,7 +33,8 @@ import { spawnEngine, processUsage, type EngineProcess } from '../engine/testing
 import type { ConfigInput } from '../engine/config/index.ts';
 
 const BENCH = 'engine-calls';
-const FIRST_EXT = 20001;
+/** Extension of the first bench agent (password `bench<ext>`). */
+export const FIRST_EXT = 20001;
 /** Issue 5: p99 INVITE → first media at most this, ms. */
 const FIRST_MEDIA_TARGET_MS = 20;
 
@@ -43,7 +44,7 @@ function arg(args: string[], name: string, dflt: string): string {
 }
 
 /** The engine's configuration for the load: many agents on one queue, no IVR beyond the queue. */
-function benchConfig(agents: number, workers: number, spareLegs: number | undefined): Partial<ConfigInput> {
+export function benchConfig(agents: number, workers: number, spareLegs: number | undefined): Partial<ConfigInput> {
   const list: NonNullable<ConfigInput['agents']> = [];
   for (let i = 0; i < agents; i++) {
     const ext = String(FIRST_EXT + i);

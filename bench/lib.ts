@@ -2,7 +2,11 @@
  * Shared helpers for benchmarks. Every benchmark prints one JSON object per line on stdout,
  * `{"bench", "metric", "value", "unit", ...}` (ARCHITECTURE.md), and a human summary on stderr.
  */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** One result line. Extra fields (p50, runs, machine notes) are welcome. */
 export interface BenchResult {
@@ -92,3 +96,20 @@ export function seededRandom(seed: number): () => number {
  * sipp's side. A carrier's SBC has far larger buffers; 4 MiB is within this machine's rmem_max.
  */
 export const SIPP_LOAD_BUFFERS: readonly string[] = ['-buff_size', String(4 * 1024 * 1024)];
+
+/**
+ * Path of a C load generator of bench/ (`bench/NAME.c` → `bench/bin/NAME`), building it with
+ * gcc -O2 when missing or older than its source.
+ */
+export function cBinary(name: string): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const source = path.join(here, `${name}.c`);
+  const binary = path.join(here, 'bin', name);
+  if (!existsSync(binary) || statSync(binary).mtimeMs < statSync(source).mtimeMs) {
+    mkdirSync(path.dirname(binary), { recursive: true });
+    const r = spawnSync('gcc', ['-O2', '-Wall', '-o', binary, source], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`gcc failed building ${binary}: ${r.stderr || r.error?.message}`);
+    say(`built ${binary}`);
+  }
+  return binary;
+}

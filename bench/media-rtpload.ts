@@ -3,27 +3,14 @@
  * `bench/bin/rtpload`. `npm run bench -- media-rtpload` only builds it and prints its path; the
  * helpers are used by `media-hold` and `media-relay`.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
-import { say } from './lib.ts';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const source = path.join(here, 'rtpload.c');
-const binary = path.join(here, 'bin', 'rtpload');
+import { cBinary, say } from './lib.ts';
 
 /** Path of the compiled load generator, building it (gcc -O2) when missing or older than its source. */
 export function rtploadBinary(): string {
-  if (!existsSync(binary) || statSync(binary).mtimeMs < statSync(source).mtimeMs) {
-    mkdirSync(path.dirname(binary), { recursive: true });
-    const r = spawnSync('gcc', ['-O2', '-Wall', '-o', binary, source], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`gcc failed building ${binary}: ${r.stderr || r.error?.message}`);
-    say(`built ${binary}`);
-  }
-  return binary;
+  return cBinary('rtpload');
 }
 
 /** A running rtpload: its UDP port, stdin (relay mode reads the leg ports) and its JSON result. */

@@ -28,6 +28,10 @@ export interface EngineProcessOptions {
   nodeArgs?: string[];
   /** How long to wait for `/healthz` (ms). Default 20000. */
   startTimeoutMs?: number;
+  /** Also listen on SIP over TCP (a free port, `sipTcpPort`); kept when `overrides.sip` has no `listen`. Default false. */
+  tcp?: boolean;
+  /** Every chunk of the engine's stdout and stderr as it comes (`output()` keeps only the first 100 kB). */
+  onOutput?: (chunk: Buffer) => void;
 }
 
 /** A running engine process. */
@@ -35,6 +39,8 @@ export interface EngineProcess {
   child: ChildProcess;
   pid: number;
   sipPort: number;
+  /** SIP over TCP port when started with `tcp: true`, else undefined. */
+  sipTcpPort: number | undefined;
   httpPort: number;
   dbPath: string;
   /** Log output so far (bounded), for failure messages. */
@@ -62,12 +68,18 @@ export function processUsage(pid: number): { cpuMs: number; rssBytes: number } {
  */
 export async function spawnEngine(o: EngineProcessOptions): Promise<EngineProcess> {
   const sipPort = await freeUdpPort();
+  const sipTcpPort = o.tcp ? await freeTcpPort() : undefined;
   const httpPort = await freeTcpPort();
   const dbPath = path.join(o.dir, 'onair.db');
   // Below the kernel's ephemeral range (32768+), where the free SIP and HTTP ports come from.
   const portMin = 10000 + 2 * Math.floor(Math.random() * 5000);
   const config = mergeConfig(demoConfig(), {
-    sip: { listen: [{ transport: 'udp', address: '127.0.0.1', port: sipPort }] },
+    sip: {
+      listen: [
+        { transport: 'udp', address: '127.0.0.1', port: sipPort },
+        ...(sipTcpPort === undefined ? [] : [{ transport: 'tcp' as const, address: '127.0.0.1', port: sipTcpPort }]),
+      ],
+    },
     http: { port: httpPort },
     database: { kind: 'sqlite', path: dbPath },
     media: { bindAddress: '127.0.0.1', workers: 1, rtpPortMin: portMin, rtpPortMax: portMin + 9999, rtpTimeoutSeconds: 0 },
@@ -80,7 +92,10 @@ export async function spawnEngine(o: EngineProcessOptions): Promise<EngineProces
     cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  const keep = (d: Buffer): void => { if (output.length < 100_000) output += d.toString(); };
+  const keep = (d: Buffer): void => {
+    if (output.length < 100_000) output += d.toString();
+    o.onOutput?.(d);
+  };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   const exited = new Promise<number | NodeJS.Signals | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));
@@ -108,5 +123,5 @@ export async function spawnEngine(o: EngineProcessOptions): Promise<EngineProces
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  return { child, pid: child.pid!, sipPort, httpPort, dbPath, output: () => output, get, stop };
+  return { child, pid: child.pid!, sipPort, sipTcpPort, httpPort, dbPath, output: () => output, get, stop };
 }
