@@ -7,15 +7,19 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { LRUCache } from 'lru-cache';
-import { Acd, type AcdEffect, type AgentStatus } from './acd/index.ts';
-import { TransportLayer, UserAgent, resolveUri, type IncomingRequest, type SipMessage, type SipUri, type Endpoint } from './sip/index.ts';
+import { Acd } from './acd/index.ts';
+import { TransportLayer, UserAgent, resolveUri, type IncomingRequest, type SipUri, type Endpoint } from './sip/index.ts';
 import { MediaPool } from '../media/index.ts';
 import { openStore, OutboxDispatcher, type SqliteStore } from './store/index.ts';
 import { SqliteCrmAdapter, WebhookCrmAdapter, unknownCaller, type CrmAdapter, type CallerInfo } from '../crm-adapter/index.ts';
 import { Registrar } from './registrar/index.ts';
 import { TrunkTable } from './trunks/index.ts';
-import { CallController, type CallControlEvent, type CallsSettings, type Flow, type FlowStep, type MenuAction, type TrunkAdmission } from './calls/index.ts';
-import { startApi, createMetrics, type ApiServer, type CtiEvent, type AgentInfo, type CallSummary, type StatusChangeResult } from './api/index.ts';
+import { CallController, type CallsSettings, type Flow, type FlowStep, type MenuAction, type TrunkAdmission } from './calls/index.ts';
+import {
+  CDR_OUTCOMES, CallEventSink, callSummary, callsByPhase, createMetrics, deliveryObserver, deskStatusChange, packageVersion, startApi,
+  type AgentInfo, type ApiServer, type CallSummary, type Metrics,
+} from './api/index.ts';
+import { AgentDesk } from './desk/index.ts';
 import { toAcdConfig, toListenSpecs, type Config, type FlowAction, type FlowStep as ConfigStep } from './config/index.ts';
 
 /** A running engine. */
@@ -30,14 +34,25 @@ export interface Engine {
   readonly acd: Acd;
   readonly store: SqliteStore;
   readonly registrar: Registrar;
+  readonly desk: AgentDesk;
+  readonly metrics: Metrics;
 }
 
-const VERSION = '0.1.0';
+/** Options of {@link startEngine}. */
+export interface EngineOptions {
+  log?: Logger;
+  /**
+   * The CRM adapter to use instead of the one `config.crm` names (a third-party adapter built by
+   * the caller). The engine drives it like its own: `init()` at start, `close()` at stop.
+   */
+  crm?: CrmAdapter;
+}
 
 /** Start the engine on a validated configuration. */
-export async function startEngine(config: Config, opts: { log?: Logger } = {}): Promise<Engine> {
+export async function startEngine(config: Config, opts: EngineOptions = {}): Promise<Engine> {
   const log = opts.log ?? pino({ level: config.log.level });
   const startedAt = Date.now();
+  const version = packageVersion();
   const cleanups: (() => Promise<void> | void)[] = [];
   const undo = async (): Promise<void> => {
     for (const c of cleanups.reverse()) {
@@ -50,9 +65,9 @@ export async function startEngine(config: Config, opts: { log?: Logger } = {}): 
     if (config.database.path !== ':memory:') mkdirSync(path.dirname(path.resolve(config.database.path)), { recursive: true });
     const store = openStore({ path: config.database.path, synchronous: config.database.synchronous, commitWindowMs: config.database.commitWindowMs });
     cleanups.push(() => store.close());
-    const crm: CrmAdapter = config.crm.adapter === 'sqlite'
+    const crm: CrmAdapter = opts.crm ?? (config.crm.adapter === 'sqlite'
       ? new SqliteCrmAdapter({ db: store.db, writer: store.writer, strikeThreshold: config.crm.strikeThreshold, seedDemo: config.crm.seedDemo })
-      : new WebhookCrmAdapter({ url: config.crm.url, lookupUrl: config.crm.lookupUrl, secret: config.crm.secret, timeoutMs: config.crm.timeoutMs, lookupTimeoutMs: config.crm.lookupTimeoutMs });
+      : new WebhookCrmAdapter({ url: config.crm.url, lookupUrl: config.crm.lookupUrl, secret: config.crm.secret, timeoutMs: config.crm.timeoutMs, lookupTimeoutMs: config.crm.lookupTimeoutMs }));
     await crm.init();
     cleanups.push(() => crm.close());
     const firstQueue = config.queues[0]?.id ?? 'default';
@@ -62,8 +77,11 @@ export async function startEngine(config: Config, opts: { log?: Logger } = {}): 
         'recovered calls in progress from a previous run: waiting callers are now callback tasks');
     }
     const metrics = createMetrics();
+    metrics.declare({ queues: config.queues.map((q) => q.id), trunks: config.trunks.map((t) => t.id) }, CDR_OUTCOMES);
+    metrics.buildInfo({ version, node: process.version });
     const dispatcher = new OutboxDispatcher({
       outbox: store.outbox, adapter: crm,
+      onDelivery: deliveryObserver(metrics, log.child({ module: 'outbox' })),
       onError: (err) => log.error({ err }, 'outbox bookkeeping failed'),
     });
     dispatcher.start();
@@ -102,11 +120,7 @@ export async function startEngine(config: Config, opts: { log?: Logger } = {}): 
     cleanups.push(() => ua.close());
     const sipEndpoints: Endpoint[] = [];
     for (const spec of toListenSpecs(config)) sipEndpoints.push(await transport.listen(spec));
-    transport.observe({
-      received: (m) => countSip(metrics, 'in', m),
-      sent: (m) => countSip(metrics, 'out', m),
-      rejected: (code) => metrics.sipParseReject(code as Parameters<typeof metrics.sipParseReject>[0]),
-    });
+    transport.observe(metrics.sipObserver());
 
     // ---- registrar and trunks ---------------------------------------------------------------
     const registrar = new Registrar({
@@ -122,16 +136,11 @@ export async function startEngine(config: Config, opts: { log?: Logger } = {}): 
       ...(t.auth ? { auth: t.auth } : {}),
     })), { logger: log.child({ module: 'trunks' }) });
     const trunkSettings = new Map(config.trunks.map((t) => [t.id, t]));
+    const agentSettings = new Map(config.agents.map((a) => [a.id, a]));
 
-    // ---- events -----------------------------------------------------------------------------
-    const listeners = new Set<(e: CtiEvent) => void>();
-    const publish = (e: CtiEvent): void => {
-      for (const l of listeners) {
-        try { l(e); } catch (err) { log.error({ err }, 'event listener failed'); }
-      }
-    };
-
-    // ---- call control ------------------------------------------------------------------------
+    // ---- call control, agent desk, events ----------------------------------------------------
+    const events = new CallEventSink(metrics, (err, e) => log.error({ err, type: e.type }, 'event listener failed'));
+    // moved by calls helper (engine/calls/lookup.ts): the cached, deadline-bound CRM look-up.
     const lookupCache = new LRUCache<string, CallerInfo>({ max: 100_000, ttl: Math.max(1, config.crm.lookupCacheSeconds * 1000) });
     const calls: CallController = new CallController({
       ua, acd, media, store, log: log.child({ module: 'calls' }),
@@ -180,60 +189,17 @@ export async function startEngine(config: Config, opts: { log?: Logger } = {}): 
         contacts: (agentId) => registrar.lookup(agentId).map((b) => ({ uri: b.uri, source: agentTarget(b) })),
         agentByExtension: (ext) => registrar.agentOf(ext),
       },
-      observe: (e) => onCallEvent(e),
+      observe: (e) => events.observe(e),
     });
-    const onCallEvent = (e: CallControlEvent): void => {
-      switch (e.type) {
-        case 'call.queued':
-          metrics.queueEntered(e.queue);
-          publish({ type: 'call.queued', at: e.at, callId: e.callId, queue: e.queue, caller: '', dialled: '', position: 0, priority: e.priority });
-          return;
-        case 'call.offered':
-          publish({ type: 'call.offered', at: e.at, callId: e.callId, agentId: e.agentId, queue: e.queue, caller: e.caller, dialled: '', programme: null, attempt: 1, customer: e.customer });
-          return;
-        case 'call.answered':
-          metrics.queueWait(e.queue, 'answered', e.waitMs);
-          publish({ type: 'call.answered', at: e.at, callId: e.callId, agentId: e.agentId, queue: e.queue, waitMs: e.waitMs });
-          return;
-        case 'call.abandoned':
-          return;
-        case 'call.ended':
-          metrics.callEnded(e.outcome as Parameters<typeof metrics.callEnded>[0]);
-          publish({ type: 'call.ended', at: e.at, callId: e.callId, agentId: null, queue: null, outcome: e.outcome as Extract<CtiEvent, { type: 'call.ended' }>['outcome'], releasedBy: e.releasedBy });
-          return;
-        case 'callback.created':
-          metrics.callbackCaptured(e.queue);
-          publish({ type: 'callback.created', at: e.at, callbackId: e.callbackId, callId: e.callId, caller: e.caller, queue: e.queue });
-          return;
-        case 'agent.state':
-          publish({ type: 'agent.state', at: e.at, agentId: e.agentId, status: e.status as AgentStatus, state: e.state as Extract<CtiEvent, { type: 'agent.state' }>['state'], reason: e.reason });
-          return;
-        case 'offer.sent':
-          metrics.offerLatency(e.latencyMs);
-          return;
-        case 'acd.decision':
-          metrics.acdDecision(e.latencyMs);
-          return;
-        case 'media.firstPacket':
-          metrics.firstMedia(e.latencyMs);
-          return;
-        default:
-          return;
-      }
-    };
-    const agentSettings = new Map(config.agents.map((a) => [a.id, a]));
+    const desk = new AgentDesk({
+      acd, apply: (effects) => calls.apply(effects), isRegistered: (id) => registrar.isRegistered(id),
+      autoReadyOnRegister: (id) => agentSettings.get(id)?.autoReadyOnRegister ?? false,
+    });
     registrar.setDelegate({
-      onRegistered: (agentId) => {
-        const a = agentSettings.get(agentId);
-        const now = Date.now();
-        if (acd.inspectAgent(agentId)?.status !== 'loggedOut') return;
-        const effects: AcdEffect[] = [...acd.agentLoggedIn(agentId, now)];
-        if (a?.autoReadyOnRegister) effects.push(...acd.setAgentStatus(agentId, 'available', null, now));
-        calls.apply(effects);
-      },
+      onRegistered: (agentId) => { desk.onRegistered(agentId); },
       onUnregistered: (agentId, reason) => {
         log.info({ agentId, reason }, 'agent phone unregistered: logged out');
-        calls.apply(acd.agentLoggedOut(agentId, Date.now()));
+        desk.onUnregistered(agentId, reason);
       },
     });
     ua.setDelegate({
@@ -252,50 +218,31 @@ export async function startEngine(config: Config, opts: { log?: Logger } = {}): 
 
     // ---- API ---------------------------------------------------------------------------------
     let draining = false;
-    metrics.setSources({
-      transactions: () => ({ client: ua.transactions.clientCount, server: ua.transactions.serverCount }),
-      calls: () => {
-        const out: Record<string, number> = {};
-        for (const c of calls.list()) out[apiPhase(c.phase)] = (out[apiPhase(c.phase)] ?? 0) + 1;
-        return out;
-      },
-      acd: () => acd.snapshot(Date.now()),
-      outbox: () => store.outbox.backlog(),
-    });
     const agentInfo = (id: string): AgentInfo | undefined => {
       const v = acd.inspectAgent(id);
       if (!v) return undefined;
       return { ...v, name: agentSettings.get(id)?.name ?? null, registered: registrar.isRegistered(id) };
     };
+    const agentList = (): AgentInfo[] => config.agents.map((a) => agentInfo(a.id)).filter((a): a is AgentInfo => a !== undefined);
+    metrics.setSources({
+      transactions: () => ({ client: ua.transactions.clientCount, server: ua.transactions.serverCount }),
+      calls: () => callsByPhase(calls.list()),
+      acd: () => acd.snapshot(Date.now()),
+      agents: agentList,
+      outbox: () => store.outbox.backlog(),
+      media: () => media.stats(),
+    });
     const api: ApiServer = await startApi({
-      health: () => ({ draining, startedAt, calls: calls.size, version: VERSION }),
+      health: () => ({ draining, startedAt, calls: calls.size, version }),
       acdSnapshot: () => acd.snapshot(Date.now()),
       queues: () => config.queues.map((q) => ({ id: q.id, skill: q.skill ?? q.id, minLevel: q.minLevel, serviceLevelMs: q.serviceLevelMs })),
-      agents: () => config.agents.map((a) => agentInfo(a.id)).filter((a): a is AgentInfo => a !== undefined),
+      agents: agentList,
       agent: agentInfo,
-      setAgentStatus: (id, status, reason): StatusChangeResult => {
-        if (!acd.inspectAgent(id)) return { ok: false, refusal: 'not_found', code: 'ACD_ERR_UNKNOWN_AGENT', message: `no agent ${id}` };
-        if (status !== 'loggedOut' && !registrar.isRegistered(id)) {
-          return { ok: false, refusal: 'conflict', code: 'AGENT_NOT_REGISTERED', message: `agent ${id} has no registered phone` };
-        }
-        try {
-          const now = Date.now();
-          const effects = status === 'loggedOut' ? acd.agentLoggedOut(id, now)
-            : [...(acd.inspectAgent(id)?.status === 'loggedOut' ? acd.agentLoggedIn(id, now) : []), ...acd.setAgentStatus(id, status, reason, now)];
-          calls.apply(effects);
-        } catch (err) {
-          return { ok: false, refusal: 'conflict', code: (err as { code?: string }).code ?? 'ACD_ERR_INVALID_STATE', message: (err as Error).message };
-        }
-        return { ok: true, agent: agentInfo(id)! };
-      },
-      calls: () => calls.list().map((c): CallSummary => ({
-        callId: c.id, phase: apiPhase(c.phase), caller: c.caller, dialled: c.dialled, programme: c.route.programme,
-        customerId: c.customer.customerId, queue: c.queue, agent: c.agentId, priority: c.priority, arrivedAt: c.arrivedAt,
-        queuedAt: c.queuedAt, answeredAt: c.answeredAt,
-      })),
+      setAgentStatus: deskStatusChange(desk, agentInfo),
+      calls: () => calls.list().map(callSummary).filter((c): c is CallSummary => c !== null),
       callbacks: { list: (f) => store.callbacks.list(f), count: (f) => store.callbacks.count(f) },
       ...(crm instanceof SqliteCrmAdapter ? { cdrs: (q: Parameters<SqliteCrmAdapter['listCdrs']>[0]) => crm.listCdrs(q) } : {}),
-      events: { subscribe: (l) => { listeners.add(l); return () => listeners.delete(l); } },
+      events,
       metrics,
     }, { address: config.http.address, port: config.http.port, tokens: config.http.auth.tokens, openPaths: config.http.auth.openPaths });
     cleanups.push(() => api.close());
@@ -306,7 +253,7 @@ export async function startEngine(config: Config, opts: { log?: Logger } = {}): 
     return {
       sip: sipEndpoints,
       http: { address: api.address, port: api.port },
-      calls, acd, store, registrar,
+      calls, acd, store, registrar, desk, metrics,
       stop: (reason?: string) => {
         stopping ??= (async () => {
           draining = true;
@@ -335,22 +282,6 @@ function agentTarget(b: { uri: SipUri; source: Endpoint }): Endpoint {
   if (b.source.transport !== 'UDP') return b.source;
   const contact = resolveUri(b.uri);
   return contact.transport === 'UDP' && contact.address === b.source.address ? contact : b.source;
-}
-
-/** The API's name for a call phase. */
-function apiPhase(phase: string): CallSummary['phase'] {
-  switch (phase) {
-    case 'setup': return 'lookup';
-    case 'offering': return 'ringing';
-    case 'queued': return 'queued';
-    case 'talking': return 'talking';
-    default: return 'ivr';
-  }
-}
-
-function countSip(metrics: ReturnType<typeof createMetrics>, direction: 'in' | 'out', m: SipMessage): void {
-  if (m.kind === 'request') metrics.sipMessage(direction, m.method);
-  else metrics.sipMessage(direction, m.headers.cseq.method, m.status);
 }
 
 /** Call-control settings from the configuration (the flow language is the config's). */

@@ -246,7 +246,7 @@ export class CallController {
     };
     this.calls.set(call.id, call);
     invite.onCancel = () => this.callerLeft(call, 'caller');
-    this.emit({ type: 'call.arrived', callId: call.id, caller: call.caller, dialled: call.dialled, trunk: call.trunk, at: now });
+    this.emit({ type: 'call.arrived', callId: call.id, caller: call.caller, dialled: call.dialled, trunk: call.trunk, sipCallId: invite.request.headers.callId, at: now });
     void this.d.store.journal.arrived(call.id, {
       caller: call.caller, dialled: call.dialled, programme: route.programme, airing: route.airing, customerId: null, queue: null,
     }, now).catch((err: unknown) => this.d.log.error({ err, callId: call.id }, 'journal write failed'));
@@ -262,7 +262,7 @@ export class CallController {
    */
   private rejectedForCapacity(admission: TrunkAdmission, route: NumberRoute, now: number): void {
     const callId = `c${now.toString(36)}-${(this.nextCallNumber++).toString(36)}`;
-    this.emit({ type: 'call.rejected', callId, caller: admission.caller, reason: 'capacity', status: 503, at: now });
+    this.emit({ type: 'call.rejected', callId, caller: admission.caller, trunk: admission.trunkId, queue: null, reason: 'capacity', status: 503, at: now });
     const cdr: Cdr = {
       contractVersion: CONTRACT_VERSION, callId, caller: admission.caller, dialled: admission.dialled,
       programme: route.programme, airing: route.airing, queue: null, agent: null, customerId: null, outcome: 'rejected_capacity',
@@ -289,7 +289,7 @@ export class CallController {
       // Rejected before any media (PRODUCT.md 6): the toll-free line costs nothing more.
       const status = s.blacklistAction === 'reject-486' ? 486 : 603;
       call.invite.reject(status);
-      this.emit({ type: 'call.rejected', callId: call.id, caller: call.caller, reason: 'blacklist', status, at: this.now() });
+      this.emit({ type: 'call.rejected', callId: call.id, caller: call.caller, trunk: call.trunk, queue: null, reason: 'blacklist', status, at: this.now() });
       this.finish(call, 'rejected_blacklist', 'system', null);
       return;
     }
@@ -306,7 +306,7 @@ export class CallController {
       // The caller only sees a 503: the reason must be in the log.
       this.d.log.error({ callId: call.id, code: leg.code, reason: leg.reason }, 'no media leg for the caller');
       call.invite.reject(503, { headers: [{ name: 'Retry-After', value: String(s.retryAfterSeconds) }] });
-      this.emit({ type: 'call.rejected', callId: call.id, caller: call.caller, reason: 'media', status: 503, at: this.now() });
+      this.emit({ type: 'call.rejected', callId: call.id, caller: call.caller, trunk: call.trunk, queue: null, reason: 'media', status: 503, at: this.now() });
       // We know the number and failed them, not the other way round: a callback task keeps the
       // caller (the surge bench lost 111 callers here when RTP ports of the range were taken).
       this.finish(call, 'failed', 'system', 'rejected_capacity');
@@ -321,7 +321,7 @@ export class CallController {
     const neg = negotiate(offer, { address: leg.value.address, port: leg.value.port, codecs: call.admission.codecs, dtmf: true });
     if (!neg.ok) {
       call.invite.reject(488, { reason: neg.reason.slice(0, 80) });
-      this.emit({ type: 'call.rejected', callId: call.id, caller: call.caller, reason: 'media', status: 488, at: this.now() });
+      this.emit({ type: 'call.rejected', callId: call.id, caller: call.caller, trunk: call.trunk, queue: null, reason: 'media', status: 488, at: this.now() });
       this.finish(call, 'failed', 'system', 'failed');
       return;
     }
@@ -475,7 +475,16 @@ export class CallController {
     this.play(call, { items: [{ kind: 'prompt', name: `${call.lang}/in-queue` }, { kind: 'prompt', name: HOLD_MUSIC }], loop: true, loopFrom: 1 });
     void this.d.store.journal.queued(call.id, queue, now).catch((err: unknown) => this.d.log.error({ err }, 'journal write failed'));
     this.record(call, { type: 'queued', queue, position: 0, priority: call.priority });
-    this.emit({ type: 'call.queued', callId: call.id, queue, priority: call.priority, at: now });
+    // (wiring helper, until the calls helper's C1 version lands) the position: callers of this
+    // queue the ACD ranks first (higher priority, or equal and earlier), plus one.
+    let position = 1;
+    for (const c of this.calls.values()) {
+      if (c !== call && c.phase === 'queued' && c.queue === queue && (c.priority > call.priority || (c.priority === call.priority && c.arrivedAt <= call.arrivedAt))) position++;
+    }
+    this.emit({
+      type: 'call.queued', callId: call.id, queue, caller: call.caller, dialled: call.dialled, programme: call.route.programme,
+      airing: call.route.airing, position, priority: call.priority, at: now,
+    });
     this.decide(() => this.d.acd.enqueue({
       id: call.id, queueId: queue, callerNumber: call.caller, dialledNumber: call.dialled, priority: call.priority,
       arrivalTime: call.arrivedAt, ...(call.customer.preferredAgent ? { preferredAgentId: call.customer.preferredAgent } : {}),
@@ -502,6 +511,9 @@ export class CallController {
         const call = this.calls.get(e.callId);
         // The ACD gave up on a live caller (queue full, max wait without overflow): capture it.
         if (call && (e.outcome === 'rejected' || e.outcome === 'maxWait') && !call.ended) {
+          if (e.outcome === 'rejected') {
+            this.emit({ type: 'call.rejected', callId: call.id, caller: call.caller, trunk: call.trunk, queue: call.queue, reason: 'queue_full', status: 0, at: this.now() });
+          }
           call.phase = 'ivr';
           this.play(call, this.prompts(call, ['all-agents-busy', 'callback-confirmed', 'goodbye']),
             () => this.hangUpCaller(call, 'system', 'abandoned_queue'));
@@ -539,7 +551,10 @@ export class CallController {
     const freeAt = Math.max(call.queuedAt ?? now, this.d.acd.inspectAgent(agentId)?.idleSince ?? now);
     void this.d.store.journal.offered(call.id, agentId, now).catch((err: unknown) => this.d.log.error({ err }, 'journal write failed'));
     this.record(call, { type: 'offered', queue: queueId, agent: agentId, attempt: call.offers });
-    this.emit({ type: 'call.offered', callId, queue: queueId, agentId, caller: call.caller, customer: call.customer, at: now });
+    this.emit({
+      type: 'call.offered', callId, queue: queueId, agentId, caller: call.caller, dialled: call.dialled, programme: call.route.programme,
+      airing: call.route.airing, attempt: call.offers, customer: call.customer, at: now,
+    });
     void this.ringAgent(call, seq, agentId, contact, freeAt).catch((err: unknown) => {
       this.d.log.error({ err, callId, agentId }, 'offer failed');
       if (call.offerSeq === seq && !call.ended) this.decide(() => this.d.acd.offerRejected(callId, this.now()));
@@ -734,7 +749,7 @@ export class CallController {
       case 'setup':
       case 'ivr':
         this.record(call, { type: 'abandoned', stage: 'ivr', waitMs: now - call.arrivedAt });
-        this.emit({ type: 'call.abandoned', callId: call.id, stage: 'ivr', waitMs: now - call.arrivedAt, at: now });
+        this.emit({ type: 'call.abandoned', callId: call.id, queue: call.queue, stage: 'ivr', waitMs: now - call.arrivedAt, at: now });
         this.endCaller(call);
         this.finish(call, 'abandoned_ivr', by, 'abandoned_ivr');
         return;
@@ -742,7 +757,7 @@ export class CallController {
       case 'offering': {
         const stage = call.phase === 'offering' ? 'ringing' : 'queue';
         this.record(call, { type: 'abandoned', stage, waitMs: now - call.arrivedAt });
-        this.emit({ type: 'call.abandoned', callId: call.id, stage, waitMs: now - call.arrivedAt, at: now });
+        this.emit({ type: 'call.abandoned', callId: call.id, queue: call.queue, stage, waitMs: now - call.arrivedAt, at: now });
         this.decide(() => this.d.acd.abandon(call.id, now));
         this.endCaller(call);
         this.finish(call, 'abandoned_queue', by, 'abandoned_queue');
@@ -846,7 +861,7 @@ export class CallController {
     }, now).then((r) => {
       if (r.callback) this.emit({ type: 'callback.created', callId: call.id, callbackId: r.callback.id, caller: call.caller, queue: r.callback.queue, at: now });
     }).catch((err: unknown) => this.d.log.error({ err, callId: call.id }, 'CDR write failed'));
-    this.emit({ type: 'call.ended', callId: call.id, outcome, releasedBy: by, at: now });
+    this.emit({ type: 'call.ended', callId: call.id, agentId: call.agentId, queue: call.queue, trunk: call.trunk, outcome, releasedBy: by, at: now });
     if (this.draining && this.calls.size === 0) this.drained?.();
   }
 

@@ -3,7 +3,8 @@
  * runs on. `engine/engine.ts` builds these from the configuration and the real parts.
  */
 import type { Endpoint, IncomingInvite, SipUri } from '../sip/index.ts';
-import type { CallerInfo } from '../../crm-adapter/index.ts';
+import type { CallerInfo, CdrOutcome, ReleasedBy } from '../../crm-adapter/index.ts';
+import type { AgentState, AgentStatus } from '../acd/index.ts';
 
 /** An IVR step. Prompts are names in the prompt set without the language (`welcome`, `menu`). */
 export type FlowStep =
@@ -113,12 +114,24 @@ export interface CallerLookup {
   lookup(number: string, dialled: string, deadlineMs: number, callId: string): Promise<CallerInfo>;
 }
 
-/** Events call control publishes to observers (API WebSocket, metrics, logs). */
+/** Events call control publishes to observers (API WebSocket, metrics, logs). Every field carries its real value. */
 export type CallControlEvent =
-  | { type: 'call.arrived'; callId: string; caller: string; dialled: string; trunk: string; at: number }
-  | { type: 'call.rejected'; callId: string; caller: string; reason: 'blacklist' | 'capacity' | 'media' | 'error'; status: number; at: number }
-  | { type: 'call.queued'; callId: string; queue: string; priority: number; at: number }
-  | { type: 'call.offered'; callId: string; queue: string; agentId: string; caller: string; customer: CallerInfo; at: number }
+  | { type: 'call.arrived'; callId: string; caller: string; dialled: string; trunk: string; sipCallId: string; at: number }
+  | {
+    type: 'call.rejected'; callId: string; caller: string; trunk: string; queue: string | null;
+    reason: 'blacklist' | 'capacity' | 'media' | 'error' | 'queue_full'; status: number; at: number;
+  }
+  | {
+    type: 'call.queued'; callId: string; queue: string; caller: string; dialled: string; programme: string | null; airing: string | null;
+    /** 1-based, from the ACD. */
+    position: number; priority: number; at: number;
+  }
+  | {
+    type: 'call.offered'; callId: string; queue: string; agentId: string; caller: string; dialled: string; programme: string | null;
+    airing: string | null;
+    /** 1-based: the how-many-th offer of this call. */
+    attempt: number; customer: CallerInfo; at: number;
+  }
   /**
    * The INVITE of an offer left for the agent's phone. `latencyMs`: from the moment the call and
    * the agent could be matched (the later of the call entering its queue and the agent becoming
@@ -126,10 +139,13 @@ export type CallControlEvent =
    */
   | { type: 'offer.sent'; callId: string; agentId: string; latencyMs: number; at: number }
   | { type: 'call.answered'; callId: string; queue: string; agentId: string; waitMs: number; at: number }
-  | { type: 'call.abandoned'; callId: string; stage: 'ivr' | 'queue' | 'ringing'; waitMs: number; at: number }
-  | { type: 'call.ended'; callId: string; outcome: string; releasedBy: 'caller' | 'agent' | 'system'; at: number }
+  | { type: 'call.abandoned'; callId: string; queue: string | null; stage: 'ivr' | 'queue' | 'ringing'; waitMs: number; at: number }
+  | {
+    type: 'call.ended'; callId: string; agentId: string | null; queue: string | null; trunk: string; outcome: CdrOutcome;
+    releasedBy: ReleasedBy; at: number;
+  }
   | { type: 'callback.created'; callId: string; callbackId: number; caller: string; queue: string; at: number }
-  | { type: 'agent.state'; agentId: string; state: string; status: string; reason: string | null; at: number }
+  | { type: 'agent.state'; agentId: string; state: AgentState; status: AgentStatus; reason: string | null; at: number }
   /** The caller's first playback was accepted by its media worker (first packet within one 20 ms tick). */
   | { type: 'media.firstPacket'; callId: string; latencyMs: number }
   /** One ACD input processed (routing decision latency). */
