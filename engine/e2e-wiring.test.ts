@@ -10,9 +10,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { requirePeer } from './testing/index.ts';
 import {
-  SCENARIOS, api, callersFile, demoQueues, freeUdpPort, registerSippAgents, startE2e, startSippAgents, waitFor, waitForCdrs, within,
-  type EngineRig,
+  SCENARIOS, SippGroup, api, callersFile, demoQueues, freeUdpPort, registerSippAgents, startE2e, startEngineRig, startSippAgents, waitFor,
+  waitForCdrs, within, type EngineRig,
 } from './testing/engine-rig.ts';
+import { freeTcpPort } from './testing/index.ts';
+import { WebhookCrmAdapter } from '../crm-adapter/index.ts';
 import { connectEvents, type EventClient } from './api/testkit.ts';
 import { demoConfig } from './config/index.ts';
 
@@ -176,4 +178,28 @@ t.test('every metric docs/operations.md lists is served, and every served metric
   t.equal(sample(text, `onair_build_info{version="${version}",node="${process.version}"}`), 1, 'build info from package.json');
   const health = await api<{ version: string }>(rig, 'GET', '/healthz');
   t.equal(health.body.version, version);
+});
+
+t.test('a given CRM adapter object is used; its outage is counted, not silent', async (t) => {
+  if (!requirePeer(t, 'sipp')) return;
+  // A real webhook adapter aimed at a port nobody listens on: every delivery fails.
+  const dead = await freeTcpPort();
+  const crm = new WebhookCrmAdapter({ url: `http://127.0.0.1:${dead}/cdr`, lookupUrl: null, secret: 'not-a-secret', timeoutMs: 1000, name: 'given' });
+  const rig = await startEngineRig({}, { crm });
+  const sipps = new SippGroup();
+  t.teardown(async () => { await sipps.close(); await rig.close(); });
+  t.equal((await api(rig, 'GET', '/api/v1/cdrs')).status, 501, 'the given (webhook) adapter is in use: no CDR store');
+  const before = await scrape(rig);
+  t.equal(sample(before, 'onair_crm_deliveries_total{result="retry"}'), 0, 'the series exists at 0');
+  const r = await sipps.run({
+    scenario: path.join(SCENARIOS, 'caller.xml'), target: `127.0.0.1:${rig.sipPort}`, transport: 'u1',
+    calls: 1, timeoutSec: 20, args: ['-s', '100', '-d', '1000', '-inf', callersFile(rig, ['+4930750000001'])],
+  });
+  t.equal(r.code !== null, true, 'the caller ran');
+  const failed = await waitFor('a failed delivery counted', async () => {
+    const n = sample(await scrape(rig), 'onair_crm_deliveries_total{result="retry"}') ?? 0;
+    return n > 0 ? n : undefined;
+  }, 15_000);
+  t.ok(failed > 0, `failed deliveries counted (${failed})`);
+  t.equal(sample(await scrape(rig), 'onair_crm_deliveries_total{result="ok"}'), 0, 'nothing reached the CRM');
 });
