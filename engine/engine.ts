@@ -1,7 +1,12 @@
 /**
- * The engine: builds every part from the configuration and joins them (ARCHITECTURE.md, process
- * model). Start order is bottom-up — store, CRM, crash recovery, outbox, media workers, ACD, SIP,
- * registrar, trunks, call control, API — and stop order the reverse, after a drain.
+ * The composition root (ARCHITECTURE.md, CONVENTIONS.md 16): builds every part from the
+ * configuration, wires their ports together, and stops them in order. It holds no policy: CTI
+ * translation and metrics of call events live in api/ (`CallEventSink`), agent status rules in
+ * desk/ (`AgentDesk`), call phases and SIP counting in api/.
+ *
+ * Build is bottom-up — store, CRM, crash recovery, outbox, media workers, ACD, SIP, registrar,
+ * trunks, call control and desk, API — then the delegates are wired (registrar → desk, UA →
+ * calls and registrar), and stop is the reverse after a drain of calls and of the outbox.
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';

@@ -512,6 +512,8 @@ export class CallController {
         // The ACD gave up on a live caller (queue full, max wait without overflow): capture it.
         if (call && (e.outcome === 'rejected' || e.outcome === 'maxWait') && !call.ended) {
           if (e.outcome === 'rejected') {
+            // (wiring helper, until the calls helper's C1 version lands) status 0: no SIP refusal,
+            // the caller hears all-agents-busy and is hung up.
             this.emit({ type: 'call.rejected', callId: call.id, caller: call.caller, trunk: call.trunk, queue: call.queue, reason: 'queue_full', status: 0, at: this.now() });
           }
           call.phase = 'ivr';
