@@ -130,6 +130,15 @@ t.test('the exposition parses and has the expected families', async (t) => {
   t.equal(value(samples, 'onair_sip_parse_rejects_total', { code: 'SIP_ERR_PARSE' }), 1);
 });
 
+t.test('the transport observer counts messages and only the parser\'s codes', async (t) => {
+  const metrics = createMetrics({ defaultMetrics: false });
+  const o = metrics.sipObserver();
+  o.rejected?.('SIP_ERR_PARSE', 'bad', { transport: 'UDP', address: '127.0.0.1', port: 5 }, 400);
+  o.rejected?.('SOMETHING_ELSE', 'bad', { transport: 'UDP', address: '127.0.0.1', port: 5 }, undefined);
+  const { samples } = parseExposition(await metrics.render());
+  t.same(samples.filter((s) => s.name === 'onair_sip_parse_rejects_total').map((s) => `${s.labels.code} ${s.value}`), ['SIP_ERR_PARSE 1']);
+});
+
 t.test('SIP messages: bounded labels, counted by direction, method and class', async (t) => {
   const metrics = createMetrics({ defaultMetrics: false });
   metrics.sipMessage('in', 'INVITE');
@@ -223,6 +232,7 @@ t.test('known label values have series at 0 before the first event', async (t) =
   t.equal(value(samples, 'onair_trunk_calls_total', { trunk: 'carrier-a', outcome: 'answered' }), 0);
   t.equal(value(samples, 'onair_crm_lookup_failures_total', { reason: 'timeout' }), 0);
   t.equal(value(samples, 'onair_crm_deliveries_total', { result: 'dead' }), 0);
+  t.equal(value(samples, 'onair_sip_parse_rejects_total', { code: 'SIP_ERR_TOO_LARGE' }), 0);
   t.equal(value(samples, 'onair_build_info', { version: '9.9.9', node: 'v20.0.0' }), 1);
 });
 

@@ -52,6 +52,20 @@ export interface BuildInfo {
   node: string;
 }
 
+/** Every code the SIP parser refuses with: each has a series at 0 from the start. */
+export const SIP_PARSE_CODES = [
+  'SIP_ERR_PARSE', 'SIP_ERR_TOO_LARGE', 'SIP_ERR_TOO_MANY_HEADERS', 'SIP_ERR_HEADER_TOO_LONG', 'SIP_ERR_VERSION',
+  'SIP_ERR_MISSING_HEADER', 'SIP_ERR_CONTENT_LENGTH', 'SIP_ERR_INCOMPLETE',
+] as const satisfies readonly ParseErrorCode[];
+// Fails to compile when the parser gains a code this list lacks.
+const allParseCodesListed: Exclude<ParseErrorCode, (typeof SIP_PARSE_CODES)[number]> extends never ? true : false = true;
+void allParseCodesListed;
+const PARSE_CODES: ReadonlySet<string> = new Set(SIP_PARSE_CODES);
+
+function isParseCode(code: string): code is ParseErrorCode {
+  return PARSE_CODES.has(code);
+}
+
 const WAIT_OUTCOMES: readonly WaitOutcome[] = ['answered', 'abandoned'];
 const CRM_FAILURES: readonly Exclude<CrmLookupResult, 'ok'>[] = ['timeout', 'error'];
 const DELIVERY_RESULTS: readonly DeliveryResult[] = ['ok', 'retry', 'dead'];
@@ -342,6 +356,7 @@ export class Metrics {
       for (const trunk of known.trunks) if (!this.trunkCalls.has(`${trunk} ${o}`)) this.trunkCalls.set(`${trunk} ${o}`, 0);
     }
     for (const r of CRM_FAILURES) if (!this.crmFailures.has(r)) this.crmFailures.set(r, 0);
+    for (const c of SIP_PARSE_CODES) if (!this.parseRejects.has(c)) this.parseRejects.set(c, 0);
     for (const r of DELIVERY_RESULTS) if (!this.deliveries.has(r)) this.deliveries.set(r, 0);
   }
 
@@ -383,8 +398,8 @@ export class Metrics {
     return {
       received: (m) => this.countSip('in', m),
       sent: (m) => this.countSip('out', m),
-      // The transport reports the parser's codes (its `rejected` is typed as a plain string).
-      rejected: (code) => this.sipParseReject(code as ParseErrorCode),
+      // The transport's `rejected` is typed as a plain string: only the parser's codes are labels.
+      rejected: (code) => { if (isParseCode(code)) this.sipParseReject(code); },
     };
   }
 
