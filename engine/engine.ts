@@ -145,6 +145,12 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
 
     // ---- call control, agent desk, events ----------------------------------------------------
     const events = new CallEventSink(metrics, (err, e) => log.error({ err, type: e.type }, 'event listener failed'));
+    // The desk's effects go to call control (offers to an agent who became available); built
+    // first so that call control's feature codes can be given the desk (contract C2).
+    const desk = new AgentDesk({
+      acd, apply: (effects) => calls.apply(effects), isRegistered: (id) => registrar.isRegistered(id),
+      autoReadyOnRegister: (id) => agentSettings.get(id)?.autoReadyOnRegister ?? false,
+    });
     // moved by calls helper (engine/calls/lookup.ts): the cached, deadline-bound CRM look-up.
     const lookupCache = new LRUCache<string, CallerInfo>({ max: 100_000, ttl: Math.max(1, config.crm.lookupCacheSeconds * 1000) });
     const calls: CallController = new CallController({
@@ -195,10 +201,6 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
         agentByExtension: (ext) => registrar.agentOf(ext),
       },
       observe: (e) => events.observe(e),
-    });
-    const desk = new AgentDesk({
-      acd, apply: (effects) => calls.apply(effects), isRegistered: (id) => registrar.isRegistered(id),
-      autoReadyOnRegister: (id) => agentSettings.get(id)?.autoReadyOnRegister ?? false,
     });
     registrar.setDelegate({
       onRegistered: (agentId) => { desk.onRegistered(agentId); },
