@@ -45,6 +45,7 @@ t.test('the sink counts and publishes; a throwing listener does not stop the oth
     { type: 'call.abandoned', callId: 'c1', queue: 'orders', stage: 'queue', waitMs: 4000, at },
     { type: 'call.abandoned', callId: 'c4', queue: null, stage: 'ivr', waitMs: 1000, at },
     { type: 'call.ended', callId: 'c1', agentId: null, queue: 'orders', trunk: 'carrier', outcome: 'abandoned_queue', releasedBy: 'caller', at },
+    { type: 'call.refusalUnrecorded', trunk: 'carrier', at },
   ];
   for (const e of events) sink.observe(e);
   t.same(seen.map((e) => e.type), ['call.queued', 'call.ended']);
@@ -54,6 +55,7 @@ t.test('the sink counts and publishes; a throwing listener does not stop the oth
   t.match(text, /^onair_queue_wait_seconds_count\{queue="orders",outcome="abandoned"\} 1$/m, 'an abandon in the queue is a wait');
   t.match(text, /^onair_calls_ended_total\{outcome="rejected_capacity"\} 1$/m, 'a capacity rejection is a call that ended');
   t.match(text, /^onair_trunk_calls_total\{trunk="carrier",outcome="abandoned_queue"\} 1$/m);
+  t.match(text, /^onair_trunk_refusals_unrecorded_total\{trunk="carrier"\} 1$/m, 'a refusal not recorded is still counted');
   off();
   sink.observe(events[0]!);
   t.equal(seen.length, 2, 'unsubscribed');

@@ -41,6 +41,7 @@ export function ctiEvent(e: CallControlEvent): CtiEvent | null {
     case 'call.arrived':
     case 'call.rejected':
     case 'call.abandoned':
+    case 'call.refusalUnrecorded':
     case 'offer.sent':
     case 'media.firstPacket':
     case 'acd.decision':
@@ -71,6 +72,9 @@ export function countCallEvent(metrics: Metrics, e: CallControlEvent): void {
       return;
     case 'callback.created':
       metrics.callbackCaptured(e.queue);
+      return;
+    case 'call.refusalUnrecorded':
+      metrics.refusalUnrecorded(e.trunk);
       return;
     case 'offer.sent':
       metrics.offerLatency(e.latencyMs);

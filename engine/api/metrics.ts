@@ -162,6 +162,7 @@ export class Metrics {
   /** `trunk outcome` → calls. */
   private readonly trunkCalls = new Map<string, number>();
   private readonly deliveries = new Map<string, number>();
+  private readonly unrecorded = new Map<string, number>();
   private known: KnownLabels = { queues: [], trunks: [] };
   private build: BuildInfo | null = null;
   private droppedClients = 0;
@@ -329,6 +330,10 @@ export class Metrics {
       }
     });
 
+    fromMap('onair_trunk_refusals_unrecorded_total',
+      'Capacity refusals (503 sent) of a flood whose CDR and callback were not written (the trunk\'s refusal bucket was empty).',
+      'trunk', this.unrecorded);
+
     // ---- build
     scraped('gauge', 'onair_build_info', 'Always 1: the engine version and the Node.js version it runs on.', ['version', 'node'], (emit) => {
       if (this.build !== null) emit({ version: this.build.version, node: this.build.node }, 1);
@@ -351,6 +356,7 @@ export class Metrics {
       this.tallyOf(q);
       for (const outcome of WAIT_OUTCOMES) this.wait.zero({ queue: q, outcome });
     }
+    for (const trunk of known.trunks) if (!this.unrecorded.has(trunk)) this.unrecorded.set(trunk, 0);
     for (const o of outcomes) {
       if (!this.outcomes.has(o)) this.outcomes.set(o, 0);
       for (const trunk of known.trunks) if (!this.trunkCalls.has(`${trunk} ${o}`)) this.trunkCalls.set(`${trunk} ${o}`, 0);
@@ -466,6 +472,11 @@ export class Metrics {
     bump(this.outcomes, outcome, 1);
     // Bounded: trunk ids come from the configuration (call control admitted the call on one).
     bump(this.trunkCalls, `${trunk} ${outcome}`, 1);
+  }
+
+  /** A capacity refusal of `trunk` was not recorded (flood bound). */
+  refusalUnrecorded(trunk: string): void {
+    bump(this.unrecorded, trunk, 1);
   }
 
   /** One outbox delivery to the CRM ended. */

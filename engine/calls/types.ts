@@ -146,6 +146,11 @@ export type CallControlEvent =
   }
   | { type: 'callback.created'; callId: string; callbackId: number; caller: string; queue: string; at: number }
   | { type: 'agent.state'; agentId: string; state: AgentState; status: AgentStatus; reason: string | null; at: number }
+  /**
+   * A capacity refusal (503 sent) whose CDR and callback were not written because the trunk's
+   * refusal bucket was empty (a flood): count these so refusal reports stay honest.
+   */
+  | { type: 'call.refusalUnrecorded'; trunk: string; at: number }
   /** The caller's first playback was accepted by its media worker (first packet within one 20 ms tick). */
   | { type: 'media.firstPacket'; callId: string; latencyMs: number }
   /** One ACD input processed (routing decision latency). */
