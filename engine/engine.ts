@@ -1,21 +1,29 @@
 /**
- * The engine: builds every part from the configuration and joins them (ARCHITECTURE.md, process
- * model). Start order is bottom-up — store, CRM, crash recovery, outbox, media workers, ACD, SIP,
- * registrar, trunks, call control, API — and stop order the reverse, after a drain.
+ * The composition root (ARCHITECTURE.md, CONVENTIONS.md 16): builds every part from the
+ * configuration, wires their ports together, and stops them in order. It holds no policy: CTI
+ * translation and metrics of call events live in api/ (`CallEventSink`), agent status rules in
+ * desk/ (`AgentDesk`), call phases and SIP counting in api/.
+ *
+ * Build is bottom-up — store, CRM, crash recovery, outbox, media workers, ACD, SIP, registrar,
+ * trunks, call control and desk, API — then the delegates are wired (registrar → desk, UA →
+ * calls and registrar), and stop is the reverse after a drain of calls and of the outbox.
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
-import { LRUCache } from 'lru-cache';
-import { Acd, type AcdEffect, type AgentStatus } from './acd/index.ts';
-import { SourceAdmission, TransportLayer, UserAgent, resolveUri, type IncomingRequest, type SipMessage, type SipUri, type Endpoint } from './sip/index.ts';
+import { Acd } from './acd/index.ts';
+import { SourceAdmission, TransportLayer, UserAgent, resolveUri, type IncomingRequest, type SipUri, type Endpoint } from './sip/index.ts';
 import { MediaPool } from '../media/index.ts';
-import { openStore, OutboxDispatcher, type SqliteStore } from './store/index.ts';
-import { SqliteCrmAdapter, WebhookCrmAdapter, loadAdapterModule, unknownCaller, type CrmAdapter, type CallerInfo } from '../crm-adapter/index.ts';
+import { openStore, OutboxDispatcher, SqliteBindingStore, type SqliteStore } from './store/index.ts';
+import { SqliteCrmAdapter, WebhookCrmAdapter, loadAdapterModule, type CrmAdapter } from '../crm-adapter/index.ts';
 import { Registrar } from './registrar/index.ts';
 import { TrunkTable } from './trunks/index.ts';
-import { CallController, settingsFromConfig, type CallControlEvent, type DeskResult, type TrunkAdmission } from './calls/index.ts';
-import { startApi, createMetrics, type ApiServer, type CtiEvent, type AgentInfo, type CallSummary, type StatusChangeResult } from './api/index.ts';
+import { CachedCallerLookup, CallController, settingsFromConfig, type TrunkAdmission } from './calls/index.ts';
+import {
+  CDR_OUTCOMES, CallEventSink, callSummary, callsByPhase, createMetrics, deliveryObserver, deskStatusChange, packageVersion, startApi,
+  type AgentInfo, type ApiServer, type CallSummary, type Metrics,
+} from './api/index.ts';
+import { AgentDesk } from './desk/index.ts';
 import { toAcdConfig, toListenSpecs, type Config } from './config/index.ts';
 
 /** A running engine. */
@@ -30,14 +38,27 @@ export interface Engine {
   readonly acd: Acd;
   readonly store: SqliteStore;
   readonly registrar: Registrar;
+  readonly desk: AgentDesk;
+  readonly metrics: Metrics;
 }
 
-const VERSION = '0.1.0';
+/** Options of {@link startEngine}. */
+export interface EngineOptions {
+  log?: Logger;
+  /**
+   * The CRM adapter to use instead of the one `config.crm` names (a third-party adapter built by
+   * the caller). The engine drives it like its own: `init()` at start, `close()` at stop.
+   */
+  crm?: CrmAdapter;
+  /** Counts of faults the process policy survived (engine/cli), for `onair_process_faults_total`. */
+  faults?: () => { uncaughtException: number; unhandledRejection: number };
+}
 
 /** Start the engine on a validated configuration. */
-export async function startEngine(config: Config, opts: { log?: Logger; faults?: () => { uncaughtException: number; unhandledRejection: number } } = {}): Promise<Engine> {
+export async function startEngine(config: Config, opts: EngineOptions = {}): Promise<Engine> {
   const log = opts.log ?? pino({ level: config.log.level });
   const startedAt = Date.now();
+  const version = packageVersion();
   const cleanups: (() => Promise<void> | void)[] = [];
   const undo = async (): Promise<void> => {
     for (const c of cleanups.reverse()) {
@@ -50,11 +71,11 @@ export async function startEngine(config: Config, opts: { log?: Logger; faults?:
     if (config.database.path !== ':memory:') mkdirSync(path.dirname(path.resolve(config.database.path)), { recursive: true });
     const store = openStore({ path: config.database.path, synchronous: config.database.synchronous, commitWindowMs: config.database.commitWindowMs });
     cleanups.push(() => store.close());
-    const crm: CrmAdapter = config.crm.adapter === 'sqlite'
+    const crm: CrmAdapter = opts.crm ?? (config.crm.adapter === 'sqlite'
       ? new SqliteCrmAdapter({ db: store.db, writer: store.writer, strikeThreshold: config.crm.strikeThreshold, seedDemo: config.crm.seedDemo })
       : config.crm.adapter === 'module'
         ? await loadAdapterModule(config.crm.module, process.cwd(), config.crm.options)
-        : new WebhookCrmAdapter({ url: config.crm.url, lookupUrl: config.crm.lookupUrl, secret: config.crm.secret, timeoutMs: config.crm.timeoutMs, lookupTimeoutMs: config.crm.lookupTimeoutMs });
+        : new WebhookCrmAdapter({ url: config.crm.url, lookupUrl: config.crm.lookupUrl, secret: config.crm.secret, timeoutMs: config.crm.timeoutMs, lookupTimeoutMs: config.crm.lookupTimeoutMs }));
     await crm.init();
     cleanups.push(() => crm.close());
     const firstQueue = config.queues[0]?.id ?? 'default';
@@ -64,8 +85,11 @@ export async function startEngine(config: Config, opts: { log?: Logger; faults?:
         'recovered calls in progress from a previous run: waiting callers are now callback tasks');
     }
     const metrics = createMetrics();
+    metrics.declare({ queues: config.queues.map((q) => q.id), trunks: config.trunks.map((t) => t.id) }, CDR_OUTCOMES);
+    metrics.buildInfo({ version, node: process.version });
     const dispatcher = new OutboxDispatcher({
       outbox: store.outbox, adapter: crm,
+      onDelivery: deliveryObserver(metrics, log.child({ module: 'outbox' })),
       onError: (err) => log.error({ err }, 'outbox bookkeeping failed'),
     });
     dispatcher.start();
@@ -87,6 +111,14 @@ export async function startEngine(config: Config, opts: { log?: Logger; faults?:
     const acdConfig = toAcdConfig(config);
     const acd = new Acd({ ...acdConfig, queues: acdConfig.queues.map((q) => ({ ...q, abandonToCallback: false })) });
 
+    // ---- trunks (before SIP: the admission limiter reads their contracted cps) ----------
+    const trunks = new TrunkTable(config.trunks.map((t) => ({
+      id: t.id, name: t.name ?? t.id, allow: t.allow, callerFrom: t.callerFrom, dialledFrom: t.dialledFrom,
+      media: t.earlyMedia ? 'early' as const : 'answer' as const, earlyMediaLimitMs: t.answerAfterSeconds * 1000,
+      ...(t.auth ? { auth: t.auth } : {}),
+      ...(t.maxCallsPerSecond !== null ? { maxCallsPerSecond: t.maxCallsPerSecond } : {}),
+    })), { logger: log.child({ module: 'trunks' }) });
+
     // ---- SIP -------------------------------------------------------------------------------
     const lim = config.sip.limits;
     const transport = new TransportLayer({
@@ -101,6 +133,8 @@ export async function startEngine(config: Config, opts: { log?: Logger; faults?:
     const adm = config.sip.admission;
     const admission = adm.enabled ? new SourceAdmission({
       now: () => performance.now(), exempt: adm.exempt, logger: log.child({ module: 'sip-admission' }),
+      // A carrier's contracted cps is its INVITE rate (contract C6).
+      ceilingFor: (address) => trunks.ceilingFor(address),
       limits: {
         requestsPerSecond: adm.requestsPerSecond, requestBurst: adm.requestBurst, invitesPerSecond: adm.invitesPerSecond,
         inviteBurst: adm.inviteBurst, registersPerSecond: adm.registersPerSecond, registerBurst: adm.registerBurst,
@@ -117,15 +151,9 @@ export async function startEngine(config: Config, opts: { log?: Logger; faults?:
     cleanups.push(() => ua.close());
     const sipEndpoints: Endpoint[] = [];
     for (const spec of toListenSpecs(config)) sipEndpoints.push(await transport.listen(spec));
-    transport.observe({
-      received: (m) => countSip(metrics, 'in', m),
-      sent: (m) => countSip(metrics, 'out', m),
-      rejected: (code) => metrics.sipParseReject(code as Parameters<typeof metrics.sipParseReject>[0]),
-      dropped: (reason) => metrics.sipDropped(reason),
-      connectionRefused: (reason) => metrics.sipConnectionRefused(reason),
-    });
+    transport.observe(metrics.sipObserver());
 
-    // ---- registrar and trunks ---------------------------------------------------------------
+    // ---- registrar ---------------------------------------------------------------
     const registrar = new Registrar({
       realm: config.registrar.realm,
       agents: config.agents.map((a) => ({ id: a.id, extension: a.extension, password: a.password, maxContacts: a.maxRegistrations })),
@@ -140,59 +168,29 @@ export async function startEngine(config: Config, opts: { log?: Logger; faults?:
         blockMs: config.registrar.accountLockout.lockSeconds * 1000,
       },
       refusalIntervalMs: config.registrar.refusalIntervalMs,
+      bindings: new SqliteBindingStore(store.db, store.writer),
       logger: log.child({ module: 'registrar' }),
     });
     cleanups.push(() => registrar.close());
-    const trunks = new TrunkTable(config.trunks.map((t) => ({
-      id: t.id, name: t.name ?? t.id, allow: t.allow, callerFrom: t.callerFrom, dialledFrom: t.dialledFrom,
-      media: t.earlyMedia ? 'early' as const : 'answer' as const, earlyMediaLimitMs: t.answerAfterSeconds * 1000,
-      ...(t.auth ? { auth: t.auth } : {}),
-      ...(t.maxCallsPerSecond !== null ? { maxCallsPerSecond: t.maxCallsPerSecond } : {}),
-    })), { logger: log.child({ module: 'trunks' }) });
     const trunkSettings = new Map(config.trunks.map((t) => [t.id, t]));
+    const agentSettings = new Map(config.agents.map((a) => [a.id, a]));
 
-    // ---- events -----------------------------------------------------------------------------
-    const listeners = new Set<(e: CtiEvent) => void>();
-    const publish = (e: CtiEvent): void => {
-      for (const l of listeners) {
-        try { l(e); } catch (err) { log.error({ err }, 'event listener failed'); }
-      }
-    };
-
-    // ---- call control ------------------------------------------------------------------------
-    const lookupCache = new LRUCache<string, CallerInfo>({ max: 100_000, ttl: Math.max(1, config.crm.lookupCacheSeconds * 1000) });
+    // ---- call control, agent desk, events ----------------------------------------------------
+    const events = new CallEventSink(metrics, (err, e) => log.error({ err, type: e.type }, 'event listener failed'));
+    // The desk's effects go to call control (offers to an agent who became available); built
+    // first so that call control's feature codes can be given the desk (contract C2).
+    const desk = new AgentDesk({
+      acd, apply: (effects) => calls.apply(effects), isRegistered: (id) => registrar.isRegistered(id),
+      autoReadyOnRegister: (id) => agentSettings.get(id)?.autoReadyOnRegister ?? false,
+    });
+    const lookup = new CachedCallerLookup({
+      adapter: crm, cacheTtlMs: config.crm.lookupCacheSeconds * 1000, metrics, log: log.child({ module: 'crm-lookup' }),
+    });
     const calls: CallController = new CallController({
       ua, acd, media, store, log: log.child({ module: 'calls' }),
       settings: settingsFromConfig(config),
-      lookup: {
-        lookup: async (number, dialled, deadlineMs, callId) => {
-          if (number === '') return unknownCaller();
-          const cached = config.crm.lookupCacheSeconds > 0 ? lookupCache.get(number) : undefined;
-          if (cached) return cached;
-          const t0 = performance.now();
-          const controller = new AbortController();
-          let timer: NodeJS.Timeout | undefined;
-          const deadline = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), deadlineMs); });
-          try {
-            const r = await Promise.race([crm.lookupCaller(number, { dialled, deadlineMs, signal: controller.signal, callId }), deadline]);
-            if (r === 'timeout') {
-              controller.abort();
-              metrics.crmLookup(performance.now() - t0, 'timeout');
-              return unknownCaller();
-            }
-            metrics.crmLookup(performance.now() - t0, 'ok');
-            const info = r;
-            if (config.crm.lookupCacheSeconds > 0) lookupCache.set(number, info);
-            return info;
-          } catch (err) {
-            metrics.crmLookup(performance.now() - t0, 'error');
-            log.warn({ err, callId }, 'CRM look-up failed; unknown caller');
-            return unknownCaller();
-          } finally {
-            clearTimeout(timer);
-          }
-        },
-      },
+      lookup,
+      desk,
       trunks: {
         admit: (invite): TrunkAdmission | undefined => {
           const r = trunks.admitInvite(invite);
@@ -207,78 +205,15 @@ export async function startEngine(config: Config, opts: { log?: Logger; faults?:
       agents: {
         contacts: (agentId) => registrar.lookup(agentId).map((b) => ({ uri: b.uri, source: agentTarget(b) })),
         agentByExtension: (ext) => registrar.agentOf(ext),
-        // Contract C3 (until Registrar.isContactSource is merged): a live binding's REGISTER source.
-        isAgentSource: (agentId, src) => registrar.lookup(agentId)
-          .some((b) => b.source.transport === src.transport && b.source.address === src.address && b.source.port === src.port),
+        isAgentSource: (agentId, source) => registrar.isContactSource(agentId, source),
       },
-      // Contract C2 (until engine/desk's AgentDesk is merged): the feature codes' former rules.
-      desk: {
-        request: (agentId, action): DeskResult => {
-          const now = Date.now();
-          try {
-            calls.apply(action === 'ready' ? acd.setAgentStatus(agentId, 'available', null, now)
-              : action === 'notReady' ? acd.setAgentStatus(agentId, 'notReady', 'feature-code', now)
-                : action === 'login' ? acd.agentLoggedIn(agentId, now) : acd.agentLoggedOut(agentId, now));
-            return { ok: true };
-          } catch (err) {
-            return { ok: false, code: (err as { code?: string }).code ?? 'ACD_ERR_INVALID_STATE', message: (err as Error).message };
-          }
-        },
-      },
-      observe: (e) => onCallEvent(e),
+      observe: (e) => events.observe(e),
     });
-    const onCallEvent = (e: CallControlEvent): void => {
-      switch (e.type) {
-        case 'call.queued':
-          metrics.queueEntered(e.queue);
-          publish({ type: 'call.queued', at: e.at, callId: e.callId, queue: e.queue, caller: '', dialled: '', position: 0, priority: e.priority });
-          return;
-        case 'call.offered':
-          publish({ type: 'call.offered', at: e.at, callId: e.callId, agentId: e.agentId, queue: e.queue, caller: e.caller, dialled: '', programme: null, attempt: 1, customer: e.customer });
-          return;
-        case 'call.answered':
-          metrics.queueWait(e.queue, 'answered', e.waitMs);
-          publish({ type: 'call.answered', at: e.at, callId: e.callId, agentId: e.agentId, queue: e.queue, waitMs: e.waitMs });
-          return;
-        case 'call.abandoned':
-          return;
-        case 'call.ended':
-          metrics.callEnded(e.outcome as Parameters<typeof metrics.callEnded>[0]);
-          publish({ type: 'call.ended', at: e.at, callId: e.callId, agentId: null, queue: null, outcome: e.outcome as Extract<CtiEvent, { type: 'call.ended' }>['outcome'], releasedBy: e.releasedBy });
-          return;
-        case 'callback.created':
-          metrics.callbackCaptured(e.queue);
-          publish({ type: 'callback.created', at: e.at, callbackId: e.callbackId, callId: e.callId, caller: e.caller, queue: e.queue });
-          return;
-        case 'agent.state':
-          publish({ type: 'agent.state', at: e.at, agentId: e.agentId, status: e.status as AgentStatus, state: e.state as Extract<CtiEvent, { type: 'agent.state' }>['state'], reason: e.reason });
-          return;
-        case 'offer.sent':
-          metrics.offerLatency(e.latencyMs);
-          return;
-        case 'acd.decision':
-          metrics.acdDecision(e.latencyMs);
-          return;
-        case 'media.firstPacket':
-          metrics.firstMedia(e.latencyMs);
-          return;
-        default:
-          return;
-      }
-    };
-    const agentSettings = new Map(config.agents.map((a) => [a.id, a]));
     registrar.setDelegate({
-      onRegistered: (agentId) => {
-        const a = agentSettings.get(agentId);
-        const now = Date.now();
-        if (acd.inspectAgent(agentId)?.status !== 'loggedOut') return;
-        const effects: AcdEffect[] = [...acd.agentLoggedIn(agentId, now)];
-        if (a?.autoReadyOnRegister) effects.push(...acd.setAgentStatus(agentId, 'available', null, now));
-        calls.apply(effects);
-      },
+      onRegistered: (agentId) => { desk.onRegistered(agentId); },
       onUnregistered: (agentId, reason) => {
         log.info({ agentId, reason }, 'agent phone unregistered: logged out');
-        calls.apply(acd.agentLoggedOut(agentId, Date.now()));
+        desk.onUnregistered(agentId, reason);
       },
     });
     let draining = false;
@@ -300,53 +235,34 @@ export async function startEngine(config: Config, opts: { log?: Logger; faults?:
     cleanups.push(() => clearInterval(heartbeat));
 
     // ---- API ---------------------------------------------------------------------------------
-    metrics.setSources({
-      transactions: () => ({ client: ua.transactions.clientCount, server: ua.transactions.serverCount }),
-      calls: () => {
-        const out: Record<string, number> = {};
-        for (const c of calls.list()) out[apiPhase(c.phase)] = (out[apiPhase(c.phase)] ?? 0) + 1;
-        return out;
-      },
-      acd: () => acd.snapshot(Date.now()),
-      outbox: () => store.outbox.backlog(),
-      ...(admission ? { sipAdmission: () => ({ dropped: admission.droppedCounts(), blockedSources: admission.blockedCount() }) } : {}),
-      ...(opts.faults ? { processFaults: opts.faults } : {}),
-      registrar: () => registrar.stats,
-    });
     const agentInfo = (id: string): AgentInfo | undefined => {
       const v = acd.inspectAgent(id);
       if (!v) return undefined;
       return { ...v, name: agentSettings.get(id)?.name ?? null, registered: registrar.isRegistered(id) };
     };
+    const agentList = (): AgentInfo[] => config.agents.map((a) => agentInfo(a.id)).filter((a): a is AgentInfo => a !== undefined);
+    metrics.setSources({
+      transactions: () => ({ client: ua.transactions.clientCount, server: ua.transactions.serverCount }),
+      calls: () => callsByPhase(calls.list()),
+      acd: () => acd.snapshot(Date.now()),
+      agents: agentList,
+      outbox: () => store.outbox.backlog(),
+      media: () => media.stats(),
+      ...(admission ? { sipAdmission: () => ({ dropped: admission.droppedCounts(), blockedSources: admission.blockedCount() }) } : {}),
+      ...(opts.faults ? { processFaults: opts.faults } : {}),
+      registrar: () => registrar.stats,
+    });
     const api: ApiServer = await startApi({
-      health: () => ({ draining, startedAt, calls: calls.size, version: VERSION }),
+      health: () => ({ draining, startedAt, calls: calls.size, version }),
       acdSnapshot: () => acd.snapshot(Date.now()),
       queues: () => config.queues.map((q) => ({ id: q.id, skill: q.skill ?? q.id, minLevel: q.minLevel, serviceLevelMs: q.serviceLevelMs })),
-      agents: () => config.agents.map((a) => agentInfo(a.id)).filter((a): a is AgentInfo => a !== undefined),
+      agents: agentList,
       agent: agentInfo,
-      setAgentStatus: (id, status, reason): StatusChangeResult => {
-        if (!acd.inspectAgent(id)) return { ok: false, refusal: 'not_found', code: 'ACD_ERR_UNKNOWN_AGENT', message: `no agent ${id}` };
-        if (status !== 'loggedOut' && !registrar.isRegistered(id)) {
-          return { ok: false, refusal: 'conflict', code: 'AGENT_NOT_REGISTERED', message: `agent ${id} has no registered phone` };
-        }
-        try {
-          const now = Date.now();
-          const effects = status === 'loggedOut' ? acd.agentLoggedOut(id, now)
-            : [...(acd.inspectAgent(id)?.status === 'loggedOut' ? acd.agentLoggedIn(id, now) : []), ...acd.setAgentStatus(id, status, reason, now)];
-          calls.apply(effects);
-        } catch (err) {
-          return { ok: false, refusal: 'conflict', code: (err as { code?: string }).code ?? 'ACD_ERR_INVALID_STATE', message: (err as Error).message };
-        }
-        return { ok: true, agent: agentInfo(id)! };
-      },
-      calls: () => calls.list().map((c): CallSummary => ({
-        callId: c.id, phase: apiPhase(c.phase), caller: c.caller, dialled: c.dialled, programme: c.route.programme,
-        customerId: c.customer.customerId, queue: c.queue, agent: c.agentId, priority: c.priority, arrivedAt: c.arrivedAt,
-        queuedAt: c.queuedAt, answeredAt: c.answeredAt,
-      })),
+      setAgentStatus: deskStatusChange(desk, agentInfo),
+      calls: () => calls.list().map(callSummary).filter((c): c is CallSummary => c !== null),
       callbacks: { list: (f) => store.callbacks.list(f), count: (f) => store.callbacks.count(f) },
       ...(crm instanceof SqliteCrmAdapter ? { cdrs: (q: Parameters<SqliteCrmAdapter['listCdrs']>[0]) => crm.listCdrs(q) } : {}),
-      events: { subscribe: (l) => { listeners.add(l); return () => listeners.delete(l); } },
+      events,
       metrics,
     }, { address: config.http.address, port: config.http.port, tokens: config.http.auth.tokens, openPaths: config.http.auth.openPaths });
     cleanups.push(() => api.close());
@@ -357,7 +273,7 @@ export async function startEngine(config: Config, opts: { log?: Logger; faults?:
     return {
       sip: sipEndpoints,
       http: { address: api.address, port: api.port },
-      calls, acd, store, registrar,
+      calls, acd, store, registrar, desk, metrics,
       stop: (reason?: string) => {
         stopping ??= (async () => {
           draining = true;
@@ -386,20 +302,4 @@ function agentTarget(b: { uri: SipUri; source: Endpoint }): Endpoint {
   if (b.source.transport !== 'UDP') return b.source;
   const contact = resolveUri(b.uri);
   return contact.transport === 'UDP' && contact.address === b.source.address ? contact : b.source;
-}
-
-/** The API's name for a call phase. */
-function apiPhase(phase: string): CallSummary['phase'] {
-  switch (phase) {
-    case 'setup': return 'lookup';
-    case 'offering': return 'ringing';
-    case 'queued': return 'queued';
-    case 'talking': return 'talking';
-    default: return 'ivr';
-  }
-}
-
-function countSip(metrics: ReturnType<typeof createMetrics>, direction: 'in' | 'out', m: SipMessage): void {
-  if (m.kind === 'request') metrics.sipMessage(direction, m.method);
-  else metrics.sipMessage(direction, m.headers.cseq.method, m.status);
 }

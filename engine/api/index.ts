@@ -7,11 +7,17 @@ export { OpenApiCollector, openApiPath, type RouteDoc, type RegisteredRoute } fr
 export {
   Metrics, createMetrics, SIP_METHOD_LABELS, SIP_STATUS_LABELS, WIRE_AGENT_STATE, WIRE_AGENT_STATUS,
   type Direction, type CrmLookupResult, type WaitOutcome, type MetricSources, type MetricsOptions, type QueueTotals,
+  type DeliveryResult, type MediaWorkerCounters, type KnownLabels, type BuildInfo,
 } from './metrics.ts';
+export { CallEventSink, ctiEvent, countCallEvent } from './cti.ts';
+export { CDR_OUTCOMES } from './outcomes.ts';
+export { packageVersion } from './build.ts';
+export { DESK_ACTION, deskStatusChange, type StatusDesk } from './status.ts';
+export { deliveryObserver, deliveryResult, type DeliveryObserverOptions } from './delivery.ts';
 export { EventHub, type EventHubOptions, type EventSocket } from './events.ts';
 export { TokenAuth } from './auth.ts';
 export {
-  ACD_AGENT_STATUS, agentJson, queueViews, wireEvent, eventAgent,
+  ACD_AGENT_STATUS, API_CALL_PHASE, agentJson, callSummary, callsByPhase, queueViews, wireEvent, eventAgent,
   type WireCtiEvent, type HelloMessage, type QueueUpdateMessage, type EventMessage,
 } from './views.ts';
 export type {

@@ -74,6 +74,7 @@ t.test('the exposition parses and has the expected families', async (t) => {
     transactions: () => ({ client: 3, server: 5 }),
     calls: () => ({ queued: 4, talking: 2 }),
     outbox: async () => ({ pending: 7, dead: 1, calls: 3 }),
+    agents: () => engine.agents(),
   });
   metrics.sipMessage('in', 'INVITE');
   metrics.queueEntered('orders');
@@ -81,9 +82,9 @@ t.test('the exposition parses and has the expected families', async (t) => {
   metrics.acdDecision(0.003);
   metrics.firstMedia(8);
   metrics.crmLookup(12, 'ok');
-  metrics.callEnded('answered');
+  metrics.callEnded('answered', 'carrier');
   metrics.sipParseReject('SIP_ERR_PARSE');
-  metrics.mediaPackets(100, 90, 2);
+  metrics.setSources({ media: async () => [{ worker: 0, packetsIn: 100, packetsOut: 90, packetsLost: 2 }] });
   const { types, samples } = parseExposition(await metrics.render());
   const expected: Record<string, string> = {
     onair_sip_messages_total: 'counter', onair_sip_parse_rejects_total: 'counter', onair_sip_transactions: 'gauge',
@@ -96,7 +97,8 @@ t.test('the exposition parses and has the expected families', async (t) => {
     onair_queue_wait_seconds: 'histogram', onair_agents_state: 'gauge', onair_agents_status: 'gauge',
     onair_acd_decision_seconds: 'histogram', onair_media_packets_received_total: 'counter', onair_media_packets_sent_total: 'counter',
     onair_media_packets_lost_total: 'counter', onair_crm_lookup_seconds: 'histogram', onair_crm_lookup_failures_total: 'counter',
-    onair_outbox_items: 'gauge', onair_api_event_clients: 'gauge', onair_api_event_clients_dropped_total: 'counter',
+    onair_outbox_items: 'gauge', onair_outbox_backlog_calls: 'gauge', onair_crm_deliveries_total: 'counter',
+    onair_trunk_calls_total: 'counter', onair_build_info: 'gauge', onair_api_event_clients: 'gauge', onair_api_event_clients_dropped_total: 'counter',
     onair_nodejs_eventloop_lag_seconds: 'gauge', onair_process_resident_memory_bytes: 'gauge',
   };
   for (const [name, type] of Object.entries(expected)) t.equal(types.get(name), type, name);
@@ -106,12 +108,16 @@ t.test('the exposition parses and has the expected families', async (t) => {
   t.equal(value(samples, 'onair_calls', { phase: 'ivr' }), 0, 'every phase present, missing ones at 0');
   t.equal(value(samples, 'onair_outbox_items', { status: 'pending' }), 7, 'async source awaited');
   t.equal(value(samples, 'onair_outbox_items', { status: 'dead' }), 1);
+  t.equal(value(samples, 'onair_outbox_backlog_calls'), 3);
+  t.equal(value(samples, 'onair_media_packets_received_total'), 100, 'read from the workers at scrape time');
+  t.equal(value(samples, 'onair_trunk_calls_total', { trunk: 'carrier', outcome: 'answered' }), 1);
   t.equal(value(samples, 'onair_queue_waiting', { queue: 'orders' }), 3);
   t.equal(value(samples, 'onair_queue_oldest_wait_seconds', { queue: 'orders' }), 42);
   t.equal(value(samples, 'onair_queue_ewt_seconds', { queue: 'vip' }), Infinity, 'unstaffed queue: +Inf');
   t.equal(value(samples, 'onair_queue_answered_total', { queue: 'orders' }), 10, 'answers counted by the ACD');
   t.equal(value(samples, 'onair_queue_offered_total', { queue: 'orders' }), 1);
   t.equal(value(samples, 'onair_agents_state', { state: 'on_call' }), 1, 'wire words in labels');
+  t.equal(value(samples, 'onair_agents_state', { state: 'idle' }), 1, 'the logged-out agent (idle in the ACD) is not counted idle');
   t.equal(value(samples, 'onair_agents_status', { status: 'logged_out' }), 1);
   t.equal(value(samples, 'onair_queue_wait_seconds_bucket', { queue: 'orders', outcome: 'answered', le: '10' }), 0);
   t.equal(value(samples, 'onair_queue_wait_seconds_bucket', { queue: 'orders', outcome: 'answered', le: '20' }), 1);
@@ -122,6 +128,15 @@ t.test('the exposition parses and has the expected families', async (t) => {
   t.equal(value(samples, 'onair_media_packets_lost_total'), 2);
   t.equal(value(samples, 'onair_calls_ended_total', { outcome: 'answered' }), 1);
   t.equal(value(samples, 'onair_sip_parse_rejects_total', { code: 'SIP_ERR_PARSE' }), 1);
+});
+
+t.test('the transport observer counts messages and only the parser\'s codes', async (t) => {
+  const metrics = createMetrics({ defaultMetrics: false });
+  const o = metrics.sipObserver();
+  o.rejected?.('SIP_ERR_PARSE', 'bad', { transport: 'UDP', address: '127.0.0.1', port: 5 }, 400);
+  o.rejected?.('SOMETHING_ELSE', 'bad', { transport: 'UDP', address: '127.0.0.1', port: 5 }, undefined);
+  const { samples } = parseExposition(await metrics.render());
+  t.same(samples.filter((s) => s.name === 'onair_sip_parse_rejects_total').map((s) => `${s.labels.code} ${s.value}`), ['SIP_ERR_PARSE 1']);
 });
 
 t.test('SIP messages: bounded labels, counted by direction, method and class', async (t) => {
@@ -211,4 +226,41 @@ t.test('registrar counters are read from its stats at scrape time', async (t) =>
   t.equal(value(samples, 'onair_registrar_auth_failures_total'), 12);
   stats.accountLockouts++;
   t.equal(value(parseExposition(await metrics.render()).samples, 'onair_registrar_account_lockouts_total'), 2, 'live values');
+});
+
+t.test('known label values have series at 0 before the first event', async (t) => {
+  const metrics = createMetrics({ defaultMetrics: false });
+  metrics.declare({ queues: ['orders', 'vip'], trunks: ['carrier-a'] }, ['answered', 'abandoned_queue']);
+  metrics.buildInfo({ version: '9.9.9', node: 'v20.0.0' });
+  const { samples } = parseExposition(await metrics.render());
+  for (const q of ['orders', 'vip']) {
+    t.equal(value(samples, 'onair_queue_offered_total', { queue: q }), 0, `offered ${q}`);
+    t.equal(value(samples, 'onair_queue_rejected_total', { queue: q }), 0, `rejected ${q}`);
+    t.equal(value(samples, 'onair_queue_callbacks_captured_total', { queue: q }), 0, `callbacks ${q}`);
+    for (const outcome of ['answered', 'abandoned']) {
+      t.equal(value(samples, 'onair_queue_wait_seconds_count', { queue: q, outcome }), 0, `wait ${q} ${outcome}`);
+    }
+  }
+  t.equal(value(samples, 'onair_calls_ended_total', { outcome: 'abandoned_queue' }), 0);
+  t.equal(value(samples, 'onair_trunk_calls_total', { trunk: 'carrier-a', outcome: 'answered' }), 0);
+  t.equal(value(samples, 'onair_crm_lookup_failures_total', { reason: 'timeout' }), 0);
+  t.equal(value(samples, 'onair_crm_deliveries_total', { result: 'dead' }), 0);
+  t.equal(value(samples, 'onair_sip_parse_rejects_total', { code: 'SIP_ERR_TOO_LARGE' }), 0);
+  t.equal(value(samples, 'onair_build_info', { version: '9.9.9', node: 'v20.0.0' }), 1);
+});
+
+t.test('media packet counters: summed over workers, a dead worker keeps its last figures', async (t) => {
+  const metrics = createMetrics({ defaultMetrics: false });
+  let workers = [{ worker: 0, packetsIn: 10, packetsOut: 20, packetsLost: 1 }, { worker: 1, packetsIn: 5, packetsOut: 6, packetsLost: 0 }];
+  let reads = 0;
+  metrics.setSources({ media: async () => { reads++; return workers; } });
+  let { samples } = parseExposition(await metrics.render());
+  t.equal(reads, 1, 'one read of the workers per scrape for the three families');
+  t.equal(value(samples, 'onair_media_packets_received_total'), 15);
+  t.equal(value(samples, 'onair_media_packets_sent_total'), 26);
+  t.equal(value(samples, 'onair_media_packets_lost_total'), 1);
+  workers = [{ worker: 0, packetsIn: 12, packetsOut: 22, packetsLost: 3 }];
+  ({ samples } = parseExposition(await metrics.render()));
+  t.equal(value(samples, 'onair_media_packets_received_total'), 17, 'worker 1 died: its packets still count');
+  t.equal(value(samples, 'onair_media_packets_lost_total'), 3);
 });

@@ -15,7 +15,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AcdSnapshot, AgentState, AgentStatus, QueueSnapshot } from '../acd/index.ts';
-import type { AdmissionDropKind, ConnectionRefusal, ParseErrorCode, SipDropReason } from '../sip/index.ts';
+import type { AdmissionDropKind, ConnectionRefusal, ParseErrorCode, SipDropReason, SipMessage, TransportObserver } from '../sip/index.ts';
 import { ADMISSION_DROP_KINDS, CONNECTION_REFUSALS, SIP_DROP_REASONS } from '../sip/index.ts';
 import type { OutboxBacklog } from '../store/index.ts';
 import type { CdrOutcome } from '../../crm-adapter/index.ts';
@@ -30,6 +30,47 @@ export type CrmLookupResult = 'ok' | 'timeout' | 'error';
 /** Outcome of a wait in a queue, for the wait-time histogram. */
 export type WaitOutcome = 'answered' | 'abandoned';
 
+/** How one CRM delivery (CDR, call event) ended: `dead` = failed for good (dead letter). */
+export type DeliveryResult = 'ok' | 'retry' | 'dead';
+
+/** Packet counters of one media worker since it started (the worker's own running totals). */
+export interface MediaWorkerCounters {
+  worker: number;
+  packetsIn: number;
+  packetsOut: number;
+  packetsLost: number;
+}
+
+/** The label values known from the configuration: their series exist at 0 before the first event. */
+export interface KnownLabels {
+  queues: readonly string[];
+  trunks: readonly string[];
+}
+
+/** `onair_build_info` labels. */
+export interface BuildInfo {
+  version: string;
+  node: string;
+}
+
+/** Every code the SIP parser refuses with: each has a series at 0 from the start. */
+export const SIP_PARSE_CODES = [
+  'SIP_ERR_PARSE', 'SIP_ERR_TOO_LARGE', 'SIP_ERR_TOO_MANY_HEADERS', 'SIP_ERR_HEADER_TOO_LONG', 'SIP_ERR_VERSION',
+  'SIP_ERR_MISSING_HEADER', 'SIP_ERR_CONTENT_LENGTH', 'SIP_ERR_INCOMPLETE', 'SIP_ERR_BAD_VIA',
+] as const satisfies readonly ParseErrorCode[];
+// Fails to compile when the parser gains a code this list lacks.
+const allParseCodesListed: Exclude<ParseErrorCode, (typeof SIP_PARSE_CODES)[number]> extends never ? true : false = true;
+void allParseCodesListed;
+const PARSE_CODES: ReadonlySet<string> = new Set(SIP_PARSE_CODES);
+
+function isParseCode(code: string): code is ParseErrorCode {
+  return PARSE_CODES.has(code);
+}
+
+const WAIT_OUTCOMES: readonly WaitOutcome[] = ['answered', 'abandoned'];
+const CRM_FAILURES: readonly Exclude<CrmLookupResult, 'ok'>[] = ['timeout', 'error'];
+const DELIVERY_RESULTS: readonly DeliveryResult[] = ['ok', 'retry', 'dead'];
+
 /** Providers read at scrape time. Any may be missing (the metric then has no samples). */
 export interface MetricSources {
   /** Transactions alive in the SIP transaction layer. */
@@ -42,6 +83,13 @@ export interface MetricSources {
   outbox?: () => OutboxBacklog | Promise<OutboxBacklog>;
   /** Connected WebSocket event clients (set by the API server). */
   eventClients?: () => number;
+  /**
+   * Agents' status and state (for `onair_agents_state`: logged-out agents have no system state
+   * worth counting, the ACD keeps them `idle`).
+   */
+  agents?: () => readonly { status: AgentStatus; state: AgentState }[];
+  /** Packet counters of every live media worker (asked of the workers at scrape time). */
+  media?: () => Promise<readonly MediaWorkerCounters[]>;
   /** Per-source SIP admission: drops by the limit that refused them, sources blocked now. */
   sipAdmission?: () => { dropped: Readonly<Record<AdmissionDropKind, number>>; blockedSources: number };
   /** Exceptions and rejections nothing handled, which the process policy logged and survived. */
@@ -129,8 +177,14 @@ export class Metrics {
   private readonly queueTallies = new Map<string, QueueTotals>();
   private readonly outcomes = new Map<string, number>();
   private readonly crmFailures = new Map<string, number>();
-  /** received, sent, lost */
-  private readonly media = new Float64Array(3);
+  /** Last counters seen per media worker: a worker that died keeps its last figures (counters never go down). */
+  private readonly mediaWorkers = new Map<number, MediaWorkerCounters>();
+  /** `trunk outcome` → calls. */
+  private readonly trunkCalls = new Map<string, number>();
+  private readonly deliveries = new Map<string, number>();
+  private readonly unrecorded = new Map<string, number>();
+  private known: KnownLabels = { queues: [], trunks: [] };
+  private build: BuildInfo | null = null;
   private droppedClients = 0;
   private readonly decision: Histogram;
   private readonly firstMediaHistogram: Histogram;
@@ -242,10 +296,12 @@ export class Metrics {
     });
 
     // ---- agents
-    scraped('gauge', 'onair_agents_state', 'Agents by system state.', ['state'], (emit) => {
-      const snap = snapshot();
-      if (snap === undefined) return;
-      for (const s of Object.keys(WIRE_AGENT_STATE) as AgentState[]) emit({ state: WIRE_AGENT_STATE[s] }, snap.agentsByState[s]);
+    scraped('gauge', 'onair_agents_state', 'Logged-in agents by system state.', ['state'], (emit) => {
+      const agents = sources().agents?.();
+      if (agents === undefined) return;
+      const by: Record<AgentState, number> = { idle: 0, reserved: 0, onCall: 0, wrapUp: 0 };
+      for (const a of agents) if (a.status !== 'loggedOut') by[a.state]++;
+      for (const s of Object.keys(WIRE_AGENT_STATE) as AgentState[]) emit({ state: WIRE_AGENT_STATE[s] }, by[s]);
     });
     scraped('gauge', 'onair_agents_status', 'Agents by agent-chosen status.', ['status'], (emit) => {
       const snap = snapshot();
@@ -266,12 +322,26 @@ export class Metrics {
     });
 
     // ---- media
-    const media = this.media;
-    const mediaCounter = (name: string, help: string, index: number): void =>
-      scraped('counter', name, help, [], (emit) => emit({}, media[index]!));
-    mediaCounter('onair_media_packets_received_total', 'RTP packets received on all legs.', 0);
-    mediaCounter('onair_media_packets_sent_total', 'RTP packets sent on all legs.', 1);
-    mediaCounter('onair_media_packets_lost_total', 'RTP packets lost (sequence gaps) on received streams.', 2);
+    // One round trip to the workers per scrape: prom-client starts every family's collect at once,
+    // so the three packet families share the read in flight.
+    let mediaRead: Promise<void> | null = null;
+    const readMedia = (): Promise<void> => {
+      mediaRead ??= (async () => {
+        const source = sources().media;
+        if (source !== undefined) for (const w of await source()) this.mediaWorkers.set(w.worker, { ...w });
+      })().finally(() => { mediaRead = null; });
+      return mediaRead;
+    };
+    const mediaCounter = (name: string, help: string, field: 'packetsIn' | 'packetsOut' | 'packetsLost'): void =>
+      scraped('counter', name, help, [], async (emit) => {
+        await readMedia();
+        let n = 0;
+        for (const w of this.mediaWorkers.values()) n += w[field];
+        emit({}, n);
+      });
+    mediaCounter('onair_media_packets_received_total', 'RTP packets received on all legs.', 'packetsIn');
+    mediaCounter('onair_media_packets_sent_total', 'RTP packets sent on all legs.', 'packetsOut');
+    mediaCounter('onair_media_packets_lost_total', 'RTP packets lost (sequence gaps) on received streams.', 'packetsLost');
 
     // ---- CRM and outbox
     this.crm = new Histogram({
@@ -279,12 +349,36 @@ export class Metrics {
       buckets: CRM_BUCKETS, registers,
     });
     fromMap('onair_crm_lookup_failures_total', 'CRM look-ups that timed out or failed.', 'reason', this.crmFailures);
+    fromMap('onair_crm_deliveries_total', 'Deliveries of the outbox to the CRM (CDRs, call events), by result (ok, retry, dead).',
+      'result', this.deliveries);
     scraped('gauge', 'onair_outbox_items', 'Items in the durable CRM outbox, by status.', ['status'], async (emit) => {
       const source = sources().outbox;
       if (source === undefined) return;
       const b = await source();
       emit({ status: 'pending' }, b.pending);
       emit({ status: 'dead' }, b.dead);
+    });
+    scraped('gauge', 'onair_outbox_backlog_calls', 'Calls with items waiting in the CRM outbox (delivery lanes).', [], async (emit) => {
+      const source = sources().outbox;
+      if (source === undefined) return;
+      emit({}, (await source()).calls);
+    });
+
+    // ---- trunks
+    scraped('counter', 'onair_trunk_calls_total', 'Carrier calls by trunk and CDR outcome.', ['trunk', 'outcome'], (emit) => {
+      for (const [key, n] of this.trunkCalls) {
+        const i = key.indexOf(' ');
+        emit({ trunk: key.slice(0, i), outcome: key.slice(i + 1) }, n);
+      }
+    });
+
+    fromMap('onair_trunk_refusals_unrecorded_total',
+      'Capacity refusals (503 sent) of a flood whose CDR and callback were not written (the trunk\'s refusal bucket was empty).',
+      'trunk', this.unrecorded);
+
+    // ---- build
+    scraped('gauge', 'onair_build_info', 'Always 1: the engine version and the Node.js version it runs on.', ['version', 'node'], (emit) => {
+      if (this.build !== null) emit({ version: this.build.version, node: this.build.node }, 1);
     });
 
     // ---- registrar
@@ -304,6 +398,36 @@ export class Metrics {
       (emit) => emit({}, sources().eventClients?.() ?? 0));
     scraped('counter', 'onair_api_event_clients_dropped_total', 'Event clients disconnected for reading too slowly.', [],
       (emit) => emit({}, this.droppedClients));
+  }
+
+  /**
+   * Declare the label values the configuration knows (queues, trunks) and every CDR outcome, so
+   * each series exists at 0 before its first event: `rate()` and `increase()` need the zero.
+   */
+  declare(known: KnownLabels, outcomes: readonly CdrOutcome[]): void {
+    this.known = { queues: [...known.queues], trunks: [...known.trunks] };
+    for (const q of known.queues) {
+      this.tallyOf(q);
+      for (const outcome of WAIT_OUTCOMES) this.wait.zero({ queue: q, outcome });
+    }
+    for (const trunk of known.trunks) if (!this.unrecorded.has(trunk)) this.unrecorded.set(trunk, 0);
+    for (const o of outcomes) {
+      if (!this.outcomes.has(o)) this.outcomes.set(o, 0);
+      for (const trunk of known.trunks) if (!this.trunkCalls.has(`${trunk} ${o}`)) this.trunkCalls.set(`${trunk} ${o}`, 0);
+    }
+    for (const r of CRM_FAILURES) if (!this.crmFailures.has(r)) this.crmFailures.set(r, 0);
+    for (const c of SIP_PARSE_CODES) if (!this.parseRejects.has(c)) this.parseRejects.set(c, 0);
+    for (const r of DELIVERY_RESULTS) if (!this.deliveries.has(r)) this.deliveries.set(r, 0);
+  }
+
+  /** The labels declared with {@link Metrics.declare}. */
+  get knownLabels(): KnownLabels {
+    return this.known;
+  }
+
+  /** Set `onair_build_info`. */
+  buildInfo(info: BuildInfo): void {
+    this.build = { ...info };
   }
 
   /** Add or replace scrape-time providers. */
@@ -336,6 +460,26 @@ export class Metrics {
   sipConnectionRefused(reason: ConnectionRefusal): void {
     const i = CONNECTION_REFUSALS.indexOf(reason);
     if (i >= 0) this.connRefusals[i]! += 1;
+  }
+
+  /**
+   * The transport observer that counts SIP messages in and out and parser refusals (give it to
+   * `TransportLayer.observe`). Created once: no closure per message.
+   */
+  sipObserver(): TransportObserver {
+    return {
+      received: (m) => this.countSip('in', m),
+      sent: (m) => this.countSip('out', m),
+      // The transport's `rejected` is typed as a plain string: only the parser's codes are labels.
+      rejected: (code) => { if (isParseCode(code)) this.sipParseReject(code); },
+      dropped: (reason) => this.sipDropped(reason),
+      connectionRefused: (reason) => this.sipConnectionRefused(reason),
+    };
+  }
+
+  private countSip(direction: Direction, m: SipMessage): void {
+    if (m.kind === 'request') this.sipMessage(direction, m.method);
+    else this.sipMessage(direction, m.headers.cseq.method, m.status);
   }
 
   /** Count a message the SIP parser refused. */
@@ -384,12 +528,6 @@ export class Metrics {
     this.offerHistogram.observe(ms / 1000);
   }
 
-  /** Add media worker stats (deltas since the last report). */
-  mediaPackets(received: number, sent: number, lost: number): void {
-    this.media[0]! += received;
-    this.media[1]! += sent;
-    this.media[2]! += lost;
-  }
 
   /** A CRM look-up ended after `ms`. */
   crmLookup(ms: number, result: CrmLookupResult): void {
@@ -397,9 +535,21 @@ export class Metrics {
     if (result !== 'ok') bump(this.crmFailures, result, 1);
   }
 
-  /** A call ended with this CDR outcome. */
-  callEnded(outcome: CdrOutcome): void {
+  /** A call of `trunk` ended with this CDR outcome. */
+  callEnded(outcome: CdrOutcome, trunk: string): void {
     bump(this.outcomes, outcome, 1);
+    // Bounded: trunk ids come from the configuration (call control admitted the call on one).
+    bump(this.trunkCalls, `${trunk} ${outcome}`, 1);
+  }
+
+  /** A capacity refusal of `trunk` was not recorded (flood bound). */
+  refusalUnrecorded(trunk: string): void {
+    bump(this.unrecorded, trunk, 1);
+  }
+
+  /** One outbox delivery to the CRM ended. */
+  crmDelivery(result: DeliveryResult): void {
+    bump(this.deliveries, result, 1);
   }
 
   /** An event client was dropped for reading too slowly. */
@@ -427,7 +577,7 @@ export class Metrics {
   }
 }
 
-const CALL_PHASES: readonly CallPhase[] = ['lookup', 'ivr', 'queued', 'ringing', 'talking'];
+const CALL_PHASES: readonly CallPhase[] = ['lookup', 'ivr', 'queued', 'ringing', 'talking', 'closing'];
 
 /** Hands one sample to a scrape-time metric. */
 type Emit = (labels: Record<string, string>, value: number) => void;

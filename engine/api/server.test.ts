@@ -122,7 +122,7 @@ t.test('agents: list, one, status changes', async (t) => {
   t.same(list.body.items.map((a: { id: string }) => a.id), ['1001', '1002', '1003']);
   t.same(list.body.items[0], {
     id: '1001', name: 'Agent 1001', registered: true, status: 'available', pendingStatus: null, reason: null, state: 'on_call',
-    callId: 'c-1', skills: { orders: 3 }, callsHandled: 4, talkTimeMs: 600_000,
+    callId: 'c-1', skills: { orders: 3 }, callsHandled: 0, talkTimeMs: 0,
   });
   t.equal((await get(`${base}/api/v1/agents/1003`)).body.status, 'logged_out');
   t.equal((await get(`${base}/api/v1/agents/9999`)).status, 404);
@@ -137,11 +137,14 @@ t.test('agents: list, one, status changes', async (t) => {
 
   const unknown = await post(`${base}/api/v1/agents/9999/status`, JSON.stringify({ status: 'available' }));
   t.equal(unknown.status, 404);
-  t.same(unknown.body.error.code, 'ACD_ERR_UNKNOWN_AGENT', 'the engine code goes through');
-  engine.agentMap.set('1003', { ...engine.agent('1003')!, registered: false });
-  const conflict = await post(`${base}/api/v1/agents/1003/status`, JSON.stringify({ status: 'available' }));
-  t.equal(conflict.status, 409);
-  t.equal(conflict.body.error.code, 'AGENT_NOT_REGISTERED');
+  t.same(unknown.body.error.code, 'DESK_ERR_UNKNOWN_AGENT', 'the desk code goes through');
+  t.notOk(engine.agent('1003')?.registered);
+  for (const status of ['available', 'not_ready']) {
+    const conflict = await post(`${base}/api/v1/agents/1003/status`, JSON.stringify({ status }));
+    t.equal(conflict.status, 409, `${status} without a phone`);
+    t.equal(conflict.body.error.code, 'DESK_ERR_NOT_REGISTERED');
+  }
+  t.equal(engine.agent('1003')?.status, 'loggedOut', 'the real desk refused: still logged out');
 
   for (const [body, why] of [
     ['{"status":"busy"}', 'unknown status'],

@@ -11,7 +11,7 @@ import fastify, { LogController, type FastifyBaseLogger, type FastifyReply, type
 import websocket from '@fastify/websocket';
 import { z } from 'zod';
 import type { CallbackFilter, CallbackStatus } from '../store/index.ts';
-import type { CdrOutcome } from '../../crm-adapter/index.ts';
+import { CDR_OUTCOMES } from './outcomes.ts';
 import { TokenAuth } from './auth.ts';
 import { EventHub, type EventHubOptions, type EventSocket } from './events.ts';
 import { OpenApiCollector, type RouteDoc } from './openapi.ts';
@@ -50,13 +50,6 @@ export interface ApiServer {
 export const EVENTS_PATH = '/api/v1/events';
 
 const CALLBACK_STATUSES = ['open', 'claimed', 'done', 'cancelled'] as const satisfies readonly CallbackStatus[];
-const CDR_OUTCOMES = [
-  'answered', 'abandoned_queue', 'abandoned_ivr', 'rejected_blacklist', 'rejected_capacity', 'callback_requested', 'released_max_wait',
-  'failed',
-] as const satisfies readonly CdrOutcome[];
-// Fails to compile when the contract gains an outcome this list lacks.
-const allOutcomesListed: Exclude<CdrOutcome, (typeof CDR_OUTCOMES)[number]> extends never ? true : false = true;
-void allOutcomesListed;
 
 /** Ids in paths and filters: extensions, queue names. Bounded so they cannot bloat logs or look-ups. */
 const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9._@+-]+$/, 'letters, digits and . _ @ + - only');

@@ -1,15 +1,22 @@
 /**
- * Test support for the API: a fake engine behind {@link ApiDeps} (the API is one layer; its tests
- * do not need SIP or media) and a small WebSocket client. Not exported from the folder's index.
+ * Test support for the API: an engine behind {@link ApiDeps} without SIP or media (the API is one
+ * layer), and a small WebSocket client. Not exported from the folder's index.
+ *
+ * Agents and their status rules are real: a real `Acd` holds them and the real `AgentDesk`
+ * (engine/desk) decides status changes, through the same `deskStatusChange` the engine uses — the
+ * test double has no agent rule of its own (CONVENTIONS.md 21). Queue figures, calls, callbacks
+ * and CDRs are plain data the tests set.
  */
 import { createRequire } from 'node:module';
-import type { AcdSnapshot, AgentStatus } from '../acd/index.ts';
+import { Acd, type AcdSnapshot, type AgentStatus } from '../acd/index.ts';
+import { AgentDesk } from '../desk/index.ts';
 import type { CallbackFilter, CallbackTask } from '../store/index.ts';
 import type { Cdr } from '../../crm-adapter/index.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
+import { deskStatusChange } from './status.ts';
 import type { AgentInfo, ApiDeps, CallSummary, CdrQuery, CtiEvent, HealthInfo, QueueInfo, StatusChangeResult } from './types.ts';
 
-/** A fake engine: plain mutable state behind the {@link ApiDeps} methods. */
+/** The test engine: a real ACD and desk for agents, plain mutable state for the rest. */
 export class FakeEngine implements ApiDeps {
   readonly metrics: Metrics;
   healthInfo: HealthInfo = { draining: false, startedAt: Date.now() - 5000, calls: 2, version: '0.1.0-test' };
@@ -18,7 +25,12 @@ export class FakeEngine implements ApiDeps {
     { id: 'orders', skill: 'orders', minLevel: 1, serviceLevelMs: 20_000 },
     { id: 'vip', skill: 'vip', minLevel: 5, serviceLevelMs: 10_000 },
   ];
-  agentMap = new Map<string, AgentInfo>();
+  /** The real ACD core holding agents 1001-1003. */
+  readonly acd: Acd;
+  /** The real desk over it; status changes of the API go through it. */
+  readonly desk: AgentDesk;
+  /** Agents whose phone counts as registered. */
+  readonly registered = new Set<string>(['1001', '1002']);
   callList: CallSummary[] = [];
   callbackList: CallbackTask[] = [];
   cdrList: Cdr[] = [];
@@ -26,6 +38,7 @@ export class FakeEngine implements ApiDeps {
   readonly cdrQueries: CdrQuery[] = [];
   readonly callbackFilters: CallbackFilter[] = [];
   private readonly listeners = new Set<(e: CtiEvent) => void>();
+  private clock = 1000;
 
   constructor(metrics: Metrics = createMetrics({ defaultMetrics: false })) {
     this.metrics = metrics;
@@ -37,14 +50,26 @@ export class FakeEngine implements ApiDeps {
         { queueId: 'vip', waiting: 0, callbacksWaiting: 0, oldestWaitMs: 0, ewtMs: Infinity, staffed: 0, idle: 0,
           answered: 0, answeredInServiceLevel: 0, abandoned: 0, serviceLevel: 1, handleTimeMs: 180_000 },
       ],
-      agentsByState: { idle: 1, reserved: 0, onCall: 1, wrapUp: 0 },
+      agentsByState: { idle: 2, reserved: 0, onCall: 1, wrapUp: 0 },
       agentsByStatus: { available: 2, notReady: 0, loggedOut: 1 },
     };
-    for (const a of [
-      agent('1001', { orders: 3 }, 'available', 'onCall', 'c-1'),
-      agent('1002', { orders: 3, vip: 5 }, 'available', 'idle', null),
-      agent('1003', { orders: 1, vip: 2 }, 'loggedOut', 'idle', null),
-    ]) this.agentMap.set(a.id, a);
+    this.acd = new Acd({
+      queues: [{ id: 'orders' }, { id: 'vip', minLevel: 5 }],
+      agents: [
+        { id: '1001', skills: { orders: 3 } },
+        { id: '1002', skills: { orders: 3, vip: 5 } },
+        { id: '1003', skills: { orders: 1, vip: 2 } },
+      ],
+    });
+    this.desk = new AgentDesk({
+      acd: this.acd, apply: () => {}, isRegistered: (id) => this.registered.has(id), autoReadyOnRegister: () => true,
+      now: () => this.clock++,
+    });
+    // 1001 talks on c-1, 1002 is available and idle, 1003 is logged out (no phone).
+    this.desk.onRegistered('1001');
+    this.acd.enqueue({ id: 'c-1', queueId: 'orders', callerNumber: '+41791234567' }, this.clock++);
+    this.acd.offerAnswered('c-1', this.clock++);
+    this.desk.onRegistered('1002');
     this.callList = [{
       callId: 'c-1', phase: 'talking', caller: '+41791234567', dialled: '100', programme: 'morning-show', customerId: 'cust-7',
       queue: 'orders', agent: '1001', priority: 0, arrivedAt: 1_700_000_000_000, queuedAt: 1_700_000_001_000,
@@ -65,22 +90,16 @@ export class FakeEngine implements ApiDeps {
   }
 
   agents(): readonly AgentInfo[] {
-    return [...this.agentMap.values()];
+    return ['1001', '1002', '1003'].map((id) => this.agent(id)!);
   }
 
   agent(id: string): AgentInfo | undefined {
-    return this.agentMap.get(id);
+    const v = this.acd.inspectAgent(id);
+    return v === undefined ? undefined : { ...v, name: `Agent ${id}`, registered: this.registered.has(id) };
   }
 
   setAgentStatus(id: string, status: AgentStatus, reason: string | null): StatusChangeResult {
-    const a = this.agentMap.get(id);
-    if (a === undefined) return { ok: false, refusal: 'not_found', code: 'ACD_ERR_UNKNOWN_AGENT', message: `unknown agent ${id}` };
-    if (status === 'available' && !a.registered) {
-      return { ok: false, refusal: 'conflict', code: 'AGENT_NOT_REGISTERED', message: `agent ${id} has no registered phone` };
-    }
-    const next = { ...a, status, reason };
-    this.agentMap.set(id, next);
-    return { ok: true, agent: next };
+    return deskStatusChange(this.desk, (a) => this.agent(a))(id, status, reason);
   }
 
   calls(): readonly CallSummary[] {
@@ -128,13 +147,6 @@ export class FakeEngine implements ApiDeps {
     return this.callbackList.filter((t) => (statuses === null || statuses.includes(t.status))
       && (filter.queue === undefined || t.queue === filter.queue));
   }
-}
-
-function agent(id: string, skills: Record<string, number>, status: AgentStatus, state: AgentInfo['state'], callId: string | null): AgentInfo {
-  return {
-    id, name: `Agent ${id}`, registered: status !== 'loggedOut', status, pendingStatus: null, reason: null, state, callId, skills,
-    callsHandled: 4, talkTimeMs: 600_000, idleSince: 0,
-  };
 }
 
 /** A callback task with every field set; `over` replaces some. */

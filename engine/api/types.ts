@@ -49,7 +49,7 @@ export interface AgentInfo extends AgentView {
 }
 
 /** Phase of a call in progress, as call control sees it. */
-export type CallPhase = 'lookup' | 'ivr' | 'queued' | 'ringing' | 'talking';
+export type CallPhase = 'lookup' | 'ivr' | 'queued' | 'ringing' | 'talking' | 'closing';
 
 /** One call in progress, for `GET /api/v1/calls`. */
 export interface CallSummary {

@@ -3,9 +3,10 @@
  * what it read), so every view is tested without a server.
  */
 import type { AcdSnapshot, AgentStatus, QueueSnapshot } from '../acd/index.ts';
+import type { CallPhase as ControlPhase, CallRecord } from '../calls/index.ts';
 import { WIRE_AGENT_STATE, WIRE_AGENT_STATUS, type QueueTotals } from './metrics.ts';
 import type {
-  AgentInfo, AgentJson, CtiEvent, QueueInfo, QueueView, WireAgentState, WireAgentStatus,
+  AgentInfo, AgentJson, CallPhase, CallSummary, CtiEvent, QueueInfo, QueueView, WireAgentState, WireAgentStatus,
 } from './types.ts';
 
 /** Agent status from the wire (`not_ready`) to the ACD (`notReady`). */
@@ -129,4 +130,26 @@ export function eventAgent(e: CtiEvent): string | null {
     case 'callback.created':
       return null;
   }
+}
+
+/** The API's name for a call-control phase (`ended` calls are not listed; they count as talking's end). */
+export const API_CALL_PHASE: Readonly<Record<Exclude<ControlPhase, 'ended'>, CallPhase>> = {
+  setup: 'lookup', ivr: 'ivr', queued: 'queued', offering: 'ringing', talking: 'talking', closing: 'closing',
+};
+
+/** A call in progress as `GET /api/v1/calls` lists it, or null for one that just ended. */
+export function callSummary(c: CallRecord): CallSummary | null {
+  if (c.phase === 'ended') return null;
+  return {
+    callId: c.id, phase: API_CALL_PHASE[c.phase], caller: c.caller, dialled: c.dialled, programme: c.route.programme,
+    customerId: c.customer.customerId, queue: c.queue, agent: c.agentId, priority: c.priority, arrivedAt: c.arrivedAt,
+    queuedAt: c.queuedAt, answeredAt: c.answeredAt,
+  };
+}
+
+/** Calls in progress by API phase (every phase present), for `onair_calls`. */
+export function callsByPhase(calls: readonly CallRecord[]): Record<CallPhase, number> {
+  const out: Record<CallPhase, number> = { lookup: 0, ivr: 0, queued: 0, ringing: 0, talking: 0, closing: 0 };
+  for (const c of calls) if (c.phase !== 'ended') out[API_CALL_PHASE[c.phase]]++;
+  return out;
 }

@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import type { DestinationStream, Logger } from 'pino';
 import { ENV_OVERRIDES, loadConfig } from '../config/index.ts';
+import { packageVersion } from '../api/index.ts';
 import type { Config, LoadResult } from '../config/index.ts';
 import { LogRateLimit } from '../sip/index.ts';
 
@@ -86,16 +87,7 @@ export const EXIT = { ok: 0, failure: 1, badConfig: 2 } as const;
 
 /** The package's version, from the nearest package.json named onair (source tree or dist/). */
 export function version(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const file = path.join(dir, 'package.json');
-    if (existsSync(file)) {
-      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'onair' && typeof pkg.version === 'string') return pkg.version;
-    }
-    dir = path.dirname(dir);
-  }
-  return 'unknown';
+  return packageVersion();
 }
 
 /** The `--help` text. */

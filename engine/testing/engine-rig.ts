@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { startEngine, type Engine } from '../engine.ts';
 import { demoConfig, parseConfig, type ConfigInput } from '../config/index.ts';
 import { runSipp, startSipp, type SippOptions, type SippResult, type SippRun } from './sipp.ts';
-import type { Cdr } from '../../crm-adapter/index.ts';
+import type { Cdr, CrmAdapter } from '../../crm-adapter/index.ts';
 import type { CallbackTask } from '../store/index.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -50,10 +50,13 @@ export function mergeConfig(base: ConfigInput, over: Partial<ConfigInput>): Conf
 /**
  * Start the demo engine on free ports. `overrides` are merged one level deep onto the test
  * settings (so `sip: { maxCalls: 2 }` keeps the free-port listeners; arrays such as `queues`
- * are replaced whole); `dir` reuses a folder (and so the database) of an earlier rig. Calls
+ * are replaced whole); `dir` reuses a folder (and so the database) of an earlier rig; `crm` is an
+ * adapter object the engine uses instead of the configured one. Calls
  * still up when the rig closes are hung up after a short drain.
  */
-export async function startEngineRig(overrides: Partial<ConfigInput> = {}, opts: { dir?: string; quiet?: boolean } = {}): Promise<EngineRig> {
+export async function startEngineRig(
+  overrides: Partial<ConfigInput> = {}, opts: { dir?: string; quiet?: boolean; crm?: CrmAdapter } = {},
+): Promise<EngineRig> {
   const dir = opts.dir ?? mkdtempSync(path.join(tmpdir(), 'onair-e2e-'));
   const dbPath = path.join(dir, 'onair.db');
   const base = demoConfig();
@@ -71,7 +74,7 @@ export async function startEngineRig(overrides: Partial<ConfigInput> = {}, opts:
   const loaded = parseConfig(input, { env: {} });
   if (!loaded.ok) throw new Error(`test config invalid:\n${loaded.errors.join('\n')}`);
   const log = pino({ level: opts.quiet === false ? 'info' : 'warn' });
-  const engine = await startEngine(loaded.config, { log });
+  const engine = await startEngine(loaded.config, { log, ...(opts.crm ? { crm: opts.crm } : {}) });
   const udp = engine.sip.find((e) => e.transport === 'UDP')!;
   return {
     engine, dir, dbPath, sipPort: udp.port, httpPort: engine.http.port,

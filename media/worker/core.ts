@@ -32,6 +32,8 @@ export class MediaWorkerCore implements LegHost, PlaybackDelegate {
   readonly sendView = new RtpView();
   packetsIn = 0;
   packetsOut = 0;
+  /** Loss of released legs and of counted streams (see `Leg.takeLost`). */
+  packetsLost = 0;
   dropped = 0;
   sendErrors = 0;
   readonly clock: PacingClock;
@@ -147,6 +149,7 @@ export class MediaWorkerCore implements LegHost, PlaybackDelegate {
     let bridges = 0;
     let recordings = 0;
     for (const leg of this.legs.values()) {
+      this.packetsLost += leg.takeLost();
       if (leg.playback.active) playing++;
       if (leg.relay !== undefined) bridges++;
       if (leg.recorder !== undefined) recordings++;
@@ -161,6 +164,7 @@ export class MediaWorkerCore implements LegHost, PlaybackDelegate {
       recordings,
       packetsIn: this.packetsIn,
       packetsOut: this.packetsOut,
+      packetsLost: this.packetsLost,
       sendErrors: this.sendErrors,
       dropped: this.dropped,
       skippedFrames: this.clock.skipped,
@@ -307,6 +311,7 @@ export class MediaWorkerCore implements LegHost, PlaybackDelegate {
       return ok(null);
     }
     if (leg.partner !== undefined) this.unbridge(leg, undefined, 0);
+    this.packetsLost += leg.takeLost();
     this.legs.delete(id);
     leg.close();
     this.byPlayback.delete(leg.playback);

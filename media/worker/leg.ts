@@ -61,6 +61,9 @@ export class Leg implements RtpSink, RelayEndpoint {
   private rxBaseSeq = 0;
   private rxMaxSeq = 0;
   private rxCycles = 0;
+  /** Loss of the current stream already counted by {@link Leg.takeLost}, and loss of earlier streams not yet. */
+  private lostCounted = 0;
+  private lostCarried = 0;
   /** SSRC last seen from the remote (re-anchors the recorder and DTMF state on change). */
   private inSsrc = -1;
   private connectedTo = '';
@@ -160,6 +163,9 @@ export class Leg implements RtpSink, RelayEndpoint {
       if (this.inSsrc !== -1) {
         this.rfc4733.reset();
         this.recorder?.reanchor(0);
+        // The old stream's loss is final: carry what was not counted yet (rare: an SSRC change).
+        this.lostCarried += Math.max(0, this.rxStats().lost - this.lostCounted);
+        this.lostCounted = 0;
       }
       this.inSsrc = ssrc;
       this.rxPackets = 0;
@@ -203,6 +209,19 @@ export class Leg implements RtpSink, RelayEndpoint {
     const expected = this.rxPackets === 0 ? 0 : this.rxCycles + this.rxMaxSeq - this.rxBaseSeq + 1;
     const lost = expected - (this.rxPackets - this.rxDuplicates);
     return { packets: this.rxPackets, expected, lost: lost > 0 ? lost : 0, reordered: this.rxReordered, duplicates: this.rxDuplicates };
+  }
+
+  /**
+   * Loss not yet counted in the worker's running total (read by `stats` and at release). A late
+   * packet can lower a stream's loss figure; the total keeps the highest figure seen, so it never
+   * goes down.
+   */
+  takeLost(): number {
+    const lost = this.rxStats().lost;
+    const fresh = this.lostCarried + Math.max(0, lost - this.lostCounted);
+    this.lostCarried = 0;
+    if (lost > this.lostCounted) this.lostCounted = lost;
+    return fresh;
   }
 
   /** Periodic work: lost DTMF end reports, RTP timeout. Returns the silence if timed out, else -1. */

@@ -147,6 +147,11 @@ export interface WorkerStats {
   recordings: number;
   packetsIn: number;
   packetsOut: number;
+  /**
+   * Packets lost (sequence gaps) on every stream this worker received since it started, released
+   * legs and earlier remote SSRCs included; never decreases.
+   */
+  packetsLost: number;
   /** Sends that the OS refused (the callback reported an error). */
   sendErrors: number;
   /** Datagrams that were not RTP, were RTCP, or came from a non-latched source. */

@@ -343,3 +343,37 @@ t.test('in-band DTMF per leg, and RTP timeout once per silence', async (t) => {
   t.equal(events.filter((e) => e.startsWith('timeout')).length, 1, 'reported once per silence');
   t.equal(events.filter((e) => e.startsWith('dtmf')).length, 1, 'one digit');
 });
+
+t.test('lost packets: a running total per worker that counts gaps, earlier SSRCs and released legs, and never goes down', async (t) => {
+  const pool = await startPool(t, { workers: 1, inThread: true });
+  const a = await pool.allocate({ codec: 'PCMU' });
+  if (!a.ok) throw new Error(a.reason);
+  const p = await peer(t);
+  t.ok((await pool.setRemote(a.value.leg, { address: '127.0.0.1', port: p.port })).ok);
+  const frame = Buffer.alloc(172);
+  const stream = async (ssrc: number, seqs: number[]): Promise<void> => {
+    for (const seq of seqs) {
+      writeRtpHeader(frame, 0, 0, seq, seq * 160, ssrc, false);
+      await send(p.sock, a.value.port, frame);
+    }
+  };
+  const lost = async (): Promise<number> => (await pool.stats()).reduce((n, s) => n + s.packetsLost, 0);
+  const received = async (n: number): Promise<boolean> => {
+    for (let i = 0; i < 100; i++) {
+      if ((await pool.stats())[0]!.packetsIn >= n) return true;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return false;
+  };
+  await stream(0x111, [1, 2, 3, 6, 7, 10]); // 4, 5, 8, 9 missing
+  t.ok(await received(6));
+  t.equal(await lost(), 4, 'sequence gaps counted');
+  await stream(0x111, [4]); // a late packet: the leg's own figure drops to 3
+  t.ok(await received(7));
+  t.equal(await lost(), 4, 'the total keeps the highest figure seen');
+  await stream(0x222, [100, 102]); // a new SSRC: the old stream's loss is kept, the new one adds 1
+  t.ok(await received(9));
+  t.equal(await lost(), 5, 'an SSRC change carries the old loss');
+  t.ok((await pool.release(a.value.leg)).ok);
+  t.equal(await lost(), 5, 'a released leg keeps counting in the total');
+});
