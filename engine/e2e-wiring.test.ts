@@ -123,7 +123,8 @@ t.test('a full queue counts its rejection; a caller who gives up in the queue is
   });
   await within(waiting.done, 20_000, 'the waiting caller');
   const cdrs = await waitForCdrs(rig, 2, 20_000);
-  t.same(cdrs.map((c) => c.outcome), ['abandoned_queue', 'abandoned_queue'], 'one gave up, one was sent away');
+  // The caller the full queue refused did not give up: its CDR says so (docs/crm-adapter.md, outcomes).
+  t.same(cdrs.map((c) => c.outcome).sort(), ['abandoned_queue', 'rejected_capacity'], 'one gave up, one was refused by the full queue');
   const text = await scrape(rig);
   t.equal(sample(text, 'onair_queue_rejected_total{queue="orders"}'), 1, 'the queue-full rejection counted');
   t.equal(sample(text, 'onair_queue_wait_seconds_count{queue="orders",outcome="abandoned"}'), 1, 'the abandoned wait observed');
