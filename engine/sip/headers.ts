@@ -380,34 +380,36 @@ export function isHostSyntax(host: string): boolean {
   const n = host.length;
   if (n === 0 || n > 255) return false;
   if (host.charCodeAt(0) === 0x5b) return n > 2 && host.charCodeAt(n - 1) === 0x5d;
-  // Only digits and dots: must be an IPv4 address (a hostname's top label starts with a letter).
-  let allNumeric = true;
-  for (let i = 0; i < n; i++) {
-    const c = host.charCodeAt(i);
-    if (c !== 0x2e && (c < 0x30 || c > 0x39)) { allNumeric = false; break; }
-  }
-  return allNumeric ? isIPv4Syntax(host) : isHostnameSyntax(host);
+  // Only digits and dots: must be an IPv4 address (read in the same pass); anything else a hostname.
+  const v4 = ipv4Syntax(host);
+  return v4 === NOT_NUMERIC ? isHostnameSyntax(host) : v4 === 1;
 }
 
-/** Four decimal octets 0-255, no empty parts, no leading zeros beyond one digit. */
-function isIPv4Syntax(host: string): boolean {
+const NOT_NUMERIC = -1;
+
+/**
+ * 1 for four decimal octets 0-255 (no empty part, no leading zero), 0 for another string of digits
+ * and dots, {@link NOT_NUMERIC} as soon as another character shows it is no IPv4 address at all.
+ */
+function ipv4Syntax(host: string): number {
   let parts = 0;
   let value = 0;
   let digits = 0;
+  let valid = 1;
   for (let i = 0; i <= host.length; i++) {
     const c = i < host.length ? host.charCodeAt(i) : 0x2e;
     if (c === 0x2e) {
-      if (digits === 0 || value > 255 || ++parts > 4) return false;
+      if (digits === 0 || value > 255 || ++parts > 4) valid = 0;
       value = 0;
       digits = 0;
       continue;
     }
-    if (digits > 0 && value === 0) return false; // leading zero ("01")
+    if (c < 0x30 || c > 0x39) return NOT_NUMERIC;
+    if (digits > 0 && value === 0) valid = 0; // leading zero ("01")
     value = value * 10 + (c - 0x30);
-    digits++;
-    if (digits > 3) return false;
+    if (++digits > 3) valid = 0;
   }
-  return parts === 4;
+  return parts === 4 ? valid : 0;
 }
 
 /** hostname = *( domainlabel "." ) toplabel [ "." ]; labels alphanumeric, inner hyphens (RFC 1123). */
