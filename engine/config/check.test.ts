@@ -159,7 +159,8 @@ t.test('checkConfig is pure: prompts come from the injected lookup', async (t) =
   });
   t.same(report.errors, ["flows.main[1].menu.prompt: prompt 'menu' not found (zh/menu.wav in the prompts directory)"]);
   t.ok(asked.includes('en/welcome') && asked.includes('hold/music') && asked.includes('zh/invalid-choice'));
-  t.same(files, [`directory ${config.media.promptsDir}`], 'the prompt directory is the one file the base opens');
+  t.same(files, [`directory ${config.media.promptsDir}`, `database ${config.database.kind === 'sqlite' ? config.database.path : ''}`],
+    'the prompt directory and the database are the files the base opens');
 });
 
 t.test('checkConfig: the files the engine opens come from the injected look-ups', async (t) => {
@@ -173,7 +174,7 @@ t.test('checkConfig: the files the engine opens come from the injected look-ups'
   const tls: unknown[] = [];
   const report = checkConfig(config, {
     promptExists: () => true,
-    fileProblem: (file, kind) => (file.startsWith('/ok/') ? null : file.endsWith('key.pem') ? 'is not readable by this user' : kind === 'directory' ? 'is not a directory' : 'does not exist'),
+    fileProblem: (file, kind) => (file.startsWith('/ok/') || kind === 'database' ? null : file.endsWith('key.pem') ? 'is not readable by this user' : kind === 'directory' ? 'is not a directory' : 'does not exist'),
     tlsProblem: (files) => { tls.push(files); return 'key does not match'; },
   });
   t.same(report.errors, [

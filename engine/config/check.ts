@@ -14,10 +14,11 @@ export interface CheckOptions {
   promptExists(rel: string): boolean;
   /**
    * Why the engine could not open `file` as a `kind` (`does not exist`, `is not a directory`,
-   * `is not readable`), or null when it can. Relative paths are taken from the working directory,
+   * `is not readable`), or null when it can. A `database` is opened read-write and created (with
+   * its folders) when missing. Relative paths are taken from the working directory,
    * as the engine takes them.
    */
-  fileProblem(file: string, kind: 'file' | 'directory'): string | null;
+  fileProblem(file: string, kind: 'file' | 'directory' | 'database'): string | null;
   /**
    * Why TLS cannot be set up from these PEM files (unparsable certificate, key not matching), or
    * null when it can; asked only once every file exists and is readable.
@@ -65,7 +66,7 @@ function key(base: string, k: string): string {
 }
 
 /** An error when `file` cannot be opened as a `kind`; true when it can. */
-function openable(field: string, file: string, kind: 'file' | 'directory', r: CheckReport, opts: CheckOptions): boolean {
+function openable(field: string, file: string, kind: 'file' | 'directory' | 'database', r: CheckReport, opts: CheckOptions): boolean {
   const problem = opts.fileProblem(file, kind);
   if (problem !== null) r.errors.push(`${field}: ${kind} '${file}' ${problem}`);
   return problem === null;
@@ -308,6 +309,7 @@ function checkGotoLoops(c: Config, r: CheckReport): void {
 function checkOperations(c: Config, r: CheckReport, opts: CheckOptions): void {
   const codes = Object.entries(c.featureCodes);
   unique(codes, ([, code]) => code, (i) => `featureCodes.${codes[i]?.[0]}`, 'feature code', r);
+  if (c.database.kind === 'sqlite' && c.database.path !== ':memory:') openable('database.path', c.database.path, 'database', r, opts);
   if (c.database.kind === 'postgres') {
     // The schema keeps the section so a file written for it parses; the store has only SQLite yet.
     r.errors.push('database.kind: postgres is not available yet (the engine has only the SQLite store); use kind: sqlite');

@@ -67,6 +67,21 @@ t.test('the prompt directory: reported once, not as every prompt missing', async
   t.same(errorsOf({ media: { promptsDir: path.join(dir, 'file.txt') } }), [`media.promptsDir: directory '${path.join(dir, 'file.txt')}' is not a directory`]);
 });
 
+t.test('the SQLite file: a writable file, or creatable where it is missing', async (t) => {
+  const dir = t.testdir({ 'file.txt': 'x', 'old.db': '', sub: {} });
+  t.same(errorsOf({ database: { kind: 'sqlite', path: path.join(dir, 'new/deeper/onair.db') } }), [], 'folders are created');
+  t.same(errorsOf({ database: { kind: 'sqlite', path: path.join(dir, 'old.db') } }), []);
+  t.same(errorsOf({ database: { kind: 'sqlite', path: path.join(dir, 'sub') } }), [`database.path: database '${path.join(dir, 'sub')}' is a directory, not a file`]);
+  t.same(errorsOf({ database: { kind: 'sqlite', path: path.join(dir, 'file.txt/onair.db') } }),
+    [`database.path: database '${path.join(dir, 'file.txt/onair.db')}' cannot be created: ${path.join(dir, 'file.txt')} is a file`]);
+  t.same(errorsOf({ database: { kind: 'sqlite', path: ':memory:' } }), [], 'an in-memory database opens no file');
+  if (process.getuid?.() !== 0) {
+    chmodSync(path.join(dir, 'sub'), 0o500);
+    t.match(errorsOf({ database: { kind: 'sqlite', path: path.join(dir, 'sub/onair.db') } }), [/cannot be created: .*sub is not writable by this user$/]);
+    chmodSync(path.join(dir, 'sub'), 0o700);
+  }
+});
+
 t.test('database.kind postgres is refused by the check, as the start refuses it', async (t) => {
   t.same(errorsOf({ database: { kind: 'postgres', url: 'postgres://u:p@db/onair' } }),
     ['database.kind: postgres is not available yet (the engine has only the SQLite store); use kind: sqlite']);

@@ -182,7 +182,8 @@ export function parseConfig(
 }
 
 /** The real {@link CheckOptions.fileProblem}: what the engine will meet when it opens `file`. */
-export function fileProblem(file: string, kind: 'file' | 'directory'): string | null {
+export function fileProblem(file: string, kind: 'file' | 'directory' | 'database'): string | null {
+  if (kind === 'database') return databaseProblem(file);
   let isDir: boolean;
   try {
     isDir = statSync(file).isDirectory();
@@ -199,6 +200,33 @@ export function fileProblem(file: string, kind: 'file' | 'directory'): string | 
     return 'is not readable by this user';
   }
   return null;
+}
+
+/**
+ * An SQLite file the store opens read-write, creating it and its folders when missing: an existing
+ * one must be a writable file; otherwise the nearest existing folder above it must be a writable
+ * folder (not a file in the middle of the path).
+ */
+function databaseProblem(file: string): string | null {
+  const abs = path.resolve(file);
+  if (existsSync(abs)) {
+    if (statSync(abs).isDirectory()) return 'is a directory, not a file';
+    try {
+      accessSync(abs, constants.R_OK | constants.W_OK);
+      return null;
+    } catch {
+      return 'is not writable by this user';
+    }
+  }
+  let dir = path.dirname(abs);
+  while (!existsSync(dir)) dir = path.dirname(dir);
+  if (!statSync(dir).isDirectory()) return `cannot be created: ${dir} is a file`;
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+    return null;
+  } catch {
+    return `cannot be created: ${dir} is not writable by this user`;
+  }
 }
 
 /**
