@@ -125,6 +125,8 @@ t.test('every dashboard query and alert runs on a real Prometheus scraping a rea
     'sum by (side) (onair_sip_transactions{instance=~"$instance"})',
     'max by (instance) (onair_process_resident_memory_bytes{instance=~"$instance"}) / 1e9',
     'max by (instance) (onair_nodejs_eventloop_lag_p99_seconds{instance=~"$instance"})',
+    'max by (instance, version, node) (onair_build_info{instance=~"$instance"})',
+    'sum (onair_sip_admission_blocked_sources{instance=~"$instance"})',
   ];
   for (const expr of key) {
     t.ok(series.has(expr), `the dashboard has ${expr}`);
