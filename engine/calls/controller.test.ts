@@ -449,3 +449,27 @@ t.test('every edge of the phase table is one call control takes (seen in the tra
   t.same(table.filter((e) => !PHASE_EDGES_SEEN.has(e)), [], 'no edge of the table unused');
   t.same([...PHASE_EDGES_SEEN].filter((e) => !table.includes(e)), [], 'no change outside the table');
 });
+
+t.test('a caller that never ACKs our 200 hears nothing, never queues, and ends at Timer H as failed with no callback', async (t) => {
+  const r = await rig(t);
+  const sipCallId = 'junk-no-ack@192.0.2.10';
+  r.withholdAck(sipCallId);
+  const before = r.media.calls.filter((c) => c.op === 'allocate').length;
+  r.invite({ callId: sipCallId });
+  await r.settle();
+  t.equal(r.lastStatus(sipCallId), 200, 'answered (the trunk answers at once)');
+  const leg = r.callerLeg(before);
+  t.same(r.media.plays(leg), [], 'no prompt before the ACK');
+  await r.advance(10_000);
+  t.same(r.media.plays(leg), [], 'still nothing 10 s later');
+  t.equal(r.of('call.queued').length, 0, 'never queued');
+  await r.advance(25_000); // past Timer H (64 × T1 = 32 s)
+  const callId = r.of('call.arrived').find((e) => e.sipCallId === sipCallId)!.callId;
+  t.equal(r.of('call.ended').find((e) => e.callId === callId)?.outcome, 'failed');
+  t.equal((await cdrOf(r, callId))?.outcome, 'failed', 'the CDR says failed');
+  t.equal(await r.store.callbacks.count(), 0, 'an unconfirmed call is no callback task');
+
+  // The same call with its ACK: the flow starts at the ACK.
+  const ok = await queuedCall(r);
+  t.ok(r.of('call.queued').some((e) => e.callId === ok.callId), 'an acknowledged call is queued');
+});

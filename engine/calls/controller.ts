@@ -75,6 +75,8 @@ interface Call extends CallRecord {
   callerDialog: Dialog | undefined;
   /** Answered with 200 (not just 183). */
   callerAnswered: boolean;
+  /** The caller's ACK for our 200 arrived: the call is confirmed (RFC 3261 §13.3.1.4). */
+  callerAcked: boolean;
   callerLeg: LegId | undefined;
   callerCodec: G711;
   /** Our SDP to the caller (sent in 183 and 200). */
@@ -316,7 +318,7 @@ export class CallController {
       phase: 'setup', caller: admission.caller, dialled: admission.dialled, trunk: admission.trunkId,
       customer: unknownCaller(), route, queue: null, agentId: null, priority: 0, lang: this.d.settings.language,
       arrivedAt: now, ivrExitAt: null, queuedAt: null, offeredAt: null, answeredAt: null, offers: 0,
-      invite, admission, callerDialog: undefined, callerAnswered: false, callerLeg: undefined, callerCodec: 'PCMU',
+      invite, admission, callerDialog: undefined, callerAnswered: false, callerAcked: false, callerLeg: undefined, callerCodec: 'PCMU',
       localSdp: undefined, agentLeg: undefined, agentLocal: undefined, agentInvite: undefined, agentDialog: undefined, offerSeq: 0, playId: -1,
       afterPlay: undefined, ivr: undefined, queueDigits: undefined, answerTimer: undefined, closing: undefined, mediaStarted: false,
     };
@@ -427,8 +429,35 @@ export class CallController {
       this.answerCaller(call);
     }
     if (isEnded(call)) return;
+    // Answered with 200: the IVR starts at the caller's ACK, one round trip later. A peer that
+    // never confirms its call (a flood of INVITEs from an admitted trunk address) gets no prompt,
+    // no place in a queue and no agent, and ends at Timer H as 'failed' without a callback task.
+    // With early media there is no ACK before the answer: the IVR starts at once.
+    if (call.callerAnswered && !call.callerAcked) return;
+    this.beginIvr(call);
+  }
+
+  /** Setup is done and the caller confirmed (or hears early media): run the number's flow. */
+  private beginIvr(call: Call): void {
+    if (call.phase !== 'setup' || call.localSdp === undefined) return;
     this.to(call, 'ivr');
     this.startFlow(call, call.route.flow);
+  }
+
+  /** The caller's ACK for our 200; only the first one matters (re-INVITE ACKs come here too). */
+  private callerAck(call: Call): void {
+    if (call.callerAcked) return;
+    call.callerAcked = true;
+    this.beginIvr(call);
+  }
+
+  /**
+   * Our 200 was never acknowledged (Timer H) before the IVR started: the peer never confirmed
+   * the call, so it is no caller to call back; the CDR says 'failed' and nothing else is kept.
+   */
+  private unconfirmed(call: Call): void {
+    this.d.log.debug(this.ctx(call), 'caller never acknowledged the answer: call dropped, no callback');
+    this.finish(call, 'failed', 'system', null);
   }
 
   private rejected(call: Call, reason: 'blacklist' | 'media' | 'error' | 'queue_full', status: number): void {
@@ -449,7 +478,11 @@ export class CallController {
   private callerDelegate(call: Call): DialogDelegate {
     return {
       onBye: () => this.callerLeft(call, 'caller'),
-      onTerminated: () => this.callerLeft(call, 'system'),
+      onAck: () => this.callerAck(call),
+      onTerminated: (_dialog, reason) => {
+        if (reason === 'no-ack' && !call.callerAcked && call.phase === 'setup') this.unconfirmed(call);
+        else this.callerLeft(call, 'system');
+      },
       onReinvite: (dialog, req) => this.reinvite(call, 'caller', dialog, req),
       onRequest: (_dialog, req) => this.inDialogRequest(call, req, true),
     };

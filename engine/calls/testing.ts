@@ -397,6 +397,11 @@ export class CallRig {
 
   private readonly acked = new Set<string>();
 
+  /** The carrier will never ACK the 200 of this Call-ID (a peer that does not confirm its call). */
+  withholdAck(callId: string): void {
+    this.acked.add(callId);
+  }
+
   private ackCarrier(): void {
     for (const s of this.wire.sent) {
       const m = s.message;
