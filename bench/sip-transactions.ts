@@ -14,7 +14,7 @@ import { createResponse, type SipRequest } from '../engine/sip/message.ts';
 import { parse } from '../engine/sip/parser.ts';
 import { TransactionLayer, type TransactionUser } from '../engine/sip/transaction-layer.ts';
 import type { Endpoint, Inbound } from '../engine/sip/contracts.ts';
-import { FakeClock } from '../engine/sip/testing/fake-clock.ts';
+import { FakeClock } from '../engine/clock/index.ts';
 import { FakeTransport } from '../engine/sip/testing/fake-transport.ts';
 
 function request(method: string, i: number, transport: string): SipRequest {

@@ -31,6 +31,7 @@ import type {
   AgentDeskPort, AgentDirectory, CallControlEvent, CallerLookup, CallMedia, CallsSettings, CallUserAgent, DeskAction, Flow,
   MenuAction, NumberRoute, QueueCallSettings, TrunkAdmission, TrunkGate,
 } from './types.ts';
+import { epochClock } from '../clock/index.ts';
 import { transition, isEnded, type CallPhase } from './phase.ts';
 import { RefusalRecorder } from './refusals.ts';
 import { parseDtmfInfo } from './dtmf-info.ts';
@@ -131,13 +132,6 @@ function own<T>(table: Readonly<Record<string, T>>, key: string): T | undefined 
   return Object.hasOwn(table, key) ? table[key] : undefined;
 }
 
-/** Epoch milliseconds and Node timers. */
-const wallClock: Clock = {
-  now: () => Date.now(),
-  setTimer: (ms, fn) => setTimeout(fn, ms),
-  clearTimer: (h) => clearTimeout(h as NodeJS.Timeout),
-};
-
 /** RTP counters of a call's legs (see {@link CallController.mediaStats}). */
 export interface CallMediaStats {
   /** The carrier side: hold audio and relayed agent audio sent, caller audio received. */
@@ -183,7 +177,7 @@ export class CallController {
 
   constructor(deps: CallControllerDeps) {
     this.d = deps;
-    this.clock = deps.clock ?? wallClock;
+    this.clock = deps.clock ?? epochClock;
     this.refusals = new RefusalRecorder(deps.settings.refusals);
     deps.media.delegate = {
       dtmf: (leg, digit) => this.onDigit(leg, digit),

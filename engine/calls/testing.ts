@@ -17,7 +17,7 @@ import {
   UserAgent, createResponse, parse, parseUri, serialize,
   type Endpoint, type Inbound, type SipMessage, type SipRequest, type SipResponse, type TransportDelegate, type TransportLayer,
 } from '../sip/index.ts';
-import { FakeClock } from '../sip/testing/fake-clock.ts';
+import { FakeClock } from '../clock/index.ts';
 import { openStore, type SqliteStore } from '../store/index.ts';
 import { TrunkTable } from '../trunks/index.ts';
 import { createOffer, negotiate, type G711, type LegId, type Playlist } from '../../media/index.ts';

@@ -3,7 +3,7 @@
  * and the bound on remembered sources; the refusal limiter's one answer per interval per source.
  */
 import t from 'tap';
-import { FakeClock } from '../sip/testing/fake-clock.ts';
+import { FakeClock } from '../clock/index.ts';
 import { FailureLimiter, RefusalLimiter } from './limiter.ts';
 
 t.test('window, block, release', async (t) => {

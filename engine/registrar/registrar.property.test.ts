@@ -12,7 +12,7 @@
  */
 import t from 'tap';
 import fc from 'fast-check';
-import { FakeClock } from '../sip/testing/fake-clock.ts';
+import { FakeClock } from '../clock/index.ts';
 import { answerChallenge, parse, type HeaderField, type IncomingRequest, type SipRequest } from '../sip/index.ts';
 import { Registrar } from './registrar.ts';
 

@@ -4,7 +4,7 @@
  * Call-ID, CSeq, Contact and Authorization. Not used in production code.
  */
 import dgram from 'node:dgram';
-import { FakeClock } from '../sip/testing/fake-clock.ts';
+import { FakeClock } from '../clock/index.ts';
 import {
   TransportLayer, UserAgent, answerChallenge, newBranch, parse, type Endpoint, type SipResponse,
 } from '../sip/index.ts';

@@ -12,7 +12,7 @@ import {
   type AdmissionLimits, type SipRequest, type SipResponse,
 } from './index.ts';
 import { FakeTransport } from './testing/fake-transport.ts';
-import { FakeClock } from './testing/fake-clock.ts';
+import { FakeClock } from '../clock/index.ts';
 import { arrival, peerRequest } from './testing/transaction-harness.ts';
 
 const A = '192.0.2.10';

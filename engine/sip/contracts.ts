@@ -43,27 +43,9 @@ export interface TransportSender {
   isReliable(transport: TransportName): boolean;
 }
 
-/** Opaque timer handle. */
-export type TimerHandle = unknown;
-
-/** Time source and timers, injected so tests run on a fake clock. */
-export interface Clock {
-  /** Milliseconds, monotonic. */
-  now(): number;
-  setTimer(ms: number, fn: () => void): TimerHandle;
-  clearTimer(handle: TimerHandle): void;
-}
-
-/** The real clock: `performance.now()` and Node timers, unref'd so they never keep a process alive. */
-export const systemClock: Clock = {
-  now: () => performance.now(),
-  setTimer: (ms, fn) => {
-    const t = setTimeout(fn, ms);
-    t.unref();
-    return t;
-  },
-  clearTimer: (h) => clearTimeout(h as NodeJS.Timeout),
-};
+// The engine's one clock (engine/clock): the SIP stack runs on its monotonic instance.
+export type { Clock, TimerHandle } from '../clock/index.ts';
+export { monotonicClock as systemClock } from '../clock/index.ts';
 
 /** RFC 3261 §17 timer base values (ms), configurable. */
 export interface TimerValues {

@@ -4,7 +4,7 @@ import {
   DigestChallenger, answerChallenge, computeHa1, digestResponse, parseAlgorithm,
   type DigestAlgorithm, type DigestCredentials, type DigestRequest,
 } from './digest.ts';
-import { FakeClock } from './testing/fake-clock.ts';
+import { FakeClock } from '../clock/index.ts';
 import { parseAuthInto } from './headers.ts';
 
 function auth(value: string): AuthHeader {

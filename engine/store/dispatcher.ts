@@ -19,23 +19,11 @@
 import type { CrmAdapter } from '../../crm-adapter/index.ts';
 import type { OutboxItem, OutboxStore } from './types.ts';
 
-/** Opaque timer handle. */
-export type TimerHandle = unknown;
-
-/** Time source and timers, injected so that tests run on a fake clock. */
-export interface Clock {
-  /** Epoch milliseconds (the outbox stores absolute times). */
-  now(): number;
-  setTimer(ms: number, fn: () => void): TimerHandle;
-  clearTimer(handle: TimerHandle): void;
-}
-
-/** The real clock. Timers are unref'd: a pending retry never keeps the process alive. */
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  setTimer: (ms, fn) => setTimeout(fn, ms).unref(),
-  clearTimer: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-};
+// The engine's one clock (engine/clock): the outbox stores absolute times, so its epoch instance.
+export type { Clock, TimerHandle } from '../clock/index.ts';
+export { epochClock as systemClock } from '../clock/index.ts';
+import type { Clock, TimerHandle } from '../clock/index.ts';
+import { epochClock as systemClock } from '../clock/index.ts';
 
 /** What one delivery did, for observers (logs, metrics). */
 export interface DeliveryReport {

@@ -1,66 +1,14 @@
 /**
- * Test helpers for the store and for adapters: a fake clock and builders of realistic CDRs and
+ * Test helpers for the store and for adapters: the engine's fake clock (engine/clock) and builders of realistic CDRs and
  * call events. Not used by the engine itself.
  */
 import type { CallEvent, Cdr } from '../../crm-adapter/index.ts';
-import type { Clock, TimerHandle } from './dispatcher.ts';
+import { FakeClock as BaseFakeClock } from '../clock/index.ts';
 
-interface FakeTimer {
-  at: number;
-  seq: number;
-  fn: () => void;
-}
-
-/** A {@link Clock} that only moves when told to. Timers fire in time order during advance(). */
-export class FakeClock implements Clock {
-  #now: number;
-  #seq = 0;
-  readonly #timers = new Map<number, FakeTimer>();
-
+/** The engine's {@link BaseFakeClock}, starting at a realistic epoch time (stored times look real). */
+export class FakeClock extends BaseFakeClock {
   constructor(start = Date.UTC(2026, 0, 1)) {
-    this.#now = start;
-  }
-
-  now(): number {
-    return this.#now;
-  }
-
-  setTimer(ms: number, fn: () => void): TimerHandle {
-    const seq = ++this.#seq;
-    this.#timers.set(seq, { at: this.#now + Math.max(0, ms), seq, fn });
-    return seq;
-  }
-
-  clearTimer(handle: TimerHandle): void {
-    this.#timers.delete(handle as number);
-  }
-
-  /** Number of timers not yet fired. */
-  get pending(): number {
-    return this.#timers.size;
-  }
-
-  /** Time of the earliest timer, or null. */
-  nextTimerAt(): number | null {
-    let min: number | null = null;
-    for (const t of this.#timers.values()) if (min === null || t.at < min) min = t.at;
-    return min;
-  }
-
-  /** Move time forward by `ms`, firing every timer that falls due, in order. */
-  advance(ms: number): void {
-    const end = this.#now + ms;
-    for (;;) {
-      let first: FakeTimer | undefined;
-      for (const t of this.#timers.values()) {
-        if (t.at <= end && (first === undefined || t.at < first.at || (t.at === first.at && t.seq < first.seq))) first = t;
-      }
-      if (first === undefined) break;
-      this.#timers.delete(first.seq);
-      this.#now = Math.max(this.#now, first.at);
-      first.fn();
-    }
-    this.#now = end;
+    super(start);
   }
 }
 

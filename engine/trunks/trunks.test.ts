@@ -5,7 +5,7 @@
  */
 import t, { type Test } from 'tap';
 import { TransportLayer, UserAgent, answerChallenge, parse, type HeaderField, type IncomingInvite, type SipResponse } from '../sip/index.ts';
-import { FakeClock } from '../sip/testing/fake-clock.ts';
+import { FakeClock } from '../clock/index.ts';
 import { TrunkTable, type Admission, type TrunkOptions, type TrunkTableOptions } from './trunks.ts';
 
 interface Engine {

@@ -11,7 +11,7 @@ import { TransactionLayer, type TransactionUser } from '../transaction-layer.ts'
 import type { ClientTransaction, ClientTransactionUser } from '../transaction-client.ts';
 import type { InviteServerTransaction, ServerTransaction } from '../transaction-server.ts';
 import type { ServerFailure } from '../transaction.ts';
-import { FakeClock } from './fake-clock.ts';
+import { FakeClock } from '../../clock/index.ts';
 import { FakeTransport } from './fake-transport.ts';
 
 /** What a peer's request looks like; every field has a default. */

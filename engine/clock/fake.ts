@@ -2,7 +2,7 @@
  * A deterministic {@link Clock} for tests: time moves only when the test calls `advance`, and timers
  * fire in due-time order (ties in the order they were set), each seeing `now()` equal to its due time.
  */
-import type { Clock, TimerHandle } from '../contracts.ts';
+import type { Clock, TimerHandle } from './clock.ts';
 
 interface FakeTimer {
   due: number;
@@ -56,6 +56,11 @@ export class FakeClock implements Clock {
   /** Due time of the next timer, or undefined. */
   nextDue(): number | undefined {
     return this.heap[0]?.due;
+  }
+
+  /** Due time of the next timer, or null. */
+  nextTimerAt(): number | null {
+    return this.heap[0]?.due ?? null;
   }
 
   /** Move time forward by `ms`, firing every timer due on the way (including ones set while firing). */
