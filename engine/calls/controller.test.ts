@@ -450,7 +450,7 @@ t.test('every edge of the phase table is one call control takes (seen in the tra
   t.same([...PHASE_EDGES_SEEN].filter((e) => !table.includes(e)), [], 'no change outside the table');
 });
 
-t.test('a caller that never ACKs our 200 hears nothing, never queues, and ends at Timer H as failed with no callback', async (t) => {
+t.test('a caller that never ACKs our 200 hears hold audio but never enters the ACD, and ends at Timer H as failed with no callback', async (t) => {
   const r = await rig(t);
   const sipCallId = 'junk-no-ack@192.0.2.10';
   r.withholdAck(sipCallId);
@@ -459,10 +459,14 @@ t.test('a caller that never ACKs our 200 hears nothing, never queues, and ends a
   await r.settle();
   t.equal(r.lastStatus(sipCallId), 200, 'answered (the trunk answers at once)');
   const leg = r.callerLeg(before);
-  t.same(r.media.plays(leg), [], 'no prompt before the ACK');
+  r.media.done(leg); // welcome ended: the flow reaches its queue step
+  await r.settle();
+  t.match(r.media.lastPrompts(leg).join(' '), /in-queue/, 'the caller hears the queue\'s hold audio at once');
+  const phone = r.agent('a1', '2001', 5070);
   await r.advance(10_000);
-  t.same(r.media.plays(leg), [], 'still nothing 10 s later');
-  t.equal(r.of('call.queued').length, 0, 'never queued');
+  t.equal(r.of('call.queued').length, 0, 'never queued in the ACD');
+  t.equal(r.agentInvites().length, 0, 'no agent is offered the unconfirmed call');
+  void phone;
   await r.advance(25_000); // past Timer H (64 × T1 = 32 s)
   const callId = r.of('call.arrived').find((e) => e.sipCallId === sipCallId)!.callId;
   t.equal(r.of('call.ended').find((e) => e.callId === callId)?.outcome, 'failed');

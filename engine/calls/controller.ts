@@ -78,6 +78,8 @@ interface Call extends CallRecord {
   callerAnswered: boolean;
   /** The caller's ACK for our 200 arrived: the call is confirmed (RFC 3261 §13.3.1.4). */
   callerAcked: boolean;
+  /** The queue a caller answered but not yet confirmed is to enter at its ACK. */
+  awaitingAck: string | null;
   callerLeg: LegId | undefined;
   callerCodec: G711;
   /** Our SDP to the caller (sent in 183 and 200). */
@@ -312,7 +314,7 @@ export class CallController {
       phase: 'setup', caller: admission.caller, dialled: admission.dialled, trunk: admission.trunkId,
       customer: unknownCaller(), route, queue: null, agentId: null, priority: 0, lang: this.d.settings.language,
       arrivedAt: now, ivrExitAt: null, queuedAt: null, offeredAt: null, answeredAt: null, offers: 0,
-      invite, admission, callerDialog: undefined, callerAnswered: false, callerAcked: false, callerLeg: undefined, callerCodec: 'PCMU',
+      invite, admission, callerDialog: undefined, callerAnswered: false, callerAcked: false, awaitingAck: null, callerLeg: undefined, callerCodec: 'PCMU',
       localSdp: undefined, agentLeg: undefined, agentLocal: undefined, agentInvite: undefined, agentDialog: undefined, offerSeq: 0, playId: -1,
       afterPlay: undefined, ivr: undefined, queueDigits: undefined, answerTimer: undefined, closing: undefined, mediaStarted: false,
     };
@@ -423,17 +425,6 @@ export class CallController {
       this.answerCaller(call);
     }
     if (isEnded(call)) return;
-    // Answered with 200: the IVR starts at the caller's ACK, one round trip later. A peer that
-    // never confirms its call (a flood of INVITEs from an admitted trunk address) gets no prompt,
-    // no place in a queue and no agent, and ends at Timer H as 'failed' without a callback task.
-    // With early media there is no ACK before the answer: the IVR starts at once.
-    if (call.callerAnswered && !call.callerAcked) return;
-    this.beginIvr(call);
-  }
-
-  /** Setup is done and the caller confirmed (or hears early media): run the number's flow. */
-  private beginIvr(call: Call): void {
-    if (call.phase !== 'setup' || call.localSdp === undefined) return;
     this.to(call, 'ivr');
     this.startFlow(call, call.route.flow);
   }
@@ -442,12 +433,15 @@ export class CallController {
   private callerAck(call: Call): void {
     if (call.callerAcked) return;
     call.callerAcked = true;
-    this.beginIvr(call);
+    const queue = call.awaitingAck;
+    if (queue === null || call.phase !== 'ivr') return;
+    call.awaitingAck = null;
+    this.enqueue(call, queue, true);
   }
 
   /**
-   * Our 200 was never acknowledged (Timer H) before the IVR started: the peer never confirmed
-   * the call, so it is no caller to call back; the CDR says 'failed' and nothing else is kept.
+   * Our 200 was never acknowledged (Timer H) before the caller reached a queue: the peer never
+   * confirmed the call, so it is no caller to call back; the CDR says 'failed', nothing else is kept.
    */
   private unconfirmed(call: Call): void {
     this.d.log.debug(this.ctx(call), 'caller never acknowledged the answer: call dropped, no callback');
@@ -474,7 +468,7 @@ export class CallController {
       onBye: () => this.callerLeft(call, 'caller'),
       onAck: () => this.callerAck(call),
       onTerminated: (_dialog, reason) => {
-        if (reason === 'no-ack' && !call.callerAcked && call.phase === 'setup') this.unconfirmed(call);
+        if (reason === 'no-ack' && !call.callerAcked && (call.phase === 'setup' || call.phase === 'ivr')) this.unconfirmed(call);
         else this.callerLeft(call, 'system');
       },
       onReinvite: (dialog, req) => this.reinvite(call, 'caller', dialog, req),
@@ -623,10 +617,20 @@ export class CallController {
     return { kind: 'prompt', name: this.queueSettings(call.queue).holdMusic };
   }
 
-  private enqueue(call: Call, queue: string): void {
+  private enqueue(call: Call, queue: string, holding = false): void {
     const now = this.now();
     if (call.ivr) this.clearIvrTimer(call.ivr);
     call.ivr = undefined;
+    if (call.callerAnswered && !call.callerAcked) {
+      // Answered with 200 but not confirmed yet (RFC 3261 §13.3.1.4): the caller hears the queue's
+      // hold audio at once, and enters the ACD at its ACK, one round trip later. A peer that never
+      // confirms (a flood of INVITEs from an admitted trunk address) never takes a place in a
+      // queue or an agent, and ends at Timer H as 'failed' without a callback task.
+      call.awaitingAck = queue;
+      call.queue = queue;
+      this.play(call, { items: [{ kind: 'prompt', name: `${call.lang}/in-queue` }, this.holdMusic(call)], loop: true, loopFrom: 1 });
+      return;
+    }
     call.ivrExitAt ??= now;
     call.queue = queue;
     call.queuedAt = now;
@@ -642,7 +646,7 @@ export class CallController {
       call.queue = view.queueId;
       // Offered at once (an agent was idle): it was next in line.
       const position = this.d.acd.positionOf(call.id) ?? 1;
-      this.play(call, { items: [{ kind: 'prompt', name: `${call.lang}/in-queue` }, this.holdMusic(call)], loop: true, loopFrom: 1 });
+      if (!holding) this.play(call, { items: [{ kind: 'prompt', name: `${call.lang}/in-queue` }, this.holdMusic(call)], loop: true, loopFrom: 1 });
       void this.d.store.journal.queued(call.id, call.queue, now).catch((err: unknown) => this.d.log.error({ err, ...this.ctx(call) }, 'journal write failed'));
       this.record(call, { type: 'queued', queue: call.queue, position, priority: call.priority });
       this.emit({
