@@ -4,30 +4,19 @@
  * without an answer while another source is served; /metrics shows the drops and the block.
  */
 import t from 'tap';
-import dgram from 'node:dgram';
-import { parse, type SipResponse } from './sip/index.ts';
 import { startEngineRig } from './testing/engine-rig.ts';
+import { RawUdp, headerOf, statusOf } from './testing/attack.ts';
 
-async function udpPeer(t: { teardown(fn: () => unknown): void }, address: string) {
-  const sock = dgram.createSocket('udp4');
-  const replies: SipResponse[] = [];
-  sock.on('message', (b) => {
-    const r = parse(b);
-    if (r.ok && r.message.kind === 'response') replies.push(r.message);
-  });
-  await new Promise<void>((r) => sock.bind(0, address, () => r()));
-  t.teardown(() => sock.close());
-  return { sock, replies, port: sock.address().port };
+async function udpPeer(t: { teardown(fn: () => unknown): void }, address: string): Promise<RawUdp> {
+  const peer = await RawUdp.open(address);
+  t.teardown(() => peer.close());
+  return peer;
 }
 
 const request = (method: string, host: string, viaPort: number, callId: string): string =>
   `${method} sip:q@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP ${host}:${viaPort};branch=z9hG4bK${callId}\r\nMax-Forwards: 70\r\n` +
   `From: <sip:c@${host}>;tag=f${callId}\r\nTo: <sip:q@127.0.0.1>\r\nCall-ID: ${callId}\r\nCSeq: 1 ${method}\r\n` +
   `Contact: <sip:c@${host}:${viaPort}>\r\nContent-Length: 0\r\n\r\n`;
-
-async function until(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 300 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
-}
 
 /** One sample of the Prometheus text, 0 when absent. */
 function sample(text: string, series: string): number {
@@ -43,16 +32,16 @@ t.test('the engine survives the port-0 datagram and limits a flooding source; me
   const bad = await udpPeer(t, '127.0.0.2');
   const good = await udpPeer(t, '127.0.0.3');
 
-  bad.sock.send(request('OPTIONS', '127.0.0.2', 0, 'port-zero'), rig.sipPort, '127.0.0.1');
-  await until(() => bad.replies.some((r) => r.headers.callId === 'port-zero'));
-  t.equal(bad.replies.find((r) => r.headers.callId === 'port-zero')?.status, 400, 'Via port 0 → 400 at the packet source');
+  await bad.send(Buffer.from(request('OPTIONS', '127.0.0.2', 0, 'port-zero'), 'latin1'), rig.sipPort);
+  const zero = await bad.finalFor('port-zero', 3000);
+  t.equal(zero && statusOf(zero.text), 400, 'Via port 0 → 400 at the packet source');
 
-  for (let i = 0; i < 20; i++) bad.sock.send(request('INVITE', '127.0.0.2', bad.port, `flood-${i}`), rig.sipPort, '127.0.0.1');
+  for (let i = 0; i < 20; i++) await bad.send(Buffer.from(request('INVITE', '127.0.0.2', bad.port, `flood-${i}`), 'latin1'), rig.sipPort);
   // A REGISTER, not an OPTIONS: OPTIONS from a source that is neither a trunk nor a phone gets no
   // answer by policy (engine/trunks), a REGISTER is challenged.
-  good.sock.send(request('REGISTER', '127.0.0.3', good.port, 'good'), rig.sipPort, '127.0.0.1');
-  await until(() => good.replies.some((r) => r.headers.callId === 'good'));
-  t.equal(good.replies.find((r) => r.headers.callId === 'good')?.status, 401, 'another source is served (challenged) during the flood');
+  await good.send(Buffer.from(request('REGISTER', '127.0.0.3', good.port, 'good'), 'latin1'), rig.sipPort);
+  const served = await good.finalFor('good', 3000);
+  t.equal(served && statusOf(served.text), 401, 'another source is served (challenged) during the flood');
 
   const res = await fetch(`http://127.0.0.1:${rig.httpPort}/metrics`);
   const text = await res.text();
@@ -61,6 +50,6 @@ t.test('the engine survives the port-0 datagram and limits a flooding source; me
     '18 of the 20 INVITEs dropped by admission (2 admitted by the burst)');
   t.equal(sample(text, 'onair_sip_admission_blocked_sources'), 1, 'the flooding source is blocked');
   t.ok(text.includes('onair_sip_dropped_total{reason="dispatch_error"} 0'), 'the drop counter is exported');
-  const flooded = new Set(bad.replies.filter((r) => r.headers.cseq.method === 'INVITE').map((r) => r.headers.callId));
+  const flooded = new Set(bad.heard.filter((h) => headerOf(h.text, 'CSeq')?.endsWith('INVITE')).map((h) => headerOf(h.text, 'Call-ID')));
   t.ok(flooded.size <= 2, `only the admitted INVITEs were answered (${[...flooded].join(', ')})`);
 });

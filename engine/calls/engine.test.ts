@@ -4,43 +4,29 @@
  * and a feature code from anywhere but the agent's registered phone changes nothing.
  */
 import t from 'tap';
-import dgram from 'node:dgram';
-import { parse, type SipResponse } from '../sip/index.ts';
 import { startEngineRig, within } from '../testing/engine-rig.ts';
+import { RawUdp, rawRequest, statusOf, token } from '../testing/attack.ts';
 
-/** A loopback UDP peer that sends raw requests and collects the responses by Call-ID. */
+/** A loopback UDP peer (the attack kit's {@link RawUdp}) that sends raw requests and waits for their final answers. */
 async function peer(t: { teardown(fn: () => unknown): void }, target: number) {
-  const sock = dgram.createSocket('udp4');
-  const got: SipResponse[] = [];
-  let wake: (() => void) | undefined;
-  sock.on('message', (buf) => {
-    const r = parse(buf);
-    if (r.ok && r.message.kind === 'response') {
-      got.push(r.message);
-      wake?.();
-    }
-  });
-  await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', () => resolve()));
-  t.teardown(() => sock.close());
-  const port = sock.address().port;
-  let n = 0;
+  const udp = await RawUdp.open('127.0.0.1');
+  t.teardown(() => udp.close());
   return {
     send(method: string, ruri: string, fromUser: string): string {
-      const callId = `raw-${++n}-${port}@127.0.0.1`;
-      const text = [
-        `${method} ${ruri} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bK-raw-${n}`,
-        `From: <sip:${fromUser}@127.0.0.1>;tag=raw${n}`, `To: <${ruri}>`, `Call-ID: ${callId}`, `CSeq: 1 ${method}`,
-        `Contact: <sip:${fromUser}@127.0.0.1:${port}>`, 'Max-Forwards: 70', 'Content-Length: 0', '', '',
-      ].join('\r\n');
-      sock.send(Buffer.from(text, 'latin1'), target, '127.0.0.1');
+      const callId = `${token('raw-')}@127.0.0.1`;
+      void udp.send(rawRequest({
+        method, uri: ruri, headers: [
+          `Via: SIP/2.0/UDP 127.0.0.1:${udp.port};branch=${token()}`, `From: <sip:${fromUser}@127.0.0.1>;tag=${token('t')}`,
+          `To: <${ruri}>`, `Call-ID: ${callId}`, `CSeq: 1 ${method}`, `Contact: <sip:${fromUser}@127.0.0.1:${udp.port}>`, 'Max-Forwards: 70',
+        ],
+      }), target);
       return callId;
     },
-    /** The first final response for `callId`. */
-    async final(callId: string): Promise<SipResponse> {
+    /** The first final response for `callId` (its status). */
+    async final(callId: string): Promise<{ status: number }> {
       for (;;) {
-        const r = got.find((m) => m.headers.callId === callId && m.status >= 200);
-        if (r) return r;
-        await new Promise<void>((resolve) => { wake = resolve; });
+        const h = await udp.finalFor(callId, 60_000);
+        if (h) return { status: statusOf(h.text)! };
       }
     },
   };
