@@ -140,6 +140,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
         inviteBurst: adm.inviteBurst, registersPerSecond: adm.registersPerSecond, registerBurst: adm.registerBurst,
         blockAfterDrops: adm.blockAfterDrops, blockWindowMs: adm.blockWindowSeconds * 1000, blockMs: adm.blockSeconds * 1000,
         blockTrunkSources: adm.blockTrunkSources, maxSources: adm.maxSources, maxBlockedSources: adm.maxBlockedSources,
+        ipv6PrefixLength: adm.ipv6PrefixLength,
       },
     }) : undefined;
     const ua = new UserAgent(transport, {

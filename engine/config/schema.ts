@@ -129,6 +129,7 @@ const sipSection = z.strictObject({
     blockTrunkSources: z.boolean().default(false).describe('Also block trunk addresses (by default a carrier over its ceiling is limited, never blocked).'),
     maxSources: positiveInt.default(50000).describe('Most source addresses with bucket state (least recently seen evicted first).'),
     maxBlockedSources: positiveInt.default(10000).describe('Most blocked source addresses remembered (oldest evicted first).'),
+    ipv6PrefixLength: z.number().int().min(16).max(128).default(64).describe('IPv6 sources share one set of buckets and one block per prefix of this length (bits): a host owns a whole /64 and can change its address at will.'),
     exempt: z.array(ipAddress).default(['127.0.0.1', '::1']).describe('Source addresses never limited: the host itself (a co-located SIP proxy, sipp benches) by default; add a SIP proxy in front of onair, which sends everything from one address.'),
   }).prefault({}).describe('Per-source admission: token buckets per source IP, fail2ban-style blocks (docs/operations.md, Limits and admission).'),
   maxCalls: positiveInt.default(1000).describe('Calls in progress above which a new INVITE gets 503 with Retry-After.'),

@@ -8,7 +8,7 @@ import t from 'tap';
 import dgram from 'node:dgram';
 import fc from 'fast-check';
 import {
-  SourceAdmission, TransactionLayer, TransportLayer, UserAgent, parse,
+  SourceAdmission, sourceKey, TransactionLayer, TransportLayer, UserAgent, parse,
   type AdmissionLimits, type SipRequest, type SipResponse,
 } from './index.ts';
 import { FakeTransport } from './testing/fake-transport.ts';
@@ -220,4 +220,39 @@ t.test('UA on loopback: a BYE of a live call passes while its source floods INVI
   t.ok(replies.some((r) => r.status === 200 && r.headers.cseq.method === 'BYE'), 'and was answered 200');
   t.equal(replies.filter((r) => r.headers.cseq.method === 'INVITE' && r.headers.callId !== 'live').length, 0, 'the flood got no answer at all');
   t.ok(otherReplies.some((r) => r.status === 200 && r.headers.callId === 'other'), 'another source is served');
+});
+
+t.test('IPv6 sources are limited per /64: a host rotating through its prefix shares one bucket and one block', async (t) => {
+  const l = limiter({ invitesPerSecond: 1, inviteBurst: 3, blockAfterDrops: 5, blockWindowMs: 10_000, blockMs: 60_000 });
+  // Every INVITE from a new address of 2001:db8:1:2::/64, as a flooder choosing a fresh one per packet would.
+  const verdicts = Array.from({ length: 10 }, (_, i) => l.admission.admit(`2001:db8:1:2:${(i + 1).toString(16)}::${i}`, 'INVITE'));
+  t.same(verdicts.slice(0, 3), ['admit', 'admit', 'admit'], 'the burst of the /64');
+  t.same(verdicts.slice(3, 8), ['invite', 'invite', 'invite', 'invite', 'invite'], 'then over the /64 INVITE bucket');
+  t.same(verdicts.slice(8), ['blocked', 'blocked'], 'the fifth drop blocked the whole /64');
+  t.ok(l.admission.isBlocked('2001:db8:1:2:ffff:ffff:ffff:ffff'), 'another address of the prefix is blocked too');
+  t.equal(l.admission.admit('2001:db8:1:3::1', 'INVITE'), 'admit', 'the neighbouring /64 is another source');
+  t.equal(l.admission.sourceCount, 2, 'two bucket states, not one per address');
+  t.match(l.logs[0], { source: '2001:0db8:0001:0002:0000:0000:0000:0000:/64' }, 'the log line names the prefix');
+});
+
+t.test('sourceKey: one key per prefix whatever the spelling; IPv4 and IPv4-mapped as the IPv4 address', async (t) => {
+  t.equal(sourceKey('192.0.2.1', 64), '192.0.2.1');
+  t.equal(sourceKey('::ffff:192.0.2.1', 64), '192.0.2.1', 'IPv4-mapped counts as its IPv4 source');
+  t.equal(sourceKey('2001:db8::1', 64), sourceKey('2001:0DB8:0:0:0:0:0:2', 64), 'compressed, upper case, full: one /64');
+  t.equal(sourceKey('fe80::1%eth0', 64), sourceKey('fe80::2', 64), 'the zone id is not part of the source');
+  t.equal(sourceKey('2001:db8::1', 128), '2001:0db8:0000:0000:0000:0000:0000:0001:/128', '/128 keeps the whole address');
+  t.not(sourceKey('2001:db8:0:0:8000::', 65), sourceKey('2001:db8::', 65), 'a /65 splits on its 65th bit');
+  t.equal(sourceKey('2001:db8:0:0:7fff::', 65), sourceKey('2001:db8::', 65));
+  for (const bad of ['1:2:3', 'zz::1', '1::2::3', '1:2:3:4:5:6:7:8:9', '::1.2.3.400', '12345::']) {
+    t.equal(sourceKey(bad, 64), bad, `${bad}: not an address, kept as it is (limits only itself)`);
+  }
+  // Property: the key agrees with the prefix as Node's own parser sees it (BlockList subnets).
+  const { BlockList } = await import('node:net');
+  fc.assert(fc.property(fc.ipV6(), fc.ipV6(), fc.integer({ min: 16, max: 128 }), (a, b, bits) => {
+    const list = new BlockList();
+    list.addSubnet(a, bits, 'ipv6');
+    const mappedV4 = (x: string) => sourceKey(x, bits).indexOf(':') < 0;
+    if (mappedV4(a) || mappedV4(b)) return true;
+    return (sourceKey(a, bits) === sourceKey(b, bits)) === list.check(b, 'ipv6');
+  }), { numRuns: 2000 });
 });

@@ -26,6 +26,10 @@
  * inside an established dialog — a carrier's BYE for a live call must get through while the same
  * address floods INVITEs.
  *
+ * An IPv6 source is limited by its prefix (`ipv6PrefixLength`, /64 by default): one host owns a
+ * whole /64 and can pick a new address in it for every packet, so a limit per full address would
+ * limit nothing. IPv4-mapped IPv6 addresses count as the IPv4 address they carry.
+ *
  * Memory is bounded: at most `maxSources` bucket states and `maxBlockedSources` blocks, each an
  * LRU, so a flood from forged addresses evicts old states instead of growing the heap. Blocks are
  * kept apart from bucket states so that such a flood does not unblock a real offender. Time is
@@ -69,6 +73,8 @@ export interface AdmissionLimits {
   maxSources: number;
   /** Most blocked sources remembered (LRU). */
   maxBlockedSources: number;
+  /** IPv6 sources share buckets and blocks by this prefix length (bits, 16..128). */
+  ipv6PrefixLength: number;
 }
 
 /**
@@ -90,6 +96,7 @@ export const defaultAdmissionLimits: AdmissionLimits = {
   blockTrunkSources: false,
   maxSources: 50_000,
   maxBlockedSources: 10_000,
+  ipv6PrefixLength: 64,
 };
 
 /** A pino-compatible logger (a pino child logger fits). */
@@ -186,16 +193,17 @@ export class SourceAdmission {
   admit(address: string, method: string): AdmissionVerdict {
     if (this.exempt.has(address)) return 'admit';
     const now = this.now();
-    const until = this.blocked.get(address);
+    const key = sourceKey(address, this.limits.ipv6PrefixLength);
+    const until = this.blocked.get(key);
     if (until !== undefined) {
       if (now < until) return this.count('blocked');
-      this.blocked.delete(address);
+      this.blocked.delete(key);
     }
     const l = this.limits;
-    let s = this.sources.get(address);
+    let s = this.sources.get(key);
     if (s === undefined) {
       s = new SourceState(l, this.ceilingFor?.(address), now);
-      this.sources.set(address, s);
+      this.sources.set(key, s);
     } else {
       const elapsed = (now - s.at) / 1000;
       if (elapsed > 0) {
@@ -222,13 +230,13 @@ export class SourceAdmission {
       s.drops = 0;
     }
     s.drops++;
-    if (s.blockable && s.drops >= l.blockAfterDrops) this.block(address, s, now);
+    if (s.blockable && s.drops >= l.blockAfterDrops) this.block(key, s, now);
     return this.count(verdict);
   }
 
-  /** True while `address` is blocked. */
+  /** True while `address` (or, for IPv6, its prefix) is blocked. */
   isBlocked(address: string): boolean {
-    const until = this.blocked.get(address);
+    const until = this.blocked.get(sourceKey(address, this.limits.ipv6PrefixLength));
     return until !== undefined && this.now() < until;
   }
 
@@ -272,4 +280,79 @@ export class SourceAdmission {
     this.drops[ADMISSION_DROP_KINDS.indexOf(kind)]! += 1;
     return kind;
   }
+}
+
+/**
+ * The key a source is limited by: an IPv4 address as it is; an IPv6 address cut to its first
+ * `prefixLength` bits, written as `xxxx:xxxx:...:/N` (eight fixed-width groups, so every spelling of
+ * one prefix gives one key); an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) as its IPv4 address.
+ * The address comes from the socket (the kernel's spelling), but anything that does not parse is
+ * kept as it is: it then only ever limits itself.
+ */
+export function sourceKey(address: string, prefixLength: number): string {
+  if (address.indexOf(':') < 0) return address;
+  const groups = ipv6Groups(address);
+  if (groups === null) return address;
+  if (groups[0] === 0 && groups[1] === 0 && groups[2] === 0 && groups[3] === 0 && groups[4] === 0 && groups[5] === 0xffff) {
+    return `${groups[6]! >> 8}.${groups[6]! & 0xff}.${groups[7]! >> 8}.${groups[7]! & 0xff}`;
+  }
+  const bits = Math.max(0, Math.min(128, prefixLength));
+  let out = '';
+  for (let i = 0; i < 8; i++) {
+    const keep = Math.max(0, Math.min(16, bits - 16 * i));
+    const g = keep === 0 ? 0 : groups[i]! & ((0xffff << (16 - keep)) & 0xffff);
+    out += g.toString(16).padStart(4, '0') + ':';
+  }
+  return `${out}/${bits}`;
+}
+
+/** The eight 16-bit groups of an IPv6 literal (zone id dropped, a trailing IPv4 part allowed), or null. */
+function ipv6Groups(address: string): number[] | null {
+  const zone = address.indexOf('%');
+  const a = zone >= 0 ? address.slice(0, zone) : address;
+  const parts = a.split('::');
+  if (parts.length > 2) return null;
+  const side = (text: string): number[] | null => {
+    if (text === '') return [];
+    const out: number[] = [];
+    const items = text.split(':');
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      if (i === items.length - 1 && item.indexOf('.') >= 0) {
+        const v4 = item.split('.');
+        if (v4.length !== 4) return null;
+        const b = v4.map((x) => digitsValue(x, 10, 3));
+        if (b.some((x) => x < 0 || x > 255)) return null;
+        out.push((b[0]! << 8) | b[1]!, (b[2]! << 8) | b[3]!);
+      } else {
+        const g = digitsValue(item, 16, 4);
+        if (g < 0) return null;
+        out.push(g);
+      }
+    }
+    return out;
+  };
+  const head = side(parts[0]!);
+  const tail = parts.length === 2 ? side(parts[1]!) : [];
+  if (head === null || tail === null) return null;
+  if (parts.length === 1) return head.length === 8 ? head : null;
+  const fill = 8 - head.length - tail.length;
+  if (fill < 1) return null;
+  return [...head, ...new Array<number>(fill).fill(0), ...tail];
+}
+
+/** Value of 1..`maxDigits` digits in `radix` (10 or 16), or -1. Hand-rolled: admission is a hot path. */
+function digitsValue(text: string, radix: 10 | 16, maxDigits: number): number {
+  if (text.length === 0 || text.length > maxDigits) return -1;
+  let v = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    let d: number;
+    if (c >= 48 && c <= 57) d = c - 48;
+    else if (radix === 16 && c >= 97 && c <= 102) d = c - 87;
+    else if (radix === 16 && c >= 65 && c <= 70) d = c - 55;
+    else return -1;
+    v = v * radix + d;
+  }
+  return v;
 }

@@ -21,7 +21,7 @@ export { TransportLayer, defaultTransportLimits, CONNECTION_REFUSALS } from './t
 export type { ListenSpec, TransportLimits, TransportDelegate, TransportObserver, ConnectionRefusal } from './transport.ts';
 export { TransactionLayer } from './transaction-layer.ts';
 export type { TransactionUser, TransactionLayerOptions, AdmissionPort } from './transaction-layer.ts';
-export { SourceAdmission, defaultAdmissionLimits, ADMISSION_DROP_KINDS } from './admission.ts';
+export { SourceAdmission, defaultAdmissionLimits, ADMISSION_DROP_KINDS, sourceKey } from './admission.ts';
 export type { AdmissionLimits, AdmissionDropKind, AdmissionVerdict, SourceCeiling, SourceAdmissionOptions, AdmissionLogger } from './admission.ts';
 export type { ClientTransaction, ClientTransactionUser, InviteClientTransaction, NonInviteClientTransaction } from './transaction-client.ts';
 export type { ServerTransaction, InviteServerTransaction, NonInviteServerTransaction } from './transaction-server.ts';
