@@ -360,7 +360,7 @@ export class CallController {
       contractVersion: CONTRACT_VERSION, callId, sipCallId: invite.request.headers.callId, caller: admission.caller, dialled: admission.dialled,
       programme: route.programme, airing: route.airing, queue: null, agent: null, customerId: null, outcome: 'rejected_capacity',
       arrivedAt: now, ivrExitAt: null, queuedAt: null, offeredAt: null, answeredAt: null, endedAt: now, wrapUpEndAt: null,
-      waitMs: 0, talkMs: 0, wrapUpMs: 0, offers: 0, releasedBy: 'system', callbackId: null,
+      waitMs: 0, talkMs: 0, wrapUpMs: 0, offers: 0, releasedBy: 'system', callbackId: null, direction: 'inbound',
     };
     const callback: CallbackInput | null = verdict.callback ? {
       caller: admission.caller, queue: this.d.settings.defaultCallbackQueue, arrivedAt: now, callId, reason: 'rejected_capacity',
@@ -1083,7 +1083,7 @@ export class CallController {
       customerId: call.customer.customerId, outcome, arrivedAt: call.arrivedAt, ivrExitAt: call.ivrExitAt, queuedAt: call.queuedAt,
       offeredAt: call.offeredAt, answeredAt: call.answeredAt, endedAt: now, wrapUpEndAt: null,
       waitMs: (call.answeredAt ?? now) - call.arrivedAt, talkMs: call.answeredAt !== null ? now - call.answeredAt : 0, wrapUpMs: 0,
-      offers: call.offers, releasedBy: by, callbackId: null,
+      offers: call.offers, releasedBy: by, callbackId: null, direction: 'inbound',
     };
     if (agent !== null && this.d.acd.inspectAgent(agent)?.state === 'wrapUp') {
       this.wrapUps.set(agent, { cdr });
