@@ -10,6 +10,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { defaultPromptDir } from '../../media/index.ts';
 import { CidrError, CidrMatcher } from '../trunks/index.ts';
+import { DEFAULT_DIALING_POLICY, clockMinutes, isTimeZone } from '../callbacks/index.ts';
 
 // ------------------------------------------------------------------ building blocks
 
@@ -430,6 +431,44 @@ const numberRoute = z.strictObject({
   airing: z.string().nullable().default(null).describe('Airing (broadcast slot) recorded in the CDR; null = none.'),
 });
 
+// ------------------------------------------------------------------ callback dialing
+
+const D = DEFAULT_DIALING_POLICY;
+const clockTime = z.string().refine((s) => { const m = clockMinutes(s); return m !== null && m < 1440; }, { message: 'expected HH:MM, 00:00-23:59' });
+const clockEnd = z.string().refine((s) => { const m = clockMinutes(s); return m !== null && m > 0; }, { message: 'expected HH:MM, 00:01-24:00' });
+const retryDelay = (d: number | null, what: string) => nonNegativeInt.max(7 * 86_400).nullable().default(d)
+  .describe(`After ${what}: seconds until the next attempt; null = no retry, the task ends exhausted.`);
+const callingWindow = z.strictObject({
+  days: z.array(z.number().int().min(1).max(7)).min(1).max(7).default([1, 2, 3, 4, 5, 6, 7]).describe('Weekdays the window starts on, 1 = Monday ... 7 = Sunday.'),
+  from: clockTime.describe('Local start, HH:MM.'),
+  to: clockEnd.describe('Local end, HH:MM (24:00 = midnight); earlier than from = the window ends the next day.'),
+}).refine((w) => clockMinutes(w.from) !== (clockMinutes(w.to) ?? 0) % 1440, { message: 'from and to are equal; for a whole day write 00:00 to 24:00', path: ['to'] });
+/** Dialing modes: only progressive is executed so far; the others are refused rather than silently run as progressive. */
+const DIALING_MODES = ['progressive', 'preview', 'predictive'] as const;
+const dialingSection = z.strictObject({
+  mode: z.enum(DIALING_MODES).default('progressive')
+    .refine((m) => m === 'progressive', { message: 'only progressive dialing is available so far (preview and predictive are not implemented yet)' })
+    .describe('How callbacks are dialled: progressive = a free agent is rung first, then the customer is dialled (preview and predictive are not available yet).'),
+  maxAttempts: positiveInt.max(100).default(D.maxAttempts).describe('Attempts that ring the customer, at most; then the task ends exhausted (an offer the agent did not answer does not count).'),
+  retryDelaySeconds: z.strictObject({
+    busy: retryDelay(D.retryDelaySeconds.busy, 'busy (486/600)'),
+    no_answer: retryDelay(D.retryDelaySeconds.no_answer, 'no answer (480/408, ring timeout)'),
+    trunk_error: retryDelay(D.retryDelaySeconds.trunk_error, 'a trunk error on every trunk (5xx, unreachable)'),
+    cancelled: retryDelay(D.retryDelaySeconds.cancelled, 'a dial cancelled before the customer answered'),
+    agent_no_answer: retryDelay(D.retryDelaySeconds.agent_no_answer, 'the agent did not answer the offer (the customer was not dialled)'),
+    interrupted: retryDelay(D.retryDelaySeconds.interrupted, 'the engine stopped during the attempt'),
+    failed: retryDelay(D.retryDelaySeconds.failed, 'an engine failure during the attempt'),
+    rejected: retryDelay(D.retryDelaySeconds.rejected, 'rejected by the customer (603, other 4xx/6xx)'),
+    invalid_number: retryDelay(D.retryDelaySeconds.invalid_number, 'an invalid number (404/484/410/604)'),
+  }).prefault({}).describe('Delay before the next attempt, per result of the last one (s); the attempt then waits for the calling hours.'),
+  callingHours: z.array(callingWindow).min(1).default(D.callingHours.map((w) => ({ ...w, days: [...w.days] })))
+    .describe('Windows in which customers may be called, in the task\'s time zone; a retry falling outside waits for the next window.'),
+  timeZone: z.string().refine(isTimeZone, { message: 'expected an IANA time zone, e.g. Asia/Shanghai' }).default(D.timeZone)
+    .describe('IANA time zone of the calling hours, for tasks that carry no customer time zone.'),
+  expiryHours: z.number().positive().max(24 * 90).default(D.expiryHours).describe('An open task whose first call arrived longer ago than this is closed as expired (h).'),
+  pollSeconds: z.number().positive().max(60).default(2).describe('How often the dialer looks for due tasks (s); it also looks when an agent becomes free.'),
+}).prefault({}).describe('The callback dialer and its attempt policy (docs/dialer.md).');
+
 // ------------------------------------------------------------------ the whole configuration
 
 /** The engine configuration schema. Parse with {@link loadConfig} (which adds cross-field checks). */
@@ -453,6 +492,7 @@ export const configSchema = z.strictObject({
       burst: positiveInt.default(50).describe('Refusals per trunk recorded at once after a quiet period (token bucket size).'),
       dedupeSeconds: nonNegativeInt.default(600).describe('A number refused again within this long gets no second callback task (s).'),
     }).prefault({}).describe('Bounds on what a flood of capacity refusals writes (every refused INVITE still gets its 503).'),
+    dialing: dialingSection,
   }).prefault({}).describe('Callback tasks.'),
   featureCodes: z.strictObject({
     login: dialString.default('*60').describe('Dialled by an agent: log in, not ready yet.'),
