@@ -442,7 +442,7 @@ const callingWindow = z.strictObject({
   days: z.array(z.number().int().min(1).max(7)).min(1).max(7).default([1, 2, 3, 4, 5, 6, 7]).describe('Weekdays the window starts on, 1 = Monday ... 7 = Sunday.'),
   from: clockTime.describe('Local start, HH:MM.'),
   to: clockEnd.describe('Local end, HH:MM (24:00 = midnight); earlier than from = the window ends the next day.'),
-}).refine((w) => clockMinutes(w.from) !== (clockMinutes(w.to) ?? 0) % 1440, { message: 'from and to are equal; for a whole day write 00:00 to 24:00', path: ['to'] });
+}).refine((w) => clockMinutes(w.from) !== clockMinutes(w.to), { message: 'from and to are equal; for a whole day write 00:00 to 24:00', path: ['to'] });
 /** Dialing modes: only progressive is executed so far; the others are refused rather than silently run as progressive. */
 const DIALING_MODES = ['progressive', 'preview', 'predictive'] as const;
 const dialingSection = z.strictObject({
