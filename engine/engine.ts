@@ -69,7 +69,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     // ---- store, CRM, recovery, outbox ------------------------------------------------------
     if (config.database.kind !== 'sqlite') throw new Error('ENGINE_ERR_CONFIG: database.kind postgres is not available yet; use sqlite');
     if (config.database.path !== ':memory:') mkdirSync(path.dirname(path.resolve(config.database.path)), { recursive: true });
-    const store = openStore({ path: config.database.path, synchronous: config.database.synchronous, commitWindowMs: config.database.commitWindowMs });
+    const store = openStore({ path: config.database.path, synchronous: config.database.synchronous, commitWindowMs: config.database.commitWindowMs, dialing: config.callbacks.dialing });
     cleanups.push(() => store.close());
     const crm: CrmAdapter = opts.crm ?? (config.crm.adapter === 'sqlite'
       ? new SqliteCrmAdapter({ db: store.db, writer: store.writer, strikeThreshold: config.crm.strikeThreshold, seedDemo: config.crm.seedDemo })

@@ -155,7 +155,7 @@ export function callbackTask(over: Partial<CallbackTask>): CallbackTask {
     id: 1, caller: '+41790000001', queue: 'orders', reason: 'abandoned_queue', status: 'open', arrivedAt: 1_700_000_000_000,
     lastArrivalAt: 1_700_000_000_000, abandons: 1, firstCallId: 'c-9', lastCallId: 'c-9', dialled: '100', programme: null,
     customerId: null, createdAt: 1_700_000_000_500, updatedAt: 1_700_000_000_500, claimedBy: null, claimedAt: null,
-    dialAttempts: 0, closedAt: null, note: null, ...over,
+    attempts: 0, nextAttemptAt: 1_700_000_000_500, lastResult: null, timeZone: null, closedAt: null, note: null, ...over,
   };
 }
 
