@@ -114,6 +114,8 @@ export interface CallbackDialerDeps {
   /** The attempt policy's `isDialable` with its config and the do-not-call list bound. */
   dialable(task: DialerTask, now: number): boolean;
   lookup?: DialerLookup;
+  /** Run before each load of due tasks: expiry and do-not-call closing of open tasks (the store's). */
+  housekeep?(now: number): Promise<unknown>;
   settings: DialerSettings;
   log: Logger;
   clock?: Clock;
@@ -215,6 +217,7 @@ export class CallbackDialer implements CallbackOffers {
 
   private async load(): Promise<void> {
     const now = this.now();
+    await this.d.housekeep?.(now);
     const room = new Map<string, number>();
     let total = 0;
     for (const q of this.d.acd.snapshot(now).queues) {
@@ -253,7 +256,7 @@ export class CallbackDialer implements CallbackOffers {
     const now = this.now();
     this.d.decide(() => this.d.acd.addCallback({
       id: entry.acdId, queueId: queue, callerNumber: task.caller, dialledNumber: task.dialled ?? '',
-      priority: task.priority ?? 0, arrivalTime: task.arrivedAt,
+      arrivalTime: task.arrivedAt,
     }, now));
     if (this.d.acd.inspectCall(entry.acdId) === undefined && entry.attempt === null) {
       // Refused or merged at once (its `ended` came and removed it): nothing stays behind.
@@ -349,7 +352,8 @@ export class CallbackDialer implements CallbackOffers {
     }
     a.attemptId = r.value.attempt.id;
     entry.task = r.value.task;
-    a.attemptNo = r.value.task.attempts;
+    // `attempts` counts those that rang the customer, so far: this one is the next.
+    a.attemptNo = r.value.task.attempts + 1;
     a.display = info?.name ?? entry.task.caller;
     this.record(a, { type: 'callback_attempt', callbackId: entry.task.id, attempt: a.attemptNo, agent: a.agentId, result: null, trunk: null, sipStatus: null });
     if (a.phase !== 'claiming') return; // withdrawn while claiming: close() recorded it
@@ -564,7 +568,7 @@ export class CallbackDialer implements CallbackOffers {
     a.entry.task = task;
     this.record(a, { type: 'callback_attempt', callbackId: task.id, attempt: a.attemptNo, agent: a.agentId, result, trunk: a.trunk, sipStatus: a.sipStatus });
     await this.d.store.finishCall({ cdr: this.cdr(a, result, now), callback: null }, now);
-    if (task.status === 'done' || task.status === 'exhausted' || task.status === 'cancelled' || task.status === 'expired') {
+    if (task.status !== 'open' && task.status !== 'claimed') {
       this.record(a, { type: 'callback_completed', callbackId: task.id, status: task.status, attempts: task.attempts, lastResult: result });
     }
   }
