@@ -9,29 +9,15 @@ import t from 'tap';
 import dgram from 'node:dgram';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TransportLayer, UserAgent } from '../sip/index.ts';
+import type { UserAgent } from '../sip/index.ts';
 import { configSchema, type ConfigInput } from '../config/index.ts';
 import { monotonicClock } from '../clock/index.ts';
 import { freeUdpPort, requirePeer, startSipp, type SippRun } from '../testing/index.ts';
 import { OutboundDialer, type DialFailure } from './index.ts';
+import { OFFER, loopbackUa, silent, sleep, until, type Test } from './test-helpers.ts';
 
 const SCENARIOS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'testdata', 'sipp');
-const SDP = Buffer.from('v=0\r\no=onair 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n');
-const silent = { debug: () => {}, warn: () => {}, error: () => {} };
-type Test = { teardown(fn: () => unknown): void };
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Wait (the bound only stops a hung test) until `cond` holds. */
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 2000; i++) {
-    if (cond()) return;
-    await sleep(10);
-  }
-  throw new Error(`never happened: ${what}`);
-}
+const SDP = OFFER;
 
 /** True once something is bound to UDP 127.0.0.1:`port` (our own bind is refused). */
 function bound(port: number): Promise<boolean> {
@@ -56,14 +42,7 @@ async function sippCustomer(t: Test, scenario: string, calls: number, extra: str
 }
 
 async function engineUa(t: Test): Promise<UserAgent> {
-  const transport = new TransportLayer();
-  await transport.listen({ transport: 'UDP', address: '127.0.0.1', port: 0 });
-  const ua = new UserAgent(transport);
-  t.teardown(async () => {
-    ua.close();
-    await transport.close();
-  });
-  return ua;
+  return (await loopbackUa(t)).ua;
 }
 
 function dialerOn(ua: UserAgent, outbound: NonNullable<ConfigInput['outbound']>): OutboundDialer {
