@@ -5,42 +5,17 @@
  * call of dial/hangup) and the trunk slots (all back at the end of every path).
  */
 import t from 'tap';
-import {
-  DigestChallenger, TransportLayer, UserAgent, type Dialog, type IncomingInvite, type SipRequest,
-} from '../sip/index.ts';
+import { DigestChallenger, type Dialog, type IncomingInvite, type SipRequest, type UserAgent } from '../sip/index.ts';
 import { configSchema, type ConfigInput } from '../config/index.ts';
 import { monotonicClock } from '../clock/index.ts';
 import { OutboundDialer, type DialEvents, type DialFailure, type DialResult } from './index.ts';
+import { OFFER, loopbackUa, silent, sleep, until, type Test } from './test-helpers.ts';
 
-type Test = { teardown(fn: () => unknown): void };
-
-const SDP = Buffer.from('v=0\r\no=onair 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n');
+const SDP = OFFER;
 const ANSWER = Buffer.from('v=0\r\no=customer 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40100 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n');
 
-const silent = { debug: () => {}, warn: () => {}, error: () => {} };
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Wait (not a timed assertion: the bound only stops a hung test) until `cond` holds. */
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1000; i++) {
-    if (cond()) return;
-    await sleep(10);
-  }
-  throw new Error(`never happened: ${what}`);
-}
-
 async function stack(t: Test): Promise<{ ua: UserAgent; port: number }> {
-  const transport = new TransportLayer();
-  const local = await transport.listen({ transport: 'UDP', address: '127.0.0.1', port: 0 });
-  const ua = new UserAgent(transport);
-  t.teardown(async () => {
-    ua.close();
-    await transport.close();
-  });
-  return { ua, port: local.port };
+  return loopbackUa(t);
 }
 
 /** A customer phone: `behave` answers each INVITE; every INVITE and CANCEL is kept. */
