@@ -247,6 +247,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       acd: () => acd.snapshot(Date.now()),
       agents: agentList,
       outbox: () => store.outbox.backlog(),
+      callbacks: () => store.callbacks.figures(Date.now()),
       media: () => media.stats(),
       ...(admission ? { sipAdmission: () => ({ dropped: admission.droppedCounts(), blockedSources: admission.blockedCount() }) } : {}),
       ...(opts.faults ? { processFaults: opts.faults } : {}),
