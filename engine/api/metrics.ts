@@ -17,7 +17,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { AcdSnapshot, AgentState, AgentStatus, QueueSnapshot } from '../acd/index.ts';
 import type { AdmissionDropKind, ConnectionRefusal, ParseErrorCode, SipDropReason, SipMessage, TransportObserver } from '../sip/index.ts';
 import { ADMISSION_DROP_KINDS, CONNECTION_REFUSALS, SIP_DROP_REASONS } from '../sip/index.ts';
-import type { OutboxBacklog } from '../store/index.ts';
+import type { CallbackFigures, OutboxBacklog } from '../store/index.ts';
 import type { DialResult } from '../outbound/index.ts';
 import { DIAL_RESULTS } from '../outbound/index.ts';
 import type { CdrOutcome } from '../../crm-adapter/index.ts';
@@ -83,6 +83,8 @@ export interface MetricSources {
   acd?: () => AcdSnapshot;
   /** Outbox backlog (the store answers with a promise). */
   outbox?: () => OutboxBacklog | Promise<OutboxBacklog>;
+  /** Callback tasks by status, attempts by result, oldest open task (the store answers with a promise). */
+  callbacks?: () => CallbackFigures | Promise<CallbackFigures>;
   /** Connected WebSocket event clients (set by the API server). */
   eventClients?: () => number;
   /**
@@ -368,6 +370,21 @@ export class Metrics {
       const source = sources().outbox;
       if (source === undefined) return;
       emit({}, (await source()).calls);
+    });
+
+    // ---- callback dialer
+    const callbackFigures = async (): Promise<CallbackFigures | undefined> => sources().callbacks?.();
+    scraped('gauge', 'onair_callback_tasks', 'Callback tasks in the store, by status.', ['status'], async (emit) => {
+      const f = await callbackFigures();
+      if (f !== undefined) for (const [status, n] of Object.entries(f.byStatus)) emit({ status }, n);
+    });
+    scraped('counter', 'onair_callback_attempts_total', 'Callback attempts ended by this engine process, by result.', ['result'], async (emit) => {
+      const f = await callbackFigures();
+      if (f !== undefined) for (const [result, n] of Object.entries(f.attemptsByResult)) emit({ result }, n);
+    });
+    scraped('gauge', 'onair_callback_oldest_open_seconds', 'Age of the oldest open callback task (since its first call arrived), 0 when none.', [], async (emit) => {
+      const f = await callbackFigures();
+      if (f !== undefined) emit({}, f.oldestOpenSeconds);
     });
 
     // ---- trunks

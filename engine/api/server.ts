@@ -12,6 +12,7 @@ import websocket from '@fastify/websocket';
 import { z } from 'zod';
 import { CALLBACK_STATUSES, type CallbackFilter, type CallbackStatus } from '../store/index.ts';
 import { CDR_OUTCOMES } from './outcomes.ts';
+import { registerCallbackRoutes } from './callbacks-routes.ts';
 import { TokenAuth } from './auth.ts';
 import { EventHub, type EventHubOptions, type EventSocket } from './events.ts';
 import { OpenApiCollector, type RouteDoc } from './openapi.ts';
@@ -240,6 +241,8 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
     ]);
     return { ...page(items, q.limit, q.offset), total };
   });
+
+  registerCallbackRoutes(app, deps, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
 
   app.get('/api/v1/cdrs', { schema: ROUTES.cdrs }, async (req) => {
     const q = parse(cdrsQuery, req.query, 'query');
