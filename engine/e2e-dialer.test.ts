@@ -43,3 +43,40 @@ t.test('an abandoned caller is called back: agent first, then the customer, task
   const cdr = await waitFor('the outbound CDR', async () => (await listCdrs(rig)).find((x) => x.callId === attempts[0]!.callId), 10_000);
   t.match(cdr, { direction: 'outbound', callbackId: task.id, attempt: 1, trunk: 'carrier-a', dialResult: 'answered', outcome: 'answered', agent: '1009', caller: number });
 });
+
+t.test('a busy customer: the agent is free at once, the task rescheduled with the configured delay', async (t) => {
+  if (!requirePeer(t, 'sipp')) return;
+  const customerPort = await freeUdpPort();
+  const control = await freeUdpPort();
+  const { rig, sipps } = await startE2e(t, {
+    outbound: { trunks: [{ id: 'carrier-a', address: `127.0.0.1:${customerPort}`, callerId: '4008001234' }] },
+    callbacks: { dialing: { pollSeconds: 1, retryDelaySeconds: { busy: 120 }, callingHours: [{ days: [1, 2, 3, 4, 5, 6, 7], from: '00:00', to: '24:00' }] } },
+  } as never);
+  const customer = sipps.start({
+    scenario: path.join(SCENARIOS, 'sipp', 'customer-busy.xml'), localIp: '127.0.0.1', localPort: customerPort, calls: 1, timeoutSec: 60,
+    args: ['-cp', String(control)],
+  });
+  const number = '+4930760000002';
+  const gaveUp = await within(sipps.run({
+    scenario: path.join(SCENARIOS, 'caller.xml'), target: `127.0.0.1:${rig.sipPort}`, transport: 'u1', calls: 1, timeoutSec: 30,
+    args: ['-s', '100', '-d', '4000', '-inf', callersFile(rig, [number], 'abandon.csv')],
+  }), 30_000, 'the caller');
+  t.equal(gaveUp.successful, 1, 'the caller hung up in the queue');
+  const task = await waitFor('the callback task', async () => (await rig.engine.store.callbacks.list()).find((c) => c.caller === number), 10_000);
+  const agent = await startSippAgents(rig, ['1009'], 300, 1, { timeoutSec: 60 });
+  sipps.add(agent.answer);
+  const busy = await waitFor('the busy result', async () => {
+    const x = await rig.engine.store.callbacks.get(task.id);
+    return x?.lastResult === 'busy' ? x : undefined;
+  }, 40_000);
+  const attempts = await rig.engine.store.callbacks.attempts(task.id);
+  t.match(attempts, [{ result: 'busy', sipStatus: 486, trunk: 'carrier-a' }]);
+  t.equal(busy.status, 'open', 'rescheduled, not closed');
+  t.ok(busy.nextAttemptAt >= attempts[0]!.endedAt! + 120_000, 'not before the configured busy delay');
+  t.ok(busy.nextAttemptAt < attempts[0]!.endedAt! + 121_000, 'and at it (calling hours all day)');
+  const a = rig.engine.acd.inspectAgent('1009')!;
+  t.equal(a.status, 'available', 'the agent stays available');
+  t.equal(a.state, 'idle', 'and is idle at once (no wrap-up)');
+  const c = await within(customer.done, 30_000, 'the customer');
+  t.equal(c.successful, 1, 'the customer answered 486');
+});
