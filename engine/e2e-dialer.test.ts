@@ -80,3 +80,30 @@ t.test('a busy customer: the agent is free at once, the task rescheduled with th
   const c = await within(customer.done, 30_000, 'the customer');
   t.equal(c.successful, 1, 'the customer answered 486');
 });
+
+t.test('attempts exhausted: with maxAttempts 1 a busy customer ends the task exhausted', async (t) => {
+  if (!requirePeer(t, 'sipp')) return;
+  const customerPort = await freeUdpPort();
+  const control = await freeUdpPort();
+  const { rig, sipps } = await startE2e(t, {
+    outbound: { trunks: [{ id: 'carrier-a', address: `127.0.0.1:${customerPort}`, callerId: '4008001234' }] },
+    callbacks: { dialing: { pollSeconds: 1, maxAttempts: 1, callingHours: [{ days: [1, 2, 3, 4, 5, 6, 7], from: '00:00', to: '24:00' }] } },
+  } as never);
+  sipps.start({
+    scenario: path.join(SCENARIOS, 'sipp', 'customer-busy.xml'), localIp: '127.0.0.1', localPort: customerPort, calls: 1, timeoutSec: 60,
+    args: ['-cp', String(control)],
+  });
+  const number = '+4930760000003';
+  await within(sipps.run({
+    scenario: path.join(SCENARIOS, 'caller.xml'), target: `127.0.0.1:${rig.sipPort}`, transport: 'u1', calls: 1, timeoutSec: 30,
+    args: ['-s', '100', '-d', '4000', '-inf', callersFile(rig, [number], 'abandon.csv')],
+  }), 30_000, 'the caller');
+  const task = await waitFor('the callback task', async () => (await rig.engine.store.callbacks.list()).find((c) => c.caller === number), 10_000);
+  sipps.add((await startSippAgents(rig, ['1009'], 300, 1, { timeoutSec: 60 })).answer);
+  const over = await waitFor('the task closed', async () => {
+    const x = await rig.engine.store.callbacks.get(task.id);
+    return x?.status === 'exhausted' ? x : undefined;
+  }, 40_000);
+  t.match(over, { status: 'exhausted', attempts: 1, lastResult: 'busy' });
+  t.equal((await rig.engine.store.callbacks.attempts(task.id)).length, 1, 'no second attempt');
+});
