@@ -80,7 +80,10 @@ export function unknownCaller(): CallerInfo {
 }
 
 /** Names of the call events, in the order they usually happen. */
-export type CallEventType = 'queued' | 'offered' | 'answered' | 'abandoned' | 'ended' | 'callback_created';
+export type CallEventType =
+  | 'queued' | 'offered' | 'answered' | 'abandoned' | 'ended' | 'callback_created'
+  /** The dialer's (outbound) events: an adapter written before them may ignore unknown types. */
+  | 'callback_attempt' | 'callback_completed';
 
 /** Fields every call event carries. */
 export interface CallEventBase {
@@ -157,8 +160,53 @@ export interface CallbackCreatedEvent extends CallEventBase {
   abandons: number;
 }
 
+/**
+ * What a callback attempt ended with: the outbound dial results (`answered` = the customer was
+ * reached and talked to the agent; `busy`, `no_answer`, `invalid_number`, `rejected`, `trunk_error`,
+ * `cancelled`) and what the engine sees itself (`agent_no_answer`: the agent's phone was not
+ * answered, the customer was not dialled; `interrupted`: the engine stopped during the attempt;
+ * `failed`: the engine could not run it).
+ */
+export type CallbackAttemptResult =
+  | 'answered' | 'busy' | 'no_answer' | 'invalid_number' | 'rejected' | 'trunk_error' | 'cancelled'
+  | 'agent_no_answer' | 'interrupted' | 'failed';
+
+/**
+ * One attempt of a callback task, sent twice: when it starts (`result` null, the agent's phone is
+ * about to ring) and when it ends (`result` set). `callId` is the attempt's own call id (the lane of
+ * its events and outbound CDR); `caller` is the customer's number.
+ */
+export interface CallbackAttemptEvent extends CallEventBase {
+  type: 'callback_attempt';
+  callbackId: number;
+  /** 1 for the first attempt of the task. */
+  attempt: number;
+  agent: string | null;
+  result: CallbackAttemptResult | null;
+  /** Outbound trunk the customer was dialled through, or null (not dialled, no trunk free). */
+  trunk: string | null;
+  /** Final SIP status of the customer's INVITE, or null (answered, timeout, not dialled). */
+  sipStatus: number | null;
+}
+
+/** Final states of a callback task. */
+export type CallbackFinalStatus = 'done' | 'exhausted' | 'cancelled' | 'expired';
+
+/** A callback task is closed: reached (`done`), out of attempts, cancelled (e.g. do-not-call) or expired. */
+export interface CallbackCompletedEvent extends CallEventBase {
+  type: 'callback_completed';
+  callbackId: number;
+  status: CallbackFinalStatus;
+  /** Attempts made in all. */
+  attempts: number;
+  /** Result of the last attempt, or null when none was made. */
+  lastResult: CallbackAttemptResult | null;
+}
+
 /** Every call event, discriminated by `type`. */
-export type CallEvent = QueuedEvent | OfferedEvent | AnsweredEvent | AbandonedEvent | EndedEvent | CallbackCreatedEvent;
+export type CallEvent =
+  | QueuedEvent | OfferedEvent | AnsweredEvent | AbandonedEvent | EndedEvent | CallbackCreatedEvent
+  | CallbackAttemptEvent | CallbackCompletedEvent;
 
 /**
  * How a call ended:
@@ -223,8 +271,21 @@ export interface Cdr {
   /** How many times the call was offered to agents. */
   offers: number;
   releasedBy: ReleasedBy;
-  /** The callback task this call created or joined, or null. */
+  /** The callback task this call created or joined (outbound: the task it dialled for), or null. */
   callbackId: number | null;
+  /**
+   * `inbound` (a carrier call) or `outbound` (one callback attempt: `caller` is the customer's
+   * number, `dialled` the number presented to them). Optional, like the fields below, so that
+   * records and adapters written before the dialer stay valid under contract version 1; the engine
+   * always sets `direction`, and the other three on outbound records.
+   */
+  direction?: 'inbound' | 'outbound';
+  /** Outbound: 1 for the first attempt of the task. */
+  attempt?: number | null;
+  /** Outbound: the trunk the customer was dialled through, or null. */
+  trunk?: string | null;
+  /** Outbound: what the attempt ended with (`outcome` is `answered` when it is `answered`, else `failed`). */
+  dialResult?: CallbackAttemptResult | null;
 }
 
 /** Delivery metadata passed with each outbox delivery. */

@@ -24,6 +24,10 @@ import {
   type AgentInfo, type ApiServer, type CallSummary, type Metrics,
 } from './api/index.ts';
 import { AgentDesk } from './desk/index.ts';
+import { OutboundDialer } from './outbound/index.ts';
+import { CallbackDialer } from './dialer/index.ts';
+import { isDialable } from './callbacks/index.ts';
+import { epochClock } from './clock/index.ts';
 import { toAcdConfig, toListenSpecs, type Config } from './config/index.ts';
 
 /** A running engine. */
@@ -69,7 +73,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     // ---- store, CRM, recovery, outbox ------------------------------------------------------
     if (config.database.kind !== 'sqlite') throw new Error('ENGINE_ERR_CONFIG: database.kind postgres is not available yet; use sqlite');
     if (config.database.path !== ':memory:') mkdirSync(path.dirname(path.resolve(config.database.path)), { recursive: true });
-    const store = openStore({ path: config.database.path, synchronous: config.database.synchronous, commitWindowMs: config.database.commitWindowMs });
+    const store = openStore({ path: config.database.path, synchronous: config.database.synchronous, commitWindowMs: config.database.commitWindowMs, dialing: config.callbacks.dialing });
     cleanups.push(() => store.close());
     const crm: CrmAdapter = opts.crm ?? (config.crm.adapter === 'sqlite'
       ? new SqliteCrmAdapter({ db: store.db, writer: store.writer, strikeThreshold: config.crm.strikeThreshold, seedDemo: config.crm.seedDemo })
@@ -80,6 +84,9 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     cleanups.push(() => crm.close());
     const firstQueue = config.queues[0]?.id ?? 'default';
     const recovery = await store.recoverAfterCrash(Date.now(), { fallbackQueue: config.callbacks.defaultQueue ?? firstQueue });
+    // Callback attempts cut off by the stop: ended 'interrupted', their tasks due again by the policy.
+    const interrupted = await store.callbacks.recoverInterrupted(Date.now());
+    if (interrupted > 0) log.warn({ interrupted }, 'callback attempts interrupted by the previous run: rescheduled');
     if (recovery.callbacks.length > 0 || recovery.cdrs.length > 0) {
       log.warn({ callbacks: recovery.callbacks.length, cdrs: recovery.cdrs.length, diedAt: recovery.diedAt },
         'recovered calls in progress from a previous run: waiting callers are now callback tasks');
@@ -106,8 +113,8 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     cleanups.push(() => media.close());
 
     // ---- ACD -------------------------------------------------------------------------------
-    // Callback tasks live in the durable store, not in the ACD: until the dialer exists (a later
-    // issue) nothing could ring an ACD callback entry.
+    // Callback tasks live in the durable store; the dialer loads those due now as ACD callback
+    // entries (engine/dialer), so the ACD's own abandon-to-callback path stays off.
     const acdConfig = toAcdConfig(config);
     const acd = new Acd({ ...acdConfig, queues: acdConfig.queues.map((q) => ({ ...q, abandonToCallback: false })) });
 
@@ -187,9 +194,23 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     const lookup = new CachedCallerLookup({
       adapter: crm, cacheTtlMs: config.crm.lookupCacheSeconds * 1000, metrics, log: log.child({ module: 'crm-lookup' }),
     });
+    const callsSettings = settingsFromConfig(config);
+    const outbound = new OutboundDialer({ ua, config: config.outbound, clock: epochClock, log: log.child({ module: 'outbound' }) });
+    const dialer = new CallbackDialer({
+      acd, decide: (input) => calls.decide(input), tasks: store.callbacks, store, outbound, ua, media, lookup,
+      agents: { contacts: (agentId) => registrar.lookup(agentId).map((b) => ({ uri: b.uri, source: agentTarget(b) })) },
+      dialable: (task, now) => isDialable(task, now, config.callbacks.dialing, (n) => store.dnc.has(n)),
+      housekeep: async (now) => { await store.callbacks.expire(now); await store.callbacks.cancelDoNotCall(now); },
+      settings: {
+        pollMs: config.callbacks.dialing.pollSeconds * 1000, defaultQueue: config.callbacks.defaultQueue ?? firstQueue,
+        rtpTimeoutMs: callsSettings.rtpTimeoutMs, lookupDeadlineMs: callsSettings.lookupDeadlineMs,
+      },
+      log: log.child({ module: 'dialer' }),
+    });
     const calls: CallController = new CallController({
       ua, acd, media, store, log: log.child({ module: 'calls' }),
-      settings: settingsFromConfig(config),
+      settings: callsSettings,
+      callbacks: dialer,
       lookup,
       desk,
       trunks: {
@@ -248,6 +269,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       acd: () => acd.snapshot(Date.now()),
       agents: agentList,
       outbox: () => store.outbox.backlog(),
+      callbacks: () => store.callbacks.figures(Date.now()),
       media: () => media.stats(),
       ...(admission ? { sipAdmission: () => ({ dropped: admission.droppedCounts(), blockedSources: admission.blockedCount() }) } : {}),
       ...(opts.faults ? { processFaults: opts.faults } : {}),
@@ -261,13 +283,16 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       agent: agentInfo,
       setAgentStatus: deskStatusChange(desk, agentInfo),
       calls: () => calls.list().map(callSummary).filter((c): c is CallSummary => c !== null),
-      callbacks: { list: (f) => store.callbacks.list(f), count: (f) => store.callbacks.count(f) },
+      callbacks: store.callbacks,
+      dnc: store.dnc,
       ...(crm instanceof SqliteCrmAdapter ? { cdrs: (q: Parameters<SqliteCrmAdapter['listCdrs']>[0]) => crm.listCdrs(q) } : {}),
       events,
       metrics,
     }, { address: config.http.address, port: config.http.port, tokens: config.http.auth.tokens, openPaths: config.http.auth.openPaths });
     cleanups.push(() => api.close());
 
+    dialer.start();
+    cleanups.push(() => dialer.stop());
     log.info({ sip: sipEndpoints.map((e) => `${e.transport.toLowerCase()}:${e.address}:${e.port}`), http: `${api.address}:${api.port}` }, 'onair engine started');
 
     let stopping: Promise<void> | undefined;
@@ -279,6 +304,8 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
         stopping ??= (async () => {
           draining = true;
           log.info({ reason, calls: calls.size }, 'draining');
+          // Callbacks first: their attempts are recorded 'interrupted' while the store is open.
+          await dialer.stop();
           await calls.drain(config.shutdown.drainSeconds * 1000);
           const drained = await dispatcher.drain(5000);
           log.info({ drained }, 'outbox flushed');

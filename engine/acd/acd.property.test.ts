@@ -21,7 +21,7 @@ const QUEUES: QueueConfig[] = [
 type Ev =
   | { k: 'arrive'; q: number; prio: number; num: number; pref: number }
   | { k: 'advance'; ms: number }
-  | { k: 'answer' | 'reject' | 'noAnswer' | 'abandon' | 'end' | 'acceptCallback'; pick: number }
+  | { k: 'answer' | 'reject' | 'noAnswer' | 'abandon' | 'end' | 'acceptCallback' | 'unreached'; pick: number }
   | { k: 'transfer'; pick: number; q: number }
   | { k: 'status'; agent: number; status: AgentStatus }
   | { k: 'callback'; q: number; num: number; back: number; prio: number }
@@ -33,6 +33,7 @@ const evArb: fc.Arbitrary<Ev> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ k: fc.constantFrom('answer' as const, 'end' as const), pick: fc.nat() }) },
   { weight: 3, arbitrary: fc.record({ k: fc.constantFrom('reject' as const, 'noAnswer' as const, 'abandon' as const, 'acceptCallback' as const), pick: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('transfer' as const), pick: fc.nat(), q: fc.nat(3) }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('unreached' as const), pick: fc.nat() }) },
   { weight: 3, arbitrary: fc.record({ k: fc.constant('status' as const), agent: fc.nat(5), status: fc.constantFrom<AgentStatus>('available', 'available', 'notReady', 'loggedOut') }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('callback' as const), q: fc.nat(3), num: fc.nat(7), back: fc.nat(20_000), prio: fc.nat(2) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('stale' as const), pick: fc.nat() }) },
@@ -222,6 +223,18 @@ class Harness {
     this.now = to;
   }
 
+  /**
+   * An unreached callback ends 'unreached', its agent is idle or offered the next call (never in
+   * wrap-up), and its status is the one it had or asked for (the system never sets not-ready here).
+   */
+  checkUnreached(c: CallView, effects: AcdEffect[]): void {
+    const ends = effects.filter((e) => e.type === 'ended' && e.callId === c.id);
+    if (ends.length !== 1 || ends[0]!.type !== 'ended' || ends[0]!.outcome !== 'unreached') this.fail(`unreached ${c.id}: ${JSON.stringify(ends)}`);
+    const a = this.acd.inspectAgent(c.agentId!)!;
+    if (a.state === 'wrapUp' || a.state === 'onCall') this.fail(`unreached ${c.id}: agent ${a.id} is ${a.state}`);
+    if (a.status === 'notReady' && a.reason !== 'test') this.fail(`unreached ${c.id}: agent ${a.id} set not-ready (${a.reason})`);
+  }
+
   /** A live caller or callback that merged into an existing task lowers its expected arrival. */
   foldInto(number: string, arrival: number): void {
     const cb = this.callbackByNumber.get(number);
@@ -296,6 +309,7 @@ class Harness {
           end: (c) => c.state === 'talking',
           abandon: (c) => c.state === 'waiting' || c.state === 'offered',
           acceptCallback: (c) => c.kind === 'call' && c.state === 'waiting',
+          unreached: (c) => c.kind === 'callback' && (c.state === 'offered' || c.state === 'talking'),
         };
         const c = this.pick(ev.pick, wanted[ev.k]);
         if (c === undefined) return;
@@ -307,9 +321,11 @@ class Harness {
             case 'end': return acd.callEnded(c.id, now);
             case 'abandon': return acd.abandon(c.id, now);
             case 'acceptCallback': return acd.acceptCallback(c.id, now);
+            case 'unreached': return acd.callbackUnreached(c.id, now);
           }
         }, (effects) => {
           if (effects.some((e) => e.type === 'error')) this.fail(`${ev.k} ${c.id} refused: ${JSON.stringify(effects)}`);
+          if (ev.k === 'unreached') this.checkUnreached(c, effects);
           if (ev.k === 'acceptCallback' || ev.k === 'abandon') this.foldAbandoned(c, ev.k === 'acceptCallback', effects);
         });
       }

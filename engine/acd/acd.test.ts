@@ -415,6 +415,48 @@ t.test('callbacks', async (t) => {
     t.same(s.effects('ended').map((e) => `${e.callId}:${e.outcome}`), ['cb:satisfied']);
   });
 
+  t.test('an unreached customer frees the agent at once: no wrap-up, no not-ready, the next call offered', async (t) => {
+    const s = new Scenario({ queues: [q('s', { wrapUpMs: 5000, ringTimeoutMs: 10_000 })], agents: agents(1, { s: 1 }) });
+    s.callback('cb', 's', '+5', 0).login('a1');
+    t.same(s.offers(), ['cb:a1']);
+    s.at(100).call('live', 's');
+    s.at(200).unreached('cb');
+    t.same(s.effects('ended').map((e) => `${e.callId}:${e.outcome}`), ['cb:unreached']);
+    t.same(s.effects('cancelOffer'), [], 'the runtime ended the ring itself: nothing to cancel');
+    t.same(s.offers(), ['live:a1'], 'the agent takes the waiting caller at once');
+    t.equal(s.acd.inspectAgent('a1')?.status, 'available', 'status unchanged');
+    t.equal(s.acd.inspectCall('cb'), undefined);
+    // The ring timer of the callback offer was disarmed: it does not time out the new offer early.
+    s.at(10_050);
+    t.same(s.effects('cancelOffer'), [], 'the old ring timeout does not fire');
+    s.at(10_200);
+    t.same(s.effects('cancelOffer').map((e) => `${e.callId}:${e.reason}`), ['live:ringTimeout'], 'the new offer keeps its own');
+  });
+
+  t.test('an unreached customer after the agent answered: idle at once, statistics untouched, pending status applied', async (t) => {
+    const s = new Scenario({ queues: [q('s', { wrapUpMs: 5000 })], agents: agents(1, { s: 1 }) });
+    s.callback('cb', 's', '+5', 0).login('a1').answer('cb');
+    t.equal(s.acd.inspectAgent('a1')?.state, 'onCall');
+    s.status('a1', 'notReady', 'lunch').at(30_000).unreached('cb');
+    t.same(s.effects('ended').map((e) => `${e.callId}:${e.outcome}`), ['cb:unreached']);
+    const a = s.acd.inspectAgent('a1')!;
+    t.equal(a.state, 'idle', 'no wrap-up');
+    t.equal(a.status, 'notReady', 'the status the agent asked for applies');
+    t.equal(a.reason, 'lunch');
+    t.equal(a.callsHandled, 0, 'an unreached customer is no handled call');
+    t.equal(a.talkTimeMs, 0);
+  });
+
+  t.test('callbackUnreached is refused for a live call, a waiting task or an unknown id', async (t) => {
+    const s = new Scenario({ queues: [q('s')], agents: agents(1, { s: 1 }) });
+    s.callback('cb', 's', '+5', 0).unreached('cb');
+    t.same(s.last.map((e) => e.type === 'error' && e.code), ['ACD_ERR_INVALID_STATE'], 'waiting task');
+    s.login('a1').answer('cb').end('cb').call('c1', 's').unreached('c1');
+    t.same(s.last.map((e) => e.type === 'error' && e.code), ['ACD_ERR_INVALID_STATE'], 'live call');
+    s.unreached('nope');
+    t.same(s.last.map((e) => e.type === 'error' && e.code), ['ACD_ERR_UNKNOWN_CALL']);
+  });
+
   t.test('a caller who accepts a callback leaves and keeps the place', async (t) => {
     const s = new Scenario({ queues: [q('s')], agents: agents(1, { s: 1 }) });
     s.at(5).call('c1', 's').acceptCallback('c1');

@@ -196,6 +196,28 @@ export class Acd {
   }
 
   /**
+   * The customer of an offered or talking callback task was not reached (busy, no answer, invalid
+   * number, trunk error): the entry ends 'unreached' and its agent is idle at once, with no wrap-up
+   * and its status unchanged (a status the agent asked for meanwhile applies now). The agent did
+   * nothing wrong, so this is not a ring-no-answer; whether the task is tried again is the durable
+   * store's policy, not the core's.
+   */
+  callbackUnreached(callId: string, now: Millis): AcdEffect[] {
+    this.out = [];
+    const call = this.calls.get(callId);
+    if (call === undefined) return this.unknownCall(callId);
+    if (call.kind !== 'callback' || (call.state !== 'offered' && call.state !== 'talking')) return this.badState(call, 'callbackUnreached');
+    const agent = call.agent!;
+    // Offered: the ring timer is the agent's; talking: none is armed, removing is a no-op.
+    this.timers.remove(agent.timer);
+    agent.call = null;
+    call.agent = null;
+    this.end(call, 'unreached');
+    this.endWrapUp(agent, now);
+    return this.out;
+  }
+
+  /**
    * Add a callback task (web form, crash recovery...). It keeps `arrivalTime` and is deduplicated by
    * caller number: if a task for the number exists, this one ends as 'merged' and the existing task
    * keeps the earlier of the two arrival times.

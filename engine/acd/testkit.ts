@@ -105,6 +105,11 @@ export class Scenario {
     return this.record(this.acd.addCallback({ id, queueId, callerNumber, arrivalTime, priority }, this.now));
   }
 
+  /** The customer of the callback task `callId` (offered or talking) was not reached. */
+  unreached(callId: string): this {
+    return this.record(this.acd.callbackUnreached(callId, this.now));
+  }
+
   /** A waiting caller accepts a callback. */
   acceptCallback(callId: string): this {
     return this.record(this.acd.acceptCallback(callId, this.now));

@@ -157,7 +157,8 @@ export type CallOutcome =
   | 'maxWait' // waited `maxWaitMs` and no `maxWaitQueueId`
   | 'callback' // live caller accepted a callback and hung up; a callback task carries on
   | 'merged' // callback task folded into an existing task for the same number
-  | 'satisfied'; // callback task dropped because the same number was answered live
+  | 'satisfied' // callback task dropped because the same number was answered live
+  | 'unreached'; // callback task whose customer was not reached (busy, no answer...): the store reschedules it
 
 /** Why an offer was withdrawn. */
 export type CancelReason = 'ringTimeout' | 'abandoned' | 'agentStatus' | 'transfer';

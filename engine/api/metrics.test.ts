@@ -1,6 +1,7 @@
 import t from 'tap';
 import { createMetrics } from './metrics.ts';
 import { FakeEngine } from './testkit.ts';
+import { openStore } from '../store/index.ts';
 
 interface Sample { name: string; labels: Record<string, string>; value: number }
 
@@ -263,4 +264,29 @@ t.test('media packet counters: summed over workers, a dead worker keeps its last
   ({ samples } = parseExposition(await metrics.render()));
   t.equal(value(samples, 'onair_media_packets_received_total'), 17, 'worker 1 died: its packets still count');
   t.equal(value(samples, 'onair_media_packets_lost_total'), 3);
+});
+
+t.test('callback metrics from the real store: tasks by status, attempts by result, oldest open task', async (t) => {
+  const store = openStore({ path: ':memory:' });
+  t.teardown(() => store.close());
+  const metrics = createMetrics({ defaultMetrics: false });
+  const now = Date.UTC(2026, 0, 5, 2, 0); // 10:00 in Shanghai
+  metrics.setSources({ callbacks: () => store.callbacks.figures(now) });
+  const mk = async (caller: string, arrivedAt: number) => (await store.callbacks.create({
+    caller, queue: 'orders', arrivedAt, callId: caller, reason: 'abandoned_queue', dialled: '100', programme: null, customerId: null,
+  }, arrivedAt)).task;
+  const a = await mk('+861', now - 120_000);
+  await mk('+862', now - 30_000);
+  const s = await store.callbacks.startAttempt(a.id, { callId: 'cb', agentId: '1001' }, now - 10_000);
+  if (!s.ok) throw new Error(s.reason);
+  await store.callbacks.finishAttempt(s.value.attempt.id, { result: 'busy', trunk: 'a', sipStatus: 486 }, now - 5000);
+  const { types, samples } = parseExposition(await metrics.render());
+  t.equal(types.get('onair_callback_tasks'), 'gauge');
+  t.equal(types.get('onair_callback_attempts_total'), 'counter');
+  t.equal(types.get('onair_callback_oldest_open_seconds'), 'gauge');
+  t.equal(value(samples, 'onair_callback_tasks', { status: 'open' }), 2);
+  t.equal(value(samples, 'onair_callback_tasks', { status: 'exhausted' }), 0, 'every status present');
+  t.equal(value(samples, 'onair_callback_attempts_total', { result: 'busy' }), 1);
+  t.equal(value(samples, 'onair_callback_attempts_total', { result: 'answered' }), 0);
+  t.equal(value(samples, 'onair_callback_oldest_open_seconds'), 120);
 });

@@ -17,7 +17,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { AcdSnapshot, AgentState, AgentStatus, QueueSnapshot } from '../acd/index.ts';
 import type { AdmissionDropKind, ConnectionRefusal, ParseErrorCode, SipDropReason, SipMessage, TransportObserver } from '../sip/index.ts';
 import { ADMISSION_DROP_KINDS, CONNECTION_REFUSALS, SIP_DROP_REASONS } from '../sip/index.ts';
-import type { OutboxBacklog } from '../store/index.ts';
+import type { CallbackFigures, OutboxBacklog } from '../store/index.ts';
+import type { DialResult } from '../outbound/index.ts';
+import { DIAL_RESULTS } from '../outbound/index.ts';
 import type { CdrOutcome } from '../../crm-adapter/index.ts';
 import type { CallPhase, WireAgentState, WireAgentStatus } from './types.ts';
 
@@ -81,6 +83,8 @@ export interface MetricSources {
   acd?: () => AcdSnapshot;
   /** Outbox backlog (the store answers with a promise). */
   outbox?: () => OutboxBacklog | Promise<OutboxBacklog>;
+  /** Callback tasks by status, attempts by result, oldest open task (the store answers with a promise). */
+  callbacks?: () => CallbackFigures | Promise<CallbackFigures>;
   /** Connected WebSocket event clients (set by the API server). */
   eventClients?: () => number;
   /**
@@ -96,6 +100,8 @@ export interface MetricSources {
   processFaults?: () => { uncaughtException: number; unhandledRejection: number };
   /** The registrar's counters (its `stats`). */
   registrar?: () => RegistrarCounts;
+  /** Outbound trunks: calls in progress per trunk (`OutboundDialer.utilisation`). */
+  outbound?: () => ReadonlyArray<{ trunk: string; active: number }>;
 }
 
 /** Registrar counters read at scrape time (structurally the registrar's `stats`). */
@@ -183,6 +189,8 @@ export class Metrics {
   private readonly trunkCalls = new Map<string, number>();
   private readonly deliveries = new Map<string, number>();
   private readonly unrecorded = new Map<string, number>();
+  /** `trunk result` → INVITEs on outbound trunks. */
+  private readonly outboundCalls = new Map<string, number>();
   private known: KnownLabels = { queues: [], trunks: [] };
   private build: BuildInfo | null = null;
   private droppedClients = 0;
@@ -364,12 +372,40 @@ export class Metrics {
       emit({}, (await source()).calls);
     });
 
+    // ---- callback dialer
+    const callbackFigures = async (): Promise<CallbackFigures | undefined> => sources().callbacks?.();
+    scraped('gauge', 'onair_callback_tasks', 'Callback tasks in the store, by status.', ['status'], async (emit) => {
+      const f = await callbackFigures();
+      if (f !== undefined) for (const [status, n] of Object.entries(f.byStatus)) emit({ status }, n);
+    });
+    scraped('counter', 'onair_callback_attempts_total', 'Callback attempts ended by this engine process, by result.', ['result'], async (emit) => {
+      const f = await callbackFigures();
+      if (f !== undefined) for (const [result, n] of Object.entries(f.attemptsByResult)) emit({ result }, n);
+    });
+    scraped('gauge', 'onair_callback_oldest_open_seconds', 'Age of the oldest open callback task (since its first call arrived), 0 when none.', [], async (emit) => {
+      const f = await callbackFigures();
+      if (f !== undefined) emit({}, f.oldestOpenSeconds);
+    });
+
     // ---- trunks
     scraped('counter', 'onair_trunk_calls_total', 'Carrier calls by trunk and CDR outcome.', ['trunk', 'outcome'], (emit) => {
       for (const [key, n] of this.trunkCalls) {
         const i = key.indexOf(' ');
         emit({ trunk: key.slice(0, i), outcome: key.slice(i + 1) }, n);
       }
+    });
+
+    // ---- outbound trunks (engine/outbound): every trunk × result exists at 0 once the dialer is a source.
+    scraped('counter', 'onair_outbound_calls_total', 'INVITEs on outbound trunks by trunk and dial result (trunk "" when no trunk had room).',
+      ['trunk', 'result'], (emit) => {
+        for (const u of sources().outbound?.() ?? []) for (const result of DIAL_RESULTS) if (!this.outboundCalls.has(`${u.trunk} ${result}`)) emit({ trunk: u.trunk, result }, 0);
+        for (const [key, n] of this.outboundCalls) {
+          const i = key.indexOf(' ');
+          emit({ trunk: key.slice(0, i), result: key.slice(i + 1) }, n);
+        }
+      });
+    scraped('gauge', 'onair_outbound_active_calls', 'Calls in progress (ringing or talking) per outbound trunk.', ['trunk'], (emit) => {
+      for (const u of sources().outbound?.() ?? []) emit({ trunk: u.trunk }, u.active);
     });
 
     fromMap('onair_trunk_refusals_unrecorded_total',
@@ -540,6 +576,12 @@ export class Metrics {
     bump(this.outcomes, outcome, 1);
     // Bounded: trunk ids come from the configuration (call control admitted the call on one).
     bump(this.trunkCalls, `${trunk} ${outcome}`, 1);
+  }
+
+  /** One INVITE on outbound `trunk` ended with `result` (the dialer's `OutboundMetrics` port). */
+  outboundCall(trunk: string, result: DialResult): void {
+    // Bounded: trunk ids come from the configuration, results from DIAL_RESULTS.
+    bump(this.outboundCalls, `${trunk} ${result}`, 1);
   }
 
   /** A capacity refusal of `trunk` was not recorded (flood bound). */

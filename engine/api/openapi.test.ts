@@ -29,10 +29,13 @@ t.test('the served document lists every registered route, each with its real par
   const ops = Object.entries(doc.paths).flatMap(([p, methods]) => Object.entries(methods).map(([m, op]) => ({ path: p, method: m, op })));
   t.same(ops.filter((o) => o.op['x-undocumented'] === true).map((o) => `${o.method} ${o.path}`), [], 'no route without a RouteDoc');
   t.same(ops.map((o) => `${o.method} ${o.path}`).sort(), [
-    'get /api/v1/agents', 'get /api/v1/agents/{id}', 'get /api/v1/callbacks', 'get /api/v1/calls', 'get /api/v1/cdrs',
+    'get /api/v1/agents', 'get /api/v1/agents/{id}', 'get /api/v1/callbacks', 'get /api/v1/callbacks/{id}', 'get /api/v1/calls', 'get /api/v1/cdrs',
+    'get /api/v1/dnc', 'get /api/v1/dnc/{number}', 'delete /api/v1/dnc/{number}',
+    'post /api/v1/callbacks/{id}/claim', 'post /api/v1/callbacks/{id}/reschedule', 'post /api/v1/callbacks/{id}/cancel',
+    'post /api/v1/callbacks/{id}/complete', 'post /api/v1/dnc', 'post /api/v1/dnc/import',
     'get /api/v1/events', 'get /api/v1/openapi.json', 'get /api/v1/queues', 'get /api/v1/queues/{id}', 'get /healthz', 'get /metrics',
     'post /api/v1/agents/{id}/status',
-  ]);
+  ].sort());
   for (const { path, method, op } of ops) {
     // A real route answers with anything but the not-found handler's "no route".
     const r = await fetch(`${base}${path.replace('{id}', 'orders')}`, { method: method.toUpperCase(), headers: { ...AUTH, 'content-type': 'application/json' }, ...(method === 'post' ? { body: '{}' } : {}) });
@@ -45,6 +48,7 @@ t.test('the served document lists every registered route, each with its real par
   t.ok(cdrs?.parameters?.every((p) => p.in === 'query' && p.required === false));
   t.match(doc.paths['/api/v1/agents/{id}/status']?.post, { parameters: [{ name: 'id', in: 'path', required: true }], requestBody: { required: true } });
   t.same(doc.paths['/healthz']?.get?.security, [], 'open paths need no token');
+  t.match(doc.paths['/api/v1/dnc/import']?.post, { requestBody: { content: { 'text/csv': {} } } }, 'the CSV import is described as text/csv');
 });
 
 t.test('a route added without a RouteDoc shows as undocumented', async (t) => {

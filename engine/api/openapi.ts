@@ -18,6 +18,8 @@ export interface RouteDoc extends FastifySchema {
   params?: z.ZodType;
   querystring?: z.ZodType;
   body?: z.ZodType;
+  /** Media type of the request body; default `application/json`. */
+  bodyContentType?: string;
   /** Status → what it means (200 included); error statuses answer `{"error":{"code","message"}}`. */
   responses: Readonly<Record<number, string>>;
   /** Served without a token unless `http.auth.openPaths` says otherwise (`/healthz`, `/metrics`). */
@@ -97,7 +99,7 @@ export class OpenApiCollector {
         ...(doc.description !== undefined ? { description: doc.description } : {}),
         tags: [...doc.tags],
         ...(parameters.length > 0 ? { parameters } : {}),
-        ...(doc.body !== undefined ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(doc.body) } } } } : {}),
+        ...(doc.body !== undefined ? { requestBody: { required: true, content: { [doc.bodyContentType ?? 'application/json']: { schema: jsonSchema(doc.body) } } } } : {}),
         responses,
         ...(doc.open === true ? { security: [] } : {}),
       };

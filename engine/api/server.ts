@@ -10,8 +10,9 @@
 import fastify, { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify';
 import websocket from '@fastify/websocket';
 import { z } from 'zod';
-import type { CallbackFilter, CallbackStatus } from '../store/index.ts';
+import { CALLBACK_STATUSES, type CallbackFilter, type CallbackStatus } from '../store/index.ts';
 import { CDR_OUTCOMES } from './outcomes.ts';
+import { registerCallbackRoutes } from './callbacks-routes.ts';
 import { TokenAuth } from './auth.ts';
 import { EventHub, type EventHubOptions, type EventSocket } from './events.ts';
 import { OpenApiCollector, type RouteDoc } from './openapi.ts';
@@ -48,8 +49,6 @@ export interface ApiServer {
 
 /** Path of the WebSocket event stream; the only route that takes `?token=` (browsers cannot set headers on it). */
 export const EVENTS_PATH = '/api/v1/events';
-
-const CALLBACK_STATUSES = ['open', 'claimed', 'done', 'cancelled'] as const satisfies readonly CallbackStatus[];
 
 /** Ids in paths and filters: extensions, queue names. Bounded so they cannot bloat logs or look-ups. */
 const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9._@+-]+$/, 'letters, digits and . _ @ + - only');
@@ -242,6 +241,8 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
     ]);
     return { ...page(items, q.limit, q.offset), total };
   });
+
+  registerCallbackRoutes(app, deps, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
 
   app.get('/api/v1/cdrs', { schema: ROUTES.cdrs }, async (req) => {
     const q = parse(cdrsQuery, req.query, 'query');

@@ -10,7 +10,7 @@
 import { createRequire } from 'node:module';
 import { Acd, type AcdSnapshot, type AgentStatus } from '../acd/index.ts';
 import { AgentDesk } from '../desk/index.ts';
-import type { CallbackFilter, CallbackTask } from '../store/index.ts';
+import { openStore, type CallbackFilter, type CallbackTask, type SqliteStore } from '../store/index.ts';
 import type { Cdr } from '../../crm-adapter/index.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { deskStatusChange } from './status.ts';
@@ -106,8 +106,21 @@ export class FakeEngine implements ApiDeps {
     return this.callList;
   }
 
-  /** The fake callback store; tests may put the real one here. */
+  /**
+   * A real in-memory store behind the task operations and the do-not-call list (the listing stays
+   * over `callbackList`); tests may put a store of their own in `callbacks` and `dnc`.
+   */
+  readonly store: SqliteStore = openStore({ path: ':memory:' });
+  dnc: ApiDeps['dnc'] = this.store.dnc;
+
+  /** The fake callback listing over `callbackList`; the rest is the real in-memory store's. */
   callbacks: ApiDeps['callbacks'] = {
+    get: (id) => this.store.callbacks.get(id),
+    attempts: (id) => this.store.callbacks.attempts(id),
+    claim: (id, by, now) => this.store.callbacks.claim(id, by, now),
+    reschedule: (id, at, now, note) => this.store.callbacks.reschedule(id, at, now, note),
+    cancel: (id, now, note) => this.store.callbacks.cancel(id, now, note),
+    complete: (id, now, note) => this.store.callbacks.complete(id, now, note),
     list: async (filter: CallbackFilter): Promise<CallbackTask[]> => {
       this.callbackFilters.push(filter);
       const all = this.filterCallbacks(filter);
@@ -155,7 +168,7 @@ export function callbackTask(over: Partial<CallbackTask>): CallbackTask {
     id: 1, caller: '+41790000001', queue: 'orders', reason: 'abandoned_queue', status: 'open', arrivedAt: 1_700_000_000_000,
     lastArrivalAt: 1_700_000_000_000, abandons: 1, firstCallId: 'c-9', lastCallId: 'c-9', dialled: '100', programme: null,
     customerId: null, createdAt: 1_700_000_000_500, updatedAt: 1_700_000_000_500, claimedBy: null, claimedAt: null,
-    dialAttempts: 0, closedAt: null, note: null, ...over,
+    attempts: 0, nextAttemptAt: 1_700_000_000_500, lastResult: null, timeZone: null, closedAt: null, note: null, ...over,
   };
 }
 

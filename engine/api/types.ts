@@ -7,7 +7,7 @@
  * strings (`not_ready`, `on_call`, `abandoned_queue`) as in the CDR and callback records.
  */
 import type { AcdSnapshot, AgentState, AgentStatus, AgentView } from '../acd/index.ts';
-import type { CallbackFilter, CallbackTask } from '../store/index.ts';
+import type { CallbackFilter, CallbackStore, CallbackTask, DncStore } from '../store/index.ts';
 import type { CallerInfo, Cdr, CdrOutcome, ReleasedBy } from '../../crm-adapter/index.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -114,11 +114,13 @@ export interface ApiDeps {
   setAgentStatus(id: string, status: AgentStatus, reason: string | null): StatusChangeResult | Promise<StatusChangeResult>;
   /** Calls in progress. */
   calls(): readonly CallSummary[];
-  /** Callback tasks: pass `store.callbacks` as it is. */
+  /** Callback tasks and their attempts: pass `store.callbacks` as it is. */
   callbacks: {
     list(filter: CallbackFilter): Promise<CallbackTask[]>;
     count(filter: Omit<CallbackFilter, 'limit' | 'offset'>): Promise<number>;
-  };
+  } & Pick<CallbackStore, 'get' | 'attempts' | 'claim' | 'reschedule' | 'cancel' | 'complete'>;
+  /** The do-not-call list: pass `store.dnc` as it is. */
+  dnc: Pick<DncStore, 'add' | 'addMany' | 'remove' | 'get' | 'list' | 'count'>;
   /**
    * Stored CDRs, newest arrival first; absent when the CRM adapter keeps none (the webhook
    * adapter), in which case `GET /api/v1/cdrs` answers 501.

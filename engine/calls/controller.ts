@@ -18,17 +18,17 @@
  */
 import type { Logger } from 'pino';
 import type { Acd, AcdEffect } from '../acd/index.ts';
-import { toByteString, unescapeUri, formatNameAddr } from '../sip/index.ts';
+import { unescapeUri } from '../sip/index.ts';
 import type {
   Clock, Dialog, DialogDelegate, IncomingInvite, IncomingRequest, OutgoingInvite, SipResponse, TimerHandle,
 } from '../sip/index.ts';
 import type { Playlist, PlaylistItem, RemoteMedia, LegId, G711, LegStats } from '../../media/index.ts';
-import { negotiate, createOffer, acceptAnswer } from '../../media/index.ts';
+import { negotiate, acceptAnswer } from '../../media/index.ts';
 import type { Store, CallbackInput } from '../store/index.ts';
 import type { CallerInfo, CallEvent, Cdr, CdrOutcome, ReleasedBy } from '../../crm-adapter/index.ts';
 import { CONTRACT_VERSION, unknownCaller } from '../../crm-adapter/index.ts';
 import type {
-  AgentDeskPort, AgentDirectory, CallControlEvent, CallerLookup, CallMedia, CallsSettings, CallUserAgent, DeskAction, Flow,
+  AgentDeskPort, AgentDirectory, CallbackOffers, CallControlEvent, CallerLookup, CallMedia, CallsSettings, CallUserAgent, DeskAction, Flow,
   MenuAction, NumberRoute, QueueCallSettings, TrunkAdmission, TrunkGate,
 } from './types.ts';
 import { epochClock } from '../clock/index.ts';
@@ -36,6 +36,7 @@ import { transition, isEnded, type CallPhase } from './phase.ts';
 import { RefusalRecorder } from './refusals.ts';
 import { parseDtmfInfo } from './dtmf-info.ts';
 import { DEFAULT_QUEUE_CALL_SETTINGS } from './settings.ts';
+import { agentLocalMedia, answerReinvite, ringAgentPhone, sdpBody, toLegRemote, type AgentLocalMedia } from './ring.ts';
 
 export type { CallPhase } from './phase.ts';
 
@@ -86,7 +87,7 @@ interface Call extends CallRecord {
   localSdp: Buffer | undefined;
   agentLeg: LegId | undefined;
   /** The agent leg's media as offered to the phone (a re-INVITE from the phone is answered with it). */
-  agentLocal: Parameters<typeof createOffer>[0] | undefined;
+  agentLocal: AgentLocalMedia | undefined;
   agentInvite: OutgoingInvite | undefined;
   agentDialog: Dialog | undefined;
   /** Generation of the current offer, so late answers of a cancelled offer are recognised. */
@@ -159,6 +160,11 @@ export interface CallControllerDeps {
   observe?: (event: CallControlEvent) => void;
   /** Epoch milliseconds and timers (a fake clock in tests). Default: `Date.now` and Node timers. */
   clock?: Clock;
+  /**
+   * Where the ACD effects of callback entries go (engine/dialer): call control owns inbound calls
+   * only. Without it the ACD must hold no callback entries (an offer of one is declined).
+   */
+  callbacks?: CallbackOffers;
 }
 
 /** The B2BUA. */
@@ -241,8 +247,11 @@ export class CallController {
     this.scheduleAcd();
   }
 
-  /** Run one ACD input, time it (routing latency), and apply its effects. */
-  private decide(input: () => AcdEffect[]): void {
+  /**
+   * Run one ACD input, time it (routing latency), and apply its effects: the one effect loop, also
+   * for the dialer's inputs (its effects may offer an inbound caller, and ours a callback task).
+   */
+  decide(input: () => AcdEffect[]): void {
     this.apply(this.timed(input));
   }
 
@@ -351,7 +360,7 @@ export class CallController {
       contractVersion: CONTRACT_VERSION, callId, sipCallId: invite.request.headers.callId, caller: admission.caller, dialled: admission.dialled,
       programme: route.programme, airing: route.airing, queue: null, agent: null, customerId: null, outcome: 'rejected_capacity',
       arrivedAt: now, ivrExitAt: null, queuedAt: null, offeredAt: null, answeredAt: null, endedAt: now, wrapUpEndAt: null,
-      waitMs: 0, talkMs: 0, wrapUpMs: 0, offers: 0, releasedBy: 'system', callbackId: null,
+      waitMs: 0, talkMs: 0, wrapUpMs: 0, offers: 0, releasedBy: 'system', callbackId: null, direction: 'inbound',
     };
     const callback: CallbackInput | null = verdict.callback ? {
       caller: admission.caller, queue: this.d.settings.defaultCallbackQueue, arrivedAt: now, callId, reason: 'rejected_capacity',
@@ -667,8 +676,14 @@ export class CallController {
 
   private effect(e: AcdEffect): void {
     switch (e.type) {
-      case 'offer': this.offer(e.callId, e.agentId, e.queueId); return;
-      case 'cancelOffer': this.cancelOffer(e.callId); return;
+      case 'offer':
+        if (e.kind === 'callback') this.callbackEffect(e);
+        else this.offer(e.callId, e.agentId, e.queueId);
+        return;
+      case 'cancelOffer':
+        if (this.calls.has(e.callId)) this.cancelOffer(e.callId);
+        else this.d.callbacks?.cancelOffer(e);
+        return;
       case 'announce': this.announce(e.callId, e.position, e.ewtMs); return;
       case 'overflowed': {
         const call = this.calls.get(e.callId);
@@ -679,8 +694,13 @@ export class CallController {
       case 'agentStateChanged':
         this.emit({ type: 'agent.state', agentId: e.agentId, state: e.state, status: e.status, reason: e.reason, at: this.now() });
         if (e.state !== 'wrapUp') this.wrapUpEnded(e.agentId);
+        if (e.state === 'idle' && e.status === 'available') this.d.callbacks?.agentFree?.(e.agentId);
         return;
       case 'ended': {
+        if (e.kind === 'callback') {
+          this.d.callbacks?.ended(e);
+          return;
+        }
         const call = this.calls.get(e.callId);
         if (!call || isEnded(call) || call.phase === 'closing') return;
         // The ACD gave up on a live caller: capture it. Queue full at entry is a refusal; a caller
@@ -701,6 +721,16 @@ export class CallController {
         this.d.log.error({ code: e.code }, e.message);
         return;
     }
+  }
+
+  /** An offer of a callback entry: the dialer's, or declined when no dialer is wired. */
+  private callbackEffect(e: Extract<AcdEffect, { type: 'offer' }>): void {
+    if (this.d.callbacks) {
+      this.d.callbacks.offer(e);
+      return;
+    }
+    this.d.log.error({ callId: e.callId, agentId: e.agentId }, 'callback entry offered with no dialer wired');
+    this.decide(() => this.d.acd.offerRejected(e.callId, this.now()));
   }
 
   private offer(callId: string, agentId: string, queueId: string): void {
@@ -743,17 +773,10 @@ export class CallController {
     }
     call.agentLeg = leg.value.leg;
     this.byLeg.set(leg.value.leg, call);
-    const local = { address: leg.value.address, port: leg.value.port, codecs: [call.callerCodec, call.callerCodec === 'PCMU' ? 'PCMA' : 'PCMU'] as G711[], dtmf: true };
+    const local = agentLocalMedia(leg.value, call.callerCodec);
     call.agentLocal = local;
-    // Header values are byte strings: a CRM name in Chinese must go out as its UTF-8 bytes.
-    const display = toByteString((call.customer.name ?? call.caller).replace(/["\\\r\n]/g, ''));
-    call.agentInvite = this.d.ua.invite({
-      target: contact.uri,
-      destination: contact.source,
-      from: `"${display}" <sip:${encodeURIComponent(call.caller) || 'anonymous'}@onair.invalid>`,
-      to: `<sip:${agentId}@onair.invalid>`,
-      body: sdpBody(createOffer(local)),
-      contentType: 'application/sdp',
+    call.agentInvite = ringAgentPhone({
+      ua: this.d.ua, contact, agentId, number: call.caller, display: call.customer.name ?? call.caller, local,
       headers: [
         { name: 'X-Onair-Call-ID', value: call.id },
         { name: 'X-Onair-Queue', value: call.queue ?? '' },
@@ -777,7 +800,7 @@ export class CallController {
     this.emit({ type: 'offer.sent', callId: call.id, agentId, latencyMs: sentAt - freeAt, at: sentAt });
   }
 
-  private agentAnswered(call: Call, seq: number, dialog: Dialog, response: SipResponse, local: Parameters<typeof createOffer>[0]): void {
+  private agentAnswered(call: Call, seq: number, dialog: Dialog, response: SipResponse, local: AgentLocalMedia): void {
     if (call.offerSeq !== seq || call.phase !== 'offering') {
       // Answered after the offer was withdrawn (race with CANCEL): hang up the agent.
       void this.d.ua.bye(dialog);
@@ -809,6 +832,8 @@ export class CallController {
     this.record(call, { type: 'answered', queue: call.queue!, agent: call.agentId!, waitMs: now - call.arrivedAt });
     this.emit({ type: 'call.answered', callId: call.id, queue: call.queue!, agentId: call.agentId!, waitMs: now - call.arrivedAt, at: now });
     this.decide(() => this.d.acd.offerAnswered(call.id, now));
+    // "Stop when the customer calls in again": the dialer closes the number's open task.
+    this.d.callbacks?.inboundAnswered?.({ callId: call.id, caller: call.caller, at: now });
   }
 
   /** The phone declined, failed, or could not be rung: back to the queue, the ACD decides what next. */
@@ -900,7 +925,12 @@ export class CallController {
 
   private onRtpTimeout(leg: LegId): void {
     const call = this.byLeg.get(leg);
-    if (!call || isEnded(call)) return;
+    if (!call) {
+      // Not an inbound call's leg: maybe a callback's (the dialer's legs share the media pool).
+      this.d.callbacks?.rtpTimeout?.(leg);
+      return;
+    }
+    if (isEnded(call)) return;
     this.d.log.warn({ ...this.ctx(call), leg }, 'RTP timeout: tearing the call down');
     if (leg === call.agentLeg && call.phase === 'talking') this.agentLeft(call);
     else this.callerLeft(call, 'system');
@@ -1053,7 +1083,7 @@ export class CallController {
       customerId: call.customer.customerId, outcome, arrivedAt: call.arrivedAt, ivrExitAt: call.ivrExitAt, queuedAt: call.queuedAt,
       offeredAt: call.offeredAt, answeredAt: call.answeredAt, endedAt: now, wrapUpEndAt: null,
       waitMs: (call.answeredAt ?? now) - call.arrivedAt, talkMs: call.answeredAt !== null ? now - call.answeredAt : 0, wrapUpMs: 0,
-      offers: call.offers, releasedBy: by, callbackId: null,
+      offers: call.offers, releasedBy: by, callbackId: null, direction: 'inbound',
     };
     if (agent !== null && this.d.acd.inspectAgent(agent)?.state === 'wrapUp') {
       this.wrapUps.set(agent, { cdr });
@@ -1120,22 +1150,7 @@ export class CallController {
     // has no SDP of ours in `localSdp`) would drop the audio after a hold (RFC 3264 §6).
     const callerLocal = sdpAddress(call.localSdp);
     const local = side === 'agent' ? call.agentLocal : callerLocal && { ...callerLocal, codecs: [call.callerCodec], dtmf: true };
-    // RFC 3261 §13.3.1.4: a 2xx to an INVITE carries a Contact (the target stays ours).
-    const headers = [{ name: 'Contact', value: formatNameAddr(dialog.localContact) }];
-    const offer = req.request.body.toString('latin1');
-    if (!leg || !local || offer.length === 0) {
-      // No offer in the re-INVITE: the 2xx must carry one (RFC 3264 §5); this leg's media, unchanged.
-      const sdp = side === 'caller' ? call.localSdp : local && sdpBody(createOffer(local));
-      req.respond(200, { headers, ...(sdp ? { body: sdp, contentType: 'application/sdp' } : {}) });
-      return;
-    }
-    const neg = negotiate(offer, local);
-    if (!neg.ok) {
-      req.respond(488);
-      return;
-    }
-    void this.d.media.setRemote(leg, toLegRemote(neg.remote));
-    req.respond(200, { headers, body: sdpBody(neg.answer), contentType: 'application/sdp' });
+    answerReinvite(this.d.media, leg, local, dialog, req, side === 'caller' ? call.localSdp : undefined);
   }
 
   // ---- agents' feature codes ------------------------------------------------------------------
@@ -1188,14 +1203,6 @@ export class CallController {
   }
 }
 
-/** The media layer's remote description from SDP negotiation. */
-function toLegRemote(r: RemoteMedia): { address: string; port: number; codec: G711; payloadType: number; dtmfPayloadType: number; direction: RemoteMedia['direction']; hold: boolean } {
-  return {
-    address: r.address, port: r.port, codec: r.codec, payloadType: r.payloadType,
-    dtmfPayloadType: r.dtmfPayloadType ?? -1, direction: r.direction, hold: r.hold,
-  };
-}
-
 /** Address and port of our own SDP (to answer a re-INVITE with the same media). */
 function sdpAddress(sdp: Buffer | undefined): { address: string; port: number } | undefined {
   if (!sdp) return undefined;
@@ -1203,15 +1210,4 @@ function sdpAddress(sdp: Buffer | undefined): { address: string; port: number } 
   const c = /c=IN IP[46] (\S+)/.exec(text);
   const m = /m=audio (\d+)/.exec(text);
   return c && m ? { address: c[1]!, port: Number(m[1]) } : undefined;
-}
-
-/**
- * An SDP body in its own allocation. `Buffer.from` takes small buffers from Node's shared 8 KB
- * pool, and a body kept for the whole call (and 32 s more by the INVITE transaction) would pin
- * the whole slab with everything else allocated in it.
- */
-function sdpBody(text: string): Buffer {
-  const body = Buffer.allocUnsafeSlow(Buffer.byteLength(text, 'latin1'));
-  body.write(text, 'latin1');
-  return body;
 }

@@ -12,7 +12,9 @@ export { RefusalRecorder, isPlausibleCaller } from './refusals.ts';
 export type { RefusalVerdict } from './refusals.ts';
 export { parseDtmfInfo, MAX_DTMF_INFO_BYTES } from './dtmf-info.ts';
 export type { DtmfInfoResult } from './dtmf-info.ts';
+export { agentLocalMedia, answerReinvite, ringAgentPhone, sdpBody, toLegRemote } from './ring.ts';
+export type { AgentLocalMedia, AgentRing } from './ring.ts';
 export type {
-  AgentContact, AgentDeskPort, AgentDirectory, CallControlEvent, CallerLookup, CallMedia, CallsSettings, CallUserAgent, DeskAction,
+  AgentContact, AgentDeskPort, AgentDirectory, CallbackOffers, CallControlEvent, CallerLookup, CallMedia, CallsSettings, CallUserAgent, DeskAction,
   DeskResult, Flow, FlowStep, MenuAction, NumberRoute, QueueCallSettings, RefusalSettings, RejectReason, TrunkAdmission, TrunkGate,
 } from './types.ts';

@@ -25,7 +25,7 @@ import { unknownCaller, type CallerInfo } from '../../crm-adapter/index.ts';
 import type { OutboxItem as StoreOutboxItem } from '../store/index.ts';
 import { CallController } from './controller.ts';
 import { DEFAULT_QUEUE_CALL_SETTINGS } from './settings.ts';
-import type { AgentDeskPort, CallControlEvent, CallMedia, CallsSettings, DeskAction, TrunkAdmission } from './types.ts';
+import type { AgentDeskPort, CallbackOffers, CallControlEvent, CallMedia, CallsSettings, DeskAction, TrunkAdmission } from './types.ts';
 
 /** Phase changes (`from>to`) any rig of this process traced. */
 export const PHASE_EDGES_SEEN = new Set<string>();
@@ -147,6 +147,8 @@ export interface RigOptions {
   logLevel?: 'silent' | 'debug';
   /** Receives the log lines (JSON) at debug. */
   logLines?: string[];
+  /** The callback port (engine/dialer), built with the rig (its `calls` is set once this returns). */
+  callbacks?: (rig: CallRig) => CallbackOffers;
 }
 
 /** An agent's phone as the rig knows it. */
@@ -245,6 +247,7 @@ export class CallRig {
         },
       },
       observe: (e) => { if (e.type !== 'acd.decision' && e.type !== 'media.firstPacket') this.events.push(e); },
+      ...(o.callbacks ? { callbacks: o.callbacks(this) } : {}),
     });
     // As engine.ts wires it: new INVITEs to call control.
     this.ua.setDelegate({ onInvite: (invite) => this.calls.onInvite(invite) });

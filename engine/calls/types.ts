@@ -3,9 +3,9 @@
  * runs on. `engine/engine.ts` builds these from the configuration and the real parts.
  */
 import type { Dialog, Endpoint, IncomingInvite, InviteOptions, OutgoingInvite, SipUri } from '../sip/index.ts';
-import type { AgentState, AgentStatus } from '../acd/index.ts';
+import type { AcdEffect, AgentState, AgentStatus } from '../acd/index.ts';
 import type { CallerInfo, CdrOutcome, ReleasedBy } from '../../crm-adapter/index.ts';
-import type { MediaPool } from '../../media/index.ts';
+import type { LegId, MediaPool } from '../../media/index.ts';
 
 /** An IVR step. Prompts are names in the prompt set without the language (`welcome`, `menu`). */
 export type FlowStep =
@@ -136,6 +136,24 @@ export interface CallUserAgent {
 
 /** The media commands call control uses (media's `MediaPool` is one). */
 export type CallMedia = Pick<MediaPool, 'allocate' | 'setRemote' | 'play' | 'bridge' | 'release' | 'legStats' | 'delegate'>;
+
+/**
+ * The port of callback entries (contract D3): call control owns inbound calls, the dialer
+ * (engine/dialer) owns the ACD's `kind: 'callback'` entries. Call control runs the one effect loop
+ * and hands this port the effects that are the dialer's: an `offer` of a callback entry, and a
+ * `cancelOffer` / `ended` for an id call control does not own. Methods must not throw.
+ */
+export interface CallbackOffers {
+  offer(e: Extract<AcdEffect, { type: 'offer' }>): void;
+  cancelOffer(e: Extract<AcdEffect, { type: 'cancelOffer' }>): void;
+  ended(e: Extract<AcdEffect, { type: 'ended' }>): void;
+  /** An available agent became idle: a due task may be loaded for it. */
+  agentFree?(agentId: string): void;
+  /** An agent answered an inbound caller (live): the number's open task is satisfied. */
+  inboundAnswered?(e: { callId: string; caller: string; at: number }): void;
+  /** RTP silence on a media leg call control does not own. */
+  rtpTimeout?(leg: LegId): void;
+}
 
 /** What an agent asks for from the phone (feature codes) or the API (contract C2). */
 export type DeskAction = 'ready' | 'notReady' | 'logout' | 'login';

@@ -42,6 +42,7 @@ export function checkConfig(config: Config, opts: CheckOptions): CheckReport {
   checkHttp(config, r);
   checkMedia(config, r);
   checkTrunks(config, r);
+  checkOutbound(config, r);
   checkAgents(config, r);
   checkQueues(config, r);
   checkFlows(config, r, opts);
@@ -145,6 +146,15 @@ function checkTrunks(c: Config, r: CheckReport): void {
     if (new Set(t.codecs).size !== t.codecs.length) r.errors.push(`trunks[${i}].codecs: a codec is listed twice`);
   });
   if (c.trunks.length === 0) r.warnings.push('trunks: none configured; no carrier call will be admitted');
+}
+
+/** Outbound trunks: unique ids, and a SIP socket of each trunk's transport to send from. */
+function checkOutbound(c: Config, r: CheckReport): void {
+  unique(c.outbound.trunks, (t) => t.id, (i) => `outbound.trunks[${i}].id`, 'outbound trunk id', r);
+  const transports = new Set(c.sip.listen.map((l) => l.transport));
+  c.outbound.trunks.forEach((t, i) => {
+    if (!transports.has(t.transport)) r.errors.push(`outbound.trunks[${i}].transport: no sip.listen socket of transport ${t.transport} to send from`);
+  });
 }
 
 function checkAgents(c: Config, r: CheckReport): void {

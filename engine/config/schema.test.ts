@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { configSchema, isCidr, isLoopback } from './index.ts';
 import { defaultPromptDir } from '../../media/index.ts';
+import { DEFAULT_DIALING_POLICY } from '../callbacks/index.ts';
 
 t.test('an empty document gets every default', async (t) => {
   const c = configSchema.parse({});
@@ -112,4 +113,20 @@ t.test('isCidr and isLoopback', async (t) => {
   for (const bad of ['', '10.0.0.0/', '10.0.0.0/33', '::1/129', '10.0.0/8', 'host/8', '10.0.0.0/8/8', '1.2.3.4/-1']) t.notOk(isCidr(bad), bad);
   for (const lo of ['127.0.0.1', '127.1.2.3', '::1']) t.ok(isLoopback(lo), lo);
   for (const no of ['0.0.0.0', '::', '10.0.0.1', '128.0.0.1']) t.notOk(isLoopback(no), no);
+});
+
+t.test('callbacks.dialing: the attempt policy defaults; unavailable modes, unknown zones and empty windows refused', async (t) => {
+  const d = configSchema.parse({}).callbacks.dialing;
+  t.same(d, { ...DEFAULT_DIALING_POLICY, mode: 'progressive', pollSeconds: 2 }, 'defaults are the policy module\'s');
+  const issues = (dialing: unknown): string[] => {
+    const r = configSchema.safeParse({ callbacks: { dialing } });
+    return r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  };
+  t.match(issues({ mode: 'predictive' }), [/callbacks\.dialing\.mode: only progressive dialing is available/]);
+  t.match(issues({ timeZone: 'Mars/Olympus' }), [/timeZone: expected an IANA time zone/]);
+  t.match(issues({ callingHours: [{ from: '09:00', to: '09:00' }] }), [/callingHours\.0\.to: from and to are equal/]);
+  t.match(issues({ callingHours: [{ from: '9:00', to: '21:00' }] }), [/callingHours\.0\.from: expected HH:MM/]);
+  t.match(issues({ callingHours: [] }), [/callingHours/]);
+  t.same(issues({ callingHours: [{ days: [5], from: '21:00', to: '02:00' }, { from: '00:00', to: '24:00', days: [7] }], timeZone: 'Europe/Berlin',
+    retryDelaySeconds: { busy: null, rejected: 3600 } }), [], 'across midnight, whole days, per-result delays');
 });

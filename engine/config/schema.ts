@@ -10,6 +10,9 @@ import path from 'node:path';
 import { z } from 'zod';
 import { defaultPromptDir } from '../../media/index.ts';
 import { CidrError, CidrMatcher } from '../trunks/index.ts';
+import { parseTrunkAddress } from '../outbound/index.ts';
+import { isHostSyntax } from '../sip/index.ts';
+import { DEFAULT_DIALING_POLICY, clockMinutes, isTimeZone } from '../callbacks/index.ts';
 
 // ------------------------------------------------------------------ building blocks
 
@@ -431,6 +434,77 @@ const numberRoute = z.strictObject({
   airing: z.string().nullable().default(null).describe('Airing (broadcast slot) recorded in the CDR; null = none.'),
 });
 
+// ------------------------------------------------------------------ outbound trunks
+
+/** Digits of a number presented as caller id, `+` allowed first (YAML may read it as a number). */
+const callerIdNumber = numberAsText(z.string().regex(/^\+?[0-9]{1,20}$/, 'expected digits, + allowed first'), { type: 'integer', minimum: 0, maximum: 9999999999999998 });
+
+const outboundTrunk = z.strictObject({
+  id: id.describe('Outbound trunk id (logs, metrics, attempt records).'),
+  address: z.string().refine((s) => parseTrunkAddress(s) !== undefined, { message: 'expected host:port with an IP literal host (192.0.2.7:5060, [2001:db8::1]:5060); no DNS' })
+    .describe('Where INVITEs go: host:port of the carrier or gateway, IP literal (port default 5060, 5061 for tls).'),
+  transport: z.enum(['udp', 'tcp', 'tls']).default('udp').describe('Transport to the trunk; sip.listen needs a socket of it.'),
+  username: z.string().min(1).nullable().default(null).describe('Digest user name for 401/407 challenges of the trunk; null = none.'),
+  password: z.string().min(1).nullable().default(null).describe('Digest password (with username).'),
+  domain: z.string().refine(isHostSyntax, { message: 'expected a host name or IP literal' }).nullable().default(null)
+    .describe('Host of the Request-URI, From and To (sip:<number>@<domain>); null = the address host.'),
+  callerId: callerIdNumber.describe('Number presented to the customer when the call names none (a callback presents the number the customer called).'),
+  maxConcurrent: positiveInt.default(30).describe('Calls in progress (ringing or talking) on this trunk; a call over it goes to the next trunk.'),
+  callsPerSecond: z.number().positive().default(5).describe('New calls per second on this trunk (token bucket of one second); over it the next trunk is used.'),
+  ringTimeoutSeconds: z.number().int().min(1).max(120).default(30)
+    .describe('No answer after this long: CANCEL, result no_answer (s; below the 180 s INVITE guard of the SIP stack).'),
+}).refine((t) => (t.username === null) === (t.password === null), { message: 'username and password go together', path: ['password'] });
+
+const outboundSection = z.strictObject({
+  trunks: z.array(outboundTrunk).default([]).describe('Trunks customers are dialled through, tried in order; the next on a trunk error (5xx, no response).'),
+  numbering: z.strictObject({
+    countryCode: numberAsText(z.string().regex(/^[1-9][0-9]{0,2}$/, 'expected 1-3 digits, not starting with 0'), { type: 'integer', minimum: 1, maximum: 999 })
+      .default('86').describe('Country code of national numbers (without +).'),
+    nationalPrefix: numberAsText(z.string().regex(/^[0-9]{0,3}$/, 'expected 0-3 digits'), { type: 'integer', minimum: 0, maximum: 999 })
+      .default('0').describe('Trunk prefix of national numbers; empty when the country has none.'),
+    internationalPrefix: numberAsText(z.string().regex(/^[0-9]{1,4}$/, 'expected 1-4 digits'), { type: 'integer', minimum: 0, maximum: 9999 })
+      .default('00').describe('Prefix of international numbers (00, 011).'),
+    format: z.enum(['national', 'e164']).default('national').describe('How the number is sent: national (prefix + national number, international prefix for other countries) or e164 (+digits).'),
+  }).prefault({}).describe('How customer numbers are normalised before dialling; implausible numbers are refused (invalid_number).'),
+}).prefault({}).describe('Outbound trunks: the carriers customers are called back through (docs/dialer.md).');
+// ------------------------------------------------------------------ callback dialing
+
+const D = DEFAULT_DIALING_POLICY;
+const clockTime = z.string().refine((s) => { const m = clockMinutes(s); return m !== null && m < 1440; }, { message: 'expected HH:MM, 00:00-23:59' });
+const clockEnd = z.string().refine((s) => { const m = clockMinutes(s); return m !== null && m > 0; }, { message: 'expected HH:MM, 00:01-24:00' });
+const retryDelay = (d: number | null, what: string) => nonNegativeInt.max(7 * 86_400).nullable().default(d)
+  .describe(`After ${what}: seconds until the next attempt; null = no retry, the task ends exhausted.`);
+const callingWindow = z.strictObject({
+  days: z.array(z.number().int().min(1).max(7)).min(1).max(7).default([1, 2, 3, 4, 5, 6, 7]).describe('Weekdays the window starts on, 1 = Monday ... 7 = Sunday.'),
+  from: clockTime.describe('Local start, HH:MM.'),
+  to: clockEnd.describe('Local end, HH:MM (24:00 = midnight); earlier than from = the window ends the next day.'),
+}).refine((w) => clockMinutes(w.from) !== clockMinutes(w.to), { message: 'from and to are equal; for a whole day write 00:00 to 24:00', path: ['to'] });
+/** Dialing modes: only progressive is executed so far; the others are refused rather than silently run as progressive. */
+const DIALING_MODES = ['progressive', 'preview', 'predictive'] as const;
+const dialingSection = z.strictObject({
+  mode: z.enum(DIALING_MODES).default('progressive')
+    .refine((m) => m === 'progressive', { message: 'only progressive dialing is available so far (preview and predictive are not implemented yet)' })
+    .describe('How callbacks are dialled: progressive = a free agent is rung first, then the customer is dialled (preview and predictive are not available yet).'),
+  maxAttempts: positiveInt.max(100).default(D.maxAttempts).describe('Attempts that ring the customer, at most; then the task ends exhausted (an offer the agent did not answer does not count).'),
+  retryDelaySeconds: z.strictObject({
+    busy: retryDelay(D.retryDelaySeconds.busy, 'busy (486/600)'),
+    no_answer: retryDelay(D.retryDelaySeconds.no_answer, 'no answer (480/408, ring timeout)'),
+    trunk_error: retryDelay(D.retryDelaySeconds.trunk_error, 'a trunk error on every trunk (5xx, unreachable)'),
+    cancelled: retryDelay(D.retryDelaySeconds.cancelled, 'a dial cancelled before the customer answered'),
+    agent_no_answer: retryDelay(D.retryDelaySeconds.agent_no_answer, 'the agent did not answer the offer (the customer was not dialled)'),
+    interrupted: retryDelay(D.retryDelaySeconds.interrupted, 'the engine stopped during the attempt'),
+    failed: retryDelay(D.retryDelaySeconds.failed, 'an engine failure during the attempt'),
+    rejected: retryDelay(D.retryDelaySeconds.rejected, 'rejected by the customer (603, other 4xx/6xx)'),
+    invalid_number: retryDelay(D.retryDelaySeconds.invalid_number, 'an invalid number (404/484/410/604)'),
+  }).prefault({}).describe('Delay before the next attempt, per result of the last one (s); the attempt then waits for the calling hours.'),
+  callingHours: z.array(callingWindow).min(1).default(D.callingHours.map((w) => ({ ...w, days: [...w.days] })))
+    .describe('Windows in which customers may be called, in the task\'s time zone; a retry falling outside waits for the next window.'),
+  timeZone: z.string().refine(isTimeZone, { message: 'expected an IANA time zone, e.g. Asia/Shanghai' }).default(D.timeZone)
+    .describe('IANA time zone of the calling hours, for tasks that carry no customer time zone.'),
+  expiryHours: z.number().positive().max(24 * 90).default(D.expiryHours).describe('An open task whose first call arrived longer ago than this is closed as expired (h).'),
+  pollSeconds: z.number().positive().max(60).default(2).describe('How often the dialer looks for due tasks (s); it also looks when an agent becomes free.'),
+}).prefault({}).describe('The callback dialer and its attempt policy (docs/dialer.md).');
+
 // ------------------------------------------------------------------ the whole configuration
 
 /** The engine configuration schema. Parse with {@link loadConfig} (which adds cross-field checks). */
@@ -454,7 +528,9 @@ export const configSchema = z.strictObject({
       burst: positiveInt.default(50).describe('Refusals per trunk recorded at once after a quiet period (token bucket size).'),
       dedupeSeconds: nonNegativeInt.default(600).describe('A number refused again within this long gets no second callback task (s).'),
     }).prefault({}).describe('Bounds on what a flood of capacity refusals writes (every refused INVITE still gets its 503).'),
+    dialing: dialingSection,
   }).prefault({}).describe('Callback tasks.'),
+  outbound: outboundSection,
   featureCodes: z.strictObject({
     login: dialString.default('*60').describe('Dialled by an agent: log in, not ready yet.'),
     ready: dialString.default('*61').describe('Dialled by an agent: log in and become available.'),
@@ -481,3 +557,7 @@ export type AgentSettings = Config['agents'][number];
 export type TrunkSettings = Config['trunks'][number];
 /** One SIP listen socket as configured. */
 export type ListenSettings = Config['sip']['listen'][number];
+/** The `outbound` section as configured. */
+export type OutboundSettings = Config['outbound'];
+/** One outbound trunk as configured. */
+export type OutboundTrunkSettings = OutboundSettings['trunks'][number];

@@ -84,4 +84,73 @@ CREATE TABLE store_meta (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    version: 2,
+    name: 'callback attempts, attempt policy, do-not-call list',
+    // SQLite cannot change a CHECK constraint in place: the callbacks table is rebuilt with the two
+    // new final states and the policy's columns, every row copied (ids kept; v1 never deletes a
+    // task, so AUTOINCREMENT's sequence is max(id) and goes on from there). v1 tasks are due at once.
+    sql: `
+CREATE TABLE callbacks_v2 (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  caller TEXT NOT NULL,
+  queue TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'claimed', 'done', 'cancelled', 'exhausted', 'expired')),
+  arrived_at INTEGER NOT NULL,
+  last_arrival_at INTEGER NOT NULL,
+  abandons INTEGER NOT NULL DEFAULT 1,
+  first_call_id TEXT NOT NULL,
+  last_call_id TEXT NOT NULL,
+  dialled TEXT,
+  programme TEXT,
+  customer_id TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  claimed_by TEXT,
+  claimed_at INTEGER,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  last_result TEXT,
+  time_zone TEXT,
+  closed_at INTEGER,
+  note TEXT
+);
+INSERT INTO callbacks_v2 (id, caller, queue, reason, status, arrived_at, last_arrival_at, abandons, first_call_id, last_call_id,
+  dialled, programme, customer_id, created_at, updated_at, claimed_by, claimed_at, attempts, next_attempt_at, closed_at, note)
+SELECT id, caller, queue, reason, status, arrived_at, last_arrival_at, abandons, first_call_id, last_call_id,
+  dialled, programme, customer_id, created_at, updated_at, claimed_by, claimed_at, dial_attempts, created_at, closed_at, note
+FROM callbacks;
+DROP TABLE callbacks;
+ALTER TABLE callbacks_v2 RENAME TO callbacks;
+-- One open task per number: the dedup rule, enforced by the database.
+CREATE UNIQUE INDEX callbacks_active_caller ON callbacks (caller) WHERE status IN ('open', 'claimed');
+CREATE INDEX callbacks_by_status ON callbacks (status, arrived_at, id);
+
+-- Every attempt, kept: the history of a task, and what crash recovery finds unfinished.
+CREATE TABLE callback_attempts (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  task_id INTEGER NOT NULL REFERENCES callbacks (id),
+  call_id TEXT NOT NULL,
+  agent_id TEXT,
+  trunk TEXT,
+  started_at INTEGER NOT NULL,
+  ended_at INTEGER,
+  result TEXT,
+  sip_status INTEGER,
+  note TEXT,
+  CHECK ((ended_at IS NULL) = (result IS NULL))
+);
+CREATE INDEX callback_attempts_by_task ON callback_attempts (task_id, id);
+-- At most one attempt in progress per task.
+CREATE UNIQUE INDEX callback_attempts_in_progress ON callback_attempts (task_id) WHERE ended_at IS NULL;
+
+CREATE TABLE dnc (
+  number TEXT PRIMARY KEY,
+  added_at INTEGER NOT NULL,
+  source TEXT NOT NULL CHECK (source IN ('api', 'import')),
+  note TEXT
+) WITHOUT ROWID;
+`,
+  },
 ];

@@ -22,7 +22,7 @@ t.test('file database: directory created, WAL, synchronous configurable, migrati
   const full = openStore({ path: file, synchronous: 'full' });
   t.equal(full.db.pragma('synchronous', { simple: true }), 2, 'FULL when asked');
   const rows = full.db.prepare('SELECT component, version FROM schema_migrations').all();
-  t.same(rows, [{ component: 'store', version: 1 }], 'reopening does not re-run migrations');
+  t.same(rows, [{ component: 'store', version: 1 }, { component: 'store', version: 2 }], 'reopening does not re-run migrations');
   await full.close();
 });
 
@@ -87,7 +87,7 @@ t.test('callback list, claimNext, release, cancel and refused transitions', asyn
   t.equal(oldest?.caller, '+491');
   t.same((await store.callbacks.list({ status: ['claimed'] })).map((c) => c.caller), ['+491', '+493']);
   const rel = await store.callbacks.release(oldest!.id, T0 + 11_000, 'no answer');
-  t.ok(rel.ok && rel.value.status === 'open' && rel.value.dialAttempts === 1 && rel.value.claimedBy === null);
+  t.ok(rel.ok && rel.value.status === 'open' && rel.value.attempts === 1 && rel.value.claimedBy === null);
   const bad = await store.callbacks.complete(oldest!.id, T0 + 12_000);
   t.same(bad, { ok: false, code: 'STORE_ERR_INVALID_STATE', reason: `callback task ${oldest!.id} is open, expected claimed` });
   const cancel = await store.callbacks.cancel(oldest!.id, T0 + 13_000, 'customer called in');

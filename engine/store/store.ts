@@ -6,6 +6,8 @@ import { STORE_MIGRATIONS } from './schema.ts';
 import { SqliteOutbox, type SqliteOutboxOptions } from './outbox.ts';
 import { SqliteCallbacks } from './callbacks.ts';
 import { SqliteJournal } from './journal.ts';
+import { SqliteDnc } from './dnc.ts';
+import { DEFAULT_DIALING_POLICY, type DialingPolicy } from '../callbacks/index.ts';
 import type {
   CallbackTask, CallEnd, JournalEntry, RecoveryOptions, RecoveryReport, Store,
 } from './types.ts';
@@ -27,6 +29,8 @@ export interface SqliteStoreOptions extends DatabaseOptions, SqliteOutboxOptions
    * checkpointer.ts). Default true for database files; ignored for `:memory:`.
    */
   backgroundCheckpoint?: boolean;
+  /** The attempt policy applied when a callback attempt ends (config `callbacks.dialing`). Default {@link DEFAULT_DIALING_POLICY}. */
+  dialing?: DialingPolicy;
 }
 
 /** {@link Store} on one SQLite database. */
@@ -35,16 +39,18 @@ export class SqliteStore implements Store {
   readonly db: SqliteDatabase;
   readonly outbox: SqliteOutbox;
   readonly callbacks: SqliteCallbacks;
+  readonly dnc: SqliteDnc;
   readonly journal: SqliteJournal;
   readonly writer: SqliteWriter;
   #closed = false;
   #checkpointer: Checkpointer | undefined;
 
-  constructor(db: SqliteDatabase, options: SqliteOutboxOptions & { groupCommit?: boolean; commitWindowMs?: number } = {}) {
+  constructor(db: SqliteDatabase, options: SqliteOutboxOptions & { groupCommit?: boolean; commitWindowMs?: number; dialing?: DialingPolicy } = {}) {
     this.db = db;
     this.writer = new SqliteWriter(db, options.groupCommit ?? true, options.commitWindowMs ?? 0);
     this.outbox = new SqliteOutbox(db, this.writer, options);
-    this.callbacks = new SqliteCallbacks(db, this.writer);
+    this.callbacks = new SqliteCallbacks(db, this.writer, options.dialing ?? DEFAULT_DIALING_POLICY);
+    this.dnc = new SqliteDnc(db, this.writer, this.callbacks);
     this.journal = new SqliteJournal(db, this.writer);
   }
 

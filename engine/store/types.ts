@@ -8,6 +8,9 @@
  * control time. When a returned promise resolves, the write is committed (durable as configured).
  */
 import type { CallEvent, Cdr } from '../../crm-adapter/index.ts';
+import type { AttemptResult } from '../callbacks/index.ts';
+
+export type { AttemptResult } from '../callbacks/index.ts';
 
 /** Stable error codes of the store. */
 export type StoreErrorCode = 'STORE_ERR_NOT_FOUND' | 'STORE_ERR_INVALID_STATE';
@@ -114,8 +117,16 @@ export interface OutboxStore {
 // ---------------------------------------------------------------------------------------------
 // Callback tasks
 
-/** `open` waits for the dialer, `claimed` is being dialled, `done` and `cancelled` are final. */
-export type CallbackStatus = 'open' | 'claimed' | 'done' | 'cancelled';
+/**
+ * `open` waits for its next attempt, `claimed` is being dialled (or handled by hand); the rest are
+ * final: `done` (reached, or the customer called in and was served), `cancelled` (by hand, or the
+ * number is on the do-not-call list), `exhausted` (the attempt policy gave up), `expired` (older
+ * than the policy's expiry).
+ */
+export type CallbackStatus = 'open' | 'claimed' | 'done' | 'cancelled' | 'exhausted' | 'expired';
+
+/** Every {@link CallbackStatus}, in a stable order (metrics, validation). */
+export const CALLBACK_STATUSES = ['open', 'claimed', 'done', 'cancelled', 'exhausted', 'expired'] as const satisfies readonly CallbackStatus[];
 
 /** Why a callback task exists. */
 export type CallbackReason =
@@ -134,6 +145,8 @@ export interface CallbackInput {
   dialled: string | null;
   programme: string | null;
   customerId: string | null;
+  /** The customer's IANA time zone when known (calling hours are theirs); absent or null = the policy's. */
+  timeZone?: string | null;
 }
 
 /** A callback task. */
@@ -159,11 +172,56 @@ export interface CallbackTask {
   updatedAt: number;
   claimedBy: string | null;
   claimedAt: number | null;
-  /** Times the dialer released the task without completing it. */
-  dialAttempts: number;
+  /**
+   * Attempts that rang (or may have rung) the customer, toward the policy's `maxAttempts`; a
+   * manual {@link CallbackStore.release} counts one too. (Was `dialAttempts`.)
+   */
+  attempts: number;
+  /** When the task is due (epoch ms): its next attempt may start from then on. */
+  nextAttemptAt: number;
+  /** Result of the last attempt, or null before the first. */
+  lastResult: AttemptResult | null;
+  /** The customer's IANA time zone, or null = the policy's. */
+  timeZone: string | null;
   closedAt: number | null;
-  /** Free text given at complete/cancel/release. */
+  /** Free text given at complete/cancel/release, or what closed the task (`dnc`, `inbound`, `expired`, a result). */
   note: string | null;
+}
+
+/** One attempt to call a task back: from the offer to an agent to its result. */
+export interface CallbackAttempt {
+  id: number;
+  taskId: number;
+  /** onair call id of the attempt (the outbound leg's X-Onair-Call-ID, CDR). */
+  callId: string;
+  agentId: string | null;
+  /** Trunk the customer was dialled through, when it got that far. */
+  trunk: string | null;
+  startedAt: number;
+  /** Null while the attempt is in progress. */
+  endedAt: number | null;
+  result: AttemptResult | null;
+  /** Final SIP status of the customer leg, when there was one. */
+  sipStatus: number | null;
+  note: string | null;
+}
+
+/** How an attempt ended, for {@link CallbackStore.finishAttempt}. */
+export interface AttemptEnd {
+  result: AttemptResult;
+  trunk: string | null;
+  sipStatus: number | null;
+  note?: string;
+}
+
+/** Figures of the callback tasks, read at metrics scrape time. */
+export interface CallbackFigures {
+  /** Tasks by status (every status present). */
+  byStatus: Record<CallbackStatus, number>;
+  /** Attempts ended by this process since it started, by result (every result present). */
+  attemptsByResult: Record<AttemptResult, number>;
+  /** Age of the oldest open task's first arrival (s), 0 when none is open. */
+  oldestOpenSeconds: number;
 }
 
 /** Filter for listing callback tasks. */
@@ -196,6 +254,71 @@ export interface CallbackStore {
   complete(id: number, now: number, note?: string): Promise<StoreResult<CallbackTask>>;
   /** open or claimed → cancelled. */
   cancel(id: number, now: number, note?: string): Promise<StoreResult<CallbackTask>>;
+  /**
+   * Open tasks with `nextAttemptAt <= now`, oldest original arrival first (the first to give up is
+   * the first called back), at most `limit`, skipping `excludeIds` (already in the ACD).
+   */
+  due(now: number, limit: number, excludeIds?: ReadonlySet<number>): Promise<CallbackTask[]>;
+  /** open → claimed (by the agent, or `dialer`) and a new attempt, in one transaction. Refused when not open. */
+  startAttempt(taskId: number, a: { callId: string; agentId: string | null }, now: number): Promise<StoreResult<{ task: CallbackTask; attempt: CallbackAttempt }>>;
+  /**
+   * End an attempt (refused unless it is in progress: never a double completion) and apply the
+   * attempt policy to its task in the same transaction: answered → done; otherwise open again at
+   * the policy's next attempt time, or exhausted (no retry for the result, or `maxAttempts`
+   * reached). A task closed meanwhile (by hand, by an inbound call) keeps its status.
+   */
+  finishAttempt(attemptId: number, r: AttemptEnd, now: number): Promise<StoreResult<CallbackTask>>;
+  /** Attempts of a task, oldest first. */
+  attempts(taskId: number): Promise<CallbackAttempt[]>;
+  /** open, or claimed with no attempt in progress → open and due at `at`. */
+  reschedule(id: number, at: number, now: number, note?: string): Promise<StoreResult<CallbackTask>>;
+  /**
+   * At start: every attempt without an end (the engine stopped during it) ends `interrupted`, and
+   * its task goes through the policy (default: open and due now). Returns how many.
+   */
+  recoverInterrupted(now: number): Promise<number>;
+  /** Open tasks whose first arrival is older than the policy's expiry → expired (note `expired`). Returns how many. */
+  expire(now: number): Promise<number>;
+  /** Open tasks whose number is on the do-not-call list → cancelled (note `dnc`). Returns how many. */
+  cancelDoNotCall(now: number): Promise<number>;
+  /**
+   * An inbound call of `number` (call `callId`) was answered by an agent: its open task is done
+   * (note `inbound`). Null when the number had no open task.
+   */
+  satisfiedByInbound(number: string, callId: string, now: number): Promise<CallbackTask | null>;
+  /** Figures for metrics. */
+  figures(now: number): Promise<CallbackFigures>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Do-not-call list
+
+/** How a number came onto the do-not-call list. */
+export type DncSource = 'api' | 'import';
+
+/** One number on the do-not-call list. */
+export interface DncEntry {
+  /** As the engine stores caller numbers (see {@link normalizeDncNumber}). */
+  number: string;
+  addedAt: number;
+  source: DncSource;
+  note: string | null;
+}
+
+/** The do-not-call list: numbers never called back. */
+export interface DncStore {
+  /** Synchronous: asked for every due task before it is dialled (a prepared point look-up). */
+  has(number: string): boolean;
+  /** Add a number (again: keeps the first entry); its open callback task is cancelled (note `dnc`) in the same transaction. */
+  add(number: string, now: number, source: DncSource, note?: string | null): Promise<{ entry: DncEntry; added: boolean; cancelled: number }>;
+  /** Add many in one transaction; returns how many were new and how many open tasks were cancelled. */
+  addMany(numbers: readonly string[], now: number, source: DncSource, note?: string | null): Promise<{ added: number; already: number; cancelled: number }>;
+  /** Remove a number; false when it was not listed. */
+  remove(number: string): Promise<boolean>;
+  get(number: string): Promise<DncEntry | null>;
+  /** Ordered by number. */
+  list(limit: number, offset: number): Promise<DncEntry[]>;
+  count(): Promise<number>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -279,6 +402,7 @@ export interface CallEnd {
 export interface Store {
   readonly outbox: OutboxStore;
   readonly callbacks: CallbackStore;
+  readonly dnc: DncStore;
   readonly journal: CallJournal;
   /**
    * A call event for the CRM, as it happens: appended to the durable outbox at once (resolves when

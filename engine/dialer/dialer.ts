@@ -1,0 +1,625 @@
+/**
+ * The callback dialer: progressive, agent first (contract D3, docs/dialer.md). The durable store
+ * owns tasks and attempts; the pure ACD holds the tasks due now as `kind: 'callback'` entries and
+ * decides when an agent takes one; this runtime carries the decision out.
+ *
+ * ```
+ *  poll (pollMs, an agent idle) ─▶ store.due ─▶ dialable? ─▶ acd.addCallback('cb:<id>')   (bounded per queue)
+ *  ACD offer ─▶ startAttempt ─▶ INVITE agent (screen pop) ─▶ 200 ─▶ acd.offerAnswered
+ *            ─▶ customer leg ─▶ OutboundDialer.dial ─▶ early media relayed ─▶ 200: bridge
+ *  BYE either side ─▶ BYE the other ─▶ acd.callEnded ─▶ finishAttempt('answered')
+ *  not reached ─▶ acd.callbackUnreached (agent idle at once) ─▶ finishAttempt(result)
+ *  agent ring-no-answer ─▶ the ACD's rule (not-ready, task back to the head) ─▶ finishAttempt('agent_no_answer')
+ * ```
+ *
+ * Every ACD input goes through call control's effect loop (`decide`); the ACD's effects for
+ * callback entries come back through the {@link CallbackOffers} port this class implements. An
+ * attempt's phase changes only through `transition` (phase.ts). Records of an attempt (events
+ * `callback_attempt`, `callback_completed`, the outbound CDR) go to the durable outbox in order,
+ * in the lane of the attempt's call id.
+ */
+import type { Logger } from 'pino';
+import type { Acd, AcdEffect } from '../acd/index.ts';
+import type { Clock, Dialog, TimerHandle } from '../sip/index.ts';
+import type { LegId, G711 } from '../../media/index.ts';
+import { acceptAnswer, createOffer } from '../../media/index.ts';
+import { agentLocalMedia, answerReinvite, ringAgentPhone, sdpBody, toLegRemote } from '../calls/index.ts';
+import type { AgentDirectory, AgentLocalMedia, CallbackOffers, CallMedia, CallUserAgent } from '../calls/index.ts';
+import type { Store } from '../store/index.ts';
+import type { CallEvent, Cdr, ReleasedBy } from '../../crm-adapter/index.ts';
+import { CONTRACT_VERSION } from '../../crm-adapter/index.ts';
+import { epochClock } from '../clock/index.ts';
+import { transition, type AttemptPhase } from './phase.ts';
+import type {
+  AttemptResult, DialerLookup, DialerSettings, DialerTask, DialerTaskStore, DialResult, OutboundCall, OutboundPort,
+} from './types.ts';
+
+/**
+ * Entries kept in the ACD per queue beyond its staffed agents: enough that an agent freed while a
+ * poll is under way finds a task at once, few enough that the ACD never holds the whole backlog
+ * (the store owns it; the ACD gets what can be dialled now).
+ */
+export const ENTRY_HEADROOM = 2;
+
+/** Prefix of the ACD ids of callback entries (`cb:<taskId>`). */
+const ENTRY_PREFIX = 'cb:';
+
+/** What the ACD is told when an attempt closes. */
+type AcdClose =
+  /** Nothing: the ACD withdrew the offer itself (ring timeout, agent status) or the entry is gone. */
+  | 'none'
+  /** The phone declined or could not be reached: the ACD's reject rule (not-ready, back to the head). */
+  | 'rejected'
+  /** The customer was not reached: the entry ends, the agent is idle at once. */
+  | 'unreached'
+  /** Talked: the entry ends completed, the agent's wrap-up starts. */
+  | 'ended'
+  /** The task is not open any more (cancelled, done elsewhere): the entry leaves the ACD. */
+  | 'removed';
+
+/** A task loaded into the ACD. */
+interface Entry {
+  readonly acdId: string;
+  task: DialerTask;
+  readonly queue: string;
+  /** The attempt in progress, until it is recorded. */
+  attempt: Attempt | null;
+  /** An offer that came while the previous attempt was still being recorded. */
+  pendingOffer: Extract<AcdEffect, { type: 'offer' }> | null;
+  /** Left the ACD (its `ended` effect came). */
+  gone: boolean;
+}
+
+/** One attempt of one task. */
+interface Attempt {
+  phase: AttemptPhase;
+  readonly entry: Entry;
+  readonly callId: string;
+  readonly agentId: string;
+  readonly startedAt: number;
+  /** The store's attempt row, once claimed. */
+  attemptId: number | null;
+  /** The claim and the agent's ring under way: recording waits for it (a withdrawn claim is still finished). */
+  claimed: Promise<void>;
+  attemptNo: number;
+  display: string;
+  agentLeg: LegId | undefined;
+  agentLocal: AgentLocalMedia | undefined;
+  agentCodec: G711;
+  agentInvite: { cancel(): void } | undefined;
+  agentDialog: Dialog | undefined;
+  customerLeg: LegId | undefined;
+  customerLocal: AgentLocalMedia | undefined;
+  outbound: OutboundCall | undefined;
+  bridged: boolean;
+  agentAnsweredAt: number | null;
+  answeredAt: number | null;
+  trunk: string | null;
+  sipStatus: number | null;
+  releasedBy: ReleasedBy;
+}
+
+/** What the dialer needs. */
+export interface CallbackDialerDeps {
+  acd: Acd;
+  /** Call control's effect loop: every ACD input of the dialer goes through it. */
+  decide(input: () => AcdEffect[]): void;
+  tasks: DialerTaskStore;
+  /** The outbox (events in order per call, CDRs). */
+  store: Pick<Store, 'callEvent' | 'finishCall'>;
+  outbound: OutboundPort;
+  ua: CallUserAgent;
+  media: Pick<CallMedia, 'allocate' | 'setRemote' | 'bridge' | 'release'>;
+  agents: Pick<AgentDirectory, 'contacts'>;
+  /** The attempt policy's `isDialable` with its config and the do-not-call list bound. */
+  dialable(task: DialerTask, now: number): boolean;
+  lookup?: DialerLookup;
+  /** Run before each load of due tasks: expiry and do-not-call closing of open tasks (the store's). */
+  housekeep?(now: number): Promise<unknown>;
+  settings: DialerSettings;
+  log: Logger;
+  clock?: Clock;
+}
+
+/** The runtime of callback dialing. Implements call control's callback port. */
+export class CallbackDialer implements CallbackOffers {
+  private readonly d: CallbackDialerDeps;
+  private readonly clock: Clock;
+  /** Tasks in the ACD, by ACD id. */
+  private readonly entries = new Map<string, Entry>();
+  private readonly byLeg = new Map<LegId, Attempt>();
+  /** Attempts being recorded (finishAttempt and records), awaited by {@link stop}. */
+  private readonly recording = new Set<Promise<void>>();
+  private pollTimer: TimerHandle | undefined;
+  private soonTimer: TimerHandle | undefined;
+  private polling = false;
+  private pollAgain = false;
+  private stopped = true;
+  private attemptSeq = 0;
+
+  constructor(deps: CallbackDialerDeps) {
+    this.d = deps;
+    this.clock = deps.clock ?? epochClock;
+  }
+
+  /** Start polling for due tasks (the first poll at once). */
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.schedulePoll(0);
+  }
+
+  /**
+   * Stop: no more polls; attempts in progress are hung up and recorded `interrupted` (their tasks
+   * are due again at once, by the policy); resolves when every attempt is recorded. Idempotent.
+   */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.pollTimer !== undefined) this.clock.clearTimer(this.pollTimer);
+    if (this.soonTimer !== undefined) this.clock.clearTimer(this.soonTimer);
+    this.pollTimer = this.soonTimer = undefined;
+    for (const e of [...this.entries.values()]) {
+      if (e.attempt) this.close(e.attempt, 'interrupted', e.attempt.phase === 'talking' ? 'ended' : 'unreached');
+      else if (!e.gone) this.d.decide(() => this.d.acd.abandon(e.acdId, this.now()));
+    }
+    while (this.recording.size > 0) await Promise.all([...this.recording]);
+  }
+
+  /** Tasks in the ACD and attempts in progress (API, tests). */
+  get stats(): { entries: number; attempts: number } {
+    let attempts = 0;
+    for (const e of this.entries.values()) if (e.attempt) attempts++;
+    return { entries: this.entries.size, attempts };
+  }
+
+  private now(): number {
+    return this.clock.now();
+  }
+
+  // ---- loading due tasks --------------------------------------------------------------------
+
+  private schedulePoll(ms: number): void {
+    if (this.stopped) return;
+    if (this.pollTimer !== undefined) this.clock.clearTimer(this.pollTimer);
+    this.pollTimer = this.clock.setTimer(ms, () => {
+      this.pollTimer = undefined;
+      this.poll();
+      this.schedulePoll(this.d.settings.pollMs);
+    });
+  }
+
+  /** An available agent became idle: load a task for it now rather than at the next poll. */
+  agentFree(_agentId: string): void {
+    if (this.stopped || this.soonTimer !== undefined) return;
+    // After the effect loop that freed the agent: the ACD may be offering it a live caller.
+    this.soonTimer = this.clock.setTimer(0, () => {
+      this.soonTimer = undefined;
+      this.poll();
+    });
+  }
+
+  /** Load due, dialable tasks into the ACD, up to each queue's staffed agents plus the headroom. */
+  poll(): void {
+    if (this.stopped) return;
+    if (this.polling) {
+      this.pollAgain = true;
+      return;
+    }
+    this.polling = true;
+    void this.load().catch((err: unknown) => this.d.log.error({ err }, 'loading due callback tasks failed')).finally(() => {
+      this.polling = false;
+      if (this.pollAgain) {
+        this.pollAgain = false;
+        this.poll();
+      }
+    });
+  }
+
+  private async load(): Promise<void> {
+    const now = this.now();
+    await this.d.housekeep?.(now);
+    const room = new Map<string, number>();
+    let total = 0;
+    for (const q of this.d.acd.snapshot(now).queues) {
+      const r = q.staffed > 0 ? q.staffed + ENTRY_HEADROOM : 0;
+      room.set(q.queueId, r);
+      total += r;
+    }
+    for (const e of this.entries.values()) {
+      room.set(e.queue, (room.get(e.queue) ?? 0) - 1);
+      total--;
+    }
+    if (total <= 0) return;
+    // Tasks held here, and those this poll found not dialable now, are not asked for again.
+    const exclude = new Set<number>();
+    for (const e of this.entries.values()) exclude.add(e.task.id);
+    for (let page = 0; page < 4 && total > 0; page++) {
+      const due = await this.d.tasks.due(now, total, exclude);
+      if (this.stopped) return;
+      for (const task of due) {
+        exclude.add(task.id);
+        const queue = room.has(task.queue) ? task.queue : this.d.settings.defaultQueue;
+        const left = room.get(queue) ?? 0;
+        if (left <= 0 || this.entries.has(ENTRY_PREFIX + task.id)) continue;
+        if (!this.d.dialable(task, now)) continue;
+        room.set(queue, left - 1);
+        total--;
+        this.add(task, queue);
+      }
+      if (due.length < total) return;
+    }
+  }
+
+  private add(task: DialerTask, queue: string): void {
+    const entry: Entry = { acdId: ENTRY_PREFIX + task.id, task, queue, attempt: null, pendingOffer: null, gone: false };
+    this.entries.set(entry.acdId, entry);
+    const now = this.now();
+    this.d.decide(() => this.d.acd.addCallback({
+      id: entry.acdId, queueId: queue, callerNumber: task.caller, dialledNumber: task.dialled ?? '',
+      arrivalTime: task.arrivedAt,
+    }, now));
+    if (this.d.acd.inspectCall(entry.acdId) === undefined && entry.attempt === null) {
+      // Refused or merged at once (its `ended` came and removed it): nothing stays behind.
+      this.entries.delete(entry.acdId);
+    }
+  }
+
+  // ---- the port: ACD effects of callback entries ---------------------------------------------
+
+  /** The ACD offers a task to an agent. */
+  offer(e: Extract<AcdEffect, { type: 'offer' }>): void {
+    const entry = this.entries.get(e.callId);
+    if (!entry || this.stopped) {
+      this.d.log.warn({ callId: e.callId, agentId: e.agentId }, 'offer of a callback entry the dialer does not hold: removed');
+      this.d.decide(() => this.d.acd.abandon(e.callId, this.now()));
+      return;
+    }
+    if (entry.attempt !== null) {
+      // The previous attempt is still being recorded: this one starts when it is.
+      entry.pendingOffer = e;
+      return;
+    }
+    this.begin(entry, e.agentId);
+  }
+
+  /** The ACD withdrew an offer: ring timeout (its not-ready rule already applied), agent status, removal. */
+  cancelOffer(e: Extract<AcdEffect, { type: 'cancelOffer' }>): void {
+    const entry = this.entries.get(e.callId);
+    if (!entry) return;
+    if (entry.pendingOffer?.agentId === e.agentId) entry.pendingOffer = null;
+    const a = entry.attempt;
+    if (a && a.agentId === e.agentId && (a.phase === 'claiming' || a.phase === 'ringing')) this.close(a, 'agent_no_answer', 'none');
+  }
+
+  /** A callback entry left the ACD. */
+  ended(e: Extract<AcdEffect, { type: 'ended' }>): void {
+    const entry = this.entries.get(e.callId);
+    if (!entry) return;
+    entry.gone = true;
+    entry.pendingOffer = null;
+    // An attempt still in progress keeps its entry until it is recorded.
+    if (entry.attempt === null) this.entries.delete(e.callId);
+  }
+
+  /** "Stop when the customer calls in again": an agent answered an inbound call of the number. */
+  inboundAnswered(e: { callId: string; caller: string; at: number }): void {
+    if (e.caller.length === 0) return;
+    void this.d.tasks.satisfiedByInbound(e.caller, e.callId, e.at)
+      .catch((err: unknown) => this.d.log.error({ err, callId: e.callId }, 'closing the callback task of an inbound caller failed'));
+  }
+
+  /** RTP silence on one of the dialer's legs. */
+  rtpTimeout(leg: LegId): void {
+    const a = this.byLeg.get(leg);
+    if (!a) return;
+    this.d.log.warn({ callId: a.callId, leg }, 'RTP timeout: tearing the callback down');
+    if (a.phase === 'talking') {
+      a.releasedBy = 'system';
+      this.close(a, 'answered', 'ended');
+    } else {
+      this.close(a, 'failed', 'unreached');
+    }
+  }
+
+  // ---- one attempt ------------------------------------------------------------------------
+
+  private begin(entry: Entry, agentId: string): void {
+    const now = this.now();
+    const a: Attempt = {
+      phase: 'claiming', entry, callId: `o${now.toString(36)}-${(++this.attemptSeq).toString(36)}`, agentId, startedAt: now,
+      attemptId: null, claimed: Promise.resolve(), attemptNo: 0, display: entry.task.caller, agentLeg: undefined, agentLocal: undefined, agentCodec: 'PCMU',
+      agentInvite: undefined, agentDialog: undefined, customerLeg: undefined, customerLocal: undefined, outbound: undefined,
+      bridged: false, agentAnsweredAt: null, answeredAt: null, trunk: null, sipStatus: null, releasedBy: 'system',
+    };
+    entry.attempt = a;
+    a.claimed = this.claim(a).catch((err: unknown) => {
+      this.d.log.error({ err, callId: a.callId, task: entry.task.id }, 'callback attempt failed');
+      this.close(a, 'failed', 'unreached');
+    });
+  }
+
+  private async claim(a: Attempt): Promise<void> {
+    const entry = a.entry;
+    const [r, info] = await Promise.all([
+      this.d.tasks.startAttempt(entry.task.id, { callId: a.callId, agentId: a.agentId }, a.startedAt),
+      this.d.lookup ? this.d.lookup.lookup(entry.task.caller, entry.task.dialled ?? '', this.d.settings.lookupDeadlineMs, a.callId) : null,
+    ]);
+    if (!r.ok) {
+      // Closed meanwhile (API, an inbound answer, expiry): the entry leaves the ACD, nothing recorded.
+      this.d.log.info({ callId: a.callId, task: entry.task.id, code: r.code, reason: r.reason }, 'callback task not open: removed from the queue');
+      this.close(a, null, 'removed');
+      return;
+    }
+    a.attemptId = r.value.attempt.id;
+    entry.task = r.value.task;
+    // `attempts` counts those that rang the customer, so far: this one is the next.
+    a.attemptNo = r.value.task.attempts + 1;
+    a.display = info?.name ?? entry.task.caller;
+    this.record(a, { type: 'callback_attempt', callbackId: entry.task.id, attempt: a.attemptNo, agent: a.agentId, result: null, trunk: null, sipStatus: null });
+    if (a.phase !== 'claiming') return; // withdrawn while claiming: close() recorded it
+    const contact = this.d.agents.contacts(a.agentId)[0];
+    if (!contact) {
+      this.d.log.warn({ callId: a.callId, agentId: a.agentId }, 'offered agent has no registered phone');
+      this.close(a, 'agent_no_answer', 'rejected');
+      return;
+    }
+    const leg = await this.d.media.allocate({ rtpTimeoutMs: this.d.settings.rtpTimeoutMs });
+    if (!leg.ok) throw new Error(`${leg.code}: ${leg.reason}`);
+    if (a.phase !== 'claiming') {
+      void this.d.media.release(leg.value.leg);
+      return;
+    }
+    this.attachLeg(a, 'agent', leg.value.leg);
+    const local = agentLocalMedia(leg.value, 'PCMU');
+    a.agentLocal = local;
+    transition(a, 'ringing');
+    const task = entry.task;
+    a.agentInvite = ringAgentPhone({
+      ua: this.d.ua, contact, agentId: a.agentId, number: task.caller, display: a.display, local,
+      headers: [
+        { name: 'X-Onair-Call-ID', value: a.callId },
+        { name: 'X-Onair-Queue', value: entry.queue },
+        { name: 'X-Onair-Callback-Task', value: String(task.id) },
+        { name: 'X-Onair-Attempt', value: String(a.attemptNo) },
+        { name: 'X-Onair-Customer', value: task.customerId ?? task.caller },
+        { name: 'X-Onair-Called-At', value: new Date(task.arrivedAt).toISOString() },
+        { name: 'X-Onair-Abandons', value: String(task.abandons) },
+        ...(task.programme ? [{ name: 'X-Onair-Programme', value: task.programme }] : []),
+        // Phones map `info` to a distinct ring: the agent knows an outbound callback is coming.
+        { name: 'Alert-Info', value: '<http://onair.invalid/alert/callback>;info=callback' },
+      ],
+      dialogDelegate: {
+        onBye: () => this.agentLeft(a),
+        onTerminated: () => this.agentLeft(a),
+        onReinvite: (dialog, req) => answerReinvite(this.d.media, a.agentLeg, a.agentLocal, dialog, req),
+      },
+      delegate: {
+        onAccept: (dialog, response) => this.agentAnswered(a, dialog, response.body),
+        // A decline is the agent's choice: the ACD's reject rule (not-ready). A phone that cannot be
+        // reached is treated alike, as call control does for inbound offers.
+        onReject: () => { if (a.phase === 'ringing') this.close(a, 'agent_no_answer', 'rejected'); },
+        onFailure: () => { if (a.phase === 'ringing') this.close(a, 'agent_no_answer', 'rejected'); },
+      },
+    });
+  }
+
+  private attachLeg(a: Attempt, side: 'agent' | 'customer', leg: LegId): void {
+    if (side === 'agent') a.agentLeg = leg;
+    else a.customerLeg = leg;
+    this.byLeg.set(leg, a);
+  }
+
+  private agentAnswered(a: Attempt, dialog: Dialog, body: Buffer): void {
+    if (a.phase !== 'ringing') {
+      // Answered after the offer was withdrawn (race with CANCEL): hang up the agent.
+      void this.d.ua.bye(dialog);
+      return;
+    }
+    a.agentInvite = undefined;
+    a.agentDialog = dialog;
+    const answer = acceptAnswer(body.toString('latin1'), a.agentLocal!);
+    if (!answer.ok) {
+      this.d.log.warn({ callId: a.callId, reason: answer.reason }, 'agent SDP answer unusable');
+      this.close(a, 'failed', 'unreached');
+      return;
+    }
+    const now = this.now();
+    transition(a, 'dialing');
+    a.agentAnsweredAt = now;
+    a.agentCodec = answer.remote.codec;
+    void this.d.media.setRemote(a.agentLeg!, toLegRemote(answer.remote));
+    // The agent is on the phone: the ACD stops the offer's ring timer (the customer may ring longer).
+    this.d.decide(() => this.d.acd.offerAnswered(a.entry.acdId, now));
+    void this.dialCustomer(a).catch((err: unknown) => {
+      this.d.log.error({ err, callId: a.callId }, 'dialling the customer failed');
+      this.close(a, 'failed', 'unreached');
+    });
+  }
+
+  private async dialCustomer(a: Attempt): Promise<void> {
+    const leg = await this.d.media.allocate({ near: a.agentLeg!, codec: a.agentCodec, rtpTimeoutMs: this.d.settings.rtpTimeoutMs });
+    if (!leg.ok) throw new Error(`${leg.code}: ${leg.reason}`);
+    if (a.phase !== 'dialing') {
+      void this.d.media.release(leg.value.leg);
+      return;
+    }
+    this.attachLeg(a, 'customer', leg.value.leg);
+    const local = agentLocalMedia(leg.value, a.agentCodec);
+    a.customerLocal = local;
+    const task = a.entry.task;
+    a.outbound = this.d.outbound.dial({ number: task.caller, callerId: task.dialled, sdp: sdpBody(createOffer(local)), callId: a.callId }, {
+      onProgress: (_status, sdp) => { if (sdp && a.phase === 'dialing') this.customerMedia(a, sdp); },
+      onAnswered: ({ sdp, trunk }) => this.customerAnswered(a, sdp, trunk),
+      onFailed: ({ result, status, trunk }) => {
+        if (a.phase !== 'dialing') return;
+        a.trunk = trunk;
+        a.sipStatus = status;
+        this.close(a, result, 'unreached');
+      },
+      onEnded: () => {
+        if (a.phase !== 'talking') return;
+        a.releasedBy = 'caller';
+        this.close(a, 'answered', 'ended');
+      },
+    });
+  }
+
+  /** The customer's SDP (early or final): the customer leg follows it and is bridged to the agent once. */
+  private customerMedia(a: Attempt, sdp: Buffer): void {
+    const answer = acceptAnswer(sdp.toString('latin1'), a.customerLocal!);
+    if (!answer.ok) {
+      this.d.log.warn({ callId: a.callId, reason: answer.reason }, 'customer SDP unusable');
+      return;
+    }
+    void this.d.media.setRemote(a.customerLeg!, toLegRemote(answer.remote));
+    if (a.bridged) return;
+    a.bridged = true;
+    // The agent hears the customer's ringback, then the customer (the worker keeps command order).
+    void this.d.media.bridge(a.customerLeg!, a.agentLeg!)
+      .then((r) => { if (!r.ok) this.d.log.error({ callId: a.callId, code: r.code }, 'callback bridge failed'); });
+  }
+
+  private customerAnswered(a: Attempt, sdp: Buffer | null, trunk: string): void {
+    if (a.phase !== 'dialing') {
+      a.outbound?.hangup();
+      return;
+    }
+    transition(a, 'talking');
+    a.trunk = trunk;
+    a.answeredAt = this.now();
+    if (sdp) this.customerMedia(a, sdp);
+    if (!a.bridged) {
+      this.d.log.warn({ callId: a.callId }, 'customer answered without usable SDP');
+      a.releasedBy = 'system';
+      this.close(a, 'failed', 'unreached');
+    }
+  }
+
+  /** The agent hung up (or the agent dialog ended). */
+  private agentLeft(a: Attempt): void {
+    a.agentDialog = undefined;
+    if (a.phase === 'talking') {
+      a.releasedBy = 'agent';
+      this.close(a, 'answered', 'ended');
+    } else if (a.phase === 'dialing') {
+      // The agent gave up before the customer answered: the customer call is cancelled.
+      this.close(a, 'cancelled', 'unreached');
+    }
+  }
+
+  /**
+   * The one end of an attempt: release the agent and customer sides, tell the ACD, record the
+   * result (null: the store refused the attempt, nothing to record). Idempotent.
+   */
+  private close(a: Attempt, result: AttemptResult | null, acd: AcdClose): void {
+    if (a.phase === 'closing' || a.phase === 'closed') return;
+    transition(a, 'closing');
+    const now = this.now();
+    a.agentInvite?.cancel();
+    a.agentInvite = undefined;
+    if (a.agentDialog) void this.d.ua.bye(a.agentDialog);
+    a.agentDialog = undefined;
+    a.outbound?.hangup();
+    for (const leg of [a.agentLeg, a.customerLeg]) {
+      if (leg === undefined) continue;
+      this.byLeg.delete(leg);
+      void this.d.media.release(leg);
+    }
+    a.agentLeg = a.customerLeg = undefined;
+    this.tellAcd(a, acd, now);
+    const p = this.recordResult(a, result, now)
+      .catch((err: unknown) => this.d.log.error({ err, callId: a.callId }, 'recording a callback attempt failed'))
+      .finally(() => {
+        this.recording.delete(p);
+        transition(a, 'closed');
+        this.afterAttempt(a.entry);
+      });
+    this.recording.add(p);
+  }
+
+  private tellAcd(a: Attempt, acd: AcdClose, now: number): void {
+    const view = this.d.acd.inspectCall(a.entry.acdId);
+    // The entry must still be this attempt's: offered or talking with its agent.
+    if (acd === 'none' || view === undefined || view.agentId !== a.agentId) {
+      if (acd === 'removed' && view !== undefined) this.d.decide(() => this.d.acd.abandon(a.entry.acdId, now));
+      return;
+    }
+    const id = a.entry.acdId;
+    switch (acd) {
+      case 'rejected': this.d.decide(() => this.d.acd.offerRejected(id, now)); return;
+      case 'unreached': this.d.decide(() => this.d.acd.callbackUnreached(id, now)); return;
+      case 'ended': this.d.decide(() => this.d.acd.callEnded(id, now)); return;
+      case 'removed': this.d.decide(() => this.d.acd.abandon(id, now)); return;
+    }
+  }
+
+  /** finishAttempt, then the attempt's result event, its outbound CDR and, for a closed task, `callback_completed`. */
+  private async recordResult(a: Attempt, result: AttemptResult | null, now: number): Promise<void> {
+    // Closed while the store was claiming: the claim's answer (and its start event) comes first.
+    if (a.attemptId === null) await a.claimed;
+    if (result === null || a.attemptId === null) return;
+    const r = await this.d.tasks.finishAttempt(a.attemptId, { result, trunk: a.trunk, sipStatus: a.sipStatus }, now);
+    if (!r.ok) {
+      // Recorded already (a second finish is refused, never a double completion).
+      this.d.log.warn({ callId: a.callId, code: r.code, reason: r.reason }, 'callback attempt not finished');
+      return;
+    }
+    const task = r.value;
+    a.entry.task = task;
+    this.record(a, { type: 'callback_attempt', callbackId: task.id, attempt: a.attemptNo, agent: a.agentId, result, trunk: a.trunk, sipStatus: a.sipStatus });
+    await this.d.store.finishCall({ cdr: this.cdr(a, result, now), callback: null }, now);
+    if (task.status !== 'open' && task.status !== 'claimed') {
+      this.record(a, { type: 'callback_completed', callbackId: task.id, status: task.status, attempts: task.attempts, lastResult: result });
+    }
+  }
+
+  /**
+   * The attempt is recorded. An entry the ACD put back in its queue (the agent did not answer)
+   * stays only while its task is open and due; an offer that came meanwhile starts now.
+   */
+  private afterAttempt(entry: Entry): void {
+    entry.attempt = null;
+    if (entry.gone) {
+      this.entries.delete(entry.acdId);
+      return;
+    }
+    const task = entry.task;
+    const now = this.now();
+    if (this.stopped || task.status !== 'open' || task.nextAttemptAt > now) {
+      entry.pendingOffer = null;
+      this.d.decide(() => this.d.acd.abandon(entry.acdId, now));
+      return;
+    }
+    const offer = entry.pendingOffer;
+    entry.pendingOffer = null;
+    if (offer === null) return;
+    const view = this.d.acd.inspectCall(entry.acdId);
+    if (view?.state === 'offered' && view.agentId === offer.agentId) this.begin(entry, offer.agentId);
+  }
+
+  private cdr(a: Attempt, result: AttemptResult, now: number): Cdr {
+    const task = a.entry.task;
+    return {
+      contractVersion: CONTRACT_VERSION, callId: a.callId, sipCallId: null, caller: task.caller, dialled: task.dialled ?? '',
+      programme: task.programme, airing: null, queue: a.entry.queue, agent: a.agentAnsweredAt !== null ? a.agentId : null,
+      customerId: task.customerId, outcome: result === 'answered' ? 'answered' : 'failed',
+      arrivedAt: a.startedAt, ivrExitAt: null, queuedAt: null, offeredAt: a.startedAt, answeredAt: a.answeredAt, endedAt: now,
+      wrapUpEndAt: null, waitMs: (a.answeredAt ?? now) - a.startedAt, talkMs: a.answeredAt !== null ? now - a.answeredAt : 0, wrapUpMs: 0,
+      offers: 1, releasedBy: a.releasedBy, callbackId: task.id,
+      direction: 'outbound', attempt: a.attemptNo, trunk: a.trunk, dialResult: result,
+    };
+  }
+
+  /** An event of the attempt, into the outbox in the attempt's lane (in order). */
+  private record(a: Attempt, e: Record<string, unknown> & { type: CallEvent['type'] }): void {
+    const now = this.now();
+    const task = a.entry.task;
+    const event = {
+      callId: a.callId, at: now, caller: task.caller, dialled: task.dialled ?? '', customerId: task.customerId, queue: a.entry.queue, ...e,
+    } as CallEvent;
+    void this.d.store.callEvent(event, now).catch((err: unknown) => this.d.log.error({ err, callId: a.callId, event: e.type }, 'callback event write failed'));
+  }
+}
+
+/** The dial results that mean the customer was not reached (for docs and tests). */
+export const UNREACHED_RESULTS: readonly Exclude<DialResult, 'answered'>[] = ['busy', 'no_answer', 'invalid_number', 'rejected', 'trunk_error', 'cancelled'];

@@ -1,0 +1,13 @@
+/**
+ * The callback dialer (contract D3): progressive, agent-first dialing of the durable store's due
+ * callback tasks through the pure ACD and the outbound dialer. The only door of `engine/dialer`;
+ * see docs/dialer.md.
+ */
+export { CallbackDialer, ENTRY_HEADROOM, UNREACHED_RESULTS } from './dialer.ts';
+export type { CallbackDialerDeps } from './dialer.ts';
+export { ATTEMPT_PHASE_NEXT, DialerError, transition } from './phase.ts';
+export type { AttemptPhase, DialerErrorCode } from './phase.ts';
+export type {
+  AttemptResult, DialerAttempt, DialerLookup, DialerSettings, DialerTask, DialerTaskStore, DialEvents, DialRequest, DialResult,
+  OutboundCall, OutboundPort,
+} from './types.ts';

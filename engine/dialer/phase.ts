@@ -1,0 +1,58 @@
+/**
+ * The phases of one callback attempt and the one function that changes them (CONVENTIONS.md 17).
+ *
+ * ```
+ *  claiming ──▶ ringing ──▶ dialing ──▶ talking ──▶ closing ──▶ closed
+ *     │            │           │                       ▲
+ *     └────────────┴───────────┴───────────────────────┘   (refused, agent not reached, customer not reached)
+ * ```
+ */
+
+/**
+ * Where an attempt is:
+ * - `claiming`: the ACD offered the task to an agent; the store's `startAttempt` is under way;
+ * - `ringing`: the agent's phone rings with the screen pop (the ACD's ring timeout runs);
+ * - `dialing`: the agent answered; the customer is being dialled, their early media relayed;
+ * - `talking`: the customer answered, agent and customer bridged;
+ * - `closing`: the result is decided; legs released, the store's `finishAttempt` under way;
+ * - `closed`: recorded (terminal).
+ */
+export type AttemptPhase = 'claiming' | 'ringing' | 'dialing' | 'talking' | 'closing' | 'closed';
+
+/** Each phase's legal next phases, with the reason each edge exists. */
+export const ATTEMPT_PHASE_NEXT: Readonly<Record<AttemptPhase, readonly AttemptPhase[]>> = {
+  // Claimed → the agent is rung; refused (task no longer open), offer withdrawn meanwhile → closing.
+  claiming: ['ringing', 'closing'],
+  // The agent answered → dialing; declined, ring timeout, no phone, no media → closing.
+  ringing: ['dialing', 'closing'],
+  // The customer answered → talking; busy, no answer, invalid, trunk error, agent hung up → closing.
+  dialing: ['talking', 'closing'],
+  // Either side hung up (or media died) → closing.
+  talking: ['closing'],
+  // The store recorded the result → closed.
+  closing: ['closed'],
+  closed: [],
+};
+
+/** Stable codes of {@link DialerError} (one registry, prefix `DIALER_ERR_`). */
+export type DialerErrorCode =
+  /** A phase change the table ({@link ATTEMPT_PHASE_NEXT}) does not allow: a bug, never input. */
+  | 'DIALER_ERR_ILLEGAL_TRANSITION';
+
+/** A programmer error in the dialer, with a stable code. */
+export class DialerError extends Error {
+  readonly code: DialerErrorCode;
+  constructor(code: DialerErrorCode, message: string) {
+    super(`${code}: ${message}`);
+    this.name = 'DialerError';
+    this.code = code;
+  }
+}
+
+/** Move `a` to `to`, or throw `DIALER_ERR_ILLEGAL_TRANSITION`. Returns the old phase. */
+export function transition(a: { phase: AttemptPhase }, to: AttemptPhase): AttemptPhase {
+  const from = a.phase;
+  if (!ATTEMPT_PHASE_NEXT[from].includes(to)) throw new DialerError('DIALER_ERR_ILLEGAL_TRANSITION', `attempt phase ${from} → ${to} is not allowed`);
+  a.phase = to;
+  return from;
+}
