@@ -81,7 +81,7 @@ export async function main(args: string[]): Promise<void> {
     onServerFailure() {},
   };
   const limit = 4 * count;
-  const layer = new TransactionLayer(transport, tu, { maxServerTransactions: limit, maxServerTransactionsPerSource: limit });
+  const layer = new TransactionLayer(transport, tu, { maxServerTransactions: limit, maxServerTransactionsPerSource: limit, maxRetainedNonInvite: limit });
   transport.setDelegate(layer);
   transport.observe({ sendFailed: (to) => layer.sendFailed(to) });
   const server = await transport.listen({ transport: 'UDP', address: '127.0.0.1', port: 0 });
