@@ -264,3 +264,15 @@ t.test('media packet counters: summed over workers, a dead worker keeps its last
   t.equal(value(samples, 'onair_media_packets_received_total'), 17, 'worker 1 died: its packets still count');
   t.equal(value(samples, 'onair_media_packets_lost_total'), 3);
 });
+
+t.test('onair_sip_transactions_evicted_total: the transaction layer\'s eviction count, a counter', async (t) => {
+  const metrics = createMetrics({ defaultMetrics: false });
+  let evicted = 0;
+  metrics.setSources({ transactions: () => ({ client: 0, server: 20_000, evicted }) });
+  let { types, samples } = parseExposition(await metrics.render());
+  t.equal(types.get('onair_sip_transactions_evicted_total'), 'counter');
+  t.equal(value(samples, 'onair_sip_transactions_evicted_total'), 0);
+  evicted = 42;
+  ({ types, samples } = parseExposition(await metrics.render()));
+  t.equal(value(samples, 'onair_sip_transactions_evicted_total'), 42, 'read at every scrape');
+});
