@@ -153,6 +153,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     const ua = new UserAgent(transport, {
       timers: config.sip.timers, product: config.sip.product,
       maxServerTransactions: lim.maxServerTransactions, maxServerTransactionsPerSource: lim.maxServerTransactionsPerSource,
+      maxRetainedNonInvite: lim.maxRetainedNonInviteTransactions,
       retryAfter: config.sip.retryAfterSeconds,
       ...(admission ? { admission } : {}),
     });
@@ -264,7 +265,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     };
     const agentList = (): AgentInfo[] => config.agents.map((a) => agentInfo(a.id)).filter((a): a is AgentInfo => a !== undefined);
     metrics.setSources({
-      transactions: () => ({ client: ua.transactions.clientCount, server: ua.transactions.serverCount }),
+      transactions: () => ({ client: ua.transactions.clientCount, server: ua.transactions.serverCount, evicted: ua.transactions.evictedCount }),
       calls: () => callsByPhase(calls.list()),
       acd: () => acd.snapshot(Date.now()),
       agents: agentList,

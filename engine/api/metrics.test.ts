@@ -290,3 +290,15 @@ t.test('callback metrics from the real store: tasks by status, attempts by resul
   t.equal(value(samples, 'onair_callback_attempts_total', { result: 'answered' }), 0);
   t.equal(value(samples, 'onair_callback_oldest_open_seconds'), 120);
 });
+
+t.test('onair_sip_transactions_evicted_total: the transaction layer\'s eviction count, a counter', async (t) => {
+  const metrics = createMetrics({ defaultMetrics: false });
+  let evicted = 0;
+  metrics.setSources({ transactions: () => ({ client: 0, server: 20_000, evicted }) });
+  let { types, samples } = parseExposition(await metrics.render());
+  t.equal(types.get('onair_sip_transactions_evicted_total'), 'counter');
+  t.equal(value(samples, 'onair_sip_transactions_evicted_total'), 0);
+  evicted = 42;
+  ({ types, samples } = parseExposition(await metrics.render()));
+  t.equal(value(samples, 'onair_sip_transactions_evicted_total'), 42, 'read at every scrape');
+});

@@ -75,8 +75,11 @@ const DELIVERY_RESULTS: readonly DeliveryResult[] = ['ok', 'retry', 'dead'];
 
 /** Providers read at scrape time. Any may be missing (the metric then has no samples). */
 export interface MetricSources {
-  /** Transactions alive in the SIP transaction layer. */
-  transactions?: () => { client: number; server: number };
+  /**
+   * Transactions alive in the SIP transaction layer; `evicted`: answered non-INVITE server
+   * transactions ended early by `sip.limits.maxRetainedNonInviteTransactions` since start.
+   */
+  transactions?: () => { client: number; server: number; evicted?: number };
   /** Calls in progress by phase. */
   calls?: () => Partial<Record<CallPhase, number>>;
   /** The ACD snapshot now. */
@@ -262,6 +265,11 @@ export class Metrics {
       emit({ side: 'client' }, t.client);
       emit({ side: 'server' }, t.server);
     });
+    scraped('counter', 'onair_sip_transactions_evicted_total', 'Answered non-INVITE server transactions ended before timer J because sip.limits.maxRetainedNonInviteTransactions was reached (docs/operations.md, Limits and admission).',
+      [], (emit) => {
+        const evicted = sources().transactions?.().evicted;
+        if (evicted !== undefined) emit({}, evicted);
+      });
 
     // ---- calls
     scraped('gauge', 'onair_calls', 'Calls in progress by phase.', ['phase'], (emit) => {

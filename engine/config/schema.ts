@@ -117,6 +117,7 @@ const sipSection = z.strictObject({
     firstMessageTimeoutSeconds: positiveInt.default(10).describe('An inbound TCP/TLS connection that has not completed its first SIP message (or TLS handshake) within this time is closed (s; slowloris).'),
     maxServerTransactions: positiveInt.default(50000).describe('Most server transactions waiting for a final response; above it new requests get 503 (answered ones absorbing retransmissions are not counted).'),
     maxServerTransactionsPerSource: positiveInt.default(20000).describe('Most unanswered server transactions from one source address (a carrier trunk sends everything from one; early-media callers keep theirs open).'),
+    maxRetainedNonInviteTransactions: positiveInt.default(20000).describe('Most answered non-INVITE server transactions kept over UDP to absorb retransmissions (timer J, 32 s); above it the oldest is ended early and counted in onair_sip_transactions_evicted_total. 20000 holds 625 non-INVITE requests/s; INVITE transactions are never evicted.'),
   }).prefault({}).describe('Hard limits on untrusted input (CONVENTIONS.md 5).'),
   admission: z.strictObject({
     enabled: z.boolean().default(true).describe('Per-source admission on: requests over a limit are dropped without an answer, before a transaction exists.'),

@@ -382,3 +382,79 @@ t.test('property: client transactions never throw and never outlive their timers
   ), { numRuns: 400 });
   t.pass('400 runs');
 });
+
+/** OPTIONS number `i` from the UDP peer, answered 200 by the harness's TU at once. */
+function options(i: number) {
+  return peerRequest({ method: 'OPTIONS', branch: `z9hG4bKopt${i}`, callId: `opt-${i}@carrier.example` });
+}
+
+t.test('answered NISTs over UDP: one timer for all of them, each still ends at its own timer J', async (t) => {
+  const h = new TransactionHarness();
+  h.answer = (tx, r) => tx.respond(createResponse(r, 200, undefined, { toTag: 'o' }));
+  const txs = [];
+  for (let i = 0; i < 3; i++) {
+    h.receive(options(i));
+    txs.push(h.of('request')[i]!.tx);
+    h.clock.advance(100);
+  }
+  t.equal(h.layer.retainedNonInviteCount, 3);
+  t.equal(h.clock.pending, 1, 'one timer for three transactions waiting out J (was one each)');
+  h.clock.advanceTo(T64 - 1);
+  t.same(txs.map((x) => x.state), ['completed', 'completed', 'completed']);
+  h.clock.advance(1);
+  t.same(txs.map((x) => x.state), ['terminated', 'completed', 'completed'], 'the first at 64*T1 exactly');
+  h.clock.advance(99);
+  t.same(txs.map((x) => x.state), ['terminated', 'completed', 'completed']);
+  h.clock.advance(1);
+  t.same(txs.map((x) => x.state), ['terminated', 'terminated', 'completed'], 'the second 100 ms later');
+  h.clock.advance(100);
+  t.equal(h.layer.evictedCount, 0, 'expiry is not eviction');
+  t.ok(h.idle);
+});
+
+t.test('maxRetainedNonInvite: the oldest answered NIST is evicted first and counted; the rest keep absorbing', async (t) => {
+  const h = new TransactionHarness({ maxRetainedNonInvite: 3 });
+  h.answer = (tx, r) => tx.respond(createResponse(r, 200, undefined, { toTag: 'o' }));
+  for (let i = 0; i < 5; i++) {
+    h.receive(options(i));
+    h.clock.advance(10);
+  }
+  const txs = h.of('request').map((e) => e.tx);
+  t.same(txs.map((x) => x.state), ['terminated', 'terminated', 'completed', 'completed', 'completed'], 'the two oldest went');
+  t.equal(h.layer.evictedCount, 2);
+  t.equal(h.layer.retainedNonInviteCount, 3);
+  t.equal(h.layer.serverCount, 3);
+  // A retransmission of a kept one is answered from it; one of an evicted one is a new request.
+  h.receive(options(4));
+  t.equal(h.of('request').length, 5, 'kept: absorbed');
+  t.equal(h.transport.responses(200).length, 6, 'kept: its 200 resent');
+  h.receive(options(0));
+  t.equal(h.of('request').length, 6, 'evicted: the TU sees it again');
+  t.equal(h.layer.evictedCount, 3, 'and answering it evicted the next oldest (number 2)');
+  t.equal(txs[2]!.state, 'terminated');
+  t.same(h.layer.retainedNonInviteCount, 3);
+  h.clock.advance(T64);
+  t.equal(h.layer.evictedCount, 3, 'timer J is not counted as eviction');
+  t.ok(h.idle);
+});
+
+t.test('maxRetainedNonInvite never evicts an INVITE awaiting its ACK: its retransmission is no new call', async (t) => {
+  const h = new TransactionHarness({ maxRetainedNonInvite: 2 });
+  const invite = peerRequest({ method: 'INVITE', branch: 'z9hG4bKinv' });
+  h.receive(invite);
+  const ist = h.of('request')[0]!.tx as InviteServerTransaction;
+  ist.respond(createResponse(invite, 486, undefined, { toTag: 'uas' }));
+  h.answer = (tx, r) => tx.respond(createResponse(r, 200, undefined, { toTag: 'o' }));
+  for (let i = 0; i < 50; i++) h.receive(options(i));
+  t.equal(h.layer.evictedCount, 48, '48 of the 50 answered OPTIONS evicted');
+  t.equal(ist.state, 'completed', 'the IST stays');
+  const sent486 = h.transport.responses(486).length;
+  h.receive(peerRequest({ method: 'INVITE', branch: 'z9hG4bKinv' }));
+  t.equal(h.of('request').filter((e) => e.request.method === 'INVITE').length, 1, 'the retransmitted INVITE reached no TU');
+  t.equal(h.transport.responses(486).length, sent486 + 1, 'it got the 486 again (§17.2.1)');
+  h.receive(peerRequest({ method: 'ACK', branch: 'z9hG4bKinv', toTag: 'uas' }));
+  t.equal(ist.state, 'confirmed', 'the ACK still matches it');
+  t.equal(h.of('ack2xx').length, 0, 'and is not taken for the ACK of a 2xx');
+  h.clock.advance(T64);
+  t.ok(h.idle);
+});

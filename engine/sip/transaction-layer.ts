@@ -14,7 +14,7 @@
  *     response ─ branch + CSeq method → ICT/NICT → ClientTransactionUser.onResponse
  * ```
  */
-import type { Clock, Endpoint, Inbound, TimerValues, TransportSender } from './contracts.ts';
+import type { Clock, Endpoint, Inbound, TimerHandle, TimerValues, TransportSender } from './contracts.ts';
 import { systemClock } from './contracts.ts';
 import type { HeaderField, SipRequest, SipResponse } from './message.ts';
 import { createResponse } from './message.ts';
@@ -84,6 +84,13 @@ export interface TransactionLayerOptions {
   maxServerTransactionsPerSource?: number;
   /** Retry-After (seconds) of that 503. Default 5. */
   retryAfter?: number;
+  /**
+   * Most answered non-INVITE server transactions kept over UDP to absorb retransmissions (timer
+   * J, 32 s). Above it the oldest, the nearest its end, is ended early and counted
+   * ({@link TransactionLayer.evictedCount}). INVITE transactions are never evicted. Default
+   * {@link DEFAULT_MAX_RETAINED_NON_INVITE}.
+   */
+  maxRetainedNonInvite?: number;
   clock?: Clock;
   /**
    * Per-source admission, asked before a server transaction is created (after retransmission
@@ -108,6 +115,16 @@ const NO_OP_USER: ClientTransactionUser = {
  * calls/s about 200,000 are retained for timers J/L.
  */
 const MAX_RETAINED_SERVERS = 1_000_000;
+
+/**
+ * Default of {@link TransactionLayerOptions.maxRetainedNonInvite}. Over UDP every answered
+ * non-INVITE request (BYE, REGISTER, OPTIONS, CANCEL, INFO, ...) is kept for 64*T1 = 32 s, so the
+ * number kept is that request rate times 32: 20,000 holds 625 such requests a second, about
+ * twice what a 1,000-agent floor makes at its peak (a BYE per call, REGISTER refreshes, phones'
+ * OPTIONS keep-alives), at ~1 KB each (`npm run bench -- sip-tx-memory`) 20 MB. Only a flood or
+ * a fuzzer reaches it.
+ */
+export const DEFAULT_MAX_RETAINED_NON_INVITE = 20_000;
 
 /** Key of a client transaction: branch and CSeq method (§17.1.3; CANCEL shares the INVITE's branch). */
 function clientKey(branch: string, method: string): string {
@@ -155,6 +172,15 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
   private active = 0;
   private readonly retryAfter: string;
   private readonly admission: AdmissionPort | undefined;
+  /**
+   * Completed NISTs over UDP waiting out timer J, oldest first. J is 64*T1 for every one of them
+   * and the clock is monotonic, so insertion order is expiry order: one timer for the head
+   * replaces one per transaction, and the first entry is the one to evict.
+   */
+  private readonly retained = new Set<NonInviteServerTransaction>();
+  private readonly maxRetained: number;
+  private sweepTimer: TimerHandle | undefined = undefined;
+  private evicted = 0;
   private closed = false;
 
   constructor(transport: TransportSender, user: TransactionUser, opts: TransactionLayerOptions = {}) {
@@ -166,6 +192,7 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
     this.maxPerSource = opts.maxServerTransactionsPerSource ?? 20_000;
     this.retryAfter = String(opts.retryAfter ?? 5);
     this.admission = opts.admission;
+    this.maxRetained = opts.maxRetainedNonInvite ?? DEFAULT_MAX_RETAINED_NON_INVITE;
     this.successes = new SuccessResponseRetransmitter(this.clock, transport, this.timers);
   }
 
@@ -182,6 +209,16 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
   /** Server transactions waiting for the TU's final response. */
   get activeServerCount(): number {
     return this.active;
+  }
+
+  /** Answered non-INVITE server transactions ended early by the `maxRetainedNonInvite` bound, since start. */
+  get evictedCount(): number {
+    return this.evicted;
+  }
+
+  /** Answered non-INVITE server transactions waiting out timer J. */
+  get retainedNonInviteCount(): number {
+    return this.retained.size;
   }
 
   /** Source addresses with unanswered server transactions (for leak checks and metrics). */
@@ -202,12 +239,12 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
     if (this.clients.has(key)) throw new TypeError(`SIP_ERR_DUPLICATE_BRANCH: ${branch} ${request.method}`);
     if (request.method === 'INVITE') {
       const tx = new InviteClientTransaction(this, this, request, key, destination, user);
-      this.clients.set(key, tx);
+      this.clients.set(tx.key, tx);
       tx.start();
       return tx;
     }
     const tx = new NonInviteClientTransaction(this, request, key, destination, user);
-    this.clients.set(key, tx);
+    this.clients.set(tx.key, tx);
     tx.start();
     return tx;
   }
@@ -227,7 +264,7 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
     const key = clientKey(ict.branch ?? '', 'CANCEL');
     if (this.clients.has(key)) return;
     const tx = new NonInviteClientTransaction(this, cancel, key, ict.destination, NO_OP_USER);
-    this.clients.set(key, tx);
+    this.clients.set(tx.key, tx);
     tx.start();
   }
 
@@ -273,6 +310,8 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
     this.closed = true;
     const all: BaseTransaction[] = [...this.clients.values(), ...this.servers.values()];
     for (const tx of all) tx.terminate();
+    if (this.sweepTimer !== undefined) this.clock.clearTimer(this.sweepTimer);
+    this.sweepTimer = undefined;
     this.successes.close();
   }
 
@@ -282,9 +321,58 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
       if (this.clients.get(tx.key) === tx) this.clients.delete(tx.key);
       return;
     }
+    if (tx.kind === 'nist') this.retained.delete(tx as NonInviteServerTransaction);
     if (this.servers.get(tx.key) !== tx) return;
     this.servers.delete(tx.key);
     this.release(tx as ServerTransaction);
+  }
+
+  /**
+   * @internal ServerTransactionOwner: a NIST entered Completed over UDP. Above the bound the
+   * oldest retained one goes first: it is the nearest its timer J, and the longer a request has
+   * been answered the less likely a retransmission of it still comes (the client's timer E
+   * backs off to T2, and its timer F gives up at the same 64*T1). A retransmission that arrives
+   * after all is a new request to the TU; for a non-INVITE that costs one more answer (BYE: 481,
+   * REGISTER: the same binding, OPTIONS: 200). INVITE transactions are never evicted: a
+   * retransmitted INVITE whose IST was gone would be a second call, and the ACK of its non-2xx
+   * would reach the TU as an ACK for a 2xx; they are bounded by INVITE admission and the
+   * transaction limits instead.
+   */
+  retain(tx: NonInviteServerTransaction): void {
+    if (this.closed) {
+      tx.expire();
+      return;
+    }
+    while (this.retained.size >= this.maxRetained) {
+      const oldest = this.retained.values().next().value;
+      if (oldest === undefined) break;
+      this.retained.delete(oldest);
+      this.evicted++;
+      oldest.expire();
+    }
+    this.retained.add(tx);
+    if (this.sweepTimer === undefined) this.armSweep(tx.expiresAt);
+  }
+
+  /** One timer for every retained NIST: due when the oldest one's timer J is. */
+  private armSweep(at: number): void {
+    this.sweepTimer = this.clock.setTimer(Math.max(0, at - this.clock.now()), () => {
+      this.sweepTimer = undefined;
+      this.sweep();
+    });
+  }
+
+  /** Timer J of every retained NIST whose time has come; then wait for the next one. */
+  private sweep(): void {
+    const now = this.clock.now();
+    for (const tx of this.retained) {
+      if (tx.expiresAt > now) {
+        this.armSweep(tx.expiresAt);
+        return;
+      }
+      this.retained.delete(tx); // deleting the current entry while iterating a Set is safe
+      tx.expire();
+    }
   }
 
   /** @internal ServerTransactionOwner: a final response went out; the limits stop counting it. */
@@ -349,7 +437,7 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
     const tx = request.method === 'INVITE'
       ? new InviteServerTransaction(this, this, inbound, key, destination)
       : new NonInviteServerTransaction(this, this, inbound, key, destination);
-    this.admit(key, tx);
+    this.admit(tx);
     this.user.onRequest(tx, request, inbound);
   }
 
@@ -383,7 +471,7 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
       return;
     }
     const tx = new NonInviteServerTransaction(this, this, inbound, key, responseDestination(cancel, inbound));
-    this.admit(key, tx);
+    this.admit(tx);
     if (!ist) {
       // §9.2: no matching transaction → 481.
       tx.respond(createResponse(cancel, 481));
@@ -407,8 +495,10 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
       (this.perSource.get(inbound.source.address) ?? 0) >= this.maxPerSource;
   }
 
-  private admit(key: string, tx: ServerTransaction): void {
-    this.servers.set(key, tx);
+  private admit(tx: ServerTransaction): void {
+    // Under the transaction's own copy of the key: the one built for the lookup is a
+    // concatenation of slices that pins the request's whole text (see BaseTransaction).
+    this.servers.set(tx.key, tx);
     tx.counted = true;
     this.active++;
     const source = tx.source.address;

@@ -19,16 +19,6 @@ import type { SipRequest, SipResponse } from './message.ts';
 import { createResponse } from './message.ts';
 import { BaseTransaction, own, type ResolvedTimers, type ServerFailure, type TransactionContext, type TransactionState } from './transaction.ts';
 
-/**
- * A copy outside Node's shared 8 KB allocation pool: a small slice kept for 32 s would pin the
- * whole pool slab it came from, and with it the garbage of everything else allocated there.
- */
-function unpooled(bytes: Buffer): Buffer {
-  const copy = Buffer.allocUnsafeSlow(bytes.length);
-  bytes.copy(copy);
-  return copy;
-}
-
 /** Either server machine. */
 export type ServerTransaction = InviteServerTransaction | NonInviteServerTransaction;
 
@@ -43,6 +33,12 @@ export interface ServerTransactionOwner {
   answered(tx: ServerTransaction): void;
   /** An ACK matched an IST in Accepted (RFC 2543 matching): it belongs to the 2xx, i.e. the TU. */
   ackForAccepted(tx: InviteServerTransaction, ack: SipRequest, inbound: Inbound): void;
+  /**
+   * A NIST entered Completed over an unreliable transport: the owner runs its timer J (one timer
+   * for all of them, see {@link TransactionLayer}) and calls {@link NonInviteServerTransaction.expire}
+   * at `tx.expiresAt`, or earlier when it evicts it under a memory bound.
+   */
+  retain(tx: NonInviteServerTransaction): void;
 }
 
 /**
@@ -64,15 +60,26 @@ abstract class ServerBase extends BaseTransaction {
   toTag: string | undefined = undefined;
   /** Status of the final response sent, 0 before it. */
   finalStatus = 0;
-  /** Bytes of the response resent on request retransmissions (last provisional, then a non-2xx final over UDP). */
-  protected resend: Buffer | undefined = undefined;
+  /**
+   * The response resent on request retransmissions (last provisional, then a non-2xx final over
+   * UDP), as a latin1 string of its bytes: one flat heap object, where a Buffer costs a Buffer, an
+   * ArrayBuffer and an off-heap backing store (~250 bytes more per transaction, measured), or pins
+   * a whole 8 KB pool slab when it is a slice of one. Retransmissions are rare: a Buffer is made
+   * again for each.
+   */
+  protected resend: string | undefined = undefined;
   /** @internal Counted against the transaction layer's limits (admitted, not yet answered). */
   counted = false;
 
   protected constructor(ctx: TransactionContext, owner: ServerTransactionOwner, inbound: Inbound, key: string, destination: Endpoint, initial: TransactionState) {
     const request = inbound.message as SipRequest;
     super(ctx, request, key, destination, initial);
-    this.source = inbound.source;
+    const from = inbound.source;
+    const to = this.destination;
+    // Over UDP with rport (the usual case) the answer goes where the request came from: one
+    // object for both saves ~80 bytes per transaction.
+    this.source = from.transport === to.transport && from.address === to.address && from.port === to.port &&
+      from.connectionId === to.connectionId ? to : from;
     this.owner = owner;
     this.request = request;
     this.requestToTag = own(request.headers.to.params.get('tag') ?? '');
@@ -89,7 +96,7 @@ abstract class ServerBase extends BaseTransaction {
   /** Send a provisional response and keep its bytes for request retransmissions. */
   protected sendProvisional(response: SipResponse): void {
     this.noteTag(response);
-    this.resend = this.send(response);
+    this.resend = this.send(response)?.toString('latin1');
   }
 
   /**
@@ -100,7 +107,7 @@ abstract class ServerBase extends BaseTransaction {
     this.noteTag(response);
     this.finalStatus = response.status;
     const bytes = this.send(response);
-    this.resend = keep && bytes ? unpooled(bytes) : undefined;
+    this.resend = keep && bytes ? bytes.toString('latin1') : undefined;
     this.request = undefined;
   }
 
@@ -111,7 +118,7 @@ abstract class ServerBase extends BaseTransaction {
 
   /** Resend the kept response bytes, if any. */
   protected resendLast(): void {
-    if (this.resend) this.ctx.transport.sendBytes(this.resend, this.destination);
+    if (this.resend !== undefined) this.ctx.transport.sendBytes(Buffer.from(this.resend, 'latin1'), this.destination);
   }
 
   transportError(): void {
@@ -213,6 +220,11 @@ export class InviteServerTransaction extends ServerBase {
 export class NonInviteServerTransaction extends ServerBase {
   readonly kind = 'nist' as const;
   declare state: Extract<TransactionState, 'trying' | 'proceeding' | 'completed' | 'terminated'>;
+  /**
+   * When timer J ends the transaction (clock ms), once Completed over UDP; 0 before. The owner
+   * keeps the timer (see {@link ServerTransactionOwner.retain}), not one timer per transaction.
+   */
+  expiresAt = 0;
 
   constructor(ctx: TransactionContext, owner: ServerTransactionOwner, inbound: Inbound, key: string, destination: Endpoint) {
     super(ctx, owner, inbound, key, destination, 'trying');
@@ -236,10 +248,21 @@ export class NonInviteServerTransaction extends ServerBase {
     }
     // §17.2.2: final → Completed with timer J (0 on reliable transports).
     this.state = 'completed';
-    this.sendFinal(response, true);
-    this.startLifetime(this.reliable ? 0 : this.ctx.timers.T64);
+    this.sendFinal(response, !this.reliable);
     this.owner.answered(this);
+    if (this.reliable) {
+      this.terminate();
+    } else {
+      this.stopLifetime(); // the guard below; J is the owner's
+      this.expiresAt = this.ctx.clock.now() + this.ctx.timers.T64;
+      this.owner.retain(this);
+    }
     return true;
+  }
+
+  /** Timer J fired (or the owner evicted this transaction early): Terminated, quietly. */
+  expire(): void {
+    if (this.state === 'completed') this.terminate();
   }
 
   /** A retransmission of the request. */

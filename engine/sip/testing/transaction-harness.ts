@@ -93,7 +93,7 @@ export class TransactionHarness implements TransactionUser, ClientTransactionUse
   /** Called after a request is recorded; lets a test answer from inside the callback. */
   answer: ((tx: ServerTransaction, request: SipRequest) => void) | undefined = undefined;
 
-  constructor(opts: { timers?: Partial<TimerValues>; maxServerTransactions?: number; maxServerTransactionsPerSource?: number } = {}) {
+  constructor(opts: { timers?: Partial<TimerValues>; maxServerTransactions?: number; maxServerTransactionsPerSource?: number; maxRetainedNonInvite?: number } = {}) {
     this.layer = new TransactionLayer(this.transport, this, { clock: this.clock, ...opts });
   }
 
