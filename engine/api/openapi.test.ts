@@ -31,8 +31,8 @@ t.test('the served document lists every registered route, each with its real par
   t.same(ops.map((o) => `${o.method} ${o.path}`).sort(), [
     'get /api/v1/agents', 'get /api/v1/agents/{id}', 'get /api/v1/callbacks', 'get /api/v1/calls', 'get /api/v1/cdrs',
     'get /api/v1/events', 'get /api/v1/openapi.json', 'get /api/v1/queues', 'get /api/v1/queues/{id}', 'get /healthz', 'get /metrics',
-    'post /api/v1/agents/{id}/status',
-  ]);
+    'post /api/v1/agents/{id}/status', 'get /', 'get /assets/*', 'get /api/v1/session', 'post /api/v1/session', 'delete /api/v1/session',
+  ].sort());
   for (const { path, method, op } of ops) {
     // A real route answers with anything but the not-found handler's "no route".
     const r = await fetch(`${base}${path.replace('{id}', 'orders')}`, { method: method.toUpperCase(), headers: { ...AUTH, 'content-type': 'application/json' }, ...(method === 'post' ? { body: '{}' } : {}) });
