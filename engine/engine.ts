@@ -28,7 +28,9 @@ import { OutboundDialer } from './outbound/index.ts';
 import { CallbackDialer } from './dialer/index.ts';
 import { isDialable } from './callbacks/index.ts';
 import { epochClock } from './clock/index.ts';
-import { toAcdConfig, toListenSpecs, type Config } from './config/index.ts';
+import { UserDirectory } from './users/index.ts';
+import { defaultUiDir, loadUiFiles } from './api/ui-files.ts';
+import { isLoopback, toAcdConfig, toListenSpecs, type Config } from './config/index.ts';
 
 /** A running engine. */
 export interface Engine {
@@ -257,7 +259,17 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     heartbeat.unref();
     cleanups.push(() => clearInterval(heartbeat));
 
-    // ---- API ---------------------------------------------------------------------------------
+    // ---- users, UI, API ------------------------------------------------------------------------
+    const u = config.users;
+    const users = u.accounts.length === 0 ? null : await UserDirectory.open(store.db, store.writer,
+      u.accounts.map((a) => ({ username: a.username, role: a.role, agentId: a.agent, name: a.name, password: a.password, passwordHash: a.passwordHash })),
+      new Set(config.agents.map((a) => a.id)), {
+        sessions: { idleMs: u.sessionIdleMinutes * 60_000, maxAgeMs: u.sessionMaxHours * 3_600_000 },
+        accountLockout: { maxFailures: u.accountLockout.maxFailures, windowMs: u.accountLockout.windowSeconds * 1000, lockMs: u.accountLockout.lockSeconds * 1000 },
+        sourceLockout: { maxFailures: u.sourceLockout.maxFailures, windowMs: u.sourceLockout.windowSeconds * 1000, lockMs: u.sourceLockout.lockSeconds * 1000 },
+      });
+    const ui = loadUiFiles(defaultUiDir());
+    if (ui === null) log.warn({ dir: defaultUiDir() }, 'the browser UI is not built (npm run build): / answers 404');
     const agentInfo = (id: string): AgentInfo | undefined => {
       const v = acd.inspectAgent(id);
       if (!v) return undefined;
@@ -289,11 +301,21 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       ...(crm instanceof SqliteCrmAdapter ? { cdrs: (q: Parameters<SqliteCrmAdapter['listCdrs']>[0]) => crm.listCdrs(q) } : {}),
       events,
       metrics,
-    }, { address: config.http.address, port: config.http.port, tokens: config.http.auth.tokens, openPaths: config.http.auth.openPaths });
+    }, {
+      address: config.http.address, port: config.http.port, tokens: config.http.auth.tokens, openPaths: config.http.auth.openPaths,
+      users, maskNumbersFor: u.maskNumbersFor, desktop: config.desktop, sessionMaxAgeSeconds: u.sessionMaxHours * 3600, ui,
+    });
     cleanups.push(() => api.close());
 
     dialer.start();
     cleanups.push(() => dialer.stop());
+    if (users !== null) {
+      log.info({ url: `http://${api.address.includes(':') ? `[${api.address}]` : api.address}:${api.port}/`, users: u.accounts.map((a) => `${a.username} (${a.role})`).join(', '),
+        // Clear-text passwords (the demo's) are printed only for an API on loopback: there they are a sign-in hint, not a leak.
+        ...(isLoopback(api.address) && u.accounts.some((a) => a.password !== null)
+          ? { passwords: u.accounts.filter((a) => a.password !== null).map((a) => `${a.username}/${a.password}`).join(' ') } : {}) },
+        'agent desktop and wallboard: sign in with one of these users');
+    }
     log.info({ sip: sipEndpoints.map((e) => `${e.transport.toLowerCase()}:${e.address}:${e.port}`), http: `${api.address}:${api.port}` }, 'onair engine started');
 
     let stopping: Promise<void> | undefined;

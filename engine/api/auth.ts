@@ -1,9 +1,25 @@
 /**
- * Bearer-token authentication of the API. Tokens are compared as SHA-256 digests with
- * `timingSafeEqual`, against every configured token without stopping at the first match, so the
- * time taken tells nothing about how much of a guess was right.
+ * Who is calling the API, and what they may use.
+ *
+ * Two kinds of credentials: integration tokens (`Authorization: Bearer`, the `token` query
+ * parameter on the event stream only) and the session cookie of a signed-in user (engine/users).
+ * Tokens are compared as SHA-256 digests with `timingSafeEqual`, against every configured token
+ * without stopping at the first match, so the time taken tells nothing about how much of a guess
+ * was right. With no token and no user configured the API is open (allowed on loopback only).
+ *
+ * ```
+ *  route access   open API   token   admin / supervisor   agent
+ *  public         yes        yes     yes                  yes      (health, metrics, UI files, sign-in)
+ *  signedIn       yes        yes     yes                  yes, its own data only (filtered, numbers masked)
+ *  ownAgent       yes        yes     yes                  only /agents/<its own id>/...
+ *  staff          yes        yes     yes                  403      (the default of every route)
+ * ```
+ *
+ * Integration tokens reach everything this step (scopes come with provisioning). A route that
+ * does not declare its access is `staff`: a new route is closed to agents until it says otherwise.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Role, Session } from '../users/index.ts';
 
 /** Who may call what. */
 export class TokenAuth {
@@ -16,9 +32,19 @@ export class TokenAuth {
     this.openPaths = new Set(openPaths);
   }
 
+  /** True when no token is configured. */
+  get none(): boolean {
+    return this.digests.length === 0;
+  }
+
   /** True when `path` (without query) needs no token. Exact match only: `/healthz/` is not `/healthz`. */
   isOpen(path: string): boolean {
     return this.digests.length === 0 || this.openPaths.has(path);
+  }
+
+  /** True when `path` is one of the configured open paths (whatever the tokens). */
+  isOpenPath(path: string): boolean {
+    return this.openPaths.has(path);
   }
 
   /**
@@ -27,6 +53,11 @@ export class TokenAuth {
    */
   accepts(authorization: string | undefined, queryToken: string | undefined): boolean {
     if (this.digests.length === 0) return true;
+    return this.presents(authorization, queryToken);
+  }
+
+  /** True when a configured token is presented (false when none is configured). */
+  presents(authorization: string | undefined, queryToken: string | undefined): boolean {
     let presented: string | undefined;
     if (authorization !== undefined && authorization.length > 7 && authorization.slice(0, 7).toLowerCase() === 'bearer ') {
       presented = authorization.slice(7).trim();
@@ -43,4 +74,91 @@ export class TokenAuth {
 
 function digest(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
+}
+
+/** Who made a request. */
+export type Principal =
+  /** Nothing is configured: the open API of a loopback test or demo without users. */
+  | { kind: 'open' }
+  /** An integration token. */
+  | { kind: 'token' }
+  /** A signed-in user. */
+  | { kind: 'user'; session: Session };
+
+/** What a route needs (see the table in the file comment). */
+export type RouteAccess = 'public' | 'signedIn' | 'ownAgent' | 'staff';
+
+/** The part of engine/users' directory the API uses. */
+export interface SessionLookup {
+  session(token: string): Session | undefined;
+}
+
+/** Name of the session cookie. */
+export const SESSION_COOKIE = 'onair_session';
+
+/** The value of cookie `name` in a `Cookie` header, or undefined. Bounded work on hostile input. */
+export function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (header === undefined || header.length > 8192) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    if (part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+/** `Set-Cookie` of a new session: HttpOnly (no script reads it), SameSite=Strict (no cross-site request carries it). */
+export function sessionCookie(token: string, maxAgeSeconds: number, secure: boolean): string {
+  return `${SESSION_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure ? '; Secure' : ''}`;
+}
+
+/** `Set-Cookie` that removes the session cookie. */
+export function clearedSessionCookie(secure: boolean): string {
+  return `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0${secure ? '; Secure' : ''}`;
+}
+
+/** Authentication and the role rules of the API. */
+export class ApiAuth {
+  constructor(
+    readonly tokens: TokenAuth,
+    private readonly users: SessionLookup | null,
+    private readonly maskFor: ReadonlySet<Role>,
+  ) {}
+
+  /** True when neither tokens nor users are configured (the API is open). */
+  get open(): boolean {
+    return this.tokens.none && this.users === null;
+  }
+
+  /** Who presents these credentials, or null when none is valid. */
+  authenticate(authorization: string | undefined, queryToken: string | undefined, cookie: string | undefined): Principal | null {
+    if (this.tokens.presents(authorization, queryToken)) return { kind: 'token' };
+    if (this.users !== null) {
+      const token = cookieValue(cookie, SESSION_COOKIE);
+      const session = token === undefined ? undefined : this.users.session(token);
+      if (session !== undefined) return { kind: 'user', session };
+    }
+    return this.open ? { kind: 'open' } : null;
+  }
+
+  /** The agent whose data alone `p` may see, or null for everything. */
+  static agentScope(p: Principal | null): string | null {
+    if (p === null || p.kind !== 'user') return null;
+    const u = p.session.user;
+    // An agent user always has an agent (the users table refuses otherwise).
+    return u.role === 'agent' ? u.agentId ?? '' : null;
+  }
+
+  /** True when `p` may use a route of `access`; `agentParam` is the route's `:id` for `ownAgent`. */
+  static allows(p: Principal, access: RouteAccess, agentParam: string | undefined): boolean {
+    if (access === 'public' || access === 'signedIn') return true;
+    const scope = ApiAuth.agentScope(p);
+    if (scope === null) return true;
+    return access === 'ownAgent' && agentParam === scope;
+  }
+
+  /** True when callers' numbers are masked for `p`. */
+  masks(p: Principal | null): boolean {
+    return p !== null && p.kind === 'user' && this.maskFor.has(p.session.user.role);
+  }
 }

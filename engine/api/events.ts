@@ -14,6 +14,7 @@
  */
 import type { Metrics } from './metrics.ts';
 import type { CtiEvent, QueueView } from './types.ts';
+import { maskedEvent } from './masking.ts';
 import { eventAgent, wireEvent, type HelloMessage } from './views.ts';
 
 /** The part of a `ws` WebSocket the hub uses (so tests and other servers can plug in). */
@@ -51,6 +52,8 @@ const GOING_AWAY = 1001;
 interface Client {
   socket: EventSocket;
   agent: string | null;
+  /** Callers' numbers masked for this client (its user's role). */
+  masked: boolean;
   alive: boolean;
 }
 
@@ -92,15 +95,16 @@ export class EventHub {
 
   /**
    * Take a new connection: send `hello` and the current figures of every queue, then events as
-   * they come. `agent` restricts the connection to that agent's events (plus queue updates).
+   * they come. `agent` restricts the connection to that agent's events (plus queue updates);
+   * `masked` masks callers' numbers in what it receives.
    */
-  add(socket: EventSocket, agent: string | null): void {
+  add(socket: EventSocket, agent: string | null, masked = false): void {
     if (this.closed) {
       socket.close(GOING_AWAY, 'shutting down');
       return;
     }
     const first = this.clients.size === 0;
-    const client: Client = { socket, agent, alive: true };
+    const client: Client = { socket, agent, masked, alive: true };
     this.clients.add(client);
     socket.on('close', () => this.remove(client));
     // Without a listener a socket error would be thrown; the close that follows removes the client.
@@ -125,10 +129,12 @@ export class EventHub {
     if (this.clients.size === 0) return;
     const agent = eventAgent(event);
     let data: string | null = null;
+    let masked: string | null = null;
     for (const c of this.clients) {
       if (c.agent !== null && c.agent !== agent) continue;
-      data ??= JSON.stringify(wireEvent(event));
-      this.send(c, data);
+      // Each form serialized once per event, whatever the number of clients.
+      if (c.masked) this.send(c, masked ??= JSON.stringify(maskedEvent(wireEvent(event))));
+      else this.send(c, data ??= JSON.stringify(wireEvent(event)));
     }
   }
 

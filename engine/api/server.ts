@@ -7,13 +7,17 @@
  * engine's own code for a refused status change). Input is validated with zod before it reaches
  * the engine; unknown query parameters are refused so that a typo is not a silent no-op.
  */
-import fastify, { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify';
+import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import websocket from '@fastify/websocket';
 import { z } from 'zod';
 import { CALLBACK_STATUSES, type CallbackFilter, type CallbackStatus } from '../store/index.ts';
 import { CDR_OUTCOMES } from './outcomes.ts';
 import { registerCallbackRoutes } from './callbacks-routes.ts';
-import { TokenAuth } from './auth.ts';
+import { ApiAuth, TokenAuth, type Principal, type RouteAccess, type SessionLookup } from './auth.ts';
+import { maskedCall } from './masking.ts';
+import { registerSessionRoutes, type DesktopSettings, type SessionRoutesDeps } from './session-routes.ts';
+import { UI_CSP, type UiFiles } from './ui-files.ts';
+import type { Role } from '../users/index.ts';
 import { EventHub, type EventHubOptions, type EventSocket } from './events.ts';
 import { OpenApiCollector, type RouteDoc } from './openapi.ts';
 import type { ApiDeps, ApiErrorBody, ApiErrorCode, HealthView, Page } from './types.ts';
@@ -33,7 +37,31 @@ export interface ApiOptions {
   events?: EventHubOptions;
   /** Logger for server errors (a pino logger). Requests are not logged: the event URL may carry a token. */
   logger?: FastifyBaseLogger;
+  /** Signed-in users (engine/users' directory); null or absent = no users, tokens only. */
+  users?: (SessionLookup & NonNullable<SessionRoutesDeps['users']>) | null;
+  /** Roles that see callers' numbers masked. Default agents. */
+  maskNumbersFor?: readonly Role[];
+  /** What the desktop shows (time zone, language, not-ready reasons). */
+  desktop?: DesktopSettings;
+  /** Longest life of a session (s), the cookie's Max-Age. Default 12 h. */
+  sessionMaxAgeSeconds?: number;
+  /** The built browser UI (ui-files.ts `loadUiFiles`), or null when it is not built. */
+  ui?: UiFiles | null;
 }
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who made the request (set by the authentication hook), null on public routes without credentials. */
+    principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    /** Who may use the route (auth.ts); absent = `staff`. */
+    access?: RouteAccess;
+  }
+}
+
+/** Desktop settings when the caller gives none (the config's defaults). */
+const DEFAULT_DESKTOP: DesktopSettings = { timeZone: 'Asia/Shanghai', language: 'zh-CN', notReadyReasons: [{ code: 'break', en: 'Break', zh: '休息' }] };
 
 /** A running API server. */
 export interface ApiServer {
@@ -105,6 +133,8 @@ const ROUTES = routeDocs({
   calls: { summary: 'Calls in progress', tags: ['calls'], querystring: noQuery, responses: { 200: '{ items: CallSummary[] }', 400: 'unknown query parameter', 401: 'missing or unknown token' } },
   callbacks: { summary: 'Callback tasks, filtered and paged', tags: ['callbacks'], querystring: callbacksQuery, responses: { 200: 'Page<CallbackTask> with total', 400: 'invalid filter', 401: 'missing or unknown token' } },
   cdrs: { summary: 'Call records kept by the built-in CRM, newest first, filtered and paged', tags: ['calls'], querystring: cdrsQuery, responses: { 200: 'Page<StoredCdr>', 400: 'invalid filter', 401: 'missing or unknown token', 501: 'the configured CRM adapter keeps no CDRs' } },
+  ui: { summary: 'The browser desktop and wallboard (index.html; sign-in first)', tags: ['ui'], querystring: noQuery, responses: { 200: 'text/html', 404: 'the UI is not built' }, open: true },
+  uiAssets: { summary: 'Scripts and styles of the browser UI (content-hashed names)', tags: ['ui'], params: z.strictObject({ '*': z.string().max(200) }), responses: { 200: 'the file', 304: 'unchanged', 404: 'no such file' }, open: true },
   events: { summary: 'CTI events over WebSocket (hello, queue updates, call and agent events)', description: 'Upgrade to WebSocket; `agent` limits the stream to one agent, `token` authenticates browsers that cannot set headers.', tags: ['events'], querystring: eventsQuery, responses: { 101: 'switching to WebSocket', 401: 'missing or unknown token', 404: 'no such agent', 426: 'not a WebSocket upgrade', 503: 'too many event clients' } },
 });
 
@@ -133,9 +163,44 @@ function page<T>(items: T[], limit: number, offset: number): Page<T> {
   return { items: hasMore ? items.slice(0, limit) : items, limit, offset, hasMore };
 }
 
+/** True when an `Origin` header names the host the request was sent to. */
+function sameOrigin(origin: string, host: string | undefined): boolean {
+  if (host === undefined) return false;
+  const i = origin.indexOf('://');
+  return i > 0 && origin.slice(i + 3) === host;
+}
+
+/** The built UI: `/` and `/assets/*` from the table read at start; nothing from the request reaches the filesystem. */
+function registerUiRoutes(app: FastifyInstance, ui: UiFiles | null): void {
+  const send = (reply: FastifyReply, name: string, ifNoneMatch: string | undefined): FastifyReply => {
+    const f = ui?.get(name);
+    if (f === undefined) {
+      const why = ui === null ? 'the browser UI is not built (npm run build)' : `no file ${name}`;
+      return reply.code(404).send(errorBody('API_ERR_NOT_FOUND', why));
+    }
+    void reply.header('etag', f.etag).header('x-content-type-options', 'nosniff')
+      .header('cache-control', name === 'index.html' ? 'no-cache' : 'public, max-age=31536000, immutable');
+    if (name === 'index.html') void reply.header('content-security-policy', UI_CSP).header('x-frame-options', 'DENY').header('referrer-policy', 'no-referrer');
+    if (ifNoneMatch === f.etag) return reply.code(304).send();
+    return reply.type(f.type).send(f.body);
+  };
+  app.get('/', { schema: ROUTES.ui, config: { access: 'public' } }, async (req, reply) => {
+    parse(noQuery, req.query, 'query');
+    return send(reply, 'index.html', req.headers['if-none-match']);
+  });
+  app.get('/assets/*', { schema: ROUTES.uiAssets, config: { access: 'public' } }, async (req, reply) => {
+    const name = (req.params as { '*'?: string })['*'] ?? '';
+    return send(reply, `assets/${name}`, req.headers['if-none-match']);
+  });
+}
+
 /** Start the API on `opts.address:opts.port`. Resolves once listening. */
 export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServer> {
-  const auth = new TokenAuth(opts.tokens, opts.openPaths);
+  const tokens = new TokenAuth(opts.tokens, opts.openPaths);
+  const users = opts.users ?? null;
+  const auth = new ApiAuth(tokens, users, new Set(opts.maskNumbersFor ?? ['agent']));
+  const desktop = opts.desktop ?? DEFAULT_DESKTOP;
+  const reasons = new Set(desktop.notReadyReasons.map((r) => r.code));
   const views = () => queueViews(deps.acdSnapshot(), deps.queues(), deps.agents(), (q) => deps.metrics.queueTotals(q));
   const hub = new EventHub(views, deps.metrics, opts.events);
   const app = fastify({
@@ -150,13 +215,30 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
 
   await app.register(websocket, { options: { maxPayload: 4096 } });
 
+  app.decorateRequest('principal', null);
   app.addHook('onRequest', async (req, reply) => {
     const q = req.url.indexOf('?');
     const path = q < 0 ? req.url : req.url.slice(0, q);
-    if (auth.isOpen(path)) return;
     const queryToken = path === EVENTS_PATH ? (req.query as { token?: unknown }).token : undefined;
-    if (auth.accepts(req.headers.authorization, typeof queryToken === 'string' ? queryToken : undefined)) return;
-    await reply.code(401).header('www-authenticate', 'Bearer').send(errorBody('API_ERR_UNAUTHORIZED', 'missing or unknown bearer token'));
+    const principal = auth.authenticate(req.headers.authorization, typeof queryToken === 'string' ? queryToken : undefined, req.headers.cookie);
+    req.principal = principal;
+    // Routes say who may use them; a route that says nothing (or no route: 404 after this) is staff only.
+    const access: RouteAccess = tokens.isOpenPath(path) ? 'public' : req.routeOptions.config?.access ?? 'staff';
+    if (access === 'public') return;
+    if (principal === null) {
+      await reply.code(401).header('www-authenticate', 'Bearer').send(errorBody('API_ERR_UNAUTHORIZED', users === null ? 'missing or unknown bearer token' : 'sign in, or present a bearer token'));
+      return;
+    }
+    // A cookie rides along on any request the browser makes; SameSite=Strict keeps other sites'
+    // requests from carrying it, and this keeps another origin's script or socket out as well.
+    if (principal.kind === 'user' && req.headers.origin !== undefined && !sameOrigin(req.headers.origin, req.headers.host)) {
+      await reply.code(403).send(errorBody('API_ERR_FORBIDDEN', 'cross-origin request with a session cookie'));
+      return;
+    }
+    const id = (req.params as { id?: unknown } | undefined)?.id;
+    if (!ApiAuth.allows(principal, access, typeof id === 'string' ? id : undefined)) {
+      await reply.code(403).send(errorBody('API_ERR_FORBIDDEN', 'your role may not use this route'));
+    }
   });
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
@@ -173,7 +255,7 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
     void reply.code(404).send(errorBody('API_ERR_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
   });
 
-  app.get('/healthz', { schema: ROUTES.health }, async (req, reply) => {
+  app.get('/healthz', { schema: ROUTES.health, config: { access: 'public' } }, async (req, reply) => {
     parse(noQuery, req.query, 'query');
     const h = deps.health();
     const body: HealthView = {
@@ -186,51 +268,58 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
     return reply.code(h.draining ? 503 : 200).send(body);
   });
 
-  app.get('/metrics', { schema: ROUTES.metrics }, async (_req, reply) => {
+  app.get('/metrics', { schema: ROUTES.metrics, config: { access: 'public' } }, async (_req, reply) => {
     const text = await deps.metrics.render();
     return reply.type(deps.metrics.contentType).send(text);
   });
 
-  app.get(OPENAPI_PATH, { schema: ROUTES.openapi }, async () => openapi.document({ title: 'onair HTTP API', version: deps.health().version }));
+  app.get(OPENAPI_PATH, { schema: ROUTES.openapi, config: { access: 'signedIn' } }, async () => openapi.document({ title: 'onair HTTP API', version: deps.health().version }));
 
-  app.get('/api/v1/queues', { schema: ROUTES.queues }, async (req) => {
+  app.get('/api/v1/queues', { schema: ROUTES.queues, config: { access: 'signedIn' } }, async (req) => {
     parse(noQuery, req.query, 'query');
     return { items: views() };
   });
 
-  app.get('/api/v1/queues/:id', { schema: ROUTES.queue }, async (req) => {
+  app.get('/api/v1/queues/:id', { schema: ROUTES.queue, config: { access: 'signedIn' } }, async (req) => {
     const p = parse(idParams, req.params, 'params');
     const q = views().find((v) => v.id === p.id);
     if (q === undefined) throw new ApiError(404, 'API_ERR_NOT_FOUND', `no queue ${p.id}`);
     return q;
   });
 
-  app.get('/api/v1/agents', { schema: ROUTES.agents }, async (req) => {
+  app.get('/api/v1/agents', { schema: ROUTES.agents, config: { access: 'signedIn' } }, async (req) => {
     parse(noQuery, req.query, 'query');
-    return { items: deps.agents().map(agentJson) };
+    const scope = ApiAuth.agentScope(req.principal);
+    return { items: deps.agents().filter((a) => scope === null || a.id === scope).map(agentJson) };
   });
 
-  app.get('/api/v1/agents/:id', { schema: ROUTES.agent }, async (req) => {
+  app.get('/api/v1/agents/:id', { schema: ROUTES.agent, config: { access: 'ownAgent' } }, async (req) => {
     const p = parse(idParams, req.params, 'params');
     const a = deps.agent(p.id);
     if (a === undefined) throw new ApiError(404, 'API_ERR_NOT_FOUND', `no agent ${p.id}`);
     return agentJson(a);
   });
 
-  app.post('/api/v1/agents/:id/status', { schema: ROUTES.agentStatus }, async (req) => {
+  app.post('/api/v1/agents/:id/status', { schema: ROUTES.agentStatus, config: { access: 'ownAgent' } }, async (req) => {
     const p = parse(idParams, req.params, 'params');
     const b = parse(statusBody, req.body, 'body');
+    // People pick a not-ready reason from the configured list; integrations may send their own.
+    if (req.principal?.kind === 'user' && b.status === 'not_ready' && (b.reason === undefined || !reasons.has(b.reason))) {
+      throw new ApiError(400, 'API_ERR_VALIDATION', `body.reason: one of ${[...reasons].join(', ')}`);
+    }
     const r = await deps.setAgentStatus(p.id, ACD_AGENT_STATUS[b.status], b.reason ?? null);
     if (!r.ok) throw new ApiError(r.refusal === 'not_found' ? 404 : 409, r.code, r.message);
     return agentJson(r.agent);
   });
 
-  app.get('/api/v1/calls', { schema: ROUTES.calls }, async (req) => {
+  app.get('/api/v1/calls', { schema: ROUTES.calls, config: { access: 'signedIn' } }, async (req) => {
     parse(noQuery, req.query, 'query');
-    return { items: deps.calls() };
+    const scope = ApiAuth.agentScope(req.principal);
+    const calls = deps.calls().filter((c) => scope === null || c.agent === scope);
+    return { items: auth.masks(req.principal) ? calls.map(maskedCall) : calls };
   });
 
-  app.get('/api/v1/callbacks', { schema: ROUTES.callbacks }, async (req) => {
+  app.get('/api/v1/callbacks', { schema: ROUTES.callbacks, config: { access: 'staff' } }, async (req) => {
     const q = parse(callbacksQuery, req.query, 'query');
     const filter: Omit<CallbackFilter, 'limit' | 'offset'> = {};
     if (q.status !== undefined) filter.status = q.status;
@@ -244,7 +333,7 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
 
   registerCallbackRoutes(app, deps, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
 
-  app.get('/api/v1/cdrs', { schema: ROUTES.cdrs }, async (req) => {
+  app.get('/api/v1/cdrs', { schema: ROUTES.cdrs, config: { access: 'staff' } }, async (req) => {
     const q = parse(cdrsQuery, req.query, 'query');
     if (deps.cdrs === undefined) throw new ApiError(501, 'API_ERR_NOT_IMPLEMENTED', 'the configured CRM adapter keeps no CDRs');
     const items = await deps.cdrs({ ...q, limit: q.limit + 1 });
@@ -255,8 +344,14 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
     method: 'GET',
     url: EVENTS_PATH,
     schema: ROUTES.events,
+    config: { access: 'signedIn' },
     preValidation: async (req: FastifyRequest, reply: FastifyReply) => {
       const q = parse(eventsQuery, req.query, 'query');
+      const scope = ApiAuth.agentScope(req.principal);
+      if (scope !== null && q.agent !== undefined && q.agent !== scope) {
+        await reply.code(403).send(errorBody('API_ERR_FORBIDDEN', 'an agent receives only its own events'));
+        return;
+      }
       if (hub.full) {
         await reply.code(503).header('retry-after', '5').send(errorBody('API_ERR_UNAVAILABLE', 'too many event clients'));
         return;
@@ -268,10 +363,16 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
     handler: async (_req, reply) => reply.code(426).header('upgrade', 'websocket')
       .send(errorBody('API_ERR_VALIDATION', 'this route speaks WebSocket only')),
     wsHandler: (socket: EventSocket, req) => {
-      const agent = (req.query as { agent?: string }).agent;
-      hub.add(socket, agent ?? null);
+      // An agent's stream is its own whatever it asked (preValidation refused another agent).
+      const agent = ApiAuth.agentScope(req.principal) ?? (req.query as { agent?: string }).agent ?? null;
+      hub.add(socket, agent, auth.masks(req.principal));
     },
   });
+
+  registerSessionRoutes(app, {
+    users, auth, desktop, cookieMaxAgeSeconds: opts.sessionMaxAgeSeconds ?? 12 * 3600, secureCookies: false,
+  }, parse, (status, code, message) => new ApiError(status, code, message));
+  registerUiRoutes(app, opts.ui ?? null);
 
   const unsubscribe = deps.events.subscribe((event) => {
     // A throwing listener must not break the engine's emitter (CONVENTIONS.md 10).

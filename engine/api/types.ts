@@ -288,6 +288,7 @@ export interface Page<T> {
 /** Stable codes of API errors. */
 export type ApiErrorCode =
   | 'API_ERR_UNAUTHORIZED'
+  | 'API_ERR_FORBIDDEN'
   | 'API_ERR_VALIDATION'
   | 'API_ERR_NOT_FOUND'
   | 'API_ERR_CONFLICT'

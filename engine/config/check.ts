@@ -40,6 +40,7 @@ export function checkConfig(config: Config, opts: CheckOptions): CheckReport {
   const r: CheckReport = { errors: [], warnings: [] };
   checkSip(config, r, opts);
   checkHttp(config, r);
+  checkUsers(config, r);
   checkMedia(config, r);
   checkTrunks(config, r);
   checkOutbound(config, r);
@@ -108,6 +109,20 @@ function checkHttp(c: Config, r: CheckReport): void {
   tokens.forEach((t, i) => {
     if (t.length < 16) r.warnings.push(`http.auth.tokens[${i}]: shorter than 16 characters, easy to guess`);
   });
+}
+
+/** Accounts name configured agents, once each; names are unique without regard to case. */
+function checkUsers(c: Config, r: CheckReport): void {
+  const agents = new Set(c.agents.map((a) => a.id));
+  c.users.accounts.forEach((u, i) => {
+    if (u.agent !== null && !agents.has(u.agent)) r.errors.push(`users.accounts[${i}].agent: no agent ${u.agent} in agents`);
+  });
+  unique(c.users.accounts, (u) => u.username.toLowerCase(), (i) => `users.accounts[${i}].username`, 'username', r);
+  unique(c.users.accounts.filter((u) => u.agent !== null), (u) => u.agent!, (i) => `users.accounts[${i}].agent`, 'agent of a user', r);
+  if (!isLoopback(c.http.address)) {
+    const clear = c.users.accounts.filter((u) => u.password !== null).map((u) => u.username);
+    if (clear.length > 0) r.warnings.push(`SECURITY: users ${clear.join(', ')} have clear-text passwords while the API listens on ${c.http.address}; use passwordHash and real passwords`);
+  }
 }
 
 function checkMedia(c: Config, r: CheckReport): void {

@@ -15,7 +15,9 @@
  * Queues serve their own agents first (skill level 50 or more) and open to every agent with the
  * skill after a minute (bullseye expansion); the vip queue opens to orders agents after 15 s.
  * Passwords are `demo<extension>`: the configuration check warns loudly when SIP listens on a
- * non-loopback address with them.
+ * non-loopback address with them. The same agents sign in to the browser desktop as users
+ * `1001`-`1010` (password `demo<extension>`), with a `supervisor` (password `demo-supervisor`)
+ * and an `admin` (password `demo-admin`).
  */
 import type { ConfigInput } from './schema.ts';
 
@@ -39,6 +41,15 @@ function demoAgents(): NonNullable<ConfigInput['agents']> {
   return agents;
 }
 
+/** Desktop users: each demo agent, a supervisor and an admin (clear demo passwords, see above). */
+export function demoUsers(): NonNullable<NonNullable<ConfigInput['users']>['accounts']> {
+  return [
+    ...demoAgents().map((a) => ({ username: String(a.extension), role: 'agent' as const, agent: String(a.id), name: a.name ?? null, password: String(a.password) })),
+    { username: 'supervisor', role: 'supervisor' as const, name: 'Demo supervisor', password: 'demo-supervisor' },
+    { username: 'admin', role: 'admin' as const, name: 'Demo admin', password: 'demo-admin' },
+  ];
+}
+
 /** A fresh copy of the demo configuration, as it would be written in a file (defaults omitted). */
 export function demoConfig(): ConfigInput {
   const toOrders = { queue: { id: 'orders', vipQueue: 'vip' } };
@@ -48,6 +59,7 @@ export function demoConfig(): ConfigInput {
     crm: { adapter: 'sqlite', seedDemo: true },
     trunks: [{ id: 'local', name: 'Local test carrier', allow: ['127.0.0.1/32', '::1/128'] }],
     agents: demoAgents(),
+    users: { accounts: demoUsers() },
     queues: [
       {
         id: 'orders', name: 'Orders', minLevel: 50, strategy: 'longestIdle', wrapUpMs: 2000, ringTimeoutMs: 15000,

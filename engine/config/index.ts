@@ -8,8 +8,9 @@ export {
   configSchema, isCidr, isLoopback, isTerminal, LOG_LEVELS, STRATEGIES,
   type Config, type ConfigInput, type FlowAction, type FlowMenu, type FlowStep, type LogLevel,
   type AgentSettings, type ListenSettings, type QueueSettings, type TrunkSettings, type OutboundSettings, type OutboundTrunkSettings,
+  type UserSettings,
 } from './schema.ts';
 export { checkConfig, ANNOUNCEMENT_PROMPTS, type CheckOptions, type CheckReport } from './check.ts';
 export { loadConfig, parseConfig, formatPath, ENV_OVERRIDES, type LoadOptions, type LoadResult } from './load.ts';
-export { demoConfig } from './demo.ts';
+export { demoConfig, demoUsers } from './demo.ts';
 export { toAcdConfig, toListenSpecs } from './convert.ts';

@@ -505,6 +505,52 @@ const dialingSection = z.strictObject({
   expiryHours: z.number().positive().max(24 * 90).default(D.expiryHours).describe('An open task whose first call arrived longer ago than this is closed as expired (h).'),
   pollSeconds: z.number().positive().max(60).default(2).describe('How often the dialer looks for due tasks (s); it also looks when an agent becomes free.'),
 }).prefault({}).describe('The callback dialer and its attempt policy (docs/dialer.md).');
+// ------------------------------------------------------------------ users, desktop
+
+const lockout = (failures: number, windowSeconds: number, lockSeconds: number, what: string) => z.strictObject({
+  maxFailures: nonNegativeInt.default(failures).describe(`Failed sign-ins tolerated ${what} within the window; the next one locks.`),
+  windowSeconds: positiveInt.default(windowSeconds).describe('Length of the counting window (s).'),
+  lockSeconds: positiveInt.default(lockSeconds).describe('How long the lock lasts; every sign-in is refused meanwhile, right password or not (s).'),
+}).prefault({});
+
+const userAccount = z.strictObject({
+  username: numberAsText(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/, 'expected 1-64 letters, digits, _ . @ - (not first)'), { type: 'number' })
+    .describe('Sign-in name (agents: their extension); case-insensitive.'),
+  role: z.enum(['agent', 'supervisor', 'admin']).describe('agent: own state and calls only; supervisor and admin: everything (teams come later).'),
+  agent: id.nullable().default(null).describe('The agent id this user works as; required for role agent.'),
+  name: z.string().max(100).nullable().default(null).describe('Display name; null = the username.'),
+  password: numberAsText(z.string().min(1).max(200), { type: 'number' }).nullable().default(null).describe('Password in clear (demo and tests); prefer passwordHash.'),
+  passwordHash: z.string().regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/, 'expected scrypt$N$r$p$salt$key (see docs/desktop.md)').nullable().default(null)
+    .describe('scrypt hash of the password (docs/desktop.md shows how to make one).'),
+}).refine((u) => (u.password === null) !== (u.passwordHash === null), { message: 'exactly one of password and passwordHash', path: ['password'] })
+  .refine((u) => u.role !== 'agent' || u.agent !== null, { message: 'role agent needs agent: <agent id>', path: ['agent'] });
+
+const usersSection = z.strictObject({
+  accounts: z.array(userAccount).default([]).describe('People who sign in to the desktop and wallboard; seeded into the database at start. Any account makes the API require a session or a token.'),
+  sessionIdleMinutes: positiveInt.default(60).describe('A session unused this long ends (min).'),
+  sessionMaxHours: positiveInt.default(12).describe('A session ends this long after sign-in, used or not (h).'),
+  accountLockout: lockout(5, 900, 900, 'for one account, from any address'),
+  sourceLockout: lockout(20, 900, 900, 'from one address, for any accounts'),
+  maskNumbersFor: z.array(z.enum(['agent', 'supervisor', 'admin'])).default(['agent']).describe('Roles that see callers\' numbers masked (138****5678) in the API and events.'),
+}).prefault({}).describe('Users and roles of the browser desktop and wallboard.');
+
+const reasonCode = z.strictObject({
+  code: z.string().regex(/^[a-z0-9_-]{1,32}$/, 'expected 1-32 of a-z 0-9 _ -').describe('Reason recorded with the not-ready status.'),
+  en: z.string().min(1).max(40).describe('Label in English.'),
+  zh: z.string().min(1).max(40).describe('Label in Chinese (zh-CN).'),
+});
+
+const desktopSection = z.strictObject({
+  timeZone: z.string().refine((tz) => { try { new Intl.DateTimeFormat('en', { timeZone: tz }); return true; } catch { return false; } }, { message: 'expected an IANA time zone, e.g. Asia/Shanghai' })
+    .default('Asia/Shanghai').describe("The center's time zone: every time the desktop and wallboard show."),
+  language: z.enum(['zh-CN', 'en']).default('zh-CN').describe('Language a browser sees first (each user may switch).'),
+  notReadyReasons: z.array(reasonCode).min(1).default([
+    { code: 'break', en: 'Break', zh: '休息' },
+    { code: 'lunch', en: 'Lunch', zh: '午餐' },
+    { code: 'training', en: 'Training', zh: '培训' },
+    { code: 'meeting', en: 'Meeting', zh: '开会' },
+  ]).describe('Not-ready reasons an agent picks from; a signed-in agent may use only these.'),
+}).prefault({}).describe('The browser agent desktop and wallboard.');
 
 // ------------------------------------------------------------------ the whole configuration
 
@@ -518,6 +564,8 @@ export const configSchema = z.strictObject({
   trunks: z.array(trunk).default([]).describe('Carrier trunks INVITEs are admitted from.'),
   agents: z.array(agent).default([]).describe('Agents and their phones.'),
   registrar: registrarSection,
+  users: usersSection,
+  desktop: desktopSection,
   queues: z.array(queue).default([]).describe('Queues (skill groups) of the ACD.'),
   flows: z.record(idPattern, z.array(stepSchema).min(1).describe('Steps of one flow, run in order.')).default({}).describe('IVR flows by id: steps run in order.'),
   numbers: z.record(z.union([z.string().regex(/^[0-9*#+]{1,32}$/), z.literal('default')], { error: 'expected a dialled number (digits, * # +) or default' }), numberRoute).default({})
@@ -556,6 +604,8 @@ export type QueueSettings = Config['queues'][number];
 export type AgentSettings = Config['agents'][number];
 /** One trunk as configured. */
 export type TrunkSettings = Config['trunks'][number];
+/** One user account as configured. */
+export type UserSettings = Config['users']['accounts'][number];
 /** One SIP listen socket as configured. */
 export type ListenSettings = Config['sip']['listen'][number];
 /** The `outbound` section as configured. */

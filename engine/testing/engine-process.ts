@@ -84,6 +84,8 @@ export async function spawnEngine(o: EngineProcessOptions): Promise<EngineProces
     database: { kind: 'sqlite', path: dbPath },
     media: { bindAddress: '127.0.0.1', workers: 1, rtpPortMin: portMin, rtpPortMax: portMin + 9999, rtpTimeoutSeconds: 0 },
     log: { level: 'warn' },
+    // No desktop users: the API stays open on loopback for tests; a test that signs in passes `users`.
+    users: { accounts: [] },
   } as Partial<ConfigInput>);
   const input = o.overrides ? mergeConfig(config, o.overrides) : config;
   const file = path.join(o.dir, 'onair.json');

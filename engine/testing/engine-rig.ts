@@ -70,6 +70,8 @@ export async function startEngineRig(
     database: { kind: 'sqlite', path: dbPath },
     media: { bindAddress: '127.0.0.1', workers: 1, rtpPortMin: portMin, rtpPortMax: portMin + 199, rtpTimeoutSeconds: 0 },
     shutdown: { drainSeconds: 2 },
+    // No desktop users: the API stays open on loopback for tests; a test that signs in passes `users`.
+    users: { accounts: [] },
   } as Partial<ConfigInput>), overrides);
   const loaded = parseConfig(input, { env: {} });
   if (!loaded.ok) throw new Error(`test config invalid:\n${loaded.errors.join('\n')}`);
