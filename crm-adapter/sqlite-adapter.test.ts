@@ -80,7 +80,7 @@ t.test('shares the store database; the outbox delivers into it', async (t) => {
   await crm.close();
   t.equal(store.db.open, true, 'closing the adapter leaves a shared database open');
   const versions = store.db.prepare('SELECT component, version FROM schema_migrations ORDER BY component').all();
-  t.same(versions, [{ component: 'crm-sqlite', version: 1 }, { component: 'store', version: 1 }]);
+  t.same(versions, [{ component: 'crm-sqlite', version: 1 }, { component: 'store', version: 1 }, { component: 'store', version: 2 }]);
 });
 
 t.test('use before init rejects, never throws', async (t) => {
