@@ -16,7 +16,13 @@ import type {
   LegId, LegOptions, MediaCommand, MediaErrorCode, MediaEvent, MediaResult, LegRemote, WorkerConfig, WorkerStats,
 } from './protocol.ts';
 
-const BIND_ATTEMPTS = 8;
+/**
+ * Taken ports tried before a leg fails with MEDIA_ERR_NO_PORT. Another process (another engine, a
+ * softphone, a test rig with an overlapping range) can hold a run of consecutive ports of our
+ * range, and each try costs one failed bind: 8 tries let such a run turn a caller into a 503, so
+ * try far more before giving up.
+ */
+const BIND_ATTEMPTS = 128;
 /** Default `sleepMs` of a worker's pacing clock (see the constructor). */
 const DEFAULT_SLEEP_MS = 1;
 

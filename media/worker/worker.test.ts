@@ -377,3 +377,21 @@ t.test('lost packets: a running total per worker that counts gaps, earlier SSRCs
   t.ok((await pool.release(a.value.leg)).ok);
   t.equal(await lost(), 5, 'a released leg keeps counting in the total');
 });
+
+t.test('a run of RTP ports held by another process does not fail a leg: allocation tries past it', async (t) => {
+  // Another engine (or a test rig with an overlapping range) holds the first 20 even ports of
+  // ours; with only 8 bind attempts a new caller got a 503 here.
+  const base = 30000 + 2 * Math.floor(Math.random() * 14000);
+  const held: Socket[] = [];
+  t.teardown(() => { for (const s of held) s.close(); });
+  for (let i = 0; i < 20; i++) {
+    const s = dgram.createSocket('udp4');
+    await new Promise<void>((resolve, reject) => { s.once('error', reject); s.bind(base + 2 * i, '127.0.0.1', () => resolve()); });
+    held.push(s);
+  }
+  const pool = await MediaPool.start({ workers: 1, inThread: true, bindAddress: '127.0.0.1', portMin: base, portMax: base + 99, spareLegs: 0 });
+  t.teardown(() => pool.close());
+  const r = await pool.allocate();
+  t.ok(r.ok, 'a leg is allocated past the held ports');
+  if (r.ok) t.ok(r.value.port >= base + 40, `on a free port (${r.value.port})`);
+});
