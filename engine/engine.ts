@@ -194,7 +194,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       adapter: crm, cacheTtlMs: config.crm.lookupCacheSeconds * 1000, metrics, log: log.child({ module: 'crm-lookup' }),
     });
     const callsSettings = settingsFromConfig(config);
-    const outbound = new OutboundDialer({ ua, config: config.outbound, clock: epochClock, log: log.child({ module: 'outbound' }) });
+    const outbound = new OutboundDialer({ ua, config: config.outbound, clock: epochClock, log: log.child({ module: 'outbound' }), metrics });
     const dialer = new CallbackDialer({
       acd, decide: (input) => calls.decide(input), tasks: store.callbacks, store, outbound, ua, media, lookup,
       agents: { contacts: (agentId) => registrar.lookup(agentId).map((b) => ({ uri: b.uri, source: agentTarget(b) })) },
@@ -273,6 +273,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       ...(admission ? { sipAdmission: () => ({ dropped: admission.droppedCounts(), blockedSources: admission.blockedCount() }) } : {}),
       ...(opts.faults ? { processFaults: opts.faults } : {}),
       registrar: () => registrar.stats,
+      outbound: () => outbound.utilisation(),
     });
     const api: ApiServer = await startApi({
       health: () => ({ draining, startedAt, calls: calls.size, version }),
