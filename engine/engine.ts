@@ -291,7 +291,9 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     }, { address: config.http.address, port: config.http.port, tokens: config.http.auth.tokens, openPaths: config.http.auth.openPaths });
     cleanups.push(() => api.close());
 
-    dialer.start();
+    // No outbound trunk, nothing to dial through: an agent rung for a task could only be told trunk_error.
+    if (config.outbound.trunks.length > 0) dialer.start();
+    else log.info('no outbound trunk configured: callback tasks are kept, not dialled');
     cleanups.push(() => dialer.stop());
     log.info({ sip: sipEndpoints.map((e) => `${e.transport.toLowerCase()}:${e.address}:${e.port}`), http: `${api.address}:${api.port}` }, 'onair engine started');
 
