@@ -79,8 +79,8 @@ t.test('shares the store database; the outbox delivers into it', async (t) => {
   t.equal(crm.listEvents('k9').length, 1);
   await crm.close();
   t.equal(store.db.open, true, 'closing the adapter leaves a shared database open');
-  const versions = store.db.prepare('SELECT component, version FROM schema_migrations ORDER BY component').all();
-  t.same(versions, [{ component: 'crm-sqlite', version: 1 }, { component: 'store', version: 1 }, { component: 'store', version: 2 }]);
+  const versions = store.db.prepare('SELECT component, version FROM schema_migrations ORDER BY component, version').all();
+  t.same(versions, [{ component: 'crm-sqlite', version: 1 }, { component: 'store', version: 1 }, { component: 'store', version: 2 }], 'the store migration 2 (callback attempts) beside the CRM one');
 });
 
 t.test('use before init rejects, never throws', async (t) => {

@@ -198,7 +198,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       adapter: crm, cacheTtlMs: config.crm.lookupCacheSeconds * 1000, metrics, log: log.child({ module: 'crm-lookup' }),
     });
     const callsSettings = settingsFromConfig(config);
-    const outbound = new OutboundDialer({ ua, config: config.outbound, clock: epochClock, log: log.child({ module: 'outbound' }) });
+    const outbound = new OutboundDialer({ ua, config: config.outbound, clock: epochClock, log: log.child({ module: 'outbound' }), metrics });
     const dialer = new CallbackDialer({
       acd, decide: (input) => calls.decide(input), tasks: store.callbacks, store, outbound, ua, media, lookup,
       agents: { contacts: (agentId) => registrar.lookup(agentId).map((b) => ({ uri: b.uri, source: agentTarget(b) })) },
@@ -287,6 +287,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       ...(admission ? { sipAdmission: () => ({ dropped: admission.droppedCounts(), blockedSources: admission.blockedCount() }) } : {}),
       ...(opts.faults ? { processFaults: opts.faults } : {}),
       registrar: () => registrar.stats,
+      outbound: () => outbound.utilisation(),
     });
     const api: ApiServer = await startApi({
       health: () => ({ draining, startedAt, calls: calls.size, version }),
@@ -307,7 +308,9 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     });
     cleanups.push(() => api.close());
 
-    dialer.start();
+    // No outbound trunk, nothing to dial through: an agent rung for a task could only be told trunk_error.
+    if (config.outbound.trunks.length > 0) dialer.start();
+    else log.info('no outbound trunk configured: callback tasks are kept, not dialled');
     cleanups.push(() => dialer.stop());
     if (users !== null) {
       log.info({ url: `http://${api.address.includes(':') ? `[${api.address}]` : api.address}:${api.port}/`, users: u.accounts.map((a) => `${a.username} (${a.role})`).join(', '),
