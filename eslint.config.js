@@ -28,6 +28,20 @@ export default tseslint.config(
     },
   },
   {
+    // The attempt policy is pure like the ACD: the store and the dialer ask it, it asks nobody.
+    files: ['engine/callbacks/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: nodeBuiltins, message: 'engine/callbacks is pure: no Node imports.' },
+          { group: ['../*', '!../callbacks', '!../callbacks/**'], message: 'engine/callbacks imports nothing from its siblings.' },
+        ],
+      }],
+      'no-restricted-globals': ['error', 'setTimeout', 'setInterval', 'setImmediate', 'process', 'Promise', 'performance'],
+    },
+  },
+  {
     // The SIP stack knows nothing of calls, queues, media or the CRM.
     files: ['engine/sip/**/*.ts'],
     rules: {
