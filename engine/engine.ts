@@ -154,7 +154,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     }) : undefined;
     const ua = new UserAgent(transport, {
       timers: config.sip.timers, product: config.sip.product,
-      maxServerTransactions: lim.maxServerTransactions, maxServerTransactionsPerSource: lim.maxServerTransactionsPerSource,
+      maxServerTransactions: lim.maxServerTransactions, maxServerTransactionsPerSource: lim.maxServerTransactionsPerSource, ipv6PrefixLength: adm.ipv6PrefixLength,
       maxRetainedNonInvite: lim.maxRetainedNonInviteTransactions,
       retryAfter: config.sip.retryAfterSeconds,
       ...(admission ? { admission } : {}),

@@ -276,6 +276,21 @@ t.test('per-source limit: one peer cannot take the whole budget', async (t) => {
   t.ok(h.idle);
 });
 
+t.test('per-source limit: IPv6 sources count per /64, so a host cannot take the budget by rotating addresses', async (t) => {
+  const h = new TransactionHarness({ maxServerTransactionsPerSource: 2 });
+  const from = (address: string): Endpoint => ({ ...PEER_UDP, address });
+  h.receive(peerRequest({ method: 'OPTIONS', branch: 'z9hG4bK61', sentBy: '[2001:db8:5:6::1]:5060' }), from('2001:db8:5:6::1'));
+  h.receive(peerRequest({ method: 'OPTIONS', branch: 'z9hG4bK62', sentBy: '[2001:db8:5:6::2]:5060' }), from('2001:db8:5:6::2'));
+  h.receive(peerRequest({ method: 'OPTIONS', branch: 'z9hG4bK63', sentBy: '[2001:db8:5:6::3]:5060' }), from('2001:db8:5:6::3'));
+  h.receive(peerRequest({ method: 'OPTIONS', branch: 'z9hG4bK64', sentBy: '[2001:db8:5:7::1]:5060' }), from('2001:db8:5:7::1'));
+  t.equal(h.transport.responses(503).length, 1, 'the third address of one /64 is over its limit');
+  t.same(h.of('request').map((e) => e.tx.source.address), ['2001:db8:5:6::1', '2001:db8:5:6::2', '2001:db8:5:7::1'], 'the next /64 is another source');
+  t.equal(h.layer.sourceCount, 2);
+  for (const e of h.of('request')) e.tx.respond(createResponse(e.request, 200));
+  h.clock.advance(T64);
+  t.equal(h.layer.sourceCount, 0, 'counts released under the same key');
+});
+
 t.test('stray ACK goes to the TU; requests with another method on a used branch are dropped', async (t) => {
   const h = new TransactionHarness();
   h.receive(peerRequest({ method: 'ACK', branch: 'z9hG4bKunknown', toTag: 'x' }));

@@ -19,7 +19,7 @@ import { systemClock } from './contracts.ts';
 import type { HeaderField, SipRequest, SipResponse } from './message.ts';
 import { createResponse } from './message.ts';
 import { isRfc3261Branch } from './branch.ts';
-import type { AdmissionVerdict } from './admission.ts';
+import { sourceKey, type AdmissionVerdict } from './admission.ts';
 import {
   resolveTimers, responseDestination, stampVia,
   type BaseTransaction, type ResolvedTimers, type ServerFailure, type TransactionContext,
@@ -82,6 +82,12 @@ export interface TransactionLayerOptions {
    * callers waiting in early media keep their INVITE unanswered: default 20 000.
    */
   maxServerTransactionsPerSource?: number;
+  /**
+   * IPv6 sources are counted per prefix of this many bits against `maxServerTransactionsPerSource`
+   * (a host owns a whole /64 and can send from any address in it). Default 64; the engine passes
+   * `sip.admission.ipv6PrefixLength` so both limits see one source alike.
+   */
+  ipv6PrefixLength?: number;
   /** Retry-After (seconds) of that 503. Default 5. */
   retryAfter?: number;
   /**
@@ -167,7 +173,9 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
   private readonly maxServers: number;
   private readonly maxPerSource: number;
   /** Server transactions not yet answered, per source address. */
+  /** Unanswered server transactions per source key ({@link sourceKey}: IPv6 by prefix). */
   private readonly perSource = new Map<string, number>();
+  private readonly prefixLength: number;
   /** Server transactions not yet answered (what the limits count). */
   private active = 0;
   private readonly retryAfter: string;
@@ -190,6 +198,7 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
     this.timers = resolveTimers(opts.timers);
     this.maxServers = opts.maxServerTransactions ?? 50_000;
     this.maxPerSource = opts.maxServerTransactionsPerSource ?? 20_000;
+    this.prefixLength = opts.ipv6PrefixLength ?? 64;
     this.retryAfter = String(opts.retryAfter ?? 5);
     this.admission = opts.admission;
     this.maxRetained = opts.maxRetainedNonInvite ?? DEFAULT_MAX_RETAINED_NON_INVITE;
@@ -385,7 +394,7 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
     if (!tx.counted) return;
     tx.counted = false;
     this.active--;
-    const source = tx.source.address;
+    const source = sourceKey(tx.source.address, this.prefixLength);
     const n = this.perSource.get(source) ?? 0;
     if (n <= 1) this.perSource.delete(source);
     else this.perSource.set(source, n - 1);
@@ -492,7 +501,7 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
 
   private overloaded(inbound: Inbound): boolean {
     return this.active >= this.maxServers || this.servers.size >= MAX_RETAINED_SERVERS ||
-      (this.perSource.get(inbound.source.address) ?? 0) >= this.maxPerSource;
+      (this.perSource.get(sourceKey(inbound.source.address, this.prefixLength)) ?? 0) >= this.maxPerSource;
   }
 
   private admit(tx: ServerTransaction): void {
@@ -501,7 +510,7 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
     this.servers.set(tx.key, tx);
     tx.counted = true;
     this.active++;
-    const source = tx.source.address;
+    const source = sourceKey(tx.source.address, this.prefixLength);
     this.perSource.set(source, (this.perSource.get(source) ?? 0) + 1);
   }
 
