@@ -107,3 +107,42 @@ t.test('attempts exhausted: with maxAttempts 1 a busy customer ends the task exh
   t.match(over, { status: 'exhausted', attempts: 1, lastResult: 'busy' });
   t.equal((await rig.engine.store.callbacks.attempts(task.id)).length, 1, 'no second attempt');
 });
+
+t.test('a customer who never answers: the ring timeout CANCELs, the agent is free at once, the task rescheduled', async (t) => {
+  if (!requirePeer(t, 'sipp')) return;
+  const customerPort = await freeUdpPort();
+  const control = await freeUdpPort();
+  const { rig, sipps } = await startE2e(t, {
+    outbound: { trunks: [{ id: 'carrier-a', address: `127.0.0.1:${customerPort}`, callerId: '4008001234', ringTimeoutSeconds: 2 }] },
+    callbacks: { dialing: { pollSeconds: 1, retryDelaySeconds: { no_answer: 300 }, callingHours: [{ days: [1, 2, 3, 4, 5, 6, 7], from: '00:00', to: '24:00' }] } },
+  } as never);
+  // The scenario fails unless onair CANCELs (sipp's -timeout): a passing customer proves the CANCEL.
+  const customer = sipps.start({
+    scenario: path.join(SCENARIOS, 'sipp', 'customer-noanswer.xml'), localIp: '127.0.0.1', localPort: customerPort, calls: 1, timeoutSec: 60,
+    args: ['-cp', String(control)],
+  });
+  const number = '+4930760000004';
+  const gaveUp = await within(sipps.run({
+    scenario: path.join(SCENARIOS, 'caller.xml'), target: `127.0.0.1:${rig.sipPort}`, transport: 'u1', calls: 1, timeoutSec: 30,
+    args: ['-s', '100', '-d', '4000', '-inf', callersFile(rig, [number], 'abandon.csv')],
+  }), 30_000, 'the caller');
+  t.equal(gaveUp.successful, 1, 'the caller hung up in the queue');
+  const task = await waitFor('the callback task', async () => (await rig.engine.store.callbacks.list()).find((c) => c.caller === number), 10_000);
+  const agent = await startSippAgents(rig, ['1009'], 300, 1, { timeoutSec: 60 });
+  sipps.add(agent.answer);
+  const missed = await waitFor('the no-answer result', async () => {
+    const x = await rig.engine.store.callbacks.get(task.id);
+    return x?.lastResult === 'no_answer' ? x : undefined;
+  }, 40_000);
+  const attempts = await rig.engine.store.callbacks.attempts(task.id);
+  t.match(attempts, [{ result: 'no_answer', trunk: 'carrier-a', agentId: '1009' }], 'one attempt, not answered');
+  t.equal(missed.status, 'open', 'rescheduled, not closed');
+  t.equal(missed.attempts, 1, 'the attempt counts against maxAttempts');
+  t.ok(missed.nextAttemptAt >= attempts[0]!.endedAt! + 300_000, 'not before the configured no-answer delay');
+  t.ok(missed.nextAttemptAt < attempts[0]!.endedAt! + 301_000, 'and at it (calling hours all day)');
+  const a = rig.engine.acd.inspectAgent('1009')!;
+  t.equal(a.status, 'available', 'a customer who does not answer does not make the agent not-ready');
+  t.equal(a.state, 'idle', 'and the agent is idle at once (no wrap-up)');
+  const c = await within(customer.done, 30_000, 'the customer');
+  t.equal(c.successful, 1, `the customer saw the CANCEL (stderr: ${c.stderr.slice(0, 300)})`);
+});
