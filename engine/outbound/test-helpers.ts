@@ -2,10 +2,10 @@
  * Shared by the outbound tests only (not exported from index.ts): a user agent on a free loopback
  * UDP port, a bounded wait, a silent logger and our SDP offer.
  */
-import { TransportLayer, UserAgent } from '../sip/index.ts';
+export { loopbackUa } from '../sip/testing/loopback-ua.ts';
 
 /** tap's teardown, the only part used. */
-export type Test = { teardown(fn: () => unknown): void };
+export type { TeardownTest as Test } from '../sip/testing/loopback-ua.ts';
 
 export const OFFER = Buffer.from('v=0\r\no=onair 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n');
 
@@ -24,14 +24,3 @@ export async function until(cond: () => boolean, what: string): Promise<void> {
   throw new Error(`never happened: ${what}`);
 }
 
-/** A user agent on a free UDP port of 127.0.0.1, closed at the end of the test. */
-export async function loopbackUa(t: Test): Promise<{ ua: UserAgent; port: number }> {
-  const transport = new TransportLayer();
-  const local = await transport.listen({ transport: 'UDP', address: '127.0.0.1', port: 0 });
-  const ua = new UserAgent(transport);
-  t.teardown(async () => {
-    ua.close();
-    await transport.close();
-  });
-  return { ua, port: local.port };
-}

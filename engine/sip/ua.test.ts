@@ -4,7 +4,8 @@
  */
 import t from 'tap';
 import dgram from 'node:dgram';
-import { TransportLayer, UserAgent, createResponse, parse, serialize, type Dialog, type SipRequest } from './index.ts';
+import { createResponse, parse, serialize, type Dialog, type SipRequest } from './index.ts';
+import { loopbackUa } from './testing/loopback-ua.ts';
 
 /** A UDP peer that records what it receives and answers by hand. */
 async function peer(t: { teardown(fn: () => unknown): void }) {
@@ -45,13 +46,7 @@ async function peer(t: { teardown(fn: () => unknown): void }) {
 }
 
 t.test('UAC: a 2xx retransmitted after the hang-up is acknowledged, not taken for a new answer; another fork is hung up', async (t) => {
-  const transport = new TransportLayer();
-  const local = await transport.listen({ transport: 'UDP', address: '127.0.0.1', port: 0 });
-  const ua = new UserAgent(transport);
-  t.teardown(async () => {
-    ua.close();
-    await transport.close();
-  });
+  const { ua, port: uaPort } = await loopbackUa(t);
   const p = await peer(t);
   let accepted = 0;
   let dialog: Dialog | undefined;
@@ -70,7 +65,7 @@ t.test('UAC: a 2xx retransmitted after the hang-up is acknowledged, not taken fo
   t.ok(invite, 'INVITE arrived');
   if (!invite) return;
 
-  p.answer(invite, 200, 'fork-a', local.port);
+  p.answer(invite, 200, 'fork-a', uaPort);
   t.equal((await p.waitFor('ACK', 1)).length, 1, 'first 2xx acknowledged');
   t.equal(accepted, 1, 'the call was answered once');
   t.equal(ua.dialogCount, 1);
@@ -78,11 +73,11 @@ t.test('UAC: a 2xx retransmitted after the hang-up is acknowledged, not taken fo
   // The caller hangs up; the dialog is gone.
   if (dialog) void ua.bye(dialog);
   const [bye] = await p.waitFor('BYE', 1);
-  if (bye) p.answer(bye, 200, 'fork-a', local.port);
+  if (bye) p.answer(bye, 200, 'fork-a', uaPort);
   t.equal(ua.dialogCount, 0, 'dialog ended');
 
   // A late retransmission of the same 2xx (its ACK was lost): ACK again, no new call.
-  p.answer(invite, 200, 'fork-a', local.port);
+  p.answer(invite, 200, 'fork-a', uaPort);
   const acks = await p.waitFor('ACK', 2);
   t.equal(acks.length, 2, 'the retransmitted 2xx is acknowledged again');
   t.equal(acks[1]?.headers.to.params.get('tag'), 'fork-a');
@@ -90,7 +85,7 @@ t.test('UAC: a 2xx retransmitted after the hang-up is acknowledged, not taken fo
   t.equal(ua.dialogCount, 0, 'no dialog re-created');
 
   // A 2xx from another fork: acknowledged and hung up (§13.2.2.4).
-  p.answer(invite, 200, 'fork-b', local.port);
+  p.answer(invite, 200, 'fork-b', uaPort);
   const acksB = (await p.waitFor('ACK', 3)).filter((a) => a.headers.to.params.get('tag') === 'fork-b');
   t.equal(acksB.length, 1, 'the other fork is acknowledged');
   const byes = (await p.waitFor('BYE', 2)).filter((b) => b.headers.to.params.get('tag') === 'fork-b');
@@ -99,14 +94,9 @@ t.test('UAC: a 2xx retransmitted after the hang-up is acknowledged, not taken fo
 });
 
 t.test('REFER is not advertised (issue 12): Allow and Supported leave it out, a REFER outside a dialog is 405', async (t) => {
-  const server = new TransportLayer();
-  const end = await server.listen({ transport: 'UDP', address: '127.0.0.1', port: 0 });
-  const serverUa = new UserAgent(server);
-  const client = new TransportLayer();
-  await client.listen({ transport: 'UDP', address: '127.0.0.1', port: 0 });
-  const clientUa = new UserAgent(client);
-  t.teardown(async () => { serverUa.close(); clientUa.close(); await server.close(); await client.close(); });
-  const target = `sip:x@127.0.0.1:${end.port}`;
+  const { port: serverPort } = await loopbackUa(t); // a UserAgent answers OPTIONS on its own
+  const { ua: clientUa } = await loopbackUa(t);
+  const target = `sip:x@127.0.0.1:${serverPort}`;
   const options = await clientUa.request({ method: 'OPTIONS', target });
   t.equal(typeof options === 'string' ? options : options.status, 200);
   const allow = typeof options === 'string' ? '' : options.headers.get('Allow') ?? '';
