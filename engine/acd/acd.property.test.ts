@@ -21,7 +21,7 @@ const QUEUES: QueueConfig[] = [
 type Ev =
   | { k: 'arrive'; q: number; prio: number; num: number; pref: number }
   | { k: 'advance'; ms: number }
-  | { k: 'answer' | 'reject' | 'noAnswer' | 'abandon' | 'end' | 'acceptCallback' | 'unreached'; pick: number }
+  | { k: 'answer' | 'reject' | 'noAnswer' | 'abandon' | 'end' | 'acceptCallback' | 'unreached' | 'sent' | 'ringing' | 'undelivered'; pick: number }
   | { k: 'transfer'; pick: number; q: number }
   | { k: 'status'; agent: number; status: AgentStatus }
   | { k: 'callback'; q: number; num: number; back: number; prio: number }
@@ -34,6 +34,7 @@ const evArb: fc.Arbitrary<Ev> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ k: fc.constantFrom('reject' as const, 'noAnswer' as const, 'abandon' as const, 'acceptCallback' as const), pick: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('transfer' as const), pick: fc.nat(), q: fc.nat(3) }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('unreached' as const), pick: fc.nat() }) },
+  { weight: 4, arbitrary: fc.record({ k: fc.constantFrom('sent' as const, 'ringing' as const, 'undelivered' as const), pick: fc.nat() }) },
   { weight: 3, arbitrary: fc.record({ k: fc.constant('status' as const), agent: fc.nat(5), status: fc.constantFrom<AgentStatus>('available', 'available', 'notReady', 'loggedOut') }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('callback' as const), q: fc.nat(3), num: fc.nat(7), back: fc.nat(20_000), prio: fc.nat(2) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('stale' as const), pick: fc.nat() }) },
@@ -70,6 +71,8 @@ class Harness {
   readonly known = new Set<string>();
   readonly ended = new Map<string, number>();
   readonly assigned = new Map<string, string>(); // callId -> agentId (ringing or talking)
+  /** `callId:agentId` of offers whose phone confirmed ringing. */
+  readonly rang = new Set<string>();
   readonly agentCall = new Map<string, string>();
   readonly arrival = new Map<string, number>(); // expected arrival time of every live entry
   readonly callbackByNumber = new Map<string, string>();
@@ -109,6 +112,7 @@ class Harness {
           if (this.agentCall.has(e.agentId)) this.fail(`${e.agentId} offered ${e.callId} while it has ${this.agentCall.get(e.agentId)}`);
           this.assigned.set(e.callId, e.agentId);
           this.agentCall.set(e.agentId, e.callId);
+          this.rang.delete(`${e.callId}:${e.agentId}`);
           this.checkFifo(e.callId, before);
           break;
         }
@@ -218,9 +222,26 @@ class Harness {
       const d = this.acd.nextDeadline();
       if (d === null || d > to) break;
       this.now = Math.max(this.now, d);
-      this.run(() => this.acd.tick(this.now));
+      this.run(() => this.acd.tick(this.now), (effects) => this.checkRingTimeouts(effects));
     }
     this.now = to;
+  }
+
+  /**
+   * A ring timeout sets the agent not-ready for ring-no-answer only when its phone had rung for
+   * that offer; a late offer (never confirmed ringing) leaves the agent's status alone once.
+   */
+  checkRingTimeouts(effects: AcdEffect[]): void {
+    for (const e of effects) {
+      if (e.type !== 'cancelOffer' || e.reason !== 'ringTimeout') continue;
+      const a = this.acd.inspectAgent(e.agentId)!;
+      const rang = this.rang.has(`${e.callId}:${e.agentId}`);
+      if (!rang && a.reason === 'ringNoAnswer' && a.status === 'notReady') this.fail(`late offer ${e.callId} set ${e.agentId} not-ready for ring-no-answer`);
+      if (rang && a.status === 'available' && a.state === 'idle') this.fail(`ring-no-answer of ${e.callId} left ${e.agentId} available`);
+    }
+    const offered = this.live().filter((c) => c.state === 'offered').length;
+    const pending = this.acd.offersPendingSend();
+    if (pending < 0 || pending > offered) this.fail(`${pending} offers pending send, ${offered} offered`);
   }
 
   /**
@@ -310,6 +331,9 @@ class Harness {
           abandon: (c) => c.state === 'waiting' || c.state === 'offered',
           acceptCallback: (c) => c.kind === 'call' && c.state === 'waiting',
           unreached: (c) => c.kind === 'callback' && (c.state === 'offered' || c.state === 'talking'),
+          sent: (c) => c.state === 'offered',
+          ringing: (c) => c.state === 'offered',
+          undelivered: (c) => c.state === 'offered',
         };
         const c = this.pick(ev.pick, wanted[ev.k]);
         if (c === undefined) return;
@@ -322,6 +346,9 @@ class Harness {
             case 'abandon': return acd.abandon(c.id, now);
             case 'acceptCallback': return acd.acceptCallback(c.id, now);
             case 'unreached': return acd.callbackUnreached(c.id, now);
+            case 'sent': return acd.offerSent(c.id, now);
+            case 'ringing': this.rang.add(`${c.id}:${c.agentId}`); return acd.offerRinging(c.id, now);
+            case 'undelivered': this.release(c.id); return acd.offerUndelivered(c.id, now);
           }
         }, (effects) => {
           if (effects.some((e) => e.type === 'error')) this.fail(`${ev.k} ${c.id} refused: ${JSON.stringify(effects)}`);

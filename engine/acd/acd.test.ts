@@ -264,7 +264,7 @@ t.test('life cycle', async (t) => {
 
   t.test('ring-no-answer (core timer): agent not ready, call back to the head', async (t) => {
     const s = new Scenario({ queues: [q('s', { ringTimeoutMs: 15_000 })], agents: agents(2, { s: 1 }) });
-    s.login('a1').call('c1', 's').at(1).call('c2', 's').at(2).call('c3', 's');
+    s.login('a1').call('c1', 's').ringing('c1').at(1).call('c2', 's').at(2).call('c3', 's');
     t.same(s.offers(), []);
     s.at(15_000);
     t.same(s.effects('cancelOffer').map((e) => `${e.callId}:${e.reason}`), ['c1:ringTimeout']);
@@ -274,6 +274,50 @@ t.test('life cycle', async (t) => {
     t.equal(s.acd.inspectCall('c1')?.returnedToHead, true);
     s.login('a2');
     t.same(s.offers(), ['c1:a2'], 'c1 is still first');
+  });
+
+  t.test('the ring timeout runs from the INVITE sent, not from the decision', async (t) => {
+    const s = new Scenario({ queues: [q('s', { ringTimeoutMs: 15_000 })], agents: agents(1, { s: 1 }) });
+    s.login('a1').call('c1', 's');
+    t.equal(s.acd.offersPendingSend(), 1, 'decided, INVITE not sent: pending');
+    s.at(4_000).sent('c1');
+    t.equal(s.acd.offersPendingSend(), 0);
+    s.ringing('c1').at(15_000);
+    t.same(s.effects('cancelOffer'), [], '15 s after the decision, 11 s after the INVITE: still ringing');
+    s.at(19_000);
+    t.same(s.effects('cancelOffer').map((e) => `${e.callId}:${e.reason}`), ['c1:ringTimeout']);
+    t.equal(s.acd.inspectAgent('a1')?.reason, 'ringNoAnswer', 'the phone rang 15 s: the agent did not answer');
+  });
+
+  t.test('an offer that timed out before the phone rang is late, not the agent\'s: available, same place', async (t) => {
+    const s = new Scenario({ queues: [q('s', { ringTimeoutMs: 15_000 })], agents: agents(2, { s: 1 }) });
+    s.login('a1').at(1).login('a2').at(2).call('c1', 's');
+    t.same(s.offers(), ['c1:a1']);
+    s.call('c2', 's');
+    t.same(s.offers(), ['c2:a2']);
+    s.at(3).sent('c1').ringing('c2').at(15_003);
+    t.same(s.effects('cancelOffer').map((e) => e.callId).sort(), ['c1', 'c2']);
+    t.equal(s.acd.inspectAgent('a1')?.status, 'available', 'a1 never rang: it stays available');
+    t.equal(s.acd.inspectAgent('a2')?.reason, 'ringNoAnswer', 'a2 rang and did not answer');
+    t.same(s.offers(), ['c1:a1'], 'c1 goes back to the head and to the available agent at once');
+    t.equal(s.acd.inspectCall('c1')?.returnedToHead, true);
+    t.equal(s.acd.inspectCall('c2')?.state, 'waiting');
+  });
+
+  t.test('a second unconfirmed offer in a row sets the agent not-ready (unreachable); a ring resets the run', async (t) => {
+    const s = new Scenario({ queues: [q('s', { ringTimeoutMs: 1_000 })], agents: agents(1, { s: 1 }) });
+    s.login('a1').call('c1', 's').sent('c1').at(1_000);
+    t.equal(s.acd.inspectAgent('a1')?.status, 'available');
+    t.same(s.offers(), ['c1:a1']);
+    s.sent('c1').ringing('c1').answer('c1').at(2_000).serve('c1');
+    s.call('c2', 's').undelivered('c2');
+    t.equal(s.acd.inspectAgent('a1')?.status, 'available', 'the answered call reset the run: one undelivered offer is ours');
+    t.same(s.offers(), ['c2:a1']);
+    s.at(3_000);
+    t.equal(s.acd.inspectAgent('a1')?.status, 'notReady', 'second in a row');
+    t.equal(s.acd.inspectAgent('a1')?.reason, 'unreachable');
+    t.equal(s.acd.inspectCall('c2')?.state, 'waiting');
+    t.equal(s.acd.offersPendingSend(), 0);
   });
 
   t.test('a returned call goes ahead of older calls of its priority', async (t) => {

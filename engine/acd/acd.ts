@@ -21,6 +21,12 @@ import type {
  * of every call of its priority that never left (about 31 years of milliseconds).
  */
 const HEAD_BOOST = 1e12;
+/**
+ * Offers in a row an agent may lose without its phone confirming it rang (late under load, or the
+ * engine could not deliver them) before the agent is set not-ready ('unreachable'): one is the
+ * engine's fault, a second in a row points at the phone.
+ */
+const UNCONFIRMED_LIMIT = 2;
 
 /**
  * The ACD core. Build it once from an {@link AcdConfig}; then feed it events.
@@ -50,6 +56,8 @@ export class Acd {
   private readonly byStatus: Record<AgentStatus, number> = { loggedOut: 0, available: 0, notReady: 0 };
   private callSeq = 0;
   private offerSeq = 0;
+  /** Agents reserved for an offer whose INVITE has not left the engine yet. */
+  private pendingSends = 0;
   private timerSeq = 0;
   private agentOrder = 0;
   private out: AcdEffect[] = [];
@@ -98,6 +106,7 @@ export class Acd {
     const queue = call.queue;
     call.state = 'talking';
     call.answeredAt = now;
+    this.settleOffer(agent, true);
     if (call.kind === 'call') {
       queue.answered++;
       if (now - call.enteredAt <= queue.serviceLevelMs) queue.answeredInServiceLevel++;
@@ -122,6 +131,56 @@ export class Acd {
   /** Nobody answered the offer (ring-no-answer reported by the runtime): as {@link offerRejected}, reason 'ringNoAnswer'. */
   offerTimedOut(callId: string, now: Millis): AcdEffect[] {
     return this.offerFailed(callId, now, 'ringNoAnswer');
+  }
+
+  /**
+   * The INVITE of the offer left the engine: the ring timeout is measured from now, not from the
+   * decision (under load the two can be seconds apart, and the agent must not pay for that).
+   */
+  offerSent(callId: string, now: Millis): AcdEffect[] {
+    this.out = [];
+    const call = this.calls.get(callId);
+    if (call === undefined) return this.unknownCall(callId);
+    if (call.state !== 'offered' || call.agent === null) return this.badState(call, 'offerSent');
+    const agent = call.agent;
+    if (agent.offerStage !== 'pending') return this.out;
+    this.pendingSends--;
+    agent.offerStage = 'sent';
+    if (call.queue.ringTimeoutMs > 0) this.setTimer(agent.timer, now + call.queue.ringTimeoutMs);
+    return this.out;
+  }
+
+  /** The agent's phone confirmed it rings (180/183): from now on a ring timeout is the agent's. */
+  offerRinging(callId: string, now: Millis): AcdEffect[] {
+    void now;
+    this.out = [];
+    const call = this.calls.get(callId);
+    if (call === undefined) return this.unknownCall(callId);
+    if (call.state !== 'offered' || call.agent === null) return this.badState(call, 'offerRinging');
+    const agent = call.agent;
+    if (agent.offerStage === 'pending') this.pendingSends--;
+    agent.offerStage = 'ringing';
+    agent.unconfirmedOffers = 0;
+    return this.out;
+  }
+
+  /**
+   * The engine could not deliver the offer (no media leg, transport failure): not the agent's
+   * doing, so the agent stays available (unless it happens twice in a row, see UNCONFIRMED_LIMIT)
+   * and the call goes back to the head of its queue.
+   */
+  offerUndelivered(callId: string, now: Millis): AcdEffect[] {
+    this.out = [];
+    const call = this.calls.get(callId);
+    if (call === undefined) return this.unknownCall(callId);
+    if (call.state !== 'offered') return this.badState(call, 'offerUndelivered');
+    this.unconfirmedOfferEnded(call, now);
+    return this.out;
+  }
+
+  /** Agents reserved for an offer whose INVITE has not left the engine yet ("ringing but late"). */
+  offersPendingSend(): number {
+    return this.pendingSends;
   }
 
   /**
@@ -210,6 +269,7 @@ export class Acd {
     const agent = call.agent!;
     // Offered: the ring timer is the agent's; talking: none is armed, removing is a no-op.
     this.timers.remove(agent.timer);
+    this.settleOffer(agent, false);
     agent.call = null;
     call.agent = null;
     this.end(call, 'unreached');
@@ -360,7 +420,7 @@ export class Acd {
         handleTimeMs: q.handleTimeMs,
       });
     }
-    return { at: now, queues, agentsByState: { ...this.byState }, agentsByStatus: { ...this.byStatus } };
+    return { at: now, queues, agentsByState: { ...this.byState }, agentsByStatus: { ...this.byStatus }, offersPendingSend: this.pendingSends };
   }
 
   /** A view of one call in the core (waiting, ringing or talking), or undefined. */
@@ -694,6 +754,9 @@ export class Acd {
     if (call.kind === 'call') q.callbackCredit = Math.min(1, q.callbackCredit + q.callbackShare);
     else q.callbackCredit = Math.max(0, q.callbackCredit - 1);
     this.setState(agent, 'reserved');
+    agent.offerStage = 'pending';
+    this.pendingSends++;
+    // Re-armed by offerSent; this one bounds an offer whose INVITE never leaves.
     if (q.ringTimeoutMs > 0) this.setTimer(agent.timer, now + q.ringTimeoutMs);
     this.out.push({ type: 'offer', callId: call.id, agentId: agent.id, queueId: q.id, kind: call.kind, ringTimeoutMs: q.ringTimeoutMs });
     this.emitAgent(agent);
@@ -703,6 +766,7 @@ export class Acd {
   private withdrawOffer(call: Call, reason: CancelReason): Agent {
     const agent = call.agent!;
     this.timers.remove(agent.timer);
+    this.settleOffer(agent, false);
     agent.call = null;
     call.agent = null;
     this.setState(agent, 'idle');
@@ -723,12 +787,43 @@ export class Acd {
   private failOffer(call: Call, now: Millis, reason: string): void {
     const agent = call.agent!;
     this.timers.remove(agent.timer);
+    this.settleOffer(agent, true);
     agent.call = null;
     call.agent = null;
     this.setState(agent, 'idle');
     this.applyStatus(agent, 'notReady', reason, now);
     this.emitAgent(agent);
     this.sendBackToHead(call, now);
+  }
+
+  /**
+   * An offer ended without the phone confirming it rang: the call goes back to the head; the
+   * agent stays available and is idle at once, unless this happened UNCONFIRMED_LIMIT times in a
+   * row (then its phone is the likelier cause: not-ready, 'unreachable').
+   */
+  private unconfirmedOfferEnded(call: Call, now: Millis): void {
+    const agent = call.agent!;
+    if (agent.unconfirmedOffers + 1 >= UNCONFIRMED_LIMIT) {
+      this.failOffer(call, now, 'unreachable');
+      return;
+    }
+    this.timers.remove(agent.timer);
+    this.settleOffer(agent, false);
+    agent.unconfirmedOffers++;
+    agent.call = null;
+    call.agent = null;
+    // The agent keeps its place among the idle (idleSince unchanged): the lost offer was ours.
+    this.setState(agent, 'idle');
+    this.emitAgent(agent);
+    this.sendBackToHead(call, now);
+    if (agent.state === 'idle' && agent.status === 'available' && !agent.inIdleHeaps) this.agentFree(agent, now);
+  }
+
+  /** The agent's offer is over; `reset` clears its run of unconfirmed offers (it answered, or failed for good). */
+  private settleOffer(agent: Agent, reset: boolean): void {
+    if (agent.offerStage === 'pending') this.pendingSends--;
+    agent.offerStage = 'none';
+    if (reset) agent.unconfirmedOffers = 0;
   }
 
   /** A call whose offer failed waits again, ahead of its priority peers; the preferred phase ends. */
@@ -944,7 +1039,9 @@ export class Acd {
     if (agent.state === 'reserved') {
       const call = agent.call!;
       this.out.push({ type: 'cancelOffer', callId: call.id, agentId: agent.id, reason: 'ringTimeout' });
-      this.failOffer(call, now, 'ringNoAnswer');
+      // Only a phone that rang had an agent who did not answer; otherwise the offer was late.
+      if (agent.offerStage === 'ringing') this.failOffer(call, now, 'ringNoAnswer');
+      else this.unconfirmedOfferEnded(call, now);
     } else if (agent.state === 'wrapUp') {
       this.endWrapUp(agent, now);
     }

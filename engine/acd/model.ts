@@ -160,6 +160,9 @@ export class Member implements HeapNode {
 }
 
 /** An agent. `status` is chosen by the agent; `state` is set by the core. */
+/** Where an agent's current offer is (see {@link Agent.offerStage}). */
+export type OfferStage = 'none' | 'pending' | 'sent' | 'ringing';
+
 export class Agent {
   readonly id: string;
   readonly order: number;
@@ -176,6 +179,13 @@ export class Agent {
   callsHandled = 0;
   talkTimeMs = 0;
   lastOfferSeq = 0;
+  /**
+   * How far the current offer got: decided (the INVITE has not left yet), sent, or ringing (the
+   * phone said so). Only an offer that rang can be the agent's ring-no-answer.
+   */
+  offerStage: OfferStage = 'none';
+  /** Offers in a row that ended without the phone confirming it rang (late or unreached). */
+  unconfirmedOffers = 0;
   /** True while the agent's members sit in their pools' idle heaps. */
   inIdleHeaps = false;
   /** Calls waiting for this agent alone (preferred-agent phase); created on first use. */

@@ -75,6 +75,21 @@ export class Scenario {
     return this.record(this.acd.offerAnswered(callId, this.now));
   }
 
+  /** The runtime sent the offer's INVITE for `callId` (the ring timer restarts). */
+  sent(callId: string): this {
+    return this.record(this.acd.offerSent(callId, this.now));
+  }
+
+  /** The agent's phone confirmed ringing for `callId` (180). */
+  ringing(callId: string): this {
+    return this.record(this.acd.offerRinging(callId, this.now));
+  }
+
+  /** The runtime could not deliver the offer of `callId` (no media leg, transport failure). */
+  undelivered(callId: string): this {
+    return this.record(this.acd.offerUndelivered(callId, this.now));
+  }
+
   /** The agent ringing with `callId` declines. */
   reject(callId: string): this {
     return this.record(this.acd.offerRejected(callId, this.now));

@@ -245,6 +245,8 @@ export interface AcdSnapshot {
   queues: QueueSnapshot[];
   agentsByState: Record<AgentState, number>;
   agentsByStatus: Record<AgentStatus, number>;
+  /** Agents reserved for an offer whose INVITE has not left the engine yet (late offers under load). */
+  offersPendingSend: number;
 }
 
 /** Read-only view of one call, for the API and tests. */

@@ -325,6 +325,11 @@ export class Metrics {
       for (const s of Object.keys(WIRE_AGENT_STATUS) as AgentStatus[]) emit({ status: WIRE_AGENT_STATUS[s] }, snap.agentsByStatus[s]);
     });
 
+    scraped('gauge', 'onair_agents_offer_pending', 'Agents reserved for an offer whose INVITE has not left the engine yet (late offers under load).', [], (emit) => {
+      const snap = snapshot();
+      if (snap !== undefined) emit({}, snap.offersPendingSend);
+    });
+
     // ---- ACD
     this.decision = new Histogram({
       name: 'onair_acd_decision_seconds', help: 'Time the ACD core takes for one input (routing decision).',

@@ -51,7 +51,7 @@ export class FakeEngine implements ApiDeps {
           answered: 0, answeredInServiceLevel: 0, abandoned: 0, serviceLevel: 1, handleTimeMs: 180_000 },
       ],
       agentsByState: { idle: 2, reserved: 0, onCall: 1, wrapUp: 0 },
-      agentsByStatus: { available: 2, notReady: 0, loggedOut: 1 },
+      agentsByStatus: { available: 2, notReady: 0, loggedOut: 1 }, offersPendingSend: 0,
     };
     this.acd = new Acd({
       queues: [{ id: 'orders' }, { id: 'vip', minLevel: 5 }],

@@ -34,6 +34,9 @@ t.test('offers, cancels and ends of callback entries go to the port; the control
   await r.settle();
   t.same(port.seen, ['offer cb:1>a1']);
   t.same(r.agentInvites(), [], 'no INVITE from call control for a callback entry');
+  // The port rang the agent's phone, and it rings: a timeout now is the agent's ring-no-answer.
+  r.calls.decide(() => r.acd.offerSent('cb:1', r.clock.now()));
+  r.calls.decide(() => r.acd.offerRinging('cb:1', r.clock.now()));
   await r.advance(10_000);
   t.same(port.seen, ['offer cb:1>a1', 'cancelOffer cb:1:ringTimeout'], 'the ring timeout of the entry is the port\'s');
   r.agent('a2', '2002', 5072);

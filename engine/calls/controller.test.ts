@@ -192,6 +192,32 @@ t.test('decline: the next offer says attempt 2; a logout during wrap-up does not
   t.equal(r.acd.inspectAgent('a2')?.status, 'loggedOut', 'the pending logout applied when the wrap-up ended');
 });
 
+t.test('no tipping point: an offer whose phone never rang is not the agent\'s ring-no-answer; one the engine could not deliver neither', async (t) => {
+  const r = await rig(t, { queues: [{ id: 'orders', ringTimeoutMs: 5000 }] });
+  const p1 = r.agent('a1', '2001', 5070);
+  await queuedCall(r);
+  await r.settle();
+  t.equal(r.agentInvites().length, 1);
+  t.equal(r.acd.snapshot(r.clock.now()).offersPendingSend, 0, 'the INVITE left: no offer pending');
+  await r.advance(5000);
+  await r.settle();
+  t.equal(r.acd.inspectAgent('a1')?.status, 'available', 'the phone never said 180 (a late offer): the agent stays available');
+  t.same(r.of('call.offered').map((o) => o.agentId), ['a1', 'a1'], 'the caller, back at the head, is offered to the available agent again');
+  r.phoneRings(r.agentInvites().at(-1)!, p1);
+  await r.settle();
+  await r.advance(5000);
+  await r.settle();
+  t.match(r.acd.inspectAgent('a1'), { status: 'notReady', reason: 'ringNoAnswer' }, 'a phone that rang 5 s unanswered is the agent\'s');
+
+  const r2 = await rig(t);
+  await queuedCall(r2);
+  r2.media.failNextAllocate = true;
+  r2.agent('a2', '2002', 5072);
+  await r2.settle();
+  t.match(r2.acd.inspectAgent('a2'), { status: 'available' }, 'no media leg for the agent: the engine failed, the agent is not blamed');
+  t.equal(r2.of('call.offered').length, 2, 'and the caller is offered again at once');
+});
+
 t.test('released at the queue\'s max wait: released_max_wait with a callback, not an abandon', async (t) => {
   const r = await rig(t, { queues: [{ id: 'orders', maxWaitMs: 5000 }] });
   const { callId, leg } = await queuedCall(r);

@@ -759,8 +759,9 @@ export class CallController {
       airing: call.route.airing, attempt: call.offers, customer: call.customer, at: now,
     });
     void this.ringAgent(call, seq, agentId, contact, freeAt).catch((err: unknown) => {
+      // No media leg or no INVITE: the engine failed the offer, the agent did not.
       this.d.log.error({ err, ...this.ctx(call), agentId }, 'offer failed');
-      this.agentDeclined(call, seq);
+      this.offerEnded(call, seq, 'undelivered');
     });
   }
 
@@ -791,13 +792,22 @@ export class CallController {
         onRequest: (_d, req) => this.inDialogRequest(call, req, false),
       },
       delegate: {
+        onProgress: (response) => this.agentRinging(call, seq, response.status),
         onAccept: (dialog, response) => this.agentAnswered(call, seq, dialog, response, local),
-        onReject: () => this.agentDeclined(call, seq),
-        onFailure: () => this.agentDeclined(call, seq),
+        onReject: () => this.offerEnded(call, seq, 'rejected'),
+        onFailure: () => this.offerEnded(call, seq, 'rejected'),
       },
     });
     const sentAt = this.now();
     this.emit({ type: 'offer.sent', callId: call.id, agentId, latencyMs: sentAt - freeAt, at: sentAt });
+    // The ring timeout runs from here: a late INVITE must not count against the agent.
+    this.decide(() => this.d.acd.offerSent(call.id, sentAt));
+  }
+
+  /** The agent's phone rings (180/183): from now on a ring timeout is the agent's ring-no-answer. */
+  private agentRinging(call: Call, seq: number, status: number): void {
+    if (status === 100 || call.offerSeq !== seq || call.phase !== 'offering') return;
+    this.decide(() => this.d.acd.offerRinging(call.id, this.now()));
   }
 
   private agentAnswered(call: Call, seq: number, dialog: Dialog, response: SipResponse, local: AgentLocalMedia): void {
@@ -814,7 +824,7 @@ export class CallController {
       this.d.log.warn({ ...this.ctx(call), reason: answer.reason }, 'agent SDP answer unusable');
       void this.d.ua.bye(dialog);
       call.agentDialog = undefined;
-      this.agentDeclined(call, seq);
+      this.offerEnded(call, seq, 'rejected');
       return;
     }
     this.to(call, 'talking');
@@ -836,14 +846,19 @@ export class CallController {
     this.d.callbacks?.inboundAnswered?.({ callId: call.id, caller: call.caller, at: now });
   }
 
-  /** The phone declined, failed, or could not be rung: back to the queue, the ACD decides what next. */
-  private agentDeclined(call: Call, seq: number): void {
+  /**
+   * An offer ended without an answer, back to the queue and the ACD decides what next: 'rejected'
+   * by the phone (or its transaction failed), or
+   * 'undelivered' when the engine could not ring it (the agent is not blamed for that).
+   */
+  private offerEnded(call: Call, seq: number, how: 'rejected' | 'undelivered'): void {
     if (call.offerSeq !== seq || call.phase !== 'offering') return;
     call.agentInvite = undefined;
     this.releaseAgentLeg(call);
     this.to(call, 'queued');
     call.agentId = null;
-    this.decide(() => this.d.acd.offerRejected(call.id, this.now()));
+    const now = this.now();
+    this.decide(() => (how === 'rejected' ? this.d.acd.offerRejected(call.id, now) : this.d.acd.offerUndelivered(call.id, now)));
   }
 
   /** The ACD withdrew an offer (ring timeout, caller gone, agent status): stop the agent's phone. */

@@ -130,10 +130,11 @@ t.test('busy: the agent is free at once (no wrap-up, still available), the task 
 t.test('the agent does not answer: the ACD\'s ring-timeout rule, agent_no_answer recorded, the customer never dialled', async (t) => {
   const { r, dialer, dials } = setup(t);
   const id = await task(r);
-  r.agent('a1', '2001', 5070);
+  const phone = r.agent('a1', '2001', 5070);
   dialer.start();
   await r.advance(0);
   t.equal(r.agentInvites().length, 1);
+  r.phoneRings(r.agentInvites()[0]!, phone);
   await r.advance(10_000);
   await r.settle();
   t.equal(dials.length, 0);

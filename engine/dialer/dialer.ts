@@ -394,6 +394,7 @@ export class CallbackDialer implements CallbackOffers {
         onReinvite: (dialog, req) => answerReinvite(this.d.media, a.agentLeg, a.agentLocal, dialog, req),
       },
       delegate: {
+        onProgress: (response) => { if (response.status > 100) this.tellOffer(a, 'ringing'); },
         onAccept: (dialog, response) => this.agentAnswered(a, dialog, response.body),
         // A decline is the agent's choice: the ACD's reject rule (not-ready). A phone that cannot be
         // reached is treated alike, as call control does for inbound offers.
@@ -401,6 +402,17 @@ export class CallbackDialer implements CallbackOffers {
         onFailure: () => { if (a.phase === 'ringing') this.close(a, 'agent_no_answer', 'rejected'); },
       },
     });
+    // The ACD's ring timeout runs from the INVITE, as for inbound offers (engine/acd offerSent).
+    this.tellOffer(a, 'sent');
+  }
+
+  /** The agent's INVITE left, or the phone rings: the ACD times the ring from these. */
+  private tellOffer(a: Attempt, stage: 'sent' | 'ringing'): void {
+    const id = a.entry.acdId;
+    const view = this.d.acd.inspectCall(id);
+    if (a.phase !== 'ringing' || view === undefined || view.state !== 'offered' || view.agentId !== a.agentId) return;
+    const now = this.now();
+    this.d.decide(() => (stage === 'sent' ? this.d.acd.offerSent(id, now) : this.d.acd.offerRinging(id, now)));
   }
 
   private attachLeg(a: Attempt, side: 'agent' | 'customer', leg: LegId): void {
