@@ -11,3 +11,4 @@ export {
 export {
   clockMinutes, inCallingHours, inWindows, isTimeZone, localTime, nextCallingTime, type CallingWindow, type LocalTime,
 } from './hours.ts';
+export { DEFAULT_PACING, PredictivePacer, type PacingSettings, type PacingState } from './pacing.ts';
