@@ -286,6 +286,11 @@ export interface Cdr {
   trunk?: string | null;
   /** Outbound: what the attempt ended with (`outcome` is `answered` when it is `answered`, else `failed`). */
   dialResult?: CallbackAttemptResult | null;
+  /**
+   * Inbound: what the caller keyed in the IVR's collect steps (an order number, a product code),
+   * by the flow's variable names; `{}` when nothing was keyed. Always set on inbound records.
+   */
+  variables?: Record<string, string>;
 }
 
 /** Delivery metadata passed with each outbox delivery. */

@@ -16,8 +16,11 @@ t.test('every field of a CTI event carries the call-control value', async (t) =>
   const customer = unknownCaller();
   t.same(ctiEvent({
     type: 'call.offered', callId: 'c1', queue: 'orders', agentId: '1001', caller: '+4930', dialled: '100', programme: 'show',
-    airing: 'a1', attempt: 2, customer, at,
-  }), { type: 'call.offered', at, callId: 'c1', agentId: '1001', queue: 'orders', caller: '+4930', dialled: '100', programme: 'show', attempt: 2, customer });
+    airing: 'a1', attempt: 2, customer, variables: { orderNumber: '12345' }, at,
+  }), {
+    type: 'call.offered', at, callId: 'c1', agentId: '1001', queue: 'orders', caller: '+4930', dialled: '100', programme: 'show', attempt: 2, customer,
+    variables: { orderNumber: '12345' },
+  });
   t.same(ctiEvent({
     type: 'call.ended', callId: 'c1', agentId: '1001', queue: 'orders', trunk: 'carrier', outcome: 'answered', releasedBy: 'caller', at,
   }), { type: 'call.ended', at, callId: 'c1', agentId: '1001', queue: 'orders', outcome: 'answered', releasedBy: 'caller' });

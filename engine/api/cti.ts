@@ -26,7 +26,7 @@ export function ctiEvent(e: CallControlEvent): CtiEvent | null {
     case 'call.offered':
       return {
         type: 'call.offered', at: e.at, callId: e.callId, agentId: e.agentId, queue: e.queue, caller: e.caller, dialled: e.dialled,
-        programme: e.programme, attempt: e.attempt, customer: e.customer,
+        programme: e.programme, attempt: e.attempt, customer: e.customer, variables: e.variables,
       };
     case 'call.answered':
       return { type: 'call.answered', at: e.at, callId: e.callId, agentId: e.agentId, queue: e.queue, waitMs: e.waitMs };

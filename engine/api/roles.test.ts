@@ -53,7 +53,7 @@ async function call(base: string, method: string, path: string, cookie: string, 
 function offered(agentId: string, callId: string): CtiEvent {
   return {
     type: 'call.offered', at: 1_700_000_000_000, callId, agentId, queue: 'orders', caller: '13812345678', dialled: '100',
-    programme: 'morning-show', attempt: 1,
+    programme: 'morning-show', attempt: 1, variables: {},
     customer: { known: true, customerId: 'c', name: 'Ada', vipLevel: 0, blacklisted: false, strikes: 0, preferredAgent: null, language: null, lowCredit: false, screenPop: {} },
   };
 }

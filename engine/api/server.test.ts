@@ -30,7 +30,7 @@ async function post(url: string, body: string, headers: Record<string, string> =
 function offered(agentId: string, callId: string): CtiEvent {
   return {
     type: 'call.offered', at: 1_700_000_000_000, callId, agentId, queue: 'orders', caller: '+41790000001', dialled: '100',
-    programme: 'morning-show', attempt: 1,
+    programme: 'morning-show', attempt: 1, variables: {},
     customer: { known: true, customerId: 'cust-1', name: 'Ada', vipLevel: 0, blacklisted: false, strikes: 0, preferredAgent: null,
       language: 'de', lowCredit: false, screenPop: { lastOrder: 'kettle' } },
   };

@@ -169,6 +169,8 @@ export interface CallOfferedEvent {
   /** 1 for the first offer of the call, 2 after one ring-no-answer, ... */
   attempt: number;
   customer: CallerInfo;
+  /** Call variables keyed in the IVR (e.g. an order number), by the flow's variable names. */
+  variables: Readonly<Record<string, string>>;
 }
 
 /** The agent answered. */

@@ -28,7 +28,7 @@ import type { Store, CallbackInput } from '../store/index.ts';
 import type { CallerInfo, CallEvent, Cdr, CdrOutcome, ReleasedBy } from '../../crm-adapter/index.ts';
 import { CONTRACT_VERSION, unknownCaller } from '../../crm-adapter/index.ts';
 import type {
-  AgentDeskPort, AgentDirectory, CallbackOffers, CallControlEvent, CallerLookup, CallMedia, CallsSettings, CallUserAgent, DeskAction, Flow,
+  AgentDeskPort, AgentDirectory, CallbackOffers, CallControlEvent, CallerLookup, CallMedia, CallsSettings, CallUserAgent, DeskAction, Flow, FlowStep,
   MenuAction, NumberRoute, QueueCallSettings, TrunkAdmission, TrunkGate,
 } from './types.ts';
 import { epochClock } from '../clock/index.ts';
@@ -36,6 +36,7 @@ import { transition, isEnded, type CallPhase } from './phase.ts';
 import { RefusalRecorder } from './refusals.ts';
 import { parseDtmfInfo } from './dtmf-info.ts';
 import { DEFAULT_QUEUE_CALL_SETTINGS } from './settings.ts';
+import { allHold } from './flow-conditions.ts';
 import { agentLocalMedia, answerReinvite, ringAgentPhone, sdpBody, toLegRemote, type AgentLocalMedia } from './ring.ts';
 
 export type { CallPhase } from './phase.ts';
@@ -82,6 +83,8 @@ interface Call extends CallRecord {
   /** The queue a caller answered but not yet confirmed is to enter at its ACK. */
   awaitingAck: string | null;
   callerLeg: LegId | undefined;
+  /** Call variables from the IVR (collect steps): screen pop headers, events, the CDR. */
+  vars: Record<string, string>;
   callerCodec: G711;
   /** Our SDP to the caller (sent in 183 and 200). */
   localSdp: Buffer | undefined;
@@ -326,6 +329,7 @@ export class CallController {
       invite, admission, callerDialog: undefined, callerAnswered: false, callerAcked: false, awaitingAck: null, callerLeg: undefined, callerCodec: 'PCMU',
       localSdp: undefined, agentLeg: undefined, agentLocal: undefined, agentInvite: undefined, agentDialog: undefined, offerSeq: 0, playId: -1,
       afterPlay: undefined, ivr: undefined, queueDigits: undefined, answerTimer: undefined, closing: undefined, mediaStarted: false,
+      vars: Object.create(null) as Record<string, string>,
     };
     this.calls.set(call.id, call);
     invite.onCancel = () => this.callerLeft(call, 'caller');
@@ -360,7 +364,7 @@ export class CallController {
       contractVersion: CONTRACT_VERSION, callId, sipCallId: invite.request.headers.callId, caller: admission.caller, dialled: admission.dialled,
       programme: route.programme, airing: route.airing, queue: null, agent: null, customerId: null, outcome: 'rejected_capacity',
       arrivedAt: now, ivrExitAt: null, queuedAt: null, offeredAt: null, answeredAt: null, endedAt: now, wrapUpEndAt: null,
-      waitMs: 0, talkMs: 0, wrapUpMs: 0, offers: 0, releasedBy: 'system', callbackId: null, direction: 'inbound',
+      waitMs: 0, talkMs: 0, wrapUpMs: 0, offers: 0, releasedBy: 'system', callbackId: null, direction: 'inbound', variables: {},
     };
     const callback: CallbackInput | null = verdict.callback ? {
       caller: admission.caller, queue: this.d.settings.defaultCallbackQueue, arrivedAt: now, callId, reason: 'rejected_capacity',
@@ -540,6 +544,16 @@ export class CallController {
         ivr.retries = step.retries;
         this.menu(call, step);
         return;
+      case 'collect':
+        ivr.retries = step.retries;
+        this.collect(call, step);
+        return;
+      case 'branch': {
+        const go = allHold(step.when, call.vars, this.now()) ? step.then : step.else;
+        if (go === null) this.nextStep(call);
+        else this.menuAction(call, go);
+        return;
+      }
       case 'queue':
         this.enqueue(call, call.priority > 0 && step.vipQueue ? step.vipQueue : step.queue);
         return;
@@ -585,6 +599,67 @@ export class CallController {
     this.play(call, this.prompts(call, step.prompts), () => {
       // The prompt ended without a choice: wait for one.
       ivr.timer = this.clock.setTimer(step.timeoutMs, retry);
+    });
+  }
+
+  /**
+   * Multi-digit input into a call variable: the prompt (a first digit stops it), then digits until
+   * the terminator, maxDigits or the inter-digit timeout. Too short or not matching the pattern is
+   * invalid; no input or invalid input repeats the prompt `retries` times, then the flow goes on
+   * without the variable (a branch on `present: false` can send the caller to an agent).
+   */
+  private collect(call: Call, step: Extract<FlowStep, { type: 'collect' }>): void {
+    const ivr = call.ivr!;
+    let got = '';
+    let prompting = true;
+    const again = (invalid: boolean): void => {
+      this.clearIvrTimer(ivr);
+      ivr.digits = undefined;
+      if (ivr.retries-- <= 0) {
+        this.nextStep(call);
+        return;
+      }
+      const sorry = invalid ? step.invalidPrompts : [];
+      if (sorry.length === 0) this.collect(call, step);
+      else this.play(call, this.prompts(call, sorry), () => this.collect(call, step));
+    };
+    const done = (): void => {
+      this.clearIvrTimer(ivr);
+      ivr.digits = undefined;
+      if (got.length < step.minDigits || (step.pattern !== null && !step.pattern.test(got))) {
+        again(true);
+        return;
+      }
+      call.vars[step.into] = got;
+      this.nextStep(call);
+    };
+    const handler = (digit: string): void => {
+      if (step.terminator !== null && digit === step.terminator) {
+        done();
+        return;
+      }
+      if (digit < '0' || digit > '9') return; // * or # that is no terminator: not part of a number
+      if (prompting && call.callerLeg) {
+        // Barge-in: the caller knows what to key; the rest of the prompt would only talk over it.
+        prompting = false;
+        call.afterPlay = undefined;
+        void this.d.media.stop(call.callerLeg);
+      }
+      got += digit;
+      if (got.length >= step.maxDigits) {
+        done();
+        return;
+      }
+      this.clearIvrTimer(ivr);
+      ivr.timer = this.clock.setTimer(step.interDigitTimeoutMs, done);
+    };
+    ivr.digits = handler;
+    // Digits keyed during an earlier prompt count (type-ahead), as they do for a menu.
+    while (ivr.typeAhead.length > 0 && ivr.digits === handler) handler(ivr.typeAhead.shift()!);
+    if (ivr.digits !== handler || got.length > 0) return;
+    this.play(call, this.prompts(call, step.prompts), () => {
+      prompting = false;
+      if (got.length === 0) ivr.timer = this.clock.setTimer(step.firstDigitTimeoutMs, () => again(false));
     });
   }
 
@@ -756,7 +831,7 @@ export class CallController {
     this.record(call, { type: 'offered', queue: queueId, agent: agentId, attempt: call.offers });
     this.emit({
       type: 'call.offered', callId, queue: queueId, agentId, caller: call.caller, dialled: call.dialled, programme: call.route.programme,
-      airing: call.route.airing, attempt: call.offers, customer: call.customer, at: now,
+      airing: call.route.airing, attempt: call.offers, customer: call.customer, variables: { ...call.vars }, at: now,
     });
     void this.ringAgent(call, seq, agentId, contact, freeAt).catch((err: unknown) => {
       // No media leg or no INVITE: the engine failed the offer, the agent did not.
@@ -784,6 +859,8 @@ export class CallController {
         ...(call.customer.customerId ? [{ name: 'X-Onair-Customer', value: call.customer.customerId }] : []),
         ...(call.customer.blacklisted ? [{ name: 'X-Onair-Flag', value: 'blacklisted' }] : []),
         ...(call.customer.lowCredit ? [{ name: 'X-Onair-Flag', value: 'low-credit' }] : []),
+        // IVR input for the phone's screen: digits only (collect keeps 0-9), safe as header values.
+        ...Object.entries(call.vars).map(([k, v]) => ({ name: `X-Onair-Var-${k}`, value: v })),
       ],
       dialogDelegate: {
         onBye: () => this.agentLeft(call),
@@ -1098,7 +1175,7 @@ export class CallController {
       customerId: call.customer.customerId, outcome, arrivedAt: call.arrivedAt, ivrExitAt: call.ivrExitAt, queuedAt: call.queuedAt,
       offeredAt: call.offeredAt, answeredAt: call.answeredAt, endedAt: now, wrapUpEndAt: null,
       waitMs: (call.answeredAt ?? now) - call.arrivedAt, talkMs: call.answeredAt !== null ? now - call.answeredAt : 0, wrapUpMs: 0,
-      offers: call.offers, releasedBy: by, callbackId: null, direction: 'inbound',
+      offers: call.offers, releasedBy: by, callbackId: null, direction: 'inbound', variables: { ...call.vars },
     };
     if (agent !== null && this.d.acd.inspectAgent(agent)?.state === 'wrapUp') {
       this.wrapUps.set(agent, { cdr });

@@ -105,3 +105,31 @@ t.test('settingsFromConfig: per-queue settings, the callback digit matches the p
   t.match(line, new RegExp(`Press ${s.queues['orders']?.callbackDigit} `));
   t.notOk('callbackShare' in r.config.queues[0]!, 'callbackShare is gone (nothing could honour it)');
 });
+
+t.test('settingsFromConfig: collect and branch steps from YAML-shaped config, patterns anchored, bad ones refused', async (t) => {
+  const r = parseConfig({
+    queues: [{ id: 'orders' }], agents: [],
+    flows: {
+      main: [
+        { collect: { into: 'orderNumber', prompt: 'enter-order', minDigits: 6, maxDigits: 12, pattern: '20\\d+' } },
+        { branch: { when: [{ var: 'orderNumber', matches: '2026\\d+' }, { hours: [{ days: [1, 2, 3, 4, 5], from: '09:00', to: '18:00' }] }], then: { queue: 'orders' } } },
+        { hangup: { prompt: 'goodbye' } },
+      ],
+    },
+  });
+  if (!r.ok) throw new Error(JSON.stringify(r));
+  const [collect, branch] = settingsFromConfig(r.config).flows['main']!.steps;
+  t.match(collect, { type: 'collect', into: 'orderNumber', minDigits: 6, maxDigits: 12, terminator: '#', firstDigitTimeoutMs: 8000, interDigitTimeoutMs: 3000 });
+  if (collect?.type !== 'collect' || branch?.type !== 'branch') throw new Error('steps');
+  t.ok(collect.pattern?.test('2012345') && !collect.pattern.test('x2012345'), 'anchored at both ends');
+  t.match(branch.when, [{ kind: 'var', var: 'orderNumber' }, { kind: 'hours', timeZone: 'Asia/Shanghai' }]);
+  t.same(branch.else, null);
+  const bad = parseConfig({ queues: [{ id: 'orders' }], agents: [], flows: { main: [{ collect: { into: '1x', prompt: 'p', minDigits: 5, maxDigits: 2, pattern: '(' } }, { queue: 'orders' }] } });
+  t.notOk(bad.ok);
+  const text = JSON.stringify(bad);
+  t.match(text, /expected a variable name/);
+  t.match(text, /minDigits is above maxDigits/);
+  t.match(text, /expected a regular expression/);
+  const twoKinds = parseConfig({ queues: [{ id: 'orders' }], agents: [], flows: { main: [{ branch: { when: [{ var: 'x', equals: '1', present: true }], then: { queue: 'orders' } } }, { queue: 'orders' }] } });
+  t.match(JSON.stringify(twoKinds), /exactly one of equals, matches, present/);
+});

@@ -3,7 +3,10 @@
  * writes), so it lives here and is tested here; the composition root only calls it.
  */
 import type { Config, FlowAction, FlowStep as ConfigStep } from '../config/index.ts';
-import type { CallsSettings, DeskAction, Flow, FlowStep, MenuAction, QueueCallSettings } from './types.ts';
+import type { CallsSettings, DeskAction, Flow, FlowCondition, FlowStep, MenuAction, QueueCallSettings } from './types.ts';
+
+/** A configured pattern as a whole-input match (the schema has checked that it compiles). */
+const anchored = (p: string): RegExp => new RegExp(`^(?:${p})$`);
 
 /** What a queue not in the settings gets: the schema's defaults. */
 export const DEFAULT_QUEUE_CALL_SETTINGS: Readonly<QueueCallSettings> = Object.freeze({
@@ -28,6 +31,15 @@ export function settingsFromConfig(config: Config): CallsSettings {
         type: 'menu', prompts: [s.prompt], timeoutMs: s.timeoutSeconds * 1000, retries: s.retries,
         invalidPrompts: prompts(s.invalidPrompt),
         options: Object.fromEntries(Object.entries(s.options).map(([d, a]) => [d, action(a)])),
+      };
+      case 'collect': return {
+        type: 'collect', into: s.into, prompts: [s.prompt], minDigits: s.minDigits, maxDigits: s.maxDigits, terminator: s.terminator,
+        firstDigitTimeoutMs: s.firstDigitTimeoutSeconds * 1000, interDigitTimeoutMs: s.interDigitTimeoutSeconds * 1000,
+        retries: s.retries, invalidPrompts: prompts(s.invalidPrompt), pattern: s.pattern === null ? null : anchored(s.pattern),
+      };
+      case 'branch': return {
+        type: 'branch', then: action(s.then), else: s.else === null ? null : action(s.else),
+        when: s.when.map((c): FlowCondition => (c.kind === 'var' ? { ...c, matches: c.matches === null ? null : anchored(c.matches) } : c)),
       };
       case 'queue': return { type: 'queue', queue: s.queue, vipQueue: s.vipQueue };
       case 'callback': return { type: 'callback', queue: s.queue, prompts: [...prompts(s.prompt), 'goodbye'] };

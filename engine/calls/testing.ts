@@ -74,7 +74,8 @@ export type MediaCall =
   | { op: 'play'; leg: LegId; playlist: Playlist; playId: number }
   | { op: 'setRemote'; leg: LegId }
   | { op: 'bridge'; a: LegId; b: LegId }
-  | { op: 'release'; leg: LegId };
+  | { op: 'release'; leg: LegId }
+  | { op: 'stop'; leg: LegId };
 
 /** A media pool that answers at once and records commands. */
 export class FakeMedia implements CallMedia {
@@ -106,6 +107,10 @@ export class FakeMedia implements CallMedia {
     this.lastPlay.set(leg, playId);
     this.calls.push({ op: 'play', leg, playlist, playId });
     return { ok: true, value: { playId } };
+  }
+  async stop(leg: LegId): ReturnType<CallMedia['stop']> {
+    this.calls.push({ op: 'stop', leg });
+    return { ok: true, value: null };
   }
   async bridge(a: LegId, b: LegId): ReturnType<CallMedia['bridge']> {
     this.calls.push({ op: 'bridge', a, b });

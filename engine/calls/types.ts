@@ -20,10 +20,34 @@ export type FlowStep =
     retries: number;
     invalidPrompts: string[];
   }
+  | {
+    type: 'collect';
+    /** Call variable the digits are kept in. */
+    into: string;
+    prompts: string[];
+    minDigits: number;
+    maxDigits: number;
+    /** Ends the input early (not kept); null = none. */
+    terminator: string | null;
+    firstDigitTimeoutMs: number;
+    interDigitTimeoutMs: number;
+    /** Further attempts after no or an invalid input; then the flow goes on without the variable. */
+    retries: number;
+    invalidPrompts: string[];
+    /** Anchored; null = any digits. */
+    pattern: RegExp | null;
+  }
+  | { type: 'branch'; when: readonly FlowCondition[]; then: MenuAction; else: MenuAction | null }
   | { type: 'queue'; queue: string; vipQueue: string | null }
   | { type: 'callback'; queue: string; prompts: string[] }
   | { type: 'hangup'; prompts: string[] }
   | { type: 'goto'; flow: string };
+
+/** A condition of a branch step: on a call variable, or on the local time (office hours, holidays). */
+export type FlowCondition =
+  | { kind: 'var'; var: string; equals: string | null; matches: RegExp | null; present: boolean | null }
+  | { kind: 'hours'; windows: readonly { days: readonly number[]; from: string; to: string }[]; timeZone: string }
+  | { kind: 'dates'; dates: readonly string[]; timeZone: string };
 
 /** The action of a menu choice. */
 export type MenuAction =
@@ -135,7 +159,7 @@ export interface CallUserAgent {
 }
 
 /** The media commands call control uses (media's `MediaPool` is one). */
-export type CallMedia = Pick<MediaPool, 'allocate' | 'setRemote' | 'play' | 'bridge' | 'release' | 'legStats' | 'delegate'>;
+export type CallMedia = Pick<MediaPool, 'allocate' | 'setRemote' | 'play' | 'stop' | 'bridge' | 'release' | 'legStats' | 'delegate'>;
 
 /**
  * The port of callback entries (contract D3): call control owns inbound calls, the dialer
@@ -214,7 +238,9 @@ export type CallControlEvent =
   /** An agent's phone rings; `attempt` is the how-many-th offer of this call (1-based). */
   | {
     type: 'call.offered'; callId: string; queue: string; agentId: string; caller: string; dialled: string;
-    programme: string | null; airing: string | null; attempt: number; customer: CallerInfo; at: number;
+    programme: string | null; airing: string | null; attempt: number; customer: CallerInfo;
+    /** Call variables keyed in the IVR (collect steps), e.g. an order number. */
+    variables: Readonly<Record<string, string>>; at: number;
   }
   /**
    * The INVITE of an offer left for the agent's phone. `latencyMs`: from the moment the call and

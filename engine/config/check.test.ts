@@ -80,6 +80,13 @@ const cases: Array<[string, (c: Record<string, any>) => void, string]> = [
   ['goto an unknown flow', (c) => { c.flows.main[2] = { goto: 'other' }; }, "flows.main[2].goto: 'other' is not a flow"],
   ['goto loop', (c) => { c.flows.a = [{ play: 'welcome' }, { goto: 'b' }]; c.flows.b = [{ goto: 'a' }]; c.numbers['1'] = { flow: 'a' }; },
     'flows.a: goto loop a → b → a with no menu to leave it'],
+  ['goto loop through a branch, nothing that waits', (c) => {
+    c.flows.a = [{ branch: { when: [{ var: 'x', present: true }], then: { goto: 'b' } } }, { goto: 'b' }];
+    c.flows.b = [{ goto: 'a' }];
+    c.numbers['1'] = { flow: 'a' };
+  }, 'flows.a: goto loop a → b → a with no play, menu or collect to wait in'],
+  ['a collect prompt that does not exist', (c) => { c.flows.main.unshift({ collect: { into: 'orderNumber', prompt: 'no-such-prompt' } }); },
+    "flows.main[0].collect.prompt: prompt 'no-such-prompt' not found (en/no-such-prompt.wav, zh/no-such-prompt.wav in the prompts directory)"],
   ['missing prompt', (c) => { c.flows.main[0] = { play: 'no-such-prompt' }; },
     "flows.main[0].play[0]: prompt 'no-such-prompt' not found (en/no-such-prompt.wav, zh/no-such-prompt.wav in the prompts directory)"],
   ['missing fixed prompt', (c) => { c.flows.main[1].menu.invalidPrompt = 'fr/invalid-choice'; },

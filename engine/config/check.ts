@@ -226,7 +226,10 @@ function actionsOf(path: string, steps: readonly FlowStep[]): Array<[string, Flo
   const out: Array<[string, FlowAction]> = [];
   steps.forEach((s, i) => {
     if (s.type === 'menu') for (const [digit, a] of Object.entries(s.options)) out.push([key(`${path}[${i}].menu.options`, digit), a]);
-    else if (isTerminal(s)) out.push([`${path}[${i}].${s.type}`, s]);
+    else if (s.type === 'branch') {
+      out.push([`${path}[${i}].branch.then`, s.then]);
+      if (s.else !== null) out.push([`${path}[${i}].branch.else`, s.else]);
+    } else if (isTerminal(s)) out.push([`${path}[${i}].${s.type}`, s]);
   });
   return out;
 }
@@ -241,6 +244,12 @@ function promptsOf(path: string, s: FlowStep): Array<[string, string]> {
       for (const [digit, a] of Object.entries(s.options)) out.push(...promptsOf(key(`${path}.menu.options`, digit), a));
       return out;
     }
+    case 'collect': {
+      const out: Array<[string, string]> = [[`${path}.collect.prompt`, s.prompt]];
+      if (s.invalidPrompt !== null) out.push([`${path}.collect.invalidPrompt`, s.invalidPrompt]);
+      return out;
+    }
+    case 'branch': return [...promptsOf(`${path}.branch.then`, s.then), ...(s.else === null ? [] : promptsOf(`${path}.branch.else`, s.else))];
     case 'callback': return s.prompt === null ? [] : [[`${path}.callback.prompt`, s.prompt]];
     case 'hangup': return s.prompt === null ? [] : [[`${path}.hangup.prompt`, s.prompt]];
     default: return [];
@@ -310,25 +319,46 @@ function checkFlows(c: Config, r: CheckReport, opts: CheckOptions): void {
  * A flow without a menu runs straight through to its final step; if that is a `goto` chain that
  * comes back to itself, the call loops forever without the caller being able to leave.
  */
+/**
+ * Goto loops the caller cannot leave: flows that end in goto with no menu or branch to go
+ * elsewhere (the caller would hear the same prompts forever), and flows that reach each other by
+ * goto (terminal or a branch's) before any step that waits (play, menu, collect): those would
+ * loop at once, on the event loop.
+ */
 function checkGotoLoops(c: Config, r: CheckReport): void {
-  const next = new Map<string, string>();
+  const endless = new Map<string, string[]>();
+  const instant = new Map<string, string[]>();
   for (const [flowId, steps] of Object.entries(c.flows)) {
     const last = steps[steps.length - 1];
-    if (last?.type === 'goto' && !steps.some((s) => s.type === 'menu')) next.set(flowId, last.flow);
+    const exit = steps.some((s) => s.type === 'menu' || s.type === 'branch');
+    endless.set(flowId, last?.type === 'goto' && !exit ? [last.flow] : []);
+    const to: string[] = [];
+    for (const s of steps) {
+      if (s.type === 'play' || s.type === 'menu' || s.type === 'collect') break;
+      if (s.type === 'branch') for (const a of [s.then, s.else]) if (a?.type === 'goto') to.push(a.flow);
+      if (s.type === 'goto') to.push(s.flow);
+    }
+    instant.set(flowId, to);
   }
   const reported = new Set<string>();
-  for (const start of next.keys()) {
-    const chain = [start];
-    for (let at = next.get(start); at !== undefined; at = next.get(at)) {
-      if (at === start && !reported.has(start)) {
-        chain.forEach((f) => reported.add(f));
-        r.errors.push(`${key('flows', start)}: goto loop ${[...chain, start].join(' → ')} with no menu to leave it`);
-        break;
+  const loops = (next: Map<string, string[]>, why: string): void => {
+    const walk = (chain: string[]): void => {
+      for (const n of next.get(chain[chain.length - 1]!) ?? []) {
+        const i = chain.indexOf(n);
+        if (i < 0) {
+          if (chain.length <= next.size) walk([...chain, n]);
+          continue;
+        }
+        const loop = chain.slice(i);
+        if (loop.some((f) => reported.has(f))) continue;
+        loop.forEach((f) => reported.add(f));
+        r.errors.push(`${key('flows', n)}: goto loop ${[...loop, n].join(' → ')} ${why}`);
       }
-      if (chain.includes(at) || chain.length > next.size) break;
-      chain.push(at);
-    }
-  }
+    };
+    for (const start of next.keys()) walk([start]);
+  };
+  loops(instant, 'with no play, menu or collect to wait in');
+  loops(endless, 'with no menu to leave it');
 }
 
 function checkOperations(c: Config, r: CheckReport, opts: CheckOptions): void {

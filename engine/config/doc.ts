@@ -208,9 +208,16 @@ A flow is a list of steps run in order. Each step is a mapping with exactly one 
 | \`callback\` | a queue id, or \`{ queue, prompt }\` | creates a callback task in the queue, plays the confirmation (default \`callback-confirmed\`), hangs up; ends the flow |
 | \`hangup\` | nothing, or \`{ prompt }\` | hangs up after an optional prompt; ends the flow |
 | \`goto\` | a flow id | continues in that flow; ends this one |
+| \`collect\` | \`{ into, prompt, minDigits, maxDigits, terminator, firstDigitTimeoutSeconds, interDigitTimeoutSeconds, retries, invalidPrompt, pattern }\` | plays \`prompt\` (a first digit stops it) and collects digits 0-9 until \`terminator\` (default \`#\`, not kept), \`maxDigits\`, or \`interDigitTimeoutSeconds\` of silence; fewer than \`minDigits\` or not matching \`pattern\` (a regular expression for the whole input) is invalid; no or invalid input repeats it up to \`retries\` times, then the flow goes on without the variable. The digits are kept in the call variable \`into\` |
+| \`branch\` | \`{ when, then, else }\` | when every condition of \`when\` holds, goes to the action \`then\`; otherwise to \`else\`, or the next step when \`else\` is not set. A condition is \`{ var, equals }\`, \`{ var, matches }\` (a regular expression), \`{ var, present }\`, \`{ hours: [{ days, from, to }] }\` (office hours, local) or \`{ dates: [YYYY-MM-DD] }\` (holidays), with \`timeZone\` (default \`Asia/Shanghai\`) for the last two |
 
-Menu options take the last four (the actions). A flow must end with an action, so every caller
-has somewhere to go when a menu gets no valid answer.
+Menu options and a branch's \`then\` / \`else\` take the last four (the actions). A flow must end with
+an action, so every caller has somewhere to go when a menu gets no valid answer.
+
+Call variables (from \`collect\`) travel with the call: the agent's phone gets them as SIP headers
+\`X-Onair-Var-<name>\`, the desktop's screen pop and the \`call.offered\` event as \`variables\`, and the
+CDR as \`variables\` (docs/crm-adapter.md). \`--check-config\` refuses goto loops the caller cannot
+leave, including loops through a branch before any step that waits.
 
 Prompts are names in the prompt directory (\`media.promptsDir\`, the shipped set by default, see
 \`media/prompts/README.md\`). A bare name (\`welcome\`) is played in the caller's language: the CRM's
@@ -232,6 +239,15 @@ flows:
           2: { queue: service }
           3: { callback: orders }
     - queue: orders            # no valid choice after the retries
+  order-status:                # "press 4 for your order": key the order number, office hours only
+    - branch:
+        when: [{ hours: [{ days: [1, 2, 3, 4, 5, 6], from: '08:00', to: '22:00' }] }]
+        then: { goto: order-number }
+        else: { hangup: { prompt: goodbye } }
+    - queue: service
+  order-number:
+    - collect: { into: orderNumber, prompt: enter-order, minDigits: 6, maxDigits: 14 }
+    - queue: service           # with or without the number: the agent sees it when keyed
 numbers:
   '0800123456': { flow: main-menu, programme: morning-show }
   default: { flow: main-menu }

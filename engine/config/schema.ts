@@ -12,7 +12,7 @@ import { defaultPromptDir } from '../../media/index.ts';
 import { CidrError, CidrMatcher } from '../trunks/index.ts';
 import { parseTrunkAddress } from '../outbound/index.ts';
 import { isHostSyntax } from '../sip/index.ts';
-import { DEFAULT_DIALING_POLICY, clockMinutes, isTimeZone } from '../callbacks/index.ts';
+import { DEFAULT_DIALING_POLICY, clockMinutes, isTimeZone, type CallingWindow } from '../callbacks/index.ts';
 
 // ------------------------------------------------------------------ building blocks
 
@@ -314,6 +314,15 @@ const queue = z.strictObject({
 
 // ------------------------------------------------------------------ flows and numbers
 
+// Local clock windows: callback calling hours and the IVR's office hours share them.
+const clockTime = z.string().refine((s) => { const m = clockMinutes(s); return m !== null && m < 1440; }, { message: 'expected HH:MM, 00:00-23:59' });
+const clockEnd = z.string().refine((s) => { const m = clockMinutes(s); return m !== null && m > 0; }, { message: 'expected HH:MM, 00:01-24:00' });
+const callingWindow = z.strictObject({
+  days: z.array(z.number().int().min(1).max(7)).min(1).max(7).default([1, 2, 3, 4, 5, 6, 7]).describe('Weekdays the window starts on, 1 = Monday ... 7 = Sunday.'),
+  from: clockTime.describe('Local start, HH:MM.'),
+  to: clockEnd.describe('Local end, HH:MM (24:00 = midnight); earlier than from = the window ends the next day.'),
+}).refine((w) => clockMinutes(w.from) !== clockMinutes(w.to), { message: 'from and to are equal; for a whole day write 00:00 to 24:00', path: ['to'] });
+
 /** Confirmation of a callback request, when the flow names none. */
 const CALLBACK_CONFIRMED = 'callback-confirmed';
 
@@ -340,7 +349,7 @@ const hangupTarget = z.strictObject({
   prompt: promptName.nullable().default(null).describe('Played before hanging up; null = none.'),
 }).nullable();
 
-const STEP_KINDS = ['play', 'menu', 'queue', 'callback', 'hangup', 'goto'] as const;
+const STEP_KINDS = ['play', 'menu', 'collect', 'branch', 'queue', 'callback', 'hangup', 'goto'] as const;
 const ACTION_KINDS = ['queue', 'callback', 'hangup', 'goto'] as const;
 
 /** A terminal step: where a call goes (a menu option, or the last step of a flow). */
@@ -360,16 +369,49 @@ export interface FlowMenu {
   invalidPrompt: string | null;
 }
 
-/** One step of an IVR flow, as resolved. `play` and `menu` continue with the next step. */
-export type FlowStep = { type: 'play'; prompts: string[] } | FlowMenu | FlowAction;
+/** Multi-digit input (an order number, a product code, a date) kept in a call variable. */
+export interface FlowCollect {
+  type: 'collect';
+  /** The call variable the digits go into. */
+  into: string;
+  prompt: string;
+  minDigits: number;
+  maxDigits: number;
+  /** Ends the input early (not kept); null = only maxDigits or the inter-digit timeout end it. */
+  terminator: '#' | '*' | null;
+  firstDigitTimeoutSeconds: number;
+  interDigitTimeoutSeconds: number;
+  retries: number;
+  invalidPrompt: string | null;
+  /** A regular expression the whole input must match (anchored), or null. */
+  pattern: string | null;
+}
+
+/** One condition of a branch. */
+export type FlowCondition =
+  | { kind: 'var'; var: string; equals: string | null; matches: string | null; present: boolean | null }
+  | { kind: 'hours'; windows: CallingWindow[]; timeZone: string }
+  | { kind: 'dates'; dates: string[]; timeZone: string };
+
+/** A branch: when every condition holds, `then`; otherwise `else`, or the next step when null. */
+export interface FlowBranch {
+  type: 'branch';
+  when: FlowCondition[];
+  then: FlowAction;
+  else: FlowAction | null;
+}
+
+/** One step of an IVR flow, as resolved. `play`, `menu`, `collect` and `branch` can continue with the next step. */
+export type FlowStep = { type: 'play'; prompts: string[] } | FlowMenu | FlowCollect | FlowBranch | FlowAction;
 
 /** Steps whose kind ends a flow: nothing after them runs. */
 export function isTerminal(step: FlowStep): step is FlowAction {
-  return step.type !== 'play' && step.type !== 'menu';
+  return step.type !== 'play' && step.type !== 'menu' && step.type !== 'collect' && step.type !== 'branch';
 }
 
 type StepInput = {
-  play?: string | string[]; menu?: MenuInput; queue?: z.output<typeof queueTarget>;
+  play?: string | string[]; menu?: MenuInput; collect?: z.output<typeof collectSchema>; branch?: z.output<typeof branchSchema>;
+  queue?: z.output<typeof queueTarget>;
   callback?: z.output<typeof callbackTarget>; hangup?: { prompt: string | null } | null; goto?: string;
 };
 type MenuInput = z.output<typeof menuSchema>;
@@ -419,13 +461,61 @@ const menuSchema = z.strictObject({
   invalidPrompt: promptName.nullable().default('invalid-choice').describe('Played after an invalid digit; null = none.'),
 });
 
+/** Call variable names: short identifiers (they travel as SIP header names, X-Onair-Var-<name>). */
+const varName = z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,31}$/, 'expected a variable name: a letter, then up to 31 letters, digits or _');
+/** A configured pattern: compiled at load so a bad one is a config error, not a call's. */
+const digitPattern = z.string().max(200).refine((p) => { try { new RegExp(`^(?:${p})$`); return true; } catch { return false; } }, { message: 'expected a regular expression' });
+
+const collectSchema = z.strictObject({
+  into: varName.describe('Call variable the digits are kept in (screen pop X-Onair-Var-<name>, CDR variables).'),
+  prompt: promptName.describe('Prompt asking for the input.'),
+  minDigits: z.number().int().min(1).max(32).default(1).describe('Fewest digits accepted.'),
+  maxDigits: z.number().int().min(1).max(32).default(16).describe('Input ends by itself at this many digits.'),
+  terminator: z.enum(['#', '*']).nullable().default('#').describe('Key that ends the input early (not kept); null = none.'),
+  firstDigitTimeoutSeconds: positiveInt.max(60).default(8).describe('Wait for the first digit after the prompt (s).'),
+  interDigitTimeoutSeconds: positiveInt.max(30).default(3).describe('Wait between digits (s); the input ends when it passes.'),
+  retries: nonNegativeInt.max(9).default(2).describe('Times the prompt is repeated after no or an invalid input; then the flow goes on without the variable.'),
+  invalidPrompt: promptName.nullable().default('invalid-choice').describe('Played after an invalid input; null = none.'),
+  pattern: digitPattern.nullable().default(null).describe('Regular expression the whole input must match (anchored); null = any digits.'),
+}).refine((c) => c.minDigits <= c.maxDigits, { message: 'minDigits is above maxDigits', path: ['minDigits'] });
+
+const conditionSchema = z.strictObject({
+  var: varName.optional().describe('A call variable: with equals, matches or present.'),
+  equals: z.string().max(64).optional().describe('The variable has exactly this value.'),
+  matches: digitPattern.optional().describe('The variable matches this regular expression (anchored).'),
+  present: z.boolean().optional().describe('The variable is set (true) or not (false).'),
+  hours: z.array(callingWindow).min(1).optional().describe('Now is inside one of these local windows (office hours).'),
+  dates: z.array(z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected YYYY-MM-DD')).min(1).optional().describe('Today (local) is one of these dates (holidays).'),
+  timeZone: z.string().refine(isTimeZone, { message: 'expected an IANA time zone, e.g. Asia/Shanghai' }).default('Asia/Shanghai').describe('IANA time zone of hours and dates.'),
+}).superRefine((c, ctx) => {
+  const kinds = [c.var !== undefined, c.hours !== undefined, c.dates !== undefined].filter(Boolean).length;
+  if (kinds !== 1) ctx.addIssue({ code: 'custom', message: 'a condition has exactly one of var, hours, dates' });
+  const tests = [c.equals, c.matches, c.present].filter((x) => x !== undefined).length;
+  if (c.var !== undefined && tests !== 1) ctx.addIssue({ code: 'custom', message: 'a var condition has exactly one of equals, matches, present' });
+  if (c.var === undefined && tests > 0) ctx.addIssue({ code: 'custom', message: 'equals, matches and present go with var' });
+}).transform((c): FlowCondition => {
+  if (c.var !== undefined) return { kind: 'var', var: c.var, equals: c.equals ?? null, matches: c.matches ?? null, present: c.present ?? null };
+  if (c.hours !== undefined) return { kind: 'hours', windows: c.hours, timeZone: c.timeZone };
+  return { kind: 'dates', dates: c.dates ?? [], timeZone: c.timeZone };
+});
+
+const branchSchema = z.strictObject({
+  when: z.array(conditionSchema).min(1).describe('Conditions that must all hold.'),
+  then: actionSchema.describe('Where the call goes when they hold (queue, callback, hangup or goto).'),
+  else: actionSchema.nullable().default(null).describe('Where it goes otherwise; null = the next step.'),
+});
+
 const stepSchema = z.strictObject({
   play: z.union([promptName, z.array(promptName).min(1)]).optional().describe('Play prompts in order, then continue.'),
   menu: menuSchema.optional().describe('DTMF menu; when retries run out the flow continues with the next step.'),
+  collect: collectSchema.optional().describe('Collect several digits into a call variable, then continue.'),
+  branch: branchSchema.optional().describe('Go somewhere when conditions on variables or the time hold; else the next step or else.'),
   ...actionFields,
 }).meta(EXACTLY_ONE).superRefine(oneKindOf(STEP_KINDS)).transform((v): FlowStep => {
   if (v.play !== undefined) return { type: 'play', prompts: typeof v.play === 'string' ? [v.play] : v.play };
   if (v.menu !== undefined) return { type: 'menu', ...v.menu };
+  if (v.collect !== undefined) return { type: 'collect', ...v.collect };
+  if (v.branch !== undefined) return { type: 'branch', when: v.branch.when, then: v.branch.then, else: v.branch.else };
   return toAction(v);
 });
 
@@ -471,15 +561,8 @@ const outboundSection = z.strictObject({
 // ------------------------------------------------------------------ callback dialing
 
 const D = DEFAULT_DIALING_POLICY;
-const clockTime = z.string().refine((s) => { const m = clockMinutes(s); return m !== null && m < 1440; }, { message: 'expected HH:MM, 00:00-23:59' });
-const clockEnd = z.string().refine((s) => { const m = clockMinutes(s); return m !== null && m > 0; }, { message: 'expected HH:MM, 00:01-24:00' });
 const retryDelay = (d: number | null, what: string) => nonNegativeInt.max(7 * 86_400).nullable().default(d)
   .describe(`After ${what}: seconds until the next attempt; null = no retry, the task ends exhausted.`);
-const callingWindow = z.strictObject({
-  days: z.array(z.number().int().min(1).max(7)).min(1).max(7).default([1, 2, 3, 4, 5, 6, 7]).describe('Weekdays the window starts on, 1 = Monday ... 7 = Sunday.'),
-  from: clockTime.describe('Local start, HH:MM.'),
-  to: clockEnd.describe('Local end, HH:MM (24:00 = midnight); earlier than from = the window ends the next day.'),
-}).refine((w) => clockMinutes(w.from) !== clockMinutes(w.to), { message: 'from and to are equal; for a whole day write 00:00 to 24:00', path: ['to'] });
 /** Dialing modes: only progressive is executed so far; the others are refused rather than silently run as progressive. */
 const DIALING_MODES = ['progressive', 'preview', 'predictive'] as const;
 const dialingSection = z.strictObject({

@@ -40,6 +40,7 @@ en callback-confirmed "Thank you. We will call you back as soon as an agent is f
 en goodbye            "Thank you for calling. Goodbye."
 en invalid-choice     "Sorry, that is not a valid choice."
 en all-agents-busy    "All our agents are busy at the moment. Please stay on the line."
+en enter-order        "Please enter your order number, then press the hash key."
 
 words=(zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen
   fifteen sixteen seventeen eighteen nineteen twenty)
@@ -67,6 +68,7 @@ zh callback-confirmed "谢谢，坐席空闲后我们会尽快给您回电。"
 zh goodbye            "感谢您的来电，再见。"
 zh invalid-choice     "对不起，您的选择无效。"
 zh all-agents-busy    "所有坐席都在忙，请不要挂机。"
+zh enter-order        "请输入您的订单号，以井号键结束。"
 
 hanzi=(零 一 二 三 四 五 六 七 八 九 十)
 for n in "${!hanzi[@]}"; do zh "numbers/$n" "${hanzi[$n]}"; done

@@ -67,7 +67,7 @@ export type EventMessage =
   | { type: 'hello'; at: number; agent: string | null }
   | { type: 'queue.update'; at: number; queue: QueueView }
   | { type: 'agent.state'; at: number; agentId: string; status: WireStatus; state: WireState; reason: string | null }
-  | { type: 'call.offered'; at: number; callId: string; agentId: string; queue: string; caller: string; dialled: string; programme: string | null; attempt: number; customer: Customer }
+  | { type: 'call.offered'; at: number; callId: string; agentId: string; queue: string; caller: string; dialled: string; programme: string | null; attempt: number; customer: Customer; variables: Record<string, string> }
   | { type: 'call.answered'; at: number; callId: string; agentId: string; queue: string; waitMs: number }
   | { type: 'call.ended'; at: number; callId: string; agentId: string | null; outcome: string }
   | { type: 'call.queued' | 'callback.created'; at: number };

@@ -119,6 +119,7 @@ function CallPanel({ call, now, lang, t, session }: PageProps & { call: CallView
           {c.strikes > 0 && <><dt>{t('strikes')}</dt><dd class="warn">{c.strikes}</dd></>}
           {c.lowCredit && <><dt>{t('lowCredit')}</dt><dd class="warn">!</dd></>}
           {Object.entries(c.screenPop).map(([k, v]) => <><dt>{k}</dt><dd>{v}</dd></>)}
+          {Object.entries(offer.variables ?? {}).map(([k, v]) => <><dt>{k}</dt><dd class="mono" data-testid={`var-${k}`}>{v}</dd></>)}
           {call.waitMs !== null && <><dt>{t('waited')}</dt><dd>{duration(call.waitMs)}</dd></>}
           {call.answeredAt !== null && <><dt>{t('talking')}</dt><dd data-testid="talk-time">{duration((call.endedAt ?? now) - call.answeredAt)}</dd></>}
           {call.endedAt !== null && <><dt>{t('ended')}</dt><dd>{clock(call.endedAt, lang, session.desktop.timeZone)}</dd></>}
