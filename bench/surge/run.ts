@@ -561,6 +561,7 @@ function sippView(number: string, s: SippCall | undefined, errors: ReadonlyMap<s
     s.inviteAt !== null ? `INVITE at ${s.inviteAt} ms` : null,
     s.sdp183At !== null ? `183+SDP at ${s.sdp183At} ms` : null,
     s.answeredAt !== null ? `200 at ${s.answeredAt} ms` : null,
+    s.cancelAt !== null ? `CANCEL at ${s.cancelAt} ms` : null,
     s.answeredAfterCancelAt !== null ? `200 after CANCEL at ${s.answeredAfterCancelAt} ms` : null,
     errors.has(s.callId) ? `sipp error: ${errors.get(s.callId)!}` : null,
   ].filter((x) => x !== null);

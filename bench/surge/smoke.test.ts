@@ -29,9 +29,11 @@ t.test('smoke surge: every caller served, captured or rejected on purpose', { ti
   t.equal(m.value, m.sippAnswered - m.engineAnswered, 'answered_mismatch = sipp answered - engine answered');
   t.ok(m.sippAnswered > 0, `sipp logged callers who got their 200 (${m.sippAnswered})`);
   t.ok(m.numbers.length >= Math.abs(m.value), `each difference is a disagreeing number: ${JSON.stringify(m.numbers)}`);
-  // sipp aborted callers whose 200 arrived between two patience ticks (3-5 a smoke run) until the
-  // callers ran without abortunexp: the engine recorded answers the callers never took.
-  t.same(m.numbers, [], 'sipp and the engine agree on every answered caller');
+  // sipp aborted callers whose 200 arrived between two patience ticks (3-5 a smoke run: 'no 200'
+  // without a CANCEL) until the callers ran without abortunexp.
+  // What remains is a real race: the caller's CANCEL crossing the engine's 200 (the engine answers,
+  // the caller has hung up). Anything else is a disagreement to look at.
+  t.same(m.numbers.filter((x) => x.sipp !== 'no 200 (CANCEL sent)'), [], 'sipp and the engine agree on every answered caller but CANCEL races');
   t.ok(r.sipp['answered']! <= m.sippAnswered, 'every BYE sipp received was to a caller that logged its 200');
   // First media per caller, from the callers' log.
   t.ok(r.callerFirstMedia.callers > 0 && Number.isFinite(r.callerFirstMediaP99S) && r.callerFirstMediaP99S >= 0,

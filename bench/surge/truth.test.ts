@@ -20,6 +20,7 @@ const CALLER_LOG = [
   '183;+491570010000026;27-8705@127.0.0.1;7084;m=audio',
   'invite;+491570010000051;52-8705@127.0.0.1;9432',
   '183;+491570010000051;52-8705@127.0.0.1;9440;m=audio',
+  'cancel;+491570010000051;52-8705@127.0.0.1;13980',
   'cancel200;+491570010000051;52-8705@127.0.0.1;14100;INVITE',
   'invite;+491570010000099;100-8705@127.0.0.1;20000',
   'invite;+491570010000100;101-8705@127.0.0.1;20010',
@@ -46,7 +47,8 @@ const dialled = ['+491570010000000', '+491570010000026', '+491570010000051', '+4
 t.test('the callers log: one record per number, 183 only with SDP, a truncated line skipped', async (t) => {
   const seen = parseCallerLog(CALLER_LOG);
   t.same([...seen.keys()], dialled.map((d) => d.number));
-  t.same(seen.get('+491570010000000'), { number: '+491570010000000', callId: '1-8705@127.0.0.1', inviteAt: 508, sdp183At: 524, answeredAt: 1400, answeredAfterCancelAt: null });
+  t.same(seen.get('+491570010000000'), { number: '+491570010000000', callId: '1-8705@127.0.0.1', inviteAt: 508, sdp183At: 524, answeredAt: 1400, answeredAfterCancelAt: null, cancelAt: null });
+  t.equal(seen.get('+491570010000051')!.cancelAt, 13980, 'patience gone: CANCEL sent');
   t.equal(seen.get('+491570010000026')!.answeredAt, null, 'the aborted caller never logged its 200');
   t.equal(seen.get('+491570010000051')!.answeredAfterCancelAt, 14100, 'a 200 to the INVITE after the CANCEL');
   t.equal(seen.get('+491570010000100')!.sdp183At, null, 'a 183 without SDP is no media');
@@ -91,6 +93,9 @@ t.test('answered_mismatch per number, with what each side saw', async (t) => {
     { number: '+491570010000051', callId: '52-8705@127.0.0.1', sipp: '200 after CANCEL', engine: 'abandoned_queue, callback task', sippError: errors.get('52-8705@127.0.0.1') },
     { number: '+491570010000100', callId: '101-8705@127.0.0.1', sipp: '200', engine: 'still held: CDR pending in the outbox' },
   ]);
+  // smoke seed 2 at ×1.5: the caller's CANCEL crossed the engine's 200.
+  const race = parseCallerLog('invite;+491570020000192;193-14749@127.0.0.1;27000\ncancel;+491570020000192;193-14749@127.0.0.1;33010');
+  t.same(answeredMismatch([{ number: '+491570020000192' }], race, [cdr('+491570020000192', 'answered')]).numbers.map((x) => x.sipp), ['no 200 (CANCEL sent)']);
   const agree = answeredMismatch(dialled.slice(0, 1), seen, cdrs);
   t.same([agree.value, agree.numbers], [0, []], 'a caller both sides call answered is no finding');
 });

@@ -101,6 +101,8 @@ export interface SippCall {
   answeredAt: number | null;
   /** A 200 to the INVITE that crossed the caller's CANCEL (the scenario took it for the CANCEL's). */
   answeredAfterCancelAt: number | null;
+  /** The caller's patience ran out: CANCEL sent. */
+  cancelAt: number | null;
 }
 
 /**
@@ -118,13 +120,14 @@ export function parseCallerLog(text: string): Map<string, SippCall> {
     if (!Number.isFinite(tick) || tickText === '') continue;
     let c = out.get(number);
     if (!c) {
-      c = { number, callId, inviteAt: null, sdp183At: null, answeredAt: null, answeredAfterCancelAt: null };
+      c = { number, callId, inviteAt: null, sdp183At: null, answeredAt: null, answeredAfterCancelAt: null, cancelAt: null };
       out.set(number, c);
     }
     if (kind === 'invite') c.inviteAt ??= tick;
     else if (kind === '183') {
       if ((f[4] ?? '') !== '') c.sdp183At ??= tick;
     } else if (kind === '200') c.answeredAt ??= tick;
+    else if (kind === 'cancel') c.cancelAt ??= tick;
     else if (kind === 'cancel200') {
       if (f[4] === 'INVITE') c.answeredAfterCancelAt ??= tick;
     }
@@ -158,7 +161,7 @@ export function parseSippErrors(text: string, into: Map<string, string> = new Ma
 export interface AnsweredDisagreement {
   number: string;
   callId: string | null;
-  /** What sipp saw: `200`, `200 after CANCEL`, or `no 200`. */
+  /** What sipp saw: `200`, `200 after CANCEL`, `no 200 (CANCEL sent)` (the caller gave up), or `no 200`. */
   sipp: string;
   /** What the engine recorded: CDR outcomes, `callback task`, `still held: ...`, or `no CDR`. */
   engine: string;
@@ -205,7 +208,7 @@ export function answeredMismatch(dialled: readonly Pick<Caller, 'number'>[], sip
     const sippError = s === undefined ? undefined : sippErrors.get(s.callId);
     numbers.push({
       number, callId: s?.callId ?? null,
-      sipp: !atSipp ? 'no 200' : s.answeredAt !== null ? '200' : '200 after CANCEL',
+      sipp: !atSipp ? (s?.cancelAt != null ? 'no 200 (CANCEL sent)' : 'no 200') : s.answeredAt !== null ? '200' : '200 after CANCEL',
       engine: engine.length > 0 ? engine.join(', ') : 'no CDR',
       ...(sippError !== undefined ? { sippError } : {}),
     });
