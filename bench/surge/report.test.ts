@@ -125,9 +125,9 @@ t.test('report: metric lines, markdown and a chart from a run result', async (t)
     earlyMediaP99S: 0.02, peakCpuCores: 0.2, avgCpuCores: 0.1, peakRssMiB: 200, peakEventLoopP99Ms: 11, sipp: { invites: 200 },
     replaySeconds: 30, wallSeconds: 45, machine: 'test',
     lostSeenBySipp: [], inProgressNumbers: [{ number: '+41790000007', where: 'call talking' }],
-    answeredMismatch: { sippAnswered: 151, engineAnswered: 150, value: 1, numbers: [{ number: '+41790000009', callId: '9-1@127.0.0.1', sipp: '200 after CANCEL', engine: 'abandoned_queue, callback task' }] },
+    answeredMismatch: { sippAnswered: 151, engineAnswered: 150, value: 1, held: 0, numbers: [{ number: '+41790000009', callId: '9-1@127.0.0.1', sipp: '200 after CANCEL', engine: 'abandoned_queue, callback task' }] },
     idleWhileWaitingS: 12, idleWhileWaitingShare: 0.03, waitingSeconds: 39, callerFirstMediaP99S: NaN,
-    callerFirstMedia: { callers: 0, excludedRinging: 0, treatmentKnown: false }, ringingHeldPeak: 0,
+    callerFirstMedia: { callers: 0, excludedRinging: 0, treatmentKnown: false, by200: 0 }, ringingHeldPeak: 0,
     gauges: { offerPending: false, ringingHeld: false }, scale: 1.5,
   };
   const lines = metricLines(r);

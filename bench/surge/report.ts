@@ -26,7 +26,7 @@ export function metricLines(r: RunResult): BenchResult[] {
     line('lost', r.fates.lost, 'calls', { by: r.lostBy, sample: r.lostSeenBySipp.slice(0, 5) }),
     line('in_progress', r.fates.in_progress, 'calls', { held: r.inProgressNumbers.slice(0, 5) }),
     line('answered_mismatch', r.answeredMismatch.value, 'calls', {
-      sippAnswered: r.answeredMismatch.sippAnswered, engineAnswered: r.answeredMismatch.engineAnswered,
+      sippAnswered: r.answeredMismatch.sippAnswered, engineAnswered: r.answeredMismatch.engineAnswered, held: r.answeredMismatch.held,
       disagreeing: r.answeredMismatch.numbers.length, numbers: r.answeredMismatch.numbers.slice(0, 10),
     }),
     line('agents_idle_while_waiting_s', r.idleWhileWaitingS, 'agent-s', { waitingSeconds: r.waitingSeconds, offerPendingGauge: r.gauges.offerPending }),
@@ -84,10 +84,14 @@ export function runLine(r: RunResult, loadavg: { before: number[]; after: number
 export function findings(r: RunResult): string[] {
   const out: string[] = [];
   for (const l of r.lostSeenBySipp) out.push(`lost ${l.number} (sipp Call-ID ${l.callId ?? '-'}: ${l.sipp || 'nothing logged'})`);
-  for (const h of r.inProgressNumbers) out.push(`in progress ${h.number}: ${h.where}`);
+  if (r.fates.in_progress > 0) out.push(`${r.fates.in_progress} callers still held by the engine without a final record at the records deadline`);
+  for (const h of r.inProgressNumbers) out.push(`  in progress ${h.number}: ${h.where}`);
+  const fm = r.callerFirstMedia;
+  if (fm.by200 > 0) out.push(`${fm.by200} of ${fm.callers} callers got no 183 before their 200: their first media was the answer`);
   const m = r.answeredMismatch;
   if (m.value !== 0 || m.numbers.length > 0) {
-    out.push(`answered_mismatch ${m.value}: sipp saw ${m.sippAnswered} answered, the engine recorded ${m.engineAnswered}`);
+    out.push(`answered_mismatch ${m.value}: sipp saw ${m.sippAnswered} answered, the engine recorded ${m.engineAnswered}` +
+      (m.held > 0 ? ` (${m.held} callers still held by the engine left out)` : ''));
     for (const x of m.numbers) {
       out.push(`  ${x.number} (Call-ID ${x.callId ?? '-'}): sipp ${x.sipp}, engine ${x.engine}${x.sippError !== undefined ? `; sipp error: ${x.sippError}` : ''}`);
     }
@@ -129,7 +133,8 @@ export function markdown(r: RunResult, chartFile: string): string {
     ['Service level', `${pct(r.serviceLevel)} answered within ${p.serviceLevel.seconds} s (target ${pct(p.serviceLevel.target)})`],
     ['Average / longest wait', `${sec(r.avgWaitS * c)} / ${sec(r.maxWaitS * c)} broadcast time`],
     ['First media p99, per caller given media (INVITE → 183 with SDP)', `${sec(r.callerFirstMediaP99S, 3)} over ${r.callerFirstMedia.callers} callers` +
-      (r.callerFirstMedia.treatmentKnown ? `, ${r.callerFirstMedia.excludedRinging} held in ringing left out` : ', every caller (the CDRs carry no treatment)')],
+      (r.callerFirstMedia.treatmentKnown ? `, ${r.callerFirstMedia.excludedRinging} held in ringing left out` : ', every caller (the CDRs carry no treatment)') +
+      (r.callerFirstMedia.by200 > 0 ? `; ${r.callerFirstMedia.by200} of them got no 183, first media at the 200` : '')],
     ['First media p99 (engine histogram)', sec(r.engineFirstMediaP99S, 3)],
     ['Routing p99 (matchable → INVITE to agent)', sec(r.routingP99S, 3)],
     ['Engine CPU peak / average', `${r.peakCpuCores.toFixed(2)} / ${r.avgCpuCores.toFixed(2)} cores`],

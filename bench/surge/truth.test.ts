@@ -87,12 +87,14 @@ t.test('answered_mismatch per number, with what each side saw', async (t) => {
   const cdrs = [cdr('+491570010000000', 'answered'), cdr('+491570010000026', 'answered'), cdr('+491570010000051', 'abandoned_queue'),
     cdr('+491570010000099', 'rejected_blacklist')];
   const m = answeredMismatch(dialled, seen, cdrs, new Set(['+491570010000051']), new Map([['+491570010000100', 'CDR pending in the outbox']]), errors);
-  t.same([m.sippAnswered, m.engineAnswered, m.value], [3, 2, 1]);
+  t.same([m.sippAnswered, m.engineAnswered, m.value, m.held], [2, 2, 0, 1], 'the counts cancel out; the held caller is left out');
   t.same(m.numbers, [
     { number: '+491570010000026', callId: '27-8705@127.0.0.1', sipp: 'no 200', engine: 'answered', sippError: errors.get('27-8705@127.0.0.1') },
     { number: '+491570010000051', callId: '52-8705@127.0.0.1', sipp: '200 after CANCEL', engine: 'abandoned_queue, callback task', sippError: errors.get('52-8705@127.0.0.1') },
-    { number: '+491570010000100', callId: '101-8705@127.0.0.1', sipp: '200', engine: 'still held: CDR pending in the outbox' },
-  ]);
+  ], 'yet two numbers disagree');
+  const notHeld = answeredMismatch(dialled, seen, cdrs, new Set(['+491570010000051']), new Map(), errors);
+  t.same([notHeld.value, notHeld.held, notHeld.numbers[2]], [1, 0, { number: '+491570010000100', callId: '101-8705@127.0.0.1', sipp: '200', engine: 'no CDR' }],
+    'not held: sipp answered, the engine has nothing');
   // smoke seed 2 at ×1.5: the caller's CANCEL crossed the engine's 200.
   const race = parseCallerLog('invite;+491570020000192;193-14749@127.0.0.1;27000\ncancel;+491570020000192;193-14749@127.0.0.1;33010');
   t.same(answeredMismatch([{ number: '+491570020000192' }], race, [cdr('+491570020000192', 'answered')]).numbers.map((x) => x.sipp), ['no 200 (CANCEL sent)']);
@@ -103,10 +105,10 @@ t.test('answered_mismatch per number, with what each side saw', async (t) => {
 t.test('first media per caller: ringing-held callers left out when the CDRs say so', async (t) => {
   const seen = parseCallerLog(CALLER_LOG);
   const before = firstMediaTimes(seen, [cdr('+491570010000000', 'answered')]);
-  t.same(before, { seconds: [0.016, 0, 0.008, 0.49], treatmentKnown: false, excludedRinging: 0 },
+  t.same(before, { seconds: [0.016, 0, 0.008, 0.49], treatmentKnown: false, excludedRinging: 0, by200: 1 },
     'no treatment field: every caller with media (183 with SDP, else the 200); the blacklisted one has none');
   const after = firstMediaTimes(seen, [cdr('+491570010000000', 'answered', { treatment: 'media' }), cdr('+491570010000100', 'answered', { treatment: 'ringing', ringingMs: 400 })]);
-  t.same(after, { seconds: [0.016, 0, 0.008], treatmentKnown: true, excludedRinging: 1 });
+  t.same(after, { seconds: [0.016, 0, 0.008], treatmentKnown: true, excludedRinging: 1, by200: 0 });
 });
 
 t.test('idle while waiting: only the seconds a caller waited, offers not yet sent counted as idle', async (t) => {

@@ -163,7 +163,7 @@ export interface AnsweredDisagreement {
   callId: string | null;
   /** What sipp saw: `200`, `200 after CANCEL`, `no 200 (CANCEL sent)` (the caller gave up), or `no 200`. */
   sipp: string;
-  /** What the engine recorded: CDR outcomes, `callback task`, `still held: ...`, or `no CDR`. */
+  /** What the engine recorded: CDR outcomes, `callback task`, or `no CDR`. */
   engine: string;
   /** sipp's error for the call (`-trace_err`), when it had one. */
   sippError?: string | undefined;
@@ -177,6 +177,8 @@ export interface AnsweredMismatch {
   engineAnswered: number;
   /** sippAnswered − engineAnswered. */
   value: number;
+  /** Numbers left out because the engine still holds them without a final record (in_progress). */
+  held: number;
   /** Every number on which the two disagree (either way). */
   numbers: AnsweredDisagreement[];
 }
@@ -184,6 +186,8 @@ export interface AnsweredMismatch {
 /**
  * Join sipp's per-caller 200s with the engine's answered CDRs. The value is the difference of the
  * counts; `numbers` lists each disagreeing number (non-zero even when the counts cancel out).
+ * Numbers the engine still holds without an answered CDR (`open`) are left out and counted in
+ * `held`: their record is not written yet, they are in_progress.
  */
 export function answeredMismatch(dialled: readonly Pick<Caller, 'number'>[], sipp: ReadonlyMap<string, SippCall>, cdrs: readonly Cdr[],
   callbackNumbers: ReadonlySet<string> = new Set(), open: ReadonlyMap<string, string> = new Map(),
@@ -191,9 +195,16 @@ export function answeredMismatch(dialled: readonly Pick<Caller, 'number'>[], sip
   const mineOf = byCaller(cdrs);
   let sippAnswered = 0;
   let engineAnswered = 0;
+  let held = 0;
   const numbers: AnsweredDisagreement[] = [];
   for (const { number } of dialled) {
     const s = sipp.get(number);
+    const mine0 = mineOf.get(number) ?? [];
+    // A number still held has no final record yet: it is in_progress, not a disagreement.
+    if (open.has(number) && !mine0.some((c) => c.outcome === 'answered')) {
+      held++;
+      continue;
+    }
     const atSipp = s !== undefined && (s.answeredAt !== null || s.answeredAfterCancelAt !== null);
     const mine = mineOf.get(number) ?? [];
     const atEngine = mine.some((c) => c.outcome === 'answered');
@@ -203,7 +214,6 @@ export function answeredMismatch(dialled: readonly Pick<Caller, 'number'>[], sip
     const engine = [
       ...(mine.length > 0 ? [recorded(mine)] : []),
       ...(callbackNumbers.has(number) ? ['callback task'] : []),
-      ...(open.has(number) ? [`still held: ${open.get(number)!}`] : []),
     ];
     const sippError = s === undefined ? undefined : sippErrors.get(s.callId);
     numbers.push({
@@ -213,7 +223,7 @@ export function answeredMismatch(dialled: readonly Pick<Caller, 'number'>[], sip
       ...(sippError !== undefined ? { sippError } : {}),
     });
   }
-  return { sippAnswered, engineAnswered, value: sippAnswered - engineAnswered, numbers };
+  return { sippAnswered, engineAnswered, value: sippAnswered - engineAnswered, held, numbers };
 }
 
 /**
@@ -222,11 +232,12 @@ export function answeredMismatch(dialled: readonly Pick<Caller, 'number'>[], sip
  * wait for media is the admission's choice, measured as `ringingMs`. When no CDR carries
  * `treatment` (an engine before C2), every caller with media counts.
  */
-export function firstMediaTimes(sipp: ReadonlyMap<string, SippCall>, cdrs: readonly Cdr[]): { seconds: number[]; treatmentKnown: boolean; excludedRinging: number } {
+export function firstMediaTimes(sipp: ReadonlyMap<string, SippCall>, cdrs: readonly Cdr[]): { seconds: number[]; treatmentKnown: boolean; excludedRinging: number; by200: number } {
   const treatmentKnown = cdrs.some((c) => typeof c.treatment === 'string');
   const ringing = new Set(cdrs.filter((c) => c.treatment === 'ringing').map((c) => c.caller));
   const seconds: number[] = [];
   let excludedRinging = 0;
+  let by200 = 0;
   for (const c of sipp.values()) {
     const media = c.sdp183At ?? c.answeredAt;
     if (c.inviteAt === null || media === null) continue;
@@ -234,9 +245,10 @@ export function firstMediaTimes(sipp: ReadonlyMap<string, SippCall>, cdrs: reado
       excludedRinging++;
       continue;
     }
+    if (c.sdp183At === null) by200++;
     seconds.push(Math.max(0, media - c.inviteAt) / 1000);
   }
-  return { seconds, treatmentKnown, excludedRinging };
+  return { seconds, treatmentKnown, excludedRinging, by200 };
 }
 
 /** The part of a per-second sample the idle-while-waiting figure reads. */
