@@ -412,7 +412,15 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
       if (missing < missingBefore) recordsDeadline = Math.min(recordsStart + 5 * recordsMs, Date.now() + recordsMs);
       missingBefore = missing;
       if (Date.now() > recordsDeadline) {
-        log(`records deadline: ${joined.fates.in_progress} callers still held by the engine, ${joined.fates.lost} without any record`);
+        // The engine writes a CDR through an in-memory write queue before it reaches the outbox, and
+        // a caller refused at lookup (blacklisted) has no journal row: while the engine is still
+        // writing, a number without any record is not proven lost. Only a quiet engine proves it.
+        if (snap.outboxPending > 0 || snap.inProgress > 0) {
+          const busy = `no record yet, the engine still busy (outbox ${snap.outboxPending} pending, ${snap.inProgress} calls)`;
+          for (const n of joined.lost) open.set(n, busy);
+          joined = classify(dialled, cdrs, callbackNumbers, open);
+        }
+        log(`records deadline: ${joined.fates.in_progress} callers without a final record while the engine still holds or writes them, ${joined.fates.lost} lost`);
         break;
       }
       if (round % 5 === 0) log(`waiting for records: ${joined.fates.in_progress} held by the engine, outbox ${snap.outboxPending} pending`);
