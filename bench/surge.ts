@@ -1,21 +1,26 @@
 /**
- * `npm run bench -- surge [--profile NAME|FILE] [--agents N] [--seed N] [--out DIR]
- *  [--target SIP_HOST:PORT,HTTP_URL] [--cpu-prof] [--keep] [--staffing [--min N] [--max N]]`
+ * `npm run bench -- surge [--profile NAME|FILE] [--agents N] [--seed N | --seeds 1-5|1,3,7]
+ *  [--scale X] [--out DIR] [--target SIP_HOST:PORT,HTTP_URL] [--cpu-prof] [--keep]
+ *  [--staffing [--min N] [--max N]]`
  *
- * Replays a broadcast (a profile of bench/surge/profiles/) against the engine with sipp callers and
- * sipp agents, and proves that no caller is lost. Prints one JSON line per metric (offered,
- * answered, abandoned, captured, lost, peak_waiting, service_level, max_wait_s, ...) and writes a
- * markdown report and a PNG chart of the run into `--out` (default docs/surge/<profile>/ of a
- * temporary folder; see docs/surge.md). `--staffing` searches the smallest number of agents that
- * meets the profile's service-level target and compares it with Erlang C.
+ * Replays a broadcast (a profile of bench/surge/profiles/, its arrival curve × `--scale`) against
+ * the engine with sipp callers and sipp agents, and proves that no caller is lost. Prints one JSON
+ * line per run (lost, in_progress, answered_mismatch, agents_idle_while_waiting_s, ... with seed,
+ * profile, scale and the load averages before and after), and with `--seeds` one run per seed, one
+ * after the other, then a summary line (median, min, max of every metric). Each run writes a
+ * markdown report, a PNG chart and its metric lines into `--out` (`--out/seed-N` with `--seeds`;
+ * default a temporary folder; see docs/surge.md). `--staffing` searches the smallest number of
+ * agents that meets the profile's service-level target and compares it with Erlang C.
+ * The exit code is 1 when any run lost a caller.
  */
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { emit, machine, say } from './lib.ts';
 import { loadProfile } from './surge/profile.ts';
 import { runSurge } from './surge/run.ts';
-import { writeReport, metricLines } from './surge/report.ts';
+import { writeReport, runLine, RUN_METRICS } from './surge/report.ts';
+import { parseSeeds, scaleProfile, summarizeRuns, type RunLine } from './surge/truth.ts';
 import { staffingSearch } from './surge/staffing.ts';
 
 function arg(args: string[], name: string): string | undefined {
@@ -32,13 +37,26 @@ export async function main(args: string[]): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  const profile = loaded.profile;
+  const scale = Number(arg(args, 'scale') ?? 1);
+  if (!Number.isFinite(scale) || scale <= 0) {
+    say(`surge: --scale must be a positive number, not ${arg(args, 'scale')}`);
+    process.exitCode = 2;
+    return;
+  }
+  const seedsArg = arg(args, 'seeds');
+  const seeds = seedsArg === undefined ? { ok: true as const, seeds: [Number(arg(args, 'seed') ?? 1)] } : parseSeeds(seedsArg);
+  if (!seeds.ok) {
+    say(`surge: ${seeds.error}`);
+    process.exitCode = 2;
+    return;
+  }
+  const profile = scaleProfile(loaded.profile, scale);
   const out = arg(args, 'out');
   const work = mkdtempSync(path.join(tmpdir(), `onair-surge-${profile.name}-`));
   const target = arg(args, 'target');
   const targetParts = target?.split(',');
   const common = {
-    seed: Number(arg(args, 'seed') ?? 1),
+    seed: seeds.seeds[0],
     target: targetParts && targetParts.length === 2 ? { sip: targetParts[0]!, http: targetParts[1]! } : undefined,
     log: say,
   };
@@ -54,20 +72,31 @@ export async function main(args: string[]): Promise<void> {
       }
       return;
     }
-    const cpuProfDir = args.includes('--cpu-prof') ? path.resolve(out ?? work, 'cpu-prof') : undefined;
     const agents = arg(args, 'agents');
-    const result = await runSurge({
-      profile, dir: path.join(work, 'run'), agents: agents === undefined ? undefined : Number(agents), cpuProfDir, ...common,
-    });
-    result.machine = machine();
-    for (const line of metricLines(result)) emit(line);
-    const dest = out ?? path.join(work, 'report');
-    const files = await writeReport(result, dest);
-    say(`surge ${profile.name}: offered ${result.offered}, served ${result.fates.served}, captured ${result.fates.captured}, ` +
-      `rejected ${result.fates.rejected}, lost ${result.fates.lost}; peak ${result.peakOfferedPerSecond}/s offered, ` +
-      `${result.peakWaiting} waiting; wall ${result.wallSeconds.toFixed(0)} s`);
-    say(`report: ${files.join(', ')}`);
-    if (result.fates.lost > 0) process.exitCode = 1;
+    const lines: RunLine[] = [];
+    for (const seed of seeds.seeds) {
+      const dest = seedsArg === undefined ? out ?? path.join(work, 'report') : path.join(out ?? work, `seed-${seed}`);
+      const cpuProfDir = args.includes('--cpu-prof') ? path.resolve(dest, 'cpu-prof') : undefined;
+      const before = os.loadavg();
+      const result = await runSurge({
+        profile, dir: path.join(work, `run-${seed}`), agents: agents === undefined ? undefined : Number(agents), cpuProfDir, ...common, seed, scale,
+      });
+      const line = runLine(result, { before, after: os.loadavg() });
+      result.machine = machine();
+      const files = await writeReport(result, dest, line);
+      emit(line);
+      lines.push(line);
+      say(`surge ${profile.name} ×${scale} seed ${seed}: offered ${result.offered}, served ${result.fates.served}, captured ${result.fates.captured}, ` +
+        `rejected ${result.fates.rejected}, in progress ${result.fates.in_progress}, lost ${result.fates.lost}, answered mismatch ${result.answeredMismatch.value}; ` +
+        `peak ${result.peakOfferedPerSecond}/s offered, ${result.peakWaiting} waiting; wall ${result.wallSeconds.toFixed(0)} s`);
+      for (const f of line.findings as string[]) say(`  finding: ${f}`);
+      say(`report: ${files.join(', ')}`);
+      if (result.fates.lost > 0) process.exitCode = 1;
+    }
+    if (seedsArg !== undefined) {
+      emit({ bench: 'surge', metric: 'summary', value: lines.reduce((a, l) => a + (l.lost as number), 0), unit: 'calls lost (all runs)',
+        profile: profile.name, scale, ...summarizeRuns(lines, RUN_METRICS) });
+    }
   } finally {
     // The work folder (engine log, database, sipp files) is kept with --keep or when it holds the report.
     if (out && !args.includes('--keep')) rmSync(work, { recursive: true, force: true });

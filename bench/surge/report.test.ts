@@ -5,7 +5,7 @@ import { niceStep, surgeChart } from './chart.ts';
 import { agentsFor, erlangC, erlangEstimate, programmeServiceLevel, serviceLevel } from './erlang.ts';
 import { histogramQuantile, parsePrometheus, snapshot } from './sampler.ts';
 import { classify, fillTemplate, type RunResult, type Sample } from './run.ts';
-import { markdown, metricLines } from './report.ts';
+import { findings, markdown, metricLines, runLine } from './report.ts';
 import { loadProfile } from './profile.ts';
 
 t.test('PNG: valid signature, chunks with correct CRCs, pixels round-trip', async (t) => {
@@ -101,7 +101,7 @@ t.test('every caller gets a fate; lost is what is neither served, captured nor r
     cdr('a', 'answered'), cdr('b', 'abandoned_queue'), cdr('c', 'callback_requested'), cdr('d', 'rejected_blacklist'),
     cdr('e', 'failed'),
   ], new Set(['b']));
-  t.same(r.fates, { served: 1, captured: 2, rejected: 1, lost: 2 });
+  t.same(r.fates, { served: 1, captured: 2, rejected: 1, in_progress: 0, lost: 2 });
   t.same(r.lost, ['e', 'f'], 'a failed call without a task, and a caller without any record');
   t.same(r.lostBy, { failed: 1, 'no CDR': 1 }, 'lost callers by what the engine recorded');
 });
@@ -116,14 +116,19 @@ t.test('report: metric lines, markdown and a chart from a run result', async (t)
   if (!hs.ok) throw new Error('preset');
   const samples: Sample[] = Array.from({ length: 40 }, (_, i) => ({
     t: i + 1, scheduledRate: 5, offered: 5, answered: 3, abandoned: 1, captured: 1, rejected: 0, waiting: i, inIvr: 2,
-    inProgress: i + 5, agentsBusy: 8, agentsIdle: 2, agentsNotReady: 0, oldestWaitS: 1, cpuCores: 0.1, rssMiB: 200, eventLoopP99Ms: 11,
+    inProgress: i + 5, agentsBusy: 8, agentsIdle: 2, agentsIdleAvailable: 2, agentsLoggedIn: 10, offerPending: 0, ringingHeld: 0, agentsNotReady: 0, oldestWaitS: 1, cpuCores: 0.1, rssMiB: 200, eventLoopP99Ms: 11,
   }));
   const r: RunResult = {
-    profile: hs.profile, agents: 10, seed: 1, samples, offered: 200, expected: 198, fates: { served: 150, captured: 45, rejected: 5, lost: 0 },
+    profile: hs.profile, agents: 10, seed: 1, samples, offered: 200, expected: 198, fates: { served: 149, captured: 45, rejected: 5, in_progress: 1, lost: 0 },
     lostNumbers: [], lostBy: {}, outcomes: { answered: 150, abandoned_queue: 40 }, abandoned: 40, captured: 45, peakWaiting: 39, peakInProgress: 44,
-    peakOfferedPerSecond: 5, serviceLevel: 0.75, answeredWithinSl: 112, avgWaitS: 2, maxWaitS: 9, firstMediaP99S: NaN, routingP99S: 0.01,
+    peakOfferedPerSecond: 5, serviceLevel: 0.75, answeredWithinSl: 112, avgWaitS: 2, maxWaitS: 9, engineFirstMediaP99S: NaN, routingP99S: 0.01,
     earlyMediaP99S: 0.02, peakCpuCores: 0.2, avgCpuCores: 0.1, peakRssMiB: 200, peakEventLoopP99Ms: 11, sipp: { invites: 200 },
     replaySeconds: 30, wallSeconds: 45, machine: 'test',
+    lostSeenBySipp: [], inProgressNumbers: [{ number: '+41790000007', where: 'call talking' }],
+    answeredMismatch: { sippAnswered: 151, engineAnswered: 150, value: 1, held: 0, numbers: [{ number: '+41790000009', callId: '9-1@127.0.0.1', sipp: '200 after CANCEL', engine: 'abandoned_queue, callback task' }] },
+    idleWhileWaitingS: 12, idleWhileWaitingShare: 0.03, waitingSeconds: 39, callerFirstMediaP99S: NaN,
+    callerFirstMedia: { callers: 0, excludedRinging: 0, treatmentKnown: false, by200: 0 }, ringingHeldPeak: 0,
+    gauges: { offerPending: false, ringingHeld: false }, scale: 1.5,
   };
   const lines = metricLines(r);
   const byMetric = new Map(lines.map((l) => [l.metric, l]));
@@ -133,8 +138,21 @@ t.test('report: metric lines, markdown and a chart from a run result', async (t)
   t.equal(byMetric.get('lost')!.value, 0);
   t.equal(byMetric.get('first_media_p99_s')!.value, null, 'an unmeasured value is null, not NaN (valid JSON)');
   t.ok(lines.every((l) => l.bench === 'surge' && typeof l.unit === 'string'));
+  t.equal(byMetric.get('answered_mismatch')!.value, 1);
+  const run = runLine(r, { before: [1.23456, 2, 3], after: [4, 5, 6] });
+  for (const m of ['lost', 'in_progress', 'answered_mismatch', 'agents_idle_while_waiting_s', 'agents_idle_while_waiting_share',
+    'first_media_p99_s', 'ringing_held_peak', 'rss_peak', 'seed', 'profile', 'scale', 'loadavg_before', 'loadavg_after']) {
+    t.ok(m in run, `run line has ${m} (C3)`);
+  }
+  t.same([run.scale, run.lost, run.in_progress, run.first_media_p99_s, run.loadavg_before], [1.5, 0, 1, null, [1.235, 2, 3]]);
+  t.same(JSON.parse(JSON.stringify(run)), run, 'the run line is plain JSON');
+  const found = findings(r);
+  t.ok(found.some((f) => f.includes('+41790000009') && f.includes('200 after CANCEL') && f.includes('abandoned_queue')),
+    'the disagreeing number is a finding, with what sipp saw and what the engine recorded');
+  t.ok(found.some((f) => f.includes('in progress +41790000007')), 'a held caller is a finding');
   const md = markdown(r, 'chart.png');
   t.match(md, /\*\*No caller lost\.\*\*/);
+  t.match(md, /## Findings[\s\S]*\+41790000009/, 'findings in the markdown');
   t.match(md, /!\[.*\]\(chart\.png\)/);
   const png = surgeChart(r);
   t.equal(png.readUInt32BE(16), 1400, 'chart width');

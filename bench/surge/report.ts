@@ -1,11 +1,13 @@
 /**
- * The report of a surge run: JSON metric lines (ARCHITECTURE.md's bench format), a markdown
- * summary a manager can read, the per-second samples (`samples.json`) and the chart (`chart.png`).
+ * The report of a surge run: one JSON line for the run (the C3 names at the top level, printed on
+ * stdout), JSON metric lines (ARCHITECTURE.md's bench format, `metrics.jsonl`), a markdown summary
+ * a manager can read, the per-second samples (`samples.json`) and the chart (`chart.png`).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { BenchResult } from '../lib.ts';
 import type { RunResult } from './run.ts';
+import type { RunLine } from './truth.ts';
 import { surgeChart } from './chart.ts';
 
 const BENCH = 'surge';
@@ -21,15 +23,24 @@ export function metricLines(r: RunResult): BenchResult[] {
     line('abandoned', r.abandoned, 'calls'),
     line('captured', r.fates.captured, 'calls', { callbackTasksAndRequests: r.captured }),
     line('rejected', r.fates.rejected, 'calls', { reason: 'blacklisted' }),
-    line('lost', r.fates.lost, 'calls', { by: r.lostBy, sample: r.lostNumbers.slice(0, 5) }),
+    line('lost', r.fates.lost, 'calls', { by: r.lostBy, sample: r.lostSeenBySipp.slice(0, 5) }),
+    line('in_progress', r.fates.in_progress, 'calls', { held: r.inProgressNumbers.slice(0, 5) }),
+    line('answered_mismatch', r.answeredMismatch.value, 'calls', {
+      sippAnswered: r.answeredMismatch.sippAnswered, engineAnswered: r.answeredMismatch.engineAnswered, held: r.answeredMismatch.held,
+      disagreeing: r.answeredMismatch.numbers.length, numbers: r.answeredMismatch.numbers.slice(0, 10),
+    }),
+    line('agents_idle_while_waiting_s', r.idleWhileWaitingS, 'agent-s', { waitingSeconds: r.waitingSeconds, offerPendingGauge: r.gauges.offerPending }),
+    line('agents_idle_while_waiting_share', r.idleWhileWaitingShare, 'ratio'),
     line('peak_offered', r.peakOfferedPerSecond, 'calls/s'),
     line('peak_waiting', r.peakWaiting, 'calls'),
     line('peak_in_progress', r.peakInProgress, 'calls'),
     line('service_level', r.serviceLevel, 'ratio', { withinSeconds: r.profile.serviceLevel.seconds / r.profile.compression }),
     line('avg_wait_s', r.avgWaitS, 's'),
     line('max_wait_s', r.maxWaitS, 's'),
-    line('first_media_p99_s', r.firstMediaP99S, 's', { source: 'engine onair_first_media_seconds' }),
-    line('early_media_p99_s', r.earlyMediaP99S, 's', { source: 'sipp: INVITE to 183 with SDP' }),
+    line('first_media_p99_s', r.callerFirstMediaP99S, 's', { source: 'sipp per caller: INVITE to 183 with SDP (else 200)', ...r.callerFirstMedia }),
+    line('engine_first_media_p99_s', r.engineFirstMediaP99S, 's', { source: 'engine onair_first_media_seconds' }),
+    line('early_media_p99_s', r.earlyMediaP99S, 's', { source: 'sipp -trace_rtt: INVITE to 183, every caller' }),
+    line('ringing_held_peak', r.ringingHeldPeak, 'calls', { gauge: r.gauges.ringingHeld }),
     line('routing_p99_s', r.routingP99S, 's', { source: 'engine onair_offer_latency_seconds' }),
     line('cpu_peak', r.peakCpuCores, 'cores'),
     line('cpu_avg', r.avgCpuCores, 'cores'),
@@ -37,6 +48,55 @@ export function metricLines(r: RunResult): BenchResult[] {
     line('event_loop_p99_peak', r.peakEventLoopP99Ms, 'ms'),
     line('wall', r.wallSeconds, 's', { replaySeconds: r.replaySeconds, machine: r.machine }),
   ];
+}
+
+/** The C3 metrics of a run line, in order (also what the seeds summary spreads). */
+export const RUN_METRICS = [
+  'offered', 'served', 'captured', 'rejected', 'in_progress', 'lost', 'answered_mismatch',
+  'agents_idle_while_waiting_s', 'agents_idle_while_waiting_share', 'first_media_p99_s', 'ringing_held_peak', 'rss_peak',
+  'peak_waiting', 'service_level', 'cpu_peak', 'wall',
+] as const;
+
+/**
+ * The run's one JSON line (C3): every metric at the top level under its C3 name, null when not
+ * measured; `value` is `lost` so that the line is also in the bench format.
+ */
+export function runLine(r: RunResult, loadavg: { before: number[]; after: number[] }): RunLine {
+  const n = (x: number): number | null => (Number.isFinite(x) ? round(x) : null);
+  const metrics: Record<(typeof RUN_METRICS)[number], number | null> = {
+    offered: r.offered, served: r.fates.served, captured: r.fates.captured, rejected: r.fates.rejected,
+    in_progress: r.fates.in_progress, lost: r.fates.lost, answered_mismatch: r.answeredMismatch.value,
+    agents_idle_while_waiting_s: n(r.idleWhileWaitingS), agents_idle_while_waiting_share: n(r.idleWhileWaitingShare),
+    first_media_p99_s: n(r.callerFirstMediaP99S), ringing_held_peak: r.ringingHeldPeak, rss_peak: n(r.peakRssMiB),
+    peak_waiting: r.peakWaiting, service_level: n(r.serviceLevel), cpu_peak: n(r.peakCpuCores), wall: n(r.wallSeconds),
+  };
+  return {
+    bench: BENCH, metric: 'run', value: r.fates.lost, unit: 'calls lost',
+    profile: r.profile.name, scale: r.scale, seed: r.seed, agents: r.agents, compression: r.profile.compression,
+    loadavg_before: loadavg.before.map(round), loadavg_after: loadavg.after.map(round),
+    ...metrics,
+    findings: findings(r),
+    gauges: r.gauges,
+  };
+}
+
+/** What a reader must not miss: lost, held and mismatched callers, each by number. */
+export function findings(r: RunResult): string[] {
+  const out: string[] = [];
+  for (const l of r.lostSeenBySipp) out.push(`lost ${l.number} (sipp Call-ID ${l.callId ?? '-'}: ${l.sipp || 'nothing logged'})`);
+  if (r.fates.in_progress > 0) out.push(`${r.fates.in_progress} callers still held by the engine without a final record at the records deadline`);
+  for (const h of r.inProgressNumbers) out.push(`  in progress ${h.number}: ${h.where}`);
+  const fm = r.callerFirstMedia;
+  if (fm.by200 > 0) out.push(`${fm.by200} of ${fm.callers} callers got no 183 before their 200: their first media was the answer`);
+  const m = r.answeredMismatch;
+  if (m.value !== 0 || m.numbers.length > 0) {
+    out.push(`answered_mismatch ${m.value}: sipp saw ${m.sippAnswered} answered, the engine recorded ${m.engineAnswered}` +
+      (m.held > 0 ? ` (${m.held} callers still held by the engine left out)` : ''));
+    for (const x of m.numbers) {
+      out.push(`  ${x.number} (Call-ID ${x.callId ?? '-'}): sipp ${x.sipp}, engine ${x.engine}${x.sippError !== undefined ? `; sipp error: ${x.sippError}` : ''}`);
+    }
+  }
+  return out;
 }
 
 function round(x: number): number {
@@ -55,19 +115,27 @@ function sec(x: number, digits = 1): string {
 export function markdown(r: RunResult, chartFile: string): string {
   const p = r.profile;
   const c = p.compression;
-  const verdict = r.fates.lost === 0 ? '**No caller lost.**' : `**${r.fates.lost} callers lost** (numbers in samples.json).`;
+  const verdict = (r.fates.lost === 0 ? '**No caller lost.**' : `**${r.fates.lost} callers lost** (numbers in samples.json).`) +
+    (r.fates.in_progress > 0 ? ` ${r.fates.in_progress} callers still held by the engine at the records deadline.` : '');
+  const found = findings(r);
   const rows: [string, string][] = [
     ['Callers offered', `${r.offered} (expected ${Math.round(r.expected)})`],
     ['Served by an agent', `${r.fates.served}`],
     ['Hung up before an agent, captured for callback', `${r.fates.captured} (abandoned ${r.abandoned})`],
     ['Rejected on purpose (blacklisted)', `${r.fates.rejected}`],
-    ['**Lost** (neither served nor captured nor rejected)', `**${r.fates.lost}**`],
+    ['Still in progress at the records deadline (held by the engine, no final record yet)', `${r.fates.in_progress}`],
+    ['**Lost** (neither served nor captured nor rejected, and not held)', `**${r.fates.lost}**`],
+    ['Answered: sipp (200 to the INVITE) − engine (answered CDRs)', `${r.answeredMismatch.value} (${r.answeredMismatch.sippAnswered} − ${r.answeredMismatch.engineAnswered}; ${r.answeredMismatch.numbers.length} numbers disagree)`],
+    ['Agents idle while callers waited', `${r.idleWhileWaitingS.toFixed(0)} agent-seconds, ${pct(r.idleWhileWaitingShare)} of the logged-in agent-seconds (${r.waitingSeconds} sampled seconds with a caller waiting${r.gauges.offerPending ? ', offers not yet sent included' : ''})`],
+    ['Callers held in ringing, peak', r.gauges.ringingHeld ? `${r.ringingHeldPeak}` : '0 (the engine has no onair_calls_ringing_held)'],
     ['Peak offered', `${r.peakOfferedPerSecond} calls/s (replay), ${(r.peakOfferedPerSecond / c).toFixed(1)} calls/s broadcast`],
     ['Peak callers waiting at once', `${r.peakWaiting} in queue (${r.peakInProgress} calls in progress)`],
     ['Service level', `${pct(r.serviceLevel)} answered within ${p.serviceLevel.seconds} s (target ${pct(p.serviceLevel.target)})`],
     ['Average / longest wait', `${sec(r.avgWaitS * c)} / ${sec(r.maxWaitS * c)} broadcast time`],
-    ['First media p99 (caller: INVITE → 183 with SDP)', sec(r.earlyMediaP99S, 3)],
-    ['First media p99 (engine histogram)', sec(r.firstMediaP99S, 3)],
+    ['First media p99, per caller given media (INVITE → 183 with SDP)', `${sec(r.callerFirstMediaP99S, 3)} over ${r.callerFirstMedia.callers} callers` +
+      (r.callerFirstMedia.treatmentKnown ? `, ${r.callerFirstMedia.excludedRinging} held in ringing left out` : ', every caller (the CDRs carry no treatment)') +
+      (r.callerFirstMedia.by200 > 0 ? `; ${r.callerFirstMedia.by200} of them got no 183, first media at the 200` : '')],
+    ['First media p99 (engine histogram)', sec(r.engineFirstMediaP99S, 3)],
     ['Routing p99 (matchable → INVITE to agent)', sec(r.routingP99S, 3)],
     ['Engine CPU peak / average', `${r.peakCpuCores.toFixed(2)} / ${r.avgCpuCores.toFixed(2)} cores`],
     ['Engine RSS peak', `${r.peakRssMiB.toFixed(0)} MiB`],
@@ -87,7 +155,7 @@ ${verdict} ${r.agents} agents, ${p.durationMinutes} broadcast minutes replayed i
 |---|---|
 ${rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n')}
 
-CDR outcomes: ${outcomes}.
+${found.length > 0 ? `## Findings\n\n${found.map((f) => `- ${f}`).join('\n')}\n\n` : ''}CDR outcomes: ${outcomes}.
 sipp's view: ${Object.entries(r.sipp).map(([k, v]) => `${k} ${v}`).join(', ')}.
 
 Times are broadcast time unless marked: replay seconds × ${c}. "Lost" joins every number sipp
@@ -95,8 +163,8 @@ dialled with the engine's CDRs and callback tasks (docs/surge.md).
 `;
 }
 
-/** Write report.md, chart.png, samples.json and metrics.jsonl into `dir`; returns their paths. */
-export async function writeReport(r: RunResult, dir: string): Promise<string[]> {
+/** Write report.md, chart.png, samples.json and metrics.jsonl (the metric lines, then the run line) into `dir`; returns their paths. */
+export async function writeReport(r: RunResult, dir: string, run?: RunLine): Promise<string[]> {
   mkdirSync(dir, { recursive: true });
   const chart = path.join(dir, 'chart.png');
   writeFileSync(chart, surgeChart(r));
@@ -106,6 +174,6 @@ export async function writeReport(r: RunResult, dir: string): Promise<string[]> 
   const { samples: series, ...summary } = r;
   writeFileSync(samples, JSON.stringify({ summary, samples: series }, null, 1));
   const jsonl = path.join(dir, 'metrics.jsonl');
-  writeFileSync(jsonl, metricLines(r).map((l) => JSON.stringify(l)).join('\n') + '\n');
+  writeFileSync(jsonl, [...metricLines(r), ...(run ? [run] : [])].map((l) => JSON.stringify(l)).join('\n') + '\n');
   return [md, chart, samples, jsonl];
 }

@@ -7,21 +7,32 @@
  *           ─▶ sipp callers, rate set every second through the control socket (the schedule)
  *  every second: /metrics + sipp counters ─▶ a Sample; the supervisor makes ring-no-answer agents
  *           ready again
- *  after the curve: callers finish (bounded) ─▶ CDRs + callbacks from the API ─▶ join by number
+ *  after the curve: callers finish (bounded) ─▶ CDRs + callbacks from the API ─▶ join by number,
+ *           again until every dialled number has its final record or the records deadline; a
+ *           number the engine still holds then is `in_progress`, one it does not hold is lost
+ *  the callers' sipp log (a line per INVITE, 183, 200) joined with the CDRs: answered_mismatch
+ *           per number, first media per caller (truth.ts)
  * ```
  *
  * Bounded in time (every sipp has `-timeout`, the drain has a deadline) and cleaned up in
  * `finally`: every process started is killed, even when a step throws.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { openDatabase } from '../../engine/db/index.ts';
 import { SqliteCrmAdapter } from '../../crm-adapter/index.ts';
 import type { Profile } from './profile.ts';
 import { drawCallers, expectedCalls, injectionFile, rateCommand, rateSchedule, sippPause, wholeCallsSchedule, type Caller } from './schedule.ts';
 import { crmCustomers, engineConfig, surgeAgents, SURGE_NUMBER } from './engine-config.ts';
 import { freePort, sleep, startEngineProcess, startSipp, type EngineProcess, type Sipp } from './processes.ts';
-import { countEnding, histogramQuantile, parsePrometheus, readSippCounts, snapshot, type EngineSnapshot } from './sampler.ts';
+import { countEnding, histogramQuantile, parsePrometheus, readSippCounts, snapshot, sum, type EngineSnapshot, type PromSeries } from './sampler.ts';
+import {
+  answeredMismatch, classify, firstMediaTimes, idleWhileWaiting, parseCallerLog, parseSippErrors, quantileOf,
+  type AnsweredMismatch, type Cdr, type Fate, type SippCall,
+} from './truth.ts';
+
+export { classify, type Fate } from './truth.ts';
 
 const SCENARIO_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'scenarios');
 /** sipp's Debian RFC 2833 digit captures. */
@@ -44,6 +55,13 @@ export interface RunOptions {
   cpuProfDir?: string | undefined;
   /** Longest wait for callers to finish after the curve (ms). */
   drainMs?: number | undefined;
+  /**
+   * Wait, after the drain, for every dialled number's final record (ms; default 60 s): extended
+   * by as much again each time fewer records are missing than before, up to 5 times in all.
+   */
+  recordsMs?: number | undefined;
+  /** The arrival curve's multiplier the profile was scaled by (recorded in the result). */
+  scale?: number | undefined;
   /** Progress lines (stderr). */
   log?: ((line: string) => void) | undefined;
 }
@@ -65,6 +83,14 @@ export interface Sample {
   inProgress: number;
   agentsBusy: number;
   agentsIdle: number;
+  /** Agents with status available and state idle (GET /api/v1/agents at the sample). */
+  agentsIdleAvailable: number;
+  /** Agents not logged out. */
+  agentsLoggedIn: number;
+  /** C1's `onair_agents_offer_pending` (0 when the engine has no such gauge). */
+  offerPending: number;
+  /** C2's `onair_calls_ringing_held` (0 when the engine has no such gauge). */
+  ringingHeld: number;
   agentsNotReady: number;
   oldestWaitS: number;
   /** Engine CPU in cores over the second (1.0 = one core). */
@@ -72,9 +98,6 @@ export interface Sample {
   rssMiB: number;
   eventLoopP99Ms: number;
 }
-
-/** Every caller's fate, from the engine's records. */
-export type Fate = 'served' | 'captured' | 'rejected' | 'lost';
 
 /** What the run measured. */
 export interface RunResult {
@@ -90,6 +113,31 @@ export interface RunResult {
   lostNumbers: string[];
   /** Lost callers by what the engine recorded for them (a CDR outcome, or `no CDR`). */
   lostBy: Record<string, number>;
+  /** What sipp saw of each lost caller (at most 50): its Call-ID and the events it logged. */
+  lostSeenBySipp: { number: string; callId: string | null; sipp: string }[];
+  /** Callers the engine still held without a final record at the records deadline (at most 50). */
+  inProgressNumbers: { number: string; where: string }[];
+  /** sipp's 200s against the engine's answered CDRs, per number (at most 50 numbers kept). */
+  answeredMismatch: AnsweredMismatch;
+  /** Agent-seconds idle (available, or reserved for an offer not yet sent) while a caller waited. */
+  idleWhileWaitingS: number;
+  /** That over the logged-in agent-seconds of the same seconds (NaN when nobody waited). */
+  idleWhileWaitingShare: number;
+  /** Sampled seconds in which a caller waited. */
+  waitingSeconds: number;
+  /** Callers' INVITE → first media (183 with SDP, else 200), p99 over callers given media (s). */
+  callerFirstMediaP99S: number;
+  /**
+   * How many callers that p99 is over, how many ringing-held callers it left out, and how many got
+   * the 200 with no 183 before it (their first media was the answer).
+   */
+  callerFirstMedia: { callers: number; excludedRinging: number; treatmentKnown: boolean; by200: number };
+  /** Peak of `onair_calls_ringing_held` (0 when absent). */
+  ringingHeldPeak: number;
+  /** Which of C1's and C2's gauges the engine exposed. */
+  gauges: { offerPending: boolean; ringingHeld: boolean };
+  /** The arrival curve's multiplier. */
+  scale: number;
   /** CDR outcome counts. */
   outcomes: Record<string, number>;
   abandoned: number;
@@ -102,7 +150,7 @@ export interface RunResult {
   avgWaitS: number;
   maxWaitS: number;
   /** From the engine's histograms (seconds); NaN when the engine recorded none. */
-  firstMediaP99S: number;
+  engineFirstMediaP99S: number;
   routingP99S: number;
   /** INVITE → 183 with SDP, as the callers saw it (sipp), p99 (seconds). */
   earlyMediaP99S: number;
@@ -115,15 +163,6 @@ export interface RunResult {
   replaySeconds: number;
   wallSeconds: number;
   machine: string;
-}
-
-interface Cdr {
-  caller: string;
-  outcome: string;
-  queue: string | null;
-  waitMs: number;
-  answeredAt: number | null;
-  arrivedAt: number;
 }
 
 /** Fill a scenario template's `{{name}}` fields. Every field must be given. */
@@ -150,37 +189,6 @@ async function allPages<T>(base: string, p: string): Promise<T[]> {
     out.push(...page.items);
     if (!page.hasMore) return out;
   }
-}
-
-/**
- * Each dialled caller's fate: served (an answered CDR), captured (a callback task, or a
- * callback-requested CDR), rejected (blacklisted: refused on purpose), else lost.
- */
-export function classify(dialled: readonly Caller[], cdrs: readonly Cdr[], callbackNumbers: ReadonlySet<string>): { fates: Record<Fate, number>; lost: string[]; lostBy: Record<string, number> } {
-  const byNumber = new Map<string, Cdr[]>();
-  for (const c of cdrs) {
-    const list = byNumber.get(c.caller);
-    if (list) list.push(c);
-    else byNumber.set(c.caller, [c]);
-  }
-  const fates: Record<Fate, number> = { served: 0, captured: 0, rejected: 0, lost: 0 };
-  const lost: string[] = [];
-  const lostBy: Record<string, number> = {};
-  for (const caller of dialled) {
-    const mine = byNumber.get(caller.number) ?? [];
-    let fate: Fate;
-    if (mine.some((c) => c.outcome === 'answered')) fate = 'served';
-    else if (callbackNumbers.has(caller.number) || mine.some((c) => c.outcome === 'callback_requested')) fate = 'captured';
-    else if (mine.some((c) => c.outcome === 'rejected_blacklist')) fate = 'rejected';
-    else fate = 'lost';
-    fates[fate]++;
-    if (fate === 'lost') {
-      lost.push(caller.number);
-      const why = mine.length > 0 ? mine.map((c) => c.outcome).join('+') : 'no CDR';
-      lostBy[why] = (lostBy[why] ?? 0) + 1;
-    }
-  }
-  return { fates, lost, lostBy };
 }
 
 /** Run one surge (see the file comment). */
@@ -254,7 +262,9 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
         '-s', a.id, '-au', a.id, '-ap', a.password, '-key', 'agent_port', String(agentPort), '-m', '1', '-timeout', '20s', '-timeout_error',
       ], { cwd: dir, logFile: '/dev/null' });
       cleanups.push(() => reg.kill());
-      return (await reg.done) === 0;
+      const code = await reg.done;
+      if (code !== 0) log(`agent ${a.id}: REGISTER failed (sipp exit ${code}): ${reg.stderr().slice(-400)}`);
+      return code === 0;
     };
     let registered = 0;
     for (let i = 0; i < agents.length; i += 25) {
@@ -272,7 +282,12 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
     const callerSipp: Sipp = await startSipp([
       '-sf', 'caller.xml', sipTarget, '-s', SURGE_NUMBER, '-t', 'u1', '-i', '127.0.0.1', '-p', '0', '-mp', String(await freePort()),
       '-inf', 'callers.csv', '-m', String(callers.length), '-r', String(first), '-rp', '1000', '-l', '100000',
-      '-timeout', `${bound}s`, '-trace_counts', '-trace_rtt', '-rtt_freq', '1', '-fd', '1', '-max_recv_loops', '10000', '-max_sched_loops', '10000',
+      '-timeout', `${bound}s`, '-trace_counts', '-trace_rtt', '-rtt_freq', '1', '-trace_logs', '-trace_err',
+      // A reply arriving while a caller sits between two patience ticks (a nop) is "unexpected"
+      // to sipp, which by default aborts the call: the engine then records an answer the caller
+      // never took. Without abortunexp sipp drops it and the retransmission (RFC 3261 17.2.1)
+      // lands in the recv the caller is back at.
+      '-default_behaviors', 'all,-abortunexp', '-fd', '1', '-max_recv_loops', '10000', '-max_sched_loops', '10000',
     ], { cwd: dir, logFile: path.join(dir, 'sipp-callers.log') });
     cleanups.push(() => callerSipp.kill());
     const countsFile = path.join(dir, `caller_${callerSipp.pid}_counts.csv`);
@@ -306,6 +321,9 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
       const now = Date.now();
       engineSeries = parsePrometheus(await (await fetch(`${http}/metrics`)).text());
       const snap = snapshot(engineSeries);
+      // Every second (not only when someone is not ready): the idle-while-waiting figure needs
+      // each agent's status and state, which the gauges give only separately.
+      const agentList = await listAgents(http);
       const invites = readSippCounts(countsFile)['1_INVITE_Sent'] ?? prevInvites;
       const dt = (now - prevAt) / 1000;
       const busy = (snap.agentsByState['on_call'] ?? 0) + (snap.agentsByState['reserved'] ?? 0) + (snap.agentsByState['wrap_up'] ?? 0);
@@ -322,6 +340,10 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
         inProgress: snap.inProgress,
         agentsBusy: busy,
         agentsIdle: snap.agentsByState['idle'] ?? 0,
+        agentsIdleAvailable: agentList.filter((a) => a.status === 'available' && a.state === 'idle').length,
+        agentsLoggedIn: agentList.filter((a) => a.status !== 'logged_out').length,
+        offerPending: sum(engineSeries, 'onair_agents_offer_pending'),
+        ringingHeld: sum(engineSeries, 'onair_calls_ringing_held'),
         agentsNotReady: snap.agentsByStatus['not_ready'] ?? 0,
         oldestWaitS: snap.oldestWaitS,
         cpuCores: prev ? (snap.cpuSeconds - prev.cpuSeconds) / dt : 0,
@@ -337,7 +359,7 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
       }
       // Supervisor: an agent set not-ready by a ring-no-answer is made ready again, as a team
       // lead would, after readyAgainSeconds.
-      if ((snap.agentsByStatus['not_ready'] ?? 0) > 0 || notReadySince.size > 0) await supervise(http, notReadySince, now, readyAgainMs);
+      if ((snap.agentsByStatus['not_ready'] ?? 0) > 0 || notReadySince.size > 0) await supervise(http, agentList, notReadySince, now, readyAgainMs);
       if (s >= schedule.length) {
         const idle = snap.inProgress === 0;
         if (idle && quietSince === 0) quietSince = now;
@@ -348,26 +370,71 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
         }
       }
     }
+    // sipp writes its log and counters on a clean exit only: `q` (after the calls in progress),
+    // then `Q` (at once), SIGKILL last.
     await callerSipp.command('q');
-    await Promise.race([callerSipp.done, sleep(5000)]);
+    if (await Promise.race([callerSipp.done.then(() => true), sleep(5000).then(() => false)]) === false) {
+      await callerSipp.command('Q');
+      await Promise.race([callerSipp.done, sleep(5000)]);
+    }
     callerSipp.kill();
     const sippCounts = readSippCounts(countsFile);
     const rtts = readRtt(dir, callerSipp.pid);
 
     // ---- the records ------------------------------------------------------------------------------
-    // CDRs reach the CRM through the durable outbox: wait until it is empty (bounded).
-    for (let i = 0; i < 100; i++) {
-      const snap = snapshot(parsePrometheus(await (await fetch(`${http}/metrics`)).text()));
-      if (snap.outboxPending === 0 && snap.inProgress === 0) break;
-      await sleep(200);
-    }
-    const finalSeries = parsePrometheus(await (await fetch(`${http}/metrics`)).text());
-    const finalSnap = snapshot(finalSeries);
-    const cdrs = await allPages<Cdr>(http, '/api/v1/cdrs');
-    const callbacks = await allPages<{ caller: string }>(http, '/api/v1/callbacks');
+    // A number is final when the CRM has its answered / callback / blacklist CDR or a callback
+    // task. CDRs reach the CRM through the durable outbox, so the join is repeated until every
+    // dialled number is final, or none of the missing ones is still held by the engine and the
+    // outbox is empty (nothing more is coming), or the deadline. Held at the end: in_progress.
     const offered = sippCounts['1_INVITE_Sent'] ?? 0;
     const dialled = callers.slice(0, offered);
-    const { fates, lost, lostBy } = classify(dialled, cdrs, new Set(callbacks.map((cb) => cb.caller)));
+    const dbPath = o.target ? undefined : path.join(dir, 'onair.db');
+    const recordsMs = o.recordsMs ?? 60_000;
+    const recordsStart = Date.now();
+    let recordsDeadline = recordsStart + recordsMs;
+    let missingBefore = Infinity;
+    let cdrs: Cdr[];
+    let callbackNumbers: Set<string>;
+    let open: Map<string, string>;
+    let joined: ReturnType<typeof classify>;
+    let callbacks: { caller: string }[];
+    for (let round = 0; ; round++) {
+      const snap = snapshot(parsePrometheus(await (await fetch(`${http}/metrics`)).text()));
+      cdrs = await allPages<Cdr>(http, '/api/v1/cdrs');
+      callbacks = await allPages<{ caller: string }>(http, '/api/v1/callbacks');
+      callbackNumbers = new Set(callbacks.map((cb) => cb.caller));
+      open = await heldByEngine(http, dbPath);
+      joined = classify(dialled, cdrs, callbackNumbers, open);
+      const missing = joined.fates.in_progress + joined.fates.lost;
+      if (missing === 0) break;
+      if (joined.fates.in_progress === 0 && snap.outboxPending === 0 && snap.inProgress === 0) break;
+      // An engine behind under load is still writing records: wait while that makes progress.
+      if (missing < missingBefore) recordsDeadline = Math.min(recordsStart + 5 * recordsMs, Date.now() + recordsMs);
+      missingBefore = missing;
+      if (Date.now() > recordsDeadline) {
+        // The engine writes a CDR through an in-memory write queue before it reaches the outbox, and
+        // a caller refused at lookup (blacklisted) has no journal row: while the engine is still
+        // writing, a number without any record is not proven lost. Only a quiet engine proves it.
+        if (snap.outboxPending > 0 || snap.inProgress > 0) {
+          const busy = `no record yet, the engine still busy (outbox ${snap.outboxPending} pending, ${snap.inProgress} calls)`;
+          for (const n of joined.lost) open.set(n, busy);
+          joined = classify(dialled, cdrs, callbackNumbers, open);
+        }
+        log(`records deadline: ${joined.fates.in_progress} callers without a final record while the engine still holds or writes them, ${joined.fates.lost} lost`);
+        break;
+      }
+      if (round % 5 === 0) log(`waiting for records: ${joined.fates.in_progress} held by the engine, outbox ${snap.outboxPending} pending`);
+      await sleep(2000);
+    }
+    const finalSeries = parsePrometheus(await (await fetch(`${http}/metrics`)).text());
+    const { fates, lost, lostBy, inProgress } = joined;
+    const logFile = path.join(dir, `caller_${callerSipp.pid}_logs.log`);
+    const seen = parseCallerLog(existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
+    const errFile = path.join(dir, `caller_${callerSipp.pid}_errors.log`);
+    const sippErrors = readSippErrors(errFile);
+    const mismatch = answeredMismatch(dialled, seen, cdrs, callbackNumbers, open, sippErrors);
+    const media = firstMediaTimes(seen, cdrs);
+    const idle = idleWhileWaiting(samples);
     const outcomes: Record<string, number> = {};
     for (const cdr of cdrs) outcomes[cdr.outcome] = (outcomes[cdr.outcome] ?? 0) + 1;
     const answeredCdrs = cdrs.filter((x) => x.outcome === 'answered');
@@ -378,6 +445,17 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
     const result: RunResult = {
       profile, agents: agentCount, seed, samples, offered, expected,
       fates, lostNumbers: lost.slice(0, 50), lostBy, outcomes,
+      lostSeenBySipp: lost.slice(0, 50).map((n) => sippView(n, seen.get(n), sippErrors)),
+      inProgressNumbers: inProgress.slice(0, 50),
+      answeredMismatch: { ...mismatch, numbers: mismatch.numbers.slice(0, 50) },
+      idleWhileWaitingS: idle.seconds,
+      idleWhileWaitingShare: idle.share,
+      waitingSeconds: idle.waitingSeconds,
+      callerFirstMediaP99S: quantileOf(media.seconds, 0.99),
+      callerFirstMedia: { callers: media.seconds.length, excludedRinging: media.excludedRinging, treatmentKnown: media.treatmentKnown, by200: media.by200 },
+      ringingHeldPeak: Math.max(0, ...samples.map((x) => x.ringingHeld)),
+      gauges: { offerPending: has(finalSeries, 'onair_agents_offer_pending'), ringingHeld: has(finalSeries, 'onair_calls_ringing_held') },
+      scale: o.scale ?? 1,
       abandoned: (outcomes['abandoned_ivr'] ?? 0) + (outcomes['abandoned_queue'] ?? 0),
       captured: callbacks.length + (outcomes['callback_requested'] ?? 0) - countRequestedWithTask(cdrs, callbacks),
       peakWaiting: Math.max(0, ...samples.map((x) => x.waiting)),
@@ -387,7 +465,7 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
       answeredWithinSl: within,
       avgWaitS: answeredCdrs.length > 0 ? answeredCdrs.reduce((a, x) => a + x.waitMs, 0) / answeredCdrs.length / 1000 : 0,
       maxWaitS: waits.length > 0 ? Math.max(...waits) / 1000 : 0,
-      firstMediaP99S: histogramQuantile(finalSeries, 'onair_first_media_seconds', 0.99),
+      engineFirstMediaP99S: histogramQuantile(finalSeries, 'onair_first_media_seconds', 0.99),
       routingP99S: histogramQuantile(finalSeries, 'onair_offer_latency_seconds', 0.99),
       earlyMediaP99S: quantileOf(rtts, 0.99),
       peakCpuCores: Math.max(0, ...cpu),
@@ -408,7 +486,6 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
       wallSeconds: (Date.now() - started) / 1000,
       machine: '',
     };
-    void finalSnap;
     return result;
   } finally {
     for (const c of cleanups.reverse()) {
@@ -434,17 +511,92 @@ function readRtt(dir: string, pid: number): number[] {
   }
 }
 
-function quantileOf(xs: number[], q: number): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
+/** One agent as `GET /api/v1/agents` lists it (the fields the bench reads). */
+interface AgentRow {
+  id: string;
+  status: string;
+  state: string;
+  reason: string | null;
+  registered: boolean;
+}
+
+async function listAgents(http: string): Promise<AgentRow[]> {
+  return (await getJson<{ items: AgentRow[] }>(http, '/api/v1/agents')).items;
+}
+
+/**
+ * Numbers the engine still holds, with where: a live call (`GET /api/v1/calls`), and when the
+ * bench started the engine (its database at `dbPath`), a call-journal row (the call has not
+ * finished) or a CDR still pending in the outbox (finished, not yet in the CRM). Read-only: the
+ * engine keeps writing.
+ */
+async function heldByEngine(http: string, dbPath: string | undefined): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const c of (await getJson<{ items: { caller: string; phase: string }[] }>(http, '/api/v1/calls')).items) out.set(c.caller, `call ${c.phase}`);
+  if (dbPath === undefined || !existsSync(dbPath)) return out;
+  // A second connection to the engine's WAL database: reads see the last commit, never block it.
+  const db = openDatabase({ path: dbPath, busyTimeoutMs: 2000 });
+  try {
+    for (const r of db.prepare<{ caller: string; state: string }>('SELECT caller, state FROM call_journal').all()) {
+      if (!out.has(r.caller)) out.set(r.caller, `journal ${r.state}`);
+    }
+    for (const r of db.prepare<{ payload: string }>("SELECT payload FROM outbox WHERE kind = 'cdr' AND status = 'pending'").all()) {
+      const caller = (JSON.parse(r.payload) as { caller?: unknown }).caller;
+      if (typeof caller === 'string' && !out.has(caller)) out.set(caller, 'CDR pending in the outbox');
+    }
+  } finally {
+    db.close();
+  }
+  return out;
+}
+
+/**
+ * sipp's error file, read in chunks: with -trace_err sipp notes every patience tick (a recv
+ * timeout) of every caller, tens of MB in a preset; only the entries naming a call are kept.
+ */
+function readSippErrors(file: string): Map<string, string> {
+  const out = new Map<string, string>();
+  if (!existsSync(file)) return out;
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(1 << 20);
+    let carry = '';
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      const text = carry + buf.toString('latin1', 0, n);
+      parseSippErrors(text, out, n === 0);
+      if (n === 0) return out;
+      // Keep the tail: an entry cut at the chunk's end is read whole with the next chunk.
+      carry = text.slice(Math.max(0, text.length - 8192));
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A lost caller as sipp saw it, for the report (the lead matches the Call-ID in the engine log). */
+function sippView(number: string, s: SippCall | undefined, errors: ReadonlyMap<string, string>): { number: string; callId: string | null; sipp: string } {
+  if (s === undefined) return { number, callId: null, sipp: 'no line in the callers\' log' };
+  const events = [
+    s.inviteAt !== null ? `INVITE at ${s.inviteAt} ms` : null,
+    s.sdp183At !== null ? `183+SDP at ${s.sdp183At} ms` : null,
+    s.answeredAt !== null ? `200 at ${s.answeredAt} ms` : null,
+    s.cancelAt !== null ? `CANCEL at ${s.cancelAt} ms` : null,
+    s.answeredAfterCancelAt !== null ? `200 after CANCEL at ${s.answeredAfterCancelAt} ms` : null,
+    errors.has(s.callId) ? `sipp error: ${errors.get(s.callId)!}` : null,
+  ].filter((x) => x !== null);
+  return { number, callId: s.callId, sipp: events.join(', ') };
+}
+
+/** Whether the exposition has a series named `name` (a gauge an older engine lacks). */
+function has(series: readonly PromSeries[], name: string): boolean {
+  return series.some((x) => x.name === name);
 }
 
 /** Make agents that a ring-no-answer set not-ready available again after `afterMs`. */
-async function supervise(http: string, since: Map<string, number>, now: number, afterMs: number): Promise<void> {
-  const list = await getJson<{ items: { id: string; status: string; reason: string | null; registered: boolean }[] }>(http, '/api/v1/agents');
+async function supervise(http: string, list: readonly AgentRow[], since: Map<string, number>, now: number, afterMs: number): Promise<void> {
   const seen = new Set<string>();
-  for (const a of list.items) {
+  for (const a of list) {
     if (a.status !== 'not_ready' || !a.registered) continue;
     seen.add(a.id);
     const from = since.get(a.id);
