@@ -101,6 +101,21 @@ export interface CallsSettings {
   /** VIP callers (CRM VIP level > 0) get their level as ACD priority; off: everyone is equal. */
   vipPriority: boolean;
   refusals: RefusalSettings;
+  /**
+   * Media capacity: most callers given media (IVR, hold audio) at once; beyond it the trunk's
+   * {@link TrunkAdmission.overload} applies. Null or absent = no limit.
+   */
+  mediaStreams?: number | null;
+}
+
+/** What a caller on a trunk gets at the media capacity (config `trunks[].overload`). */
+export interface OverloadPolicy {
+  /** Hold in `180 Ringing` without media, or refuse with 503. */
+  whenMediaFull: 'ringing' | 'refuse';
+  /** Longest hold in ringing (below the carrier's limit on an unanswered call). */
+  maxRingingMs: number;
+  /** Held at `maxRingingMs` with no stream free: 503 (and a callback task), or media over the capacity. */
+  atRingingLimit: 'refuse' | 'media';
 }
 
 /** A carrier call admitted by a trunk. */
@@ -114,6 +129,8 @@ export interface TrunkAdmission {
   answerAfterMs: number;
   inbandDtmf: boolean;
   codecs: ('PCMU' | 'PCMA')[];
+  /** What a caller gets at the media capacity; absent = the schema's defaults (media-admission.ts). */
+  overload?: OverloadPolicy;
 }
 
 /** The carrier trunks (engine/trunks). */
