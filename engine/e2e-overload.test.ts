@@ -66,6 +66,8 @@ t.test('at media.maxStreams the next caller rings without SDP or RTP, and gets 1
     const c = callOf(rig, held);
     return c?.phase === 'queued' ? c : undefined;
   }, 10_000);
+  // Same process, same clock as the engine's CDR times: the caller was held at least from here.
+  const seenHeldAt = Date.now();
   t.equal(queued.queue, 'orders', "held in the queue the flow reaches without a key pressed");
   t.equal(queued.ivrExitAt, queued.queuedAt, 'queued at once: the IVR is skipped');
   const scraped = await metrics(rig);
@@ -88,7 +90,9 @@ t.test('at media.maxStreams the next caller rings without SDP or RTP, and gets 1
   const cdr1 = cdrs.find((c) => c.caller === '+4930720000001')!;
   t.equal(cdr3.treatment, 'ringing', 'CDR: treatment ringing');
   t.ok(cdr3.ringingMs! > 0, 'CDR: ringingMs > 0');
-  t.ok(cdr3.arrivedAt + cdr3.ringingMs! >= cdr1.endedAt, 'held until the first caller left');
+  // The hold starts after the CRM look-up (not at arrival) and ends in the turn the first caller leaves.
+  t.ok(cdr3.ringingMs! >= cdr1.endedAt - seenHeldAt, 'held at least from when it was seen held until the first caller left');
+  t.ok(cdr1.endedAt - cdr3.arrivedAt >= cdr3.ringingMs! - 1000, 'and no longer: media came in the turn the first caller left (bound loose by a second for a loaded machine)');
   t.ok(cdr3.arrivedAt + cdr3.ringingMs! < cdr3.endedAt, 'then heard media before it hung up');
   t.equal(cdr3.outcome, 'abandoned_queue', 'the held caller who gave up later is an abandon of the queue');
   for (const c of cdrs.filter((c) => c.caller !== held)) t.match(c, { treatment: 'media', ringingMs: 0 }, `CDR of ${c.caller}: treatment media`);

@@ -507,6 +507,7 @@ export class CallController {
   private holdInRinging(call: Call, queue: string, policy: Readonly<OverloadPolicy>, remote: LegRemote): void {
     call.pendingRemote = remote;
     call.invite.progress(180);
+    void this.d.store.journal.ringingHeld(call.id, this.now()).catch((err: unknown) => this.d.log.error({ err, ...this.ctx(call) }, 'journal write failed'));
     call.ringTimer = this.clock.setTimer(policy.maxRingingMs, () => this.ringingLimit(call, policy));
     this.d.log.debug({ ...this.ctx(call), queue }, 'media capacity reached: caller held in ringing');
     this.to(call, 'ivr');
@@ -521,7 +522,9 @@ export class CallController {
     call.ringingMs = this.admission.leave(call.id, this.now()) ?? call.ringingMs;
     const remote = call.pendingRemote;
     call.pendingRemote = undefined;
-    if (remote && call.callerLeg && !isEnded(call)) {
+    if (isEnded(call)) return;
+    void this.d.store.journal.ringingEnded(call.id, call.ringingMs, this.now()).catch((err: unknown) => this.d.log.error({ err, ...this.ctx(call) }, 'journal write failed'));
+    if (remote && call.callerLeg) {
       void this.d.media.setRemote(call.callerLeg, remote).then((r) => {
         if (!r.ok) this.d.log.error({ ...this.ctx(call), code: r.code, reason: r.reason }, 'caller media remote not set');
       });
@@ -560,8 +563,9 @@ export class CallController {
       this.streamFreed(call);
       return;
     }
-    this.leaveRinging(call);
+    // The admission measured the hold when it gave the stream.
     call.ringingMs = ringingMs;
+    this.leaveRinging(call);
     if (call.admission.earlyMedia) {
       call.invite.progress(183, { body: call.localSdp!, contentType: 'application/sdp' });
       call.answerTimer = this.clock.setTimer(Math.max(0, call.admission.answerAfterMs - ringingMs), () => this.answerCaller(call));
