@@ -109,6 +109,11 @@ export interface QueuedEvent extends CallEventBase {
   position: number;
   /** Priority the ACD used (VIP level mapped), 0 = normal. */
   priority: number;
+  /**
+   * `ringing` when the caller waits in `180 Ringing` without media (the media capacity was
+   * reached; docs/operations.md, Overload), else `media`. Optional: absent in earlier records.
+   */
+  treatment?: Exclude<CallTreatment, 'refused'>;
 }
 
 /** The call is ringing an agent's phone. A call can be offered several times (ring-no-answer). */

@@ -7,6 +7,7 @@
 import t from 'tap';
 import path from 'node:path';
 import { freeUdpPort, requirePeer } from './testing/index.ts';
+import { SqliteCrmAdapter } from '../crm-adapter/index.ts';
 import {
   SCENARIOS, callersFile, listCallbacks, listCdrs, startE2e, startSippAgents, waitFor, waitForCdrs, within, type EngineRig,
 } from './testing/engine-rig.ts';
@@ -70,6 +71,12 @@ t.test('at media.maxStreams the next caller rings without SDP or RTP, and gets 1
   const seenHeldAt = Date.now();
   t.equal(queued.queue, 'orders', "held in the queue the flow reaches without a key pressed");
   t.equal(queued.ivrExitAt, queued.queuedAt, 'queued at once: the IVR is skipped');
+  // The built-in CRM (its tables in the engine's database file) received the queued event.
+  const crm = new SqliteCrmAdapter({ path: rig.dbPath });
+  await crm.init();
+  t.teardown(() => crm.close());
+  const event = await waitFor('the queued event in the CRM', () => crm.listEvents(queued.id).find((e) => e.type === 'queued'));
+  t.match(event, { type: 'queued', queue: 'orders', treatment: 'ringing' }, 'the CRM queued event says ringing');
   const scraped = await metrics(rig);
   t.match(scraped, /^onair_calls_ringing_held 1$/m, 'gauge: one caller held in ringing');
   t.match(scraped, /^onair_media_streams_in_use 2$/m, 'gauge: two streams in use');

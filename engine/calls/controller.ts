@@ -820,10 +820,11 @@ export class CallController {
       const position = this.d.acd.positionOf(call.id) ?? 1;
       if (!holding) this.play(call, { items: [{ kind: 'prompt', name: `${call.lang}/in-queue` }, this.holdMusic(call)], loop: true, loopFrom: 1 });
       void this.d.store.journal.queued(call.id, call.queue, now).catch((err: unknown) => this.d.log.error({ err, ...this.ctx(call) }, 'journal write failed'));
-      this.record(call, { type: 'queued', queue: call.queue, position, priority: call.priority });
+      const treatment = call.ringing ? 'ringing' : 'media';
+      this.record(call, { type: 'queued', queue: call.queue, position, priority: call.priority, treatment });
       this.emit({
         type: 'call.queued', callId: call.id, queue: call.queue, caller: call.caller, dialled: call.dialled, programme: call.route.programme,
-        airing: call.route.airing, position, priority: call.priority, at: now,
+        airing: call.route.airing, position, priority: call.priority, at: now, treatment,
       });
     }
     this.apply(effects);

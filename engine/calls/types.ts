@@ -227,6 +227,8 @@ export type CallControlEvent =
   | {
     type: 'call.queued'; callId: string; queue: string; caller: string; dialled: string; programme: string | null;
     airing: string | null; position: number; priority: number; at: number;
+    /** `ringing`: held in 180 Ringing without media (the media capacity is reached); else `media`. */
+    treatment?: 'media' | 'ringing';
   }
   /** An agent's phone rings; `attempt` is the how-many-th offer of this call (1-based). */
   | {
