@@ -266,6 +266,9 @@ export class CallController {
       }
     }
     this.scheduleAcd();
+    // A held caller whose agent's phone stopped ringing (declined, timed out) is back in the
+    // queue: a stream left free while it rang is its now.
+    this.promoteHeld();
   }
 
   /**
