@@ -109,6 +109,11 @@ export interface QueuedEvent extends CallEventBase {
   position: number;
   /** Priority the ACD used (VIP level mapped), 0 = normal. */
   priority: number;
+  /**
+   * `ringing` when the caller waits in `180 Ringing` without media (the media capacity was
+   * reached; docs/operations.md, Overload), else `media`. Optional: absent in earlier records.
+   */
+  treatment?: Exclude<CallTreatment, 'refused'>;
 }
 
 /** The call is ringing an agent's phone. A call can be offered several times (ring-no-answer). */
@@ -282,6 +287,16 @@ export interface Cdr {
   direction?: 'inbound' | 'outbound';
   /** Outbound: 1 for the first attempt of the task. */
   attempt?: number | null;
+  /**
+   * Inbound: what the caller got on arrival (issue 13, contract C2): `media` = media (183/200 with
+   * SDP) at once; `ringing` = held in `180 Ringing` without media for `ringingMs` (the media
+   * capacity was reached) before media, an agent, a hang-up or a refusal at the ringing limit;
+   * `refused` = 503 with Retry-After (signalling or media capacity, media failure), kept as a
+   * callback task. Optional like `direction`; the engine always sets both on inbound records.
+   */
+  treatment?: CallTreatment;
+  /** Inbound: how long the caller was held in ringing without media (0 unless `treatment` is `ringing`). */
+  ringingMs?: number;
   /** Outbound: the trunk the customer was dialled through, or null. */
   trunk?: string | null;
   /** Outbound: what the attempt ended with (`outcome` is `answered` when it is `answered`, else `failed`). */
@@ -292,6 +307,9 @@ export interface Cdr {
    */
   variables?: Record<string, string>;
 }
+
+/** What an inbound caller got on arrival ({@link Cdr.treatment}). */
+export type CallTreatment = 'media' | 'ringing' | 'refused';
 
 /** Delivery metadata passed with each outbox delivery. */
 export interface DeliveryInfo {

@@ -224,6 +224,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
           return {
             trunkId: t.id, caller: r.caller, dialled: r.dialled, earlyMedia: t.earlyMedia, answerAfterMs: t.answerAfterSeconds * 1000,
             inbandDtmf: t.inbandDtmf ?? config.media.inbandDtmf, codecs: [...t.codecs],
+            overload: { whenMediaFull: t.overload.whenMediaFull, maxRingingMs: t.overload.maxRingingSeconds * 1000, atRingingLimit: t.overload.atRingingLimit },
           };
         },
       },
@@ -279,6 +280,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     metrics.setSources({
       transactions: () => ({ client: ua.transactions.clientCount, server: ua.transactions.serverCount, evicted: ua.transactions.evictedCount }),
       calls: () => callsByPhase(calls.list()),
+      mediaAdmission: () => calls.mediaFigures(),
       acd: () => acd.snapshot(Date.now()),
       agents: agentList,
       outbox: () => store.outbox.backlog(),

@@ -103,8 +103,21 @@ export interface MetricSources {
   processFaults?: () => { uncaughtException: number; unhandledRejection: number };
   /** The registrar's counters (its `stats`). */
   registrar?: () => RegistrarCounts;
+  /**
+   * Media-aware admission (contract C2): callers held in ringing now and since start, streams in
+   * use, the capacity in force (null = no limit). Structurally `CallController.mediaFigures()`.
+   */
+  mediaAdmission?: () => MediaAdmissionCounts;
   /** Outbound trunks: calls in progress per trunk (`OutboundDialer.utilisation`). */
   outbound?: () => ReadonlyArray<{ trunk: string; active: number }>;
+}
+
+/** Media-aware admission figures read at scrape time (structurally `MediaAdmissionFigures` of engine/calls). */
+export interface MediaAdmissionCounts {
+  held: number;
+  heldTotal: number;
+  inUse: number;
+  capacity: number | null;
 }
 
 /** Registrar counters read at scrape time (structurally the registrar's `stats`). */
@@ -277,6 +290,17 @@ export class Metrics {
       if (byPhase !== undefined) for (const phase of CALL_PHASES) emit({ phase }, byPhase[phase] ?? 0);
     });
     fromMap('onair_calls_ended_total', 'Calls ended, by CDR outcome.', 'outcome', this.outcomes);
+    // Media-aware admission (contract C2, docs/operations.md "Overload"): read at scrape time.
+    const admitted = (name: string, kind: 'counter' | 'gauge', help: string, value: (f: MediaAdmissionCounts) => number | null): void =>
+      scraped(kind, name, help, [], (emit) => {
+        const f = sources().mediaAdmission?.();
+        const v = f === undefined ? null : value(f);
+        if (v !== null) emit({}, v);
+      });
+    admitted('onair_calls_ringing_held', 'gauge', 'Callers held in 180 Ringing without media now (the media capacity is reached).', (f) => f.held);
+    admitted('onair_calls_ringing_held_total', 'counter', 'Callers ever held in ringing without media.', (f) => f.heldTotal);
+    admitted('onair_media_streams_in_use', 'gauge', 'Callers given media (IVR, hold audio) now: streams counted against the media capacity.', (f) => f.inUse);
+    admitted('onair_media_capacity_streams', 'gauge', 'The media capacity in force (media.maxStreams); +Inf when unlimited.', (f) => f.capacity ?? Infinity);
     this.firstMediaHistogram = new Histogram({
       name: 'onair_first_media_seconds', help: 'From a carrier INVITE to the first media sent to the caller.',
       buckets: FIRST_MEDIA_BUCKETS, registers,

@@ -22,18 +22,19 @@ import { unescapeUri } from '../sip/index.ts';
 import type {
   Clock, Dialog, DialogDelegate, IncomingInvite, IncomingRequest, OutgoingInvite, SipResponse, TimerHandle,
 } from '../sip/index.ts';
-import type { Playlist, PlaylistItem, RemoteMedia, LegId, G711, LegStats } from '../../media/index.ts';
+import type { Playlist, PlaylistItem, RemoteMedia, LegId, LegRemote, G711, LegStats } from '../../media/index.ts';
 import { negotiate, acceptAnswer } from '../../media/index.ts';
 import type { Store, CallbackInput } from '../store/index.ts';
-import type { CallerInfo, CallEvent, Cdr, CdrOutcome, ReleasedBy } from '../../crm-adapter/index.ts';
+import type { CallerInfo, CallEvent, CallTreatment, Cdr, CdrOutcome, ReleasedBy } from '../../crm-adapter/index.ts';
 import { CONTRACT_VERSION, unknownCaller } from '../../crm-adapter/index.ts';
 import type {
   AgentDeskPort, AgentDirectory, CallbackOffers, CallControlEvent, CallerLookup, CallMedia, CallsSettings, CallUserAgent, DeskAction, Flow, FlowStep,
-  MenuAction, NumberRoute, QueueCallSettings, TrunkAdmission, TrunkGate,
+  MenuAction, NumberRoute, OverloadPolicy, QueueCallSettings, RejectReason, TrunkAdmission, TrunkGate,
 } from './types.ts';
 import { epochClock } from '../clock/index.ts';
 import { transition, isEnded, type CallPhase } from './phase.ts';
 import { RefusalRecorder } from './refusals.ts';
+import { DEFAULT_OVERLOAD_POLICY, MediaAdmission, defaultQueueOf, type MediaAdmissionFigures } from './media-admission.ts';
 import { parseDtmfInfo } from './dtmf-info.ts';
 import { DEFAULT_QUEUE_CALL_SETTINGS } from './settings.ts';
 import { allHold } from './flow-conditions.ts';
@@ -107,6 +108,18 @@ interface Call extends CallRecord {
   closing: Closing | undefined;
   /** The first playback to the caller started (for the first-media latency). */
   mediaStarted: boolean;
+  /** What the caller got on arrival (the CDR's `treatment`). */
+  treatment: CallTreatment;
+  /** Held in `180 Ringing` without media now (media-admission.ts). */
+  ringing: boolean;
+  /** How long the caller was held in ringing (set when the hold ends). */
+  ringingMs: number;
+  /** Holds one of the media capacity's streams (IVR or hold audio), until it ends or is bridged. */
+  streaming: boolean;
+  /** The ringing limit of a held caller. */
+  ringTimer: TimerHandle | undefined;
+  /** A held caller's media, set on the leg when it gets media or an agent (no RTP before). */
+  pendingRemote: LegRemote | undefined;
 }
 
 interface IvrState {
@@ -178,6 +191,8 @@ export class CallController {
   /** Agent id → the CDR of its last call, until its wrap-up ends. */
   private readonly wrapUps = new Map<string, PendingCdr>();
   private readonly refusals: RefusalRecorder;
+  /** The media capacity and the callers held in ringing (issue 13). */
+  private readonly admission: MediaAdmission;
   private nextCallNumber = 1;
   private acdTimer: TimerHandle | undefined;
   private acdTimerAt = Infinity;
@@ -190,6 +205,7 @@ export class CallController {
     this.d = deps;
     this.clock = deps.clock ?? epochClock;
     this.refusals = new RefusalRecorder(deps.settings.refusals);
+    this.admission = new MediaAdmission(deps.settings.mediaStreams ?? null);
     deps.media.delegate = {
       dtmf: (leg, digit) => this.onDigit(leg, digit),
       playbackDone: (leg, playId) => this.onPlaybackDone(leg, playId),
@@ -205,6 +221,11 @@ export class CallController {
   /** Calls in progress. */
   get size(): number {
     return this.calls.size;
+  }
+
+  /** The media capacity in force, streams in use and callers held in ringing (for the gauges). */
+  mediaFigures(): MediaAdmissionFigures {
+    return this.admission.figures();
   }
 
   /** Answered calls whose CDR waits for the end of the agent's wrap-up. */
@@ -248,6 +269,9 @@ export class CallController {
       }
     }
     this.scheduleAcd();
+    // A held caller whose agent's phone stopped ringing (declined, timed out) is back in the
+    // queue: a stream left free while it rang is its now.
+    this.promoteHeld();
   }
 
   /**
@@ -317,7 +341,7 @@ export class CallController {
     const now = this.now();
     const route = own(this.d.settings.numbers, admission.dialled) ?? this.d.settings.defaultRoute;
     if (this.draining || this.calls.size >= this.d.settings.maxCalls) {
-      invite.reject(503, { headers: [{ name: 'Retry-After', value: String(this.d.settings.retryAfterSeconds) }] });
+      this.busy(invite);
       this.rejectedForCapacity(invite, admission, route, now);
       return;
     }
@@ -330,6 +354,7 @@ export class CallController {
       localSdp: undefined, agentLeg: undefined, agentLocal: undefined, agentInvite: undefined, agentDialog: undefined, offerSeq: 0, playId: -1,
       afterPlay: undefined, ivr: undefined, queueDigits: undefined, answerTimer: undefined, closing: undefined, mediaStarted: false,
       vars: Object.create(null) as Record<string, string>,
+      treatment: 'media', ringing: false, ringingMs: 0, streaming: false, ringTimer: undefined, pendingRemote: undefined,
     };
     this.calls.set(call.id, call);
     invite.onCancel = () => this.callerLeft(call, 'caller');
@@ -341,6 +366,11 @@ export class CallController {
       this.d.log.error({ err, ...this.ctx(call) }, 'call setup failed');
       this.fail(call, 500);
     });
+  }
+
+  /** 503 Service Unavailable with Retry-After (RFC 3261 §21.5.4): every capacity refusal says when to try again. */
+  private busy(invite: IncomingInvite): void {
+    invite.reject(503, { headers: [{ name: 'Retry-After', value: String(this.d.settings.retryAfterSeconds) }] });
   }
 
   private newCallId(now: number): string {
@@ -365,6 +395,7 @@ export class CallController {
       programme: route.programme, airing: route.airing, queue: null, agent: null, customerId: null, outcome: 'rejected_capacity',
       arrivedAt: now, ivrExitAt: null, queuedAt: null, offeredAt: null, answeredAt: null, endedAt: now, wrapUpEndAt: null,
       waitMs: 0, talkMs: 0, wrapUpMs: 0, offers: 0, releasedBy: 'system', callbackId: null, direction: 'inbound', variables: {},
+      treatment: 'refused', ringingMs: 0,
     };
     const callback: CallbackInput | null = verdict.callback ? {
       caller: admission.caller, queue: this.d.settings.defaultCallbackQueue, arrivedAt: now, callId, reason: 'rejected_capacity',
@@ -397,13 +428,28 @@ export class CallController {
       this.finish(call, 'failed', 'system', 'failed');
       return;
     }
+    // Media capacity (media-admission.ts): a stream, a place in ringing, or a refusal. A held
+    // caller waits in the queue its flow reaches without a key pressed, so it keeps its place.
+    const policy = call.admission.overload ?? DEFAULT_OVERLOAD_POLICY;
+    const verdict = this.admission.arrive(call.id, policy, this.now());
+    const heldQueue = verdict === 'ring' ? defaultQueueOf(s.flows, call.route.flow, call.priority > 0, this.now()) : null;
+    if (verdict === 'refuse' || (verdict === 'ring' && heldQueue === null)) {
+      this.refuseForMedia(call);
+      return;
+    }
+    if (verdict === 'media') call.streaming = true;
+    else {
+      call.ringing = true;
+      call.treatment = 'ringing';
+    }
     const leg = await this.d.media.allocate({ inbandDtmf: call.admission.inbandDtmf, rtpTimeoutMs: s.rtpTimeoutMs });
     if (!leg.ok) {
       // The caller only sees a 503: the reason must be in the log.
       this.d.log.error({ ...this.ctx(call), code: leg.code, reason: leg.reason }, 'no media leg for the caller');
       if (isEnded(call)) return;
-      call.invite.reject(503, { headers: [{ name: 'Retry-After', value: String(s.retryAfterSeconds) }] });
+      this.busy(call.invite);
       this.rejected(call, 'media', 503);
+      call.treatment = 'refused';
       // We know the number and failed them, not the other way round: a callback task keeps the
       // caller (the surge bench lost 111 callers here when RTP ports of the range were taken).
       this.finish(call, 'failed', 'system', 'rejected_capacity');
@@ -424,6 +470,10 @@ export class CallController {
     }
     call.callerCodec = neg.remote.codec;
     call.localSdp = sdpBody(neg.answer);
+    if (call.ringing) {
+      this.holdInRinging(call, heldQueue!, policy, toLegRemote(neg.remote));
+      return;
+    }
     // Not awaited: the worker takes a leg's commands in order, so the prompt or hold audio started
     // below goes to this remote; waiting for the reply would add a worker and a main-thread turn
     // to every caller's time to first audio.
@@ -440,6 +490,117 @@ export class CallController {
     if (isEnded(call)) return;
     this.to(call, 'ivr');
     this.startFlow(call, call.route.flow);
+  }
+
+  /**
+   * Over the media capacity, by the trunk's policy (or a held caller with no queue to wait in):
+   * 503 with Retry-After, and the caller is kept as a callback task.
+   */
+  private refuseForMedia(call: Call): void {
+    this.admission.leave(call.id, this.now());
+    call.ringing = false;
+    call.treatment = 'refused';
+    this.busy(call.invite);
+    this.rejected(call, 'capacity', 503);
+    this.finish(call, 'rejected_capacity', 'system', 'rejected_capacity');
+  }
+
+  /**
+   * Hold the caller in `180 Ringing` without SDP (the carrier plays ringback; as Asterisk Queue's
+   * `r` option) and queue it where its flow leads without a key pressed. Its leg has no remote
+   * yet, so no RTP flows either way and no RTP timeout runs. The ringing limit keeps it from the
+   * carrier's own cut-off.
+   */
+  private holdInRinging(call: Call, queue: string, policy: Readonly<OverloadPolicy>, remote: LegRemote): void {
+    call.pendingRemote = remote;
+    call.invite.progress(180);
+    void this.d.store.journal.ringingHeld(call.id, this.now()).catch((err: unknown) => this.d.log.error({ err, ...this.ctx(call) }, 'journal write failed'));
+    call.ringTimer = this.clock.setTimer(policy.maxRingingMs, () => this.ringingLimit(call, policy));
+    this.d.log.debug({ ...this.ctx(call), queue }, 'media capacity reached: caller held in ringing');
+    this.to(call, 'ivr');
+    this.enqueue(call, queue);
+  }
+
+  /** The hold ends (media given, an agent answered, the call ended): measure it, set the leg's remote. */
+  private leaveRinging(call: Call): void {
+    if (call.ringTimer !== undefined) this.clock.clearTimer(call.ringTimer);
+    call.ringTimer = undefined;
+    call.ringing = false;
+    call.ringingMs = this.admission.leave(call.id, this.now()) ?? call.ringingMs;
+    const remote = call.pendingRemote;
+    call.pendingRemote = undefined;
+    if (isEnded(call)) return;
+    void this.d.store.journal.ringingEnded(call.id, call.ringingMs, this.now()).catch((err: unknown) => this.d.log.error({ err, ...this.ctx(call) }, 'journal write failed'));
+    if (remote && call.callerLeg) {
+      void this.d.media.setRemote(call.callerLeg, remote).then((r) => {
+        if (!r.ok) this.d.log.error({ ...this.ctx(call), code: r.code, reason: r.reason }, 'caller media remote not set');
+      });
+    }
+  }
+
+  /** A held caller at its ringing limit: media if a stream is free (or the policy says so), else 503. */
+  private ringingLimit(call: Call, policy: Readonly<OverloadPolicy>): void {
+    call.ringTimer = undefined;
+    if (!call.ringing || isEnded(call)) return;
+    const now = this.now();
+    const r = this.admission.atLimit(call.id, policy, now);
+    if (!r) return;
+    if (r.verdict === 'media') {
+      this.giveMedia(call, r.ringingMs);
+      return;
+    }
+    call.ringing = false;
+    call.ringingMs = r.ringingMs;
+    call.pendingRemote = undefined;
+    this.busy(call.invite);
+    this.rejected(call, 'capacity', 503);
+    const inAcd = call.phase === 'queued' || call.phase === 'offering';
+    this.finish(call, 'rejected_capacity', 'system', 'rejected_capacity');
+    // After the end: the ACD's withdrawal of a ringing offer finds the call over, not re-queued.
+    if (inAcd) this.decide(() => this.d.acd.abandon(call.id, now));
+  }
+
+  /**
+   * A held caller gets a stream (the admission already counted it): the media its trunk gives
+   * (183 with SDP, or 200), then the queue's hold audio; its place in the queue is unchanged.
+   */
+  private giveMedia(call: Call, ringingMs: number): void {
+    call.streaming = true;
+    if (isEnded(call)) {
+      this.streamFreed(call);
+      return;
+    }
+    // The admission measured the hold when it gave the stream.
+    call.ringingMs = ringingMs;
+    this.leaveRinging(call);
+    if (call.admission.earlyMedia) {
+      call.invite.progress(183, { body: call.localSdp!, contentType: 'application/sdp' });
+      call.answerTimer = this.clock.setTimer(Math.max(0, call.admission.answerAfterMs - ringingMs), () => this.answerCaller(call));
+    } else {
+      this.answerCaller(call);
+    }
+    if (call.phase === 'queued' || call.phase === 'offering') {
+      this.play(call, { items: [{ kind: 'prompt', name: `${call.lang}/in-queue` }, this.holdMusic(call)], loop: true, loopFrom: 1 });
+    }
+  }
+
+  /** The caller no longer holds a stream (bridged, or gone): the oldest held caller gets it. */
+  private streamFreed(call: Call): void {
+    if (!call.streaming) return;
+    call.streaming = false;
+    this.admission.streamEnded();
+    this.promoteHeld();
+  }
+
+  /** Free streams to held callers, oldest first; one whose agent's phone rings is about to be bridged and waits. */
+  private promoteHeld(): void {
+    if (this.draining) return;
+    const promoted = this.admission.promote(this.now(), (id) => this.calls.get(id)?.phase === 'queued');
+    for (const p of promoted) {
+      const call = this.calls.get(p.id);
+      if (call) this.giveMedia(call, p.ringingMs);
+      else this.admission.streamEnded();
+    }
   }
 
   /** The caller's ACK for our 200; only the first one matters (re-INVITE ACKs come here too). */
@@ -461,13 +622,18 @@ export class CallController {
     this.finish(call, 'failed', 'system', null);
   }
 
-  private rejected(call: Call, reason: 'blacklist' | 'media' | 'error' | 'queue_full', status: number): void {
+  private rejected(call: Call, reason: RejectReason, status: number): void {
     this.emit({ type: 'call.rejected', callId: call.id, caller: call.caller, trunk: call.trunk, queue: call.queue, reason, status, at: this.now() });
   }
 
   /** Answer the caller (200 with our SDP); from then on the call has a dialog. */
   private answerCaller(call: Call): void {
-    if (call.callerAnswered || isEnded(call)) return;
+    if (isEnded(call)) return;
+    // An agent answered: a held caller goes straight to the agent (its media was never started),
+    // and a caller bridged gives its stream to the oldest held caller.
+    if (call.ringing) this.leaveRinging(call);
+    if (call.phase === 'talking') this.streamFreed(call);
+    if (call.callerAnswered) return;
     if (call.answerTimer !== undefined) this.clock.clearTimer(call.answerTimer);
     call.answerTimer = undefined;
     const dialog = call.invite.accept({ body: call.localSdp!, contentType: 'application/sdp', delegate: this.callerDelegate(call) });
@@ -732,10 +898,11 @@ export class CallController {
       const position = this.d.acd.positionOf(call.id) ?? 1;
       if (!holding) this.play(call, { items: [{ kind: 'prompt', name: `${call.lang}/in-queue` }, this.holdMusic(call)], loop: true, loopFrom: 1 });
       void this.d.store.journal.queued(call.id, call.queue, now).catch((err: unknown) => this.d.log.error({ err, ...this.ctx(call) }, 'journal write failed'));
-      this.record(call, { type: 'queued', queue: call.queue, position, priority: call.priority });
+      const treatment = call.ringing ? 'ringing' : 'media';
+      this.record(call, { type: 'queued', queue: call.queue, position, priority: call.priority, treatment });
       this.emit({
         type: 'call.queued', callId: call.id, queue: call.queue, caller: call.caller, dialled: call.dialled, programme: call.route.programme,
-        airing: call.route.airing, position, priority: call.priority, at: now,
+        airing: call.route.airing, position, priority: call.priority, at: now, treatment,
       });
     }
     this.apply(effects);
@@ -1030,6 +1197,12 @@ export class CallController {
 
   private play(call: Call, playlist: Playlist, then?: () => void): void {
     if (!call.callerLeg || isEnded(call)) return;
+    if (call.ringing) {
+      // Held in ringing: no media at all (the carrier plays ringback). A last prompt is skipped,
+      // so what follows it (the hang-up of a caller sent away) happens now.
+      then?.();
+      return;
+    }
     call.afterPlay = undefined;
     const leg = call.callerLeg;
     void this.d.media.play(leg, playlist).then((r) => {
@@ -1166,6 +1339,12 @@ export class CallController {
     this.releaseLegs(call);
     this.calls.delete(call.id);
     const now = this.now();
+    if (call.ringing) this.leaveRinging(call);
+    const freed = call.streaming;
+    if (freed) {
+      call.streaming = false;
+      this.admission.streamEnded();
+    }
     const agent = outcome === 'answered' ? call.agentId : null;
     this.record(call, { type: 'ended', agent, releasedBy: by });
     this.emit({ type: 'call.ended', callId: call.id, agentId: agent, queue: call.queue, trunk: call.trunk, outcome, releasedBy: by, at: now });
@@ -1176,6 +1355,7 @@ export class CallController {
       offeredAt: call.offeredAt, answeredAt: call.answeredAt, endedAt: now, wrapUpEndAt: null,
       waitMs: (call.answeredAt ?? now) - call.arrivedAt, talkMs: call.answeredAt !== null ? now - call.answeredAt : 0, wrapUpMs: 0,
       offers: call.offers, releasedBy: by, callbackId: null, direction: 'inbound', variables: { ...call.vars },
+      treatment: call.treatment, ringingMs: call.ringingMs,
     };
     if (agent !== null && this.d.acd.inspectAgent(agent)?.state === 'wrapUp') {
       this.wrapUps.set(agent, { cdr });
@@ -1187,6 +1367,7 @@ export class CallController {
         reason: callback, dialled: call.dialled, programme: call.route.programme, customerId: call.customer.customerId,
       } : null, now);
     }
+    if (freed) this.promoteHeld();
     if (this.draining && this.calls.size === 0) this.drained?.();
   }
 

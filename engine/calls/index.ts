@@ -8,6 +8,8 @@ export type { CallsErrorCode } from './errors.ts';
 export { settingsFromConfig, DEFAULT_QUEUE_CALL_SETTINGS } from './settings.ts';
 export { CachedCallerLookup } from './lookup.ts';
 export type { CachedLookupOptions, LookupLogger, LookupObserver, LookupResult } from './lookup.ts';
+export { MediaAdmission, DEFAULT_OVERLOAD_POLICY, defaultQueueOf } from './media-admission.ts';
+export type { ArrivalVerdict, LimitVerdict, MediaAdmissionFigures } from './media-admission.ts';
 export { RefusalRecorder, isPlausibleCaller } from './refusals.ts';
 export type { RefusalVerdict } from './refusals.ts';
 export { parseDtmfInfo, MAX_DTMF_INFO_BYTES } from './dtmf-info.ts';
@@ -16,5 +18,5 @@ export { agentLocalMedia, answerReinvite, ringAgentPhone, sdpBody, toLegRemote }
 export type { AgentLocalMedia, AgentRing } from './ring.ts';
 export type {
   AgentContact, AgentDeskPort, AgentDirectory, CallbackOffers, CallControlEvent, CallerLookup, CallMedia, CallsSettings, CallUserAgent, DeskAction,
-  DeskResult, Flow, FlowStep, MenuAction, NumberRoute, QueueCallSettings, RefusalSettings, RejectReason, TrunkAdmission, TrunkGate,
+  DeskResult, Flow, FlowStep, MenuAction, NumberRoute, OverloadPolicy, QueueCallSettings, RefusalSettings, RejectReason, TrunkAdmission, TrunkGate,
 } from './types.ts';

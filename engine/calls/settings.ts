@@ -75,5 +75,6 @@ export function settingsFromConfig(config: Config): CallsSettings {
     featureCodes: codes, rtpTimeoutMs: config.media.rtpTimeoutSeconds * 1000,
     vipPriority: config.crm.vipPriorityPerLevel > 0,
     refusals: { recordsPerSecond: refusals.recordsPerSecond, burst: refusals.burst, dedupeMs: refusals.dedupeSeconds * 1000 },
+    mediaStreams: config.media.maxStreams,
   };
 }

@@ -125,6 +125,21 @@ export interface CallsSettings {
   /** VIP callers (CRM VIP level > 0) get their level as ACD priority; off: everyone is equal. */
   vipPriority: boolean;
   refusals: RefusalSettings;
+  /**
+   * Media capacity: most callers given media (IVR, hold audio) at once; beyond it the trunk's
+   * {@link TrunkAdmission.overload} applies. Null or absent = no limit.
+   */
+  mediaStreams?: number | null;
+}
+
+/** What a caller on a trunk gets at the media capacity (config `trunks[].overload`). */
+export interface OverloadPolicy {
+  /** Hold in `180 Ringing` without media, or refuse with 503. */
+  whenMediaFull: 'ringing' | 'refuse';
+  /** Longest hold in ringing (below the carrier's limit on an unanswered call). */
+  maxRingingMs: number;
+  /** Held at `maxRingingMs` with no stream free: 503 (and a callback task), or media over the capacity. */
+  atRingingLimit: 'refuse' | 'media';
 }
 
 /** A carrier call admitted by a trunk. */
@@ -138,6 +153,8 @@ export interface TrunkAdmission {
   answerAfterMs: number;
   inbandDtmf: boolean;
   codecs: ('PCMU' | 'PCMA')[];
+  /** What a caller gets at the media capacity; absent = the schema's defaults (media-admission.ts). */
+  overload?: OverloadPolicy;
 }
 
 /** The carrier trunks (engine/trunks). */
@@ -234,6 +251,8 @@ export type CallControlEvent =
   | {
     type: 'call.queued'; callId: string; queue: string; caller: string; dialled: string; programme: string | null;
     airing: string | null; position: number; priority: number; at: number;
+    /** `ringing`: held in 180 Ringing without media (the media capacity is reached); else `media`. */
+    treatment?: 'media' | 'ringing';
   }
   /** An agent's phone rings; `attempt` is the how-many-th offer of this call (1-based). */
   | {

@@ -167,6 +167,8 @@ const mediaSection = z.strictObject({
   languages: z.array(z.string().min(1)).min(1).default(['en', 'zh']).describe('Languages callers may hear; every localised prompt must exist in each.'),
   rtpTimeoutSeconds: nonNegativeInt.default(30).describe('A call whose leg receives no RTP this long is hung up (s); 0 = never.'),
   inbandDtmf: z.boolean().default(false).describe('Detect DTMF tones in the audio as well as RFC 4733 events.'),
+  maxStreams: positiveInt.nullable().default(null)
+    .describe('Media capacity: most callers given media at once (IVR, hold audio; 50 packets/s each; bridged calls do not count); beyond it a caller waits per its trunk\'s overload policy (docs/operations.md, Overload); null = no limit but the RTP ports.'),
   spareLegs: nonNegativeInt.max(1000).default(32)
     .describe("RTP sockets each worker keeps bound ahead of demand, so a new call's media port is known without waiting for the worker; 0 = bind per call."),
 }).prefault({}).describe('RTP, media workers and prompts.');
@@ -236,6 +238,14 @@ const trunk = z.strictObject({
   codecs: z.array(z.enum(['PCMU', 'PCMA'])).min(1).default(['PCMU', 'PCMA']).describe('Codecs offered/accepted, in preference order.'),
   inbandDtmf: z.boolean().nullable().default(null).describe('In-band DTMF detection for this trunk; null = media.inbandDtmf.'),
   maxCallsPerSecond: z.number().positive().nullable().default(null).describe("The carrier's contracted calls per second: INVITE ceiling of the trunk's source addresses; null = the SIP admission default."),
+  overload: z.strictObject({
+    whenMediaFull: z.enum(['ringing', 'refuse']).default('ringing')
+      .describe("At media.maxStreams: 'ringing' holds the caller in 180 Ringing without media (the carrier plays ringback) in its queue; 'refuse' answers 503 with Retry-After and keeps a callback task."),
+    maxRingingSeconds: positiveInt.default(50)
+      .describe("Longest a caller is held in ringing, below the carrier's own limit on unanswered calls (s)."),
+    atRingingLimit: z.enum(['refuse', 'media']).default('refuse')
+      .describe("A caller still held at maxRingingSeconds: 'refuse' answers 503 with Retry-After and keeps a callback task; 'media' gives them media beyond media.maxStreams."),
+  }).prefault({}).describe('What a caller on this trunk gets when the media capacity is reached (docs/operations.md, Overload).'),
 });
 
 const agent = z.strictObject({

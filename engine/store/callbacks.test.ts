@@ -228,7 +228,7 @@ t.test('a database made by schema version 1 upgrades and keeps its tasks', async
 
   const store = openStore({ path: file, backgroundCheckpoint: false, now: T0 + 100 });
   t.teardown(() => store.close());
-  t.same(store.db.prepare('SELECT version FROM schema_migrations WHERE component = ? ORDER BY version').all('store'), [{ version: 1 }, { version: 2 }]);
+  t.same(store.db.prepare('SELECT version FROM schema_migrations WHERE component = ? ORDER BY version').all('store'), [{ version: 1 }, { version: 2 }, { version: 3 }]);
   const all = await store.callbacks.list();
   t.match(all, [
     { id: 1, caller: '+861', status: 'open', arrivedAt: T0, lastArrivalAt: T0 + 10, abandons: 2, firstCallId: 'a1', lastCallId: 'a2',

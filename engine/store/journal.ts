@@ -24,6 +24,9 @@ interface JournalRow {
   answered_at: number | null;
   offers: number;
   updated_at: number;
+  treatment: JournalEntry['treatment'];
+  ringing_since: number | null;
+  ringing_ms: number;
 }
 
 function toEntry(r: JournalRow): JournalEntry {
@@ -31,7 +34,7 @@ function toEntry(r: JournalRow): JournalEntry {
     callId: r.call_id, state: r.state, caller: r.caller, dialled: r.dialled, programme: r.programme,
     airing: r.airing, customerId: r.customer_id, queue: r.queue, agent: r.agent, arrivedAt: r.arrived_at,
     ivrExitAt: r.ivr_exit_at, queuedAt: r.queued_at, offeredAt: r.offered_at, answeredAt: r.answered_at,
-    offers: r.offers, updatedAt: r.updated_at,
+    offers: r.offers, updatedAt: r.updated_at, treatment: r.treatment, ringingSince: r.ringing_since, ringingMs: r.ringing_ms,
   };
 }
 
@@ -42,6 +45,8 @@ export class SqliteJournal implements CallJournal {
   readonly #queued: SqliteStatement;
   readonly #offered: SqliteStatement;
   readonly #answered: SqliteStatement;
+  readonly #ringingHeld: SqliteStatement;
+  readonly #ringingEnded: SqliteStatement;
   readonly #remove: SqliteStatement;
   readonly #get: SqliteStatement<JournalRow>;
   readonly #all: SqliteStatement<JournalRow>;
@@ -62,6 +67,8 @@ export class SqliteJournal implements CallJournal {
     this.#offered = db.prepare(`UPDATE call_journal SET state = 'offered', agent = ?, offered_at = coalesce(offered_at, ?),
       offers = offers + 1, updated_at = ? WHERE call_id = ?`);
     this.#answered = db.prepare("UPDATE call_journal SET state = 'answered', agent = ?, answered_at = ?, updated_at = ? WHERE call_id = ?");
+    this.#ringingHeld = db.prepare("UPDATE call_journal SET treatment = 'ringing', ringing_since = ?, updated_at = ? WHERE call_id = ?");
+    this.#ringingEnded = db.prepare('UPDATE call_journal SET ringing_since = NULL, ringing_ms = ?, updated_at = ? WHERE call_id = ?');
     this.#remove = db.prepare('DELETE FROM call_journal WHERE call_id = ?');
     this.#get = db.prepare('SELECT * FROM call_journal WHERE call_id = ?');
     this.#all = db.prepare('SELECT * FROM call_journal ORDER BY arrived_at, call_id');
@@ -87,6 +94,14 @@ export class SqliteJournal implements CallJournal {
 
   answered(callId: string, agent: string, at: number): Promise<void> {
     return this.#writer.write(() => void this.#answered.run(agent, at, at, callId));
+  }
+
+  ringingHeld(callId: string, at: number): Promise<void> {
+    return this.#writer.write(() => void this.#ringingHeld.run(at, at, callId));
+  }
+
+  ringingEnded(callId: string, ringingMs: number, at: number): Promise<void> {
+    return this.#writer.write(() => void this.#ringingEnded.run(ringingMs, at, callId));
   }
 
   get(callId: string): Promise<JournalEntry | null> {

@@ -153,4 +153,16 @@ CREATE TABLE dnc (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    version: 3,
+    name: "call journal: the caller's treatment at the media capacity (CDR treatment, ringingMs)",
+    // Media-aware admission (issue 13, contract C2): a caller held in 180 Ringing is journalled
+    // as such, so that the CDR crash recovery writes says so too, with the ringing time until the
+    // crash. Rows of calls in progress during the upgrade got media (the only treatment before).
+    sql: `
+ALTER TABLE call_journal ADD COLUMN treatment TEXT NOT NULL DEFAULT 'media' CHECK (treatment IN ('media', 'ringing', 'refused'));
+ALTER TABLE call_journal ADD COLUMN ringing_since INTEGER;
+ALTER TABLE call_journal ADD COLUMN ringing_ms INTEGER NOT NULL DEFAULT 0;
+`,
+  },
 ];

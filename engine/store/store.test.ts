@@ -22,7 +22,7 @@ t.test('file database: directory created, WAL, synchronous configurable, migrati
   const full = openStore({ path: file, synchronous: 'full' });
   t.equal(full.db.pragma('synchronous', { simple: true }), 2, 'FULL when asked');
   const rows = full.db.prepare('SELECT component, version FROM schema_migrations').all();
-  t.same(rows, [{ component: 'store', version: 1 }, { component: 'store', version: 2 }], 'reopening does not re-run migrations');
+  t.same(rows, [{ component: 'store', version: 1 }, { component: 'store', version: 2 }, { component: 'store', version: 3 }], 'reopening does not re-run migrations');
   await full.close();
 });
 
@@ -201,6 +201,31 @@ t.test('recoverAfterCrash: waiting callers become callbacks, answered calls get 
   const events = (await store.outbox.listCall('ringing')).map((i) => (i.kind === 'event' ? i.payload.type : 'cdr'));
   t.same(events, ['ended', 'callback_created', 'cdr']);
   t.same(await store.journal.list(), []);
+});
+
+t.test('recoverAfterCrash: a caller held in ringing (media capacity) gets CDR treatment ringing, rung until the crash', async (t) => {
+  const store = openStore({ path: ':memory:' });
+  t.teardown(() => store.close());
+  const info = (caller: string) => ({ caller, dialled: '100', programme: null, airing: null, customerId: null, queue: null });
+  await store.journal.arrived('held', info('+495'), T0);
+  await store.journal.ringingHeld('held', T0 + 100);
+  await store.journal.queued('held', 'orders', T0 + 100);
+  await store.journal.arrived('promoted', info('+496'), T0);
+  await store.journal.ringingHeld('promoted', T0);
+  await store.journal.queued('promoted', 'orders', T0);
+  await store.journal.ringingEnded('promoted', 4000, T0 + 4000);
+  await store.journal.arrived('plain', info('+497'), T0);
+  await store.journal.heartbeat(T0 + 10_000);
+  t.match(await store.journal.get('held'), { treatment: 'ringing', ringingSince: T0 + 100, ringingMs: 0 });
+  t.match(await store.journal.get('plain'), { treatment: 'media', ringingSince: null, ringingMs: 0 });
+  await store.recoverAfterCrash(T0 + 60_000, { fallbackQueue: 'orders' });
+  const cdrOf = async (id: string) => {
+    const item = (await store.outbox.listCall(id)).find((i) => i.kind === 'cdr');
+    return item?.kind === 'cdr' ? item.payload : null;
+  };
+  t.match(await cdrOf('held'), { treatment: 'ringing', ringingMs: 9900, direction: 'inbound' }, 'still held: rang until the heartbeat');
+  t.match(await cdrOf('promoted'), { treatment: 'ringing', ringingMs: 4000 }, 'got media after 4 s');
+  t.match(await cdrOf('plain'), { treatment: 'media', ringingMs: 0 });
 });
 
 t.test('heartbeat is the estimate of the crash time', async (t) => {

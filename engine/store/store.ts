@@ -150,7 +150,9 @@ function recoveredCdr(e: JournalEntry, endedAt: number, callbackId: number | nul
     answeredAt: e.answeredAt, endedAt, wrapUpEndAt: null,
     waitMs: (e.answeredAt ?? endedAt) - e.arrivedAt,
     talkMs: e.answeredAt === null ? 0 : endedAt - e.answeredAt,
-    wrapUpMs: 0, offers: e.offers, releasedBy: 'system', callbackId,
+    wrapUpMs: 0, offers: e.offers, releasedBy: 'system', callbackId, direction: 'inbound',
+    // Held in ringing when the engine died: it rang until then.
+    treatment: e.treatment, ringingMs: e.ringingSince !== null ? Math.max(0, endedAt - e.ringingSince) : e.ringingMs,
   };
 }
 

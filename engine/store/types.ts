@@ -7,7 +7,7 @@
  * Methods take `now` (epoch ms) instead of reading a clock, so that tests and crash recovery
  * control time. When a returned promise resolves, the write is committed (durable as configured).
  */
-import type { CallEvent, Cdr } from '../../crm-adapter/index.ts';
+import type { CallEvent, CallTreatment, Cdr } from '../../crm-adapter/index.ts';
 import type { AttemptResult } from '../callbacks/index.ts';
 
 export type { AttemptResult } from '../callbacks/index.ts';
@@ -350,6 +350,12 @@ export interface JournalEntry extends ArrivalInfo {
   answeredAt: number | null;
   offers: number;
   updatedAt: number;
+  /** What the caller got on arrival (the CDR's `treatment`). */
+  treatment: CallTreatment;
+  /** Held in ringing since (null when not held now). */
+  ringingSince: number | null;
+  /** Ringing time of a hold that ended. */
+  ringingMs: number;
 }
 
 /** Options of crash recovery. */
@@ -379,6 +385,10 @@ export interface CallJournal {
   queued(callId: string, queue: string, at: number): Promise<void>;
   offered(callId: string, agent: string, at: number): Promise<void>;
   answered(callId: string, agent: string, at: number): Promise<void>;
+  /** Held in `180 Ringing` without media from `at` (media-aware admission). */
+  ringingHeld(callId: string, at: number): Promise<void>;
+  /** The hold ended after `ringingMs` (media, an agent). */
+  ringingEnded(callId: string, ringingMs: number, at: number): Promise<void>;
   get(callId: string): Promise<JournalEntry | null>;
   list(): Promise<JournalEntry[]>;
   /** Record that the engine is alive (once a second): the estimate of the crash time. */
