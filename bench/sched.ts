@@ -54,10 +54,10 @@ function spread(values: number[]): { median: number; min: number; max: number; r
 async function sipRun(classes: boolean, burst: number): Promise<number> {
   const dir = mkdtempSync(path.join(tmpdir(), 'onair-sched-'));
   const engine = await spawnEngine({
-    dir,
+    dir, startTimeoutMs: 120_000,
     overrides: {
       scheduler: { enabled: classes },
-      sip: { maxCalls: 50_000 },
+      sip: { maxCalls: 4000 },
       flows: { direct: [{ queue: { id: 'orders' } }] },
       numbers: { 300: { flow: 'direct', programme: 'bench' }, default: { flow: 'direct' } },
     },

@@ -12,7 +12,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { Acd } from './acd/index.ts';
-import { WorkScheduler } from './sched/index.ts';
+import { WorkScheduler, type WorkClass } from './sched/index.ts';
 import { InboundClasses, SourceAdmission, TransportLayer, UserAgent, resolveUri, type IncomingRequest, type SipUri, type Endpoint } from './sip/index.ts';
 import { MediaPool } from '../media/index.ts';
 import { openStore, OutboxDispatcher, SqliteBindingStore, type SqliteStore } from './store/index.ts';
@@ -162,8 +162,9 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     });
     cleanups.push(() => ua.close());
     const sch = config.scheduler;
+    let scheduler: WorkScheduler | undefined;
     if (sch.enabled) {
-      const scheduler = new WorkScheduler({
+      scheduler = new WorkScheduler({
         turnBudgetMs: sch.turnBudgetMs, lateAfterMs: sch.tryingAfterMs,
         limits: { agent: sch.queueLimit, record: sch.queueLimit, signalling: sch.queueLimit, media: sch.queueLimit },
         onError: (err, cls) => log.error({ err, class: cls }, 'queued work threw; the engine keeps running'),
@@ -294,6 +295,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       outbox: () => store.outbox.backlog(),
       callbacks: () => store.callbacks.figures(Date.now()),
       media: () => media.stats(),
+      ...(scheduler ? { work: (cls: WorkClass) => scheduler.stats(cls) } : {}),
       ...(admission ? { sipAdmission: () => ({ dropped: admission.droppedCounts(), blockedSources: admission.blockedCount() }) } : {}),
       ...(opts.faults ? { processFaults: opts.faults } : {}),
       registrar: () => registrar.stats,
