@@ -6,7 +6,7 @@ import t from 'tap';
 import { WorkScheduler, WORK_CLASSES, type WorkClass, type WorkHandler } from './index.ts';
 
 /** A scheduler whose turns wait in `turns` and whose clock moves `cost` ms per item run. */
-function rig(opts: { budget?: number; limit?: number; cost?: number; lateAfterMs?: number } = {}) {
+function rig(opts: { budget?: number; limit?: number; cost?: number; lateAfterMs?: number; readAhead?: number } = {}) {
   let now = 0;
   const turns: (() => void)[] = [];
   const ran: string[] = [];
@@ -14,7 +14,7 @@ function rig(opts: { budget?: number; limit?: number; cost?: number; lateAfterMs
   const late: string[] = [];
   const cost = opts.cost ?? 1;
   const sched = new WorkScheduler({
-    turnBudgetMs: opts.budget ?? 3, lateAfterMs: opts.lateAfterMs ?? 100, now: () => now,
+    turnBudgetMs: opts.budget ?? 3, lateAfterMs: opts.lateAfterMs ?? 100, now: () => now, readAheadPosts: opts.readAhead ?? 0,
     defer: (turn) => turns.push(turn),
     ...(opts.limit !== undefined ? { limits: { agent: opts.limit, record: opts.limit, signalling: opts.limit, media: opts.limit } } : {}),
   });
@@ -164,4 +164,14 @@ t.test('the queue grows past its first ring size and keeps FIFO order across wra
   for (let i = 10; i < 60; i++) r.post('media', `m${i}`);
   r.turn();
   t.same(r.ran, Array.from({ length: 60 }, (_, i) => `m${i}`));
+});
+
+t.test('after a full read (readAheadPosts) a turn runs agent work and one item per lower class, then full budgets again', async (t) => {
+  const r = rig({ budget: 100, cost: 1, readAhead: 4 });
+  for (let i = 0; i < 6; i++) r.post('signalling', `s${i}`);
+  r.post('agent', 'a0');
+  r.post('agent', 'a1');
+  t.same(r.turn(), ['a0', 'a1', 's0'], '8 posts since the last turn: the backlog is read before it is worked off');
+  r.post('signalling', 's6');
+  t.same(r.turn(), ['s1', 's2', 's3', 's4', 's5', 's6'], 'one post since: the whole budget');
 });

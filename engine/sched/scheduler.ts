@@ -13,6 +13,9 @@
  *   overload rule answers it, never a silent drop        this turn gets one item (no starvation)
  * ```
  *
+ * A turn right after a full read of the sockets (`readAheadPosts`) runs only the top class and
+ * the one item of each other class, so the loop is back at the sockets at once.
+ *
  * The guarantee against starvation: in every turn each non-empty class is served at least one
  * item, so an item at position p of its class is handed on within p + 1 turns, however busy the
  * higher classes are; a turn lasts at most the budget plus one item per class.
@@ -45,6 +48,14 @@ export interface WorkSchedulerOptions {
   limits?: Partial<Record<WorkClass, number>>;
   /** An item still queued this long (ms) gets its handler's `late` once. Default 100. */
   lateAfterMs?: number;
+  /**
+   * A turn that finds at least this many items posted since the previous one (a full read of the
+   * sockets: libuv hands over at most 32 datagrams per socket per poll, so more are likely still
+   * in the kernel) spends its budget on the top class only and gives each lower class just its
+   * one item: reading the backlog, where an agent's answer may wait behind thousands of new
+   * INVITEs, comes before working it off. Default 32; 0 = off.
+   */
+  readAheadPosts?: number;
   /** Monotonic milliseconds (tests pass a fake). */
   now?: () => number;
   /** How a turn is scheduled: `setImmediate` by default (tests run turns by hand). */
@@ -135,10 +146,13 @@ export class WorkScheduler {
   private readonly turnBound: () => void;
   private pending = false;
   private turns = 0;
+  private readonly readAheadPosts: number;
+  private postedSinceTurn = 0;
 
   constructor(opts: WorkSchedulerOptions = {}) {
     this.turnBudgetMs = opts.turnBudgetMs ?? 2;
     this.lateAfterMs = opts.lateAfterMs ?? 100;
+    this.readAheadPosts = opts.readAheadPosts ?? 32;
     this.queues = WORK_CLASSES.map((c) => new ClassQueue(Math.max(1, opts.limits?.[c] ?? DEFAULT_LIMIT)));
     this.now = opts.now ?? (() => performance.now());
     this.defer = opts.defer ?? ((turn) => setImmediate(turn));
@@ -163,6 +177,7 @@ export class WorkScheduler {
       return false;
     }
     q.push(handler as WorkHandler<unknown>, item, this.now());
+    this.postedSinceTurn++;
     if (!this.pending) {
       this.pending = true;
       this.defer(this.turnBound);
@@ -196,6 +211,8 @@ export class WorkScheduler {
     this.pending = false;
     this.turns++;
     const start = this.now();
+    const readAhead = this.readAheadPosts > 0 && this.postedSinceTurn >= this.readAheadPosts;
+    this.postedSinceTurn = 0;
     this.notifyLate(start);
     const n = this.queues.length;
     let servedMask = 0;
@@ -204,7 +221,7 @@ export class WorkScheduler {
       let c = 0;
       while (c < n && this.queues[c]!.size === 0) c++;
       if (c === n) break;
-      if (ran > 0 && this.now() - start >= this.turnBudgetMs) break;
+      if (ran > 0 && (c > 0 && readAhead || this.now() - start >= this.turnBudgetMs)) break;
       this.runHead(c);
       servedMask |= 1 << c;
       ran++;
