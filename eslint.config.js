@@ -66,6 +66,18 @@ export default tseslint.config(
     },
   },
   {
+    // engine/sched is the main thread's work scheduler: layers post to it, it imports none of them.
+    files: ['engine/sched/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['../*', '!../sched', '!../sched/**', '../../*'], message: 'engine/sched imports nothing from the engine.' },
+        ],
+      }],
+    },
+  },
+  {
     // engine/db is the plumbing below the store and the CRM adapters: it imports neither, nor the engine.
     files: ['engine/db/**/*.ts'],
     ignores: ['**/*.test.ts'],

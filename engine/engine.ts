@@ -12,7 +12,8 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { Acd } from './acd/index.ts';
-import { SourceAdmission, TransportLayer, UserAgent, resolveUri, type IncomingRequest, type SipUri, type Endpoint } from './sip/index.ts';
+import { WorkScheduler, type WorkClass } from './sched/index.ts';
+import { InboundClasses, SourceAdmission, TransportLayer, UserAgent, resolveUri, type IncomingRequest, type SipUri, type Endpoint } from './sip/index.ts';
 import { MediaPool } from '../media/index.ts';
 import { openStore, OutboxDispatcher, SqliteBindingStore, type SqliteStore } from './store/index.ts';
 import { SqliteCrmAdapter, WebhookCrmAdapter, loadAdapterModule, type CrmAdapter } from '../crm-adapter/index.ts';
@@ -160,6 +161,16 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       ...(admission ? { admission } : {}),
     });
     cleanups.push(() => ua.close());
+    const sch = config.scheduler;
+    let scheduler: WorkScheduler | undefined;
+    if (sch.enabled) {
+      scheduler = new WorkScheduler({
+        turnBudgetMs: sch.turnBudgetMs, lateAfterMs: sch.tryingAfterMs,
+        limits: { agent: sch.queueLimit, record: sch.queueLimit, signalling: sch.queueLimit, media: sch.queueLimit },
+        onError: (err, cls) => log.error({ err, class: cls }, 'queued work threw; the engine keeps running'),
+      });
+      transport.setDispatcher(new InboundClasses(scheduler, transport, ua.transactions, (r) => ua.isEstablished(r)));
+    }
     const sipEndpoints: Endpoint[] = [];
     for (const spec of toListenSpecs(config)) sipEndpoints.push(await transport.listen(spec));
     transport.observe(metrics.sipObserver());
@@ -286,6 +297,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       outbox: () => store.outbox.backlog(),
       callbacks: () => store.callbacks.figures(Date.now()),
       media: () => media.stats(),
+      ...(scheduler ? { work: (cls: WorkClass) => scheduler.stats(cls) } : {}),
       ...(admission ? { sipAdmission: () => ({ dropped: admission.droppedCounts(), blockedSources: admission.blockedCount() }) } : {}),
       ...(opts.faults ? { processFaults: opts.faults } : {}),
       registrar: () => registrar.stats,

@@ -21,6 +21,7 @@ import type { CallbackFigures, OutboxBacklog } from '../store/index.ts';
 import type { DialResult } from '../outbound/index.ts';
 import { DIAL_RESULTS } from '../outbound/index.ts';
 import type { CdrOutcome } from '../../crm-adapter/index.ts';
+import { WORK_CLASSES, type WorkClass, type WorkClassStats } from '../sched/index.ts';
 import type { CallPhase, WireAgentState, WireAgentStatus } from './types.ts';
 
 /** Direction of a SIP message or media packet, seen from the engine. */
@@ -99,6 +100,8 @@ export interface MetricSources {
   media?: () => Promise<readonly MediaWorkerCounters[]>;
   /** Per-source SIP admission: drops by the limit that refused them, sources blocked now. */
   sipAdmission?: () => { dropped: Readonly<Record<AdmissionDropKind, number>>; blockedSources: number };
+  /** The main thread's work queues by class (engine/sched), when `scheduler.enabled`. */
+  work?: (cls: WorkClass) => WorkClassStats;
   /** Exceptions and rejections nothing handled, which the process policy logged and survived. */
   processFaults?: () => { uncaughtException: number; unhandledRejection: number };
   /** The registrar's counters (its `stats`). */
@@ -265,6 +268,12 @@ export class Metrics {
       const a = sources().sipAdmission?.();
       if (a !== undefined) emit({}, a.blockedSources);
     });
+    scraped('gauge', 'onair_work_queued', 'Work waiting on the main thread by class (agent > record > signalling > media; docs/operations.md, Priorities under load).',
+      ['class'], (emit) => { const w = sources().work; if (w) for (const c of WORK_CLASSES) emit({ class: c }, w(c).queued); });
+    scraped('counter', 'onair_work_shed_total', 'Work refused because its class queue was full (requests answered 503, responses and ACKs counted as overload_shed drops).',
+      ['class'], (emit) => { const w = sources().work; if (w) for (const c of WORK_CLASSES) emit({ class: c }, w(c).shed); });
+    scraped('counter', 'onair_work_late_total', 'Work still queued after scheduler.tryingAfterMs (a new INVITE then gets its 100 Trying at once).',
+      ['class'], (emit) => { const w = sources().work; if (w) for (const c of WORK_CLASSES) emit({ class: c }, w(c).late); });
     scraped('counter', 'onair_process_faults_total', 'Exceptions and promise rejections nothing handled; logged, and the engine kept running.',
       ['kind'], (emit) => {
         const f = sources().processFaults?.();

@@ -679,6 +679,12 @@ export const configSchema = z.strictObject({
     notReady: dialString.default('*62').describe('Dialled by an agent: not ready (no offers).'),
     logout: dialString.default('*63').describe('Dialled by an agent: log out.'),
   }).prefault({}).describe('Codes agents dial from their phones.'),
+  scheduler: z.strictObject({
+    enabled: z.boolean().default(true).describe('Main-thread work by class (docs/operations.md, Priorities under load): inbound SIP is queued per class and drained agent work first (answers, ACK/BYE of live dialogs), new callers after; false = every message handled in arrival order (the behaviour before issue 13, for comparison).'),
+    turnBudgetMs: z.number().positive().max(50).default(2).describe('Time one turn of the event loop spends on queued work before it yields to timers and socket reads (ms); each class still waiting gets one item per turn regardless.'),
+    queueLimit: positiveInt.default(20000).describe('Most items waiting per class; a new request above it gets 503 with Retry-After (a response or ACK is dropped and counted as overload_shed).'),
+    tryingAfterMs: z.number().int().min(1).max(199).default(100).describe('A new INVITE still queued this long gets 100 Trying at once (RFC 3261 wants one within 200 ms; it also stops the caller retransmitting) (ms).'),
+  }).prefault({}).describe('Priorities under load on the main thread (issue 13): work classes agent > record > signalling > media.'),
   shutdown: z.strictObject({
     drainSeconds: nonNegativeInt.default(30).describe('On SIGTERM, calls in progress may finish for this long (s).'),
   }).prefault({}).describe('Graceful stop.'),

@@ -17,11 +17,14 @@ import type { SipMessage } from './message.ts';
  * - `bad_destination`: an outbound message to a port outside 1..65535 or an empty address; sent
  *   nowhere (dgram would throw `ERR_SOCKET_BAD_PORT`).
  * - `send_error`: the socket refused the send synchronously (closed socket, kernel error).
+ * - `overload_shed`: an inbound response or ACK arrived while its work class was full
+ *   (engine/sched bounds, issue 13) and there is nothing to answer it with; requests in that
+ *   case get a 503 instead (`TransactionLayer.shed`).
  */
-export type SipDropReason = 'dispatch_error' | 'unanswerable' | 'bad_destination' | 'send_error';
+export type SipDropReason = 'dispatch_error' | 'unanswerable' | 'bad_destination' | 'send_error' | 'overload_shed';
 
 /** Every {@link SipDropReason}, for metrics that list their label values. */
-export const SIP_DROP_REASONS: readonly SipDropReason[] = ['dispatch_error', 'unanswerable', 'bad_destination', 'send_error'];
+export const SIP_DROP_REASONS: readonly SipDropReason[] = ['dispatch_error', 'unanswerable', 'bad_destination', 'send_error', 'overload_shed'];
 
 /** Codes of the `Error`s a transport hands to `sendFailed` observers (the message starts with the code). */
 export type SipSendErrorCode =

@@ -42,3 +42,5 @@ export type {
 } from './ua.ts';
 export { DigestChallenger, answerChallenge, computeHa1, digestResponse } from './digest.ts';
 export type { DigestAlgorithm, DigestChallengerOptions, DigestCredentials, DigestVerdict, DigestUser, DigestAnswer } from './digest.ts';
+export { InboundClasses, classOfInbound } from './inbound-classes.ts';
+export type { InboundDispatcher } from './transport.ts';

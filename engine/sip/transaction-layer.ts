@@ -300,6 +300,40 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
   }
 
   /**
+   * Refuse an inbound message that found its work class full (engine/sched, issue 13) by this
+   * layer's own overload rule, as if it were over the transaction limit: a retransmission of a
+   * live transaction is still absorbed (RFC 3261 §17.2.3), admission may drop it as it would
+   * any request, anything else gets the stateless 503 with Retry-After. False for a response or
+   * an ACK, which nothing can answer: the caller counts the drop.
+   */
+  shed(inbound: Inbound): boolean {
+    const message = inbound.message;
+    if (this.closed || message.kind === 'response' || message.method === 'ACK') return false;
+    const existing = this.findServer(message, serverKey(message, message.method));
+    if (existing) {
+      existing.receiveRetransmission();
+      return true;
+    }
+    if (!this.admitted(message, inbound)) return true;
+    stampVia(message, inbound.source);
+    this.rejectOverload(message, inbound);
+    return true;
+  }
+
+  /**
+   * Send `100 Trying` statelessly for a new INVITE that waits in a work queue (engine/sched) and
+   * has no transaction yet: RFC 3261 §17.2.1 wants one within 200 ms, and it stops the client's
+   * timer A retransmissions (§17.1.1.2), which would only lengthen the queue. The transaction
+   * created when the INVITE's turn comes answers on as usual (a second 100 is harmless).
+   */
+  sendTrying(inbound: Inbound): void {
+    const message = inbound.message;
+    if (this.closed || message.kind !== 'request' || message.method !== 'INVITE') return;
+    stampVia(message, inbound.source);
+    this.transport.send(createResponse(message, 100), responseDestination(message, inbound));
+  }
+
+  /**
    * Transport observer: a send to `to` failed. Every transaction sending there ends with a
    * transport error (§17.1.4, §17.2.4). Rare, so a scan is fine.
    */

@@ -82,6 +82,14 @@ export interface TransportDelegate {
   onMessage(inbound: Inbound): void;
 }
 
+/**
+ * Takes inbound messages in place of an immediate delivery (engine/sip/inbound-classes.ts: work
+ * classes, issue 13) and hands each on later with {@link TransportLayer.dispatch}.
+ */
+export interface InboundDispatcher {
+  post(inbound: Inbound): void;
+}
+
 /** Observers for metrics and logs; a throwing observer never breaks the transport. */
 export interface TransportObserver {
   received?(message: SipMessage, source: Endpoint): void;
@@ -146,6 +154,7 @@ export class TransportLayer implements TransportSender {
   private nextConnId = 1;
   private closed = false;
   private delegate: TransportDelegate | undefined;
+  private dispatcher: InboundDispatcher | undefined;
   private readonly observers: TransportObserver[] = [];
   private tlsClientOptions: tls.ConnectionOptions = {};
   private readonly log: SipLogger | undefined;
@@ -161,6 +170,14 @@ export class TransportLayer implements TransportSender {
   /** Set the one consumer of inbound messages. */
   setDelegate(delegate: TransportDelegate): void {
     this.delegate = delegate;
+  }
+
+  /**
+   * Queue inbound messages through `dispatcher` instead of handing each to the delegate as it is
+   * read (undefined: back to immediate delivery).
+   */
+  setDispatcher(dispatcher: InboundDispatcher | undefined): void {
+    this.dispatcher = dispatcher;
   }
 
   /** Add an observer (metrics, logs). */
@@ -374,13 +391,36 @@ export class TransportLayer implements TransportSender {
 
   private deliver(message: SipMessage, source: Endpoint, local: Endpoint): void {
     this.report((o) => o.received?.(message, source));
+    const inbound: Inbound = { message, source, local };
+    if (this.dispatcher === undefined) {
+      this.dispatch(inbound);
+      return;
+    }
     try {
-      this.delegate?.onMessage({ message, source, local });
+      this.dispatcher.post(inbound);
+    } catch (err) {
+      this.drop('dispatch_error', source, message, err);
+    }
+  }
+
+  /**
+   * Hand one parsed inbound message to the delegate now (the dispatcher calls this when the
+   * message's turn comes; without one, every message comes here as it is read).
+   */
+  dispatch(inbound: Inbound): void {
+    if (this.closed) return;
+    try {
+      this.delegate?.onMessage(inbound);
     } catch (err) {
       // transport → transaction layer → UA → delegate run in this one call: an exception anywhere
       // in it is a bug, and it costs this message, not the process (issue 11).
-      this.drop('dispatch_error', source, message, err);
+      this.drop('dispatch_error', inbound.source, inbound.message, err);
     }
+  }
+
+  /** Count and log an inbound message a layer above dropped without an answer (see {@link SipDropReason}). */
+  dropInbound(reason: SipDropReason, inbound: Inbound): void {
+    this.drop(reason, inbound.source, inbound.message, undefined);
   }
 
   /** Count a dropped message and log it (rate-limited; the first line only, never the body). */

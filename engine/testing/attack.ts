@@ -61,6 +61,8 @@ export function dialogHeaders(o: {
 export interface Heard {
   text: string;
   from: { address: string; port: number };
+  /** performance.now() when the socket handed it over (ms). */
+  at: number;
 }
 
 /** The status code of a SIP response text, or undefined when `text` is no response. */
@@ -102,7 +104,7 @@ export class RawUdp {
 
   private constructor(readonly socket: dgram.Socket, readonly address: string, readonly port: number) {
     socket.on('message', (buf, rinfo) => {
-      const h: Heard = { text: buf.toString('latin1'), from: { address: rinfo.address, port: rinfo.port } };
+      const h: Heard = { text: buf.toString('latin1'), from: { address: rinfo.address, port: rinfo.port }, at: performance.now() };
       this.heard.push(h);
       if (this.heard.length > 100_000) this.heard.splice(0, 50_000);
       this.waiters = this.waiters.filter((w) => {

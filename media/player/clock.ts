@@ -48,6 +48,15 @@ export interface PacingClockOptions {
    * added.
    */
   phase?: number;
+  /**
+   * When the clock is behind (more hold/IVR streams than the thread can pace), a wake-up returns
+   * to the event loop after this long (ms) and goes on at the next turn (`setImmediate`), so that
+   * the poll phase reads the sockets in between: packets of bridged legs are relayed when they
+   * arrive, and the streams on the clock are the ones late (issue 13, "bridged legs before hold
+   * streams"). Default 2. 0 = never yield while behind (the behaviour before: a clock over its
+   * capacity held the thread, and the relay with it, until it caught up).
+   */
+  yieldAfterMs?: number;
   /** `now()` = 0 on the shared time line, ms. Default `performance.timeOrigin`. */
   originMs?: number;
   /** Monotonic time source in ms (tests inject a fake one). Default `performance.now`. */
@@ -125,6 +134,9 @@ export class PacingClock {
   private readonly maxBurst: number;
   private readonly spinMs: number;
   private readonly sleepMs: number;
+  private readonly yieldAfterMs: number;
+  /** Wake-ups that returned to the event loop while behind (see {@link PacingClockOptions.yieldAfterMs}). */
+  yields = 0;
   /** What `Atomics.wait` waits on: nothing ever notifies it, it only times out. */
   private readonly sleeper = new Int32Array(new SharedArrayBuffer(4));
   private readonly now: () => number;
@@ -138,6 +150,7 @@ export class PacingClock {
   private phase = 0;
   private lastCatchUpMs = -Infinity;
   private timer: NodeJS.Timeout | undefined = undefined;
+  private immediate: NodeJS.Immediate | undefined = undefined;
   private running = false;
   private readonly wakeBound: () => void;
 
@@ -150,6 +163,7 @@ export class PacingClock {
     this.spinMs = Math.min(Math.max(0, opts.spinMs ?? 0), this.slotMs / 2);
     this.sleepMs = Math.min(Math.max(0, opts.sleepMs ?? 0), this.slotMs / 2 - this.spinMs);
     this.now = opts.now ?? performance.now.bind(performance);
+    this.yieldAfterMs = Math.max(0, opts.yieldAfterMs ?? 2);
     const phase = opts.phase;
     this.alignMs = phase !== undefined && phase >= 0 && phase < 1 ? phase * this.slotMs : -1;
     this.originMs = opts.originMs ?? performance.timeOrigin;
@@ -209,62 +223,56 @@ export class PacingClock {
   }
 
   /**
-   * Run every phase due at `nowMs` (the timer loop calls this; tests call it with a fake time).
-   * Returns the due time of the next phase.
+   * Run every phase due at `nowMs` (the timer loop calls this; tests call it with a fake time),
+   * or stop after the phase during which `now()` reaches `yieldAtMs`. Returns the due time of the
+   * next phase (at or before `nowMs` when it stopped early).
    */
-  poll(nowMs: number): number {
+  poll(nowMs: number, yieldAtMs = Infinity): number {
     const lastDue = Math.floor((nowMs - this.startMs) / this.slotMs);
     if (lastDue - this.phase >= this.slotCount) this.catchUp(nowMs, lastDue);
-    else {
-      while (this.phase <= lastDue) {
-        const due = this.startMs + this.phase * this.slotMs;
-        const slot = this.slots[this.phase % this.slotCount]!;
-        // Iterate backwards: a stream that ends during pace() removes itself, moving the last
-        // stream (already paced) into its index.
-        for (let j = slot.length - 1; j >= 0; j--) {
-          const st = slot[j];
-          if (st === undefined) continue;
-          st.pace(due);
-          this.lateness.record(this.now() - due);
-        }
-        this.phase++;
+    while (this.phase <= lastDue) {
+      const due = this.startMs + this.phase * this.slotMs;
+      const slot = this.slots[this.phase % this.slotCount]!;
+      // Iterate backwards: a stream that ends during pace() removes itself, moving the last
+      // stream (already paced) into its index.
+      for (let j = slot.length - 1; j >= 0; j--) {
+        const st = slot[j];
+        if (st === undefined) continue;
+        st.pace(due);
+        this.lateness.record(this.now() - due);
       }
+      this.phase++;
+      if (yieldAtMs !== Infinity && this.now() >= yieldAtMs) break;
     }
     return this.startMs + this.phase * this.slotMs;
   }
 
   /**
    * More than a period of phases is due (the thread stalled: GC, preemption, overload). Each
-   * stream skips its older owed frames and sends the newest `burst` ones back to back (a receiver
-   * can still use those). The burst is granted once per second at most: under sustained overload
-   * a burst would itself make the clock late again and feed on itself, so then streams send only
-   * their newest frame per wake-up and the rest is skipped.
+   * stream skips its older owed frames and keeps the newest `burst` ones, sent back to back by
+   * the phase loop (a receiver can still use those). The burst is granted once per second at
+   * most: under sustained overload a burst would itself make the clock late again and feed on
+   * itself, so then streams keep only their newest frame and the rest is skipped. The kept
+   * frames are left to the phase loop (phases `start..lastDue` hold exactly each slot's newest
+   * ones, at their own due times), which can yield between phases: a catch-up does not hold the
+   * thread for a whole period's work.
    */
   private catchUp(nowMs: number, lastDue: number): void {
     const burst = nowMs - this.lastCatchUpMs >= 1000 ? this.maxBurst : 1;
     this.lastCatchUpMs = nowMs;
     const first = this.phase;
     const n = this.slotCount;
+    const start = Math.max(first, lastDue - burst * n + 1);
     for (let s = 0; s < n; s++) {
-      // Phases q in [first, lastDue] with q ≡ s (mod n), and the newest of them.
+      // Phases q in [first, lastDue] with q ≡ s (mod n), and those of them from `start` on.
       const owed = Math.floor((lastDue - s) / n) - Math.floor((first - 1 - s) / n);
-      if (owed <= 0) continue;
-      const newest = lastDue - ((((lastDue - s) % n) + n) % n);
-      const send = owed < burst ? owed : burst;
+      const kept = Math.floor((lastDue - s) / n) - Math.floor((start - 1 - s) / n);
+      if (owed <= kept) continue;
       const slot = this.slots[s]!;
-      for (let j = slot.length - 1; j >= 0; j--) {
-        const st = slot[j];
-        if (st === undefined) continue;
-        if (owed > send) st.skip(owed - send);
-        for (let b = send - 1; b >= 0; b--) {
-          const due = this.startMs + (newest - b * n) * this.slotMs;
-          st.pace(due);
-          this.lateness.record(this.now() - due);
-        }
-      }
-      this.skipped += (owed - send) * slot.length;
+      for (let j = slot.length - 1; j >= 0; j--) slot[j]?.skip(owed - kept);
+      this.skipped += (owed - kept) * slot.length;
     }
-    this.phase = lastDue + 1;
+    this.phase = start;
   }
 
   /** Stop the timer loop (streams stay attached; `add` restarts it). Idempotent. */
@@ -272,6 +280,8 @@ export class PacingClock {
     this.running = false;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.immediate !== undefined) clearImmediate(this.immediate);
+    this.immediate = undefined;
   }
 
   private start(): void {
@@ -290,6 +300,7 @@ export class PacingClock {
 
   private wake(): void {
     this.timer = undefined;
+    this.immediate = undefined;
     if (!this.running) return;
     if (this.size === 0) {
       this.running = false;
@@ -299,16 +310,24 @@ export class PacingClock {
     let due = this.startMs + this.phase * this.slotMs;
     let now = this.now();
     if (due > now + hold) this.earlyWakeups++;
+    const yieldAt = this.yieldAfterMs > 0 ? now + this.yieldAfterMs : Infinity;
     // Run what is due; a deadline inside the hold window is waited for here (asleep, then busy),
     // not left to the timer.
-    while (due <= now + hold) {
+    // `running` too: a stream may stop the clock from inside pace().
+    while (due <= now + hold && this.running) {
       if (now < due - this.spinMs && this.sleepMs > 0) {
         Atomics.wait(this.sleeper, 0, 0, due - this.spinMs - now);
         now = this.now();
       }
       while (now < due) now = this.now();
-      due = this.poll(now);
+      due = this.poll(now, yieldAt);
       now = this.now();
+      if (now >= yieldAt && due <= now) {
+        // Behind and out of budget: let the poll phase relay what arrived, then go on.
+        this.yields++;
+        this.immediate = setImmediate(this.wakeBound);
+        return;
+      }
     }
     // setTimeout has 1 ms granularity and does not fire before its delay by its own clock (which
     // is stale by up to one loop iteration): aim at the deadline minus the hold window, rounded
