@@ -9,6 +9,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ENGINE_NODE_FLAGS } from '../../engine/cli/index.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -55,7 +56,9 @@ export interface EngineProcess {
  * `logFile`.
  */
 export async function startEngineProcess(o: { configFile: string; httpPort: number; logFile: string; cpuProfDir?: string | undefined }): Promise<EngineProcess> {
-  const args = ['--import', 'tsx'];
+  // The engine's own V8 flags, as `npm start` and the test harness give them: without them the
+  // bench measured a heap (young generation, growth) the product does not run with.
+  const args = [...ENGINE_NODE_FLAGS, '--import', 'tsx'];
   if (o.cpuProfDir) args.push('--cpu-prof', '--cpu-prof-dir', o.cpuProfDir);
   args.push(path.join(ROOT, 'engine/cli/main.ts'), '--config', o.configFile);
   const log = createWriteStream(o.logFile);

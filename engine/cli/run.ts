@@ -165,9 +165,16 @@ function printErrors(io: CliIo, source: string, result: Extract<LoadResult, { ok
  * bench harness; a test keeps them in step). A 2 MB young-generation semi-space keeps each
  * scavenge short: every call's state outlives a scavenge, so a scavenge copies what the calls of
  * its interval allocated, and Node's default 16 MB made 10-20 ms pauses at 300 calls/s — the
- * largest part of the first-media p99 (docs/bench.md, issue 5).
+ * largest part of the first-media p99 (docs/bench.md, issue 5). V8 flags are per process, so the
+ * media workers get both too.
+ *
+ * `--heap-growing-percent=30`: after each full collection V8 lets the old generation grow to 1.3×
+ * what survived, instead of its own factor of up to 4× on a machine with this much memory. At a
+ * surge's peak the engine's heap held ~76 MB live in a 235 MB heap, and each media worker ~7.5 MB
+ * live in 120-140 MB: the rest was garbage waiting for a full collection, and it was most of the
+ * resident memory (docs/bench.md, "Memory at the peak", issue 13).
  */
-export const ENGINE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
+export const ENGINE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--heap-growing-percent=30'];
 
 /** True when this process was started with {@link ENGINE_NODE_FLAGS} (on the command line or NODE_OPTIONS). */
 export function hasEngineNodeFlags(execArgv: readonly string[] = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? ''): boolean {

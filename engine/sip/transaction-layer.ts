@@ -30,7 +30,7 @@ import {
 } from './transaction-client.ts';
 import {
   InviteServerTransaction, NonInviteServerTransaction, SuccessResponseRetransmitter,
-  type ServerTransaction, type ServerTransactionOwner,
+  type ServerTransaction, type ServerTransactionOwner, type SuccessIdentity,
 } from './transaction-server.ts';
 
 /** The one consumer of what the layer does not handle itself (CONVENTIONS.md 10). */
@@ -107,7 +107,7 @@ export interface TransactionLayerOptions {
 
 /** A 2xx to INVITE whose ACK never came (§13.3.1.4): the TU should send BYE. */
 export interface NoAckUser {
-  onNoAck(response: SipResponse): void;
+  onNoAck(success: SuccessIdentity): void;
 }
 
 const NO_OP_USER: ClientTransactionUser = {
@@ -279,7 +279,7 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
 
   /** Start retransmitting a 2xx an IST sent (§13.3.1.4), to where the IST sends its responses. */
   retransmitSuccess(ist: InviteServerTransaction, response: SipResponse, user: NoAckUser): void {
-    this.successes.start(response, ist.destination, user);
+    this.successes.start(response, ist.destination, user, ist.takeSuccessBytes());
   }
 
   /** Transport delegate: every parsed inbound message. */

@@ -3,6 +3,8 @@ import { createResponse } from './message.ts';
 import type { InviteServerTransaction, NonInviteServerTransaction } from './transaction-server.ts';
 import { PEER_TCP, PEER_UDP, TransactionHarness, peerRequest } from './testing/transaction-harness.ts';
 import type { Endpoint } from './contracts.ts';
+import { serialize } from './serializer.ts';
+import { isParsedMessage, reachable } from './testing/retained.ts';
 
 const T64 = 32_000;
 
@@ -226,5 +228,24 @@ t.test('server transport errors: Terminated and reported', async (t) => {
   t.same(h.of('server-failure').map((e) => e.reason), ['transport-error']);
   h.layer.sendFailed(PEER_UDP);
   t.equal(h.of('server-failure').length, 1, 'reported once');
+  t.ok(h.idle);
+});
+
+t.test('2xx retransmission keeps the bytes sent, not the parsed response (memory, issue 11)', async (t) => {
+  const h = new TransactionHarness();
+  const { request, tx } = invite(h);
+  const ok = createResponse(request, 200, undefined, { toTag: 'uas', body: Buffer.from('v=0\r\n'), contentType: 'application/sdp' });
+  tx.respond(ok);
+  h.layer.retransmitSuccess(tx, ok, { onNoAck() {} });
+  t.equal(h.layer.successes.size, 1);
+  // Walk what the retransmitter holds (not the fake transport's record of what was sent).
+  t.same(reachable(h.layer.successes, isParsedMessage, [h.transport, h.clock]).length, 0, 'no parsed message retained');
+  t.same(reachable(tx, isParsedMessage, [h.transport, h.clock, h.layer]).length, 0, 'nor by the Accepted IST');
+  h.clock.advance(500);
+  const [first, again] = h.transport.responses(200);
+  t.ok(first && again, 'retransmitted at T1');
+  t.equal(again!.message.kind === 'response' && serialize(again!.message).toString('latin1'), serialize(ok).toString('latin1'), 'the same 2xx, byte for byte');
+  t.ok(h.layer.successes.stop(ok));
+  h.clock.advance(T64);
   t.ok(h.idle);
 });

@@ -103,12 +103,13 @@ abstract class ServerBase extends BaseTransaction {
    * Send the final response, then let go of the parsed messages. `keep`: the transaction resends
    * it on request retransmissions (not an IST's 2xx: that is the TU core's job, §13.3.1.4).
    */
-  protected sendFinal(response: SipResponse, keep: boolean): void {
+  protected sendFinal(response: SipResponse, keep: boolean): Buffer | undefined {
     this.noteTag(response);
     this.finalStatus = response.status;
     const bytes = this.send(response);
     this.resend = keep && bytes ? bytes.toString('latin1') : undefined;
     this.request = undefined;
+    return bytes;
   }
 
   private noteTag(response: SipResponse): void {
@@ -133,6 +134,11 @@ abstract class ServerBase extends BaseTransaction {
 export class InviteServerTransaction extends ServerBase {
   readonly kind = 'ist' as const;
   declare state: Extract<TransactionState, 'proceeding' | 'completed' | 'confirmed' | 'accepted' | 'terminated'>;
+  /**
+   * Bytes of the 2xx just sent, until the TU core's retransmitter takes them
+   * ({@link takeSuccessBytes}): it resends these instead of keeping the parsed response.
+   */
+  private successBytes: Buffer | undefined = undefined;
 
   constructor(ctx: TransactionContext, owner: ServerTransactionOwner, inbound: Inbound, key: string, destination: Endpoint) {
     super(ctx, owner, inbound, key, destination, 'proceeding');
@@ -142,6 +148,13 @@ export class InviteServerTransaction extends ServerBase {
 
   protected self(): ServerTransaction {
     return this;
+  }
+
+  /** The bytes of the last 2xx sent, once (the next call returns undefined until another 2xx). */
+  takeSuccessBytes(): Buffer | undefined {
+    const bytes = this.successBytes;
+    this.successBytes = undefined;
+    return bytes;
   }
 
   /**
@@ -157,7 +170,7 @@ export class InviteServerTransaction extends ServerBase {
       } else if (status < 300) {
         // RFC 6026 §7.1: 2xx → Accepted with timer L; the TU core retransmits the 2xx.
         this.state = 'accepted';
-        this.sendFinal(response, false);
+        this.successBytes = this.sendFinal(response, false);
         this.startLifetime(this.ctx.timers.T64);
         this.owner.answered(this);
       } else {
@@ -172,7 +185,7 @@ export class InviteServerTransaction extends ServerBase {
     }
     if (this.state === 'accepted' && status >= 200 && status < 300) {
       // RFC 6026 §7.1: 2xx retransmissions from the TU pass through in Accepted.
-      this.send(response);
+      this.successBytes = this.send(response);
       return true;
     }
     return false;
@@ -282,20 +295,60 @@ export class NonInviteServerTransaction extends ServerBase {
   }
 }
 
-/** Told when a 2xx to INVITE got no ACK within 64*T1 (§13.3.1.4): the TU should send BYE. */
-export interface SuccessRetransmitUser {
-  onNoAck(response: SipResponse): void;
+/**
+ * A 2xx being retransmitted, by what ties it to its dialog: Call-ID, CSeq number and both tags
+ * (own copies, see {@link own}), and its status.
+ */
+export interface SuccessIdentity {
+  readonly callId: string;
+  readonly seq: number;
+  readonly fromTag: string;
+  readonly toTag: string;
+  readonly status: number;
 }
 
-interface PendingSuccess {
-  key: string;
-  response: SipResponse;
-  to: Endpoint;
-  user: SuccessRetransmitUser;
-  deadline: number;
+/** Told when a 2xx to INVITE got no ACK within 64*T1 (§13.3.1.4): the TU should send BYE. */
+export interface SuccessRetransmitUser {
+  onNoAck(success: SuccessIdentity): void;
+}
+
+/**
+ * One 2xx waiting for its ACK. It lives up to 64*T1 = 32 s (a caller that never ACKs, a fuzzer),
+ * so it keeps flat strings, not the parsed response: the bytes to resend as a latin1 string (one
+ * heap object the size of the message; see `resend` of the server transactions) and its identity.
+ * The parsed response with its header maps and SDP body, and the slices pinning the request text
+ * it was built from, were ~5 KB more per entry.
+ */
+class PendingSuccess implements SuccessIdentity {
+  readonly key: string;
+  readonly callId: string;
+  readonly seq: number;
+  readonly fromTag: string;
+  readonly toTag: string;
+  readonly status: number;
+  readonly resend: string | undefined;
+  readonly to: Endpoint;
+  readonly user: SuccessRetransmitUser;
+  readonly deadline: number;
   interval: number;
-  timer: TimerHandle;
-  fire: () => void;
+  timer: TimerHandle = undefined;
+  readonly fire: () => void;
+
+  constructor(owner: SuccessResponseRetransmitter, response: SipResponse, bytes: Buffer | undefined, to: Endpoint, user: SuccessRetransmitUser, deadline: number, interval: number) {
+    const h = response.headers;
+    this.callId = own(h.callId);
+    this.seq = h.cseq.seq;
+    this.fromTag = own(tagOf(h.from.params));
+    this.toTag = own(tagOf(h.to.params));
+    this.key = own(successKey(this.callId, this.seq, this.fromTag, this.toTag));
+    this.status = response.status;
+    this.resend = bytes?.toString('latin1');
+    this.to = to;
+    this.user = user;
+    this.deadline = deadline;
+    this.interval = interval;
+    this.fire = () => owner.fired(this);
+  }
 }
 
 /** Call-ID, CSeq number and both tags: what ties an ACK to the 2xx it acknowledges. */
@@ -312,7 +365,7 @@ function tagOf(params: Map<string, string | null>): string {
  * capped at T2, on every transport (a proxy downstream may be on UDP), until the ACK arrives
  * (matched by Call-ID, CSeq number and the dialog's tags) or 64*T1 passes, then report "no ACK".
  *
- * The first transmission is the IST's; this only retransmits.
+ * The first transmission is the IST's; this only retransmits, the same bytes.
  */
 export class SuccessResponseRetransmitter {
   private readonly pending = new Map<string, PendingSuccess>();
@@ -326,20 +379,16 @@ export class SuccessResponseRetransmitter {
     this.timers = timers;
   }
 
-  /** Start retransmitting `response` (already sent once) to `to`. A second start for the same 2xx replaces the first. */
-  start(response: SipResponse, to: Endpoint, user: SuccessRetransmitUser): void {
-    const h = response.headers;
-    const key = successKey(h.callId, h.cseq.seq, tagOf(h.from.params), tagOf(h.to.params));
-    this.stopKey(key);
-    const entry: PendingSuccess = {
-      key, response, to, user,
-      deadline: this.clock.now() + this.timers.T64,
-      interval: this.timers.T1,
-      timer: undefined,
-      fire: () => this.fired(entry),
-    };
+  /**
+   * Start retransmitting `response` (already sent once, as `bytes`) to `to`. Without `bytes` (the
+   * response could not be serialized) nothing is resent, but "no ACK" is still reported. A second
+   * start for the same 2xx replaces the first.
+   */
+  start(response: SipResponse, to: Endpoint, user: SuccessRetransmitUser, bytes: Buffer | undefined): void {
+    const entry = new PendingSuccess(this, response, bytes, to, user, this.clock.now() + this.timers.T64, this.timers.T1);
+    this.stopKey(entry.key);
     entry.timer = this.clock.setTimer(entry.interval, entry.fire);
-    this.pending.set(key, entry);
+    this.pending.set(entry.key, entry);
   }
 
   /** Feed an ACK; returns true when it acknowledged a 2xx being retransmitted (which then stops). */
@@ -373,14 +422,15 @@ export class SuccessResponseRetransmitter {
     return true;
   }
 
-  private fired(entry: PendingSuccess): void {
+  /** @internal An entry's timer fired. */
+  fired(entry: PendingSuccess): void {
     const left = entry.deadline - this.clock.now();
     if (left <= 0) {
       this.pending.delete(entry.key);
-      entry.user.onNoAck(entry.response);
+      entry.user.onNoAck(entry);
       return;
     }
-    this.transport.send(entry.response, entry.to);
+    if (entry.resend !== undefined) this.transport.sendBytes(Buffer.from(entry.resend, 'latin1'), entry.to);
     entry.interval = Math.min(entry.interval * 2, this.timers.T2);
     entry.timer = this.clock.setTimer(Math.min(entry.interval, left), entry.fire);
   }

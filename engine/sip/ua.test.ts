@@ -107,3 +107,51 @@ t.test('REFER is not advertised (issue 12): Allow and Supported leave it out, a 
   t.equal(typeof refer === 'string' ? refer : refer.status, 405, 'REFER outside a dialog: 405 Method Not Allowed');
   t.notMatch(typeof refer === 'string' ? '' : refer.headers.get('Allow') ?? '', /REFER/, 'its Allow leaves REFER out too');
 });
+
+t.test('UAS: a 2xx never acknowledged is resent unchanged, then the dialog ends with a BYE and "no-ack" (§13.3.1.4)', async (t) => {
+  // T1 = 10 ms: 64*T1 = 640 ms instead of 32 s; the rule is the same.
+  const { ua, port: uaPort } = await loopbackUa(t, { timers: { T1: 10 } });
+  const sock = dgram.createSocket('udp4');
+  const oks: string[] = [];
+  const byes: SipRequest[] = [];
+  sock.on('message', (buf) => {
+    const r = parse(buf);
+    if (!r.ok) return;
+    if (r.message.kind === 'response' && r.message.status === 200 && r.message.headers.cseq.method === 'INVITE') oks.push(buf.toString('latin1'));
+    if (r.message.kind === 'request' && r.message.method === 'BYE') {
+      byes.push(r.message);
+      sock.send(serialize(createResponse(r.message, 200)), uaPort, '127.0.0.1');
+    }
+  });
+  await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', () => resolve()));
+  t.teardown(() => sock.close());
+  const port = sock.address().port;
+  const ended: string[] = [];
+  ua.setDelegate({
+    onInvite: (invite) => {
+      invite.accept({ body: Buffer.from('v=0\r\n'), contentType: 'application/sdp', delegate: { onTerminated: (_d, reason) => ended.push(reason) } });
+    },
+  });
+  const invite = [
+    `INVITE sip:onair@127.0.0.1:${uaPort} SIP/2.0`,
+    `Via: SIP/2.0/UDP 127.0.0.1:${port};rport;branch=z9hG4bKnoack1`,
+    'Max-Forwards: 70',
+    `From: <sip:caller@127.0.0.1>;tag=caller1`,
+    `To: <sip:onair@127.0.0.1>`,
+    'Call-ID: no-ack-1@127.0.0.1',
+    'CSeq: 1 INVITE',
+    `Contact: <sip:caller@127.0.0.1:${port}>`,
+    'Content-Length: 0',
+    '', '',
+  ].join('\r\n');
+  sock.send(Buffer.from(invite), uaPort, '127.0.0.1');
+  const deadline = Date.now() + 5000;
+  while ((byes.length === 0 || ended.length === 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  t.ok(oks.length >= 3, `the 2xx was retransmitted (${oks.length} sent)`);
+  t.ok(oks.every((o) => o === oks[0]), 'every retransmission is the first 2xx, byte for byte');
+  t.equal(byes.length, 1, 'then a BYE');
+  t.equal(byes[0]?.headers.callId, 'no-ack-1@127.0.0.1');
+  t.equal(byes[0]?.headers.to.params.get('tag'), 'caller1', 'in the dialog: the caller\'s tag is the remote one');
+  t.same(ended, ['no-ack'], 'the TU hears "no-ack"');
+  t.equal(ua.transactions.successes.size, 0, 'nothing left to retransmit');
+});

@@ -24,7 +24,7 @@ import { Dialog, dialogKey } from './dialog.ts';
 import { checkRequest, defaultCapabilities, type UaCapabilities } from './ua-checks.ts';
 import type { TransportLayer } from './transport.ts';
 import { TransactionLayer, type TransactionLayerOptions, type TransactionUser } from './transaction-layer.ts';
-import type { InviteServerTransaction, ServerTransaction } from './transaction-server.ts';
+import type { InviteServerTransaction, ServerTransaction, SuccessIdentity } from './transaction-server.ts';
 import type { ClientTransaction, ClientTransactionUser, InviteClientTransaction } from './transaction-client.ts';
 import { own, type ServerFailure } from './transaction.ts';
 import { answerChallenge } from './digest.ts';
@@ -359,9 +359,8 @@ export class UserAgent implements TransactionUser {
   }
 
   /** §13.3.1.4: our 2xx was never acknowledged; end the dialog with a BYE. */
-  onNoAck(response: SipResponse): void {
-    const h = response.headers;
-    const entry = this.dialogs.get(dialogKey(h.callId, h.to.params.get('tag') ?? '', h.from.params.get('tag') ?? ''));
+  onNoAck(success: SuccessIdentity): void {
+    const entry = this.dialogs.get(dialogKey(success.callId, success.toTag, success.fromTag));
     if (!entry) return;
     void this.bye(entry.dialog);
     entry.delegate.onTerminated?.(entry.dialog, 'no-ack');
