@@ -119,3 +119,36 @@ t.test('a known caller reaches an agent with the shop\'s card; an order with a p
   t.match(card.lastCalls[0], { callId: call.id, outcome: 'answered', agent: '1001', programme: 'demo-shopping-hour' });
   t.same(card.lastOrders.map((x) => [x.id, x.status]), [[o.id, 'settled'], [earlier.body.id, 'ordered']], 'last orders with status');
 });
+
+t.test('the agent enters the order in wrap-up, after the caller hung up and before the call record is written: the media source still comes from the call', async (t) => {
+  if (!requirePeer(t, 'sipp')) return;
+  const sipps = new SippGroup();
+  let closeRig = async (): Promise<void> => {};
+  t.teardown(async () => {
+    await sipps.close();
+    await closeRig();
+  });
+  // A long wrap-up: the CDR (written when it ends) is not in the shop while the agent types.
+  const rig = await startEngineRig({ crm: { adapter: 'shop', seedDemo: true }, users: { accounts: demoUsers() }, queues: demoQueues({ wrapUpMs: 120_000 }) });
+  closeRig = () => rig.close();
+  const agent = await signIn(rig, '1001', 'demo1001');
+  const agentPort = await freeUdpPort();
+  const phone = sipps.add(startSipp({
+    scenario: path.join(SCENARIOS, 'agent-answer.xml'), transport: 'u1', localPort: agentPort, calls: 1,
+    timeoutSec: 90, args: ['-d', '300', '-mp', String(await freeUdpPort())],
+  }));
+  await registerSippAgents(rig, ['1001'], agentPort);
+  const caller = sipps.start({
+    scenario: path.join(SCENARIOS, 'caller.xml'), target: `127.0.0.1:${rig.sipPort}`, transport: 'u1', calls: 1,
+    timeoutSec: 60, args: ['-s', '100', '-d', '6000', '-inf', callersFile(rig, ['+4915110000004'])],
+  });
+  const call = await waitFor('the caller talking to agent 1001', () => rig.engine.calls.list().find((c) => c.phase === 'talking' && c.agentId === '1001'), 30_000);
+  t.equal((await within(caller.done, 30_000, 'the caller')).successful, 1, 'the caller hung up');
+  await within(phone.done, 15_000, 'the agent phone');
+  await waitFor('the call over', () => rig.engine.calls.size === 0, 10_000);
+  t.equal(rig.engine.acd.inspectAgent('1001')?.state, 'wrapUp', 'the agent is in wrap-up');
+  t.same((await agent<CustomerCard>('GET', '/api/v1/shop/customers/DEMO-REGULAR/card')).body.lastCalls, [], 'the call record is not in the shop yet');
+  const made = await agent<Order>('POST', '/api/v1/shop/orders', { callId: call.id, customerId: 'DEMO-REGULAR', items: [{ sku: 'WOK-01', quantity: 1 }], deliveryMethod: 'standard', paymentMethod: 'cod' });
+  t.match(made, { status: 201, body: { agent: '1001', programme: 'demo-shopping-hour', totalFen: 29900, items: [{ promotionId: 'DEMO-WOK-PRICE' }, { promotionId: 'DEMO-WOK-GIFT' }] } },
+    'the programme\'s promotions applied to an order entered in wrap-up');
+});

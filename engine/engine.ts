@@ -358,10 +358,13 @@ function shopStoreConfig(crm: { path: string | null; postgresUrl: string | null;
   return { kind: 'sqlite', path: databasePath === ':memory:' ? ':memory:' : path.join(path.dirname(databasePath), 'shop.db') };
 }
 
-/** A call in progress as the shop's order entry needs it (agent, media source). */
+/** A call in progress or in its agent's wrap-up, as the shop's order entry needs it (agent, media source). */
 function shopLiveCall(calls: CallController, callId: string): ShopLiveCall | undefined {
   const c = calls.list().find((x) => x.id === callId);
-  return c === undefined ? undefined : { agent: c.agentId, caller: c.caller, programme: c.route.programme, airing: c.route.airing, customerId: c.customer.customerId };
+  if (c !== undefined) return { agent: c.agentId, caller: c.caller, programme: c.route.programme, airing: c.route.airing, customerId: c.customer.customerId };
+  // Over, its agent in wrap-up (when orders are often entered): the CDR waiting for the wrap-up's end.
+  const w = calls.inWrapUp(callId);
+  return w === undefined ? undefined : { agent: w.agent, caller: w.caller, programme: w.programme, airing: w.airing, customerId: w.customerId };
 }
 
 /**
