@@ -8,7 +8,7 @@
  * (an illegal step and an edit after shipping are refused); the order history shows each step with
  * who did it; the call record reaches the shop and is on the card.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import path from 'node:path';
 import { requirePeer } from './testing/index.ts';
 import {
@@ -33,20 +33,37 @@ async function signIn(rig: EngineRig, username: string, password: string): Promi
   };
 }
 
-t.test('a known caller reaches an agent with the shop\'s card; an order with a promotion goes ordered → settled through the API', async (t) => {
-  if (!requirePeer(t, 'sipp')) return;
+/**
+ * The engine with the shop (demo data, desktop users) and agent 1001 registered on a sipp phone
+ * that answers one call; `dial` starts a caller of `number` on the demo programme's number (100)
+ * who hangs up `holdMs` after the engine answered. Peers, then the engine, stop when `t` ends.
+ */
+async function shopE2e(t: Test, wrapUpMs: number) {
   const sipps = new SippGroup();
   let closeRig = async (): Promise<void> => {};
   t.teardown(async () => {
     await sipps.close();
     await closeRig();
   });
-  const rig = await startEngineRig({
-    crm: { adapter: 'shop', seedDemo: true },
-    users: { accounts: demoUsers() },
-    queues: demoQueues({ wrapUpMs: 500 }),
-  });
+  const rig = await startEngineRig({ crm: { adapter: 'shop', seedDemo: true }, users: { accounts: demoUsers() }, queues: demoQueues({ wrapUpMs }) });
   closeRig = () => rig.close();
+  const agentPort = await freeUdpPort();
+  const phone = sipps.add(startSipp({
+    scenario: path.join(SCENARIOS, 'agent-answer.xml'), transport: 'u1', localPort: agentPort, calls: 1,
+    timeoutSec: 90, args: ['-d', '300', '-mp', String(await freeUdpPort())],
+  }));
+  await registerSippAgents(rig, ['1001'], agentPort);
+  const dial = (number: string, holdMs: number) => sipps.start({
+    scenario: path.join(SCENARIOS, 'caller.xml'), target: `127.0.0.1:${rig.sipPort}`, transport: 'u1', calls: 1,
+    timeoutSec: 60, args: ['-s', '100', '-d', String(holdMs), '-inf', callersFile(rig, [number])],
+  });
+  const talking = () => waitFor('the caller talking to agent 1001', () => rig.engine.calls.list().find((c) => c.phase === 'talking' && c.agentId === '1001'), 30_000);
+  return { rig, phone, dial, talking };
+}
+
+t.test('a known caller reaches an agent with the shop\'s card; an order with a promotion goes ordered → settled through the API', async (t) => {
+  if (!requirePeer(t, 'sipp')) return;
+  const { rig, phone, dial, talking } = await shopE2e(t, 500);
   const agent = await signIn(rig, '1001', 'demo1001');
   const other = await signIn(rig, '1002', 'demo1002');
   const boss = await signIn(rig, 'supervisor', 'demo-supervisor');
@@ -55,19 +72,8 @@ t.test('a known caller reaches an agent with the shop\'s card; an order with a p
   const earlier = await boss<Order>('POST', '/api/v1/shop/orders', { customerId: 'DEMO-REGULAR', items: [{ sku: 'KNIFE-SET', quantity: 1 }], deliveryMethod: 'standard', paymentMethod: 'card' });
   t.equal(earlier.status, 201, 'staff entered an order by hand');
 
-  const agentPort = await freeUdpPort();
-  const phone = sipps.add(startSipp({
-    scenario: path.join(SCENARIOS, 'agent-answer.xml'), transport: 'u1', localPort: agentPort, calls: 1,
-    timeoutSec: 90, args: ['-d', '300', '-mp', String(await freeUdpPort())],
-  }));
-  await registerSippAgents(rig, ['1001'], agentPort);
-
-  const number = '+4915110000004';
-  const caller = sipps.start({
-    scenario: path.join(SCENARIOS, 'caller.xml'), target: `127.0.0.1:${rig.sipPort}`, transport: 'u1', calls: 1,
-    timeoutSec: 60, args: ['-s', '100', '-d', '15000', '-inf', callersFile(rig, [number])],
-  });
-  const call = await waitFor('the caller talking to agent 1001', () => rig.engine.calls.list().find((c) => c.phase === 'talking' && c.agentId === '1001'), 30_000);
+  const caller = dial('+4915110000004', 15000);
+  const call = await talking();
   t.match(call.customer, {
     known: true, customerId: 'DEMO-REGULAR', name: 'Rita Gular', language: 'en', strikes: 1, blacklisted: false,
     screenPop: { lastOrders: new RegExp(`^${earlier.body.id} ordered ¥599\\.00$`), notes: /lastOrder: knife block/, address: /广州市/ },
@@ -122,27 +128,11 @@ t.test('a known caller reaches an agent with the shop\'s card; an order with a p
 
 t.test('the agent enters the order in wrap-up, after the caller hung up and before the call record is written: the media source still comes from the call', async (t) => {
   if (!requirePeer(t, 'sipp')) return;
-  const sipps = new SippGroup();
-  let closeRig = async (): Promise<void> => {};
-  t.teardown(async () => {
-    await sipps.close();
-    await closeRig();
-  });
   // A long wrap-up: the CDR (written when it ends) is not in the shop while the agent types.
-  const rig = await startEngineRig({ crm: { adapter: 'shop', seedDemo: true }, users: { accounts: demoUsers() }, queues: demoQueues({ wrapUpMs: 120_000 }) });
-  closeRig = () => rig.close();
+  const { rig, phone, dial, talking } = await shopE2e(t, 120_000);
   const agent = await signIn(rig, '1001', 'demo1001');
-  const agentPort = await freeUdpPort();
-  const phone = sipps.add(startSipp({
-    scenario: path.join(SCENARIOS, 'agent-answer.xml'), transport: 'u1', localPort: agentPort, calls: 1,
-    timeoutSec: 90, args: ['-d', '300', '-mp', String(await freeUdpPort())],
-  }));
-  await registerSippAgents(rig, ['1001'], agentPort);
-  const caller = sipps.start({
-    scenario: path.join(SCENARIOS, 'caller.xml'), target: `127.0.0.1:${rig.sipPort}`, transport: 'u1', calls: 1,
-    timeoutSec: 60, args: ['-s', '100', '-d', '6000', '-inf', callersFile(rig, ['+4915110000004'])],
-  });
-  const call = await waitFor('the caller talking to agent 1001', () => rig.engine.calls.list().find((c) => c.phase === 'talking' && c.agentId === '1001'), 30_000);
+  const caller = dial('+4915110000004', 6000);
+  const call = await talking();
   t.equal((await within(caller.done, 30_000, 'the caller')).successful, 1, 'the caller hung up');
   await within(phone.done, 15_000, 'the agent phone');
   await waitFor('the call over', () => rig.engine.calls.size === 0, 10_000);
