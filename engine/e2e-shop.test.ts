@@ -35,7 +35,7 @@ async function signIn(rig: EngineRig, username: string, password: string): Promi
 
 /**
  * The engine with the shop (demo data, desktop users) and agent 1001 registered on a sipp phone
- * that answers one call; `dial` starts a caller of `number` on the demo programme's number (100)
+ * that answers one call, signed in to the API (`agent`); `dial` starts a caller of `number` on the demo programme's number (100)
  * who hangs up `holdMs` after the engine answered. Peers, then the engine, stop when `t` ends.
  */
 async function shopE2e(t: Test, wrapUpMs: number) {
@@ -47,6 +47,8 @@ async function shopE2e(t: Test, wrapUpMs: number) {
   });
   const rig = await startEngineRig({ crm: { adapter: 'shop', seedDemo: true }, users: { accounts: demoUsers() }, queues: demoQueues({ wrapUpMs }) });
   closeRig = () => rig.close();
+  // Signed in before the phone registers (the order the desktop is used in: sign in, then the phone makes the agent ready).
+  const agent = await signIn(rig, '1001', 'demo1001');
   const agentPort = await freeUdpPort();
   const phone = sipps.add(startSipp({
     scenario: path.join(SCENARIOS, 'agent-answer.xml'), transport: 'u1', localPort: agentPort, calls: 1,
@@ -58,13 +60,12 @@ async function shopE2e(t: Test, wrapUpMs: number) {
     timeoutSec: 60, args: ['-s', '100', '-d', String(holdMs), '-inf', callersFile(rig, [number])],
   });
   const talking = () => waitFor('the caller talking to agent 1001', () => rig.engine.calls.list().find((c) => c.phase === 'talking' && c.agentId === '1001'), 30_000);
-  return { rig, phone, dial, talking };
+  return { rig, agent, phone, dial, talking };
 }
 
 t.test('a known caller reaches an agent with the shop\'s card; an order with a promotion goes ordered → settled through the API', async (t) => {
   if (!requirePeer(t, 'sipp')) return;
-  const { rig, phone, dial, talking } = await shopE2e(t, 500);
-  const agent = await signIn(rig, '1001', 'demo1001');
+  const { rig, agent, phone, dial, talking } = await shopE2e(t, 500);
   const other = await signIn(rig, '1002', 'demo1002');
   const boss = await signIn(rig, 'supervisor', 'demo-supervisor');
 
@@ -129,8 +130,7 @@ t.test('a known caller reaches an agent with the shop\'s card; an order with a p
 t.test('the agent enters the order in wrap-up, after the caller hung up and before the call record is written: the media source still comes from the call', async (t) => {
   if (!requirePeer(t, 'sipp')) return;
   // A long wrap-up: the CDR (written when it ends) is not in the shop while the agent types.
-  const { rig, phone, dial, talking } = await shopE2e(t, 120_000);
-  const agent = await signIn(rig, '1001', 'demo1001');
+  const { agent, phone, dial, talking, rig } = await shopE2e(t, 120_000);
   const caller = dial('+4915110000004', 6000);
   const call = await talking();
   t.equal((await within(caller.done, 30_000, 'the caller')).successful, 1, 'the caller hung up');
