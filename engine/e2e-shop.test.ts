@@ -73,7 +73,8 @@ t.test('a known caller reaches an agent with the shop\'s card; an order with a p
   const earlier = await boss<Order>('POST', '/api/v1/shop/orders', { customerId: 'DEMO-REGULAR', items: [{ sku: 'KNIFE-SET', quantity: 1 }], deliveryMethod: 'standard', paymentMethod: 'card' });
   t.equal(earlier.status, 201, 'staff entered an order by hand');
 
-  const caller = dial('+4915110000004', 15000);
+  const number = '+4915110000004';
+  const caller = dial(number, 15000);
   const call = await talking();
   t.match(call.customer, {
     known: true, customerId: 'DEMO-REGULAR', name: 'Rita Gular', language: 'en', strikes: 1, blacklisted: false,
@@ -125,6 +126,7 @@ t.test('a known caller reaches an agent with the shop\'s card; an order with a p
   }, 20_000);
   t.match(card.lastCalls[0], { callId: call.id, outcome: 'answered', agent: '1001', programme: 'demo-shopping-hour' });
   t.same(card.lastOrders.map((x) => [x.id, x.status]), [[o.id, 'settled'], [earlier.body.id, 'ordered']], 'last orders with status');
+  t.match(await boss('GET', '/api/v1/cdrs'), { status: 200, body: { items: [{ callId: call.id, caller: number, outcome: 'answered', agent: '1001' }] } }, 'the call records, from the shop');
 });
 
 t.test('the agent enters the order in wrap-up, after the caller hung up and before the call record is written: the media source still comes from the call', async (t) => {

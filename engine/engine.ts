@@ -22,7 +22,7 @@ import { TrunkTable } from './trunks/index.ts';
 import { CachedCallerLookup, CallController, settingsFromConfig, type TrunkAdmission } from './calls/index.ts';
 import {
   CDR_OUTCOMES, CallEventSink, callSummary, callsByPhase, createMetrics, deliveryObserver, deskStatusChange, packageVersion, startApi,
-  type AgentInfo, type ApiServer, type CallSummary, type Metrics, type ShopLiveCall,
+  type AgentInfo, type ApiServer, type CallSummary, type CdrQuery, type Metrics, type ShopLiveCall,
 } from './api/index.ts';
 import { AgentDesk } from './desk/index.ts';
 import { OutboundDialer } from './outbound/index.ts';
@@ -81,7 +81,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     const crm: CrmAdapter = opts.crm ?? (config.crm.adapter === 'sqlite'
       ? new SqliteCrmAdapter({ db: store.db, writer: store.writer, strikeThreshold: config.crm.strikeThreshold, seedDemo: config.crm.seedDemo })
       : config.crm.adapter === 'shop'
-        ? new ShopCrmAdapter({ store: shopStoreConfig(config.crm, config.database.path), strikeThreshold: config.crm.strikeThreshold, seedDemo: config.crm.seedDemo })
+        ? new ShopCrmAdapter({ store: shopStoreConfig(config.crm, config.database.path), strikeThreshold: config.crm.strikeThreshold, seedDemo: config.crm.seedDemo, log: log.child({ module: 'shop' }) })
       : config.crm.adapter === 'module'
         ? await loadAdapterModule(config.crm.module, process.cwd(), config.crm.options)
         : new WebhookCrmAdapter({ url: config.crm.url, lookupUrl: config.crm.lookupUrl, secret: config.crm.secret, timeoutMs: config.crm.timeoutMs, lookupTimeoutMs: config.crm.lookupTimeoutMs }));
@@ -303,7 +303,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       callbacks: store.callbacks,
       dnc: store.dnc,
       ...(crm instanceof SqliteCrmAdapter ? { cdrs: (q: Parameters<SqliteCrmAdapter['listCdrs']>[0]) => crm.listCdrs(q) } : {}),
-      ...(crm instanceof ShopCrmAdapter ? { shop: { store: crm.store, liveCall: (id: string) => shopLiveCall(calls, id) } } : {}),
+      ...(crm instanceof ShopCrmAdapter ? { cdrs: (q: CdrQuery) => crm.store.listCdrs(q), shop: { store: crm.store, liveCall: (id: string) => shopLiveCall(calls, id) } } : {}),
       events,
       metrics,
     }, {

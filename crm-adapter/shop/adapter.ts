@@ -28,6 +28,8 @@ export interface ShopCrmOptions {
   seedDemo?: boolean;
   /** Epoch ms (tests). Default Date.now. */
   now?: () => number;
+  /** Where a lost PostgreSQL connection is reported (pino-compatible `warn`). */
+  log?: { warn(obj: object, msg: string): void };
 }
 
 /** `¥399.00` from fen. */
@@ -77,7 +79,11 @@ export class ShopCrmAdapter implements CrmAdapter {
 
   async init(): Promise<void> {
     if (this.#store !== undefined) return;
-    const store = await ShopStore.open(this.#o.store, { now: this.#now, ...(this.#o.strikeThreshold !== undefined ? { strikeThreshold: this.#o.strikeThreshold } : {}) });
+    const log = this.#o.log;
+    const store = await ShopStore.open(this.#o.store, {
+      now: this.#now, ...(this.#o.strikeThreshold !== undefined ? { strikeThreshold: this.#o.strikeThreshold } : {}),
+      onConnectionError: (err) => log?.warn({ err }, 'shop database connection lost: the next query reconnects'),
+    });
     try {
       if (this.#o.seedDemo === true) await seedShopDemo(store, this.#now());
     } catch (err) {

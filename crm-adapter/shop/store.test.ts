@@ -135,6 +135,8 @@ async function suite(t: Test, config: () => Promise<ShopStoreConfig>): Promise<v
     await store.recordCallEvent({ deliveryId: 'e1', callId: 'c1', type: 'answered', agent: '1001', at: T0 + 5000, payload: '{}' });
     await store.recordCallEvent({ deliveryId: 'e1', callId: 'c1', type: 'answered', agent: '1001', at: T0 + 5000, payload: '{}' });
     t.equal((await store.callEvents('c1')).length, 1, 'a redelivered event is stored once');
+    t.same(await store.listCdrs({ queue: 'orders' }), [{}], 'the delivered CDR as stored (its payload)');
+    t.same(await store.listCdrs({ queue: 'service' }), []);
     t.equal(await store.answeringAgent('c1'), '1001');
     const card = await store.card(customer.id);
     t.match(card, {

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Selectable, type Transaction } from 'kysely';
 import pg from 'pg';
 import { openDatabase, type Synchronous } from '../../engine/db/index.ts';
+import type { Cdr } from '../contract.ts';
 import { nextStatus, RESTOCKING_STATUSES, type OrderAction, type OrderSide, type OrderStatus } from './lifecycle.ts';
 import { refuse, SHOP_ERRORS, ShopError, type ShopRefusal, type ShopResult } from './errors.ts';
 import { shopMigrationProvider } from './migrations.ts';
@@ -30,6 +31,8 @@ export interface ShopStoreOptions {
   now?: () => number;
   /** Strikes at which a number is rejected. Default 3. */
   strikeThreshold?: number;
+  /** PostgreSQL: an idle connection died (it is replaced on the next query). Default: nothing. */
+  onConnectionError?: (err: Error) => void;
 }
 
 /** Most units of one line (a typo of 1000 is refused, not shipped). */
@@ -145,6 +148,18 @@ export function orderNumber(at: number, seq: number): string {
   return `SO${ymd}${String(seq).padStart(6, '0')}`;
 }
 
+/**
+ * A pg pool whose idle connections may die (a server restart, a failover, an administrator's
+ * terminate) without taking the process down: pg emits those as `error` events on the pool, which
+ * would be an uncaught exception. The pool drops the dead client and the next query opens another;
+ * a query that was running fails by itself.
+ */
+function postgresPool(url: string, max: number, onError: ((err: Error) => void) | undefined): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max, types: pgTypes });
+  pool.on('error', (err) => onError?.(err));
+  return pool;
+}
+
 /** The shop's data; see the module comment. */
 export class ShopStore {
   readonly kind: ShopStoreConfig['kind'];
@@ -165,7 +180,7 @@ export class ShopStore {
     const dialect = config.kind === 'sqlite'
       // engine/db's opener: WAL, the chosen durability, foreign keys on, its folder created.
       ? new SqliteDialect({ database: openDatabase({ path: config.path, synchronous: config.synchronous }) as unknown as ConstructorParameters<typeof SqliteDialect>[0]['database'] })
-      : new PostgresDialect({ pool: new pg.Pool({ connectionString: config.url, max: config.poolSize ?? 10, types: pgTypes }) });
+      : new PostgresDialect({ pool: postgresPool(config.url, config.poolSize ?? 10, opts.onConnectionError) });
     const db = new Kysely<ShopDatabase>({ dialect });
     const store = new ShopStore(config.kind, db, opts);
     try {
@@ -613,6 +628,16 @@ export class ShopStore {
     };
     const { call_id: _id, ...rest } = row;
     await this.db.insertInto('shop_calls').values(row).onConflict((oc) => oc.column('call_id').doUpdateSet(rest)).execute();
+  }
+
+  /** Stored call records as delivered (the contract's CDR), newest arrival first: `GET /api/v1/cdrs` with the shop. */
+  async listCdrs(f: { since?: number; outcome?: string; queue?: string; limit?: number; offset?: number } = {}): Promise<Cdr[]> {
+    let q = this.db.selectFrom('shop_calls').select('payload');
+    if (f.since !== undefined) q = q.where('arrived_at', '>=', f.since);
+    if (f.outcome !== undefined) q = q.where('outcome', '=', f.outcome);
+    if (f.queue !== undefined) q = q.where('queue', '=', f.queue);
+    const rows = await q.orderBy('arrived_at', 'desc').orderBy('call_id').limit(f.limit ?? 100).offset(f.offset ?? 0).execute();
+    return rows.map((r) => JSON.parse(r.payload) as Cdr);
   }
 
   /** Store a call event once (by delivery id). */
