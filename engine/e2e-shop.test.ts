@@ -6,11 +6,12 @@
  * its call through the API and the programme's promotion (price and gift) is applied; another agent
  * may not, and the agent may not review; the supervisor reviews, ships, delivers and settles
  * (an illegal step and an edit after shipping are refused); the order history shows each step with
- * who did it; the call record reaches the shop and is on the card.
+ * who did it; the call record reaches the shop and is on the card. On SQLite and on PostgreSQL.
  */
 import t, { type Test } from 'tap';
 import path from 'node:path';
 import { requirePeer } from './testing/index.ts';
+import { requirePostgres } from './testing/postgres.ts';
 import {
   SCENARIOS, SippGroup, callersFile, demoQueues, freeUdpPort, registerSippAgents, startEngineRig, waitFor, within, type EngineRig,
 } from './testing/engine-rig.ts';
@@ -38,14 +39,14 @@ async function signIn(rig: EngineRig, username: string, password: string): Promi
  * that answers one call, signed in to the API (`agent`); `dial` starts a caller of `number` on the demo programme's number (100)
  * who hangs up `holdMs` after the engine answered. Peers, then the engine, stop when `t` ends.
  */
-async function shopE2e(t: Test, wrapUpMs: number) {
+async function shopE2e(t: Test, wrapUpMs: number, postgresUrl: string | null = null) {
   const sipps = new SippGroup();
   let closeRig = async (): Promise<void> => {};
   t.teardown(async () => {
     await sipps.close();
     await closeRig();
   });
-  const rig = await startEngineRig({ crm: { adapter: 'shop', seedDemo: true }, users: { accounts: demoUsers() }, queues: demoQueues({ wrapUpMs }) });
+  const rig = await startEngineRig({ crm: { adapter: 'shop', seedDemo: true, postgresUrl }, users: { accounts: demoUsers() }, queues: demoQueues({ wrapUpMs }) });
   closeRig = () => rig.close();
   // Signed in before the phone registers (the order the desktop is used in: sign in, then the phone makes the agent ready).
   const agent = await signIn(rig, '1001', 'demo1001');
@@ -63,9 +64,9 @@ async function shopE2e(t: Test, wrapUpMs: number) {
   return { rig, agent, phone, dial, talking };
 }
 
-t.test('a known caller reaches an agent with the shop\'s card; an order with a promotion goes ordered → settled through the API', async (t) => {
-  if (!requirePeer(t, 'sipp')) return;
-  const { rig, agent, phone, dial, talking } = await shopE2e(t, 500);
+/** The main case, on the shop's SQLite file or on PostgreSQL. */
+async function orderToSettled(t: Test, postgresUrl: string | null): Promise<void> {
+  const { rig, agent, phone, dial, talking } = await shopE2e(t, 500, postgresUrl);
   const other = await signIn(rig, '1002', 'demo1002');
   const boss = await signIn(rig, 'supervisor', 'demo-supervisor');
 
@@ -127,7 +128,20 @@ t.test('a known caller reaches an agent with the shop\'s card; an order with a p
   t.match(card.lastCalls[0], { callId: call.id, outcome: 'answered', agent: '1001', programme: 'demo-shopping-hour' });
   t.same(card.lastOrders.map((x) => [x.id, x.status]), [[o.id, 'settled'], [earlier.body.id, 'ordered']], 'last orders with status');
   t.match(await boss('GET', '/api/v1/cdrs'), { status: 200, body: { items: [{ callId: call.id, caller: number, outcome: 'answered', agent: '1001' }] } }, 'the call records, from the shop');
+}
+
+t.test('a known caller reaches an agent with the shop\'s card; an order with a promotion goes ordered → settled through the API (SQLite)', async (t) => {
+  if (!requirePeer(t, 'sipp')) return;
+  await orderToSettled(t, null);
 });
+
+t.test('the same on PostgreSQL', async (t) => {
+  if (!requirePeer(t, 'sipp')) return;
+  const cluster = await requirePostgres(t);
+  if (cluster === undefined) return;
+  await orderToSettled(t, await cluster.createDatabase('shop'));
+});
+
 
 t.test('the agent enters the order in wrap-up, after the caller hung up and before the call record is written: the media source still comes from the call', async (t) => {
   if (!requirePeer(t, 'sipp')) return;
