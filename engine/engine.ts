@@ -17,12 +17,13 @@ import { InboundClasses, SourceAdmission, TransportLayer, UserAgent, resolveUri,
 import { MediaPool } from '../media/index.ts';
 import { openStore, OutboxDispatcher, SqliteBindingStore, type SqliteStore } from './store/index.ts';
 import { SqliteCrmAdapter, WebhookCrmAdapter, loadAdapterModule, type CrmAdapter } from '../crm-adapter/index.ts';
+import { ShopCrmAdapter, type ShopStoreConfig } from '../crm-adapter/shop/index.ts';
 import { Registrar } from './registrar/index.ts';
 import { TrunkTable } from './trunks/index.ts';
 import { CachedCallerLookup, CallController, settingsFromConfig, type TrunkAdmission } from './calls/index.ts';
 import {
   CDR_OUTCOMES, CallEventSink, callSummary, callsByPhase, createMetrics, deliveryObserver, deskStatusChange, packageVersion, startApi,
-  type AgentInfo, type ApiServer, type CallSummary, type Metrics,
+  type AgentInfo, type ApiServer, type CallSummary, type CdrQuery, type Metrics, type ShopLiveCall,
 } from './api/index.ts';
 import { AgentDesk } from './desk/index.ts';
 import { OutboundDialer } from './outbound/index.ts';
@@ -80,6 +81,8 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     cleanups.push(() => store.close());
     const crm: CrmAdapter = opts.crm ?? (config.crm.adapter === 'sqlite'
       ? new SqliteCrmAdapter({ db: store.db, writer: store.writer, strikeThreshold: config.crm.strikeThreshold, seedDemo: config.crm.seedDemo })
+      : config.crm.adapter === 'shop'
+        ? new ShopCrmAdapter({ store: shopStoreConfig(config.crm, config.database.path), strikeThreshold: config.crm.strikeThreshold, seedDemo: config.crm.seedDemo, log: log.child({ module: 'shop' }) })
       : config.crm.adapter === 'module'
         ? await loadAdapterModule(config.crm.module, process.cwd(), config.crm.options)
         : new WebhookCrmAdapter({ url: config.crm.url, lookupUrl: config.crm.lookupUrl, secret: config.crm.secret, timeoutMs: config.crm.timeoutMs, lookupTimeoutMs: config.crm.lookupTimeoutMs }));
@@ -314,6 +317,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       callbacks: store.callbacks,
       dnc: store.dnc,
       ...(crm instanceof SqliteCrmAdapter ? { cdrs: (q: Parameters<SqliteCrmAdapter['listCdrs']>[0]) => crm.listCdrs(q) } : {}),
+      ...(crm instanceof ShopCrmAdapter ? { cdrs: (q: CdrQuery) => crm.store.listCdrs(q), shop: { store: crm.store, liveCall: (id: string) => shopLiveCall(calls, id) } } : {}),
       events,
       metrics,
     }, {
@@ -359,6 +363,22 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     await undo();
     throw err;
   }
+}
+
+/** The shop's store: PostgreSQL by URL, else its SQLite file (default shop.db beside the engine's database). */
+function shopStoreConfig(crm: { path: string | null; postgresUrl: string | null; poolSize: number }, databasePath: string): ShopStoreConfig {
+  if (crm.postgresUrl !== null) return { kind: 'postgres', url: crm.postgresUrl, poolSize: crm.poolSize };
+  if (crm.path !== null) return { kind: 'sqlite', path: crm.path };
+  return { kind: 'sqlite', path: databasePath === ':memory:' ? ':memory:' : path.join(path.dirname(databasePath), 'shop.db') };
+}
+
+/** A call in progress or in its agent's wrap-up, as the shop's order entry needs it (agent, media source). */
+function shopLiveCall(calls: CallController, callId: string): ShopLiveCall | undefined {
+  const c = calls.list().find((x) => x.id === callId);
+  if (c !== undefined) return { agent: c.agentId, caller: c.caller, programme: c.route.programme, airing: c.route.airing, customerId: c.customer.customerId };
+  // Over, its agent in wrap-up (when orders are often entered): the CDR waiting for the wrap-up's end.
+  const w = calls.inWrapUp(callId);
+  return w === undefined ? undefined : { agent: w.agent, caller: w.caller, programme: w.programme, airing: w.airing, customerId: w.customerId };
 }
 
 /**

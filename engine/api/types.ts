@@ -10,6 +10,7 @@ import type { AcdSnapshot, AgentState, AgentStatus, AgentView } from '../acd/ind
 import type { CallbackFilter, CallbackStore, CallbackTask, DncStore } from '../store/index.ts';
 import type { CallerInfo, Cdr, CdrOutcome, ReleasedBy } from '../../crm-adapter/index.ts';
 import type { Metrics } from './metrics.ts';
+import type { ShopApiDeps } from './shop-routes.ts';
 
 // ---------------------------------------------------------------------------------------------
 // What the engine provides
@@ -126,6 +127,8 @@ export interface ApiDeps {
    * adapter), in which case `GET /api/v1/cdrs` answers 501.
    */
   cdrs?: (query: CdrQuery) => Cdr[] | Promise<Cdr[]>;
+  /** The shop (issue 17) when the CRM adapter is `shop`: its routes under `/api/v1/shop/` (shop-routes.ts). */
+  shop?: ShopApiDeps;
   events: CtiEventSource;
   metrics: Metrics;
 }

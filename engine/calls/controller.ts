@@ -233,6 +233,15 @@ export class CallController {
     return this.wrapUps.size;
   }
 
+  /**
+   * The record of an answered call that is over while its agent is in wrap-up (its CDR is written
+   * when the wrap-up ends), or undefined: what the shop's order entry reads for a call in that gap.
+   */
+  inWrapUp(callId: string): Readonly<Cdr> | undefined {
+    for (const p of this.wrapUps.values()) if (p.cdr.callId === callId) return p.cdr;
+    return undefined;
+  }
+
   /** Calls in progress, for the API. */
   list(): CallRecord[] {
     return [...this.calls.values()].map((c) => ({

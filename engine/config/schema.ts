@@ -213,6 +213,15 @@ const crmSection = z.discriminatedUnion('adapter', [
     ...crmCommon,
   }),
   z.strictObject({
+    adapter: z.literal('shop').describe('The reference TV-shopping CRM (docs/shop.md): customers, catalog, orders; a database of its own.'),
+    path: z.string().min(1).nullable().default(null).describe('SQLite file of the shop; null = shop.db in the folder of database.path (:memory: with an in-memory engine database).'),
+    postgresUrl: z.string().startsWith('postgres').nullable().default(null).describe('PostgreSQL connection URL (postgres://user:pass@host/db); set, the shop keeps its data there instead of SQLite.'),
+    poolSize: positiveInt.max(100).default(10).describe('Connections of the PostgreSQL pool.'),
+    strikeThreshold: positiveInt.default(3).describe('Strikes after which a number is blacklisted.'),
+    seedDemo: z.boolean().default(false).describe('Insert the demo customers, products and promotions at start (where missing).'),
+    ...crmCommon,
+  }),
+  z.strictObject({
     adapter: z.literal('module').describe('Your own adapter: a JavaScript module implementing the contract (docs/crm-adapter.md).'),
     module: z.string().min(1).describe('The module file (.js or .mjs; relative to the working directory); its default export is the adapter or a factory taking crm.options.'),
     options: z.record(z.string(), z.unknown()).default({}).describe("Passed to the module's factory (URLs, tokens: whatever the adapter needs)."),

@@ -55,6 +55,8 @@ export interface QueueView {
 /** The customer as the CRM look-up found it. */
 export interface Customer {
   known: boolean;
+  /** The CRM's customer id, or null. */
+  customerId: string | null;
   name: string | null;
   vipLevel: number;
   strikes: number;
@@ -71,6 +73,23 @@ export type EventMessage =
   | { type: 'call.answered'; at: number; callId: string; agentId: string; queue: string; waitMs: number }
   | { type: 'call.ended'; at: number; callId: string; agentId: string | null; outcome: string }
   | { type: 'call.queued' | 'callback.created'; at: number };
+
+/** A product of the shop (GET /api/v1/shop/products). */
+export interface ShopProduct {
+  sku: string;
+  nameZh: string;
+  nameEn: string;
+  priceFen: number;
+  stock: number;
+}
+
+/** An order of the shop as the engine priced it (POST /api/v1/shop/orders). */
+export interface ShopOrder {
+  id: string;
+  status: string;
+  totalFen: number;
+  items: ReadonlyArray<{ sku: string; name: string; quantity: number; unitPriceFen: number; listPriceFen: number; gift: boolean }>;
+}
 
 /** An error answer of the API. */
 export class ApiError extends Error {

@@ -4,6 +4,7 @@ import { api, openEvents, type Agent, type EventMessage } from './api.ts';
 import { reasonLabel, type MessageKey } from './messages.ts';
 import { clock, duration } from './format.ts';
 import type { PageProps } from './main.tsx';
+import { OrderPanel } from './order.tsx';
 
 type Offer = Extract<EventMessage, { type: 'call.offered' }>;
 
@@ -125,6 +126,7 @@ function CallPanel({ call, now, lang, t, session }: PageProps & { call: CallView
           {call.endedAt !== null && <><dt>{t('ended')}</dt><dd>{clock(call.endedAt, lang, session.desktop.timeZone)}</dd></>}
         </dl>
       </div>
+      {call.phase !== 'ringing' && c.known && c.customerId !== null && <OrderPanel lang={lang} t={t} callId={offer.callId} customerId={c.customerId} />}
     </section>
   );
 }

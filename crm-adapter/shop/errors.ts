@@ -1,0 +1,53 @@
+/**
+ * Error codes of the shop (one registry, CONVENTIONS.md 19). Domain refusals (an illegal status
+ * change, an edit after shipping, an unknown SKU) are results, not exceptions: the store returns
+ * `{ ok: false, code, reason }` and the API maps each code to one HTTP status.
+ */
+
+/** Every code the shop answers with, prefix `SHOP_ERR_`. */
+export const SHOP_ERRORS = {
+  /** No such customer, product, promotion or order. */
+  notFound: 'SHOP_ERR_NOT_FOUND',
+  /** The life-cycle table has no such action from the order's status (lifecycle.ts). */
+  illegalTransition: 'SHOP_ERR_ILLEGAL_TRANSITION',
+  /** The order is past the point where the sales side may change items or address (shipped). */
+  locked: 'SHOP_ERR_LOCKED',
+  /** Input the domain refuses: an unknown or inactive SKU, a quantity out of range, no items. */
+  invalid: 'SHOP_ERR_INVALID',
+  /** Not enough stock for an item. */
+  outOfStock: 'SHOP_ERR_OUT_OF_STOCK',
+  /** The order changed since it was read (another writer won): read it again. */
+  conflict: 'SHOP_ERR_CONFLICT',
+  /** The number already belongs to another customer. */
+  numberTaken: 'SHOP_ERR_NUMBER_TAKEN',
+  /** The store is configured wrongly or not opened (a programmer or operator error). */
+  config: 'SHOP_ERR_CONFIG',
+} as const;
+
+/** One of {@link SHOP_ERRORS}. */
+export type ShopErrorCode = (typeof SHOP_ERRORS)[keyof typeof SHOP_ERRORS];
+
+/** A refusal of the shop: a typed code and a sentence for people. */
+export interface ShopRefusal {
+  ok: false;
+  code: ShopErrorCode;
+  reason: string;
+}
+
+/** What a shop operation that can be refused returns. */
+export type ShopResult<T> = { ok: true; value: T } | ShopRefusal;
+
+/** Build a refusal. */
+export function refuse(code: ShopErrorCode, reason: string): ShopRefusal {
+  return { ok: false, code, reason };
+}
+
+/** A programmer or operator error of the shop (an exception, not a domain refusal). */
+export class ShopError extends Error {
+  readonly code: ShopErrorCode;
+  constructor(code: ShopErrorCode, message: string) {
+    super(`${code}: ${message}`);
+    this.name = 'ShopError';
+    this.code = code;
+  }
+}

@@ -1,0 +1,24 @@
+/**
+ * crm-adapter/shop — the reference TV-shopping CRM (issue 17, docs/shop.md): customers (several
+ * numbers each, addresses, notes and complaints, VIP, strikes, low credit, preferred agent), the
+ * catalog with promotions per programme/airing, orders with a guarded life cycle and their
+ * history, and the calls the engine reported. One Kysely data-access layer over SQLite (default)
+ * or PostgreSQL, own migrations; never the engine's store tables.
+ */
+export { ShopCrmAdapter, screenPopOf, yuan, SCREEN_POP_MAX, type ShopCrmOptions } from './adapter.ts';
+export {
+  ShopStore, priceLines, orderTotal, orderNumber, promotionApplies, MAX_QUANTITY, MAX_LINES, CARD_ENTRIES,
+  type ShopStoreConfig, type ShopStoreOptions,
+} from './store.ts';
+export {
+  ORDER_STATUSES, ORDER_ACTIONS, ORDER_TRANSITIONS, ACTION_SIDES, RESTOCKING_STATUSES, nextStatus, salesMayEdit,
+  type OrderStatus, type OrderAction, type OrderSide, type TransitionResult,
+} from './lifecycle.ts';
+export { SHOP_ERRORS, ShopError, refuse, type ShopErrorCode, type ShopRefusal, type ShopResult } from './errors.ts';
+export { SHOP_MIGRATIONS, shopMigrationProvider } from './migrations.ts';
+export { seedShopDemo, DEMO_PRODUCTS, DEMO_PROGRAMME } from './demo.ts';
+export type {
+  Actor, Address, StoredAddress, Note, NoteKind, Customer, NewCustomer, CustomerPatch, Product, Promotion, PromotionKind, OrderItem,
+  OrderHistoryEntry, Order, ItemRequest, NewOrder, OrderEdit, CallSummaryOfCustomer, CustomerCard, DeliveryMethod, PaymentMethod,
+  ShopDatabase,
+} from './types.ts';

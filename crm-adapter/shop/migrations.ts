@@ -1,0 +1,171 @@
+/**
+ * The shop's versioned migrations, written with Kysely's schema builder so that one text serves
+ * SQLite and PostgreSQL. Applied in name order by Kysely's `Migrator`, recorded in
+ * `shop_migrations` (guarded by `shop_migrations_lock`, so two processes starting together do not
+ * both migrate). A migration is never edited once released: add the next one.
+ *
+ * Types: `text`; `integer` for counts, flags (0/1) and money in fen (int4 holds 21 million yuan
+ * per order line or order); `bigint` for epoch-millisecond timestamps.
+ */
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+
+/** Migration 0001: customers, catalog, orders, calls. */
+const m0001: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.createTable('shop_customers')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('name', 'text')
+      .addColumn('language', 'text')
+      .addColumn('vip_level', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('blacklisted', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('strikes', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('low_credit', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('preferred_agent', 'text')
+      .addColumn('merged_into', 'text')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createTable('shop_customer_numbers')
+      .addColumn('number', 'text', (c) => c.primaryKey())
+      .addColumn('customer_id', 'text', (c) => c.notNull().references('shop_customers.id'))
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('shop_customer_numbers_by_customer').on('shop_customer_numbers').column('customer_id').execute();
+    await db.schema.createTable('shop_addresses')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('customer_id', 'text', (c) => c.notNull().references('shop_customers.id'))
+      .addColumn('recipient', 'text', (c) => c.notNull())
+      .addColumn('phone', 'text', (c) => c.notNull())
+      .addColumn('region', 'text', (c) => c.notNull())
+      .addColumn('city', 'text', (c) => c.notNull())
+      .addColumn('line', 'text', (c) => c.notNull())
+      .addColumn('postcode', 'text')
+      .addColumn('is_default', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('shop_addresses_by_customer').on('shop_addresses').column('customer_id').execute();
+    await db.schema.createTable('shop_notes')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('customer_id', 'text', (c) => c.notNull().references('shop_customers.id'))
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('text', 'text', (c) => c.notNull())
+      .addColumn('open', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('author', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('shop_notes_by_customer').on('shop_notes').columns(['customer_id', 'created_at']).execute();
+    await db.schema.createTable('shop_products')
+      .addColumn('sku', 'text', (c) => c.primaryKey())
+      .addColumn('name_zh', 'text', (c) => c.notNull())
+      .addColumn('name_en', 'text', (c) => c.notNull())
+      .addColumn('price_fen', 'integer', (c) => c.notNull())
+      .addColumn('stock', 'integer', (c) => c.notNull())
+      .addColumn('ivr_zh', 'text', (c) => c.notNull())
+      .addColumn('ivr_en', 'text', (c) => c.notNull())
+      .addColumn('active', 'integer', (c) => c.notNull().defaultTo(1))
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createTable('shop_promotions')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('sku', 'text', (c) => c.notNull().references('shop_products.sku'))
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('title', 'text', (c) => c.notNull())
+      .addColumn('price_fen', 'integer')
+      .addColumn('gift_sku', 'text', (c) => c.references('shop_products.sku'))
+      .addColumn('programme', 'text')
+      .addColumn('airing', 'text')
+      .addColumn('starts_at', 'bigint', (c) => c.notNull())
+      .addColumn('ends_at', 'bigint', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('shop_promotions_by_sku').on('shop_promotions').columns(['sku', 'ends_at']).execute();
+    await db.schema.createTable('shop_orders')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('customer_id', 'text', (c) => c.notNull().references('shop_customers.id'))
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('delivery_method', 'text', (c) => c.notNull())
+      .addColumn('payment_method', 'text', (c) => c.notNull())
+      .addColumn('recipient', 'text', (c) => c.notNull())
+      .addColumn('phone', 'text', (c) => c.notNull())
+      .addColumn('region', 'text', (c) => c.notNull())
+      .addColumn('city', 'text', (c) => c.notNull())
+      .addColumn('line', 'text', (c) => c.notNull())
+      .addColumn('postcode', 'text')
+      .addColumn('programme', 'text')
+      .addColumn('airing', 'text')
+      .addColumn('call_id', 'text')
+      .addColumn('agent', 'text')
+      .addColumn('invoice_title', 'text')
+      .addColumn('special_requests', 'text')
+      .addColumn('total_fen', 'integer', (c) => c.notNull())
+      .addColumn('version', 'integer', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('shop_orders_by_customer').on('shop_orders').columns(['customer_id', 'created_at']).execute();
+    await db.schema.createIndex('shop_orders_by_status').on('shop_orders').columns(['status', 'created_at']).execute();
+    await db.schema.createTable('shop_order_items')
+      .addColumn('order_id', 'text', (c) => c.notNull().references('shop_orders.id'))
+      .addColumn('line', 'integer', (c) => c.notNull())
+      .addColumn('sku', 'text', (c) => c.notNull())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('quantity', 'integer', (c) => c.notNull())
+      .addColumn('list_price_fen', 'integer', (c) => c.notNull())
+      .addColumn('unit_price_fen', 'integer', (c) => c.notNull())
+      .addColumn('promotion_id', 'text')
+      .addColumn('gift', 'integer', (c) => c.notNull().defaultTo(0))
+      .addPrimaryKeyConstraint('shop_order_items_pk', ['order_id', 'line'])
+      .execute();
+    await db.schema.createTable('shop_order_history')
+      .addColumn('order_id', 'text', (c) => c.notNull().references('shop_orders.id'))
+      .addColumn('seq', 'integer', (c) => c.notNull())
+      .addColumn('action', 'text', (c) => c.notNull())
+      .addColumn('from_status', 'text')
+      .addColumn('to_status', 'text', (c) => c.notNull())
+      .addColumn('actor', 'text', (c) => c.notNull())
+      .addColumn('reason', 'text')
+      .addColumn('at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('shop_order_history_pk', ['order_id', 'seq'])
+      .execute();
+    await db.schema.createTable('shop_calls')
+      .addColumn('call_id', 'text', (c) => c.primaryKey())
+      .addColumn('number', 'text', (c) => c.notNull())
+      .addColumn('customer_id', 'text')
+      .addColumn('direction', 'text', (c) => c.notNull())
+      .addColumn('agent', 'text')
+      .addColumn('queue', 'text')
+      .addColumn('programme', 'text')
+      .addColumn('airing', 'text')
+      .addColumn('outcome', 'text', (c) => c.notNull())
+      .addColumn('arrived_at', 'bigint', (c) => c.notNull())
+      .addColumn('answered_at', 'bigint')
+      .addColumn('ended_at', 'bigint', (c) => c.notNull())
+      .addColumn('talk_ms', 'bigint', (c) => c.notNull())
+      .addColumn('delivery_id', 'text', (c) => c.notNull())
+      .addColumn('payload', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('shop_calls_by_customer').on('shop_calls').columns(['customer_id', 'arrived_at']).execute();
+    await db.schema.createIndex('shop_calls_by_number').on('shop_calls').columns(['number', 'arrived_at']).execute();
+    await db.schema.createTable('shop_call_events')
+      .addColumn('delivery_id', 'text', (c) => c.primaryKey())
+      .addColumn('call_id', 'text', (c) => c.notNull())
+      .addColumn('type', 'text', (c) => c.notNull())
+      .addColumn('agent', 'text')
+      .addColumn('at', 'bigint', (c) => c.notNull())
+      .addColumn('payload', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('shop_call_events_by_call').on('shop_call_events').columns(['call_id', 'at']).execute();
+    await db.schema.createTable('shop_counters')
+      .addColumn('name', 'text', (c) => c.primaryKey())
+      .addColumn('value', 'bigint', (c) => c.notNull())
+      .execute();
+  },
+};
+
+/** Every migration, by name (applied in name order). */
+export const SHOP_MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({ '0001_customers_catalog_orders': m0001 });
+
+/** The provider Kysely's `Migrator` reads them from (no files on disk: they ship in the bundle). */
+export const shopMigrationProvider: MigrationProvider = {
+  getMigrations: () => Promise.resolve({ ...SHOP_MIGRATIONS }),
+};

@@ -1,0 +1,692 @@
+/**
+ * The shop's data-access layer: one set of Kysely queries over SQLite (better-sqlite3, the default:
+ * a file of its own) or PostgreSQL (`pg`, by URL). Nothing here touches the engine's store tables.
+ *
+ * Every multi-row change is one transaction. Domain refusals (unknown SKU, out of stock, an illegal
+ * status change) are {@link ShopResult}s: a refusal inside a transaction rolls it back and comes out
+ * as `{ ok: false }`, never as an exception.
+ */
+import { randomUUID } from 'node:crypto';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Selectable, type Transaction } from 'kysely';
+import pg from 'pg';
+import { openDatabase, type Synchronous } from '../../engine/db/index.ts';
+import type { Cdr } from '../contract.ts';
+import { nextStatus, RESTOCKING_STATUSES, type OrderAction, type OrderSide, type OrderStatus } from './lifecycle.ts';
+import { refuse, SHOP_ERRORS, ShopError, type ShopRefusal, type ShopResult } from './errors.ts';
+import { shopMigrationProvider } from './migrations.ts';
+import type {
+  Actor, Address, CallSummaryOfCustomer, Customer, CustomerCard, CustomerPatch, CustomersTable, ItemRequest, NewCustomer, NewOrder, Note, NoteKind,
+  Order, OrderEdit, OrderHistoryEntry, OrderItem, OrderItemsTable, OrdersTable, Product, ProductsTable, Promotion, PromotionsTable, ShopDatabase,
+  StoredAddress,
+} from './types.ts';
+
+/** Where the shop keeps its data. */
+export type ShopStoreConfig =
+  | { kind: 'sqlite'; path: string; synchronous?: Synchronous }
+  | { kind: 'postgres'; url: string; poolSize?: number };
+
+/** Options of {@link ShopStore.open}. */
+export interface ShopStoreOptions {
+  /** Epoch ms (injected by tests). Default Date.now. */
+  now?: () => number;
+  /** Strikes at which a number is rejected. Default 3. */
+  strikeThreshold?: number;
+  /** PostgreSQL: an idle connection died (it is replaced on the next query). Default: nothing. */
+  onConnectionError?: (err: Error) => void;
+}
+
+/** Most units of one line (a typo of 1000 is refused, not shipped). */
+export const MAX_QUANTITY = 99;
+/** Most lines of one order. */
+export const MAX_LINES = 50;
+/** Entries of each list on the customer card. */
+export const CARD_ENTRIES = 5;
+
+/** Thrown inside a transaction to roll it back with a refusal. */
+class Rollback extends Error {
+  constructor(readonly refusal: ShopRefusal) {
+    super(refusal.reason);
+  }
+}
+
+const INT8_OID = 20;
+/** pg returns int8 as a string (it may exceed 2^53); our int8 columns are epoch ms and counts, well inside. */
+const pgTypes = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
+function toCustomer(r: Selectable<CustomersTable>, numbers: string[]): Customer {
+  return {
+    id: r.id, name: r.name, language: r.language, vipLevel: r.vip_level, blacklisted: r.blacklisted === 1, strikes: r.strikes,
+    lowCredit: r.low_credit === 1, preferredAgent: r.preferred_agent, numbers, mergedInto: r.merged_into, createdAt: r.created_at, updatedAt: r.updated_at,
+  };
+}
+
+function toProduct(r: Selectable<ProductsTable>): Product {
+  return { sku: r.sku, nameZh: r.name_zh, nameEn: r.name_en, priceFen: r.price_fen, stock: r.stock, ivrZh: r.ivr_zh, ivrEn: r.ivr_en, active: r.active === 1 };
+}
+
+function toPromotion(r: Selectable<PromotionsTable>): Promotion {
+  return {
+    id: r.id, sku: r.sku, kind: r.kind, title: r.title, priceFen: r.price_fen, giftSku: r.gift_sku, programme: r.programme, airing: r.airing,
+    startsAt: r.starts_at, endsAt: r.ends_at,
+  };
+}
+
+function toItem(r: Selectable<OrderItemsTable>): OrderItem {
+  return {
+    line: r.line, sku: r.sku, name: r.name, quantity: r.quantity, listPriceFen: r.list_price_fen, unitPriceFen: r.unit_price_fen,
+    promotionId: r.promotion_id, gift: r.gift === 1,
+  };
+}
+
+function toOrder(r: Selectable<OrdersTable>, items: OrderItem[]): Order {
+  return {
+    id: r.id, customerId: r.customer_id, status: r.status, deliveryMethod: r.delivery_method, paymentMethod: r.payment_method,
+    address: { recipient: r.recipient, phone: r.phone, region: r.region, city: r.city, line: r.line, postcode: r.postcode },
+    programme: r.programme, airing: r.airing, callId: r.call_id, agent: r.agent, invoiceTitle: r.invoice_title,
+    specialRequests: r.special_requests, totalFen: r.total_fen, version: r.version, createdAt: r.created_at, updatedAt: r.updated_at, items,
+  };
+}
+
+/** A promotion applies to an order of `programme`/`airing` at `now`. */
+export function promotionApplies(p: Promotion, now: number, programme: string | null, airing: string | null): boolean {
+  if (now < p.startsAt || now >= p.endsAt) return false;
+  if (p.programme !== null && p.programme !== programme) return false;
+  return p.airing === null || p.airing === airing;
+}
+
+/**
+ * Price the requested lines: the lowest applicable price promotion sets each unit price (never
+ * above the list price); every applicable gift promotion adds a free line of its gift product, one
+ * per unit. Pure, so the API's preview and the order entry price the same way.
+ */
+export function priceLines(
+  requests: readonly ItemRequest[], products: ReadonlyMap<string, Product>, promotions: readonly Promotion[],
+  now: number, programme: string | null, airing: string | null, lang: 'zh' | 'en' = 'zh',
+): ShopResult<OrderItem[]> {
+  if (requests.length === 0) return refuse(SHOP_ERRORS.invalid, 'an order needs at least one item');
+  if (requests.length > MAX_LINES) return refuse(SHOP_ERRORS.invalid, `at most ${MAX_LINES} lines`);
+  const lines: OrderItem[] = [];
+  const gifts: OrderItem[] = [];
+  for (const req of requests) {
+    const p = products.get(req.sku);
+    if (p === undefined || !p.active) return refuse(SHOP_ERRORS.invalid, `no product ${req.sku} on sale`);
+    if (!Number.isInteger(req.quantity) || req.quantity < 1 || req.quantity > MAX_QUANTITY) {
+      return refuse(SHOP_ERRORS.invalid, `${req.sku}: quantity must be 1-${MAX_QUANTITY}`);
+    }
+    let unit = p.priceFen;
+    let promotionId: string | null = null;
+    for (const promo of promotions) {
+      if (promo.sku !== p.sku || !promotionApplies(promo, now, programme, airing)) continue;
+      if (promo.kind === 'price' && promo.priceFen !== null && promo.priceFen < unit) {
+        unit = promo.priceFen;
+        promotionId = promo.id;
+      } else if (promo.kind === 'gift' && promo.giftSku !== null) {
+        const g = products.get(promo.giftSku);
+        if (g === undefined) continue;
+        gifts.push({ line: 0, sku: g.sku, name: lang === 'en' ? g.nameEn : g.nameZh, quantity: req.quantity, listPriceFen: g.priceFen, unitPriceFen: 0, promotionId: promo.id, gift: true });
+      }
+    }
+    lines.push({ line: 0, sku: p.sku, name: lang === 'en' ? p.nameEn : p.nameZh, quantity: req.quantity, listPriceFen: p.priceFen, unitPriceFen: unit, promotionId, gift: false });
+  }
+  return { ok: true, value: [...lines, ...gifts].map((l, i) => ({ ...l, line: i + 1 })) };
+}
+
+/** Sum of an order's lines (fen). */
+export function orderTotal(items: readonly OrderItem[]): number {
+  let t = 0;
+  for (const i of items) t += i.unitPriceFen * i.quantity;
+  return t;
+}
+
+/** `SO` + the UTC date + a 6-digit sequence that never repeats (the counter is not reset daily). */
+export function orderNumber(at: number, seq: number): string {
+  const d = new Date(at);
+  const ymd = `${d.getUTCFullYear()}${String(d.getUTCMonth() + 1).padStart(2, '0')}${String(d.getUTCDate()).padStart(2, '0')}`;
+  return `SO${ymd}${String(seq).padStart(6, '0')}`;
+}
+
+/**
+ * A pg pool whose idle connections may die (a server restart, a failover, an administrator's
+ * terminate) without taking the process down: pg emits those as `error` events on the pool, which
+ * would be an uncaught exception. The pool drops the dead client and the next query opens another;
+ * a query that was running fails by itself.
+ */
+function postgresPool(url: string, max: number, onError: ((err: Error) => void) | undefined): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max, types: pgTypes });
+  pool.on('error', (err) => onError?.(err));
+  return pool;
+}
+
+/** The shop's data; see the module comment. */
+export class ShopStore {
+  readonly kind: ShopStoreConfig['kind'];
+  readonly db: Kysely<ShopDatabase>;
+  readonly strikeThreshold: number;
+  readonly #now: () => number;
+  #closed = false;
+
+  private constructor(kind: ShopStoreConfig['kind'], db: Kysely<ShopDatabase>, opts: ShopStoreOptions) {
+    this.kind = kind;
+    this.db = db;
+    this.#now = opts.now ?? Date.now;
+    this.strikeThreshold = opts.strikeThreshold ?? 3;
+  }
+
+  /** Open the store and apply pending migrations. */
+  static async open(config: ShopStoreConfig, opts: ShopStoreOptions = {}): Promise<ShopStore> {
+    const dialect = config.kind === 'sqlite'
+      // engine/db's opener: WAL, the chosen durability, foreign keys on, its folder created.
+      ? new SqliteDialect({ database: openDatabase({ path: config.path, synchronous: config.synchronous }) as unknown as ConstructorParameters<typeof SqliteDialect>[0]['database'] })
+      : new PostgresDialect({ pool: postgresPool(config.url, config.poolSize ?? 10, opts.onConnectionError) });
+    const db = new Kysely<ShopDatabase>({ dialect });
+    const store = new ShopStore(config.kind, db, opts);
+    try {
+      await store.migrate();
+    } catch (err) {
+      await db.destroy();
+      throw err;
+    }
+    return store;
+  }
+
+  /** Apply pending migrations; returns the names applied. */
+  async migrate(): Promise<string[]> {
+    const migrator = new Migrator({
+      db: this.db as unknown as Kysely<unknown>, provider: shopMigrationProvider,
+      migrationTableName: 'shop_migrations', migrationLockTableName: 'shop_migrations_lock',
+    });
+    const r = await migrator.migrateToLatest();
+    if (r.error !== undefined) throw new ShopError(SHOP_ERRORS.config, `migration failed: ${(r.error as Error).message ?? String(r.error)}`);
+    return (r.results ?? []).filter((m) => m.status === 'Success').map((m) => m.migrationName);
+  }
+
+  /** Close the connection (pool). Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.db.destroy();
+  }
+
+  /** Run `fn` in a transaction; a {@link Rollback} thrown inside becomes the refusal. */
+  async #tx<T>(fn: (trx: Transaction<ShopDatabase>) => Promise<T>): Promise<ShopResult<T>> {
+    try {
+      return { ok: true, value: await this.db.transaction().execute(fn) };
+    } catch (err) {
+      if (err instanceof Rollback) return err.refusal;
+      throw err;
+    }
+  }
+
+  // ---------------------------------------------------------------- customers
+
+  /** Create a customer with its numbers. Refused when a number belongs to someone already. */
+  async createCustomer(c: NewCustomer): Promise<ShopResult<Customer>> {
+    if (c.numbers.length === 0) return refuse(SHOP_ERRORS.invalid, 'a customer needs at least one number');
+    const now = this.#now();
+    const id = c.id ?? `C${randomUUID()}`;
+    const r = await this.#tx(async (trx) => {
+      const taken = await trx.selectFrom('shop_customer_numbers').select('number').where('number', 'in', c.numbers).executeTakeFirst();
+      if (taken !== undefined) throw new Rollback(refuse(SHOP_ERRORS.numberTaken, `${taken.number} belongs to another customer`));
+      await trx.insertInto('shop_customers').values({
+        id, name: c.name ?? null, language: c.language ?? null, vip_level: c.vipLevel ?? 0, blacklisted: c.blacklisted === true ? 1 : 0,
+        strikes: c.strikes ?? 0, low_credit: c.lowCredit === true ? 1 : 0, preferred_agent: c.preferredAgent ?? null, merged_into: null,
+        created_at: now, updated_at: now,
+      }).execute();
+      await trx.insertInto('shop_customer_numbers').values([...new Set(c.numbers)].map((number) => ({ number, customer_id: id, created_at: now }))).execute();
+    });
+    if (!r.ok) return r;
+    return { ok: true, value: (await this.getCustomer(id))! };
+  }
+
+  /** A customer by id, or null. */
+  async getCustomer(id: string): Promise<Customer | null> {
+    const row = await this.db.selectFrom('shop_customers').selectAll().where('id', '=', id).executeTakeFirst();
+    if (row === undefined) return null;
+    const numbers = await this.db.selectFrom('shop_customer_numbers').select('number').where('customer_id', '=', id).orderBy('created_at').orderBy('number').execute();
+    return toCustomer(row, numbers.map((n) => n.number));
+  }
+
+  /** The customer one of whose numbers is `number` (following a merge to the survivor), or null. */
+  async findByNumber(number: string): Promise<Customer | null> {
+    const n = await this.db.selectFrom('shop_customer_numbers').select('customer_id').where('number', '=', number).executeTakeFirst();
+    if (n === undefined) return null;
+    const c = await this.getCustomer(n.customer_id);
+    return c !== null && c.mergedInto !== null ? this.getCustomer(c.mergedInto) : c;
+  }
+
+  /** Give a customer another number. */
+  async addNumber(customerId: string, number: string): Promise<ShopResult<Customer>> {
+    const r = await this.#tx(async (trx) => {
+      const owner = await trx.selectFrom('shop_customer_numbers').select('customer_id').where('number', '=', number).executeTakeFirst();
+      if (owner !== undefined && owner.customer_id !== customerId) throw new Rollback(refuse(SHOP_ERRORS.numberTaken, `${number} belongs to another customer`));
+      if (owner !== undefined) return;
+      if (await trx.selectFrom('shop_customers').select('id').where('id', '=', customerId).executeTakeFirst() === undefined) {
+        throw new Rollback(refuse(SHOP_ERRORS.notFound, `no customer ${customerId}`));
+      }
+      await trx.insertInto('shop_customer_numbers').values({ number, customer_id: customerId, created_at: this.#now() }).execute();
+    });
+    return r.ok ? { ok: true, value: (await this.getCustomer(customerId))! } : r;
+  }
+
+  /** Change a customer's flags and preferences. */
+  async updateCustomer(id: string, patch: CustomerPatch): Promise<ShopResult<Customer>> {
+    const set: Partial<CustomersTable> = { updated_at: this.#now() };
+    if (patch.name !== undefined) set.name = patch.name;
+    if (patch.language !== undefined) set.language = patch.language;
+    if (patch.vipLevel !== undefined) set.vip_level = patch.vipLevel;
+    if (patch.blacklisted !== undefined) set.blacklisted = patch.blacklisted ? 1 : 0;
+    if (patch.lowCredit !== undefined) set.low_credit = patch.lowCredit ? 1 : 0;
+    if (patch.preferredAgent !== undefined) set.preferred_agent = patch.preferredAgent;
+    const r = await this.db.updateTable('shop_customers').set(set).where('id', '=', id).executeTakeFirst();
+    if (r.numUpdatedRows === 0n) return refuse(SHOP_ERRORS.notFound, `no customer ${id}`);
+    return { ok: true, value: (await this.getCustomer(id))! };
+  }
+
+  /**
+   * Flag a number once (a prank call, say). A number no customer has gets a bare customer of its
+   * own, so that its strikes are remembered. Returns the count and whether it is now rejected.
+   */
+  async addStrike(number: string): Promise<{ customerId: string; strikes: number; blacklisted: boolean }> {
+    let c = await this.findByNumber(number);
+    if (c === null) {
+      const made = await this.createCustomer({ numbers: [number] });
+      c = made.ok ? made.value : await this.findByNumber(number);
+      if (c === null) throw new ShopError(SHOP_ERRORS.conflict, `could not record a strike for ${number}`);
+    }
+    const row = await this.db.updateTable('shop_customers').set({ strikes: sql`strikes + 1`, updated_at: this.#now() })
+      .where('id', '=', c.id).returning(['strikes', 'blacklisted']).executeTakeFirstOrThrow();
+    return { customerId: c.id, strikes: row.strikes, blacklisted: row.blacklisted === 1 || row.strikes >= this.strikeThreshold };
+  }
+
+  /**
+   * Merge duplicate `fromId` into `intoId`: numbers, addresses, notes, orders and calls move to the
+   * survivor; the duplicate stays as a tombstone pointing at it (`mergedInto`), so old references
+   * resolve. VIP level and strikes keep the higher of the two; a blacklist or low-credit flag on
+   * either is kept.
+   */
+  async mergeCustomers(fromId: string, intoId: string, actor: Actor): Promise<ShopResult<Customer>> {
+    if (fromId === intoId) return refuse(SHOP_ERRORS.invalid, 'cannot merge a customer into itself');
+    const now = this.#now();
+    const r = await this.#tx(async (trx) => {
+      const [a, b] = await Promise.all([
+        trx.selectFrom('shop_customers').selectAll().where('id', '=', fromId).executeTakeFirst(),
+        trx.selectFrom('shop_customers').selectAll().where('id', '=', intoId).executeTakeFirst(),
+      ]);
+      if (a === undefined || b === undefined) throw new Rollback(refuse(SHOP_ERRORS.notFound, `no customer ${a === undefined ? fromId : intoId}`));
+      if (a.merged_into !== null || b.merged_into !== null) throw new Rollback(refuse(SHOP_ERRORS.invalid, 'one of them was merged already'));
+      for (const table of ['shop_customer_numbers', 'shop_addresses', 'shop_notes', 'shop_orders', 'shop_calls'] as const) {
+        await trx.updateTable(table).set({ customer_id: intoId }).where('customer_id', '=', fromId).execute();
+      }
+      await trx.updateTable('shop_customers').set({
+        vip_level: Math.max(a.vip_level, b.vip_level), strikes: Math.max(a.strikes, b.strikes), blacklisted: a.blacklisted | b.blacklisted,
+        low_credit: a.low_credit | b.low_credit, name: b.name ?? a.name, language: b.language ?? a.language,
+        preferred_agent: b.preferred_agent ?? a.preferred_agent, updated_at: now,
+      }).where('id', '=', intoId).execute();
+      await trx.updateTable('shop_customers').set({ merged_into: intoId, updated_at: now }).where('id', '=', fromId).execute();
+      await trx.insertInto('shop_notes').values({ id: `N${randomUUID()}`, customer_id: intoId, kind: 'note', text: `merged ${fromId} into this customer`, open: 0, author: actor, created_at: now }).execute();
+    });
+    return r.ok ? { ok: true, value: (await this.getCustomer(intoId))! } : r;
+  }
+
+  /** Add an address to a customer's book (`isDefault` makes it the default). */
+  async addAddress(customerId: string, a: Address, isDefault = false): Promise<ShopResult<StoredAddress>> {
+    const now = this.#now();
+    const id = `A${randomUUID()}`;
+    const r = await this.#tx(async (trx) => {
+      if (await trx.selectFrom('shop_customers').select('id').where('id', '=', customerId).executeTakeFirst() === undefined) {
+        throw new Rollback(refuse(SHOP_ERRORS.notFound, `no customer ${customerId}`));
+      }
+      const first = await trx.selectFrom('shop_addresses').select('id').where('customer_id', '=', customerId).executeTakeFirst() === undefined;
+      if (isDefault) await trx.updateTable('shop_addresses').set({ is_default: 0 }).where('customer_id', '=', customerId).execute();
+      await trx.insertInto('shop_addresses').values({
+        id, customer_id: customerId, recipient: a.recipient, phone: a.phone, region: a.region, city: a.city, line: a.line,
+        postcode: a.postcode, is_default: isDefault || first ? 1 : 0, created_at: now,
+      }).execute();
+      return { ...a, id, isDefault: isDefault || first, createdAt: now };
+    });
+    return r;
+  }
+
+  /** A customer's addresses, the default first. */
+  async addresses(customerId: string): Promise<StoredAddress[]> {
+    const rows = await this.db.selectFrom('shop_addresses').selectAll().where('customer_id', '=', customerId)
+      .orderBy('is_default', 'desc').orderBy('created_at').orderBy('id').execute();
+    return rows.map((r) => ({
+      id: r.id, recipient: r.recipient, phone: r.phone, region: r.region, city: r.city, line: r.line, postcode: r.postcode,
+      isDefault: r.is_default === 1, createdAt: r.created_at,
+    }));
+  }
+
+  /** Add a note or an (open) complaint. */
+  async addNote(customerId: string, kind: NoteKind, text: string, author: Actor): Promise<ShopResult<Note>> {
+    const now = this.#now();
+    const note: Note = { id: `N${randomUUID()}`, kind, text, open: kind === 'complaint', author, createdAt: now };
+    return this.#tx(async (trx) => {
+      if (await trx.selectFrom('shop_customers').select('id').where('id', '=', customerId).executeTakeFirst() === undefined) {
+        throw new Rollback(refuse(SHOP_ERRORS.notFound, `no customer ${customerId}`));
+      }
+      await trx.insertInto('shop_notes').values({ id: note.id, customer_id: customerId, kind, text, open: note.open ? 1 : 0, author, created_at: now }).execute();
+      return note;
+    });
+  }
+
+  /** Close an open complaint. */
+  async closeComplaint(noteId: string): Promise<ShopResult<void>> {
+    const r = await this.db.updateTable('shop_notes').set({ open: 0 }).where('id', '=', noteId).where('kind', '=', 'complaint').executeTakeFirst();
+    return r.numUpdatedRows === 0n ? refuse(SHOP_ERRORS.notFound, `no complaint ${noteId}`) : { ok: true, value: undefined };
+  }
+
+  /** The newest notes of a customer (`kind` filters; `openOnly` for open complaints). */
+  async notes(customerId: string, opts: { kind?: NoteKind; openOnly?: boolean; limit?: number } = {}): Promise<Note[]> {
+    let q = this.db.selectFrom('shop_notes').selectAll().where('customer_id', '=', customerId);
+    if (opts.kind !== undefined) q = q.where('kind', '=', opts.kind);
+    if (opts.openOnly === true) q = q.where('open', '=', 1);
+    const rows = await q.orderBy('created_at', 'desc').orderBy('id').limit(opts.limit ?? 100).execute();
+    return rows.map((r) => ({ id: r.id, kind: r.kind, text: r.text, open: r.open === 1, author: r.author, createdAt: r.created_at }));
+  }
+
+  // ---------------------------------------------------------------- catalog
+
+  /** Insert or replace products. */
+  async upsertProducts(products: readonly Product[]): Promise<void> {
+    if (products.length === 0) return;
+    const now = this.#now();
+    await this.db.insertInto('shop_products').values(products.map((p) => ({
+      sku: p.sku, name_zh: p.nameZh, name_en: p.nameEn, price_fen: p.priceFen, stock: p.stock, ivr_zh: p.ivrZh, ivr_en: p.ivrEn,
+      active: p.active ? 1 : 0, updated_at: now,
+    }))).onConflict((oc) => oc.column('sku').doUpdateSet((eb) => ({
+      name_zh: eb.ref('excluded.name_zh'), name_en: eb.ref('excluded.name_en'), price_fen: eb.ref('excluded.price_fen'),
+      stock: eb.ref('excluded.stock'), ivr_zh: eb.ref('excluded.ivr_zh'), ivr_en: eb.ref('excluded.ivr_en'),
+      active: eb.ref('excluded.active'), updated_at: eb.ref('excluded.updated_at'),
+    }))).execute();
+  }
+
+  /** A product, or null. */
+  async getProduct(sku: string): Promise<Product | null> {
+    const r = await this.db.selectFrom('shop_products').selectAll().where('sku', '=', sku).executeTakeFirst();
+    return r === undefined ? null : toProduct(r);
+  }
+
+  /** Products by SKU (active only unless `all`). */
+  async listProducts(all = false): Promise<Product[]> {
+    let q = this.db.selectFrom('shop_products').selectAll();
+    if (!all) q = q.where('active', '=', 1);
+    return (await q.orderBy('sku').execute()).map(toProduct);
+  }
+
+  /** Add a promotion (a price promotion needs `priceFen`, a gift promotion `giftSku`). */
+  async addPromotion(p: Omit<Promotion, 'id'> & { id?: string }): Promise<ShopResult<Promotion>> {
+    if (p.endsAt <= p.startsAt) return refuse(SHOP_ERRORS.invalid, 'a promotion must end after it starts');
+    if (p.kind === 'price' && (p.priceFen === null || p.priceFen < 0)) return refuse(SHOP_ERRORS.invalid, 'a price promotion needs priceFen');
+    if (p.kind === 'gift' && p.giftSku === null) return refuse(SHOP_ERRORS.invalid, 'a gift promotion needs giftSku');
+    const promo: Promotion = { ...p, id: p.id ?? `P${randomUUID()}`, priceFen: p.kind === 'price' ? p.priceFen : null, giftSku: p.kind === 'gift' ? p.giftSku : null };
+    for (const sku of [promo.sku, promo.giftSku]) {
+      if (sku !== null && await this.getProduct(sku) === null) return refuse(SHOP_ERRORS.notFound, `no product ${sku}`);
+    }
+    await this.db.insertInto('shop_promotions').values({
+      id: promo.id, sku: promo.sku, kind: promo.kind, title: promo.title, price_fen: promo.priceFen, gift_sku: promo.giftSku,
+      programme: promo.programme, airing: promo.airing, starts_at: promo.startsAt, ends_at: promo.endsAt, created_at: this.#now(),
+    }).execute();
+    return { ok: true, value: promo };
+  }
+
+  /** Promotions valid at `now` (for an order of `programme`/`airing` when given), by SKU. */
+  async activePromotions(now: number, where: { skus?: readonly string[]; programme?: string | null; airing?: string | null } = {}): Promise<Promotion[]> {
+    let q = this.db.selectFrom('shop_promotions').selectAll().where('starts_at', '<=', now).where('ends_at', '>', now);
+    if (where.skus !== undefined) {
+      if (where.skus.length === 0) return [];
+      q = q.where('sku', 'in', [...where.skus]);
+    }
+    const rows = (await q.orderBy('sku').orderBy('id').execute()).map(toPromotion);
+    return 'programme' in where ? rows.filter((p) => promotionApplies(p, now, where.programme ?? null, where.airing ?? null)) : rows;
+  }
+
+  // ---------------------------------------------------------------- orders
+
+  /** Products and promotions to price `requests` with (inside a transaction). */
+  async #priceIn(trx: Transaction<ShopDatabase>, requests: readonly ItemRequest[], now: number, programme: string | null, airing: string | null): Promise<OrderItem[]> {
+    const skus = [...new Set(requests.map((r) => r.sku))];
+    const promos = skus.length === 0 ? [] : (await trx.selectFrom('shop_promotions').selectAll().where('sku', 'in', skus)
+      .where('starts_at', '<=', now).where('ends_at', '>', now).orderBy('id').execute()).map(toPromotion);
+    const all = [...new Set([...skus, ...promos.map((p) => p.giftSku).filter((s): s is string => s !== null)])];
+    const products = all.length === 0 ? [] : await trx.selectFrom('shop_products').selectAll().where('sku', 'in', all).execute();
+    const priced = priceLines(requests, new Map(products.map((p) => [p.sku, toProduct(p)])), promos, now, programme, airing);
+    if (!priced.ok) throw new Rollback(priced);
+    return priced.value;
+  }
+
+  /** Take the items' units out of stock; a line short of stock rolls the transaction back. */
+  async #takeStock(trx: Transaction<ShopDatabase>, items: readonly OrderItem[]): Promise<void> {
+    for (const i of items) {
+      const r = await trx.updateTable('shop_products').set({ stock: sql`stock - ${i.quantity}` })
+        .where('sku', '=', i.sku).where('stock', '>=', i.quantity).executeTakeFirst();
+      if (r.numUpdatedRows === 0n) throw new Rollback(refuse(SHOP_ERRORS.outOfStock, `not enough ${i.sku} in stock for ${i.quantity}`));
+    }
+  }
+
+  async #insertItems(trx: Transaction<ShopDatabase>, orderId: string, items: readonly OrderItem[]): Promise<void> {
+    await trx.insertInto('shop_order_items').values(items.map((i) => ({
+      order_id: orderId, line: i.line, sku: i.sku, name: i.name, quantity: i.quantity, list_price_fen: i.listPriceFen,
+      unit_price_fen: i.unitPriceFen, promotion_id: i.promotionId, gift: i.gift ? 1 : 0,
+    }))).execute();
+  }
+
+  async #putBackStock(trx: Transaction<ShopDatabase>, orderId: string): Promise<void> {
+    const items = await trx.selectFrom('shop_order_items').select(['sku', 'quantity']).where('order_id', '=', orderId).execute();
+    for (const i of items) await trx.updateTable('shop_products').set({ stock: sql`stock + ${i.quantity}` }).where('sku', '=', i.sku).execute();
+  }
+
+  async #history(trx: Transaction<ShopDatabase>, orderId: string, e: Omit<OrderHistoryEntry, 'seq'>): Promise<void> {
+    const last = await trx.selectFrom('shop_order_history').select((eb) => eb.fn.max('seq').as('seq')).where('order_id', '=', orderId).executeTakeFirst();
+    await trx.insertInto('shop_order_history').values({
+      order_id: orderId, seq: Number(last?.seq ?? 0) + 1, action: e.action, from_status: e.from, to_status: e.to, actor: e.actor, reason: e.reason, at: e.at,
+    }).execute();
+  }
+
+  async #nextOrderSeq(trx: Transaction<ShopDatabase>): Promise<number> {
+    const r = await trx.insertInto('shop_counters').values({ name: 'order', value: 1 })
+      .onConflict((oc) => oc.column('name').doUpdateSet({ value: sql`shop_counters.value + 1` }))
+      .returning('value').executeTakeFirstOrThrow();
+    return Number(r.value);
+  }
+
+  async #resolveAddress(trx: Transaction<ShopDatabase>, customerId: string, address: Address | undefined, addressId: string | undefined): Promise<Address> {
+    if (address !== undefined) return address;
+    let q = trx.selectFrom('shop_addresses').selectAll().where('customer_id', '=', customerId);
+    q = addressId !== undefined ? q.where('id', '=', addressId) : q.orderBy('is_default', 'desc').orderBy('created_at');
+    const a = await q.executeTakeFirst();
+    if (a === undefined) throw new Rollback(refuse(SHOP_ERRORS.invalid, addressId !== undefined ? `no address ${addressId} of this customer` : 'the customer has no address: give one'));
+    return { recipient: a.recipient, phone: a.phone, region: a.region, city: a.city, line: a.line, postcode: a.postcode };
+  }
+
+  /** Enter an order (status `ordered`): priced with the promotions of its programme/airing, stock taken, a number generated. */
+  async createOrder(o: NewOrder, actor: Actor): Promise<ShopResult<Order>> {
+    const now = this.#now();
+    const r = await this.#tx(async (trx) => {
+      const c = await trx.selectFrom('shop_customers').select(['id', 'merged_into']).where('id', '=', o.customerId).executeTakeFirst();
+      if (c === undefined) throw new Rollback(refuse(SHOP_ERRORS.notFound, `no customer ${o.customerId}`));
+      if (c.merged_into !== null) throw new Rollback(refuse(SHOP_ERRORS.invalid, `customer ${o.customerId} was merged into ${c.merged_into}`));
+      const address = await this.#resolveAddress(trx, o.customerId, o.address, o.addressId);
+      const items = await this.#priceIn(trx, o.items, now, o.programme, o.airing);
+      await this.#takeStock(trx, items);
+      const id = orderNumber(now, await this.#nextOrderSeq(trx));
+      await trx.insertInto('shop_orders').values({
+        id, customer_id: o.customerId, status: 'ordered', delivery_method: o.deliveryMethod, payment_method: o.paymentMethod,
+        recipient: address.recipient, phone: address.phone, region: address.region, city: address.city, line: address.line, postcode: address.postcode,
+        programme: o.programme, airing: o.airing, call_id: o.callId, agent: o.agent, invoice_title: o.invoiceTitle ?? null,
+        special_requests: o.specialRequests ?? null, total_fen: orderTotal(items), version: 1, created_at: now, updated_at: now,
+      }).execute();
+      await this.#insertItems(trx, id, items);
+      await this.#history(trx, id, { action: 'create', from: null, to: 'ordered', actor, reason: o.callId === null ? null : `call ${o.callId}`, at: now });
+      return id;
+    });
+    return r.ok ? { ok: true, value: (await this.getOrder(r.value))! } : r;
+  }
+
+  /** An order with its lines, or null. */
+  async getOrder(id: string): Promise<Order | null> {
+    const row = await this.db.selectFrom('shop_orders').selectAll().where('id', '=', id).executeTakeFirst();
+    if (row === undefined) return null;
+    const items = await this.db.selectFrom('shop_order_items').selectAll().where('order_id', '=', id).orderBy('line').execute();
+    return toOrder(row, items.map(toItem));
+  }
+
+  /** Orders, newest first, filtered. */
+  async listOrders(f: { customerId?: string; status?: OrderStatus; agent?: string; limit?: number; offset?: number } = {}): Promise<Order[]> {
+    let q = this.db.selectFrom('shop_orders').selectAll();
+    if (f.customerId !== undefined) q = q.where('customer_id', '=', f.customerId);
+    if (f.status !== undefined) q = q.where('status', '=', f.status);
+    if (f.agent !== undefined) q = q.where('agent', '=', f.agent);
+    const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit ?? 100).offset(f.offset ?? 0).execute();
+    if (rows.length === 0) return [];
+    const items = await this.db.selectFrom('shop_order_items').selectAll().where('order_id', 'in', rows.map((r) => r.id)).orderBy('line').execute();
+    const by = new Map<string, OrderItem[]>();
+    for (const i of items) {
+      const list = by.get(i.order_id) ?? [];
+      list.push(toItem(i));
+      by.set(i.order_id, list);
+    }
+    return rows.map((r) => toOrder(r, by.get(r.id) ?? []));
+  }
+
+  /** An order's history, oldest first. */
+  async orderHistory(id: string): Promise<OrderHistoryEntry[]> {
+    const rows = await this.db.selectFrom('shop_order_history').selectAll().where('order_id', '=', id).orderBy('seq').execute();
+    return rows.map((r) => ({ seq: r.seq, action: r.action, from: r.from_status, to: r.to_status, actor: r.actor, reason: r.reason, at: r.at }));
+  }
+
+  /**
+   * Change items, address, methods or requests of an order not yet shipped (lifecycle `edit`; a
+   * reviewed order goes back to `ordered`). New items are priced as of now; the old lines' stock
+   * is put back before the new lines take theirs. `expectedVersion` refuses a stale edit.
+   */
+  async editOrder(id: string, edit: OrderEdit, actor: Actor, side: OrderSide, reason: string | null, expectedVersion?: number): Promise<ShopResult<Order>> {
+    const now = this.#now();
+    const r = await this.#tx(async (trx) => {
+      const o = await trx.selectFrom('shop_orders').selectAll().where('id', '=', id).executeTakeFirst();
+      if (o === undefined) throw new Rollback(refuse(SHOP_ERRORS.notFound, `no order ${id}`));
+      if (expectedVersion !== undefined && o.version !== expectedVersion) throw new Rollback(refuse(SHOP_ERRORS.conflict, `order ${id} is at version ${o.version}, not ${expectedVersion}`));
+      const t = nextStatus(o.status, 'edit', side);
+      if (!t.ok) throw new Rollback(refuse(t.code, t.reason));
+      const set: Partial<OrdersTable> = { status: t.to, version: o.version + 1, updated_at: now };
+      if (edit.items !== undefined) {
+        await this.#putBackStock(trx, id);
+        await trx.deleteFrom('shop_order_items').where('order_id', '=', id).execute();
+        const items = await this.#priceIn(trx, edit.items, now, o.programme, o.airing);
+        await this.#takeStock(trx, items);
+        await this.#insertItems(trx, id, items);
+        set.total_fen = orderTotal(items);
+      }
+      if (edit.address !== undefined) Object.assign(set, { recipient: edit.address.recipient, phone: edit.address.phone, region: edit.address.region, city: edit.address.city, line: edit.address.line, postcode: edit.address.postcode });
+      if (edit.deliveryMethod !== undefined) set.delivery_method = edit.deliveryMethod;
+      if (edit.paymentMethod !== undefined) set.payment_method = edit.paymentMethod;
+      if (edit.invoiceTitle !== undefined) set.invoice_title = edit.invoiceTitle;
+      if (edit.specialRequests !== undefined) set.special_requests = edit.specialRequests;
+      await trx.updateTable('shop_orders').set(set).where('id', '=', id).where('version', '=', o.version).execute();
+      await this.#history(trx, id, { action: 'edit', from: o.status, to: t.to, actor, reason, at: now });
+    });
+    return r.ok ? { ok: true, value: (await this.getOrder(id))! } : r;
+  }
+
+  /**
+   * Move an order along its life cycle (lifecycle.ts); refused with SHOP_ERR_ILLEGAL_TRANSITION
+   * when the table has no such step. Entering `returned` or `cancelled` puts the stock back.
+   */
+  async transition(id: string, action: Exclude<OrderAction, 'edit'>, actor: Actor, side: OrderSide, reason: string | null, expectedVersion?: number): Promise<ShopResult<Order>> {
+    const now = this.#now();
+    const r = await this.#tx(async (trx) => {
+      const o = await trx.selectFrom('shop_orders').select(['status', 'version']).where('id', '=', id).executeTakeFirst();
+      if (o === undefined) throw new Rollback(refuse(SHOP_ERRORS.notFound, `no order ${id}`));
+      if (expectedVersion !== undefined && o.version !== expectedVersion) throw new Rollback(refuse(SHOP_ERRORS.conflict, `order ${id} is at version ${o.version}, not ${expectedVersion}`));
+      const t = nextStatus(o.status, action, side);
+      if (!t.ok) throw new Rollback(refuse(t.code, t.reason));
+      const u = await trx.updateTable('shop_orders').set({ status: t.to, version: o.version + 1, updated_at: now })
+        .where('id', '=', id).where('version', '=', o.version).executeTakeFirst();
+      if (u.numUpdatedRows === 0n) throw new Rollback(refuse(SHOP_ERRORS.conflict, `order ${id} changed meanwhile`));
+      if (RESTOCKING_STATUSES.includes(t.to)) await this.#putBackStock(trx, id);
+      await this.#history(trx, id, { action, from: o.status, to: t.to, actor, reason, at: now });
+    });
+    return r.ok ? { ok: true, value: (await this.getOrder(id))! } : r;
+  }
+
+  // ---------------------------------------------------------------- calls
+
+  /** Store a call record (a redelivered one replaces it). */
+  async recordCall(c: {
+    callId: string; number: string; customerId: string | null; direction: string; agent: string | null; queue: string | null;
+    programme: string | null; airing: string | null; outcome: string; arrivedAt: number; answeredAt: number | null; endedAt: number;
+    talkMs: number; deliveryId: string; payload: string;
+  }): Promise<void> {
+    const customerId = c.customerId ?? (await this.findByNumber(c.number))?.id ?? null;
+    const row = {
+      call_id: c.callId, number: c.number, customer_id: customerId, direction: c.direction, agent: c.agent, queue: c.queue, programme: c.programme,
+      airing: c.airing, outcome: c.outcome, arrived_at: c.arrivedAt, answered_at: c.answeredAt, ended_at: c.endedAt, talk_ms: c.talkMs,
+      delivery_id: c.deliveryId, payload: c.payload,
+    };
+    const { call_id: _id, ...rest } = row;
+    await this.db.insertInto('shop_calls').values(row).onConflict((oc) => oc.column('call_id').doUpdateSet(rest)).execute();
+  }
+
+  /** Stored call records as delivered (the contract's CDR), newest arrival first: `GET /api/v1/cdrs` with the shop. */
+  async listCdrs(f: { since?: number; outcome?: string; queue?: string; limit?: number; offset?: number } = {}): Promise<Cdr[]> {
+    let q = this.db.selectFrom('shop_calls').select('payload');
+    if (f.since !== undefined) q = q.where('arrived_at', '>=', f.since);
+    if (f.outcome !== undefined) q = q.where('outcome', '=', f.outcome);
+    if (f.queue !== undefined) q = q.where('queue', '=', f.queue);
+    const rows = await q.orderBy('arrived_at', 'desc').orderBy('call_id').limit(f.limit ?? 100).offset(f.offset ?? 0).execute();
+    return rows.map((r) => JSON.parse(r.payload) as Cdr);
+  }
+
+  /** Store a call event once (by delivery id). */
+  async recordCallEvent(e: { deliveryId: string; callId: string; type: string; agent: string | null; at: number; payload: string }): Promise<void> {
+    await this.db.insertInto('shop_call_events').values({ delivery_id: e.deliveryId, call_id: e.callId, type: e.type, agent: e.agent, at: e.at, payload: e.payload })
+      .onConflict((oc) => oc.column('delivery_id').doNothing()).execute();
+  }
+
+  /** A stored call record's summary, or null. */
+  async getCall(callId: string): Promise<(CallSummaryOfCustomer & { number: string; customerId: string | null; airing: string | null }) | null> {
+    const r = await this.db.selectFrom('shop_calls').selectAll().where('call_id', '=', callId).executeTakeFirst();
+    return r === undefined ? null : {
+      callId: r.call_id, arrivedAt: r.arrived_at, outcome: r.outcome, agent: r.agent, programme: r.programme, talkMs: r.talk_ms,
+      number: r.number, customerId: r.customer_id, airing: r.airing,
+    };
+  }
+
+  /** Events stored for a call, in time order. */
+  async callEvents(callId: string): Promise<{ type: string; agent: string | null; at: number }[]> {
+    return this.db.selectFrom('shop_call_events').select(['type', 'agent', 'at']).where('call_id', '=', callId).orderBy('at').orderBy('delivery_id').execute();
+  }
+
+  /** The agent who answered a call, from its stored `answered` event, or null. */
+  async answeringAgent(callId: string): Promise<string | null> {
+    const r = await this.db.selectFrom('shop_call_events').select('agent').where('call_id', '=', callId).where('type', '=', 'answered')
+      .orderBy('at', 'desc').executeTakeFirst();
+    return r?.agent ?? null;
+  }
+
+  // ---------------------------------------------------------------- the card
+
+  /** The customer card (screen pop, `GET .../card`), or null. */
+  async card(customerId: string): Promise<CustomerCard | null> {
+    const customer = await this.getCustomer(customerId);
+    if (customer === null) return null;
+    const [addresses, orders, calls, openComplaints, notes] = await Promise.all([
+      this.addresses(customerId),
+      this.db.selectFrom('shop_orders').select(['id', 'status', 'total_fen', 'created_at', 'programme']).where('customer_id', '=', customerId)
+        .orderBy('created_at', 'desc').orderBy('id', 'desc').limit(CARD_ENTRIES).execute(),
+      this.db.selectFrom('shop_calls').select(['call_id', 'arrived_at', 'outcome', 'agent', 'programme', 'talk_ms']).where('customer_id', '=', customerId)
+        .orderBy('arrived_at', 'desc').limit(CARD_ENTRIES).execute(),
+      this.notes(customerId, { kind: 'complaint', openOnly: true, limit: CARD_ENTRIES }),
+      this.notes(customerId, { kind: 'note', limit: CARD_ENTRIES }),
+    ]);
+    return {
+      customer, addresses,
+      lastOrders: orders.map((o) => ({ id: o.id, status: o.status, totalFen: o.total_fen, createdAt: o.created_at, programme: o.programme })),
+      lastCalls: calls.map((c) => ({ callId: c.call_id, arrivedAt: c.arrived_at, outcome: c.outcome, agent: c.agent, programme: c.programme, talkMs: c.talk_ms })),
+      openComplaints, notes,
+    };
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * The shop's routes through the real API server, the real user directory and a real shop store
+ * (SQLite): input refused at the edge, who may enter which order (an agent only for its own call,
+ * the media source taken from the call), who may move it (staff), and the shop's codes on the wire.
+ * The live call comes from a map the test sets, as call control would answer.
+ */
+import t from 'tap';
+import { openStore } from '../store/index.ts';
+import { UserDirectory, type AccountSeed } from '../users/index.ts';
+import { ShopStore, seedShopDemo } from '../../crm-adapter/shop/index.ts';
+import { startApi } from './server.ts';
+import { FakeEngine } from './testkit.ts';
+import type { ShopLiveCall } from './shop-routes.ts';
+
+const TOKEN = 'integration-token-123456';
+const SEEDS: AccountSeed[] = [
+  { username: '1001', role: 'agent', agentId: '1001', name: 'Agent One', password: 'pw-1001' },
+  { username: '1002', role: 'agent', agentId: '1002', name: 'Agent Two', password: 'pw-1002' },
+  { username: 'boss', role: 'supervisor', agentId: null, name: 'Boss', password: 'pw-boss' },
+];
+
+t.test('shop routes: validation, roles, media source from the call, codes', async (t) => {
+  const store = openStore({ path: ':memory:' });
+  t.teardown(() => store.close());
+  const users = await UserDirectory.open(store.db, store.writer, SEEDS, new Set(['1001', '1002']), {
+    sessions: { idleMs: 3_600_000, maxAgeMs: 3_600_000 },
+    accountLockout: { maxFailures: 5, windowMs: 60_000, lockMs: 60_000 }, sourceLockout: { maxFailures: 50, windowMs: 60_000, lockMs: 60_000 },
+  });
+  const shop = await ShopStore.open({ kind: 'sqlite', path: ':memory:' });
+  t.teardown(() => shop.close());
+  await seedShopDemo(shop, Date.now());
+  const live = new Map<string, ShopLiveCall>([['call-1', { agent: '1001', caller: '+4915110000004', programme: 'demo-shopping-hour', airing: null, customerId: 'DEMO-REGULAR' }]]);
+  const engine = Object.assign(new FakeEngine(), { shop: { store: shop, liveCall: (id: string) => live.get(id) } });
+  const api = await startApi(engine, { address: '127.0.0.1', port: 0, tokens: [TOKEN], openPaths: [], users });
+  t.teardown(() => api.close());
+  const base = `http://127.0.0.1:${api.port}`;
+  const as = async (username: string, password: string) => {
+    const r = await fetch(`${base}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
+    const cookie = (r.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    return async (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => {
+      const res = await fetch(`${base}${path}`, { method, headers: { cookie, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+      return { status: res.status, body: await res.json() };
+    };
+  };
+  const one = await as('1001', 'pw-1001');
+  const two = await as('1002', 'pw-1002');
+  const boss = await as('boss', 'pw-boss');
+  const entry = { callId: 'call-1', customerId: 'DEMO-REGULAR', items: [{ sku: 'WOK-01', quantity: 1 }], deliveryMethod: 'standard', paymentMethod: 'cod' };
+
+  t.equal((await fetch(`${base}/api/v1/shop/products`)).status, 401, 'signed in only');
+  t.match(await one('GET', '/api/v1/shop/products'), { status: 200, body: { items: [{ sku: 'APRON' }, { sku: 'KNIFE-SET' }, { sku: 'WOK-01' }] } });
+  t.match(await one('POST', '/api/v1/shop/orders', { ...entry, callId: undefined }), { status: 400, body: { error: { code: 'API_ERR_VALIDATION', message: /callId/ } } }, 'an agent enters orders for its calls');
+  t.match(await one('POST', '/api/v1/shop/orders', { ...entry, items: [{ sku: 'WOK-01', quantity: 1, price: 1 }] }), { status: 400 }, 'no price from the client');
+  t.match(await one('POST', '/api/v1/shop/orders', { ...entry, paymentMethod: 'bitcoin' }), { status: 400 });
+  t.match(await one('POST', '/api/v1/shop/orders', { ...entry, items: [{ sku: 'NOPE', quantity: 1 }] }), { status: 400, body: { error: { code: 'SHOP_ERR_INVALID' } } });
+  t.match(await one('POST', '/api/v1/shop/orders', { ...entry, callId: 'call-x' }), { status: 404, body: { error: { code: 'SHOP_ERR_NOT_FOUND' } } }, 'an unknown call');
+  t.match(await two('POST', '/api/v1/shop/orders', entry), { status: 403 }, 'not agent 1002\'s call');
+  const made = await one('POST', '/api/v1/shop/orders', entry);
+  t.match(made, { status: 201, body: { agent: '1001', programme: 'demo-shopping-hour', totalFen: 29900 } }, 'the media source from the call');
+  const id = made.body.id as string;
+  t.match(await boss('POST', '/api/v1/shop/orders', { ...entry, callId: undefined }), { status: 201, body: { agent: null, programme: null, totalFen: 39900 } }, 'staff without a call: list price');
+
+  t.match(await two('GET', `/api/v1/shop/orders/${id}`), { status: 404 }, 'another agent\'s order is not shown');
+  t.match(await two('GET', '/api/v1/shop/orders'), { status: 200, body: { items: [] } });
+  t.match(await one('GET', '/api/v1/shop/orders'), { status: 200, body: { items: [{ id }] } });
+  t.match(await one('POST', `/api/v1/shop/orders/${id}/review`, {}), { status: 403 });
+  t.match(await one('POST', `/api/v1/shop/orders/${id}/fly`, {}), { status: 400 }, 'no such action');
+  t.match(await boss('POST', `/api/v1/shop/orders/${id}/deliver`, {}), { status: 409, body: { error: { code: 'SHOP_ERR_ILLEGAL_TRANSITION' } } });
+  t.match(await one('PATCH', `/api/v1/shop/orders/${id}`, { items: [{ sku: 'WOK-01', quantity: 2 }], reason: 'two', version: 1 }), { status: 200, body: { totalFen: 59800, version: 2 } });
+  t.match(await one('PATCH', `/api/v1/shop/orders/${id}`, { specialRequests: 'x', version: 1 }), { status: 409, body: { error: { code: 'SHOP_ERR_CONFLICT' } } });
+  t.match(await boss('POST', `/api/v1/shop/orders/${id}/review`, {}), { status: 200, body: { status: 'reviewed' } });
+  t.match(await boss('POST', `/api/v1/shop/orders/${id}/ship`, {}), { status: 200, body: { status: 'shipped' } });
+  t.match(await one('POST', `/api/v1/shop/orders/${id}/cancel`, {}), { status: 409, body: { error: { code: 'SHOP_ERR_ILLEGAL_TRANSITION' } } }, 'no cancel after shipping');
+  t.match(await one('PATCH', `/api/v1/shop/orders/${id}`, { specialRequests: 'x' }), { status: 409, body: { error: { code: 'SHOP_ERR_LOCKED' } } });
+
+  t.match(await one('POST', '/api/v1/shop/customers', { name: '新客户', numbers: ['+8613911112222'], address: { recipient: '新客户', phone: '13911112222', region: '江苏省', city: '南京市', line: '中山路1号' } }), { status: 201, body: { numbers: ['+8613911112222'] } });
+  t.match(await one('POST', '/api/v1/shop/customers', { numbers: ['+8613911112222'] }), { status: 409, body: { error: { code: 'SHOP_ERR_NUMBER_TAKEN' } } });
+  t.match(await one('POST', '/api/v1/shop/customers', { numbers: ['not a number'] }), { status: 400 });
+  t.match(await one('GET', '/api/v1/shop/customers?number=%2B8613911112222'), { status: 200, body: { name: '新客户' } });
+  t.match(await one('POST', '/api/v1/shop/customers/DEMO-REGULAR/notes', { kind: 'complaint', text: 'late' }), { status: 201, body: { open: true, author: 'agent:1001' } });
+  t.match(await one('GET', '/api/v1/shop/customers/DEMO-REGULAR/card'), { status: 200, body: { openComplaints: [{ text: 'late' }], lastOrders: [{}, {}] } });
+  const doc = await (await fetch(`${base}/api/v1/openapi.json`, { headers: { authorization: `Bearer ${TOKEN}` } })).json() as { paths: Record<string, unknown> };
+  t.ok(doc.paths['/api/v1/shop/orders'] !== undefined && doc.paths['/api/v1/shop/orders/{id}/{action}'] !== undefined, 'in the OpenAPI document');
+});

@@ -1,0 +1,240 @@
+/**
+ * Routes of the shop (issue 17, docs/shop.md), registered by server.ts when the engine runs the
+ * shop adapter (`crm.adapter: shop`). Input is validated with zod at the edge (server.ts's `parse`);
+ * the shop's refusals answer with their own `SHOP_ERR_*` code:
+ *
+ * ```
+ *  SHOP_ERR_NOT_FOUND 404 · SHOP_ERR_INVALID 400 · SHOP_ERR_ILLEGAL_TRANSITION, _LOCKED, _CONFLICT,
+ *  _OUT_OF_STOCK, _NUMBER_TAKEN 409
+ * ```
+ *
+ * Who may do what (the engine decides, the desktop only shows): every signed-in role reads the
+ * catalog and customer cards and enters orders; an agent enters an order only for a call it
+ * answered (the call's programme and airing become the order's media source) and sees and edits
+ * only its own orders, as the sales side (no edit after shipping). Review, shipping, delivery,
+ * refusal, settlement, returns and exchanges are staff (supervisor, admin, integration token).
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import {
+  ACTION_SIDES, ORDER_ACTIONS, ORDER_STATUSES, SHOP_ERRORS, type Actor, type OrderSide, type ShopErrorCode, type ShopRefusal, type ShopResult, type ShopStore,
+} from '../../crm-adapter/shop/index.ts';
+import { ApiAuth, type Principal } from './auth.ts';
+import type { RouteDoc } from './openapi.ts';
+import type { ApiErrorCode } from './types.ts';
+
+/** A call in progress as the shop needs it (from call control). */
+export interface ShopLiveCall {
+  agent: string | null;
+  caller: string;
+  programme: string | null;
+  airing: string | null;
+  customerId: string | null;
+}
+
+/** What the engine lends the shop routes. */
+export interface ShopApiDeps {
+  store: ShopStore;
+  /** A call in progress by the engine's call id, or undefined (over, or never). */
+  liveCall(callId: string): ShopLiveCall | undefined;
+}
+
+/** server.ts's zod parse (400 on failure) and error constructor. */
+export interface ShopRouteKit {
+  parse<T>(schema: z.ZodType<T>, value: unknown, where: string): T;
+  fail(statusCode: number, code: ApiErrorCode | ShopErrorCode, message: string): Error;
+}
+
+const STATUS_OF: Readonly<Record<ShopErrorCode, number>> = {
+  SHOP_ERR_NOT_FOUND: 404, SHOP_ERR_INVALID: 400, SHOP_ERR_ILLEGAL_TRANSITION: 409, SHOP_ERR_LOCKED: 409, SHOP_ERR_OUT_OF_STOCK: 409,
+  SHOP_ERR_CONFLICT: 409, SHOP_ERR_NUMBER_TAKEN: 409, SHOP_ERR_CONFIG: 500,
+};
+
+const text = (max: number) => z.string().trim().min(1).max(max);
+const shopId = z.string().min(1).max(64).regex(/^[A-Za-z0-9._@+-]+$/, 'letters, digits and . _ @ + - only');
+const phone = z.string().min(3).max(32).regex(/^\+?[0-9]{3,20}$/, 'a phone number: optional +, 3-20 digits');
+const address = z.strictObject({
+  recipient: text(64), phone: text(32), region: text(64), city: text(64), line: text(200), postcode: z.string().max(16).nullable().default(null),
+});
+const idParams = z.strictObject({ id: shopId });
+const actionParams = z.strictObject({ id: shopId, action: z.enum(ORDER_ACTIONS.filter((a) => a !== 'edit') as [Exclude<(typeof ORDER_ACTIONS)[number], 'edit'>]) });
+const items = z.array(z.strictObject({ sku: shopId, quantity: z.number().int().min(1).max(99) })).min(1).max(50);
+const orderBody = z.strictObject({
+  /** The engine's call id: required for agents (their own answered call), optional for staff (an order by post or mail). */
+  callId: z.string().min(1).max(128).optional(),
+  customerId: shopId,
+  items,
+  deliveryMethod: z.enum(['standard', 'express', 'post']),
+  paymentMethod: z.enum(['cod', 'card', 'transfer']),
+  address: address.optional(),
+  addressId: shopId.optional(),
+  invoiceTitle: text(100).nullable().optional(),
+  specialRequests: text(500).nullable().optional(),
+});
+const editBody = z.strictObject({
+  items: items.optional(),
+  address: address.optional(),
+  deliveryMethod: z.enum(['standard', 'express', 'post']).optional(),
+  paymentMethod: z.enum(['cod', 'card', 'transfer']).optional(),
+  invoiceTitle: text(100).nullable().optional(),
+  specialRequests: text(500).nullable().optional(),
+  reason: text(500).optional(),
+  version: z.number().int().min(1).optional(),
+});
+const actionBody = z.strictObject({ reason: text(500).optional(), version: z.number().int().min(1).optional() });
+const customerBody = z.strictObject({
+  name: text(100).nullable().default(null), numbers: z.array(phone).min(1).max(10), language: z.string().min(2).max(16).nullable().default(null),
+  address: address.optional(),
+});
+const noteBody = z.strictObject({ kind: z.enum(['note', 'complaint']), text: text(1000) });
+const customerQuery = z.strictObject({ number: phone });
+const promotionsQuery = z.strictObject({ programme: shopId.optional(), airing: shopId.optional() });
+const ordersQuery = z.strictObject({
+  status: z.enum(ORDER_STATUSES).optional(), customerId: shopId.optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100), offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+});
+
+const ERR = { 400: 'invalid input', 401: 'sign in or present a token' } as const;
+const ROUTES = {
+  products: { summary: 'Products on sale', tags: ['shop'], querystring: z.strictObject({}), responses: { 200: '{ items: Product[] }', ...ERR } },
+  promotions: { summary: 'Promotions valid now (for a programme/airing when given)', tags: ['shop'], querystring: promotionsQuery, responses: { 200: '{ items: Promotion[] }', ...ERR } },
+  customerByNumber: { summary: 'The customer one of whose numbers is `number`', tags: ['shop'], querystring: customerQuery, responses: { 200: 'Customer', ...ERR, 404: 'no such customer' } },
+  customerCreate: { summary: 'Create a customer (from a call: its number, name, an address)', tags: ['shop'], body: customerBody, responses: { 201: 'Customer', ...ERR, 409: 'SHOP_ERR_NUMBER_TAKEN' } },
+  card: { summary: 'The customer card: customer, addresses, last orders, last calls, open complaints, notes', tags: ['shop'], params: idParams, responses: { 200: 'CustomerCard', ...ERR, 404: 'no such customer' } },
+  note: { summary: 'Add a note or an (open) complaint', tags: ['shop'], params: idParams, body: noteBody, responses: { 201: 'Note', ...ERR, 404: 'no such customer' } },
+  orderCreate: { summary: 'Enter an order (status ordered; promotions of the call\'s programme/airing applied)', tags: ['shop'], body: orderBody, responses: { 201: 'Order', ...ERR, 403: 'not your call', 404: 'no such customer or call', 409: 'SHOP_ERR_OUT_OF_STOCK' } },
+  orders: { summary: 'Orders, newest first (an agent sees its own)', tags: ['shop'], querystring: ordersQuery, responses: { 200: 'Page<Order>', ...ERR } },
+  order: { summary: 'One order', tags: ['shop'], params: idParams, responses: { 200: 'Order', ...ERR, 404: 'no such order' } },
+  history: { summary: 'An order\'s history: who, when, why', tags: ['shop'], params: idParams, responses: { 200: '{ items: OrderHistoryEntry[] }', ...ERR, 404: 'no such order' } },
+  orderEdit: { summary: 'Change items, address, methods or requests before shipping', tags: ['shop'], params: idParams, body: editBody, responses: { 200: 'Order', ...ERR, 404: 'no such order', 409: 'SHOP_ERR_LOCKED, SHOP_ERR_CONFLICT' } },
+  orderAction: { summary: 'Move an order along its life cycle (review, ship, deliver, refuse, settle, return, exchange: staff; cancel)', tags: ['shop'], params: actionParams, body: actionBody, responses: { 200: 'Order', ...ERR, 403: 'staff only', 404: 'no such order', 409: 'SHOP_ERR_ILLEGAL_TRANSITION' } },
+} satisfies Record<string, RouteDoc>;
+
+/** Who did it, for the order history. */
+export function actorOf(p: Principal | null): Actor {
+  if (p === null) return 'anonymous';
+  if (p.kind === 'user') return p.session.user.role === 'agent' ? `agent:${p.session.user.agentId ?? ''}` : `user:${p.session.user.username}`;
+  return p.kind === 'token' ? 'token' : 'api';
+}
+
+/** Register the shop's routes on `app`. */
+export function registerShopRoutes(app: FastifyInstance, deps: ShopApiDeps, kit: ShopRouteKit): void {
+  const { parse, fail } = kit;
+  const { store } = deps;
+  const refused = (r: ShopRefusal): Error => fail(STATUS_OF[r.code], r.code, r.reason);
+  const value = <T>(r: ShopResult<T>): T => {
+    if (r.ok) return r.value;
+    throw refused(r);
+  };
+  const scopeOf = (req: FastifyRequest): string | null => ApiAuth.agentScope(req.principal);
+  const side = (req: FastifyRequest): OrderSide => (scopeOf(req) === null ? 'staff' : 'sales');
+  /** An order the principal may see: an agent only its own (answered as 404, not 403: another's order numbers are not confirmed). */
+  const ownOrder = async (req: FastifyRequest, id: string) => {
+    const o = await store.getOrder(id);
+    const scope = scopeOf(req);
+    if (o === null || (scope !== null && o.agent !== scope)) throw fail(404, SHOP_ERRORS.notFound, `no order ${id}`);
+    return o;
+  };
+
+  app.get('/api/v1/shop/products', { schema: ROUTES.products, config: { access: 'signedIn' } }, async (req) => {
+    parse(ROUTES.products.querystring, req.query, 'query');
+    return { items: await store.listProducts() };
+  });
+
+  app.get('/api/v1/shop/promotions', { schema: ROUTES.promotions, config: { access: 'signedIn' } }, async (req) => {
+    const q = parse(promotionsQuery, req.query, 'query');
+    const where = q.programme !== undefined ? { programme: q.programme, airing: q.airing ?? null } : {};
+    return { items: await store.activePromotions(Date.now(), where) };
+  });
+
+  app.get('/api/v1/shop/customers', { schema: ROUTES.customerByNumber, config: { access: 'signedIn' } }, async (req) => {
+    const q = parse(customerQuery, req.query, 'query');
+    const c = await store.findByNumber(q.number);
+    if (c === null) throw fail(404, SHOP_ERRORS.notFound, `no customer with number ${q.number}`);
+    return c;
+  });
+
+  app.post('/api/v1/shop/customers', { schema: ROUTES.customerCreate, config: { access: 'signedIn' } }, async (req, reply) => {
+    const b = parse(customerBody, req.body, 'body');
+    const c = value(await store.createCustomer({ name: b.name, numbers: b.numbers, language: b.language }));
+    if (b.address !== undefined) value(await store.addAddress(c.id, b.address, true));
+    return reply.code(201).send(c);
+  });
+
+  app.get('/api/v1/shop/customers/:id/card', { schema: ROUTES.card, config: { access: 'signedIn' } }, async (req) => {
+    const p = parse(idParams, req.params, 'params');
+    const card = await store.card(p.id);
+    if (card === null) throw fail(404, SHOP_ERRORS.notFound, `no customer ${p.id}`);
+    return card;
+  });
+
+  app.post('/api/v1/shop/customers/:id/notes', { schema: ROUTES.note, config: { access: 'signedIn' } }, async (req, reply) => {
+    const p = parse(idParams, req.params, 'params');
+    const b = parse(noteBody, req.body, 'body');
+    return reply.code(201).send(value(await store.addNote(p.id, b.kind, b.text, actorOf(req.principal))));
+  });
+
+  app.post('/api/v1/shop/orders', { schema: ROUTES.orderCreate, config: { access: 'signedIn' } }, async (req, reply) => {
+    const b = parse(orderBody, req.body, 'body');
+    const scope = scopeOf(req);
+    if (scope !== null && b.callId === undefined) throw fail(400, 'API_ERR_VALIDATION', 'body.callId: an agent enters orders for its calls');
+    let programme: string | null = null;
+    let airing: string | null = null;
+    let agent: string | null = scope;
+    if (b.callId !== undefined) {
+      // The call in progress; after it, its stored record (CDR) or answered event.
+      const live = deps.liveCall(b.callId);
+      const stored = live === undefined ? await store.getCall(b.callId) : null;
+      const answeredBy = live?.agent ?? stored?.agent ?? await store.answeringAgent(b.callId);
+      if (live === undefined && stored === null && answeredBy === null) throw fail(404, SHOP_ERRORS.notFound, `no call ${b.callId}`);
+      if (scope !== null && answeredBy !== scope) throw fail(403, 'API_ERR_FORBIDDEN', `call ${b.callId} is not yours`);
+      programme = live?.programme ?? stored?.programme ?? null;
+      airing = live?.airing ?? stored?.airing ?? null;
+      agent = answeredBy;
+    }
+    const o = value(await store.createOrder({
+      customerId: b.customerId, items: b.items, deliveryMethod: b.deliveryMethod, paymentMethod: b.paymentMethod,
+      ...(b.address !== undefined ? { address: b.address } : {}), ...(b.addressId !== undefined ? { addressId: b.addressId } : {}),
+      programme, airing, callId: b.callId ?? null, agent, invoiceTitle: b.invoiceTitle ?? null, specialRequests: b.specialRequests ?? null,
+    }, actorOf(req.principal)));
+    return reply.code(201).send(o);
+  });
+
+  app.get('/api/v1/shop/orders', { schema: ROUTES.orders, config: { access: 'signedIn' } }, async (req) => {
+    const q = parse(ordersQuery, req.query, 'query');
+    const scope = scopeOf(req);
+    const items = await store.listOrders({
+      ...(q.status !== undefined ? { status: q.status } : {}), ...(q.customerId !== undefined ? { customerId: q.customerId } : {}),
+      ...(scope !== null ? { agent: scope } : {}), limit: q.limit + 1, offset: q.offset,
+    });
+    const hasMore = items.length > q.limit;
+    return { items: hasMore ? items.slice(0, q.limit) : items, limit: q.limit, offset: q.offset, hasMore };
+  });
+
+  app.get('/api/v1/shop/orders/:id', { schema: ROUTES.order, config: { access: 'signedIn' } }, async (req) => {
+    const p = parse(idParams, req.params, 'params');
+    return ownOrder(req, p.id);
+  });
+
+  app.get('/api/v1/shop/orders/:id/history', { schema: ROUTES.history, config: { access: 'signedIn' } }, async (req) => {
+    const p = parse(idParams, req.params, 'params');
+    await ownOrder(req, p.id);
+    return { items: await store.orderHistory(p.id) };
+  });
+
+  app.patch('/api/v1/shop/orders/:id', { schema: ROUTES.orderEdit, config: { access: 'signedIn' } }, async (req) => {
+    const p = parse(idParams, req.params, 'params');
+    const { reason, version, ...edit } = parse(editBody, req.body, 'body');
+    await ownOrder(req, p.id);
+    return value(await store.editOrder(p.id, edit, actorOf(req.principal), side(req), reason ?? null, version));
+  });
+
+  app.post('/api/v1/shop/orders/:id/:action', { schema: ROUTES.orderAction, config: { access: 'signedIn' } }, async (req) => {
+    const p = parse(actionParams, req.params, 'params');
+    const b = parse(actionBody, req.body, 'body');
+    // The sales side asking for a staff step is a permission matter (403), decided by the life-cycle's own table.
+    if (!ACTION_SIDES[p.action].includes(side(req))) throw fail(403, 'API_ERR_FORBIDDEN', `your role may not ${p.action} an order`);
+    await ownOrder(req, p.id);
+    return value(await store.transition(p.id, p.action, actorOf(req.principal), side(req), b.reason ?? null, b.version));
+  });
+}

@@ -1,0 +1,160 @@
+/**
+ * End to end, the shop (crm.adapter: shop, SQLite beside the engine database) through the real
+ * engine: a sipp caller the shop knows dials the demo programme's number and reaches agent 1001 (a
+ * sipp phone); the look-up carries the shop's customer and its card (an earlier order with its
+ * status, notes, address) into the offer's screen pop; the agent, signed in, enters an order for
+ * its call through the API and the programme's promotion (price and gift) is applied; another agent
+ * may not, and the agent may not review; the supervisor reviews, ships, delivers and settles
+ * (an illegal step and an edit after shipping are refused); the order history shows each step with
+ * who did it; the call record reaches the shop and is on the card. On SQLite and on PostgreSQL.
+ */
+import t, { type Test } from 'tap';
+import path from 'node:path';
+import { requirePeer } from './testing/index.ts';
+import { requirePostgres } from './testing/postgres.ts';
+import {
+  SCENARIOS, SippGroup, callersFile, demoQueues, freeUdpPort, registerSippAgents, startEngineRig, waitFor, within, type EngineRig,
+} from './testing/engine-rig.ts';
+import { startSipp } from './testing/sipp.ts';
+import { demoUsers } from './config/index.ts';
+import type { CustomerCard, Order, OrderHistoryEntry } from '../crm-adapter/shop/index.ts';
+
+/** A signed-in user of the API (its session cookie). */
+async function signIn(rig: EngineRig, username: string, password: string): Promise<<T = any>(method: string, url: string, body?: unknown) => Promise<{ status: number; body: T }>> {
+  const base = `http://127.0.0.1:${rig.httpPort}`;
+  const res = await fetch(`${base}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
+  if (res.status !== 200) throw new Error(`sign-in ${username}: ${res.status}`);
+  const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+  return async (method, url, body) => {
+    const r = await fetch(`${base}${url}`, {
+      method, headers: { cookie, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: r.status, body: (await r.json()) as any };
+  };
+}
+
+/**
+ * The engine with the shop (demo data, desktop users) and agent 1001 registered on a sipp phone
+ * that answers one call, signed in to the API (`agent`); `dial` starts a caller of `number` on the demo programme's number (100)
+ * who hangs up `holdMs` after the engine answered. Peers, then the engine, stop when `t` ends.
+ */
+async function shopE2e(t: Test, wrapUpMs: number, postgresUrl: string | null = null) {
+  const sipps = new SippGroup();
+  let closeRig = async (): Promise<void> => {};
+  t.teardown(async () => {
+    await sipps.close();
+    await closeRig();
+  });
+  const rig = await startEngineRig({ crm: { adapter: 'shop', seedDemo: true, postgresUrl }, users: { accounts: demoUsers() }, queues: demoQueues({ wrapUpMs }) });
+  closeRig = () => rig.close();
+  // Signed in before the phone registers (the order the desktop is used in: sign in, then the phone makes the agent ready).
+  const agent = await signIn(rig, '1001', 'demo1001');
+  const agentPort = await freeUdpPort();
+  const phone = sipps.add(startSipp({
+    scenario: path.join(SCENARIOS, 'agent-answer.xml'), transport: 'u1', localPort: agentPort, calls: 1,
+    timeoutSec: 90, args: ['-d', '300', '-mp', String(await freeUdpPort())],
+  }));
+  await registerSippAgents(rig, ['1001'], agentPort);
+  const dial = (number: string, holdMs: number) => sipps.start({
+    scenario: path.join(SCENARIOS, 'caller.xml'), target: `127.0.0.1:${rig.sipPort}`, transport: 'u1', calls: 1,
+    timeoutSec: 60, args: ['-s', '100', '-d', String(holdMs), '-inf', callersFile(rig, [number])],
+  });
+  const talking = () => waitFor('the caller talking to agent 1001', () => rig.engine.calls.list().find((c) => c.phase === 'talking' && c.agentId === '1001'), 30_000);
+  return { rig, agent, phone, dial, talking };
+}
+
+/** The main case, on the shop's SQLite file or on PostgreSQL. */
+async function orderToSettled(t: Test, postgresUrl: string | null): Promise<void> {
+  const { rig, agent, phone, dial, talking } = await shopE2e(t, 500, postgresUrl);
+  const other = await signIn(rig, '1002', 'demo1002');
+  const boss = await signIn(rig, 'supervisor', 'demo-supervisor');
+
+  // An earlier order (staff may enter one without a call): the card shows it with its status.
+  const earlier = await boss<Order>('POST', '/api/v1/shop/orders', { customerId: 'DEMO-REGULAR', items: [{ sku: 'KNIFE-SET', quantity: 1 }], deliveryMethod: 'standard', paymentMethod: 'card' });
+  t.equal(earlier.status, 201, 'staff entered an order by hand');
+
+  const number = '+4915110000004';
+  const caller = dial(number, 15000);
+  const call = await talking();
+  t.match(call.customer, {
+    known: true, customerId: 'DEMO-REGULAR', name: 'Rita Gular', language: 'en', strikes: 1, blacklisted: false,
+    screenPop: { lastOrders: new RegExp(`^${earlier.body.id} ordered ¥599\\.00$`), notes: /lastOrder: knife block/, address: /广州市/ },
+  }, 'the look-up answered from the shop: customer and card in the screen pop');
+  t.equal(call.route.programme, 'demo-shopping-hour');
+
+  // The agent enters the order for its call; the programme's promotions apply.
+  const entry = { callId: call.id, customerId: 'DEMO-REGULAR', items: [{ sku: 'WOK-01', quantity: 1 }], deliveryMethod: 'express', paymentMethod: 'cod', specialRequests: 'invoice please' };
+  t.equal((await other('POST', '/api/v1/shop/orders', entry)).status, 403, 'another agent may not enter an order on this call');
+  t.match(await agent('POST', '/api/v1/shop/orders', { ...entry, items: [{ sku: 'WOK-01', quantity: 0 }] }), { status: 400, body: { error: { code: 'API_ERR_VALIDATION' } } });
+  const made = await agent<Order>('POST', '/api/v1/shop/orders', entry);
+  t.equal(made.status, 201, 'the agent entered the order');
+  const o = made.body;
+  t.match(o, {
+    status: 'ordered', agent: '1001', callId: call.id, programme: 'demo-shopping-hour', paymentMethod: 'cod', totalFen: 29900,
+    items: [{ sku: 'WOK-01', unitPriceFen: 29900, listPriceFen: 39900, promotionId: 'DEMO-WOK-PRICE' }, { sku: 'APRON', gift: true, unitPriceFen: 0, promotionId: 'DEMO-WOK-GIFT' }],
+    address: { recipient: '李强', city: '广州市' },
+  }, 'the media source came from the call, the promotion price and gift were applied');
+  t.match(o.id, /^SO\d{14}$/);
+
+  t.equal((await agent('POST', `/api/v1/shop/orders/${o.id}/review`, {})).status, 403, 'an agent may not review');
+  t.equal((await other('GET', `/api/v1/shop/orders/${o.id}`)).status, 404, 'nor see another agent\'s order');
+  t.match(await boss('POST', `/api/v1/shop/orders/${o.id}/ship`, {}), { status: 409, body: { error: { code: 'SHOP_ERR_ILLEGAL_TRANSITION' } } }, 'not shipped before review');
+  t.match(await boss('POST', `/api/v1/shop/orders/${o.id}/review`, { reason: 'address checked' }), { status: 200, body: { status: 'reviewed' } });
+  t.match(await boss('POST', `/api/v1/shop/orders/${o.id}/ship`, { reason: 'EMS' }), { status: 200, body: { status: 'shipped' } });
+  t.match(await agent('PATCH', `/api/v1/shop/orders/${o.id}`, { items: [{ sku: 'WOK-01', quantity: 2 }] }), { status: 409, body: { error: { code: 'SHOP_ERR_LOCKED' } } }, 'no edit after shipping');
+  t.match(await boss('POST', `/api/v1/shop/orders/${o.id}/settle`, {}), { status: 409, body: { error: { code: 'SHOP_ERR_ILLEGAL_TRANSITION' } } }, 'not settled before delivery');
+  t.match(await boss('POST', `/api/v1/shop/orders/${o.id}/deliver`, {}), { status: 200, body: { status: 'delivered' } });
+  t.match(await boss('POST', `/api/v1/shop/orders/${o.id}/settle`, { reason: 'COD remitted' }), { status: 200, body: { status: 'settled' } });
+
+  const h = await agent<{ items: OrderHistoryEntry[] }>('GET', `/api/v1/shop/orders/${o.id}/history`);
+  t.same(h.body.items.map((e) => [e.action, e.from, e.to, e.actor, e.reason]), [
+    ['create', null, 'ordered', 'agent:1001', `call ${call.id}`],
+    ['review', 'ordered', 'reviewed', 'user:supervisor', 'address checked'],
+    ['ship', 'reviewed', 'shipped', 'user:supervisor', 'EMS'],
+    ['deliver', 'shipped', 'delivered', 'user:supervisor', null],
+    ['settle', 'delivered', 'settled', 'user:supervisor', 'COD remitted'],
+  ], 'the history: each step, who, why');
+  t.ok(h.body.items.every((e, i, all) => i === 0 || e.at >= all[i - 1]!.at), 'in time order');
+
+  const done = await within(caller.done, 45_000, 'the caller');
+  t.equal(done.successful, 1, 'the call completed');
+  await within(phone.done, 15_000, 'the agent phone');
+  // The CDR goes through the outbox after the wrap-up: the call lands on the card.
+  const card = await waitFor('the call on the card', async () => {
+    const c = await agent<CustomerCard>('GET', '/api/v1/shop/customers/DEMO-REGULAR/card');
+    return c.body.lastCalls.length > 0 ? c.body : undefined;
+  }, 20_000);
+  t.match(card.lastCalls[0], { callId: call.id, outcome: 'answered', agent: '1001', programme: 'demo-shopping-hour' });
+  t.same(card.lastOrders.map((x) => [x.id, x.status]), [[o.id, 'settled'], [earlier.body.id, 'ordered']], 'last orders with status');
+  t.match(await boss('GET', '/api/v1/cdrs'), { status: 200, body: { items: [{ callId: call.id, caller: number, outcome: 'answered', agent: '1001' }] } }, 'the call records, from the shop');
+}
+
+t.test('a known caller reaches an agent with the shop\'s card; an order with a promotion goes ordered → settled through the API (SQLite)', async (t) => {
+  if (!requirePeer(t, 'sipp')) return;
+  await orderToSettled(t, null);
+});
+
+t.test('the same on PostgreSQL', async (t) => {
+  if (!requirePeer(t, 'sipp')) return;
+  const cluster = await requirePostgres(t);
+  if (cluster === undefined) return;
+  await orderToSettled(t, await cluster.createDatabase('shop'));
+});
+
+
+t.test('the agent enters the order in wrap-up, after the caller hung up and before the call record is written: the media source still comes from the call', async (t) => {
+  if (!requirePeer(t, 'sipp')) return;
+  // A long wrap-up: the CDR (written when it ends) is not in the shop while the agent types.
+  const { agent, phone, dial, talking, rig } = await shopE2e(t, 120_000);
+  const caller = dial('+4915110000004', 6000);
+  const call = await talking();
+  t.equal((await within(caller.done, 30_000, 'the caller')).successful, 1, 'the caller hung up');
+  await within(phone.done, 15_000, 'the agent phone');
+  await waitFor('the call over', () => rig.engine.calls.size === 0, 10_000);
+  t.equal(rig.engine.acd.inspectAgent('1001')?.state, 'wrapUp', 'the agent is in wrap-up');
+  t.same((await agent<CustomerCard>('GET', '/api/v1/shop/customers/DEMO-REGULAR/card')).body.lastCalls, [], 'the call record is not in the shop yet');
+  const made = await agent<Order>('POST', '/api/v1/shop/orders', { callId: call.id, customerId: 'DEMO-REGULAR', items: [{ sku: 'WOK-01', quantity: 1 }], deliveryMethod: 'standard', paymentMethod: 'cod' });
+  t.match(made, { status: 201, body: { agent: '1001', programme: 'demo-shopping-hour', totalFen: 29900, items: [{ promotionId: 'DEMO-WOK-PRICE' }, { promotionId: 'DEMO-WOK-GIFT' }] } },
+    'the programme\'s promotions applied to an order entered in wrap-up');
+});
