@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- surge [--profile NAME|FILE] [--agents N] [--seed N | --seeds 1-5|1,3,7]
- *  [--scale X] [--out DIR] [--target SIP_HOST:PORT,HTTP_URL] [--cpu-prof] [--keep]
+ *  [--scale X] [--out DIR] [--target SIP_HOST:PORT,HTTP_URL] [--engine dist|source] [--cpu-prof] [--keep]
  *  [--staffing [--min N] [--max N]]`
  *
  * Replays a broadcast (a profile of bench/surge/profiles/, its arrival curve × `--scale`) against
@@ -11,6 +11,8 @@
  * markdown report, a PNG chart and its metric lines into `--out` (`--out/seed-N` with `--seeds`;
  * default a temporary folder; see docs/surge.md). `--staffing` searches the smallest number of
  * agents that meets the profile's service-level target and compares it with Erlang C.
+ * `--engine` picks the engine started: `dist` (default) is the build `npm start` runs and must be
+ * fresh (`npm run build`); `source` runs the source tree through tsx (its loader adds memory).
  * The exit code is 1 when any run lost a caller.
  */
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
@@ -55,8 +57,15 @@ export async function main(args: string[]): Promise<void> {
   const work = mkdtempSync(path.join(tmpdir(), `onair-surge-${profile.name}-`));
   const target = arg(args, 'target');
   const targetParts = target?.split(',');
+  const engineBuild = arg(args, 'engine') ?? 'dist';
+  if (engineBuild !== 'dist' && engineBuild !== 'source') {
+    say(`surge: --engine must be dist or source, not ${engineBuild}`);
+    process.exitCode = 2;
+    return;
+  }
   const common = {
     seed: seeds.seeds[0],
+    engineBuild: engineBuild as 'dist' | 'source',
     target: targetParts && targetParts.length === 2 ? { sip: targetParts[0]!, http: targetParts[1]! } : undefined,
     log: say,
   };

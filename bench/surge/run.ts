@@ -25,7 +25,7 @@ import { SqliteCrmAdapter } from '../../crm-adapter/index.ts';
 import type { Profile } from './profile.ts';
 import { drawCallers, expectedCalls, injectionFile, rateCommand, rateSchedule, sippPause, wholeCallsSchedule, type Caller } from './schedule.ts';
 import { crmCustomers, engineConfig, surgeAgents, SURGE_NUMBER } from './engine-config.ts';
-import { freePort, sleep, startEngineProcess, startSipp, type EngineProcess, type Sipp } from './processes.ts';
+import { freePort, sleep, startEngineProcess, startSipp, type EngineBuild, type EngineProcess, type Sipp } from './processes.ts';
 import { countEnding, histogramQuantile, parsePrometheus, readSippCounts, snapshot, sum, type EngineSnapshot, type PromSeries } from './sampler.ts';
 import {
   answeredMismatch, classify, firstMediaTimes, idleWhileWaiting, parseCallerLog, parseSippErrors, quantileOf,
@@ -53,6 +53,8 @@ export interface RunOptions {
   target?: { sip: string; http: string } | undefined;
   /** Profile the engine's CPU (`--cpu-prof`) into this folder. */
   cpuProfDir?: string | undefined;
+  /** The engine started: the build in `dist/` (default, what `npm start` runs) or the source tree. */
+  engineBuild?: EngineBuild | undefined;
   /** Longest wait for callers to finish after the curve (ms). */
   drainMs?: number | undefined;
   /**
@@ -233,7 +235,7 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
       await crm.init();
       crm.upsertCustomers(crmCustomers(callers));
       await crm.close();
-      engine = await startEngineProcess({ configFile: path.join(dir, 'engine.json'), httpPort, logFile: path.join(dir, 'engine.log'), cpuProfDir: o.cpuProfDir });
+      engine = await startEngineProcess({ configFile: path.join(dir, 'engine.json'), httpPort, logFile: path.join(dir, 'engine.log'), cpuProfDir: o.cpuProfDir, build: o.engineBuild });
       const e = engine;
       cleanups.push(() => e.stop());
       sipTarget = `127.0.0.1:${sipPort}`;

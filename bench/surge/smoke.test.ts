@@ -18,7 +18,8 @@ t.test('smoke surge: every caller served, captured or rejected on purpose', { ti
   if (!loaded.ok) throw new Error(loaded.errors.join('\n'));
   const dir = mkdtempSync(path.join(tmpdir(), 'onair-surge-smoke-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const r = await runSurge({ profile: loaded.profile, dir: path.join(dir, 'run'), seed: 1 });
+  // The source tree: a test must not depend on a fresh build in dist/.
+  const r = await runSurge({ profile: loaded.profile, dir: path.join(dir, 'run'), seed: 1, engineBuild: 'source' });
 
   t.equal(r.fates.lost, 0, `no caller lost (lost: ${r.lostNumbers.join(', ')})`);
   t.equal(r.fates.served + r.fates.captured + r.fates.rejected + r.fates.in_progress + r.fates.lost, r.offered, 'every dialled caller has exactly one fate');

@@ -18,6 +18,8 @@ export interface StaffingOptions {
   max: number;
   seed?: number | undefined;
   target?: { sip: string; http: string } | undefined;
+  /** The engine started for each probe (run.ts `engineBuild`). */
+  engineBuild?: 'dist' | 'source' | undefined;
   log?: ((line: string) => void) | undefined;
 }
 
@@ -45,7 +47,7 @@ export interface StaffingResult {
  * level grows with staff up to run-to-run noise; the search trusts that, as a planner would.
  */
 export async function staffingSearch(o: StaffingOptions, run: (agents: number, dir: string) => Promise<RunResult> = (agents, dir) =>
-  runSurge({ profile: o.profile, dir, agents, seed: o.seed, target: o.target, log: o.log })): Promise<StaffingResult> {
+  runSurge({ profile: o.profile, dir, agents, seed: o.seed, target: o.target, engineBuild: o.engineBuild, log: o.log })): Promise<StaffingResult> {
   const target = o.profile.serviceLevel.target;
   const probes: Probe[] = [];
   const probe = async (n: number): Promise<boolean> => {
