@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- flood [--rate 50000] [--seconds 30] [--cps 10] [--agents 20] [--talk 3000] [--trunk-cps 20]`:
+ * `npm run bench -- flood [--rate 50000] [--seconds 30] [--cps 10] [--agents 20] [--talk 3000] [--trunk-cps 20] [--engine dist|source]`:
  * legitimate calls through a flood (issue 11). The engine runs in its own process; a C flooder
  * (`bench/flood.c`, built on first use into bench/bin/flood) sends `--rate` datagrams a second
  * for `--seconds` from 127.0.0.50, the address of a trunk of its own ("flood"): a mix of INVITEs
@@ -126,6 +126,8 @@ export async function main(args: string[]): Promise<void> {
   const agents = arg(args, 'agents', 20);
   const talkMs = arg(args, 'talk', 3000);
   const trunkCps = arg(args, 'trunk-cps', 20);
+  // The build `npm start` runs, unless told otherwise: the tsx loader adds memory the product does not have.
+  const build = args[args.indexOf('--engine') + 1] === 'source' && args.includes('--engine') ? 'source' : 'dist';
   const fitted = fitToSchema(floodConfig(agents, trunkCps));
   for (const n of fitted.notes) say(`${BENCH}: ${n}`);
   const flooder = cBinary('flood');
@@ -136,7 +138,7 @@ export async function main(args: string[]): Promise<void> {
   let answerer: SippRun | undefined;
   const media = dgram.createSocket('udp4');
   try {
-    engine = await spawnEngine({ dir, overrides: fitted.overrides, startTimeoutMs: 60_000 });
+    engine = await spawnEngine({ dir, overrides: fitted.overrides, startTimeoutMs: 60_000, build });
     const e = engine;
     const agentPort = await freeUdpPort();
     answerer = startSipp({

@@ -24,7 +24,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawnEngine, type EngineProcess } from '../../engine/testing/engine-process.ts';
+import { spawnEngine, type EngineBuild, type EngineProcess } from '../../engine/testing/engine-process.ts';
 import { mergeConfig } from '../../engine/testing/engine-rig.ts';
 import { probeAlive, rssOf } from '../../engine/testing/attack.ts';
 import { demoConfig, parseConfig, type ConfigInput } from '../../engine/config/index.ts';
@@ -39,12 +39,14 @@ const LIVENESS_EVERY = 10_000;
 
 interface Options {
   count: number; transport: 'udp' | 'tcp' | 'both'; seed: number; rate: number; sources: number; maxSeconds: number; config: string;
+  /** The engine attacked: the build `npm start` runs (default) or the source tree (`--engine source`). */
+  engine: EngineBuild;
 }
 
 function options(args: string[]): Options {
   const o: Options = {
     count: 100_000, transport: 'both', seed: (Date.now() ^ (process.pid << 16)) >>> 0, rate: 3000, sources: 8, maxSeconds: 900,
-    config: path.join(root, 'fuzz', 'engine.json'),
+    config: path.join(root, 'fuzz', 'engine.json'), engine: 'dist',
   };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -62,6 +64,7 @@ function options(args: string[]): Options {
     else if (a === '--max-seconds') o.maxSeconds = num();
     else if (a === '--transport' && (v === 'udp' || v === 'tcp' || v === 'both')) { o.transport = v; i++; }
     else if (a === '--config' && v) { o.config = path.resolve(v); i++; }
+    else if (a === '--engine' && (v === 'dist' || v === 'source')) { o.engine = v; i++; }
     else throw new Error(`unknown argument ${a} (see bench/fuzz/sip.ts)`);
   }
   return o;
@@ -86,11 +89,11 @@ interface Sent { n: number; transport: 'UDP' | 'TCP'; source: string; kind: stri
 /** The engine under attack, with its own tail of output. */
 interface Victim { e: EngineProcess; dir: string; tail: string[]; rssStart: number; rssLast: number; messagesAtStart: number }
 
-async function startVictim(overrides: Partial<ConfigInput>, messages: number): Promise<Victim> {
+async function startVictim(overrides: Partial<ConfigInput>, messages: number, build: EngineBuild = 'source'): Promise<Victim> {
   const dir = mkdtempSync(path.join(tmpdir(), 'onair-fuzz-'));
   const tail: string[] = [];
   const e = await spawnEngine({
-    dir, tcp: true, overrides, startTimeoutMs: 60_000,
+    dir, tcp: true, overrides, startTimeoutMs: 60_000, build,
     onOutput: (d) => { tail.push(d.toString()); if (tail.length > 200) tail.splice(0, 100); },
   });
   const l = await probeAlive(e);
@@ -187,7 +190,7 @@ async function replay(dir: string, config: string): Promise<void> {
 
 export async function main(args: string[]): Promise<void> {
   const [what, ...rest] = args;
-  if (what !== 'sip') throw new Error('usage: npm run fuzz -- sip [--count N] [--transport udp|tcp|both] [--seed S] | sip --replay DIR');
+  if (what !== 'sip') throw new Error('usage: npm run fuzz -- sip [--count N] [--transport udp|tcp|both] [--seed S] [--engine dist|source] | sip --replay DIR');
   const r = rest.indexOf('--replay');
   if (r >= 0 && rest[r + 1]) {
     const c = rest.indexOf('--config');
@@ -211,7 +214,7 @@ export async function main(args: string[]): Promise<void> {
   const udpPort = (i: number): number => udp[i]!.address().port;
   // Two TCP connections per source, reopened when the engine closes one (that is often the point).
   const tcp: (net.Socket | undefined)[] = new Array<net.Socket | undefined>(sources.length * 2).fill(undefined);
-  let victim = await startVictim(overrides, 0);
+  let victim = await startVictim(overrides, 0, o.engine);
   const connect = (slot: number): net.Socket => {
     const s = net.connect({ port: victim.e.sipTcpPort!, host: '127.0.0.1', localAddress: sources[slot >> 1]! });
     s.on('error', () => {});
@@ -273,7 +276,7 @@ export async function main(args: string[]): Promise<void> {
     say(`fuzz: CRASH #${crashes} after ${sent} messages: ${sig}${known ? '' : ` (saved ${path.relative(root, dir)})`}`);
     if (!restart) return;
     rmSync(victim.dir, { recursive: true, force: true });
-    victim = await startVictim(overrides, sent);
+    victim = await startVictim(overrides, sent, o.engine);
     for (let i = 0; i < tcp.length; i++) { tcp[i]?.destroy(); tcp[i] = undefined; }
   };
 

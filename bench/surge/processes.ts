@@ -4,12 +4,15 @@
  * binds to loopback; every process is killed by `close()`, also after a failure.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync, existsSync, readdirSync, statSync } from 'node:fs';
+import { createWriteStream, readFileSync, existsSync } from 'node:fs';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ENGINE_NODE_FLAGS } from '../../engine/cli/index.ts';
+import { engineEntry, type EngineBuild } from '../../engine/testing/engine-process.ts';
+
+export type { EngineBuild } from '../../engine/testing/engine-process.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -50,39 +53,6 @@ export interface EngineProcess {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** Which engine a bench starts: the build `npm start` runs (`dist/`), or the source tree through tsx. */
-export type EngineBuild = 'dist' | 'source';
-
-/** The built entry point `npm start` runs, under the repository `root`. */
-const distMain = (root: string): string => path.join(root, 'dist/engine/cli/main.js');
-
-/**
- * Why the build in `root/dist/` cannot stand for the source tree (missing, or older than a source
- * file it is built from), or null when it can. A bench of a stale build measures code that is no
- * longer there, so the caller refuses it rather than warning.
- */
-export function staleBuild(root = ROOT): string | null {
-  if (!existsSync(distMain(root))) return 'dist/ has no build (run `npm run build`)';
-  const built = statSync(distMain(root)).mtimeMs;
-  const newer = (dir: string): string | null => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) {
-        if (e.name === 'node_modules' || e.name === 'testing') continue;
-        const found = newer(p);
-        if (found !== null) return found;
-      } else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') && statSync(p).mtimeMs > built) return p;
-    }
-    return null;
-  };
-  for (const top of ['engine', 'media', 'crm-adapter']) {
-    if (!existsSync(path.join(root, top))) continue;
-    const found = newer(path.join(root, top));
-    if (found !== null) return `${path.relative(root, found)} is newer than the build in dist/ (run \`npm run build\`)`;
-  }
-  return null;
-}
-
 /**
  * Start `onair --config FILE` and wait for `/healthz`: by default the build in `dist/`, as
  * `npm start` runs it (the source tree through tsx adds its loader threads, ~100 MiB of RSS the
@@ -96,13 +66,8 @@ export async function startEngineProcess(o: {
   // The engine's own V8 flags, as `npm start` and the test harness give them: without them the
   // bench measured a heap (young generation, growth) the product does not run with.
   const args = [...ENGINE_NODE_FLAGS];
-  const build = o.build ?? 'dist';
-  if (build === 'dist') {
-    const stale = staleBuild();
-    if (stale !== null) throw new Error(`the engine build cannot be benched: ${stale}; or pass --engine source`);
-  } else args.push('--import', 'tsx');
   if (o.cpuProfDir) args.push('--cpu-prof', '--cpu-prof-dir', o.cpuProfDir);
-  args.push(build === 'dist' ? distMain(ROOT) : path.join(ROOT, 'engine/cli/main.ts'), '--config', o.configFile);
+  args.push(...engineEntry(o.build ?? 'dist'), '--config', o.configFile);
   const log = createWriteStream(o.logFile);
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout.pipe(log);

@@ -5,7 +5,7 @@
  * (CPU, RSS, `--cpu-prof`) apart from the load generators.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { demoConfig, type ConfigInput } from '../config/index.ts';
@@ -32,6 +32,8 @@ export interface EngineProcessOptions {
   tcp?: boolean;
   /** Every chunk of the engine's stdout and stderr as it comes (`output()` keeps only the first 100 kB). */
   onOutput?: (chunk: Buffer) => void;
+  /** The engine run: the source tree (default: tests must not depend on a fresh build) or `dist/` (benches: what `npm start` runs). */
+  build?: EngineBuild;
 }
 
 /** A running engine process. */
@@ -62,9 +64,55 @@ export function processUsage(pid: number): { cpuMs: number; rssBytes: number } {
   return { cpuMs: ticks * 10, rssBytes: rssPages * 4096 };
 }
 
+/** Which engine a bench starts: the build `npm start` runs (`dist/`), or the source tree through tsx. */
+export type EngineBuild = 'dist' | 'source';
+
+/** The built entry point `npm start` runs, under the repository `root`. */
+const distMain = (at: string): string => path.join(at, 'dist/engine/cli/main.js');
+
+/**
+ * Why the build in `root/dist/` cannot stand for the source tree (missing, or older than a source
+ * file it is built from), or null when it can. A bench of a stale build measures code that is no
+ * longer there, so the caller refuses it rather than warning.
+ */
+export function staleBuild(at = root): string | null {
+  if (!existsSync(distMain(at))) return 'dist/ has no build (run `npm run build`)';
+  const built = statSync(distMain(at)).mtimeMs;
+  const newer = (dir: string): string | null => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) {
+        if (e.name === 'node_modules' || e.name === 'testing') continue;
+        const found = newer(p);
+        if (found !== null) return found;
+      } else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') && statSync(p).mtimeMs > built) return p;
+    }
+    return null;
+  };
+  for (const top of ['engine', 'media', 'crm-adapter']) {
+    if (!existsSync(path.join(at, top))) continue;
+    const found = newer(path.join(at, top));
+    if (found !== null) return `${path.relative(at, found)} is newer than the build in dist/ (run \`npm run build\`)`;
+  }
+  return null;
+}
+
+/**
+ * The node arguments that run the engine's entry point: the build in `dist/` (refused with the
+ * reason when {@link staleBuild} finds it stale: a bench would measure code no longer there), or
+ * the source tree through tsx.
+ */
+export function engineEntry(build: EngineBuild): string[] {
+  if (build === 'source') return ['--import', 'tsx', path.join(root, 'engine/cli/main.ts')];
+  const stale = staleBuild();
+  if (stale !== null) throw new Error(`the engine build cannot be run: ${stale}; or run the source tree (--engine source)`);
+  return [distMain(root)];
+}
+
 /**
  * Write `dir/onair.json` (the demo with free ports, UDP SIP only, `overrides` on top) and start
- * `node --import tsx engine/cli/main.ts --config dir/onair.json`. Resolves once `/healthz` answers.
+ * `node --import tsx engine/cli/main.ts --config dir/onair.json` (or the build: `build`). Resolves
+ * once `/healthz` answers.
  */
 export async function spawnEngine(o: EngineProcessOptions): Promise<EngineProcess> {
   const sipPort = await freeUdpPort();
@@ -90,7 +138,7 @@ export async function spawnEngine(o: EngineProcessOptions): Promise<EngineProces
   const input = o.overrides ? mergeConfig(config, o.overrides) : config;
   const file = path.join(o.dir, 'onair.json');
   writeFileSync(file, JSON.stringify(input, null, 2));
-  const child = spawn(process.execPath, [...ENGINE_NODE_FLAGS, ...(o.nodeArgs ?? []), '--import', 'tsx', 'engine/cli/main.ts', '--config', file], {
+  const child = spawn(process.execPath, [...ENGINE_NODE_FLAGS, ...(o.nodeArgs ?? []), ...engineEntry(o.build ?? 'source'), '--config', file], {
     cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -1,9 +1,9 @@
-/** The surge bench refuses to bench a build older than the sources it stands for. */
+/** Benches refuse to bench a build older than the sources it stands for. */
 import t from 'tap';
 import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { staleBuild } from './processes.ts';
+import { staleBuild } from './engine-process.ts';
 
 t.test('staleBuild: missing, older than a source file, fresh; tests and rigs do not count', async (t) => {
   const root = mkdtempSync(path.join(tmpdir(), 'onair-stale-'));
