@@ -64,6 +64,46 @@ t.test('over sip.maxCalls a caller gets 503 with Retry-After, and is kept as a c
   t.equal(sipps.running, 0, 'no sipp left running');
 });
 
+t.test('over the SIP layer\'s transaction limit a trunk caller gets the stateless 503 and is still recorded, with a callback task', async (t) => {
+  if (!requirePeer(t, 'sipp')) return;
+  // Early media: a queued caller's INVITE transaction stays open (183, no final answer), so two
+  // holders take both transactions and the third INVITE meets the layer's overload 503 before
+  // call control sees it (issue 13: a caller refused at the signalling limit was lost, no record).
+  const { rig, sipps } = await startE2e(t, {
+    sip: { retryAfterSeconds: 9, limits: { maxServerTransactions: 2 } },
+    trunks: [{ id: 'local', allow: ['127.0.0.1/32'], earlyMedia: true }],
+  });
+  const holders = ['+4930720000001', '+4930720000002'];
+  const holding = sipps.start({
+    scenario: path.join(SCENARIOS, 'caller-cancel.xml'), target: `127.0.0.1:${rig.sipPort}`, transport: 'u1',
+    calls: holders.length, rate: 20, timeoutSec: 30, args: ['-s', '100', '-d', '4000', '-inf', callersFile(rig, holders, 'holders.csv')],
+  });
+  await waitFor('two calls in progress', () => rig.engine.calls.size === 2, 5000);
+  const late = '+4930720000003';
+  const sippLog = path.join(rig.dir, 'refused.log');
+  const sippMessages = path.join(rig.dir, 'refused-messages.log');
+  const r = await sipps.run({
+    scenario: path.join(SCENARIOS, 'caller-busy.xml'), target: `127.0.0.1:${rig.sipPort}`, transport: 'u1',
+    calls: 1, timeoutSec: 15,
+    args: ['-s', '100', '-inf', callersFile(rig, [late], 'late.csv'), '-trace_logs', '-log_file', sippLog, '-trace_msg', '-message_file', sippMessages],
+  });
+  t.equal(r.successful, 1, `503 with a Retry-After header (stderr: ${r.stderr.slice(0, 300)})`);
+  t.match(readFileSync(sippLog, 'latin1'), /503 Retry-After: 9\b/, 'the layer\'s 503 carries sip.retryAfterSeconds');
+  const messages = readFileSync(sippMessages, 'latin1');
+  t.match(messages, /SIP\/2\.0 503 /, 'the message trace holds the 503');
+  t.notMatch(messages, /SIP\/2\.0 (100|18\d) /, 'refused statelessly: no 100 Trying or ringing, no transaction');
+  const sipCallId = /^Call-ID:\s*(\S+)/im.exec(messages)?.[1];
+  t.ok(sipCallId, 'sipp logged the refused INVITE\'s Call-ID');
+  await within(holding.done, 20_000, 'the holding callers');
+  const cdrs = await waitForCdrs(rig, 3);
+  const rejected = cdrs.filter((c) => c.outcome === 'rejected_capacity');
+  t.same(rejected.map((c) => [c.caller, c.sipCallId, c.treatment]), [[late, sipCallId, 'refused']], 'one CDR rejected_capacity for the refused caller, with its SIP Call-ID');
+  const callbacks = await listCallbacks(rig);
+  t.equal(callbacks.find((c) => c.caller === late)?.reason, 'rejected_capacity', 'the refused caller is a callback task');
+  t.equal(rig.engine.calls.size, 0, 'no call left in progress');
+  t.equal(sipps.running, 0, 'no sipp left running');
+});
+
 t.test('a CANCEL while the agent rings cancels the agent INVITE; cancelling callers become callback tasks', async (t) => {
   if (!requirePeer(t, 'sipp')) return;
   // Early media: the caller has no 200 yet, so giving up is a CANCEL (an answered caller sends BYE).

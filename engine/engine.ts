@@ -224,6 +224,15 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       },
       log: log.child({ module: 'dialer' }),
     });
+    // What call control knows of an admitted INVITE's trunk (one rule for answered and refused INVITEs).
+    const trunkAdmission = (trunkId: string, caller: string, dialled: string): TrunkAdmission => {
+      const t = trunkSettings.get(trunkId)!;
+      return {
+        trunkId: t.id, caller, dialled, earlyMedia: t.earlyMedia, answerAfterMs: t.answerAfterSeconds * 1000,
+        inbandDtmf: t.inbandDtmf ?? config.media.inbandDtmf, codecs: [...t.codecs],
+        overload: { whenMediaFull: t.overload.whenMediaFull, maxRingingMs: t.overload.maxRingingSeconds * 1000, atRingingLimit: t.overload.atRingingLimit },
+      };
+    };
     const calls: CallController = new CallController({
       ua, acd, media, store, log: log.child({ module: 'calls' }),
       settings: callsSettings,
@@ -233,13 +242,11 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       trunks: {
         admit: (invite): TrunkAdmission | undefined => {
           const r = trunks.admitInvite(invite);
-          if (!r.ok) return undefined;
-          const t = trunkSettings.get(r.trunk.id)!;
-          return {
-            trunkId: t.id, caller: r.caller, dialled: r.dialled, earlyMedia: t.earlyMedia, answerAfterMs: t.answerAfterSeconds * 1000,
-            inbandDtmf: t.inbandDtmf ?? config.media.inbandDtmf, codecs: [...t.codecs],
-            overload: { whenMediaFull: t.overload.whenMediaFull, maxRingingMs: t.overload.maxRingingSeconds * 1000, atRingingLimit: t.overload.atRingingLimit },
-          };
+          return r.ok ? trunkAdmission(r.trunk.id, r.caller, r.dialled) : undefined;
+        },
+        identifyRefused: (request, source): TrunkAdmission | undefined => {
+          const r = trunks.identifyUnanswered(request, source);
+          return r === undefined ? undefined : trunkAdmission(r.trunk.id, r.caller, r.dialled);
         },
       },
       agents: {
@@ -262,6 +269,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     await registrar.restore();
     ua.setDelegate({
       onInvite: (invite) => calls.onInvite(invite),
+      onRefusedInvite: (request, source) => calls.onRefusedInvite(request, source),
       onRequest: (req: IncomingRequest) => {
         if (req.request.method === 'REGISTER') registrar.handle(req);
         else if (req.request.method === 'OPTIONS') trunks.answerOptions(req, optionsContext);

@@ -20,7 +20,7 @@ import type { Logger } from 'pino';
 import type { Acd, AcdEffect } from '../acd/index.ts';
 import { unescapeUri } from '../sip/index.ts';
 import type {
-  Clock, Dialog, DialogDelegate, IncomingInvite, IncomingRequest, OutgoingInvite, SipResponse, TimerHandle,
+  Clock, Dialog, DialogDelegate, Endpoint, IncomingInvite, IncomingRequest, OutgoingInvite, SipRequest, SipResponse, TimerHandle,
 } from '../sip/index.ts';
 import type { Playlist, PlaylistItem, RemoteMedia, LegId, LegRemote, G711, LegStats } from '../../media/index.ts';
 import { negotiate, acceptAnswer } from '../../media/index.ts';
@@ -351,7 +351,7 @@ export class CallController {
     const route = own(this.d.settings.numbers, admission.dialled) ?? this.d.settings.defaultRoute;
     if (this.draining || this.calls.size >= this.d.settings.maxCalls) {
       this.busy(invite);
-      this.rejectedForCapacity(invite, admission, route, now);
+      this.rejectedForCapacity(invite.request.headers.callId, admission, route, now);
       return;
     }
     const call: Call = {
@@ -377,6 +377,21 @@ export class CallController {
     });
   }
 
+  /**
+   * A new INVITE the SIP layer refused with its stateless 503 for overload (transaction limits,
+   * a full work class) before call control saw it: a caller at the signalling limit must not be
+   * lost either (issue 13), so a trunk caller identified without answering anything is recorded
+   * as a capacity refusal, bounded and de-duplicated by the same rule (RefusalRecorder) as one
+   * refused at `maxCalls`. Feature codes and sources no trunk trusts by address leave no trace.
+   */
+  onRefusedInvite(request: SipRequest, source: Endpoint): void {
+    if (own(this.d.settings.featureCodes, unescapeUri(request.uri.user))) return;
+    const admission = this.d.trunks.identifyRefused?.(request, source);
+    if (admission === undefined) return;
+    const route = own(this.d.settings.numbers, admission.dialled) ?? this.d.settings.defaultRoute;
+    this.rejectedForCapacity(request.headers.callId, admission, route, this.now());
+  }
+
   /** 503 Service Unavailable with Retry-After (RFC 3261 §21.5.4): every capacity refusal says when to try again. */
   private busy(invite: IncomingInvite): void {
     invite.reject(503, { headers: [{ name: 'Retry-After', value: String(this.d.settings.retryAfterSeconds) }] });
@@ -391,7 +406,7 @@ export class CallController {
    * for a plausible number not refused lately, a callback task. Under a flood the trunk's refusal
    * bucket bounds both; what it did not record is counted (`call.refusalUnrecorded`).
    */
-  private rejectedForCapacity(invite: IncomingInvite, admission: TrunkAdmission, route: NumberRoute, now: number): void {
+  private rejectedForCapacity(sipCallId: string, admission: TrunkAdmission, route: NumberRoute, now: number): void {
     const callId = this.newCallId(now);
     this.emit({ type: 'call.rejected', callId, caller: admission.caller, trunk: admission.trunkId, queue: null, reason: 'capacity', status: 503, at: now });
     const verdict = this.refusals.admit(admission.trunkId, admission.caller, now);
@@ -400,7 +415,7 @@ export class CallController {
       return;
     }
     const cdr: Cdr = {
-      contractVersion: CONTRACT_VERSION, callId, sipCallId: invite.request.headers.callId, caller: admission.caller, dialled: admission.dialled,
+      contractVersion: CONTRACT_VERSION, callId, sipCallId, caller: admission.caller, dialled: admission.dialled,
       programme: route.programme, airing: route.airing, queue: null, agent: null, customerId: null, outcome: 'rejected_capacity',
       arrivedAt: now, ivrExitAt: null, queuedAt: null, offeredAt: null, answeredAt: null, endedAt: now, wrapUpEndAt: null,
       waitMs: 0, talkMs: 0, wrapUpMs: 0, offers: 0, releasedBy: 'system', callbackId: null, direction: 'inbound', variables: {},

@@ -2,7 +2,7 @@
  * What call control needs from the rest of the engine, as narrow interfaces, and the settings it
  * runs on. `engine/engine.ts` builds these from the configuration and the real parts.
  */
-import type { Dialog, Endpoint, IncomingInvite, InviteOptions, OutgoingInvite, SipUri } from '../sip/index.ts';
+import type { Dialog, Endpoint, IncomingInvite, InviteOptions, OutgoingInvite, SipRequest, SipUri } from '../sip/index.ts';
 import type { AcdEffect, AgentState, AgentStatus } from '../acd/index.ts';
 import type { CallerInfo, CdrOutcome, ReleasedBy } from '../../crm-adapter/index.ts';
 import type { LegId, MediaPool } from '../../media/index.ts';
@@ -164,6 +164,12 @@ export interface TrunkGate {
    * return undefined.
    */
   admit(invite: IncomingInvite): TrunkAdmission | undefined;
+  /**
+   * The trunk admission of an INVITE the SIP layer refused for overload before any transaction,
+   * answering nothing: undefined unless its trunk trusts the source address alone (no digest)
+   * and it has a dialled number (engine/trunks `identifyUnanswered`).
+   */
+  identifyRefused?(request: SipRequest, source: Endpoint): TrunkAdmission | undefined;
 }
 
 /**

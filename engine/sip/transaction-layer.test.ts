@@ -255,6 +255,17 @@ t.test('transaction limit: 503 with Retry-After, no state, CANCEL of a live INVI
   t.ok(h.idle);
 });
 
+t.test('transaction limit: the TU hears of each new INVITE refused for overload (to keep a record), of nothing else', async (t) => {
+  const h = new TransactionHarness({ maxServerTransactions: 1 });
+  h.receive(peerRequest({ method: 'INVITE', branch: 'z9hG4bKa' }));
+  h.receive(peerRequest({ method: 'INVITE', branch: 'z9hG4bKb', callId: 'refused-1' }));
+  h.receive(peerRequest({ method: 'OPTIONS', branch: 'z9hG4bKc' }));
+  h.receive(peerRequest({ method: 'INVITE', branch: 'z9hG4bKd', callId: 'reinvite-1', toTag: 'ours' }));
+  t.equal(h.transport.responses(503).length, 3, 'all three above the limit got the 503');
+  t.same(h.of('overload-refused').map((e) => e.request.headers.callId), ['refused-1'],
+    'only the new INVITE: not the OPTIONS, not an in-dialog re-INVITE');
+});
+
 t.test('per-source limit: one peer cannot take the whole budget', async (t) => {
   const h = new TransactionHarness({ maxServerTransactionsPerSource: 2 });
   const other: Endpoint = { ...PEER_UDP, address: '192.0.2.77' };

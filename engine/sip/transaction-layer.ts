@@ -60,6 +60,12 @@ export interface TransactionUser {
    * floods INVITEs.
    */
   isEstablished?(request: SipRequest): boolean;
+  /**
+   * A new INVITE (no To tag) was refused with the layer's stateless 503 for overload (transaction
+   * limits, or a full work class): it created no transaction, but the TU may still keep a record
+   * of the caller (issue 13: every caller has a record). Called after the 503 is sent.
+   */
+  onOverloadRefused?(request: SipRequest, inbound: Inbound): void;
 }
 
 /** Source admission as the layer uses it (see {@link SourceAdmission} in admission.ts). */
@@ -552,5 +558,6 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
   private rejectOverload(request: SipRequest, inbound: Inbound): void {
     const response = createResponse(request, 503, undefined, { headers: [{ name: 'Retry-After', value: this.retryAfter }] });
     this.transport.send(response, responseDestination(request, inbound));
+    if (request.method === 'INVITE' && !request.headers.to.params.get('tag')) this.user.onOverloadRefused?.(request, inbound);
   }
 }

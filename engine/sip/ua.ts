@@ -240,6 +240,11 @@ export interface UasDelegate {
   onInvite?(invite: IncomingInvite): void;
   /** Any other new request outside a dialog. If absent: OPTIONS → 200, others → 405. */
   onRequest?(request: IncomingRequest): void;
+  /**
+   * A new INVITE the transaction layer already refused with its stateless 503 for overload: no
+   * transaction, nothing to answer; the request and where it came from, to keep a record of it.
+   */
+  onRefusedInvite?(request: SipRequest, source: Endpoint): void;
 }
 
 /**
@@ -364,6 +369,10 @@ export class UserAgent implements TransactionUser {
     if (!entry) return;
     void this.bye(entry.dialog);
     entry.delegate.onTerminated?.(entry.dialog, 'no-ack');
+  }
+
+  onOverloadRefused(request: SipRequest, inbound: Inbound): void {
+    this.delegate.onRefusedInvite?.(request, inbound.source);
   }
 
   onStrayResponse(response: SipResponse): void {

@@ -202,6 +202,29 @@ t.test('OPTIONS: 200 with Allow/Accept/Supported from a trunk, 403 from others w
   t.match(closed.logs, [{ msg: 'OPTIONS from a source no trunk admits' }]);
 });
 
+t.test('identifyUnanswered: an address-trusted trunk\'s caller and dialled number, answering nothing; digest trunks and strangers none', async (t) => {
+  const auth = { username: 'carrier1', password: 's3cret', realm: 'trunks.onair' };
+  const table = new TrunkTable([
+    { ...loopTrunk, allow: ['10.1.0.0/16'] },
+    { ...loopTrunk, id: 'digest', allow: ['10.2.0.0/16'], auth },
+  ]);
+  const from = (address: string) => ({ transport: 'UDP' as const, address, port: 5060 });
+  const invite = (ruri: string) => {
+    const r = parse(Buffer.from([
+      `INVITE ${ruri} SIP/2.0`, 'Via: SIP/2.0/UDP 10.1.2.3:5060;branch=z9hG4bKid1', 'Max-Forwards: 70',
+      'From: <sip:+8613800138000@carrier>;tag=f1', 'To: <sip:100@onair>', 'Call-ID: id-1', 'CSeq: 1 INVITE',
+      'P-Asserted-Identity: <sip:+8613800138000@carrier>', 'Content-Length: 0', '', '',
+    ].join('\r\n')));
+    if (!r.ok || r.message.kind !== 'request') throw new Error('bad test request');
+    return r.message;
+  };
+  t.match(table.identifyUnanswered(invite('sip:100@onair'), from('10.1.2.3')), { trunk: { id: 'loop' }, caller: '+8613800138000', dialled: '100' });
+  t.equal(table.identifyUnanswered(invite('sip:100@onair'), from('10.2.2.3')), undefined, 'a digest trunk: never challenged, so not identified');
+  t.equal(table.identifyUnanswered(invite('sip:100@onair'), from('198.51.100.9')), undefined, 'no trunk holds the source');
+  t.equal(table.identifyUnanswered(invite('sip:onair'), from('10.1.2.3')), undefined, 'no dialled number');
+  t.equal(table.stats.admitted, 0, 'nothing counted as admitted: nothing was answered');
+});
+
 t.test('decideOptions: trunk 200 (503 draining), agent phone 200, unknown dropped by default', async (t) => {
   const table = new TrunkTable([{ ...loopTrunk, allow: ['10.1.0.0/16'] }]);
   const trunk = { transport: 'UDP' as const, address: '10.1.2.3', port: 5060 };

@@ -14,7 +14,7 @@
  */
 import {
   DigestChallenger, defaultCapabilities, systemClock,
-  type Clock, type DigestAlgorithm, type Endpoint, type HeaderField, type IncomingInvite, type IncomingRequest, type UaCapabilities,
+  type Clock, type DigestAlgorithm, type Endpoint, type HeaderField, type IncomingInvite, type IncomingRequest, type SipRequest, type UaCapabilities,
 } from '../sip/index.ts';
 import { LRUCache } from 'lru-cache';
 import { CidrMatcher } from './cidr.ts';
@@ -257,6 +257,21 @@ export class TrunkTable {
     return caller.display === undefined
       ? { ok: true, trunk, caller: caller.number, dialled }
       : { ok: true, trunk, caller: caller.number, dialled, display: caller.display };
+  }
+
+  /**
+   * Who an INVITE that was refused before any transaction (the SIP layer's overload 503) came
+   * from, without answering anything: its trunk, caller and dialled number, when the trunk trusts
+   * its source address alone. A trunk that authenticates by digest gets undefined: the request
+   * was never challenged, and identity comes from authentication, never from what the sender
+   * wrote. So does an unknown source or an INVITE without a dialled number.
+   */
+  identifyUnanswered(request: SipRequest, source: Endpoint): { trunk: Trunk; caller: string; dialled: string } | undefined {
+    const entry = this.acl.match(source.address);
+    if (entry === undefined || entry.challenger !== undefined) return undefined;
+    const dialled = dialledOf(request, entry.trunk.dialledFrom);
+    if (dialled === '') return undefined;
+    return { trunk: entry.trunk, caller: callerOf(request, entry.trunk.callerFrom).number, dialled };
   }
 
   /**

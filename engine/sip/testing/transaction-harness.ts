@@ -78,6 +78,7 @@ export type TuEvent =
   | { type: 'cancel'; tx: InviteServerTransaction; at: number }
   | { type: 'server-failure'; tx: ServerTransaction; reason: ServerFailure; at: number }
   | { type: 'stray'; response: SipResponse; at: number }
+  | { type: 'overload-refused'; request: SipRequest; at: number }
   | { type: 'response'; tx: ClientTransaction; response: SipResponse; at: number }
   | { type: 'timeout'; tx: ClientTransaction; at: number }
   | { type: 'transport-error'; tx: ClientTransaction; at: number };
@@ -118,6 +119,9 @@ export class TransactionHarness implements TransactionUser, ClientTransactionUse
   }
   onAckFor2xx(ack: SipRequest, _inbound: Inbound, stopped: boolean): void {
     this.events.push({ type: 'ack2xx', ack, stopped, at: this.clock.now() });
+  }
+  onOverloadRefused(request: SipRequest): void {
+    this.events.push({ type: 'overload-refused', request, at: this.clock.now() });
   }
   onCancel(tx: InviteServerTransaction): void {
     this.events.push({ type: 'cancel', tx, at: this.clock.now() });
