@@ -31,6 +31,8 @@ import { CallbackDialer } from './dialer/index.ts';
 import { isDialable } from './callbacks/index.ts';
 import { epochClock } from './clock/index.ts';
 import { UserDirectory } from './users/index.ts';
+import { AuditLog } from './audit/index.ts';
+import { Provisioning, ProvisioningStore, Roster, mergeRoster } from './provisioning/index.ts';
 import { defaultUiDir, loadUiFiles } from './api/ui-files.ts';
 import { isLoopback, toAcdConfig, toListenSpecs, type Config } from './config/index.ts';
 
@@ -48,6 +50,9 @@ export interface Engine {
   readonly registrar: Registrar;
   readonly desk: AgentDesk;
   readonly metrics: Metrics;
+  /** Run-time skills and agents (contract C3: surge mode calls `provisioning.setSkills`). */
+  readonly provisioning: Provisioning;
+  readonly audit: AuditLog;
 }
 
 /** Options of {@link startEngine}. */
@@ -121,7 +126,16 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     // ---- ACD -------------------------------------------------------------------------------
     // Callback tasks live in the durable store; the dialer loads those due now as ACD callback
     // entries (engine/dialer), so the ACD's own abandon-to-callback path stays off.
-    const acdConfig = toAcdConfig(config);
+    // The file's agents merged with those added and the skills changed at run time (roster.ts).
+    const provisioningStore = new ProvisioningStore(store.db, store.writer, Date.now());
+    const merged = mergeRoster(config.agents, provisioningStore.agents(), provisioningStore.overrides());
+    for (const x of merged.superseded) {
+      log.warn({ agentId: x.agentId, kind: x.kind, why: x.why }, 'run-time provisioning superseded by the configuration: dropped');
+      await provisioningStore.drop(x.kind, x.agentId);
+    }
+    const roster = new Roster(merged.agents, config.agents);
+    const audit = AuditLog.open(store.db, store.writer, { onError: (err) => log.error({ err }, 'audit write failed') });
+    const acdConfig = toAcdConfig({ ...config, agents: merged.agents });
     const acd = new Acd({ ...acdConfig, queues: acdConfig.queues.map((q) => ({ ...q, abandonToCallback: false })) });
 
     // ---- trunks (before SIP: the admission limiter reads their contracted cps) ----------
@@ -181,7 +195,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     // ---- registrar ---------------------------------------------------------------
     const registrar = new Registrar({
       realm: config.registrar.realm,
-      agents: config.agents.map((a) => ({ id: a.id, extension: a.extension, password: a.password, maxContacts: a.maxRegistrations })),
+      agents: roster.list().map((a) => ({ id: a.id, extension: a.extension, password: a.password, maxContacts: a.maxRegistrations })),
       minExpires: config.registrar.minExpires, maxExpires: config.registrar.maxExpires, defaultExpires: config.registrar.defaultExpires,
       digest: { nonceTtlMs: config.registrar.nonceTtlSeconds * 1000, allowNoQop: config.registrar.allowNoQop },
       authFailures: {
@@ -198,7 +212,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     });
     cleanups.push(() => registrar.close());
     const trunkSettings = new Map(config.trunks.map((t) => [t.id, t]));
-    const agentSettings = new Map(config.agents.map((a) => [a.id, a]));
+    const agentSettings = roster;
 
     // ---- call control, agent desk, events ----------------------------------------------------
     const events = new CallEventSink(metrics, (err, e) => log.error({ err, type: e.type }, 'event listener failed'));
@@ -286,7 +300,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     const u = config.users;
     const users = u.accounts.length === 0 ? null : await UserDirectory.open(store.db, store.writer,
       u.accounts.map((a) => ({ username: a.username, role: a.role, agentId: a.agent, name: a.name, password: a.password, passwordHash: a.passwordHash })),
-      new Set(config.agents.map((a) => a.id)), {
+      new Set(roster.list().map((a) => a.id)), {
         sessions: { idleMs: u.sessionIdleMinutes * 60_000, maxAgeMs: u.sessionMaxHours * 3_600_000 },
         accountLockout: { maxFailures: u.accountLockout.maxFailures, windowMs: u.accountLockout.windowSeconds * 1000, lockMs: u.accountLockout.lockSeconds * 1000 },
         sourceLockout: { maxFailures: u.sourceLockout.maxFailures, windowMs: u.sourceLockout.windowSeconds * 1000, lockMs: u.sourceLockout.lockSeconds * 1000 },
@@ -298,7 +312,11 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       if (!v) return undefined;
       return { ...v, name: agentSettings.get(id)?.name ?? null, registered: registrar.isRegistered(id) };
     };
-    const agentList = (): AgentInfo[] => config.agents.map((a) => agentInfo(a.id)).filter((a): a is AgentInfo => a !== undefined);
+    const agentList = (): AgentInfo[] => roster.list().map((a) => agentInfo(a.id)).filter((a): a is AgentInfo => a !== undefined);
+    const provisioning = new Provisioning({
+      acd, apply: (effects) => calls.apply(effects), registrar, users, roster, store: provisioningStore, audit,
+      onError: (err) => log.error({ err }, 'provisioning write failed'),
+    });
     metrics.setSources({
       transactions: () => ({ client: ua.transactions.clientCount, server: ua.transactions.serverCount, evicted: ua.transactions.evictedCount }),
       calls: () => callsByPhase(calls.list()),
@@ -328,6 +346,8 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       ...(crm instanceof ShopCrmAdapter ? { cdrs: (q: CdrQuery) => crm.store.listCdrs(q), shop: { store: crm.store, liveCall: (id: string) => shopLiveCall(calls, id) } } : {}),
       events,
       metrics,
+      provisioning,
+      audit,
     }, {
       address: config.http.address, port: config.http.port, tokens: config.http.auth.tokens, openPaths: config.http.auth.openPaths,
       users, maskNumbersFor: u.maskNumbersFor, desktop: config.desktop, sessionMaxAgeSeconds: u.sessionMaxHours * 3600, ui,
@@ -351,7 +371,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     return {
       sip: sipEndpoints,
       http: { address: api.address, port: api.port },
-      calls, acd, store, registrar, desk, metrics,
+      calls, acd, store, registrar, desk, metrics, provisioning, audit,
       stop: (reason?: string) => {
         stopping ??= (async () => {
           draining = true;

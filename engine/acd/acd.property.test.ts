@@ -24,6 +24,7 @@ type Ev =
   | { k: 'answer' | 'reject' | 'noAnswer' | 'abandon' | 'end' | 'acceptCallback' | 'unreached' | 'sent' | 'ringing' | 'undelivered'; pick: number }
   | { k: 'transfer'; pick: number; q: number }
   | { k: 'status'; agent: number; status: AgentStatus }
+  | { k: 'skills'; agent: number; skills: Record<string, number> }
   | { k: 'callback'; q: number; num: number; back: number; prio: number }
   | { k: 'stale'; pick: number };
 
@@ -36,6 +37,8 @@ const evArb: fc.Arbitrary<Ev> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ k: fc.constant('unreached' as const), pick: fc.nat() }) },
   { weight: 4, arbitrary: fc.record({ k: fc.constantFrom('sent' as const, 'ringing' as const, 'undelivered' as const), pick: fc.nat() }) },
   { weight: 3, arbitrary: fc.record({ k: fc.constant('status' as const), agent: fc.nat(5), status: fc.constantFrom<AgentStatus>('available', 'available', 'notReady', 'loggedOut') }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('skills' as const), agent: fc.nat(5),
+    skills: fc.dictionary(fc.constantFrom(...SKILLS), fc.integer({ min: 1, max: 5 }), { minKeys: 0, maxKeys: 3 }) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('callback' as const), q: fc.nat(3), num: fc.nat(7), back: fc.nat(20_000), prio: fc.nat(2) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('stale' as const), pick: fc.nat() }) },
 );
@@ -80,8 +83,12 @@ class Harness {
   nextId = 0;
   failures: string[] = [];
 
-  constructor(readonly agentSkills: Record<string, number>[]) {
-    const config: AcdConfig = { queues: QUEUES, agents: agentSkills.map((skills, i) => ({ id: `a${i}`, skills })) };
+  /** Each agent's current skills (a `skills` event replaces one); a copy, so runs never share it. */
+  readonly agentSkills: Record<string, number>[];
+
+  constructor(initialSkills: Record<string, number>[]) {
+    this.agentSkills = initialSkills.map((s) => ({ ...s }));
+    const config: AcdConfig = { queues: QUEUES, agents: this.agentSkills.map((skills, i) => ({ id: `a${i}`, skills })) };
     this.acd = new Acd(config);
   }
 
@@ -189,6 +196,17 @@ class Harness {
     }
     // Snapshot figures kept incrementally must match a recount.
     for (const qs of this.acd.snapshot(this.now).queues) {
+      // Staffed / idle of the queue's own pool, recounted from the agents' current skills.
+      const own = targets(qs.queueId, 0)[0]!;
+      let staffed = 0;
+      let idle = 0;
+      for (let i = 0; i < this.agentSkills.length; i++) {
+        const a = this.acd.inspectAgent(`a${i}`)!;
+        if (a.status !== 'available' || (this.agentSkills[i]![own.skill] ?? 0) < own.minLevel) continue;
+        staffed++;
+        if (a.state === 'idle') idle++;
+      }
+      if (qs.staffed !== staffed || qs.idle !== idle) this.fail(`${qs.queueId}: staffed ${qs.staffed} idle ${qs.idle}, recount ${staffed} / ${idle}`);
       const mine = waiting.filter((c) => c.queueId === qs.queueId);
       const oldest = mine.length === 0 ? 0 : Math.max(0, this.now - Math.min(...mine.map((c) => c.arrivalTime)));
       const live = mine.filter((c) => c.kind === 'call').length;
@@ -304,6 +322,16 @@ class Harness {
       }
       case 'status':
         this.run(() => acd.setAgentStatus(`a${ev.agent}`, ev.status, 'test', now));
+        return;
+      case 'skills':
+        this.run(() => {
+          this.agentSkills[ev.agent] = ev.skills;
+          return acd.setAgentSkills(`a${ev.agent}`, ev.skills, now);
+        }, (effects) => {
+          if (effects.some((e) => e.type === 'error')) this.fail(`skills of a${ev.agent} refused: ${JSON.stringify(effects)}`);
+          const a = acd.inspectAgent(`a${ev.agent}`)!;
+          if (JSON.stringify(a.skills) !== JSON.stringify(ev.skills)) this.fail(`a${ev.agent} skills ${JSON.stringify(a.skills)}`);
+        });
         return;
       case 'stale': {
         const ended = [...this.ended.keys()];

@@ -639,3 +639,87 @@ t.test('errors', async (t) => {
     t.ok(e.some((x) => x.type === 'offer' && x.callId === 'c' && x.agentId === 'late'));
   });
 });
+
+t.test('run-time skills (setAgentSkills)', async (t) => {
+  const two = (): Scenario => new Scenario({ queues: [q('sales'), q('support', { wrapUpMs: 1000 })], agents: [{ id: 'a1', skills: { support: 5 } }] });
+
+  t.test('an idle available agent moved into a queue takes its waiting call at once', async (t) => {
+    const s = two();
+    s.login('a1').call('c1', 'sales');
+    t.same(s.offers(), []);
+    t.equal(s.acd.snapshot(s.now).queues[0]?.staffed, 0);
+    s.skills('a1', { sales: 3, support: 5 });
+    t.same(s.offers(), ['c1:a1']);
+    t.same(s.acd.inspectAgent('a1')?.skills, { sales: 3, support: 5 });
+    const [sales, support] = s.acd.snapshot(s.now).queues;
+    t.equal(sales?.staffed, 1);
+    t.equal(support?.staffed, 1);
+  });
+
+  t.test('an idle agent moved out of a queue leaves its idle heap and staffed count', async (t) => {
+    const s = two();
+    s.login('a1');
+    t.equal(s.acd.snapshot(s.now).queues[1]?.idle, 1);
+    s.skills('a1', { sales: 1 });
+    const [sales, support] = s.acd.snapshot(s.now).queues;
+    t.equal(support?.staffed, 0);
+    t.equal(support?.idle, 0);
+    t.equal(sales?.idle, 1);
+    s.call('c1', 'support');
+    t.same(s.offers(), [], 'no longer offered support calls');
+    s.call('c2', 'sales');
+    t.same(s.offers(), ['c2:a1']);
+  });
+
+  t.test('a reserved agent keeps its offer; the new skills apply to the next call', async (t) => {
+    const s = two();
+    s.login('a1').call('c1', 'support');
+    t.same(s.offers(), ['c1:a1']);
+    s.skills('a1', { sales: 1 });
+    t.same(s.last, [], 'no effect: the offer stands');
+    t.equal(s.agentOf('c1'), 'a1');
+    s.call('c2', 'support').call('c3', 'sales');
+    s.answer('c1').end('c1').wait(1000);
+    t.same(s.offers(), ['c3:a1'], 'after the call and its wrap-up the agent serves its new queue');
+    t.equal(s.acd.inspectCall('c2')?.state, 'waiting');
+  });
+
+  t.test('on a call and in wrap-up: applies when the agent is free again', async (t) => {
+    const s = two();
+    s.login('a1').call('c1', 'support').answer('c1');
+    s.call('c2', 'sales');
+    s.skills('a1', { sales: 2 });
+    t.same(s.offers(), []);
+    t.equal(s.acd.snapshot(s.now).queues[0]?.staffed, 1, 'staffed follows at once');
+    s.end('c1');
+    t.equal(s.acd.inspectAgent('a1')?.state, 'wrapUp');
+    s.skills('a1', { sales: 2, support: 1 });
+    t.same(s.offers(), []);
+    s.wait(1000);
+    t.same(s.offers(), ['c2:a1']);
+  });
+
+  t.test('a not-ready agent: staffed counts unchanged, no offer', async (t) => {
+    const s = two();
+    s.status('a1', 'notReady', 'break').call('c1', 'sales');
+    s.skills('a1', { sales: 1 });
+    t.same(s.offers(), []);
+    t.equal(s.acd.snapshot(s.now).queues[0]?.staffed, 0);
+    s.login('a1');
+    t.same(s.offers(), ['c1:a1']);
+  });
+
+  t.test('pool levels are honoured; refused inputs change nothing', async (t) => {
+    const s = new Scenario({ queues: [q('sales', { minLevel: 5 })], agents: [{ id: 'a1', skills: {} }] });
+    s.login('a1').call('c1', 'sales');
+    s.skills('a1', { sales: 4 });
+    t.same(s.offers(), []);
+    s.skills('nobody', { sales: 9 });
+    t.equal(s.effects('error')[0]?.code, 'ACD_ERR_UNKNOWN_AGENT');
+    s.skills('a1', { sales: -1 });
+    t.equal(s.effects('error')[0]?.code, 'ACD_ERR_INVALID_CONFIG');
+    t.same(s.acd.inspectAgent('a1')?.skills, { sales: 4 });
+    s.skills('a1', { sales: 5 });
+    t.same(s.offers(), ['c1:a1']);
+  });
+});

@@ -309,6 +309,45 @@ export class Acd {
   }
 
   /**
+   * Replace an agent's skills at run time (a supervisor moves it into or out of a queue, surge
+   * mode). The agent's pool memberships, its pools' staffed counts and idle heaps, and its lanes
+   * are rebuilt from the new skills, whatever its state:
+   * - idle and available: it may take a waiting call of its new pools at once (`offer` effect);
+   * - reserved: the offer stands (the agent chose nothing; the call is already its);
+   * - on a call or in wrap-up: the new skills apply from its next call.
+   * Calls waiting for this agent as their preferred agent keep waiting for it until their
+   * preferred phase ends, as they would if its skills had not changed. Error effect on an unknown
+   * agent or a bad level; nothing changes then.
+   */
+  setAgentSkills(agentId: string, skills: Readonly<Record<string, number>>, now: Millis): AcdEffect[] {
+    this.out = [];
+    const agent = this.agents.get(agentId);
+    if (agent === undefined) return this.fail('ACD_ERR_UNKNOWN_AGENT', `unknown agent '${agentId}'`);
+    const err = badSkills(agentId, skills);
+    if (err !== null) return this.fail('ACD_ERR_INVALID_CONFIG', err);
+    this.leaveIdle(agent);
+    const available = agent.status === 'available';
+    for (const m of agent.members) {
+      const list = m.pool.members;
+      const i = list.indexOf(m);
+      // Order inside a pool's member list carries no meaning: swap-remove.
+      if (i >= 0) {
+        list[i] = list[list.length - 1]!;
+        list.pop();
+      }
+      if (available) m.pool.staffed--;
+    }
+    agent.members.length = 0;
+    agent.lanes.length = 0;
+    agent.skills = { ...skills };
+    this.joinPools(agent);
+    if (available) for (const m of agent.members) m.pool.staffed++;
+    // idleSince is kept: an idle agent keeps its place among the idle of the pools it stays in.
+    if (agent.state === 'idle' && available) this.agentFree(agent, now);
+    return this.out;
+  }
+
+  /**
    * The agent chooses a status. Applies at once when idle; while ringing, a status other than
    * 'available' withdraws the offer (the call goes back to the head); on a call or in wrap-up it is
    * kept pending and applied when wrap-up ends.
@@ -548,10 +587,18 @@ export class Acd {
 
   private createAgent(ac: AgentConfig): string | null {
     if (this.agents.has(ac.id)) return `duplicate agent '${ac.id}'`;
-    for (const [skill, level] of Object.entries(ac.skills)) {
-      if (!(typeof level === 'number' && level >= 0)) return `agent '${ac.id}': bad level for skill '${skill}'`;
-    }
+    const err = badSkills(ac.id, ac.skills);
+    if (err !== null) return err;
     const agent = new Agent(ac.id, this.agentOrder++, { ...ac.skills });
+    this.joinPools(agent);
+    this.agents.set(agent.id, agent);
+    this.byState.idle++;
+    this.byStatus.loggedOut++;
+    return null;
+  }
+
+  /** Make the agent a member of every pool its skills qualify for, and give it their lanes. */
+  private joinPools(agent: Agent): void {
     for (const pool of this.pools.values()) {
       const level = agent.skills[pool.skill];
       if (level === undefined || level < pool.minLevel) continue;
@@ -560,10 +607,6 @@ export class Acd {
       pool.members.push(m);
       for (const lane of pool.lanes) agent.lanes.push(lane);
     }
-    this.agents.set(agent.id, agent);
-    this.byState.idle++;
-    this.byStatus.loggedOut++;
-    return null;
   }
 
   // ================================================================ internals: calls
@@ -1129,6 +1172,15 @@ function ahead(a: LaneHeap, b: LaneHeap, now: Millis): boolean {
   }
   if (a.rank !== b.rank) return a.rank < b.rank;
   return a.seq < b.seq;
+}
+
+/** Why a skills map is unusable (a level that is not a number >= 0), or null. */
+function badSkills(agentId: string, skills: Readonly<Record<string, number>>): string | null {
+  if (typeof skills !== 'object' || skills === null) return `agent '${agentId}': skills must be an object`;
+  for (const [skill, level] of Object.entries(skills)) {
+    if (!(typeof level === 'number' && level >= 0)) return `agent '${agentId}': bad level for skill '${skill}'`;
+  }
+  return null;
 }
 
 function invalid(message: string): never {

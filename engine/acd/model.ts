@@ -166,7 +166,8 @@ export type OfferStage = 'none' | 'pending' | 'sent' | 'ringing';
 export class Agent {
   readonly id: string;
   readonly order: number;
-  readonly skills: Readonly<Record<string, number>>;
+  /** Replaced as a whole by `Acd.setAgentSkills` (never mutated in place: views hand it out). */
+  skills: Readonly<Record<string, number>>;
   readonly members: Member[] = [];
   readonly lanes: Lane[] = [];
   status: AgentStatus = 'loggedOut';

@@ -70,6 +70,11 @@ export class Scenario {
     return this.record(this.acd.setAgentStatus(agentId, status, reason, this.now));
   }
 
+  /** Replace the agent's skills at run time. */
+  skills(agentId: string, skills: Record<string, number>): this {
+    return this.record(this.acd.setAgentSkills(agentId, skills, this.now));
+  }
+
   /** The agent ringing with `callId` answers. */
   answer(callId: string): this {
     return this.record(this.acd.offerAnswered(callId, this.now));

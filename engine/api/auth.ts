@@ -13,6 +13,7 @@
  *  signedIn       yes        yes     yes                  yes, its own data only (filtered, numbers masked)
  *  ownAgent       yes        yes     yes                  only /agents/<its own id>/...
  *  staff          yes        yes     yes                  403      (the default of every route)
+ *  admin          yes        yes     admin only           403      (provisioning, the audit log)
  * ```
  *
  * Integration tokens reach everything this step (scopes come with provisioning). A route that
@@ -86,7 +87,7 @@ export type Principal =
   | { kind: 'user'; session: Session };
 
 /** What a route needs (see the table in the file comment). */
-export type RouteAccess = 'public' | 'signedIn' | 'ownAgent' | 'staff';
+export type RouteAccess = 'public' | 'signedIn' | 'ownAgent' | 'staff' | 'admin';
 
 /** The part of engine/users' directory the API uses. */
 export interface SessionLookup {
@@ -152,6 +153,7 @@ export class ApiAuth {
   /** True when `p` may use a route of `access`; `agentParam` is the route's `:id` for `ownAgent`. */
   static allows(p: Principal, access: RouteAccess, agentParam: string | undefined): boolean {
     if (access === 'public' || access === 'signedIn') return true;
+    if (access === 'admin') return p.kind !== 'user' || p.session.user.role === 'admin';
     const scope = ApiAuth.agentScope(p);
     if (scope === null) return true;
     return access === 'ownAgent' && agentParam === scope;

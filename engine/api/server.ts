@@ -14,6 +14,7 @@ import { CALLBACK_STATUSES, type CallbackFilter, type CallbackStatus } from '../
 import { CDR_OUTCOMES } from './outcomes.ts';
 import { registerCallbackRoutes } from './callbacks-routes.ts';
 import { registerShopRoutes } from './shop-routes.ts';
+import { registerDeskRoutes, requestActor } from './desk-routes.ts';
 import { ApiAuth, TokenAuth, type Principal, type RouteAccess, type SessionLookup } from './auth.ts';
 import { maskedCall } from './masking.ts';
 import { registerSessionRoutes, type DesktopSettings, type SessionRoutesDeps } from './session-routes.ts';
@@ -310,6 +311,8 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
     }
     const r = await deps.setAgentStatus(p.id, ACD_AGENT_STATUS[b.status], b.reason ?? null);
     if (!r.ok) throw new ApiError(r.refusal === 'not_found' ? 404 : 409, r.code, r.message);
+    // An agent's own clicks are its work, not a change to audit; anyone else's are.
+    if (ApiAuth.agentScope(req.principal) !== p.id) deps.audit?.record({ ...requestActor(req), action: 'agent.status', target: p.id, detail: { status: b.status, reason: b.reason ?? null } });
     return agentJson(r.agent);
   });
 
@@ -332,6 +335,7 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
     return { ...page(items, q.limit, q.offset), total };
   });
 
+  registerDeskRoutes(app, deps, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
   registerCallbackRoutes(app, deps, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
   if (deps.shop !== undefined) registerShopRoutes(app, deps.shop, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
 
@@ -372,7 +376,7 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
   });
 
   registerSessionRoutes(app, {
-    users, auth, desktop, cookieMaxAgeSeconds: opts.sessionMaxAgeSeconds ?? 12 * 3600, secureCookies: false,
+    users, auth, desktop, ...(deps.audit ? { audit: deps.audit } : {}), cookieMaxAgeSeconds: opts.sessionMaxAgeSeconds ?? 12 * 3600, secureCookies: false,
   }, parse, (status, code, message) => new ApiError(status, code, message));
   registerUiRoutes(app, opts.ui ?? null);
 

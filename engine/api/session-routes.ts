@@ -13,6 +13,8 @@ import { z } from 'zod';
 import type { SignInResult, UserAccount } from '../users/index.ts';
 import { ApiAuth, SESSION_COOKIE, clearedSessionCookie, cookieValue, sessionCookie, type Principal } from './auth.ts';
 import type { RouteDoc } from './openapi.ts';
+import type { AuditSink } from '../audit/index.ts';
+import { sourceOf } from './desk-routes.ts';
 
 /** What the desktop needs to know of the center (config `desktop`). */
 export interface DesktopSettings {
@@ -31,6 +33,8 @@ export interface SessionRoutesDeps {
   desktop: DesktopSettings;
   /** Cookie Max-Age (s): the session's longest life. */
   cookieMaxAgeSeconds: number;
+  /** Failed sign-ins and lockouts are recorded here. */
+  audit?: AuditSink;
   /** Cookies get `Secure` (the API is served over TLS). */
   secureCookies: boolean;
 }
@@ -73,8 +77,10 @@ export function registerSessionRoutes(
   app.post('/api/v1/session', { schema: SESSION_ROUTES.signIn, config: { access: 'public' } }, async (req, reply) => {
     const b = parse(signInBody, req.body, 'body');
     if (deps.users === null) throw fail(404, 'API_ERR_NOT_FOUND', 'no users are configured (users.accounts)');
-    const r = await deps.users.signIn(b.username, b.password, req.ip);
+    const source = sourceOf(req);
+    const r = await deps.users.signIn(b.username, b.password, source);
     if (!r.ok) {
+      deps.audit?.record({ actor: b.username, role: 'none', source, action: r.code === 'USERS_ERR_LOCKED' ? 'signin.locked' : 'signin.failed', target: b.username });
       if (r.code === 'USERS_ERR_LOCKED') void reply.header('retry-after', String(Math.max(1, Math.ceil(r.retryAfterMs / 1000))));
       throw fail(r.code === 'USERS_ERR_LOCKED' ? 429 : 401, r.code, r.message);
     }

@@ -37,6 +37,9 @@ export class FakeEngine implements ApiDeps {
   /** Every filter the API passed, newest last. */
   readonly cdrQueries: CdrQuery[] = [];
   readonly callbackFilters: CallbackFilter[] = [];
+  /** Set by a test that runs provisioning / audit routes over real ones. */
+  provisioning?: ApiDeps['provisioning'];
+  audit?: ApiDeps['audit'];
   private readonly listeners = new Set<(e: CtiEvent) => void>();
   private clock = 1000;
 

@@ -339,15 +339,21 @@ export class Registrar {
       maxFailures: 10, windowMs: 600_000, blockMs: 900_000, ...opts.accountLockout, maxSources: Math.max(1, opts.agents.length),
     }, this.clock);
     this.refusals = new RefusalLimiter(opts.refusalIntervalMs ?? 1000, this.clock);
-    for (const a of opts.agents) {
-      if (this.byId.has(a.id)) throw new RangeError(`Registrar: agent id ${a.id} appears twice`);
-      if (this.byExtension.has(a.extension)) throw new RangeError(`Registrar: extension ${a.extension} appears twice`);
-      const max = a.maxContacts ?? this.maxContactsPerAgent;
-      if (!(max >= 1)) throw new RangeError(`Registrar: agent ${a.id} maxContacts must be at least 1`);
-      const entry = new AgentEntry(a.id, a.extension, a.password, max);
-      this.byId.set(a.id, entry);
-      this.byExtension.set(a.extension, entry);
-    }
+    for (const a of opts.agents) this.addAgent(a);
+  }
+
+  /**
+   * Add an agent's phone account (the constructor's agents, and provisioning at run time, issue 15).
+   * @throws RangeError on a taken id or extension (the caller checks first).
+   */
+  addAgent(a: RegistrarAgent): void {
+    if (this.byId.has(a.id)) throw new RangeError(`Registrar: agent id ${a.id} appears twice`);
+    if (this.byExtension.has(a.extension)) throw new RangeError(`Registrar: extension ${a.extension} appears twice`);
+    const max = a.maxContacts ?? this.maxContactsPerAgent;
+    if (!(max >= 1)) throw new RangeError(`Registrar: agent ${a.id} maxContacts must be at least 1`);
+    const entry = new AgentEntry(a.id, a.extension, a.password, max);
+    this.byId.set(a.id, entry);
+    this.byExtension.set(a.extension, entry);
   }
 
   /**

@@ -73,6 +73,8 @@ export class UserDirectory {
   readonly #writer: SqliteWriter;
   readonly #byName: SqliteStatement<UserRow>;
   readonly #upsert: SqliteStatement;
+  readonly #insert: SqliteStatement;
+  readonly #byAgent: SqliteStatement<{ username: string }>;
   readonly #accounts: FailureLimiter;
   readonly #sources: FailureLimiter;
   readonly #now: () => number;
@@ -87,6 +89,8 @@ export class UserDirectory {
     this.#accounts = new FailureLimiter({ maxFailures: opts.accountLockout.maxFailures, windowMs: opts.accountLockout.windowMs, blockMs: opts.accountLockout.lockMs }, clock);
     this.#sources = new FailureLimiter({ maxFailures: opts.sourceLockout.maxFailures, windowMs: opts.sourceLockout.windowMs, blockMs: opts.sourceLockout.lockMs }, clock);
     this.#byName = db.prepare('SELECT username, role, agent_id, name, password_hash FROM users WHERE username = ?');
+    this.#insert = db.prepare('INSERT INTO users (username, role, agent_id, name, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    this.#byAgent = db.prepare('SELECT username FROM users WHERE agent_id = ?');
     this.#upsert = db.prepare(`INSERT INTO users (username, role, agent_id, name, password_hash, created_at, updated_at)
       VALUES (?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (username) DO UPDATE SET role = excluded.role, agent_id = excluded.agent_id, name = excluded.name,
@@ -126,6 +130,21 @@ export class UserDirectory {
     const now = this.#now();
     await this.#writer.write(() => void this.#upsert.run(s.username, s.role, s.agentId, s.name, hash, now, now));
     this.sessions.endUser(row?.username ?? s.username);
+  }
+
+  /**
+   * Create an account at run time (provisioning: an agent added through the API). Refused with
+   * `USERS_ERR_EXISTS` when the username or the agent has one already; never updates. The row is
+   * in the same table as the seeded accounts, and seeding keeps accounts the file does not name,
+   * so it survives a restart.
+   */
+  async addAccount(a: UserAccount, password: string): Promise<{ ok: true } | { ok: false; code: 'USERS_ERR_EXISTS'; message: string }> {
+    if (this.#byName.get(a.username) !== undefined) return { ok: false, code: 'USERS_ERR_EXISTS', message: `user ${a.username} exists` };
+    if (a.agentId !== null && this.#byAgent.get(a.agentId) !== undefined) return { ok: false, code: 'USERS_ERR_EXISTS', message: `agent ${a.agentId} has a user` };
+    const hash = await hashPassword(password);
+    const now = this.#now();
+    await this.#writer.write(() => void this.#insert.run(a.username, a.role, a.agentId, a.name, hash, now, now));
+    return { ok: true };
   }
 
   /** The account named `username` (case-insensitive), or undefined. */

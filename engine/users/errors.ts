@@ -5,6 +5,7 @@ export const USERS_ERRORS = {
   USERS_ERR_BAD_CREDENTIALS: 'unknown user or wrong password (one answer for both: which one is not told)',
   USERS_ERR_LOCKED: 'too many failed sign-ins for this account or from this address; retry later',
   USERS_ERR_SEED: 'a configured account is invalid (unknown agent, agent role without agent, bad hash)',
+  USERS_ERR_EXISTS: 'an account with this username, or for this agent, exists already',
 } as const;
 
 /** A code of {@link USERS_ERRORS}. */
