@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- surge [--profile NAME|FILE] [--agents N] [--seed N | --seeds 1-5|1,3,7]
+ * `npm run bench -- surge [--profile NAME|FILE | --smoke] [--agents N] [--seed N | --seeds 1-5|1,3,7]
  *  [--scale X] [--out DIR] [--target SIP_HOST:PORT,HTTP_URL] [--engine dist|source] [--cpu-prof] [--keep]
  *  [--staffing [--min N] [--max N]]`
  *
@@ -13,6 +13,10 @@
  * agents that meets the profile's service-level target and compares it with Erlang C.
  * `--engine` picks the engine started: `dist` (default) is the build `npm start` runs and must be
  * fresh (`npm run build`); `source` runs the source tree through tsx (its loader adds memory).
+ * With the profile's `callbacks` the engine dials the captured callers back through an outbound
+ * trunk to sipp customers, and the callback phase after the curve runs until every task is closed
+ * (callbacks_completed, callback_reach_rate, callback_delay_p50_s/_p90_s, unreached...). `--smoke`
+ * is the `smoke` preset: curve and callback phase in under 2 minutes.
  * The exit code is 1 when any run lost a caller.
  */
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
@@ -32,7 +36,7 @@ function arg(args: string[], name: string): string | undefined {
 
 /** Runs a surge (arguments in the file comment). */
 export async function main(args: string[]): Promise<void> {
-  const name = arg(args, 'profile') ?? 'home-shopping-60';
+  const name = args.includes('--smoke') ? 'smoke' : arg(args, 'profile') ?? 'home-shopping-60';
   const loaded = loadProfile(name);
   if (!loaded.ok) {
     say(`surge: invalid profile\n${loaded.errors.map((e) => `  - ${e}`).join('\n')}`);
@@ -96,6 +100,7 @@ export async function main(args: string[]): Promise<void> {
       emit(line);
       lines.push(line);
       say(`surge ${profile.name} ×${scale} seed ${seed}: offered ${result.offered}, served ${result.fates.served}, captured ${result.fates.captured}, ` +
+        (result.callbacks ? `reached by callback ${result.fates.reached}, unreached ${result.fates.unreached} (reach rate ${result.callbacks.reachRate.toFixed(3)}), ` : '') +
         `rejected ${result.fates.rejected}, in progress ${result.fates.in_progress}, lost ${result.fates.lost}, answered mismatch ${result.answeredMismatch.value}; ` +
         `peak ${result.peakOfferedPerSecond}/s offered, ${result.peakWaiting} waiting; wall ${result.wallSeconds.toFixed(0)} s`);
       for (const f of line.findings as string[]) say(`  finding: ${f}`);

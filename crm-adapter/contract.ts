@@ -174,7 +174,7 @@ export interface CallbackCreatedEvent extends CallEventBase {
  */
 export type CallbackAttemptResult =
   | 'answered' | 'busy' | 'no_answer' | 'invalid_number' | 'rejected' | 'trunk_error' | 'cancelled'
-  | 'agent_no_answer' | 'interrupted' | 'failed';
+  | 'agent_no_answer' | 'skipped' | 'interrupted' | 'failed';
 
 /**
  * One attempt of a callback task, sent twice: when it starts (`result` null, the agent's phone is

@@ -27,7 +27,7 @@ import {
 } from './api/index.ts';
 import { AgentDesk } from './desk/index.ts';
 import { OutboundDialer } from './outbound/index.ts';
-import { CallbackDialer } from './dialer/index.ts';
+import { CallbackDialer, type PreviewChoice } from './dialer/index.ts';
 import { isDialable } from './callbacks/index.ts';
 import { epochClock } from './clock/index.ts';
 import { UserDirectory } from './users/index.ts';
@@ -235,7 +235,9 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       settings: {
         pollMs: config.callbacks.dialing.pollSeconds * 1000, defaultQueue: config.callbacks.defaultQueue ?? firstQueue,
         rtpTimeoutMs: callsSettings.rtpTimeoutMs, lookupDeadlineMs: callsSettings.lookupDeadlineMs,
+        mode: config.callbacks.dialing.mode === 'preview' ? 'preview' : 'progressive',
       },
+      observe: (e) => events.observe(e),
       log: log.child({ module: 'dialer' }),
     });
     // What call control knows of an admitted INVITE's trunk (one rule for answered and refused INVITEs).
@@ -342,6 +344,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       calls: () => calls.list().map(callSummary).filter((c): c is CallSummary => c !== null),
       callbacks: store.callbacks,
       dnc: store.dnc,
+      ...(config.outbound.trunks.length > 0 ? { callbackPreview: (taskId: number, agentId: string, choice: PreviewChoice) => dialer.answerPreview(taskId, agentId, choice) } : {}),
       ...(crm instanceof SqliteCrmAdapter ? { cdrs: (q: Parameters<SqliteCrmAdapter['listCdrs']>[0]) => crm.listCdrs(q) } : {}),
       ...(crm instanceof ShopCrmAdapter ? { cdrs: (q: CdrQuery) => crm.store.listCdrs(q), shop: { store: crm.store, liveCall: (id: string) => shopLiveCall(calls, id) } } : {}),
       events,

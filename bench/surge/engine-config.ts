@@ -41,6 +41,49 @@ export interface EngineEndpoints {
   dbPath: string;
   rtpPortMin: number;
   rtpPortMax: number;
+  /** The sipp customers' UDP port on 127.0.0.1 (the outbound trunk), when the profile has a callback phase. */
+  customerPort?: number | undefined;
+}
+
+/** The outbound trunk's id (outbound CDRs name it). */
+export const SURGE_TRUNK = 'customers';
+
+/** Calling hours all day: a run's time of day must never hold a callback back. */
+const ALL_DAY = [{ days: [1, 2, 3, 4, 5, 6, 7], from: '00:00', to: '24:00' }];
+
+/**
+ * The outbound trunk and the callback policy of the callback phase, in replay time (every delay
+ * ÷ compression; the trunk's ring timeout at least the 1 s the engine accepts).
+ */
+export function callbackConfig(profile: Profile, customerPort: number): Record<string, unknown> {
+  const cb = profile.callbacks;
+  if (cb === undefined) return {};
+  const c = profile.compression;
+  const delay = (s: number): number => Math.max(0, Math.round(s / c));
+  return {
+    outbound: {
+      trunks: [{
+        id: SURGE_TRUNK, address: `127.0.0.1:${customerPort}`, callerId: SURGE_NUMBER,
+        // One sipp plays every customer: the limits must not be what paces the callbacks (the ACD
+        // and the free agents are).
+        maxConcurrent: SURGE_MAX_CALLS, callsPerSecond: 1000,
+        ringTimeoutSeconds: Math.min(120, Math.max(1, Math.round(cb.ringTimeoutSeconds / c))),
+      }],
+    },
+    callbacks: {
+      dialing: {
+        maxAttempts: cb.maxAttempts,
+        retryDelaySeconds: {
+          busy: delay(cb.busyRetrySeconds), no_answer: delay(cb.noAnswerRetrySeconds),
+          // The engine's defaults for these are broadcast time too.
+          trunk_error: delay(60), cancelled: delay(60), failed: delay(60),
+        },
+        callingHours: ALL_DAY,
+        expiryHours: cb.expiryHours / c,
+        pollSeconds: 1,
+      },
+    },
+  };
 }
 
 /** Skills of agent i of `count` by the profile's group shares (largest remainder, in order). */
@@ -128,6 +171,7 @@ export function engineConfig(profile: Profile, agentCount: number, at: EngineEnd
     },
     log: { level: 'warn' },
     shutdown: { drainSeconds: 1 },
+    ...(at.customerPort !== undefined ? callbackConfig(profile, at.customerPort) : {}),
   };
 }
 

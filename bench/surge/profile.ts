@@ -85,6 +85,17 @@ export const profileSchema = z.strictObject({
     ringTimeoutSeconds: seconds.default(15).describe('Ring-no-answer timeout of an offer.'),
     readyAgainSeconds: seconds.default(30).describe('An agent set not-ready by a ring-no-answer is made ready again after this.'),
   }),
+  callbacks: z.strictObject({
+    answerProbability: share.describe('Share of called-back customers who answer (each attempt draws anew).'),
+    answerDelay: distributionSchema.describe('Ringing before a customer who answers picks up.'),
+    busyShare: share.default(0.5).describe('Of the customers who do not answer, the share who are busy (486); the others ring until the trunk gives up.'),
+    ringTimeoutSeconds: seconds.default(30).describe('The outbound trunk rings a customer this long, then CANCELs (no_answer).'),
+    maxAttempts: z.number().int().min(1).max(100).default(5).describe('The policy\'s attempts per task.'),
+    busyRetrySeconds: seconds.default(300).describe('The policy\'s retry delay after a busy customer.'),
+    noAnswerRetrySeconds: seconds.default(900).describe('The policy\'s retry delay after a customer who did not answer.'),
+    expiryHours: seconds.default(4).describe('A task still open this long after the first call is closed as expired.'),
+    phaseMinutes: seconds.default(120).describe('Longest callback phase after the curve (broadcast minutes): it ends earlier once every task is closed.'),
+  }).optional().describe('The callback phase: the customers behind the outbound trunk (absent: no outbound trunk, the tasks are only counted).'),
   serviceLevel: z.strictObject({
     seconds: seconds.default(20).describe('Answered within this wait counts as in service level.'),
     target: share.default(0.8).describe('Share of answered calls that must be within it (staffing search).'),

@@ -101,7 +101,7 @@ t.test('every caller gets a fate; lost is what is neither served, captured nor r
     cdr('a', 'answered'), cdr('b', 'abandoned_queue'), cdr('c', 'callback_requested'), cdr('d', 'rejected_blacklist'),
     cdr('e', 'failed'),
   ], new Set(['b']));
-  t.same(r.fates, { served: 1, captured: 2, rejected: 1, in_progress: 0, lost: 2 });
+  t.same(r.fates, { served: 1, captured: 2, reached: 0, unreached: 0, rejected: 1, in_progress: 0, lost: 2 });
   t.same(r.lost, ['e', 'f'], 'a failed call without a task, and a caller without any record');
   t.same(r.lostBy, { failed: 1, 'no CDR': 1 }, 'lost callers by what the engine recorded');
 });
@@ -115,15 +115,15 @@ t.test('report: metric lines, markdown and a chart from a run result', async (t)
   const hs = loadProfile('smoke');
   if (!hs.ok) throw new Error('preset');
   const samples: Sample[] = Array.from({ length: 40 }, (_, i) => ({
-    t: i + 1, scheduledRate: 5, offered: 5, answered: 3, abandoned: 1, captured: 1, rejected: 0, waiting: i, inIvr: 2,
+    t: i + 1, at: 1_000_000 + i * 1000, scheduledRate: 5, offered: 5, answered: 3, abandoned: 1, captured: 1, rejected: 0, waiting: i, inIvr: 2,
     inProgress: i + 5, agentsBusy: 8, agentsIdle: 2, agentsIdleAvailable: 2, agentsLoggedIn: 10, offerPending: 0, ringingHeld: 0, agentsNotReady: 0, oldestWaitS: 1, cpuCores: 0.1, rssMiB: 200, eventLoopP99Ms: 11,
   }));
   const r: RunResult = {
-    profile: hs.profile, agents: 10, seed: 1, samples, offered: 200, expected: 198, fates: { served: 149, captured: 45, rejected: 5, in_progress: 1, lost: 0 },
+    profile: hs.profile, agents: 10, seed: 1, samples, offered: 200, expected: 198, fates: { served: 149, captured: 45, reached: 0, unreached: 0, rejected: 5, in_progress: 1, lost: 0 },
     lostNumbers: [], lostBy: {}, outcomes: { answered: 150, abandoned_queue: 40 }, abandoned: 40, captured: 45, peakWaiting: 39, peakInProgress: 44,
     peakOfferedPerSecond: 5, serviceLevel: 0.75, answeredWithinSl: 112, avgWaitS: 2, maxWaitS: 9, engineFirstMediaP99S: NaN, routingP99S: 0.01,
     earlyMediaP99S: 0.02, peakCpuCores: 0.2, avgCpuCores: 0.1, peakRssMiB: 200, peakEventLoopP99Ms: 11, sipp: { invites: 200 },
-    replaySeconds: 30, wallSeconds: 45, machine: 'test',
+    replaySeconds: 30, wallSeconds: 45, machine: 'test', callbacks: null, callbackPhaseSeconds: 0,
     lostSeenBySipp: [], inProgressNumbers: [{ number: '+41790000007', where: 'call talking' }],
     answeredMismatch: { sippAnswered: 151, engineAnswered: 150, value: 1, held: 0, numbers: [{ number: '+41790000009', callId: '9-1@127.0.0.1', sipp: '200 after CANCEL', engine: 'abandoned_queue, callback task' }] },
     idleWhileWaitingS: 12, idleWhileWaitingShare: 0.03, waitingSeconds: 39, callerFirstMediaP99S: NaN,
@@ -156,4 +156,25 @@ t.test('report: metric lines, markdown and a chart from a run result', async (t)
   t.match(md, /!\[.*\]\(chart\.png\)/);
   const png = surgeChart(r);
   t.equal(png.readUInt32BE(16), 1400, 'chart width');
+  t.notOk(byMetric.has('callbacks_completed'), 'no callback lines without a callback phase');
+  t.equal(run.callback_reach_rate, null, 'and the run line says not measured');
+
+  // With a callback phase: the must-show 4 lines, the run line's figures, the markdown rows.
+  const withPhase: RunResult = {
+    ...r, fates: { ...r.fates, captured: 0, reached: 40, unreached: 4, in_progress: 2 }, callbackPhaseSeconds: 61.5,
+    callbacks: {
+      tasks: 45, completed: 40, reachRate: 40 / 45, delaysS: [30, 60, 90], delayP50S: 60, delayP90S: 90, withinFiveMinutesOfFreeAgentShare: 0.95,
+      unreached: [{ number: '+41790000011', status: 'exhausted', attempts: 3, lastResult: 'busy' }], open: 1,
+    },
+  };
+  const cbLines = new Map(metricLines(withPhase).map((l) => [l.metric, l]));
+  t.match(cbLines.get('callbacks_completed'), { value: 40, tasks: 45, open: 1, phaseSeconds: 61.5 });
+  t.equal(cbLines.get('callback_reach_rate')!.value, 0.889);
+  t.equal(cbLines.get('callback_delay_p50_s')!.value, 60);
+  t.equal(cbLines.get('callback_delay_p90_s')!.value, 90);
+  t.equal(cbLines.get('callback_within_5min_of_free_agent_share')!.value, 0.95);
+  t.match(cbLines.get('unreached'), { value: 1, numbers: [{ number: '+41790000011', status: 'exhausted' }] }, 'every unreached task listed');
+  const cbRun = runLine(withPhase, { before: [0, 0, 0], after: [0, 0, 0] });
+  t.match(cbRun, { reached: 40, unreached: 4, callbacks_completed: 40, callback_reach_rate: 0.889, callback_delay_p90_s: 90 });
+  t.match(markdown(withPhase, 'chart.png'), /reached by the callback \| 40 of 45 tasks/);
 });

@@ -24,6 +24,7 @@ export function metricLines(r: RunResult): BenchResult[] {
     line('captured', r.fates.captured, 'calls', { callbackTasksAndRequests: r.captured }),
     line('rejected', r.fates.rejected, 'calls', { reason: 'blacklisted' }),
     line('lost', r.fates.lost, 'calls', { by: r.lostBy, sample: r.lostSeenBySipp.slice(0, 5) }),
+    ...callbackLines(r, line),
     line('in_progress', r.fates.in_progress, 'calls', { held: r.inProgressNumbers.slice(0, 5) }),
     line('answered_mismatch', r.answeredMismatch.value, 'calls', {
       sippAnswered: r.answeredMismatch.sippAnswered, engineAnswered: r.answeredMismatch.engineAnswered, held: r.answeredMismatch.held,
@@ -50,11 +51,30 @@ export function metricLines(r: RunResult): BenchResult[] {
   ];
 }
 
+/**
+ * The callback phase's lines (issue 14 must-show 4; none without a phase). Delays in broadcast
+ * seconds; `unreached` lists every task the policy gave up.
+ */
+function callbackLines(r: RunResult, line: (metric: string, value: number, unit: string, extra?: Record<string, unknown>) => BenchResult): BenchResult[] {
+  const cb = r.callbacks;
+  if (cb === null) return [];
+  return [
+    line('callbacks_completed', cb.completed, 'tasks', { tasks: cb.tasks, open: cb.open, phaseSeconds: round(r.callbackPhaseSeconds) }),
+    line('callback_reach_rate', cb.reachRate, 'ratio', { target: 0.9 }),
+    line('callback_delay_p50_s', cb.delayP50S, 's', { source: 'capture to the customer connected to an agent, broadcast time', reached: cb.delaysS.length }),
+    line('callback_delay_p90_s', cb.delayP90S, 's', { source: 'capture to the customer connected to an agent, broadcast time' }),
+    line('callback_within_5min_of_free_agent_share', cb.withinFiveMinutesOfFreeAgentShare, 'ratio'),
+    line('unreached', cb.unreached.length, 'tasks', { numbers: cb.unreached }),
+  ];
+}
+
 /** The C3 metrics of a run line, in order (also what the seeds summary spreads). */
 export const RUN_METRICS = [
   'offered', 'served', 'captured', 'rejected', 'in_progress', 'lost', 'answered_mismatch',
   'agents_idle_while_waiting_s', 'agents_idle_while_waiting_share', 'first_media_p99_s', 'ringing_held_peak', 'rss_peak',
   'peak_waiting', 'service_level', 'cpu_peak', 'wall',
+  'reached', 'unreached', 'callbacks_completed', 'callback_reach_rate', 'callback_delay_p50_s', 'callback_delay_p90_s',
+  'callback_within_5min_of_free_agent_share',
 ] as const;
 
 /**
@@ -69,6 +89,10 @@ export function runLine(r: RunResult, loadavg: { before: number[]; after: number
     agents_idle_while_waiting_s: n(r.idleWhileWaitingS), agents_idle_while_waiting_share: n(r.idleWhileWaitingShare),
     first_media_p99_s: n(r.callerFirstMediaP99S), ringing_held_peak: r.ringingHeldPeak, rss_peak: n(r.peakRssMiB),
     peak_waiting: r.peakWaiting, service_level: n(r.serviceLevel), cpu_peak: n(r.peakCpuCores), wall: n(r.wallSeconds),
+    reached: r.callbacks ? r.fates.reached : null, unreached: r.callbacks ? r.fates.unreached : null,
+    callbacks_completed: r.callbacks?.completed ?? null, callback_reach_rate: r.callbacks ? n(r.callbacks.reachRate) : null,
+    callback_delay_p50_s: r.callbacks ? n(r.callbacks.delayP50S) : null, callback_delay_p90_s: r.callbacks ? n(r.callbacks.delayP90S) : null,
+    callback_within_5min_of_free_agent_share: r.callbacks ? n(r.callbacks.withinFiveMinutesOfFreeAgentShare) : null,
   };
   return {
     bench: BENCH, metric: 'run', value: r.fates.lost, unit: 'calls lost',
@@ -121,10 +145,16 @@ export function markdown(r: RunResult, chartFile: string): string {
   const rows: [string, string][] = [
     ['Callers offered', `${r.offered} (expected ${Math.round(r.expected)})`],
     ['Served by an agent', `${r.fates.served}`],
-    ['Hung up before an agent, captured for callback', `${r.fates.captured} (abandoned ${r.abandoned})`],
+    ...(r.callbacks === null ? [['Hung up before an agent, captured for callback', `${r.fates.captured} (abandoned ${r.abandoned})`] as [string, string]] : [
+      ['Captured for callback, reached by the callback', `${r.fates.reached} of ${r.callbacks.tasks} tasks (${pct(r.callbacks.reachRate)}; abandoned ${r.abandoned})`],
+      ['Captured, given up under the policy (exhausted, expired)', `${r.fates.unreached}`],
+      ['Callback delay p50 / p90 (capture → connected to an agent)', `${sec(r.callbacks.delayP50S, 0)} / ${sec(r.callbacks.delayP90S, 0)} broadcast time`],
+      ['Called back within 5 minutes of a free agent', pct(r.callbacks.withinFiveMinutesOfFreeAgentShare)],
+      ['Callback phase after the curve', `${r.callbackPhaseSeconds.toFixed(0)} s replay, ${r.callbacks.open} tasks still open at its end`],
+    ] as [string, string][]),
     ['Rejected on purpose (blacklisted)', `${r.fates.rejected}`],
     ['Still in progress at the records deadline (held by the engine, no final record yet)', `${r.fates.in_progress}`],
-    ['**Lost** (neither served nor captured nor rejected, and not held)', `**${r.fates.lost}**`],
+    [r.callbacks === null ? '**Lost** (neither served nor captured nor rejected, and not held)' : '**Lost** (neither served, nor reached by a callback, nor given up under the policy, nor rejected, and not held)', `**${r.fates.lost}**`],
     ['Answered: sipp (200 to the INVITE) − engine (answered CDRs)', `${r.answeredMismatch.value} (${r.answeredMismatch.sippAnswered} − ${r.answeredMismatch.engineAnswered}; ${r.answeredMismatch.numbers.length} numbers disagree)`],
     ['Agents idle while callers waited', `${r.idleWhileWaitingS.toFixed(0)} agent-seconds, ${pct(r.idleWhileWaitingShare)} of the logged-in agent-seconds (${r.waitingSeconds} sampled seconds with a caller waiting${r.gauges.offerPending ? ', offers not yet sent included' : ''})`],
     ['Callers held in ringing, peak', r.gauges.ringingHeld ? `${r.ringingHeldPeak}` : '0 (the engine has no onair_calls_ringing_held)'],

@@ -12,6 +12,10 @@
  *           number the engine still holds then is `in_progress`, one it does not hold is lost
  *  the callers' sipp log (a line per INVITE, 183, 200) joined with the CDRs: answered_mismatch
  *           per number, first media per caller (truth.ts)
+ *  with the profile's `callbacks`: the engine dials the captured callers back through an outbound
+ *           trunk to one sipp playing every customer (scenarios/customer.xml), during the curve
+ *           in the gaps and after it in the callback phase, sampled every second, until no task
+ *           is open or the phase's deadline; each task's status then decides reached / unreached
  * ```
  *
  * Bounded in time (every sipp has `-timeout`, the drain has a deadline) and cleaned up in
@@ -28,8 +32,8 @@ import { crmCustomers, engineConfig, surgeAgents, SURGE_NUMBER } from './engine-
 import { freePort, sleep, startEngineProcess, startSipp, type EngineBuild, type EngineProcess, type Sipp } from './processes.ts';
 import { countEnding, histogramQuantile, parsePrometheus, readSippCounts, snapshot, sum, type EngineSnapshot, type PromSeries } from './sampler.ts';
 import {
-  answeredMismatch, classify, firstMediaTimes, idleWhileWaiting, parseCallerLog, parseSippErrors, quantileOf,
-  type AnsweredMismatch, type Cdr, type Fate, type SippCall,
+  answeredMismatch, callbackFigures, classify, firstMediaTimes, freeAgentSeconds, idleWhileWaiting, parseCallerLog, parseSippErrors, quantileOf,
+  type AnsweredMismatch, type CallbackFigures, type Cdr, type Fate, type SippCall, type TaskView,
 } from './truth.ts';
 
 export { classify, type Fate } from './truth.ts';
@@ -64,6 +68,8 @@ export interface RunOptions {
   recordsMs?: number | undefined;
   /** The arrival curve's multiplier the profile was scaled by (recorded in the result). */
   scale?: number | undefined;
+  /** Longest callback phase after the drain (ms; default the profile's `callbacks.phaseMinutes` in replay time). */
+  callbackPhaseMs?: number | undefined;
   /** Progress lines (stderr). */
   log?: ((line: string) => void) | undefined;
 }
@@ -72,6 +78,8 @@ export interface RunOptions {
 export interface Sample {
   /** Seconds since the callers started (replay time). */
   t: number;
+  /** When the sample was taken (epoch ms: the engine's records' clock on this machine). */
+  at: number;
   /** Rate sipp was told for this second (calls/s). */
   scheduledRate: number;
   /** INVITEs sipp sent in this second. */
@@ -140,7 +148,11 @@ export interface RunResult {
   gauges: { offerPending: boolean; ringingHeld: boolean };
   /** The arrival curve's multiplier. */
   scale: number;
-  /** CDR outcome counts. */
+  /** The callback phase's figures; null when the profile has none (or the engine is a `target`). */
+  callbacks: CallbackFigures | null;
+  /** Seconds the callback phase ran after the drain (replay time; 0 without one). */
+  callbackPhaseSeconds: number;
+  /** Inbound CDR outcome counts (the callbacks' outbound CDRs are in `callbacks`). */
   outcomes: Record<string, number>;
   abandoned: number;
   captured: number;
@@ -212,6 +224,10 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
 
   const cleanups: (() => Promise<void> | void)[] = [];
   let engine: EngineProcess | undefined;
+  // The callback phase needs the outbound trunk in the engine's config: only an engine the bench starts.
+  const callbackProfile = o.target ? undefined : profile.callbacks;
+  const customerPort = callbackProfile ? await freePort() : undefined;
+  const callbackPhaseMs = callbackProfile ? o.callbackPhaseMs ?? (callbackProfile.phaseMinutes * 60_000) / profile.compression : 0;
   try {
     // ---- the engine --------------------------------------------------------------------------
     let sipTarget: string;
@@ -228,7 +244,7 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
       const rtpPortMin = 2000;
       if (sipPort < 32000 || httpPort < 32000) throw new Error(`free ports ${sipPort}/${httpPort} fall in the RTP range 2000-31999`);
       const dbPath = path.join(dir, 'onair.db');
-      const config = engineConfig(profile, agentCount, { sipPort, httpPort, dbPath, rtpPortMin, rtpPortMax: rtpPortMin + 29999 }, `surge-${seed}`);
+      const config = engineConfig(profile, agentCount, { sipPort, httpPort, dbPath, rtpPortMin, rtpPortMax: rtpPortMin + 29999, customerPort }, `surge-${seed}`);
       writeFileSync(path.join(dir, 'engine.json'), JSON.stringify(config, null, 2));
       // VIP and blacklisted callers are CRM customers before the first call.
       const crm = new SqliteCrmAdapter({ path: dbPath });
@@ -245,7 +261,7 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
 
     // ---- agents --------------------------------------------------------------------------------
     const c = profile.compression;
-    const bound = Math.ceil(schedule.length + (o.drainMs ?? 120_000) / 1000 + 120);
+    const bound = Math.ceil(schedule.length + (o.drainMs ?? 120_000) / 1000 + 120 + callbackPhaseMs / 1000);
     const agentPort = await freePort();
     writeFileSync(path.join(dir, 'agent.xml'), fillTemplate(readFileSync(path.join(SCENARIO_DIR, 'agent.xml'), 'utf8'), {
       ringNoAnswer: String(profile.agents.ringNoAnswerShare),
@@ -275,6 +291,23 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
     }
     if (registered !== agentCount) throw new Error(`only ${registered} of ${agentCount} agents registered`);
     log(`${registered} agents registered`);
+
+    // ---- customers (the callback phase) ------------------------------------------------------------
+    let customerSipp: Sipp | undefined;
+    if (callbackProfile && customerPort !== undefined) {
+      const cb = callbackProfile;
+      writeFileSync(path.join(dir, 'customer.xml'), fillTemplate(readFileSync(path.join(SCENARIO_DIR, 'customer.xml'), 'utf8'), {
+        miss: String(1 - cb.answerProbability), busy: String(cb.busyShare),
+        answerDelay: sippPause(cb.answerDelay, c), talk: sippPause(profile.agents.talk, c),
+      }));
+      const customers = await startSipp([
+        '-sf', 'customer.xml', '-t', 'u1', '-i', '127.0.0.1', '-p', String(customerPort), '-mp', String(await freePort()),
+        '-timeout', `${bound}s`, '-l', '100000', '-max_recv_loops', '10000', '-trace_counts', '-fd', '1',
+      ], { cwd: dir, logFile: path.join(dir, 'sipp-customers.log') });
+      customerSipp = customers;
+      cleanups.push(() => customers.kill());
+      log(`customers on 127.0.0.1:${customerPort}: answer ${cb.answerProbability}, busy ${cb.busyShare} of the others`);
+    }
 
     // ---- callers ---------------------------------------------------------------------------------
     writeFileSync(path.join(dir, 'caller.xml'), fillTemplate(readFileSync(path.join(SCENARIO_DIR, 'caller.xml'), 'utf8'), {
@@ -308,18 +341,8 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
     let quietSince = 0;
     const drainMs = o.drainMs ?? Math.min(180_000, maxPatienceMs + 30_000);
     let engineSeries = parsePrometheus('');
-    for (let s = 0; ; s++) {
-      const step = schedule[s];
-      // Closed loop: sipp restarts its pacing at each rate change and falls a call or so behind
-      // per change; telling it what the curve still owes (cumulative) keeps the total on the curve.
-      if (step) await callerSipp.command(rateCommand(Math.max(0, cumulative[s]! - prevInvites)));
-      else if (s === schedule.length) {
-        // The curve is over: no new callers, let those in progress finish.
-        await callerSipp.command(rateCommand(0));
-        log(`curve over at ${s} s; waiting for callers in progress (up to ${Math.round(drainMs / 1000)} s)`);
-      }
-      const wake = t0 + (s + 1) * 1000;
-      await sleep(Math.max(0, wake - Date.now()));
+    /** Sample second s (the rate sipp was told for it); the snapshot and the agents it read. */
+    const takeSample = async (s: number, scheduledRate: number): Promise<{ snap: EngineSnapshot; agentList: AgentRow[]; now: number }> => {
       const now = Date.now();
       engineSeries = parsePrometheus(await (await fetch(`${http}/metrics`)).text());
       const snap = snapshot(engineSeries);
@@ -331,7 +354,8 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
       const busy = (snap.agentsByState['on_call'] ?? 0) + (snap.agentsByState['reserved'] ?? 0) + (snap.agentsByState['wrap_up'] ?? 0);
       samples.push({
         t: s + 1,
-        scheduledRate: step?.rate ?? 0,
+        at: now,
+        scheduledRate,
         offered: invites - prevInvites,
         answered: snap.answered - (prev?.answered ?? 0),
         abandoned: snap.abandoned - (prev?.abandoned ?? 0),
@@ -355,6 +379,21 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
       prev = snap;
       prevInvites = invites;
       prevAt = now;
+      return { snap, agentList, now };
+    };
+    for (let s = 0; ; s++) {
+      const step = schedule[s];
+      // Closed loop: sipp restarts its pacing at each rate change and falls a call or so behind
+      // per change; telling it what the curve still owes (cumulative) keeps the total on the curve.
+      if (step) await callerSipp.command(rateCommand(Math.max(0, cumulative[s]! - prevInvites)));
+      else if (s === schedule.length) {
+        // The curve is over: no new callers, let those in progress finish.
+        await callerSipp.command(rateCommand(0));
+        log(`curve over at ${s} s; waiting for callers in progress (up to ${Math.round(drainMs / 1000)} s)`);
+      }
+      const wake = t0 + (s + 1) * 1000;
+      await sleep(Math.max(0, wake - Date.now()));
+      const { snap, agentList, now } = await takeSample(s, step?.rate ?? 0);
       if ((s + 1) % 10 === 0) {
         const x = samples[samples.length - 1]!;
         log(`t=${x.t}s rate ${x.scheduledRate.toFixed(0)}/s offered ${x.offered} waiting ${x.waiting} ivr ${x.inIvr} busy ${x.agentsBusy} cpu ${x.cpuCores.toFixed(2)} el99 ${x.eventLoopP99Ms.toFixed(1)}ms`);
@@ -383,6 +422,31 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
     const sippCounts = readSippCounts(countsFile);
     const rtts = readRtt(dir, callerSipp.pid);
 
+    // ---- the callback phase -------------------------------------------------------------------------
+    // The callers are gone; the engine keeps dialling the captured ones back (it has since the
+    // first capture, in the gaps the live callers left). Sampled as the curve was, until no task
+    // is open or claimed and no call is left, or the deadline.
+    const phaseStart = Date.now();
+    if (customerSipp) {
+      log(`callback phase: up to ${Math.round(callbackPhaseMs / 1000)} s while tasks are open`);
+      for (let s = samples.length; ; s++) {
+        await sleep(Math.max(0, t0 + (s + 1) * 1000 - Date.now()));
+        const { snap, agentList, now } = await takeSample(s, 0);
+        if ((snap.agentsByStatus['not_ready'] ?? 0) > 0 || notReadySince.size > 0) await supervise(http, agentList, notReadySince, now, readyAgainMs);
+        const openTasks = (await getJson<{ total: number }>(http, '/api/v1/callbacks?status=open,claimed&limit=1')).total;
+        if ((s + 1) % 10 === 0) log(`callback phase t=${s + 1}s: ${openTasks} tasks open, busy ${samples[samples.length - 1]!.agentsBusy}`);
+        if (openTasks === 0 && snap.inProgress === 0) break;
+        if (now - phaseStart > callbackPhaseMs) {
+          log(`callback phase deadline: ${openTasks} tasks still open`);
+          break;
+        }
+      }
+      await customerSipp.command('Q');
+      await Promise.race([customerSipp.done, sleep(5000)]);
+      customerSipp.kill();
+    }
+    const callbackPhaseSeconds = customerSipp ? (Date.now() - phaseStart) / 1000 : 0;
+
     // ---- the records ------------------------------------------------------------------------------
     // A number is final when the CRM has its answered / callback / blacklist CDR or a callback
     // task. CDRs reach the CRM through the durable outbox, so the join is repeated until every
@@ -399,17 +463,22 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
     let callbackNumbers: Set<string>;
     let open: Map<string, string>;
     let joined: ReturnType<typeof classify>;
-    let callbacks: { caller: string }[];
+    let callbacks: TaskView[];
+    let tasks: Map<string, TaskView> | undefined;
     for (let round = 0; ; round++) {
       const snap = snapshot(parsePrometheus(await (await fetch(`${http}/metrics`)).text()));
       cdrs = await allPages<Cdr>(http, '/api/v1/cdrs');
-      callbacks = await allPages<{ caller: string }>(http, '/api/v1/callbacks');
+      callbacks = await allPages<TaskView>(http, '/api/v1/callbacks');
       callbackNumbers = new Set(callbacks.map((cb) => cb.caller));
+      tasks = customerSipp ? new Map(callbacks.map((x) => [x.caller, x])) : undefined;
       open = await heldByEngine(http, dbPath);
-      joined = classify(dialled, cdrs, callbackNumbers, open);
+      joined = classify(dialled, cdrs, callbackNumbers, open, tasks);
       const missing = joined.fates.in_progress + joined.fates.lost;
-      if (missing === 0) break;
-      if (joined.fates.in_progress === 0 && snap.outboxPending === 0 && snap.inProgress === 0) break;
+      // A reached task's connection time is in its outbound CDR, which follows the task through the outbox.
+      if (missing === 0 && (tasks === undefined || snap.outboxPending === 0)) break;
+      // Tasks left open by the phase's deadline are held by the engine for good: not worth waiting for.
+      const heldByTasks = tasks === undefined ? 0 : joined.inProgress.filter((x) => x.where.startsWith('callback task')).length;
+      if (joined.fates.in_progress === heldByTasks && snap.outboxPending === 0 && snap.inProgress === 0) break;
       // An engine behind under load is still writing records: wait while that makes progress.
       if (missing < missingBefore) recordsDeadline = Math.min(recordsStart + 5 * recordsMs, Date.now() + recordsMs);
       missingBefore = missing;
@@ -420,7 +489,7 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
         if (snap.outboxPending > 0 || snap.inProgress > 0) {
           const busy = `no record yet, the engine still busy (outbox ${snap.outboxPending} pending, ${snap.inProgress} calls)`;
           for (const n of joined.lost) open.set(n, busy);
-          joined = classify(dialled, cdrs, callbackNumbers, open);
+          joined = classify(dialled, cdrs, callbackNumbers, open, tasks);
         }
         log(`records deadline: ${joined.fates.in_progress} callers without a final record while the engine still holds or writes them, ${joined.fates.lost} lost`);
         break;
@@ -437,16 +506,18 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
     const mismatch = answeredMismatch(dialled, seen, cdrs, callbackNumbers, open, sippErrors);
     const media = firstMediaTimes(seen, cdrs);
     const idle = idleWhileWaiting(samples);
+    const callbackResult = tasks === undefined ? null : callbackFigures(dialled, tasks, cdrs, freeAgentSeconds(samples), c);
+    const inbound = cdrs.filter((x) => x.direction !== 'outbound');
     const outcomes: Record<string, number> = {};
-    for (const cdr of cdrs) outcomes[cdr.outcome] = (outcomes[cdr.outcome] ?? 0) + 1;
-    const answeredCdrs = cdrs.filter((x) => x.outcome === 'answered');
+    for (const cdr of inbound) outcomes[cdr.outcome] = (outcomes[cdr.outcome] ?? 0) + 1;
+    const answeredCdrs = inbound.filter((x) => x.outcome === 'answered');
     const slMs = (profile.serviceLevel.seconds * 1000) / c;
     const within = answeredCdrs.filter((x) => x.waitMs <= slMs).length;
-    const waits = cdrs.filter((x) => x.outcome !== 'rejected_blacklist').map((x) => x.waitMs);
+    const waits = inbound.filter((x) => x.outcome !== 'rejected_blacklist').map((x) => x.waitMs);
     const cpu = samples.map((x) => x.cpuCores);
     const result: RunResult = {
       profile, agents: agentCount, seed, samples, offered, expected,
-      fates, lostNumbers: lost.slice(0, 50), lostBy, outcomes,
+      fates, lostNumbers: lost.slice(0, 50), lostBy, outcomes, callbacks: callbackResult, callbackPhaseSeconds,
       lostSeenBySipp: lost.slice(0, 50).map((n) => sippView(n, seen.get(n), sippErrors)),
       inProgressNumbers: inProgress.slice(0, 50),
       answeredMismatch: { ...mismatch, numbers: mismatch.numbers.slice(0, 50) },

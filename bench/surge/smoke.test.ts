@@ -1,7 +1,8 @@
 /**
- * A short surge end to end (the `smoke` preset, ~45 s): engine child process, sipp agents and
- * callers, the rate schedule through sipp's control socket, the report. Checks that sipp followed
- * the schedule and that no caller was lost.
+ * A short surge end to end (the `smoke` preset, ~75 s): engine child process, sipp agents and
+ * callers, the rate schedule through sipp's control socket, the callback phase (sipp customers
+ * behind the outbound trunk), the report. Checks that sipp followed the schedule, that every
+ * captured caller was called back or given up under the policy, and that no caller was lost.
  */
 import t from 'tap';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { loadProfile } from './profile.ts';
 import { runSurge } from './run.ts';
 import { writeReport } from './report.ts';
 
-t.test('smoke surge: every caller served, captured or rejected on purpose', { timeout: 120_000 }, async (t) => {
+t.test('smoke surge: every caller served, reached by a callback, given up under the policy, or rejected on purpose', { timeout: 180_000 }, async (t) => {
   if (!requirePeer(t, 'sipp')) return;
   const loaded = loadProfile('smoke');
   if (!loaded.ok) throw new Error(loaded.errors.join('\n'));
@@ -22,7 +23,8 @@ t.test('smoke surge: every caller served, captured or rejected on purpose', { ti
   const r = await runSurge({ profile: loaded.profile, dir: path.join(dir, 'run'), seed: 1, engineBuild: 'source' });
 
   t.equal(r.fates.lost, 0, `no caller lost (lost: ${r.lostNumbers.join(', ')})`);
-  t.equal(r.fates.served + r.fates.captured + r.fates.rejected + r.fates.in_progress + r.fates.lost, r.offered, 'every dialled caller has exactly one fate');
+  t.equal(r.fates.served + r.fates.captured + r.fates.reached + r.fates.unreached + r.fates.rejected + r.fates.in_progress + r.fates.lost, r.offered,
+    'every dialled caller has exactly one fate');
   t.equal(r.fates.in_progress, r.inProgressNumbers.length, `callers still held are listed (${JSON.stringify(r.inProgressNumbers)})`);
   // The per-number join of sipp's 200s with the engine's answered CDRs.
   const m = r.answeredMismatch;
@@ -48,7 +50,19 @@ t.test('smoke surge: every caller served, captured or rejected on purpose', { ti
   t.ok(Number.isFinite(r.idleWhileWaitingShare) && r.idleWhileWaitingShare >= 0 && r.idleWhileWaitingShare <= 1, `share ${r.idleWhileWaitingShare}`);
   t.equal(r.ringingHeldPeak, r.gauges.ringingHeld ? Math.max(...r.samples.map((x) => x.ringingHeld)) : 0, 'ringing held peak: the gauge, 0 without it');
   t.ok(Math.abs(r.offered - r.expected) <= Math.max(3, r.expected * 0.05), `sipp followed the schedule: ${r.offered} offered, ${r.expected.toFixed(0)} expected`);
-  t.ok(r.fates.served > 0 && r.fates.captured > 0, `callers served (${r.fates.served}) and captured (${r.fates.captured})`);
+  t.ok(r.fates.served > 0, `callers served (${r.fates.served})`);
+  // The callback phase: the captured callers were dialled back through the outbound trunk.
+  const cb = r.callbacks;
+  if (cb === null) throw new Error('the smoke preset has a callback phase');
+  t.equal(r.fates.captured, 0, 'with a callback phase every captured caller is reached, unreached or still open');
+  t.ok(cb.completed > 0 && cb.completed === r.fates.reached, `callers reached by a callback (${cb.completed}) = the reached fate`);
+  t.equal(cb.unreached.length, r.fates.unreached, 'every unreached task listed');
+  t.equal(cb.tasks, cb.completed + cb.unreached.length + cb.open, 'each task reached, given up or open');
+  t.equal(cb.open, 0, `the phase ran until every task was closed (${r.callbackPhaseSeconds} s)`);
+  t.ok(cb.reachRate >= 0.9, `callback reach rate ${cb.reachRate} (80 % answer each attempt, 3 attempts)`);
+  t.equal(cb.delaysS.length, cb.completed, 'each reached task has its connection in an outbound CDR');
+  t.ok(cb.delayP50S > 0 && cb.delayP90S >= cb.delayP50S, `callback delay p50 ${cb.delayP50S} s, p90 ${cb.delayP90S} s`);
+  t.ok(cb.withinFiveMinutesOfFreeAgentShare >= 0 && cb.withinFiveMinutesOfFreeAgentShare <= 1, `within 5 min of a free agent ${cb.withinFiveMinutesOfFreeAgentShare}`);
   t.ok(r.fates.rejected > 0, `blacklisted callers rejected (${r.fates.rejected})`);
   t.ok((r.outcomes['callback_requested'] ?? 0) > 0, 'DTMF 3 reached the callback option');
   // A caller who gives up as the agent answers gets the 200 after its CANCEL: answered at both
@@ -64,7 +78,8 @@ t.test('smoke surge: every caller served, captured or rejected on purpose', { ti
   t.ok(files.every((f) => existsSync(f)), 'report files written');
   const lines = readFileSync(path.join(dir, 'report', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { metric: string; value: number });
   t.equal(lines.find((l) => l.metric === 'lost')?.value, 0, 'metrics.jsonl says lost 0');
-  for (const m of ['in_progress', 'answered_mismatch', 'agents_idle_while_waiting_s', 'agents_idle_while_waiting_share', 'first_media_p99_s', 'ringing_held_peak', 'rss_peak']) {
+  for (const m of ['in_progress', 'answered_mismatch', 'agents_idle_while_waiting_s', 'agents_idle_while_waiting_share', 'first_media_p99_s', 'ringing_held_peak', 'rss_peak',
+    'callbacks_completed', 'callback_reach_rate', 'callback_delay_p50_s', 'callback_delay_p90_s', 'callback_within_5min_of_free_agent_share', 'unreached']) {
     t.ok(lines.some((l) => l.metric === m), `metrics.jsonl has ${m}`);
   }
 });

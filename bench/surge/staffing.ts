@@ -47,7 +47,8 @@ export interface StaffingResult {
  * level grows with staff up to run-to-run noise; the search trusts that, as a planner would.
  */
 export async function staffingSearch(o: StaffingOptions, run: (agents: number, dir: string) => Promise<RunResult> = (agents, dir) =>
-  runSurge({ profile: o.profile, dir, agents, seed: o.seed, target: o.target, engineBuild: o.engineBuild, log: o.log })): Promise<StaffingResult> {
+  // The service level is the curve's: no callback phase (it would only lengthen every probe).
+  runSurge({ profile: { ...o.profile, callbacks: undefined }, dir, agents, seed: o.seed, target: o.target, engineBuild: o.engineBuild, log: o.log })): Promise<StaffingResult> {
   const target = o.profile.serviceLevel.target;
   const probes: Probe[] = [];
   const probe = async (n: number): Promise<boolean> => {

@@ -6,8 +6,8 @@ import t from 'tap';
 import { loadProfile } from './profile.ts';
 import { expectedCalls } from './schedule.ts';
 import {
-  answeredMismatch, classify, firstMediaTimes, idleWhileWaiting, parseCallerLog, parseSeeds, parseSippErrors, scaleProfile,
-  summarizeRuns, type Cdr, type RunLine,
+  answeredMismatch, callbackFigures, classify, firstMediaTimes, freeAgentSeconds, idleWhileWaiting, parseCallerLog, parseSeeds, parseSippErrors, scaleProfile,
+  summarizeRuns, type Cdr, type RunLine, type TaskView,
 } from './truth.ts';
 
 // caller_8705_logs.log: a served caller, one whose 200 sipp aborted between two patience ticks,
@@ -73,7 +73,7 @@ t.test('fates: a caller the engine still holds is in_progress, not lost; a final
     cdr('+491570010000099', 'rejected_blacklist')];
   const open = new Map([['+491570010000100', 'call talking'], ['+491570010000000', 'journal answered']]);
   const r = classify(dialled, cdrs, new Set(), open);
-  t.same(r.fates, { served: 3, captured: 0, rejected: 1, in_progress: 1, lost: 0 });
+  t.same(r.fates, { served: 3, captured: 0, reached: 0, unreached: 0, rejected: 1, in_progress: 1, lost: 0 });
   t.same(r.inProgress, [{ number: '+491570010000100', where: 'call talking' }]);
   const without = classify(dialled, cdrs, new Set());
   t.same([without.fates.in_progress, without.fates.lost, without.lost], [0, 1, ['+491570010000100']], 'not held: lost');
@@ -145,4 +145,71 @@ t.test('seeds, scale and the summary over runs', async (t) => {
   t.same(s['ringing_held_peak'], { median: null, min: null, max: null, measured: 0 });
   t.same(s['loadavg_before'], { median: [4.5, 1, 1], min: [3, 1, 1], max: [9, 1, 1] });
   t.same([s['runs'], s['seeds']], [4, [1, 2, 3, 4]]);
+});
+
+const task = (id: number, caller: string, status: string, extra: Partial<TaskView> = {}): TaskView =>
+  ({ id, caller, status, attempts: 1, createdAt: 10_000, lastResult: status === 'done' ? 'answered' : null, note: null, ...extra });
+
+t.test('after a callback phase: reached, unreached under the policy, still open, and lost redefined', async (t) => {
+  const callers = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].map((number) => ({ number }));
+  const cdrs = [
+    cdr('a', 'answered'),
+    cdr('b', 'abandoned_queue'), cdr('b', 'answered', { direction: 'outbound', callbackId: 1, answeredAt: 40_000 }),
+    cdr('c', 'abandoned_queue'), cdr('c', 'failed', { direction: 'outbound', callbackId: 2 }),
+    cdr('d', 'abandoned_ivr'),
+    cdr('e', 'callback_requested'),
+    cdr('f', 'abandoned_queue'),
+    cdr('g', 'rejected_blacklist'),
+  ];
+  const tasks = new Map([task(1, 'b', 'done'), task(2, 'c', 'exhausted', { attempts: 3 }), task(3, 'd', 'expired'), task(4, 'e', 'open', { attempts: 2 })]
+    .map((x) => [x.caller, x] as const));
+  const numbers = new Set(tasks.keys());
+  const r = classify(callers, cdrs, numbers, new Map(), tasks);
+  t.same(r.fates, { served: 1, captured: 0, reached: 1, unreached: 2, rejected: 1, in_progress: 1, lost: 2 });
+  t.same(r.inProgress, [{ number: 'e', where: 'callback task open after 2 attempts' }], 'an open task: the engine holds the caller');
+  t.same(r.lost, ['f', 'h'], 'an abandon with no task, and a caller with no record: neither served, reached nor given up');
+  // The callback's outbound answered CDR is the task's record, not the caller served.
+  const noPhase = classify([{ number: 'b' }], [cdr('b', 'answered', { direction: 'outbound', callbackId: 1 })], new Set(['b']));
+  t.same(noPhase.fates, { served: 0, captured: 1, reached: 0, unreached: 0, rejected: 0, in_progress: 0, lost: 0 }, 'an outbound CDR never serves a caller');
+  const m = answeredMismatch([{ number: 'b' }], new Map(), [cdr('b', 'answered', { direction: 'outbound' })]);
+  t.equal(m.engineAnswered, 0, 'nor counts as an inbound answer at the engine');
+});
+
+t.test('callback figures: reach rate, delays in broadcast time, within 5 minutes of a free agent, unreached listed', async (t) => {
+  const callers = ['b', 'c', 'd', 'e', 'x'].map((number) => ({ number }));
+  const tasks = new Map([
+    task(1, 'b', 'done', { createdAt: 10_000 }),
+    task(2, 'c', 'done', { createdAt: 20_000 }),
+    task(3, 'd', 'exhausted', { createdAt: 20_000, attempts: 3, lastResult: 'busy' }),
+    task(4, 'e', 'open', { createdAt: 500_000 }),
+  ].map((x) => [x.caller, x] as const));
+  const cdrs = [
+    // b: two attempts, the first answered one is the connection; c: reached 40 s (replay) after a free agent.
+    cdr('b', 'failed', { direction: 'outbound', callbackId: 1, answeredAt: null }),
+    cdr('b', 'answered', { direction: 'outbound', callbackId: 1, answeredAt: 13_000 }),
+    cdr('c', 'answered', { direction: 'outbound', callbackId: 2, answeredAt: 80_000 }),
+    cdr('c', 'abandoned_queue'),
+  ];
+  const samples = [
+    { at: 12_000, waiting: 0, agentsIdleAvailable: 1 },
+    { at: 11_000, waiting: 3, agentsIdleAvailable: 2 },
+    { at: 30_000, waiting: 0, agentsIdleAvailable: 0 },
+    { at: 40_000, waiting: 0, agentsIdleAvailable: 4 },
+  ];
+  const free = freeAgentSeconds(samples);
+  t.same(free, [12_000, 40_000], 'free: an idle available agent while no live caller waits');
+  const f = callbackFigures(callers, tasks, cdrs, free, 10);
+  t.equal(f.tasks, 4);
+  t.equal(f.completed, 2);
+  t.equal(f.reachRate, 0.5);
+  t.same(f.delaysS, [30, 600], 'capture to connection × compression 10');
+  t.equal(f.delayP50S, 30);
+  t.equal(f.delayP90S, 600);
+  // b: connected 1 s after its free second (within); c: free at 40 s, connected at 80 s = 400
+  // broadcast s (not within 300); d: free at 40 s, never reached (not within); e: no free second
+  // after its capture and not reached (left out).
+  t.equal(f.withinFiveMinutesOfFreeAgentShare, 1 / 3);
+  t.same(f.unreached, [{ number: 'd', status: 'exhausted', attempts: 3, lastResult: 'busy' }]);
+  t.equal(f.open, 1);
+  t.ok(Number.isNaN(callbackFigures(callers, new Map(), [], [], 1).reachRate), 'no tasks: not measured');
 });

@@ -11,6 +11,9 @@
  *          └──────────── joined by the caller's number (unique per caller) ───┘
  *   ─▶ fates (served / captured / rejected / in_progress / lost), answered_mismatch per number,
  *      first media per caller
+ *  after a callback phase, each captured caller's task decides further: done ─▶ reached,
+ *  exhausted / expired / cancelled ─▶ unreached (the policy gave up), still open ─▶ in_progress;
+ *  outbound CDRs (the callbacks' own records) never make a caller served
  * ```
  */
 import type { Caller } from './schedule.ts';
@@ -28,10 +31,32 @@ export interface Cdr {
   /** C2: `media` | `ringing` | `refused`; absent before C2. */
   treatment?: string | undefined;
   ringingMs?: number | undefined;
+  /** `inbound` | `outbound` (issue 14); absent on older engines (inbound). */
+  direction?: string | undefined;
+  /** The callback task an outbound CDR dialled for. */
+  callbackId?: number | null | undefined;
 }
 
-/** Every caller's fate, from the engine's records. */
-export type Fate = 'served' | 'captured' | 'rejected' | 'in_progress' | 'lost';
+/** A callback task as the bench reads it from `GET /api/v1/callbacks` (the fields it uses). */
+export interface TaskView {
+  id: number;
+  caller: string;
+  status: string;
+  attempts: number;
+  /** When the caller was captured (the abandon), epoch ms. */
+  createdAt: number;
+  lastResult: string | null;
+  note: string | null;
+}
+
+/**
+ * Every caller's fate, from the engine's records. `reached` and `unreached` replace `captured`
+ * once a callback phase ran (the tasks' statuses are known).
+ */
+export type Fate = 'served' | 'captured' | 'reached' | 'unreached' | 'rejected' | 'in_progress' | 'lost';
+
+/** Task statuses in which the policy gave the caller up on purpose (docs/dialer.md). */
+const GIVEN_UP = new Set(['exhausted', 'expired', 'cancelled']);
 
 /** The fates of the dialled callers. */
 export interface Classified {
@@ -44,9 +69,11 @@ export interface Classified {
   inProgress: { number: string; where: string }[];
 }
 
+/** Inbound CDRs by caller: an outbound CDR is a callback's record, never the caller's own call. */
 function byCaller(cdrs: readonly Cdr[]): Map<string, Cdr[]> {
   const out = new Map<string, Cdr[]>();
   for (const c of cdrs) {
+    if (c.direction === 'outbound') continue;
     const list = out.get(c.caller);
     if (list) list.push(c);
     else out.set(c.caller, [c]);
@@ -55,28 +82,38 @@ function byCaller(cdrs: readonly Cdr[]): Map<string, Cdr[]> {
 }
 
 /**
- * Each dialled caller's fate: served (an answered CDR), captured (a callback task or a
+ * Each dialled caller's fate: served (an answered inbound CDR), captured (a callback task or a
  * callback-requested CDR), rejected (blacklisted: refused on purpose); without any of these, in
  * progress when the engine still holds the caller (`open`: a live call, a journal entry, a CDR in
  * the outbox), else lost. A final record wins over "still held": the record is what counts.
+ *
+ * With `tasks` (the callback phase ran: every task by caller) a captured caller is `reached` when
+ * the task is done, `unreached` when the policy gave up (exhausted, expired, cancelled), in progress
+ * while the task is still open or claimed (the engine holds it), and lost when it has no task at
+ * all: lost is then neither served, nor reached by a callback, nor given up under the policy.
  */
 export function classify(dialled: readonly Pick<Caller, 'number'>[], cdrs: readonly Cdr[], callbackNumbers: ReadonlySet<string>,
-  open: ReadonlyMap<string, string> = new Map()): Classified {
+  open: ReadonlyMap<string, string> = new Map(), tasks?: ReadonlyMap<string, TaskView>): Classified {
   const mineOf = byCaller(cdrs);
-  const fates: Record<Fate, number> = { served: 0, captured: 0, rejected: 0, in_progress: 0, lost: 0 };
+  const fates: Record<Fate, number> = { served: 0, captured: 0, reached: 0, unreached: 0, rejected: 0, in_progress: 0, lost: 0 };
   const lost: string[] = [];
   const lostBy: Record<string, number> = {};
   const inProgress: { number: string; where: string }[] = [];
   for (const caller of dialled) {
     const mine = mineOf.get(caller.number) ?? [];
     let fate: Fate;
+    let where = open.get(caller.number);
+    const task = tasks?.get(caller.number);
     if (mine.some((c) => c.outcome === 'answered')) fate = 'served';
-    else if (callbackNumbers.has(caller.number) || mine.some((c) => c.outcome === 'callback_requested')) fate = 'captured';
+    else if (tasks !== undefined && task !== undefined) {
+      fate = task.status === 'done' ? 'reached' : GIVEN_UP.has(task.status) ? 'unreached' : 'in_progress';
+      if (fate === 'in_progress') where = `callback task ${task.status} after ${task.attempts} attempts`;
+    } else if (tasks === undefined && (callbackNumbers.has(caller.number) || mine.some((c) => c.outcome === 'callback_requested'))) fate = 'captured';
     else if (mine.some((c) => c.outcome === 'rejected_blacklist')) fate = 'rejected';
-    else if (open.has(caller.number)) fate = 'in_progress';
+    else if (where !== undefined) fate = 'in_progress';
     else fate = 'lost';
     fates[fate]++;
-    if (fate === 'in_progress') inProgress.push({ number: caller.number, where: open.get(caller.number)! });
+    if (fate === 'in_progress') inProgress.push({ number: caller.number, where: where! });
     if (fate === 'lost') {
       lost.push(caller.number);
       const why = recorded(mine);
@@ -356,4 +393,99 @@ export function summarizeRuns(lines: readonly RunLine[], metrics: readonly strin
     out[k] = { median: per.map((p) => p.median), min: per.map((p) => p.min), max: per.map((p) => p.max) };
   }
   return out;
+}
+
+/** An unreached caller: the policy gave the task up. */
+export interface Unreached {
+  number: string;
+  status: string;
+  attempts: number;
+  lastResult: string | null;
+}
+
+/** The callback phase's figures (times in broadcast seconds: replay × compression). */
+export interface CallbackFigures {
+  /** Tasks of the dialled callers. */
+  tasks: number;
+  /** Tasks done: the customer was reached (`callbacks_completed`). */
+  completed: number;
+  /** completed / tasks (NaN without tasks). */
+  reachRate: number;
+  /** Capture (the abandon) → the customer connected to an agent (the outbound CDR's answer), per reached task. */
+  delaysS: number[];
+  delayP50S: number;
+  delayP90S: number;
+  /**
+   * Of the tasks an agent could have taken (reached, or a second with a free agent came after the
+   * capture), the share whose customer was connected within 5 broadcast minutes of the first such
+   * second (a reached task with no free-agent second before its connection counts as within).
+   */
+  withinFiveMinutesOfFreeAgentShare: number;
+  /** Tasks the policy gave up (exhausted, expired, cancelled), every one. */
+  unreached: Unreached[];
+  /** Tasks still open or claimed. */
+  open: number;
+}
+
+/** Five broadcast minutes. */
+const FIVE_MINUTES_MS = 5 * 60_000;
+
+/**
+ * The callback phase joined: each task of a dialled caller with the outbound CDRs dialled for it
+ * (`callbackId`) and with the seconds in which an agent was free (`freeAgentAt`: epoch ms of the
+ * samples with an idle available agent and no live caller waiting, ascending).
+ */
+export function callbackFigures(dialled: readonly Pick<Caller, 'number'>[], tasks: ReadonlyMap<string, TaskView>, cdrs: readonly Cdr[],
+  freeAgentAt: readonly number[], compression: number): CallbackFigures {
+  const connectedAt = new Map<number, number>();
+  for (const c of cdrs) {
+    if (c.direction !== 'outbound' || c.callbackId == null || c.answeredAt === null) continue;
+    const before = connectedAt.get(c.callbackId);
+    if (before === undefined || c.answeredAt < before) connectedAt.set(c.callbackId, c.answeredAt);
+  }
+  let count = 0;
+  let completed = 0;
+  let open = 0;
+  let eligible = 0;
+  let within = 0;
+  const delaysS: number[] = [];
+  const unreached: Unreached[] = [];
+  const windowMs = FIVE_MINUTES_MS / compression;
+  for (const { number } of dialled) {
+    const task = tasks.get(number);
+    if (task === undefined) continue;
+    count++;
+    const reached = task.status === 'done';
+    if (reached) completed++;
+    else if (GIVEN_UP.has(task.status)) unreached.push({ number, status: task.status, attempts: task.attempts, lastResult: task.lastResult });
+    else open++;
+    const at = connectedAt.get(task.id);
+    if (reached && at !== undefined) delaysS.push((Math.max(0, at - task.createdAt) / 1000) * compression);
+    const free = firstAtOrAfter(freeAgentAt, task.createdAt);
+    if (free === undefined && !(reached && at !== undefined)) continue;
+    eligible++;
+    if (reached && at !== undefined && (free === undefined || at <= free + windowMs)) within++;
+  }
+  return {
+    tasks: count, completed, reachRate: count > 0 ? completed / count : NaN, delaysS,
+    delayP50S: quantileOf(delaysS, 0.5), delayP90S: quantileOf(delaysS, 0.9),
+    withinFiveMinutesOfFreeAgentShare: eligible > 0 ? within / eligible : NaN, unreached, open,
+  };
+}
+
+/** The first value >= `t` of an ascending list (binary search). */
+function firstAtOrAfter(xs: readonly number[], t: number): number | undefined {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (xs[mid]! < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return xs[lo];
+}
+
+/** Epoch ms of the samples in which an agent was free for a callback: idle and available, no live caller waiting. */
+export function freeAgentSeconds(samples: readonly { at: number; waiting: number; agentsIdleAvailable: number }[]): number[] {
+  return samples.filter((s) => s.waiting === 0 && s.agentsIdleAvailable > 0).map((s) => s.at).sort((a, b) => a - b);
 }

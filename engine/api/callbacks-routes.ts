@@ -33,6 +33,12 @@ const instant = z.union([
   z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
 ]);
 const rescheduleBody = z.strictObject({ at: instant, note: note.optional() });
+const agentId = z.string().min(1).max(64).regex(/^[A-Za-z0-9._@+-]+$/, 'letters, digits and . _ @ + - only');
+const previewBody = z.discriminatedUnion('action', [
+  z.strictObject({ agent: agentId, action: z.literal('accept') }),
+  z.strictObject({ agent: agentId, action: z.literal('skip') }),
+  z.strictObject({ agent: agentId, action: z.literal('reschedule'), at: instant, note: note.optional() }),
+]);
 const phone = z.string().max(64).transform((s, ctx) => {
   const n = normalizeDncNumber(s);
   if (n === null) {
@@ -54,6 +60,7 @@ const ROUTES = {
   task: { summary: 'One callback task with its attempts', tags: ['callbacks'], params: taskParams, responses: { 200: '{ task: CallbackTask, attempts: CallbackAttempt[] }', ...ERR, 404: 'no such task' } },
   claim: { summary: 'Claim an open task by hand (an agent or supervisor id)', tags: ['callbacks'], params: taskParams, body: claimBody, responses: { 200: 'CallbackTask, claimed', ...ERR, 404: 'no such task', 409: 'not open' } },
   reschedule: { summary: 'Put an open (or hand-claimed) task back, due at `at`', tags: ['callbacks'], params: taskParams, body: rescheduleBody, responses: { 200: 'CallbackTask, open', ...ERR, 404: 'no such task', 409: 'closed, or an attempt is in progress' } },
+  preview: { summary: 'Answer a preview (mode preview): accept (the agent\'s phone rings, then the customer), skip, or reschedule to `at`', tags: ['callbacks'], params: taskParams, body: previewBody, responses: { 200: '{ taskId, agentId, action }', ...ERR, 404: 'the task is not in preview', 409: 'in preview with another agent', 501: 'the dialer does not run' } },
   cancel: { summary: 'Cancel an open or claimed task', tags: ['callbacks'], params: taskParams, body: noteBody, responses: { 200: 'CallbackTask, cancelled', ...ERR, 404: 'no such task', 409: 'already closed' } },
   complete: { summary: 'Complete a claimed task (the customer was reached by hand)', tags: ['callbacks'], params: taskParams, body: noteBody, responses: { 200: 'CallbackTask, done', ...ERR, 404: 'no such task', 409: 'not claimed' } },
   dncList: { summary: 'The do-not-call list, by number, paged', tags: ['dnc'], querystring: pagingQuery, responses: { 200: 'Page<DncEntry> with total', ...ERR } },
@@ -150,6 +157,17 @@ export function registerCallbackRoutes(app: FastifyInstance, deps: ApiDeps, kit:
     const now = Date.now();
     if (b.at > now + RESCHEDULE_MAX_AHEAD_MS) throw fail(400, 'API_ERR_VALIDATION', 'body.at: more than 90 days ahead');
     return value(await deps.callbacks.reschedule(p.id, b.at, now, b.note));
+  });
+
+  app.post('/api/v1/callbacks/:id/preview', { schema: ROUTES.preview }, async (req) => {
+    const p = parse(taskParams, req.params, 'params');
+    const b = parse(previewBody, req.body, 'body');
+    if (!deps.callbackPreview) throw fail(501, 'API_ERR_NOT_IMPLEMENTED', 'the callback dialer does not run (no outbound trunk)');
+    if (b.action === 'reschedule' && b.at > Date.now() + RESCHEDULE_MAX_AHEAD_MS) throw fail(400, 'API_ERR_VALIDATION', 'body.at: more than 90 days ahead');
+    const choice = b.action === 'reschedule' ? { action: b.action, at: b.at, note: b.note } : { action: b.action };
+    const r = deps.callbackPreview(p.id, b.agent, choice);
+    if (!r.ok) throw r.code === 'not_found' ? fail(404, 'API_ERR_NOT_FOUND', r.reason) : fail(409, 'API_ERR_CONFLICT', r.reason);
+    return { taskId: r.taskId, agentId: r.agentId, action: r.action };
   });
 
   app.post('/api/v1/callbacks/:id/cancel', { schema: ROUTES.cancel }, async (req) => {

@@ -36,6 +36,12 @@ export function ctiEvent(e: CallControlEvent): CtiEvent | null {
       };
     case 'callback.created':
       return { type: 'callback.created', at: e.at, callbackId: e.callbackId, callId: e.callId, caller: e.caller, queue: e.queue };
+    case 'callback.preview':
+      return {
+        type: 'callback.preview', at: e.at, state: e.state, callbackId: e.callbackId, callId: e.callId, agentId: e.agentId, queue: e.queue,
+        caller: e.caller, dialled: e.dialled, programme: e.programme, customer: e.customer, attempt: e.attempt, abandons: e.abandons,
+        calledAt: e.calledAt, expiresAt: e.expiresAt,
+      };
     case 'agent.state':
       return { type: 'agent.state', at: e.at, agentId: e.agentId, status: e.status, state: e.state, reason: e.reason };
     case 'call.arrived':
@@ -72,6 +78,8 @@ export function countCallEvent(metrics: Metrics, e: CallControlEvent): void {
       return;
     case 'callback.created':
       metrics.callbackCaptured(e.queue);
+      return;
+    case 'callback.preview':
       return;
     case 'call.refusalUnrecorded':
       metrics.refusalUnrecorded(e.trunk);

@@ -18,6 +18,7 @@ export function maskedEvent(e: WireCtiEvent): WireCtiEvent {
     case 'call.offered':
     case 'call.queued':
     case 'callback.created':
+    case 'callback.preview':
       return { ...e, caller: maskNumber(e.caller) };
     default:
       return e;

@@ -31,7 +31,7 @@ t.test('the served document lists every registered route, each with its real par
   t.same(ops.map((o) => `${o.method} ${o.path}`).sort(), [
     'get /api/v1/agents', 'get /api/v1/agents/{id}', 'get /api/v1/callbacks', 'get /api/v1/callbacks/{id}', 'get /api/v1/calls', 'get /api/v1/cdrs',
     'get /api/v1/dnc', 'get /api/v1/dnc/{number}', 'delete /api/v1/dnc/{number}',
-    'post /api/v1/callbacks/{id}/claim', 'post /api/v1/callbacks/{id}/reschedule', 'post /api/v1/callbacks/{id}/cancel',
+    'post /api/v1/callbacks/{id}/claim', 'post /api/v1/callbacks/{id}/preview', 'post /api/v1/callbacks/{id}/reschedule', 'post /api/v1/callbacks/{id}/cancel',
     'post /api/v1/callbacks/{id}/complete', 'post /api/v1/dnc', 'post /api/v1/dnc/import',
     'get /api/v1/events', 'get /api/v1/openapi.json', 'get /api/v1/queues', 'get /api/v1/queues/{id}', 'get /healthz', 'get /metrics',
     'post /api/v1/agents/{id}/status', 'post /api/v1/agents', 'put /api/v1/agents/{id}/skills', 'put /api/v1/agents/{id}/skills/{skill}',

@@ -10,6 +10,7 @@ import type { AuditPort, ProvisioningPort } from './desk-routes.ts';
 import type { AcdSnapshot, AgentState, AgentStatus, AgentView } from '../acd/index.ts';
 import type { CallbackFilter, CallbackStore, CallbackTask, DncStore } from '../store/index.ts';
 import type { CallerInfo, Cdr, CdrOutcome, ReleasedBy } from '../../crm-adapter/index.ts';
+import type { PreviewAnswer, PreviewChoice } from '../dialer/index.ts';
 import type { Metrics } from './metrics.ts';
 import type { ShopApiDeps } from './shop-routes.ts';
 
@@ -124,6 +125,11 @@ export interface ApiDeps {
   /** The do-not-call list: pass `store.dnc` as it is. */
   dnc: Pick<DncStore, 'add' | 'addMany' | 'remove' | 'get' | 'list' | 'count'>;
   /**
+   * The agent's answer to a callback preview (mode preview, engine/dialer `answerPreview`);
+   * absent when the dialer does not run.
+   */
+  callbackPreview?: (taskId: number, agentId: string, choice: PreviewChoice) => PreviewAnswer;
+  /**
    * Stored CDRs, newest arrival first; absent when the CRM adapter keeps none (the webhook
    * adapter), in which case `GET /api/v1/cdrs` answers 501.
    */
@@ -212,9 +218,36 @@ export interface CallbackCreatedEvent {
   queue: string;
 }
 
+/**
+ * Preview dialing (docs/dialer.md): a callback task on the agent's desktop (`offered`: the screen
+ * pop, and `expiresAt` when the offer lapses back to the queue), then how it ended (`accepted`:
+ * the agent's phone rings; `skipped`, `rescheduled`, `withdrawn`: lapsed or taken back).
+ */
+export interface CallbackPreviewEvent {
+  type: 'callback.preview';
+  at: number;
+  state: 'offered' | 'accepted' | 'skipped' | 'rescheduled' | 'withdrawn';
+  callbackId: number;
+  /** The attempt's call id. */
+  callId: string;
+  agentId: string;
+  queue: string;
+  caller: string;
+  dialled: string;
+  programme: string | null;
+  /** The CRM look-up (null without one). */
+  customer: CallerInfo | null;
+  /** 1-based attempt of the task. */
+  attempt: number;
+  abandons: number;
+  /** The customer's first call (epoch ms). */
+  calledAt: number;
+  expiresAt: number | null;
+}
+
 /** Events the engine publishes to CTI clients, discriminated by `type`. `at` is epoch ms. */
 export type CtiEvent =
-  | AgentStateEvent | CallQueuedEvent | CallOfferedEvent | CallAnsweredEvent | CallEndedEvent | CallbackCreatedEvent;
+  | AgentStateEvent | CallQueuedEvent | CallOfferedEvent | CallAnsweredEvent | CallEndedEvent | CallbackCreatedEvent | CallbackPreviewEvent;
 
 // ---------------------------------------------------------------------------------------------
 // JSON views the API writes

@@ -125,6 +125,7 @@ export function eventAgent(e: CtiEvent): string | null {
     case 'call.offered':
     case 'call.answered':
     case 'call.ended':
+    case 'callback.preview':
       return e.agentId;
     case 'call.queued':
     case 'callback.created':

@@ -121,14 +121,14 @@ t.test('property: retry delays per result, maxAttempts, no retry for some result
   const always: CallingWindow[] = [{ days: [1, 2, 3, 4, 5, 6, 7], from: '00:00', to: '24:00' }];
   const policyArb = fc.record({
     maxAttempts: fc.integer({ min: 1, max: 10 }),
-    delays: fc.array(fc.option(fc.integer({ min: 0, max: 86_400 }), { nil: null }), { minLength: 9, maxLength: 9 }),
+    delays: fc.array(fc.option(fc.integer({ min: 0, max: 86_400 }), { nil: null }), { minLength: 10, maxLength: 10 }),
   });
   fc.assert(fc.property(policyArb, fc.constantFrom(...ATTEMPT_RESULTS), fc.integer({ min: 0, max: 12 }), instantArb, ({ maxAttempts, delays }, result, attempts, now) => {
     const unreached = ATTEMPT_RESULTS.filter((r) => r !== 'answered');
     const retryDelaySeconds = Object.fromEntries(unreached.map((r, i) => [r, delays[i] ?? null])) as DialingPolicy['retryDelaySeconds'];
     const policy: DialingPolicy = { ...DEFAULT_DIALING_POLICY, maxAttempts, retryDelaySeconds, callingHours: always };
     const d = decideAfterAttempt({ attempts, timeZone: null }, result, now, policy);
-    const counted = result === 'agent_no_answer' ? attempts : attempts + 1;
+    const counted = result === 'agent_no_answer' || result === 'skipped' ? attempts : attempts + 1;
     if (d.attempts !== counted) return false;
     if (result === 'answered') return d.status === 'done';
     const delay = retryDelaySeconds[result];

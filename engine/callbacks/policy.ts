@@ -10,16 +10,17 @@ import { inCallingHours, nextCallingTime, type CallingWindow } from './hours.ts'
  * What an attempt ended with: the dial results of the outbound client (engine/outbound
  * `DialResult`; `answered` = the customer was reached and talked to an agent) plus what the
  * runtime sees itself: the agent did not answer the offer (the customer was never dialled), the
- * engine stopped mid-attempt (`interrupted`), or the attempt failed inside the engine.
+ * agent skipped a preview (or rescheduled it: `skipped` with the agent's time), the engine
+ * stopped mid-attempt (`interrupted`), or the attempt failed inside the engine.
  */
 export type AttemptResult =
   | 'answered' | 'busy' | 'no_answer' | 'invalid_number' | 'rejected' | 'trunk_error' | 'cancelled'
-  | 'agent_no_answer' | 'interrupted' | 'failed';
+  | 'agent_no_answer' | 'skipped' | 'interrupted' | 'failed';
 
 /** Every {@link AttemptResult}, in a stable order (metrics, validation). */
 export const ATTEMPT_RESULTS = [
   'answered', 'busy', 'no_answer', 'invalid_number', 'rejected', 'trunk_error', 'cancelled',
-  'agent_no_answer', 'interrupted', 'failed',
+  'agent_no_answer', 'skipped', 'interrupted', 'failed',
 ] as const satisfies readonly AttemptResult[];
 
 /** Results that leave the customer unreached (each has a retry delay, or none = no retry). */
@@ -43,7 +44,7 @@ export interface DialingPolicy {
 export const DEFAULT_DIALING_POLICY: DialingPolicy = {
   maxAttempts: 5,
   retryDelaySeconds: {
-    busy: 300, no_answer: 900, trunk_error: 60, cancelled: 60, agent_no_answer: 0, interrupted: 0, failed: 60,
+    busy: 300, no_answer: 900, trunk_error: 60, cancelled: 60, agent_no_answer: 0, skipped: 300, interrupted: 0, failed: 60,
     rejected: null, invalid_number: null,
   },
   callingHours: [{ days: [1, 2, 3, 4, 5, 6, 7], from: '09:00', to: '21:00' }],
@@ -67,10 +68,11 @@ export interface DialableTask {
 
 /**
  * True when the customer's phone rang (or may have) in an attempt with this result, so it counts
- * toward `maxAttempts`. An offer the agent did not answer never dialled the customer.
+ * toward `maxAttempts`. An offer the agent did not answer, or a preview the agent skipped, never
+ * dialled the customer.
  */
 export function countsAsAttempt(result: AttemptResult): boolean {
-  return result !== 'agent_no_answer';
+  return result !== 'agent_no_answer' && result !== 'skipped';
 }
 
 /** The time zone that applies to a task. */

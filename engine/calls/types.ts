@@ -280,6 +280,15 @@ export type CallControlEvent =
     releasedBy: ReleasedBy; at: number;
   }
   | { type: 'callback.created'; callId: string; callbackId: number; caller: string; queue: string; at: number }
+  /**
+   * Preview dialing (engine/dialer, docs/dialer.md): a callback task offered to the agent's desktop
+   * (`offered`, with the screen pop and when the offer lapses), then how the preview ended.
+   */
+  | {
+    type: 'callback.preview'; state: 'offered' | 'accepted' | 'skipped' | 'rescheduled' | 'withdrawn'; callbackId: number; callId: string;
+    agentId: string; queue: string; caller: string; dialled: string; programme: string | null; customer: CallerInfo | null;
+    attempt: number; abandons: number; calledAt: number; expiresAt: number | null; at: number;
+  }
   | { type: 'agent.state'; agentId: string; state: AgentState; status: AgentStatus; reason: string | null; at: number }
   /**
    * A capacity refusal (503 sent) whose CDR and callback were not written because the trunk's

@@ -122,7 +122,8 @@ t.test('callbacks.dialing: the attempt policy defaults; unavailable modes, unkno
     const r = configSchema.safeParse({ callbacks: { dialing } });
     return r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
   };
-  t.match(issues({ mode: 'predictive' }), [/callbacks\.dialing\.mode: only progressive dialing is available/]);
+  t.match(issues({ mode: 'predictive' }), [/callbacks\.dialing\.mode: predictive callback dialing is not available yet/]);
+  t.same(issues({ mode: 'preview' }), [], 'preview dialing is available');
   t.match(issues({ timeZone: 'Mars/Olympus' }), [/timeZone: expected an IANA time zone/]);
   t.match(issues({ callingHours: [{ from: '09:00', to: '09:00' }] }), [/callingHours\.0\.to: from and to are equal/]);
   t.match(issues({ callingHours: [{ from: '9:00', to: '21:00' }] }), [/callingHours\.0\.from: expected HH:MM/]);

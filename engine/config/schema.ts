@@ -586,8 +586,8 @@ const retryDelay = (d: number | null, what: string) => nonNegativeInt.max(7 * 86
 const DIALING_MODES = ['progressive', 'preview', 'predictive'] as const;
 const dialingSection = z.strictObject({
   mode: z.enum(DIALING_MODES).default('progressive')
-    .refine((m) => m === 'progressive', { message: 'only progressive dialing is available so far (preview and predictive are not implemented yet)' })
-    .describe('How callbacks are dialled: progressive = a free agent is rung first, then the customer is dialled (preview and predictive are not available yet).'),
+    .refine((m) => m !== 'predictive', { message: 'predictive callback dialing is not available yet' })
+    .describe('How callbacks are dialled: progressive = a free agent is rung first, then the customer is dialled; preview = the task is offered to the agent\'s desktop first (accept / skip / reschedule through the API; the queue\'s ring timeout bounds the preview), an accepted task is dialled as progressive (docs/dialer.md). predictive is not available yet.'),
   maxAttempts: positiveInt.max(100).default(D.maxAttempts).describe('Attempts that ring the customer, at most; then the task ends exhausted (an offer the agent did not answer does not count).'),
   retryDelaySeconds: z.strictObject({
     busy: retryDelay(D.retryDelaySeconds.busy, 'busy (486/600)'),
@@ -595,6 +595,7 @@ const dialingSection = z.strictObject({
     trunk_error: retryDelay(D.retryDelaySeconds.trunk_error, 'a trunk error on every trunk (5xx, unreachable)'),
     cancelled: retryDelay(D.retryDelaySeconds.cancelled, 'a dial cancelled before the customer answered'),
     agent_no_answer: retryDelay(D.retryDelaySeconds.agent_no_answer, 'the agent did not answer the offer (the customer was not dialled)'),
+    skipped: retryDelay(D.retryDelaySeconds.skipped, 'the agent skipped a preview (mode preview: the next agent gets the next task meanwhile)'),
     interrupted: retryDelay(D.retryDelaySeconds.interrupted, 'the engine stopped during the attempt'),
     failed: retryDelay(D.retryDelaySeconds.failed, 'an engine failure during the attempt'),
     rejected: retryDelay(D.retryDelaySeconds.rejected, 'rejected by the customer (603, other 4xx/6xx)'),

@@ -37,7 +37,7 @@ function setup(tt: { teardown(fn: () => unknown): void }): { r: CallRig; dialer:
         return p ? [{ uri: { scheme: 'sip', user: p.extension, host: p.source.address, port: p.source.port, params: new Map(), headers: new Map() } as never, source: p.source }] : [];
       } },
       dialable: (task, now) => isDialable(task, now, ALL_DAY, () => false),
-      settings: { pollMs: 2000, defaultQueue: 'orders', rtpTimeoutMs: 0, lookupDeadlineMs: 300 },
+      settings: { pollMs: 2000, defaultQueue: 'orders', rtpTimeoutMs: 0, mode: 'progressive', lookupDeadlineMs: 300 },
       log: pino({ level: 'silent' }), clock: rig.clock,
     })),
   });

@@ -10,6 +10,10 @@
  *  BYE either side ─▶ BYE the other ─▶ acd.callEnded ─▶ finishAttempt('answered')
  *  not reached ─▶ acd.callbackUnreached (agent idle at once) ─▶ finishAttempt(result)
  *  agent ring-no-answer ─▶ the ACD's rule (not-ready, task back to the head) ─▶ finishAttempt('agent_no_answer')
+ *  mode preview: ACD offer ─▶ startAttempt ─▶ `callback.preview` event (the desktop) ─▶ API answer:
+ *    accept ─▶ acd.offerAnswered ─▶ INVITE agent ─▶ the progressive path from the agent's answer
+ *    skip / reschedule ─▶ acd.callbackUnreached (agent idle) ─▶ finishAttempt('skipped') (+ the agent's time)
+ *    the queue's ring timeout ─▶ the ACD's rule (not-ready, back to the head) ─▶ finishAttempt('agent_no_answer')
  * ```
  *
  * Every ACD input goes through call control's effect loop (`decide`); the ACD's effects for
@@ -24,14 +28,14 @@ import type { Clock, Dialog, TimerHandle } from '../sip/index.ts';
 import type { LegId, G711 } from '../../media/index.ts';
 import { acceptAnswer, createOffer } from '../../media/index.ts';
 import { agentLocalMedia, answerReinvite, ringAgentPhone, sdpBody, toLegRemote } from '../calls/index.ts';
-import type { AgentDirectory, AgentLocalMedia, CallbackOffers, CallMedia, CallUserAgent } from '../calls/index.ts';
+import type { AgentDirectory, AgentLocalMedia, CallbackOffers, CallControlEvent, CallMedia, CallUserAgent } from '../calls/index.ts';
 import type { Store } from '../store/index.ts';
-import type { CallEvent, Cdr, ReleasedBy } from '../../crm-adapter/index.ts';
+import type { CallEvent, CallerInfo, Cdr, ReleasedBy } from '../../crm-adapter/index.ts';
 import { CONTRACT_VERSION } from '../../crm-adapter/index.ts';
 import { epochClock } from '../clock/index.ts';
 import { transition, type AttemptPhase } from './phase.ts';
 import type {
-  AttemptResult, DialerLookup, DialerSettings, DialerTask, DialerTaskStore, DialResult, OutboundCall, OutboundPort,
+  AttemptResult, DialerLookup, DialerSettings, DialerTask, DialerTaskStore, DialResult, OutboundCall, OutboundPort, PreviewAnswer, PreviewChoice,
 } from './types.ts';
 
 /**
@@ -97,6 +101,17 @@ interface Attempt {
   trunk: string | null;
   sipStatus: number | null;
   releasedBy: ReleasedBy;
+  /** The offer's ring timeout (the ACD's, per queue): bounds a preview, then the accepted phone's ring. */
+  ringTimeoutMs: number;
+  /** The CRM look-up of the screen pop (null without one). */
+  customer: CallerInfo | null;
+  /** The ACD was told `offerAnswered` already (a preview the agent accepted). */
+  acdAnswered: boolean;
+  /** The dialer's own ring timer of an accepted preview's phone (the ACD's stopped at the accept). */
+  ringTimer: TimerHandle | undefined;
+  /** The agent rescheduled the preview to this instant (recorded after `skipped`). */
+  rescheduleAt: number | null;
+  rescheduleNote: string | undefined;
 }
 
 /** What the dialer needs. */
@@ -117,6 +132,8 @@ export interface CallbackDialerDeps {
   /** Run before each load of due tasks: expiry and do-not-call closing of open tasks (the store's). */
   housekeep?(now: number): Promise<unknown>;
   settings: DialerSettings;
+  /** The engine's event stream (the `callback.preview` events of preview mode). */
+  observe?(e: CallControlEvent): void;
   log: Logger;
   clock?: Clock;
 }
@@ -279,7 +296,7 @@ export class CallbackDialer implements CallbackOffers {
       entry.pendingOffer = e;
       return;
     }
-    this.begin(entry, e.agentId);
+    this.begin(entry, e.agentId, e.ringTimeoutMs);
   }
 
   /** The ACD withdrew an offer: ring timeout (its not-ready rule already applied), agent status, removal. */
@@ -288,7 +305,10 @@ export class CallbackDialer implements CallbackOffers {
     if (!entry) return;
     if (entry.pendingOffer?.agentId === e.agentId) entry.pendingOffer = null;
     const a = entry.attempt;
-    if (a && a.agentId === e.agentId && (a.phase === 'claiming' || a.phase === 'ringing')) this.close(a, 'agent_no_answer', 'none');
+    if (a && a.agentId === e.agentId && (a.phase === 'claiming' || a.phase === 'previewing' || a.phase === 'ringing')) {
+      if (a.phase === 'previewing') this.previewEvent(a, 'withdrawn');
+      this.close(a, 'agent_no_answer', 'none');
+    }
   }
 
   /** A callback entry left the ACD. */
@@ -323,13 +343,14 @@ export class CallbackDialer implements CallbackOffers {
 
   // ---- one attempt ------------------------------------------------------------------------
 
-  private begin(entry: Entry, agentId: string): void {
+  private begin(entry: Entry, agentId: string, ringTimeoutMs: number): void {
     const now = this.now();
     const a: Attempt = {
       phase: 'claiming', entry, callId: `o${now.toString(36)}-${(++this.attemptSeq).toString(36)}`, agentId, startedAt: now,
       attemptId: null, claimed: Promise.resolve(), attemptNo: 0, display: entry.task.caller, agentLeg: undefined, agentLocal: undefined, agentCodec: 'PCMU',
       agentInvite: undefined, agentDialog: undefined, customerLeg: undefined, customerLocal: undefined, outbound: undefined,
       bridged: false, agentAnsweredAt: null, answeredAt: null, trunk: null, sipStatus: null, releasedBy: 'system',
+      ringTimeoutMs, customer: null, acdAnswered: false, ringTimer: undefined, rescheduleAt: null, rescheduleNote: undefined,
     };
     entry.attempt = a;
     a.claimed = this.claim(a).catch((err: unknown) => {
@@ -355,17 +376,87 @@ export class CallbackDialer implements CallbackOffers {
     // `attempts` counts those that rang the customer, so far: this one is the next.
     a.attemptNo = r.value.task.attempts + 1;
     a.display = info?.name ?? entry.task.caller;
+    a.customer = info;
     this.record(a, { type: 'callback_attempt', callbackId: entry.task.id, attempt: a.attemptNo, agent: a.agentId, result: null, trunk: null, sipStatus: null });
     if (a.phase !== 'claiming') return; // withdrawn while claiming: close() recorded it
+    if (this.d.settings.mode === 'preview') {
+      this.startPreview(a);
+      return;
+    }
+    await this.ringAgent(a);
+  }
+
+  /**
+   * Preview: the task goes to the agent's desktop. The ACD hears the offer left and "rings" (the
+   * desktop shows it), so its ring timeout bounds the preview and a lapsed one is the ACD's
+   * ring-no-answer rule, as for a phone nobody answers.
+   */
+  private startPreview(a: Attempt): void {
+    transition(a, 'previewing');
+    const id = a.entry.acdId;
+    const now = this.now();
+    this.d.decide(() => [...this.d.acd.offerSent(id, now), ...this.d.acd.offerRinging(id, now)]);
+    if (a.phase === 'previewing') this.previewEvent(a, 'offered');
+  }
+
+  /** A `callback.preview` event on the engine's event stream. */
+  private previewEvent(a: Attempt, state: Extract<CallControlEvent, { type: 'callback.preview' }>['state']): void {
+    const task = a.entry.task;
+    const now = this.now();
+    try {
+      this.d.observe?.({
+        type: 'callback.preview', state, callbackId: task.id, callId: a.callId, agentId: a.agentId, queue: a.entry.queue, caller: task.caller,
+        dialled: task.dialled ?? '', programme: task.programme, customer: a.customer, attempt: a.attemptNo, abandons: task.abandons,
+        calledAt: task.arrivedAt, expiresAt: state === 'offered' && a.ringTimeoutMs > 0 ? a.startedAt + a.ringTimeoutMs : null, at: now,
+      });
+    } catch (err) {
+      this.d.log.error({ err, callId: a.callId }, 'preview event listener failed');
+    }
+  }
+
+  /**
+   * The agent's answer to a preview (API): accept rings the agent's phone (the ACD stops its
+   * timer: the agent took the task); skip and reschedule free the agent at once and record the
+   * attempt `skipped` (the task open again after `retryDelaySeconds.skipped`, or at the agent's time).
+   */
+  answerPreview(taskId: number, agentId: string, choice: PreviewChoice): PreviewAnswer {
+    const entry = this.entries.get(ENTRY_PREFIX + taskId);
+    const a = entry?.attempt;
+    if (!a || a.phase !== 'previewing') return { ok: false, code: 'not_found', reason: `task ${taskId} is not in preview` };
+    if (a.agentId !== agentId) return { ok: false, code: 'not_yours', reason: `task ${taskId} is in preview with another agent` };
+    if (choice.action === 'accept') {
+      const now = this.now();
+      a.acdAnswered = true;
+      this.d.decide(() => this.d.acd.offerAnswered(a.entry.acdId, now));
+      this.previewEvent(a, 'accepted');
+      void this.ringAgent(a).catch((err: unknown) => {
+        this.d.log.error({ err, callId: a.callId, task: taskId }, 'ringing the agent of an accepted preview failed');
+        this.close(a, 'failed', 'unreached');
+      });
+    } else {
+      if (choice.action === 'reschedule') {
+        a.rescheduleAt = choice.at;
+        a.rescheduleNote = choice.note;
+      }
+      this.previewEvent(a, choice.action === 'skip' ? 'skipped' : 'rescheduled');
+      this.close(a, 'skipped', 'unreached');
+    }
+    return { ok: true, taskId, agentId, action: choice.action };
+  }
+
+  /** Ring the agent's phone with the screen pop (progressive at once; preview once accepted). */
+  private async ringAgent(a: Attempt): Promise<void> {
+    const entry = a.entry;
+    const from = a.phase;
     const contact = this.d.agents.contacts(a.agentId)[0];
     if (!contact) {
       this.d.log.warn({ callId: a.callId, agentId: a.agentId }, 'offered agent has no registered phone');
-      this.close(a, 'agent_no_answer', 'rejected');
+      this.close(a, 'agent_no_answer', this.agentFailure(a));
       return;
     }
     const leg = await this.d.media.allocate({ rtpTimeoutMs: this.d.settings.rtpTimeoutMs });
     if (!leg.ok) throw new Error(`${leg.code}: ${leg.reason}`);
-    if (a.phase !== 'claiming') {
+    if (a.phase !== from) {
       void this.d.media.release(leg.value.leg);
       return;
     }
@@ -398,12 +489,30 @@ export class CallbackDialer implements CallbackOffers {
         onAccept: (dialog, response) => this.agentAnswered(a, dialog, response.body),
         // A decline is the agent's choice: the ACD's reject rule (not-ready). A phone that cannot be
         // reached is treated alike, as call control does for inbound offers.
-        onReject: () => { if (a.phase === 'ringing') this.close(a, 'agent_no_answer', 'rejected'); },
-        onFailure: () => { if (a.phase === 'ringing') this.close(a, 'agent_no_answer', 'rejected'); },
+        onReject: () => { if (a.phase === 'ringing') this.close(a, 'agent_no_answer', this.agentFailure(a)); },
+        onFailure: () => { if (a.phase === 'ringing') this.close(a, 'agent_no_answer', this.agentFailure(a)); },
       },
     });
+    if (a.acdAnswered) {
+      // An accepted preview: the ACD's timer stopped at the accept, this one bounds the phone's ring.
+      if (a.ringTimeoutMs > 0) {
+        a.ringTimer = this.clock.setTimer(a.ringTimeoutMs, () => {
+          a.ringTimer = undefined;
+          if (a.phase === 'ringing') this.close(a, 'agent_no_answer', 'unreached');
+        });
+      }
+      return;
+    }
     // The ACD's ring timeout runs from the INVITE, as for inbound offers (engine/acd offerSent).
     this.tellOffer(a, 'sent');
+  }
+
+  /**
+   * How the ACD hears that the agent's phone failed: its reject rule (not-ready) for an offer;
+   * for a preview the agent accepted the ACD holds the task as taken, so the entry ends unreached.
+   */
+  private agentFailure(a: Attempt): AcdClose {
+    return a.acdAnswered ? 'unreached' : 'rejected';
   }
 
   /** The agent's INVITE left, or the phone rings: the ACD times the ring from these. */
@@ -429,6 +538,8 @@ export class CallbackDialer implements CallbackOffers {
     }
     a.agentInvite = undefined;
     a.agentDialog = dialog;
+    if (a.ringTimer !== undefined) this.clock.clearTimer(a.ringTimer);
+    a.ringTimer = undefined;
     const answer = acceptAnswer(body.toString('latin1'), a.agentLocal!);
     if (!answer.ok) {
       this.d.log.warn({ callId: a.callId, reason: answer.reason }, 'agent SDP answer unusable');
@@ -441,7 +552,8 @@ export class CallbackDialer implements CallbackOffers {
     a.agentCodec = answer.remote.codec;
     void this.d.media.setRemote(a.agentLeg!, toLegRemote(answer.remote));
     // The agent is on the phone: the ACD stops the offer's ring timer (the customer may ring longer).
-    this.d.decide(() => this.d.acd.offerAnswered(a.entry.acdId, now));
+    if (!a.acdAnswered) this.d.decide(() => this.d.acd.offerAnswered(a.entry.acdId, now));
+    a.acdAnswered = true;
     void this.dialCustomer(a).catch((err: unknown) => {
       this.d.log.error({ err, callId: a.callId }, 'dialling the customer failed');
       this.close(a, 'failed', 'unreached');
@@ -527,6 +639,8 @@ export class CallbackDialer implements CallbackOffers {
     if (a.phase === 'closing' || a.phase === 'closed') return;
     transition(a, 'closing');
     const now = this.now();
+    if (a.ringTimer !== undefined) this.clock.clearTimer(a.ringTimer);
+    a.ringTimer = undefined;
     a.agentInvite?.cancel();
     a.agentInvite = undefined;
     if (a.agentDialog) void this.d.ua.bye(a.agentDialog);
@@ -576,7 +690,14 @@ export class CallbackDialer implements CallbackOffers {
       this.d.log.warn({ callId: a.callId, code: r.code, reason: r.reason }, 'callback attempt not finished');
       return;
     }
-    const task = r.value;
+    let task = r.value;
+    if (a.rescheduleAt !== null && task.status === 'open') {
+      // The agent's time replaces the policy's: a second transaction (a crash between the two
+      // leaves the task open at the policy's time, never lost).
+      const moved = await this.d.tasks.reschedule(task.id, a.rescheduleAt, now, a.rescheduleNote ?? `rescheduled by ${a.agentId}`);
+      if (moved.ok) task = moved.value;
+      else this.d.log.warn({ callId: a.callId, code: moved.code, reason: moved.reason }, 'rescheduling a previewed task failed');
+    }
     a.entry.task = task;
     this.record(a, { type: 'callback_attempt', callbackId: task.id, attempt: a.attemptNo, agent: a.agentId, result, trunk: a.trunk, sipStatus: a.sipStatus });
     await this.d.store.finishCall({ cdr: this.cdr(a, result, now), callback: null }, now);
@@ -606,7 +727,7 @@ export class CallbackDialer implements CallbackOffers {
     entry.pendingOffer = null;
     if (offer === null) return;
     const view = this.d.acd.inspectCall(entry.acdId);
-    if (view?.state === 'offered' && view.agentId === offer.agentId) this.begin(entry, offer.agentId);
+    if (view?.state === 'offered' && view.agentId === offer.agentId) this.begin(entry, offer.agentId, offer.ringTimeoutMs);
   }
 
   private cdr(a: Attempt, result: AttemptResult, now: number): Cdr {

@@ -9,5 +9,5 @@ export { ATTEMPT_PHASE_NEXT, DialerError, transition } from './phase.ts';
 export type { AttemptPhase, DialerErrorCode } from './phase.ts';
 export type {
   AttemptResult, DialerAttempt, DialerLookup, DialerSettings, DialerTask, DialerTaskStore, DialEvents, DialRequest, DialResult,
-  OutboundCall, OutboundPort,
+  OutboundCall, OutboundPort, PreviewAnswer, PreviewChoice,
 } from './types.ts';

@@ -3,26 +3,31 @@
  *
  * ```
  *  claiming ──▶ ringing ──▶ dialing ──▶ talking ──▶ closing ──▶ closed
- *     │            │           │                       ▲
- *     └────────────┴───────────┴───────────────────────┘   (refused, agent not reached, customer not reached)
+ *     │  ╲         ▲ │           │                       ▲
+ *     │   ▶ previewing ─ accept  │                       │   (mode preview)
+ *     └────────────┴─┴───────────┴───────────────────────┘   (refused, skipped, agent not reached, customer not reached)
  * ```
  */
 
 /**
  * Where an attempt is:
  * - `claiming`: the ACD offered the task to an agent; the store's `startAttempt` is under way;
+ * - `previewing`: (mode preview) the task is on the agent's desktop, waiting for accept / skip /
+ *   reschedule through the API (the ACD's ring timeout bounds it);
  * - `ringing`: the agent's phone rings with the screen pop (the ACD's ring timeout runs);
  * - `dialing`: the agent answered; the customer is being dialled, their early media relayed;
  * - `talking`: the customer answered, agent and customer bridged;
  * - `closing`: the result is decided; legs released, the store's `finishAttempt` under way;
  * - `closed`: recorded (terminal).
  */
-export type AttemptPhase = 'claiming' | 'ringing' | 'dialing' | 'talking' | 'closing' | 'closed';
+export type AttemptPhase = 'claiming' | 'previewing' | 'ringing' | 'dialing' | 'talking' | 'closing' | 'closed';
 
 /** Each phase's legal next phases, with the reason each edge exists. */
 export const ATTEMPT_PHASE_NEXT: Readonly<Record<AttemptPhase, readonly AttemptPhase[]>> = {
   // Claimed → the agent is rung; refused (task no longer open), offer withdrawn meanwhile → closing.
-  claiming: ['ringing', 'closing'],
+  claiming: ['ringing', 'previewing', 'closing'],
+  // Accepted → the agent's phone is rung; skipped, rescheduled, preview timed out → closing.
+  previewing: ['ringing', 'closing'],
   // The agent answered → dialing; declined, ring timeout, no phone, no media → closing.
   ringing: ['dialing', 'closing'],
   // The customer answered → talking; busy, no answer, invalid, trunk error, agent hung up → closing.

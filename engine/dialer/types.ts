@@ -16,7 +16,7 @@ export type DialerTask = CallbackTask;
 /** One attempt row (D2). */
 export type DialerAttempt = CallbackAttempt;
 /** The durable task store (D2): the part the dialer uses. */
-export type DialerTaskStore = Pick<CallbackStore, 'due' | 'startAttempt' | 'finishAttempt' | 'satisfiedByInbound'>;
+export type DialerTaskStore = Pick<CallbackStore, 'due' | 'startAttempt' | 'finishAttempt' | 'satisfiedByInbound' | 'reschedule'>;
 /** The outbound dialer (D1): the part the dialer uses. Never throws. */
 export type OutboundPort = Pick<OutboundDialer, 'dial'>;
 
@@ -30,7 +30,23 @@ export interface DialerSettings {
   rtpTimeoutMs: number;
   /** How long the CRM look-up for the screen pop may take before the agent is rung without a name. */
   lookupDeadlineMs: number;
+  /**
+   * `progressive`: the agent's phone rings at once; `preview`: the task is offered to the agent's
+   * desktop first (a `callback.preview` event; accept / skip / reschedule through {@link CallbackDialer.answerPreview}).
+   */
+  mode: 'progressive' | 'preview';
 }
+
+/** The agent's answer to a preview (API). */
+export type PreviewChoice =
+  | { action: 'accept' }
+  | { action: 'skip' }
+  | { action: 'reschedule'; at: number; note?: string | undefined };
+
+/** What {@link CallbackDialer.answerPreview} did. */
+export type PreviewAnswer =
+  | { ok: true; taskId: number; agentId: string; action: PreviewChoice['action'] }
+  | { ok: false; code: 'not_found' | 'not_yours'; reason: string };
 
 /** The CRM look-up for the screen pop (call control's cached one). */
 export interface DialerLookup {
