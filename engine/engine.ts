@@ -20,7 +20,7 @@ import { SqliteCrmAdapter, WebhookCrmAdapter, loadAdapterModule, type CrmAdapter
 import { ShopCrmAdapter, type ShopStoreConfig } from '../crm-adapter/shop/index.ts';
 import { Registrar } from './registrar/index.ts';
 import { TrunkTable } from './trunks/index.ts';
-import { CachedCallerLookup, CallController, settingsFromConfig, type TrunkAdmission } from './calls/index.ts';
+import { CachedCallerLookup, CallController, Dispositions, settingsFromConfig, type TrunkAdmission } from './calls/index.ts';
 import {
   CDR_OUTCOMES, CallEventSink, callSummary, callsByPhase, createMetrics, deliveryObserver, deskStatusChange, packageVersion, startApi,
   type AgentInfo, type ApiServer, type CallSummary, type CdrQuery, type Metrics, type ShopLiveCall,
@@ -238,8 +238,9 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       },
       log: log.child({ module: 'dialer' }),
     });
+    const dispositions = new Dispositions();
     const calls: CallController = new CallController({
-      ua, acd, media, store, log: log.child({ module: 'calls' }),
+      ua, acd, media, store, log: log.child({ module: 'calls' }), dispositions,
       settings: callsSettings,
       callbacks: dialer,
       lookup,
@@ -340,6 +341,16 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       metrics,
       provisioning,
       audit,
+      wrapUp: {
+        setDisposition: (agentId, callId, d) => {
+          // The agent's call in progress, or its last call while the CDR waits for the wrap-up's end.
+          const live = calls.list().find((c) => c.id === callId);
+          if ((live !== undefined ? live.agentId : calls.inWrapUp(callId)?.agent) !== agentId) return false;
+          dispositions.set(callId, d);
+          return true;
+        },
+        endWrapUp: (agentId) => desk.endWrapUp(agentId),
+      },
     }, {
       address: config.http.address, port: config.http.port, tokens: config.http.auth.tokens, openPaths: config.http.auth.openPaths,
       users, maskNumbersFor: u.maskNumbersFor, desktop: config.desktop, sessionMaxAgeSeconds: u.sessionMaxHours * 3600, ui,

@@ -6,6 +6,7 @@
  */
 import t, { type Test } from 'tap';
 import { AuditLog } from '../audit/index.ts';
+import { Dispositions } from '../calls/index.ts';
 import { Provisioning, ProvisioningStore, Roster, type RosterAgent } from '../provisioning/index.ts';
 import { Registrar } from '../registrar/index.ts';
 import { openStore } from '../store/index.ts';
@@ -38,9 +39,20 @@ async function rig(t: Test) {
   const r = new Roster(agents, agents);
   engine.provisioning = new Provisioning({ acd: engine.acd, apply: () => {}, registrar, users, roster: r, store: new ProvisioningStore(store.db, store.writer, Date.now()), audit });
   engine.audit = audit;
+  // The real dispositions; which call is whose comes from the test engine's call list (1001 talks on c-1).
+  const dispositions = new Dispositions();
+  engine.wrapUp = {
+    setDisposition: (agentId, callId, d) => {
+      if (engine.calls().find((c) => c.callId === callId)?.agent !== agentId) return false;
+      dispositions.set(callId, d);
+      return true;
+    },
+    endWrapUp: (agentId) => engine.desk.endWrapUp(agentId),
+  };
   const api = await startApi(engine, {
     address: '127.0.0.1', port: 0, tokens: [TOKEN], openPaths: ['/healthz'], users, maskNumbersFor: ['agent'],
-    desktop: { timeZone: 'Asia/Shanghai', language: 'zh-CN', notReadyReasons: [{ code: 'lunch', en: 'Lunch', zh: '午餐' }] },
+    desktop: { timeZone: 'Asia/Shanghai', language: 'zh-CN', notReadyReasons: [{ code: 'lunch', en: 'Lunch', zh: '午餐' }],
+      wrapUpCodes: [{ code: 'order', en: 'Order', zh: '下单', requiresNote: false }, { code: 'complaint', en: 'Complaint', zh: '投诉', requiresNote: true }] },
   });
   t.teardown(() => api.close());
   const base = `http://127.0.0.1:${api.port}`;
@@ -56,7 +68,7 @@ async function rig(t: Test) {
     const text = await res.text();
     return { status: res.status, body: text === '' ? null : JSON.parse(text) };
   };
-  return { engine, audit, users, registrar, signIn, call, base };
+  return { engine, audit, users, registrar, signIn, call, base, dispositions };
 }
 
 t.test('a supervisor moves an agent into and out of a queue; an agent may not', async (t) => {
@@ -126,4 +138,37 @@ t.test('the audit log keeps who, from where, what; only admins read it', async (
   const none = await r.call('GET', `/api/v1/audit?since=${Date.now() + 60_000}`, root);
   t.same(none.body.items, []);
   t.equal((await r.call('GET', '/api/v1/audit?bogus=1', root)).status, 400);
+});
+
+t.test('wrap-up codes: the agent codes its own call from the list, a note where required; audited', async (t) => {
+  const r = await rig(t);
+  const agent = await r.signIn('1001', 'pw-1001');
+  const root = await r.signIn('root', 'pw-root');
+  const path = '/api/v1/agents/1001/wrap-up';
+  t.equal((await r.call('POST', path, agent, { callId: 'c-1', code: 'refund' })).status, 400, 'a code outside the list');
+  t.equal((await r.call('POST', path, agent, { callId: 'c-1', code: 'complaint' })).status, 400, 'complaint needs a note');
+  t.equal((await r.call('POST', path, agent, { callId: 'c-1', code: 'complaint', note: '   ' })).status, 400, 'a blank note is none');
+  t.equal((await r.call('POST', '/api/v1/agents/1002/wrap-up', agent, { callId: 'c-1', code: 'order' })).status, 403, "not another agent's");
+  t.equal((await r.call('POST', path, agent, { callId: 'c-9', code: 'order' })).status, 409, 'not its call');
+  const ok = await r.call('POST', path, agent, { callId: 'c-1', code: 'complaint', note: 'late delivery' });
+  t.equal(ok.status, 200);
+  t.same(ok.body, { callId: 'c-1', disposition: { code: 'complaint', note: 'late delivery' } });
+  t.same(r.dispositions.get('c-1'), { code: 'complaint', note: 'late delivery' }, 'kept for the CDR');
+  const tok = await r.call('POST', path, '', { callId: 'c-1', code: 'campaign-yes' }, { authorization: `Bearer ${TOKEN}` });
+  t.equal(tok.status, 200, 'an integration may send its own code');
+  t.equal((await r.call('POST', '/api/v1/agents/1001/wrap-up/end', agent)).status, 409, 'on a call, not in wrap-up');
+  await r.audit.flushed();
+  const audit = await r.call('GET', '/api/v1/audit?action=call.disposition', root);
+  t.match(audit.body.items.at(-1), { actor: '1001', role: 'agent', target: 'c-1', detail: { agent: '1001', code: 'complaint', note: 'late delivery' } });
+});
+
+t.test('a CDR gets the disposition chosen before it left, null when none was; records without an agent stay as they were', async (t) => {
+  const d = new Dispositions();
+  const cdr = { callId: 'x', agent: '1001' } as never as import('../../crm-adapter/index.ts').Cdr;
+  d.set('x', { code: 'order', note: null });
+  d.set('x', { code: 'enquiry', note: 'size M' });
+  t.same(d.stamp(cdr).disposition, { code: 'enquiry', note: 'size M' }, 'the last choice wins');
+  t.equal(d.size, 0, 'forgotten once stamped');
+  t.equal(d.stamp(cdr).disposition, null, 'answered, nothing chosen: null');
+  t.notOk('disposition' in d.stamp({ ...cdr, agent: null }), 'never answered: no field');
 });

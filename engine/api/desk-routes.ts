@@ -38,11 +38,28 @@ export interface DeskRouteKit {
   fail(statusCode: number, code: string, message: string): Error;
 }
 
+/** Wrap-up of an agent's call: its disposition, and ending the wrap-up early. */
+export interface WrapUpPort {
+  /**
+   * Keep the disposition of `callId` for its CDR. False when the call is not the agent's (in
+   * progress or in its wrap-up), or its CDR has left already.
+   */
+  setDisposition(agentId: string, callId: string, d: { code: string; note: string | null }): boolean;
+  /** End the agent's wrap-up now (the CDR leaves). */
+  endWrapUp(agentId: string): { ok: true } | { ok: false; code: string; message: string };
+}
+
 /** What these routes need. */
 export interface DeskRoutesDeps {
   provisioning?: ProvisioningPort;
   audit?: AuditPort;
+  wrapUp?: WrapUpPort;
   agent(id: string): AgentInfo | undefined;
+}
+
+/** The configured wrap-up codes these routes check a person's choice against. */
+export interface WrapUpCodes {
+  wrapUpCodes?: ReadonlyArray<{ code: string; requiresNote: boolean }>;
 }
 
 /** The address of the request's socket: what the audit log keeps (a header is the client's word, the socket is not). */
@@ -96,6 +113,12 @@ const auditQuery = z.strictObject({
   offset: z.coerce.number().int().min(0).max(1_000_000_000).default(0),
 });
 
+const wrapUpBody = z.strictObject({
+  callId: z.string().min(1).max(128),
+  code: z.string().regex(/^[a-z0-9_-]{1,32}$/, 'expected 1-32 of a-z 0-9 _ -'),
+  note: z.string().trim().max(1000).optional(),
+});
+
 const ERR = { 400: 'invalid input', 401: 'not signed in, or unknown token', 403: 'your role may not use this route' } as const;
 /** The RouteDocs of these routes (openapi.ts). */
 export const DESK_ROUTES = {
@@ -103,14 +126,21 @@ export const DESK_ROUTES = {
   skillSet: { summary: 'Move an agent into a skill group: set one skill level', tags: ['agents'], params: skillParams, body: levelBody, responses: { 200: 'AgentJson', ...ERR, 404: 'no such agent' } },
   skillDelete: { summary: 'Move an agent out of a skill group: remove one skill', tags: ['agents'], params: skillParams, responses: { 200: 'AgentJson', ...ERR, 404: 'no such agent' } },
   agentAdd: { summary: 'Add an agent (and its desktop user) without a restart (admin)', tags: ['agents'], body: newAgentBody, responses: { 201: 'AgentJson', ...ERR, 409: 'id, extension or username taken' } },
+  wrapUp: { summary: 'Choose the wrap-up code (and note) of a call of this agent, in progress or in wrap-up; saved in its CDR', tags: ['agents'], params: idParams, body: wrapUpBody, responses: { 200: '{ callId, disposition }', ...ERR, 404: 'no such agent', 409: "not this agent's call, or its CDR has left" } },
+  wrapUpEnd: { summary: "End the agent's wrap-up now (the call's CDR leaves with its disposition)", tags: ['agents'], params: idParams, responses: { 200: 'AgentJson', ...ERR, 404: 'no such agent', 409: 'not in wrap-up' } },
   audit: { summary: 'The audit log, newest first, filtered and paged (admin)', tags: ['audit'], querystring: auditQuery, responses: { 200: 'Page<AuditEntry>', ...ERR } },
 } satisfies Record<string, RouteDoc>;
 
 const STATUS_OF: Record<string, number> = { PROV_ERR_UNKNOWN_AGENT: 404, PROV_ERR_INVALID: 400, PROV_ERR_EXISTS: 409, PROV_ERR_NO_USERS: 409 };
 
 /** Register the routes on `app`. Without provisioning or audit their routes answer 501. */
-export function registerDeskRoutes(app: FastifyInstance, deps: DeskRoutesDeps, kit: DeskRouteKit): void {
+export function registerDeskRoutes(app: FastifyInstance, deps: DeskRoutesDeps, kit: DeskRouteKit, desktop: WrapUpCodes = {}): void {
   const { parse, fail } = kit;
+  const codes = new Map((desktop.wrapUpCodes ?? []).map((c) => [c.code, c]));
+  const wrapUp = (): WrapUpPort => {
+    if (deps.wrapUp === undefined) throw fail(501, 'API_ERR_NOT_IMPLEMENTED', 'wrap-up is not available');
+    return deps.wrapUp;
+  };
   const prov = (): ProvisioningPort => {
     if (deps.provisioning === undefined) throw fail(501, 'API_ERR_NOT_IMPLEMENTED', 'run-time provisioning is not available');
     return deps.provisioning;
@@ -145,6 +175,32 @@ export function registerDeskRoutes(app: FastifyInstance, deps: DeskRoutesDeps, k
     const { user, ...rest } = b;
     const input: NewAgent = { ...rest, ...(user !== undefined ? { user: { username: user.username ?? b.extension, password: user.password } } : {}) };
     return reply.code(201).send(await answer(await prov().addAgent(input, requestActor(req))));
+  });
+
+  app.post('/api/v1/agents/:id/wrap-up', { schema: DESK_ROUTES.wrapUp, config: { access: 'ownAgent' } }, async (req) => {
+    const p = parse(idParams, req.params, 'params');
+    const b = parse(wrapUpBody, req.body, 'body');
+    const note = b.note === undefined || b.note === '' ? null : b.note;
+    const listed = codes.get(b.code);
+    // People pick from the configured codes; an integration (a campaign's result) may send its own.
+    if (req.principal?.kind === 'user' && listed === undefined) throw fail(400, 'API_ERR_VALIDATION', `body.code: one of ${[...codes.keys()].join(', ')}`);
+    if (listed?.requiresNote === true && note === null) throw fail(400, 'API_ERR_VALIDATION', `body.note: code ${b.code} needs a note`);
+    if (deps.agent(p.id) === undefined) throw fail(404, 'API_ERR_NOT_FOUND', `no agent ${p.id}`);
+    const disposition = { code: b.code, note };
+    if (!wrapUp().setDisposition(p.id, b.callId, disposition)) throw fail(409, 'API_ERR_CONFLICT', `call ${b.callId} is not in progress or in wrap-up with agent ${p.id}`);
+    deps.audit?.record({ ...requestActor(req), action: 'call.disposition', target: b.callId, detail: { agent: p.id, ...disposition } });
+    return { callId: b.callId, disposition };
+  });
+
+  app.post('/api/v1/agents/:id/wrap-up/end', { schema: DESK_ROUTES.wrapUpEnd, config: { access: 'ownAgent' } }, async (req) => {
+    const p = parse(idParams, req.params, 'params');
+    if (deps.agent(p.id) === undefined) throw fail(404, 'API_ERR_NOT_FOUND', `no agent ${p.id}`);
+    const r = wrapUp().endWrapUp(p.id);
+    if (!r.ok) throw fail(409, r.code, r.message);
+    deps.audit?.record({ ...requestActor(req), action: 'agent.wrapUpEnd', target: p.id });
+    const a = deps.agent(p.id);
+    if (a === undefined) throw fail(404, 'API_ERR_NOT_FOUND', `no agent ${p.id}`);
+    return agentJson(a);
   });
 
   app.get('/api/v1/audit', { schema: DESK_ROUTES.audit, config: { access: 'admin' } }, async (req) => {

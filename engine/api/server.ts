@@ -335,7 +335,7 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
     return { ...page(items, q.limit, q.offset), total };
   });
 
-  registerDeskRoutes(app, deps, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
+  registerDeskRoutes(app, deps, { parse, fail: (status, code, message) => new ApiError(status, code, message) }, desktop);
   registerCallbackRoutes(app, deps, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
   if (deps.shop !== undefined) registerShopRoutes(app, deps.shop, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
 

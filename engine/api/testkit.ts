@@ -40,6 +40,7 @@ export class FakeEngine implements ApiDeps {
   /** Set by a test that runs provisioning / audit routes over real ones. */
   provisioning?: ApiDeps['provisioning'];
   audit?: ApiDeps['audit'];
+  wrapUp?: ApiDeps['wrapUp'];
   private readonly listeners = new Set<(e: CtiEvent) => void>();
   private clock = 1000;
 

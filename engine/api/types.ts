@@ -6,7 +6,7 @@
  * the key (`oldestWaitMs`), timestamps are epoch milliseconds, and enumerated values are snake_case
  * strings (`not_ready`, `on_call`, `abandoned_queue`) as in the CDR and callback records.
  */
-import type { AuditPort, ProvisioningPort } from './desk-routes.ts';
+import type { AuditPort, ProvisioningPort, WrapUpPort } from './desk-routes.ts';
 import type { AcdSnapshot, AgentState, AgentStatus, AgentView } from '../acd/index.ts';
 import type { CallbackFilter, CallbackStore, CallbackTask, DncStore } from '../store/index.ts';
 import type { CallerInfo, Cdr, CdrOutcome, ReleasedBy } from '../../crm-adapter/index.ts';
@@ -136,6 +136,8 @@ export interface ApiDeps {
   provisioning?: ProvisioningPort;
   /** The audit log (engine/audit); absent = nothing is audited, `GET /api/v1/audit` answers 501. */
   audit?: AuditPort;
+  /** Wrap-up codes and ending wrap-up (engine: call control's dispositions and the desk); absent = 501. */
+  wrapUp?: WrapUpPort;
 }
 
 // ---------------------------------------------------------------------------------------------

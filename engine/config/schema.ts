@@ -652,6 +652,16 @@ const desktopSection = z.strictObject({
     { code: 'training', en: 'Training', zh: '培训' },
     { code: 'meeting', en: 'Meeting', zh: '开会' },
   ]).describe('Not-ready reasons an agent picks from; a signed-in agent may use only these.'),
+  wrapUpCodes: z.array(reasonCode.extend({
+    code: z.string().regex(/^[a-z0-9_-]{1,32}$/, 'expected 1-32 of a-z 0-9 _ -').describe('Code recorded in the CDR (`disposition.code`).'),
+    requiresNote: z.boolean().default(false).describe('The agent must type a note with this code.'),
+  })).default([
+    { code: 'order', en: 'Order placed', zh: '已下单', requiresNote: false },
+    { code: 'enquiry', en: 'Product enquiry', zh: '产品咨询', requiresNote: false },
+    { code: 'complaint', en: 'Complaint', zh: '投诉', requiresNote: true },
+    { code: 'no-sale', en: 'No sale', zh: '未成交', requiresNote: false },
+  ]).refine((codes) => new Set(codes.map((c) => c.code)).size === codes.length, { message: 'wrap-up codes must be unique' })
+    .describe('Wrap-up (disposition) codes an agent picks after a call; saved in the CDR with the note and sent to the CRM.'),
 }).prefault({}).describe('The browser agent desktop and wallboard.');
 
 // ------------------------------------------------------------------ the whole configuration
