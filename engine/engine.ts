@@ -351,9 +351,15 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
         },
         endWrapUp: (agentId) => desk.endWrapUp(agentId),
       },
+      callerOf: (callId) => {
+        const live = calls.list().find((c) => c.id === callId);
+        if (live !== undefined) return { caller: live.caller, agent: live.agentId };
+        const w = calls.inWrapUp(callId);
+        return w === undefined ? undefined : { caller: w.caller, agent: w.agent };
+      },
     }, {
       address: config.http.address, port: config.http.port, tokens: config.http.auth.tokens, openPaths: config.http.auth.openPaths,
-      users, maskNumbersFor: u.maskNumbersFor, desktop: config.desktop, sessionMaxAgeSeconds: u.sessionMaxHours * 3600, ui,
+      users, maskNumbersFor: u.maskNumbersFor, unmaskRoles: u.unmaskRoles, desktop: config.desktop, sessionMaxAgeSeconds: u.sessionMaxHours * 3600, ui,
     });
     cleanups.push(() => api.close());
 

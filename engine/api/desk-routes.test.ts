@@ -19,7 +19,7 @@ const roster = (): RosterAgent[] => ['1001', '1002', '1003'].map((id, i) => ({
   id, extension: id, password: `p${id}`, name: null, skills: ([{ orders: 3 }, { orders: 3, vip: 5 }, { orders: 1, vip: 2 }] as Record<string, number>[])[i]!, autoReadyOnRegister: false, maxRegistrations: 3,
 }));
 
-async function rig(t: Test) {
+async function rig(t: Test, unmaskRoles?: ('agent' | 'supervisor' | 'admin')[]) {
   const store = openStore({ path: ':memory:' });
   t.teardown(() => store.close());
   const agents = roster();
@@ -49,8 +49,12 @@ async function rig(t: Test) {
     },
     endWrapUp: (agentId) => engine.desk.endWrapUp(agentId),
   };
+  engine.callerOf = (callId) => {
+    const c = engine.calls().find((x) => x.callId === callId);
+    return c === undefined ? undefined : { caller: c.caller, agent: c.agent };
+  };
   const api = await startApi(engine, {
-    address: '127.0.0.1', port: 0, tokens: [TOKEN], openPaths: ['/healthz'], users, maskNumbersFor: ['agent'],
+    address: '127.0.0.1', port: 0, tokens: [TOKEN], openPaths: ['/healthz'], users, maskNumbersFor: ['agent'], ...(unmaskRoles ? { unmaskRoles } : {}),
     desktop: { timeZone: 'Asia/Shanghai', language: 'zh-CN', notReadyReasons: [{ code: 'lunch', en: 'Lunch', zh: '午餐' }],
       wrapUpCodes: [{ code: 'order', en: 'Order', zh: '下单', requiresNote: false }, { code: 'complaint', en: 'Complaint', zh: '投诉', requiresNote: true }] },
   });
@@ -171,4 +175,28 @@ t.test('a CDR gets the disposition chosen before it left, null when none was; re
   t.equal(d.size, 0, 'forgotten once stamped');
   t.equal(d.stamp(cdr).disposition, null, 'answered, nothing chosen: null');
   t.notOk('disposition' in d.stamp({ ...cdr, agent: null }), 'never answered: no field');
+});
+
+t.test('unmasking: by role, an agent only its own call, every one audited', async (t) => {
+  const r = await rig(t);
+  const agent = await r.signIn('1001', 'pw-1001');
+  const boss = await r.signIn('boss', 'pw-boss');
+  const root = await r.signIn('root', 'pw-root');
+  const masked = await r.call('GET', '/api/v1/calls', agent);
+  t.equal(masked.body.items[0].caller, '+41*****4567', 'the agent sees it masked');
+  t.equal((await r.call('POST', '/api/v1/calls/c-1/unmask', agent)).status, 403, 'agents may not by default');
+  const ok = await r.call('POST', '/api/v1/calls/c-1/unmask', boss);
+  t.same(ok.body, { callId: 'c-1', caller: '+41791234567' });
+  t.equal((await r.call('POST', '/api/v1/calls/c-9/unmask', boss)).status, 404);
+  await r.audit.flushed();
+  const audit = await r.call('GET', '/api/v1/audit?action=call.unmask', root);
+  t.same(audit.body.items.map((e: any) => [e.actor, e.role, e.target, e.source]), [['boss', 'supervisor', 'c-1', '127.0.0.1']], 'the refused ones changed nothing, the granted one is kept');
+
+  const open = await rig(t, ['agent', 'supervisor']);
+  const a2 = await open.signIn('1001', 'pw-1001');
+  const rootB = await open.signIn('root', 'pw-root');
+  t.equal((await open.call('POST', '/api/v1/calls/c-1/unmask', a2)).body.caller, '+41791234567', 'configured: an agent unmasks its own call');
+  open.engine.callList = [{ ...open.engine.callList[0]!, callId: 'c-2', agent: '1002' }];
+  t.equal((await open.call('POST', '/api/v1/calls/c-2/unmask', a2)).status, 404, "not another agent's");
+  t.equal((await open.call('POST', '/api/v1/calls/c-2/unmask', rootB)).status, 403, 'admin left out of the configured roles');
 });

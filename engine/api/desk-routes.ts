@@ -55,6 +55,7 @@ export interface DeskRoutesDeps {
   audit?: AuditPort;
   wrapUp?: WrapUpPort;
   agent(id: string): AgentInfo | undefined;
+  callerOf?: (callId: string) => { caller: string; agent: string | null } | undefined;
 }
 
 /** The configured wrap-up codes these routes check a person's choice against. */
@@ -113,6 +114,7 @@ const auditQuery = z.strictObject({
   offset: z.coerce.number().int().min(0).max(1_000_000_000).default(0),
 });
 
+const callParams = z.strictObject({ id: z.string().min(1).max(128) });
 const wrapUpBody = z.strictObject({
   callId: z.string().min(1).max(128),
   code: z.string().regex(/^[a-z0-9_-]{1,32}$/, 'expected 1-32 of a-z 0-9 _ -'),
@@ -128,13 +130,14 @@ export const DESK_ROUTES = {
   agentAdd: { summary: 'Add an agent (and its desktop user) without a restart (admin)', tags: ['agents'], body: newAgentBody, responses: { 201: 'AgentJson', ...ERR, 409: 'id, extension or username taken' } },
   wrapUp: { summary: 'Choose the wrap-up code (and note) of a call of this agent, in progress or in wrap-up; saved in its CDR', tags: ['agents'], params: idParams, body: wrapUpBody, responses: { 200: '{ callId, disposition }', ...ERR, 404: 'no such agent', 409: "not this agent's call, or its CDR has left" } },
   wrapUpEnd: { summary: "End the agent's wrap-up now (the call's CDR leaves with its disposition)", tags: ['agents'], params: idParams, responses: { 200: 'AgentJson', ...ERR, 404: 'no such agent', 409: 'not in wrap-up' } },
+  unmask: { summary: "Unmask a call's caller number (roles in users.unmaskRoles; an agent only its own call); audited", tags: ['calls'], params: callParams, responses: { 200: '{ callId, caller }', ...ERR, 404: 'no such call in progress or in wrap-up' } },
   audit: { summary: 'The audit log, newest first, filtered and paged (admin)', tags: ['audit'], querystring: auditQuery, responses: { 200: 'Page<AuditEntry>', ...ERR } },
 } satisfies Record<string, RouteDoc>;
 
 const STATUS_OF: Record<string, number> = { PROV_ERR_UNKNOWN_AGENT: 404, PROV_ERR_INVALID: 400, PROV_ERR_EXISTS: 409, PROV_ERR_NO_USERS: 409 };
 
 /** Register the routes on `app`. Without provisioning or audit their routes answer 501. */
-export function registerDeskRoutes(app: FastifyInstance, deps: DeskRoutesDeps, kit: DeskRouteKit, desktop: WrapUpCodes = {}): void {
+export function registerDeskRoutes(app: FastifyInstance, deps: DeskRoutesDeps, kit: DeskRouteKit, desktop: WrapUpCodes = {}, unmaskRoles: ReadonlySet<string> = new Set(['supervisor', 'admin'])): void {
   const { parse, fail } = kit;
   const codes = new Map((desktop.wrapUpCodes ?? []).map((c) => [c.code, c]));
   const wrapUp = (): WrapUpPort => {
@@ -201,6 +204,20 @@ export function registerDeskRoutes(app: FastifyInstance, deps: DeskRoutesDeps, k
     const a = deps.agent(p.id);
     if (a === undefined) throw fail(404, 'API_ERR_NOT_FOUND', `no agent ${p.id}`);
     return agentJson(a);
+  });
+
+  app.post('/api/v1/calls/:id/unmask', { schema: DESK_ROUTES.unmask, config: { access: 'signedIn' } }, async (req) => {
+    const p = parse(callParams, req.params, 'params');
+    const who = req.principal;
+    if (deps.callerOf === undefined) throw fail(501, 'API_ERR_NOT_IMPLEMENTED', 'unmasking is not available');
+    const role = who?.kind === 'user' ? who.session.user.role : null;
+    if (role !== null && !unmaskRoles.has(role)) throw fail(403, 'API_ERR_FORBIDDEN', 'your role may not unmask numbers (users.unmaskRoles)');
+    const c = deps.callerOf(p.id);
+    // An agent's scope is its own calls: another's call is as unknown to it as a missing one.
+    const scope = who?.kind === 'user' && role === 'agent' ? who.session.user.agentId : null;
+    if (c === undefined || (scope !== null && c.agent !== scope)) throw fail(404, 'API_ERR_NOT_FOUND', `no call ${p.id} in progress or in wrap-up`);
+    deps.audit?.record({ ...requestActor(req), action: 'call.unmask', target: p.id, detail: { agent: c.agent } });
+    return { callId: p.id, caller: c.caller };
   });
 
   app.get('/api/v1/audit', { schema: DESK_ROUTES.audit, config: { access: 'admin' } }, async (req) => {

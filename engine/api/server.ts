@@ -43,6 +43,8 @@ export interface ApiOptions {
   users?: (SessionLookup & NonNullable<SessionRoutesDeps['users']>) | null;
   /** Roles that see callers' numbers masked. Default agents. */
   maskNumbersFor?: readonly Role[];
+  /** Roles that may unmask a number (audited). Default supervisors and admins. */
+  unmaskRoles?: readonly Role[];
   /** What the desktop shows (time zone, language, not-ready reasons). */
   desktop?: DesktopSettings;
   /** Longest life of a session (s), the cookie's Max-Age. Default 12 h. */
@@ -335,7 +337,7 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
     return { ...page(items, q.limit, q.offset), total };
   });
 
-  registerDeskRoutes(app, deps, { parse, fail: (status, code, message) => new ApiError(status, code, message) }, desktop);
+  registerDeskRoutes(app, deps, { parse, fail: (status, code, message) => new ApiError(status, code, message) }, desktop, new Set(opts.unmaskRoles ?? ['supervisor', 'admin']));
   registerCallbackRoutes(app, deps, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
   if (deps.shop !== undefined) registerShopRoutes(app, deps.shop, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
 

@@ -41,6 +41,7 @@ export class FakeEngine implements ApiDeps {
   provisioning?: ApiDeps['provisioning'];
   audit?: ApiDeps['audit'];
   wrapUp?: ApiDeps['wrapUp'];
+  callerOf?: ApiDeps['callerOf'];
   private readonly listeners = new Set<(e: CtiEvent) => void>();
   private clock = 1000;
 

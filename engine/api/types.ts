@@ -138,6 +138,8 @@ export interface ApiDeps {
   audit?: AuditPort;
   /** Wrap-up codes and ending wrap-up (engine: call control's dispositions and the desk); absent = 501. */
   wrapUp?: WrapUpPort;
+  /** The caller's number (unmasked) and agent of a call in progress or in its agent's wrap-up; absent = unmasking answers 501. */
+  callerOf?: (callId: string) => { caller: string; agent: string | null } | undefined;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -634,6 +634,7 @@ const usersSection = z.strictObject({
   accountLockout: lockout(5, 900, 900, 'for one account, from any address'),
   sourceLockout: lockout(20, 900, 900, 'from one address, for any accounts'),
   maskNumbersFor: z.array(z.enum(['agent', 'supervisor', 'admin'])).default(['agent']).describe('Roles that see callers\' numbers masked (138****5678) in the API and events.'),
+  unmaskRoles: z.array(z.enum(['agent', 'supervisor', 'admin'])).default(['supervisor', 'admin']).describe('Roles that may unmask a caller\'s number (POST /api/v1/calls/:id/unmask, audited); an agent only for its own call.'),
 }).prefault({}).describe('Users and roles of the browser desktop and wallboard.');
 
 const reasonCode = z.strictObject({
