@@ -156,31 +156,31 @@ export function registerDeskRoutes(app: FastifyInstance, deps: DeskRoutesDeps, k
     return agentJson(a);
   };
 
-  app.put('/api/v1/agents/:id/skills', { schema: DESK_ROUTES.skills, config: { access: 'staff' } }, async (req) => {
+  app.put('/api/v1/agents/:id/skills', { schema: DESK_ROUTES.skills, config: { access: 'staff', scope: 'agents' } }, async (req) => {
     const p = parse(idParams, req.params, 'params');
     const b = parse(skillsBody, req.body, 'body');
     return answer(prov().setSkills(p.id, b.skills, requestActor(req)));
   });
 
-  app.put('/api/v1/agents/:id/skills/:skill', { schema: DESK_ROUTES.skillSet, config: { access: 'staff' } }, async (req) => {
+  app.put('/api/v1/agents/:id/skills/:skill', { schema: DESK_ROUTES.skillSet, config: { access: 'staff', scope: 'agents' } }, async (req) => {
     const p = parse(skillParams, req.params, 'params');
     const b = parse(levelBody, req.body, 'body');
     return answer(prov().setSkillLevel(p.id, p.skill, b.level, requestActor(req)));
   });
 
-  app.delete('/api/v1/agents/:id/skills/:skill', { schema: DESK_ROUTES.skillDelete, config: { access: 'staff' } }, async (req) => {
+  app.delete('/api/v1/agents/:id/skills/:skill', { schema: DESK_ROUTES.skillDelete, config: { access: 'staff', scope: 'agents' } }, async (req) => {
     const p = parse(skillParams, req.params, 'params');
     return answer(prov().setSkillLevel(p.id, p.skill, null, requestActor(req)));
   });
 
-  app.post('/api/v1/agents', { schema: DESK_ROUTES.agentAdd, config: { access: 'admin' } }, async (req, reply) => {
+  app.post('/api/v1/agents', { schema: DESK_ROUTES.agentAdd, config: { access: 'admin', scope: 'admin' } }, async (req, reply) => {
     const b = parse(newAgentBody, req.body, 'body');
     const { user, ...rest } = b;
     const input: NewAgent = { ...rest, ...(user !== undefined ? { user: { username: user.username ?? b.extension, password: user.password } } : {}) };
     return reply.code(201).send(await answer(await prov().addAgent(input, requestActor(req))));
   });
 
-  app.post('/api/v1/agents/:id/wrap-up', { schema: DESK_ROUTES.wrapUp, config: { access: 'ownAgent' } }, async (req) => {
+  app.post('/api/v1/agents/:id/wrap-up', { schema: DESK_ROUTES.wrapUp, config: { access: 'ownAgent', scope: 'calls' } }, async (req) => {
     const p = parse(idParams, req.params, 'params');
     const b = parse(wrapUpBody, req.body, 'body');
     const note = b.note === undefined || b.note === '' ? null : b.note;
@@ -195,7 +195,7 @@ export function registerDeskRoutes(app: FastifyInstance, deps: DeskRoutesDeps, k
     return { callId: b.callId, disposition };
   });
 
-  app.post('/api/v1/agents/:id/wrap-up/end', { schema: DESK_ROUTES.wrapUpEnd, config: { access: 'ownAgent' } }, async (req) => {
+  app.post('/api/v1/agents/:id/wrap-up/end', { schema: DESK_ROUTES.wrapUpEnd, config: { access: 'ownAgent', scope: 'agents' } }, async (req) => {
     const p = parse(idParams, req.params, 'params');
     if (deps.agent(p.id) === undefined) throw fail(404, 'API_ERR_NOT_FOUND', `no agent ${p.id}`);
     const r = wrapUp().endWrapUp(p.id);
@@ -206,7 +206,7 @@ export function registerDeskRoutes(app: FastifyInstance, deps: DeskRoutesDeps, k
     return agentJson(a);
   });
 
-  app.post('/api/v1/calls/:id/unmask', { schema: DESK_ROUTES.unmask, config: { access: 'signedIn' } }, async (req) => {
+  app.post('/api/v1/calls/:id/unmask', { schema: DESK_ROUTES.unmask, config: { access: 'signedIn', scope: 'calls' } }, async (req) => {
     const p = parse(callParams, req.params, 'params');
     const who = req.principal;
     if (deps.callerOf === undefined) throw fail(501, 'API_ERR_NOT_IMPLEMENTED', 'unmasking is not available');
@@ -220,7 +220,7 @@ export function registerDeskRoutes(app: FastifyInstance, deps: DeskRoutesDeps, k
     return { callId: p.id, caller: c.caller };
   });
 
-  app.get('/api/v1/audit', { schema: DESK_ROUTES.audit, config: { access: 'admin' } }, async (req) => {
+  app.get('/api/v1/audit', { schema: DESK_ROUTES.audit, config: { access: 'admin', scope: 'admin' } }, async (req) => {
     const q = parse(auditQuery, req.query, 'query');
     if (deps.audit === undefined) throw fail(501, 'API_ERR_NOT_IMPLEMENTED', 'no audit log');
     const items = deps.audit.query({ ...q, limit: q.limit + 1 });

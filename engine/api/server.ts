@@ -15,7 +15,7 @@ import { CDR_OUTCOMES } from './outcomes.ts';
 import { registerCallbackRoutes } from './callbacks-routes.ts';
 import { registerShopRoutes } from './shop-routes.ts';
 import { registerDeskRoutes, requestActor } from './desk-routes.ts';
-import { ApiAuth, TokenAuth, type Principal, type RouteAccess, type SessionLookup } from './auth.ts';
+import { ApiAuth, TokenAuth, requiredScope, type ApiScope, type Principal, type RouteAccess, type SessionLookup, type TokenSpec } from './auth.ts';
 import { maskedCall } from './masking.ts';
 import { registerSessionRoutes, type DesktopSettings, type SessionRoutesDeps } from './session-routes.ts';
 import { UI_CSP, type UiFiles } from './ui-files.ts';
@@ -31,8 +31,8 @@ export interface ApiOptions {
   address: string;
   /** Port; 0 picks a free one (read it back from the result). */
   port: number;
-  /** Accepted bearer tokens; empty = no authentication (allow that on loopback only). */
-  tokens: readonly string[];
+  /** Accepted bearer tokens, each with its scopes or none (full access); empty = no authentication (allow that on loopback only). */
+  tokens: readonly TokenSpec[];
   /** Paths served without a token, exact match, e.g. `['/healthz', '/metrics']`. */
   openPaths: readonly string[];
   /** Event stream limits and periods. */
@@ -61,6 +61,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Who may use the route (auth.ts); absent = `staff`. */
     access?: RouteAccess;
+    /** The scope a scoped token needs (auth.ts `requiredScope`); absent = its family's, else read for GET, admin otherwise. */
+    scope?: ApiScope;
   }
 }
 
@@ -239,6 +241,10 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
       await reply.code(403).send(errorBody('API_ERR_FORBIDDEN', 'cross-origin request with a session cookie'));
       return;
     }
+    if (!ApiAuth.hasScope(principal, requiredScope(req.method, req.routeOptions.url ?? path, req.routeOptions.config?.scope))) {
+      await reply.code(403).send(errorBody('API_ERR_FORBIDDEN', 'the token lacks the scope this route needs'));
+      return;
+    }
     const id = (req.params as { id?: unknown } | undefined)?.id;
     if (!ApiAuth.allows(principal, access, typeof id === 'string' ? id : undefined)) {
       await reply.code(403).send(errorBody('API_ERR_FORBIDDEN', 'your role may not use this route'));
@@ -304,7 +310,7 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
     return agentJson(a);
   });
 
-  app.post('/api/v1/agents/:id/status', { schema: ROUTES.agentStatus, config: { access: 'ownAgent' } }, async (req) => {
+  app.post('/api/v1/agents/:id/status', { schema: ROUTES.agentStatus, config: { access: 'ownAgent', scope: 'agents' } }, async (req) => {
     const p = parse(idParams, req.params, 'params');
     const b = parse(statusBody, req.body, 'body');
     // People pick a not-ready reason from the configured list; integrations may send their own.

@@ -147,7 +147,14 @@ const httpSection = z.strictObject({
   address: ipAddress.default('127.0.0.1').describe('IP literal the HTTP API binds.'),
   port: port.default(8080).describe('HTTP port; 0 = any free port.'),
   auth: z.strictObject({
-    tokens: z.array(z.string().min(1)).default([]).describe('Bearer tokens accepted; empty = API open, allowed only on a loopback address.'),
+    tokens: z.array(z.union([
+      z.string().min(1),
+      z.strictObject({
+        token: z.string().min(1).describe('The bearer token.'),
+        scopes: z.array(z.enum(['read', 'calls', 'agents', 'admin', 'shop'])).min(1).optional()
+          .describe('What the token reaches (docs/desktop.md, Integration tokens): read, calls, agents, admin, shop; absent = everything.'),
+      }),
+    ])).default([]).describe('Bearer tokens accepted: a string (full access, as before scopes existed) or { token, scopes }; empty = API open, allowed only on a loopback address.'),
     openPaths: z.array(z.string().startsWith('/')).default(['/healthz', '/metrics']).describe('Paths served without a token.'),
   }).prefault({}).describe('Token authentication of the API.'),
 }).prefault({}).describe('HTTP API, WebSocket events and /metrics.');
