@@ -292,7 +292,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     // ---- users, UI, API ------------------------------------------------------------------------
     const u = config.users;
     const users = u.accounts.length === 0 ? null : await UserDirectory.open(store.db, store.writer,
-      u.accounts.map((a) => ({ username: a.username, role: a.role, agentId: a.agent, name: a.name, password: a.password, passwordHash: a.passwordHash })),
+      u.accounts.map((a) => ({ username: a.username, role: a.role, agentId: a.agent, name: a.name, teams: a.teams, password: a.password, passwordHash: a.passwordHash })),
       new Set(roster.list().map((a) => a.id)), {
         sessions: { idleMs: u.sessionIdleMinutes * 60_000, maxAgeMs: u.sessionMaxHours * 3_600_000 },
         accountLockout: { maxFailures: u.accountLockout.maxFailures, windowMs: u.accountLockout.windowSeconds * 1000, lockMs: u.accountLockout.lockSeconds * 1000 },
@@ -303,7 +303,8 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     const agentInfo = (id: string): AgentInfo | undefined => {
       const v = acd.inspectAgent(id);
       if (!v) return undefined;
-      return { ...v, name: agentSettings.get(id)?.name ?? null, registered: registrar.isRegistered(id) };
+      const a = agentSettings.get(id);
+      return { ...v, name: a?.name ?? null, team: a?.team ?? null, registered: registrar.isRegistered(id) };
     };
     const agentList = (): AgentInfo[] => roster.list().map((a) => agentInfo(a.id)).filter((a): a is AgentInfo => a !== undefined);
     const provisioning = new Provisioning({

@@ -215,6 +215,24 @@ export class ApiAuth {
     return access === 'ownAgent' && agentParam === scope;
   }
 
+  /**
+   * The teams whose agents alone `p` may see and change: a supervisor configured with teams; null
+   * for everyone else (an agent's narrower rule is {@link agentScope}).
+   */
+  static teamsOf(p: Principal | null): ReadonlySet<string> | null {
+    if (p === null || p.kind !== 'user') return null;
+    const u = p.session.user;
+    return u.role === 'supervisor' && u.teams !== undefined && u.teams.length > 0 ? new Set(u.teams) : null;
+  }
+
+  /** True when `p` may see agent `agentId` of team `team` (its own agent, or one of its teams). */
+  static seesAgent(p: Principal | null, agentId: string, team: string | null | undefined): boolean {
+    const scope = ApiAuth.agentScope(p);
+    if (scope !== null) return scope === agentId;
+    const teams = ApiAuth.teamsOf(p);
+    return teams === null || (team !== null && team !== undefined && teams.has(team));
+  }
+
   /** True when `p` holds `scope` (users and the open API: every scope; their role rules apply instead). */
   static hasScope(p: Principal, scope: ApiScope): boolean {
     return p.kind !== 'token' || p.scopes === null || p.scopes.has(scope);

@@ -12,11 +12,11 @@ import { Registrar } from '../registrar/index.ts';
 import { openStore } from '../store/index.ts';
 import { UserDirectory } from '../users/index.ts';
 import { startApi } from './server.ts';
-import { FakeEngine } from './testkit.ts';
+import { FakeEngine, connectEvents } from './testkit.ts';
 
 const TOKEN = 'integration-token-123456';
 const roster = (): RosterAgent[] => ['1001', '1002', '1003'].map((id, i) => ({
-  id, extension: id, password: `p${id}`, name: null, skills: ([{ orders: 3 }, { orders: 3, vip: 5 }, { orders: 1, vip: 2 }] as Record<string, number>[])[i]!, autoReadyOnRegister: false, maxRegistrations: 3,
+  id, extension: id, password: `p${id}`, name: null, skills: ([{ orders: 3 }, { orders: 3, vip: 5 }, { orders: 1, vip: 2 }] as Record<string, number>[])[i]!, autoReadyOnRegister: false, team: null, maxRegistrations: 3,
 }));
 
 async function rig(t: Test, unmaskRoles?: ('agent' | 'supervisor' | 'admin')[]) {
@@ -26,6 +26,7 @@ async function rig(t: Test, unmaskRoles?: ('agent' | 'supervisor' | 'admin')[]) 
   const users = await UserDirectory.open(store.db, store.writer, [
     { username: '1001', role: 'agent', agentId: '1001', name: null, password: 'pw-1001' },
     { username: 'boss', role: 'supervisor', agentId: null, name: null, password: 'pw-boss' },
+    { username: 'north', role: 'supervisor', agentId: null, name: null, password: 'pw-north', teams: ['north'] },
     { username: 'root', role: 'admin', agentId: null, name: null, password: 'pw-root' },
   ], new Set(agents.map((a) => a.id)), {
     sessions: { idleMs: 3_600_000, maxAgeMs: 3_600_000 },
@@ -199,4 +200,27 @@ t.test('unmasking: by role, an agent only its own call, every one audited', asyn
   open.engine.callList = [{ ...open.engine.callList[0]!, callId: 'c-2', agent: '1002' }];
   t.equal((await open.call('POST', '/api/v1/calls/c-2/unmask', a2)).status, 404, "not another agent's");
   t.equal((await open.call('POST', '/api/v1/calls/c-2/unmask', rootB)).status, 403, 'admin left out of the configured roles');
+});
+
+t.test('teams: a supervisor with teams sees and changes only its agents, events filtered too', async (t) => {
+  const r = await rig(t);
+  r.engine.teamOf = { '1001': 'north', '1002': 'south' };
+  r.engine.callList = [r.engine.callList[0]!, { ...r.engine.callList[0]!, callId: 'c-2', agent: '1002' }, { ...r.engine.callList[0]!, callId: 'c-3', agent: null, phase: 'queued' }];
+  const north = await r.signIn('north', 'pw-north');
+  const boss = await r.signIn('boss', 'pw-boss');
+  t.same((await r.call('GET', '/api/v1/agents', north)).body.items.map((a: any) => a.id), ['1001'], 'its team only');
+  t.same((await r.call('GET', '/api/v1/agents', boss)).body.items.map((a: any) => a.id), ['1001', '1002', '1003'], 'no teams: everyone');
+  t.equal((await r.call('GET', '/api/v1/agents/1002', north)).status, 403);
+  t.equal((await r.call('POST', '/api/v1/agents/1002/status', north, { status: 'not_ready', reason: 'lunch' })).status, 403);
+  t.equal((await r.call('PUT', '/api/v1/agents/1002/skills/vip', north, { level: 5 })).status, 403);
+  t.equal((await r.call('PUT', '/api/v1/agents/1001/skills/vip', north, { level: 5 })).status, 200);
+  t.same((await r.call('GET', '/api/v1/calls', north)).body.items.map((c: any) => c.callId), ['c-1', 'c-3'], "its agents' calls and the unassigned");
+  t.equal((await r.call('POST', '/api/v1/calls/c-2/unmask', north)).status, 404, "another team's call");
+  t.equal((await r.call('POST', '/api/v1/calls/c-1/unmask', north)).status, 200);
+
+  const ws = await connectEvents(`ws://127.0.0.1:${r.base.split(':')[2]}/api/v1/events`, { cookie: north, origin: r.base });
+  for (const agentId of ['1002', '1001']) r.engine.emit({ type: 'agent.state', at: 1, agentId, status: 'available', state: 'idle', reason: null });
+  const seen = await ws.waitFor((m) => m.type === 'agent.state');
+  t.equal((seen as any).agentId, '1001', "the other team's event was not sent");
+  ws.close();
 });

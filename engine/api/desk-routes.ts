@@ -15,7 +15,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AuditEntry, AuditQuery, AuditSink } from '../audit/index.ts';
 import type { Actor, NewAgent, ProvisionResult } from '../provisioning/index.ts';
-import type { Principal } from './auth.ts';
+import { ApiAuth, type Principal } from './auth.ts';
 import type { RouteDoc } from './openapi.ts';
 import type { AgentInfo } from './types.ts';
 import { agentJson } from './views.ts';
@@ -94,6 +94,7 @@ const newAgentBody = z.strictObject({
   name: z.string().min(1).max(100).nullable().default(null),
   skills: skillsMap.default({}),
   autoReadyOnRegister: z.boolean().default(false),
+  team: id.nullable().default(null),
   user: z.strictObject({
     username: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/, 'expected 1-64 letters, digits, _ . @ - (not first)').optional(),
     password: z.string().min(8).max(200),
@@ -215,7 +216,8 @@ export function registerDeskRoutes(app: FastifyInstance, deps: DeskRoutesDeps, k
     const c = deps.callerOf(p.id);
     // An agent's scope is its own calls: another's call is as unknown to it as a missing one.
     const scope = who?.kind === 'user' && role === 'agent' ? who.session.user.agentId : null;
-    if (c === undefined || (scope !== null && c.agent !== scope)) throw fail(404, 'API_ERR_NOT_FOUND', `no call ${p.id} in progress or in wrap-up`);
+    const hidden = c !== undefined && c.agent !== null && !ApiAuth.seesAgent(who, c.agent, deps.agent(c.agent)?.team);
+    if (c === undefined || (scope !== null && c.agent !== scope) || hidden) throw fail(404, 'API_ERR_NOT_FOUND', `no call ${p.id} in progress or in wrap-up`);
     deps.audit?.record({ ...requestActor(req), action: 'call.unmask', target: p.id, detail: { agent: c.agent } });
     return { callId: p.id, caller: c.caller };
   });

@@ -208,7 +208,7 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
   const desktop = opts.desktop ?? DEFAULT_DESKTOP;
   const reasons = new Set(desktop.notReadyReasons.map((r) => r.code));
   const views = () => queueViews(deps.acdSnapshot(), deps.queues(), deps.agents(), (q) => deps.metrics.queueTotals(q));
-  const hub = new EventHub(views, deps.metrics, opts.events);
+  const hub = new EventHub(views, deps.metrics, { teamOf: (id) => deps.agent(id)?.team ?? null, ...opts.events });
   const app = fastify({
     ...(opts.logger === undefined ? { logger: false } : { loggerInstance: opts.logger }),
     logController: new LogController({ disableRequestLogging: true }),
@@ -248,6 +248,13 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
     const id = (req.params as { id?: unknown } | undefined)?.id;
     if (!ApiAuth.allows(principal, access, typeof id === 'string' ? id : undefined)) {
       await reply.code(403).send(errorBody('API_ERR_FORBIDDEN', 'your role may not use this route'));
+      return;
+    }
+    // A supervisor with teams reaches the agents of its teams only (an unknown agent: the route's 404).
+    const route = req.routeOptions.url;
+    if (typeof id === 'string' && route !== undefined && route.startsWith('/api/v1/agents/:id') && ApiAuth.teamsOf(principal) !== null) {
+      const a = deps.agent(id);
+      if (a !== undefined && !ApiAuth.seesAgent(principal, id, a.team)) await reply.code(403).send(errorBody('API_ERR_FORBIDDEN', 'not an agent of your teams'));
     }
   });
 
@@ -299,8 +306,7 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
 
   app.get('/api/v1/agents', { schema: ROUTES.agents, config: { access: 'signedIn' } }, async (req) => {
     parse(noQuery, req.query, 'query');
-    const scope = ApiAuth.agentScope(req.principal);
-    return { items: deps.agents().filter((a) => scope === null || a.id === scope).map(agentJson) };
+    return { items: deps.agents().filter((a) => ApiAuth.seesAgent(req.principal, a.id, a.team)).map(agentJson) };
   });
 
   app.get('/api/v1/agents/:id', { schema: ROUTES.agent, config: { access: 'ownAgent' } }, async (req) => {
@@ -327,7 +333,10 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
   app.get('/api/v1/calls', { schema: ROUTES.calls, config: { access: 'signedIn' } }, async (req) => {
     parse(noQuery, req.query, 'query');
     const scope = ApiAuth.agentScope(req.principal);
-    const calls = deps.calls().filter((c) => scope === null || c.agent === scope);
+    const teams = ApiAuth.teamsOf(req.principal);
+    // A team's supervisor sees its agents' calls and the calls no agent has yet (the queues are shared).
+    const calls = deps.calls().filter((c) => scope !== null ? c.agent === scope
+      : teams === null || c.agent === null || ApiAuth.seesAgent(req.principal, c.agent, deps.agent(c.agent)?.team));
     return { items: auth.masks(req.principal) ? calls.map(maskedCall) : calls };
   });
 
@@ -379,7 +388,7 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
     wsHandler: (socket: EventSocket, req) => {
       // An agent's stream is its own whatever it asked (preValidation refused another agent).
       const agent = ApiAuth.agentScope(req.principal) ?? (req.query as { agent?: string }).agent ?? null;
-      hub.add(socket, agent, auth.masks(req.principal));
+      hub.add(socket, agent, auth.masks(req.principal), ApiAuth.teamsOf(req.principal));
     },
   });
 

@@ -48,6 +48,8 @@ export interface AgentInfo extends AgentView {
   name: string | null;
   /** At least one registered contact. */
   registered: boolean;
+  /** The agent's team (config `agents[].team`), or null. */
+  team?: string | null;
 }
 
 /** Phase of a call in progress, as call control sees it. */

@@ -270,6 +270,7 @@ const agent = z.strictObject({
   password: numberAsText(z.string().min(1), { type: 'number' }).describe('Digest password of the phone.'),
   name: z.string().nullable().default(null).describe('Display name; null = the id.'),
   skills: z.record(idPattern, z.number().int().min(1).max(100)).default({}).describe('Skill → level (1..100, higher is better).'),
+  team: id.nullable().default(null).describe('Team of the agent: supervisors with users.accounts[].teams see only their teams.'),
   autoReadyOnRegister: z.boolean().default(false).describe('Log in as available when the phone registers.'),
   maxRegistrations: z.number().int().min(1).max(10).default(3).describe('Most contacts the phone may register.'),
 });
@@ -628,6 +629,7 @@ const userAccount = z.strictObject({
   role: z.enum(['agent', 'supervisor', 'admin']).describe('agent: own state and calls only; supervisor and admin: everything (teams come later).'),
   agent: id.nullable().default(null).describe('The agent id this user works as; required for role agent.'),
   name: z.string().max(100).nullable().default(null).describe('Display name; null = the username.'),
+  teams: z.array(id).default([]).describe('Supervisors: the teams (agents[].team) it sees and changes; empty = every agent.'),
   password: numberAsText(z.string().min(1).max(200), { type: 'number' }).nullable().default(null).describe('Password in clear (demo and tests); prefer passwordHash.'),
   passwordHash: z.string().regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/, 'expected scrypt$N$r$p$salt$key (see docs/desktop.md)').nullable().default(null)
     .describe('scrypt hash of the password (docs/desktop.md shows how to make one).'),
