@@ -8,7 +8,7 @@
  * trunks, call control and desk, API — then the delegates are wired (registrar → desk, UA →
  * calls and registrar), and stop is the reverse after a drain of calls and of the outbox.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { Acd } from './acd/index.ts';
@@ -360,6 +360,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       },
     }, {
       address: config.http.address, port: config.http.port, tokens: config.http.auth.tokens, openPaths: config.http.auth.openPaths,
+      ...(config.http.tls !== null ? { tls: { cert: readFileSync(config.http.tls.certPath), key: readFileSync(config.http.tls.keyPath) } } : {}),
       users, maskNumbersFor: u.maskNumbersFor, unmaskRoles: u.unmaskRoles, desktop: config.desktop, sessionMaxAgeSeconds: u.sessionMaxHours * 3600, ui,
     });
     cleanups.push(() => api.close());
@@ -369,7 +370,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     else log.info('no outbound trunk configured: callback tasks are kept, not dialled');
     cleanups.push(() => dialer.stop());
     if (users !== null) {
-      log.info({ url: `http://${api.address.includes(':') ? `[${api.address}]` : api.address}:${api.port}/`, users: u.accounts.map((a) => `${a.username} (${a.role})`).join(', '),
+      log.info({ url: `${config.http.tls !== null ? 'https' : 'http'}://${api.address.includes(':') ? `[${api.address}]` : api.address}:${api.port}/`, users: u.accounts.map((a) => `${a.username} (${a.role})`).join(', '),
         // Clear-text passwords (the demo's) are printed only for an API on loopback: there they are a sign-in hint, not a leak.
         ...(isLoopback(api.address) && u.accounts.some((a) => a.password !== null)
           ? { passwords: u.accounts.filter((a) => a.password !== null).map((a) => `${a.username}/${a.password}`).join(' ') } : {}) },

@@ -51,6 +51,8 @@ export interface ApiOptions {
   sessionMaxAgeSeconds?: number;
   /** The built browser UI (ui-files.ts `loadUiFiles`), or null when it is not built. */
   ui?: UiFiles | null;
+  /** Serve HTTPS with this certificate chain and key (PEM); the session cookie gets `Secure`. Absent = HTTP. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 declare module 'fastify' {
@@ -213,7 +215,9 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
     ...(opts.logger === undefined ? { logger: false } : { loggerInstance: opts.logger }),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 16 * 1024,
-  });
+    // The https server is an http.Server for everything the routes touch; fastify's types split them.
+    ...(opts.tls !== undefined ? { https: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
+  }) as unknown as FastifyInstance;
   const openapi = new OpenApiCollector();
   app.addHook('onRoute', openapi.onRoute);
   // Route schemas describe (openapi.ts); the handlers validate with zod and answer in the API's words.
@@ -393,7 +397,7 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
   });
 
   registerSessionRoutes(app, {
-    users, auth, desktop, ...(deps.audit ? { audit: deps.audit } : {}), cookieMaxAgeSeconds: opts.sessionMaxAgeSeconds ?? 12 * 3600, secureCookies: false,
+    users, auth, desktop, ...(deps.audit ? { audit: deps.audit } : {}), cookieMaxAgeSeconds: opts.sessionMaxAgeSeconds ?? 12 * 3600, secureCookies: opts.tls !== undefined,
   }, parse, (status, code, message) => new ApiError(status, code, message));
   registerUiRoutes(app, opts.ui ?? null);
 

@@ -157,6 +157,10 @@ const httpSection = z.strictObject({
     ])).default([]).describe('Bearer tokens accepted: a string (full access, as before scopes existed) or { token, scopes }; empty = API open, allowed only on a loopback address.'),
     openPaths: z.array(z.string().startsWith('/')).default(['/healthz', '/metrics']).describe('Paths served without a token.'),
   }).prefault({}).describe('Token authentication of the API.'),
+  tls: z.strictObject({
+    certPath: z.string().min(1).describe('PEM certificate chain file.'),
+    keyPath: z.string().min(1).describe('PEM private key file.'),
+  }).nullable().default(null).describe('HTTPS for the API, the event stream and the UI (the session cookie then gets Secure); null = plain HTTP.'),
 }).prefault({}).describe('HTTP API, WebSocket events and /metrics.');
 
 // ------------------------------------------------------------------ media
