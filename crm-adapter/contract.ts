@@ -306,6 +306,12 @@ export interface Cdr {
    * by the flow's variable names; `{}` when nothing was keyed. Always set on inbound records.
    */
   variables?: Record<string, string>;
+  /**
+   * The wrap-up code the agent chose for the call (config `desktop.wrapUpCodes`) and its note, or
+   * null when none was chosen before the record left (issue 15, contract C1). Optional so that v1
+   * adapters stay valid; the engine sets it on every answered inbound record it writes.
+   */
+  disposition?: { code: string; note: string | null } | null;
 }
 
 /** What an inbound caller got on arrival ({@link Cdr.treatment}). */

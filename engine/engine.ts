@@ -8,7 +8,7 @@
  * trunks, call control and desk, API — then the delegates are wired (registrar → desk, UA →
  * calls and registrar), and stop is the reverse after a drain of calls and of the outbox.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { Acd } from './acd/index.ts';
@@ -20,7 +20,7 @@ import { SqliteCrmAdapter, WebhookCrmAdapter, loadAdapterModule, type CrmAdapter
 import { ShopCrmAdapter, type ShopStoreConfig } from '../crm-adapter/shop/index.ts';
 import { Registrar } from './registrar/index.ts';
 import { TrunkTable } from './trunks/index.ts';
-import { CachedCallerLookup, CallController, settingsFromConfig, type TrunkAdmission } from './calls/index.ts';
+import { CachedCallerLookup, CallController, Dispositions, settingsFromConfig, type TrunkAdmission } from './calls/index.ts';
 import {
   CDR_OUTCOMES, CallEventSink, callSummary, callsByPhase, createMetrics, deliveryObserver, deskStatusChange, packageVersion, startApi,
   type AgentInfo, type ApiServer, type CallSummary, type CdrQuery, type Metrics, type ShopLiveCall,
@@ -249,8 +249,9 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
         overload: { whenMediaFull: t.overload.whenMediaFull, maxRingingMs: t.overload.maxRingingSeconds * 1000, atRingingLimit: t.overload.atRingingLimit },
       };
     };
+    const dispositions = new Dispositions();
     const calls: CallController = new CallController({
-      ua, acd, media, store, log: log.child({ module: 'calls' }),
+      ua, acd, media, store, log: log.child({ module: 'calls' }), dispositions,
       settings: callsSettings,
       callbacks: dialer,
       lookup,
@@ -301,7 +302,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     // ---- users, UI, API ------------------------------------------------------------------------
     const u = config.users;
     const users = u.accounts.length === 0 ? null : await UserDirectory.open(store.db, store.writer,
-      u.accounts.map((a) => ({ username: a.username, role: a.role, agentId: a.agent, name: a.name, password: a.password, passwordHash: a.passwordHash })),
+      u.accounts.map((a) => ({ username: a.username, role: a.role, agentId: a.agent, name: a.name, teams: a.teams, password: a.password, passwordHash: a.passwordHash })),
       new Set(roster.list().map((a) => a.id)), {
         sessions: { idleMs: u.sessionIdleMinutes * 60_000, maxAgeMs: u.sessionMaxHours * 3_600_000 },
         accountLockout: { maxFailures: u.accountLockout.maxFailures, windowMs: u.accountLockout.windowSeconds * 1000, lockMs: u.accountLockout.lockSeconds * 1000 },
@@ -312,7 +313,8 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     const agentInfo = (id: string): AgentInfo | undefined => {
       const v = acd.inspectAgent(id);
       if (!v) return undefined;
-      return { ...v, name: agentSettings.get(id)?.name ?? null, registered: registrar.isRegistered(id) };
+      const a = agentSettings.get(id);
+      return { ...v, name: a?.name ?? null, team: a?.team ?? null, registered: registrar.isRegistered(id) };
     };
     const agentList = (): AgentInfo[] => roster.list().map((a) => agentInfo(a.id)).filter((a): a is AgentInfo => a !== undefined);
     const provisioning = new Provisioning({
@@ -351,9 +353,26 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       metrics,
       provisioning,
       audit,
+      wrapUp: {
+        setDisposition: (agentId, callId, d) => {
+          // The agent's call in progress, or its last call while the CDR waits for the wrap-up's end.
+          const live = calls.list().find((c) => c.id === callId);
+          if ((live !== undefined ? live.agentId : calls.inWrapUp(callId)?.agent) !== agentId) return false;
+          dispositions.set(callId, d);
+          return true;
+        },
+        endWrapUp: (agentId) => desk.endWrapUp(agentId),
+      },
+      callerOf: (callId) => {
+        const live = calls.list().find((c) => c.id === callId);
+        if (live !== undefined) return { caller: live.caller, agent: live.agentId };
+        const w = calls.inWrapUp(callId);
+        return w === undefined ? undefined : { caller: w.caller, agent: w.agent };
+      },
     }, {
       address: config.http.address, port: config.http.port, tokens: config.http.auth.tokens, openPaths: config.http.auth.openPaths,
-      users, maskNumbersFor: u.maskNumbersFor, desktop: config.desktop, sessionMaxAgeSeconds: u.sessionMaxHours * 3600, ui,
+      ...(config.http.tls !== null ? { tls: { cert: readFileSync(config.http.tls.certPath), key: readFileSync(config.http.tls.keyPath) } } : {}),
+      users, maskNumbersFor: u.maskNumbersFor, unmaskRoles: u.unmaskRoles, desktop: config.desktop, sessionMaxAgeSeconds: u.sessionMaxHours * 3600, ui,
     });
     cleanups.push(() => api.close());
 
@@ -362,7 +381,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     else log.info('no outbound trunk configured: callback tasks are kept, not dialled');
     cleanups.push(() => dialer.stop());
     if (users !== null) {
-      log.info({ url: `http://${api.address.includes(':') ? `[${api.address}]` : api.address}:${api.port}/`, users: u.accounts.map((a) => `${a.username} (${a.role})`).join(', '),
+      log.info({ url: `${config.http.tls !== null ? 'https' : 'http'}://${api.address.includes(':') ? `[${api.address}]` : api.address}:${api.port}/`, users: u.accounts.map((a) => `${a.username} (${a.role})`).join(', '),
         // Clear-text passwords (the demo's) are printed only for an API on loopback: there they are a sign-in hint, not a leak.
         ...(isLoopback(api.address) && u.accounts.some((a) => a.password !== null)
           ? { passwords: u.accounts.filter((a) => a.password !== null).map((a) => `${a.username}/${a.password}`).join(' ') } : {}) },

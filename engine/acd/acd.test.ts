@@ -723,3 +723,16 @@ t.test('run-time skills (setAgentSkills)', async (t) => {
     t.same(s.offers(), ['c1:a1']);
   });
 });
+
+t.test('ending wrap-up early', async (t) => {
+  const s = new Scenario({ queues: [q('sales', { wrapUpMs: 60_000 })], agents: agents(1, { sales: 1 }) });
+  s.login('a1').call('c1', 'sales').answer('c1');
+  t.equal(s.acd.endWrapUp('a1', s.now)[0]?.type, 'error', 'on a call: refused');
+  s.end('c1').call('c2', 'sales');
+  t.equal(s.acd.inspectAgent('a1')?.state, 'wrapUp');
+  s.status('a1', 'available');
+  const effects = s.acd.endWrapUp('a1', s.now + 5);
+  t.same(effects.filter((e) => e.type === 'offer').map((e) => e.type === 'offer' && e.callId), ['c2'], 'the waiting call is offered at once');
+  t.equal(s.acd.nextDeadline(), null, 'the wrap-up timer is gone (no ring timeout here)');
+  t.equal(s.acd.endWrapUp('nobody', s.now)[0]?.type, 'error');
+});

@@ -273,7 +273,7 @@ export class Acd {
     agent.call = null;
     call.agent = null;
     this.end(call, 'unreached');
-    this.endWrapUp(agent, now);
+    this.finishWrapUp(agent, now);
     return this.out;
   }
 
@@ -377,6 +377,21 @@ export class Acd {
     this.applyStatus(agent, status, reason, now);
     this.emitAgent(agent);
     if (status === 'available' && !wasAvailable) this.agentFree(agent, now);
+    return this.out;
+  }
+
+  /**
+   * The agent ends its wrap-up early (it is done with the notes): as if the wrap-up timer fired
+   * now, so a status asked for meanwhile applies, and an available agent may be offered a call.
+   * Error effect when the agent is not in wrap-up.
+   */
+  endWrapUp(agentId: string, now: Millis): AcdEffect[] {
+    this.out = [];
+    const agent = this.agents.get(agentId);
+    if (agent === undefined) return this.fail('ACD_ERR_UNKNOWN_AGENT', `unknown agent '${agentId}'`);
+    if (agent.state !== 'wrapUp') return this.fail('ACD_ERR_INVALID_STATE', `endWrapUp: agent '${agentId}' is ${agent.state}`);
+    this.timers.remove(agent.timer);
+    this.finishWrapUp(agent, now);
     return this.out;
   }
 
@@ -954,7 +969,7 @@ export class Acd {
       this.setTimer(agent.timer, now + q.wrapUpMs);
       this.emitAgent(agent);
     } else {
-      this.endWrapUp(agent, now);
+      this.finishWrapUp(agent, now);
     }
   }
 
@@ -1023,7 +1038,7 @@ export class Acd {
     if (agent.status === 'available') this.agentFree(agent, now);
   }
 
-  private endWrapUp(agent: Agent, now: Millis): void {
+  private finishWrapUp(agent: Agent, now: Millis): void {
     if (agent.pendingStatus !== null) this.applyStatus(agent, agent.pendingStatus, agent.pendingReason, now);
     this.becomeIdle(agent, now);
   }
@@ -1086,7 +1101,7 @@ export class Acd {
       if (agent.offerStage === 'ringing') this.failOffer(call, now, 'ringNoAnswer');
       else this.unconfirmedOfferEnded(call, now);
     } else if (agent.state === 'wrapUp') {
-      this.endWrapUp(agent, now);
+      this.finishWrapUp(agent, now);
     }
   }
 

@@ -16,31 +16,81 @@
  *  admin          yes        yes     admin only           403      (provisioning, the audit log)
  * ```
  *
- * Integration tokens reach everything this step (scopes come with provisioning). A route that
- * does not declare its access is `staff`: a new route is closed to agents until it says otherwise.
+ * A route that does not declare its access is `staff`: a new route is closed to agents until it
+ * says otherwise.
+ *
+ * Integration tokens may carry scopes (`http.auth.tokens[].scopes`); a token without scopes keeps
+ * the full access tokens always had. Each route needs one scope ({@link requiredScope}): the one it
+ * declares (`config.scope`), else its family's (the shop's routes: `shop`; callback tasks and the
+ * do-not-call list: `calls` to change), else `read` for GET and `admin` for any other method, so
+ * a new route that changes something is closed to scoped tokens until it says which scope it is.
+ *
+ * ```
+ *  scope    reaches
+ *  read     every GET (queues, agents, calls, CDRs, callbacks, events) except the shop and admin ones
+ *  calls    changes to calls: wrap-up codes, unmasking, callback tasks, the do-not-call list
+ *  agents   changes to agents: status, skills, ending wrap-up
+ *  admin    adding agents, the audit log, and any change route that declares nothing
+ *  shop     everything under /api/v1/shop/
+ * ```
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Role, Session } from '../users/index.ts';
 
+/** Scopes an integration token may be limited to (see the table above). */
+export const API_SCOPES = ['read', 'calls', 'agents', 'admin', 'shop'] as const;
+
+/** One of {@link API_SCOPES}. */
+export type ApiScope = (typeof API_SCOPES)[number];
+
+/** A configured token: the bare string (full access) or the token with its scopes. */
+export type TokenSpec = string | { token: string; scopes?: readonly ApiScope[] | undefined };
+
+/** Families whose routes need one scope whatever the method (path prefix → scope). */
+const FAMILY_SCOPES: ReadonlyArray<readonly [string, ApiScope, 'all' | 'changes']> = [
+  ['/api/v1/shop/', 'shop', 'all'],
+  ['/api/v1/callbacks', 'calls', 'changes'],
+  ['/api/v1/dnc', 'calls', 'changes'],
+];
+
+/** The scope a request of `method` to route `url` (its pattern) needs; `declared` is the route's own. */
+export function requiredScope(method: string, url: string, declared: ApiScope | undefined): ApiScope {
+  if (declared !== undefined) return declared;
+  const read = method === 'GET' || method === 'HEAD';
+  for (const [prefix, scope, which] of FAMILY_SCOPES) {
+    if (url.startsWith(prefix) && (which === 'all' || !read)) return scope;
+  }
+  return read ? 'read' : 'admin';
+}
+
+interface TokenEntry {
+  digest: Buffer;
+  /** null = every scope (a token configured without scopes). */
+  scopes: ReadonlySet<ApiScope> | null;
+}
+
 /** Who may call what. */
 export class TokenAuth {
-  private readonly digests: readonly Buffer[];
+  private readonly entries: readonly TokenEntry[];
   private readonly openPaths: ReadonlySet<string>;
 
   /** With no tokens the API is open (the engine allows that only on a loopback address). */
-  constructor(tokens: readonly string[], openPaths: readonly string[]) {
-    this.digests = tokens.map(digest);
+  constructor(tokens: readonly TokenSpec[], openPaths: readonly string[]) {
+    this.entries = tokens.map((t) => typeof t === 'string'
+      ? { digest: digest(t), scopes: null }
+      : { digest: digest(t.token), scopes: t.scopes === undefined ? null : new Set(t.scopes) });
     this.openPaths = new Set(openPaths);
   }
 
+
   /** True when no token is configured. */
   get none(): boolean {
-    return this.digests.length === 0;
+    return this.entries.length === 0;
   }
 
   /** True when `path` (without query) needs no token. Exact match only: `/healthz/` is not `/healthz`. */
   isOpen(path: string): boolean {
-    return this.digests.length === 0 || this.openPaths.has(path);
+    return this.entries.length === 0 || this.openPaths.has(path);
   }
 
   /** True when `path` is one of the configured open paths (whatever the tokens). */
@@ -53,23 +103,28 @@ export class TokenAuth {
    * `token` query parameter) carries a configured token.
    */
   accepts(authorization: string | undefined, queryToken: string | undefined): boolean {
-    if (this.digests.length === 0) return true;
+    if (this.entries.length === 0) return true;
     return this.presents(authorization, queryToken);
   }
 
   /** True when a configured token is presented (false when none is configured). */
   presents(authorization: string | undefined, queryToken: string | undefined): boolean {
+    return this.find(authorization, queryToken) !== undefined;
+  }
+
+  /** The configured token presented, or undefined. Every entry is compared (constant time over the list). */
+  find(authorization: string | undefined, queryToken: string | undefined): TokenEntry | undefined {
     let presented: string | undefined;
     if (authorization !== undefined && authorization.length > 7 && authorization.slice(0, 7).toLowerCase() === 'bearer ') {
       presented = authorization.slice(7).trim();
     } else {
       presented = queryToken;
     }
-    if (presented === undefined || presented === '') return false;
+    if (presented === undefined || presented === '') return undefined;
     const d = digest(presented);
-    let ok = false;
-    for (const t of this.digests) ok = timingSafeEqual(t, d) || ok;
-    return ok;
+    let found: TokenEntry | undefined;
+    for (const t of this.entries) if (timingSafeEqual(t.digest, d) && found === undefined) found = t;
+    return found;
   }
 }
 
@@ -82,7 +137,7 @@ export type Principal =
   /** Nothing is configured: the open API of a loopback test or demo without users. */
   | { kind: 'open' }
   /** An integration token. */
-  | { kind: 'token' }
+  | { kind: 'token'; scopes: ReadonlySet<ApiScope> | null }
   /** A signed-in user. */
   | { kind: 'user'; session: Session };
 
@@ -133,7 +188,8 @@ export class ApiAuth {
 
   /** Who presents these credentials, or null when none is valid. */
   authenticate(authorization: string | undefined, queryToken: string | undefined, cookie: string | undefined): Principal | null {
-    if (this.tokens.presents(authorization, queryToken)) return { kind: 'token' };
+    const token = this.tokens.find(authorization, queryToken);
+    if (token !== undefined) return { kind: 'token', scopes: token.scopes };
     if (this.users !== null) {
       const token = cookieValue(cookie, SESSION_COOKIE);
       const session = token === undefined ? undefined : this.users.session(token);
@@ -157,6 +213,29 @@ export class ApiAuth {
     const scope = ApiAuth.agentScope(p);
     if (scope === null) return true;
     return access === 'ownAgent' && agentParam === scope;
+  }
+
+  /**
+   * The teams whose agents alone `p` may see and change: a supervisor configured with teams; null
+   * for everyone else (an agent's narrower rule is {@link agentScope}).
+   */
+  static teamsOf(p: Principal | null): ReadonlySet<string> | null {
+    if (p === null || p.kind !== 'user') return null;
+    const u = p.session.user;
+    return u.role === 'supervisor' && u.teams !== undefined && u.teams.length > 0 ? new Set(u.teams) : null;
+  }
+
+  /** True when `p` may see agent `agentId` of team `team` (its own agent, or one of its teams). */
+  static seesAgent(p: Principal | null, agentId: string, team: string | null | undefined): boolean {
+    const scope = ApiAuth.agentScope(p);
+    if (scope !== null) return scope === agentId;
+    const teams = ApiAuth.teamsOf(p);
+    return teams === null || (team !== null && team !== undefined && teams.has(team));
+  }
+
+  /** True when `p` holds `scope` (users and the open API: every scope; their role rules apply instead). */
+  static hasScope(p: Principal, scope: ApiScope): boolean {
+    return p.kind !== 'token' || p.scopes === null || p.scopes.has(scope);
   }
 
   /** True when callers' numbers are masked for `p`. */

@@ -43,6 +43,8 @@ export interface EventHubOptions {
   maxClients?: number;
   /** Wall clock for `at` fields (epoch ms). Default `Date.now`. */
   now?: () => number;
+  /** An agent's team, for clients limited to teams (a supervisor's). Default: no agent has one. */
+  teamOf?: (agentId: string) => string | null;
 }
 
 const OPEN = 1;
@@ -52,6 +54,8 @@ const GOING_AWAY = 1001;
 interface Client {
   socket: EventSocket;
   agent: string | null;
+  /** Teams whose agents' events alone this client receives (a supervisor's), or null for all. */
+  teams: ReadonlySet<string> | null;
   /** Callers' numbers masked for this client (its user's role). */
   masked: boolean;
   alive: boolean;
@@ -59,6 +63,7 @@ interface Client {
 
 /** Fan-out of events to connected clients with per-client back-pressure limits. */
 export class EventHub {
+  private readonly teamOf: (agentId: string) => string | null;
   private readonly clients = new Set<Client>();
   private readonly maxBufferedBytes: number;
   private readonly queueUpdateMs: number;
@@ -81,6 +86,7 @@ export class EventHub {
     this.pingIntervalMs = options.pingIntervalMs ?? 30_000;
     this.maxClients = options.maxClients ?? 500;
     this.now = options.now ?? Date.now;
+    this.teamOf = options.teamOf ?? (() => null);
   }
 
   /** Connected clients. */
@@ -98,13 +104,13 @@ export class EventHub {
    * they come. `agent` restricts the connection to that agent's events (plus queue updates);
    * `masked` masks callers' numbers in what it receives.
    */
-  add(socket: EventSocket, agent: string | null, masked = false): void {
+  add(socket: EventSocket, agent: string | null, masked = false, teams: ReadonlySet<string> | null = null): void {
     if (this.closed) {
       socket.close(GOING_AWAY, 'shutting down');
       return;
     }
     const first = this.clients.size === 0;
-    const client: Client = { socket, agent, masked, alive: true };
+    const client: Client = { socket, agent, teams, masked, alive: true };
     this.clients.add(client);
     socket.on('close', () => this.remove(client));
     // Without a listener a socket error would be thrown; the close that follows removes the client.
@@ -130,8 +136,10 @@ export class EventHub {
     const agent = eventAgent(event);
     let data: string | null = null;
     let masked: string | null = null;
+    let team: string | null | undefined;
     for (const c of this.clients) {
       if (c.agent !== null && c.agent !== agent) continue;
+      if (c.teams !== null && agent !== null && !c.teams.has((team ??= this.teamOf(agent)) ?? '')) continue;
       // Each form serialized once per event, whatever the number of clients.
       if (c.masked) this.send(c, masked ??= JSON.stringify(maskedEvent(wireEvent(event))));
       else this.send(c, data ??= JSON.stringify(wireEvent(event)));

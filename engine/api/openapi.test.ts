@@ -35,7 +35,7 @@ t.test('the served document lists every registered route, each with its real par
     'post /api/v1/callbacks/{id}/complete', 'post /api/v1/dnc', 'post /api/v1/dnc/import',
     'get /api/v1/events', 'get /api/v1/openapi.json', 'get /api/v1/queues', 'get /api/v1/queues/{id}', 'get /healthz', 'get /metrics',
     'post /api/v1/agents/{id}/status', 'post /api/v1/agents', 'put /api/v1/agents/{id}/skills', 'put /api/v1/agents/{id}/skills/{skill}',
-    'delete /api/v1/agents/{id}/skills/{skill}', 'get /api/v1/audit', 'get /', 'get /assets/*', 'get /api/v1/session', 'post /api/v1/session', 'delete /api/v1/session',
+    'delete /api/v1/agents/{id}/skills/{skill}', 'get /api/v1/audit', 'post /api/v1/agents/{id}/wrap-up', 'post /api/v1/agents/{id}/wrap-up/end', 'post /api/v1/calls/{id}/unmask', 'get /', 'get /assets/*', 'get /api/v1/session', 'post /api/v1/session', 'delete /api/v1/session',
   ].sort());
   for (const { path, method, op } of ops) {
     // A real route answers with anything but the not-found handler's "no route".

@@ -15,7 +15,7 @@ import { CDR_OUTCOMES } from './outcomes.ts';
 import { registerCallbackRoutes } from './callbacks-routes.ts';
 import { registerShopRoutes } from './shop-routes.ts';
 import { registerDeskRoutes, requestActor } from './desk-routes.ts';
-import { ApiAuth, TokenAuth, type Principal, type RouteAccess, type SessionLookup } from './auth.ts';
+import { ApiAuth, TokenAuth, requiredScope, type ApiScope, type Principal, type RouteAccess, type SessionLookup, type TokenSpec } from './auth.ts';
 import { maskedCall } from './masking.ts';
 import { registerSessionRoutes, type DesktopSettings, type SessionRoutesDeps } from './session-routes.ts';
 import { UI_CSP, type UiFiles } from './ui-files.ts';
@@ -31,8 +31,8 @@ export interface ApiOptions {
   address: string;
   /** Port; 0 picks a free one (read it back from the result). */
   port: number;
-  /** Accepted bearer tokens; empty = no authentication (allow that on loopback only). */
-  tokens: readonly string[];
+  /** Accepted bearer tokens, each with its scopes or none (full access); empty = no authentication (allow that on loopback only). */
+  tokens: readonly TokenSpec[];
   /** Paths served without a token, exact match, e.g. `['/healthz', '/metrics']`. */
   openPaths: readonly string[];
   /** Event stream limits and periods. */
@@ -43,12 +43,16 @@ export interface ApiOptions {
   users?: (SessionLookup & NonNullable<SessionRoutesDeps['users']>) | null;
   /** Roles that see callers' numbers masked. Default agents. */
   maskNumbersFor?: readonly Role[];
+  /** Roles that may unmask a number (audited). Default supervisors and admins. */
+  unmaskRoles?: readonly Role[];
   /** What the desktop shows (time zone, language, not-ready reasons). */
   desktop?: DesktopSettings;
   /** Longest life of a session (s), the cookie's Max-Age. Default 12 h. */
   sessionMaxAgeSeconds?: number;
   /** The built browser UI (ui-files.ts `loadUiFiles`), or null when it is not built. */
   ui?: UiFiles | null;
+  /** Serve HTTPS with this certificate chain and key (PEM); the session cookie gets `Secure`. Absent = HTTP. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 declare module 'fastify' {
@@ -59,6 +63,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Who may use the route (auth.ts); absent = `staff`. */
     access?: RouteAccess;
+    /** The scope a scoped token needs (auth.ts `requiredScope`); absent = its family's, else read for GET, admin otherwise. */
+    scope?: ApiScope;
   }
 }
 
@@ -204,12 +210,14 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
   const desktop = opts.desktop ?? DEFAULT_DESKTOP;
   const reasons = new Set(desktop.notReadyReasons.map((r) => r.code));
   const views = () => queueViews(deps.acdSnapshot(), deps.queues(), deps.agents(), (q) => deps.metrics.queueTotals(q));
-  const hub = new EventHub(views, deps.metrics, opts.events);
+  const hub = new EventHub(views, deps.metrics, { teamOf: (id) => deps.agent(id)?.team ?? null, ...opts.events });
   const app = fastify({
     ...(opts.logger === undefined ? { logger: false } : { loggerInstance: opts.logger }),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 16 * 1024,
-  });
+    // The https server is an http.Server for everything the routes touch; fastify's types split them.
+    ...(opts.tls !== undefined ? { https: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
+  }) as unknown as FastifyInstance;
   const openapi = new OpenApiCollector();
   app.addHook('onRoute', openapi.onRoute);
   // Route schemas describe (openapi.ts); the handlers validate with zod and answer in the API's words.
@@ -237,9 +245,20 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
       await reply.code(403).send(errorBody('API_ERR_FORBIDDEN', 'cross-origin request with a session cookie'));
       return;
     }
+    if (!ApiAuth.hasScope(principal, requiredScope(req.method, req.routeOptions.url ?? path, req.routeOptions.config?.scope))) {
+      await reply.code(403).send(errorBody('API_ERR_FORBIDDEN', 'the token lacks the scope this route needs'));
+      return;
+    }
     const id = (req.params as { id?: unknown } | undefined)?.id;
     if (!ApiAuth.allows(principal, access, typeof id === 'string' ? id : undefined)) {
       await reply.code(403).send(errorBody('API_ERR_FORBIDDEN', 'your role may not use this route'));
+      return;
+    }
+    // A supervisor with teams reaches the agents of its teams only (an unknown agent: the route's 404).
+    const route = req.routeOptions.url;
+    if (typeof id === 'string' && route !== undefined && route.startsWith('/api/v1/agents/:id') && ApiAuth.teamsOf(principal) !== null) {
+      const a = deps.agent(id);
+      if (a !== undefined && !ApiAuth.seesAgent(principal, id, a.team)) await reply.code(403).send(errorBody('API_ERR_FORBIDDEN', 'not an agent of your teams'));
     }
   });
 
@@ -291,8 +310,7 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
 
   app.get('/api/v1/agents', { schema: ROUTES.agents, config: { access: 'signedIn' } }, async (req) => {
     parse(noQuery, req.query, 'query');
-    const scope = ApiAuth.agentScope(req.principal);
-    return { items: deps.agents().filter((a) => scope === null || a.id === scope).map(agentJson) };
+    return { items: deps.agents().filter((a) => ApiAuth.seesAgent(req.principal, a.id, a.team)).map(agentJson) };
   });
 
   app.get('/api/v1/agents/:id', { schema: ROUTES.agent, config: { access: 'ownAgent' } }, async (req) => {
@@ -302,7 +320,7 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
     return agentJson(a);
   });
 
-  app.post('/api/v1/agents/:id/status', { schema: ROUTES.agentStatus, config: { access: 'ownAgent' } }, async (req) => {
+  app.post('/api/v1/agents/:id/status', { schema: ROUTES.agentStatus, config: { access: 'ownAgent', scope: 'agents' } }, async (req) => {
     const p = parse(idParams, req.params, 'params');
     const b = parse(statusBody, req.body, 'body');
     // People pick a not-ready reason from the configured list; integrations may send their own.
@@ -319,7 +337,10 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
   app.get('/api/v1/calls', { schema: ROUTES.calls, config: { access: 'signedIn' } }, async (req) => {
     parse(noQuery, req.query, 'query');
     const scope = ApiAuth.agentScope(req.principal);
-    const calls = deps.calls().filter((c) => scope === null || c.agent === scope);
+    const teams = ApiAuth.teamsOf(req.principal);
+    // A team's supervisor sees its agents' calls and the calls no agent has yet (the queues are shared).
+    const calls = deps.calls().filter((c) => scope !== null ? c.agent === scope
+      : teams === null || c.agent === null || ApiAuth.seesAgent(req.principal, c.agent, deps.agent(c.agent)?.team));
     return { items: auth.masks(req.principal) ? calls.map(maskedCall) : calls };
   });
 
@@ -335,7 +356,7 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
     return { ...page(items, q.limit, q.offset), total };
   });
 
-  registerDeskRoutes(app, deps, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
+  registerDeskRoutes(app, deps, { parse, fail: (status, code, message) => new ApiError(status, code, message) }, desktop, new Set(opts.unmaskRoles ?? ['supervisor', 'admin']));
   registerCallbackRoutes(app, deps, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
   if (deps.shop !== undefined) registerShopRoutes(app, deps.shop, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
 
@@ -371,12 +392,12 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
     wsHandler: (socket: EventSocket, req) => {
       // An agent's stream is its own whatever it asked (preValidation refused another agent).
       const agent = ApiAuth.agentScope(req.principal) ?? (req.query as { agent?: string }).agent ?? null;
-      hub.add(socket, agent, auth.masks(req.principal));
+      hub.add(socket, agent, auth.masks(req.principal), ApiAuth.teamsOf(req.principal));
     },
   });
 
   registerSessionRoutes(app, {
-    users, auth, desktop, ...(deps.audit ? { audit: deps.audit } : {}), cookieMaxAgeSeconds: opts.sessionMaxAgeSeconds ?? 12 * 3600, secureCookies: false,
+    users, auth, desktop, ...(deps.audit ? { audit: deps.audit } : {}), cookieMaxAgeSeconds: opts.sessionMaxAgeSeconds ?? 12 * 3600, secureCookies: opts.tls !== undefined,
   }, parse, (status, code, message) => new ApiError(status, code, message));
   registerUiRoutes(app, opts.ui ?? null);
 

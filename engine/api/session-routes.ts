@@ -21,6 +21,8 @@ export interface DesktopSettings {
   timeZone: string;
   language: 'zh-CN' | 'en';
   notReadyReasons: ReadonlyArray<{ code: string; en: string; zh: string }>;
+  /** Wrap-up (disposition) codes; absent = none configured, the desktop shows no wrap-up panel. */
+  wrapUpCodes?: ReadonlyArray<{ code: string; en: string; zh: string; requiresNote: boolean }>;
 }
 
 /** The users side of the API. */

@@ -40,6 +40,10 @@ export class FakeEngine implements ApiDeps {
   /** Set by a test that runs provisioning / audit routes over real ones. */
   provisioning?: ApiDeps['provisioning'];
   audit?: ApiDeps['audit'];
+  wrapUp?: ApiDeps['wrapUp'];
+  callerOf?: ApiDeps['callerOf'];
+  /** Agents' teams (none by default). */
+  teamOf: Record<string, string> = {};
   private readonly listeners = new Set<(e: CtiEvent) => void>();
   private clock = 1000;
 
@@ -98,7 +102,7 @@ export class FakeEngine implements ApiDeps {
 
   agent(id: string): AgentInfo | undefined {
     const v = this.acd.inspectAgent(id);
-    return v === undefined ? undefined : { ...v, name: `Agent ${id}`, registered: this.registered.has(id) };
+    return v === undefined ? undefined : { ...v, name: `Agent ${id}`, team: this.teamOf[id] ?? null, registered: this.registered.has(id) };
   }
 
   setAgentStatus(id: string, status: AgentStatus, reason: string | null): StatusChangeResult {

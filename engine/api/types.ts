@@ -6,7 +6,7 @@
  * the key (`oldestWaitMs`), timestamps are epoch milliseconds, and enumerated values are snake_case
  * strings (`not_ready`, `on_call`, `abandoned_queue`) as in the CDR and callback records.
  */
-import type { AuditPort, ProvisioningPort } from './desk-routes.ts';
+import type { AuditPort, ProvisioningPort, WrapUpPort } from './desk-routes.ts';
 import type { AcdSnapshot, AgentState, AgentStatus, AgentView } from '../acd/index.ts';
 import type { CallbackFilter, CallbackStore, CallbackTask, DncStore } from '../store/index.ts';
 import type { CallerInfo, Cdr, CdrOutcome, ReleasedBy } from '../../crm-adapter/index.ts';
@@ -49,6 +49,8 @@ export interface AgentInfo extends AgentView {
   name: string | null;
   /** At least one registered contact. */
   registered: boolean;
+  /** The agent's team (config `agents[].team`), or null. */
+  team?: string | null;
 }
 
 /** Phase of a call in progress, as call control sees it. */
@@ -142,6 +144,10 @@ export interface ApiDeps {
   provisioning?: ProvisioningPort;
   /** The audit log (engine/audit); absent = nothing is audited, `GET /api/v1/audit` answers 501. */
   audit?: AuditPort;
+  /** Wrap-up codes and ending wrap-up (engine: call control's dispositions and the desk); absent = 501. */
+  wrapUp?: WrapUpPort;
+  /** The caller's number (unmasked) and agent of a call in progress or in its agent's wrap-up; absent = unmasking answers 501. */
+  callerOf?: (callId: string) => { caller: string; agent: string | null } | undefined;
 }
 
 // ---------------------------------------------------------------------------------------------

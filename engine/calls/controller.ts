@@ -181,6 +181,8 @@ export interface CallControllerDeps {
    * only. Without it the ACD must hold no callback entries (an offer of one is declined).
    */
   callbacks?: CallbackOffers;
+  /** The wrap-up codes agents chose (disposition.ts): stamped on each CDR as it is written. */
+  dispositions?: { stamp(cdr: Cdr): Cdr };
 }
 
 /** The B2BUA. */
@@ -1406,7 +1408,8 @@ export class CallController {
   }
 
   /** CDR and callback task in one durable transaction (the journal row goes with it). */
-  private writeCdr(cdr: Cdr, callback: CallbackInput | null, now: number): void {
+  private writeCdr(record: Cdr, callback: CallbackInput | null, now: number): void {
+    const cdr = this.d.dispositions?.stamp(record) ?? record;
     void this.d.store.finishCall({ cdr, callback }, now).then((r) => {
       if (r.callback) this.emit({ type: 'callback.created', callId: cdr.callId, callbackId: r.callback.id, caller: cdr.caller, queue: r.callback.queue, at: now });
     }).catch((err: unknown) => this.d.log.error({ err, callId: cdr.callId, sipCallId: cdr.sipCallId }, 'CDR write failed'));

@@ -7,6 +7,7 @@ export { CallsError } from './errors.ts';
 export type { CallsErrorCode } from './errors.ts';
 export { settingsFromConfig, DEFAULT_QUEUE_CALL_SETTINGS } from './settings.ts';
 export { CachedCallerLookup } from './lookup.ts';
+export { Dispositions, type Disposition } from './disposition.ts';
 export type { CachedLookupOptions, LookupLogger, LookupObserver, LookupResult } from './lookup.ts';
 export { MediaAdmission, DEFAULT_OVERLOAD_POLICY, defaultQueueOf } from './media-admission.ts';
 export type { ArrivalVerdict, LimitVerdict, MediaAdmissionFigures } from './media-admission.ts';

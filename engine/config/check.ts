@@ -106,7 +106,8 @@ function checkHttp(c: Config, r: CheckReport): void {
   if (tokens.length === 0 && !isLoopback(c.http.address)) {
     r.errors.push(`http.auth.tokens: empty while http.address ${c.http.address} is not loopback; an open API is allowed only on 127.0.0.1 or ::1`);
   }
-  tokens.forEach((t, i) => {
+  tokens.forEach((spec, i) => {
+    const t = typeof spec === 'string' ? spec : spec.token;
     if (t.length < 16) r.warnings.push(`http.auth.tokens[${i}]: shorter than 16 characters, easy to guess`);
   });
 }

@@ -16,7 +16,7 @@ t.test('an empty document gets every default', async (t) => {
   t.equal(c.sip.limits.maxServerTransactionsPerSource, 20000);
   t.equal(c.sip.maxCalls, 1000);
   t.equal(c.sip.retryAfterSeconds, 5);
-  t.same(c.http, { address: '127.0.0.1', port: 8080, auth: { tokens: [], openPaths: ['/healthz', '/metrics'] } });
+  t.same(c.http, { address: '127.0.0.1', port: 8080, auth: { tokens: [], openPaths: ['/healthz', '/metrics'] }, tls: null });
   t.equal(c.media.workers, availableParallelism(), 'workers default to the number of cores');
   t.equal(c.media.promptsDir, path.resolve(defaultPromptDir()), 'prompts default to the shipped set');
   t.equal(c.media.rtpPortMin, 20000);

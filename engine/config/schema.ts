@@ -147,9 +147,20 @@ const httpSection = z.strictObject({
   address: ipAddress.default('127.0.0.1').describe('IP literal the HTTP API binds.'),
   port: port.default(8080).describe('HTTP port; 0 = any free port.'),
   auth: z.strictObject({
-    tokens: z.array(z.string().min(1)).default([]).describe('Bearer tokens accepted; empty = API open, allowed only on a loopback address.'),
+    tokens: z.array(z.union([
+      z.string().min(1),
+      z.strictObject({
+        token: z.string().min(1).describe('The bearer token.'),
+        scopes: z.array(z.enum(['read', 'calls', 'agents', 'admin', 'shop'])).min(1).optional()
+          .describe('What the token reaches (docs/desktop.md, Integration tokens): read, calls, agents, admin, shop; absent = everything.'),
+      }),
+    ])).default([]).describe('Bearer tokens accepted: a string (full access, as before scopes existed) or { token, scopes }; empty = API open, allowed only on a loopback address.'),
     openPaths: z.array(z.string().startsWith('/')).default(['/healthz', '/metrics']).describe('Paths served without a token.'),
   }).prefault({}).describe('Token authentication of the API.'),
+  tls: z.strictObject({
+    certPath: z.string().min(1).describe('PEM certificate chain file.'),
+    keyPath: z.string().min(1).describe('PEM private key file.'),
+  }).nullable().default(null).describe('HTTPS for the API, the event stream and the UI (the session cookie then gets Secure); null = plain HTTP.'),
 }).prefault({}).describe('HTTP API, WebSocket events and /metrics.');
 
 // ------------------------------------------------------------------ media
@@ -263,6 +274,7 @@ const agent = z.strictObject({
   password: numberAsText(z.string().min(1), { type: 'number' }).describe('Digest password of the phone.'),
   name: z.string().nullable().default(null).describe('Display name; null = the id.'),
   skills: z.record(idPattern, z.number().int().min(1).max(100)).default({}).describe('Skill → level (1..100, higher is better).'),
+  team: id.nullable().default(null).describe('Team of the agent: supervisors with users.accounts[].teams see only their teams.'),
   autoReadyOnRegister: z.boolean().default(false).describe('Log in as available when the phone registers.'),
   maxRegistrations: z.number().int().min(1).max(10).default(3).describe('Most contacts the phone may register.'),
 });
@@ -622,6 +634,7 @@ const userAccount = z.strictObject({
   role: z.enum(['agent', 'supervisor', 'admin']).describe('agent: own state and calls only; supervisor and admin: everything (teams come later).'),
   agent: id.nullable().default(null).describe('The agent id this user works as; required for role agent.'),
   name: z.string().max(100).nullable().default(null).describe('Display name; null = the username.'),
+  teams: z.array(id).default([]).describe('Supervisors: the teams (agents[].team) it sees and changes; empty = every agent.'),
   password: numberAsText(z.string().min(1).max(200), { type: 'number' }).nullable().default(null).describe('Password in clear (demo and tests); prefer passwordHash.'),
   passwordHash: z.string().regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/, 'expected scrypt$N$r$p$salt$key (see docs/desktop.md)').nullable().default(null)
     .describe('scrypt hash of the password (docs/desktop.md shows how to make one).'),
@@ -635,6 +648,7 @@ const usersSection = z.strictObject({
   accountLockout: lockout(5, 900, 900, 'for one account, from any address'),
   sourceLockout: lockout(20, 900, 900, 'from one address, for any accounts'),
   maskNumbersFor: z.array(z.enum(['agent', 'supervisor', 'admin'])).default(['agent']).describe('Roles that see callers\' numbers masked (138****5678) in the API and events.'),
+  unmaskRoles: z.array(z.enum(['agent', 'supervisor', 'admin'])).default(['supervisor', 'admin']).describe('Roles that may unmask a caller\'s number (POST /api/v1/calls/:id/unmask, audited); an agent only for its own call.'),
 }).prefault({}).describe('Users and roles of the browser desktop and wallboard.');
 
 const reasonCode = z.strictObject({
@@ -653,6 +667,16 @@ const desktopSection = z.strictObject({
     { code: 'training', en: 'Training', zh: '培训' },
     { code: 'meeting', en: 'Meeting', zh: '开会' },
   ]).describe('Not-ready reasons an agent picks from; a signed-in agent may use only these.'),
+  wrapUpCodes: z.array(reasonCode.extend({
+    code: z.string().regex(/^[a-z0-9_-]{1,32}$/, 'expected 1-32 of a-z 0-9 _ -').describe('Code recorded in the CDR (`disposition.code`).'),
+    requiresNote: z.boolean().default(false).describe('The agent must type a note with this code.'),
+  })).default([
+    { code: 'order', en: 'Order placed', zh: '已下单', requiresNote: false },
+    { code: 'enquiry', en: 'Product enquiry', zh: '产品咨询', requiresNote: false },
+    { code: 'complaint', en: 'Complaint', zh: '投诉', requiresNote: true },
+    { code: 'no-sale', en: 'No sale', zh: '未成交', requiresNote: false },
+  ]).refine((codes) => new Set(codes.map((c) => c.code)).size === codes.length, { message: 'wrap-up codes must be unique' })
+    .describe('Wrap-up (disposition) codes an agent picks after a call; saved in the CDR with the note and sent to the CRM.'),
 }).prefault({}).describe('The browser agent desktop and wallboard.');
 
 // ------------------------------------------------------------------ the whole configuration

@@ -45,6 +45,8 @@ export type DeskResult = { ok: true } | { ok: false; code: DeskErrorCode; messag
 export interface DeskAcd {
   inspectAgent(agentId: string): AgentView | undefined;
   setAgentStatus(agentId: string, status: AgentStatus, reason: string | null, now: number): AcdEffect[];
+  /** Optional so that fakes of the status rules alone need not have it. */
+  endWrapUp?(agentId: string, now: number): AcdEffect[];
 }
 
 /** What the desk needs. */
@@ -89,6 +91,21 @@ export class AgentDesk {
       case 'logout':
         return agent.status === 'loggedOut' && agent.pendingStatus === null ? { ok: true } : this.set(agentId, 'loggedOut', null);
     }
+  }
+
+  /**
+   * The agent is done with its wrap-up before the queue's time is up (the desktop's "end
+   * wrap-up"): the call's CDR leaves now, and the agent is free (a status asked for meanwhile
+   * applies). Refused with the ACD's code when the agent is not in wrap-up.
+   */
+  endWrapUp(agentId: string): DeskResult {
+    const agent = this.d.acd.inspectAgent(agentId);
+    if (agent === undefined || this.d.acd.endWrapUp === undefined) return refuse('DESK_ERR_UNKNOWN_AGENT', `no agent ${agentId}`);
+    const effects = this.d.acd.endWrapUp(agentId, this.now());
+    const error = effects.find((e) => e.type === 'error');
+    this.d.apply(effects);
+    if (error !== undefined && error.type === 'error') return refuse(error.code, error.message);
+    return { ok: true };
   }
 
   /** The agent's phone registered (a new binding): log in; available only with `autoReadyOnRegister`. */

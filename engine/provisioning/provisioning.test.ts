@@ -12,8 +12,8 @@ import { UserDirectory } from '../users/index.ts';
 import { Provisioning, ProvisioningStore, Roster, mergeRoster, type RosterAgent } from './index.ts';
 
 const FILE_AGENTS: RosterAgent[] = [
-  { id: 'a1', extension: '1001', password: 'p1', name: 'One', skills: { orders: 3 }, autoReadyOnRegister: false, maxRegistrations: 3 },
-  { id: 'a2', extension: '1002', password: 'p2', name: 'Two', skills: { backoffice: 2 }, autoReadyOnRegister: false, maxRegistrations: 3 },
+  { id: 'a1', extension: '1001', password: 'p1', name: 'One', skills: { orders: 3 }, autoReadyOnRegister: false, team: null, maxRegistrations: 3 },
+  { id: 'a2', extension: '1002', password: 'p2', name: 'Two', skills: { backoffice: 2 }, autoReadyOnRegister: false, team: null, maxRegistrations: 3 },
 ];
 const QUEUES = [{ id: 'orders' }, { id: 'backoffice' }];
 const OPTS = {
@@ -61,9 +61,9 @@ t.test('refusals change nothing', async (t) => {
   t.match(e.prov.setSkills('nobody', { orders: 1 }), { ok: false, code: 'PROV_ERR_UNKNOWN_AGENT' });
   t.match(e.prov.setSkills('a1', { orders: 0 }), { ok: false, code: 'PROV_ERR_INVALID' });
   t.match(e.prov.setSkills('a1', { 'bad skill': 1 }), { ok: false, code: 'PROV_ERR_INVALID' });
-  t.match(await e.prov.addAgent({ id: 'a1', extension: '1009', password: 'x', name: null, skills: {}, autoReadyOnRegister: false }), { ok: false, code: 'PROV_ERR_EXISTS' });
-  t.match(await e.prov.addAgent({ id: 'a9', extension: '1001', password: 'x', name: null, skills: {}, autoReadyOnRegister: false }), { ok: false, code: 'PROV_ERR_EXISTS' });
-  t.match(await e.prov.addAgent({ id: 'a9', extension: '1009', password: 'x', name: null, skills: {}, autoReadyOnRegister: false, user: { username: 'admin', password: 'whatever-1' } }), { ok: false, code: 'PROV_ERR_EXISTS' });
+  t.match(await e.prov.addAgent({ id: 'a1', extension: '1009', password: 'x', name: null, skills: {}, autoReadyOnRegister: false, team: null }), { ok: false, code: 'PROV_ERR_EXISTS' });
+  t.match(await e.prov.addAgent({ id: 'a9', extension: '1001', password: 'x', name: null, skills: {}, autoReadyOnRegister: false, team: null }), { ok: false, code: 'PROV_ERR_EXISTS' });
+  t.match(await e.prov.addAgent({ id: 'a9', extension: '1009', password: 'x', name: null, skills: {}, autoReadyOnRegister: false, team: null, user: { username: 'admin', password: 'whatever-1' } }), { ok: false, code: 'PROV_ERR_EXISTS' });
   t.same(e.acd.inspectAgent('a1')?.skills, { orders: 3 });
   t.equal(e.acd.inspectAgent('a9'), undefined);
 });
@@ -71,7 +71,7 @@ t.test('refusals change nothing', async (t) => {
 t.test('an added agent and a skill change survive a restart; a file edit wins over an older run-time change', async (t) => {
   const file = path.join(t.testdir({}), 'onair.db');
   const first = await boot(t, file);
-  const added = await first.prov.addAgent({ id: 'a3', extension: '1003', password: 'p3', name: 'Three', skills: { orders: 2 }, autoReadyOnRegister: true, user: { username: '1003', password: 'three-pw-1' } });
+  const added = await first.prov.addAgent({ id: 'a3', extension: '1003', password: 'p3', name: 'Three', skills: { orders: 2 }, autoReadyOnRegister: true, team: null, user: { username: '1003', password: 'three-pw-1' } });
   t.ok(added.ok);
   if (!added.ok) return;
   await added.persisted;
@@ -95,7 +95,7 @@ t.test('an added agent and a skill change survive a restart; a file edit wins ov
 
   // Someone edits a2's skills in the file and defines a3 there: the file wins for both.
   const edited: RosterAgent[] = [{ ...FILE_AGENTS[0]!, skills: { orders: 3 } }, { ...FILE_AGENTS[1]!, skills: { backoffice: 3 } },
-    { id: 'a3', extension: '1003', password: 'p3', name: 'Three (file)', skills: { vip: 1 }, autoReadyOnRegister: false, maxRegistrations: 3 }];
+    { id: 'a3', extension: '1003', password: 'p3', name: 'Three (file)', skills: { vip: 1 }, autoReadyOnRegister: false, team: null, maxRegistrations: 3 }];
   const third = await boot(t, file, edited);
   t.same(third.superseded.map((x) => `${x.kind}:${x.agentId}`).sort(), ['agent:a3', 'override:a2']);
   t.same(third.acd.inspectAgent('a2')?.skills, { backoffice: 3 });

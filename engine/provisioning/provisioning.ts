@@ -148,15 +148,15 @@ export class Provisioning {
     const effects = d.acd.addAgent({ id: a.id, skills: a.skills });
     if (effects.some((e) => e.type === 'error')) return refuse('PROV_ERR_INVALID', 'refused by the ACD');
     d.registrar.addAgent({ id: a.id, extension: a.extension, password: a.password, maxContacts: ADDED_AGENT_MAX_REGISTRATIONS });
-    d.roster.add({ id: a.id, extension: a.extension, password: a.password, name: a.name, skills: { ...a.skills }, autoReadyOnRegister: a.autoReadyOnRegister, maxRegistrations: ADDED_AGENT_MAX_REGISTRATIONS });
+    d.roster.add({ id: a.id, extension: a.extension, password: a.password, name: a.name, skills: { ...a.skills }, autoReadyOnRegister: a.autoReadyOnRegister, team: a.team, maxRegistrations: ADDED_AGENT_MAX_REGISTRATIONS });
     const now = this.#now();
-    const writes: Promise<unknown>[] = [d.store.addAgent({ id: a.id, extension: a.extension, password: a.password, name: a.name, skills: a.skills, autoReadyOnRegister: a.autoReadyOnRegister }, by.actor, now)];
+    const writes: Promise<unknown>[] = [d.store.addAgent({ id: a.id, extension: a.extension, password: a.password, name: a.name, skills: a.skills, autoReadyOnRegister: a.autoReadyOnRegister, team: a.team }, by.actor, now)];
     if (a.user !== undefined && d.users !== null) {
       const r = await d.users.addAccount({ username: a.user.username, role: 'agent', agentId: a.id, name: a.name }, a.user.password);
       // Checked above; a race with another request taking the name leaves the agent without a user.
       if (!r.ok) this.#onError(new Error(`${r.code}: ${r.message}`));
     }
-    d.audit?.record({ ...by, action: 'agent.add', target: a.id, detail: { extension: a.extension, name: a.name, skills: a.skills, user: a.user?.username ?? null } });
+    d.audit?.record({ ...by, action: 'agent.add', target: a.id, detail: { extension: a.extension, name: a.name, team: a.team, skills: a.skills, user: a.user?.username ?? null } });
     return { ok: true, agent: d.acd.inspectAgent(a.id)!, persisted: this.#watch(Promise.all(writes).then(() => undefined)) };
   }
 

@@ -30,6 +30,11 @@ CREATE TABLE agent_skills (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'team of an added agent',
+    sql: 'ALTER TABLE provisioned_agents ADD COLUMN team TEXT;',
+  },
 ];
 
 /** An agent added at run time. The digest password is kept as the config keeps it: the registrar needs it to check a REGISTER. */
@@ -40,6 +45,8 @@ export interface ProvisionedAgent {
   name: string | null;
   skills: Record<string, number>;
   autoReadyOnRegister: boolean;
+  /** Its team (supervisors with teams see only theirs), or null. */
+  team: string | null;
 }
 
 /** A run-time skill change of a configured agent, with the file's skills at the time (`seed`). */
@@ -49,7 +56,7 @@ export interface SkillOverride {
   seed: Record<string, number>;
 }
 
-interface AgentRow { agent_id: string; extension: string; password: string; name: string | null; skills: string; auto_ready: number }
+interface AgentRow { agent_id: string; extension: string; password: string; name: string | null; skills: string; auto_ready: number; team: string | null }
 interface SkillRow { agent_id: string; skills: string; seed: string }
 
 /** The two tables. Reads are synchronous (start-up); writes go through the store's writer. */
@@ -66,9 +73,9 @@ export class ProvisioningStore {
   constructor(db: SqliteDatabase, writer: SqliteWriter, now: number) {
     migrate(db, 'provisioning', PROVISIONING_MIGRATIONS, now);
     this.#writer = writer;
-    this.#agents = db.prepare('SELECT agent_id, extension, password, name, skills, auto_ready FROM provisioned_agents ORDER BY created_at, agent_id');
+    this.#agents = db.prepare('SELECT agent_id, extension, password, name, skills, auto_ready, team FROM provisioned_agents ORDER BY created_at, agent_id');
     this.#overrides = db.prepare('SELECT agent_id, skills, seed FROM agent_skills');
-    this.#insertAgent = db.prepare('INSERT INTO provisioned_agents (agent_id, extension, password, name, skills, auto_ready, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    this.#insertAgent = db.prepare('INSERT INTO provisioned_agents (agent_id, extension, password, name, skills, auto_ready, team, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
     this.#agentSkills = db.prepare('UPDATE provisioned_agents SET skills = ? WHERE agent_id = ?');
     this.#deleteAgent = db.prepare('DELETE FROM provisioned_agents WHERE agent_id = ?');
     this.#upsertSkills = db.prepare(`INSERT INTO agent_skills (agent_id, skills, seed, updated_at, updated_by) VALUES (?, ?, ?, ?, ?)
@@ -79,7 +86,7 @@ export class ProvisioningStore {
   /** Agents added at run time, in the order they were added. */
   agents(): ProvisionedAgent[] {
     return this.#agents.all().map((r) => ({
-      id: r.agent_id, extension: r.extension, password: r.password, name: r.name, skills: levels(r.skills), autoReadyOnRegister: r.auto_ready === 1,
+      id: r.agent_id, extension: r.extension, password: r.password, name: r.name, skills: levels(r.skills), autoReadyOnRegister: r.auto_ready === 1, team: r.team,
     }));
   }
 
@@ -89,7 +96,7 @@ export class ProvisioningStore {
   }
 
   addAgent(a: ProvisionedAgent, by: string, now: number): Promise<void> {
-    return this.#writer.write(() => void this.#insertAgent.run(a.id, a.extension, a.password, a.name, JSON.stringify(a.skills), a.autoReadyOnRegister ? 1 : 0, now, by));
+    return this.#writer.write(() => void this.#insertAgent.run(a.id, a.extension, a.password, a.name, JSON.stringify(a.skills), a.autoReadyOnRegister ? 1 : 0, a.team, now, by));
   }
 
   /** New skills of an agent added at run time (its row is its whole definition). */

@@ -39,6 +39,11 @@ CREATE TABLE users (
 CREATE UNIQUE INDEX users_agent ON users (agent_id) WHERE agent_id IS NOT NULL;
 `,
   },
+  {
+    version: 2,
+    name: 'teams a supervisor leads',
+    sql: `ALTER TABLE users ADD COLUMN teams TEXT NOT NULL DEFAULT '[]';`,
+  },
 ];
 
 interface UserRow {
@@ -47,6 +52,7 @@ interface UserRow {
   agent_id: string | null;
   name: string | null;
   password_hash: string;
+  teams: string;
 }
 
 /** Lockout limits: failures tolerated within the window; the next one locks for `lockMs`. */
@@ -88,13 +94,13 @@ export class UserDirectory {
     this.sessions = new SessionTable(opts.sessions);
     this.#accounts = new FailureLimiter({ maxFailures: opts.accountLockout.maxFailures, windowMs: opts.accountLockout.windowMs, blockMs: opts.accountLockout.lockMs }, clock);
     this.#sources = new FailureLimiter({ maxFailures: opts.sourceLockout.maxFailures, windowMs: opts.sourceLockout.windowMs, blockMs: opts.sourceLockout.lockMs }, clock);
-    this.#byName = db.prepare('SELECT username, role, agent_id, name, password_hash FROM users WHERE username = ?');
-    this.#insert = db.prepare('INSERT INTO users (username, role, agent_id, name, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    this.#byName = db.prepare('SELECT username, role, agent_id, name, password_hash, teams FROM users WHERE username = ?');
+    this.#insert = db.prepare('INSERT INTO users (username, role, agent_id, name, password_hash, teams, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
     this.#byAgent = db.prepare('SELECT username FROM users WHERE agent_id = ?');
-    this.#upsert = db.prepare(`INSERT INTO users (username, role, agent_id, name, password_hash, created_at, updated_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?)
+    this.#upsert = db.prepare(`INSERT INTO users (username, role, agent_id, name, password_hash, teams, created_at, updated_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (username) DO UPDATE SET role = excluded.role, agent_id = excluded.agent_id, name = excluded.name,
-        password_hash = excluded.password_hash, updated_at = excluded.updated_at`);
+        password_hash = excluded.password_hash, teams = excluded.teams, updated_at = excluded.updated_at`);
   }
 
   /**
@@ -126,9 +132,10 @@ export class UserDirectory {
     } else {
       hash = s.passwordHash!;
     }
-    if (row !== undefined && row.role === s.role && row.agent_id === s.agentId && row.name === s.name && row.password_hash === hash) return;
+    const teams = JSON.stringify(s.teams ?? []);
+    if (row !== undefined && row.role === s.role && row.agent_id === s.agentId && row.name === s.name && row.password_hash === hash && row.teams === teams) return;
     const now = this.#now();
-    await this.#writer.write(() => void this.#upsert.run(s.username, s.role, s.agentId, s.name, hash, now, now));
+    await this.#writer.write(() => void this.#upsert.run(s.username, s.role, s.agentId, s.name, hash, teams, now, now));
     this.sessions.endUser(row?.username ?? s.username);
   }
 
@@ -143,7 +150,7 @@ export class UserDirectory {
     if (a.agentId !== null && this.#byAgent.get(a.agentId) !== undefined) return { ok: false, code: 'USERS_ERR_EXISTS', message: `agent ${a.agentId} has a user` };
     const hash = await hashPassword(password);
     const now = this.#now();
-    await this.#writer.write(() => void this.#insert.run(a.username, a.role, a.agentId, a.name, hash, now, now));
+    await this.#writer.write(() => void this.#insert.run(a.username, a.role, a.agentId, a.name, hash, JSON.stringify(a.teams ?? []), now, now));
     return { ok: true };
   }
 
@@ -187,5 +194,15 @@ function locked(retryAfterMs: number): SignInResult {
 }
 
 function toAccount(r: UserRow): UserAccount {
-  return { username: r.username, role: r.role, agentId: r.agent_id, name: r.name };
+  return { username: r.username, role: r.role, agentId: r.agent_id, name: r.name, teams: teamList(r.teams) };
+}
+
+/** The stored teams; a malformed value (a hand edit) reads as none. */
+function teamList(json: string): string[] {
+  try {
+    const v: unknown = JSON.parse(json);
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+  } catch {
+    return [];
+  }
 }

@@ -15,6 +15,11 @@ export interface UserAccount {
   agentId: string | null;
   /** Display name, or null. */
   name: string | null;
+  /**
+   * Teams a supervisor leads: it sees and changes only agents of these teams (config
+   * `agents[].team`). Absent or empty = every agent (as before teams existed); ignored for other roles.
+   */
+  teams?: readonly string[];
 }
 
 /** A user as the configuration seeds it: a clear `password` (demo) or a stored `passwordHash`. */

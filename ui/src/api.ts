@@ -16,6 +16,8 @@ export interface Desktop {
   timeZone: string;
   language: 'zh-CN' | 'en';
   notReadyReasons: ReadonlyArray<{ code: string; en: string; zh: string }>;
+  /** Wrap-up codes (absent on an engine without them). */
+  wrapUpCodes?: ReadonlyArray<{ code: string; en: string; zh: string; requiresNote: boolean }>;
 }
 
 /** GET /api/v1/session. */
@@ -40,6 +42,7 @@ export interface Agent {
   state: WireState;
   callId: string | null;
   callsHandled: number;
+  skills: Record<string, number>;
 }
 
 /** A queue's figures (queue.update). */

@@ -5,6 +5,7 @@ import { reasonLabel, type MessageKey } from './messages.ts';
 import { clock, duration } from './format.ts';
 import type { PageProps } from './main.tsx';
 import { OrderPanel } from './order.tsx';
+import { WrapUpPanel } from './wrapup.tsx';
 
 type Offer = Extract<EventMessage, { type: 'call.offered' }>;
 
@@ -96,6 +97,8 @@ export function Desktop({ lang, t, session }: PageProps) {
         {error !== '' && <p class="error" role="alert">{error}</p>}
       </section>
       <CallPanel call={call} now={now} {...{ lang, t, session }} />
+      {agent !== null && call !== null && call.phase !== 'ringing' && (call.phase === 'talking' || agent.state === 'wrap_up') &&
+        <WrapUpPanel key={call.offer.callId} agent={agent} callId={call.offer.callId} onAgent={setAgent} {...{ lang, t, session }} />}
     </div>
   );
 }

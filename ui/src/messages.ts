@@ -86,6 +86,20 @@ const en = {
   total: 'Total',
   gift: 'gift',
   listPrice: 'list',
+  // wrap-up, supervisor actions (issue 15, h-desk2)
+  wrapUpTitle: 'Wrap-up',
+  wrapUpCode: 'Wrap-up code',
+  note: 'Note',
+  noteRequired: 'This code needs a note.',
+  saveWrapUp: 'Save',
+  wrapUpSaved: 'Saved: {c}',
+  endWrapUp: 'End wrap-up',
+  moveToQueue: 'Move into queue',
+  level: 'Level',
+  move: 'Move',
+  setStatus: 'Set status',
+  skills: 'Skills',
+  done: 'Done',
 } as const;
 
 /** Message keys. */
@@ -174,6 +188,20 @@ const zh: Record<MessageKey, string> = {
   total: '合计',
   gift: '赠品',
   listPrice: '原价',
+  // wrap-up, supervisor actions (issue 15, h-desk2)
+  wrapUpTitle: '话后处理',
+  wrapUpCode: '处理结果',
+  note: '备注',
+  noteRequired: '此结果需要填写备注。',
+  saveWrapUp: '保存',
+  wrapUpSaved: '已保存：{c}',
+  endWrapUp: '结束话后处理',
+  moveToQueue: '调入队列',
+  level: '技能等级',
+  move: '调入',
+  setStatus: '设置状态',
+  skills: '技能',
+  done: '完成',
 };
 
 const TABLES: Record<Lang, Record<MessageKey, string>> = { en, 'zh-CN': zh };
