@@ -5,8 +5,8 @@
  */
 export { CampaignStore, MAX_CAMPAIGN_CONTACTS } from './store.ts';
 export type { Campaign, CampaignContact, CampaignInput, CampaignMode, CampaignState, CampaignStats, CampaignType } from './store.ts';
-export { CampaignRuntime, MAX_IMPORT_CONTACTS } from './runtime.ts';
-export type { CampaignDialerBase, CampaignRefusal, CampaignRuntimeDeps, ImportReport } from './runtime.ts';
+export { CampaignRuntime, MAX_IMPORT_CONTACTS, holdBack } from './runtime.ts';
+export type { CampaignDialerBase, CampaignRefusal, CampaignRuntimeDeps, HoldBack, ImportReport } from './runtime.ts';
 export { parseContactsCsv, renderScript, splitCsvLine, MAX_FIELDS, MAX_FIELD_LENGTH } from './csv.ts';
 export type { ContactCsv, ContactRow, LineError } from './csv.ts';
 export { CAMPAIGN_MIGRATIONS } from './schema.ts';

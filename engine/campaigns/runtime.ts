@@ -93,14 +93,12 @@ export class CampaignRuntime {
     await Promise.all(Object.values(this.dialers).map((d) => d.stop()));
   }
 
-  /** May this contact be dialled now? Its campaign running, inside its schedule, no inbound pressure, not on the DNC list. */
+  /** May this contact be dialled now? ({@link holdBack}; the inbound pressure read once per instant.) */
   private dialable(task: DialerTask, now: number): boolean {
     const c = this.d.store.campaignOf(task.id);
-    if (c === null || c.state !== 'running' || task.status !== 'open' || task.nextAttemptAt > now) return false;
-    if (this.d.isDnc(task.caller) || !inCallingHours(now, c.schedule, c.timeZone)) return false;
+    if (c === null) return false;
     if (this.pressure.at !== now) this.pressure = { at: now, max: Math.max(0, ...this.d.inboundWaiting(now)) };
-    // Live callers first: while any inbound queue waits above the threshold, campaigns hold back.
-    return this.pressure.max <= c.pauseWhenInboundWaiting;
+    return holdBack(c, task, now, { isDnc: this.d.isDnc, inboundWaitingMax: this.pressure.max }) === null;
   }
 
   /** A contact closed without a conversation: its `campaign_result` (no disposition). */
@@ -195,6 +193,25 @@ export class CampaignRuntime {
     if (c === null || c.id !== id) return { ok: false, code: 'not_found', reason: `no contact ${contactId} in campaign ${id}` };
     return this.dialers.preview.answerPreview(contactId, agentId, choice);
   }
+}
+
+/** Why a contact is not dialled now, or null when it may be. */
+export type HoldBack = 'campaign_not_running' | 'not_due' | 'dnc' | 'outside_schedule' | 'inbound_waiting';
+
+/**
+ * The campaign rules of one contact at `now` (pure): its campaign running, the contact open and
+ * due, not on the do-not-call list, inside the campaign's schedule (its time zone), and no inbound
+ * queue with more live callers waiting than the campaign's `pauseWhenInboundWaiting` (live callers
+ * first: campaigns pause during a surge and resume by themselves after it).
+ */
+export function holdBack(c: Pick<Campaign, 'state' | 'schedule' | 'timeZone' | 'pauseWhenInboundWaiting'>,
+  task: Pick<DialerTask, 'status' | 'nextAttemptAt' | 'caller'>, now: number, o: { isDnc(number: string): boolean; inboundWaitingMax: number }): HoldBack | null {
+  if (c.state !== 'running') return 'campaign_not_running';
+  if (task.status !== 'open' || task.nextAttemptAt > now) return 'not_due';
+  if (o.isDnc(task.caller)) return 'dnc';
+  if (!inCallingHours(now, c.schedule, c.timeZone)) return 'outside_schedule';
+  if (o.inboundWaitingMax > c.pauseWhenInboundWaiting) return 'inbound_waiting';
+  return null;
 }
 
 function refusal(r: Extract<StoreResult<unknown>, { ok: false }>): CampaignRefusal {
