@@ -105,6 +105,10 @@ async function workAndCheck(t: Test, e: E2e & { id: string }): Promise<void> {
   t.ok(results.filter((r) => r.disposition === null).every((r) => r.status === 'exhausted' && r.lastResult === 'busy'), 'the others: exhausted, busy');
   const cdrs = db.prepare<{ n: number }>("SELECT count(*) AS n FROM crm_cdrs WHERE json_extract(payload, '$.campaignId') = ?").get(e.id);
   const attempts = Object.values((await stats(e)).attemptsByResult).reduce((x, y) => x + y, 0);
+  const metrics = await (await fetch(`http://127.0.0.1:${e.rig.httpPort}/metrics`)).text();
+  t.ok(metrics.includes(`onair_campaign_contacts{campaign="${e.id}",status="done"} ${reached}`), 'the contacts gauge per campaign and status');
+  t.match(metrics, /onair_campaign_attempts_total\{result="busy"\} \d+/, 'attempts by result');
+  t.match(metrics, /onair_outbound_utilisation_ratio\{trunk="carrier-a"\} 0/, 'trunk utilisation (idle at the end)');
   t.equal(cdrs?.n, attempts, `an outbound CDR per attempt (${attempts}), with the campaign id`);
 }
 

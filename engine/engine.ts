@@ -322,6 +322,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       ...(opts.faults ? { processFaults: opts.faults } : {}),
       registrar: () => registrar.stats,
       outbound: () => outbound.utilisation(),
+      campaigns: () => campaignStore.figures(Date.now()),
     });
     const api: ApiServer = await startApi({
       health: () => ({ draining, startedAt, calls: calls.size, version }),

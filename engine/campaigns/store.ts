@@ -109,6 +109,7 @@ export class CampaignStore {
   readonly #byResult: SqliteStatement<{ result: string; n: number }>;
   readonly #byCode: SqliteStatement<{ code: string; n: number }>;
   readonly #lastAgent: SqliteStatement<{ agent_id: string | null; call_id: string }>;
+  readonly #contactsBy: SqliteStatement<{ campaign: string; status: string; n: number }>;
   /** Campaign of each contact seen (contacts never move). */
   readonly #campaignOf = new Map<number, string>();
   readonly #campaigns = new Map<string, Campaign>();
@@ -146,6 +147,7 @@ export class CampaignStore {
     this.#byCode = db.prepare(`SELECT disposition_code AS code, count(*) AS n FROM campaign_contacts
       WHERE campaign_id = ? AND disposition_code IS NOT NULL GROUP BY disposition_code`);
     this.#lastAgent = db.prepare(`SELECT agent_id, call_id FROM campaign_attempts WHERE task_id = ? AND result = 'answered' ORDER BY id DESC LIMIT 1`);
+    this.#contactsBy = db.prepare('SELECT campaign_id AS campaign, status, count(*) AS n FROM campaign_contacts GROUP BY campaign_id, status');
     for (const r of this.#list.all()) this.#campaigns.set(r.id, toCampaign(r));
   }
 
@@ -261,6 +263,19 @@ export class CampaignStore {
       this.#dispose.run({ id: contactId, code: d.code, note: d.note, agent: d.agent, now });
       return this.contactSync(contactId)!;
     });
+  }
+
+  /**
+   * The metrics' figures: contacts per campaign and status, and the attempts this process ended
+   * (both dialing modes), by result.
+   */
+  async figures(now: number): Promise<{ contacts: { campaign: string; status: string; n: number }[]; attemptsByResult: Record<string, number> }> {
+    const contacts = await settle(() => this.#contactsBy.all());
+    const attemptsByResult: Record<string, number> = {};
+    for (const t of [this.tasks.preview, this.tasks.progressive, this.contacts]) {
+      for (const [r, n] of Object.entries((await t.figures(now)).attemptsByResult)) attemptsByResult[r] = (attemptsByResult[r] ?? 0) + n;
+    }
+    return { contacts, attemptsByResult };
   }
 
   /** A campaign's figures. */
