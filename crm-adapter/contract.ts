@@ -83,7 +83,9 @@ export function unknownCaller(): CallerInfo {
 export type CallEventType =
   | 'queued' | 'offered' | 'answered' | 'abandoned' | 'ended' | 'callback_created'
   /** The dialer's (outbound) events: an adapter written before them may ignore unknown types. */
-  | 'callback_attempt' | 'callback_completed';
+  | 'callback_attempt' | 'callback_completed'
+  /** An outbound campaign's contact closed, with the agent's disposition (issue 14). */
+  | 'campaign_result';
 
 /** Fields every call event carries. */
 export interface CallEventBase {
@@ -208,10 +210,29 @@ export interface CallbackCompletedEvent extends CallEventBase {
   lastResult: CallbackAttemptResult | null;
 }
 
+/**
+ * One contact of an outbound campaign has its result: the agent recorded a disposition (result
+ * code + note, the C1 shape) after talking to the customer, or the contact closed unreached
+ * (`status` exhausted / cancelled / expired, `disposition` null). `callId` is the contact's last
+ * attempt; `fields` the contact's custom fields from the import.
+ */
+export interface CampaignResultEvent extends CallEventBase {
+  type: 'campaign_result';
+  campaignId: string;
+  contactId: number;
+  status: CallbackFinalStatus;
+  attempts: number;
+  lastResult: CallbackAttemptResult | null;
+  /** The agent who talked to the customer (and recorded the disposition), or null. */
+  agent: string | null;
+  disposition: { code: string; note: string | null } | null;
+  fields: Record<string, string>;
+}
+
 /** Every call event, discriminated by `type`. */
 export type CallEvent =
   | QueuedEvent | OfferedEvent | AnsweredEvent | AbandonedEvent | EndedEvent | CallbackCreatedEvent
-  | CallbackAttemptEvent | CallbackCompletedEvent;
+  | CallbackAttemptEvent | CallbackCompletedEvent | CampaignResultEvent;
 
 /**
  * How a call ended:
@@ -312,6 +333,11 @@ export interface Cdr {
    * adapters stay valid; the engine sets it on every answered inbound record it writes.
    */
   disposition?: { code: string; note: string | null } | null;
+  /**
+   * Outbound campaign records (issue 14, contract C1): the campaign an outbound record dialled
+   * for (`callbackId` is then null), null or absent otherwise.
+   */
+  campaignId?: string | null;
 }
 
 /** What an inbound caller got on arrival ({@link Cdr.treatment}). */

@@ -7,7 +7,7 @@ export {
   CONTRACT_VERSION, unknownCaller, CrmDeliveryError,
   type ContractVersion, type LookupContext, type CallerInfo, type CallEventType, type CallEventBase,
   type QueuedEvent, type OfferedEvent, type AnsweredEvent, type AbandonStage, type AbandonedEvent, type ReleasedBy,
-  type EndedEvent, type CallbackCreatedEvent, type CallbackAttemptEvent, type CallbackCompletedEvent, type CallbackAttemptResult, type CallTreatment,
+  type EndedEvent, type CallbackCreatedEvent, type CallbackAttemptEvent, type CallbackCompletedEvent, type CampaignResultEvent, type CallbackAttemptResult, type CallTreatment,
   type CallbackFinalStatus, type CallEvent, type CdrOutcome, type Cdr, type DeliveryInfo,
   type CrmAdapter,
 } from './contract.ts';

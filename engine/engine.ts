@@ -11,7 +11,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
-import { Acd } from './acd/index.ts';
+import { Acd, type AcdEffect } from './acd/index.ts';
 import { WorkScheduler, type WorkClass } from './sched/index.ts';
 import { InboundClasses, SourceAdmission, TransportLayer, UserAgent, resolveUri, type IncomingRequest, type SipUri, type Endpoint } from './sip/index.ts';
 import { MediaPool } from '../media/index.ts';
@@ -20,14 +20,15 @@ import { SqliteCrmAdapter, WebhookCrmAdapter, loadAdapterModule, type CrmAdapter
 import { ShopCrmAdapter, type ShopStoreConfig } from '../crm-adapter/shop/index.ts';
 import { Registrar } from './registrar/index.ts';
 import { TrunkTable } from './trunks/index.ts';
-import { CachedCallerLookup, CallController, Dispositions, settingsFromConfig, type TrunkAdmission } from './calls/index.ts';
+import { CachedCallerLookup, CallController, Dispositions, settingsFromConfig, type CallControlEvent, type TrunkAdmission } from './calls/index.ts';
 import {
   CDR_OUTCOMES, CallEventSink, callSummary, callsByPhase, createMetrics, deliveryObserver, deskStatusChange, packageVersion, startApi,
   type AgentInfo, type ApiServer, type CallSummary, type CdrQuery, type Metrics, type ShopLiveCall,
 } from './api/index.ts';
 import { AgentDesk } from './desk/index.ts';
 import { OutboundDialer } from './outbound/index.ts';
-import { CallbackDialer, type PreviewChoice } from './dialer/index.ts';
+import { CallbackDialer, DialerOffersMux, type PreviewChoice } from './dialer/index.ts';
+import { CampaignRuntime, CampaignStore } from './campaigns/index.ts';
 import { isDialable } from './callbacks/index.ts';
 import { epochClock } from './clock/index.ts';
 import { UserDirectory } from './users/index.ts';
@@ -227,17 +228,21 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     });
     const callsSettings = settingsFromConfig(config);
     const outbound = new OutboundDialer({ ua, config: config.outbound, clock: epochClock, log: log.child({ module: 'outbound' }), metrics });
-    const dialer = new CallbackDialer({
-      acd, decide: (input) => calls.decide(input), tasks: store.callbacks, store, outbound, ua, media, lookup,
-      agents: { contacts: (agentId) => registrar.lookup(agentId).map((b) => ({ uri: b.uri, source: agentTarget(b) })) },
-      dialable: (task, now) => isDialable(task, now, config.callbacks.dialing, (n) => store.dnc.has(n)),
-      housekeep: async (now) => { await store.callbacks.expire(now); await store.callbacks.cancelDoNotCall(now); },
+    // What the callback dialer and the campaign dialers share (engine/dialer, engine/campaigns).
+    const dialerBase = {
+      acd, decide: (input: () => AcdEffect[]) => calls.decide(input), store, outbound, ua, media, lookup,
+      agents: { contacts: (agentId: string) => registrar.lookup(agentId).map((b) => ({ uri: b.uri, source: agentTarget(b) })) },
       settings: {
         pollMs: config.callbacks.dialing.pollSeconds * 1000, defaultQueue: config.callbacks.defaultQueue ?? firstQueue,
         rtpTimeoutMs: callsSettings.rtpTimeoutMs, lookupDeadlineMs: callsSettings.lookupDeadlineMs,
-        mode: config.callbacks.dialing.mode === 'preview' ? 'preview' : 'progressive',
       },
-      observe: (e) => events.observe(e),
+      observe: (e: CallControlEvent) => events.observe(e),
+    };
+    const dialer = new CallbackDialer({
+      ...dialerBase, tasks: store.callbacks,
+      dialable: (task, now) => isDialable(task, now, config.callbacks.dialing, (n) => store.dnc.has(n)),
+      housekeep: async (now) => { await store.callbacks.expire(now); await store.callbacks.cancelDoNotCall(now); },
+      settings: { ...dialerBase.settings, mode: config.callbacks.dialing.mode === 'preview' ? 'preview' : 'progressive' },
       log: log.child({ module: 'dialer' }),
     });
     // What call control knows of an admitted INVITE's trunk (one rule for answered and refused INVITEs).
@@ -250,10 +255,20 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       };
     };
     const dispositions = new Dispositions();
+    // Outbound campaigns: their contacts in the same database, dialled by their own dialers.
+    const campaignStore = new CampaignStore(store.db, store.writer, config.callbacks.dialing, Date.now());
+    await campaignStore.contacts.recoverInterrupted(Date.now());
+    const campaigns = new CampaignRuntime({
+      store: campaignStore, outbox: store, isDnc: (n) => store.dnc.has(n),
+      inboundWaiting: (now) => acd.snapshot(now).queues.map((q) => q.waiting),
+      queues: new Set(config.queues.map((q) => q.id)),
+      dialer: { ...dialerBase, log: log.child({ module: 'campaigns' }) },
+      log: log.child({ module: 'campaigns' }),
+    });
     const calls: CallController = new CallController({
       ua, acd, media, store, log: log.child({ module: 'calls' }), dispositions,
       settings: callsSettings,
-      callbacks: dialer,
+      callbacks: new DialerOffersMux(dialer, [campaigns.dialers.preview, campaigns.dialers.progressive]),
       lookup,
       desk,
       trunks: {
@@ -335,6 +350,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       ...(opts.faults ? { processFaults: opts.faults } : {}),
       registrar: () => registrar.stats,
       outbound: () => outbound.utilisation(),
+      campaigns: () => campaignStore.figures(Date.now()),
     });
     const api: ApiServer = await startApi({
       health: () => ({ draining, startedAt, calls: calls.size, version }),
@@ -346,7 +362,9 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       calls: () => calls.list().map(callSummary).filter((c): c is CallSummary => c !== null),
       callbacks: store.callbacks,
       dnc: store.dnc,
-      ...(config.outbound.trunks.length > 0 ? { callbackPreview: (taskId: number, agentId: string, choice: PreviewChoice) => dialer.answerPreview(taskId, agentId, choice) } : {}),
+      ...(config.outbound.trunks.length > 0 ? {
+        callbackPreview: (taskId: number, agentId: string, choice: PreviewChoice) => dialer.answerPreview(taskId, agentId, choice), campaigns,
+      } : {}),
       ...(crm instanceof SqliteCrmAdapter ? { cdrs: (q: Parameters<SqliteCrmAdapter['listCdrs']>[0]) => crm.listCdrs(q) } : {}),
       ...(crm instanceof ShopCrmAdapter ? { cdrs: (q: CdrQuery) => crm.store.listCdrs(q), shop: { store: crm.store, liveCall: (id: string) => shopLiveCall(calls, id) } } : {}),
       events,
@@ -380,6 +398,8 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     if (config.outbound.trunks.length > 0) dialer.start();
     else log.info('no outbound trunk configured: callback tasks are kept, not dialled');
     cleanups.push(() => dialer.stop());
+    if (config.outbound.trunks.length > 0) campaigns.start();
+    cleanups.push(() => campaigns.stop());
     if (users !== null) {
       log.info({ url: `${config.http.tls !== null ? 'https' : 'http'}://${api.address.includes(':') ? `[${api.address}]` : api.address}:${api.port}/`, users: u.accounts.map((a) => `${a.username} (${a.role})`).join(', '),
         // Clear-text passwords (the demo's) are printed only for an API on loopback: there they are a sign-in hint, not a leak.
@@ -400,6 +420,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
           log.info({ reason, calls: calls.size }, 'draining');
           // Callbacks first: their attempts are recorded 'interrupted' while the store is open.
           await dialer.stop();
+          await campaigns.stop();
           await calls.drain(config.shutdown.drainSeconds * 1000);
           const drained = await dispatcher.drain(5000);
           log.info({ drained }, 'outbox flushed');

@@ -33,8 +33,10 @@ const instant = z.union([
   z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
 ]);
 const rescheduleBody = z.strictObject({ at: instant, note: note.optional() });
-const agentId = z.string().min(1).max(64).regex(/^[A-Za-z0-9._@+-]+$/, 'letters, digits and . _ @ + - only');
-const previewBody = z.discriminatedUnion('action', [
+/** An agent id in a body. */
+export const agentId = z.string().min(1).max(64).regex(/^[A-Za-z0-9._@+-]+$/, 'letters, digits and . _ @ + - only');
+/** The agent's answer to a preview (callbacks and campaign contacts alike). */
+export const previewBody = z.discriminatedUnion('action', [
   z.strictObject({ agent: agentId, action: z.literal('accept') }),
   z.strictObject({ agent: agentId, action: z.literal('skip') }),
   z.strictObject({ agent: agentId, action: z.literal('reschedule'), at: instant, note: note.optional() }),

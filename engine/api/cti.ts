@@ -40,7 +40,7 @@ export function ctiEvent(e: CallControlEvent): CtiEvent | null {
       return {
         type: 'callback.preview', at: e.at, state: e.state, callbackId: e.callbackId, callId: e.callId, agentId: e.agentId, queue: e.queue,
         caller: e.caller, dialled: e.dialled, programme: e.programme, customer: e.customer, attempt: e.attempt, abandons: e.abandons,
-        calledAt: e.calledAt, expiresAt: e.expiresAt,
+        calledAt: e.calledAt, expiresAt: e.expiresAt, campaignId: e.campaignId,
       };
     case 'agent.state':
       return { type: 'agent.state', at: e.at, agentId: e.agentId, status: e.status, state: e.state, reason: e.reason };

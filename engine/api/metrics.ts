@@ -111,8 +111,10 @@ export interface MetricSources {
    * use, the capacity in force (null = no limit). Structurally `CallController.mediaFigures()`.
    */
   mediaAdmission?: () => MediaAdmissionCounts;
-  /** Outbound trunks: calls in progress per trunk (`OutboundDialer.utilisation`). */
-  outbound?: () => ReadonlyArray<{ trunk: string; active: number }>;
+  /** Outbound trunks: calls in progress per trunk and its limit (`OutboundDialer.utilisation`). */
+  outbound?: () => ReadonlyArray<{ trunk: string; active: number; maxConcurrent?: number }>;
+  /** Outbound campaigns (engine/campaigns `CampaignStore.figures`): contacts per campaign and status, attempts by result. */
+  campaigns?: () => Promise<{ contacts: ReadonlyArray<{ campaign: string; status: string; n: number }>; attemptsByResult: Readonly<Record<string, number>> }>;
 }
 
 /** Media-aware admission figures read at scrape time (structurally `MediaAdmissionFigures` of engine/calls). */
@@ -452,6 +454,19 @@ export class Metrics {
       });
     scraped('gauge', 'onair_outbound_active_calls', 'Calls in progress (ringing or talking) per outbound trunk.', ['trunk'], (emit) => {
       for (const u of sources().outbound?.() ?? []) emit({ trunk: u.trunk }, u.active);
+    });
+    scraped('gauge', 'onair_outbound_utilisation_ratio', 'Calls in progress per outbound trunk over its maxConcurrent (1 = full: new calls fail over).', ['trunk'], (emit) => {
+      for (const u of sources().outbound?.() ?? []) if (u.maxConcurrent !== undefined && u.maxConcurrent > 0) emit({ trunk: u.trunk }, u.active / u.maxConcurrent);
+    });
+
+    // ---- outbound campaigns (engine/campaigns)
+    scraped('gauge', 'onair_campaign_contacts', 'Campaign contacts in the store, by campaign and status.', ['campaign', 'status'], async (emit) => {
+      const f = await sources().campaigns?.();
+      if (f !== undefined) for (const r of f.contacts) emit({ campaign: r.campaign, status: r.status }, r.n);
+    });
+    scraped('counter', 'onair_campaign_attempts_total', 'Campaign contact attempts ended by this engine process, by result.', ['result'], async (emit) => {
+      const f = await sources().campaigns?.();
+      if (f !== undefined) for (const [result, n] of Object.entries(f.attemptsByResult)) emit({ result }, n);
     });
 
     fromMap('onair_trunk_refusals_unrecorded_total',

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { CALLBACK_STATUSES, type CallbackFilter, type CallbackStatus } from '../store/index.ts';
 import { CDR_OUTCOMES } from './outcomes.ts';
 import { registerCallbackRoutes } from './callbacks-routes.ts';
+import { registerCampaignRoutes } from './campaigns-routes.ts';
 import { registerShopRoutes } from './shop-routes.ts';
 import { registerDeskRoutes, requestActor } from './desk-routes.ts';
 import { ApiAuth, TokenAuth, requiredScope, type ApiScope, type Principal, type RouteAccess, type SessionLookup, type TokenSpec } from './auth.ts';
@@ -358,6 +359,7 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
 
   registerDeskRoutes(app, deps, { parse, fail: (status, code, message) => new ApiError(status, code, message) }, desktop, new Set(opts.unmaskRoles ?? ['supervisor', 'admin']));
   registerCallbackRoutes(app, deps, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
+  if (deps.campaigns !== undefined) registerCampaignRoutes(app, deps.campaigns, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
   if (deps.shop !== undefined) registerShopRoutes(app, deps.shop, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
 
   app.get('/api/v1/cdrs', { schema: ROUTES.cdrs, config: { access: 'staff' } }, async (req) => {

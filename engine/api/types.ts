@@ -11,6 +11,7 @@ import type { AcdSnapshot, AgentState, AgentStatus, AgentView } from '../acd/ind
 import type { CallbackFilter, CallbackStore, CallbackTask, DncStore } from '../store/index.ts';
 import type { CallerInfo, Cdr, CdrOutcome, ReleasedBy } from '../../crm-adapter/index.ts';
 import type { PreviewAnswer, PreviewChoice } from '../dialer/index.ts';
+import type { CampaignRuntime } from '../campaigns/index.ts';
 import type { Metrics } from './metrics.ts';
 import type { ShopApiDeps } from './shop-routes.ts';
 
@@ -131,6 +132,8 @@ export interface ApiDeps {
    * absent when the dialer does not run.
    */
   callbackPreview?: (taskId: number, agentId: string, choice: PreviewChoice) => PreviewAnswer;
+  /** Outbound campaigns (engine/campaigns); absent when the dialer does not run (no outbound trunk). */
+  campaigns?: CampaignRuntime;
   /**
    * Stored CDRs, newest arrival first; absent when the CRM adapter keeps none (the webhook
    * adapter), in which case `GET /api/v1/cdrs` answers 501.
@@ -249,6 +252,8 @@ export interface CallbackPreviewEvent {
   /** The customer's first call (epoch ms). */
   calledAt: number;
   expiresAt: number | null;
+  /** A campaign contact's preview: its campaign (`callbackId` is the contact id); null for a callback task. */
+  campaignId: string | null;
 }
 
 /** Events the engine publishes to CTI clients, discriminated by `type`. `at` is epoch ms. */

@@ -288,6 +288,8 @@ export type CallControlEvent =
     type: 'callback.preview'; state: 'offered' | 'accepted' | 'skipped' | 'rescheduled' | 'withdrawn'; callbackId: number; callId: string;
     agentId: string; queue: string; caller: string; dialled: string; programme: string | null; customer: CallerInfo | null;
     attempt: number; abandons: number; calledAt: number; expiresAt: number | null; at: number;
+    /** The campaign of a campaign contact (`callbackId` is then the contact's id), else null. */
+    campaignId: string | null;
   }
   | { type: 'agent.state'; agentId: string; state: AgentState; status: AgentStatus; reason: string | null; at: number }
   /**

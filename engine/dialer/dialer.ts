@@ -45,8 +45,8 @@ import type {
  */
 export const ENTRY_HEADROOM = 2;
 
-/** Prefix of the ACD ids of callback entries (`cb:<taskId>`). */
-const ENTRY_PREFIX = 'cb:';
+/** Prefix of the ACD ids of callback entries (`cb:<taskId>`); a campaign dialer has its own. */
+export const CALLBACK_ENTRY_PREFIX = 'cb:';
 
 /** What the ACD is told when an attempt closes. */
 type AcdClose =
@@ -134,8 +134,22 @@ export interface CallbackDialerDeps {
   settings: DialerSettings;
   /** The engine's event stream (the `callback.preview` events of preview mode). */
   observe?(e: CallControlEvent): void;
+  /**
+   * An outbound campaign's dialer (engine/campaigns): the tasks are campaign contacts. Records
+   * carry the campaign (CDR `campaignId`, no `callback_*` events), the agent's INVITE names it, and
+   * a contact closed unreached is handed to `closed` (its `campaign_result`).
+   */
+  campaign?: CampaignHooks;
   log: Logger;
   clock?: Clock;
+}
+
+/** What a campaign dialer asks of engine/campaigns. Must not throw. */
+export interface CampaignHooks {
+  /** The campaign of a contact (task id), or null when unknown. */
+  of(taskId: number): { id: string; name: string } | null;
+  /** A contact closed without talking (exhausted, cancelled, expired) after an attempt. */
+  closed(task: DialerTask, callId: string, result: AttemptResult): void;
 }
 
 /** The runtime of callback dialing. Implements call control's callback port. */
@@ -153,10 +167,18 @@ export class CallbackDialer implements CallbackOffers {
   private pollAgain = false;
   private stopped = true;
   private attemptSeq = 0;
+  /** Prefix of this dialer's ACD entry ids. */
+  readonly prefix: string;
 
   constructor(deps: CallbackDialerDeps) {
     this.d = deps;
     this.clock = deps.clock ?? epochClock;
+    this.prefix = deps.settings.entryPrefix ?? CALLBACK_ENTRY_PREFIX;
+  }
+
+  /** True when `acdId` is one of this dialer's entries (the offers mux routes by it). */
+  owns(acdId: string): boolean {
+    return acdId.startsWith(this.prefix);
   }
 
   /** Start polling for due tasks (the first poll at once). */
@@ -257,7 +279,7 @@ export class CallbackDialer implements CallbackOffers {
         exclude.add(task.id);
         const queue = room.has(task.queue) ? task.queue : this.d.settings.defaultQueue;
         const left = room.get(queue) ?? 0;
-        if (left <= 0 || this.entries.has(ENTRY_PREFIX + task.id)) continue;
+        if (left <= 0 || this.entries.has(this.prefix + task.id)) continue;
         if (!this.d.dialable(task, now)) continue;
         room.set(queue, left - 1);
         total--;
@@ -268,7 +290,7 @@ export class CallbackDialer implements CallbackOffers {
   }
 
   private add(task: DialerTask, queue: string): void {
-    const entry: Entry = { acdId: ENTRY_PREFIX + task.id, task, queue, attempt: null, pendingOffer: null, gone: false };
+    const entry: Entry = { acdId: this.prefix + task.id, task, queue, attempt: null, pendingOffer: null, gone: false };
     this.entries.set(entry.acdId, entry);
     const now = this.now();
     this.d.decide(() => this.d.acd.addCallback({
@@ -377,7 +399,9 @@ export class CallbackDialer implements CallbackOffers {
     a.attemptNo = r.value.task.attempts + 1;
     a.display = info?.name ?? entry.task.caller;
     a.customer = info;
-    this.record(a, { type: 'callback_attempt', callbackId: entry.task.id, attempt: a.attemptNo, agent: a.agentId, result: null, trunk: null, sipStatus: null });
+    if (!this.d.campaign) {
+      this.record(a, { type: 'callback_attempt', callbackId: entry.task.id, attempt: a.attemptNo, agent: a.agentId, result: null, trunk: null, sipStatus: null });
+    }
     if (a.phase !== 'claiming') return; // withdrawn while claiming: close() recorded it
     if (this.d.settings.mode === 'preview') {
       this.startPreview(a);
@@ -408,6 +432,7 @@ export class CallbackDialer implements CallbackOffers {
         type: 'callback.preview', state, callbackId: task.id, callId: a.callId, agentId: a.agentId, queue: a.entry.queue, caller: task.caller,
         dialled: task.dialled ?? '', programme: task.programme, customer: a.customer, attempt: a.attemptNo, abandons: task.abandons,
         calledAt: task.arrivedAt, expiresAt: state === 'offered' && a.ringTimeoutMs > 0 ? a.startedAt + a.ringTimeoutMs : null, at: now,
+        campaignId: this.d.campaign?.of(task.id)?.id ?? null,
       });
     } catch (err) {
       this.d.log.error({ err, callId: a.callId }, 'preview event listener failed');
@@ -420,7 +445,7 @@ export class CallbackDialer implements CallbackOffers {
    * attempt `skipped` (the task open again after `retryDelaySeconds.skipped`, or at the agent's time).
    */
   answerPreview(taskId: number, agentId: string, choice: PreviewChoice): PreviewAnswer {
-    const entry = this.entries.get(ENTRY_PREFIX + taskId);
+    const entry = this.entries.get(this.prefix + taskId);
     const a = entry?.attempt;
     if (!a || a.phase !== 'previewing') return { ok: false, code: 'not_found', reason: `task ${taskId} is not in preview` };
     if (a.agentId !== agentId) return { ok: false, code: 'not_yours', reason: `task ${taskId} is in preview with another agent` };
@@ -470,14 +495,12 @@ export class CallbackDialer implements CallbackOffers {
       headers: [
         { name: 'X-Onair-Call-ID', value: a.callId },
         { name: 'X-Onair-Queue', value: entry.queue },
-        { name: 'X-Onair-Callback-Task', value: String(task.id) },
+        ...this.taskHeaders(task),
         { name: 'X-Onair-Attempt', value: String(a.attemptNo) },
         { name: 'X-Onair-Customer', value: task.customerId ?? task.caller },
         { name: 'X-Onair-Called-At', value: new Date(task.arrivedAt).toISOString() },
         { name: 'X-Onair-Abandons', value: String(task.abandons) },
         ...(task.programme ? [{ name: 'X-Onair-Programme', value: task.programme }] : []),
-        // Phones map `info` to a distinct ring: the agent knows an outbound callback is coming.
-        { name: 'Alert-Info', value: '<http://onair.invalid/alert/callback>;info=callback' },
       ],
       dialogDelegate: {
         onBye: () => this.agentLeft(a),
@@ -505,6 +528,25 @@ export class CallbackDialer implements CallbackOffers {
     }
     // The ACD's ring timeout runs from the INVITE, as for inbound offers (engine/acd offerSent).
     this.tellOffer(a, 'sent');
+  }
+
+  /**
+   * The screen pop's task headers: the callback task, or the campaign and its contact; and the
+   * Alert-Info phones map to a distinct ring (the agent knows an outbound call is coming).
+   */
+  private taskHeaders(task: DialerTask): { name: string; value: string }[] {
+    const campaign = this.d.campaign?.of(task.id);
+    if (this.d.campaign) {
+      return [
+        ...(campaign ? [{ name: 'X-Onair-Campaign', value: campaign.id }] : []),
+        { name: 'X-Onair-Campaign-Contact', value: String(task.id) },
+        { name: 'Alert-Info', value: '<http://onair.invalid/alert/campaign>;info=campaign' },
+      ];
+    }
+    return [
+      { name: 'X-Onair-Callback-Task', value: String(task.id) },
+      { name: 'Alert-Info', value: '<http://onair.invalid/alert/callback>;info=callback' },
+    ];
   }
 
   /**
@@ -699,9 +741,16 @@ export class CallbackDialer implements CallbackOffers {
       else this.d.log.warn({ callId: a.callId, code: moved.code, reason: moved.reason }, 'rescheduling a previewed task failed');
     }
     a.entry.task = task;
+    const closed = task.status !== 'open' && task.status !== 'claimed';
+    if (this.d.campaign) {
+      await this.d.store.finishCall({ cdr: this.cdr(a, result, now), callback: null }, now);
+      // A reached contact's result waits for the agent's disposition (engine/campaigns).
+      if (closed && task.status !== 'done') this.d.campaign.closed(task, a.callId, result);
+      return;
+    }
     this.record(a, { type: 'callback_attempt', callbackId: task.id, attempt: a.attemptNo, agent: a.agentId, result, trunk: a.trunk, sipStatus: a.sipStatus });
     await this.d.store.finishCall({ cdr: this.cdr(a, result, now), callback: null }, now);
-    if (task.status !== 'open' && task.status !== 'claimed') {
+    if (closed) {
       this.record(a, { type: 'callback_completed', callbackId: task.id, status: task.status, attempts: task.attempts, lastResult: result });
     }
   }
@@ -738,8 +787,9 @@ export class CallbackDialer implements CallbackOffers {
       customerId: task.customerId, outcome: result === 'answered' ? 'answered' : 'failed',
       arrivedAt: a.startedAt, ivrExitAt: null, queuedAt: null, offeredAt: a.startedAt, answeredAt: a.answeredAt, endedAt: now,
       wrapUpEndAt: null, waitMs: (a.answeredAt ?? now) - a.startedAt, talkMs: a.answeredAt !== null ? now - a.answeredAt : 0, wrapUpMs: 0,
-      offers: 1, releasedBy: a.releasedBy, callbackId: task.id,
+      offers: 1, releasedBy: a.releasedBy, callbackId: this.d.campaign ? null : task.id,
       direction: 'outbound', attempt: a.attemptNo, trunk: a.trunk, dialResult: result,
+      ...(this.d.campaign ? { campaignId: this.d.campaign.of(task.id)?.id ?? null } : {}),
     };
   }
 

@@ -3,8 +3,9 @@
  * callback tasks through the pure ACD and the outbound dialer. The only door of `engine/dialer`;
  * see docs/dialer.md.
  */
-export { CallbackDialer, ENTRY_HEADROOM, UNREACHED_RESULTS } from './dialer.ts';
-export type { CallbackDialerDeps } from './dialer.ts';
+export { CallbackDialer, CALLBACK_ENTRY_PREFIX, ENTRY_HEADROOM, UNREACHED_RESULTS } from './dialer.ts';
+export type { CallbackDialerDeps, CampaignHooks } from './dialer.ts';
+export { DialerOffersMux } from './mux.ts';
 export { ATTEMPT_PHASE_NEXT, DialerError, transition } from './phase.ts';
 export type { AttemptPhase, DialerErrorCode } from './phase.ts';
 export type {

@@ -35,6 +35,8 @@ export interface DialerSettings {
    * desktop first (a `callback.preview` event; accept / skip / reschedule through {@link CallbackDialer.answerPreview}).
    */
   mode: 'progressive' | 'preview';
+  /** Prefix of the ACD ids of this dialer's entries (default `cb:`; each campaign dialer has its own). */
+  entryPrefix?: string;
 }
 
 /** The agent's answer to a preview (API). */

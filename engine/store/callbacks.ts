@@ -80,6 +80,17 @@ function refusal<T>(what: string, id: number, status: string | null, expected: s
   return { ok: false, code: 'STORE_ERR_INVALID_STATE', reason: `${what} ${id} is ${status}, expected ${expected}` };
 }
 
+/** The tables a {@link SqliteCallbacks} works on. */
+export interface CallbackTables {
+  tasks: string;
+  attempts: string;
+  /** SQL condition on the task row added to {@link SqliteCallbacks.due} (trusted: code, never input). */
+  dueFilter?: string;
+}
+
+/** The callback tasks' own tables. */
+export const CALLBACK_TABLES: CallbackTables = { tasks: 'callbacks', attempts: 'callback_attempts' };
+
 /** {@link CallbackStore} on SQLite. The attempt policy is applied by {@link SqliteCallbacks.finishAttempt}. */
 export class SqliteCallbacks implements CallbackStore {
   readonly #db: SqliteDatabase;
@@ -111,8 +122,17 @@ export class SqliteCallbacks implements CallbackStore {
   readonly #results: Record<AttemptResult, number>;
 
   readonly #writer: SqliteWriter;
+  readonly #tables: CallbackTables;
 
-  constructor(db: SqliteDatabase, writer: SqliteWriter, policy: DialingPolicy = DEFAULT_DIALING_POLICY) {
+  /**
+   * `tables`: the same rules over another pair of tables of the same shape (outbound campaigns'
+   * contacts, engine/campaigns); `dueFilter` narrows {@link due} (e.g. to running campaigns).
+   */
+  constructor(db: SqliteDatabase, writer: SqliteWriter, policy: DialingPolicy = DEFAULT_DIALING_POLICY, tables: CallbackTables = CALLBACK_TABLES) {
+    const T = tables.tasks;
+    const A = tables.attempts;
+    const dueFilter = tables.dueFilter === undefined ? '' : ` AND (${tables.dueFilter})`;
+    this.#tables = tables;
     this.#db = db;
     this.#writer = writer;
     this.#policy = policy;
@@ -121,7 +141,7 @@ export class SqliteCallbacks implements CallbackStore {
     // of the same number while a task is open or claimed lands in DO UPDATE. `arrived_at` takes
     // the minimum so that an out-of-order merge (crash recovery) still keeps the first arrival.
     // A caller who tries again while waiting for a retry wants to talk now: the task is due again.
-    this.#upsert = db.prepare(`INSERT INTO callbacks (caller, queue, reason, arrived_at, last_arrival_at, first_call_id,
+    this.#upsert = db.prepare(`INSERT INTO ${T} (caller, queue, reason, arrived_at, last_arrival_at, first_call_id,
         last_call_id, dialled, programme, customer_id, created_at, updated_at, next_attempt_at, time_zone)
       VALUES (@caller, @queue, @reason, @arrivedAt, @arrivedAt, @callId, @callId, @dialled, @programme, @customerId, @now, @now,
         @now, @timeZone)
@@ -135,14 +155,14 @@ export class SqliteCallbacks implements CallbackStore {
         next_attempt_at = min(next_attempt_at, excluded.next_attempt_at),
         updated_at = excluded.updated_at
       RETURNING *`);
-    this.#get = db.prepare('SELECT * FROM callbacks WHERE id = ?');
-    this.#oldestOpen = db.prepare("SELECT id FROM callbacks WHERE status = 'open' ORDER BY arrived_at, id LIMIT 1");
-    this.#oldestOpenInQueue = db.prepare("SELECT id FROM callbacks WHERE status = 'open' AND queue = ? ORDER BY arrived_at, id LIMIT 1");
-    this.#due = db.prepare("SELECT * FROM callbacks WHERE status = 'open' AND next_attempt_at <= ? ORDER BY arrived_at, id LIMIT ?");
-    const noOpenAttempt = 'NOT EXISTS (SELECT 1 FROM callback_attempts a WHERE a.task_id = callbacks.id AND a.ended_at IS NULL)';
+    this.#get = db.prepare(`SELECT * FROM ${T} WHERE id = ?`);
+    this.#oldestOpen = db.prepare(`SELECT id FROM ${T} WHERE status = 'open' ORDER BY arrived_at, id LIMIT 1`);
+    this.#oldestOpenInQueue = db.prepare(`SELECT id FROM ${T} WHERE status = 'open' AND queue = ? ORDER BY arrived_at, id LIMIT 1`);
+    this.#due = db.prepare(`SELECT * FROM ${T} WHERE status = 'open' AND next_attempt_at <= ?${dueFilter} ORDER BY arrived_at, id LIMIT ?`);
+    const noOpenAttempt = `NOT EXISTS (SELECT 1 FROM ${A} a WHERE a.task_id = ${T}.id AND a.ended_at IS NULL)`;
     const t = (from: readonly CallbackStatus[], set: string, extra = ''): Transition => ({
       from,
-      stmt: db.prepare(`UPDATE callbacks SET ${set}, updated_at = @now
+      stmt: db.prepare(`UPDATE ${T} SET ${set}, updated_at = @now
         WHERE id = @id AND status IN (${from.map((s) => `'${s}'`).join(', ')})${extra}`),
     });
     this.#claim = t(['open'], "status = 'claimed', claimed_by = @by, claimed_at = @now");
@@ -152,31 +172,31 @@ export class SqliteCallbacks implements CallbackStore {
     this.#reschedule = t(['open', 'claimed'],
       "status = 'open', claimed_by = NULL, claimed_at = NULL, next_attempt_at = @at, note = coalesce(@note, note)",
       ` AND ${noOpenAttempt}`).stmt;
-    this.#insertAttempt = db.prepare(`INSERT INTO callback_attempts (task_id, call_id, agent_id, started_at)
+    this.#insertAttempt = db.prepare(`INSERT INTO ${A} (task_id, call_id, agent_id, started_at)
       VALUES (@taskId, @callId, @agentId, @now) RETURNING *`);
-    this.#getAttempt = db.prepare('SELECT * FROM callback_attempts WHERE id = ?');
-    this.#endAttempt = db.prepare(`UPDATE callback_attempts SET ended_at = @now, result = @result, trunk = @trunk,
+    this.#getAttempt = db.prepare(`SELECT * FROM ${A} WHERE id = ?`);
+    this.#endAttempt = db.prepare(`UPDATE ${A} SET ended_at = @now, result = @result, trunk = @trunk,
         sip_status = @sipStatus, note = @note
       WHERE id = @id AND ended_at IS NULL`);
-    this.#openAttempts = db.prepare('SELECT * FROM callback_attempts WHERE ended_at IS NULL ORDER BY id');
-    this.#attemptsOf = db.prepare('SELECT * FROM callback_attempts WHERE task_id = ? ORDER BY id');
-    this.#settle = db.prepare(`UPDATE callbacks SET status = @status, attempts = @attempts, last_result = @result,
+    this.#openAttempts = db.prepare(`SELECT * FROM ${A} WHERE ended_at IS NULL ORDER BY id`);
+    this.#attemptsOf = db.prepare(`SELECT * FROM ${A} WHERE task_id = ? ORDER BY id`);
+    this.#settle = db.prepare(`UPDATE ${T} SET status = @status, attempts = @attempts, last_result = @result,
         next_attempt_at = @nextAt, claimed_by = NULL, claimed_at = NULL,
         closed_at = CASE WHEN @status IN ('open', 'claimed') THEN NULL ELSE @now END, note = @note, updated_at = @now
       WHERE id = @id AND status = 'claimed'`);
-    this.#counted = db.prepare(`UPDATE callbacks SET attempts = @attempts, last_result = @result, updated_at = @now
+    this.#counted = db.prepare(`UPDATE ${T} SET attempts = @attempts, last_result = @result, updated_at = @now
       WHERE id = @id`);
-    this.#expire = db.prepare(`UPDATE callbacks SET status = 'expired', closed_at = @now, note = 'expired', updated_at = @now
+    this.#expire = db.prepare(`UPDATE ${T} SET status = 'expired', closed_at = @now, note = 'expired', updated_at = @now
       WHERE status = 'open' AND arrived_at <= @before`);
-    this.#cancelDnc = db.prepare(`UPDATE callbacks SET status = 'cancelled', closed_at = @now, note = 'dnc', updated_at = @now
+    this.#cancelDnc = db.prepare(`UPDATE ${T} SET status = 'cancelled', closed_at = @now, note = 'dnc', updated_at = @now
       WHERE status = 'open' AND caller IN (SELECT number FROM dnc)`);
-    this.#cancelNumber = db.prepare(`UPDATE callbacks SET status = 'cancelled', closed_at = @now, note = 'dnc', updated_at = @now
+    this.#cancelNumber = db.prepare(`UPDATE ${T} SET status = 'cancelled', closed_at = @now, note = 'dnc', updated_at = @now
       WHERE status = 'open' AND caller = @number`);
-    this.#inbound = db.prepare(`UPDATE callbacks SET status = 'done', closed_at = @now, note = 'inbound', last_call_id = @callId,
+    this.#inbound = db.prepare(`UPDATE ${T} SET status = 'done', closed_at = @now, note = 'inbound', last_call_id = @callId,
         updated_at = @now
       WHERE status = 'open' AND caller = @number RETURNING *`);
-    this.#byStatus = db.prepare('SELECT status, count(*) AS n FROM callbacks GROUP BY status');
-    this.#oldestArrival = db.prepare("SELECT min(arrived_at) AS at FROM callbacks WHERE status = 'open'");
+    this.#byStatus = db.prepare(`SELECT status, count(*) AS n FROM ${T} GROUP BY status`);
+    this.#oldestArrival = db.prepare(`SELECT min(arrived_at) AS at FROM ${T} WHERE status = 'open'`);
   }
 
   /** {@link create} inside the caller's transaction. */
@@ -205,7 +225,7 @@ export class SqliteCallbacks implements CallbackStore {
   list(filter: CallbackFilter = {}): Promise<CallbackTask[]> {
     return settle(() => {
       const { where, params } = this.#where(filter);
-      return this.#db.prepare<CallbackRow>(`SELECT * FROM callbacks ${where} ORDER BY arrived_at, id LIMIT ? OFFSET ?`)
+      return this.#db.prepare<CallbackRow>(`SELECT * FROM ${this.#tables.tasks} ${where} ORDER BY arrived_at, id LIMIT ? OFFSET ?`)
         .all(...params, filter.limit ?? 100, filter.offset ?? 0).map(toTask);
     });
   }
@@ -213,7 +233,7 @@ export class SqliteCallbacks implements CallbackStore {
   count(filter: Omit<CallbackFilter, 'limit' | 'offset'> = {}): Promise<number> {
     return settle(() => {
       const { where, params } = this.#where(filter);
-      return this.#db.prepare<{ n: number }>(`SELECT count(*) AS n FROM callbacks ${where}`).get(...params)!.n;
+      return this.#db.prepare<{ n: number }>(`SELECT count(*) AS n FROM ${this.#tables.tasks} ${where}`).get(...params)!.n;
     });
   }
 

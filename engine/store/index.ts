@@ -16,7 +16,7 @@ export {
 export { DEFAULT_RETRY_POLICY, backoffDelay } from './retry.ts';
 export { SqliteOutbox, type SqliteOutboxOptions } from './outbox.ts';
 export { CALLBACK_STATUSES } from './types.ts';
-export { SqliteCallbacks } from './callbacks.ts';
+export { SqliteCallbacks, CALLBACK_TABLES, type CallbackTables } from './callbacks.ts';
 export { SqliteDnc, normalizeDncNumber } from './dnc.ts';
 export { SqliteJournal } from './journal.ts';
 export { SqliteStore, openStore, type SqliteStoreOptions } from './store.ts';

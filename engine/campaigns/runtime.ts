@@ -1,0 +1,219 @@
+/**
+ * Outbound campaigns at run time: one campaign dialer per mode (engine/dialer's `CallbackDialer`
+ * over the campaign contacts, with its own ACD entry prefix), the rules that hold a contact back
+ * (campaign paused or stopped, outside its schedule, live callers waiting above its threshold, the
+ * do-not-call list), and the results: the agent's disposition, or a contact closed unreached,
+ * into the outbox as `campaign_result`.
+ *
+ * ```
+ *  API: create ─▶ import CSV ─▶ start ─▶ dialers' polls: due contacts of running campaigns of the mode
+ *        ─▶ dialable? (schedule, inbound waiting ≤ threshold, DNC) ─▶ ACD entry (live callers first)
+ *        ─▶ preview or progressive attempt (engine/dialer) ─▶ talked ─▶ agent's disposition (API)
+ *                                                                        ─▶ outbox campaign_result
+ *                                                      └─▶ exhausted ─▶ outbox campaign_result
+ * ```
+ */
+import type { Logger } from 'pino';
+import { inCallingHours } from '../callbacks/index.ts';
+import { CallbackDialer, type CallbackDialerDeps, type DialerTask, type PreviewAnswer, type PreviewChoice } from '../dialer/index.ts';
+import type { Store, StoreResult } from '../store/index.ts';
+import type { AttemptResult } from '../store/index.ts';
+import type { CallEvent } from '../../crm-adapter/index.ts';
+import { epochClock } from '../clock/index.ts';
+import { parseContactsCsv, renderScript, type LineError } from './csv.ts';
+import type { Campaign, CampaignContact, CampaignInput, CampaignMode, CampaignStats, CampaignStore } from './store.ts';
+
+/** Contacts one import may carry. */
+export const MAX_IMPORT_CONTACTS = 20_000;
+
+/** Everything of the dialers' deps but what differs per campaign mode. */
+export type CampaignDialerBase = Omit<CallbackDialerDeps, 'tasks' | 'dialable' | 'housekeep' | 'campaign' | 'settings'> & {
+  settings: Omit<CallbackDialerDeps['settings'], 'mode' | 'entryPrefix'>;
+};
+
+/** What the runtime needs. */
+export interface CampaignRuntimeDeps {
+  store: CampaignStore;
+  /** The engine store: the outbox (`campaign_result`) and the do-not-call list. */
+  outbox: Pick<Store, 'callEvent'>;
+  isDnc(number: string): boolean;
+  /** Live callers waiting per inbound queue now (the ACD snapshot). */
+  inboundWaiting(now: number): readonly number[];
+  /** Queues that exist (a campaign must name one). */
+  queues: ReadonlySet<string>;
+  dialer: CampaignDialerBase;
+  log: Logger;
+}
+
+/** What an import did (API answer). */
+export interface ImportReport {
+  lines: number;
+  added: number;
+  refused: number;
+  truncated: boolean;
+  errors: LineError[];
+  columns: string[];
+}
+
+/** A refusal the API maps to its status codes. */
+export type CampaignRefusal = { ok: false; code: 'not_found' | 'conflict' | 'invalid'; reason: string };
+
+/** The campaigns' runtime. */
+export class CampaignRuntime {
+  readonly dialers: Readonly<Record<CampaignMode, CallbackDialer>>;
+  private readonly d: CampaignRuntimeDeps;
+  /** The inbound pressure read once per instant (the dialers ask per contact). */
+  private pressure = { at: -1, max: 0 };
+
+  constructor(deps: CampaignRuntimeDeps) {
+    this.d = deps;
+    const make = (mode: CampaignMode): CallbackDialer => new CallbackDialer({
+      ...deps.dialer,
+      tasks: deps.store.tasks[mode],
+      dialable: (task, now) => this.dialable(task, now),
+      // The DNC list holds for campaigns too; contacts do not expire (a list is worked until stopped).
+      housekeep: async (now) => { await deps.store.contacts.cancelDoNotCall(now); },
+      campaign: {
+        of: (id) => {
+          const c = deps.store.campaignOf(id);
+          return c === null ? null : { id: c.id, name: c.name };
+        },
+        closed: (task, callId, result) => this.unreached(task, callId, result),
+      },
+      settings: { ...deps.dialer.settings, mode, entryPrefix: mode === 'preview' ? 'cpv:' : 'cpp:' },
+    });
+    this.dialers = { preview: make('preview'), progressive: make('progressive') };
+  }
+
+  start(): void {
+    for (const d of Object.values(this.dialers)) d.start();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(Object.values(this.dialers).map((d) => d.stop()));
+  }
+
+  /** May this contact be dialled now? ({@link holdBack}; the inbound pressure read once per instant.) */
+  private dialable(task: DialerTask, now: number): boolean {
+    const c = this.d.store.campaignOf(task.id);
+    if (c === null) return false;
+    if (this.pressure.at !== now) this.pressure = { at: now, max: Math.max(0, ...this.d.inboundWaiting(now)) };
+    return holdBack(c, task, now, { isDnc: this.d.isDnc, inboundWaitingMax: this.pressure.max }) === null;
+  }
+
+  /** A contact closed without a conversation: its `campaign_result` (no disposition). */
+  private unreached(task: DialerTask, callId: string, result: AttemptResult): void {
+    const contact = this.d.store.contactSync(task.id);
+    if (contact === null) return;
+    this.result(contact, callId, null, result);
+  }
+
+  private result(contact: CampaignContact, callId: string, agent: string | null, lastResult: AttemptResult | null): void {
+    const now = epochClock.now();
+    const status = contact.status === 'open' || contact.status === 'claimed' ? null : contact.status;
+    if (status === null) return;
+    const event: CallEvent = {
+      type: 'campaign_result', callId, at: now, caller: contact.caller, dialled: contact.dialled ?? '', customerId: contact.customerId,
+      queue: contact.queue, campaignId: contact.campaignId, contactId: contact.id, status, attempts: contact.attempts,
+      lastResult: lastResult ?? contact.lastResult, agent, disposition: contact.disposition, fields: contact.fields,
+    };
+    void this.d.outbox.callEvent(event, now).catch((err: unknown) => this.d.log.error({ err, contact: contact.id }, 'campaign_result write failed'));
+  }
+
+  // ---- the API's operations ----------------------------------------------------------------
+
+  async create(input: CampaignInput, now: number): Promise<{ ok: true; campaign: Campaign } | CampaignRefusal> {
+    if (!this.d.queues.has(input.queue)) return { ok: false, code: 'invalid', reason: `queue ${input.queue} does not exist` };
+    const r = await this.d.store.create(input, now);
+    return r.ok ? { ok: true, campaign: r.value } : { ok: false, code: 'conflict', reason: r.reason };
+  }
+
+  list(): Campaign[] {
+    return this.d.store.list();
+  }
+
+  get(id: string): { campaign: Campaign; stats: CampaignStats } | null {
+    const c = this.d.store.get(id);
+    return c === null ? null : { campaign: c, stats: this.d.store.stats(id) };
+  }
+
+  async importCsv(id: string, text: string, now: number): Promise<{ ok: true; report: ImportReport } | CampaignRefusal> {
+    if (this.d.store.get(id) === null) return { ok: false, code: 'not_found', reason: `no campaign ${id}` };
+    const csv = parseContactsCsv(text, MAX_IMPORT_CONTACTS);
+    if (!csv.ok) return { ok: false, code: 'invalid', reason: csv.reason };
+    const r = await this.d.store.importContacts(id, csv.rows, now);
+    if (!r.ok) return refusal(r);
+    const errors = [...csv.errors, ...r.value.refused].sort((a, b) => a.line - b.line).slice(0, 50);
+    return {
+      ok: true,
+      report: {
+        lines: csv.lines, added: r.value.added, refused: csv.refused + r.value.refused.length, truncated: csv.truncated, errors, columns: csv.columns,
+      },
+    };
+  }
+
+  async setState(id: string, action: 'start' | 'pause' | 'resume' | 'stop', now: number): Promise<{ ok: true; campaign: Campaign } | CampaignRefusal> {
+    const r = await this.d.store.setState(id, action, now);
+    if (!r.ok) return refusal(r);
+    if (r.value.state === 'running') for (const d of Object.values(this.dialers)) d.poll();
+    return { ok: true, campaign: r.value };
+  }
+
+  /** A contact with the script rendered with its fields (the agent's screen). */
+  async contact(id: string, contactId: number): Promise<{ contact: CampaignContact; script: string } | null> {
+    const c = this.d.store.get(id);
+    const x = await this.d.store.contact(contactId);
+    if (c === null || x === null || x.campaignId !== id) return null;
+    return { contact: x, script: renderScript(c.script, x.caller, x.fields) };
+  }
+
+  /**
+   * The agent's result code for a contact it talked to (one of the campaign's `resultCodes`);
+   * the contact's `campaign_result` goes to the outbox with it.
+   */
+  async dispose(id: string, contactId: number, d: { code: string; note: string | null; agent: string | null }, now: number)
+    : Promise<{ ok: true; contact: CampaignContact } | CampaignRefusal> {
+    const c = this.d.store.get(id);
+    const x = await this.d.store.contact(contactId);
+    if (c === null || x === null || x.campaignId !== id) return { ok: false, code: 'not_found', reason: `no contact ${contactId} in campaign ${id}` };
+    if (!c.resultCodes.includes(d.code)) return { ok: false, code: 'invalid', reason: `result code ${d.code} is not one of ${c.resultCodes.join(', ')}` };
+    const talked = this.d.store.answeredBy(contactId);
+    if (x.status !== 'done' || talked === null) return { ok: false, code: 'conflict', reason: `contact ${contactId} was not reached (${x.status})` };
+    if (d.agent !== null && talked.agent !== null && d.agent !== talked.agent) {
+      return { ok: false, code: 'conflict', reason: `contact ${contactId} talked to agent ${talked.agent}` };
+    }
+    const done = await this.d.store.dispose(contactId, { ...d, agent: d.agent ?? talked.agent }, now);
+    this.result(done, talked.callId, done.dispositionAgent, 'answered');
+    return { ok: true, contact: done };
+  }
+
+  /** The agent's answer to a campaign contact's preview. */
+  answerPreview(id: string, contactId: number, agentId: string, choice: PreviewChoice): PreviewAnswer {
+    const c = this.d.store.campaignOf(contactId);
+    if (c === null || c.id !== id) return { ok: false, code: 'not_found', reason: `no contact ${contactId} in campaign ${id}` };
+    return this.dialers.preview.answerPreview(contactId, agentId, choice);
+  }
+}
+
+/** Why a contact is not dialled now, or null when it may be. */
+export type HoldBack = 'campaign_not_running' | 'not_due' | 'dnc' | 'outside_schedule' | 'inbound_waiting';
+
+/**
+ * The campaign rules of one contact at `now` (pure): its campaign running, the contact open and
+ * due, not on the do-not-call list, inside the campaign's schedule (its time zone), and no inbound
+ * queue with more live callers waiting than the campaign's `pauseWhenInboundWaiting` (live callers
+ * first: campaigns pause during a surge and resume by themselves after it).
+ */
+export function holdBack(c: Pick<Campaign, 'state' | 'schedule' | 'timeZone' | 'pauseWhenInboundWaiting'>,
+  task: Pick<DialerTask, 'status' | 'nextAttemptAt' | 'caller'>, now: number, o: { isDnc(number: string): boolean; inboundWaitingMax: number }): HoldBack | null {
+  if (c.state !== 'running') return 'campaign_not_running';
+  if (task.status !== 'open' || task.nextAttemptAt > now) return 'not_due';
+  if (o.isDnc(task.caller)) return 'dnc';
+  if (!inCallingHours(now, c.schedule, c.timeZone)) return 'outside_schedule';
+  if (o.inboundWaitingMax > c.pauseWhenInboundWaiting) return 'inbound_waiting';
+  return null;
+}
+
+function refusal(r: Extract<StoreResult<unknown>, { ok: false }>): CampaignRefusal {
+  return { ok: false, code: r.code === 'STORE_ERR_NOT_FOUND' ? 'not_found' : 'conflict', reason: r.reason };
+}

@@ -1,0 +1,82 @@
+/**
+ * Tables of outbound campaigns (component `campaigns` in `schema_migrations`): the campaigns, their
+ * contacts and the contacts' attempts. `campaign_contacts` and `campaign_attempts` have the shape
+ * of `callbacks` and `callback_attempts` (engine/store) so that the same attempt rules, policy and
+ * crash recovery (`SqliteCallbacks` over other tables) serve both, plus the campaign's columns.
+ */
+import type { Migration } from '../db/index.ts';
+
+/** The component's migrations, in order. */
+export const CAMPAIGN_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'campaigns, contacts (callback task shape + custom fields, disposition), attempts',
+    sql: `
+CREATE TABLE campaigns (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  type TEXT NOT NULL CHECK (type IN ('survey', 'resale', 'care')),
+  mode TEXT NOT NULL CHECK (mode IN ('preview', 'progressive')),
+  queue TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'paused' CHECK (state IN ('paused', 'running', 'stopped')),
+  -- JSON: schedule, timeZone, script, resultCodes, pauseWhenInboundWaiting, callerId, fields.
+  definition TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE campaign_contacts (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  caller TEXT NOT NULL,
+  queue TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'claimed', 'done', 'cancelled', 'exhausted', 'expired')),
+  arrived_at INTEGER NOT NULL,
+  last_arrival_at INTEGER NOT NULL,
+  abandons INTEGER NOT NULL DEFAULT 1,
+  first_call_id TEXT NOT NULL,
+  last_call_id TEXT NOT NULL,
+  dialled TEXT,
+  programme TEXT,
+  customer_id TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  claimed_by TEXT,
+  claimed_at INTEGER,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  last_result TEXT,
+  time_zone TEXT,
+  closed_at INTEGER,
+  note TEXT,
+  campaign_id TEXT NOT NULL REFERENCES campaigns (id),
+  -- JSON object of the import's custom columns.
+  fields TEXT NOT NULL DEFAULT '{}',
+  disposition_code TEXT,
+  disposition_note TEXT,
+  disposition_agent TEXT,
+  disposition_at INTEGER
+);
+-- A customer is open in at most one campaign at a time (and SqliteCallbacks' upsert needs it).
+CREATE UNIQUE INDEX campaign_contacts_active_caller ON campaign_contacts (caller) WHERE status IN ('open', 'claimed');
+CREATE INDEX campaign_contacts_by_status ON campaign_contacts (status, arrived_at, id);
+CREATE INDEX campaign_contacts_by_campaign ON campaign_contacts (campaign_id, status);
+
+CREATE TABLE campaign_attempts (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  task_id INTEGER NOT NULL REFERENCES campaign_contacts (id),
+  call_id TEXT NOT NULL,
+  agent_id TEXT,
+  trunk TEXT,
+  started_at INTEGER NOT NULL,
+  ended_at INTEGER,
+  result TEXT,
+  sip_status INTEGER,
+  note TEXT,
+  CHECK ((ended_at IS NULL) = (result IS NULL))
+);
+CREATE INDEX campaign_attempts_by_task ON campaign_attempts (task_id, id);
+CREATE UNIQUE INDEX campaign_attempts_in_progress ON campaign_attempts (task_id) WHERE ended_at IS NULL;
+`,
+  },
+];
