@@ -20,7 +20,7 @@ import { SqliteCrmAdapter, WebhookCrmAdapter, loadAdapterModule, type CrmAdapter
 import { ShopCrmAdapter, type ShopStoreConfig } from '../crm-adapter/shop/index.ts';
 import { Registrar } from './registrar/index.ts';
 import { TrunkTable } from './trunks/index.ts';
-import { CachedCallerLookup, CallController, settingsFromConfig, type TrunkAdmission } from './calls/index.ts';
+import { CachedCallerLookup, CallController, CallRecordings, recordingPort, settingsFromConfig, type TrunkAdmission } from './calls/index.ts';
 import {
   CDR_OUTCOMES, CallEventSink, callSummary, callsByPhase, createMetrics, deliveryObserver, deskStatusChange, packageVersion, startApi,
   type AgentInfo, type ApiServer, type CallSummary, type CdrQuery, type Metrics, type ShopLiveCall,
@@ -224,8 +224,11 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       },
       log: log.child({ module: 'dialer' }),
     });
+    const recordings = new CallRecordings(config.recording, media, () => Date.now(), log.child({ module: 'recording' }));
+    await recordings.start();
+    cleanups.push(() => recordings.close());
     const calls: CallController = new CallController({
-      ua, acd, media, store, log: log.child({ module: 'calls' }),
+      ua, acd, media, store, log: log.child({ module: 'calls' }), recordings,
       settings: callsSettings,
       callbacks: dialer,
       lookup,
@@ -318,6 +321,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       dnc: store.dnc,
       ...(crm instanceof SqliteCrmAdapter ? { cdrs: (q: Parameters<SqliteCrmAdapter['listCdrs']>[0]) => crm.listCdrs(q) } : {}),
       ...(crm instanceof ShopCrmAdapter ? { cdrs: (q: CdrQuery) => crm.store.listCdrs(q), shop: { store: crm.store, liveCall: (id: string) => shopLiveCall(calls, id) } } : {}),
+      recording: { ...recordingPort(calls, recordings), log: log.child({ module: 'audit' }) },
       events,
       metrics,
     }, {

@@ -39,6 +39,7 @@ import { parseDtmfInfo } from './dtmf-info.ts';
 import { DEFAULT_QUEUE_CALL_SETTINGS } from './settings.ts';
 import { allHold } from './flow-conditions.ts';
 import { agentLocalMedia, answerReinvite, ringAgentPhone, sdpBody, toLegRemote, type AgentLocalMedia } from './ring.ts';
+import type { CallRecordings } from './recording.ts';
 
 export type { CallPhase } from './phase.ts';
 
@@ -181,6 +182,8 @@ export interface CallControllerDeps {
    * only. Without it the ACD must hold no callback entries (an offer of one is declined).
    */
   callbacks?: CallbackOffers;
+  /** Recording of bridged calls (issue 16); without it nothing is recorded. */
+  recordings?: CallRecordings;
 }
 
 /** The B2BUA. */
@@ -1091,6 +1094,7 @@ export class CallController {
       .then((r) => { if (!r.ok) this.d.log.error({ ...this.ctx(call), code: r.code, reason: r.reason }, 'agent media remote not set'); });
     void this.d.media.bridge(callerLeg, agentLeg)
       .then((r) => { if (!r.ok) this.d.log.error({ ...this.ctx(call), code: r.code }, 'bridge failed'); });
+    this.d.recordings?.answered({ callId: call.id, callerLeg, queue: call.queue, agent: call.agentId, dialled: call.dialled });
     void this.d.store.journal.answered(call.id, call.agentId!, now).catch((err: unknown) => this.d.log.error({ err, ...this.ctx(call) }, 'journal write failed'));
     this.record(call, { type: 'answered', queue: call.queue!, agent: call.agentId!, waitMs: now - call.arrivedAt });
     this.emit({ type: 'call.answered', callId: call.id, queue: call.queue!, agentId: call.agentId!, waitMs: now - call.arrivedAt, at: now });
@@ -1345,6 +1349,7 @@ export class CallController {
     if (call.answerTimer !== undefined) this.clock.clearTimer(call.answerTimer);
     if (call.ivr) this.clearIvrTimer(call.ivr);
     call.agentInvite?.cancel();
+    const recording = this.d.recordings?.ended(call.id);
     this.releaseLegs(call);
     this.calls.delete(call.id);
     const now = this.now();
@@ -1364,7 +1369,7 @@ export class CallController {
       offeredAt: call.offeredAt, answeredAt: call.answeredAt, endedAt: now, wrapUpEndAt: null,
       waitMs: (call.answeredAt ?? now) - call.arrivedAt, talkMs: call.answeredAt !== null ? now - call.answeredAt : 0, wrapUpMs: 0,
       offers: call.offers, releasedBy: by, callbackId: null, direction: 'inbound', variables: { ...call.vars },
-      treatment: call.treatment, ringingMs: call.ringingMs,
+      treatment: call.treatment, ringingMs: call.ringingMs, ...(recording !== undefined && { recording }),
     };
     if (agent !== null && this.d.acd.inspectAgent(agent)?.state === 'wrapUp') {
       this.wrapUps.set(agent, { cdr });
