@@ -20,7 +20,7 @@ import { SqliteCrmAdapter, WebhookCrmAdapter, loadAdapterModule, type CrmAdapter
 import { ShopCrmAdapter, type ShopStoreConfig } from '../crm-adapter/shop/index.ts';
 import { Registrar } from './registrar/index.ts';
 import { TrunkTable } from './trunks/index.ts';
-import { CachedCallerLookup, CallController, CallRecordings, recordingPort, settingsFromConfig, type TrunkAdmission } from './calls/index.ts';
+import { CachedCallerLookup, CallController, CallMonitor, CallRecordings, recordingPort, settingsFromConfig, type TrunkAdmission } from './calls/index.ts';
 import {
   CDR_OUTCOMES, CallEventSink, callSummary, callsByPhase, createMetrics, deliveryObserver, deskStatusChange, packageVersion, startApi,
   type AgentInfo, type ApiServer, type CallSummary, type CdrQuery, type Metrics, type ShopLiveCall,
@@ -227,8 +227,17 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     const recordings = new CallRecordings(config.recording, media, () => Date.now(), log.child({ module: 'recording' }));
     await recordings.start();
     cleanups.push(() => recordings.close());
+    // A supervisor's phone: an agents[] entry that a supervisor or admin user works as; with no
+    // user accounts (the open API of a loopback demo) any registered phone.
+    const supervisorPhones = new Set(config.users.accounts.filter((a) => a.role !== 'agent' && a.agent !== null).map((a) => a.agent!));
+    const monitor = new CallMonitor({
+      ua, media, now: () => Date.now(), log: log.child({ module: 'monitor' }), call: (id) => calls.bridged(id),
+      agents: { contacts: (agentId) => registrar.lookup(agentId).map((b) => ({ uri: b.uri, source: agentTarget(b) })), agentByExtension: (ext) => registrar.agentOf(ext) },
+      isSupervisorPhone: (agentId) => config.users.accounts.length === 0 || supervisorPhones.has(agentId),
+      ...(config.outbound.trunks.length > 0 ? { outbound } : {}),
+    });
     const calls: CallController = new CallController({
-      ua, acd, media, store, log: log.child({ module: 'calls' }), recordings,
+      ua, acd, media, store, log: log.child({ module: 'calls' }), recordings, monitor,
       settings: callsSettings,
       callbacks: dialer,
       lookup,
@@ -321,7 +330,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       dnc: store.dnc,
       ...(crm instanceof SqliteCrmAdapter ? { cdrs: (q: Parameters<SqliteCrmAdapter['listCdrs']>[0]) => crm.listCdrs(q) } : {}),
       ...(crm instanceof ShopCrmAdapter ? { cdrs: (q: CdrQuery) => crm.store.listCdrs(q), shop: { store: crm.store, liveCall: (id: string) => shopLiveCall(calls, id) } } : {}),
-      recording: { ...recordingPort(calls, recordings), log: log.child({ module: 'audit' }) },
+      recording: { ...recordingPort(calls, recordings), monitor: (id, req) => monitor.start(id, req), log: log.child({ module: 'audit' }) },
       events,
       metrics,
     }, {

@@ -40,6 +40,7 @@ import { DEFAULT_QUEUE_CALL_SETTINGS } from './settings.ts';
 import { allHold } from './flow-conditions.ts';
 import { agentLocalMedia, answerReinvite, ringAgentPhone, sdpBody, toLegRemote, type AgentLocalMedia } from './ring.ts';
 import type { CallRecordings } from './recording.ts';
+import type { CallMonitor, MonitoredCall } from './monitor.ts';
 
 export type { CallPhase } from './phase.ts';
 
@@ -184,6 +185,8 @@ export interface CallControllerDeps {
   callbacks?: CallbackOffers;
   /** Recording of bridged calls (issue 16); without it nothing is recorded. */
   recordings?: CallRecordings;
+  /** Supervisor monitoring (issue 16); its entries go into the CDR. */
+  monitor?: CallMonitor;
 }
 
 /** The B2BUA. */
@@ -269,6 +272,17 @@ export class CallController {
     };
     const [caller, agent] = await Promise.all([read(call.callerLeg), read(call.agentLeg)]);
     return { caller, agent };
+  }
+
+  /**
+   * The legs of a call bridged to its agent (monitoring joins them), null for a call in progress
+   * that is not, undefined for no such call.
+   */
+  bridged(callId: string): MonitoredCall | null | undefined {
+    const c = this.calls.get(callId);
+    if (c === undefined) return undefined;
+    if (c.phase !== 'talking' || c.callerLeg === undefined || c.agentLeg === undefined) return null;
+    return { callId: c.id, caller: c.caller, callerLeg: c.callerLeg, agentLeg: c.agentLeg, codec: c.callerCodec };
   }
 
   /** Feed an ACD input's effects (registrar, desk and API use this for agent changes). */
@@ -1350,6 +1364,7 @@ export class CallController {
     if (call.ivr) this.clearIvrTimer(call.ivr);
     call.agentInvite?.cancel();
     const recording = this.d.recordings?.ended(call.id);
+    const monitoring = this.d.monitor?.ended(call.id);
     this.releaseLegs(call);
     this.calls.delete(call.id);
     const now = this.now();
@@ -1370,6 +1385,7 @@ export class CallController {
       waitMs: (call.answeredAt ?? now) - call.arrivedAt, talkMs: call.answeredAt !== null ? now - call.answeredAt : 0, wrapUpMs: 0,
       offers: call.offers, releasedBy: by, callbackId: null, direction: 'inbound', variables: { ...call.vars },
       treatment: call.treatment, ringingMs: call.ringingMs, ...(recording !== undefined && { recording }),
+      ...(monitoring !== undefined && { monitoring }),
     };
     if (agent !== null && this.d.acd.inspectAgent(agent)?.state === 'wrapUp') {
       this.wrapUps.set(agent, { cdr });

@@ -22,3 +22,5 @@ export type {
 } from './types.ts';
 export { CallRecordings, recordingPolicy, recordsFromAnswer, shareHit, recordingFile, isCallId, recordingPort } from './recording.ts';
 export type { RecordingPolicy, RecordingSettings, RecordingAction, RecordingControl, RecordingRefusal, RecordingState, RecordableCall, RecordingMedia, LiveCalls } from './recording.ts';
+export { CallMonitor, conferenceOf } from './monitor.ts';
+export type { MonitorDeps, MonitorMode, MonitorRefusal, MonitorStart, MonitoredCall } from './monitor.ts';
