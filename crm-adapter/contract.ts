@@ -338,6 +338,30 @@ export interface Cdr {
    * for (`callbackId` is then null), null or absent otherwise.
    */
   campaignId?: string | null;
+  /**
+   * Inbound, answered (issue 16, contract C1): the call's recording, or null when it was not
+   * recorded (policy never, on demand never started, a share that did not pick it). `path` is the
+   * WAV file, `durationMs` its length (pauses included, as silence), `pausedMs` the paused time.
+   */
+  recording?: CdrRecording | null;
+  /** Inbound, answered (issue 16, contract C1): supervisors who monitored the call, in start order. */
+  monitoring?: CdrMonitoring[];
+}
+
+/** The recording of a call ({@link Cdr.recording}). */
+export interface CdrRecording {
+  path: string;
+  durationMs: number;
+  pausedMs: number;
+}
+
+/** One supervisor's monitoring of a call ({@link Cdr.monitoring}). */
+export interface CdrMonitoring {
+  /** The supervisor's extension (or the outbound number dialled). */
+  supervisor: string;
+  mode: 'listen' | 'whisper' | 'barge';
+  startedAt: number;
+  endedAt: number;
 }
 
 /** What an inbound caller got on arrival ({@link Cdr.treatment}). */

@@ -20,7 +20,7 @@ import { SqliteCrmAdapter, WebhookCrmAdapter, loadAdapterModule, type CrmAdapter
 import { ShopCrmAdapter, type ShopStoreConfig } from '../crm-adapter/shop/index.ts';
 import { Registrar } from './registrar/index.ts';
 import { TrunkTable } from './trunks/index.ts';
-import { CachedCallerLookup, CallController, Dispositions, settingsFromConfig, type CallControlEvent, type TrunkAdmission } from './calls/index.ts';
+import { CachedCallerLookup, CallController, CallMonitor, CallRecordings, Dispositions, recordingPort, settingsFromConfig, type CallControlEvent, type TrunkAdmission } from './calls/index.ts';
 import {
   CDR_OUTCOMES, CallEventSink, callSummary, callsByPhase, createMetrics, deliveryObserver, deskStatusChange, packageVersion, startApi,
   type AgentInfo, type ApiServer, type CallSummary, type CdrQuery, type Metrics, type ShopLiveCall,
@@ -265,8 +265,20 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       dialer: { ...dialerBase, log: log.child({ module: 'campaigns' }) },
       log: log.child({ module: 'campaigns' }),
     });
+    const recordings = new CallRecordings(config.recording, media, () => Date.now(), log.child({ module: 'recording' }));
+    await recordings.start();
+    cleanups.push(() => recordings.close());
+    // A supervisor's phone: an agents[] entry that a supervisor or admin user works as; with no
+    // user accounts (the open API of a loopback demo) any registered phone.
+    const supervisorPhones = new Set(config.users.accounts.filter((a) => a.role !== 'agent' && a.agent !== null).map((a) => a.agent!));
+    const monitor = new CallMonitor({
+      ua, media, now: () => Date.now(), log: log.child({ module: 'monitor' }), call: (id) => calls.bridged(id),
+      agents: { contacts: (agentId) => registrar.lookup(agentId).map((b) => ({ uri: b.uri, source: agentTarget(b) })), agentByExtension: (ext) => registrar.agentOf(ext) },
+      isSupervisorPhone: (agentId) => config.users.accounts.length === 0 || supervisorPhones.has(agentId),
+      ...(config.outbound.trunks.length > 0 ? { outbound } : {}),
+    });
     const calls: CallController = new CallController({
-      ua, acd, media, store, log: log.child({ module: 'calls' }), dispositions,
+      ua, acd, media, store, log: log.child({ module: 'calls' }), dispositions, recordings, monitor,
       settings: callsSettings,
       callbacks: new DialerOffersMux(dialer, [campaigns.dialers.preview, campaigns.dialers.progressive]),
       lookup,
@@ -367,6 +379,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       } : {}),
       ...(crm instanceof SqliteCrmAdapter ? { cdrs: (q: Parameters<SqliteCrmAdapter['listCdrs']>[0]) => crm.listCdrs(q) } : {}),
       ...(crm instanceof ShopCrmAdapter ? { cdrs: (q: CdrQuery) => crm.store.listCdrs(q), shop: { store: crm.store, liveCall: (id: string) => shopLiveCall(calls, id) } } : {}),
+      recording: { ...recordingPort(calls, recordings), monitor: (id, req) => monitor.start(id, req), log: log.child({ module: 'audit' }) },
       events,
       metrics,
       provisioning,

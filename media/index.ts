@@ -6,7 +6,7 @@
 export { MediaPool } from './worker/index.ts';
 export type {
   MediaDelegate, MediaPoolOptions, AllocatedLeg, LegId, LegOptions, LegRemote, MediaDirection, MediaResult,
-  MediaResults, MediaErrorCode, MediaEvent, WorkerStats, LegStats, LatenessStats,
+  MediaResults, MediaErrorCode, MediaEvent, WorkerStats, LegStats, LatenessStats, RecordLayout, ConferenceParty,
 } from './worker/index.ts';
 export type { Playlist, PlaylistItem } from './player/index.ts';
 export { parseSdp, negotiate, createOffer, acceptAnswer } from './sdp/index.ts';

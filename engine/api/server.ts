@@ -17,6 +17,7 @@ import { registerCampaignRoutes } from './campaigns-routes.ts';
 import { registerShopRoutes } from './shop-routes.ts';
 import { registerDeskRoutes, requestActor } from './desk-routes.ts';
 import { ApiAuth, TokenAuth, requiredScope, type ApiScope, type Principal, type RouteAccess, type SessionLookup, type TokenSpec } from './auth.ts';
+import { registerRecordingRoutes } from './recording-routes.ts';
 import { maskedCall } from './masking.ts';
 import { registerSessionRoutes, type DesktopSettings, type SessionRoutesDeps } from './session-routes.ts';
 import { UI_CSP, type UiFiles } from './ui-files.ts';
@@ -361,6 +362,7 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
   registerCallbackRoutes(app, deps, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
   if (deps.campaigns !== undefined) registerCampaignRoutes(app, deps.campaigns, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
   if (deps.shop !== undefined) registerShopRoutes(app, deps.shop, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
+  if (deps.recording !== undefined) registerRecordingRoutes(app, deps.recording, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
 
   app.get('/api/v1/cdrs', { schema: ROUTES.cdrs, config: { access: 'staff' } }, async (req) => {
     const q = parse(cdrsQuery, req.query, 'query');

@@ -7,6 +7,7 @@
  * strings (`not_ready`, `on_call`, `abandoned_queue`) as in the CDR and callback records.
  */
 import type { AuditPort, ProvisioningPort, WrapUpPort } from './desk-routes.ts';
+import type { RecordingRoutesDeps } from './recording-routes.ts';
 import type { AcdSnapshot, AgentState, AgentStatus, AgentView } from '../acd/index.ts';
 import type { CallbackFilter, CallbackStore, CallbackTask, DncStore } from '../store/index.ts';
 import type { CallerInfo, Cdr, CdrOutcome, ReleasedBy } from '../../crm-adapter/index.ts';
@@ -141,6 +142,8 @@ export interface ApiDeps {
   cdrs?: (query: CdrQuery) => Cdr[] | Promise<Cdr[]>;
   /** The shop (issue 17) when the CRM adapter is `shop`: its routes under `/api/v1/shop/` (shop-routes.ts). */
   shop?: ShopApiDeps;
+  /** Recording and monitoring routes (recording-routes.ts, issue 16). */
+  recording?: RecordingRoutesDeps;
   events: CtiEventSource;
   metrics: Metrics;
   /** Run-time provisioning (engine/provisioning); absent = its routes answer 501. */

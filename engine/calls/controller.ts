@@ -39,6 +39,8 @@ import { parseDtmfInfo } from './dtmf-info.ts';
 import { DEFAULT_QUEUE_CALL_SETTINGS } from './settings.ts';
 import { allHold } from './flow-conditions.ts';
 import { agentLocalMedia, answerReinvite, ringAgentPhone, sdpBody, toLegRemote, type AgentLocalMedia } from './ring.ts';
+import type { CallRecordings } from './recording.ts';
+import type { CallMonitor, MonitoredCall } from './monitor.ts';
 
 export type { CallPhase } from './phase.ts';
 
@@ -183,6 +185,10 @@ export interface CallControllerDeps {
   callbacks?: CallbackOffers;
   /** The wrap-up codes agents chose (disposition.ts): stamped on each CDR as it is written. */
   dispositions?: { stamp(cdr: Cdr): Cdr };
+  /** Recording of bridged calls (issue 16); without it nothing is recorded. */
+  recordings?: CallRecordings;
+  /** Supervisor monitoring (issue 16); its entries go into the CDR. */
+  monitor?: CallMonitor;
 }
 
 /** The B2BUA. */
@@ -268,6 +274,17 @@ export class CallController {
     };
     const [caller, agent] = await Promise.all([read(call.callerLeg), read(call.agentLeg)]);
     return { caller, agent };
+  }
+
+  /**
+   * The legs of a call bridged to its agent (monitoring joins them), null for a call in progress
+   * that is not, undefined for no such call.
+   */
+  bridged(callId: string): MonitoredCall | null | undefined {
+    const c = this.calls.get(callId);
+    if (c === undefined) return undefined;
+    if (c.phase !== 'talking' || c.callerLeg === undefined || c.agentLeg === undefined) return null;
+    return { callId: c.id, caller: c.caller, callerLeg: c.callerLeg, agentLeg: c.agentLeg, codec: c.callerCodec };
   }
 
   /** Feed an ACD input's effects (registrar, desk and API use this for agent changes). */
@@ -1108,6 +1125,7 @@ export class CallController {
       .then((r) => { if (!r.ok) this.d.log.error({ ...this.ctx(call), code: r.code, reason: r.reason }, 'agent media remote not set'); });
     void this.d.media.bridge(callerLeg, agentLeg)
       .then((r) => { if (!r.ok) this.d.log.error({ ...this.ctx(call), code: r.code }, 'bridge failed'); });
+    this.d.recordings?.answered({ callId: call.id, callerLeg, queue: call.queue, agent: call.agentId, dialled: call.dialled });
     void this.d.store.journal.answered(call.id, call.agentId!, now).catch((err: unknown) => this.d.log.error({ err, ...this.ctx(call) }, 'journal write failed'));
     this.record(call, { type: 'answered', queue: call.queue!, agent: call.agentId!, waitMs: now - call.arrivedAt });
     this.emit({ type: 'call.answered', callId: call.id, queue: call.queue!, agentId: call.agentId!, waitMs: now - call.arrivedAt, at: now });
@@ -1362,6 +1380,8 @@ export class CallController {
     if (call.answerTimer !== undefined) this.clock.clearTimer(call.answerTimer);
     if (call.ivr) this.clearIvrTimer(call.ivr);
     call.agentInvite?.cancel();
+    const recording = this.d.recordings?.ended(call.id);
+    const monitoring = this.d.monitor?.ended(call.id);
     this.releaseLegs(call);
     this.calls.delete(call.id);
     const now = this.now();
@@ -1381,7 +1401,8 @@ export class CallController {
       offeredAt: call.offeredAt, answeredAt: call.answeredAt, endedAt: now, wrapUpEndAt: null,
       waitMs: (call.answeredAt ?? now) - call.arrivedAt, talkMs: call.answeredAt !== null ? now - call.answeredAt : 0, wrapUpMs: 0,
       offers: call.offers, releasedBy: by, callbackId: null, direction: 'inbound', variables: { ...call.vars },
-      treatment: call.treatment, ringingMs: call.ringingMs,
+      treatment: call.treatment, ringingMs: call.ringingMs, ...(recording !== undefined && { recording }),
+      ...(monitoring !== undefined && { monitoring }),
     };
     if (agent !== null && this.d.acd.inspectAgent(agent)?.state === 'wrapUp') {
       this.wrapUps.set(agent, { cdr });

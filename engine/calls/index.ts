@@ -21,3 +21,7 @@ export type {
   AgentContact, AgentDeskPort, AgentDirectory, CallbackOffers, CallControlEvent, CallerLookup, CallMedia, CallsSettings, CallUserAgent, DeskAction,
   DeskResult, Flow, FlowStep, MenuAction, NumberRoute, OverloadPolicy, QueueCallSettings, RefusalSettings, RejectReason, TrunkAdmission, TrunkGate,
 } from './types.ts';
+export { CallRecordings, recordingPolicy, recordsFromAnswer, shareHit, recordingFile, isCallId, recordingPort } from './recording.ts';
+export type { RecordingPolicy, RecordingSettings, RecordingAction, RecordingControl, RecordingRefusal, RecordingState, RecordableCall, RecordingMedia, LiveCalls } from './recording.ts';
+export { CallMonitor, conferenceOf } from './monitor.ts';
+export type { MonitorDeps, MonitorMode, MonitorRefusal, MonitorStart, MonitoredCall } from './monitor.ts';

@@ -20,7 +20,7 @@ import {
 import { FakeClock } from '../clock/index.ts';
 import { openStore, type SqliteStore } from '../store/index.ts';
 import { TrunkTable } from '../trunks/index.ts';
-import { createOffer, negotiate, type G711, type LegId, type Playlist } from '../../media/index.ts';
+import { createOffer, negotiate, type ConferenceParty, type G711, type LegId, type Playlist } from '../../media/index.ts';
 import { unknownCaller, type CallerInfo } from '../../crm-adapter/index.ts';
 import type { OutboxItem as StoreOutboxItem } from '../store/index.ts';
 import { CallController } from './controller.ts';
@@ -75,7 +75,9 @@ export type MediaCall =
   | { op: 'setRemote'; leg: LegId }
   | { op: 'bridge'; a: LegId; b: LegId }
   | { op: 'release'; leg: LegId }
-  | { op: 'stop'; leg: LegId };
+  | { op: 'stop'; leg: LegId }
+  | { op: 'recordStart' | 'recordStop' | 'recordPause' | 'recordResume' | 'leaveConference'; leg: LegId }
+  | { op: 'conference'; parties: ConferenceParty[] };
 
 /** A media pool that answers at once and records commands. */
 export class FakeMedia implements CallMedia {
@@ -122,6 +124,30 @@ export class FakeMedia implements CallMedia {
   }
   async legStats(): ReturnType<CallMedia['legStats']> {
     return { ok: false, code: 'MEDIA_ERR_UNKNOWN_LEG', reason: 'fake' };
+  }
+  async recordStart(leg: LegId): ReturnType<CallMedia['recordStart']> {
+    this.calls.push({ op: 'recordStart', leg });
+    return { ok: true, value: null };
+  }
+  async recordStop(leg: LegId): ReturnType<CallMedia['recordStop']> {
+    this.calls.push({ op: 'recordStop', leg });
+    return { ok: true, value: { file: '', durationMs: 0, pausedMs: 0, bytes: 44, lateDrops: 0 } };
+  }
+  async recordPause(leg: LegId): ReturnType<CallMedia['recordPause']> {
+    this.calls.push({ op: 'recordPause', leg });
+    return { ok: true, value: { pausedMs: 0 } };
+  }
+  async recordResume(leg: LegId): ReturnType<CallMedia['recordResume']> {
+    this.calls.push({ op: 'recordResume', leg });
+    return { ok: true, value: { pausedMs: 0 } };
+  }
+  async conference(parties: ConferenceParty[]): ReturnType<CallMedia['conference']> {
+    this.calls.push({ op: 'conference', parties });
+    return { ok: true, value: null };
+  }
+  async leaveConference(leg: LegId): ReturnType<CallMedia['leaveConference']> {
+    this.calls.push({ op: 'leaveConference', leg });
+    return { ok: true, value: null };
   }
   /** Playlists sent to `leg`, oldest first. */
   plays(leg: LegId): Playlist[] {

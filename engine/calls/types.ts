@@ -182,7 +182,8 @@ export interface CallUserAgent {
 }
 
 /** The media commands call control uses (media's `MediaPool` is one). */
-export type CallMedia = Pick<MediaPool, 'allocate' | 'setRemote' | 'play' | 'stop' | 'bridge' | 'release' | 'legStats' | 'delegate'>;
+export type CallMedia = Pick<MediaPool, 'allocate' | 'setRemote' | 'play' | 'stop' | 'bridge' | 'release' | 'legStats' | 'delegate'
+  | 'recordStart' | 'recordStop' | 'recordPause' | 'recordResume' | 'conference' | 'leaveConference'>;
 
 /**
  * The port of callback entries (contract D3): call control owns inbound calls, the dialer

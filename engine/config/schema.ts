@@ -679,6 +679,24 @@ const desktopSection = z.strictObject({
     .describe('Wrap-up (disposition) codes an agent picks after a call; saved in the CDR with the note and sent to the CRM.'),
 }).prefault({}).describe('The browser agent desktop and wallboard.');
 
+// ------------------------------------------------------------------ recording (issue 16)
+
+const recordingPolicy = z.union([
+  z.enum(['always', 'never', 'onDemand']),
+  z.strictObject({ share: z.number().min(0).max(1).describe('Fraction of calls recorded (quality checks), picked per call id: the same call always gives the same answer.') }),
+]);
+const recordingSection = z.strictObject({
+  dir: z.string().min(1).default('var/recordings').transform((dir) => path.resolve(dir))
+    .describe('Directory of the recordings (created at start); files are <call id>.wav.'),
+  layout: z.enum(['stereo', 'mixed']).default('stereo').describe('stereo: caller left, agent right; mixed: both in one channel (half the bytes).'),
+  retentionDays: nonNegativeInt.default(90).describe('Recordings older than this are deleted by a periodic sweep (days); 0 = kept forever.'),
+  sweepMinutes: positiveInt.max(1440).default(60).describe('How often old recordings are looked for (min).'),
+  policy: recordingPolicy.default('never').describe('Calls no number, agent or queue entry names: always, never, onDemand (started from the API) or { share: 0.1 }.'),
+  numbers: z.record(z.string().regex(/^[0-9*#+]{1,32}$/), recordingPolicy).default({}).describe('Policy by dialled number (wins over agent and queue).'),
+  agents: z.record(idPattern, recordingPolicy).default({}).describe('Policy by agent id (wins over queue).'),
+  queues: z.record(idPattern, recordingPolicy).default({}).describe('Policy by queue id.'),
+}).prefault({}).describe('Recording of bridged calls (docs/recording.md).');
+
 // ------------------------------------------------------------------ the whole configuration
 
 /** The engine configuration schema. Parse with {@link loadConfig} (which adds cross-field checks). */
@@ -707,6 +725,7 @@ export const configSchema = z.strictObject({
     dialing: dialingSection,
   }).prefault({}).describe('Callback tasks.'),
   outbound: outboundSection,
+  recording: recordingSection,
   featureCodes: z.strictObject({
     login: dialString.default('*60').describe('Dialled by an agent: log in, not ready yet.'),
     ready: dialString.default('*61').describe('Dialled by an agent: log in and become available.'),

@@ -70,6 +70,7 @@ export async function startEngineRig(
     database: { kind: 'sqlite', path: dbPath },
     media: { bindAddress: '127.0.0.1', workers: 1, rtpPortMin: portMin, rtpPortMax: portMin + 199, rtpTimeoutSeconds: 0 },
     shutdown: { drainSeconds: 2 },
+    recording: { dir: path.join(dir, 'recordings') },
     // No desktop users: the API stays open on loopback for tests; a test that signs in passes `users`.
     users: { accounts: [] },
   } as Partial<ConfigInput>), overrides);

@@ -182,3 +182,45 @@ t.test('recording to an unwritable place is a result, not a throw', async (t) =>
   t.equal(r.ok, false);
   if (!r.ok) t.equal(r.code, 'MEDIA_ERR_RECORD');
 });
+
+t.test('pause and resume: silence of the pause\'s length in place, timing kept; mixed layout is mono', async (t) => {
+  const dir = t.testdir({});
+  const file = path.join(dir, 'paused.wav');
+  const rec = new WavRecorder(file, 0, { jitterMs: 100, chunkMs: 200 });
+  const left = Buffer.alloc(160, linearToUlaw(1000));
+  const right = Buffer.alloc(160, linearToUlaw(-2000));
+  // 2 s of both sides; paused from 0.5 s to 1.3 s (800 ms); the streams go on all along.
+  for (let i = 0; i < 100; i++) {
+    const now = i * 20;
+    if (now === 500) rec.pause(now);
+    if (now === 1300) rec.resume(now);
+    rec.write(0, left, 0, 160, ULAW_TO_LINEAR, 1000 + i * 160, now);
+    rec.write(1, right, 0, 160, ULAW_TO_LINEAR, 9000 + i * 160, now);
+  }
+  const r = await rec.stop(2000);
+  t.ok(r.ok, JSON.stringify(r));
+  if (!r.ok) return;
+  t.equal(r.pausedMs, 800);
+  t.equal(r.durationMs, 2000, 'the pause is in the file, as silence');
+  const wav = readFileSync(file);
+  const at = (frame: number, ch: number): number => wav.readInt16LE(44 + frame * 4 + ch * 2);
+  const l = ULAW_TO_LINEAR[linearToUlaw(1000)]!;
+  t.same([at(3999, 0), at(4000, 0), at(10399, 0), at(10400, 0)], [l, 0, 0, l], 'left: silent from 0.5 s to 1.3 s exactly');
+  t.same([at(4000, 1), at(10399, 1)], [0, 0], 'right too');
+
+  const mfile = path.join(dir, 'mixed.wav');
+  const mrec = new WavRecorder(mfile, 0, { jitterMs: 100, chunkMs: 200, layout: 'mixed' });
+  const loud = Buffer.alloc(160, linearToUlaw(30000));
+  for (let i = 0; i < 10; i++) {
+    mrec.write(0, i < 5 ? left : loud, 0, 160, ULAW_TO_LINEAR, i * 160, i * 20);
+    mrec.write(1, i < 5 ? right : loud, 0, 160, ULAW_TO_LINEAR, i * 160, i * 20);
+  }
+  const m = await mrec.stop(200);
+  t.ok(m.ok && m.durationMs === 200, JSON.stringify(m));
+  const mw = readFileSync(mfile);
+  t.equal(mw.readUInt16LE(22), 1, 'mono');
+  t.equal(mw.readUInt32LE(28), 16000, 'bytes per second');
+  t.equal(mw.readUInt32LE(40), 1600 * 2, 'one channel of 200 ms');
+  t.equal(mw.readInt16LE(44), l + ULAW_TO_LINEAR[linearToUlaw(-2000)]!, 'both sides summed');
+  t.equal(mw.readInt16LE(44 + 1599 * 2), 32767, 'saturated, not wrapped');
+});

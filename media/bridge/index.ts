@@ -5,4 +5,5 @@
 export { RelayDirection } from './relay.ts';
 export type { RelayEndpoint } from './relay.ts';
 export { WavRecorder, wavHeader } from './recorder.ts';
-export type { RecordChannel, RecordResult, RecorderOptions } from './recorder.ts';
+export type { RecordChannel, RecordLayout, RecordResult, RecorderOptions } from './recorder.ts';
+export { Mixer, MIX_PARTIES } from './mixer.ts';

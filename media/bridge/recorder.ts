@@ -1,6 +1,8 @@
 /**
  * Call recording to a stereo WAV: channel 0 (left) what the leg receives (the caller's voice),
- * channel 1 (right) what it is sent (prompts, hold audio, the agent).
+ * channel 1 (right) what it is sent (prompts, hold audio, the agent); or both mixed to one
+ * channel. Pausing (a card number being read out) keeps the file's timing: the paused stretch is
+ * silence of the same length.
  */
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
@@ -11,7 +13,7 @@ export type RecordChannel = 0 | 1;
 
 /** Result of {@link WavRecorder.stop}. */
 export type RecordResult =
-  | { ok: true; file: string; durationMs: number; bytes: number; lateDrops: number }
+  | { ok: true; file: string; durationMs: number; pausedMs: number; bytes: number; lateDrops: number }
   | { ok: false; code: 'MEDIA_ERR_RECORD'; reason: string };
 
 /** Options of a {@link WavRecorder}. */
@@ -20,7 +22,12 @@ export interface RecorderOptions {
   jitterMs?: number;
   /** Write to the file when this much audio is ready. Default 1000 ms. */
   chunkMs?: number;
+  /** `stereo` (default): caller left, what the leg sends right; `mixed`: both summed into one channel. */
+  layout?: RecordLayout;
 }
+
+/** Channel layout of a recording file. */
+export type RecordLayout = 'stereo' | 'mixed';
 
 const RATE = 8000;
 /** Ring of 2^15 stereo frames (4.096 s): must exceed jitter + chunk. */
@@ -29,14 +36,14 @@ const RING_MASK = RING_FRAMES - 1;
 const HEADER_BYTES = 44;
 
 /**
- * Canonical 44-byte WAV header for 16-bit PCM, 8 kHz, stereo.
+ * Canonical 44-byte WAV header for 16-bit PCM, 8 kHz, stereo (or mono with `channels` 1).
  *
  * ```
  *  0 "RIFF" | 4 size-8 | 8 "WAVE" | 12 "fmt " | 16 16 | 20 1 (PCM) | 22 2 ch | 24 8000 Hz
  *  28 32000 B/s | 32 4 B/frame | 34 16 bit | 36 "data" | 40 data bytes | 44 samples (L,R interleaved)
  * ```
  */
-export function wavHeader(dataBytes: number): Buffer {
+export function wavHeader(dataBytes: number, channels: 1 | 2 = 2): Buffer {
   const h = Buffer.alloc(HEADER_BYTES);
   h.write('RIFF', 0, 'latin1');
   h.writeUInt32LE(36 + dataBytes, 4);
@@ -44,10 +51,10 @@ export function wavHeader(dataBytes: number): Buffer {
   h.write('fmt ', 12, 'latin1');
   h.writeUInt32LE(16, 16);
   h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(2, 22);
+  h.writeUInt16LE(channels, 22);
   h.writeUInt32LE(RATE, 24);
-  h.writeUInt32LE(RATE * 4, 28);
-  h.writeUInt16LE(4, 32);
+  h.writeUInt32LE(RATE * 2 * channels, 28);
+  h.writeUInt16LE(2 * channels, 32);
   h.writeUInt16LE(16, 34);
   h.write('data', 36, 'latin1');
   h.writeUInt32LE(dataBytes, 40);
@@ -64,7 +71,9 @@ export function wavHeader(dataBytes: number): Buffer {
  *               written to file                                 newest sample
  * ```
  * Packets older than the flushed position are dropped (counted); a timestamp jump of more than
- * two seconds re-anchors the channel to the wall clock.
+ * two seconds re-anchors the channel to the wall clock. While paused nothing is written into the
+ * ring, so the place of the paused audio stays zero: silence as long as the pause, since sample
+ * positions follow the RTP timestamps (which follow the wall clock).
  */
 export class WavRecorder {
   /** Packets that arrived after their place was written. */
@@ -80,6 +89,9 @@ export class WavRecorder {
   private chain: Promise<FileHandle | undefined>;
   private error: string | undefined = undefined;
   private stopped = false;
+  private readonly channels: 1 | 2;
+  private pausedAt = -1;
+  private pausedTotal = 0;
 
   /**
    * Opens (creates or truncates) `file` asynchronously; packets written meanwhile are buffered.
@@ -89,9 +101,10 @@ export class WavRecorder {
     this.jitter = Math.round((opts.jitterMs ?? 400) * SAMPLES_PER_MS);
     this.chunk = Math.round((opts.chunkMs ?? 1000) * SAMPLES_PER_MS);
     if (this.jitter + this.chunk > RING_FRAMES - RATE) throw new RangeError('recorder jitter + chunk too large');
+    this.channels = opts.layout === 'mixed' ? 1 : 2;
     this.chain = open(file, 'w').then(
       async (fh) => {
-        await fh.write(wavHeader(0), 0, HEADER_BYTES, 0);
+        await fh.write(wavHeader(0, this.channels), 0, HEADER_BYTES, 0);
         return fh;
       },
       (err: Error) => {
@@ -99,6 +112,28 @@ export class WavRecorder {
         return undefined;
       },
     );
+  }
+
+  /** Whether the recording is paused. */
+  get paused(): boolean {
+    return this.pausedAt >= 0;
+  }
+
+  /** Paused time so far (the running pause included), ms. */
+  pausedMs(nowMs: number): number {
+    return this.pausedTotal + (this.pausedAt >= 0 ? nowMs - this.pausedAt : 0);
+  }
+
+  /** Stop taking audio; the file goes on with silence until {@link resume}. Idempotent. */
+  pause(nowMs: number): void {
+    if (this.pausedAt < 0 && !this.stopped) this.pausedAt = nowMs;
+  }
+
+  /** Take audio again after {@link pause}. Idempotent. */
+  resume(nowMs: number): void {
+    if (this.pausedAt < 0) return;
+    this.pausedTotal += nowMs - this.pausedAt;
+    this.pausedAt = -1;
   }
 
   /** Forget a channel's anchor (its source changed SSRC): the next packet re-anchors it. */
@@ -112,6 +147,7 @@ export class WavRecorder {
    */
   write(channel: RecordChannel, payload: Buffer, off: number, len: number, table: Int16Array, ts: number, nowMs: number): void {
     if (this.stopped) return;
+    if (this.pausedAt >= 0) return;
     const wallPos = Math.round((nowMs - this.startMs) * SAMPLES_PER_MS);
     if (!this.anchored[channel]) {
       this.base[channel] = (ts - wallPos) >>> 0;
@@ -133,16 +169,24 @@ export class WavRecorder {
     if (this.high - this.flushed >= this.jitter + this.chunk) this.flushTo(this.high - this.jitter);
   }
 
-  /** Flush everything, fix the header sizes and close. Idempotent (later calls report the same). */
-  async stop(): Promise<RecordResult> {
+  /**
+   * Flush everything, fix the header sizes and close. Idempotent (later calls report the same).
+   * Stopped while paused, the file runs in silence up to `nowMs` (the pause is part of the call).
+   */
+  async stop(nowMs?: number): Promise<RecordResult> {
     if (!this.stopped) {
-      this.flushTo(this.high);
+      let end = this.high;
+      if (this.pausedAt >= 0 && nowMs !== undefined) {
+        end = Math.max(end, Math.round((nowMs - this.startMs) * SAMPLES_PER_MS));
+        this.resume(nowMs);
+      }
+      this.flushTo(end);
       this.stopped = true;
       const bytes = this.bytes;
       this.chain = this.chain.then(async (fh) => {
         if (fh === undefined) return undefined;
         try {
-          await fh.write(wavHeader(bytes), 0, HEADER_BYTES, 0);
+          await fh.write(wavHeader(bytes, this.channels), 0, HEADER_BYTES, 0);
         } catch (err) {
           this.error ??= `cannot write ${this.file}: ${(err as Error).message}`;
         }
@@ -152,24 +196,38 @@ export class WavRecorder {
     }
     await this.chain;
     if (this.error !== undefined) return { ok: false, code: 'MEDIA_ERR_RECORD', reason: this.error };
-    return { ok: true, file: this.file, durationMs: this.bytes / 4 / SAMPLES_PER_MS, bytes: HEADER_BYTES + this.bytes, lateDrops: this.lateDrops };
+    const durationMs = this.bytes / (2 * this.channels) / SAMPLES_PER_MS;
+    return { ok: true, file: this.file, durationMs, pausedMs: this.pausedTotal, bytes: HEADER_BYTES + this.bytes, lateDrops: this.lateDrops };
   }
 
   /** Move samples [flushed, pos) from the ring to the write queue and clear their place. */
   private flushTo(pos: number): void {
     const frames = pos - this.flushed;
     if (frames <= 0) return;
-    const out = Buffer.allocUnsafe(frames * 4);
+    const frameBytes = 2 * this.channels;
+    // One buffer per chunk (about a second of audio), not per packet.
+    const out = Buffer.allocUnsafe(frames * frameBytes);
     const ring = this.ring;
+    const mixed = this.channels === 1;
     for (let i = 0; i < frames; i++) {
       const r = ((this.flushed + i) & RING_MASK) << 1;
-      out.writeInt16LE(ring[r]!, i * 4);
-      out.writeInt16LE(ring[r + 1]!, i * 4 + 2);
+      if (mixed) {
+        const s = ring[r]! + ring[r + 1]!;
+        out.writeInt16LE(s > 32767 ? 32767 : s < -32768 ? -32768 : s, i * 2);
+      } else {
+        out.writeInt16LE(ring[r]!, i * 4);
+        out.writeInt16LE(ring[r + 1]!, i * 4 + 2);
+      }
       ring[r] = 0;
       ring[r + 1] = 0;
+      // A long pause writes more than the ring holds: positions past one ring length are silence.
+      if (i >= RING_FRAMES - 1 && i + 1 < frames) {
+        out.fill(0, (i + 1) * frameBytes);
+        break;
+      }
     }
     const at = HEADER_BYTES + this.bytes;
-    this.bytes += frames * 4;
+    this.bytes += frames * frameBytes;
     this.flushed = pos;
     this.chain = this.chain.then(async (fh) => {
       if (fh === undefined) return undefined;

@@ -5,7 +5,7 @@
  */
 
 /** Who is writing into an {@link OutboundStream} right now. */
-export type OutboundSource = 'none' | 'player' | 'relay';
+export type OutboundSource = 'none' | 'player' | 'relay' | 'mix';
 
 /** G.711 at 8 kHz: RTP timestamp units per millisecond (RFC 3551 §4.5.14). */
 export const SAMPLES_PER_MS = 8;

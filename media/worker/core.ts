@@ -11,9 +11,10 @@ import { PacingClock, compilePlaylist } from '../player/index.ts';
 import type { Playback, PlaybackDelegate, PlaybackEnd, Playlist, PromptSource } from '../player/index.ts';
 import { RelayDirection, WavRecorder } from '../bridge/index.ts';
 import { Leg } from './leg.ts';
+import { Conference } from './conference.ts';
 import type { LegHost } from './leg.ts';
 import type {
-  LegId, LegOptions, MediaCommand, MediaErrorCode, MediaEvent, MediaResult, LegRemote, WorkerConfig, WorkerStats,
+  ConferenceParty, LegId, LegOptions, MediaCommand, MediaErrorCode, MediaEvent, MediaResult, LegRemote, WorkerConfig, WorkerStats,
 } from './protocol.ts';
 
 /**
@@ -107,7 +108,26 @@ export class MediaWorkerCore implements LegHost, PlaybackDelegate {
       case 'recordStart':
         return this.withLeg(cmd.leg, (leg) => {
           if (leg.recorder !== undefined) return err('MEDIA_ERR_STATE', `leg ${leg.id} is already recording`);
-          leg.recorder = new WavRecorder(cmd.file, performance.now());
+          if (cmd.layout !== undefined && cmd.layout !== 'stereo' && cmd.layout !== 'mixed') return err('MEDIA_ERR_BAD_COMMAND', 'bad layout');
+          leg.recorder = new WavRecorder(cmd.file, performance.now(), { layout: cmd.layout ?? 'stereo' });
+          return ok(null);
+        });
+      case 'recordPause':
+      case 'recordResume':
+        return this.withLeg(cmd.leg, (leg) => {
+          const rec = leg.recorder;
+          if (rec === undefined) return err('MEDIA_ERR_STATE', `leg ${leg.id} is not recording`);
+          const now = performance.now();
+          if (cmd.op === 'recordPause') rec.pause(now);
+          else rec.resume(now);
+          return ok({ pausedMs: rec.pausedMs(now) });
+        });
+      case 'conference':
+        return this.conference(cmd.parties);
+      case 'leaveConference':
+        return this.withLeg(cmd.leg, (leg) => {
+          if (leg.conf === undefined) return err('MEDIA_ERR_STATE', `leg ${leg.id} is in no conference`);
+          this.leaveConference(leg);
           return ok(null);
         });
       case 'recordStop': {
@@ -116,8 +136,8 @@ export class MediaWorkerCore implements LegHost, PlaybackDelegate {
         const rec = leg.recorder;
         if (rec === undefined) return err('MEDIA_ERR_STATE', `leg ${leg.id} is not recording`);
         leg.recorder = undefined;
-        const r = await rec.stop();
-        return r.ok ? ok({ file: r.file, durationMs: r.durationMs, bytes: r.bytes, lateDrops: r.lateDrops }) : r;
+        const r = await rec.stop(performance.now());
+        return r.ok ? ok({ file: r.file, durationMs: r.durationMs, pausedMs: r.pausedMs, bytes: r.bytes, lateDrops: r.lateDrops }) : r;
       }
       case 'release':
         return this.release(cmd.leg);
@@ -266,6 +286,7 @@ export class MediaWorkerCore implements LegHost, PlaybackDelegate {
 
   private play(leg: Leg, playlist: Playlist, playId: number): MediaResult<unknown> {
     if (leg.partner !== undefined) return err('MEDIA_ERR_STATE', `leg ${leg.id} is bridged; unbridge first`);
+    if (leg.conf !== undefined) return err('MEDIA_ERR_STATE', `leg ${leg.id} is in a conference; leave it first`);
     if (this.prompts === undefined && playlist.items.some((i) => i.kind !== 'silence')) {
       return err('MEDIA_ERR_PLAYLIST', 'this worker has no prompt directory');
     }
@@ -295,9 +316,46 @@ export class MediaWorkerCore implements LegHost, PlaybackDelegate {
     return ok({ transcoding: la.relay.transcoding });
   }
 
+  /**
+   * Validate and start a conference: up to three distinct legs of this worker, each hearing only
+   * other parties. Legs already in a conference leave it first.
+   */
+  private conference(parties: ConferenceParty[]): MediaResult<unknown> {
+    if (!Array.isArray(parties) || parties.length < 2 || parties.length > 3) return err('MEDIA_ERR_BAD_COMMAND', 'a conference has 2 or 3 parties');
+    const legs: Leg[] = [];
+    for (const p of parties) {
+      const leg = this.legs.get(p.leg);
+      if (leg === undefined) return unknownLeg(p.leg);
+      if (legs.includes(leg)) return err('MEDIA_ERR_BAD_COMMAND', `leg ${p.leg} twice`);
+      legs.push(leg);
+    }
+    const hears: number[][] = [];
+    for (const p of parties) {
+      if (!Array.isArray(p.hears)) return err('MEDIA_ERR_BAD_COMMAND', 'hears must be a list of legs');
+      const slots: number[] = [];
+      for (const h of p.hears) {
+        const slot = parties.findIndex((q) => q.leg === h);
+        if (slot < 0 || h === p.leg) return err('MEDIA_ERR_BAD_COMMAND', `leg ${p.leg} cannot hear ${String(h)}`);
+        slots.push(slot);
+      }
+      hears.push(slots);
+    }
+    for (const leg of legs) if (leg.conf !== undefined) this.leaveConference(leg);
+    new Conference(this.clock).configure(legs, hears);
+    return ok(null);
+  }
+
+  private leaveConference(leg: Leg): void {
+    const conf = leg.conf;
+    if (conf === undefined) return;
+    if (!conf.remove(leg) || !conf.mixing) conf.dissolve();
+  }
+
   private unbridge(leg: Leg, then: Playlist | undefined, playId: number): MediaResult<unknown> {
     const partner = leg.partner;
     if (partner === undefined) return err('MEDIA_ERR_STATE', `leg ${leg.id} is not bridged`);
+    this.leaveConference(leg);
+    this.leaveConference(partner);
     leg.partner = undefined;
     leg.relay = undefined;
     partner.partner = undefined;
@@ -317,6 +375,7 @@ export class MediaWorkerCore implements LegHost, PlaybackDelegate {
       return ok(null);
     }
     if (leg.partner !== undefined) this.unbridge(leg, undefined, 0);
+    this.leaveConference(leg);
     this.packetsLost += leg.takeLost();
     this.legs.delete(id);
     leg.close();
@@ -324,7 +383,7 @@ export class MediaWorkerCore implements LegHost, PlaybackDelegate {
     this.ports.release(leg.port);
     const rec = leg.recorder;
     leg.recorder = undefined;
-    if (rec !== undefined) await rec.stop();
+    if (rec !== undefined) await rec.stop(performance.now());
     return ok(null);
   }
 

@@ -8,5 +8,5 @@ export { MediaWorkerCore } from './core.ts';
 export type { EventSink } from './core.ts';
 export type {
   LegId, LegOptions, LegRemote, MediaDirection, MediaCommand, MediaOp, MediaResults, MediaErrorCode, MediaResult,
-  MediaEvent, WorkerStats, LegStats, LatenessStats, WorkerConfig, WorkerRequest, WorkerMessage,
+  MediaEvent, WorkerStats, LegStats, LatenessStats, WorkerConfig, WorkerRequest, WorkerMessage, RecordLayout, ConferenceParty,
 } from './protocol.ts';

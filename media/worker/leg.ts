@@ -13,6 +13,7 @@ import { OutboundStream, Playback } from '../player/index.ts';
 import type { RtpSink, PacingClock, PlaybackDelegate } from '../player/index.ts';
 import type { RelayDirection, RelayEndpoint, WavRecorder } from '../bridge/index.ts';
 import type { LegId, LegOptions, MediaDirection, LegRemote } from './protocol.ts';
+import type { Conference } from './conference.ts';
 
 /** What a leg needs from its worker: shared views, counters and the event sink. */
 export interface LegHost {
@@ -54,6 +55,11 @@ export class Leg implements RtpSink, RelayEndpoint {
   partner: Leg | undefined = undefined;
   relay: RelayDirection | undefined = undefined;
   recorder: WavRecorder | undefined = undefined;
+  /** The conference this leg is in (monitoring, three-way), its slot there, and whether it sends the mix. */
+  conf: Conference | undefined = undefined;
+  confSlot = -1;
+  /** The conference's mixer feeds this leg's stream (the partner's relay into it is held back). */
+  mixed = false;
   /** Receive statistics of the current remote SSRC (RFC 3550 §6.4.1 / A.3 style). */
   rxPackets = 0;
   rxReordered = 0;
@@ -199,9 +205,11 @@ export class Leg implements RtpSink, RelayEndpoint {
         }
       }
       this.recorder?.write(0, msg, view.headerLength, view.payloadLength, decodeTable(this.codec), view.timestamp, now);
+      this.conf?.mixer.feed(this.confSlot, msg, view.headerLength, view.payloadLength, decodeTable(this.codec));
     }
     const relay = this.relay;
-    if (relay !== undefined && relay.rewrite(view, now)) this.partner!.sendRtp(msg, now);
+    // A partner fed by the conference's mixer hears this leg through the mix, not the relay.
+    if (relay !== undefined && !this.partner!.mixed && relay.rewrite(view, now)) this.partner!.sendRtp(msg, now);
   }
 
   /** Receive quality of the current remote stream. */

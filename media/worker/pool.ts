@@ -7,7 +7,7 @@ import os from 'node:os';
 import { MediaWorkerCore } from './core.ts';
 import { promptSource } from './prompts.ts';
 import type {
-  LegId, LegOptions, MediaCommand, MediaEvent, MediaResult, MediaResults, LegRemote, WorkerConfig,
+  ConferenceParty, LegId, LegOptions, RecordLayout, MediaCommand, MediaEvent, MediaResult, MediaResults, LegRemote, WorkerConfig,
   WorkerMessage, WorkerStats,
 } from './protocol.ts';
 import type { Playlist, PacingClockOptions } from '../player/index.ts';
@@ -218,9 +218,35 @@ export class MediaPool {
     return this.toLeg(leg, { op: 'unbridge', leg, then, playId: this.nextPlay++ });
   }
 
-  /** Record a leg to a stereo WAV (left: received, right: sent). */
-  recordStart(leg: LegId, file: string): Promise<MediaResult<null>> {
-    return this.toLeg(leg, { op: 'recordStart', leg, file });
+  /** Record a leg to a stereo WAV (left: received, right: sent), or both mixed to mono. */
+  recordStart(leg: LegId, file: string, layout?: RecordLayout): Promise<MediaResult<null>> {
+    return this.toLeg(leg, { op: 'recordStart', leg, file, ...(layout !== undefined && { layout }) });
+  }
+
+  /** Pause a recording: silence in the file from now on, until {@link recordResume}. */
+  recordPause(leg: LegId): Promise<MediaResult<MediaResults['recordPause']>> {
+    return this.toLeg(leg, { op: 'recordPause', leg });
+  }
+
+  /** Resume a paused recording. */
+  recordResume(leg: LegId): Promise<MediaResult<MediaResults['recordResume']>> {
+    return this.toLeg(leg, { op: 'recordResume', leg });
+  }
+
+  /** Join two or three legs of one worker in a conference; each hears the legs in its `hears`. */
+  conference(parties: ConferenceParty[]): Promise<MediaResult<null>> {
+    const first = parties[0];
+    if (first === undefined) return Promise.resolve({ ok: false, code: 'MEDIA_ERR_BAD_COMMAND', reason: 'no parties' });
+    const w = this.workerOf(first.leg);
+    if (parties.some((p) => this.workerOf(p.leg) !== w)) {
+      return Promise.resolve({ ok: false, code: 'MEDIA_ERR_WORKER', reason: 'conference legs live on different workers; allocate with near' });
+    }
+    return this.toLeg(first.leg, { op: 'conference', parties });
+  }
+
+  /** Take a leg out of its conference. */
+  leaveConference(leg: LegId): Promise<MediaResult<null>> {
+    return this.toLeg(leg, { op: 'leaveConference', leg });
   }
 
   /** Finish a recording; resolves when the file is complete. */

@@ -21,6 +21,15 @@ export type LegId = string;
  */
 export type MediaDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
 
+/** Channel layout of a recording: stereo (received left, sent right) or both mixed to mono. */
+export type RecordLayout = 'stereo' | 'mixed';
+
+/** One party of a `conference` command: a leg and the legs it hears. */
+export interface ConferenceParty {
+  leg: LegId;
+  hears: LegId[];
+}
+
 /** Per-leg media settings, fixed at allocation (codec details may change with `setRemote`). */
 export interface LegOptions {
   /** Codec of the leg. Default PCMU. */
@@ -71,8 +80,20 @@ export type MediaCommand =
   | { op: 'stop'; leg: LegId }
   | { op: 'bridge'; a: LegId; b: LegId }
   | { op: 'unbridge'; leg: LegId; then?: Playlist; playId?: number }
-  | { op: 'recordStart'; leg: LegId; file: string }
+  /** `layout` default stereo (received left, sent right); `mixed` = one channel of both. */
+  | { op: 'recordStart'; leg: LegId; file: string; layout?: RecordLayout }
   | { op: 'recordStop'; leg: LegId }
+  /** Silence in the file from now until `recordResume` (the file keeps the call's timing). */
+  | { op: 'recordPause'; leg: LegId }
+  | { op: 'recordResume'; leg: LegId }
+  /**
+   * Join up to three legs of this worker in a conference (a leg in one already is moved): each
+   * leg hears the legs listed in its `hears`, mixed (G.711 → linear, summed, → G.711 every 20 ms).
+   * A leg whose `hears` is exactly its bridge partner keeps the plain relay.
+   */
+  | { op: 'conference'; parties: ConferenceParty[] }
+  /** Take a leg out of its conference; the others keep theirs (a bridge goes back to the relay). */
+  | { op: 'leaveConference'; leg: LegId }
   | { op: 'release'; leg: LegId }
   | { op: 'legStats'; leg: LegId }
   | { op: 'stats'; reset?: boolean }
@@ -93,7 +114,11 @@ export interface MediaResults {
   bridge: { transcoding: boolean };
   unbridge: null | { playId: number };
   recordStart: null;
-  recordStop: { file: string; durationMs: number; bytes: number; lateDrops: number };
+  recordStop: { file: string; durationMs: number; pausedMs: number; bytes: number; lateDrops: number };
+  recordPause: { pausedMs: number };
+  recordResume: { pausedMs: number };
+  conference: null;
+  leaveConference: null;
   release: null;
   legStats: LegStats;
   stats: WorkerStats;
