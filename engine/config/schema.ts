@@ -654,6 +654,12 @@ const desktopSection = z.strictObject({
   ]).describe('Not-ready reasons an agent picks from; a signed-in agent may use only these.'),
 }).prefault({}).describe('The browser agent desktop and wallboard.');
 
+// ------------------------------------------------------------------ reports (issue 18)
+
+const reportsSection = z.strictObject({
+  teams: z.record(idPattern, z.array(id)).default({}).describe('Team → its agents, for reports by team (an agent listed in two teams counts in the first).'),
+}).prefault({}).describe('Reports, the broadcast schedule and surge mode (docs/reports.md).');
+
 // ------------------------------------------------------------------ the whole configuration
 
 /** The engine configuration schema. Parse with {@link loadConfig} (which adds cross-field checks). */
@@ -668,6 +674,7 @@ export const configSchema = z.strictObject({
   registrar: registrarSection,
   users: usersSection,
   desktop: desktopSection,
+  reports: reportsSection,
   queues: z.array(queue).default([]).describe('Queues (skill groups) of the ACD.'),
   flows: z.record(idPattern, z.array(stepSchema).min(1).describe('Steps of one flow, run in order.')).default({}).describe('IVR flows by id: steps run in order.'),
   numbers: z.record(z.union([z.string().regex(/^[0-9*#+]{1,32}$/), z.literal('default')], { error: 'expected a dialled number (digits, * # +) or default' }), numberRoute).default({})
