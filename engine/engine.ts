@@ -32,7 +32,7 @@ import { isDialable } from './callbacks/index.ts';
 import { epochClock } from './clock/index.ts';
 import { UserDirectory } from './users/index.ts';
 import { defaultUiDir, loadUiFiles } from './api/ui-files.ts';
-import { SqliteReports, measureContext } from './reports/index.ts';
+import { ReportQueries, SqliteReports, measureContext, teamLookup } from './reports/index.ts';
 import { isLoopback, toAcdConfig, toListenSpecs, type Config } from './config/index.ts';
 
 /** A running engine. */
@@ -95,6 +95,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       context: measureContext(config.queues, (id) => store.callbacks.getSync(id)?.arrivedAt ?? null),
     });
     store.outbox.observeCdrs((cdr) => reports.ingestSync(cdr));
+    const reportQueries = new ReportQueries({ db: store.db, teamOf: teamLookup(config.reports.teams) });
     const firstQueue = config.queues[0]?.id ?? 'default';
     const recovery = await store.recoverAfterCrash(Date.now(), { fallbackQueue: config.callbacks.defaultQueue ?? firstQueue });
     // Callback attempts cut off by the stop: ended 'interrupted', their tasks due again by the policy.
@@ -328,6 +329,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       ...(crm instanceof ShopCrmAdapter ? { cdrs: (q: CdrQuery) => crm.store.listCdrs(q), shop: { store: crm.store, liveCall: (id: string) => shopLiveCall(calls, id) } } : {}),
       events,
       metrics,
+      reports: { run: (q, now) => reportQueries.run(q, now) },
     }, {
       address: config.http.address, port: config.http.port, tokens: config.http.auth.tokens, openPaths: config.http.auth.openPaths,
       users, maskNumbersFor: u.maskNumbersFor, desktop: config.desktop, sessionMaxAgeSeconds: u.sessionMaxHours * 3600, ui,

@@ -14,6 +14,7 @@ import { CALLBACK_STATUSES, type CallbackFilter, type CallbackStatus } from '../
 import { CDR_OUTCOMES } from './outcomes.ts';
 import { registerCallbackRoutes } from './callbacks-routes.ts';
 import { registerShopRoutes } from './shop-routes.ts';
+import { registerReportRoutes } from './reports-routes.ts';
 import { ApiAuth, TokenAuth, type Principal, type RouteAccess, type SessionLookup } from './auth.ts';
 import { maskedCall } from './masking.ts';
 import { registerSessionRoutes, type DesktopSettings, type SessionRoutesDeps } from './session-routes.ts';
@@ -333,6 +334,7 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
   });
 
   registerCallbackRoutes(app, deps, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
+  if (deps.reports !== undefined) registerReportRoutes(app, deps.reports, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
   if (deps.shop !== undefined) registerShopRoutes(app, deps.shop, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
 
   app.get('/api/v1/cdrs', { schema: ROUTES.cdrs, config: { access: 'staff' } }, async (req) => {

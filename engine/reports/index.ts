@@ -14,3 +14,4 @@ export {
   type Dimension, type Interval, type ReportQuery, type ReportRow, type ReportQueriesOptions,
 } from './query.ts';
 export { REPORT_MIGRATIONS } from './schema.ts';
+export { reportTable, toCsv, toXlsx, type Cell, type ReportTable } from './export.ts';

@@ -136,9 +136,9 @@ export class ReportQueries {
     const n = widthOf(q.interval);
     const off = q.interval === 'day' ? (q.utcOffsetMinutes ?? 0) * 60_000 : 0;
     // `%` casts to INTEGER (numbers are bound as REAL, and `/` would not truncate).
-    const startExpr = n === 0 ? '@from' : 'bucket - ((bucket + @off) % @n)';
+    const startExpr = n === 0 ? '@start' : 'bucket - ((bucket + @off) % @n)';
     const where = ['bucket >= @from', 'bucket < @to'];
-    const params: Record<string, string | number> = { from: Math.floor(q.from / BUCKET_MS) * BUCKET_MS, to: q.to, n, off };
+    const params: Record<string, string | number> = { from: Math.floor(q.from / BUCKET_MS) * BUCKET_MS, to: q.to, n, off, start: q.from };
     for (const d of DIMENSIONS) {
       const v = q.filter?.[d];
       if (v === undefined || d === 'team') continue;

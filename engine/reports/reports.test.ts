@@ -102,6 +102,10 @@ t.test('by agent and team with agent time: occupancy, not ready by reason, calls
   t.equal(team.find((r) => r.keys.team === null)?.figures.records, 5, 'records without an agent: no team');
   const byQueue = queries.run({ group: ['queue'], interval: 'all', from: T, to: END });
   t.equal(byQueue[0]!.agentTime, null, 'agent time belongs to no queue');
+  // A range not on a bucket boundary: the agent's calls and time are still one row.
+  const whole = queries.run({ group: ['agent'], interval: 'all', from: T + 1, to: END }).filter((r) => r.keys.agent === '1001');
+  t.equal(whole.length, 1);
+  t.same([whole[0]!.figures.handled, whole[0]!.agentTime?.staffedMs], [3, 960_000]);
 });
 
 t.test('a redelivered or corrected record replaces its contribution (late records land in their bucket)', async (t) => {
