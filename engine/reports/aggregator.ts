@@ -60,8 +60,9 @@ function upsertSql(table: string, key: readonly string[]): string {
     ON CONFLICT (${key.join(', ')}) DO UPDATE SET ${sets.join(', ')}`;
 }
 
-function maxRecomputeSql(table: string, key: readonly string[]): string {
-  const where = key.map((k) => `c.${k} = @${k}`).join(' AND ');
+function maxRecomputeSql(table: string, key: readonly string[], day = false): string {
+  // The day table's bucket is the day's start: its records are that day's 96 buckets.
+  const where = key.map((k) => (k === 'bucket' && day ? 'c.bucket >= @bucket AND c.bucket < @bucket + 86400000' : `c.${k} = @${k}`)).join(' AND ');
   const sets = MAX_COLS.map((c) => `${c} = (SELECT coalesce(max(c.${c}), 0) FROM report_calls c WHERE ${where})`);
   return `UPDATE ${table} SET ${sets.join(', ')} WHERE ${key.map((k) => `${k} = @${k}`).join(' AND ')}`;
 }
@@ -78,6 +79,9 @@ export class SqliteReports {
   readonly #upAgent: SqliteStatement;
   readonly #maxCoarse: SqliteStatement;
   readonly #maxAgent: SqliteStatement;
+  readonly #upDay: SqliteStatement;
+  readonly #maxDay: SqliteStatement;
+  readonly #dropDay: SqliteStatement;
   readonly #dropCoarse: SqliteStatement;
   readonly #dropAgent: SqliteStatement;
   readonly #getSpell: SqliteStatement<{ since: number; status: AgentStatus; state: AgentState; reason: string | null }>;
@@ -98,6 +102,9 @@ export class SqliteReports {
     this.#upAgent = db.prepare(upsertSql('report_agent_intervals', AGENT_KEY));
     this.#maxCoarse = db.prepare(maxRecomputeSql('report_intervals', COARSE_KEY));
     this.#maxAgent = db.prepare(maxRecomputeSql('report_agent_intervals', AGENT_KEY));
+    this.#upDay = db.prepare(upsertSql('report_days', COARSE_KEY));
+    this.#maxDay = db.prepare(maxRecomputeSql('report_days', COARSE_KEY, true));
+    this.#dropDay = db.prepare(`DELETE FROM report_days WHERE ${COARSE_KEY.map((k) => `${k} = @${k}`).join(' AND ')} AND records = 0`);
     this.#dropCoarse = db.prepare(`DELETE FROM report_intervals WHERE ${COARSE_KEY.map((k) => `${k} = @${k}`).join(' AND ')} AND records = 0`);
     this.#dropAgent = db.prepare(`DELETE FROM report_agent_intervals WHERE ${AGENT_KEY.map((k) => `${k} = @${k}`).join(' AND ')} AND records = 0`);
     this.#getSpell = db.prepare('SELECT since, status, state, reason FROM report_agent_current WHERE agent = ?');
@@ -160,16 +167,27 @@ export class SqliteReports {
       for (const m of SUM_MEASURES) minus[m] = -Number(old[column(m)]);
       this.#upCoarse.run(...keyValues(oldKey, COARSE_KEY), ...figureValues(minus));
       this.#upAgent.run(...keyValues(oldKey, AGENT_KEY), ...figureValues(minus));
-      const named = { ...oldKey };
-      this.#maxCoarse.run(pick(named, COARSE_KEY));
-      this.#maxAgent.run(pick(named, AGENT_KEY));
-      this.#dropCoarse.run(pick(named, COARSE_KEY));
-      this.#dropAgent.run(pick(named, AGENT_KEY));
+      const oldDay = { ...oldKey, bucket: dayOf(oldKey.bucket) };
+      this.#upDay.run(...keyValues(oldDay, COARSE_KEY), ...figureValues(minus));
+      this.#maxCoarse.run(pick(oldKey, COARSE_KEY));
+      this.#maxAgent.run(pick(oldKey, AGENT_KEY));
+      this.#maxDay.run(pick(oldDay, COARSE_KEY));
+      this.#dropCoarse.run(pick(oldKey, COARSE_KEY));
+      this.#dropAgent.run(pick(oldKey, AGENT_KEY));
+      this.#dropDay.run(pick(oldDay, COARSE_KEY));
     }
     this.#upCoarse.run(...keyValues(key, COARSE_KEY), ...figureValues(figures));
     this.#upAgent.run(...keyValues(key, AGENT_KEY), ...figureValues(figures));
+    this.#upDay.run(...keyValues({ ...key, bucket: dayOf(key.bucket) }, COARSE_KEY), ...figureValues(figures));
   }
 }
+
+/** Start of the UTC day of a bucket. */
+export function dayOf(bucket: number): number {
+  return Math.floor(bucket / DAY_MS) * DAY_MS;
+}
+
+const DAY_MS = 86_400_000;
 
 function keyValues(k: RecordKey, cols: readonly (keyof RecordKey)[]): (string | number)[] {
   return cols.map((c) => k[c]);

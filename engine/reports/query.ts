@@ -83,6 +83,24 @@ function needsAgents(q: ReportQuery): boolean {
   return q.group.includes('agent') || q.group.includes('team') || q.filter?.agent !== undefined || q.filter?.team !== undefined;
 }
 
+/**
+ * Where a range is read: whole UTC days of a day (UTC) or whole-range report without agents from
+ * report_days, the buckets before and after them from report_intervals (96 times fewer rows
+ * for a month report); everything else from the 15-minute table.
+ */
+function rangeParts(q: ReportQuery, table: string, agents: boolean): { table: string; from: number; to: number }[] {
+  const from = Math.floor(q.from / BUCKET_MS) * BUCKET_MS;
+  const daysApply = !agents && (q.interval === 'all' || (q.interval === 'day' && (q.utcOffsetMinutes ?? 0) === 0));
+  const firstDay = Math.ceil(from / DAY_MS) * DAY_MS;
+  const lastDay = Math.floor(q.to / DAY_MS) * DAY_MS;
+  if (!daysApply || firstDay >= lastDay) return [{ table, from, to: q.to }];
+  return [
+    { table, from, to: firstDay },
+    { table: 'report_days', from: firstDay, to: lastDay },
+    { table, from: lastDay, to: q.to },
+  ].filter((p) => p.from < p.to);
+}
+
 /** True when agent time can be given for the grouping. */
 function agentTimeApplies(q: ReportQuery): boolean {
   const callDims: Dimension[] = ['queue', 'programme', 'airing', 'direction'];
@@ -138,7 +156,7 @@ export class ReportQueries {
     // `%` casts to INTEGER (numbers are bound as REAL, and `/` would not truncate).
     const startExpr = n === 0 ? '@start' : 'bucket - ((bucket + @off) % @n)';
     const where = ['bucket >= @from', 'bucket < @to'];
-    const params: Record<string, string | number> = { from: Math.floor(q.from / BUCKET_MS) * BUCKET_MS, to: q.to, n, off, start: q.from };
+    const params: Record<string, string | number> = { n, off, start: q.from };
     for (const d of DIMENSIONS) {
       const v = q.filter?.[d];
       if (v === undefined || d === 'team') continue;
@@ -148,9 +166,12 @@ export class ReportQueries {
     const sums = SUM_MEASURES.map((m) => `sum(${column(m)}) AS ${column(m)}`);
     const maxes = MAX_MEASURES.map((m) => `max(${column(m)}) AS ${column(m)}`);
     const groupBy = ['t', ...sqlDims];
-    const sql = `SELECT ${startExpr} AS t${sqlDims.map((d) => `, ${d}`).join('')}, ${[...sums, ...maxes].join(', ')}
-      FROM ${table} WHERE ${where.join(' AND ')} GROUP BY ${groupBy.join(', ')}`;
-    const rows = this.#db.prepare<Record<string, number | string>>(sql).all(params);
+    const sqlOf = (tbl: string): string => `SELECT ${startExpr} AS t${sqlDims.map((d) => `, ${d}`).join('')}, ${[...sums, ...maxes].join(', ')}
+      FROM ${tbl} WHERE ${where.join(' AND ')} GROUP BY ${groupBy.join(', ')}`;
+    const rows: Record<string, number | string>[] = [];
+    for (const part of rangeParts(q, agents ? table : 'report_intervals', agents)) {
+      rows.push(...this.#db.prepare<Record<string, number | string>>(sqlOf(part.table)).all({ ...params, from: part.from, to: part.to }));
+    }
     const teamFilter = q.filter?.team;
     const out = new Map<string, ReportRow>();
     for (const r of rows) {

@@ -5,6 +5,8 @@
  *  report_calls            one row per call id: its key and contribution (replaced on correction)
  *  report_intervals        15-min bucket × queue × programme × airing × direction: summed figures
  *  report_agent_intervals  the same with the agent: agent and team reports read this one
+ *  report_days             report_intervals rolled up to UTC days (bucket = the day's start):
+ *                          the whole days of a day or range report read this one
  *  report_agent_time       15-min bucket × agent × kind (busy, idle, notReady) × reason: ms
  *  report_agent_current    each agent's open state spell (so a restart loses no time)
  * ```
@@ -45,6 +47,11 @@ CREATE TABLE report_agent_intervals (
   bucket INTEGER NOT NULL, agent TEXT NOT NULL, queue TEXT NOT NULL, programme TEXT NOT NULL, airing TEXT NOT NULL, direction TEXT NOT NULL,
   ${FIGURES},
   PRIMARY KEY (bucket, agent, queue, programme, airing, direction)
+) WITHOUT ROWID;
+CREATE TABLE report_days (
+  bucket INTEGER NOT NULL, queue TEXT NOT NULL, programme TEXT NOT NULL, airing TEXT NOT NULL, direction TEXT NOT NULL,
+  ${FIGURES},
+  PRIMARY KEY (bucket, queue, programme, airing, direction)
 ) WITHOUT ROWID;
 CREATE TABLE report_agent_time (
   bucket INTEGER NOT NULL, agent TEXT NOT NULL, kind TEXT NOT NULL, reason TEXT NOT NULL, ms INTEGER NOT NULL,
