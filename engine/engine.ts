@@ -35,6 +35,7 @@ import { UserDirectory } from './users/index.ts';
 import { AuditLog } from './audit/index.ts';
 import { Provisioning, ProvisioningStore, Roster, mergeRoster } from './provisioning/index.ts';
 import { defaultUiDir, loadUiFiles } from './api/ui-files.ts';
+import { ReportQueries, SqliteReports, measureContext, teamLookup } from './reports/index.ts';
 import { isLoopback, toAcdConfig, toListenSpecs, type Config } from './config/index.ts';
 
 /** A running engine. */
@@ -94,6 +95,13 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
         : new WebhookCrmAdapter({ url: config.crm.url, lookupUrl: config.crm.lookupUrl, secret: config.crm.secret, timeoutMs: config.crm.timeoutMs, lookupTimeoutMs: config.crm.lookupTimeoutMs }));
     await crm.init();
     cleanups.push(() => crm.close());
+    // Reports (issue 18): every CDR the outbox accepts is filed in the interval tables, recovered ones included.
+    const reports = new SqliteReports({
+      db: store.db, writer: store.writer, onError: (err, what) => log.error({ err, what }, 'reports: a record was not filed'),
+      context: measureContext(config.queues, (id) => store.callbacks.getSync(id)?.arrivedAt ?? null),
+    });
+    store.outbox.observeCdrs((cdr) => reports.ingestSync(cdr));
+    const reportQueries = new ReportQueries({ db: store.db, teamOf: teamLookup(config.reports.teams) });
     const firstQueue = config.queues[0]?.id ?? 'default';
     const recovery = await store.recoverAfterCrash(Date.now(), { fallbackQueue: config.callbacks.defaultQueue ?? firstQueue });
     // Callback attempts cut off by the stop: ended 'interrupted', their tasks due again by the policy.
@@ -217,6 +225,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
 
     // ---- call control, agent desk, events ----------------------------------------------------
     const events = new CallEventSink(metrics, (err, e) => log.error({ err, type: e.type }, 'event listener failed'));
+    events.subscribe((e) => { if (e.type === 'agent.state') void reports.agentState(e); });
     // The desk's effects go to call control (offers to an agent who became available); built
     // first so that call control's feature codes can be given the desk (contract C2).
     const desk = new AgentDesk({
@@ -400,6 +409,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
         const w = calls.inWrapUp(callId);
         return w === undefined ? undefined : { caller: w.caller, agent: w.agent };
       },
+      reports: { run: (q, now) => reportQueries.run(q, now) },
     }, {
       address: config.http.address, port: config.http.port, tokens: config.http.auth.tokens, openPaths: config.http.auth.openPaths,
       ...(config.http.tls !== null ? { tls: { cert: readFileSync(config.http.tls.certPath), key: readFileSync(config.http.tls.keyPath) } } : {}),

@@ -16,6 +16,7 @@ export { DESK_ACTION, deskStatusChange, type StatusDesk } from './status.ts';
 export { deliveryObserver, deliveryResult, type DeliveryObserverOptions } from './delivery.ts';
 export { EventHub, type EventHubOptions, type EventSocket } from './events.ts';
 export { TokenAuth } from './auth.ts';
+export { registerReportRoutes, REPORT_MAX_RANGE_MS, REPORT_MAX_ROWS, type ReportsApiDeps } from './reports-routes.ts';
 export { registerShopRoutes, actorOf, type ShopApiDeps, type ShopLiveCall, type ShopRouteKit } from './shop-routes.ts';
 export {
   ACD_AGENT_STATUS, API_CALL_PHASE, agentJson, callSummary, callsByPhase, queueViews, wireEvent, eventAgent,

@@ -18,6 +18,7 @@ import { registerShopRoutes } from './shop-routes.ts';
 import { registerDeskRoutes, requestActor } from './desk-routes.ts';
 import { ApiAuth, TokenAuth, requiredScope, type ApiScope, type Principal, type RouteAccess, type SessionLookup, type TokenSpec } from './auth.ts';
 import { registerRecordingRoutes } from './recording-routes.ts';
+import { registerReportRoutes } from './reports-routes.ts';
 import { maskedCall } from './masking.ts';
 import { registerSessionRoutes, type DesktopSettings, type SessionRoutesDeps } from './session-routes.ts';
 import { UI_CSP, type UiFiles } from './ui-files.ts';
@@ -361,6 +362,7 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
   registerDeskRoutes(app, deps, { parse, fail: (status, code, message) => new ApiError(status, code, message) }, desktop, new Set(opts.unmaskRoles ?? ['supervisor', 'admin']));
   registerCallbackRoutes(app, deps, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
   if (deps.campaigns !== undefined) registerCampaignRoutes(app, deps.campaigns, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
+  if (deps.reports !== undefined) registerReportRoutes(app, deps.reports, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
   if (deps.shop !== undefined) registerShopRoutes(app, deps.shop, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
   if (deps.recording !== undefined) registerRecordingRoutes(app, deps.recording, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
 

@@ -136,6 +136,8 @@ export class FakeEngine implements ApiDeps {
     count: async (filter: Omit<CallbackFilter, 'limit' | 'offset'>): Promise<number> => this.filterCallbacks(filter).length,
   };
 
+  /** Reports (issue 18): tests put real report queries here. */
+  reports: ApiDeps['reports'] = undefined;
   /** The fake CDR store over `cdrList`; undefined plays an adapter that keeps no CDRs. */
   cdrs: ApiDeps['cdrs'] = async (q: CdrQuery): Promise<Cdr[]> => {
     this.cdrQueries.push(q);

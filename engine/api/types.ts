@@ -15,6 +15,7 @@ import type { PreviewAnswer, PreviewChoice } from '../dialer/index.ts';
 import type { CampaignRuntime } from '../campaigns/index.ts';
 import type { Metrics } from './metrics.ts';
 import type { ShopApiDeps } from './shop-routes.ts';
+import type { ReportsApiDeps } from './reports-routes.ts';
 
 // ---------------------------------------------------------------------------------------------
 // What the engine provides
@@ -140,6 +141,8 @@ export interface ApiDeps {
    * adapter), in which case `GET /api/v1/cdrs` answers 501.
    */
   cdrs?: (query: CdrQuery) => Cdr[] | Promise<Cdr[]>;
+  /** Reports (issue 18): `GET /api/v1/reports` (reports-routes.ts); absent: the route is not registered. */
+  reports?: ReportsApiDeps;
   /** The shop (issue 17) when the CRM adapter is `shop`: its routes under `/api/v1/shop/` (shop-routes.ts). */
   shop?: ShopApiDeps;
   /** Recording and monitoring routes (recording-routes.ts, issue 16). */

@@ -696,6 +696,11 @@ const recordingSection = z.strictObject({
   agents: z.record(idPattern, recordingPolicy).default({}).describe('Policy by agent id (wins over queue).'),
   queues: z.record(idPattern, recordingPolicy).default({}).describe('Policy by queue id.'),
 }).prefault({}).describe('Recording of bridged calls (docs/recording.md).');
+// ------------------------------------------------------------------ reports (issue 18)
+
+const reportsSection = z.strictObject({
+  teams: z.record(idPattern, z.array(id)).default({}).describe('Team → its agents, for reports by team (an agent listed in two teams counts in the first).'),
+}).prefault({}).describe('Reports, the broadcast schedule and surge mode (docs/reports.md).');
 
 // ------------------------------------------------------------------ the whole configuration
 
@@ -711,6 +716,7 @@ export const configSchema = z.strictObject({
   registrar: registrarSection,
   users: usersSection,
   desktop: desktopSection,
+  reports: reportsSection,
   queues: z.array(queue).default([]).describe('Queues (skill groups) of the ACD.'),
   flows: z.record(idPattern, z.array(stepSchema).min(1).describe('Steps of one flow, run in order.')).default({}).describe('IVR flows by id: steps run in order.'),
   numbers: z.record(z.union([z.string().regex(/^[0-9*#+]{1,32}$/), z.literal('default')], { error: 'expected a dialled number (digits, * # +) or default' }), numberRoute).default({})

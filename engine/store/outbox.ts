@@ -6,6 +6,7 @@ import { settle, SqliteWriter, transact, type SqliteDatabase, type SqliteStateme
 import type {
   FailureOutcome, OutboxBacklog, OutboxItem, OutboxKind, OutboxPayload, OutboxStore, RetryPolicy,
 } from './types.ts';
+import type { Cdr } from '../../crm-adapter/index.ts';
 import { backoffDelay, checkRetryPolicy, DEFAULT_RETRY_POLICY } from './retry.ts';
 
 interface OutboxRow {
@@ -60,6 +61,7 @@ export class SqliteOutbox implements OutboxStore {
   readonly #dead: SqliteStatement<OutboxRow>;
 
   readonly #writer: SqliteWriter;
+  #onCdr: ((cdr: Cdr) => void) | undefined = undefined;
 
   constructor(db: SqliteDatabase, writer: SqliteWriter, options: SqliteOutboxOptions = {}) {
     this.#db = db;
@@ -91,10 +93,19 @@ export class SqliteOutbox implements OutboxStore {
     this.#dead = db.prepare(`SELECT ${COLUMNS} FROM outbox o WHERE o.status = 'dead' ORDER BY o.id LIMIT ? OFFSET ?`);
   }
 
+  /**
+   * See every CDR as it is appended, inside the append's transaction (the reports' interval
+   * tables: a record is counted exactly when it is in the outbox). The observer must not throw.
+   */
+  observeCdrs(observer: (cdr: Cdr) => void): void {
+    this.#onCdr = observer;
+  }
+
   /** {@link append} inside the caller's transaction. */
   appendSync<K extends OutboxKind>(callId: string, kind: K, payload: OutboxPayload<K>, now: number): number {
     const id = Number(this.#insert.run(callId, kind, JSON.stringify(payload), now, now).lastInsertRowid);
     this.#openLane.run(callId, now);
+    if (kind === 'cdr' && this.#onCdr !== undefined) this.#onCdr(payload as Cdr);
     return id;
   }
 

@@ -1,0 +1,40 @@
+/**
+ * Reports through the real engine (issue 18): sipp callers answered by sipp agents, one who hangs
+ * up in the queue; the engine's report (GET /api/v1/reports) agrees with the CDRs the CRM got on
+ * offered, answered and abandoned, per queue and programme, and has the agents' time.
+ */
+import t from 'tap';
+import path from 'node:path';
+import { requirePeer, runSipp } from './testing/index.ts';
+import { SCENARIOS, api, callersFile, startE2e, startSippAgents, waitForCdrs } from './testing/engine-rig.ts';
+
+interface Row { keys: Record<string, string | null>; figures: Record<string, number>; agentTime: { staffedMs: number } | null }
+
+t.test('the report of a run agrees with its CDRs', async (t) => {
+  if (!requirePeer(t, 'sipp')) return;
+  const { rig } = await startE2e(t);
+  const agents = await startSippAgents(rig, ['1001', '1002'], 200);
+  t.teardown(agents.close);
+  await new Promise((r) => setTimeout(r, 200));
+  const from = Date.now() - 1000;
+  const numbers = ['+4930555000001', '+4930555000002'];
+  const r = await runSipp({
+    scenario: path.join(SCENARIOS, 'caller.xml'), target: `127.0.0.1:${rig.sipPort}`, transport: 'u1',
+    calls: numbers.length, rate: 10, timeoutSec: 60, args: ['-s', '100', '-inf', callersFile(rig, numbers), '-d', '9000'],
+  });
+  t.equal(r.failed, 0, r.stderr.slice(0, 300));
+  const cdrs = await waitForCdrs(rig, numbers.length);
+  const to = Date.now() + 60_000;
+  const rep = await api<{ rows: Row[] }>(rig, 'GET', `/api/v1/reports?group=queue,programme&interval=all&from=${from}&to=${to}`);
+  t.equal(rep.status, 200);
+  const offered = rep.body.rows.reduce((s, x) => s + x.figures.offered!, 0);
+  const answered = rep.body.rows.reduce((s, x) => s + x.figures.answered!, 0);
+  t.equal(offered, cdrs.length, 'offered = the CDRs');
+  t.equal(answered, cdrs.filter((c) => c.outcome === 'answered').length, 'answered = the answered CDRs');
+  const row = rep.body.rows.find((x) => x.keys.queue === 'orders' && x.keys.programme === 'demo-shopping-hour');
+  t.equal(row?.figures.answered, 2, 'filed under the queue and programme of the CDRs');
+  const byAgent = await api<{ rows: Row[] }>(rig, 'GET', `/api/v1/reports?group=agent&interval=all&from=${from}&to=${to}`);
+  const a = byAgent.body.rows.filter((x) => x.keys.agent === '1001' || x.keys.agent === '1002');
+  t.equal(a.reduce((s, x) => s + x.figures.handled!, 0), 2);
+  t.ok(a.every((x) => (x.agentTime?.staffedMs ?? 0) > 0), 'agent state changes were recorded as staffed time');
+});

@@ -1,0 +1,17 @@
+/**
+ * engine/reports — interval aggregation of call records, report queries and exports, the
+ * broadcast schedule, surge mode and the staffing forecast (ARCHITECTURE.md, layers). The only
+ * door of the folder; definitions of every figure in docs/reports.md.
+ */
+export {
+  BUCKET_MS, SUM_MEASURES, MAX_MEASURES, bucketOf, contribution, measureContext, teamLookup, abandonStage, derive, addFigures, zeroFigures,
+  type Figures, type SumMeasure, type MaxMeasure, type RecordKey, type ReportCdr, type MeasureContext, type AgentTime, type Derived,
+} from './measures.ts';
+export { agentTimeKind, sliceSpell, type AgentSpell, type AgentTimeKind, type AgentTimeSlice } from './agent-time.ts';
+export { SqliteReports, type SqliteReportsOptions, type AgentStateChange } from './aggregator.ts';
+export {
+  ReportQueries, batchReport, intervalStart, DIMENSIONS, INTERVALS,
+  type Dimension, type Interval, type ReportQuery, type ReportRow, type ReportQueriesOptions,
+} from './query.ts';
+export { REPORT_MIGRATIONS } from './schema.ts';
+export { reportTable, toCsv, toXlsx, type Cell, type ReportTable } from './export.ts';

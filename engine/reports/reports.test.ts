@@ -1,0 +1,137 @@
+import t, { type Test } from 'tap';
+import { openDatabase, SqliteWriter } from '../db/index.ts';
+import { ReportQueries, SqliteReports, zeroFigures, type Figures, type ReportRow } from './index.ts';
+import { T, agentChanges, context, records, teamOf } from './testdata/fixtures.ts';
+
+function setup(t: Test) {
+  const db = openDatabase({ path: ':memory:' });
+  t.teardown(() => db.close());
+  const reports = new SqliteReports({ db, writer: new SqliteWriter(db, false), context, now: T });
+  const queries = new ReportQueries({ db, teamOf });
+  return { db, reports, queries };
+}
+
+function figures(o: Partial<Figures>): Figures {
+  return { ...zeroFigures(), ...o };
+}
+
+const END = T + 30 * 60_000;
+
+// Every figure of bucket 20:00, worked out by hand from testdata/fixtures.ts.
+const BUCKET1 = figures({
+  records: 9, offered: 8, answered: 3, answeredInSl: 2 /* c1 10 s ≤ 20, c9 25 s ≤ 30 (service); c2 30 s > 20 */,
+  queued: 5 /* c1 c2 c3 c5 c9 */, waitMs: 10_000 + 30_000 + 45_000 + 6000 + 25_000, waitMaxMs: 45_000,
+  answerWaitMs: 10_000 + 30_000 + 25_000,
+  abandonedIvr: 1, abandonIvrMs: 8000, abandonedQueue: 1, abandonQueueMs: 50_000, abandonedRinging: 1, abandonRingingMs: 6000, abandonMaxMs: 50_000,
+  handled: 4 /* c1 c2 c8 c9 */, talkMs: 180_000 + 60_000 + 60_000 + 60_000, acwMs: 30_000 + 10_000 + 5000, holdMs: 20_000, transfers: 1,
+  callbacksCaptured: 1, callbacksReached: 1, callbackReachN: 1, callbackReachMs: 320_000,
+  blacklistRejections: 1, capacityRejections: 1,
+});
+const BUCKET2 = figures({ records: 1, offered: 1, answered: 1, answeredInSl: 1, queued: 1, waitMs: 5000, waitMaxMs: 5000, answerWaitMs: 5000, handled: 1, talkMs: 60_000, acwMs: 3000 });
+
+t.test('every figure of the fixtures by 15-minute interval, hand-computed', async (t) => {
+  const { reports, queries } = setup(t);
+  for (const r of records) reports.ingestSync(r);
+  const rows = queries.run({ group: [], interval: '15m', from: T, to: END });
+  t.equal(rows.length, 2);
+  const [a, b] = rows as [ReportRow, ReportRow];
+  t.same(a.figures, BUCKET1);
+  t.same(b.figures, BUCKET2);
+  t.equal(a.start, T);
+  t.equal(a.end, T + 15 * 60_000);
+  // Derived figures (docs/reports.md), by hand:
+  t.equal(a.derived.abandoned, 3);
+  t.equal(a.derived.abandonRate, 3 / 8);
+  t.equal(a.derived.serviceLevel, 2 / 5);
+  t.equal(a.derived.asaMs, 65_000 / 3);
+  t.equal(a.derived.avgWaitMs, 116_000 / 5);
+  t.equal(a.derived.avgAbandonIvrMs, 8000);
+  t.equal(a.derived.avgAbandonQueueMs, 50_000);
+  t.equal(a.derived.avgAbandonRingingMs, 6000);
+  t.equal(a.derived.ahtMs, (360_000 + 45_000) / 4);
+  t.equal(a.derived.avgTalkMs, 90_000);
+  t.equal(a.derived.avgAcwMs, 11_250);
+  t.equal(a.derived.avgHoldMs, 5000);
+  t.equal(a.derived.avgCallbackReachMs, 320_000);
+});
+
+t.test('rollups: 30 min, 60 min, day, all, by queue, programme, airing, direction', async (t) => {
+  const { reports, queries } = setup(t);
+  for (const r of records) reports.ingestSync(r);
+  const both = figures({});
+  for (const m of Object.keys(both) as (keyof Figures)[]) both[m] = m.endsWith('MaxMs') ? Math.max(BUCKET1[m], BUCKET2[m]) : BUCKET1[m] + BUCKET2[m];
+  for (const interval of ['30m', '60m', 'day', 'all'] as const) {
+    const rows = queries.run({ group: [], interval, from: T, to: END });
+    t.equal(rows.length, 1, interval);
+    t.same(rows[0]!.figures, both, interval);
+  }
+  t.equal(queries.run({ group: [], interval: 'day', from: T, to: END })[0]!.start, Date.UTC(2026, 0, 1));
+  // UTC+8: 20:00 UTC is 04:00 on 2 January in Beijing, whose day starts at 16:00 UTC on 1 January.
+  t.equal(queries.run({ group: [], interval: 'day', from: T, to: END, utcOffsetMinutes: 480 })[0]!.start, Date.UTC(2026, 0, 1, 16));
+  const byQueue = queries.run({ group: ['queue'], interval: 'all', from: T, to: END });
+  t.same(byQueue.map((r) => [r.keys.queue, r.figures.records, r.figures.offered, r.figures.answered]),
+    [[null, 3, 3, 0], ['orders', 6, 5, 3], ['service', 1, 1, 1]]);
+  const service = byQueue.find((r) => r.keys.queue === 'service')!;
+  t.equal(service.figures.answeredInSl, 1, 'the service queue is measured against its own 30 s threshold');
+  const byProg = queries.run({ group: ['programme', 'airing'], interval: 'all', from: T, to: END });
+  t.same(byProg.map((r) => [r.keys.programme, r.keys.airing, r.figures.offered, r.figures.handled]),
+    [[null, null, 0, 1], ['garden', 'garden-2000', 1, 1], ['kitchen', 'kitchen-2000', 8, 3]]);
+  const byDir = queries.run({ group: ['direction'], interval: 'all', from: T, to: END });
+  t.same(byDir.map((r) => [r.keys.direction, r.figures.records, r.figures.callbacksReached]), [['inbound', 9, 0], ['outbound', 1, 1]]);
+  const filtered = queries.run({ group: [], interval: 'all', from: T, to: END, filter: { queue: 'orders', programme: 'kitchen' } });
+  t.equal(filtered[0]!.figures.records, 5);
+});
+
+t.test('by agent and team with agent time: occupancy, not ready by reason, calls per agent hour', async (t) => {
+  const { reports, queries } = setup(t);
+  for (const r of records) reports.ingestSync(r);
+  for (const e of agentChanges) reports.agentStateSync(e);
+  const rows = queries.run({ group: ['agent'], interval: '15m', from: T, to: END });
+  const a1 = rows.find((r) => r.keys.agent === '1001' && r.start === T)!;
+  // busy 10 s..224 s = 214 s; idle 0..10 s + 224..300 s + 600..900 s = 386 s; lunch 300..600 s.
+  t.same(a1.agentTime, { staffedMs: 900_000, busyMs: 214_000, idleMs: 386_000, notReadyMs: { lunch: 300_000 } });
+  t.equal(a1.derived.occupancy, 214_000 / 600_000);
+  t.equal(a1.figures.handled, 2, 'c1 and the callback c8');
+  t.equal(a1.derived.callsPerAgentHour, 2 / 0.25);
+  const a1b = rows.find((r) => r.keys.agent === '1001' && r.start === T + 900_000)!;
+  t.same(a1b.agentTime, { staffedMs: 60_000, busyMs: 0, idleMs: 60_000, notReadyMs: {} });
+  const team = queries.run({ group: ['team'], interval: 'all', from: T, to: END });
+  const sales = team.find((r) => r.keys.team === 'sales')!;
+  t.equal(sales.figures.handled, 5, 'c1 c2 c8 c9 c10');
+  t.equal(sales.agentTime?.staffedMs, 960_000);
+  t.equal(team.find((r) => r.keys.team === null)?.figures.records, 5, 'records without an agent: no team');
+  const byQueue = queries.run({ group: ['queue'], interval: 'all', from: T, to: END });
+  t.equal(byQueue[0]!.agentTime, null, 'agent time belongs to no queue');
+  // A range not on a bucket boundary: the agent's calls and time are still one row.
+  const whole = queries.run({ group: ['agent'], interval: 'all', from: T + 1, to: END }).filter((r) => r.keys.agent === '1001');
+  t.equal(whole.length, 1);
+  t.same([whole[0]!.figures.handled, whole[0]!.agentTime?.staffedMs], [3, 960_000]);
+});
+
+t.test('a redelivered or corrected record replaces its contribution (late records land in their bucket)', async (t) => {
+  const { reports, queries } = setup(t);
+  const c2 = records[1]!;
+  // First version: wrong agent, another queue, a long wait; then the corrected record.
+  reports.ingestSync({ ...c2, agent: '1003', queue: 'service', queuedAt: c2.arrivedAt, answeredAt: c2.arrivedAt + 200_000, talkMs: 999 });
+  for (const r of records) reports.ingestSync(r);
+  reports.ingestSync(records[2]!); // c3 delivered twice
+  const rows = queries.run({ group: [], interval: '15m', from: T, to: END });
+  t.same(rows[0]!.figures, BUCKET1, 'the old wait max (200 s) is gone, c3 counted once');
+  const agents = queries.run({ group: ['agent'], interval: 'all', from: T, to: END });
+  t.notOk(agents.some((r) => r.keys.agent === '1003'), 'the wrong agent row is removed');
+  const late = { ...records[0]!, callId: 'late', arrivedAt: T - 86_400_000, queuedAt: null, answeredAt: T - 86_390_000, endedAt: T - 86_300_000 };
+  reports.ingestSync(late);
+  const day = queries.run({ group: [], interval: 'day', from: T - 86_400_000, to: END });
+  t.same(day.map((r) => r.figures.records), [1, 10], 'the late record is in its own day');
+});
+
+t.test('a failing reports write does not throw into the CDR write', async (t) => {
+  const { db, reports } = setup(t);
+  const errors: string[] = [];
+  const r2 = new SqliteReports({ db, writer: new SqliteWriter(db, false), context: { ...context, serviceLevelMs: () => { throw new Error('boom'); } }, onError: (_e, what) => errors.push(what) });
+  r2.ingestSync(records[0]!);
+  t.same(errors, ['cdr']);
+  t.equal((db.prepare<{ n: number }>('SELECT count(*) AS n FROM report_calls').get())!.n, 0, 'nothing half-written');
+  reports.ingestSync(records[0]!);
+  t.equal((db.prepare<{ n: number }>('SELECT count(*) AS n FROM report_calls').get())!.n, 1);
+});

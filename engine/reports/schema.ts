@@ -1,0 +1,65 @@
+/**
+ * Schema of the reports (component `reports` in `schema_migrations`, in the engine's database).
+ *
+ * ```
+ *  report_calls            one row per call id: its key and contribution (replaced on correction)
+ *  report_intervals        15-min bucket × queue × programme × airing × direction: summed figures
+ *  report_agent_intervals  the same with the agent: agent and team reports read this one
+ *  report_days             report_intervals rolled up to UTC days (bucket = the day's start):
+ *                          the whole days of a day or range report read this one
+ *  report_agent_time       15-min bucket × agent × kind (busy, idle, notReady) × reason: ms
+ *  report_agent_current    each agent's open state spell (so a restart loses no time)
+ * ```
+ * Two interval tables instead of one: a month report by queue and programme scans the small one;
+ * the agent dimension multiplies rows by the number of agents.
+ */
+import type { Migration } from '../db/index.ts';
+import { MAX_MEASURES, SUM_MEASURES } from './measures.ts';
+
+/** `answeredInSl` → `answered_in_sl`. */
+export function column(measure: string): string {
+  let out = '';
+  for (const ch of measure) out += ch >= 'A' && ch <= 'Z' ? `_${ch.toLowerCase()}` : ch;
+  return out;
+}
+
+// Frozen at version 1: a new measure is a new migration (ALTER TABLE ... ADD COLUMN).
+const FIGURES = [...SUM_MEASURES, ...MAX_MEASURES].map((m) => `${column(m)} INTEGER NOT NULL DEFAULT 0`).join(',\n  ');
+
+/** Migrations of the reports, in order. */
+export const REPORT_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'interval tables, per-call contributions, agent time',
+    sql: `
+CREATE TABLE report_calls (
+  call_id TEXT PRIMARY KEY,
+  bucket INTEGER NOT NULL, queue TEXT NOT NULL, agent TEXT NOT NULL, programme TEXT NOT NULL, airing TEXT NOT NULL, direction TEXT NOT NULL,
+  ${FIGURES}
+) WITHOUT ROWID;
+CREATE INDEX report_calls_bucket ON report_calls (bucket);
+CREATE TABLE report_intervals (
+  bucket INTEGER NOT NULL, queue TEXT NOT NULL, programme TEXT NOT NULL, airing TEXT NOT NULL, direction TEXT NOT NULL,
+  ${FIGURES},
+  PRIMARY KEY (bucket, queue, programme, airing, direction)
+) WITHOUT ROWID;
+CREATE TABLE report_agent_intervals (
+  bucket INTEGER NOT NULL, agent TEXT NOT NULL, queue TEXT NOT NULL, programme TEXT NOT NULL, airing TEXT NOT NULL, direction TEXT NOT NULL,
+  ${FIGURES},
+  PRIMARY KEY (bucket, agent, queue, programme, airing, direction)
+) WITHOUT ROWID;
+CREATE TABLE report_days (
+  bucket INTEGER NOT NULL, queue TEXT NOT NULL, programme TEXT NOT NULL, airing TEXT NOT NULL, direction TEXT NOT NULL,
+  ${FIGURES},
+  PRIMARY KEY (bucket, queue, programme, airing, direction)
+) WITHOUT ROWID;
+CREATE TABLE report_agent_time (
+  bucket INTEGER NOT NULL, agent TEXT NOT NULL, kind TEXT NOT NULL, reason TEXT NOT NULL, ms INTEGER NOT NULL,
+  PRIMARY KEY (bucket, agent, kind, reason)
+) WITHOUT ROWID;
+CREATE TABLE report_agent_current (
+  agent TEXT PRIMARY KEY, since INTEGER NOT NULL, status TEXT NOT NULL, state TEXT NOT NULL, reason TEXT
+);
+`,
+  },
+];
