@@ -8,8 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Selectable, type Transaction } from 'kysely';
-import pg from 'pg';
-import { openDatabase, type Synchronous } from '../../engine/db/index.ts';
+import { openDatabase, postgresPool, type Synchronous } from '../../engine/db/index.ts';
 import type { Cdr } from '../contract.ts';
 import { nextStatus, RESTOCKING_STATUSES, type OrderAction, type OrderSide, type OrderStatus } from './lifecycle.ts';
 import { refuse, SHOP_ERRORS, ShopError, type ShopRefusal, type ShopResult } from './errors.ts';
@@ -48,13 +47,6 @@ class Rollback extends Error {
     super(refusal.reason);
   }
 }
-
-const INT8_OID = 20;
-/** pg returns int8 as a string (it may exceed 2^53); our int8 columns are epoch ms and counts, well inside. */
-const pgTypes = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
-};
 
 function toCustomer(r: Selectable<CustomersTable>, numbers: string[]): Customer {
   return {
@@ -146,18 +138,6 @@ export function orderNumber(at: number, seq: number): string {
   const d = new Date(at);
   const ymd = `${d.getUTCFullYear()}${String(d.getUTCMonth() + 1).padStart(2, '0')}${String(d.getUTCDate()).padStart(2, '0')}`;
   return `SO${ymd}${String(seq).padStart(6, '0')}`;
-}
-
-/**
- * A pg pool whose idle connections may die (a server restart, a failover, an administrator's
- * terminate) without taking the process down: pg emits those as `error` events on the pool, which
- * would be an uncaught exception. The pool drops the dead client and the next query opens another;
- * a query that was running fails by itself.
- */
-function postgresPool(url: string, max: number, onError: ((err: Error) => void) | undefined): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max, types: pgTypes });
-  pool.on('error', (err) => onError?.(err));
-  return pool;
 }
 
 /** The shop's data; see the module comment. */

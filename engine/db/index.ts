@@ -8,3 +8,4 @@ export {
   openDatabase, migrate, transact, settle, SqliteWriter, DEFAULT_DATABASE_PATH, DB_ERRORS,
   type SqliteDatabase, type SqliteStatement, type DatabaseOptions, type Synchronous, type Migration,
 } from './sqlite.ts';
+export { postgresPool, openPostgres, migratePostgres, PG_TYPES } from './postgres.ts';

@@ -56,7 +56,8 @@ CREATE INDEX agent_bindings_expiry ON agent_bindings (expires_at);
   },
 ];
 
-interface BindingRow {
+/** @internal A row of `agent_bindings` (both backends). */
+export interface BindingRow {
   agent_id: string;
   contact: string;
   transport: BindingTransport;
@@ -115,7 +116,8 @@ export class SqliteBindingStore {
   }
 }
 
-function toBinding(r: BindingRow): StoredBinding {
+/** @internal */
+export function toBinding(r: BindingRow): StoredBinding {
   return {
     agentId: r.agent_id, contact: r.contact,
     source: { transport: r.transport, address: r.address, port: r.port },

@@ -9,7 +9,8 @@ import {
   type CallbackStatus, type CallbackStore, type CallbackTask, type StoreResult,
 } from './types.ts';
 
-interface CallbackRow {
+/** @internal A row of `callbacks` (both backends). */
+export interface CallbackRow {
   id: number;
   caller: string;
   queue: string;
@@ -35,7 +36,8 @@ interface CallbackRow {
   note: string | null;
 }
 
-interface AttemptRow {
+/** @internal A row of `callback_attempts` (both backends). */
+export interface AttemptRow {
   id: number;
   task_id: number;
   call_id: string;
@@ -48,7 +50,8 @@ interface AttemptRow {
   note: string | null;
 }
 
-function toTask(r: CallbackRow): CallbackTask {
+/** @internal */
+export function toTask(r: CallbackRow): CallbackTask {
   return {
     id: r.id, caller: r.caller, queue: r.queue, reason: r.reason, status: r.status, arrivedAt: r.arrived_at,
     lastArrivalAt: r.last_arrival_at, abandons: r.abandons, firstCallId: r.first_call_id, lastCallId: r.last_call_id,
@@ -58,7 +61,8 @@ function toTask(r: CallbackRow): CallbackTask {
   };
 }
 
-function toAttempt(r: AttemptRow): CallbackAttempt {
+/** @internal */
+export function toAttempt(r: AttemptRow): CallbackAttempt {
   return {
     id: r.id, taskId: r.task_id, callId: r.call_id, agentId: r.agent_id, trunk: r.trunk, startedAt: r.started_at,
     endedAt: r.ended_at, result: r.result, sipStatus: r.sip_status, note: r.note,
@@ -72,10 +76,10 @@ interface Transition {
 }
 
 /** Who claims a task for an attempt that has no agent yet. */
-const DIALER = 'dialer';
+export const DIALER = 'dialer';
 
 /** Not found / wrong state, in the store's words. */
-function refusal<T>(what: string, id: number, status: string | null, expected: string): StoreResult<T> {
+export function refusal<T>(what: string, id: number, status: string | null, expected: string): StoreResult<T> {
   if (status === null) return { ok: false, code: 'STORE_ERR_NOT_FOUND', reason: `no ${what} ${id}` };
   return { ok: false, code: 'STORE_ERR_INVALID_STATE', reason: `${what} ${id} is ${status}, expected ${expected}` };
 }

@@ -7,15 +7,15 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openStore } from './index.ts';
+import { eachBackend } from './backends.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const WAITING = 12;
 const ANSWERED = 4;
 
-for (const group of [true, false]) t.test(`SIGKILL mid-write loses no accepted CDR; waiting callers become callbacks (group commit ${group})`, async (t) => {
-  const dir = t.testdir({});
-  const db = path.join(dir, 'var', 'onair.db');
+void eachBackend(t, (t, b) => { for (const group of [true, false]) t.test(`SIGKILL mid-write loses no accepted CDR; waiting callers become callbacks (group commit ${group})`, async (t) => {
+  const place = `crash_${group}`;
+  const db = await b.where(place);
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'fixtures', 'crash-child.ts'), db, String(WAITING), String(ANSWERED), String(group)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -43,10 +43,10 @@ for (const group of [true, false]) t.test(`SIGKILL mid-write loses no accepted C
   t.ok(ready, 'journal was written before the loop');
   t.ok(acked.length >= 300, `${acked.length} CDRs acknowledged before the kill`);
 
-  const store = openStore({ path: db });
+  const store = await b.open({}, place);
   t.teardown(() => store.close());
   const present = new Set<string>(
-    (store.db.prepare<{ call_id: string }>("SELECT call_id FROM outbox WHERE kind = 'cdr'").all()).map((r) => r.call_id),
+    (await b.rows<{ call_id: string }>(store, "SELECT call_id FROM outbox WHERE kind = 'cdr'")).map((r) => r.call_id),
   );
   const missing = acked.filter((id) => !present.has(id));
   t.same(missing, [], 'every acknowledged CDR survived the kill');
@@ -73,4 +73,4 @@ for (const group of [true, false]) t.test(`SIGKILL mid-write loses no accepted C
   t.same(await store.journal.list(), [], 'journal cleared');
   const again = await store.recoverAfterCrash(Date.UTC(2026, 0, 1, 21), { fallbackQueue: 'orders' });
   t.same(again.callbacks, [], 'recovery is idempotent');
-});
+}); });

@@ -3,14 +3,16 @@ import { settle, SqliteWriter, transact, type SqliteDatabase, type SqliteStateme
 import type { SqliteCallbacks } from './callbacks.ts';
 import type { DncEntry, DncSource, DncStore } from './types.ts';
 
-interface DncRow {
+/** @internal A row of `dnc` (both backends). */
+export interface DncRow {
   number: string;
   added_at: number;
   source: DncSource;
   note: string | null;
 }
 
-function toEntry(r: DncRow): DncEntry {
+/** @internal */
+export function toDncEntry(r: DncRow): DncEntry {
   return { number: r.number, addedAt: r.added_at, source: r.source, note: r.note };
 }
 
@@ -73,7 +75,7 @@ export class SqliteDnc implements DncStore {
     return this.#writer.write(() => transact(this.#db, () => {
       const added = this.#insert.run({ number, now, source, note }).changes === 1;
       const cancelled = this.#callbacks.cancelNumberSync(number, now);
-      return { entry: toEntry(this.#get.get(number)!), added, cancelled };
+      return { entry: toDncEntry(this.#get.get(number)!), added, cancelled };
     }));
   }
 
@@ -96,12 +98,12 @@ export class SqliteDnc implements DncStore {
   get(number: string): Promise<DncEntry | null> {
     return settle(() => {
       const r = this.#get.get(number);
-      return r === undefined ? null : toEntry(r);
+      return r === undefined ? null : toDncEntry(r);
     });
   }
 
   list(limit: number, offset: number): Promise<DncEntry[]> {
-    return settle(() => this.#list.all(limit, offset).map(toEntry));
+    return settle(() => this.#list.all(limit, offset).map(toDncEntry));
   }
 
   count(): Promise<number> {

@@ -7,7 +7,8 @@
 import { settle, SqliteWriter, type SqliteDatabase, type SqliteStatement } from '../db/index.ts';
 import type { ArrivalInfo, CallJournal, JournalEntry, JournalState } from './types.ts';
 
-interface JournalRow {
+/** @internal A row of `call_journal` (both backends). */
+export interface JournalRow {
   call_id: string;
   state: JournalState;
   caller: string;
@@ -29,7 +30,8 @@ interface JournalRow {
   ringing_ms: number;
 }
 
-function toEntry(r: JournalRow): JournalEntry {
+/** @internal */
+export function toEntry(r: JournalRow): JournalEntry {
   return {
     callId: r.call_id, state: r.state, caller: r.caller, dialled: r.dialled, programme: r.programme,
     airing: r.airing, customerId: r.customer_id, queue: r.queue, agent: r.agent, arrivedAt: r.arrived_at,

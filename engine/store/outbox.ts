@@ -9,7 +9,8 @@ import type {
 import type { Cdr } from '../../crm-adapter/index.ts';
 import { backoffDelay, checkRetryPolicy, DEFAULT_RETRY_POLICY } from './retry.ts';
 
-interface OutboxRow {
+/** A row of `outbox` (both backends). @internal */
+export interface OutboxRow {
   id: number;
   call_id: string;
   kind: OutboxKind;
@@ -23,7 +24,8 @@ interface OutboxRow {
 
 const COLUMNS = 'o.id, o.call_id, o.kind, o.payload, o.status, o.created_at, o.attempts, o.next_attempt_at, o.last_error';
 
-function toItem(r: OutboxRow): OutboxItem {
+/** @internal Row → item (both backends). */
+export function toItem(r: OutboxRow): OutboxItem {
   // The payload was written by append() from a typed value; kind and payload agree.
   return {
     id: r.id, callId: r.call_id, kind: r.kind, payload: JSON.parse(r.payload), status: r.status,

@@ -9,7 +9,7 @@ import { SqliteJournal } from './journal.ts';
 import { SqliteDnc } from './dnc.ts';
 import { DEFAULT_DIALING_POLICY, type DialingPolicy } from '../callbacks/index.ts';
 import type {
-  CallbackTask, CallEnd, JournalEntry, RecoveryOptions, RecoveryReport, Store,
+  CallbackInput, CallbackTask, CallEnd, JournalEntry, RecoveryOptions, RecoveryReport, Store,
 } from './types.ts';
 
 /** Options of {@link openStore}. */
@@ -73,21 +73,13 @@ export class SqliteStore implements Store {
   recoverAfterCrash(now: number, options: RecoveryOptions): Promise<RecoveryReport> {
     return this.writer.write(() => transact(this.db, (): RecoveryReport => {
       const entries = this.journal.listSync();
-      // The engine died after its last heartbeat and after the last journal write, and before now.
-      let diedAt = this.journal.lastHeartbeat() ?? 0;
-      for (const e of entries) diedAt = Math.max(diedAt, e.updatedAt);
-      diedAt = Math.min(diedAt, now);
+      const diedAt = crashTime(entries, this.journal.lastHeartbeat(), now);
       const callbacks: CallbackTask[] = [];
       const cdrs: string[] = [];
       for (const e of entries) {
-        let callback: CallbackTask | null = null;
-        if (e.state !== 'answered') {
-          callback = this.callbacks.createSync({
-            caller: e.caller, queue: e.queue ?? options.fallbackQueue, arrivedAt: e.arrivedAt, callId: e.callId,
-            reason: 'engine_restart', dialled: e.dialled, programme: e.programme, customerId: e.customerId,
-          }, now).task;
-          callbacks.push(callback);
-        }
+        const input = recoveryCallback(e, options);
+        const callback = input === null ? null : this.callbacks.createSync(input, now).task;
+        if (callback !== null) callbacks.push(callback);
         const cdr = recoveredCdr(e, Math.max(diedAt, e.updatedAt), callback?.id ?? null);
         this.outbox.appendSync(e.callId, 'event', endedEvent(cdr), now);
         if (callback !== null) this.outbox.appendSync(e.callId, 'event', callbackEvent(callback, cdr, now), now);
@@ -142,7 +134,24 @@ export function openStore(options: SqliteStoreOptions = {}): SqliteStore {
   return store;
 }
 
-function recoveredCdr(e: JournalEntry, endedAt: number, callbackId: number | null): Cdr {
+/** @internal When the engine died: after its last heartbeat and after the last journal write, and before now. */
+export function crashTime(entries: readonly JournalEntry[], heartbeat: number | null, now: number): number {
+  let diedAt = heartbeat ?? 0;
+  for (const e of entries) diedAt = Math.max(diedAt, e.updatedAt);
+  return Math.min(diedAt, now);
+}
+
+/** @internal The callback a journal entry becomes at recovery: every caller not yet answered. */
+export function recoveryCallback(e: JournalEntry, options: RecoveryOptions): CallbackInput | null {
+  if (e.state === 'answered') return null;
+  return {
+    caller: e.caller, queue: e.queue ?? options.fallbackQueue, arrivedAt: e.arrivedAt, callId: e.callId,
+    reason: 'engine_restart', dialled: e.dialled, programme: e.programme, customerId: e.customerId,
+  };
+}
+
+/** @internal The `failed` CDR crash recovery writes for a journal entry (both backends). */
+export function recoveredCdr(e: JournalEntry, endedAt: number, callbackId: number | null): Cdr {
   return {
     contractVersion: 1, callId: e.callId, sipCallId: null, caller: e.caller, dialled: e.dialled, programme: e.programme,
     airing: e.airing, queue: e.queue, agent: e.state === 'answered' ? e.agent : null, customerId: e.customerId,
@@ -156,14 +165,16 @@ function recoveredCdr(e: JournalEntry, endedAt: number, callbackId: number | nul
   };
 }
 
-function endedEvent(cdr: Cdr): EndedEvent {
+/** @internal */
+export function endedEvent(cdr: Cdr): EndedEvent {
   return {
     type: 'ended', callId: cdr.callId, at: cdr.endedAt, caller: cdr.caller, dialled: cdr.dialled,
     customerId: cdr.customerId, queue: cdr.queue, agent: cdr.agent, releasedBy: 'system',
   };
 }
 
-function callbackEvent(task: CallbackTask, cdr: Cdr, now: number): CallbackCreatedEvent {
+/** @internal */
+export function callbackEvent(task: CallbackTask, cdr: Cdr, now: number): CallbackCreatedEvent {
   return {
     type: 'callback_created', callId: cdr.callId, at: now, caller: cdr.caller, dialled: cdr.dialled,
     customerId: cdr.customerId, queue: task.queue, callbackId: task.id, firstArrivalAt: task.arrivedAt,

@@ -1,0 +1,128 @@
+/**
+ * The outbox on PostgreSQL: the same tables and lane rule as the SQLite outbox (outbox.ts). Writes
+ * run in the writer's group transaction; the `*In` variants take the transaction of a caller's
+ * write (finishCall, crash recovery). ack/fail lock the item row (FOR UPDATE) so that two
+ * dispatchers on one database cannot both settle one item.
+ */
+import { sql, type Kysely } from 'kysely';
+import type { FailureOutcome, OutboxBacklog, OutboxItem, OutboxKind, OutboxPayload, OutboxStore, RetryPolicy } from '../types.ts';
+import { backoffDelay, checkRetryPolicy, DEFAULT_RETRY_POLICY } from '../retry.ts';
+import { toItem, type OutboxRow, type SqliteOutboxOptions } from '../outbox.ts';
+import type { PgTables, PgTx, PgWriter } from './writer.ts';
+
+const COLUMNS = sql.raw('o.id, o.call_id, o.kind, o.payload, o.status, o.created_at, o.attempts, o.next_attempt_at, o.last_error');
+
+/** {@link OutboxStore} on PostgreSQL (tables `outbox` and `outbox_lanes`). */
+export class PgOutbox implements OutboxStore {
+  readonly policy: Readonly<RetryPolicy>;
+  readonly #db: Kysely<PgTables>;
+  readonly #writer: PgWriter;
+  readonly #random: () => number;
+
+  constructor(db: Kysely<PgTables>, writer: PgWriter, options: SqliteOutboxOptions = {}) {
+    this.#db = db;
+    this.#writer = writer;
+    this.policy = Object.freeze(checkRetryPolicy({ ...DEFAULT_RETRY_POLICY, ...options.retry }));
+    this.#random = options.random ?? Math.random;
+  }
+
+  /** {@link append} inside the caller's write. */
+  async appendIn<K extends OutboxKind>(tx: PgTx, callId: string, kind: K, payload: OutboxPayload<K>, now: number): Promise<number> {
+    const r = await sql<{ id: number }>`INSERT INTO outbox (call_id, kind, payload, created_at, next_attempt_at)
+      VALUES (${callId}, ${kind}, ${JSON.stringify(payload)}, ${now}, ${now}) RETURNING id`.execute(tx);
+    await sql`INSERT INTO outbox_lanes (call_id, next_attempt_at) VALUES (${callId}, ${now}) ON CONFLICT (call_id) DO NOTHING`.execute(tx);
+    return r.rows[0]!.id;
+  }
+
+  append<K extends OutboxKind>(callId: string, kind: K, payload: OutboxPayload<K>, now: number): Promise<number> {
+    return this.#writer.write((tx) => this.appendIn(tx, callId, kind, payload, now));
+  }
+
+  async due(now: number, limit: number, exclude?: ReadonlySet<string>): Promise<OutboxItem[]> {
+    const skip = exclude?.size ?? 0;
+    const r = await sql<OutboxRow>`SELECT ${COLUMNS} FROM outbox_lanes l
+      JOIN outbox o ON o.id = (SELECT id FROM outbox WHERE call_id = l.call_id AND status = 'pending' ORDER BY id LIMIT 1)
+      WHERE l.next_attempt_at <= ${now} ORDER BY l.next_attempt_at, l.call_id LIMIT ${limit + skip}`.execute(this.#db);
+    const out: OutboxItem[] = [];
+    for (const row of r.rows) {
+      if (out.length === limit) break;
+      if (skip > 0 && exclude!.has(row.call_id)) continue;
+      out.push(toItem(row));
+    }
+    return out;
+  }
+
+  ack(id: number, now: number): Promise<void> {
+    return this.#writer.write(async (tx) => {
+      const row = await this.#lock(tx, id);
+      if (row === undefined || row.status !== 'pending') return;
+      await sql`DELETE FROM outbox WHERE id = ${id}`.execute(tx);
+      await this.#advanceLane(tx, row.call_id, now);
+    });
+  }
+
+  fail(id: number, now: number, error: string, permanent: boolean): Promise<FailureOutcome> {
+    return this.#writer.write(async (tx): Promise<FailureOutcome> => {
+      const row = await this.#lock(tx, id);
+      if (row === undefined || row.status !== 'pending') return { dead: row?.status === 'dead', nextAttemptAt: null };
+      const attempts = row.attempts + 1;
+      if (permanent || attempts >= this.policy.maxAttempts) {
+        await sql`UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ${error} WHERE id = ${id}`.execute(tx);
+        await this.#advanceLane(tx, row.call_id, now);
+        return { dead: true, nextAttemptAt: null };
+      }
+      const at = now + backoffDelay(this.policy, attempts, this.#random());
+      await sql`UPDATE outbox SET attempts = attempts + 1, last_error = ${error}, next_attempt_at = ${at} WHERE id = ${id}`.execute(tx);
+      await sql`UPDATE outbox_lanes SET next_attempt_at = ${at} WHERE call_id = ${row.call_id}`.execute(tx);
+      return { dead: false, nextAttemptAt: at };
+    });
+  }
+
+  async nextDueAt(): Promise<number | null> {
+    const r = await sql<{ t: number | null }>`SELECT min(next_attempt_at) AS t FROM outbox_lanes`.execute(this.#db);
+    return r.rows[0]?.t ?? null;
+  }
+
+  async backlog(): Promise<OutboxBacklog> {
+    const r = await sql<OutboxBacklog>`SELECT
+      (SELECT count(*) FROM outbox WHERE status = 'pending')::int AS pending,
+      (SELECT count(*) FROM outbox WHERE status = 'dead')::int AS dead,
+      (SELECT count(*) FROM outbox_lanes)::int AS calls`.execute(this.#db);
+    const c = r.rows[0]!;
+    return { pending: c.pending, dead: c.dead, calls: c.calls };
+  }
+
+  async listCall(callId: string): Promise<OutboxItem[]> {
+    const r = await sql<OutboxRow>`SELECT ${COLUMNS} FROM outbox o WHERE o.call_id = ${callId} ORDER BY o.id`.execute(this.#db);
+    return r.rows.map(toItem);
+  }
+
+  async deadLetters(limit: number, offset: number): Promise<OutboxItem[]> {
+    const r = await sql<OutboxRow>`SELECT ${COLUMNS} FROM outbox o WHERE o.status = 'dead' ORDER BY o.id LIMIT ${limit} OFFSET ${offset}`.execute(this.#db);
+    return r.rows.map(toItem);
+  }
+
+  requeue(id: number, now: number): Promise<boolean> {
+    return this.#writer.write(async (tx) => {
+      const r = await sql<{ call_id: string }>`UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ${now}
+        WHERE id = ${id} AND status = 'dead' RETURNING call_id`.execute(tx);
+      const row = r.rows[0];
+      if (row === undefined) return false;
+      await sql`INSERT INTO outbox_lanes (call_id, next_attempt_at) VALUES (${row.call_id}, ${now})
+        ON CONFLICT (call_id) DO UPDATE SET next_attempt_at = LEAST(outbox_lanes.next_attempt_at, excluded.next_attempt_at)`.execute(tx);
+      return true;
+    });
+  }
+
+  async #lock(tx: PgTx, id: number): Promise<OutboxRow | undefined> {
+    const r = await sql<OutboxRow>`SELECT ${COLUMNS} FROM outbox o WHERE o.id = ${id} FOR UPDATE`.execute(tx);
+    return r.rows[0];
+  }
+
+  /** The head left the lane: the next item is due now, or the lane closes. */
+  async #advanceLane(tx: PgTx, callId: string, now: number): Promise<void> {
+    const more = await sql`SELECT 1 FROM outbox WHERE call_id = ${callId} AND status = 'pending' LIMIT 1`.execute(tx);
+    if (more.rows.length === 0) await sql`DELETE FROM outbox_lanes WHERE call_id = ${callId}`.execute(tx);
+    else await sql`UPDATE outbox_lanes SET next_attempt_at = ${now} WHERE call_id = ${callId}`.execute(tx);
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * Group commit on PostgreSQL, with the semantics of the SQLite writer (engine/db `SqliteWriter`):
+ * the writes issued in one event-loop turn (or one commit window) run in one transaction, in the
+ * order they were issued, and their promises resolve only after its COMMIT. A write that throws is
+ * undone alone (each runs inside its own SAVEPOINT: PostgreSQL aborts the whole transaction on an
+ * error otherwise) and its promise rejects; a failed COMMIT rejects every write of the group.
+ *
+ * One group runs at a time on one connection of the pool: writes issued while a group is being
+ * committed form the next group. That keeps the order of the writes of one call (outbox ids of a
+ * lane increase in issue order) as SQLite's single connection does.
+ */
+import { sql, type Kysely, type Transaction } from 'kysely';
+
+/** What a write runs on: the group's transaction. */
+export type PgTx = Transaction<PgTables>;
+/** The store reaches its tables through `sql` templates; the query builder's table types are not used. */
+export type PgTables = Record<string, never>;
+
+interface Job {
+  fn: (tx: PgTx) => Promise<unknown>;
+  resolve: (v: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Runs the PostgreSQL store's writes, grouped per turn or window, or one transaction each. */
+export class PgWriter {
+  readonly grouped: boolean;
+  readonly #db: Kysely<PgTables>;
+  readonly #windowMs: number;
+  #queue: Job[] = [];
+  #scheduled = false;
+  #running: Promise<void> | null = null;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #kick = (): void => this.#start();
+  /** Transactions committed so far (one per group when grouped): what the group-commit tests count. */
+  commits = 0;
+
+  constructor(db: Kysely<PgTables>, grouped: boolean, windowMs = 0) {
+    this.#db = db;
+    this.grouped = grouped;
+    this.#windowMs = windowMs;
+  }
+
+  /** Run a write; the promise resolves with its result once it is committed. */
+  write<R>(fn: (tx: PgTx) => Promise<R>): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.#queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      this.#schedule();
+    });
+  }
+
+  /** Commit everything issued so far; resolves when it is committed (or failed). */
+  async flush(): Promise<void> {
+    for (;;) {
+      if (this.#running !== null) await this.#running;
+      else if (this.#queue.length > 0) this.#start();
+      else return;
+    }
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#running !== null) return;
+    this.#scheduled = true;
+    // Not unref()ed: a process awaiting only this commit (start-up recovery) must not exit first.
+    if (this.grouped && this.#windowMs > 0) this.#timer = setTimeout(this.#kick, this.#windowMs);
+    else setImmediate(this.#kick);
+  }
+
+  #start(): void {
+    if (this.#running !== null) return;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#scheduled = false;
+    const jobs = this.#queue;
+    this.#queue = [];
+    if (jobs.length === 0) return;
+    this.#running = (this.grouped ? this.#group(jobs) : this.#each(jobs)).finally(() => {
+      this.#running = null;
+      // Writes issued while this group committed: the next group, at once (they waited already).
+      if (this.#queue.length > 0) this.#start();
+    });
+  }
+
+  async #group(jobs: Job[]): Promise<void> {
+    const results: { ok: boolean; value: unknown }[] = [];
+    try {
+      await this.#db.transaction().execute(async (tx) => {
+        const alone = jobs.length === 1;
+        for (const job of jobs) {
+          if (alone) {
+            // One write: the transaction is its savepoint (an error rolls it back and rejects it).
+            results.push({ ok: true, value: await job.fn(tx) });
+            continue;
+          }
+          await sql`SAVEPOINT w`.execute(tx);
+          try {
+            const value = await job.fn(tx);
+            await sql`RELEASE SAVEPOINT w`.execute(tx);
+            results.push({ ok: true, value });
+          } catch (err) {
+            await sql`ROLLBACK TO SAVEPOINT w`.execute(tx);
+            await sql`RELEASE SAVEPOINT w`.execute(tx);
+            results.push({ ok: false, value: err });
+          }
+        }
+      });
+    } catch (err) {
+      for (const job of jobs) job.reject(err);
+      return;
+    }
+    this.commits++;
+    jobs.forEach((job, i) => {
+      const r = results[i]!;
+      if (r.ok) job.resolve(r.value);
+      else job.reject(r.value);
+    });
+  }
+
+  async #each(jobs: Job[]): Promise<void> {
+    for (const job of jobs) {
+      try {
+        const value = await this.#db.transaction().execute((tx) => job.fn(tx));
+        this.commits++;
+        job.resolve(value);
+      } catch (err) {
+        job.reject(err);
+      }
+    }
+  }
+}
