@@ -18,7 +18,7 @@ export type RecordResult =
 
 /** Options of a {@link WavRecorder}. */
 export interface RecorderOptions {
-  /** Audio held back before it is written, so late packets still land in place. Default 400 ms. */
+  /** Audio held back before it is written, so late packets still land in place. Default 1000 ms (a worker stall under load, docs/bench.md). */
   jitterMs?: number;
   /** Write to the file when this much audio is ready. Default 1000 ms. */
   chunkMs?: number;
@@ -34,6 +34,8 @@ const RATE = 8000;
 const RING_FRAMES = 1 << 15;
 const RING_MASK = RING_FRAMES - 1;
 const HEADER_BYTES = 44;
+/** A packet this far ahead of its channel's anchor re-anchors it (one frame: 20 ms). */
+const EARLY_SAMPLES = 160;
 
 /**
  * Canonical 44-byte WAV header for 16-bit PCM, 8 kHz, stereo (or mono with `channels` 1).
@@ -98,7 +100,7 @@ export class WavRecorder {
    * @param startMs wall time (monotonic ms) the recording starts at: sample 0 of both channels
    */
   constructor(readonly file: string, private readonly startMs: number, opts: RecorderOptions = {}) {
-    this.jitter = Math.round((opts.jitterMs ?? 400) * SAMPLES_PER_MS);
+    this.jitter = Math.round((opts.jitterMs ?? 1000) * SAMPLES_PER_MS);
     this.chunk = Math.round((opts.chunkMs ?? 1000) * SAMPLES_PER_MS);
     if (this.jitter + this.chunk > RING_FRAMES - RATE) throw new RangeError('recorder jitter + chunk too large');
     this.channels = opts.layout === 'mixed' ? 1 : 2;
@@ -155,6 +157,12 @@ export class WavRecorder {
     }
     let pos = ((ts - this.base[channel]!) | 0);
     if (pos > this.high + 2 * RATE || pos < this.flushed - 2 * RATE) {
+      this.base[channel] = (ts - wallPos) >>> 0;
+      pos = wallPos;
+    } else if (pos > wallPos + EARLY_SAMPLES) {
+      // Earlier than the anchor says: the packet the channel was anchored at came late (a stall).
+      // Move the anchor to the least-delayed path, or this channel runs ahead of the other and
+      // the other's packets fall behind the flushed position.
       this.base[channel] = (ts - wallPos) >>> 0;
       pos = wallPos;
     }
