@@ -135,7 +135,7 @@ export async function main(args: string[]): Promise<void> {
     emit({
       bench: BENCH, metric: 'recorded_calls_zero_loss', value: zeroLoss ? 1 : 0, unit: 'bool', ...common,
       sent: r['sent'], received: r['received'], lost: r['lost'], generator_send_errors: r['send_errors'], onair_send_errors: sendErrors,
-      recorder_late_drops: lateDrops, files_incomplete: badFiles, worst_silent_run_samples: worstGap, shortest_span_s: shortest / 8000,
+      recorder_late_drops: lateDrops, files_incomplete: badFiles, worst_silent_run_samples: worstGap, shortest_span_s: recorded > 0 ? shortest / 8000 : null,
       jitter_p99_ms: r['jitter_p99_ms'], machine: machine(),
     });
     emit({ bench: BENCH, metric: 'recording_disk_bytes_per_s', value: Math.round(diskRate), unit: 'B/s', files: stops.length, bytes, ...common });
