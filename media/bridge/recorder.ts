@@ -34,8 +34,6 @@ const RATE = 8000;
 const RING_FRAMES = 1 << 15;
 const RING_MASK = RING_FRAMES - 1;
 const HEADER_BYTES = 44;
-/** A packet this far ahead of its channel's anchor re-anchors it (one frame: 20 ms). */
-const EARLY_SAMPLES = 160;
 
 /**
  * Canonical 44-byte WAV header for 16-bit PCM, 8 kHz, stereo (or mono with `channels` 1).
@@ -93,6 +91,9 @@ export class WavRecorder {
   private stopped = false;
   private readonly channels: 1 | 2;
   private pausedAt = -1;
+  /** File positions [cutFrom, cutTo) of the last pause: silence whenever its packets arrive. */
+  private cutFrom = -1;
+  private cutTo = -1;
   private pausedTotal = 0;
 
   /**
@@ -128,7 +129,18 @@ export class WavRecorder {
 
   /** Stop taking audio; the file goes on with silence until {@link resume}. Idempotent. */
   pause(nowMs: number): void {
-    if (this.pausedAt < 0 && !this.stopped) this.pausedAt = nowMs;
+    if (this.pausedAt >= 0 || this.stopped) return;
+    this.pausedAt = nowMs;
+    // The pause is a stretch of the file, from the position of this moment on: audio placed there
+    // already (a channel ahead of the wall clock) is cleared, audio for it arriving late is dropped.
+    this.cutFrom = Math.max(this.flushed, Math.round((nowMs - this.startMs) * SAMPLES_PER_MS));
+    this.cutTo = Infinity;
+    const ring = this.ring;
+    for (let p = this.cutFrom; p < this.high; p++) {
+      const r = (p & RING_MASK) << 1;
+      ring[r] = 0;
+      ring[r + 1] = 0;
+    }
   }
 
   /** Take audio again after {@link pause}. Idempotent. */
@@ -136,6 +148,7 @@ export class WavRecorder {
     if (this.pausedAt < 0) return;
     this.pausedTotal += nowMs - this.pausedAt;
     this.pausedAt = -1;
+    this.cutTo = Math.max(this.cutFrom, Math.round((nowMs - this.startMs) * SAMPLES_PER_MS));
   }
 
   /** Forget a channel's anchor (its source changed SSRC): the next packet re-anchors it. */
@@ -149,7 +162,6 @@ export class WavRecorder {
    */
   write(channel: RecordChannel, payload: Buffer, off: number, len: number, table: Int16Array, ts: number, nowMs: number): void {
     if (this.stopped) return;
-    if (this.pausedAt >= 0) return;
     const wallPos = Math.round((nowMs - this.startMs) * SAMPLES_PER_MS);
     if (!this.anchored[channel]) {
       this.base[channel] = (ts - wallPos) >>> 0;
@@ -159,12 +171,6 @@ export class WavRecorder {
     if (pos > this.high + 2 * RATE || pos < this.flushed - 2 * RATE) {
       this.base[channel] = (ts - wallPos) >>> 0;
       pos = wallPos;
-    } else if (pos > wallPos + EARLY_SAMPLES) {
-      // Earlier than the anchor says: the packet the channel was anchored at came late (a stall).
-      // Move the anchor to the least-delayed path, or this channel runs ahead of the other and
-      // the other's packets fall behind the flushed position.
-      this.base[channel] = (ts - wallPos) >>> 0;
-      pos = wallPos;
     }
     if (pos < this.flushed) {
       this.lateDrops++;
@@ -172,7 +178,15 @@ export class WavRecorder {
     }
     if (pos + len - this.flushed > RING_FRAMES) this.flushTo(pos + len - RING_FRAMES);
     const ring = this.ring;
-    for (let i = 0; i < len; i++) ring[(((pos + i) & RING_MASK) << 1) + channel] = table[payload[off + i]!]!;
+    if (pos + len <= this.cutFrom || pos >= this.cutTo) {
+      for (let i = 0; i < len; i++) ring[(((pos + i) & RING_MASK) << 1) + channel] = table[payload[off + i]!]!;
+    } else {
+      // Overlaps the pause: only the samples outside it.
+      for (let i = 0; i < len; i++) {
+        const p = pos + i;
+        if (p < this.cutFrom || p >= this.cutTo) ring[((p & RING_MASK) << 1) + channel] = table[payload[off + i]!]!;
+      }
+    }
     if (pos + len > this.high) this.high = pos + len;
     if (this.high - this.flushed >= this.jitter + this.chunk) this.flushTo(this.high - this.jitter);
   }
