@@ -10,7 +10,7 @@
  */
 import { MediaPool } from '../media/index.ts';
 import { emit, say, machine } from './lib.ts';
-import { startRtpload } from './media-rtpload.ts';
+import { bridgeCalls, startRtpload } from './media-rtpload.ts';
 
 const BENCH = 'media-relay';
 
@@ -37,23 +37,7 @@ export async function main(args: string[]): Promise<void> {
     });
     let zeroLoss = false;
     try {
-      const pairs: [number, number][] = [];
-      for (let i = 0; i < n; i += 50) {
-        const batch = await Promise.all(Array.from({ length: Math.min(50, n - i) }, async () => {
-          const a = await pool.allocate();
-          if (!a.ok) throw new Error(a.reason);
-          const b = await pool.allocate({ near: a.value.leg });
-          if (!b.ok) throw new Error(b.reason);
-          for (const leg of [a.value.leg, b.value.leg]) {
-            const r = await pool.setRemote(leg, { address: '127.0.0.1', port: gen.port, latch: false });
-            if (!r.ok) throw new Error(r.reason);
-          }
-          const br = await pool.bridge(a.value.leg, b.value.leg);
-          if (!br.ok) throw new Error(br.reason);
-          return [a.value.port, b.value.port] as [number, number];
-        }));
-        pairs.push(...batch);
-      }
+      const pairs = await bridgeCalls(pool, n, gen.port);
       await pool.stats(true);
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();

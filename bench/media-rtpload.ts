@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { cBinary, say } from './lib.ts';
+import type { MediaPool, LegId } from '../media/index.ts';
 
 /** Path of the compiled load generator, building it (gcc -O2) when missing or older than its source. */
 export function rtploadBinary(): string {
@@ -52,4 +53,32 @@ export function startRtpload(mode: 'sink' | 'relay', seconds: number): Promise<R
 /** Builds the load generator if needed and prints its path on stderr. */
 export async function main(): Promise<void> {
   say(rtploadBinary());
+}
+
+/**
+ * Allocate and bridge `n` calls (two legs each, on one worker) whose legs send to the generator at
+ * `port` (unlatched), 50 at a time; `each` runs per call once bridged (e.g. start a recording).
+ * Returns the leg ports per call, for the generator's `CALLS` input.
+ */
+export async function bridgeCalls(pool: MediaPool, n: number, port: number,
+  each?: (i: number, a: LegId, b: LegId) => Promise<void>): Promise<[number, number][]> {
+  const pairs: [number, number][] = [];
+  for (let i = 0; i < n; i += 50) {
+    const batch = await Promise.all(Array.from({ length: Math.min(50, n - i) }, async (_, j) => {
+      const a = await pool.allocate();
+      if (!a.ok) throw new Error(a.reason);
+      const b = await pool.allocate({ near: a.value.leg });
+      if (!b.ok) throw new Error(b.reason);
+      for (const leg of [a.value.leg, b.value.leg]) {
+        const r = await pool.setRemote(leg, { address: '127.0.0.1', port, latch: false });
+        if (!r.ok) throw new Error(r.reason);
+      }
+      const br = await pool.bridge(a.value.leg, b.value.leg);
+      if (!br.ok) throw new Error(br.reason);
+      await each?.(i + j, a.value.leg, b.value.leg);
+      return [a.value.port, b.value.port] as [number, number];
+    }));
+    pairs.push(...batch);
+  }
+  return pairs;
 }

@@ -54,7 +54,7 @@ t.test('a recorded call: caller\'s tone left, agent\'s right, the pause a silent
   t.ok(rec, 'the CDR has the recording');
   if (!rec) return;
   t.equal(rec.path, path.join(dir, `${call.id}.wav`), 'named by call id in the configured directory');
-  t.ok(Math.abs(rec.pausedMs - 1000) < 200, `paused about 1 s (${rec.pausedMs} ms)`);
+  t.ok(rec.pausedMs >= 1000, `paused at least the 1 s the test waited (${rec.pausedMs} ms)`);
   const wav = await waitFor('the file finished', () => {
     const b = readFileSync(rec.path);
     return b.readUInt32LE(40) > 0 && b.length === 44 + b.readUInt32LE(40) ? b : undefined;

@@ -388,7 +388,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       } : {}),
       ...(crm instanceof SqliteCrmAdapter ? { cdrs: (q: Parameters<SqliteCrmAdapter['listCdrs']>[0]) => crm.listCdrs(q) } : {}),
       ...(crm instanceof ShopCrmAdapter ? { cdrs: (q: CdrQuery) => crm.store.listCdrs(q), shop: { store: crm.store, liveCall: (id: string) => shopLiveCall(calls, id) } } : {}),
-      recording: { ...recordingPort(calls, recordings), monitor: (id, req) => monitor.start(id, req), log: log.child({ module: 'audit' }) },
+      recording: { ...recordingPort(calls, recordings), monitor: (id, req) => monitor.start(id, req), audit, log: log.child({ module: 'audit' }) },
       events,
       metrics,
       provisioning,

@@ -133,7 +133,10 @@ export class CallMonitor {
         bye();
         return;
       }
-      void this.answered(m, local, sdp, dialog);
+      this.answered(m, local, sdp, dialog).catch((err: unknown) => {
+        this.d.log.error({ err, callId: m.callId }, 'monitoring join failed');
+        this.stop(m, true);
+      });
     };
     if (phone !== undefined) {
       let dialogOf: Dialog | undefined;

@@ -58,6 +58,7 @@ t.test('the sweep deletes recordings older than the retention, nothing else', as
 t.test('control: never refuses start, one recording per call, pause/resume times add up', async (t) => {
   let now = 1000;
   const media = new FakeMedia();
+  media.recordClock = () => now;
   const rec = new CallRecordings({ dir: '/tmp', layout: 'stereo', retentionDays: 0, sweepMinutes: 60, policy: 'onDemand', numbers: { 9: 'never' }, agents: {}, queues: {} },
     media, () => now, pino({ level: 'silent' }));
   rec.answered({ callId: 'cn-1', callerLeg: 'l1', queue: null, agent: 'a', dialled: '9' });

@@ -223,6 +223,9 @@ export class CallRecordings {
         this.unpause(r, now);
         const m = await this.media.recordResume(r.leg);
         if (!m.ok) return { ok: false, code: 'CALLS_ERR_MEDIA', message: m.reason };
+        // The worker's figure: its clock placed the silence in the file (the main thread's lags
+        // by however long each command waited for the worker).
+        r.pausedMs = m.value.pausedMs;
         break;
       }
       case 'stop': {

@@ -133,13 +133,23 @@ export class FakeMedia implements CallMedia {
     this.calls.push({ op: 'recordStop', leg });
     return { ok: true, value: { file: '', durationMs: 0, pausedMs: 0, bytes: 44, lateDrops: 0 } };
   }
+  /** Clock of the fake recorder's pauses (a test sets its own). */
+  recordClock: () => number = Date.now;
+  private readonly pauses = new Map<LegId, { since: number | null; total: number }>();
   async recordPause(leg: LegId): ReturnType<CallMedia['recordPause']> {
     this.calls.push({ op: 'recordPause', leg });
-    return { ok: true, value: { pausedMs: 0 } };
+    const p = this.pauses.get(leg) ?? { since: null, total: 0 };
+    p.since ??= this.recordClock();
+    this.pauses.set(leg, p);
+    return { ok: true, value: { pausedMs: p.total } };
   }
   async recordResume(leg: LegId): ReturnType<CallMedia['recordResume']> {
     this.calls.push({ op: 'recordResume', leg });
-    return { ok: true, value: { pausedMs: 0 } };
+    const p = this.pauses.get(leg) ?? { since: null, total: 0 };
+    if (p.since !== null) p.total += this.recordClock() - p.since;
+    p.since = null;
+    this.pauses.set(leg, p);
+    return { ok: true, value: { pausedMs: p.total } };
   }
   async conference(parties: ConferenceParty[]): ReturnType<CallMedia['conference']> {
     this.calls.push({ op: 'conference', parties });

@@ -18,7 +18,7 @@ export type RecordResult =
 
 /** Options of a {@link WavRecorder}. */
 export interface RecorderOptions {
-  /** Audio held back before it is written, so late packets still land in place. Default 400 ms. */
+  /** Audio held back before it is written, so late packets still land in place. Default 1000 ms (a worker stall under load, docs/bench.md). */
   jitterMs?: number;
   /** Write to the file when this much audio is ready. Default 1000 ms. */
   chunkMs?: number;
@@ -91,6 +91,9 @@ export class WavRecorder {
   private stopped = false;
   private readonly channels: 1 | 2;
   private pausedAt = -1;
+  /** File positions [cutFrom, cutTo) of the last pause: silence whenever its packets arrive. */
+  private cutFrom = -1;
+  private cutTo = -1;
   private pausedTotal = 0;
 
   /**
@@ -98,7 +101,7 @@ export class WavRecorder {
    * @param startMs wall time (monotonic ms) the recording starts at: sample 0 of both channels
    */
   constructor(readonly file: string, private readonly startMs: number, opts: RecorderOptions = {}) {
-    this.jitter = Math.round((opts.jitterMs ?? 400) * SAMPLES_PER_MS);
+    this.jitter = Math.round((opts.jitterMs ?? 1000) * SAMPLES_PER_MS);
     this.chunk = Math.round((opts.chunkMs ?? 1000) * SAMPLES_PER_MS);
     if (this.jitter + this.chunk > RING_FRAMES - RATE) throw new RangeError('recorder jitter + chunk too large');
     this.channels = opts.layout === 'mixed' ? 1 : 2;
@@ -126,7 +129,18 @@ export class WavRecorder {
 
   /** Stop taking audio; the file goes on with silence until {@link resume}. Idempotent. */
   pause(nowMs: number): void {
-    if (this.pausedAt < 0 && !this.stopped) this.pausedAt = nowMs;
+    if (this.pausedAt >= 0 || this.stopped) return;
+    this.pausedAt = nowMs;
+    // The pause is a stretch of the file, from the position of this moment on: audio placed there
+    // already (a channel ahead of the wall clock) is cleared, audio for it arriving late is dropped.
+    this.cutFrom = Math.max(this.flushed, Math.round((nowMs - this.startMs) * SAMPLES_PER_MS));
+    this.cutTo = Infinity;
+    const ring = this.ring;
+    for (let p = this.cutFrom; p < this.high; p++) {
+      const r = (p & RING_MASK) << 1;
+      ring[r] = 0;
+      ring[r + 1] = 0;
+    }
   }
 
   /** Take audio again after {@link pause}. Idempotent. */
@@ -134,6 +148,7 @@ export class WavRecorder {
     if (this.pausedAt < 0) return;
     this.pausedTotal += nowMs - this.pausedAt;
     this.pausedAt = -1;
+    this.cutTo = Math.max(this.cutFrom, Math.round((nowMs - this.startMs) * SAMPLES_PER_MS));
   }
 
   /** Forget a channel's anchor (its source changed SSRC): the next packet re-anchors it. */
@@ -147,7 +162,6 @@ export class WavRecorder {
    */
   write(channel: RecordChannel, payload: Buffer, off: number, len: number, table: Int16Array, ts: number, nowMs: number): void {
     if (this.stopped) return;
-    if (this.pausedAt >= 0) return;
     const wallPos = Math.round((nowMs - this.startMs) * SAMPLES_PER_MS);
     if (!this.anchored[channel]) {
       this.base[channel] = (ts - wallPos) >>> 0;
@@ -164,7 +178,15 @@ export class WavRecorder {
     }
     if (pos + len - this.flushed > RING_FRAMES) this.flushTo(pos + len - RING_FRAMES);
     const ring = this.ring;
-    for (let i = 0; i < len; i++) ring[(((pos + i) & RING_MASK) << 1) + channel] = table[payload[off + i]!]!;
+    if (pos + len <= this.cutFrom || pos >= this.cutTo) {
+      for (let i = 0; i < len; i++) ring[(((pos + i) & RING_MASK) << 1) + channel] = table[payload[off + i]!]!;
+    } else {
+      // Overlaps the pause: only the samples outside it.
+      for (let i = 0; i < len; i++) {
+        const p = pos + i;
+        if (p < this.cutFrom || p >= this.cutTo) ring[((p & RING_MASK) << 1) + channel] = table[payload[off + i]!]!;
+      }
+    }
     if (pos + len > this.high) this.high = pos + len;
     if (this.high - this.flushed >= this.jitter + this.chunk) this.flushTo(this.high - this.jitter);
   }
