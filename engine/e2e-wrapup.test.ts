@@ -30,7 +30,7 @@ t.test('wrap-up: the code and note chosen on the desktop are in the CDR the CRM 
   const { engine, base, sipps, browser } = await startDesktopRig(dir, { agents, queues }, (fn) => t.teardown(fn));
 
   const phonePort = await freeUdpPort();
-  sipps.start({ scenario: path.join(SCENARIOS, 'agent-answer.xml'), transport: 'u1', localPort: phonePort, calls: 1, timeoutSec: 120, args: ['-d', '3000', '-mp', String(await freeUdpPort())] });
+  sipps.start({ scenario: path.join(SCENARIOS, 'agent-answer.xml'), transport: 'u1', localPort: phonePort, calls: 1, timeoutSec: 120, args: ['-d', '5000', '-mp', String(await freeUdpPort())] });
   await registerSippAgents({ sipPort: engine.sipPort }, ['1001'], phonePort);
 
   const page = await browser.newPage({ viewport: { width: 1100, height: 900 }, locale: 'en-US' });
@@ -40,14 +40,18 @@ t.test('wrap-up: the code and note chosen on the desktop are in the CDR the CRM 
   await page.click('[data-testid=ready]');
   await status.filter({ hasText: 'Ready' }).waitFor();
 
-  // The caller hangs up 14 s after the engine answered it (greeting, queue, ringing, a few seconds of talk).
+  // The caller hangs up 16 s after the engine answered it (greeting, queue, ringing, a few seconds of talk).
   const caller = sipps.start({
     scenario: path.join(SCENARIOS, 'caller.xml'), target: `127.0.0.1:${engine.sipPort}`, transport: 'u1', calls: 1, timeoutSec: 120,
-    args: ['-s', '100', '-inf', callersFile({ dir }, ['+4915110000004']), '-d', '14000', '-mp', String(await freeUdpPort())],
+    args: ['-s', '100', '-inf', callersFile({ dir }, ['+4915110000004']), '-d', '16000', '-mp', String(await freeUdpPort())],
   });
   await page.locator('[data-testid=call-ringing]').waitFor({ timeout: 30_000 });
   t.equal(await page.textContent('[data-testid=customer]'), 'Rita Gular', 'the pop while the phone rings');
   await page.screenshot({ path: path.join(shots, 'ringing-en.png') });
+  await page.click('[data-lang=zh-CN]');
+  await page.locator('[data-testid=call-ringing]', { hasText: '来电' }).waitFor();
+  await page.screenshot({ path: path.join(shots, 'ringing-zh.png') });
+  await page.click('[data-lang=en]');
   await page.locator('[data-testid=call-talking]').waitFor({ timeout: 30_000 });
   await page.screenshot({ path: path.join(shots, 'on-call-en.png') });
   await page.click('[data-lang=zh-CN]');
