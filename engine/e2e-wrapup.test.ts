@@ -7,65 +7,51 @@
  * docs/desktop/.
  */
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { chromium, type Browser } from 'playwright-core';
-import { demoConfig, demoUsers } from './config/index.ts';
-import { requirePeer, which } from './testing/index.ts';
-import { spawnEngine, type EngineProcess } from './testing/engine-process.ts';
-import { SCENARIOS, SippGroup, callersFile, registerSippAgents } from './testing/engine-rig.ts';
+import { demoConfig } from './config/index.ts';
+import { requirePeer } from './testing/index.ts';
+import { buildUi, signInPage, startDesktopRig } from './testing/desktop.ts';
+import { SCENARIOS, callersFile, registerSippAgents } from './testing/engine-rig.ts';
 import { freeUdpPort } from './testing/ports.ts';
 
-const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const shots = path.join(root, 'docs', 'desktop');
+const shots = path.join(path.dirname(path.dirname(fileURLToPath(import.meta.url))), 'docs', 'desktop');
 
 t.test('wrap-up: the code and note chosen on the desktop are in the CDR the CRM got', async (t) => {
   if (!requirePeer(t, 'sipp') || !requirePeer(t, 'chromium')) return;
-  const build = spawnSync(process.execPath, [path.join(root, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'ui/vite.config.ts', '--logLevel', 'warn'], { cwd: root, encoding: 'utf8' });
+  const build = buildUi();
   t.equal(build.status, 0, `vite build: ${build.stderr}`);
-
   const dir = t.testdir({});
   const demo = demoConfig();
   const agents = (demo.agents ?? []).map((a) => ({ ...a, autoReadyOnRegister: false }));
   // A wrap-up long enough that only the agent's "end wrap-up" can end it within the test.
   const queues = (demo.queues ?? []).map((q) => ({ ...q, wrapUpMs: 600_000 }));
-  let engine: EngineProcess | undefined;
-  let browser: Browser | undefined;
-  const sipps = new SippGroup();
-  t.teardown(async () => {
-    await browser?.close();
-    await sipps.close();
-    await engine?.stop('SIGKILL');
-  });
-  engine = await spawnEngine({ dir, overrides: { agents, queues, users: { accounts: demoUsers() } } });
-  const base = `http://127.0.0.1:${engine.httpPort}`;
+  const { engine, base, sipps, browser } = await startDesktopRig(dir, { agents, queues }, (fn) => t.teardown(fn));
 
   const phonePort = await freeUdpPort();
-  sipps.start({ scenario: path.join(SCENARIOS, 'agent-answer.xml'), transport: 'u1', localPort: phonePort, calls: 1, timeoutSec: 120, args: ['-d', '3000', '-mp', String(await freeUdpPort())] });
+  sipps.start({ scenario: path.join(SCENARIOS, 'agent-answer.xml'), transport: 'u1', localPort: phonePort, calls: 1, timeoutSec: 120, args: ['-d', '5000', '-mp', String(await freeUdpPort())] });
   await registerSippAgents({ sipPort: engine.sipPort }, ['1001'], phonePort);
 
-  browser = await chromium.launch({ executablePath: which('chromium')!, headless: true, args: ['--no-sandbox'] });
   const page = await browser.newPage({ viewport: { width: 1100, height: 900 }, locale: 'en-US' });
-  await page.goto(base + '/');
-  await page.click('[data-lang=en]');
-  await page.fill('input[name=username]', '1001');
-  await page.fill('input[name=password]', 'demo1001');
-  await page.click('button[type=submit]');
+  await signInPage(page, base, '', '1001', 'demo1001');
   const status = page.locator('[data-testid=status]');
   await status.filter({ hasText: 'Not ready' }).waitFor();
   await page.click('[data-testid=ready]');
   await status.filter({ hasText: 'Ready' }).waitFor();
 
-  // The caller hangs up 14 s after the engine answered it (greeting, queue, ringing, a few seconds of talk).
+  // The caller hangs up 16 s after the engine answered it (greeting, queue, ringing, a few seconds of talk).
   const caller = sipps.start({
     scenario: path.join(SCENARIOS, 'caller.xml'), target: `127.0.0.1:${engine.sipPort}`, transport: 'u1', calls: 1, timeoutSec: 120,
-    args: ['-s', '100', '-inf', callersFile({ dir }, ['+4915110000004']), '-d', '14000', '-mp', String(await freeUdpPort())],
+    args: ['-s', '100', '-inf', callersFile({ dir }, ['+4915110000004']), '-d', '16000', '-mp', String(await freeUdpPort())],
   });
   await page.locator('[data-testid=call-ringing]').waitFor({ timeout: 30_000 });
   t.equal(await page.textContent('[data-testid=customer]'), 'Rita Gular', 'the pop while the phone rings');
   await page.screenshot({ path: path.join(shots, 'ringing-en.png') });
+  await page.click('[data-lang=zh-CN]');
+  await page.locator('[data-testid=call-ringing]', { hasText: '来电' }).waitFor();
+  await page.screenshot({ path: path.join(shots, 'ringing-zh.png') });
+  await page.click('[data-lang=en]');
   await page.locator('[data-testid=call-talking]').waitFor({ timeout: 30_000 });
   await page.screenshot({ path: path.join(shots, 'on-call-en.png') });
   await page.click('[data-lang=zh-CN]');

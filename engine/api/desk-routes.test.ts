@@ -122,7 +122,7 @@ t.test('the audit log keeps who, from where, what; only admins read it', async (
   await r.call('POST', '/api/v1/agents/1001/status', agent, { status: 'not_ready', reason: 'lunch' });
   // A forged X-Forwarded-For is not where the request came from.
   await fetch(`${r.base}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': '10.9.9.9' }, body: JSON.stringify({ username: 'boss', password: 'wrong' }) });
-  for (let i = 0; i < 3; i++) await fetch(`${r.base}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'root', password: 'wrong' }) });
+  for (let i = 0; i < 6; i++) await fetch(`${r.base}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'root', password: 'wrong' }) });
   await r.audit.flushed();
   t.equal((await r.call('GET', '/api/v1/audit', boss)).status, 403);
   t.equal((await r.call('GET', '/api/v1/audit', agent)).status, 403);
@@ -133,7 +133,7 @@ t.test('the audit log keeps who, from where, what; only admins read it', async (
   t.ok(actions.includes('agent.status:boss:1002'), "a supervisor's status change of another agent");
   t.notOk(actions.some((a: string) => a.startsWith('agent.status:1001')), "an agent's own clicks are not audited");
   t.ok(actions.includes('signin.failed:boss:boss'));
-  t.ok(actions.includes('signin.locked:root:root'), 'the lockout');
+  t.equal(actions.filter((a: string) => a === 'signin.locked:root:root').length, 1, 'the lockout, once however many refusals followed');
   t.ok(all.body.items.every((e: any) => e.source === '127.0.0.1'), 'the socket address, not the header');
   const skills = all.body.items.find((e: any) => e.action === 'agent.skills');
   t.match(skills, { role: 'supervisor', detail: { before: { orders: 3, vip: 5 }, after: { orders: 3, vip: 7 } } });

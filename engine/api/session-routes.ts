@@ -57,6 +57,10 @@ const signInBody = z.strictObject({
   password: z.string().min(1).max(200),
 });
 const noQuery = z.strictObject({});
+/** One audited lockout refusal per name and address in this long (ms). */
+const LOCKED_AUDIT_EVERY_MS = 60_000;
+/** Names and addresses remembered for that; beyond, the memory starts over (a flood of names). */
+const LOCKED_AUDIT_KEYS = 10_000;
 
 /** The RouteDocs of these routes (openapi.ts). */
 export const SESSION_ROUTES = {
@@ -72,6 +76,16 @@ export function registerSessionRoutes(
   parse: <T>(schema: z.ZodType<T>, value: unknown, where: string) => T,
   fail: (status: number, code: string, message: string) => Error,
 ): void {
+  // A locked account or source is refused without hashing, so a flood of them comes at the network's
+  // rate: the audit log keeps one refusal per name and address a minute, not one row per request.
+  const lockedSeen = new Map<string, number>();
+  const auditLocked = (key: string, now: number): boolean => {
+    const last = lockedSeen.get(key);
+    if (last !== undefined && now - last < LOCKED_AUDIT_EVERY_MS) return false;
+    if (lockedSeen.size >= LOCKED_AUDIT_KEYS) lockedSeen.clear();
+    lockedSeen.set(key, now);
+    return true;
+  };
   const view = (p: Principal | null, user: UserAccount | null): SessionView => ({
     user, via: p?.kind ?? 'user', masked: deps.auth.masks(p), desktop: deps.desktop,
   });
@@ -82,7 +96,10 @@ export function registerSessionRoutes(
     const source = sourceOf(req);
     const r = await deps.users.signIn(b.username, b.password, source);
     if (!r.ok) {
-      deps.audit?.record({ actor: b.username, role: 'none', source, action: r.code === 'USERS_ERR_LOCKED' ? 'signin.locked' : 'signin.failed', target: b.username });
+      const locked = r.code === 'USERS_ERR_LOCKED';
+      if (!locked || auditLocked(`${b.username.toLowerCase()}\u0000${source}`, Date.now())) {
+        deps.audit?.record({ actor: b.username, role: 'none', source, action: locked ? 'signin.locked' : 'signin.failed', target: b.username });
+      }
       if (r.code === 'USERS_ERR_LOCKED') void reply.header('retry-after', String(Math.max(1, Math.ceil(r.retryAfterMs / 1000))));
       throw fail(r.code === 'USERS_ERR_LOCKED' ? 429 : 401, r.code, r.message);
     }

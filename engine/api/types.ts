@@ -288,6 +288,9 @@ export interface HealthView {
 /** One queue in `GET /api/v1/queues`. */
 export interface QueueView {
   id: string;
+  /** The skill an agent needs to serve the queue, and the lowest level that serves (moving an agent in = giving it this). */
+  skill: string;
+  minLevel: number;
   /** Live callers waiting (not ringing). */
   waiting: number;
   callbacksWaiting: number;

@@ -65,6 +65,8 @@ function queueView(q: QueueSnapshot, info: QueueInfo | undefined, agents: readon
   }
   return {
     id: q.queueId,
+    skill: info?.skill ?? q.queueId,
+    minLevel: info?.minLevel ?? 1,
     waiting: q.waiting,
     callbacksWaiting: q.callbacksWaiting,
     oldestWaitMs: q.oldestWaitMs,

@@ -48,6 +48,8 @@ export interface Agent {
 /** A queue's figures (queue.update). */
 export interface QueueView {
   id: string;
+  skill: string;
+  minLevel: number;
   waiting: number;
   oldestWaitMs: number;
   ewtMs: number | null;
@@ -102,7 +104,7 @@ export class ApiError extends Error {
 }
 
 /** Call the API (same origin; the session cookie rides along). */
-export async function api<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+export async function api<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
   const res = await fetch(path, {
     method, credentials: 'same-origin',
     ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),

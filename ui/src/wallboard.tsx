@@ -7,6 +7,7 @@ import { duration } from './format.ts';
 import { reasonLabel, type MessageKey } from './messages.ts';
 import { useNow } from './desktop.tsx';
 import type { PageProps } from './main.tsx';
+import { SupervisorPanel } from './supervise.tsx';
 
 /** Points kept on the chart: ten minutes at one a second. */
 const POINTS = 600;
@@ -90,7 +91,7 @@ export function Wallboard({ lang, t, session }: PageProps) {
         <h2>{t('agents')}</h2>
         <div class="grid">
           {agents.map((a) => (
-            <div class={`tile st-${a.status} state-${a.state}`}>
+            <div class={`tile st-${a.status} state-${a.state}`} data-agent={a.id}>
               <b>{a.id}</b> <span>{a.name}</span>
               <div>{t(`st_${a.status}` as MessageKey)} · {t(`state_${a.state}` as MessageKey)}</div>
               {a.reason !== null && <div class="muted">{reasonLabel(lang, reasons, a.reason)}</div>}
@@ -98,6 +99,7 @@ export function Wallboard({ lang, t, session }: PageProps) {
           ))}
         </div>
       </section>
+      <SupervisorPanel agents={agents} queues={list} onChange={loadAgents} {...{ lang, t, session }} />
     </div>
   );
 }

@@ -1,0 +1,54 @@
+/**
+ * The browser tests' rig (issue 15): the UI built as it is now, a real engine process with the
+ * demo users, a sipp group and headless Chromium, all closed by the test's teardown; and signing
+ * in on the page. Test and bench support only.
+ */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import type { ConfigInput } from '../config/index.ts';
+import { demoUsers } from '../config/index.ts';
+import { spawnEngine, type EngineProcess } from './engine-process.ts';
+import { SippGroup } from './engine-rig.ts';
+import { which } from './peers.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** Build the UI (vite) so a test drives the code as it is, not a stale build. */
+export function buildUi(): { status: number | null; stderr: string } {
+  const r = spawnSync(process.execPath, [path.join(root, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'ui/vite.config.ts', '--logLevel', 'warn'], { cwd: root, encoding: 'utf8' });
+  return { status: r.status, stderr: r.stderr };
+}
+
+/** A running rig. */
+export interface DesktopRig {
+  engine: EngineProcess;
+  base: string;
+  sipps: SippGroup;
+  browser: Browser;
+}
+
+/** Start the engine (demo users on top of `overrides`) and Chromium; `teardown` closes them, failing or not. */
+export async function startDesktopRig(dir: string, overrides: Partial<ConfigInput>, teardown: (fn: () => Promise<void>) => void): Promise<DesktopRig> {
+  const sipps = new SippGroup();
+  let engine: EngineProcess | undefined;
+  let browser: Browser | undefined;
+  teardown(async () => {
+    await browser?.close();
+    await sipps.close();
+    await engine?.stop('SIGKILL');
+  });
+  engine = await spawnEngine({ dir, overrides: { ...overrides, users: { accounts: demoUsers() } }, startTimeoutMs: 60_000 });
+  browser = await chromium.launch({ executablePath: which('chromium')!, headless: true, args: ['--no-sandbox'] });
+  return { engine, base: `http://127.0.0.1:${engine.httpPort}`, sipps, browser };
+}
+
+/** Sign in on the page at `hash` (`''` desktop, `#/wallboard`), in English. */
+export async function signInPage(page: Page, base: string, hash: string, username: string, password: string): Promise<void> {
+  await page.goto(`${base}/${hash}`);
+  await page.click('[data-lang=en]');
+  await page.fill('input[name=username]', username);
+  await page.fill('input[name=password]', password);
+  await page.click('button[type=submit]');
+}
