@@ -80,7 +80,11 @@ async function workAndCheck(t: Test, e: E2e & { id: string }): Promise<void> {
   // The agents record the dispositions of those they talked to.
   const db = openDatabase({ path: e.rig.dbPath, busyTimeoutMs: 2000 });
   t.teardown(() => db.close());
-  const done = db.prepare<{ id: number }>("SELECT id FROM campaign_contacts WHERE campaign_id = ? AND status = 'done' ORDER BY id").all(e.id);
+  // A second connection sees the engine's last group commit a moment later (WAL): wait for it.
+  const done = await waitFor('the reached contacts in the database', () => {
+    const rows = db.prepare<{ id: number }>("SELECT id FROM campaign_contacts WHERE campaign_id = ? AND status = 'done' ORDER BY id").all(e.id);
+    return rows.length === reached ? rows : undefined;
+  }, 30_000);
   const one = await api<{ contact: { fields: Record<string, string> }; script: string }>(e.rig, 'GET', `/api/v1/campaigns/${e.id}/contacts/${done[0]!.id}`);
   t.match(one.body.script, /^Hello Customer \d+, about your Rice cooker, 3 l \(\+86/, 'the script with the contact\'s fields');
   const wrong = await api(e.rig, 'POST', `/api/v1/campaigns/${e.id}/contacts/${done[0]!.id}/disposition`, { code: 'maybe' });
@@ -96,7 +100,7 @@ async function workAndCheck(t: Test, e: E2e & { id: string }): Promise<void> {
     const rows = db.prepare<{ payload: string }>("SELECT payload FROM crm_call_events WHERE type = 'campaign_result'").all()
       .map((r) => JSON.parse(r.payload) as CampaignResultEvent).filter((x) => x.campaignId === e.id);
     return rows.length >= CONTACTS ? rows : undefined;
-  }, 30_000);
+  }, 120_000);
   t.equal(new Set(results.map((r) => r.contactId)).size, CONTACTS, 'one result per contact');
   const withCode = results.filter((r) => r.disposition !== null);
   t.equal(withCode.length, reached, 'each reached contact has its disposition in the CRM');

@@ -251,7 +251,15 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       ...dialerBase, tasks: store.callbacks,
       dialable: (task, now) => isDialable(task, now, config.callbacks.dialing, (n) => store.dnc.has(n)),
       housekeep: async (now) => { await store.callbacks.expire(now); await store.callbacks.cancelDoNotCall(now); },
-      settings: { ...dialerBase.settings, mode: config.callbacks.dialing.mode === 'preview' ? 'preview' : 'progressive' },
+      settings: { ...dialerBase.settings, mode: config.callbacks.dialing.mode },
+      // Predictive (customer first): the auto-answer agents the pacer counts, "please hold" after 2 s.
+      ...(config.callbacks.dialing.mode === 'predictive' ? {
+        predictive: {
+          agentIds: () => config.agents.filter((a) => a.autoAnswer).map((a) => a.id),
+          pacing: { maxAbandonRatio: config.callbacks.dialing.maxAbandonRatio },
+          holdPrompt: { items: [{ kind: 'prompt' as const, name: `${callsSettings.language}/all-agents-busy` }] },
+        },
+      } : {}),
       log: log.child({ module: 'dialer' }),
     });
     // What call control knows of an admitted INVITE's trunk (one rule for answered and refused INVITEs).
@@ -372,6 +380,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       registrar: () => registrar.stats,
       outbound: () => outbound.utilisation(),
       campaigns: () => campaignStore.figures(Date.now()),
+      ...(config.callbacks.dialing.mode === 'predictive' ? { dialerAbandonRatio: () => dialer.pacer.abandonRatio(Date.now()) } : {}),
     });
     const api: ApiServer = await startApi({
       health: () => ({ draining, startedAt, calls: calls.size, version }),

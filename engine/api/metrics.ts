@@ -113,6 +113,8 @@ export interface MetricSources {
   mediaAdmission?: () => MediaAdmissionCounts;
   /** Outbound trunks: calls in progress per trunk and its limit (`OutboundDialer.utilisation`). */
   outbound?: () => ReadonlyArray<{ trunk: string; active: number; maxConcurrent?: number }>;
+  /** Mode predictive: the dialer abandon ratio over the pacer's rolling window (`PredictivePacer.abandonRatio`). */
+  dialerAbandonRatio?: () => number;
   /** Outbound campaigns (engine/campaigns `CampaignStore.figures`): contacts per campaign and status, attempts by result. */
   campaigns?: () => Promise<{ contacts: ReadonlyArray<{ campaign: string; status: string; n: number }>; attemptsByResult: Readonly<Record<string, number>> }>;
 }
@@ -457,6 +459,11 @@ export class Metrics {
     });
     scraped('gauge', 'onair_outbound_utilisation_ratio', 'Calls in progress per outbound trunk over its maxConcurrent (1 = full: new calls fail over).', ['trunk'], (emit) => {
       for (const u of sources().outbound?.() ?? []) if (u.maxConcurrent !== undefined && u.maxConcurrent > 0) emit({ trunk: u.trunk }, u.active / u.maxConcurrent);
+    });
+
+    scraped('gauge', 'onair_dialer_abandon_ratio', 'Predictive dialing: answered customers with no agent within 2 s over answered customers, rolling 30 minutes.', [], (emit) => {
+      const r = sources().dialerAbandonRatio?.();
+      if (r !== undefined && Number.isFinite(r)) emit({}, r);
     });
 
     // ---- outbound campaigns (engine/campaigns)

@@ -220,6 +220,15 @@ function checkQueues(c: Config, r: CheckReport): void {
   if (c.queues.length === 0) r.warnings.push('queues: none configured');
   const cbq = c.callbacks.defaultQueue;
   if (cbq !== null && !ids.has(cbq)) r.errors.push(`callbacks.defaultQueue: '${cbq}' is not a queue`);
+  // Predictive dialing connects an answered customer within 2 s: only a phone that answers by itself can.
+  if (c.callbacks.dialing.mode === 'predictive') {
+    if (!c.agents.some((a) => a.autoAnswer)) r.errors.push('callbacks.dialing.mode: predictive needs agents with autoAnswer: true');
+    for (const q of c.queues) {
+      const skill = q.skill ?? q.id;
+      const manual = c.agents.filter((a) => (a.skills[skill] ?? 0) >= q.minLevel && !a.autoAnswer).map((a) => a.id);
+      if (manual.length > 0) r.errors.push(`callbacks.dialing.mode: predictive, but agents ${manual.join(', ')} of queue ${q.id} are not on autoAnswer`);
+    }
+  }
 }
 
 /** Every action reachable from a flow's steps, with its field path. */

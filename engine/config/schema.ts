@@ -276,6 +276,7 @@ const agent = z.strictObject({
   skills: z.record(idPattern, z.number().int().min(1).max(100)).default({}).describe('Skill → level (1..100, higher is better).'),
   team: id.nullable().default(null).describe('Team of the agent: supervisors with users.accounts[].teams see only their teams.'),
   autoReadyOnRegister: z.boolean().default(false).describe('Log in as available when the phone registers.'),
+  autoAnswer: z.boolean().default(false).describe('The phone answers offers by itself: the dialer\'s INVITEs carry Call-Info answer-after=0 (predictive callback dialing needs it, docs/dialer.md).'),
   maxRegistrations: z.number().int().min(1).max(10).default(3).describe('Most contacts the phone may register.'),
 });
 
@@ -598,8 +599,7 @@ const retryDelay = (d: number | null, what: string) => nonNegativeInt.max(7 * 86
 const DIALING_MODES = ['progressive', 'preview', 'predictive'] as const;
 const dialingSection = z.strictObject({
   mode: z.enum(DIALING_MODES).default('progressive')
-    .refine((m) => m !== 'predictive', { message: 'predictive callback dialing is not available yet' })
-    .describe('How callbacks are dialled: progressive = a free agent is rung first, then the customer is dialled; preview = the task is offered to the agent\'s desktop first (accept / skip / reschedule through the API; the queue\'s ring timeout bounds the preview), an accepted task is dialled as progressive (docs/dialer.md). predictive is not available yet.'),
+    .describe('How callbacks are dialled: progressive = a free agent is rung first, then the customer is dialled; preview = the task is offered to the agent\'s desktop first (accept / skip / reschedule through the API; the queue\'s ring timeout bounds the preview), an accepted task is dialled as progressive; predictive = customers are dialled ahead by the pacer, an answered customer is put through to an auto-answer agent (every agent of the queues must have autoAnswer: true) (docs/dialer.md).'),
   maxAttempts: positiveInt.max(100).default(D.maxAttempts).describe('Attempts that ring the customer, at most; then the task ends exhausted (an offer the agent did not answer does not count).'),
   retryDelaySeconds: z.strictObject({
     busy: retryDelay(D.retryDelaySeconds.busy, 'busy (486/600)'),
@@ -619,6 +619,7 @@ const dialingSection = z.strictObject({
     .describe('IANA time zone of the calling hours, for tasks that carry no customer time zone.'),
   expiryHours: z.number().positive().max(24 * 90).default(D.expiryHours).describe('An open task whose first call arrived longer ago than this is closed as expired (h).'),
   pollSeconds: z.number().positive().max(60).default(2).describe('How often the dialer looks for due tasks (s); it also looks when an agent becomes free.'),
+  maxAbandonRatio: z.number().min(0).max(1).default(0.03).describe('Mode predictive: ceiling of dialer abandons (answered customers with no agent within 2 s) over answered customers in a rolling 30 minutes; the pacer keeps under it.'),
 }).prefault({}).describe('The callback dialer and its attempt policy (docs/dialer.md).');
 // ------------------------------------------------------------------ users, desktop
 

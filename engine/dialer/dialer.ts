@@ -26,7 +26,8 @@ import type { Logger } from 'pino';
 import type { Acd, AcdEffect } from '../acd/index.ts';
 import type { Clock, Dialog, TimerHandle } from '../sip/index.ts';
 import type { LegId, G711 } from '../../media/index.ts';
-import { acceptAnswer, createOffer } from '../../media/index.ts';
+import { acceptAnswer, createOffer, type Playlist } from '../../media/index.ts';
+import { PredictivePacer, type PacingSettings } from '../callbacks/index.ts';
 import { agentLocalMedia, answerReinvite, ringAgentPhone, sdpBody, toLegRemote } from '../calls/index.ts';
 import type { AgentDirectory, AgentLocalMedia, CallbackOffers, CallControlEvent, CallMedia, CallUserAgent } from '../calls/index.ts';
 import type { Store } from '../store/index.ts';
@@ -79,7 +80,7 @@ interface Attempt {
   phase: AttemptPhase;
   readonly entry: Entry;
   readonly callId: string;
-  readonly agentId: string;
+  agentId: string;
   readonly startedAt: number;
   /** The store's attempt row, once claimed. */
   attemptId: number | null;
@@ -112,6 +113,10 @@ interface Attempt {
   /** The agent rescheduled the preview to this instant (recorded after `skipped`). */
   rescheduleAt: number | null;
   rescheduleNote: string | undefined;
+  /** Predictive: the 2 s timer of an answered customer waiting for an agent. */
+  holdTimer: TimerHandle | undefined;
+  /** Predictive: no agent within 2 s (a dialer abandon: "please hold" played). */
+  abandoned: boolean;
 }
 
 /** What the dialer needs. */
@@ -124,7 +129,7 @@ export interface CallbackDialerDeps {
   store: Pick<Store, 'callEvent' | 'finishCall'>;
   outbound: OutboundPort;
   ua: CallUserAgent;
-  media: Pick<CallMedia, 'allocate' | 'setRemote' | 'bridge' | 'release'>;
+  media: Pick<CallMedia, 'allocate' | 'setRemote' | 'bridge' | 'release' | 'play'>;
   agents: Pick<AgentDirectory, 'contacts'>;
   /** The attempt policy's `isDialable` with its config and the do-not-call list bound. */
   dialable(task: DialerTask, now: number): boolean;
@@ -140,9 +145,29 @@ export interface CallbackDialerDeps {
    * a contact closed unreached is handed to `closed` (its `campaign_result`).
    */
   campaign?: CampaignHooks;
+  /** Mode predictive: the auto-answer agents, the pacer's settings, the "please hold" playlist. */
+  predictive?: PredictiveDeps;
   log: Logger;
   clock?: Clock;
 }
+
+/** What predictive (customer-first) dialing needs. */
+export interface PredictiveDeps {
+  /** The agents on auto-answer (config `agents[].autoAnswer`): the pacer counts these. */
+  agentIds(): readonly string[];
+  pacing?: Partial<PacingSettings>;
+  /** Played to an answered customer no agent took within {@link HOLD_AFTER_MS}. */
+  holdPrompt: Playlist;
+}
+
+/** An answered customer with no agent after this is a dialer abandon and hears "please hold" (regulators' 2 s). */
+export const HOLD_AFTER_MS = 2000;
+
+/** Call-Info of an INVITE to an auto-answer phone (RFC 7462's answer-after; baresip's answermode honours it). */
+export const AUTO_ANSWER_HEADERS: readonly { name: string; value: string }[] = [
+  { name: 'Call-Info', value: '<sip:onair.invalid>;answer-after=0' },
+  { name: 'Alert-Info', value: '<http://onair.invalid/alert/auto>;info=alert-autoanswer' },
+];
 
 /** What a campaign dialer asks of engine/campaigns. Must not throw. */
 export interface CampaignHooks {
@@ -169,11 +194,16 @@ export class CallbackDialer implements CallbackOffers {
   private attemptSeq = 0;
   /** Prefix of this dialer's ACD entry ids. */
   readonly prefix: string;
+  /** Predictive pacing (mode predictive): answer rate, handle times, the abandon window. */
+  readonly pacer: PredictivePacer;
+  /** Predictive: when each auto-answer agent's current callback began (its busy time so far). */
+  private readonly busySince = new Map<string, number>();
 
   constructor(deps: CallbackDialerDeps) {
     this.d = deps;
     this.clock = deps.clock ?? epochClock;
     this.prefix = deps.settings.entryPrefix ?? CALLBACK_ENTRY_PREFIX;
+    this.pacer = new PredictivePacer(deps.predictive?.pacing);
   }
 
   /** True when `acdId` is one of this dialer's entries (the offers mux routes by it). */
@@ -257,6 +287,10 @@ export class CallbackDialer implements CallbackOffers {
   private async load(): Promise<void> {
     const now = this.now();
     await this.d.housekeep?.(now);
+    if (this.d.settings.mode === 'predictive') {
+      await this.pace(now);
+      return;
+    }
     const room = new Map<string, number>();
     let total = 0;
     for (const q of this.d.acd.snapshot(now).queues) {
@@ -313,6 +347,11 @@ export class CallbackDialer implements CallbackOffers {
       this.d.decide(() => this.d.acd.abandon(e.callId, this.now()));
       return;
     }
+    if (entry.attempt?.phase === 'waiting') {
+      // Predictive: an answered customer waits; the ACD chose the agent.
+      this.connectAgent(entry.attempt, e.agentId, e.ringTimeoutMs);
+      return;
+    }
     if (entry.attempt !== null) {
       // The previous attempt is still being recorded: this one starts when it is.
       entry.pendingOffer = e;
@@ -327,6 +366,11 @@ export class CallbackDialer implements CallbackOffers {
     if (!entry) return;
     if (entry.pendingOffer?.agentId === e.agentId) entry.pendingOffer = null;
     const a = entry.attempt;
+    if (a && a.agentId === e.agentId && a.phase === 'connecting') {
+      // Predictive: the ACD's rule applied to the agent; the customer keeps waiting for the next one.
+      this.backToWaiting(a);
+      return;
+    }
     if (a && a.agentId === e.agentId && (a.phase === 'claiming' || a.phase === 'previewing' || a.phase === 'ringing')) {
       if (a.phase === 'previewing') this.previewEvent(a, 'withdrawn');
       this.close(a, 'agent_no_answer', 'none');
@@ -373,6 +417,7 @@ export class CallbackDialer implements CallbackOffers {
       agentInvite: undefined, agentDialog: undefined, customerLeg: undefined, customerLocal: undefined, outbound: undefined,
       bridged: false, agentAnsweredAt: null, answeredAt: null, trunk: null, sipStatus: null, releasedBy: 'system',
       ringTimeoutMs, customer: null, acdAnswered: false, ringTimer: undefined, rescheduleAt: null, rescheduleNote: undefined,
+      holdTimer: undefined, abandoned: false,
     };
     entry.attempt = a;
     a.claimed = this.claim(a).catch((err: unknown) => {
@@ -384,7 +429,7 @@ export class CallbackDialer implements CallbackOffers {
   private async claim(a: Attempt): Promise<void> {
     const entry = a.entry;
     const [r, info] = await Promise.all([
-      this.d.tasks.startAttempt(entry.task.id, { callId: a.callId, agentId: a.agentId }, a.startedAt),
+      this.d.tasks.startAttempt(entry.task.id, { callId: a.callId, agentId: a.agentId === '' ? null : a.agentId }, a.startedAt),
       this.d.lookup ? this.d.lookup.lookup(entry.task.caller, entry.task.dialled ?? '', this.d.settings.lookupDeadlineMs, a.callId) : null,
     ]);
     if (!r.ok) {
@@ -400,11 +445,15 @@ export class CallbackDialer implements CallbackOffers {
     a.display = info?.name ?? entry.task.caller;
     a.customer = info;
     if (!this.d.campaign) {
-      this.record(a, { type: 'callback_attempt', callbackId: entry.task.id, attempt: a.attemptNo, agent: a.agentId, result: null, trunk: null, sipStatus: null });
+      this.record(a, { type: 'callback_attempt', callbackId: entry.task.id, attempt: a.attemptNo, agent: a.agentId === '' ? null : a.agentId, result: null, trunk: null, sipStatus: null });
     }
     if (a.phase !== 'claiming') return; // withdrawn while claiming: close() recorded it
     if (this.d.settings.mode === 'preview') {
       this.startPreview(a);
+      return;
+    }
+    if (this.d.settings.mode === 'predictive') {
+      await this.dialCustomerFirst(a);
       return;
     }
     await this.ringAgent(a);
@@ -557,6 +606,247 @@ export class CallbackDialer implements CallbackOffers {
     return a.acdAnswered ? 'unreached' : 'rejected';
   }
 
+  // ---- predictive: customers first -----------------------------------------------------------
+
+  /**
+   * How many customers to dial now (the pacer's rule over the auto-answer agents), and dial them:
+   * the due, dialable tasks, oldest abandon first. No ACD entry until a customer answers.
+   */
+  private async pace(now: number): Promise<void> {
+    const p = this.d.predictive;
+    if (p === undefined) return;
+    let loggedIn = 0;
+    let idle = 0;
+    const busySince: number[] = [];
+    for (const id of p.agentIds()) {
+      const v = this.d.acd.inspectAgent(id);
+      if (v === undefined || v.status === 'loggedOut') continue;
+      loggedIn++;
+      if (v.status === 'available' && v.state === 'idle') idle++;
+      // A busy agent's own call began when the dialer connected it, else (inbound) count it as just begun.
+      else if (v.state !== 'idle') busySince.push(this.busySince.get(id) ?? now);
+    }
+    let dialing = 0;
+    let held = 0;
+    for (const e of this.entries.values()) {
+      const ph = e.attempt?.phase;
+      if (ph === 'claiming' || ph === 'dialing') dialing++;
+      else if (ph === 'waiting' || ph === 'connecting') held++;
+    }
+    const n = this.pacer.dials({ now, agentsLoggedIn: loggedIn, agentsIdle: idle, busySince, dialing, held });
+    if (n <= 0) return;
+    const exclude = new Set<number>();
+    for (const e of this.entries.values()) exclude.add(e.task.id);
+    const due = await this.d.tasks.due(now, n * 2, exclude);
+    let started = 0;
+    for (const task of due) {
+      if (started >= n || this.stopped) break;
+      if (this.entries.has(this.prefix + task.id) || !this.d.dialable(task, now)) continue;
+      started++;
+      this.dialFirst(task);
+    }
+  }
+
+  /** One customer-first attempt: claimed without an agent, the customer dialled at once. */
+  private dialFirst(task: DialerTask): void {
+    const entry: Entry = { acdId: this.prefix + task.id, task, queue: task.queue, attempt: null, pendingOffer: null, gone: false };
+    this.entries.set(entry.acdId, entry);
+    this.begin(entry, '', 0);
+  }
+
+  /** Predictive claim done: dial the customer (no agent leg yet). */
+  private async dialCustomerFirst(a: Attempt): Promise<void> {
+    transition(a, 'dialing');
+    const leg = await this.d.media.allocate({ rtpTimeoutMs: this.d.settings.rtpTimeoutMs });
+    if (!leg.ok) throw new Error(`${leg.code}: ${leg.reason}`);
+    if (a.phase !== 'dialing') {
+      void this.d.media.release(leg.value.leg);
+      return;
+    }
+    this.attachLeg(a, 'customer', leg.value.leg);
+    const local = agentLocalMedia(leg.value, 'PCMU');
+    a.customerLocal = local;
+    const task = a.entry.task;
+    a.outbound = this.d.outbound.dial({ number: task.caller, callerId: task.dialled, sdp: sdpBody(createOffer(local)), callId: a.callId }, {
+      onProgress: () => {},
+      onAnswered: ({ sdp, trunk }) => this.customerAnsweredFirst(a, sdp, trunk),
+      onFailed: ({ result, status, trunk }) => {
+        if (a.phase !== 'dialing') return;
+        a.trunk = trunk;
+        a.sipStatus = status;
+        this.close(a, result, 'none');
+      },
+      onEnded: () => {
+        if (a.phase === 'talking') {
+          a.releasedBy = 'caller';
+          this.close(a, 'answered', 'ended');
+        } else if (a.phase === 'waiting' || a.phase === 'connecting') {
+          // Hung up before any agent: not talked; the policy tries again (cancelled's delay).
+          a.releasedBy = 'caller';
+          this.close(a, 'cancelled', a.phase === 'connecting' ? 'unreached' : 'removed');
+        }
+      },
+    });
+  }
+
+  /** The customer answered before any agent: into the ACD (the next free auto-answer agent), the 2 s clock runs. */
+  private customerAnsweredFirst(a: Attempt, sdp: Buffer | null, trunk: string): void {
+    if (a.phase !== 'dialing') {
+      a.outbound?.hangup();
+      return;
+    }
+    const now = this.now();
+    transition(a, 'waiting');
+    a.trunk = trunk;
+    a.answeredAt = now;
+    this.pacer.attemptEnded(true, now - a.startedAt);
+    const answer = sdp ? acceptAnswer(sdp.toString('latin1'), a.customerLocal!) : null;
+    if (answer === null || !answer.ok) {
+      this.d.log.warn({ callId: a.callId }, 'customer answered without usable SDP');
+      a.releasedBy = 'system';
+      this.close(a, 'failed', 'none');
+      return;
+    }
+    a.agentCodec = answer.remote.codec;
+    void this.d.media.setRemote(a.customerLeg!, toLegRemote(answer.remote));
+    a.holdTimer = this.clock.setTimer(HOLD_AFTER_MS, () => {
+      a.holdTimer = undefined;
+      if (a.phase !== 'waiting' && a.phase !== 'connecting') return;
+      // No agent within 2 s: a dialer abandon (the pacer's window), and the customer is told to hold.
+      a.abandoned = true;
+      this.pacer.answeredCustomer(this.now(), true);
+      this.d.log.info({ callId: a.callId, task: a.entry.task.id }, 'dialer abandon: no agent within 2 s, please hold');
+      if (a.customerLeg !== undefined && this.d.predictive) void this.d.media.play(a.customerLeg, this.d.predictive.holdPrompt);
+    });
+    const task = a.entry.task;
+    this.d.decide(() => this.d.acd.addCallback({
+      id: a.entry.acdId, queueId: a.entry.queue, callerNumber: task.caller, dialledNumber: task.dialled ?? '', arrivalTime: task.arrivedAt,
+    }, now));
+  }
+
+  /** The ACD offered the waiting customer to an agent: ring its auto-answer phone. */
+  private connectAgent(a: Attempt, agentId: string, ringTimeoutMs: number): void {
+    transition(a, 'connecting');
+    a.agentId = agentId;
+    a.ringTimeoutMs = ringTimeoutMs;
+    void this.ringAutoAnswer(a).catch((err: unknown) => {
+      this.d.log.error({ err, callId: a.callId }, 'ringing the auto-answer agent failed');
+      if (a.phase === 'connecting') this.agentFailed(a);
+    });
+  }
+
+  private async ringAutoAnswer(a: Attempt): Promise<void> {
+    const contact = this.d.agents.contacts(a.agentId)[0];
+    if (!contact) {
+      this.agentFailed(a);
+      return;
+    }
+    const leg = await this.d.media.allocate({ near: a.customerLeg!, codec: a.agentCodec, rtpTimeoutMs: this.d.settings.rtpTimeoutMs });
+    if (!leg.ok) throw new Error(`${leg.code}: ${leg.reason}`);
+    if (a.phase !== 'connecting') {
+      void this.d.media.release(leg.value.leg);
+      return;
+    }
+    this.attachLeg(a, 'agent', leg.value.leg);
+    const local = agentLocalMedia(leg.value, a.agentCodec);
+    a.agentLocal = local;
+    const task = a.entry.task;
+    a.agentInvite = ringAgentPhone({
+      ua: this.d.ua, contact, agentId: a.agentId, number: task.caller, display: a.display, local,
+      headers: [
+        { name: 'X-Onair-Call-ID', value: a.callId },
+        { name: 'X-Onair-Queue', value: a.entry.queue },
+        ...this.taskHeaders(task).filter((h) => h.name !== 'Alert-Info'),
+        { name: 'X-Onair-Attempt', value: String(a.attemptNo) },
+        { name: 'X-Onair-Customer', value: task.customerId ?? task.caller },
+        { name: 'X-Onair-Called-At', value: new Date(task.arrivedAt).toISOString() },
+        { name: 'X-Onair-Abandons', value: String(task.abandons) },
+        ...AUTO_ANSWER_HEADERS,
+      ],
+      dialogDelegate: {
+        onBye: () => this.agentLeft(a),
+        onTerminated: () => this.agentLeft(a),
+        onReinvite: (dialog, req) => answerReinvite(this.d.media, a.agentLeg, a.agentLocal, dialog, req),
+      },
+      delegate: {
+        onProgress: (response) => { if (response.status > 100) this.tellConnecting(a, 'ringing'); },
+        onAccept: (dialog, response) => this.agentConnected(a, dialog, response.body),
+        onReject: () => { if (a.phase === 'connecting') this.agentFailed(a); },
+        onFailure: () => { if (a.phase === 'connecting') this.agentFailed(a); },
+      },
+    });
+    this.tellConnecting(a, 'sent');
+  }
+
+  private tellConnecting(a: Attempt, stage: 'sent' | 'ringing'): void {
+    const id = a.entry.acdId;
+    const view = this.d.acd.inspectCall(id);
+    if (a.phase !== 'connecting' || view === undefined || view.state !== 'offered' || view.agentId !== a.agentId) return;
+    const now = this.now();
+    this.d.decide(() => (stage === 'sent' ? this.d.acd.offerSent(id, now) : this.d.acd.offerRinging(id, now)));
+  }
+
+  /** The auto-answer phone answered: bridge it to the waiting customer. */
+  private agentConnected(a: Attempt, dialog: Dialog, body: Buffer): void {
+    if (a.phase !== 'connecting') {
+      void this.d.ua.bye(dialog);
+      return;
+    }
+    a.agentInvite = undefined;
+    a.agentDialog = dialog;
+    const answer = acceptAnswer(body.toString('latin1'), a.agentLocal!);
+    if (!answer.ok) {
+      void this.d.ua.bye(dialog);
+      a.agentDialog = undefined;
+      this.agentFailed(a);
+      return;
+    }
+    const now = this.now();
+    transition(a, 'talking');
+    if (a.holdTimer !== undefined) this.clock.clearTimer(a.holdTimer);
+    a.holdTimer = undefined;
+    if (!a.abandoned) this.pacer.answeredCustomer(now, false);
+    a.agentAnsweredAt = now;
+    this.busySince.set(a.agentId, now);
+    void this.d.media.setRemote(a.agentLeg!, toLegRemote(answer.remote));
+    this.d.decide(() => this.d.acd.offerAnswered(a.entry.acdId, now));
+    a.bridged = true;
+    void this.d.media.bridge(a.customerLeg!, a.agentLeg!)
+      .then((r) => { if (!r.ok) this.d.log.error({ callId: a.callId, code: r.code }, 'predictive bridge failed'); });
+  }
+
+  /** The agent's phone failed or declined: the ACD's reject rule; the customer waits for the next agent. */
+  private agentFailed(a: Attempt): void {
+    const view = this.d.acd.inspectCall(a.entry.acdId);
+    const id = a.entry.acdId;
+    const now = this.now();
+    this.backToWaiting(a);
+    if (view?.state === 'offered') this.d.decide(() => this.d.acd.offerRejected(id, now));
+  }
+
+  /** Release the agent side of a connecting attempt; the customer waits again. */
+  private backToWaiting(a: Attempt): void {
+    if (a.phase !== 'connecting') return;
+    a.agentInvite?.cancel();
+    a.agentInvite = undefined;
+    if (a.agentLeg !== undefined) {
+      this.byLeg.delete(a.agentLeg);
+      void this.d.media.release(a.agentLeg);
+      a.agentLeg = undefined;
+    }
+    a.agentId = '';
+    transition(a, 'waiting');
+  }
+
+  /** What the pacer learns from an attempt's end. */
+  private paced(a: Attempt, from: AttemptPhase, result: AttemptResult | null, now: number): void {
+    if (from === 'dialing' && result !== null && result !== 'answered') this.pacer.attemptEnded(false, now - a.startedAt);
+    if (from === 'talking' && a.agentAnsweredAt !== null) {
+      this.pacer.handleEnded(now - a.agentAnsweredAt);
+      this.busySince.delete(a.agentId);
+    }
+  }
+
   /** The agent's INVITE left, or the phone rings: the ACD times the ring from these. */
   private tellOffer(a: Attempt, stage: 'sent' | 'ringing'): void {
     const id = a.entry.acdId;
@@ -679,10 +969,13 @@ export class CallbackDialer implements CallbackOffers {
    */
   private close(a: Attempt, result: AttemptResult | null, acd: AcdClose): void {
     if (a.phase === 'closing' || a.phase === 'closed') return;
-    transition(a, 'closing');
+    const from = transition(a, 'closing');
     const now = this.now();
     if (a.ringTimer !== undefined) this.clock.clearTimer(a.ringTimer);
     a.ringTimer = undefined;
+    if (a.holdTimer !== undefined) this.clock.clearTimer(a.holdTimer);
+    a.holdTimer = undefined;
+    if (this.d.settings.mode === 'predictive') this.paced(a, from, result, now);
     a.agentInvite?.cancel();
     a.agentInvite = undefined;
     if (a.agentDialog) void this.d.ua.bye(a.agentDialog);
@@ -748,7 +1041,7 @@ export class CallbackDialer implements CallbackOffers {
       if (closed && task.status !== 'done') this.d.campaign.closed(task, a.callId, result);
       return;
     }
-    this.record(a, { type: 'callback_attempt', callbackId: task.id, attempt: a.attemptNo, agent: a.agentId, result, trunk: a.trunk, sipStatus: a.sipStatus });
+    this.record(a, { type: 'callback_attempt', callbackId: task.id, attempt: a.attemptNo, agent: a.agentId === '' ? null : a.agentId, result, trunk: a.trunk, sipStatus: a.sipStatus });
     await this.d.store.finishCall({ cdr: this.cdr(a, result, now), callback: null }, now);
     if (closed) {
       this.record(a, { type: 'callback_completed', callbackId: task.id, status: task.status, attempts: task.attempts, lastResult: result });
@@ -761,7 +1054,8 @@ export class CallbackDialer implements CallbackOffers {
    */
   private afterAttempt(entry: Entry): void {
     entry.attempt = null;
-    if (entry.gone) {
+    // Never in the ACD (a predictive customer not reached), or out of it: nothing stays behind.
+    if (entry.gone || this.d.acd.inspectCall(entry.acdId) === undefined) {
       this.entries.delete(entry.acdId);
       return;
     }

@@ -16,22 +16,31 @@
  *   reschedule through the API (the ACD's ring timeout bounds it);
  * - `ringing`: the agent's phone rings with the screen pop (the ACD's ring timeout runs);
  * - `dialing`: the agent answered; the customer is being dialled, their early media relayed;
+ * - `waiting`: (mode predictive) the customer answered first and waits for an agent (the ACD
+ *   holds the task as an entry; after 2 s without one the customer hears "please hold");
+ * - `connecting`: (mode predictive) an auto-answer agent's phone is rung for the waiting customer;
  * - `talking`: the customer answered, agent and customer bridged;
  * - `closing`: the result is decided; legs released, the store's `finishAttempt` under way;
  * - `closed`: recorded (terminal).
  */
-export type AttemptPhase = 'claiming' | 'previewing' | 'ringing' | 'dialing' | 'talking' | 'closing' | 'closed';
+export type AttemptPhase = 'claiming' | 'previewing' | 'ringing' | 'dialing' | 'waiting' | 'connecting' | 'talking' | 'closing' | 'closed';
 
 /** Each phase's legal next phases, with the reason each edge exists. */
 export const ATTEMPT_PHASE_NEXT: Readonly<Record<AttemptPhase, readonly AttemptPhase[]>> = {
   // Claimed → the agent is rung; refused (task no longer open), offer withdrawn meanwhile → closing.
-  claiming: ['ringing', 'previewing', 'closing'],
+  // Predictive: the customer is dialled before any agent → dialing.
+  claiming: ['ringing', 'previewing', 'dialing', 'closing'],
   // Accepted → the agent's phone is rung; skipped, rescheduled, preview timed out → closing.
   previewing: ['ringing', 'closing'],
   // The agent answered → dialing; declined, ring timeout, no phone, no media → closing.
   ringing: ['dialing', 'closing'],
   // The customer answered → talking; busy, no answer, invalid, trunk error, agent hung up → closing.
-  dialing: ['talking', 'closing'],
+  // Predictive: the customer answered first → waiting for an agent.
+  dialing: ['talking', 'waiting', 'closing'],
+  // An agent offered → connecting; the customer hung up, the engine stopped → closing.
+  waiting: ['connecting', 'closing'],
+  // The auto-answer phone answered → talking; it failed or the offer lapsed → waiting again.
+  connecting: ['talking', 'waiting', 'closing'],
   // Either side hung up (or media died) → closing.
   talking: ['closing'],
   // The store recorded the result → closed.

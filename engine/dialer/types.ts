@@ -34,7 +34,7 @@ export interface DialerSettings {
    * `progressive`: the agent's phone rings at once; `preview`: the task is offered to the agent's
    * desktop first (a `callback.preview` event; accept / skip / reschedule through {@link CallbackDialer.answerPreview}).
    */
-  mode: 'progressive' | 'preview';
+  mode: 'progressive' | 'preview' | 'predictive';
   /** Prefix of the ACD ids of this dialer's entries (default `cb:`; each campaign dialer has its own). */
   entryPrefix?: string;
 }
