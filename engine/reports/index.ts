@@ -20,3 +20,7 @@ export {
   programmeSchema, airingSchema, scheduleFileSchema, surgeSchema,
   type Programme, type Airing, type ScheduleData, type SurgeSettings, type ScheduleResult, type ScheduleErrorCode, type SqliteScheduleOptions,
 } from './schedule.ts';
+export {
+  SurgeMode, surgeWindows, activeWindows, desiredSkills,
+  type SkillsPort, type SurgeWindow, type SurgeOverride, type SurgeEvent, type SurgeModeOptions,
+} from './surge.ts';
