@@ -24,3 +24,4 @@ export {
   SurgeMode, surgeWindows, activeWindows, desiredSkills,
   type SkillsPort, type SurgeWindow, type SurgeOverride, type SurgeEvent, type SurgeModeOptions,
 } from './surge.ts';
+export { erlangC, erlangCServiceLevel, erlangAServiceLevel, agentsNeeded } from './forecast.ts';
