@@ -1,7 +1,8 @@
 /**
  * Reports through the real engine (issue 18): sipp callers answered by sipp agents, one who hangs
  * up in the queue; the engine's report (GET /api/v1/reports) agrees with the CDRs the CRM got on
- * offered, answered and abandoned, per queue and programme, and has the agents' time.
+ * offered, answered and abandoned, per queue and programme, and has the agents' time; the
+ * schedule's airing (put through the API) names the CDRs' programme and airing.
  */
 import t from 'tap';
 import path from 'node:path';
@@ -17,6 +18,10 @@ t.test('the report of a run agrees with its CDRs', async (t) => {
   t.teardown(agents.close);
   await new Promise((r) => setTimeout(r, 200));
   const from = Date.now() - 1000;
+  // The schedule names the airing of number 100 now (the demo number plan says demo-shopping-hour, no airing).
+  const put = (p: string, body: unknown) => fetch(`http://127.0.0.1:${rig.httpPort}${p}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  t.equal((await put('/api/v1/schedule/programmes/wok-show', { id: 'wok-show', name: 'Wok show' })).status, 200);
+  t.equal((await put('/api/v1/schedule/airings/wok-1', { id: 'wok-1', programme: 'wok-show', channel: 'ch2', start: from - 60_000, end: from + 600_000, numbers: ['100'] })).status, 200);
   const numbers = ['+4930555000001', '+4930555000002'];
   const r = await runSipp({
     scenario: path.join(SCENARIOS, 'caller.xml'), target: `127.0.0.1:${rig.sipPort}`, transport: 'u1',
@@ -31,7 +36,8 @@ t.test('the report of a run agrees with its CDRs', async (t) => {
   const answered = rep.body.rows.reduce((s, x) => s + x.figures.answered!, 0);
   t.equal(offered, cdrs.length, 'offered = the CDRs');
   t.equal(answered, cdrs.filter((c) => c.outcome === 'answered').length, 'answered = the answered CDRs');
-  const row = rep.body.rows.find((x) => x.keys.queue === 'orders' && x.keys.programme === 'demo-shopping-hour');
+  t.ok(cdrs.every((c) => c.programme === 'wok-show' && c.airing === 'wok-1'), 'the CDRs are attributed to the airing on screen');
+  const row = rep.body.rows.find((x) => x.keys.queue === 'orders' && x.keys.programme === 'wok-show');
   t.equal(row?.figures.answered, 2, 'filed under the queue and programme of the CDRs');
   const byAgent = await api<{ rows: Row[] }>(rig, 'GET', `/api/v1/reports?group=agent&interval=all&from=${from}&to=${to}`);
   const a = byAgent.body.rows.filter((x) => x.keys.agent === '1001' || x.keys.agent === '1002');

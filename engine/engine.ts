@@ -35,7 +35,7 @@ import { UserDirectory } from './users/index.ts';
 import { AuditLog } from './audit/index.ts';
 import { Provisioning, ProvisioningStore, Roster, mergeRoster } from './provisioning/index.ts';
 import { defaultUiDir, loadUiFiles } from './api/ui-files.ts';
-import { ReportQueries, SqliteReports, measureContext, teamLookup } from './reports/index.ts';
+import { ReportQueries, SqliteReports, SqliteSchedule, attributeRoute, importScheduleFile, measureContext, teamLookup } from './reports/index.ts';
 import { isLoopback, toAcdConfig, toListenSpecs, type Config } from './config/index.ts';
 
 /** A running engine. */
@@ -102,6 +102,8 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     });
     store.outbox.observeCdrs((cdr) => reports.ingestSync(cdr));
     const reportQueries = new ReportQueries({ db: store.db, teamOf: teamLookup(config.reports.teams) });
+    const schedule = new SqliteSchedule({ db: store.db, writer: store.writer, tailMs: config.reports.schedule.tailMinutes * 60_000 });
+    if (config.reports.schedule.file !== null) await importScheduleFile(schedule, config.reports.schedule.file);
     const firstQueue = config.queues[0]?.id ?? 'default';
     const recovery = await store.recoverAfterCrash(Date.now(), { fallbackQueue: config.callbacks.defaultQueue ?? firstQueue });
     // Callback attempts cut off by the stop: ended 'interrupted', their tasks due again by the policy.
@@ -316,6 +318,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
         isAgentSource: (agentId, source) => registrar.isContactSource(agentId, source),
       },
       observe: (e) => events.observe(e),
+      attribute: (planned, dialled, at) => attributeRoute(schedule, planned, dialled, at),
     });
     registrar.setDelegate({
       onRegistered: (agentId) => { desk.onRegistered(agentId); },
@@ -418,7 +421,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
         const w = calls.inWrapUp(callId);
         return w === undefined ? undefined : { caller: w.caller, agent: w.agent };
       },
-      reports: { run: (q, now) => reportQueries.run(q, now) },
+      reports: { run: (q, now) => reportQueries.run(q, now), schedule },
     }, {
       address: config.http.address, port: config.http.port, tokens: config.http.auth.tokens, openPaths: config.http.auth.openPaths,
       ...(config.http.tls !== null ? { tls: { cert: readFileSync(config.http.tls.certPath), key: readFileSync(config.http.tls.keyPath) } } : {}),

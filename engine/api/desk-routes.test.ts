@@ -16,7 +16,7 @@ import { FakeEngine, connectEvents } from './testkit.ts';
 
 const TOKEN = 'integration-token-123456';
 const roster = (): RosterAgent[] => ['1001', '1002', '1003'].map((id, i) => ({
-  id, extension: id, password: `p${id}`, name: null, skills: ([{ orders: 3 }, { orders: 3, vip: 5 }, { orders: 1, vip: 2 }] as Record<string, number>[])[i]!, autoReadyOnRegister: false, team: null, maxRegistrations: 3,
+  id, extension: id, password: `p${id}`, name: null, skills: ([{ orders: 3 }, { orders: 3, vip: 5 }, { orders: 1, vip: 2 }] as Record<string, number>[])[i]!, autoReadyOnRegister: false, team: null, maxRegistrations: 3, autoAnswer: false,
 }));
 
 async function rig(t: Test, unmaskRoles?: ('agent' | 'supervisor' | 'admin')[]) {

@@ -5,7 +5,7 @@ import t from 'tap';
 import ExcelJS from 'exceljs';
 import { openStore } from '../store/index.ts';
 import { UserDirectory } from '../users/index.ts';
-import { ReportQueries, SqliteReports } from '../reports/index.ts';
+import { ReportQueries, SqliteReports, SqliteSchedule } from '../reports/index.ts';
 import { T, context, records, teamOf } from '../reports/testdata/fixtures.ts';
 import { startApi } from './server.ts';
 import { FakeEngine } from './testkit.ts';
@@ -94,4 +94,32 @@ t.test('GET /api/v1/reports: json, csv, xlsx; supervisors only; bad input refuse
   const doc = await (await get('/api/v1/openapi.json')).json() as { paths: Record<string, { get?: { summary: string; parameters: { name: string }[] } }> };
   t.ok(doc.paths['/api/v1/reports']?.get, 'documented');
   t.ok(doc.paths['/api/v1/reports']!.get!.parameters.some((p) => p.name === 'group'));
+});
+
+t.test('schedule routes: put, import YAML and CSV, refusals', async (t) => {
+  const store = openStore({ path: ':memory:' });
+  t.teardown(() => store.close());
+  const schedule = new SqliteSchedule({ db: store.db, writer: store.writer, tailMs: 0 });
+  const engine = new FakeEngine();
+  engine.reports = { run: () => [], schedule };
+  const api = await startApi(engine, { address: '127.0.0.1', port: 0, tokens: [], openPaths: [] });
+  t.teardown(() => api.close());
+  const base = `http://127.0.0.1:${api.port}`;
+  const send = async (method: string, path: string, body: string, type = 'application/json') => {
+    const r = await fetch(`${base}${path}`, { method, headers: { 'content-type': type }, body });
+    return { status: r.status, body: r.status === 204 ? null : await r.json() as Record<string, unknown> };
+  };
+  t.equal((await send('PUT', '/api/v1/schedule/airings/a1', JSON.stringify({ id: 'a1', programme: 'nope', channel: 'c', start: 1, end: 2, numbers: ['100'] }))).status, 409);
+  t.equal((await send('PUT', '/api/v1/schedule/programmes/p1', JSON.stringify({ id: 'p2', name: 'x' }))).status, 400, 'body id must match');
+  t.equal((await send('PUT', '/api/v1/schedule/programmes/p1', JSON.stringify({ id: 'p1', name: 'x', extra: 1 }))).status, 400);
+  const y = await send('POST', '/api/v1/schedule/import', 'programmes: [{ id: p1, name: One }]\nairings: [{ id: a1, programme: p1, channel: c, start: 1000, end: 2000, numbers: ["100"] }]\n', 'application/yaml');
+  t.same(y, { status: 200, body: { programmes: 1, airings: 1 } });
+  const c = await send('POST', '/api/v1/schedule/import', 'airing,programme,channel,start,end,numbers,expectedCalls,products\na2,p9,c,3000,4000,100,50,\n', 'text/csv');
+  t.same(c, { status: 200, body: { programmes: 1, airings: 1 } });
+  t.equal((await send('POST', '/api/v1/schedule/import', 'airings: [{ id: bad }]', 'application/yaml')).status, 400);
+  t.equal((await send('POST', '/api/v1/schedule/import', 'x', 'text/plain')).status, 415);
+  const all = await (await fetch(`${base}/api/v1/schedule`)).json() as { programmes: unknown[]; airings: { id: string }[] };
+  t.same(all.airings.map((a) => a.id), ['a1', 'a2']);
+  t.equal(all.programmes.length, 2);
+  t.equal((await fetch(`${base}/api/v1/schedule/programmes/p1`, { method: 'DELETE' })).status, 409, 'it has airings');
 });

@@ -176,6 +176,8 @@ export interface CallControllerDeps {
   log: Logger;
   /** Observers: API events, metrics. A throwing observer is logged and ignored. */
   observe?: (event: CallControlEvent) => void;
+  /** The route of an inbound call with its programme and airing from the broadcast schedule (engine/reports), else the number plan's. */
+  attribute?: (planned: NumberRoute, dialled: string, at: number) => NumberRoute;
   /** Epoch milliseconds and timers (a fake clock in tests). Default: `Date.now` and Node timers. */
   clock?: Clock;
   /**
@@ -367,7 +369,9 @@ export class CallController {
     const admission = this.d.trunks.admit(invite);
     if (!admission) return;
     const now = this.now();
-    const route = own(this.d.settings.numbers, admission.dialled) ?? this.d.settings.defaultRoute;
+    const planned = own(this.d.settings.numbers, admission.dialled) ?? this.d.settings.defaultRoute;
+    // The broadcast schedule names the airing by number and time (issue 18); the number plan is the fallback.
+    const route = this.d.attribute?.(planned, admission.dialled, now) ?? planned;
     if (this.draining || this.calls.size >= this.d.settings.maxCalls) {
       this.busy(invite);
       this.rejectedForCapacity(invite.request.headers.callId, admission, route, now);

@@ -701,6 +701,10 @@ const recordingSection = z.strictObject({
 
 const reportsSection = z.strictObject({
   teams: z.record(idPattern, z.array(id)).default({}).describe('Team → its agents, for reports by team (an agent listed in two teams counts in the first).'),
+  schedule: z.strictObject({
+    tailMinutes: z.number().int().min(0).max(24 * 60).default(30).describe('Calls arriving this long after an airing ends still belong to it (min).'),
+    file: z.string().min(1).nullable().default(null).describe('Schedule file (YAML, or CSV of airings) imported at start, replacing programmes and airings of the same ids; null = none (the API edits the stored schedule).'),
+  }).prefault({}).describe('The broadcast schedule: programmes and airings, stored in the database (docs/reports.md).'),
 }).prefault({}).describe('Reports, the broadcast schedule and surge mode (docs/reports.md).');
 
 // ------------------------------------------------------------------ the whole configuration

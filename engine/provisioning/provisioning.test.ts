@@ -12,8 +12,8 @@ import { UserDirectory } from '../users/index.ts';
 import { Provisioning, ProvisioningStore, Roster, mergeRoster, type RosterAgent } from './index.ts';
 
 const FILE_AGENTS: RosterAgent[] = [
-  { id: 'a1', extension: '1001', password: 'p1', name: 'One', skills: { orders: 3 }, autoReadyOnRegister: false, team: null, maxRegistrations: 3 },
-  { id: 'a2', extension: '1002', password: 'p2', name: 'Two', skills: { backoffice: 2 }, autoReadyOnRegister: false, team: null, maxRegistrations: 3 },
+  { id: 'a1', extension: '1001', password: 'p1', name: 'One', skills: { orders: 3 }, autoReadyOnRegister: false, team: null, maxRegistrations: 3, autoAnswer: false },
+  { id: 'a2', extension: '1002', password: 'p2', name: 'Two', skills: { backoffice: 2 }, autoReadyOnRegister: false, team: null, maxRegistrations: 3, autoAnswer: false },
 ];
 const QUEUES = [{ id: 'orders' }, { id: 'backoffice' }];
 const OPTS = {
@@ -95,7 +95,7 @@ t.test('an added agent and a skill change survive a restart; a file edit wins ov
 
   // Someone edits a2's skills in the file and defines a3 there: the file wins for both.
   const edited: RosterAgent[] = [{ ...FILE_AGENTS[0]!, skills: { orders: 3 } }, { ...FILE_AGENTS[1]!, skills: { backoffice: 3 } },
-    { id: 'a3', extension: '1003', password: 'p3', name: 'Three (file)', skills: { vip: 1 }, autoReadyOnRegister: false, team: null, maxRegistrations: 3 }];
+    { id: 'a3', extension: '1003', password: 'p3', name: 'Three (file)', skills: { vip: 1 }, autoReadyOnRegister: false, team: null, maxRegistrations: 3, autoAnswer: false }];
   const third = await boot(t, file, edited);
   t.same(third.superseded.map((x) => `${x.kind}:${x.agentId}`).sort(), ['agent:a3', 'override:a2']);
   t.same(third.acd.inspectAgent('a2')?.skills, { backoffice: 3 });

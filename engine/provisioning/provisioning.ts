@@ -148,7 +148,7 @@ export class Provisioning {
     const effects = d.acd.addAgent({ id: a.id, skills: a.skills });
     if (effects.some((e) => e.type === 'error')) return refuse('PROV_ERR_INVALID', 'refused by the ACD');
     d.registrar.addAgent({ id: a.id, extension: a.extension, password: a.password, maxContacts: ADDED_AGENT_MAX_REGISTRATIONS });
-    d.roster.add({ id: a.id, extension: a.extension, password: a.password, name: a.name, skills: { ...a.skills }, autoReadyOnRegister: a.autoReadyOnRegister, team: a.team, maxRegistrations: ADDED_AGENT_MAX_REGISTRATIONS });
+    d.roster.add({ id: a.id, extension: a.extension, password: a.password, name: a.name, skills: { ...a.skills }, autoReadyOnRegister: a.autoReadyOnRegister, team: a.team, maxRegistrations: ADDED_AGENT_MAX_REGISTRATIONS, autoAnswer: false });
     const now = this.#now();
     const writes: Promise<unknown>[] = [d.store.addAgent({ id: a.id, extension: a.extension, password: a.password, name: a.name, skills: a.skills, autoReadyOnRegister: a.autoReadyOnRegister, team: a.team }, by.actor, now)];
     if (a.user !== undefined && d.users !== null) {

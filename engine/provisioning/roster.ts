@@ -17,6 +17,8 @@ import type { ProvisionedAgent, SkillOverride } from './store.ts';
 /** An agent as the engine runs it (the configuration's shape; added agents get the defaults). */
 export interface RosterAgent extends ProvisionedAgent {
   maxRegistrations: number;
+  /** The phone answers the engine's INVITEs itself (predictive dialing, docs/dialer.md). */
+  autoAnswer: boolean;
 }
 
 /** A stored row the file now supersedes, and why. */
@@ -53,7 +55,9 @@ export function mergeRoster(configured: readonly RosterAgent[], added: readonly 
     else if (extensions.has(p.extension)) superseded.push({ kind: 'agent', agentId: p.id, why: `the configuration gives extension ${p.extension} to another agent` });
     else {
       extensions.add(p.extension);
-      agents.push({ ...p, skills: { ...p.skills }, maxRegistrations: ADDED_AGENT_MAX_REGISTRATIONS });
+      // Not on auto-answer: a predictive queue's agents are checked at config load, and an agent
+      // added later must not be connected to customers without ringing.
+      agents.push({ ...p, skills: { ...p.skills }, maxRegistrations: ADDED_AGENT_MAX_REGISTRATIONS, autoAnswer: false });
     }
   }
   return { agents, superseded };

@@ -15,3 +15,13 @@ export {
 } from './query.ts';
 export { REPORT_MIGRATIONS } from './schema.ts';
 export { reportTable, toCsv, toXlsx, type Cell, type ReportTable } from './export.ts';
+export {
+  SqliteSchedule, AiringIndex, parseScheduleYaml, parseScheduleCsv, parseScheduleFile, attributeRoute, importScheduleFile, SCHEDULE_ERRORS, SCHEDULE_MIGRATIONS, AIRING_CSV_COLUMNS,
+  programmeSchema, airingSchema, scheduleFileSchema, surgeSchema,
+  type Programme, type Airing, type ScheduleData, type SurgeSettings, type ScheduleResult, type ScheduleErrorCode, type SqliteScheduleOptions,
+} from './schedule.ts';
+export {
+  SurgeMode, surgeWindows, activeWindows, desiredSkills,
+  type SkillsPort, type SurgeWindow, type SurgeOverride, type SurgeEvent, type SurgeModeOptions,
+} from './surge.ts';
+export { erlangC, erlangCServiceLevel, erlangAServiceLevel, agentsNeeded } from './forecast.ts';
