@@ -16,6 +16,7 @@ import { WorkScheduler, type WorkClass } from './sched/index.ts';
 import { InboundClasses, SourceAdmission, TransportLayer, UserAgent, resolveUri, type IncomingRequest, type SipUri, type Endpoint } from './sip/index.ts';
 import { MediaPool } from '../media/index.ts';
 import { openStore, OutboxDispatcher, SqliteBindingStore, type SqliteStore } from './store/index.ts';
+import { openPgStore, PgBindingStore, PgStore } from './store/pg/index.ts';
 import { SqliteCrmAdapter, WebhookCrmAdapter, loadAdapterModule, type CrmAdapter } from '../crm-adapter/index.ts';
 import { ShopCrmAdapter, type ShopStoreConfig } from '../crm-adapter/shop/index.ts';
 import { Registrar } from './registrar/index.ts';
@@ -44,7 +45,8 @@ export interface Engine {
   readonly http: { address: string; port: number };
   readonly calls: CallController;
   readonly acd: Acd;
-  readonly store: SqliteStore;
+  /** The durable store: SQLite, or PostgreSQL with `database.kind: postgres`. */
+  readonly store: SqliteStore | PgStore;
   readonly registrar: Registrar;
   readonly desk: AgentDesk;
   readonly metrics: Metrics;
@@ -75,12 +77,21 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
   };
   try {
     // ---- store, CRM, recovery, outbox ------------------------------------------------------
-    if (config.database.kind !== 'sqlite') throw new Error('ENGINE_ERR_CONFIG: database.kind postgres is not available yet; use sqlite');
     if (config.database.path !== ':memory:') mkdirSync(path.dirname(path.resolve(config.database.path)), { recursive: true });
-    const store = openStore({ path: config.database.path, synchronous: config.database.synchronous, commitWindowMs: config.database.commitWindowMs, dialing: config.callbacks.dialing });
-    cleanups.push(() => store.close());
+    // The SQLite file: the whole store by default; with PostgreSQL, the engine's tables not moved
+    // there yet (users and sessions, the built-in CRM, ...: docs/operations.md, Running on PostgreSQL).
+    const local = openStore({ path: config.database.path, synchronous: config.database.synchronous, commitWindowMs: config.database.commitWindowMs, dialing: config.callbacks.dialing });
+    cleanups.push(() => local.close());
+    const db = config.database;
+    const store: SqliteStore | PgStore = db.kind === 'postgres'
+      ? await openPgStore({
+        url: db.url, poolSize: db.poolSize, commitWindowMs: db.commitWindowMs, dialing: config.callbacks.dialing,
+        onConnectionError: (err) => log.warn({ err }, 'PostgreSQL connection lost (replaced on the next query)'),
+      })
+      : local;
+    if (store !== local) cleanups.push(() => store.close());
     const crm: CrmAdapter = opts.crm ?? (config.crm.adapter === 'sqlite'
-      ? new SqliteCrmAdapter({ db: store.db, writer: store.writer, strikeThreshold: config.crm.strikeThreshold, seedDemo: config.crm.seedDemo })
+      ? new SqliteCrmAdapter({ db: local.db, writer: local.writer, strikeThreshold: config.crm.strikeThreshold, seedDemo: config.crm.seedDemo })
       : config.crm.adapter === 'shop'
         ? new ShopCrmAdapter({ store: shopStoreConfig(config.crm, config.database.path), strikeThreshold: config.crm.strikeThreshold, seedDemo: config.crm.seedDemo, log: log.child({ module: 'shop' }) })
       : config.crm.adapter === 'module'
@@ -193,7 +204,8 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
         blockMs: config.registrar.accountLockout.lockSeconds * 1000,
       },
       refusalIntervalMs: config.registrar.refusalIntervalMs,
-      bindings: new SqliteBindingStore(store.db, store.writer),
+      // Registrations live with the store: in PostgreSQL every engine on the database knows every phone.
+      bindings: store instanceof PgStore ? await PgBindingStore.open(store.db, store.writer) : new SqliteBindingStore(local.db, local.writer),
       logger: log.child({ module: 'registrar' }),
     });
     cleanups.push(() => registrar.close());
@@ -276,7 +288,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
 
     // ---- users, UI, API ------------------------------------------------------------------------
     const u = config.users;
-    const users = u.accounts.length === 0 ? null : await UserDirectory.open(store.db, store.writer,
+    const users = u.accounts.length === 0 ? null : await UserDirectory.open(local.db, local.writer,
       u.accounts.map((a) => ({ username: a.username, role: a.role, agentId: a.agent, name: a.name, password: a.password, passwordHash: a.passwordHash })),
       new Set(config.agents.map((a) => a.id)), {
         sessions: { idleMs: u.sessionIdleMinutes * 60_000, maxAgeMs: u.sessionMaxHours * 3_600_000 },
