@@ -96,8 +96,6 @@ const cases: Array<[string, (c: Record<string, any>) => void, string]> = [
   ['missing prompt in another language', (c) => { c.media = { languages: ['en', 'zh', 'de'] }; },
     "flows.main[0].play[0]: prompt 'welcome' not found (de/welcome.wav in the prompts directory)"],
   ['number to an unknown flow', (c) => { c.numbers['100'] = { flow: 'nope' }; }, `numbers["100"].flow: 'nope' is not a flow`],
-  ['postgres (the store has only SQLite)', (c) => { c.database = { kind: 'postgres', url: 'postgres://u:p@db/onair' }; },
-    'database.kind: postgres is not available yet (the engine has only the SQLite store); use kind: sqlite'],
   ['feature codes clash', (c) => { c.featureCodes = { ready: '*62' }; }, "featureCodes.notReady: duplicate feature code '*62' (also featureCodes.ready)"],
 ];
 

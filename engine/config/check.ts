@@ -374,11 +374,8 @@ function checkGotoLoops(c: Config, r: CheckReport): void {
 function checkOperations(c: Config, r: CheckReport, opts: CheckOptions): void {
   const codes = Object.entries(c.featureCodes);
   unique(codes, ([, code]) => code, (i) => `featureCodes.${codes[i]?.[0]}`, 'feature code', r);
-  if (c.database.kind === 'sqlite' && c.database.path !== ':memory:') openable('database.path', c.database.path, 'database', r, opts);
-  if (c.database.kind === 'postgres') {
-    // The schema keeps the section so a file written for it parses; the store has only SQLite yet.
-    r.errors.push('database.kind: postgres is not available yet (the engine has only the SQLite store); use kind: sqlite');
-  }
+  // Both kinds have the SQLite file (with postgres: the tables not in PostgreSQL yet).
+  if (c.database.path !== ':memory:') openable('database.path', c.database.path, 'database', r, opts);
   // The engine imports it at start; whether it keeps the contract is checked then (importing it
   // here would run the adapter's code on every check).
   if (c.crm.adapter === 'module') openable('crm.module', c.crm.module, 'file', r, opts);

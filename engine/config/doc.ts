@@ -181,7 +181,6 @@ Errors (the engine does not start):
   builds); with \`crm.adapter: module\`, \`crm.module\` must be a readable file (whether it keeps the
   adapter contract is checked when the engine imports it at start); the SQLite \`database.path\` must
   be a writable file, or creatable (no file in the middle of its path, a writable folder above it);
-- \`database.kind: postgres\` is refused: the store has only SQLite yet;
 - ports: \`media.rtpPortMin\` even, \`rtpPortMax\` odd and above it, the range large enough for the
   workers, no UDP SIP port inside it; \`sip.timers.T1 ≤ T2\`; registrar expiries in order;
 - \`http.auth.tokens\` empty is allowed only when \`http.address\` is loopback (127.0.0.0/8, ::1):

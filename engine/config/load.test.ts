@@ -143,9 +143,12 @@ t.test('environment overrides', async (t) => {
   t.same(bad.errors, [
     'ONAIR_HTTP_PORT (http.port): expected a port number 0..65535, got "eighty"',
     'ONAIR_SIP_PORT (sip.listen[].port): expected a port number 0..65535, got "70000"',
-    'ONAIR_DB_PATH (database.path): database.kind is postgres, not sqlite',
     'ONAIR_LOG_LEVEL (log.level): expected one of fatal, error, warn, info, debug, trace, silent, got "loud"',
   ]);
+
+  // With postgres the SQLite file keeps the tables not in PostgreSQL: ONAIR_DB_PATH sets it too.
+  const pg = parseConfig({ database: { kind: 'postgres', url: 'postgres://db/x' } }, { env: { ONAIR_DB_PATH: '/tmp/y.db' } });
+  t.equal(pg.ok && pg.config.database.path, '/tmp/y.db');
 
   const clash = parseConfig({}, { env: { ONAIR_SIP_PORT: '20000' } });
   t.same(clash.ok ? [] : clash.errors, ['sip.listen[0].port: 20000 lies in the RTP range 20000-29999'], 'overrides go through the checks');

@@ -39,7 +39,7 @@ export interface LoadOptions {
 export const ENV_OVERRIDES = [
   { name: 'ONAIR_HTTP_PORT', field: 'http.port', doc: 'HTTP API port.' },
   { name: 'ONAIR_SIP_PORT', field: 'sip.listen[].port', doc: 'Port of every udp and tcp listen entry (tls entries keep theirs).' },
-  { name: 'ONAIR_DB_PATH', field: 'database.path', doc: 'SQLite database file (only with database.kind sqlite).' },
+  { name: 'ONAIR_DB_PATH', field: 'database.path', doc: 'SQLite database file (with database.kind postgres: the tables not in PostgreSQL).' },
   { name: 'ONAIR_LOG_LEVEL', field: 'log.level', doc: 'Log level.' },
 ] as const;
 
@@ -139,11 +139,8 @@ function applyEnv(config: Config, env: Readonly<Record<string, string | undefine
   }
   const dbPath = get('ONAIR_DB_PATH');
   if (dbPath !== undefined) {
-    if (config.database.kind !== 'sqlite') errors.push(`ONAIR_DB_PATH (database.path): database.kind is ${config.database.kind}, not sqlite`);
-    else {
-      config.database.path = dbPath;
-      applied.push(`ONAIR_DB_PATH → database.path = ${dbPath}`);
-    }
+    config.database.path = dbPath;
+    applied.push(`ONAIR_DB_PATH → database.path = ${dbPath}`);
   }
   const level = get('ONAIR_LOG_LEVEL');
   if (level !== undefined) {

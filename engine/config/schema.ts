@@ -186,16 +186,23 @@ const mediaSection = z.strictObject({
 
 // ------------------------------------------------------------------ database and CRM
 
+const sqlitePath = z.string().min(1).default('./var/onair.db');
+const sqliteSynchronous = z.enum(['normal', 'full']).default('normal').describe('normal survives a process crash; full also a power loss.');
+const commitWindowMs = nonNegativeInt.max(50).default(5).describe('Writes are committed together at most this long after the first of them; 0 = at the end of each event-loop turn. A write counts as stored (CDR accepted, callback kept) only once committed (ms).');
 const databaseSection = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('sqlite').describe('Embedded SQLite in WAL mode.'),
-    path: z.string().min(1).default('./var/onair.db').describe('Database file (its folder is created).'),
-    synchronous: z.enum(['normal', 'full']).default('normal').describe('normal survives a process crash; full also a power loss.'),
-    commitWindowMs: nonNegativeInt.max(50).default(5).describe('Writes are committed together at most this long after the first of them; 0 = at the end of each event-loop turn. A write counts as stored (CDR accepted, callback kept) only once committed (ms).'),
+    path: sqlitePath.describe('Database file (its folder is created).'),
+    synchronous: sqliteSynchronous,
+    commitWindowMs,
   }),
   z.strictObject({
-    kind: z.literal('postgres').describe('PostgreSQL (not available yet: the configuration check refuses it).'),
-    url: z.string().startsWith('postgres').describe('Connection URL, postgres://user:pass@host/db.'),
+    kind: z.literal('postgres').describe('PostgreSQL for the store (outbox, callback tasks and attempts, call journal, do-not-call list, agent registrations); the engine\'s other tables stay in the SQLite file `path` (docs/operations.md, Running on PostgreSQL).'),
+    url: z.string().startsWith('postgres').describe('Connection URL, postgres://user:pass@host:port/db.'),
+    poolSize: positiveInt.max(100).default(4).describe('Connections to PostgreSQL (one carries the writes at a time, the others the reads).'),
+    commitWindowMs,
+    path: sqlitePath.describe('SQLite file of what is not in PostgreSQL yet (user accounts and sessions, the built-in sqlite CRM, ...; its folder is created).'),
+    synchronous: sqliteSynchronous,
   }),
 ]).prefault({ kind: 'sqlite' }).describe('Where the outbox, callbacks and call journal are kept.');
 

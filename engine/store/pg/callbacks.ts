@@ -143,7 +143,11 @@ export class PgCallbacks implements CallbackStore {
   }
 
   finishAttempt(attemptId: number, r: AttemptEnd, now: number): Promise<StoreResult<CallbackTask>> {
-    return this.#writer.write((tx) => this.#finishIn(tx, attemptId, r, now));
+    return this.#writer.write((tx) => this.#finishIn(tx, attemptId, r, now)).then((done) => {
+      // Counted once committed: a write may run twice (writer.ts).
+      if (done.ok) this.#results[r.result]++;
+      return done;
+    });
   }
 
   async #finishIn(tx: PgTx, attemptId: number, r: AttemptEnd, now: number): Promise<StoreResult<CallbackTask>> {
@@ -157,7 +161,6 @@ export class PgCallbacks implements CallbackStore {
       const a = await sql<AttemptRow>`SELECT * FROM callback_attempts WHERE id = ${attemptId}`.execute(tx);
       return refusal('callback attempt', attemptId, a.rows[0] === undefined ? null : `ended (${a.rows[0].result ?? 'no result'})`, 'in progress');
     }
-    this.#results[r.result]++;
     const t = await sql<CallbackRow>`SELECT * FROM callbacks WHERE id = ${attempt.task_id} FOR UPDATE`.execute(tx);
     const task = t.rows[0]!;
     const decision = decideAfterAttempt({ attempts: task.attempts, timeZone: task.time_zone }, r.result, now, this.#policy);
@@ -205,6 +208,9 @@ export class PgCallbacks implements CallbackStore {
         const r = await this.#finishIn(tx, a.id, { result: 'interrupted', trunk: a.trunk, sipStatus: null, note: 'engine stopped during the attempt' }, now);
         if (r.ok) n++;
       }
+      return n;
+    }).then((n) => {
+      this.#results.interrupted += n;
       return n;
     });
   }

@@ -9,6 +9,7 @@ import type { FailureOutcome, OutboxBacklog, OutboxItem, OutboxKind, OutboxPaylo
 import { backoffDelay, checkRetryPolicy, DEFAULT_RETRY_POLICY } from '../retry.ts';
 import { toItem, type OutboxRow, type SqliteOutboxOptions } from '../outbox.ts';
 import type { PgTables, PgTx, PgWriter } from './writer.ts';
+import type { Cdr } from '../../../crm-adapter/index.ts';
 
 const COLUMNS = sql.raw('o.id, o.call_id, o.kind, o.payload, o.status, o.created_at, o.attempts, o.next_attempt_at, o.last_error');
 
@@ -17,6 +18,7 @@ export class PgOutbox implements OutboxStore {
   readonly policy: Readonly<RetryPolicy>;
   readonly #db: Kysely<PgTables>;
   readonly #writer: PgWriter;
+  #onCdr: ((cdr: Cdr) => void) | undefined = undefined;
   readonly #random: () => number;
 
   constructor(db: Kysely<PgTables>, writer: PgWriter, options: SqliteOutboxOptions = {}) {
@@ -31,7 +33,16 @@ export class PgOutbox implements OutboxStore {
     const r = await sql<{ id: number }>`INSERT INTO outbox (call_id, kind, payload, created_at, next_attempt_at)
       VALUES (${callId}, ${kind}, ${JSON.stringify(payload)}, ${now}, ${now}) RETURNING id`.execute(tx);
     await sql`INSERT INTO outbox_lanes (call_id, next_attempt_at) VALUES (${callId}, ${now}) ON CONFLICT (call_id) DO NOTHING`.execute(tx);
+    // Told when appended, inside the PostgreSQL transaction but not part of it (the observer's
+    // tables are in another database): a group that fails to commit was observed anyway, which
+    // the reports' per-call replacement rule makes harmless when the record is written again.
+    if (kind === 'cdr' && this.#onCdr !== undefined) this.#onCdr(payload as Cdr);
     return r.rows[0]!.id;
+  }
+
+  /** Tell `observer` of every CDR appended (the reports' interval tables; engine/reports). */
+  observeCdrs(observer: (cdr: Cdr) => void): void {
+    this.#onCdr = observer;
   }
 
   append<K extends OutboxKind>(callId: string, kind: K, payload: OutboxPayload<K>, now: number): Promise<number> {

@@ -30,7 +30,8 @@ CREATE TABLE outbox_lanes (
   call_id TEXT PRIMARY KEY,
   next_attempt_at BIGINT NOT NULL
 );
-CREATE INDEX outbox_lanes_due ON outbox_lanes (next_attempt_at);
+-- call_id in the index: due() reads the lanes in (next_attempt_at, call_id) order without a sort.
+CREATE INDEX outbox_lanes_due ON outbox_lanes (next_attempt_at, call_id);
 
 CREATE TABLE callbacks (
   id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

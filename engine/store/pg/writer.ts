@@ -2,8 +2,10 @@
  * Group commit on PostgreSQL, with the semantics of the SQLite writer (engine/db `SqliteWriter`):
  * the writes issued in one event-loop turn (or one commit window) run in one transaction, in the
  * order they were issued, and their promises resolve only after its COMMIT. A write that throws is
- * undone alone (each runs inside its own SAVEPOINT: PostgreSQL aborts the whole transaction on an
- * error otherwise) and its promise rejects; a failed COMMIT rejects every write of the group.
+ * undone alone and its promise rejects: the group runs again with each write inside its own
+ * SAVEPOINT (PostgreSQL aborts the whole transaction on an error otherwise). A write must therefore
+ * touch nothing but the database before its commit (no counters, no caches: do those once it
+ * resolves). A failed COMMIT rejects every write of the group.
  *
  * One group runs at a time on one connection of the pool: writes issued while a group is being
  * committed form the next group. That keeps the order of the writes of one call (outbox ids of a
@@ -82,16 +84,38 @@ export class PgWriter {
   }
 
   async #group(jobs: Job[]): Promise<void> {
+    // First without savepoints (two round trips fewer per write); only when a write fails is the
+    // group run again with one savepoint per write, so that the failing write is undone alone.
+    // A failure outside the writes (COMMIT, the connection) rejects the group: it may have
+    // committed, and running it again could write it twice.
+    let failedInWrite = false;
+    let values: unknown[] = [];
+    try {
+      await this.#db.transaction().execute(async (tx) => {
+        values = [];
+        for (const job of jobs) {
+          try {
+            values.push(await job.fn(tx));
+          } catch (err) {
+            failedInWrite = true;
+            throw err;
+          }
+        }
+      });
+    } catch (err) {
+      if (failedInWrite && jobs.length > 1) return this.#isolated(jobs);
+      for (const job of jobs) job.reject(err);
+      return;
+    }
+    this.commits++;
+    jobs.forEach((job, i) => job.resolve(values[i]));
+  }
+
+  async #isolated(jobs: Job[]): Promise<void> {
     const results: { ok: boolean; value: unknown }[] = [];
     try {
       await this.#db.transaction().execute(async (tx) => {
-        const alone = jobs.length === 1;
         for (const job of jobs) {
-          if (alone) {
-            // One write: the transaction is its savepoint (an error rolls it back and rejects it).
-            results.push({ ok: true, value: await job.fn(tx) });
-            continue;
-          }
           await sql`SAVEPOINT w`.execute(tx);
           try {
             const value = await job.fn(tx);
