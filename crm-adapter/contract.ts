@@ -306,6 +306,27 @@ export interface Cdr {
    * by the flow's variable names; `{}` when nothing was keyed. Always set on inbound records.
    */
   variables?: Record<string, string>;
+  /** Inbound (h-xfer, C1): milliseconds the caller spent on hold by an agent (phone re-INVITE or the API). */
+  holdMs?: number;
+  /** Inbound (h-xfer, C1): how many times the call was transferred (blind REFER to a queue...). */
+  transfers?: number;
+  /** Inbound (h-xfer, C1): who the caller talked to, oldest first; one entry per answered leg. */
+  legs?: CdrLeg[];
+}
+
+/**
+ * One party the caller was bridged to during an inbound call (contract C1): an agent, an external
+ * number reached through an outbound trunk, or a consultation leg. `endedBy` says why the leg
+ * ended: the caller was passed on (`transfer`), someone hung up (`hangup`), or it failed.
+ */
+export interface CdrLeg {
+  kind: 'agent' | 'external' | 'consult';
+  agent: string | null;
+  number: string | null;
+  queue: string | null;
+  startedAt: number;
+  endedAt: number | null;
+  endedBy: 'transfer' | 'hangup' | 'failed';
 }
 
 /** What an inbound caller got on arrival ({@link Cdr.treatment}). */

@@ -39,6 +39,7 @@ import { parseDtmfInfo } from './dtmf-info.ts';
 import { DEFAULT_QUEUE_CALL_SETTINGS } from './settings.ts';
 import { allHold } from './flow-conditions.ts';
 import { agentLocalMedia, answerReinvite, ringAgentPhone, sdpBody, toLegRemote, type AgentLocalMedia } from './ring.ts';
+import { REFUSAL_STATUS, Transfers, checkRefer, notifyRefer, type TransferCounters } from './transfer.ts';
 
 export type { CallPhase } from './phase.ts';
 
@@ -138,6 +139,9 @@ interface PendingCdr {
   cdr: Cdr;
 }
 
+/** How long a transferring phone has to hang up after the final NOTIFY before we do (RFC 3515 §2.4.7). */
+const REFER_BYE_GRACE_MS = 5000;
+
 /** Most digits kept for type-ahead: a caller who knows the menu presses one or two. */
 const TYPE_AHEAD_MAX = 4;
 
@@ -191,6 +195,8 @@ export class CallController {
   /** Agent id → the CDR of its last call, until its wrap-up ends. */
   private readonly wrapUps = new Map<string, PendingCdr>();
   private readonly refusals: RefusalRecorder;
+  /** Transfers and holds: the REFER rules, each call's legs and hold time (transfer.ts). */
+  private readonly xfer = new Transfers();
   /** The media capacity and the callers held in ringing (issue 13). */
   private readonly admission: MediaAdmission;
   private nextCallNumber = 1;
@@ -287,6 +293,11 @@ export class CallController {
    * Run one ACD input, time it (routing latency), and apply its effects: the one effect loop, also
    * for the dialer's inputs (its effects may offer an inbound caller, and ours a callback task).
    */
+  /** REFER outcomes so far (accepted, and each refusal), for metrics and tests. */
+  transferCounters(): Readonly<TransferCounters> {
+    return this.xfer.counters;
+  }
+
   decide(input: () => AcdEffect[]): void {
     this.apply(this.timed(input));
   }
@@ -660,7 +671,7 @@ export class CallController {
         else this.callerLeft(call, 'system');
       },
       onReinvite: (dialog, req) => this.reinvite(call, 'caller', dialog, req),
-      onRequest: (_dialog, req) => this.inDialogRequest(call, req, true),
+      onRequest: (dialog, req) => this.inDialogRequest(call, req, true, dialog),
     };
   }
 
@@ -669,8 +680,12 @@ export class CallController {
    * from the caller feeds the IVR like RFC 4733 events; a malformed DTMF body gets 400. Everything
    * else gets the UA's defaults (REFER 603: no transfers by the carrier; the rest 200).
    */
-  private inDialogRequest(call: Call, req: IncomingRequest, fromCaller: boolean): void {
+  private inDialogRequest(call: Call, req: IncomingRequest, fromCaller: boolean, dialog?: Dialog): void {
     const m = req.request.method;
+    if (m === 'REFER') {
+      this.refer(call, req, fromCaller, dialog);
+      return;
+    }
     if (m === 'INFO') {
       const r = parseDtmfInfo(req.request.headers.get('content-type'), req.request.body);
       if (r.kind === 'malformed') {
@@ -682,6 +697,75 @@ export class CallController {
       return;
     }
     req.respond(m === 'REFER' ? 603 : 200);
+  }
+
+  // ---- transfer (transfer.ts) -------------------------------------------------------------------
+
+  /**
+   * A REFER in one of the call's dialogs (RFC 3515). Checked by transfer.ts; refused with its
+   * status, or accepted (202) as a blind transfer: the caller leaves the agent for the target
+   * queue with its priority and arrival (acd.transfer), hears that queue's hold music, and the
+   * phone gets the NOTIFY progress. The phone ends its dialog after the final NOTIFY (§2.4.7).
+   */
+  private refer(call: Call, req: IncomingRequest, fromCaller: boolean, dialog: Dialog | undefined): void {
+    const h = req.request.headers;
+    const now = this.now();
+    const verdict = checkRefer({
+      // The header layer maps the compact forms (`r`, `b`) to these names.
+      referTo: h.getAll('refer-to'), referredBy: h.get('referred-by'),
+      fromAgent: !fromCaller, fromCurrentAgent: dialog !== undefined && dialog === call.agentDialog, talking: call.phase === 'talking',
+      currentQueue: call.queue, transfers: this.xfer.transfers(call.id), queues: this.d.settings.queues,
+      numbers: this.d.settings.numbers, flows: this.d.settings.flows, vip: call.priority > 0, now,
+    });
+    if (!verdict.ok) {
+      this.refuseRefer(call, req, verdict.refusal);
+      return;
+    }
+    const effects = this.timed(() => this.d.acd.transfer(call.id, verdict.queue, now));
+    if (effects.some((e) => e.type === 'error')) {
+      this.refuseRefer(call, req, 'unknownTarget');
+      return;
+    }
+    req.respond(202, { reason: 'Accepted' });
+    const agentId = call.agentId;
+    const from = call.queue;
+    this.to(call, 'queued');
+    call.agentId = null;
+    call.agentDialog = undefined;
+    call.queue = verdict.queue;
+    this.xfer.transferred(call.id, verdict.referredBy, now);
+    const leg = call.callerLeg;
+    if (leg) {
+      call.afterPlay = undefined;
+      void this.d.media.unbridge(leg, { items: [this.holdMusic(call)], loop: true }).then((r) => {
+        if (r.ok && r.value) call.playId = r.value.playId;
+        else if (!r.ok) this.d.log.error({ ...this.ctx(call), code: r.code, reason: r.reason }, 'unbridge for transfer failed');
+      });
+    }
+    this.releaseAgentLeg(call);
+    this.d.log.info({ ...this.ctx(call), agentId, from, to: verdict.queue }, 'blind transfer');
+    const position = this.d.acd.positionOf(call.id) ?? 1;
+    this.record(call, { type: 'queued', queue: verdict.queue, position, priority: call.priority, treatment: 'media' });
+    this.emit({
+      type: 'call.queued', callId: call.id, queue: verdict.queue, caller: call.caller, dialled: call.dialled, programme: call.route.programme,
+      airing: call.route.airing, position, priority: call.priority, at: now, treatment: 'media',
+    });
+    this.apply(effects);
+    if (!dialog) return;
+    void notifyRefer(this.d.ua, dialog, 100, 'Trying', false)
+      .then(() => notifyRefer(this.d.ua, dialog, 200, 'OK', true))
+      .then(() => {
+        // A phone that does not hang up after the final NOTIFY is hung up: its agent is in wrap-up.
+        this.clock.setTimer(REFER_BYE_GRACE_MS, () => { if (dialog.state !== 'terminated') void this.d.ua.bye(dialog); });
+      })
+      .catch((err: unknown) => this.d.log.warn({ err, ...this.ctx(call) }, 'REFER NOTIFY failed'));
+  }
+
+  private refuseRefer(call: Call, req: IncomingRequest, refusal: Parameters<Transfers['refused']>[0]): void {
+    this.xfer.refused(refusal);
+    const r = REFUSAL_STATUS[refusal];
+    req.respond(r.status, { reason: r.reason });
+    this.d.log.info({ ...this.ctx(call), refusal, status: r.status }, 'REFER refused');
   }
 
   // ---- IVR ------------------------------------------------------------------------------------
@@ -1037,12 +1121,14 @@ export class CallController {
         ...(call.customer.lowCredit ? [{ name: 'X-Onair-Flag', value: 'low-credit' }] : []),
         // IVR input for the phone's screen: digits only (collect keeps 0-9), safe as header values.
         ...Object.entries(call.vars).map(([k, v]) => ({ name: `X-Onair-Var-${k}`, value: v })),
+        ...this.xfer.offerHeaders(call.id),
       ],
+      // A dialog that is no longer the call's (its agent transferred the caller) ends on its own.
       dialogDelegate: {
-        onBye: () => this.agentLeft(call),
-        onTerminated: () => this.agentLeft(call),
-        onReinvite: (d, req) => this.reinvite(call, 'agent', d, req),
-        onRequest: (_d, req) => this.inDialogRequest(call, req, false),
+        onBye: (d) => { if (d === call.agentDialog) this.agentLeft(call); },
+        onTerminated: (d) => { if (d === call.agentDialog) this.agentLeft(call); },
+        onReinvite: (d, req) => { if (d === call.agentDialog) this.reinvite(call, 'agent', d, req); else req.respond(488); },
+        onRequest: (d, req) => this.inDialogRequest(call, req, false, d),
       },
       delegate: {
         onProgress: (response) => this.agentRinging(call, seq, response.status),
@@ -1081,7 +1167,9 @@ export class CallController {
       return;
     }
     this.to(call, 'talking');
-    call.answeredAt = now;
+    // The first answer stays the call's (waitMs); a transferred caller's later agents are legs.
+    call.answeredAt ??= now;
+    this.xfer.agentLegStarted(call.id, call.agentId!, call.queue, now);
     call.queueDigits = undefined;
     this.answerCaller(call);
     const callerLeg = call.callerLeg!;
@@ -1364,13 +1452,14 @@ export class CallController {
       offeredAt: call.offeredAt, answeredAt: call.answeredAt, endedAt: now, wrapUpEndAt: null,
       waitMs: (call.answeredAt ?? now) - call.arrivedAt, talkMs: call.answeredAt !== null ? now - call.answeredAt : 0, wrapUpMs: 0,
       offers: call.offers, releasedBy: by, callbackId: null, direction: 'inbound', variables: { ...call.vars },
-      treatment: call.treatment, ringingMs: call.ringingMs,
+      treatment: call.treatment, ringingMs: call.ringingMs, ...this.xfer.finish(call.id, now),
     };
     if (agent !== null && this.d.acd.inspectAgent(agent)?.state === 'wrapUp') {
       this.wrapUps.set(agent, { cdr });
     } else {
       // Only a caller who entered the system and left before an agent is a callback (not a blacklisted one).
-      const wantsCallback = callback !== null && phase !== 'talking' && call.caller.length > 0;
+      // One who talked to an agent already (then was transferred) was served: no callback either.
+      const wantsCallback = callback !== null && phase !== 'talking' && call.answeredAt === null && call.caller.length > 0;
       this.writeCdr(cdr, wantsCallback ? {
         caller: call.caller, queue: call.queue ?? this.d.settings.defaultCallbackQueue, arrivedAt: call.arrivedAt, callId: call.id,
         reason: callback, dialled: call.dialled, programme: call.route.programme, customerId: call.customer.customerId,
