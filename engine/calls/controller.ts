@@ -754,11 +754,10 @@ export class CallController {
     if (!dialog) return;
     void notifyRefer(this.d.ua, dialog, 100, 'Trying', false)
       .then(() => notifyRefer(this.d.ua, dialog, 200, 'OK', true))
-      .then(() => {
-        // A phone that does not hang up after the final NOTIFY is hung up: its agent is in wrap-up.
-        this.clock.setTimer(REFER_BYE_GRACE_MS, () => { if (dialog.state !== 'terminated') void this.d.ua.bye(dialog); });
-      })
       .catch((err: unknown) => this.d.log.warn({ err, ...this.ctx(call) }, 'REFER NOTIFY failed'));
+    // A phone that does not hang up after the final NOTIFY (or never answers the NOTIFYs) is hung
+    // up: its agent is in wrap-up and the dialog carries no media any more.
+    this.clock.setTimer(REFER_BYE_GRACE_MS, () => { if (dialog.state !== 'terminated') void this.d.ua.bye(dialog); });
   }
 
   private refuseRefer(call: Call, req: IncomingRequest, refusal: Parameters<Transfers['refused']>[0]): void {
