@@ -39,6 +39,7 @@ import { parseDtmfInfo } from './dtmf-info.ts';
 import { DEFAULT_QUEUE_CALL_SETTINGS } from './settings.ts';
 import { allHold } from './flow-conditions.ts';
 import { agentLocalMedia, answerReinvite, ringAgentPhone, sdpBody, toLegRemote, type AgentLocalMedia } from './ring.ts';
+import { holdIntent, type HoldIntent } from './hold.ts';
 import { REFUSAL_STATUS, Transfers, checkRefer, notifyRefer, type TransferCounters } from './transfer.ts';
 
 export type { CallPhase } from './phase.ts';
@@ -1521,6 +1522,25 @@ export class CallController {
     const callerLocal = sdpAddress(call.localSdp);
     const local = side === 'agent' ? call.agentLocal : callerLocal && { ...callerLocal, codecs: [call.callerCodec], dtmf: true };
     answerReinvite(this.d.media, leg, local, dialog, req, side === 'caller' ? call.localSdp : undefined);
+    if (side === 'agent') this.agentHold(call, holdIntent(req.request.body.toString('latin1')));
+  }
+
+  /** The agent's phone held or resumed (hold.ts): the caller hears the queue's music meanwhile. */
+  private agentHold(call: Call, intent: HoldIntent): void {
+    const callerLeg = call.callerLeg;
+    const agentLeg = call.agentLeg;
+    if (call.phase !== 'talking' || !callerLeg || !agentLeg || intent === 'none') return;
+    const now = this.now();
+    if (intent === 'hold' && this.xfer.holdStarted(call.id, now)) {
+      call.afterPlay = undefined;
+      void this.d.media.unbridge(callerLeg, { items: [this.holdMusic(call)], loop: true }).then((r) => {
+        if (r.ok && r.value) call.playId = r.value.playId;
+        else if (!r.ok) this.d.log.error({ ...this.ctx(call), code: r.code, reason: r.reason }, 'unbridge for hold failed');
+      });
+    } else if (intent === 'resume' && this.xfer.holdEnded(call.id, now)) {
+      void this.d.media.bridge(callerLeg, agentLeg)
+        .then((r) => { if (!r.ok) this.d.log.error({ ...this.ctx(call), code: r.code }, 'bridge after hold failed'); });
+    }
   }
 
   // ---- agents' feature codes ------------------------------------------------------------------

@@ -402,6 +402,23 @@ export class CallRig {
     this.deliver(text, phone.source);
   }
 
+  /**
+   * A carrier call through the welcome prompt to `phone`, which answers: the caller's SIP Call-ID,
+   * our call id, the caller leg and the agent INVITE (the first call of the rig).
+   */
+  async answeredCall(phone: Phone): Promise<{ sip: string; callId: string; leg: LegId; inv: SipRequest }> {
+    const { callId: sip } = this.invite();
+    await this.settle();
+    const leg = this.callerLeg(0);
+    this.media.done(leg);
+    await this.settle();
+    const callId = this.of('call.arrived')[0]!.callId;
+    const inv = this.agentInvites().at(-1)!;
+    this.phoneAnswers(inv, phone);
+    await this.settle();
+    return { sip, callId, leg, inv };
+  }
+
   /** An in-dialog request (REFER, re-INVITE...) from the phone on the answered dialog of agent INVITE `request`. */
   phoneRequest(request: SipRequest, phone: Phone, method: string, headers: string[] = [], body = ''): void {
     const ourTag = request.headers.from.params.get('tag');

@@ -24,18 +24,8 @@ async function cdrOf(r: CallRig, callId: string): Promise<Cdr | undefined> {
   return item?.kind === 'cdr' ? item.payload : undefined;
 }
 
-/** A call answered by the phone: the caller's SIP Call-ID, our call id, the agent INVITE. */
-async function answeredCall(r: CallRig, phone: Phone): Promise<{ sip: string; callId: string; leg: string; inv: SipRequest }> {
-  const { callId: sip } = r.invite();
-  await r.settle();
-  const leg = r.callerLeg(0);
-  r.media.done(leg);
-  await r.settle();
-  const callId = r.of('call.arrived')[0]!.callId;
-  const inv = r.agentInvites().at(-1)!;
-  r.phoneAnswers(inv, phone);
-  await r.settle();
-  return { sip, callId, leg, inv };
+function answeredCall(r: CallRig, phone: Phone): ReturnType<CallRig['answeredCall']> {
+  return r.answeredCall(phone);
 }
 
 /** An in-dialog request from the phone on the dialog of agent INVITE `inv`. */
