@@ -2,7 +2,7 @@
  * The phases of an inbound call and the one function that changes them (CONVENTIONS.md 17).
  *
  * ```
- *  setup ──▶ ivr ──▶ queued ⇄ offering ──▶ talking ──▶ ended
+ *  setup ──▶ ivr ──▶ queued ⇄ offering ──▶ talking ──▶ ended     (talking ──▶ queued: blind transfer)
  *    │        │        │         │                      ▲
  *    │        └────────┴─────────┴──▶ closing ──────────┤   (a last prompt, then we hang up)
  *    └────────┴────────┴─────────┴──────────────────────┘   (hang-up, failure, rejection)
