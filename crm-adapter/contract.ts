@@ -346,6 +346,12 @@ export interface Cdr {
   recording?: CdrRecording | null;
   /** Inbound, answered (issue 16, contract C1): supervisors who monitored the call, in start order. */
   monitoring?: CdrMonitoring[];
+  /** Inbound (h-xfer, C1): milliseconds the caller spent on hold by an agent (phone re-INVITE or the API). */
+  holdMs?: number;
+  /** Inbound (h-xfer, C1): how many times the call was transferred (blind REFER to a queue...). */
+  transfers?: number;
+  /** Inbound (h-xfer, C1): who the caller talked to, oldest first; one entry per answered leg. */
+  legs?: CdrLeg[];
 }
 
 /** The recording of a call ({@link Cdr.recording}). */
@@ -362,6 +368,21 @@ export interface CdrMonitoring {
   mode: 'listen' | 'whisper' | 'barge';
   startedAt: number;
   endedAt: number;
+}
+
+/**
+ * One party the caller was bridged to during an inbound call (contract C1): an agent, an external
+ * number reached through an outbound trunk, or a consultation leg. `endedBy` says why the leg
+ * ended: the caller was passed on (`transfer`), someone hung up (`hangup`), or it failed.
+ */
+export interface CdrLeg {
+  kind: 'agent' | 'external' | 'consult';
+  agent: string | null;
+  number: string | null;
+  queue: string | null;
+  startedAt: number;
+  endedAt: number | null;
+  endedBy: 'transfer' | 'hangup' | 'failed';
 }
 
 /** What an inbound caller got on arrival ({@link Cdr.treatment}). */

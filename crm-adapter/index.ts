@@ -8,7 +8,7 @@ export {
   type ContractVersion, type LookupContext, type CallerInfo, type CallEventType, type CallEventBase,
   type QueuedEvent, type OfferedEvent, type AnsweredEvent, type AbandonStage, type AbandonedEvent, type ReleasedBy,
   type EndedEvent, type CallbackCreatedEvent, type CallbackAttemptEvent, type CallbackCompletedEvent, type CampaignResultEvent, type CallbackAttemptResult, type CallTreatment,
-  type CallbackFinalStatus, type CallEvent, type CdrOutcome, type Cdr, type CdrRecording, type CdrMonitoring, type DeliveryInfo,
+  type CallbackFinalStatus, type CallEvent, type CdrOutcome, type Cdr, type CdrRecording, type CdrMonitoring, type CdrLeg, type DeliveryInfo,
   type CrmAdapter,
 } from './contract.ts';
 export {

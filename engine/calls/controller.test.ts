@@ -470,6 +470,18 @@ t.test('a callback chosen in the IVR menu', async (t) => {
   t.equal(r.lastStatus(sip), 200);
 });
 
+t.test('a blind REFER from the agent\'s phone puts the caller back in a queue (talking → queued)', async (t) => {
+  const r = await rig(t, { queues: [{ id: 'orders', wrapUpMs: 10_000 }, { id: 'service' }] });
+  const phone = r.agent('a1', '2001', 5070);
+  const { callId } = await queuedCall(r);
+  await r.settle();
+  r.phoneAnswers(r.agentInvites()[0]!, phone);
+  await r.settle();
+  r.phoneRequest(r.agentInvites()[0]!, phone, 'REFER', ['Refer-To: <sip:service@127.0.0.1>']);
+  await r.settle();
+  t.match(r.acd.inspectCall(callId), { queueId: 'service', state: 'waiting' }, 'waiting in the target queue');
+});
+
 t.test('every edge of the phase table is one call control takes (seen in the traces of the tests above)', async (t) => {
   const table = Object.entries(CALL_PHASE_NEXT).flatMap(([from, tos]) => tos.map((to) => `${from}>${to}`));
   t.same(table.filter((e) => !PHASE_EDGES_SEEN.has(e)), [], 'no edge of the table unused');

@@ -41,6 +41,8 @@ import { allHold } from './flow-conditions.ts';
 import { agentLocalMedia, answerReinvite, ringAgentPhone, sdpBody, toLegRemote, type AgentLocalMedia } from './ring.ts';
 import type { CallRecordings } from './recording.ts';
 import type { CallMonitor, MonitoredCall } from './monitor.ts';
+import { holdIntent, type HoldIntent } from './hold.ts';
+import { REFUSAL_STATUS, Transfers, checkRefer, notifyRefer, type TransferCounters } from './transfer.ts';
 
 export type { CallPhase } from './phase.ts';
 
@@ -140,6 +142,9 @@ interface PendingCdr {
   cdr: Cdr;
 }
 
+/** How long a transferring phone has to hang up after the final NOTIFY before we do (RFC 3515 §2.4.7). */
+const REFER_BYE_GRACE_MS = 5000;
+
 /** Most digits kept for type-ahead: a caller who knows the menu presses one or two. */
 const TYPE_AHEAD_MAX = 4;
 
@@ -201,6 +206,8 @@ export class CallController {
   /** Agent id → the CDR of its last call, until its wrap-up ends. */
   private readonly wrapUps = new Map<string, PendingCdr>();
   private readonly refusals: RefusalRecorder;
+  /** Transfers and holds: the REFER rules, each call's legs and hold time (transfer.ts). */
+  private readonly xfer = new Transfers();
   /** The media capacity and the callers held in ringing (issue 13). */
   private readonly admission: MediaAdmission;
   private nextCallNumber = 1;
@@ -308,6 +315,11 @@ export class CallController {
    * Run one ACD input, time it (routing latency), and apply its effects: the one effect loop, also
    * for the dialer's inputs (its effects may offer an inbound caller, and ours a callback task).
    */
+  /** REFER outcomes so far (accepted, and each refusal), for metrics and tests. */
+  transferCounters(): Readonly<TransferCounters> {
+    return this.xfer.counters;
+  }
+
   decide(input: () => AcdEffect[]): void {
     this.apply(this.timed(input));
   }
@@ -698,7 +710,7 @@ export class CallController {
         else this.callerLeft(call, 'system');
       },
       onReinvite: (dialog, req) => this.reinvite(call, 'caller', dialog, req),
-      onRequest: (_dialog, req) => this.inDialogRequest(call, req, true),
+      onRequest: (dialog, req) => this.inDialogRequest(call, req, true, dialog),
     };
   }
 
@@ -707,8 +719,12 @@ export class CallController {
    * from the caller feeds the IVR like RFC 4733 events; a malformed DTMF body gets 400. Everything
    * else gets the UA's defaults (REFER 603: no transfers by the carrier; the rest 200).
    */
-  private inDialogRequest(call: Call, req: IncomingRequest, fromCaller: boolean): void {
+  private inDialogRequest(call: Call, req: IncomingRequest, fromCaller: boolean, dialog?: Dialog): void {
     const m = req.request.method;
+    if (m === 'REFER') {
+      this.refer(call, req, fromCaller, dialog);
+      return;
+    }
     if (m === 'INFO') {
       const r = parseDtmfInfo(req.request.headers.get('content-type'), req.request.body);
       if (r.kind === 'malformed') {
@@ -720,6 +736,74 @@ export class CallController {
       return;
     }
     req.respond(m === 'REFER' ? 603 : 200);
+  }
+
+  // ---- transfer (transfer.ts) -------------------------------------------------------------------
+
+  /**
+   * A REFER in one of the call's dialogs (RFC 3515). Checked by transfer.ts; refused with its
+   * status, or accepted (202) as a blind transfer: the caller leaves the agent for the target
+   * queue with its priority and arrival (acd.transfer), hears that queue's hold music, and the
+   * phone gets the NOTIFY progress. The phone ends its dialog after the final NOTIFY (§2.4.7).
+   */
+  private refer(call: Call, req: IncomingRequest, fromCaller: boolean, dialog: Dialog | undefined): void {
+    const h = req.request.headers;
+    const now = this.now();
+    const verdict = checkRefer({
+      // The header layer maps the compact forms (`r`, `b`) to these names.
+      referTo: h.getAll('refer-to'), referredBy: h.get('referred-by'),
+      fromAgent: !fromCaller, fromCurrentAgent: dialog !== undefined && dialog === call.agentDialog, talking: call.phase === 'talking',
+      currentQueue: call.queue, transfers: this.xfer.transfers(call.id), queues: this.d.settings.queues,
+      numbers: this.d.settings.numbers, flows: this.d.settings.flows, vip: call.priority > 0, now,
+    });
+    if (!verdict.ok) {
+      this.refuseRefer(call, req, verdict.refusal);
+      return;
+    }
+    const effects = this.timed(() => this.d.acd.transfer(call.id, verdict.queue, now));
+    if (effects.some((e) => e.type === 'error')) {
+      this.refuseRefer(call, req, 'unknownTarget');
+      return;
+    }
+    req.respond(202, { reason: 'Accepted' });
+    const agentId = call.agentId;
+    const from = call.queue;
+    this.to(call, 'queued');
+    call.agentId = null;
+    call.agentDialog = undefined;
+    call.queue = verdict.queue;
+    this.xfer.transferred(call.id, verdict.referredBy, now);
+    const leg = call.callerLeg;
+    if (leg) {
+      call.afterPlay = undefined;
+      void this.d.media.unbridge(leg, { items: [this.holdMusic(call)], loop: true }).then((r) => {
+        if (r.ok && r.value) call.playId = r.value.playId;
+        else if (!r.ok) this.d.log.error({ ...this.ctx(call), code: r.code, reason: r.reason }, 'unbridge for transfer failed');
+      });
+    }
+    this.releaseAgentLeg(call);
+    this.d.log.info({ ...this.ctx(call), agentId, from, to: verdict.queue }, 'blind transfer');
+    const position = this.d.acd.positionOf(call.id) ?? 1;
+    this.record(call, { type: 'queued', queue: verdict.queue, position, priority: call.priority, treatment: 'media' });
+    this.emit({
+      type: 'call.queued', callId: call.id, queue: verdict.queue, caller: call.caller, dialled: call.dialled, programme: call.route.programme,
+      airing: call.route.airing, position, priority: call.priority, at: now, treatment: 'media',
+    });
+    this.apply(effects);
+    if (!dialog) return;
+    void notifyRefer(this.d.ua, dialog, 100, 'Trying', false)
+      .then(() => notifyRefer(this.d.ua, dialog, 200, 'OK', true))
+      .catch((err: unknown) => this.d.log.warn({ err, ...this.ctx(call) }, 'REFER NOTIFY failed'));
+    // A phone that does not hang up after the final NOTIFY (or never answers the NOTIFYs) is hung
+    // up: its agent is in wrap-up and the dialog carries no media any more.
+    this.clock.setTimer(REFER_BYE_GRACE_MS, () => { if (dialog.state !== 'terminated') void this.d.ua.bye(dialog); });
+  }
+
+  private refuseRefer(call: Call, req: IncomingRequest, refusal: Parameters<Transfers['refused']>[0]): void {
+    this.xfer.refused(refusal);
+    const r = REFUSAL_STATUS[refusal];
+    req.respond(r.status, { reason: r.reason });
+    this.d.log.info({ ...this.ctx(call), refusal, status: r.status }, 'REFER refused');
   }
 
   // ---- IVR ------------------------------------------------------------------------------------
@@ -1075,12 +1159,14 @@ export class CallController {
         ...(call.customer.lowCredit ? [{ name: 'X-Onair-Flag', value: 'low-credit' }] : []),
         // IVR input for the phone's screen: digits only (collect keeps 0-9), safe as header values.
         ...Object.entries(call.vars).map(([k, v]) => ({ name: `X-Onair-Var-${k}`, value: v })),
+        ...this.xfer.offerHeaders(call.id),
       ],
+      // A dialog that is no longer the call's (its agent transferred the caller) ends on its own.
       dialogDelegate: {
-        onBye: () => this.agentLeft(call),
-        onTerminated: () => this.agentLeft(call),
-        onReinvite: (d, req) => this.reinvite(call, 'agent', d, req),
-        onRequest: (_d, req) => this.inDialogRequest(call, req, false),
+        onBye: (d) => { if (d === call.agentDialog) this.agentLeft(call); },
+        onTerminated: (d) => { if (d === call.agentDialog) this.agentLeft(call); },
+        onReinvite: (d, req) => { if (d === call.agentDialog) this.reinvite(call, 'agent', d, req); else req.respond(488); },
+        onRequest: (d, req) => this.inDialogRequest(call, req, false, d),
       },
       delegate: {
         onProgress: (response) => this.agentRinging(call, seq, response.status),
@@ -1119,7 +1205,9 @@ export class CallController {
       return;
     }
     this.to(call, 'talking');
-    call.answeredAt = now;
+    // The first answer stays the call's (waitMs); a transferred caller's later agents are legs.
+    call.answeredAt ??= now;
+    this.xfer.agentLegStarted(call.id, call.agentId!, call.queue, now);
     call.queueDigits = undefined;
     this.answerCaller(call);
     const callerLeg = call.callerLeg!;
@@ -1406,13 +1494,14 @@ export class CallController {
       waitMs: (call.answeredAt ?? now) - call.arrivedAt, talkMs: call.answeredAt !== null ? now - call.answeredAt : 0, wrapUpMs: 0,
       offers: call.offers, releasedBy: by, callbackId: null, direction: 'inbound', variables: { ...call.vars },
       treatment: call.treatment, ringingMs: call.ringingMs, ...(recording !== undefined && { recording }),
-      ...(monitoring !== undefined && { monitoring }),
+      ...(monitoring !== undefined && { monitoring }), ...this.xfer.finish(call.id, now),
     };
     if (agent !== null && this.d.acd.inspectAgent(agent)?.state === 'wrapUp') {
       this.wrapUps.set(agent, { cdr });
     } else {
       // Only a caller who entered the system and left before an agent is a callback (not a blacklisted one).
-      const wantsCallback = callback !== null && phase !== 'talking' && call.caller.length > 0;
+      // One who talked to an agent already (then was transferred) was served: no callback either.
+      const wantsCallback = callback !== null && phase !== 'talking' && call.answeredAt === null && call.caller.length > 0;
       this.writeCdr(cdr, wantsCallback ? {
         caller: call.caller, queue: call.queue ?? this.d.settings.defaultCallbackQueue, arrivedAt: call.arrivedAt, callId: call.id,
         reason: callback, dialled: call.dialled, programme: call.route.programme, customerId: call.customer.customerId,
@@ -1476,6 +1565,25 @@ export class CallController {
     const callerLocal = sdpAddress(call.localSdp);
     const local = side === 'agent' ? call.agentLocal : callerLocal && { ...callerLocal, codecs: [call.callerCodec], dtmf: true };
     answerReinvite(this.d.media, leg, local, dialog, req, side === 'caller' ? call.localSdp : undefined);
+    if (side === 'agent') this.agentHold(call, holdIntent(req.request.body.toString('latin1')));
+  }
+
+  /** The agent's phone held or resumed (hold.ts): the caller hears the queue's music meanwhile. */
+  private agentHold(call: Call, intent: HoldIntent): void {
+    const callerLeg = call.callerLeg;
+    const agentLeg = call.agentLeg;
+    if (call.phase !== 'talking' || !callerLeg || !agentLeg || intent === 'none') return;
+    const now = this.now();
+    if (intent === 'hold' && this.xfer.holdStarted(call.id, now)) {
+      call.afterPlay = undefined;
+      void this.d.media.unbridge(callerLeg, { items: [this.holdMusic(call)], loop: true }).then((r) => {
+        if (r.ok && r.value) call.playId = r.value.playId;
+        else if (!r.ok) this.d.log.error({ ...this.ctx(call), code: r.code, reason: r.reason }, 'unbridge for hold failed');
+      });
+    } else if (intent === 'resume' && this.xfer.holdEnded(call.id, now)) {
+      void this.d.media.bridge(callerLeg, agentLeg)
+        .then((r) => { if (!r.ok) this.d.log.error({ ...this.ctx(call), code: r.code }, 'bridge after hold failed'); });
+    }
   }
 
   // ---- agents' feature codes ------------------------------------------------------------------

@@ -25,13 +25,14 @@ t.test('every legal edge moves the phase and returns the old one; every other pa
       }
     }
   }
-  t.equal(legal, 14, 'the table as documented in phase.ts');
+  t.equal(legal, 15, 'the table as documented in phase.ts');
 });
 
 t.test('ended is terminal and is what isEnded says; every phase can end', async (t) => {
   t.same(CALL_PHASE_NEXT.ended, []);
   for (const p of PHASES) t.equal(isEnded({ phase: p }), p === 'ended');
   for (const p of PHASES) if (p !== 'ended') t.ok(CALL_PHASE_NEXT[p].includes('ended'), `${p} can end`);
-  t.notOk(CALL_PHASE_NEXT.talking.includes('queued'), 'a talking call never goes back to a queue');
+  t.ok(CALL_PHASE_NEXT.talking.includes('queued'), 'a talking call goes back to a queue only by a blind transfer (transfer.ts)');
+  t.notOk(CALL_PHASE_NEXT.talking.includes('offering'), 'never straight from talking to another phone');
   t.notOk(CALL_PHASE_NEXT.closing.includes('queued'), 'a closing caller is not queued again');
 });

@@ -2,7 +2,7 @@
  * The phases of an inbound call and the one function that changes them (CONVENTIONS.md 17).
  *
  * ```
- *  setup ──▶ ivr ──▶ queued ⇄ offering ──▶ talking ──▶ ended
+ *  setup ──▶ ivr ──▶ queued ⇄ offering ──▶ talking ──▶ ended     (talking ──▶ queued: blind transfer)
  *    │        │        │         │                      ▲
  *    │        └────────┴─────────┴──▶ closing ──────────┤   (a last prompt, then we hang up)
  *    └────────┴────────┴─────────┴──────────────────────┘   (hang-up, failure, rejection)
@@ -35,7 +35,8 @@ export const CALL_PHASE_NEXT: Readonly<Record<CallPhase, readonly CallPhase[]>> 
   // → talking; the caller accepts a callback while a phone rings → closing.
   offering: ['queued', 'talking', 'closing', 'ended'],
   // Either side hangs up (or media dies) → ended.
-  talking: ['ended'],
+  // A blind transfer (REFER from the agent's phone, transfer.ts) → queued in the target queue.
+  talking: ['queued', 'ended'],
   // The last prompt ended or the caller hung up during it → ended.
   closing: ['ended'],
   ended: [],

@@ -75,6 +75,7 @@ export type MediaCall =
   | { op: 'setRemote'; leg: LegId }
   | { op: 'bridge'; a: LegId; b: LegId }
   | { op: 'release'; leg: LegId }
+  | { op: 'unbridge'; leg: LegId }
   | { op: 'stop'; leg: LegId }
   | { op: 'recordStart' | 'recordStop' | 'recordPause' | 'recordResume' | 'leaveConference'; leg: LegId }
   | { op: 'conference'; parties: ConferenceParty[] };
@@ -117,6 +118,14 @@ export class FakeMedia implements CallMedia {
   async bridge(a: LegId, b: LegId): ReturnType<CallMedia['bridge']> {
     this.calls.push({ op: 'bridge', a, b });
     return { ok: true, value: { transcoding: false } };
+  }
+  async unbridge(leg: LegId, then?: Playlist): ReturnType<CallMedia['unbridge']> {
+    this.calls.push({ op: 'unbridge', leg });
+    if (!then) return { ok: true, value: null };
+    const playId = this.nextPlay++;
+    this.lastPlay.set(leg, playId);
+    this.calls.push({ op: 'play', leg, playlist: then, playId });
+    return { ok: true, value: { playId } };
   }
   async release(leg: LegId): ReturnType<CallMedia['release']> {
     this.calls.push({ op: 'release', leg });
@@ -427,6 +436,44 @@ export class CallRig {
       '',
     ].join('\r\n');
     this.deliver(text, phone.source);
+  }
+
+  /**
+   * A carrier call through the welcome prompt to `phone`, which answers: the caller's SIP Call-ID,
+   * our call id, the caller leg and the agent INVITE (the first call of the rig).
+   */
+  async answeredCall(phone: Phone): Promise<{ sip: string; callId: string; leg: LegId; inv: SipRequest }> {
+    const { callId: sip } = this.invite();
+    await this.settle();
+    const leg = this.callerLeg(0);
+    this.media.done(leg);
+    await this.settle();
+    const callId = this.of('call.arrived')[0]!.callId;
+    const inv = this.agentInvites().at(-1)!;
+    this.phoneAnswers(inv, phone);
+    await this.settle();
+    return { sip, callId, leg, inv };
+  }
+
+  /** An in-dialog request (REFER, re-INVITE...) from the phone on the answered dialog of agent INVITE `request`. */
+  phoneRequest(request: SipRequest, phone: Phone, method: string, headers: string[] = [], body = ''): void {
+    const ourTag = request.headers.from.params.get('tag');
+    const theirTag = this.phoneTags.get(request.headers.callId);
+    const n = this.seq++;
+    this.deliver([
+      `${method} sip:onair@127.0.0.1:5060 SIP/2.0`,
+      `Via: SIP/2.0/UDP ${phone.source.address}:${phone.source.port};branch=z9hG4bK-preq-${n}`,
+      `From: <sip:${phone.extension}@onair.invalid>;tag=${theirTag}`,
+      `To: <sip:caller@onair.invalid>;tag=${ourTag}`,
+      `Call-ID: ${request.headers.callId}`,
+      `CSeq: ${100 + n} ${method}`,
+      `Contact: <sip:${phone.extension}@${phone.source.address}:${phone.source.port}>`,
+      'Max-Forwards: 70',
+      ...headers,
+      `Content-Length: ${Buffer.byteLength(body, 'latin1')}`,
+      '',
+      body,
+    ].join('\r\n'), phone.source);
   }
 
   private readonly phoneTags = new Map<string, string>();

@@ -2,7 +2,7 @@
  * What call control needs from the rest of the engine, as narrow interfaces, and the settings it
  * runs on. `engine/engine.ts` builds these from the configuration and the real parts.
  */
-import type { Dialog, Endpoint, IncomingInvite, InviteOptions, OutgoingInvite, SipRequest, SipUri } from '../sip/index.ts';
+import type { Dialog, Endpoint, HeaderField, IncomingInvite, InviteOptions, OutgoingInvite, SipRequest, SipUri } from '../sip/index.ts';
 import type { AcdEffect, AgentState, AgentStatus } from '../acd/index.ts';
 import type { CallerInfo, CdrOutcome, ReleasedBy } from '../../crm-adapter/index.ts';
 import type { LegId, MediaPool } from '../../media/index.ts';
@@ -179,10 +179,12 @@ export interface TrunkGate {
 export interface CallUserAgent {
   invite(options: InviteOptions): OutgoingInvite;
   bye(dialog: Dialog): Promise<unknown>;
+  /** A request in a dialog (NOTIFY of a REFER's progress, transfer.ts). */
+  sendInDialog(dialog: Dialog, method: string, opts?: { headers?: HeaderField[]; body?: Buffer; contentType?: string }): Promise<unknown>;
 }
 
 /** The media commands call control uses (media's `MediaPool` is one). */
-export type CallMedia = Pick<MediaPool, 'allocate' | 'setRemote' | 'play' | 'stop' | 'bridge' | 'release' | 'legStats' | 'delegate'
+export type CallMedia = Pick<MediaPool, 'allocate' | 'setRemote' | 'play' | 'stop' | 'bridge' | 'unbridge' | 'release' | 'legStats' | 'delegate'
   | 'recordStart' | 'recordStop' | 'recordPause' | 'recordResume' | 'conference' | 'leaveConference'>;
 
 /**

@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { connect } from 'node:net';
 
 /** Options of {@link startBaresip}. */
 export interface BaresipOptions {
@@ -20,6 +21,11 @@ export interface BaresipOptions {
   answerMode?: 'auto' | 'manual';
   /** Seconds of the microphone tone (the source stops at its end). Default 60. */
   toneSeconds?: number;
+  /**
+   * Loopback TCP port of baresip's `ctrl_tcp` module (with `menu` for its commands), so a test
+   * can drive the phone: {@link Baresip.command} (`transfer`, `hangup`, `hold`...). Off by default.
+   */
+  ctrlPort?: number;
 }
 
 /** A running baresip; `close()` kills it and removes its folder (idempotent). */
@@ -27,6 +33,11 @@ export interface Baresip {
   process: ChildProcess;
   /** stdout and stderr so far (bounded), for failure messages. */
   output(): string;
+  /**
+   * Send one command over `ctrl_tcp` (netstring JSON, baresip 1.0), e.g. `('transfer', 'sip:service@127.0.0.1:5060')`;
+   * resolves with baresip's reply text. Needs `ctrlPort`.
+   */
+  command(name: string, params?: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -75,6 +86,7 @@ export function startBaresip(o: BaresipOptions): Baresip {
     'audio_player\t\taubridge,onair-nobody',
     'audio_alert\t\taubridge,onair-nobody',
     'rtp_timeout\t\t0',
+    ...(o.ctrlPort !== undefined ? ['module_app\t\tmenu.so', 'module_app\t\tctrl_tcp.so', `ctrl_tcp_listen\t\t127.0.0.1:${o.ctrlPort}`] : []),
     '',
   ].join('\n'));
   const { address, port } = o.registrar;
@@ -90,6 +102,7 @@ export function startBaresip(o: BaresipOptions): Baresip {
   return {
     process: child,
     output: () => output,
+    command: (name, params) => ctrlCommand(o.ctrlPort, name, params),
     close: () => {
       closing ??= (async () => {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -99,4 +112,32 @@ export function startBaresip(o: BaresipOptions): Baresip {
       return closing;
     },
   };
+}
+
+/** One `ctrl_tcp` command: a netstring `len:{json},` out, the first netstring back. */
+function ctrlCommand(port: number | undefined, name: string, params?: string): Promise<string> {
+  if (port === undefined) return Promise.reject(new Error('baresip started without ctrlPort'));
+  return new Promise((resolve, reject) => {
+    const sock = connect({ host: '127.0.0.1', port });
+    const json = JSON.stringify({ command: name, ...(params !== undefined ? { params } : {}), token: 'onair' });
+    let got = '';
+    const timer = setTimeout(() => { sock.destroy(); reject(new Error(`baresip ctrl: no reply to ${name}`)); }, 5000);
+    sock.on('connect', () => sock.write(`${Buffer.byteLength(json)}:${json},`));
+    sock.on('data', (d) => {
+      got += d.toString();
+      const colon = got.indexOf(':');
+      const len = colon > 0 ? Number(got.slice(0, colon)) : NaN;
+      // Skip events (`"event":true`); the reply carries `"response":true`.
+      if (Number.isFinite(len) && got.length >= colon + 1 + len + 1) {
+        const body = got.slice(colon + 1, colon + 1 + len);
+        got = got.slice(colon + 2 + len);
+        if (body.includes('"response"')) {
+          clearTimeout(timer);
+          sock.end();
+          resolve(body);
+        }
+      }
+    });
+    sock.on('error', (err) => { clearTimeout(timer); reject(err); });
+  });
 }

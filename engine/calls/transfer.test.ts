@@ -1,0 +1,162 @@
+/**
+ * Blind transfer by REFER (RFC 3515) on the call-control rig: the real UA, ACD and store with fake
+ * media. The REFER's checks (hostile input refused with the RFC's status, counted), the implicit
+ * subscription's NOTIFYs, the ACD's transfer (priority and arrival kept) and the CDR's legs.
+ */
+import t from 'tap';
+import { createResponse, type SipRequest } from '../sip/index.ts';
+import type { Cdr } from '../../crm-adapter/index.ts';
+import { CallRig, type Phone, type RigOptions } from './testing.ts';
+import { DEFAULT_QUEUE_CALL_SETTINGS } from './settings.ts';
+import { checkRefer, MAX_TRANSFERS, type ReferContext } from './transfer.ts';
+
+// A wrap-up after each call, so the transferring agent is not offered the caller back at once.
+const QUEUES: RigOptions['queues'] = [{ id: 'orders', wrapUpMs: 10_000 }, { id: 'service', wrapUpMs: 10_000 }];
+
+async function rig(tt: { teardown(fn: () => unknown): void }, o: RigOptions = {}): Promise<CallRig> {
+  const r = new CallRig({ queues: QUEUES, ...o });
+  tt.teardown(() => r.close());
+  return r;
+}
+
+async function cdrOf(r: CallRig, callId: string): Promise<Cdr | undefined> {
+  const item = (await r.outbox(callId)).find((i) => i.kind === 'cdr');
+  return item?.kind === 'cdr' ? item.payload : undefined;
+}
+
+function answeredCall(r: CallRig, phone: Phone): ReturnType<CallRig['answeredCall']> {
+  return r.answeredCall(phone);
+}
+
+/** An in-dialog request from the phone on the dialog of agent INVITE `inv`. */
+function fromPhone(r: CallRig, inv: SipRequest, phone: Phone, method: string, headers: string[]): void {
+  r.phoneRequest(inv, phone, method, headers);
+}
+
+/** Status codes we answered to requests of `method` in the phone dialog of `inv`. */
+function answers(r: CallRig, inv: SipRequest, method: string): number[] {
+  return r.wire.sent.flatMap((s) => (s.message.kind === 'response' && s.message.headers.callId === inv.headers.callId
+    && s.message.headers.cseq.method === method ? [s.message.status] : []));
+}
+
+/** NOTIFYs we sent in the dialog of `inv`; each is answered 200 by the phone. */
+async function notifies(r: CallRig, inv: SipRequest, phone: Phone): Promise<SipRequest[]> {
+  const out: SipRequest[] = [];
+  for (let i = 0; i < 4; i++) {
+    for (const s of r.wire.sent) {
+      const m = s.message;
+      if (m.kind !== 'request' || m.method !== 'NOTIFY' || m.headers.callId !== inv.headers.callId || out.includes(m)) continue;
+      out.push(m);
+      r.deliver(createResponse(m, 200), phone.source);
+    }
+    await r.settle();
+  }
+  return out;
+}
+
+t.test('a blind REFER to a queue: 202, NOTIFY 100 then 200, the caller waits there with its music, one CDR with both legs', async (t) => {
+  const r = await rig(t, { settings: { queues: { orders: { ...DEFAULT_QUEUE_CALL_SETTINGS }, service: { ...DEFAULT_QUEUE_CALL_SETTINGS, holdMusic: 'hold/service' } } } });
+  const p1 = r.agent('a1', '2001', 5070);
+  const { callId, leg, inv } = await answeredCall(r, p1);
+  t.equal(r.of('call.answered').length, 1, 'agent a1 talks to the caller');
+  const a2 = r.agent('a2', '2002', 5072, false);
+  fromPhone(r, inv, p1, 'REFER', ['Refer-To: <sip:service@127.0.0.1>', 'Referred-By: <sip:2001@onair.invalid>']);
+  await r.settle();
+  t.same(answers(r, inv, 'REFER'), [202], 'REFER accepted (RFC 3515 §2.4.2)');
+  const ns = await notifies(r, inv, p1);
+  t.same(ns.map((n) => n.body.toString('latin1').trim()), ['SIP/2.0 100 Trying', 'SIP/2.0 200 OK'], 'sipfrag progress, then the final');
+  t.same(ns.map((n) => n.headers.get('event')), ['refer', 'refer']);
+  t.match(ns[1]!.headers.get('subscription-state'), /^terminated/, 'the final NOTIFY ends the implicit subscription');
+  t.same(r.media.lastPrompts(leg), ['hold/service'], 'the caller hears the target queue\'s hold music');
+  t.ok(r.media.calls.some((c) => c.op === 'unbridge' && c.leg === leg), 'the caller leg left the bridge');
+  t.match(r.acd.inspectCall(callId), { queueId: 'service' }, 'the ACD holds the caller in the target queue');
+  t.equal(r.acd.inspectAgent('a1')?.state, 'wrapUp', 'the transferring agent goes to wrap-up');
+  // The phone hangs up after the final NOTIFY: that must not end the caller.
+  r.phoneHangsUp(inv, p1);
+  await r.settle();
+  t.ok(r.calls.size > 0, 'the caller is still up after the first agent hung up');
+  r.calls.apply(r.acd.setAgentStatus('a2', 'available', null, r.clock.now()));
+  await r.settle();
+  const inv2 = r.agentInvites().at(-1)!;
+  t.not(inv2, inv, 'the second agent is rung');
+  t.equal(inv2.headers.get('referred-by'), '<sip:2001@onair.invalid>', 'Referred-By is passed on (RFC 3892)');
+  r.phoneAnswers(inv2, a2);
+  await r.settle();
+  t.equal(r.of('call.answered').length, 2, 'agent a2 talks to the caller');
+  await r.advance(4000);
+  r.inDialog(r.of('call.arrived')[0]!.sipCallId, 'BYE');
+  await r.settle();
+  await r.advance(60_000);
+  const cdr = await cdrOf(r, callId);
+  t.match(cdr, { callId, outcome: 'answered', agent: 'a2', queue: 'service', transfers: 1, holdMs: 0 }, 'one CDR, the last agent');
+  t.match(cdr?.legs, [
+    { kind: 'agent', agent: 'a1', queue: 'orders', endedBy: 'transfer' },
+    { kind: 'agent', agent: 'a2', queue: 'service', endedBy: 'hangup' },
+  ], 'both legs');
+  t.same(r.calls.transferCounters().accepted, 1);
+});
+
+t.test('a REFER to a number of the plan goes to the queue its flow reaches', async (t) => {
+  const r = await rig(t, {
+    settings: {
+      numbers: { 300: { flow: 'svc', programme: null, airing: null } },
+      flows: {
+        main: { id: 'main', steps: [{ type: 'play', prompts: ['welcome'] }, { type: 'queue', queue: 'orders', vipQueue: null }] },
+        svc: { id: 'svc', steps: [{ type: 'play', prompts: ['welcome'] }, { type: 'queue', queue: 'service', vipQueue: null }] },
+      },
+    },
+  });
+  const p1 = r.agent('a1', '2001', 5070);
+  const { callId, inv } = await answeredCall(r, p1);
+  fromPhone(r, inv, p1, 'REFER', ['Refer-To: sip:300@onair']);
+  await r.settle();
+  t.same(answers(r, inv, 'REFER'), [202]);
+  t.match(r.acd.inspectCall(callId), { queueId: 'service' });
+});
+
+t.test('hostile REFERs are refused with the RFC\'s status, counted, and change nothing', async (t) => {
+  const r = await rig(t);
+  const p1 = r.agent('a1', '2001', 5070);
+  const { sip, callId, inv } = await answeredCall(r, p1);
+  const cases: [string[], number][] = [
+    [[], 400], // no Refer-To
+    [['Refer-To: <sip:service@x>', 'Refer-To: <sip:orders@x>'], 400], // two
+    [['Refer-To: <<<garbage'], 400],
+    [['Refer-To: <sip:%zz@x>'], 603], // no such queue, and the escape does not throw
+    [['Refer-To: <tel:+41791234567>'], 488],
+    [['Refer-To: <sip:service@x?Replaces=abc%3Bto-tag%3D1%3Bfrom-tag%3D2>'], 488],
+    [['Refer-To: <sip:nowhere@x>'], 603],
+    [['Refer-To: <sip:constructor@x>'], 603], // not Object.prototype's
+    [['Refer-To: <sip:orders@x>'], 603], // the queue it is in: a loop
+    [[`Refer-To: <sip:${'9'.repeat(600)}@x>`], 400],
+  ];
+  for (const [headers] of cases) {
+    fromPhone(r, inv, p1, 'REFER', headers);
+    await r.settle();
+  }
+  t.same(answers(r, inv, 'REFER'), cases.map((c) => c[1]));
+  // The carrier's dialog: never a transfer.
+  r.inDialog(sip, 'REFER');
+  await r.settle();
+  t.same(r.dialogResponses(sip, 'REFER'), [603], 'the carrier may not transfer our caller');
+  t.equal(r.acd.inspectCall(callId)?.state, 'talking', 'still talking to a1');
+  const c = r.calls.transferCounters();
+  t.same({ ...c }, { accepted: 0, malformed: 4, notAgent: 1, staleDialog: 0, notTalking: 0, unsupported: 2, unknownTarget: 3, loop: 1 });
+  // After a transfer, the old dialog's REFER is for a call it no longer has.
+  fromPhone(r, inv, p1, 'REFER', ['Refer-To: <sip:service@x>']);
+  await r.settle();
+  fromPhone(r, inv, p1, 'REFER', ['Refer-To: <sip:orders@x>']);
+  await r.settle();
+  t.same(answers(r, inv, 'REFER').slice(-2), [202, 481], 'a stale agent dialog gets 481');
+});
+
+t.test('checkRefer: a call passed on too often is a loop', async (t) => {
+  const base: ReferContext = {
+    referTo: ['<sip:service@x>'], referredBy: undefined, fromAgent: true, fromCurrentAgent: true, talking: true, currentQueue: 'orders',
+    transfers: 0, queues: { orders: 1, service: 1 }, numbers: {}, flows: {}, vip: false, now: 0,
+  };
+  t.match(checkRefer(base), { ok: true, queue: 'service', referredBy: null });
+  t.match(checkRefer({ ...base, transfers: MAX_TRANSFERS }), { ok: false, refusal: 'loop' });
+  t.match(checkRefer({ ...base, talking: false }), { ok: false, refusal: 'notTalking' });
+  t.match(checkRefer({ ...base, referredBy: ' <sip:2001@x> ' }), { ok: true, referredBy: '<sip:2001@x>' });
+});
