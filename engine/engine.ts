@@ -317,7 +317,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       callbacks: store.callbacks,
       dnc: store.dnc,
       ...(crm instanceof SqliteCrmAdapter ? { cdrs: (q: Parameters<SqliteCrmAdapter['listCdrs']>[0]) => crm.listCdrs(q) } : {}),
-      ...(crm instanceof ShopCrmAdapter ? { cdrs: (q: CdrQuery) => crm.store.listCdrs(q), shop: { store: crm.store, liveCall: (id: string) => shopLiveCall(calls, id) } } : {}),
+      ...(crm instanceof ShopCrmAdapter ? { cdrs: (q: CdrQuery) => crm.store.listCdrs(q), shop: { store: crm.store, liveCall: (id: string) => shopLiveCall(calls, id), ...(config.crm.adapter === 'shop' ? { shipper: config.crm.shipper, cjkFont: config.crm.cjkFont } : {}) } } : {}),
       events,
       metrics,
     }, {

@@ -175,6 +175,39 @@ export interface CountersTable {
   value: number;
 }
 
+/** `shop_couriers`: who carries parcels and which paper they print (migration 0002 seeds three). */
+export interface CouriersTable {
+  id: string;
+  name_zh: string;
+  name_en: string;
+  /** The shipping document's layout (shipping.ts). */
+  layout: CourierLayout;
+  /** Waybill numbers are this prefix + a counter of the courier's own. */
+  waybill_prefix: string;
+  /** 1: collects cash on delivery. */
+  cod: number;
+  active: number;
+}
+
+/** `shop_courier_rules`: the courier for a region and delivery method, lowest priority first; `*` matches any. */
+export interface CourierRulesTable {
+  id: string;
+  priority: number;
+  courier_id: string;
+  region: string;
+  delivery_method: string;
+}
+
+/** `shop_shipments`: one per ship step (an exchange ships again, with a new waybill). */
+export interface ShipmentsTable {
+  waybill: string;
+  order_id: string;
+  courier_id: string;
+  cod_fen: number;
+  shipped_at: number;
+  actor: string;
+}
+
 /** The shop's database as Kysely sees it. */
 export interface ShopDatabase {
   shop_customers: CustomersTable;
@@ -189,6 +222,9 @@ export interface ShopDatabase {
   shop_calls: CallsTable;
   shop_call_events: CallEventsTable;
   shop_counters: CountersTable;
+  shop_couriers: CouriersTable;
+  shop_courier_rules: CourierRulesTable;
+  shop_shipments: ShipmentsTable;
 }
 
 // ------------------------------------------------------------------ domain
@@ -199,6 +235,36 @@ export type NoteKind = 'note' | 'complaint';
 export type PromotionKind = 'price' | 'gift';
 /** How the parcel travels. */
 export type DeliveryMethod = 'standard' | 'express' | 'post';
+/** A courier's shipping document: an EMS-style form, a postal form, a courier waybill. */
+export type CourierLayout = 'ems' | 'post' | 'waybill';
+/** A courier (`shop_couriers`). */
+export interface Courier {
+  id: string;
+  nameZh: string;
+  nameEn: string;
+  layout: CourierLayout;
+  waybillPrefix: string;
+  cod: boolean;
+  active: boolean;
+}
+/** A courier rule (`shop_courier_rules`): `*` matches any region or method. */
+export interface CourierRule {
+  id: string;
+  priority: number;
+  courierId: string;
+  region: string;
+  deliveryMethod: DeliveryMethod | '*';
+}
+/** A shipment: the courier and waybill a ship step assigned. */
+export interface Shipment {
+  waybill: string;
+  orderId: string;
+  courierId: string;
+  /** Cash the courier collects (fen): the order total for cash on delivery, else 0. */
+  codFen: number;
+  shippedAt: number;
+  actor: Actor;
+}
 /** How the customer pays: cash on delivery, card, bank transfer. */
 export type PaymentMethod = 'cod' | 'card' | 'transfer';
 
