@@ -209,8 +209,27 @@ const m0002: Migration = {
   },
 };
 
+/** Migration 0003: couriers' logistics reports, once per (waybill, status). */
+const m0003: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.createTable('shop_logistics_events')
+      .addColumn('waybill', 'text', (c) => c.notNull().references('shop_shipments.waybill'))
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('order_id', 'text', (c) => c.notNull())
+      .addColumn('courier_id', 'text', (c) => c.notNull())
+      .addColumn('at', 'bigint', (c) => c.notNull())
+      .addColumn('reason', 'text')
+      .addColumn('collected_fen', 'integer')
+      .addColumn('imported_at', 'bigint', (c) => c.notNull())
+      .addColumn('actor', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('shop_logistics_events_pk', ['waybill', 'status'])
+      .execute();
+    await db.schema.createIndex('shop_logistics_events_by_at').on('shop_logistics_events').columns(['status', 'at']).execute();
+  },
+};
+
 /** Every migration, by name (applied in name order). */
-export const SHOP_MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({ '0001_customers_catalog_orders': m0001, '0002_couriers_shipments': m0002 });
+export const SHOP_MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({ '0001_customers_catalog_orders': m0001, '0002_couriers_shipments': m0002, '0003_logistics_events': m0003 });
 
 /** The provider Kysely's `Migrator` reads them from (no files on disk: they ship in the bundle). */
 export const shopMigrationProvider: MigrationProvider = {

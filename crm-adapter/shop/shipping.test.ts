@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { requirePostgres } from '../../engine/testing/postgres.ts';
-import { chooseCourier, renderShippingDocument, ShopStore, type Address, type Courier, type ShopStoreConfig } from './index.ts';
+import { chooseCourier, parseLogisticsCsv, renderShippingDocument, ShopStore, type Address, type Courier, type ShopStoreConfig } from './index.ts';
 
 const ADDRESS: Address = { recipient: '王丽', phone: '13800000001', region: '上海市', city: '浦东新区', line: '世纪大道100号', postcode: '200120' };
 const SENDER = { name: '东方购物', phone: '4008000000', address: '上海市徐汇区宜山路1号' };
@@ -71,6 +71,40 @@ async function suite(t: Test, cfg: ShopStoreConfig, out: string): Promise<void> 
     await store.setCourierRules([{ id: 'sh', priority: 1, courierId: 'SF', region: '上海市', deliveryMethod: '*' }]);
     t.match(await store.transition(id, 'ship', 'user:boss', 'staff', null), { ok: true });
     t.equal((await store.shipments(id))[0]?.courierId, 'SF', 'the region rule');
+  });
+
+  t.test('logistics CSV: line errors reported, valid lines applied in one transaction, re-import changes nothing, COD reconciled', async (t) => {
+    await store.setCourierRules([{ id: 'default', priority: 100, courierId: 'EMS', region: '*', deliveryMethod: '*' }]);
+    const ids = [await order('standard', 'cod'), await order('standard', 'cod'), await order('standard', 'card')];
+    for (const id of ids) await store.transition(id, 'ship', 'user:boss', 'staff', null);
+    const wb = await Promise.all(ids.map(async (id) => (await store.shipments(id))[0]!.waybill));
+    const strikes0 = (await store.getCustomer(made.value.id))!.strikes;
+    const stock0 = (await store.getProduct('WOK'))!.stock;
+    const csv = [
+      'waybill,status,time,reason,collected_fen',
+      `${wb[0]},delivered,2026-12-08T03:00:00Z,,39000`,
+      `${wb[1]},refused,2026-12-08T04:00:00+08:00,"not home, called twice",`,
+      `${wb[2]},returned,1796702400000,damaged,`,
+      'NOPE1,delivered,2026-12-08T03:00:00Z,,',
+      `${wb[0]},lost,2026-12-08T03:00:00Z,,`,
+      `${wb[0]},delivered,2026-12-08 03:00:00,,`,
+      `${wb[2]},delivered,2026-12-08T05:00:00Z,,`,
+    ].join('\r\n');
+    const parsed = parseLogisticsCsv(csv);
+    if (!parsed.ok) throw new Error(parsed.reason);
+    t.same(parsed.errors.map((e) => e.line), [6, 7], 'bad status and a time without offset refused by line');
+    const r = await store.applyLogistics(parsed.events, 'courier:EMS');
+    t.match(r, { ok: true, value: { applied: 3, duplicates: 0, errors: [{ line: 5, reason: /no waybill NOPE1/ }, { line: 8, reason: /is returned, cannot be delivered/ }] } });
+    t.same(await Promise.all(ids.map(async (id) => (await store.getOrder(id))!.status)), ['delivered', 'refused', 'returned']);
+    t.equal((await store.getCustomer(made.value.id))!.strikes, strikes0 + 1, 'the refusal is a strike');
+    t.equal((await store.getProduct('WOK'))!.stock, stock0 + 1, 'the returned parcel restocked');
+    t.match((await store.orderHistory(ids[2]!)).slice(-2), [{ action: 'refuse', actor: 'courier:EMS', reason: /damaged/ }, { action: 'return', to: 'returned' }]);
+    t.match(await store.applyLogistics(parsed.events, 'courier:EMS'), { ok: true, value: { applied: 0, duplicates: 3 } }, 're-import: nothing applied twice');
+    t.equal((await store.getCustomer(made.value.id))!.strikes, strikes0 + 1, 'no second strike');
+    t.match(await store.transition(ids[0]!, 'settle', 'user:acc', 'staff', null), { ok: true, value: { status: 'settled' } }, 'delivered: settlement eligible');
+    t.same(await store.codReconciliation(Date.UTC(2026, 11, 8), Date.UTC(2026, 11, 9)), [{ courierId: 'EMS', parcels: 1, expectedFen: 39900, collectedFen: 39000, differenceFen: -900 }], 'EMS owes 9 yuan');
+    t.match(parseLogisticsCsv('waybill,when\n'), { ok: false }, 'wrong header refused');
+    t.match(parseLogisticsCsv(`waybill,status,time,reason\n${'x'.repeat(2 * 1024 * 1024)}`), { ok: false, reason: /larger/ }, 'bounded size');
   });
 
   t.test('the shipping document: text extracted, page rendered; a missing font refused', async (t) => {

@@ -15,6 +15,7 @@ import { nextStatus, RESTOCKING_STATUSES, type OrderAction, type OrderSide, type
 import { refuse, SHOP_ERRORS, ShopError, type ShopRefusal, type ShopResult } from './errors.ts';
 import { shopMigrationProvider } from './migrations.ts';
 import type {
+  CodReconciliation, LogisticsEvent, LogisticsOutcome, LogisticsStatus,
   Actor, Address, CallSummaryOfCustomer, Courier, CourierRule, CourierRulesTable, CouriersTable, DeliveryMethod, PaymentMethod, Shipment, ShipmentsTable, Customer, CustomerCard, CustomerPatch, CustomersTable, ItemRequest, NewCustomer, NewOrder, Note, NoteKind,
   Order, OrderEdit, OrderHistoryEntry, OrderItem, OrderItemsTable, OrdersTable, Product, ProductsTable, Promotion, PromotionsTable, ShopDatabase,
   StoredAddress,
@@ -119,6 +120,15 @@ export function chooseCourier(
     return c;
   }
   return null;
+}
+
+/** The life-cycle actions a courier's report means for an order in `status`, or null when the table allows none. */
+export function logisticsActions(status: OrderStatus, report: LogisticsStatus): Exclude<OrderAction, 'edit'>[] | null {
+  if (report === 'delivered') return status === 'shipped' ? ['deliver'] : null;
+  if (report === 'refused') return status === 'shipped' ? ['refuse'] : null;
+  // Goods back at the warehouse: a parcel still out was refused on the way.
+  if (status === 'shipped') return ['refuse', 'return'];
+  return status === 'refused' || status === 'delivered' || status === 'settled' ? ['return'] : null;
 }
 
 /** A promotion applies to an order of `programme`/`airing` at `now`. */
@@ -632,21 +642,87 @@ export class ShopStore {
    */
   async transition(id: string, action: Exclude<OrderAction, 'edit'>, actor: Actor, side: OrderSide, reason: string | null, expectedVersion?: number): Promise<ShopResult<Order>> {
     const now = this.#now();
-    const r = await this.#tx(async (trx) => {
-      const o = await trx.selectFrom('shop_orders').selectAll().where('id', '=', id).executeTakeFirst();
-      if (o === undefined) throw new Rollback(refuse(SHOP_ERRORS.notFound, `no order ${id}`));
-      if (expectedVersion !== undefined && o.version !== expectedVersion) throw new Rollback(refuse(SHOP_ERRORS.conflict, `order ${id} is at version ${o.version}, not ${expectedVersion}`));
-      const t = nextStatus(o.status, action, side);
-      if (!t.ok) throw new Rollback(refuse(t.code, t.reason));
-      // Shipping assigns the courier of the rules and a waybill in the same transaction: no parcel leaves without both.
-      if (action === 'ship') await this.#assignShipment(trx, o, actor, now);
-      const u = await trx.updateTable('shop_orders').set({ status: t.to, version: o.version + 1, updated_at: now })
-        .where('id', '=', id).where('version', '=', o.version).executeTakeFirst();
-      if (u.numUpdatedRows === 0n) throw new Rollback(refuse(SHOP_ERRORS.conflict, `order ${id} changed meanwhile`));
-      if (RESTOCKING_STATUSES.includes(t.to)) await this.#putBackStock(trx, id);
-      await this.#history(trx, id, { action, from: o.status, to: t.to, actor, reason, at: now });
-    });
+    const r = await this.#tx((trx) => this.#step(trx, id, action, actor, side, reason, now, expectedVersion));
     return r.ok ? { ok: true, value: (await this.getOrder(id))! } : r;
+  }
+
+  /** One life-cycle step inside `trx` (a refusal throws {@link Rollback}). */
+  async #step(
+    trx: Transaction<ShopDatabase>, id: string, action: Exclude<OrderAction, 'edit'>, actor: Actor, side: OrderSide, reason: string | null, now: number,
+    expectedVersion?: number,
+  ): Promise<void> {
+    const o = await trx.selectFrom('shop_orders').selectAll().where('id', '=', id).executeTakeFirst();
+    if (o === undefined) throw new Rollback(refuse(SHOP_ERRORS.notFound, `no order ${id}`));
+    if (expectedVersion !== undefined && o.version !== expectedVersion) throw new Rollback(refuse(SHOP_ERRORS.conflict, `order ${id} is at version ${o.version}, not ${expectedVersion}`));
+    const t = nextStatus(o.status, action, side);
+    if (!t.ok) throw new Rollback(refuse(t.code, t.reason));
+    // Shipping assigns the courier of the rules and a waybill in the same transaction: no parcel leaves without both.
+    if (action === 'ship') await this.#assignShipment(trx, o, actor, now);
+    const u = await trx.updateTable('shop_orders').set({ status: t.to, version: o.version + 1, updated_at: now })
+      .where('id', '=', id).where('version', '=', o.version).executeTakeFirst();
+    if (u.numUpdatedRows === 0n) throw new Rollback(refuse(SHOP_ERRORS.conflict, `order ${id} changed meanwhile`));
+    if (RESTOCKING_STATUSES.includes(t.to)) await this.#putBackStock(trx, id);
+    await this.#history(trx, id, { action, from: o.status, to: t.to, actor, reason, at: now });
+  }
+
+  // ---------------------------------------------------------------- logistics feedback
+
+  /**
+   * Apply couriers' feedback in one transaction: `delivered` delivers (settlement eligible),
+   * `refused` refuses and gives the customer a strike, `returned` brings the goods back (a
+   * shipped parcel is refused first; the stock is put back). A line whose (waybill, status) was
+   * applied before is skipped (re-importing a file changes nothing); a line the order's life
+   * cycle does not allow is reported and skipped; the valid lines are applied together.
+   */
+  async applyLogistics(events: readonly LogisticsEvent[], actor: Actor): Promise<ShopResult<LogisticsOutcome>> {
+    const now = this.#now();
+    return this.#tx(async (trx) => {
+      const out: LogisticsOutcome = { applied: 0, duplicates: 0, errors: [] };
+      for (const e of events) {
+        const seen = await trx.selectFrom('shop_logistics_events').select('waybill').where('waybill', '=', e.waybill).where('status', '=', e.status).executeTakeFirst();
+        if (seen !== undefined) {
+          out.duplicates++;
+          continue;
+        }
+        const s = await trx.selectFrom('shop_shipments').selectAll().where('waybill', '=', e.waybill).executeTakeFirst();
+        if (s === undefined) {
+          out.errors.push({ line: e.line, reason: `no waybill ${e.waybill}` });
+          continue;
+        }
+        const o = await trx.selectFrom('shop_orders').select(['status', 'customer_id']).where('id', '=', s.order_id).executeTakeFirstOrThrow();
+        const actions = logisticsActions(o.status, e.status);
+        if (actions === null) {
+          out.errors.push({ line: e.line, reason: `${e.waybill}: order ${s.order_id} is ${o.status}, cannot be ${e.status}` });
+          continue;
+        }
+        const why = `${s.courier_id} ${e.waybill} ${e.status}${e.reason === null ? '' : `: ${e.reason}`}`;
+        for (const a of actions) await this.#step(trx, s.order_id, a, actor, 'staff', why, now);
+        if (e.status === 'refused') await trx.updateTable('shop_customers').set({ strikes: sql`strikes + 1`, updated_at: now }).where('id', '=', o.customer_id).execute();
+        await trx.insertInto('shop_logistics_events').values({
+          waybill: e.waybill, status: e.status, order_id: s.order_id, courier_id: s.courier_id, at: e.at, reason: e.reason,
+          collected_fen: e.collectedFen, imported_at: now, actor,
+        }).execute();
+        out.applied++;
+      }
+      return out;
+    });
+  }
+
+  /**
+   * Cash-on-delivery reconciliation per courier: cash expected on delivered parcels (the
+   * shipment's amount) against cash the couriers reported collected, for deliveries reported in
+   * [from, to).
+   */
+  async codReconciliation(from: number, to: number): Promise<CodReconciliation[]> {
+    const rows = await this.db.selectFrom('shop_logistics_events as e').innerJoin('shop_shipments as s', 's.waybill', 'e.waybill')
+      .select((eb) => ['e.courier_id', eb.fn.countAll<number>().as('parcels'), eb.fn.sum<number>('s.cod_fen').as('expected'), eb.fn.sum<number>(eb.fn.coalesce('e.collected_fen', sql<number>`0`)).as('collected')])
+      .where('e.status', '=', 'delivered').where('s.cod_fen', '>', 0).where('e.at', '>=', from).where('e.at', '<', to)
+      .groupBy('e.courier_id').orderBy('e.courier_id').execute();
+    return rows.map((r) => {
+      const expected = Number(r.expected);
+      const collected = Number(r.collected);
+      return { courierId: r.courier_id, parcels: Number(r.parcels), expectedFen: expected, collectedFen: collected, differenceFen: collected - expected };
+    });
   }
 
   // ---------------------------------------------------------------- couriers

@@ -208,6 +208,19 @@ export interface ShipmentsTable {
   actor: string;
 }
 
+/** `shop_logistics_events`: couriers' reports applied, once per (waybill, status). */
+export interface LogisticsEventsTable {
+  waybill: string;
+  status: LogisticsStatus;
+  order_id: string;
+  courier_id: string;
+  at: number;
+  reason: string | null;
+  collected_fen: number | null;
+  imported_at: number;
+  actor: string;
+}
+
 /** The shop's database as Kysely sees it. */
 export interface ShopDatabase {
   shop_customers: CustomersTable;
@@ -225,6 +238,7 @@ export interface ShopDatabase {
   shop_couriers: CouriersTable;
   shop_courier_rules: CourierRulesTable;
   shop_shipments: ShipmentsTable;
+  shop_logistics_events: LogisticsEventsTable;
 }
 
 // ------------------------------------------------------------------ domain
@@ -264,6 +278,36 @@ export interface Shipment {
   codFen: number;
   shippedAt: number;
   actor: Actor;
+}
+/** What a courier reports about a parcel. */
+export type LogisticsStatus = 'delivered' | 'refused' | 'returned';
+/** One courier report (a CSV line or a webhook item). */
+export interface LogisticsEvent {
+  /** Where it came from (CSV line number; item index + 1 of a webhook), for error reports. */
+  line: number;
+  waybill: string;
+  status: LogisticsStatus;
+  /** When it happened (epoch ms). */
+  at: number;
+  reason: string | null;
+  /** Cash the courier collected (fen), reported with a delivery; null when not reported. */
+  collectedFen: number | null;
+}
+/** What an import did. */
+export interface LogisticsOutcome {
+  applied: number;
+  /** Lines already applied before (a re-import). */
+  duplicates: number;
+  errors: { line: number; reason: string }[];
+}
+/** Cash on delivery per courier: expected (shipments delivered) vs collected (reported). */
+export interface CodReconciliation {
+  courierId: string;
+  parcels: number;
+  expectedFen: number;
+  collectedFen: number;
+  /** collected − expected: negative means the courier owes. */
+  differenceFen: number;
 }
 /** How the customer pays: cash on delivery, card, bank transfer. */
 export type PaymentMethod = 'cod' | 'card' | 'transfer';

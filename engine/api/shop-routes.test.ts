@@ -78,6 +78,14 @@ t.test('shop routes: validation, roles, media source from the call, codes', asyn
   const paper = await boss('GET', `/api/v1/shop/orders/${id}/shipping-document`);
   t.equal(paper.status, 200);
   t.equal((paper.body as Buffer).subarray(0, 5).toString('latin1'), '%PDF-', 'a PDF for staff');
+  const waybill = (await shop.shipments(id))[0]!.waybill;
+  const csv = `waybill,status,time,reason,collected_fen\n${waybill},delivered,2026-12-08T03:00:00Z,,59800\nNOPE,delivered,2026-12-08T03:00:00Z,,\nx,lost,1,,\n`;
+  t.match(await one('POST', '/api/v1/shop/logistics/import', { csv }), { status: 403 }, 'agents import nothing');
+  t.match(await boss('POST', '/api/v1/shop/logistics/import', { csv: 'a,b\n' }), { status: 400, body: { error: { code: 'SHOP_ERR_INVALID' } } });
+  t.match(await boss('POST', '/api/v1/shop/logistics/import', { csv }), { status: 200, body: { applied: 1, duplicates: 0, errors: [{ line: 3, reason: /NOPE/ }, { line: 4, reason: /status/ }] } });
+  t.match(await boss('POST', '/api/v1/shop/logistics/import', { csv }), { status: 200, body: { applied: 0, duplicates: 1 } }, 're-import');
+  t.match(await boss('GET', `/api/v1/shop/reports/cod?from=${Date.UTC(2026, 11, 8)}&to=${Date.UTC(2026, 11, 9)}`), { status: 200, body: { items: [{ courierId: 'EMS', parcels: 1, collectedFen: 59800 }] } });
+  t.match(await one('GET', '/api/v1/shop/reports/cod?from=0&to=1'), { status: 403 });
   shopDeps.cjkFont = '/nonexistent/font.ttc';
   t.match(await boss('GET', `/api/v1/shop/orders/${id}/shipping-document`), { status: 500, body: { error: { code: 'SHOP_ERR_FONT', message: /fonts-noto-cjk/ } } }, 'a missing font refused, not garbled');
   t.match(await one('POST', `/api/v1/shop/orders/${id}/cancel`, {}), { status: 409, body: { error: { code: 'SHOP_ERR_ILLEGAL_TRANSITION' } } }, 'no cancel after shipping');

@@ -17,7 +17,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import {
-  ACTION_SIDES, ORDER_ACTIONS, ORDER_STATUSES, SHOP_ERRORS, ShopError, renderShippingDocument, type Actor, type OrderSide, type Sender, type ShopErrorCode, type ShopRefusal, type ShopResult, type ShopStore,
+  ACTION_SIDES, LOGISTICS_CSV_MAX_BYTES, ORDER_ACTIONS, ORDER_STATUSES, SHOP_ERRORS, ShopError, parseLogisticsCsv, renderShippingDocument, type Actor, type OrderSide, type Sender, type ShopErrorCode, type ShopRefusal, type ShopResult, type ShopStore,
 } from '../../crm-adapter/shop/index.ts';
 import { ApiAuth, type Principal } from './auth.ts';
 import type { RouteDoc } from './openapi.ts';
@@ -61,6 +61,8 @@ const address = z.strictObject({
   recipient: text(64), phone: text(32), region: text(64), city: text(64), line: text(200), postcode: z.string().max(16).nullable().default(null),
 });
 const idParams = z.strictObject({ id: shopId });
+const logisticsBody = z.strictObject({ csv: z.string().min(1).max(LOGISTICS_CSV_MAX_BYTES) });
+const codQuery = z.strictObject({ from: z.coerce.number().int().min(0), to: z.coerce.number().int().min(0) });
 const actionParams = z.strictObject({ id: shopId, action: z.enum(ORDER_ACTIONS.filter((a) => a !== 'edit') as [Exclude<(typeof ORDER_ACTIONS)[number], 'edit'>]) });
 const items = z.array(z.strictObject({ sku: shopId, quantity: z.number().int().min(1).max(99) })).min(1).max(50);
 const orderBody = z.strictObject({
@@ -112,6 +114,8 @@ const ROUTES = {
   history: { summary: 'An order\'s history: who, when, why', tags: ['shop'], params: idParams, responses: { 200: '{ items: OrderHistoryEntry[] }', ...ERR, 404: 'no such order' } },
   orderEdit: { summary: 'Change items, address, methods or requests before shipping', tags: ['shop'], params: idParams, body: editBody, responses: { 200: 'Order', ...ERR, 404: 'no such order', 409: 'SHOP_ERR_LOCKED, SHOP_ERR_CONFLICT' } },
   shippingDocument: { summary: 'The shipping document of the order\'s latest shipment, as its courier prints it (PDF; staff)', tags: ['shop'], params: idParams, responses: { 200: 'application/pdf', ...ERR, 403: 'staff only', 404: 'no such order, or not shipped', 500: 'SHOP_ERR_FONT, SHOP_ERR_CONFIG' } },
+  logisticsImport: { summary: 'Import a courier\'s logistics CSV (staff): valid lines applied in one transaction, bad lines reported, a re-import applies nothing twice', tags: ['shop'], body: logisticsBody, responses: { 200: 'LogisticsOutcome', ...ERR, 403: 'staff only' } },
+  codReport: { summary: 'Cash-on-delivery reconciliation per courier: expected vs collected (staff)', tags: ['shop'], querystring: codQuery, responses: { 200: '{ items: CodReconciliation[] }', ...ERR, 403: 'staff only' } },
   orderAction: { summary: 'Move an order along its life cycle (review, ship, deliver, refuse, settle, return, exchange: staff; cancel)', tags: ['shop'], params: actionParams, body: actionBody, responses: { 200: 'Order', ...ERR, 403: 'staff only', 404: 'no such order', 409: 'SHOP_ERR_ILLEGAL_TRANSITION' } },
 } satisfies Record<string, RouteDoc>;
 
@@ -250,6 +254,21 @@ export function registerShopRoutes(app: FastifyInstance, deps: ShopApiDeps, kit:
       if (err instanceof ShopError) throw fail(STATUS_OF[err.code], err.code, err.message);
       throw err;
     }
+  });
+
+  app.post('/api/v1/shop/logistics/import', { schema: ROUTES.logisticsImport, config: { access: 'signedIn' }, bodyLimit: LOGISTICS_CSV_MAX_BYTES + 64 * 1024 }, async (req) => {
+    if (side(req) !== 'staff') throw fail(403, 'API_ERR_FORBIDDEN', 'logistics imports are for staff');
+    const b = parse(logisticsBody, req.body, 'body');
+    const csv = parseLogisticsCsv(b.csv);
+    if (!csv.ok) throw fail(400, SHOP_ERRORS.invalid, csv.reason);
+    const out = value(await store.applyLogistics(csv.events, actorOf(req.principal)));
+    return { ...out, errors: [...csv.errors, ...out.errors].sort((a, c) => a.line - c.line) };
+  });
+
+  app.get('/api/v1/shop/reports/cod', { schema: ROUTES.codReport, config: { access: 'signedIn' } }, async (req) => {
+    if (side(req) !== 'staff') throw fail(403, 'API_ERR_FORBIDDEN', 'reconciliation is for staff');
+    const q = parse(codQuery, req.query, 'query');
+    return { items: await store.codReconciliation(q.from, q.to) };
   });
 
   app.post('/api/v1/shop/orders/:id/:action', { schema: ROUTES.orderAction, config: { access: 'signedIn' } }, async (req) => {
