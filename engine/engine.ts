@@ -36,7 +36,7 @@ import { UserDirectory } from './users/index.ts';
 import { AuditLog } from './audit/index.ts';
 import { Provisioning, ProvisioningStore, Roster, mergeRoster } from './provisioning/index.ts';
 import { defaultUiDir, loadUiFiles } from './api/ui-files.ts';
-import { ReportQueries, SqliteReports, SqliteSchedule, attributeRoute, importScheduleFile, measureContext, teamLookup } from './reports/index.ts';
+import { ReportQueries, SqliteReports, SqliteSchedule, attributeRoute, importScheduleFile, measureContext } from './reports/index.ts';
 import { isLoopback, toAcdConfig, toListenSpecs, type Config } from './config/index.ts';
 
 /** A running engine. */
@@ -417,7 +417,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
         callbackPreview: (taskId: number, agentId: string, choice: PreviewChoice) => dialer.answerPreview(taskId, agentId, choice), campaigns,
       } : {}),
       ...(crm instanceof SqliteCrmAdapter ? { cdrs: (q: Parameters<SqliteCrmAdapter['listCdrs']>[0]) => crm.listCdrs(q) } : {}),
-      ...(crm instanceof ShopCrmAdapter ? { cdrs: (q: CdrQuery) => crm.store.listCdrs(q), shop: { store: crm.store, liveCall: (id: string) => shopLiveCall(calls, id) } } : {}),
+      ...(crm instanceof ShopCrmAdapter ? { cdrs: (q: CdrQuery) => crm.store.listCdrs(q), shop: { store: crm.store, liveCall: (id: string) => shopLiveCall(calls, id), ...(config.crm.adapter === 'shop' ? { shipper: config.crm.shipper, cjkFont: config.crm.cjkFont } : {}) } } : {}),
       recording: { ...recordingPort(calls, recordings), monitor: (id, req) => monitor.start(id, req), audit, log: log.child({ module: 'audit' }) },
       events,
       metrics,

@@ -20,6 +20,10 @@ export const SHOP_ERRORS = {
   conflict: 'SHOP_ERR_CONFLICT',
   /** The number already belongs to another customer. */
   numberTaken: 'SHOP_ERR_NUMBER_TAKEN',
+  /** No courier rule serves the order's region, delivery method and payment (shop_courier_rules). */
+  noCourier: 'SHOP_ERR_NO_COURIER',
+  /** The shipping document cannot be rendered as it must be (the CJK font is missing). */
+  font: 'SHOP_ERR_FONT',
   /** The store is configured wrongly or not opened (a programmer or operator error). */
   config: 'SHOP_ERR_CONFIG',
 } as const;

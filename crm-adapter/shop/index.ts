@@ -7,7 +7,7 @@
  */
 export { ShopCrmAdapter, screenPopOf, yuan, SCREEN_POP_MAX, type ShopCrmOptions } from './adapter.ts';
 export {
-  ShopStore, priceLines, orderTotal, orderNumber, promotionApplies, MAX_QUANTITY, MAX_LINES, CARD_ENTRIES,
+  ShopStore, chooseCourier, logisticsActions, priceLines, orderTotal, orderNumber, promotionApplies, MAX_QUANTITY, MAX_LINES, CARD_ENTRIES,
   type ShopStoreConfig, type ShopStoreOptions,
 } from './store.ts';
 export {
@@ -15,10 +15,12 @@ export {
   type OrderStatus, type OrderAction, type OrderSide, type TransitionResult,
 } from './lifecycle.ts';
 export { SHOP_ERRORS, ShopError, refuse, type ShopErrorCode, type ShopRefusal, type ShopResult } from './errors.ts';
+export { renderShippingDocument, DEFAULT_CJK_FONT, CJK_FONT_FACE, type Sender, type ShippingDocumentOptions } from './shipping.ts';
+export { parseLogisticsCsv, LOGISTICS_CSV_MAX_BYTES, LOGISTICS_CSV_MAX_LINES, type LogisticsCsv } from './logistics.ts';
 export { SHOP_MIGRATIONS, shopMigrationProvider } from './migrations.ts';
 export { seedShopDemo, DEMO_PRODUCTS, DEMO_PROGRAMME } from './demo.ts';
 export type {
   Actor, Address, StoredAddress, Note, NoteKind, Customer, NewCustomer, CustomerPatch, Product, Promotion, PromotionKind, OrderItem,
   OrderHistoryEntry, Order, ItemRequest, NewOrder, OrderEdit, CallSummaryOfCustomer, CustomerCard, DeliveryMethod, PaymentMethod,
-  ShopDatabase,
+  ShopDatabase, Courier, CourierLayout, CourierRule, Shipment, LogisticsEvent, LogisticsOutcome, LogisticsStatus, CodReconciliation,
 } from './types.ts';

@@ -8,6 +8,7 @@
  * per order line or order); `bigint` for epoch-millisecond timestamps.
  */
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import type { ShopDatabase } from './types.ts';
 
 /** Migration 0001: customers, catalog, orders, calls. */
 const m0001: Migration = {
@@ -162,8 +163,73 @@ const m0001: Migration = {
   },
 };
 
+/**
+ * Migration 0002: couriers, their rules and shipments. The seed is the starting configuration an
+ * operator edits (rows, not code): express by SF, post by China Post, anything else (and cash on
+ * delivery the post does not collect) by EMS.
+ */
+const m0002: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.createTable('shop_couriers')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('name_zh', 'text', (c) => c.notNull())
+      .addColumn('name_en', 'text', (c) => c.notNull())
+      .addColumn('layout', 'text', (c) => c.notNull())
+      .addColumn('waybill_prefix', 'text', (c) => c.notNull())
+      .addColumn('cod', 'integer', (c) => c.notNull())
+      .addColumn('active', 'integer', (c) => c.notNull().defaultTo(1))
+      .execute();
+    await db.schema.createTable('shop_courier_rules')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('priority', 'integer', (c) => c.notNull())
+      .addColumn('courier_id', 'text', (c) => c.notNull().references('shop_couriers.id'))
+      .addColumn('region', 'text', (c) => c.notNull())
+      .addColumn('delivery_method', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createTable('shop_shipments')
+      .addColumn('waybill', 'text', (c) => c.primaryKey())
+      .addColumn('order_id', 'text', (c) => c.notNull().references('shop_orders.id'))
+      .addColumn('courier_id', 'text', (c) => c.notNull().references('shop_couriers.id'))
+      .addColumn('cod_fen', 'integer', (c) => c.notNull())
+      .addColumn('shipped_at', 'bigint', (c) => c.notNull())
+      .addColumn('actor', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('shop_shipments_by_order').on('shop_shipments').columns(['order_id', 'shipped_at']).execute();
+    const k = db as unknown as Kysely<ShopDatabase>;
+    await k.insertInto('shop_couriers').values([
+      { id: 'SF', name_zh: '顺丰速运', name_en: 'SF Express', layout: 'waybill', waybill_prefix: 'SF', cod: 1, active: 1 },
+      { id: 'POST', name_zh: '中国邮政', name_en: 'China Post', layout: 'post', waybill_prefix: 'PO', cod: 0, active: 1 },
+      { id: 'EMS', name_zh: '邮政EMS', name_en: 'EMS', layout: 'ems', waybill_prefix: 'EM', cod: 1, active: 1 },
+    ]).execute();
+    await k.insertInto('shop_courier_rules').values([
+      { id: 'express', priority: 10, courier_id: 'SF', region: '*', delivery_method: 'express' },
+      { id: 'post', priority: 20, courier_id: 'POST', region: '*', delivery_method: 'post' },
+      { id: 'default', priority: 100, courier_id: 'EMS', region: '*', delivery_method: '*' },
+    ]).execute();
+  },
+};
+
+/** Migration 0003: couriers' logistics reports, once per (waybill, status). */
+const m0003: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.createTable('shop_logistics_events')
+      .addColumn('waybill', 'text', (c) => c.notNull().references('shop_shipments.waybill'))
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('order_id', 'text', (c) => c.notNull())
+      .addColumn('courier_id', 'text', (c) => c.notNull())
+      .addColumn('at', 'bigint', (c) => c.notNull())
+      .addColumn('reason', 'text')
+      .addColumn('collected_fen', 'integer')
+      .addColumn('imported_at', 'bigint', (c) => c.notNull())
+      .addColumn('actor', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('shop_logistics_events_pk', ['waybill', 'status'])
+      .execute();
+    await db.schema.createIndex('shop_logistics_events_by_at').on('shop_logistics_events').columns(['status', 'at']).execute();
+  },
+};
+
 /** Every migration, by name (applied in name order). */
-export const SHOP_MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({ '0001_customers_catalog_orders': m0001 });
+export const SHOP_MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({ '0001_customers_catalog_orders': m0001, '0002_couriers_shipments': m0002, '0003_logistics_events': m0003 });
 
 /** The provider Kysely's `Migrator` reads them from (no files on disk: they ship in the bundle). */
 export const shopMigrationProvider: MigrationProvider = {

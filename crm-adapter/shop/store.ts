@@ -14,7 +14,8 @@ import { nextStatus, RESTOCKING_STATUSES, type OrderAction, type OrderSide, type
 import { refuse, SHOP_ERRORS, ShopError, type ShopRefusal, type ShopResult } from './errors.ts';
 import { shopMigrationProvider } from './migrations.ts';
 import type {
-  Actor, Address, CallSummaryOfCustomer, Customer, CustomerCard, CustomerPatch, CustomersTable, ItemRequest, NewCustomer, NewOrder, Note, NoteKind,
+  CodReconciliation, LogisticsEvent, LogisticsOutcome, LogisticsStatus,
+  Actor, Address, CallSummaryOfCustomer, Courier, CourierRule, CourierRulesTable, CouriersTable, DeliveryMethod, PaymentMethod, Shipment, ShipmentsTable, Customer, CustomerCard, CustomerPatch, CustomersTable, ItemRequest, NewCustomer, NewOrder, Note, NoteKind,
   Order, OrderEdit, OrderHistoryEntry, OrderItem, OrderItemsTable, OrdersTable, Product, ProductsTable, Promotion, PromotionsTable, ShopDatabase,
   StoredAddress,
 } from './types.ts';
@@ -80,6 +81,46 @@ function toOrder(r: Selectable<OrdersTable>, items: OrderItem[]): Order {
     programme: r.programme, airing: r.airing, callId: r.call_id, agent: r.agent, invoiceTitle: r.invoice_title,
     specialRequests: r.special_requests, totalFen: r.total_fen, version: r.version, createdAt: r.created_at, updatedAt: r.updated_at, items,
   };
+}
+
+function toCourier(r: Selectable<CouriersTable>): Courier {
+  return { id: r.id, nameZh: r.name_zh, nameEn: r.name_en, layout: r.layout, waybillPrefix: r.waybill_prefix, cod: r.cod === 1, active: r.active === 1 };
+}
+
+function toRule(r: Selectable<CourierRulesTable>): CourierRule {
+  return { id: r.id, priority: r.priority, courierId: r.courier_id, region: r.region, deliveryMethod: r.delivery_method as DeliveryMethod | '*' };
+}
+
+function toShipment(r: Selectable<ShipmentsTable>): Shipment {
+  return { waybill: r.waybill, orderId: r.order_id, courierId: r.courier_id, codFen: r.cod_fen, shippedAt: r.shipped_at, actor: r.actor };
+}
+
+/**
+ * The courier of the first rule (in priority order) whose region and delivery method match (`*`
+ * matches any) and whose courier is active and, for cash on delivery, collects cash; null when
+ * none does. Pure: the rules are data (`shop_courier_rules`).
+ */
+export function chooseCourier(
+  rules: readonly CourierRule[], couriers: ReadonlyMap<string, Courier>,
+  o: { region: string; deliveryMethod: DeliveryMethod; paymentMethod: PaymentMethod },
+): Courier | null {
+  for (const r of rules) {
+    if (r.region !== '*' && r.region !== o.region) continue;
+    if (r.deliveryMethod !== '*' && r.deliveryMethod !== o.deliveryMethod) continue;
+    const c = couriers.get(r.courierId);
+    if (c === undefined || !c.active || (o.paymentMethod === 'cod' && !c.cod)) continue;
+    return c;
+  }
+  return null;
+}
+
+/** The life-cycle actions a courier's report means for an order in `status`, or null when the table allows none. */
+export function logisticsActions(status: OrderStatus, report: LogisticsStatus): Exclude<OrderAction, 'edit'>[] | null {
+  if (report === 'delivered') return status === 'shipped' ? ['deliver'] : null;
+  if (report === 'refused') return status === 'shipped' ? ['refuse'] : null;
+  // Goods back at the warehouse: a parcel still out was refused on the way.
+  if (status === 'shipped') return ['refuse', 'return'];
+  return status === 'refused' || status === 'delivered' || status === 'settled' ? ['return'] : null;
 }
 
 /** A promotion applies to an order of `programme`/`airing` at `now`. */
@@ -467,7 +508,11 @@ export class ShopStore {
   }
 
   async #nextOrderSeq(trx: Transaction<ShopDatabase>): Promise<number> {
-    const r = await trx.insertInto('shop_counters').values({ name: 'order', value: 1 })
+    return this.#nextSeq(trx, 'order');
+  }
+
+  async #nextSeq(trx: Transaction<ShopDatabase>, name: string): Promise<number> {
+    const r = await trx.insertInto('shop_counters').values({ name, value: 1 })
       .onConflict((oc) => oc.column('name').doUpdateSet({ value: sql`shop_counters.value + 1` }))
       .returning('value').executeTakeFirstOrThrow();
     return Number(r.value);
@@ -577,19 +622,151 @@ export class ShopStore {
    */
   async transition(id: string, action: Exclude<OrderAction, 'edit'>, actor: Actor, side: OrderSide, reason: string | null, expectedVersion?: number): Promise<ShopResult<Order>> {
     const now = this.#now();
-    const r = await this.#tx(async (trx) => {
-      const o = await trx.selectFrom('shop_orders').select(['status', 'version']).where('id', '=', id).executeTakeFirst();
-      if (o === undefined) throw new Rollback(refuse(SHOP_ERRORS.notFound, `no order ${id}`));
-      if (expectedVersion !== undefined && o.version !== expectedVersion) throw new Rollback(refuse(SHOP_ERRORS.conflict, `order ${id} is at version ${o.version}, not ${expectedVersion}`));
-      const t = nextStatus(o.status, action, side);
-      if (!t.ok) throw new Rollback(refuse(t.code, t.reason));
-      const u = await trx.updateTable('shop_orders').set({ status: t.to, version: o.version + 1, updated_at: now })
-        .where('id', '=', id).where('version', '=', o.version).executeTakeFirst();
-      if (u.numUpdatedRows === 0n) throw new Rollback(refuse(SHOP_ERRORS.conflict, `order ${id} changed meanwhile`));
-      if (RESTOCKING_STATUSES.includes(t.to)) await this.#putBackStock(trx, id);
-      await this.#history(trx, id, { action, from: o.status, to: t.to, actor, reason, at: now });
-    });
+    const r = await this.#tx((trx) => this.#step(trx, id, action, actor, side, reason, now, expectedVersion));
     return r.ok ? { ok: true, value: (await this.getOrder(id))! } : r;
+  }
+
+  /** One life-cycle step inside `trx` (a refusal throws {@link Rollback}). */
+  async #step(
+    trx: Transaction<ShopDatabase>, id: string, action: Exclude<OrderAction, 'edit'>, actor: Actor, side: OrderSide, reason: string | null, now: number,
+    expectedVersion?: number,
+  ): Promise<void> {
+    const o = await trx.selectFrom('shop_orders').selectAll().where('id', '=', id).executeTakeFirst();
+    if (o === undefined) throw new Rollback(refuse(SHOP_ERRORS.notFound, `no order ${id}`));
+    if (expectedVersion !== undefined && o.version !== expectedVersion) throw new Rollback(refuse(SHOP_ERRORS.conflict, `order ${id} is at version ${o.version}, not ${expectedVersion}`));
+    const t = nextStatus(o.status, action, side);
+    if (!t.ok) throw new Rollback(refuse(t.code, t.reason));
+    // Shipping assigns the courier of the rules and a waybill in the same transaction: no parcel leaves without both.
+    if (action === 'ship') await this.#assignShipment(trx, o, actor, now);
+    const u = await trx.updateTable('shop_orders').set({ status: t.to, version: o.version + 1, updated_at: now })
+      .where('id', '=', id).where('version', '=', o.version).executeTakeFirst();
+    if (u.numUpdatedRows === 0n) throw new Rollback(refuse(SHOP_ERRORS.conflict, `order ${id} changed meanwhile`));
+    if (RESTOCKING_STATUSES.includes(t.to)) await this.#putBackStock(trx, id);
+    await this.#history(trx, id, { action, from: o.status, to: t.to, actor, reason, at: now });
+  }
+
+  // ---------------------------------------------------------------- logistics feedback
+
+  /**
+   * Apply couriers' feedback in one transaction: `delivered` delivers (settlement eligible),
+   * `refused` refuses and gives the customer a strike, `returned` brings the goods back (a
+   * shipped parcel is refused first; the stock is put back). A line whose (waybill, status) was
+   * applied before is skipped (re-importing a file changes nothing); a line the order's life
+   * cycle does not allow is reported and skipped; the valid lines are applied together.
+   */
+  async applyLogistics(events: readonly LogisticsEvent[], actor: Actor): Promise<ShopResult<LogisticsOutcome>> {
+    const now = this.#now();
+    return this.#tx(async (trx) => {
+      const out: LogisticsOutcome = { applied: 0, duplicates: 0, errors: [] };
+      for (const e of events) {
+        const seen = await trx.selectFrom('shop_logistics_events').select('waybill').where('waybill', '=', e.waybill).where('status', '=', e.status).executeTakeFirst();
+        if (seen !== undefined) {
+          out.duplicates++;
+          continue;
+        }
+        const s = await trx.selectFrom('shop_shipments').selectAll().where('waybill', '=', e.waybill).executeTakeFirst();
+        if (s === undefined) {
+          out.errors.push({ line: e.line, reason: `no waybill ${e.waybill}` });
+          continue;
+        }
+        const o = await trx.selectFrom('shop_orders').select(['status', 'customer_id']).where('id', '=', s.order_id).executeTakeFirstOrThrow();
+        const actions = logisticsActions(o.status, e.status);
+        if (actions === null) {
+          out.errors.push({ line: e.line, reason: `${e.waybill}: order ${s.order_id} is ${o.status}, cannot be ${e.status}` });
+          continue;
+        }
+        const why = `${s.courier_id} ${e.waybill} ${e.status}${e.reason === null ? '' : `: ${e.reason}`}`;
+        for (const a of actions) await this.#step(trx, s.order_id, a, actor, 'staff', why, now);
+        if (e.status === 'refused') await trx.updateTable('shop_customers').set({ strikes: sql`strikes + 1`, updated_at: now }).where('id', '=', o.customer_id).execute();
+        await trx.insertInto('shop_logistics_events').values({
+          waybill: e.waybill, status: e.status, order_id: s.order_id, courier_id: s.courier_id, at: e.at, reason: e.reason,
+          collected_fen: e.collectedFen, imported_at: now, actor,
+        }).execute();
+        out.applied++;
+      }
+      return out;
+    });
+  }
+
+  /**
+   * Cash-on-delivery reconciliation per courier: cash expected on delivered parcels (the
+   * shipment's amount) against cash the couriers reported collected, for deliveries reported in
+   * [from, to).
+   */
+  async codReconciliation(from: number, to: number): Promise<CodReconciliation[]> {
+    const rows = await this.db.selectFrom('shop_logistics_events as e').innerJoin('shop_shipments as s', 's.waybill', 'e.waybill')
+      .select((eb) => ['e.courier_id', eb.fn.countAll<number>().as('parcels'), eb.fn.sum<number>('s.cod_fen').as('expected'), eb.fn.sum<number>(eb.fn.coalesce('e.collected_fen', sql<number>`0`)).as('collected')])
+      .where('e.status', '=', 'delivered').where('s.cod_fen', '>', 0).where('e.at', '>=', from).where('e.at', '<', to)
+      .groupBy('e.courier_id').orderBy('e.courier_id').execute();
+    return rows.map((r) => {
+      const expected = Number(r.expected);
+      const collected = Number(r.collected);
+      return { courierId: r.courier_id, parcels: Number(r.parcels), expectedFen: expected, collectedFen: collected, differenceFen: collected - expected };
+    });
+  }
+
+  // ---------------------------------------------------------------- couriers
+
+  /** Every courier. */
+  async couriers(): Promise<Courier[]> {
+    return (await this.db.selectFrom('shop_couriers').selectAll().orderBy('id').execute()).map(toCourier);
+  }
+
+  /** One courier, or null. */
+  async getCourier(id: string): Promise<Courier | null> {
+    const r = await this.db.selectFrom('shop_couriers').selectAll().where('id', '=', id).executeTakeFirst();
+    return r === undefined ? null : toCourier(r);
+  }
+
+  /** The courier rules, in the order they are tried. */
+  async courierRules(): Promise<CourierRule[]> {
+    return (await this.db.selectFrom('shop_courier_rules').selectAll().orderBy('priority').orderBy('id').execute()).map(toRule);
+  }
+
+  /** Add or replace a courier. */
+  async putCourier(c: Courier): Promise<void> {
+    const row = { id: c.id, name_zh: c.nameZh, name_en: c.nameEn, layout: c.layout, waybill_prefix: c.waybillPrefix, cod: c.cod ? 1 : 0, active: c.active ? 1 : 0 };
+    const { id: _id, ...rest } = row;
+    await this.db.insertInto('shop_couriers').values(row).onConflict((oc) => oc.column('id').doUpdateSet(rest)).execute();
+  }
+
+  /** Replace the courier rules (one transaction: shipping never sees half a table). */
+  async setCourierRules(rules: readonly CourierRule[]): Promise<ShopResult<CourierRule[]>> {
+    const r = await this.#tx(async (trx) => {
+      await trx.deleteFrom('shop_courier_rules').execute();
+      for (const x of rules) {
+        if (await trx.selectFrom('shop_couriers').select('id').where('id', '=', x.courierId).executeTakeFirst() === undefined) {
+          throw new Rollback(refuse(SHOP_ERRORS.invalid, `rule ${x.id}: no courier ${x.courierId}`));
+        }
+        await trx.insertInto('shop_courier_rules').values({ id: x.id, priority: x.priority, courier_id: x.courierId, region: x.region, delivery_method: x.deliveryMethod }).execute();
+      }
+    });
+    return r.ok ? { ok: true, value: await this.courierRules() } : r;
+  }
+
+  /** An order's shipments, newest first (an exchanged order has several). */
+  async shipments(orderId: string): Promise<Shipment[]> {
+    const rows = await this.db.selectFrom('shop_shipments').selectAll().where('order_id', '=', orderId).orderBy('shipped_at', 'desc').orderBy('waybill', 'desc').execute();
+    return rows.map(toShipment);
+  }
+
+  /** The shipment of a waybill, or null. */
+  async shipmentByWaybill(waybill: string): Promise<Shipment | null> {
+    const r = await this.db.selectFrom('shop_shipments').selectAll().where('waybill', '=', waybill).executeTakeFirst();
+    return r === undefined ? null : toShipment(r);
+  }
+
+  /** Choose the courier by the rules, number a waybill, record the shipment (`shop_shipments`, found by order or waybill). */
+  async #assignShipment(trx: Transaction<ShopDatabase>, o: Selectable<OrdersTable>, actor: Actor, now: number): Promise<void> {
+    const rules = (await trx.selectFrom('shop_courier_rules').selectAll().orderBy('priority').orderBy('id').execute()).map(toRule);
+    const couriers = new Map((await trx.selectFrom('shop_couriers').selectAll().execute()).map((c) => [c.id, toCourier(c)] as const));
+    const courier = chooseCourier(rules, couriers, { region: o.region, deliveryMethod: o.delivery_method, paymentMethod: o.payment_method });
+    if (courier === null) throw new Rollback(refuse(SHOP_ERRORS.noCourier, `no courier rule serves ${o.delivery_method} to ${o.region}${o.payment_method === 'cod' ? ' with cash on delivery' : ''}`));
+    const seq = await this.#nextSeq(trx, `waybill:${courier.id}`);
+    const waybill = `${courier.waybillPrefix}${String(seq).padStart(10, '0')}`;
+    await trx.insertInto('shop_shipments').values({
+      waybill, order_id: o.id, courier_id: courier.id, cod_fen: o.payment_method === 'cod' ? o.total_fen : 0, shipped_at: now, actor,
+    }).execute();
   }
 
   // ---------------------------------------------------------------- calls

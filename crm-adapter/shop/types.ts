@@ -175,6 +175,52 @@ export interface CountersTable {
   value: number;
 }
 
+/** `shop_couriers`: who carries parcels and which paper they print (migration 0002 seeds three). */
+export interface CouriersTable {
+  id: string;
+  name_zh: string;
+  name_en: string;
+  /** The shipping document's layout (shipping.ts). */
+  layout: CourierLayout;
+  /** Waybill numbers are this prefix + a counter of the courier's own. */
+  waybill_prefix: string;
+  /** 1: collects cash on delivery. */
+  cod: number;
+  active: number;
+}
+
+/** `shop_courier_rules`: the courier for a region and delivery method, lowest priority first; `*` matches any. */
+export interface CourierRulesTable {
+  id: string;
+  priority: number;
+  courier_id: string;
+  region: string;
+  delivery_method: string;
+}
+
+/** `shop_shipments`: one per ship step (an exchange ships again, with a new waybill). */
+export interface ShipmentsTable {
+  waybill: string;
+  order_id: string;
+  courier_id: string;
+  cod_fen: number;
+  shipped_at: number;
+  actor: string;
+}
+
+/** `shop_logistics_events`: couriers' reports applied, once per (waybill, status). */
+export interface LogisticsEventsTable {
+  waybill: string;
+  status: LogisticsStatus;
+  order_id: string;
+  courier_id: string;
+  at: number;
+  reason: string | null;
+  collected_fen: number | null;
+  imported_at: number;
+  actor: string;
+}
+
 /** The shop's database as Kysely sees it. */
 export interface ShopDatabase {
   shop_customers: CustomersTable;
@@ -189,6 +235,10 @@ export interface ShopDatabase {
   shop_calls: CallsTable;
   shop_call_events: CallEventsTable;
   shop_counters: CountersTable;
+  shop_couriers: CouriersTable;
+  shop_courier_rules: CourierRulesTable;
+  shop_shipments: ShipmentsTable;
+  shop_logistics_events: LogisticsEventsTable;
 }
 
 // ------------------------------------------------------------------ domain
@@ -199,6 +249,66 @@ export type NoteKind = 'note' | 'complaint';
 export type PromotionKind = 'price' | 'gift';
 /** How the parcel travels. */
 export type DeliveryMethod = 'standard' | 'express' | 'post';
+/** A courier's shipping document: an EMS-style form, a postal form, a courier waybill. */
+export type CourierLayout = 'ems' | 'post' | 'waybill';
+/** A courier (`shop_couriers`). */
+export interface Courier {
+  id: string;
+  nameZh: string;
+  nameEn: string;
+  layout: CourierLayout;
+  waybillPrefix: string;
+  cod: boolean;
+  active: boolean;
+}
+/** A courier rule (`shop_courier_rules`): `*` matches any region or method. */
+export interface CourierRule {
+  id: string;
+  priority: number;
+  courierId: string;
+  region: string;
+  deliveryMethod: DeliveryMethod | '*';
+}
+/** A shipment: the courier and waybill a ship step assigned. */
+export interface Shipment {
+  waybill: string;
+  orderId: string;
+  courierId: string;
+  /** Cash the courier collects (fen): the order total for cash on delivery, else 0. */
+  codFen: number;
+  shippedAt: number;
+  actor: Actor;
+}
+/** What a courier reports about a parcel. */
+export type LogisticsStatus = 'delivered' | 'refused' | 'returned';
+/** One courier report (a CSV line or a webhook item). */
+export interface LogisticsEvent {
+  /** Where it came from (CSV line number; item index + 1 of a webhook), for error reports. */
+  line: number;
+  waybill: string;
+  status: LogisticsStatus;
+  /** When it happened (epoch ms). */
+  at: number;
+  reason: string | null;
+  /** Cash the courier collected (fen), reported with a delivery; null when not reported. */
+  collectedFen: number | null;
+}
+/** What an import did. */
+export interface LogisticsOutcome {
+  applied: number;
+  /** Lines already applied before (a re-import). */
+  duplicates: number;
+  errors: { line: number; reason: string }[];
+}
+/** Cash on delivery per courier: expected (shipments delivered) vs collected (reported). */
+export interface CodReconciliation {
+  courierId: string;
+  parcels: number;
+  expectedFen: number;
+  collectedFen: number;
+  /** collected − expected: negative means the courier owes. */
+  differenceFen: number;
+}
 /** How the customer pays: cash on delivery, card, bank transfer. */
 export type PaymentMethod = 'cod' | 'card' | 'transfer';
 

@@ -10,7 +10,7 @@ import { UserDirectory, type AccountSeed } from '../users/index.ts';
 import { ShopStore, seedShopDemo } from '../../crm-adapter/shop/index.ts';
 import { startApi } from './server.ts';
 import { FakeEngine } from './testkit.ts';
-import type { ShopLiveCall } from './shop-routes.ts';
+import type { ShopApiDeps, ShopLiveCall } from './shop-routes.ts';
 
 const TOKEN = 'integration-token-123456';
 const SEEDS: AccountSeed[] = [
@@ -30,7 +30,8 @@ t.test('shop routes: validation, roles, media source from the call, codes', asyn
   t.teardown(() => shop.close());
   await seedShopDemo(shop, Date.now());
   const live = new Map<string, ShopLiveCall>([['call-1', { agent: '1001', caller: '+4915110000004', programme: 'demo-shopping-hour', airing: null, customerId: 'DEMO-REGULAR' }]]);
-  const engine = Object.assign(new FakeEngine(), { shop: { store: shop, liveCall: (id: string) => live.get(id) } });
+  const shopDeps: ShopApiDeps = { store: shop, liveCall: (id: string) => live.get(id) };
+  const engine = Object.assign(new FakeEngine(), { shop: shopDeps });
   const api = await startApi(engine, { address: '127.0.0.1', port: 0, tokens: [TOKEN], openPaths: [], users });
   t.teardown(() => api.close());
   const base = `http://127.0.0.1:${api.port}`;
@@ -39,7 +40,7 @@ t.test('shop routes: validation, roles, media source from the call, codes', asyn
     const cookie = (r.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
     return async (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => {
       const res = await fetch(`${base}${path}`, { method, headers: { cookie, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-      return { status: res.status, body: await res.json() };
+      return { status: res.status, body: res.headers.get('content-type') === 'application/pdf' ? Buffer.from(await res.arrayBuffer()) : await res.json() };
     };
   };
   const one = await as('1001', 'pw-1001');
@@ -69,7 +70,24 @@ t.test('shop routes: validation, roles, media source from the call, codes', asyn
   t.match(await one('PATCH', `/api/v1/shop/orders/${id}`, { items: [{ sku: 'WOK-01', quantity: 2 }], reason: 'two', version: 1 }), { status: 200, body: { totalFen: 59800, version: 2 } });
   t.match(await one('PATCH', `/api/v1/shop/orders/${id}`, { specialRequests: 'x', version: 1 }), { status: 409, body: { error: { code: 'SHOP_ERR_CONFLICT' } } });
   t.match(await boss('POST', `/api/v1/shop/orders/${id}/review`, {}), { status: 200, body: { status: 'reviewed' } });
+  t.match(await boss('GET', `/api/v1/shop/orders/${id}/shipping-document`), { status: 404, body: { error: { code: 'SHOP_ERR_NOT_FOUND', message: /not been shipped/ } } });
   t.match(await boss('POST', `/api/v1/shop/orders/${id}/ship`, {}), { status: 200, body: { status: 'shipped' } });
+  t.match(await boss('GET', `/api/v1/shop/orders/${id}/shipping-document`), { status: 500, body: { error: { code: 'SHOP_ERR_CONFIG', message: /crm\.shipper/ } } }, 'no sender configured: refused');
+  shopDeps.shipper = { name: '东方购物', phone: '4008000000', address: '上海市徐汇区宜山路1号' };
+  t.match(await one('GET', `/api/v1/shop/orders/${id}/shipping-document`), { status: 403 }, 'agents get no shipping documents');
+  const paper = await boss('GET', `/api/v1/shop/orders/${id}/shipping-document`);
+  t.equal(paper.status, 200);
+  t.equal((paper.body as Buffer).subarray(0, 5).toString('latin1'), '%PDF-', 'a PDF for staff');
+  const waybill = (await shop.shipments(id))[0]!.waybill;
+  const csv = `waybill,status,time,reason,collected_fen\n${waybill},delivered,2026-12-08T03:00:00Z,,59800\nNOPE,delivered,2026-12-08T03:00:00Z,,\nx,lost,1,,\n`;
+  t.match(await one('POST', '/api/v1/shop/logistics/import', { csv }), { status: 403 }, 'agents import nothing');
+  t.match(await boss('POST', '/api/v1/shop/logistics/import', { csv: 'a,b\n' }), { status: 400, body: { error: { code: 'SHOP_ERR_INVALID' } } });
+  t.match(await boss('POST', '/api/v1/shop/logistics/import', { csv }), { status: 200, body: { applied: 1, duplicates: 0, errors: [{ line: 3, reason: /NOPE/ }, { line: 4, reason: /status/ }] } });
+  t.match(await boss('POST', '/api/v1/shop/logistics/import', { csv }), { status: 200, body: { applied: 0, duplicates: 1 } }, 're-import');
+  t.match(await boss('GET', `/api/v1/shop/reports/cod?from=${Date.UTC(2026, 11, 8)}&to=${Date.UTC(2026, 11, 9)}`), { status: 200, body: { items: [{ courierId: 'EMS', parcels: 1, collectedFen: 59800 }] } });
+  t.match(await one('GET', '/api/v1/shop/reports/cod?from=0&to=1'), { status: 403 });
+  shopDeps.cjkFont = '/nonexistent/font.ttc';
+  t.match(await boss('GET', `/api/v1/shop/orders/${id}/shipping-document`), { status: 500, body: { error: { code: 'SHOP_ERR_FONT', message: /fonts-noto-cjk/ } } }, 'a missing font refused, not garbled');
   t.match(await one('POST', `/api/v1/shop/orders/${id}/cancel`, {}), { status: 409, body: { error: { code: 'SHOP_ERR_ILLEGAL_TRANSITION' } } }, 'no cancel after shipping');
   t.match(await one('PATCH', `/api/v1/shop/orders/${id}`, { specialRequests: 'x' }), { status: 409, body: { error: { code: 'SHOP_ERR_LOCKED' } } });
 

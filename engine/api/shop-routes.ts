@@ -17,7 +17,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import {
-  ACTION_SIDES, ORDER_ACTIONS, ORDER_STATUSES, SHOP_ERRORS, type Actor, type OrderSide, type ShopErrorCode, type ShopRefusal, type ShopResult, type ShopStore,
+  ACTION_SIDES, LOGISTICS_CSV_MAX_BYTES, ORDER_ACTIONS, ORDER_STATUSES, SHOP_ERRORS, ShopError, parseLogisticsCsv, renderShippingDocument, type Actor, type OrderSide, type Sender, type ShopErrorCode, type ShopRefusal, type ShopResult, type ShopStore,
 } from '../../crm-adapter/shop/index.ts';
 import { ApiAuth, type Principal } from './auth.ts';
 import type { RouteDoc } from './openapi.ts';
@@ -37,6 +37,10 @@ export interface ShopApiDeps {
   store: ShopStore;
   /** A call in progress by the engine's call id, or undefined (over, or never). */
   liveCall(callId: string): ShopLiveCall | undefined;
+  /** The sender on shipping documents (crm.shipper); null or absent: documents are refused with SHOP_ERR_CONFIG. */
+  shipper?: Sender | null;
+  /** The CJK font of shipping documents (crm.cjkFont). Default shipping.ts's DEFAULT_CJK_FONT. */
+  cjkFont?: string;
 }
 
 /** server.ts's zod parse (400 on failure) and error constructor. */
@@ -47,7 +51,7 @@ export interface ShopRouteKit {
 
 const STATUS_OF: Readonly<Record<ShopErrorCode, number>> = {
   SHOP_ERR_NOT_FOUND: 404, SHOP_ERR_INVALID: 400, SHOP_ERR_ILLEGAL_TRANSITION: 409, SHOP_ERR_LOCKED: 409, SHOP_ERR_OUT_OF_STOCK: 409,
-  SHOP_ERR_CONFLICT: 409, SHOP_ERR_NUMBER_TAKEN: 409, SHOP_ERR_CONFIG: 500,
+  SHOP_ERR_CONFLICT: 409, SHOP_ERR_NUMBER_TAKEN: 409, SHOP_ERR_CONFIG: 500, SHOP_ERR_NO_COURIER: 409, SHOP_ERR_FONT: 500,
 };
 
 const text = (max: number) => z.string().trim().min(1).max(max);
@@ -57,6 +61,8 @@ const address = z.strictObject({
   recipient: text(64), phone: text(32), region: text(64), city: text(64), line: text(200), postcode: z.string().max(16).nullable().default(null),
 });
 const idParams = z.strictObject({ id: shopId });
+const logisticsBody = z.strictObject({ csv: z.string().min(1).max(LOGISTICS_CSV_MAX_BYTES) });
+const codQuery = z.strictObject({ from: z.coerce.number().int().min(0), to: z.coerce.number().int().min(0) });
 const actionParams = z.strictObject({ id: shopId, action: z.enum(ORDER_ACTIONS.filter((a) => a !== 'edit') as [Exclude<(typeof ORDER_ACTIONS)[number], 'edit'>]) });
 const items = z.array(z.strictObject({ sku: shopId, quantity: z.number().int().min(1).max(99) })).min(1).max(50);
 const orderBody = z.strictObject({
@@ -107,6 +113,9 @@ const ROUTES = {
   order: { summary: 'One order', tags: ['shop'], params: idParams, responses: { 200: 'Order', ...ERR, 404: 'no such order' } },
   history: { summary: 'An order\'s history: who, when, why', tags: ['shop'], params: idParams, responses: { 200: '{ items: OrderHistoryEntry[] }', ...ERR, 404: 'no such order' } },
   orderEdit: { summary: 'Change items, address, methods or requests before shipping', tags: ['shop'], params: idParams, body: editBody, responses: { 200: 'Order', ...ERR, 404: 'no such order', 409: 'SHOP_ERR_LOCKED, SHOP_ERR_CONFLICT' } },
+  shippingDocument: { summary: 'The shipping document of the order\'s latest shipment, as its courier prints it (PDF; staff)', tags: ['shop'], params: idParams, responses: { 200: 'application/pdf', ...ERR, 403: 'staff only', 404: 'no such order, or not shipped', 500: 'SHOP_ERR_FONT, SHOP_ERR_CONFIG' } },
+  logisticsImport: { summary: 'Import a courier\'s logistics CSV (staff): valid lines applied in one transaction, bad lines reported, a re-import applies nothing twice', tags: ['shop'], body: logisticsBody, responses: { 200: 'LogisticsOutcome', ...ERR, 403: 'staff only' } },
+  codReport: { summary: 'Cash-on-delivery reconciliation per courier: expected vs collected (staff)', tags: ['shop'], querystring: codQuery, responses: { 200: '{ items: CodReconciliation[] }', ...ERR, 403: 'staff only' } },
   orderAction: { summary: 'Move an order along its life cycle (review, ship, deliver, refuse, settle, return, exchange: staff; cancel)', tags: ['shop'], params: actionParams, body: actionBody, responses: { 200: 'Order', ...ERR, 403: 'staff only', 404: 'no such order', 409: 'SHOP_ERR_ILLEGAL_TRANSITION' } },
 } satisfies Record<string, RouteDoc>;
 
@@ -227,6 +236,39 @@ export function registerShopRoutes(app: FastifyInstance, deps: ShopApiDeps, kit:
     const { reason, version, ...edit } = parse(editBody, req.body, 'body');
     await ownOrder(req, p.id);
     return value(await store.editOrder(p.id, edit, actorOf(req.principal), side(req), reason ?? null, version));
+  });
+
+  app.get('/api/v1/shop/orders/:id/shipping-document', { schema: ROUTES.shippingDocument, config: { access: 'signedIn' } }, async (req, reply) => {
+    const p = parse(idParams, req.params, 'params');
+    if (side(req) !== 'staff') throw fail(403, 'API_ERR_FORBIDDEN', 'shipping documents are for staff');
+    const order = await ownOrder(req, p.id);
+    const [shipment] = await store.shipments(order.id);
+    if (shipment === undefined) throw fail(404, SHOP_ERRORS.notFound, `order ${order.id} has not been shipped`);
+    const courier = await store.getCourier(shipment.courierId);
+    if (courier === null) throw fail(500, SHOP_ERRORS.config, `courier ${shipment.courierId} of waybill ${shipment.waybill} is gone`);
+    if (deps.shipper === undefined || deps.shipper === null) throw fail(500, SHOP_ERRORS.config, 'crm.shipper (the sender on shipping documents) is not configured');
+    try {
+      const pdf = await renderShippingDocument(order, shipment, courier, { sender: deps.shipper, ...(deps.cjkFont !== undefined ? { fontPath: deps.cjkFont } : {}) });
+      return reply.type('application/pdf').header('content-disposition', `inline; filename="${shipment.waybill}.pdf"`).send(pdf);
+    } catch (err) {
+      if (err instanceof ShopError) throw fail(STATUS_OF[err.code], err.code, err.message);
+      throw err;
+    }
+  });
+
+  app.post('/api/v1/shop/logistics/import', { schema: ROUTES.logisticsImport, config: { access: 'signedIn' }, bodyLimit: LOGISTICS_CSV_MAX_BYTES + 64 * 1024 }, async (req) => {
+    if (side(req) !== 'staff') throw fail(403, 'API_ERR_FORBIDDEN', 'logistics imports are for staff');
+    const b = parse(logisticsBody, req.body, 'body');
+    const csv = parseLogisticsCsv(b.csv);
+    if (!csv.ok) throw fail(400, SHOP_ERRORS.invalid, csv.reason);
+    const out = value(await store.applyLogistics(csv.events, actorOf(req.principal)));
+    return { ...out, errors: [...csv.errors, ...out.errors].sort((a, c) => a.line - c.line) };
+  });
+
+  app.get('/api/v1/shop/reports/cod', { schema: ROUTES.codReport, config: { access: 'signedIn' } }, async (req) => {
+    if (side(req) !== 'staff') throw fail(403, 'API_ERR_FORBIDDEN', 'reconciliation is for staff');
+    const q = parse(codQuery, req.query, 'query');
+    return { items: await store.codReconciliation(q.from, q.to) };
   });
 
   app.post('/api/v1/shop/orders/:id/:action', { schema: ROUTES.orderAction, config: { access: 'signedIn' } }, async (req) => {

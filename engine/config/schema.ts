@@ -237,6 +237,12 @@ const crmSection = z.discriminatedUnion('adapter', [
     poolSize: positiveInt.max(100).default(10).describe('Connections of the PostgreSQL pool.'),
     strikeThreshold: positiveInt.default(3).describe('Strikes after which a number is blacklisted.'),
     seedDemo: z.boolean().default(false).describe('Insert the demo customers, products and promotions at start (where missing).'),
+    shipper: z.strictObject({
+      name: z.string().min(1).max(64).describe('Sender name printed on shipping documents.'),
+      phone: z.string().min(3).max(32).describe('Sender phone number.'),
+      address: z.string().min(1).max(200).describe('Sender address.'),
+    }).nullable().default(null).describe('The sender on shipping documents; null = shipping documents are refused (SHOP_ERR_CONFIG) until it is set.'),
+    cjkFont: z.string().min(1).default('/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc').describe('CJK font embedded in shipping documents (Debian fonts-noto-cjk); missing = documents refused (SHOP_ERR_FONT), never printed garbled.'),
     ...crmCommon,
   }),
   z.strictObject({
@@ -707,7 +713,6 @@ const recordingSection = z.strictObject({
 // ------------------------------------------------------------------ reports (issue 18)
 
 const reportsSection = z.strictObject({
-  teams: z.record(idPattern, z.array(id)).default({}).describe('Team → its agents, for reports by team (an agent listed in two teams counts in the first).'),
   schedule: z.strictObject({
     tailMinutes: z.number().int().min(0).max(24 * 60).default(30).describe('Calls arriving this long after an airing ends still belong to it (min).'),
     file: z.string().min(1).nullable().default(null).describe('Schedule file (YAML, or CSV of airings) imported at start, replacing programmes and airings of the same ids; null = none (the API edits the stored schedule).'),

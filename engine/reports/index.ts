@@ -4,7 +4,7 @@
  * door of the folder; definitions of every figure in docs/reports.md.
  */
 export {
-  BUCKET_MS, SUM_MEASURES, MAX_MEASURES, bucketOf, contribution, measureContext, teamLookup, abandonStage, derive, addFigures, zeroFigures,
+  BUCKET_MS, SUM_MEASURES, MAX_MEASURES, bucketOf, contribution, measureContext, abandonStage, derive, addFigures, zeroFigures,
   type Figures, type SumMeasure, type MaxMeasure, type RecordKey, type ReportCdr, type MeasureContext, type AgentTime, type Derived,
 } from './measures.ts';
 export { agentTimeKind, sliceSpell, type AgentSpell, type AgentTimeKind, type AgentTimeSlice } from './agent-time.ts';

@@ -195,10 +195,3 @@ export function measureContext(queues: readonly { id: string; serviceLevelMs: nu
   const sl = new Map(queues.map((q) => [q.id, q.serviceLevelMs]));
   return { serviceLevelMs: (q) => (q === null ? undefined : sl.get(q)) ?? 20_000, callbackArrivedAt };
 }
-
-/** Agent → team from config `reports.teams` (team → agents); an agent in none has no team. */
-export function teamLookup(teams: Readonly<Record<string, readonly string[]>>): (agentId: string) => string | null {
-  const of = new Map<string, string>();
-  for (const [team, agents] of Object.entries(teams)) for (const a of agents) if (!of.has(a)) of.set(a, team);
-  return (agentId) => of.get(agentId) ?? null;
-}

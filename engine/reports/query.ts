@@ -3,7 +3,7 @@
  * range, grouped by any of queue, agent, team, programme, airing and direction.
  *
  * A query reads `report_intervals` unless it groups or filters by agent or team, then
- * `report_agent_intervals`. Teams are a mapping of agents (config `reports.teams`), applied after
+ * `report_agent_intervals`. Teams are the agents' `agents[].team` (engine wiring: the roster), applied after
  * the SQL grouping by agent. Agent time (occupancy, not-ready by reason, calls per agent hour) is
  * given when the grouping has no call dimension (only agent, team or nothing): an agent's time
  * belongs to no single queue or programme.
@@ -128,7 +128,7 @@ function addTime(t: AgentTime, kind: AgentTimeKind, reason: string, ms: number):
 /** Options of {@link ReportQueries}. */
 export interface ReportQueriesOptions {
   db: SqliteDatabase;
-  /** An agent's team, or null (config `reports.teams`). */
+  /** An agent's team, or null (`agents[].team`). */
   teamOf?: (agentId: string) => string | null;
 }
 
