@@ -44,3 +44,21 @@ t.test('the report of a run agrees with its CDRs', async (t) => {
   t.equal(a.reduce((s, x) => s + x.figures.handled!, 0), 2);
   t.ok(a.every((x) => (x.agentTime?.staffedMs ?? 0) > 0), 'agent state changes were recorded as staffed time');
 });
+
+t.test('surge mode through the real engine: an airing on screen switches its back-office agent into the queue, and back after the window', async (t) => {
+  const { rig } = await startE2e(t);
+  const put = (p: string, body: unknown) => fetch(`http://127.0.0.1:${rig.httpPort}${p}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const skills = () => rig.engine.acd.inspectAgent('1006')?.skills;
+  t.same(skills(), { service: 80, orders: 30 }, 'agent 1006 as configured: no vip skill');
+  t.equal((await put('/api/v1/schedule/programmes/gold-hour', {
+    id: 'gold-hour', name: 'Gold hour', surge: { leadMinutes: 10, queue: 'vip', level: 50, agents: ['1006'] },
+  })).status, 200);
+  const now = Date.now();
+  t.equal((await put('/api/v1/schedule/airings/gold-1', { id: 'gold-1', programme: 'gold-hour', channel: 'ch1', start: now + 5 * 60_000, end: now + 65 * 60_000, numbers: ['100'] })).status, 200);
+  t.same(skills(), { service: 80, orders: 30, vip: 50 }, 'within leadMinutes of the airing: the vip skill at the surge level');
+  // The airing moved to yesterday: its window (end + the 30 min tail) is over.
+  t.equal((await put('/api/v1/schedule/airings/gold-1', { id: 'gold-1', programme: 'gold-hour', channel: 'ch1', start: now - 86_400_000, end: now - 86_400_000 + 3_600_000, numbers: ['100'] })).status, 200);
+  t.same(skills(), { service: 80, orders: 30 }, 'after the window: back to the configured skills');
+  const audit = await api<{ items: { action: string; actor: string }[] }>(rig, 'GET', '/api/v1/audit?limit=100');
+  t.same(audit.body.items.filter((e) => e.actor === 'surge-mode').map((e) => e.action).filter((a) => a.startsWith('surge.')).sort(), ['surge.off', 'surge.on'], 'both switches audited');
+});

@@ -36,7 +36,7 @@ import { UserDirectory } from './users/index.ts';
 import { AuditLog } from './audit/index.ts';
 import { Provisioning, ProvisioningStore, Roster, mergeRoster } from './provisioning/index.ts';
 import { defaultUiDir, loadUiFiles } from './api/ui-files.ts';
-import { ReportQueries, SqliteReports, SqliteSchedule, attributeRoute, importScheduleFile, measureContext } from './reports/index.ts';
+import { ReportQueries, SqliteReports, SqliteSchedule, SurgeMode, attributeRoute, importScheduleFile, measureContext } from './reports/index.ts';
 import { isLoopback, toAcdConfig, toListenSpecs, type Config } from './config/index.ts';
 
 /** A running engine. */
@@ -386,6 +386,27 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       acd, apply: (effects) => calls.apply(effects), registrar, users, roster, store: provisioningStore, audit,
       onError: (err) => log.error({ err }, 'provisioning write failed'),
     });
+    // Surge mode (issue 18): an airing's window switches its back-office agents into the order queue
+    // through run-time provisioning (persisted and audited like a supervisor's change); each switch
+    // is logged and audited. Agents go back to the configuration's skills after the window.
+    const surgeActor = { actor: 'surge-mode', role: 'system', source: 'schedule' };
+    const surge = new SurgeMode({
+      schedule, tailMs: config.reports.schedule.tailMinutes * 60_000, clock: epochClock,
+      skills: {
+        setSkills: (agentId, skills) => {
+          const r = provisioning.setSkills(agentId, skills, surgeActor);
+          if (!r.ok) log.warn({ agentId, code: r.code, reason: r.message }, 'surge mode: skills not changed');
+        },
+      },
+      baseSkills: (agentId) => roster.seedOf(agentId) ?? roster.get(agentId)?.skills ?? {},
+      onSwitch: (e) => {
+        log.info({ airing: e.airing, programme: e.programme, state: e.state, agents: e.agents, override: e.override }, 'surge mode switched');
+        audit.record({ ...surgeActor, action: `surge.${e.state}`, target: e.airing ?? e.programme ?? 'all', detail: { agents: e.agents, override: e.override, campaignsPaused: e.campaignsPaused } });
+      },
+    });
+    schedule.observe(() => surge.refresh());
+    surge.refresh();
+    cleanups.push(() => surge.stop());
     metrics.setSources({
       transactions: () => ({ client: ua.transactions.clientCount, server: ua.transactions.serverCount, evicted: ua.transactions.evictedCount }),
       calls: () => callsByPhase(calls.list()),
