@@ -110,8 +110,13 @@ export function surgeChart(r: RunResult): Buffer {
   const lost = r.fates.lost;
   cv.text(LEFT, 14, `SURGE ${r.profile.name}: ${r.agents} AGENTS, ${r.offered} CALLERS`, INK, 3);
   cv.text(W - RIGHT - Canvas.textWidth(`LOST ${lost}`, 3), 14, `LOST ${lost}`, lost === 0 ? COLORS.answered : COLORS.abandoned, 3);
-  cv.text(LEFT, 44, `SERVED ${r.fates.served}   CALLBACK ${r.fates.captured}   BLACKLISTED ${r.fates.rejected}   ` +
-    `PEAK ${r.peakOfferedPerSecond}/S OFFERED, ${r.peakWaiting} WAITING   REPLAY X${c}`, INK, 2);
+  // After a callback phase most captured callers are `reached` or `unreached`; the header shows
+  // all three so a run with callbacks does not read "CALLBACK 0".
+  const callbacks = r.fates.reached + r.fates.unreached > 0
+    ? `CALLED BACK ${r.fates.reached}  GAVE UP ${r.fates.unreached}${r.fates.captured > 0 ? `  OPEN ${r.fates.captured}` : ''}`
+    : `CALLBACK ${r.fates.captured}`;
+  cv.text(LEFT, 44, `SERVED ${r.fates.served}   ${callbacks}   BLACKLISTED ${r.fates.rejected}   ` +
+    `PEAK ${r.peakOfferedPerSecond}/S, ${r.peakWaiting} WAITING   REPLAY X${c}`, INK, 2);
   const pTop = 74;
   const pH = (H - pTop - 50) / 3;
   const k = r.samples.length > 120 ? 2 : 0;
