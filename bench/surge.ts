@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- surge [--profile NAME|FILE | --smoke] [--agents N] [--seed N | --seeds 1-5|1,3,7]
  *  [--scale X] [--out DIR] [--target SIP_HOST:PORT,HTTP_URL] [--engine dist|source] [--cpu-prof] [--keep]
- *  [--callback-minutes M]
+ *  [--callback-minutes M] [--wallboard]
  *  [--staffing [--min N] [--max N]]`
  *
  * Replays a broadcast (a profile of bench/surge/profiles/, its arrival curve × `--scale`) against
@@ -20,7 +20,9 @@
  * is the `smoke` preset: curve and callback phase in under 2 minutes. `--callback-minutes M` caps the
  * callback phase at M wall-clock minutes (0: none) instead of the profile's `phaseMinutes`: the
  * overload figures of the curve do not need the 20-35 minutes 200 agents take to call 17,000 back;
- * tasks still open at the cap are reported as `captured`, not as reached or lost.
+ * tasks still open at the cap are reported as `captured`, not as reached or lost. `--wallboard` keeps
+ * the supervisor wallboard open in headless Chromium all the run (wallboard_messages_per_s,
+ * wallboard_stale_max_s, wallboard_waiting_error_max; screenshots at the peak in the run's folder).
  * The exit code is 1 when any run lost a caller.
  */
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
@@ -81,6 +83,7 @@ export async function main(args: string[]): Promise<void> {
   const common = {
     seed: seeds.seeds[0],
     callbackPhaseMs,
+    wallboard: args.includes('--wallboard'),
     engineBuild: engineBuild as 'dist' | 'source',
     target: targetParts && targetParts.length === 2 ? { sip: targetParts[0]!, http: targetParts[1]! } : undefined,
     log: say,

@@ -43,7 +43,12 @@ export interface EngineEndpoints {
   rtpPortMax: number;
   /** The sipp customers' UDP port on 127.0.0.1 (the outbound trunk), when the profile has a callback phase. */
   customerPort?: number | undefined;
+  /** A supervisor account for the wallboard's browser (`--wallboard`). */
+  wallboard?: boolean | undefined;
 }
+
+/** The supervisor the wallboard signs in as (a bench-only account, only with `--wallboard`). */
+export const WALLBOARD_USER = { username: 'surge-supervisor', password: 'surge-supervisor-pass' } as const;
 
 /** The outbound trunk's id (outbound CDRs name it). */
 export const SURGE_TRUNK = 'customers';
@@ -172,6 +177,7 @@ export function engineConfig(profile: Profile, agentCount: number, at: EngineEnd
     log: { level: 'warn' },
     shutdown: { drainSeconds: 1 },
     ...(at.customerPort !== undefined ? callbackConfig(profile, at.customerPort) : {}),
+    ...(at.wallboard ? { users: { accounts: [{ ...WALLBOARD_USER, role: 'supervisor', name: 'Surge supervisor' }] } } : {}),
   };
 }
 

@@ -48,6 +48,18 @@ export function metricLines(r: RunResult): BenchResult[] {
     line('rss_peak', r.peakRssMiB, 'MiB'),
     line('event_loop_p99_peak', r.peakEventLoopP99Ms, 'ms'),
     line('wall', r.wallSeconds, 's', { replaySeconds: r.replaySeconds, machine: r.machine }),
+    ...wallboardLines(r, line),
+  ];
+}
+
+/** The wallboard's lines (issue 15 must-show 4; none without `--wallboard`). */
+function wallboardLines(r: RunResult, line: (metric: string, value: number, unit: string, extra?: Record<string, unknown>) => BenchResult): BenchResult[] {
+  const w = r.wallboard;
+  if (w === null) return [];
+  return [
+    line('wallboard_messages_per_s', w.messagesPerS, 'messages/s', { read: w.read, taken: w.taken, source: 'the page\'s WebSocket messages' }),
+    line('wallboard_stale_max_s', w.staleMaxS, 's', { source: 'longest gap between two messages while callers waited' }),
+    line('wallboard_waiting_error_max', w.waitingErrorMax, 'calls', { p50: w.waitingErrorP50, source: 'orders queue: page vs engine gauge, same second' }),
   ];
 }
 
@@ -170,6 +182,13 @@ export function markdown(r: RunResult, chartFile: string): string {
     ['Engine CPU peak / average', `${r.peakCpuCores.toFixed(2)} / ${r.avgCpuCores.toFixed(2)} cores`],
     ['Engine RSS peak', `${r.peakRssMiB.toFixed(0)} MiB`],
     ['Event-loop delay p99, worst second', `${r.peakEventLoopP99Ms.toFixed(1)} ms`],
+    ...(r.wallboard === null ? [] : [[
+      'Wallboard (one supervisor browser open all the run)',
+      `${r.wallboard.messagesPerS.toFixed(1)} WebSocket messages/s, longest silence while callers waited ${r.wallboard.staleMaxS.toFixed(1)} s, ` +
+        `orders waiting shown vs engine: median error ${r.wallboard.waitingErrorP50}, max ${r.wallboard.waitingErrorMax}; ` +
+        `${r.wallboard.read} of ${r.wallboard.taken} seconds read` +
+        (r.wallboard.screenshots.length > 0 ? `; screenshots ${r.wallboard.screenshots.map((f) => path.basename(f)).join(', ')}` : ''),
+    ] as [string, string]]),
   ];
   const outcomes = Object.entries(r.outcomes).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ');
   return `# Surge report: ${p.name}

@@ -28,7 +28,8 @@ import { openDatabase } from '../../engine/db/index.ts';
 import { SqliteCrmAdapter } from '../../crm-adapter/index.ts';
 import type { Profile } from './profile.ts';
 import { drawCallers, expectedCalls, injectionFile, rateCommand, rateSchedule, sippPause, wholeCallsSchedule, type Caller } from './schedule.ts';
-import { crmCustomers, engineConfig, surgeAgents, SURGE_NUMBER } from './engine-config.ts';
+import { crmCustomers, engineConfig, surgeAgents, SURGE_NUMBER, WALLBOARD_USER } from './engine-config.ts';
+import { openWallboard, summarizeWallboard, type WallboardSample, type WallboardSummary } from './wallboard.ts';
 import { freePort, sleep, startEngineProcess, startSipp, type EngineBuild, type EngineProcess, type Sipp } from './processes.ts';
 import { countEnding, histogramQuantile, parsePrometheus, readSippCounts, snapshot, sum, type EngineSnapshot, type PromSeries } from './sampler.ts';
 import {
@@ -70,6 +71,11 @@ export interface RunOptions {
   scale?: number | undefined;
   /** Longest callback phase after the drain (ms; default the profile's `callbacks.phaseMinutes` in replay time). */
   callbackPhaseMs?: number | undefined;
+  /**
+   * Keep the supervisor wallboard open in headless Chromium for the whole run (issue 15): its
+   * liveness and accuracy are reported, with screenshots at the peak into `dir`.
+   */
+  wallboard?: boolean | undefined;
   /** Progress lines (stderr). */
   log?: ((line: string) => void) | undefined;
 }
@@ -115,6 +121,8 @@ export interface RunResult {
   agents: number;
   seed: number;
   samples: Sample[];
+  /** The wallboard's figures when one was open (`wallboard` option), else null. */
+  wallboard: (WallboardSummary & { screenshots: string[] }) | null;
   /** Callers sipp dialled. */
   offered: number;
   expected: number;
@@ -244,7 +252,7 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
       const rtpPortMin = 2000;
       if (sipPort < 32000 || httpPort < 32000) throw new Error(`free ports ${sipPort}/${httpPort} fall in the RTP range 2000-31999`);
       const dbPath = path.join(dir, 'onair.db');
-      const config = engineConfig(profile, agentCount, { sipPort, httpPort, dbPath, rtpPortMin, rtpPortMax: rtpPortMin + 29999, customerPort }, `surge-${seed}`);
+      const config = engineConfig(profile, agentCount, { sipPort, httpPort, dbPath, rtpPortMin, rtpPortMax: rtpPortMin + 29999, customerPort, wallboard: o.wallboard === true }, `surge-${seed}`);
       writeFileSync(path.join(dir, 'engine.json'), JSON.stringify(config, null, 2));
       // VIP and blacklisted callers are CRM customers before the first call.
       const crm = new SqliteCrmAdapter({ path: dbPath });
@@ -308,6 +316,17 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
       cleanups.push(() => customers.kill());
       log(`customers on 127.0.0.1:${customerPort}: answer ${cb.answerProbability}, busy ${cb.busyShare} of the others`);
     }
+
+    // ---- the wallboard (a supervisor's browser) -------------------------------------------------
+    const wallboard = o.wallboard ? await openWallboard(http, WALLBOARD_USER) : undefined;
+    if (wallboard) {
+      cleanups.push(() => wallboard.close());
+      log('wallboard open in headless Chromium (supervisor)');
+    }
+    const wallboardSamples: Promise<WallboardSample | null>[] = [];
+    const wallboardShots: Promise<string[]>[] = [];
+    // Screenshots ten seconds after the curve's busiest second, when the most callers wait.
+    const peakSecond = schedule.reduce((best, x, i) => (x.rate > (schedule[best]?.rate ?? -1) ? i : best), 0) + 10;
 
     // ---- callers ---------------------------------------------------------------------------------
     writeFileSync(path.join(dir, 'caller.xml'), fillTemplate(readFileSync(path.join(SCENARIO_DIR, 'caller.xml'), 'utf8'), {
@@ -394,6 +413,11 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
       const wake = t0 + (s + 1) * 1000;
       await sleep(Math.max(0, wake - Date.now()));
       const { snap, agentList, now } = await takeSample(s, step?.rate ?? 0);
+      if (wallboard) {
+        // Not awaited: a slow page must not shift the bench's one-second clock.
+        wallboardSamples.push(wallboard.sample(s + 1, sum(engineSeries, 'onair_queue_waiting', { queue: 'orders' })));
+        if (s === peakSecond) wallboardShots.push(wallboard.screenshots(dir).catch((err: unknown) => { log(`wallboard screenshots failed: ${String(err)}`); return []; }));
+      }
       if ((s + 1) % 10 === 0) {
         const x = samples[samples.length - 1]!;
         log(`t=${x.t}s rate ${x.scheduledRate.toFixed(0)}/s offered ${x.offered} waiting ${x.waiting} ivr ${x.inIvr} busy ${x.agentsBusy} cpu ${x.cpuCores.toFixed(2)} el99 ${x.eventLoopP99Ms.toFixed(1)}ms`);
@@ -515,8 +539,11 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
     const within = answeredCdrs.filter((x) => x.waitMs <= slMs).length;
     const waits = inbound.filter((x) => x.outcome !== 'rejected_blacklist').map((x) => x.waitMs);
     const cpu = samples.map((x) => x.cpuCores);
+    const wallboardResult = wallboard
+      ? { ...summarizeWallboard(await Promise.all(wallboardSamples), wallboardSamples.length), screenshots: (await Promise.all(wallboardShots)).flat() }
+      : null;
     const result: RunResult = {
-      profile, agents: agentCount, seed, samples, offered, expected,
+      profile, agents: agentCount, seed, samples, offered, expected, wallboard: wallboardResult,
       fates, lostNumbers: lost.slice(0, 50), lostBy, outcomes, callbacks: callbackResult, callbackPhaseSeconds,
       lostSeenBySipp: lost.slice(0, 50).map((n) => sippView(n, seen.get(n), sippErrors)),
       inProgressNumbers: inProgress.slice(0, 50),
