@@ -880,9 +880,11 @@ export class CallController {
     call.agentId = null;
     call.agentDialog = undefined;
     this.xfer.transferred(call.id, null, now, 'api_external');
+    // Out of the bridge first (with the music), then the agent's leg goes: the worker unbridges
+    // a released leg's partner by itself, and an unbridge after that finds nothing to do.
+    this.holdCaller(call, 'transfer');
     this.releaseAgentLeg(call);
     void this.d.ua.bye(dialog);
-    this.holdCaller(call, 'transfer');
     // The ACD lets go of the call: its agent goes to wrap-up.
     this.decide(() => this.d.acd.callEnded(call.id, now));
     call.agentLeg = leg.value.leg;
