@@ -444,7 +444,8 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       recording: { ...recordingPort(calls, recordings), monitor: (id, req) => monitor.start(id, req), audit, log: log.child({ module: 'audit' }) },
       callControl: {
         transfer: (id, to) => calls.transfer(id, to), hold: (id, intent) => calls.hold(id, intent),
-        owner: (id) => calls.list().find((c) => c.id === id)?.agentId, audit, log: log.child({ module: 'audit' }),
+        owner: (id) => calls.list().find((c) => c.id === id)?.agentId, teamOf: (agentId) => agentSettings.get(agentId)?.team ?? null,
+        audit, log: log.child({ module: 'audit' }),
       },
       events,
       metrics,

@@ -15,6 +15,7 @@ import type { TransferRoutesDeps, TransferTarget } from './transfer-routes.ts';
 const SEEDS: AccountSeed[] = [
   { username: '1001', role: 'agent', agentId: '1001', name: 'Agent One', password: 'pw-1001' },
   { username: 'boss', role: 'supervisor', agentId: null, name: 'Boss', password: 'pw-boss' },
+  { username: 'lead-a', role: 'supervisor', agentId: null, name: 'Lead A', password: 'pw-lead', teams: ['a'] },
 ];
 
 async function setup(t: Test) {
@@ -41,6 +42,7 @@ async function setup(t: Test) {
       return Object.hasOwn(owners, id) ? { ok: true, held: intent === 'hold' } : { ok: false, code: 'CALLS_ERR_NO_CALL', message: 'no call' };
     },
     owner: (id) => (Object.hasOwn(owners, id) ? owners[id] : undefined),
+    teamOf: (agentId) => (agentId === '1001' ? 'a' : 'b'),
     audit: { record: (e) => audits.push(e) },
     log: pino({ level: 'silent' }),
   };
@@ -63,7 +65,7 @@ async function setup(t: Test) {
     const text = await r.text();
     return { status: r.status, json: text === '' ? null : JSON.parse(text) };
   };
-  return { req, agent: { cookie: await cookie('1001', 'pw-1001') }, boss: { cookie: await cookie('boss', 'pw-boss') }, asked, audits };
+  return { req, agent: { cookie: await cookie('1001', 'pw-1001') }, boss: { cookie: await cookie('boss', 'pw-boss') }, lead: { cookie: await cookie('lead-a', 'pw-lead') }, asked, audits };
 }
 
 t.test('transfer: input validated, an agent its own call only, refusals mapped, every attempt audited', async (t) => {
@@ -90,6 +92,13 @@ t.test('transfer: input validated, an agent its own call only, refusals mapped, 
     ['boss', 'call.transfer', 'ca-1', false], ['boss', 'call.transfer', 'ca-1', false],
   ], 'each attempt that reached the engine is audited, with its outcome');
   t.match(audits[3]?.detail, { to: { queue: 'orders' }, code: 'CALLS_ERR_LOOP' });
+});
+
+t.test('a supervisor with teams: the calls of its teams\' agents only', async (t) => {
+  const { req, lead } = await setup(t);
+  t.equal((await req('/api/v1/calls/ca-1/hold', lead)).status, 200, 'agent 1001 is of team a');
+  t.equal((await req('/api/v1/calls/cb-2/hold', lead)).status, 403, 'agent 1002 is not');
+  t.equal((await req('/api/v1/calls/cb-2/transfer', lead, { to: { queue: 'service' } })).status, 403);
 });
 
 t.test('hold and resume: own call, staff, tokens with scope calls only', async (t) => {

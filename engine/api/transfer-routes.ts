@@ -7,11 +7,13 @@
  *
  * Who may do what (the engine decides, not the UI):
  *   an agent        its own call only (the call's agent now)
- *   supervisors, admins, tokens with scope `calls` (or full tokens): any call
+ *   a supervisor    any call, or with teams: a call whose agent is of its teams
+ *   admins, tokens with scope `calls` (or full tokens): any call
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { ApiAuth } from './auth.ts';
 import type { RouteKit } from './callbacks-routes.ts';
 import type { RouteDoc } from './openapi.ts';
 import { actor, agentOf, apiCode, statusOf, type AuditSink } from './recording-routes.ts';
@@ -32,6 +34,8 @@ export interface TransferRoutesDeps {
   hold(callId: string, intent: 'hold' | 'resume'): { ok: true; held: boolean } | CallControlRefusal;
   /** The agent of a call in progress (null before an agent has it), undefined for no such call. */
   owner(callId: string): string | null | undefined;
+  /** An agent's team (null for none), for supervisors limited to teams. */
+  teamOf(agentId: string): string | null | undefined;
   audit?: AuditSink;
   log: Pick<Logger, 'info'>;
 }
@@ -77,6 +81,10 @@ export function registerTransferRoutes(app: FastifyInstance, deps: TransferRoute
   const ownCall = (req: FastifyRequest, id: string): void => {
     const scope = agentOf(req.principal);
     if (scope !== null && deps.owner(id) !== scope) throw kit.fail(403, 'API_ERR_FORBIDDEN', 'an agent controls its own calls only');
+    const owner = deps.owner(id);
+    if (scope === null && owner !== undefined && owner !== null && !ApiAuth.seesAgent(req.principal, owner, deps.teamOf(owner))) {
+      throw kit.fail(403, 'API_ERR_FORBIDDEN', 'not a call of an agent of your teams');
+    }
   };
   const refused = (r: CallControlRefusal): Error => {
     const status = statusOf(r.code);
