@@ -316,6 +316,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     });
     const calls: CallController = new CallController({
       ua, acd, media, store, log: log.child({ module: 'calls' }), dispositions, recordings, monitor,
+      ...(config.outbound.trunks.length > 0 ? { outbound } : {}),
       settings: callsSettings,
       callbacks: new DialerOffersMux(dialer, [campaigns.dialers.preview, campaigns.dialers.progressive]),
       lookup,
@@ -422,6 +423,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       registrar: () => registrar.stats,
       outbound: () => outbound.utilisation(),
       campaigns: () => campaignStore.figures(Date.now()),
+      transfers: () => calls.transferOutcomes(),
       ...(config.callbacks.dialing.mode === 'predictive' ? { dialerAbandonRatio: () => dialer.pacer.abandonRatio(Date.now()) } : {}),
     });
     const api: ApiServer = await startApi({
@@ -440,6 +442,11 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       ...(crm instanceof SqliteCrmAdapter ? { cdrs: (q: Parameters<SqliteCrmAdapter['listCdrs']>[0]) => crm.listCdrs(q) } : {}),
       ...(crm instanceof ShopCrmAdapter ? { cdrs: (q: CdrQuery) => crm.store.listCdrs(q), shop: { store: crm.store, liveCall: (id: string) => shopLiveCall(calls, id), ...(config.crm.adapter === 'shop' ? { shipper: config.crm.shipper, cjkFont: config.crm.cjkFont } : {}) } } : {}),
       recording: { ...recordingPort(calls, recordings), monitor: (id, req) => monitor.start(id, req), audit, log: log.child({ module: 'audit' }) },
+      callControl: {
+        transfer: (id, to) => calls.transfer(id, to), hold: (id, intent) => calls.hold(id, intent),
+        owner: (id) => calls.list().find((c) => c.id === id)?.agentId, teamOf: (agentId) => agentSettings.get(agentId)?.team ?? null,
+        audit, log: log.child({ module: 'audit' }),
+      },
       events,
       metrics,
       provisioning,

@@ -367,6 +367,24 @@ t.test('life cycle', async (t) => {
     t.equal(s.acd.inspectCall('talk')?.state, 'waiting');
   });
 
+  t.test('transfer to a named agent: that agent alone if free, else the queue; a failed offer falls back to the head', async (t) => {
+    const s = new Scenario({
+      queues: [q('a', { wrapUpMs: 100 })],
+      agents: [{ id: 'x', skills: { a: 1 } }, { id: 'y', skills: { a: 1 } }, { id: 'z', skills: {} }],
+    });
+    s.login('x', 'y', 'z').call('c1', 'a', { arrivalTime: -70, priority: 3 });
+    t.same(s.offers(), ['c1:x']);
+    s.answer('c1').transfer('c1', 'a', 'z');
+    t.same(s.offers(), ['c1:z'], 'offered to the named agent alone (no skill of the queue), not to idle y');
+    t.equal(s.acd.inspectAgent('x')?.state, 'wrapUp', 'the transferring agent is in wrap-up');
+    s.reject('c1');
+    t.same(s.offers(), ['c1:y'], 'declined: back in the queue, offered to the next free agent');
+    t.match(s.acd.inspectCall('c1'), { arrivalTime: -70, priority: 3, returnedToHead: true }, 'priority and arrival kept');
+    s.answer('c1').transfer('c1', 'a', 'x');
+    t.same(s.offers(), [], 'x in wrap-up is not waited for: the call waits in the queue');
+    t.match(s.acd.inspectCall('c1'), { state: 'waiting', preferredOnly: false });
+  });
+
   t.test('not-ready during a call takes effect after wrap-up', async (t) => {
     const s = new Scenario({ queues: [q('s', { wrapUpMs: 1000 })], agents: agents(1, { s: 1 }) });
     s.login('a1').call('c1', 's').answer('c1').status('a1', 'notReady', 'break');

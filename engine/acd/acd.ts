@@ -214,8 +214,13 @@ export class Acd {
    * Move a call to another queue, keeping its arrival time. Waiting: it changes queue. Ringing: the
    * offer is cancelled and the agent is free again. Talking (agent transfers the caller): the agent
    * goes to wrap-up and the caller waits in the new queue.
+   *
+   * `toAgentId` (a transfer to a named agent): the call is offered to that agent alone when it is
+   * idle and available at entry, whatever its skills; if that offer fails (declined, no answer,
+   * undelivered) the call waits in `queueId` at the head like any failed offer. An agent not free
+   * at entry is not waited for: the call simply waits in `queueId`.
    */
-  transfer(callId: string, queueId: string, now: Millis): AcdEffect[] {
+  transfer(callId: string, queueId: string, now: Millis, toAgentId?: string): AcdEffect[] {
     this.out = [];
     const call = this.calls.get(callId);
     if (call === undefined) return this.unknownCall(callId);
@@ -229,7 +234,8 @@ export class Acd {
     else talked = this.finishTalk(call, now);
     call.rank = call.arrivalTime;
     call.returned = false;
-    call.preferred = null;
+    call.preferred = toAgentId !== undefined ? this.agents.get(toAgentId) ?? null : null;
+    call.directed = call.preferred !== null;
     this.admit(call, target, now, false, 0);
     if (freed !== null) this.becomeIdle(freed, now);
     if (talked !== null) this.startWrapUp(talked, from, now);
@@ -686,9 +692,13 @@ export class Acd {
     const pref = call.preferred;
     const base = queue.primary;
     // The preferred agent must serve the queue: a caller's last agent who lacks the skill is no help.
-    call.preferredOnly = pref !== null && pref.status !== 'loggedOut' && queue.preferredAgentTimeoutMs > 0 &&
-      (pref.skills[base.skill] ?? -1) >= base.minLevel;
-    call.preferredUntil = call.preferredOnly ? now + queue.preferredAgentTimeoutMs : Infinity;
+    const directed = call.directed;
+    call.directed = false;
+    call.preferredOnly = directed
+      // Named by a transfer: that agent now or not at all (route offers it at once, which ends the phase).
+      ? pref !== null && pref.state === 'idle' && pref.status === 'available'
+      : pref !== null && pref.status !== 'loggedOut' && queue.preferredAgentTimeoutMs > 0 && (pref.skills[base.skill] ?? -1) >= base.minLevel;
+    call.preferredUntil = call.preferredOnly && !directed ? now + queue.preferredAgentTimeoutMs : Infinity;
     this.joinWaiting(call);
     this.route(call, now);
     if (call.state === 'waiting') this.schedule(call);

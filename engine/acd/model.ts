@@ -118,6 +118,8 @@ export class Call {
   preferred: Agent | null = null;
   preferredOnly = false;
   preferredUntil: Millis = Infinity;
+  /** A transfer to this agent by name (the API's): offered to `preferred` alone if it is free at entry, once. */
+  directed = false;
   nextStepAt: Millis = Infinity;
   maxWaitAt: Millis = Infinity;
   nextAnnounceAt: Millis = Infinity;

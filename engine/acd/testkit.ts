@@ -116,8 +116,8 @@ export class Scenario {
   }
 
   /** Move `callId` to another queue. */
-  transfer(callId: string, queueId: string): this {
-    return this.record(this.acd.transfer(callId, queueId, this.now));
+  transfer(callId: string, queueId: string, toAgentId?: string): this {
+    return this.record(this.acd.transfer(callId, queueId, this.now, toAgentId));
   }
 
   /** Add a callback task with an original arrival time. */

@@ -28,7 +28,8 @@
  * ```
  *  scope    reaches
  *  read     every GET (queues, agents, calls, CDRs, callbacks, events) except the shop and admin ones
- *  calls    changes to calls: wrap-up codes, unmasking, callback tasks, the do-not-call list
+ *  calls    changes to calls: wrap-up codes, unmasking, callback tasks, the do-not-call list,
+ *           transfer, hold and resume
  *  agents   changes to agents: status, skills, ending wrap-up
  *  admin    adding agents, the audit log, and any change route that declares nothing
  *  shop     everything under /api/v1/shop/

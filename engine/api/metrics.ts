@@ -117,6 +117,8 @@ export interface MetricSources {
   dialerAbandonRatio?: () => number;
   /** Outbound campaigns (engine/campaigns `CampaignStore.figures`): contacts per campaign and status, attempts by result. */
   campaigns?: () => Promise<{ contacts: ReadonlyArray<{ campaign: string; status: string; n: number }>; attemptsByResult: Readonly<Record<string, number>> }>;
+  /** Transfers by kind and result (structurally `CallController.transferOutcomes()`; every series present). */
+  transfers?: () => Readonly<Record<string, Readonly<Record<string, number>>>>;
 }
 
 /** Media-aware admission figures read at scrape time (structurally `MediaAdmissionFigures` of engine/calls). */
@@ -474,6 +476,12 @@ export class Metrics {
     scraped('counter', 'onair_campaign_attempts_total', 'Campaign contact attempts ended by this engine process, by result.', ['result'], async (emit) => {
       const f = await sources().campaigns?.();
       if (f !== undefined) for (const [result, n] of Object.entries(f.attemptsByResult)) emit({ result }, n);
+    });
+
+    // ---- transfers (engine/calls transfer.ts): REFERs from phones and API transfers.
+    scraped('counter', 'onair_transfers_total', 'Transfers of calls by kind (blind REFER, attended REFER, API to a queue, agent or number) and result (ok, failed, refused).', ['kind', 'result'], (emit) => {
+      const f = sources().transfers?.();
+      if (f !== undefined) for (const [kind, results] of Object.entries(f)) for (const [result, n] of Object.entries(results)) emit({ kind, result }, n);
     });
 
     fromMap('onair_trunk_refusals_unrecorded_total',

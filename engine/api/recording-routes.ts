@@ -67,25 +67,25 @@ const ROUTES = {
 } satisfies Record<string, RouteDoc>;
 
 /** HTTP status of a call-control refusal code. */
-function statusOf(code: string): number {
+export function statusOf(code: string): number {
   if (code === 'CALLS_ERR_NO_CALL') return 404;
   if (code === 'CALLS_ERR_MEDIA' || code === 'CALLS_ERR_NO_PHONE') return 503;
   return 409;
 }
 
-function apiCode(status: number): ApiErrorCode {
+export function apiCode(status: number): ApiErrorCode {
   return status === 404 ? 'API_ERR_NOT_FOUND' : status === 503 ? 'API_ERR_UNAVAILABLE' : 'API_ERR_CONFLICT';
 }
 
 /** Who the principal is, for audit lines. */
-function actor(p: Principal | null): { actor: string; role: string } {
+export function actor(p: Principal | null): { actor: string; role: string } {
   if (p === null) return { actor: 'unknown', role: 'none' };
   if (p.kind === 'user') return { actor: p.session.user.username, role: p.session.user.role };
   return { actor: p.kind, role: p.kind === 'token' ? 'integration' : 'open' };
 }
 
 /** The agent id `p` is restricted to, or null when it may see every call. */
-function agentOf(p: Principal | null): string | null {
+export function agentOf(p: Principal | null): string | null {
   return p !== null && p.kind === 'user' && p.session.user.role === 'agent' ? p.session.user.agentId ?? '' : null;
 }
 

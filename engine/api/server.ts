@@ -18,6 +18,7 @@ import { registerShopRoutes } from './shop-routes.ts';
 import { registerDeskRoutes, requestActor } from './desk-routes.ts';
 import { ApiAuth, TokenAuth, requiredScope, type ApiScope, type Principal, type RouteAccess, type SessionLookup, type TokenSpec } from './auth.ts';
 import { registerRecordingRoutes } from './recording-routes.ts';
+import { registerTransferRoutes } from './transfer-routes.ts';
 import { registerReportRoutes } from './reports-routes.ts';
 import { maskedCall } from './masking.ts';
 import { registerSessionRoutes, type DesktopSettings, type SessionRoutesDeps } from './session-routes.ts';
@@ -365,6 +366,7 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
   if (deps.reports !== undefined) registerReportRoutes(app, deps.reports, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
   if (deps.shop !== undefined) registerShopRoutes(app, deps.shop, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
   if (deps.recording !== undefined) registerRecordingRoutes(app, deps.recording, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
+  if (deps.callControl !== undefined) registerTransferRoutes(app, deps.callControl, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
 
   app.get('/api/v1/cdrs', { schema: ROUTES.cdrs, config: { access: 'staff' } }, async (req) => {
     const q = parse(cdrsQuery, req.query, 'query');

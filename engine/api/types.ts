@@ -8,6 +8,7 @@
  */
 import type { AuditPort, ProvisioningPort, WrapUpPort } from './desk-routes.ts';
 import type { RecordingRoutesDeps } from './recording-routes.ts';
+import type { TransferRoutesDeps } from './transfer-routes.ts';
 import type { AcdSnapshot, AgentState, AgentStatus, AgentView } from '../acd/index.ts';
 import type { CallbackFilter, CallbackStore, CallbackTask, DncStore } from '../store/index.ts';
 import type { CallerInfo, Cdr, CdrOutcome, ReleasedBy } from '../../crm-adapter/index.ts';
@@ -147,6 +148,8 @@ export interface ApiDeps {
   shop?: ShopApiDeps;
   /** Recording and monitoring routes (recording-routes.ts, issue 16). */
   recording?: RecordingRoutesDeps;
+  /** Transfer, hold and resume of calls (transfer-routes.ts, issue 16). */
+  callControl?: TransferRoutesDeps;
   events: CtiEventSource;
   metrics: Metrics;
   /** Run-time provisioning (engine/provisioning); absent = its routes answer 501. */

@@ -137,7 +137,8 @@ export function eventAgent(e: CtiEvent): string | null {
 
 /** The API's name for a call-control phase (`ended` calls are not listed; they count as talking's end). */
 export const API_CALL_PHASE: Readonly<Record<Exclude<ControlPhase, 'ended'>, CallPhase>> = {
-  setup: 'lookup', ivr: 'ivr', queued: 'queued', offering: 'ringing', talking: 'talking', closing: 'closing',
+  // Transferred to an external number: the caller is in a conversation (or about to be) all the same.
+  setup: 'lookup', ivr: 'ivr', queued: 'queued', offering: 'ringing', talking: 'talking', external: 'talking', closing: 'closing',
 };
 
 /** A call in progress as `GET /api/v1/calls` lists it, or null for one that just ended. */

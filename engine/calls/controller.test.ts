@@ -4,7 +4,7 @@
  * and media events and checks SIP answers, events, outbox items and CDRs.
  */
 import t from 'tap';
-import { CallRig, PHASE_EDGES_SEEN, T0, type RigOptions } from './testing.ts';
+import { CallRig, FakeOutbound, PHASE_EDGES_SEEN, T0, type RigOptions } from './testing.ts';
 import { CALL_PHASE_NEXT } from './phase.ts';
 import type { Cdr } from '../../crm-adapter/index.ts';
 
@@ -480,6 +480,28 @@ t.test('a blind REFER from the agent\'s phone puts the caller back in a queue (t
   r.phoneRequest(r.agentInvites()[0]!, phone, 'REFER', ['Refer-To: <sip:service@127.0.0.1>']);
   await r.settle();
   t.match(r.acd.inspectCall(callId), { queueId: 'service', state: 'waiting' }, 'waiting in the target queue');
+});
+
+t.test('an API transfer to a number: talking → external; not reached → queued; transferred again, the caller hangs up → ended', async (t) => {
+  const outbound = new FakeOutbound();
+  const r = await rig(t, { queues: [{ id: 'orders', wrapUpMs: 1000 }], outbound });
+  const phone = r.agent('a1', '2001', 5070);
+  const { callId } = await queuedCall(r);
+  await r.settle();
+  r.phoneAnswers(r.agentInvites()[0]!, phone);
+  await r.settle();
+  await r.calls.transfer(callId, { number: '+8613800138000' });
+  t.equal(r.calls.list()[0]?.phase, 'external');
+  outbound.fail(0);
+  await r.settle();
+  t.equal(r.calls.list()[0]?.phase, 'queued', 'back in the queue');
+  await r.advance(2000);
+  r.phoneAnswers(r.agentInvites().at(-1)!, phone);
+  await r.settle();
+  await r.calls.transfer(callId, { number: '+8613800138000' });
+  r.inDialog(r.of('call.arrived')[0]!.sipCallId, 'BYE');
+  await r.settle();
+  t.equal(r.calls.size, 0, 'ended from external');
 });
 
 t.test('every edge of the phase table is one call control takes (seen in the traces of the tests above)', async (t) => {

@@ -23,7 +23,8 @@ import type {
   Clock, Dialog, DialogDelegate, Endpoint, IncomingInvite, IncomingRequest, OutgoingInvite, SipRequest, SipResponse, TimerHandle,
 } from '../sip/index.ts';
 import type { Playlist, PlaylistItem, RemoteMedia, LegId, LegRemote, G711, LegStats } from '../../media/index.ts';
-import { negotiate, acceptAnswer } from '../../media/index.ts';
+import { negotiate, acceptAnswer, createOffer } from '../../media/index.ts';
+import type { DialEvents, DialRequest, OutboundCall } from '../outbound/index.ts';
 import type { Store, CallbackInput } from '../store/index.ts';
 import type { CallerInfo, CallEvent, CallTreatment, Cdr, CdrOutcome, ReleasedBy } from '../../crm-adapter/index.ts';
 import { CONTRACT_VERSION, unknownCaller } from '../../crm-adapter/index.ts';
@@ -42,7 +43,10 @@ import { agentLocalMedia, answerReinvite, ringAgentPhone, sdpBody, toLegRemote, 
 import type { CallRecordings } from './recording.ts';
 import type { CallMonitor, MonitoredCall } from './monitor.ts';
 import { holdIntent, type HoldIntent } from './hold.ts';
-import { REFUSAL_STATUS, Transfers, checkRefer, notifyRefer, type TransferCounters } from './transfer.ts';
+import {
+  REFUSAL_STATUS, Transfers, checkApiTransfer, checkRefer, notifyRefer, type ApiTransferAnswer, type ApiTransferTarget, type TransferCounters,
+  type TransferKind, type TransferOutcomes,
+} from './transfer.ts';
 
 export type { CallPhase } from './phase.ts';
 
@@ -124,6 +128,8 @@ interface Call extends CallRecord {
   ringTimer: TimerHandle | undefined;
   /** A held caller's media, set on the leg when it gets media or an agent (no RTP before). */
   pendingRemote: LegRemote | undefined;
+  /** The external party of a transfer to a number (phase `external`); its media is `agentLeg`. */
+  external: OutboundCall | undefined;
 }
 
 interface IvrState {
@@ -196,6 +202,8 @@ export interface CallControllerDeps {
   recordings?: CallRecordings;
   /** Supervisor monitoring (issue 16); its entries go into the CDR. */
   monitor?: CallMonitor;
+  /** Outbound trunks (engine/outbound): API transfers to a number; absent = such transfers refused. */
+  outbound?: { dial(req: DialRequest, events: DialEvents): OutboundCall };
 }
 
 /** The B2BUA. */
@@ -320,6 +328,11 @@ export class CallController {
     return this.xfer.counters;
   }
 
+  /** Transfers by kind and result (`onair_transfers_total`). */
+  transferOutcomes(): Readonly<TransferOutcomes> {
+    return this.xfer.outcomes;
+  }
+
   decide(input: () => AcdEffect[]): void {
     this.apply(this.timed(input));
   }
@@ -398,7 +411,7 @@ export class CallController {
       localSdp: undefined, agentLeg: undefined, agentLocal: undefined, agentInvite: undefined, agentDialog: undefined, offerSeq: 0, playId: -1,
       afterPlay: undefined, ivr: undefined, queueDigits: undefined, answerTimer: undefined, closing: undefined, mediaStarted: false,
       vars: Object.create(null) as Record<string, string>,
-      treatment: 'media', ringing: false, ringingMs: 0, streaming: false, ringTimer: undefined, pendingRemote: undefined,
+      treatment: 'media', ringing: false, ringingMs: 0, streaming: false, ringTimer: undefined, pendingRemote: undefined, external: undefined,
     };
     this.calls.set(call.id, call);
     invite.onCancel = () => this.callerLeft(call, 'caller');
@@ -757,38 +770,16 @@ export class CallController {
       numbers: this.d.settings.numbers, flows: this.d.settings.flows, vip: call.priority > 0, now,
     });
     if (!verdict.ok) {
-      this.refuseRefer(call, req, verdict.refusal);
+      this.refuseRefer(call, req, verdict.refusal, verdict.attended === true);
       return;
     }
-    const effects = this.timed(() => this.d.acd.transfer(call.id, verdict.queue, now));
-    if (effects.some((e) => e.type === 'error')) {
+    const effects = this.passOn(call, verdict.queue, verdict.referredBy, 'blind');
+    if (effects === null) {
       this.refuseRefer(call, req, 'unknownTarget');
       return;
     }
     req.respond(202, { reason: 'Accepted' });
-    const agentId = call.agentId;
-    const from = call.queue;
-    this.to(call, 'queued');
-    call.agentId = null;
-    call.agentDialog = undefined;
-    call.queue = verdict.queue;
-    this.xfer.transferred(call.id, verdict.referredBy, now);
-    const leg = call.callerLeg;
-    if (leg) {
-      call.afterPlay = undefined;
-      void this.d.media.unbridge(leg, { items: [this.holdMusic(call)], loop: true }).then((r) => {
-        if (r.ok && r.value) call.playId = r.value.playId;
-        else if (!r.ok) this.d.log.error({ ...this.ctx(call), code: r.code, reason: r.reason }, 'unbridge for transfer failed');
-      });
-    }
-    this.releaseAgentLeg(call);
-    this.d.log.info({ ...this.ctx(call), agentId, from, to: verdict.queue }, 'blind transfer');
-    const position = this.d.acd.positionOf(call.id) ?? 1;
-    this.record(call, { type: 'queued', queue: verdict.queue, position, priority: call.priority, treatment: 'media' });
-    this.emit({
-      type: 'call.queued', callId: call.id, queue: verdict.queue, caller: call.caller, dialled: call.dialled, programme: call.route.programme,
-      airing: call.route.airing, position, priority: call.priority, at: now, treatment: 'media',
-    });
+    this.xfer.counted('blind', 'ok');
     this.apply(effects);
     if (!dialog) return;
     void notifyRefer(this.d.ua, dialog, 100, 'Trying', false)
@@ -799,8 +790,172 @@ export class CallController {
     this.clock.setTimer(REFER_BYE_GRACE_MS, () => { if (dialog.state !== 'terminated') void this.d.ua.bye(dialog); });
   }
 
-  private refuseRefer(call: Call, req: IncomingRequest, refusal: Parameters<Transfers['refused']>[0]): void {
-    this.xfer.refused(refusal);
+  /**
+   * Pass a talking caller on to `queue`, one path for a REFER and the API: the ACD keeps its
+   * priority and arrival (acd.transfer; `toAgent` offers a named agent alone first), the agent's
+   * leg is released, the caller hears the target queue's hold music. Returns the ACD's effects for
+   * the caller to apply, or null when the ACD refused (nothing changed).
+   */
+  private passOn(call: Call, queue: string, referredBy: string | null, kind: TransferKind, toAgent?: string): AcdEffect[] | null {
+    const now = this.now();
+    const effects = this.timed(() => this.d.acd.transfer(call.id, queue, now, toAgent));
+    if (effects.some((e) => e.type === 'error')) return null;
+    const agentId = call.agentId;
+    const from = call.queue;
+    this.to(call, 'queued');
+    call.agentId = null;
+    call.agentDialog = undefined;
+    call.queue = queue;
+    this.xfer.transferred(call.id, referredBy, now, kind);
+    this.holdCaller(call, 'transfer');
+    this.releaseAgentLeg(call);
+    this.d.log.info({ ...this.ctx(call), agentId, from, to: queue, kind, toAgent }, 'blind transfer');
+    const position = this.d.acd.positionOf(call.id) ?? 1;
+    this.record(call, { type: 'queued', queue, position, priority: call.priority, treatment: 'media' });
+    this.emit({
+      type: 'call.queued', callId: call.id, queue, caller: call.caller, dialled: call.dialled, programme: call.route.programme,
+      airing: call.route.airing, position, priority: call.priority, at: now, treatment: 'media',
+    });
+    return effects;
+  }
+
+  /**
+   * An API transfer of a talking call (POST /api/v1/calls/:id/transfer): to a queue, a named agent
+   * or an external number, by the rules of transfer.ts `checkApiTransfer`. Blind: the agent's
+   * phone is hung up at once and the agent goes to wrap-up. Never throws for input.
+   */
+  async transfer(callId: string, target: ApiTransferTarget): Promise<ApiTransferAnswer> {
+    const call = this.calls.get(callId);
+    if (!call || isEnded(call)) return { ok: false, code: 'CALLS_ERR_NO_CALL', message: `no call ${callId} in progress` };
+    const verdict = checkApiTransfer({
+      target, talking: call.phase === 'talking' && call.agentDialog !== undefined, currentQueue: call.queue, currentAgent: call.agentId,
+      transfers: this.xfer.transfers(call.id), queues: this.d.settings.queues, canDial: this.d.outbound !== undefined,
+      agent: (id) => {
+        const a = this.d.acd.inspectAgent(id);
+        return a && { free: a.state === 'idle' && a.status === 'available' && this.d.agents.contacts(id).length > 0 };
+      },
+    });
+    if (!verdict.ok) {
+      this.xfer.counted(verdict.kind, 'refused');
+      return { ok: false, code: verdict.code, message: verdict.message };
+    }
+    if (verdict.kind === 'api_external') return this.toExternal(call, verdict.number);
+    const dialog = call.agentDialog;
+    const toAgent = verdict.kind === 'api_agent' ? verdict.agent : undefined;
+    const effects = this.passOn(call, verdict.queue, null, verdict.kind, toAgent);
+    if (effects === null) {
+      this.xfer.counted(verdict.kind, 'refused');
+      return { ok: false, code: 'CALLS_ERR_UNKNOWN_TARGET', message: `the ACD refused queue ${verdict.queue}` };
+    }
+    if (dialog) void this.d.ua.bye(dialog);
+    if (toAgent !== undefined) this.xfer.awaitAgent(call.id, toAgent);
+    else this.xfer.counted('api_queue', 'ok');
+    this.apply(effects);
+    return { ok: true, kind: verdict.kind, queue: verdict.queue, agent: toAgent ?? null, number: null };
+  }
+
+  /**
+   * A transfer to a number: the agent is released (wrap-up) and the call leaves the ACD, the caller
+   * hears hold music while the number is dialled through the outbound trunks (engine/outbound:
+   * normalisation, trunk choice, result mapping); answered, the caller is bridged to it; not
+   * reached, the caller waits in its queue again with its priority and original arrival.
+   */
+  private async toExternal(call: Call, number: string): Promise<ApiTransferAnswer> {
+    const refused = (code: 'CALLS_ERR_NOT_TALKING' | 'CALLS_ERR_MEDIA', message: string): ApiTransferAnswer => {
+      this.xfer.counted('api_external', 'refused');
+      return { ok: false, code, message };
+    };
+    const callerLeg = call.callerLeg;
+    if (!callerLeg) return refused('CALLS_ERR_NOT_TALKING', 'the call has no media');
+    const leg = await this.d.media.allocate({ near: callerLeg, codec: call.callerCodec, rtpTimeoutMs: this.d.settings.rtpTimeoutMs });
+    if (!leg.ok) return refused('CALLS_ERR_MEDIA', leg.reason);
+    const dialog = call.agentDialog;
+    if (call.phase !== 'talking' || dialog === undefined) {
+      void this.d.media.release(leg.value.leg);
+      return refused('CALLS_ERR_NOT_TALKING', 'the call is not talking to an agent');
+    }
+    const now = this.now();
+    const agentId = call.agentId;
+    this.to(call, 'external');
+    call.agentId = null;
+    call.agentDialog = undefined;
+    this.xfer.transferred(call.id, null, now, 'api_external');
+    // Out of the bridge first (with the music), then the agent's leg goes: the worker unbridges
+    // a released leg's partner by itself, and an unbridge after that finds nothing to do.
+    this.holdCaller(call, 'transfer');
+    this.releaseAgentLeg(call);
+    void this.d.ua.bye(dialog);
+    // The ACD lets go of the call: its agent goes to wrap-up.
+    this.decide(() => this.d.acd.callEnded(call.id, now));
+    call.agentLeg = leg.value.leg;
+    this.byLeg.set(leg.value.leg, call);
+    const local = agentLocalMedia(leg.value, call.callerCodec);
+    call.agentLocal = local;
+    const ext: OutboundCall = this.d.outbound!.dial({
+      number, callerId: null, sdp: sdpBody(createOffer(local)), callId: `${call.id}-x${this.xfer.transfers(call.id)}`,
+    }, {
+      onAnswered: (a) => this.externalAnswered(call, ext, number, a.sdp, local),
+      onFailed: (f) => this.externalFailed(call, ext, number, f.result),
+      onEnded: () => {
+        if (call.external !== ext) return;
+        call.external = undefined;
+        // The external party hung up: the caller's call is over (released by the far side, `agent`).
+        if (call.phase !== 'external') return;
+        this.endCaller(call);
+        this.finish(call, 'answered', 'agent', null);
+      },
+    });
+    call.external = ext;
+    this.d.log.info({ ...this.ctx(call), agentId, number }, 'transfer to an external number');
+    return { ok: true, kind: 'api_external', queue: null, agent: null, number };
+  }
+
+  private externalAnswered(call: Call, ext: OutboundCall, number: string, sdp: Buffer | null, local: AgentLocalMedia): void {
+    const callerLeg = call.callerLeg;
+    const extLeg = call.agentLeg;
+    if (call.external !== ext || call.phase !== 'external' || !callerLeg || !extLeg) {
+      ext.hangup();
+      return;
+    }
+    const answer = acceptAnswer(sdp?.toString('latin1') ?? '', local);
+    if (!answer.ok) {
+      this.d.log.warn({ ...this.ctx(call), number, reason: answer.reason }, 'external SDP answer unusable');
+      this.externalFailed(call, ext, number, 'unusable answer');
+      ext.hangup();
+      return;
+    }
+    this.xfer.externalLegStarted(call.id, number, this.now());
+    this.xfer.counted('api_external', 'ok');
+    // Both at once: the worker takes a leg's commands in order, so the bridge uses this remote.
+    void this.d.media.setRemote(extLeg, toLegRemote(answer.remote))
+      .then((r) => { if (!r.ok) this.d.log.error({ ...this.ctx(call), code: r.code, reason: r.reason }, 'external media remote not set'); });
+    void this.d.media.bridge(callerLeg, extLeg)
+      .then((r) => { if (!r.ok) this.d.log.error({ ...this.ctx(call), code: r.code }, 'bridge to the external party failed'); });
+  }
+
+  /** The number was not reached: the caller waits in its queue again (priority and arrival kept by acd.enqueue). */
+  private externalFailed(call: Call, ext: OutboundCall, number: string, result: string): void {
+    if (call.external !== ext) return;
+    call.external = undefined;
+    this.releaseAgentLeg(call);
+    if (call.phase !== 'external') return;
+    this.xfer.externalFailed(call.id, number, this.now());
+    this.xfer.counted('api_external', 'failed');
+    this.d.log.info({ ...this.ctx(call), number, result }, 'external number not reached: back to the queue');
+    this.enqueue(call, call.queue ?? this.d.settings.defaultCallbackQueue);
+  }
+
+  /** Hold or resume a talking call from the API: the rule of the phone's re-INVITE (hold music to the caller, holdMs). */
+  hold(callId: string, intent: 'hold' | 'resume'): { ok: true; held: boolean } | { ok: false; code: 'CALLS_ERR_NO_CALL' | 'CALLS_ERR_NOT_TALKING'; message: string } {
+    const call = this.calls.get(callId);
+    if (!call || isEnded(call)) return { ok: false, code: 'CALLS_ERR_NO_CALL', message: `no call ${callId} in progress` };
+    if (call.phase !== 'talking' || !call.callerLeg || !call.agentLeg) return { ok: false, code: 'CALLS_ERR_NOT_TALKING', message: 'the call is not talking to an agent' };
+    this.agentHold(call, intent);
+    return { ok: true, held: this.xfer.held(call.id) };
+  }
+
+  private refuseRefer(call: Call, req: IncomingRequest, refusal: Parameters<Transfers['refused']>[0], attended = false): void {
+    this.xfer.refused(refusal, attended);
     const r = REFUSAL_STATUS[refusal];
     req.respond(r.status, { reason: r.reason });
     this.d.log.info({ ...this.ctx(call), refusal, status: r.status }, 'REFER refused');
@@ -1234,6 +1389,7 @@ export class CallController {
   private offerEnded(call: Call, seq: number, how: 'rejected' | 'undelivered'): void {
     if (call.offerSeq !== seq || call.phase !== 'offering') return;
     call.agentInvite = undefined;
+    this.xfer.offerFailed(call.id);
     this.releaseAgentLeg(call);
     this.to(call, 'queued');
     call.agentId = null;
@@ -1248,6 +1404,7 @@ export class CallController {
     call.offerSeq++;
     call.agentInvite?.cancel();
     call.agentInvite = undefined;
+    this.xfer.offerFailed(call.id);
     this.releaseAgentLeg(call);
     if (call.phase === 'offering') {
       call.agentId = null;
@@ -1387,6 +1544,11 @@ export class CallController {
         this.decide(() => this.d.acd.callEnded(call.id, now));
         this.finish(call, 'answered', by, null);
         return;
+      case 'external':
+        // finish() hangs the external party up; the ACD let go of the call at the transfer.
+        this.endCaller(call);
+        this.finish(call, 'answered', by, null);
+        return;
       case 'closing': {
         // Hung up during the last prompt: the outcome was decided already.
         const closing = call.closing!;
@@ -1442,6 +1604,11 @@ export class CallController {
       this.finish(call, 'answered', by, null);
       return;
     }
+    if (call.phase === 'external') {
+      this.endCaller(call);
+      this.finish(call, 'answered', by, null);
+      return;
+    }
     const inAcd = call.phase === 'queued' || call.phase === 'offering';
     this.endCaller(call);
     // The engine is stopping under the caller: keep the number (the caller did not give up).
@@ -1472,6 +1639,9 @@ export class CallController {
     if (call.answerTimer !== undefined) this.clock.clearTimer(call.answerTimer);
     if (call.ivr) this.clearIvrTimer(call.ivr);
     call.agentInvite?.cancel();
+    const external = call.external;
+    call.external = undefined;
+    external?.hangup();
     const recording = this.d.recordings?.ended(call.id);
     const monitoring = this.d.monitor?.ended(call.id);
     this.releaseLegs(call);
@@ -1575,15 +1745,22 @@ export class CallController {
     if (call.phase !== 'talking' || !callerLeg || !agentLeg || intent === 'none') return;
     const now = this.now();
     if (intent === 'hold' && this.xfer.holdStarted(call.id, now)) {
-      call.afterPlay = undefined;
-      void this.d.media.unbridge(callerLeg, { items: [this.holdMusic(call)], loop: true }).then((r) => {
-        if (r.ok && r.value) call.playId = r.value.playId;
-        else if (!r.ok) this.d.log.error({ ...this.ctx(call), code: r.code, reason: r.reason }, 'unbridge for hold failed');
-      });
+      this.holdCaller(call, 'hold');
     } else if (intent === 'resume' && this.xfer.holdEnded(call.id, now)) {
       void this.d.media.bridge(callerLeg, agentLeg)
         .then((r) => { if (!r.ok) this.d.log.error({ ...this.ctx(call), code: r.code }, 'bridge after hold failed'); });
     }
+  }
+
+  /** Take the caller out of its bridge with its queue's hold music (hold, transfer). */
+  private holdCaller(call: Call, why: string): void {
+    const leg = call.callerLeg;
+    if (!leg) return;
+    call.afterPlay = undefined;
+    void this.d.media.unbridge(leg, { items: [this.holdMusic(call)], loop: true }).then((r) => {
+      if (r.ok && r.value) call.playId = r.value.playId;
+      else if (!r.ok) this.d.log.error({ ...this.ctx(call), code: r.code, reason: r.reason }, `unbridge for ${why} failed`);
+    });
   }
 
   // ---- agents' feature codes ------------------------------------------------------------------

@@ -25,7 +25,7 @@ t.test('every legal edge moves the phase and returns the old one; every other pa
       }
     }
   }
-  t.equal(legal, 15, 'the table as documented in phase.ts');
+  t.equal(legal, 18, 'the table as documented in phase.ts');
 });
 
 t.test('ended is terminal and is what isEnded says; every phase can end', async (t) => {
@@ -35,4 +35,5 @@ t.test('ended is terminal and is what isEnded says; every phase can end', async 
   t.ok(CALL_PHASE_NEXT.talking.includes('queued'), 'a talking call goes back to a queue only by a blind transfer (transfer.ts)');
   t.notOk(CALL_PHASE_NEXT.talking.includes('offering'), 'never straight from talking to another phone');
   t.notOk(CALL_PHASE_NEXT.closing.includes('queued'), 'a closing caller is not queued again');
+  t.same(CALL_PHASE_NEXT.external, ['queued', 'ended'], 'a call transferred to a number: back to a queue if not reached, else it ends');
 });

@@ -3,6 +3,8 @@
  *
  * ```
  *  setup ──▶ ivr ──▶ queued ⇄ offering ──▶ talking ──▶ ended     (talking ──▶ queued: blind transfer)
+ *                      ▲                       │                (talking ──▶ external ──▶ ended:
+ *                      └────── external ◀──────┘                 transfer to a number; not reached ──▶ queued)
  *    │        │        │         │                      ▲
  *    │        └────────┴─────────┴──▶ closing ──────────┤   (a last prompt, then we hang up)
  *    └────────┴────────┴─────────┴──────────────────────┘   (hang-up, failure, rejection)
@@ -17,11 +19,13 @@ import { CallsError } from './errors.ts';
  * - `queued`: waiting in an ACD queue with hold audio;
  * - `offering`: an agent's phone rings (still in the ACD, ring timeout running);
  * - `talking`: caller and agent bridged;
+ * - `external`: transferred to an external number through an outbound trunk (dialling it, then
+ *   bridged to it); the ACD no longer holds the call;
  * - `closing`: the engine is sending the caller away with a last prompt (callback confirmed, the
  *   queue released or refused them); the outcome is decided, a hang-up now does not change it;
  * - `ended`: over (terminal).
  */
-export type CallPhase = 'setup' | 'ivr' | 'queued' | 'offering' | 'talking' | 'closing' | 'ended';
+export type CallPhase = 'setup' | 'ivr' | 'queued' | 'offering' | 'talking' | 'external' | 'closing' | 'ended';
 
 /** Each phase's legal next phases, with the reason each edge exists. */
 export const CALL_PHASE_NEXT: Readonly<Record<CallPhase, readonly CallPhase[]>> = {
@@ -36,7 +40,10 @@ export const CALL_PHASE_NEXT: Readonly<Record<CallPhase, readonly CallPhase[]>> 
   offering: ['queued', 'talking', 'closing', 'ended'],
   // Either side hangs up (or media dies) → ended.
   // A blind transfer (REFER from the agent's phone, transfer.ts) → queued in the target queue.
-  talking: ['queued', 'ended'],
+  // An API transfer to a number (transfer.ts) → external.
+  talking: ['queued', 'external', 'ended'],
+  // The number was not reached → queued again (priority and arrival kept); either side hangs up → ended.
+  external: ['queued', 'ended'],
   // The last prompt ended or the caller hung up during it → ended.
   closing: ['ended'],
   ended: [],

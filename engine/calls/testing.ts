@@ -15,7 +15,7 @@ import { pino } from 'pino';
 import { Acd, type AcdConfig } from '../acd/index.ts';
 import {
   UserAgent, createResponse, parse, parseUri, serialize,
-  type Endpoint, type Inbound, type SipMessage, type SipRequest, type SipResponse, type TransportDelegate, type TransportLayer,
+  type Dialog, type Endpoint, type Inbound, type SipMessage, type SipRequest, type SipResponse, type TransportDelegate, type TransportLayer,
 } from '../sip/index.ts';
 import { FakeClock } from '../clock/index.ts';
 import { openStore, type SqliteStore } from '../store/index.ts';
@@ -26,6 +26,7 @@ import type { OutboxItem as StoreOutboxItem } from '../store/index.ts';
 import { CallController } from './controller.ts';
 import { DEFAULT_QUEUE_CALL_SETTINGS } from './settings.ts';
 import type { AgentDeskPort, CallbackOffers, CallControlEvent, CallMedia, CallsSettings, DeskAction, TrunkAdmission } from './types.ts';
+import type { DialEvents, DialRequest, OutboundCall } from '../outbound/index.ts';
 
 /** Phase changes (`from>to`) any rig of this process traced. */
 export const PHASE_EDGES_SEEN = new Set<string>();
@@ -199,6 +200,59 @@ export interface RigOptions {
   logLines?: string[];
   /** The callback port (engine/dialer), built with the rig (its `calls` is set once this returns). */
   callbacks?: (rig: CallRig) => CallbackOffers;
+  /** Outbound trunks (API transfers to a number). */
+  outbound?: FakeOutbound;
+}
+
+/**
+ * Outbound trunks as call control sees them: each dial is kept for the test to answer, fail or end.
+ * It keeps the dialer's event rules (engine/outbound dialer.ts, tested there): exactly one
+ * `onFailed`, or `onAnswered` then one `onEnded`; `hangup()` while ringing fails it `cancelled`,
+ * after the answer ends it `local`; nothing fires inside `dial()` or `hangup()`.
+ */
+export class FakeOutbound {
+  readonly dials: { req: DialRequest; events: DialEvents; state: 'ringing' | 'answered' | 'over' }[] = [];
+
+  dial(req: DialRequest, events: DialEvents): OutboundCall {
+    const d = { req, events, state: 'ringing' as 'ringing' | 'answered' | 'over' };
+    this.dials.push(d);
+    return {
+      hangup: () => {
+        const was = d.state;
+        if (was === 'over') return;
+        d.state = 'over';
+        queueMicrotask(() => {
+          if (was === 'ringing') events.onFailed({ result: 'cancelled', status: null, trunk: 'carrier-out' });
+          else events.onEnded?.('local');
+        });
+      },
+    };
+  }
+
+  /** The customer answers dial `i` with a PCMU SDP. */
+  answer(i: number): void {
+    const d = this.dials[i]!;
+    if (d.state !== 'ringing') return;
+    d.state = 'answered';
+    const sdp = ['v=0', 'o=c 1 1 IN IP4 192.0.2.50', 's=-', 'c=IN IP4 192.0.2.50', 't=0 0', 'm=audio 46000 RTP/AVP 0', 'a=rtpmap:0 PCMU/8000', ''].join('\r\n');
+    d.events.onAnswered({ dialog: {} as Dialog, sdp: Buffer.from(sdp, 'latin1'), trunk: 'carrier-out' });
+  }
+
+  /** Dial `i` fails with `result` (busy, no_answer...). */
+  fail(i: number, result: 'busy' | 'no_answer' = 'busy'): void {
+    const d = this.dials[i]!;
+    if (d.state !== 'ringing') return;
+    d.state = 'over';
+    d.events.onFailed({ result, status: result === 'busy' ? 486 : null, trunk: 'carrier-out' });
+  }
+
+  /** The answered customer hangs up. */
+  hangUp(i: number): void {
+    const d = this.dials[i]!;
+    if (d.state !== 'answered') return;
+    d.state = 'over';
+    d.events.onEnded?.('remote');
+  }
 }
 
 /** An agent's phone as the rig knows it. */
@@ -298,6 +352,7 @@ export class CallRig {
       },
       observe: (e) => { if (e.type !== 'acd.decision' && e.type !== 'media.firstPacket') this.events.push(e); },
       ...(o.callbacks ? { callbacks: o.callbacks(this) } : {}),
+      ...(o.outbound ? { outbound: o.outbound } : {}),
     });
     // As engine.ts wires it: new INVITEs to call control.
     this.ua.setDelegate({ onInvite: (invite) => this.calls.onInvite(invite) });

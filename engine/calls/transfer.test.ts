@@ -142,6 +142,8 @@ t.test('hostile REFERs are refused with the RFC\'s status, counted, and change n
   t.equal(r.acd.inspectCall(callId)?.state, 'talking', 'still talking to a1');
   const c = r.calls.transferCounters();
   t.same({ ...c }, { accepted: 0, malformed: 4, notAgent: 1, staleDialog: 0, notTalking: 0, unsupported: 2, unknownTarget: 3, loop: 1 });
+  t.same(r.calls.transferOutcomes().attended, { ok: 0, failed: 0, refused: 1 }, 'the REFER with Replaces counts as an attended transfer refused');
+  t.same(r.calls.transferOutcomes().blind, { ok: 0, failed: 0, refused: 10 }, 'the others as blind ones');
   // After a transfer, the old dialog's REFER is for a call it no longer has.
   fromPhone(r, inv, p1, 'REFER', ['Refer-To: <sip:service@x>']);
   await r.settle();

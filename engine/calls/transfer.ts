@@ -61,7 +61,8 @@ export const MAX_TRANSFERS = 8;
 /** What a REFER asks for, once checked. */
 export type ReferVerdict =
   | { ok: true; queue: string; referredBy: string | null }
-  | { ok: false; refusal: TransferRefusal };
+  /** `attended`: a REFER with Replaces (counted under that kind). */
+  | { ok: false; refusal: TransferRefusal; attended?: true };
 
 /** What {@link checkRefer} needs to know about the call and the engine. */
 export interface ReferContext {
@@ -94,7 +95,7 @@ export function checkRefer(c: ReferContext): ReferVerdict {
   if (!na) return { ok: false, refusal: 'malformed' };
   if (na.uri.scheme !== 'sip' && na.uri.scheme !== 'sips') return { ok: false, refusal: 'unsupported' };
   // Replaces (RFC 3891) makes it an attended transfer, which this path does not do.
-  for (const name of na.uri.headers.keys()) if (name.toLowerCase() === 'replaces') return { ok: false, refusal: 'unsupported' };
+  for (const name of na.uri.headers.keys()) if (name.toLowerCase() === 'replaces') return { ok: false, refusal: 'unsupported', attended: true };
   if (!c.talking) return { ok: false, refusal: 'notTalking' };
   const user = unescapeUri(na.uri.user);
   if (user.length === 0) return { ok: false, refusal: 'malformed' };
@@ -113,6 +114,91 @@ function resolveQueue(user: string, c: ReferContext): string | null {
   return defaultQueueOf(c.flows, route.flow, c.vip, c.now);
 }
 
+// ---- transfers from the API (POST /api/v1/calls/:id/transfer) ----------------------------------
+
+/** Where an API transfer sends the caller (docs/transfer.md, "From the API"). */
+export type ApiTransferTarget = { queue: string } | { agent: string } | { number: string };
+
+/** The kinds of transfer counted in `onair_transfers_total{kind}`. */
+export type TransferKind = 'blind' | 'attended' | 'api_queue' | 'api_agent' | 'api_external';
+
+/** How a transfer ended, for `onair_transfers_total{result}`: done, tried and failed, or refused before anything moved. */
+export type TransferResult = 'ok' | 'failed' | 'refused';
+
+/** Every kind and result, so the metric has each series from the start. */
+export const TRANSFER_KINDS: readonly TransferKind[] = ['blind', 'attended', 'api_queue', 'api_agent', 'api_external'];
+export const TRANSFER_RESULTS: readonly TransferResult[] = ['ok', 'failed', 'refused'];
+
+/** Stable refusal codes of an API transfer (mapped to HTTP by the route). */
+export type ApiTransferRefusal =
+  | 'CALLS_ERR_NO_CALL' // no call in progress with this id (404)
+  | 'CALLS_ERR_NOT_TALKING' // not bridged to an agent (409)
+  | 'CALLS_ERR_UNKNOWN_TARGET' // no such queue or agent (404 would hide the call's existence from nobody: 409)
+  | 'CALLS_ERR_AGENT_BUSY' // the named agent is not registered, available and idle now (409)
+  | 'CALLS_ERR_LOOP' // the queue the call is in, the agent it is with, or too many transfers (409)
+  | 'CALLS_ERR_NO_PHONE' // no outbound trunk to dial a number through (503)
+  | 'CALLS_ERR_MEDIA'; // no media leg for the external party (503)
+
+/** The answer of an API transfer: what was started, or a refusal. */
+export type ApiTransferAnswer =
+  | { ok: true; kind: Exclude<TransferKind, 'blind' | 'attended'>; queue: string | null; agent: string | null; number: string | null }
+  | { ok: false; code: ApiTransferRefusal; message: string };
+
+/** What {@link checkApiTransfer} needs to know (pure: the controller acts on the verdict). */
+export interface ApiTransferContext {
+  target: ApiTransferTarget;
+  talking: boolean;
+  currentQueue: string | null;
+  currentAgent: string | null;
+  transfers: number;
+  queues: Readonly<Record<string, unknown>>;
+  /** The named agent's state in the ACD and whether its phone is registered; undefined for no such agent. */
+  agent(agentId: string): { free: boolean } | undefined;
+  /** An outbound trunk exists. */
+  canDial: boolean;
+}
+
+/** A checked API transfer. */
+export type ApiTransferVerdict =
+  | { ok: true; kind: 'api_queue'; queue: string }
+  | { ok: true; kind: 'api_agent'; agent: string; queue: string }
+  | { ok: true; kind: 'api_external'; number: string }
+  | { ok: false; kind: TransferKind; code: ApiTransferRefusal; message: string };
+
+/**
+ * The rules of an API transfer (docs/transfer.md):
+ * - queue: a queue of the configuration other than the call's; the caller keeps its priority and
+ *   original arrival (the REFER path's `acd.transfer`);
+ * - agent: an agent who is registered, available and idle now (else refused: the call stays with
+ *   its agent); offered to that agent alone; if it declines or does not answer in the queue's ring
+ *   timeout, the caller waits at the head of the call's current queue;
+ * - number: dialled through the outbound trunks; on answer the caller is bridged to it; on failure
+ *   the caller goes back to the queue (priority and arrival kept).
+ * In every case the transferring agent's leg is released at once (blind transfer) and it goes to wrap-up.
+ */
+export function checkApiTransfer(c: ApiTransferContext): ApiTransferVerdict {
+  const kind: TransferKind = 'queue' in c.target ? 'api_queue' : 'agent' in c.target ? 'api_agent' : 'api_external';
+  const refuse = (code: ApiTransferRefusal, message: string): ApiTransferVerdict => ({ ok: false, kind, code, message });
+  if (!c.talking || c.currentQueue === null) return refuse('CALLS_ERR_NOT_TALKING', 'the call is not talking to an agent');
+  if (c.transfers >= MAX_TRANSFERS) return refuse('CALLS_ERR_LOOP', `the call was transferred ${c.transfers} times already`);
+  if ('queue' in c.target) {
+    const queue = c.target.queue;
+    if (!Object.hasOwn(c.queues, queue)) return refuse('CALLS_ERR_UNKNOWN_TARGET', `no queue ${queue}`);
+    if (queue === c.currentQueue) return refuse('CALLS_ERR_LOOP', `the call is in queue ${queue} already`);
+    return { ok: true, kind: 'api_queue', queue };
+  }
+  if ('agent' in c.target) {
+    const agent = c.target.agent;
+    if (agent === c.currentAgent) return refuse('CALLS_ERR_LOOP', `the call is with agent ${agent} already`);
+    const a = c.agent(agent);
+    if (a === undefined) return refuse('CALLS_ERR_UNKNOWN_TARGET', `no agent ${agent}`);
+    if (!a.free) return refuse('CALLS_ERR_AGENT_BUSY', `agent ${agent} is not registered, available and idle`);
+    return { ok: true, kind: 'api_agent', agent, queue: c.currentQueue };
+  }
+  if (!c.canDial) return refuse('CALLS_ERR_NO_PHONE', 'no outbound trunk to dial a number through');
+  return { ok: true, kind: 'api_external', number: c.target.number };
+}
+
 /** The call's transfer and hold book (the CDR's `legs`, `transfers`, `holdMs`). */
 interface Book {
   legs: CdrLeg[];
@@ -121,10 +207,21 @@ interface Book {
   referredBy: string | null;
   holdMs: number;
   heldSince: number | null;
+  /** A transfer to a named agent whose offer is out: its answer makes it `ok`, anything else `failed`. */
+  awaiting: string | null;
 }
 
 /** Counters of REFER outcomes (by refusal), read by metrics and tests. */
 export type TransferCounters = Record<TransferRefusal | 'accepted', number>;
+
+/** Transfers by kind and result (`onair_transfers_total`). */
+export type TransferOutcomes = Record<TransferKind, Record<TransferResult, number>>;
+
+function zeroOutcomes(): TransferOutcomes {
+  const out = {} as TransferOutcomes;
+  for (const k of TRANSFER_KINDS) out[k] = { ok: 0, failed: 0, refused: 0 };
+  return out;
+}
 
 /** The per-call books and the counters; owned by one controller. */
 export class Transfers {
@@ -132,11 +229,18 @@ export class Transfers {
   readonly counters: TransferCounters = {
     accepted: 0, malformed: 0, notAgent: 0, staleDialog: 0, notTalking: 0, unsupported: 0, unknownTarget: 0, loop: 0,
   };
+  /** Every transfer by kind and result (REFERs and API transfers). */
+  readonly outcomes: TransferOutcomes = zeroOutcomes();
+
+  /** Count one transfer's outcome. */
+  counted(kind: TransferKind, result: TransferResult): void {
+    this.outcomes[kind][result]++;
+  }
 
   private book(callId: string): Book {
     let b = this.books.get(callId);
     if (!b) {
-      b = { legs: [], transfers: 0, referredBy: null, holdMs: 0, heldSince: null };
+      b = { legs: [], transfers: 0, referredBy: null, holdMs: 0, heldSince: null, awaiting: null };
       this.books.set(callId, b);
     }
     return b;
@@ -147,24 +251,51 @@ export class Transfers {
     return this.books.get(callId)?.transfers ?? 0;
   }
 
-  /** Count a refusal. */
-  refused(refusal: TransferRefusal): void {
+  /** Count a refusal of a REFER (`attended`: it carried Replaces). */
+  refused(refusal: TransferRefusal, attended = false): void {
     this.counters[refusal]++;
+    this.counted(attended ? 'attended' : 'blind', 'refused');
   }
 
-  /** An agent answered: a leg starts. */
+  /** The external party answered: its leg starts. */
+  externalLegStarted(callId: string, number: string, now: number): void {
+    this.book(callId).legs.push({ kind: 'external', agent: null, number, queue: null, startedAt: now, endedAt: null, endedBy: 'hangup' });
+  }
+
+  /** The external number was not reached: a leg of no length, ended `failed` (the caller goes back to the queue). */
+  externalFailed(callId: string, number: string, now: number): void {
+    this.book(callId).legs.push({ kind: 'external', agent: null, number, queue: null, startedAt: now, endedAt: now, endedBy: 'failed' });
+  }
+
+  /** An agent answered: a leg starts (and a transfer to a named agent is settled). */
   agentLegStarted(callId: string, agent: string, queue: string | null, now: number): void {
-    this.book(callId).legs.push({ kind: 'agent', agent, number: null, queue, startedAt: now, endedAt: null, endedBy: 'hangup' });
+    const b = this.book(callId);
+    b.legs.push({ kind: 'agent', agent, number: null, queue, startedAt: now, endedAt: null, endedBy: 'hangup' });
+    if (b.awaiting !== null) this.counted('api_agent', b.awaiting === agent ? 'ok' : 'failed');
+    b.awaiting = null;
   }
 
-  /** The call was passed on: the open leg ends by transfer. */
-  transferred(callId: string, referredBy: string | null, now: number): void {
+  /** The call was offered to a named agent by an API transfer: the answer decides the outcome. */
+  awaitAgent(callId: string, agent: string): void {
+    this.book(callId).awaiting = agent;
+  }
+
+  /** An offer ended without an answer (declined, timed out, withdrawn): a named agent's transfer failed. */
+  offerFailed(callId: string): void {
+    const b = this.books.get(callId);
+    if (b === undefined || b.awaiting === null) return;
+    b.awaiting = null;
+    this.counted('api_agent', 'failed');
+  }
+
+  /** The call was passed on: the open leg ends by transfer. A REFER's is counted as accepted. */
+  transferred(callId: string, referredBy: string | null, now: number, kind: TransferKind = 'blind'): void {
     const b = this.book(callId);
     this.endOpenLeg(b, now, 'transfer');
     this.endHold(b, now);
     b.transfers++;
     b.referredBy = referredBy;
-    this.counters.accepted++;
+    if (kind === 'blind') this.counters.accepted++;
   }
 
   /** Headers of the next agent's INVITE: who referred the caller (RFC 3892), after a transfer. */
@@ -202,6 +333,7 @@ export class Transfers {
     const b = this.books.get(callId);
     this.books.delete(callId);
     if (!b) return { holdMs: 0, transfers: 0, legs: [] };
+    if (b.awaiting !== null) this.counted('api_agent', 'failed');
     this.endOpenLeg(b, now, 'hangup');
     this.endHold(b, now);
     return { holdMs: b.holdMs, transfers: b.transfers, legs: b.legs };

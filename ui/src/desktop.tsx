@@ -6,6 +6,7 @@ import { clock, duration } from './format.ts';
 import type { PageProps } from './main.tsx';
 import { OrderPanel } from './order.tsx';
 import { WrapUpPanel } from './wrapup.tsx';
+import { CallControls } from './call-controls.tsx';
 
 type Offer = Extract<EventMessage, { type: 'call.offered' }>;
 
@@ -97,6 +98,7 @@ export function Desktop({ lang, t, session }: PageProps) {
         {error !== '' && <p class="error" role="alert">{error}</p>}
       </section>
       <CallPanel call={call} now={now} {...{ lang, t, session }} />
+      {call !== null && call.phase === 'talking' && <CallControls key={call.offer.callId} callId={call.offer.callId} {...{ lang, t, session }} />}
       {agent !== null && call !== null && call.phase !== 'ringing' && (call.phase === 'talking' || agent.state === 'wrap_up') &&
         <WrapUpPanel key={call.offer.callId} agent={agent} callId={call.offer.callId} onAgent={setAgent} {...{ lang, t, session }} />}
     </div>

@@ -100,6 +100,18 @@ const en = {
   setStatus: 'Set status',
   skills: 'Skills',
   done: 'Done',
+  // ---- call controls (call-controls.tsx): hold and transfer
+  callControls: 'Call controls',
+  hold: 'Hold',
+  resume: 'Resume',
+  onHold: 'On hold: the caller hears music',
+  transferTo: 'Transfer to',
+  transferQueue: 'Queue',
+  transferAgent: 'Agent',
+  transferNumber: 'Number',
+  transferTarget: 'Queue, agent or number',
+  transfer: 'Transfer',
+  transferred: 'Transferred: {x}',
 } as const;
 
 /** Message keys. */
@@ -202,6 +214,18 @@ const zh: Record<MessageKey, string> = {
   setStatus: '设置状态',
   skills: '技能',
   done: '完成',
+  // ---- call controls (call-controls.tsx): hold and transfer
+  callControls: '通话控制',
+  hold: '保持',
+  resume: '恢复通话',
+  onHold: '保持中：来电者听到等待音乐',
+  transferTo: '转接到',
+  transferQueue: '队列',
+  transferAgent: '坐席',
+  transferNumber: '外部号码',
+  transferTarget: '队列、坐席或号码',
+  transfer: '转接',
+  transferred: '已转接：{x}',
 };
 
 const TABLES: Record<Lang, Record<MessageKey, string>> = { en, 'zh-CN': zh };
