@@ -117,6 +117,10 @@ export interface MetricSources {
   dialerAbandonRatio?: () => number;
   /** Outbound campaigns (engine/campaigns `CampaignStore.figures`): contacts per campaign and status, attempts by result. */
   campaigns?: () => Promise<{ contacts: ReadonlyArray<{ campaign: string; status: string; n: number }>; attemptsByResult: Readonly<Record<string, number>> }>;
+  /** The shop's customer notifications pending and failed, by channel (crm-adapter/shop `ShopStore.notificationCounts`). */
+  shopNotifications?: () => Promise<ReadonlyArray<{ channel: string; status: string; n: number }>>;
+  /** The shop's notifications delivered by this process, by channel (`NotificationWorker.sentCount`). */
+  shopNotificationsSent?: () => Readonly<Record<string, number>>;
 }
 
 /** Media-aware admission figures read at scrape time (structurally `MediaAdmissionFigures` of engine/calls). */
@@ -474,6 +478,14 @@ export class Metrics {
     scraped('counter', 'onair_campaign_attempts_total', 'Campaign contact attempts ended by this engine process, by result.', ['result'], async (emit) => {
       const f = await sources().campaigns?.();
       if (f !== undefined) for (const [result, n] of Object.entries(f.attemptsByResult)) emit({ result }, n);
+    });
+
+    // ---- the shop's customer notifications (docs/shop.md, Notifications)
+    scraped('gauge', 'onair_shop_notifications', 'Shop customer notifications waiting (pending) or given up (failed), by channel (email/sms).', ['channel', 'status'], async (emit) => {
+      for (const r of await sources().shopNotifications?.() ?? []) emit({ channel: r.channel, status: r.status }, r.n);
+    });
+    scraped('counter', 'onair_shop_notifications_sent_total', 'Shop customer notifications delivered by this process, by channel.', ['channel'], (emit) => {
+      for (const [channel, n] of Object.entries(sources().shopNotificationsSent?.() ?? {})) emit({ channel }, n);
     });
 
     fromMap('onair_trunk_refusals_unrecorded_total',
