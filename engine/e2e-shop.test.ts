@@ -6,7 +6,10 @@
  * its call through the API and the programme's promotion (price and gift) is applied; another agent
  * may not, and the agent may not review; the supervisor reviews, ships, delivers and settles
  * (an illegal step and an edit after shipping are refused); the order history shows each step with
- * who did it; the call record reaches the shop and is on the card. On SQLite and on PostgreSQL.
+ * who did it; the call record reaches the shop and is on the card. The courier (SF) reports the
+ * delivery through the signed webhook, and the customer got an e-mail (a real SMTP server on
+ * loopback, the message parsed) and an SMS (a loopback HTTP gateway) at each step, with the order
+ * number, items, amount, courier and waybill. On SQLite and on PostgreSQL.
  */
 import t, { type Test } from 'tap';
 import path from 'node:path';
@@ -16,6 +19,8 @@ import {
   SCENARIOS, SippGroup, callersFile, demoQueues, freeUdpPort, registerSippAgents, startEngineRig, waitFor, within, type EngineRig,
 } from './testing/engine-rig.ts';
 import { startSipp } from './testing/sipp.ts';
+import { smsGatewayPeer, smtpPeer, type SmtpPeer, type SmsGatewayPeer } from './testing/notify-peers.ts';
+import { webhookSignature, type Notification } from '../crm-adapter/shop/index.ts';
 import { demoUsers } from './config/index.ts';
 import type { CustomerCard, Order, OrderHistoryEntry } from '../crm-adapter/shop/index.ts';
 
@@ -39,14 +44,24 @@ async function signIn(rig: EngineRig, username: string, password: string): Promi
  * that answers one call, signed in to the API (`agent`); `dial` starts a caller of `number` on the demo programme's number (100)
  * who hangs up `holdMs` after the engine answered. Peers, then the engine, stop when `t` ends.
  */
-async function shopE2e(t: Test, wrapUpMs: number, postgresUrl: string | null = null) {
+const SF_SECRET = 'e2e-sf-webhook-secret';
+
+async function shopE2e(t: Test, wrapUpMs: number, postgresUrl: string | null = null, peers?: { smtp: SmtpPeer; gateway: SmsGatewayPeer }) {
   const sipps = new SippGroup();
   let closeRig = async (): Promise<void> => {};
   t.teardown(async () => {
     await sipps.close();
     await closeRig();
   });
-  const rig = await startEngineRig({ crm: { adapter: 'shop', seedDemo: true, postgresUrl }, users: { accounts: demoUsers() }, queues: demoQueues({ wrapUpMs }) });
+  const notifications = peers === undefined ? {} : {
+    notifications: {
+      shopName: '东方购物',
+      email: { host: '127.0.0.1', port: peers.smtp.port, secure: false, from: '东方购物 <shop@example.com>' },
+      sms: { url: peers.gateway.url, token: 'e2e-gateway-token' },
+    },
+    logisticsWebhook: { secrets: { SF: SF_SECRET } },
+  };
+  const rig = await startEngineRig({ crm: { adapter: 'shop', seedDemo: true, postgresUrl, ...notifications }, users: { accounts: demoUsers() }, queues: demoQueues({ wrapUpMs }) });
   closeRig = () => rig.close();
   // Signed in before the phone registers (the order the desktop is used in: sign in, then the phone makes the agent ready).
   const agent = await signIn(rig, '1001', 'demo1001');
@@ -66,7 +81,10 @@ async function shopE2e(t: Test, wrapUpMs: number, postgresUrl: string | null = n
 
 /** The main case, on the shop's SQLite file or on PostgreSQL. */
 async function orderToSettled(t: Test, postgresUrl: string | null): Promise<void> {
-  const { rig, agent, phone, dial, talking } = await shopE2e(t, 500, postgresUrl);
+  const smtp = await smtpPeer(t.teardown.bind(t));
+  await smtp.up();
+  const gateway = await smsGatewayPeer(t.teardown.bind(t));
+  const { rig, agent, phone, dial, talking } = await shopE2e(t, 500, postgresUrl, { smtp, gateway });
   const other = await signIn(rig, '1002', 'demo1002');
   const boss = await signIn(rig, 'supervisor', 'demo-supervisor');
 
@@ -104,7 +122,23 @@ async function orderToSettled(t: Test, postgresUrl: string | null): Promise<void
   t.match(await boss('POST', `/api/v1/shop/orders/${o.id}/ship`, { reason: 'EMS' }), { status: 200, body: { status: 'shipped' } });
   t.match(await agent('PATCH', `/api/v1/shop/orders/${o.id}`, { items: [{ sku: 'WOK-01', quantity: 2 }] }), { status: 409, body: { error: { code: 'SHOP_ERR_LOCKED' } } }, 'no edit after shipping');
   t.match(await boss('POST', `/api/v1/shop/orders/${o.id}/settle`, {}), { status: 409, body: { error: { code: 'SHOP_ERR_ILLEGAL_TRANSITION' } } }, 'not settled before delivery');
-  t.match(await boss('POST', `/api/v1/shop/orders/${o.id}/deliver`, {}), { status: 200, body: { status: 'delivered' } });
+  // The courier's signed webhook reports the delivery; the waybill is the one the customer was sent.
+  const shipped = await waitFor('the shipping notifications sent', async () => {
+    const n = await boss<{ items: Notification[] }>('GET', `/api/v1/shop/orders/${o.id}/notifications`);
+    const ship = n.body.items.filter((x) => x.event === 'ship');
+    return ship.length === 2 && ship.every((x) => x.status === 'sent') ? ship : undefined;
+  }, 20_000);
+  const waybill = /SF\d{10}/.exec(shipped[0]!.body)?.[0] ?? '';
+  t.match(waybill, /^SF\d{10}$/, 'express: SF, its waybill in the notification');
+  const report = JSON.stringify({ id: `sf-${o.id}`, events: [{ waybill, status: 'delivered', at: Date.now(), collectedFen: 29900 }] });
+  const ts = String(Math.floor(Date.now() / 1000));
+  const hook = (signature: string) => fetch(`http://127.0.0.1:${rig.httpPort}/api/v1/shop/logistics/webhook/SF`, {
+    method: 'POST', body: report, headers: { 'content-type': 'application/json', 'x-onair-timestamp': ts, 'x-onair-signature': signature },
+  });
+  t.equal((await hook(webhookSignature('not-the-secret', ts, Buffer.from(report)))).status, 401, 'a delivery signed with another secret is refused');
+  const pushed = await hook(webhookSignature(SF_SECRET, ts, Buffer.from(report)));
+  t.match({ status: pushed.status, body: await pushed.json() }, { status: 200, body: { applied: 1, errors: [] } }, 'the courier\'s webhook delivered the order');
+  t.match(await boss('GET', `/api/v1/shop/orders/${o.id}`), { status: 200, body: { status: 'delivered' } });
   t.match(await boss('POST', `/api/v1/shop/orders/${o.id}/settle`, { reason: 'COD remitted' }), { status: 200, body: { status: 'settled' } });
 
   const h = await agent<{ items: OrderHistoryEntry[] }>('GET', `/api/v1/shop/orders/${o.id}/history`);
@@ -112,10 +146,29 @@ async function orderToSettled(t: Test, postgresUrl: string | null): Promise<void
     ['create', null, 'ordered', 'agent:1001', `call ${call.id}`],
     ['review', 'ordered', 'reviewed', 'user:supervisor', 'address checked'],
     ['ship', 'reviewed', 'shipped', 'user:supervisor', 'EMS'],
-    ['deliver', 'shipped', 'delivered', 'user:supervisor', null],
+    ['deliver', 'shipped', 'delivered', 'courier:SF', `SF ${waybill} delivered`],
     ['settle', 'delivered', 'settled', 'user:supervisor', 'COD remitted'],
   ], 'the history: each step, who, why');
   t.ok(h.body.items.every((e, i, all) => i === 0 || e.at >= all[i - 1]!.at), 'in time order');
+
+  // The customer (English, rita.gular@example.com, +4915110000004) was told at each step, by e-mail and SMS, in order.
+  const steps = ['received', 'confirmed', 'shipped', 'delivered', 'settled'];
+  const mails = await waitFor('the e-mails of every step', () => {
+    const m = smtp.messages.filter((x) => x.subject.includes(o.id));
+    return m.length === steps.length ? m : undefined;
+  }, 20_000);
+  t.same(mails.map((m) => m.subject), steps.map((s) => `Order ${o.id} ${s}`), 'an e-mail per step, in order');
+  t.ok(mails.every((m) => m.to.length === 1 && m.to[0] === 'rita.gular@example.com'), 'to the customer\'s address');
+  t.match(mails[0]!.text, new RegExp(`Rita Gular, we received your order ${o.id}: Cast-iron wok ×1, Apron ×1 \\(gift\\), total ¥299\\.00`), 'items and amount in yuan');
+  t.match(mails[2]!.text, new RegExp(`has shipped with SF Express, waybill ${waybill}, total ¥299\\.00`), 'courier and waybill');
+  const sms = await waitFor('the SMS of every step', () => {
+    const m = gateway.received.filter((x) => (x.body as { text: string }).text.includes(o.id));
+    return m.length === steps.length ? m : undefined;
+  }, 20_000);
+  t.ok(sms.every((r) => (r.body as { to: string }).to === number && r.headers.authorization === 'Bearer e2e-gateway-token'), 'SMS to the number that called, with the gateway token');
+  t.match((sms[3]!.body as { text: string }).text, new RegExp(`^【东方购物】Rita Gular, your order ${o.id} \\(SF Express ${waybill}\\) was delivered`), 'the delivery SMS');
+  const sent = await boss<{ items: Notification[] }>('GET', `/api/v1/shop/orders/${o.id}/notifications`);
+  t.same(sent.body.items.map((n) => [n.event, n.channel, n.status]), ['create', 'review', 'ship', 'deliver', 'settle'].flatMap((e) => [[e, 'email', 'sent'], [e, 'sms', 'sent']]), 'each recorded as sent');
 
   const done = await within(caller.done, 45_000, 'the caller');
   t.equal(done.successful, 1, 'the call completed');

@@ -100,7 +100,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     const crm: CrmAdapter = opts.crm ?? (config.crm.adapter === 'sqlite'
       ? new SqliteCrmAdapter({ db: local.db, writer: local.writer, strikeThreshold: config.crm.strikeThreshold, seedDemo: config.crm.seedDemo })
       : config.crm.adapter === 'shop'
-        ? new ShopCrmAdapter({ store: shopStoreConfig(config.crm, config.database.path), strikeThreshold: config.crm.strikeThreshold, seedDemo: config.crm.seedDemo, log: log.child({ module: 'shop' }) })
+        ? new ShopCrmAdapter({ store: shopStoreConfig(config.crm, config.database.path), strikeThreshold: config.crm.strikeThreshold, seedDemo: config.crm.seedDemo, notifications: config.crm.notifications, log: log.child({ module: 'shop' }) })
       : config.crm.adapter === 'module'
         ? await loadAdapterModule(config.crm.module, process.cwd(), config.crm.options)
         : new WebhookCrmAdapter({ url: config.crm.url, lookupUrl: config.crm.lookupUrl, secret: config.crm.secret, timeoutMs: config.crm.timeoutMs, lookupTimeoutMs: config.crm.lookupTimeoutMs }));
@@ -425,6 +425,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       campaigns: () => campaignStore.figures(Date.now()),
       transfers: () => calls.transferOutcomes(),
       ...(config.callbacks.dialing.mode === 'predictive' ? { dialerAbandonRatio: () => dialer.pacer.abandonRatio(Date.now()) } : {}),
+      ...(crm instanceof ShopCrmAdapter ? { shopNotifications: () => crm.store.notificationCounts(), shopNotificationsSent: () => crm.notifier?.sentCount ?? {} } : {}),
     });
     const api: ApiServer = await startApi({
       health: () => ({ draining, startedAt, calls: calls.size, version }),
@@ -440,7 +441,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
         callbackPreview: (taskId: number, agentId: string, choice: PreviewChoice) => dialer.answerPreview(taskId, agentId, choice), campaigns,
       } : {}),
       ...(crm instanceof SqliteCrmAdapter ? { cdrs: (q: Parameters<SqliteCrmAdapter['listCdrs']>[0]) => crm.listCdrs(q) } : {}),
-      ...(crm instanceof ShopCrmAdapter ? { cdrs: (q: CdrQuery) => crm.store.listCdrs(q), shop: { store: crm.store, liveCall: (id: string) => shopLiveCall(calls, id), ...(config.crm.adapter === 'shop' ? { shipper: config.crm.shipper, cjkFont: config.crm.cjkFont } : {}) } } : {}),
+      ...(crm instanceof ShopCrmAdapter ? { cdrs: (q: CdrQuery) => crm.store.listCdrs(q), shop: { store: crm.store, liveCall: (id: string) => shopLiveCall(calls, id), ...(config.crm.adapter === 'shop' ? { shipper: config.crm.shipper, cjkFont: config.crm.cjkFont, webhook: config.crm.logisticsWebhook } : {}) } } : {}),
       recording: { ...recordingPort(calls, recordings), monitor: (id, req) => monitor.start(id, req), audit, log: log.child({ module: 'audit' }) },
       callControl: {
         transfer: (id, to) => calls.transfer(id, to), hold: (id, intent) => calls.hold(id, intent),

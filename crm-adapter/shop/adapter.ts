@@ -11,7 +11,9 @@
 import { CONTRACT_VERSION, unknownCaller, type CallerInfo, type CallEvent, type Cdr, type CrmAdapter, type DeliveryInfo, type LookupContext } from '../contract.ts';
 import { seedShopDemo } from './demo.ts';
 import { ShopError, SHOP_ERRORS } from './errors.ts';
+import { EmailSender, NotificationWorker, SmsSender, type NotificationSender, type ShopNotifyConfig } from './notify.ts';
 import { ShopStore, type ShopStoreConfig } from './store.ts';
+import { yuan } from './templates.ts';
 import type { CustomerCard } from './types.ts';
 
 /** Longest screen-pop value (characters); a longer list is cut with `…`. */
@@ -28,16 +30,12 @@ export interface ShopCrmOptions {
   seedDemo?: boolean;
   /** Epoch ms (tests). Default Date.now. */
   now?: () => number;
-  /** Where a lost PostgreSQL connection is reported (pino-compatible `warn`). */
+  /** Where a lost PostgreSQL connection and failed notifications are reported (pino-compatible `warn`). */
   log?: { warn(obj: object, msg: string): void };
+  /** Customer notifications (crm.notifications); absent, or no channel configured: none are written. */
+  notifications?: ShopNotifyConfig;
 }
 
-/** `¥399.00` from fen. */
-export function yuan(fen: number): string {
-  const sign = fen < 0 ? '-' : '';
-  const a = Math.abs(fen);
-  return `${sign}¥${Math.floor(a / 100)}.${String(a % 100).padStart(2, '0')}`;
-}
 
 function bounded(parts: string[]): string {
   const s = parts.join(' · ');
@@ -65,6 +63,7 @@ export class ShopCrmAdapter implements CrmAdapter {
   readonly #o: ShopCrmOptions;
   readonly #now: () => number;
   #store: ShopStore | undefined;
+  #worker: NotificationWorker | undefined;
 
   constructor(options: ShopCrmOptions) {
     this.#o = options;
@@ -80,9 +79,20 @@ export class ShopCrmAdapter implements CrmAdapter {
   async init(): Promise<void> {
     if (this.#store !== undefined) return;
     const log = this.#o.log;
+    const n = this.#o.notifications;
+    const senders: NotificationSender[] = [];
+    if (n?.email != null) senders.push(new EmailSender(n.email));
+    if (n?.sms != null) senders.push(new SmsSender(n.sms));
+    let kick = (): void => {};
     const store = await ShopStore.open(this.#o.store, {
       now: this.#now, ...(this.#o.strikeThreshold !== undefined ? { strikeThreshold: this.#o.strikeThreshold } : {}),
       onConnectionError: (err) => log?.warn({ err }, 'shop database connection lost: the next query reconnects'),
+      ...(n !== undefined && senders.length > 0 ? {
+        notifications: {
+          channels: { email: n.email !== null, sms: n.sms !== null }, events: new Set(n.events), defaultLanguage: n.defaultLanguage, shopName: n.shopName,
+          onQueued: () => kick(),
+        },
+      } : {}),
     });
     try {
       if (this.#o.seedDemo === true) await seedShopDemo(store, this.#now());
@@ -91,6 +101,18 @@ export class ShopCrmAdapter implements CrmAdapter {
       throw err;
     }
     this.#store = store;
+    if (n !== undefined && senders.length > 0) {
+      // Pending notifications of an earlier run (an outage, a restart) are delivered from the first run on.
+      const worker = new NotificationWorker(store, senders, { retry: n.retry, pollMs: n.pollMs, now: this.#now, ...(log !== undefined ? { log } : {}) });
+      this.#worker = worker;
+      kick = () => worker.kick();
+      worker.start();
+    }
+  }
+
+  /** The notification worker, when a channel is configured (after init). */
+  get notifier(): NotificationWorker | undefined {
+    return this.#worker;
   }
 
   async lookupCaller(number: string, ctx?: LookupContext): Promise<CallerInfo> {
@@ -123,7 +145,11 @@ export class ShopCrmAdapter implements CrmAdapter {
 
   async close(): Promise<void> {
     const s = this.#store;
+    const w = this.#worker;
     this.#store = undefined;
+    this.#worker = undefined;
+    // The worker first: its delivery in progress is marked before the database closes.
+    await w?.stop();
     await s?.close();
   }
 }

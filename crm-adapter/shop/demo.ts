@@ -24,6 +24,13 @@ const ADDRESSES: Readonly<Record<string, Address>> = {
   'DEMO-LOWCREDIT': { recipient: '张伟', phone: '13800000005', region: '北京市', city: '北京市', line: '朝阳区建国路88号', postcode: '100022' },
 };
 
+/** Demo e-mail addresses (example.com: RFC 2606, never a real mailbox). */
+const EMAILS: Readonly<Record<string, string>> = {
+  'DEMO-VIP': 'wang.li@example.com',
+  'DEMO-REGULAR': 'rita.gular@example.com',
+  'DEMO-LOWCREDIT': 'zhang.wei@example.com',
+};
+
 /** Insert the demo data where it is missing. `now` dates the promotions (valid a year from then). */
 export async function seedShopDemo(store: ShopStore, now: number): Promise<void> {
   await store.upsertProducts(DEMO_PRODUCTS);
@@ -31,7 +38,7 @@ export async function seedShopDemo(store: ShopStore, now: number): Promise<void>
     if (c.customerId === null || await store.getCustomer(c.customerId) !== null) continue;
     const made = await store.createCustomer({
       id: c.customerId, name: c.name, language: c.language, vipLevel: c.vipLevel, blacklisted: c.blacklisted, strikes: c.strikes,
-      lowCredit: c.lowCredit, preferredAgent: c.preferredAgent, numbers: [c.number],
+      lowCredit: c.lowCredit, preferredAgent: c.preferredAgent, email: EMAILS[c.customerId] ?? null, numbers: [c.number],
     });
     if (!made.ok) continue;
     const address = ADDRESSES[c.customerId];

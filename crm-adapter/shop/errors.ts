@@ -24,6 +24,10 @@ export const SHOP_ERRORS = {
   noCourier: 'SHOP_ERR_NO_COURIER',
   /** The shipping document cannot be rendered as it must be (the CJK font is missing). */
   font: 'SHOP_ERR_FONT',
+  /** A courier webhook whose signature or timestamp does not verify (or a courier without a configured secret). */
+  signature: 'SHOP_ERR_SIGNATURE',
+  /** A courier webhook delivery whose event id was received before (a replay): nothing applied again. */
+  replay: 'SHOP_ERR_REPLAY',
   /** The store is configured wrongly or not opened (a programmer or operator error). */
   config: 'SHOP_ERR_CONFIG',
 } as const;

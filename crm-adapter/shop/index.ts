@@ -5,10 +5,10 @@
  * history, and the calls the engine reported. One Kysely data-access layer over SQLite (default)
  * or PostgreSQL, own migrations; never the engine's store tables.
  */
-export { ShopCrmAdapter, screenPopOf, yuan, SCREEN_POP_MAX, type ShopCrmOptions } from './adapter.ts';
+export { ShopCrmAdapter, screenPopOf, SCREEN_POP_MAX, type ShopCrmOptions } from './adapter.ts';
 export {
   ShopStore, chooseCourier, logisticsActions, priceLines, orderTotal, orderNumber, promotionApplies, MAX_QUANTITY, MAX_LINES, CARD_ENTRIES,
-  type ShopStoreConfig, type ShopStoreOptions,
+  type ShopStoreConfig, type ShopStoreOptions, type NotifyPlan, type WebhookReceipt,
 } from './store.ts';
 export {
   ORDER_STATUSES, ORDER_ACTIONS, ORDER_TRANSITIONS, ACTION_SIDES, RESTOCKING_STATUSES, nextStatus, salesMayEdit,
@@ -16,11 +16,23 @@ export {
 } from './lifecycle.ts';
 export { SHOP_ERRORS, ShopError, refuse, type ShopErrorCode, type ShopRefusal, type ShopResult } from './errors.ts';
 export { renderShippingDocument, DEFAULT_CJK_FONT, CJK_FONT_FACE, type Sender, type ShippingDocumentOptions } from './shipping.ts';
-export { parseLogisticsCsv, LOGISTICS_CSV_MAX_BYTES, LOGISTICS_CSV_MAX_LINES, type LogisticsCsv } from './logistics.ts';
+export { parseLogisticsCsv, parseLogisticsTime, LOGISTICS_CSV_MAX_BYTES, LOGISTICS_CSV_MAX_LINES, type LogisticsCsv } from './logistics.ts';
+export {
+  verifyWebhook, webhookSignature, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER, WEBHOOK_MAX_BYTES, WEBHOOK_MAX_EVENTS, type WebhookVerdict,
+} from './webhook.ts';
 export { SHOP_MIGRATIONS, shopMigrationProvider } from './migrations.ts';
+export {
+  NOTIFY_EVENTS, NOTIFY_LANGUAGES, NOTIFY_TEMPLATES, EMAIL_BODY_MAX, SMS_BODY_MAX, SUBJECT_MAX, renderNotification, notifyLanguage, fill, yuan, isEmailAddress, isSmsNumber,
+  type NotifyEvent, type NotifyLanguage, type NotifyTemplate, type NotifyFacts, type RenderedNotification,
+} from './templates.ts';
+export {
+  NotificationWorker, EmailSender, SmsSender, fillJson, notifyBackoff,
+  type ShopNotifyConfig, type EmailConfig, type SmsConfig, type NotifyRetry, type JsonValue, type SendResult, type NotificationSender, type NotificationWorkerOptions, type RunCounts,
+} from './notify.ts';
 export { seedShopDemo, DEMO_PRODUCTS, DEMO_PROGRAMME } from './demo.ts';
 export type {
   Actor, Address, StoredAddress, Note, NoteKind, Customer, NewCustomer, CustomerPatch, Product, Promotion, PromotionKind, OrderItem,
   OrderHistoryEntry, Order, ItemRequest, NewOrder, OrderEdit, CallSummaryOfCustomer, CustomerCard, DeliveryMethod, PaymentMethod,
   ShopDatabase, Courier, CourierLayout, CourierRule, Shipment, LogisticsEvent, LogisticsOutcome, LogisticsStatus, CodReconciliation,
+  Notification, NotificationChannel, NotificationStatus,
 } from './types.ts';

@@ -3,16 +3,21 @@
  * each one leads to, and one function that refuses the rest.
  *
  * ```
- *            edit (back to review)
- *          ┌──────────────┐
- *          ▼              │
- *  ordered ──review──▶ reviewed ──ship──▶ shipped ──deliver──▶ delivered ──settle──▶ settled
- *   │  ▲ edit                              │  ▲                 │    │                 │   │
- *   └──┘                                   │  │ ship            │    └─exchange─┐      │   │
- *                                        refuse  (replacement)  return           ▼      │   │
- *                                          ▼  │                 │            exchanged ◀┘   │
- *                                       refused ──return──▶ returned ◀─────────────return──┘
- *                                                              ▲ (settled or delivered goods back)
+ *             edit (a reviewed order goes back to review)
+ *           ┌─────────────────────────┐
+ *           ▼                         │
+ * create ─▶ ordered ───── review ───▶ reviewed ── ship ─▶ shipped ◀──────── ship ──────────┐
+ *           │ ▲  │                    │                   │     │                          │
+ *           └─┘  │ cancel      cancel │                deliver refuse                       │
+ *          edit  ▼                    │                   ▼     ▼                          │
+ *           cancelled ◀───────────────┘             delivered  refused                 exchanged
+ *                                                    │  │  │     │                       ▲  ▲
+ *                                                    │  │  └─────┼──── exchange ─────────┘  │
+ *                                                    │ settle    │                          │
+ *                                                    │  ▼        │                          │
+ *                                                    │ settled ──┼──────── exchange ────────┘
+ *                                                    │  │        │
+ *                                                    └──┴────────┴── return ──▶ returned (restocked)
  * ```
  * `cancel` closes an order that was never shipped (ordered or reviewed → cancelled).
  * The sales side (agents) may `edit` only before shipping: {@link salesMayEdit}.

@@ -44,7 +44,8 @@ function fields(line: string): string[] | null {
   return out.map((f) => f.trim());
 }
 
-function parseTime(s: string): number | null {
+/** A courier's report time: epoch ms, or ISO 8601 with its UTC offset; null otherwise (the CSV and the webhook read times alike). */
+export function parseLogisticsTime(s: string): number | null {
   if (s.length === 0) return null;
   let allDigits = true;
   for (const ch of s) if (ch < '0' || ch > '9') allDigits = false;
@@ -84,7 +85,7 @@ export function parseLogisticsCsv(text: string): LogisticsCsv {
       errors.push({ line, reason: `status: delivered, refused or returned, not "${status.slice(0, 20)}"` });
       continue;
     }
-    const at = parseTime(time);
+    const at = parseLogisticsTime(time);
     if (at === null) {
       errors.push({ line, reason: 'time: ISO 8601 with a UTC offset, or epoch ms' });
       continue;

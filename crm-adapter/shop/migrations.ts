@@ -228,8 +228,44 @@ const m0003: Migration = {
   },
 };
 
+/**
+ * Migration 0004: customers' e-mail addresses; customer notifications (the outbox of messages,
+ * written in the transaction of the order step that causes them); courier webhook receipts (a
+ * delivery id seen once).
+ */
+const m0004: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.alterTable('shop_customers').addColumn('email', 'text').execute();
+    await db.schema.createTable('shop_notifications')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('order_id', 'text', (c) => c.notNull().references('shop_orders.id'))
+      .addColumn('seq', 'integer', (c) => c.notNull())
+      .addColumn('channel', 'text', (c) => c.notNull())
+      .addColumn('event', 'text', (c) => c.notNull())
+      .addColumn('language', 'text', (c) => c.notNull())
+      .addColumn('recipient', 'text', (c) => c.notNull())
+      .addColumn('subject', 'text')
+      .addColumn('body', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('next_attempt_at', 'bigint', (c) => c.notNull())
+      .addColumn('last_error', 'text')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('sent_at', 'bigint')
+      .addUniqueConstraint('shop_notifications_step', ['order_id', 'seq', 'channel'])
+      .execute();
+    await db.schema.createIndex('shop_notifications_due').on('shop_notifications').columns(['status', 'next_attempt_at']).execute();
+    await db.schema.createTable('shop_webhook_receipts')
+      .addColumn('courier_id', 'text', (c) => c.notNull())
+      .addColumn('event_id', 'text', (c) => c.notNull())
+      .addColumn('received_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('shop_webhook_receipts_pk', ['courier_id', 'event_id'])
+      .execute();
+  },
+};
+
 /** Every migration, by name (applied in name order). */
-export const SHOP_MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({ '0001_customers_catalog_orders': m0001, '0002_couriers_shipments': m0002, '0003_logistics_events': m0003 });
+export const SHOP_MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({ '0001_customers_catalog_orders': m0001, '0002_couriers_shipments': m0002, '0003_logistics_events': m0003, '0004_notifications_webhook': m0004 });
 
 /** The provider Kysely's `Migrator` reads them from (no files on disk: they ship in the bundle). */
 export const shopMigrationProvider: MigrationProvider = {

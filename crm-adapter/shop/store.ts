@@ -13,11 +13,12 @@ import type { Cdr } from '../contract.ts';
 import { nextStatus, RESTOCKING_STATUSES, type OrderAction, type OrderSide, type OrderStatus } from './lifecycle.ts';
 import { refuse, SHOP_ERRORS, ShopError, type ShopRefusal, type ShopResult } from './errors.ts';
 import { shopMigrationProvider } from './migrations.ts';
+import { isEmailAddress, isSmsNumber, notifyLanguage, renderNotification, type NotifyEvent, type NotifyLanguage } from './templates.ts';
 import type {
   CodReconciliation, LogisticsEvent, LogisticsOutcome, LogisticsStatus,
   Actor, Address, CallSummaryOfCustomer, Courier, CourierRule, CourierRulesTable, CouriersTable, DeliveryMethod, PaymentMethod, Shipment, ShipmentsTable, Customer, CustomerCard, CustomerPatch, CustomersTable, ItemRequest, NewCustomer, NewOrder, Note, NoteKind,
   Order, OrderEdit, OrderHistoryEntry, OrderItem, OrderItemsTable, OrdersTable, Product, ProductsTable, Promotion, PromotionsTable, ShopDatabase,
-  StoredAddress,
+  StoredAddress, Notification, NotificationChannel, NotificationStatus, NotificationsTable,
 } from './types.ts';
 
 /** Where the shop keeps its data. */
@@ -33,6 +34,26 @@ export interface ShopStoreOptions {
   strikeThreshold?: number;
   /** PostgreSQL: an idle connection died (it is replaced on the next query). Default: nothing. */
   onConnectionError?: (err: Error) => void;
+  /** Customer notifications written with each order step; absent: none. */
+  notifications?: NotifyPlan;
+}
+
+/** What the store writes as notifications at an order step (crm.notifications). */
+export interface NotifyPlan {
+  /** Channels to write for (those with a sender configured). */
+  channels: { email: boolean; sms: boolean };
+  /** Steps that notify. */
+  events: ReadonlySet<NotifyEvent>;
+  defaultLanguage: NotifyLanguage;
+  shopName: string;
+  /** Called after a transaction that wrote notifications committed (the worker's kick). */
+  onQueued?: () => void;
+}
+
+/** A webhook delivery to record in the transaction of its reports: a second one with the same id is refused (SHOP_ERR_REPLAY). */
+export interface WebhookReceipt {
+  courierId: string;
+  eventId: string;
 }
 
 /** Most units of one line (a typo of 1000 is refused, not shipped). */
@@ -52,7 +73,15 @@ class Rollback extends Error {
 function toCustomer(r: Selectable<CustomersTable>, numbers: string[]): Customer {
   return {
     id: r.id, name: r.name, language: r.language, vipLevel: r.vip_level, blacklisted: r.blacklisted === 1, strikes: r.strikes,
-    lowCredit: r.low_credit === 1, preferredAgent: r.preferred_agent, numbers, mergedInto: r.merged_into, createdAt: r.created_at, updatedAt: r.updated_at,
+    lowCredit: r.low_credit === 1, preferredAgent: r.preferred_agent, email: r.email, numbers, mergedInto: r.merged_into, createdAt: r.created_at, updatedAt: r.updated_at,
+  };
+}
+
+function toNotification(r: Selectable<NotificationsTable>): Notification {
+  return {
+    id: r.id, orderId: r.order_id, seq: r.seq, channel: r.channel, event: r.event, language: r.language, recipient: r.recipient, subject: r.subject,
+    body: r.body, status: r.status, attempts: r.attempts, nextAttemptAt: Number(r.next_attempt_at), lastError: r.last_error, createdAt: Number(r.created_at),
+    sentAt: r.sent_at === null ? null : Number(r.sent_at),
   };
 }
 
@@ -187,12 +216,14 @@ export class ShopStore {
   readonly db: Kysely<ShopDatabase>;
   readonly strikeThreshold: number;
   readonly #now: () => number;
+  readonly #notify: NotifyPlan | undefined;
   #closed = false;
 
   private constructor(kind: ShopStoreConfig['kind'], db: Kysely<ShopDatabase>, opts: ShopStoreOptions) {
     this.kind = kind;
     this.db = db;
     this.#now = opts.now ?? Date.now;
+    this.#notify = opts.notifications;
     this.strikeThreshold = opts.strikeThreshold ?? 3;
   }
 
@@ -253,7 +284,7 @@ export class ShopStore {
       if (taken !== undefined) throw new Rollback(refuse(SHOP_ERRORS.numberTaken, `${taken.number} belongs to another customer`));
       await trx.insertInto('shop_customers').values({
         id, name: c.name ?? null, language: c.language ?? null, vip_level: c.vipLevel ?? 0, blacklisted: c.blacklisted === true ? 1 : 0,
-        strikes: c.strikes ?? 0, low_credit: c.lowCredit === true ? 1 : 0, preferred_agent: c.preferredAgent ?? null, merged_into: null,
+        strikes: c.strikes ?? 0, low_credit: c.lowCredit === true ? 1 : 0, preferred_agent: c.preferredAgent ?? null, email: c.email ?? null, merged_into: null,
         created_at: now, updated_at: now,
       }).execute();
       await trx.insertInto('shop_customer_numbers').values([...new Set(c.numbers)].map((number) => ({ number, customer_id: id, created_at: now }))).execute();
@@ -301,6 +332,7 @@ export class ShopStore {
     if (patch.blacklisted !== undefined) set.blacklisted = patch.blacklisted ? 1 : 0;
     if (patch.lowCredit !== undefined) set.low_credit = patch.lowCredit ? 1 : 0;
     if (patch.preferredAgent !== undefined) set.preferred_agent = patch.preferredAgent;
+    if (patch.email !== undefined) set.email = patch.email;
     const r = await this.db.updateTable('shop_customers').set(set).where('id', '=', id).executeTakeFirst();
     if (r.numUpdatedRows === 0n) return refuse(SHOP_ERRORS.notFound, `no customer ${id}`);
     return { ok: true, value: (await this.getCustomer(id))! };
@@ -344,7 +376,7 @@ export class ShopStore {
       await trx.updateTable('shop_customers').set({
         vip_level: Math.max(a.vip_level, b.vip_level), strikes: Math.max(a.strikes, b.strikes), blacklisted: a.blacklisted | b.blacklisted,
         low_credit: a.low_credit | b.low_credit, name: b.name ?? a.name, language: b.language ?? a.language,
-        preferred_agent: b.preferred_agent ?? a.preferred_agent, updated_at: now,
+        preferred_agent: b.preferred_agent ?? a.preferred_agent, email: b.email ?? a.email, updated_at: now,
       }).where('id', '=', intoId).execute();
       await trx.updateTable('shop_customers').set({ merged_into: intoId, updated_at: now }).where('id', '=', fromId).execute();
       await trx.insertInto('shop_notes').values({ id: `N${randomUUID()}`, customer_id: intoId, kind: 'note', text: `merged ${fromId} into this customer`, open: 0, author: actor, created_at: now }).execute();
@@ -500,11 +532,95 @@ export class ShopStore {
     for (const i of items) await trx.updateTable('shop_products').set({ stock: sql`stock + ${i.quantity}` }).where('sku', '=', i.sku).execute();
   }
 
-  async #history(trx: Transaction<ShopDatabase>, orderId: string, e: Omit<OrderHistoryEntry, 'seq'>): Promise<void> {
+  /** Write a history entry and the customer's notifications of that step (same transaction); returns its seq. */
+  async #history(trx: Transaction<ShopDatabase>, orderId: string, e: Omit<OrderHistoryEntry, 'seq'>): Promise<number> {
     const last = await trx.selectFrom('shop_order_history').select((eb) => eb.fn.max('seq').as('seq')).where('order_id', '=', orderId).executeTakeFirst();
+    const seq = Number(last?.seq ?? 0) + 1;
     await trx.insertInto('shop_order_history').values({
-      order_id: orderId, seq: Number(last?.seq ?? 0) + 1, action: e.action, from_status: e.from, to_status: e.to, actor: e.actor, reason: e.reason, at: e.at,
+      order_id: orderId, seq, action: e.action, from_status: e.from, to_status: e.to, actor: e.actor, reason: e.reason, at: e.at,
     }).execute();
+    if (e.action !== 'edit') await this.#queueNotifications(trx, orderId, e.action, seq, e.at);
+    return seq;
+  }
+
+  /**
+   * The notifications of an order step, rendered now from the order as the step left it (its
+   * lines, total, latest shipment) in the customer's language, one per configured channel: an
+   * e-mail to the customer's address, an SMS to the customer's first number. A recipient that is
+   * not a valid address or number is recorded `failed` at once (the operator sees why), never sent.
+   */
+  async #queueNotifications(trx: Transaction<ShopDatabase>, orderId: string, event: NotifyEvent, seq: number, now: number): Promise<void> {
+    const plan = this.#notify;
+    if (plan === undefined || !plan.events.has(event) || (!plan.channels.email && !plan.channels.sms)) return;
+    const o = await trx.selectFrom('shop_orders').select(['customer_id', 'total_fen']).where('id', '=', orderId).executeTakeFirstOrThrow();
+    const c = await trx.selectFrom('shop_customers').select(['name', 'language', 'email']).where('id', '=', o.customer_id).executeTakeFirstOrThrow();
+    const lang = notifyLanguage(c.language, plan.defaultLanguage);
+    const items = await trx.selectFrom('shop_order_items as i').leftJoin('shop_products as p', 'p.sku', 'i.sku')
+      .select(['i.name', 'p.name_en', 'i.quantity', 'i.gift', 'i.unit_price_fen']).where('i.order_id', '=', orderId).orderBy('i.line').execute();
+    const ship = await trx.selectFrom('shop_shipments as s').innerJoin('shop_couriers as k', 'k.id', 's.courier_id').select(['s.waybill', 'k.name_zh', 'k.name_en'])
+      .where('s.order_id', '=', orderId).orderBy('s.shipped_at', 'desc').orderBy('s.waybill', 'desc').executeTakeFirst();
+    const text = renderNotification(event, lang, {
+      shop: plan.shopName, name: c.name, order: orderId, totalFen: o.total_fen,
+      items: items.map((i) => ({ name: lang === 'en' && i.name_en !== null ? i.name_en : i.name, quantity: i.quantity, gift: i.gift === 1, unitPriceFen: i.unit_price_fen })),
+      courier: ship === undefined ? null : lang === 'en' ? ship.name_en : ship.name_zh, waybill: ship?.waybill ?? null,
+    });
+    const rows: NotificationsTable[] = [];
+    const row = (channel: NotificationChannel, recipient: string, valid: boolean, subject: string | null, body: string): NotificationsTable => ({
+      id: `M${randomUUID()}`, order_id: orderId, seq, channel, event, language: lang, recipient: recipient.slice(0, 254), subject, body,
+      status: valid ? 'pending' : 'failed', attempts: 0, next_attempt_at: now, last_error: valid ? null : `not a valid ${channel === 'email' ? 'e-mail address' : 'SMS number'}`,
+      created_at: now, sent_at: null,
+    });
+    if (plan.channels.email && c.email !== null) rows.push(row('email', c.email, isEmailAddress(c.email), text.subject, text.email));
+    if (plan.channels.sms) {
+      const n = await trx.selectFrom('shop_customer_numbers').select('number').where('customer_id', '=', o.customer_id).orderBy('created_at').orderBy('number').executeTakeFirst();
+      if (n !== undefined) rows.push(row('sms', n.number, isSmsNumber(n.number), null, text.sms));
+    }
+    if (rows.length > 0) await trx.insertInto('shop_notifications').values(rows).execute();
+  }
+
+  /** Tell the worker (after a commit) that a step may have written notifications. */
+  #queued(): void {
+    this.#notify?.onQueued?.();
+  }
+
+  // ---------------------------------------------------------------- notifications
+
+  /**
+   * Pending notifications due at `now`, oldest first: only the earliest pending one of each order
+   * and channel (a later one waits for it, so a customer never reads "delivered" before "shipped").
+   */
+  async dueNotifications(now: number, limit: number): Promise<Notification[]> {
+    const rows = await this.db.selectFrom('shop_notifications as n').selectAll('n')
+      .where('n.status', '=', 'pending').where('n.next_attempt_at', '<=', now)
+      .where(({ not, exists, selectFrom }) => not(exists(selectFrom('shop_notifications as p').select('p.id')
+        .whereRef('p.order_id', '=', 'n.order_id').whereRef('p.channel', '=', 'n.channel').where('p.status', '=', 'pending').whereRef('p.seq', '<', 'n.seq'))))
+      .orderBy('n.next_attempt_at').orderBy('n.order_id').orderBy('n.seq').orderBy('n.channel').limit(limit).execute();
+    return rows.map(toNotification);
+  }
+
+  /** Mark a notification delivered. */
+  async markNotificationSent(id: string, now: number): Promise<void> {
+    await this.db.updateTable('shop_notifications').set({ status: 'sent', attempts: sql`attempts + 1`, sent_at: now, last_error: null }).where('id', '=', id).execute();
+  }
+
+  /** Record a failed attempt: tried again at `nextAttemptAt`, or failed for good when null. */
+  async markNotificationFailed(id: string, attempts: number, nextAttemptAt: number | null, error: string): Promise<void> {
+    await this.db.updateTable('shop_notifications').set({
+      attempts, last_error: error, ...(nextAttemptAt === null ? { status: 'failed' as const } : { next_attempt_at: nextAttemptAt }),
+    }).where('id', '=', id).execute();
+  }
+
+  /** An order's notifications, in step order (e-mail before SMS within a step). */
+  async notifications(orderId: string): Promise<Notification[]> {
+    const rows = await this.db.selectFrom('shop_notifications').selectAll().where('order_id', '=', orderId).orderBy('seq').orderBy('channel').execute();
+    return rows.map(toNotification);
+  }
+
+  /** Pending and failed notifications by channel (the metrics' gauge; sent ones are counted by the worker, not re-counted at every scrape). */
+  async notificationCounts(): Promise<{ channel: NotificationChannel; status: Exclude<NotificationStatus, 'sent'>; n: number }[]> {
+    const rows = await this.db.selectFrom('shop_notifications').select((eb) => ['channel', 'status', eb.fn.countAll<number>().as('n')])
+      .where('status', 'in', ['pending', 'failed']).groupBy(['channel', 'status']).orderBy('channel').orderBy('status').execute();
+    return rows.map((r) => ({ channel: r.channel, status: r.status as Exclude<NotificationStatus, 'sent'>, n: Number(r.n) }));
   }
 
   async #nextOrderSeq(trx: Transaction<ShopDatabase>): Promise<number> {
@@ -548,7 +664,9 @@ export class ShopStore {
       await this.#history(trx, id, { action: 'create', from: null, to: 'ordered', actor, reason: o.callId === null ? null : `call ${o.callId}`, at: now });
       return id;
     });
-    return r.ok ? { ok: true, value: (await this.getOrder(r.value))! } : r;
+    if (!r.ok) return r;
+    this.#queued();
+    return { ok: true, value: (await this.getOrder(r.value))! };
   }
 
   /** An order with its lines, or null. */
@@ -623,7 +741,9 @@ export class ShopStore {
   async transition(id: string, action: Exclude<OrderAction, 'edit'>, actor: Actor, side: OrderSide, reason: string | null, expectedVersion?: number): Promise<ShopResult<Order>> {
     const now = this.#now();
     const r = await this.#tx((trx) => this.#step(trx, id, action, actor, side, reason, now, expectedVersion));
-    return r.ok ? { ok: true, value: (await this.getOrder(id))! } : r;
+    if (!r.ok) return r;
+    this.#queued();
+    return { ok: true, value: (await this.getOrder(id))! };
   }
 
   /** One life-cycle step inside `trx` (a refusal throws {@link Rollback}). */
@@ -653,10 +773,18 @@ export class ShopStore {
    * shipped parcel is refused first; the stock is put back). A line whose (waybill, status) was
    * applied before is skipped (re-importing a file changes nothing); a line the order's life
    * cycle does not allow is reported and skipped; the valid lines are applied together.
+   * `receipt` (the couriers' webhook) records the delivery's event id in the same transaction
+   * (a second delivery with it is refused, SHOP_ERR_REPLAY) and accepts the courier's own
+   * waybills only. Each step writes its customer notifications like any other step.
    */
-  async applyLogistics(events: readonly LogisticsEvent[], actor: Actor): Promise<ShopResult<LogisticsOutcome>> {
+  async applyLogistics(events: readonly LogisticsEvent[], actor: Actor, receipt?: WebhookReceipt): Promise<ShopResult<LogisticsOutcome>> {
     const now = this.#now();
-    return this.#tx(async (trx) => {
+    const r = await this.#tx(async (trx) => {
+      if (receipt !== undefined) {
+        const seen = await trx.insertInto('shop_webhook_receipts').values({ courier_id: receipt.courierId, event_id: receipt.eventId, received_at: now })
+          .onConflict((oc) => oc.columns(['courier_id', 'event_id']).doNothing()).executeTakeFirst();
+        if (seen.numInsertedOrUpdatedRows === 0n) throw new Rollback(refuse(SHOP_ERRORS.replay, `event ${receipt.eventId} of ${receipt.courierId} was received before`));
+      }
       const out: LogisticsOutcome = { applied: 0, duplicates: 0, errors: [] };
       for (const e of events) {
         const seen = await trx.selectFrom('shop_logistics_events').select('waybill').where('waybill', '=', e.waybill).where('status', '=', e.status).executeTakeFirst();
@@ -665,8 +793,9 @@ export class ShopStore {
           continue;
         }
         const s = await trx.selectFrom('shop_shipments').selectAll().where('waybill', '=', e.waybill).executeTakeFirst();
-        if (s === undefined) {
-          out.errors.push({ line: e.line, reason: `no waybill ${e.waybill}` });
+        // A courier's webhook reports on its own parcels only.
+        if (s === undefined || (receipt !== undefined && s.courier_id !== receipt.courierId)) {
+          out.errors.push({ line: e.line, reason: receipt === undefined ? `no waybill ${e.waybill}` : `no waybill ${e.waybill} of ${receipt.courierId}` });
           continue;
         }
         const o = await trx.selectFrom('shop_orders').select(['status', 'customer_id']).where('id', '=', s.order_id).executeTakeFirstOrThrow();
@@ -686,6 +815,8 @@ export class ShopStore {
       }
       return out;
     });
+    if (r.ok && r.value.applied > 0) this.#queued();
+    return r;
   }
 
   /**

@@ -18,6 +18,8 @@ export interface CustomersTable {
   strikes: number;
   low_credit: number;
   preferred_agent: string | null;
+  /** E-mail address for notifications (migration 0004); null: none. */
+  email: string | null;
   /** Set when this record was merged into another customer (the survivor's id). */
   merged_into: string | null;
   created_at: number;
@@ -221,6 +223,46 @@ export interface LogisticsEventsTable {
   actor: string;
 }
 
+/** Where a notification goes. */
+export type NotificationChannel = 'email' | 'sms';
+/** `pending` until delivered (`sent`) or given up (`failed`: attempts exhausted, refused for good, or a recipient that is not valid). */
+export type NotificationStatus = 'pending' | 'sent' | 'failed';
+
+/**
+ * `shop_notifications` (migration 0004): one customer message per (order, history step, channel),
+ * written in the transaction of the step, rendered then (the text says what was true at that
+ * step), delivered by the notification worker (notify.ts).
+ */
+export interface NotificationsTable {
+  id: string;
+  order_id: string;
+  /** The order-history entry (`shop_order_history.seq`) that caused it: the delivery order per order and channel. */
+  seq: number;
+  channel: NotificationChannel;
+  /** The life-cycle action of the step (`create`, `ship`, ...). */
+  event: string;
+  /** `zh-CN` or `en`. */
+  language: string;
+  /** An e-mail address or a phone number. */
+  recipient: string;
+  /** E-mail subject; null for SMS. */
+  subject: string | null;
+  body: string;
+  status: NotificationStatus;
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  created_at: number;
+  sent_at: number | null;
+}
+
+/** `shop_webhook_receipts` (migration 0004): courier webhook deliveries by event id, so a replay is refused. */
+export interface WebhookReceiptsTable {
+  courier_id: string;
+  event_id: string;
+  received_at: number;
+}
+
 /** The shop's database as Kysely sees it. */
 export interface ShopDatabase {
   shop_customers: CustomersTable;
@@ -239,6 +281,8 @@ export interface ShopDatabase {
   shop_courier_rules: CourierRulesTable;
   shop_shipments: ShipmentsTable;
   shop_logistics_events: LogisticsEventsTable;
+  shop_notifications: NotificationsTable;
+  shop_webhook_receipts: WebhookReceiptsTable;
 }
 
 // ------------------------------------------------------------------ domain
@@ -353,6 +397,8 @@ export interface Customer {
   strikes: number;
   lowCredit: boolean;
   preferredAgent: string | null;
+  /** E-mail address for notifications, or null. */
+  email: string | null;
   numbers: string[];
   mergedInto: string | null;
   createdAt: number;
@@ -370,11 +416,12 @@ export interface NewCustomer {
   strikes?: number;
   lowCredit?: boolean;
   preferredAgent?: string | null;
+  email?: string | null;
   numbers: string[];
 }
 
 /** Changeable flags of a customer. */
-export type CustomerPatch = Partial<Pick<Customer, 'name' | 'language' | 'vipLevel' | 'blacklisted' | 'lowCredit' | 'preferredAgent'>>;
+export type CustomerPatch = Partial<Pick<Customer, 'name' | 'language' | 'vipLevel' | 'blacklisted' | 'lowCredit' | 'preferredAgent' | 'email'>>;
 
 /** A product. */
 export interface Product {
@@ -498,4 +545,23 @@ export interface CustomerCard {
   lastCalls: CallSummaryOfCustomer[];
   openComplaints: Note[];
   notes: Note[];
+}
+
+/** A customer notification as stored (`shop_notifications`). */
+export interface Notification {
+  id: string;
+  orderId: string;
+  seq: number;
+  channel: NotificationChannel;
+  event: string;
+  language: string;
+  recipient: string;
+  subject: string | null;
+  body: string;
+  status: NotificationStatus;
+  attempts: number;
+  nextAttemptAt: number;
+  lastError: string | null;
+  createdAt: number;
+  sentAt: number | null;
 }

@@ -119,6 +119,10 @@ export interface MetricSources {
   campaigns?: () => Promise<{ contacts: ReadonlyArray<{ campaign: string; status: string; n: number }>; attemptsByResult: Readonly<Record<string, number>> }>;
   /** Transfers by kind and result (structurally `CallController.transferOutcomes()`; every series present). */
   transfers?: () => Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** The shop's customer notifications pending and failed, by channel (crm-adapter/shop `ShopStore.notificationCounts`). */
+  shopNotifications?: () => Promise<ReadonlyArray<{ channel: string; status: string; n: number }>>;
+  /** The shop's notifications delivered by this process, by channel (`NotificationWorker.sentCount`). */
+  shopNotificationsSent?: () => Readonly<Record<string, number>>;
 }
 
 /** Media-aware admission figures read at scrape time (structurally `MediaAdmissionFigures` of engine/calls). */
@@ -482,6 +486,14 @@ export class Metrics {
     scraped('counter', 'onair_transfers_total', 'Transfers of calls by kind (blind REFER, attended REFER, API to a queue, agent or number) and result (ok, failed, refused).', ['kind', 'result'], (emit) => {
       const f = sources().transfers?.();
       if (f !== undefined) for (const [kind, results] of Object.entries(f)) for (const [result, n] of Object.entries(results)) emit({ kind, result }, n);
+    });
+
+    // ---- the shop's customer notifications (docs/shop.md, Notifications)
+    scraped('gauge', 'onair_shop_notifications', 'Shop customer notifications waiting (pending) or given up (failed), by channel (email/sms).', ['channel', 'status'], async (emit) => {
+      for (const r of await sources().shopNotifications?.() ?? []) emit({ channel: r.channel, status: r.status }, r.n);
+    });
+    scraped('counter', 'onair_shop_notifications_sent_total', 'Shop customer notifications delivered by this process, by channel.', ['channel'], (emit) => {
+      for (const [channel, n] of Object.entries(sources().shopNotificationsSent?.() ?? {})) emit({ channel }, n);
     });
 
     fromMap('onair_trunk_refusals_unrecorded_total',

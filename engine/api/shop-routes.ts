@@ -17,7 +17,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import {
-  ACTION_SIDES, LOGISTICS_CSV_MAX_BYTES, ORDER_ACTIONS, ORDER_STATUSES, SHOP_ERRORS, ShopError, parseLogisticsCsv, renderShippingDocument, type Actor, type OrderSide, type Sender, type ShopErrorCode, type ShopRefusal, type ShopResult, type ShopStore,
+  ACTION_SIDES, LOGISTICS_CSV_MAX_BYTES, ORDER_ACTIONS, ORDER_STATUSES, SHOP_ERRORS, ShopError, parseLogisticsCsv, parseLogisticsTime, renderShippingDocument, verifyWebhook, isEmailAddress,
+  WEBHOOK_MAX_BYTES, WEBHOOK_MAX_EVENTS, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER,
+  type Actor, type LogisticsEvent, type OrderSide, type Sender, type ShopErrorCode, type ShopRefusal, type ShopResult, type ShopStore,
 } from '../../crm-adapter/shop/index.ts';
 import { ApiAuth, type Principal } from './auth.ts';
 import type { RouteDoc } from './openapi.ts';
@@ -41,6 +43,10 @@ export interface ShopApiDeps {
   shipper?: Sender | null;
   /** The CJK font of shipping documents (crm.cjkFont). Default shipping.ts's DEFAULT_CJK_FONT. */
   cjkFont?: string;
+  /** Couriers' webhook (crm.logisticsWebhook): each courier's signing secret, the timestamp window. Absent: every delivery is refused 401. */
+  webhook?: { secrets: Readonly<Record<string, string>>; toleranceSeconds: number };
+  /** Epoch ms (tests). Default Date.now. */
+  now?: () => number;
 }
 
 /** server.ts's zod parse (400 on failure) and error constructor. */
@@ -52,6 +58,7 @@ export interface ShopRouteKit {
 const STATUS_OF: Readonly<Record<ShopErrorCode, number>> = {
   SHOP_ERR_NOT_FOUND: 404, SHOP_ERR_INVALID: 400, SHOP_ERR_ILLEGAL_TRANSITION: 409, SHOP_ERR_LOCKED: 409, SHOP_ERR_OUT_OF_STOCK: 409,
   SHOP_ERR_CONFLICT: 409, SHOP_ERR_NUMBER_TAKEN: 409, SHOP_ERR_CONFIG: 500, SHOP_ERR_NO_COURIER: 409, SHOP_ERR_FONT: 500,
+  SHOP_ERR_SIGNATURE: 401, SHOP_ERR_REPLAY: 409,
 };
 
 const text = (max: number) => z.string().trim().min(1).max(max);
@@ -87,9 +94,22 @@ const editBody = z.strictObject({
   reason: text(500).optional(),
   version: z.number().int().min(1).optional(),
 });
+const courierParams = z.strictObject({ courier: z.string().min(1).max(32).regex(/^[A-Za-z0-9_-]+$/, 'a courier id') });
+const webhookBody = z.strictObject({
+  /** The courier's id of this delivery: a second delivery with it is a replay (409). */
+  id: z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits and . _ : - only'),
+  events: z.array(z.strictObject({
+    waybill: z.string().min(1).max(40),
+    status: z.enum(['delivered', 'refused', 'returned', 'in_transit']),
+    at: z.union([z.number().int().min(0).max(1e15), z.string().min(1).max(40)]),
+    reason: z.string().max(200).nullable().optional(),
+    collectedFen: z.number().int().min(0).max(2_000_000_000).nullable().optional(),
+  })).min(1).max(WEBHOOK_MAX_EVENTS),
+});
 const actionBody = z.strictObject({ reason: text(500).optional(), version: z.number().int().min(1).optional() });
 const customerBody = z.strictObject({
   name: text(100).nullable().default(null), numbers: z.array(phone).min(1).max(10), language: z.string().min(2).max(16).nullable().default(null),
+  email: z.string().max(254).refine(isEmailAddress, 'an e-mail address (local@domain)').nullable().default(null),
   address: address.optional(),
 });
 const noteBody = z.strictObject({ kind: z.enum(['note', 'complaint']), text: text(1000) });
@@ -112,9 +132,15 @@ const ROUTES = {
   orders: { summary: 'Orders, newest first (an agent sees its own)', tags: ['shop'], querystring: ordersQuery, responses: { 200: 'Page<Order>', ...ERR } },
   order: { summary: 'One order', tags: ['shop'], params: idParams, responses: { 200: 'Order', ...ERR, 404: 'no such order' } },
   history: { summary: 'An order\'s history: who, when, why', tags: ['shop'], params: idParams, responses: { 200: '{ items: OrderHistoryEntry[] }', ...ERR, 404: 'no such order' } },
+  notifications: { summary: 'The customer notifications of an order with their delivery status (pending, sent, failed), in step order', tags: ['shop'], params: idParams, responses: { 200: '{ items: Notification[] }', ...ERR, 404: 'no such order' } },
   orderEdit: { summary: 'Change items, address, methods or requests before shipping', tags: ['shop'], params: idParams, body: editBody, responses: { 200: 'Order', ...ERR, 404: 'no such order', 409: 'SHOP_ERR_LOCKED, SHOP_ERR_CONFLICT' } },
   shippingDocument: { summary: 'The shipping document of the order\'s latest shipment, as its courier prints it (PDF; staff)', tags: ['shop'], params: idParams, responses: { 200: 'application/pdf', ...ERR, 403: 'staff only', 404: 'no such order, or not shipped', 500: 'SHOP_ERR_FONT, SHOP_ERR_CONFIG' } },
   logisticsImport: { summary: 'Import a courier\'s logistics CSV (staff): valid lines applied in one transaction, bad lines reported, a re-import applies nothing twice', tags: ['shop'], body: logisticsBody, responses: { 200: 'LogisticsOutcome', ...ERR, 403: 'staff only' } },
+  logisticsWebhook: {
+    summary: 'A courier pushes parcel reports (delivered, refused, returned, in_transit), signed with its secret (docs/shop.md, Courier webhook); applied like a CSV import',
+    tags: ['shop'], params: courierParams, body: webhookBody,
+    responses: { 200: '{ applied, duplicates, inTransit, errors: [{ line, reason }] }', 400: 'invalid JSON or input', 401: 'SHOP_ERR_SIGNATURE', 409: 'SHOP_ERR_REPLAY', 413: 'body too large' },
+  },
   codReport: { summary: 'Cash-on-delivery reconciliation per courier: expected vs collected (staff)', tags: ['shop'], querystring: codQuery, responses: { 200: '{ items: CodReconciliation[] }', ...ERR, 403: 'staff only' } },
   orderAction: { summary: 'Move an order along its life cycle (review, ship, deliver, refuse, settle, return, exchange: staff; cancel)', tags: ['shop'], params: actionParams, body: actionBody, responses: { 200: 'Order', ...ERR, 403: 'staff only', 404: 'no such order', 409: 'SHOP_ERR_ILLEGAL_TRANSITION' } },
 } satisfies Record<string, RouteDoc>;
@@ -165,7 +191,7 @@ export function registerShopRoutes(app: FastifyInstance, deps: ShopApiDeps, kit:
 
   app.post('/api/v1/shop/customers', { schema: ROUTES.customerCreate, config: { access: 'signedIn' } }, async (req, reply) => {
     const b = parse(customerBody, req.body, 'body');
-    const c = value(await store.createCustomer({ name: b.name, numbers: b.numbers, language: b.language }));
+    const c = value(await store.createCustomer({ name: b.name, numbers: b.numbers, language: b.language, email: b.email }));
     if (b.address !== undefined) value(await store.addAddress(c.id, b.address, true));
     return reply.code(201).send(c);
   });
@@ -231,6 +257,12 @@ export function registerShopRoutes(app: FastifyInstance, deps: ShopApiDeps, kit:
     return { items: await store.orderHistory(p.id) };
   });
 
+  app.get('/api/v1/shop/orders/:id/notifications', { schema: ROUTES.notifications, config: { access: 'signedIn' } }, async (req) => {
+    const p = parse(idParams, req.params, 'params');
+    await ownOrder(req, p.id);
+    return { items: await store.notifications(p.id) };
+  });
+
   app.patch('/api/v1/shop/orders/:id', { schema: ROUTES.orderEdit, config: { access: 'signedIn' } }, async (req) => {
     const p = parse(idParams, req.params, 'params');
     const { reason, version, ...edit } = parse(editBody, req.body, 'body');
@@ -263,6 +295,52 @@ export function registerShopRoutes(app: FastifyInstance, deps: ShopApiDeps, kit:
     if (!csv.ok) throw fail(400, SHOP_ERRORS.invalid, csv.reason);
     const out = value(await store.applyLogistics(csv.events, actorOf(req.principal)));
     return { ...out, errors: [...csv.errors, ...out.errors].sort((a, c) => a.line - c.line) };
+  });
+
+  // The courier's own JSON parser keeps the raw bytes: the signature is checked on them before any JSON is read.
+  void app.register(async (hook) => {
+    hook.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: WEBHOOK_MAX_BYTES }, (_req, body, done) => done(null, body));
+    hook.post('/api/v1/shop/logistics/webhook/:courier', { schema: ROUTES.logisticsWebhook, config: { access: 'public' }, bodyLimit: WEBHOOK_MAX_BYTES }, async (req) => {
+      const p = parse(courierParams, req.params, 'params');
+      const secrets = deps.webhook?.secrets ?? {};
+      const secret = Object.hasOwn(secrets, p.courier) ? secrets[p.courier] : undefined;
+      if (secret === undefined) throw fail(401, SHOP_ERRORS.signature, `no webhook secret is configured for courier ${p.courier}`);
+      if (!Buffer.isBuffer(req.body)) throw fail(415, 'API_ERR_VALIDATION', 'send the reports as application/json');
+      const header = (name: string): string | undefined => {
+        const v = req.headers[name];
+        return typeof v === 'string' ? v : undefined;
+      };
+      const verdict = verifyWebhook(secret, header(WEBHOOK_SIGNATURE_HEADER), header(WEBHOOK_TIMESTAMP_HEADER), req.body, (deps.now ?? Date.now)(), deps.webhook?.toleranceSeconds ?? 300);
+      if (!verdict.ok) throw fail(401, SHOP_ERRORS.signature, verdict.reason);
+      let json: unknown;
+      try {
+        json = JSON.parse(req.body.toString('utf8'));
+      } catch {
+        throw fail(400, 'API_ERR_VALIDATION', 'body: not JSON');
+      }
+      const b = parse(webhookBody, json, 'body');
+      const events: LogisticsEvent[] = [];
+      const errors: { line: number; reason: string }[] = [];
+      let inTransit = 0;
+      for (const [i, e] of b.events.entries()) {
+        const line = i + 1;
+        const at = typeof e.at === 'number' ? e.at : parseLogisticsTime(e.at);
+        if (at === null) {
+          errors.push({ line, reason: 'at: ISO 8601 with a UTC offset, or epoch ms' });
+          continue;
+        }
+        if (e.status !== 'in_transit') {
+          events.push({ line, waybill: e.waybill, status: e.status, at, reason: e.reason ?? null, collectedFen: e.collectedFen ?? null });
+          continue;
+        }
+        // In transit changes no status: acknowledged for a parcel of this courier, reported otherwise.
+        const s = await store.shipmentByWaybill(e.waybill);
+        if (s === null || s.courierId !== p.courier) errors.push({ line, reason: `no waybill ${e.waybill} of ${p.courier}` });
+        else inTransit++;
+      }
+      const out = value(await store.applyLogistics(events, `courier:${p.courier}`, { courierId: p.courier, eventId: b.id }));
+      return { applied: out.applied, duplicates: out.duplicates, inTransit, errors: [...errors, ...out.errors].sort((a, c) => a.line - c.line) };
+    });
   });
 
   app.get('/api/v1/shop/reports/cod', { schema: ROUTES.codReport, config: { access: 'signedIn' } }, async (req) => {

@@ -13,6 +13,7 @@ import { CidrError, CidrMatcher } from '../trunks/index.ts';
 import { parseTrunkAddress } from '../outbound/index.ts';
 import { isHostSyntax } from '../sip/index.ts';
 import { DEFAULT_DIALING_POLICY, clockMinutes, isTimeZone, type CallingWindow } from '../callbacks/index.ts';
+import { NOTIFY_EVENTS, NOTIFY_LANGUAGES } from '../../crm-adapter/shop/index.ts';
 
 // ------------------------------------------------------------------ building blocks
 
@@ -214,6 +215,42 @@ const crmCommon = {
   vipPriorityPerLevel: nonNegativeInt.default(10).describe('0 turns VIP priority off; any other value gives a caller its CRM VIP level as ACD priority (only the order of priorities matters).'),
 };
 
+// The shop's customer notifications (docs/shop.md, Notifications) and couriers' webhook.
+const shopNotifications = z.strictObject({
+  shopName: z.string().min(1).max(40).default('onair').describe('The shop\'s name in notifications: 【name】 before an SMS, the signature of an e-mail.'),
+  defaultLanguage: z.enum(NOTIFY_LANGUAGES).default('zh-CN').describe('Language of the notifications of a customer whose language is not set (zh-CN or en; a customer\'s zh* is zh-CN, any other en).'),
+  events: z.array(z.enum(NOTIFY_EVENTS)).default([...NOTIFY_EVENTS]).describe('Order steps that notify the customer: create, review, ship, deliver, refuse, settle, return, exchange, cancel.'),
+  email: z.strictObject({
+    host: z.string().min(1).describe('SMTP server (host name or address).'),
+    port: z.number().int().min(1).max(65535).default(587).describe('SMTP port: 587 (submission, STARTTLS), 465 (with secure), 25.'),
+    secure: z.boolean().default(false).describe('TLS from the first byte (port 465); false = plain, upgraded by STARTTLS when the server offers it.'),
+    auth: z.strictObject({
+      user: z.string().min(1).describe('SMTP user.'),
+      pass: z.string().min(1).describe('SMTP password.'),
+    }).nullable().default(null).describe('SMTP authentication; null = none.'),
+    from: z.string().min(3).max(200).describe('The From of the e-mails, e.g. "东方购物 <shop@example.com>".'),
+    timeoutMs: positiveInt.default(10_000).describe('Connection, greeting and socket timeout of one delivery (ms).'),
+  }).nullable().default(null).describe('E-mail by SMTP to the customer\'s address; null = no e-mails.'),
+  sms: z.strictObject({
+    url: z.url({ protocol: /^https?$/ }).describe('The HTTP SMS gateway: each SMS is a JSON POST here; 2xx = accepted, 408/429/5xx = tried again, other 4xx = failed.'),
+    token: z.string().min(1).nullable().default(null).describe('Sent as Authorization: Bearer <token>; null = no Authorization header.'),
+    body: z.json().default({ to: '{to}', text: '{text}', ref: '{id}' }).describe('The JSON body; in its strings {to} (the number), {text} (the message) and {id} (the notification id, also the Idempotency-Key header) are replaced.'),
+    timeoutMs: positiveInt.default(5000).describe('Timeout of one POST (ms).'),
+  }).nullable().default(null).describe('SMS through an HTTP gateway to the customer\'s first number; null = no SMS.'),
+  retry: z.strictObject({
+    baseDelayMs: positiveInt.default(5000).describe('Delay after the first failed attempt (ms); doubled each further failure, less up to 20% at random.'),
+    maxDelayMs: positiveInt.default(3_600_000).describe('Longest delay between attempts (ms).'),
+    maxAttempts: positiveInt.default(20).describe('A notification is failed (kept, not sent) after this many failed attempts.'),
+  }).prefault({}).describe('Retries of a notification the server or gateway did not take.'),
+  pollMs: positiveInt.default(5000).describe('How often pending notifications are looked for besides the order steps that write them (ms).'),
+}).prefault({}).describe('Customer notifications written with each order step, delivered durably (docs/shop.md, Notifications).');
+
+const logisticsWebhook = z.strictObject({
+  secrets: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,32}$/), z.string().min(16)).default({})
+    .describe('Signing secret (16 characters or more) per courier id (SF, EMS, POST ...): POST /api/v1/shop/logistics/webhook/<courier>; a courier without one is refused.'),
+  toleranceSeconds: positiveInt.max(3600).default(300).describe('How far a delivery\'s X-Onair-Timestamp may be from now (s).'),
+}).prefault({}).describe('Couriers\' webhook of parcel reports, HMAC-signed (docs/shop.md, Courier webhook).');
+
 const crmSection = z.discriminatedUnion('adapter', [
   z.strictObject({
     adapter: z.literal('sqlite').describe('The built-in CRM in the engine database.'),
@@ -243,6 +280,8 @@ const crmSection = z.discriminatedUnion('adapter', [
       address: z.string().min(1).max(200).describe('Sender address.'),
     }).nullable().default(null).describe('The sender on shipping documents; null = shipping documents are refused (SHOP_ERR_CONFIG) until it is set.'),
     cjkFont: z.string().min(1).default('/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc').describe('CJK font embedded in shipping documents (Debian fonts-noto-cjk); missing = documents refused (SHOP_ERR_FONT), never printed garbled.'),
+    notifications: shopNotifications,
+    logisticsWebhook,
     ...crmCommon,
   }),
   z.strictObject({
