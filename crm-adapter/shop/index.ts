@@ -19,6 +19,7 @@ export { renderShippingDocument, DEFAULT_CJK_FONT, CJK_FONT_FACE, type Sender, t
 export { parseLogisticsCsv, LOGISTICS_CSV_MAX_BYTES, LOGISTICS_CSV_MAX_LINES, type LogisticsCsv } from './logistics.ts';
 export { SHOP_MIGRATIONS, shopMigrationProvider } from './migrations.ts';
 export { seedShopDemo, DEMO_PRODUCTS, DEMO_PROGRAMME } from './demo.ts';
+export { answerQuery, mayTell, orderIdOf, promotionToSay, VERIFICATION_DIGITS } from './self-service.ts';
 export type {
   Actor, Address, StoredAddress, Note, NoteKind, Customer, NewCustomer, CustomerPatch, Product, Promotion, PromotionKind, OrderItem,
   OrderHistoryEntry, Order, ItemRequest, NewOrder, OrderEdit, CallSummaryOfCustomer, CustomerCard, DeliveryMethod, PaymentMethod,

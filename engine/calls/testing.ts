@@ -26,6 +26,7 @@ import type { OutboxItem as StoreOutboxItem } from '../store/index.ts';
 import { CallController } from './controller.ts';
 import { DEFAULT_QUEUE_CALL_SETTINGS } from './settings.ts';
 import type { AgentDeskPort, CallbackOffers, CallControlEvent, CallMedia, CallsSettings, DeskAction, TrunkAdmission } from './types.ts';
+import type { CrmQuery } from './query.ts';
 
 /** Phase changes (`from>to`) any rig of this process traced. */
 export const PHASE_EDGES_SEEN = new Set<string>();
@@ -199,6 +200,9 @@ export interface RigOptions {
   logLines?: string[];
   /** The callback port (engine/dialer), built with the rig (its `calls` is set once this returns). */
   callbacks?: (rig: CallRig) => CallbackOffers;
+  /** The CRM query of a flow's query step (query.ts) and the prompt set it reads out from. */
+  query?: CrmQuery;
+  hasPrompt?: (name: string) => boolean;
 }
 
 /** An agent's phone as the rig knows it. */
@@ -298,6 +302,7 @@ export class CallRig {
       },
       observe: (e) => { if (e.type !== 'acd.decision' && e.type !== 'media.firstPacket') this.events.push(e); },
       ...(o.callbacks ? { callbacks: o.callbacks(this) } : {}),
+      ...(o.query ? { query: o.query } : {}), ...(o.hasPrompt ? { hasPrompt: o.hasPrompt } : {}),
     });
     // As engine.ts wires it: new INVITEs to call control.
     this.ua.setDelegate({ onInvite: (invite) => this.calls.onInvite(invite) });
