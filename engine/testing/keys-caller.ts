@@ -11,7 +11,8 @@ const XML_HEAD = `<?xml version="1.0" encoding="ISO-8859-1" ?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
 <scenario name="caller keys digits by SIP INFO">`;
 
-const request = (method: string, cseq: number, extra: string, body: string): string => `  <send retrans="500">
+// An ACK gets no response: sipp would retransmit it until its timeout with `retrans`.
+const request = (method: string, cseq: number, extra: string, body: string): string => `  <send${method === 'ACK' ? '' : ' retrans="500"'}>
     <![CDATA[
 
       ${method} sip:[service]@[remote_ip]:[remote_port] SIP/2.0
