@@ -194,3 +194,16 @@ t.test('a caller who hangs up while the CRM answers: the late answer is dropped'
   t.equal(r.media.plays(leg).length, plays, 'nothing played to a gone caller');
   t.match(r.of('call.ended')[0], { outcome: 'abandoned_ivr' });
 });
+
+t.test('a CRM outage is one log line per period, with the count not logged', async (t) => {
+  let clock = 0;
+  const lines: { notLogged?: number }[] = [];
+  const down = new CrmQueryRunner({
+    adapter: { query: async () => { throw new Error('down'); } }, log: { warn: (o) => lines.push(o as { notLogged?: number }) }, logEveryMs: 10_000, now: () => clock,
+  });
+  const ask = { kind: 'promotion' as const, callId: 'c1', caller: '+861', dialled: '100', programme: null, airing: null, customerId: null };
+  for (let i = 0; i < 5; i++) await down.query(ask, 100);
+  clock = 10_000;
+  await down.query(ask, 100);
+  t.same(lines.map((l) => l.notLogged), [0, 4]);
+});

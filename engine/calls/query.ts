@@ -19,6 +19,7 @@ import { LRUCache } from 'lru-cache';
 import type { CrmAdapter, QueryKind, QueryRequest, QueryResult } from '../../crm-adapter/index.ts';
 import { QUERY_ORDER_STATUSES } from '../../crm-adapter/index.ts';
 import { digitsReadout, moneyReadout, MONEY_MAX_FEN } from '../../media/index.ts';
+import { FailureLog } from './lookup.ts';
 import type { FlowStep, MenuAction } from './types.ts';
 
 /** A flow's query step (types.ts `FlowStep`). */
@@ -50,7 +51,9 @@ export interface QueryObserver {
 export interface CrmQueryOptions {
   adapter: Pick<CrmAdapter, 'query'>;
   metrics?: QueryObserver;
+  /** Failures are logged at most once per `logEveryMs` (default 10 000) with the count not logged. */
   log: { warn(obj: object, msg: string): void };
+  logEveryMs?: number;
   /** Monotonic ms (tests). Default `performance.now`. */
   now?: () => number;
 }
@@ -59,10 +62,12 @@ export interface CrmQueryOptions {
 export class CrmQueryRunner implements CrmQuery {
   private readonly o: CrmQueryOptions;
   private readonly now: () => number;
+  private readonly failureLog: FailureLog;
 
   constructor(options: CrmQueryOptions) {
     this.o = options;
     this.now = options.now ?? (() => performance.now());
+    this.failureLog = new FailureLog(options.log, options.logEveryMs ?? 10_000, this.now);
   }
 
   async query(ask: QueryAsk, deadlineMs: number): Promise<QueryAnswer> {
@@ -84,17 +89,17 @@ export class CrmQueryRunner implements CrmQuery {
       const r: unknown = await Promise.race([adapter.query.call(adapter, req), deadline]);
       if (r === 'timeout') {
         controller.abort();
-        this.o.log.warn({ callId: ask.callId, kind: ask.kind, deadlineMs }, 'CRM query timed out; the caller takes the fallback');
+        this.failureLog.warn({ callId: ask.callId, kind: ask.kind, deadlineMs }, 'CRM query timed out; the caller takes the fallback');
         return { ok: false, outcome: 'timeout' };
       }
       const result = checkQueryResult(r, ask.kind);
       if (result === undefined) {
-        this.o.log.warn({ callId: ask.callId, kind: ask.kind }, 'CRM query answered something malformed; the caller takes the fallback');
+        this.failureLog.warn({ callId: ask.callId, kind: ask.kind }, 'CRM query answered something malformed; the caller takes the fallback');
         return { ok: false, outcome: 'invalid' };
       }
       return { ok: true, result };
     } catch (err) {
-      this.o.log.warn({ err, callId: ask.callId, kind: ask.kind }, 'CRM query failed; the caller takes the fallback');
+      this.failureLog.warn({ err, callId: ask.callId, kind: ask.kind }, 'CRM query failed; the caller takes the fallback');
       return { ok: false, outcome: 'error' };
     } finally {
       clearTimeout(timer);
