@@ -352,7 +352,17 @@ export interface Cdr {
   transfers?: number;
   /** Inbound (h-xfer, C1): who the caller talked to, oldest first; one entry per answered leg. */
   legs?: CdrLeg[];
+  /**
+   * The prompts the caller (outbound: the customer) was played, in order (`zh/enter-order`,
+   * `zh/numbers/2`, a readout of a `query` step, `hold/music`, the predictive dialer's please-hold
+   * `en/all-agents-busy`), at most {@link CDR_PLAYED_MAX}: what the caller heard when they say they
+   * were told something (a looping hold playlist counts once). Optional: v1 adapters ignore it.
+   */
+  played?: string[];
 }
+
+/** Most entries of {@link Cdr.played}; the first ones are kept. */
+export const CDR_PLAYED_MAX = 200;
 
 /** The recording of a call ({@link Cdr.recording}). */
 export interface CdrRecording {
@@ -396,6 +406,65 @@ export interface DeliveryInfo {
   attempt: number;
 }
 
+/**
+ * What the IVR asks the CRM for self-service (a flow's `query` step): an order's status by its
+ * number, or the promotion on offer now for the dialled number's programme/airing. The answer is
+ * read out to the caller from prompts, so it is typed: a fixed set of kinds and words, never text
+ * from the CRM spoken as it is.
+ */
+export type QueryKind = 'orderStatus' | 'promotion';
+
+/** Fields of every query (the call it comes from). */
+export interface QueryContextBase {
+  /** The caller's number (P-Asserted-Identity or From): the privacy rule of order status keys on it. */
+  caller: string;
+  /** The dialled number. */
+  dialled: string;
+  /** The programme and airing of the dialled number (attribution), or null. */
+  programme: string | null;
+  airing: string | null;
+  /** The customer the look-up found for the caller, or null. */
+  customerId: string | null;
+  /** Time budget in ms from the call of `query`; after it the caller goes to the step's fallback. */
+  deadlineMs: number;
+  /** Aborted when the budget runs out. */
+  signal: AbortSignal;
+  callId: string;
+}
+
+/** A query: {@link QueryContextBase} and what is asked. */
+export type QueryRequest = QueryContextBase & (
+  /**
+   * The status of an order by the number the caller keyed. `verification`: what the caller keyed
+   * to prove the order is theirs when they call from another number (the flow's choice, e.g. the
+   * last four digits of the delivery phone), or null. An adapter must not tell an order's status
+   * to a caller it cannot tie to the order: it answers `notFound` (the same as for an unknown
+   * number, so that order numbers cannot be probed).
+   */
+  | { kind: 'orderStatus'; orderNumber: string; verification: string | null }
+  /** The promotion on offer now for `programme` / `airing`. */
+  | { kind: 'promotion' }
+);
+
+/** Order statuses a readout can say (one prompt each, `order-status/<status>`). */
+export const QUERY_ORDER_STATUSES = ['ordered', 'reviewed', 'shipped', 'delivered', 'settled', 'refused', 'returned', 'exchanged', 'cancelled'] as const;
+/** One of {@link QUERY_ORDER_STATUSES}. */
+export type QueryOrderStatus = (typeof QUERY_ORDER_STATUSES)[number];
+
+/**
+ * The answer of a query. Amounts are integer fen (1/100 yuan). `product` and `gift` are product
+ * ids (SKUs) the prompt set may have a name prompt for (`products/<sku in lower case>`); courier and
+ * waybill go to the call's variables (the agent sees them after a transfer), not into the readout.
+ */
+export type QueryResult =
+  | {
+    kind: 'orderStatus'; orderNumber: string; status: QueryOrderStatus;
+    courier: string | null; waybill: string | null; amountFen: number;
+  }
+  | { kind: 'promotion'; product: string; priceFen: number; gift: string | null; validUntil: number }
+  /** Nothing to tell this caller (no such order, not theirs, no promotion now). */
+  | { kind: 'notFound' };
+
 /** The interface a CRM integration implements. */
 export interface CrmAdapter {
   /** Contract version the adapter implements. */
@@ -410,6 +479,12 @@ export interface CrmAdapter {
   callEvent(event: CallEvent, delivery: DeliveryInfo): Promise<void>;
   /** Take the final call record. Throw or reject to have it retried. */
   deliverCdr(cdr: Cdr, delivery: DeliveryInfo): Promise<void>;
+  /**
+   * IVR self-service (optional: an adapter without it stays valid, a flow's `query` step then takes
+   * its fallback). Must answer within `req.deadlineMs`, like the look-up: a late, rejected or
+   * malformed answer sends the caller to the step's fallback (an agent), never leaves them waiting.
+   */
+  query?(req: QueryRequest): Promise<QueryResult>;
   /** Release resources. Idempotent. */
   close(): Promise<void>;
 }

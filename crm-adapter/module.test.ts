@@ -8,7 +8,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CRM_MODULE_ERRORS, CrmModuleError, loadAdapterModule, unknownCaller } from './index.ts';
+import { CRM_MODULE_ERRORS, CrmModuleError, contractProblems, loadAdapterModule, unknownCaller } from './index.ts';
 import { parseConfig } from '../engine/config/index.ts';
 import { requirePeer, runSipp } from '../engine/testing/index.ts';
 import { SCENARIOS, callersFile, startEngineRig, startSippAgents } from '../engine/testing/engine-rig.ts';
@@ -112,4 +112,12 @@ t.test('the real engine with crm.adapter module: the example decides and records
   t.match(cdrs.find((c) => c.caller === '+4930666000'), { outcome: 'rejected_blacklist', customerId: '+4930666000' });
   t.match(cdrs.find((c) => c.caller === '+4930555000'), { outcome: 'answered', customerId: '+4930555000', agent: '1001' });
   t.ok(lines.some((l) => l.kind === 'event'), 'call events reach the module too');
+});
+
+t.test('query is optional: a v1 adapter without it keeps the contract, one that is not a method does not', async (t) => {
+  const fn = async (): Promise<void> => {};
+  const v1 = { contractVersion: 1, name: 'x', init: fn, lookupCaller: fn, callEvent: fn, deliverCdr: fn, close: fn };
+  t.same(contractProblems(v1), []);
+  t.same(contractProblems({ ...v1, query: fn }), []);
+  t.same(contractProblems({ ...v1, query: 'orders' }), ['query: expected a method or nothing, got string']);
 });

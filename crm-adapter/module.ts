@@ -51,6 +51,8 @@ export function contractProblems(value: unknown): string[] {
   if (v.contractVersion !== CONTRACT_VERSION) out.push(`contractVersion is ${JSON.stringify(v.contractVersion)}, expected ${CONTRACT_VERSION}`);
   if (typeof v.name !== 'string' || v.name === '') out.push('name: expected a non-empty string');
   for (const m of METHODS) if (typeof v[m] !== 'function') out.push(`${m}: expected a method, got ${typeof v[m]}`);
+  // Optional (IVR self-service): absent is fine, present must be a method.
+  if (v.query !== undefined && typeof v.query !== 'function') out.push(`query: expected a method or nothing, got ${typeof v.query}`);
   return out;
 }
 

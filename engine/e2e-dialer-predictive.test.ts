@@ -10,7 +10,7 @@
 import t from 'tap';
 import path from 'node:path';
 import { freeUdpPort, requirePeer } from './testing/index.ts';
-import { SCENARIOS, callersFile, startE2e, startSippAgents, waitFor, within } from './testing/engine-rig.ts';
+import { SCENARIOS, callersFile, listCdrs, startE2e, startSippAgents, waitFor, within } from './testing/engine-rig.ts';
 import { demoConfig, parseConfig } from './config/index.ts';
 
 const ALL_DAY = [{ days: [1, 2, 3, 4, 5, 6, 7], from: '00:00', to: '24:00' }];
@@ -61,6 +61,10 @@ t.test('predictive: customers dialled ahead, one put through to the auto-answer 
   const text = await (await fetch(`http://127.0.0.1:${rig.httpPort}/metrics`)).text();
   const ratio = Number(/^onair_dialer_abandon_ratio (\S+)$/m.exec(text)?.[1]);
   t.ok(ratio > 0 && ratio <= 1, `a customer waited more than 2 s: a dialer abandon (ratio ${ratio})`);
+  // Issue 14: the please-hold prompt is what such a customer hears — the outbound CDR's `played` says so.
+  const held = await waitFor('an outbound CDR whose customer was played please-hold', async () =>
+    (await listCdrs(rig)).find((x) => x.direction === 'outbound' && x.played?.includes('en/all-agents-busy') === true), 20_000);
+  t.match(held, { direction: 'outbound', played: ['en/all-agents-busy'] }, 'the waiting customer heard "all our agents are busy, please stay on the line"');
   const c = await within(customers.done, 40_000, 'the customers');
   t.ok(c.successful >= 1, `the customers answered (${c.successful}; stderr ${c.stderr.slice(0, 200)})`);
 });

@@ -21,7 +21,7 @@ import { SqliteCrmAdapter, WebhookCrmAdapter, loadAdapterModule, type CrmAdapter
 import { ShopCrmAdapter, type ShopStoreConfig } from '../crm-adapter/shop/index.ts';
 import { Registrar } from './registrar/index.ts';
 import { TrunkTable } from './trunks/index.ts';
-import { CachedCallerLookup, CallController, CallMonitor, CallRecordings, Dispositions, recordingPort, settingsFromConfig, type CallControlEvent, type TrunkAdmission } from './calls/index.ts';
+import { CachedCallerLookup, CallController, CallMonitor, CallRecordings, CrmQueryRunner, Dispositions, promptChecker, recordingPort, settingsFromConfig, type CallControlEvent, type TrunkAdmission } from './calls/index.ts';
 import {
   CDR_OUTCOMES, CallEventSink, callSummary, callsByPhase, createMetrics, deliveryObserver, deskStatusChange, packageVersion, startApi,
   type AgentInfo, type ApiServer, type CallSummary, type CdrQuery, type Metrics, type ShopLiveCall,
@@ -338,6 +338,9 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       },
       observe: (e) => events.observe(e),
       attribute: (planned, dialled, at) => attributeRoute(schedule, planned, dialled, at),
+      // IVR self-service (a flow's query step): the adapter's optional query, behind a deadline.
+      query: new CrmQueryRunner({ adapter: crm, metrics, log: log.child({ module: 'crm-query' }) }),
+      hasPrompt: promptChecker(config.media.promptsDir),
     });
     registrar.setDelegate({
       onRegistered: (agentId) => { desk.onRegistered(agentId); },

@@ -14,4 +14,4 @@ export type {
   LocalMedia, RemoteMedia, SdpErrorCode, SdpFailure, NegotiateResult, AcceptResult, SessionDescription, Direction,
 } from './sdp/index.ts';
 export type { G711 } from './codec/index.ts';
-export { defaultPromptDir, HOLD_MUSIC, numberReadout } from './prompts/index.ts';
+export { defaultPromptDir, HOLD_MUSIC, numberReadout, digitsReadout, moneyReadout, MONEY_MAX_FEN } from './prompts/index.ts';

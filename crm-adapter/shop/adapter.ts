@@ -8,7 +8,10 @@
  * becomes one line of short entries, bounded ({@link SCREEN_POP_MAX}), and the whole card stays
  * available from `GET /api/v1/shop/customers/:id/card`.
  */
-import { CONTRACT_VERSION, unknownCaller, type CallerInfo, type CallEvent, type Cdr, type CrmAdapter, type DeliveryInfo, type LookupContext } from '../contract.ts';
+import {
+  CONTRACT_VERSION, unknownCaller, type CallerInfo, type CallEvent, type Cdr, type CrmAdapter, type DeliveryInfo, type LookupContext, type QueryRequest, type QueryResult,
+} from '../contract.ts';
+import { answerQuery } from './self-service.ts';
 import { seedShopDemo } from './demo.ts';
 import { ShopError, SHOP_ERRORS } from './errors.ts';
 import { EmailSender, NotificationWorker, SmsSender, type NotificationSender, type ShopNotifyConfig } from './notify.ts';
@@ -141,6 +144,11 @@ export class ShopCrmAdapter implements CrmAdapter {
       programme: cdr.programme, airing: cdr.airing, outcome: cdr.outcome, arrivedAt: cdr.arrivedAt, answeredAt: cdr.answeredAt, endedAt: cdr.endedAt,
       talkMs: cdr.talkMs, deliveryId: delivery.deliveryId, payload: JSON.stringify(cdr),
     });
+  }
+
+  /** IVR self-service (self-service.ts): an order's status under the privacy rule, the promotion on offer now. */
+  async query(req: QueryRequest): Promise<QueryResult> {
+    return answerQuery(this.store, req, this.#now());
   }
 
   async close(): Promise<void> {

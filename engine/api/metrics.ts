@@ -212,6 +212,8 @@ export class Metrics {
   private readonly queueTallies = new Map<string, QueueTotals>();
   private readonly outcomes = new Map<string, number>();
   private readonly crmFailures = new Map<string, number>();
+  /** `<kind> <outcome>` of the IVR's CRM queries (engine/calls/query.ts): both from fixed sets. */
+  private readonly crmQueries = new Map<string, number>();
   /** Last counters seen per media worker: a worker that died keeps its last figures (counters never go down). */
   private readonly mediaWorkers = new Map<number, MediaWorkerCounters>();
   /** `trunk outcome` → calls. */
@@ -413,6 +415,13 @@ export class Metrics {
       buckets: CRM_BUCKETS, registers,
     });
     fromMap('onair_crm_lookup_failures_total', 'CRM look-ups that timed out or failed.', 'reason', this.crmFailures);
+    scraped('counter', 'onair_crm_queries_total', "The IVR's CRM queries (self-service) by kind and outcome (found, notFound, timeout, error, invalid, unsupported).",
+      ['kind', 'outcome'], (emit) => {
+        for (const [key, n] of this.crmQueries) {
+          const i = key.indexOf(' ');
+          emit({ kind: key.slice(0, i), outcome: key.slice(i + 1) }, n);
+        }
+      });
     fromMap('onair_crm_deliveries_total', 'Deliveries of the outbox to the CRM (CDRs, call events), by result (ok, retry, dead).',
       'result', this.deliveries);
     scraped('gauge', 'onair_outbox_items', 'Items in the durable CRM outbox, by status.', ['status'], async (emit) => {
@@ -657,6 +666,11 @@ export class Metrics {
   crmLookup(ms: number, result: CrmLookupResult): void {
     this.crm.observe(ms / 1000);
     if (result !== 'ok') bump(this.crmFailures, result, 1);
+  }
+
+  /** An IVR query step's CRM query of `kind` ended with `outcome` (the QueryObserver of engine/calls). */
+  crmQuery(kind: string, _ms: number, outcome: string): void {
+    bump(this.crmQueries, `${kind} ${outcome}`, 1);
   }
 
   /** A call of `trunk` ended with this CDR outcome. */

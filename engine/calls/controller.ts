@@ -47,6 +47,8 @@ import {
   REFUSAL_STATUS, Transfers, checkApiTransfer, checkRefer, notifyRefer, type ApiTransferAnswer, type ApiTransferTarget, type TransferCounters,
   type TransferKind, type TransferOutcomes,
 } from './transfer.ts';
+import { runQueryStep, type CrmQuery, type QueryStep } from './query.ts';
+import { notePlayed } from './played.ts';
 
 export type { CallPhase } from './phase.ts';
 
@@ -130,6 +132,8 @@ interface Call extends CallRecord {
   pendingRemote: LegRemote | undefined;
   /** The external party of a transfer to a number (phase `external`); its media is `agentLeg`. */
   external: OutboundCall | undefined;
+  /** Prompts played to the caller, in order (the CDR's `played`, played.ts). */
+  played: string[];
 }
 
 interface IvrState {
@@ -204,6 +208,10 @@ export interface CallControllerDeps {
   monitor?: CallMonitor;
   /** Outbound trunks (engine/outbound): API transfers to a number; absent = such transfers refused. */
   outbound?: { dial(req: DialRequest, events: DialEvents): OutboundCall };
+  /** The CRM's IVR self-service (query.ts); without it a flow's query step takes its fallback. */
+  query?: CrmQuery;
+  /** Whether the prompt set has a prompt (`zh/products/wok-01`): a readout names a product only then. */
+  hasPrompt?: (name: string) => boolean;
 }
 
 /** The B2BUA. */
@@ -410,7 +418,7 @@ export class CallController {
       invite, admission, callerDialog: undefined, callerAnswered: false, callerAcked: false, awaitingAck: null, callerLeg: undefined, callerCodec: 'PCMU',
       localSdp: undefined, agentLeg: undefined, agentLocal: undefined, agentInvite: undefined, agentDialog: undefined, offerSeq: 0, playId: -1,
       afterPlay: undefined, ivr: undefined, queueDigits: undefined, answerTimer: undefined, closing: undefined, mediaStarted: false,
-      vars: Object.create(null) as Record<string, string>,
+      vars: Object.create(null) as Record<string, string>, played: [],
       treatment: 'media', ringing: false, ringingMs: 0, streaming: false, ringTimer: undefined, pendingRemote: undefined, external: undefined,
     };
     this.calls.set(call.id, call);
@@ -1018,7 +1026,27 @@ export class CallController {
       case 'goto':
         this.startFlow(call, step.flow);
         return;
+      case 'query':
+        this.query(call, step);
+        return;
     }
+  }
+
+  /** A CRM query step (query.ts): the answer's variables, its readout, then the next step or the fallback. */
+  private query(call: Call, step: QueryStep): void {
+    const ivr = call.ivr;
+    const ask = {
+      callId: call.id, caller: call.caller, dialled: call.dialled, programme: call.route.programme, airing: call.route.airing,
+      customerId: call.customer.customerId, vars: call.vars, lang: call.lang,
+    };
+    void runQueryStep(this.d.query, step, ask, this.d.hasPrompt ?? (() => false)).then((r) => {
+      // The caller hung up, or left the flow, while the CRM answered.
+      if (call.ivr !== ivr || isEnded(call)) return;
+      Object.assign(call.vars, r.vars);
+      const go = (): void => (r.action === null ? this.nextStep(call) : this.menuAction(call, r.action));
+      if (r.prompts.length === 0) go();
+      else this.play(call, this.prompts(call, r.prompts), go);
+    }).catch((err: unknown) => this.d.log.error({ err, ...this.ctx(call) }, 'query step failed'));
   }
 
   private menu(call: Call, step: Extract<Flow['steps'][number], { type: 'menu' }>): void {
@@ -1504,6 +1532,8 @@ export class CallController {
         then?.();
         return;
       }
+      // Only what the media worker took: a playlist it refused (a missing prompt) was not heard.
+      notePlayed(call.played, playlist);
       call.playId = r.value.playId;
       call.afterPlay = then;
       if (!call.mediaStarted) {
@@ -1664,7 +1694,7 @@ export class CallController {
       waitMs: (call.answeredAt ?? now) - call.arrivedAt, talkMs: call.answeredAt !== null ? now - call.answeredAt : 0, wrapUpMs: 0,
       offers: call.offers, releasedBy: by, callbackId: null, direction: 'inbound', variables: { ...call.vars },
       treatment: call.treatment, ringingMs: call.ringingMs, ...(recording !== undefined && { recording }),
-      ...(monitoring !== undefined && { monitoring }), ...this.xfer.finish(call.id, now),
+      ...(monitoring !== undefined && { monitoring }), ...this.xfer.finish(call.id, now), played: [...call.played],
     };
     if (agent !== null && this.d.acd.inspectAgent(agent)?.state === 'wrapUp') {
       this.wrapUps.set(agent, { cdr });

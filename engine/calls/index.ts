@@ -24,4 +24,7 @@ export type {
 export { CallRecordings, recordingPolicy, recordsFromAnswer, shareHit, recordingFile, isCallId, recordingPort } from './recording.ts';
 export type { RecordingPolicy, RecordingSettings, RecordingAction, RecordingControl, RecordingRefusal, RecordingState, RecordableCall, RecordingMedia, LiveCalls } from './recording.ts';
 export { CallMonitor, conferenceOf } from './monitor.ts';
+export { CrmQueryRunner, checkQueryResult, queryVariables, readout, readoutPrompts, productPrompt, promptChecker, runQueryStep } from './query.ts';
+export type { CrmQuery, CrmQueryOptions, QueryAnswer, QueryAsk, QueryCall, QueryObserver, QueryOutcome, QueryStep, QueryStepResult } from './query.ts';
+export { notePlayed } from './played.ts';
 export type { MonitorDeps, MonitorMode, MonitorRefusal, MonitorStart, MonitoredCall } from './monitor.ts';

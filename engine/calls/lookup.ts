@@ -38,19 +38,42 @@ export interface CachedLookupOptions {
   now?: () => number;
 }
 
+/**
+ * Warnings about a CRM that fails, at most one line per `everyMs` with how many were not logged
+ * (`notLogged`): an outage under a surge must not become a log flood. Shared by the look-up and
+ * the IVR's queries (query.ts).
+ */
+export class FailureLog {
+  private lastLogAt = -Infinity;
+  private unlogged = 0;
+
+  constructor(private readonly log: LookupLogger, private readonly everyMs: number, private readonly now: () => number) {}
+
+  warn(obj: object, msg: string): void {
+    const now = this.now();
+    if (now - this.lastLogAt < this.everyMs) {
+      this.unlogged++;
+      return;
+    }
+    this.log.warn({ ...obj, notLogged: this.unlogged }, msg);
+    this.lastLogAt = now;
+    this.unlogged = 0;
+  }
+}
+
 /** {@link CallerLookup} over a CRM adapter with cache, deadline, metrics and rate-limited logs. */
 export class CachedCallerLookup implements CallerLookup {
   private readonly o: CachedLookupOptions;
   private readonly cache: LRUCache<string, CallerInfo> | undefined;
   private readonly now: () => number;
-  private lastLogAt = -Infinity;
-  private unlogged = 0;
+  private readonly failureLog: FailureLog;
   /** Look-ups that timed out or failed since start. */
   failures = 0;
 
   constructor(options: CachedLookupOptions) {
     this.o = options;
     this.now = options.now ?? (() => performance.now());
+    this.failureLog = new FailureLog(options.log, options.logEveryMs ?? 10_000, this.now);
     this.cache = options.cacheTtlMs > 0 ? new LRUCache({ max: options.cacheMax ?? 100_000, ttl: options.cacheTtlMs }) : undefined;
   }
 
@@ -81,15 +104,8 @@ export class CachedCallerLookup implements CallerLookup {
   }
 
   private failed(t0: number, result: 'timeout' | 'error', callId: string, err: unknown): void {
-    const now = this.now();
-    this.o.metrics.crmLookup(now - t0, result);
+    this.o.metrics.crmLookup(this.now() - t0, result);
     this.failures++;
-    if (now - this.lastLogAt < (this.o.logEveryMs ?? 10_000)) {
-      this.unlogged++;
-      return;
-    }
-    this.o.log.warn({ err, callId, result, notLogged: this.unlogged }, 'CRM look-up failed; unknown caller');
-    this.lastLogAt = now;
-    this.unlogged = 0;
+    this.failureLog.warn({ err, callId, result }, 'CRM look-up failed; unknown caller');
   }
 }

@@ -162,6 +162,10 @@ export function defaultQueueOf(flows: Readonly<Record<string, Flow>>, flowId: st
       if (step.type === 'branch') {
         go = allHold(step.when, noVars, now) ? step.then : step.else;
         if (go === null) continue;
+      } else if (step.type === 'query') {
+        // No order number keyed: an order query finds nothing (query.ts); a promotion is assumed found (the next step).
+        go = step.kind === 'orderStatus' ? step.notFound : null;
+        if (go === null) continue;
       } else if (step.type === 'goto') go = { type: 'flow', flow: step.flow };
       if (go?.type === 'queue') return vip && go.vipQueue ? go.vipQueue : go.queue;
       if (go?.type === 'flow') next = Object.hasOwn(flows, go.flow) ? flows[go.flow] : undefined;

@@ -41,6 +41,11 @@ export function settingsFromConfig(config: Config): CallsSettings {
         type: 'branch', then: action(s.then), else: s.else === null ? null : action(s.else),
         when: s.when.map((c): FlowCondition => (c.kind === 'var' ? { ...c, matches: c.matches === null ? null : anchored(c.matches) } : c)),
       };
+      case 'query': return {
+        type: 'query', kind: s.kind, orderNumberVar: s.orderNumber, verificationVar: s.verification, into: s.into, timeoutMs: s.timeoutMs,
+        readout: s.readout, notFoundPrompts: prompts(s.notFoundPrompt), notFound: s.notFound === null ? null : action(s.notFound),
+        failedPrompts: prompts(s.failedPrompt), failed: action(s.failed),
+      };
       case 'queue': return { type: 'queue', queue: s.queue, vipQueue: s.vipQueue };
       case 'callback': return { type: 'callback', queue: s.queue, prompts: [...prompts(s.prompt), 'goodbye'] };
       case 'hangup': return { type: 'hangup', prompts: prompts(s.prompt) };

@@ -27,6 +27,7 @@ import { CallController } from './controller.ts';
 import { DEFAULT_QUEUE_CALL_SETTINGS } from './settings.ts';
 import type { AgentDeskPort, CallbackOffers, CallControlEvent, CallMedia, CallsSettings, DeskAction, TrunkAdmission } from './types.ts';
 import type { DialEvents, DialRequest, OutboundCall } from '../outbound/index.ts';
+import type { CrmQuery } from './query.ts';
 
 /** Phase changes (`from>to`) any rig of this process traced. */
 export const PHASE_EDGES_SEEN = new Set<string>();
@@ -202,6 +203,9 @@ export interface RigOptions {
   callbacks?: (rig: CallRig) => CallbackOffers;
   /** Outbound trunks (API transfers to a number). */
   outbound?: FakeOutbound;
+  /** The CRM query of a flow's query step (query.ts) and the prompt set it reads out from. */
+  query?: CrmQuery;
+  hasPrompt?: (name: string) => boolean;
 }
 
 /**
@@ -353,6 +357,7 @@ export class CallRig {
       observe: (e) => { if (e.type !== 'acd.decision' && e.type !== 'media.firstPacket') this.events.push(e); },
       ...(o.callbacks ? { callbacks: o.callbacks(this) } : {}),
       ...(o.outbound ? { outbound: o.outbound } : {}),
+      ...(o.query ? { query: o.query } : {}), ...(o.hasPrompt ? { hasPrompt: o.hasPrompt } : {}),
     });
     // As engine.ts wires it: new INVITEs to call control.
     this.ua.setDelegate({ onInvite: (invite) => this.calls.onInvite(invite) });

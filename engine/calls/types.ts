@@ -38,6 +38,25 @@ export type FlowStep =
     pattern: RegExp | null;
   }
   | { type: 'branch'; when: readonly FlowCondition[]; then: MenuAction; else: MenuAction | null }
+  | {
+    /** Ask the CRM (query.ts): the answer goes into `<into>…` variables and is read out. */
+    type: 'query';
+    kind: 'orderStatus' | 'promotion';
+    /** orderStatus: the variable holding the order number (a collect step's `into`). */
+    orderNumberVar: string | null;
+    /** orderStatus: the variable holding the caller's verification (e.g. the delivery phone's last digits), or null. */
+    verificationVar: string | null;
+    into: string;
+    timeoutMs: number;
+    /** Read the result out (else only the variables are set, for a branch and the agent). */
+    readout: boolean;
+    notFoundPrompts: string[];
+    /** Where a caller with nothing found goes; null = the next step. */
+    notFound: MenuAction | null;
+    failedPrompts: string[];
+    /** Where a caller goes when the CRM did not answer in time or failed (an agent). */
+    failed: MenuAction;
+  }
   | { type: 'queue'; queue: string; vipQueue: string | null }
   | { type: 'callback'; queue: string; prompts: string[] }
   | { type: 'hangup'; prompts: string[] }

@@ -97,6 +97,20 @@ const cases: Array<[string, (c: Record<string, any>) => void, string]> = [
     "flows.main[0].play[0]: prompt 'welcome' not found (de/welcome.wav in the prompts directory)"],
   ['number to an unknown flow', (c) => { c.numbers['100'] = { flow: 'nope' }; }, `numbers["100"].flow: 'nope' is not a flow`],
   ['feature codes clash', (c) => { c.featureCodes = { ready: '*62' }; }, "featureCodes.notReady: duplicate feature code '*62' (also featureCodes.ready)"],
+  ['a query step with a CRM that has no query', (c) => { c.flows.main.unshift({ query: { kind: 'promotion', failed: { queue: 'orders' } } }); },
+    'flows.main[0].query: crm.adapter sqlite has no query (IVR self-service); use shop or a module adapter that implements query'],
+  ['a query fallback to an unknown queue', (c) => { c.crm = { adapter: 'shop' }; c.flows.main.unshift({ query: { kind: 'promotion', failed: { queue: 'sales' } } }); },
+    "flows.main[0].query.failed: 'sales' is not a queue"],
+  ['a query readout prompt missing in a language', (c) => {
+    c.crm = { adapter: 'shop' };
+    c.media = { languages: ['en', 'zh', 'de'] };
+    c.flows.main.unshift({ query: { kind: 'promotion', failed: { queue: 'orders' } } });
+  }, "flows.main[0].query.readout: prompt 'de/promotion-today' not found (de/promotion-today.wav in the prompts directory)"],
+  ['a query goto loop with nothing that waits', (c) => {
+    c.crm = { adapter: 'shop' };
+    c.flows.a = [{ query: { kind: 'promotion', failed: { goto: 'a' }, failedPrompt: null } }, { queue: 'orders' }];
+    c.numbers['1'] = { flow: 'a' };
+  }, 'flows.a: goto loop a → a with no play, menu or collect to wait in'],
 ];
 
 for (const [what, mutate, expected] of cases) {
@@ -107,6 +121,30 @@ for (const [what, mutate, expected] of cases) {
     t.ok(errors.includes(expected), `"${expected}" in ${JSON.stringify(errors)}`);
   });
 }
+
+t.test('a query step: order status needs the order-number variable; a variable no collect sets is a warning; shop has query', async (t) => {
+  const orderless = base();
+  orderless.crm = { adapter: 'shop' };
+  orderless.flows.main.unshift({ query: { kind: 'orderStatus', failed: { queue: 'orders' } } });
+  t.match(errorsOf(orderless), [/orderStatus needs orderNumber/]);
+  const promoWithOrder = base();
+  promoWithOrder.crm = { adapter: 'shop' };
+  promoWithOrder.flows.main.unshift({ query: { kind: 'promotion', orderNumber: 'orderNumber', failed: { queue: 'orders' } } });
+  t.match(errorsOf(promoWithOrder), [/orderNumber and verification go with orderStatus/]);
+  const good = base();
+  good.crm = { adapter: 'shop' };
+  good.flows.main.unshift(
+    { collect: { into: 'orderNumber', prompt: 'enter-order' } },
+    { query: { kind: 'orderStatus', orderNumber: 'orderNumber', verification: 'pin', failed: { queue: 'orders' } } },
+  );
+  t.same(errorsOf(good), []);
+  t.same(warningsOf(good), ["flows.main[1].query: variable 'pin' is not set by any collect step"]);
+  const r = parseConfig(good, { env: {} });
+  t.match(r.ok ? r.config.flows['main']?.[1] : null, {
+    type: 'query', kind: 'orderStatus', orderNumber: 'orderNumber', verification: 'pin', into: 'order', timeoutMs: 2000, readout: true,
+    notFoundPrompt: 'query-not-found', notFound: null, failedPrompt: 'query-failed', failed: { type: 'queue', queue: 'orders' },
+  }, 'the defaults');
+});
 
 t.test('warnings', async (t) => {
   const demoOnPublic = base();

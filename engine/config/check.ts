@@ -5,6 +5,7 @@
  * directory, a CRM adapter module file), so that a configuration `--check-config` passes also starts.
  * Pure apart from the injected file look-ups of {@link CheckOptions}.
  */
+import { readoutPrompts } from '../calls/index.ts';
 import { isLoopback, isTerminal } from './schema.ts';
 import type { Config, FlowAction, FlowStep } from './schema.ts';
 
@@ -239,6 +240,9 @@ function actionsOf(path: string, steps: readonly FlowStep[]): Array<[string, Flo
     else if (s.type === 'branch') {
       out.push([`${path}[${i}].branch.then`, s.then]);
       if (s.else !== null) out.push([`${path}[${i}].branch.else`, s.else]);
+    } else if (s.type === 'query') {
+      out.push([`${path}[${i}].query.failed`, s.failed]);
+      if (s.notFound !== null) out.push([`${path}[${i}].query.notFound`, s.notFound]);
     } else if (isTerminal(s)) out.push([`${path}[${i}].${s.type}`, s]);
   });
   return out;
@@ -260,6 +264,13 @@ function promptsOf(path: string, s: FlowStep): Array<[string, string]> {
       return out;
     }
     case 'branch': return [...promptsOf(`${path}.branch.then`, s.then), ...(s.else === null ? [] : promptsOf(`${path}.branch.else`, s.else))];
+    case 'query': {
+      const out: Array<[string, string]> = [];
+      if (s.notFoundPrompt !== null) out.push([`${path}.query.notFoundPrompt`, s.notFoundPrompt]);
+      if (s.failedPrompt !== null) out.push([`${path}.query.failedPrompt`, s.failedPrompt]);
+      out.push(...promptsOf(`${path}.query.failed`, s.failed), ...(s.notFound === null ? [] : promptsOf(`${path}.query.notFound`, s.notFound)));
+      return out;
+    }
     case 'callback': return s.prompt === null ? [] : [[`${path}.callback.prompt`, s.prompt]];
     case 'hangup': return s.prompt === null ? [] : [[`${path}.hangup.prompt`, s.prompt]];
     default: return [];
@@ -286,6 +297,10 @@ function checkFlows(c: Config, r: CheckReport, opts: CheckOptions): void {
     else if (end < steps.length - 1) r.errors.push(`${path}[${end + 1}]: unreachable, step ${end} (${steps[end]?.type}) ends the flow`);
     steps.forEach((s, i) => {
       for (const [field, name] of promptsOf(`${path}[${i}]`, s)) missingPrompt(field, name);
+      // A query's readout (status words, money units) in each language: a missing one would fail the playback at run time.
+      if (s.type === 'query' && s.readout) {
+        for (const lang of c.media.languages) for (const name of readoutPrompts(s.kind, lang)) missingPrompt(`${path}[${i}].query.readout`, `${lang}/${name}`);
+      }
     });
     for (const [field, a] of actionsOf(path, steps)) {
       if (a.type === 'queue' || a.type === 'callback') {
@@ -301,6 +316,7 @@ function checkFlows(c: Config, r: CheckReport, opts: CheckOptions): void {
     }
   }
   checkGotoLoops(c, r);
+  checkQueries(c, r);
 
   for (const [number, route] of Object.entries(c.numbers)) {
     reachedFlows.add(route.flow);
@@ -340,12 +356,13 @@ function checkGotoLoops(c: Config, r: CheckReport): void {
   const instant = new Map<string, string[]>();
   for (const [flowId, steps] of Object.entries(c.flows)) {
     const last = steps[steps.length - 1];
-    const exit = steps.some((s) => s.type === 'menu' || s.type === 'branch');
+    const exit = steps.some((s) => s.type === 'menu' || s.type === 'branch' || s.type === 'query');
     endless.set(flowId, last?.type === 'goto' && !exit ? [last.flow] : []);
     const to: string[] = [];
     for (const s of steps) {
       if (s.type === 'play' || s.type === 'menu' || s.type === 'collect') break;
       if (s.type === 'branch') for (const a of [s.then, s.else]) if (a?.type === 'goto') to.push(a.flow);
+      if (s.type === 'query') for (const a of [s.failed, s.notFound]) if (a?.type === 'goto') to.push(a.flow);
       if (s.type === 'goto') to.push(s.flow);
     }
     instant.set(flowId, to);
@@ -369,6 +386,28 @@ function checkGotoLoops(c: Config, r: CheckReport): void {
   };
   loops(instant, 'with no play, menu or collect to wait in');
   loops(endless, 'with no menu to leave it');
+}
+
+/**
+ * Query steps: the configured adapter must have a query (the built-in SQLite CRM and the webhook
+ * adapter have none: every caller would take the fallback), and the order number must come from a
+ * collect step of some flow.
+ */
+function checkQueries(c: Config, r: CheckReport): void {
+  const collected = new Set<string>();
+  for (const steps of Object.values(c.flows)) for (const s of steps) if (s.type === 'collect') collected.add(s.into);
+  for (const [flowId, steps] of Object.entries(c.flows)) {
+    steps.forEach((s, i) => {
+      if (s.type !== 'query') return;
+      const field = `${key('flows', flowId)}[${i}].query`;
+      if (c.crm.adapter === 'sqlite' || c.crm.adapter === 'webhook') {
+        r.errors.push(`${field}: crm.adapter ${c.crm.adapter} has no query (IVR self-service); use shop or a module adapter that implements query`);
+      }
+      for (const v of [s.orderNumber, s.verification]) {
+        if (v !== null && !collected.has(v)) r.warnings.push(`${field}: variable '${v}' is not set by any collect step`);
+      }
+    });
+  }
 }
 
 function checkOperations(c: Config, r: CheckReport, opts: CheckOptions): void {

@@ -433,7 +433,7 @@ const hangupTarget = z.strictObject({
   prompt: promptName.nullable().default(null).describe('Played before hanging up; null = none.'),
 }).nullable();
 
-const STEP_KINDS = ['play', 'menu', 'collect', 'branch', 'queue', 'callback', 'hangup', 'goto'] as const;
+const STEP_KINDS = ['play', 'menu', 'collect', 'branch', 'query', 'queue', 'callback', 'hangup', 'goto'] as const;
 const ACTION_KINDS = ['queue', 'callback', 'hangup', 'goto'] as const;
 
 /** A terminal step: where a call goes (a menu option, or the last step of a flow). */
@@ -485,17 +485,38 @@ export interface FlowBranch {
   else: FlowAction | null;
 }
 
-/** One step of an IVR flow, as resolved. `play`, `menu`, `collect` and `branch` can continue with the next step. */
-export type FlowStep = { type: 'play'; prompts: string[] } | FlowMenu | FlowCollect | FlowBranch | FlowAction;
+/**
+ * A CRM query (IVR self-service, docs/crm-adapter.md): an order's status or today's promotion,
+ * kept in `<into>…` call variables and read out; nothing found → `notFound`, no answer in time or
+ * a CRM error → `failed` (an agent).
+ */
+export interface FlowQuery {
+  type: 'query';
+  kind: 'orderStatus' | 'promotion';
+  /** orderStatus: the call variable with the order number. */
+  orderNumber: string | null;
+  /** orderStatus: the call variable with the caller's verification, or null. */
+  verification: string | null;
+  into: string;
+  timeoutMs: number;
+  readout: boolean;
+  notFoundPrompt: string | null;
+  notFound: FlowAction | null;
+  failedPrompt: string | null;
+  failed: FlowAction;
+}
+
+/** One step of an IVR flow, as resolved. `play`, `menu`, `collect`, `branch` and `query` can continue with the next step. */
+export type FlowStep = { type: 'play'; prompts: string[] } | FlowMenu | FlowCollect | FlowBranch | FlowQuery | FlowAction;
 
 /** Steps whose kind ends a flow: nothing after them runs. */
 export function isTerminal(step: FlowStep): step is FlowAction {
-  return step.type !== 'play' && step.type !== 'menu' && step.type !== 'collect' && step.type !== 'branch';
+  return step.type !== 'play' && step.type !== 'menu' && step.type !== 'collect' && step.type !== 'branch' && step.type !== 'query';
 }
 
 type StepInput = {
   play?: string | string[]; menu?: MenuInput; collect?: z.output<typeof collectSchema>; branch?: z.output<typeof branchSchema>;
-  queue?: z.output<typeof queueTarget>;
+  query?: FlowQuery; queue?: z.output<typeof queueTarget>;
   callback?: z.output<typeof callbackTarget>; hangup?: { prompt: string | null } | null; goto?: string;
 };
 type MenuInput = z.output<typeof menuSchema>;
@@ -589,17 +610,39 @@ const branchSchema = z.strictObject({
   else: actionSchema.nullable().default(null).describe('Where it goes otherwise; null = the next step.'),
 });
 
+/** The prefix of a query's variables: short, so that `<into>ValidUntil` stays a variable name. */
+const queryPrefix = z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,19}$/, 'expected a letter, then up to 19 letters, digits or _');
+
+const querySchema = z.strictObject({
+  kind: z.enum(['orderStatus', 'promotion']).describe("What is asked: an order's status by its number, or the promotion on offer now for the dialled number's programme/airing."),
+  orderNumber: varName.nullable().default(null).describe('orderStatus: the call variable holding the order number (a collect step before sets it).'),
+  verification: varName.nullable().default(null)
+    .describe('orderStatus: the call variable holding what the caller keyed to prove the order is theirs when calling from another number (the shop: the last 4 digits of the delivery phone); null = only orders of the calling number are told.'),
+  into: queryPrefix.nullable().default(null).describe('Prefix of the variables the answer goes into (<into>Result, <into>Status, ...); null = order or promotion.'),
+  timeoutMs: z.number().int().min(100).max(10_000).default(2000).describe('How long the caller waits for the CRM (ms); then failed.'),
+  readout: z.boolean().default(true).describe('Read the answer out (status, amount, price); false = only set the variables.'),
+  notFoundPrompt: promptName.nullable().default('query-not-found').describe('Played when the CRM has nothing for the caller; null = none.'),
+  notFound: actionSchema.nullable().default(null).describe('Where the caller goes when nothing is found; null = the next step.'),
+  failedPrompt: promptName.nullable().default('query-failed').describe('Played when the CRM did not answer in time, failed or has no query; null = none.'),
+  failed: actionSchema.describe('Where the caller goes then (an agent: a queue).'),
+}).superRefine((q, ctx) => {
+  if (q.kind === 'orderStatus' && q.orderNumber === null) ctx.addIssue({ code: 'custom', message: 'orderStatus needs orderNumber (the variable with the order number)', path: ['orderNumber'] });
+  if (q.kind === 'promotion' && (q.orderNumber !== null || q.verification !== null)) ctx.addIssue({ code: 'custom', message: 'orderNumber and verification go with orderStatus', path: ['kind'] });
+}).transform((q): FlowQuery => ({ type: 'query', ...q, into: q.into ?? (q.kind === 'orderStatus' ? 'order' : 'promotion') }));
+
 const stepSchema = z.strictObject({
   play: z.union([promptName, z.array(promptName).min(1)]).optional().describe('Play prompts in order, then continue.'),
   menu: menuSchema.optional().describe('DTMF menu; when retries run out the flow continues with the next step.'),
   collect: collectSchema.optional().describe('Collect several digits into a call variable, then continue.'),
   branch: branchSchema.optional().describe('Go somewhere when conditions on variables or the time hold; else the next step or else.'),
+  query: querySchema.optional().describe("Ask the CRM (an order's status, today's promotion), keep the answer in variables, read it out, then continue."),
   ...actionFields,
 }).meta(EXACTLY_ONE).superRefine(oneKindOf(STEP_KINDS)).transform((v): FlowStep => {
   if (v.play !== undefined) return { type: 'play', prompts: typeof v.play === 'string' ? [v.play] : v.play };
   if (v.menu !== undefined) return { type: 'menu', ...v.menu };
   if (v.collect !== undefined) return { type: 'collect', ...v.collect };
   if (v.branch !== undefined) return { type: 'branch', when: v.branch.when, then: v.branch.then, else: v.branch.else };
+  if (v.query !== undefined) return v.query;
   return toAction(v);
 });
 

@@ -28,7 +28,7 @@ import type { Clock, Dialog, TimerHandle } from '../sip/index.ts';
 import type { LegId, G711 } from '../../media/index.ts';
 import { acceptAnswer, createOffer, type Playlist } from '../../media/index.ts';
 import { PredictivePacer, type PacingSettings } from '../callbacks/index.ts';
-import { agentLocalMedia, answerReinvite, ringAgentPhone, sdpBody, toLegRemote } from '../calls/index.ts';
+import { agentLocalMedia, answerReinvite, notePlayed, ringAgentPhone, sdpBody, toLegRemote } from '../calls/index.ts';
 import type { AgentDirectory, AgentLocalMedia, CallbackOffers, CallControlEvent, CallMedia, CallUserAgent } from '../calls/index.ts';
 import type { Store } from '../store/index.ts';
 import type { CallEvent, CallerInfo, Cdr, ReleasedBy } from '../../crm-adapter/index.ts';
@@ -117,6 +117,8 @@ interface Attempt {
   holdTimer: TimerHandle | undefined;
   /** Predictive: no agent within 2 s (a dialer abandon: "please hold" played). */
   abandoned: boolean;
+  /** Prompts played to the customer (the outbound CDR's `played`). */
+  played: string[];
 }
 
 /** What the dialer needs. */
@@ -417,7 +419,7 @@ export class CallbackDialer implements CallbackOffers {
       agentInvite: undefined, agentDialog: undefined, customerLeg: undefined, customerLocal: undefined, outbound: undefined,
       bridged: false, agentAnsweredAt: null, answeredAt: null, trunk: null, sipStatus: null, releasedBy: 'system',
       ringTimeoutMs, customer: null, acdAnswered: false, ringTimer: undefined, rescheduleAt: null, rescheduleNote: undefined,
-      holdTimer: undefined, abandoned: false,
+      holdTimer: undefined, abandoned: false, played: [],
     };
     entry.attempt = a;
     a.claimed = this.claim(a).catch((err: unknown) => {
@@ -716,7 +718,10 @@ export class CallbackDialer implements CallbackOffers {
       a.abandoned = true;
       this.pacer.answeredCustomer(this.now(), true);
       this.d.log.info({ callId: a.callId, task: a.entry.task.id }, 'dialer abandon: no agent within 2 s, please hold');
-      if (a.customerLeg !== undefined && this.d.predictive) void this.d.media.play(a.customerLeg, this.d.predictive.holdPrompt);
+      const hold = this.d.predictive?.holdPrompt;
+      if (a.customerLeg !== undefined && hold !== undefined) {
+        void this.d.media.play(a.customerLeg, hold).then((r) => { if (r.ok) notePlayed(a.played, hold); });
+      }
     });
     const task = a.entry.task;
     this.d.decide(() => this.d.acd.addCallback({
@@ -1082,7 +1087,7 @@ export class CallbackDialer implements CallbackOffers {
       arrivedAt: a.startedAt, ivrExitAt: null, queuedAt: null, offeredAt: a.startedAt, answeredAt: a.answeredAt, endedAt: now,
       wrapUpEndAt: null, waitMs: (a.answeredAt ?? now) - a.startedAt, talkMs: a.answeredAt !== null ? now - a.answeredAt : 0, wrapUpMs: 0,
       offers: 1, releasedBy: a.releasedBy, callbackId: this.d.campaign ? null : task.id,
-      direction: 'outbound', attempt: a.attemptNo, trunk: a.trunk, dialResult: result,
+      direction: 'outbound', attempt: a.attemptNo, trunk: a.trunk, dialResult: result, played: [...a.played],
       ...(this.d.campaign ? { campaignId: this.d.campaign.of(task.id)?.id ?? null } : {}),
     };
   }

@@ -11,7 +11,7 @@ export { loadWav, parseWav, FRAME_BYTES } from './wav.ts';
 export type { Prompt, WavResult, WavErrorCode } from './wav.ts';
 export { PromptCache } from './cache.ts';
 export type { PromptCacheOptions, PromptResult } from './cache.ts';
-export { numberReadout, READOUT_MAX } from './readout.ts';
+export { numberReadout, READOUT_MAX, digitsReadout, moneyReadout, MONEY_MAX_FEN } from './readout.ts';
 export type { ReadoutLanguage } from './readout.ts';
 
 /**

@@ -91,3 +91,46 @@ function mandarinBelowWan(n: number, out: string[], inside: boolean): void {
     started = true;
   }
 }
+
+/**
+ * Prompt names that say the digits of `s` one by one (an order number, a waybill): `20261207` →
+ * `2 0 2 6 1 2 0 7`. Anything but 0-9 is skipped (a letter prefix has no prompt).
+ */
+export function digitsReadout(s: string, lang: ReadoutLanguage): string[] {
+  const out: string[] = [];
+  for (const c of s) if (c >= '0' && c <= '9') out.push(`${lang}/numbers/${c}`);
+  return out;
+}
+
+/** Largest amount read out, in fen (1/100 yuan): {@link READOUT_MAX} yuan and 99 fen. */
+export const MONEY_MAX_FEN = READOUT_MAX * 100 + 99;
+
+/**
+ * Prompt names that say an amount of `fen` (1/100 yuan), with the money prompts `money/yuan`,
+ * `money/jiao` (zh) and `money/fen`. Negative, fractional or above {@link MONEY_MAX_FEN} is a
+ * programmer error (RangeError).
+ *
+ * zh (元角分): 29900 → `2 百 9 10 9 元` (二百九十九元); 12950 → `1 百 2 10 9 元 5 角`; 1205 →
+ * `10 2 元 0 5 分` (十二元零五分); 50 → `5 角`; 0 → `0 元`.
+ * en (yuan and fen): 29900 → `2 hundred 90 9 yuan`; 12950 → `1 hundred 20 9 yuan 50 fen`; 50 → `50 fen`.
+ */
+export function moneyReadout(fen: number, lang: ReadoutLanguage): string[] {
+  if (!(Number.isInteger(fen) && fen >= 0 && fen <= MONEY_MAX_FEN)) throw new RangeError(`cannot read out ${fen} fen: must be an integer 0..${MONEY_MAX_FEN}`);
+  const yuan = Math.floor(fen / 100);
+  const cents = fen % 100;
+  const unit = (u: string): string => `${lang}/money/${u}`;
+  const out: string[] = [];
+  if (yuan > 0 || cents === 0) out.push(...numberReadout(yuan, lang), unit('yuan'));
+  if (cents === 0) return out;
+  if (lang === 'en') {
+    out.push(...numberReadout(cents, lang), unit('fen'));
+    return out;
+  }
+  const jiao = Math.floor(cents / 10);
+  const f = cents % 10;
+  if (jiao > 0) out.push(...numberReadout(jiao, lang), unit('jiao'));
+  // 十二元零五分: a missing 角 between 元 and 分 is read as 零.
+  else if (yuan > 0) out.push(...numberReadout(0, lang));
+  if (f > 0) out.push(...numberReadout(f, lang), unit('fen'));
+  return out;
+}
