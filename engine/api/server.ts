@@ -19,6 +19,7 @@ import { registerDeskRoutes, requestActor } from './desk-routes.ts';
 import { ApiAuth, TokenAuth, requiredScope, type ApiScope, type Principal, type RouteAccess, type SessionLookup, type TokenSpec } from './auth.ts';
 import { registerRecordingRoutes } from './recording-routes.ts';
 import { registerReportRoutes } from './reports-routes.ts';
+import { registerSurgeRoutes } from './surge-routes.ts';
 import { maskedCall } from './masking.ts';
 import { registerSessionRoutes, type DesktopSettings, type SessionRoutesDeps } from './session-routes.ts';
 import { UI_CSP, type UiFiles } from './ui-files.ts';
@@ -363,6 +364,7 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
   registerCallbackRoutes(app, deps, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
   if (deps.campaigns !== undefined) registerCampaignRoutes(app, deps.campaigns, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
   if (deps.reports !== undefined) registerReportRoutes(app, deps.reports, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
+  if (deps.surge !== undefined) registerSurgeRoutes(app, deps.surge, { parse, fail: (status, code, message) => new ApiError(status, code, message), audit: deps.audit });
   if (deps.shop !== undefined) registerShopRoutes(app, deps.shop, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
   if (deps.recording !== undefined) registerRecordingRoutes(app, deps.recording, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
 
