@@ -3,8 +3,9 @@
  * caller and a sipp agent phone: a caller waits in `orders` (the wallboard's count rises), the
  * supervisor moves agent 1006 (a service agent below the orders level) into the queue from the
  * page, and the waiting call reaches 1006's phone at once (the count falls); then the supervisor
- * sets the agent not ready with a reason from the page. Screenshots of the wallboard in English
- * and Chinese go to docs/desktop/.
+ * sets the agent not ready with a reason from the page. After the call the supervisor moves 1006
+ * out of the queue again (and sets it ready): the next orders caller waits, 1006 stays idle.
+ * Screenshots of the wallboard in English and Chinese go to docs/desktop/.
  */
 import t from 'tap';
 import path from 'node:path';
@@ -17,7 +18,7 @@ import { freeUdpPort } from './testing/ports.ts';
 
 const shots = path.join(path.dirname(path.dirname(fileURLToPath(import.meta.url))), 'docs', 'desktop');
 
-t.test('wallboard: a supervisor moves an agent into a queue and its waiting call reaches the agent', async (t) => {
+t.test('wallboard: a supervisor moves an agent into a queue and its waiting call reaches the agent; moved out, the next call does not', async (t) => {
   if (!requirePeer(t, 'sipp') || !requirePeer(t, 'chromium')) return;
   const build = buildUi();
   t.equal(build.status, 0, `vite build: ${build.stderr}`);
@@ -77,6 +78,29 @@ t.test('wallboard: a supervisor moves an agent into a queue and its waiting call
 
   const audit = await (await fetch(`${base}/api/v1/audit?actor=supervisor`, { headers: { cookie: admin } })).json() as { items: Array<{ action: string; target: string; detail: Record<string, unknown> }> };
   t.same(audit.items.map((e) => `${e.action}:${e.target}`), ['agent.status:1006', 'agent.skills:1006'], "the supervisor's two changes are audited");
-  caller.kill();
+  // The caller hangs up after its 12 s: 1006's wrap-up, then the pending not ready.
   await caller.done;
+
+  // Out of the queue again, from the page; ready again: the next orders caller no longer reaches 1006.
+  for (let i = 0; i < 200 && (await agent()).state !== 'idle'; i++) await sleep(100);
+  await page.selectOption('[data-testid=sup-agent]', '1006');
+  await page.selectOption('[data-testid=sup-queue]', 'orders');
+  await page.click('[data-testid=sup-move-out]');
+  for (let i = 0; i < 100 && (await agent()).skills.orders !== undefined; i++) await sleep(100);
+  t.same((await agent()).skills, { service: 80 }, '1006 is out of orders (its configured orders 30 removed too)');
+  await page.selectOption('[data-testid=sup-status]', 'available');
+  await page.click('[data-testid=sup-set-status]');
+  for (let i = 0; i < 100 && (await agent()).status !== 'available'; i++) await sleep(100);
+  t.match(await agent(), { status: 'available', state: 'idle' }, '1006 is ready and idle');
+  const next = sipps.start({
+    scenario: path.join(SCENARIOS, 'caller.xml'), target: `127.0.0.1:${engine.sipPort}`, transport: 'u1', calls: 1, timeoutSec: 120,
+    args: ['-s', '100', '-inf', callersFile({ dir: t.testdirName }, ['+4915110000005']), '-d', '12000', '-mp', String(await freeUdpPort())],
+  });
+  // A caller waits only when no eligible agent is idle: the ACD offers at the queue entry otherwise.
+  await waiting.filter({ hasText: '1' }).waitFor({ timeout: 30_000 });
+  t.match(await agent(), { status: 'available', state: 'idle' }, 'the next orders call does not reach 1006');
+  const log = await (await fetch(`${base}/api/v1/audit?actor=supervisor`, { headers: { cookie: admin } })).json() as { items: Array<{ action: string; target: string; detail: Record<string, unknown> }> };
+  t.same(log.items.map((e) => `${e.action}:${e.target}`), ['agent.status:1006', 'agent.skills:1006', 'agent.status:1006', 'agent.skills:1006'], 'the move out audited like the move in');
+  next.kill();
+  await next.done;
 });

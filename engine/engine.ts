@@ -404,8 +404,11 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       },
       baseSkills: (agentId) => roster.seedOf(agentId) ?? roster.get(agentId)?.skills ?? {},
       onSwitch: (e) => {
-        log.info({ airing: e.airing, programme: e.programme, state: e.state, agents: e.agents, override: e.override }, 'surge mode switched');
-        audit.record({ ...surgeActor, action: `surge.${e.state}`, target: e.airing ?? e.programme ?? 'all', detail: { agents: e.agents, override: e.override, campaignsPaused: e.campaignsPaused } });
+        log.info({ airing: e.airing, programme: e.programme, state: e.state, agents: e.agents, reason: e.reason, until: e.until }, 'surge mode switched');
+        audit.record({ ...surgeActor, action: `surge.${e.state}`, target: e.airing ?? e.programme ?? 'all', detail: { agents: e.agents, reason: e.reason, until: e.until, campaignsPaused: e.campaignsPaused } });
+        // Campaigns hold while any surge is on (their loaded, unstarted entries taken back) and resume after.
+        campaigns.setSurge(e.campaignsPaused);
+        events.publish(e);
       },
     });
     schedule.observe(() => surge.refresh());
@@ -472,6 +475,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
         return w === undefined ? undefined : { caller: w.caller, agent: w.agent };
       },
       reports: { run: (q, now) => reportQueries.run(q, now), schedule },
+      surge,
     }, {
       address: config.http.address, port: config.http.port, tokens: config.http.auth.tokens, openPaths: config.http.auth.openPaths,
       ...(config.http.tls !== null ? { tls: { cert: readFileSync(config.http.tls.certPath), key: readFileSync(config.http.tls.keyPath) } } : {}),

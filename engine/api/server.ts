@@ -20,6 +20,7 @@ import { ApiAuth, TokenAuth, requiredScope, type ApiScope, type Principal, type 
 import { registerRecordingRoutes } from './recording-routes.ts';
 import { registerTransferRoutes } from './transfer-routes.ts';
 import { registerReportRoutes } from './reports-routes.ts';
+import { registerSurgeRoutes } from './surge-routes.ts';
 import { maskedCall } from './masking.ts';
 import { registerSessionRoutes, type DesktopSettings, type SessionRoutesDeps } from './session-routes.ts';
 import { UI_CSP, type UiFiles } from './ui-files.ts';
@@ -364,6 +365,7 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
   registerCallbackRoutes(app, deps, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
   if (deps.campaigns !== undefined) registerCampaignRoutes(app, deps.campaigns, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
   if (deps.reports !== undefined) registerReportRoutes(app, deps.reports, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
+  if (deps.surge !== undefined) registerSurgeRoutes(app, deps.surge, { parse, fail: (status, code, message) => new ApiError(status, code, message), audit: deps.audit });
   if (deps.shop !== undefined) registerShopRoutes(app, deps.shop, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
   if (deps.recording !== undefined) registerRecordingRoutes(app, deps.recording, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
   if (deps.callControl !== undefined) registerTransferRoutes(app, deps.callControl, { parse, fail: (status, code, message) => new ApiError(status, code, message) });

@@ -40,6 +40,7 @@ export class FakeEngine implements ApiDeps {
   /** Set by a test that runs provisioning / audit routes over real ones. */
   provisioning?: ApiDeps['provisioning'];
   audit?: ApiDeps['audit'];
+  surge?: ApiDeps['surge'];
   wrapUp?: ApiDeps['wrapUp'];
   callerOf?: ApiDeps['callerOf'];
   /** Agents' teams (none by default). */

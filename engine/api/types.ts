@@ -17,6 +17,8 @@ import type { CampaignRuntime } from '../campaigns/index.ts';
 import type { Metrics } from './metrics.ts';
 import type { ShopApiDeps } from './shop-routes.ts';
 import type { ReportsApiDeps } from './reports-routes.ts';
+import type { SurgeEvent } from '../reports/index.ts';
+import type { SurgeApiDeps } from './surge-routes.ts';
 
 // ---------------------------------------------------------------------------------------------
 // What the engine provides
@@ -144,6 +146,8 @@ export interface ApiDeps {
   cdrs?: (query: CdrQuery) => Cdr[] | Promise<Cdr[]>;
   /** Reports (issue 18): `GET /api/v1/reports` (reports-routes.ts); absent: the route is not registered. */
   reports?: ReportsApiDeps;
+  /** Surge mode (issue 18): `GET`/`POST /api/v1/surge` (surge-routes.ts); absent: the routes are not registered. */
+  surge?: SurgeApiDeps;
   /** The shop (issue 17) when the CRM adapter is `shop`: its routes under `/api/v1/shop/` (shop-routes.ts). */
   shop?: ShopApiDeps;
   /** Recording and monitoring routes (recording-routes.ts, issue 16). */
@@ -265,9 +269,17 @@ export interface CallbackPreviewEvent {
   campaignId: string | null;
 }
 
+/**
+ * Surge mode switched (issue 18, docs/reports.md): an airing's back-office agents went into its
+ * order queue (`on`) or back (`off`), by the schedule or a manual override (engine/reports'
+ * `SurgeEvent` as it is). Staff only: a stream limited to an agent never carries it.
+ */
+export type SurgeSwitchEvent = SurgeEvent;
+
 /** Events the engine publishes to CTI clients, discriminated by `type`. `at` is epoch ms. */
 export type CtiEvent =
-  | AgentStateEvent | CallQueuedEvent | CallOfferedEvent | CallAnsweredEvent | CallEndedEvent | CallbackCreatedEvent | CallbackPreviewEvent;
+  | AgentStateEvent | CallQueuedEvent | CallOfferedEvent | CallAnsweredEvent | CallEndedEvent | CallbackCreatedEvent | CallbackPreviewEvent
+  | SurgeSwitchEvent;
 
 // ---------------------------------------------------------------------------------------------
 // JSON views the API writes

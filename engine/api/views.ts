@@ -131,6 +131,7 @@ export function eventAgent(e: CtiEvent): string | null {
       return e.agentId;
     case 'call.queued':
     case 'callback.created':
+    case 'surge':
       return null;
   }
 }

@@ -1,13 +1,13 @@
 /**
  * Outbound campaigns at run time: one campaign dialer per mode (engine/dialer's `CallbackDialer`
  * over the campaign contacts, with its own ACD entry prefix), the rules that hold a contact back
- * (campaign paused or stopped, outside its schedule, live callers waiting above its threshold, the
- * do-not-call list), and the results: the agent's disposition, or a contact closed unreached,
+ * (campaign paused or stopped, outside its schedule, surge mode on, live callers waiting above its
+ * threshold, the do-not-call list), and the results: the agent's disposition, or a contact closed unreached,
  * into the outbox as `campaign_result`.
  *
  * ```
  *  API: create ─▶ import CSV ─▶ start ─▶ dialers' polls: due contacts of running campaigns of the mode
- *        ─▶ dialable? (schedule, inbound waiting ≤ threshold, DNC) ─▶ ACD entry (live callers first)
+ *        ─▶ dialable? (schedule, no surge, inbound waiting ≤ threshold, DNC) ─▶ ACD entry (live callers first)
  *        ─▶ preview or progressive attempt (engine/dialer) ─▶ talked ─▶ agent's disposition (API)
  *                                                                        ─▶ outbox campaign_result
  *                                                      └─▶ exhausted ─▶ outbox campaign_result
@@ -64,6 +64,10 @@ export class CampaignRuntime {
   private readonly d: CampaignRuntimeDeps;
   /** The inbound pressure read once per instant (the dialers ask per contact). */
   private pressure = { at: -1, max: 0 };
+  /** Surge mode is on (engine/reports): no campaign attempt starts. */
+  private surging = false;
+  /** The dialers run (engine: only with an outbound trunk). */
+  private started = false;
 
   constructor(deps: CampaignRuntimeDeps) {
     this.d = deps;
@@ -86,11 +90,32 @@ export class CampaignRuntime {
   }
 
   start(): void {
+    this.started = true;
     for (const d of Object.values(this.dialers)) d.start();
   }
 
   async stop(): Promise<void> {
+    this.started = false;
     await Promise.all(Object.values(this.dialers).map((d) => d.stop()));
+  }
+
+  /**
+   * Surge mode on or off (engine/reports' `campaignsPaused`, issue 18): while on, the dialers load
+   * no contact and what they loaded but had not started is taken back from the ACD; when it goes
+   * off they poll at once (campaigns resume where they were; their own state is not changed).
+   */
+  setSurge(on: boolean): void {
+    if (on === this.surging) return;
+    this.surging = on;
+    for (const d of Object.values(this.dialers)) {
+      if (on) d.withdrawWaiting();
+      else if (this.started) d.poll();
+    }
+  }
+
+  /** True while surge mode holds the campaigns. */
+  get surgePaused(): boolean {
+    return this.surging;
   }
 
   /** May this contact be dialled now? ({@link holdBack}; the inbound pressure read once per instant.) */
@@ -98,7 +123,7 @@ export class CampaignRuntime {
     const c = this.d.store.campaignOf(task.id);
     if (c === null) return false;
     if (this.pressure.at !== now) this.pressure = { at: now, max: Math.max(0, ...this.d.inboundWaiting(now)) };
-    return holdBack(c, task, now, { isDnc: this.d.isDnc, inboundWaitingMax: this.pressure.max }) === null;
+    return holdBack(c, task, now, { isDnc: this.d.isDnc, inboundWaitingMax: this.pressure.max, surge: this.surging }) === null;
   }
 
   /** A contact closed without a conversation: its `campaign_result` (no disposition). */
@@ -196,20 +221,22 @@ export class CampaignRuntime {
 }
 
 /** Why a contact is not dialled now, or null when it may be. */
-export type HoldBack = 'campaign_not_running' | 'not_due' | 'dnc' | 'outside_schedule' | 'inbound_waiting';
+export type HoldBack = 'campaign_not_running' | 'not_due' | 'dnc' | 'outside_schedule' | 'surge' | 'inbound_waiting';
 
 /**
  * The campaign rules of one contact at `now` (pure): its campaign running, the contact open and
- * due, not on the do-not-call list, inside the campaign's schedule (its time zone), and no inbound
- * queue with more live callers waiting than the campaign's `pauseWhenInboundWaiting` (live callers
- * first: campaigns pause during a surge and resume by themselves after it).
+ * due, not on the do-not-call list, inside the campaign's schedule (its time zone), surge mode off
+ * (an airing's back office is on the phones: campaigns pause for the surge and resume after it,
+ * issue 18), and no inbound queue with more live callers waiting than the campaign's
+ * `pauseWhenInboundWaiting` (live callers first, surge or not).
  */
 export function holdBack(c: Pick<Campaign, 'state' | 'schedule' | 'timeZone' | 'pauseWhenInboundWaiting'>,
-  task: Pick<DialerTask, 'status' | 'nextAttemptAt' | 'caller'>, now: number, o: { isDnc(number: string): boolean; inboundWaitingMax: number }): HoldBack | null {
+  task: Pick<DialerTask, 'status' | 'nextAttemptAt' | 'caller'>, now: number, o: { isDnc(number: string): boolean; inboundWaitingMax: number; surge?: boolean }): HoldBack | null {
   if (c.state !== 'running') return 'campaign_not_running';
   if (task.status !== 'open' || task.nextAttemptAt > now) return 'not_due';
   if (o.isDnc(task.caller)) return 'dnc';
   if (!inCallingHours(now, c.schedule, c.timeZone)) return 'outside_schedule';
+  if (o.surge === true) return 'surge';
   if (o.inboundWaitingMax > c.pauseWhenInboundWaiting) return 'inbound_waiting';
   return null;
 }

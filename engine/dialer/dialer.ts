@@ -236,6 +236,21 @@ export class CallbackDialer implements CallbackOffers {
     while (this.recording.size > 0) await Promise.all([...this.recording]);
   }
 
+  /**
+   * Take back the entries waiting in the ACD that no attempt has started (a campaign's dialer
+   * holding for a surge: no new attempt from what it loaded before); their tasks stay open and
+   * are loaded again by a later poll. Attempts under way finish. Returns the entries taken back.
+   */
+  withdrawWaiting(): number {
+    let n = 0;
+    for (const e of [...this.entries.values()]) {
+      if (e.attempt !== null || e.gone || e.pendingOffer !== null) continue;
+      n++;
+      this.d.decide(() => this.d.acd.abandon(e.acdId, this.now()));
+    }
+    return n;
+  }
+
   /** Tasks in the ACD and attempts in progress (API, tests). */
   get stats(): { entries: number; attempts: number } {
     let attempts = 0;

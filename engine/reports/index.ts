@@ -22,6 +22,6 @@ export {
 } from './schedule.ts';
 export {
   SurgeMode, surgeWindows, activeWindows, desiredSkills,
-  type SkillsPort, type SurgeWindow, type SurgeOverride, type SurgeEvent, type SurgeModeOptions,
+  type SkillsPort, type SurgeWindow, type SurgeReason, type SurgeTarget, type SurgeHold, type SurgeEvent, type ActiveSurge, type SurgeState, type SurgeModeOptions,
 } from './surge.ts';
 export { erlangC, erlangCServiceLevel, erlangAServiceLevel, agentsNeeded } from './forecast.ts';

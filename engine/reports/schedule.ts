@@ -27,6 +27,8 @@ export const SCHEDULE_ERRORS = {
   notFound: 'REPORTS_ERR_NOT_FOUND',
   /** A programme still has airings. */
   inUse: 'REPORTS_ERR_IN_USE',
+  /** Surge mode has stopped (the engine is shutting down): no override any more. */
+  stopped: 'REPORTS_ERR_STOPPED',
 } as const;
 /** One schedule error code. */
 export type ScheduleErrorCode = typeof SCHEDULE_ERRORS[keyof typeof SCHEDULE_ERRORS];

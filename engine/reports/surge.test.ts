@@ -33,7 +33,7 @@ t.test('two airings: the back office is switched in and out at the configured ti
   clock.advanceTo(T0 - 10 * M - 1);
   t.same(events, []);
   clock.advanceTo(T0 - 10 * M);
-  t.match(events, [{ state: 'on', airing: 'k1', programme: 'kitchen', agents: ['2001', '2002'], campaignsPaused: true, at: T0 - 10 * M }]);
+  t.match(events, [{ state: 'on', airing: 'k1', programme: 'kitchen', queue: 'orders', agents: ['2001', '2002'], campaignsPaused: true, at: T0 - 10 * M, reason: 'schedule', until: T0 + 90 * M }]);
   t.same(skills.skills.get('2001'), { backoffice: 80, orders: 60 });
   t.same(skills.skills.get('2002'), { backoffice: 70, orders: 60 }, 'the higher level of the two');
   t.same(skills.skills.get('1001'), { orders: 90 }, 'an agent not listed keeps its skills');
@@ -41,7 +41,7 @@ t.test('two airings: the back office is switched in and out at the configured ti
   clock.advanceTo(T0 + 90 * M - 1);
   t.equal(events.length, 1, 'still on in the tail');
   clock.advanceTo(T0 + 90 * M);
-  t.match(events[1], { state: 'off', airing: 'k1', agents: ['2001', '2002'], campaignsPaused: false });
+  t.match(events[1], { state: 'off', airing: 'k1', agents: ['2001', '2002'], campaignsPaused: false, reason: 'schedule' });
   t.same(skills.skills.get('2001'), base['2001'], 'back to the configured skills');
   t.same(skills.skills.get('2002'), base['2002']);
   t.notOk(surge.campaignsPaused);
@@ -53,32 +53,67 @@ t.test('two airings: the back office is switched in and out at the configured ti
   t.same(skills.calls, ['2001', '2002', '2001', '2002', '2001', '2002', '2001', '2002'], 'each switch touched each agent once');
 });
 
-t.test('manual override on and off; back to auto follows the schedule', async (t) => {
+function rig(airings: Airing[], programmes: Programme[] = [kitchen], tailMs = 0) {
   const clock = new FakeClock(T0 - 60 * M);
   const skills = new FakeSkills();
   const events: SurgeEvent[] = [];
   const surge = new SurgeMode({
-    schedule: { programmes: () => [kitchen], airings: () => [airing('k1', T0, T0 + 60 * M)] }, tailMs: 0, skills,
+    schedule: { programmes: () => programmes, airings: () => airings }, tailMs, skills,
     baseSkills: (a) => base[a] ?? {}, clock, onSwitch: (e) => events.push(e),
   });
   surge.refresh();
-  surge.setOverride('on');
-  t.match(events, [{ state: 'on', programme: 'kitchen', override: 'on', airing: null }]);
+  return { clock, skills, events, surge };
+}
+
+t.test('manual start of an airing: on at once, held past its window until released', async (t) => {
+  const { clock, skills, events, surge } = rig([airing('k1', T0, T0 + 60 * M)]);
+  t.same(events, []);
+  const r = surge.override('start', { airing: 'k1', queue: null }, 'supervisor', 'the show starts early');
+  t.match(r, { ok: true, value: { active: [{ airing: 'k1', until: null, held: true }], holds: [{ state: 'on', airing: 'k1', by: 'supervisor', note: 'the show starts early' }], campaignsPaused: true } });
+  t.match(events, [{ type: 'surge', state: 'on', airing: 'k1', programme: 'kitchen', queue: 'orders', agents: ['2001', '2002'], reason: 'override', until: null, campaignsPaused: true }]);
   t.equal(skills.skills.get('2001')?.orders, 60);
   clock.advanceTo(T0 + 120 * M);
-  t.equal(events.length, 1, 'the override holds past the window');
-  surge.setOverride('auto');
-  t.match(events[1], { state: 'off', override: 'auto' });
-  t.same(skills.skills.get('2001'), base['2001']);
-  clock.setTimer(0, () => {});
-  clock.advanceTo(T0 - 5 * M + 240 * M);
-  t.equal(events.length, 2);
+  t.equal(events.length, 1, 'the hold keeps it on after the window');
+  t.equal(skills.skills.get('2001')?.orders, 60);
+  surge.override('release', { airing: 'k1', queue: null }, 'supervisor', 'done');
+  t.match(events[1], { state: 'off', airing: 'k1', reason: 'override', until: null, campaignsPaused: false, agents: ['2001', '2002'] });
+  t.same(skills.skills.get('2001'), base['2001'], 'released after the window: back to the configured skills');
   surge.stop();
   surge.stop();
 });
 
+t.test('manual stop holds surge off inside its window; a release gives it back to the schedule', async (t) => {
+  const { clock, skills, events, surge } = rig([airing('k1', T0, T0 + 60 * M)]);
+  surge.override('stop', { airing: null, queue: 'orders' }, 'supervisor', 'back office needed elsewhere');
+  t.same(events, [], 'nothing was on: no switch');
+  clock.advanceTo(T0);
+  t.same(events, [], 'the window opens, the hold keeps it off');
+  t.same(skills.skills.get('2001'), base['2001']);
+  t.notOk(surge.campaignsPaused);
+  surge.override('release', { airing: null, queue: null }, 'supervisor', '');
+  t.match(events, [{ state: 'on', airing: 'k1', reason: 'override', until: T0 + 60 * M }], 'released inside the window: on, until the window ends');
+  clock.advanceTo(T0 + 60 * M);
+  t.match(events[1], { state: 'off', airing: 'k1', reason: 'schedule' });
+});
+
+t.test('the latest hold covering a window decides; everything on switches one window per programme', async (t) => {
+  const { events, surge } = rig([airing('k1', T0 - 300 * M, T0 - 240 * M), airing('k2', T0 + 60 * M, T0 + 120 * M), airing('k3', T0 + 300 * M, T0 + 360 * M)]);
+  surge.override('start', { airing: null, queue: null }, 'supervisor', '');
+  t.match(events, [{ state: 'on', airing: 'k2', until: null }], 'the next airing of the programme');
+  t.same(surge.active(), ['k2']);
+  surge.override('stop', { airing: 'k2', queue: null }, 'supervisor', '');
+  t.match(events[1], { state: 'off', airing: 'k2' }, 'a later hold on the airing wins');
+  surge.override('start', { airing: null, queue: null }, 'supervisor', '');
+  t.match(events[2], { state: 'on', airing: 'k2' }, 'a later hold on everything wins again');
+  t.match(surge.override('start', { airing: 'nope', queue: null }, 'x', ''), { ok: false, code: 'REPORTS_ERR_NOT_FOUND' });
+  t.match(surge.override('stop', { airing: null, queue: 'service' }, 'x', ''), { ok: false, code: 'REPORTS_ERR_NOT_FOUND' });
+  surge.stop();
+  t.match(events[3], { state: 'off', airing: 'k2' }, 'stop puts everyone back');
+  t.match(surge.override('start', { airing: null, queue: null }, 'x', ''), { ok: false, code: 'REPORTS_ERR_STOPPED' });
+});
+
 t.test('desiredSkills: the rule', async (t) => {
-  const w = { airing: 'a', programme: 'p', from: 0, to: 1, skill: 'orders', level: 60, agents: ['x'] };
+  const w = { airing: 'a', programme: 'p', queue: 'orders', from: 0, to: 1, skill: 'orders', level: 60, agents: ['x'] };
   t.same(desiredSkills({ orders: 90 }, 'x', [w]), { orders: 90 }, 'a higher own level stays');
   t.same(desiredSkills({}, 'x', [w, { ...w, level: 70 }]), { orders: 70 });
   t.same(desiredSkills({ a: 1 }, 'y', [w]), { a: 1 });

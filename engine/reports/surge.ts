@@ -5,16 +5,24 @@
  * surge is on; after the window everything goes back to the agents' configured skills.
  *
  * ```
- *  schedule ─▶ surgeWindows() ─▶ desiredSkills(now) ─diff─▶ SkillsPort.setSkills(agent, skills)
- *                     │                                └──▶ SurgeEvent (event stream, log)
+ *  schedule ─▶ surgeWindows() ─▶ isOn(window, now, holds) ─▶ desiredSkills ─diff─▶ SkillsPort.setSkills(agent, skills)
+ *                     │          manual holds (API) ─┘                        └──▶ SurgeEvent (event stream, audit)
  *                     └─ the timer is armed at the next window edge (no polling)
  * ```
  * The rule (which windows are on, which skills an agent gets) is pure and shared by the test's
  * fake port; the port itself is contract C3 (`{ setSkills(agentId, skills) }`), wired by the lead
  * to the ACD's runtime skills.
+ *
+ * Manual override (docs/reports.md): `start` or `stop` on a target (an airing, a queue: every
+ * programme surging into it, or everything) sets a hold that applies at once and stays against the
+ * schedule until `release`d. For each window the latest hold whose target covers it decides: `off`
+ * keeps it off even inside its window; `on` keeps it on after its window (a queue's or everything's
+ * `on` switches one window per programme: the one on now, else the next, else the last). A window
+ * no hold covers follows the schedule. `release` removes the holds set on the same target (no
+ * target: every hold).
  */
 import type { Clock, TimerHandle } from '../clock/index.ts';
-import type { Airing, Programme } from './schedule.ts';
+import { SCHEDULE_ERRORS, type Airing, type Programme, type ScheduleResult } from './schedule.ts';
 
 /** Contract C3: replace an agent's skills at run time. */
 export interface SkillsPort {
@@ -25,6 +33,8 @@ export interface SkillsPort {
 export interface SurgeWindow {
   airing: string;
   programme: string;
+  /** The order queue the programme surges into. */
+  queue: string;
   from: number;
   to: number;
   skill: string;
@@ -32,22 +42,60 @@ export interface SurgeWindow {
   agents: readonly string[];
 }
 
-/** Manual override: `auto` follows the schedule; `on` keeps every programme's surge agents in; `off` keeps surge off. */
-export type SurgeOverride = 'auto' | 'on' | 'off';
+/** What caused a switch: the schedule (a window edge, a schedule change) or a manual override (API). */
+export type SurgeReason = 'schedule' | 'override';
 
-/** A switch of surge mode (the event stream's `surge` event, and a log line). */
+/** What a manual hold covers: one airing, every programme surging into a queue, or (both null) everything. */
+export interface SurgeTarget {
+  airing: string | null;
+  queue: string | null;
+}
+
+/** A manual hold (API `POST /api/v1/surge`): on or off against the schedule until released. */
+export interface SurgeHold extends SurgeTarget {
+  state: 'on' | 'off';
+  at: number;
+  /** Who set it, and why (their words). */
+  by: string;
+  note: string;
+}
+
+/** A switch of surge mode (the event stream's `surge` event, and the audit). */
 export interface SurgeEvent {
   type: 'surge';
   at: number;
-  /** On: an airing's window began (or the override turned it on); off: it ended. */
+  /** On: an airing's surge began; off: it ended. */
   state: 'on' | 'off';
+  /** The airing switched (null: only agents changed, e.g. a programme's agent list was edited). */
   airing: string | null;
   programme: string | null;
+  queue: string | null;
   /** Agents whose skills changed with this switch. */
   agents: string[];
+  reason: SurgeReason;
+  /** On: when the surge ends by the schedule (epoch ms); null when it is held on until released, and for off. */
+  until: number | null;
   /** Campaigns are paused after this switch. */
   campaignsPaused: boolean;
-  override: SurgeOverride;
+}
+
+/** One airing's surge in force (API `GET /api/v1/surge`, wallboard). */
+export interface ActiveSurge {
+  airing: string;
+  programme: string;
+  queue: string;
+  agents: readonly string[];
+  from: number;
+  /** Null: held on until released. */
+  until: number | null;
+  held: boolean;
+}
+
+/** Surge mode now. */
+export interface SurgeState {
+  active: ActiveSurge[];
+  holds: SurgeHold[];
+  campaignsPaused: boolean;
 }
 
 /** The surge windows of a schedule (pure). */
@@ -57,19 +105,46 @@ export function surgeWindows(programmes: readonly Programme[], airings: readonly
   for (const a of airings) {
     const s = byId.get(a.programme)?.surge;
     if (s === null || s === undefined) continue;
-    out.push({ airing: a.id, programme: a.programme, from: a.start - s.leadMinutes * 60_000, to: a.end + tailMs, skill: s.skill ?? s.queue, level: s.level, agents: s.agents });
+    out.push({
+      airing: a.id, programme: a.programme, queue: s.queue, from: a.start - s.leadMinutes * 60_000, to: a.end + tailMs, skill: s.skill ?? s.queue, level: s.level, agents: s.agents,
+    });
   }
   return out;
 }
 
-/** The windows on at `now` under an override (`on`: one open window per programme with surge). */
-export function activeWindows(windows: readonly SurgeWindow[], now: number, override: SurgeOverride): SurgeWindow[] {
-  if (override === 'off') return [];
-  if (override === 'on') {
-    const seen = new Set<string>();
-    return windows.filter((w) => !seen.has(w.programme) && seen.add(w.programme));
+function covers(h: SurgeTarget, w: SurgeWindow): boolean {
+  if (h.airing !== null) return h.airing === w.airing;
+  return h.queue === null || h.queue === w.queue;
+}
+
+/** The window of each programme a queue's or everything's `on` switches: on now, else the next, else the last. */
+function representatives(windows: readonly SurgeWindow[], now: number): Set<string> {
+  const best = new Map<string, SurgeWindow>();
+  const rank = (w: SurgeWindow): number => (w.from <= now && now < w.to ? 0 : w.from > now ? 1 : 2);
+  for (const w of windows) {
+    const b = best.get(w.programme);
+    if (b === undefined) { best.set(w.programme, w); continue; }
+    const rw = rank(w);
+    const rb = rank(b);
+    if (rw < rb || (rw === rb && (rw === 2 ? w.to > b.to : w.from < b.from))) best.set(w.programme, w);
   }
-  return windows.filter((w) => w.from <= now && now < w.to);
+  return new Set([...best.values()].map((w) => w.airing));
+}
+
+/** The windows on at `now` under the holds (latest covering hold decides, else the schedule), each with its end or null when held on. */
+export function activeWindows(windows: readonly SurgeWindow[], now: number, holds: readonly SurgeHold[] = []): Array<SurgeWindow & { until: number | null; held: boolean }> {
+  const reps = holds.some((h) => h.state === 'on' && h.airing === null) ? representatives(windows, now) : new Set<string>();
+  const out: Array<SurgeWindow & { until: number | null; held: boolean }> = [];
+  for (const w of windows) {
+    let h: SurgeHold | undefined;
+    for (const x of holds) if (covers(x, w)) h = x;
+    const scheduled = w.from <= now && now < w.to;
+    if (h?.state === 'off') continue;
+    const heldOn = h?.state === 'on' && (h.airing !== null || reps.has(w.airing));
+    if (heldOn) out.push({ ...w, until: null, held: true });
+    else if (scheduled) out.push({ ...w, until: w.to, held: false });
+  }
+  return out;
 }
 
 /** An agent's skills with the active windows: its own, plus each surge skill at the higher level. */
@@ -100,14 +175,15 @@ export interface SurgeModeOptions {
   onSwitch(e: SurgeEvent): void;
 }
 
-/** Surge mode: applies the schedule's windows to agents' skills at their edges. */
+/** Surge mode: applies the schedule's windows and the manual holds to agents' skills. */
 export class SurgeMode {
   readonly #o: SurgeModeOptions;
   #windows: SurgeWindow[] = [];
-  #override: SurgeOverride = 'auto';
+  #holds: SurgeHold[] = [];
   /** Skills applied by surge mode, per agent it changed. */
   readonly #applied = new Map<string, Record<string, number>>();
-  #active = new Set<string>();
+  /** The windows on after the last evaluation, by airing. */
+  #active = new Map<string, SurgeWindow & { until: number | null; held: boolean }>();
   #timer: TimerHandle | undefined;
   #stopped = false;
 
@@ -120,72 +196,105 @@ export class SurgeMode {
     return this.#active.size > 0;
   }
 
-  /** The manual override in force. */
-  get override(): SurgeOverride {
-    return this.#override;
+  /** The airings whose surge is on now. */
+  active(): string[] {
+    return [...this.#active.keys()];
   }
 
-  /** The airings whose surge is on now (`override:<programme>` entries under override on). */
-  active(): string[] {
-    return [...this.#active];
+  /** Surge mode now: the airings on (with their end), the manual holds. */
+  state(): SurgeState {
+    return {
+      active: [...this.#active.values()].map((w) => ({ airing: w.airing, programme: w.programme, queue: w.queue, agents: w.agents, from: w.from, until: w.until, held: w.held })),
+      holds: this.#holds.map((h) => ({ ...h })),
+      campaignsPaused: this.campaignsPaused,
+    };
   }
 
   /** Read the schedule and apply it now; re-armed at every window edge. Call again after a schedule change. */
   refresh(): void {
     if (this.#stopped) return;
     this.#windows = surgeWindows(this.#o.schedule.programmes(), this.#o.schedule.airings(), this.#o.tailMs);
-    this.#evaluate();
+    this.#evaluate('schedule');
   }
 
-  /** Set the manual override (API) and apply it now. */
-  setOverride(o: SurgeOverride): void {
-    this.#override = o;
-    this.#evaluate();
+  /**
+   * Manual override: `start`/`stop` set a hold on the target (replacing the holds of the same
+   * target) and apply it now; `release` removes the holds of the target (every hold with no target).
+   * Refused when the airing has no surge window or no programme surges into the queue.
+   */
+  override(action: 'start' | 'stop' | 'release', target: SurgeTarget, by: string, note: string): ScheduleResult<SurgeState> {
+    if (this.#stopped) return { ok: false, code: SCHEDULE_ERRORS.stopped, reason: 'surge mode is stopped' };
+    if (target.airing !== null && !this.#windows.some((w) => w.airing === target.airing)) {
+      return { ok: false, code: SCHEDULE_ERRORS.notFound, reason: `airing ${target.airing} has no surge window (no such airing, or its programme has no surge settings)` };
+    }
+    if (target.airing === null && target.queue !== null && !this.#windows.some((w) => w.queue === target.queue)) {
+      return { ok: false, code: SCHEDULE_ERRORS.notFound, reason: `no programme with airings surges into queue ${target.queue}` };
+    }
+    const same = (h: SurgeTarget): boolean => h.airing === target.airing && h.queue === target.queue;
+    if (action === 'release') {
+      this.#holds = target.airing === null && target.queue === null ? [] : this.#holds.filter((h) => !same(h));
+    } else {
+      this.#holds = this.#holds.filter((h) => !same(h));
+      this.#holds.push({ airing: target.airing, queue: target.airing === null ? target.queue : null, state: action === 'start' ? 'on' : 'off', at: this.#o.clock.now(), by, note });
+    }
+    this.#evaluate('override');
+    return { ok: true, value: this.state() };
   }
 
   /** Stop the timer and put every agent back to its configured skills. Idempotent. */
   stop(): void {
     if (this.#stopped) return;
-    this.#override = 'off';
-    this.#evaluate();
+    this.#holds = [{ airing: null, queue: null, state: 'off', at: this.#o.clock.now(), by: 'engine', note: 'stopping' }];
+    this.#evaluate('schedule');
     this.#stopped = true;
     if (this.#timer !== undefined) this.#o.clock.clearTimer(this.#timer);
   }
 
-  #evaluate(): void {
+  #evaluate(reason: SurgeReason): void {
     const now = this.#o.clock.now();
-    const active = activeWindows(this.#windows, now, this.#override);
-    const ids = new Set(active.map((w) => (this.#override === 'on' ? `override:${w.programme}` : w.airing)));
+    const active = activeWindows(this.#windows, now, this.#holds);
     const agents = new Set<string>([...this.#applied.keys(), ...active.flatMap((w) => w.agents)]);
-    const changed: string[] = [];
+    const changed = new Set<string>();
     for (const a of agents) {
       const base = this.#o.baseSkills(a);
       const want = desiredSkills(base, a, active);
       const have = this.#applied.get(a) ?? base;
       if (sameSkills(want, have)) continue;
       this.#o.skills.setSkills(a, want);
-      changed.push(a);
+      changed.add(a);
       if (sameSkills(want, base)) this.#applied.delete(a);
       else this.#applied.set(a, want);
     }
-    const started = [...ids].filter((x) => !this.#active.has(x));
-    const ended = [...this.#active].filter((x) => !ids.has(x));
-    this.#active = ids;
-    const programmeOf = (id: string): string | null => (id.startsWith('override:') ? id.slice(9) : this.#windows.find((w) => w.airing === id)?.programme ?? null);
-    for (const id of ended) this.#emit('off', id, programmeOf(id), changed, now);
-    for (const id of started) this.#emit('on', id, programmeOf(id), changed, now);
-    if (started.length === 0 && ended.length === 0 && changed.length > 0) this.#emit(ids.size > 0 ? 'on' : 'off', null, null, changed, now);
+    const before = this.#active;
+    this.#active = new Map(active.map((w) => [w.airing, w]));
+    const mine = (w: SurgeWindow): string[] => w.agents.filter((a) => changed.has(a));
+    let emitted = 0;
+    for (const [id, w] of before) {
+      if (this.#active.has(id)) continue;
+      this.#emit({ state: 'off', airing: id, programme: w.programme, queue: w.queue, agents: mine(w), reason, until: null, at: now });
+      emitted++;
+    }
+    for (const [id, w] of this.#active) {
+      const was = before.get(id);
+      // A window held on, or let go back to its scheduled end, is a switch too (its end changed).
+      if (was !== undefined && was.until === w.until) continue;
+      this.#emit({ state: 'on', airing: id, programme: w.programme, queue: w.queue, agents: mine(w), reason, until: w.until, at: now });
+      emitted++;
+    }
+    if (emitted === 0 && changed.size > 0) {
+      this.#emit({ state: this.#active.size > 0 ? 'on' : 'off', airing: null, programme: null, queue: null, agents: [...changed], reason, until: null, at: now });
+    }
     this.#arm(now);
   }
 
-  #emit(state: 'on' | 'off', airing: string | null, programme: string | null, agents: string[], at: number): void {
-    this.#o.onSwitch({ type: 'surge', at, state, airing: airing?.startsWith('override:') ? null : airing, programme, agents, campaignsPaused: this.campaignsPaused, override: this.#override });
+  #emit(e: Omit<SurgeEvent, 'type' | 'campaignsPaused'>): void {
+    this.#o.onSwitch({ type: 'surge', ...e, campaignsPaused: this.campaignsPaused });
   }
 
   #arm(now: number): void {
     if (this.#timer !== undefined) this.#o.clock.clearTimer(this.#timer);
     this.#timer = undefined;
-    if (this.#stopped || this.#override !== 'auto') return;
+    if (this.#stopped) return;
     let next = Infinity;
     for (const w of this.#windows) {
       if (w.from > now) next = Math.min(next, w.from);
@@ -193,6 +302,6 @@ export class SurgeMode {
     }
     if (next === Infinity) return;
     // Timers of a day or more are re-armed on the way (Node caps a timer at ~24.8 days).
-    this.#timer = this.#o.clock.setTimer(Math.min(next - now, 86_400_000), () => this.#evaluate());
+    this.#timer = this.#o.clock.setTimer(Math.min(next - now, 86_400_000), () => this.#evaluate('schedule'));
   }
 }

@@ -77,7 +77,15 @@ export type EventMessage =
   | { type: 'call.offered'; at: number; callId: string; agentId: string; queue: string; caller: string; dialled: string; programme: string | null; attempt: number; customer: Customer; variables: Record<string, string> }
   | { type: 'call.answered'; at: number; callId: string; agentId: string; queue: string; waitMs: number }
   | { type: 'call.ended'; at: number; callId: string; agentId: string | null; outcome: string }
-  | { type: 'call.queued' | 'callback.created'; at: number };
+  | { type: 'call.queued' | 'callback.created'; at: number }
+  | ({ type: 'surge'; at: number; state: 'on' | 'off'; airing: string | null; programme: string | null; queue: string | null; agents: string[]; reason: 'schedule' | 'override'; until: number | null; campaignsPaused: boolean });
+
+/** GET /api/v1/surge (engine/reports `SurgeState`). */
+export interface SurgeState {
+  active: ReadonlyArray<{ airing: string; programme: string; queue: string; agents: readonly string[]; from: number; until: number | null; held: boolean }>;
+  holds: ReadonlyArray<{ state: 'on' | 'off'; airing: string | null; queue: string | null; at: number; by: string; note: string }>;
+  campaignsPaused: boolean;
+}
 
 /** A product of the shop (GET /api/v1/shop/products). */
 export interface ShopProduct {

@@ -1,10 +1,11 @@
-/** Entry of the browser UI: session, language, and the page (#/ desktop, #/wallboard). */
+/** Entry of the browser UI: session, language, and the page (#/ desktop, #/wallboard, #/reports). */
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, type SessionView } from './api.ts';
 import { text, type Lang, type MessageKey } from './messages.ts';
 import { Desktop } from './desktop.tsx';
 import { Wallboard } from './wallboard.tsx';
+import { Reports } from './reports.tsx';
 import './style.css';
 
 /** What every page gets: the language, its text function, and the session. */
@@ -81,12 +82,13 @@ function App() {
   };
   const page = session === undefined || session === null ? null : route === '#/wallboard'
     ? <Wallboard lang={lang} t={t} session={session} />
-    : <Desktop lang={lang} t={t} session={session} />;
+    : route === '#/reports' ? <Reports lang={lang} t={t} session={session} />
+      : <Desktop lang={lang} t={t} session={session} />;
   return (
     <div class="shell">
       <header>
         <strong class="brand">{t('appName')}</strong>
-        {session && <nav><a href="#/" class={route !== '#/wallboard' ? 'on' : ''}>{t('desktop')}</a>{session.user?.role !== 'agent' && <a href="#/wallboard" class={route === '#/wallboard' ? 'on' : ''}>{t('wallboard')}</a>}</nav>}
+        {session && <nav><a href="#/" class={route !== '#/wallboard' && route !== '#/reports' ? 'on' : ''}>{t('desktop')}</a>{session.user?.role !== 'agent' && <a href="#/wallboard" class={route === '#/wallboard' ? 'on' : ''}>{t('wallboard')}</a>}{session.user?.role !== 'agent' && <a href="#/reports" class={route === '#/reports' ? 'on' : ''} data-testid="nav-reports">{t('reports')}</a>}</nav>}
         <span class="spacer" />
         <LangSwitch lang={lang} setLang={setLang} />
         {session && <span class="who">{session.user?.name ?? session.user?.username}</span>}

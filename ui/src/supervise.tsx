@@ -32,6 +32,8 @@ export function SupervisorPanel({ lang, t, session, agents, queues, onChange }: 
     }
   };
   const move = (): Promise<void> => run(() => api('PUT', `${path}/skills/${encodeURIComponent(queue.skill)}`, { level: Number(level === '' ? queue.minLevel : level) }));
+  // Out of the queue: the same run-time provisioning (audited as agent.skills), the skill removed.
+  const moveOut = (): Promise<void> => run(() => api('DELETE', `${path}/skills/${encodeURIComponent(queue.skill)}`));
   const setAgentStatus = (): Promise<void> => run(() => api('POST', `${path}/status`, status === 'not_ready' ? { status, reason } : { status }));
   return (
     <section class="card" data-testid="supervise" aria-label={t('moveToQueue')}>
@@ -54,6 +56,7 @@ export function SupervisorPanel({ lang, t, session, agents, queues, onChange }: 
           <input type="number" min={1} max={100} style="width:5em" value={level === '' ? String(queue.minLevel) : level} onInput={(e) => setLevel(e.currentTarget.value)} data-testid="sup-level" />
         </label>
         <button type="button" class="primary" onClick={move} data-testid="sup-move">{t('moveToQueue')}</button>
+        <button type="button" onClick={moveOut} disabled={agent.skills[queue.skill] === undefined} data-testid="sup-move-out">{t('moveOut')}</button>
       </div>
       <div class="row actions">
         <label>{t('status')}

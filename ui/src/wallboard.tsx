@@ -1,9 +1,9 @@
-/** The supervisor wallboard: every queue live, agents by state, a live chart of callers waiting. */
+/** The supervisor wallboard: surge mode, every queue live, agents by state, a live chart of callers waiting. */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { api, openEvents, type Agent, type QueueView } from './api.ts';
-import { duration } from './format.ts';
+import { api, openEvents, type Agent, type QueueView, type SurgeState } from './api.ts';
+import { clock, duration } from './format.ts';
 import { reasonLabel, type MessageKey } from './messages.ts';
 import { useNow } from './desktop.tsx';
 import type { PageProps } from './main.tsx';
@@ -16,6 +16,9 @@ export function Wallboard({ lang, t, session }: PageProps) {
   const [queues, setQueues] = useState<Map<string, QueueView>>(new Map());
   const [agents, setAgents] = useState<Agent[]>([]);
   const [denied, setDenied] = useState(false);
+  const [surge, setSurge] = useState<SurgeState | null>(null);
+  const [surgeReason, setSurgeReason] = useState('');
+  const [surgeError, setSurgeError] = useState('');
   const chartEl = useRef<HTMLDivElement>(null);
   const chart = useRef<uPlot | null>(null);
   const series = useRef<[number[], number[]]>([[], []]);
@@ -26,15 +29,28 @@ export function Wallboard({ lang, t, session }: PageProps) {
   const loadAgents = (): void => {
     api<{ items: Agent[] }>('GET', '/api/v1/agents').then((r) => setAgents(r.items)).catch(() => setDenied(true));
   };
+  // Surge mode (an engine without a schedule has no route: the banner stays away).
+  const loadSurge = (): void => {
+    api<SurgeState>('GET', '/api/v1/surge').then(setSurge).catch(() => setSurge(null));
+  };
+  // One action for the whole back office: every programme's surge on (held), off (held), or back to the schedule.
+  const overrideSurge = (action: 'start' | 'stop' | 'release'): void => {
+    setSurgeError('');
+    api<SurgeState>('POST', '/api/v1/surge', { action, reason: surgeReason.trim() })
+      .then((s) => { setSurge(s); loadAgents(); })
+      .catch((e: unknown) => setSurgeError(e instanceof Error ? e.message : String(e)));
+  };
   useEffect(() => {
     if (session.user?.role === 'agent') {
       setDenied(true);
       return;
     }
     loadAgents();
+    loadSurge();
     const stop = openEvents((m) => {
       if (m.type === 'queue.update') setQueues((q) => new Map(q).set(m.queue.id, m.queue));
       else if (m.type === 'agent.state') loadAgents();
+      else if (m.type === 'surge') { loadSurge(); loadAgents(); }
     }, () => {});
     // One point a second: the total waiting now (queue updates come only when something changed).
     const sample = setInterval(() => {
@@ -67,6 +83,26 @@ export function Wallboard({ lang, t, session }: PageProps) {
   const reasons = session.desktop.notReadyReasons;
   return (
     <div class="wallboard">
+      {surge !== null && (
+        <section class={`card surge${surge.active.length > 0 ? ' on' : ''}`} data-testid="surge">
+          <h2>{t('sg_title')}</h2>
+          {surge.active.length === 0 && <p class="muted">{t('sg_none')}</p>}
+          {surge.active.map((s) => (
+            <p data-airing={s.airing}>
+              <b>{t('sg_active', { airing: s.airing, programme: s.programme, queue: s.queue, agents: s.agents.join(', ') })}</b>
+              {' · '}{s.until === null ? t('sg_held') : t('sg_until', { t: clock(s.until, lang, session.desktop.timeZone) })}
+            </p>
+          ))}
+          {surge.campaignsPaused && <p class="warn" data-testid="surge-campaigns">{t('sg_campaignsPaused')}</p>}
+          <div class="row actions">
+            <label>{t('sg_reason')}<input value={surgeReason} onInput={(e) => setSurgeReason(e.currentTarget.value)} maxLength={200} data-testid="surge-reason" /></label>
+            <button type="button" class="primary" disabled={surgeReason.trim() === ''} onClick={() => overrideSurge('start')} data-testid="surge-start">{t('sg_start')}</button>
+            <button type="button" disabled={surgeReason.trim() === ''} onClick={() => overrideSurge('stop')} data-testid="surge-stop">{t('sg_stop')}</button>
+            <button type="button" disabled={surgeReason.trim() === '' || surge.holds.length === 0} onClick={() => overrideSurge('release')} data-testid="surge-release">{t('sg_release')}</button>
+          </div>
+          {surgeError !== '' && <p class="error" role="alert">{surgeError}</p>}
+        </section>
+      )}
       <section class="card">
         <h2>{t('queues')}</h2>
         <table data-testid="queues">
