@@ -15,6 +15,7 @@ import { SCENARIOS, callersFile, waitFor } from '../testing/engine-rig.ts';
 import type { EngineProcess } from '../testing/engine-process.ts';
 import { requirePostgres } from '../testing/postgres.ts';
 import { requireKamailio } from '../testing/kamailio.ts';
+import pg from 'pg';
 
 interface Page<T> { items: T[] }
 interface CdrView { callId: string; caller: string; outcome: string; agent: string | null }
@@ -68,6 +69,15 @@ t.test('sipp caller -> kamailio -> active onair -> sipp agent; after kill -9 the
     return r.successful === 1;
   }, 60_000);
 
+  const bindings = new pg.Client({ connectionString: url });
+  await bindings.connect();
+  t.teardown(() => bindings.end());
+  const rows = await waitFor('the registration in the database', async () => {
+    const r = (await bindings.query<{ agent_id: string; contact: string }>('SELECT agent_id, contact FROM agent_bindings')).rows;
+    return r.length > 0 ? r : undefined;
+  }, 10_000).catch((err: unknown) => { t.comment(a.output().slice(-4000)); throw err; });
+  t.equal(rows[0]?.agent_id, '1001', 'the registration made through kamailio is in the shared database');
+
   const call = async (number: string, file: string): Promise<number> => (await runSipp({
     scenario: path.join(SCENARIOS, 'caller.xml'), target: kam.target, transport: 'u1', calls: 1, rate: 1, timeoutSec: 60,
     args: ['-s', '100', '-inf', callersFile({ dir: dirs[0]! }, [number], file), '-d', '6000'],
@@ -81,6 +91,13 @@ t.test('sipp caller -> kamailio -> active onair -> sipp agent; after kill -9 the
   await waitFor('B active', async () => (await role(b)) === 'active', 30_000);
   // Kamailio finds A dead by its probe, or by the INVITE's timeout (failure route): either way B answers.
   await waitFor('a call through kamailio answered after the failover', async () => (await call('+4930666000002', 'second.csv')) === 1, 90_000);
-  const second = await waitFor('answered CDR on B', async () => (await b.get<Page<CdrView>>('/api/v1/cdrs?limit=10')).items.find((c) => c.caller === '+4930666000002' && c.outcome === 'answered'), 30_000);
+  const second = await waitFor('answered CDR on B', async () => (await b.get<Page<CdrView>>('/api/v1/cdrs?limit=10')).items.find((c) => c.caller === '+4930666000002' && c.outcome === 'answered'), 30_000)
+    .catch(async (err: unknown) => {
+      const db = new pg.Client({ connectionString: url });
+      await db.connect();
+      t.comment(JSON.stringify((await db.query('SELECT * FROM agent_bindings')).rows), JSON.stringify(await b.get('/api/v1/agents/1001')), b.output().slice(-4000));
+      await db.end();
+      throw err;
+    });
   t.equal(second.agent, '1001', 'the new active rang the agent it knew from the database');
 });

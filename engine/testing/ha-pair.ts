@@ -47,6 +47,7 @@ export interface HaNodeProcessOptions {
   renewIntervalMs?: number;
   /** More overrides (crm, agents...), merged one level deep. */
   overrides?: Partial<ConfigInput>;
+  /** How long to wait for /healthz (ms). Default 60000: a node starts slowly on a loaded machine. */
   startTimeoutMs?: number;
 }
 
@@ -60,7 +61,6 @@ export async function spawnHaNode(o: HaNodeProcessOptions): Promise<EngineProces
     shutdown: { drainSeconds: 1 },
   } as Partial<ConfigInput>;
   return spawnEngine({
-    dir, overrides: o.overrides ? mergeConfig(base as ConfigInput, o.overrides) : base,
-    ...(o.startTimeoutMs !== undefined ? { startTimeoutMs: o.startTimeoutMs } : {}),
+    dir, overrides: o.overrides ? mergeConfig(base as ConfigInput, o.overrides) : base, startTimeoutMs: o.startTimeoutMs ?? 60_000,
   });
 }
