@@ -9,11 +9,12 @@
  * calls and registrar), and stop is the reverse after a drain of calls and of the outbox.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { Acd, type AcdEffect } from './acd/index.ts';
 import { WorkScheduler, type WorkClass } from './sched/index.ts';
-import { InboundClasses, SourceAdmission, TransportLayer, UserAgent, resolveUri, type IncomingRequest, type SipUri, type Endpoint } from './sip/index.ts';
+import { InboundClasses, SourceAdmission, TransportLayer, UserAgent, resolveUri, type IncomingInvite, type IncomingRequest, type SipRequest, type SipUri, type Endpoint } from './sip/index.ts';
 import { MediaPool } from '../media/index.ts';
 import { openStore, OutboxDispatcher, SqliteBindingStore, type SqliteStore } from './store/index.ts';
 import { openPgStore, PgBindingStore, PgStore } from './store/pg/index.ts';
@@ -38,6 +39,7 @@ import { Provisioning, ProvisioningStore, Roster, mergeRoster } from './provisio
 import { defaultUiDir, loadUiFiles } from './api/ui-files.ts';
 import { ReportQueries, SqliteReports, SqliteSchedule, SurgeMode, attributeRoute, importScheduleFile, measureContext } from './reports/index.ts';
 import { isLoopback, toAcdConfig, toListenSpecs, type Config } from './config/index.ts';
+import { HA_ERRORS, HaError, HaNode, PgLease, standbyGate } from './ha/index.ts';
 
 /** A running engine. */
 export interface Engine {
@@ -57,6 +59,8 @@ export interface Engine {
   /** Run-time skills and agents (contract C3: surge mode calls `provisioning.setSkills`). */
   readonly provisioning: Provisioning;
   readonly audit: AuditLog;
+  /** The node of the active-standby pair with `ha.enabled` (issue 19), else null. */
+  readonly ha: HaNode | null;
 }
 
 /** Options of {@link startEngine}. */
@@ -97,6 +101,20 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       })
       : local;
     if (store !== local) cleanups.push(() => store.close());
+    // Active-standby (issue 19): the lease in the shared database; from here on every store write
+    // checks this node's lease epoch (fencing). Stopped just before the store closes (it releases the lease).
+    let onFenced = (_reason: string): void => {};
+    const ha: HaNode | null = !config.ha.enabled ? null : await (async () => {
+      if (!(store instanceof PgStore)) throw new HaError(HA_ERRORS.config, 'ha.enabled needs database.kind postgres');
+      const node = new HaNode({
+        lease: await PgLease.open(store.db, 'engine', Date.now()), nodeId: config.ha.nodeId ?? `${hostname()}:${process.pid}`,
+        leaseMs: config.ha.leaseMs, renewIntervalMs: config.ha.renewIntervalMs, clock: epochClock, log: log.child({ module: 'ha' }),
+        onFenced: (reason) => onFenced(reason),
+      });
+      store.writer.setFence(node.fence);
+      cleanups.push(() => node.stop());
+      return node;
+    })();
     const crm: CrmAdapter = opts.crm ?? (config.crm.adapter === 'sqlite'
       ? new SqliteCrmAdapter({ db: local.db, writer: local.writer, strikeThreshold: config.crm.strikeThreshold, seedDemo: config.crm.seedDemo })
       : config.crm.adapter === 'shop'
@@ -122,14 +140,19 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     const schedule = new SqliteSchedule({ db: local.db, writer: local.writer, tailMs: config.reports.schedule.tailMinutes * 60_000 });
     if (config.reports.schedule.file !== null) await importScheduleFile(schedule, config.reports.schedule.file);
     const firstQueue = config.queues[0]?.id ?? 'default';
-    const recovery = await store.recoverAfterCrash(Date.now(), { fallbackQueue: config.callbacks.defaultQueue ?? firstQueue });
-    // Callback attempts cut off by the stop: ended 'interrupted', their tasks due again by the policy.
-    const interrupted = await store.callbacks.recoverInterrupted(Date.now());
-    if (interrupted > 0) log.warn({ interrupted }, 'callback attempts interrupted by the previous run: rescheduled');
-    if (recovery.callbacks.length > 0 || recovery.cdrs.length > 0) {
-      log.warn({ callbacks: recovery.callbacks.length, cdrs: recovery.cdrs.length, diedAt: recovery.diedAt },
-        'recovered calls in progress from a previous run: waiting callers are now callback tasks');
-    }
+    // One recovery path for a restart and for a takeover (issue 19): the journal left by the
+    // previous run, or by the node whose lease this one took.
+    const recover = async (): Promise<void> => {
+      const recovery = await store.recoverAfterCrash(Date.now(), { fallbackQueue: config.callbacks.defaultQueue ?? firstQueue });
+      // Callback attempts cut off by the stop: ended 'interrupted', their tasks due again by the policy.
+      const interrupted = await store.callbacks.recoverInterrupted(Date.now());
+      if (interrupted > 0) log.warn({ interrupted }, 'callback attempts interrupted by the previous run: rescheduled');
+      if (recovery.callbacks.length > 0 || recovery.cdrs.length > 0) {
+        log.warn({ callbacks: recovery.callbacks.length, cdrs: recovery.cdrs.length, diedAt: recovery.diedAt },
+          'recovered calls in progress from a previous run: waiting callers are now callback tasks');
+      }
+    };
+    if (ha === null) await recover();
     const metrics = createMetrics();
     metrics.declare({ queues: config.queues.map((q) => q.id), trunks: config.trunks.map((t) => t.id) }, CDR_OUTCOMES);
     metrics.buildInfo({ version, node: process.version });
@@ -138,7 +161,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       onDelivery: deliveryObserver(metrics, log.child({ module: 'outbox' })),
       onError: (err) => log.error({ err }, 'outbox bookkeeping failed'),
     });
-    dispatcher.start();
+    if (ha === null) dispatcher.start();
     cleanups.push(() => dispatcher.stop());
 
     // ---- media -----------------------------------------------------------------------------
@@ -352,20 +375,27 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     let draining = false;
     const optionsContext = { get draining() { return draining; }, isAgentSource: (s: Endpoint) => registrar.isBindingSource(s) };
     // Persisted registrations (C4) come back before REGISTERs are handled, through the delegate above.
-    await registrar.restore();
-    ua.setDelegate({
-      onInvite: (invite) => calls.onInvite(invite),
-      onRefusedInvite: (request, source) => calls.onRefusedInvite(request, source),
+    // With ha: when this node takes the lease (the standby's registrations are the active's, in the database).
+    if (ha === null) await registrar.restore();
+    const uas = {
+      onInvite: (invite: IncomingInvite) => calls.onInvite(invite),
+      onRefusedInvite: (request: SipRequest, source: Endpoint) => calls.onRefusedInvite(request, source),
       onRequest: (req: IncomingRequest) => {
         if (req.request.method === 'REGISTER') registrar.handle(req);
         else if (req.request.method === 'OPTIONS') trunks.answerOptions(req, optionsContext);
         else req.respond(405, { headers: ua.standardHeaders() });
       },
-    });
+    };
+    // A node that is not active answers 503 to everything new, OPTIONS probes included (engine/ha/gate.ts).
+    ua.setDelegate(ha === null ? uas : standbyGate(uas, ha, config.sip.retryAfterSeconds, () => ua.standardHeaders()));
 
     // Journal heartbeat: after a crash, recovery knows roughly when the engine died.
-    const heartbeat = setInterval(() => { void store.journal.heartbeat(Date.now()).catch(() => {}); }, 5000);
-    heartbeat.unref();
+    let heartbeat: NodeJS.Timeout | undefined;
+    const startHeartbeat = (): void => {
+      heartbeat = setInterval(() => { void store.journal.heartbeat(Date.now()).catch(() => {}); }, 5000);
+      heartbeat.unref();
+    };
+    if (ha === null) startHeartbeat();
     cleanups.push(() => clearInterval(heartbeat));
 
     // ---- users, UI, API ------------------------------------------------------------------------
@@ -427,6 +457,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       ...(admission ? { sipAdmission: () => ({ dropped: admission.droppedCounts(), blockedSources: admission.blockedCount() }) } : {}),
       ...(opts.faults ? { processFaults: opts.faults } : {}),
       registrar: () => registrar.stats,
+      ...(ha !== null ? { ha: () => ha.figures() } : {}),
       outbound: () => outbound.utilisation(),
       campaigns: () => campaignStore.figures(Date.now()),
       transfers: () => calls.transferOutcomes(),
@@ -483,12 +514,36 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     });
     cleanups.push(() => api.close());
 
-    // No outbound trunk, nothing to dial through: an agent rung for a task could only be told trunk_error.
-    if (config.outbound.trunks.length > 0) dialer.start();
-    else log.info('no outbound trunk configured: callback tasks are kept, not dialled');
+    const startDialers = (): void => {
+      // No outbound trunk, nothing to dial through: an agent rung for a task could only be told trunk_error.
+      if (config.outbound.trunks.length > 0) dialer.start();
+      else log.info('no outbound trunk configured: callback tasks are kept, not dialled');
+      if (config.outbound.trunks.length > 0) campaigns.start();
+    };
+    if (ha === null) startDialers();
     cleanups.push(() => dialer.stop());
-    if (config.outbound.trunks.length > 0) campaigns.start();
     cleanups.push(() => campaigns.stop());
+    if (ha !== null) {
+      const pg = store as PgStore;
+      // Fenced (issue 19): the new active owns every call now (its recovery made the waiting callers
+      // callbacks): stop writing, dialling and delivering, and hang up; the gate already answers 503.
+      onFenced = () => {
+        clearInterval(heartbeat);
+        dispatcher.stop();
+        void dialer.stop();
+        void campaigns.stop();
+        void calls.drain(0);
+      };
+      // Taking the lease: the one recovery path, the do-not-call list and registrations as the old active left them, then the outbox and the dialers.
+      ha.start(async () => {
+        await recover();
+        await pg.dnc.load();
+        dispatcher.start();
+        await registrar.restore();
+        startHeartbeat();
+        startDialers();
+      });
+    }
     if (users !== null) {
       log.info({ url: `${config.http.tls !== null ? 'https' : 'http'}://${api.address.includes(':') ? `[${api.address}]` : api.address}:${api.port}/`, users: u.accounts.map((a) => `${a.username} (${a.role})`).join(', '),
         // Clear-text passwords (the demo's) are printed only for an API on loopback: there they are a sign-in hint, not a leak.
@@ -502,7 +557,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     return {
       sip: sipEndpoints,
       http: { address: api.address, port: api.port },
-      calls, acd, store, registrar, desk, metrics, provisioning, audit,
+      calls, acd, store, registrar, desk, metrics, provisioning, audit, ha,
       stop: (reason?: string) => {
         stopping ??= (async () => {
           draining = true;
@@ -511,7 +566,8 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
           await dialer.stop();
           await campaigns.stop();
           await calls.drain(config.shutdown.drainSeconds * 1000);
-          const drained = await dispatcher.drain(5000);
+          // A node without the lease delivers nothing: it could not record the delivery, and the active delivers it.
+          const drained = ha !== null && ha.writeEpoch() === null ? 'not the active node' : await dispatcher.drain(5000);
           log.info({ drained }, 'outbox flushed');
           await undo();
           log.info('stopped');

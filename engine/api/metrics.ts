@@ -22,6 +22,7 @@ import type { DialResult } from '../outbound/index.ts';
 import { DIAL_RESULTS } from '../outbound/index.ts';
 import type { CdrOutcome } from '../../crm-adapter/index.ts';
 import { WORK_CLASSES, type WorkClass, type WorkClassStats } from '../sched/index.ts';
+import { HA_ROLES, type HaRole } from '../ha/index.ts';
 import type { CallPhase, WireAgentState, WireAgentStatus } from './types.ts';
 
 /** Direction of a SIP message or media packet, seen from the engine. */
@@ -115,6 +116,8 @@ export interface MetricSources {
   outbound?: () => ReadonlyArray<{ trunk: string; active: number; maxConcurrent?: number }>;
   /** Mode predictive: the dialer abandon ratio over the pacer's rolling window (`PredictivePacer.abandonRatio`). */
   dialerAbandonRatio?: () => number;
+  /** The active-standby node (engine/ha `HaNode.figures`), with `ha.enabled`. */
+  ha?: () => { role: HaRole; epoch: number; takeovers: number };
   /** Outbound campaigns (engine/campaigns `CampaignStore.figures`): contacts per campaign and status, attempts by result. */
   campaigns?: () => Promise<{ contacts: ReadonlyArray<{ campaign: string; status: string; n: number }>; attemptsByResult: Readonly<Record<string, number>> }>;
   /** Transfers by kind and result (structurally `CallController.transferOutcomes()`; every series present). */
@@ -293,6 +296,13 @@ export class Metrics {
         emit({ kind: 'uncaught_exception' }, f.uncaughtException);
         emit({ kind: 'unhandled_rejection' }, f.unhandledRejection);
       });
+    // ---- active-standby (issue 19)
+    scraped('gauge', 'onair_ha_role', 'Role of this node of the active-standby pair: 1 for the role it is in, 0 for the others (only active takes calls).',
+      ['role'], (emit) => { const h = sources().ha?.(); if (h !== undefined) for (const role of HA_ROLES) emit({ role }, h.role === role ? 1 : 0); });
+    scraped('gauge', 'onair_ha_lease_epoch', 'Fencing epoch of the lease this node holds or last held (0 before its first); it goes up at every takeover.',
+      [], (emit) => { const h = sources().ha?.(); if (h !== undefined) emit({}, h.epoch); });
+    scraped('counter', 'onair_ha_takeovers_total', 'Leases this node took over from another node since it started.',
+      [], (emit) => { const h = sources().ha?.(); if (h !== undefined) emit({}, h.takeovers); });
     scraped('gauge', 'onair_sip_transactions', 'SIP transactions alive, by side.', ['side'], (emit) => {
       const t = sources().transactions?.();
       if (t === undefined) return;

@@ -49,6 +49,8 @@ export function checkConfig(config: Config, opts: CheckOptions): CheckReport {
   checkQueues(config, r);
   checkFlows(config, r, opts);
   checkOperations(config, r, opts);
+  // Issue 19: the pair's lease lives in the database both nodes share; a SQLite file is one node's.
+  if (config.ha.enabled && config.database.kind !== 'postgres') r.errors.push('ha.enabled: an active-standby pair needs database.kind postgres (the lease and the store both nodes share)');
   return r;
 }
 

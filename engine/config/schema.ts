@@ -801,6 +801,16 @@ const reportsSection = z.strictObject({
   }).prefault({}).describe('The broadcast schedule: programmes and airings, stored in the database (docs/reports.md).'),
 }).prefault({}).describe('Reports, the broadcast schedule and surge mode (docs/reports.md).');
 
+// ------------------------------------------------------------------ active-standby (issue 19)
+
+const haSection = z.strictObject({
+  enabled: z.boolean().default(false).describe('Run as one node of an active-standby pair on the shared PostgreSQL database (needs database.kind postgres): only the node holding the lease takes calls, the other answers 503 (docs/operations.md, Running an active-standby pair).'),
+  nodeId: z.string().min(1).max(64).regex(/^[A-Za-z0-9._:-]+$/).nullable().default(null).describe('This node\'s name in the lease row (unique per node); null = host name and process id.'),
+  leaseMs: z.number().int().min(200).max(60_000).default(2000).describe('How long a taken or renewed lease lasts: a dead or paused active is replaced this long after its last renewal (ms).'),
+  renewIntervalMs: z.number().int().min(50).max(30_000).default(500).describe('How often the active renews the lease and the standby bids for it; at most half of leaseMs (ms).'),
+}).refine((h) => h.renewIntervalMs * 2 <= h.leaseMs, { message: 'ha.renewIntervalMs must be at most half of ha.leaseMs', path: ['renewIntervalMs'] })
+  .prefault({}).describe('Active-standby pair: a lease with a fencing epoch in PostgreSQL (issue 19).');
+
 // ------------------------------------------------------------------ the whole configuration
 
 /** The engine configuration schema. Parse with {@link loadConfig} (which adds cross-field checks). */
@@ -843,6 +853,7 @@ export const configSchema = z.strictObject({
     queueLimit: positiveInt.default(20000).describe('Most items waiting per class; a new request above it gets 503 with Retry-After (a response or ACK is dropped and counted as overload_shed).'),
     tryingAfterMs: z.number().int().min(1).max(199).default(100).describe('A new INVITE still queued this long gets 100 Trying at once (RFC 3261 wants one within 200 ms; it also stops the caller retransmitting) (ms).'),
   }).prefault({}).describe('Priorities under load on the main thread (issue 13): work classes agent > record > signalling > media.'),
+  ha: haSection,
   shutdown: z.strictObject({
     drainSeconds: nonNegativeInt.default(30).describe('On SIGTERM, calls in progress may finish for this long (s).'),
   }).prefault({}).describe('Graceful stop.'),

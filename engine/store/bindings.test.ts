@@ -34,6 +34,15 @@ void eachBackend(t, (t, backend) => {
     t.same(versions.map((v) => v.version), [1], 'migrated once, as its own component');
   });
 
+  t.test("times from the registrar's monotonic clock (fractional ms) are stored", async (t) => {
+    const store = await backend.open();
+    t.teardown(() => store.close());
+    const bindings = await backend.bindings(store, T0);
+    await bindings.upsert(binding('1001', 'sip:1001@192.0.2.10:5062', T0 + 3600_000.6199, { registeredAt: T0 + 0.25 }));
+    const [b] = await bindings.load(T0);
+    t.ok(b !== undefined && Math.abs(b.expiresAt - (T0 + 3600_000.6199)) < 1 && Math.abs(b.registeredAt - T0) < 1, 'kept to the millisecond');
+  });
+
   t.test('upsert refreshes the binding of the same agent and Contact; remove forgets it', async (t) => {
     const store = await backend.open();
     t.teardown(() => store.close());

@@ -7,3 +7,7 @@ export { startBaresip, toneWav } from './baresip.ts';
 export type { Baresip, BaresipOptions } from './baresip.ts';
 export { freeUdpPort, freeTcpPort } from './ports.ts';
 export { selfSignedCertificate, exampleDeployment, EXAMPLE_TLS } from './tls.ts';
+export { startKamailio, requireKamailio, kamailioConfig, checkKamailioConfig, KAMAILIO_CFG } from './kamailio.ts';
+export type { KamailioProxy, KamailioOptions } from './kamailio.ts';
+export { bindable, haRole, spawnHaNode } from './ha-pair.ts';
+export type { HaNodeProcessOptions } from './ha-pair.ts';

@@ -34,12 +34,16 @@ export class PgBindingStore {
     });
   }
 
-  /** Store a binding, replacing the one of the same agent and Contact (a refresh). */
+  /**
+   * Store a binding, replacing the one of the same agent and Contact (a refresh). Times are
+   * rounded to whole ms: the registrar derives them from its monotonic clock (fractional), and a
+   * BIGINT column refuses a fraction, where SQLite's INTEGER affinity kept it.
+   */
   upsert(b: StoredBinding): Promise<void> {
     return this.#writer.write(async (tx) => void await sql`INSERT INTO agent_bindings (agent_id, contact, transport, address, port, expires_at,
         call_id, cseq, instance_id, registered_at)
-      VALUES (${b.agentId}, ${b.contact}, ${b.source.transport}, ${b.source.address}, ${b.source.port}, ${b.expiresAt}, ${b.callId}, ${b.cseq},
-        ${b.instanceId}, ${b.registeredAt})
+      VALUES (${b.agentId}, ${b.contact}, ${b.source.transport}, ${b.source.address}, ${b.source.port}, ${Math.round(b.expiresAt)}, ${b.callId}, ${b.cseq},
+        ${b.instanceId}, ${Math.round(b.registeredAt)})
       ON CONFLICT (agent_id, contact) DO UPDATE SET transport = excluded.transport, address = excluded.address, port = excluded.port,
         expires_at = excluded.expires_at, call_id = excluded.call_id, cseq = excluded.cseq, instance_id = excluded.instance_id,
         registered_at = excluded.registered_at`.execute(tx));

@@ -4,7 +4,7 @@
  * store, on Kysely + pg like the shop. Chosen with `database: { kind: postgres, url }`.
  */
 export { PgStore, openPgStore, type PgStoreOptions } from './store.ts';
-export { PgWriter, type PgTx, type PgTables } from './writer.ts';
+export { PgWriter, type PgTx, type PgTables, type WriteFence } from './writer.ts';
 export { PgOutbox } from './outbox.ts';
 export { PgCallbacks } from './callbacks.ts';
 export { PgDnc } from './dnc.ts';

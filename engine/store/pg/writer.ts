@@ -18,6 +18,15 @@ export type PgTx = Transaction<PgTables>;
 /** The store reaches its tables through `sql` templates; the query builder's table types are not used. */
 export type PgTables = Record<string, never>;
 
+/**
+ * Fencing (issue 19, engine/ha): a check run first in every write transaction, which throws when
+ * this node may no longer write (its lease epoch is not the database's). Every write of the group
+ * is then refused, and nothing of it is committed.
+ */
+export interface WriteFence {
+  check(tx: PgTx): Promise<void>;
+}
+
 interface Job {
   fn: (tx: PgTx) => Promise<unknown>;
   resolve: (v: unknown) => void;
@@ -34,6 +43,7 @@ export class PgWriter {
   #running: Promise<void> | null = null;
   #timer: ReturnType<typeof setTimeout> | undefined;
   readonly #kick = (): void => this.#start();
+  #fence: WriteFence | null = null;
   /** Transactions committed so far (one per group when grouped): what the group-commit tests count. */
   commits = 0;
 
@@ -41,6 +51,11 @@ export class PgWriter {
     this.#db = db;
     this.grouped = grouped;
     this.#windowMs = windowMs;
+  }
+
+  /** Check `fence` at the start of every write transaction from now on (null: no check). */
+  setFence(fence: WriteFence | null): void {
+    this.#fence = fence;
   }
 
   /** Run a write; the promise resolves with its result once it is committed. */
@@ -93,6 +108,7 @@ export class PgWriter {
     try {
       await this.#db.transaction().execute(async (tx) => {
         values = [];
+        await this.#fence?.check(tx);
         for (const job of jobs) {
           try {
             values.push(await job.fn(tx));
@@ -115,6 +131,7 @@ export class PgWriter {
     const results: { ok: boolean; value: unknown }[] = [];
     try {
       await this.#db.transaction().execute(async (tx) => {
+        await this.#fence?.check(tx);
         for (const job of jobs) {
           await sql`SAVEPOINT w`.execute(tx);
           try {
@@ -143,7 +160,10 @@ export class PgWriter {
   async #each(jobs: Job[]): Promise<void> {
     for (const job of jobs) {
       try {
-        const value = await this.#db.transaction().execute((tx) => job.fn(tx));
+        const value = await this.#db.transaction().execute(async (tx) => {
+          await this.#fence?.check(tx);
+          return job.fn(tx);
+        });
         this.commits++;
         job.resolve(value);
       } catch (err) {
