@@ -50,6 +50,9 @@ export interface EngineEndpoints {
 /** The supervisor the wallboard signs in as (a bench-only account, only with `--wallboard`). */
 export const WALLBOARD_USER = { username: 'surge-supervisor', password: 'surge-supervisor-pass' } as const;
 
+/** The bench's own integration token, configured with the wallboard's users (the API is then closed). */
+export const BENCH_TOKEN = 'surge-bench-token';
+
 /** The outbound trunk's id (outbound CDRs name it). */
 export const SURGE_TRUNK = 'customers';
 
@@ -139,7 +142,7 @@ export function engineConfig(profile: Profile, agentCount: number, at: EngineEnd
         maxServerTransactionsPerSource: 50000,
       },
     },
-    http: { address: '127.0.0.1', port: at.httpPort },
+    http: { address: '127.0.0.1', port: at.httpPort, ...(at.wallboard ? { auth: { tokens: [BENCH_TOKEN] } } : {}) },
     database: { kind: 'sqlite', path: at.dbPath },
     media: {
       bindAddress: '127.0.0.1', rtpPortMin: at.rtpPortMin, rtpPortMax: at.rtpPortMax,

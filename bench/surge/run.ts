@@ -28,7 +28,7 @@ import { openDatabase } from '../../engine/db/index.ts';
 import { SqliteCrmAdapter } from '../../crm-adapter/index.ts';
 import type { Profile } from './profile.ts';
 import { drawCallers, expectedCalls, injectionFile, rateCommand, rateSchedule, sippPause, wholeCallsSchedule, type Caller } from './schedule.ts';
-import { crmCustomers, engineConfig, surgeAgents, SURGE_NUMBER, WALLBOARD_USER } from './engine-config.ts';
+import { crmCustomers, engineConfig, surgeAgents, SURGE_NUMBER, WALLBOARD_USER, BENCH_TOKEN } from './engine-config.ts';
 import { openWallboard, summarizeWallboard, type WallboardSample, type WallboardSummary } from './wallboard.ts';
 import { freePort, sleep, startEngineProcess, startSipp, type EngineBuild, type EngineProcess, type Sipp } from './processes.ts';
 import { countEnding, histogramQuantile, parsePrometheus, readSippCounts, snapshot, sum, type EngineSnapshot, type PromSeries } from './sampler.ts';
@@ -196,9 +196,15 @@ export function fillTemplate(template: string, values: Record<string, string>): 
   });
 }
 
+/**
+ * The bearer token the bench's API calls carry: set when the bench starts the engine with users
+ * (`--wallboard`), where the API is no longer open; runs are sequential, so one per process.
+ */
+const api: { headers: Record<string, string> } = { headers: {} };
+
 /** Fetch JSON from the engine's API. */
 async function getJson<T>(base: string, p: string): Promise<T> {
-  const r = await fetch(`${base}${p}`);
+  const r = await fetch(`${base}${p}`, { headers: api.headers });
   if (!r.ok) throw new Error(`GET ${p}: HTTP ${r.status}`);
   return await r.json() as T;
 }
@@ -252,6 +258,7 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
       const rtpPortMin = 2000;
       if (sipPort < 32000 || httpPort < 32000) throw new Error(`free ports ${sipPort}/${httpPort} fall in the RTP range 2000-31999`);
       const dbPath = path.join(dir, 'onair.db');
+      api.headers = o.wallboard ? { authorization: `Bearer ${BENCH_TOKEN}` } : {};
       const config = engineConfig(profile, agentCount, { sipPort, httpPort, dbPath, rtpPortMin, rtpPortMax: rtpPortMin + 29999, customerPort, wallboard: o.wallboard === true }, `surge-${seed}`);
       writeFileSync(path.join(dir, 'engine.json'), JSON.stringify(config, null, 2));
       // VIP and blacklisted callers are CRM customers before the first call.
@@ -704,7 +711,7 @@ async function supervise(http: string, list: readonly AgentRow[], since: Map<str
       since.set(a.id, now);
     } else if (now - from >= afterMs) {
       const r = await fetch(`${http}/api/v1/agents/${a.id}/status`, {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status: 'available' }),
+        method: 'POST', headers: { ...api.headers, 'content-type': 'application/json' }, body: JSON.stringify({ status: 'available' }),
       });
       await r.arrayBuffer();
       since.delete(a.id);
