@@ -29,6 +29,19 @@ export function Wallboard({ lang, t, session }: PageProps) {
   const loadAgents = (): void => {
     api<{ items: Agent[] }>('GET', '/api/v1/agents').then((r) => setAgents(r.items)).catch(() => setDenied(true));
   };
+  // During a surge every answered call moves an agent through three or four states: reading the
+  // whole list on each event would be tens of GETs a second from every open wallboard, at the
+  // moment the engine has least to spare. The event's own fields are applied at once; the rest
+  // of the row (call, time in state) is re-read at most once a second.
+  const reload = useRef<number | undefined>(undefined);
+  const loadAgentsSoon = (): void => {
+    if (reload.current !== undefined) return;
+    reload.current = window.setTimeout(() => { reload.current = undefined; loadAgents(); }, 1000);
+  };
+  const applyAgentState = (m: { agentId: string; status: Agent['status']; state: Agent['state']; reason: string | null }): void => {
+    setAgents((list) => list.map((a) => (a.id === m.agentId ? { ...a, status: m.status, state: m.state, reason: m.reason } : a)));
+    loadAgentsSoon();
+  };
   // Surge mode (an engine without a schedule has no route: the banner stays away).
   const loadSurge = (): void => {
     api<SurgeState>('GET', '/api/v1/surge').then(setSurge).catch(() => setSurge(null));
@@ -49,7 +62,7 @@ export function Wallboard({ lang, t, session }: PageProps) {
     loadSurge();
     const stop = openEvents((m) => {
       if (m.type === 'queue.update') setQueues((q) => new Map(q).set(m.queue.id, m.queue));
-      else if (m.type === 'agent.state') loadAgents();
+      else if (m.type === 'agent.state') applyAgentState(m);
       else if (m.type === 'surge') { loadSurge(); loadAgents(); }
     }, () => {});
     // One point a second: the total waiting now (queue updates come only when something changed).
@@ -62,7 +75,7 @@ export function Wallboard({ lang, t, session }: PageProps) {
       if (xs.length > POINTS) { xs.shift(); ys.shift(); }
       chart.current?.setData([xs, ys]);
     }, 1000);
-    return () => { stop(); clearInterval(sample); };
+    return () => { stop(); clearInterval(sample); window.clearTimeout(reload.current); };
   }, []);
 
   useEffect(() => {
