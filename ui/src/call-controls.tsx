@@ -34,9 +34,10 @@ export function CallControls({ t, callId }: PageProps & { callId: string }) {
     await api('POST', `${path}/transfer`, { to: { [kind]: x } });
     setDone(x);
   });
-  if (done !== null) return <p class="ok" data-testid="transferred">{t('transferred', { x: done })}</p>;
+  if (done !== null) return <section class="card call-controls"><p class="ok" data-testid="transferred">{t('transferred', { x: done })}</p></section>;
   return (
-    <div class="call-controls" data-testid="call-controls" aria-label={t('callControls')}>
+    <section class="card call-controls" data-testid="call-controls" aria-label={t('callControls')}>
+      <h2>{t('callControls')}</h2>
       <div class="row actions">
         <button type="button" data-testid="hold" onClick={hold}>{held ? t('resume') : t('hold')}</button>
         {held && <span class="warn" data-testid="on-hold">{t('onHold')}</span>}
@@ -54,6 +55,6 @@ export function CallControls({ t, callId }: PageProps & { callId: string }) {
         <button type="button" onClick={transfer} data-testid="transfer">{t('transfer')}</button>
       </div>
       {error !== '' && <p class="error" role="alert">{error}</p>}
-    </div>
+    </section>
   );
 }
