@@ -170,3 +170,24 @@ t.test('lookup: answer parsed, 404 unknown, bad answers and silence fall back to
   t.throws(() => new WebhookCrmAdapter({ url: 'not a url', lookupUrl: null, secret: SECRET }));
   t.throws(() => new WebhookCrmAdapter({ url: base, lookupUrl: null, secret: '' }), /CRM_ERR_CONFIG/);
 });
+
+t.test('query: signed POST to queryUrl; 200 is the answer, 404 nothing found, another status or silence fails; no queryUrl fails', async (t) => {
+  const shipped = { kind: 'orderStatus', orderNumber: 'SO1', status: 'shipped', courier: 'SF', waybill: 'SF1', amountFen: 100 };
+  const { seen, base } = await crmServer(t, (_s, n) => (n === 1 ? { status: 200, body: shipped } : n === 2 ? { status: 404 } : n === 3 ? { status: 500 } : null));
+  const crm = new WebhookCrmAdapter({ url: `${base}/onair`, lookupUrl: null, queryUrl: `${base}/query`, secret: SECRET });
+  const req = {
+    kind: 'orderStatus' as const, orderNumber: '1', verification: null, caller: '+861', dialled: '100', programme: 'p', airing: null,
+    customerId: null, deadlineMs: 300, signal: new AbortController().signal, callId: 'call-1',
+  };
+  t.same(await crm.query(req), shipped);
+  const body = JSON.parse(seen[0]!.raw.toString('utf8')) as Record<string, unknown>;
+  t.match(body, { contractVersion: 1, kind: 'query', deadlineMs: 300, query: { kind: 'orderStatus', orderNumber: '1', caller: '+861', programme: 'p', callId: 'call-1' } });
+  t.notOk('signal' in (body.query as object), 'the signal is not sent');
+  t.equal(seen[0]!.url, '/query');
+  t.ok(verifyWebhook(seen[0]!.raw, seen[0]!.headers, SECRET, Date.now()).ok, 'signed like every request');
+  t.same(await crm.query(req), { kind: 'notFound' });
+  await t.rejects(crm.query(req), /HTTP 500/);
+  await t.rejects(crm.query({ ...req, deadlineMs: 50 }), 'no answer within the deadline');
+  const none = new WebhookCrmAdapter({ url: `${base}/onair`, lookupUrl: null, secret: SECRET });
+  await t.rejects(none.query(req), /no queryUrl/);
+});

@@ -15,6 +15,8 @@
  * {"contractVersion":1,"kind":"cdr",...,"cdr":{...}}
  * {"contractVersion":1,"kind":"lookup","timestamp":...,"number":"+4930...","dialled":"100",
  *  "callId":"call-42","deadlineMs":300}
+ * {"contractVersion":1,"kind":"query","timestamp":...,"deadlineMs":2000,
+ *  "query":{"kind":"orderStatus","orderNumber":"2026...","verification":null,"caller":"+86...",...}}
  * ```
  *
  * The signature covers the whole body, and the body carries the timestamp, so a receiver that
@@ -25,13 +27,16 @@
  * outbox with backoff; any other 4xx is a permanent failure (dead letter at once: the CRM will
  * not accept that payload however often it is sent). A look-up answers 200 with a JSON object of
  * {@link CallerInfo} fields (all optional; `known` defaults to true) or 404 for an unknown
- * number; anything else, or no answer within the deadline, is an unknown caller.
+ * number; anything else, or no answer within the deadline, is an unknown caller. A query (IVR
+ * self-service, sent to <queryUrl>) answers 200 with a {@link QueryResult} object or 404 for
+ * nothing found; anything else fails the query (the engine checks the answer and sends the caller
+ * to the step's fallback).
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import {
   CONTRACT_VERSION, CrmDeliveryError, unknownCaller,
-  type CallerInfo, type CallEvent, type Cdr, type CrmAdapter, type DeliveryInfo, type LookupContext,
+  type CallerInfo, type CallEvent, type Cdr, type CrmAdapter, type DeliveryInfo, type LookupContext, type QueryRequest, type QueryResult,
 } from './contract.ts';
 
 /** Options of {@link WebhookCrmAdapter}. */
@@ -40,6 +45,8 @@ export interface WebhookCrmOptions {
   url: string;
   /** Where look-ups are POSTed; null = no look-ups (every caller unknown). */
   lookupUrl: string | null;
+  /** Where IVR self-service queries are POSTed; null or absent = the CRM answers none (a query fails). */
+  queryUrl?: string | null;
   /** Shared secret of the HMAC signature. */
   secret: string;
   /** Timeout of one event/CDR POST. Default 5000 ms. */
@@ -134,6 +141,7 @@ export class WebhookCrmAdapter implements CrmAdapter {
   constructor(options: WebhookCrmOptions) {
     new URL(options.url);
     if (options.lookupUrl !== null) new URL(options.lookupUrl);
+    if (options.queryUrl != null) new URL(options.queryUrl);
     if (options.secret.length === 0) throw new Error('CRM_ERR_CONFIG: webhook secret must not be empty');
     this.#o = options;
     this.name = options.name ?? 'webhook';
@@ -181,6 +189,23 @@ export class WebhookCrmAdapter implements CrmAdapter {
         ? `no answer within ${budget} ms` : String(err);
       return this.#fallback(number, reason);
     }
+  }
+
+  /** An IVR query to `queryUrl` (see the module comment); the engine checks what comes back. */
+  async query(req: QueryRequest): Promise<QueryResult> {
+    const url = this.#o.queryUrl;
+    if (url == null) throw new Error('CRM_ERR_CONFIG: no queryUrl: this CRM answers no IVR queries');
+    const { signal, deadlineMs, ...query } = req;
+    const res = await this.#post(url, { kind: 'query', deadlineMs, query }, null, AbortSignal.any([signal, AbortSignal.timeout(deadlineMs)]));
+    if (res.status === 404) {
+      await res.body?.cancel();
+      return { kind: 'notFound' };
+    }
+    if (res.status !== 200) {
+      await res.body?.cancel();
+      throw new Error(`query answered HTTP ${res.status}`);
+    }
+    return (await res.json()) as QueryResult;
   }
 
   callEvent(event: CallEvent, delivery: DeliveryInfo): Promise<void> {

@@ -121,7 +121,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
         ? new ShopCrmAdapter({ store: shopStoreConfig(config.crm, config.database.path), strikeThreshold: config.crm.strikeThreshold, seedDemo: config.crm.seedDemo, notifications: config.crm.notifications, log: log.child({ module: 'shop' }) })
       : config.crm.adapter === 'module'
         ? await loadAdapterModule(config.crm.module, process.cwd(), config.crm.options)
-        : new WebhookCrmAdapter({ url: config.crm.url, lookupUrl: config.crm.lookupUrl, secret: config.crm.secret, timeoutMs: config.crm.timeoutMs, lookupTimeoutMs: config.crm.lookupTimeoutMs }));
+        : new WebhookCrmAdapter({ url: config.crm.url, lookupUrl: config.crm.lookupUrl, queryUrl: config.crm.queryUrl, secret: config.crm.secret, timeoutMs: config.crm.timeoutMs, lookupTimeoutMs: config.crm.lookupTimeoutMs }));
     await crm.init();
     cleanups.push(() => crm.close());
     // Reports (issue 18): every CDR the outbox accepts is filed in the interval tables, recovered ones included.

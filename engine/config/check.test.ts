@@ -98,7 +98,11 @@ const cases: Array<[string, (c: Record<string, any>) => void, string]> = [
   ['number to an unknown flow', (c) => { c.numbers['100'] = { flow: 'nope' }; }, `numbers["100"].flow: 'nope' is not a flow`],
   ['feature codes clash', (c) => { c.featureCodes = { ready: '*62' }; }, "featureCodes.notReady: duplicate feature code '*62' (also featureCodes.ready)"],
   ['a query step with a CRM that has no query', (c) => { c.flows.main.unshift({ query: { kind: 'promotion', failed: { queue: 'orders' } } }); },
-    'flows.main[0].query: crm.adapter sqlite has no query (IVR self-service); use shop or a module adapter that implements query'],
+    'flows.main[0].query: crm.adapter sqlite has no query (IVR self-service); use shop, webhook with queryUrl, or a module adapter that implements query'],
+  ['a query step with a webhook CRM without queryUrl', (c) => {
+    c.crm = { adapter: 'webhook', url: 'http://127.0.0.1:9000/hook', secret: '0123456789abcdef' };
+    c.flows.main.unshift({ query: { kind: 'promotion', failed: { queue: 'orders' } } });
+  }, 'flows.main[0].query: crm.queryUrl is null: the webhook CRM would answer no query'],
   ['a query fallback to an unknown queue', (c) => { c.crm = { adapter: 'shop' }; c.flows.main.unshift({ query: { kind: 'promotion', failed: { queue: 'sales' } } }); },
     "flows.main[0].query.failed: 'sales' is not a queue"],
   ['a query readout prompt missing in a language', (c) => {

@@ -402,8 +402,10 @@ function checkQueries(c: Config, r: CheckReport): void {
     steps.forEach((s, i) => {
       if (s.type !== 'query') return;
       const field = `${key('flows', flowId)}[${i}].query`;
-      if (c.crm.adapter === 'sqlite' || c.crm.adapter === 'webhook') {
-        r.errors.push(`${field}: crm.adapter ${c.crm.adapter} has no query (IVR self-service); use shop or a module adapter that implements query`);
+      if (c.crm.adapter === 'sqlite') {
+        r.errors.push(`${field}: crm.adapter sqlite has no query (IVR self-service); use shop, webhook with queryUrl, or a module adapter that implements query`);
+      } else if (c.crm.adapter === 'webhook' && c.crm.queryUrl === null) {
+        r.errors.push(`${field}: crm.queryUrl is null: the webhook CRM would answer no query`);
       }
       for (const v of [s.orderNumber, s.verification]) {
         if (v !== null && !collected.has(v)) r.warnings.push(`${field}: variable '${v}' is not set by any collect step`);

@@ -262,6 +262,7 @@ const crmSection = z.discriminatedUnion('adapter', [
     adapter: z.literal('webhook').describe('JSON POSTs to your CRM, HMAC-signed.'),
     url: z.url({ protocol: /^https?$/ }).describe('Where events and CDRs are POSTed.'),
     lookupUrl: z.url({ protocol: /^https?$/ }).nullable().default(null).describe('Where look-ups are POSTed; null = every caller unknown.'),
+    queryUrl: z.url({ protocol: /^https?$/ }).nullable().default(null).describe("Where the IVR's self-service queries (flow step query) are POSTed; null = none (a query step needs it)."),
     secret: z.string().min(1).describe('Shared secret of the HMAC-SHA256 signature.'),
     timeoutMs: positiveInt.default(5000).describe('Timeout of one event or CDR POST (ms).'),
     lookupTimeoutMs: positiveInt.default(1000).describe('Timeout of one look-up POST (ms).'),
