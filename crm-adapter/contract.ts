@@ -239,6 +239,9 @@ export type CallEvent =
  * - `answered` — an agent talked to the caller;
  * - `abandoned_queue` — the caller hung up while queued or while an agent's phone rang;
  * - `abandoned_ivr` — the caller hung up in the IVR, before any queue;
+ * - `completed_ivr` — the IVR ended the call as its flow says (an announcement, closed hours: a
+ *   hangup step or action, the end of the flow), or the caller hung up after a self-service answer
+ *   was read out to the end; the caller did not give up: not an abandon, and no callback;
  * - `rejected_blacklist` — rejected before media because the CRM blacklisted the number;
  * - `rejected_capacity` — rejected with 503 because the engine was over capacity;
  * - `callback_requested` — the caller chose a callback in the IVR;
@@ -248,7 +251,7 @@ export type CallEvent =
  * - `failed` — the engine could not complete the call (error, or a restart after a crash).
  */
 export type CdrOutcome =
-  | 'answered' | 'abandoned_queue' | 'abandoned_ivr' | 'rejected_blacklist' | 'rejected_capacity'
+  | 'answered' | 'abandoned_queue' | 'abandoned_ivr' | 'completed_ivr' | 'rejected_blacklist' | 'rejected_capacity'
   | 'callback_requested' | 'released_max_wait' | 'failed';
 
 /**

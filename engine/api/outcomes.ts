@@ -6,7 +6,7 @@ import type { CdrOutcome } from '../../crm-adapter/index.ts';
 
 /** Every {@link CdrOutcome}, in the contract's order. */
 export const CDR_OUTCOMES = [
-  'answered', 'abandoned_queue', 'abandoned_ivr', 'rejected_blacklist', 'rejected_capacity', 'callback_requested', 'released_max_wait',
+  'answered', 'abandoned_queue', 'abandoned_ivr', 'completed_ivr', 'rejected_blacklist', 'rejected_capacity', 'callback_requested', 'released_max_wait',
   'failed',
 ] as const satisfies readonly CdrOutcome[];
 // Fails to compile when the contract gains an outcome this list lacks.

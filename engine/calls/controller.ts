@@ -134,6 +134,8 @@ interface Call extends CallRecord {
   external: OutboundCall | undefined;
   /** Prompts played to the caller, in order (the CDR's `played`, played.ts). */
   played: string[];
+  /** A self-service answer was read out to the end (query.ts `served`): hanging up then is `completed_ivr`. */
+  selfServed: boolean;
 }
 
 interface IvrState {
@@ -418,7 +420,7 @@ export class CallController {
       invite, admission, callerDialog: undefined, callerAnswered: false, callerAcked: false, awaitingAck: null, callerLeg: undefined, callerCodec: 'PCMU',
       localSdp: undefined, agentLeg: undefined, agentLocal: undefined, agentInvite: undefined, agentDialog: undefined, offerSeq: 0, playId: -1,
       afterPlay: undefined, ivr: undefined, queueDigits: undefined, answerTimer: undefined, closing: undefined, mediaStarted: false,
-      vars: Object.create(null) as Record<string, string>, played: [],
+      vars: Object.create(null) as Record<string, string>, played: [], selfServed: false,
       treatment: 'media', ringing: false, ringingMs: 0, streaming: false, ringTimer: undefined, pendingRemote: undefined, external: undefined,
     };
     this.calls.set(call.id, call);
@@ -993,7 +995,8 @@ export class CallController {
     ivr.step++;
     const step = ivr.flow.steps[ivr.step];
     if (!step) {
-      this.hangUpCaller(call, 'system', 'abandoned_ivr');
+      // The flow ran to its end: the IVR served the caller (an announcement, a self-service answer).
+      this.hangUpCaller(call, 'system', 'completed_ivr');
       return;
     }
     switch (step.type) {
@@ -1021,7 +1024,7 @@ export class CallController {
         this.requestCallback(call, step.queue, step.prompts);
         return;
       case 'hangup':
-        this.play(call, this.prompts(call, step.prompts), () => this.hangUpCaller(call, 'system', 'abandoned_ivr'));
+        this.play(call, this.prompts(call, step.prompts), () => this.hangUpCaller(call, 'system', 'completed_ivr'));
         return;
       case 'goto':
         this.startFlow(call, step.flow);
@@ -1045,7 +1048,7 @@ export class CallController {
       Object.assign(call.vars, r.vars);
       const go = (): void => (r.action === null ? this.nextStep(call) : this.menuAction(call, r.action));
       if (r.prompts.length === 0) go();
-      else this.play(call, this.prompts(call, r.prompts), go);
+      else this.play(call, this.prompts(call, r.prompts), () => { if (r.served) call.selfServed = true; go(); });
     }).catch((err: unknown) => this.d.log.error({ err, ...this.ctx(call) }, 'query step failed'));
   }
 
@@ -1148,7 +1151,7 @@ export class CallController {
       case 'queue': this.enqueue(call, call.priority > 0 && action.vipQueue ? action.vipQueue : action.queue); return;
       case 'callback': this.requestCallback(call, action.queue, action.prompts); return;
       case 'flow': this.startFlow(call, action.flow); return;
-      case 'hangup': this.hangUpCaller(call, 'system', 'abandoned_ivr'); return;
+      case 'hangup': this.hangUpCaller(call, 'system', 'completed_ivr'); return;
     }
   }
 
@@ -1555,6 +1558,12 @@ export class CallController {
     switch (call.phase) {
       case 'setup':
       case 'ivr':
+        if (call.selfServed) {
+          // Heard the answer they called for, then hung up: served by the IVR, no callback.
+          this.endCaller(call);
+          this.finish(call, 'completed_ivr', by, null);
+          return;
+        }
         this.abandoned(call, 'ivr', now);
         this.endCaller(call);
         this.finish(call, 'abandoned_ivr', by, 'abandoned_ivr');

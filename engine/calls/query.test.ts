@@ -87,13 +87,13 @@ t.test('runQueryStep: no order number keyed asks nothing; verification is sent; 
   const port: CrmQuery = { query: async (a) => { asked.push(a); return { ok: true, result: order }; } };
   const call = { callId: 'c1', caller: '+861', dialled: '100', programme: 'p', airing: null, customerId: 'C1', vars: {}, lang: 'en' as const };
   const none = await runQueryStep(port, orderStep(), call, () => false);
-  t.same(none, { vars: { orderResult: 'notFound' }, prompts: ['query-not-found'], action: null });
+  t.same(none, { vars: { orderResult: 'notFound' }, prompts: ['query-not-found'], action: null, served: false });
   t.equal(asked.length, 0);
   await runQueryStep(port, orderStep({ verificationVar: 'pin' }), { ...call, vars: { orderNumber: '20261207000001', pin: '0004' } }, () => false);
   t.match(asked[0], { kind: 'orderStatus', orderNumber: '20261207000001', verification: '0004', caller: '+861', programme: 'p', customerId: 'C1' });
   const broken: CrmQuery = { query: () => Promise.reject(new Error('bug')) };
   t.same(await runQueryStep(broken, orderStep(), { ...call, vars: { orderNumber: '1' } }, () => false),
-    { vars: { orderResult: 'error' }, prompts: ['query-failed'], action: { type: 'queue', queue: 'orders', vipQueue: null } });
+    { vars: { orderResult: 'error' }, prompts: ['query-failed'], action: { type: 'queue', queue: 'orders', vipQueue: null }, served: false });
   t.same((await runQueryStep(undefined, orderStep(), { ...call, vars: { orderNumber: '1' } }, () => false)).vars, { orderResult: 'unsupported' });
 });
 
@@ -192,7 +192,47 @@ t.test('a caller who hangs up while the CRM answers: the late answer is dropped'
   answer?.({ ok: true, result: order });
   await r.settle();
   t.equal(r.media.plays(leg).length, plays, 'nothing played to a gone caller');
-  t.match(r.of('call.ended')[0], { outcome: 'abandoned_ivr' });
+  t.match(r.of('call.ended')[0], { outcome: 'abandoned_ivr' }, 'nothing was heard: an abandon');
+});
+
+t.test('served by the IVR: a caller who hangs up after the answer is read out is completed_ivr, no abandon and no callback; one who hangs up mid-readout abandoned', async (t) => {
+  const cases = [
+    { why: 'hangs up once the readout is heard', doneFirst: true, outcome: 'completed_ivr', callbacks: 0, abandoned: 0 },
+    { why: 'hangs up during the readout', doneFirst: false, outcome: 'abandoned_ivr', callbacks: 1, abandoned: 1 },
+  ] as const;
+  for (const c of cases) {
+    // A flow that goes on after the readout (to a menu of more options, here an agent queue whose
+    // agent is away): the caller is still in the IVR when they hang up.
+    const r = rig(t, [collect, orderStep(), { type: 'play', prompts: ['menu'] }, hangup], { query: async () => ({ ok: true, result: order }) });
+    const leg = await keyOrder(r, '20261207000001');
+    t.same(r.media.lastPrompts(leg), readout(order, 'en', () => true), `${c.why}: the readout plays`);
+    if (c.doneFirst) {
+      r.media.done(leg);
+      await r.settle();
+    }
+    r.inDialog(r.of('call.arrived')[0]!.sipCallId, 'BYE');
+    await r.settle();
+    await r.advance(1000);
+    const cdr = await cdrOf(r);
+    t.equal(cdr?.outcome, c.outcome, `${c.why}: ${c.outcome}`);
+    t.equal((await r.store.callbacks.list({})).length, c.callbacks, `${c.why}: ${c.callbacks} callback tasks`);
+    t.equal(r.of('call.abandoned').length, c.abandoned, `${c.why}: ${c.abandoned} abandon events`);
+  }
+});
+
+t.test('a flow that ends the call itself (hangup step) served the caller: completed_ivr, no callback', async (t) => {
+  const r = rig(t, [{ type: 'play', prompts: ['welcome'] }, hangup], undefined);
+  r.invite();
+  await r.settle();
+  const leg = r.callerLeg(0);
+  r.media.done(leg);
+  await r.settle();
+  t.same(r.media.lastPrompts(leg), ['en/goodbye']);
+  r.media.done(leg);
+  await r.settle();
+  await r.advance(1000);
+  t.equal((await cdrOf(r))?.outcome, 'completed_ivr');
+  t.equal((await r.store.callbacks.list({})).length, 0);
 });
 
 t.test('a CRM outage is one log line per period, with the count not logged', async (t) => {

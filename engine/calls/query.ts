@@ -218,6 +218,11 @@ export interface QueryStepResult {
   /** Full names (`zh/…`) or names without the language (the controller adds it). */
   prompts: string[];
   action: MenuAction | null;
+  /**
+   * The caller got what they called for: an answer found and read out. A caller who hangs up once
+   * it has been heard was served by the IVR (CDR `completed_ivr`), not an abandon to call back.
+   */
+  served: boolean;
 }
 
 /**
@@ -227,13 +232,13 @@ export interface QueryStepResult {
 export async function runQueryStep(
   port: CrmQuery | undefined, step: QueryStep, call: QueryCall, hasPrompt: (name: string) => boolean,
 ): Promise<QueryStepResult> {
-  const failed = (outcome: QueryOutcome): QueryStepResult => ({ vars: queryVariables(step.into, outcome, null), prompts: [...step.failedPrompts], action: step.failed });
+  const failed = (outcome: QueryOutcome): QueryStepResult => ({ vars: queryVariables(step.into, outcome, null), prompts: [...step.failedPrompts], action: step.failed, served: false });
   const base = { callId: call.callId, caller: call.caller, dialled: call.dialled, programme: call.programme, airing: call.airing, customerId: call.customerId };
   let ask: QueryAsk;
   if (step.kind === 'orderStatus') {
     const orderNumber = step.orderNumberVar === null ? undefined : own(call.vars, step.orderNumberVar);
     // No order number keyed (the collect step gave up): nothing to ask, the caller goes on as not found.
-    if (orderNumber === undefined) return { vars: queryVariables(step.into, 'notFound', null), prompts: [...step.notFoundPrompts], action: step.notFound };
+    if (orderNumber === undefined) return { vars: queryVariables(step.into, 'notFound', null), prompts: [...step.notFoundPrompts], action: step.notFound, served: false };
     const verification = step.verificationVar === null ? null : own(call.vars, step.verificationVar) ?? null;
     ask = { ...base, kind: 'orderStatus', orderNumber, verification };
   } else ask = { ...base, kind: 'promotion' };
@@ -246,8 +251,9 @@ export async function runQueryStep(
   }
   if (!answer.ok) return failed(answer.outcome);
   const r = answer.result;
-  if (r.kind === 'notFound') return { vars: queryVariables(step.into, 'notFound', null), prompts: [...step.notFoundPrompts], action: step.notFound };
-  return { vars: queryVariables(step.into, 'found', r), prompts: step.readout ? readout(r, call.lang, hasPrompt) : [], action: null };
+  if (r.kind === 'notFound') return { vars: queryVariables(step.into, 'notFound', null), prompts: [...step.notFoundPrompts], action: step.notFound, served: false };
+  // Without a readout the answer only feeds variables (an agent tells it): not served by the IVR.
+  return { vars: queryVariables(step.into, 'found', r), prompts: step.readout ? readout(r, call.lang, hasPrompt) : [], action: null, served: step.readout };
 }
 
 /**
