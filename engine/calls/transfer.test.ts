@@ -9,6 +9,8 @@ import type { Cdr } from '../../crm-adapter/index.ts';
 import { CallRig, type Phone, type RigOptions } from './testing.ts';
 import { DEFAULT_QUEUE_CALL_SETTINGS } from './settings.ts';
 import { checkRefer, MAX_TRANSFERS, type ReferContext } from './transfer.ts';
+import { matchReplaces, MAX_REPLACES, parseReplaces, replacesInUri, type DialogId } from './attended.ts';
+import { parseNameAddr } from '../sip/index.ts';
 
 // A wrap-up after each call, so the transferring agent is not offered the caller back at once.
 const QUEUES: RigOptions['queues'] = [{ id: 'orders', wrapUpMs: 10_000 }, { id: 'service', wrapUpMs: 10_000 }];
@@ -125,6 +127,7 @@ t.test('hostile REFERs are refused with the RFC\'s status, counted, and change n
     [['Refer-To: <sip:%zz@x>'], 603], // no such queue, and the escape does not throw
     [['Refer-To: <tel:+41791234567>'], 488],
     [['Refer-To: <sip:service@x?Replaces=abc%3Bto-tag%3D1%3Bfrom-tag%3D2>'], 488],
+    [['Refer-To: <sip:service@x?Replaces=abc%3Bto-tag%3D1>'], 400], // Replaces without a from-tag (RFC 3891 §3)
     [['Refer-To: <sip:nowhere@x>'], 603],
     [['Refer-To: <sip:constructor@x>'], 603], // not Object.prototype's
     [['Refer-To: <sip:orders@x>'], 603], // the queue it is in: a loop
@@ -141,8 +144,8 @@ t.test('hostile REFERs are refused with the RFC\'s status, counted, and change n
   t.same(r.dialogResponses(sip, 'REFER'), [603], 'the carrier may not transfer our caller');
   t.equal(r.acd.inspectCall(callId)?.state, 'talking', 'still talking to a1');
   const c = r.calls.transferCounters();
-  t.same({ ...c }, { accepted: 0, malformed: 4, notAgent: 1, staleDialog: 0, notTalking: 0, unsupported: 2, unknownTarget: 3, loop: 1 });
-  t.same(r.calls.transferOutcomes().attended, { ok: 0, failed: 0, refused: 1 }, 'the REFER with Replaces counts as an attended transfer refused');
+  t.same({ ...c }, { accepted: 0, malformed: 5, notAgent: 1, staleDialog: 0, notTalking: 0, unsupported: 2, unknownTarget: 3, loop: 1 });
+  t.same(r.calls.transferOutcomes().attended, { ok: 0, failed: 0, refused: 2 }, 'the REFERs with Replaces count as attended transfers refused');
   t.same(r.calls.transferOutcomes().blind, { ok: 0, failed: 0, refused: 10 }, 'the others as blind ones');
   // After a transfer, the old dialog's REFER is for a call it no longer has.
   fromPhone(r, inv, p1, 'REFER', ['Refer-To: <sip:service@x>']);
@@ -161,4 +164,62 @@ t.test('checkRefer: a call passed on too often is a loop', async (t) => {
   t.match(checkRefer({ ...base, transfers: MAX_TRANSFERS }), { ok: false, refusal: 'loop' });
   t.match(checkRefer({ ...base, talking: false }), { ok: false, refusal: 'notTalking' });
   t.match(checkRefer({ ...base, referredBy: ' <sip:2001@x> ' }), { ok: true, referredBy: '<sip:2001@x>' });
+});
+
+t.test('parseReplaces: RFC 3891 §6.1 values, and hostile ones are null, never a throw', async (t) => {
+  t.same(parseReplaces('425928@bobster.example.org;to-tag=7743;from-tag=6472'),
+    { callId: '425928@bobster.example.org', toTag: '7743', fromTag: '6472', earlyOnly: false }, 'the RFC\'s example');
+  t.same(parseReplaces('abc ; from-tag = 2 ;To-Tag=1;early-only;x=y'), { callId: 'abc', toTag: '1', fromTag: '2', earlyOnly: true },
+    'any order, LWS around ; and =, case-insensitive names, early-only, generic params ignored');
+  const hostile = [
+    '', ';to-tag=1;from-tag=2', 'abc', 'abc;to-tag=1', 'abc;from-tag=2', 'abc;to-tag=;from-tag=2', 'abc;to-tag;from-tag=2',
+    'abc;to-tag=1;to-tag=3;from-tag=2', 'abc;to-tag=1;from-tag=2;from-tag=2', 'abc;to-tag=1;from-tag=2;early-only=1',
+    'a b;to-tag=1;from-tag=2', 'a@;to-tag=1;from-tag=2', '@b;to-tag=1;from-tag=2', 'abc;to-tag=1 2;from-tag=2',
+    'abc;to-tag=1;from-tag=2;', 'abc;;to-tag=1;from-tag=2', 'abc;to-tag=<1>;from-tag=2', 'a\u0000c;to-tag=1;from-tag=2',
+    'é;to-tag=1;from-tag=2', `${'x'.repeat(MAX_REPLACES)};to-tag=1;from-tag=2`, 'abc;constructor;to-tag=1;from-tag=2;__proto__=1',
+  ];
+  for (const v of hostile) {
+    const r = parseReplaces(v);
+    // The last one is well formed (unknown generic params are ignored): it must not pollute anything.
+    if (v.includes('__proto__')) t.same(r, { callId: 'abc', toTag: '1', fromTag: '2', earlyOnly: false }, JSON.stringify(v));
+    else t.equal(r, null, JSON.stringify(v));
+  }
+});
+
+t.test('replacesInUri: the Refer-To URI header, %-unescaped once; two of them or a bad value are malformed', async (t) => {
+  const of = (s: string): ReturnType<typeof replacesInUri> | 'unparsed' => {
+    const na = parseNameAddr(s);
+    return na ? replacesInUri(na.uri) : 'unparsed';
+  };
+  t.same(of('<sip:2002@onair>'), { kind: 'none' });
+  t.same(of('<sip:2002@onair?Subject=hi>'), { kind: 'none' });
+  t.same(of('<sip:2002@onair?replaces=c%40h%3Bto-tag%3Dt1%3Bfrom-tag%3Df1>'),
+    { kind: 'replaces', replaces: { callId: 'c@h', toTag: 't1', fromTag: 'f1', earlyOnly: false } });
+  t.same(of('<sip:2002@onair?Replaces=a%3Bto-tag%3D1%3Bfrom-tag%3D2&replaces=b%3Bto-tag%3D1%3Bfrom-tag%3D2>'), { kind: 'malformed' }, 'two Replaces');
+  t.same(of('<sip:2002@onair?Replaces=a%3Bto-tag%3D1>'), { kind: 'malformed' });
+  t.same(of('<sip:2002@onair?Replaces=a%20b%3Bto-tag%3D1%3Bfrom-tag%3D2>'), { kind: 'malformed' }, 'an escaped space is no Call-ID');
+  t.same(of('<sip:2002@onair?Replaces=a%253Bto-tag%253D1%253Bfrom-tag%253D2>'), { kind: 'malformed' }, 'unescaped once only: %253B is a literal %3B');
+  t.same(of('<sip:2002@onair?Replaces=>'), { kind: 'malformed' }, 'empty');
+});
+
+t.test('matchReplaces: only a dialog of the call with that Call-ID and both tags, early-only only while early (RFC 3891 §3)', async (t) => {
+  const consult: DialogId = { callId: 'c1', localTag: 'b-tag', remoteTag: 'onair-tag', early: false };
+  const r = { callId: 'c1', toTag: 'b-tag', fromTag: 'onair-tag', earlyOnly: false };
+  t.match(matchReplaces(r, [consult]), { ok: true, dialog: consult });
+  t.same(matchReplaces(r, []), { ok: false, mismatch: 'noDialog' }, 'no consultation dialog');
+  t.same(matchReplaces({ ...r, callId: 'other' }, [consult]), { ok: false, mismatch: 'noDialog' }, 'a foreign dialog');
+  t.same(matchReplaces({ ...r, toTag: 'onair-tag', fromTag: 'b-tag' }, [consult]), { ok: false, mismatch: 'noDialog' }, 'tags swapped');
+  t.same(matchReplaces({ ...r, toTag: 'B-TAG' }, [consult]), { ok: false, mismatch: 'noDialog' }, 'tags are case-sensitive');
+  t.same(matchReplaces({ ...r, earlyOnly: true }, [consult]), { ok: false, mismatch: 'notEarly' });
+  t.match(matchReplaces({ ...r, earlyOnly: true }, [{ ...consult, early: true }]), { ok: true });
+});
+
+t.test('checkRefer: a malformed Replaces is a bad Refer-To (400), a well-formed one still 488; both attended', async (t) => {
+  const base: ReferContext = {
+    referTo: ['<sip:service@x>'], referredBy: undefined, fromAgent: true, fromCurrentAgent: true, talking: true, currentQueue: 'orders',
+    transfers: 0, queues: { orders: 1, service: 1 }, numbers: {}, flows: {}, vip: false, now: 0,
+  };
+  t.same(checkRefer({ ...base, referTo: ['<sip:service@x?Replaces=a%3Bto-tag%3D1%3Bfrom-tag%3D2>'] }), { ok: false, refusal: 'unsupported', attended: true });
+  t.same(checkRefer({ ...base, referTo: ['<sip:service@x?REPLACES=a%3Bfrom-tag%3D2>'] }), { ok: false, refusal: 'malformed', attended: true });
+  t.same(checkRefer({ ...base, referTo: ['<sip:service@x?Replaces=>'] }), { ok: false, refusal: 'malformed', attended: true }, 'an empty one');
 });

@@ -26,10 +26,11 @@ import { parseNameAddr, unescapeUri } from '../sip/index.ts';
 import type { Dialog, HeaderField } from '../sip/index.ts';
 import type { CallUserAgent, Flow, NumberRoute } from './types.ts';
 import { defaultQueueOf } from './media-admission.ts';
+import { replacesInUri } from './attended.ts';
 
 /** Why a REFER was refused; each is counted in {@link Transfers.refused}. */
 export type TransferRefusal =
-  /** No Refer-To, more than one, or one that does not parse (RFC 3515 §2.4.1: 400). */
+  /** No Refer-To, more than one, one that does not parse, or a malformed Replaces in it (RFC 3515 §2.4.1: 400). */
   | 'malformed'
   /** A REFER in the carrier's dialog: the carrier never transfers our caller (603). */
   | 'notAgent'
@@ -37,7 +38,7 @@ export type TransferRefusal =
   | 'staleDialog'
   /** The call is not in a conversation (already being moved): 491 would invite a retry; 603. */
   | 'notTalking'
-  /** Refer-To with a Replaces header or a non-SIP scheme: not a blind transfer we do (488). */
+  /** Refer-To with a well-formed Replaces header or a non-SIP scheme: not a transfer we do (488). */
   | 'unsupported'
   /** The Refer-To user is no queue and no number of the plan (603). */
   | 'unknownTarget'
@@ -94,8 +95,11 @@ export function checkRefer(c: ReferContext): ReferVerdict {
   const na = parseNameAddr(c.referTo[0]!);
   if (!na) return { ok: false, refusal: 'malformed' };
   if (na.uri.scheme !== 'sip' && na.uri.scheme !== 'sips') return { ok: false, refusal: 'unsupported' };
-  // Replaces (RFC 3891) makes it an attended transfer, which this path does not do.
-  for (const name of na.uri.headers.keys()) if (name.toLowerCase() === 'replaces') return { ok: false, refusal: 'unsupported', attended: true };
+  // Replaces (RFC 3891) makes it an attended transfer: a malformed one is a bad Refer-To (400); a
+  // well-formed one names a consultation dialog, which onair does not make yet (attended.ts).
+  const replaces = replacesInUri(na.uri);
+  if (replaces.kind === 'malformed') return { ok: false, refusal: 'malformed', attended: true };
+  if (replaces.kind === 'replaces') return { ok: false, refusal: 'unsupported', attended: true };
   if (!c.talking) return { ok: false, refusal: 'notTalking' };
   const user = unescapeUri(na.uri.user);
   if (user.length === 0) return { ok: false, refusal: 'malformed' };
