@@ -129,14 +129,19 @@ export async function main(args: string[]): Promise<void> {
       args: ['-d', '200', '-mp', String(await freeUdpPort())],
     });
     cleanups.push(() => phones.kill());
+    // Registered through Kamailio, a few at a time, again for those a loaded node did not answer in time.
     const agentsCsv = path.join(dir, 'agents.csv');
-    writeFileSync(agentsCsv, `SEQUENTIAL\n${agents.map((x) => `${x};[authentication username=${x} password=demo${x}]`).join('\n')}\n`);
-    const reg = await runSipp({
-      scenario: path.join(SCENARIOS, 'agents-register.xml'), target: kam.target, transport: 'u1', calls: agents.length, rate: 50, timeoutSec: 60,
-      args: ['-inf', agentsCsv, '-key', 'agent_port', String(agentPort)],
-    });
-    if (reg.successful !== agents.length) throw new Error(`only ${reg.successful} of ${agents.length} agents registered: ${reg.stderr.slice(0, 300)}`);
-
+    for (let round = 0; ; round++) {
+      const { items } = await a.get<{ items: { id: string; registered: boolean }[] }>('/api/v1/agents');
+      const missing = agents.filter((x) => items.find((i) => i.id === x)?.registered !== true);
+      if (missing.length === 0) break;
+      if (round === 10) throw new Error(`agents not registered: ${missing.join(' ')}`);
+      writeFileSync(agentsCsv, `SEQUENTIAL\n${missing.map((x) => `${x};[authentication username=${x} password=demo${x}]`).join('\n')}\n`);
+      await runSipp({
+        scenario: path.join(SCENARIOS, 'agents-register.xml'), target: kam.target, transport: 'u1', calls: missing.length, rate: 10, timeoutSec: 60,
+        args: ['-inf', agentsCsv, '-key', 'agent_port', String(agentPort)],
+      });
+    }
     const total = Math.ceil(rate * (before + after));
     const callersCsv = path.join(dir, 'callers.csv');
     writeFileSync(callersCsv, `SEQUENTIAL\n${Array.from({ length: total }, (_, i) => `+49301${String(i).padStart(7, '0')}`).join('\n')}\n`);
@@ -162,6 +167,9 @@ export async function main(args: string[]): Promise<void> {
       if (calls.items.length === 0) return false;
       takeoverS = (performance.now() - killedAt) / 1000;
       return true;
+    }).catch(async (err: unknown) => {
+      say(`B: ${String(await role(b))}\n${b.output().slice(-3000)}\nkamailio:\n${kam.output().slice(-3000)}`);
+      throw err;
     });
     say(`takeover after ${takeoverS.toFixed(2)} s; A had ${journal.length} calls (${journal.filter((j) => j.state === 'answered').length} bridged)`);
     await callers.done;
