@@ -147,3 +147,40 @@ t.test('a paused active that still believes its lease valid: the database refuse
   await next.node.stop();
   t.match(await lease.read(), { holder: 'new', epoch: 2, expiresAt: 0 }, 'a clean stop gives the lease up: the standby takes it at its next bid');
 });
+
+t.test("the active's renewal is not held up by its own write in flight (a takeover's long recovery)", async (t) => {
+  const cluster = await requirePostgres(t);
+  if (cluster === undefined) return;
+  const url = await cluster.createDatabase('ha_renew');
+  const start = Date.UTC(2026, 0, 1);
+  const clock = new FakeClock(start);
+  const store = await openPgStore({ url });
+  t.teardown(() => store.close());
+  const node = new HaNode({ lease: await PgLease.open(store.db, 'engine', start), nodeId: 'a', leaseMs: LEASE, renewIntervalMs: RENEW, clock, log: quiet });
+  store.writer.setFence(node.fence);
+  node.start(async () => {}, { loop: false });
+  await node.step();
+  await new Promise((r) => setImmediate(r));
+  t.equal(node.role, 'active', 'active');
+  // A write that stays open (its transaction holds the fence row) until the test lets it go.
+  const order: string[] = [];
+  let release!: () => void;
+  const open = new Promise<void>((r) => { release = r; });
+  let inside!: () => void;
+  const entered = new Promise<void>((r) => { inside = r; });
+  const write = store.writer.write(async (tx) => {
+    await sql`SELECT 1`.execute(tx);
+    inside();
+    await open;
+  }).then(() => order.push('write'));
+  await entered;
+  clock.advance(RENEW);
+  const renewal = node.step().then(() => order.push('renewal'));
+  // Let the write go after the renewal, or after 10 s if the renewal waits for it.
+  const bound = setTimeout(release, 10_000);
+  await renewal.then(() => { clearTimeout(bound); release(); });
+  await write;
+  t.same(order, ['renewal', 'write'], 'the renewal committed while the write was still open');
+  t.equal(node.role, 'active', 'still active');
+  await node.stop();
+});

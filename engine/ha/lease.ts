@@ -12,11 +12,15 @@
  *
  * ```
  *  ha_lease: name | holder | epoch | expires_at (epoch ms) | acquired_at | renewed_at
- *  acquire:  UPDATE ... SET epoch = epoch + 1, holder = me, expires_at = now + lease
- *            WHERE expires_at <= now                           (only an expired lease)
- *  renew:    UPDATE ... SET expires_at = sent + lease WHERE epoch = mine AND holder = me
- *  check:    SELECT epoch ... FOR SHARE   (in the write's transaction; an acquisition's UPDATE
- *            waits for writes in flight, and a write after it sees the new epoch and refuses)
+ *  ha_fence: name | epoch                       (the epoch again, in a row only acquisitions update)
+ *  acquire:  UPDATE ha_lease SET epoch = epoch + 1, holder = me, expires_at = now + lease
+ *            WHERE expires_at <= now;                          (only an expired lease)
+ *            UPDATE ha_fence SET epoch = new                   (same transaction)
+ *  renew:    UPDATE ha_lease SET expires_at = sent + lease WHERE epoch = mine AND holder = me
+ *  check:    SELECT epoch FROM ha_fence ... FOR SHARE   (in the write's transaction: the
+ *            acquisition's UPDATE of ha_fence waits for writes in flight, and a write after it
+ *            sees the new epoch and refuses; the holder's renewals touch the other row, so its
+ *            own long writes — a takeover's recovery — never hold its renewal up)
  * ```
  * Times are the nodes' epoch clocks (NTP-synchronised; the lease is seconds, skew milliseconds). A
  * skew only moves when the standby may bid: the epoch check keeps two writers apart regardless.
@@ -60,13 +64,14 @@ export class PgLease {
   static async open(db: Db, name: string, now: number): Promise<PgLease> {
     await migratePostgres(db, 'ha', PG_HA_MIGRATIONS, now);
     await sql`INSERT INTO ha_lease (name) VALUES (${name}) ON CONFLICT (name) DO NOTHING`.execute(db);
+    await sql`INSERT INTO ha_fence (name) VALUES (${name}) ON CONFLICT (name) DO NOTHING`.execute(db);
     return new PgLease(db, name);
   }
 
   /**
    * Take the lease for `node` if it has expired at `now`: the epoch goes up by one. Null when
    * someone holds it. The acquisition waits at most `lockTimeoutMs` for writes of the old holder
-   * still in flight (they hold the row FOR SHARE); past that it gives up until the next try.
+   * still in flight (they hold the fence row FOR SHARE); past that it gives up until the next try.
    */
   async acquire(node: string, now: number, leaseMs: number, lockTimeoutMs: number): Promise<Acquired | null> {
     try {
@@ -77,7 +82,10 @@ export class PgLease {
           WHERE name = ${this.name} AND expires_at <= ${now}
           RETURNING epoch, (SELECT holder FROM old) AS previous`.execute(tx);
         const row = r.rows[0];
-        return row === undefined ? null : { epoch: row.epoch, previous: row.previous };
+        if (row === undefined) return null;
+        // Waits (up to the lock timeout) for the old holder's writes still in flight.
+        await sql`UPDATE ha_fence SET epoch = ${row.epoch} WHERE name = ${this.name}`.execute(tx);
+        return { epoch: row.epoch, previous: row.previous };
       });
     } catch (err) {
       // 55P03 lock_not_available: the old holder's write is still in flight; try again later.
@@ -111,7 +119,7 @@ export class PgLease {
 
   /**
    * The fencing check of one write transaction: `epoch` must still be the lease's, else the
-   * transaction is refused ({@link HA_ERRORS.fenced}). The row is read FOR SHARE, so an acquisition
+   * transaction is refused ({@link HA_ERRORS.fenced}). The fence row is read FOR SHARE, so an acquisition
    * waits for this transaction to end. The transaction may not stay idle longer than
    * `idleLimitMs` (a writer paused mid-transaction is cut off by the server, and its share lock
    * with it), so a paused old active cannot hold the takeover up for longer than that.
@@ -119,7 +127,7 @@ export class PgLease {
   async check(tx: Transaction<Record<string, never>>, epoch: number | null, idleLimitMs: number): Promise<void> {
     if (epoch === null) throw new HaError(HA_ERRORS.fenced, 'this node does not hold the lease: the write is refused');
     const r = await sql<{ epoch: number }>`SELECT set_config('idle_in_transaction_session_timeout', ${`${Math.max(1, Math.round(idleLimitMs))}ms`}, true) AS s, epoch
-      FROM ha_lease WHERE name = ${this.name} FOR SHARE`.execute(tx);
+      FROM ha_fence WHERE name = ${this.name} FOR SHARE`.execute(tx);
     const current = r.rows[0]?.epoch;
     if (current !== epoch) throw new HaError(HA_ERRORS.fenced, `lease epoch is ${String(current)}, this node wrote at ${epoch}: the write is refused`);
   }

@@ -22,4 +22,18 @@ CREATE TABLE ha_lease (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'fencing epoch in a row of its own',
+    // The writes' fencing check locks this row FOR SHARE; were it the lease row, the holder's own
+    // renewal (an UPDATE of that row) would wait behind its own long writes (a takeover's recovery)
+    // and the lease could run out under them. Only an acquisition updates this row.
+    sql: `
+CREATE TABLE ha_fence (
+  name TEXT PRIMARY KEY,
+  epoch BIGINT NOT NULL DEFAULT 0
+);
+INSERT INTO ha_fence (name, epoch) SELECT name, epoch FROM ha_lease;
+`,
+  },
 ];
