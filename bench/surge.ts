@@ -108,6 +108,7 @@ export async function main(args: string[]): Promise<void> {
       const before = os.loadavg();
       const result = await runSurge({
         profile, dir: path.join(work, `run-${seed}`), agents: agents === undefined ? undefined : Number(agents), cpuProfDir, ...common, seed, scale,
+        wallboardShotsDir: dest,
       });
       const line = runLine(result, { before, after: os.loadavg() });
       result.machine = machine();

@@ -76,6 +76,8 @@ export interface RunOptions {
    * liveness and accuracy are reported, with screenshots at the peak into `dir`.
    */
   wallboard?: boolean | undefined;
+  /** Where the wallboard's screenshots go (the report's folder; default `dir`). */
+  wallboardShotsDir?: string | undefined;
   /** Progress lines (stderr). */
   log?: ((line: string) => void) | undefined;
 }
@@ -423,7 +425,7 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
       if (wallboard) {
         // Not awaited: a slow page must not shift the bench's one-second clock.
         wallboardSamples.push(wallboard.sample(s + 1, sum(engineSeries, 'onair_queue_waiting', { queue: 'orders' })));
-        if (s === peakSecond) wallboardShots.push(wallboard.screenshots(dir).catch((err: unknown) => { log(`wallboard screenshots failed: ${String(err)}`); return []; }));
+        if (s === peakSecond) wallboardShots.push(wallboard.screenshots(o.wallboardShotsDir ?? dir).catch((err: unknown) => { log(`wallboard screenshots failed: ${String(err)}`); return []; }));
       }
       if ((s + 1) % 10 === 0) {
         const x = samples[samples.length - 1]!;

@@ -6,6 +6,7 @@
  * what the engine's gauge says, so the report can tell a live wallboard from a frozen one and
  * whether watching it cost the callers anything (first media, lost: compare a run without it).
  */
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { signInPage } from '../../engine/testing/desktop.ts';
@@ -77,6 +78,7 @@ export async function openWallboard(base: string, user: { username: string; pass
     sample: (t, engineWaiting) =>
       Promise.race([read(t, engineWaiting), new Promise<null>((resolve) => setTimeout(() => resolve(null), 2000))]).catch(() => null),
     async screenshots(dir) {
+      mkdirSync(dir, { recursive: true });
       const files: string[] = [];
       for (const lang of ['en', 'zh'] as const) {
         // The language switch is on every page (the sign-in page's buttons are the same).
