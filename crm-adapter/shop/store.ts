@@ -7,12 +7,13 @@
  * as `{ ok: false }`, never as an exception.
  */
 import { randomUUID } from 'node:crypto';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Selectable, type Transaction } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, sql, type Selectable, type Transaction } from 'kysely';
 import { openDatabase, postgresPool, type Synchronous } from '../../engine/db/index.ts';
 import type { Cdr } from '../contract.ts';
 import { nextStatus, RESTOCKING_STATUSES, type OrderAction, type OrderSide, type OrderStatus } from './lifecycle.ts';
 import { refuse, SHOP_ERRORS, ShopError, type ShopRefusal, type ShopResult } from './errors.ts';
 import { shopMigrationProvider } from './migrations.ts';
+import { FifoSqliteDialect } from './sqlite-fifo.ts';
 import { isEmailAddress, isSmsNumber, notifyLanguage, renderNotification, type NotifyEvent, type NotifyLanguage } from './templates.ts';
 import type {
   CodReconciliation, LogisticsEvent, LogisticsOutcome, LogisticsStatus,
@@ -231,7 +232,7 @@ export class ShopStore {
   static async open(config: ShopStoreConfig, opts: ShopStoreOptions = {}): Promise<ShopStore> {
     const dialect = config.kind === 'sqlite'
       // engine/db's opener: WAL, the chosen durability, foreign keys on, its folder created.
-      ? new SqliteDialect({ database: openDatabase({ path: config.path, synchronous: config.synchronous }) as unknown as ConstructorParameters<typeof SqliteDialect>[0]['database'] })
+      ? new FifoSqliteDialect({ database: openDatabase({ path: config.path, synchronous: config.synchronous }) as unknown as ConstructorParameters<typeof FifoSqliteDialect>[0]['database'] })
       : new PostgresDialect({ pool: postgresPool(config.url, config.poolSize ?? 10, opts.onConnectionError) });
     const db = new Kysely<ShopDatabase>({ dialect });
     const store = new ShopStore(config.kind, db, opts);
