@@ -6,13 +6,17 @@
  * its call through the API and the programme's promotion (price and gift) is applied; another agent
  * may not, and the agent may not review; the supervisor reviews, ships, delivers and settles
  * (an illegal step and an edit after shipping are refused); the order history shows each step with
- * who did it; the call record reaches the shop and is on the card. The courier (SF) reports the
- * delivery through the signed webhook, and the customer got an e-mail (a real SMTP server on
+ * who did it; the call record reaches the shop and is on the card. SF's shipping document is a PDF
+ * whose text (pdftotext) names the order, waybill, recipient and sender; the courier reports the
+ * parcel in transit through the signed webhook and its logistics CSV, imported by the supervisor,
+ * marks it delivered; the customer got an e-mail (a real SMTP server on
  * loopback, the message parsed) and an SMS (a loopback HTTP gateway) at each step, with the order
  * number, items, amount, courier and waybill. On SQLite and on PostgreSQL.
  */
 import t, { type Test } from 'tap';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { requirePeer } from './testing/index.ts';
 import { requirePostgres } from './testing/postgres.ts';
 import {
@@ -24,12 +28,17 @@ import { webhookSignature, type Notification } from '../crm-adapter/shop/index.t
 import { demoUsers } from './config/index.ts';
 import type { CustomerCard, Order, OrderHistoryEntry } from '../crm-adapter/shop/index.ts';
 
+/** The session cookie of a user signed in to the API. */
+async function sessionCookie(rig: EngineRig, username: string, password: string): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${rig.httpPort}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
+  if (res.status !== 200) throw new Error(`sign-in ${username}: ${res.status}`);
+  return (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+}
+
 /** A signed-in user of the API (its session cookie). */
 async function signIn(rig: EngineRig, username: string, password: string): Promise<<T = any>(method: string, url: string, body?: unknown) => Promise<{ status: number; body: T }>> {
   const base = `http://127.0.0.1:${rig.httpPort}`;
-  const res = await fetch(`${base}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
-  if (res.status !== 200) throw new Error(`sign-in ${username}: ${res.status}`);
-  const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+  const cookie = await sessionCookie(rig, username, password);
   return async (method, url, body) => {
     const r = await fetch(`${base}${url}`, {
       method, headers: { cookie, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
@@ -61,7 +70,8 @@ async function shopE2e(t: Test, wrapUpMs: number, postgresUrl: string | null = n
     },
     logisticsWebhook: { secrets: { SF: SF_SECRET } },
   };
-  const rig = await startEngineRig({ crm: { adapter: 'shop', seedDemo: true, postgresUrl, ...notifications }, users: { accounts: demoUsers() }, queues: demoQueues({ wrapUpMs }) });
+  const shipper = { name: '东方购物', phone: '020-12345678', address: '广州市天河区体育西路1号' };
+  const rig = await startEngineRig({ crm: { adapter: 'shop', seedDemo: true, postgresUrl, shipper, ...notifications }, users: { accounts: demoUsers() }, queues: demoQueues({ wrapUpMs }) });
   closeRig = () => rig.close();
   // Signed in before the phone registers (the order the desktop is used in: sign in, then the phone makes the agent ready).
   const agent = await signIn(rig, '1001', 'demo1001');
@@ -130,14 +140,26 @@ async function orderToSettled(t: Test, postgresUrl: string | null): Promise<void
   }, 20_000);
   const waybill = /SF\d{10}/.exec(shipped[0]!.body)?.[0] ?? '';
   t.match(waybill, /^SF\d{10}$/, 'express: SF, its waybill in the notification');
-  const report = JSON.stringify({ id: `sf-${o.id}`, events: [{ waybill, status: 'delivered', at: Date.now(), collectedFen: 29900 }] });
+  // The courier's shipping document, as it prints it: the text checked with pdftotext.
+  const doc = await fetch(`http://127.0.0.1:${rig.httpPort}/api/v1/shop/orders/${o.id}/shipping-document`, { headers: { cookie: await sessionCookie(rig, 'supervisor', 'demo-supervisor') } });
+  t.equal(doc.headers.get('content-type'), 'application/pdf', 'the shipping document is a PDF');
+  const pdfFile = path.join(rig.dir, `${waybill}.pdf`);
+  writeFileSync(pdfFile, Buffer.from(await doc.arrayBuffer()));
+  const pdfText = execFileSync('pdftotext', ['-layout', pdfFile, '-'], { encoding: 'utf8' });
+  for (const want of [o.id, waybill, '李强', '广州市', '东方购物', '¥299.00']) t.ok(pdfText.includes(want), `pdftotext finds ${want} on the SF document`);
+  // The courier's signed webhook reports the parcel in transit (no status change) ...
+  const report = JSON.stringify({ id: `sf-${o.id}`, events: [{ waybill, status: 'in_transit', at: Date.now() }] });
   const ts = String(Math.floor(Date.now() / 1000));
   const hook = (signature: string) => fetch(`http://127.0.0.1:${rig.httpPort}/api/v1/shop/logistics/webhook/SF`, {
     method: 'POST', body: report, headers: { 'content-type': 'application/json', 'x-onair-timestamp': ts, 'x-onair-signature': signature },
   });
-  t.equal((await hook(webhookSignature('not-the-secret', ts, Buffer.from(report)))).status, 401, 'a delivery signed with another secret is refused');
+  t.equal((await hook(webhookSignature('not-the-secret', ts, Buffer.from(report)))).status, 401, 'a report signed with another secret is refused');
   const pushed = await hook(webhookSignature(SF_SECRET, ts, Buffer.from(report)));
-  t.match({ status: pushed.status, body: await pushed.json() }, { status: 200, body: { applied: 1, errors: [] } }, 'the courier\'s webhook delivered the order');
+  t.match({ status: pushed.status, body: await pushed.json() }, { status: 200, body: { applied: 0, inTransit: 1, errors: [] } }, 'the courier\'s webhook: in transit');
+  t.match(await boss('GET', `/api/v1/shop/orders/${o.id}`), { status: 200, body: { status: 'shipped' } });
+  // ... and the courier's daily logistics CSV marks it delivered, cash collected.
+  const csv = `waybill,status,time,reason,collected_fen\n${waybill},delivered,${new Date().toISOString()},,29900\n`;
+  t.match(await boss('POST', '/api/v1/shop/logistics/import', { csv }), { status: 200, body: { applied: 1, errors: [] } }, 'the logistics CSV delivered the order');
   t.match(await boss('GET', `/api/v1/shop/orders/${o.id}`), { status: 200, body: { status: 'delivered' } });
   t.match(await boss('POST', `/api/v1/shop/orders/${o.id}/settle`, { reason: 'COD remitted' }), { status: 200, body: { status: 'settled' } });
 
@@ -146,7 +168,7 @@ async function orderToSettled(t: Test, postgresUrl: string | null): Promise<void
     ['create', null, 'ordered', 'agent:1001', `call ${call.id}`],
     ['review', 'ordered', 'reviewed', 'user:supervisor', 'address checked'],
     ['ship', 'reviewed', 'shipped', 'user:supervisor', 'EMS'],
-    ['deliver', 'shipped', 'delivered', 'courier:SF', `SF ${waybill} delivered`],
+    ['deliver', 'shipped', 'delivered', 'user:supervisor', `SF ${waybill} delivered`],
     ['settle', 'delivered', 'settled', 'user:supervisor', 'COD remitted'],
   ], 'the history: each step, who, why');
   t.ok(h.body.items.every((e, i, all) => i === 0 || e.at >= all[i - 1]!.at), 'in time order');
