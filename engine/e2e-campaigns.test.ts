@@ -33,7 +33,10 @@ async function campaignRig(t: Test, mode: 'progressive' | 'preview', prefix: str
   const customerPort = await freeUdpPort();
   const e2e = await startE2e(t, {
     outbound: { trunks: [{ id: 'carrier-a', address: `127.0.0.1:${customerPort}`, callerId: '4008001234', maxConcurrent: 60, callsPerSecond: 500 }] },
-    callbacks: { dialing: { pollSeconds: 1, maxAttempts: 1, retryDelaySeconds: { skipped: 0 } } },
+    // All day: a skipped preview's next attempt is placed inside the dialing policy's calling hours
+    // (default 09:00-21:00 in the center's zone), so after 21:00 Shanghai the three skipped contacts
+    // would wait for the morning and the test would depend on the hour it runs at.
+    callbacks: { dialing: { pollSeconds: 1, maxAttempts: 1, retryDelaySeconds: { skipped: 0 }, callingHours: [{ days: [1, 2, 3, 4, 5, 6, 7], from: '00:00', to: '24:00' }] } },
     queues: demoQueues({ wrapUpMs: 50 }),
   } as never);
   const { rig, sipps } = e2e;
