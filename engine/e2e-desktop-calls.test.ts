@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Cdr } from '../crm-adapter/index.ts';
 import { demoConfig } from './config/index.ts';
 import { requirePeer } from './testing/index.ts';
-import { buildUi, signInPage, startDesktopRig } from './testing/desktop.ts';
+import { buildUi, signInReady, startDesktopRig } from './testing/desktop.ts';
 import { SCENARIOS, callersFile, registerSippAgents, waitFor } from './testing/engine-rig.ts';
 import { freeUdpPort } from './testing/ports.ts';
 
@@ -38,11 +38,7 @@ t.test('desktop: hold, resume and transfer to a queue from the browser reach the
   t.equal(ready.status, 200, 'agent 1006 (service) is ready');
 
   const page = await browser.newPage({ viewport: { width: 1100, height: 900 }, locale: 'en-US' });
-  await signInPage(page, base, '', '1001', 'demo1001');
-  const status = page.locator('[data-testid=status]');
-  await status.filter({ hasText: 'Not ready' }).waitFor();
-  await page.click('[data-testid=ready]');
-  await status.filter({ hasText: 'Ready' }).waitFor();
+  await signInReady(page, base, '1001', 'demo1001');
 
   // The caller hangs up 20 s after the engine answered it: greeting, ringing, the buttons, agent 1006.
   const caller = sipps.start({

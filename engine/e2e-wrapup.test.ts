@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { demoConfig } from './config/index.ts';
 import { requirePeer } from './testing/index.ts';
-import { buildUi, signInPage, startDesktopRig } from './testing/desktop.ts';
+import { buildUi, signInReady, startDesktopRig } from './testing/desktop.ts';
 import { SCENARIOS, callersFile, registerSippAgents } from './testing/engine-rig.ts';
 import { freeUdpPort } from './testing/ports.ts';
 
@@ -34,11 +34,7 @@ t.test('wrap-up: the code and note chosen on the desktop are in the CDR the CRM 
   await registerSippAgents({ sipPort: engine.sipPort }, ['1001'], phonePort);
 
   const page = await browser.newPage({ viewport: { width: 1100, height: 900 }, locale: 'en-US' });
-  await signInPage(page, base, '', '1001', 'demo1001');
-  const status = page.locator('[data-testid=status]');
-  await status.filter({ hasText: 'Not ready' }).waitFor();
-  await page.click('[data-testid=ready]');
-  await status.filter({ hasText: 'Ready' }).waitFor();
+  await signInReady(page, base, '1001', 'demo1001');
 
   // The caller hangs up 16 s after the engine answered it (greeting, queue, ringing, a few seconds of talk).
   const caller = sipps.start({

@@ -4,6 +4,7 @@
  * in on the page. Test and bench support only.
  */
 import { spawnSync } from 'node:child_process';
+import { closeSync, openSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -15,10 +16,32 @@ import { which } from './peers.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** Build the UI (vite) so a test drives the code as it is, not a stale build. */
+/**
+ * Build the UI (vite) so a test drives the code as it is, not a stale build. Test files run in
+ * parallel processes and vite refuses a second build of the same project while one runs ("Found
+ * another Vite build process"): builds take turns through an exclusive lock file (one left by a
+ * killed process is taken over after two minutes).
+ */
 export function buildUi(): { status: number | null; stderr: string } {
-  const r = spawnSync(process.execPath, [path.join(root, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'ui/vite.config.ts', '--logLevel', 'warn'], { cwd: root, encoding: 'utf8' });
-  return { status: r.status, stderr: r.stderr };
+  const lock = path.join(root, 'node_modules', '.onair-ui-build.lock');
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      closeSync(openSync(lock, 'wx'));
+      break;
+    } catch {
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > 120_000) rmSync(lock, { force: true });
+      } catch { /* released meanwhile */ }
+      Atomics.wait(pause, 0, 0, 200);
+    }
+  }
+  try {
+    const r = spawnSync(process.execPath, [path.join(root, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'ui/vite.config.ts', '--logLevel', 'warn'], { cwd: root, encoding: 'utf8' });
+    return { status: r.status, stderr: r.stderr };
+  } finally {
+    rmSync(lock, { force: true });
+  }
 }
 
 /** A running rig. */
@@ -51,4 +74,13 @@ export async function signInPage(page: Page, base: string, hash: string, usernam
   await page.fill('input[name=username]', username);
   await page.fill('input[name=password]', password);
   await page.click('button[type=submit]');
+}
+
+/** Sign an agent in on the desktop (English) and go ready: the page shows Not ready, then Ready. */
+export async function signInReady(page: Page, base: string, username: string, password: string): Promise<void> {
+  await signInPage(page, base, '', username, password);
+  const status = page.locator('[data-testid=status]');
+  await status.filter({ hasText: 'Not ready' }).waitFor();
+  await page.click('[data-testid=ready]');
+  await status.filter({ hasText: 'Ready' }).waitFor();
 }
