@@ -25,13 +25,16 @@ import { which } from '../engine/testing/index.ts';
 const BENCH = 'desktop';
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-/** Installed before the page's own script: one timestamp per appearance of the ringing pop. */
+/**
+ * Installed before the page's own script: one timestamp per appearance of the ringing pop, handed
+ * to the bench at once (`__pop`, an exposed binding) so a page that reloads or dies keeps the pops
+ * it has already shown (a 100-call run once lost all of them with the page).
+ */
 const POP_OBSERVER = `
-  window.__pops = [];
   let shown = false;
   new MutationObserver(() => {
     const now = document.querySelector('[data-testid=call-ringing]') !== null;
-    if (now && !shown) requestAnimationFrame(() => window.__pops.push(Date.now()));
+    if (now && !shown) requestAnimationFrame(() => window.__pop(Date.now()));
     shown = now;
   }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-testid'] });
 `;
@@ -56,6 +59,14 @@ export async function main(args: string[]): Promise<void> {
     }));
     await registerSippAgents({ sipPort: engine.sipPort }, ['1001'], phonePort);
     const page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
+    const pops: number[] = [];
+    let reloads = -1;
+    await page.exposeFunction('__pop', (t: number) => { pops.push(t); });
+    page.on('load', () => { reloads += 1; });
+    page.on('crash', () => say('desktop: the page crashed'));
+    page.on('close', () => say('desktop: the page closed'));
+    browser.on('disconnected', () => say('desktop: Chromium disconnected'));
+    page.on('pageerror', (e) => say(`desktop: page error ${e.message}`));
     await page.addInitScript(POP_OBSERVER);
     await page.goto(base + '/');
     await page.fill('input[name=username]', '1001');
@@ -72,20 +83,19 @@ export async function main(args: string[]): Promise<void> {
     sipps.push(caller);
     const r = await caller.done;
     await sleep(1000);
-    const pops = await page.evaluate('window.__pops') as number[];
     const invites = readFileSync(logFile, 'utf8').split('\n').filter((l) => l.startsWith('INVITE ')).map((l) => {
       const [, s, us] = l.trim().split(/\s+/);
       return Number(s) * 1000 + Number(us) / 1000;
     });
     const n = Math.min(pops.length, invites.length);
     const delays = Array.from({ length: n }, (_, i) => pops[i]! - invites[i]!);
-    say(`desktop: ${calls} calls (sipp ${r.successful} ok, ${r.failed} failed), ${invites.length} INVITEs at the phone, ${pops.length} pops`);
+    say(`desktop: ${calls} calls (sipp ${r.successful} ok, ${r.failed} failed), ${invites.length} INVITEs at the phone, ${pops.length} pops, ${reloads} page reloads`);
     say(`  delays ms: ${delays.map((d) => d.toFixed(1)).join(' ')}`);
     const round = (x: number): number => Math.round(x * 10) / 10;
     const sorted = [...delays].sort((a, b) => a - b);
     emit({
       bench: BENCH, metric: 'screen_pop_p99_ms', value: round(quantile(sorted, 0.99)), unit: 'ms', target_ms: 200,
-      p50_ms: round(quantile(sorted, 0.5)), max_ms: round(sorted.at(-1) ?? NaN), samples: n, invites: invites.length, pops: pops.length,
+      p50_ms: round(quantile(sorted, 0.5)), max_ms: round(sorted.at(-1) ?? NaN), samples: n, invites: invites.length, pops: pops.length, reloads,
       load: os.loadavg().map((x) => Math.round(x * 100) / 100), machine: machine(),
     });
   } finally {

@@ -20,7 +20,7 @@
  * is the `smoke` preset: curve and callback phase in under 2 minutes. `--callback-minutes M` caps the
  * callback phase at M wall-clock minutes (0: none) instead of the profile's `phaseMinutes`: the
  * overload figures of the curve do not need the 20-35 minutes 200 agents take to call 17,000 back;
- * tasks still open at the cap are reported as `captured`, not as reached or lost. `--wallboard` keeps
+ * tasks still open at the cap are `in_progress` (listed as open callback tasks), not reached or lost. `--wallboard` keeps
  * the supervisor wallboard open in headless Chromium all the run (wallboard_messages_per_s,
  * wallboard_stale_max_s, wallboard_waiting_error_max; screenshots at the peak in the run's folder).
  * The exit code is 1 when any run lost a caller.

@@ -3,7 +3,7 @@
  * memory are its own) and sipp instances steered through their UDP control sockets. Everything
  * binds to loopback; every process is killed by `close()`, also after a failure.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync, existsSync } from 'node:fs';
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -123,6 +123,39 @@ export interface Sipp {
   kill(): void;
   /** Everything sipp wrote on stderr (the last 100 kB). */
   stderr(): string;
+}
+
+/**
+ * sipp's socket buffers (`-buff_size`, bytes; the kernel caps it at net.core.rmem_max, 4 MiB on
+ * Debian 12). sipp's default of 64 KiB overflowed under a surge: the kernel dropped responses at the
+ * caller's SIP socket while sipp was busy, and a dropped 183 is never retransmitted (RFC 3261
+ * §17.2.1 retransmits only the final response), so that caller's first media became its 200.
+ */
+export const SIPP_SOCKET_BUFFER = 4 * 1024 * 1024;
+
+/**
+ * Datagrams the kernel dropped at a process's UDP sockets because their receive buffer was full
+ * (`ss -uanmp`, skmem `d`), summed over every socket of `pid` except the ports in `skip` (sipp's
+ * media ports, which nobody reads). 0 when `ss` is missing or the process is gone.
+ */
+export function udpReceiveDrops(pid: number, skip: ReadonlySet<number>): number {
+  let out: string;
+  try {
+    out = execFileSync('ss', ['-uanmp'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return 0;
+  }
+  const lines = out.split('\n');
+  let drops = 0;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (!line.includes(`pid=${pid},`)) continue;
+    const local = line.trim().split(/\s+/)[3] ?? '';
+    const port = Number(local.slice(local.lastIndexOf(':') + 1));
+    const mem = /\bd(\d+)\)/.exec(lines[i + 1] ?? '');
+    if (mem !== null && !skip.has(port)) drops += Number(mem[1]);
+  }
+  return drops;
 }
 
 /**

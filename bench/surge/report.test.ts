@@ -124,7 +124,7 @@ t.test('report: metric lines, markdown and a chart from a run result', async (t)
     peakOfferedPerSecond: 5, serviceLevel: 0.75, answeredWithinSl: 112, avgWaitS: 2, maxWaitS: 9, engineFirstMediaP99S: NaN, routingP99S: 0.01,
     earlyMediaP99S: 0.02, peakCpuCores: 0.2, avgCpuCores: 0.1, peakRssMiB: 200, peakEventLoopP99Ms: 11, sipp: { invites: 200 },
     replaySeconds: 30, wallSeconds: 45, machine: 'test', callbacks: null, callbackPhaseSeconds: 0, wallboard: null,
-    lostSeenBySipp: [], inProgressNumbers: [{ number: '+41790000007', where: 'call talking' }],
+    lostSeenBySipp: [], inProgressNumbers: [{ number: '+41790000007', where: 'call talking' }], inProgressTasks: 0, callerSipDrops: 0,
     answeredMismatch: { sippAnswered: 151, engineAnswered: 150, value: 1, held: 0, numbers: [{ number: '+41790000009', callId: '9-1@127.0.0.1', sipp: '200 after CANCEL', engine: 'abandoned_queue, callback task' }] },
     idleWhileWaitingS: 12, idleWhileWaitingShare: 0.03, waitingSeconds: 39, callerFirstMediaP99S: NaN,
     callerFirstMedia: { callers: 0, excludedRinging: 0, treatmentKnown: false, by200: 0 }, ringingHeldPeak: 0,

@@ -25,7 +25,8 @@ export function metricLines(r: RunResult): BenchResult[] {
     line('rejected', r.fates.rejected, 'calls', { reason: 'blacklisted' }),
     line('lost', r.fates.lost, 'calls', { by: r.lostBy, sample: r.lostSeenBySipp.slice(0, 5) }),
     ...callbackLines(r, line),
-    line('in_progress', r.fates.in_progress, 'calls', { held: r.inProgressNumbers.slice(0, 5) }),
+    line('caller_sip_drops', r.callerSipDrops, 'datagrams'),
+    line('in_progress', r.fates.in_progress, 'calls', { held: r.inProgressNumbers.slice(0, 5), openCallbackTasks: r.inProgressTasks }),
     line('answered_mismatch', r.answeredMismatch.value, 'calls', {
       sippAnswered: r.answeredMismatch.sippAnswered, engineAnswered: r.answeredMismatch.engineAnswered, held: r.answeredMismatch.held,
       disagreeing: r.answeredMismatch.numbers.length, numbers: r.answeredMismatch.numbers.slice(0, 10),
@@ -86,7 +87,7 @@ export const RUN_METRICS = [
   'agents_idle_while_waiting_s', 'agents_idle_while_waiting_share', 'first_media_p99_s', 'ringing_held_peak', 'rss_peak',
   'peak_waiting', 'service_level', 'cpu_peak', 'wall',
   'reached', 'unreached', 'callbacks_completed', 'callback_reach_rate', 'callback_delay_p50_s', 'callback_delay_p90_s',
-  'callback_within_5min_of_free_agent_share',
+  'callback_within_5min_of_free_agent_share', 'caller_sip_drops',
 ] as const;
 
 /**
@@ -105,6 +106,7 @@ export function runLine(r: RunResult, loadavg: { before: number[]; after: number
     callbacks_completed: r.callbacks?.completed ?? null, callback_reach_rate: r.callbacks ? n(r.callbacks.reachRate) : null,
     callback_delay_p50_s: r.callbacks ? n(r.callbacks.delayP50S) : null, callback_delay_p90_s: r.callbacks ? n(r.callbacks.delayP90S) : null,
     callback_within_5min_of_free_agent_share: r.callbacks ? n(r.callbacks.withinFiveMinutesOfFreeAgentShare) : null,
+    caller_sip_drops: r.callerSipDrops,
   };
   return {
     bench: BENCH, metric: 'run', value: r.fates.lost, unit: 'calls lost',
@@ -120,10 +122,18 @@ export function runLine(r: RunResult, loadavg: { before: number[]; after: number
 export function findings(r: RunResult): string[] {
   const out: string[] = [];
   for (const l of r.lostSeenBySipp) out.push(`lost ${l.number} (sipp Call-ID ${l.callId ?? '-'}: ${l.sipp || 'nothing logged'})`);
-  if (r.fates.in_progress > 0) out.push(`${r.fates.in_progress} callers still held by the engine without a final record at the records deadline`);
+  const heldWithout = r.fates.in_progress - r.inProgressTasks;
+  // An open callback task is a durable record of a captured caller not yet called back (the
+  // callback phase was capped or ran out of time), not a caller the engine might still drop.
+  if (r.inProgressTasks > 0) out.push(`${r.inProgressTasks} captured callers whose callback task was still open at the records deadline (not yet called back)`);
+  if (heldWithout > 0) out.push(`${heldWithout} callers still held by the engine without a final record at the records deadline`);
   for (const h of r.inProgressNumbers) out.push(`  in progress ${h.number}: ${h.where}`);
   const fm = r.callerFirstMedia;
   if (fm.by200 > 0) out.push(`${fm.by200} of ${fm.callers} callers got no 183 before their 200: their first media was the answer`);
+  if (r.callerSipDrops > 0) {
+    out.push(`${r.callerSipDrops} SIP datagrams dropped by the kernel at the caller sipp's socket (receive buffer full): ` +
+      'a 183 dropped there is never retransmitted, so that caller\'s first media is its 200');
+  }
   const m = r.answeredMismatch;
   if (m.value !== 0 || m.numbers.length > 0) {
     out.push(`answered_mismatch ${m.value}: sipp saw ${m.sippAnswered} answered, the engine recorded ${m.engineAnswered}` +
@@ -152,7 +162,8 @@ export function markdown(r: RunResult, chartFile: string): string {
   const p = r.profile;
   const c = p.compression;
   const verdict = (r.fates.lost === 0 ? '**No caller lost.**' : `**${r.fates.lost} callers lost** (numbers in samples.json).`) +
-    (r.fates.in_progress > 0 ? ` ${r.fates.in_progress} callers still held by the engine at the records deadline.` : '');
+    (r.inProgressTasks > 0 ? ` ${r.inProgressTasks} captured callers not yet called back (callback task open).` : '') +
+    (r.fates.in_progress > r.inProgressTasks ? ` ${r.fates.in_progress - r.inProgressTasks} callers still held by the engine at the records deadline.` : '');
   const found = findings(r);
   const rows: [string, string][] = [
     ['Callers offered', `${r.offered} (expected ${Math.round(r.expected)})`],

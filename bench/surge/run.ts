@@ -30,7 +30,7 @@ import type { Profile } from './profile.ts';
 import { drawCallers, expectedCalls, injectionFile, rateCommand, rateSchedule, sippPause, wholeCallsSchedule, type Caller } from './schedule.ts';
 import { crmCustomers, engineConfig, surgeAgents, SURGE_NUMBER, WALLBOARD_USER, BENCH_TOKEN } from './engine-config.ts';
 import { openWallboard, summarizeWallboard, type WallboardSample, type WallboardSummary } from './wallboard.ts';
-import { freePort, sleep, startEngineProcess, startSipp, type EngineBuild, type EngineProcess, type Sipp } from './processes.ts';
+import { freePort, sleep, startEngineProcess, startSipp, udpReceiveDrops, SIPP_SOCKET_BUFFER, type EngineBuild, type EngineProcess, type Sipp } from './processes.ts';
 import { countEnding, histogramQuantile, parsePrometheus, readSippCounts, snapshot, sum, type EngineSnapshot, type PromSeries } from './sampler.ts';
 import {
   answeredMismatch, callbackFigures, classify, firstMediaTimes, freeAgentSeconds, idleWhileWaiting, parseCallerLog, parseSippErrors, quantileOf,
@@ -137,6 +137,8 @@ export interface RunResult {
   lostSeenBySipp: { number: string; callId: string | null; sipp: string }[];
   /** Callers the engine still held without a final record at the records deadline (at most 50). */
   inProgressNumbers: { number: string; where: string }[];
+  /** Of the in_progress callers, those held as a callback task still open or claimed (all of them). */
+  inProgressTasks: number;
   /** sipp's 200s against the engine's answered CDRs, per number (at most 50 numbers kept). */
   answeredMismatch: AnsweredMismatch;
   /** Agent-seconds idle (available, or reserved for an offer not yet sent) while a caller waited. */
@@ -152,6 +154,8 @@ export interface RunResult {
    * the 200 with no 183 before it (their first media was the answer).
    */
   callerFirstMedia: { callers: number; excludedRinging: number; treatmentKnown: boolean; by200: number };
+  /** SIP datagrams the kernel dropped at the caller sipp's socket (its receive buffer full). */
+  callerSipDrops: number;
   /** Peak of `onair_calls_ringing_held` (0 when absent). */
   ringingHeldPeak: number;
   /** Which of C1's and C2's gauges the engine exposed. */
@@ -286,7 +290,7 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
       talk: sippPause(profile.agents.talk, c),
     }));
     const agentSipp = await startSipp([
-      '-sf', 'agent.xml', '-t', 'u1', '-i', '127.0.0.1', '-p', String(agentPort), '-mp', String(await freePort()),
+      '-sf', 'agent.xml', '-t', 'u1', '-i', '127.0.0.1', '-p', String(agentPort), '-mp', String(await freePort()), '-buff_size', String(SIPP_SOCKET_BUFFER),
       '-timeout', `${bound}s`, '-l', '100000', '-max_recv_loops', '10000', '-trace_counts', '-fd', '1',
     ], { cwd: dir, logFile: path.join(dir, 'sipp-agents.log') });
     cleanups.push(() => agentSipp.kill());
@@ -318,7 +322,7 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
         answerDelay: sippPause(cb.answerDelay, c), talk: sippPause(profile.agents.talk, c),
       }));
       const customers = await startSipp([
-        '-sf', 'customer.xml', '-t', 'u1', '-i', '127.0.0.1', '-p', String(customerPort), '-mp', String(await freePort()),
+        '-sf', 'customer.xml', '-t', 'u1', '-i', '127.0.0.1', '-p', String(customerPort), '-mp', String(await freePort()), '-buff_size', String(SIPP_SOCKET_BUFFER),
         '-timeout', `${bound}s`, '-l', '100000', '-max_recv_loops', '10000', '-trace_counts', '-fd', '1',
       ], { cwd: dir, logFile: path.join(dir, 'sipp-customers.log') });
       customerSipp = customers;
@@ -342,8 +346,10 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
       pcaps: PCAP_DIR, tick: String(TICK_MS),
     }));
     const first = schedule[0]?.rate ?? 0;
+    const callerMediaPort = await freePort();
     const callerSipp: Sipp = await startSipp([
-      '-sf', 'caller.xml', sipTarget, '-s', SURGE_NUMBER, '-t', 'u1', '-i', '127.0.0.1', '-p', '0', '-mp', String(await freePort()),
+      '-sf', 'caller.xml', sipTarget, '-s', SURGE_NUMBER, '-t', 'u1', '-i', '127.0.0.1', '-p', '0', '-mp', String(callerMediaPort),
+      '-buff_size', String(SIPP_SOCKET_BUFFER),
       '-inf', 'callers.csv', '-m', String(callers.length), '-r', String(first), '-rp', '1000', '-l', '100000',
       '-timeout', `${bound}s`, '-trace_counts', '-trace_rtt', '-rtt_freq', '1', '-trace_logs', '-trace_err',
       // A reply arriving while a caller sits between two patience ticks (a nop) is "unexpected"
@@ -446,6 +452,8 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
     }
     // sipp writes its log and counters on a clean exit only: `q` (after the calls in progress),
     // then `Q` (at once), SIGKILL last.
+    // Read before sipp exits: the count lives with the socket.
+    const callerSipDrops = udpReceiveDrops(callerSipp.pid, new Set([callerMediaPort, callerMediaPort + 2]));
     await callerSipp.command('q');
     if (await Promise.race([callerSipp.done.then(() => true), sleep(5000).then(() => false)]) === false) {
       await callerSipp.command('Q');
@@ -556,12 +564,14 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
       fates, lostNumbers: lost.slice(0, 50), lostBy, outcomes, callbacks: callbackResult, callbackPhaseSeconds,
       lostSeenBySipp: lost.slice(0, 50).map((n) => sippView(n, seen.get(n), sippErrors)),
       inProgressNumbers: inProgress.slice(0, 50),
+      inProgressTasks: inProgress.filter((h) => h.where.startsWith('callback task')).length,
       answeredMismatch: { ...mismatch, numbers: mismatch.numbers.slice(0, 50) },
       idleWhileWaitingS: idle.seconds,
       idleWhileWaitingShare: idle.share,
       waitingSeconds: idle.waitingSeconds,
       callerFirstMediaP99S: quantileOf(media.seconds, 0.99),
       callerFirstMedia: { callers: media.seconds.length, excludedRinging: media.excludedRinging, treatmentKnown: media.treatmentKnown, by200: media.by200 },
+      callerSipDrops,
       ringingHeldPeak: Math.max(0, ...samples.map((x) => x.ringingHeld)),
       gauges: { offerPending: has(finalSeries, 'onair_agents_offer_pending'), ringingHeld: has(finalSeries, 'onair_calls_ringing_held') },
       scale: o.scale ?? 1,

@@ -80,15 +80,20 @@ export async function openWallboard(base: string, user: { username: string; pass
     async screenshots(dir) {
       mkdirSync(dir, { recursive: true });
       const files: string[] = [];
-      for (const lang of ['en', 'zh'] as const) {
-        // The language switch is on every page (the sign-in page's buttons are the same).
-        await page.click(`[data-lang=${lang}]`).catch(() => undefined);
+      for (const [lang, code] of [['en', 'en'], ['zh', 'zh-CN']] as const) {
+        // The language switch is on every page. A click that fails must not end the run, but the
+        // screenshot is then not in that language: say so (a swallowed failure once saved an
+        // English page as wallboard-surge-zh.png).
+        const switched = await page.click(`[data-lang="${code}"]`, { timeout: 5000 }).then(() => true, () => false);
+        if (!switched) process.stderr.write(`wallboard: could not switch the page to ${code}; no ${lang} screenshot\n`);
+        if (!switched) continue;
+        await page.locator(`[data-lang="${code}"].on`).waitFor({ timeout: 5000 }).catch(() => undefined);
         await page.waitForTimeout(1500);
         const file = path.join(dir, `wallboard-surge-${lang}.png`);
         await page.screenshot({ path: file, fullPage: true });
         files.push(file);
       }
-      await page.click('[data-lang=en]').catch(() => undefined);
+      await page.click('[data-lang="en"]', { timeout: 5000 }).catch(() => undefined);
       return files;
     },
     close: () => browser.close(),

@@ -537,3 +537,15 @@ t.test('a caller that never ACKs our 200 hears hold audio but never enters the A
   const ok = await queuedCall(r);
   t.ok(r.of('call.queued').some((e) => e.callId === ok.callId), 'an acknowledged call is queued');
 });
+
+t.test('first media latency counts the time the INVITE waited before call control (work classes)', async (t) => {
+  const r = await rig(t);
+  // Parsed 3 s ago and held in the signalling class since: the caller has waited those 3 s.
+  r.invite({ readAt: performance.now() - 3000 });
+  await r.settle();
+  t.equal(r.firstMediaMs.length, 1, 'the welcome prompt started');
+  t.ok(r.firstMediaMs[0]! >= 3000, `latency ${r.firstMediaMs[0]} ms includes the wait (call control's clock alone says 0)`);
+  r.invite();
+  await r.settle();
+  t.ok(r.firstMediaMs[1]! < 3000, 'an INVITE without a read time adds nothing');
+});

@@ -68,6 +68,11 @@ export interface CallRecord {
   priority: number;
   lang: 'en' | 'zh';
   readonly arrivedAt: number;
+  /**
+   * How long the INVITE waited between the socket and call control (work classes under load), ms:
+   * added to latencies the caller feels, which `arrivedAt` (call control's clock) would hide.
+   */
+  readonly readLagMs?: number;
   ivrExitAt: number | null;
   queuedAt: number | null;
   offeredAt: number | null;
@@ -416,7 +421,7 @@ export class CallController {
       id: this.newCallId(now), sipCallId: invite.request.headers.callId,
       phase: 'setup', caller: admission.caller, dialled: admission.dialled, trunk: admission.trunkId,
       customer: unknownCaller(), route, queue: null, agentId: null, priority: 0, lang: this.d.settings.language,
-      arrivedAt: now, ivrExitAt: null, queuedAt: null, offeredAt: null, answeredAt: null, offers: 0,
+      arrivedAt: now, readLagMs: readLag(invite), ivrExitAt: null, queuedAt: null, offeredAt: null, answeredAt: null, offers: 0,
       invite, admission, callerDialog: undefined, callerAnswered: false, callerAcked: false, awaitingAck: null, callerLeg: undefined, callerCodec: 'PCMU',
       localSdp: undefined, agentLeg: undefined, agentLocal: undefined, agentInvite: undefined, agentDialog: undefined, offerSeq: 0, playId: -1,
       afterPlay: undefined, ivr: undefined, queueDigits: undefined, answerTimer: undefined, closing: undefined, mediaStarted: false,
@@ -1541,7 +1546,7 @@ export class CallController {
       call.afterPlay = then;
       if (!call.mediaStarted) {
         call.mediaStarted = true;
-        this.emit({ type: 'media.firstPacket', callId: call.id, latencyMs: this.now() - call.arrivedAt });
+        this.emit({ type: 'media.firstPacket', callId: call.id, latencyMs: this.now() - call.arrivedAt + (call.readLagMs ?? 0) });
       }
     });
   }
@@ -1859,4 +1864,10 @@ function sdpAddress(sdp: Buffer | undefined): { address: string; port: number } 
   const c = /c=IN IP[46] (\S+)/.exec(text);
   const m = /m=audio (\d+)/.exec(text);
   return c && m ? { address: c[1]!, port: Number(m[1]) } : undefined;
+}
+
+/** Milliseconds an INVITE waited between the transport's parse and call control (0 when unknown). */
+function readLag(invite: IncomingInvite): number {
+  const at = invite.inbound.readAt;
+  return at === undefined ? 0 : Math.max(0, performance.now() - at);
 }

@@ -276,6 +276,8 @@ export class CallRig {
   readonly store: SqliteStore;
   readonly calls: CallController;
   readonly events: CallControlEvent[] = [];
+  /** `media.firstPacket` latencies (ms), kept apart from `events`: tests compare those lists whole. */
+  readonly firstMediaMs: number[] = [];
   readonly desk: (AgentDeskPort & { requests: { agentId: string; action: DeskAction }[] });
   readonly phones = new Map<string, Phone>();
   readonly settings: CallsSettings;
@@ -354,7 +356,10 @@ export class CallRig {
           return p !== undefined && p.source.transport === src.transport && p.source.address === src.address && p.source.port === src.port;
         },
       },
-      observe: (e) => { if (e.type !== 'acd.decision' && e.type !== 'media.firstPacket') this.events.push(e); },
+      observe: (e) => {
+        if (e.type === 'media.firstPacket') this.firstMediaMs.push(e.latencyMs);
+        else if (e.type !== 'acd.decision') this.events.push(e);
+      },
       ...(o.callbacks ? { callbacks: o.callbacks(this) } : {}),
       ...(o.outbound ? { outbound: o.outbound } : {}),
       ...(o.query ? { query: o.query } : {}), ...(o.hasPrompt ? { hasPrompt: o.hasPrompt } : {}),
@@ -374,15 +379,15 @@ export class CallRig {
   }
 
   /** Hand the UA a message from `source`. */
-  deliver(message: SipMessage | string, source: Endpoint): void {
+  deliver(message: SipMessage | string, source: Endpoint, readAt?: number): void {
     const m = parseText(typeof message === 'string' ? message : serialize(message).toString('latin1'));
     if (!m) throw new Error('rig: message does not parse');
-    const inbound: Inbound = { message: m, source, local: LOCAL };
+    const inbound: Inbound = { message: m, source, local: LOCAL, ...(readAt === undefined ? {} : { readAt }) };
     this.wire.delegate!.onMessage(inbound);
   }
 
   /** An INVITE from the carrier (or from `source`), with an SDP offer unless `sdp` is false. */
-  invite(o: { from?: string; to?: string; ruri?: string; source?: Endpoint; sdp?: boolean; callId?: string } = {}): { callId: string; request: SipRequest } {
+  invite(o: { from?: string; to?: string; ruri?: string; source?: Endpoint; sdp?: boolean; callId?: string; readAt?: number } = {}): { callId: string; request: SipRequest } {
     const n = this.seq++;
     const callId = o.callId ?? `carrier-${n}@192.0.2.10`;
     const src = o.source ?? CARRIER;
@@ -404,7 +409,7 @@ export class CallRig {
     ].join('\r\n');
     const m = parseText(text);
     if (!m || m.kind !== 'request') throw new Error('rig: INVITE does not parse');
-    this.deliver(m, src);
+    this.deliver(m, src, o.readAt);
     return { callId, request: m };
   }
 

@@ -27,6 +27,12 @@ export interface Inbound {
   source: Endpoint;
   /** The local address and port it was received on. */
   local: Endpoint;
+  /**
+   * `performance.now()` when the transport parsed it (ms). Work classes may hold a new INVITE for
+   * a while before call control sees it; latencies the caller feels start here. Absent in
+   * messages built by hand in tests.
+   */
+  readAt?: number;
 }
 
 /** What the transaction layer needs from the transports. */

@@ -391,7 +391,7 @@ export class TransportLayer implements TransportSender {
 
   private deliver(message: SipMessage, source: Endpoint, local: Endpoint): void {
     this.report((o) => o.received?.(message, source));
-    const inbound: Inbound = { message, source, local };
+    const inbound: Inbound = { message, source, local, readAt: performance.now() };
     if (this.dispatcher === undefined) {
       this.dispatch(inbound);
       return;
