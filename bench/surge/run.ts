@@ -32,6 +32,7 @@ import { crmCustomers, engineConfig, surgeAgents, SURGE_NUMBER, WALLBOARD_USER, 
 import { openWallboard, summarizeWallboard, type WallboardSample, type WallboardSummary } from './wallboard.ts';
 import { freePort, sleep, startEngineProcess, startSipp, type EngineBuild, type EngineProcess, type Sipp } from './processes.ts';
 import { countEnding, histogramQuantile, parsePrometheus, readSippCounts, snapshot, sum, type EngineSnapshot, type PromSeries } from './sampler.ts';
+import { readComparison, type ReportComparisonRead } from './compare.ts';
 import {
   answeredMismatch, callbackFigures, classify, firstMediaTimes, freeAgentSeconds, idleWhileWaiting, parseCallerLog, parseSippErrors, quantileOf,
   type AnsweredMismatch, type CallbackFigures, type Cdr, type Fate, type SippCall, type TaskView,
@@ -184,6 +185,13 @@ export interface RunResult {
   peakEventLoopP99Ms: number;
   /** sipp's view: INVITEs, 200s (answered), CANCELs (abandoned), final errors. */
   sipp: Record<string, number>;
+  /**
+   * The engine's report of the run (`GET /api/v1/reports`) against the bench's truth: offered,
+   * answered, abandoned and the calls that explain a difference (compare.ts); null when the
+   * report could not be read (`reportVsBenchError` says why).
+   */
+  reportVsBench: ReportComparisonRead | null;
+  reportVsBenchError: string | null;
   replaySeconds: number;
   wallSeconds: number;
   machine: string;
@@ -342,6 +350,8 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
       pcaps: PCAP_DIR, tick: String(TICK_MS),
     }));
     const first = schedule[0]?.rate ?? 0;
+    // The engine report's window starts here (the API rounds it down to its 15-minute bucket).
+    const callersFrom = Date.now();
     const callerSipp: Sipp = await startSipp([
       '-sf', 'caller.xml', sipTarget, '-s', SURGE_NUMBER, '-t', 'u1', '-i', '127.0.0.1', '-p', '0', '-mp', String(await freePort()),
       '-inf', 'callers.csv', '-m', String(callers.length), '-r', String(first), '-rp', '1000', '-l', '100000',
@@ -531,6 +541,15 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
       await sleep(2000);
     }
     const finalSeries = parsePrometheus(await (await fetch(`${http}/metrics`)).text());
+    // Every dialled number is final (or the deadline passed): the engine's report of the same run.
+    let reportVsBench: ReportComparisonRead | null = null;
+    let reportVsBenchError: string | null = null;
+    try {
+      reportVsBench = await readComparison(http, api.headers, dbPath, dialled, cdrs, { from: callersFrom, to: Date.now() + 1, programme: profile.name });
+    } catch (err) {
+      reportVsBenchError = err instanceof Error ? err.message : String(err);
+      log(`engine report not read: ${reportVsBenchError}`);
+    }
     const { fates, lost, lostBy, inProgress } = joined;
     const logFile = path.join(dir, `caller_${callerSipp.pid}_logs.log`);
     const seen = parseCallerLog(existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
@@ -591,6 +610,7 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
         retransmissions: countEnding(sippCounts, '_Retrans'),
         timeouts: countEnding(sippCounts, '_Timeout') - countEnding(sippCounts, 'Pause_Timeout'),
       },
+      reportVsBench, reportVsBenchError,
       replaySeconds: schedule.length,
       wallSeconds: (Date.now() - started) / 1000,
       machine: '',
