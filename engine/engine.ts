@@ -505,7 +505,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
         const w = calls.inWrapUp(callId);
         return w === undefined ? undefined : { caller: w.caller, agent: w.agent };
       },
-      reports: { run: (q, now) => reportQueries.run(q, now), schedule },
+      reports: { run: (q, now) => reportQueries.run(q, now), schedule, ...(crm instanceof ShopCrmAdapter ? { orders: crm.store } : {}) },
       surge,
     }, {
       address: config.http.address, port: config.http.port, tokens: config.http.auth.tokens, openPaths: config.http.auth.openPaths,

@@ -129,6 +129,13 @@ t.test('report: metric lines, markdown and a chart from a run result', async (t)
     idleWhileWaitingS: 12, idleWhileWaitingShare: 0.03, waitingSeconds: 39, callerFirstMediaP99S: NaN,
     callerFirstMedia: { callers: 0, excludedRinging: 0, treatmentKnown: false, by200: 0 }, ringingHeldPeak: 0,
     gauges: { offerPending: false, ringingHeld: false }, scale: 1.5,
+    reportVsBench: {
+      bench: { offered: 200, answered: 149, abandoned: 40 }, engine: { offered: 199, answered: 149, abandoned: 40 }, diff: { offered: -1, answered: 0, abandoned: 0 },
+      tablesDrift: { offered: 0, answered: 0, abandoned: 0 }, window: { from: 1_000_000, to: 1_060_000, programme: 'smoke' },
+      byQueue: [{ queue: 'orders', offered: 150, answered: 120, abandoned: 30 }, { queue: '', offered: 49, answered: 29, abandoned: 10 }],
+      explanations: [{ number: '+41790000012', callIds: [], bench: { offered: 1, answered: 0, abandoned: 0 }, engine: { offered: 0, answered: 0, abandoned: 0 }, why: 'no inbound CDR: the engine wrote no record' }],
+    },
+    reportVsBenchError: null,
   };
   const lines = metricLines(r);
   const byMetric = new Map(lines.map((l) => [l.metric, l]));
@@ -139,6 +146,9 @@ t.test('report: metric lines, markdown and a chart from a run result', async (t)
   t.equal(byMetric.get('first_media_p99_s')!.value, null, 'an unmeasured value is null, not NaN (valid JSON)');
   t.ok(lines.every((l) => l.bench === 'surge' && typeof l.unit === 'string'));
   t.equal(byMetric.get('answered_mismatch')!.value, 1);
+  t.match(byMetric.get('report_offered_diff'), { value: -1, engine: 199, truth: 200, explained: [{ number: '+41790000012' }] }, 'engine report − bench, with the caller explaining it');
+  t.match(byMetric.get('report_answered_diff'), { value: 0, explained: [] });
+  t.equal(byMetric.get('report_abandoned_diff')!.value, 0);
   const run = runLine(r, { before: [1.23456, 2, 3], after: [4, 5, 6] });
   for (const m of ['lost', 'in_progress', 'answered_mismatch', 'agents_idle_while_waiting_s', 'agents_idle_while_waiting_share',
     'first_media_p99_s', 'ringing_held_peak', 'rss_peak', 'seed', 'profile', 'scale', 'loadavg_before', 'loadavg_after']) {
@@ -150,10 +160,16 @@ t.test('report: metric lines, markdown and a chart from a run result', async (t)
   t.ok(found.some((f) => f.includes('+41790000009') && f.includes('200 after CANCEL') && f.includes('abandoned_queue')),
     'the disagreeing number is a finding, with what sipp saw and what the engine recorded');
   t.ok(found.some((f) => f.includes('in progress +41790000007')), 'a held caller is a finding');
+  t.ok(found.some((f) => f.includes('engine report vs bench: offered -1')) && found.some((f) => f.includes('+41790000012') && f.includes('no inbound CDR')),
+    'a report difference and its caller are findings');
   const md = markdown(r, 'chart.png');
   t.match(md, /\*\*No caller lost\.\*\*/);
   t.match(md, /## Findings[\s\S]*\+41790000009/, 'findings in the markdown');
   t.match(md, /!\[.*\]\(chart\.png\)/);
+  t.match(md, /## Report vs bench[\s\S]*\| offered \| 199 \| 200 \| -1 \|\n\| answered \| 149 \| 149 \| 0 \|/, 'the report vs bench table');
+  t.match(md, /orders 150\/120\/30, \(no queue\) 49\/29\/10/, 'the engine report by queue');
+  t.match(markdown({ ...r, reportVsBench: null, reportVsBenchError: 'HTTP 404' }, 'chart.png'), /engine's report was not read: HTTP 404/);
+  t.equal(runLine({ ...r, reportVsBench: null, reportVsBenchError: 'HTTP 404' }, { before: [0, 0, 0], after: [0, 0, 0] }).report_offered_diff, null, 'not read: null in the run line');
   const png = surgeChart(r);
   t.equal(png.readUInt32BE(16), 1400, 'chart width');
   t.notOk(byMetric.has('callbacks_completed'), 'no callback lines without a callback phase');

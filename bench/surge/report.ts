@@ -50,7 +50,22 @@ export function metricLines(r: RunResult): BenchResult[] {
     line('event_loop_p99_peak', r.peakEventLoopP99Ms, 'ms'),
     line('wall', r.wallSeconds, 's', { replaySeconds: r.replaySeconds, machine: r.machine }),
     ...wallboardLines(r, line),
+    ...reportLines(r, line),
   ];
+}
+
+/**
+ * The engine's report against the bench's truth (issue 18 must-show 1): engine − bench per
+ * figure, target 0 (`engine` and `truth` beside it: `bench` names the bench), with the calls that
+ * explain a difference; null values when the report was not read.
+ */
+function reportLines(r: RunResult, line: (metric: string, value: number, unit: string, extra?: Record<string, unknown>) => BenchResult): BenchResult[] {
+  const c = r.reportVsBench;
+  const source = 'GET /api/v1/reports (run window, programme, inbound) minus the bench truth';
+  return (['offered', 'answered', 'abandoned'] as const).map((k) => line(`report_${k}_diff`, c === null ? NaN : c.diff[k], 'calls', c === null
+    ? { source, error: r.reportVsBenchError }
+    : { source, engine: c.engine[k], truth: c.bench[k], ...(c.tablesDrift !== null && c.tablesDrift[k] !== 0 ? { tablesDrift: c.tablesDrift[k] } : {}),
+        explained: c.explanations.filter((x) => x.bench[k] !== x.engine[k]).slice(0, 10) }));
 }
 
 /** The wallboard's lines (issue 15 must-show 4; none without `--wallboard`). */
@@ -88,6 +103,7 @@ export const RUN_METRICS = [
   'peak_waiting', 'service_level', 'cpu_peak', 'wall',
   'reached', 'unreached', 'callbacks_completed', 'callback_reach_rate', 'callback_delay_p50_s', 'callback_delay_p90_s',
   'callback_within_5min_of_free_agent_share', 'caller_sip_drops',
+  'report_offered_diff', 'report_answered_diff', 'report_abandoned_diff',
 ] as const;
 
 /**
@@ -107,6 +123,8 @@ export function runLine(r: RunResult, loadavg: { before: number[]; after: number
     callback_delay_p50_s: r.callbacks ? n(r.callbacks.delayP50S) : null, callback_delay_p90_s: r.callbacks ? n(r.callbacks.delayP90S) : null,
     callback_within_5min_of_free_agent_share: r.callbacks ? n(r.callbacks.withinFiveMinutesOfFreeAgentShare) : null,
     caller_sip_drops: r.callerSipDrops,
+    report_offered_diff: r.reportVsBench?.diff.offered ?? null, report_answered_diff: r.reportVsBench?.diff.answered ?? null,
+    report_abandoned_diff: r.reportVsBench?.diff.abandoned ?? null,
   };
   return {
     bench: BENCH, metric: 'run', value: r.fates.lost, unit: 'calls lost',
@@ -142,7 +160,48 @@ export function findings(r: RunResult): string[] {
       out.push(`  ${x.number} (Call-ID ${x.callId ?? '-'}): sipp ${x.sipp}, engine ${x.engine}${x.sippError !== undefined ? `; sipp error: ${x.sippError}` : ''}`);
     }
   }
+  const c = r.reportVsBench;
+  if (c === null) out.push(`engine report not read: ${r.reportVsBenchError ?? 'unknown'}`);
+  else {
+    const d = c.diff;
+    if (d.offered !== 0 || d.answered !== 0 || d.abandoned !== 0 || c.explanations.length > 0) {
+      out.push(`engine report vs bench: offered ${signed(d.offered)}, answered ${signed(d.answered)}, abandoned ${signed(d.abandoned)} (engine − bench)`);
+    }
+    const drift = c.tablesDrift;
+    if (drift !== null && (drift.offered !== 0 || drift.answered !== 0 || drift.abandoned !== 0)) {
+      out.push(`  the report's totals differ from its filed calls: offered ${signed(drift.offered)}, answered ${signed(drift.answered)}, abandoned ${signed(drift.abandoned)}`);
+    }
+    for (const x of c.explanations.slice(0, 50)) out.push(`  ${x.number ?? 'no dialled caller'} (call ${x.callIds.join(', ') || '-'}): ${x.why}`);
+  }
   return out;
+}
+
+function signed(x: number): string {
+  return x > 0 ? `+${x}` : String(x);
+}
+
+/** The markdown table of the engine's report against the bench's truth. */
+function reportTable(r: RunResult): string {
+  const c = r.reportVsBench;
+  if (c === null) return `## Report vs bench\n\nThe engine's report was not read: ${r.reportVsBenchError ?? 'unknown'}.\n\n`;
+  const row = (k: 'offered' | 'answered' | 'abandoned'): string => `| ${k} | ${c.engine[k]} | ${c.bench[k]} | ${signed(c.diff[k])} |`;
+  const queues = c.byQueue.map((q) => `${q.queue === '' ? '(no queue)' : q.queue} ${q.offered}/${q.answered}/${q.abandoned}`).join(', ');
+  return `## Report vs bench
+
+The engine's report of this run (\`GET /api/v1/reports\`: ${new Date(c.window.from).toISOString()} to
+${new Date(c.window.to).toISOString()}, programme ${c.window.programme}, inbound) against the bench's
+own join of every dialled caller with its records (docs/reports.md, Report vs bench).
+
+| Figure | Engine report | Bench | Difference |
+|---|---|---|---|
+${row('offered')}
+${row('answered')}
+${row('abandoned')}
+
+By queue in the engine's report (offered/answered/abandoned): ${queues || 'no rows'}.
+${c.explanations.length === 0 ? 'Every call agrees.' : `${c.explanations.length} calls explain the difference (Findings).`}
+
+`;
 }
 
 function round(x: number): number {
@@ -215,7 +274,7 @@ ${verdict} ${r.agents} agents, ${p.durationMinutes} broadcast minutes replayed i
 |---|---|
 ${rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n')}
 
-${found.length > 0 ? `## Findings\n\n${found.map((f) => `- ${f}`).join('\n')}\n\n` : ''}CDR outcomes: ${outcomes}.
+${reportTable(r)}${found.length > 0 ? `## Findings\n\n${found.map((f) => `- ${f}`).join('\n')}\n\n` : ''}CDR outcomes: ${outcomes}.
 sipp's view: ${Object.entries(r.sipp).map(([k, v]) => `${k} ${v}`).join(', ')}.
 
 Times are broadcast time unless marked: replay seconds × ${c}. "Lost" joins every number sipp

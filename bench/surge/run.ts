@@ -32,6 +32,7 @@ import { crmCustomers, engineConfig, surgeAgents, SURGE_NUMBER, WALLBOARD_USER, 
 import { openWallboard, summarizeWallboard, type WallboardSample, type WallboardSummary } from './wallboard.ts';
 import { freePort, sleep, startEngineProcess, startSipp, udpReceiveDrops, SIPP_SOCKET_BUFFER, type EngineBuild, type EngineProcess, type Sipp } from './processes.ts';
 import { countEnding, histogramQuantile, parsePrometheus, readSippCounts, snapshot, sum, type EngineSnapshot, type PromSeries } from './sampler.ts';
+import { readComparison, type ReportComparisonRead } from './compare.ts';
 import {
   answeredMismatch, callbackFigures, classify, firstMediaTimes, freeAgentSeconds, idleWhileWaiting, parseCallerLog, parseSippErrors, quantileOf,
   type AnsweredMismatch, type CallbackFigures, type Cdr, type Fate, type SippCall, type TaskView,
@@ -188,6 +189,13 @@ export interface RunResult {
   peakEventLoopP99Ms: number;
   /** sipp's view: INVITEs, 200s (answered), CANCELs (abandoned), final errors. */
   sipp: Record<string, number>;
+  /**
+   * The engine's report of the run (`GET /api/v1/reports`) against the bench's truth: offered,
+   * answered, abandoned and the calls that explain a difference (compare.ts); null when the
+   * report could not be read (`reportVsBenchError` says why).
+   */
+  reportVsBench: ReportComparisonRead | null;
+  reportVsBenchError: string | null;
   replaySeconds: number;
   wallSeconds: number;
   machine: string;
@@ -347,6 +355,8 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
     }));
     const first = schedule[0]?.rate ?? 0;
     const callerMediaPort = await freePort();
+    // The engine report's window starts here (the API rounds it down to its 15-minute bucket).
+    const callersFrom = Date.now();
     const callerSipp: Sipp = await startSipp([
       '-sf', 'caller.xml', sipTarget, '-s', SURGE_NUMBER, '-t', 'u1', '-i', '127.0.0.1', '-p', '0', '-mp', String(callerMediaPort),
       '-buff_size', String(SIPP_SOCKET_BUFFER),
@@ -539,6 +549,15 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
       await sleep(2000);
     }
     const finalSeries = parsePrometheus(await (await fetch(`${http}/metrics`)).text());
+    // Every dialled number is final (or the deadline passed): the engine's report of the same run.
+    let reportVsBench: ReportComparisonRead | null = null;
+    let reportVsBenchError: string | null = null;
+    try {
+      reportVsBench = await readComparison(http, api.headers, dbPath, dialled, cdrs, { from: callersFrom, to: Date.now() + 1, programme: profile.name });
+    } catch (err) {
+      reportVsBenchError = err instanceof Error ? err.message : String(err);
+      log(`engine report not read: ${reportVsBenchError}`);
+    }
     const { fates, lost, lostBy, inProgress } = joined;
     const logFile = path.join(dir, `caller_${callerSipp.pid}_logs.log`);
     const seen = parseCallerLog(existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
@@ -601,6 +620,7 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
         retransmissions: countEnding(sippCounts, '_Retrans'),
         timeouts: countEnding(sippCounts, '_Timeout') - countEnding(sippCounts, 'Pause_Timeout'),
       },
+      reportVsBench, reportVsBenchError,
       replaySeconds: schedule.length,
       wallSeconds: (Date.now() - started) / 1000,
       machine: '',

@@ -2,7 +2,8 @@
  * A short surge end to end (the `smoke` preset, ~75 s): engine child process, sipp agents and
  * callers, the rate schedule through sipp's control socket, the callback phase (sipp customers
  * behind the outbound trunk), the report. Checks that sipp followed the schedule, that every
- * captured caller was called back or given up under the policy, and that no caller was lost.
+ * captured caller was called back or given up under the policy, that no caller was lost, and that
+ * the engine's report of the run says exactly the bench's offered, answered and abandoned.
  */
 import t from 'tap';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -74,11 +75,23 @@ t.test('smoke surge: every caller served, reached by a callback, given up under 
   t.ok(r.samples.length >= r.replaySeconds, 'one sample per second');
   t.ok(r.samples.some((s) => s.agentsBusy > 0), 'agents were busy');
 
+  // The engine's report of the same run (issue 18 must-show 1): exactly the bench's figures.
+  const rep = r.reportVsBench;
+  if (rep === null) throw new Error(`the engine's report was not read: ${r.reportVsBenchError}`);
+  t.same(rep.diff, { offered: 0, answered: 0, abandoned: 0 }, `engine report − bench = 0 (engine ${JSON.stringify(rep.engine)}, bench ${JSON.stringify(rep.bench)})`);
+  t.same(rep.explanations, [], 'no caller or filed call disagrees');
+  t.same(rep.tablesDrift, { offered: 0, answered: 0, abandoned: 0 }, 'the report\'s totals = its filed calls');
+  t.same([rep.bench.offered, rep.bench.answered, rep.bench.abandoned], [r.offered, r.fates.served, r.abandoned], 'the bench side is the bench report\'s offered, answered, abandoned');
+  t.ok(rep.byQueue.length >= 2 && rep.engine.abandoned > 0, `a report by queue with abandons (${JSON.stringify(rep.byQueue)})`);
+
   const files = await writeReport(r, path.join(dir, 'report'));
   t.ok(files.every((f) => existsSync(f)), 'report files written');
   const lines = readFileSync(path.join(dir, 'report', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { metric: string; value: number });
   t.equal(lines.find((l) => l.metric === 'lost')?.value, 0, 'metrics.jsonl says lost 0');
+  for (const m of ['report_offered_diff', 'report_answered_diff', 'report_abandoned_diff']) t.equal(lines.find((l) => l.metric === m)?.value, 0, `metrics.jsonl says ${m} 0`);
+  t.match(readFileSync(path.join(dir, 'report', 'report.md'), 'utf8'), /## Report vs bench[\s\S]*\| offered \| \d+ \| \d+ \| 0 \|/, 'the markdown has the report vs bench table');
   for (const m of ['in_progress', 'answered_mismatch', 'agents_idle_while_waiting_s', 'agents_idle_while_waiting_share', 'first_media_p99_s', 'ringing_held_peak', 'rss_peak',
+    'report_offered_diff', 'report_answered_diff', 'report_abandoned_diff',
     'callbacks_completed', 'callback_reach_rate', 'callback_delay_p50_s', 'callback_delay_p90_s', 'callback_within_5min_of_free_agent_share', 'unreached']) {
     t.ok(lines.some((l) => l.metric === m), `metrics.jsonl has ${m}`);
   }

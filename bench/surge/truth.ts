@@ -70,7 +70,7 @@ export interface Classified {
 }
 
 /** Inbound CDRs by caller: an outbound CDR is a callback's record, never the caller's own call. */
-function byCaller(cdrs: readonly Cdr[]): Map<string, Cdr[]> {
+export function byCaller(cdrs: readonly Cdr[]): Map<string, Cdr[]> {
   const out = new Map<string, Cdr[]>();
   for (const c of cdrs) {
     if (c.direction === 'outbound') continue;

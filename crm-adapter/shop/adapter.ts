@@ -37,6 +37,8 @@ export interface ShopCrmOptions {
   log?: { warn(obj: object, msg: string): void };
   /** Customer notifications (crm.notifications); absent, or no channel configured: none are written. */
   notifications?: ShopNotifyConfig;
+  /** Every query of the store, with its time (ShopStoreOptions.onQuery: tests and the bench count them). */
+  onQuery?: (sql: string, ms: number) => void;
 }
 
 
@@ -90,6 +92,7 @@ export class ShopCrmAdapter implements CrmAdapter {
     const store = await ShopStore.open(this.#o.store, {
       now: this.#now, ...(this.#o.strikeThreshold !== undefined ? { strikeThreshold: this.#o.strikeThreshold } : {}),
       onConnectionError: (err) => log?.warn({ err }, 'shop database connection lost: the next query reconnects'),
+      ...(this.#o.onQuery !== undefined ? { onQuery: this.#o.onQuery } : {}),
       ...(n !== undefined && senders.length > 0 ? {
         notifications: {
           channels: { email: n.email !== null, sms: n.sms !== null }, events: new Set(n.events), defaultLanguage: n.defaultLanguage, shopName: n.shopName,
@@ -128,8 +131,7 @@ export class ShopCrmAdapter implements CrmAdapter {
     };
     // The routing facts are in hand: past the deadline the engine has gone on without us, so the card is not worth building.
     if (ctx?.signal.aborted === true || info.blacklisted) return info;
-    const card = await store.card(c.id);
-    if (card !== null) info.screenPop = screenPopOf(card);
+    info.screenPop = screenPopOf(await store.cardOf(c));
     return info;
   }
 

@@ -37,6 +37,8 @@ export interface ShopStoreOptions {
   onConnectionError?: (err: Error) => void;
   /** Customer notifications written with each order step; absent: none. */
   notifications?: NotifyPlan;
+  /** Every query the store runs, with its time in ms (Kysely's log): tests count a look-up's queries, the bench reports them. */
+  onQuery?: (sql: string, ms: number) => void;
 }
 
 /** What the store writes as notifications at an order step (crm.notifications). */
@@ -55,6 +57,17 @@ export interface NotifyPlan {
 export interface WebhookReceipt {
   courierId: string;
   eventId: string;
+}
+
+/** Orders of one bucket, programme and airing (the engine's reports, engine/reports/orders.ts, join them with their calls). */
+export interface OrdersInBucket {
+  /** Bucket start, epoch ms (a multiple of the bucket width asked for). */
+  bucket: number;
+  programme: string | null;
+  airing: string | null;
+  orders: number;
+  /** Total of the orders, fen. */
+  valueFen: number;
 }
 
 /** Most units of one line (a typo of 1000 is refused, not shipped). */
@@ -234,7 +247,10 @@ export class ShopStore {
       // engine/db's opener: WAL, the chosen durability, foreign keys on, its folder created.
       ? new FifoSqliteDialect({ database: openDatabase({ path: config.path, synchronous: config.synchronous }) as unknown as ConstructorParameters<typeof FifoSqliteDialect>[0]['database'] })
       : new PostgresDialect({ pool: postgresPool(config.url, config.poolSize ?? 10, opts.onConnectionError) });
-    const db = new Kysely<ShopDatabase>({ dialect });
+    const onQuery = opts.onQuery;
+    const db = new Kysely<ShopDatabase>({
+      dialect, ...(onQuery !== undefined ? { log: (e) => { if (e.level === 'query') onQuery(e.query.sql, e.queryDurationMillis); } } : {}),
+    });
     const store = new ShopStore(config.kind, db, opts);
     try {
       await store.migrate();
@@ -302,12 +318,24 @@ export class ShopStore {
     return toCustomer(row, numbers.map((n) => n.number));
   }
 
-  /** The customer one of whose numbers is `number` (following a merge to the survivor), or null. */
+  /**
+   * The customer one of whose numbers is `number` (following a merge to the survivor), or null.
+   * One query (the look-up's first, at every call's arrival): the number's owner, its survivor and
+   * the survivor's numbers, a row per number.
+   */
   async findByNumber(number: string): Promise<Customer | null> {
-    const n = await this.db.selectFrom('shop_customer_numbers').select('customer_id').where('number', '=', number).executeTakeFirst();
-    if (n === undefined) return null;
-    const c = await this.getCustomer(n.customer_id);
-    return c !== null && c.mergedInto !== null ? this.getCustomer(c.mergedInto) : c;
+    const r = await sql<Selectable<CustomersTable> & { n2_number: string | null }>`
+      SELECT c.*, n2.number AS n2_number
+      FROM shop_customer_numbers n
+      JOIN shop_customers c0 ON c0.id = n.customer_id
+      JOIN shop_customers c ON c.id = coalesce(c0.merged_into, c0.id)
+      LEFT JOIN shop_customer_numbers n2 ON n2.customer_id = c.id
+      WHERE n.number = ${number}
+      ORDER BY n2.created_at, n2.number`.execute(this.db);
+    const first = r.rows[0];
+    if (first === undefined) return null;
+    const { n2_number: _n, ...row } = first;
+    return toCustomer({ ...row, created_at: Number(row.created_at), updated_at: Number(row.updated_at) }, r.rows.map((x) => x.n2_number).filter((x): x is string => x !== null));
   }
 
   /** Give a customer another number. */
@@ -837,6 +865,29 @@ export class ShopStore {
     });
   }
 
+  /**
+   * Orders per bucket of `bucketMs` (an integer number of ms), programme and airing, for those filed in [from, to): every order
+   * but a cancelled one, filed at its call's arrival (the call id it carries, when the shop has
+   * that call's record) or else at its entry, under its own programme and airing (the media
+   * source), or the call's when it has none. One query: the engine's report asks once per report.
+   */
+  async orderBuckets(from: number, to: number, bucketMs: number): Promise<OrdersInBucket[]> {
+    if (!Number.isSafeInteger(bucketMs) || bucketMs <= 0) throw new RangeError(`bucketMs must be a positive integer, not ${bucketMs}`);
+    const r = await sql<{ bucket: number | string; programme: string | null; airing: string | null; orders: number | string; value_fen: number | string }>`
+      SELECT t.at - (t.at % ${sql.lit(bucketMs)}) AS bucket, t.programme, t.airing, count(*) AS orders, sum(t.total_fen) AS value_fen
+      FROM (
+        SELECT coalesce(c.arrived_at, o.created_at) AS at,
+          CASE WHEN o.programme IS NULL THEN c.programme ELSE o.programme END AS programme,
+          CASE WHEN o.programme IS NULL THEN c.airing ELSE o.airing END AS airing,
+          o.total_fen
+        FROM shop_orders o LEFT JOIN shop_calls c ON c.call_id = o.call_id
+        WHERE o.status <> 'cancelled'
+      ) t
+      WHERE t.at >= ${from} AND t.at < ${to}
+      GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`.execute(this.db);
+    return r.rows.map((x) => ({ bucket: Number(x.bucket), programme: x.programme, airing: x.airing, orders: Number(x.orders), valueFen: Number(x.value_fen) }));
+  }
+
   // ---------------------------------------------------------------- couriers
 
   /** Every courier. */
@@ -958,10 +1009,18 @@ export class ShopStore {
 
   // ---------------------------------------------------------------- the card
 
-  /** The customer card (screen pop, `GET .../card`), or null. */
+  /** The customer card (`GET .../card`), or null. */
   async card(customerId: string): Promise<CustomerCard | null> {
     const customer = await this.getCustomer(customerId);
-    if (customer === null) return null;
+    return customer === null ? null : this.cardOf(customer);
+  }
+
+  /**
+   * The card of a customer already read (the look-up's screen pop: {@link findByNumber} gave it):
+   * one query per part, five in all, run together.
+   */
+  async cardOf(customer: Customer): Promise<CustomerCard> {
+    const customerId = customer.id;
     const [addresses, orders, calls, openComplaints, notes] = await Promise.all([
       this.addresses(customerId),
       this.db.selectFrom('shop_orders').select(['id', 'status', 'total_fen', 'created_at', 'programme']).where('customer_id', '=', customerId)

@@ -7,6 +7,8 @@ import { openStore } from '../store/index.ts';
 import { UserDirectory } from '../users/index.ts';
 import { ReportQueries, SqliteReports, SqliteSchedule } from '../reports/index.ts';
 import { T, context, records, teamOf } from '../reports/testdata/fixtures.ts';
+import { ORDERS_AT, enterFixtureOrders } from '../reports/testdata/orders.ts';
+import { ShopStore } from '../../crm-adapter/shop/index.ts';
 import { startApi } from './server.ts';
 import { FakeEngine } from './testkit.ts';
 
@@ -94,6 +96,36 @@ t.test('GET /api/v1/reports: json, csv, xlsx; supervisors only; bad input refuse
   const doc = await (await get('/api/v1/openapi.json')).json() as { paths: Record<string, { get?: { summary: string; parameters: { name: string }[] } }> };
   t.ok(doc.paths['/api/v1/reports']?.get, 'documented');
   t.ok(doc.paths['/api/v1/reports']!.get!.parameters.some((p) => p.name === 'group'));
+});
+
+t.test('with the shop: orders and conversion per programme in JSON and CSV; none by queue', async (t) => {
+  const store = openStore({ path: ':memory:' });
+  t.teardown(() => store.close());
+  const reports = new SqliteReports({ db: store.db, writer: store.writer, context, now: T });
+  for (const r of records) reports.ingestSync(r);
+  const queries = new ReportQueries({ db: store.db, teamOf });
+  // The real shop store (SQLite in memory) with testdata/orders.ts: two kitchen orders and one garden order at 20:01, no call linked.
+  const shop = await ShopStore.open({ kind: 'sqlite', path: ':memory:' }, { now: () => ORDERS_AT });
+  t.teardown(() => shop.close());
+  await enterFixtureOrders(shop);
+  const engine = new FakeEngine();
+  engine.reports = { run: (q, now) => queries.run(q, now), orders: shop };
+  const api = await startApi(engine, { address: '127.0.0.1', port: 0, tokens: [], openPaths: [] });
+  t.teardown(() => api.close());
+  const base = `http://127.0.0.1:${api.port}`;
+  const range = `from=${T}&to=${T + 30 * 60_000}`;
+  const body = await (await fetch(`${base}/api/v1/reports?group=programme&interval=all&${range}`)).json() as { rows: { keys: { programme: string | null }; figures: { answered: number }; orders: unknown }[] };
+  t.same(body.rows.map((r) => [r.keys.programme, r.figures.answered, r.orders]), [
+    [null, 0, { orders: 0, valueFen: 0, conversion: null }],
+    ['garden', 1, { orders: 1, valueFen: 39_900, conversion: 1 }],
+    ['kitchen', 3, { orders: 2, valueFen: 119_700, conversion: 2 / 3 }],
+  ], 'kitchen: c1 c2 c10 answered, two orders (1 + 2 woks); garden: c9, one; the callback (no programme) none');
+  const csv = (await (await fetch(`${base}/api/v1/reports?group=programme&interval=all&format=csv&${range}`)).text()).trimEnd().split('\r\n').map((l) => l.split(','));
+  const header = csv[0]!;
+  t.same(header.slice(-3), ['orders', 'orderValueFen', 'conversion'], 'the orders columns close the CSV');
+  t.same(csv.find((l) => l[2] === 'garden')!.slice(-3), ['1', '39900', '1']);
+  const byQueue = await (await fetch(`${base}/api/v1/reports?group=queue&interval=all&${range}`)).json() as { rows: { orders: unknown }[] };
+  t.ok(byQueue.rows.length > 0 && byQueue.rows.every((r) => r.orders === null), 'a report by queue has no orders');
 });
 
 t.test('schedule routes: put, import YAML and CSV, refusals', async (t) => {

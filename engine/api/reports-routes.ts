@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import {
-  DIMENSIONS, INTERVALS, SCHEDULE_ERRORS, airingSchema, parseScheduleCsv, parseScheduleYaml, programmeSchema, reportTable, toCsv, toXlsx,
+  DIMENSIONS, INTERVALS, SCHEDULE_ERRORS, withOrders, type OrdersPort, airingSchema, parseScheduleCsv, parseScheduleYaml, programmeSchema, reportTable, toCsv, toXlsx,
   type Dimension, type ReportQuery, type ReportRow, type ScheduleResult, type SqliteSchedule,
 } from '../reports/index.ts';
 import type { RouteKit } from './callbacks-routes.ts';
@@ -16,6 +16,8 @@ import type { RouteDoc } from './openapi.ts';
 export interface ReportsApiDeps {
   /** Run a report (`now` closes the agents' open state spells). */
   run(q: ReportQuery, now: number): ReportRow[];
+  /** The shop's orders (the shop adapter): a report by programme / airing / nothing gets orders and conversion. */
+  orders?: OrdersPort;
   /** The broadcast schedule; absent: its routes are not registered. */
   schedule?: Pick<SqliteSchedule, 'programmes' | 'airings' | 'putProgramme' | 'putAiring' | 'deleteProgramme' | 'deleteAiring' | 'import'>;
 }
@@ -86,7 +88,8 @@ export function registerReportRoutes(app: FastifyInstance, deps: ReportsApiDeps,
       if (v !== undefined) filter[d] = v === '' ? null : v;
     }
     const query: ReportQuery = { group: q.group, interval: q.interval, from: q.from, to: q.to, utcOffsetMinutes: q.utcOffsetMinutes, filter };
-    const rows = deps.run(query, now());
+    let rows = deps.run(query, now());
+    if (deps.orders !== undefined) rows = await withOrders(rows, deps.orders, query);
     if (rows.length > REPORT_MAX_ROWS) throw fail(413, 'API_ERR_VALIDATION', `${rows.length} rows: narrow the range or the grouping`);
     if (q.format === 'json') return { query, rows };
     const table = reportTable(rows, q.group);

@@ -1,8 +1,8 @@
 /**
  * Report rows as a table, and that table as CSV (RFC 4180) or XLSX (exceljs). One table for both
  * formats, so a column means the same in each: interval start and end (ISO 8601 UTC), the grouped
- * dimensions, every counted figure, the derived figures, and agent time (with a column per
- * not-ready reason that occurs).
+ * dimensions, every counted figure, the derived figures, agent time (with a column per
+ * not-ready reason that occurs), and orders when the rows carry them (orders.ts).
  */
 import ExcelJS from 'exceljs';
 import { MAX_MEASURES, SUM_MEASURES, type Derived } from './measures.ts';
@@ -28,6 +28,8 @@ export function reportTable(rows: readonly ReportRow[], group: readonly Dimensio
   const reasons = [...new Set(rows.flatMap((r) => Object.keys(r.agentTime?.notReadyMs ?? {})))].sort();
   const header = ['start', 'end', ...group, ...SUM_MEASURES, ...MAX_MEASURES, ...DERIVED];
   if (withTime) header.push('staffedMs', 'busyMs', 'idleMs', ...reasons.map((r) => `notReadyMs:${r === '' ? '(none)' : r}`));
+  const withOrders = rows.some((r) => r.orders !== null);
+  if (withOrders) header.push('orders', 'orderValueFen', 'conversion');
   const out: Cell[][] = rows.map((r) => {
     const line: Cell[] = [new Date(r.start).toISOString(), new Date(r.end).toISOString()];
     for (const d of group) line.push(r.keys[d] ?? null);
@@ -38,6 +40,7 @@ export function reportTable(rows: readonly ReportRow[], group: readonly Dimensio
       const t = r.agentTime;
       line.push(t?.staffedMs ?? null, t?.busyMs ?? null, t?.idleMs ?? null, ...reasons.map((x) => t?.notReadyMs[x] ?? (t === null ? null : 0)));
     }
+    if (withOrders) line.push(r.orders?.orders ?? null, r.orders?.valueFen ?? null, r.orders?.conversion ?? null);
     return line;
   });
   return { header, rows: out };

@@ -14,6 +14,7 @@ export {
   type Dimension, type Interval, type ReportQuery, type ReportRow, type ReportQueriesOptions,
 } from './query.ts';
 export { REPORT_MIGRATIONS } from './schema.ts';
+export { attachOrders, ordersApply, withOrders, type OrderBucket, type OrderFigures, type OrdersPort } from './orders.ts';
 export { reportTable, toCsv, toXlsx, type Cell, type ReportTable } from './export.ts';
 export {
   SqliteSchedule, AiringIndex, parseScheduleYaml, parseScheduleCsv, parseScheduleFile, attributeRoute, importScheduleFile, SCHEDULE_ERRORS, SCHEDULE_MIGRATIONS, AIRING_CSV_COLUMNS,

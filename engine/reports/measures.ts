@@ -22,7 +22,7 @@ export const SUM_MEASURES = [
   'abandonedIvr', 'abandonedQueue', 'abandonedRinging', 'abandonIvrMs', 'abandonQueueMs', 'abandonRingingMs',
   'handled', 'talkMs', 'acwMs', 'holdMs', 'transfers',
   'callbacksCaptured', 'callbacksReached', 'callbackReachN', 'callbackReachMs',
-  'blacklistRejections', 'capacityRejections',
+  'blacklistRejections', 'capacityRejections', 'completedIvr',
 ] as const;
 /** Maximum measures, in table-column order. */
 export const MAX_MEASURES = ['waitMaxMs', 'abandonMaxMs'] as const;
@@ -103,6 +103,8 @@ export function contribution(cdr: ReportCdr, ctx: MeasureContext): { key: Record
     if (cdr.callbackId !== null) f.callbacksCaptured = 1;
     if (cdr.outcome === 'rejected_blacklist') f.blacklistRejections = 1;
     if (cdr.outcome === 'rejected_capacity') f.capacityRejections = 1;
+    // Served by the IVR (an announcement, a status read out): offered, neither answered nor abandoned.
+    if (cdr.outcome === 'completed_ivr') f.completedIvr = 1;
   } else if (cdr.outcome === 'answered' && cdr.callbackId !== null) {
     f.callbacksReached = 1;
     const first = ctx.callbackArrivedAt(cdr.callbackId);

@@ -16,6 +16,7 @@ import {
   type AgentTime, type Derived, type Figures, type MeasureContext, type ReportCdr,
 } from './measures.ts';
 import { column } from './schema.ts';
+import type { OrderFigures } from './orders.ts';
 
 /** A grouping dimension. */
 export type Dimension = 'queue' | 'agent' | 'team' | 'programme' | 'airing' | 'direction';
@@ -51,6 +52,8 @@ export interface ReportRow {
   derived: Derived;
   /** Agent time, when the grouping allows it (see the module comment), else null. */
   agentTime: AgentTime | null;
+  /** Orders and conversion (orders.ts), with the shop adapter and a grouping orders allow; else null. */
+  orders: OrderFigures | null;
 }
 
 const DAY_MS = 86_400_000;
@@ -108,7 +111,7 @@ function agentTimeApplies(q: ReportQuery): boolean {
 }
 
 /** The row key of a group (interval start + grouped values). */
-function rowKey(start: number, keys: Partial<Record<Dimension, string | null>>, group: readonly Dimension[]): string {
+export function rowKey(start: number, keys: Partial<Record<Dimension, string | null>>, group: readonly Dimension[]): string {
   let k = String(start);
   for (const d of group) k += `\u0000${keys[d] ?? ''}`;
   return k;
@@ -215,7 +218,7 @@ export class ReportQueries {
       const k = rowKey(start, keys, q.group);
       let row = out.get(k);
       if (row === undefined) {
-        row = { start, end: intervalEnd(start, q), keys, figures: zeroFigures(), derived: derive(zeroFigures(), null), agentTime: null };
+        row = emptyRow(start, keys, q);
         out.set(k, row);
       }
       row.agentTime ??= emptyTime();
@@ -226,10 +229,15 @@ export class ReportQueries {
   }
 }
 
+/** A row of a group with nothing counted yet. */
+export function emptyRow(start: number, keys: Partial<Record<Dimension, string | null>>, q: ReportQuery): ReportRow {
+  return { start, end: intervalEnd(start, q), keys, figures: zeroFigures(), derived: derive(zeroFigures(), null), agentTime: null, orders: null };
+}
+
 function mergeRow(out: Map<string, ReportRow>, start: number, keys: Partial<Record<Dimension, string | null>>, f: Figures, q: ReportQuery): void {
   const k = rowKey(start, keys, q.group);
   const row = out.get(k);
-  if (row === undefined) out.set(k, { start, end: intervalEnd(start, q), keys, figures: f, derived: derive(f, null), agentTime: null });
+  if (row === undefined) out.set(k, { ...emptyRow(start, keys, q), figures: f, derived: derive(f, null) });
   else addFigures(row.figures, f);
 }
 

@@ -5,7 +5,7 @@ import { openDatabase, SqliteWriter } from '../db/index.ts';
 import { ReportQueries, SqliteReports, batchReport, type Dimension, type Interval, type ReportCdr } from './index.ts';
 import { T, context, teamOf } from './testdata/fixtures.ts';
 
-const OUTCOMES: CdrOutcome[] = ['answered', 'abandoned_queue', 'abandoned_ivr', 'rejected_blacklist', 'rejected_capacity', 'callback_requested', 'failed'];
+const OUTCOMES: CdrOutcome[] = ['answered', 'abandoned_queue', 'abandoned_ivr', 'completed_ivr', 'rejected_blacklist', 'rejected_capacity', 'callback_requested', 'failed'];
 
 /** A random record of one of 12 calls within 3 days of T (several versions per call id = corrections). */
 interface Version {

@@ -1,6 +1,10 @@
 import t, { type Test } from 'tap';
-import { openDatabase, SqliteWriter } from '../db/index.ts';
-import { ReportQueries, SqliteReports, zeroFigures, type Figures, type ReportRow } from './index.ts';
+import { migrate, openDatabase, SqliteWriter } from '../db/index.ts';
+import {
+  MAX_MEASURES, REPORT_MIGRATIONS, ReportQueries, SUM_MEASURES, SqliteReports, ordersApply, zeroFigures,
+  type Dimension, type Figures, type ReportQuery, type ReportRow,
+} from './index.ts';
+import { column } from './schema.ts';
 import { T, agentChanges, context, records, teamOf } from './testdata/fixtures.ts';
 
 function setup(t: Test) {
@@ -134,4 +138,38 @@ t.test('a failing reports write does not throw into the CDR write', async (t) =>
   t.equal((db.prepare<{ n: number }>('SELECT count(*) AS n FROM report_calls').get())!.n, 0, 'nothing half-written');
   reports.ingestSync(records[0]!);
   t.equal((db.prepare<{ n: number }>('SELECT count(*) AS n FROM report_calls').get())!.n, 1);
+});
+
+t.test('callers served by the IVR (completed_ivr) are their own measure: offered, neither answered nor abandoned', async (t) => {
+  const { reports, queries } = setup(t);
+  const served = { ...records[3]!, callId: 'ivr1', outcome: 'completed_ivr' as const, arrivedAt: T + 30_000, endedAt: T + 75_000 };
+  reports.ingestSync(served);
+  reports.ingestSync(records[3]!); // c4: abandoned in the IVR
+  const [row] = queries.run({ group: [], interval: 'all', from: T, to: END });
+  t.match(row, { figures: { offered: 2, completedIvr: 1, abandonedIvr: 1, answered: 0 }, derived: { abandoned: 1, abandonRate: 0.5 } });
+});
+
+t.test('migration 2 adds completed_ivr to every figure table; rows filed before keep their figures', async (t) => {
+  const db = openDatabase({ path: ':memory:' });
+  t.teardown(() => db.close());
+  migrate(db, 'reports', REPORT_MIGRATIONS.filter((m) => m.version === 1), T);
+  db.exec(`INSERT INTO report_intervals (bucket, queue, programme, airing, direction, records, offered) VALUES (${T}, 'orders', 'kitchen', 'kitchen-2000', 'inbound', 4, 4)`);
+  const reports = new SqliteReports({ db, writer: new SqliteWriter(db, false), context, now: T });
+  for (const table of ['report_calls', 'report_intervals', 'report_agent_intervals', 'report_days']) {
+    const cols = new Set(db.prepare<{ name: string }>(`PRAGMA table_info(${table})`).all().map((c) => c.name));
+    t.same([...SUM_MEASURES, ...MAX_MEASURES].filter((m) => !cols.has(column(m))), [], `${table} has a column for every measure`);
+  }
+  reports.ingestSync({ ...records[3]!, callId: 'ivr1', outcome: 'completed_ivr' });
+  const [row] = new ReportQueries({ db }).run({ group: [], interval: 'all', from: T, to: END });
+  t.match(row!.figures, { records: 5, offered: 5, completedIvr: 1 }, 'the old row counted, the new record with its measure');
+});
+
+t.test('orders apply to a report by programme, airing or nothing, filtered by those (or inbound) only', async (t) => {
+  const q = (group: Dimension[], filter: ReportQuery['filter'] = {}): ReportQuery => ({ group, interval: 'all', from: T, to: END, filter });
+  t.ok(ordersApply(q([])));
+  t.ok(ordersApply(q(['programme', 'airing'], { programme: 'kitchen', direction: 'inbound' })));
+  t.notOk(ordersApply(q(['queue'])), 'an order has no queue');
+  t.notOk(ordersApply(q(['programme', 'agent'])), 'nor is it split by agent here');
+  t.notOk(ordersApply(q([], { team: 'sales' })));
+  t.notOk(ordersApply(q([], { direction: 'outbound' })), 'outbound calls convert no inbound orders');
 });

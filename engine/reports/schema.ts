@@ -14,7 +14,6 @@
  * the agent dimension multiplies rows by the number of agents.
  */
 import type { Migration } from '../db/index.ts';
-import { MAX_MEASURES, SUM_MEASURES } from './measures.ts';
 
 /** `answeredInSl` → `answered_in_sl`. */
 export function column(measure: string): string {
@@ -23,8 +22,18 @@ export function column(measure: string): string {
   return out;
 }
 
-// Frozen at version 1: a new measure is a new migration (ALTER TABLE ... ADD COLUMN).
-const FIGURES = [...SUM_MEASURES, ...MAX_MEASURES].map((m) => `${column(m)} INTEGER NOT NULL DEFAULT 0`).join(',\n  ');
+// The measures of version 1, frozen: a new measure is a new migration (ALTER TABLE ... ADD COLUMN;
+// reports.test.ts checks that every measure has its column).
+const V1_MEASURES = [
+  'records', 'offered', 'answered', 'answeredInSl', 'queued', 'waitMs', 'answerWaitMs',
+  'abandonedIvr', 'abandonedQueue', 'abandonedRinging', 'abandonIvrMs', 'abandonQueueMs', 'abandonRingingMs',
+  'handled', 'talkMs', 'acwMs', 'holdMs', 'transfers',
+  'callbacksCaptured', 'callbacksReached', 'callbackReachN', 'callbackReachMs',
+  'blacklistRejections', 'capacityRejections', 'waitMaxMs', 'abandonMaxMs',
+] as const;
+const FIGURES = V1_MEASURES.map((m) => `${column(m)} INTEGER NOT NULL DEFAULT 0`).join(',\n  ');
+/** The tables that carry every figure. */
+const FIGURE_TABLES = ['report_calls', 'report_intervals', 'report_agent_intervals', 'report_days'] as const;
 
 /** Migrations of the reports, in order. */
 export const REPORT_MIGRATIONS: readonly Migration[] = [
@@ -61,5 +70,11 @@ CREATE TABLE report_agent_current (
   agent TEXT PRIMARY KEY, since INTEGER NOT NULL, status TEXT NOT NULL, state TEXT NOT NULL, reason TEXT
 );
 `,
+  },
+  {
+    version: 2,
+    // Records filed before it count 0 callers served by the IVR (report_calls keeps no outcome to recompute from).
+    name: 'completed_ivr: callers served by the IVR',
+    sql: FIGURE_TABLES.map((t) => `ALTER TABLE ${t} ADD COLUMN completed_ivr INTEGER NOT NULL DEFAULT 0;`).join('\n'),
   },
 ];

@@ -10,6 +10,7 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { api, ApiError } from './api.ts';
 import { duration } from './format.ts';
+import { yuan } from './order.tsx';
 import type { MessageKey } from './messages.ts';
 import type { PageProps } from './main.tsx';
 
@@ -26,6 +27,8 @@ export interface ReportRow {
   keys: Record<string, string | null>;
   figures: Record<string, number>;
   derived: Record<string, number | null>;
+  /** Orders and conversion (the shop adapter, a report by programme / airing / totals); null otherwise. */
+  orders?: { orders: number; valueFen: number; conversion: number | null } | null;
 }
 
 /** The table's columns: label key and how a row gives the cell. */
@@ -46,6 +49,14 @@ const COLUMNS: ReadonlyArray<{ key: MessageKey; cell: (r: ReportRow) => string }
   { key: 'rp_hold', cell: (r) => ms(r.derived['avgHoldMs']) },
   { key: 'rp_transfers', cell: (r) => String(r.figures['transfers'] ?? 0) },
   { key: 'rp_callbacks', cell: (r) => String(r.figures['callbacksCaptured'] ?? 0) },
+  { key: 'rp_completedIvr', cell: (r) => String(r.figures['completedIvr'] ?? 0) },
+];
+
+/** The orders' columns, shown when the rows carry orders (the engine decides when they apply). */
+const ORDER_COLUMNS: ReadonlyArray<{ key: MessageKey; cell: (r: ReportRow) => string }> = [
+  { key: 'rp_orders', cell: (r) => (r.orders == null ? '—' : String(r.orders.orders)) },
+  { key: 'rp_orderValue', cell: (r) => (r.orders == null ? '—' : yuan(r.orders.valueFen)) },
+  { key: 'rp_conversion', cell: (r) => percent(r.orders?.conversion) },
 ];
 
 function percent(v: number | null | undefined): string {
@@ -149,6 +160,7 @@ export function Reports({ lang, t, session }: PageProps) {
   if (denied) return <section class="card"><p class="error">{t('rp_noAccess')}</p></section>;
   const set = <K extends keyof typeof form>(k: K, v: (typeof form)[K]): void => setForm({ ...form, [k]: v });
   const groupLabel = (g: Group): string => t(g === '' ? 'rp_g_none' : (`rp_g_${g}` as MessageKey));
+  const columns = shown !== null && shown.rows.some((r) => r.orders != null) ? [...COLUMNS, ...ORDER_COLUMNS] : COLUMNS;
   const when = new Intl.DateTimeFormat(lang, { timeZone: tz, month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false });
   return (
     <div class="reports">
@@ -185,7 +197,7 @@ export function Reports({ lang, t, session }: PageProps) {
               <tr>
                 <th>{t('rp_start')}</th>
                 {shown.group !== '' && <th>{groupLabel(shown.group)}</th>}
-                {COLUMNS.map((c) => <th>{t(c.key)}</th>)}
+                {columns.map((c) => <th>{t(c.key)}</th>)}
               </tr>
             </thead>
             <tbody>
@@ -193,7 +205,7 @@ export function Reports({ lang, t, session }: PageProps) {
                 <tr data-start={r.start}>
                   <td>{when.format(r.start)}</td>
                   {shown.group !== '' && <td data-col="group">{r.keys[shown.group] ?? '—'}</td>}
-                  {COLUMNS.map((c) => <td data-col={c.key}>{c.cell(r)}</td>)}
+                  {columns.map((c) => <td data-col={c.key}>{c.cell(r)}</td>)}
                 </tr>
               ))}
             </tbody>
