@@ -8,7 +8,7 @@ import { KeyHeap } from './keyheap.ts';
 import { estimateWait, ewma } from './ewt.ts';
 import { builtinStrategies, isBuiltinStrategy } from './strategy.ts';
 import { Agent, Call, CallNode, Lane, Member, memberBefore, Pool, Queue, timerBefore } from './model.ts';
-import type { LaneHeap, TimerNode } from './model.ts';
+import type { ConsultStage, LaneHeap, TimerNode } from './model.ts';
 import { AcdError } from './types.ts';
 import type {
   AcdConfig, AcdEffect, AcdErrorCode, AcdSnapshot, AgentConfig, AgentState, AgentStatus, AgentView,
@@ -27,6 +27,25 @@ const HEAD_BOOST = 1e12;
  * engine's fault, a second in a row points at the phone.
  */
 const UNCONFIRMED_LIMIT = 2;
+
+/** The consultation inputs (attended transfer), each guarded by {@link CONSULT_NEEDS}. */
+type ConsultInput = 'consultStart' | 'consultAnswered' | 'consultCompleted' | 'consultEnded';
+
+/**
+ * The consultation stage each consultation input accepts (the call must also be a talking live
+ * call): one table, one check ({@link Acd.consultCall}), so an input out of order is an
+ * `ACD_ERR_INVALID_STATE` effect that changes nothing, never a half-done move.
+ */
+const CONSULT_NEEDS: Readonly<Record<ConsultInput, readonly ConsultStage[]>> = {
+  // A talking call without a consultation reserves a second agent.
+  consultStart: ['none'],
+  // The consulted agent's phone answered: it talks to the call's agent.
+  consultAnswered: ['ringing'],
+  // The call passes to the consulted agent once the two have talked (RFC 3891 Replaces, or the desktop).
+  consultCompleted: ['talking'],
+  // Cancelled, not reached, declined, or hung up: the consulted agent is free again.
+  consultEnded: ['ringing', 'talking'],
+};
 
 /**
  * The ACD core. Build it once from an {@link AcdConfig}; then feed it events.
@@ -231,7 +250,10 @@ export class Acd {
     const from = call.queue;
     if (call.state === 'waiting') this.leaveWaiting(call);
     else if (call.state === 'offered') freed = this.withdrawOffer(call, 'transfer');
-    else talked = this.finishTalk(call, now);
+    else {
+      this.releaseConsultant(call, now);
+      talked = this.finishTalk(call, now);
+    }
     call.rank = call.arrivalTime;
     call.returned = false;
     call.preferred = toAgentId !== undefined ? this.agents.get(toAgentId) ?? null : null;
@@ -239,6 +261,86 @@ export class Acd {
     this.admit(call, target, now, false, 0);
     if (freed !== null) this.becomeIdle(freed, now);
     if (talked !== null) this.startWrapUp(talked, from, now);
+    return this.out;
+  }
+
+  // ---------------------------------------------------------------- consultation (attended transfer)
+
+  /**
+   * The agent of talking call `callId` consults `agentId` (an attended transfer begins): that agent
+   * must be idle and available, and is `reserved` for the consultation from now on, so it is
+   * offered no caller (it leaves its idle heaps) until {@link consultEnded} frees it or
+   * {@link consultCompleted} makes it the call's agent. A status it asks for meanwhile is kept
+   * pending, as on a call. Error effect (nothing changes) for an unknown call or agent, a call not
+   * talking or consulting already, the call's own agent, or an agent not free.
+   */
+  consultStart(callId: string, agentId: string, now: Millis): AcdEffect[] {
+    void now;
+    this.out = [];
+    const call = this.consultCall(callId, 'consultStart');
+    if (call === null) return this.out;
+    const agent = this.agents.get(agentId);
+    if (agent === undefined) return this.fail('ACD_ERR_UNKNOWN_AGENT', `unknown agent '${agentId}'`);
+    if (agent === call.agent || agent.state !== 'idle' || agent.status !== 'available') {
+      return this.fail('ACD_ERR_INVALID_STATE', `consultStart: agent '${agentId}' is ${agent.state}, ${agent.status}`);
+    }
+    this.leaveIdle(agent);
+    // An idle agent has no timer of its own armed; a stale one must not fire on the reservation.
+    this.timers.remove(agent.timer);
+    agent.consultFor = call;
+    call.consultant = agent;
+    call.consultStage = 'ringing';
+    this.setState(agent, 'reserved');
+    this.emitAgent(agent);
+    return this.out;
+  }
+
+  /** The consulted agent answered: it is on a call (with the call's agent) until the consultation ends. */
+  consultAnswered(callId: string, now: Millis): AcdEffect[] {
+    void now;
+    this.out = [];
+    const call = this.consultCall(callId, 'consultAnswered');
+    if (call === null) return this.out;
+    call.consultStage = 'talking';
+    this.setState(call.consultant!, 'onCall');
+    this.emitAgent(call.consultant!);
+    return this.out;
+  }
+
+  /**
+   * The consultation is completed: the consulted agent becomes the call's agent (talking from now,
+   * for its talk time), the call's former agent goes to wrap-up as after a transfer. The call
+   * keeps its queue, priority and arrival.
+   */
+  consultCompleted(callId: string, now: Millis): AcdEffect[] {
+    this.out = [];
+    const call = this.consultCall(callId, 'consultCompleted');
+    if (call === null) return this.out;
+    const next = call.consultant!;
+    next.consultFor = null;
+    call.consultant = null;
+    call.consultStage = 'none';
+    const former = this.finishTalk(call, now);
+    call.agent = next;
+    next.call = call;
+    call.answeredAt = now;
+    // On a call already (state unchanged); the effect says whose call it now is.
+    this.emitAgent(next);
+    this.startWrapUp(former, call.queue, now);
+    return this.out;
+  }
+
+  /**
+   * The consultation ended without completion (cancelled, the consulted phone declined or was not
+   * reached, it hung up): the consulted agent is free, with its status unchanged (a status asked
+   * for meanwhile applies now) and no wrap-up, and may be offered a caller at once. The call stays
+   * with its agent.
+   */
+  consultEnded(callId: string, now: Millis): AcdEffect[] {
+    this.out = [];
+    const call = this.consultCall(callId, 'consultEnded');
+    if (call === null) return this.out;
+    this.releaseConsultant(call, now);
     return this.out;
   }
 
@@ -254,6 +356,7 @@ export class Acd {
       this.dropUnanswered(call, now, 'abandoned');
       return this.out;
     }
+    this.releaseConsultant(call, now);
     const agent = this.finishTalk(call, now);
     this.end(call, 'completed');
     this.startWrapUp(agent, call.queue, now);
@@ -362,7 +465,8 @@ export class Acd {
     this.out = [];
     const agent = this.agents.get(agentId);
     if (agent === undefined) return this.fail('ACD_ERR_UNKNOWN_AGENT', `unknown agent '${agentId}'`);
-    if (agent.state === 'onCall' || agent.state === 'wrapUp') {
+    // Consulted (reserved or talking for another agent's call): like a call, the status waits.
+    if (agent.state === 'onCall' || agent.state === 'wrapUp' || agent.consultFor !== null) {
       agent.pendingStatus = status;
       agent.pendingReason = reason;
       return this.out;
@@ -511,7 +615,7 @@ export class Acd {
     if (a === undefined) return undefined;
     return {
       id: a.id, status: a.status, pendingStatus: a.pendingStatus, reason: a.reason, state: a.state,
-      callId: a.call?.id ?? null, skills: a.skills, callsHandled: a.callsHandled, talkTimeMs: a.talkTimeMs,
+      callId: a.call?.id ?? a.consultFor?.id ?? null, skills: a.skills, callsHandled: a.callsHandled, talkTimeMs: a.talkTimeMs,
       idleSince: a.idleSince,
     };
   }
@@ -1051,6 +1155,33 @@ export class Acd {
   private finishWrapUp(agent: Agent, now: Millis): void {
     if (agent.pendingStatus !== null) this.applyStatus(agent, agent.pendingStatus, agent.pendingReason, now);
     this.becomeIdle(agent, now);
+  }
+
+  /**
+   * The call of a consultation input, when the {@link CONSULT_NEEDS} row allows it: a talking live
+   * call in one of the row's stages. Otherwise the error effect is in `out` and the result is null.
+   */
+  private consultCall(callId: string, input: ConsultInput): Call | null {
+    const call = this.calls.get(callId);
+    if (call === undefined) {
+      this.unknownCall(callId);
+      return null;
+    }
+    if (call.kind !== 'call' || call.state !== 'talking' || !CONSULT_NEEDS[input].includes(call.consultStage)) {
+      this.fail('ACD_ERR_INVALID_STATE', `${input}: call '${call.id}' is ${call.state}, consultation ${call.consultStage}`);
+      return null;
+    }
+    return call;
+  }
+
+  /** End the call's consultation, if any: the consulted agent is free (pending status first), no wrap-up. */
+  private releaseConsultant(call: Call, now: Millis): void {
+    const agent = call.consultant;
+    if (agent === null) return;
+    call.consultant = null;
+    call.consultStage = 'none';
+    agent.consultFor = null;
+    this.finishWrapUp(agent, now);
   }
 
   /**

@@ -120,6 +120,10 @@ export class Call {
   preferredUntil: Millis = Infinity;
   /** A transfer to this agent by name (the API's): offered to `preferred` alone if it is free at entry, once. */
   directed = false;
+  /** The agent reserved for a consultation of this talking call (attended transfer), or null. */
+  consultant: Agent | null = null;
+  /** How far that consultation got (`none` without one). */
+  consultStage: ConsultStage = 'none';
   nextStepAt: Millis = Infinity;
   maxWaitAt: Millis = Infinity;
   nextAnnounceAt: Millis = Infinity;
@@ -165,6 +169,9 @@ export class Member implements HeapNode {
 /** Where an agent's current offer is (see {@link Agent.offerStage}). */
 export type OfferStage = 'none' | 'pending' | 'sent' | 'ringing';
 
+/** A talking call's consultation of another agent: none, that agent's phone rings, or they talk. */
+export type ConsultStage = 'none' | 'ringing' | 'talking';
+
 export class Agent {
   readonly id: string;
   readonly order: number;
@@ -193,6 +200,8 @@ export class Agent {
   inIdleHeaps = false;
   /** Calls waiting for this agent alone (preferred-agent phase); created on first use. */
   preferredCalls: IndexedHeap<CallNode> | null = null;
+  /** The talking call this agent is reserved for as the consulted party (not its own call), or null. */
+  consultFor: Call | null = null;
   readonly timer: TimerNode;
 
   constructor(id: string, order: number, skills: Readonly<Record<string, number>>) {

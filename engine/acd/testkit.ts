@@ -135,6 +135,26 @@ export class Scenario {
     return this.record(this.acd.acceptCallback(callId, this.now));
   }
 
+  /** The agent of talking `callId` consults `agentId` (attended transfer). */
+  consult(callId: string, agentId: string): this {
+    return this.record(this.acd.consultStart(callId, agentId, this.now));
+  }
+
+  /** The consulted agent of `callId` answered. */
+  consultAnswer(callId: string): this {
+    return this.record(this.acd.consultAnswered(callId, this.now));
+  }
+
+  /** The consultation of `callId` completes: the consulted agent takes the call. */
+  consultComplete(callId: string): this {
+    return this.record(this.acd.consultCompleted(callId, this.now));
+  }
+
+  /** The consultation of `callId` ends without completion (cancel, decline, hang-up). */
+  consultEnd(callId: string): this {
+    return this.record(this.acd.consultEnded(callId, this.now));
+  }
+
   /** Offer, answer and end `callId` at once (a zero-length talk). */
   serve(callId: string): this {
     return this.answer(callId).end(callId);

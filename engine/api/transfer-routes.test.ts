@@ -1,7 +1,7 @@
 /**
- * Transfer and hold routes through the real API server and the real user directory, with the
- * engine's side recorded: input validated (never a throw), an agent acts on its own call only,
- * staff on any, a scoped token needs `calls`, refusals mapped to HTTP, every attempt audited.
+ * Transfer, hold and consultation routes through the real API server and the real user directory,
+ * with the engine's side recorded: input validated (never a throw), an agent acts on its own call
+ * only, staff on any, a scoped token needs `calls`, refusals mapped to HTTP, every attempt audited.
  */
 import t, { type Test } from 'tap';
 import { pino } from 'pino';
@@ -41,6 +41,25 @@ async function setup(t: Test) {
       asked.push(`${id}:${intent}`);
       return Object.hasOwn(owners, id) ? { ok: true, held: intent === 'hold' } : { ok: false, code: 'CALLS_ERR_NO_CALL', message: 'no call' };
     },
+    consult: async (id, agent) => {
+      asked.push(`${id}:consult:${agent}`);
+      if (!Object.hasOwn(owners, id)) return { ok: false, code: 'CALLS_ERR_NO_CALL', message: 'no call' };
+      if (agent === owners[id]) return { ok: false, code: 'CALLS_ERR_LOOP', message: 'its own agent' };
+      if (agent === '1009') return { ok: false, code: 'CALLS_ERR_MEDIA', message: 'no leg' };
+      return { ok: true, agent, state: 'ringing' };
+    },
+    endConsult: (id, how) => {
+      asked.push(`${id}:${how}`);
+      if (!Object.hasOwn(owners, id)) return { ok: false, code: 'CALLS_ERR_NO_CALL', message: 'no call' };
+      if (id === 'cb-2') return { ok: false, code: 'CALLS_ERR_NO_CONSULT', message: 'no consultation' };
+      return { ok: true, agent: '1006', state: how === 'complete' ? 'completed' : 'cancelled' };
+    },
+    view: (id) => (Object.hasOwn(owners, id) ? {
+      agent: owners[id] ?? null, queue: 'orders', consult: id !== 'ca-1' ? null : {
+        agent: '1006', from: '1001', state: 'talking', startedAt: 1, answeredAt: 2, dialog: { callId: 'x1', toTag: 'b', fromTag: 'o' },
+        referTo: '<sip:1006@onair.invalid?Replaces=x1%3Bto-tag%3Db%3Bfrom-tag%3Do>',
+      },
+    } : undefined),
     owner: (id) => (Object.hasOwn(owners, id) ? owners[id] : undefined),
     teamOf: (agentId) => (agentId === '1001' ? 'a' : 'b'),
     audit: { record: (e) => audits.push(e) },
@@ -65,7 +84,14 @@ async function setup(t: Test) {
     const text = await r.text();
     return { status: r.status, json: text === '' ? null : JSON.parse(text) };
   };
-  return { req, agent: { cookie: await cookie('1001', 'pw-1001') }, boss: { cookie: await cookie('boss', 'pw-boss') }, lead: { cookie: await cookie('lead-a', 'pw-lead') }, asked, audits };
+  const get = async (p: string, who: { cookie?: string; token?: string }): Promise<{ status: number; json: unknown }> => {
+    const headers: Record<string, string> = {};
+    if (who.cookie !== undefined) headers['cookie'] = who.cookie;
+    if (who.token !== undefined) headers['authorization'] = `Bearer ${who.token}`;
+    const r = await fetch(`${base}${p}`, { headers });
+    return { status: r.status, json: await r.json() };
+  };
+  return { req, get, agent: { cookie: await cookie('1001', 'pw-1001') }, boss: { cookie: await cookie('boss', 'pw-boss') }, lead: { cookie: await cookie('lead-a', 'pw-lead') }, asked, audits };
 }
 
 t.test('transfer: input validated, an agent its own call only, refusals mapped, every attempt audited', async (t) => {
@@ -113,4 +139,38 @@ t.test('hold and resume: own call, staff, tokens with scope calls only', async (
   t.equal((await req('/api/v1/calls/ca-1/hold', { token: 'tok-calls' })).status, 200, 'a calls token');
   t.equal((await req('/api/v1/calls/ca-1/transfer', { token: 'tok-read' }, { to: { queue: 'service' } })).status, 403);
   t.match(audits.map((a) => a.action), ['call.hold', 'call.resume', 'call.hold', 'call.resume', 'call.hold']);
+});
+
+t.test('consultation: consult / complete / cancel and the call view, own call only, refusals mapped, audited', async (t) => {
+  const { req, get, agent, boss, lead, asked, audits } = await setup(t);
+  for (const b of [undefined, {}, { agent: '' }, { agent: 'a/b' }, { agent: '1006', mode: 'x' }, { to: { agent: '1006' } }]) {
+    t.equal((await req('/api/v1/calls/ca-1/consult', boss, b)).status, 400, `400 for ${JSON.stringify(b)}`);
+  }
+  t.equal((await req('/api/v1/calls/ca-1/consult/complete', boss, { now: true })).status, 400, 'complete takes no body');
+  t.same(asked, [], 'nothing invalid reached the engine');
+  t.equal((await req('/api/v1/calls/cb-2/consult', agent, { agent: '1006' })).status, 403, 'another agent\'s call: 403');
+  t.equal((await req('/api/v1/calls/cb-2/consult', lead, { agent: '1006' })).status, 403, 'not of the supervisor\'s teams');
+  t.equal((await req('/api/v1/calls/ca-1/consult', { token: 'tok-read' }, { agent: '1006' })).status, 403, 'a read token: 403');
+  t.match(await req('/api/v1/calls/ca-1/consult', agent, { agent: '1006' }), { status: 200, json: { agent: '1006', state: 'ringing' } }, 'its own call');
+  t.equal((await req('/api/v1/calls/ca-1/consult', agent, { agent: '1001' })).status, 409, 'its own agent: 409');
+  t.equal((await req('/api/v1/calls/ca-1/consult', boss, { agent: '1009' })).status, 503, 'no media: 503');
+  t.equal((await req('/api/v1/calls/cz-9/consult', boss, { agent: '1006' })).status, 404);
+  t.match(await req('/api/v1/calls/ca-1/consult/complete', agent), { status: 200, json: { agent: '1006', state: 'completed' } });
+  t.match(await req('/api/v1/calls/ca-1/consult/cancel', { token: 'tok-calls' }), { status: 200, json: { state: 'cancelled' } });
+  t.equal((await req('/api/v1/calls/cb-2/consult/cancel', boss)).status, 409, 'no consultation: 409');
+  t.equal((await req('/api/v1/calls/cz-9/consult/complete', boss)).status, 404);
+
+  t.match(await get('/api/v1/calls/ca-1', agent), {
+    status: 200, json: { callId: 'ca-1', agent: '1001', queue: 'orders', consult: { agent: '1006', state: 'talking', dialog: { callId: 'x1', toTag: 'b', fromTag: 'o' } } },
+  }, 'its own call, with the consultation dialog');
+  t.match(await get('/api/v1/calls/cb-2', boss), { status: 200, json: { agent: '1002', consult: null } });
+  t.equal((await get('/api/v1/calls/cb-2', agent)).status, 403, 'another agent\'s call');
+  t.equal((await get('/api/v1/calls/cz-9', boss)).status, 404);
+  t.equal((await get('/api/v1/calls/ca-1', {})).status, 401);
+  t.match(audits.map((a) => [a.action, a.target, a.detail?.['ok']]), [
+    ['call.consult', 'ca-1', true], ['call.consult', 'ca-1', false], ['call.consult', 'ca-1', false], ['call.consult', 'cz-9', false],
+    ['call.consult.complete', 'ca-1', true], ['call.consult.cancel', 'ca-1', true], ['call.consult.cancel', 'cb-2', false],
+    ['call.consult.complete', 'cz-9', false],
+  ], 'every attempt that reached the engine is audited');
+  t.match(audits[1]?.detail, { agent: '1001', code: 'CALLS_ERR_LOOP' });
 });

@@ -1,6 +1,8 @@
 /**
  * Routes of call control from the desktop or an integration (issue 16): transfer a talking call to
- * a queue, a named agent or an external number, and hold / resume it (docs/transfer.md). The rules
+ * a queue, a named agent or an external number, hold / resume it, and consult a second agent
+ * (attended transfer: consult, then complete or cancel; the call's consultation dialog is read
+ * with `GET /api/v1/calls/:id`, so a phone can complete by REFER with Replaces) (docs/transfer.md). The rules
  * are call control's (engine/calls transfer.ts); this file validates input, checks who may act on
  * the call, maps refusals to HTTP and audits every attempt. Registered by server.ts with its
  * `parse` / `fail`, so refusals use the same `API_ERR_*` codes.
@@ -28,10 +30,29 @@ export interface CallControlRefusal {
 /** Where a transfer sends the caller (structurally engine/calls `ApiTransferTarget`). */
 export type TransferTarget = { queue: string } | { agent: string } | { number: string };
 
-/** What the routes need from the engine (structurally `CallController.transfer` / `hold`). */
+/** A consultation's state as call control answers it (structurally engine/calls `ConsultAnswer`). */
+export type ConsultResult = { ok: true; agent: string; state: string } | CallControlRefusal;
+
+/** A call's consultation as `GET /api/v1/calls/:id` shows it (structurally engine/calls `ConsultView`). */
+export interface ConsultDialogView {
+  agent: string;
+  from: string;
+  state: string;
+  startedAt: number;
+  answeredAt: number | null;
+  /** onair's dialog with the consulted agent as a Replaces names it (RFC 3891: `toTag` the consulted phone's tag). */
+  dialog: { callId: string; toTag: string; fromTag: string } | null;
+  referTo: string | null;
+}
+
+/** What the routes need from the engine (structurally `CallController.transfer` / `hold` / `consult` / `endConsult`). */
 export interface TransferRoutesDeps {
   transfer(callId: string, target: TransferTarget): Promise<{ ok: true; kind: string; queue: string | null; agent: string | null; number: string | null } | CallControlRefusal>;
   hold(callId: string, intent: 'hold' | 'resume'): { ok: true; held: boolean } | CallControlRefusal;
+  consult(callId: string, agent: string): Promise<ConsultResult>;
+  endConsult(callId: string, how: 'complete' | 'cancel'): ConsultResult;
+  /** A call in progress: its agent, queue and consultation (null without one); undefined for no such call. */
+  view(callId: string): { agent: string | null; queue: string | null; consult: ConsultDialogView | null } | undefined;
   /** The agent of a call in progress (null before an agent has it), undefined for no such call. */
   owner(callId: string): string | null | undefined;
   /** An agent's team (null for none), for supervisors limited to teams. */
@@ -53,6 +74,7 @@ const transferBody = z.strictObject({
   ]),
   mode: z.literal('blind').optional(),
 });
+const consultBody = z.strictObject({ agent: name });
 
 const ERR = { 400: 'invalid input', 401: 'not signed in', 403: 'your role may not (an agent: only its own call)' } as const;
 const ROUTES = {
@@ -68,6 +90,23 @@ const ROUTES = {
   resume: {
     summary: 'Take a held call off hold: caller and agent bridged again; audited',
     tags: ['calls'], params: callParams, responses: { 200: '{ held: false }', ...ERR, 404: 'no such call', 409: 'not talking' },
+  },
+  call: {
+    summary: 'A call in progress: its agent, queue and consultation (the consulted agent, its state, onair\'s dialog with it as a Replaces names it, a ready Refer-To)',
+    tags: ['calls'], params: callParams, responses: { 200: '{ callId, agent, queue, consult }', 401: ERR[401], 403: ERR[403], 404: 'no such call' },
+  },
+  consult: {
+    summary: 'Attended transfer, step 1: the caller is held with its queue\'s music and the named agent (registered, available, idle; reserved by the ACD) is rung from a new leg bridged to the call\'s agent; audited',
+    tags: ['calls'], params: callParams, body: consultBody,
+    responses: { 200: '{ agent, state: ringing }', ...ERR, 404: 'no such call', 409: 'not talking, consulting already, unknown agent, agent not free, or the call\'s own agent', 503: 'no media leg' },
+  },
+  consultComplete: {
+    summary: 'Attended transfer, step 2: the caller is bridged to the consulted agent, who becomes the call\'s agent; the call\'s former agent is hung up and goes to wrap-up; audited',
+    tags: ['calls'], params: callParams, responses: { 200: '{ agent, state: completed }', ...ERR, 404: 'no such call', 409: 'no answered consultation' },
+  },
+  consultCancel: {
+    summary: 'End the consultation: the consulted agent\'s phone stops ringing or is hung up, the caller is bridged to its agent again; audited',
+    tags: ['calls'], params: callParams, responses: { 200: '{ agent, state: cancelled }', ...ERR, 404: 'no such call', 409: 'no consultation' },
   },
 } satisfies Record<string, RouteDoc>;
 
@@ -100,6 +139,37 @@ export function registerTransferRoutes(app: FastifyInstance, deps: TransferRoute
     if (!r.ok) throw refused(r);
     return { kind: r.kind, queue: r.queue, agent: r.agent, number: r.number };
   });
+
+  app.get('/api/v1/calls/:id', { schema: ROUTES.call, config: { access: 'signedIn' } }, async (req) => {
+    const p = kit.parse(callParams, req.params, 'params');
+    ownCall(req, p.id);
+    const v = deps.view(p.id);
+    if (v === undefined) throw kit.fail(404, 'API_ERR_NOT_FOUND', `no call ${p.id} in progress`);
+    return { callId: p.id, agent: v.agent, queue: v.queue, consult: v.consult };
+  });
+
+  app.post('/api/v1/calls/:id/consult', { schema: ROUTES.consult, config: { access: 'signedIn', scope: 'calls' } }, async (req) => {
+    const p = kit.parse(callParams, req.params, 'params');
+    const b = kit.parse(consultBody, req.body, 'body');
+    ownCall(req, p.id);
+    const r = await deps.consult(p.id, b.agent);
+    audit(req, 'call.consult', p.id, { agent: b.agent, ok: r.ok, ...(r.ok ? {} : { code: r.code }) });
+    if (!r.ok) throw refused(r);
+    return { agent: r.agent, state: r.state };
+  });
+
+  for (const how of ['complete', 'cancel'] as const) {
+    const schema = how === 'complete' ? ROUTES.consultComplete : ROUTES.consultCancel;
+    app.post(`/api/v1/calls/:id/consult/${how}`, { schema, config: { access: 'signedIn', scope: 'calls' } }, async (req) => {
+      const p = kit.parse(callParams, req.params, 'params');
+      kit.parse(noBody, req.body, 'body');
+      ownCall(req, p.id);
+      const r = deps.endConsult(p.id, how);
+      audit(req, `call.consult.${how}`, p.id, { ok: r.ok, ...(r.ok ? { agent: r.agent } : { code: r.code }) });
+      if (!r.ok) throw refused(r);
+      return { agent: r.agent, state: r.state };
+    });
+  }
 
   for (const action of ['hold', 'resume'] as const) {
     app.post(`/api/v1/calls/:id/${action}`, { schema: ROUTES[action], config: { access: 'signedIn', scope: 'calls' } }, async (req) => {

@@ -1,12 +1,12 @@
 /**
- * Attended transfer, first part (issue 16): the `Replaces` header (RFC 3891) a phone puts in the
- * Refer-To of a REFER (`<sip:B@onair?Replaces=<call-id>%3Bto-tag%3D..%3Bfrom-tag%3D..>`), parsed
- * and matched against the dialogs a call owns. Both are pure and never throw: the value is network
- * input, %-escaped inside a URI header, and any malformed one is `null` (the REFER gets 400).
+ * Attended transfer (issue 16): the `Replaces` header (RFC 3891) a phone puts in the Refer-To of a
+ * REFER (`<sip:B@onair?Replaces=<call-id>%3Bto-tag%3D..%3Bfrom-tag%3D..>`), parsed and matched
+ * against the dialogs a call owns. Both are pure and never throw: the value is network input,
+ * %-escaped inside a URI header, and any malformed one is `null` (the REFER gets 400).
  *
- * The consultation leg itself (onair calling agent B while the caller is held) is not built yet
- * (docs/transfer.md, "Not supported yet"), so the REFER path refuses a well-formed Replaces with
- * 488 still; {@link matchReplaces} is the rule that path will use.
+ * The consultation (onair calling agent B while the caller is held) is consult.ts; its
+ * `referred` matches a well-formed Replaces with {@link matchReplaces} among the call's
+ * consultation dialogs (481 / 486 when it names none).
  */
 import type { SipUri } from '../sip/index.ts';
 import { unescapeUri } from '../sip/index.ts';

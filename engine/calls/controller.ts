@@ -48,6 +48,7 @@ import {
   type TransferKind, type TransferOutcomes,
 } from './transfer.ts';
 import { runQueryStep, type CrmQuery, type QueryStep } from './query.ts';
+import { Consults, type ConsultAnswer, type ConsultView } from './consult.ts';
 import { notePlayed } from './played.ts';
 
 export type { CallPhase } from './phase.ts';
@@ -233,6 +234,8 @@ export class CallController {
   private readonly xfer = new Transfers();
   /** The media capacity and the callers held in ringing (issue 13). */
   private readonly admission: MediaAdmission;
+  /** Attended transfers: each call's consultation of a second agent (consult.ts). */
+  private readonly consults: Consults<Call>;
   private nextCallNumber = 1;
   private acdTimer: TimerHandle | undefined;
   private acdTimerAt = Infinity;
@@ -246,6 +249,12 @@ export class CallController {
     this.clock = deps.clock ?? epochClock;
     this.refusals = new RefusalRecorder(deps.settings.refusals);
     this.admission = new MediaAdmission(deps.settings.mediaStreams ?? null);
+    this.consults = new Consults<Call>({
+      ua: deps.ua, media: deps.media, agents: deps.agents, acd: deps.acd, clock: this.clock, log: deps.log, xfer: this.xfer,
+      rtpTimeoutMs: deps.settings.rtpTimeoutMs, apply: (e) => this.apply(e), holdCaller: (c) => this.holdCaller(c, 'consultation'),
+      releaseAgentLeg: (c) => this.releaseAgentLeg(c), adoptAgentLeg: (c, leg) => { c.agentLeg = leg; this.byLeg.set(leg, c); },
+      agentDialogDelegate: (c) => this.agentDialogDelegate(c), answered: (c, now) => this.answeredBy(c, now),
+    });
     deps.media.delegate = {
       dtmf: (leg, digit) => this.onDigit(leg, digit),
       playbackDone: (leg, playId) => this.onPlaybackDone(leg, playId),
@@ -781,11 +790,17 @@ export class CallController {
       // The header layer maps the compact forms (`r`, `b`) to these names.
       referTo: h.getAll('refer-to'), referredBy: h.get('referred-by'),
       fromAgent: !fromCaller, fromCurrentAgent: dialog !== undefined && dialog === call.agentDialog, talking: call.phase === 'talking',
-      currentQueue: call.queue, transfers: this.xfer.transfers(call.id), queues: this.d.settings.queues,
+      consulting: this.consults.active(call.id), currentQueue: call.queue, transfers: this.xfer.transfers(call.id), queues: this.d.settings.queues,
       numbers: this.d.settings.numbers, flows: this.d.settings.flows, vip: call.priority > 0, now,
     });
     if (!verdict.ok) {
       this.refuseRefer(call, req, verdict.refusal, verdict.attended === true);
+      return;
+    }
+    if (verdict.kind === 'attended') {
+      // RFC 3891: the Replaces must name this call's consultation dialog (consult.ts completes it).
+      const refusal = this.consults.referred(call, req, dialog, verdict.replaces);
+      if (refusal !== null) this.refuseRefer(call, req, refusal, true);
       return;
     }
     const effects = this.passOn(call, verdict.queue, verdict.referredBy, 'blind');
@@ -843,7 +858,7 @@ export class CallController {
     const call = this.calls.get(callId);
     if (!call || isEnded(call)) return { ok: false, code: 'CALLS_ERR_NO_CALL', message: `no call ${callId} in progress` };
     const verdict = checkApiTransfer({
-      target, talking: call.phase === 'talking' && call.agentDialog !== undefined, currentQueue: call.queue, currentAgent: call.agentId,
+      target, talking: call.phase === 'talking' && call.agentDialog !== undefined && !this.consults.active(call.id), currentQueue: call.queue, currentAgent: call.agentId,
       transfers: this.xfer.transfers(call.id), queues: this.d.settings.queues, canDial: this.d.outbound !== undefined,
       agent: (id) => {
         const a = this.d.acd.inspectAgent(id);
@@ -967,6 +982,29 @@ export class CallController {
     if (call.phase !== 'talking' || !call.callerLeg || !call.agentLeg) return { ok: false, code: 'CALLS_ERR_NOT_TALKING', message: 'the call is not talking to an agent' };
     this.agentHold(call, intent);
     return { ok: true, held: this.xfer.held(call.id) };
+  }
+
+  /** Consult another agent about a talking call (attended transfer, consult.ts); never throws. */
+  consult(callId: string, agentId: string): Promise<ConsultAnswer> {
+    return this.consults.start(this.calls.get(callId), agentId);
+  }
+
+  /** Complete or cancel the call's consultation (the desktop's buttons; a REFER with Replaces completes it too). */
+  endConsult(callId: string, how: 'complete' | 'cancel'): ConsultAnswer {
+    const call = this.calls.get(callId);
+    return how === 'complete' ? this.consults.complete(call) : this.consults.cancel(call);
+  }
+
+  /** A call in progress for `GET /api/v1/calls/:id`: its agent, queue and consultation (null without one); undefined for no such call. */
+  consultView(callId: string): { agent: string | null; queue: string | null; consult: ConsultView | null } | undefined {
+    const call = this.calls.get(callId);
+    return call === undefined ? undefined : { agent: call.agentId, queue: call.queue, consult: this.consults.view(callId) };
+  }
+
+  /** The consulted agent took the call (consult.ts): its `answered` for the CRM and the observers, as any answer. */
+  private answeredBy(call: Call, now: number): void {
+    this.record(call, { type: 'answered', queue: call.queue!, agent: call.agentId!, waitMs: now - call.arrivedAt });
+    this.emit({ type: 'call.answered', callId: call.id, queue: call.queue!, agentId: call.agentId!, waitMs: now - call.arrivedAt, at: now });
   }
 
   private refuseRefer(call: Call, req: IncomingRequest, refusal: Parameters<Transfers['refused']>[0], attended = false): void {
@@ -1352,13 +1390,7 @@ export class CallController {
         ...Object.entries(call.vars).map(([k, v]) => ({ name: `X-Onair-Var-${k}`, value: v })),
         ...this.xfer.offerHeaders(call.id),
       ],
-      // A dialog that is no longer the call's (its agent transferred the caller) ends on its own.
-      dialogDelegate: {
-        onBye: (d) => { if (d === call.agentDialog) this.agentLeft(call); },
-        onTerminated: (d) => { if (d === call.agentDialog) this.agentLeft(call); },
-        onReinvite: (d, req) => { if (d === call.agentDialog) this.reinvite(call, 'agent', d, req); else req.respond(488); },
-        onRequest: (d, req) => this.inDialogRequest(call, req, false, d),
-      },
+      dialogDelegate: this.agentDialogDelegate(call),
       delegate: {
         onProgress: (response) => this.agentRinging(call, seq, response.status),
         onAccept: (dialog, response) => this.agentAnswered(call, seq, dialog, response, local),
@@ -1370,6 +1402,16 @@ export class CallController {
     this.emit({ type: 'offer.sent', callId: call.id, agentId, latencyMs: sentAt - freeAt, at: sentAt });
     // The ring timeout runs from here: a late INVITE must not count against the agent.
     this.decide(() => this.d.acd.offerSent(call.id, sentAt));
+  }
+
+  /** The events of an agent dialog of the call; one that is no longer the call's (its agent transferred the caller) ends on its own. */
+  private agentDialogDelegate(call: Call): DialogDelegate {
+    return {
+      onBye: (d) => { if (d === call.agentDialog) this.agentLeft(call); },
+      onTerminated: (d) => { if (d === call.agentDialog) this.agentLeft(call); },
+      onReinvite: (d, req) => { if (d === call.agentDialog) this.reinvite(call, 'agent', d, req); else req.respond(488); },
+      onRequest: (d, req) => this.inDialogRequest(call, req, false, d),
+    };
   }
 
   /** The agent's phone rings (180/183): from now on a ring timeout is the agent's ring-no-answer. */
@@ -1512,6 +1554,7 @@ export class CallController {
   }
 
   private onRtpTimeout(leg: LegId): void {
+    if (this.consults.rtpTimeout(leg)) return;
     const call = this.byLeg.get(leg);
     if (!call) {
       // Not an inbound call's leg: maybe a callback's (the dialer's legs share the media pool).
@@ -1613,6 +1656,8 @@ export class CallController {
   /** The agent hung up (or its media died) during the conversation. */
   private agentLeft(call: Call): void {
     if (call.phase !== 'talking') return;
+    // Hung up while consulting: the caller goes to the consulted agent if it answered (consult.ts).
+    if (this.consults.agentLeft(call)) return;
     if (call.callerDialog) void this.d.ua.bye(call.callerDialog);
     this.decide(() => this.d.acd.callEnded(call.id, this.now()));
     this.finish(call, 'answered', 'agent', null);
@@ -1683,6 +1728,7 @@ export class CallController {
     if (call.answerTimer !== undefined) this.clock.clearTimer(call.answerTimer);
     if (call.ivr) this.clearIvrTimer(call.ivr);
     call.agentInvite?.cancel();
+    this.consults.callEnded(call.id);
     const external = call.external;
     call.external = undefined;
     external?.hangup();
@@ -1786,7 +1832,8 @@ export class CallController {
   private agentHold(call: Call, intent: HoldIntent): void {
     const callerLeg = call.callerLeg;
     const agentLeg = call.agentLeg;
-    if (call.phase !== 'talking' || !callerLeg || !agentLeg || intent === 'none') return;
+    // During a consultation the caller is held already; its end bridges the caller back (consult.ts).
+    if (call.phase !== 'talking' || !callerLeg || !agentLeg || intent === 'none' || this.consults.active(call.id)) return;
     const now = this.now();
     if (intent === 'hold' && this.xfer.holdStarted(call.id, now)) {
       this.holdCaller(call, 'hold');

@@ -28,3 +28,5 @@ export { CrmQueryRunner, checkQueryResult, queryVariables, readout, readoutPromp
 export type { CrmQuery, CrmQueryOptions, QueryAnswer, QueryAsk, QueryCall, QueryObserver, QueryOutcome, QueryStep, QueryStepResult } from './query.ts';
 export { notePlayed } from './played.ts';
 export type { MonitorDeps, MonitorMode, MonitorRefusal, MonitorStart, MonitoredCall } from './monitor.ts';
+export { CONSULT_RING_TIMEOUT_MS } from './consult.ts';
+export type { ConsultAnswer, ConsultRefusal, ConsultState, ConsultView } from './consult.ts';

@@ -126,7 +126,7 @@ t.test('hostile REFERs are refused with the RFC\'s status, counted, and change n
     [['Refer-To: <<<garbage'], 400],
     [['Refer-To: <sip:%zz@x>'], 603], // no such queue, and the escape does not throw
     [['Refer-To: <tel:+41791234567>'], 488],
-    [['Refer-To: <sip:service@x?Replaces=abc%3Bto-tag%3D1%3Bfrom-tag%3D2>'], 488],
+    [['Refer-To: <sip:service@x?Replaces=abc%3Bto-tag%3D1%3Bfrom-tag%3D2>'], 481], // names no consultation dialog of the call (RFC 3891 §3)
     [['Refer-To: <sip:service@x?Replaces=abc%3Bto-tag%3D1>'], 400], // Replaces without a from-tag (RFC 3891 §3)
     [['Refer-To: <sip:nowhere@x>'], 603],
     [['Refer-To: <sip:constructor@x>'], 603], // not Object.prototype's
@@ -144,7 +144,9 @@ t.test('hostile REFERs are refused with the RFC\'s status, counted, and change n
   t.same(r.dialogResponses(sip, 'REFER'), [603], 'the carrier may not transfer our caller');
   t.equal(r.acd.inspectCall(callId)?.state, 'talking', 'still talking to a1');
   const c = r.calls.transferCounters();
-  t.same({ ...c }, { accepted: 0, malformed: 5, notAgent: 1, staleDialog: 0, notTalking: 0, unsupported: 2, unknownTarget: 3, loop: 1 });
+  t.same({ ...c }, {
+    accepted: 0, malformed: 5, notAgent: 1, staleDialog: 0, notTalking: 0, unsupported: 1, replacesNoDialog: 1, replacesNotEarly: 0, unknownTarget: 3, loop: 1,
+  });
   t.same(r.calls.transferOutcomes().attended, { ok: 0, failed: 0, refused: 2 }, 'the REFERs with Replaces count as attended transfers refused');
   t.same(r.calls.transferOutcomes().blind, { ok: 0, failed: 0, refused: 10 }, 'the others as blind ones');
   // After a transfer, the old dialog's REFER is for a call it no longer has.
@@ -214,12 +216,15 @@ t.test('matchReplaces: only a dialog of the call with that Call-ID and both tags
   t.match(matchReplaces({ ...r, earlyOnly: true }, [{ ...consult, early: true }]), { ok: true });
 });
 
-t.test('checkRefer: a malformed Replaces is a bad Refer-To (400), a well-formed one still 488; both attended', async (t) => {
+t.test('checkRefer: a malformed Replaces is a bad Refer-To (400), a well-formed one an attended completion; both attended', async (t) => {
   const base: ReferContext = {
     referTo: ['<sip:service@x>'], referredBy: undefined, fromAgent: true, fromCurrentAgent: true, talking: true, currentQueue: 'orders',
     transfers: 0, queues: { orders: 1, service: 1 }, numbers: {}, flows: {}, vip: false, now: 0,
   };
-  t.same(checkRefer({ ...base, referTo: ['<sip:service@x?Replaces=a%3Bto-tag%3D1%3Bfrom-tag%3D2>'] }), { ok: false, refusal: 'unsupported', attended: true });
+  t.same(checkRefer({ ...base, referTo: ['<sip:service@x?Replaces=a%3Bto-tag%3D1%3Bfrom-tag%3D2>'] }),
+    { ok: true, kind: 'attended', replaces: { callId: 'a', toTag: '1', fromTag: '2', earlyOnly: false } }, 'the user part is not looked at');
+  t.same(checkRefer({ ...base, talking: false, referTo: ['<sip:nobody@x?Replaces=a%3Bto-tag%3D1%3Bfrom-tag%3D2>'] }), { ok: false, refusal: 'notTalking', attended: true });
+  t.match(checkRefer({ ...base, consulting: true }), { ok: false, refusal: 'notTalking' }, 'a blind REFER during a consultation');
   t.same(checkRefer({ ...base, referTo: ['<sip:service@x?REPLACES=a%3Bfrom-tag%3D2>'] }), { ok: false, refusal: 'malformed', attended: true });
   t.same(checkRefer({ ...base, referTo: ['<sip:service@x?Replaces=>'] }), { ok: false, refusal: 'malformed', attended: true }, 'an empty one');
 });

@@ -26,7 +26,7 @@ import { parseNameAddr, unescapeUri } from '../sip/index.ts';
 import type { Dialog, HeaderField } from '../sip/index.ts';
 import type { CallUserAgent, Flow, NumberRoute } from './types.ts';
 import { defaultQueueOf } from './media-admission.ts';
-import { replacesInUri } from './attended.ts';
+import { REPLACES_MISMATCH_STATUS, replacesInUri, type Replaces } from './attended.ts';
 
 /** Why a REFER was refused; each is counted in {@link Transfers.refused}. */
 export type TransferRefusal =
@@ -38,8 +38,12 @@ export type TransferRefusal =
   | 'staleDialog'
   /** The call is not in a conversation (already being moved): 491 would invite a retry; 603. */
   | 'notTalking'
-  /** Refer-To with a well-formed Replaces header or a non-SIP scheme: not a transfer we do (488). */
+  /** Refer-To with a non-SIP scheme (`tel:`): not a transfer we do (488). */
   | 'unsupported'
+  /** A Replaces naming no consultation dialog of this call (RFC 3891 §3: 481). */
+  | 'replacesNoDialog'
+  /** A Replaces with `early-only` naming a confirmed consultation dialog (RFC 3891 §3: 486). */
+  | 'replacesNotEarly'
   /** The Refer-To user is no queue and no number of the plan (603). */
   | 'unknownTarget'
   /** The call is in that queue already, or was transferred too often: a loop (603). */
@@ -52,6 +56,8 @@ export const REFUSAL_STATUS: Readonly<Record<TransferRefusal, { status: number; 
   staleDialog: { status: 481, reason: 'Call/Transaction Does Not Exist' },
   notTalking: { status: 603, reason: 'Not In Conversation' },
   unsupported: { status: 488, reason: 'Transfer Kind Not Supported' },
+  replacesNoDialog: REPLACES_MISMATCH_STATUS.noDialog,
+  replacesNotEarly: REPLACES_MISMATCH_STATUS.notEarly,
   unknownTarget: { status: 603, reason: 'Unknown Transfer Target' },
   loop: { status: 603, reason: 'Transfer Loop' },
 };
@@ -61,7 +67,9 @@ export const MAX_TRANSFERS = 8;
 
 /** What a REFER asks for, once checked. */
 export type ReferVerdict =
-  | { ok: true; queue: string; referredBy: string | null }
+  | { ok: true; kind: 'blind'; queue: string; referredBy: string | null }
+  /** Completion of the call's consultation (attended transfer): the Replaces names its dialog, consult.ts matches it. */
+  | { ok: true; kind: 'attended'; replaces: Replaces }
   /** `attended`: a REFER with Replaces (counted under that kind). */
   | { ok: false; refusal: TransferRefusal; attended?: true };
 
@@ -74,6 +82,8 @@ export interface ReferContext {
   /** The REFER came in an agent dialog of this call at all (current or an earlier one). */
   fromAgent: boolean;
   talking: boolean;
+  /** The call's agent is consulting another agent (consult.ts): only a Replaces completes it, a blind REFER is refused. */
+  consulting?: boolean;
   currentQueue: string | null;
   transfers: number;
   queues: Readonly<Record<string, unknown>>;
@@ -96,18 +106,22 @@ export function checkRefer(c: ReferContext): ReferVerdict {
   if (!na) return { ok: false, refusal: 'malformed' };
   if (na.uri.scheme !== 'sip' && na.uri.scheme !== 'sips') return { ok: false, refusal: 'unsupported' };
   // Replaces (RFC 3891) makes it an attended transfer: a malformed one is a bad Refer-To (400); a
-  // well-formed one names a consultation dialog, which onair does not make yet (attended.ts).
+  // well-formed one names a consultation dialog (consult.ts matches it; the user part is not
+  // looked at: the dialog names the consulted agent).
   const replaces = replacesInUri(na.uri);
   if (replaces.kind === 'malformed') return { ok: false, refusal: 'malformed', attended: true };
-  if (replaces.kind === 'replaces') return { ok: false, refusal: 'unsupported', attended: true };
-  if (!c.talking) return { ok: false, refusal: 'notTalking' };
+  if (replaces.kind === 'replaces') {
+    if (!c.talking) return { ok: false, refusal: 'notTalking', attended: true };
+    return { ok: true, kind: 'attended', replaces: replaces.replaces };
+  }
+  if (!c.talking || c.consulting === true) return { ok: false, refusal: 'notTalking' };
   const user = unescapeUri(na.uri.user);
   if (user.length === 0) return { ok: false, refusal: 'malformed' };
   const queue = resolveQueue(user, c);
   if (queue === null) return { ok: false, refusal: 'unknownTarget' };
   if (queue === c.currentQueue || c.transfers >= MAX_TRANSFERS) return { ok: false, refusal: 'loop' };
   const by = c.referredBy?.trim();
-  return { ok: true, queue, referredBy: by !== undefined && by.length > 0 && by.length <= MAX_REFER_TO ? by : null };
+  return { ok: true, kind: 'blind', queue, referredBy: by !== undefined && by.length > 0 && by.length <= MAX_REFER_TO ? by : null };
 }
 
 /** The addressing rule: a queue id, else a number of the plan (its flow's queue without input). */
@@ -231,7 +245,8 @@ function zeroOutcomes(): TransferOutcomes {
 export class Transfers {
   private readonly books = new Map<string, Book>();
   readonly counters: TransferCounters = {
-    accepted: 0, malformed: 0, notAgent: 0, staleDialog: 0, notTalking: 0, unsupported: 0, unknownTarget: 0, loop: 0,
+    accepted: 0, malformed: 0, notAgent: 0, staleDialog: 0, notTalking: 0, unsupported: 0, replacesNoDialog: 0, replacesNotEarly: 0,
+    unknownTarget: 0, loop: 0,
   };
   /** Every transfer by kind and result (REFERs and API transfers). */
   readonly outcomes: TransferOutcomes = zeroOutcomes();
@@ -269,6 +284,29 @@ export class Transfers {
   /** The external number was not reached: a leg of no length, ended `failed` (the caller goes back to the queue). */
   externalFailed(callId: string, number: string, now: number): void {
     this.book(callId).legs.push({ kind: 'external', agent: null, number, queue: null, startedAt: now, endedAt: now, endedBy: 'failed' });
+  }
+
+  /** The consulted agent answered (consult.ts): the consultation's leg starts (agent A with it, the caller held). */
+  consultLegStarted(callId: string, agent: string, queue: string | null, now: number): void {
+    this.book(callId).legs.push({ kind: 'consult', agent, number: null, queue, startedAt: now, endedAt: null, endedBy: 'hangup' });
+  }
+
+  /** The consulted agent was not reached (declined, no answer, no media): a leg of no length, ended `failed`. */
+  consultFailed(callId: string, agent: string, queue: string | null, now: number): void {
+    this.book(callId).legs.push({ kind: 'consult', agent, number: null, queue, startedAt: now, endedAt: now, endedBy: 'failed' });
+  }
+
+  /** The consultation ended without completion (cancelled, the consulted agent hung up): its leg ends, the call's agent's goes on. */
+  consultLegEnded(callId: string, now: number): void {
+    const leg = this.books.get(callId)?.legs.findLast((l) => l.kind === 'consult' && l.endedAt === null);
+    if (leg === undefined) return;
+    leg.endedAt = now;
+    leg.endedBy = 'hangup';
+  }
+
+  /** A REFER completed a transfer (blind ones count themselves in {@link transferred}). */
+  referAccepted(): void {
+    this.counters.accepted++;
   }
 
   /** An agent answered: a leg starts (and a transfer to a named agent is settled). */
@@ -343,9 +381,10 @@ export class Transfers {
     return { holdMs: b.holdMs, transfers: b.transfers, legs: b.legs };
   }
 
+  /** End the open legs: one, or two during a consultation (the agent's and the consultation's). */
   private endOpenLeg(b: Book, now: number, by: CdrLeg['endedBy']): void {
-    const leg = b.legs.at(-1);
-    if (leg && leg.endedAt === null) {
+    for (const leg of b.legs) {
+      if (leg.endedAt !== null) continue;
       leg.endedAt = now;
       leg.endedBy = by;
     }

@@ -1,13 +1,24 @@
 /**
- * Hold / resume and blind transfer of the agent's current call (issue 16). The browser only sends
- * the commands; the engine decides who may and what happens (docs/transfer.md):
- * `POST /api/v1/calls/:id/hold`, `/resume`, `/transfer { to: { queue } | { agent } | { number } }`.
+ * Hold / resume, blind transfer and consultation (attended transfer) of the agent's current call
+ * (issue 16). The browser only sends the commands; the engine decides who may and what happens
+ * (docs/transfer.md): `POST /api/v1/calls/:id/hold`, `/resume`, `/transfer { to: { queue } |
+ * { agent } | { number } }`, `/consult { agent }`, `/consult/complete`, `/consult/cancel`; the
+ * consultation's state is read back from `GET /api/v1/calls/:id` while it lasts.
  */
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { api } from './api.ts';
 import type { PageProps } from './main.tsx';
 
 type Kind = 'queue' | 'agent' | 'number';
+
+/** The consultation as `GET /api/v1/calls/:id` shows it (the part shown here). */
+interface Consultation {
+  agent: string;
+  state: 'ringing' | 'talking';
+}
+
+/** How often the consultation's state is read while it lasts (B answers, declines, hangs up). */
+const CONSULT_POLL_MS = 1000;
 
 export function CallControls({ t, callId }: PageProps & { callId: string }) {
   const [held, setHeld] = useState(false);
@@ -15,7 +26,21 @@ export function CallControls({ t, callId }: PageProps & { callId: string }) {
   const [target, setTarget] = useState('');
   const [done, setDone] = useState<string | null>(null);
   const [error, setError] = useState('');
+  const [consultee, setConsultee] = useState('');
+  const [consult, setConsult] = useState<Consultation | null>(null);
+  const [consultOver, setConsultOver] = useState(false);
   const path = `/api/v1/calls/${encodeURIComponent(callId)}`;
+  const consulting = consult !== null;
+  useEffect(() => {
+    if (!consulting) return undefined;
+    const id = setInterval(() => {
+      void api<{ consult: Consultation | null }>('GET', path).then((r) => {
+        setConsult(r.consult);
+        if (r.consult === null) setConsultOver(true);
+      }).catch(() => undefined);
+    }, CONSULT_POLL_MS);
+    return () => clearInterval(id);
+  }, [consulting, path]);
   const run = async (f: () => Promise<void>): Promise<void> => {
     setError('');
     try {
@@ -33,6 +58,18 @@ export function CallControls({ t, callId }: PageProps & { callId: string }) {
     if (x === '') return;
     await api('POST', `${path}/transfer`, { to: { [kind]: x } });
     setDone(x);
+  });
+  const startConsult = (): Promise<void> => run(async () => {
+    const x = consultee.trim();
+    if (x === '') return;
+    const r = await api<Consultation>('POST', `${path}/consult`, { agent: x });
+    setConsultOver(false);
+    setConsult({ agent: r.agent, state: r.state });
+  });
+  const endConsult = (how: 'complete' | 'cancel'): Promise<void> => run(async () => {
+    const r = await api<{ agent: string }>('POST', `${path}/consult/${how}`);
+    setConsult(null);
+    if (how === 'complete') setDone(r.agent);
   });
   if (done !== null) return <section class="card call-controls"><p class="ok" data-testid="transferred">{t('transferred', { x: done })}</p></section>;
   return (
@@ -53,6 +90,22 @@ export function CallControls({ t, callId }: PageProps & { callId: string }) {
         <input type="text" maxLength={64} value={target} placeholder={t('transferTarget')} aria-label={t('transferTarget')}
           onInput={(e) => setTarget(e.currentTarget.value)} data-testid="transfer-target" />
         <button type="button" onClick={transfer} data-testid="transfer">{t('transfer')}</button>
+      </div>
+      <div class="row actions">
+        {consult === null ? (
+          <>
+            <input type="text" maxLength={64} value={consultee} placeholder={t('consultAgent')} aria-label={t('consultAgent')}
+              onInput={(e) => setConsultee(e.currentTarget.value)} data-testid="consult-agent" />
+            <button type="button" onClick={startConsult} data-testid="consult">{t('consult')}</button>
+          </>
+        ) : (
+          <>
+            <span class="warn" data-testid="consulting">{t('consulting', { x: consult.agent, s: t(consult.state === 'talking' ? 'cs_talking' : 'cs_ringing') })}</span>
+            <button type="button" onClick={() => endConsult('complete')} disabled={consult.state !== 'talking'} data-testid="consult-complete">{t('completeTransfer')}</button>
+            <button type="button" onClick={() => endConsult('cancel')} data-testid="consult-cancel">{t('cancelConsult')}</button>
+          </>
+        )}
+        {consultOver && consult === null && <span class="ok" data-testid="consult-over">{t('consultOver')}</span>}
       </div>
       {error !== '' && <p class="error" role="alert">{error}</p>}
     </section>

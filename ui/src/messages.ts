@@ -112,6 +112,15 @@ const en = {
   transferTarget: 'Queue, agent or number',
   transfer: 'Transfer',
   transferred: 'Transferred: {x}',
+  // ---- call controls (call-controls.tsx): consultation, attended transfer (issue 16, h-att)
+  consult: 'Consult',
+  consultAgent: 'Agent to consult',
+  consulting: 'Consulting {x}: {s}',
+  cs_ringing: 'ringing',
+  cs_talking: 'talking, the caller on hold',
+  completeTransfer: 'Complete transfer',
+  cancelConsult: 'Back to the caller',
+  consultOver: 'The consultation ended: you have the caller again',
   // reports page, surge mode on the wallboard, moving an agent out of a queue (issues 18/15, h-ui)
   reports: 'Reports',
   rp_title: 'Reports',
@@ -280,6 +289,15 @@ const zh: Record<MessageKey, string> = {
   transferTarget: '队列、坐席或号码',
   transfer: '转接',
   transferred: '已转接：{x}',
+  // ---- 通话控制（call-controls.tsx）：咨询、咨询转接（issue 16, h-att）
+  consult: '咨询',
+  consultAgent: '咨询的坐席',
+  consulting: '正在咨询 {x}：{s}',
+  cs_ringing: '振铃中',
+  cs_talking: '通话中，来电者保持中',
+  completeTransfer: '完成转接',
+  cancelConsult: '返回来电者',
+  consultOver: '咨询已结束：您已重新接通来电者',
   // 报表、监控大屏上的高峰模式、将坐席调出队列（issues 18/15, h-ui）
   reports: '报表',
   rp_title: '报表',

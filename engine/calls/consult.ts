@@ -1,0 +1,436 @@
+/**
+ * Attended (consultative) transfer, issue 16: the agent of a talking call consults a second agent
+ * before handing the caller over (docs/transfer.md, "Attended transfer").
+ *
+ * ```
+ *  caller ══ A            POST /calls/:id/consult {agent: B}
+ *  caller ─▶ hold music   the ACD reserves B (consultStart: offered no caller meanwhile)
+ *            A ══ consult leg ─ INVITE ─▶ B's phone      (a new media leg, near the caller's)
+ *            A ══ B                      B answered: A's leg bridged to the consult leg (consultAnswered)
+ *  completion: REFER in A's dialog, Refer-To <sip:B@…?Replaces=<consult dialog>>  (or POST …/consult/complete)
+ *    202 ─▶ A's leg released, caller ══ B (the consult leg is the call's agent leg now), the ACD makes B
+ *    the call's agent and A goes to wrap-up (consultCompleted) ─▶ NOTIFY sipfrag 200 ─▶ BYE A's dialog
+ *  B not reached / declines / hangs up, or cancel: consult leg released, caller ══ A again (consultEnded)
+ * ```
+ *
+ * onair is a B2BUA: A's phone has no dialog with B, so the dialog a Replaces names is onair's
+ * dialog with B as B sees it (RFC 3891 §3, attended.ts `matchReplaces`): `to-tag` = B's tag,
+ * `from-tag` = onair's. {@link Consults.view} gives them (and a ready Refer-To) to the API, so a
+ * phone or the desktop can build the REFER.
+ *
+ * Call control (controller.ts) keeps the call; this module owns the consultation leg and its
+ * dialog, and changes the call's agent fields only at completion. Everything it does is through
+ * the {@link ConsultHost} port the controller gives it.
+ */
+import type { Logger } from 'pino';
+import type { Acd, AcdEffect } from '../acd/index.ts';
+import type { Clock, Dialog, DialogDelegate, IncomingRequest, OutgoingInvite, SipResponse, TimerHandle } from '../sip/index.ts';
+import type { G711, LegId } from '../../media/index.ts';
+import { acceptAnswer } from '../../media/index.ts';
+import type { CallerInfo } from '../../crm-adapter/index.ts';
+import type { AgentDirectory, CallMedia, CallUserAgent } from './types.ts';
+import type { CallPhase } from './phase.ts';
+import { agentLocalMedia, answerReinvite, ringAgentPhone, toLegRemote, type AgentLocalMedia } from './ring.ts';
+import { matchReplaces, type DialogId, type Replaces } from './attended.ts';
+import { notifyRefer, type TransferRefusal, type Transfers } from './transfer.ts';
+
+/** How long the consulted agent's phone may ring before the consultation fails (A gets the caller back). */
+export const CONSULT_RING_TIMEOUT_MS = 30_000;
+
+/** How long A's phone has to answer the final NOTIFY before onair hangs its dialog up anyway. */
+const NOTIFY_GRACE_MS = 5000;
+
+/** Stable refusal codes of a consultation request (mapped to HTTP by engine/api transfer-routes.ts). */
+export type ConsultRefusal =
+  | 'CALLS_ERR_NO_CALL' // no call in progress with this id (404)
+  | 'CALLS_ERR_NOT_TALKING' // the call is not talking to an agent (409)
+  | 'CALLS_ERR_UNKNOWN_TARGET' // no such agent (409)
+  | 'CALLS_ERR_AGENT_BUSY' // the agent is not registered, available and idle now (409)
+  | 'CALLS_ERR_LOOP' // the call's own agent (409)
+  | 'CALLS_ERR_CONSULTING' // the call has a consultation already (409)
+  | 'CALLS_ERR_NO_CONSULT' // no consultation to complete or cancel, or not answered yet for completion (409)
+  | 'CALLS_ERR_MEDIA'; // no media leg for the consultation (503)
+
+/** The answer of a consultation request: its state, or a refusal. */
+export type ConsultAnswer =
+  | { ok: true; agent: string; state: ConsultState }
+  | { ok: false; code: ConsultRefusal; message: string };
+
+/** `ringing`: B's phone rings; `talking`: A and B talk (the caller on hold); `completed`, `cancelled`: over. */
+export type ConsultState = 'ringing' | 'talking' | 'completed' | 'cancelled';
+
+/** A consultation as the API shows it (`GET /api/v1/calls/:id`). */
+export interface ConsultView {
+  /** The consulted agent (B). */
+  agent: string;
+  /** The call's agent who consults (A). */
+  from: string;
+  state: 'ringing' | 'talking';
+  startedAt: number;
+  answeredAt: number | null;
+  /**
+   * onair's dialog with B, as a Replaces must name it (RFC 3891 §3, B's view): `toTag` is B's tag,
+   * `fromTag` onair's. Null until B answered (only a confirmed dialog can be replaced here).
+   */
+  dialog: { callId: string; toTag: string; fromTag: string } | null;
+  /** The Refer-To a phone puts in its REFER to complete: `<sip:B@onair.invalid?Replaces=…>` (escaped once), or null. */
+  referTo: string | null;
+}
+
+/** The part of a call in progress a consultation reads and, at completion, changes (controller.ts's Call is one). */
+export interface ConsultCall {
+  readonly id: string;
+  readonly phase: CallPhase;
+  readonly caller: string;
+  readonly customer: CallerInfo;
+  readonly callerCodec: G711;
+  readonly callerLeg: LegId | undefined;
+  readonly queue: string | null;
+  agentId: string | null;
+  agentLeg: LegId | undefined;
+  agentLocal: AgentLocalMedia | undefined;
+  agentDialog: Dialog | undefined;
+}
+
+/** What a consultation needs from call control (one port, implemented by the controller). */
+export interface ConsultHost<C extends ConsultCall> {
+  readonly ua: CallUserAgent;
+  readonly media: CallMedia;
+  readonly agents: AgentDirectory;
+  readonly acd: Pick<Acd, 'consultStart' | 'consultAnswered' | 'consultCompleted' | 'consultEnded' | 'inspectAgent'>;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** The call's transfer and hold book (the CDR's legs, holdMs, transfers; the transfer metric). */
+  readonly xfer: Transfers;
+  readonly rtpTimeoutMs: number;
+  /** Apply ACD effects (the controller's one effect loop). */
+  apply(effects: AcdEffect[]): void;
+  /** Take the caller out of its bridge with its queue's hold music (the hold path). */
+  holdCaller(call: C): void;
+  /** Release the call's agent leg (and forget it). */
+  releaseAgentLeg(call: C): void;
+  /** The leg is the call's agent leg from now on (RTP timeouts find the call by it). */
+  adoptAgentLeg(call: C, leg: LegId): void;
+  /** The call's agent dialog events (BYE, re-INVITE, REFER, INFO): B's dialog uses them after completion. */
+  agentDialogDelegate(call: C): DialogDelegate;
+  /** B is the call's agent now: the CRM's and the observers' `answered`. */
+  answered(call: C, now: number): void;
+}
+
+interface Consultation<C extends ConsultCall> {
+  readonly call: C;
+  /** B. */
+  readonly agent: string;
+  /** A, when the consultation started. */
+  readonly from: string;
+  stage: 'ringing' | 'talking';
+  readonly leg: LegId;
+  readonly local: AgentLocalMedia;
+  invite: OutgoingInvite | undefined;
+  dialog: Dialog | undefined;
+  timer: TimerHandle | undefined;
+  readonly startedAt: number;
+  answeredAt: number | null;
+}
+
+/** The consultations of one controller's calls (at most one per call). */
+export class Consults<C extends ConsultCall> {
+  private readonly h: ConsultHost<C>;
+  private readonly byCall = new Map<string, Consultation<C>>();
+  private readonly byLeg = new Map<LegId, Consultation<C>>();
+  /** Calls whose consultation is being set up (B reserved, its leg being allocated). */
+  private readonly starting = new Set<string>();
+
+  constructor(host: ConsultHost<C>) {
+    this.h = host;
+  }
+
+  /** The call has a consultation (being set up, ringing or talking). */
+  active(callId: string): boolean {
+    return this.byCall.has(callId) || this.starting.has(callId);
+  }
+
+  /** The call's consultation for the API, or null. */
+  view(callId: string): ConsultView | null {
+    const c = this.byCall.get(callId);
+    if (c === undefined) return null;
+    const d = c.dialog;
+    const dialog = d === undefined ? null : { callId: d.callId, toTag: d.remoteTag, fromTag: d.localTag };
+    return {
+      agent: c.agent, from: c.from, state: c.stage, startedAt: c.startedAt, answeredAt: c.answeredAt, dialog,
+      referTo: dialog === null ? null
+        : `<sip:${encodeURIComponent(c.agent)}@onair.invalid?Replaces=${encodeURIComponent(`${dialog.callId};to-tag=${dialog.toTag};from-tag=${dialog.fromTag}`)}>`,
+    };
+  }
+
+  /**
+   * Start consulting `agentId` for a talking call: the ACD reserves B (idle and available, else
+   * refused), a media leg near the caller's is allocated, the caller goes on hold with its queue's
+   * music and B's phone rings. Resolves once the INVITE is out (B answers later). Never throws.
+   */
+  async start(call: C | undefined, agentId: string): Promise<ConsultAnswer> {
+    if (call === undefined || call.phase === 'ended') return refuse('CALLS_ERR_NO_CALL', 'no such call in progress');
+    if (this.active(call.id)) return refuse('CALLS_ERR_CONSULTING', 'the call has a consultation already');
+    const callerLeg = call.callerLeg;
+    const from = call.agentId;
+    if (call.phase !== 'talking' || from === null || call.agentDialog === undefined || callerLeg === undefined || call.agentLeg === undefined) {
+      return refuse('CALLS_ERR_NOT_TALKING', 'the call is not talking to an agent');
+    }
+    if (agentId === from) return refuse('CALLS_ERR_LOOP', `agent ${agentId} has the call already`);
+    if (this.h.acd.inspectAgent(agentId) === undefined) return refuse('CALLS_ERR_UNKNOWN_TARGET', `no agent ${agentId}`);
+    const contact = this.h.agents.contacts(agentId)[0];
+    if (contact === undefined) return refuse('CALLS_ERR_AGENT_BUSY', `agent ${agentId} has no registered phone`);
+    const now = this.h.clock.now();
+    const reserved = this.h.acd.consultStart(call.id, agentId, now);
+    if (reserved.some((e) => e.type === 'error')) return refuse('CALLS_ERR_AGENT_BUSY', `agent ${agentId} is not available and idle`);
+    this.h.apply(reserved);
+    this.starting.add(call.id);
+    const leg = await this.h.media.allocate({ near: callerLeg, codec: call.callerCodec, rtpTimeoutMs: this.h.rtpTimeoutMs });
+    this.starting.delete(call.id);
+    if (!leg.ok) {
+      if (call.phase === 'talking') this.h.apply(this.h.acd.consultEnded(call.id, this.h.clock.now()));
+      return refuse('CALLS_ERR_MEDIA', leg.reason);
+    }
+    // The call may have ended or moved meanwhile; the ACD freed B with it (callEnded, transfer).
+    if (call.phase !== 'talking' || call.agentId !== from || call.agentLeg === undefined) {
+      void this.h.media.release(leg.value.leg);
+      return refuse('CALLS_ERR_NOT_TALKING', 'the call ended while the consultation was set up');
+    }
+    const c: Consultation<C> = {
+      call, agent: agentId, from, stage: 'ringing', leg: leg.value.leg, local: agentLocalMedia(leg.value, call.callerCodec),
+      invite: undefined, dialog: undefined, timer: undefined, startedAt: this.h.clock.now(), answeredAt: null,
+    };
+    this.byCall.set(call.id, c);
+    this.byLeg.set(c.leg, c);
+    // A caller A held already hears the music: it stays out of the bridge as it is.
+    if (this.h.xfer.holdStarted(call.id, c.startedAt)) this.h.holdCaller(call);
+    c.invite = ringAgentPhone({
+      ua: this.h.ua, contact, agentId, number: call.caller, display: call.customer.name ?? call.caller, local: c.local,
+      headers: [
+        { name: 'X-Onair-Call-ID', value: call.id },
+        { name: 'X-Onair-Queue', value: call.queue ?? '' },
+        { name: 'X-Onair-Consult', value: from },
+      ],
+      dialogDelegate: this.dialogDelegate(c),
+      delegate: {
+        onAccept: (dialog, response) => this.answered(c, dialog, response),
+        // A final answer ends the INVITE: nothing left to CANCEL.
+        onReject: () => { c.invite = undefined; this.end(c, 'failed'); },
+        onFailure: () => { c.invite = undefined; this.end(c, 'failed'); },
+      },
+    });
+    c.timer = this.h.clock.setTimer(CONSULT_RING_TIMEOUT_MS, () => {
+      c.timer = undefined;
+      if (c.stage === 'ringing') this.end(c, 'failed');
+    });
+    this.h.log.info({ callId: call.id, agentId: from, consulted: agentId }, 'consultation started');
+    return { ok: true, agent: agentId, state: 'ringing' };
+  }
+
+  /** Complete from the desktop (`POST …/consult/complete`): as a REFER with a matching Replaces, A's phone hung up at once. */
+  complete(call: C | undefined): ConsultAnswer {
+    if (call === undefined || call.phase === 'ended') return refuse('CALLS_ERR_NO_CALL', 'no such call in progress');
+    const c = this.byCall.get(call.id);
+    if (c === undefined || c.stage !== 'talking') return refuse('CALLS_ERR_NO_CONSULT', 'no answered consultation to complete');
+    const former = this.completed(c);
+    if (former !== undefined && former.state !== 'terminated') void this.h.ua.bye(former);
+    return { ok: true, agent: c.agent, state: 'completed' };
+  }
+
+  /** Cancel from the desktop (`POST …/consult/cancel`): B's phone stops ringing or is hung up, A has the caller again. */
+  cancel(call: C | undefined): ConsultAnswer {
+    if (call === undefined || call.phase === 'ended') return refuse('CALLS_ERR_NO_CALL', 'no such call in progress');
+    const c = this.byCall.get(call.id);
+    if (c === undefined) return refuse('CALLS_ERR_NO_CONSULT', 'no consultation to cancel');
+    this.end(c, 'cancelled');
+    return { ok: true, agent: c.agent, state: 'cancelled' };
+  }
+
+  /**
+   * A REFER with a well-formed Replaces in A's dialog (transfer.ts `checkRefer` said `attended`):
+   * the Replaces must name the call's answered consultation dialog (attended.ts `matchReplaces`),
+   * else the refusal to answer with (481, or 486 for `early-only`). Matched: 202, completion, the
+   * final NOTIFY (sipfrag 200), then BYE of A's dialog.
+   */
+  referred(call: C, req: IncomingRequest, dialog: Dialog | undefined, replaces: Replaces): TransferRefusal | null {
+    const c = this.byCall.get(call.id);
+    const d = c?.stage === 'talking' ? c.dialog : undefined;
+    // As B sees the dialog: its local tag is B's (our remote), its remote tag ours.
+    const owned: (DialogId & { c: Consultation<C> })[] = c !== undefined && d !== undefined
+      ? [{ callId: d.callId, localTag: d.remoteTag, remoteTag: d.localTag, early: false, c }] : [];
+    const m = matchReplaces(replaces, owned);
+    if (!m.ok) return m.mismatch === 'noDialog' ? 'replacesNoDialog' : 'replacesNotEarly';
+    req.respond(202, { reason: 'Accepted' });
+    this.h.xfer.referAccepted();
+    const former = this.completed(m.dialog.c);
+    const aDialog = dialog ?? former;
+    if (aDialog === undefined) return null;
+    // RFC 3515 §2.4.7: the final NOTIFY ends the implicit subscription; then A's dialog is over
+    // (at its answer, or after a grace if the phone does not answer it).
+    const hangUp = (): void => { if (aDialog.state !== 'terminated') void this.h.ua.bye(aDialog); };
+    const grace = this.h.clock.setTimer(NOTIFY_GRACE_MS, hangUp);
+    void notifyRefer(this.h.ua, aDialog, 200, 'OK', true)
+      .catch((err: unknown) => this.h.log.warn({ err, callId: call.id }, 'REFER NOTIFY failed'))
+      .finally(() => {
+        this.h.clock.clearTimer(grace);
+        hangUp();
+      });
+    return null;
+  }
+
+  /**
+   * A hung up during its consultation: talking with B, the caller goes to B (as most PBXs do when
+   * the transferring party hangs up); true then (the call goes on). B still ringing: the
+   * consultation is cancelled and the call ends as any agent hang-up (false).
+   */
+  agentLeft(call: C): boolean {
+    const c = this.byCall.get(call.id);
+    if (c === undefined) return false;
+    if (c.stage === 'talking') {
+      this.completed(c);
+      return true;
+    }
+    this.end(c, 'cancelled');
+    return false;
+  }
+
+  /**
+   * The call is over (controller `finish`): B's phone is hung up or stops ringing, the leg goes.
+   * The ACD freed B with the call's own input (callEnded), and the CDR book closes the open legs.
+   */
+  callEnded(callId: string): void {
+    const c = this.byCall.get(callId);
+    if (c === undefined) return;
+    this.forget(c);
+    c.invite?.cancel();
+    if (c.dialog !== undefined && c.dialog.state !== 'terminated') void this.h.ua.bye(c.dialog);
+    void this.h.media.release(c.leg);
+  }
+
+  /** RTP stopped on a consultation leg: B is gone (true: the leg was one of ours). */
+  rtpTimeout(leg: LegId): boolean {
+    const c = this.byLeg.get(leg);
+    if (c === undefined) return false;
+    this.end(c, 'hangup');
+    return true;
+  }
+
+  // ---- internals ---------------------------------------------------------------------------------
+
+  private dialogDelegate(c: Consultation<C>): DialogDelegate {
+    // After completion B's dialog is the call's agent dialog: its events are call control's then.
+    const agent = (): DialogDelegate | undefined => (c.call.agentDialog === c.dialog && c.dialog !== undefined ? this.h.agentDialogDelegate(c.call) : undefined);
+    const mine = (d: Dialog): boolean => this.byCall.get(c.call.id) === c && c.dialog === d;
+    return {
+      onBye: (d, bye) => { if (mine(d)) this.end(c, 'hangup'); else agent()?.onBye?.(d, bye); },
+      onTerminated: (d, reason) => { if (mine(d)) this.end(c, 'hangup'); else agent()?.onTerminated?.(d, reason); },
+      onReinvite: (d, req) => {
+        if (mine(d)) answerReinvite(this.h.media, c.leg, c.local, d, req);
+        else if (agent() !== undefined) agent()!.onReinvite?.(d, req);
+        else req.respond(488);
+      },
+      // REFER, INFO: call control's rules (a REFER in a dialog that is not the call's agent dialog is stale: 481).
+      onRequest: (d, req) => this.h.agentDialogDelegate(c.call).onRequest?.(d, req),
+    };
+  }
+
+  private answered(c: Consultation<C>, dialog: Dialog, response: SipResponse): void {
+    c.invite = undefined;
+    if (this.byCall.get(c.call.id) !== c) {
+      // Cancelled or over while the phone answered (a race with CANCEL): hang it up.
+      void this.h.ua.bye(dialog);
+      return;
+    }
+    c.dialog = dialog;
+    const answer = acceptAnswer(response.body.toString('latin1'), c.local);
+    const agentLeg = c.call.agentLeg;
+    if (!answer.ok || agentLeg === undefined) {
+      this.h.log.warn({ callId: c.call.id, consulted: c.agent, reason: answer.ok ? 'no agent leg' : answer.reason }, 'consultation answer unusable');
+      this.end(c, 'failed');
+      return;
+    }
+    if (c.timer !== undefined) this.h.clock.clearTimer(c.timer);
+    c.timer = undefined;
+    const now = this.h.clock.now();
+    c.stage = 'talking';
+    c.answeredAt = now;
+    // Both at once: the worker takes a leg's commands in order, so the bridge uses this remote.
+    void this.h.media.setRemote(c.leg, toLegRemote(answer.remote))
+      .then((r) => { if (!r.ok) this.h.log.error({ callId: c.call.id, code: r.code, reason: r.reason }, 'consultation media remote not set'); });
+    void this.h.media.bridge(agentLeg, c.leg)
+      .then((r) => { if (!r.ok) this.h.log.error({ callId: c.call.id, code: r.code }, 'consultation bridge failed'); });
+    this.h.xfer.consultLegStarted(c.call.id, c.agent, c.call.queue, now);
+    this.h.apply(this.h.acd.consultAnswered(c.call.id, now));
+  }
+
+  /**
+   * The consultation is over without completion: B's phone stops (CANCEL, or BYE unless it hung
+   * up itself), the consult leg goes (the worker unbridges A's), the ACD frees B, and the caller
+   * is bridged to A again (its hold ends).
+   */
+  private end(c: Consultation<C>, how: 'failed' | 'hangup' | 'cancelled'): void {
+    if (this.byCall.get(c.call.id) !== c) return;
+    this.forget(c);
+    const call = c.call;
+    const now = this.h.clock.now();
+    c.invite?.cancel();
+    c.invite = undefined;
+    if (c.dialog !== undefined && c.dialog.state !== 'terminated' && how !== 'hangup') void this.h.ua.bye(c.dialog);
+    void this.h.media.release(c.leg);
+    if (c.answeredAt === null) this.h.xfer.consultFailed(call.id, c.agent, call.queue, now);
+    else this.h.xfer.consultLegEnded(call.id, now);
+    if (call.phase !== 'talking') return;
+    this.h.apply(this.h.acd.consultEnded(call.id, now));
+    const callerLeg = call.callerLeg;
+    const agentLeg = call.agentLeg;
+    if (callerLeg !== undefined && agentLeg !== undefined) {
+      this.h.xfer.holdEnded(call.id, now);
+      void this.h.media.bridge(callerLeg, agentLeg)
+        .then((r) => { if (!r.ok) this.h.log.error({ callId: call.id, code: r.code }, 'bridge back after the consultation failed'); });
+    }
+    this.h.log.info({ callId: call.id, agentId: call.agentId, consulted: c.agent, how }, 'consultation ended: the caller is back with its agent');
+  }
+
+  /**
+   * Completion (REFER with Replaces, the desktop, or A's hang-up): A's leg goes (the worker unbridges
+   * it from the consult leg), the caller is bridged to the consult leg, which with B's dialog becomes
+   * the call's agent side; the ACD makes B the call's agent and A goes to wrap-up. Returns A's dialog
+   * (the caller of this hangs it up).
+   */
+  private completed(c: Consultation<C>): Dialog | undefined {
+    this.forget(c);
+    const call = c.call;
+    const now = this.h.clock.now();
+    const former = call.agentDialog;
+    const formerAgent = call.agentId;
+    this.h.releaseAgentLeg(call);
+    call.agentId = c.agent;
+    call.agentDialog = c.dialog;
+    call.agentLocal = c.local;
+    this.h.adoptAgentLeg(call, c.leg);
+    const callerLeg = call.callerLeg;
+    if (callerLeg !== undefined) {
+      void this.h.media.bridge(callerLeg, c.leg)
+        .then((r) => { if (!r.ok) this.h.log.error({ callId: call.id, code: r.code }, 'bridge to the consulted agent failed'); });
+    }
+    // The agent's and the consultation's legs end `transfer`, the hold ends, one more transfer.
+    this.h.xfer.transferred(call.id, null, now, 'attended');
+    this.h.xfer.agentLegStarted(call.id, c.agent, call.queue, now);
+    this.h.xfer.counted('attended', 'ok');
+    this.h.apply(this.h.acd.consultCompleted(call.id, now));
+    this.h.answered(call, now);
+    this.h.log.info({ callId: call.id, from: formerAgent, to: c.agent }, 'attended transfer completed');
+    return former;
+  }
+
+  private forget(c: Consultation<C>): void {
+    this.byCall.delete(c.call.id);
+    this.byLeg.delete(c.leg);
+    if (c.timer !== undefined) this.h.clock.clearTimer(c.timer);
+    c.timer = undefined;
+  }
+}
+
+function refuse(code: ConsultRefusal, message: string): ConsultAnswer {
+  return { ok: false, code, message };
+}
