@@ -7,6 +7,8 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 
 /** One result line. Extra fields (p50, runs, machine notes) are welcome. */
 export interface BenchResult {
@@ -112,4 +114,16 @@ export function cBinary(name: string): string {
     say(`built ${binary}`);
   }
   return binary;
+}
+
+/**
+ * A full garbage collection for memory benches (`--expose-gc` switched on at run time), repeated:
+ * one pass can leave pages of the previous run unswept in `heapUsed`.
+ */
+export function gcFunction(): () => void {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  return () => {
+    for (let i = 0; i < 3; i++) gc();
+  };
 }

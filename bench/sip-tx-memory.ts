@@ -1,14 +1,17 @@
 /**
- * `npm run bench -- sip-tx-memory [count]`: what one answered server transaction keeps alive while
+ * `npm run bench -- sip-tx-memory [count] [--phases nist,ist,ist-2xx]`: what one answered server transaction keeps alive while
  * it waits out its RFC 3261 §17.2 timers (issue 11, issue 13 "Memory at the peak").
  *
  * A real {@link TransactionLayer} on a real {@link TransportLayer} listening on 127.0.0.1 (UDP),
- * fed by a plain client socket on loopback. Two phases, `count` requests each (default 20,000):
+ * fed by a plain client socket on loopback. Three phases, `count` requests each (default 20,000):
  *
  * 1. `nist`: OPTIONS answered 200 at once: non-INVITE server transactions in Completed (timer J,
  *    32 s);
  * 2. `ist`: INVITEs (with an SDP body) answered 486 at once, never ACKed: INVITE server
- *    transactions in Completed (timer G resending the 486, timer H 32 s).
+ *    transactions in Completed (timer G resending the 486, timer H 32 s);
+ * 3. `ist-2xx`: INVITEs answered 200 at once: INVITE server transactions in Accepted (timer L,
+ *    32 s, RFC 6026), as every answered call leaves one (the 2xx retransmission until the ACK is
+ *    the UA core's, not measured here).
  *
  * After each phase, once every request has its transaction and every transaction its final
  * response (well inside the 32 s), a full GC; `bytes_per_completed_tx` = growth of V8 heap used
@@ -17,21 +20,10 @@
  */
 import dgram from 'node:dgram';
 import os from 'node:os';
-import v8 from 'node:v8';
-import vm from 'node:vm';
-import { emit, machine, say } from './lib.ts';
+import { emit, gcFunction, machine, say } from './lib.ts';
 import { createResponse } from '../engine/sip/message.ts';
 import { TransactionLayer, type TransactionUser } from '../engine/sip/transaction-layer.ts';
 import { TransportLayer } from '../engine/sip/transport.ts';
-
-/** A full collection, repeated: one pass can leave pages of the previous run unswept in heapUsed. */
-function gcFunction(): () => void {
-  v8.setFlagsFromString('--expose-gc');
-  const gc = vm.runInNewContext('gc') as () => void;
-  return () => {
-    for (let i = 0; i < 3; i++) gc();
-  };
-}
 
 /** Heap used plus array buffers (the transport's and the transactions' Buffers), in bytes. */
 function used(): { heap: number; buffers: number } {
@@ -44,16 +36,23 @@ const SDP =
   'm=audio 40000 RTP/AVP 8 0 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\n' +
   'a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=sendrecv\r\n';
 
+/** The phases: what is sent, and the status the TU answers with (by the Request-URI user). */
+const PHASES = [
+  { kind: 'nist', method: 'OPTIONS', status: 200, note: 'OPTIONS answered 200, Completed (timer J)' },
+  { kind: 'ist', method: 'INVITE', status: 486, note: 'INVITE answered 486, Completed awaiting ACK (timers G, H)' },
+  { kind: 'ist-2xx', method: 'INVITE', status: 200, note: 'INVITE answered 200, Accepted (timer L)' },
+] as const;
+
 /** A request as a carrier or a phone writes it (about 450 bytes of headers). */
-function request(method: 'OPTIONS' | 'INVITE', i: number, port: number): Buffer {
+function request(method: 'OPTIONS' | 'INVITE', status: number, i: number, port: number): Buffer {
   const body = method === 'INVITE' ? SDP : '';
   const text =
-    `${method} sip:300@127.0.0.1 SIP/2.0\r\n` +
-    `Via: SIP/2.0/UDP 127.0.0.1:${port};rport;branch=z9hG4bKmem${method}${i}x7f3a\r\n` +
+    `${method} sip:${status}@127.0.0.1 SIP/2.0\r\n` +
+    `Via: SIP/2.0/UDP 127.0.0.1:${port};rport;branch=z9hG4bKmem${method}${status}x${i}x7f3a\r\n` +
     'Max-Forwards: 70\r\n' +
     `From: "Caller ${i}" <sip:+861380000${i}@127.0.0.1>;tag=f${i}a9c2\r\n` +
     'To: <sip:300@127.0.0.1>\r\n' +
-    `Call-ID: ${i}-mem-${method.toLowerCase()}@127.0.0.1\r\n` +
+    `Call-ID: ${i}-mem-${method.toLowerCase()}-${status}@127.0.0.1\r\n` +
     `CSeq: 1 ${method}\r\n` +
     `Contact: <sip:+861380000${i}@127.0.0.1:${port}>\r\n` +
     'User-Agent: onair-bench\r\n' +
@@ -68,13 +67,18 @@ function sleep(ms: number): Promise<void> {
 }
 
 export async function main(args: string[]): Promise<void> {
-  const count = Number(args[0] ?? 20_000);
-  if (!Number.isInteger(count) || count <= 0) throw new Error('usage: npm run bench -- sip-tx-memory [count]');
+  const count = Number(args[0] !== undefined && !args[0].startsWith('--') ? args[0] : 20_000);
+  const p = args.indexOf('--phases');
+  const wanted = p >= 0 ? (args[p + 1] ?? '').split(',') : PHASES.map((x) => x.kind);
+  const phases = PHASES.filter((x) => wanted.includes(x.kind));
+  if (!Number.isInteger(count) || count <= 0 || phases.length === 0) throw new Error('usage: npm run bench -- sip-tx-memory [count] [--phases nist,ist,ist-2xx]');
   const gc = gcFunction();
   const transport = new TransportLayer();
   const tu: TransactionUser = {
     onRequest(tx, req) {
-      tx.respond(createResponse(req, req.method === 'INVITE' ? 486 : 200, undefined, { toTag: 'uas7c1e' }));
+      tx.respond(createResponse(req, req.uri.user === '486' ? 486 : 200, undefined, { toTag: 'uas7c1e' }));
+      // The UA core takes a 2xx's bytes at once for its retransmitter (not measured here).
+      if (tx.kind === 'ist') tx.takeSuccessBytes();
     },
     onAckFor2xx() {},
     onCancel() {},
@@ -96,11 +100,10 @@ export async function main(args: string[]): Promise<void> {
   const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
 
   const results: Record<string, number> = {};
-  for (const method of ['OPTIONS', 'INVITE'] as const) {
-    const kind = method === 'INVITE' ? 'ist' : 'nist';
+  for (const { kind, method, status, note } of phases) {
     // The datagrams are built before the baseline: they are the peer's memory, not ours.
     const datagrams: Buffer[] = [];
-    for (let i = 0; i < count; i++) datagrams.push(request(method, i, port));
+    for (let i = 0; i < count; i++) datagrams.push(request(method, status, i, port));
     gc();
     const before = used();
     const base = layer.serverCount;
@@ -126,14 +129,14 @@ export async function main(args: string[]): Promise<void> {
     emit({
       bench: 'sip-tx-memory', metric: 'bytes_per_completed_tx', value: Math.round(heap + buffers), unit: 'B',
       kind, count, heap_bytes_per_tx: Math.round(heap), buffer_bytes_per_tx: Math.round(buffers),
-      fill_ms: Math.round(elapsed), loadavg: load,
-      note: kind === 'nist' ? 'OPTIONS answered 200, Completed (timer J)' : 'INVITE answered 486, Completed awaiting ACK (timers G, H)',
+      fill_ms: Math.round(elapsed), loadavg: load, note,
     });
     say(`${kind}: ${Math.round(heap + buffers)} B per completed transaction (heap ${Math.round(heap)}, buffers ${Math.round(buffers)}), ${count} in ${Math.round(elapsed)} ms`);
   }
+  const measured = Object.values(results);
   emit({
-    bench: 'sip-tx-memory', metric: 'bytes_per_completed_tx', value: Math.round((results.nist! + results.ist!) / 2), unit: 'B',
-    kind: 'mean', count: 2 * count, loadavg: load, machine: machine(), answers_received: answers,
+    bench: 'sip-tx-memory', metric: 'bytes_per_completed_tx', value: Math.round(measured.reduce((x, y) => x + y, 0) / measured.length), unit: 'B',
+    kind: 'mean', phases: Object.keys(results).join(','), count: measured.length * count, loadavg: load, machine: machine(), answers_received: answers,
   });
   layer.close();
   client.close();

@@ -438,6 +438,63 @@ t.test('answered NISTs over UDP: one timer for all of them, each still ends at i
   t.ok(h.idle);
 });
 
+t.test('ISTs answered 2xx: one timer for all of them in Accepted, each still ends at its own timer L', async (t) => {
+  const h = new TransactionHarness();
+  const invite = (i: number) => peerRequest({ method: 'INVITE', branch: `z9hG4bKacc${i}`, callId: `acc-${i}@carrier.example` });
+  const txs: InviteServerTransaction[] = [];
+  for (let i = 0; i < 3; i++) {
+    const request = invite(i);
+    h.receive(request);
+    const tx = h.of('request')[i]!.tx as InviteServerTransaction;
+    tx.respond(createResponse(request, 200, undefined, { toTag: `acc${i}` }));
+    txs.push(tx);
+    h.clock.advance(100);
+  }
+  t.equal(h.layer.answeredInviteCount, 3);
+  t.equal(h.clock.pending, 1, 'one timer for three transactions waiting out L (was one each)');
+  // RFC 6026 §7.1: Accepted absorbs a retransmitted INVITE; the ACK of the 2xx goes to the TU.
+  h.receive(invite(1));
+  t.equal(h.of('request').length, 3, 'the retransmission is no new request');
+  h.receive(peerRequest({ method: 'ACK', branch: 'z9hG4bKacc2', callId: 'acc-2@carrier.example', toTag: 'acc2' }));
+  t.equal(h.of('ack2xx').length, 1, 'the ACK of a 2xx passes to the TU');
+  t.equal(txs[2]!.state, 'accepted', 'and leaves the transaction waiting out L');
+  h.clock.advanceTo(T64 - 1);
+  t.same(txs.map((x) => x.state), ['accepted', 'accepted', 'accepted']);
+  h.clock.advance(1);
+  t.same(txs.map((x) => x.state), ['terminated', 'accepted', 'accepted'], 'the first at 64*T1 exactly');
+  h.clock.advance(100);
+  t.same(txs.map((x) => x.state), ['terminated', 'terminated', 'accepted'], 'the second 100 ms later');
+  h.clock.advance(100);
+  t.equal(h.layer.answeredInviteCount, 0);
+  t.equal(h.of('server-failure').length, 0, 'timer L ends quietly');
+  t.ok(h.idle);
+});
+
+t.test('ISTs answered 486 over UDP: timer G each, one timer for all their H; H still reports the missing ACK at 64*T1', async (t) => {
+  const h = new TransactionHarness();
+  const txs: InviteServerTransaction[] = [];
+  for (let i = 0; i < 3; i++) {
+    const request = peerRequest({ method: 'INVITE', branch: `z9hG4bKbusy${i}`, callId: `busy-${i}@carrier.example` });
+    h.receive(request);
+    const tx = h.of('request')[i]!.tx as InviteServerTransaction;
+    tx.respond(createResponse(request, 486, undefined, { toTag: `busy${i}` }));
+    txs.push(tx);
+  }
+  t.equal(h.layer.answeredInviteCount, 3);
+  t.equal(h.clock.pending, 4, 'three G timers and one for the three H (was one H each)');
+  h.clock.advance(500);
+  t.equal(h.transport.responses(486).length, 6, 'G resent each 486 at T1 (§17.2.1)');
+  h.receive(peerRequest({ method: 'ACK', branch: 'z9hG4bKbusy1', callId: 'busy-1@carrier.example', toTag: 'busy1' }));
+  t.equal(txs[1]!.state, 'confirmed', 'the ACK still matches');
+  h.clock.advanceTo(T64 - 1);
+  t.same(txs.map((x) => x.state), ['completed', 'terminated', 'completed'], 'the ACKed one ended at timer I');
+  h.clock.advance(1);
+  t.same(txs.map((x) => x.state), ['terminated', 'terminated', 'terminated']);
+  t.same(h.of('server-failure').map((e) => [e.tx, e.reason, e.at]), [[txs[0], 'timeout', T64], [txs[2], 'timeout', T64]], 'timer H: no ACK, told at 64*T1');
+  t.equal(h.layer.answeredInviteCount, 0);
+  t.ok(h.idle);
+});
+
 t.test('maxRetainedNonInvite: the oldest answered NIST is evicted first and counted; the rest keep absorbing', async (t) => {
   const h = new TransactionHarness({ maxRetainedNonInvite: 3 });
   h.answer = (tx, r) => tx.respond(createResponse(r, 200, undefined, { toTag: 'o' }));

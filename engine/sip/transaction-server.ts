@@ -39,6 +39,13 @@ export interface ServerTransactionOwner {
    * at `tx.expiresAt`, or earlier when it evicts it under a memory bound.
    */
   retain(tx: NonInviteServerTransaction): void;
+  /**
+   * An IST sent its final response: it waits out timer L in Accepted (a 2xx, RFC 6026 §7.1) or
+   * timer H in Completed (300-699, §17.2.1), both 64*T1 for every IST, so the owner runs one
+   * timer for all of them, as for J, and calls {@link InviteServerTransaction.expire} at
+   * `tx.expiresAt`.
+   */
+  retainInvite(tx: InviteServerTransaction): void;
 }
 
 /**
@@ -70,6 +77,12 @@ abstract class ServerBase extends BaseTransaction {
   protected resend: string | undefined = undefined;
   /** @internal Counted against the transaction layer's limits (admitted, not yet answered). */
   counted = false;
+  /**
+   * When the owner's timer (J of a NIST in Completed over UDP; L or H of an answered IST) ends the
+   * transaction (clock ms), 0 before. The owner keeps one timer for all of them (see
+   * {@link ServerTransactionOwner.retain}), not one Node timer and closure per transaction.
+   */
+  expiresAt = 0;
 
   protected constructor(ctx: TransactionContext, owner: ServerTransactionOwner, inbound: Inbound, key: string, destination: Endpoint, initial: TransactionState) {
     const request = inbound.message as SipRequest;
@@ -168,18 +181,18 @@ export class InviteServerTransaction extends ServerBase {
       if (status < 200) {
         this.sendProvisional(response);
       } else if (status < 300) {
-        // RFC 6026 §7.1: 2xx → Accepted with timer L; the TU core retransmits the 2xx.
+        // RFC 6026 §7.1: 2xx → Accepted with timer L (the owner's); the TU core retransmits the 2xx.
         this.state = 'accepted';
         this.successBytes = this.sendFinal(response, false);
-        this.startLifetime(this.ctx.timers.T64);
         this.owner.answered(this);
+        this.retainFor(this.ctx.timers.T64);
       } else {
-        // §17.2.1: 300-699 → Completed; G (UDP) retransmits, H waits for the ACK.
+        // §17.2.1: 300-699 → Completed; G (UDP) retransmits, H (the owner's) waits for the ACK.
         this.state = 'completed';
         this.sendFinal(response, true);
         if (!this.reliable) this.startRetransmit(this.ctx.timers.T1);
-        this.startLifetime(this.ctx.timers.T64);
         this.owner.answered(this);
+        this.retainFor(this.ctx.timers.T64);
       }
       return true;
     }
@@ -221,11 +234,27 @@ export class InviteServerTransaction extends ServerBase {
     }
   }
 
-  protected onLifetimeTimer(): void {
+  /** L or H is due at `ms` from now: the owner's timer (see {@link ServerTransactionOwner.retainInvite}). */
+  private retainFor(ms: number): void {
+    this.expiresAt = this.ctx.clock.now() + ms;
+    this.owner.retainInvite(this);
+  }
+
+  /**
+   * The owner's timer for this transaction fired: timer L in Accepted ends it quietly (RFC 6026
+   * §7.1); timer H in Completed means no ACK came (§17.2.1), which the TU hears. In Confirmed
+   * (the ACK came) timer I ends it instead, so nothing happens here.
+   */
+  expire(): void {
     const state = this.state;
+    if (state !== 'accepted' && state !== 'completed') return;
     this.terminate();
-    // §17.2.1 timer H: no ACK came; I and L end quietly.
     if (state === 'completed') this.owner.serverFailed(this, 'timeout');
+  }
+
+  protected onLifetimeTimer(): void {
+    // Timer I (Confirmed): the only lifetime timer an IST runs itself; it ends quietly.
+    this.terminate();
   }
 }
 
@@ -233,11 +262,6 @@ export class InviteServerTransaction extends ServerBase {
 export class NonInviteServerTransaction extends ServerBase {
   readonly kind = 'nist' as const;
   declare state: Extract<TransactionState, 'trying' | 'proceeding' | 'completed' | 'terminated'>;
-  /**
-   * When timer J ends the transaction (clock ms), once Completed over UDP; 0 before. The owner
-   * keeps the timer (see {@link ServerTransactionOwner.retain}), not one timer per transaction.
-   */
-  expiresAt = 0;
 
   constructor(ctx: TransactionContext, owner: ServerTransactionOwner, inbound: Inbound, key: string, destination: Endpoint) {
     super(ctx, owner, inbound, key, destination, 'trying');

@@ -4,8 +4,10 @@
  */
 import t from 'tap';
 import dgram from 'node:dgram';
-import { createResponse, parse, serialize, type Dialog, type SipRequest } from './index.ts';
+import { createResponse, parse, serialize, type IncomingInvite, type SipRequest, type SipResponse } from './index.ts';
+import { Dialog } from './dialog.ts';
 import { loopbackUa } from './testing/loopback-ua.ts';
+import { reachable } from './testing/retained.ts';
 
 /** A UDP peer that records what it receives and answers by hand. */
 async function peer(t: { teardown(fn: () => unknown): void }) {
@@ -154,4 +156,45 @@ t.test('UAS: a 2xx never acknowledged is resent unchanged, then the dialog ends 
   t.equal(byes[0]?.headers.to.params.get('tag'), 'caller1', 'in the dialog: the caller\'s tag is the remote one');
   t.same(ended, ['no-ack'], 'the TU hears "no-ack"');
   t.equal(ua.transactions.successes.size, 0, 'nothing left to retransmit');
+});
+
+t.test('UAS: an INVITE in early media (183) holds no Dialog; accept builds the one the 183 began, same tag', async (t) => {
+  const { ua, port: uaPort } = await loopbackUa(t);
+  const sock = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', () => resolve()));
+  t.teardown(() => sock.close());
+  const port = sock.address().port;
+  const responses: SipResponse[] = [];
+  sock.on('message', (buf) => {
+    const r = parse(buf);
+    if (r.ok && r.message.kind === 'response') responses.push(r.message);
+  });
+  let invite: IncomingInvite | undefined;
+  ua.setDelegate({ onInvite: (i) => { invite = i; } });
+  const sdp = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n';
+  sock.send(Buffer.from(
+    `INVITE sip:300@127.0.0.1:${uaPort} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${port};rport;branch=z9hG4bKearly1\r\n` +
+    'Max-Forwards: 70\r\nFrom: <sip:caller@127.0.0.1>;tag=c1\r\nTo: <sip:300@127.0.0.1>\r\nCall-ID: early-1@127.0.0.1\r\n' +
+    `CSeq: 1 INVITE\r\nContact: <sip:caller@127.0.0.1:${port}>\r\nContent-Type: application/sdp\r\nContent-Length: ${sdp.length}\r\n\r\n${sdp}`,
+    'latin1'), uaPort, '127.0.0.1');
+  const until = async (ok: () => boolean): Promise<void> => {
+    for (let i = 0; i < 200 && !ok(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  };
+  await until(() => invite !== undefined);
+  const inv = invite!;
+  t.ok(inv.progress(183, { body: Buffer.from(sdp), contentType: 'application/sdp' }));
+  await until(() => responses.some((r) => r.status === 183));
+  // What the waiting caller's INVITE keeps, the UA and its layers aside (they hold every call).
+  const dialogs = reachable(inv, (o) => o instanceof Dialog, [ua, ua.transactions, ua.transport]);
+  t.equal(dialogs.length, 0, 'no Dialog while the caller waits in early media');
+  const tag = responses.find((r) => r.status === 183)!.headers.to.params.get('tag');
+  t.ok(tag, 'the 183 carries our To tag');
+  const dialog = inv.accept({ body: Buffer.from(sdp), contentType: 'application/sdp' });
+  t.ok(dialog, 'accepted');
+  t.equal(dialog!.localTag, tag, 'the 2xx confirms the dialog the 183 began (RFC 3261 §12.1.1)');
+  t.equal(dialog!.state, 'confirmed');
+  t.equal(dialog!.remoteTag, 'c1');
+  t.equal(ua.dialogCount, 1);
+  await until(() => responses.some((r) => r.status === 200));
+  t.equal(responses.find((r) => r.status === 200)!.headers.to.params.get('tag'), tag, 'the 200 has the same To tag');
 });

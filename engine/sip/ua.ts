@@ -127,17 +127,18 @@ interface DialogEntry {
 export class IncomingInvite extends IncomingRequest {
   /** Called when the caller cancels before we answered, after the UA answered the INVITE 487. */
   onCancel: (() => void) | undefined = undefined;
-  private early: Dialog | undefined = undefined;
 
   declare readonly tx: InviteServerTransaction;
 
   /**
-   * Send a provisional (180 Ringing, 183 Session Progress with early media). With a body, an early
-   * dialog is created so that the final answer reuses its tag.
+   * Send a provisional (180 Ringing, 183 Session Progress with early media), with our To tag and
+   * Contact. The early dialog it makes on the caller's side (RFC 3261 §12.1.1) needs no object
+   * here: the UA takes no request in an early dialog, and `accept` builds the dialog from the same
+   * request, tag and Contact, so the 2xx confirms the dialog the provisional began. A caller
+   * waiting in early media for an agent (minutes, thousands at a TV peak) holds no Dialog.
    */
   progress(status = 180, opts: RespondOptions = {}): boolean {
     const headers = [...(opts.headers ?? []), { name: 'Contact', value: formatNameAddr(this.ua.contactFor(this.inbound)) }];
-    if (!this.early) this.early = Dialog.asUas(this.request, this.toTag, this.ua.contactFor(this.inbound), true);
     return this.respond(status, { ...opts, headers });
   }
 
@@ -148,7 +149,7 @@ export class IncomingInvite extends IncomingRequest {
   accept(opts: RespondOptions & { delegate?: DialogDelegate } = {}): Dialog | undefined {
     if (this.answered) return undefined;
     const contact = this.ua.contactFor(this.inbound);
-    const dialog = this.early ?? Dialog.asUas(this.request, this.toTag, contact, false);
+    const dialog = Dialog.asUas(this.request, this.toTag, contact, false);
     if (!dialog) {
       this.respond(400, { reason: 'Missing Contact' });
       return undefined;

@@ -74,8 +74,13 @@ export class Playback implements PacedStream {
     public payloadType: number,
     codec: G711,
   ) {
+    // One allocation for the ring, seen through RING views: each Buffer.alloc of its own is an
+    // ArrayBuffer with an off-heap backing store and its bookkeeping (~200 bytes apiece beside
+    // the 172 it holds), and a worker holds a leg per caller.
+    const packet = RTP_HEADER_SIZE + FRAME_SAMPLES;
+    const block = Buffer.alloc(RING * packet);
     this.bufs = [];
-    for (let i = 0; i < RING; i++) this.bufs.push(Buffer.alloc(RTP_HEADER_SIZE + FRAME_SAMPLES));
+    for (let i = 0; i < RING; i++) this.bufs.push(block.subarray(i * packet, (i + 1) * packet));
     this.silence = silenceByte(codec);
     this.silenceFrame = silenceFrame(codec);
   }

@@ -284,3 +284,26 @@ t.test('phase: the clock starts on its place in the shared slot grid', (t) => {
   t.same(c.paced, [-97.5], 'without phase the clock starts at once');
   t.end();
 });
+
+t.test('a leg sends from one allocation: RING whole-packet views that never overlap, reused in turn', (t) => {
+  const time = fakeTime();
+  const clock = new PacingClock({ now: time.now, slots: 1 });
+  const bufs: Buffer[] = [];
+  const sink: RtpSink = { sendRtp: (buf) => { bufs.push(buf); } };
+  const pb = new Playback(clock, new OutboundStream(1, 1, 1), sink, { playbackDone: () => {} }, 0, 'PCMU');
+  const c = compilePlaylist({ items: [{ kind: 'silence', ms: 200 }] }, 'PCMU', prompts);
+  if (!c.ok) throw new Error(c.reason);
+  pb.start(c.playlist, 1);
+  clock.stop();
+  for (let ms = 0; ms <= 200; ms += 20) {
+    time.set(ms);
+    clock.poll(ms);
+  }
+  t.ok(bufs.length >= 8, `${bufs.length} packets`);
+  const distinct = [...new Set(bufs)];
+  t.equal(distinct.length, 4, 'four packet buffers, reused in turn');
+  t.equal(new Set(distinct.map((b) => b.buffer)).size, 1, 'all views of one ArrayBuffer (one backing store per leg, not four)');
+  t.ok(distinct.every((b) => b.length === 172), 'each exactly one packet');
+  t.same(distinct.map((b) => b.byteOffset - distinct[0]!.byteOffset).sort((a, b) => a - b), [0, 172, 344, 516], 'side by side, never overlapping');
+  t.end();
+});

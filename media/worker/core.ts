@@ -11,6 +11,7 @@ import { PacingClock, compilePlaylist } from '../player/index.ts';
 import type { Playback, PlaybackDelegate, PlaybackEnd, Playlist, PromptSource } from '../player/index.ts';
 import { RelayDirection, WavRecorder } from '../bridge/index.ts';
 import { Leg } from './leg.ts';
+import { literalLookup } from './lookup.ts';
 import { Conference } from './conference.ts';
 import type { LegHost } from './leg.ts';
 import type {
@@ -405,7 +406,8 @@ const NO_PROMPTS: PromptSource = { get: () => undefined };
 
 function bind(port: number, address: string): Promise<Socket | undefined> {
   return new Promise((resolve) => {
-    const socket = dgram.createSocket({ type: address.includes(':') ? 'udp6' : 'udp4' });
+    // Unconnected sends (before latching) to an IP literal go out at once, not a tick later (lookup.ts).
+    const socket = dgram.createSocket({ type: address.includes(':') ? 'udp6' : 'udp4', lookup: literalLookup });
     const onError = (): void => {
       socket.close();
       resolve(undefined);

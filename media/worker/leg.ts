@@ -143,7 +143,8 @@ export class Leg implements RtpSink, RelayEndpoint {
     if (remote === undefined || this.connecting) return;
     this.host.packetsOut++;
     if (this.connectedTo !== '') this.socket.send(buf, this.host.onSent);
-    else this.socket.send(buf, 0, buf.length, remote.port, remote.address, this.host.onSent);
+    // Without offset and length: dgram would make a Buffer view of `buf` for each packet.
+    else this.socket.send(buf, remote.port, remote.address, this.host.onSent);
   }
 
   private onMessage(msg: Buffer, rinfo: RemoteInfo): void {
