@@ -440,10 +440,13 @@ export class CallController {
     this.calls.set(call.id, call);
     invite.onCancel = () => this.callerLeft(call, 'caller');
     this.emit({ type: 'call.arrived', callId: call.id, caller: call.caller, dialled: call.dialled, trunk: call.trunk, sipCallId: call.sipCallId, at: now });
-    void this.d.store.journal.arrived(call.id, {
+    const journaled = this.d.store.journal.arrived(call.id, {
       caller: call.caller, dialled: call.dialled, programme: route.programme, airing: route.airing, customerId: null, queue: null,
-    }, now).catch((err: unknown) => this.d.log.error({ err, ...this.ctx(call) }, 'journal write failed'));
-    void this.setup(call).catch((err: unknown) => {
+    }, now).then(() => true, (err: unknown) => {
+      this.d.log.error({ err, ...this.ctx(call) }, 'journal write failed');
+      return false;
+    });
+    void this.setup(call, journaled).catch((err: unknown) => {
       this.d.log.error({ err, ...this.ctx(call) }, 'call setup failed');
       this.fail(call, 500);
     });
@@ -500,10 +503,19 @@ export class CallController {
     this.writeCdr(cdr, callback, now);
   }
 
-  private async setup(call: Call): Promise<void> {
+  private async setup(call: Call, journaled: Promise<boolean>): Promise<void> {
     const s = this.d.settings;
-    call.customer = await this.d.lookup.lookup(call.caller, call.dialled, s.lookupDeadlineMs, call.id);
+    // Nothing accepted is ever lost: the caller is answered only once the journal holds the call
+    // (committed while the CRM is asked), so a crash or kill -9 after our 200 always leaves a row
+    // that recovery turns into a CDR and a callback. A write that failed (a fenced node, the
+    // database gone) answers 503 instead: not accepted, the proxy or carrier tries elsewhere.
+    const [customer, held] = await Promise.all([this.d.lookup.lookup(call.caller, call.dialled, s.lookupDeadlineMs, call.id), journaled]);
+    call.customer = customer;
     if (isEnded(call)) return;
+    if (!held) {
+      this.fail(call, 503);
+      return;
+    }
     if (call.customer.language === 'zh' || call.customer.language === 'en') call.lang = call.customer.language;
     // The screen pop keeps the CRM's VIP level either way; only the queue priority is switched.
     call.priority = s.vipPriority ? call.customer.vipLevel : 0;

@@ -78,6 +78,8 @@ t.test('lease taken, renewed, lost; takeover with the next epoch; fenced writes 
   t.equal(first.node.role, 'active', `still active after ${8 * RENEW} ms of renewals (lease ${LEASE} ms)`);
   t.equal(second.node.role, 'standby', 'the standby found the lease held at every bid');
   t.ok(first.node.validUntil > first.clock.now(), 'the renewed lease reaches past now');
+  t.match(first.node.figures(), { renewals: 8, leaseUsedMaxMs: RENEW }, 'each renewal answered one period after the one in force was sent');
+  t.equal(second.node.nextStepMs(), RENEW, 'a lease held for longer than a period: the standby bids at its period');
   await first.store.outbox.append('call-1', 'cdr', sampleCdr('call-1'), first.clock.now());
   t.pass('the active writes at its epoch');
 
@@ -88,12 +90,16 @@ t.test('lease taken, renewed, lost; takeover with the next epoch; fenced writes 
   t.match(first.fenced, [/ran out/], 'onFenced told why');
   await t.rejects(first.store.outbox.append('call-2', 'cdr', sampleCdr('call-2'), first.clock.now()), { code: HA_ERRORS.fenced }, 'its writes are refused at once');
 
-  // The standby's clock reaches the expiry: it takes the lease, next epoch, a takeover.
-  second.clock.advance(LEASE);
+  // The standby's clock nears the expiry: told the lease is held until T, it bids again at T, not a period later.
+  second.clock.advance(LEASE - RENEW / 2);
+  await second.node.step();
+  t.equal(second.node.role, 'standby', 'half a period before the expiry: still held');
+  t.equal(second.node.nextStepMs(), RENEW / 2 + 1, 'the next bid is timed to the expiry');
+  second.clock.advance(second.node.nextStepMs());
   await second.node.step();
   await settle();
   t.equal(second.node.role, 'active', 'the standby took over');
-  t.same(second.node.figures(), { role: 'active', epoch: 2, takeovers: 1 }, 'epoch 2, one takeover');
+  t.match(second.node.figures(), { role: 'active', epoch: 2, takeovers: 1, renewals: 0 }, 'epoch 2, one takeover');
   await second.store.outbox.append('call-3', 'cdr', sampleCdr('call-3'), second.clock.now());
   t.pass('the new active writes at epoch 2');
   // The fenced node never bids again.

@@ -7,6 +7,6 @@
 export { HA_ERRORS, HaError, type HaErrorCode } from './errors.ts';
 export { HA_ROLES, HA_TRANSITIONS, nextRole, type HaRole, type HaInput } from './role.ts';
 export { PG_HA_MIGRATIONS } from './schema.ts';
-export { PgLease, type LeaseRow, type Acquired } from './lease.ts';
+export { PgLease, type LeaseRow, type Acquired, type Held } from './lease.ts';
 export { HaNode, type HaNodeOptions, type HaFigures, type HaFence, type HaLog } from './node.ts';
 export { standbyGate, type Accepting } from './gate.ts';

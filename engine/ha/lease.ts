@@ -45,9 +45,16 @@ export interface LeaseRow {
 
 /** A lease taken. */
 export interface Acquired {
+  held: false;
   epoch: number;
   /** The node that held the lease before (null: nobody ever had it). */
   previous: string | null;
+}
+
+/** A lease not taken: another node holds it until `expiresAt` (epoch ms), or null when that is not known (its writes were in flight). */
+export interface Held {
+  held: true;
+  expiresAt: number | null;
 }
 
 /** The lease of one name in the shared database. Open with {@link PgLease.open}. */
@@ -69,27 +76,29 @@ export class PgLease {
   }
 
   /**
-   * Take the lease for `node` if it has expired at `now`: the epoch goes up by one. Null when
-   * someone holds it. The acquisition waits at most `lockTimeoutMs` for writes of the old holder
-   * still in flight (they hold the fence row FOR SHARE); past that it gives up until the next try.
+   * Take the lease for `node` if it has expired at `now`: the epoch goes up by one. When someone
+   * holds it: until when (the standby bids again at that instant, not a renewal period later).
+   * The acquisition waits at most `lockTimeoutMs` for writes of the old holder still in flight
+   * (they hold the fence row FOR SHARE); past that it gives up until the next try.
    */
-  async acquire(node: string, now: number, leaseMs: number, lockTimeoutMs: number): Promise<Acquired | null> {
+  async acquire(node: string, now: number, leaseMs: number, lockTimeoutMs: number): Promise<Acquired | Held> {
     try {
-      return await this.#db.transaction().execute(async (tx) => {
+      return await this.#db.transaction().execute(async (tx): Promise<Acquired | Held> => {
         await sql`SELECT set_config('lock_timeout', ${`${Math.max(1, Math.round(lockTimeoutMs))}ms`}, true)`.execute(tx);
-        const r = await sql<{ epoch: number; previous: string | null }>`WITH old AS (SELECT holder FROM ha_lease WHERE name = ${this.name})
-          UPDATE ha_lease SET holder = ${node}, epoch = epoch + 1, expires_at = ${now + leaseMs}, acquired_at = ${now}, renewed_at = ${now}
-          WHERE name = ${this.name} AND expires_at <= ${now}
-          RETURNING epoch, (SELECT holder FROM old) AS previous`.execute(tx);
+        // One round trip either way: the row as it was (holder, expiry) and the epoch when taken.
+        const r = await sql<{ epoch: number | null; previous: string | null; expires_at: number }>`WITH old AS (SELECT holder, expires_at FROM ha_lease WHERE name = ${this.name}),
+          taken AS (UPDATE ha_lease SET holder = ${node}, epoch = epoch + 1, expires_at = ${now + leaseMs}, acquired_at = ${now}, renewed_at = ${now}
+            WHERE name = ${this.name} AND expires_at <= ${now} RETURNING epoch)
+          SELECT (SELECT epoch FROM taken) AS epoch, (SELECT holder FROM old) AS previous, (SELECT expires_at FROM old) AS expires_at`.execute(tx);
         const row = r.rows[0];
-        if (row === undefined) return null;
+        if (row === undefined || row.epoch === null) return { held: true, expiresAt: row?.expires_at ?? null };
         // Waits (up to the lock timeout) for the old holder's writes still in flight.
         await sql`UPDATE ha_fence SET epoch = ${row.epoch} WHERE name = ${this.name}`.execute(tx);
-        return { epoch: row.epoch, previous: row.previous };
+        return { held: false, epoch: row.epoch, previous: row.previous };
       });
     } catch (err) {
       // 55P03 lock_not_available: the old holder's write is still in flight; try again later.
-      if ((err as { code?: string }).code === '55P03') return null;
+      if ((err as { code?: string }).code === '55P03') return { held: true, expiresAt: null };
       throw err;
     }
   }

@@ -12,6 +12,14 @@
  *
  * The lease ends `leaseMs` after the renewal was SENT, on both sides: the row's `expires_at` is
  * `sentAt + leaseMs`, and the node counts its lease valid until the same instant.
+ *
+ * How close a node came to fencing itself is measured, not guessed: {@link HaFigures.leaseUsedMaxMs}
+ * is the most of a lease that had gone by when a renewal's answer extended it (the time from the
+ * send of the renewal in force to the answer of the next). It must stay well below `leaseMs`; the
+ * failover bench reports it under load (docs/operations.md, "Choosing the lease").
+ *
+ * A standby told the lease is held until T bids again at T (not a renewal period later), so a
+ * takeover starts as soon as the old lease has run out.
  */
 import type { Clock, TimerHandle } from '../clock/index.ts';
 import type { PgLease } from './lease.ts';
@@ -55,6 +63,10 @@ export interface HaFigures {
   epoch: number;
   /** Leases this node took over from another node. */
   takeovers: number;
+  /** Renewals answered in time (each extended the lease). */
+  renewals: number;
+  /** Most of a lease gone by when a renewal's answer extended it (ms; 0 before the first renewal). */
+  leaseUsedMaxMs: number;
 }
 
 /** The lease-holding state machine of one node. */
@@ -65,6 +77,12 @@ export class HaNode {
   #epoch: number | null = null;
   #validUntil = Number.NEGATIVE_INFINITY;
   #takeovers = 0;
+  #renewals = 0;
+  #leaseUsedMaxMs = 0;
+  /** When the lease last in force was sent for (taken or renewed), epoch ms. */
+  #inForceSentAt = Number.NEGATIVE_INFINITY;
+  /** The next bid's delay when a held lease runs out before the next renewal period; else undefined. */
+  #bidDelayMs: number | undefined;
   #busy = false;
   #loop: TimerHandle | undefined;
   #deadline: TimerHandle | undefined;
@@ -102,7 +120,7 @@ export class HaNode {
   }
 
   figures(): HaFigures {
-    return { role: this.#role, epoch: this.#epoch ?? 0, takeovers: this.#takeovers };
+    return { role: this.#role, epoch: this.#epoch ?? 0, takeovers: this.#takeovers, renewals: this.#renewals, leaseUsedMaxMs: this.#leaseUsedMaxMs };
   }
 
   /**
@@ -116,10 +134,19 @@ export class HaNode {
     const run = (): void => {
       this.#loop = undefined;
       void this.step().finally(() => {
-        if (this.#role !== 'fenced' && this.#role !== 'stopped') this.#loop = this.#o.clock.setTimer(this.#o.renewIntervalMs, run);
+        if (this.#role !== 'fenced' && this.#role !== 'stopped') this.#loop = this.#o.clock.setTimer(this.nextStepMs(), run);
       });
     };
     run();
+  }
+
+  /**
+   * How long until the next {@link step}: the renewal period, or less for a standby whose last bid
+   * found a lease that runs out sooner (it bids the moment it has expired).
+   */
+  nextStepMs(): number {
+    const d = this.#role === 'standby' ? this.#bidDelayMs : undefined;
+    return d === undefined ? this.#o.renewIntervalMs : d;
   }
 
   /**
@@ -153,8 +180,16 @@ export class HaNode {
   async #bid(): Promise<void> {
     const now = this.#o.clock.now();
     const got = await this.#o.lease.acquire(this.nodeId, now, this.#o.leaseMs, this.#o.renewIntervalMs);
-    if (got === null || this.#role !== 'standby') return;
+    if (got.held) {
+      // Held until T: bid again at T if that comes before the next period (1 ms past: expires_at <= now takes it).
+      const left = got.expiresAt === null ? Infinity : got.expiresAt - this.#o.clock.now() + 1;
+      this.#bidDelayMs = left < this.#o.renewIntervalMs ? Math.max(0, left) : undefined;
+      return;
+    }
+    this.#bidDelayMs = undefined;
+    if (this.#role !== 'standby') return;
     this.#epoch = got.epoch;
+    this.#inForceSentAt = now;
     this.#extend(now + this.#o.leaseMs);
     if (got.previous !== null && got.previous !== this.nodeId) this.#takeovers++;
     this.#to('acquired');
@@ -186,7 +221,11 @@ export class HaNode {
       return;
     }
     // A renewal answered after the lease ran out does not revive it: the deadline fenced already.
-    if (this.#o.clock.now() >= this.#validUntil) return;
+    const answeredAt = this.#o.clock.now();
+    if (answeredAt >= this.#validUntil) return;
+    this.#renewals++;
+    this.#leaseUsedMaxMs = Math.max(this.#leaseUsedMaxMs, answeredAt - this.#inForceSentAt);
+    this.#inForceSentAt = sentAt;
     this.#extend(sentAt + this.#o.leaseMs);
     this.#to('renewed');
   }
