@@ -28,3 +28,5 @@ export { CrmQueryRunner, checkQueryResult, queryVariables, readout, readoutPromp
 export type { CrmQuery, CrmQueryOptions, QueryAnswer, QueryAsk, QueryCall, QueryObserver, QueryOutcome, QueryStep, QueryStepResult } from './query.ts';
 export { notePlayed } from './played.ts';
 export type { MonitorDeps, MonitorMode, MonitorRefusal, MonitorStart, MonitoredCall } from './monitor.ts';
+export { RtpengineRelay, startRtpengineRelay, RELAY_NEXT, RELAY_FALLBACKS } from './rtpengine-relay.ts';
+export type { BridgeRelay, RelayTalk, RelayState, RelayFallback, RelayFigures, RtpengineAddress, RtpengineRelayDeps } from './rtpengine-relay.ts';
