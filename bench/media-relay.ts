@@ -60,7 +60,7 @@ async function onairRelay(n: number, workers: number, priority: number | undefin
 /** N rtpengine sessions whose two parties are the generator's socket (offer: side A, answer: side B). */
 async function rtpengineRelay(n: number, workers: number, genPort: number): Promise<RelayUnderTest> {
   // Four ports a call (RTP + RTCP on each side), and some to spare.
-  const rtp = await startRtpengine({ portMin: 40000, portMax: 40000 + 4 * n + 200, threads: workers });
+  const rtp = await startRtpengine({ portMin: 40000, portMax: 40000 + 4 * n + 200, threads: workers, startTimeoutMs: 30_000 });
   const ids: string[] = [];
   try {
     const party = partySdp({ address: '127.0.0.1', port: genPort, codec: 'PCMU', dtmfPayloadType: -1 }, '1');
