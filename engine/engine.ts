@@ -22,7 +22,7 @@ import { SqliteCrmAdapter, WebhookCrmAdapter, loadAdapterModule, type CrmAdapter
 import { ShopCrmAdapter, type ShopStoreConfig } from '../crm-adapter/shop/index.ts';
 import { Registrar } from './registrar/index.ts';
 import { TrunkTable } from './trunks/index.ts';
-import { CachedCallerLookup, CallController, CallMonitor, CallRecordings, CrmQueryRunner, Dispositions, promptChecker, recordingPort, settingsFromConfig, type CallControlEvent, type TrunkAdmission } from './calls/index.ts';
+import { CachedCallerLookup, CallController, CallMonitor, CallRecordings, CrmQueryRunner, Dispositions, promptChecker, recordingPort, settingsFromConfig, startRtpengineRelay, type CallControlEvent, type TrunkAdmission } from './calls/index.ts';
 import {
   CDR_OUTCOMES, CallEventSink, callSummary, callsByPhase, createMetrics, deliveryObserver, deskStatusChange, packageVersion, startApi,
   type AgentInfo, type ApiServer, type CallSummary, type CdrQuery, type Metrics, type ShopLiveCall,
@@ -229,6 +229,12 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       ...(admission ? { admission } : {}),
     });
     cleanups.push(() => ua.close());
+    // Bridged calls through rtpengine (media.relay): its media port stands in for the pool's in
+    // call control, recordings and monitoring, so a command that needs onair's legs moves the call back.
+    const rtpengine = config.media.relay === 'rtpengine'
+      ? await startRtpengineRelay(config.media.rtpengine, media, ua, log.child({ module: 'rtpengine' })) : null;
+    if (rtpengine) cleanups.push(() => rtpengine.close());
+    const callMedia = rtpengine?.relay.media ?? media;
     const sch = config.scheduler;
     let scheduler: WorkScheduler | undefined;
     if (sch.enabled) {
@@ -325,20 +331,21 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       dialer: { ...dialerBase, log: log.child({ module: 'campaigns' }) },
       log: log.child({ module: 'campaigns' }),
     });
-    const recordings = new CallRecordings(config.recording, media, () => Date.now(), log.child({ module: 'recording' }));
+    const recordings = new CallRecordings(config.recording, callMedia, () => Date.now(), log.child({ module: 'recording' }));
     await recordings.start();
     cleanups.push(() => recordings.close());
     // A supervisor's phone: an agents[] entry that a supervisor or admin user works as; with no
     // user accounts (the open API of a loopback demo) any registered phone.
     const supervisorPhones = new Set(config.users.accounts.filter((a) => a.role !== 'agent' && a.agent !== null).map((a) => a.agent!));
     const monitor = new CallMonitor({
-      ua, media, now: () => Date.now(), log: log.child({ module: 'monitor' }), call: (id) => calls.bridged(id),
+      ua, media: callMedia, now: () => Date.now(), log: log.child({ module: 'monitor' }), call: (id) => calls.bridged(id),
       agents: { contacts: (agentId) => registrar.lookup(agentId).map((b) => ({ uri: b.uri, source: agentTarget(b) })), agentByExtension: (ext) => registrar.agentOf(ext) },
       isSupervisorPhone: (agentId) => config.users.accounts.length === 0 || supervisorPhones.has(agentId),
       ...(config.outbound.trunks.length > 0 ? { outbound } : {}),
     });
     const calls: CallController = new CallController({
-      ua, acd, media, store, log: log.child({ module: 'calls' }), dispositions, recordings, monitor,
+      ua, acd, media: callMedia, store, log: log.child({ module: 'calls' }), dispositions, recordings, monitor,
+      ...(rtpengine ? { relay: rtpengine.relay } : {}),
       ...(config.outbound.trunks.length > 0 ? { outbound } : {}),
       settings: callsSettings,
       callbacks: new DialerOffersMux(dialer, [campaigns.dialers.preview, campaigns.dialers.progressive]),
@@ -461,6 +468,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       outbound: () => outbound.utilisation(),
       campaigns: () => campaignStore.figures(Date.now()),
       transfers: () => calls.transferOutcomes(),
+      ...(rtpengine ? { rtpengine: () => rtpengine.relay.figures() } : {}),
       ...(config.callbacks.dialing.mode === 'predictive' ? { dialerAbandonRatio: () => dialer.pacer.abandonRatio(Date.now()) } : {}),
       ...(crm instanceof ShopCrmAdapter ? { shopNotifications: () => crm.store.notificationCounts(), shopNotificationsSent: () => crm.notifier?.sentCount ?? {} } : {}),
     });

@@ -15,3 +15,5 @@ export type {
 } from './sdp/index.ts';
 export type { G711 } from './codec/index.ts';
 export { defaultPromptDir, HOLD_MUSIC, numberReadout, digitsReadout, moneyReadout, MONEY_MAX_FEN } from './prompts/index.ts';
+export { NgClient, partySdp, sdpEndpoint } from './rtpengine/index.ts';
+export type { NgClientOptions, NgErrorCode, NgResult, NgSession, NgQuery, NgTagStats, RelayEndpoint, PartyMedia } from './rtpengine/index.ts';

@@ -122,6 +122,8 @@ export interface MetricSources {
   campaigns?: () => Promise<{ contacts: ReadonlyArray<{ campaign: string; status: string; n: number }>; attemptsByResult: Readonly<Record<string, number>> }>;
   /** Transfers by kind and result (structurally `CallController.transferOutcomes()`; every series present). */
   transfers?: () => Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** Bridged calls relayed by rtpengine (`media.relay: rtpengine`; structurally `RtpengineRelay.figures()`). */
+  rtpengine?: () => { relayed: number; entered: number; fallbacks: Readonly<Record<string, number>> };
   /** The shop's customer notifications pending and failed, by channel (crm-adapter/shop `ShopStore.notificationCounts`). */
   shopNotifications?: () => Promise<ReadonlyArray<{ channel: string; status: string; n: number }>>;
   /** The shop's notifications delivered by this process, by channel (`NotificationWorker.sentCount`). */
@@ -505,6 +507,20 @@ export class Metrics {
     scraped('counter', 'onair_transfers_total', 'Transfers of calls by kind (blind REFER, attended REFER, API to a queue, agent or number) and result (ok, failed, refused).', ['kind', 'result'], (emit) => {
       const f = sources().transfers?.();
       if (f !== undefined) for (const [kind, results] of Object.entries(f)) for (const [result, n] of Object.entries(results)) emit({ kind, result }, n);
+    });
+
+    // ---- rtpengine as the relay of bridged calls (engine/calls rtpengine-relay.ts)
+    scraped('gauge', 'onair_rtpengine_calls', 'Bridged calls whose two phones send their audio to rtpengine now (media.relay rtpengine).', [], (emit) => {
+      const f = sources().rtpengine?.();
+      if (f !== undefined) emit({}, f.relayed);
+    });
+    scraped('counter', 'onair_rtpengine_relayed_total', 'Bridged calls moved to rtpengine since start.', [], (emit) => {
+      const f = sources().rtpengine?.();
+      if (f !== undefined) emit({}, f.entered);
+    });
+    scraped('counter', 'onair_rtpengine_fallbacks_total', "Bridged calls left on onair's relay because rtpengine did not answer (unreachable), refused (refused) or a phone refused the move (reinvite).", ['reason'], (emit) => {
+      const f = sources().rtpengine?.();
+      if (f !== undefined) for (const [reason, n] of Object.entries(f.fallbacks)) emit({ reason }, n);
     });
 
     // ---- the shop's customer notifications (docs/shop.md, Notifications)

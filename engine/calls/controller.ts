@@ -50,6 +50,7 @@ import {
 import { runQueryStep, type CrmQuery, type QueryStep } from './query.ts';
 import { Consults, type ConsultAnswer, type ConsultView } from './consult.ts';
 import { notePlayed } from './played.ts';
+import type { BridgeRelay } from './rtpengine-relay.ts';
 
 export type { CallPhase } from './phase.ts';
 
@@ -220,6 +221,8 @@ export interface CallControllerDeps {
   query?: CrmQuery;
   /** Whether the prompt set has a prompt (`zh/products/wok-01`): a readout names a product only then. */
   hasPrompt?: (name: string) => boolean;
+  /** rtpengine as the relay of bridged calls (`media.relay`, rtpengine-relay.ts); absent = onair relays. */
+  relay?: BridgeRelay;
 }
 
 /** The B2BUA. */
@@ -1440,6 +1443,7 @@ export class CallController {
     }
     const now = this.now();
     call.agentDialog = dialog;
+    const agentOffer = call.agentInvite?.request.body;
     call.agentInvite = undefined;
     const answer = acceptAnswer(response.body.toString('latin1'), local);
     if (!answer.ok) {
@@ -1457,6 +1461,9 @@ export class CallController {
     this.answerCaller(call);
     const callerLeg = call.callerLeg!;
     const agentLeg = call.agentLeg!;
+    if (call.callerDialog && call.localSdp && agentOffer) {
+      this.d.relay?.talking({ callId: call.id, callerLeg, agentLeg, callerDialog: call.callerDialog, agentDialog: dialog, callerSdp: call.localSdp, agentSdp: agentOffer });
+    }
     // Both at once: the worker takes a leg's commands in order, so the bridge uses this remote.
     void this.d.media.setRemote(agentLeg, toLegRemote(answer.remote))
       .then((r) => { if (!r.ok) this.d.log.error({ ...this.ctx(call), code: r.code, reason: r.reason }, 'agent media remote not set'); });
@@ -1836,6 +1843,8 @@ export class CallController {
     // has no SDP of ours in `localSdp`) would drop the audio after a hold (RFC 3264 §6).
     const callerLocal = sdpAddress(call.localSdp);
     const local = side === 'agent' ? call.agentLocal : callerLocal && { ...callerLocal, codecs: [call.callerCodec], dtmf: true };
+    // Answered with onair's leg: a call relayed by rtpengine comes back to onair's legs first.
+    if (leg) this.d.relay?.reinvited(leg);
     answerReinvite(this.d.media, leg, local, dialog, req, side === 'caller' ? call.localSdp : undefined);
     if (side === 'agent') this.agentHold(call, holdIntent(req.request.body.toString('latin1')));
   }

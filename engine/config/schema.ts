@@ -183,6 +183,14 @@ const mediaSection = z.strictObject({
     .describe('Media capacity: most callers given media at once (IVR, hold audio; 50 packets/s each; bridged calls do not count); beyond it a caller waits per its trunk\'s overload policy (docs/operations.md, Overload); null = no limit but the RTP ports.'),
   spareLegs: nonNegativeInt.max(1000).default(32)
     .describe("RTP sockets each worker keeps bound ahead of demand, so a new call's media port is known without waiting for the worker; 0 = bind per call."),
+  relay: z.enum(['onair', 'rtpengine']).default('onair')
+    .describe("Who relays the audio of a caller bridged to an agent: 'onair' (the media workers) or 'rtpengine' (both phones are moved to it by re-INVITE, so their audio survives this process; docs/operations.md, Running with rtpengine). IVR, hold music, recording and monitoring stay on onair's legs."),
+  rtpengine: z.strictObject({
+    address: ipAddress.default('127.0.0.1').describe("rtpengine's ng control address (its --listen-ng)."),
+    port: z.number().int().min(1).max(65535).default(2223).describe("rtpengine's ng control port (UDP)."),
+    timeoutMs: positiveInt.default(1000)
+      .describe("An ng request unanswered this long (ms; sent again every quarter of it) leaves the bridged call on onair's relay (counted in onair_rtpengine_fallbacks_total)."),
+  }).prefault({}).describe("The rtpengine of media.relay 'rtpengine' (read only then)."),
 }).prefault({}).describe('RTP, media workers and prompts.');
 
 // ------------------------------------------------------------------ database and CRM

@@ -11,3 +11,5 @@ export { startKamailio, requireKamailio, kamailioConfig, checkKamailioConfig, KA
 export type { KamailioProxy, KamailioOptions } from './kamailio.ts';
 export { bindable, haRole, spawnHaNode } from './ha-pair.ts';
 export type { HaNodeProcessOptions } from './ha-pair.ts';
+export { startRtpengine, rtpengineArgs } from './rtpengine.ts';
+export type { Rtpengine, RtpengineOptions } from './rtpengine.ts';

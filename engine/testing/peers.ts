@@ -25,11 +25,11 @@ export function which(cmd: string): string | undefined {
 }
 
 /** Debian packages of the peers whose package is not named after the command. */
-const DEBIAN_PACKAGE: Readonly<Record<string, string>> = { sipp: 'sip-tester', promtool: 'prometheus', 'systemd-analyze': 'systemd', chromium: 'chromium fonts-noto-cjk' };
+const DEBIAN_PACKAGE: Readonly<Record<string, string>> = { sipp: 'sip-tester', promtool: 'prometheus', 'systemd-analyze': 'systemd', chromium: 'chromium fonts-noto-cjk', rtpengine: 'rtpengine-daemon' };
 
 /** True when the peer is installed; otherwise skips (or fails under CI) and returns false. */
 export function requirePeer(
-  t: PeerTest, cmd: 'sipp' | 'baresip' | 'kamailio' | 'gcc' | 'sox' | 'espeak-ng' | 'openssl' | 'prometheus' | 'promtool' | 'systemd-analyze' | 'chromium',
+  t: PeerTest, cmd: 'sipp' | 'baresip' | 'kamailio' | 'gcc' | 'sox' | 'espeak-ng' | 'openssl' | 'prometheus' | 'promtool' | 'systemd-analyze' | 'chromium' | 'rtpengine',
 ): boolean {
   if (which(cmd)) return true;
   const msg = `PEER MISSING: ${cmd} is not installed (Debian: ${DEBIAN_PACKAGE[cmd] ?? cmd})`;
