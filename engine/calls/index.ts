@@ -5,7 +5,7 @@ export { CALL_PHASE_NEXT, transition, isEnded } from './phase.ts';
 export type { CallPhase, Phased } from './phase.ts';
 export { CallsError } from './errors.ts';
 export type { CallsErrorCode } from './errors.ts';
-export { settingsFromConfig, DEFAULT_QUEUE_CALL_SETTINGS } from './settings.ts';
+export { settingsFromConfig, surveysFromConfig, flowStep, DEFAULT_QUEUE_CALL_SETTINGS } from './settings.ts';
 export { CachedCallerLookup } from './lookup.ts';
 export { Dispositions, type Disposition } from './disposition.ts';
 export type { CachedLookupOptions, LookupLogger, LookupObserver, LookupResult } from './lookup.ts';
@@ -28,3 +28,7 @@ export { CrmQueryRunner, checkQueryResult, queryVariables, readout, readoutPromp
 export type { CrmQuery, CrmQueryOptions, QueryAnswer, QueryAsk, QueryCall, QueryObserver, QueryOutcome, QueryStep, QueryStepResult } from './query.ts';
 export { notePlayed } from './played.ts';
 export type { MonitorDeps, MonitorMode, MonitorRefusal, MonitorStart, MonitoredCall } from './monitor.ts';
+export { SurveyRun, isSurveyStep } from './survey.ts';
+export type { SurveyAnswers, SurveyOutcome, SurveyStep } from './survey.ts';
+export { promptPlaylist } from './dtmf-steps.ts';
+export type { DtmfHost } from './dtmf-steps.ts';
