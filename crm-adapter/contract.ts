@@ -227,6 +227,12 @@ export interface CampaignResultEvent extends CallEventBase {
   agent: string | null;
   disposition: { code: string; note: string | null } | null;
   fields: Record<string, string>;
+  /**
+   * An IVR survey's answers (campaign mode `ivr`): question (the survey's collect variable) →
+   * digits keyed, or null when asked and not answered; null (or absent, before contract 1.x
+   * producers) when the contact was not surveyed.
+   */
+  answers?: Record<string, string | null> | null;
 }
 
 /** Every call event, discriminated by `type`. */

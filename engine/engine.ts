@@ -22,7 +22,7 @@ import { SqliteCrmAdapter, WebhookCrmAdapter, loadAdapterModule, type CrmAdapter
 import { ShopCrmAdapter, type ShopStoreConfig } from '../crm-adapter/shop/index.ts';
 import { Registrar } from './registrar/index.ts';
 import { TrunkTable } from './trunks/index.ts';
-import { CachedCallerLookup, CallController, CallMonitor, CallRecordings, CrmQueryRunner, Dispositions, promptChecker, recordingPort, settingsFromConfig, startRtpengineRelay, type CallControlEvent, type TrunkAdmission } from './calls/index.ts';
+import { CachedCallerLookup, CallController, CallMonitor, CallRecordings, CrmQueryRunner, Dispositions, promptChecker, recordingPort, settingsFromConfig, startRtpengineRelay, surveysFromConfig, type CallControlEvent, type TrunkAdmission } from './calls/index.ts';
 import {
   CDR_OUTCOMES, CallEventSink, callSummary, callsByPhase, createMetrics, deliveryObserver, deskStatusChange, packageVersion, startApi,
   type AgentInfo, type ApiServer, type CallSummary, type CdrQuery, type Metrics, type ShopLiveCall,
@@ -31,7 +31,7 @@ import { AgentDesk } from './desk/index.ts';
 import { OutboundDialer } from './outbound/index.ts';
 import { CallbackDialer, DialerOffersMux, type PreviewChoice } from './dialer/index.ts';
 import { CampaignRuntime, CampaignStore } from './campaigns/index.ts';
-import { isDialable } from './callbacks/index.ts';
+import { firstAirings, isDialable } from './callbacks/index.ts';
 import { epochClock } from './clock/index.ts';
 import { UserDirectory } from './users/index.ts';
 import { AuditLog } from './audit/index.ts';
@@ -296,19 +296,19 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       },
       observe: (e: CallControlEvent) => events.observe(e),
     };
+    // Predictive (customer first): the auto-answer agents the pacer counts, "please hold" after 2 s
+    // (the callback dialer in mode predictive, and campaigns of mode predictive).
+    const predictive = {
+      agentIds: () => config.agents.filter((a) => a.autoAnswer).map((a) => a.id),
+      pacing: { maxAbandonRatio: config.callbacks.dialing.maxAbandonRatio },
+      holdPrompt: { items: [{ kind: 'prompt' as const, name: `${callsSettings.language}/all-agents-busy` }] },
+    };
     const dialer = new CallbackDialer({
       ...dialerBase, tasks: store.callbacks,
       dialable: (task, now) => isDialable(task, now, config.callbacks.dialing, (n) => store.dnc.has(n)),
       housekeep: async (now) => { await store.callbacks.expire(now); await store.callbacks.cancelDoNotCall(now); },
       settings: { ...dialerBase.settings, mode: config.callbacks.dialing.mode },
-      // Predictive (customer first): the auto-answer agents the pacer counts, "please hold" after 2 s.
-      ...(config.callbacks.dialing.mode === 'predictive' ? {
-        predictive: {
-          agentIds: () => config.agents.filter((a) => a.autoAnswer).map((a) => a.id),
-          pacing: { maxAbandonRatio: config.callbacks.dialing.maxAbandonRatio },
-          holdPrompt: { items: [{ kind: 'prompt' as const, name: `${callsSettings.language}/all-agents-busy` }] },
-        },
-      } : {}),
+      ...(config.callbacks.dialing.mode === 'predictive' ? { predictive } : {}),
       log: log.child({ module: 'dialer' }),
     });
     // What call control knows of an admitted INVITE's trunk (one rule for answered and refused INVITEs).
@@ -329,6 +329,8 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       inboundWaiting: (now) => acd.snapshot(now).queues.map((q) => q.waiting),
       queues: new Set(config.queues.map((q) => q.id)),
       dialer: { ...dialerBase, log: log.child({ module: 'campaigns' }) },
+      // Mode predictive: the callback dialer's pacing over the auto-answer agents; mode ivr: the surveys.
+      predictive, surveys: surveysFromConfig(config), language: callsSettings.language,
       log: log.child({ module: 'campaigns' }),
     });
     const recordings = new CallRecordings(config.recording, callMedia, () => Date.now(), log.child({ module: 'recording' }));
@@ -348,7 +350,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       ...(rtpengine ? { relay: rtpengine.relay } : {}),
       ...(config.outbound.trunks.length > 0 ? { outbound } : {}),
       settings: callsSettings,
-      callbacks: new DialerOffersMux(dialer, [campaigns.dialers.preview, campaigns.dialers.progressive]),
+      callbacks: new DialerOffersMux(dialer, Object.values(campaigns.dialers)),
       lookup,
       desk,
       trunks: {
@@ -445,6 +447,8 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
         audit.record({ ...surgeActor, action: `surge.${e.state}`, target: e.airing ?? e.programme ?? 'all', detail: { agents: e.agents, reason: e.reason, until: e.until, campaignsPaused: e.campaignsPaused } });
         // Campaigns hold while any surge is on (their loaded, unstarted entries taken back) and resume after.
         campaigns.setSurge(e.campaignsPaused);
+        // Callbacks of the previous airing of each airing in surge are dialled first (engine/callbacks order.ts).
+        dialer.setFirstAirings(firstAirings(schedule.airings(), surge.active()));
         events.publish(e);
       },
     });

@@ -26,7 +26,7 @@ const campaignBody = z.strictObject({
   id: slug,
   name: z.string().min(1).max(200),
   type: z.enum(['survey', 'resale', 'care']),
-  mode: z.enum(['preview', 'progressive']),
+  mode: z.enum(['preview', 'progressive', 'predictive', 'ivr']),
   queue: slug,
   schedule: z.array(window).min(1).max(50).default([{ days: [1, 2, 3, 4, 5, 6, 7], from: '09:00', to: '21:00' }]),
   timeZone: z.string().refine(isTimeZone, { message: 'expected an IANA time zone, e.g. Asia/Shanghai' }).default('Asia/Shanghai'),
@@ -34,6 +34,9 @@ const campaignBody = z.strictObject({
   resultCodes: z.array(slug).min(1).max(100).refine((c) => new Set(c).size === c.length, { message: 'each code once' }),
   pauseWhenInboundWaiting: z.number().int().min(0).max(100_000).default(0),
   callerId: z.string().regex(/^\+?[0-9]{3,20}$/, 'digits, optional +').nullable().default(null),
+  survey: slug.nullable().default(null).describe('Mode ivr: the survey (config surveys.<id>) the customers answer; null otherwise.'),
+  maxConcurrent: z.number().int().min(1).max(1000).default(10).describe('Mode ivr: calls in progress at most.'),
+  callsPerSecond: z.number().int().min(1).max(100).default(2).describe('Mode ivr: new calls per second at most.'),
 });
 const idParams = z.strictObject({ id: slug });
 const contactParams = z.strictObject({ id: slug, contact: z.string().regex(/^[1-9][0-9]{0,14}$/, 'a contact id').transform(Number) });

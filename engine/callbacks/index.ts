@@ -12,3 +12,4 @@ export {
   clockMinutes, inCallingHours, inWindows, isTimeZone, localTime, nextCallingTime, type CallingWindow, type LocalTime,
 } from './hours.ts';
 export { DEFAULT_PACING, PredictivePacer, type PacingSettings, type PacingState } from './pacing.ts';
+export { firstAirings, previousAiring, previousAiringFirst, type AiringSlot } from './order.ts';

@@ -29,7 +29,7 @@ import type { Store, CallbackInput } from '../store/index.ts';
 import type { CallerInfo, CallEvent, CallTreatment, Cdr, CdrOutcome, ReleasedBy } from '../../crm-adapter/index.ts';
 import { CONTRACT_VERSION, unknownCaller } from '../../crm-adapter/index.ts';
 import type {
-  AgentDeskPort, AgentDirectory, CallbackOffers, CallControlEvent, CallerLookup, CallMedia, CallsSettings, CallUserAgent, DeskAction, Flow, FlowStep,
+  AgentDeskPort, AgentDirectory, CallbackOffers, CallControlEvent, CallerLookup, CallMedia, CallsSettings, CallUserAgent, DeskAction, Flow,
   MenuAction, NumberRoute, OverloadPolicy, QueueCallSettings, RejectReason, TrunkAdmission, TrunkGate,
 } from './types.ts';
 import { epochClock } from '../clock/index.ts';
@@ -51,6 +51,7 @@ import { runQueryStep, type CrmQuery, type QueryStep } from './query.ts';
 import { Consults, type ConsultAnswer, type ConsultView } from './consult.ts';
 import { notePlayed } from './played.ts';
 import type { BridgeRelay } from './rtpengine-relay.ts';
+import { dtmfDigit, promptPlaylist, runCollect, runMenu, type CollectStep, type DtmfHost, type DtmfInput, type MenuStep } from './dtmf-steps.ts';
 
 export type { CallPhase } from './phase.ts';
 
@@ -145,15 +146,10 @@ interface Call extends CallRecord {
   selfServed: boolean;
 }
 
-interface IvrState {
+/** A caller in a flow: the flow, its step, and the DTMF input state (dtmf-steps.ts). */
+interface IvrState extends DtmfInput {
   flow: Flow;
   step: number;
-  /** Attempts left in the current menu. */
-  retries: number;
-  timer: TimerHandle | undefined;
-  digits: ((digit: string) => void) | undefined;
-  /** Digits pressed before a menu listened (type-ahead during a greeting), oldest first. */
-  typeAhead: string[];
 }
 
 /** An answered call's CDR waiting for the end of its agent's wrap-up (the measured `wrapUpEndAt`). */
@@ -163,9 +159,6 @@ interface PendingCdr {
 
 /** How long a transferring phone has to hang up after the final NOTIFY before we do (RFC 3515 §2.4.7). */
 const REFER_BYE_GRACE_MS = 5000;
-
-/** Most digits kept for type-ahead: a caller who knows the menu presses one or two. */
-const TYPE_AHEAD_MAX = 4;
 
 /** The SIP reason phrase confirming a feature code on the agent's phone. */
 const DESK_PHRASE: Readonly<Record<DeskAction, string>> = {
@@ -501,7 +494,7 @@ export class CallController {
     };
     const callback: CallbackInput | null = verdict.callback ? {
       caller: admission.caller, queue: this.d.settings.defaultCallbackQueue, arrivedAt: now, callId, reason: 'rejected_capacity',
-      dialled: admission.dialled, programme: route.programme, customerId: null,
+      dialled: admission.dialled, programme: route.programme, customerId: null, airing: route.airing,
     } : null;
     this.writeCdr(cdr, callback, now);
   }
@@ -1110,97 +1103,34 @@ export class CallController {
     }).catch((err: unknown) => this.d.log.error({ err, ...this.ctx(call) }, 'query step failed'));
   }
 
-  private menu(call: Call, step: Extract<Flow['steps'][number], { type: 'menu' }>): void {
-    const ivr = call.ivr!;
-    const choose = (action: MenuAction): void => {
-      this.clearIvrTimer(ivr);
-      ivr.digits = undefined;
-      this.menuAction(call, action);
+  /** The leg's side of the DTMF steps (dtmf-steps.ts): the caller's prompts and barge-in. */
+  private dtmfHost(call: Call): DtmfHost {
+    return {
+      clock: this.clock,
+      play: (names, then) => this.play(call, this.prompts(call, names), then),
+      stopPrompt: () => {
+        if (!call.callerLeg) return;
+        call.afterPlay = undefined;
+        void this.d.media.stop(call.callerLeg);
+      },
     };
-    const retry = (): void => {
-      this.clearIvrTimer(ivr);
-      if (ivr.retries-- <= 0) {
-        ivr.digits = undefined;
-        this.nextStep(call);
-        return;
-      }
-      this.play(call, this.prompts(call, step.invalidPrompts), () => this.menu(call, step));
-    };
-    ivr.digits = (digit) => {
-      const action = own(step.options, digit);
-      if (action) choose(action);
-      else retry();
-    };
-    // A caller who knows the menu may have pressed during the greeting: act on it at once.
-    const early = ivr.typeAhead.shift();
-    if (early !== undefined) {
-      ivr.digits(early);
-      return;
-    }
-    this.play(call, this.prompts(call, step.prompts), () => {
-      // The prompt ended without a choice: wait for one.
-      ivr.timer = this.clock.setTimer(step.timeoutMs, retry);
-    });
+  }
+
+  private menu(call: Call, step: MenuStep): void {
+    runMenu(this.dtmfHost(call), call.ivr!, step, { choose: (action) => this.menuAction(call, action), exhausted: () => this.nextStep(call) });
   }
 
   /**
-   * Multi-digit input into a call variable: the prompt (a first digit stops it), then digits until
-   * the terminator, maxDigits or the inter-digit timeout. Too short or not matching the pattern is
-   * invalid; no input or invalid input repeats the prompt `retries` times, then the flow goes on
-   * without the variable (a branch on `present: false` can send the caller to an agent).
+   * Multi-digit input into a call variable (dtmf-steps.ts); when the retries run out the flow goes
+   * on without the variable (a branch on `present: false` can send the caller to an agent).
    */
-  private collect(call: Call, step: Extract<FlowStep, { type: 'collect' }>): void {
-    const ivr = call.ivr!;
-    let got = '';
-    let prompting = true;
-    const again = (invalid: boolean): void => {
-      this.clearIvrTimer(ivr);
-      ivr.digits = undefined;
-      if (ivr.retries-- <= 0) {
+  private collect(call: Call, step: CollectStep): void {
+    runCollect(this.dtmfHost(call), call.ivr!, step, {
+      got: (value) => {
+        call.vars[step.into] = value;
         this.nextStep(call);
-        return;
-      }
-      const sorry = invalid ? step.invalidPrompts : [];
-      if (sorry.length === 0) this.collect(call, step);
-      else this.play(call, this.prompts(call, sorry), () => this.collect(call, step));
-    };
-    const done = (): void => {
-      this.clearIvrTimer(ivr);
-      ivr.digits = undefined;
-      if (got.length < step.minDigits || (step.pattern !== null && !step.pattern.test(got))) {
-        again(true);
-        return;
-      }
-      call.vars[step.into] = got;
-      this.nextStep(call);
-    };
-    const handler = (digit: string): void => {
-      if (step.terminator !== null && digit === step.terminator) {
-        done();
-        return;
-      }
-      if (digit < '0' || digit > '9') return; // * or # that is no terminator: not part of a number
-      if (prompting && call.callerLeg) {
-        // Barge-in: the caller knows what to key; the rest of the prompt would only talk over it.
-        prompting = false;
-        call.afterPlay = undefined;
-        void this.d.media.stop(call.callerLeg);
-      }
-      got += digit;
-      if (got.length >= step.maxDigits) {
-        done();
-        return;
-      }
-      this.clearIvrTimer(ivr);
-      ivr.timer = this.clock.setTimer(step.interDigitTimeoutMs, done);
-    };
-    ivr.digits = handler;
-    // Digits keyed during an earlier prompt count (type-ahead), as they do for a menu.
-    while (ivr.typeAhead.length > 0 && ivr.digits === handler) handler(ivr.typeAhead.shift()!);
-    if (ivr.digits !== handler || got.length > 0) return;
-    this.play(call, this.prompts(call, step.prompts), () => {
-      prompting = false;
-      if (got.length === 0) ivr.timer = this.clock.setTimer(step.firstDigitTimeoutMs, () => again(false));
+      },
+      exhausted: () => this.nextStep(call),
     });
   }
 
@@ -1553,20 +1483,28 @@ export class CallController {
 
   private onDigit(leg: LegId, digit: string): void {
     const call = this.byLeg.get(leg);
-    if (!call || leg !== call.callerLeg) return;
+    if (!call) {
+      // Not an inbound call's leg: maybe a dialled customer's in an IVR survey (engine/dialer).
+      this.d.callbacks?.dtmf?.(leg, digit);
+      return;
+    }
+    if (leg !== call.callerLeg) return;
     this.callerDigit(call, digit);
   }
 
   /** A digit from the caller (RFC 4733, in-band, or SIP INFO). */
   private callerDigit(call: Call, digit: string): void {
-    if (call.ivr?.digits) call.ivr.digits(digit);
-    else if (call.ivr && call.ivr.typeAhead.length < TYPE_AHEAD_MAX) call.ivr.typeAhead.push(digit);
-    else if (call.queueDigits) call.queueDigits(digit);
+    if (call.ivr && dtmfDigit(call.ivr, digit)) return;
+    call.queueDigits?.(digit);
   }
 
   private onPlaybackDone(leg: LegId, playId: number): void {
     const call = this.byLeg.get(leg);
-    if (!call || leg !== call.callerLeg || playId !== call.playId) return;
+    if (!call) {
+      this.d.callbacks?.playbackDone?.(leg, playId);
+      return;
+    }
+    if (leg !== call.callerLeg || playId !== call.playId) return;
     const next = call.afterPlay;
     call.afterPlay = undefined;
     next?.();
@@ -1614,7 +1552,7 @@ export class CallController {
   }
 
   private prompts(call: Call, names: readonly string[]): Playlist {
-    return { items: names.map((n) => ({ kind: 'prompt' as const, name: n.includes('/') ? n : `${call.lang}/${n}` })) };
+    return promptPlaylist(call.lang, names);
   }
 
   // ---- the end of a call ------------------------------------------------------------------------
@@ -1784,6 +1722,7 @@ export class CallController {
       this.writeCdr(cdr, wantsCallback ? {
         caller: call.caller, queue: call.queue ?? this.d.settings.defaultCallbackQueue, arrivedAt: call.arrivedAt, callId: call.id,
         reason: callback, dialled: call.dialled, programme: call.route.programme, customerId: call.customer.customerId,
+        airing: call.route.airing,
       } : null, now);
     }
     if (freed) this.promoteHeld();

@@ -13,47 +13,58 @@ export const DEFAULT_QUEUE_CALL_SETTINGS: Readonly<QueueCallSettings> = Object.f
   holdMusic: 'hold/music', announcePosition: true, announceWait: true, abandonToCallback: true, callbackDigit: '3',
 });
 
+const prompts = (p: string | null | undefined): string[] => (p ? [p] : []);
+
+function action(a: FlowAction): MenuAction {
+  switch (a.type) {
+    case 'queue': return { type: 'queue', queue: a.queue, vipQueue: a.vipQueue };
+    case 'callback': return { type: 'callback', queue: a.queue, prompts: [...prompts(a.prompt), 'goodbye'] };
+    case 'hangup': return { type: 'hangup' };
+    case 'goto': return { type: 'flow', flow: a.flow };
+  }
+}
+
+/** A configured flow step as call control runs it (prompts as lists, times in ms, patterns compiled). */
+export function flowStep(s: ConfigStep): FlowStep {
+  switch (s.type) {
+    case 'play': return { type: 'play', prompts: [...s.prompts] };
+    case 'menu': return {
+      type: 'menu', prompts: [s.prompt], timeoutMs: s.timeoutSeconds * 1000, retries: s.retries,
+      invalidPrompts: prompts(s.invalidPrompt),
+      options: Object.fromEntries(Object.entries(s.options).map(([d, a]) => [d, action(a)])),
+    };
+    case 'collect': return {
+      type: 'collect', into: s.into, prompts: [s.prompt], minDigits: s.minDigits, maxDigits: s.maxDigits, terminator: s.terminator,
+      firstDigitTimeoutMs: s.firstDigitTimeoutSeconds * 1000, interDigitTimeoutMs: s.interDigitTimeoutSeconds * 1000,
+      retries: s.retries, invalidPrompts: prompts(s.invalidPrompt), pattern: s.pattern === null ? null : anchored(s.pattern),
+    };
+    case 'branch': return {
+      type: 'branch', then: action(s.then), else: s.else === null ? null : action(s.else),
+      when: s.when.map((c): FlowCondition => (c.kind === 'var' ? { ...c, matches: c.matches === null ? null : anchored(c.matches) } : c)),
+    };
+    case 'query': return {
+      type: 'query', kind: s.kind, orderNumberVar: s.orderNumber, verificationVar: s.verification, into: s.into, timeoutMs: s.timeoutMs,
+      readout: s.readout, notFoundPrompts: prompts(s.notFoundPrompt), notFound: s.notFound === null ? null : action(s.notFound),
+      failedPrompts: prompts(s.failedPrompt), failed: action(s.failed),
+    };
+    case 'queue': return { type: 'queue', queue: s.queue, vipQueue: s.vipQueue };
+    case 'callback': return { type: 'callback', queue: s.queue, prompts: [...prompts(s.prompt), 'goodbye'] };
+    case 'hangup': return { type: 'hangup', prompts: prompts(s.prompt) };
+    case 'goto': return { type: 'goto', flow: s.flow };
+  }
+}
+
+/** The configured IVR surveys (config `surveys`) as flows, by id (engine/campaigns, mode ivr). */
+export function surveysFromConfig(config: Pick<Config, 'surveys'>): Map<string, Flow> {
+  const surveys = new Map<string, Flow>();
+  for (const [id, steps] of Object.entries(config.surveys)) surveys.set(id, { id, steps: steps.map(flowStep) });
+  return surveys;
+}
+
 /** {@link CallsSettings} of a validated configuration (the flow language is the config's). */
 export function settingsFromConfig(config: Config): CallsSettings {
-  const prompts = (p: string | null | undefined): string[] => (p ? [p] : []);
-  const action = (a: FlowAction): MenuAction => {
-    switch (a.type) {
-      case 'queue': return { type: 'queue', queue: a.queue, vipQueue: a.vipQueue };
-      case 'callback': return { type: 'callback', queue: a.queue, prompts: [...prompts(a.prompt), 'goodbye'] };
-      case 'hangup': return { type: 'hangup' };
-      case 'goto': return { type: 'flow', flow: a.flow };
-    }
-  };
-  const step = (s: ConfigStep): FlowStep => {
-    switch (s.type) {
-      case 'play': return { type: 'play', prompts: [...s.prompts] };
-      case 'menu': return {
-        type: 'menu', prompts: [s.prompt], timeoutMs: s.timeoutSeconds * 1000, retries: s.retries,
-        invalidPrompts: prompts(s.invalidPrompt),
-        options: Object.fromEntries(Object.entries(s.options).map(([d, a]) => [d, action(a)])),
-      };
-      case 'collect': return {
-        type: 'collect', into: s.into, prompts: [s.prompt], minDigits: s.minDigits, maxDigits: s.maxDigits, terminator: s.terminator,
-        firstDigitTimeoutMs: s.firstDigitTimeoutSeconds * 1000, interDigitTimeoutMs: s.interDigitTimeoutSeconds * 1000,
-        retries: s.retries, invalidPrompts: prompts(s.invalidPrompt), pattern: s.pattern === null ? null : anchored(s.pattern),
-      };
-      case 'branch': return {
-        type: 'branch', then: action(s.then), else: s.else === null ? null : action(s.else),
-        when: s.when.map((c): FlowCondition => (c.kind === 'var' ? { ...c, matches: c.matches === null ? null : anchored(c.matches) } : c)),
-      };
-      case 'query': return {
-        type: 'query', kind: s.kind, orderNumberVar: s.orderNumber, verificationVar: s.verification, into: s.into, timeoutMs: s.timeoutMs,
-        readout: s.readout, notFoundPrompts: prompts(s.notFoundPrompt), notFound: s.notFound === null ? null : action(s.notFound),
-        failedPrompts: prompts(s.failedPrompt), failed: action(s.failed),
-      };
-      case 'queue': return { type: 'queue', queue: s.queue, vipQueue: s.vipQueue };
-      case 'callback': return { type: 'callback', queue: s.queue, prompts: [...prompts(s.prompt), 'goodbye'] };
-      case 'hangup': return { type: 'hangup', prompts: prompts(s.prompt) };
-      case 'goto': return { type: 'goto', flow: s.flow };
-    }
-  };
   const flows: Record<string, Flow> = {};
-  for (const [id, steps] of Object.entries(config.flows)) flows[id] = { id, steps: steps.map(step) };
+  for (const [id, steps] of Object.entries(config.flows)) flows[id] = { id, steps: steps.map(flowStep) };
   const numbers: Record<string, CallsSettings['defaultRoute']> = {};
   for (const [n, r] of Object.entries(config.numbers)) if (n !== 'default') numbers[n] = { flow: r.flow, programme: r.programme, airing: r.airing };
   const dflt = config.numbers['default'];

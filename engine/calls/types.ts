@@ -222,6 +222,10 @@ export interface CallbackOffers {
   inboundAnswered?(e: { callId: string; caller: string; at: number }): void;
   /** RTP silence on a media leg call control does not own. */
   rtpTimeout?(leg: LegId): void;
+  /** A digit on a media leg call control does not own (a dialled customer answering an IVR survey). */
+  dtmf?(leg: LegId, digit: string): void;
+  /** A playlist ended on a media leg call control does not own. */
+  playbackDone?(leg: LegId, playId: number): void;
 }
 
 /** What an agent asks for from the phone (feature codes) or the API (contract C2). */

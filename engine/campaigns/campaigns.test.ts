@@ -64,7 +64,7 @@ t.test('store: import order, one open campaign per number, stop cancels, figures
   const store = new CampaignStore(db, new SqliteWriter(db, false, 0), DEFAULT_DIALING_POLICY, 1000);
   const base: CampaignInput = {
     id: 'a', name: 'A', type: 'survey', mode: 'progressive', queue: 'orders', schedule: [{ days: [1, 2, 3, 4, 5, 6, 7], from: '00:00', to: '24:00' }],
-    timeZone: 'UTC', script: '', resultCodes: ['ok'], pauseWhenInboundWaiting: 0, callerId: '4008001234',
+    timeZone: 'UTC', script: '', resultCodes: ['ok'], pauseWhenInboundWaiting: 0, callerId: '4008001234', survey: null, maxConcurrent: 10, callsPerSecond: 2,
   };
   t.match(await store.create(base, 1000), { ok: true, value: { state: 'paused' } });
   t.match(await store.create(base, 1000), { ok: false, code: 'STORE_ERR_INVALID_STATE' }, 'an id once');

@@ -2,8 +2,8 @@
  * Outbound campaigns at run time: one campaign dialer per mode (engine/dialer's `CallbackDialer`
  * over the campaign contacts, with its own ACD entry prefix), the rules that hold a contact back
  * (campaign paused or stopped, outside its schedule, surge mode on, live callers waiting above its
- * threshold, the do-not-call list), and the results: the agent's disposition, or a contact closed unreached,
- * into the outbox as `campaign_result`.
+ * threshold, the do-not-call list), and the results: the agent's disposition, a surveyed
+ * contact's answers (mode ivr), or a contact closed unreached, into the outbox as `campaign_result`.
  *
  * ```
  *  API: create ─▶ import CSV ─▶ start ─▶ dialers' polls: due contacts of running campaigns of the mode
@@ -11,23 +11,27 @@
  *        ─▶ preview or progressive attempt (engine/dialer) ─▶ talked ─▶ agent's disposition (API)
  *                                                                        ─▶ outbox campaign_result
  *                                                      └─▶ exhausted ─▶ outbox campaign_result
+ *        ─▶ mode predictive: customer first, paced, the next auto-answer agent (engine/dialer)
+ *        ─▶ mode ivr: customer first within the campaign's limits ─▶ the survey on their leg
+ *                     ─▶ answers stored on the contact ─▶ outbox campaign_result (answers)
  * ```
  */
 import type { Logger } from 'pino';
 import { inCallingHours } from '../callbacks/index.ts';
-import { CallbackDialer, type CallbackDialerDeps, type DialerTask, type PreviewAnswer, type PreviewChoice } from '../dialer/index.ts';
+import { CallbackDialer, type CallbackDialerDeps, type DialerTask, type PredictiveDeps, type PreviewAnswer, type PreviewChoice } from '../dialer/index.ts';
+import type { Flow, SurveyOutcome } from '../calls/index.ts';
 import type { Store, StoreResult } from '../store/index.ts';
 import type { AttemptResult } from '../store/index.ts';
 import type { CallEvent } from '../../crm-adapter/index.ts';
 import { epochClock } from '../clock/index.ts';
 import { parseContactsCsv, renderScript, type LineError } from './csv.ts';
-import type { Campaign, CampaignContact, CampaignInput, CampaignMode, CampaignStats, CampaignStore } from './store.ts';
+import { CAMPAIGN_MODES, type Campaign, type CampaignContact, type CampaignInput, type CampaignMode, type CampaignStats, type CampaignStore } from './store.ts';
 
 /** Contacts one import may carry. */
 export const MAX_IMPORT_CONTACTS = 20_000;
 
 /** Everything of the dialers' deps but what differs per campaign mode. */
-export type CampaignDialerBase = Omit<CallbackDialerDeps, 'tasks' | 'dialable' | 'housekeep' | 'campaign' | 'settings'> & {
+export type CampaignDialerBase = Omit<CallbackDialerDeps, 'tasks' | 'dialable' | 'housekeep' | 'campaign' | 'settings' | 'predictive' | 'survey'> & {
   settings: Omit<CallbackDialerDeps['settings'], 'mode' | 'entryPrefix'>;
 };
 
@@ -42,8 +46,17 @@ export interface CampaignRuntimeDeps {
   /** Queues that exist (a campaign must name one). */
   queues: ReadonlySet<string>;
   dialer: CampaignDialerBase;
+  /** Mode predictive: the auto-answer agents, pacing and "please hold" (the callback dialer's). */
+  predictive?: PredictiveDeps;
+  /** Mode ivr: the configured surveys (config `surveys`), by id. */
+  surveys?: ReadonlyMap<string, Flow>;
+  /** Language of the surveys' prompts. */
+  language?: string;
   log: Logger;
 }
+
+/** ACD entry prefix of each mode's dialer (an ivr contact never enters the ACD; its prefix names its legs' owner). */
+const ENTRY_PREFIX: Readonly<Record<CampaignMode, string>> = { preview: 'cpv:', progressive: 'cpp:', predictive: 'cpd:', ivr: 'civ:' };
 
 /** What an import did (API answer). */
 export interface ImportReport {
@@ -84,9 +97,21 @@ export class CampaignRuntime {
         },
         closed: (task, callId, result) => this.unreached(task, callId, result),
       },
-      settings: { ...deps.dialer.settings, mode, entryPrefix: mode === 'preview' ? 'cpv:' : 'cpp:' },
+      settings: { ...deps.dialer.settings, mode, entryPrefix: ENTRY_PREFIX[mode] },
+      ...(mode === 'predictive' && deps.predictive !== undefined ? { predictive: deps.predictive } : {}),
+      ...(mode === 'ivr' ? {
+        survey: {
+          flowOf: (id: number) => this.surveyOf(id),
+          limitsOf: (id: number) => {
+            const c = deps.store.campaignOf(id);
+            return c === null ? null : { key: c.id, maxConcurrent: c.maxConcurrent, callsPerSecond: c.callsPerSecond };
+          },
+          language: deps.language ?? 'en',
+          answered: (task: DialerTask, callId: string, o: SurveyOutcome) => this.surveyed(task, callId, o),
+        },
+      } : {}),
     });
-    this.dialers = { preview: make('preview'), progressive: make('progressive') };
+    this.dialers = { preview: make('preview'), progressive: make('progressive'), predictive: make('predictive'), ivr: make('ivr') };
   }
 
   start(): void {
@@ -126,6 +151,20 @@ export class CampaignRuntime {
     return holdBack(c, task, now, { isDnc: this.d.isDnc, inboundWaitingMax: this.pressure.max, surge: this.surging }) === null;
   }
 
+  /** The survey of a contact's campaign (null: not an ivr campaign, or its survey is not configured any more). */
+  private surveyOf(contactId: number): Flow | null {
+    const c = this.d.store.campaignOf(contactId);
+    if (c === null || c.survey === null) return null;
+    return this.d.surveys?.get(c.survey) ?? null;
+  }
+
+  /** A surveyed contact: its answers stored on the contact, then its `campaign_result` with them. */
+  private surveyed(task: DialerTask, callId: string, o: SurveyOutcome): void {
+    void this.d.store.saveAnswers(task.id, o.answers, epochClock.now()).then((contact) => {
+      if (contact !== null) this.result(contact, callId, null, 'answered');
+    }).catch((err: unknown) => this.d.log.error({ err, contact: task.id }, 'survey answers write failed'));
+  }
+
   /** A contact closed without a conversation: its `campaign_result` (no disposition). */
   private unreached(task: DialerTask, callId: string, result: AttemptResult): void {
     const contact = this.d.store.contactSync(task.id);
@@ -141,6 +180,7 @@ export class CampaignRuntime {
       type: 'campaign_result', callId, at: now, caller: contact.caller, dialled: contact.dialled ?? '', customerId: contact.customerId,
       queue: contact.queue, campaignId: contact.campaignId, contactId: contact.id, status, attempts: contact.attempts,
       lastResult: lastResult ?? contact.lastResult, agent, disposition: contact.disposition, fields: contact.fields,
+      answers: contact.surveyAnswers,
     };
     void this.d.outbox.callEvent(event, now).catch((err: unknown) => this.d.log.error({ err, contact: contact.id }, 'campaign_result write failed'));
   }
@@ -149,8 +189,25 @@ export class CampaignRuntime {
 
   async create(input: CampaignInput, now: number): Promise<{ ok: true; campaign: Campaign } | CampaignRefusal> {
     if (!this.d.queues.has(input.queue)) return { ok: false, code: 'invalid', reason: `queue ${input.queue} does not exist` };
+    const why = this.refuseMode(input);
+    if (why !== null) return { ok: false, code: 'invalid', reason: why };
     const r = await this.d.store.create(input, now);
     return r.ok ? { ok: true, campaign: r.value } : { ok: false, code: 'conflict', reason: r.reason };
+  }
+
+  /** What is wrong with the campaign's mode and survey, or null. */
+  private refuseMode(input: CampaignInput): string | null {
+    if (input.mode === 'ivr') {
+      if (input.type !== 'survey') return 'mode ivr is for campaigns of type survey';
+      if (input.survey === null) return 'mode ivr needs a survey (config surveys.<id>)';
+      if (this.d.surveys?.has(input.survey) !== true) return `survey ${input.survey} is not configured (config surveys)`;
+      return null;
+    }
+    if (input.survey !== null) return 'a survey goes with mode ivr (agents read the script otherwise)';
+    if (input.mode === 'predictive' && (this.d.predictive?.agentIds().length ?? 0) === 0) {
+      return 'mode predictive needs agents on auto-answer (config agents[].autoAnswer)';
+    }
+    return null;
   }
 
   list(): Campaign[] {
@@ -180,7 +237,7 @@ export class CampaignRuntime {
   async setState(id: string, action: 'start' | 'pause' | 'resume' | 'stop', now: number): Promise<{ ok: true; campaign: Campaign } | CampaignRefusal> {
     const r = await this.d.store.setState(id, action, now);
     if (!r.ok) return refusal(r);
-    if (r.value.state === 'running') for (const d of Object.values(this.dialers)) d.poll();
+    if (r.value.state === 'running') for (const m of CAMPAIGN_MODES) this.dialers[m].poll();
     return { ok: true, campaign: r.value };
   }
 

@@ -79,4 +79,33 @@ CREATE INDEX campaign_attempts_by_task ON campaign_attempts (task_id, id);
 CREATE UNIQUE INDEX campaign_attempts_in_progress ON campaign_attempts (task_id) WHERE ended_at IS NULL;
 `,
   },
+  {
+    version: 2,
+    name: 'campaign modes predictive and ivr (a rebuild: SQLite changes a CHECK no other way), survey answers per contact, the task shape\'s airing',
+    // Run with foreign keys off (CampaignStore): the contacts reference `campaigns` by name, and
+    // the renamed table takes the old one's place under them.
+    sql: `
+CREATE TABLE campaigns_v2 (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  type TEXT NOT NULL CHECK (type IN ('survey', 'resale', 'care')),
+  mode TEXT NOT NULL CHECK (mode IN ('preview', 'progressive', 'predictive', 'ivr')),
+  queue TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'paused' CHECK (state IN ('paused', 'running', 'stopped')),
+  -- JSON: schedule, timeZone, script, resultCodes, pauseWhenInboundWaiting, callerId, fields,
+  -- survey, maxConcurrent, callsPerSecond.
+  definition TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO campaigns_v2 (id, name, type, mode, queue, state, definition, created_at, updated_at)
+  SELECT id, name, type, mode, queue, state, definition, created_at, updated_at FROM campaigns;
+DROP TABLE campaigns;
+ALTER TABLE campaigns_v2 RENAME TO campaigns;
+-- JSON object: question (the survey's collect variable) -> digits keyed, or null when not answered.
+ALTER TABLE campaign_contacts ADD COLUMN survey_answers TEXT;
+-- The callback task shape (engine/store schema version 4): contacts come from no airing.
+ALTER TABLE campaign_contacts ADD COLUMN airing TEXT;
+`,
+  },
 ];

@@ -13,8 +13,17 @@ import type { ContactRow, LineError } from './csv.ts';
 
 /** What a campaign is for (issue 14). */
 export type CampaignType = 'survey' | 'resale' | 'care';
-/** How its contacts are dialled (docs/dialer.md). */
-export type CampaignMode = 'preview' | 'progressive';
+/**
+ * How its contacts are dialled (docs/dialer.md): agent first (`preview`, `progressive`), customer
+ * first and paced (`predictive`), or customer first with no agent, an IVR survey (`ivr`).
+ */
+export type CampaignMode = 'preview' | 'progressive' | 'predictive' | 'ivr';
+
+/** Every mode, in the order the dialers are built. */
+export const CAMPAIGN_MODES: readonly CampaignMode[] = ['preview', 'progressive', 'predictive', 'ivr'];
+
+/** Answers of a surveyed contact: question (the survey's collect variable) → digits, or null. */
+export type SurveyAnswers = Record<string, string | null>;
 /** Whether it dials. `stopped` is final: its open contacts are cancelled. */
 export type CampaignState = 'paused' | 'running' | 'stopped';
 
@@ -37,7 +46,16 @@ export interface CampaignInput {
   pauseWhenInboundWaiting: number;
   /** Number presented to the customers (else the trunk's). */
   callerId: string | null;
+  /** Mode ivr: the survey (config `surveys.<id>`) its customers answer; null otherwise. */
+  survey: string | null;
+  /** Mode ivr: calls in progress at most (no agent bounds them). */
+  maxConcurrent: number;
+  /** Mode ivr: new calls per second at most. */
+  callsPerSecond: number;
 }
+
+/** Limits of a campaign stored before they existed (schema version 1). */
+const DEFAULT_LIMITS = { survey: null, maxConcurrent: 10, callsPerSecond: 2 } as const;
 
 /** A stored campaign. */
 export interface Campaign extends CampaignInput {
@@ -53,6 +71,8 @@ export interface CampaignContact extends CallbackTask {
   disposition: { code: string; note: string | null } | null;
   dispositionAgent: string | null;
   dispositionAt: number | null;
+  /** Mode ivr: the answers its survey got (null: not surveyed). */
+  surveyAnswers: SurveyAnswers | null;
 }
 
 /** Per-campaign figures. */
@@ -73,14 +93,14 @@ interface CampaignRow {
 
 interface ContactExtra {
   id: number; campaign_id: string; fields: string; disposition_code: string | null; disposition_note: string | null;
-  disposition_agent: string | null; disposition_at: number | null;
+  disposition_agent: string | null; disposition_at: number | null; survey_answers: string | null;
 }
 
-const DEFINITION_KEYS = ['schedule', 'timeZone', 'script', 'resultCodes', 'pauseWhenInboundWaiting', 'callerId'] as const;
+const DEFINITION_KEYS = ['schedule', 'timeZone', 'script', 'resultCodes', 'pauseWhenInboundWaiting', 'callerId', 'survey', 'maxConcurrent', 'callsPerSecond'] as const;
 
 function toCampaign(r: CampaignRow): Campaign {
   const d = JSON.parse(r.definition) as Pick<CampaignInput, (typeof DEFINITION_KEYS)[number]>;
-  return { id: r.id, name: r.name, type: r.type, mode: r.mode, queue: r.queue, state: r.state, createdAt: r.created_at, updatedAt: r.updated_at, ...d };
+  return { id: r.id, name: r.name, type: r.type, mode: r.mode, queue: r.queue, state: r.state, createdAt: r.created_at, updatedAt: r.updated_at, ...DEFAULT_LIMITS, ...d };
 }
 
 /** The due filter of one mode's task store: contacts of the running campaigns of that mode. */
@@ -110,6 +130,7 @@ export class CampaignStore {
   readonly #byCode: SqliteStatement<{ code: string; n: number }>;
   readonly #lastAgent: SqliteStatement<{ agent_id: string | null; call_id: string }>;
   readonly #contactsBy: SqliteStatement<{ campaign: string; status: string; n: number }>;
+  readonly #saveAnswers: SqliteStatement;
   /** Campaign of each contact seen (contacts never move). */
   readonly #campaignOf = new Map<number, string>();
   readonly #campaigns = new Map<string, Campaign>();
@@ -117,12 +138,10 @@ export class CampaignStore {
   constructor(db: SqliteDatabase, writer: SqliteWriter, policy: DialingPolicy, now: number) {
     this.#db = db;
     this.#writer = writer;
-    migrate(db, 'campaigns', CAMPAIGN_MIGRATIONS, now);
+    migrateCampaigns(db, writer, now);
     const tables = { tasks: 'campaign_contacts', attempts: 'campaign_attempts' };
-    this.tasks = {
-      preview: new SqliteCallbacks(db, writer, policy, { ...tables, dueFilter: dueFilter('preview') }),
-      progressive: new SqliteCallbacks(db, writer, policy, { ...tables, dueFilter: dueFilter('progressive') }),
-    };
+    const byMode = (mode: CampaignMode): SqliteCallbacks => new SqliteCallbacks(db, writer, policy, { ...tables, dueFilter: dueFilter(mode) });
+    this.tasks = { preview: byMode('preview'), progressive: byMode('progressive'), predictive: byMode('predictive'), ivr: byMode('ivr') };
     this.contacts = new SqliteCallbacks(db, writer, policy, tables);
     this.#insert = db.prepare(`INSERT INTO campaigns (id, name, type, mode, queue, state, definition, created_at, updated_at)
       VALUES (@id, @name, @type, @mode, @queue, 'paused', @definition, @now, @now) ON CONFLICT (id) DO NOTHING`);
@@ -137,8 +156,9 @@ export class CampaignStore {
       VALUES (@number, @queue, 'campaign', @at, @at, 0, 'import', 'import', @dialled, @now, @now, @now, @timeZone, @campaign, @fields)
       ON CONFLICT DO NOTHING RETURNING id`);
     this.#count = db.prepare('SELECT count(*) AS n FROM campaign_contacts WHERE campaign_id = ?');
-    this.#extra = db.prepare(`SELECT id, campaign_id, fields, disposition_code, disposition_note, disposition_agent, disposition_at
+    this.#extra = db.prepare(`SELECT id, campaign_id, fields, disposition_code, disposition_note, disposition_agent, disposition_at, survey_answers
       FROM campaign_contacts WHERE id = ?`);
+    this.#saveAnswers = db.prepare('UPDATE campaign_contacts SET survey_answers = @answers, updated_at = @now WHERE id = @id');
     this.#dispose = db.prepare(`UPDATE campaign_contacts SET disposition_code = @code, disposition_note = @note,
         disposition_agent = @agent, disposition_at = @now, updated_at = @now WHERE id = @id`);
     this.#byStatus = db.prepare('SELECT status, count(*) AS n FROM campaign_contacts WHERE campaign_id = ? GROUP BY status');
@@ -244,6 +264,7 @@ export class CampaignStore {
       ...task, campaignId: x.campaign_id, fields: JSON.parse(x.fields) as Record<string, string>,
       disposition: x.disposition_code === null ? null : { code: x.disposition_code, note: x.disposition_note },
       dispositionAgent: x.disposition_agent, dispositionAt: x.disposition_at,
+      surveyAnswers: x.survey_answers === null ? null : JSON.parse(x.survey_answers) as SurveyAnswers,
     };
   }
 
@@ -265,14 +286,22 @@ export class CampaignStore {
     });
   }
 
+  /** Keep a surveyed contact's answers (replaces earlier ones: a later attempt's survey is the answer). */
+  saveAnswers(contactId: number, answers: SurveyAnswers, now: number): Promise<CampaignContact | null> {
+    return this.#writer.write(() => {
+      this.#saveAnswers.run({ id: contactId, answers: JSON.stringify(answers), now });
+      return this.contactSync(contactId);
+    });
+  }
+
   /**
    * The metrics' figures: contacts per campaign and status, and the attempts this process ended
-   * (both dialing modes), by result.
+   * (every dialing mode), by result.
    */
   async figures(now: number): Promise<{ contacts: { campaign: string; status: string; n: number }[]; attemptsByResult: Record<string, number> }> {
     const contacts = await settle(() => this.#contactsBy.all());
     const attemptsByResult: Record<string, number> = {};
-    for (const t of [this.tasks.preview, this.tasks.progressive, this.contacts]) {
+    for (const t of [...CAMPAIGN_MODES.map((m) => this.tasks[m]), this.contacts]) {
       for (const [r, n] of Object.entries((await t.figures(now)).attemptsByResult)) attemptsByResult[r] = (attemptsByResult[r] ?? 0) + n;
     }
     return { contacts, attemptsByResult };
@@ -292,4 +321,23 @@ export class CampaignStore {
     for (const r of this.#byCode.all(id)) dispositions[r.code] = r.n;
     return { contacts, byStatus, attemptsByResult, dispositions };
   }
+}
+
+/**
+ * The component's migrations with foreign keys off. Version 2 rebuilds `campaigns` (SQLite changes
+ * a CHECK constraint no other way), and with foreign keys enforced, dropping the old table under
+ * its contacts fails; SQLite's procedure for such changes ("Making Other Kinds Of Table Schema
+ * Changes", sqlite.org/lang_altertable.html) turns them off around the transaction and checks them
+ * after. The pragma is a no-op inside a transaction, so the writer's open group commits first.
+ */
+function migrateCampaigns(db: SqliteDatabase, writer: SqliteWriter, now: number): void {
+  if (db.inTransaction) writer.flush();
+  db.pragma('foreign_keys = OFF');
+  try {
+    migrate(db, 'campaigns', CAMPAIGN_MIGRATIONS, now);
+  } finally {
+    db.pragma('foreign_keys = ON');
+  }
+  const broken = db.pragma('foreign_key_check(campaign_contacts)') as unknown[];
+  if (broken.length > 0) throw new Error(`campaigns migration left ${broken.length} contacts without their campaign`);
 }

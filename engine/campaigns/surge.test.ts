@@ -50,7 +50,7 @@ t.test('a running campaign makes no attempt during a surge and resumes after it'
   const now = r.clock.now();
   t.match(await c.create({
     id: 'spring', name: 'Spring', type: 'resale', mode: 'progressive', queue: 'orders', schedule: [{ days: [1, 2, 3, 4, 5, 6, 7], from: '00:00', to: '24:00' }],
-    timeZone: 'UTC', script: '', resultCodes: ['sold'], pauseWhenInboundWaiting: 5, callerId: '4008001234',
+    timeZone: 'UTC', script: '', resultCodes: ['sold'], pauseWhenInboundWaiting: 5, callerId: '4008001234', survey: null, maxConcurrent: 10, callsPerSecond: 2,
   }, now), { ok: true });
   t.match(await c.importCsv('spring', 'number\n13900000001\n', now), { ok: true, report: { added: 1 } });
   c.start();

@@ -39,7 +39,7 @@ interface Row {
 }
 
 /** Names for the keys of maps, by the map's field name. */
-const KEY_NAMES: Record<string, string> = { flows: '<flow>', numbers: '<number>', skills: '<skill>', options: '<digit>' };
+const KEY_NAMES: Record<string, string> = { flows: '<flow>', surveys: '<survey>', numbers: '<number>', skills: '<skill>', options: '<digit>' };
 
 function variants(s: JsonSchema): JsonSchema[] {
   return s.anyOf ?? s.oneOf ?? [s];
@@ -250,6 +250,21 @@ flows:
 numbers:
   '0800123456': { flow: main-menu, programme: morning-show }
   default: { flow: main-menu }
+\`\`\`
+
+## IVR surveys
+
+\`surveys\` are flows for dialled customers with no agent (campaigns of mode \`ivr\`,
+docs/dialer.md): only \`play\`, \`collect\` (a question: its \`into\` names the answer, each once)
+and \`hangup\` steps, at least one question. The campaign dials a contact, runs the survey on the
+answered call and sends the answers to the CRM in the contact's \`campaign_result\`.
+
+\`\`\`yaml
+surveys:
+  after-sale:
+    - play: welcome
+    - collect: { into: rating, prompt: rate-1-to-5, maxDigits: 1, terminator: null, pattern: '[1-5]' }
+    - hangup: { prompt: goodbye }
 \`\`\`
 
 A complete deployment example: [examples/onair.yaml](examples/onair.yaml).

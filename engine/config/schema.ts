@@ -655,6 +655,21 @@ const stepSchema = z.strictObject({
   return toAction(v);
 });
 
+// An IVR survey (campaigns of mode ivr, issue 14): the steps of a flow that need no agent. A
+// menu's options lead to queues and flows, so a question is a collect step (one digit: maxDigits 1).
+const SURVEY_KINDS: readonly FlowStep['type'][] = ['play', 'collect', 'hangup'];
+const surveySchema = z.array(stepSchema.refine((s) => SURVEY_KINDS.includes(s.type), {
+  message: 'a survey step is play, collect (a question) or hangup: no agent, so no menu, branch, query, queue, callback or goto',
+})).min(1).superRefine((steps, ctx) => {
+  const seen = new Set<string>();
+  for (const s of steps) {
+    if (s.type !== 'collect') continue;
+    if (seen.has(s.into)) ctx.addIssue({ code: 'custom', message: `question ${s.into} is asked twice (each collect's into names one answer)` });
+    seen.add(s.into);
+  }
+  if (seen.size === 0) ctx.addIssue({ code: 'custom', message: 'a survey asks at least one question (a collect step)' });
+}).describe('Steps of one survey, run in order on the customer\'s leg: play, collect (a question; its into names the answer), hangup.');
+
 const numberRoute = z.strictObject({
   flow: id.describe('IVR flow the call runs.'),
   programme: z.string().nullable().default(null).describe('TV programme recorded in the CDR; null = none.'),
@@ -837,6 +852,8 @@ export const configSchema = z.strictObject({
   reports: reportsSection,
   queues: z.array(queue).default([]).describe('Queues (skill groups) of the ACD.'),
   flows: z.record(idPattern, z.array(stepSchema).min(1).describe('Steps of one flow, run in order.')).default({}).describe('IVR flows by id: steps run in order.'),
+  surveys: z.record(idPattern, surveySchema).default({})
+    .describe('IVR surveys by id: campaigns of mode ivr dial their contacts and run one on each answered call, no agent; the answers go to the CRM (campaign_result).'),
   numbers: z.record(z.union([z.string().regex(/^[0-9*#+]{1,32}$/), z.literal('default')], { error: 'expected a dialled number (digits, * # +) or default' }), numberRoute).default({})
     .describe('Dialled number → flow and programme; the key default catches other numbers.'),
   callbacks: z.strictObject({

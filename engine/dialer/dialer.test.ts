@@ -163,3 +163,27 @@ t.test('a live caller of equal priority waiting goes before the callback; an inb
   t.equal((await r.store.callbacks.get(id))?.status, 'done', 'the customer called in and was served: task done');
   t.equal(dials.length, 0);
 });
+
+t.test('surge mode: the previous airing\'s task is offered before an older task of another airing; live callers still first', async (t) => {
+  const { r, dialer } = setup(t);
+  const older = await r.store.callbacks.create({
+    caller: '13800000011', queue: 'orders', arrivedAt: r.clock.now() - 600_000, callId: 'c-q', reason: 'abandoned_queue', dialled: '4008001234',
+    programme: 'Q', customerId: null, airing: 'Q#1',
+  }, r.clock.now());
+  const previous = await r.store.callbacks.create({
+    caller: '13800000012', queue: 'orders', arrivedAt: r.clock.now() - 60_000, callId: 'c-p', reason: 'abandoned_queue', dialled: '4008001234',
+    programme: 'P', customerId: null, airing: 'P#1',
+  }, r.clock.now());
+  t.equal(previous.task.airing, 'P#1', 'the task carries its airing');
+  // Airing P#2 surges: P#1's callbacks go first (engine.ts: firstAirings of the schedule and the surge).
+  dialer.setFirstAirings(new Set(['P#1']));
+  r.agent('a1', '2001', 5070);
+  dialer.start();
+  await r.advance(0);
+  await r.settle();
+  const invites = r.agentInvites();
+  t.equal(invites.length, 1);
+  t.equal(invites[0]!.headers.get('x-onair-callback-task'), String(previous.task.id), 'P#1\'s task, though the other gave up earlier');
+  t.equal(dialer.stats.entries, 1, 'the other airing\'s task waits outside the ACD while P#1\'s is due');
+  t.not(older.task.id, previous.task.id);
+});

@@ -14,6 +14,11 @@
  *    accept ─▶ acd.offerAnswered ─▶ INVITE agent ─▶ the progressive path from the agent's answer
  *    skip / reschedule ─▶ acd.callbackUnreached (agent idle) ─▶ finishAttempt('skipped') (+ the agent's time)
  *    the queue's ring timeout ─▶ the ACD's rule (not-ready, back to the head) ─▶ finishAttempt('agent_no_answer')
+ *  mode ivr (campaign surveys, no agent, no ACD entry): poll ─▶ due contacts within the campaign's
+ *    limits (calls in progress, calls/s) ─▶ startAttempt ─▶ OutboundDialer.dial ─▶ 200: the survey
+ *    runs on the customer's leg (engine/calls survey.ts; digits and prompt ends come through the
+ *    port) ─▶ its end, or the customer's BYE ─▶ finishAttempt('answered') + the answers (hooks)
+ *    not reached ─▶ finishAttempt(result): the policy's retry, or exhausted
  * ```
  *
  * Every ACD input goes through call control's effect loop (`decide`); the ACD's effects for
@@ -27,14 +32,15 @@ import type { Acd, AcdEffect } from '../acd/index.ts';
 import type { Clock, Dialog, TimerHandle } from '../sip/index.ts';
 import type { LegId, G711 } from '../../media/index.ts';
 import { acceptAnswer, createOffer, type Playlist } from '../../media/index.ts';
-import { PredictivePacer, type PacingSettings } from '../callbacks/index.ts';
-import { agentLocalMedia, answerReinvite, notePlayed, ringAgentPhone, sdpBody, toLegRemote } from '../calls/index.ts';
-import type { AgentDirectory, AgentLocalMedia, CallbackOffers, CallControlEvent, CallMedia, CallUserAgent } from '../calls/index.ts';
+import { PredictivePacer, previousAiringFirst, type PacingSettings } from '../callbacks/index.ts';
+import { agentLocalMedia, answerReinvite, notePlayed, promptPlaylist, ringAgentPhone, sdpBody, SurveyRun, toLegRemote } from '../calls/index.ts';
+import type { AgentDirectory, AgentLocalMedia, CallbackOffers, CallControlEvent, CallMedia, CallUserAgent, DtmfHost, Flow, SurveyOutcome } from '../calls/index.ts';
 import type { Store } from '../store/index.ts';
 import type { CallEvent, CallerInfo, Cdr, ReleasedBy } from '../../crm-adapter/index.ts';
 import { CONTRACT_VERSION } from '../../crm-adapter/index.ts';
 import { epochClock } from '../clock/index.ts';
 import { transition, type AttemptPhase } from './phase.ts';
+import { CallLimits, type CallLimit } from './limits.ts';
 import type {
   AttemptResult, DialerLookup, DialerSettings, DialerTask, DialerTaskStore, DialResult, OutboundCall, OutboundPort, PreviewAnswer, PreviewChoice,
 } from './types.ts';
@@ -119,6 +125,15 @@ interface Attempt {
   abandoned: boolean;
   /** Prompts played to the customer (the outbound CDR's `played`). */
   played: string[];
+  /** Mode ivr: the survey running on the customer's leg. */
+  survey: SurveyRun | undefined;
+  /** Mode ivr: how the survey ended (recorded with the attempt). */
+  surveyOutcome: SurveyOutcome | null;
+  /** Mode ivr: the playlist on the customer's leg, and what follows its end. */
+  playId: number;
+  afterPlay: (() => void) | undefined;
+  /** Mode ivr: the campaign whose call limit this attempt holds. */
+  limitKey: string | null;
 }
 
 /** What the dialer needs. */
@@ -131,7 +146,7 @@ export interface CallbackDialerDeps {
   store: Pick<Store, 'callEvent' | 'finishCall'>;
   outbound: OutboundPort;
   ua: CallUserAgent;
-  media: Pick<CallMedia, 'allocate' | 'setRemote' | 'bridge' | 'release' | 'play'>;
+  media: Pick<CallMedia, 'allocate' | 'setRemote' | 'bridge' | 'release' | 'play' | 'stop'>;
   agents: Pick<AgentDirectory, 'contacts'>;
   /** The attempt policy's `isDialable` with its config and the do-not-call list bound. */
   dialable(task: DialerTask, now: number): boolean;
@@ -149,6 +164,8 @@ export interface CallbackDialerDeps {
   campaign?: CampaignHooks;
   /** Mode predictive: the auto-answer agents, the pacer's settings, the "please hold" playlist. */
   predictive?: PredictiveDeps;
+  /** Mode ivr: each contact's survey and call limits, and where its answers go. */
+  survey?: SurveyDeps;
   log: Logger;
   clock?: Clock;
 }
@@ -161,6 +178,21 @@ export interface PredictiveDeps {
   /** Played to an answered customer no agent took within {@link HOLD_AFTER_MS}. */
   holdPrompt: Playlist;
 }
+
+/** What IVR survey dialing (mode ivr) needs of engine/campaigns. Must not throw. */
+export interface SurveyDeps {
+  /** The survey of a contact (task id); null: the contact is not dialled. */
+  flowOf(taskId: number): Flow | null;
+  /** The call limits of a contact's campaign; null: the contact is not dialled. */
+  limitsOf(taskId: number): CallLimit | null;
+  /** Language of the survey's prompts (`<language>/<name>`). */
+  language: string;
+  /** A contact whose survey was answered: its answers, after the attempt is recorded. */
+  answered(task: DialerTask, callId: string, outcome: SurveyOutcome): void;
+}
+
+/** Due contacts one poll of mode ivr looks at. */
+export const SURVEY_PAGE = 50;
 
 /** An answered customer with no agent after this is a dialer abandon and hears "please hold" (regulators' 2 s). */
 export const HOLD_AFTER_MS = 2000;
@@ -200,6 +232,10 @@ export class CallbackDialer implements CallbackOffers {
   readonly pacer: PredictivePacer;
   /** Predictive: when each auto-answer agent's current callback began (its busy time so far). */
   private readonly busySince = new Map<string, number>();
+  /** Mode ivr: each campaign's calls in progress and calls per second. */
+  readonly limits = new CallLimits();
+  /** Surge mode: the airings whose tasks are dialled first (the previous airing of each airing in surge). */
+  private first: ReadonlySet<string> = new Set();
 
   constructor(deps: CallbackDialerDeps) {
     this.d = deps;
@@ -249,6 +285,32 @@ export class CallbackDialer implements CallbackOffers {
       this.d.decide(() => this.d.acd.abandon(e.acdId, this.now()));
     }
     return n;
+  }
+
+  /**
+   * Surge mode (issue 18): the tasks of these airings are dialled before any other while one of
+   * them is due (engine/callbacks order.ts); empty = by original arrival only. Entries of other
+   * airings loaded but not started are taken back, so the ACD holds the previous airing's first.
+   */
+  setFirstAirings(airings: ReadonlySet<string>): void {
+    const same = airings.size === this.first.size && [...airings].every((a) => this.first.has(a));
+    if (same) return;
+    this.first = new Set(airings);
+    if (this.first.size > 0) {
+      for (const e of [...this.entries.values()]) {
+        if (e.attempt !== null || e.gone || e.pendingOffer !== null || this.first.has(e.task.airing ?? '')) continue;
+        this.d.decide(() => this.d.acd.abandon(e.acdId, this.now()));
+      }
+    }
+    this.poll();
+  }
+
+  /** The due tasks of one load, in surge mode's order (engine/callbacks order.ts). */
+  private async dueNow(now: number, limit: number, exclude: ReadonlySet<number>): Promise<DialerTask[]> {
+    const due = await this.d.tasks.due(now, limit, exclude);
+    if (this.first.size === 0) return due;
+    const prior = await this.d.tasks.dueOfAirings(now, limit, [...this.first], exclude);
+    return previousAiringFirst([...prior, ...due], this.first);
   }
 
   /** Tasks in the ACD and attempts in progress (API, tests). */
@@ -308,6 +370,10 @@ export class CallbackDialer implements CallbackOffers {
       await this.pace(now);
       return;
     }
+    if (this.d.settings.mode === 'ivr') {
+      await this.surveyLoad(now);
+      return;
+    }
     const room = new Map<string, number>();
     let total = 0;
     for (const q of this.d.acd.snapshot(now).queues) {
@@ -324,7 +390,7 @@ export class CallbackDialer implements CallbackOffers {
     const exclude = new Set<number>();
     for (const e of this.entries.values()) exclude.add(e.task.id);
     for (let page = 0; page < 4 && total > 0; page++) {
-      const due = await this.d.tasks.due(now, total, exclude);
+      const due = await this.dueNow(now, total, exclude);
       if (this.stopped) return;
       for (const task of due) {
         exclude.add(task.id);
@@ -416,7 +482,7 @@ export class CallbackDialer implements CallbackOffers {
     const a = this.byLeg.get(leg);
     if (!a) return;
     this.d.log.warn({ callId: a.callId, leg }, 'RTP timeout: tearing the callback down');
-    if (a.phase === 'talking') {
+    if (a.phase === 'talking' || a.phase === 'surveying') {
       a.releasedBy = 'system';
       this.close(a, 'answered', 'ended');
     } else {
@@ -434,7 +500,7 @@ export class CallbackDialer implements CallbackOffers {
       agentInvite: undefined, agentDialog: undefined, customerLeg: undefined, customerLocal: undefined, outbound: undefined,
       bridged: false, agentAnsweredAt: null, answeredAt: null, trunk: null, sipStatus: null, releasedBy: 'system',
       ringTimeoutMs, customer: null, acdAnswered: false, ringTimer: undefined, rescheduleAt: null, rescheduleNote: undefined,
-      holdTimer: undefined, abandoned: false, played: [],
+      holdTimer: undefined, abandoned: false, played: [], survey: undefined, surveyOutcome: null, playId: -1, afterPlay: undefined, limitKey: null,
     };
     entry.attempt = a;
     a.claimed = this.claim(a).catch((err: unknown) => {
@@ -469,7 +535,7 @@ export class CallbackDialer implements CallbackOffers {
       this.startPreview(a);
       return;
     }
-    if (this.d.settings.mode === 'predictive') {
+    if (this.d.settings.mode === 'predictive' || this.d.settings.mode === 'ivr') {
       await this.dialCustomerFirst(a);
       return;
     }
@@ -654,7 +720,7 @@ export class CallbackDialer implements CallbackOffers {
     if (n <= 0) return;
     const exclude = new Set<number>();
     for (const e of this.entries.values()) exclude.add(e.task.id);
-    const due = await this.d.tasks.due(now, n * 2, exclude);
+    const due = await this.dueNow(now, n * 2, exclude);
     let started = 0;
     for (const task of due) {
       if (started >= n || this.stopped) break;
@@ -694,7 +760,11 @@ export class CallbackDialer implements CallbackOffers {
         this.close(a, result, 'none');
       },
       onEnded: () => {
-        if (a.phase === 'talking') {
+        if (a.phase === 'surveying') {
+          // Hung up during the survey: reached; the answers so far are recorded.
+          a.releasedBy = 'caller';
+          this.close(a, 'answered', 'none');
+        } else if (a.phase === 'talking') {
           a.releasedBy = 'caller';
           this.close(a, 'answered', 'ended');
         } else if (a.phase === 'waiting' || a.phase === 'connecting') {
@@ -710,6 +780,10 @@ export class CallbackDialer implements CallbackOffers {
   private customerAnsweredFirst(a: Attempt, sdp: Buffer | null, trunk: string): void {
     if (a.phase !== 'dialing') {
       a.outbound?.hangup();
+      return;
+    }
+    if (this.d.settings.mode === 'ivr') {
+      this.surveyAnswered(a, sdp, trunk);
       return;
     }
     const now = this.now();
@@ -742,6 +816,94 @@ export class CallbackDialer implements CallbackOffers {
     this.d.decide(() => this.d.acd.addCallback({
       id: a.entry.acdId, queueId: a.entry.queue, callerNumber: task.caller, dialledNumber: task.dialled ?? '', arrivalTime: task.arrivedAt,
     }, now));
+  }
+
+  // ---- mode ivr: surveys without agents -------------------------------------------------------
+
+  /** Dial the due contacts whose campaign has room (calls in progress, calls/s) and a survey. */
+  private async surveyLoad(now: number): Promise<void> {
+    const s = this.d.survey;
+    if (s === undefined) return;
+    const exclude = new Set<number>();
+    for (const e of this.entries.values()) exclude.add(e.task.id);
+    const due = await this.d.tasks.due(now, SURVEY_PAGE, exclude);
+    for (const task of due) {
+      if (this.stopped) return;
+      if (this.entries.has(this.prefix + task.id) || !this.d.dialable(task, now)) continue;
+      const limit = s.limitsOf(task.id);
+      if (limit === null || s.flowOf(task.id) === null || !this.limits.admit(limit, now)) continue;
+      this.dialFirst(task);
+      const a = this.entries.get(this.prefix + task.id)?.attempt;
+      if (a) a.limitKey = limit.key;
+      else this.limits.release(limit.key);
+    }
+  }
+
+  /** The surveyed customer answered: the survey runs on their leg. */
+  private surveyAnswered(a: Attempt, sdp: Buffer | null, trunk: string): void {
+    transition(a, 'surveying');
+    a.trunk = trunk;
+    a.answeredAt = this.now();
+    const answer = sdp ? acceptAnswer(sdp.toString('latin1'), a.customerLocal!) : null;
+    const flow = this.d.survey?.flowOf(a.entry.task.id) ?? null;
+    if (answer === null || !answer.ok || flow === null) {
+      this.d.log.warn({ callId: a.callId, survey: flow !== null }, 'surveyed customer answered without usable SDP, or the survey is gone');
+      a.releasedBy = 'system';
+      this.close(a, 'failed', 'none');
+      return;
+    }
+    void this.d.media.setRemote(a.customerLeg!, toLegRemote(answer.remote));
+    a.survey = new SurveyRun(flow, this.surveyHost(a), (outcome) => {
+      a.surveyOutcome = outcome;
+      a.releasedBy = 'system';
+      this.close(a, 'answered', 'none');
+    });
+    a.survey.start();
+  }
+
+  /** The customer's leg as the survey's prompts and barge-in (engine/calls dtmf-steps.ts). */
+  private surveyHost(a: Attempt): DtmfHost {
+    const language = this.d.survey?.language ?? 'en';
+    return {
+      clock: this.clock,
+      play: (names, then) => {
+        const leg = a.customerLeg;
+        if (leg === undefined || a.phase !== 'surveying') return;
+        a.afterPlay = undefined;
+        const list = promptPlaylist(language, names);
+        void this.d.media.play(leg, list).then((r) => {
+          if (a.phase !== 'surveying') return;
+          if (!r.ok) {
+            this.d.log.error({ callId: a.callId, code: r.code, reason: r.reason }, 'survey playback failed');
+            then();
+            return;
+          }
+          notePlayed(a.played, list);
+          a.playId = r.value.playId;
+          a.afterPlay = then;
+        });
+      },
+      stopPrompt: () => {
+        a.afterPlay = undefined;
+        if (a.customerLeg !== undefined) void this.d.media.stop(a.customerLeg);
+      },
+    };
+  }
+
+  /** A digit on one of the dialer's legs: a surveyed customer's answer. */
+  dtmf(leg: LegId, digit: string): void {
+    const a = this.byLeg.get(leg);
+    if (a === undefined || a.phase !== 'surveying' || leg !== a.customerLeg) return;
+    a.survey?.digit(digit);
+  }
+
+  /** A playlist ended on one of the dialer's legs: the survey goes on. */
+  playbackDone(leg: LegId, playId: number): void {
+    const a = this.byLeg.get(leg);
+    if (a === undefined || leg !== a.customerLeg || playId !== a.playId) return;
+    const next = a.afterPlay;
+    a.afterPlay = undefined;
+    next?.();
   }
 
   /** The ACD offered the waiting customer to an agent: ring its auto-answer phone. */
@@ -996,6 +1158,14 @@ export class CallbackDialer implements CallbackOffers {
     if (a.holdTimer !== undefined) this.clock.clearTimer(a.holdTimer);
     a.holdTimer = undefined;
     if (this.d.settings.mode === 'predictive') this.paced(a, from, result, now);
+    if (a.survey !== undefined) a.surveyOutcome ??= a.survey.abort();
+    a.afterPlay = undefined;
+    if (a.limitKey !== null) {
+      this.limits.release(a.limitKey);
+      a.limitKey = null;
+      // A campaign's call slot is free: the next contact now rather than at the next poll.
+      this.agentFree('');
+    }
     a.agentInvite?.cancel();
     a.agentInvite = undefined;
     if (a.agentDialog) void this.d.ua.bye(a.agentDialog);
@@ -1057,8 +1227,10 @@ export class CallbackDialer implements CallbackOffers {
     const closed = task.status !== 'open' && task.status !== 'claimed';
     if (this.d.campaign) {
       await this.d.store.finishCall({ cdr: this.cdr(a, result, now), callback: null }, now);
-      // A reached contact's result waits for the agent's disposition (engine/campaigns).
+      // A reached contact's result waits for the agent's disposition (engine/campaigns); a
+      // surveyed one's carries its answers.
       if (closed && task.status !== 'done') this.d.campaign.closed(task, a.callId, result);
+      else if (task.status === 'done' && a.surveyOutcome !== null) this.d.survey?.answered(task, a.callId, a.surveyOutcome);
       return;
     }
     this.record(a, { type: 'callback_attempt', callbackId: task.id, attempt: a.attemptNo, agent: a.agentId === '' ? null : a.agentId, result, trunk: a.trunk, sipStatus: a.sipStatus });

@@ -3,8 +3,10 @@
  * callback tasks through the pure ACD and the outbound dialer. The only door of `engine/dialer`;
  * see docs/dialer.md.
  */
-export { CallbackDialer, CALLBACK_ENTRY_PREFIX, ENTRY_HEADROOM, UNREACHED_RESULTS } from './dialer.ts';
-export type { CallbackDialerDeps, CampaignHooks } from './dialer.ts';
+export { CallbackDialer, CALLBACK_ENTRY_PREFIX, ENTRY_HEADROOM, SURVEY_PAGE, UNREACHED_RESULTS } from './dialer.ts';
+export type { CallbackDialerDeps, CampaignHooks, PredictiveDeps, SurveyDeps } from './dialer.ts';
+export { CallLimits } from './limits.ts';
+export type { CallLimit } from './limits.ts';
 export { DialerOffersMux } from './mux.ts';
 export { ATTEMPT_PHASE_NEXT, DialerError, transition } from './phase.ts';
 export type { AttemptPhase, DialerErrorCode } from './phase.ts';

@@ -49,4 +49,12 @@ export class DialerOffersMux implements CallbackOffers {
     // Each dialer ignores a leg it does not hold.
     for (const d of this.all()) d.rtpTimeout(leg);
   }
+
+  dtmf(leg: LegId, digit: string): void {
+    for (const d of this.all()) d.dtmf(leg, digit);
+  }
+
+  playbackDone(leg: LegId, playId: number): void {
+    for (const d of this.all()) d.playbackDone(leg, playId);
+  }
 }

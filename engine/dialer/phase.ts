@@ -3,8 +3,8 @@
  *
  * ```
  *  claiming ──▶ ringing ──▶ dialing ──▶ talking ──▶ closing ──▶ closed
- *     │  ╲         ▲ │           │                       ▲
- *     │   ▶ previewing ─ accept  │                       │   (mode preview)
+ *     │  ╲         ▲ │           │ ╲                     ▲
+ *     │   ▶ previewing ─ accept  │  ▶ surveying ─────────┤   (mode preview; mode ivr: no agent)
  *     └────────────┴─┴───────────┴───────────────────────┘   (refused, skipped, agent not reached, customer not reached)
  * ```
  */
@@ -19,11 +19,13 @@
  * - `waiting`: (mode predictive) the customer answered first and waits for an agent (the ACD
  *   holds the task as an entry; after 2 s without one the customer hears "please hold");
  * - `connecting`: (mode predictive) an auto-answer agent's phone is rung for the waiting customer;
+ * - `surveying`: (mode ivr) the customer answered; the campaign's IVR survey runs on their leg,
+ *   no agent (engine/calls survey.ts);
  * - `talking`: the customer answered, agent and customer bridged;
  * - `closing`: the result is decided; legs released, the store's `finishAttempt` under way;
  * - `closed`: recorded (terminal).
  */
-export type AttemptPhase = 'claiming' | 'previewing' | 'ringing' | 'dialing' | 'waiting' | 'connecting' | 'talking' | 'closing' | 'closed';
+export type AttemptPhase = 'claiming' | 'previewing' | 'ringing' | 'dialing' | 'waiting' | 'connecting' | 'surveying' | 'talking' | 'closing' | 'closed';
 
 /** Each phase's legal next phases, with the reason each edge exists. */
 export const ATTEMPT_PHASE_NEXT: Readonly<Record<AttemptPhase, readonly AttemptPhase[]>> = {
@@ -35,12 +37,14 @@ export const ATTEMPT_PHASE_NEXT: Readonly<Record<AttemptPhase, readonly AttemptP
   // The agent answered → dialing; declined, ring timeout, no phone, no media → closing.
   ringing: ['dialing', 'closing'],
   // The customer answered → talking; busy, no answer, invalid, trunk error, agent hung up → closing.
-  // Predictive: the customer answered first → waiting for an agent.
-  dialing: ['talking', 'waiting', 'closing'],
+  // Predictive: the customer answered first → waiting for an agent. IVR survey: → surveying.
+  dialing: ['talking', 'waiting', 'surveying', 'closing'],
   // An agent offered → connecting; the customer hung up, the engine stopped → closing.
   waiting: ['connecting', 'closing'],
   // The auto-answer phone answered → talking; it failed or the offer lapsed → waiting again.
   connecting: ['talking', 'waiting', 'closing'],
+  // The survey ended, the customer hung up, media died, the engine stopped → closing.
+  surveying: ['closing'],
   // Either side hung up (or media died) → closing.
   talking: ['closing'],
   // The store recorded the result → closed.

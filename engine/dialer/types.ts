@@ -16,7 +16,7 @@ export type DialerTask = CallbackTask;
 /** One attempt row (D2). */
 export type DialerAttempt = CallbackAttempt;
 /** The durable task store (D2): the part the dialer uses. */
-export type DialerTaskStore = Pick<CallbackStore, 'due' | 'startAttempt' | 'finishAttempt' | 'satisfiedByInbound' | 'reschedule'>;
+export type DialerTaskStore = Pick<CallbackStore, 'due' | 'dueOfAirings' | 'startAttempt' | 'finishAttempt' | 'satisfiedByInbound' | 'reschedule'>;
 /** The outbound dialer (D1): the part the dialer uses. Never throws. */
 export type OutboundPort = Pick<OutboundDialer, 'dial'>;
 
@@ -32,9 +32,11 @@ export interface DialerSettings {
   lookupDeadlineMs: number;
   /**
    * `progressive`: the agent's phone rings at once; `preview`: the task is offered to the agent's
-   * desktop first (a `callback.preview` event; accept / skip / reschedule through {@link CallbackDialer.answerPreview}).
+   * desktop first (a `callback.preview` event; accept / skip / reschedule through {@link CallbackDialer.answerPreview});
+   * `predictive`: customers first, paced (engine/callbacks pacing.ts); `ivr`: customers first, no
+   * agent: an answered customer runs the campaign's IVR survey (campaigns only).
    */
-  mode: 'progressive' | 'preview' | 'predictive';
+  mode: 'progressive' | 'preview' | 'predictive' | 'ivr';
   /** Prefix of the ACD ids of this dialer's entries (default `cb:`; each campaign dialer has its own). */
   entryPrefix?: string;
 }

@@ -248,7 +248,7 @@ void eachBackend(t, (t, backend) => {
 
     const store = await backend.open({ now: T0 + 100 }, 'v1');
     t.teardown(() => store.close());
-    t.same(await backend.rows(store, "SELECT version FROM schema_migrations WHERE component = 'store' ORDER BY version"), [{ version: 1 }, { version: 2 }, { version: 3 }]);
+    t.same(await backend.rows(store, "SELECT version FROM schema_migrations WHERE component = 'store' ORDER BY version"), [{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
     const all = await store.callbacks.list();
     t.match(all, [
       { id: 1, caller: '+861', status: 'open', arrivedAt: T0, lastArrivalAt: T0 + 10, abandons: 2, firstCallId: 'a1', lastCallId: 'a2',
@@ -309,4 +309,26 @@ t.test('postgres: two engines on one database cannot double-claim, double-start 
   t.same(rows, [{ n: 0 }]);
   const byStatus = (await one.callbacks.figures(T0 + 7)).byStatus;
   t.equal(byStatus.done + byStatus.open, 20, 'every task settled once by the policy');
+});
+
+// Schema version 4 (issue 18): a task carries the airing of its first call; surge mode asks for
+// the due tasks of the previous airing (the dialer's order, engine/callbacks order.ts).
+void eachBackend(t, (t, backend) => {
+  t.test('a task carries its airing (kept on a merge); dueOfAirings lists only those airings\' due tasks, oldest first', async (t) => {
+    const store = await memory(backend);
+    t.teardown(() => store.close());
+    const a = (await store.callbacks.create({ ...abandon('+8613600000001', 'air-1', T0 - 3 * MIN), airing: 'show#1' }, T0)).task;
+    const b = (await store.callbacks.create({ ...abandon('+8613600000002', 'air-2', T0 - 2 * MIN), airing: 'show#2' }, T0)).task;
+    const c = (await store.callbacks.create({ ...abandon('+8613600000003', 'air-3', T0 - MIN), airing: 'show#1' }, T0)).task;
+    const none = (await store.callbacks.create(abandon('+8613600000004', 'air-4', T0 - 4 * MIN), T0)).task;
+    t.equal(a.airing, 'show#1');
+    t.equal(none.airing, null, 'no airing given: none');
+    const merged = await store.callbacks.create({ ...abandon('+8613600000001', 'air-5', T0), airing: 'show#2' }, T0);
+    t.equal(merged.task.airing, 'show#1', 'the airing of the first call stays');
+    t.same((await store.callbacks.due(T0, 10)).map((x) => x.id), [none.id, a.id, b.id, c.id], 'due: by arrival');
+    t.same((await store.callbacks.dueOfAirings(T0, 10, ['show#1'])).map((x) => x.id), [a.id, c.id], 'show#1 only, oldest first');
+    t.same((await store.callbacks.dueOfAirings(T0, 10, ['show#1'], new Set([a.id]))).map((x) => x.id), [c.id], 'excluded ids skipped');
+    t.same((await store.callbacks.dueOfAirings(T0, 10, [])).map((x) => x.id), [], 'no airing: nothing');
+    t.same((await store.callbacks.dueOfAirings(T0, 10, ['show#1', 'show#2'])).map((x) => x.id), [a.id, b.id, c.id]);
+  });
 });

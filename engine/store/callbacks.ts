@@ -32,6 +32,7 @@ export interface CallbackRow {
   next_attempt_at: number;
   last_result: AttemptResult | null;
   time_zone: string | null;
+  airing: string | null;
   closed_at: number | null;
   note: string | null;
 }
@@ -57,8 +58,18 @@ export function toTask(r: CallbackRow): CallbackTask {
     lastArrivalAt: r.last_arrival_at, abandons: r.abandons, firstCallId: r.first_call_id, lastCallId: r.last_call_id,
     dialled: r.dialled, programme: r.programme, customerId: r.customer_id, createdAt: r.created_at,
     updatedAt: r.updated_at, claimedBy: r.claimed_by, claimedAt: r.claimed_at, attempts: r.attempts,
-    nextAttemptAt: r.next_attempt_at, lastResult: r.last_result, timeZone: r.time_zone, closedAt: r.closed_at, note: r.note,
+    nextAttemptAt: r.next_attempt_at, lastResult: r.last_result, timeZone: r.time_zone, airing: r.airing ?? null, closedAt: r.closed_at, note: r.note,
   };
+}
+
+/** @internal The first `limit` rows not in `excludeIds`, as tasks (both backends' due lists). */
+export function notExcluded(rows: readonly CallbackRow[], limit: number, excludeIds: ReadonlySet<number> | undefined): CallbackTask[] {
+  const out: CallbackTask[] = [];
+  for (const r of rows) {
+    if (out.length === limit) break;
+    if (excludeIds === undefined || !excludeIds.has(r.id)) out.push(toTask(r));
+  }
+  return out;
 }
 
 /** @internal */
@@ -104,6 +115,7 @@ export class SqliteCallbacks implements CallbackStore {
   readonly #oldestOpen: SqliteStatement<{ id: number }>;
   readonly #oldestOpenInQueue: SqliteStatement<{ id: number }>;
   readonly #due: SqliteStatement<CallbackRow>;
+  readonly #dueOfAirings: SqliteStatement<CallbackRow>;
   readonly #claim: Transition;
   readonly #release: Transition;
   readonly #complete: Transition;
@@ -146,9 +158,9 @@ export class SqliteCallbacks implements CallbackStore {
     // the minimum so that an out-of-order merge (crash recovery) still keeps the first arrival.
     // A caller who tries again while waiting for a retry wants to talk now: the task is due again.
     this.#upsert = db.prepare(`INSERT INTO ${T} (caller, queue, reason, arrived_at, last_arrival_at, first_call_id,
-        last_call_id, dialled, programme, customer_id, created_at, updated_at, next_attempt_at, time_zone)
+        last_call_id, dialled, programme, customer_id, created_at, updated_at, next_attempt_at, time_zone, airing)
       VALUES (@caller, @queue, @reason, @arrivedAt, @arrivedAt, @callId, @callId, @dialled, @programme, @customerId, @now, @now,
-        @now, @timeZone)
+        @now, @timeZone, @airing)
       ON CONFLICT (caller) WHERE status IN ('open', 'claimed') DO UPDATE SET
         abandons = abandons + 1,
         arrived_at = min(arrived_at, excluded.arrived_at),
@@ -156,6 +168,7 @@ export class SqliteCallbacks implements CallbackStore {
         last_call_id = excluded.last_call_id,
         customer_id = coalesce(customer_id, excluded.customer_id),
         time_zone = coalesce(time_zone, excluded.time_zone),
+        airing = coalesce(airing, excluded.airing),
         next_attempt_at = min(next_attempt_at, excluded.next_attempt_at),
         updated_at = excluded.updated_at
       RETURNING *`);
@@ -163,6 +176,8 @@ export class SqliteCallbacks implements CallbackStore {
     this.#oldestOpen = db.prepare(`SELECT id FROM ${T} WHERE status = 'open' ORDER BY arrived_at, id LIMIT 1`);
     this.#oldestOpenInQueue = db.prepare(`SELECT id FROM ${T} WHERE status = 'open' AND queue = ? ORDER BY arrived_at, id LIMIT 1`);
     this.#due = db.prepare(`SELECT * FROM ${T} WHERE status = 'open' AND next_attempt_at <= ?${dueFilter} ORDER BY arrived_at, id LIMIT ?`);
+    this.#dueOfAirings = db.prepare(`SELECT * FROM ${T} WHERE status = 'open' AND next_attempt_at <= ?${dueFilter}
+      AND airing IN (SELECT value FROM json_each(?)) ORDER BY arrived_at, id LIMIT ?`);
     const noOpenAttempt = `NOT EXISTS (SELECT 1 FROM ${A} a WHERE a.task_id = ${T}.id AND a.ended_at IS NULL)`;
     const t = (from: readonly CallbackStatus[], set: string, extra = ''): Transition => ({
       from,
@@ -207,7 +222,7 @@ export class SqliteCallbacks implements CallbackStore {
   createSync(input: CallbackInput, now: number): { task: CallbackTask; created: boolean } {
     const row = this.#upsert.get({
       caller: input.caller, queue: input.queue, reason: input.reason, arrivedAt: input.arrivedAt, callId: input.callId,
-      dialled: input.dialled, programme: input.programme, customerId: input.customerId, timeZone: input.timeZone ?? null, now,
+      dialled: input.dialled, programme: input.programme, customerId: input.customerId, timeZone: input.timeZone ?? null, airing: input.airing ?? null, now,
     })!;
     return { task: toTask(row), created: row.abandons === 1 && row.first_call_id === input.callId };
   }
@@ -267,16 +282,13 @@ export class SqliteCallbacks implements CallbackStore {
   }
 
   due(now: number, limit: number, excludeIds?: ReadonlySet<number>): Promise<CallbackTask[]> {
-    return settle(() => {
-      // Excluded tasks are due too (they sit in the ACD): ask for that many more and drop them.
-      const rows = this.#due.all(now, limit + (excludeIds?.size ?? 0));
-      const out: CallbackTask[] = [];
-      for (const r of rows) {
-        if (out.length === limit) break;
-        if (excludeIds === undefined || !excludeIds.has(r.id)) out.push(toTask(r));
-      }
-      return out;
-    });
+    // Excluded tasks are due too (they sit in the ACD): ask for that many more and drop them.
+    return settle(() => notExcluded(this.#due.all(now, limit + (excludeIds?.size ?? 0)), limit, excludeIds));
+  }
+
+  dueOfAirings(now: number, limit: number, airings: readonly string[], excludeIds?: ReadonlySet<number>): Promise<CallbackTask[]> {
+    if (airings.length === 0) return Promise.resolve([]);
+    return settle(() => notExcluded(this.#dueOfAirings.all(now, JSON.stringify(airings), limit + (excludeIds?.size ?? 0)), limit, excludeIds));
   }
 
   startAttempt(taskId: number, a: { callId: string; agentId: string | null }, now: number): Promise<StoreResult<{ task: CallbackTask; attempt: CallbackAttempt }>> {

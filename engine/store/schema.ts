@@ -165,4 +165,14 @@ ALTER TABLE call_journal ADD COLUMN ringing_since INTEGER;
 ALTER TABLE call_journal ADD COLUMN ringing_ms INTEGER NOT NULL DEFAULT 0;
 `,
   },
+  {
+    version: 4,
+    name: 'callback tasks carry their airing (surge mode dials the previous airing\'s first)',
+    // Issue 18: "callbacks of the previous airing are finished first". Tasks created before the
+    // upgrade have none: they are dialled as before, after those of the previous airing.
+    sql: `
+ALTER TABLE callbacks ADD COLUMN airing TEXT;
+CREATE INDEX callbacks_open_by_airing ON callbacks (airing, arrived_at) WHERE status = 'open';
+`,
+  },
 ];

@@ -26,7 +26,7 @@ t.test('file database: directory created, WAL, synchronous configurable, migrati
   const full = openStore({ path: file, synchronous: 'full' });
   t.equal(full.db.pragma('synchronous', { simple: true }), 2, 'FULL when asked');
   const rows = full.db.prepare('SELECT component, version FROM schema_migrations').all();
-  t.same(rows, [{ component: 'store', version: 1 }, { component: 'store', version: 2 }, { component: 'store', version: 3 }], 'reopening does not re-run migrations');
+  t.same(rows, [{ component: 'store', version: 1 }, { component: 'store', version: 2 }, { component: 'store', version: 3 }, { component: 'store', version: 4 }], 'reopening does not re-run migrations');
   await full.close();
 });
 
@@ -336,7 +336,7 @@ t.test('postgres', async (t) => {
     await first.close();
     const again = await b.open({}, 'mig');
     t.same(await b.rows(again, "SELECT component, version FROM schema_migrations ORDER BY version"),
-      [{ component: 'store', version: 1 }, { component: 'store', version: 2 }, { component: 'store', version: 3 }], 'reopening does not re-run migrations');
+      [{ component: 'store', version: 1 }, { component: 'store', version: 2 }, { component: 'store', version: 3 }, { component: 'store', version: 4 }], 'reopening does not re-run migrations');
     await b.rows(again, "INSERT INTO schema_migrations (component, version, name, applied_at) VALUES ('store', 99, 'future', 0)");
     await again.close();
     await t.rejects(b.open({}, 'mig'), /DB_ERR_SCHEMA/);

@@ -147,6 +147,11 @@ export interface CallbackInput {
   customerId: string | null;
   /** The customer's IANA time zone when known (calling hours are theirs); absent or null = the policy's. */
   timeZone?: string | null;
+  /**
+   * The airing the call came from (engine/reports schedule.ts: resolved from the dialled number
+   * and the arrival time); absent or null = none. Surge mode dials the previous airing's first.
+   */
+  airing?: string | null;
 }
 
 /** A callback task. */
@@ -183,6 +188,8 @@ export interface CallbackTask {
   lastResult: AttemptResult | null;
   /** The customer's IANA time zone, or null = the policy's. */
   timeZone: string | null;
+  /** The airing of the first call merged into the task (schema version 4), or null; absent in older fakes. */
+  airing?: string | null;
   closedAt: number | null;
   /** Free text given at complete/cancel/release, or what closed the task (`dnc`, `inbound`, `expired`, a result). */
   note: string | null;
@@ -259,6 +266,8 @@ export interface CallbackStore {
    * the first called back), at most `limit`, skipping `excludeIds` (already in the ACD).
    */
   due(now: number, limit: number, excludeIds?: ReadonlySet<number>): Promise<CallbackTask[]>;
+  /** {@link due}, only the tasks of these airings (surge mode: the previous airing's first). */
+  dueOfAirings(now: number, limit: number, airings: readonly string[], excludeIds?: ReadonlySet<number>): Promise<CallbackTask[]>;
   /** open → claimed (by the agent, or `dialer`) and a new attempt, in one transaction. Refused when not open. */
   startAttempt(taskId: number, a: { callId: string; agentId: string | null }, now: number): Promise<StoreResult<{ task: CallbackTask; attempt: CallbackAttempt }>>;
   /**

@@ -13,7 +13,7 @@ import {
   type AttemptEnd, type CallbackAttempt, type CallbackFigures, type CallbackFilter, type CallbackInput, type CallbackStatus,
   type CallbackStore, type CallbackTask, type StoreResult,
 } from '../types.ts';
-import { DIALER, refusal, toAttempt, toTask, type AttemptRow, type CallbackRow } from '../callbacks.ts';
+import { DIALER, notExcluded, refusal, toAttempt, toTask, type AttemptRow, type CallbackRow } from '../callbacks.ts';
 import type { PgTables, PgTx, PgWriter } from './writer.ts';
 
 type Exec = Kysely<PgTables>;
@@ -51,9 +51,9 @@ export class PgCallbacks implements CallbackStore {
   /** {@link create} inside the caller's write (the merge rule of the SQLite store, same partial unique index). */
   async createIn(tx: PgTx, input: CallbackInput, now: number): Promise<{ task: CallbackTask; created: boolean }> {
     const r = await sql<CallbackRow>`INSERT INTO callbacks (caller, queue, reason, arrived_at, last_arrival_at, first_call_id,
-        last_call_id, dialled, programme, customer_id, created_at, updated_at, next_attempt_at, time_zone)
+        last_call_id, dialled, programme, customer_id, created_at, updated_at, next_attempt_at, time_zone, airing)
       VALUES (${input.caller}, ${input.queue}, ${input.reason}, ${input.arrivedAt}, ${input.arrivedAt}, ${input.callId}, ${input.callId},
-        ${input.dialled}, ${input.programme}, ${input.customerId}, ${now}, ${now}, ${now}, ${input.timeZone ?? null})
+        ${input.dialled}, ${input.programme}, ${input.customerId}, ${now}, ${now}, ${now}, ${input.timeZone ?? null}, ${input.airing ?? null})
       ON CONFLICT (caller) WHERE status IN ('open', 'claimed') DO UPDATE SET
         abandons = callbacks.abandons + 1,
         arrived_at = LEAST(callbacks.arrived_at, excluded.arrived_at),
@@ -61,6 +61,7 @@ export class PgCallbacks implements CallbackStore {
         last_call_id = excluded.last_call_id,
         customer_id = coalesce(callbacks.customer_id, excluded.customer_id),
         time_zone = coalesce(callbacks.time_zone, excluded.time_zone),
+        airing = coalesce(callbacks.airing, excluded.airing),
         next_attempt_at = LEAST(callbacks.next_attempt_at, excluded.next_attempt_at),
         updated_at = excluded.updated_at
       RETURNING *`.execute(tx);
@@ -124,12 +125,14 @@ export class PgCallbacks implements CallbackStore {
     // Excluded tasks are due too (they sit in the ACD): ask for that many more and drop them.
     const r = await sql<CallbackRow>`SELECT * FROM callbacks WHERE status = 'open' AND next_attempt_at <= ${now}
       ORDER BY arrived_at, id LIMIT ${limit + (excludeIds?.size ?? 0)}`.execute(this.#db);
-    const out: CallbackTask[] = [];
-    for (const row of r.rows) {
-      if (out.length === limit) break;
-      if (excludeIds === undefined || !excludeIds.has(row.id)) out.push(toTask(row));
-    }
-    return out;
+    return notExcluded(r.rows, limit, excludeIds);
+  }
+
+  async dueOfAirings(now: number, limit: number, airings: readonly string[], excludeIds?: ReadonlySet<number>): Promise<CallbackTask[]> {
+    if (airings.length === 0) return [];
+    const r = await sql<CallbackRow>`SELECT * FROM callbacks WHERE status = 'open' AND next_attempt_at <= ${now} AND airing = ANY(${[...airings]}::text[])
+      ORDER BY arrived_at, id LIMIT ${limit + (excludeIds?.size ?? 0)}`.execute(this.#db);
+    return notExcluded(r.rows, limit, excludeIds);
   }
 
   startAttempt(taskId: number, a: { callId: string; agentId: string | null }, now: number): Promise<StoreResult<{ task: CallbackTask; attempt: CallbackAttempt }>> {

@@ -133,6 +133,14 @@ ALTER TABLE call_journal ADD COLUMN ringing_since BIGINT;
 ALTER TABLE call_journal ADD COLUMN ringing_ms BIGINT NOT NULL DEFAULT 0;
 `,
   },
+  {
+    version: 4,
+    name: 'callback tasks carry their airing (surge mode dials the previous airing\'s first)',
+    sql: `
+ALTER TABLE callbacks ADD COLUMN airing TEXT;
+CREATE INDEX callbacks_open_by_airing ON callbacks (airing, arrived_at) WHERE status = 'open';
+`,
+  },
 ];
 
 /** Migrations of the `bindings` component on PostgreSQL (same versions as BINDING_MIGRATIONS). */
