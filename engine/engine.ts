@@ -14,13 +14,13 @@ import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { Acd, type AcdEffect } from './acd/index.ts';
 import { WorkScheduler, type WorkClass } from './sched/index.ts';
-import { InboundClasses, SourceAdmission, TransportLayer, UserAgent, resolveUri, type IncomingInvite, type IncomingRequest, type SipRequest, type SipUri, type Endpoint } from './sip/index.ts';
+import { InboundClasses, SourceAdmission, TransportLayer, UserAgent, type IncomingInvite, type IncomingRequest, type SipRequest, type Endpoint } from './sip/index.ts';
 import { MediaPool } from '../media/index.ts';
 import { openStore, OutboxDispatcher, SqliteBindingStore, type SqliteStore } from './store/index.ts';
 import { openPgStore, PgBindingStore, PgStore } from './store/pg/index.ts';
 import { SqliteCrmAdapter, WebhookCrmAdapter, loadAdapterModule, type CrmAdapter } from '../crm-adapter/index.ts';
 import { ShopCrmAdapter, type ShopStoreConfig } from '../crm-adapter/shop/index.ts';
-import { Registrar } from './registrar/index.ts';
+import { Registrar, phoneTarget } from './registrar/index.ts';
 import { TrunkTable } from './trunks/index.ts';
 import { CachedCallerLookup, CallController, CallMonitor, CallRecordings, CrmQueryRunner, Dispositions, promptChecker, recordingPort, settingsFromConfig, startRtpengineRelay, surveysFromConfig, type CallControlEvent, type TrunkAdmission } from './calls/index.ts';
 import {
@@ -112,7 +112,8 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
         onFenced: (reason) => onFenced(reason),
       });
       store.writer.setFence(node.fence);
-      cleanups.push(() => node.stop());
+      // Its last writes (CDRs of the calls the stop hung up) commit before the lease is given up: after it they would be refused.
+      cleanups.push(async () => { await store.writer.flush(); await node.stop(); });
       return node;
     })();
     const crm: CrmAdapter = opts.crm ?? (config.crm.adapter === 'sqlite'
@@ -289,7 +290,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     // What the callback dialer and the campaign dialers share (engine/dialer, engine/campaigns).
     const dialerBase = {
       acd, decide: (input: () => AcdEffect[]) => calls.decide(input), store, outbound, ua, media, lookup,
-      agents: { contacts: (agentId: string) => registrar.lookup(agentId).map((b) => ({ uri: b.uri, source: agentTarget(b) })) },
+      agents: { contacts: (agentId: string) => registrar.lookup(agentId).map(phoneTarget) },
       settings: {
         pollMs: config.callbacks.dialing.pollSeconds * 1000, defaultQueue: config.callbacks.defaultQueue ?? firstQueue,
         rtpTimeoutMs: callsSettings.rtpTimeoutMs, lookupDeadlineMs: callsSettings.lookupDeadlineMs,
@@ -341,7 +342,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     const supervisorPhones = new Set(config.users.accounts.filter((a) => a.role !== 'agent' && a.agent !== null).map((a) => a.agent!));
     const monitor = new CallMonitor({
       ua, media: callMedia, now: () => Date.now(), log: log.child({ module: 'monitor' }), call: (id) => calls.bridged(id),
-      agents: { contacts: (agentId) => registrar.lookup(agentId).map((b) => ({ uri: b.uri, source: agentTarget(b) })), agentByExtension: (ext) => registrar.agentOf(ext) },
+      agents: { contacts: (agentId) => registrar.lookup(agentId).map(phoneTarget), agentByExtension: (ext) => registrar.agentOf(ext) },
       isSupervisorPhone: (agentId) => config.users.accounts.length === 0 || supervisorPhones.has(agentId),
       ...(config.outbound.trunks.length > 0 ? { outbound } : {}),
     });
@@ -364,7 +365,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
         },
       },
       agents: {
-        contacts: (agentId) => registrar.lookup(agentId).map((b) => ({ uri: b.uri, source: agentTarget(b) })),
+        contacts: (agentId) => registrar.lookup(agentId).map(phoneTarget),
         agentByExtension: (ext) => registrar.agentOf(ext),
         isAgentSource: (agentId, source) => registrar.isContactSource(agentId, source),
       },
@@ -608,15 +609,4 @@ function shopLiveCall(calls: CallController, callId: string): ShopLiveCall | und
   // Over, its agent in wrap-up (when orders are often entered): the CDR waiting for the wrap-up's end.
   const w = calls.inWrapUp(callId);
   return w === undefined ? undefined : { agent: w.agent, caller: w.caller, programme: w.programme, airing: w.airing, customerId: w.customerId };
-}
-
-/**
- * Where to send an agent's INVITE. Over TCP/TLS: the connection the REGISTER came on. Over UDP: the
- * Contact when its host is the address the REGISTER came from (the phone is not behind NAT, and
- * may use another port for calls than for registering), else the REGISTER's source (NAT).
- */
-function agentTarget(b: { uri: SipUri; source: Endpoint }): Endpoint {
-  if (b.source.transport !== 'UDP') return b.source;
-  const contact = resolveUri(b.uri);
-  return contact.transport === 'UDP' && contact.address === b.source.address ? contact : b.source;
 }

@@ -53,7 +53,8 @@ export function ringAgentPhone(r: AgentRing): OutgoingInvite {
     to: `<sip:${r.agentId}@onair.invalid>`,
     body: sdpBody(createOffer(r.local)),
     contentType: 'application/sdp',
-    headers: r.headers,
+    // A phone registered through a proxy (Path, RFC 3327) is reached back through it: loose routing, the Request-URI stays the Contact.
+    headers: r.contact.route === undefined ? r.headers : [...r.contact.route.map((value) => ({ name: 'Route', value })), ...r.headers],
     dialogDelegate: r.dialogDelegate,
     delegate: r.delegate,
   });

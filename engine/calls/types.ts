@@ -242,8 +242,10 @@ export interface AgentDeskPort {
 /** Where an agent's phone can be reached (engine/registrar). */
 export interface AgentContact {
   uri: SipUri;
-  /** Where the REGISTER came from: INVITEs go there (NAT, connection reuse). */
+  /** Where the REGISTER came from: INVITEs go there (NAT, connection reuse); with a Path, its first hop. */
   source: Endpoint;
+  /** The registration's Path (RFC 3327) as Route header values, in order: the INVITE's Route set. */
+  route?: readonly string[];
 }
 
 /** Agent phones (engine/registrar). */

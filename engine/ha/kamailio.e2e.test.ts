@@ -6,6 +6,11 @@
  * calling through Kamailio. The call reaches the active node and is answered by the agent; after
  * kill -9 of the active, a new call through the same Kamailio is answered on the other node, by
  * the same agent, whose registration the new active loaded from the database.
+ *
+ * Path (RFC 3327): Kamailio adds a Path to the REGISTER it forwards, the registrar stores it with
+ * the binding, and the node's INVITE to the agent goes back through Kamailio with the Path as its
+ * Route set. The agent's sipp (agent-answer-proxied.xml) answers only an INVITE that Kamailio
+ * Record-Routed: before Path, the node sent its INVITE straight to the Contact and the call failed.
  */
 import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -54,37 +59,43 @@ t.test('sipp caller -> kamailio -> active onair -> sipp agent; after kill -9 the
   if (kam === undefined) return;
 
   // The agent's phone registers through Kamailio (dispatched to the active, with Path) and answers calls.
+  // It registers from the port it answers on, as a phone does: Kamailio's Path records that source
+  // (add_path_received), and INVITEs along the Path are sent there.
   const agentPort = await freeUdpPort();
   const mediaPort = await freeUdpPort();
-  const phone = startSipp({
-    scenario: path.join(SCENARIOS, 'agent-answer.xml'), transport: 'u1', localPort: agentPort, calls: 100, timeoutSec: 600,
-    args: ['-d', '2000', '-mp', String(mediaPort)],
-  });
-  t.teardown(phone.kill);
   // Until Kamailio's first probes have seen A up, the REGISTER may get Kamailio's own 503: try again.
   await waitFor('agent registered through kamailio', async () => {
     const r = await runSipp({
-      scenario: path.join(SCENARIOS, 'agent-register.xml'), target: kam.target, transport: 'u1', calls: 1, timeoutSec: 10,
+      scenario: path.join(SCENARIOS, 'agent-register.xml'), target: kam.target, transport: 'u1', localPort: agentPort, calls: 1, timeoutSec: 10,
       args: ['-s', '1001', '-au', '1001', '-ap', 'demo1001', '-key', 'agent_port', String(agentPort)],
     });
     return r.successful === 1;
   }, 60_000);
+  const phone = startSipp({
+    scenario: path.join(SCENARIOS, 'agent-answer-proxied.xml'), transport: 'u1', localPort: agentPort, calls: 100, timeoutSec: 600,
+    args: ['-d', '2000', '-mp', String(mediaPort)],
+  });
+  t.teardown(phone.kill);
 
   const bindings = new pg.Client({ connectionString: url });
   await bindings.connect();
   t.teardown(() => bindings.end());
   const rows = await waitFor('the registration in the database', async () => {
-    const r = (await bindings.query<{ agent_id: string; contact: string }>('SELECT agent_id, contact FROM agent_bindings')).rows;
+    const r = (await bindings.query<{ agent_id: string; contact: string; path: string | null }>('SELECT agent_id, contact, path FROM agent_bindings')).rows;
     return r.length > 0 ? r : undefined;
   }, 10_000).catch((err: unknown) => { t.comment(a.output().slice(-4000)); throw err; });
   t.equal(rows[0]?.agent_id, '1001', 'the registration made through kamailio is in the shared database');
+  const stored = rows[0]?.path ?? '';
+  t.ok(stored.startsWith(`<sip:127.0.0.1:${kam.port};`) && stored.includes(';lr') && stored.includes(`received=sip:127.0.0.1:${agentPort}`),
+    `with Kamailio's Path (add_path_received: the proxy, then where the phone registered from): ${stored}`);
 
   const call = async (number: string, file: string): Promise<number> => (await runSipp({
     scenario: path.join(SCENARIOS, 'caller.xml'), target: kam.target, transport: 'u1', calls: 1, rate: 1, timeoutSec: 60,
     args: ['-s', '100', '-inf', callersFile({ dir: dirs[0]! }, [number], file), '-d', '6000'],
   })).successful;
   t.equal(await call('+4930666000001', 'first.csv'), 1, 'the first call through kamailio completed');
-  const first = await waitFor('answered CDR on A', async () => (await a.get<Page<CdrView>>('/api/v1/cdrs?limit=10')).items.find((c) => c.caller === '+4930666000001'), 30_000);
+  const first = await waitFor('answered CDR on A', async () => (await a.get<Page<CdrView>>('/api/v1/cdrs?limit=10')).items.find((c) => c.caller === '+4930666000001'), 30_000)
+    .catch((err: unknown) => { t.comment(`A:\n${a.output().slice(-6000)}\nkamailio:\n${kam.output().slice(-4000)}`); throw err; });
   t.equal(first.outcome, 'answered', 'answered');
   t.equal(first.agent, '1001', 'by the agent registered through kamailio');
 

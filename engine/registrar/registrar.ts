@@ -27,6 +27,7 @@ import {
   type SipUri, type TimerHandle,
 } from '../sip/index.ts';
 import { FailureLimiter, RefusalLimiter, type FailureLimiterOptions } from './limiter.ts';
+import { formatPath, parseStoredPath, readPath, supportsPath } from './path.ts';
 
 /** An agent allowed to register: digest user name is the extension. */
 export interface RegistrarAgent {
@@ -55,6 +56,8 @@ export interface PersistedBinding {
   /** The Contact's `+sip.instance` (RFC 5626 §4.1) without its quotes, or null. */
   instanceId: string | null;
   registeredAt: number;
+  /** The REGISTER's Path (RFC 3327) as one header value (`<sip:p1;lr>, <sip:p2;lr>`); null or absent: none (path.ts). */
+  path?: string | null;
 }
 
 /**
@@ -136,8 +139,10 @@ export interface Binding {
   readonly contact: NameAddr;
   /** `contact.uri`: the Request-URI of INVITEs to this phone. */
   readonly uri: SipUri;
-  /** Where the REGISTER came from: INVITEs go here (NAT, connection reuse). */
+  /** Where the REGISTER came from: INVITEs go here (NAT, connection reuse), or to the first Path entry. */
   readonly source: Endpoint;
+  /** The REGISTER's Path (RFC 3327), checked (path.ts): the Route set of INVITEs to this phone. Empty without one. */
+  readonly path: readonly NameAddr[];
   /** Our address it arrived on; null for a binding restored from the store. */
   readonly local: Endpoint | null;
   /** Preference 0..1 from the Contact `q` parameter (1 when absent). */
@@ -195,6 +200,7 @@ class BindingRecord implements Binding {
   contact!: NameAddr;
   uri!: SipUri;
   source!: Endpoint;
+  path!: readonly NameAddr[];
   local!: Endpoint | null;
   q!: number;
   callId!: string;
@@ -213,10 +219,11 @@ class BindingRecord implements Binding {
   }
 
   /** Take a stored binding (times already on our clock; after a restart: no local address, q 1, no User-Agent). */
-  restore(p: PersistedBinding, contact: NameAddr, now: number): void {
+  restore(p: PersistedBinding, contact: NameAddr, path: readonly NameAddr[], now: number): void {
     this.contact = contact;
     this.uri = contact.uri;
     this.source = { transport: p.source.transport, address: p.source.address, port: p.source.port };
+    this.path = path;
     this.local = null;
     this.q = 1;
     this.callId = p.callId;
@@ -229,11 +236,13 @@ class BindingRecord implements Binding {
   /** The stored form (contract C4); `toWall` turns our clock's times into wall-clock ms. */
   persisted(toWall: number): PersistedBinding {
     const instance = this.contact.params.get('+sip.instance');
+    const path = formatPath(this.path);
     return {
       agentId: this.agentId, contact: formatUri(this.uri),
       source: { transport: this.source.transport, address: this.source.address, port: this.source.port },
       expiresAt: this.expiresAt + toWall, callId: this.callId, cseq: this.cseq,
       instanceId: typeof instance === 'string' ? unquote(instance) : null, registeredAt: this.registeredAt + toWall,
+      ...(path !== null ? { path } : {}),
     };
   }
 
@@ -242,6 +251,7 @@ class BindingRecord implements Binding {
     this.contact = c.contact;
     this.uri = c.contact.uri;
     this.source = c.source;
+    this.path = c.path;
     this.local = { ...req.inbound.local };
     this.q = c.q;
     this.callId = req.request.headers.callId;
@@ -266,6 +276,8 @@ interface Change {
   expires: number;
   q: number;
   source: Endpoint;
+  /** The REGISTER's checked Path (every Contact of one REGISTER shares it). */
+  path: readonly NameAddr[];
 }
 
 type Plan = { ok: true; changes: Change[]; removeAll: boolean } | { ok: false; status: number; reason: string; headers: HeaderField[] };
@@ -380,7 +392,9 @@ export class Registrar {
       const p = { ...stored, expiresAt: stored.expiresAt + fromWall, registeredAt: stored.registeredAt + fromWall };
       const agent = this.byId.get(p.agentId);
       const uri = parseUri(p.contact);
-      if (agent === undefined || uri === undefined || !(p.expiresAt > now)) {
+      // A Path that does not read back (another version's row, a hand edit): the phone is not reachable as it registered.
+      const path = parseStoredPath(p.path ?? null);
+      if (agent === undefined || uri === undefined || path === undefined || !(p.expiresAt > now)) {
         dropped++;
         this.persist(() => store.remove(p.agentId, p.contact), p.agentId);
         continue;
@@ -393,7 +407,7 @@ export class Registrar {
       const params: Params = new Map();
       if (p.instanceId !== null) params.set('+sip.instance', `"${p.instanceId}"`);
       const b = new BindingRecord(agent.id, agent.extension, p.registeredAt);
-      b.restore(p, { displayName: undefined, uri, params }, now);
+      b.restore(p, { displayName: undefined, uri, params }, path, now);
       b.storedContact = p.contact;
       this.index(b);
       agent.bindings.push(b);
@@ -459,7 +473,11 @@ export class Registrar {
     const had = agent.bindings.length;
     const added = this.apply(agent, plan, req);
     this.stats.accepted++;
-    req.respond(200, { headers: this.contactHeaders(agent) });
+    const headers = this.contactHeaders(agent);
+    // RFC 3327 §5.3: the Path is echoed only to a UA that said it supports it.
+    const path = request.headers.getAll('Path');
+    if (path.length > 0 && supportsPath(request.headers)) headers.push({ name: 'Path', value: path.join(', ') });
+    req.respond(200, { headers });
     for (const b of added) this.emitRegistered(agent.id, b);
     if (had > 0 && agent.bindings.length === 0) this.emitUnregistered(agent.id, 'removed');
   }
@@ -499,14 +517,16 @@ export class Registrar {
    * True when `source` (transport, address and port) is where one of the agent's live bindings
    * registered from: a request from there comes from the agent's authenticated phone (contract
    * C3; feature codes use it). Connection ids are not compared: a TCP phone may reconnect from the
-   * same port, and what was authenticated is the address.
+   * same port, and what was authenticated is the address. A binding registered through a proxy
+   * (with a Path) never matches: its source is the proxy, which relays every phone behind it, so
+   * the address proves nothing about which phone sent a request.
    */
   isContactSource(agentId: string, source: Endpoint): boolean {
     const agent = this.byId.get(agentId);
     if (agent === undefined) return false;
     const now = this.clock.now();
     for (const b of agent.bindings) {
-      if (b.expiresAt > now && b.source.port === source.port && b.source.address === source.address && b.source.transport === source.transport) return true;
+      if (b.expiresAt > now && b.path.length === 0 && b.source.port === source.port && b.source.address === source.address && b.source.transport === source.transport) return true;
     }
     return false;
   }
@@ -580,10 +600,10 @@ export class Registrar {
     return undefined;
   }
 
-  /** True when `address` is the source of one of the agent's live bindings. */
+  /** True when `address` is the source of one of the agent's live bindings (not one through a proxy: see {@link Registrar.isContactSource}). */
   private isBoundAddress(agent: AgentEntry, address: string): boolean {
     const now = this.clock.now();
-    for (const b of agent.bindings) if (b.expiresAt > now && b.source.address === address) return true;
+    for (const b of agent.bindings) if (b.expiresAt > now && b.path.length === 0 && b.source.address === address) return true;
     return false;
   }
 
@@ -633,6 +653,9 @@ export class Registrar {
     const callId = h.callId;
     const cseq = h.cseq.seq;
     const source: Endpoint = { ...req.inbound.source };
+    // RFC 3327 §5.3: stored with the bindings, so refused whole before anything changes.
+    const path = readPath(h, source);
+    if (!path.ok) return fail(400, path.reason);
     if (contacts.some(isWildcard)) {
       if (contacts.length !== 1 || headerExpires !== 0) return fail(400, 'Invalid Wildcard Contact');
       for (const b of agent.bindings) if (b.callId === callId && cseq <= b.cseq) return fail(500, 'CSeq Out of Order');
@@ -651,7 +674,7 @@ export class Registrar {
       // The same contact twice in one request: the last one counts.
       const dup = changes.findIndex((ch) => uriEquals(ch.contact.uri, c.uri));
       if (dup >= 0) changes.splice(dup, 1);
-      changes.push({ contact: withoutExpires(c), existing, expires, q: parseQ(c.params.get('q')), source });
+      changes.push({ contact: withoutExpires(c), existing, expires, q: parseQ(c.params.get('q')), source, path: path.path });
     }
     // Older bindings may be evicted to make room, but one request cannot ask for more than the limit.
     let active = 0;

@@ -111,6 +111,8 @@ export interface RawRegister {
   expires?: number;
   /** Authorization header value. */
   authorization?: string;
+  /** More header lines as written (`Path: <sip:127.0.0.1:5999;lr>`, `Supported: path`). */
+  headers?: string[];
 }
 
 /** How {@link RawPhone.authorization} answers a challenge. */
@@ -170,6 +172,7 @@ export class RawPhone {
       ...(r.contacts ?? []).map((c) => `Contact: ${c}`),
       ...(r.expires !== undefined ? [`Expires: ${r.expires}`] : []),
       ...(r.authorization !== undefined ? [`Authorization: ${r.authorization}`] : []),
+      ...(r.headers ?? []),
       'User-Agent: raw-phone',
       'Content-Length: 0',
     ];

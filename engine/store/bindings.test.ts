@@ -31,7 +31,19 @@ void eachBackend(t, (t, backend) => {
     t.equal(left[0]?.n, 2, 'the lapsed row is deleted, not only skipped');
     t.same(await reopened.load(T0 + 60_000), [a], 'a binding is live until (not at) its expiry');
     const versions = await backend.rows<{ version: number }>(second, "SELECT version FROM schema_migrations WHERE component = 'bindings'");
-    t.same(versions.map((v) => v.version), [1], 'migrated once, as its own component');
+    t.same(versions.map((v) => v.version), [1, 2], 'migrated once, as its own component (2: Path)');
+  });
+
+  t.test('the Path of a registration (RFC 3327) is stored and read back; none reads back as none', async (t) => {
+    const store = await backend.open();
+    t.teardown(() => store.close());
+    const bindings = await backend.bindings(store, T0);
+    const via = binding('1001', 'sip:1001@10.0.0.5:5060', T0 + 60_000, { path: '<sip:127.0.0.1:5060;lr;received=sip:192.0.2.7:40000>, <sip:core.example;lr>' });
+    const direct = binding('1002', 'sip:1002@192.0.2.10:5062', T0 + 60_000);
+    await Promise.all([bindings.upsert(via), bindings.upsert(direct)]);
+    t.same(await bindings.load(T0), [via, direct]);
+    await bindings.upsert({ ...via, path: null });
+    t.same((await bindings.load(T0))[0], binding('1001', 'sip:1001@10.0.0.5:5060', T0 + 60_000), 'a refresh without Path clears it');
   });
 
   t.test("times from the registrar's monotonic clock (fractional ms) are stored", async (t) => {

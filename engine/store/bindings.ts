@@ -30,6 +30,8 @@ export interface StoredBinding {
   instanceId: string | null;
   /** Epoch ms of the first REGISTER of this binding. */
   registeredAt: number;
+  /** The REGISTER's Path (RFC 3327) as one header value, or null / absent: none. */
+  path?: string | null;
 }
 
 /** Migrations of the `bindings` component, in order. */
@@ -54,6 +56,12 @@ CREATE TABLE agent_bindings (
 CREATE INDEX agent_bindings_expiry ON agent_bindings (expires_at);
 `,
   },
+  {
+    version: 2,
+    name: 'the Path of a registration (RFC 3327)',
+    // The proxies the REGISTER came through: INVITEs to the phone go back through them. NULL: none.
+    sql: `ALTER TABLE agent_bindings ADD COLUMN path TEXT;`,
+  },
 ];
 
 /** @internal A row of `agent_bindings` (both backends). */
@@ -68,6 +76,7 @@ export interface BindingRow {
   cseq: number;
   instance_id: string | null;
   registered_at: number;
+  path: string | null;
 }
 
 /** The registrar's `BindingStore` on SQLite. */
@@ -82,11 +91,11 @@ export class SqliteBindingStore {
   constructor(db: SqliteDatabase, writer: SqliteWriter, now: number = Date.now()) {
     migrate(db, 'bindings', BINDING_MIGRATIONS, now);
     this.#writer = writer;
-    this.#upsert = db.prepare(`INSERT INTO agent_bindings (agent_id, contact, transport, address, port, expires_at, call_id, cseq, instance_id, registered_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    this.#upsert = db.prepare(`INSERT INTO agent_bindings (agent_id, contact, transport, address, port, expires_at, call_id, cseq, instance_id, registered_at, path)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (agent_id, contact) DO UPDATE SET transport = excluded.transport, address = excluded.address, port = excluded.port,
         expires_at = excluded.expires_at, call_id = excluded.call_id, cseq = excluded.cseq, instance_id = excluded.instance_id,
-        registered_at = excluded.registered_at`);
+        registered_at = excluded.registered_at, path = excluded.path`);
     this.#remove = db.prepare('DELETE FROM agent_bindings WHERE agent_id = ? AND contact = ?');
     this.#live = db.prepare('SELECT * FROM agent_bindings WHERE expires_at > ? ORDER BY agent_id, registered_at, contact');
     this.#expire = db.prepare('DELETE FROM agent_bindings WHERE expires_at <= ?');
@@ -106,7 +115,7 @@ export class SqliteBindingStore {
   /** Store a binding, replacing the one of the same agent and Contact (a refresh). */
   upsert(b: StoredBinding): Promise<void> {
     return this.#writer.write(() => void this.#upsert.run(
-      b.agentId, b.contact, b.source.transport, b.source.address, b.source.port, b.expiresAt, b.callId, b.cseq, b.instanceId, b.registeredAt,
+      b.agentId, b.contact, b.source.transport, b.source.address, b.source.port, b.expiresAt, b.callId, b.cseq, b.instanceId, b.registeredAt, b.path ?? null,
     ));
   }
 
@@ -122,5 +131,6 @@ export function toBinding(r: BindingRow): StoredBinding {
     agentId: r.agent_id, contact: r.contact,
     source: { transport: r.transport, address: r.address, port: r.port },
     expiresAt: r.expires_at, callId: r.call_id, cseq: r.cseq, instanceId: r.instance_id, registeredAt: r.registered_at,
+    ...(r.path !== null ? { path: r.path } : {}),
   };
 }

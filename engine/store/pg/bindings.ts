@@ -41,12 +41,12 @@ export class PgBindingStore {
    */
   upsert(b: StoredBinding): Promise<void> {
     return this.#writer.write(async (tx) => void await sql`INSERT INTO agent_bindings (agent_id, contact, transport, address, port, expires_at,
-        call_id, cseq, instance_id, registered_at)
+        call_id, cseq, instance_id, registered_at, path)
       VALUES (${b.agentId}, ${b.contact}, ${b.source.transport}, ${b.source.address}, ${b.source.port}, ${Math.round(b.expiresAt)}, ${b.callId}, ${b.cseq},
-        ${b.instanceId}, ${Math.round(b.registeredAt)})
+        ${b.instanceId}, ${Math.round(b.registeredAt)}, ${b.path ?? null})
       ON CONFLICT (agent_id, contact) DO UPDATE SET transport = excluded.transport, address = excluded.address, port = excluded.port,
         expires_at = excluded.expires_at, call_id = excluded.call_id, cseq = excluded.cseq, instance_id = excluded.instance_id,
-        registered_at = excluded.registered_at`.execute(tx));
+        registered_at = excluded.registered_at, path = excluded.path`.execute(tx));
   }
 
   /** Forget the binding of `agentId` to `contact`. */

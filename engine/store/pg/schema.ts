@@ -165,4 +165,9 @@ CREATE TABLE agent_bindings (
 CREATE INDEX agent_bindings_expiry ON agent_bindings (expires_at);
 `,
   },
+  {
+    version: 2,
+    name: 'the Path of a registration (RFC 3327)',
+    sql: `ALTER TABLE agent_bindings ADD COLUMN path TEXT;`,
+  },
 ];
