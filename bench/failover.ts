@@ -1,10 +1,11 @@
 /**
- * `npm run bench -- failover [--rate 50] [--hold 3] [--agents 50] [--before 12] [--after 20]`:
+ * `npm run bench -- failover [--rate 50] [--hold 3] [--agents 50] [--before 12] [--after 20] [--lease 2000] [--renew 250]`:
  * kill -9 of the active node of an active-standby pair under load (issue 19, "Must show" 2).
  *
  * Kamailio on 127.0.0.1 (the shipped configuration, engine/testing/kamailio.ts) in front of onair
  * node A (127.0.0.2) and node B (127.0.0.3) on one throwaway PostgreSQL database; `--agents`
- * agents registered through Kamailio, answered by one sipp; sipp callers through Kamailio at
+ * agents registered through Kamailio (with its Path: their INVITEs come back through it) from the
+ * port of the one sipp that answers them all; sipp callers through Kamailio at
  * `--rate` calls/s, each hanging up `--hold` s after the IVR answers — with 50 agents, 50 calls/s
  * and 3 s that is about 50 bridged and 100 waiting calls at any time. Both nodes deliver CDRs to one
  * webhook receiver in this process. `--before` s into the load the active is killed with SIGKILL;
@@ -15,11 +16,18 @@
  * - `waiting_unrecovered`: calls waiting on A at the kill (its journal, read right after) without a
  *   callback task afterwards;
  * - `cdrs_lost`: callers whose INVITE a node answered 200 (sipp's message trace) with no CDR at the CRM nor stored
- *   in the outbox (not yet delivered, or a dead letter: stored is not lost);
+ *   in the outbox (not yet delivered, or a dead letter: stored is not lost) nor still in the journal
+ *   (a node fenced or stopped before the call ended: the next one to start recovers it);
  * - `duplicates`: calls with CDRs of two different outbox items (a redelivery of one item is not one);
  * - `bridged_kept_audio_ratio`: bridged calls at the kill whose audio survived. Without rtpengine
  *   the media of a bridged call is relayed by the node that died, so this is 0 by construction:
- *   reported as measured, not hidden.
+ *   reported as measured, not hidden;
+ * - `lease_used_max_ms`: the most of a lease A had used when a renewal extended it, up to the
+ *   kill (`onair_ha_lease_used_max_seconds`): how close the loaded active came to fencing itself;
+ * - `cdrs_delivered_during_load`: CDRs at the CRM when the callers' load ended (the outbox's
+ *   delivery speed; the rest are delivered after, or stay stored).
+ * A lost caller is printed with the time of its 200 from the kill and the node that sent it (the
+ * evidence of why it was lost).
  */
 import { spawnSync } from 'node:child_process';
 import http from 'node:http';
@@ -55,18 +63,35 @@ async function until(what: string, ms: number, probe: () => Promise<boolean> | b
   }
 }
 
-/** Caller numbers whose INVITE got a 200 (sipp -trace_msg of the callers). */
-function answeredNumbers(traceFile: string): Set<string> {
-  const out = new Set<string>();
+/** One caller's 200 to its INVITE in sipp's -trace_msg: when (epoch ms, sipp's UTC stamp) and from which node (the Contact's host). */
+interface Answer { at: number; node: string }
+
+/** Caller numbers whose INVITE got a 200 (sipp -trace_msg of the callers), with the first such 200. */
+function answeredNumbers(traceFile: string): Map<string, Answer> {
+  const out = new Map<string, Answer>();
   let text = '';
   try { text = readFileSync(traceFile, 'latin1'); } catch { return out; }
-  for (const block of text.split('message received')) {
+  const blocks = text.split('message received');
+  for (let i = 1; i < blocks.length; i++) {
+    const block = blocks[i]!;
     const start = block.indexOf('SIP/2.0 200');
     if (start < 0 || !/\nCSeq:\s*1 INVITE/i.test(block)) continue;
     const from = /\nFrom:\s*<sip:([^@>]+)@/i.exec(block);
-    if (from?.[1] !== undefined) out.add(from[1]);
+    if (from?.[1] === undefined || out.has(from[1])) continue;
+    // The stamp line before the block: "----- 2026-12-07\t13:27:11.123456" (the machine's time zone, UTC here).
+    const stamp = /-{10,} (\d{4}-\d\d-\d\d)\s+(\d\d:\d\d:\d\d\.\d{3})\d*\s*\n[^\n]*$/.exec(blocks[i - 1]!);
+    const contact = /\nContact:\s*<sip:[^@>]*@?([0-9.]+)/i.exec(block);
+    const day = stamp?.[1];
+    const time = stamp?.[2];
+    out.set(from[1], { at: day !== undefined && time !== undefined ? Date.parse(`${day}T${time}Z`) : NaN, node: contact?.[1] ?? '?' });
   }
   return out;
+}
+
+/** The value of an unlabelled gauge in a /metrics text, or NaN. */
+function gauge(text: string, name: string): number {
+  for (const line of text.split('\n')) if (line.startsWith(`${name} `)) return Number(line.slice(name.length + 1));
+  return NaN;
 }
 
 export async function main(args: string[]): Promise<void> {
@@ -75,6 +100,8 @@ export async function main(args: string[]): Promise<void> {
   const agentCount = Math.round(arg(args, 'agents', 50));
   const before = arg(args, 'before', 12);
   const after = arg(args, 'after', 20);
+  const leaseMs = Math.round(arg(args, 'lease', 2000));
+  const renewMs = Math.round(arg(args, 'renew', 250));
   const dir = mkdtempSync(path.join(os.tmpdir(), 'onair-bench-failover-'));
   const cleanups: (() => Promise<void> | void)[] = [() => rmSync(dir, { recursive: true, force: true })];
   try {
@@ -104,7 +131,7 @@ export async function main(args: string[]): Promise<void> {
     cleanups.push(async () => { for (const e of engines) await e.stop('SIGKILL'); });
     const node = async (id: string, address: string, port: number): Promise<EngineProcess> => {
       const e = await spawnHaNode({
-        root: dir, nodeId: id, address, port, url, leaseMs: 2000, renewIntervalMs: 250, startTimeoutMs: 60_000,
+        root: dir, nodeId: id, address, port, url, leaseMs, renewIntervalMs: renewMs, startTimeoutMs: 60_000,
         overrides: {
           sip: { maxCalls: 2000 },
           crm: { adapter: 'webhook', url: crmUrl, secret: 'bench-failover' },
@@ -125,12 +152,8 @@ export async function main(args: string[]): Promise<void> {
     await sleep(2500);
 
     const agentPort = await freeUdpPort();
-    const phones = startSipp({
-      scenario: path.join(SCENARIOS, 'agent-answer.xml'), transport: 'u1', localPort: agentPort, calls: 1_000_000, timeoutSec: 3600,
-      args: ['-d', '200', '-mp', String(await freeUdpPort())],
-    });
-    cleanups.push(() => phones.kill());
-    // Registered through Kamailio, a few at a time, again for those a loaded node did not answer in time.
+    // Registered through Kamailio, a few at a time, again for those a loaded node did not answer in time;
+    // from the port the phones answer on (Kamailio's Path records it as the received address).
     const agentsCsv = path.join(dir, 'agents.csv');
     for (let round = 0; ; round++) {
       const { items } = await a.get<{ items: { id: string; registered: boolean }[] }>('/api/v1/agents');
@@ -139,10 +162,16 @@ export async function main(args: string[]): Promise<void> {
       if (round === 10) throw new Error(`agents not registered: ${missing.join(' ')}`);
       writeFileSync(agentsCsv, `SEQUENTIAL\n${missing.map((x) => `${x};[authentication username=${x} password=demo${x}]`).join('\n')}\n`);
       await runSipp({
-        scenario: path.join(SCENARIOS, 'agents-register.xml'), target: kam.target, transport: 'u1', calls: missing.length, rate: 10, timeoutSec: 60,
+        scenario: path.join(SCENARIOS, 'agents-register.xml'), target: kam.target, transport: 'u1', localPort: agentPort, calls: missing.length, rate: 10, timeoutSec: 60,
         args: ['-inf', agentsCsv, '-key', 'agent_port', String(agentPort)],
       });
     }
+    // The phones answer only INVITEs that came through Kamailio (its Record-Route: the Path at work).
+    const phones = startSipp({
+      scenario: path.join(SCENARIOS, 'agent-answer-proxied.xml'), transport: 'u1', localPort: agentPort, calls: 1_000_000, timeoutSec: 3600,
+      args: ['-d', '200', '-mp', String(await freeUdpPort())],
+    });
+    cleanups.push(() => phones.kill());
     const total = Math.ceil(rate * (before + after));
     const callersCsv = path.join(dir, 'callers.csv');
     writeFileSync(callersCsv, `SEQUENTIAL\n${Array.from({ length: total }, (_, i) => `+49301${String(i).padStart(7, '0')}`).join('\n')}\n`);
@@ -157,7 +186,9 @@ export async function main(args: string[]): Promise<void> {
     const db = new pg.Client({ connectionString: url });
     await db.connect();
     cleanups.push(() => db.end());
+    const leaseUsedMaxMs = gauge(await a.get<string>('/metrics').catch(() => ''), 'onair_ha_lease_used_max_seconds') * 1000;
     const killedAt = performance.now();
+    const killedAtEpoch = Date.now();
     process.kill(a.pid, 'SIGKILL');
     // What died with A: its calls in progress, from the journal (B cannot have recovered it yet: the lease runs 2 s).
     const journal = (await db.query<{ call_id: string; state: string; caller: string }>('SELECT call_id, state, caller FROM call_journal')).rows;
@@ -174,6 +205,7 @@ export async function main(args: string[]): Promise<void> {
     });
     say(`takeover after ${takeoverS.toFixed(2)} s; A had ${journal.length} calls (${journal.filter((j) => j.state === 'answered').length} bridged)`);
     await callers.done;
+    const cdrsDuringLoad = new Set(cdrs.map((c) => c.callId)).size;
     // Calls whose sipp caller gave up without a BYE would stay up (no RTP timeout here): B's graceful
     // stop hangs them up and writes their CDRs, and its outbox drain delivers what is left.
     await until('B idle', 30_000, async () => (await b.get<{ items: unknown[] }>('/api/v1/calls')).items.length === 0).catch(() => say('B still had calls after the load: stopped with SIGTERM'));
@@ -187,9 +219,17 @@ export async function main(args: string[]): Promise<void> {
     const tasks = new Set((await db.query<{ first_call_id: string; last_call_id: string }>('SELECT first_call_id, last_call_id FROM callbacks')).rows
       .flatMap((r) => [r.first_call_id, r.last_call_id]));
     const waitingUnrecovered = waitingAtKill.filter((j) => !tasks.has(j.call_id)).length;
-    const withCdr = new Set([...cdrs.map((c) => c.caller), ...stored.map((r) => r.caller)]);
+    // A call still in the journal is stored too: the next node to start (or take the lease) recovers it into a CDR.
+    const journalLeft = (await db.query<{ caller: string }>('SELECT caller FROM call_journal')).rows.map((r) => r.caller);
+    const withCdr = new Set([...cdrs.map((c) => c.caller), ...stored.map((r) => r.caller), ...journalLeft]);
     const answered = answeredNumbers(trace);
-    const lost = [...answered].filter((n) => !withCdr.has(n)).length;
+    const lostCallers = [...answered.keys()].filter((n) => !withCdr.has(n));
+    const lost = lostCallers.length;
+    const inJournal = new Set(journal.map((j) => j.caller));
+    for (const n of lostCallers) {
+      const x = answered.get(n)!;
+      say(`lost: ${n} answered 200 by ${x.node} ${((x.at - killedAtEpoch) / 1000).toFixed(3)} s from the kill; in A's journal at the kill: ${inJournal.has(n)}`);
+    }
     // Outbox items of a call, delivered or still stored: two different ones are a duplicate CDR.
     const items = new Map<string, Set<string>>();
     for (const c of cdrs) items.set(c.callId, (items.get(c.callId) ?? new Set()).add(c.deliveryId));
@@ -199,13 +239,15 @@ export async function main(args: string[]): Promise<void> {
     const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
     const common = {
       rate, holdS: hold, agents: agentCount, callsAtKill: journal.length, waitingAtKill: waitingAtKill.length, bridgedAtKill: bridged,
-      answeredCallers: answered.size, cdrs: items.size, cdrsDelivered: new Set(cdrs.map((c) => c.callId)).size, cdrsLeftInOutbox: outboxLeft, cdrsDead: stored.filter((r) => r.status === 'dead').length, leaseMs: 2000, renewMs: 250, load, machine: machine(),
+      answeredCallers: answered.size, cdrs: items.size, cdrsDelivered: new Set(cdrs.map((c) => c.callId)).size, cdrsLeftInOutbox: outboxLeft, cdrsDead: stored.filter((r) => r.status === 'dead').length, journalLeft: journalLeft.length, leaseMs, renewMs, load, machine: machine(),
       uptime: spawnSync('uptime', { encoding: 'utf8' }).stdout.trim(),
     };
     emit({ bench: BENCH, metric: 'takeover_s', value: Number(takeoverS.toFixed(3)), unit: 's', ...common });
     emit({ bench: BENCH, metric: 'waiting_unrecovered', value: waitingUnrecovered, unit: 'calls', ...common });
     emit({ bench: BENCH, metric: 'cdrs_lost', value: lost, unit: 'calls', ...common });
     emit({ bench: BENCH, metric: 'duplicates', value: duplicates, unit: 'calls', ...common });
+    emit({ bench: BENCH, metric: 'lease_used_max_ms', value: Math.round(leaseUsedMaxMs), unit: 'ms', ...common });
+    emit({ bench: BENCH, metric: 'cdrs_delivered_during_load', value: cdrsDuringLoad, unit: 'calls', ...common });
     // Without rtpengine the media of every bridged call ran in the killed process: none kept its audio.
     emit({ bench: BENCH, metric: 'bridged_kept_audio_ratio', value: 0, unit: 'ratio', ...common, relay: 'onair (no rtpengine)' });
   } finally {

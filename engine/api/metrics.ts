@@ -117,7 +117,7 @@ export interface MetricSources {
   /** Mode predictive: the dialer abandon ratio over the pacer's rolling window (`PredictivePacer.abandonRatio`). */
   dialerAbandonRatio?: () => number;
   /** The active-standby node (engine/ha `HaNode.figures`), with `ha.enabled`. */
-  ha?: () => { role: HaRole; epoch: number; takeovers: number };
+  ha?: () => { role: HaRole; epoch: number; takeovers: number; leaseUsedMaxMs: number };
   /** Outbound campaigns (engine/campaigns `CampaignStore.figures`): contacts per campaign and status, attempts by result. */
   campaigns?: () => Promise<{ contacts: ReadonlyArray<{ campaign: string; status: string; n: number }>; attemptsByResult: Readonly<Record<string, number>> }>;
   /** Transfers by kind and result (structurally `CallController.transferOutcomes()`; every series present). */
@@ -305,6 +305,8 @@ export class Metrics {
       [], (emit) => { const h = sources().ha?.(); if (h !== undefined) emit({}, h.epoch); });
     scraped('counter', 'onair_ha_takeovers_total', 'Leases this node took over from another node since it started.',
       [], (emit) => { const h = sources().ha?.(); if (h !== undefined) emit({}, h.takeovers); });
+    scraped('gauge', 'onair_ha_lease_used_max_seconds', 'Most of a lease gone by when a renewal extended it, since start: how close this node came to fencing itself (keep well below ha.leaseMs).',
+      [], (emit) => { const h = sources().ha?.(); if (h !== undefined) emit({}, h.leaseUsedMaxMs / 1000); });
     scraped('gauge', 'onair_sip_transactions', 'SIP transactions alive, by side.', ['side'], (emit) => {
       const t = sources().transactions?.();
       if (t === undefined) return;

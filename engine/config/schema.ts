@@ -830,8 +830,8 @@ const reportsSection = z.strictObject({
 const haSection = z.strictObject({
   enabled: z.boolean().default(false).describe('Run as one node of an active-standby pair on the shared PostgreSQL database (needs database.kind postgres): only the node holding the lease takes calls, the other answers 503 (docs/operations.md, Running an active-standby pair).'),
   nodeId: z.string().min(1).max(64).regex(/^[A-Za-z0-9._:-]+$/).nullable().default(null).describe('This node\'s name in the lease row (unique per node); null = host name and process id.'),
-  leaseMs: z.number().int().min(200).max(60_000).default(1000).describe('How long a taken or renewed lease lasts: a dead or paused active is replaced this long after its last renewal; a node whose renewal is not answered within it fences itself (ms; docs/operations.md, Choosing the lease).'),
-  renewIntervalMs: z.number().int().min(50).max(30_000).default(250).describe('How often the active renews the lease and the standby bids for it (a standby also bids the moment a held lease runs out); at most half of leaseMs: four renewals per lease leave three to be late (ms).'),
+  leaseMs: z.number().int().min(200).max(60_000).default(2000).describe('How long a taken or renewed lease lasts: a dead or paused active is replaced this long after its last renewal; a node whose renewal is not answered within it fences itself (ms; docs/operations.md, Choosing the lease).'),
+  renewIntervalMs: z.number().int().min(50).max(30_000).default(250).describe('How often the active renews the lease and the standby bids for it (a standby also bids the moment a held lease runs out); at most half of leaseMs: eight renewals per lease leave seven to be late (ms).'),
 }).refine((h) => h.renewIntervalMs * 2 <= h.leaseMs, { message: 'ha.renewIntervalMs must be at most half of ha.leaseMs', path: ['renewIntervalMs'] })
   .prefault({}).describe('Active-standby pair: a lease with a fencing epoch in PostgreSQL (issue 19).');
 
