@@ -87,13 +87,13 @@ interface RelayCall {
 }
 
 /** rtpengine, the engine with `media.relay`, a registered sipp agent and a sipp caller that talks `talkMs`. */
-async function relayCall(t: Test, relay: 'onair' | 'rtpengine', talkMs: number): Promise<RelayCall> {
+async function relayCall(t: Test, relay: 'onair' | 'rtpengine', talkMs: number, ngPort?: number): Promise<RelayCall> {
   const dir = mkdtempSync(path.join(tmpdir(), 'onair-rtpengine-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const rtp = await startRtpengine();
   t.teardown(() => rtp.stop());
   const engine = await spawnEngine({
-    dir, startTimeoutMs: 90_000, overrides: { media: { relay, rtpengine: { address: rtp.address, port: rtp.ngPort, timeoutMs: 1000 } } },
+    dir, startTimeoutMs: 90_000, overrides: { media: { relay, rtpengine: { address: rtp.address, port: ngPort ?? rtp.ngPort, timeoutMs: 1000 } } },
   });
   t.teardown(() => engine.stop('SIGKILL'));
   const caller = await rtpPhone(path.join(dir, 'caller.dest'));
@@ -159,4 +159,17 @@ t.test('SIGKILL of the engine while bridged: the phones keep talking through rtp
   // 100 packets each way after the kill: two seconds of conversation with no engine at all.
   await waitFor('100 packets at each phone after the kill', () => caller.received() >= c0 + 100 && agent.received() >= a0 + 100, 10_000);
   t.ok(caller.receivedFrom(rtp.portMin, rtp.portMax) >= 100 && agent.receivedFrom(rtp.portMin, rtp.portMax) >= 100, 'from rtpengine\'s ports');
+});
+
+t.test('rtpengine not answering: the bridged call stays on onair\'s relay, counted, not dropped', async (t) => {
+  if (!requirePeer(t, 'sipp') || !requirePeer(t, 'rtpengine')) return;
+  // A port nobody answers on: every ng request times out.
+  const { rtp, engine, caller, agent } = await relayCall(t, 'rtpengine', 30_000, await freeUdpPort());
+  await waitFor('the fallback counted', async () => sample(await engine.get<string>('/metrics'), 'onair_rtpengine_fallbacks_total{reason="unreachable"}') === 1, 30_000);
+  const [c0, a0] = [caller.received(), agent.received()];
+  await waitFor('onair relays the call', () => caller.received() >= c0 + 50 && agent.received() >= a0 + 50, 10_000);
+  t.equal(caller.receivedFrom(rtp.portMin, rtp.portMax) + agent.receivedFrom(rtp.portMin, rtp.portMax), 0, 'nothing from rtpengine');
+  const metrics = await engine.get<string>('/metrics');
+  t.equal(sample(metrics, 'onair_rtpengine_calls'), 0);
+  t.equal((await engine.get<{ items: { phase: string }[] }>('/api/v1/calls')).items.length, 1, 'the call goes on');
 });
