@@ -53,6 +53,14 @@ async function sentTo(rig: EngineRig, number: string): Promise<number | undefine
   return (await rig.engine.calls.mediaStats(call.id))?.caller?.sent;
 }
 
+t.test("by default (media.maxStreams 'auto') the engine measures its media capacity at start and enforces it", async (t) => {
+  const { rig } = await startE2e(t, {} as never);
+  const capacity = rig.engine.calls.mediaFigures().capacity;
+  t.ok(capacity !== null && Number.isInteger(capacity) && capacity >= 1, `a measured capacity in force (${capacity} streams)`);
+  // What an operator reads: the same figure, not +Inf (no limit).
+  t.match(await metrics(rig), new RegExp(`^onair_media_capacity_streams ${capacity}$`, 'm'));
+});
+
 t.test('at media.maxStreams the next caller rings without SDP or RTP, and gets 183 and hold audio when a stream frees', async (t) => {
   if (!requirePeer(t, 'sipp')) return;
   const { rig, sipps } = await startE2e(t, { media: { maxStreams: 2 }, trunks: [trunk({ whenMediaFull: 'ringing', maxRingingSeconds: 60 })] } as never);

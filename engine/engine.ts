@@ -22,7 +22,7 @@ import { SqliteCrmAdapter, WebhookCrmAdapter, loadAdapterModule, type CrmAdapter
 import { ShopCrmAdapter, type ShopStoreConfig } from '../crm-adapter/shop/index.ts';
 import { Registrar, phoneTarget } from './registrar/index.ts';
 import { TrunkTable } from './trunks/index.ts';
-import { CachedCallerLookup, CallController, CallMonitor, CallRecordings, CrmQueryRunner, Dispositions, promptChecker, recordingPort, settingsFromConfig, startRtpengineRelay, surveysFromConfig, type CallControlEvent, type TrunkAdmission } from './calls/index.ts';
+import { CachedCallerLookup, CallController, mediaCapacity, CallMonitor, CallRecordings, CrmQueryRunner, Dispositions, promptChecker, recordingPort, settingsFromConfig, startRtpengineRelay, surveysFromConfig, type CallControlEvent, type TrunkAdmission } from './calls/index.ts';
 import {
   CDR_OUTCOMES, CallEventSink, callSummary, callsByPhase, createMetrics, deliveryObserver, deskStatusChange, packageVersion, startApi,
   type AgentInfo, type ApiServer, type CallSummary, type CdrQuery, type Metrics, type ShopLiveCall,
@@ -174,6 +174,12 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       spareLegs: config.media.spareLegs,
     });
     cleanups.push(() => media.close());
+    const capacity = await mediaCapacity(media, config.media);
+    if (capacity.source === 'measured') {
+      log.info({ streams: capacity.streams, usPerPacket: capacity.costs.map((c) => Math.round(c.usPerPacket * 100) / 100), coreShare: capacity.coreShare }, 'media capacity measured');
+    } else if (capacity.source === 'unmeasured') {
+      log.warn({ reason: capacity.reason }, 'media capacity not measured: no limit but the RTP ports');
+    }
 
     // ---- ACD -------------------------------------------------------------------------------
     // Callback tasks live in the durable store; the dialer loads those due now as ACD callback
@@ -285,7 +291,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     const lookup = new CachedCallerLookup({
       adapter: crm, cacheTtlMs: config.crm.lookupCacheSeconds * 1000, metrics, log: log.child({ module: 'crm-lookup' }),
     });
-    const callsSettings = settingsFromConfig(config);
+    const callsSettings = settingsFromConfig(config, capacity.streams);
     const outbound = new OutboundDialer({ ua, config: config.outbound, clock: epochClock, log: log.child({ module: 'outbound' }), metrics });
     // What the callback dialer and the campaign dialers share (engine/dialer, engine/campaigns).
     const dialerBase = {

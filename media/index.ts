@@ -3,10 +3,11 @@
  * worker threads), the types of its commands and events, SDP offer/answer, and the prompt names
  * the call flows use. Nothing else in `media/` is meant for the engine.
  */
-export { MediaPool } from './worker/index.ts';
+export { MediaPool, streamsFor } from './worker/index.ts';
 export type {
   MediaDelegate, MediaPoolOptions, AllocatedLeg, LegId, LegOptions, LegRemote, MediaDirection, MediaResult,
   MediaResults, MediaErrorCode, MediaEvent, WorkerStats, LegStats, LatenessStats, RecordLayout, ConferenceParty,
+  SendCost,
 } from './worker/index.ts';
 export type { Playlist, PlaylistItem } from './player/index.ts';
 export { parseSdp, negotiate, createOffer, acceptAnswer } from './sdp/index.ts';

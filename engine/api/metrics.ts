@@ -335,7 +335,7 @@ export class Metrics {
     admitted('onair_calls_ringing_held', 'gauge', 'Callers held in 180 Ringing without media now (the media capacity is reached).', (f) => f.held);
     admitted('onair_calls_ringing_held_total', 'counter', 'Callers ever held in ringing without media.', (f) => f.heldTotal);
     admitted('onair_media_streams_in_use', 'gauge', 'Callers given media (IVR, hold audio) now: streams counted against the media capacity.', (f) => f.inUse);
-    admitted('onair_media_capacity_streams', 'gauge', 'The media capacity in force (media.maxStreams); +Inf when unlimited.', (f) => f.capacity ?? Infinity);
+    admitted('onair_media_capacity_streams', 'gauge', 'The media capacity in force (media.maxStreams, or measured at start for auto); +Inf when unlimited.', (f) => f.capacity ?? Infinity);
     this.firstMediaHistogram = new Histogram({
       name: 'onair_first_media_seconds', help: 'From a carrier INVITE to the first media sent to the caller.',
       buckets: FIRST_MEDIA_BUCKETS, registers,

@@ -10,6 +10,8 @@ export { CachedCallerLookup } from './lookup.ts';
 export { Dispositions, type Disposition } from './disposition.ts';
 export type { CachedLookupOptions, LookupLogger, LookupObserver, LookupResult } from './lookup.ts';
 export { MediaAdmission, DEFAULT_OVERLOAD_POLICY, defaultQueueOf } from './media-admission.ts';
+export { mediaCapacity } from './media-capacity.ts';
+export type { MediaCapacity, MediaCapacitySettings } from './media-capacity.ts';
 export type { ArrivalVerdict, LimitVerdict, MediaAdmissionFigures } from './media-admission.ts';
 export { RefusalRecorder, isPlausibleCaller } from './refusals.ts';
 export type { RefusalVerdict } from './refusals.ts';

@@ -61,8 +61,12 @@ export function surveysFromConfig(config: Pick<Config, 'surveys'>): Map<string, 
   return surveys;
 }
 
-/** {@link CallsSettings} of a validated configuration (the flow language is the config's). */
-export function settingsFromConfig(config: Config): CallsSettings {
+/**
+ * {@link CallsSettings} of a validated configuration (the flow language is the config's).
+ * `mediaStreams` is the media capacity in force: the engine passes what `mediaCapacity` measured
+ * for `media.maxStreams: 'auto'`; left out, a configured number is used and 'auto' means no limit.
+ */
+export function settingsFromConfig(config: Config, mediaStreams: number | null = config.media.maxStreams === 'auto' ? null : config.media.maxStreams): CallsSettings {
   const flows: Record<string, Flow> = {};
   for (const [id, steps] of Object.entries(config.flows)) flows[id] = { id, steps: steps.map(flowStep) };
   const numbers: Record<string, CallsSettings['defaultRoute']> = {};
@@ -91,6 +95,6 @@ export function settingsFromConfig(config: Config): CallsSettings {
     featureCodes: codes, rtpTimeoutMs: config.media.rtpTimeoutSeconds * 1000,
     vipPriority: config.crm.vipPriorityPerLevel > 0,
     refusals: { recordsPerSecond: refusals.recordsPerSecond, burst: refusals.burst, dedupeMs: refusals.dedupeSeconds * 1000 },
-    mediaStreams: config.media.maxStreams,
+    mediaStreams,
   };
 }

@@ -179,8 +179,10 @@ const mediaSection = z.strictObject({
   languages: z.array(z.string().min(1)).min(1).default(['en', 'zh']).describe('Languages callers may hear; every localised prompt must exist in each.'),
   rtpTimeoutSeconds: nonNegativeInt.default(30).describe('A call whose leg receives no RTP this long is hung up (s); 0 = never.'),
   inbandDtmf: z.boolean().default(false).describe('Detect DTMF tones in the audio as well as RFC 4733 events.'),
-  maxStreams: positiveInt.nullable().default(null)
-    .describe('Media capacity: most callers given media at once (IVR, hold audio; 50 packets/s each; bridged calls do not count); beyond it a caller waits per its trunk\'s overload policy (docs/operations.md, Overload); null = no limit but the RTP ports.'),
+  maxStreams: z.union([positiveInt, z.literal('auto')]).nullable().default('auto')
+    .describe('Media capacity: most callers given media at once (IVR, hold audio; 50 packets/s each; bridged calls do not count); beyond it a caller waits per its trunk\'s overload policy (docs/operations.md, Overload). \'auto\' = measured at start: each worker times a burst of datagrams and the capacity is workers x capacityCoreShare / (cost per datagram x 50/s); null = no limit but the RTP ports.'),
+  capacityCoreShare: z.number().gt(0).max(1).default(0.5)
+    .describe("With maxStreams 'auto': the share of one core each media worker may spend pacing IVR and hold audio; the rest is left to signalling, the ACD and bridged calls."),
   spareLegs: nonNegativeInt.max(1000).default(32)
     .describe("RTP sockets each worker keeps bound ahead of demand, so a new call's media port is known without waiting for the worker; 0 = bind per call."),
   relay: z.enum(['onair', 'rtpengine']).default('onair')

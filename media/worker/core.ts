@@ -13,6 +13,7 @@ import { RelayDirection, WavRecorder } from '../bridge/index.ts';
 import { Leg } from './leg.ts';
 import { literalLookup } from './lookup.ts';
 import { Conference } from './conference.ts';
+import { measureSendCost } from './calibrate.ts';
 import type { LegHost } from './leg.ts';
 import type {
   ConferenceParty, LegId, LegOptions, MediaCommand, MediaErrorCode, MediaEvent, MediaResult, LegRemote, WorkerConfig, WorkerStats,
@@ -149,6 +150,8 @@ export class MediaWorkerCore implements LegHost, PlaybackDelegate {
         });
       case 'stats':
         return ok(this.stats(cmd.reset === true));
+      case 'calibrate':
+        return measureSendCost(cmd.packets, this.calibrationAddress());
       case 'shutdown':
         await this.close();
         return ok(null);
@@ -168,6 +171,13 @@ export class MediaWorkerCore implements LegHost, PlaybackDelegate {
     const ids = [...this.legs.keys(), ...this.spares.keys()];
     for (const id of ids) await this.release(id);
     this.clock.stop();
+  }
+
+  /** Where calibration datagrams go: this worker's own address (loopback for a wildcard bind). */
+  private calibrationAddress(): string {
+    if (this.bindAddress === '0.0.0.0') return '127.0.0.1';
+    if (this.bindAddress === '::') return '::1';
+    return this.bindAddress;
   }
 
   /** Counters; `reset` clears the lateness histogram after reading (benchmark warm-up). */

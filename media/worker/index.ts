@@ -5,8 +5,9 @@
 export { MediaPool } from './pool.ts';
 export type { MediaDelegate, MediaPoolOptions, AllocatedLeg } from './pool.ts';
 export { MediaWorkerCore } from './core.ts';
+export { measureSendCost, streamsFor, PACING_OVERHEAD, PACKETS_PER_STREAM_PER_S } from './calibrate.ts';
 export type { EventSink } from './core.ts';
 export type {
   LegId, LegOptions, LegRemote, MediaDirection, MediaCommand, MediaOp, MediaResults, MediaErrorCode, MediaResult,
-  MediaEvent, WorkerStats, LegStats, LatenessStats, WorkerConfig, WorkerRequest, WorkerMessage, RecordLayout, ConferenceParty,
+  MediaEvent, WorkerStats, LegStats, LatenessStats, WorkerConfig, WorkerRequest, WorkerMessage, RecordLayout, ConferenceParty, SendCost,
 } from './protocol.ts';

@@ -8,7 +8,7 @@ import { MediaWorkerCore } from './core.ts';
 import { promptSource } from './prompts.ts';
 import type {
   ConferenceParty, LegId, LegOptions, RecordLayout, MediaCommand, MediaEvent, MediaResult, MediaResults, LegRemote, WorkerConfig,
-  WorkerMessage, WorkerStats,
+  WorkerMessage, WorkerStats, SendCost,
 } from './protocol.ts';
 import type { Playlist, PacingClockOptions } from '../player/index.ts';
 
@@ -283,6 +283,20 @@ export class MediaPool {
     const rs = await Promise.all(this.channels.map((_, i) => this.send(i, { op: 'stats', reset })));
     for (const r of rs) if (r.ok) out.push(r.value);
     return out;
+  }
+
+  /**
+   * Every worker times `packets` datagrams at once (media/worker/calibrate.ts), as they pace audio
+   * together under load; the costs in worker order, or the first failure.
+   */
+  async calibrate(packets = 5000): Promise<MediaResult<SendCost[]>> {
+    const rs = await Promise.all(this.channels.map((_, i) => this.send(i, { op: 'calibrate', packets })));
+    const out: SendCost[] = [];
+    for (const r of rs) {
+      if (!r.ok) return r;
+      out.push(r.value);
+    }
+    return { ok: true, value: out };
   }
 
   /** Release every leg and stop the workers. Idempotent. */

@@ -97,7 +97,17 @@ export type MediaCommand =
   | { op: 'release'; leg: LegId }
   | { op: 'legStats'; leg: LegId }
   | { op: 'stats'; reset?: boolean }
+  /** Time `packets` datagrams sent as a latched leg sends them (media/worker/calibrate.ts). */
+  | { op: 'calibrate'; packets: number }
   | { op: 'shutdown' };
+
+/** What one worker's calibration measured (media/worker/calibrate.ts). */
+export interface SendCost {
+  /** Wall-clock microseconds per datagram sent, the receiving side on loopback included. */
+  usPerPacket: number;
+  /** Datagrams timed. */
+  packets: number;
+}
 
 /** Operation names. */
 export type MediaOp = MediaCommand['op'];
@@ -122,6 +132,7 @@ export interface MediaResults {
   release: null;
   legStats: LegStats;
   stats: WorkerStats;
+  calibrate: SendCost;
   shutdown: null;
 }
 
