@@ -29,7 +29,7 @@ import {
 } from './api/index.ts';
 import { AgentDesk } from './desk/index.ts';
 import { OutboundDialer } from './outbound/index.ts';
-import { CallbackDialer, DialerOffersMux, type PreviewChoice } from './dialer/index.ts';
+import { CallbackDialer, DialerOffersMux, PredictiveShare, type PreviewChoice } from './dialer/index.ts';
 import { CampaignRuntime, CampaignStore } from './campaigns/index.ts';
 import { firstAirings, isDialable } from './callbacks/index.ts';
 import { epochClock } from './clock/index.ts';
@@ -309,6 +309,8 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       agentIds: () => config.agents.filter((a) => a.autoAnswer).map((a) => a.id),
       pacing: { maxAbandonRatio: config.callbacks.dialing.maxAbandonRatio },
       holdPrompt: { items: [{ kind: 'prompt' as const, name: `${callsSettings.language}/all-agents-busy` }] },
+      // One share for both: each pacer counts the other's customers in flight for the same agents.
+      share: new PredictiveShare(),
     };
     const dialer = new CallbackDialer({
       ...dialerBase, tasks: store.callbacks,

@@ -16,7 +16,7 @@ import { CallRig, FakeOutbound } from '../calls/testing.ts';
 import { surveysFromConfig, type Flow, type FlowStep } from '../calls/index.ts';
 import { DEFAULT_DIALING_POLICY } from '../callbacks/index.ts';
 import { migrate, openDatabase, SqliteWriter } from '../db/index.ts';
-import { CallLimits, DialerOffersMux, type PredictiveDeps } from '../dialer/index.ts';
+import { CallLimits, DialerOffersMux, PredictiveShare, type PredictiveDeps } from '../dialer/index.ts';
 import { STORE_MIGRATIONS } from '../store/schema.ts';
 import type { CampaignResultEvent } from '../../crm-adapter/index.ts';
 import { demoConfig, parseConfig } from '../config/index.ts';
@@ -164,7 +164,7 @@ t.test('mode ivr and predictive are refused without what they need', async (t) =
 t.test('mode predictive: the customer first (the pacer over the auto-answer agents), then the agent', async (t) => {
   const { r, c, out, store } = setup(t, {
     // The ceiling set high, as in e2e-dialer-predictive: at 3 % the pacer's normal approximation dials nobody for one agent.
-    predictive: { agentIds: () => ['a1'], pacing: { maxAbandonRatio: 0.5 }, holdPrompt: { items: [{ kind: 'prompt', name: 'en/all-agents-busy' }] } },
+    predictive: { agentIds: () => ['a1'], pacing: { maxAbandonRatio: 0.5 }, holdPrompt: { items: [{ kind: 'prompt', name: 'en/all-agents-busy' }] }, share: new PredictiveShare() },
   });
   const phone = r.agent('a1', '2001', 5070);
   const now = r.clock.now();

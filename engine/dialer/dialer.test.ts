@@ -10,8 +10,8 @@ import { CallRig } from '../calls/testing.ts';
 import type { SipRequest, Dialog } from '../sip/index.ts';
 import { createOffer } from '../../media/index.ts';
 import { DEFAULT_DIALING_POLICY, isDialable } from '../callbacks/index.ts';
-import { CallbackDialer } from './index.ts';
-import type { DialEvents, DialRequest, OutboundPort } from './index.ts';
+import { CallbackDialer, DialerOffersMux, PredictiveShare } from './index.ts';
+import type { DialEvents, DialRequest, OutboundPort, PredictiveDeps } from './index.ts';
 import type { OutboxItem } from '../store/index.ts';
 
 const ALL_DAY = { ...DEFAULT_DIALING_POLICY, callingHours: [{ days: [1, 2, 3, 4, 5, 6, 7], from: '00:00', to: '24:00' }] };
@@ -186,4 +186,49 @@ t.test('surge mode: the previous airing\'s task is offered before an older task 
   t.equal(invites[0]!.headers.get('x-onair-callback-task'), String(previous.task.id), 'P#1\'s task, though the other gave up earlier');
   t.equal(dialer.stats.entries, 1, 'the other airing\'s task waits outside the ACD while P#1\'s is due');
   t.not(older.task.id, previous.task.id);
+});
+
+t.test('two predictive dialers over the same auto-answer agent dial for it once between them (one share)', async (t) => {
+  // The callback dialer and a campaign's predictive dialer, each with its own tasks (here: even and
+  // odd task ids of one store), pacing for the one agent a1. Alone, a pacer with no history and a
+  // 50 % ceiling dials two customers for one idle agent; with the share the second dialer sees the
+  // first's two in flight (decided in the same turn, still being started) and dials none.
+  const run = async (shared: boolean): Promise<number> => {
+    const dials: Dialled[] = [];
+    const outbound: OutboundPort = {
+      dial: (req, events) => {
+        dials.push({ req, events, hungUp: false });
+        return { hangup: () => undefined };
+      },
+    };
+    const one = new PredictiveShare();
+    const predictive = (): PredictiveDeps => ({
+      agentIds: () => ['a1'], pacing: { maxAbandonRatio: 0.5 }, holdPrompt: { items: [{ kind: 'prompt', name: 'en/all-agents-busy' }] },
+      share: shared ? one : new PredictiveShare(),
+    });
+    const made: CallbackDialer[] = [];
+    const r = new CallRig({
+      logLevel: 'silent', queues: [{ id: 'orders', wrapUpMs: 0, ringTimeoutMs: 10_000 }],
+      callbacks: (rig) => {
+        const make = (prefix: string, parity: number): CallbackDialer => new CallbackDialer({
+          acd: rig.acd, decide: (input) => rig.calls.decide(input), tasks: rig.store.callbacks, store: rig.store, outbound,
+          ua: rig.ua, media: rig.media, agents: { contacts: () => [] },
+          dialable: (task, now) => task.id % 2 === parity && isDialable(task, now, ALL_DAY, () => false),
+          settings: { pollMs: 2000, defaultQueue: 'orders', rtpTimeoutMs: 0, mode: 'predictive', lookupDeadlineMs: 300, entryPrefix: prefix },
+          predictive: predictive(), log: pino({ level: 'silent' }), clock: rig.clock,
+        });
+        made.push(make('cb:', 0), make('cpd:', 1));
+        return new DialerOffersMux(made[0]!, [made[1]!]);
+      },
+    });
+    t.teardown(async () => { for (const d of made) await d.stop(); await r.close(); });
+    for (let i = 0; i < 4; i++) await task(r, `1380000000${i}`);
+    r.agent('a1', '2001', 5070);
+    for (const d of made) d.start();
+    await r.advance(0);
+    await r.settle();
+    return dials.length;
+  };
+  t.equal(await run(false), 4, 'each with its own count: both dial two for the same idle agent (the over-dial)');
+  t.equal(await run(true), 2, 'sharing: the two one pacer would dial, between them');
 });

@@ -41,6 +41,7 @@ import { CONTRACT_VERSION } from '../../crm-adapter/index.ts';
 import { epochClock } from '../clock/index.ts';
 import { transition, type AttemptPhase } from './phase.ts';
 import { CallLimits, type CallLimit } from './limits.ts';
+import type { InFlight, PredictiveShare } from './predictive-share.ts';
 import type {
   AttemptResult, DialerLookup, DialerSettings, DialerTask, DialerTaskStore, DialResult, OutboundCall, OutboundPort, PreviewAnswer, PreviewChoice,
 } from './types.ts';
@@ -177,6 +178,8 @@ export interface PredictiveDeps {
   pacing?: Partial<PacingSettings>;
   /** Played to an answered customer no agent took within {@link HOLD_AFTER_MS}. */
   holdPrompt: Playlist;
+  /** Shared by every predictive dialer over these agents: customers in flight, agents' busy times. */
+  share: PredictiveShare;
 }
 
 /** What IVR survey dialing (mode ivr) needs of engine/campaigns. Must not throw. */
@@ -230,8 +233,8 @@ export class CallbackDialer implements CallbackOffers {
   readonly prefix: string;
   /** Predictive pacing (mode predictive): answer rate, handle times, the abandon window. */
   readonly pacer: PredictivePacer;
-  /** Predictive: when each auto-answer agent's current callback began (its busy time so far). */
-  private readonly busySince = new Map<string, number>();
+  /** Predictive: when each auto-answer agent's current dialled call began (shared by every predictive dialer). */
+  private readonly busySince: Map<string, number>;
   /** Mode ivr: each campaign's calls in progress and calls per second. */
   readonly limits = new CallLimits();
   /** Surge mode: the airings whose tasks are dialled first (the previous airing of each airing in surge). */
@@ -242,6 +245,20 @@ export class CallbackDialer implements CallbackOffers {
     this.clock = deps.clock ?? epochClock;
     this.prefix = deps.settings.entryPrefix ?? CALLBACK_ENTRY_PREFIX;
     this.pacer = new PredictivePacer(deps.predictive?.pacing);
+    this.busySince = deps.predictive?.share.busySince ?? new Map();
+    deps.predictive?.share.join(() => this.inFlight());
+  }
+
+  /** Predictive: this dialer's customers being dialled, and answered but not yet with an agent. */
+  private inFlight(): InFlight {
+    let dialing = 0;
+    let held = 0;
+    for (const e of this.entries.values()) {
+      const ph = e.attempt?.phase;
+      if (ph === 'claiming' || ph === 'dialing') dialing++;
+      else if (ph === 'waiting' || ph === 'connecting') held++;
+    }
+    return { dialing, held };
   }
 
   /** True when `acdId` is one of this dialer's entries (the offers mux routes by it). */
@@ -709,24 +726,24 @@ export class CallbackDialer implements CallbackOffers {
       // A busy agent's own call began when the dialer connected it, else (inbound) count it as just begun.
       else if (v.state !== 'idle') busySince.push(this.busySince.get(id) ?? now);
     }
-    let dialing = 0;
-    let held = 0;
-    for (const e of this.entries.values()) {
-      const ph = e.attempt?.phase;
-      if (ph === 'claiming' || ph === 'dialing') dialing++;
-      else if (ph === 'waiting' || ph === 'connecting') held++;
-    }
+    // Every predictive dialer's customers in flight, not only this one's: they wait for the same agents.
+    const { dialing, held } = p.share.inFlight();
     const n = this.pacer.dials({ now, agentsLoggedIn: loggedIn, agentsIdle: idle, busySince, dialing, held });
     if (n <= 0) return;
-    const exclude = new Set<number>();
-    for (const e of this.entries.values()) exclude.add(e.task.id);
-    const due = await this.dueNow(now, n * 2, exclude);
-    let started = 0;
-    for (const task of due) {
-      if (started >= n || this.stopped) break;
-      if (this.entries.has(this.prefix + task.id) || !this.d.dialable(task, now)) continue;
-      started++;
-      this.dialFirst(task);
+    const release = p.share.reserve(n);
+    try {
+      const exclude = new Set<number>();
+      for (const e of this.entries.values()) exclude.add(e.task.id);
+      const due = await this.dueNow(now, n * 2, exclude);
+      let started = 0;
+      for (const task of due) {
+        if (started >= n || this.stopped) break;
+        if (this.entries.has(this.prefix + task.id) || !this.d.dialable(task, now)) continue;
+        started++;
+        this.dialFirst(task);
+      }
+    } finally {
+      release();
     }
   }
 

@@ -8,6 +8,8 @@ export type { CallbackDialerDeps, CampaignHooks, PredictiveDeps, SurveyDeps } fr
 export { CallLimits } from './limits.ts';
 export type { CallLimit } from './limits.ts';
 export { DialerOffersMux } from './mux.ts';
+export { PredictiveShare } from './predictive-share.ts';
+export type { InFlight } from './predictive-share.ts';
 export { ATTEMPT_PHASE_NEXT, DialerError, transition } from './phase.ts';
 export type { AttemptPhase, DialerErrorCode } from './phase.ts';
 export type {
