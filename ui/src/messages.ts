@@ -363,9 +363,18 @@ export function text(lang: Lang, key: MessageKey, args: Record<string, string | 
   return s;
 }
 
-/** The label of a not-ready reason code in `lang` (the code itself when it is not configured). */
+/**
+ * Not-ready reasons the engine sets itself (engine/acd: an offer that rang out or was declined),
+ * which no configuration lists: without these the wallboard showed the raw code in Chinese too.
+ */
+const SYSTEM_REASONS: Readonly<Record<string, { en: string; zh: string }>> = {
+  ringNoAnswer: { en: 'Missed a call', zh: '未接来电' },
+  rejected: { en: 'Declined a call', zh: '拒接来电' },
+};
+
+/** The label of a not-ready reason code in `lang` (the code itself when it is neither configured nor the engine's). */
 export function reasonLabel(lang: Lang, reasons: ReadonlyArray<{ code: string; en: string; zh: string }>, code: string | null): string {
   if (code === null) return '';
-  const r = reasons.find((x) => x.code === code);
+  const r = reasons.find((x) => x.code === code) ?? (Object.hasOwn(SYSTEM_REASONS, code) ? SYSTEM_REASONS[code] : undefined);
   return r === undefined ? code : lang === 'en' ? r.en : r.zh;
 }
