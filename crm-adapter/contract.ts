@@ -391,11 +391,13 @@ export interface CdrMonitoring {
 
 /**
  * One party the caller was bridged to during an inbound call (contract C1): an agent, an external
- * number reached through an outbound trunk, or a consultation leg. `endedBy` says why the leg
- * ended: the caller was passed on (`transfer`), someone hung up (`hangup`), or it failed.
+ * number reached through an outbound trunk, a consultation leg (the call's agent with a second
+ * agent, the caller held), or a conference leg (caller, the call's agent and the consulted agent
+ * `agent` all hearing each other). `endedBy` says why the leg ended: the caller was passed on
+ * (`transfer`; a consultation that became a conference too), someone hung up (`hangup`), or it failed.
  */
 export interface CdrLeg {
-  kind: 'agent' | 'external' | 'consult';
+  kind: 'agent' | 'external' | 'consult' | 'conference';
   agent: string | null;
   number: string | null;
   queue: string | null;

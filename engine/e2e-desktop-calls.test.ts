@@ -3,11 +3,13 @@
  * headless Chromium against a real engine process, a sipp caller and two sipp agent phones: agent
  * 1001 signs in, goes ready, takes the call, holds and resumes it and transfers it to the service
  * queue from the browser; agent 1006 answers there. In a second call 1001 consults 1006 from the
- * browser and completes the attended transfer. What the engine did is read back from the CDR the
- * CRM got: the hold time and the legs.
+ * browser, joins the caller in (a three-way conference: screenshots docs/desktop/conference-en.png
+ * and -zh.png) and leaves it, which completes the attended transfer. What the engine did is read
+ * back from the CDR the CRM got: the hold time and the legs.
  */
 import t, { type Test } from 'tap';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Cdr } from '../crm-adapter/index.ts';
 import { demoConfig } from './config/index.ts';
@@ -15,6 +17,8 @@ import { requirePeer } from './testing/index.ts';
 import { buildUi, signInReady, startDesktopRig } from './testing/desktop.ts';
 import { SCENARIOS, callersFile, registerSippAgents, waitFor } from './testing/engine-rig.ts';
 import { freeUdpPort } from './testing/ports.ts';
+
+const shots = path.join(path.dirname(path.dirname(fileURLToPath(import.meta.url))), 'docs', 'desktop');
 
 /**
  * Agents 1001 (signed in and ready in the browser) and 1006 (ready by the API) on sipp phones
@@ -85,7 +89,7 @@ t.test('desktop: hold, resume and transfer to a queue from the browser reach the
   t.match(cdr.legs, [{ kind: 'agent', agent: '1001', endedBy: 'transfer' }, { kind: 'agent', agent: '1006', endedBy: 'hangup' }]);
 });
 
-t.test('desktop: consult another agent, then complete the transfer from the browser (attended transfer)', async (t) => {
+t.test('desktop: consult another agent, join the caller in (conference), leave: the transfer completes (attended transfer)', async (t) => {
   if (!requirePeer(t, 'sipp') || !requirePeer(t, 'chromium')) return;
   // B rings 1.5 s: the desktop shows the consultation ringing, then talking.
   const { page, cdr: lastCdr } = await onCall(t, 1500, '+4915110000005');
@@ -97,14 +101,25 @@ t.test('desktop: consult another agent, then complete the transfer from the brow
   await page.click('[data-testid=consult]');
   await page.locator('[data-testid=consulting]', { hasText: 'ringing' }).waitFor();
   t.ok(await page.isDisabled('[data-testid=consult-complete]'), 'no completion while B rings');
+  t.ok(await page.isDisabled('[data-testid=consult-conference]'), 'no conference while B rings');
   await page.locator('[data-testid=consulting]', { hasText: 'talking' }).waitFor({ timeout: 15_000 });
-  await page.click('[data-testid=consult-complete]');
+  t.notOk(await page.isDisabled('[data-testid=consult-complete]'), 'completion once A and B talk');
+  await page.click('[data-testid=consult-conference]');
+  await page.locator('[data-testid=consulting]', { hasText: 'conference' }).waitFor();
+  t.equal(await page.locator('[data-testid=consult-complete]').count(), 0, 'in conference: leave, not complete');
+  await page.screenshot({ path: path.join(shots, 'conference-en.png') });
+  await page.click('[data-lang=zh-CN]');
+  await page.locator('[data-testid=conference-leave]', { hasText: '退出三方' }).waitFor();
+  t.match(await page.textContent('[data-testid=consulting]'), /三方通话/);
+  await page.screenshot({ path: path.join(shots, 'conference-zh.png') });
+  await page.click('[data-testid=conference-leave]');
   await page.locator('[data-testid=transferred]').waitFor();
-  t.equal(await page.textContent('[data-testid=transferred]'), 'Transferred: 1006');
+  t.equal(await page.textContent('[data-testid=transferred]'), '已转接：1006');
 
   const cdr = await lastCdr();
   t.match(cdr, { agent: '1006', queue: 'orders', transfers: 1 });
   t.match(cdr.legs, [
-    { kind: 'agent', agent: '1001', endedBy: 'transfer' }, { kind: 'consult', agent: '1006', endedBy: 'transfer' }, { kind: 'agent', agent: '1006', endedBy: 'hangup' },
-  ], 'the consultation and both agents in the CDR');
+    { kind: 'agent', agent: '1001', endedBy: 'transfer' }, { kind: 'consult', agent: '1006', endedBy: 'transfer' },
+    { kind: 'conference', agent: '1006', endedBy: 'transfer' }, { kind: 'agent', agent: '1006', endedBy: 'hangup' },
+  ], 'the consultation, the conference and both agents in the CDR');
 });

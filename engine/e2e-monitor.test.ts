@@ -10,21 +10,13 @@ import t from 'tap';
 import { requirePeer } from './testing/index.ts';
 import { api, registerSippAgents, startEngineRig, waitFor, waitForCdrs, within } from './testing/engine-rig.ts';
 import { RawUdp } from './testing/attack.ts';
-import { ToneSocket, answeringPhone, goertzel, rawCaller } from './testing/tones.ts';
+import { TONE_ABSENT as ABSENT, TONE_PRESENT as PRESENT, ToneSocket, answeringPhone, goertzel, heardSince as since, rawCaller } from './testing/tones.ts';
 
 const CALLER_HZ = 697;
 const AGENT_HZ = 1209;
 const SUPERVISOR_HZ = 941;
-/** Power of an 8000-amplitude tone over the windows below is about 1e14; quantisation noise far under 1e11. */
-const PRESENT = 1e12;
-const ABSENT = 1e10;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** What `sock` heard from `from` on, minus the first 300 ms (the mode change reaching the worker). */
-function since(sock: ToneSocket, from: number): number[] {
-  return sock.heard.slice(from + 2400);
-}
 
 t.test('listen, whisper and barge: who hears whom', async (t) => {
   if (!requirePeer(t, 'sipp')) return;

@@ -503,7 +503,8 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       recording: { ...recordingPort(calls, recordings), monitor: (id, req) => monitor.start(id, req), audit, log: log.child({ module: 'audit' }) },
       callControl: {
         transfer: (id, to) => calls.transfer(id, to), hold: (id, intent) => calls.hold(id, intent),
-        consult: (id, agent) => calls.consult(id, agent), endConsult: (id, how) => calls.endConsult(id, how), view: (id) => calls.consultView(id),
+        consult: (id, agent) => calls.consult(id, agent), endConsult: (id, how) => calls.endConsult(id, how),
+        conference: (id, how) => calls.conference(id, how), view: (id) => calls.consultView(id),
         owner: (id) => calls.list().find((c) => c.id === id)?.agentId, teamOf: (agentId) => agentSettings.get(agentId)?.team ?? null,
         audit, log: log.child({ module: 'audit' }),
       },

@@ -29,7 +29,7 @@ const HEAD_BOOST = 1e12;
 const UNCONFIRMED_LIMIT = 2;
 
 /** The consultation inputs (attended transfer), each guarded by {@link CONSULT_NEEDS}. */
-type ConsultInput = 'consultStart' | 'consultAnswered' | 'consultCompleted' | 'consultEnded';
+type ConsultInput = 'consultStart' | 'consultAnswered' | 'consultConference' | 'consultCompleted' | 'consultEnded';
 
 /**
  * The consultation stage each consultation input accepts (the call must also be a talking live
@@ -41,10 +41,13 @@ const CONSULT_NEEDS: Readonly<Record<ConsultInput, readonly ConsultStage[]>> = {
   consultStart: ['none'],
   // The consulted agent's phone answered: it talks to the call's agent.
   consultAnswered: ['ringing'],
-  // The call passes to the consulted agent once the two have talked (RFC 3891 Replaces, or the desktop).
-  consultCompleted: ['talking'],
-  // Cancelled, not reached, declined, or hung up: the consulted agent is free again.
-  consultEnded: ['ringing', 'talking'],
+  // The call's agent joins the caller in: a three-way conference (the consulted agent stays reserved).
+  consultConference: ['talking'],
+  // The call passes to the consulted agent once the two have talked (RFC 3891 Replaces, or the
+  // desktop), or when the call's agent leaves their conference.
+  consultCompleted: ['talking', 'conference'],
+  // Cancelled, not reached, declined, or hung up (also out of a conference): the consulted agent is free again.
+  consultEnded: ['ringing', 'talking', 'conference'],
 };
 
 /**
@@ -308,6 +311,20 @@ export class Acd {
   }
 
   /**
+   * The call's agent joined the caller to its talk with the consulted agent (a three-way
+   * conference): the consulted agent stays on the call (offered nothing) and, having talked to the
+   * caller, goes to wrap-up when it leaves (see {@link consultEnded}) or the call ends.
+   */
+  consultConference(callId: string, now: Millis): AcdEffect[] {
+    void now;
+    this.out = [];
+    const call = this.consultCall(callId, 'consultConference');
+    if (call === null) return this.out;
+    call.consultStage = 'conference';
+    return this.out;
+  }
+
+  /**
    * The consultation is completed: the consulted agent becomes the call's agent (talking from now,
    * for its talk time), the call's former agent goes to wrap-up as after a transfer. The call
    * keeps its queue, priority and arrival.
@@ -334,7 +351,8 @@ export class Acd {
    * The consultation ended without completion (cancelled, the consulted phone declined or was not
    * reached, it hung up): the consulted agent is free, with its status unchanged (a status asked
    * for meanwhile applies now) and no wrap-up, and may be offered a caller at once. The call stays
-   * with its agent.
+   * with its agent. Out of a conference the consulted agent has talked to the caller: it goes to
+   * wrap-up of the call's queue first, as after a call of its own.
    */
   consultEnded(callId: string, now: Millis): AcdEffect[] {
     this.out = [];
@@ -1174,14 +1192,19 @@ export class Acd {
     return call;
   }
 
-  /** End the call's consultation, if any: the consulted agent is free (pending status first), no wrap-up. */
+  /**
+   * End the call's consultation, if any: the consulted agent is free (pending status first), no
+   * wrap-up; after a conference (it talked to the caller) it goes to the queue's wrap-up.
+   */
   private releaseConsultant(call: Call, now: Millis): void {
     const agent = call.consultant;
     if (agent === null) return;
+    const conferenced = call.consultStage === 'conference';
     call.consultant = null;
     call.consultStage = 'none';
     agent.consultFor = null;
-    this.finishWrapUp(agent, now);
+    if (conferenced) this.startWrapUp(agent, call.queue, now);
+    else this.finishWrapUp(agent, now);
   }
 
   /**

@@ -113,3 +113,35 @@ t.test('guards: each input out of order is an error effect that changes nothing'
   t.equal(code(r.acd.consultAnswered('c1', r.now)), 'ACD_ERR_INVALID_STATE', 'answered twice');
   t.match(r.acd.inspectAgent('b'), { state: 'onCall' }, 'still consulted');
 });
+
+t.test('conference: the consulted agent stays on the call, and to wrap-up whoever leaves (fails before the conference stage)', async (t) => {
+  const code = (e: ReturnType<Scenario['acd']['consultStart']>): string | undefined => (e.length === 1 && e[0]?.type === 'error' ? e[0].code : undefined);
+  const early = talking();
+  early.consult('c1', 'b');
+  t.equal(code(early.acd.consultConference('c1', early.now)), 'ACD_ERR_INVALID_STATE', 'no conference before B answered');
+
+  // B leaves the conference: A keeps the caller, B goes to wrap-up (it talked to the caller), then takes c2.
+  const bLeaves = talking();
+  bLeaves.consult('c1', 'b').consultAnswer('c1').consultConference('c1');
+  t.equal(code(bLeaves.acd.consultConference('c1', bLeaves.now)), 'ACD_ERR_INVALID_STATE', 'a second conference');
+  t.match(bLeaves.acd.inspectAgent('b'), { state: 'onCall', callId: 'c1' }, 'reserved for the call in conference');
+  bLeaves.call('c2', 's');
+  t.same(bLeaves.offers(), [], 'offered nothing meanwhile');
+  bLeaves.at(100).consultEnd('c1');
+  t.match(bLeaves.acd.inspectAgent('b'), { state: 'wrapUp', callId: null });
+  t.equal(bLeaves.agentOf('c1'), 'a', 'the call stays with A');
+  bLeaves.at(1200);
+  t.same(bLeaves.offers(), ['c2:b'], 'after its wrap-up b takes the waiting caller');
+
+  // A leaves: as a completed consultation.
+  const aLeaves = talking();
+  aLeaves.consult('c1', 'b').consultAnswer('c1').consultConference('c1').at(500).consultComplete('c1');
+  t.equal(aLeaves.agentOf('c1'), 'b');
+  t.match(aLeaves.acd.inspectAgent('a'), { state: 'wrapUp', callsHandled: 1 });
+
+  // The caller leaves: both agents to wrap-up.
+  const callerLeaves = talking();
+  callerLeaves.consult('c1', 'b').consultAnswer('c1').consultConference('c1').at(500).end('c1');
+  t.match(callerLeaves.acd.inspectAgent('a'), { state: 'wrapUp' });
+  t.match(callerLeaves.acd.inspectAgent('b'), { state: 'wrapUp', callId: null });
+});

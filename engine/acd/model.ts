@@ -169,8 +169,11 @@ export class Member implements HeapNode {
 /** Where an agent's current offer is (see {@link Agent.offerStage}). */
 export type OfferStage = 'none' | 'pending' | 'sent' | 'ringing';
 
-/** A talking call's consultation of another agent: none, that agent's phone rings, or they talk. */
-export type ConsultStage = 'none' | 'ringing' | 'talking';
+/**
+ * A talking call's consultation of another agent: none, that agent's phone rings, they talk (the
+ * caller held), or all three talk in a conference (the consulted agent hears the caller too).
+ */
+export type ConsultStage = 'none' | 'ringing' | 'talking' | 'conference';
 
 export class Agent {
   readonly id: string;

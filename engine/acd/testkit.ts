@@ -145,6 +145,11 @@ export class Scenario {
     return this.record(this.acd.consultAnswered(callId, this.now));
   }
 
+  /** The call's agent joins the caller to its consultation of `callId` (a three-way conference). */
+  consultConference(callId: string): this {
+    return this.record(this.acd.consultConference(callId, this.now));
+  }
+
   /** The consultation of `callId` completes: the consulted agent takes the call. */
   consultComplete(callId: string): this {
     return this.record(this.acd.consultCompleted(callId, this.now));

@@ -29,6 +29,12 @@ t.test('every field of a CTI event carries the call-control value', async (t) =>
   t.equal(ctiEvent({ type: 'acd.decision', latencyMs: 0.01 }), null, 'timings are metrics only');
 });
 
+t.test('a consultation\'s state, conference included, reaches the call\'s agent\'s stream (no such event before)', async (t) => {
+  const e = ctiEvent({ type: 'call.consult', callId: 'c1', agentId: '1001', consulted: '1006', state: 'conference', at });
+  t.same(e, { type: 'call.consult', at, callId: 'c1', agentId: '1001', consulted: '1006', state: 'conference' });
+  t.equal(e === null ? null : eventAgent(e), '1001');
+});
+
 t.test('an agent-filtered stream sees its call end', async (t) => {
   const e = ctiEvent({ type: 'call.ended', callId: 'c1', agentId: '1001', queue: 'orders', trunk: 'carrier', outcome: 'answered', releasedBy: 'agent', at });
   t.equal(e === null ? null : eventAgent(e), '1001');

@@ -30,6 +30,8 @@ export function ctiEvent(e: CallControlEvent): CtiEvent | null {
       };
     case 'call.answered':
       return { type: 'call.answered', at: e.at, callId: e.callId, agentId: e.agentId, queue: e.queue, waitMs: e.waitMs };
+    case 'call.consult':
+      return { type: 'call.consult', at: e.at, callId: e.callId, agentId: e.agentId, consulted: e.consulted, state: e.state };
     case 'call.ended':
       return {
         type: 'call.ended', at: e.at, callId: e.callId, agentId: e.agentId, queue: e.queue, outcome: e.outcome, releasedBy: e.releasedBy,
@@ -95,6 +97,7 @@ export function countCallEvent(metrics: Metrics, e: CallControlEvent): void {
       return;
     case 'call.arrived':
     case 'call.offered':
+    case 'call.consult':
     case 'agent.state':
       return;
   }

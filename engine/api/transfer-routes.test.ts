@@ -54,9 +54,15 @@ async function setup(t: Test) {
       if (id === 'cb-2') return { ok: false, code: 'CALLS_ERR_NO_CONSULT', message: 'no consultation' };
       return { ok: true, agent: '1006', state: how === 'complete' ? 'completed' : 'cancelled' };
     },
+    conference: (id, how) => {
+      asked.push(`${id}:conference:${how}`);
+      if (!Object.hasOwn(owners, id)) return { ok: false, code: 'CALLS_ERR_NO_CALL', message: 'no call' };
+      if (id === 'cb-2') return { ok: false, code: how === 'join' ? 'CALLS_ERR_NO_CONSULT' : 'CALLS_ERR_NO_CONFERENCE', message: 'no consultation' };
+      return { ok: true, agent: '1006', state: how === 'join' ? 'conference' : 'completed' };
+    },
     view: (id) => (Object.hasOwn(owners, id) ? {
       agent: owners[id] ?? null, queue: 'orders', consult: id !== 'ca-1' ? null : {
-        agent: '1006', from: '1001', state: 'talking', startedAt: 1, answeredAt: 2, dialog: { callId: 'x1', toTag: 'b', fromTag: 'o' },
+        agent: '1006', from: '1001', state: 'talking', startedAt: 1, answeredAt: 2, conferenceAt: null, dialog: { callId: 'x1', toTag: 'b', fromTag: 'o' },
         referTo: '<sip:1006@onair.invalid?Replaces=x1%3Bto-tag%3Db%3Bfrom-tag%3Do>',
       },
     } : undefined),
@@ -173,4 +179,25 @@ t.test('consultation: consult / complete / cancel and the call view, own call on
     ['call.consult.complete', 'cz-9', false],
   ], 'every attempt that reached the engine is audited');
   t.match(audits[1]?.detail, { agent: '1001', code: 'CALLS_ERR_LOOP' });
+});
+
+t.test('conference: join and leave, own call or the teams\' supervisor, no body, refusals mapped, audited (no route before)', async (t) => {
+  const { req, agent, boss, lead, asked, audits } = await setup(t);
+  t.equal((await req('/api/v1/calls/ca-1/consult/conference', boss, { with: '1006' })).status, 400, 'join takes no body');
+  t.equal((await req('/api/v1/calls/ca-1/conference/leave', boss, { now: true })).status, 400, 'leave takes no body');
+  t.same(asked, [], 'nothing invalid reached the engine');
+  t.equal((await req('/api/v1/calls/cb-2/consult/conference', agent)).status, 403, 'another agent\'s call: 403');
+  t.equal((await req('/api/v1/calls/cb-2/conference/leave', lead)).status, 403, 'not of the supervisor\'s teams');
+  t.equal((await req('/api/v1/calls/ca-1/consult/conference', { token: 'tok-read' })).status, 403, 'a read token: 403');
+  t.match(await req('/api/v1/calls/ca-1/consult/conference', agent), { status: 200, json: { agent: '1006', state: 'conference' } }, 'its own call');
+  t.match(await req('/api/v1/calls/ca-1/conference/leave', lead), { status: 200, json: { agent: '1006', state: 'completed' } }, 'its team\'s supervisor');
+  t.equal((await req('/api/v1/calls/cb-2/consult/conference', boss)).status, 409, 'no consultation: 409');
+  t.equal((await req('/api/v1/calls/cb-2/conference/leave', boss)).status, 409, 'no conference: 409');
+  t.equal((await req('/api/v1/calls/cz-9/consult/conference', boss)).status, 404);
+  t.equal((await req('/api/v1/calls/ca-1/consult/conference', {})).status, 401);
+  t.match(audits.map((a) => [a.actor, a.action, a.target, a.detail?.['ok']]), [
+    ['1001', 'call.conference', 'ca-1', true], ['lead-a', 'call.conference.leave', 'ca-1', true], ['boss', 'call.conference', 'cb-2', false],
+    ['boss', 'call.conference.leave', 'cb-2', false], ['boss', 'call.conference', 'cz-9', false],
+  ], 'every attempt that reached the engine is audited');
+  t.match(audits[2]?.detail, { code: 'CALLS_ERR_NO_CONSULT' });
 });

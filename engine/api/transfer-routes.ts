@@ -2,7 +2,8 @@
  * Routes of call control from the desktop or an integration (issue 16): transfer a talking call to
  * a queue, a named agent or an external number, hold / resume it, and consult a second agent
  * (attended transfer: consult, then complete or cancel; the call's consultation dialog is read
- * with `GET /api/v1/calls/:id`, so a phone can complete by REFER with Replaces) (docs/transfer.md). The rules
+ * with `GET /api/v1/calls/:id`, so a phone can complete by REFER with Replaces), or join the
+ * caller to the consultation (a three-way conference) and leave it (docs/transfer.md). The rules
  * are call control's (engine/calls transfer.ts); this file validates input, checks who may act on
  * the call, maps refusals to HTTP and audits every attempt. Registered by server.ts with its
  * `parse` / `fail`, so refusals use the same `API_ERR_*` codes.
@@ -40,6 +41,8 @@ export interface ConsultDialogView {
   state: string;
   startedAt: number;
   answeredAt: number | null;
+  /** When the caller joined (a three-way conference), or null. */
+  conferenceAt: number | null;
   /** onair's dialog with the consulted agent as a Replaces names it (RFC 3891: `toTag` the consulted phone's tag). */
   dialog: { callId: string; toTag: string; fromTag: string } | null;
   referTo: string | null;
@@ -51,6 +54,8 @@ export interface TransferRoutesDeps {
   hold(callId: string, intent: 'hold' | 'resume'): { ok: true; held: boolean } | CallControlRefusal;
   consult(callId: string, agent: string): Promise<ConsultResult>;
   endConsult(callId: string, how: 'complete' | 'cancel'): ConsultResult;
+  /** Join the caller to the consultation (three-way conference), or the call's agent leaves it (structurally `CallController.conference`). */
+  conference(callId: string, how: 'join' | 'leave'): ConsultResult;
   /** A call in progress: its agent, queue and consultation (null without one); undefined for no such call. */
   view(callId: string): { agent: string | null; queue: string | null; consult: ConsultDialogView | null } | undefined;
   /** The agent of a call in progress (null before an agent has it), undefined for no such call. */
@@ -103,6 +108,14 @@ const ROUTES = {
   consultComplete: {
     summary: 'Attended transfer, step 2: the caller is bridged to the consulted agent, who becomes the call\'s agent; the call\'s former agent is hung up and goes to wrap-up; audited',
     tags: ['calls'], params: callParams, responses: { 200: '{ agent, state: completed }', ...ERR, 404: 'no such call', 409: 'no answered consultation' },
+  },
+  consultConference: {
+    summary: 'Three-way conference: while the call\'s agent talks to the consulted agent, the caller joins them (its hold ends); each of the three hears the other two, mixed in the media worker; audited',
+    tags: ['calls'], params: callParams, responses: { 200: '{ agent, state: conference }', ...ERR, 404: 'no such call', 409: 'no answered consultation, or in conference already' },
+  },
+  conferenceLeave: {
+    summary: 'The call\'s agent leaves the conference: the caller and the consulted agent stay together as a call of that agent; the leaving agent is hung up and goes to wrap-up (as a completed consultation); audited',
+    tags: ['calls'], params: callParams, responses: { 200: '{ agent, state: completed }', ...ERR, 404: 'no such call', 409: 'no conference' },
   },
   consultCancel: {
     summary: 'End the consultation: the consulted agent\'s phone stops ringing or is hung up, the caller is bridged to its agent again; audited',
@@ -168,6 +181,22 @@ export function registerTransferRoutes(app: FastifyInstance, deps: TransferRoute
       audit(req, `call.consult.${how}`, p.id, { ok: r.ok, ...(r.ok ? { agent: r.agent } : { code: r.code }) });
       if (!r.ok) throw refused(r);
       return { agent: r.agent, state: r.state };
+    });
+  }
+
+  const conferenceRoutes = [
+    { how: 'join', url: '/api/v1/calls/:id/consult/conference', schema: ROUTES.consultConference, action: 'call.conference' },
+    { how: 'leave', url: '/api/v1/calls/:id/conference/leave', schema: ROUTES.conferenceLeave, action: 'call.conference.leave' },
+  ] as const;
+  for (const r of conferenceRoutes) {
+    app.post(r.url, { schema: r.schema, config: { access: 'signedIn', scope: 'calls' } }, async (req) => {
+      const p = kit.parse(callParams, req.params, 'params');
+      kit.parse(noBody, req.body, 'body');
+      ownCall(req, p.id);
+      const a = deps.conference(p.id, r.how);
+      audit(req, r.action, p.id, { ok: a.ok, ...(a.ok ? { agent: a.agent } : { code: a.code }) });
+      if (!a.ok) throw refused(a);
+      return { agent: a.agent, state: a.state };
     });
   }
 

@@ -219,6 +219,20 @@ export interface CallAnsweredEvent {
   waitMs: number;
 }
 
+/**
+ * The call's consultation changed (docs/transfer.md): `agentId` (the call's agent) consults
+ * `consulted`, whose phone rings (`ringing`), who talks to it (`talking`), who is in a three-way
+ * conference with it and the caller (`conference`), who took the call (`completed`) or left (`cancelled`).
+ */
+export interface CallConsultEvent {
+  type: 'call.consult';
+  at: number;
+  callId: string;
+  agentId: string;
+  consulted: string;
+  state: 'ringing' | 'talking' | 'conference' | 'completed' | 'cancelled';
+}
+
 /** The call is over. */
 export interface CallEndedEvent {
   type: 'call.ended';
@@ -278,7 +292,7 @@ export type SurgeSwitchEvent = SurgeEvent;
 
 /** Events the engine publishes to CTI clients, discriminated by `type`. `at` is epoch ms. */
 export type CtiEvent =
-  | AgentStateEvent | CallQueuedEvent | CallOfferedEvent | CallAnsweredEvent | CallEndedEvent | CallbackCreatedEvent | CallbackPreviewEvent
+  | AgentStateEvent | CallQueuedEvent | CallOfferedEvent | CallAnsweredEvent | CallConsultEvent | CallEndedEvent | CallbackCreatedEvent | CallbackPreviewEvent
   | SurgeSwitchEvent;
 
 // ---------------------------------------------------------------------------------------------

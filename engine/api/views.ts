@@ -126,6 +126,7 @@ export function eventAgent(e: CtiEvent): string | null {
     case 'agent.state':
     case 'call.offered':
     case 'call.answered':
+    case 'call.consult':
     case 'call.ended':
     case 'callback.preview':
       return e.agentId;

@@ -5,16 +5,17 @@
  * and cancel, a decline, A hanging up during the consultation, and the CDR's legs. Before the
  * consultation existed every REFER with Replaces was answered 488 and `consult` did not exist.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { createResponse, type SipRequest } from '../sip/index.ts';
 import type { Cdr } from '../../crm-adapter/index.ts';
 import { CallRig, type Phone, type RigOptions } from './testing.ts';
+import { DEFAULT_QUEUE_CALL_SETTINGS } from './settings.ts';
 
 const QUEUES: RigOptions['queues'] = [{ id: 'orders', wrapUpMs: 10_000 }, { id: 'service', wrapUpMs: 10_000 }];
 
 /** A rig where a1 talks to a caller and a2 is available and idle. */
-async function talking(tt: { teardown(fn: () => unknown): void }) {
-  const r = new CallRig({ queues: QUEUES });
+async function talking(tt: { teardown(fn: () => unknown): void }, o: Partial<RigOptions> = {}) {
+  const r = new CallRig({ queues: QUEUES, ...o });
   tt.teardown(() => r.close());
   const p1 = r.agent('a1', '2001', 5070);
   const p2 = r.agent('a2', '2002', 5072, false);
@@ -168,4 +169,126 @@ t.test('B declines, the desktop completes and cancels, A hangs up while A and B 
   t.match(r.acd.inspectAgent('a1'), { state: 'onCall', callId });
   t.match(r.acd.inspectAgent('a2'), { state: 'wrapUp' });
   t.same(r.calls.transferOutcomes().attended.ok, 2);
+});
+
+/** Legs the rig allocated, in order: the caller's, A's, then the consultation's. */
+function allocated(r: CallRig): string[] {
+  return r.media.calls.filter((c) => c.op === 'allocate').map((c) => (c as { leg: string }).leg);
+}
+
+/** The index of the first media command matching `f` (-1 for none). */
+function commandAt(r: CallRig, f: (c: CallRig['media']['calls'][number]) => boolean): number {
+  return r.media.calls.findIndex(f);
+}
+
+/** a1 consults a2, a2 answers, a1 joins the caller in: the three legs and B's INVITE. */
+async function conference(t: Test) {
+  const base = await talking(t);
+  const { r, p2, callId } = base;
+  t.match(await r.calls.consult(callId, 'a2'), { ok: true });
+  await r.settle();
+  t.match(r.calls.conference(callId, 'join'), { ok: false, code: 'CALLS_ERR_NO_CONSULT' }, 'no conference with a ringing phone');
+  const inv2 = r.agentInvites().at(-1)!;
+  r.phoneAnswers(inv2, p2);
+  await r.settle();
+  const [callerLeg, agentLeg, consultLeg] = allocated(r) as [string, string, string];
+  t.match(r.calls.conference(callId, 'join'), { ok: true, agent: 'a2', state: 'conference' });
+  await r.settle();
+  return { ...base, inv2, callerLeg, agentLeg, consultLeg };
+}
+
+t.test('conference: the caller joins A and B, each hears the other two; A leaves: caller and B go on, one CDR (no conference before)', async (t) => {
+  const { r, inv, inv2, sip, callId, callerLeg, agentLeg, consultLeg } = await conference(t);
+  const conf = r.media.calls.find((c) => c.op === 'conference');
+  t.same(conf?.op === 'conference' ? conf.parties : null, [
+    { leg: callerLeg, hears: [agentLeg, consultLeg] }, { leg: agentLeg, hears: [callerLeg, consultLeg] }, { leg: consultLeg, hears: [callerLeg, agentLeg] },
+  ], 'one media-worker conference: each party hears the two others, never itself');
+  t.match(r.calls.consultView(callId)?.consult, { agent: 'a2', from: 'a1', state: 'conference', conferenceAt: r.clock.now() });
+  t.match(r.acd.inspectAgent('a2'), { state: 'onCall', callId }, 'B stays on the call');
+  t.match(r.acd.inspectAgent('a1'), { state: 'onCall', callId });
+  t.match(r.calls.conference(callId, 'join'), { ok: false, code: 'CALLS_ERR_IN_CONFERENCE' });
+  t.match(r.calls.hold(callId, 'hold'), { ok: true }, 'a hold request meanwhile');
+  t.notOk(r.media.calls.some((c, i) => i > commandAt(r, (x) => x.op === 'conference') && c.op === 'unbridge'), 'takes nobody out of the conference');
+  t.same(r.of('call.consult').map((e) => [e.agentId, e.consulted, e.state]), [['a1', 'a2', 'ringing'], ['a1', 'a2', 'talking'], ['a1', 'a2', 'conference']]);
+
+  // A leaves: the caller's leg leaves the conference first (the worker dissolves it), then A's goes, then caller ══ B.
+  await r.advance(2000);
+  t.match(r.calls.conference(callId, 'leave'), { ok: true, agent: 'a2', state: 'completed' });
+  await r.settle();
+  const left = commandAt(r, (c) => c.op === 'leaveConference' && c.leg === callerLeg);
+  const released = commandAt(r, (c) => c.op === 'release' && c.leg === agentLeg);
+  const bridged = commandAt(r, (c) => c.op === 'bridge' && c.a === callerLeg && c.b === consultLeg);
+  t.ok(left >= 0 && left < released && released < bridged, `leave (${left}), release A (${released}), bridge caller and B (${bridged})`);
+  t.equal(sentIn(r, inv, 'BYE').length, 1, 'A\'s phone is hung up');
+  t.match(r.calls.list().find((c) => c.id === callId), { phase: 'talking', agentId: 'a2' });
+  t.match(r.acd.inspectAgent('a1'), { state: 'wrapUp', callId: null }, 'A to wrap-up');
+  t.match(r.acd.inspectAgent('a2'), { state: 'onCall', callId });
+  t.match(r.calls.conference(callId, 'leave'), { ok: false, code: 'CALLS_ERR_NO_CONFERENCE' });
+  t.same(r.of('call.consult').at(-1)?.state, 'completed');
+
+  await r.advance(1000);
+  r.inDialog(sip, 'BYE');
+  await r.settle();
+  t.equal(sentIn(r, inv2, 'BYE').length, 1, 'B hung up with the caller');
+  await r.advance(60_000);
+  const cdr = await cdrOf(r, callId);
+  t.match(cdr, { callId, outcome: 'answered', agent: 'a2', transfers: 1 });
+  t.match(cdr?.legs, [
+    { kind: 'agent', agent: 'a1', endedBy: 'transfer' }, { kind: 'consult', agent: 'a2', endedBy: 'transfer' },
+    { kind: 'conference', agent: 'a2', endedBy: 'transfer' }, { kind: 'agent', agent: 'a2', endedBy: 'hangup' },
+  ]);
+  const legs = cdr?.legs ?? [];
+  t.equal(legs[2]?.startedAt, legs[1]?.endedAt, 'the conference starts as the consultation ends');
+  t.equal((legs[2]?.endedAt ?? 0) - (legs[2]?.startedAt ?? 0), 2000, 'and lasts until A left');
+  t.same(r.calls.transferOutcomes().conference, { ok: 1, failed: 0, refused: 2 }, 'joins counted: B ringing and twice refused');
+  t.same(r.calls.transferOutcomes().attended.ok, 1, 'A leaving is a completed attended transfer');
+});
+
+t.test('conference: B leaves (caller ══ A, B to wrap-up); the caller leaves (both agents to wrap-up)', async (t) => {
+  {
+    const { r, p2, callId, inv2, callerLeg, agentLeg, consultLeg, sip } = await conference(t);
+    r.phoneHangsUp(inv2, p2);
+    await r.settle();
+    const left = commandAt(r, (c) => c.op === 'leaveConference' && c.leg === callerLeg);
+    const released = commandAt(r, (c) => c.op === 'release' && c.leg === consultLeg);
+    t.ok(left >= 0 && left < released, 'the caller leaves the conference, then B\'s leg goes');
+    t.ok(r.media.calls.slice(released).some((c) => c.op === 'bridge' && c.a === callerLeg && c.b === agentLeg), 'then caller ══ A');
+    t.match(r.calls.list().find((c) => c.id === callId), { phase: 'talking', agentId: 'a1' }, 'the call stays with A');
+    t.match(r.acd.inspectAgent('a2'), { state: 'wrapUp', callId: null }, 'B talked to the caller: wrap-up');
+    t.equal(r.calls.consultView(callId)?.consult, null);
+    r.inDialog(sip, 'BYE');
+    await r.advance(60_000);
+    t.match((await cdrOf(r, callId))?.legs, [
+      { kind: 'agent', agent: 'a1', endedBy: 'hangup' }, { kind: 'consult', agent: 'a2', endedBy: 'transfer' }, { kind: 'conference', agent: 'a2', endedBy: 'hangup' },
+    ]);
+  }
+  {
+    const { r, callId, inv, inv2, sip } = await conference(t);
+    r.inDialog(sip, 'BYE');
+    await r.settle();
+    t.equal(sentIn(r, inv, 'BYE').length, 1, 'A hung up');
+    t.equal(sentIn(r, inv2, 'BYE').length, 1, 'B hung up');
+    t.match(r.acd.inspectAgent('a1'), { state: 'wrapUp' });
+    t.match(r.acd.inspectAgent('a2'), { state: 'wrapUp', callId: null });
+    await r.advance(60_000);
+    t.match(await cdrOf(r, callId), { releasedBy: 'caller', legs: [{ kind: 'agent', endedBy: 'hangup' }, { kind: 'consult' }, { kind: 'conference', endedBy: 'hangup' }] });
+  }
+});
+
+t.test('the consult ring timeout is the queue\'s consultRingTimeoutMs: B not answering in 2 s gives the caller back to A (30 s fixed before)', async (t) => {
+  const queues = { orders: { ...DEFAULT_QUEUE_CALL_SETTINGS, consultRingTimeoutMs: 2000 }, service: { ...DEFAULT_QUEUE_CALL_SETTINGS } };
+  const { r, p2, callId, leg: callerLeg } = await talking(t, { settings: { queues } });
+  const agentLeg = allocated(r)[1]!;
+  await r.calls.consult(callId, 'a2');
+  await r.settle();
+  const inv2 = r.agentInvites().at(-1)!;
+  r.phoneRings(inv2, p2);
+  await r.advance(1900);
+  t.match(r.calls.consultView(callId)?.consult, { state: 'ringing' }, 'still ringing at 1.9 s');
+  await r.advance(200);
+  t.equal(r.calls.consultView(callId)?.consult, null, 'over at 2.1 s');
+  t.equal(sentIn(r, inv2, 'CANCEL').length, 1, 'B\'s phone stops ringing');
+  t.equal(r.media.calls.filter((c) => c.op === 'bridge' && c.a === callerLeg && c.b === agentLeg).length, 2, 'caller and A bridged again (after the answer, after the timeout)');
+  t.match(r.acd.inspectAgent('a2'), { state: 'idle', callId: null });
+  t.same(r.of('call.consult').map((e) => e.state), ['ringing', 'cancelled']);
 });

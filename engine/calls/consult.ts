@@ -11,6 +11,15 @@
  *    202 ─▶ A's leg released, caller ══ B (the consult leg is the call's agent leg now), the ACD makes B
  *    the call's agent and A goes to wrap-up (consultCompleted) ─▶ NOTIFY sipfrag 200 ─▶ BYE A's dialog
  *  B not reached / declines / hangs up, or cancel: consult leg released, caller ══ A again (consultEnded)
+ *
+ *  conference (POST …/consult/conference, A and B talking): caller, A and B in one media-worker
+ *    conference, each hearing the mix of the other two (consultConference); then the dissolve
+ *    rules, by who leaves (the caller's leg leaves the conference first, see `dissolve`):
+ *      A (BYE, …/consult/complete, …/conference/leave, REFER+Replaces) ─▶ caller ══ B: `completed`, A to wrap-up
+ *      B (BYE, RTP timeout, …/consult/cancel)                          ─▶ caller ══ A: `end`, B to wrap-up
+ *      the caller                                                      ─▶ the call ends (`callEnded`), both to wrap-up
+ *    The ACD guards each with its consult table: consultCompleted, consultEnded and callEnded accept
+ *    the `conference` stage, and only out of it does the consulted agent go to wrap-up.
  * ```
  *
  * onair is a B2BUA: A's phone has no dialog with B, so the dialog a Replaces names is onair's
@@ -28,14 +37,13 @@ import type { Clock, Dialog, DialogDelegate, IncomingRequest, OutgoingInvite, Si
 import type { G711, LegId } from '../../media/index.ts';
 import { acceptAnswer } from '../../media/index.ts';
 import type { CallerInfo } from '../../crm-adapter/index.ts';
-import type { AgentDirectory, CallMedia, CallUserAgent } from './types.ts';
+import type { AgentDirectory, CallMedia, CallUserAgent, ConsultState } from './types.ts';
 import type { CallPhase } from './phase.ts';
 import { agentLocalMedia, answerReinvite, ringAgentPhone, toLegRemote, type AgentLocalMedia } from './ring.ts';
 import { matchReplaces, type DialogId, type Replaces } from './attended.ts';
 import { notifyRefer, type TransferRefusal, type Transfers } from './transfer.ts';
-
-/** How long the consulted agent's phone may ring before the consultation fails (A gets the caller back). */
-export const CONSULT_RING_TIMEOUT_MS = 30_000;
+import { conferenceOf } from './monitor.ts';
+import { CallsError } from './errors.ts';
 
 /** How long A's phone has to answer the final NOTIFY before onair hangs its dialog up anyway. */
 const NOTIFY_GRACE_MS = 5000;
@@ -48,7 +56,9 @@ export type ConsultRefusal =
   | 'CALLS_ERR_AGENT_BUSY' // the agent is not registered, available and idle now (409)
   | 'CALLS_ERR_LOOP' // the call's own agent (409)
   | 'CALLS_ERR_CONSULTING' // the call has a consultation already (409)
-  | 'CALLS_ERR_NO_CONSULT' // no consultation to complete or cancel, or not answered yet for completion (409)
+  | 'CALLS_ERR_NO_CONSULT' // no consultation to complete or cancel, or not answered yet for completion or a conference (409)
+  | 'CALLS_ERR_IN_CONFERENCE' // a conference asked for twice (409)
+  | 'CALLS_ERR_NO_CONFERENCE' // no conference to leave (409)
   | 'CALLS_ERR_MEDIA'; // no media leg for the consultation (503)
 
 /** The answer of a consultation request: its state, or a refusal. */
@@ -56,8 +66,23 @@ export type ConsultAnswer =
   | { ok: true; agent: string; state: ConsultState }
   | { ok: false; code: ConsultRefusal; message: string };
 
-/** `ringing`: B's phone rings; `talking`: A and B talk (the caller on hold); `completed`, `cancelled`: over. */
-export type ConsultState = 'ringing' | 'talking' | 'completed' | 'cancelled';
+export type { ConsultState };
+
+/** The stages of a consultation in progress. */
+type Stage = 'ringing' | 'talking' | 'conference';
+
+/**
+ * Each stage's legal next stage (CONVENTIONS.md 17); a consultation's end is not a stage (it is
+ * forgotten). The conference comes only after B answered: the caller joins a talk, never a ringing phone.
+ */
+const STAGE_NEXT: Readonly<Record<Stage, readonly Stage[]>> = {
+  // B's phone answered: A and B talk.
+  ringing: ['talking'],
+  // A joins the caller in: three-way conference.
+  talking: ['conference'],
+  // Whoever leaves dissolves it (the dissolve rules above); there is no way back to A and B alone.
+  conference: [],
+};
 
 /** A consultation as the API shows it (`GET /api/v1/calls/:id`). */
 export interface ConsultView {
@@ -65,9 +90,11 @@ export interface ConsultView {
   agent: string;
   /** The call's agent who consults (A). */
   from: string;
-  state: 'ringing' | 'talking';
+  state: Stage;
   startedAt: number;
   answeredAt: number | null;
+  /** When the caller joined A and B (a three-way conference), or null. */
+  conferenceAt: number | null;
   /**
    * onair's dialog with B, as a Replaces must name it (RFC 3891 §3, B's view): `toTag` is B's tag,
    * `fromTag` onair's. Null until B answered (only a confirmed dialog can be replaced here).
@@ -97,7 +124,7 @@ export interface ConsultHost<C extends ConsultCall> {
   readonly ua: CallUserAgent;
   readonly media: CallMedia;
   readonly agents: AgentDirectory;
-  readonly acd: Pick<Acd, 'consultStart' | 'consultAnswered' | 'consultCompleted' | 'consultEnded' | 'inspectAgent'>;
+  readonly acd: Pick<Acd, 'consultStart' | 'consultAnswered' | 'consultConference' | 'consultCompleted' | 'consultEnded' | 'inspectAgent'>;
   readonly clock: Clock;
   readonly log: Logger;
   /** The call's transfer and hold book (the CDR's legs, holdMs, transfers; the transfer metric). */
@@ -115,6 +142,10 @@ export interface ConsultHost<C extends ConsultCall> {
   agentDialogDelegate(call: C): DialogDelegate;
   /** B is the call's agent now: the CRM's and the observers' `answered`. */
   answered(call: C, now: number): void;
+  /** How long B's phone may ring before the consultation fails (the call's queue's `consultRingTimeoutMs`). */
+  ringTimeoutMs(call: C): number;
+  /** The consultation changed state (the observers' `call.consult`: desktop, wallboard). */
+  changed(call: C, consulted: string, from: string, state: ConsultState, now: number): void;
 }
 
 interface Consultation<C extends ConsultCall> {
@@ -123,7 +154,7 @@ interface Consultation<C extends ConsultCall> {
   readonly agent: string;
   /** A, when the consultation started. */
   readonly from: string;
-  stage: 'ringing' | 'talking';
+  stage: Stage;
   readonly leg: LegId;
   readonly local: AgentLocalMedia;
   invite: OutgoingInvite | undefined;
@@ -131,6 +162,7 @@ interface Consultation<C extends ConsultCall> {
   timer: TimerHandle | undefined;
   readonly startedAt: number;
   answeredAt: number | null;
+  conferenceAt: number | null;
 }
 
 /** The consultations of one controller's calls (at most one per call). */
@@ -157,7 +189,7 @@ export class Consults<C extends ConsultCall> {
     const d = c.dialog;
     const dialog = d === undefined ? null : { callId: d.callId, toTag: d.remoteTag, fromTag: d.localTag };
     return {
-      agent: c.agent, from: c.from, state: c.stage, startedAt: c.startedAt, answeredAt: c.answeredAt, dialog,
+      agent: c.agent, from: c.from, state: c.stage, startedAt: c.startedAt, answeredAt: c.answeredAt, conferenceAt: c.conferenceAt, dialog,
       referTo: dialog === null ? null
         : `<sip:${encodeURIComponent(c.agent)}@onair.invalid?Replaces=${encodeURIComponent(`${dialog.callId};to-tag=${dialog.toTag};from-tag=${dialog.fromTag}`)}>`,
     };
@@ -198,7 +230,7 @@ export class Consults<C extends ConsultCall> {
     }
     const c: Consultation<C> = {
       call, agent: agentId, from, stage: 'ringing', leg: leg.value.leg, local: agentLocalMedia(leg.value, call.callerCodec),
-      invite: undefined, dialog: undefined, timer: undefined, startedAt: this.h.clock.now(), answeredAt: null,
+      invite: undefined, dialog: undefined, timer: undefined, startedAt: this.h.clock.now(), answeredAt: null, conferenceAt: null,
     };
     this.byCall.set(call.id, c);
     this.byLeg.set(c.leg, c);
@@ -219,22 +251,66 @@ export class Consults<C extends ConsultCall> {
         onFailure: () => { c.invite = undefined; this.end(c, 'failed'); },
       },
     });
-    c.timer = this.h.clock.setTimer(CONSULT_RING_TIMEOUT_MS, () => {
+    c.timer = this.h.clock.setTimer(this.h.ringTimeoutMs(call), () => {
       c.timer = undefined;
       if (c.stage === 'ringing') this.end(c, 'failed');
     });
+    this.h.changed(call, agentId, from, 'ringing', c.startedAt);
     this.h.log.info({ callId: call.id, agentId: from, consulted: agentId }, 'consultation started');
     return { ok: true, agent: agentId, state: 'ringing' };
   }
 
-  /** Complete from the desktop (`POST …/consult/complete`): as a REFER with a matching Replaces, A's phone hung up at once. */
+  /**
+   * Complete from the desktop (`POST …/consult/complete`): as a REFER with a matching Replaces, A's
+   * phone hung up at once. In a conference this is A leaving it (`POST …/conference/leave` too).
+   */
   complete(call: C | undefined): ConsultAnswer {
     if (call === undefined || call.phase === 'ended') return refuse('CALLS_ERR_NO_CALL', 'no such call in progress');
     const c = this.byCall.get(call.id);
-    if (c === undefined || c.stage !== 'talking') return refuse('CALLS_ERR_NO_CONSULT', 'no answered consultation to complete');
+    if (c === undefined || c.stage === 'ringing') return refuse('CALLS_ERR_NO_CONSULT', 'no answered consultation to complete');
     const former = this.completed(c);
     if (former !== undefined && former.state !== 'terminated') void this.h.ua.bye(former);
     return { ok: true, agent: c.agent, state: 'completed' };
+  }
+
+  /**
+   * A joins the caller to its talk with B (`POST …/consult/conference`): the caller's hold ends and
+   * the three legs are one conference of the media worker, each hearing the other two (the mixer
+   * of supervisor barge, monitor.ts `conferenceOf`); the ACD keeps B on the call. Never throws.
+   */
+  conference(call: C | undefined): ConsultAnswer {
+    const refused = (code: ConsultRefusal, message: string): ConsultAnswer => {
+      this.h.xfer.counted('conference', 'refused');
+      return refuse(code, message);
+    };
+    if (call === undefined || call.phase === 'ended') return refused('CALLS_ERR_NO_CALL', 'no such call in progress');
+    const c = this.byCall.get(call.id);
+    if (c?.stage === 'conference') return refused('CALLS_ERR_IN_CONFERENCE', 'the call is in a conference already');
+    if (c === undefined || c.stage !== 'talking') return refused('CALLS_ERR_NO_CONSULT', 'no answered consultation to join the caller to');
+    const callerLeg = call.callerLeg;
+    const agentLeg = call.agentLeg;
+    if (callerLeg === undefined || agentLeg === undefined) return refused('CALLS_ERR_NOT_TALKING', 'the call has no caller and agent media');
+    const now = this.h.clock.now();
+    const effects = this.h.acd.consultConference(call.id, now);
+    if (effects.some((e) => e.type === 'error')) return refused('CALLS_ERR_NO_CONSULT', 'the ACD has no answered consultation of this call');
+    advance(c, 'conference');
+    c.conferenceAt = now;
+    this.h.apply(effects);
+    this.h.xfer.conferenceStarted(call.id, c.agent, call.queue, now);
+    this.h.xfer.counted('conference', 'ok');
+    // The caller's hold music stops as its leg joins (the worker's conference takes a leg's playback).
+    void this.h.media.conference(conferenceOf(callerLeg, agentLeg, c.leg, 'barge'))
+      .then((r) => { if (!r.ok) this.h.log.error({ callId: call.id, code: r.code, reason: r.reason }, 'conference failed'); });
+    this.h.changed(call, c.agent, c.from, 'conference', now);
+    this.h.log.info({ callId: call.id, agentId: c.from, consulted: c.agent }, 'conference: caller, agent and consulted agent');
+    return { ok: true, agent: c.agent, state: 'conference' };
+  }
+
+  /** A leaves the call's conference (`POST …/conference/leave`): B keeps the caller, as a completion. */
+  leave(call: C | undefined): ConsultAnswer {
+    if (call === undefined || call.phase === 'ended') return refuse('CALLS_ERR_NO_CALL', 'no such call in progress');
+    if (this.byCall.get(call.id)?.stage !== 'conference') return refuse('CALLS_ERR_NO_CONFERENCE', 'the call is in no conference');
+    return this.complete(call);
   }
 
   /** Cancel from the desktop (`POST …/consult/cancel`): B's phone stops ringing or is hung up, A has the caller again. */
@@ -254,7 +330,8 @@ export class Consults<C extends ConsultCall> {
    */
   referred(call: C, req: IncomingRequest, dialog: Dialog | undefined, replaces: Replaces): TransferRefusal | null {
     const c = this.byCall.get(call.id);
-    const d = c?.stage === 'talking' ? c.dialog : undefined;
+    // In a conference a completion by REFER is A leaving it.
+    const d = c !== undefined && c.stage !== 'ringing' ? c.dialog : undefined;
     // As B sees the dialog: its local tag is B's (our remote), its remote tag ours.
     const owned: (DialogId & { c: Consultation<C> })[] = c !== undefined && d !== undefined
       ? [{ callId: d.callId, localTag: d.remoteTag, remoteTag: d.localTag, early: false, c }] : [];
@@ -279,14 +356,14 @@ export class Consults<C extends ConsultCall> {
   }
 
   /**
-   * A hung up during its consultation: talking with B, the caller goes to B (as most PBXs do when
-   * the transferring party hangs up); true then (the call goes on). B still ringing: the
-   * consultation is cancelled and the call ends as any agent hang-up (false).
+   * A hung up during its consultation: talking with B (or in conference), the caller goes to B (as
+   * most PBXs do when the transferring party hangs up); true then (the call goes on). B still
+   * ringing: the consultation is cancelled and the call ends as any agent hang-up (false).
    */
   agentLeft(call: C): boolean {
     const c = this.byCall.get(call.id);
     if (c === undefined) return false;
-    if (c.stage === 'talking') {
+    if (c.stage !== 'ringing') {
       this.completed(c);
       return true;
     }
@@ -352,7 +429,7 @@ export class Consults<C extends ConsultCall> {
     if (c.timer !== undefined) this.h.clock.clearTimer(c.timer);
     c.timer = undefined;
     const now = this.h.clock.now();
-    c.stage = 'talking';
+    advance(c, 'talking');
     c.answeredAt = now;
     // Both at once: the worker takes a leg's commands in order, so the bridge uses this remote.
     void this.h.media.setRemote(c.leg, toLegRemote(answer.remote))
@@ -361,12 +438,13 @@ export class Consults<C extends ConsultCall> {
       .then((r) => { if (!r.ok) this.h.log.error({ callId: c.call.id, code: r.code }, 'consultation bridge failed'); });
     this.h.xfer.consultLegStarted(c.call.id, c.agent, c.call.queue, now);
     this.h.apply(this.h.acd.consultAnswered(c.call.id, now));
+    this.h.changed(c.call, c.agent, c.from, 'talking', now);
   }
 
   /**
    * The consultation is over without completion: B's phone stops (CANCEL, or BYE unless it hung
-   * up itself), the consult leg goes (the worker unbridges A's), the ACD frees B, and the caller
-   * is bridged to A again (its hold ends).
+   * up itself), the consult leg goes (the worker unbridges A's), the ACD frees B (after its
+   * wrap-up, out of a conference), and the caller is bridged to A again (its hold ends).
    */
   private end(c: Consultation<C>, how: 'failed' | 'hangup' | 'cancelled'): void {
     if (this.byCall.get(c.call.id) !== c) return;
@@ -376,9 +454,12 @@ export class Consults<C extends ConsultCall> {
     c.invite?.cancel();
     c.invite = undefined;
     if (c.dialog !== undefined && c.dialog.state !== 'terminated' && how !== 'hangup') void this.h.ua.bye(c.dialog);
+    if (c.stage === 'conference') this.dissolve(c);
     void this.h.media.release(c.leg);
     if (c.answeredAt === null) this.h.xfer.consultFailed(call.id, c.agent, call.queue, now);
+    else if (c.stage === 'conference') this.h.xfer.conferenceEnded(call.id, now);
     else this.h.xfer.consultLegEnded(call.id, now);
+    this.h.changed(call, c.agent, c.from, 'cancelled', now);
     if (call.phase !== 'talking') return;
     this.h.apply(this.h.acd.consultEnded(call.id, now));
     const callerLeg = call.callerLeg;
@@ -403,6 +484,7 @@ export class Consults<C extends ConsultCall> {
     const now = this.h.clock.now();
     const former = call.agentDialog;
     const formerAgent = call.agentId;
+    if (c.stage === 'conference') this.dissolve(c);
     this.h.releaseAgentLeg(call);
     call.agentId = c.agent;
     call.agentDialog = c.dialog;
@@ -419,8 +501,23 @@ export class Consults<C extends ConsultCall> {
     this.h.xfer.counted('attended', 'ok');
     this.h.apply(this.h.acd.consultCompleted(call.id, now));
     this.h.answered(call, now);
+    this.h.changed(call, c.agent, c.from, 'completed', now);
     this.h.log.info({ callId: call.id, from: formerAgent, to: c.agent }, 'attended transfer completed');
     return former;
+  }
+
+  /**
+   * Take the conference apart before A's or B's leg goes: the caller's leg leaves first, which
+   * leaves A and B bridged alone, so the worker dissolves the conference and they are a plain
+   * relay again (were A's or B's leg released first, the caller would stay mixed with the other
+   * in a two-party conference while bridged to it). The caller of this then releases the leaver's
+   * leg and bridges the caller to the one who stays, the worker taking the commands in order.
+   */
+  private dissolve(c: Consultation<C>): void {
+    const callerLeg = c.call.callerLeg;
+    if (callerLeg === undefined) return;
+    void this.h.media.leaveConference(callerLeg)
+      .then((r) => { if (!r.ok) this.h.log.error({ callId: c.call.id, code: r.code, reason: r.reason }, 'leaving the conference failed'); });
   }
 
   private forget(c: Consultation<C>): void {
@@ -433,4 +530,10 @@ export class Consults<C extends ConsultCall> {
 
 function refuse(code: ConsultRefusal, message: string): ConsultAnswer {
   return { ok: false, code, message };
+}
+
+/** Move a consultation to its next stage, or throw when {@link STAGE_NEXT} does not allow it (a bug, never input). */
+function advance(c: { stage: Stage }, to: Stage): void {
+  if (!STAGE_NEXT[c.stage].includes(to)) throw new CallsError('CALLS_ERR_ILLEGAL_TRANSITION', `consultation ${c.stage} → ${to} is not allowed`);
+  c.stage = to;
 }

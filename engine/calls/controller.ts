@@ -250,6 +250,8 @@ export class CallController {
       rtpTimeoutMs: deps.settings.rtpTimeoutMs, apply: (e) => this.apply(e), holdCaller: (c) => this.holdCaller(c, 'consultation'),
       releaseAgentLeg: (c) => this.releaseAgentLeg(c), adoptAgentLeg: (c, leg) => { c.agentLeg = leg; this.byLeg.set(leg, c); },
       agentDialogDelegate: (c) => this.agentDialogDelegate(c), answered: (c, now) => this.answeredBy(c, now),
+      ringTimeoutMs: (c) => this.queueSettings(c.queue).consultRingTimeoutMs,
+      changed: (c, consulted, from, state, at) => this.emit({ type: 'call.consult', callId: c.id, agentId: from, consulted, state, at }),
     });
     deps.media.delegate = {
       dtmf: (leg, digit) => this.onDigit(leg, digit),
@@ -1001,6 +1003,12 @@ export class CallController {
   endConsult(callId: string, how: 'complete' | 'cancel'): ConsultAnswer {
     const call = this.calls.get(callId);
     return how === 'complete' ? this.consults.complete(call) : this.consults.cancel(call);
+  }
+
+  /** Join the caller to the call's consultation (a three-way conference, consult.ts), or leave it as the call's agent. */
+  conference(callId: string, how: 'join' | 'leave'): ConsultAnswer {
+    const call = this.calls.get(callId);
+    return how === 'join' ? this.consults.conference(call) : this.consults.leave(call);
   }
 
   /** A call in progress for `GET /api/v1/calls/:id`: its agent, queue and consultation (null without one); undefined for no such call. */

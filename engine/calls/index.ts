@@ -30,7 +30,6 @@ export { CrmQueryRunner, checkQueryResult, queryVariables, readout, readoutPromp
 export type { CrmQuery, CrmQueryOptions, QueryAnswer, QueryAsk, QueryCall, QueryObserver, QueryOutcome, QueryStep, QueryStepResult } from './query.ts';
 export { notePlayed } from './played.ts';
 export type { MonitorDeps, MonitorMode, MonitorRefusal, MonitorStart, MonitoredCall } from './monitor.ts';
-export { CONSULT_RING_TIMEOUT_MS } from './consult.ts';
 export type { ConsultAnswer, ConsultRefusal, ConsultState, ConsultView } from './consult.ts';
 export { RtpengineRelay, startRtpengineRelay, RELAY_NEXT, RELAY_FALLBACKS } from './rtpengine-relay.ts';
 export type { BridgeRelay, RelayTalk, RelayState, RelayFallback, RelayFigures, RtpengineAddress, RtpengineRelayDeps } from './rtpengine-relay.ts';

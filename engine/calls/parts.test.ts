@@ -95,7 +95,7 @@ t.test('settingsFromConfig: per-queue settings, the callback digit matches the p
   });
   if (!r.ok) throw new Error(JSON.stringify(r));
   const s = settingsFromConfig(r.config);
-  t.same(s.queues['orders'], { holdMusic: 'hold/music', announcePosition: false, announceWait: true, abandonToCallback: false, callbackDigit: '3' });
+  t.same(s.queues['orders'], { holdMusic: 'hold/music', announcePosition: false, announceWait: true, abandonToCallback: false, callbackDigit: '3', consultRingTimeoutMs: 30_000 });
   t.equal(s.queues['vip']?.callbackDigit, '7', 'a number in YAML is a digit');
   t.same(s.refusals, { recordsPerSecond: 5, burst: 50, dedupeMs: 600_000 });
   t.same(DEFAULT_QUEUE_CALL_SETTINGS, s.queues['vip'] && { ...s.queues['vip'], callbackDigit: '3' }, 'the defaults are the schema\'s');

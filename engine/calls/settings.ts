@@ -11,6 +11,7 @@ const anchored = (p: string): RegExp => new RegExp(`^(?:${p})$`);
 /** What a queue not in the settings gets: the schema's defaults. */
 export const DEFAULT_QUEUE_CALL_SETTINGS: Readonly<QueueCallSettings> = Object.freeze({
   holdMusic: 'hold/music', announcePosition: true, announceWait: true, abandonToCallback: true, callbackDigit: '3',
+  consultRingTimeoutMs: 30_000,
 });
 
 const prompts = (p: string | null | undefined): string[] => (p ? [p] : []);
@@ -77,7 +78,7 @@ export function settingsFromConfig(config: Config, mediaStreams: number | null =
   for (const q of config.queues) {
     queues[q.id] = {
       holdMusic: q.holdMusic, announcePosition: q.announcePosition, announceWait: q.announceWait,
-      abandonToCallback: q.abandonToCallback, callbackDigit: q.admission.callbackDigit,
+      abandonToCallback: q.abandonToCallback, callbackDigit: q.admission.callbackDigit, consultRingTimeoutMs: q.consultRingTimeoutMs,
     };
   }
   const codes: Record<string, DeskAction> = {};

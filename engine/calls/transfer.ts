@@ -137,14 +137,17 @@ function resolveQueue(user: string, c: ReferContext): string | null {
 /** Where an API transfer sends the caller (docs/transfer.md, "From the API"). */
 export type ApiTransferTarget = { queue: string } | { agent: string } | { number: string };
 
-/** The kinds of transfer counted in `onair_transfers_total{kind}`. */
-export type TransferKind = 'blind' | 'attended' | 'api_queue' | 'api_agent' | 'api_external';
+/**
+ * The kinds of transfer counted in `onair_transfers_total{kind}`; `conference` counts a call's
+ * agent joining the caller to its consultation (a three-way conference, conference.ts).
+ */
+export type TransferKind = 'blind' | 'attended' | 'api_queue' | 'api_agent' | 'api_external' | 'conference';
 
 /** How a transfer ended, for `onair_transfers_total{result}`: done, tried and failed, or refused before anything moved. */
 export type TransferResult = 'ok' | 'failed' | 'refused';
 
 /** Every kind and result, so the metric has each series from the start. */
-export const TRANSFER_KINDS: readonly TransferKind[] = ['blind', 'attended', 'api_queue', 'api_agent', 'api_external'];
+export const TRANSFER_KINDS: readonly TransferKind[] = ['blind', 'attended', 'api_queue', 'api_agent', 'api_external', 'conference'];
 export const TRANSFER_RESULTS: readonly TransferResult[] = ['ok', 'failed', 'refused'];
 
 /** Stable refusal codes of an API transfer (mapped to HTTP by the route). */
@@ -304,6 +307,30 @@ export class Transfers {
     leg.endedBy = 'hangup';
   }
 
+  /**
+   * The call's agent joined the caller to its consultation (conference.ts): the consultation's leg
+   * ends (passed on: `transfer`), the caller's hold ends, and a `conference` leg of the three starts
+   * (its `agent` the consulted one; the call's agent's own leg goes on).
+   */
+  conferenceStarted(callId: string, agent: string, queue: string | null, now: number): void {
+    const b = this.book(callId);
+    const consult = b.legs.findLast((l) => l.kind === 'consult' && l.endedAt === null);
+    if (consult !== undefined) {
+      consult.endedAt = now;
+      consult.endedBy = 'transfer';
+    }
+    this.endHold(b, now);
+    b.legs.push({ kind: 'conference', agent, number: null, queue, startedAt: now, endedAt: null, endedBy: 'hangup' });
+  }
+
+  /** The consulted agent left the conference (hung up, or was hung up): its leg ends, the call's agent's goes on. */
+  conferenceEnded(callId: string, now: number): void {
+    const leg = this.books.get(callId)?.legs.findLast((l) => l.kind === 'conference' && l.endedAt === null);
+    if (leg === undefined) return;
+    leg.endedAt = now;
+    leg.endedBy = 'hangup';
+  }
+
   /** A REFER completed a transfer (blind ones count themselves in {@link transferred}). */
   referAccepted(): void {
     this.counters.accepted++;
@@ -381,7 +408,7 @@ export class Transfers {
     return { holdMs: b.holdMs, transfers: b.transfers, legs: b.legs };
   }
 
-  /** End the open legs: one, or two during a consultation (the agent's and the consultation's). */
+  /** End the open legs: one, or two during a consultation or conference (the agent's and the consultation's or conference's). */
   private endOpenLeg(b: Book, now: number, by: CdrLeg['endedBy']): void {
     for (const leg of b.legs) {
       if (leg.endedAt !== null) continue;

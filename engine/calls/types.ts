@@ -101,6 +101,8 @@ export interface QueueCallSettings {
   abandonToCallback: boolean;
   /** The digit that accepts the callback offer of admission control (the `callback-offer` prompt says 3). */
   callbackDigit: string;
+  /** How long a consulted agent's phone rings before the consultation fails and the caller is back with its agent (ms). */
+  consultRingTimeoutMs: number;
 }
 
 /**
@@ -266,6 +268,13 @@ export interface CallerLookup {
   lookup(number: string, dialled: string, deadlineMs: number, callId: string): Promise<CallerInfo>;
 }
 
+/**
+ * A consultation's state (consult.ts): `ringing`: B's phone rings; `talking`: A and B talk (the
+ * caller on hold); `conference`: the caller, A and B all hear each other; `completed`,
+ * `cancelled`: over (B has the caller, or A has).
+ */
+export type ConsultState = 'ringing' | 'talking' | 'conference' | 'completed' | 'cancelled';
+
 /** Why a call was refused before reaching an agent (`call.rejected`). */
 export type RejectReason = 'blacklist' | 'capacity' | 'media' | 'error' | 'queue_full';
 
@@ -302,6 +311,12 @@ export type CallControlEvent =
    */
   | { type: 'offer.sent'; callId: string; agentId: string; latencyMs: number; at: number }
   | { type: 'call.answered'; callId: string; queue: string; agentId: string; waitMs: number; at: number }
+  /**
+   * The call's consultation of a second agent (attended transfer, three-way conference; consult.ts)
+   * changed: `agentId` consults `consulted`, whose phone rings, who talks to it, who is in a
+   * conference with it and the caller, who took the call (`completed`) or left (`cancelled`).
+   */
+  | { type: 'call.consult'; callId: string; agentId: string; consulted: string; state: ConsultState; at: number }
   | { type: 'call.abandoned'; callId: string; queue: string | null; stage: 'ivr' | 'queue' | 'ringing'; waitMs: number; at: number }
   | {
     type: 'call.ended'; callId: string; agentId: string | null; queue: string | null; trunk: string; outcome: CdrOutcome;

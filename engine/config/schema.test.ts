@@ -50,7 +50,7 @@ t.test('list entries get their defaults', async (t) => {
   t.match(c.agents[0], { name: null, skills: {}, autoReadyOnRegister: false, maxRegistrations: 3 });
   t.match(c.queues[0], {
     skill: null, minLevel: 1, strategy: 'longestIdle', serviceLevelMs: 20000, maxLength: null, maxWaitMs: null,
-    wrapUpMs: 0, ringTimeoutMs: 20000, announcePeriodMs: 0, holdMusic: 'hold/music', expansion: [],
+    wrapUpMs: 0, ringTimeoutMs: 20000, consultRingTimeoutMs: 30000, announcePeriodMs: 0, holdMusic: 'hold/music', expansion: [],
     abandonToCallback: true, admission: { callbackAboveMs: null, overflowAboveMs: null, overflowQueueId: null, callbackDigit: '3' },
   });
 });

@@ -389,6 +389,7 @@ const queue = z.strictObject({
   maxWaitQueueId: id.nullable().default(null).describe('Queue for callers who waited maxWaitMs; null = end the call.'),
   wrapUpMs: nonNegativeInt.default(0).describe("Agent's wrap-up after each call (ms)."),
   ringTimeoutMs: nonNegativeInt.default(20000).describe('Ring-no-answer timeout of an offer (ms); 0 = never.'),
+  consultRingTimeoutMs: positiveInt.default(30000).describe("How long a consulted agent's phone rings before the consultation fails and the caller is back with its agent (ms)."),
   announcePeriodMs: nonNegativeInt.default(0).describe('Period of position / wait announcements (ms); 0 = none.'),
   announcePosition: z.boolean().default(true).describe('Announcements say the position in the queue.'),
   announceWait: z.boolean().default(true).describe('Announcements say the estimated wait.'),

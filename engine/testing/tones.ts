@@ -10,6 +10,19 @@ import type { EngineRig } from './engine-rig.ts';
 import { linearToUlaw, ULAW_TO_LINEAR } from '../../media/codec/index.ts';
 
 
+/**
+ * Goertzel power of a ToneSocket's 8000-amplitude tone over the windows the media tests use:
+ * about 1e14 when heard; quantisation noise stays far under 1e11.
+ */
+export const TONE_PRESENT = 1e12;
+/** Under this the tone was not received (a mix without it). */
+export const TONE_ABSENT = 1e10;
+
+/** What `sock` heard from sample `from` on, minus the first 300 ms (a change of mix reaching the worker). */
+export function heardSince(sock: ToneSocket, from: number): number[] {
+  return sock.heard.slice(from + 2400);
+}
+
 /** Power of frequency `hz` in `samples` (Goertzel, 8 kHz). */
 export function goertzel(samples: ArrayLike<number>, hz: number): number {
   const k = 2 * Math.cos((2 * Math.PI * hz) / 8000);

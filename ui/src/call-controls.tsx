@@ -2,8 +2,10 @@
  * Hold / resume, blind transfer and consultation (attended transfer) of the agent's current call
  * (issue 16). The browser only sends the commands; the engine decides who may and what happens
  * (docs/transfer.md): `POST /api/v1/calls/:id/hold`, `/resume`, `/transfer { to: { queue } |
- * { agent } | { number } }`, `/consult { agent }`, `/consult/complete`, `/consult/cancel`; the
- * consultation's state is read back from `GET /api/v1/calls/:id` while it lasts.
+ * { agent } | { number } }`, `/consult { agent }`, `/consult/complete`, `/consult/cancel`,
+ * `/consult/conference` (the caller joins: three-way) and `/conference/leave` (the agent leaves the
+ * caller with the consulted agent); the consultation's state is read back from `GET
+ * /api/v1/calls/:id` while it lasts.
  */
 import { useEffect, useState } from 'preact/hooks';
 import { api } from './api.ts';
@@ -14,7 +16,7 @@ type Kind = 'queue' | 'agent' | 'number';
 /** The consultation as `GET /api/v1/calls/:id` shows it (the part shown here). */
 interface Consultation {
   agent: string;
-  state: 'ringing' | 'talking';
+  state: 'ringing' | 'talking' | 'conference';
 }
 
 /** How often the consultation's state is read while it lasts (B answers, declines, hangs up). */
@@ -71,6 +73,15 @@ export function CallControls({ t, callId }: PageProps & { callId: string }) {
     setConsult(null);
     if (how === 'complete') setDone(r.agent);
   });
+  const joinConference = (): Promise<void> => run(async () => {
+    const r = await api<Consultation>('POST', `${path}/consult/conference`);
+    setConsult({ agent: r.agent, state: r.state });
+  });
+  const leaveConference = (): Promise<void> => run(async () => {
+    const r = await api<{ agent: string }>('POST', `${path}/conference/leave`);
+    setConsult(null);
+    setDone(r.agent);
+  });
   if (done !== null) return <section class="card call-controls"><p class="ok" data-testid="transferred">{t('transferred', { x: done })}</p></section>;
   return (
     <section class="card call-controls" data-testid="call-controls" aria-label={t('callControls')}>
@@ -100,9 +111,20 @@ export function CallControls({ t, callId }: PageProps & { callId: string }) {
           </>
         ) : (
           <>
-            <span class="warn" data-testid="consulting">{t('consulting', { x: consult.agent, s: t(consult.state === 'talking' ? 'cs_talking' : 'cs_ringing') })}</span>
-            <button type="button" onClick={() => endConsult('complete')} disabled={consult.state !== 'talking'} data-testid="consult-complete">{t('completeTransfer')}</button>
-            <button type="button" onClick={() => endConsult('cancel')} data-testid="consult-cancel">{t('cancelConsult')}</button>
+            <span class="warn" data-testid="consulting">{consult.state === 'conference' ? t('cs_conference', { x: consult.agent })
+              : t('consulting', { x: consult.agent, s: t(consult.state === 'talking' ? 'cs_talking' : 'cs_ringing') })}</span>
+            {consult.state === 'conference' ? (
+              <>
+                <button type="button" onClick={leaveConference} data-testid="conference-leave">{t('leaveConference')}</button>
+                <button type="button" onClick={() => endConsult('cancel')} data-testid="consult-cancel">{t('dropConsulted', { x: consult.agent })}</button>
+              </>
+            ) : (
+              <>
+                <button type="button" onClick={() => endConsult('complete')} disabled={consult.state !== 'talking'} data-testid="consult-complete">{t('completeTransfer')}</button>
+                <button type="button" onClick={joinConference} disabled={consult.state !== 'talking'} data-testid="consult-conference">{t('conference')}</button>
+                <button type="button" onClick={() => endConsult('cancel')} data-testid="consult-cancel">{t('cancelConsult')}</button>
+              </>
+            )}
           </>
         )}
         {consultOver && consult === null && <span class="ok" data-testid="consult-over">{t('consultOver')}</span>}

@@ -121,6 +121,11 @@ const en = {
   completeTransfer: 'Complete transfer',
   cancelConsult: 'Back to the caller',
   consultOver: 'The consultation ended: you have the caller again',
+  // ---- call controls: three-way conference (issue 16, h-conf)
+  cs_conference: 'conference: the caller, you and {x} hear each other',
+  conference: 'Conference',
+  leaveConference: 'Leave conference',
+  dropConsulted: 'Drop {x}',
   // reports page, surge mode on the wallboard, moving an agent out of a queue (issues 18/15, h-ui)
   reports: 'Reports',
   rp_title: 'Reports',
@@ -298,6 +303,11 @@ const zh: Record<MessageKey, string> = {
   completeTransfer: '完成转接',
   cancelConsult: '返回来电者',
   consultOver: '咨询已结束：您已重新接通来电者',
+  // ---- 通话控制：三方通话（issue 16, h-conf）
+  cs_conference: '三方通话：来电者、您与 {x} 互相可闻',
+  conference: '三方通话',
+  leaveConference: '退出三方',
+  dropConsulted: '挂断 {x}',
   // 报表、监控大屏上的高峰模式、将坐席调出队列（issues 18/15, h-ui）
   reports: '报表',
   rp_title: '报表',
