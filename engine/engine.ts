@@ -14,7 +14,7 @@ import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { Acd, type AcdEffect } from './acd/index.ts';
 import { WorkScheduler, type WorkClass } from './sched/index.ts';
-import { InboundClasses, SourceAdmission, TransportLayer, UserAgent, type IncomingInvite, type IncomingRequest, type SipRequest, type Endpoint } from './sip/index.ts';
+import { InboundClasses, SourceAdmission, TransportLayer, UserAgent, type IncomingInvite, type IncomingRequest, type SipRequest, type Endpoint, type OverloadCause } from './sip/index.ts';
 import { MediaPool } from '../media/index.ts';
 import { openStore, OutboxDispatcher, SqliteBindingStore, type SqliteStore } from './store/index.ts';
 import { openPgStore, PgBindingStore, PgStore } from './store/pg/index.ts';
@@ -61,6 +61,8 @@ export interface Engine {
   readonly audit: AuditLog;
   /** The node of the active-standby pair with `ha.enabled` (issue 19), else null. */
   readonly ha: HaNode | null;
+  /** The main thread's work scheduler with `scheduler.enabled` (issue 13), else null: its figures, and work a test posts. */
+  readonly work: WorkScheduler | null;
 }
 
 /** Options of {@link startEngine}. */
@@ -244,13 +246,17 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     const callMedia = rtpengine?.relay.media ?? media;
     const sch = config.scheduler;
     let scheduler: WorkScheduler | undefined;
+    let inbound: InboundClasses | undefined;
     if (sch.enabled) {
       scheduler = new WorkScheduler({
         turnBudgetMs: sch.turnBudgetMs, lateAfterMs: sch.tryingAfterMs,
         limits: { agent: sch.queueLimit, record: sch.queueLimit, signalling: sch.queueLimit, media: sch.queueLimit },
+        deadlines: { signalling: sch.maxSignallingWaitMs },
+        observe: (cls, ms) => metrics.workSojourn(cls, ms),
         onError: (err, cls) => log.error({ err, class: cls }, 'queued work threw; the engine keeps running'),
       });
-      transport.setDispatcher(new InboundClasses(scheduler, transport, ua.transactions, (r) => ua.isEstablished(r)));
+      inbound = new InboundClasses(scheduler, transport, ua.transactions, (r) => ua.isEstablished(r));
+      transport.setDispatcher(inbound);
     }
     const sipEndpoints: Endpoint[] = [];
     for (const spec of toListenSpecs(config)) sipEndpoints.push(await transport.listen(spec));
@@ -397,7 +403,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     if (ha === null) await registrar.restore();
     const uas = {
       onInvite: (invite: IncomingInvite) => calls.onInvite(invite),
-      onRefusedInvite: (request: SipRequest, source: Endpoint) => calls.onRefusedInvite(request, source),
+      onRefusedInvite: (request: SipRequest, source: Endpoint, cause: OverloadCause) => calls.onRefusedInvite(request, source, cause),
       onRequest: (req: IncomingRequest) => {
         if (req.request.method === 'REGISTER') registrar.handle(req);
         else if (req.request.method === 'OPTIONS') trunks.answerOptions(req, optionsContext);
@@ -474,6 +480,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       callbacks: () => store.callbacks.figures(Date.now()),
       media: () => media.stats(),
       ...(scheduler ? { work: (cls: WorkClass) => scheduler.stats(cls) } : {}),
+      ...(inbound ? { retransmissionsAbsorbed: () => inbound.retransmissionsAbsorbed } : {}),
       ...(admission ? { sipAdmission: () => ({ dropped: admission.droppedCounts(), blockedSources: admission.blockedCount() }) } : {}),
       ...(opts.faults ? { processFaults: opts.faults } : {}),
       registrar: () => registrar.stats,
@@ -580,7 +587,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     return {
       sip: sipEndpoints,
       http: { address: api.address, port: api.port },
-      calls, acd, store, registrar, desk, metrics, provisioning, audit, ha,
+      calls, acd, store, registrar, desk, metrics, provisioning, audit, ha, work: scheduler ?? null,
       stop: (reason?: string) => {
         stopping ??= (async () => {
           draining = true;

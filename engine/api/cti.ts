@@ -52,6 +52,7 @@ export function ctiEvent(e: CallControlEvent): CtiEvent | null {
     case 'call.refusalUnrecorded':
     case 'offer.sent':
     case 'media.firstPacket':
+    case 'call.setupStages':
     case 'acd.decision':
       return null;
   }
@@ -94,6 +95,9 @@ export function countCallEvent(metrics: Metrics, e: CallControlEvent): void {
       return;
     case 'media.firstPacket':
       metrics.firstMedia(e.latencyMs);
+      return;
+    case 'call.setupStages':
+      metrics.setupStages(e.queuedMs, e.lookupMs, e.legMs);
       return;
     case 'call.arrived':
     case 'call.offered':

@@ -549,3 +549,15 @@ t.test('first media latency counts the time the INVITE waited before call contro
   await r.settle();
   t.ok(r.firstMediaMs[1]! < 3000, 'an INVITE without a read time adds nothing');
 });
+
+t.test('a new caller\'s set-up is timed by stage: signalling queue, CRM look-up and journal, media leg', async (t) => {
+  const r = await rig(t);
+  r.invite({ readAt: performance.now() - 3000 });
+  await r.settle();
+  t.equal(r.setupStages.length, 1, 'one set-up timed');
+  const s = r.setupStages[0]!;
+  t.ok(s.queuedMs >= 3000, `the signalling queue stage holds the 3 s wait (${s.queuedMs} ms)`);
+  t.ok(s.lookupMs >= 0 && s.legMs >= 0, 'the look-up and leg stages are measured');
+  t.equal(s.callId, r.of('call.arrived')[0]!.callId, 'of the call that arrived');
+  t.equal(r.firstMediaMs.length, 1, 'and its first media followed');
+});

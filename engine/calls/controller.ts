@@ -18,7 +18,7 @@
  */
 import type { Logger } from 'pino';
 import type { Acd, AcdEffect } from '../acd/index.ts';
-import { unescapeUri } from '../sip/index.ts';
+import { unescapeUri, type OverloadCause } from '../sip/index.ts';
 import type {
   Clock, Dialog, DialogDelegate, Endpoint, IncomingInvite, IncomingRequest, OutgoingInvite, SipRequest, SipResponse, TimerHandle,
 } from '../sip/index.ts';
@@ -451,18 +451,19 @@ export class CallController {
   }
 
   /**
-   * A new INVITE the SIP layer refused with its stateless 503 for overload (transaction limits,
-   * a full work class) before call control saw it: a caller at the signalling limit must not be
-   * lost either (issue 13), so a trunk caller identified without answering anything is recorded
-   * as a capacity refusal, bounded and de-duplicated by the same rule (RefusalRecorder) as one
-   * refused at `maxCalls`. Feature codes and sources no trunk trusts by address leave no trace.
+   * A new INVITE the SIP layer refused with 503 for overload before call control saw it (`limit`:
+   * transaction limits, a full work class; `late`: it waited past `scheduler.maxSignallingWaitMs`):
+   * a caller at the signalling limit must not be lost either (issue 13), so a trunk caller
+   * identified without answering anything is recorded as a capacity refusal, de-duplicated by
+   * the same rule (RefusalRecorder) as one refused at `maxCalls`, and for `limit` bounded by the
+   * trunk's refusal bucket too. Feature codes and sources no trunk trusts by address leave no trace.
    */
-  onRefusedInvite(request: SipRequest, source: Endpoint): void {
+  onRefusedInvite(request: SipRequest, source: Endpoint, cause: OverloadCause = 'limit'): void {
     if (own(this.d.settings.featureCodes, unescapeUri(request.uri.user))) return;
     const admission = this.d.trunks.identifyRefused?.(request, source);
     if (admission === undefined) return;
     const route = own(this.d.settings.numbers, admission.dialled) ?? this.d.settings.defaultRoute;
-    this.rejectedForCapacity(request.headers.callId, admission, route, this.now());
+    this.rejectedForCapacity(request.headers.callId, admission, route, this.now(), cause !== 'late');
   }
 
   /** 503 Service Unavailable with Retry-After (RFC 3261 §21.5.4): every capacity refusal says when to try again. */
@@ -479,10 +480,10 @@ export class CallController {
    * for a plausible number not refused lately, a callback task. Under a flood the trunk's refusal
    * bucket bounds both; what it did not record is counted (`call.refusalUnrecorded`).
    */
-  private rejectedForCapacity(sipCallId: string, admission: TrunkAdmission, route: NumberRoute, now: number): void {
+  private rejectedForCapacity(sipCallId: string, admission: TrunkAdmission, route: NumberRoute, now: number, bounded = true): void {
     const callId = this.newCallId(now);
     this.emit({ type: 'call.rejected', callId, caller: admission.caller, trunk: admission.trunkId, queue: null, reason: 'capacity', status: 503, at: now });
-    const verdict = this.refusals.admit(admission.trunkId, admission.caller, now);
+    const verdict = this.refusals.admit(admission.trunkId, admission.caller, now, bounded);
     if (!verdict.record) {
       this.emit({ type: 'call.refusalUnrecorded', trunk: admission.trunkId, at: now });
       return;
@@ -508,6 +509,7 @@ export class CallController {
     // that recovery turns into a CDR and a callback. A write that failed (a fenced node, the
     // database gone) answers 503 instead: not accepted, the proxy or carrier tries elsewhere.
     const [customer, held] = await Promise.all([this.d.lookup.lookup(call.caller, call.dialled, s.lookupDeadlineMs, call.id), journaled]);
+    const lookedUpAt = this.now();
     call.customer = customer;
     if (isEnded(call)) return;
     if (!held) {
@@ -567,6 +569,7 @@ export class CallController {
     }
     call.callerLeg = leg.value.leg;
     this.byLeg.set(leg.value.leg, call);
+    this.emit({ type: 'call.setupStages', callId: call.id, queuedMs: call.readLagMs ?? 0, lookupMs: lookedUpAt - call.arrivedAt, legMs: this.now() - lookedUpAt });
     const neg = negotiate(offer, { address: leg.value.address, port: leg.value.port, codecs: call.admission.codecs, dtmf: true });
     if (!neg.ok) {
       call.invite.reject(488, { reason: neg.reason.slice(0, 80) });

@@ -27,6 +27,18 @@ t.test('refusals: a token bucket per trunk, a de-dup window per number', async (
     [true, true, false], 'refill capped at the burst');
 });
 
+t.test('refusals of callers the engine was too late for (sojourn admission) skip the bucket, not the de-dup', async (t) => {
+  const r = new RefusalRecorder({ recordsPerSecond: 1, burst: 1, dedupeMs: 10_000 });
+  const at = 1_000_000;
+  t.same(r.admit('a', '+41791', at), { record: true, callback: true }, 'the bucket\'s one token');
+  t.same(r.admit('a', '+41792', at), { record: false, callback: false }, 'bounded: bucket empty');
+  t.same(r.admit('a', '+41793', at, false), { record: true, callback: true }, 'unbounded: recorded with its callback');
+  t.same(r.admit('a', '+41794', at, false), { record: true, callback: true }, 'and the next');
+  t.same(r.admit('a', '+41793', at, false), { record: true, callback: false }, 'the same number in the window: a CDR, no second task');
+  t.same(r.admit('a', '+41795', at + 999), { record: false, callback: false }, 'unbounded refusals took no token');
+  t.same(r.admit('a', '+41795', at + 1000), { record: true, callback: true }, 'the bucket refills as before');
+});
+
 t.test('DTMF INFO bodies', async (t) => {
   const b = (s: string) => Buffer.from(s, 'latin1');
   t.same(parseDtmfInfo('application/dtmf-relay', b('Signal=5\r\nDuration=160\r\n')), { kind: 'digit', digit: '5' });

@@ -50,17 +50,25 @@ export class RefusalRecorder {
     this.s = settings;
   }
 
-  /** Decide for one refusal of `caller` on `trunk` at `now` (takes a token when recording). */
-  admit(trunk: string, caller: string, now: number): RefusalVerdict {
-    let b = this.buckets.get(trunk);
-    if (b === undefined) {
-      b = { tokens: this.s.burst, at: now };
-      this.buckets.set(trunk, b);
+  /**
+   * Decide for one refusal of `caller` on `trunk` at `now` (takes a token when recording).
+   * `bounded` false skips the trunk's bucket (always a CDR; the callback still de-duplicated): for
+   * a caller refused because the engine itself was behind (sojourn admission), whose INVITE
+   * already passed the source's INVITE ceiling and whose record costs less than the call it
+   * replaces, so that no such caller is left without a record.
+   */
+  admit(trunk: string, caller: string, now: number, bounded = true): RefusalVerdict {
+    if (bounded) {
+      let b = this.buckets.get(trunk);
+      if (b === undefined) {
+        b = { tokens: this.s.burst, at: now };
+        this.buckets.set(trunk, b);
+      }
+      b.tokens = Math.min(this.s.burst, b.tokens + (Math.max(0, now - b.at) * this.s.recordsPerSecond) / 1000);
+      b.at = now;
+      if (b.tokens < 1) return { record: false, callback: false };
+      b.tokens -= 1;
     }
-    b.tokens = Math.min(this.s.burst, b.tokens + (Math.max(0, now - b.at) * this.s.recordsPerSecond) / 1000);
-    b.at = now;
-    if (b.tokens < 1) return { record: false, callback: false };
-    b.tokens -= 1;
     if (!isPlausibleCaller(caller)) return { record: true, callback: false };
     const last = this.seen.get(caller);
     if (last !== undefined && now - last < this.s.dedupeMs) return { record: true, callback: false };

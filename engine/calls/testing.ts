@@ -278,6 +278,8 @@ export class CallRig {
   readonly events: CallControlEvent[] = [];
   /** `media.firstPacket` latencies (ms), kept apart from `events`: tests compare those lists whole. */
   readonly firstMediaMs: number[] = [];
+  /** `call.setupStages` events, kept apart from `events` for the same reason. */
+  readonly setupStages: Extract<CallControlEvent, { type: 'call.setupStages' }>[] = [];
   readonly desk: (AgentDeskPort & { requests: { agentId: string; action: DeskAction }[] });
   readonly phones = new Map<string, Phone>();
   readonly settings: CallsSettings;
@@ -358,6 +360,7 @@ export class CallRig {
       },
       observe: (e) => {
         if (e.type === 'media.firstPacket') this.firstMediaMs.push(e.latencyMs);
+        else if (e.type === 'call.setupStages') this.setupStages.push(e);
         else if (e.type !== 'acd.decision') this.events.push(e);
       },
       ...(o.callbacks ? { callbacks: o.callbacks(this) } : {}),

@@ -340,6 +340,13 @@ export type CallControlEvent =
    * refusal bucket was empty (a flood): count these so refusal reports stay honest.
    */
   | { type: 'call.refusalUnrecorded'; trunk: string; at: number }
+  /**
+   * A new caller's set-up by stage, once its media leg is allocated (issue 13: where the time to
+   * first media goes): `queuedMs` from the transport's parse of the INVITE to call control (the
+   * signalling work class), `lookupMs` the CRM look-up and the journal commit (run together, the
+   * answer waits for both), `legMs` the media worker's leg allocation. The 183/200 follows at once.
+   */
+  | { type: 'call.setupStages'; callId: string; queuedMs: number; lookupMs: number; legMs: number }
   /** The caller's first playback was accepted by its media worker (first packet within one 20 ms tick). */
   | { type: 'media.firstPacket'; callId: string; latencyMs: number }
   /** One ACD input processed (routing decision latency). */

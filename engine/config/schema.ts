@@ -881,6 +881,7 @@ export const configSchema = z.strictObject({
     turnBudgetMs: z.number().positive().max(50).default(2).describe('Time one turn of the event loop spends on queued work before it yields to timers and socket reads (ms); each class still waiting gets one item per turn regardless.'),
     queueLimit: positiveInt.default(20000).describe('Most items waiting per class; a new request above it gets 503 with Retry-After (a response or ACK is dropped and counted as overload_shed).'),
     tryingAfterMs: z.number().int().min(1).max(199).default(100).describe('A new INVITE still queued this long gets 100 Trying at once (RFC 3261 wants one within 200 ms; it also stops the caller retransmitting) (ms).'),
+    maxSignallingWaitMs: nonNegativeInt.max(60000).default(2000).describe("Sojourn admission: a new INVITE that waited this long since its parse when its turn comes is answered 503 with Retry-After and kept as a CDR and callback task instead of being worked, so the signalling queue drains and admitted callers get media quickly (docs/operations.md, Overload); 0 = off (ms)."),
   }).prefault({}).describe('Priorities under load on the main thread (issue 13): work classes agent > record > signalling > media.'),
   ha: haSection,
   shutdown: z.strictObject({

@@ -10,7 +10,7 @@
  * by itself. In-dialog requests (BYE, ACK, re-INVITE) are not gated: they belong to calls the
  * node already has, which are its own to end.
  */
-import type { Endpoint, IncomingInvite, IncomingRequest, SipRequest, UasDelegate } from '../sip/index.ts';
+import type { Endpoint, IncomingInvite, IncomingRequest, OverloadCause, SipRequest, UasDelegate } from '../sip/index.ts';
 
 /** What the gate needs of the node. */
 export interface Accepting {
@@ -30,8 +30,8 @@ export function standbyGate(inner: UasDelegate, node: Accepting, retryAfterSecon
       else req.respond(503, { headers: [...standardHeaders(), retry] });
     },
     // The transaction layer's own overload 503: a standby keeps no record of a call that is not its own.
-    onRefusedInvite: (request: SipRequest, source: Endpoint) => {
-      if (node.accepting()) inner.onRefusedInvite?.(request, source);
+    onRefusedInvite: (request: SipRequest, source: Endpoint, cause: OverloadCause) => {
+      if (node.accepting()) inner.onRefusedInvite?.(request, source, cause);
     },
   };
 }

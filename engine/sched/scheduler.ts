@@ -16,6 +16,13 @@
  * A turn right after a full read of the sockets (`readAheadPosts`) runs only the top class and
  * the one item of each other class, so the loop is back at the sockets at once.
  *
+ * Sojourn admission (CoDel's idea, per item): a class may have a deadline. An item whose wait
+ * (since the time its poster gives, e.g. the transport's parse of a datagram) has reached it when
+ * its turn comes is handed to its handler's `overdue` instead of `run`: the poster answers it
+ * cheaply (a new INVITE: 503 + Retry-After and a callback task) so that the class drains and the
+ * items behind it are worked while they are still worth it. Classes without a deadline (agent,
+ * record) are never cut short.
+ *
  * The guarantee against starvation: in every turn each non-empty class is served at least one
  * item, so an item at position p of its class is handed on within p + 1 turns, however busy the
  * higher classes are; a turn lasts at most the budget plus one item per class.
@@ -38,6 +45,12 @@ export interface WorkHandler<T> {
    * e.g. a new INVITE's 100 Trying, which RFC 3261 §17.2.1 wants within 200 ms.
    */
   late?(item: T, cls: WorkClass): void;
+  /**
+   * The item waited `waitedMs` ≥ its class's deadline (`deadlines`) before its turn: answer it
+   * cheaply instead of running it and return true, or return false (not an item to cut short)
+   * and it runs as usual. Without it an overdue item runs as usual.
+   */
+  overdue?(item: T, cls: WorkClass, waitedMs: number): boolean;
 }
 
 /** Options of a {@link WorkScheduler}. */
@@ -56,6 +69,13 @@ export interface WorkSchedulerOptions {
    * INVITEs, comes before working it off. Default 32; 0 = off.
    */
   readAheadPosts?: number;
+  /**
+   * Most time (ms) an item of the class may wait before its turn and still be run; an item past
+   * it goes to its handler's `overdue`. Absent or 0 = no deadline (the default for every class).
+   */
+  deadlines?: Partial<Record<WorkClass, number>>;
+  /** Every item handed on (run or overdue) with how long it waited (ms): the sojourn histogram. */
+  observe?: (cls: WorkClass, waitedMs: number) => void;
   /** Monotonic milliseconds (tests pass a fake). */
   now?: () => number;
   /** How a turn is scheduled: `setImmediate` by default (tests run turns by hand). */
@@ -71,6 +91,8 @@ export interface WorkClassStats {
   run: number;
   shed: number;
   late: number;
+  /** Items handed to `overdue` instead of `run` (waited past the class's deadline). */
+  overdue: number;
   failed: number;
 }
 
@@ -83,9 +105,10 @@ class ClassQueue {
   size = 0;
   /** Items from the head already given `late` (all older than the rest: FIFO). */
   lateDone = 0;
-  readonly stats: WorkClassStats = { queued: 0, posted: 0, run: 0, shed: 0, late: 0, failed: 0 };
+  readonly stats: WorkClassStats = { queued: 0, posted: 0, run: 0, shed: 0, late: 0, overdue: 0, failed: 0 };
 
-  constructor(readonly limit: number) {}
+  /** `deadline`: most wait (ms) before an item goes to `overdue`; 0 = none. */
+  constructor(readonly limit: number, readonly deadline: number) {}
 
   push(handler: WorkHandler<unknown>, item: unknown, at: number): void {
     if (this.size === this.handlers.length) this.grow();
@@ -143,6 +166,7 @@ export class WorkScheduler {
   private readonly now: () => number;
   private readonly defer: (turn: () => void) => void;
   private readonly onError: ((err: unknown, cls: WorkClass) => void) | undefined;
+  private readonly observe: ((cls: WorkClass, waitedMs: number) => void) | undefined;
   private readonly turnBound: () => void;
   private pending = false;
   private turns = 0;
@@ -153,7 +177,8 @@ export class WorkScheduler {
     this.turnBudgetMs = opts.turnBudgetMs ?? 2;
     this.lateAfterMs = opts.lateAfterMs ?? 100;
     this.readAheadPosts = opts.readAheadPosts ?? 32;
-    this.queues = WORK_CLASSES.map((c) => new ClassQueue(Math.max(1, opts.limits?.[c] ?? DEFAULT_LIMIT)));
+    this.queues = WORK_CLASSES.map((c) => new ClassQueue(Math.max(1, opts.limits?.[c] ?? DEFAULT_LIMIT), Math.max(0, opts.deadlines?.[c] ?? 0)));
+    this.observe = opts.observe;
     this.now = opts.now ?? (() => performance.now());
     this.defer = opts.defer ?? ((turn) => setImmediate(turn));
     this.onError = opts.onError;
@@ -162,9 +187,12 @@ export class WorkScheduler {
 
   /**
    * Queue `item` in class `cls`; false when the class was full and the item was shed (its
-   * handler's `shed` has run).
+   * handler's `shed` has run). `since` (this scheduler's clock, ms) is when the item's wait
+   * began, if earlier than now (an inbound message: when the transport parsed it); its wait
+   * counts from there for `late`, the deadline and the sojourn. Within a class such times must
+   * not go back (the transport parses and posts in read order): `late` scans from the head.
    */
-  post<T>(cls: WorkClass, handler: WorkHandler<T>, item: T): boolean {
+  post<T>(cls: WorkClass, handler: WorkHandler<T>, item: T, since?: number): boolean {
     const q = this.queues[CLASS_INDEX[cls]]!;
     q.stats.posted++;
     if (q.size >= q.limit) {
@@ -176,7 +204,8 @@ export class WorkScheduler {
       }
       return false;
     }
-    q.push(handler as WorkHandler<unknown>, item, this.now());
+    const now = this.now();
+    q.push(handler as WorkHandler<unknown>, item, since === undefined ? now : Math.min(since, now));
     this.postedSinceTurn++;
     if (!this.pending) {
       this.pending = true;
@@ -243,11 +272,22 @@ export class WorkScheduler {
     const i = q.head;
     const handler = q.handlers[i]!;
     const item = q.items[i];
+    const waited = q.deadline > 0 || this.observe !== undefined ? this.now() - q.times[i]! : 0;
     q.shift();
-    q.stats.run++;
     const cls = WORK_CLASSES[c]!;
     try {
-      handler.run(item, cls);
+      if (q.deadline > 0 && waited >= q.deadline && handler.overdue?.(item, cls, waited) === true) {
+        q.stats.overdue++;
+      } else {
+        q.stats.run++;
+        handler.run(item, cls);
+      }
+    } catch (err) {
+      this.failed(err, q, cls);
+    }
+    if (this.observe === undefined) return;
+    try {
+      this.observe(cls, waited);
     } catch (err) {
       this.failed(err, q, cls);
     }

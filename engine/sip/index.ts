@@ -20,7 +20,7 @@ export { systemClock, defaultTimers } from './contracts.ts';
 export { TransportLayer, defaultTransportLimits, CONNECTION_REFUSALS } from './transport.ts';
 export type { ListenSpec, TransportLimits, TransportDelegate, TransportObserver, ConnectionRefusal } from './transport.ts';
 export { TransactionLayer } from './transaction-layer.ts';
-export type { TransactionUser, TransactionLayerOptions, AdmissionPort } from './transaction-layer.ts';
+export type { TransactionUser, TransactionLayerOptions, AdmissionPort, OverloadCause } from './transaction-layer.ts';
 export { SourceAdmission, defaultAdmissionLimits, ADMISSION_DROP_KINDS, sourceKey } from './admission.ts';
 export type { AdmissionLimits, AdmissionDropKind, AdmissionVerdict, SourceCeiling, SourceAdmissionOptions, AdmissionLogger } from './admission.ts';
 export type { ClientTransaction, ClientTransactionUser, InviteClientTransaction, NonInviteClientTransaction } from './transaction-client.ts';

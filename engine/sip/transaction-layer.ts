@@ -18,7 +18,7 @@ import type { Clock, Endpoint, Inbound, TimerHandle, TimerValues, TransportSende
 import { systemClock } from './contracts.ts';
 import type { HeaderField, SipRequest, SipResponse } from './message.ts';
 import { createResponse } from './message.ts';
-import { isRfc3261Branch } from './branch.ts';
+import { isRfc3261Branch, newTag } from './branch.ts';
 import { sourceKey, type AdmissionVerdict } from './admission.ts';
 import {
   resolveTimers, responseDestination, stampVia,
@@ -61,12 +61,17 @@ export interface TransactionUser {
    */
   isEstablished?(request: SipRequest): boolean;
   /**
-   * A new INVITE (no To tag) was refused with the layer's stateless 503 for overload (transaction
-   * limits, or a full work class): it created no transaction, but the TU may still keep a record
-   * of the caller (issue 13: every caller has a record). Called after the 503 is sent.
+   * A new INVITE (no To tag) was refused with 503 for overload before the TU saw it: `limit` —
+   * the layer's stateless 503 (transaction limits, or a full work class), no transaction;
+   * `late` — it waited in its work class past the signalling deadline ({@link
+   * TransactionLayer.refuseLate}), answered through its own server transaction. The TU may still
+   * keep a record of the caller (issue 13: every caller has a record). Called after the 503 is sent.
    */
-  onOverloadRefused?(request: SipRequest, inbound: Inbound): void;
+  onOverloadRefused?(request: SipRequest, inbound: Inbound, cause: OverloadCause): void;
 }
+
+/** Why a new INVITE was refused before the TU saw it (see {@link TransactionUser.onOverloadRefused}). */
+export type OverloadCause = 'limit' | 'late';
 
 /** Source admission as the layer uses it (see {@link SourceAdmission} in admission.ts). */
 export interface AdmissionPort {
@@ -394,15 +399,53 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
   shed(inbound: Inbound): boolean {
     const message = inbound.message;
     if (this.closed || message.kind === 'response' || message.method === 'ACK') return false;
-    const existing = this.findServer(message, serverKey(message, message.method));
-    if (existing) {
-      existing.receiveRetransmission();
-      return true;
-    }
+    if (this.absorbRetransmission(inbound)) return true;
     if (!this.admitted(message, inbound)) return true;
     stampVia(message, inbound.source);
     this.rejectOverload(message, inbound);
     return true;
+  }
+
+  /**
+   * Absorb `inbound` now if it is a retransmission of a live server transaction (RFC 3261
+   * §17.2.3: the transaction resends its last response), before it would wait in a work queue
+   * (engine/sched) for nothing. A CANCEL matches only its own transaction here. False for
+   * anything else: a response, an ACK (matched to its INVITE in turn, after the INVITE's
+   * response), a new request.
+   */
+  absorbRetransmission(inbound: Inbound): boolean {
+    const message = inbound.message;
+    if (this.closed || message.kind === 'response' || message.method === 'ACK') return false;
+    const existing = this.findServer(message, serverKey(message, message.method));
+    if (existing === undefined) return false;
+    existing.receiveRetransmission();
+    return true;
+  }
+
+  /**
+   * The server-transaction key `request` would have (§17.2.3): equal for an INVITE and its
+   * retransmissions. Undefined without a Via. Work queues use it to keep one copy of a request
+   * waiting (inbound-classes.ts).
+   */
+  keyOf(request: SipRequest): string | undefined {
+    return serverKey(request, request.method);
+  }
+
+  /**
+   * Answer a new INVITE that waited in its work class past the signalling deadline (issue 13,
+   * sojourn admission) with 503 + Retry-After through a server transaction of its own, so that
+   * its retransmissions and the ACK of the 503 are absorbed (§17.2.1) instead of becoming a new
+   * call, and tell the TU (`onOverloadRefused`, cause `late`) so the caller gets a record. The
+   * same checks as any new request come first: a retransmission is absorbed, source admission may
+   * drop it, above the transaction limits the stateless 503 (cause `limit`) is cheaper still.
+   */
+  refuseLate(inbound: Inbound): void {
+    const request = inbound.message;
+    if (this.closed || request.kind !== 'request' || request.method !== 'INVITE') return;
+    const tx = this.newServer(request, inbound);
+    if (tx === undefined) return;
+    tx.respond(createResponse(request, 503, undefined, { toTag: newTag(), headers: [{ name: 'Retry-After', value: this.retryAfter }] }));
+    this.user.onOverloadRefused?.(request, inbound, 'late');
   }
 
   /**
@@ -536,26 +579,36 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
   }
 
   private receiveRequest(request: SipRequest, inbound: Inbound): void {
+    const tx = this.newServer(request, inbound);
+    if (tx !== undefined) this.user.onRequest(tx, request, inbound);
+  }
+
+  /**
+   * The server transaction a new request (not ACK, not CANCEL) creates, admitted; undefined when
+   * it creates none: a retransmission (absorbed), an RFC 2543 key taken, source admission
+   * dropped it, or above the limits (the stateless 503 sent).
+   */
+  private newServer(request: SipRequest, inbound: Inbound): ServerTransaction | undefined {
     const key = serverKey(request, request.method);
-    if (key === undefined) return;
+    if (key === undefined) return undefined;
     const existing = this.findServer(request, key);
     if (existing) {
       existing.receiveRetransmission();
-      return;
+      return undefined;
     }
-    if (this.servers.has(key)) return; // RFC 2543 key taken by another To tag: not ours to guess
-    if (!this.admitted(request, inbound)) return;
+    if (this.servers.has(key)) return undefined; // RFC 2543 key taken by another To tag: not ours to guess
+    if (!this.admitted(request, inbound)) return undefined;
     stampVia(request, inbound.source);
     if (this.overloaded(inbound)) {
       this.rejectOverload(request, inbound);
-      return;
+      return undefined;
     }
     const destination = responseDestination(request, inbound);
     const tx = request.method === 'INVITE'
       ? new InviteServerTransaction(this, this, inbound, key, destination)
       : new NonInviteServerTransaction(this, this, inbound, key, destination);
     this.admit(tx);
-    this.user.onRequest(tx, request, inbound);
+    return tx;
   }
 
   private receiveAck(ack: SipRequest, inbound: Inbound): void {
@@ -626,6 +679,6 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
   private rejectOverload(request: SipRequest, inbound: Inbound): void {
     const response = createResponse(request, 503, undefined, { headers: [{ name: 'Retry-After', value: this.retryAfter }] });
     this.transport.send(response, responseDestination(request, inbound));
-    if (request.method === 'INVITE' && !request.headers.to.params.get('tag')) this.user.onOverloadRefused?.(request, inbound);
+    if (request.method === 'INVITE' && !request.headers.to.params.get('tag')) this.user.onOverloadRefused?.(request, inbound, 'limit');
   }
 }

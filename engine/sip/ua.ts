@@ -23,7 +23,7 @@ import { newBranch, newCallId, newTag } from './branch.ts';
 import { Dialog, dialogKey } from './dialog.ts';
 import { checkRequest, defaultCapabilities, type UaCapabilities } from './ua-checks.ts';
 import type { TransportLayer } from './transport.ts';
-import { TransactionLayer, type TransactionLayerOptions, type TransactionUser } from './transaction-layer.ts';
+import { TransactionLayer, type OverloadCause, type TransactionLayerOptions, type TransactionUser } from './transaction-layer.ts';
 import type { InviteServerTransaction, ServerTransaction, SuccessIdentity } from './transaction-server.ts';
 import type { ClientTransaction, ClientTransactionUser, InviteClientTransaction } from './transaction-client.ts';
 import { own, type ServerFailure } from './transaction.ts';
@@ -242,10 +242,11 @@ export interface UasDelegate {
   /** Any other new request outside a dialog. If absent: OPTIONS → 200, others → 405. */
   onRequest?(request: IncomingRequest): void;
   /**
-   * A new INVITE the transaction layer already refused with its stateless 503 for overload: no
-   * transaction, nothing to answer; the request and where it came from, to keep a record of it.
+   * A new INVITE the transaction layer already refused with 503 for overload (`cause`: `limit`,
+   * its stateless 503 at a limit or a full work class; `late`, it waited past the signalling
+   * deadline): nothing to answer; the request and where it came from, to keep a record of it.
    */
-  onRefusedInvite?(request: SipRequest, source: Endpoint): void;
+  onRefusedInvite?(request: SipRequest, source: Endpoint, cause: OverloadCause): void;
 }
 
 /**
@@ -372,8 +373,8 @@ export class UserAgent implements TransactionUser {
     entry.delegate.onTerminated?.(entry.dialog, 'no-ack');
   }
 
-  onOverloadRefused(request: SipRequest, inbound: Inbound): void {
-    this.delegate.onRefusedInvite?.(request, inbound.source);
+  onOverloadRefused(request: SipRequest, inbound: Inbound, cause: OverloadCause): void {
+    this.delegate.onRefusedInvite?.(request, inbound.source, cause);
   }
 
   onStrayResponse(response: SipResponse): void {

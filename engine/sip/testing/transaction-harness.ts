@@ -7,7 +7,7 @@ import type { Endpoint, Inbound, TimerValues, TransportName } from '../contracts
 import type { SipMessage, SipRequest, SipResponse } from '../message.ts';
 import { createResponse } from '../message.ts';
 import { parse } from '../parser.ts';
-import { TransactionLayer, type TransactionUser } from '../transaction-layer.ts';
+import { TransactionLayer, type OverloadCause, type TransactionUser } from '../transaction-layer.ts';
 import type { ClientTransaction, ClientTransactionUser } from '../transaction-client.ts';
 import type { InviteServerTransaction, ServerTransaction } from '../transaction-server.ts';
 import type { ServerFailure } from '../transaction.ts';
@@ -78,7 +78,7 @@ export type TuEvent =
   | { type: 'cancel'; tx: InviteServerTransaction; at: number }
   | { type: 'server-failure'; tx: ServerTransaction; reason: ServerFailure; at: number }
   | { type: 'stray'; response: SipResponse; at: number }
-  | { type: 'overload-refused'; request: SipRequest; at: number }
+  | { type: 'overload-refused'; request: SipRequest; cause: OverloadCause; at: number }
   | { type: 'response'; tx: ClientTransaction; response: SipResponse; at: number }
   | { type: 'timeout'; tx: ClientTransaction; at: number }
   | { type: 'transport-error'; tx: ClientTransaction; at: number };
@@ -120,8 +120,8 @@ export class TransactionHarness implements TransactionUser, ClientTransactionUse
   onAckFor2xx(ack: SipRequest, _inbound: Inbound, stopped: boolean): void {
     this.events.push({ type: 'ack2xx', ack, stopped, at: this.clock.now() });
   }
-  onOverloadRefused(request: SipRequest): void {
-    this.events.push({ type: 'overload-refused', request, at: this.clock.now() });
+  onOverloadRefused(request: SipRequest, _inbound: Inbound, cause: OverloadCause): void {
+    this.events.push({ type: 'overload-refused', request, cause, at: this.clock.now() });
   }
   onCancel(tx: InviteServerTransaction): void {
     this.events.push({ type: 'cancel', tx, at: this.clock.now() });
