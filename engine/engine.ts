@@ -15,7 +15,7 @@ import { pino, type Logger } from 'pino';
 import { Acd, type AcdEffect } from './acd/index.ts';
 import { WorkScheduler, type WorkClass } from './sched/index.ts';
 import { InboundClasses, SourceAdmission, TransportLayer, UserAgent, type IncomingInvite, type IncomingRequest, type SipRequest, type Endpoint } from './sip/index.ts';
-import { MediaPool } from '../media/index.ts';
+import { MediaPool, RuntimePrompts } from '../media/index.ts';
 import { openStore, OutboxDispatcher, SqliteBindingStore, type SqliteStore } from './store/index.ts';
 import { openPgStore, PgBindingStore, PgStore } from './store/pg/index.ts';
 import { SqliteCrmAdapter, WebhookCrmAdapter, loadAdapterModule, type CrmAdapter } from '../crm-adapter/index.ts';
@@ -166,7 +166,11 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     cleanups.push(() => dispatcher.stop());
 
     // ---- media -----------------------------------------------------------------------------
+    // Run-time prompts (catalog text spoken by espeak-ng): rendered here, read by the workers.
+    const ttsConfig = config.media.tts;
+    const tts = new RuntimePrompts({ ...ttsConfig, maxBytes: ttsConfig.maxMegabytes * 1024 * 1024 });
     const media = await MediaPool.start({
+      ttsDir: tts.dir,
       workers: config.media.workers, portMin: config.media.rtpPortMin, portMax: config.media.rtpPortMax,
       bindAddress: config.media.bindAddress,
       ...(config.media.address ? { advertiseAddress: config.media.address } : {}),

@@ -8,7 +8,7 @@ import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { defaultPromptDir } from '../../media/index.ts';
+import { defaultPromptDir, TTS_DEFAULTS } from '../../media/index.ts';
 import { CidrError, CidrMatcher } from '../trunks/index.ts';
 import { parseTrunkAddress } from '../outbound/index.ts';
 import { isHostSyntax } from '../sip/index.ts';
@@ -191,6 +191,18 @@ const mediaSection = z.strictObject({
     timeoutMs: positiveInt.default(1000)
       .describe("An ng request unanswered this long (ms; sent again every quarter of it) leaves the bridged call on onair's relay (counted in onair_rtpengine_fallbacks_total)."),
   }).prefault({}).describe("The rtpengine of media.relay 'rtpengine' (read only then)."),
+  tts: z.strictObject({
+    dir: z.string().min(1).default('./var/tts').transform((dir) => path.resolve(dir))
+      .describe('Cache directory of run-time prompts (<dir>/<hash>.wav, read as tts/<hash>). Resolved to an absolute path.'),
+    voices: z.record(z.string().min(1), z.string().regex(/^[A-Za-z0-9+_-]{1,40}$/)).default({ ...TTS_DEFAULTS.voices })
+      .describe('Language → espeak-ng voice of run-time prompts; a language without one gets its fallback prompt.'),
+    rate: z.number().int().min(80).max(450).default(TTS_DEFAULTS.rate).describe('espeak-ng speed, words per minute (the shipped set: 150).'),
+    maxEntries: positiveInt.default(TTS_DEFAULTS.maxEntries).describe('Most run-time prompts kept on disk; the least recently used are deleted first.'),
+    maxMegabytes: positiveInt.default(TTS_DEFAULTS.maxBytes / (1024 * 1024)).describe('Most disk space the run-time prompts take (MB).'),
+    concurrency: positiveInt.max(16).default(TTS_DEFAULTS.concurrency).describe('Renders at once (espeak-ng then sox, child processes off the main thread).'),
+    timeoutMs: positiveInt.default(TTS_DEFAULTS.timeoutMs).describe('A render (waiting for a slot included) not done this long gives the caller the fallback prompt (ms).'),
+    maxChars: positiveInt.max(2000).default(TTS_DEFAULTS.maxChars).describe('Longest text spoken (characters); catalog text past it is cut.'),
+  }).prefault({}).describe('Run-time prompts: catalog text spoken by espeak-ng and cached (media/prompts/README.md, Run-time prompts).'),
 }).prefault({}).describe('RTP, media workers and prompts.');
 
 // ------------------------------------------------------------------ database and CRM

@@ -68,7 +68,7 @@ export async function startEngineRig(
     sip: { listen: [{ transport: 'udp', address: '127.0.0.1', port: 0 }, { transport: 'tcp', address: '127.0.0.1', port: 0 }] },
     http: { port: 0 },
     database: { kind: 'sqlite', path: dbPath },
-    media: { bindAddress: '127.0.0.1', workers: 1, rtpPortMin: portMin, rtpPortMax: portMin + 199, rtpTimeoutSeconds: 0 },
+    media: { bindAddress: '127.0.0.1', workers: 1, rtpPortMin: portMin, rtpPortMax: portMin + 199, rtpTimeoutSeconds: 0, tts: { dir: path.join(dir, 'tts') } },
     shutdown: { drainSeconds: 2 },
     recording: { dir: path.join(dir, 'recordings') },
     // No desktop users: the API stays open on loopback for tests; a test that signs in passes `users`.
