@@ -378,6 +378,8 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       // IVR self-service (a flow's query step): the adapter's optional query, behind a deadline.
       query: new CrmQueryRunner({ adapter: crm, metrics, log: log.child({ module: 'crm-query' }) }),
       hasPrompt: promptChecker(config.media.promptsDir),
+      // A products step's names and descriptions (catalog text), rendered and cached off the call path.
+      tts,
     });
     registrar.setDelegate({
       onRegistered: (agentId) => { desk.onRegistered(agentId); },
