@@ -419,11 +419,13 @@ export interface DeliveryInfo {
 
 /**
  * What the IVR asks the CRM for self-service (a flow's `query` step): an order's status by its
- * number, or the promotion on offer now for the dialled number's programme/airing. The answer is
- * read out to the caller from prompts, so it is typed: a fixed set of kinds and words, never text
- * from the CRM spoken as it is.
+ * number, or the promotion on offer now for the dialled number's programme/airing; and for a
+ * flow's `products` step, the products to introduce. The answer is read out to the caller from
+ * prompts, so it is typed: a fixed set of kinds and words. The only text from the CRM that is
+ * spoken is a product's name and description (`products`), through the run-time prompts
+ * (media/prompts/README.md, Run-time prompts), which clean and cap it.
  */
-export type QueryKind = 'orderStatus' | 'promotion';
+export type QueryKind = 'orderStatus' | 'promotion' | 'products';
 
 /** Fields of every query (the call it comes from). */
 export interface QueryContextBase {
@@ -455,7 +457,31 @@ export type QueryRequest = QueryContextBase & (
   | { kind: 'orderStatus'; orderNumber: string; verification: string | null }
   /** The promotion on offer now for `programme` / `airing`. */
   | { kind: 'promotion' }
+  /**
+   * Up to `limit` (at most {@link QUERY_PRODUCTS_MAX}) products to introduce to a caller of
+   * `programme` / `airing`, in the order they are offered, with name and description in
+   * `language` (`en`, `zh`).
+   */
+  | { kind: 'products'; language: string; limit: number }
 );
+
+/** Most products of one `products` answer: one menu digit each (1-9). */
+export const QUERY_PRODUCTS_MAX = 9;
+
+/**
+ * One product of a `products` answer. `name` and `description` are spoken by the run-time
+ * prompts (a recorded `products/<sku>` prompt is said for the name when the prompt set has it);
+ * `offerPriceFen` is the promotion's price now (null = none), `gift` the SKU given with it.
+ */
+export interface QueryProduct {
+  sku: string;
+  name: string;
+  description: string;
+  priceFen: number;
+  offerPriceFen: number | null;
+  gift: string | null;
+  giftName: string | null;
+}
 
 /** Order statuses a readout can say (one prompt each, `order-status/<status>`). */
 export const QUERY_ORDER_STATUSES = ['ordered', 'reviewed', 'shipped', 'delivered', 'settled', 'refused', 'returned', 'exchanged', 'cancelled'] as const;
@@ -473,6 +499,7 @@ export type QueryResult =
     courier: string | null; waybill: string | null; amountFen: number;
   }
   | { kind: 'promotion'; product: string; priceFen: number; gift: string | null; validUntil: number }
+  | { kind: 'products'; products: QueryProduct[] }
   /** Nothing to tell this caller (no such order, not theirs, no promotion now). */
   | { kind: 'notFound' };
 

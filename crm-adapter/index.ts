@@ -4,12 +4,12 @@
  * third-party adapter modules (`crm.adapter: module`).
  */
 export {
-  CONTRACT_VERSION, unknownCaller, CrmDeliveryError, QUERY_ORDER_STATUSES, CDR_PLAYED_MAX,
+  CONTRACT_VERSION, unknownCaller, CrmDeliveryError, QUERY_ORDER_STATUSES, QUERY_PRODUCTS_MAX, CDR_PLAYED_MAX,
   type ContractVersion, type LookupContext, type CallerInfo, type CallEventType, type CallEventBase,
   type QueuedEvent, type OfferedEvent, type AnsweredEvent, type AbandonStage, type AbandonedEvent, type ReleasedBy,
   type EndedEvent, type CallbackCreatedEvent, type CallbackAttemptEvent, type CallbackCompletedEvent, type CampaignResultEvent, type CallbackAttemptResult, type CallTreatment,
   type CallbackFinalStatus, type CallEvent, type CdrOutcome, type Cdr, type CdrRecording, type CdrMonitoring, type CdrLeg, type DeliveryInfo,
-  type CrmAdapter, type QueryKind, type QueryContextBase, type QueryRequest, type QueryResult, type QueryOrderStatus,
+  type CrmAdapter, type QueryKind, type QueryContextBase, type QueryRequest, type QueryResult, type QueryOrderStatus, type QueryProduct,
 } from './contract.ts';
 export {
   SqliteCrmAdapter, DEMO_CUSTOMERS,

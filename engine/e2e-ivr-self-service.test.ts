@@ -9,28 +9,15 @@
 import t from 'tap';
 import { requirePeer } from './testing/index.ts';
 import { demoConfig } from './config/index.ts';
-import { SippGroup, callersFile, startEngineRig, waitForCdrs, within } from './testing/engine-rig.ts';
+import { callersFile, shopIvrRig, waitForCdrs, within } from './testing/engine-rig.ts';
 import { keysCallerScenario } from './testing/keys-caller.ts';
-import { DEMO_PROGRAMME, ShopCrmAdapter } from '../crm-adapter/shop/index.ts';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { DEMO_PROGRAMME } from '../crm-adapter/shop/index.ts';
 
 const toOrders = { queue: 'orders' };
 
 t.test('a caller keys an order number and hears its status; another asks for today\'s offer and hears its price', async (t) => {
   if (!requirePeer(t, 'sipp')) return;
-  const dir = mkdtempSync(path.join(tmpdir(), 'onair-selfservice-'));
-  const shop = new ShopCrmAdapter({ store: { kind: 'sqlite', path: path.join(dir, 'shop.db') }, seedDemo: true });
-  const sipps = new SippGroup();
-  let closeRig = async (): Promise<void> => {};
-  t.teardown(async () => {
-    await sipps.close();
-    await closeRig();
-    await shop.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  await shop.init();
+  const { dir, shop, sipps, start } = await shopIvrRig(t, 'onair-selfservice-');
   const caller = '+8613800000009';
   const customer = await shop.store.createCustomer({ name: '王丽', numbers: [caller], language: 'zh' });
   if (!customer.ok) throw new Error(customer.reason);
@@ -48,9 +35,7 @@ t.test('a caller keys an order number and hears its status; another asks for tod
   const [shipment] = await shop.store.shipments(orderId);
 
   const demo = demoConfig();
-  const rig = await startEngineRig({
-    // The adapter object below is the one used; the section says which kind it is (query steps need one with query).
-    crm: { adapter: 'shop', path: path.join(dir, 'shop.db') },
+  const rig = await start({
     flows: {
       ...demo.flows,
       'order-status': [
@@ -68,8 +53,7 @@ t.test('a caller keys an order number and hears its status; another asks for tod
       ],
     },
     numbers: { ...demo.numbers, 310: { flow: 'order-status', programme: DEMO_PROGRAMME }, 311: { flow: 'offers', programme: DEMO_PROGRAMME } },
-  }, { dir, crm: shop });
-  closeRig = () => rig.close();
+  });
 
   const digits = orderId.slice(2);
   const keyed = sipps.run({

@@ -15,7 +15,7 @@ import { pino, type Logger } from 'pino';
 import { Acd, type AcdEffect } from './acd/index.ts';
 import { WorkScheduler, type WorkClass } from './sched/index.ts';
 import { InboundClasses, SourceAdmission, TransportLayer, UserAgent, type IncomingInvite, type IncomingRequest, type SipRequest, type Endpoint, type OverloadCause } from './sip/index.ts';
-import { MediaPool } from '../media/index.ts';
+import { MediaPool, RuntimePrompts } from '../media/index.ts';
 import { openStore, OutboxDispatcher, SqliteBindingStore, type SqliteStore } from './store/index.ts';
 import { openPgStore, PgBindingStore, PgStore } from './store/pg/index.ts';
 import { SqliteCrmAdapter, WebhookCrmAdapter, loadAdapterModule, type CrmAdapter } from '../crm-adapter/index.ts';
@@ -168,7 +168,11 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     cleanups.push(() => dispatcher.stop());
 
     // ---- media -----------------------------------------------------------------------------
+    // Run-time prompts (catalog text spoken by espeak-ng): rendered here, read by the workers.
+    const ttsConfig = config.media.tts;
+    const tts = new RuntimePrompts({ ...ttsConfig, maxBytes: ttsConfig.maxMegabytes * 1024 * 1024 });
     const media = await MediaPool.start({
+      ttsDir: tts.dir,
       workers: config.media.workers, portMin: config.media.rtpPortMin, portMax: config.media.rtpPortMax,
       bindAddress: config.media.bindAddress,
       ...(config.media.address ? { advertiseAddress: config.media.address } : {}),
@@ -388,6 +392,8 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       // IVR self-service (a flow's query step): the adapter's optional query, behind a deadline.
       query: new CrmQueryRunner({ adapter: crm, metrics, log: log.child({ module: 'crm-query' }) }),
       hasPrompt: promptChecker(config.media.promptsDir),
+      // A products step's names and descriptions (catalog text), rendered and cached off the call path.
+      tts,
     });
     registrar.setDelegate({
       onRegistered: (agentId) => { desk.onRegistered(agentId); },

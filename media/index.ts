@@ -15,6 +15,7 @@ export type {
   LocalMedia, RemoteMedia, SdpErrorCode, SdpFailure, NegotiateResult, AcceptResult, SessionDescription, Direction,
 } from './sdp/index.ts';
 export type { G711 } from './codec/index.ts';
-export { defaultPromptDir, HOLD_MUSIC, numberReadout, digitsReadout, moneyReadout, MONEY_MAX_FEN } from './prompts/index.ts';
+export { defaultPromptDir, HOLD_MUSIC, numberReadout, digitsReadout, moneyReadout, MONEY_MAX_FEN, RuntimePrompts, TTS_PREFIX, TTS_DEFAULTS } from './prompts/index.ts';
+export type { RuntimePromptsOptions, TtsResult, TtsErrorCode } from './prompts/index.ts';
 export { NgClient, partySdp, sdpEndpoint } from './rtpengine/index.ts';
 export type { NgClientOptions, NgErrorCode, NgResult, NgSession, NgQuery, NgTagStats, RelayEndpoint, PartyMedia } from './rtpengine/index.ts';

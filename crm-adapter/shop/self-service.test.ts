@@ -6,7 +6,7 @@
  * programme (the demo's price and gift), none for another programme or after it ended.
  */
 import t from 'tap';
-import { ShopCrmAdapter, DEMO_PROGRAMME, mayTell, orderIdOf, promotionToSay, type Address, type Order, type Promotion } from './index.ts';
+import { ShopCrmAdapter, DEMO_PROGRAMME, mayTell, orderIdOf, productsOnOffer, promotionToSay, type Address, type Order, type Promotion } from './index.ts';
 import type { QueryRequest } from '../contract.ts';
 
 const T0 = Date.UTC(2026, 11, 7, 2, 0, 0);
@@ -73,4 +73,22 @@ t.test('the rules, pure', async (t) => {
   t.same(promotionToSay([]), null);
   t.match(promotionToSay([p('1', 'gift', 'A'), p('2', 'price', 'B'), p('3', 'gift', 'B')]), { sku: 'B', price: { id: '2' }, gift: { id: '3' } }, 'a price promotion first');
   t.match(promotionToSay([p('1', 'gift', 'A')]), { sku: 'A', price: null, gift: { id: '1' } }, 'a gift alone');
+});
+
+t.test('products to introduce: promoted for the programme first, then the catalog; names in the caller\'s language; offer price and gift', async (t) => {
+  const shop = new ShopCrmAdapter({ store: { kind: 'sqlite', path: ':memory:' }, seedDemo: true, now: () => T0 });
+  await shop.init();
+  t.teardown(() => shop.close());
+  const r = await shop.query(ask({ kind: 'products', language: 'zh', limit: 9 }));
+  t.same(r, {
+    kind: 'products', products: [
+      { sku: 'WOK-01', name: '铸铁炒锅', description: '铸铁炒锅，三十二厘米，原价三百九十九元。', priceFen: 39900, offerPriceFen: 29900, gift: 'APRON', giftName: '围裙' },
+      { sku: 'APRON', name: '围裙', description: '棉质围裙。', priceFen: 4900, offerPriceFen: null, gift: null, giftName: null },
+      { sku: 'KNIFE-SET', name: '不锈钢刀具五件套', description: '不锈钢刀具五件套，五百九十九元。', priceFen: 59900, offerPriceFen: null, gift: null, giftName: null },
+    ],
+  });
+  const other = await shop.query(ask({ kind: 'products', language: 'en', limit: 2, programme: 'another-show' }));
+  t.same(other.kind === 'products' ? other.products.map((p) => [p.sku, p.name, p.offerPriceFen]) : other, [['APRON', 'Apron', null], ['KNIFE-SET', 'Stainless knife set (5)', null]],
+    'another programme: no promotion, the catalog by SKU, cut at the limit');
+  t.equal(productsOnOffer([], [], 'en', 3).length, 0);
 });

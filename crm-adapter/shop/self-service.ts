@@ -1,16 +1,20 @@
 /**
  * The shop's answers to the IVR's self-service queries (contract `query`, docs/crm-adapter.md):
- * an order's status by its number, and the promotion on offer now for the dialled number's
- * programme/airing.
+ * an order's status by its number, the promotion on offer now for the dialled number's
+ * programme/airing, and the products a `products` step introduces (docs/shop.md, IVR product
+ * introductions): those promoted for the programme/airing first, then the rest of the active
+ * catalog by SKU, each with its name and IVR description in the caller's language, its list
+ * price, the price promotion's price and the gift.
  *
  * Privacy rule of order status: a caller hears the status of an order only when it is an order of
  * the customer the calling number belongs to, or when they keyed the verification the flow asks
  * for (the last {@link VERIFICATION_DIGITS} digits of the order's delivery phone). Anything else
  * answers `notFound`, as for an order that does not exist, so that order numbers cannot be probed.
  */
-import type { QueryRequest, QueryResult } from '../contract.ts';
+import type { QueryProduct, QueryRequest, QueryResult } from '../contract.ts';
+import { QUERY_PRODUCTS_MAX } from '../contract.ts';
 import type { ShopStore } from './store.ts';
-import type { Order, Promotion } from './types.ts';
+import type { Order, Product, Promotion } from './types.ts';
 
 /** Digits of the delivery phone a caller from another number keys as verification. */
 export const VERIFICATION_DIGITS = 4;
@@ -53,6 +57,7 @@ export async function answerQuery(store: ShopStore, req: QueryRequest, now: numb
       waybill: shipment?.waybill ?? null, amountFen: order.totalFen,
     };
   }
+  if (req.kind === 'products') return productsToIntroduce(store, req, now);
   const promos = await store.activePromotions(now, { programme: req.programme, airing: req.airing });
   const pick = promotionToSay(promos);
   if (pick === null) return { kind: 'notFound' };
@@ -63,4 +68,36 @@ export async function answerQuery(store: ShopStore, req: QueryRequest, now: numb
     kind: 'promotion', product: product.sku, priceFen: Math.min(pick.price?.priceFen ?? product.priceFen, product.priceFen),
     gift: pick.gift?.giftSku ?? null, validUntil,
   };
+}
+
+/**
+ * The products a `products` step introduces, in order: promoted for the call's programme/airing
+ * (by SKU), then the other active products by SKU, at most `limit`. A product only given as a
+ * gift is not offered on its own before the others. Prices: the list price, and the lowest price
+ * promotion's price when one applies.
+ */
+export function productsOnOffer(products: readonly Product[], promos: readonly Promotion[], language: string, limit: number): QueryProduct[] {
+  const zh = language === 'zh';
+  const bySku = new Map(products.filter((p) => p.active).map((p) => [p.sku, p]));
+  const promoted = [...new Set(promos.map((p) => p.sku))].filter((sku) => bySku.has(sku));
+  const order = [...promoted, ...[...bySku.keys()].filter((sku) => !promoted.includes(sku)).sort()];
+  const n = Math.max(0, Math.min(limit, QUERY_PRODUCTS_MAX));
+  return order.slice(0, n).map((sku) => {
+    const p = bySku.get(sku)!;
+    const mine = promos.filter((x) => x.sku === sku);
+    const prices = mine.filter((x) => x.kind === 'price' && x.priceFen !== null).map((x) => x.priceFen!);
+    const giftSku = mine.find((x) => x.kind === 'gift')?.giftSku ?? null;
+    const gift = giftSku === null ? undefined : bySku.get(giftSku);
+    return {
+      sku, name: zh ? p.nameZh : p.nameEn, description: zh ? p.ivrZh : p.ivrEn, priceFen: p.priceFen,
+      offerPriceFen: prices.length === 0 ? null : Math.min(...prices), gift: gift?.sku ?? null,
+      giftName: gift === undefined ? null : zh ? gift.nameZh : gift.nameEn,
+    };
+  });
+}
+
+async function productsToIntroduce(store: ShopStore, req: Extract<QueryRequest, { kind: 'products' }>, now: number): Promise<QueryResult> {
+  const [products, promos] = await Promise.all([store.listProducts(), store.activePromotions(now, { programme: req.programme, airing: req.airing })]);
+  const list = productsOnOffer(products, promos, req.language, req.limit);
+  return list.length === 0 ? { kind: 'notFound' } : { kind: 'products', products: list };
 }

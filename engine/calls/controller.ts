@@ -48,6 +48,7 @@ import {
   type TransferKind, type TransferOutcomes,
 } from './transfer.ts';
 import { runQueryStep, type CrmQuery, type QueryStep } from './query.ts';
+import { planProducts, runProductMenus, type ProductsStep, type RuntimePromptPort } from './products.ts';
 import { Consults, type ConsultAnswer, type ConsultView } from './consult.ts';
 import { notePlayed } from './played.ts';
 import type { BridgeRelay } from './rtpengine-relay.ts';
@@ -214,6 +215,8 @@ export interface CallControllerDeps {
   query?: CrmQuery;
   /** Whether the prompt set has a prompt (`zh/products/wok-01`): a readout names a product only then. */
   hasPrompt?: (name: string) => boolean;
+  /** Run-time prompts (media/prompts/tts.ts): a products step's names and descriptions; absent = recorded names only. */
+  tts?: RuntimePromptPort;
   /** rtpengine as the relay of bridged calls (`media.relay`, rtpengine-relay.ts); absent = onair relays. */
   relay?: BridgeRelay;
 }
@@ -1094,7 +1097,36 @@ export class CallController {
       case 'query':
         this.query(call, step);
         return;
+      case 'products':
+        this.products(call, step);
+        return;
     }
+  }
+
+  /** A products step (products.ts): the CRM's products by menu, then an agent with the one picked. */
+  private products(call: Call, step: ProductsStep): void {
+    const ivr = call.ivr;
+    const ask = {
+      callId: call.id, caller: call.caller, dialled: call.dialled, programme: call.route.programme, airing: call.route.airing,
+      customerId: call.customer.customerId, vars: call.vars, lang: call.lang,
+    };
+    void planProducts(this.d.query, this.d.tts, step, ask, this.d.hasPrompt ?? (() => false)).then((plan) => {
+      if (call.ivr !== ivr || ivr === undefined || isEnded(call)) return;
+      Object.assign(call.vars, plan.vars);
+      if (!plan.ok) {
+        const go = (): void => (plan.action === null ? this.nextStep(call) : this.menuAction(call, plan.action));
+        if (plan.prompts.length === 0) go();
+        else this.play(call, this.prompts(call, plan.prompts), go);
+        return;
+      }
+      runProductMenus(this.dtmfHost(call), ivr, step, plan, {
+        agent: (choice) => {
+          Object.assign(call.vars, choice.vars);
+          this.menuAction(call, step.agent);
+        },
+        exhausted: () => this.nextStep(call),
+      });
+    }).catch((err: unknown) => this.d.log.error({ err, ...this.ctx(call) }, 'products step failed'));
   }
 
   /** A CRM query step (query.ts): the answer's variables, its readout, then the next step or the fallback. */

@@ -23,6 +23,17 @@ export type MenuStep = Extract<FlowStep, { type: 'menu' }>;
 /** A multi-digit collect step. */
 export type CollectStep = Extract<FlowStep, { type: 'collect' }>;
 
+/**
+ * What {@link runMenu} needs of a menu: a flow's menu step, or a menu made at run time (the
+ * products step's list and product menus, products.ts) whose options are its own choices.
+ */
+export interface MenuOf<A> {
+  prompts: readonly string[];
+  options: Readonly<Record<string, A>>;
+  timeoutMs: number;
+  invalidPrompts: readonly string[];
+}
+
 /** Most digits kept for type-ahead: a caller who knows the menu presses one or two. */
 export const TYPE_AHEAD_MAX = 4;
 
@@ -83,8 +94,8 @@ export function dtmfDigit(input: DtmfInput, digit: string): boolean {
  * repeats it (after the invalid prompt) while `input.retries` lasts, then `exhausted`. The caller
  * sets `input.retries = step.retries` when the step starts (a repeat keeps the count).
  */
-export function runMenu(host: DtmfHost, input: DtmfInput, step: MenuStep, on: { choose(action: MenuAction): void; exhausted(): void }): void {
-  const choose = (action: MenuAction): void => {
+export function runMenu<A = MenuAction>(host: DtmfHost, input: DtmfInput, step: MenuOf<A>, on: { choose(action: A): void; exhausted(): void }): void {
+  const choose = (action: A): void => {
     clearInputTimer(host, input);
     input.digits = undefined;
     on.choose(action);
@@ -100,7 +111,7 @@ export function runMenu(host: DtmfHost, input: DtmfInput, step: MenuStep, on: { 
   };
   input.digits = (digit) => {
     const action = Object.hasOwn(step.options, digit) ? step.options[digit] : undefined;
-    if (action) choose(action);
+    if (action !== undefined) choose(action);
     else retry();
   };
   // A caller who knows the menu may have pressed during the greeting: act on it at once.

@@ -28,6 +28,8 @@ export type { RecordingPolicy, RecordingSettings, RecordingAction, RecordingCont
 export { CallMonitor, conferenceOf } from './monitor.ts';
 export { CrmQueryRunner, checkQueryResult, queryVariables, readout, readoutPrompts, productPrompt, promptChecker, runQueryStep } from './query.ts';
 export type { CrmQuery, CrmQueryOptions, QueryAnswer, QueryAsk, QueryCall, QueryObserver, QueryOutcome, QueryStep, QueryStepResult } from './query.ts';
+export { planProducts, runProductMenus } from './products.ts';
+export type { ProductsStep, ProductsPlan, ProductChoice, RuntimePromptPort } from './products.ts';
 export { notePlayed } from './played.ts';
 export type { MonitorDeps, MonitorMode, MonitorRefusal, MonitorStart, MonitoredCall } from './monitor.ts';
 export type { ConsultAnswer, ConsultRefusal, ConsultState, ConsultView } from './consult.ts';

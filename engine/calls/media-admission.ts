@@ -156,7 +156,8 @@ export function defaultQueueOf(flows: Readonly<Record<string, Flow>>, flowId: st
     seen.add(flow.id);
     let next: Flow | undefined;
     for (const step of flow.steps) {
-      if (step.type === 'play' || step.type === 'menu' || step.type === 'collect') continue;
+      // A products step without input: its menus time out and the flow goes on.
+      if (step.type === 'play' || step.type === 'menu' || step.type === 'collect' || step.type === 'products') continue;
       if (step.type === 'queue') return vip && step.vipQueue ? step.vipQueue : step.queue;
       let go: MenuAction | null = null;
       if (step.type === 'branch') {

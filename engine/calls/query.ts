@@ -16,8 +16,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { LRUCache } from 'lru-cache';
-import type { CrmAdapter, QueryKind, QueryRequest, QueryResult } from '../../crm-adapter/index.ts';
-import { QUERY_ORDER_STATUSES } from '../../crm-adapter/index.ts';
+import type { CrmAdapter, QueryKind, QueryProduct, QueryRequest, QueryResult } from '../../crm-adapter/index.ts';
+import { QUERY_ORDER_STATUSES, QUERY_PRODUCTS_MAX } from '../../crm-adapter/index.ts';
 import { digitsReadout, moneyReadout, MONEY_MAX_FEN } from '../../media/index.ts';
 import { FailureLog } from './lookup.ts';
 import type { FlowStep, MenuAction } from './types.ts';
@@ -136,10 +136,35 @@ export function checkQueryResult(r: unknown, kind: QueryKind): QueryResult | und
       courier: (courier ?? null) as string | null, waybill: (waybill ?? null) as string | null, amountFen,
     };
   }
+  if (kind === 'products') {
+    const list = o['products'];
+    if (!Array.isArray(list) || list.length > QUERY_PRODUCTS_MAX) return undefined;
+    const products: QueryProduct[] = [];
+    for (const x of list as unknown[]) {
+      const p = checkProduct(x);
+      if (p === undefined) return undefined;
+      products.push(p);
+    }
+    return products.length === 0 ? { kind: 'notFound' } : { kind, products };
+  }
   const { product, priceFen, gift, validUntil } = o;
   if (typeof product !== 'string' || !PRODUCT_ID.test(product) || !isAmount(priceFen)) return undefined;
   if (!isNullable(gift ?? null, PRODUCT_ID) || typeof validUntil !== 'number' || !Number.isFinite(validUntil)) return undefined;
   return { kind, product, priceFen, gift: (gift ?? null) as string | null, validUntil };
+}
+
+/** Longest product name and description taken from a CRM (the run-time prompts cut further). */
+const NAME_MAX = 200;
+const DESCRIPTION_MAX = 4000;
+
+function checkProduct(x: unknown): QueryProduct | undefined {
+  if (typeof x !== 'object' || x === null) return undefined;
+  const { sku, name, description, priceFen, offerPriceFen, gift, giftName } = x as Record<string, unknown>;
+  if (typeof sku !== 'string' || !PRODUCT_ID.test(sku) || !isAmount(priceFen)) return undefined;
+  if (typeof name !== 'string' || name.length > NAME_MAX || typeof description !== 'string' || description.length > DESCRIPTION_MAX) return undefined;
+  if (!(offerPriceFen === null || offerPriceFen === undefined || isAmount(offerPriceFen)) || !isNullable(gift ?? null, PRODUCT_ID)) return undefined;
+  if (!(giftName === null || giftName === undefined || (typeof giftName === 'string' && giftName.length <= NAME_MAX))) return undefined;
+  return { sku, name, description, priceFen, offerPriceFen: offerPriceFen ?? null, gift: (gift ?? null) as string | null, giftName: giftName ?? null };
 }
 
 /** The call variables a result sets, under the step's `into` prefix (`order` → `orderStatus`). */
@@ -156,6 +181,8 @@ export function queryVariables(into: string, outcome: QueryOutcome, result: Quer
     vars[`${into}PriceFen`] = String(result.priceFen);
     vars[`${into}ValidUntil`] = new Date(result.validUntil).toISOString();
     if (result.gift !== null) vars[`${into}Gift`] = result.gift;
+  } else if (result?.kind === 'products') {
+    vars[`${into}Count`] = String(result.products.length);
   }
   return vars;
 }
@@ -172,9 +199,11 @@ export function productPrompt(product: string): string {
  */
 export function readoutPrompts(kind: QueryKind, lang: string): string[] {
   const money = lang === 'zh' ? ['money/yuan', 'money/jiao', 'money/fen'] : ['money/yuan', 'money/fen'];
-  return kind === 'orderStatus'
-    ? ['order-intro', ...QUERY_ORDER_STATUSES.map((s) => `order-status/${s}`), 'order-amount', ...money]
-    : ['promotion-today', 'promotion-price', 'promotion-gift', ...money];
+  switch (kind) {
+    case 'orderStatus': return ['order-intro', ...QUERY_ORDER_STATUSES.map((s) => `order-status/${s}`), 'order-amount', ...money];
+    case 'promotion': return ['promotion-today', 'promotion-price', 'promotion-gift', ...money];
+    case 'products': return ['products-intro', 'product-for', 'product-press', 'product-price', 'promotion-price', 'promotion-gift', 'product-agent', ...money];
+  }
 }
 
 /**
@@ -195,6 +224,7 @@ export function readout(result: QueryResult, lang: 'en' | 'zh', hasPrompt: (name
       if (gift !== undefined && hasPrompt(gift)) out.push(p('promotion-gift'), gift);
       return out;
     }
+    case 'products': // a products step reads its menu itself (products.ts)
     case 'notFound':
       return [];
   }

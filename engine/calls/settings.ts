@@ -48,6 +48,11 @@ export function flowStep(s: ConfigStep): FlowStep {
       readout: s.readout, notFoundPrompts: prompts(s.notFoundPrompt), notFound: s.notFound === null ? null : action(s.notFound),
       failedPrompts: prompts(s.failedPrompt), failed: action(s.failed),
     };
+    case 'products': return {
+      type: 'products', max: s.max, into: s.into, timeoutMs: s.timeoutMs, menuTimeoutMs: s.menuTimeoutSeconds * 1000, retries: s.retries,
+      invalidPrompts: prompts(s.invalidPrompt), agent: action(s.agent), notFoundPrompts: prompts(s.notFoundPrompt),
+      notFound: s.notFound === null ? null : action(s.notFound), failedPrompts: prompts(s.failedPrompt), failed: action(s.failed),
+    };
     case 'queue': return { type: 'queue', queue: s.queue, vipQueue: s.vipQueue };
     case 'callback': return { type: 'callback', queue: s.queue, prompts: [...prompts(s.prompt), 'goodbye'] };
     case 'hangup': return { type: 'hangup', prompts: prompts(s.prompt) };

@@ -57,6 +57,32 @@ export type FlowStep =
     /** Where a caller goes when the CRM did not answer in time or failed (an agent). */
     failed: MenuAction;
   }
+  | {
+    /**
+     * Introduce the CRM's products by menu (products.ts): "for <name> press 1 …", then the picked
+     * product's description and price (with the promotion), then 1 = an agent with the product
+     * in the `<into>…` variables, 2 = the list again.
+     */
+    type: 'products';
+    /** Most products in the menu (1-9). */
+    max: number;
+    into: string;
+    /** How long the caller waits for the CRM's answer (ms). */
+    timeoutMs: number;
+    /** Wait for a digit after a menu's prompts (ms). */
+    menuTimeoutMs: number;
+    /** Further attempts of a menu after a timeout or an invalid digit; then the next step. */
+    retries: number;
+    invalidPrompts: string[];
+    /** Where a caller who picked a product and pressed 1 goes (a queue). */
+    agent: MenuAction;
+    notFoundPrompts: string[];
+    /** Where a caller goes when there is no product to offer; null = the next step. */
+    notFound: MenuAction | null;
+    failedPrompts: string[];
+    /** Where a caller goes when the CRM did not answer in time or failed. */
+    failed: MenuAction;
+  }
   | { type: 'queue'; queue: string; vipQueue: string | null }
   | { type: 'callback'; queue: string; prompts: string[] }
   | { type: 'hangup'; prompts: string[] }

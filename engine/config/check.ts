@@ -245,6 +245,9 @@ function actionsOf(path: string, steps: readonly FlowStep[]): Array<[string, Flo
     } else if (s.type === 'query') {
       out.push([`${path}[${i}].query.failed`, s.failed]);
       if (s.notFound !== null) out.push([`${path}[${i}].query.notFound`, s.notFound]);
+    } else if (s.type === 'products') {
+      out.push([`${path}[${i}].products.agent`, s.agent], [`${path}[${i}].products.failed`, s.failed]);
+      if (s.notFound !== null) out.push([`${path}[${i}].products.notFound`, s.notFound]);
     } else if (isTerminal(s)) out.push([`${path}[${i}].${s.type}`, s]);
   });
   return out;
@@ -271,6 +274,16 @@ function promptsOf(path: string, s: FlowStep): Array<[string, string]> {
       if (s.notFoundPrompt !== null) out.push([`${path}.query.notFoundPrompt`, s.notFoundPrompt]);
       if (s.failedPrompt !== null) out.push([`${path}.query.failedPrompt`, s.failedPrompt]);
       out.push(...promptsOf(`${path}.query.failed`, s.failed), ...(s.notFound === null ? [] : promptsOf(`${path}.query.notFound`, s.notFound)));
+      return out;
+    }
+    case 'products': {
+      const out: Array<[string, string]> = [];
+      for (const f of ['invalidPrompt', 'notFoundPrompt', 'failedPrompt'] as const) {
+        const name = s[f];
+        if (name !== null) out.push([`${path}.products.${f}`, name]);
+      }
+      out.push(...promptsOf(`${path}.products.agent`, s.agent), ...promptsOf(`${path}.products.failed`, s.failed));
+      if (s.notFound !== null) out.push(...promptsOf(`${path}.products.notFound`, s.notFound));
       return out;
     }
     case 'callback': return s.prompt === null ? [] : [[`${path}.callback.prompt`, s.prompt]];
@@ -302,6 +315,9 @@ function checkFlows(c: Config, r: CheckReport, opts: CheckOptions): void {
       // A query's readout (status words, money units) in each language: a missing one would fail the playback at run time.
       if (s.type === 'query' && s.readout) {
         for (const lang of c.media.languages) for (const name of readoutPrompts(s.kind, lang)) missingPrompt(`${path}[${i}].query.readout`, `${lang}/${name}`);
+      }
+      if (s.type === 'products') {
+        for (const lang of c.media.languages) for (const name of readoutPrompts('products', lang)) missingPrompt(`${path}[${i}].products`, `${lang}/${name}`);
       }
     });
     for (const [field, a] of actionsOf(path, steps)) {
@@ -358,11 +374,11 @@ function checkGotoLoops(c: Config, r: CheckReport): void {
   const instant = new Map<string, string[]>();
   for (const [flowId, steps] of Object.entries(c.flows)) {
     const last = steps[steps.length - 1];
-    const exit = steps.some((s) => s.type === 'menu' || s.type === 'branch' || s.type === 'query');
+    const exit = steps.some((s) => s.type === 'menu' || s.type === 'branch' || s.type === 'query' || s.type === 'products');
     endless.set(flowId, last?.type === 'goto' && !exit ? [last.flow] : []);
     const to: string[] = [];
     for (const s of steps) {
-      if (s.type === 'play' || s.type === 'menu' || s.type === 'collect') break;
+      if (s.type === 'play' || s.type === 'menu' || s.type === 'collect' || s.type === 'products') break;
       if (s.type === 'branch') for (const a of [s.then, s.else]) if (a?.type === 'goto') to.push(a.flow);
       if (s.type === 'query') for (const a of [s.failed, s.notFound]) if (a?.type === 'goto') to.push(a.flow);
       if (s.type === 'goto') to.push(s.flow);
@@ -391,7 +407,7 @@ function checkGotoLoops(c: Config, r: CheckReport): void {
 }
 
 /**
- * Query steps: the configured adapter must have a query (the built-in SQLite CRM and the webhook
+ * Query and products steps: the configured adapter must have a query (the built-in SQLite CRM and the webhook
  * adapter have none: every caller would take the fallback), and the order number must come from a
  * collect step of some flow.
  */
@@ -400,13 +416,14 @@ function checkQueries(c: Config, r: CheckReport): void {
   for (const steps of Object.values(c.flows)) for (const s of steps) if (s.type === 'collect') collected.add(s.into);
   for (const [flowId, steps] of Object.entries(c.flows)) {
     steps.forEach((s, i) => {
-      if (s.type !== 'query') return;
-      const field = `${key('flows', flowId)}[${i}].query`;
+      if (s.type !== 'query' && s.type !== 'products') return;
+      const field = `${key('flows', flowId)}[${i}].${s.type}`;
       if (c.crm.adapter === 'sqlite') {
         r.errors.push(`${field}: crm.adapter sqlite has no query (IVR self-service); use shop, webhook with queryUrl, or a module adapter that implements query`);
       } else if (c.crm.adapter === 'webhook' && c.crm.queryUrl === null) {
         r.errors.push(`${field}: crm.queryUrl is null: the webhook CRM would answer no query`);
       }
+      if (s.type === 'products') return;
       for (const v of [s.orderNumber, s.verification]) {
         if (v !== null && !collected.has(v)) r.warnings.push(`${field}: variable '${v}' is not set by any collect step`);
       }

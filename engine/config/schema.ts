@@ -8,7 +8,7 @@ import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { defaultPromptDir } from '../../media/index.ts';
+import { defaultPromptDir, TTS_DEFAULTS } from '../../media/index.ts';
 import { CidrError, CidrMatcher } from '../trunks/index.ts';
 import { parseTrunkAddress } from '../outbound/index.ts';
 import { isHostSyntax } from '../sip/index.ts';
@@ -193,6 +193,18 @@ const mediaSection = z.strictObject({
     timeoutMs: positiveInt.default(1000)
       .describe("An ng request unanswered this long (ms; sent again every quarter of it) leaves the bridged call on onair's relay (counted in onair_rtpengine_fallbacks_total)."),
   }).prefault({}).describe("The rtpengine of media.relay 'rtpengine' (read only then)."),
+  tts: z.strictObject({
+    dir: z.string().min(1).default('./var/tts').transform((dir) => path.resolve(dir))
+      .describe('Cache directory of run-time prompts (<dir>/<hash>.wav, read as tts/<hash>). Resolved to an absolute path.'),
+    voices: z.record(z.string().min(1), z.string().regex(/^[A-Za-z0-9+_-]{1,40}$/)).default({ ...TTS_DEFAULTS.voices })
+      .describe('Language → espeak-ng voice of run-time prompts; a language without one gets its fallback prompt.'),
+    rate: z.number().int().min(80).max(450).default(TTS_DEFAULTS.rate).describe('espeak-ng speed, words per minute (the shipped set: 150).'),
+    maxEntries: positiveInt.default(TTS_DEFAULTS.maxEntries).describe('Most run-time prompts kept on disk; the least recently used are deleted first.'),
+    maxMegabytes: positiveInt.default(TTS_DEFAULTS.maxBytes / (1024 * 1024)).describe('Most disk space the run-time prompts take (MB).'),
+    concurrency: positiveInt.max(16).default(TTS_DEFAULTS.concurrency).describe('Renders at once (espeak-ng then sox, child processes off the main thread).'),
+    timeoutMs: positiveInt.default(TTS_DEFAULTS.timeoutMs).describe('A render (waiting for a slot included) not done this long gives the caller the fallback prompt (ms).'),
+    maxChars: positiveInt.max(2000).default(TTS_DEFAULTS.maxChars).describe('Longest text spoken (characters); catalog text past it is cut.'),
+  }).prefault({}).describe('Run-time prompts: catalog text spoken by espeak-ng and cached (media/prompts/README.md, Run-time prompts).'),
 }).prefault({}).describe('RTP, media workers and prompts.');
 
 // ------------------------------------------------------------------ database and CRM
@@ -445,7 +457,7 @@ const hangupTarget = z.strictObject({
   prompt: promptName.nullable().default(null).describe('Played before hanging up; null = none.'),
 }).nullable();
 
-const STEP_KINDS = ['play', 'menu', 'collect', 'branch', 'query', 'queue', 'callback', 'hangup', 'goto'] as const;
+const STEP_KINDS = ['play', 'menu', 'collect', 'branch', 'query', 'products', 'queue', 'callback', 'hangup', 'goto'] as const;
 const ACTION_KINDS = ['queue', 'callback', 'hangup', 'goto'] as const;
 
 /** A terminal step: where a call goes (a menu option, or the last step of a flow). */
@@ -518,17 +530,37 @@ export interface FlowQuery {
   failed: FlowAction;
 }
 
-/** One step of an IVR flow, as resolved. `play`, `menu`, `collect`, `branch` and `query` can continue with the next step. */
-export type FlowStep = { type: 'play'; prompts: string[] } | FlowMenu | FlowCollect | FlowBranch | FlowQuery | FlowAction;
+/**
+ * Product introductions by menu (docs/shop.md, IVR product introductions): the CRM's products for
+ * the call's programme/airing, "for <name> press 1 …", the picked one's description and price,
+ * then 1 = `agent` with the product in `<into>Sku`, `<into>Name`, `<into>PriceFen`.
+ */
+export interface FlowProducts {
+  type: 'products';
+  max: number;
+  into: string;
+  timeoutMs: number;
+  menuTimeoutSeconds: number;
+  retries: number;
+  invalidPrompt: string | null;
+  agent: FlowAction;
+  notFoundPrompt: string | null;
+  notFound: FlowAction | null;
+  failedPrompt: string | null;
+  failed: FlowAction;
+}
+
+/** One step of an IVR flow, as resolved. `play`, `menu`, `collect`, `branch`, `query` and `products` can continue with the next step. */
+export type FlowStep = { type: 'play'; prompts: string[] } | FlowMenu | FlowCollect | FlowBranch | FlowQuery | FlowProducts | FlowAction;
 
 /** Steps whose kind ends a flow: nothing after them runs. */
 export function isTerminal(step: FlowStep): step is FlowAction {
-  return step.type !== 'play' && step.type !== 'menu' && step.type !== 'collect' && step.type !== 'branch' && step.type !== 'query';
+  return step.type !== 'play' && step.type !== 'menu' && step.type !== 'collect' && step.type !== 'branch' && step.type !== 'query' && step.type !== 'products';
 }
 
 type StepInput = {
   play?: string | string[]; menu?: MenuInput; collect?: z.output<typeof collectSchema>; branch?: z.output<typeof branchSchema>;
-  query?: FlowQuery; queue?: z.output<typeof queueTarget>;
+  query?: FlowQuery; products?: FlowProducts; queue?: z.output<typeof queueTarget>;
   callback?: z.output<typeof callbackTarget>; hangup?: { prompt: string | null } | null; goto?: string;
 };
 type MenuInput = z.output<typeof menuSchema>;
@@ -642,12 +674,27 @@ const querySchema = z.strictObject({
   if (q.kind === 'promotion' && (q.orderNumber !== null || q.verification !== null)) ctx.addIssue({ code: 'custom', message: 'orderNumber and verification go with orderStatus', path: ['kind'] });
 }).transform((q): FlowQuery => ({ type: 'query', ...q, into: q.into ?? (q.kind === 'orderStatus' ? 'order' : 'promotion') }));
 
+const productsSchema = z.strictObject({
+  max: z.number().int().min(1).max(9).default(3).describe('Most products in the menu (one digit each).'),
+  into: queryPrefix.default('product').describe('Prefix of the variables of the product picked (<into>Sku, <into>Name, <into>PriceFen; <into>Result, <into>Count).'),
+  timeoutMs: z.number().int().min(100).max(10_000).default(2000).describe('How long the caller waits for the CRM (ms); then failed.'),
+  menuTimeoutSeconds: positiveInt.max(60).default(5).describe('Wait for a digit after the list or a product (s).'),
+  retries: nonNegativeInt.max(9).default(1).describe('Times a menu is repeated after a timeout or an invalid digit; then the next step.'),
+  invalidPrompt: promptName.nullable().default('invalid-choice').describe('Played after an invalid digit; null = none.'),
+  agent: actionSchema.describe('Where a caller who picked a product and pressed 1 goes (a sales queue).'),
+  notFoundPrompt: promptName.nullable().default('query-not-found').describe('Played when the CRM has no product to offer; null = none.'),
+  notFound: actionSchema.nullable().default(null).describe('Where the caller goes then; null = the next step.'),
+  failedPrompt: promptName.nullable().default('query-failed').describe('Played when the CRM did not answer in time, failed or has no query; null = none.'),
+  failed: actionSchema.describe('Where the caller goes then (an agent: a queue).'),
+}).transform((p): FlowProducts => ({ type: 'products', ...p }));
+
 const stepSchema = z.strictObject({
   play: z.union([promptName, z.array(promptName).min(1)]).optional().describe('Play prompts in order, then continue.'),
   menu: menuSchema.optional().describe('DTMF menu; when retries run out the flow continues with the next step.'),
   collect: collectSchema.optional().describe('Collect several digits into a call variable, then continue.'),
   branch: branchSchema.optional().describe('Go somewhere when conditions on variables or the time hold; else the next step or else.'),
   query: querySchema.optional().describe("Ask the CRM (an order's status, today's promotion), keep the answer in variables, read it out, then continue."),
+  products: productsSchema.optional().describe("Introduce the CRM's products by menu (names and descriptions by run-time prompts), then an agent with the product picked."),
   ...actionFields,
 }).meta(EXACTLY_ONE).superRefine(oneKindOf(STEP_KINDS)).transform((v): FlowStep => {
   if (v.play !== undefined) return { type: 'play', prompts: typeof v.play === 'string' ? [v.play] : v.play };
@@ -655,6 +702,7 @@ const stepSchema = z.strictObject({
   if (v.collect !== undefined) return { type: 'collect', ...v.collect };
   if (v.branch !== undefined) return { type: 'branch', when: v.branch.when, then: v.branch.then, else: v.branch.else };
   if (v.query !== undefined) return v.query;
+  if (v.products !== undefined) return v.products;
   return toAction(v);
 });
 

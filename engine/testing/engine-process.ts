@@ -130,7 +130,7 @@ export async function spawnEngine(o: EngineProcessOptions): Promise<EngineProces
     },
     http: { port: httpPort },
     database: { kind: 'sqlite', path: dbPath },
-    media: { bindAddress: '127.0.0.1', workers: 1, rtpPortMin: portMin, rtpPortMax: portMin + 9999, rtpTimeoutSeconds: 0 },
+    media: { bindAddress: '127.0.0.1', workers: 1, rtpPortMin: portMin, rtpPortMax: portMin + 9999, rtpTimeoutSeconds: 0, tts: { dir: path.join(o.dir, 'tts') } },
     log: { level: 'warn' },
     // No desktop users: the API stays open on loopback for tests; a test that signs in passes `users`.
     users: { accounts: [] },

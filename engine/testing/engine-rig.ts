@@ -11,6 +11,7 @@ import { startEngine, type Engine } from '../engine.ts';
 import { demoConfig, parseConfig, type ConfigInput } from '../config/index.ts';
 import { runSipp, startSipp, type SippOptions, type SippResult, type SippRun } from './sipp.ts';
 import type { Cdr, CrmAdapter } from '../../crm-adapter/index.ts';
+import { ShopCrmAdapter } from '../../crm-adapter/shop/index.ts';
 import type { CallbackTask } from '../store/index.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -68,7 +69,7 @@ export async function startEngineRig(
     sip: { listen: [{ transport: 'udp', address: '127.0.0.1', port: 0 }, { transport: 'tcp', address: '127.0.0.1', port: 0 }] },
     http: { port: 0 },
     database: { kind: 'sqlite', path: dbPath },
-    media: { bindAddress: '127.0.0.1', workers: 1, rtpPortMin: portMin, rtpPortMax: portMin + 199, rtpTimeoutSeconds: 0 },
+    media: { bindAddress: '127.0.0.1', workers: 1, rtpPortMin: portMin, rtpPortMax: portMin + 199, rtpTimeoutSeconds: 0, tts: { dir: path.join(dir, 'tts') } },
     shutdown: { drainSeconds: 2 },
     recording: { dir: path.join(dir, 'recordings') },
     // No desktop users: the API stays open on loopback for tests; a test that signs in passes `users`.
@@ -292,4 +293,40 @@ export function callersFile(rig: Pick<EngineRig, 'dir'>, numbers: string[], name
   const file = path.join(rig.dir, name);
   writeFileSync(file, `SEQUENTIAL\n${numbers.join('\n')}\n`);
   return file;
+}
+
+/** A folder, the shop (SQLite in it, demo data) and a sipp group for an IVR test against the shop; see {@link shopIvrRig}. */
+export interface ShopIvrRig {
+  dir: string;
+  shop: ShopCrmAdapter;
+  sipps: SippGroup;
+  /** Start the engine on the shop (`overrides` as for {@link startEngineRig}); it is closed with the rest. */
+  start(overrides: Partial<ConfigInput>): Promise<EngineRig>;
+}
+
+/**
+ * The set-up of the IVR tests against the shop: a fresh folder, the shop in it with its demo
+ * data, a sipp group; the teardown kills sipp, stops the engine, closes the shop and removes the
+ * folder, in that order, whatever the test did.
+ */
+export async function shopIvrRig(t: { teardown(fn: () => Promise<void>): void }, prefix: string): Promise<ShopIvrRig> {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  const shop = new ShopCrmAdapter({ store: { kind: 'sqlite', path: path.join(dir, 'shop.db') }, seedDemo: true });
+  const sipps = new SippGroup();
+  let rig: EngineRig | undefined;
+  t.teardown(async () => {
+    await sipps.close();
+    await rig?.close();
+    await shop.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await shop.init();
+  return {
+    dir, shop, sipps,
+    start: async (overrides) => {
+      // The adapter object is the one used; the section says which kind it is (query steps need one with query).
+      rig = await startEngineRig({ crm: { adapter: 'shop', path: path.join(dir, 'shop.db') }, ...overrides }, { dir, crm: shop });
+      return rig;
+    },
+  };
 }

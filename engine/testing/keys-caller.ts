@@ -37,8 +37,12 @@ const SDP = `      v=0
       a=rtpmap:101 telephone-event/8000
       a=fmtp:101 0-16`;
 
-/** Write the scenario for `keys` (0-9, *, #) into `dir` and return its path. */
-export function keysCallerScenario(dir: string, keys: string, byeWithinMs: number): string {
+/**
+ * Write the scenario for `keys` (0-9, *, #) into `dir` and return its path. With `hangUpAfterMs`
+ * the caller hangs up itself that long after its last key (a caller put through to an agent)
+ * instead of waiting for the engine's BYE.
+ */
+export function keysCallerScenario(dir: string, keys: string, byeWithinMs: number, opts: { hangUpAfterMs?: number } = {}): string {
   for (const k of keys) if (!'0123456789*#'.includes(k)) throw new Error(`not a DTMF key: ${k}`);
   const parts = [XML_HEAD];
   parts.push(request('INVITE', 1, '      Contact: <sip:[field0]@[local_ip]:[local_port]>\n      Content-Type: application/sdp\n', SDP));
@@ -49,6 +53,14 @@ export function keysCallerScenario(dir: string, keys: string, byeWithinMs: numbe
   for (const k of keys) {
     parts.push(request('INFO', cseq++, '      Content-Type: application/dtmf-relay\n', `      Signal=${k}\n      Duration=160`));
     parts.push('  <recv response="200"/>\n  <pause milliseconds="200"/>');
+  }
+  if (opts.hangUpAfterMs !== undefined) {
+    parts.push(`  <pause milliseconds="${opts.hangUpAfterMs}"/>`);
+    parts.push(request('BYE', cseq, '', ''));
+    parts.push('  <recv response="200"/>\n</scenario>\n');
+    const file = path.join(dir, `caller-keys-${keys.replaceAll('#', 'H').replaceAll('*', 'S')}-bye.xml`);
+    writeFileSync(file, parts.join('\n'), 'latin1');
+    return file;
   }
   parts.push(`  <recv request="BYE" timeout="${byeWithinMs}"/>`);
   parts.push(`  <send>

@@ -14,6 +14,11 @@ export interface PromptCacheOptions {
   dir: string;
   /** Most prompts kept in memory (each ≈ 16 kB per second of audio for both laws). Default 500. */
   max?: number;
+  /**
+   * Other directories by the first part of the name: `{ tts: '/var/tts' }` reads `tts/ab12` from
+   * `/var/tts/ab12.wav` (the run-time prompts of tts.ts, kept apart from the shipped set).
+   */
+  mounts?: Readonly<Record<string, string>>;
 }
 
 /** Result of {@link PromptCache.load}. */
@@ -28,9 +33,11 @@ export class PromptCache {
   /** Directory prompts are read from. */
   readonly dir: string;
   private readonly lru: LRUCache<string, Prompt>;
+  private readonly mounts: ReadonlyMap<string, string>;
 
   constructor(opts: PromptCacheOptions) {
     this.dir = path.resolve(opts.dir);
+    this.mounts = new Map(Object.entries(opts.mounts ?? {}).map(([k, v]) => [k, path.resolve(v)]));
     this.lru = new LRUCache<string, Prompt>({ max: opts.max ?? 500 });
   }
 
@@ -48,9 +55,16 @@ export class PromptCache {
     if (name.length === 0 || name.includes('..') || name.includes('\\') || name.startsWith('/') || name.includes('\0')) {
       return { ok: false, code: 'MEDIA_ERR_PROMPT_NAME', reason: `invalid prompt name "${name}"` };
     }
-    const r = loadWav(path.join(this.dir, `${name}.wav`), name);
+    const r = loadWav(this.fileOf(name), name);
     if (r.ok) this.lru.set(name, r.prompt);
     return r;
+  }
+
+  /** The file of a (checked) name: under its mount when its first part is one, else under `dir`. */
+  private fileOf(name: string): string {
+    const slash = name.indexOf('/');
+    const mount = slash > 0 ? this.mounts.get(name.slice(0, slash)) : undefined;
+    return mount === undefined ? path.join(this.dir, `${name}.wav`) : path.join(mount, `${name.slice(slash + 1)}.wav`);
   }
 
   /**

@@ -13,6 +13,8 @@ export { PromptCache } from './cache.ts';
 export type { PromptCacheOptions, PromptResult } from './cache.ts';
 export { numberReadout, READOUT_MAX, digitsReadout, moneyReadout, MONEY_MAX_FEN } from './readout.ts';
 export type { ReadoutLanguage } from './readout.ts';
+export { RuntimePrompts, cleanTtsText, execTts, TTS_PREFIX, TTS_DEFAULTS } from './tts.ts';
+export type { RuntimePromptsOptions, TtsResult, TtsErrorCode, TtsExec } from './tts.ts';
 
 /**
  * Directory of the shipped prompt set. Run from source this is the folder of this module; run from

@@ -35,6 +35,8 @@ export interface MediaPoolOptions {
   advertiseAddress?: string;
   /** Prompt directory (absent: silence-only playlists). */
   promptDir?: string;
+  /** Run-time prompts' directory (media/prompts/tts.ts), read as `tts/<hash>`; absent = none. */
+  ttsDir?: string;
   /** Run the workers' code in this thread, without `worker_threads` (unit tests). Default false. */
   inThread?: boolean;
   /** Pacing clock tuning (numbers only: it crosses to the worker). Default: `sleepMs: 1`, the rest the clock's. */
@@ -120,6 +122,7 @@ export class MediaPool {
         ...(opts.bindAddress !== undefined && { bindAddress: opts.bindAddress }),
         ...(opts.advertiseAddress !== undefined && { advertiseAddress: opts.advertiseAddress }),
         ...(opts.promptDir !== undefined && { promptDir: opts.promptDir }),
+        ...(opts.ttsDir !== undefined && { ttsDir: opts.ttsDir }),
         // Workers wake up in turn (phase i/n of each slot), not at random offsets to each other.
         clock: { phase: i / n, ...opts.clock },
         ...(opts.statsIntervalMs !== undefined && { statsIntervalMs: opts.statsIntervalMs }),
@@ -401,7 +404,7 @@ export class MediaPool {
   }
 
   private inThread(config: WorkerConfig): Channel {
-    const prompts = config.promptDir === undefined ? undefined : promptSource(config.promptDir);
+    const prompts = config.promptDir === undefined ? undefined : promptSource(config.promptDir, config.ttsDir);
     // Events are delivered asynchronously, as they would be from a thread.
     const core = new MediaWorkerCore(config, prompts, (ev) => queueMicrotask(() => this.dispatch(ev)));
     return {

@@ -228,6 +228,8 @@ export interface WorkerConfig {
   advertiseAddress?: string;
   /** Prompt directory for the worker's prompt cache (absent = no prompts, silence only). */
   promptDir?: string;
+  /** Run-time prompts' directory, read as `tts/<hash>` (absent = no run-time prompts). */
+  ttsDir?: string;
   /** Pacing clock tuning. Default: the clock's defaults with `sleepMs: 1`. */
   clock?: Omit<PacingClockOptions, 'now'>;
   /** Send a `stats` event this often; 0 = only on request. Default 0. */

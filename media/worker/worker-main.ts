@@ -20,7 +20,7 @@ if (config.priority !== undefined) {
   }
 }
 const post = (msg: WorkerMessage): void => port.postMessage(msg);
-const core = new MediaWorkerCore(config, config.promptDir === undefined ? undefined : promptSource(config.promptDir), post);
+const core = new MediaWorkerCore(config, config.promptDir === undefined ? undefined : promptSource(config.promptDir, config.ttsDir), post);
 port.on('message', (req: WorkerRequest) => {
   void core.handle(req.cmd).then((r) => {
     post({ id: req.id, ...r });
