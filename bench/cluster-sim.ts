@@ -1,14 +1,15 @@
 /**
  * `npm run bench -- cluster-sim [--nodes 10] [--agents 20000] [--rate 2000] [--seconds 120]
  *  [--warmup 20] [--design owner,db|owner|db|none|all] [--seed 1] [--queues 120] [--cross 0.15]
- *  [--occupancy 0.9] [--db-scale 1] [--db-backends 16] [--max-wall-s 100]`
+ *  [--occupancy 0.9] [--db-scale 1] [--db-backends 16] [--partition affinity|hash] [--max-wall-s 100]`
  *
  * A discrete-event simulation of N active nodes sharing one center (bench/cluster, docs/scaling.md):
  * each node runs the engine's own ACD core on its partition of the queues; agents shared by
  * partitions are kept from two offers at once by one owner per agent (`owner`: queues placed by
  * family, agents cut by the partition reserved in PostgreSQL) or by a reservation of every offer
  * in PostgreSQL (`db`: queues hashed over the nodes); `none` coordinates nothing (the baseline
- * whose double offers show the invariant check works). Per design, JSON lines:
+ * whose double offers show the invariant check works); `--partition` overrides the placement of
+ * every design (to tell the placement's effect from the reservation's). Per design, JSON lines:
  * cluster_routing_p50_ms / _p99_ms / _max_ms (first offer decision for a call → offer sent to a
  * phone), cluster_lost_offer_rate (reserves that found the agent taken by another node / offer
  * decisions), double_offers (must be 0 but for `none`), cluster_utilisation, cluster_wait_p50_ms /
@@ -19,7 +20,7 @@
  */
 import os from 'node:os';
 import { emit, machine, say } from './lib.ts';
-import { DESIGNS, simulate, type Design, type SimResult } from './cluster/index.ts';
+import { DESIGNS, simulate, type Design, type Partition, type SimResult } from './cluster/index.ts';
 
 function num(args: string[], name: string, d: number): number {
   const i = args.indexOf(`--${name}`);
@@ -54,11 +55,14 @@ export async function main(args: string[]): Promise<void> {
     dbBackends: num(args, 'db-backends', 16),
   };
   const maxWallMs = num(args, 'max-wall-s', 100) * 1000;
+  const p = args.indexOf('--partition');
+  const partition = p < 0 ? undefined : args[p + 1];
+  if (partition !== undefined && partition !== 'affinity' && partition !== 'hash') throw new Error('cluster-sim: --partition is affinity or hash');
   say(`cluster-sim: ${o.nodes} nodes, ${o.agents} agents, ${o.queues} queues, ${o.rate} calls/s, ${o.warmupSeconds} + ${o.seconds} simulated s, seed ${o.seed}; ` +
     `each run bounded to ${maxWallMs / 1000} s of wall time; ${machine()}`);
   let failed = false;
   for (const design of designs(args)) {
-    const r = simulate({ ...o, design, maxWallMs });
+    const r = simulate({ ...o, design, maxWallMs, partition: partition as Partition | undefined });
     report(r, maxWallMs);
     if (design !== 'none' && r.doubleOffers > 0) failed = true;
   }
