@@ -157,4 +157,7 @@ t.test('shop routes: validation, roles, media source from the call, codes', asyn
 
   const doc = await (await fetch(`${base}/api/v1/openapi.json`, { headers: { authorization: `Bearer ${TOKEN}` } })).json() as { paths: Record<string, unknown> };
   t.ok(doc.paths['/api/v1/shop/orders'] !== undefined && doc.paths['/api/v1/shop/orders/{id}/{action}'] !== undefined && doc.paths['/api/v1/shop/shipping/batch'] !== undefined, 'in the OpenAPI document');
+  for (const p of ['/api/v1/shop/reports/orders', '/api/v1/shop/reports/delivery']) {
+    t.match(doc.paths[p], { get: { parameters: [{ name: 'by', required: true }] } }, `${p} in the OpenAPI document with its filters`);
+  }
 });
