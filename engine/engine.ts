@@ -512,7 +512,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
         callbackPreview: (taskId: number, agentId: string, choice: PreviewChoice) => dialer.answerPreview(taskId, agentId, choice), campaigns,
       } : {}),
       ...(crm instanceof SqliteCrmAdapter ? { cdrs: (q: Parameters<SqliteCrmAdapter['listCdrs']>[0]) => crm.listCdrs(q) } : {}),
-      ...(crm instanceof ShopCrmAdapter ? { cdrs: (q: CdrQuery) => crm.store.listCdrs(q), shop: { store: crm.store, liveCall: (id: string) => shopLiveCall(calls, id), ...(config.crm.adapter === 'shop' ? { shipper: config.crm.shipper, cjkFont: config.crm.cjkFont, webhook: config.crm.logisticsWebhook } : {}) } } : {}),
+      ...(crm instanceof ShopCrmAdapter ? { cdrs: (q: CdrQuery) => crm.store.listCdrs(q), shop: { store: crm.store, liveCall: (id: string) => shopLiveCall(calls, id), reports: reportQueries, ...(config.crm.adapter === 'shop' ? { shipper: config.crm.shipper, cjkFont: config.crm.cjkFont, webhook: config.crm.logisticsWebhook } : {}) } } : {}),
       recording: { ...recordingPort(calls, recordings), monitor: (id, req) => monitor.start(id, req), audit, log: log.child({ module: 'audit' }) },
       callControl: {
         transfer: (id, to) => calls.transfer(id, to), hold: (id, intent) => calls.hold(id, intent),

@@ -28,6 +28,8 @@ export const SHOP_ERRORS = {
   signature: 'SHOP_ERR_SIGNATURE',
   /** A courier webhook delivery whose event id was received before (a replay): nothing applied again. */
   replay: 'SHOP_ERR_REPLAY',
+  /** A batch (printing) would hold more orders than its cap: narrow it (another courier, another day) or print in parts. */
+  batchTooLarge: 'SHOP_ERR_BATCH_TOO_LARGE',
   /** The store is configured wrongly or not opened (a programmer or operator error). */
   config: 'SHOP_ERR_CONFIG',
 } as const;

@@ -264,8 +264,28 @@ const m0004: Migration = {
   },
 };
 
+/**
+ * Migration 0005: the reports' period filters use indexes (orders by entry time, shipments by
+ * shipping time); waybills reserved by batch printing (docs/shop.md, Batch printing).
+ */
+const m0005: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.createIndex('shop_orders_by_created').on('shop_orders').column('created_at').execute();
+    await db.schema.createIndex('shop_shipments_by_shipped').on('shop_shipments').column('shipped_at').execute();
+    await db.schema.createTable('shop_waybill_reservations')
+      .addColumn('order_id', 'text', (c) => c.primaryKey().references('shop_orders.id'))
+      .addColumn('waybill', 'text', (c) => c.notNull().unique())
+      .addColumn('courier_id', 'text', (c) => c.notNull().references('shop_couriers.id'))
+      .addColumn('reserved_at', 'bigint', (c) => c.notNull())
+      .addColumn('actor', 'text', (c) => c.notNull())
+      .execute();
+  },
+};
+
 /** Every migration, by name (applied in name order). */
-export const SHOP_MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({ '0001_customers_catalog_orders': m0001, '0002_couriers_shipments': m0002, '0003_logistics_events': m0003, '0004_notifications_webhook': m0004 });
+export const SHOP_MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({ '0001_customers_catalog_orders': m0001, '0002_couriers_shipments': m0002, '0003_logistics_events': m0003, '0004_notifications_webhook': m0004,
+  '0005_reports_batch_printing': m0005,
+});
 
 /** The provider Kysely's `Migrator` reads them from (no files on disk: they ship in the bundle). */
 export const shopMigrationProvider: MigrationProvider = {

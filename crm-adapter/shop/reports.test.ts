@@ -12,7 +12,7 @@ import { requirePostgres } from '../../engine/testing/postgres.ts';
 import { openDatabase, SqliteWriter } from '../../engine/db/index.ts';
 import { BUCKET_MS, ReportQueries, SqliteReports, measureContext, withOrders, type ReportQuery } from '../../engine/reports/index.ts';
 import type { Cdr } from '../contract.ts';
-import { ShopStore, type ShopStoreConfig } from './index.ts';
+import { ShopStore, ordersByAgent, withAnswered, type ShopStoreConfig } from './index.ts';
 
 /** 2026-12-07 12:00 UTC: the first bucket. */
 const T = Date.UTC(2026, 11, 7, 12, 0, 0);
@@ -100,6 +100,14 @@ async function suite(t: Test, config: ShopStoreConfig): Promise<void> {
   t.same(totals.map((r) => [r.figures.answered, r.orders]), [[3, { orders: 6, valueFen: 139_300, conversion: 2 }]], 'totals: six orders over three answered calls');
   const byQueue = await run({ group: ['queue'], interval: 'all', from: T, to: T + 2 * BUCKET_MS });
   t.same(byQueue.map((r) => r.orders), [null], 'an order has no queue: no orders in a report by queue');
+
+  // The shop's report by agent (shop-reports.ts) with the engine's answered calls by agent, as the route joins them.
+  const byAgent = queries.run({ group: ['agent'], interval: 'all', from: T, to: T + 2 * BUCKET_MS, filter: { direction: 'inbound' } })
+    .map((r) => ({ start: r.start, agent: r.keys.agent ?? null, answered: r.figures.answered }));
+  t.same(withAnswered(await ordersByAgent(store.db, { from: T, to: T + 2 * BUCKET_MS, interval: 'all', utcOffsetMinutes: 0 }), [...byAgent, { start: T, agent: '1003', answered: 2 }]), [
+    { start: T, agent: '1001', orders: 6, units: 7, valueFen: 139_300, answered: 3, conversion: 2 },
+    { start: T, agent: '1003', orders: 0, units: 0, valueFen: 0, answered: 2, conversion: 0 },
+  ], 'conversion per agent: agent 1001\'s six orders over its three answered calls; an agent who answered and sold nothing: 0');
 }
 
 t.test('sqlite', async (t) => {

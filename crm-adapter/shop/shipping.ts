@@ -1,6 +1,7 @@
 /**
- * Shipping documents: each courier's paper as a one-page PDF (pdfkit), its layout chosen by the
- * courier's `layout` (an EMS-style form, a postal form, a courier waybill). Chinese names and
+ * Shipping documents: each courier's paper as a PDF page (pdfkit), its layout chosen by the
+ * courier's `layout` (an EMS-style form, a postal form, a courier waybill); one order a page, one
+ * page or a day's batch a file. Chinese names and
  * addresses need a CJK font embedded: Debian's Noto Sans CJK (fonts-noto-cjk). Without it the
  * render is refused with SHOP_ERR_FONT rather than printing boxes a courier cannot read.
  */
@@ -59,14 +60,40 @@ function yuanText(fen: number): string {
   return `¥${(fen / 100).toFixed(2)}`;
 }
 
+/**
+ * Why documents cannot be printed with `fontPath` (the file is missing), or null: batch printing
+ * asks before it records anything, so no order is marked printed without its paper.
+ */
+export function missingFont(fontPath: string = DEFAULT_CJK_FONT): string | null {
+  return existsSync(fontPath) ? null : `the CJK font ${fontPath} is missing (Debian: apt-get install fonts-noto-cjk): Chinese addresses cannot be printed`;
+}
+
+/** One page of a batch: an order, the shipment (or reserved waybill) it goes with, its courier. */
+export interface ShippingPage {
+  order: Order;
+  shipment: Shipment;
+  courier: Courier;
+}
+
 /** Render `order`'s shipping document for `shipment` by `courier` as PDF bytes. Throws ShopError(SHOP_ERR_FONT) without the font. */
 export async function renderShippingDocument(order: Order, shipment: Shipment, courier: Courier, opts: ShippingDocumentOptions): Promise<Buffer> {
+  return renderShippingDocuments([{ order, shipment, courier }], opts, { title: `${courier.id} ${shipment.waybill}`, subject: order.id });
+}
+
+/**
+ * Render several shipping documents into one PDF, one page each in its courier's layout, in the
+ * order given (batch printing: one file to send to the printer). The single document is the
+ * batch of one, so both print the same page. Throws ShopError(SHOP_ERR_FONT) without the font,
+ * RangeError for an empty list (a PDF without pages is not a document).
+ */
+export async function renderShippingDocuments(
+  pages: readonly ShippingPage[], opts: ShippingDocumentOptions, info: { title: string; subject: string },
+): Promise<Buffer> {
+  if (pages.length === 0) throw new RangeError('no pages to render');
   const fontPath = opts.fontPath ?? DEFAULT_CJK_FONT;
-  if (!existsSync(fontPath)) {
-    throw new ShopError(SHOP_ERRORS.font, `the CJK font ${fontPath} is missing (Debian: apt-get install fonts-noto-cjk): Chinese addresses cannot be printed`);
-  }
-  const spec = LAYOUTS[courier.layout];
-  const doc = new PDFDocument({ size: 'A5', layout: 'landscape', margin: 20, info: { Title: `${courier.id} ${shipment.waybill}`, Subject: order.id } });
+  const missing = missingFont(fontPath);
+  if (missing !== null) throw new ShopError(SHOP_ERRORS.font, missing);
+  const doc = new PDFDocument({ size: 'A5', layout: 'landscape', margin: 20, autoFirstPage: false, info: { Title: info.title, Subject: info.subject } });
   const chunks: Buffer[] = [];
   doc.on('data', (c: Buffer) => chunks.push(c));
   const done = new Promise<Buffer>((resolve, reject) => {
@@ -75,13 +102,24 @@ export async function renderShippingDocument(order: Order, shipment: Shipment, c
   });
   try {
     doc.registerFont('cjk', fontPath, fontPath.toLowerCase().endsWith('.ttc') ? CJK_FONT_FACE : undefined);
-    doc.font('cjk');
   } catch (err) {
     doc.end();
     throw new ShopError(SHOP_ERRORS.font, `the CJK font ${fontPath} cannot be used: ${(err as Error).message}`);
   }
+  for (const p of pages) {
+    doc.addPage({ size: 'A5', layout: 'landscape', margin: 20 });
+    drawPage(doc, p, opts.sender);
+  }
+  doc.end();
+  return done;
+}
+
+/** Draw one document on the current page. */
+function drawPage(doc: InstanceType<typeof PDFDocument>, { order, shipment, courier }: ShippingPage, sender: Sender): void {
+  const spec = LAYOUTS[courier.layout];
+  doc.font('cjk');
   doc.lineWidth(spec.frame).rect(15, 15, 565, 390).stroke();
-  doc.fontSize(15).text(spec.title(courier), 30, 30, { width: 535 });
+  doc.fontSize(15).fillColor('#000000').text(spec.title(courier), 30, 30, { width: 535 });
   const box = (key: keyof LayoutSpec['boxes'], label: string, lines: readonly string[]): void => {
     const [x, y, w] = spec.boxes[key];
     doc.lineWidth(0.5).rect(x - 4, y - 4, w + 8, 14 + lines.length * 15).stroke();
@@ -93,11 +131,9 @@ export async function renderShippingDocument(order: Order, shipment: Shipment, c
   box('waybill', '运单号 Waybill', [shipment.waybill]);
   box('order', '订单号 Order', [order.id]);
   box('to', '收件人 To', [`${a.recipient}  ${a.phone}`, `${a.region} ${a.city}`, `${a.line}${a.postcode !== null ? `  ${a.postcode}` : ''}`]);
-  box('from', '寄件人 From', [`${opts.sender.name}  ${opts.sender.phone}`, opts.sender.address]);
+  box('from', '寄件人 From', [`${sender.name}  ${sender.phone}`, sender.address]);
   box('cod', '代收货款 Cash on delivery', [shipment.codFen > 0 ? yuanText(shipment.codFen) : '无 none']);
   const goods = order.items.slice(0, 5).map((i) => `${i.sku} ${i.name} × ${i.quantity}${i.gift ? ' (赠品 gift)' : ''}`);
   if (order.items.length > 5) goods.push(`… +${order.items.length - 5}`);
   box('items', '内件 Contents', goods);
-  doc.end();
-  return done;
 }

@@ -70,12 +70,23 @@ export interface OrdersInBucket {
   valueFen: number;
 }
 
+/** A courier's batch of printed documents ({@link ShopStore.printBatch}), by order number. */
+export interface PrintBatch {
+  courier: Courier;
+  /** Orders of the batch printed before (their waybill kept). */
+  reprints: number;
+  /** Each order with the waybill its document carries (a reservation until it ships: `shippedAt` is when it was reserved). */
+  pages: { order: Order; shipment: Shipment }[];
+}
+
 /** Most units of one line (a typo of 1000 is refused, not shipped). */
 export const MAX_QUANTITY = 99;
 /** Most lines of one order. */
 export const MAX_LINES = 50;
 /** Entries of each list on the customer card. */
 export const CARD_ENTRIES = 5;
+/** Most orders of one printed batch: a larger day is printed per courier or in parts (the API answers 413). */
+export const BATCH_MAX_ORDERS = 500;
 
 /** Thrown inside a transaction to roll it back with a refusal. */
 class Rollback extends Error {
@@ -124,6 +135,18 @@ function toOrder(r: Selectable<OrdersTable>, items: OrderItem[]): Order {
     programme: r.programme, airing: r.airing, callId: r.call_id, agent: r.agent, invoiceTitle: r.invoice_title,
     specialRequests: r.special_requests, totalFen: r.total_fen, version: r.version, createdAt: r.created_at, updatedAt: r.updated_at, items,
   };
+}
+
+/** The lines of `ids`' orders, by order, in line order. */
+async function itemsOf(db: Kysely<ShopDatabase>, ids: readonly string[]): Promise<Map<string, OrderItem[]>> {
+  const items = await db.selectFrom('shop_order_items').selectAll().where('order_id', 'in', [...ids]).orderBy('order_id').orderBy('line').execute();
+  const by = new Map<string, OrderItem[]>();
+  for (const i of items) {
+    const list = by.get(i.order_id) ?? [];
+    list.push(toItem(i));
+    by.set(i.order_id, list);
+  }
+  return by;
 }
 
 function toCourier(r: Selectable<CouriersTable>): Courier {
@@ -568,7 +591,8 @@ export class ShopStore {
     await trx.insertInto('shop_order_history').values({
       order_id: orderId, seq, action: e.action, from_status: e.from, to_status: e.to, actor: e.actor, reason: e.reason, at: e.at,
     }).execute();
-    if (e.action !== 'edit') await this.#queueNotifications(trx, orderId, e.action, seq, e.at);
+    // A print is no step of the order's the customer hears about.
+    if (e.action !== 'edit' && e.action !== 'print') await this.#queueNotifications(trx, orderId, e.action, seq, e.at);
     return seq;
   }
 
@@ -714,13 +738,7 @@ export class ShopStore {
     if (f.agent !== undefined) q = q.where('agent', '=', f.agent);
     const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(f.limit ?? 100).offset(f.offset ?? 0).execute();
     if (rows.length === 0) return [];
-    const items = await this.db.selectFrom('shop_order_items').selectAll().where('order_id', 'in', rows.map((r) => r.id)).orderBy('line').execute();
-    const by = new Map<string, OrderItem[]>();
-    for (const i of items) {
-      const list = by.get(i.order_id) ?? [];
-      list.push(toItem(i));
-      by.set(i.order_id, list);
-    }
+    const by = await itemsOf(this.db, rows.map((r) => r.id));
     return rows.map((r) => toOrder(r, by.get(r.id) ?? []));
   }
 
@@ -758,6 +776,8 @@ export class ShopStore {
       if (edit.invoiceTitle !== undefined) set.invoice_title = edit.invoiceTitle;
       if (edit.specialRequests !== undefined) set.special_requests = edit.specialRequests;
       await trx.updateTable('shop_orders').set(set).where('id', '=', id).where('version', '=', o.version).execute();
+      // A printed document no longer says what ships: the order is printed again after its review.
+      await trx.deleteFrom('shop_waybill_reservations').where('order_id', '=', id).execute();
       await this.#history(trx, id, { action: 'edit', from: o.status, to: t.to, actor, reason, at: now });
     });
     return r.ok ? { ok: true, value: (await this.getOrder(id))! } : r;
@@ -791,6 +811,7 @@ export class ShopStore {
       .where('id', '=', id).where('version', '=', o.version).executeTakeFirst();
     if (u.numUpdatedRows === 0n) throw new Rollback(refuse(SHOP_ERRORS.conflict, `order ${id} changed meanwhile`));
     if (RESTOCKING_STATUSES.includes(t.to)) await this.#putBackStock(trx, id);
+    if (t.to === 'cancelled') await trx.deleteFrom('shop_waybill_reservations').where('order_id', '=', id).execute();
     await this.#history(trx, id, { action, from: o.status, to: t.to, actor, reason, at: now });
   }
 
@@ -939,17 +960,104 @@ export class ShopStore {
     return r === undefined ? null : toShipment(r);
   }
 
-  /** Choose the courier by the rules, number a waybill, record the shipment (`shop_shipments`, found by order or waybill). */
+  /**
+   * Record the shipment (`shop_shipments`, found by order or waybill): under the waybill its
+   * printed document carries (batch printing) while that courier is active, else with the courier
+   * of the rules and a new waybill.
+   */
   async #assignShipment(trx: Transaction<ShopDatabase>, o: Selectable<OrdersTable>, actor: Actor, now: number): Promise<void> {
-    const rules = (await trx.selectFrom('shop_courier_rules').selectAll().orderBy('priority').orderBy('id').execute()).map(toRule);
-    const couriers = new Map((await trx.selectFrom('shop_couriers').selectAll().execute()).map((c) => [c.id, toCourier(c)] as const));
-    const courier = chooseCourier(rules, couriers, { region: o.region, deliveryMethod: o.delivery_method, paymentMethod: o.payment_method });
-    if (courier === null) throw new Rollback(refuse(SHOP_ERRORS.noCourier, `no courier rule serves ${o.delivery_method} to ${o.region}${o.payment_method === 'cod' ? ' with cash on delivery' : ''}`));
-    const seq = await this.#nextSeq(trx, `waybill:${courier.id}`);
-    const waybill = `${courier.waybillPrefix}${String(seq).padStart(10, '0')}`;
+    const couriers = await this.#courierMap(trx);
+    const reserved = await trx.selectFrom('shop_waybill_reservations').select(['waybill', 'courier_id']).where('order_id', '=', o.id).executeTakeFirst();
+    await trx.deleteFrom('shop_waybill_reservations').where('order_id', '=', o.id).execute();
+    let waybill: string;
+    let courier: Courier;
+    if (reserved !== undefined && couriers.get(reserved.courier_id)?.active === true) {
+      waybill = reserved.waybill;
+      courier = couriers.get(reserved.courier_id)!;
+    } else {
+      courier = await this.#courierOf(trx, o, couriers);
+      waybill = await this.#nextWaybill(trx, courier);
+    }
     await trx.insertInto('shop_shipments').values({
       waybill, order_id: o.id, courier_id: courier.id, cod_fen: o.payment_method === 'cod' ? o.total_fen : 0, shipped_at: now, actor,
     }).execute();
+  }
+
+  async #courierMap(trx: Transaction<ShopDatabase>): Promise<Map<string, Courier>> {
+    return new Map((await trx.selectFrom('shop_couriers').selectAll().execute()).map((c) => [c.id, toCourier(c)] as const));
+  }
+
+  /** The courier the rules choose for `o`; none is a refusal (SHOP_ERR_NO_COURIER). */
+  async #courierOf(trx: Transaction<ShopDatabase>, o: Pick<Selectable<OrdersTable>, 'region' | 'delivery_method' | 'payment_method'>, couriers: ReadonlyMap<string, Courier>): Promise<Courier> {
+    const rules = (await trx.selectFrom('shop_courier_rules').selectAll().orderBy('priority').orderBy('id').execute()).map(toRule);
+    const courier = chooseCourier(rules, couriers, { region: o.region, deliveryMethod: o.delivery_method, paymentMethod: o.payment_method });
+    if (courier === null) throw new Rollback(refuse(SHOP_ERRORS.noCourier, `no courier rule serves ${o.delivery_method} to ${o.region}${o.payment_method === 'cod' ? ' with cash on delivery' : ''}`));
+    return courier;
+  }
+
+  /** The courier's next waybill: its prefix and a 10-digit counter of its own. */
+  async #nextWaybill(trx: Transaction<ShopDatabase>, courier: Courier): Promise<string> {
+    return `${courier.waybillPrefix}${String(await this.#nextSeq(trx, `waybill:${courier.id}`)).padStart(10, '0')}`;
+  }
+
+  // ---------------------------------------------------------------- batch printing
+
+  /**
+   * The batch of `courierId`: every reviewed order entered in [from, to) (a day) that this
+   * courier carries, by order number, each with the waybill its document carries. In one
+   * transaction: an order printed for the first time gets its courier (by the rules) and a
+   * waybill reserved (`shop_waybill_reservations`: shipping it later uses that waybill, so the
+   * paper and the parcel agree); an order printed before keeps its courier and waybill. Every
+   * order of the batch gets a `print` history entry (who, when; "reprint" when it was printed
+   * before). More than `maxOrders` refuses the whole batch (SHOP_ERR_BATCH_TOO_LARGE) and records
+   * nothing; an order no rule serves is in no batch (shipping it is refused too).
+   */
+  async printBatch(courierId: string, from: number, to: number, actor: Actor, maxOrders: number): Promise<ShopResult<PrintBatch>> {
+    const now = this.#now();
+    return this.#tx(async (trx) => {
+      const couriers = await this.#courierMap(trx);
+      const courier = couriers.get(courierId);
+      if (courier === undefined) throw new Rollback(refuse(SHOP_ERRORS.notFound, `no courier ${courierId}`));
+      const candidates = await trx.selectFrom('shop_orders as o').leftJoin('shop_waybill_reservations as r', 'r.order_id', 'o.id')
+        .select(['o.id', 'o.region', 'o.delivery_method', 'o.payment_method', 'o.total_fen', 'r.waybill', 'r.courier_id', 'r.reserved_at', 'r.actor'])
+        .where('o.status', '=', 'reviewed').where('o.created_at', '>=', from).where('o.created_at', '<', to).orderBy('o.id').execute();
+      const rules = (await trx.selectFrom('shop_courier_rules').selectAll().orderBy('priority').orderBy('id').execute()).map(toRule);
+      const mine = candidates.filter((c) => (c.courier_id ?? chooseCourier(rules, couriers, { region: c.region, deliveryMethod: c.delivery_method, paymentMethod: c.payment_method })?.id) === courierId);
+      if (mine.length > maxOrders) {
+        throw new Rollback(refuse(SHOP_ERRORS.batchTooLarge, `${mine.length} reviewed orders for ${courierId} in that day: at most ${maxOrders} a batch`));
+      }
+      const shipments: Shipment[] = [];
+      let reprints = 0;
+      for (const c of mine) {
+        let waybill = c.waybill;
+        if (waybill === null) {
+          waybill = await this.#nextWaybill(trx, courier);
+          await trx.insertInto('shop_waybill_reservations').values({ order_id: c.id, waybill, courier_id: courierId, reserved_at: now, actor }).execute();
+        } else {
+          reprints++;
+        }
+        const printedBefore = c.waybill !== null;
+        await this.#history(trx, c.id, { action: 'print', from: 'reviewed', to: 'reviewed', actor, reason: `${printedBefore ? 'reprint' : 'print'} ${courierId} ${waybill}`, at: now });
+        shipments.push({
+          waybill, orderId: c.id, courierId, codFen: c.payment_method === 'cod' ? c.total_fen : 0,
+          shippedAt: c.reserved_at === null ? now : Number(c.reserved_at), actor: c.actor ?? actor,
+        });
+      }
+      const orders = await this.#ordersIn(trx, shipments.map((x) => x.orderId));
+      return { courier, reprints, pages: shipments.map((shipment) => ({ order: orders.get(shipment.orderId)!, shipment })) };
+    });
+  }
+
+  /** Orders with their lines by id (chunks of 500 ids: PostgreSQL and SQLite bind limits). */
+  async #ordersIn(db: Kysely<ShopDatabase>, ids: readonly string[]): Promise<Map<string, Order>> {
+    const out = new Map<string, Order>();
+    for (let i = 0; i < ids.length; i += 500) {
+      const part = ids.slice(i, i + 500);
+      const rows = await db.selectFrom('shop_orders').selectAll().where('id', 'in', part).execute();
+      const by = await itemsOf(db, part);
+      for (const r of rows) out.set(r.id, toOrder(r, by.get(r.id) ?? []));
+    }
+    return out;
   }
 
   // ---------------------------------------------------------------- calls

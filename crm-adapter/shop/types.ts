@@ -130,11 +130,17 @@ export interface OrderItemsTable {
   gift: number;
 }
 
+/**
+ * What a history entry records: a life-cycle action, the creation, or `print` (a shipping
+ * document of the order printed in a batch; no status change, so a reprint is visible).
+ */
+export type HistoryAction = OrderAction | 'create' | 'print';
+
 /** `shop_order_history`: every change of an order. */
 export interface OrderHistoryTable {
   order_id: string;
   seq: number;
-  action: OrderAction | 'create';
+  action: HistoryAction;
   from_status: OrderStatus | null;
   to_status: OrderStatus;
   actor: string;
@@ -207,6 +213,19 @@ export interface ShipmentsTable {
   courier_id: string;
   cod_fen: number;
   shipped_at: number;
+  actor: string;
+}
+
+/**
+ * `shop_waybill_reservations`: the courier and waybill a reviewed order's printed document
+ * carries (batch printing), until the order ships under it (the row becomes its shipment) or an
+ * edit or cancellation voids the paper.
+ */
+export interface WaybillReservationsTable {
+  order_id: string;
+  waybill: string;
+  courier_id: string;
+  reserved_at: number;
   actor: string;
 }
 
@@ -283,6 +302,7 @@ export interface ShopDatabase {
   shop_logistics_events: LogisticsEventsTable;
   shop_notifications: NotificationsTable;
   shop_webhook_receipts: WebhookReceiptsTable;
+  shop_waybill_reservations: WaybillReservationsTable;
 }
 
 // ------------------------------------------------------------------ domain
@@ -465,7 +485,7 @@ export interface OrderItem {
 /** One entry of an order's history. */
 export interface OrderHistoryEntry {
   seq: number;
-  action: OrderAction | 'create';
+  action: HistoryAction;
   from: OrderStatus | null;
   to: OrderStatus;
   actor: Actor;

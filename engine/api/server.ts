@@ -366,7 +366,7 @@ export async function startApi(deps: ApiDeps, opts: ApiOptions): Promise<ApiServ
   if (deps.campaigns !== undefined) registerCampaignRoutes(app, deps.campaigns, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
   if (deps.reports !== undefined) registerReportRoutes(app, deps.reports, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
   if (deps.surge !== undefined) registerSurgeRoutes(app, deps.surge, { parse, fail: (status, code, message) => new ApiError(status, code, message), audit: deps.audit });
-  if (deps.shop !== undefined) registerShopRoutes(app, deps.shop, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
+  if (deps.shop !== undefined) registerShopRoutes(app, deps.shop, { parse, fail: (status, code, message) => new ApiError(status, code, message), audit: deps.audit });
   if (deps.recording !== undefined) registerRecordingRoutes(app, deps.recording, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
   if (deps.callControl !== undefined) registerTransferRoutes(app, deps.callControl, { parse, fail: (status, code, message) => new ApiError(status, code, message) });
 

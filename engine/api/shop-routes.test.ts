@@ -6,11 +6,13 @@
  */
 import t from 'tap';
 import { openStore } from '../store/index.ts';
+import { AuditLog } from '../audit/index.ts';
 import { UserDirectory, type AccountSeed } from '../users/index.ts';
 import { ShopStore, seedShopDemo } from '../../crm-adapter/shop/index.ts';
 import { startApi } from './server.ts';
 import { FakeEngine } from './testkit.ts';
 import type { ShopApiDeps, ShopLiveCall } from './shop-routes.ts';
+import type { ReportQuery, ReportRow } from '../reports/index.ts';
 
 const TOKEN = 'integration-token-123456';
 const SEEDS: AccountSeed[] = [
@@ -31,7 +33,8 @@ t.test('shop routes: validation, roles, media source from the call, codes', asyn
   await seedShopDemo(shop, Date.now());
   const live = new Map<string, ShopLiveCall>([['call-1', { agent: '1001', caller: '+4915110000004', programme: 'demo-shopping-hour', airing: null, customerId: 'DEMO-REGULAR' }]]);
   const shopDeps: ShopApiDeps = { store: shop, liveCall: (id: string) => live.get(id) };
-  const engine = Object.assign(new FakeEngine(), { shop: shopDeps });
+  const audit = AuditLog.open(store.db, store.writer);
+  const engine = Object.assign(new FakeEngine(), { shop: shopDeps, audit });
   const api = await startApi(engine, { address: '127.0.0.1', port: 0, tokens: [TOKEN], openPaths: [], users });
   t.teardown(() => api.close());
   const base = `http://127.0.0.1:${api.port}`;
@@ -97,6 +100,64 @@ t.test('shop routes: validation, roles, media source from the call, codes', asyn
   t.match(await one('GET', '/api/v1/shop/customers?number=%2B8613911112222'), { status: 200, body: { name: '新客户' } });
   t.match(await one('POST', '/api/v1/shop/customers/DEMO-REGULAR/notes', { kind: 'complaint', text: 'late' }), { status: 201, body: { open: true, author: 'agent:1001' } });
   t.match(await one('GET', '/api/v1/shop/customers/DEMO-REGULAR/card'), { status: 200, body: { openComplaints: [{ text: 'late' }], lastOrders: [{}, {}] } });
+  // Batch printing: staff, validated, refused before recording when it cannot print, capped, audited.
+  delete shopDeps.cjkFont;
+  const sfOrders: { id: string; createdAt: number }[] = [];
+  for (let i = 0; i < 2; i++) {
+    const o = await boss('POST', '/api/v1/shop/orders', { ...entry, callId: undefined, deliveryMethod: 'express' });
+    t.equal((await boss('POST', `/api/v1/shop/orders/${o.body.id as string}/review`, {})).status, 200);
+    sfOrders.push(o.body);
+  }
+  const today = new Date(sfOrders[0]!.createdAt).toISOString().slice(0, 10);
+  const batch = { date: today, courier: 'SF' };
+  t.match(await one('POST', '/api/v1/shop/shipping/batch', batch), { status: 403 }, 'agents print no batches');
+  t.match(await boss('POST', '/api/v1/shop/shipping/batch', { ...batch, date: '2026-02-30' }), { status: 400, body: { error: { code: 'API_ERR_VALIDATION' } } }, 'not a calendar day');
+  t.match(await boss('POST', '/api/v1/shop/shipping/batch', { ...batch, courier: 'S F' }), { status: 400 });
+  t.match(await boss('POST', '/api/v1/shop/shipping/batch', { ...batch, utcOffsetMinutes: 900 }), { status: 400 });
+  shopDeps.cjkFont = '/nonexistent/font.ttc';
+  t.match(await boss('POST', '/api/v1/shop/shipping/batch', batch), { status: 500, body: { error: { code: 'SHOP_ERR_FONT' } } }, 'no font: refused');
+  delete shopDeps.cjkFont;
+  t.notOk((await shop.orderHistory(sfOrders[0]!.id)).some((h) => h.action === 'print'), 'a refused batch marks nothing printed');
+  shopDeps.batchMaxOrders = 1;
+  t.match(await boss('POST', '/api/v1/shop/shipping/batch', batch), { status: 413, body: { error: { code: 'SHOP_ERR_BATCH_TOO_LARGE', message: /2 reviewed orders for SF/ } } }, 'past the cap');
+  delete shopDeps.batchMaxOrders;
+  t.match(await boss('POST', '/api/v1/shop/shipping/batch', { ...batch, courier: 'POST' }), { status: 404, body: { error: { code: 'SHOP_ERR_NOT_FOUND' } } }, 'nothing to print');
+  const res = await fetch(`${base}/api/v1/shop/shipping/batch`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(batch) });
+  t.equal(res.status, 200);
+  t.equal(res.headers.get('content-type'), 'application/pdf');
+  t.equal(res.headers.get('x-onair-batch-orders'), '2');
+  t.equal(Buffer.from(await res.arrayBuffer()).subarray(0, 5).toString('latin1'), '%PDF-');
+  t.match((await shop.orderHistory(sfOrders[1]!.id)).at(-1), { action: 'print', actor: 'token', reason: /^print SF SF\d{10}$/ }, 'printed: in the history');
+  t.match(audit.query({ action: 'shop.batchPrint', limit: 10, offset: 0 }), [{ actor: 'token', target: 'SF', detail: { date: today, orders: 2, reprints: 0 } }], 'audited: who, which courier and day, how many');
+
+  // The shop's reports: staff, validated filters, the engine's answered calls per agent for conversion, CSV and XLSX.
+  const day = 86_400_000;
+  const period = `from=${sfOrders[0]!.createdAt - day}&to=${sfOrders[0]!.createdAt + day}`;
+  const asked: ReportQuery[] = [];
+  // The engine's report answers agent 1001 with four answered calls (the real join is tested in crm-adapter/shop/reports.test.ts).
+  shopDeps.reports = { run: (q) => { asked.push(q); return [{ start: q.from, keys: { agent: '1001' }, figures: { answered: 4 } } as unknown as ReportRow]; } };
+  t.match(await one('GET', `/api/v1/shop/reports/orders?by=agent&${period}`), { status: 403 }, 'agents get no shop reports');
+  t.match(await boss('GET', `/api/v1/shop/reports/orders?by=region&${period}`), { status: 400 });
+  t.match(await boss('GET', `/api/v1/shop/reports/orders?by=agent&from=10&to=5`), { status: 400, body: { error: { message: /after from/ } } });
+  t.match(await boss('GET', `/api/v1/shop/reports/orders?by=agent&from=0&to=${500 * day}`), { status: 400, body: { error: { message: /400 days/ } } });
+  t.match(await boss('GET', `/api/v1/shop/reports/delivery?by=courier&${period}&interval=day`), { status: 400 }, 'no such filter on delivery');
+  const agents = await boss('GET', `/api/v1/shop/reports/orders?by=agent&interval=all&${period}`);
+  t.match(agents, { status: 200, body: { rows: [{ agent: null, orders: 3 }, { agent: '1001', orders: 1, units: 2, valueFen: 59_800, answered: 4, conversion: 0.25 }] } }, 'by agent with conversion');
+  t.match(asked.at(-1), { group: ['agent'], interval: 'all', filter: { direction: 'inbound' } }, 'the engine asked for answered inbound calls by agent');
+  t.match(await boss('GET', `/api/v1/shop/reports/orders?by=agent&interval=all&programme=demo-shopping-hour&${period}`), { status: 200, body: { rows: [{ agent: '1001', orders: 1 }] } });
+  t.match(asked.at(-1), { filter: { direction: 'inbound', programme: 'demo-shopping-hour' } }, 'the same media source asked of the engine');
+  t.match(await boss('GET', `/api/v1/shop/reports/orders?by=product&interval=all&${period}`), { status: 200, body: { rows: [{ sku: 'APRON', orders: 0, units: 0, giftUnits: 2 }, { sku: 'WOK-01', orders: 4, units: 5 }] } }, 'by product');
+  t.match(await boss('GET', `/api/v1/shop/reports/delivery?by=courier&${period}`), { status: 200, body: { rows: [{ key: 'EMS', shipped: 1, delivered: 1, refusalRate: 0 }] } }, 'delivery by courier');
+  const csvRes = await fetch(`${base}/api/v1/shop/reports/orders?by=agent&interval=all&format=csv&${period}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  t.equal(csvRes.headers.get('content-type'), 'text/csv; charset=utf-8');
+  t.equal((await csvRes.text()).split('\r\n')[0], 'start,agent,orders,units,valueFen,answered,conversion', 'CSV header');
+  const xlsx = await fetch(`${base}/api/v1/shop/reports/delivery?by=product&format=xlsx&${period}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  t.equal(xlsx.headers.get('content-type'), 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
+  t.equal(Buffer.from(await xlsx.arrayBuffer()).subarray(0, 2).toString('latin1'), 'PK', 'an XLSX (zip) workbook');
+
   const doc = await (await fetch(`${base}/api/v1/openapi.json`, { headers: { authorization: `Bearer ${TOKEN}` } })).json() as { paths: Record<string, unknown> };
-  t.ok(doc.paths['/api/v1/shop/orders'] !== undefined && doc.paths['/api/v1/shop/orders/{id}/{action}'] !== undefined, 'in the OpenAPI document');
+  t.ok(doc.paths['/api/v1/shop/orders'] !== undefined && doc.paths['/api/v1/shop/orders/{id}/{action}'] !== undefined && doc.paths['/api/v1/shop/shipping/batch'] !== undefined, 'in the OpenAPI document');
+  for (const p of ['/api/v1/shop/reports/orders', '/api/v1/shop/reports/delivery']) {
+    t.match(doc.paths[p], { get: { parameters: [{ name: 'by', required: true }] } }, `${p} in the OpenAPI document with its filters`);
+  }
 });

@@ -5,23 +5,28 @@
  *
  * ```
  *  SHOP_ERR_NOT_FOUND 404 · SHOP_ERR_INVALID 400 · SHOP_ERR_ILLEGAL_TRANSITION, _LOCKED, _CONFLICT,
- *  _OUT_OF_STOCK, _NUMBER_TAKEN 409
+ *  _OUT_OF_STOCK, _NUMBER_TAKEN 409 · SHOP_ERR_BATCH_TOO_LARGE 413
  * ```
  *
  * Who may do what (the engine decides, the desktop only shows): every signed-in role reads the
  * catalog and customer cards and enters orders; an agent enters an order only for a call it
  * answered (the call's programme and airing become the order's media source) and sees and edits
  * only its own orders, as the sales side (no edit after shipping). Review, shipping, delivery,
- * refusal, settlement, returns and exchanges are staff (supervisor, admin, integration token).
+ * refusal, settlement, returns and exchanges are staff (supervisor, admin, integration token), and so
+ * are batch printing and the shop's reports.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import {
-  ACTION_SIDES, LOGISTICS_CSV_MAX_BYTES, ORDER_ACTIONS, ORDER_STATUSES, SHOP_ERRORS, ShopError, parseLogisticsCsv, parseLogisticsTime, renderShippingDocument, verifyWebhook, isEmailAddress,
+  ACTION_SIDES, BATCH_MAX_ORDERS, LOGISTICS_CSV_MAX_BYTES, ORDER_ACTIONS, ORDER_STATUSES, SHOP_ERRORS, ShopError, missingFont, parseLogisticsCsv, parseLogisticsTime, renderShippingDocument,
+  renderShippingDocuments, verifyWebhook, isEmailAddress, agentTable, deliveryOutcomes, deliveryTable, ordersByAgent, ordersByProduct, productTable, withAnswered,
   WEBHOOK_MAX_BYTES, WEBHOOK_MAX_EVENTS, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER,
-  type Actor, type LogisticsEvent, type OrderSide, type Sender, type ShopErrorCode, type ShopRefusal, type ShopResult, type ShopStore,
+  type Actor, type LogisticsEvent, type OrderSide, type Sender, type ShopErrorCode, type ShopRefusal, type ShopReportFilter, type ShopReportTable, type ShopResult, type ShopStore,
 } from '../../crm-adapter/shop/index.ts';
+import { toCsv, toXlsx, type ReportQuery, type ReportRow } from '../reports/index.ts';
+import type { AuditSink } from '../audit/index.ts';
 import { ApiAuth, type Principal } from './auth.ts';
+import { requestActor } from './desk-routes.ts';
 import type { RouteDoc } from './openapi.ts';
 import type { ApiErrorCode } from './types.ts';
 
@@ -45,6 +50,10 @@ export interface ShopApiDeps {
   cjkFont?: string;
   /** Couriers' webhook (crm.logisticsWebhook): each courier's signing secret, the timestamp window. Absent: every delivery is refused 401. */
   webhook?: { secrets: Readonly<Record<string, string>>; toleranceSeconds: number };
+  /** The engine's reports (interval tables): the agents' answered inbound calls, for conversion per agent. Absent: answered and conversion are null. */
+  reports?: { run(q: ReportQuery, now: number): ReportRow[] };
+  /** Most orders of one printed batch. Default BATCH_MAX_ORDERS (tests lower it). */
+  batchMaxOrders?: number;
   /** Epoch ms (tests). Default Date.now. */
   now?: () => number;
 }
@@ -53,12 +62,14 @@ export interface ShopApiDeps {
 export interface ShopRouteKit {
   parse<T>(schema: z.ZodType<T>, value: unknown, where: string): T;
   fail(statusCode: number, code: ApiErrorCode | ShopErrorCode, message: string): Error;
+  /** The audit log (batch printing is audited); absent: nothing is audited. */
+  audit?: AuditSink | undefined;
 }
 
 const STATUS_OF: Readonly<Record<ShopErrorCode, number>> = {
   SHOP_ERR_NOT_FOUND: 404, SHOP_ERR_INVALID: 400, SHOP_ERR_ILLEGAL_TRANSITION: 409, SHOP_ERR_LOCKED: 409, SHOP_ERR_OUT_OF_STOCK: 409,
   SHOP_ERR_CONFLICT: 409, SHOP_ERR_NUMBER_TAKEN: 409, SHOP_ERR_CONFIG: 500, SHOP_ERR_NO_COURIER: 409, SHOP_ERR_FONT: 500,
-  SHOP_ERR_SIGNATURE: 401, SHOP_ERR_REPLAY: 409,
+  SHOP_ERR_SIGNATURE: 401, SHOP_ERR_REPLAY: 409, SHOP_ERR_BATCH_TOO_LARGE: 413,
 };
 
 const text = (max: number) => z.string().trim().min(1).max(max);
@@ -106,6 +117,42 @@ const webhookBody = z.strictObject({
     collectedFen: z.number().int().min(0).max(2_000_000_000).nullable().optional(),
   })).min(1).max(WEBHOOK_MAX_EVENTS),
 });
+/** A calendar day, checked to exist (2026-02-30 is refused). */
+const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD').refine((d) => {
+  const t = Date.parse(`${d}T00:00:00Z`);
+  return Number.isFinite(t) && new Date(t).toISOString().slice(0, 10) === d;
+}, 'a calendar day');
+const utcOffsetMinutes = z.coerce.number().int().min(-720).max(840).default(0).describe('Days start at midnight of this UTC offset (480 = Beijing)');
+const batchBody = z.strictObject({
+  date: day.describe('The day the orders were entered, YYYY-MM-DD'),
+  courier: z.string().min(1).max(32).regex(/^[A-Za-z0-9_-]+$/, 'a courier id'),
+  utcOffsetMinutes,
+});
+/** Longest period of one shop report: 400 days (as the engine's reports). */
+export const SHOP_REPORT_MAX_RANGE_MS = 400 * 86_400_000;
+const instant = z.union([
+  z.string().regex(/^[0-9]{1,16}$/, 'epoch ms').transform(Number),
+  z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
+]);
+const reportFilter = {
+  from: instant.describe('Start, epoch ms or ISO 8601 with offset (inclusive)'),
+  to: instant.describe('End, epoch ms or ISO 8601 with offset (exclusive)'),
+  programme: z.string().max(128).optional().describe('Only orders of this programme (media source); empty: orders without one'),
+  airing: z.string().max(128).optional().describe('Only orders of this airing; empty: orders without one'),
+  format: z.enum(['json', 'csv', 'xlsx']).default('json'),
+};
+const inRange = <T extends z.ZodType<{ from: number; to: number }>>(s: T) => s.refine((q) => q.to > q.from, { message: 'to must be after from', path: ['to'] })
+  .refine((q) => q.to - q.from <= SHOP_REPORT_MAX_RANGE_MS, { message: 'at most 400 days', path: ['to'] });
+const ordersReportQuery = inRange(z.strictObject({
+  by: z.enum(['agent', 'product']).describe('agent: orders, units, value, answered calls and conversion per agent; product: per SKU'),
+  interval: z.enum(['day', 'all']).default('day').describe('A row per day, or one for the whole period'),
+  utcOffsetMinutes,
+  ...reportFilter,
+}));
+const deliveryReportQuery = inRange(z.strictObject({
+  by: z.enum(['courier', 'product']).describe('Parcels shipped in the period, per courier or per product'),
+  ...reportFilter,
+}));
 const actionBody = z.strictObject({ reason: text(500).optional(), version: z.number().int().min(1).optional() });
 const customerBody = z.strictObject({
   name: text(100).nullable().default(null), numbers: z.array(phone).min(1).max(10), language: z.string().min(2).max(16).nullable().default(null),
@@ -140,6 +187,19 @@ const ROUTES = {
     summary: 'A courier pushes parcel reports (delivered, refused, returned, in_transit), signed with its secret (docs/shop.md, Courier webhook); applied like a CSV import',
     tags: ['shop'], params: courierParams, body: webhookBody,
     responses: { 200: '{ applied, duplicates, inTransit, errors: [{ line, reason }] }', 400: 'invalid JSON or input', 401: 'SHOP_ERR_SIGNATURE', 409: 'SHOP_ERR_REPLAY', 413: 'body too large' },
+  },
+  shippingBatch: {
+    summary: 'Print a day\'s reviewed, not yet shipped orders of one courier as one PDF, a page each by order number, in that courier\'s layout (staff; each order gets a print entry in its history; audited)',
+    tags: ['shop'], body: batchBody,
+    responses: { 200: 'application/pdf', ...ERR, 403: 'staff only', 404: 'no such courier, or nothing to print', 413: 'SHOP_ERR_BATCH_TOO_LARGE', 500: 'SHOP_ERR_FONT, SHOP_ERR_CONFIG' },
+  },
+  ordersReport: {
+    summary: 'Orders by agent (with answered calls and conversion) or by product, per day or for the period; filter by programme/airing; JSON, CSV or XLSX (staff; definitions: docs/shop.md, Shop reports)',
+    tags: ['shop'], querystring: ordersReportQuery, responses: { 200: '{ query, rows } (format=json), text/csv, or an XLSX workbook', ...ERR, 403: 'staff only' },
+  },
+  deliveryReport: {
+    summary: 'Delivery outcomes of the parcels shipped in the period per courier or product: shipped, delivered, refused, returned and their rates; JSON, CSV or XLSX (staff)',
+    tags: ['shop'], querystring: deliveryReportQuery, responses: { 200: '{ query, rows } (format=json), text/csv, or an XLSX workbook', ...ERR, 403: 'staff only' },
   },
   codReport: { summary: 'Cash-on-delivery reconciliation per courier: expected vs collected (staff)', tags: ['shop'], querystring: codQuery, responses: { 200: '{ items: CodReconciliation[] }', ...ERR, 403: 'staff only' } },
   orderAction: { summary: 'Move an order along its life cycle (review, ship, deliver, refuse, settle, return, exchange: staff; cancel)', tags: ['shop'], params: actionParams, body: actionBody, responses: { 200: 'Order', ...ERR, 403: 'staff only', 404: 'no such order', 409: 'SHOP_ERR_ILLEGAL_TRANSITION' } },
@@ -288,6 +348,23 @@ export function registerShopRoutes(app: FastifyInstance, deps: ShopApiDeps, kit:
     }
   });
 
+  app.post('/api/v1/shop/shipping/batch', { schema: ROUTES.shippingBatch, config: { access: 'signedIn' } }, async (req, reply) => {
+    if (side(req) !== 'staff') throw fail(403, 'API_ERR_FORBIDDEN', 'batch printing is for staff');
+    const b = parse(batchBody, req.body, 'body');
+    // Refused before anything is recorded: no order is marked printed without its paper.
+    if (deps.shipper === undefined || deps.shipper === null) throw fail(500, SHOP_ERRORS.config, 'crm.shipper (the sender on shipping documents) is not configured');
+    const font = missingFont(deps.cjkFont);
+    if (font !== null) throw fail(500, SHOP_ERRORS.font, font);
+    const from = Date.parse(`${b.date}T00:00:00Z`) - b.utcOffsetMinutes * 60_000;
+    const batch = value(await store.printBatch(b.courier, from, from + 86_400_000, actorOf(req.principal), deps.batchMaxOrders ?? BATCH_MAX_ORDERS));
+    if (batch.pages.length === 0) throw fail(404, SHOP_ERRORS.notFound, `no reviewed order of ${b.date} for ${b.courier}`);
+    kit.audit?.record({ ...requestActor(req), action: 'shop.batchPrint', target: b.courier, detail: { date: b.date, utcOffsetMinutes: b.utcOffsetMinutes, orders: batch.pages.length, reprints: batch.reprints } });
+    const pdf = await renderShippingDocuments(batch.pages.map((p) => ({ ...p, courier: batch.courier })), { sender: deps.shipper, ...(deps.cjkFont !== undefined ? { fontPath: deps.cjkFont } : {}) },
+      { title: `${b.courier} ${b.date}`, subject: `${batch.pages.length} orders` });
+    return reply.type('application/pdf').header('content-disposition', `inline; filename="${b.courier}-${b.date}.pdf"`)
+      .header('x-onair-batch-orders', String(batch.pages.length)).header('x-onair-batch-reprints', String(batch.reprints)).send(pdf);
+  });
+
   app.post('/api/v1/shop/logistics/import', { schema: ROUTES.logisticsImport, config: { access: 'signedIn' }, bodyLimit: LOGISTICS_CSV_MAX_BYTES + 64 * 1024 }, async (req) => {
     if (side(req) !== 'staff') throw fail(403, 'API_ERR_FORBIDDEN', 'logistics imports are for staff');
     const b = parse(logisticsBody, req.body, 'body');
@@ -347,6 +424,42 @@ export function registerShopRoutes(app: FastifyInstance, deps: ShopApiDeps, kit:
     if (side(req) !== 'staff') throw fail(403, 'API_ERR_FORBIDDEN', 'reconciliation is for staff');
     const q = parse(codQuery, req.query, 'query');
     return { items: await store.codReconciliation(q.from, q.to) };
+  });
+
+  /** Answer a report as JSON, or its table as CSV or XLSX (engine/reports' writers: the same cells as the engine's reports). */
+  const answer = async (reply: FastifyReply, format: 'json' | 'csv' | 'xlsx', name: string, query: unknown, rows: unknown[], table: () => ShopReportTable) => {
+    if (format === 'json') return { query, rows };
+    if (format === 'csv') return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${name}.csv"`).send(toCsv(table()));
+    return reply.type('application/vnd.openxmlformats-officedocument.spreadsheetml.sheet').header('content-disposition', `attachment; filename="${name}.xlsx"`).send(await toXlsx(table()));
+  };
+  const media = (q: { programme?: string | undefined; airing?: string | undefined }): Pick<ShopReportFilter, 'programme' | 'airing'> => ({
+    ...(q.programme !== undefined ? { programme: q.programme === '' ? null : q.programme } : {}), ...(q.airing !== undefined ? { airing: q.airing === '' ? null : q.airing } : {}),
+  });
+
+  app.get('/api/v1/shop/reports/orders', { schema: ROUTES.ordersReport, config: { access: 'signedIn' } }, async (req, reply) => {
+    if (side(req) !== 'staff') throw fail(403, 'API_ERR_FORBIDDEN', 'reports are for staff');
+    const q = parse(ordersReportQuery, req.query, 'query');
+    const f: ShopReportFilter = { from: q.from, to: q.to, interval: q.interval, utcOffsetMinutes: q.utcOffsetMinutes, ...media(q) };
+    const name = `onair-shop-orders-by-${q.by}-${new Date(q.from).toISOString().slice(0, 10)}`;
+    if (q.by === 'product') {
+      const rows = await ordersByProduct(store.db, f);
+      return answer(reply, q.format, name, f, rows, () => productTable(rows));
+    }
+    // The engine's answered inbound calls per agent, over the same intervals and media source.
+    const answered = deps.reports === undefined ? null : deps.reports.run({
+      group: ['agent'], interval: q.interval, from: q.from, to: q.to, utcOffsetMinutes: q.utcOffsetMinutes,
+      filter: { direction: 'inbound', ...media(q) },
+    }, (deps.now ?? Date.now)()).map((r) => ({ start: r.start, agent: r.keys.agent ?? null, answered: r.figures.answered }));
+    const rows = withAnswered(await ordersByAgent(store.db, f), answered);
+    return answer(reply, q.format, name, f, rows, () => agentTable(rows));
+  });
+
+  app.get('/api/v1/shop/reports/delivery', { schema: ROUTES.deliveryReport, config: { access: 'signedIn' } }, async (req, reply) => {
+    if (side(req) !== 'staff') throw fail(403, 'API_ERR_FORBIDDEN', 'reports are for staff');
+    const q = parse(deliveryReportQuery, req.query, 'query');
+    const f: ShopReportFilter = { from: q.from, to: q.to, interval: 'all', utcOffsetMinutes: 0, ...media(q) };
+    const rows = await deliveryOutcomes(store.db, f, q.by);
+    return answer(reply, q.format, `onair-shop-delivery-by-${q.by}-${new Date(q.from).toISOString().slice(0, 10)}`, f, rows, () => deliveryTable(rows, q.by));
   });
 
   app.post('/api/v1/shop/orders/:id/:action', { schema: ROUTES.orderAction, config: { access: 'signedIn' } }, async (req) => {

@@ -2,7 +2,8 @@
  * The reports page (issue 18, docs/reports.md): a day range in the center's time zone, the
  * interval (15/30/60 minutes) and one grouping; the engine's report (`GET /api/v1/reports`) as a
  * table of its measures and a uPlot chart of offered / answered / abandoned per interval with the
- * service level; CSV and XLSX from the same route. The engine computes every figure; this page
+ * service level; CSV and XLSX from the same route; with the shop, its own reports below
+ * (shop-reports.tsx). The engine computes every figure; this page
  * only lays them out. Supervisors and admins (the route refuses agents).
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
@@ -11,6 +12,7 @@ import 'uplot/dist/uPlot.min.css';
 import { api, ApiError } from './api.ts';
 import { duration } from './format.ts';
 import { yuan } from './order.tsx';
+import { ShopReports, type ShopRange } from './shop-reports.tsx';
 import type { MessageKey } from './messages.ts';
 import type { PageProps } from './main.tsx';
 
@@ -88,12 +90,18 @@ function today(timeZone: string): string {
   return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(Date.now());
 }
 
-/** The query string of a report of the form's choices. */
-function reportQuery(f: { from: string; to: string; interval: Interval; group: Group }, timeZone: string, format: 'json' | 'csv' | 'xlsx'): string {
+/** The form's days as epoch ms: midnight of the first to midnight after the last, in the center's time zone. */
+function rangeOf(f: { from: string; to: string }, timeZone: string): ShopRange {
   const from = dayStart(f.from, timeZone);
   const [y, m, d] = f.to.split('-').map(Number) as [number, number, number];
   const to = dayStart(new Date(Date.UTC(y, m - 1, d + 1)).toISOString().slice(0, 10), timeZone);
-  const q = new URLSearchParams({ from: String(from), to: String(Math.max(to, from + 900_000)), interval: f.interval, utcOffsetMinutes: String(tzOffsetMinutes(timeZone, from)), format });
+  return { from, to: Math.max(to, from + 900_000), utcOffsetMinutes: tzOffsetMinutes(timeZone, from) };
+}
+
+/** The query string of a report of the form's choices. */
+function reportQuery(f: { from: string; to: string; interval: Interval; group: Group }, timeZone: string, format: 'json' | 'csv' | 'xlsx'): string {
+  const r = rangeOf(f, timeZone);
+  const q = new URLSearchParams({ from: String(r.from), to: String(r.to), interval: f.interval, utcOffsetMinutes: String(r.utcOffsetMinutes), format });
   if (f.group !== '') q.set('group', f.group);
   return q.toString();
 }
@@ -124,12 +132,14 @@ export function Reports({ lang, t, session }: PageProps) {
   const [shown, setShown] = useState<{ rows: ReportRow[]; group: Group } | null>(null);
   const rows = shown?.rows ?? null;
   const [error, setError] = useState('');
+  const [shopRange, setShopRange] = useState<ShopRange | null>(null);
   const chartEl = useRef<HTMLDivElement>(null);
   const denied = session.user?.role === 'agent';
 
   const run = (): void => {
     setError('');
     const group = form.group;
+    setShopRange(rangeOf(form, tz));
     api<{ rows: ReportRow[] }>('GET', `/api/v1/reports?${reportQuery(form, tz, 'json')}`)
       .then((r) => setShown({ rows: r.rows, group }))
       .catch((e: unknown) => setError(e instanceof ApiError && e.status === 403 ? t('rp_noAccess') : e instanceof Error ? e.message : String(e)));
@@ -212,6 +222,7 @@ export function Reports({ lang, t, session }: PageProps) {
           </table>
         </section>
       )}
+      <ShopReports t={t} lang={lang} range={shopRange} />
     </div>
   );
 }
