@@ -39,7 +39,7 @@ import { Provisioning, ProvisioningStore, Roster, mergeRoster } from './provisio
 import { defaultUiDir, loadUiFiles } from './api/ui-files.ts';
 import { ReportQueries, SqliteReports, SqliteSchedule, SurgeMode, attributeRoute, importScheduleFile, measureContext } from './reports/index.ts';
 import { isLoopback, toAcdConfig, toListenSpecs, type Config } from './config/index.ts';
-import { HA_ERRORS, HaError, HaNode, PgLease, standbyGate } from './ha/index.ts';
+import { HA_ERRORS, HaError, HaNode, PgLease, Probers, announceActive, standbyGate } from './ha/index.ts';
 
 /** A running engine. */
 export interface Engine {
@@ -104,12 +104,14 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     // Active-standby (issue 19): the lease in the shared database; from here on every store write
     // checks this node's lease epoch (fencing). Stopped just before the store closes (it releases the lease).
     let onFenced = (_reason: string): void => {};
+    let onActive = (): void => {};
     const ha: HaNode | null = !config.ha.enabled ? null : await (async () => {
       if (!(store instanceof PgStore)) throw new HaError(HA_ERRORS.config, 'ha.enabled needs database.kind postgres');
       const node = new HaNode({
         lease: await PgLease.open(store.db, 'engine', Date.now()), nodeId: config.ha.nodeId ?? `${hostname()}:${process.pid}`,
         leaseMs: config.ha.leaseMs, renewIntervalMs: config.ha.renewIntervalMs, clock: epochClock, log: log.child({ module: 'ha' }),
         onFenced: (reason) => onFenced(reason),
+        onRole: (role) => { if (role === 'active') onActive(); },
       });
       store.writer.setFence(node.fence);
       // Its last writes (CDRs of the calls the stop hung up) commit before the lease is given up: after it they would be refused.
@@ -397,7 +399,17 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       },
     };
     // A node that is not active answers 503 to everything new, OPTIONS probes included (engine/ha/gate.ts).
-    ua.setDelegate(ha === null ? uas : standbyGate(uas, ha, config.sip.retryAfterSeconds, () => ua.standardHeaders()));
+    // The proxies it refused are told the moment it becomes active (engine/ha/announce.ts), not at their next probe.
+    const probers = new Probers();
+    ua.setDelegate(ha === null ? uas : standbyGate(uas, ha, config.sip.retryAfterSeconds, () => ua.standardHeaders(), { list: probers, now: Date.now }));
+    if (ha !== null) {
+      onActive = () => {
+        const epoch = ha.figures().epoch;
+        void announceActive(ua, probers.recent(Date.now()), epoch).then((told) => {
+          if (told.length > 0) log.warn({ epoch, proxies: told.map((x) => `${x.to.address}:${x.to.port} ${x.result}`) }, 'told the proxies in front: this node is active');
+        });
+      };
+    }
 
     // Journal heartbeat: after a crash, recovery knows roughly when the engine died.
     let heartbeat: NodeJS.Timeout | undefined;

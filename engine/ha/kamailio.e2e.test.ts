@@ -11,6 +11,11 @@
  * the binding, and the node's INVITE to the agent goes back through Kamailio with the Path as its
  * Route set. The agent's sipp (agent-answer-proxied.xml) answers only an INVITE that Kamailio
  * Record-Routed: before Path, the node sent its INVITE straight to the Contact and the call failed.
+ *
+ * The takeover's announcement (engine/ha/announce.ts): the new active tells Kamailio, which probed
+ * it while it was standby, that it is active (X-Onair-Active with its epoch); Kamailio routes to it
+ * at once and the very next call through Kamailio is answered by it. Before, B stayed out of
+ * routing until Kamailio's next probe: Kamailio never logged the announcement.
  */
 import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -101,8 +106,9 @@ t.test('sipp caller -> kamailio -> active onair -> sipp agent; after kill -9 the
 
   t.equal(await a.stop('SIGKILL'), 'SIGKILL', 'active node killed');
   await waitFor('B active', async () => (await role(b)) === 'active', 30_000);
-  // Kamailio finds A dead by its probe, or by the INVITE's timeout (failure route): either way B answers.
-  await waitFor('a call through kamailio answered after the failover', async () => (await call('+4930666000002', 'second.csv')) === 1, 90_000);
+  await waitFor('kamailio told by B that it is active', () => kam.output().includes(`onair node 127.0.0.3:${ports.b} active at epoch 2`), 10_000)
+    .catch((err: unknown) => { t.comment(`kamailio:\n${kam.output().slice(-4000)}\nB:\n${b.output().slice(-3000)}`); throw err; });
+  t.equal(await call('+4930666000002', 'second.csv'), 1, 'the first call through kamailio after the announcement is answered');
   const second = await waitFor('answered CDR on B', async () => (await b.get<Page<CdrView>>('/api/v1/cdrs?limit=10')).items.find((c) => c.caller === '+4930666000002' && c.outcome === 'answered'), 30_000);
   t.equal(second.agent, '1001', 'the new active rang the agent it knew from the database');
 });
