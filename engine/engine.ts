@@ -14,15 +14,15 @@ import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { Acd, type AcdEffect } from './acd/index.ts';
 import { WorkScheduler, type WorkClass } from './sched/index.ts';
-import { InboundClasses, SourceAdmission, TransportLayer, UserAgent, type IncomingInvite, type IncomingRequest, type SipRequest, type Endpoint } from './sip/index.ts';
+import { InboundClasses, SourceAdmission, TransportLayer, UserAgent, resolveUri, type IncomingInvite, type IncomingRequest, type SipRequest, type Endpoint } from './sip/index.ts';
 import { MediaPool } from '../media/index.ts';
-import { openStore, OutboxDispatcher, SqliteBindingStore, type SqliteStore } from './store/index.ts';
+import { finishAdopted, openStore, OutboxDispatcher, SqliteBindingStore, type SqliteStore } from './store/index.ts';
 import { openPgStore, PgBindingStore, PgStore } from './store/pg/index.ts';
 import { SqliteCrmAdapter, WebhookCrmAdapter, loadAdapterModule, type CrmAdapter } from '../crm-adapter/index.ts';
 import { ShopCrmAdapter, type ShopStoreConfig } from '../crm-adapter/shop/index.ts';
 import { Registrar, phoneTarget } from './registrar/index.ts';
 import { TrunkTable } from './trunks/index.ts';
-import { CachedCallerLookup, CallController, CallMonitor, CallRecordings, CrmQueryRunner, Dispositions, promptChecker, recordingPort, settingsFromConfig, startRtpengineRelay, surveysFromConfig, type CallControlEvent, type TrunkAdmission } from './calls/index.ts';
+import { AdoptedRelays, CachedCallerLookup, CallController, CallMonitor, CallRecordings, CrmQueryRunner, Dispositions, promptChecker, recordingPort, settingsFromConfig, startRtpengineRelay, surveysFromConfig, type CallControlEvent, type TrunkAdmission } from './calls/index.ts';
 import {
   CDR_OUTCOMES, CallEventSink, callSummary, callsByPhase, createMetrics, deliveryObserver, deskStatusChange, packageVersion, startApi,
   type AgentInfo, type ApiServer, type CallSummary, type CdrQuery, type Metrics, type ShopLiveCall,
@@ -146,7 +146,13 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     // One recovery path for a restart and for a takeover (issue 19): the journal left by the
     // previous run, or by the node whose lease this one took.
     const recover = async (): Promise<void> => {
-      const recovery = await store.recoverAfterCrash(Date.now(), { fallbackQueue: config.callbacks.defaultQueue ?? firstQueue });
+      // Taking over with rtpengine: the old active's relayed calls are kept (and adopted below), not cut.
+      const recovery = await store.recoverAfterCrash(Date.now(), {
+        fallbackQueue: config.callbacks.defaultQueue ?? firstQueue, keepRelayed: ha !== null && config.media.relay === 'rtpengine',
+      });
+      for (const e of recovery.relayed) {
+        if (adopted?.adopt(e, (d) => resolveUri(d.nextHop())) !== true) await finishAdopted(store, e.callId, Date.now(), 'system', 'failed');
+      }
       // Callback attempts cut off by the stop: ended 'interrupted', their tasks due again by the policy.
       const interrupted = await store.callbacks.recoverInterrupted(Date.now());
       if (interrupted > 0) log.warn({ interrupted }, 'callback attempts interrupted by the previous run: rescheduled');
@@ -234,9 +240,18 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     cleanups.push(() => ua.close());
     // Bridged calls through rtpengine (media.relay): its media port stands in for the pool's in
     // call control, recordings and monitoring, so a command that needs onair's legs moves the call back.
+    // A relayed call's dialogs go to its journal row, so that a node taking over can end it (issue 19).
     const rtpengine = config.media.relay === 'rtpengine'
-      ? await startRtpengineRelay(config.media.rtpengine, media, ua, log.child({ module: 'rtpengine' })) : null;
+      ? await startRtpengineRelay(config.media.rtpengine, media, ua, log.child({ module: 'rtpengine' }), (callId, relay) => {
+        void store.journal.relayed(callId, relay, Date.now()).catch((err: unknown) => log.warn({ err, callId }, 'journal: relay state not written'));
+      }) : null;
     if (rtpengine) cleanups.push(() => rtpengine.close());
+    // The relayed calls of the node whose lease this one took: their phones talk on through rtpengine.
+    const adopted = rtpengine === null ? null : new AdoptedRelays({
+      ua, ng: rtpengine.ng, rtpTimeoutMs: config.media.rtpTimeoutSeconds * 1000, log: log.child({ module: 'rtpengine' }),
+      finish: (callId, endedAt, by) => finishAdopted(store, callId, endedAt, by),
+    });
+    if (adopted !== null) cleanups.push(() => adopted.stop());
     const callMedia = rtpengine?.relay.media ?? media;
     const sch = config.scheduler;
     let scheduler: WorkScheduler | undefined;

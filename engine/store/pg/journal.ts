@@ -50,6 +50,10 @@ export class PgJournal implements CallJournal {
     return this.#run(sql`UPDATE call_journal SET ringing_since = NULL, ringing_ms = ${ringingMs}, updated_at = ${at} WHERE call_id = ${callId}`);
   }
 
+  relayed(callId: string, relay: string | null, at: number): Promise<void> {
+    return this.#run(sql`UPDATE call_journal SET relay = ${relay}, updated_at = ${at} WHERE call_id = ${callId}`);
+  }
+
   async get(callId: string): Promise<JournalEntry | null> {
     const r = await sql<JournalRow>`SELECT * FROM call_journal WHERE call_id = ${callId}`.execute(this.#db);
     return r.rows[0] === undefined ? null : toEntry(r.rows[0]);

@@ -8,7 +8,7 @@ import { openPostgres, migratePostgres } from '../../db/postgres.ts';
 import { DEFAULT_DIALING_POLICY, type DialingPolicy } from '../../callbacks/index.ts';
 import type { SqliteOutboxOptions } from '../outbox.ts';
 import { callbackEvent, crashTime, endedEvent, recoveredCdr, recoveryCallback } from '../store.ts';
-import type { CallbackTask, CallEnd, RecoveryOptions, RecoveryReport, Store } from '../types.ts';
+import type { CallbackTask, CallEnd, JournalEntry, RecoveryOptions, RecoveryReport, Store } from '../types.ts';
 import { PgCallbacks } from './callbacks.ts';
 import { PgDnc } from './dnc.ts';
 import { PgJournal } from './journal.ts';
@@ -92,7 +92,13 @@ export class PgStore implements Store {
       const diedAt = crashTime(entries, await this.journal.lastHeartbeatIn(tx), now);
       const callbacks: CallbackTask[] = [];
       const cdrs: string[] = [];
+      const relayed: JournalEntry[] = [];
       for (const e of entries) {
+        // Its audio goes on through rtpengine: the new node ends it when a phone hangs up.
+        if (options.keepRelayed === true && e.state === 'answered' && e.relay !== null) {
+          relayed.push(e);
+          continue;
+        }
         const input = recoveryCallback(e, options);
         const callback = input === null ? null : (await this.callbacks.createIn(tx, input, now)).task;
         if (callback !== null) callbacks.push(callback);
@@ -106,7 +112,7 @@ export class PgStore implements Store {
       // A caller who waited in several calls has one task: report each task once, as it is now.
       const unique = new Map(callbacks.map((c) => [c.id, c]));
       for (const id of unique.keys()) unique.set(id, (await this.callbacks.getIn(tx, id))!);
-      return { diedAt, callbacks: [...unique.values()], cdrs };
+      return { diedAt, callbacks: [...unique.values()], cdrs, relayed };
     });
   }
 
