@@ -78,6 +78,11 @@ export class PgJournal implements CallJournal {
     await sql`DELETE FROM call_journal WHERE call_id = ${callId}`.execute(tx);
   }
 
+  /** Remove several calls in one statement (crash recovery). */
+  async removeAllIn(tx: PgTx, callIds: readonly string[]): Promise<void> {
+    if (callIds.length > 0) await sql`DELETE FROM call_journal WHERE call_id = ANY(${[...callIds]}::text[])`.execute(tx);
+  }
+
   /** Last heartbeat, or null. */
   async lastHeartbeatIn(tx: PgTx): Promise<number | null> {
     const r = await sql<{ value: number }>`SELECT value FROM store_meta WHERE key = 'heartbeat'`.execute(tx);
