@@ -12,7 +12,10 @@
  * the load goes on `--after` s more.
  *
  * Metrics (one JSON line each):
- * - `takeover_s`: from the kill to the first new call on node B (IVR answered at once);
+ * - `takeover_s`: from the kill to the first new call on node B (IVR answered at once), with its
+ *   `takeover_breakdown` (also one line each, `takeover_<part>`): `lease_left_s` (kill → the
+ *   expiry of the lease A left), `bid_after_expiry_s` (→ B took it), `activation_s` (→ B active:
+ *   recovery of A's journal), `routing_s` (→ the first call on B: Kamailio routing to it);
  * - `waiting_unrecovered`: calls waiting on A at the kill (its journal, read right after) without a
  *   callback task afterwards;
  * - `cdrs_lost`: callers whose INVITE a node answered 200 (sipp's message trace) with no CDR at the CRM nor stored
@@ -192,18 +195,40 @@ export async function main(args: string[]): Promise<void> {
     process.kill(a.pid, 'SIGKILL');
     // What died with A: its calls in progress, from the journal (B cannot have recovered it yet: the lease runs 2 s).
     const journal = (await db.query<{ call_id: string; state: string; caller: string }>('SELECT call_id, state, caller FROM call_journal')).rows;
+    // The lease A left: it runs out at expires_at (A's last renewal sent + the lease).
+    const leftLease = (await db.query<{ expires_at: string }>("SELECT expires_at FROM ha_lease WHERE name = 'engine'")).rows[0];
     await a.stop('SIGKILL');
     let takeoverS = NaN;
+    let activeAtEpoch = NaN;
+    let firstCallAtEpoch = NaN;
     await until('a new call on B', 60_000, async () => {
-      const calls = await b.get<{ items: unknown[] }>('/api/v1/calls').catch(() => ({ items: [] }));
+      const [calls, r] = await Promise.all([
+        b.get<{ items: unknown[] }>('/api/v1/calls').catch(() => ({ items: [] })),
+        Number.isNaN(activeAtEpoch) ? role(b) : Promise.resolve('active'),
+      ]);
+      if (r === 'active' && Number.isNaN(activeAtEpoch)) activeAtEpoch = Date.now();
       if (calls.items.length === 0) return false;
       takeoverS = (performance.now() - killedAt) / 1000;
+      firstCallAtEpoch = Date.now();
+      if (Number.isNaN(activeAtEpoch)) activeAtEpoch = firstCallAtEpoch;
       return true;
     }).catch(async (err: unknown) => {
       say(`B: ${String(await role(b))}\n${b.output().slice(-3000)}\nkamailio:\n${kam.output().slice(-3000)}`);
       throw err;
     });
     say(`takeover after ${takeoverS.toFixed(2)} s; A had ${journal.length} calls (${journal.filter((j) => j.state === 'answered').length} bridged)`);
+    // Where the takeover went (epoch ms, polled every 50 ms): the lease A left, B's bid after its
+    // expiry, B's activation (recovery of A's journal, outbox, registrations), then routing (Kamailio
+    // sending B a call: the announcement, or the next probe, or an INVITE failing over from A).
+    const taken = (await db.query<{ acquired_at: string }>("SELECT acquired_at FROM ha_lease WHERE name = 'engine'")).rows[0];
+    const expiresAt = Number(leftLease?.expires_at ?? NaN);
+    const acquiredAt = Number(taken?.acquired_at ?? NaN);
+    const s3 = (ms: number): number => Number((ms / 1000).toFixed(3));
+    const breakdown = {
+      lease_left_s: s3(expiresAt - killedAtEpoch), bid_after_expiry_s: s3(acquiredAt - expiresAt),
+      activation_s: s3(activeAtEpoch - acquiredAt), routing_s: s3(firstCallAtEpoch - activeAtEpoch),
+    };
+    say(`takeover breakdown: ${JSON.stringify(breakdown)}`);
     await callers.done;
     const cdrsDuringLoad = new Set(cdrs.map((c) => c.callId)).size;
     // Calls whose sipp caller gave up without a BYE would stay up (no RTP timeout here): B's graceful
@@ -242,7 +267,8 @@ export async function main(args: string[]): Promise<void> {
       answeredCallers: answered.size, cdrs: items.size, cdrsDelivered: new Set(cdrs.map((c) => c.callId)).size, cdrsLeftInOutbox: outboxLeft, cdrsDead: stored.filter((r) => r.status === 'dead').length, journalLeft: journalLeft.length, leaseMs, renewMs, load, machine: machine(),
       uptime: spawnSync('uptime', { encoding: 'utf8' }).stdout.trim(),
     };
-    emit({ bench: BENCH, metric: 'takeover_s', value: Number(takeoverS.toFixed(3)), unit: 's', ...common });
+    emit({ bench: BENCH, metric: 'takeover_s', value: Number(takeoverS.toFixed(3)), unit: 's', ...common, takeover_breakdown: breakdown });
+    for (const [metric, value] of Object.entries(breakdown)) emit({ bench: BENCH, metric: `takeover_${metric}`, value, unit: 's', ...common });
     emit({ bench: BENCH, metric: 'waiting_unrecovered', value: waitingUnrecovered, unit: 'calls', ...common });
     emit({ bench: BENCH, metric: 'cdrs_lost', value: lost, unit: 'calls', ...common });
     emit({ bench: BENCH, metric: 'duplicates', value: duplicates, unit: 'calls', ...common });

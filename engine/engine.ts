@@ -14,15 +14,15 @@ import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { Acd, type AcdEffect } from './acd/index.ts';
 import { WorkScheduler, type WorkClass } from './sched/index.ts';
-import { InboundClasses, SourceAdmission, TransportLayer, UserAgent, type IncomingInvite, type IncomingRequest, type SipRequest, type Endpoint, type OverloadCause } from './sip/index.ts';
+import { InboundClasses, SourceAdmission, TransportLayer, UserAgent, resolveUri, type IncomingInvite, type IncomingRequest, type SipRequest, type Endpoint, type OverloadCause } from './sip/index.ts';
 import { MediaPool, RuntimePrompts } from '../media/index.ts';
-import { openStore, OutboxDispatcher, SqliteBindingStore, type SqliteStore } from './store/index.ts';
+import { finishAdopted, openStore, OutboxDispatcher, SqliteBindingStore, type SqliteStore } from './store/index.ts';
 import { openPgStore, PgBindingStore, PgStore } from './store/pg/index.ts';
 import { SqliteCrmAdapter, WebhookCrmAdapter, loadAdapterModule, type CrmAdapter } from '../crm-adapter/index.ts';
 import { ShopCrmAdapter, type ShopStoreConfig } from '../crm-adapter/shop/index.ts';
 import { Registrar, phoneTarget } from './registrar/index.ts';
 import { TrunkTable } from './trunks/index.ts';
-import { CachedCallerLookup, CallController, mediaCapacity, CallMonitor, CallRecordings, CrmQueryRunner, Dispositions, promptChecker, recordingPort, settingsFromConfig, startRtpengineRelay, surveysFromConfig, type CallControlEvent, type TrunkAdmission } from './calls/index.ts';
+import { AdoptedRelays, CachedCallerLookup, CallController, mediaCapacity, CallMonitor, CallRecordings, CrmQueryRunner, Dispositions, promptChecker, recordingPort, settingsFromConfig, startRtpengineRelay, surveysFromConfig, type CallControlEvent, type TrunkAdmission } from './calls/index.ts';
 import {
   CDR_OUTCOMES, CallEventSink, callSummary, callsByPhase, createMetrics, deliveryObserver, deskStatusChange, packageVersion, startApi,
   type AgentInfo, type ApiServer, type CallSummary, type CdrQuery, type Metrics, type ShopLiveCall,
@@ -39,7 +39,7 @@ import { Provisioning, ProvisioningStore, Roster, mergeRoster } from './provisio
 import { defaultUiDir, loadUiFiles } from './api/ui-files.ts';
 import { ReportQueries, SqliteReports, SqliteSchedule, SurgeMode, attributeRoute, importScheduleFile, measureContext } from './reports/index.ts';
 import { isLoopback, toAcdConfig, toListenSpecs, type Config } from './config/index.ts';
-import { HA_ERRORS, HaError, HaNode, PgLease, standbyGate } from './ha/index.ts';
+import { HA_ERRORS, HaError, HaNode, PgLease, Probers, announceActive, standbyGate } from './ha/index.ts';
 
 /** A running engine. */
 export interface Engine {
@@ -106,12 +106,14 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     // Active-standby (issue 19): the lease in the shared database; from here on every store write
     // checks this node's lease epoch (fencing). Stopped just before the store closes (it releases the lease).
     let onFenced = (_reason: string): void => {};
+    let onActive = (): void => {};
     const ha: HaNode | null = !config.ha.enabled ? null : await (async () => {
       if (!(store instanceof PgStore)) throw new HaError(HA_ERRORS.config, 'ha.enabled needs database.kind postgres');
       const node = new HaNode({
         lease: await PgLease.open(store.db, 'engine', Date.now()), nodeId: config.ha.nodeId ?? `${hostname()}:${process.pid}`,
         leaseMs: config.ha.leaseMs, renewIntervalMs: config.ha.renewIntervalMs, clock: epochClock, log: log.child({ module: 'ha' }),
         onFenced: (reason) => onFenced(reason),
+        onRole: (role) => { if (role === 'active') onActive(); },
       });
       store.writer.setFence(node.fence);
       // Its last writes (CDRs of the calls the stop hung up) commit before the lease is given up: after it they would be refused.
@@ -146,7 +148,13 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     // One recovery path for a restart and for a takeover (issue 19): the journal left by the
     // previous run, or by the node whose lease this one took.
     const recover = async (): Promise<void> => {
-      const recovery = await store.recoverAfterCrash(Date.now(), { fallbackQueue: config.callbacks.defaultQueue ?? firstQueue });
+      // Taking over with rtpengine: the old active's relayed calls are kept (and adopted below), not cut.
+      const recovery = await store.recoverAfterCrash(Date.now(), {
+        fallbackQueue: config.callbacks.defaultQueue ?? firstQueue, keepRelayed: ha !== null && config.media.relay === 'rtpengine',
+      });
+      for (const e of recovery.relayed) {
+        if (adopted?.adopt(e, (d) => resolveUri(d.nextHop())) !== true) await finishAdopted(store, e.callId, Date.now(), 'system', 'failed');
+      }
       // Callback attempts cut off by the stop: ended 'interrupted', their tasks due again by the policy.
       const interrupted = await store.callbacks.recoverInterrupted(Date.now());
       if (interrupted > 0) log.warn({ interrupted }, 'callback attempts interrupted by the previous run: rescheduled');
@@ -244,9 +252,18 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     cleanups.push(() => ua.close());
     // Bridged calls through rtpengine (media.relay): its media port stands in for the pool's in
     // call control, recordings and monitoring, so a command that needs onair's legs moves the call back.
+    // A relayed call's dialogs go to its journal row, so that a node taking over can end it (issue 19).
     const rtpengine = config.media.relay === 'rtpengine'
-      ? await startRtpengineRelay(config.media.rtpengine, media, ua, log.child({ module: 'rtpengine' })) : null;
+      ? await startRtpengineRelay(config.media.rtpengine, media, ua, log.child({ module: 'rtpengine' }), (callId, relay) => {
+        void store.journal.relayed(callId, relay, Date.now()).catch((err: unknown) => log.warn({ err, callId }, 'journal: relay state not written'));
+      }) : null;
     if (rtpengine) cleanups.push(() => rtpengine.close());
+    // The relayed calls of the node whose lease this one took: their phones talk on through rtpengine.
+    const adopted = rtpengine === null ? null : new AdoptedRelays({
+      ua, ng: rtpengine.ng, rtpTimeoutMs: config.media.rtpTimeoutSeconds * 1000, log: log.child({ module: 'rtpengine' }),
+      finish: (callId, endedAt, by) => finishAdopted(store, callId, endedAt, by),
+    });
+    if (adopted !== null) cleanups.push(() => adopted.stop());
     const callMedia = rtpengine?.relay.media ?? media;
     const sch = config.scheduler;
     let scheduler: WorkScheduler | undefined;
@@ -417,7 +434,17 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
       },
     };
     // A node that is not active answers 503 to everything new, OPTIONS probes included (engine/ha/gate.ts).
-    ua.setDelegate(ha === null ? uas : standbyGate(uas, ha, config.sip.retryAfterSeconds, () => ua.standardHeaders()));
+    // The proxies it refused are told the moment it becomes active (engine/ha/announce.ts), not at their next probe.
+    const probers = new Probers();
+    ua.setDelegate(ha === null ? uas : standbyGate(uas, ha, config.sip.retryAfterSeconds, () => ua.standardHeaders(), { list: probers, now: Date.now }));
+    if (ha !== null) {
+      onActive = () => {
+        const epoch = ha.figures().epoch;
+        void announceActive(ua, probers.recent(Date.now()), epoch).then((told) => {
+          if (told.length > 0) log.warn({ epoch, proxies: told.map((x) => `${x.to.address}:${x.to.port} ${x.result}`) }, 'told the proxies in front: this node is active');
+        });
+      };
+    }
 
     // Journal heartbeat: after a crash, recovery knows roughly when the engine died.
     let heartbeat: NodeJS.Timeout | undefined;

@@ -33,8 +33,8 @@ export type { ProductsStep, ProductsPlan, ProductChoice, RuntimePromptPort } fro
 export { notePlayed } from './played.ts';
 export type { MonitorDeps, MonitorMode, MonitorRefusal, MonitorStart, MonitoredCall } from './monitor.ts';
 export type { ConsultAnswer, ConsultRefusal, ConsultState, ConsultView } from './consult.ts';
-export { RtpengineRelay, startRtpengineRelay, RELAY_NEXT, RELAY_FALLBACKS } from './rtpengine-relay.ts';
-export type { BridgeRelay, RelayTalk, RelayState, RelayFallback, RelayFigures, RtpengineAddress, RtpengineRelayDeps } from './rtpengine-relay.ts';
+export { RtpengineRelay, startRtpengineRelay, AdoptedRelays, RELAY_NEXT, RELAY_FALLBACKS } from './rtpengine-relay.ts';
+export type { BridgeRelay, RelayTalk, RelayState, RelayFallback, RelayFigures, RtpengineAddress, RtpengineRelayDeps, RelaySnapshot, RelayedEntry, AdoptedRelaysDeps } from './rtpengine-relay.ts';
 export { SurveyRun, isSurveyStep } from './survey.ts';
 export type { SurveyAnswers, SurveyOutcome, SurveyStep } from './survey.ts';
 export { promptPlaylist } from './dtmf-steps.ts';

@@ -7,8 +7,9 @@
 import t from 'tap';
 import { pino, type Logger } from 'pino';
 import { createOffer, parseSdp, partySdp, type LegId, type LegRemote, type NgResult, type NgSession } from '../../media/index.ts';
-import type { Dialog } from '../sip/index.ts';
-import { RtpengineRelay, type RelayTalk } from './rtpengine-relay.ts';
+import { Dialog, type DialogDelegate, type DialogSnapshot } from '../sip/index.ts';
+import { AdoptedRelays, RtpengineRelay, type RelayTalk } from './rtpengine-relay.ts';
+import { FakeClock } from '../clock/index.ts';
 import type { CallMedia } from './types.ts';
 
 const log: Logger = pino({ level: 'silent' });
@@ -197,4 +198,105 @@ t.test('a pair that cannot be forwarded as it is (a phone on hold) is not offere
   r.bridge();
   await r.settle();
   t.same(r.ngCalls, []);
+});
+
+// ---- a relayed call adopted by the node that took over ----------------------------------
+
+const dialogOf = (role: 'uac' | 'uas', tag: string): DialogSnapshot => ({
+  role, callId: `sip-${tag}`, localTag: `l-${tag}`, remoteTag: `r-${tag}`, local: '<sip:100@127.0.0.2>', remote: `<sip:${tag}@127.0.0.1>`,
+  remoteTarget: `sip:${tag}@127.0.0.1:7000`, routeSet: ['<sip:127.0.0.1:5060;lr>'], localSeq: 3, remoteSeq: 1, secure: false, localContact: '<sip:onair@127.0.0.2:5070>',
+});
+
+function adoptRig(o: { rtpTimeoutMs?: number; packets?: () => number | 'gone' } = {}) {
+  const byes: string[] = [];
+  const ngCalls: string[] = [];
+  const finished: [string, number, string][] = [];
+  const delegates = new Map<string, DialogDelegate>();
+  const clock = new FakeClock(1_000);
+  const adopted = new AdoptedRelays({
+    ua: {
+      addDialog: (d, delegate) => { delegates.set(d.remoteTag, delegate); },
+      bye: (d) => { byes.push(`${d.remoteTag} cseq ${d.localSeq + 1}`); return Promise.resolve('timeout'); },
+    },
+    ng: {
+      delete: (q) => { ngCalls.push(`delete ${q.callId}`); return Promise.resolve({ ok: true as const, value: null }); },
+      query: (q) => {
+        ngCalls.push(`query ${q.callId}`);
+        const p = o.packets?.() ?? 0;
+        return Promise.resolve(p === 'gone' ? { ok: false as const, code: 'RTPENGINE_ERR_REFUSED' as const, reason: 'Unknown call-id' }
+          : { ok: true as const, value: { created: 1, tags: new Map(), packets: p } });
+      },
+    },
+    finish: (callId, endedAt, by) => { finished.push([callId, endedAt, by]); return Promise.resolve(); },
+    rtpTimeoutMs: o.rtpTimeoutMs ?? 0, log, clock,
+  });
+  const entry = { callId: 'call-1', relay: JSON.stringify({ v: 1, session: 'call-1.1', caller: dialogOf('uas', 'caller'), agent: dialogOf('uac', 'agent') }) };
+  return { adopted, entry, byes, ngCalls, finished, delegates, advance: (ms: number) => clock.advance(ms) };
+}
+
+const resolveAny = (): { transport: 'UDP'; address: string; port: number } => ({ transport: 'UDP', address: '127.0.0.1', port: 5060 });
+
+t.test('snapshot and restore of a dialog: the same requests', async (t) => {
+  const d = Dialog.restore(dialogOf('uas', 'caller'))!;
+  t.same(d.snapshot(), dialogOf('uas', 'caller'), 'round trip');
+  const bye = d.createRequest('BYE');
+  t.equal(bye.headers.cseq.seq, 4, 'the next local CSeq');
+  t.equal(Dialog.restore({ ...dialogOf('uas', 'x'), remoteTarget: 'not a uri' }), undefined, 'unparsable stored data: no dialog');
+});
+
+t.test('adopted: the caller\'s BYE hangs up the agent, deletes the session, writes the CDR at the BYE', async (t) => {
+  const r = adoptRig();
+  t.ok(r.adopted.adopt(r.entry, resolveAny));
+  t.equal(r.adopted.size, 1);
+  t.same([...r.delegates.keys()].sort(), ['r-agent', 'r-caller'], 'both dialogs held by the user agent');
+  r.advance(5_000);
+  r.delegates.get('r-caller')!.onBye!({} as Dialog, {} as never);
+  await new Promise((resolve) => setImmediate(resolve));
+  t.same(r.byes, ['r-agent cseq 4'], 'BYE to the agent only, after the CSeq A used');
+  t.same(r.ngCalls, ['delete call-1.1']);
+  t.same(r.finished, [['call-1', 6_000, 'caller']], 'ended at the BYE, by the caller');
+  t.equal(r.adopted.size, 0);
+  r.delegates.get('r-agent')!.onBye!({} as Dialog, {} as never);
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(r.finished.length, 1, 'ended once');
+});
+
+t.test('adopted: an unreadable snapshot is refused (the caller cuts the call instead)', async (t) => {
+  const r = adoptRig();
+  t.notOk(r.adopted.adopt({ callId: 'x', relay: '{"v":2}' }, resolveAny));
+  t.notOk(r.adopted.adopt({ callId: 'y', relay: 'not json' }, resolveAny));
+  t.equal(r.adopted.size, 0);
+});
+
+t.test('adopted: no packets at rtpengine for the RTP timeout, or the session gone, ends the call (system)', async (t) => {
+  const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+  const packets = [10, 10, 10];
+  const r = adoptRig({ rtpTimeoutMs: 1000, packets: () => packets.shift() ?? 10 });
+  r.adopted.adopt(r.entry, resolveAny);
+  r.advance(500);
+  await settle();
+  t.same(r.ngCalls, ['query call-1.1'], 'rtpengine asked every half timeout');
+  r.advance(500);
+  await settle();
+  t.same(r.finished, [], 'quiet for half the timeout: still up');
+  r.advance(500);
+  await settle();
+  t.same(r.finished, [['call-1', 2_500, 'system']], 'no new packet for the whole timeout: ended');
+  t.same(r.byes.sort(), ['r-agent cseq 4', 'r-caller cseq 4'], 'both phones get a BYE');
+
+  const moving = adoptRig({ rtpTimeoutMs: 1000, packets: (() => { let n = 0; return () => (n += 5); })() });
+  moving.adopted.adopt(moving.entry, resolveAny);
+  for (let i = 0; i < 6; i++) {
+    moving.advance(500);
+    await settle();
+  }
+  t.same(moving.finished, [], 'packets moving: up for as long as they do');
+  await moving.adopted.stop();
+  t.same(moving.finished.map((f) => f[2]), ['system'], 'stop() ends it');
+
+  const g = adoptRig({ rtpTimeoutMs: 1000, packets: () => 'gone' });
+  g.adopted.adopt(g.entry, resolveAny);
+  g.advance(500);
+  await settle();
+  t.equal(g.finished.length, 1, 'rtpengine forgot the call: ended');
 });

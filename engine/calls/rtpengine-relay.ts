@@ -19,6 +19,10 @@
  *      phones that point at rtpengine are re-INVITEd to onair's legs, then ng delete   state: onair
  *  release of a leg (the call ends): ng delete, no re-INVITE (the dialogs are ending)
  * ```
+ * Once relayed, the call's journal row gets both dialogs and the rtpengine call id
+ * ({@link RelaySnapshot}; cleared when it leaves): the audio outlives this process, and a node
+ * that takes over holds the dialogs ({@link AdoptedRelays}) to answer the phones' BYE, hang up
+ * the other phone, delete the session and write the CDR.
  *
  * Why re-INVITEs after the bridge, and not rtpengine's SDP in the agent's INVITE: the caller was
  * answered with onair's leg long before (IVR, queue), so it needs a re-INVITE anyway; an offer
@@ -31,10 +35,14 @@
  * 3264 §8), whoever relays: rtpengine's SDP is read only for its address and port.
  */
 import type { Logger } from 'pino';
-import type { Dialog, SipResponse } from '../sip/index.ts';
+import { z } from 'zod';
+import type { ReleasedBy } from '../../crm-adapter/index.ts';
+import { Dialog } from '../sip/index.ts';
+import type { DialogDelegate, DialogSnapshot, Endpoint, SipResponse } from '../sip/index.ts';
 import { NgClient, acceptAnswer, createOffer, parseSdp, partySdp, sdpEndpoint } from '../../media/index.ts';
 import type { G711, LegId, LegRemote, NgResult, RelayEndpoint } from '../../media/index.ts';
 import type { CallMedia } from './types.ts';
+import { epochClock, type Clock, type TimerHandle } from '../clock/index.ts';
 import { CallsError } from './errors.ts';
 import { sdpBody, toLegRemote } from './ring.ts';
 
@@ -112,6 +120,11 @@ export interface RtpengineRelayDeps {
   /** In-dialog requests (the engine's UserAgent): a re-INVITE resolves with its final response. */
   ua: { sendInDialog(dialog: Dialog, method: 'INVITE', opts: { body: Buffer; contentType: string }): Promise<SipResponse | 'timeout' | 'transport'> };
   log: Logger;
+  /**
+   * The call's journal row: its {@link RelaySnapshot} once both phones send to rtpengine, null when
+   * they are moved back (so that a node taking over can end a call whose audio outlived this one).
+   */
+  persist?: (callId: string, relay: string | null) => void;
 }
 
 /** One phone of a relayed pair. */
@@ -156,12 +169,14 @@ export interface RtpengineAddress {
  * Open the ng client and build the relay. rtpengine is pinged once: a silent one is logged, not
  * fatal — every bridged call then stays on onair's relay (counted) until it answers.
  */
-export async function startRtpengineRelay(at: RtpengineAddress, media: CallMedia, ua: RtpengineRelayDeps['ua'], log: Logger): Promise<{ relay: RtpengineRelay; close(): void }> {
+export async function startRtpengineRelay(
+  at: RtpengineAddress, media: CallMedia, ua: RtpengineRelayDeps['ua'], log: Logger, persist?: RtpengineRelayDeps['persist'],
+): Promise<{ relay: RtpengineRelay; ng: NgClient; close(): void }> {
   const ng = await NgClient.open({ address: at.address, port: at.port, timeoutMs: at.timeoutMs, retransmitMs: Math.max(20, Math.floor(at.timeoutMs / 4)) });
   const pong = await ng.ping();
   if (pong.ok) log.info({ address: at.address, port: at.port }, 'rtpengine answers: bridged calls are relayed by it');
   else log.warn({ address: at.address, port: at.port, code: pong.code, reason: pong.reason }, "rtpengine does not answer: bridged calls stay on onair's relay until it does");
-  return { relay: new RtpengineRelay({ ng, media, ua, log }), close: () => ng.close() };
+  return { relay: new RtpengineRelay({ ng, media, ua, log, ...(persist !== undefined ? { persist } : {}) }), ng, close: () => ng.close() };
 }
 
 /** The relay: call control's hooks, and the media port it must use instead of the pool's. */
@@ -360,6 +375,7 @@ export class RtpengineRelay implements BridgeRelay {
     this.to(p, 'relayed');
     this.relayedNow++;
     this.enteredTotal++;
+    this.d.persist?.(p.callId, snapshotOf(p));
     this.d.log.debug({ callId: p.callId, session }, 'bridged call relayed by rtpengine');
   }
 
@@ -373,7 +389,10 @@ export class RtpengineRelay implements BridgeRelay {
   private leaveNow(p: Pair, why: string): void {
     const wasRelayed = p.state === 'relayed';
     this.to(p, 'leaving');
-    if (wasRelayed) this.relayedNow--;
+    if (wasRelayed) {
+      this.relayedNow--;
+      this.d.persist?.(p.callId, null);
+    }
     // First, in order before whatever command follows: onair's legs send again.
     for (const leg of [p.caller.leg, p.agent.leg]) {
       const r = this.remotes.get(leg);
@@ -488,4 +507,178 @@ function unsuitable(cr: LegRemote | undefined, ar: LegRemote | undefined): strin
 
 function ngFallback(r: Extract<NgResult<unknown>, { ok: false }>): RelayFallback {
   return r.code === 'RTPENGINE_ERR_TIMEOUT' || r.code === 'RTPENGINE_ERR_SEND' ? 'unreachable' : 'refused';
+}
+
+// ---- a relayed call outliving its node (issue 19) ------------------------------------------
+
+/**
+ * What the journal row of a relayed call keeps (`call_journal.relay`, JSON): both dialogs as they
+ * were when the phones had moved to rtpengine, and the rtpengine call id. Enough for another node
+ * to recognise either phone's BYE, hang up the other phone and delete the rtpengine session.
+ */
+export interface RelaySnapshot {
+  v: 1;
+  session: string;
+  caller: DialogSnapshot;
+  agent: DialogSnapshot;
+}
+
+const text = z.string().min(1).max(2048);
+const dialogSnapshot = z.object({
+  role: z.enum(['uac', 'uas']), callId: text, localTag: text, remoteTag: text, local: text, remote: text, remoteTarget: text,
+  routeSet: z.array(text).max(16), localSeq: z.number().int().nonnegative(), remoteSeq: z.number().int().nonnegative().nullable(),
+  secure: z.boolean(), localContact: text,
+});
+const relaySnapshot = z.object({ v: z.literal(1), session: text, caller: dialogSnapshot, agent: dialogSnapshot });
+
+/** The snapshot of a pair, as JSON. */
+function snapshotOf(p: Pair): string {
+  const s: RelaySnapshot = { v: 1, session: p.session!, caller: p.caller.dialog.snapshot(), agent: p.agent.dialog.snapshot() };
+  return JSON.stringify(s);
+}
+
+/** A journal row with a relay snapshot (structurally `JournalEntry` of engine/store). */
+export interface RelayedEntry {
+  callId: string;
+  relay: string | null;
+}
+
+/** What {@link AdoptedRelays} needs. */
+export interface AdoptedRelaysDeps {
+  ua: {
+    addDialog(dialog: Dialog, delegate: DialogDelegate, inbound: { source: Endpoint }, localSdp: Buffer | undefined): void;
+    bye(dialog: Dialog): Promise<SipResponse | 'timeout' | 'transport'>;
+  };
+  ng: Pick<NgClient, 'delete' | 'query'>;
+  /** Write the call's CDR (answered, ended at `endedAt`) and remove its journal row. */
+  finish(callId: string, endedAt: number, releasedBy: ReleasedBy): Promise<void>;
+  /** `media.rtpTimeoutSeconds` in ms: the call ends when rtpengine saw no packet for this long (or forgot the call); 0 = never. */
+  rtpTimeoutMs: number;
+  log: Logger;
+  /** Epoch clock (CDR times) and the watch's timers. Default the real one. */
+  clock?: Clock;
+}
+
+interface Adopted {
+  callId: string;
+  session: string;
+  caller: Dialog;
+  agent: Dialog;
+  ended: boolean;
+  timer: TimerHandle | undefined;
+  packets: number;
+  quietSince: number;
+}
+
+/**
+ * The relayed calls a node took over from the journal of a node that died (or was fenced): their
+ * phones still talk through rtpengine, and this node holds their two dialogs so that
+ *
+ * - a BYE from either phone is answered 200 (by the user agent), the other phone gets a BYE, the
+ *   rtpengine session is deleted and the CDR is written with the real end time;
+ * - a call rtpengine no longer carries (no packet for `rtpTimeoutMs`, or the session gone: the
+ *   phones hung up towards the dead node) is ended the same way by this node (`system`);
+ * - a re-INVITE is refused (488: the session stays as it is; nothing here can move media).
+ *
+ * `stop()` ends every adopted call (a node that stops hangs its calls up).
+ */
+export class AdoptedRelays {
+  readonly #d: AdoptedRelaysDeps;
+  readonly #clock: Clock;
+  readonly #calls = new Map<string, Adopted>();
+
+  constructor(deps: AdoptedRelaysDeps) {
+    this.#d = deps;
+    this.#clock = deps.clock ?? epochClock;
+  }
+
+  /** Calls held now. */
+  get size(): number {
+    return this.#calls.size;
+  }
+
+  /**
+   * Take over the call of `entry`: false (and nothing held) when its snapshot is unreadable, so
+   * that the caller ends it as a cut-off call instead.
+   */
+  adopt(entry: RelayedEntry, resolve: (dialog: Dialog) => Endpoint): boolean {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(entry.relay ?? '');
+    } catch {
+      parsed = undefined;
+    }
+    const snap = relaySnapshot.safeParse(parsed);
+    const caller = snap.success ? Dialog.restore(snap.data.caller) : undefined;
+    const agent = snap.success ? Dialog.restore(snap.data.agent) : undefined;
+    if (!snap.success || caller === undefined || agent === undefined || this.#calls.has(entry.callId)) {
+      this.#d.log.warn({ callId: entry.callId }, 'relayed call not adopted: its journal snapshot is unreadable');
+      return false;
+    }
+    const now = this.#now();
+    const a: Adopted = { callId: entry.callId, session: snap.data.session, caller, agent, ended: false, timer: undefined, packets: -1, quietSince: now };
+    this.#calls.set(a.callId, a);
+    const delegate = (side: 'caller' | 'agent'): DialogDelegate => ({
+      onBye: () => void this.#end(a, side),
+      onReinvite: (_dialog, request) => void request.respond(488),
+      onTerminated: () => void this.#end(a, 'system'),
+    });
+    this.#d.ua.addDialog(caller, delegate('caller'), { source: resolve(caller) }, undefined);
+    this.#d.ua.addDialog(agent, delegate('agent'), { source: resolve(agent) }, undefined);
+    if (this.#d.rtpTimeoutMs > 0) this.#watch(a);
+    this.#d.log.info({ callId: a.callId, session: a.session }, 'relayed call of the previous active adopted: its phones talk through rtpengine');
+    return true;
+  }
+
+  /** End every adopted call (BYE to both phones). Idempotent. */
+  async stop(): Promise<void> {
+    await Promise.all([...this.#calls.values()].map((a) => this.#end(a, 'system')));
+  }
+
+  #now(): number {
+    return this.#clock.now();
+  }
+
+  /** Check rtpengine's packet count every half timeout: quiet for the whole timeout, or forgotten, ends the call. */
+  #watch(a: Adopted): void {
+    const every = Math.max(500, Math.floor(this.#d.rtpTimeoutMs / 2));
+    a.timer = this.#clock.setTimer(every, () => {
+      a.timer = undefined;
+      void this.#d.ng.query({ callId: a.session }).then((q) => {
+        if (a.ended) return;
+        const now = this.#now();
+        if (!q.ok && q.code === 'RTPENGINE_ERR_REFUSED') {
+          void this.#end(a, 'system');
+          return;
+        }
+        if (q.ok && q.value.packets !== a.packets) {
+          a.packets = q.value.packets;
+          a.quietSince = now;
+        }
+        if (now - a.quietSince >= this.#d.rtpTimeoutMs) void this.#end(a, 'system');
+        else this.#watch(a);
+      });
+    });
+  }
+
+  async #end(a: Adopted, by: ReleasedBy): Promise<void> {
+    if (a.ended) return;
+    a.ended = true;
+    const endedAt = this.#now();
+    if (a.timer !== undefined) this.#clock.clearTimer(a.timer);
+    this.#calls.delete(a.callId);
+    // The phone that hung up has its 200 already (the user agent ended that dialog); the other gets a BYE.
+    const byes: Promise<unknown>[] = [];
+    if (by !== 'caller') byes.push(this.#d.ua.bye(a.caller));
+    if (by !== 'agent') byes.push(this.#d.ua.bye(a.agent));
+    const deleted = await this.#d.ng.delete({ callId: a.session });
+    if (!deleted.ok) this.#d.log.warn({ callId: a.callId, code: deleted.code }, 'rtpengine delete of an adopted call failed (its own timeout ends the session)');
+    try {
+      await this.#d.finish(a.callId, endedAt, by);
+    } catch (err) {
+      this.#d.log.error({ err, callId: a.callId }, 'CDR of an adopted relayed call not written (it stays in the journal for the next recovery)');
+    }
+    await Promise.all(byes);
+    this.#d.log.info({ callId: a.callId, releasedBy: by }, 'adopted relayed call ended');
+  }
 }

@@ -9,8 +9,12 @@
  * is what makes the proxy send everything to the active, and a fenced node drops out of routing
  * by itself. In-dialog requests (BYE, ACK, re-INVITE) are not gated: they belong to calls the
  * node already has, which are its own to end.
+ *
+ * The sources of the OPTIONS refused are kept in `probers` (when given): those proxies are told
+ * at once when this node becomes active (engine/ha/announce.ts), rather than at their next probe.
  */
 import type { Endpoint, IncomingInvite, IncomingRequest, OverloadCause, SipRequest, UasDelegate } from '../sip/index.ts';
+import type { Probers } from './announce.ts';
 
 /** What the gate needs of the node. */
 export interface Accepting {
@@ -18,7 +22,10 @@ export interface Accepting {
 }
 
 /** `inner` while `node` accepts, 503 + Retry-After (seconds) otherwise. */
-export function standbyGate(inner: UasDelegate, node: Accepting, retryAfterSeconds: number, standardHeaders: () => { name: string; value: string }[] = () => []): UasDelegate {
+export function standbyGate(
+  inner: UasDelegate, node: Accepting, retryAfterSeconds: number, standardHeaders: () => { name: string; value: string }[] = () => [],
+  probers?: { list: Probers; now: () => number },
+): UasDelegate {
   const retry = { name: 'Retry-After', value: String(retryAfterSeconds) };
   return {
     onInvite: (invite: IncomingInvite) => {
@@ -26,8 +33,12 @@ export function standbyGate(inner: UasDelegate, node: Accepting, retryAfterSecon
       else invite.reject(503, { headers: [retry] });
     },
     onRequest: (req: IncomingRequest) => {
-      if (node.accepting()) inner.onRequest?.(req);
-      else req.respond(503, { headers: [...standardHeaders(), retry] });
+      if (node.accepting()) {
+        inner.onRequest?.(req);
+        return;
+      }
+      if (probers !== undefined && req.request.method === 'OPTIONS') probers.list.seen(req.inbound.source, probers.now());
+      req.respond(503, { headers: [...standardHeaders(), retry] });
     },
     // The transaction layer's own overload 503: a standby keeps no record of a call that is not its own.
     onRefusedInvite: (request: SipRequest, source: Endpoint, cause: OverloadCause) => {

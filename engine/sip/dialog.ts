@@ -7,7 +7,7 @@
  */
 import type { HeaderField, NameAddr, SipRequest, SipResponse, SipUri } from './message.ts';
 import { createRequest } from './message.ts';
-import { formatNameAddr, formatUri } from './uri.ts';
+import { formatNameAddr, formatUri, parseNameAddr, parseUri } from './uri.ts';
 
 /** `early` after a 1xx with a To tag, `confirmed` after a 2xx, `terminated` after BYE or failure. */
 export type DialogState = 'early' | 'confirmed' | 'terminated';
@@ -23,6 +23,26 @@ export interface SessionTimer {
   interval: number;
   /** Who refreshes: `uac` or `uas` of the dialog-creating INVITE. */
   refresher: 'uac' | 'uas';
+}
+
+/**
+ * A confirmed dialog as plain JSON data (URIs and name-addrs as their text): what another process
+ * needs to go on with it — answer the peer's requests and send its own (issue 19: a new active
+ * node ends the calls rtpengine relays for a node that died). See {@link Dialog.snapshot}.
+ */
+export interface DialogSnapshot {
+  role: 'uac' | 'uas';
+  callId: string;
+  localTag: string;
+  remoteTag: string;
+  local: string;
+  remote: string;
+  remoteTarget: string;
+  routeSet: string[];
+  localSeq: number;
+  remoteSeq: number | null;
+  secure: boolean;
+  localContact: string;
 }
 
 export class Dialog {
@@ -71,6 +91,30 @@ export class Dialog {
     this.localContact = init.localContact;
     this.sessionTimer = undefined;
     this.owner = undefined;
+  }
+
+  /** The dialog as data (its state now: CSeqs, target), for {@link Dialog.restore} elsewhere. */
+  snapshot(): DialogSnapshot {
+    return {
+      role: this.role, callId: this.callId, localTag: this.localTag, remoteTag: this.remoteTag,
+      local: formatNameAddr(this.local), remote: formatNameAddr(this.remote), remoteTarget: formatUri(this.remoteTarget),
+      routeSet: this.routeSet.map(formatNameAddr), localSeq: this.localSeq, remoteSeq: this.remoteSeq ?? null,
+      secure: this.secure, localContact: formatNameAddr(this.localContact),
+    };
+  }
+
+  /** A confirmed dialog from {@link snapshot}; undefined when a URI or name-addr does not parse (stored data is checked like input). */
+  static restore(s: DialogSnapshot): Dialog | undefined {
+    const local = parseNameAddr(s.local);
+    const remote = parseNameAddr(s.remote);
+    const remoteTarget = parseUri(s.remoteTarget);
+    const localContact = parseNameAddr(s.localContact);
+    const routeSet = s.routeSet.map((r) => parseNameAddr(r));
+    if (!local || !remote || !remoteTarget || !localContact || routeSet.some((r) => r === undefined)) return undefined;
+    return new Dialog({
+      state: 'confirmed', role: s.role, callId: s.callId, localTag: s.localTag, remoteTag: s.remoteTag, local, remote, remoteTarget,
+      routeSet: routeSet as NameAddr[], localSeq: s.localSeq, remoteSeq: s.remoteSeq ?? undefined, secure: s.secure, localContact,
+    });
   }
 
   /** Map key (see {@link dialogKey}). */

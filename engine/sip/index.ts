@@ -32,7 +32,7 @@ export type { SipDropReason, SipSendErrorCode, SipLogger } from './errors.ts';
 export type { TransactionState } from './transaction.ts';
 export { newBranch, newTag, newCallId, isRfc3261Branch } from './branch.ts';
 export { Dialog, dialogKey } from './dialog.ts';
-export type { DialogState, SessionTimer } from './dialog.ts';
+export type { DialogState, SessionTimer, DialogSnapshot } from './dialog.ts';
 export { checkRequest, defaultCapabilities } from './ua-checks.ts';
 export type { UaCapabilities, CheckResult } from './ua-checks.ts';
 export { UserAgent, IncomingRequest, IncomingInvite, resolveUri } from './ua.ts';

@@ -248,7 +248,7 @@ void eachBackend(t, (t, backend) => {
 
     const store = await backend.open({ now: T0 + 100 }, 'v1');
     t.teardown(() => store.close());
-    t.same(await backend.rows(store, "SELECT version FROM schema_migrations WHERE component = 'store' ORDER BY version"), [{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
+    t.same(await backend.rows(store, "SELECT version FROM schema_migrations WHERE component = 'store' ORDER BY version"), [{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }]);
     const all = await store.callbacks.list();
     t.match(all, [
       { id: 1, caller: '+861', status: 'open', arrivedAt: T0, lastArrivalAt: T0 + 10, abandons: 2, firstCallId: 'a1', lastCallId: 'a2',

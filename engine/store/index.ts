@@ -19,7 +19,7 @@ export { CALLBACK_STATUSES } from './types.ts';
 export { SqliteCallbacks, CALLBACK_TABLES, type CallbackTables } from './callbacks.ts';
 export { SqliteDnc, normalizeDncNumber } from './dnc.ts';
 export { SqliteJournal } from './journal.ts';
-export { SqliteStore, openStore, type SqliteStoreOptions } from './store.ts';
+export { SqliteStore, openStore, finishAdopted, type SqliteStoreOptions } from './store.ts';
 export {
   OutboxDispatcher, systemClock,
   type Clock, type TimerHandle, type OutboxDispatcherOptions, type DeliveryReport, type PassResult, type DrainResult,

@@ -28,6 +28,7 @@ export interface JournalRow {
   treatment: JournalEntry['treatment'];
   ringing_since: number | null;
   ringing_ms: number;
+  relay: string | null;
 }
 
 /** @internal */
@@ -37,6 +38,7 @@ export function toEntry(r: JournalRow): JournalEntry {
     airing: r.airing, customerId: r.customer_id, queue: r.queue, agent: r.agent, arrivedAt: r.arrived_at,
     ivrExitAt: r.ivr_exit_at, queuedAt: r.queued_at, offeredAt: r.offered_at, answeredAt: r.answered_at,
     offers: r.offers, updatedAt: r.updated_at, treatment: r.treatment, ringingSince: r.ringing_since, ringingMs: r.ringing_ms,
+    relay: r.relay ?? null,
   };
 }
 
@@ -49,6 +51,7 @@ export class SqliteJournal implements CallJournal {
   readonly #answered: SqliteStatement;
   readonly #ringingHeld: SqliteStatement;
   readonly #ringingEnded: SqliteStatement;
+  readonly #relayed: SqliteStatement;
   readonly #remove: SqliteStatement;
   readonly #get: SqliteStatement<JournalRow>;
   readonly #all: SqliteStatement<JournalRow>;
@@ -71,6 +74,7 @@ export class SqliteJournal implements CallJournal {
     this.#answered = db.prepare("UPDATE call_journal SET state = 'answered', agent = ?, answered_at = ?, updated_at = ? WHERE call_id = ?");
     this.#ringingHeld = db.prepare("UPDATE call_journal SET treatment = 'ringing', ringing_since = ?, updated_at = ? WHERE call_id = ?");
     this.#ringingEnded = db.prepare('UPDATE call_journal SET ringing_since = NULL, ringing_ms = ?, updated_at = ? WHERE call_id = ?');
+    this.#relayed = db.prepare('UPDATE call_journal SET relay = ?, updated_at = ? WHERE call_id = ?');
     this.#remove = db.prepare('DELETE FROM call_journal WHERE call_id = ?');
     this.#get = db.prepare('SELECT * FROM call_journal WHERE call_id = ?');
     this.#all = db.prepare('SELECT * FROM call_journal ORDER BY arrived_at, call_id');
@@ -104,6 +108,10 @@ export class SqliteJournal implements CallJournal {
 
   ringingEnded(callId: string, ringingMs: number, at: number): Promise<void> {
     return this.#writer.write(() => void this.#ringingEnded.run(ringingMs, at, callId));
+  }
+
+  relayed(callId: string, relay: string | null, at: number): Promise<void> {
+    return this.#writer.write(() => void this.#relayed.run(relay, at, callId));
   }
 
   get(callId: string): Promise<JournalEntry | null> {

@@ -175,4 +175,13 @@ ALTER TABLE callbacks ADD COLUMN airing TEXT;
 CREATE INDEX callbacks_open_by_airing ON callbacks (airing, arrived_at) WHERE status = 'open';
 `,
   },
+  {
+    version: 5,
+    name: 'call journal: the dialogs of a bridged call relayed by rtpengine (a new active ends it)',
+    // Issue 19: a bridged call whose media rtpengine relays outlives the node that bridged it; the
+    // row keeps what the next node needs to answer the phones' BYE and end the call (JSON, or NULL).
+    sql: `
+ALTER TABLE call_journal ADD COLUMN relay TEXT;
+`,
+  },
 ];

@@ -26,7 +26,7 @@ t.test('file database: directory created, WAL, synchronous configurable, migrati
   const full = openStore({ path: file, synchronous: 'full' });
   t.equal(full.db.pragma('synchronous', { simple: true }), 2, 'FULL when asked');
   const rows = full.db.prepare('SELECT component, version FROM schema_migrations').all();
-  t.same(rows, [{ component: 'store', version: 1 }, { component: 'store', version: 2 }, { component: 'store', version: 3 }, { component: 'store', version: 4 }], 'reopening does not re-run migrations');
+  t.same(rows, [{ component: 'store', version: 1 }, { component: 'store', version: 2 }, { component: 'store', version: 3 }, { component: 'store', version: 4 }, { component: 'store', version: 5 }], 'reopening does not re-run migrations');
   await full.close();
 });
 
@@ -234,6 +234,30 @@ void eachBackend(t, (t, backend) => {
     t.match(await cdrOf('plain'), { treatment: 'media', ringingMs: 0 });
   });
 
+  t.test('recoverAfterCrash with keepRelayed: a call relayed by rtpengine stays in the journal for the new node', async (t) => {
+    const store = await backend.open();
+    t.teardown(() => store.close());
+    const info = (caller: string) => ({ caller, dialled: '100', programme: null, airing: null, customerId: null, queue: 'orders' });
+    for (const id of ['relayed', 'moved-back', 'plain']) {
+      await store.journal.arrived(id, info(`+49${id.length}`), T0);
+      await store.journal.answered(id, '1001', T0 + 1000);
+    }
+    await store.journal.relayed('relayed', '{"v":1}', T0 + 2000);
+    await store.journal.relayed('moved-back', '{"v":1}', T0 + 2000);
+    await store.journal.relayed('moved-back', null, T0 + 3000);
+    await store.journal.relayed('gone', '{"v":1}', T0 + 3000);
+    t.match(await store.journal.get('relayed'), { relay: '{"v":1}', state: 'answered' });
+    t.equal((await store.journal.get('moved-back'))?.relay, null, 'back on onair\'s relay: cleared');
+    t.equal(await store.journal.get('gone'), null, 'an ended call is not brought back');
+    const report = await store.recoverAfterCrash(T0 + 60_000, { fallbackQueue: 'orders', keepRelayed: true });
+    t.same(report.relayed.map((e) => e.callId), ['relayed'], 'reported for adoption');
+    t.same(report.cdrs.sort(), ['moved-back', 'plain'], 'the others end as before');
+    t.same((await store.journal.list()).map((e) => e.callId), ['relayed'], 'left in the journal, no CDR');
+    t.same(await store.outbox.listCall('relayed'), []);
+    const again = await store.recoverAfterCrash(T0 + 60_000, { fallbackQueue: 'orders' });
+    t.same(again.cdrs, ['relayed'], 'without keepRelayed it gets its failed CDR like any call');
+  });
+
   t.test('heartbeat is the estimate of the crash time', async (t) => {
     const store = await backend.open();
     t.teardown(() => store.close());
@@ -336,7 +360,7 @@ t.test('postgres', async (t) => {
     await first.close();
     const again = await b.open({}, 'mig');
     t.same(await b.rows(again, "SELECT component, version FROM schema_migrations ORDER BY version"),
-      [{ component: 'store', version: 1 }, { component: 'store', version: 2 }, { component: 'store', version: 3 }, { component: 'store', version: 4 }], 'reopening does not re-run migrations');
+      [{ component: 'store', version: 1 }, { component: 'store', version: 2 }, { component: 'store', version: 3 }, { component: 'store', version: 4 }, { component: 'store', version: 5 }], 'reopening does not re-run migrations');
     await b.rows(again, "INSERT INTO schema_migrations (component, version, name, applied_at) VALUES ('store', 99, 'future', 0)");
     await again.close();
     await t.rejects(b.open({}, 'mig'), /DB_ERR_SCHEMA/);

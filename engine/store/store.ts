@@ -1,5 +1,5 @@
 /** The SQLite store: one database file, the three repositories and the cross-table operations. */
-import type { CallbackCreatedEvent, CallEvent, Cdr, EndedEvent } from '../../crm-adapter/index.ts';
+import type { CallbackCreatedEvent, CallEvent, Cdr, EndedEvent, ReleasedBy } from '../../crm-adapter/index.ts';
 import { migrate, openDatabase, SqliteWriter, transact, DEFAULT_DATABASE_PATH, type DatabaseOptions, type SqliteDatabase } from '../db/index.ts';
 import { startCheckpointer, type Checkpointer } from './checkpointer.ts';
 import { STORE_MIGRATIONS } from './schema.ts';
@@ -76,7 +76,13 @@ export class SqliteStore implements Store {
       const diedAt = crashTime(entries, this.journal.lastHeartbeat(), now);
       const callbacks: CallbackTask[] = [];
       const cdrs: string[] = [];
+      const relayed: JournalEntry[] = [];
       for (const e of entries) {
+        // Its audio goes on through rtpengine: the new node ends it when a phone hangs up.
+        if (options.keepRelayed === true && e.state === 'answered' && e.relay !== null) {
+          relayed.push(e);
+          continue;
+        }
         const input = recoveryCallback(e, options);
         const callback = input === null ? null : this.callbacks.createSync(input, now).task;
         if (callback !== null) callbacks.push(callback);
@@ -90,7 +96,7 @@ export class SqliteStore implements Store {
       // A caller who waited in several calls has one task: report each task once, as it is now.
       const unique = new Map(callbacks.map((c) => [c.id, c]));
       for (const id of unique.keys()) unique.set(id, this.callbacks.getSync(id)!);
-      return { diedAt, callbacks: [...unique.values()], cdrs };
+      return { diedAt, callbacks: [...unique.values()], cdrs, relayed };
     }));
   }
 
@@ -163,6 +169,21 @@ export function recoveredCdr(e: JournalEntry, endedAt: number, callbackId: numbe
     // Held in ringing when the engine died: it rang until then.
     treatment: e.treatment, ringingMs: e.ringingSince !== null ? Math.max(0, endedAt - e.ringingSince) : e.ringingMs,
   };
+}
+
+/**
+ * End a call a node adopted from the journal (a bridged call rtpengine relayed for a node that
+ * died, engine/calls/rtpengine-relay.ts): its `ended` event and CDR — answered, ended at
+ * `endedAt` (talk time up to then), released by `by` — and the journal row removed, as
+ * {@link Store.finishCall}. `outcome: 'failed'` for a call that could not be adopted. Nothing when
+ * the row is gone (another node ended it).
+ */
+export async function finishAdopted(store: Store, callId: string, endedAt: number, by: ReleasedBy, outcome: 'answered' | 'failed' = 'answered'): Promise<void> {
+  const e = await store.journal.get(callId);
+  if (e === null) return;
+  const cdr: Cdr = { ...recoveredCdr(e, endedAt, null), outcome, releasedBy: by };
+  await store.callEvent({ ...endedEvent(cdr), releasedBy: by }, endedAt);
+  await store.finishCall({ cdr, callback: null }, endedAt);
 }
 
 /** @internal */

@@ -365,12 +365,23 @@ export interface JournalEntry extends ArrivalInfo {
   ringingSince: number | null;
   /** Ringing time of a hold that ended. */
   ringingMs: number;
+  /**
+   * A bridged call whose media rtpengine relays: what another node needs to end it (the two
+   * dialogs and the rtpengine call id, JSON written by engine/calls/rtpengine-relay.ts), else null.
+   */
+  relay: string | null;
 }
 
 /** Options of crash recovery. */
 export interface RecoveryOptions {
   /** Queue for a callback of a caller who died in the IVR with no queue known. */
   fallbackQueue: string;
+  /**
+   * Leave answered calls relayed by rtpengine (`relay` set) in the journal and report them in
+   * {@link RecoveryReport.relayed}: their audio goes on, the caller adopts and ends them. Default
+   * false: they get a `failed` CDR like every other call.
+   */
+  keepRelayed?: boolean;
 }
 
 /** What crash recovery did. */
@@ -381,6 +392,8 @@ export interface RecoveryReport {
   callbacks: CallbackTask[];
   /** Call ids whose CDR (`failed`) was appended to the outbox. */
   cdrs: string[];
+  /** With `keepRelayed`: the answered calls relayed by rtpengine, left in the journal (no CDR yet). */
+  relayed: JournalEntry[];
 }
 
 /**
@@ -398,6 +411,8 @@ export interface CallJournal {
   ringingHeld(callId: string, at: number): Promise<void>;
   /** The hold ended after `ringingMs` (media, an agent). */
   ringingEnded(callId: string, ringingMs: number, at: number): Promise<void>;
+  /** The call's media moved to rtpengine (`relay`: what ends it elsewhere), or came back (null). */
+  relayed(callId: string, relay: string | null, at: number): Promise<void>;
   get(callId: string): Promise<JournalEntry | null>;
   list(): Promise<JournalEntry[]>;
   /** Record that the engine is alive (once a second): the estimate of the crash time. */

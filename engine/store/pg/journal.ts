@@ -50,6 +50,10 @@ export class PgJournal implements CallJournal {
     return this.#run(sql`UPDATE call_journal SET ringing_since = NULL, ringing_ms = ${ringingMs}, updated_at = ${at} WHERE call_id = ${callId}`);
   }
 
+  relayed(callId: string, relay: string | null, at: number): Promise<void> {
+    return this.#run(sql`UPDATE call_journal SET relay = ${relay}, updated_at = ${at} WHERE call_id = ${callId}`);
+  }
+
   async get(callId: string): Promise<JournalEntry | null> {
     const r = await sql<JournalRow>`SELECT * FROM call_journal WHERE call_id = ${callId}`.execute(this.#db);
     return r.rows[0] === undefined ? null : toEntry(r.rows[0]);
@@ -72,6 +76,11 @@ export class PgJournal implements CallJournal {
   /** Remove a call (inside the caller's write). */
   async removeIn(tx: PgTx, callId: string): Promise<void> {
     await sql`DELETE FROM call_journal WHERE call_id = ${callId}`.execute(tx);
+  }
+
+  /** Remove several calls in one statement (crash recovery). */
+  async removeAllIn(tx: PgTx, callIds: readonly string[]): Promise<void> {
+    if (callIds.length > 0) await sql`DELETE FROM call_journal WHERE call_id = ANY(${[...callIds]}::text[])`.execute(tx);
   }
 
   /** Last heartbeat, or null. */

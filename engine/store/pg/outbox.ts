@@ -47,6 +47,18 @@ export class PgOutbox implements OutboxStore {
     return r.rows[0]!.id;
   }
 
+  /**
+   * Several items of one call in one statement (crash recovery: a round trip per call, not per
+   * item), in the given order: a multi-row VALUES takes its ids from the sequence row by row.
+   */
+  async appendAllIn(tx: PgTx, callId: string, items: readonly { kind: OutboxKind; payload: OutboxPayload<OutboxKind> }[], now: number): Promise<void> {
+    if (items.length === 0) return;
+    const rows = items.map((i) => sql`(${callId}, ${i.kind}, ${JSON.stringify(i.payload)}, ${now}, ${now})`);
+    await sql`WITH lane AS (INSERT INTO outbox_lanes (call_id, next_attempt_at) VALUES (${callId}, ${now}) ON CONFLICT (call_id) DO NOTHING)
+      INSERT INTO outbox (call_id, kind, payload, created_at, next_attempt_at) VALUES ${sql.join(rows)}`.execute(tx);
+    for (const i of items) if (i.kind === 'cdr' && this.#onCdr !== undefined) this.#onCdr(i.payload as Cdr);
+  }
+
   /** Tell `observer` of every CDR appended (the reports' interval tables; engine/reports). */
   observeCdrs(observer: (cdr: Cdr) => void): void {
     this.#onCdr = observer;

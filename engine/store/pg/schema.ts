@@ -141,6 +141,13 @@ ALTER TABLE callbacks ADD COLUMN airing TEXT;
 CREATE INDEX callbacks_open_by_airing ON callbacks (airing, arrived_at) WHERE status = 'open';
 `,
   },
+  {
+    version: 5,
+    name: 'call journal: the dialogs of a bridged call relayed by rtpengine (a new active ends it)',
+    sql: `
+ALTER TABLE call_journal ADD COLUMN relay TEXT;
+`,
+  },
 ];
 
 /** Migrations of the `bindings` component on PostgreSQL (same versions as BINDING_MIGRATIONS). */

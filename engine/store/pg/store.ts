@@ -8,7 +8,7 @@ import { openPostgres, migratePostgres } from '../../db/postgres.ts';
 import { DEFAULT_DIALING_POLICY, type DialingPolicy } from '../../callbacks/index.ts';
 import type { SqliteOutboxOptions } from '../outbox.ts';
 import { callbackEvent, crashTime, endedEvent, recoveredCdr, recoveryCallback } from '../store.ts';
-import type { CallbackTask, CallEnd, RecoveryOptions, RecoveryReport, Store } from '../types.ts';
+import type { CallbackTask, CallEnd, JournalEntry, RecoveryOptions, RecoveryReport, Store } from '../types.ts';
 import { PgCallbacks } from './callbacks.ts';
 import { PgDnc } from './dnc.ts';
 import { PgJournal } from './journal.ts';
@@ -92,21 +92,30 @@ export class PgStore implements Store {
       const diedAt = crashTime(entries, await this.journal.lastHeartbeatIn(tx), now);
       const callbacks: CallbackTask[] = [];
       const cdrs: string[] = [];
+      const relayed: JournalEntry[] = [];
       for (const e of entries) {
+        // Its audio goes on through rtpengine: the new node ends it when a phone hangs up.
+        if (options.keepRelayed === true && e.state === 'answered' && e.relay !== null) {
+          relayed.push(e);
+          continue;
+        }
         const input = recoveryCallback(e, options);
         const callback = input === null ? null : (await this.callbacks.createIn(tx, input, now)).task;
         if (callback !== null) callbacks.push(callback);
         const cdr = recoveredCdr(e, Math.max(diedAt, e.updatedAt), callback?.id ?? null);
-        await this.outbox.appendIn(tx, e.callId, 'event', endedEvent(cdr), now);
-        if (callback !== null) await this.outbox.appendIn(tx, e.callId, 'event', callbackEvent(callback, cdr, now), now);
-        await this.outbox.appendIn(tx, e.callId, 'cdr', cdr, now);
-        await this.journal.removeIn(tx, e.callId);
+        // One round trip per call for its three outbox items, one for all the journal rows, one for
+        // the tasks: a takeover recovers a full journal (hundreds of calls) before it takes calls.
+        await this.outbox.appendAllIn(tx, e.callId, [
+          { kind: 'event', payload: endedEvent(cdr) },
+          ...(callback !== null ? [{ kind: 'event' as const, payload: callbackEvent(callback, cdr, now) }] : []),
+          { kind: 'cdr', payload: cdr },
+        ], now);
         cdrs.push(e.callId);
       }
+      await this.journal.removeAllIn(tx, cdrs);
       // A caller who waited in several calls has one task: report each task once, as it is now.
-      const unique = new Map(callbacks.map((c) => [c.id, c]));
-      for (const id of unique.keys()) unique.set(id, (await this.callbacks.getIn(tx, id))!);
-      return { diedAt, callbacks: [...unique.values()], cdrs };
+      const unique = await this.callbacks.getAllIn(tx, [...new Set(callbacks.map((c) => c.id))]);
+      return { diedAt, callbacks: unique, cdrs, relayed };
     });
   }
 
