@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- surge [--profile NAME|FILE | --smoke] [--agents N] [--seed N | --seeds 1-5|1,3,7]
  *  [--scale X] [--out DIR] [--target SIP_HOST:PORT,HTTP_URL] [--engine dist|source] [--cpu-prof] [--keep]
- *  [--callback-minutes M] [--wallboard]
+ *  [--callback-minutes M] [--wallboard] [--pair [--failover-wave N] [--failover-at SECONDS]]
  *  [--staffing [--min N] [--max N]]`
  *
  * Replays a broadcast (a profile of bench/surge/profiles/, its arrival curve × `--scale`) against
@@ -23,6 +23,12 @@
  * tasks still open at the cap are `in_progress` (listed as open callback tasks), not reached or lost. `--wallboard` keeps
  * the supervisor wallboard open in headless Chromium all the run (wallboard_messages_per_s,
  * wallboard_stale_max_s, wallboard_waiting_error_max; screenshots at the peak in the run's folder).
+ * `--pair` runs the same surge against the active-standby pair behind Kamailio (bench/surge/pair.ts,
+ * issue 19): PostgreSQL, node A on 127.0.0.2 and B on 127.0.0.3, callers and phones through
+ * Kamailio, and node A killed with SIGKILL at the start of the curve's wave `--failover-wave`
+ * (default 3) or at replay second `--failover-at`; the run goes on on B to the end of its callback
+ * phase, and each caller's fate is read from both nodes' records (pair_* lines: takeover, calls at
+ * the kill and how each ended). Not with `--target`, `--wallboard` or `--staffing`.
  * The exit code is 1 when any run lost a caller.
  */
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
@@ -80,8 +86,27 @@ export async function main(args: string[]): Promise<void> {
     process.exitCode = 2;
     return;
   }
+  const pairRun = args.includes('--pair');
+  const failoverWave = Number(arg(args, 'failover-wave') ?? 3);
+  const failoverAt = arg(args, 'failover-at');
+  if (!pairRun && (failoverAt !== undefined || arg(args, 'failover-wave') !== undefined)) {
+    say('surge: --failover-wave and --failover-at need --pair');
+    process.exitCode = 2;
+    return;
+  }
+  if (pairRun && (target !== undefined || args.includes('--wallboard') || args.includes('--staffing'))) {
+    say('surge: --pair starts its own pair of engines: not with --target, --wallboard or --staffing');
+    process.exitCode = 2;
+    return;
+  }
+  if (!Number.isInteger(failoverWave) || failoverWave < 1) {
+    say(`surge: --failover-wave must be a wave number 1, 2, ..., not ${arg(args, 'failover-wave')}`);
+    process.exitCode = 2;
+    return;
+  }
   const common = {
     seed: seeds.seeds[0],
+    pair: pairRun ? { failoverWave, failoverAtS: failoverAt === undefined ? undefined : Number(failoverAt) } : undefined,
     callbackPhaseMs,
     wallboard: args.includes('--wallboard'),
     engineBuild: engineBuild as 'dist' | 'source',
@@ -119,6 +144,10 @@ export async function main(args: string[]): Promise<void> {
         (result.callbacks ? `reached by callback ${result.fates.reached}, unreached ${result.fates.unreached} (reach rate ${result.callbacks.reachRate.toFixed(3)}), ` : '') +
         `rejected ${result.fates.rejected}, in progress ${result.fates.in_progress}, lost ${result.fates.lost}, answered mismatch ${result.answeredMismatch.value}; ` +
         `peak ${result.peakOfferedPerSecond}/s offered, ${result.peakWaiting} waiting; wall ${result.wallSeconds.toFixed(0)} s`);
+      if (result.pair) {
+        say(`pair: killed node A at replay second ${result.pair.atReplayS}; takeover ${result.pair.takeoverS?.toFixed(2) ?? 'none'} s; ` +
+          `${result.pair.callsAtKill} calls on A at the kill; served and cut ${result.pair.servedCut}; retried callers ${result.pair.retriedCallers}`);
+      }
       for (const f of line.findings as string[]) say(`  finding: ${f}`);
       say(`report: ${files.join(', ')}`);
       if (result.fates.lost > 0) process.exitCode = 1;

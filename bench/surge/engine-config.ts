@@ -45,6 +45,19 @@ export interface EngineEndpoints {
   customerPort?: number | undefined;
   /** A supervisor account for the wallboard's browser (`--wallboard`). */
   wallboard?: boolean | undefined;
+  /** One node of the active-standby pair (`--pair`, bench/surge/pair.ts); absent: the one engine on SQLite. */
+  pairNode?: PairNodeEndpoints | undefined;
+}
+
+/** What makes a surge engine one node of the pair: its own loopback address, the shared database, the lease. */
+export interface PairNodeEndpoints {
+  /** SIP and media on this address (127.0.0.2, 127.0.0.3): both nodes may use the whole RTP range. */
+  address: string;
+  nodeId: string;
+  /** The shared PostgreSQL database. */
+  postgresUrl: string;
+  leaseMs: number;
+  renewIntervalMs: number;
 }
 
 /** The supervisor the wallboard signs in as (a bench-only account, only with `--wallboard`). */
@@ -129,9 +142,12 @@ export function engineConfig(profile: Profile, agentCount: number, at: EngineEnd
     ringTimeoutMs: replayMs(profile, profile.agents.ringTimeoutSeconds),
     serviceLevelMs: replayMs(profile, profile.serviceLevel.seconds),
   };
+  // On the pair, SIP and media on the node's own address; the carrier (and every phone) reaches it
+  // through Kamailio on 127.0.0.1, the address the trunk below admits.
+  const address = at.pairNode?.address ?? '127.0.0.1';
   return {
     sip: {
-      listen: [{ transport: 'udp', address: '127.0.0.1', port: at.sipPort }],
+      listen: [{ transport: 'udp', address, port: at.sipPort }],
       // Every waiting caller is a call in progress; a TV surge holds thousands at once (the RTP
       // range given must hold two legs per call).
       maxCalls: SURGE_MAX_CALLS,
@@ -143,9 +159,12 @@ export function engineConfig(profile: Profile, agentCount: number, at: EngineEnd
       },
     },
     http: { address: '127.0.0.1', port: at.httpPort, ...(at.wallboard ? { auth: { tokens: [BENCH_TOKEN] } } : {}) },
-    database: { kind: 'sqlite', path: at.dbPath },
+    // The pair: the store in the shared PostgreSQL; the SQLite file keeps the node's own tables
+    // (the built-in CRM with its CDRs, the reports).
+    database: at.pairNode ? { kind: 'postgres', url: at.pairNode.postgresUrl, path: at.dbPath } : { kind: 'sqlite', path: at.dbPath },
+    ...(at.pairNode ? { ha: { enabled: true, nodeId: at.pairNode.nodeId, leaseMs: at.pairNode.leaseMs, renewIntervalMs: at.pairNode.renewIntervalMs } } : {}),
     media: {
-      bindAddress: '127.0.0.1', rtpPortMin: at.rtpPortMin, rtpPortMax: at.rtpPortMax,
+      bindAddress: address, rtpPortMin: at.rtpPortMin, rtpPortMax: at.rtpPortMax,
       // sipp callers and agents send no RTP; the engine must not hang them up for silence.
       rtpTimeoutSeconds: 0,
     },

@@ -49,6 +49,8 @@ function exited(child: ChildProcess): Promise<number | null> {
 export interface EngineProcess {
   pid: number;
   baseUrl: string;
+  /** True until the process has exited. */
+  alive(): boolean;
   /** SIGTERM (graceful drain), then SIGKILL after `graceMs`. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -58,10 +60,11 @@ export interface EngineProcess {
  * `npm start` runs it (the source tree through tsx adds its loader threads, ~100 MiB of RSS the
  * product does not have, and transpiles at start); `build: 'source'` for tests, which must not
  * depend on a build being fresh. `cpuProfDir` adds `--cpu-prof` (the profile is written when the
- * engine stops). Output goes to `logFile`.
+ * engine stops). Output goes to `logFile`. `startTimeoutMs` (default 30 s) bounds the wait for
+ * `/healthz`: a node of the pair on a loaded machine needs more (it migrates the shared database).
  */
 export async function startEngineProcess(o: {
-  configFile: string; httpPort: number; logFile: string; cpuProfDir?: string | undefined; build?: EngineBuild | undefined;
+  configFile: string; httpPort: number; logFile: string; cpuProfDir?: string | undefined; build?: EngineBuild | undefined; startTimeoutMs?: number | undefined;
 }): Promise<EngineProcess> {
   // The engine's own V8 flags, as `npm start` and the test harness give them: without them the
   // bench measured a heap (young generation, growth) the product does not run with.
@@ -74,7 +77,8 @@ export async function startEngineProcess(o: {
   child.stderr.pipe(log);
   const kill = killer(child);
   const baseUrl = `http://127.0.0.1:${o.httpPort}`;
-  const deadline = Date.now() + 30_000;
+  const startMs = o.startTimeoutMs ?? 30_000;
+  const deadline = Date.now() + startMs;
   for (;;) {
     if (child.exitCode !== null) {
       throw new Error(`engine exited with ${child.exitCode} before it was healthy; log:\n${tail(o.logFile)}`);
@@ -85,13 +89,14 @@ export async function startEngineProcess(o: {
     } catch { /* not listening yet */ }
     if (Date.now() > deadline) {
       kill();
-      throw new Error(`engine not healthy after 30 s; log:\n${tail(o.logFile)}`);
+      throw new Error(`engine not healthy after ${Math.round(startMs / 1000)} s; log:\n${tail(o.logFile)}`);
     }
     await sleep(100);
   }
   return {
     pid: child.pid!,
     baseUrl,
+    alive: () => child.exitCode === null && child.signalCode === null,
     stop: async (graceMs = 15_000) => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');

@@ -123,7 +123,7 @@ t.test('report: metric lines, markdown and a chart from a run result', async (t)
     lostNumbers: [], lostBy: {}, outcomes: { answered: 150, abandoned_queue: 40 }, abandoned: 40, captured: 45, peakWaiting: 39, peakInProgress: 44,
     peakOfferedPerSecond: 5, serviceLevel: 0.75, answeredWithinSl: 112, avgWaitS: 2, maxWaitS: 9, engineFirstMediaP99S: NaN, routingP99S: 0.01,
     earlyMediaP99S: 0.02, peakCpuCores: 0.2, avgCpuCores: 0.1, peakRssMiB: 200, peakEventLoopP99Ms: 11, sipp: { invites: 200 },
-    replaySeconds: 30, wallSeconds: 45, machine: 'test', callbacks: null, callbackPhaseSeconds: 0, wallboard: null,
+    replaySeconds: 30, wallSeconds: 45, machine: 'test', callbacks: null, callbackPhaseSeconds: 0, wallboard: null, pair: null,
     lostSeenBySipp: [], inProgressNumbers: [{ number: '+41790000007', where: 'call talking' }], inProgressTasks: 0, callerSipDrops: 0,
     answeredMismatch: { sippAnswered: 151, engineAnswered: 150, value: 1, held: 0, numbers: [{ number: '+41790000009', callId: '9-1@127.0.0.1', sipp: '200 after CANCEL', engine: 'abandoned_queue, callback task' }] },
     idleWhileWaitingS: 12, idleWhileWaitingShare: 0.03, waitingSeconds: 39, callerFirstMediaP99S: NaN,

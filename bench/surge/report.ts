@@ -51,6 +51,21 @@ export function metricLines(r: RunResult): BenchResult[] {
     line('wall', r.wallSeconds, 's', { replaySeconds: r.replaySeconds, machine: r.machine }),
     ...wallboardLines(r, line),
     ...reportLines(r, line),
+    ...pairLines(r, line),
+  ];
+}
+
+/** The pair's lines (`--pair`, issue 19 must-show 3; none for one engine): the failover and how the killed node's calls ended. */
+function pairLines(r: RunResult, line: (metric: string, value: number, unit: string, extra?: Record<string, unknown>) => BenchResult): BenchResult[] {
+  const f = r.pair;
+  if (f === null) return [];
+  const at = { atReplayS: f.atReplayS, wave: f.wave?.wave ?? null, waveMinute: f.wave?.minute ?? null };
+  return [
+    line('pair_takeover_s', f.takeoverS ?? NaN, 's', { ...at, source: 'kill -9 of the active to the first new caller on the standby', leaseTakenS: f.leaseTakenS }),
+    line('pair_calls_at_kill', f.callsAtKill, 'calls', { ...at, byState: f.byStateAtKill, endings: f.endings }),
+    line('pair_served_cut', f.servedCut, 'calls', { source: 'answered at the kill, cut by it (failed CDR with an answer): counted served' }),
+    line('pair_retried_callers', f.retriedCallers, 'calls', { retries: f.retries, lost: f.retriedLost, source: 'INVITEs refused with 503 during the takeover, sent again after Retry-After' }),
+    line('pair_failover_done', f.aDead && f.bRoleAtEnd === 'active' ? 1 : 0, 'bool', { aDead: f.aDead, bRoleAtEnd: f.bRoleAtEnd, cdrsOnA: f.cdrsOnA, cdrsOnB: f.cdrsOnB }),
   ];
 }
 
@@ -133,6 +148,13 @@ export function runLine(r: RunResult, loadavg: { before: number[]; after: number
     ...metrics,
     findings: findings(r),
     gauges: r.gauges,
+    ...(r.pair === null ? {} : {
+      pair: {
+        at_replay_s: r.pair.atReplayS, wave: r.pair.wave?.wave ?? null, takeover_s: r.pair.takeoverS, lease_taken_s: r.pair.leaseTakenS,
+        calls_at_kill: r.pair.callsAtKill, endings: r.pair.endings, served_cut: r.pair.servedCut,
+        retried_callers: r.pair.retriedCallers, retried_lost: r.pair.retriedLost, a_dead: r.pair.aDead, b_role: r.pair.bRoleAtEnd,
+      },
+    }),
   };
 }
 
@@ -159,6 +181,14 @@ export function findings(r: RunResult): string[] {
     for (const x of m.numbers) {
       out.push(`  ${x.number} (Call-ID ${x.callId ?? '-'}): sipp ${x.sipp}, engine ${x.engine}${x.sippError !== undefined ? `; sipp error: ${x.sippError}` : ''}`);
     }
+  }
+  const f = r.pair;
+  if (f !== null) {
+    out.push(`failover at replay second ${f.atReplayS}${f.wave ? ` (start of wave ${f.wave.wave}, minute ${f.wave.minute})` : ''}: ` +
+      `${f.callsAtKill} calls on the killed node, the standby active after ${f.leaseTakenS?.toFixed(2) ?? 'never'} s, ` +
+      `first new caller after ${f.takeoverS?.toFixed(2) ?? 'never'} s; node A ${f.aDead ? 'dead' : 'STILL ALIVE'}, node B ${f.bRoleAtEnd ?? 'no answer'}`);
+    for (const [ending, n] of Object.entries(f.endings).sort((a, b) => b[1] - a[1])) out.push(`  at the kill ${ending}: ${n}`);
+    if (f.retriedCallers > 0) out.push(`${f.retriedCallers} callers refused with 503 during the takeover sent their INVITE again (${f.retries} retries); ${f.retriedLost} of them lost`);
   }
   const c = r.reportVsBench;
   if (c === null) out.push(`engine report not read: ${r.reportVsBenchError ?? 'unknown'}`);

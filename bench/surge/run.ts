@@ -34,6 +34,10 @@ import { freePort, sleep, startEngineProcess, startSipp, udpReceiveDrops, SIPP_S
 import { countEnding, histogramQuantile, parsePrometheus, readSippCounts, snapshot, sum, type EngineSnapshot, type PromSeries } from './sampler.ts';
 import { readComparison, type ReportComparisonRead } from './compare.ts';
 import {
+  CALLER_RETRIES, callerRetry, endingsAtKill, failoverSecond, heldByPair, mergeCdrs, nodeCdrs, parseRetries, readJournal, registerThroughProxy, roleOf,
+  startPair, watchTakeover, type FailoverFigures, type JournalRow, type Pair,
+} from './pair.ts';
+import {
   answeredMismatch, callbackFigures, classify, firstMediaTimes, freeAgentSeconds, idleWhileWaiting, parseCallerLog, parseSippErrors, quantileOf,
   type AnsweredMismatch, type CallbackFigures, type Cdr, type Fate, type SippCall, type TaskView,
 } from './truth.ts';
@@ -79,6 +83,12 @@ export interface RunOptions {
   wallboard?: boolean | undefined;
   /** Where the wallboard's screenshots go (the report's folder; default `dir`). */
   wallboardShotsDir?: string | undefined;
+  /**
+   * Run against the active-standby pair behind Kamailio instead of one engine, and kill -9 the
+   * active at the start of wave `failoverWave` (default 3) or at replay second `failoverAtS`
+   * (bench/surge/pair.ts). Not with `target` or `wallboard`.
+   */
+  pair?: { failoverWave?: number | undefined; failoverAtS?: number | undefined; leaseMs?: number | undefined } | undefined;
   /** Progress lines (stderr). */
   log?: ((line: string) => void) | undefined;
 }
@@ -199,6 +209,8 @@ export interface RunResult {
   replaySeconds: number;
   wallSeconds: number;
   machine: string;
+  /** Through the pair (`pair` option): the failover and how the calls on the killed node ended; else null. */
+  pair: FailoverFigures | null;
 }
 
 /** Fill a scenario template's `{{name}}` fields. Every field must be given. */
@@ -256,6 +268,11 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
   const callbackProfile = o.target ? undefined : profile.callbacks;
   const customerPort = callbackProfile ? await freePort() : undefined;
   const callbackPhaseMs = callbackProfile ? o.callbackPhaseMs ?? (callbackProfile.phaseMinutes * 60_000) / profile.compression : 0;
+  if (o.pair && (o.target || o.wallboard)) throw new Error('surge --pair starts its own pair: not with --target or --wallboard');
+  const kill = o.pair ? failoverSecond(profile, o.pair.failoverWave ?? 3, o.pair.failoverAtS) : undefined;
+  if (kill && !kill.ok) throw new Error(`surge --pair: ${kill.error}`);
+  const killSecond = kill?.ok ? kill.second : undefined;
+  let pair: Pair | undefined;
   try {
     // ---- the engine --------------------------------------------------------------------------
     let sipTarget: string;
@@ -264,6 +281,16 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
       sipTarget = o.target.sip;
       http = o.target.http;
       log(`targeting the engine at sip ${sipTarget}, http ${http} (its own config: agents ${surgeAgents(1)[0]!.id}.. must exist)`);
+    } else if (o.pair) {
+      api.headers = {};
+      const p = await startPair({
+        profile, agentCount, dir, callers, customerPort, build: o.engineBuild ?? 'dist', airing: `surge-${seed}`, leaseMs: o.pair.leaseMs, log,
+      });
+      pair = p;
+      cleanups.push(() => p.stop());
+      sipTarget = p.kamailio.target;
+      http = p.a.engine.baseUrl;
+      log(`pair: the active node is killed at replay second ${killSecond}${kill?.ok && kill.wave ? ` (wave ${kill.wave.wave} starts at minute ${kill.wave.minute})` : ''}`);
     } else {
       const sipPort = await freePort();
       const httpPort = await freePort();
@@ -292,6 +319,8 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
     const c = profile.compression;
     const bound = Math.ceil(schedule.length + (o.drainMs ?? 120_000) / 1000 + 120 + callbackPhaseMs / 1000);
     const agentPort = await freePort();
+    // Through the pair the phones register first, from the port the answering sipp then takes (the Path's received address).
+    if (pair) await registerThroughProxy({ pair, agentCount, agentPort, dir, log });
     writeFileSync(path.join(dir, 'agent.xml'), fillTemplate(readFileSync(path.join(SCENARIO_DIR, 'agent.xml'), 'utf8'), {
       ringNoAnswer: String(profile.agents.ringNoAnswerShare),
       answerDelay: sippPause(profile.agents.answerDelay, c),
@@ -313,8 +342,8 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
       if (code !== 0) log(`agent ${a.id}: REGISTER failed (sipp exit ${code}): ${reg.stderr().slice(-400)}`);
       return code === 0;
     };
-    let registered = 0;
-    for (let i = 0; i < agents.length; i += 25) {
+    let registered = pair ? agentCount : 0;
+    for (let i = 0; !pair && i < agents.length; i += 25) {
       const ok = await Promise.all(agents.slice(i, i + 25).map(registerOne));
       registered += ok.filter(Boolean).length;
     }
@@ -350,8 +379,9 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
     const peakSecond = schedule.reduce((best, x, i) => (x.rate > (schedule[best]?.rate ?? -1) ? i : best), 0) + 10;
 
     // ---- callers ---------------------------------------------------------------------------------
-    writeFileSync(path.join(dir, 'caller.xml'), fillTemplate(readFileSync(path.join(SCENARIO_DIR, 'caller.xml'), 'utf8'), {
-      pcaps: PCAP_DIR, tick: String(TICK_MS),
+    const callerTemplate = readFileSync(path.join(SCENARIO_DIR, 'caller.xml'), 'utf8');
+    writeFileSync(path.join(dir, 'caller.xml'), fillTemplate(callerTemplate, {
+      pcaps: PCAP_DIR, tick: String(TICK_MS), ...callerRetry(callerTemplate, pair ? CALLER_RETRIES : null),
     }));
     const first = schedule[0]?.rate ?? 0;
     const callerMediaPort = await freePort();
@@ -425,7 +455,32 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
       prevAt = now;
       return { snap, agentList, now };
     };
+    // ---- the failover (the pair): kill -9 the active; from then on the standby is sampled ---------
+    let killed: { at: number; journal: JournalRow[]; watch: Promise<{ leaseTakenS: number | null; takeoverS: number | null }> } | undefined;
+    const failover = async (p: Pair): Promise<NonNullable<typeof killed>> => {
+      const at = Date.now();
+      process.kill(p.a.engine.pid, 'SIGKILL');
+      // Its calls in progress, from the shared journal: B cannot have recovered it yet (it waits for the lease to run out).
+      const journal = await readJournal(p.db);
+      http = p.b.engine.baseUrl;
+      // B's counters start from its own zero.
+      prev = undefined;
+      log(`failover: ${p.a.nodeId} (pid ${p.a.engine.pid}) killed with SIGKILL at replay second ${samples.length}; it had ${journal.length} calls in progress`);
+      return { at, journal, watch: watchTakeover(p.b.engine, at, 120_000) };
+    };
+    // B answers its API while it takes over, but slowly: a sample is tried again rather than the run lost.
+    const sampleOnce = async (s: number, rate: number): ReturnType<typeof takeSample> => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await takeSample(s, rate);
+        } catch (err) {
+          if (!killed || attempt >= 100) throw err;
+          await sleep(300);
+        }
+      }
+    };
     for (let s = 0; ; s++) {
+      if (pair && s === killSecond && !killed) killed = await failover(pair);
       const step = schedule[s];
       // Closed loop: sipp restarts its pacing at each rate change and falls a call or so behind
       // per change; telling it what the curve still owes (cumulative) keeps the total on the curve.
@@ -437,7 +492,7 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
       }
       const wake = t0 + (s + 1) * 1000;
       await sleep(Math.max(0, wake - Date.now()));
-      const { snap, agentList, now } = await takeSample(s, step?.rate ?? 0);
+      const { snap, agentList, now } = await sampleOnce(s, step?.rate ?? 0);
       if (wallboard) {
         // Not awaited: a slow page must not shift the bench's one-second clock.
         wallboardSamples.push(wallboard.sample(s + 1, sum(engineSeries, 'onair_queue_waiting', { queue: 'orders' })));
@@ -482,7 +537,7 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
       log(`callback phase: up to ${Math.round(callbackPhaseMs / 1000)} s while tasks are open`);
       for (let s = samples.length; ; s++) {
         await sleep(Math.max(0, t0 + (s + 1) * 1000 - Date.now()));
-        const { snap, agentList, now } = await takeSample(s, 0);
+        const { snap, agentList, now } = await sampleOnce(s, 0);
         if ((snap.agentsByStatus['not_ready'] ?? 0) > 0 || notReadySince.size > 0) await supervise(http, agentList, notReadySince, now, readyAgainMs);
         const openTasks = (await getJson<{ total: number }>(http, '/api/v1/callbacks?status=open,claimed&limit=1')).total;
         if ((s + 1) % 10 === 0) log(`callback phase t=${s + 1}s: ${openTasks} tasks open, busy ${samples[samples.length - 1]!.agentsBusy}`);
@@ -505,7 +560,10 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
     // outbox is empty (nothing more is coming), or the deadline. Held at the end: in_progress.
     const offered = sippCounts['1_INVITE_Sent'] ?? 0;
     const dialled = callers.slice(0, offered);
-    const dbPath = o.target ? undefined : path.join(dir, 'onair.db');
+    const dbPath = o.target || pair ? undefined : path.join(dir, 'onair.db');
+    // Node A's CDRs: its CRM's SQLite file, final since its death.
+    const cdrsOnA = pair && killed ? nodeCdrs(pair.a.dbPath) : [];
+    let cdrsOnB = 0;
     const recordsMs = o.recordsMs ?? 60_000;
     const recordsStart = Date.now();
     let recordsDeadline = recordsStart + recordsMs;
@@ -519,11 +577,17 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
     for (let round = 0; ; round++) {
       const snap = snapshot(parsePrometheus(await (await fetch(`${http}/metrics`)).text()));
       cdrs = await allPages<Cdr>(http, '/api/v1/cdrs');
+      if (pair) {
+        cdrsOnB = cdrs.length;
+        cdrs = mergeCdrs(cdrsOnA, cdrs);
+      }
       callbacks = await allPages<TaskView>(http, '/api/v1/callbacks');
       callbackNumbers = new Set(callbacks.map((cb) => cb.caller));
       tasks = customerSipp ? new Map(callbacks.map((x) => [x.caller, x])) : undefined;
-      open = await heldByEngine(http, dbPath);
-      joined = classify(dialled, cdrs, callbackNumbers, open, tasks);
+      open = pair
+        ? await heldByPair((await getJson<{ items: { caller: string; phase: string }[] }>(http, '/api/v1/calls')).items, pair.db)
+        : await heldByEngine(http, dbPath);
+      joined = classify(dialled, cdrs, callbackNumbers, open, tasks, pair !== undefined);
       const missing = joined.fates.in_progress + joined.fates.lost;
       // A reached task's connection time is in its outbound CDR, which follows the task through the outbox.
       if (missing === 0 && (tasks === undefined || snap.outboxPending === 0)) break;
@@ -540,7 +604,7 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
         if (snap.outboxPending > 0 || snap.inProgress > 0) {
           const busy = `no record yet, the engine still busy (outbox ${snap.outboxPending} pending, ${snap.inProgress} calls)`;
           for (const n of joined.lost) open.set(n, busy);
-          joined = classify(dialled, cdrs, callbackNumbers, open, tasks);
+          joined = classify(dialled, cdrs, callbackNumbers, open, tasks, pair !== undefined);
         }
         log(`records deadline: ${joined.fates.in_progress} callers without a final record while the engine still holds or writes them, ${joined.fates.lost} lost`);
         break;
@@ -552,11 +616,16 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
     // Every dialled number is final (or the deadline passed): the engine's report of the same run.
     let reportVsBench: ReportComparisonRead | null = null;
     let reportVsBenchError: string | null = null;
-    try {
-      reportVsBench = await readComparison(http, api.headers, dbPath, dialled, cdrs, { from: callersFrom, to: Date.now() + 1, programme: profile.name });
-    } catch (err) {
-      reportVsBenchError = err instanceof Error ? err.message : String(err);
-      log(`engine report not read: ${reportVsBenchError}`);
+    if (pair) {
+      // Each node files the calls it ended in its own SQLite file (docs/reports.md): no one report covers the run.
+      reportVsBenchError = 'not compared through the pair: each node files its own calls in its own SQLite file';
+    } else {
+      try {
+        reportVsBench = await readComparison(http, api.headers, dbPath, dialled, cdrs, { from: callersFrom, to: Date.now() + 1, programme: profile.name });
+      } catch (err) {
+        reportVsBenchError = err instanceof Error ? err.message : String(err);
+        log(`engine report not read: ${reportVsBenchError}`);
+      }
     }
     const { fates, lost, lostBy, inProgress } = joined;
     const logFile = path.join(dir, `caller_${callerSipp.pid}_logs.log`);
@@ -578,6 +647,23 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
     const wallboardResult = wallboard
       ? { ...summarizeWallboard(await Promise.all(wallboardSamples), wallboardSamples.length), screenshots: (await Promise.all(wallboardShots)).flat() }
       : null;
+    let pairFigures: FailoverFigures | null = null;
+    if (pair) {
+      const k = killed;
+      if (!k) throw new Error(`surge --pair: the run ended before the failover second ${killSecond}`);
+      const watched = await k.watch;
+      const retried = parseRetries(existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
+      pairFigures = {
+        wave: kill?.ok ? kill.wave : null, atReplayS: killSecond ?? 0, killedAt: k.at, ...watched,
+        aDead: !pair.a.engine.alive(), bRoleAtEnd: (await roleOf(pair.b.engine).catch(() => undefined)) ?? null,
+        ...endingsAtKill(k.journal, joined.fateOf, cdrs, tasks),
+        servedCut: joined.servedCut,
+        servedAfterKill: cdrs.filter((x) => x.direction !== 'outbound' && x.outcome === 'answered' && x.arrivedAt >= k.at).length,
+        retriedCallers: retried.size, retries: [...retried.values()].reduce((a, b) => a + b, 0),
+        retriedLost: [...retried.keys()].filter((n) => joined.fateOf.get(n) === 'lost').length,
+        cdrsOnA: cdrsOnA.length, cdrsOnB,
+      };
+    }
     const result: RunResult = {
       profile, agents: agentCount, seed, samples, offered, expected, wallboard: wallboardResult,
       fates, lostNumbers: lost.slice(0, 50), lostBy, outcomes, callbacks: callbackResult, callbackPhaseSeconds,
@@ -620,7 +706,7 @@ export async function runSurge(o: RunOptions): Promise<RunResult> {
         retransmissions: countEnding(sippCounts, '_Retrans'),
         timeouts: countEnding(sippCounts, '_Timeout') - countEnding(sippCounts, 'Pause_Timeout'),
       },
-      reportVsBench, reportVsBenchError,
+      reportVsBench, reportVsBenchError, pair: pairFigures,
       replaySeconds: schedule.length,
       wallSeconds: (Date.now() - started) / 1000,
       machine: '',

@@ -67,6 +67,10 @@ export interface Classified {
   lostBy: Record<string, number>;
   /** Numbers the engine still holds without a final record, with where it holds them. */
   inProgress: { number: string; where: string }[];
+  /** Every dialled number's fate. */
+  fateOf: Map<string, Fate>;
+  /** Of the served, those whose answered call was cut (`cutIsServed`: a `failed` CDR with an answer). */
+  servedCut: number;
 }
 
 /** Inbound CDRs by caller: an outbound CDR is a callback's record, never the caller's own call. */
@@ -91,21 +95,30 @@ export function byCaller(cdrs: readonly Cdr[]): Map<string, Cdr[]> {
  * the task is done, `unreached` when the policy gave up (exhausted, expired, cancelled), in progress
  * while the task is still open or claimed (the engine holds it), and lost when it has no task at
  * all: lost is then neither served, nor reached by a callback, nor given up under the policy.
+ *
+ * `cutIsServed` (the pair's failover): a caller whose call an agent had answered when the node
+ * died has a `failed` CDR with its answer time (the new active's recovery writes it, and does not
+ * call an answered caller back): served, its conversation cut; counted in `servedCut`.
  */
 export function classify(dialled: readonly Pick<Caller, 'number'>[], cdrs: readonly Cdr[], callbackNumbers: ReadonlySet<string>,
-  open: ReadonlyMap<string, string> = new Map(), tasks?: ReadonlyMap<string, TaskView>): Classified {
+  open: ReadonlyMap<string, string> = new Map(), tasks?: ReadonlyMap<string, TaskView>, cutIsServed = false): Classified {
   const mineOf = byCaller(cdrs);
   const fates: Record<Fate, number> = { served: 0, captured: 0, reached: 0, unreached: 0, rejected: 0, in_progress: 0, lost: 0 };
   const lost: string[] = [];
   const lostBy: Record<string, number> = {};
   const inProgress: { number: string; where: string }[] = [];
+  const fateOf = new Map<string, Fate>();
+  let servedCut = 0;
   for (const caller of dialled) {
     const mine = mineOf.get(caller.number) ?? [];
     let fate: Fate;
     let where = open.get(caller.number);
     const task = tasks?.get(caller.number);
     if (mine.some((c) => c.outcome === 'answered')) fate = 'served';
-    else if (tasks !== undefined && task !== undefined) {
+    else if (cutIsServed && mine.some((c) => c.outcome === 'failed' && c.answeredAt !== null)) {
+      fate = 'served';
+      servedCut++;
+    } else if (tasks !== undefined && task !== undefined) {
       fate = task.status === 'done' ? 'reached' : GIVEN_UP.has(task.status) ? 'unreached' : 'in_progress';
       if (fate === 'in_progress') where = `callback task ${task.status} after ${task.attempts} attempts`;
     } else if (tasks === undefined && (callbackNumbers.has(caller.number) || mine.some((c) => c.outcome === 'callback_requested'))) fate = 'captured';
@@ -113,6 +126,7 @@ export function classify(dialled: readonly Pick<Caller, 'number'>[], cdrs: reado
     else if (where !== undefined) fate = 'in_progress';
     else fate = 'lost';
     fates[fate]++;
+    fateOf.set(caller.number, fate);
     if (fate === 'in_progress') inProgress.push({ number: caller.number, where: where! });
     if (fate === 'lost') {
       lost.push(caller.number);
@@ -120,7 +134,7 @@ export function classify(dialled: readonly Pick<Caller, 'number'>[], cdrs: reado
       lostBy[why] = (lostBy[why] ?? 0) + 1;
     }
   }
-  return { fates, lost, lostBy, inProgress };
+  return { fates, lost, lostBy, inProgress, fateOf, servedCut };
 }
 
 function recorded(mine: readonly Cdr[]): string {
