@@ -67,7 +67,8 @@ t.test('the shipped prompt set is complete and small', async (t) => {
   t.ok(hold !== undefined && hold.durationMs >= 4000, 'hold music loop of a few seconds');
   t.equal(hold!.pcmu.length % 160, 0);
   const bytes = r.loaded.reduce((n, name) => n + cache.get(name)!.pcmu.length, 0);
-  t.ok(bytes < 1_500_000, `${bytes} bytes of audio per law`);
+  // 1.5 MB before the IVR product introductions' prompts (products-intro, product-for, ...); the bound keeps the set small.
+    t.ok(bytes < 1_700_000, `${bytes} bytes of audio per law`);
 });
 
 t.test('every name the number read-out can produce exists', async (t) => {
