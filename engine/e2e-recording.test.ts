@@ -83,7 +83,9 @@ t.test('a recorded call: caller\'s tone left, agent\'s right, the pause a silent
     else run = 0;
     if (run > best) best = run;
   }
-  t.ok(Math.abs(best / 8 - rec.pausedMs) <= 20, `silent gap ${best / 8} ms = paused ${rec.pausedMs} ms ± one frame`);
+  // Within a frame on each side: a phone's packet next to the pause that the loaded CI machine
+  // delivered too late for its slot is silence in both channels too (CI once saw 1,061 ms for 1,032).
+  t.ok(Math.abs(best / 8 - rec.pausedMs) <= 40, `silent gap ${best / 8} ms = paused ${rec.pausedMs} ms ± a frame each side`);
 
   const got = await fetch(`http://127.0.0.1:${rig.httpPort}/api/v1/recordings/${call.id}`);
   t.equal(got.status, 200);
