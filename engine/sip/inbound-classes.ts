@@ -73,11 +73,13 @@ export class InboundClasses implements InboundDispatcher, WorkHandler<Inbound> {
     const cls = classOfInbound(message, this.isEstablished);
     let key: string | undefined;
     if (cls === 'signalling' && message.kind === 'request') {
-      if (this.transactions.absorbRetransmission(inbound)) {
+      // One transaction key per message: the match against live transactions and the queue's copy.
+      const txKey = message.method === 'ACK' ? undefined : this.transactions.keyOf(message);
+      if (this.transactions.absorbRetransmission(inbound, txKey)) {
         this.absorbed++;
         return;
       }
-      key = isNewInvite(message) ? this.transactions.keyOf(message) : undefined;
+      key = isNewInvite(message) ? txKey : undefined;
       if (key !== undefined && this.waiting.has(key)) {
         this.absorbed++;
         this.transactions.sendTrying(inbound);

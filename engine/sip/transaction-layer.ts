@@ -411,12 +411,12 @@ export class TransactionLayer implements TransactionContext, ServerTransactionOw
    * §17.2.3: the transaction resends its last response), before it would wait in a work queue
    * (engine/sched) for nothing. A CANCEL matches only its own transaction here. False for
    * anything else: a response, an ACK (matched to its INVITE in turn, after the INVITE's
-   * response), a new request.
+   * response), a new request. `key`: the request's {@link keyOf}, when the caller has it already.
    */
-  absorbRetransmission(inbound: Inbound): boolean {
+  absorbRetransmission(inbound: Inbound, key?: string): boolean {
     const message = inbound.message;
     if (this.closed || message.kind === 'response' || message.method === 'ACK') return false;
-    const existing = this.findServer(message, serverKey(message, message.method));
+    const existing = this.findServer(message, key ?? serverKey(message, message.method));
     if (existing === undefined) return false;
     existing.receiveRetransmission();
     return true;
