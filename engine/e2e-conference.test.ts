@@ -12,8 +12,7 @@ import t from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { requirePeer } from './testing/index.ts';
 import { api, registerSippAgents, startEngineRig, waitFor, waitForCdrs, within } from './testing/engine-rig.ts';
-import { RawUdp } from './testing/attack.ts';
-import { TONE_ABSENT as ABSENT, TONE_PRESENT as PRESENT, ToneSocket, answeringPhone, goertzel, heardSince as since, rawCaller } from './testing/tones.ts';
+import { TONE_ABSENT as ABSENT, TONE_PRESENT as PRESENT, goertzel, heardSince as since, rawCaller, toneParties, type ToneParty } from './testing/tones.ts';
 
 const CALLER_HZ = 697;
 const A_HZ = 1209;
@@ -28,19 +27,15 @@ const OWN_ABSENT = 1e11;
 t.test('conference: caller, A and B each hear the other two and not themselves; A leaves, caller and B go on; one CDR', async (t) => {
   if (!requirePeer(t, 'sipp')) return;
   const rig = await startEngineRig();
-  const socks: { close(): unknown }[] = [];
+  const tones = await toneParties([A_HZ, B_HZ, CALLER_HZ], 2);
   t.teardown(async () => {
-    for (const s of socks) await s.close();
+    await tones.close();
     await rig.close();
   });
   const engine = rig.engine;
-  const [aSip, bSip, callerSip] = await Promise.all([RawUdp.open(), RawUdp.open(), RawUdp.open()]);
-  const [a, b, caller] = await Promise.all([ToneSocket.open(A_HZ), ToneSocket.open(B_HZ), ToneSocket.open(CALLER_HZ)]);
-  socks.push(aSip, bSip, callerSip, a, b, caller);
-  answeringPhone(aSip, a);
-  answeringPhone(bSip, b);
+  const [{ sip: aSip, rtp: a }, { sip: bSip, rtp: b }, { sip: callerSip, rtp: caller }] = tones.parties as [ToneParty, ToneParty, ToneParty];
   await registerSippAgents(rig, ['1001'], aSip.port);
-  for (const s of [a, b, caller]) s.start();
+  tones.start();
   const dial = await rawCaller(rig, callerSip, caller, '+4930123458', '100');
   const call = await waitFor('the call with agent 1001', () => engine.calls.list().find((c) => c.phase === 'talking' && c.agentId === '1001'), 20_000);
   // B's phone registers once the caller is with A: it is offered nothing before the consultation.

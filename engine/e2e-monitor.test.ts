@@ -9,8 +9,7 @@
 import t from 'tap';
 import { requirePeer } from './testing/index.ts';
 import { api, registerSippAgents, startEngineRig, waitFor, waitForCdrs, within } from './testing/engine-rig.ts';
-import { RawUdp } from './testing/attack.ts';
-import { TONE_ABSENT as ABSENT, TONE_PRESENT as PRESENT, ToneSocket, answeringPhone, goertzel, heardSince as since, rawCaller } from './testing/tones.ts';
+import { TONE_ABSENT as ABSENT, TONE_PRESENT as PRESENT, goertzel, heardSince as since, rawCaller, toneParties, type ToneParty } from './testing/tones.ts';
 
 const CALLER_HZ = 697;
 const AGENT_HZ = 1209;
@@ -21,18 +20,14 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 t.test('listen, whisper and barge: who hears whom', async (t) => {
   if (!requirePeer(t, 'sipp')) return;
   const rig = await startEngineRig();
-  const socks: { close(): unknown }[] = [];
+  const tones = await toneParties([AGENT_HZ, SUPERVISOR_HZ, CALLER_HZ], 2);
   t.teardown(async () => {
-    for (const s of socks) await s.close();
+    await tones.close();
     await rig.close();
   });
-  const [phoneSip, supSip, callerSip] = await Promise.all([RawUdp.open(), RawUdp.open(), RawUdp.open()]);
-  const [agent, sup, caller] = await Promise.all([ToneSocket.open(AGENT_HZ), ToneSocket.open(SUPERVISOR_HZ), ToneSocket.open(CALLER_HZ)]);
-  socks.push(phoneSip, supSip, callerSip, agent, sup, caller);
-  answeringPhone(phoneSip, agent);
-  answeringPhone(supSip, sup);
+  const [{ sip: phoneSip, rtp: agent }, { sip: supSip, rtp: sup }, { sip: callerSip, rtp: caller }] = tones.parties as [ToneParty, ToneParty, ToneParty];
   await registerSippAgents(rig, ['1001'], phoneSip.port);
-  for (const s of [agent, sup, caller]) s.start();
+  tones.start();
   const dial = await rawCaller(rig, callerSip, caller, '+4930123457', '100');
   const call = await waitFor('the call bridged to the agent', () => rig.engine.calls.list().find((c) => c.phase === 'talking'), 20_000);
   // The supervisor's phone registers once the caller is with the agent: it is offered nothing.

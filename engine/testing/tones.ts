@@ -156,3 +156,30 @@ export async function rawCaller(rig: EngineRig, sip: RawUdp, rtp: ToneSocket, fr
   };
 }
 
+/** One party of a tone test: its raw SIP socket and the RTP socket that sends its tone. */
+export interface ToneParty {
+  sip: RawUdp;
+  rtp: ToneSocket;
+}
+
+/**
+ * Open one party per tone of `hz`; the first `phones` answer INVITEs ({@link answeringPhone}:
+ * agents' and supervisors' phones), the rest are callers. `start()` starts every tone; `close()`
+ * closes every socket (call it from the test's teardown).
+ */
+export async function toneParties(hz: readonly number[], phones: number): Promise<{ parties: ToneParty[]; start(): void; close(): Promise<void> }> {
+  const parties = await Promise.all(hz.map(async (f) => ({ sip: await RawUdp.open(), rtp: await ToneSocket.open(f) })));
+  for (const p of parties.slice(0, phones)) answeringPhone(p.sip, p.rtp);
+  return {
+    parties,
+    start: () => {
+      for (const p of parties) p.rtp.start();
+    },
+    close: async () => {
+      for (const p of parties) {
+        await p.sip.close();
+        p.rtp.close();
+      }
+    },
+  };
+}
