@@ -6,7 +6,6 @@
  * docs/ui/ (signin.png, desktop-en.png, desktop-zh.png, wallboard-en.png).
  */
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
@@ -15,6 +14,7 @@ import { requirePeer, which } from './testing/index.ts';
 import { spawnEngine, type EngineProcess } from './testing/engine-process.ts';
 import { SCENARIOS, SippGroup, callersFile, registerSippAgents } from './testing/engine-rig.ts';
 import { freeUdpPort } from './testing/ports.ts';
+import { buildUi } from './testing/desktop.ts';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const shots = path.join(root, 'docs', 'ui');
@@ -22,7 +22,7 @@ const shots = path.join(root, 'docs', 'ui');
 t.test('desktop: sign in, ready, screen pop while ringing, the call, 中文, 403 for another agent', async (t) => {
   if (!requirePeer(t, 'sipp') || !requirePeer(t, 'chromium')) return;
   // The test drives the UI as built now, not a stale build.
-  const build = spawnSync(process.execPath, [path.join(root, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'ui/vite.config.ts', '--logLevel', 'warn'], { cwd: root, encoding: 'utf8' });
+  const build = buildUi();
   t.equal(build.status, 0, `vite build: ${build.stderr}`);
 
   const dir = t.testdir({});
@@ -36,7 +36,7 @@ t.test('desktop: sign in, ready, screen pop while ringing, the call, 中文, 403
     await sipps.close();
     await engine?.stop('SIGKILL');
   });
-  engine = await spawnEngine({ dir, overrides: { agents, users: { accounts: demoUsers() } } });
+  engine = await spawnEngine({ dir, overrides: { agents, users: { accounts: demoUsers() } }, startTimeoutMs: 60_000 });
   const base = `http://127.0.0.1:${engine.httpPort}`;
 
   const phonePort = await freeUdpPort();

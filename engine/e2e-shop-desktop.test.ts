@@ -6,7 +6,6 @@
  * is the agent's, for this call, in the shop. Screenshots: docs/ui/desktop-order-en.png, -zh.png.
  */
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
@@ -14,6 +13,7 @@ import { demoConfig, demoUsers } from './config/index.ts';
 import { requirePeer, which } from './testing/index.ts';
 import { SCENARIOS, SippGroup, callersFile, registerSippAgents, startEngineRig, type EngineRig } from './testing/engine-rig.ts';
 import { freeUdpPort } from './testing/ports.ts';
+import { buildUi } from './testing/desktop.ts';
 import type { Order, OrderHistoryEntry } from '../crm-adapter/shop/index.ts';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
@@ -22,7 +22,7 @@ const shots = path.join(root, 'docs', 'ui');
 t.test('desktop: the agent places an order for its call from the order panel; the engine prices it (en, 中文)', async (t) => {
   if (!requirePeer(t, 'sipp') || !requirePeer(t, 'chromium')) return;
   // The test drives the UI as built now, not a stale build (the engine reads dist/ui at start).
-  const build = spawnSync(process.execPath, [path.join(root, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'ui/vite.config.ts', '--logLevel', 'warn'], { cwd: root, encoding: 'utf8' });
+  const build = buildUi();
   t.equal(build.status, 0, `vite build: ${build.stderr}`);
   let rig: EngineRig | undefined;
   let browser: Browser | undefined;

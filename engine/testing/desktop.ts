@@ -4,7 +4,8 @@
  * in on the page. Test and bench support only.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, openSync, rmSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -20,7 +21,10 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
  * Build the UI (vite) so a test drives the code as it is, not a stale build. Test files run in
  * parallel processes and vite refuses a second build of the same project while one runs ("Found
  * another Vite build process"): builds take turns through an exclusive lock file (one left by a
- * killed process is taken over after two minutes).
+ * killed process is taken over after two minutes). A build empties `dist/ui` first, and an engine
+ * another test starts meanwhile would load a half-written UI (a CI run saw a page with no
+ * language buttons): so it builds only when the UI's sources changed since the last build, and
+ * every later test of the run finds the build done.
  */
 export function buildUi(): { status: number | null; stderr: string } {
   const lock = path.join(root, 'node_modules', '.onair-ui-build.lock');
@@ -37,11 +41,32 @@ export function buildUi(): { status: number | null; stderr: string } {
     }
   }
   try {
+    const stampFile = path.join(root, 'dist', '.ui-build.stamp'); // beside dist/ui, not in it: the engine serves every file there
+    const stamp = uiSourceStamp();
+    const built = existsSync(path.join(root, 'dist', 'ui', 'index.html')) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp;
+    if (built) return { status: 0, stderr: '' };
+    rmSync(stampFile, { force: true });
     const r = spawnSync(process.execPath, [path.join(root, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'ui/vite.config.ts', '--logLevel', 'warn'], { cwd: root, encoding: 'utf8' });
+    if (r.status === 0) writeFileSync(stampFile, stamp);
     return { status: r.status, stderr: r.stderr };
   } finally {
     rmSync(lock, { force: true });
   }
+}
+
+/** A hash of every file the UI is built from (`ui/`, and the lock file for the dependencies' versions). */
+function uiSourceStamp(): string {
+  const hash = createHash('sha256');
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.isFile()) hash.update(path.relative(root, full)).update('\0').update(readFileSync(full)).update('\0');
+    }
+  };
+  walk(path.join(root, 'ui'));
+  hash.update(readFileSync(path.join(root, 'package-lock.json')));
+  return hash.digest('hex');
 }
 
 /** A running rig. */
