@@ -1,10 +1,10 @@
 /**
  * The UserAgent's UAC side against a scripted peer on a real UDP socket: 2xx retransmissions and
- * forked 2xx responses (RFC 3261 §13.2.2.4), before and after the call ended.
+ * forked 2xx responses (RFC 3261 §13.2.2.4), before and after the call ended; re-INVITE glare (§14).
  */
 import t from 'tap';
 import dgram from 'node:dgram';
-import { createResponse, parse, serialize, type IncomingInvite, type SipRequest, type SipResponse } from './index.ts';
+import { createResponse, parse, serialize, type IncomingInvite, type IncomingRequest, type SipRequest, type SipResponse } from './index.ts';
 import { Dialog } from './dialog.ts';
 import { loopbackUa } from './testing/loopback-ua.ts';
 import { reachable } from './testing/retained.ts';
@@ -197,4 +197,93 @@ t.test('UAS: an INVITE in early media (183) holds no Dialog; accept builds the o
   t.equal(ua.dialogCount, 1);
   await until(() => responses.some((r) => r.status === 200));
   t.equal(responses.find((r) => r.status === 200)!.headers.to.params.get('tag'), tag, 'the 200 has the same To tag');
+});
+
+t.test('re-INVITE glare (§14.1, §14.2): 491 to a crossing re-INVITE, ours retried after 491, one INVITE transaction at a time', async (t) => {
+  const { ua, port: uaPort } = await loopbackUa(t);
+  const sock = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', () => resolve()));
+  t.teardown(() => sock.close());
+  const port = sock.address().port;
+  const responses: SipResponse[] = [];
+  const requests: SipRequest[] = [];
+  sock.on('message', (buf) => {
+    const r = parse(buf);
+    if (!r.ok) return;
+    if (r.message.kind === 'response') responses.push(r.message);
+    else requests.push(r.message);
+  });
+  const send = (text: string): void => { sock.send(Buffer.from(text, 'latin1'), uaPort, '127.0.0.1'); };
+  const until = async (what: string, ok: () => boolean, ms = 6000): Promise<void> => {
+    const deadline = Date.now() + ms;
+    while (!ok()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  };
+  const sdp = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n';
+  const peerReinvites: IncomingRequest[] = [];
+  let dialog: Dialog | undefined;
+  ua.setDelegate({
+    onInvite: (invite) => {
+      // The layer above answers the peer's re-INVITEs when it pleases (here: when the test says).
+      dialog = invite.accept({ body: Buffer.from(sdp), contentType: 'application/sdp', delegate: { onReinvite: (_d, req) => { peerReinvites.push(req); } } });
+    },
+  });
+  const callId = 'glare-1@127.0.0.1';
+  send(`INVITE sip:onair@127.0.0.1:${uaPort} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${port};rport;branch=z9hG4bKglare0\r\n` +
+    `Max-Forwards: 70\r\nFrom: <sip:caller@127.0.0.1>;tag=g1\r\nTo: <sip:onair@127.0.0.1>\r\nCall-ID: ${callId}\r\n` +
+    `CSeq: 1 INVITE\r\nContact: <sip:caller@127.0.0.1:${port}>\r\nContent-Type: application/sdp\r\nContent-Length: ${sdp.length}\r\n\r\n${sdp}`);
+  await until('the 200', () => responses.some((r) => r.status === 200 && r.headers.cseq.seq === 1));
+  const ourTag = responses.find((r) => r.status === 200)!.headers.to.params.get('tag')!;
+  const inDialog = (method: string, seq: number, branch: string, body = ''): string =>
+    `${method} sip:onair@127.0.0.1:${uaPort} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${port};rport;branch=${branch}\r\n` +
+    `Max-Forwards: 70\r\nFrom: <sip:caller@127.0.0.1>;tag=g1\r\nTo: <sip:onair@127.0.0.1>;tag=${ourTag}\r\nCall-ID: ${callId}\r\n` +
+    `CSeq: ${seq} ${method === 'ACK' ? 'ACK' : method}\r\nContact: <sip:caller@127.0.0.1:${port}>\r\n` +
+    (body ? `Content-Type: application/sdp\r\nContent-Length: ${body.length}\r\n\r\n${body}` : 'Content-Length: 0\r\n\r\n');
+  send(inDialog('ACK', 1, 'z9hG4bKglare0a'));
+  t.ok(dialog, 'the call is up');
+  if (!dialog) return;
+  const answer = (req: SipRequest, status: number): void => { sock.send(serialize(createResponse(req, status)), uaPort, '127.0.0.1'); };
+
+  // 1. Both sides re-INVITE at once: the peer's crosses ours and gets 491; ours gets 491 too.
+  const ours = ua.sendInDialog(dialog, 'INVITE', { body: Buffer.from(sdp), contentType: 'application/sdp' });
+  await until('our re-INVITE', () => requests.some((r) => r.method === 'INVITE'));
+  const first = requests.find((r) => r.method === 'INVITE')!;
+  send(inDialog('INVITE', 2, 'z9hG4bKglare2', sdp));
+  await until('491 to the crossing re-INVITE', () => responses.some((r) => r.headers.cseq.seq === 2 && r.headers.cseq.method === 'INVITE' && r.status >= 200));
+  t.equal(responses.find((r) => r.headers.cseq.seq === 2 && r.status >= 200)?.status, 491, 'the crossing re-INVITE is answered 491 Request Pending');
+  t.equal(peerReinvites.length, 0, 'the layer above never saw it');
+  answer(first, 491);
+  const sentAt = Date.now();
+  // We are not the Call-ID's owner (the peer called us): our retry comes within 0-2 s.
+  await until('our retry', () => requests.filter((r) => r.method === 'INVITE').length === 2);
+  const waited = Date.now() - sentAt;
+  const second = requests.filter((r) => r.method === 'INVITE')[1]!;
+  t.ok(waited <= 2500, `retried after ${waited} ms (the 0-2 s of the side that did not choose the Call-ID)`);
+  t.ok(second.headers.cseq.seq > first.headers.cseq.seq, 'the retry is a new transaction with a higher CSeq');
+  t.not(second.headers.via[0]?.params.get('branch'), first.headers.via[0]?.params.get('branch'), 'and a new branch');
+  answer(second, 200);
+  const result = await ours;
+  t.equal(result !== 'timeout' && result !== 'transport' ? result.status : result, 200, 'the caller of sendInDialog gets the retry\'s 200');
+  await until('the ACK of our re-INVITE', () => requests.some((r) => r.method === 'ACK' && r.headers.cseq.seq === second.headers.cseq.seq));
+
+  // 2. The peer's re-INVITE is unanswered: ours waits for it; a second one from the peer gets 500 + Retry-After.
+  send(inDialog('INVITE', 3, 'z9hG4bKglare3', sdp));
+  await until('the peer\'s re-INVITE reaching the layer above', () => peerReinvites.length === 1);
+  const again = ua.sendInDialog(dialog, 'INVITE', { body: Buffer.from(sdp), contentType: 'application/sdp' });
+  send(inDialog('INVITE', 4, 'z9hG4bKglare4', sdp));
+  await until('the answer to the second re-INVITE', () => responses.some((r) => r.headers.cseq.seq === 4 && r.status >= 200));
+  const r500 = responses.find((r) => r.headers.cseq.seq === 4 && r.status >= 200)!;
+  t.equal(r500.status, 500, 'a re-INVITE while the previous one is unanswered: 500');
+  const retryAfter = Number(r500.headers.get('Retry-After'));
+  t.ok(Number.isInteger(retryAfter) && retryAfter >= 0 && retryAfter <= 10, `with Retry-After 0-10 (${r500.headers.get('Retry-After')})`);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.equal(requests.filter((r) => r.method === 'INVITE').length, 2, 'no re-INVITE of ours while the peer\'s is unanswered');
+  peerReinvites[0]!.respond(200, { body: Buffer.from(sdp), contentType: 'application/sdp' });
+  send(inDialog('ACK', 3, 'z9hG4bKglare3a'));
+  await until('our re-INVITE after the peer\'s was answered', () => requests.filter((r) => r.method === 'INVITE').length === 3, 3000);
+  answer(requests.filter((r) => r.method === 'INVITE')[2]!, 200);
+  const result2 = await again;
+  t.equal(result2 !== 'timeout' && result2 !== 'transport' ? result2.status : result2, 200, 'then it went out and was answered');
 });

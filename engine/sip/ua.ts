@@ -121,6 +121,22 @@ interface DialogEntry {
   destination: Endpoint;
   /** The 2xx we sent (UAS), for retransmission matching; or the ACK we sent (UAC), resent on 2xx retransmissions. */
   ack: SipRequest | undefined;
+  /** Our re-INVITE on this dialog has no final response yet (§14.1: one INVITE transaction at a time). */
+  inviteOut?: boolean;
+  /** The peer's re-INVITE on this dialog, until we answer it. */
+  inviteIn?: IncomingRequest;
+}
+
+/** Re-INVITE attempts per `sendInDialog` call: the first and at most two after a glare (§14.1). */
+const GLARE_ATTEMPTS = 3;
+
+/**
+ * §14.1: after a 491 (or while the peer's own re-INVITE is unanswered) wait 2.1-4 s when we chose
+ * the dialog's Call-ID, 0-2 s when the peer did, in 10 ms steps, so the two sides do not collide again.
+ */
+function glareDelayMs(callIdOwner: boolean): number {
+  const steps = Math.floor(Math.random() * (callIdOwner ? 190 : 201));
+  return (callIdOwner ? 2100 : 0) + steps * 10;
 }
 
 /** An INVITE outside a dialog. Answer with `progress`, `accept` or `reject`. */
@@ -518,28 +534,56 @@ export class UserAgent implements TransactionUser {
   sendInDialog(dialog: Dialog, method: string, opts: { headers?: HeaderField[]; body?: Buffer; contentType?: string } = {}): Promise<SipResponse | 'timeout' | 'transport'> {
     const entry = this.dialogs.get(dialog.key);
     const destination = entry?.destination ?? resolveUri(dialog.nextHop());
+    if (method === 'INVITE') return this.reinvite(dialog, opts, 1);
     const request = dialog.createRequest(method, opts);
     this.addVia(request, destination);
-    if (method === 'INVITE') {
-      return new Promise((resolve) => {
-        this.transactions.sendRequest(request, destination, {
-          onResponse: (_tx, response) => {
-            if (response.status < 200) return;
-            if (response.status < 300) {
-              const ack = dialog.createRequest('ACK', { cseq: request.headers.cseq.seq });
-              this.addVia(ack, destination);
-              this.transport.send(ack, destination);
-              if (entry) entry.ack = ack;
-              dialog.refreshTarget(response);
-            }
-            resolve(response);
-          },
-          onTimeout: () => resolve('timeout'),
-          onTransportError: () => resolve('transport'),
-        });
-      });
-    }
     return this.sendNonInvite(request, destination, undefined);
+  }
+
+  /**
+   * A re-INVITE of ours, one INVITE transaction per dialog at a time (§14.1): while the peer's
+   * re-INVITE is unanswered, or after the peer answered ours 491 (both sent at once), wait the
+   * glare delay and try again; the final response of the last attempt is the answer ('timeout'
+   * when the peer's re-INVITE stayed unanswered through every attempt). A dialog that ended
+   * meanwhile answers 'transport' (nothing more was sent).
+   */
+  private reinvite(dialog: Dialog, opts: { headers?: HeaderField[]; body?: Buffer; contentType?: string }, attempt: number): Promise<SipResponse | 'timeout' | 'transport'> {
+    const entry = this.dialogs.get(dialog.key);
+    const destination = entry?.destination ?? resolveUri(dialog.nextHop());
+    const retry = (): Promise<SipResponse | 'timeout' | 'transport'> => new Promise((resolve) => {
+      this.clock.setTimer(glareDelayMs(dialog.role === 'uac'), () => {
+        resolve(this.dialogs.has(dialog.key) ? this.reinvite(dialog, opts, attempt + 1) : 'transport');
+      });
+    });
+    const busy = entry !== undefined && (entry.inviteOut === true || (entry.inviteIn !== undefined && !entry.inviteIn.answered));
+    if (busy) return attempt < GLARE_ATTEMPTS ? retry() : Promise.resolve('timeout');
+    if (entry) entry.inviteOut = true;
+    const request = dialog.createRequest('INVITE', opts);
+    this.addVia(request, destination);
+    return new Promise<SipResponse | 'timeout' | 'transport'>((resolve) => {
+      this.transactions.sendRequest(request, destination, {
+        onResponse: (_tx, response) => {
+          if (response.status < 200) return;
+          if (entry) entry.inviteOut = false;
+          if (response.status < 300) {
+            const ack = dialog.createRequest('ACK', { cseq: request.headers.cseq.seq });
+            this.addVia(ack, destination);
+            this.transport.send(ack, destination);
+            if (entry) entry.ack = ack;
+            dialog.refreshTarget(response);
+          }
+          resolve(response.status === 491 && attempt < GLARE_ATTEMPTS && this.dialogs.has(dialog.key) ? retry() : response);
+        },
+        onTimeout: () => {
+          if (entry) entry.inviteOut = false;
+          resolve('timeout');
+        },
+        onTransportError: () => {
+          if (entry) entry.inviteOut = false;
+          resolve('transport');
+        },
+      });
+    });
   }
 
   /** Hang up a confirmed dialog: BYE, then forget the dialog whatever the answer. */
@@ -729,6 +773,7 @@ export class UserAgent implements TransactionUser {
         return;
       case 'INVITE':
       case 'UPDATE':
+        if (request.method === 'INVITE' && !this.admitReinvite(entry, incoming)) return;
         dialog.refreshTarget(request);
         this.armSessionTimer(entry);
         if (delegate.onReinvite) delegate.onReinvite(dialog, incoming);
@@ -738,6 +783,24 @@ export class UserAgent implements TransactionUser {
         if (delegate.onRequest) delegate.onRequest(dialog, incoming);
         else incoming.respond(request.method === 'REFER' ? 603 : 200);
     }
+  }
+
+  /**
+   * §14.2: a re-INVITE while ours is in progress crossed it (glare): 491, the peer retries after its
+   * delay; one while the peer's previous re-INVITE is still unanswered: 500 with a Retry-After of
+   * 0-10 s. Otherwise it is the dialog's INVITE in progress until answered.
+   */
+  private admitReinvite(entry: DialogEntry, incoming: IncomingRequest): boolean {
+    if (entry.inviteOut) {
+      incoming.respond(491);
+      return false;
+    }
+    if (entry.inviteIn !== undefined && !entry.inviteIn.answered) {
+      incoming.respond(500, { headers: [{ name: 'Retry-After', value: String(Math.floor(Math.random() * 11)) }] });
+      return false;
+    }
+    entry.inviteIn = incoming;
+    return true;
   }
 
   /** Default answer to a re-INVITE/UPDATE: accept with our last SDP (a session refresh or hold). */
