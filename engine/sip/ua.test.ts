@@ -47,6 +47,22 @@ async function peer(t: { teardown(fn: () => unknown): void }) {
   };
 }
 
+/** A raw UDP socket that keeps every parsed request and response it receives. */
+async function rawPeer(t: { teardown(fn: () => unknown): void }) {
+  const sock = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', () => resolve()));
+  t.teardown(() => sock.close());
+  const responses: SipResponse[] = [];
+  const requests: SipRequest[] = [];
+  sock.on('message', (buf) => {
+    const r = parse(buf);
+    if (!r.ok) return;
+    if (r.message.kind === 'response') responses.push(r.message);
+    else requests.push(r.message);
+  });
+  return { sock, port: sock.address().port, responses, requests };
+}
+
 t.test('UAC: a 2xx retransmitted after the hang-up is acknowledged, not taken for a new answer; another fork is hung up', async (t) => {
   const { ua, port: uaPort } = await loopbackUa(t);
   const p = await peer(t);
@@ -160,15 +176,7 @@ t.test('UAS: a 2xx never acknowledged is resent unchanged, then the dialog ends 
 
 t.test('UAS: an INVITE in early media (183) holds no Dialog; accept builds the one the 183 began, same tag', async (t) => {
   const { ua, port: uaPort } = await loopbackUa(t);
-  const sock = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', () => resolve()));
-  t.teardown(() => sock.close());
-  const port = sock.address().port;
-  const responses: SipResponse[] = [];
-  sock.on('message', (buf) => {
-    const r = parse(buf);
-    if (r.ok && r.message.kind === 'response') responses.push(r.message);
-  });
+  const { sock, port, responses } = await rawPeer(t);
   let invite: IncomingInvite | undefined;
   ua.setDelegate({ onInvite: (i) => { invite = i; } });
   const sdp = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n';
@@ -201,18 +209,7 @@ t.test('UAS: an INVITE in early media (183) holds no Dialog; accept builds the o
 
 t.test('re-INVITE glare (§14.1, §14.2): 491 to a crossing re-INVITE, ours retried after 491, one INVITE transaction at a time', async (t) => {
   const { ua, port: uaPort } = await loopbackUa(t);
-  const sock = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', () => resolve()));
-  t.teardown(() => sock.close());
-  const port = sock.address().port;
-  const responses: SipResponse[] = [];
-  const requests: SipRequest[] = [];
-  sock.on('message', (buf) => {
-    const r = parse(buf);
-    if (!r.ok) return;
-    if (r.message.kind === 'response') responses.push(r.message);
-    else requests.push(r.message);
-  });
+  const { sock, port, responses, requests } = await rawPeer(t);
   const send = (text: string): void => { sock.send(Buffer.from(text, 'latin1'), uaPort, '127.0.0.1'); };
   const until = async (what: string, ok: () => boolean, ms = 6000): Promise<void> => {
     const deadline = Date.now() + ms;
