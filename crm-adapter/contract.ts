@@ -419,13 +419,13 @@ export interface DeliveryInfo {
 
 /**
  * What the IVR asks the CRM for self-service (a flow's `query` step): an order's status by its
- * number, or the promotion on offer now for the dialled number's programme/airing; and for a
- * flow's `products` step, the products to introduce. The answer is read out to the caller from
+ * number, the order's status sent to the customer by SMS, or the promotion on offer now for the
+ * dialled number's programme/airing; and for a flow's `products` step, the products to introduce. The answer is read out to the caller from
  * prompts, so it is typed: a fixed set of kinds and words. The only text from the CRM that is
  * spoken is a product's name and description (`products`), through the run-time prompts
  * (media/prompts/README.md, Run-time prompts), which clean and cap it.
  */
-export type QueryKind = 'orderStatus' | 'promotion' | 'products';
+export type QueryKind = 'orderStatus' | 'orderSms' | 'promotion' | 'products';
 
 /** Fields of every query (the call it comes from). */
 export interface QueryContextBase {
@@ -455,6 +455,14 @@ export type QueryRequest = QueryContextBase & (
    * number, so that order numbers cannot be probed).
    */
   | { kind: 'orderStatus'; orderNumber: string; verification: string | null }
+  /**
+   * Send the order's current status to the customer by SMS (the caller pressed "1 to receive this
+   * by SMS" after the readout), under the same rule as `orderStatus`: only for an order the caller
+   * may hear, and only to a number that belongs to the order (the shop: its delivery phone), never
+   * to the number that happens to be calling. The answer says the message is queued, not that it
+   * has arrived.
+   */
+  | { kind: 'orderSms'; orderNumber: string; verification: string | null }
   /** The promotion on offer now for `programme` / `airing`. */
   | { kind: 'promotion' }
   /**
@@ -498,9 +506,11 @@ export type QueryResult =
     kind: 'orderStatus'; orderNumber: string; status: QueryOrderStatus;
     courier: string | null; waybill: string | null; amountFen: number;
   }
+  /** The SMS of the order's status is queued (the shop: a notification row the worker delivers). */
+  | { kind: 'orderSms'; orderNumber: string }
   | { kind: 'promotion'; product: string; priceFen: number; gift: string | null; validUntil: number }
   | { kind: 'products'; products: QueryProduct[] }
-  /** Nothing to tell this caller (no such order, not theirs, no promotion now). */
+  /** Nothing to tell this caller (no such order, not theirs, no promotion now; orderSms: nothing sent). */
   | { kind: 'notFound' };
 
 /** The interface a CRM integration implements. */

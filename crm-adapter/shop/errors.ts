@@ -30,6 +30,8 @@ export const SHOP_ERRORS = {
   replay: 'SHOP_ERR_REPLAY',
   /** A batch (printing) would hold more orders than its cap: narrow it (another courier, another day) or print in parts. */
   batchTooLarge: 'SHOP_ERR_BATCH_TOO_LARGE',
+  /** A notification on request for a channel that is not configured, or for a customer without an address or number for it. */
+  noChannel: 'SHOP_ERR_NO_CHANNEL',
   /** The store is configured wrongly or not opened (a programmer or operator error). */
   config: 'SHOP_ERR_CONFIG',
 } as const;

@@ -34,7 +34,7 @@ export {
   type ShopNotifyConfig, type EmailConfig, type SmsConfig, type NotifyRetry, type JsonValue, type SendResult, type NotificationSender, type NotificationWorkerOptions, type RunCounts,
 } from './notify.ts';
 export { seedShopDemo, DEMO_PRODUCTS, DEMO_PROGRAMME } from './demo.ts';
-export { answerQuery, mayTell, orderIdOf, productsOnOffer, promotionToSay, VERIFICATION_DIGITS } from './self-service.ts';
+export { answerQuery, mayTell, orderIdOf, productsOnOffer, promotionToSay, smsNumberOf, VERIFICATION_DIGITS } from './self-service.ts';
 export type {
   Actor, Address, StoredAddress, Note, NoteKind, Customer, NewCustomer, CustomerPatch, Product, Promotion, PromotionKind, OrderItem,
   OrderHistoryEntry, HistoryAction, Order, ItemRequest, NewOrder, OrderEdit, CallSummaryOfCustomer, CustomerCard, DeliveryMethod, PaymentMethod,

@@ -7,7 +7,7 @@
  * Types: `text`; `integer` for counts, flags (0/1) and money in fen (int4 holds 21 million yuan
  * per order line or order); `bigint` for epoch-millisecond timestamps.
  */
-import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { PostgresAdapter, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import type { ShopDatabase } from './types.ts';
 
 /** Migration 0001: customers, catalog, orders, calls. */
@@ -282,9 +282,63 @@ const m0005: Migration = {
   },
 };
 
+/** The columns of `shop_notifications` before migration 0006, in table order. */
+const NOTIFICATION_COLUMNS_0004 = ['id', 'order_id', 'seq', 'channel', 'event', 'language', 'recipient', 'subject', 'body', 'status', 'attempts', 'next_attempt_at', 'last_error', 'created_at', 'sent_at'] as const;
+
+/**
+ * Migration 0006: notifications on request (docs/shop.md, Notifications on request). A re-send of
+ * an order's current status is a second row of the same step and channel, so the step's key gains
+ * `request` (0: the step's own notification; n > 0: a request, from a store-wide counter, so
+ * requests of one step are delivered in the order they were made).
+ *
+ * PostgreSQL: `ALTER TABLE` (adding a column with a constant default rewrites nothing; Kysely's
+ * migrator runs it in a transaction). SQLite cannot drop a UNIQUE constraint, so the table is
+ * rebuilt (nothing references `shop_notifications`; the rows keep their ids) in a transaction of
+ * its own, since Kysely's migrator runs none on SQLite; and a run that committed but was not
+ * recorded (a crash in between) finds `request` there and does nothing.
+ */
+const m0006: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    if (db.getExecutor().adapter instanceof PostgresAdapter) {
+      await db.schema.alterTable('shop_notifications').addColumn('request', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('shop_notifications').dropConstraint('shop_notifications_step').execute();
+      await db.schema.alterTable('shop_notifications').addUniqueConstraint('shop_notifications_step_request', ['order_id', 'seq', 'channel', 'request']).execute();
+      return;
+    }
+    const table = (await db.introspection.getTables()).find((x) => x.name === 'shop_notifications');
+    if (table?.columns.some((c) => c.name === 'request') === true) return;
+    await db.transaction().execute(async (trx) => {
+      await trx.schema.createTable('shop_notifications_0006')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('order_id', 'text', (c) => c.notNull().references('shop_orders.id'))
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('channel', 'text', (c) => c.notNull())
+        .addColumn('event', 'text', (c) => c.notNull())
+        .addColumn('language', 'text', (c) => c.notNull())
+        .addColumn('recipient', 'text', (c) => c.notNull())
+        .addColumn('subject', 'text')
+        .addColumn('body', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('next_attempt_at', 'bigint', (c) => c.notNull())
+        .addColumn('last_error', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('sent_at', 'bigint')
+        .addColumn('request', 'integer', (c) => c.notNull().defaultTo(0))
+        .addUniqueConstraint('shop_notifications_step_request', ['order_id', 'seq', 'channel', 'request'])
+        .execute();
+      const cols = sql.join(NOTIFICATION_COLUMNS_0004.map((c) => sql.ref(c)));
+      await sql`insert into shop_notifications_0006 (${cols}) select ${cols} from shop_notifications`.execute(trx);
+      await trx.schema.dropTable('shop_notifications').execute();
+      await trx.schema.alterTable('shop_notifications_0006').renameTo('shop_notifications').execute();
+      await trx.schema.createIndex('shop_notifications_due').on('shop_notifications').columns(['status', 'next_attempt_at']).execute();
+    });
+  },
+};
+
 /** Every migration, by name (applied in name order). */
 export const SHOP_MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({ '0001_customers_catalog_orders': m0001, '0002_couriers_shipments': m0002, '0003_logistics_events': m0003, '0004_notifications_webhook': m0004,
-  '0005_reports_batch_printing': m0005,
+  '0005_reports_batch_printing': m0005, '0006_notifications_on_request': m0006,
 });
 
 /** The provider Kysely's `Migrator` reads them from (no files on disk: they ship in the bundle). */

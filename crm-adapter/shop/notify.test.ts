@@ -9,12 +9,14 @@ import t, { type Test } from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { openDatabase, postgresPool } from '../../engine/db/index.ts';
 import { requirePostgres } from '../../engine/testing/postgres.ts';
 import { smsGatewayPeer, smtpPeer } from '../../engine/testing/notify-peers.ts';
 import { waitFor } from '../../engine/testing/engine-rig.ts';
 import {
   EMAIL_BODY_MAX, NOTIFY_EVENTS, SMS_BODY_MAX, ShopCrmAdapter, ShopStore, fillJson, isEmailAddress, isSmsNumber, notifyBackoff, notifyLanguage, renderNotification, seedShopDemo,
-  type NotifyPlan, type ShopNotifyConfig, type ShopStoreConfig,
+  shopMigrationProvider, type NotifyPlan, type ShopNotifyConfig, type ShopStoreConfig,
 } from './index.ts';
 
 const ADDRESS = { recipient: '王丽', phone: '13800000001', region: '上海市', city: '上海市', line: '世纪大道100号', postcode: '200120' };
@@ -73,6 +75,56 @@ async function fixtures(store: ShopStore, zhEmail = 'wang.li@example.com') {
 
 const PLAN: NotifyPlan = { channels: { email: true, sms: true }, events: new Set(NOTIFY_EVENTS), defaultLanguage: 'zh-CN', shopName: '东方购物' };
 
+/** crm.notifications towards the loopback SMTP server and SMS gateway, retrying fast. */
+function peersConfig(smtpPort: number, gatewayUrl: string): ShopNotifyConfig {
+  return {
+    shopName: '东方购物', defaultLanguage: 'zh-CN', events: NOTIFY_EVENTS,
+    email: { host: '127.0.0.1', port: smtpPort, secure: false, auth: null, from: '东方购物 <shop@example.com>', timeoutMs: 2000 },
+    sms: { url: gatewayUrl, token: 'gw-token', body: { to: '{to}', content: '{text}', ref: '{id}' }, timeoutMs: 2000 },
+    retry: { baseDelayMs: 20, maxDelayMs: 100, maxAttempts: 1000 }, pollMs: 20,
+  };
+}
+
+/** A Kysely of its own on the store's database (no migration run), as an older release left it. */
+function rawDb(cfg: ShopStoreConfig): Kysely<unknown> {
+  return new Kysely<unknown>({
+    dialect: cfg.kind === 'sqlite'
+      ? new SqliteDialect({ database: openDatabase({ path: cfg.path }) as unknown as ConstructorParameters<typeof SqliteDialect>[0]['database'] })
+      : new PostgresDialect({ pool: postgresPool(cfg.url, 2, undefined) }),
+  });
+}
+
+/**
+ * An outage: the SMTP server not listening, the gateway answering 503, an adapter delivering to
+ * them, and the fixtures in its store. `restart(orderId)` stops that adapter, brings the peers
+ * back, starts another on the same store and resolves with the order's notifications once every
+ * one is sent.
+ */
+async function peersOut(t: Test, config: () => Promise<ShopStoreConfig>) {
+  const smtp = await smtpPeer(t.teardown.bind(t));
+  const gateway = await smsGatewayPeer(t.teardown.bind(t));
+  gateway.status = 503;
+  const cfg = await config();
+  const notifications = peersConfig(smtp.port, gateway.url);
+  const first = new ShopCrmAdapter({ store: cfg, notifications });
+  await first.init();
+  t.teardown(() => first.close());
+  const restart = async (orderId: string) => {
+    await first.close();
+    await smtp.up();
+    gateway.status = 200;
+    const second = new ShopCrmAdapter({ store: cfg, notifications });
+    await second.init();
+    t.teardown(() => second.close());
+    const sent = await waitFor('every notification sent', async () => {
+      const ns = await second.store.notifications(orderId);
+      return ns.every((n) => n.status === 'sent') ? ns : undefined;
+    });
+    return { second, sent };
+  };
+  return { smtp, gateway, cfg, first, restart, ...(await fixtures(first.store)) };
+}
+
 async function suite(t: Test, config: () => Promise<ShopStoreConfig>): Promise<void> {
   t.test('a step writes its notifications in its own transaction; a refused step writes none', async (t) => {
     const store = await ShopStore.open(await config(), { notifications: PLAN });
@@ -115,19 +167,7 @@ async function suite(t: Test, config: () => Promise<ShopStoreConfig>): Promise<v
   });
 
   t.test('delivery: SMTP down and gateway failing → retried; restart in between; both back → every message delivered, in order', async (t) => {
-    const smtp = await smtpPeer(t.teardown.bind(t));
-    const gateway = await smsGatewayPeer(t.teardown.bind(t));
-    gateway.status = 503;
-    const cfg = await config();
-    const notifications: ShopNotifyConfig = {
-      shopName: '东方购物', defaultLanguage: 'zh-CN', events: NOTIFY_EVENTS,
-      email: { host: '127.0.0.1', port: smtp.port, secure: false, auth: null, from: '东方购物 <shop@example.com>', timeoutMs: 2000 },
-      sms: { url: gateway.url, token: 'gw-token', body: { to: '{to}', content: '{text}', ref: '{id}' }, timeoutMs: 2000 },
-      retry: { baseDelayMs: 20, maxDelayMs: 100, maxAttempts: 1000 }, pollMs: 20,
-    };
-    const first = new ShopCrmAdapter({ store: cfg, notifications });
-    await first.init();
-    const { zh, order } = await fixtures(first.store);
+    const { smtp, gateway, first, restart, zh, order } = await peersOut(t, config);
     const o = await order(zh.id);
     for (const a of ['review', 'ship'] as const) t.ok((await first.store.transition(o.id, a, 'user:boss', 'staff', null)).ok);
     const retried = await waitFor('retries of every channel', async () => {
@@ -138,18 +178,9 @@ async function suite(t: Test, config: () => Promise<ShopStoreConfig>): Promise<v
     t.match(retried.find((n) => n.channel === 'sms' && n.attempts > 0), { lastError: 'gateway answered 503' });
     t.match(retried.find((n) => n.channel === 'email' && n.attempts > 0), { lastError: /ECONNREFUSED|connect/ });
     t.ok(retried.filter((n) => n.seq > 1).every((n) => n.attempts === 0), 'later steps wait for the first: never tried out of order');
-    await first.close();
 
     // The engine restarts; meanwhile the SMTP server and the gateway come back.
-    await smtp.up();
-    gateway.status = 200;
-    const second = new ShopCrmAdapter({ store: cfg, notifications });
-    await second.init();
-    t.teardown(() => second.close());
-    const sent = await waitFor('every notification sent', async () => {
-      const ns = await second.store.notifications(o.id);
-      return ns.every((n) => n.status === 'sent') ? ns : undefined;
-    });
+    const { second, sent } = await restart(o.id);
     t.equal(sent.length, 6);
     const [shipment] = await second.store.shipments(o.id);
     t.same(smtp.messages.map((m) => m.subject), [`订单已收到 ${o.id}`, `订单已确认 ${o.id}`, `订单已发货 ${o.id}`], 'e-mails received in step order');
@@ -162,6 +193,90 @@ async function suite(t: Test, config: () => Promise<ShopStoreConfig>): Promise<v
     t.match(gateway.received[0]!.headers, { authorization: 'Bearer gw-token', 'idempotency-key': (gateway.received[0]!.body as { ref: string }).ref, 'content-type': 'application/json' });
     t.same(await second.store.notificationCounts(), [], 'nothing pending or failed');
     t.ok(second.notifier !== undefined && second.notifier.sentCount.email + second.notifier.sentCount.sms === 6, 'the restarted process delivered them');
+  });
+
+  t.test('on request: the current status again, after the step\'s own and before the next step, in order; written before delivery, so a restart delivers it', async (t) => {
+    const { smtp, gateway, cfg, first, restart, zh, order } = await peersOut(t, config);
+    const o = await order(zh.id);
+    t.ok((await first.store.transition(o.id, 'review', 'user:boss', 'staff', null)).ok);
+    const email = await first.store.requestNotification(o.id, 'email');
+    const sms1 = await first.store.requestNotification(o.id, 'sms');
+    const sms2 = await first.store.requestNotification(o.id, 'sms');
+    if (!email.ok || !sms1.ok || !sms2.ok) throw new Error('a request was refused');
+    t.match(email.value, { event: 'review', seq: 2, channel: 'email', status: 'pending', recipient: 'wang.li@example.com', subject: `订单已确认 ${o.id}` }, 'the last step\'s template, the customer\'s language');
+    t.match(sms1.value, { event: 'review', seq: 2, channel: 'sms', recipient: '+8613800000001', body: `【东方购物】王丽您好，您的订单 ${o.id}（合计 ¥299.00）已确认，正在备货。` });
+    t.ok(email.value.request > 0 && sms1.value.request > 0 && sms2.value.request > sms1.value.request, 'requests numbered in the order asked');
+    t.ok((await first.store.transition(o.id, 'ship', 'user:boss', 'staff', null)).ok, 'a later step after the requests');
+    const tried = await waitFor('the first step tried on both channels', async () => {
+      const ns = await first.store.notifications(o.id);
+      return ns.filter((n) => n.seq === 1).every((n) => n.attempts >= 2) ? ns : undefined;
+    });
+    t.ok(tried.filter((n) => n.seq > 1).every((n) => n.attempts === 0 && n.status === 'pending'), 'requests and the later step wait for the first step: never tried out of order');
+
+    // Restart with the peers back: the requests were rows, not memory.
+    const { second, sent } = await restart(o.id);
+    t.same(sent.map((n) => [n.event, n.channel, n.request > 0]), [
+      ['create', 'email', false], ['create', 'sms', false], ['review', 'email', false], ['review', 'sms', false],
+      ['review', 'email', true], ['review', 'sms', true], ['review', 'sms', true], ['ship', 'email', false], ['ship', 'sms', false],
+    ], 'a row per request: after the step\'s own, before the next step');
+    t.same(smtp.messages.map((m) => m.subject), [`订单已收到 ${o.id}`, `订单已确认 ${o.id}`, `订单已确认 ${o.id}`, `订单已发货 ${o.id}`], 'the re-send by SMTP after the original, before the next step');
+    t.equal(smtp.messages[2]!.headers['message-id'], `<${email.value.id}@onair.shop>`, 'the third e-mail is the request\'s');
+    t.same(gateway.received.map((r) => (r.body as { ref: string }).ref), sent.filter((n) => n.channel === 'sms').map((n) => n.id), 'SMS through the gateway in the same order');
+    t.same(gateway.received.slice(2, 4).map((r) => (r.body as { ref: string }).ref), [sms1.value.id, sms2.value.id], 'two requests, two messages, in the order asked');
+
+    // Refused, with nothing written.
+    t.match(await second.store.requestNotification('SO20000101999999', 'email'), { ok: false, code: 'SHOP_ERR_NOT_FOUND' });
+    t.match(await second.store.requestNotification(o.id, 'sms', '13800-0001'), { ok: false, code: 'SHOP_ERR_NO_CHANNEL', reason: /not a valid SMS number/ }, 'an IVR number that is not one');
+    const noMail = await second.store.createCustomer({ name: 'Ann', numbers: ['anonymous'], language: 'en' });
+    if (!noMail.ok) throw new Error(noMail.reason);
+    await second.store.addAddress(noMail.value.id, ADDRESS, true);
+    const made = await second.store.createOrder({ customerId: noMail.value.id, items: [{ sku: 'APRON', quantity: 1 }], deliveryMethod: 'post', paymentMethod: 'card', programme: null, airing: null, callId: null, agent: null }, 'user:boss');
+    if (!made.ok) throw new Error(made.reason);
+    const o2 = made.value;
+    const before = (await second.store.notifications(o2.id)).length;
+    t.match(await second.store.requestNotification(o2.id, 'email'), { ok: false, code: 'SHOP_ERR_NO_CHANNEL', reason: /no e-mail address/ });
+    t.match(await second.store.requestNotification(o2.id, 'sms'), { ok: false, code: 'SHOP_ERR_NO_CHANNEL', reason: /anonymous is not a valid SMS number/ });
+    t.equal((await second.store.notifications(o2.id)).length, before, 'a refused request writes no row');
+    const emailOnly = await ShopStore.open(cfg, { notifications: { ...PLAN, channels: { email: true, sms: false } } });
+    t.teardown(() => emailOnly.close());
+    t.match(await emailOnly.requestNotification(o.id, 'sms'), { ok: false, code: 'SHOP_ERR_NO_CHANNEL', reason: /not configured/ });
+  });
+
+  t.test('migration 0006: a store of 0005 keeps its notifications (ids, status), then takes requests, delivered after them', async (t) => {
+    const cfg = await config();
+    const raw = rawDb(cfg);
+    const old = await new Migrator({ db: raw, provider: shopMigrationProvider, migrationTableName: 'shop_migrations', migrationLockTableName: 'shop_migrations_lock' })
+      .migrateTo('0005_reports_batch_printing');
+    t.equal(old.error, undefined);
+    const id = 'SO20261207000001';
+    await sql`insert into shop_customers (id, name, language, vip_level, blacklisted, strikes, low_credit, email, created_at, updated_at) values ('C1', '王丽', 'zh', 0, 0, 0, 0, 'wang.li@example.com', 1, 1)`.execute(raw);
+    await sql`insert into shop_customer_numbers (number, customer_id, created_at) values ('+8613800000001', 'C1', 1)`.execute(raw);
+    await sql`insert into shop_orders (id, customer_id, status, delivery_method, payment_method, recipient, phone, region, city, line, total_fen, version, created_at, updated_at)
+      values (${id}, 'C1', 'ordered', 'express', 'cod', '王丽', '13800000001', '上海市', '上海市', '世纪大道100号', 29900, 1, 1, 1)`.execute(raw);
+    await sql`insert into shop_order_history (order_id, seq, action, from_status, to_status, actor, at) values (${id}, 1, 'create', null, 'ordered', 'user:boss', 1)`.execute(raw);
+    await sql`insert into shop_notifications (id, order_id, seq, channel, event, language, recipient, subject, body, status, attempts, next_attempt_at, created_at, sent_at) values
+      ('M-old-email', ${id}, 1, 'email', 'create', 'zh-CN', 'wang.li@example.com', 's', 'b', 'sent', 1, 1, 1, 2),
+      ('M-old-sms', ${id}, 1, 'sms', 'create', 'zh-CN', '+8613800000001', null, 'b', 'pending', 3, 1, 1, null)`.execute(raw);
+    await raw.destroy();
+
+    const store = await ShopStore.open(cfg, { notifications: PLAN });
+    t.teardown(() => store.close());
+    t.match(await store.notifications(id), [
+      { id: 'M-old-email', seq: 1, request: 0, status: 'sent', attempts: 1, sentAt: 2 }, { id: 'M-old-sms', seq: 1, request: 0, status: 'pending', attempts: 3 },
+    ], 'the rows of 0005, as they were, as the steps\' own');
+    const asked = await store.requestNotification(id, 'sms');
+    t.match(asked, { ok: true, value: { seq: 1, request: 1, event: 'create', status: 'pending' } }, 'a second row of the same step and channel');
+    const now = Date.now();
+    t.same((await store.dueNotifications(now, 10)).map((n) => n.id), ['M-old-sms'], 'the request waits for the step\'s own');
+    await store.markNotificationSent('M-old-sms', now);
+    t.same((await store.dueNotifications(now, 10)).map((n) => n.id), [asked.ok ? asked.value.id : ''], 'then it is due');
+    t.same(await store.migrate(), [], 'nothing left to apply');
+    if (cfg.kind === 'sqlite') {
+      // SQLite runs no migration in a transaction: the rebuild committed but its record lost (a crash) is found done.
+      await sql`delete from shop_migrations where name = '0006_notifications_on_request'`.execute(store.db);
+      t.same(await store.migrate(), ['0006_notifications_on_request'], 'applied again');
+      t.same((await store.notifications(id)).map((n) => [n.id, n.request]), [['M-old-email', 0], ['M-old-sms', 0], [asked.ok ? asked.value.id : '', 1]], 'and nothing lost or renumbered');
+    }
   });
 
   t.test('a permanent refusal fails the message at once; the next one of the order goes', async (t) => {

@@ -1,7 +1,7 @@
 /**
  * Delivery of customer notifications (docs/shop.md, Notifications). The store writes each
- * notification into `shop_notifications` in the transaction of the order step that causes it;
- * this worker delivers them, at least once, in order per order and channel, with retries:
+ * notification into `shop_notifications` in the transaction of the order step that causes it (or
+ * of a customer's request, `ShopStore.requestNotification`); this worker delivers them, at least once, in order per order and channel, with retries:
  *
  * ```
  *  order step ──tx──▶ shop_orders + shop_order_history + shop_notifications (pending)

@@ -6,7 +6,9 @@
  * programme (the demo's price and gift), none for another programme or after it ended.
  */
 import t from 'tap';
-import { ShopCrmAdapter, DEMO_PROGRAMME, mayTell, orderIdOf, productsOnOffer, promotionToSay, type Address, type Order, type Promotion } from './index.ts';
+import {
+  ShopCrmAdapter, ShopStore, DEMO_PROGRAMME, answerQuery, mayTell, orderIdOf, productsOnOffer, promotionToSay, seedShopDemo, smsNumberOf, type Address, type Order, type Promotion,
+} from './index.ts';
 import type { QueryRequest } from '../contract.ts';
 
 const T0 = Date.UTC(2026, 11, 7, 2, 0, 0);
@@ -15,7 +17,19 @@ const VIP = '+4915110000001';
 
 function ask(o: Partial<QueryRequest> & Pick<QueryRequest, 'kind'>): QueryRequest {
   const base = { caller: VIP, dialled: '100', programme: DEMO_PROGRAMME, airing: null, customerId: null, deadlineMs: 1000, signal: new AbortController().signal, callId: 'c1' };
-  return { ...base, ...(o.kind === 'orderStatus' ? { orderNumber: '', verification: null } : {}), ...o } as QueryRequest;
+  return { ...base, ...(o.kind === 'orderStatus' || o.kind === 'orderSms' ? { orderNumber: '', verification: null } : {}), ...o } as QueryRequest;
+}
+
+/** The demo VIP's order of a wok delivered to ADDRESS: its number, and the digits a caller keys. */
+async function vipOrder(store: ShopStore): Promise<{ id: string; digits: string }> {
+  const vip = await store.findByNumber(VIP);
+  if (vip === null) throw new Error('demo customer missing');
+  const made = await store.createOrder({
+    customerId: vip.id, items: [{ sku: 'WOK-01', quantity: 1 }], deliveryMethod: 'express', paymentMethod: 'card', address: ADDRESS,
+    programme: DEMO_PROGRAMME, airing: null, callId: null, agent: null,
+  }, 'user:boss');
+  if (!made.ok) throw new Error(made.reason);
+  return { id: made.value.id, digits: made.value.id.slice(2) };
 }
 
 t.test('order status under the privacy rule; today\'s promotion', async (t) => {
@@ -23,15 +37,7 @@ t.test('order status under the privacy rule; today\'s promotion', async (t) => {
   const shop = new ShopCrmAdapter({ store: { kind: 'sqlite', path: ':memory:' }, seedDemo: true, now: () => now });
   await shop.init();
   t.teardown(() => shop.close());
-  const vip = await shop.store.findByNumber(VIP);
-  if (vip === null) throw new Error('demo customer missing');
-  const made = await shop.store.createOrder({
-    customerId: vip.id, items: [{ sku: 'WOK-01', quantity: 1 }], deliveryMethod: 'express', paymentMethod: 'card', address: ADDRESS,
-    programme: DEMO_PROGRAMME, airing: null, callId: null, agent: null,
-  }, 'user:boss');
-  if (!made.ok) throw new Error(made.reason);
-  const id = made.value.id;
-  const digits = id.slice(2);
+  const { id, digits } = await vipOrder(shop.store);
 
   t.same(await shop.query(ask({ kind: 'orderStatus', orderNumber: digits })), {
     kind: 'orderStatus', orderNumber: id, status: 'ordered', courier: null, waybill: null, amountFen: 29900,
@@ -51,6 +57,7 @@ t.test('order status under the privacy rule; today\'s promotion', async (t) => {
   t.match(await shop.query({ ...stranger, verification: '0001' }), { kind: 'orderStatus', status: 'shipped' }, 'the last 4 digits of the delivery phone');
   t.same(await shop.query(ask({ kind: 'orderStatus', orderNumber: '99999999999999' })), { kind: 'notFound' }, 'no such order: the same answer');
   t.same(await shop.query(ask({ kind: 'orderStatus', orderNumber: digits, caller: '' })), { kind: 'notFound' }, 'a withheld number is nobody');
+  t.same(await shop.query(ask({ kind: 'orderSms', orderNumber: digits })), { kind: 'notFound' }, 'the status by SMS with no SMS configured: nothing sent, and the caller is told so');
 
   t.match(await shop.query(ask({ kind: 'promotion' })), { kind: 'promotion', product: 'WOK-01', priceFen: 29900, gift: 'APRON' },
     'the demo programme\'s wok at 299 with the apron');
@@ -91,4 +98,29 @@ t.test('products to introduce: promoted for the programme first, then the catalo
   t.same(other.kind === 'products' ? other.products.map((p) => [p.sku, p.name, p.offerPriceFen]) : other, [['APRON', 'Apron', null], ['KNIFE-SET', 'Stainless knife set (5)', null]],
     'another programme: no promotion, the catalog by SKU, cut at the limit');
   t.equal(productsOnOffer([], [], 'en', 3).length, 0);
+});
+
+t.test('the status by SMS: under the privacy rule, to the order\'s delivery phone only, through the API\'s request path', async (t) => {
+  const store = await ShopStore.open({ kind: 'sqlite', path: ':memory:' }, {
+    now: () => T0, notifications: { channels: { email: true, sms: true }, events: new Set(['create'] as const), defaultLanguage: 'zh-CN', shopName: '东方购物' },
+  });
+  t.teardown(() => store.close());
+  await seedShopDemo(store, T0);
+  const { id, digits } = await vipOrder(store);
+  const stranger = '+8613999999999';
+  const requests = async () => (await store.notifications(id)).filter((n) => n.request > 0);
+
+  t.same(await answerQuery(store, ask({ kind: 'orderSms', orderNumber: digits, caller: stranger }), T0), { kind: 'notFound' }, 'another number: nothing about the order');
+  t.same(await answerQuery(store, ask({ kind: 'orderSms', orderNumber: '99999999999999' }), T0), { kind: 'notFound' }, 'no such order');
+  t.same(await requests(), [], 'and nothing sent');
+  t.same(await answerQuery(store, ask({ kind: 'orderSms', orderNumber: digits }), T0), { kind: 'orderSms', orderNumber: id }, 'the caller\'s own order');
+  t.same(await answerQuery(store, ask({ kind: 'orderSms', orderNumber: digits, caller: stranger, verification: '0001' }), T0), { kind: 'orderSms', orderNumber: id },
+    'another number with the verification');
+  t.match(await requests(), [
+    { channel: 'sms', event: 'create', status: 'pending', recipient: '13800000001', body: `【东方购物】Vera Ipsen, we received your order ${id}: Cast-iron wok ×1, Apron ×1 (gift), total ¥299.00. We will ship it once it is reviewed.` },
+    { channel: 'sms', event: 'create', status: 'pending', recipient: '13800000001' },
+  ], 'the current status, to the delivery phone (not the customer\'s number, not the caller\'s): one row per request');
+  t.equal((await store.notifications(id)).find((n) => n.request === 0 && n.channel === 'sms')?.recipient, VIP, 'the step\'s own SMS went to the customer\'s number');
+  t.equal(smsNumberOf('138-0000-0001'), '13800000001');
+  t.equal(smsNumberOf(' +86 138 0000 0001'), '+8613800000001');
 });

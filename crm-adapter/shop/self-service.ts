@@ -10,6 +10,12 @@
  * the customer the calling number belongs to, or when they keyed the verification the flow asks
  * for (the last {@link VERIFICATION_DIGITS} digits of the order's delivery phone). Anything else
  * answers `notFound`, as for an order that does not exist, so that order numbers cannot be probed.
+ *
+ * The status by SMS (`orderSms`, docs/shop.md, Notifications on request) follows the same rule and
+ * goes to the order's delivery phone only (the number the verification is about), never to the
+ * calling number: a caller who keyed someone's verification cannot have their order texted to
+ * themselves. It is the API's request path (`ShopStore.requestNotification`): one notification
+ * row, delivered by the worker after the step's own.
  */
 import type { QueryProduct, QueryRequest, QueryResult } from '../contract.ts';
 import { QUERY_PRODUCTS_MAX } from '../contract.ts';
@@ -44,13 +50,32 @@ export function promotionToSay(promos: readonly Promotion[]): { sku: string; pri
   return { sku, price, gift };
 }
 
+/** The SMS number of a delivery phone as typed (`138-0000-0001` → `13800000001`; a leading `+` kept). */
+export function smsNumberOf(phone: string): string {
+  const digits = phone.replace(/\D/g, '');
+  return phone.trimStart().startsWith('+') ? `+${digits}` : digits;
+}
+
+/** The order a caller asks about, when the privacy rule lets them hear of it; null otherwise. */
+async function orderToTell(store: ShopStore, req: Extract<QueryRequest, { kind: 'orderStatus' | 'orderSms' }>): Promise<Order | null> {
+  const order = await store.getOrder(orderIdOf(req.orderNumber));
+  if (order === null) return null;
+  const caller = req.caller === '' ? null : await store.findByNumber(req.caller);
+  return mayTell(order, caller?.id ?? null, req.verification) ? order : null;
+}
+
 /** Answer one query from the shop's data at `now`. */
 export async function answerQuery(store: ShopStore, req: QueryRequest, now: number): Promise<QueryResult> {
-  if (req.kind === 'orderStatus') {
-    const order = await store.getOrder(orderIdOf(req.orderNumber));
+  if (req.kind === 'orderSms') {
+    const order = await orderToTell(store, req);
     if (order === null) return { kind: 'notFound' };
-    const caller = req.caller === '' ? null : await store.findByNumber(req.caller);
-    if (!mayTell(order, caller?.id ?? null, req.verification)) return { kind: 'notFound' };
+    // Refused (SMS not configured, a delivery phone that is no SMS number): nothing is sent, the caller is told so.
+    const r = await store.requestNotification(order.id, 'sms', smsNumberOf(order.address.phone));
+    return r.ok ? { kind: 'orderSms', orderNumber: order.id } : { kind: 'notFound' };
+  }
+  if (req.kind === 'orderStatus') {
+    const order = await orderToTell(store, req);
+    if (order === null) return { kind: 'notFound' };
     const [shipment] = await store.shipments(order.id);
     return {
       kind: 'orderStatus', orderNumber: order.id, status: order.status, courier: shipment?.courierId ?? null,

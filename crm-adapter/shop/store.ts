@@ -14,7 +14,7 @@ import { nextStatus, RESTOCKING_STATUSES, type OrderAction, type OrderSide, type
 import { refuse, SHOP_ERRORS, ShopError, type ShopRefusal, type ShopResult } from './errors.ts';
 import { shopMigrationProvider } from './migrations.ts';
 import { FifoSqliteDialect } from './sqlite-fifo.ts';
-import { isEmailAddress, isSmsNumber, notifyLanguage, renderNotification, type NotifyEvent, type NotifyLanguage } from './templates.ts';
+import { isEmailAddress, isSmsNumber, NOTIFY_EVENTS, notifyLanguage, renderNotification, type NotifyEvent, type NotifyLanguage } from './templates.ts';
 import type {
   CodReconciliation, LogisticsEvent, LogisticsOutcome, LogisticsStatus,
   Actor, Address, CallSummaryOfCustomer, Courier, CourierRule, CourierRulesTable, CouriersTable, DeliveryMethod, PaymentMethod, Shipment, ShipmentsTable, Customer, CustomerCard, CustomerPatch, CustomersTable, ItemRequest, NewCustomer, NewOrder, Note, NoteKind,
@@ -104,7 +104,7 @@ function toCustomer(r: Selectable<CustomersTable>, numbers: string[]): Customer 
 
 function toNotification(r: Selectable<NotificationsTable>): Notification {
   return {
-    id: r.id, orderId: r.order_id, seq: r.seq, channel: r.channel, event: r.event, language: r.language, recipient: r.recipient, subject: r.subject,
+    id: r.id, orderId: r.order_id, seq: r.seq, request: r.request, channel: r.channel, event: r.event, language: r.language, recipient: r.recipient, subject: r.subject,
     body: r.body, status: r.status, attempts: r.attempts, nextAttemptAt: Number(r.next_attempt_at), lastError: r.last_error, createdAt: Number(r.created_at),
     sentAt: r.sent_at === null ? null : Number(r.sent_at),
   };
@@ -605,6 +605,13 @@ export class ShopStore {
   async #queueNotifications(trx: Transaction<ShopDatabase>, orderId: string, event: NotifyEvent, seq: number, now: number): Promise<void> {
     const plan = this.#notify;
     if (plan === undefined || !plan.events.has(event) || (!plan.channels.email && !plan.channels.sms)) return;
+    const rows = await this.#notificationRows(trx, plan, orderId, event, seq, 0, now, plan.channels, null);
+    if (rows.length > 0) await trx.insertInto('shop_notifications').values(rows).execute();
+  }
+
+  /** The rows of one step's (or request's) notifications for `channels`; `smsTo` replaces the customer's first number. */
+  async #notificationRows(trx: Transaction<ShopDatabase>, plan: NotifyPlan, orderId: string, event: NotifyEvent, seq: number, request: number, now: number,
+    channels: { email: boolean; sms: boolean }, smsTo: string | null): Promise<NotificationsTable[]> {
     const o = await trx.selectFrom('shop_orders').select(['customer_id', 'total_fen']).where('id', '=', orderId).executeTakeFirstOrThrow();
     const c = await trx.selectFrom('shop_customers').select(['name', 'language', 'email']).where('id', '=', o.customer_id).executeTakeFirstOrThrow();
     const lang = notifyLanguage(c.language, plan.defaultLanguage);
@@ -619,16 +626,47 @@ export class ShopStore {
     });
     const rows: NotificationsTable[] = [];
     const row = (channel: NotificationChannel, recipient: string, valid: boolean, subject: string | null, body: string): NotificationsTable => ({
-      id: `M${randomUUID()}`, order_id: orderId, seq, channel, event, language: lang, recipient: recipient.slice(0, 254), subject, body,
+      id: `M${randomUUID()}`, order_id: orderId, seq, request, channel, event, language: lang, recipient: recipient.slice(0, 254), subject, body,
       status: valid ? 'pending' : 'failed', attempts: 0, next_attempt_at: now, last_error: valid ? null : `not a valid ${channel === 'email' ? 'e-mail address' : 'SMS number'}`,
       created_at: now, sent_at: null,
     });
-    if (plan.channels.email && c.email !== null) rows.push(row('email', c.email, isEmailAddress(c.email), text.subject, text.email));
-    if (plan.channels.sms) {
-      const n = await trx.selectFrom('shop_customer_numbers').select('number').where('customer_id', '=', o.customer_id).orderBy('created_at').orderBy('number').executeTakeFirst();
-      if (n !== undefined) rows.push(row('sms', n.number, isSmsNumber(n.number), null, text.sms));
+    if (channels.email && c.email !== null) rows.push(row('email', c.email, isEmailAddress(c.email), text.subject, text.email));
+    if (channels.sms) {
+      const n = smsTo ?? (await trx.selectFrom('shop_customer_numbers').select('number').where('customer_id', '=', o.customer_id).orderBy('created_at').orderBy('number').executeTakeFirst())?.number;
+      if (n !== undefined) rows.push(row('sms', n, isSmsNumber(n), null, text.sms));
     }
-    if (rows.length > 0) await trx.insertInto('shop_notifications').values(rows).execute();
+    return rows;
+  }
+
+  /**
+   * A re-send of the order's current status on request (docs/shop.md, Notifications on request):
+   * a notification of the order's last notifying step (its template, rendered now from the order
+   * as it is, in the customer's language) for `channel`, delivered by the worker after that
+   * step's own notification and any earlier request of it. The channel must be configured; the
+   * step need not be in crm.notifications' events (the customer asked). `smsTo` (the IVR: the
+   * order's delivery phone the privacy rule allowed) replaces the customer's first number.
+   * Refused, with nothing written: no such order (SHOP_ERR_NOT_FOUND); the channel not
+   * configured, or no valid address or number to send to (SHOP_ERR_NO_CHANNEL: a request the
+   * worker could only fail is not taken).
+   */
+  async requestNotification(orderId: string, channel: NotificationChannel, smsTo: string | null = null): Promise<ShopResult<Notification>> {
+    const plan = this.#notify;
+    if (plan === undefined || !plan.channels[channel]) return refuse(SHOP_ERRORS.noChannel, `${channel} notifications are not configured`);
+    const now = this.#now();
+    const r = await this.#tx(async (trx) => {
+      const step = await trx.selectFrom('shop_order_history').select(['seq', 'action']).where('order_id', '=', orderId)
+        .where('action', 'in', [...NOTIFY_EVENTS]).orderBy('seq', 'desc').executeTakeFirst();
+      if (step === undefined) throw new Rollback(refuse(SHOP_ERRORS.notFound, `no order ${orderId}`));
+      const request = await this.#nextSeq(trx, 'notification-request');
+      const [row] = await this.#notificationRows(trx, plan, orderId, step.action as NotifyEvent, step.seq, request, now, { email: channel === 'email', sms: channel === 'sms' }, smsTo);
+      const what = channel === 'email' ? 'e-mail address' : 'SMS number';
+      if (row === undefined) throw new Rollback(refuse(SHOP_ERRORS.noChannel, `the customer of ${orderId} has no ${what}`));
+      if (row.status !== 'pending') throw new Rollback(refuse(SHOP_ERRORS.noChannel, `${row.recipient} is not a valid ${what}`));
+      await trx.insertInto('shop_notifications').values(row).execute();
+      return toNotification(row);
+    });
+    if (r.ok) this.#queued();
+    return r;
   }
 
   /** Tell the worker (after a commit) that a step may have written notifications. */
@@ -640,14 +678,16 @@ export class ShopStore {
 
   /**
    * Pending notifications due at `now`, oldest first: only the earliest pending one of each order
-   * and channel (a later one waits for it, so a customer never reads "delivered" before "shipped").
+   * and channel by (step, request) (a later one waits for it, so a customer never reads "delivered"
+   * before "shipped", nor a re-send before the step's own message).
    */
   async dueNotifications(now: number, limit: number): Promise<Notification[]> {
     const rows = await this.db.selectFrom('shop_notifications as n').selectAll('n')
       .where('n.status', '=', 'pending').where('n.next_attempt_at', '<=', now)
       .where(({ not, exists, selectFrom }) => not(exists(selectFrom('shop_notifications as p').select('p.id')
-        .whereRef('p.order_id', '=', 'n.order_id').whereRef('p.channel', '=', 'n.channel').where('p.status', '=', 'pending').whereRef('p.seq', '<', 'n.seq'))))
-      .orderBy('n.next_attempt_at').orderBy('n.order_id').orderBy('n.seq').orderBy('n.channel').limit(limit).execute();
+        .whereRef('p.order_id', '=', 'n.order_id').whereRef('p.channel', '=', 'n.channel').where('p.status', '=', 'pending')
+        .where(({ or, and, eb }) => or([eb('p.seq', '<', eb.ref('n.seq')), and([eb('p.seq', '=', eb.ref('n.seq')), eb('p.request', '<', eb.ref('n.request'))])])))))
+      .orderBy('n.next_attempt_at').orderBy('n.order_id').orderBy('n.seq').orderBy('n.request').orderBy('n.channel').limit(limit).execute();
     return rows.map(toNotification);
   }
 
@@ -663,9 +703,9 @@ export class ShopStore {
     }).where('id', '=', id).execute();
   }
 
-  /** An order's notifications, in step order (e-mail before SMS within a step). */
+  /** An order's notifications, in step order (then requests in order; e-mail before SMS within a step or request). */
   async notifications(orderId: string): Promise<Notification[]> {
-    const rows = await this.db.selectFrom('shop_notifications').selectAll().where('order_id', '=', orderId).orderBy('seq').orderBy('channel').execute();
+    const rows = await this.db.selectFrom('shop_notifications').selectAll().where('order_id', '=', orderId).orderBy('seq').orderBy('request').orderBy('channel').execute();
     return rows.map(toNotification);
   }
 

@@ -248,15 +248,17 @@ export type NotificationChannel = 'email' | 'sms';
 export type NotificationStatus = 'pending' | 'sent' | 'failed';
 
 /**
- * `shop_notifications` (migration 0004): one customer message per (order, history step, channel),
- * written in the transaction of the step, rendered then (the text says what was true at that
- * step), delivered by the notification worker (notify.ts).
+ * `shop_notifications` (migration 0004): one customer message per (order, history step, channel,
+ * request), written in the transaction of the step (or of the request: 0006), rendered then (the
+ * text says what was true at that moment), delivered by the notification worker (notify.ts).
  */
 export interface NotificationsTable {
   id: string;
   order_id: string;
   /** The order-history entry (`shop_order_history.seq`) that caused it: the delivery order per order and channel. */
   seq: number;
+  /** Migration 0006: 0 for the step's own notification; a re-send of that step's status on request: a store-wide counter (> 0), so re-sends go after the step's, in the order asked. */
+  request: number;
   channel: NotificationChannel;
   /** The life-cycle action of the step (`create`, `ship`, ...). */
   event: string;
@@ -572,6 +574,8 @@ export interface Notification {
   id: string;
   orderId: string;
   seq: number;
+  /** 0: the step's own notification; > 0: a re-send on request (docs/shop.md, Notifications on request). */
+  request: number;
   channel: NotificationChannel;
   event: string;
   language: string;

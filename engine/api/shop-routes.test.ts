@@ -28,7 +28,8 @@ t.test('shop routes: validation, roles, media source from the call, codes', asyn
     sessions: { idleMs: 3_600_000, maxAgeMs: 3_600_000 },
     accountLockout: { maxFailures: 5, windowMs: 60_000, lockMs: 60_000 }, sourceLockout: { maxFailures: 50, windowMs: 60_000, lockMs: 60_000 },
   });
-  const shop = await ShopStore.open({ kind: 'sqlite', path: ':memory:' });
+  // E-mail is the one channel configured; no step notifies by itself, so every row is a request's.
+  const shop = await ShopStore.open({ kind: 'sqlite', path: ':memory:' }, { notifications: { channels: { email: true, sms: false }, events: new Set(), defaultLanguage: 'zh-CN', shopName: '东方购物' } });
   t.teardown(() => shop.close());
   await seedShopDemo(shop, Date.now());
   const live = new Map<string, ShopLiveCall>([['call-1', { agent: '1001', caller: '+4915110000004', programme: 'demo-shopping-hour', airing: null, customerId: 'DEMO-REGULAR' }]]);
@@ -155,8 +156,30 @@ t.test('shop routes: validation, roles, media source from the call, codes', asyn
   t.equal(xlsx.headers.get('content-type'), 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
   t.equal(Buffer.from(await xlsx.arrayBuffer()).subarray(0, 2).toString('latin1'), 'PK', 'an XLSX (zip) workbook');
 
+  // Notifications on request: the order's current status again, a new row per request, audited.
+  t.match(await one('POST', `/api/v1/shop/orders/${id}/notify`, { channel: 'fax' }), { status: 400, body: { error: { code: 'API_ERR_VALIDATION' } } });
+  t.match(await one('POST', `/api/v1/shop/orders/${id}/notify`, { channel: 'email', to: 'x@example.com' }), { status: 400 }, 'no recipient from the client');
+  t.match(await two('POST', `/api/v1/shop/orders/${id}/notify`, { channel: 'email' }), { status: 404 }, 'another agent\'s order');
+  t.match(await boss('POST', '/api/v1/shop/orders/SO20000101999999/notify', { channel: 'email' }), { status: 404, body: { error: { code: 'SHOP_ERR_NOT_FOUND' } } });
+  const resent = await one('POST', `/api/v1/shop/orders/${id}/notify`, { channel: 'email' });
+  t.match(resent, { status: 202, body: { orderId: id, channel: 'email', event: 'deliver', status: 'pending', recipient: 'rita.gular@example.com', language: 'en', subject: `Order ${id} delivered` } },
+    'the current status (delivered) in the customer\'s language');
+  t.ok(resent.body.request > 0, 'a request, not the step\'s own');
+  t.match(await boss('POST', `/api/v1/shop/orders/${id}/notify`, { channel: 'email' }), { status: 202, body: { event: 'deliver', request: resent.body.request + 1 } }, 'a second request: a second row');
+  t.same((await shop.notifications(id)).map((n) => [n.event, n.seq, n.request]), [['deliver', resent.body.seq, resent.body.request], ['deliver', resent.body.seq, resent.body.request + 1]]);
+  t.match(await boss('POST', `/api/v1/shop/orders/${id}/notify`, { channel: 'sms' }), { status: 409, body: { error: { code: 'SHOP_ERR_NO_CHANNEL', message: /not configured/ } } }, 'SMS is not configured');
+  const newcomer = await boss('GET', '/api/v1/shop/customers?number=%2B8613911112222');
+  const bare = await boss('POST', '/api/v1/shop/orders', { ...entry, callId: undefined, customerId: newcomer.body.id });
+  t.match(await boss('POST', `/api/v1/shop/orders/${bare.body.id as string}/notify`, { channel: 'email' }), { status: 409, body: { error: { code: 'SHOP_ERR_NO_CHANNEL', message: /no e-mail address/ } } }, 'a customer without an address');
+  t.equal((await shop.notifications(bare.body.id as string)).length, 0, 'a refused request writes nothing');
+  await audit.flushed();
+  t.match(audit.query({ action: 'shop.notify', limit: 10, offset: 0 }), [
+    { actor: 'boss', role: 'supervisor', target: id, detail: { channel: 'email', event: 'deliver' } }, { actor: '1001', role: 'agent', target: id, detail: { channel: 'email', notification: resent.body.id } },
+  ], 'audited: who, which order, which notification');
+
   const doc = await (await fetch(`${base}/api/v1/openapi.json`, { headers: { authorization: `Bearer ${TOKEN}` } })).json() as { paths: Record<string, unknown> };
   t.ok(doc.paths['/api/v1/shop/orders'] !== undefined && doc.paths['/api/v1/shop/orders/{id}/{action}'] !== undefined && doc.paths['/api/v1/shop/shipping/batch'] !== undefined, 'in the OpenAPI document');
+  t.match(doc.paths['/api/v1/shop/orders/{id}/notify'], { post: { parameters: [{ name: 'id', in: 'path', required: true }], requestBody: { required: true } } }, 'the notify route in the OpenAPI document');
   for (const p of ['/api/v1/shop/reports/orders', '/api/v1/shop/reports/delivery']) {
     t.match(doc.paths[p], { get: { parameters: [{ name: 'by', required: true }] } }, `${p} in the OpenAPI document with its filters`);
   }

@@ -5,7 +5,7 @@
  *
  * ```
  *  SHOP_ERR_NOT_FOUND 404 · SHOP_ERR_INVALID 400 · SHOP_ERR_ILLEGAL_TRANSITION, _LOCKED, _CONFLICT,
- *  _OUT_OF_STOCK, _NUMBER_TAKEN 409 · SHOP_ERR_BATCH_TOO_LARGE 413
+ *  _OUT_OF_STOCK, _NUMBER_TAKEN, _NO_CHANNEL 409 · SHOP_ERR_BATCH_TOO_LARGE 413
  * ```
  *
  * Who may do what (the engine decides, the desktop only shows): every signed-in role reads the
@@ -69,7 +69,7 @@ export interface ShopRouteKit {
 const STATUS_OF: Readonly<Record<ShopErrorCode, number>> = {
   SHOP_ERR_NOT_FOUND: 404, SHOP_ERR_INVALID: 400, SHOP_ERR_ILLEGAL_TRANSITION: 409, SHOP_ERR_LOCKED: 409, SHOP_ERR_OUT_OF_STOCK: 409,
   SHOP_ERR_CONFLICT: 409, SHOP_ERR_NUMBER_TAKEN: 409, SHOP_ERR_CONFIG: 500, SHOP_ERR_NO_COURIER: 409, SHOP_ERR_FONT: 500,
-  SHOP_ERR_SIGNATURE: 401, SHOP_ERR_REPLAY: 409, SHOP_ERR_BATCH_TOO_LARGE: 413,
+  SHOP_ERR_SIGNATURE: 401, SHOP_ERR_REPLAY: 409, SHOP_ERR_BATCH_TOO_LARGE: 413, SHOP_ERR_NO_CHANNEL: 409,
 };
 
 const text = (max: number) => z.string().trim().min(1).max(max);
@@ -159,6 +159,7 @@ const customerBody = z.strictObject({
   email: z.string().max(254).refine(isEmailAddress, 'an e-mail address (local@domain)').nullable().default(null),
   address: address.optional(),
 });
+const notifyBody = z.strictObject({ channel: z.enum(['email', 'sms']) });
 const noteBody = z.strictObject({ kind: z.enum(['note', 'complaint']), text: text(1000) });
 const customerQuery = z.strictObject({ number: phone });
 const promotionsQuery = z.strictObject({ programme: shopId.optional(), airing: shopId.optional() });
@@ -180,6 +181,10 @@ const ROUTES = {
   order: { summary: 'One order', tags: ['shop'], params: idParams, responses: { 200: 'Order', ...ERR, 404: 'no such order' } },
   history: { summary: 'An order\'s history: who, when, why', tags: ['shop'], params: idParams, responses: { 200: '{ items: OrderHistoryEntry[] }', ...ERR, 404: 'no such order' } },
   notifications: { summary: 'The customer notifications of an order with their delivery status (pending, sent, failed), in step order', tags: ['shop'], params: idParams, responses: { 200: '{ items: Notification[] }', ...ERR, 404: 'no such order' } },
+  notify: {
+    summary: 'Send the customer the order\'s current status again by e-mail or SMS (docs/shop.md, Notifications on request): a new notification after the step\'s own, delivered by the worker; audited (agent: own orders)',
+    tags: ['shop'], params: idParams, body: notifyBody, responses: { 202: 'Notification', ...ERR, 404: 'no such order', 409: 'SHOP_ERR_NO_CHANNEL' },
+  },
   orderEdit: { summary: 'Change items, address, methods or requests before shipping', tags: ['shop'], params: idParams, body: editBody, responses: { 200: 'Order', ...ERR, 404: 'no such order', 409: 'SHOP_ERR_LOCKED, SHOP_ERR_CONFLICT' } },
   shippingDocument: { summary: 'The shipping document of the order\'s latest shipment, as its courier prints it (PDF; staff)', tags: ['shop'], params: idParams, responses: { 200: 'application/pdf', ...ERR, 403: 'staff only', 404: 'no such order, or not shipped', 500: 'SHOP_ERR_FONT, SHOP_ERR_CONFIG' } },
   logisticsImport: { summary: 'Import a courier\'s logistics CSV (staff): valid lines applied in one transaction, bad lines reported, a re-import applies nothing twice', tags: ['shop'], body: logisticsBody, responses: { 200: 'LogisticsOutcome', ...ERR, 403: 'staff only' } },
@@ -321,6 +326,15 @@ export function registerShopRoutes(app: FastifyInstance, deps: ShopApiDeps, kit:
     const p = parse(idParams, req.params, 'params');
     await ownOrder(req, p.id);
     return { items: await store.notifications(p.id) };
+  });
+
+  app.post('/api/v1/shop/orders/:id/notify', { schema: ROUTES.notify, config: { access: 'signedIn' } }, async (req, reply) => {
+    const p = parse(idParams, req.params, 'params');
+    const b = parse(notifyBody, req.body, 'body');
+    await ownOrder(req, p.id);
+    const n = value(await store.requestNotification(p.id, b.channel));
+    kit.audit?.record({ ...requestActor(req), action: 'shop.notify', target: p.id, detail: { channel: b.channel, notification: n.id, event: n.event } });
+    return reply.code(202).send(n);
   });
 
   app.patch('/api/v1/shop/orders/:id', { schema: ROUTES.orderEdit, config: { access: 'signedIn' } }, async (req) => {

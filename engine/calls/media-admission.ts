@@ -165,7 +165,7 @@ export function defaultQueueOf(flows: Readonly<Record<string, Flow>>, flowId: st
         if (go === null) continue;
       } else if (step.type === 'query') {
         // No order number keyed: an order query finds nothing (query.ts); a promotion is assumed found (the next step).
-        go = step.kind === 'orderStatus' ? step.notFound : null;
+        go = step.kind === 'promotion' ? null : step.notFound;
         if (go === null) continue;
       } else if (step.type === 'goto') go = { type: 'flow', flow: step.flow };
       if (go?.type === 'queue') return vip && go.vipQueue ? go.vipQueue : go.queue;

@@ -7,12 +7,13 @@
  */
 import t from 'tap';
 import { CallRig } from './testing.ts';
-import { CrmQueryRunner, checkQueryResult, promptChecker, queryVariables, readout, runQueryStep, type CrmQuery, type QueryStep } from './query.ts';
+import { CrmQueryRunner, checkQueryResult, promptChecker, queryVariables, readout, runQueryStep, type CrmQuery, type QueryAsk, type QueryStep } from './query.ts';
 import type { Flow, FlowStep } from './types.ts';
 import type { Cdr, QueryRequest, QueryResult } from '../../crm-adapter/index.ts';
 
 const quiet = { warn: () => {} };
 const order: QueryResult = { kind: 'orderStatus', orderNumber: 'SO20261207000001', status: 'shipped', courier: 'SF', waybill: 'SF123', amountFen: 29950 };
+const smsQueued: QueryResult = { kind: 'orderSms', orderNumber: 'SO20261207000001' };
 const promo: QueryResult = { kind: 'promotion', product: 'WOK-01', priceFen: 29900, gift: 'APRON', validUntil: Date.UTC(2027, 0, 1) };
 
 const orderStep = (o: Partial<QueryStep> = {}): QueryStep => ({
@@ -34,6 +35,9 @@ t.test('checkQueryResult: only the typed kinds, bounded fields, no free text', a
     [{ ...promo, validUntil: Number.NaN }, 'promotion', 'no validity'],
   ];
   for (const [r, kind, why] of bad) t.equal(checkQueryResult(r, kind), undefined, why);
+  t.same(checkQueryResult(smsQueued, 'orderSms'), smsQueued, 'the SMS queued for an order');
+  t.equal(checkQueryResult({ kind: 'orderSms', orderNumber: '../x' }, 'orderSms'), undefined, 'a path in its order number');
+  t.equal(checkQueryResult(smsQueued, 'orderStatus'), undefined, 'not the kind asked');
 });
 
 t.test('readout: the order number digit by digit, the status word, the amount in 元角 / yuan-fen', async (t) => {
@@ -52,6 +56,8 @@ t.test('readout: the order number digit by digit, the status word, the amount in
     orderResult: 'found', orderNumber: 'SO20261207000001', orderStatus: 'shipped', orderAmountFen: '29950', orderCourier: 'SF', orderWaybill: 'SF123',
   });
   t.same(queryVariables('promo', 'timeout', null), { promoResult: 'timeout' });
+  t.same(readout(smsQueued, 'zh', () => false), ['zh/order-sms-sent'], 'the SMS: "we are sending it"');
+  t.same(queryVariables('orderSms', 'found', smsQueued), { orderSmsResult: 'found', orderSmsNumber: 'SO20261207000001' });
 });
 
 t.test('promptChecker asks the file system once per name', async (t) => {
@@ -152,6 +158,49 @@ t.test('a found order is read out, then the flow goes on; its variables reach th
   const cdr = await cdrOf(r);
   t.match(cdr?.variables, { orderNumber: 'SO20261207000001', orderResult: 'found', orderStatus: 'shipped', orderAmountFen: '29950' });
   t.same(cdr?.played?.slice(0, 1 + heard.length), ['en/enter-order', ...heard], 'the CDR says what the caller heard, in order');
+});
+
+t.test('the SMS offer after the readout: 1 asks an orderSms query for the order keyed, says it is being sent, completed_ivr; no digit, no SMS', async (t) => {
+  const offer: FlowStep = { type: 'menu', prompts: ['order-sms-offer'], options: { 1: { type: 'flow', flow: 'order-sms' } }, timeoutMs: 5000, retries: 0, invalidPrompts: [] };
+  const flows = {
+    main: { id: 'main', steps: [collect, orderStep(), offer, hangup] },
+    'order-sms': { id: 'order-sms', steps: [orderStep({ kind: 'orderSms', into: 'orderSms' }), hangup] },
+  } satisfies Record<string, Flow>;
+  for (const pressed of [true, false]) {
+    const asked: QueryAsk[] = [];
+    const r = new CallRig({
+      settings: { flows }, hasPrompt: () => true,
+      query: { query: async (a) => { asked.push(a); return { ok: true, result: a.kind === 'orderSms' ? smsQueued : order }; } },
+    });
+    t.teardown(() => r.close());
+    const leg = await keyOrder(r, '20261207000001');
+    r.media.done(leg);
+    await r.settle();
+    t.same(r.media.lastPrompts(leg), ['en/order-sms-offer'], 'after the readout: press 1 to receive this by SMS');
+    if (pressed) {
+      r.media.digit(leg, '1');
+      await r.settle();
+      t.match(asked, [{ kind: 'orderStatus' }, { kind: 'orderSms', orderNumber: '20261207000001', verification: null, caller: r.of('call.arrived')[0]!.caller }], 'the same order, the same rule');
+      t.same(r.media.lastPrompts(leg), ['en/order-sms-sent']);
+      r.media.done(leg);
+      await r.settle();
+    } else {
+      r.media.done(leg);
+      await r.settle();
+      await r.advance(5100);
+      t.equal(asked.length, 1, 'no digit: nothing sent');
+    }
+    t.same(r.media.lastPrompts(leg), ['en/goodbye']);
+    r.media.done(leg);
+    await r.settle();
+    await r.advance(1000);
+    const cdr = await cdrOf(r);
+    t.equal(cdr?.outcome, 'completed_ivr');
+    if (pressed) {
+      t.match(cdr?.variables, { orderResult: 'found', orderSmsResult: 'found', orderSmsNumber: 'SO20261207000001' });
+      t.same(cdr?.played?.slice(-3), ['en/order-sms-offer', 'en/order-sms-sent', 'en/goodbye'], 'what the caller heard, in order');
+    } else t.notOk(cdr?.variables && 'orderSmsResult' in cdr.variables);
+  }
 });
 
 t.test('not found: the not-found prompt and the next step; the caller is never told about another caller\'s order', async (t) => {

@@ -1,8 +1,8 @@
 /**
  * The IVR's CRM query step (issue 17, IVR self-service): ask the CRM adapter's optional `query`
- * (crm-adapter/contract.ts) for an order's status or today's promotion, keep the answer in call
- * variables, and read it out as a prompt sequence built from the typed result — never text from
- * the CRM spoken as it is.
+ * (crm-adapter/contract.ts) for an order's status, the order's status sent by SMS, or today's
+ * promotion, keep the answer in call variables, and read it out as a prompt sequence built from
+ * the typed result — never text from the CRM spoken as it is.
  *
  * ```
  *   query step ──▶ CrmQueryRunner.query (deadline, validation) ──▶ adapter.query?
@@ -126,6 +126,10 @@ export function checkQueryResult(r: unknown, kind: QueryKind): QueryResult | und
   const o = r as Record<string, unknown>;
   if (o['kind'] === 'notFound') return { kind: 'notFound' };
   if (o['kind'] !== kind) return undefined;
+  if (kind === 'orderSms') {
+    const { orderNumber } = o;
+    return typeof orderNumber === 'string' && REFERENCE.test(orderNumber) ? { kind, orderNumber } : undefined;
+  }
   if (kind === 'orderStatus') {
     const { orderNumber, status, courier, waybill, amountFen } = o;
     if (typeof orderNumber !== 'string' || !REFERENCE.test(orderNumber)) return undefined;
@@ -176,6 +180,8 @@ export function queryVariables(into: string, outcome: QueryOutcome, result: Quer
     vars[`${into}AmountFen`] = String(result.amountFen);
     if (result.courier !== null) vars[`${into}Courier`] = result.courier;
     if (result.waybill !== null) vars[`${into}Waybill`] = result.waybill;
+  } else if (result?.kind === 'orderSms') {
+    vars[`${into}Number`] = result.orderNumber;
   } else if (result?.kind === 'promotion') {
     vars[`${into}Product`] = result.product;
     vars[`${into}PriceFen`] = String(result.priceFen);
@@ -201,6 +207,7 @@ export function readoutPrompts(kind: QueryKind, lang: string): string[] {
   const money = lang === 'zh' ? ['money/yuan', 'money/jiao', 'money/fen'] : ['money/yuan', 'money/fen'];
   switch (kind) {
     case 'orderStatus': return ['order-intro', ...QUERY_ORDER_STATUSES.map((s) => `order-status/${s}`), 'order-amount', ...money];
+    case 'orderSms': return ['order-sms-sent'];
     case 'promotion': return ['promotion-today', 'promotion-price', 'promotion-gift', ...money];
     case 'products': return ['products-intro', 'product-for', 'product-press', 'product-price', 'promotion-price', 'promotion-gift', 'product-agent', ...money];
   }
@@ -209,14 +216,17 @@ export function readoutPrompts(kind: QueryKind, lang: string): string[] {
 /**
  * The readout of a result as full prompt names, in speaking order. Order status: "order" + its
  * digits + the status + "the amount is" + the amount (`order-intro 2 0 2 6 … order-status/shipped
- * order-amount 2 百 9 10 9 元`). Promotion: "today's offer" + the product's name (when the prompt
- * set has it: `hasPrompt`) + "special price" + the price [+ "with a free gift" + the gift's name].
+ * order-amount 2 百 9 10 9 元`). Order by SMS: "we are sending it by text message". Promotion:
+ * "today's offer" + the product's name (when the prompt set has it: `hasPrompt`) + "special
+ * price" + the price [+ "with a free gift" + the gift's name].
  */
 export function readout(result: QueryResult, lang: 'en' | 'zh', hasPrompt: (name: string) => boolean): string[] {
   const p = (name: string): string => `${lang}/${name}`;
   switch (result.kind) {
     case 'orderStatus':
       return [p('order-intro'), ...digitsReadout(result.orderNumber, lang), p(`order-status/${result.status}`), p('order-amount'), ...moneyReadout(result.amountFen, lang)];
+    case 'orderSms':
+      return [p('order-sms-sent')];
     case 'promotion': {
       const product = p(productPrompt(result.product));
       const out = [p('promotion-today'), ...(hasPrompt(product) ? [product] : []), p('promotion-price'), ...moneyReadout(result.priceFen, lang)];
@@ -265,12 +275,12 @@ export async function runQueryStep(
   const failed = (outcome: QueryOutcome): QueryStepResult => ({ vars: queryVariables(step.into, outcome, null), prompts: [...step.failedPrompts], action: step.failed, served: false });
   const base = { callId: call.callId, caller: call.caller, dialled: call.dialled, programme: call.programme, airing: call.airing, customerId: call.customerId };
   let ask: QueryAsk;
-  if (step.kind === 'orderStatus') {
+  if (step.kind === 'orderStatus' || step.kind === 'orderSms') {
     const orderNumber = step.orderNumberVar === null ? undefined : own(call.vars, step.orderNumberVar);
     // No order number keyed (the collect step gave up): nothing to ask, the caller goes on as not found.
     if (orderNumber === undefined) return { vars: queryVariables(step.into, 'notFound', null), prompts: [...step.notFoundPrompts], action: step.notFound, served: false };
     const verification = step.verificationVar === null ? null : own(call.vars, step.verificationVar) ?? null;
-    ask = { ...base, kind: 'orderStatus', orderNumber, verification };
+    ask = { ...base, kind: step.kind, orderNumber, verification };
   } else ask = { ...base, kind: 'promotion' };
   if (port === undefined) return failed('unsupported');
   let answer: QueryAnswer;

@@ -41,10 +41,10 @@ export type FlowStep =
   | {
     /** Ask the CRM (query.ts): the answer goes into `<into>…` variables and is read out. */
     type: 'query';
-    kind: 'orderStatus' | 'promotion';
-    /** orderStatus: the variable holding the order number (a collect step's `into`). */
+    kind: 'orderStatus' | 'orderSms' | 'promotion';
+    /** orderStatus, orderSms: the variable holding the order number (a collect step's `into`). */
     orderNumberVar: string | null;
-    /** orderStatus: the variable holding the caller's verification (e.g. the delivery phone's last digits), or null. */
+    /** orderStatus, orderSms: the variable holding the caller's verification (e.g. the delivery phone's last digits), or null. */
     verificationVar: string | null;
     into: string;
     timeoutMs: number;

@@ -103,6 +103,10 @@ const cases: Array<[string, (c: Record<string, any>) => void, string]> = [
     c.crm = { adapter: 'webhook', url: 'http://127.0.0.1:9000/hook', secret: '0123456789abcdef' };
     c.flows.main.unshift({ query: { kind: 'promotion', failed: { queue: 'orders' } } });
   }, 'flows.main[0].query: crm.queryUrl is null: the webhook CRM would answer no query'],
+  ['an orderSms query with the shop sending no SMS', (c) => {
+    c.crm = { adapter: 'shop' };
+    c.flows.main.unshift({ query: { kind: 'orderSms', orderNumber: 'orderNumber', failed: { queue: 'orders' } } });
+  }, 'flows.main[0].query: crm.notifications.sms is null: the shop sends no SMS, so every caller would be told nothing was sent'],
   ['a query fallback to an unknown queue', (c) => { c.crm = { adapter: 'shop' }; c.flows.main.unshift({ query: { kind: 'promotion', failed: { queue: 'sales' } } }); },
     "flows.main[0].query.failed: 'sales' is not a queue"],
   ['a query readout prompt missing in a language', (c) => {
@@ -148,6 +152,23 @@ t.test('a query step: order status needs the order-number variable; a variable n
     type: 'query', kind: 'orderStatus', orderNumber: 'orderNumber', verification: 'pin', into: 'order', timeoutMs: 2000, readout: true,
     notFoundPrompt: 'query-not-found', notFound: null, failedPrompt: 'query-failed', failed: { type: 'queue', queue: 'orders' },
   }, 'the defaults');
+
+  // The SMS offer after the readout: a menu whose 1 goes to an orderSms query (docs/shop.md, Notifications on request).
+  const sms = base();
+  sms.crm = { adapter: 'shop', notifications: { sms: { url: 'http://127.0.0.1:9/sms' } } };
+  sms.flows.main.unshift(
+    { collect: { into: 'orderNumber', prompt: 'enter-order' } },
+    { query: { kind: 'orderStatus', orderNumber: 'orderNumber', failed: { queue: 'orders' } } },
+    { menu: { prompt: 'order-sms-offer', options: { 1: { goto: 'order-sms' } } } },
+  );
+  sms.flows['order-sms'] = [{ query: { kind: 'orderSms', orderNumber: 'orderNumber', failed: { queue: 'orders' } } }, { hangup: { prompt: 'goodbye' } }];
+  t.same(errorsOf(sms), [], 'its prompts in both languages, the shop sending SMS');
+  const parsed = parseConfig(sms, { env: {} });
+  t.match(parsed.ok ? parsed.config.flows['order-sms']?.[0] : null, { type: 'query', kind: 'orderSms', orderNumber: 'orderNumber', into: 'orderSms' });
+  const smsOrderless = base();
+  smsOrderless.crm = { adapter: 'shop', notifications: { sms: { url: 'http://127.0.0.1:9/sms' } } };
+  smsOrderless.flows.main.unshift({ query: { kind: 'orderSms', failed: { queue: 'orders' } } });
+  t.match(errorsOf(smsOrderless), [/orderSms needs orderNumber/]);
 });
 
 t.test('warnings', async (t) => {

@@ -424,6 +424,9 @@ function checkQueries(c: Config, r: CheckReport): void {
         r.errors.push(`${field}: crm.queryUrl is null: the webhook CRM would answer no query`);
       }
       if (s.type === 'products') return;
+      if (s.kind === 'orderSms' && c.crm.adapter === 'shop' && c.crm.notifications.sms === null) {
+        r.errors.push(`${field}: crm.notifications.sms is null: the shop sends no SMS, so every caller would be told nothing was sent`);
+      }
       for (const v of [s.orderNumber, s.verification]) {
         if (v !== null && !collected.has(v)) r.warnings.push(`${field}: variable '${v}' is not set by any collect step`);
       }

@@ -258,7 +258,7 @@ const shopNotifications = z.strictObject({
     token: z.string().min(1).nullable().default(null).describe('Sent as Authorization: Bearer <token>; null = no Authorization header.'),
     body: z.json().default({ to: '{to}', text: '{text}', ref: '{id}' }).describe('The JSON body; in its strings {to} (the number), {text} (the message) and {id} (the notification id, also the Idempotency-Key header) are replaced.'),
     timeoutMs: positiveInt.default(5000).describe('Timeout of one POST (ms).'),
-  }).nullable().default(null).describe('SMS through an HTTP gateway to the customer\'s first number; null = no SMS.'),
+  }).nullable().default(null).describe('SMS through an HTTP gateway to the customer\'s first number (asked for in the IVR, a flow\'s query orderSms: the order\'s delivery phone); null = no SMS.'),
   retry: z.strictObject({
     baseDelayMs: positiveInt.default(5000).describe('Delay after the first failed attempt (ms); doubled each further failure, less up to 20% at random.'),
     maxDelayMs: positiveInt.default(3_600_000).describe('Longest delay between attempts (ms).'),
@@ -510,16 +510,16 @@ export interface FlowBranch {
 }
 
 /**
- * A CRM query (IVR self-service, docs/crm-adapter.md): an order's status or today's promotion,
- * kept in `<into>…` call variables and read out; nothing found → `notFound`, no answer in time or
- * a CRM error → `failed` (an agent).
+ * A CRM query (IVR self-service, docs/crm-adapter.md): an order's status, that status sent by
+ * SMS, or today's promotion, kept in `<into>…` call variables and read out; nothing found →
+ * `notFound`, no answer in time or a CRM error → `failed` (an agent).
  */
 export interface FlowQuery {
   type: 'query';
-  kind: 'orderStatus' | 'promotion';
-  /** orderStatus: the call variable with the order number. */
+  kind: 'orderStatus' | 'orderSms' | 'promotion';
+  /** orderStatus, orderSms: the call variable with the order number. */
   orderNumber: string | null;
-  /** orderStatus: the call variable with the caller's verification, or null. */
+  /** orderStatus, orderSms: the call variable with the caller's verification, or null. */
   verification: string | null;
   into: string;
   timeoutMs: number;
@@ -654,15 +654,18 @@ const branchSchema = z.strictObject({
   else: actionSchema.nullable().default(null).describe('Where it goes otherwise; null = the next step.'),
 });
 
+/** The default prefix of a query's variables by kind (`orderResult`, `orderSmsResult`, `promotionResult`). */
+const QUERY_INTO = { orderStatus: 'order', orderSms: 'orderSms', promotion: 'promotion' } as const;
+
 /** The prefix of a query's variables: short, so that `<into>ValidUntil` stays a variable name. */
 const queryPrefix = z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,19}$/, 'expected a letter, then up to 19 letters, digits or _');
 
 const querySchema = z.strictObject({
-  kind: z.enum(['orderStatus', 'promotion']).describe("What is asked: an order's status by its number, or the promotion on offer now for the dialled number's programme/airing."),
-  orderNumber: varName.nullable().default(null).describe('orderStatus: the call variable holding the order number (a collect step before sets it).'),
+  kind: z.enum(['orderStatus', 'orderSms', 'promotion']).describe("What is asked: an order's status by its number; that status sent by SMS to the order's own phone (after an orderStatus readout: a menu's \"press 1\"); or the promotion on offer now for the dialled number's programme/airing."),
+  orderNumber: varName.nullable().default(null).describe('orderStatus, orderSms: the call variable holding the order number (a collect step before sets it).'),
   verification: varName.nullable().default(null)
-    .describe('orderStatus: the call variable holding what the caller keyed to prove the order is theirs when calling from another number (the shop: the last 4 digits of the delivery phone); null = only orders of the calling number are told.'),
-  into: queryPrefix.nullable().default(null).describe('Prefix of the variables the answer goes into (<into>Result, <into>Status, ...); null = order or promotion.'),
+    .describe('orderStatus, orderSms: the call variable holding what the caller keyed to prove the order is theirs when calling from another number (the shop: the last 4 digits of the delivery phone); null = only orders of the calling number are told.'),
+  into: queryPrefix.nullable().default(null).describe('Prefix of the variables the answer goes into (<into>Result, <into>Status, ...); null = order, orderSms or promotion.'),
   timeoutMs: z.number().int().min(100).max(10_000).default(2000).describe('How long the caller waits for the CRM (ms); then failed.'),
   readout: z.boolean().default(true).describe('Read the answer out (status, amount, price); false = only set the variables.'),
   notFoundPrompt: promptName.nullable().default('query-not-found').describe('Played when the CRM has nothing for the caller; null = none.'),
@@ -670,9 +673,9 @@ const querySchema = z.strictObject({
   failedPrompt: promptName.nullable().default('query-failed').describe('Played when the CRM did not answer in time, failed or has no query; null = none.'),
   failed: actionSchema.describe('Where the caller goes then (an agent: a queue).'),
 }).superRefine((q, ctx) => {
-  if (q.kind === 'orderStatus' && q.orderNumber === null) ctx.addIssue({ code: 'custom', message: 'orderStatus needs orderNumber (the variable with the order number)', path: ['orderNumber'] });
-  if (q.kind === 'promotion' && (q.orderNumber !== null || q.verification !== null)) ctx.addIssue({ code: 'custom', message: 'orderNumber and verification go with orderStatus', path: ['kind'] });
-}).transform((q): FlowQuery => ({ type: 'query', ...q, into: q.into ?? (q.kind === 'orderStatus' ? 'order' : 'promotion') }));
+  if (q.kind !== 'promotion' && q.orderNumber === null) ctx.addIssue({ code: 'custom', message: `${q.kind} needs orderNumber (the variable with the order number)`, path: ['orderNumber'] });
+  if (q.kind === 'promotion' && (q.orderNumber !== null || q.verification !== null)) ctx.addIssue({ code: 'custom', message: 'orderNumber and verification go with orderStatus or orderSms', path: ['kind'] });
+}).transform((q): FlowQuery => ({ type: 'query', ...q, into: q.into ?? QUERY_INTO[q.kind] }));
 
 const productsSchema = z.strictObject({
   max: z.number().int().min(1).max(9).default(3).describe('Most products in the menu (one digit each).'),

@@ -50,6 +50,9 @@ en promotion-price    "at the special price of"
 en promotion-gift     "with a free gift:"
 en query-not-found    "Sorry, we could not find anything for you."
 en query-failed       "Sorry, we cannot look that up right now. Please hold for an agent."
+# The status by SMS after the readout (a menu, then a query orderSms; docs/shop.md, Notifications on request).
+en order-sms-offer    "To receive this by text message, press 1."
+en order-sms-sent     "We are sending it by text message to the phone number of the order."
 # Product introductions (engine/calls/products.ts): products-intro + (product-for + name +
 # product-press + N) per product; description + product-price + amount [+ promotion-price +
 # amount] [+ promotion-gift + name] + product-agent. Names and descriptions: run-time prompts.
@@ -108,6 +111,8 @@ zh promotion-price    "特价"
 zh promotion-gift     "另赠"
 zh query-not-found    "对不起，没有查到相关信息。"
 zh query-failed       "对不起，暂时无法查询，正在为您转接人工服务，请稍候。"
+zh order-sms-offer    "如需短信接收，请按1。"
+zh order-sms-sent     "我们将以短信发送到订单的收货手机。"
 zh products-intro     "为您介绍以下商品。"
 zh product-for        "了解"
 zh product-press      "请按"
