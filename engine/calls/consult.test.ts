@@ -300,7 +300,7 @@ t.test('the consult ring timeout is the queue\'s consultRingTimeoutMs: B not ans
   t.same(r.of('call.consult').map((e) => e.state), ['ringing', 'cancelled']);
 });
 
-t.test('monitoring a consulting or three-way call is refused with a code, and a monitored call joins no conference (the mix was replaced before)', async (t) => {
+t.test('monitoring a consulting or three-way call is refused with a code, a monitored call joins no conference (the mix was replaced before), and monitoring follows the caller back to an agent (it was lost at a hold before)', async (t) => {
   const supervisor = { transport: 'UDP' as const, address: '198.51.100.9', port: 5090 };
   const monitorOf = (rig: CallRig): CallMonitor => new CallMonitor({
     ua: rig.ua, media: rig.media, now: () => rig.clock.now(), log: pino({ level: 'silent' }), call: (id) => rig.calls.bridged(id),
@@ -336,6 +336,32 @@ t.test('monitoring a consulting or three-way call is refused with a code, and a 
     await r.settle();
     t.match(r.calls.conference(callId, 'join'), { ok: false, code: 'CALLS_ERR_MONITORED' }, 'a monitored call joins no conference');
     t.equal(r.media.calls.filter((c) => c.op === 'conference').length, 0);
+  }
+  {
+    // An answered supervisor joins again whenever the caller is bridged to an agent again.
+    let monitor: CallMonitor | undefined;
+    const { r, p2, callId, leg: callerLeg } = await talking(t, { monitor: (rig) => (monitor = monitorOf(rig)) });
+    const agentLeg = allocated(r)[1]!;
+    t.match(await monitor!.start(callId, listen), { ok: true });
+    await r.settle();
+    r.phoneAnswers(r.agentInvites().find((i) => i.headers.get('x-onair-monitor') === 'listen')!, { agentId: 's1', extension: '2009', source: supervisor });
+    await r.settle();
+    const supLeg = allocated(r)[2]!;
+    const mixes = (): string[][] => r.media.calls.flatMap((c) => (c.op === 'conference' ? [c.parties.map((p) => p.leg)] : []));
+    t.same(mixes(), [[callerLeg, agentLeg, supLeg]], 'the supervisor listens');
+    r.calls.hold(callId, 'hold');
+    r.calls.hold(callId, 'resume');
+    await r.settle();
+    t.same(mixes().at(-1), [callerLeg, agentLeg, supLeg], 'joined again after a hold (the unbridge took the caller out of the mix)');
+    t.equal(mixes().length, 2);
+    await r.calls.consult(callId, 'a2');
+    await r.settle();
+    r.phoneAnswers(r.agentInvites().filter((i) => i.headers.get('x-onair-consult') === 'a1').at(-1)!, p2);
+    await r.settle();
+    const consultLeg = allocated(r).at(-1)!;
+    t.match(r.calls.endConsult(callId, 'complete'), { ok: true });
+    await r.settle();
+    t.same(mixes().at(-1), [callerLeg, consultLeg, supLeg], 'after the attended transfer the supervisor listens to the caller and B');
   }
 });
 

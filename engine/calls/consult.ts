@@ -153,6 +153,8 @@ export interface ConsultHost<C extends ConsultCall> {
   changed(call: C, consulted: string, from: string, state: ConsultState, now: number): void;
   /** A supervisor monitors the call (monitor.ts): its mixer of three holds the caller, the agent and the supervisor. */
   monitored(call: C): boolean;
+  /** The caller is bridged to the call's agent again (after the consultation, or to B at completion): monitoring joins again. */
+  bridgedAgain(call: C): void;
 }
 
 interface Consultation<C extends ConsultCall> {
@@ -629,6 +631,7 @@ export class Consults<C extends ConsultCall> {
       this.h.xfer.holdEnded(call.id, now);
       void this.h.media.bridge(callerLeg, agentLeg)
         .then((r) => { if (!r.ok) this.h.log.error({ callId: call.id, code: r.code }, 'bridge back after the consultation failed'); });
+      this.h.bridgedAgain(call);
     }
     this.h.log.info({ callId: call.id, agentId: call.agentId, consulted: c.agent, how }, 'consultation ended: the caller is back with its agent');
   }
@@ -657,6 +660,7 @@ export class Consults<C extends ConsultCall> {
     if (callerLeg !== undefined) {
       void this.h.media.bridge(callerLeg, c.leg)
         .then((r) => { if (!r.ok) this.h.log.error({ callId: call.id, code: r.code }, 'bridge to the consulted agent failed'); });
+      this.h.bridgedAgain(call);
     }
     // The agent's and the consultation's legs end `transfer`, the hold ends, one more transfer.
     this.h.xfer.transferred(call.id, null, now, 'attended');

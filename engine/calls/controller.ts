@@ -257,6 +257,7 @@ export class CallController {
       ringTimeoutMs: (c) => this.queueSettings(c.queue).consultRingTimeoutMs,
       changed: (c, consulted, from, state, at) => this.emit({ type: 'call.consult', callId: c.id, agentId: from, consulted, state, at }),
       monitored: (c) => deps.monitor?.monitoring(c.id) ?? false,
+      bridgedAgain: (c) => this.monitorRejoin(c),
     });
     deps.media.delegate = {
       dtmf: (leg, digit) => this.onDigit(leg, digit),
@@ -1846,7 +1847,13 @@ export class CallController {
     } else if (intent === 'resume' && this.xfer.holdEnded(call.id, now)) {
       void this.d.media.bridge(callerLeg, agentLeg)
         .then((r) => { if (!r.ok) this.d.log.error({ ...this.ctx(call), code: r.code }, 'bridge after hold failed'); });
+      this.monitorRejoin(call);
     }
+  }
+
+  /** The caller is bridged to an agent again: a supervisor monitoring the call joins it again (monitor.ts). */
+  private monitorRejoin(call: Call): void {
+    void this.d.monitor?.rejoin(call.id).catch((err: unknown) => this.d.log.error({ err, ...this.ctx(call) }, 'monitoring not joined again'));
   }
 
   /** Take the caller out of its bridge with its queue's hold music (hold, transfer). */

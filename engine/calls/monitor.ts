@@ -104,6 +104,18 @@ export class CallMonitor {
     return this.byCall.has(callId);
   }
 
+  /**
+   * The caller was bridged to an agent again (after a hold, a consultation, an attended transfer:
+   * the unbridge took the caller and the agent out of the monitoring's mix): the answered
+   * supervisor joins the call's caller and its agent now, the one who has the call.
+   */
+  async rejoin(callId: string): Promise<void> {
+    const m = this.byCall.get(callId);
+    const call = this.d.call(callId);
+    if (m === undefined || !m.answered || call == null) return;
+    await this.join(call, m);
+  }
+
   /** Start (or change the mode of) monitoring a call. */
   async start(callId: string, req: { mode: MonitorMode; supervisor: string | null; number: string | null }): Promise<MonitorStart> {
     const call = this.d.call(callId);
