@@ -18,10 +18,10 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { freeUdpPort, requirePeer } from './testing/index.ts';
 import {
-  SCENARIOS, api, demoQueues, registerSippAgents, startE2e, waitFor, waitForCdrs, within, type EngineRig,
+  SCENARIOS, api, attendedLegs, demoQueues, registerSippAgents, startE2e, startEchoAgent, waitFor, waitForCdrs, within,
 } from './testing/engine-rig.ts';
 import { RawUdp } from './testing/attack.ts';
-import { ToneSocket, answeringPhone, goertzel, rawCaller } from './testing/tones.ts';
+import { ToneSocket, answeringPhone, goertzel, toneCaller } from './testing/tones.ts';
 
 const CALLER_HZ = 697;
 const AGENT_HZ = 1209;
@@ -38,15 +38,6 @@ interface CallView {
   };
 }
 
-/** A raw carrier caller sending 697 Hz to number 100 (queue orders); its sockets close when the test ends. */
-async function toneCaller(t: { teardown(fn: () => unknown): void }, rig: EngineRig, from: string) {
-  const [sip, rtp] = await Promise.all([RawUdp.open(), ToneSocket.open(CALLER_HZ)]);
-  t.teardown(async () => { await sip.close(); rtp.close(); });
-  rtp.start();
-  const dial = await rawCaller(rig, sip, rtp, from, '100');
-  return { rtp, dial };
-}
-
 /** The caller heard `hz` in the last half second of what came after `mark`. */
 function hears(rtp: ToneSocket, mark: number, hz: number): boolean {
   const s = rtp.heard.slice(mark);
@@ -58,19 +49,15 @@ t.test('attended transfer by REFER with Replaces between two sipp agents: the ca
   // A long wrap-up, so that the agents' states can be read after the transfer (the CDR waits for B's).
   const { rig, sipps } = await startE2e(t, { queues: demoQueues({ wrapUpMs: 120_000 }) });
   const engine = rig.engine;
-  const [portA, mediaA, portB, mediaB] = [await freeUdpPort(), await freeUdpPort(), await freeUdpPort(), await freeUdpPort()];
+  const [portA, mediaA] = [await freeUdpPort(), await freeUdpPort()];
   const dialogLog = path.join(rig.dir, 'agent-a.log');
   const aAnswer = sipps.start({
     scenario: path.join(SCENARIOS, 'agent-attended-answer.xml'), localPort: portA, calls: 1, timeoutSec: 30,
     args: ['-d', '200', '-mp', String(mediaA), '-cp', String(await freeUdpPort()), '-trace_logs', '-log_file', dialogLog],
   });
   await registerSippAgents(rig, ['1001'], portA);
-  const b = sipps.start({
-    scenario: path.join(SCENARIOS, 'agent-answer.xml'), localPort: portB, calls: 1, timeoutSec: 60,
-    args: ['-d', '300', '-mp', String(mediaB), '-rtp_echo', '-cp', String(await freeUdpPort())],
-  });
-  await registerSippAgents(rig, ['1006'], portB);
-  const { rtp, dial } = await toneCaller(t, rig, '+4930760000041');
+  const b = await startEchoAgent(rig, sipps, '1006');
+  const { rtp, dial } = await toneCaller(t, rig, CALLER_HZ, '+4930760000041');
   const call = await waitFor('agent 1001 talking', () => engine.calls.list().find((c) => c.phase === 'talking' && c.agentId === '1001'), 15_000);
 
   // A's first sipp answered and logged its side of the dialog; the second goes on with it.
@@ -121,11 +108,7 @@ t.test('attended transfer by REFER with Replaces between two sipp agents: the ca
   t.match(engine.desk.endWrapUp('1006'), { ok: true }, 'B ends its wrap-up: the CDR goes');
   const [cdr] = await waitForCdrs(rig, 1, 15_000);
   t.match(cdr, { callId: call.id, outcome: 'answered', agent: '1006', queue: 'orders', transfers: 1, releasedBy: 'caller' });
-  t.match(cdr?.legs, [
-    { kind: 'agent', agent: '1001', endedBy: 'transfer' },
-    { kind: 'consult', agent: '1006', endedBy: 'transfer' },
-    { kind: 'agent', agent: '1006', endedBy: 'hangup' },
-  ], 'one CDR: agent A, the consultation, agent B');
+  t.match(cdr?.legs, attendedLegs('1001', '1006'), 'one CDR: agent A, the consultation, agent B');
   t.equal(cdr?.legs?.length, 3);
   t.ok((cdr?.holdMs ?? 0) > 0, `the caller's hold during the consultation is holdMs (${cdr?.holdMs})`);
   const metrics = await (await fetch(`http://127.0.0.1:${rig.httpPort}/metrics`)).text();
@@ -149,7 +132,7 @@ t.test('the consulted agent declines: the caller and A talk again, B is free, a 
     args: ['-d', '3000', '-cp', String(await freeUdpPort())],
   });
   await registerSippAgents(rig, ['1006'], portB);
-  const { rtp, dial } = await toneCaller(t, rig, '+4930760000042');
+  const { rtp, dial } = await toneCaller(t, rig, CALLER_HZ, '+4930760000042');
   const call = await waitFor('agent 1001 talking', () => engine.calls.list().find((c) => c.phase === 'talking' && c.agentId === '1001'), 15_000);
   await waitFor('the caller hears A', () => hears(rtp, 0, AGENT_HZ), 10_000);
 

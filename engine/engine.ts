@@ -403,6 +403,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
         contacts: (agentId) => registrar.lookup(agentId).map(phoneTarget),
         agentByExtension: (ext) => registrar.agentOf(ext),
         isAgentSource: (agentId, source) => registrar.isContactSource(agentId, source),
+        isPhoneSource: (source) => registrar.isBindingSource(source),
       },
       observe: (e) => events.observe(e),
       attribute: (planned, dialled, at) => attributeRoute(schedule, planned, dialled, at),

@@ -63,7 +63,7 @@ const ERR = { 400: 'invalid input', 401: 'not signed in', 403: 'your role may no
 const ROUTES = {
   action: { summary: 'Start, stop, pause or resume the recording of a call in progress (paused = silence in the file)', tags: ['recording'], params: actionParams, responses: { 200: '{ state, pausedMs }', ...ERR, 404: 'no such call', 409: 'not talking, policy never, or not in that state' } },
   fetch: { summary: 'A recording (audio/wav), streamed; audited', tags: ['recording'], params: recordingParams, responses: { 200: 'audio/wav', ...ERR, 404: 'no recording of this call' } },
-  monitor: { summary: 'Monitor a call: the supervisor\'s registered phone (supervisor: extension) or a number through an outbound trunk is called; listen, whisper or barge; audited', tags: ['recording'], params: callParams, body: monitorBody, responses: { 200: '{ monitorId }', ...ERR, 404: 'no such call', 409: 'not talking, or already monitored', 503: 'no phone or trunk to call' } },
+  monitor: { summary: 'Monitor a call: the supervisor\'s registered phone (supervisor: extension) or a number through an outbound trunk is called; listen, whisper or barge; audited', tags: ['recording'], params: callParams, body: monitorBody, responses: { 200: '{ monitorId }', ...ERR, 404: 'no such call', 409: 'not talking, already monitored, consulting, or a three-way conference', 503: 'no phone or trunk to call' } },
 } satisfies Record<string, RouteDoc>;
 
 /** HTTP status of a call-control refusal code. */

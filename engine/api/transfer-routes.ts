@@ -111,7 +111,7 @@ const ROUTES = {
   },
   consultConference: {
     summary: 'Three-way conference: while the call\'s agent talks to the consulted agent, the caller joins them (its hold ends); each of the three hears the other two, mixed in the media worker; audited',
-    tags: ['calls'], params: callParams, responses: { 200: '{ agent, state: conference }', ...ERR, 404: 'no such call', 409: 'no answered consultation, or in conference already' },
+    tags: ['calls'], params: callParams, responses: { 200: '{ agent, state: conference }', ...ERR, 404: 'no such call', 409: 'no answered consultation, in conference already, or the call is monitored' },
   },
   conferenceLeave: {
     summary: 'The call\'s agent leaves the conference: the caller and the consulted agent stay together as a call of that agent; the leaving agent is hung up and goes to wrap-up (as a completed consultation); audited',

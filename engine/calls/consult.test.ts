@@ -4,12 +4,19 @@
  * Replaces (matched in B's view of onair's dialog with it) and its refusals, the desktop's complete
  * and cancel, a decline, A hanging up during the consultation, and the CDR's legs. Before the
  * consultation existed every REFER with Replaces was answered 488 and `consult` did not exist.
+ * The consultation A's phone starts itself (phone-consult.ts): it holds the caller, INVITEs B's
+ * extension from its registered source, and REFERs in the caller's dialog with a Replaces naming
+ * that new dialog. Before it, such an INVITE took the carrier path (here: 403 from the trunk
+ * table, no INVITE to B) and no Replaces could name it.
  */
 import t, { type Test } from 'tap';
-import { createResponse, type SipRequest } from '../sip/index.ts';
+import { pino } from 'pino';
+import { createResponse, parseUri, type SipRequest } from '../sip/index.ts';
 import type { Cdr } from '../../crm-adapter/index.ts';
 import { CallRig, type Phone, type RigOptions } from './testing.ts';
 import { DEFAULT_QUEUE_CALL_SETTINGS } from './settings.ts';
+import { CallMonitor } from './monitor.ts';
+import { consultingCall, phoneNotReached, phoneRefusal } from './phone-consult.ts';
 
 const QUEUES: RigOptions['queues'] = [{ id: 'orders', wrapUpMs: 10_000 }, { id: 'service', wrapUpMs: 10_000 }];
 
@@ -291,4 +298,307 @@ t.test('the consult ring timeout is the queue\'s consultRingTimeoutMs: B not ans
   t.equal(r.media.calls.filter((c) => c.op === 'bridge' && c.a === callerLeg && c.b === agentLeg).length, 2, 'caller and A bridged again (after the answer, after the timeout)');
   t.match(r.acd.inspectAgent('a2'), { state: 'idle', callId: null });
   t.same(r.of('call.consult').map((e) => e.state), ['ringing', 'cancelled']);
+});
+
+t.test('monitoring a consulting or three-way call is refused with a code, a monitored call joins no conference (the mix was replaced before), and monitoring follows the caller back to an agent (it was lost at a hold before)', async (t) => {
+  const supervisor = { transport: 'UDP' as const, address: '198.51.100.9', port: 5090 };
+  const monitorOf = (rig: CallRig): CallMonitor => new CallMonitor({
+    ua: rig.ua, media: rig.media, now: () => rig.clock.now(), log: pino({ level: 'silent' }), call: (id) => rig.calls.bridged(id),
+    agents: { contacts: (id) => (id === 's1' ? [{ uri: parseUri('sip:2009@198.51.100.9:5090')!, source: supervisor }] : []), agentByExtension: (e) => (e === '2009' ? 's1' : undefined) },
+    isSupervisorPhone: () => true,
+  });
+  const invitesToSupervisor = (r: CallRig): number => r.wire.sent.filter((s) => s.message.kind === 'request' && s.message.method === 'INVITE' && s.to.port === supervisor.port).length;
+  const listen = { mode: 'listen' as const, supervisor: '2009', number: null };
+  {
+    let monitor: CallMonitor | undefined;
+    const { r, p2, callId } = await talking(t, { monitor: (rig) => (monitor = monitorOf(rig)) });
+    await r.calls.consult(callId, 'a2');
+    await r.settle();
+    t.match(await monitor!.start(callId, listen), { ok: false, code: 'CALLS_ERR_CONSULTING' }, 'B rings: the caller is on hold');
+    r.phoneAnswers(r.agentInvites().at(-1)!, p2);
+    await r.settle();
+    t.match(await monitor!.start(callId, listen), { ok: false, code: 'CALLS_ERR_CONSULTING' }, 'A and B talk');
+    t.match(r.calls.conference(callId, 'join'), { ok: true });
+    t.match(await monitor!.start(callId, listen), { ok: false, code: 'CALLS_ERR_IN_CONFERENCE' }, 'three-way: the mixer has no fourth place');
+    await r.settle();
+    t.equal(invitesToSupervisor(r), 0, 'the supervisor\'s phone is never rung');
+    t.equal(r.media.calls.filter((c) => c.op === 'conference').length, 1, 'the three-way mix stays as it is');
+  }
+  {
+    let monitor: CallMonitor | undefined;
+    const { r, p2, callId } = await talking(t, { monitor: (rig) => (monitor = monitorOf(rig)) });
+    t.match(await monitor!.start(callId, listen), { ok: true }, 'a talking call is monitored');
+    await r.settle();
+    t.equal(invitesToSupervisor(r), 1);
+    await r.calls.consult(callId, 'a2');
+    await r.settle();
+    r.phoneAnswers(r.agentInvites().filter((i) => i.headers.get('x-onair-consult') === 'a1').at(-1)!, p2);
+    await r.settle();
+    t.match(r.calls.conference(callId, 'join'), { ok: false, code: 'CALLS_ERR_MONITORED' }, 'a monitored call joins no conference');
+    t.equal(r.media.calls.filter((c) => c.op === 'conference').length, 0);
+  }
+  {
+    // An answered supervisor joins again whenever the caller is bridged to an agent again.
+    let monitor: CallMonitor | undefined;
+    const { r, p2, callId, leg: callerLeg } = await talking(t, { monitor: (rig) => (monitor = monitorOf(rig)) });
+    const agentLeg = allocated(r)[1]!;
+    t.match(await monitor!.start(callId, listen), { ok: true });
+    await r.settle();
+    r.phoneAnswers(r.agentInvites().find((i) => i.headers.get('x-onair-monitor') === 'listen')!, { agentId: 's1', extension: '2009', source: supervisor });
+    await r.settle();
+    const supLeg = allocated(r)[2]!;
+    const mixes = (): string[][] => r.media.calls.flatMap((c) => (c.op === 'conference' ? [c.parties.map((p) => p.leg)] : []));
+    t.same(mixes(), [[callerLeg, agentLeg, supLeg]], 'the supervisor listens');
+    r.calls.hold(callId, 'hold');
+    r.calls.hold(callId, 'resume');
+    await r.settle();
+    t.same(mixes().at(-1), [callerLeg, agentLeg, supLeg], 'joined again after a hold (the unbridge took the caller out of the mix)');
+    t.equal(mixes().length, 2);
+    await r.calls.consult(callId, 'a2');
+    await r.settle();
+    r.phoneAnswers(r.agentInvites().filter((i) => i.headers.get('x-onair-consult') === 'a1').at(-1)!, p2);
+    await r.settle();
+    const consultLeg = allocated(r).at(-1)!;
+    t.match(r.calls.endConsult(callId, 'complete'), { ok: true });
+    await r.settle();
+    t.same(mixes().at(-1), [callerLeg, consultLeg, supLeg], 'after the attended transfer the supervisor listens to the caller and B');
+  }
+});
+
+// ---- A's phone starts the consultation (phone-consult.ts, Consults.fromPhone) ------------------
+
+function sdp(direction: string): string {
+  return ['v=0', 'o=phone 1 2 IN IP4 198.51.100.7', 's=-', 'c=IN IP4 198.51.100.7', 't=0 0', 'm=audio 50000 RTP/AVP 0 101',
+    'a=rtpmap:0 PCMU/8000', 'a=rtpmap:101 telephone-event/8000', `a=${direction}`, ''].join('\r\n');
+}
+
+let n = 0;
+
+/** A's phone INVITEs `ext` from its registered source: the request (its Call-ID names the A-B dialog). */
+function phoneInvite(r: CallRig, p: Phone, ext: string): SipRequest {
+  return r.invite({ source: p.source, ruri: `sip:${ext}@127.0.0.1`, from: p.extension, to: ext, callId: `a-consult-${++n}@198.51.100.7` }).request;
+}
+
+/** Statuses onair answered to A's INVITE `a`. */
+function statuses(r: CallRig, a: SipRequest): number[] {
+  return r.responses(a.headers.callId).filter((x) => x.headers.cseq.method === 'INVITE').map((x) => x.status);
+}
+
+/** The A-B dialog as A's phone knows it: Call-ID, A's tag, onair's tag (from the 200). */
+function phoneDialog(r: CallRig, a: SipRequest): { callId: string; aTag: string; ourTag: string } {
+  const ok = r.responses(a.headers.callId).find((x) => x.status === 200 && x.headers.cseq.method === 'INVITE')!;
+  return { callId: a.headers.callId, aTag: a.headers.from.params.get('tag')!, ourTag: ok.headers.to.params.get('tag')! };
+}
+
+/** A request from A's phone in its A-B dialog (ACK, BYE). */
+function inPhoneDialog(r: CallRig, a: SipRequest, p: Phone, method: string): void {
+  const d = phoneDialog(r, a);
+  r.deliver([
+    `${method} sip:onair@127.0.0.1:5060 SIP/2.0`,
+    `Via: SIP/2.0/UDP ${p.source.address}:${p.source.port};branch=z9hG4bK-ab-${++n}`,
+    `From: <sip:${p.extension}@198.51.100.7>;tag=${d.aTag}`,
+    `To: <sip:2002@127.0.0.1>;tag=${d.ourTag}`,
+    `Call-ID: ${d.callId}`,
+    `CSeq: ${method === 'ACK' ? 1 : 2} ${method}`,
+    'Max-Forwards: 70',
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n'), p.source);
+}
+
+t.test('consultingCall: by the source of a talking call\'s agent only, never two', async (t) => {
+  const src = { transport: 'UDP' as const, address: '198.51.100.7', port: 5070 };
+  const calls = [{ phase: 'talking' as const, agentId: 'a1' }, { phase: 'queued' as const, agentId: null }];
+  const agents = (at: Record<string, number>) => ({
+    isPhoneSource: (s: typeof src) => Object.values(at).includes(s.port),
+    isAgentSource: (id: string, s: typeof src) => at[id] === s.port,
+  });
+  t.equal(consultingCall(calls, src, agents({ a1: 5070 })), calls[0]);
+  t.equal(consultingCall(calls, { ...src, port: 5071 }, agents({ a1: 5070 })), undefined, 'another port');
+  t.equal(consultingCall([{ phase: 'offering' as const, agentId: 'a1' }], src, agents({ a1: 5070 })), undefined, 'not talking');
+  t.equal(consultingCall([...calls, { phase: 'talking' as const, agentId: 'a2' }], src, agents({ a1: 5070, a2: 5070 })), undefined, 'two lines of one phone: neither');
+  let walked = false;
+  t.equal(consultingCall({ *[Symbol.iterator]() { walked = true; yield* calls; } }, src, { isPhoneSource: () => false, isAgentSource: () => true }), undefined);
+  t.notOk(walked, 'a source no phone registered from walks no call');
+  t.same(phoneRefusal('CALLS_ERR_AGENT_BUSY', { status: 'available' }, true).status, 486);
+  t.same(phoneRefusal('CALLS_ERR_AGENT_BUSY', { status: 'notReady' }, true).status, 480);
+  t.same(phoneRefusal('CALLS_ERR_AGENT_BUSY', { status: 'available' }, false).status, 480, 'no registered phone');
+  t.same(phoneRefusal('CALLS_ERR_UNKNOWN_TARGET', undefined, false).status, 404);
+  t.same([486, 603, 600, 408, undefined].map((s) => phoneNotReached(s).status), [486, 486, 486, 480, 480]);
+});
+
+t.test('A\'s phone holds, INVITEs B, REFERs with Replaces naming that dialog: 180 then 200 to A, caller ══ B, both A dialogs hung up, one CDR', async (t) => {
+  const { r, p1, p2, callId, sip, leg: callerLeg, inv } = await talking(t);
+  const agentLeg = allocated(r)[1]!;
+  r.phoneRequest(inv, p1, 'INVITE', ['Content-Type: application/sdp'], sdp('sendonly'));
+  await r.settle();
+  t.same(r.media.lastPrompts(callerLeg), ['hold/music'], 'the phone held the caller');
+  const a = phoneInvite(r, p1, '2002');
+  await r.settle();
+  const inv2 = r.agentInvites().at(-1)!;
+  t.not(inv2, inv, 'B\'s phone is rung');
+  t.equal(inv2.headers.get('x-onair-consult'), 'a1', 'as a consultation of a1');
+  t.equal(inv2.headers.get('x-onair-call-id'), callId);
+  t.match(r.acd.inspectAgent('a2'), { state: 'reserved', callId }, 'the ACD reserved B');
+  t.match(r.calls.consultView(callId)?.consult, { agent: 'a2', from: 'a1', state: 'ringing' });
+  const [, , consultLeg, phoneLeg] = allocated(r);
+  t.ok(consultLeg !== undefined && phoneLeg !== undefined, 'a leg for B and one for A\'s new dialog');
+  t.notOk(statuses(r, a).some((s) => s >= 180), 'nothing but Trying while B is not ringing yet');
+
+  r.phoneRings(inv2, p2);
+  await r.settle();
+  t.same(statuses(r, a).filter((s) => s >= 180), [180], 'A hears ringing while B rings');
+  refer(r, inv, p1, replacesOf(a.headers.callId, 'x', a.headers.from.params.get('tag')!));
+  await r.settle();
+  t.same(answers(r, inv, 'REFER'), [481], 'no dialog to replace while B rings');
+
+  r.phoneAnswers(inv2, p2);
+  await r.settle();
+  t.same(statuses(r, a).filter((s) => s >= 180), [180, 200], 'A\'s INVITE answered once B answered');
+  const ok = r.responses(a.headers.callId).find((x) => x.status === 200)!;
+  t.match(ok.body.toString('latin1'), /m=audio [1-9]/, 'with onair\'s SDP');
+  inPhoneDialog(r, a, p1, 'ACK');
+  await r.settle();
+  t.ok(r.media.calls.some((c) => c.op === 'bridge' && c.a === phoneLeg && c.b === consultLeg), 'A\'s new dialog ══ B');
+  t.equal(r.media.calls.filter((c) => c.op === 'bridge' && c.a === callerLeg).length, 1, 'the caller stays held (bridged only at the answer)');
+  t.match(r.acd.inspectAgent('a2'), { state: 'onCall', callId });
+
+  const d = phoneDialog(r, a);
+  refer(r, inv, p1, replacesOf(d.callId, d.aTag, d.ourTag));
+  await r.settle();
+  t.same(answers(r, inv, 'REFER'), [481, 481], 'tags swapped: 481');
+  refer(r, inv, p1, replacesOf(d.callId, d.ourTag, d.aTag));
+  await r.settle();
+  t.same(answers(r, inv, 'REFER').at(-1), 202, 'the Replaces names A\'s dialog with B: 202');
+  t.equal(sentIn(r, a, 'BYE').length, 1, 'A\'s dialog with B is ended');
+  const [notify] = sentIn(r, inv, 'NOTIFY');
+  t.equal(notify?.body.toString('latin1').trim(), 'SIP/2.0 200 OK', 'sipfrag 200');
+  r.deliver(createResponse(notify!, 200), p1.source);
+  await r.settle();
+  t.equal(sentIn(r, inv, 'BYE').length, 1, 'then A\'s dialog with the caller');
+  t.ok(r.media.calls.some((c) => c.op === 'release' && c.leg === phoneLeg), 'A\'s new leg released');
+  t.ok(r.media.calls.some((c) => c.op === 'release' && c.leg === agentLeg), 'A\'s leg released');
+  t.ok(r.media.calls.some((c) => c.op === 'bridge' && c.a === callerLeg && c.b === consultLeg), 'the caller bridged to B');
+  t.match(r.calls.list().find((c) => c.id === callId), { phase: 'talking', agentId: 'a2' });
+  t.match(r.acd.inspectAgent('a2'), { state: 'onCall', callId });
+  t.match(r.acd.inspectAgent('a1'), { state: 'wrapUp', callId: null });
+  t.same(r.calls.transferOutcomes().attended, { ok: 1, failed: 0, refused: 2 });
+
+  await r.advance(2000);
+  r.inDialog(sip, 'BYE');
+  await r.settle();
+  t.equal(sentIn(r, inv2, 'BYE').length, 1, 'B hung up with the caller');
+  await r.advance(60_000);
+  t.match(await cdrOf(r, callId), {
+    callId, outcome: 'answered', agent: 'a2', transfers: 1,
+    legs: [{ kind: 'agent', agent: 'a1', endedBy: 'transfer' }, { kind: 'consult', agent: 'a2', endedBy: 'transfer' }, { kind: 'agent', agent: 'a2', endedBy: 'hangup' }],
+  });
+});
+
+/** `<sip:2002@…?Replaces=…>` with the tags as given (to-tag: the recipient's, from-tag: the other's). */
+function replacesOf(callId: string, toTag: string, fromTag: string): string {
+  return `<sip:2002@127.0.0.1?Replaces=${encodeURIComponent(`${callId};to-tag=${toTag};from-tag=${fromTag}`)}>`;
+}
+
+t.test('A\'s phone INVITEs an unknown extension 404, a not-ready B 480, a busy B 486; with no call the INVITE goes the carrier way', async (t) => {
+  const r = new CallRig({ queues: QUEUES });
+  t.teardown(() => r.close());
+  const p1 = r.agent('a1', '2001', 5070);
+  const p2 = r.agent('a2', '2002', 5072, false);
+  const idle = phoneInvite(r, p1, '2002');
+  await r.settle();
+  t.same(statuses(r, idle).filter((s) => s >= 200), [403], 'no call: the trunk table\'s answer as before');
+  t.equal(r.agentInvites().length, 0);
+
+  const { callId } = await r.answeredCall(p1);
+  const unknown = phoneInvite(r, p1, '2999');
+  await r.settle();
+  t.same(statuses(r, unknown).filter((s) => s >= 200), [404], 'no such extension');
+  r.calls.apply(r.acd.setAgentStatus('a2', 'notReady', 'break', r.clock.now()));
+  const notReady = phoneInvite(r, p1, '2002');
+  await r.settle();
+  t.same(statuses(r, notReady).filter((s) => s >= 200), [480], 'B not ready');
+  t.equal(r.calls.consultView(callId)?.consult, null, 'no consultation left');
+
+  // B takes a second caller: busy.
+  r.calls.apply(r.acd.setAgentStatus('a2', 'available', null, r.clock.now()));
+  r.invite();
+  await r.settle();
+  r.media.done(allocated(r)[2]!);
+  await r.settle();
+  r.phoneAnswers(r.agentInvites().at(-1)!, p2);
+  await r.settle();
+  t.match(r.acd.inspectAgent('a2'), { state: 'onCall' });
+  const busy = phoneInvite(r, p1, '2002');
+  await r.settle();
+  t.same(statuses(r, busy).filter((s) => s >= 200), [486], 'B busy');
+  t.equal(r.calls.consultView(callId)?.consult, null);
+  t.match(r.acd.inspectAgent('a1'), { state: 'onCall', callId }, 'A keeps its call');
+});
+
+t.test('A hangs up its dialog with B before a REFER: cancelled, the caller stays held until A resumes; B declining: 486 to A; A cancelling: 487', async (t) => {
+  const { r, p1, p2, callId, sip, leg: callerLeg, inv } = await talking(t);
+  const agentLeg = allocated(r)[1]!;
+  r.phoneRequest(inv, p1, 'INVITE', ['Content-Type: application/sdp'], sdp('sendonly'));
+  await r.settle();
+  const a = phoneInvite(r, p1, '2002');
+  await r.settle();
+  const inv2 = r.agentInvites().at(-1)!;
+  r.phoneAnswers(inv2, p2);
+  await r.settle();
+  inPhoneDialog(r, a, p1, 'ACK');
+  await r.settle();
+  const bridgesBack = (): number => r.media.calls.filter((c) => c.op === 'bridge' && c.a === callerLeg && c.b === agentLeg).length;
+  t.equal(bridgesBack(), 1, 'only the first answer');
+  inPhoneDialog(r, a, p1, 'BYE');
+  await r.settle();
+  t.equal(r.calls.consultView(callId)?.consult, null, 'the consultation is over');
+  t.equal(sentIn(r, inv2, 'BYE').length, 1, 'B is hung up');
+  t.equal(sentIn(r, a, 'BYE').length, 0, 'A hung up its dialog itself');
+  t.match(r.acd.inspectAgent('a2'), { state: 'idle', status: 'available', callId: null }, 'B free at once');
+  t.equal(bridgesBack(), 1, 'the caller stays on hold');
+  t.same(r.media.lastPrompts(callerLeg), ['hold/music']);
+  t.match(r.calls.list().find((c) => c.id === callId), { phase: 'talking', agentId: 'a1' });
+  r.phoneRequest(inv, p1, 'INVITE', ['Content-Type: application/sdp'], sdp('sendrecv'));
+  await r.settle();
+  t.equal(bridgesBack(), 2, 'A resumes: caller ══ A');
+
+  // Again: B declines, A's INVITE gets 486, the caller held stays held.
+  r.phoneRequest(inv, p1, 'INVITE', ['Content-Type: application/sdp'], sdp('sendonly'));
+  await r.settle();
+  const again = phoneInvite(r, p1, '2002');
+  await r.settle();
+  r.phoneRejects(r.agentInvites().at(-1)!, p2, 486);
+  await r.settle();
+  t.same(statuses(r, again).filter((s) => s >= 200), [486], 'B declined: busy');
+  t.equal(bridgesBack(), 2, 'still held');
+  t.match(r.acd.inspectAgent('a2'), { state: 'idle', callId: null });
+
+  // And again: A's phone gives up (CANCEL) while B rings.
+  const third = phoneInvite(r, p1, '2002');
+  await r.settle();
+  const inv3 = r.agentInvites().at(-1)!;
+  r.phoneRings(inv3, p2);
+  await r.settle();
+  r.deliver([
+    'CANCEL sip:2002@127.0.0.1 SIP/2.0', `Via: ${third.headers.get('via')}`, `From: ${third.headers.get('from')}`,
+    `To: ${third.headers.get('to')}`, `Call-ID: ${third.headers.callId}`, 'CSeq: 1 CANCEL', 'Max-Forwards: 70', 'Content-Length: 0', '', '',
+  ].join('\r\n'), p1.source);
+  await r.settle();
+  t.same(statuses(r, third).filter((s) => s >= 200), [487], 'A\'s INVITE: 487');
+  t.equal(sentIn(r, inv3, 'CANCEL').length, 1, 'B\'s phone stops ringing');
+  t.match(r.acd.inspectAgent('a2'), { state: 'idle', callId: null });
+  t.equal(r.calls.consultView(callId)?.consult, null);
+  t.equal(bridgesBack(), 2, 'still held');
+  r.inDialog(sip, 'BYE');
+  await r.advance(60_000);
+  const cdr = await cdrOf(r, callId);
+  t.match(cdr, {
+    agent: 'a1', transfers: 0,
+    legs: [
+      { kind: 'agent', agent: 'a1', endedBy: 'hangup' }, { kind: 'consult', agent: 'a2', endedBy: 'hangup' },
+      { kind: 'consult', agent: 'a2', endedBy: 'failed' }, { kind: 'consult', agent: 'a2', endedBy: 'failed' },
+    ],
+  });
 });

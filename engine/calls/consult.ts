@@ -11,6 +11,9 @@
  *    202 ─▶ A's leg released, caller ══ B (the consult leg is the call's agent leg now), the ACD makes B
  *    the call's agent and A goes to wrap-up (consultCompleted) ─▶ NOTIFY sipfrag 200 ─▶ BYE A's dialog
  *  B not reached / declines / hangs up, or cancel: consult leg released, caller ══ A again (consultEnded)
+ *    (a caller held before the consultation stays held until A resumes)
+ *  from A's phone (phone-consult.ts, `fromPhone`): A's own INVITE to B's extension is A's side (its
+ *    own leg, answered 180 / 183 / 200 as B rings and answers); a Replaces naming it completes too
  *
  *  conference (POST …/consult/conference, A and B talking): caller, A and B in one media-worker
  *    conference, each hearing the mix of the other two (consultConference); then the dissolve
@@ -33,17 +36,18 @@
  */
 import type { Logger } from 'pino';
 import type { Acd, AcdEffect } from '../acd/index.ts';
-import type { Clock, Dialog, DialogDelegate, IncomingRequest, OutgoingInvite, SipResponse, TimerHandle } from '../sip/index.ts';
+import type { Clock, Dialog, DialogDelegate, IncomingInvite, IncomingRequest, OutgoingInvite, SipResponse, TimerHandle } from '../sip/index.ts';
 import type { G711, LegId } from '../../media/index.ts';
-import { acceptAnswer } from '../../media/index.ts';
+import { acceptAnswer, negotiate } from '../../media/index.ts';
 import type { CallerInfo } from '../../crm-adapter/index.ts';
 import type { AgentDirectory, CallMedia, CallUserAgent, ConsultState } from './types.ts';
 import type { CallPhase } from './phase.ts';
-import { agentLocalMedia, answerReinvite, ringAgentPhone, toLegRemote, type AgentLocalMedia } from './ring.ts';
+import { agentLocalMedia, answerReinvite, ringAgentPhone, sdpBody, toLegRemote, type AgentLocalMedia } from './ring.ts';
 import { matchReplaces, type DialogId, type Replaces } from './attended.ts';
 import { notifyRefer, type TransferRefusal, type Transfers } from './transfer.ts';
 import { conferenceOf } from './monitor.ts';
 import { CallsError } from './errors.ts';
+import { phoneNotReached, phoneRefusal } from './phone-consult.ts';
 
 /** How long A's phone has to answer the final NOTIFY before onair hangs its dialog up anyway. */
 const NOTIFY_GRACE_MS = 5000;
@@ -59,6 +63,7 @@ export type ConsultRefusal =
   | 'CALLS_ERR_NO_CONSULT' // no consultation to complete or cancel, or not answered yet for completion or a conference (409)
   | 'CALLS_ERR_IN_CONFERENCE' // a conference asked for twice (409)
   | 'CALLS_ERR_NO_CONFERENCE' // no conference to leave (409)
+  | 'CALLS_ERR_MONITORED' // a supervisor monitors the call: the mixer's three places are taken (409)
   | 'CALLS_ERR_MEDIA'; // no media leg for the consultation (503)
 
 /** The answer of a consultation request: its state, or a refusal. */
@@ -146,6 +151,10 @@ export interface ConsultHost<C extends ConsultCall> {
   ringTimeoutMs(call: C): number;
   /** The consultation changed state (the observers' `call.consult`: desktop, wallboard). */
   changed(call: C, consulted: string, from: string, state: ConsultState, now: number): void;
+  /** A supervisor monitors the call (monitor.ts): its mixer of three holds the caller, the agent and the supervisor. */
+  monitored(call: C): boolean;
+  /** The caller is bridged to the call's agent again (after the consultation, or to B at completion): monitoring joins again. */
+  bridgedAgain(call: C): void;
 }
 
 interface Consultation<C extends ConsultCall> {
@@ -163,6 +172,26 @@ interface Consultation<C extends ConsultCall> {
   readonly startedAt: number;
   answeredAt: number | null;
   conferenceAt: number | null;
+  /** The caller was on hold when the consultation started (A's phone held it): it stays held after a cancel. */
+  readonly heldBefore: boolean;
+  /** A's own dialog with onair when A's phone started the consultation (phone-consult.ts), else undefined. */
+  readonly phone: PhoneSide | undefined;
+}
+
+/**
+ * A's side of a consultation its phone started: A's INVITE to B's extension, answered by onair
+ * (180, 183 with B's early media, 200 once B answered) from a media leg of its own, bridged to
+ * the consultation leg. Its dialog is the one A's REFER names in its Replaces.
+ */
+interface PhoneSide {
+  readonly invite: IncomingInvite;
+  readonly leg: LegId;
+  readonly local: AgentLocalMedia;
+  /** Our SDP answer to A's offer (in the 183 and the 200). */
+  readonly answer: Buffer;
+  /** What A's INVITE was told so far: nothing, 180, or 183 with B's early media bridged. */
+  progress: 'none' | 'ringing' | 'early';
+  dialog: Dialog | undefined;
 }
 
 /** The consultations of one controller's calls (at most one per call). */
@@ -200,7 +229,7 @@ export class Consults<C extends ConsultCall> {
    * refused), a media leg near the caller's is allocated, the caller goes on hold with its queue's
    * music and B's phone rings. Resolves once the INVITE is out (B answers later). Never throws.
    */
-  async start(call: C | undefined, agentId: string): Promise<ConsultAnswer> {
+  async start(call: C | undefined, agentId: string, phone?: IncomingInvite): Promise<ConsultAnswer> {
     if (call === undefined || call.phase === 'ended') return refuse('CALLS_ERR_NO_CALL', 'no such call in progress');
     if (this.active(call.id)) return refuse('CALLS_ERR_CONSULTING', 'the call has a consultation already');
     const callerLeg = call.callerLeg;
@@ -217,25 +246,55 @@ export class Consults<C extends ConsultCall> {
     if (reserved.some((e) => e.type === 'error')) return refuse('CALLS_ERR_AGENT_BUSY', `agent ${agentId} is not available and idle`);
     this.h.apply(reserved);
     this.starting.add(call.id);
-    const leg = await this.h.media.allocate({ near: callerLeg, codec: call.callerCodec, rtpTimeoutMs: this.h.rtpTimeoutMs });
+    // A's phone consulting: A's own dialog gets a leg of its own, next to the caller's too.
+    const wanted = { near: callerLeg, codec: call.callerCodec, rtpTimeoutMs: this.h.rtpTimeoutMs };
+    const [leg, aLeg] = await Promise.all([this.h.media.allocate(wanted), phone === undefined ? undefined : this.h.media.allocate(wanted)]);
     this.starting.delete(call.id);
-    if (!leg.ok) {
+    const releaseLegs = (): void => {
+      if (leg.ok) void this.h.media.release(leg.value.leg);
+      if (aLeg?.ok === true) void this.h.media.release(aLeg.value.leg);
+    };
+    if (!leg.ok || aLeg?.ok === false) {
+      releaseLegs();
       if (call.phase === 'talking') this.h.apply(this.h.acd.consultEnded(call.id, this.h.clock.now()));
-      return refuse('CALLS_ERR_MEDIA', leg.reason);
+      return refuse('CALLS_ERR_MEDIA', leg.ok ? 'no media leg for the agent\'s phone' : leg.reason);
     }
     // The call may have ended or moved meanwhile; the ACD freed B with it (callEnded, transfer).
-    if (call.phase !== 'talking' || call.agentId !== from || call.agentLeg === undefined) {
-      void this.h.media.release(leg.value.leg);
+    // A's phone may have given up (CANCEL) meanwhile too: its INVITE is answered (487) already.
+    if (call.phase !== 'talking' || call.agentId !== from || call.agentLeg === undefined || phone?.answered === true) {
+      releaseLegs();
+      if (call.phase === 'talking' && call.agentId === from) this.h.apply(this.h.acd.consultEnded(call.id, this.h.clock.now()));
       return refuse('CALLS_ERR_NOT_TALKING', 'the call ended while the consultation was set up');
     }
+    let side: PhoneSide | undefined;
+    if (phone !== undefined && aLeg?.ok === true) {
+      const local = agentLocalMedia(aLeg.value, call.callerCodec);
+      const neg = negotiate(phone.request.body.toString('latin1'), local);
+      if (!neg.ok) {
+        releaseLegs();
+        this.h.apply(this.h.acd.consultEnded(call.id, this.h.clock.now()));
+        phone.reject(488, { reason: neg.reason.slice(0, 80) });
+        return refuse('CALLS_ERR_MEDIA', `the phone's offer: ${neg.reason}`);
+      }
+      side = { invite: phone, leg: aLeg.value.leg, local, answer: sdpBody(neg.answer), progress: 'none', dialog: undefined };
+      void this.h.media.setRemote(side.leg, toLegRemote(neg.remote))
+        .then((r) => { if (!r.ok) this.h.log.error({ callId: call.id, code: r.code, reason: r.reason }, 'phone consultation media remote not set'); });
+    }
+    const startedAt = this.h.clock.now();
+    // A caller A held already (the phone's hold key) hears the music: it stays out of the bridge as it is.
+    const heldBefore = !this.h.xfer.holdStarted(call.id, startedAt);
     const c: Consultation<C> = {
       call, agent: agentId, from, stage: 'ringing', leg: leg.value.leg, local: agentLocalMedia(leg.value, call.callerCodec),
-      invite: undefined, dialog: undefined, timer: undefined, startedAt: this.h.clock.now(), answeredAt: null, conferenceAt: null,
+      invite: undefined, dialog: undefined, timer: undefined, startedAt, answeredAt: null, conferenceAt: null, heldBefore, phone: side,
     };
     this.byCall.set(call.id, c);
     this.byLeg.set(c.leg, c);
-    // A caller A held already hears the music: it stays out of the bridge as it is.
-    if (this.h.xfer.holdStarted(call.id, c.startedAt)) this.h.holdCaller(call);
+    if (side !== undefined) {
+      this.byLeg.set(side.leg, c);
+      // A's phone gave up before B answered: RFC 3261 §9.2, the UA answered 487 already.
+      side.invite.onCancel = () => this.end(c, 'cancelled', true);
+    }
+    if (!heldBefore) this.h.holdCaller(call);
     c.invite = ringAgentPhone({
       ua: this.h.ua, contact, agentId, number: call.caller, display: call.customer.name ?? call.caller, local: c.local,
       headers: [
@@ -245,9 +304,10 @@ export class Consults<C extends ConsultCall> {
       ],
       dialogDelegate: this.dialogDelegate(c),
       delegate: {
+        onProgress: (response) => this.progressed(c, response),
         onAccept: (dialog, response) => this.answered(c, dialog, response),
         // A final answer ends the INVITE: nothing left to CANCEL.
-        onReject: () => { c.invite = undefined; this.end(c, 'failed'); },
+        onReject: (response) => { c.invite = undefined; this.end(c, 'failed', false, response.status); },
         onFailure: () => { c.invite = undefined; this.end(c, 'failed'); },
       },
     });
@@ -258,6 +318,23 @@ export class Consults<C extends ConsultCall> {
     this.h.changed(call, agentId, from, 'ringing', c.startedAt);
     this.h.log.info({ callId: call.id, agentId: from, consulted: agentId }, 'consultation started');
     return { ok: true, agent: agentId, state: 'ringing' };
+  }
+
+  /**
+   * A's phone INVITEd an extension while A's call talks (phone-consult.ts found the call by the
+   * INVITE's source): a consultation of B with A's INVITE as A's side, else the refusal's answer
+   * (no such extension 404, B busy 486, B not ready 480). Never throws.
+   */
+  async fromPhone(call: C, invite: IncomingInvite, agentId: string | undefined): Promise<void> {
+    if (agentId === undefined) {
+      invite.reject(404, { reason: 'Not Found' });
+      return;
+    }
+    const r = await this.start(call, agentId, invite);
+    if (r.ok || invite.answered) return;
+    const a = phoneRefusal(r.code, this.h.acd.inspectAgent(agentId), this.h.agents.contacts(agentId).length > 0);
+    invite.reject(a.status, { reason: a.reason });
+    this.h.log.info({ callId: call.id, agentId: call.agentId, consulted: agentId, code: r.code, status: a.status }, 'consultation from the phone refused');
   }
 
   /**
@@ -287,8 +364,10 @@ export class Consults<C extends ConsultCall> {
     const c = this.byCall.get(call.id);
     if (c?.stage === 'conference') return refused('CALLS_ERR_IN_CONFERENCE', 'the call is in a conference already');
     if (c === undefined || c.stage !== 'talking') return refused('CALLS_ERR_NO_CONSULT', 'no answered consultation to join the caller to');
+    if (this.h.monitored(call)) return refused('CALLS_ERR_MONITORED', 'a supervisor monitors the call: no fourth party in the mix');
     const callerLeg = call.callerLeg;
-    const agentLeg = call.agentLeg;
+    // A consultation A's phone started: A talks to B on its own dialog's leg.
+    const agentLeg = c.phone?.leg ?? call.agentLeg;
     if (callerLeg === undefined || agentLeg === undefined) return refused('CALLS_ERR_NOT_TALKING', 'the call has no caller and agent media');
     const now = this.h.clock.now();
     const effects = this.h.acd.consultConference(call.id, now);
@@ -330,11 +409,17 @@ export class Consults<C extends ConsultCall> {
    */
   referred(call: C, req: IncomingRequest, dialog: Dialog | undefined, replaces: Replaces): TransferRefusal | null {
     const c = this.byCall.get(call.id);
-    // In a conference a completion by REFER is A leaving it.
-    const d = c !== undefined && c.stage !== 'ringing' ? c.dialog : undefined;
-    // As B sees the dialog: its local tag is B's (our remote), its remote tag ours.
-    const owned: (DialogId & { c: Consultation<C> })[] = c !== undefined && d !== undefined
-      ? [{ callId: d.callId, localTag: d.remoteTag, remoteTag: d.localTag, early: false, c }] : [];
+    const owned: (DialogId & { c: Consultation<C> })[] = [];
+    // In a conference a completion by REFER is A leaving it. Only answered dialogs: an early one
+    // was not made by onair (RFC 3891 §3: 481).
+    if (c !== undefined && c.stage !== 'ringing') {
+      // As B sees onair's dialog with it: its local tag is B's (our remote), its remote tag ours.
+      const d = c.dialog;
+      if (d !== undefined) owned.push({ callId: d.callId, localTag: d.remoteTag, remoteTag: d.localTag, early: false, c });
+      // A's own dialog (A's phone consulting), in onair's view: onair is the B of the dialog A's phone knows.
+      const p = c.phone?.dialog;
+      if (p !== undefined) owned.push({ callId: p.callId, localTag: p.localTag, remoteTag: p.remoteTag, early: false, c });
+    }
     const m = matchReplaces(replaces, owned);
     if (!m.ok) return m.mismatch === 'noDialog' ? 'replacesNoDialog' : 'replacesNotEarly';
     req.respond(202, { reason: 'Accepted' });
@@ -382,13 +467,15 @@ export class Consults<C extends ConsultCall> {
     c.invite?.cancel();
     if (c.dialog !== undefined && c.dialog.state !== 'terminated') void this.h.ua.bye(c.dialog);
     void this.h.media.release(c.leg);
+    this.releasePhone(c, 480, false);
   }
 
-  /** RTP stopped on a consultation leg: B is gone (true: the leg was one of ours). */
+  /** RTP stopped on a consultation leg: B is gone, or A's own consultation dialog is (true: the leg was one of ours). */
   rtpTimeout(leg: LegId): boolean {
     const c = this.byLeg.get(leg);
     if (c === undefined) return false;
-    this.end(c, 'hangup');
+    if (leg === c.phone?.leg) this.end(c, 'cancelled');
+    else this.end(c, 'hangup');
     return true;
   }
 
@@ -411,6 +498,58 @@ export class Consults<C extends ConsultCall> {
     };
   }
 
+  /**
+   * B's phone rings (A's phone consulting): A's INVITE gets 180, or with B's early media 183 with
+   * our SDP and A's leg bridged to the consultation leg at once (A hears B's ringback).
+   */
+  private progressed(c: Consultation<C>, response: SipResponse): void {
+    const p = c.phone;
+    if (p === undefined || response.status < 180 || p.progress === 'early' || p.invite.answered || this.byCall.get(c.call.id) !== c) return;
+    const sdp = response.body.toString('latin1');
+    const early = sdp.length === 0 ? undefined : acceptAnswer(sdp, c.local);
+    if (early?.ok === true) {
+      p.progress = 'early';
+      void this.h.media.setRemote(c.leg, toLegRemote(early.remote))
+        .then((r) => { if (!r.ok) this.h.log.error({ callId: c.call.id, code: r.code, reason: r.reason }, 'early media remote not set'); });
+      void this.h.media.bridge(p.leg, c.leg)
+        .then((r) => { if (!r.ok) this.h.log.error({ callId: c.call.id, code: r.code }, 'early media bridge failed'); });
+      p.invite.progress(183, { body: p.answer, contentType: 'application/sdp' });
+      return;
+    }
+    if (p.progress === 'none') {
+      p.progress = 'ringing';
+      p.invite.progress(180);
+    }
+  }
+
+  /** A's own consultation dialog (A's phone consulting): A hanging it up cancels the consultation. */
+  private phoneDelegate(c: Consultation<C>): DialogDelegate {
+    const mine = (d: Dialog): boolean => this.byCall.get(c.call.id) === c && c.phone?.dialog === d;
+    return {
+      onBye: (d) => { if (mine(d)) this.end(c, 'cancelled', true); },
+      onTerminated: (d) => { if (mine(d)) this.end(c, 'cancelled', true); },
+      onReinvite: (d, req) => answerReinvite(this.h.media, mine(d) ? c.phone?.leg : undefined, c.phone?.local, d, req),
+      // A REFER here is not in the call's agent dialog: call control's rules answer it (481), INFO 200.
+      onRequest: (d, req) => this.h.agentDialogDelegate(c.call).onRequest?.(d, req),
+    };
+  }
+
+  /**
+   * A's side of a consultation its phone started goes: an unanswered INVITE gets `status`, an
+   * answered dialog a BYE (unless A hung it up: `aLeft`), and its leg is released.
+   */
+  private releasePhone(c: Consultation<C>, status: number, aLeft: boolean): void {
+    const p = c.phone;
+    if (p === undefined) return;
+    p.invite.onCancel = undefined;
+    if (p.dialog !== undefined) {
+      if (!aLeft && p.dialog.state !== 'terminated') void this.h.ua.bye(p.dialog);
+    } else if (!p.invite.answered) {
+      p.invite.reject(status);
+    }
+    void this.h.media.release(p.leg);
+  }
+
   private answered(c: Consultation<C>, dialog: Dialog, response: SipResponse): void {
     c.invite = undefined;
     if (this.byCall.get(c.call.id) !== c) {
@@ -420,11 +559,21 @@ export class Consults<C extends ConsultCall> {
     }
     c.dialog = dialog;
     const answer = acceptAnswer(response.body.toString('latin1'), c.local);
-    const agentLeg = c.call.agentLeg;
+    // A talks to B on its own dialog's leg when its phone started the consultation.
+    const agentLeg = c.phone?.leg ?? c.call.agentLeg;
     if (!answer.ok || agentLeg === undefined) {
       this.h.log.warn({ callId: c.call.id, consulted: c.agent, reason: answer.ok ? 'no agent leg' : answer.reason }, 'consultation answer unusable');
       this.end(c, 'failed');
       return;
+    }
+    const p = c.phone;
+    if (p !== undefined) {
+      p.dialog = p.invite.accept({ body: p.answer, contentType: 'application/sdp', delegate: this.phoneDelegate(c) });
+      // A's phone cancelled as B answered (or refused the dialog): nobody to talk to B.
+      if (p.dialog === undefined) {
+        this.end(c, 'cancelled', true);
+        return;
+      }
     }
     if (c.timer !== undefined) this.h.clock.clearTimer(c.timer);
     c.timer = undefined;
@@ -434,8 +583,11 @@ export class Consults<C extends ConsultCall> {
     // Both at once: the worker takes a leg's commands in order, so the bridge uses this remote.
     void this.h.media.setRemote(c.leg, toLegRemote(answer.remote))
       .then((r) => { if (!r.ok) this.h.log.error({ callId: c.call.id, code: r.code, reason: r.reason }, 'consultation media remote not set'); });
-    void this.h.media.bridge(agentLeg, c.leg)
-      .then((r) => { if (!r.ok) this.h.log.error({ callId: c.call.id, code: r.code }, 'consultation bridge failed'); });
+    // Bridged already for B's early media (A's phone consulting): the worker's bridge stays.
+    if (p?.progress !== 'early') {
+      void this.h.media.bridge(agentLeg, c.leg)
+        .then((r) => { if (!r.ok) this.h.log.error({ callId: c.call.id, code: r.code }, 'consultation bridge failed'); });
+    }
     this.h.xfer.consultLegStarted(c.call.id, c.agent, c.call.queue, now);
     this.h.apply(this.h.acd.consultAnswered(c.call.id, now));
     this.h.changed(c.call, c.agent, c.from, 'talking', now);
@@ -444,9 +596,12 @@ export class Consults<C extends ConsultCall> {
   /**
    * The consultation is over without completion: B's phone stops (CANCEL, or BYE unless it hung
    * up itself), the consult leg goes (the worker unbridges A's), the ACD frees B (after its
-   * wrap-up, out of a conference), and the caller is bridged to A again (its hold ends).
+   * wrap-up, out of a conference), and the caller is bridged to A again (its hold ends), unless
+   * it was held before the consultation: then it stays held until A resumes. A's own dialog (its
+   * phone consulted) is answered or hung up unless A hung it up (`aLeft`); `bStatus` is B's
+   * final answer when it declined.
    */
-  private end(c: Consultation<C>, how: 'failed' | 'hangup' | 'cancelled'): void {
+  private end(c: Consultation<C>, how: 'failed' | 'hangup' | 'cancelled', aLeft = false, bStatus?: number): void {
     if (this.byCall.get(c.call.id) !== c) return;
     this.forget(c);
     const call = c.call;
@@ -456,18 +611,27 @@ export class Consults<C extends ConsultCall> {
     if (c.dialog !== undefined && c.dialog.state !== 'terminated' && how !== 'hangup') void this.h.ua.bye(c.dialog);
     if (c.stage === 'conference') this.dissolve(c);
     void this.h.media.release(c.leg);
+    // A's phone learns it: its INVITE answered (B declined or not reached, or cancelled), its dialog ended.
+    this.releasePhone(c, how === 'cancelled' ? 487 : phoneNotReached(bStatus).status, aLeft);
     if (c.answeredAt === null) this.h.xfer.consultFailed(call.id, c.agent, call.queue, now);
     else if (c.stage === 'conference') this.h.xfer.conferenceEnded(call.id, now);
     else this.h.xfer.consultLegEnded(call.id, now);
     this.h.changed(call, c.agent, c.from, 'cancelled', now);
     if (call.phase !== 'talking') return;
     this.h.apply(this.h.acd.consultEnded(call.id, now));
+    // Held before the consultation (A's phone put the caller on hold): held it stays, until A resumes.
+    // A conference took it off hold (it talked to both): it goes back to A as from any conference.
+    if (c.heldBefore && c.stage !== 'conference') {
+      this.h.log.info({ callId: call.id, agentId: call.agentId, consulted: c.agent, how }, 'consultation ended: the caller stays on hold');
+      return;
+    }
     const callerLeg = call.callerLeg;
     const agentLeg = call.agentLeg;
     if (callerLeg !== undefined && agentLeg !== undefined) {
       this.h.xfer.holdEnded(call.id, now);
       void this.h.media.bridge(callerLeg, agentLeg)
         .then((r) => { if (!r.ok) this.h.log.error({ callId: call.id, code: r.code }, 'bridge back after the consultation failed'); });
+      this.h.bridgedAgain(call);
     }
     this.h.log.info({ callId: call.id, agentId: call.agentId, consulted: c.agent, how }, 'consultation ended: the caller is back with its agent');
   }
@@ -486,6 +650,8 @@ export class Consults<C extends ConsultCall> {
     const formerAgent = call.agentId;
     if (c.stage === 'conference') this.dissolve(c);
     this.h.releaseAgentLeg(call);
+    // A's own consultation dialog (its phone consulted) ends with its leg: A is out of the call.
+    this.releasePhone(c, 480, false);
     call.agentId = c.agent;
     call.agentDialog = c.dialog;
     call.agentLocal = c.local;
@@ -494,6 +660,7 @@ export class Consults<C extends ConsultCall> {
     if (callerLeg !== undefined) {
       void this.h.media.bridge(callerLeg, c.leg)
         .then((r) => { if (!r.ok) this.h.log.error({ callId: call.id, code: r.code }, 'bridge to the consulted agent failed'); });
+      this.h.bridgedAgain(call);
     }
     // The agent's and the consultation's legs end `transfer`, the hold ends, one more transfer.
     this.h.xfer.transferred(call.id, null, now, 'attended');
@@ -523,6 +690,7 @@ export class Consults<C extends ConsultCall> {
   private forget(c: Consultation<C>): void {
     this.byCall.delete(c.call.id);
     this.byLeg.delete(c.leg);
+    if (c.phone !== undefined) this.byLeg.delete(c.phone.leg);
     if (c.timer !== undefined) this.h.clock.clearTimer(c.timer);
     c.timer = undefined;
   }

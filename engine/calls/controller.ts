@@ -50,6 +50,7 @@ import {
 import { runQueryStep, type CrmQuery, type QueryStep } from './query.ts';
 import { planProducts, runProductMenus, type ProductsStep, type RuntimePromptPort } from './products.ts';
 import { Consults, type ConsultAnswer, type ConsultView } from './consult.ts';
+import { consultingCall } from './phone-consult.ts';
 import { notePlayed } from './played.ts';
 import type { BridgeRelay } from './rtpengine-relay.ts';
 import { dtmfDigit, promptPlaylist, runCollect, runMenu, type CollectStep, type DtmfHost, type DtmfInput, type MenuStep } from './dtmf-steps.ts';
@@ -255,6 +256,8 @@ export class CallController {
       agentDialogDelegate: (c) => this.agentDialogDelegate(c), answered: (c, now) => this.answeredBy(c, now),
       ringTimeoutMs: (c) => this.queueSettings(c.queue).consultRingTimeoutMs,
       changed: (c, consulted, from, state, at) => this.emit({ type: 'call.consult', callId: c.id, agentId: from, consulted, state, at }),
+      monitored: (c) => deps.monitor?.monitoring(c.id) ?? false,
+      bridgedAgain: (c) => this.monitorRejoin(c),
     });
     deps.media.delegate = {
       dtmf: (leg, digit) => this.onDigit(leg, digit),
@@ -326,7 +329,7 @@ export class CallController {
     const c = this.calls.get(callId);
     if (c === undefined) return undefined;
     if (c.phase !== 'talking' || c.callerLeg === undefined || c.agentLeg === undefined) return null;
-    return { callId: c.id, caller: c.caller, callerLeg: c.callerLeg, agentLeg: c.agentLeg, codec: c.callerCodec };
+    return { callId: c.id, caller: c.caller, callerLeg: c.callerLeg, agentLeg: c.agentLeg, codec: c.callerCodec, consultation: this.consults.view(c.id)?.state ?? null };
   }
 
   /** Feed an ACD input's effects (registrar, desk and API use this for agent changes). */
@@ -416,6 +419,7 @@ export class CallController {
       this.featureCode(invite, feature);
       return;
     }
+    if (this.phoneConsult(invite)) return;
     const admission = this.d.trunks.admit(invite);
     if (!admission) return;
     const now = this.now();
@@ -1843,7 +1847,13 @@ export class CallController {
     } else if (intent === 'resume' && this.xfer.holdEnded(call.id, now)) {
       void this.d.media.bridge(callerLeg, agentLeg)
         .then((r) => { if (!r.ok) this.d.log.error({ ...this.ctx(call), code: r.code }, 'bridge after hold failed'); });
+      this.monitorRejoin(call);
     }
+  }
+
+  /** The caller is bridged to an agent again: a supervisor monitoring the call joins it again (monitor.ts). */
+  private monitorRejoin(call: Call): void {
+    void this.d.monitor?.rejoin(call.id).catch((err: unknown) => this.d.log.error({ err, ...this.ctx(call) }, 'monitoring not joined again'));
   }
 
   /** Take the caller out of its bridge with its queue's hold music (hold, transfer). */
@@ -1879,6 +1889,22 @@ export class CallController {
     }
     // The phone shows the reason phrase; no media is needed to confirm a state change.
     invite.reject(480, { reason: DESK_PHRASE[action] });
+  }
+
+  /**
+   * An INVITE from the registered phone of a talking call's agent (found by its source, never its
+   * From: phone-consult.ts) is that agent consulting the extension it dialled (consult.ts
+   * `fromPhone`). False: not such an INVITE, it takes the usual path.
+   */
+  private phoneConsult(invite: IncomingInvite): boolean {
+    const call = consultingCall(this.calls.values(), invite.inbound.source, this.d.agents);
+    if (call === undefined) return false;
+    const target = this.d.agents.agentByExtension(unescapeUri(invite.request.uri.user));
+    void this.consults.fromPhone(call, invite, target).catch((err: unknown) => {
+      this.d.log.error({ err, ...this.ctx(call) }, 'consultation from the phone failed');
+      if (!invite.answered) invite.reject(500);
+    });
+    return true;
   }
 
   // ---- ACD timer -------------------------------------------------------------------------------

@@ -32,6 +32,8 @@ export type MonitorRefusal =
   | 'CALLS_ERR_NO_CALL' // no call in progress with this id
   | 'CALLS_ERR_NOT_TALKING' // not bridged to an agent
   | 'CALLS_ERR_MONITORED' // another supervisor monitors it
+  | 'CALLS_ERR_CONSULTING' // its agent consults another agent (the caller on hold)
+  | 'CALLS_ERR_IN_CONFERENCE' // a three-way conference: the media worker's mixer has no fourth place
   | 'CALLS_ERR_NOT_SUPERVISOR' // the extension is not a supervisor's phone
   | 'CALLS_ERR_NO_PHONE' // the supervisor's phone is not registered, or no outbound trunk
   | 'CALLS_ERR_MEDIA'; // no media leg for the supervisor
@@ -46,6 +48,12 @@ export interface MonitoredCall {
   callerLeg: LegId;
   agentLeg: LegId;
   codec: G711;
+  /**
+   * The stage of the call's consultation (consult.ts), null without one. Monitoring joins the
+   * caller's and the agent's legs in a mixer of three: during a consultation that would take the
+   * held caller back to its agent, and a three-way conference has its three parties already.
+   */
+  consultation: 'ringing' | 'talking' | 'conference' | null;
 }
 
 /** What monitoring needs. */
@@ -91,11 +99,30 @@ export class CallMonitor {
     return this.byCall.size;
   }
 
+  /** Whether a supervisor monitors the call (or is being called to). */
+  monitoring(callId: string): boolean {
+    return this.byCall.has(callId);
+  }
+
+  /**
+   * The caller was bridged to an agent again (after a hold, a consultation, an attended transfer:
+   * the unbridge took the caller and the agent out of the monitoring's mix): the answered
+   * supervisor joins the call's caller and its agent now, the one who has the call.
+   */
+  async rejoin(callId: string): Promise<void> {
+    const m = this.byCall.get(callId);
+    const call = this.d.call(callId);
+    if (m === undefined || !m.answered || call == null) return;
+    await this.join(call, m);
+  }
+
   /** Start (or change the mode of) monitoring a call. */
   async start(callId: string, req: { mode: MonitorMode; supervisor: string | null; number: string | null }): Promise<MonitorStart> {
     const call = this.d.call(callId);
     if (call === undefined) return { ok: false, code: 'CALLS_ERR_NO_CALL', message: `no call ${callId} in progress` };
     if (call === null) return { ok: false, code: 'CALLS_ERR_NOT_TALKING', message: `call ${callId} is not talking to an agent` };
+    if (call.consultation === 'conference') return { ok: false, code: 'CALLS_ERR_IN_CONFERENCE', message: `call ${callId} is a three-way conference` };
+    if (call.consultation !== null) return { ok: false, code: 'CALLS_ERR_CONSULTING', message: `the agent of call ${callId} consults another agent` };
     const who = req.supervisor ?? req.number ?? '';
     const current = this.byCall.get(callId);
     if (current !== undefined) {

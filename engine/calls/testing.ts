@@ -28,6 +28,7 @@ import { DEFAULT_QUEUE_CALL_SETTINGS } from './settings.ts';
 import type { AgentDeskPort, CallbackOffers, CallControlEvent, CallMedia, CallsSettings, DeskAction, TrunkAdmission } from './types.ts';
 import type { DialEvents, DialRequest, OutboundCall } from '../outbound/index.ts';
 import type { CrmQuery } from './query.ts';
+import type { CallMonitor } from './monitor.ts';
 
 /** Phase changes (`from>to`) any rig of this process traced. */
 export const PHASE_EDGES_SEEN = new Set<string>();
@@ -206,6 +207,8 @@ export interface RigOptions {
   /** The CRM query of a flow's query step (query.ts) and the prompt set it reads out from. */
   query?: CrmQuery;
   hasPrompt?: (name: string) => boolean;
+  /** Supervisor monitoring, built with the rig (its `calls` is set once this returns). */
+  monitor?: (rig: CallRig) => CallMonitor;
 }
 
 /**
@@ -355,8 +358,9 @@ export class CallRig {
         agentByExtension: (ext) => [...this.phones.values()].find((p) => p.extension === ext)?.agentId,
         isAgentSource: (id, src) => {
           const p = this.phones.get(id);
-          return p !== undefined && p.source.transport === src.transport && p.source.address === src.address && p.source.port === src.port;
+          return p !== undefined && sameSource(p.source, src);
         },
+        isPhoneSource: (src) => [...this.phones.values()].some((p) => sameSource(p.source, src)),
       },
       observe: (e) => {
         if (e.type === 'media.firstPacket') this.firstMediaMs.push(e.latencyMs);
@@ -366,6 +370,7 @@ export class CallRig {
       ...(o.callbacks ? { callbacks: o.callbacks(this) } : {}),
       ...(o.outbound ? { outbound: o.outbound } : {}),
       ...(o.query ? { query: o.query } : {}), ...(o.hasPrompt ? { hasPrompt: o.hasPrompt } : {}),
+      ...(o.monitor ? { monitor: o.monitor(this) } : {}),
     });
     // As engine.ts wires it: new INVITEs to call control.
     this.ua.setDelegate({ onInvite: (invite) => this.calls.onInvite(invite) });
@@ -608,6 +613,10 @@ export class CallRig {
     this.ua.close();
     await this.store.close();
   }
+}
+
+function sameSource(a: Endpoint, b: Endpoint): boolean {
+  return a.transport === b.transport && a.address === b.address && a.port === b.port;
 }
 
 function parseText(text: string): SipMessage | undefined {

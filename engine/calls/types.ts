@@ -287,6 +287,11 @@ export interface AgentDirectory {
    * came from (contract C3): a feature code is only taken from the agent's own phone.
    */
   isAgentSource(agentId: string, source: Endpoint): boolean;
+  /**
+   * True when `source` is where some agent's phone registered from (any agent): one look-up that
+   * lets a carrier's INVITE pass the phone-consultation check (phone-consult.ts) at once.
+   */
+  isPhoneSource(source: Endpoint): boolean;
 }
 
 /** The CRM look-up (crm-adapter), already wrapped with its cache. */

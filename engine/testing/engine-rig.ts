@@ -142,6 +142,26 @@ export async function registerSippAgents(rig: Pick<EngineRig, 'sipPort'>, extens
   if (failed >= 0) throw new Error(`agent ${extensions[failed]} did not register (${regs[failed]?.stderr.slice(0, 300)})`);
 }
 
+/** The legs of a CDR whose call an attended transfer passed from agent `a` to agent `b` (docs/transfer.md). */
+export function attendedLegs(a: string, b: string): Partial<NonNullable<Cdr['legs']>[number]>[] {
+  return [{ kind: 'agent', agent: a, endedBy: 'transfer' }, { kind: 'consult', agent: b, endedBy: 'transfer' }, { kind: 'agent', agent: b, endedBy: 'hangup' }];
+}
+
+/**
+ * One agent phone `extension` as a sipp that answers one call after `ringMs` and echoes the RTP it
+ * gets (`-rtp_echo`: a caller hearing its own tone back proves its audio reached this phone), then
+ * waits for the engine's BYE; registered once this resolves.
+ */
+export async function startEchoAgent(rig: Pick<EngineRig, 'sipPort'>, sipps: SippGroup, extension: string, ringMs = 300): Promise<SippRun> {
+  const [port, media, control] = [await freeUdpPort(), await freeUdpPort(), await freeUdpPort()];
+  const run = sipps.start({
+    scenario: path.join(SCENARIOS, 'agent-answer.xml'), localPort: port, calls: 1, timeoutSec: 60,
+    args: ['-d', String(ringMs), '-mp', String(media), '-rtp_echo', '-cp', String(control)],
+  });
+  await registerSippAgents(rig, [extension], port);
+  return run;
+}
+
 /**
  * The sipp processes of one test: each is killed on `close()` (put it in t.teardown), and
  * `running` says how many are still alive (a test ends with none).

@@ -156,6 +156,18 @@ export async function rawCaller(rig: EngineRig, sip: RawUdp, rtp: ToneSocket, fr
   };
 }
 
+/**
+ * A raw carrier caller sending `hz` to `dialled` (number 100: queue orders), answered: its tone
+ * socket (what it hears) and its dial; the sockets close when the test ends.
+ */
+export async function toneCaller(t: { teardown(fn: () => unknown): void }, rig: EngineRig, hz: number, from: string, dialled = '100') {
+  const [sip, rtp] = await Promise.all([RawUdp.open(), ToneSocket.open(hz)]);
+  t.teardown(async () => { await sip.close(); rtp.close(); });
+  rtp.start();
+  const dial = await rawCaller(rig, sip, rtp, from, dialled);
+  return { rtp, dial };
+}
+
 /** One party of a tone test: its raw SIP socket and the RTP socket that sends its tone. */
 export interface ToneParty {
   sip: RawUdp;
