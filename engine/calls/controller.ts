@@ -1580,6 +1580,12 @@ export class CallController {
       return;
     }
     call.afterPlay = undefined;
+    if (playlist.items.length === 0) {
+      // Nothing to hear (a hang-up step without a prompt): the media worker would report the empty
+      // playlist finished before its reply carries the play id, and `then` would never run.
+      then?.();
+      return;
+    }
     const leg = call.callerLeg;
     void this.d.media.play(leg, playlist).then((r) => {
       if (!r.ok) {

@@ -126,3 +126,12 @@ t.test('branch on office hours and holidays in the configured time zone', async 
   t.equal(h.agentInvites().length, 0, '2026-12-07 in Shanghai is the holiday (it is still the 6th in UTC)');
   t.equal(new Date(T0).toISOString().slice(0, 10), '2026-12-06');
 });
+
+t.test('a hang-up step without a prompt ends the call at once (the empty playlist is not waited for)', async (t) => {
+  const r = rig(t, [{ type: 'hangup', prompts: [] }]);
+  r.invite();
+  await r.settle();
+  await r.advance(100);
+  await r.settle();
+  t.match(r.of('call.ended')[0], { outcome: 'completed_ivr' }, 'the flow ended the call');
+});

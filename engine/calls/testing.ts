@@ -112,6 +112,9 @@ export class FakeMedia implements CallMedia {
     const playId = this.nextPlay++;
     this.lastPlay.set(leg, playId);
     this.calls.push({ op: 'play', leg, playlist, playId });
+    // As the worker does (media/player/playback.ts): an empty playlist is finished at once, its
+    // playbackDone sent before the reply.
+    if (playlist.items.length === 0) this.delegate?.playbackDone?.(leg, playId, 'finished');
     return { ok: true, value: { playId } };
   }
   async stop(leg: LegId): ReturnType<CallMedia['stop']> {
