@@ -45,7 +45,7 @@ import type { CallMonitor, MonitoredCall } from './monitor.ts';
 import { holdIntent, type HoldIntent } from './hold.ts';
 import {
   REFUSAL_STATUS, Transfers, checkApiTransfer, checkRefer, notifyRefer, type ApiTransferAnswer, type ApiTransferTarget, type TransferCounters,
-  type TransferKind, type TransferOutcomes,
+  type ApiTransferRefusal, type TransferKind, type TransferOutcomes, type TransferRefusal,
 } from './transfer.ts';
 import { runQueryStep, type CrmQuery, type QueryStep } from './query.ts';
 import { planProducts, runProductMenus, type ProductsStep, type RuntimePromptPort } from './products.ts';
@@ -161,6 +161,24 @@ interface PendingCdr {
 
 /** How long a transferring phone has to hang up after the final NOTIFY before we do (RFC 3515 §2.4.7). */
 const REFER_BYE_GRACE_MS = 5000;
+
+/** A transfer asked for by a phone's REFER: answered as one (202 and NOTIFYs, or the refusal's status). */
+interface ReferOrigin {
+  req: IncomingRequest;
+  dialog: Dialog | undefined;
+  referredBy: string | null;
+}
+
+/** The SIP refusal of a REFER that the API's rules refused (transfer.ts REFUSAL_STATUS gives the status). */
+const REFER_REFUSAL_OF: Readonly<Record<ApiTransferRefusal, TransferRefusal>> = {
+  CALLS_ERR_NO_CALL: 'notTalking',
+  CALLS_ERR_NOT_TALKING: 'notTalking',
+  CALLS_ERR_UNKNOWN_TARGET: 'unknownTarget',
+  CALLS_ERR_AGENT_BUSY: 'targetBusy',
+  CALLS_ERR_LOOP: 'loop',
+  CALLS_ERR_NO_PHONE: 'cannotDial',
+  CALLS_ERR_MEDIA: 'cannotDial',
+};
 
 /** The SIP reason phrase confirming a feature code on the agent's phone. */
 const DESK_PHRASE: Readonly<Record<DeskAction, string>> = {
@@ -812,6 +830,7 @@ export class CallController {
       fromAgent: !fromCaller, fromCurrentAgent: dialog !== undefined && dialog === call.agentDialog, talking: call.phase === 'talking',
       consulting: this.consults.active(call.id), currentQueue: call.queue, transfers: this.xfer.transfers(call.id), queues: this.d.settings.queues,
       numbers: this.d.settings.numbers, flows: this.d.settings.flows, vip: call.priority > 0, now,
+      agentOfExtension: (user) => this.d.agents.agentByExtension(user), canDial: this.d.outbound !== undefined,
     });
     if (!verdict.ok) {
       this.refuseRefer(call, req, verdict.refusal, verdict.attended === true);
@@ -823,14 +842,28 @@ export class CallController {
       if (refusal !== null) this.refuseRefer(call, req, refusal, true);
       return;
     }
+    if (verdict.kind === 'direct') {
+      // To an agent's extension or a number: the API's rules and path, answered as a REFER.
+      void this.transferCall(call, verdict.target, { req, dialog, referredBy: verdict.referredBy })
+        .catch((err: unknown) => this.d.log.error({ err, ...this.ctx(call) }, 'REFER transfer failed'));
+      return;
+    }
     const effects = this.passOn(call, verdict.queue, verdict.referredBy, 'blind');
     if (effects === null) {
       this.refuseRefer(call, req, 'unknownTarget');
       return;
     }
-    req.respond(202, { reason: 'Accepted' });
+    this.acceptRefer(call, req, dialog);
     this.xfer.counted('blind', 'ok');
     this.apply(effects);
+  }
+
+  /**
+   * A REFER taken: 202, then the NOTIFY progress (100, then the final 200: the caller has left
+   * the phone, RFC 3515 §2.4.7); the phone ends its dialog after the final NOTIFY.
+   */
+  private acceptRefer(call: Call, req: IncomingRequest, dialog: Dialog | undefined): void {
+    req.respond(202, { reason: 'Accepted' });
     if (!dialog) return;
     void notifyRefer(this.d.ua, dialog, 100, 'Trying', false)
       .then(() => notifyRefer(this.d.ua, dialog, 200, 'OK', true))
@@ -877,6 +910,22 @@ export class CallController {
   async transfer(callId: string, target: ApiTransferTarget): Promise<ApiTransferAnswer> {
     const call = this.calls.get(callId);
     if (!call || isEnded(call)) return { ok: false, code: 'CALLS_ERR_NO_CALL', message: `no call ${callId} in progress` };
+    return this.transferCall(call, target, null);
+  }
+
+  /**
+   * One path for an API transfer and a phone's REFER to an agent's extension or a number
+   * (`refer`): the same rules (checkApiTransfer) and effects. A REFER is answered with the
+   * refusal's SIP status, or 202 and the NOTIFY progress; its phone ends the dialog itself after
+   * the final NOTIFY (hung up after a grace), where the API hangs the agent's phone up at once.
+   * Counted as `blind` for a REFER, by target for the API.
+   */
+  private async transferCall(call: Call, target: ApiTransferTarget, refer: ReferOrigin | null): Promise<ApiTransferAnswer> {
+    const refuse = (verdict: { code: ApiTransferRefusal; message: string }, kind: TransferKind): ApiTransferAnswer => {
+      if (refer) this.refuseRefer(call, refer.req, REFER_REFUSAL_OF[verdict.code]);
+      else this.xfer.counted(kind, 'refused');
+      return { ok: false, code: verdict.code, message: verdict.message };
+    };
     const verdict = checkApiTransfer({
       target, talking: call.phase === 'talking' && call.agentDialog !== undefined && !this.consults.active(call.id), currentQueue: call.queue, currentAgent: call.agentId,
       transfers: this.xfer.transfers(call.id), queues: this.d.settings.queues, canDial: this.d.outbound !== undefined,
@@ -885,21 +934,17 @@ export class CallController {
         return a && { free: a.state === 'idle' && a.status === 'available' && this.d.agents.contacts(id).length > 0 };
       },
     });
-    if (!verdict.ok) {
-      this.xfer.counted(verdict.kind, 'refused');
-      return { ok: false, code: verdict.code, message: verdict.message };
-    }
-    if (verdict.kind === 'api_external') return this.toExternal(call, verdict.number);
+    if (!verdict.ok) return refuse(verdict, verdict.kind);
+    const kind: TransferKind = refer ? 'blind' : verdict.kind;
+    if (verdict.kind === 'api_external') return this.toExternal(call, verdict.number, refer, refuse);
     const dialog = call.agentDialog;
     const toAgent = verdict.kind === 'api_agent' ? verdict.agent : undefined;
-    const effects = this.passOn(call, verdict.queue, null, verdict.kind, toAgent);
-    if (effects === null) {
-      this.xfer.counted(verdict.kind, 'refused');
-      return { ok: false, code: 'CALLS_ERR_UNKNOWN_TARGET', message: `the ACD refused queue ${verdict.queue}` };
-    }
-    if (dialog) void this.d.ua.bye(dialog);
-    if (toAgent !== undefined) this.xfer.awaitAgent(call.id, toAgent);
-    else this.xfer.counted('api_queue', 'ok');
+    const effects = this.passOn(call, verdict.queue, refer?.referredBy ?? null, kind, toAgent);
+    if (effects === null) return refuse({ code: 'CALLS_ERR_UNKNOWN_TARGET', message: `the ACD refused queue ${verdict.queue}` }, kind);
+    if (refer) this.acceptRefer(call, refer.req, refer.dialog);
+    else if (dialog) void this.d.ua.bye(dialog);
+    if (toAgent !== undefined) this.xfer.awaitAgent(call.id, toAgent, kind);
+    else this.xfer.counted(kind, 'ok');
     this.apply(effects);
     return { ok: true, kind: verdict.kind, queue: verdict.queue, agent: toAgent ?? null, number: null };
   }
@@ -910,11 +955,11 @@ export class CallController {
    * normalisation, trunk choice, result mapping); answered, the caller is bridged to it; not
    * reached, the caller waits in its queue again with its priority and original arrival.
    */
-  private async toExternal(call: Call, number: string): Promise<ApiTransferAnswer> {
-    const refused = (code: 'CALLS_ERR_NOT_TALKING' | 'CALLS_ERR_MEDIA', message: string): ApiTransferAnswer => {
-      this.xfer.counted('api_external', 'refused');
-      return { ok: false, code, message };
-    };
+  private async toExternal(
+    call: Call, number: string, refer: ReferOrigin | null, refuse: (v: { code: ApiTransferRefusal; message: string }, kind: TransferKind) => ApiTransferAnswer,
+  ): Promise<ApiTransferAnswer> {
+    const kind: TransferKind = refer ? 'blind' : 'api_external';
+    const refused = (code: 'CALLS_ERR_NOT_TALKING' | 'CALLS_ERR_MEDIA', message: string): ApiTransferAnswer => refuse({ code, message }, kind);
     const callerLeg = call.callerLeg;
     if (!callerLeg) return refused('CALLS_ERR_NOT_TALKING', 'the call has no media');
     const leg = await this.d.media.allocate({ near: callerLeg, codec: call.callerCodec, rtpTimeoutMs: this.d.settings.rtpTimeoutMs });
@@ -929,12 +974,13 @@ export class CallController {
     this.to(call, 'external');
     call.agentId = null;
     call.agentDialog = undefined;
-    this.xfer.transferred(call.id, null, now, 'api_external');
+    this.xfer.transferred(call.id, refer?.referredBy ?? null, now, kind);
     // Out of the bridge first (with the music), then the agent's leg goes: the worker unbridges
     // a released leg's partner by itself, and an unbridge after that finds nothing to do.
     this.holdCaller(call, 'transfer');
     this.releaseAgentLeg(call);
-    void this.d.ua.bye(dialog);
+    if (refer) this.acceptRefer(call, refer.req, refer.dialog);
+    else void this.d.ua.bye(dialog);
     // The ACD lets go of the call: its agent goes to wrap-up.
     this.decide(() => this.d.acd.callEnded(call.id, now));
     call.agentLeg = leg.value.leg;
@@ -944,8 +990,8 @@ export class CallController {
     const ext: OutboundCall = this.d.outbound!.dial({
       number, callerId: null, sdp: sdpBody(createOffer(local)), callId: `${call.id}-x${this.xfer.transfers(call.id)}`,
     }, {
-      onAnswered: (a) => this.externalAnswered(call, ext, number, a.sdp, local),
-      onFailed: (f) => this.externalFailed(call, ext, number, f.result),
+      onAnswered: (a) => this.externalAnswered(call, ext, number, a.sdp, local, kind),
+      onFailed: (f) => this.externalFailed(call, ext, number, f.result, kind),
       onEnded: () => {
         if (call.external !== ext) return;
         call.external = undefined;
@@ -960,7 +1006,7 @@ export class CallController {
     return { ok: true, kind: 'api_external', queue: null, agent: null, number };
   }
 
-  private externalAnswered(call: Call, ext: OutboundCall, number: string, sdp: Buffer | null, local: AgentLocalMedia): void {
+  private externalAnswered(call: Call, ext: OutboundCall, number: string, sdp: Buffer | null, local: AgentLocalMedia, kind: TransferKind): void {
     const callerLeg = call.callerLeg;
     const extLeg = call.agentLeg;
     if (call.external !== ext || call.phase !== 'external' || !callerLeg || !extLeg) {
@@ -970,12 +1016,12 @@ export class CallController {
     const answer = acceptAnswer(sdp?.toString('latin1') ?? '', local);
     if (!answer.ok) {
       this.d.log.warn({ ...this.ctx(call), number, reason: answer.reason }, 'external SDP answer unusable');
-      this.externalFailed(call, ext, number, 'unusable answer');
+      this.externalFailed(call, ext, number, 'unusable answer', kind);
       ext.hangup();
       return;
     }
     this.xfer.externalLegStarted(call.id, number, this.now());
-    this.xfer.counted('api_external', 'ok');
+    this.xfer.counted(kind, 'ok');
     // Both at once: the worker takes a leg's commands in order, so the bridge uses this remote.
     void this.d.media.setRemote(extLeg, toLegRemote(answer.remote))
       .then((r) => { if (!r.ok) this.d.log.error({ ...this.ctx(call), code: r.code, reason: r.reason }, 'external media remote not set'); });
@@ -984,13 +1030,13 @@ export class CallController {
   }
 
   /** The number was not reached: the caller waits in its queue again (priority and arrival kept by acd.enqueue). */
-  private externalFailed(call: Call, ext: OutboundCall, number: string, result: string): void {
+  private externalFailed(call: Call, ext: OutboundCall, number: string, result: string, kind: TransferKind): void {
     if (call.external !== ext) return;
     call.external = undefined;
     this.releaseAgentLeg(call);
     if (call.phase !== 'external') return;
     this.xfer.externalFailed(call.id, number, this.now());
-    this.xfer.counted('api_external', 'failed');
+    this.xfer.counted(kind, 'failed');
     this.d.log.info({ ...this.ctx(call), number, result }, 'external number not reached: back to the queue');
     this.enqueue(call, call.queue ?? this.d.settings.defaultCallbackQueue);
   }

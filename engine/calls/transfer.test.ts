@@ -6,7 +6,7 @@
 import t from 'tap';
 import { createResponse, type SipRequest } from '../sip/index.ts';
 import type { Cdr } from '../../crm-adapter/index.ts';
-import { CallRig, type Phone, type RigOptions } from './testing.ts';
+import { CallRig, FakeOutbound, type Phone, type RigOptions } from './testing.ts';
 import { DEFAULT_QUEUE_CALL_SETTINGS } from './settings.ts';
 import { checkRefer, MAX_TRANSFERS, type ReferContext } from './transfer.ts';
 import { matchReplaces, MAX_REPLACES, parseReplaces, replacesInUri, type DialogId } from './attended.ts';
@@ -116,6 +116,71 @@ t.test('a REFER to a number of the plan goes to the queue its flow reaches', asy
   t.match(r.acd.inspectCall(callId), { queueId: 'service' });
 });
 
+t.test('a blind REFER to an agent\'s extension: 202 and NOTIFYs, that agent alone is rung; busy is 486; the phone is not hung up before its NOTIFYs', async (t) => {
+  const r = await rig(t);
+  const p1 = r.agent('a1', '2001', 5070);
+  const { callId, inv } = await answeredCall(r, p1);
+  const p2 = r.agent('a2', '2002', 5072);
+  r.calls.apply(r.acd.setAgentStatus('a2', 'notReady', 'break', r.clock.now()));
+  // a2 is not ready: the API's rule (registered, available and idle) refuses it, 486.
+  fromPhone(r, inv, p1, 'REFER', ['Refer-To: <sip:2002@127.0.0.1>']);
+  await r.settle();
+  t.same(answers(r, inv, 'REFER'), [486], 'the agent named is not free: 486 Busy Here, nothing moved');
+  t.match(r.calls.list()[0], { phase: 'talking', agentId: 'a1' });
+  t.equal(r.calls.transferCounters().targetBusy, 1);
+  r.calls.apply(r.acd.setAgentStatus('a2', 'available', null, r.clock.now()));
+  await r.settle();
+  fromPhone(r, inv, p1, 'REFER', ['Refer-To: <sip:2002@127.0.0.1>', 'Referred-By: <sip:2001@onair.invalid>']);
+  await r.settle();
+  t.same(answers(r, inv, 'REFER'), [486, 202], 'free now: accepted');
+  const ns = await notifies(r, inv, p1);
+  t.same(ns.map((n) => n.body.toString('latin1').trim()), ['SIP/2.0 100 Trying', 'SIP/2.0 200 OK']);
+  t.equal(r.wire.sent.filter((s) => s.message.kind === 'request' && s.message.method === 'BYE' && s.message.headers.callId === inv.headers.callId).length, 0,
+    'the phone ends its dialog itself after the final NOTIFY (no BYE at once, as the API does)');
+  const inv2 = r.agentInvites().at(-1)!;
+  t.not(inv2, inv, 'agent a2 is rung');
+  t.equal(inv2.headers.get('referred-by'), '<sip:2001@onair.invalid>', 'Referred-By passed on (RFC 3892)');
+  r.phoneAnswers(inv2, p2);
+  await r.settle();
+  t.match(r.calls.list()[0], { phase: 'talking', agentId: 'a2' });
+  t.same(r.calls.transferOutcomes().blind, { ok: 1, failed: 0, refused: 1 }, 'counted as the phone\'s blind transfers');
+  r.phoneHangsUp(inv, p1);
+  r.inDialog(r.of('call.arrived')[0]!.sipCallId, 'BYE');
+  await r.settle();
+  await r.advance(60_000);
+  t.match((await cdrOf(r, callId))?.legs, [{ agent: 'a1', endedBy: 'transfer' }, { agent: 'a2', endedBy: 'hangup' }]);
+});
+
+t.test('a blind REFER to a telephone number: dialled through the outbound trunk, bridged on answer; without a trunk 503', async (t) => {
+  const none = await rig(t);
+  const q1 = none.agent('a1', '2001', 5070);
+  const c0 = await answeredCall(none, q1);
+  fromPhone(none, c0.inv, q1, 'REFER', ['Refer-To: <sip:+8613800138000@127.0.0.1>']);
+  await none.settle();
+  t.same(answers(none, c0.inv, 'REFER'), [503], 'no outbound trunk: 503, the call stays');
+  t.equal(none.calls.list()[0]?.phase, 'talking');
+
+  const outbound = new FakeOutbound();
+  const r = await rig(t, { outbound });
+  const p1 = r.agent('a1', '2001', 5070);
+  const { callId, leg, inv } = await answeredCall(r, p1);
+  fromPhone(r, inv, p1, 'REFER', ['Refer-To: <sip:+8613800138000@127.0.0.1>']);
+  await r.settle();
+  t.same(answers(r, inv, 'REFER'), [202]);
+  t.equal(outbound.dials.length, 1, 'one dial');
+  t.match(outbound.dials[0]!.req, { number: '+8613800138000', callId: `${callId}-x1` });
+  t.equal(r.acd.inspectAgent('a1')?.state, 'wrapUp', 'the transferring agent is in wrap-up');
+  await notifies(r, inv, p1);
+  outbound.answer(0);
+  await r.settle();
+  t.match(r.media.calls.filter((c) => c.op === 'bridge').at(-1), { a: leg }, 'the caller is bridged to the number');
+  t.same(r.calls.transferOutcomes().blind, { ok: 1, failed: 0, refused: 0 });
+  outbound.hangUp(0);
+  await r.settle();
+  await r.advance(60_000);
+  t.match((await cdrOf(r, callId))?.legs, [{ kind: 'agent', agent: 'a1', endedBy: 'transfer' }, { kind: 'external', number: '+8613800138000', endedBy: 'hangup' }]);
+});
+
 t.test('hostile REFERs are refused with the RFC\'s status, counted, and change nothing', async (t) => {
   const r = await rig(t);
   const p1 = r.agent('a1', '2001', 5070);
@@ -145,7 +210,7 @@ t.test('hostile REFERs are refused with the RFC\'s status, counted, and change n
   t.equal(r.acd.inspectCall(callId)?.state, 'talking', 'still talking to a1');
   const c = r.calls.transferCounters();
   t.same({ ...c }, {
-    accepted: 0, malformed: 5, notAgent: 1, staleDialog: 0, notTalking: 0, unsupported: 1, replacesNoDialog: 1, replacesNotEarly: 0, unknownTarget: 3, loop: 1,
+    accepted: 0, malformed: 5, notAgent: 1, staleDialog: 0, notTalking: 0, unsupported: 1, replacesNoDialog: 1, replacesNotEarly: 0, unknownTarget: 3, loop: 1, targetBusy: 0, cannotDial: 0,
   });
   t.same(r.calls.transferOutcomes().attended, { ok: 0, failed: 0, refused: 2 }, 'the REFERs with Replaces count as attended transfers refused');
   t.same(r.calls.transferOutcomes().blind, { ok: 0, failed: 0, refused: 10 }, 'the others as blind ones');
@@ -166,6 +231,22 @@ t.test('checkRefer: a call passed on too often is a loop', async (t) => {
   t.match(checkRefer({ ...base, transfers: MAX_TRANSFERS }), { ok: false, refusal: 'loop' });
   t.match(checkRefer({ ...base, talking: false }), { ok: false, refusal: 'notTalking' });
   t.match(checkRefer({ ...base, referredBy: ' <sip:2001@x> ' }), { ok: true, referredBy: '<sip:2001@x>' });
+});
+
+t.test('checkRefer: the addressing rule — queue, number of the plan, agent extension, telephone number', async (t) => {
+  const base: ReferContext = {
+    referTo: ['<sip:service@x>'], referredBy: undefined, fromAgent: true, fromCurrentAgent: true, talking: true, currentQueue: 'orders',
+    transfers: 0, queues: { orders: 1, service: 1, 2002: 1 }, numbers: {}, flows: {}, vip: false, now: 0,
+    agentOfExtension: (u) => (u === '2002' || u === '2003' ? `agent-${u}` : undefined), canDial: true,
+  };
+  const to = (user: string, o: Partial<ReferContext> = {}) => checkRefer({ ...base, ...o, referTo: [`<sip:${user}@x>`] });
+  t.match(to('2002'), { ok: true, kind: 'blind', queue: '2002' }, 'a queue id first');
+  t.match(to('2003'), { ok: true, kind: 'direct', target: { agent: 'agent-2003' } }, 'then an agent\'s extension');
+  t.match(to('%2B8613800138000'), { ok: true, kind: 'direct', target: { number: '+8613800138000' } }, 'then a number (escaped + too)');
+  t.match(to('013800138000'), { ok: true, kind: 'direct', target: { number: '013800138000' } });
+  t.match(to('013800138000', { canDial: false }), { ok: false, refusal: 'cannotDial' }, 'no trunk');
+  t.match(to('2003', { transfers: MAX_TRANSFERS }), { ok: false, refusal: 'loop' }, 'too many transfers, whatever the target');
+  for (const bad of ['12', '+', '1'.repeat(21), '12a34', 'nobody']) t.match(to(bad), { ok: false, refusal: 'unknownTarget' }, `${bad}: no such target`);
 });
 
 t.test('parseReplaces: RFC 3891 §6.1 values, and hostile ones are null, never a throw', async (t) => {

@@ -17,7 +17,11 @@
  *
  * Addressing rule (docs/transfer.md): the Refer-To user part, %-unescaped, names
  * 1. a queue id (`sip:service@onair`), else
- * 2. a number of the number plan: the queue its flow reaches without input (`sip:200@onair`).
+ * 2. a number of the number plan: the queue its flow reaches without input (`sip:200@onair`), else
+ * 3. an agent's extension (`sip:1006@onair`): that agent alone, by the API's rules (registered,
+ *    available and idle now), else
+ * 4. a telephone number (`sip:+8613800000001@onair`, `sip:013800000001@onair`) dialled through the
+ *    outbound trunks, when there are any (the API's `number` target).
  * The host part is ignored (the phone knows the engine by any address); the carrier never sees
  * the REFER, it keeps talking to onair.
  */
@@ -47,7 +51,11 @@ export type TransferRefusal =
   /** The Refer-To user is no queue and no number of the plan (603). */
   | 'unknownTarget'
   /** The call is in that queue already, or was transferred too often: a loop (603). */
-  | 'loop';
+  | 'loop'
+  /** The agent named by extension is not registered, available and idle now (486). */
+  | 'targetBusy'
+  /** A number, but no outbound trunk to dial it through, or no media leg for it (503). */
+  | 'cannotDial';
 
 /** The SIP answer to each refusal (RFC 3515 §2.4.2, RFC 3261 §21). */
 export const REFUSAL_STATUS: Readonly<Record<TransferRefusal, { status: number; reason: string }>> = {
@@ -60,6 +68,8 @@ export const REFUSAL_STATUS: Readonly<Record<TransferRefusal, { status: number; 
   replacesNotEarly: REPLACES_MISMATCH_STATUS.notEarly,
   unknownTarget: { status: 603, reason: 'Unknown Transfer Target' },
   loop: { status: 603, reason: 'Transfer Loop' },
+  targetBusy: { status: 486, reason: 'Transfer Target Busy' },
+  cannotDial: { status: 503, reason: 'Cannot Dial Out' },
 };
 
 /** Most transfers of one call: beyond this a REFER is a loop (two agents passing a caller back and forth). */
@@ -68,6 +78,8 @@ export const MAX_TRANSFERS = 8;
 /** What a REFER asks for, once checked. */
 export type ReferVerdict =
   | { ok: true; kind: 'blind'; queue: string; referredBy: string | null }
+  /** A blind transfer to an agent's extension or a number: the API's rules and path ({@link checkApiTransfer}). */
+  | { ok: true; kind: 'direct'; target: { agent: string } | { number: string }; referredBy: string | null }
   /** Completion of the call's consultation (attended transfer): the Replaces names its dialog, consult.ts matches it. */
   | { ok: true; kind: 'attended'; replaces: Replaces }
   /** `attended`: a REFER with Replaces (counted under that kind). */
@@ -91,7 +103,14 @@ export interface ReferContext {
   flows: Readonly<Record<string, Flow>>;
   vip: boolean;
   now: number;
+  /** The agent whose extension `user` is, if any. */
+  agentOfExtension?(user: string): string | undefined;
+  /** An outbound trunk exists (a number can be dialled). */
+  canDial?: boolean;
 }
+
+/** A telephone number as a phone's Refer-To user part carries it: digits, an optional leading `+`. */
+const DIALLABLE = /^\+?[0-9]{3,20}$/;
 
 /** The longest Refer-To we look at; a longer one is malformed (a phone's is under 200 bytes). */
 const MAX_REFER_TO = 512;
@@ -117,11 +136,18 @@ export function checkRefer(c: ReferContext): ReferVerdict {
   if (!c.talking || c.consulting === true) return { ok: false, refusal: 'notTalking' };
   const user = unescapeUri(na.uri.user);
   if (user.length === 0) return { ok: false, refusal: 'malformed' };
-  const queue = resolveQueue(user, c);
-  if (queue === null) return { ok: false, refusal: 'unknownTarget' };
-  if (queue === c.currentQueue || c.transfers >= MAX_TRANSFERS) return { ok: false, refusal: 'loop' };
   const by = c.referredBy?.trim();
-  return { ok: true, kind: 'blind', queue, referredBy: by !== undefined && by.length > 0 && by.length <= MAX_REFER_TO ? by : null };
+  const referredBy = by !== undefined && by.length > 0 && by.length <= MAX_REFER_TO ? by : null;
+  const queue = resolveQueue(user, c);
+  if (queue === null) {
+    if (c.transfers >= MAX_TRANSFERS) return { ok: false, refusal: 'loop' };
+    const agent = c.agentOfExtension?.(user);
+    if (agent !== undefined) return { ok: true, kind: 'direct', target: { agent }, referredBy };
+    if (DIALLABLE.test(user)) return c.canDial === true ? { ok: true, kind: 'direct', target: { number: user }, referredBy } : { ok: false, refusal: 'cannotDial' };
+    return { ok: false, refusal: 'unknownTarget' };
+  }
+  if (queue === c.currentQueue || c.transfers >= MAX_TRANSFERS) return { ok: false, refusal: 'loop' };
+  return { ok: true, kind: 'blind', queue, referredBy };
 }
 
 /** The addressing rule: a queue id, else a number of the plan (its flow's queue without input). */
@@ -230,6 +256,8 @@ interface Book {
   heldSince: number | null;
   /** A transfer to a named agent whose offer is out: its answer makes it `ok`, anything else `failed`. */
   awaiting: string | null;
+  /** How that transfer is counted: `api_agent` from the API, `blind` from a phone's REFER. */
+  awaitingKind: TransferKind;
 }
 
 /** Counters of REFER outcomes (by refusal), read by metrics and tests. */
@@ -249,7 +277,7 @@ export class Transfers {
   private readonly books = new Map<string, Book>();
   readonly counters: TransferCounters = {
     accepted: 0, malformed: 0, notAgent: 0, staleDialog: 0, notTalking: 0, unsupported: 0, replacesNoDialog: 0, replacesNotEarly: 0,
-    unknownTarget: 0, loop: 0,
+    unknownTarget: 0, loop: 0, targetBusy: 0, cannotDial: 0,
   };
   /** Every transfer by kind and result (REFERs and API transfers). */
   readonly outcomes: TransferOutcomes = zeroOutcomes();
@@ -262,7 +290,7 @@ export class Transfers {
   private book(callId: string): Book {
     let b = this.books.get(callId);
     if (!b) {
-      b = { legs: [], transfers: 0, referredBy: null, holdMs: 0, heldSince: null, awaiting: null };
+      b = { legs: [], transfers: 0, referredBy: null, holdMs: 0, heldSince: null, awaiting: null, awaitingKind: 'api_agent' };
       this.books.set(callId, b);
     }
     return b;
@@ -340,13 +368,15 @@ export class Transfers {
   agentLegStarted(callId: string, agent: string, queue: string | null, now: number): void {
     const b = this.book(callId);
     b.legs.push({ kind: 'agent', agent, number: null, queue, startedAt: now, endedAt: null, endedBy: 'hangup' });
-    if (b.awaiting !== null) this.counted('api_agent', b.awaiting === agent ? 'ok' : 'failed');
+    if (b.awaiting !== null) this.counted(b.awaitingKind, b.awaiting === agent ? 'ok' : 'failed');
     b.awaiting = null;
   }
 
   /** The call was offered to a named agent by an API transfer: the answer decides the outcome. */
-  awaitAgent(callId: string, agent: string): void {
-    this.book(callId).awaiting = agent;
+  awaitAgent(callId: string, agent: string, kind: TransferKind = 'api_agent'): void {
+    const b = this.book(callId);
+    b.awaiting = agent;
+    b.awaitingKind = kind;
   }
 
   /** An offer ended without an answer (declined, timed out, withdrawn): a named agent's transfer failed. */
@@ -354,7 +384,7 @@ export class Transfers {
     const b = this.books.get(callId);
     if (b === undefined || b.awaiting === null) return;
     b.awaiting = null;
-    this.counted('api_agent', 'failed');
+    this.counted(b.awaitingKind, 'failed');
   }
 
   /** The call was passed on: the open leg ends by transfer. A REFER's is counted as accepted. */
@@ -402,7 +432,7 @@ export class Transfers {
     const b = this.books.get(callId);
     this.books.delete(callId);
     if (!b) return { holdMs: 0, transfers: 0, legs: [] };
-    if (b.awaiting !== null) this.counted('api_agent', 'failed');
+    if (b.awaiting !== null) this.counted(b.awaitingKind, 'failed');
     this.endOpenLeg(b, now, 'hangup');
     this.endHold(b, now);
     return { holdMs: b.holdMs, transfers: b.transfers, legs: b.legs };
