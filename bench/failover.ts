@@ -7,7 +7,9 @@
  * agents registered through Kamailio (with its Path: their INVITEs come back through it) from the
  * port of the one sipp that answers them all; sipp callers through Kamailio at
  * `--rate` calls/s, each hanging up `--hold` s after the IVR answers — with 50 agents, 50 calls/s
- * and 3 s that is about 50 bridged and 100 waiting calls at any time. Both nodes deliver CDRs to one
+ * and 3 s that is about 150 calls in progress, nearly all waiting: the queue stays long, so an agent
+ * takes a caller about to give up and few calls are bridged at any instant (with `--relay
+ * rtpengine` a moved caller talks on, and about 50 are). Both nodes deliver CDRs to one
  * webhook receiver in this process. `--before` s into the load the active is killed with SIGKILL;
  * the load goes on `--after` s more.
  *
@@ -435,7 +437,11 @@ export async function main(args: string[]): Promise<void> {
         heard: target === undefined ? 0 : w.heard.get(target) ?? 0,
       };
     });
-    const kept = keptAudio(bridgedCalls(afterTakeover), afterTakeover.end, afterTakeover.sent);
+    const checkedCalls = bridgedCalls(afterTakeover);
+    const kept = keptAudio(checkedCalls, afterTakeover.end, afterTakeover.sent);
+    // The sessions whose dialogs A's journal did not have yet: B cannot adopt them (docs/operations.md).
+    const snapshots = new Set(journal.filter((j) => j.relayed).map((j) => j.call_id));
+    const keptOrphans = keptAudio(checkedCalls.filter((c) => c.session !== undefined && !snapshots.has(c.callId)), afterTakeover.end, afterTakeover.sent);
     const keptEarly = keptAudio(bridgedCalls(afterKill), afterKill.end, afterKill.sent);
     say(`bridged at the kill: ${kept.bridged}; after the takeover ${JSON.stringify(kept.byFate)} (${afterTakeover.sent} packets sent to each); `
       + `after the kill ${JSON.stringify(keptEarly.byFate)} (${afterKill.sent} sent)`);
@@ -463,6 +469,7 @@ export async function main(args: string[]): Promise<void> {
         relaySnapshotsInJournal: journal.filter((j) => j.relayed).length,
         // Of the sessions at the kill, those whose dialogs A's journal had (the ones B can adopt and end).
         sessionsWithSnapshot: journal.filter((j) => j.relayed && atKill.bridged.has(j.call_id)).length,
+        withoutSnapshotByFate: keptOrphans.byFate,
       } : {}),
     };
     emit({
