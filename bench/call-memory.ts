@@ -38,6 +38,12 @@
  * surge's peak without a limit; `auto` as the engine ships). `--node-args` adds V8/Node flags after
  * the engine's own (`ENGINE_NODE_FLAGS`; a later flag wins), `--env` environment variables (e.g.
  * `MALLOC_ARENA_MAX=2`): what a flag does to RSS, measured.
+ *
+ * `--abandon-after S` (state `early`): each caller CANCELs S seconds after its 183
+ * (`caller-cancel.xml`), as a surge's callers give up, so calls end at `--rate` per second while
+ * about rate × S wait: the loaded point is taken once every call was placed, with the ended calls'
+ * transactions still waiting out their 32 s, and the per-call figures divide by the calls in
+ * progress then (what a waiting caller costs with its share of the churn).
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -242,7 +248,7 @@ function config(answer: boolean, maxStreams: number | 'auto' | null): Partial<Co
 }
 
 const USAGE = 'usage: npm run bench -- call-memory [--calls N] [--rate R] [--state early|answered|no-ack] [--engine dist|source] ' +
-  '[--snapshots yes|no] [--max-streams none|auto|N] [--node-args "FLAGS"] [--env K=V,...] [--samples N] [--keep DIR] [--top K]';
+  '[--snapshots yes|no] [--max-streams none|auto|N] [--node-args "FLAGS"] [--env K=V,...] [--samples N] [--abandon-after S] [--keep DIR] [--top K]';
 
 /** `K=V,K2=V2` → an object; throws on an entry without `=`. */
 export function parseEnv(text: string): Record<string, string> {
@@ -271,6 +277,8 @@ export async function main(args: string[]): Promise<void> {
   const nodeArgs = arg(args, 'node-args', '').split(/\s+/).filter((a) => a !== '');
   const env = parseEnv(arg(args, 'env', ''));
   const samples = Number(arg(args, 'samples', '5'));
+  const abandonS = Number(arg(args, 'abandon-after', '0'));
+  if (!(abandonS >= 0) || (abandonS > 0 && state !== 'early')) throw new Error(`--abandon-after needs --state early\n${USAGE}`);
   if (!(calls > 0) || !(rate > 0) || (build !== 'dist' && build !== 'source') || !['early', 'answered', 'no-ack'].includes(state) ||
     !['yes', 'no'].includes(snapshots) || (typeof maxStreams === 'number' && !(maxStreams > 0)) || !(samples >= 1)) {
     throw new Error(USAGE);
@@ -308,11 +316,12 @@ export async function main(args: string[]): Promise<void> {
     // The SDP's media port: nobody listens there; hold audio to it is dropped by the kernel.
     for (let i = 0; i < calls; i++) lines.push(`+86138${String(i).padStart(8, '0')};${20000 + (i % 20000) * 2}`);
     writeFileSync(file, `SEQUENTIAL\n${lines.join('\n')}\n`);
+    const scenario = abandonS > 0 ? path.join(SCENARIOS, 'caller-cancel.xml')
+      : state === 'no-ack' ? path.join(here, 'memory', 'caller-no-ack.xml') : path.join(SCENARIOS, 'caller-bench.xml');
     caller = startSipp({
-      scenario: state === 'no-ack' ? path.join(here, 'memory', 'caller-no-ack.xml') : path.join(SCENARIOS, 'caller-bench.xml'),
-      target: `127.0.0.1:${e.sipPort}`, transport: 'u1', calls, rate, limit: calls, timeoutSec: 3600,
+      scenario, target: `127.0.0.1:${e.sipPort}`, transport: 'u1', calls, rate, limit: calls, timeoutSec: 3600,
       // -nd: the 2xx retransmissions a caller that never ACKs receives must not make sipp hang up.
-      args: ['-s', '300', '-inf', file, '-d', '3600000', ...(state === 'no-ack' ? ['-nd'] : []), ...SIPP_LOAD_BUFFERS],
+      args: ['-s', '300', '-inf', file, '-d', String(abandonS > 0 ? abandonS * 1000 : 3_600_000), ...(state === 'no-ack' ? ['-nd'] : []), ...SIPP_LOAD_BUFFERS],
     });
     const t0 = Date.now();
     let inProgress = 0;
@@ -320,35 +329,40 @@ export async function main(args: string[]): Promise<void> {
     // second of the ramp (prom-client's histogram restarts at every scrape) and the GC time.
     const gc0 = sumSamples(await e.get<string>('/metrics'), 'onair_nodejs_gc_duration_seconds_sum', '');
     let loopP99Max = 0;
-    while (Date.now() - t0 < 120_000 + (calls / rate) * 1000) {
+    const placedMs = (calls / rate) * 1000;
+    while (Date.now() - t0 < 120_000 + placedMs) {
       inProgress = (await e.get<{ calls?: number }>('/healthz')).calls ?? 0;
-      if (inProgress >= calls) break;
+      if (abandonS > 0 ? Date.now() - t0 >= placedMs : inProgress >= calls) break;
       await sleep(1000);
       const lag = sample(await e.get<string>('/metrics'), 'onair_nodejs_eventloop_lag_p99_seconds');
       if (lag > loopP99Max) loopP99Max = lag;
     }
     const gcRamp = sumSamples(await e.get<string>('/metrics'), 'onair_nodejs_gc_duration_seconds_sum', '') - gc0;
-    if (inProgress < calls) throw new Error(`only ${inProgress} of ${calls} calls in progress\n${e.output().slice(-1500)}`);
+    if (abandonS === 0 && inProgress < calls) throw new Error(`only ${inProgress} of ${calls} calls in progress\n${e.output().slice(-1500)}`);
     // Answered calls: past timer L (32 s), so that what is left is what a call keeps for its life;
-    // unacknowledged ones: well within the 64*T1 the engine waits for their ACK.
-    await sleep(state === 'answered' ? 40_000 : 3000);
+    // unacknowledged ones: well within the 64*T1 the engine waits for their ACK. With churn: now.
+    if (abandonS === 0) await sleep(state === 'answered' ? 40_000 : 3000);
     const p1 = await meanParts(e, samples);
     const held = withSnapshots ? summarizeSnapshot(await snapshot(e, dir, 300_000)) : undefined;
     const load1 = os.loadavg().map((x) => x.toFixed(2)).join(' ');
     const inAfter = (await e.get<{ calls?: number }>('/healthz')).calls ?? 0;
-    const per = (a: number, b: number): number => Math.round((b - a) / calls);
+    // With churn, per call in progress at the loaded point (its share of the ended calls included).
+    const divisor = abandonS > 0 ? Math.max(1, inAfter) : calls;
+    const per = (a: number, b: number): number => Math.round((b - a) / divisor);
+    const ended = abandonS > 0 ? Math.round(rate * Math.min(32, Math.max(0, placedMs / 1000 - abandonS))) : 0;
+    if (abandonS > 0) say(`churn: callers cancel ${abandonS} s after their 183; ~${ended} calls ended within the last 32 s`);
     const rssPerCall = per(p0.rss, p1.rss);
     say(`at ${inAfter} calls in progress (${p1.ringingHeld} held in ringing without media): ${partsLine(p1)}; load ${load1}`);
     say(`ramp: event-loop delay p99 worst second ${(loopP99Max * 1000).toFixed(1)} ms, main-thread GC ${(gcRamp * 1000).toFixed(0)} ms`);
     say(`per call in progress: RSS ${rssPerCall} B = main heap committed ${per(p0.mainTotal, p1.mainTotal)} (used ${per(p0.mainUsed, p1.mainUsed)}) + ` +
       `workers committed ${per(p0.workersTotal, p1.workersTotal)} (used ${per(p0.workersUsed, p1.workersUsed)}) + native ${per(p0.native, p1.native)} + ` +
       `file ${per(p0.file, p1.file)}; external ${per(p0.external, p1.external)}`);
-    const perCallBytes = idle !== undefined && held !== undefined ? (held.total - idle.total) / calls : NaN;
+    const perCallBytes = idle !== undefined && held !== undefined ? (held.total - idle.total) / divisor : NaN;
     if (idle !== undefined && held !== undefined) {
       say(`main isolate live heap ${mib(idle.total)} → ${mib(held.total)} MiB: ${Math.round(perCallBytes)} B live per call; per call, by kind:`);
-      for (const r of perCall(idle.byKind, held.byKind, calls).slice(0, 12)) say(`  ${r.key.padEnd(24)} ${Math.round(r.bytes).toString().padStart(7)} B  ${r.count.toFixed(2).padStart(7)} nodes`);
+      for (const r of perCall(idle.byKind, held.byKind, divisor).slice(0, 12)) say(`  ${r.key.padEnd(24)} ${Math.round(r.bytes).toString().padStart(7)} B  ${r.count.toFixed(2).padStart(7)} nodes`);
       say(`per call, top ${top} by kind:constructor:`);
-      for (const r of perCall(idle.byName, held.byName, calls).slice(0, top)) say(`  ${r.key.padEnd(60)} ${Math.round(r.bytes).toString().padStart(7)} B  ${r.count.toFixed(2).padStart(7)} nodes`);
+      for (const r of perCall(idle.byName, held.byName, divisor).slice(0, top)) say(`  ${r.key.padEnd(60)} ${Math.round(r.bytes).toString().padStart(7)} B  ${r.count.toFixed(2).padStart(7)} nodes`);
     }
     const parts = (p: MemoryParts & { rssMax: number }): Record<string, number> => ({
       rss_mib: round(p.rss / 2 ** 20), rss_max_mib: round(p.rssMax / 2 ** 20), anon_mib: round(p.anon / 2 ** 20), file_mib: round(p.file / 2 ** 20),
@@ -357,7 +371,7 @@ export async function main(args: string[]): Promise<void> {
     });
     emit({
       bench: BENCH, metric: 'rss_bytes_per_call', value: rssPerCall, unit: 'B', state,
-      calls, in_progress: inAfter, ringing_held: p1.ringingHeld, rate, engine: build, max_streams: streamsArg, node_args: nodeArgs.join(' '), env,
+      calls, in_progress: inAfter, abandon_after_s: abandonS, ended_last_32s: ended, ringing_held: p1.ringingHeld, rate, engine: build, max_streams: streamsArg, node_args: nodeArgs.join(' '), env,
       snapshots: withSnapshots, idle: parts(p0), loaded: parts(p1),
       per_call: {
         main_heap_committed: per(p0.mainTotal, p1.mainTotal), main_heap_used: per(p0.mainUsed, p1.mainUsed),
@@ -369,8 +383,8 @@ export async function main(args: string[]): Promise<void> {
       loadavg_start: load0, loadavg_end: load1, machine: machine(),
       ...(idle !== undefined && held !== undefined && {
         idle_live_mib: round(idle.total / 2 ** 20), held_live_mib: round(held.total / 2 ** 20),
-        by_kind: Object.fromEntries(perCall(idle.byKind, held.byKind, calls).slice(0, 12).map((r) => [r.key, Math.round(r.bytes)])),
-        top: perCall(idle.byName, held.byName, calls).slice(0, top).map((r) => ({ name: r.key, bytes: Math.round(r.bytes), count: round(r.count) })),
+        by_kind: Object.fromEntries(perCall(idle.byKind, held.byKind, divisor).slice(0, 12).map((r) => [r.key, Math.round(r.bytes)])),
+        top: perCall(idle.byName, held.byName, divisor).slice(0, top).map((r) => ({ name: r.key, bytes: Math.round(r.bytes), count: round(r.count) })),
       }),
     });
   } finally {
