@@ -9,7 +9,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ENGINE_NODE_FLAGS } from '../../engine/cli/index.ts';
+import { ENGINE_ENV, ENGINE_NODE_FLAGS } from '../../engine/cli/index.ts';
 import { engineEntry, type EngineBuild } from '../../engine/testing/engine-process.ts';
 
 export type { EngineBuild } from '../../engine/testing/engine-process.ts';
@@ -66,13 +66,14 @@ export interface EngineProcess {
 export async function startEngineProcess(o: {
   configFile: string; httpPort: number; logFile: string; cpuProfDir?: string | undefined; build?: EngineBuild | undefined; startTimeoutMs?: number | undefined;
 }): Promise<EngineProcess> {
-  // The engine's own V8 flags, as `npm start` and the test harness give them: without them the
-  // bench measured a heap (young generation, growth) the product does not run with.
+  // The engine's own V8 flags and environment, as `npm start` and the test harness give them:
+  // without them the bench measured a heap (young generation, growth, malloc arenas) the product
+  // does not run with.
   const args = [...ENGINE_NODE_FLAGS];
   if (o.cpuProfDir) args.push('--cpu-prof', '--cpu-prof-dir', o.cpuProfDir);
   args.push(...engineEntry(o.build ?? 'dist'), '--config', o.configFile);
   const log = createWriteStream(o.logFile);
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...ENGINE_ENV } });
   child.stdout.pipe(log);
   child.stderr.pipe(log);
   const kill = killer(child);

@@ -266,6 +266,23 @@ t.test('media packet counters: summed over workers, a dead worker keeps its last
   t.equal(value(samples, 'onair_media_packets_lost_total'), 3);
 });
 
+t.test('media worker heaps: one series per live worker and kind, none for a dead worker', async (t) => {
+  const metrics = createMetrics({ defaultMetrics: false });
+  let workers = [
+    { worker: 0, packetsIn: 0, packetsOut: 0, packetsLost: 0, heapTotal: 9_000_000, heapUsed: 6_000_000 },
+    { worker: 1, packetsIn: 0, packetsOut: 0, packetsLost: 0, heapTotal: 8_000_000, heapUsed: 5_000_000 },
+  ];
+  metrics.setSources({ media: async () => workers });
+  let { samples } = parseExposition(await metrics.render());
+  t.equal(value(samples, 'onair_media_worker_heap_bytes', { worker: '0', kind: 'total' }), 9_000_000);
+  t.equal(value(samples, 'onair_media_worker_heap_bytes', { worker: '0', kind: 'used' }), 6_000_000);
+  t.equal(value(samples, 'onair_media_worker_heap_bytes', { worker: '1', kind: 'used' }), 5_000_000);
+  workers = [workers[0]!];
+  ({ samples } = parseExposition(await metrics.render()));
+  t.equal(value(samples, 'onair_media_worker_heap_bytes', { worker: '1', kind: 'total' }), undefined, 'worker 1 died: no heap');
+  t.equal(value(samples, 'onair_media_worker_heap_bytes', { worker: '0', kind: 'total' }), 9_000_000);
+});
+
 t.test('callback metrics from the real store: tasks by status, attempts by result, oldest open task', async (t) => {
   const store = openStore({ path: ':memory:' });
   t.teardown(() => store.close());

@@ -43,6 +43,9 @@ export interface MediaWorkerCounters {
   packetsIn: number;
   packetsOut: number;
   packetsLost: number;
+  /** The worker's own V8 heap, bytes: committed and in use (absent from a source that does not read it). */
+  heapTotal?: number;
+  heapUsed?: number;
 }
 
 /** The label values known from the configuration: their series exist at 0 before the first event. */
@@ -228,6 +231,8 @@ export class Metrics {
   private readonly crmQueries = new Map<string, number>();
   /** Last counters seen per media worker: a worker that died keeps its last figures (counters never go down). */
   private readonly mediaWorkers = new Map<number, MediaWorkerCounters>();
+  /** The workers of the last read: only live workers have a heap. */
+  private mediaLive: readonly MediaWorkerCounters[] = [];
   /** `trunk outcome` → calls. */
   private readonly trunkCalls = new Map<string, number>();
   private readonly deliveries = new Map<string, number>();
@@ -438,7 +443,9 @@ export class Metrics {
     const readMedia = (): Promise<void> => {
       mediaRead ??= (async () => {
         const source = sources().media;
-        if (source !== undefined) for (const w of await source()) this.mediaWorkers.set(w.worker, { ...w });
+        if (source === undefined) return;
+        this.mediaLive = await source();
+        for (const w of this.mediaLive) this.mediaWorkers.set(w.worker, { ...w });
       })().finally(() => { mediaRead = null; });
       return mediaRead;
     };
@@ -452,6 +459,16 @@ export class Metrics {
     mediaCounter('onair_media_packets_received_total', 'RTP packets received on all legs.', 'packetsIn');
     mediaCounter('onair_media_packets_sent_total', 'RTP packets sent on all legs.', 'packetsOut');
     mediaCounter('onair_media_packets_lost_total', 'RTP packets lost (sequence gaps) on received streams.', 'packetsLost');
+    // The workers' isolates are part of the process's RSS but not of onair_nodejs_heap_*
+    // (the main isolate's): without this the resident memory a surge adds cannot be split.
+    scraped('gauge', 'onair_media_worker_heap_bytes', "Each live media worker's V8 heap: committed (kind=total) and in use (kind=used), bytes.",
+      ['worker', 'kind'], async (emit) => {
+        await readMedia();
+        for (const w of this.mediaLive) {
+          if (w.heapTotal !== undefined) emit({ worker: String(w.worker), kind: 'total' }, w.heapTotal);
+          if (w.heapUsed !== undefined) emit({ worker: String(w.worker), kind: 'used' }, w.heapUsed);
+        }
+      });
 
     // ---- CRM and outbox
     this.crm = new Histogram({

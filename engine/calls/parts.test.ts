@@ -100,6 +100,27 @@ t.test('cached look-up: deadline, cache, failures counted and logged at most onc
   t.same(warnings.map((w) => w.notLogged), [0, 1], 'one line per period, with the count it did not log');
 });
 
+t.test('cached look-up: stale answers of numbers never asked again are purged once per TTL', async (t) => {
+  // Not 0: the LRU takes an entry set at time 0 for one without a start.
+  let clock = 1_000;
+  let asked = 0;
+  const lookup = new CachedCallerLookup({
+    adapter: { lookupCaller: async () => { asked++; return unknownCaller(); } }, cacheTtlMs: 60_000,
+    metrics: { crmLookup: () => {} }, log: { warn: () => {} }, now: () => clock,
+  });
+  // A surge: every caller a new number.
+  for (let i = 0; i < 50; i++) await lookup.lookup(`+8613800000${String(i).padStart(3, '0')}`, '500', 300, `c${i}`);
+  t.equal(lookup.cached, 50);
+  clock = 31_000;
+  await lookup.lookup('+8613800000000', '500', 300, 'again');
+  t.equal(asked, 50, 'within the TTL: answered from the cache');
+  clock = 61_001;
+  await lookup.lookup('+8613900000001', '500', 300, 'later');
+  t.equal(lookup.cached, 1, 'the 50 stale answers are gone, the new one is kept');
+  await lookup.lookup('+8613800000001', '500', 300, 'after');
+  t.equal(asked, 52, 'a purged number goes to the CRM again');
+});
+
 t.test('settingsFromConfig: per-queue settings, the callback digit matches the prompt, refusal bounds', async (t) => {
   const r = parseConfig({
     queues: [{ id: 'orders', holdMusic: 'hold/music', announcePosition: false, abandonToCallback: false }, { id: 'vip', admission: { callbackDigit: 7 } }],

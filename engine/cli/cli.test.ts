@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
-import { ENGINE_NODE_FLAGS, EXIT, hasEngineNodeFlags, parseCommand, run, version } from './index.ts';
+import { ENGINE_ENV, ENGINE_NODE_FLAGS, EXIT, hasEngineNodeFlags, parseCommand, run, version } from './index.ts';
 import type { CliIo, EngineHandle, StopSignal } from './index.ts';
 import type { Config } from '../config/index.ts';
 import { exampleDeployment, requirePeer } from '../testing/index.ts';
@@ -22,7 +22,11 @@ function onair(args: string[], env: Record<string, string> = {}): { code: number
 t.test('the engine\'s node flags are on every way it starts', async (t) => {
   const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
   const shebang = readFileSync(path.join(root, 'engine/cli/main.ts'), 'utf8').split('\n')[0]!;
-  t.match(shebang, /^#!\/usr\/bin\/env -S node /, 'the bin passes flags (env -S)');
+  t.match(shebang, /^#!\/usr\/bin\/env -S (\S+=\S+ )*node /, 'the bin passes flags (env -S)');
+  for (const [k, v] of Object.entries(ENGINE_ENV)) {
+    t.ok(pkg.scripts.start!.startsWith(`${k}=${v} `) || pkg.scripts.start!.includes(` ${k}=${v} `), `npm start sets ${k}`);
+    t.ok(shebang.split(' ').includes(`${k}=${v}`), `the onair executable sets ${k}`);
+  }
   for (const f of ENGINE_NODE_FLAGS) {
     t.ok(pkg.scripts.start!.split(' ').includes(f), `npm start passes ${f}`);
     t.ok(shebang.split(' ').includes(f), `the onair executable passes ${f}`);

@@ -3,15 +3,28 @@
  * a `pg` pool that survives dying idle connections, int8 read as a number, and per-component
  * schema migrations in the same `schema_migrations` table shape as SQLite's (engine/db/sqlite.ts).
  */
+import { createRequire } from 'node:module';
 import { Kysely, PostgresDialect, sql } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import { DB_ERRORS, type Migration } from './sqlite.ts';
+
+const require = createRequire(import.meta.url);
+let pgModule: typeof pg | undefined;
+/**
+ * `pg`, loaded on first use: an engine on SQLite (the default) never needs it, and it is ~2.8 MiB
+ * of live heap held from start (docs/surge.md, "Memory at the peak"). CommonJS, so `require`
+ * loads it synchronously where a pool is made.
+ */
+function pgLib(): typeof pg {
+  pgModule ??= require('pg') as typeof pg;
+  return pgModule;
+}
 
 const INT8_OID = 20;
 /** pg returns int8 as a string (it may exceed 2^53); our int8 columns are epoch ms, ids and counts, well inside. */
 export const PG_TYPES = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+    oid === INT8_OID ? (v: string) => Number(v) : pgLib().types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
 /**
@@ -21,7 +34,8 @@ export const PG_TYPES = {
  * a query that was running fails by itself.
  */
 export function postgresPool(url: string, max: number, onError: ((err: Error) => void) | undefined): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max, types: PG_TYPES });
+  const Pool = pgLib().Pool;
+  const pool = new Pool({ connectionString: url, max, types: PG_TYPES });
   pool.on('error', (err) => onError?.(err));
   return pool;
 }

@@ -4,7 +4,6 @@
  * dimensions, every counted figure, the derived figures, agent time (with a column per
  * not-ready reason that occurs), and orders when the rows carry them (orders.ts).
  */
-import ExcelJS from 'exceljs';
 import { MAX_MEASURES, SUM_MEASURES, type Derived } from './measures.ts';
 import type { Dimension, ReportRow } from './query.ts';
 
@@ -61,6 +60,10 @@ export function toCsv(t: ReportTable): string {
 
 /** The table as an XLSX workbook with one sheet `report` (header row frozen). */
 export async function toXlsx(t: ReportTable): Promise<Buffer> {
+  // Loaded on the first export, not with the engine: exceljs is ~7.6 MiB of live heap (its
+  // sources, zip and XML code) that every engine held from start for an export few ever ask for
+  // (docs/surge.md, "Memory at the peak").
+  const { default: ExcelJS } = await import('exceljs');
   const wb = new ExcelJS.Workbook();
   wb.creator = 'onair';
   const ws = wb.addWorksheet('report', { views: [{ state: 'frozen', ySplit: 1 }] });

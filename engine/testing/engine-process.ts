@@ -9,7 +9,7 @@ import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from '
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { demoConfig, type ConfigInput } from '../config/index.ts';
-import { ENGINE_NODE_FLAGS } from '../cli/index.ts';
+import { ENGINE_ENV, ENGINE_NODE_FLAGS } from '../cli/index.ts';
 import { freeUdpPort, mergeConfig } from './engine-rig.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -34,6 +34,8 @@ export interface EngineProcessOptions {
   onOutput?: (chunk: Buffer) => void;
   /** The engine run: the source tree (default: tests must not depend on a fresh build) or `dist/` (benches: what `npm start` runs). */
   build?: EngineBuild;
+  /** Variables added to this process's environment and the engine's own (`ENGINE_ENV`), e.g. a bench comparing `MALLOC_ARENA_MAX`. */
+  env?: Readonly<Record<string, string>>;
 }
 
 /** A running engine process. */
@@ -139,7 +141,7 @@ export async function spawnEngine(o: EngineProcessOptions): Promise<EngineProces
   const file = path.join(o.dir, 'onair.json');
   writeFileSync(file, JSON.stringify(input, null, 2));
   const child = spawn(process.execPath, [...ENGINE_NODE_FLAGS, ...(o.nodeArgs ?? []), ...engineEntry(o.build ?? 'source'), '--config', file], {
-    cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...ENGINE_ENV, ...o.env },
   });
   let output = '';
   const keep = (d: Buffer): void => {

@@ -5,6 +5,7 @@
 import dgram from 'node:dgram';
 import type { Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
 import { RtpView, PortAllocator } from '../rtp/index.ts';
 import type { DtmfDigit } from '../dtmf/index.ts';
 import { PacingClock, compilePlaylist } from '../player/index.ts';
@@ -192,6 +193,7 @@ export class MediaWorkerCore implements LegHost, PlaybackDelegate {
       if (leg.recorder !== undefined) recordings++;
     }
     const h = this.clock.lateness;
+    const heap = getHeapStatistics();
     const s: WorkerStats = {
       worker: this.config.index,
       legs: this.legs.size,
@@ -206,6 +208,8 @@ export class MediaWorkerCore implements LegHost, PlaybackDelegate {
       dropped: this.dropped,
       skippedFrames: this.clock.skipped,
       lateness: { count: h.count, p50Ms: h.quantile(0.5), p99Ms: h.quantile(0.99), maxMs: h.maxMs },
+      heapTotal: heap.total_heap_size,
+      heapUsed: heap.used_heap_size,
     };
     if (reset) {
       h.reset();

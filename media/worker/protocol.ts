@@ -195,6 +195,14 @@ export interface WorkerStats {
   /** Frames the clock skipped after stalls. */
   skippedFrames: number;
   lateness: LatenessStats;
+  /**
+   * The worker's own V8 heap (`v8.getHeapStatistics()` in its isolate), bytes: `heapTotal`
+   * committed, `heapUsed` in use (live and garbage not yet collected). A main-thread heap snapshot
+   * or `process.memoryUsage().heapTotal` does not see a worker's isolate; its RSS is in the
+   * process's. Run in the calling thread (`inThread`), the calling thread's heap.
+   */
+  heapTotal: number;
+  heapUsed: number;
 }
 
 /** Unsolicited events from a worker. */

@@ -137,6 +137,8 @@ for (const inThread of [true, false]) {
     const stats = await pool.stats();
     t.equal(stats.reduce((n, s) => n + s.legs, 0), 1);
     t.ok(stats.every((s) => s.sendErrors === 0));
+    // The worker's own isolate (docs/bench.md, call-memory): committed covers what is in use.
+    t.ok(stats.every((s) => s.heapUsed > 0 && s.heapTotal >= s.heapUsed), 'each worker reports its V8 heap');
   });
 
   t.test(`${mode}: spare legs: allocate answers at once, the claimed leg plays, spares refill`, async (t) => {
