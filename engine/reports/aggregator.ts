@@ -4,10 +4,11 @@
  *
  * ```
  *  CDR ─contribution()─▶ key + figures ─┬─ report_calls (by call id: replaced on correction)
- *                                        ├─ report_intervals        += figures
- *                                        └─ report_agent_intervals  += figures
- *  corrected CDR: old figures subtracted from the old key, maxima of that key recomputed from
- *  report_calls, then the new figures added (so a late or corrected record is counted once).
+ *                                        ├─ report_agent_intervals  += figures ─▶ report_agent_days
+ *                                        └─ report_intervals        += figures ─▶ report_days
+ *  corrected CDR: old sums subtracted from the old key's rows; a maximum the old record held is
+ *  recomputed from the level below (calls ▶ agent intervals ▶ intervals and agent days,
+ *  intervals ▶ days); then the new figures are added (a late or corrected record counts once).
  * ```
  * Runs inside the caller's transaction (the outbox append of the CDR): a record is in the
  * reports exactly when it is in the outbox. A failure of the reports is caught and reported to
@@ -16,16 +17,31 @@
 import { migrate, transact, type SqliteDatabase, type SqliteStatement, type SqliteWriter } from '../db/index.ts';
 import { sliceSpell, type AgentSpell } from './agent-time.ts';
 import {
-  MAX_MEASURES, SUM_MEASURES, contribution, zeroFigures, type Figures, type MeasureContext, type RecordKey, type ReportCdr,
+  BUCKET_MS, MAX_MEASURES, SUM_MEASURES, contribution, zeroFigures, type Figures, type MeasureContext, type RecordKey, type ReportCdr,
 } from './measures.ts';
 import { REPORT_MIGRATIONS, column } from './schema.ts';
 import type { AgentState, AgentStatus } from '../acd/index.ts';
 
+const DAY_MS = 86_400_000;
 const SUM_COLS = SUM_MEASURES.map(column);
 const MAX_COLS = MAX_MEASURES.map(column);
 const FIG_COLS = [...SUM_COLS, ...MAX_COLS];
 const COARSE_KEY = ['bucket', 'queue', 'programme', 'airing', 'direction'] as const;
 const AGENT_KEY = ['bucket', 'agent', 'queue', 'programme', 'airing', 'direction'] as const;
+/** report_agent_days: no programme, no airing (schema.ts, migration 3). */
+const AGENT_DAY_KEY = ['bucket', 'agent', 'queue', 'direction'] as const;
+type KeyCol = typeof AGENT_KEY[number];
+
+/**
+ * The tables above report_calls, each with its key and where its maxima are recomputed from when
+ * a correction removes a record that held one. Order matters: a table's source comes before it.
+ */
+const TABLES: readonly { table: string; key: readonly KeyCol[]; day: boolean; source: string }[] = [
+  { table: 'report_agent_intervals', key: AGENT_KEY, day: false, source: 'report_calls' },
+  { table: 'report_intervals', key: COARSE_KEY, day: false, source: 'report_agent_intervals' },
+  { table: 'report_days', key: COARSE_KEY, day: true, source: 'report_intervals' },
+  { table: 'report_agent_days', key: AGENT_DAY_KEY, day: true, source: 'report_agent_intervals' },
+];
 
 /** A row of report_calls. */
 type CallRow = Record<string, number | string>;
@@ -60,11 +76,26 @@ function upsertSql(table: string, key: readonly string[]): string {
     ON CONFLICT (${key.join(', ')}) DO UPDATE SET ${sets.join(', ')}`;
 }
 
-function maxRecomputeSql(table: string, key: readonly string[], day = false): string {
-  // The day table's bucket is the day's start: its records are that day's 96 buckets.
-  const where = key.map((k) => (k === 'bucket' && day ? 'c.bucket >= @bucket AND c.bucket < @bucket + 86400000' : `c.${k} = @${k}`)).join(' AND ');
-  const sets = MAX_COLS.map((c) => `${c} = (SELECT coalesce(max(c.${c}), 0) FROM report_calls c WHERE ${where})`);
+/**
+ * After a record left the row of `key` in `table`: each maximum the record held (the row's value
+ * equals the record's `@old_<col>`, and is not 0) is recomputed from the rows of `source` under
+ * that key; any other maximum stands (SQLite evaluates only the CASE branch taken). A day row's
+ * sources are its day's 96 buckets, looked up one by one (a range would scan the day's rows).
+ */
+function maxRecomputeSql(table: string, key: readonly string[], source: string, day: boolean): string {
+  const where = key.map((k) => (k === 'bucket' && day ? 'c.bucket IN (SELECT b FROM day)' : `c.${k} = @${k}`)).join(' AND ');
+  const days = day ? `WITH RECURSIVE day(b) AS (SELECT @bucket UNION ALL SELECT b + ${BUCKET_MS} FROM day WHERE b + ${BUCKET_MS} < @bucket + ${DAY_MS}) ` : '';
+  const sets = MAX_COLS.map((c) => `${c} = CASE WHEN @old_${c} > 0 AND ${c} = @old_${c} THEN (${days}SELECT coalesce(max(c.${c}), 0) FROM ${source} c WHERE ${where}) ELSE ${c} END`);
   return `UPDATE ${table} SET ${sets.join(', ')} WHERE ${key.map((k) => `${k} = @${k}`).join(' AND ')}`;
+}
+
+/** The statements of one table above report_calls. */
+interface TableStatements {
+  key: readonly KeyCol[];
+  day: boolean;
+  up: SqliteStatement;
+  max: SqliteStatement;
+  drop: SqliteStatement;
 }
 
 /** The interval tables of one engine database. */
@@ -74,16 +105,9 @@ export class SqliteReports {
   readonly #ctx: MeasureContext;
   readonly #onError: (err: unknown, what: string) => void;
   readonly #getCall: SqliteStatement<CallRow>;
+  readonly #newCall: SqliteStatement;
   readonly #putCall: SqliteStatement;
-  readonly #upCoarse: SqliteStatement;
-  readonly #upAgent: SqliteStatement;
-  readonly #maxCoarse: SqliteStatement;
-  readonly #maxAgent: SqliteStatement;
-  readonly #upDay: SqliteStatement;
-  readonly #maxDay: SqliteStatement;
-  readonly #dropDay: SqliteStatement;
-  readonly #dropCoarse: SqliteStatement;
-  readonly #dropAgent: SqliteStatement;
+  readonly #tables: readonly TableStatements[];
   readonly #getSpell: SqliteStatement<{ since: number; status: AgentStatus; state: AgentState; reason: string | null }>;
   readonly #putSpell: SqliteStatement;
   readonly #addTime: SqliteStatement;
@@ -96,17 +120,18 @@ export class SqliteReports {
     migrate(this.db, 'reports', REPORT_MIGRATIONS, opts.now ?? Date.now());
     const db = this.db;
     const callCols = ['call_id', ...AGENT_KEY, ...FIG_COLS];
+    const values = `VALUES (${callCols.map(() => '?').join(', ')})`;
     this.#getCall = db.prepare(`SELECT ${callCols.join(', ')} FROM report_calls WHERE call_id = ?`);
-    this.#putCall = db.prepare(`INSERT OR REPLACE INTO report_calls (${callCols.join(', ')}) VALUES (${callCols.map(() => '?').join(', ')})`);
-    this.#upCoarse = db.prepare(upsertSql('report_intervals', COARSE_KEY));
-    this.#upAgent = db.prepare(upsertSql('report_agent_intervals', AGENT_KEY));
-    this.#maxCoarse = db.prepare(maxRecomputeSql('report_intervals', COARSE_KEY));
-    this.#maxAgent = db.prepare(maxRecomputeSql('report_agent_intervals', AGENT_KEY));
-    this.#upDay = db.prepare(upsertSql('report_days', COARSE_KEY));
-    this.#maxDay = db.prepare(maxRecomputeSql('report_days', COARSE_KEY, true));
-    this.#dropDay = db.prepare(`DELETE FROM report_days WHERE ${COARSE_KEY.map((k) => `${k} = @${k}`).join(' AND ')} AND records = 0`);
-    this.#dropCoarse = db.prepare(`DELETE FROM report_intervals WHERE ${COARSE_KEY.map((k) => `${k} = @${k}`).join(' AND ')} AND records = 0`);
-    this.#dropAgent = db.prepare(`DELETE FROM report_agent_intervals WHERE ${AGENT_KEY.map((k) => `${k} = @${k}`).join(' AND ')} AND records = 0`);
+    // A new call costs one statement on report_calls; only a known one is read back.
+    this.#newCall = db.prepare(`INSERT INTO report_calls (${callCols.join(', ')}) ${values} ON CONFLICT (call_id) DO NOTHING`);
+    this.#putCall = db.prepare(`REPLACE INTO report_calls (${callCols.join(', ')}) ${values}`);
+    this.#tables = TABLES.map((t) => ({
+      key: t.key,
+      day: t.day,
+      up: db.prepare(upsertSql(t.table, t.key)),
+      max: db.prepare(maxRecomputeSql(t.table, t.key, t.source, t.day)),
+      drop: db.prepare(`DELETE FROM ${t.table} WHERE ${t.key.map((k) => `${k} = @${k}`).join(' AND ')} AND records = 0`),
+    }));
     this.#getSpell = db.prepare('SELECT since, status, state, reason FROM report_agent_current WHERE agent = ?');
     this.#putSpell = db.prepare('INSERT OR REPLACE INTO report_agent_current (agent, since, status, state, reason) VALUES (?, ?, ?, ?, ?)');
     this.#addTime = db.prepare(`INSERT INTO report_agent_time (bucket, agent, kind, reason, ms) VALUES (?, ?, ?, ?, ?)
@@ -159,26 +184,36 @@ export class SqliteReports {
 
   #ingest(cdr: ReportCdr): void {
     const { key, figures } = contribution(cdr, this.#ctx);
-    const old = this.#getCall.get(cdr.callId);
-    this.#putCall.run(cdr.callId, ...keyValues(key, AGENT_KEY), ...figureValues(figures));
-    if (old !== undefined) {
+    const sums = figureValues(figures);
+    const row = [cdr.callId, ...keyValues(key, AGENT_KEY), ...sums];
+    if (this.#newCall.run(...row).changes === 0) {
+      const old = this.#getCall.get(cdr.callId)!;
       const oldKey = keyOfRow(old);
-      const minus = zeroFigures();
-      for (const m of SUM_MEASURES) minus[m] = -Number(old[column(m)]);
-      this.#upCoarse.run(...keyValues(oldKey, COARSE_KEY), ...figureValues(minus));
-      this.#upAgent.run(...keyValues(oldKey, AGENT_KEY), ...figureValues(minus));
-      const oldDay = { ...oldKey, bucket: dayOf(oldKey.bucket) };
-      this.#upDay.run(...keyValues(oldDay, COARSE_KEY), ...figureValues(minus));
-      this.#maxCoarse.run(pick(oldKey, COARSE_KEY));
-      this.#maxAgent.run(pick(oldKey, AGENT_KEY));
-      this.#maxDay.run(pick(oldDay, COARSE_KEY));
-      this.#dropCoarse.run(pick(oldKey, COARSE_KEY));
-      this.#dropAgent.run(pick(oldKey, AGENT_KEY));
-      this.#dropDay.run(pick(oldDay, COARSE_KEY));
+      // A redelivery of the same figures under the same key changes nothing.
+      if (sameKey(oldKey, key) && FIG_COLS.every((c, i) => Number(old[c]) === sums[i])) return;
+      this.#putCall.run(...row);
+      this.#remove(oldKey, old);
     }
-    this.#upCoarse.run(...keyValues(key, COARSE_KEY), ...figureValues(figures));
-    this.#upAgent.run(...keyValues(key, AGENT_KEY), ...figureValues(figures));
-    this.#upDay.run(...keyValues({ ...key, bucket: dayOf(key.bucket) }, COARSE_KEY), ...figureValues(figures));
+    const dayKey = { ...key, bucket: dayOf(key.bucket) };
+    for (const t of this.#tables) t.up.run(...keyValues(t.day ? dayKey : key, t.key), ...sums);
+  }
+
+  /** Take a replaced record's contribution out of every table (report_calls holds its successor). */
+  #remove(oldKey: RecordKey, old: CallRow): void {
+    const minus = zeroFigures();
+    for (const m of SUM_MEASURES) minus[m] = -Number(old[column(m)]);
+    const sums = figureValues(minus);
+    const oldDay = { ...oldKey, bucket: dayOf(oldKey.bucket) };
+    const olds: Record<string, number> = {};
+    for (const c of MAX_COLS) olds[`old_${c}`] = Number(old[c]);
+    // A maximum of 0 is still 0 without the record (no figure is negative).
+    const heldMax = MAX_COLS.some((c) => Number(old[c]) > 0);
+    for (const t of this.#tables) {
+      const k = t.day ? oldDay : oldKey;
+      t.up.run(...keyValues(k, t.key), ...sums);
+      if (heldMax) t.max.run({ ...pick(k, t.key), ...olds });
+      t.drop.run(pick(k, t.key));
+    }
   }
 }
 
@@ -186,8 +221,6 @@ export class SqliteReports {
 export function dayOf(bucket: number): number {
   return Math.floor(bucket / DAY_MS) * DAY_MS;
 }
-
-const DAY_MS = 86_400_000;
 
 function keyValues(k: RecordKey, cols: readonly (keyof RecordKey)[]): (string | number)[] {
   return cols.map((c) => k[c]);
@@ -204,6 +237,10 @@ function pick(k: RecordKey, cols: readonly (keyof RecordKey)[]): Record<string, 
   const out: Record<string, string | number> = {};
   for (const c of cols) out[c] = k[c];
   return out;
+}
+
+function sameKey(a: RecordKey, b: RecordKey): boolean {
+  return AGENT_KEY.every((c) => a[c] === b[c]);
 }
 
 function keyOfRow(r: CallRow): RecordKey {

@@ -3,7 +3,8 @@
  * range, grouped by any of queue, agent, team, programme, airing and direction.
  *
  * A query reads `report_intervals` unless it groups or filters by agent or team, then
- * `report_agent_intervals`. Teams are the agents' `agents[].team` (engine wiring: the roster), applied after
+ * `report_agent_intervals`; the whole UTC days of a range come from the day tables where the
+ * query allows (`rangeParts`). Teams are the agents' `agents[].team` (engine wiring: the roster), applied after
  * the SQL grouping by agent. Agent time (occupancy, not-ready by reason, calls per agent hour) is
  * given when the grouping has no call dimension (only agent, team or nothing): an agent's time
  * belongs to no single queue or programme.
@@ -87,19 +88,31 @@ function needsAgents(q: ReportQuery): boolean {
 }
 
 /**
- * Where a range is read: whole UTC days of a day (UTC) or whole-range report without agents from
- * report_days, the buckets before and after them from report_intervals (96 times fewer rows
- * for a month report); everything else from the 15-minute table.
+ * The day table that can answer the whole UTC days of `q`, or null: `report_days` for a query
+ * without agents, `report_agent_days` for one with agents that neither groups nor filters by
+ * programme or airing (that table has neither); only for `day` (UTC) and `all` reports.
+ */
+function dayTable(q: ReportQuery, agents: boolean): string | null {
+  if (!(q.interval === 'all' || (q.interval === 'day' && (q.utcOffsetMinutes ?? 0) === 0))) return null;
+  if (!agents) return 'report_days';
+  const perAiring = (['programme', 'airing'] as const).some((d) => q.group.includes(d) || q.filter?.[d] !== undefined);
+  return perAiring ? null : 'report_agent_days';
+}
+
+/**
+ * Where a range is read: its whole UTC days from a day table when one applies (96 times fewer
+ * rows for a month report), the buckets before and after them from the 15-minute `table`;
+ * everything else from the 15-minute table.
  */
 function rangeParts(q: ReportQuery, table: string, agents: boolean): { table: string; from: number; to: number }[] {
   const from = Math.floor(q.from / BUCKET_MS) * BUCKET_MS;
-  const daysApply = !agents && (q.interval === 'all' || (q.interval === 'day' && (q.utcOffsetMinutes ?? 0) === 0));
+  const days = dayTable(q, agents);
   const firstDay = Math.ceil(from / DAY_MS) * DAY_MS;
   const lastDay = Math.floor(q.to / DAY_MS) * DAY_MS;
-  if (!daysApply || firstDay >= lastDay) return [{ table, from, to: q.to }];
+  if (days === null || firstDay >= lastDay) return [{ table, from, to: q.to }];
   return [
     { table, from, to: firstDay },
-    { table: 'report_days', from: firstDay, to: lastDay },
+    { table: days, from: firstDay, to: lastDay },
     { table, from: lastDay, to: q.to },
   ].filter((p) => p.from < p.to);
 }
@@ -172,7 +185,7 @@ export class ReportQueries {
     const sqlOf = (tbl: string): string => `SELECT ${startExpr} AS t${sqlDims.map((d) => `, ${d}`).join('')}, ${[...sums, ...maxes].join(', ')}
       FROM ${tbl} WHERE ${where.join(' AND ')} GROUP BY ${groupBy.join(', ')}`;
     const rows: Record<string, number | string>[] = [];
-    for (const part of rangeParts(q, agents ? table : 'report_intervals', agents)) {
+    for (const part of rangeParts(q, table, agents)) {
       rows.push(...this.#db.prepare<Record<string, number | string>>(sqlOf(part.table)).all({ ...params, from: part.from, to: part.to }));
     }
     const teamFilter = q.filter?.team;

@@ -14,7 +14,9 @@ interface Version {
 }
 const version: fc.Arbitrary<Version> = fc.record({
   id: fc.integer({ min: 0, max: 11 }),
-  arrive: fc.integer({ min: 0, max: 3 * 86_400_000 }),
+  // Anywhere in 3 days, or at one of 8 instants 3 h apart: calls of one group on one day in
+  // different buckets (a day's maximum then comes from another bucket than the corrected call's).
+  arrive: fc.oneof(fc.integer({ min: 0, max: 3 * 86_400_000 }), fc.integer({ min: 0, max: 7 }).map((k) => k * 3 * 3_600_000 + 60_000)),
   queueWait: fc.option(fc.integer({ min: 0, max: 120_000 }), { nil: null }),
   answerAfter: fc.option(fc.integer({ min: 0, max: 90_000 }), { nil: null }),
   talk: fc.integer({ min: 0, max: 600_000 }),
@@ -43,7 +45,7 @@ function toCdr(v: Version): ReportCdr {
   };
 }
 
-const GROUPS: Dimension[][] = [[], ['queue'], ['agent'], ['team'], ['programme', 'airing'], ['queue', 'programme', 'direction'], ['agent', 'queue']];
+const GROUPS: Dimension[][] = [[], ['queue'], ['agent'], ['team'], ['programme', 'airing'], ['queue', 'programme', 'direction'], ['agent', 'queue'], ['team', 'direction'], ['agent', 'programme']];
 const INTERVALS: Interval[] = ['15m', '30m', '60m', 'day', 'all'];
 
 t.test('incremental tables == batch recomputation, for any order of arrivals and corrections', async (t) => {

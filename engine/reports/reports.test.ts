@@ -2,7 +2,7 @@ import t, { type Test } from 'tap';
 import { migrate, openDatabase, SqliteWriter } from '../db/index.ts';
 import {
   MAX_MEASURES, REPORT_MIGRATIONS, ReportQueries, SUM_MEASURES, SqliteReports, ordersApply, zeroFigures,
-  type Dimension, type Figures, type ReportQuery, type ReportRow,
+  type Dimension, type Figures, type ReportCdr, type ReportQuery, type ReportRow,
 } from './index.ts';
 import { column } from './schema.ts';
 import { T, agentChanges, context, records, teamOf } from './testdata/fixtures.ts';
@@ -129,6 +129,49 @@ t.test('a redelivered or corrected record replaces its contribution (late record
   t.same(day.map((r) => r.figures.records), [1, 10], 'the late record is in its own day');
 });
 
+t.test('agent and team reports over whole days come from report_agent_days, corrections included (hand-computed)', async (t) => {
+  const { db, reports, queries } = setup(t);
+  const D = Date.UTC(2026, 0, 1);
+  const END2 = D + 2 * 86_400_000;
+  const [c1, c2, c3] = records as [ReportCdr, ReportCdr, ReportCdr];
+  for (const r of records) reports.ingestSync(r);
+  // c11: agent 1001 the next evening, 10 s in the queue.
+  const c11 = { ...c1, callId: 'c11', arrivedAt: T + 86_400_000, queuedAt: T + 86_402_000, answeredAt: T + 86_412_000, endedAt: T + 86_472_000, talkMs: 60_000, wrapUpMs: 0 };
+  reports.ingestSync(c11);
+  // Corrections: c2 was 1002's, then 1001's with a 3 s wait (its 30 s was the day's maximum);
+  // c1's wait 10 s → 2 s (the maximum left is c10's 5 s, in the next bucket); c3 gave up after 20 s.
+  reports.ingestSync({ ...c2, agent: '1001' });
+  reports.ingestSync({ ...c2, agent: '1001', answeredAt: T + 68_000 });
+  reports.ingestSync({ ...c1, answeredAt: T + 6000 });
+  reports.ingestSync({ ...c3, endedAt: T + 140_000 });
+  const days = db.prepare<Record<string, number | string>>(
+    'SELECT bucket, agent, queue, direction, records, handled, answered_in_sl, wait_ms, talk_ms, wait_max_ms, abandon_max_ms FROM report_agent_days ORDER BY bucket, agent, queue, direction').all();
+  const row = (bucket: number, agent: string, queue: string, direction: string, n: number, handled: number, inSl: number, waitMs: number, talkMs: number, waitMax: number, abandonMax: number) => ({
+    bucket, agent, queue, direction, records: n, handled, answered_in_sl: inSl, wait_ms: waitMs, talk_ms: talkMs, wait_max_ms: waitMax, abandon_max_ms: abandonMax,
+  });
+  t.same(days, [
+    row(D, '', '', 'inbound', 3, 0, 0, 0, 0, 0, 8000), // c4 c6 c7
+    row(D, '', 'orders', 'inbound', 2, 0, 0, 15_000 + 6000, 0, 15_000, 20_000), // c3 (corrected) c5
+    row(D, '1001', 'orders', 'inbound', 3, 3, 3, 2000 + 3000 + 5000, 180_000 + 60_000 + 60_000, 5000, 0), // c1 c2 c10
+    row(D, '1001', 'orders', 'outbound', 1, 1, 0, 0, 60_000, 0, 0), // c8
+    row(D, '1002', 'service', 'inbound', 1, 1, 1, 25_000, 60_000, 25_000, 0), // c9; 1002's orders row left with c2
+    row(D + 86_400_000, '1001', 'orders', 'inbound', 1, 1, 1, 10_000, 60_000, 10_000, 0), // c11
+  ]);
+  const byAgent = (): unknown[] => queries.run({ group: ['agent'], interval: 'all', from: D, to: END2 })
+    .map((r) => [r.keys.agent, r.figures.records, r.figures.handled, r.figures.talkMs, r.figures.waitMaxMs, r.figures.abandonMaxMs]);
+  const expected = [[null, 5, 0, 0, 15_000, 20_000], ['1001', 5, 5, 180_000 + 4 * 60_000, 10_000, 0], ['1002', 1, 1, 60_000, 25_000, 0]];
+  t.same(byAgent(), expected);
+  const perDay = queries.run({ group: ['team'], interval: 'day', from: D, to: END2 }).map((r) => [r.start, r.keys.team, r.figures.records]);
+  t.same(perDay, [[D, null, 5], [D, 'sales', 5], [D + 86_400_000, 'sales', 1]]);
+  const coarse = queries.run({ group: [], interval: 'all', from: D, to: END2 })[0]!;
+  t.same([coarse.figures.records, coarse.figures.waitMaxMs, coarse.figures.abandonMaxMs], [11, 25_000, 20_000], 'c9 holds the wait maximum now, c3 the abandon one');
+  // Without the 15-minute agent rows of those days the same report stands: it reads the day table.
+  db.exec(`DELETE FROM report_agent_intervals WHERE bucket >= ${D} AND bucket < ${END2}`);
+  t.same(byAgent(), expected);
+  t.same(queries.run({ group: ['agent'], interval: 'all', from: D, to: END2, filter: { programme: 'kitchen' } }), [],
+    'by agent and programme: the 15-minute table (the day table has no programme)');
+});
+
 t.test('a failing reports write does not throw into the CDR write', async (t) => {
   const { db, reports } = setup(t);
   const errors: string[] = [];
@@ -149,13 +192,35 @@ t.test('callers served by the IVR (completed_ivr) are their own measure: offered
   t.match(row, { figures: { offered: 2, completedIvr: 1, abandonedIvr: 1, answered: 0 }, derived: { abandoned: 1, abandonRate: 0.5 } });
 });
 
+t.test('migration 3 fills report_agent_days from the 15-minute agent rows and indexes report_calls by the whole key', async (t) => {
+  const db = openDatabase({ path: ':memory:' });
+  t.teardown(() => db.close());
+  migrate(db, 'reports', REPORT_MIGRATIONS.filter((m) => m.version <= 2), T);
+  const insert = (bucket: number, agent: string, records: number, talk: number, waitMax: number): void => {
+    db.exec(`INSERT INTO report_agent_intervals (bucket, agent, queue, programme, airing, direction, records, talk_ms, wait_max_ms)
+      VALUES (${bucket}, '${agent}', 'orders', 'kitchen', 'kitchen-2000', 'inbound', ${records}, ${talk}, ${waitMax})`);
+  };
+  insert(T, '1001', 2, 100_000, 9000);
+  insert(T + 900_000, '1001', 1, 50_000, 12_000);
+  insert(T - 86_400_000, '1001', 4, 7, 1);
+  insert(T, '1002', 1, 10, 3);
+  new SqliteReports({ db, writer: new SqliteWriter(db, false), context, now: T });
+  const D = Date.UTC(2026, 0, 1);
+  t.same(db.prepare('SELECT bucket, agent, records, talk_ms, wait_max_ms FROM report_agent_days ORDER BY bucket, agent').all(), [
+    { bucket: D - 86_400_000, agent: '1001', records: 4, talk_ms: 7, wait_max_ms: 1 },
+    { bucket: D, agent: '1001', records: 3, talk_ms: 150_000, wait_max_ms: 12_000 },
+    { bucket: D, agent: '1002', records: 1, talk_ms: 10, wait_max_ms: 3 },
+  ]);
+  t.same(db.prepare<{ name: string }>('PRAGMA index_list(report_calls)').all().map((i) => i.name).filter((n) => n.startsWith('report_calls_')), ['report_calls_key']);
+});
+
 t.test('migration 2 adds completed_ivr to every figure table; rows filed before keep their figures', async (t) => {
   const db = openDatabase({ path: ':memory:' });
   t.teardown(() => db.close());
   migrate(db, 'reports', REPORT_MIGRATIONS.filter((m) => m.version === 1), T);
   db.exec(`INSERT INTO report_intervals (bucket, queue, programme, airing, direction, records, offered) VALUES (${T}, 'orders', 'kitchen', 'kitchen-2000', 'inbound', 4, 4)`);
   const reports = new SqliteReports({ db, writer: new SqliteWriter(db, false), context, now: T });
-  for (const table of ['report_calls', 'report_intervals', 'report_agent_intervals', 'report_days']) {
+  for (const table of ['report_calls', 'report_intervals', 'report_agent_intervals', 'report_days', 'report_agent_days']) {
     const cols = new Set(db.prepare<{ name: string }>(`PRAGMA table_info(${table})`).all().map((c) => c.name));
     t.same([...SUM_MEASURES, ...MAX_MEASURES].filter((m) => !cols.has(column(m))), [], `${table} has a column for every measure`);
   }
