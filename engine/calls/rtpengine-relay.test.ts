@@ -32,6 +32,8 @@ interface Sent {
   side: 'caller' | 'agent';
   to: { address: string; port: number };
   origin: { sessionId: string; sessionVersion: string };
+  /** Journal writes made before this re-INVITE went out. */
+  journaled: number;
 }
 
 type Ng = 'ok' | 'timeout' | 'refused';
@@ -40,8 +42,11 @@ function rig(opts: { ng?: Ng; agentAnswers?: number; hold?: boolean } = {}) {
   const commands: string[] = [];
   const ngCalls: string[] = [];
   const reinvites: Sent[] = [];
-  const callerDialog = { id: 'caller' } as unknown as Dialog;
-  const agentDialog = { id: 'agent' } as unknown as Dialog;
+  // The journal row as the relay writes it: the session of its snapshot, or null (moved back).
+  const journal: (string | null)[] = [];
+  const snapshot = (id: string) => () => ({ id });
+  const callerDialog = { id: 'caller', snapshot: snapshot('caller') } as unknown as Dialog;
+  const agentDialog = { id: 'agent', snapshot: snapshot('agent') } as unknown as Dialog;
   const ok = <T>(value: T) => Promise.resolve({ ok: true as const, value });
   const media = {
     delegate: undefined,
@@ -78,13 +83,14 @@ function rig(opts: { ng?: Ng; agentAnswers?: number; hold?: boolean } = {}) {
       const sdp = parseSdp(o.body!.toString('latin1'));
       if (!sdp.ok || method !== 'INVITE') throw new Error('the relay sends re-INVITEs with SDP');
       const m = sdp.sdp.media[0]!;
-      reinvites.push({ side, to: { address: (m.connection ?? sdp.sdp.connection)!.address, port: m.port }, origin: sdp.sdp.origin });
+      reinvites.push({ side, to: { address: (m.connection ?? sdp.sdp.connection)!.address, port: m.port }, origin: sdp.sdp.origin, journaled: journal.length });
       if (side === 'agent' && opts.agentAnswers !== undefined) return Promise.resolve({ status: opts.agentAnswers, body: Buffer.alloc(0) });
       const phone = side === 'caller' ? CALLER_PHONE : AGENT_PHONE;
       return Promise.resolve({ status: 200, body: Buffer.from(createOffer({ ...phone, codecs: ['PCMU'], dtmf: true }), 'latin1') });
     },
   };
-  const relay = new RtpengineRelay({ ng, media, ua: ua as never, log });
+  const persist = (_callId: string, relay: string | null): void => { journal.push(relay === null ? null : (JSON.parse(relay) as { session: string }).session); };
+  const relay = new RtpengineRelay({ ng, media, ua: ua as never, log, persist });
   const talk: RelayTalk = {
     callId: 'call-1', callerLeg: CALLER_LEG, agentLeg: AGENT_LEG, callerDialog, agentDialog,
     callerSdp: ours(ONAIR_CALLER, '111'), agentSdp: ours(ONAIR_AGENT, '222'),
@@ -96,7 +102,7 @@ function rig(opts: { ng?: Ng; agentAnswers?: number; hold?: boolean } = {}) {
     void relay.media.setRemote(AGENT_LEG, { ...remote(AGENT_PHONE), ...(opts.hold ? { hold: true, direction: 'recvonly' as const } : {}) });
     void relay.media.bridge(CALLER_LEG, AGENT_LEG);
   };
-  return { relay, commands, ngCalls, reinvites, bridge, settle: () => new Promise((r) => setTimeout(r, 20)) };
+  return { relay, commands, ngCalls, reinvites, journal, bridge, settle: () => new Promise((r) => setTimeout(r, 20)) };
 }
 
 t.test('bridged: offer and answer, the agent then the caller re-INVITEd to rtpengine, onair\'s legs idle', async (t) => {
@@ -109,6 +115,8 @@ t.test('bridged: offer and answer, the agent then the caller re-INVITEd to rtpen
   t.same(r.commands.slice(-2), [`setRemote ${CALLER_LEG} ${CALLER_PHONE.address}:${CALLER_PHONE.port} inactive`, `setRemote ${AGENT_LEG} ${AGENT_PHONE.address}:${AGENT_PHONE.port} inactive`]);
   t.equal(r.relay.stateOf(CALLER_LEG), 'relayed');
   t.same(r.relay.figures(), { relayed: 1, entered: 1, fallbacks: { unreachable: 0, refused: 0, reinvite: 0 } });
+  t.same(r.reinvites.map((x) => x.journaled), [1, 1], 'both dialogs journaled before the first phone is moved (a node dying mid-move leaves them to the next)');
+  t.same(r.journal, ['call-1.1', 'call-1.1'], 'and again once both moved (their CSeqs now)');
 });
 
 t.test('rtpengine silent or refusing: the call stays on onair\'s relay, counted, nobody re-INVITEd', async (t) => {
@@ -131,6 +139,7 @@ t.test('a phone that refuses the move: the other is not moved, the session is de
   t.same(r.ngCalls, ['offer call-1.1', 'answer call-1.1', 'delete call-1.1']);
   t.equal(r.relay.stateOf(CALLER_LEG), 'onair');
   t.equal(r.relay.figures().fallbacks.reinvite, 1);
+  t.same(r.journal, ['call-1.1', null], 'journaled for the move, cleared when it failed');
 });
 
 t.test('unbridge (hold, transfer): onair\'s legs first, then both phones back on onair\'s legs, then delete', async (t) => {
@@ -252,7 +261,7 @@ t.test('adopted: the caller\'s BYE hangs up the agent, deletes the session, writ
   r.advance(5_000);
   r.delegates.get('r-caller')!.onBye!({} as Dialog, {} as never);
   await new Promise((resolve) => setImmediate(resolve));
-  t.same(r.byes, ['r-agent cseq 4'], 'BYE to the agent only, after the CSeq A used');
+  t.same(r.byes, ['r-agent cseq 1004'], 'BYE to the agent only, well above the CSeq of the snapshot (A may have sent more after it)');
   t.same(r.ngCalls, ['delete call-1.1']);
   t.same(r.finished, [['call-1', 6_000, 'caller']], 'ended at the BYE, by the caller');
   t.equal(r.adopted.size, 0);
@@ -282,7 +291,7 @@ t.test('adopted: no packets at rtpengine for the RTP timeout, or the session gon
   r.advance(500);
   await settle();
   t.same(r.finished, [['call-1', 2_500, 'system']], 'no new packet for the whole timeout: ended');
-  t.same(r.byes.sort(), ['r-agent cseq 4', 'r-caller cseq 4'], 'both phones get a BYE');
+  t.same(r.byes.sort(), ['r-agent cseq 1004', 'r-caller cseq 1004'], 'both phones get a BYE');
 
   const moving = adoptRig({ rtpTimeoutMs: 1000, packets: (() => { let n = 0; return () => (n += 5); })() });
   moving.adopted.adopt(moving.entry, resolveAny);

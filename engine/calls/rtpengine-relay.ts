@@ -355,6 +355,10 @@ export class RtpengineRelay implements BridgeRelay {
       return;
     }
     this.to(p, 'moving');
+    // Journaled before the first phone moves: from its 2xx on, the audio outlives this node, and a
+    // node taking over must know both dialogs then (the snapshot after the moves only brings
+    // their CSeqs up to date; AdoptedRelays starts above them anyway).
+    this.d.persist?.(p.callId, snapshotOf(p));
     // The agent first: until the caller moves too, its audio reaches the agent through onair.
     for (const [s, endpoint, remote] of [[p.agent, forAgent.endpoint, ar], [p.caller, forCaller.endpoint, cr]] as const) {
       const moved = await this.reinvite(p, s, endpoint, [codec], dtmf, remote);
@@ -388,11 +392,10 @@ export class RtpengineRelay implements BridgeRelay {
 
   private leaveNow(p: Pair, why: string): void {
     const wasRelayed = p.state === 'relayed';
+    const journaled = wasRelayed || p.state === 'moving';
     this.to(p, 'leaving');
-    if (wasRelayed) {
-      this.relayedNow--;
-      this.d.persist?.(p.callId, null);
-    }
+    if (wasRelayed) this.relayedNow--;
+    if (journaled) this.d.persist?.(p.callId, null);
     // First, in order before whatever command follows: onair's legs send again.
     for (const leg of [p.caller.leg, p.agent.leg]) {
       const r = this.remotes.get(leg);
@@ -531,6 +534,9 @@ const dialogSnapshot = z.object({
 });
 const relaySnapshot = z.object({ v: z.literal(1), session: text, caller: dialogSnapshot, agent: dialogSnapshot });
 
+/** How far above a snapshot's local CSeq an adopting node starts (RFC 3261 allows gaps, not a step back). */
+const SNAPSHOT_CSEQ_MARGIN = 1000;
+
 /** The snapshot of a pair, as JSON. */
 function snapshotOf(p: Pair): string {
   const s: RelaySnapshot = { v: 1, session: p.session!, caller: p.caller.dialog.snapshot(), agent: p.agent.dialog.snapshot() };
@@ -609,8 +615,11 @@ export class AdoptedRelays {
       parsed = undefined;
     }
     const snap = relaySnapshot.safeParse(parsed);
-    const caller = snap.success ? Dialog.restore(snap.data.caller) : undefined;
-    const agent = snap.success ? Dialog.restore(snap.data.agent) : undefined;
+    // Our requests in either dialog start above what the dead node may have sent after its snapshot
+    // (a re-INVITE of the move, a session refresh): a phone refuses a CSeq lower than it saw (§12.2.2).
+    const ahead = (d: DialogSnapshot): DialogSnapshot => ({ ...d, localSeq: d.localSeq + SNAPSHOT_CSEQ_MARGIN });
+    const caller = snap.success ? Dialog.restore(ahead(snap.data.caller)) : undefined;
+    const agent = snap.success ? Dialog.restore(ahead(snap.data.agent)) : undefined;
     if (!snap.success || caller === undefined || agent === undefined || this.#calls.has(entry.callId)) {
       this.#d.log.warn({ callId: entry.callId }, 'relayed call not adopted: its journal snapshot is unreadable');
       return false;
