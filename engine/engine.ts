@@ -255,7 +255,7 @@ export async function startEngine(config: Config, opts: EngineOptions = {}): Pro
     // A relayed call's dialogs go to its journal row, so that a node taking over can end it (issue 19).
     const rtpengine = config.media.relay === 'rtpengine'
       ? await startRtpengineRelay(config.media.rtpengine, media, ua, log.child({ module: 'rtpengine' }), (callId, relay) => {
-        void store.journal.relayed(callId, relay, Date.now()).catch((err: unknown) => log.warn({ err, callId }, 'journal: relay state not written'));
+        return store.journal.relayed(callId, relay, Date.now()).catch((err: unknown) => log.warn({ err, callId }, 'journal: relay state not written'));
       }) : null;
     if (rtpengine) cleanups.push(() => rtpengine.close());
     // The relayed calls of the node whose lease this one took: their phones talk on through rtpengine.

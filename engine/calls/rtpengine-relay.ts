@@ -124,7 +124,7 @@ export interface RtpengineRelayDeps {
    * The call's journal row: its {@link RelaySnapshot} once both phones send to rtpengine, null when
    * they are moved back (so that a node taking over can end a call whose audio outlived this one).
    */
-  persist?: (callId: string, relay: string | null) => void;
+  persist?: (callId: string, relay: string | null) => Promise<void> | void;
 }
 
 /** One phone of a relayed pair. */
@@ -358,7 +358,10 @@ export class RtpengineRelay implements BridgeRelay {
     // Journaled before the first phone moves: from its 2xx on, the audio outlives this node, and a
     // node taking over must know both dialogs then (the snapshot after the moves only brings
     // their CSeqs up to date; AdoptedRelays starts above them anyway).
-    this.d.persist?.(p.callId, snapshotOf(p));
+    // Awaited: the journal's writer lags its calls under load (0.3-1.5 s measured), and a phone
+    // must not move before its dialogs are durable. The call is on onair's relay meanwhile.
+    await this.d.persist?.(p.callId, snapshotOf(p));
+    if (!this.live(p, 'moving')) return;
     // The agent first: until the caller moves too, its audio reaches the agent through onair.
     for (const [s, endpoint, remote] of [[p.agent, forAgent.endpoint, ar], [p.caller, forCaller.endpoint, cr]] as const) {
       const moved = await this.reinvite(p, s, endpoint, [codec], dtmf, remote);
