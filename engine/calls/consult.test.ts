@@ -515,6 +515,12 @@ t.test('A\'s phone INVITEs an unknown extension 404, a not-ready B 480, a busy B
   const unknown = phoneInvite(r, p1, '2999');
   await r.settle();
   t.same(statuses(r, unknown).filter((s) => s >= 200), [404], 'no such extension');
+  // Another sender at the agent's phone's address and port (an SBC in front of phones and carrier,
+  // a port reused): its From does not name the agent, so it is no consultation but a new caller.
+  const stranger = r.invite({ source: p1.source, ruri: 'sip:2002@127.0.0.1', from: '+8613800000009', to: '2002', callId: `stranger-${++n}@198.51.100.7` }).request;
+  await r.settle();
+  t.same(statuses(r, stranger).filter((s) => s >= 200), [403], 'the usual path: the trunk table\'s answer, as with no call');
+  t.equal(r.calls.consultView(callId)?.consult, null, 'and A\'s call has no consultation');
   r.calls.apply(r.acd.setAgentStatus('a2', 'notReady', 'break', r.clock.now()));
   const notReady = phoneInvite(r, p1, '2002');
   await r.settle();

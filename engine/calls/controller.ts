@@ -1951,6 +1951,11 @@ export class CallController {
   private phoneConsult(invite: IncomingInvite): boolean {
     const call = consultingCall(this.calls.values(), invite.inbound.source, this.d.agents);
     if (call === undefined) return false;
+    // The source names the agent; its From must name the same agent too, or this is someone else's
+    // call from that address and port (an SBC or NAT in front of phones and carrier alike, an ended
+    // phone's port reused by another sender): it takes the usual path. The From only narrows, it
+    // never grants what the source does not.
+    if (this.d.agents.agentByExtension(unescapeUri(invite.request.headers.from.uri.user)) !== call.agentId) return false;
     const target = this.d.agents.agentByExtension(unescapeUri(invite.request.uri.user));
     void this.consults.fromPhone(call, invite, target).catch((err: unknown) => {
       this.d.log.error({ err, ...this.ctx(call) }, 'consultation from the phone failed');
