@@ -656,11 +656,11 @@ export class CallController {
   }
 
   /** The hold ends (media given, an agent answered, the call ended): measure it, set the leg's remote. */
-  private leaveRinging(call: Call): void {
+  private leaveRinging(call: Call, now = this.now()): void {
     if (call.ringTimer !== undefined) this.clock.clearTimer(call.ringTimer);
     call.ringTimer = undefined;
     call.ringing = false;
-    call.ringingMs = this.admission.leave(call.id, this.now()) ?? call.ringingMs;
+    call.ringingMs = this.admission.leave(call.id, now) ?? call.ringingMs;
     const remote = call.pendingRemote;
     call.pendingRemote = undefined;
     if (isEnded(call)) return;
@@ -760,12 +760,16 @@ export class CallController {
     this.emit({ type: 'call.rejected', callId: call.id, caller: call.caller, trunk: call.trunk, queue: call.queue, reason, status, at: this.now() });
   }
 
-  /** Answer the caller (200 with our SDP); from then on the call has a dialog. */
-  private answerCaller(call: Call): void {
+  /**
+   * Answer the caller (200 with our SDP); from then on the call has a dialog. `now`: the agent's
+   * answer time when an agent answered, so that a held caller's ringing ends at its `answeredAt`
+   * (the clock moves on within one handler under load).
+   */
+  private answerCaller(call: Call, now = this.now()): void {
     if (isEnded(call)) return;
     // An agent answered: a held caller goes straight to the agent (its media was never started),
     // and a caller bridged gives its stream to the oldest held caller.
-    if (call.ringing) this.leaveRinging(call);
+    if (call.ringing) this.leaveRinging(call, now);
     if (call.phase === 'talking') this.streamFreed(call);
     if (call.callerAnswered) return;
     if (call.answerTimer !== undefined) this.clock.clearTimer(call.answerTimer);
@@ -1481,7 +1485,7 @@ export class CallController {
     call.answeredAt ??= now;
     this.xfer.agentLegStarted(call.id, call.agentId!, call.queue, now);
     call.queueDigits = undefined;
-    this.answerCaller(call);
+    this.answerCaller(call, now);
     const callerLeg = call.callerLeg!;
     const agentLeg = call.agentLeg!;
     if (call.callerDialog && call.localSdp && agentOffer) {
