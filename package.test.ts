@@ -38,7 +38,8 @@ t.test('a fresh copy builds: the bin is executable and runs by its #! line', asy
   t.equal(build.code, 0, `npm run build: ${build.err}`);
   const bin = path.join(clone, pkg.bin.onair);
   t.ok((statSync(bin).mode & 0o111) === 0o111, 'dist bin is executable');
-  t.match(readFileSync(bin, 'utf8').split('\n')[0], /^#!\/usr\/bin\/env -S node /);
+  // env -S runs node with the engine's flags and glibc's arena limit (engine/cli ENGINE_ENV).
+  t.match(readFileSync(bin, 'utf8').split('\n')[0], /^#!\/usr\/bin\/env -S MALLOC_ARENA_MAX=2 node /);
   const v = sh(bin, ['--version'], work);
   t.same([v.code, v.out], [0, `${pkg.version}\n`], 'runs directly, finds its package.json');
   const help = sh(bin, ['--help'], work);
